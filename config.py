@@ -1,0 +1,106 @@
+"""Configuration classes: every setting comes from an environment variable with a safe default."""
+import os
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+
+
+def _env_list(name: str) -> list[str]:
+    """Split a comma-separated environment variable into a list, ignoring blanks."""
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
+def _env_int(name: str, default: int) -> int:
+    """Read an integer environment variable, falling back to a default."""
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    # Older keys that still verify tokens after a rotation (newest last is not required: SECRET_KEY signs).
+    SECRET_KEY_FALLBACKS = _env_list("SECRET_KEY_FALLBACKS")
+    # Key for the blind index of e-mail addresses and suppression hashes. Must never change once data exists.
+    MAILER_HASH_KEY = os.environ.get("MAILER_HASH_KEY", "")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    # Namespace for every Redis key the app writes (broker queues, rate limits).
+    REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "mailer")
+    SMTP_URL = os.environ.get("SMTP_URL", "")
+    SMTP_TIMEOUT = _env_int("SMTP_TIMEOUT", 30)
+    MAILER_BASE_URL = os.environ.get("MAILER_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    MAILER_FROM = os.environ.get("MAILER_FROM", "Mailer Demo <newsletter@example.com>")
+    MAILER_POSTAL_ADDRESS = os.environ.get("MAILER_POSTAL_ADDRESS", "")
+    MAILER_ORGANISATION = os.environ.get("MAILER_ORGANISATION", "Mailer Demo")
+    MAILER_TIMEZONE = os.environ.get("MAILER_TIMEZONE", "UTC")
+
+    # Worker: run dramatiq inside the web process when there is no Redis (embedded mode).
+    WORKER_EMBEDDED = os.environ.get("WORKER_EMBEDDED", "").lower() in ("1", "true", "yes")
+    WORKER_THREADS = _env_int("WORKER_THREADS", 4)
+    SCHEDULER_EMBEDDED = os.environ.get("SCHEDULER_EMBEDDED", "").lower() in ("1", "true", "yes")
+    AUTO_MIGRATE = False
+    SEED_DEMO = False
+
+    # Double opt-in and sign-up protection (REQUIREMENTS G3, J1-J3).
+    CONFIRM_TOKEN_MAX_AGE = _env_int("CONFIRM_TOKEN_MAX_AGE", 7 * 24 * 3600)
+    UNCONFIRMED_RETENTION_DAYS = _env_int("UNCONFIRMED_RETENTION_DAYS", 30)
+    SIGNUP_MIN_FILL_SECONDS = _env_int("SIGNUP_MIN_FILL_SECONDS", 3)
+    SIGNUP_MAX_FILL_SECONDS = _env_int("SIGNUP_MAX_FILL_SECONDS", 24 * 3600)
+    SIGNUP_RESPONSE_FLOOR_MS = _env_int("SIGNUP_RESPONSE_FLOOR_MS", 250)
+    SIGNUP_RATE_LIMIT_IP = os.environ.get("SIGNUP_RATE_LIMIT_IP", "20 per 10 minutes")
+    SIGNUP_RATE_LIMIT_ADDRESS = os.environ.get("SIGNUP_RATE_LIMIT_ADDRESS", "10 per hour")
+    SIGNUP_RATE_LIMIT_GLOBAL = os.environ.get("SIGNUP_RATE_LIMIT_GLOBAL", "2000 per hour")
+    CONFIRM_EMAIL_PER_ADDRESS = os.environ.get("CONFIRM_EMAIL_PER_ADDRESS", "1 per 24 hours")
+    CONFIRM_EMAIL_PER_DOMAIN = os.environ.get("CONFIRM_EMAIL_PER_DOMAIN", "200 per hour")
+    PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60 per minute")
+    MAX_CONTENT_LENGTH = 256 * 1024
+    MAX_FORM_MEMORY_SIZE = 128 * 1024
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    RATELIMIT_HEADERS_ENABLED = True
+
+
+class DevelopmentConfig(Config):
+    """Embedded defaults for a newcomer: SQLite in instance/, in-process worker, local outbox."""
+
+    WORKER_EMBEDDED = True
+    SCHEDULER_EMBEDDED = True
+    AUTO_MIGRATE = True
+    SEED_DEMO = True
+
+
+class TestingConfig(Config):
+    """Tests build their own database, broker and worker; nothing reaches the outside world."""
+
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SECRET_KEY_FALLBACKS: list[str] = []
+    MAILER_HASH_KEY = "testing-hash-key"
+    SMTP_URL = ""
+    REDIS_URL = ""
+    WORKER_EMBEDDED = False
+    SCHEDULER_EMBEDDED = False
+    SIGNUP_MIN_FILL_SECONDS = 0
+    SIGNUP_RESPONSE_FLOOR_MS = 0
+    MAILER_BASE_URL = "http://localhost"
+    MAILER_POSTAL_ADDRESS = "Mailer Demo Ltd, 1 Test Street, 10115 Berlin, Germany"
+
+
+class ProductionConfig(Config):
+    """Production: PostgreSQL, Redis and a real SMTP relay; secure cookies."""
+
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

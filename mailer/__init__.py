@@ -1,0 +1,122 @@
+"""mailer: a self-hosted, GDPR-first email marketing platform."""
+import atexit
+import logging
+import os
+import sys
+
+from flask import Flask
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import CONFIGS, DEFAULT_SECRET_KEY
+
+log = logging.getLogger(__name__)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load_config(app: Flask, config) -> None:
+    """Apply a config name, class or dict of overrides on top of the environment's class."""
+    name = os.environ.get("MAILER_ENV", "development")
+    overrides: dict = {}
+    if isinstance(config, str):
+        name = config
+    elif isinstance(config, dict):
+        overrides = dict(config)
+        name = overrides.pop("MAILER_ENV", name)
+    elif config is not None:
+        app.config.from_object(config)
+        name = None
+    if name is not None:
+        if name not in CONFIGS:
+            raise RuntimeError(f"MAILER_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")
+        app.config.from_object(CONFIGS[name])
+        app.config["MAILER_ENV"] = name
+    app.config.update(overrides)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "mailer.db")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + app.config["SQLALCHEMY_DATABASE_URI"][11:]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + app.config["SQLALCHEMY_DATABASE_URI"][13:]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    if app.config.get("MAILER_ENV") == "production" and app.config["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY):
+        raise RuntimeError("Refusing to start in production with the default SECRET_KEY: set SECRET_KEY.")
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    app.config["RATELIMIT_KEY_PREFIX"] = f"{app.config['REDIS_NAMESPACE']}-ratelimit"
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    """WAL and foreign keys for SQLite, so the web thread and worker threads can share the file."""
+    from mailer.extensions import db
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        @event.listens_for(db.engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+
+def create_app(config=None) -> Flask:
+    """Application factory: config name, class or dict of overrides (default: MAILER_ENV, else development)."""
+    app = Flask(__name__, instance_path=os.path.join(ROOT, "instance"), instance_relative_config=True,
+                template_folder=os.path.join(ROOT, "templates"), static_folder=os.path.join(ROOT, "static"))
+    _load_config(app, config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if app.config.get("PROXY_FIX_X_FOR"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]), x_proto=1, x_host=1)
+
+    from mailer import cli, web
+    from mailer.extensions import csrf, db, limiter, login_manager, migrate
+    from mailer.sending import broker, transport
+    from mailer.services import throttle
+
+    db.init_app(app)
+    _sqlite_pragmas(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    throttle.init_app(app)
+    transport.init_app(app)
+    broker.init_app(app)
+    web.init_app(app)
+    cli.init_app(app)
+
+    if app.config["AUTO_MIGRATE"]:
+        _prepare_database(app)
+    if app.config["WORKER_EMBEDDED"] and not app.config["REDIS_URL"]:
+        workers = app.extensions["mailer.workers"]
+        workers.start_worker(app.config["WORKER_THREADS"])
+        atexit.register(workers.stop_worker)
+    if app.config["SCHEDULER_EMBEDDED"]:
+        from mailer.scheduler import build_scheduler
+
+        scheduler = build_scheduler(app)
+        scheduler.start()
+        atexit.register(lambda: scheduler.shutdown(wait=False))
+    return app
+
+
+def _prepare_database(app: Flask) -> None:
+    """Embedded mode: bring the schema up to date, seed the demo, and print the first-run link if needed."""
+    from flask_migrate import upgrade
+
+    from mailer.services import demo, staff
+    from mailer.urls import external_url
+
+    with app.app_context():
+        upgrade(directory=os.path.join(ROOT, "migrations"))
+        if app.config["SEED_DEMO"]:
+            demo.seed_demo()
+        if staff.needs_setup():
+            url = external_url("admin.setup", token=staff.setup_token())
+            banner = "=" * 72
+            print(f"\n{banner}\n  No staff account yet. Create the first one here:\n  {url}\n{banner}\n",
+                  file=sys.stderr, flush=True)

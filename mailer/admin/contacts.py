@@ -1,0 +1,45 @@
+"""Contacts: search, detail with subscriptions and consent history, printable double opt-in evidence."""
+from flask import render_template, request
+from sqlalchemy import select
+
+from mailer.admin import bp
+from mailer.extensions import db
+from mailer.models import ConsentState, Contact
+from mailer.services import evidence
+from mailer.services.contacts import search_contacts
+from mailer.services.ledger import contact_history
+from mailer.services.lists import all_lists
+
+
+def _by_public_id(public_id: str) -> Contact:
+    return db.one_or_404(select(Contact).where(Contact.public_id == public_id))
+
+
+@bp.get("/contacts")
+def contacts():
+    """Search by exact address, part of a name, list or status."""
+    q = request.args.get("q", "")[:200]
+    list_id = request.args.get("list", type=int)
+    status = request.args.get("status", "")
+    status = status if status in ("active", "restricted", "erased") else ""
+    page = search_contacts(q, list_id, status, max(1, request.args.get("page", 1, type=int) or 1))
+    return render_template("admin/contacts/index.html", page=page, q=q, list_id=list_id, status=status,
+                           lists=all_lists())
+
+
+@bp.get("/contacts/<public_id>")
+def contact_show(public_id: str):
+    """One contact: subscriptions, current consent per purpose and the full ledger history."""
+    contact = _by_public_id(public_id)
+    states = db.session.execute(select(ConsentState).where(ConsentState.contact_id == contact.id)).scalars().all()
+    return render_template("admin/contacts/show.html", contact=contact, states=states,
+                           history=contact_history(contact))
+
+
+@bp.get("/contacts/<public_id>/evidence")
+def contact_evidence(public_id: str):
+    """Printable proof of double opt-in, built from the ledger (REQUIREMENTS G1)."""
+    contact = _by_public_id(public_id)
+    return render_template("admin/contacts/evidence.html", contact=contact, records=evidence.opt_in_evidence(contact))
+
+

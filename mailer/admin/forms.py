@@ -1,0 +1,48 @@
+"""WTForms classes for the admin (Flask-WTF adds CSRF to each)."""
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField,
+                     StringField, TextAreaField, widgets)
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice rendered as a list of checkboxes."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class SetupForm(FlaskForm):
+    email = EmailField("Your email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=1024)])
+    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", "The passwords don't match.")])
+
+
+class ListForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("Public description", validators=[Length(max=5000)])
+    visibility = SelectField("Visibility", choices=[("public", "Public — offered in the preference centre"),
+                                                    ("private", "Private — only staff can add people")])
+
+
+class SignupFormForm(FlaskForm):
+    name = StringField("Internal name", validators=[DataRequired(), Length(max=120)])
+    slug = StringField("Slug (used in the URL)", validators=[DataRequired(), Length(max=60)])
+    title = StringField("Heading", validators=[DataRequired(), Length(max=200)])
+    intro = TextAreaField("Introduction", validators=[Length(max=5000)])
+    button_label = StringField("Button label", validators=[DataRequired(), Length(max=60)])
+    lists = MultiCheckboxField("Lists offered", coerce=int)
+    purposes = MultiCheckboxField("Other purposes asked for (unticked checkboxes)", coerce=int)
+    ask_name = BooleanField("Ask for a name")
+    require_name = BooleanField("Name is required")
+    min_age = IntegerField("Minimum age to confirm (empty: none)", validators=[Optional(), NumberRange(13, 21)])
+    privacy_text = TextAreaField("Privacy text under the form", validators=[Length(max=5000)])
+    allowed_origins = TextAreaField("Allowed origins (one per line; empty: any website)", validators=[Length(max=5000)])
+    success_message = TextAreaField("Success message", validators=[Length(max=2000)])
+    redirect_url = StringField("Or redirect to (optional)", validators=[Optional(), Length(max=500)])
+    active = BooleanField("Active")

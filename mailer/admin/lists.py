@@ -1,0 +1,69 @@
+"""Mailing lists: overview, create, edit, subscribers."""
+from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from mailer.admin import EDITOR_ROLES, bp, require_role
+from mailer.admin.forms import ListForm
+from mailer.extensions import db
+from mailer.models import MailingList, Subscription
+from mailer.services import lists as list_service
+
+
+def _by_public_id(public_id: str) -> MailingList:
+    return db.one_or_404(select(MailingList).where(MailingList.public_id == public_id))
+
+
+@bp.get("/lists")
+def lists():
+    """Every list with its subscriber counts."""
+    return render_template("admin/lists/index.html", lists=list_service.all_lists(), counts=list_service.list_counts())
+
+
+@bp.route("/lists/new", methods=["GET", "POST"])
+@require_role(*EDITOR_ROLES)
+def list_new():
+    """Create a list."""
+    form = ListForm()
+    if form.validate_on_submit():
+        try:
+            mailing_list = list_service.create_list(form.name.data, form.description.data, form.visibility.data)
+        except list_service.ListError as exc:
+            flash(str(exc), "danger")
+        else:
+            db.session.commit()
+            flash(f"List “{mailing_list.name}” created.", "success")
+            return redirect(url_for("admin.list_show", public_id=mailing_list.public_id))
+    return render_template("admin/lists/edit.html", form=form, mailing_list=None), 400 if form.errors else 200
+
+
+@bp.route("/lists/<public_id>/edit", methods=["GET", "POST"])
+@require_role(*EDITOR_ROLES)
+def list_edit(public_id: str):
+    """Rename or re-describe a list."""
+    mailing_list = _by_public_id(public_id)
+    form = ListForm(obj=mailing_list)
+    if form.validate_on_submit():
+        try:
+            list_service.update_list(mailing_list, form.name.data, form.description.data, form.visibility.data)
+        except list_service.ListError as exc:
+            flash(str(exc), "danger")
+        else:
+            db.session.commit()
+            flash("List saved.", "success")
+            return redirect(url_for("admin.list_show", public_id=public_id))
+    return render_template("admin/lists/edit.html", form=form, mailing_list=mailing_list), 400 if form.errors else 200
+
+
+@bp.get("/lists/<public_id>")
+def list_show(public_id: str):
+    """A list and its subscribers, filterable by status."""
+    mailing_list = _by_public_id(public_id)
+    status = request.args.get("status", "")
+    query = select(Subscription).where(Subscription.list_id == mailing_list.id)
+    if status in ("pending", "confirmed", "unsubscribed"):
+        query = query.where(Subscription.status == status)
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    subs = db.session.execute(query.order_by(Subscription.id.desc()).limit(51).offset((page - 1) * 50)).scalars().all()
+    counts = list_service.list_counts().get(mailing_list.id, {})
+    return render_template("admin/lists/show.html", mailing_list=mailing_list, subs=subs[:50], has_more=len(subs) > 50,
+                           page=page, status=status, counts=counts)

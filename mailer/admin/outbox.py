@@ -1,0 +1,54 @@
+"""The local outbox (embedded mode): every message the app 'sent', browsable."""
+from email import policy
+from email.parser import BytesParser
+
+from flask import make_response, render_template, request
+from sqlalchemy import func, select
+
+from mailer.admin import bp
+from mailer.extensions import db
+from mailer.models import OutboxMessage
+
+HTML_PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:; frame-ancestors 'self'; sandbox"
+
+
+def _message(public_id: str) -> OutboxMessage:
+    return db.one_or_404(select(OutboxMessage).where(OutboxMessage.public_id == public_id))
+
+
+def _parts(raw: bytes) -> tuple[str, str, list[tuple[str, str]]]:
+    """Text part, HTML part and headers of a stored message."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    text = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    return (text.get_content() if text else "", html.get_content() if html else "", list(msg.items()))
+
+
+@bp.get("/outbox")
+def outbox():
+    """Newest messages first."""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    total = db.session.execute(select(func.count(OutboxMessage.id))).scalar_one()
+    messages = db.session.execute(
+        select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(50).offset((page - 1) * 50)
+    ).scalars().all()
+    return render_template("admin/outbox/index.html", messages=messages, page=page, total=total)
+
+
+@bp.get("/outbox/<public_id>")
+def outbox_show(public_id: str):
+    """One message: rendered HTML (sandboxed), text part, headers and raw source."""
+    message = _message(public_id)
+    text, _html, headers = _parts(message.raw)
+    return render_template("admin/outbox/show.html", message=message, text=text, headers=headers,
+                           raw=message.raw.decode("utf-8", errors="replace"))
+
+
+@bp.get("/outbox/<public_id>/html")
+def outbox_html(public_id: str):
+    """The HTML part alone, for a sandboxed iframe: no scripts, no forms, no same-origin access."""
+    _text, html, _headers = _parts(_message(public_id).raw)
+    response = make_response(html or "<p>(no HTML part)</p>")
+    response.headers["Content-Security-Policy"] = HTML_PREVIEW_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response

@@ -1,0 +1,93 @@
+"""Sign-up forms: list, create, edit, preview and the copy-paste snippet."""
+from flask import current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from mailer.admin import EDITOR_ROLES, bp, require_role
+from mailer.admin.forms import SignupFormForm
+from mailer.extensions import db
+from mailer.models import Form, Purpose
+from mailer.services import forms as form_service
+from mailer.services.lists import all_lists, ensure_tracking_purposes
+from mailer.services.notices import notice_versions
+
+
+def _by_public_id(public_id: str) -> Form:
+    return db.one_or_404(select(Form).where(Form.public_id == public_id))
+
+
+def _purpose_choices() -> list[Purpose]:
+    ensure_tracking_purposes()
+    return list(db.session.execute(select(Purpose).where(Purpose.kind != "list").order_by(Purpose.name)).scalars())
+
+
+def _edit(form_obj: Form | None):
+    """Shared create/edit handler."""
+    purposes = _purpose_choices()
+    wtform = SignupFormForm(obj=form_obj) if form_obj else SignupFormForm(
+        data={"title": "Subscribe to our newsletter", "button_label": "Subscribe", "ask_name": True, "active": True,
+              "privacy_text": form_service.DEFAULT_PRIVACY_TEXT})
+    wtform.lists.choices = [(lst.id, lst.name) for lst in all_lists()]
+    wtform.purposes.choices = [(p.id, p.name) for p in purposes]
+    if request.method == "GET" and form_obj is not None:
+        wtform.lists.data = [lst.id for lst in form_obj.lists]
+        wtform.purposes.data = [p.id for p in form_obj.purposes]
+    all_purposes = [lst.purpose for lst in all_lists() if lst.purpose] + purposes
+    if wtform.validate_on_submit():
+        labels = {p.key: request.form.get(f"label-{p.public_id}", "")[:300] for p in all_purposes}
+        settings = form_service.FormSettings(
+            slug=wtform.slug.data, name=wtform.name.data, title=wtform.title.data, intro=wtform.intro.data or "",
+            button_label=wtform.button_label.data, list_ids=wtform.lists.data or [],
+            purpose_ids=wtform.purposes.data or [], labels=labels, ask_name=wtform.ask_name.data,
+            require_name=wtform.require_name.data, min_age=wtform.min_age.data,
+            privacy_text=wtform.privacy_text.data or "", allowed_origins=wtform.allowed_origins.data or "",
+            success_message=wtform.success_message.data or "", redirect_url=wtform.redirect_url.data or "",
+            active=wtform.active.data,
+        )
+        try:
+            saved = form_service.save_form(settings, form_obj)
+        except form_service.FormError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            db.session.commit()
+            flash(f"Form saved (wording version {saved.notice.version}).", "success")
+            return redirect(url_for("admin.form_show", public_id=saved.public_id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/forms/edit.html", wtform=wtform, form_obj=form_obj, all_purposes=all_purposes,
+                           label_value=lambda p: request.form.get(f"label-{p.public_id}") if request.method == "POST"
+                           else (form_obj.labels.get(p.key, "") if form_obj else ""),
+                           default_label=form_service.default_label), status
+
+
+@bp.get("/forms")
+def forms():
+    """Every sign-up form."""
+    items = db.session.execute(select(Form).order_by(Form.name)).scalars().all()
+    return render_template("admin/forms/index.html", forms=items)
+
+
+@bp.route("/forms/new", methods=["GET", "POST"])
+@require_role(*EDITOR_ROLES)
+def form_new():
+    """Create a sign-up form."""
+    return _edit(None)
+
+
+@bp.route("/forms/<public_id>/edit", methods=["GET", "POST"])
+@require_role(*EDITOR_ROLES)
+def form_edit(public_id: str):
+    """Edit a sign-up form; changed wording becomes a new notice version."""
+    return _edit(_by_public_id(public_id))
+
+
+@bp.get("/forms/<public_id>")
+def form_show(public_id: str):
+    """Preview, hosted URL, copy-paste snippet and the wording versions of a form."""
+    form_obj = _by_public_id(public_id)
+    base = current_app.config["MAILER_BASE_URL"]
+    snippet = render_template("embed/snippet.html", form=form_obj, base=base,
+                              purposes=form_service.offered_purposes(form_obj),
+                              label=lambda p: form_service.checkbox_label(form_obj, p),
+                              age_label=form_service.age_label(form_obj))
+    return render_template("admin/forms/show.html", form_obj=form_obj, snippet=snippet.strip(), base=base,
+                           versions=notice_versions(f"form:{form_obj.public_id}"))

@@ -1,0 +1,79 @@
+"""Operator commands: `flask --app wsgi <command>`."""
+import click
+from flask import Flask
+
+from mailer.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    """Register every command group on the app."""
+
+    @app.cli.command("create-admin")
+    @click.argument("email")
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+                  help="Prompted for when left out.")
+    @click.option("--role", default="owner", show_default=True,
+                  type=click.Choice(["owner", "admin", "marketer", "viewer", "privacy"]))
+    def create_admin(email: str, password: str, role: str) -> None:
+        """Create a staff account."""
+        from mailer.services.staff import StaffError, create_staff
+
+        try:
+            user = create_staff(email, password, role)
+        except StaffError as exc:
+            raise click.ClickException(str(exc)) from None
+        db.session.commit()
+        click.echo(f"Created {user.role} account {user.email}.")
+
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Create the demo list and the demo form (slug `demo`) if missing."""
+        from mailer.services.demo import seed_demo as seed
+        from mailer.urls import external_url
+
+        form = seed()
+        click.echo(f"Demo form ready: {external_url('embed.hosted_form', slug=form.slug)}")
+
+    @app.cli.group("consent")
+    def consent() -> None:
+        """The consent ledger."""
+
+    @consent.command("verify")
+    def consent_verify() -> None:
+        """Prove the ledger's hash chain intact; exits 1 and names the first bad event otherwise."""
+        from mailer.services.ledger import verify_chain
+
+        report = verify_chain()
+        if report.ok:
+            click.echo(f"Ledger intact: {report.checked} events verified.")
+            return
+        click.echo(f"Ledger TAMPERED at event {report.bad_event_id}: {report.reason} "
+                   f"({report.checked} events verified before it).", err=True)
+        raise SystemExit(1)
+
+    @consent.command("rebuild")
+    def consent_rebuild() -> None:
+        """Recompute the current-consent cache from the ledger."""
+        from mailer.services.ledger import rebuild_states
+
+        click.echo(f"Rebuilt {rebuild_states()} consent states from the ledger.")
+
+    @app.cli.command("purge-unconfirmed")
+    @click.option("--dry-run", is_flag=True, help="Only report what would be purged.")
+    @click.option("--days", type=int, default=None, help="Override UNCONFIRMED_RETENTION_DAYS.")
+    def purge_unconfirmed(dry_run: bool, days: int | None) -> None:
+        """Expire sign-ups never confirmed within the retention period."""
+        from mailer.services.retention import purge_unconfirmed as purge
+
+        report = purge(days=days, dry_run=dry_run)
+        prefix = "Would purge" if dry_run else "Purged"
+        click.echo(f"{prefix} {report['subscriptions']} pending subscriptions of {report['contacts']} contacts; "
+                   f"{report['anonymised']} contacts anonymised.")
+
+    @app.cli.command("scheduler")
+    def scheduler() -> None:
+        """Run the periodic scheduler in the foreground (one per deployment)."""
+        from mailer.scheduler import build_scheduler
+
+        click.echo("Scheduler running; Ctrl+C to stop.")
+        build_scheduler(app, blocking=True).start()

@@ -1,0 +1,153 @@
+"""The only CSRF-exempt form endpoint (J1): honeypot, fill timer, rate limits, origin allow-list, double opt-in."""
+import time
+
+from flask import abort, current_app, jsonify, make_response, redirect, render_template, request
+
+from mailer.embed import bp
+from mailer.extensions import csrf, limiter
+from mailer.public.views import request_context
+from mailer.services import forms as form_service
+from mailer.services import signup, throttle
+from mailer.services.contacts import AddressError, email_hash, normalise_email
+from mailer.web import wants_json
+
+DEFAULT_SUCCESS = ("Thank you! Please check your inbox: we've sent you an email with a link to confirm your "
+                   "subscription. If nothing arrives within a few minutes, look in your spam folder.")
+
+
+def _signup_ip_limit() -> str:
+    return current_app.config["SIGNUP_RATE_LIMIT_IP"]
+
+
+def _signup_global_limit() -> str:
+    return current_app.config["SIGNUP_RATE_LIMIT_GLOBAL"]
+
+
+def _load_form(slug: str):
+    form = form_service.form_by_slug(slug)
+    if form is None:
+        abort(404)
+    return form
+
+
+def _own_origin() -> str:
+    return request.host_url.rstrip("/")
+
+
+def _cors(response, form):
+    """Let an allowed origin read the JSON answer (the embed script)."""
+    origin = request.headers.get("Origin")
+    if origin and form_service.origin_allowed(form, origin, request.headers.get("Sec-Fetch-Site"), _own_origin()):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        response.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    response.headers["Vary"] = "Origin"
+    return response
+
+
+def _frame_policy(response, form):
+    """The hosted page may be framed by the form's allowed origins (or anyone, when none are set)."""
+    ancestors = " ".join(form.origins) if form.origins else "*"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+        f"object-src 'none'; base-uri 'none'; frame-ancestors 'self' {ancestors}"
+    )
+    return response
+
+
+def _render_form(form, status=200, error=None, field=None, values=None, notice_message=None):
+    response = make_response(render_template(
+        "embed/form.html", form=form, purposes=form_service.offered_purposes(form),
+        label=lambda p: form_service.checkbox_label(form, p), age_label=form_service.age_label(form),
+        started=signup.form_started_token(), error=error, error_field=field, values=values or {},
+        notice_message=notice_message,
+    ), status)
+    return _frame_policy(response, form)
+
+
+@bp.get("/f/<slug>")
+@limiter.limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"])
+def hosted_form(slug: str):
+    """The hosted sign-up page."""
+    return _render_form(_load_form(slug))
+
+
+@bp.get("/f/<slug>/start")
+@limiter.limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"])
+def form_start(slug: str):
+    """A fresh fill-timer token for the embed script (a static snippet cannot carry one)."""
+    form = _load_form(slug)
+    return _cors(jsonify(ts=signup.form_started_token()), form)
+
+
+@bp.route("/f/<slug>", methods=["OPTIONS"])
+@bp.route("/f/<slug>/start", methods=["OPTIONS"])
+def preflight(slug: str):
+    """CORS preflight for allowed origins."""
+    return _cors(make_response("", 204), _load_form(slug))
+
+
+def _read_input() -> signup.SignupInput:
+    values = request.form
+    return signup.SignupInput(
+        email=values.get("email", ""), name=values.get("name", ""), consents=values.getlist("consent"),
+        age_confirmed=values.get("age") == "yes", honeypot=values.get("website", ""),
+        started_token=values.get("ts", ""),
+    )
+
+
+def _success(form):
+    """The one answer every accepted submission gets, whatever the address's state (J3)."""
+    message = form.success_message or DEFAULT_SUCCESS
+    if wants_json():
+        return _cors(jsonify(ok=True, message=message), form)
+    if form.redirect_url:
+        return redirect(form.redirect_url, code=303)
+    return _frame_policy(make_response(render_template("embed/thanks.html", form=form, message=message)), form)
+
+
+def _error(form, status, message, field, inp):
+    if wants_json():
+        return _cors(jsonify(ok=False, error=message, field=field), form), status
+    values = {"email": inp.email[:254], "name": inp.name[:200], "consents": set(inp.consents), "age": inp.age_confirmed}
+    return _render_form(form, status, error=message, field=field, values=values)
+
+
+def _pad(started: float):
+    """Answer no sooner than the floor, so timing does not tell new and known addresses apart."""
+    remaining = current_app.config["SIGNUP_RESPONSE_FLOOR_MS"] / 1000 - (time.monotonic() - started)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+@bp.post("/f/<slug>")
+@csrf.exempt
+@limiter.limit(_signup_ip_limit)
+@limiter.limit(_signup_global_limit, key_func=lambda: "signup-global")
+def submit(slug: str):
+    """Accept a sign-up; identical answer for new, pending, confirmed and suppressed addresses."""
+    started = time.monotonic()
+    form = _load_form(slug)
+    if not form_service.origin_allowed(form, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"),
+                                       _own_origin()):
+        return _error(form, 403, "This form can't be used from this website.", "", signup.SignupInput())
+    inp = _read_input()
+    screen = signup.screen_submission(inp)
+    if screen == "bot":
+        _pad(started)
+        return _success(form)
+    try:
+        signup.validate_signup(form, inp)
+    except signup.SignupError as exc:
+        return _error(form, 400, str(exc), exc.field_name, inp)
+    if screen != "ok":
+        return _error(form, 400, "Almost there — please check your details and press the button once more.", "", inp)
+    try:
+        address_key = email_hash(normalise_email(inp.email))
+    except AddressError:  # already validated; defensive
+        abort(400)
+    if throttle.allow(current_app.config["SIGNUP_RATE_LIMIT_ADDRESS"], "signup-address", address_key):
+        signup.subscribe(form, inp, request_context(f"form:{form.slug}"))
+    _pad(started)
+    return _success(form)

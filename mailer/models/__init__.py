@@ -1,0 +1,14 @@
+"""SQLAlchemy models, one module per aggregate."""
+from mailer.models.audit import AuditEvent
+from mailer.models.consent import ConsentEvent, ConsentState, LedgerHead, Notice, Purpose
+from mailer.models.contact import Contact
+from mailer.models.form import Form
+from mailer.models.mailing_list import MailingList, Subscription
+from mailer.models.outbox import OutboxMessage
+from mailer.models.staff import StaffUser
+from mailer.models.suppression import Suppression
+
+__all__ = [
+    "AuditEvent", "ConsentEvent", "ConsentState", "Contact", "Form", "LedgerHead", "MailingList", "Notice",
+    "OutboxMessage", "Purpose", "StaffUser", "Subscription", "Suppression",
+]

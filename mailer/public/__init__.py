@@ -1,0 +1,6 @@
+"""Pages for recipients: confirmation (double opt-in), health check, landing page."""
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from mailer.public import views  # noqa: E402,F401  (routes attach to bp)

@@ -1,0 +1,15 @@
+"""dramatiq actors: ids in, one service call, nothing else (they re-read state from the database)."""
+from mailer.sending.broker import actor
+from mailer.services import retention, transactional
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def send_confirmation_email(contact_id: int) -> None:
+    """Send the double opt-in confirmation email to one contact."""
+    transactional.send_confirmation_email(contact_id)
+
+
+@actor(queue_name="maintenance", max_retries=3)
+def purge_unconfirmed_signups() -> None:
+    """Expire sign-ups that were never confirmed (scheduled)."""
+    retention.purge_unconfirmed()

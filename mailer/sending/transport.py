@@ -1,0 +1,165 @@
+"""The only module that talks SMTP: persistent, per-thread connections with TLS, auth and timeouts.
+
+In embedded mode (no SMTP_URL) the OutboxTransport stores each message instead, for the admin to show.
+"""
+import smtplib
+import ssl
+import threading
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from mailer.models import OutboxMessage
+
+
+@dataclass(frozen=True)
+class SmtpReply:
+    """The server's final answer to a message."""
+
+    code: int
+    text: str
+
+
+class SmtpSettings:
+    """Connection settings parsed from SMTP_URL, e.g. smtp://user:pass@host:587?starttls=1."""
+
+    def __init__(self, url: str, timeout: float = 30):
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("SMTP_URL must start with smtp:// or smtps://")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.implicit_tls = parts.scheme == "smtps"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if self.implicit_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.starttls = query.get("starttls", "0").lower() in ("1", "true", "yes")
+        self.verify = query.get("verify", "1").lower() not in ("0", "false", "no")
+        self.local_hostname = query.get("helo") or None
+        self.timeout = float(query.get("timeout", timeout))
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificate-verifying TLS unless verify=0 was asked for (e.g. a relay with a private CA)."""
+        context = ssl.create_default_context()
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+class SMTPTransport:
+    """Sends raw messages over one persistent connection per thread, reconnecting when the server hangs up."""
+
+    def __init__(self, settings: SmtpSettings):
+        self.settings = settings
+        self._local = threading.local()
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.implicit_tls:
+            conn = smtplib.SMTP_SSL(s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout,
+                                    context=s.tls_context())
+        else:
+            conn = smtplib.SMTP(s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout)
+            if s.starttls:
+                conn.starttls(context=s.tls_context())
+                conn.ehlo()
+        if s.username:
+            conn.login(s.username, s.password or "")
+        return conn
+
+    def _connection(self) -> smtplib.SMTP:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, **_metadata) -> SmtpReply:
+        """Send one message; raises smtplib exceptions carrying the server's code for the caller to classify."""
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                return self._transaction(conn, mail_from, rcpt_to, raw)
+            except (smtplib.SMTPServerDisconnected, ConnectionError, OSError) as exc:
+                if isinstance(exc, smtplib.SMTPResponseException):
+                    raise
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _transaction(conn: smtplib.SMTP, mail_from: str, rcpt_to: list[str], raw: bytes) -> SmtpReply:
+        """MAIL, RCPT, DATA on an open connection, resetting it after a refusal so it can be reused."""
+        try:
+            code, text = conn.mail(mail_from)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, text, mail_from)
+            for rcpt in rcpt_to:
+                code, text = conn.rcpt(rcpt)
+                if code not in (250, 251):
+                    raise smtplib.SMTPRecipientsRefused({rcpt: (code, text)})
+            code, text = conn.data(raw)
+            if code != 250:
+                raise smtplib.SMTPDataError(code, text)
+            return SmtpReply(code, text.decode(errors="replace") if isinstance(text, bytes) else str(text))
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):
+            try:
+                conn.rset()
+            except smtplib.SMTPException:
+                pass
+            raise
+
+    def close(self) -> None:
+        """Close this thread's connection, if any."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.quit()
+            except (smtplib.SMTPException, OSError):
+                conn.close()
+
+
+class OutboxTransport:
+    """Embedded mode: keep every message in the database instead of sending it."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, *, subject: str = "", message_id: str = "",
+             category: str = "transactional") -> SmtpReply:
+        """Store the message in its own transaction, independent of the caller's session."""
+        with Session(self.engine) as session:
+            session.add(OutboxMessage(mail_from=mail_from, rcpt_to=", ".join(rcpt_to), raw=raw,
+                                      subject=subject[:998], message_id=message_id[:250], category=category))
+            session.commit()
+        return SmtpReply(250, "stored in the local outbox")
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def init_app(app) -> None:
+    """Choose the transport for this app from SMTP_URL."""
+    if app.config["SMTP_URL"]:
+        app.extensions["mailer.transport"] = SMTPTransport(SmtpSettings(app.config["SMTP_URL"], app.config["SMTP_TIMEOUT"]))
+    else:
+        app.extensions["mailer.transport"] = None  # built lazily: the engine needs an app context
+
+
+def get_transport():
+    """The app's transport (SMTP, or the local outbox in embedded mode)."""
+    transport = current_app.extensions.get("mailer.transport")
+    if transport is None:
+        from mailer.extensions import db
+
+        transport = current_app.extensions["mailer.transport"] = OutboxTransport(db.engine)
+    return transport
+
+
+def uses_outbox() -> bool:
+    """True in embedded mode, where mail goes to the local outbox."""
+    return not current_app.config["SMTP_URL"]

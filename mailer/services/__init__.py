@@ -1,0 +1,1 @@
+"""Business rules, one module per domain. Services never touch the request."""

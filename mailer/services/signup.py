@@ -1,0 +1,230 @@
+"""Double opt-in: sign-up from a form, the confirmation email, confirmation (REQUIREMENTS G, J)."""
+import time
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select
+
+from mailer.clock import utcnow
+from mailer.extensions import db
+from mailer.models import ConsentState, Contact, Form, Purpose, Subscription
+from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.sending.broker import enqueue
+from mailer.services import throttle
+from mailer.services.contacts import AddressError, get_or_create_contact, normalise_email, touch
+from mailer.services.forms import offered_purposes
+from mailer.services.ledger import RequestContext, consent_status, record_consent
+from mailer.services.suppression import lift_suppression
+
+MAX_NAME_LENGTH = 200
+
+
+class SignupError(ValueError):
+    """The submission cannot be accepted; the message tells the person what to fix."""
+
+    def __init__(self, message: str, field_name: str = ""):
+        super().__init__(message)
+        self.field_name = field_name
+
+
+@dataclass
+class SignupInput:
+    """What a person submitted on a form."""
+
+    email: str = ""
+    name: str = ""
+    consents: list[str] = field(default_factory=list)
+    age_confirmed: bool = False
+    honeypot: str = ""
+    started_token: str = ""
+
+
+def form_started_token() -> str:
+    """Signed timestamp put into every rendered form, to measure how long filling it took."""
+    return make_token("form-ts", int(time.time()))
+
+
+def screen_submission(inp: SignupInput) -> str:
+    """Bot signals: 'bot' (honeypot filled), 'too_fast' / 'no_timer' (fill time unknown or too short), or 'ok'."""
+    if inp.honeypot.strip():
+        return "bot"
+    try:
+        started = read_token("form-ts", inp.started_token, max_age=current_app.config["SIGNUP_MAX_FILL_SECONDS"])
+    except (TokenInvalid, TokenExpired):
+        return "no_timer"
+    if not isinstance(started, int) or time.time() - started < current_app.config["SIGNUP_MIN_FILL_SECONDS"]:
+        return "too_fast"
+    return "ok"
+
+
+def _chosen_purposes(form: Form, inp: SignupInput) -> list[Purpose]:
+    """The purposes whose checkbox was explicitly ticked; refuse unknown values and a sign-up with no list."""
+    offered = {p.public_id: p for p in offered_purposes(form)}
+    if len(inp.consents) > len(offered) or any(value not in offered for value in inp.consents):
+        raise SignupError("One of the choices is not on this form. Please reload the page and try again.", "consent")
+    chosen = [offered[value] for value in dict.fromkeys(inp.consents)]
+    if not any(p.kind == "list" for p in chosen):
+        raise SignupError("Please tick the box for what you would like to receive.", "consent")
+    return chosen
+
+
+def validate_signup(form: Form, inp: SignupInput) -> tuple[str, str, list[Purpose]]:
+    """Check a submission completely before anything is written; return address, name and purposes."""
+    try:
+        email = normalise_email(inp.email)
+    except AddressError as exc:
+        raise SignupError(str(exc), "email") from None
+    name = " ".join((inp.name or "").split())
+    if len(name) > MAX_NAME_LENGTH:
+        raise SignupError(f"The name is too long ({MAX_NAME_LENGTH} characters at most).", "name")
+    if form.require_name and not name:
+        raise SignupError("Please enter your name.", "name")
+    chosen = _chosen_purposes(form, inp)
+    if form.min_age and not inp.age_confirmed:
+        raise SignupError(f"Please confirm that you are at least {form.min_age} years old.", "age")
+    return email, name, chosen
+
+
+def subscribe(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
+    """Record a sign-up as pending and ask for confirmation. Says nothing about whether the address was known."""
+    email, name, chosen = validate_signup(form, inp)
+    contact, _ = get_or_create_contact(email, source=ctx.source, name=name or None)
+    if contact.status != "active":
+        db.session.rollback()
+        return  # restricted contacts are not processed (Art. 18); the answer stays the same
+    if name and not contact.name:
+        contact.name = name
+    pending = False
+    for purpose in chosen:
+        if purpose.kind == "list":
+            needs_confirmation = _request_subscription(contact, purpose)
+        else:
+            needs_confirmation = consent_status(contact, purpose) != "granted"
+        if needs_confirmation:
+            record_consent(contact, purpose, "requested", ctx, notice=form.notice, details={"form": form.slug})
+            pending = True
+    db.session.commit()
+    if pending:
+        request_confirmation_email(contact)
+
+
+def _request_subscription(contact: Contact, purpose: Purpose) -> bool:
+    """Create or reopen a pending subscription; False when it is already confirmed."""
+    sub = db.session.execute(
+        select(Subscription).where(Subscription.contact_id == contact.id, Subscription.list_id == purpose.list_id)
+    ).scalar_one_or_none()
+    if sub is not None and sub.status == "confirmed":
+        return False
+    if sub is None:
+        sub = Subscription(contact_id=contact.id, list_id=purpose.list_id, source="form")
+        db.session.add(sub)
+    sub.status, sub.requested_at, sub.unsubscribed_at = "pending", utcnow(), None
+    return True
+
+
+def request_confirmation_email(contact: Contact) -> bool:
+    """Queue (after the caller's commit) a confirmation email unless this address or its domain hit their caps (list-bombing defence)."""
+    domain = (contact.email or "").rpartition("@")[2]
+    config = current_app.config
+    if not throttle.allow(config["CONFIRM_EMAIL_PER_ADDRESS"], "confirm-address", contact.email_hash or ""):
+        return False
+    if not throttle.allow(config["CONFIRM_EMAIL_PER_DOMAIN"], "confirm-domain", domain):
+        return False
+    enqueue("send_confirmation_email", contact.id)
+    return True
+
+
+def pending_subscriptions(contact: Contact) -> list[Subscription]:
+    """Subscriptions of a contact still awaiting double opt-in."""
+    query = select(Subscription).where(Subscription.contact_id == contact.id, Subscription.status == "pending")
+    return list(db.session.execute(query).scalars())
+
+
+def pending_purposes(contact: Contact) -> list[Purpose]:
+    """Purposes a contact ticked but has not yet confirmed."""
+    query = select(Purpose).join(ConsentState, ConsentState.purpose_id == Purpose.id).where(
+        ConsentState.contact_id == contact.id, ConsentState.status == "pending"
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def confirmation_token(contact: Contact) -> str:
+    """Signed, expiring token naming the contact by its public id only."""
+    return make_token("confirm", contact.public_id)
+
+
+@dataclass
+class ConfirmOutcome:
+    """What happened when someone used a confirmation link."""
+
+    status: str  # confirmed | already | expired | invalid
+    list_names: list[str] = field(default_factory=list)
+    resend_token: str = ""
+
+
+def _contact_from_confirm_token(token: str) -> tuple[Contact | None, ConfirmOutcome | None]:
+    """Resolve a confirmation token to an active contact, or an outcome explaining why not."""
+    try:
+        public_id = read_token("confirm", token, max_age=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
+    except TokenExpired as exc:
+        resend = make_token("resend", exc.payload) if isinstance(exc.payload, str) else ""
+        return None, ConfirmOutcome("expired", resend_token=resend)
+    except TokenInvalid:
+        return None, ConfirmOutcome("invalid")
+    contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
+    if contact is None or contact.status != "active" or not isinstance(public_id, str):
+        return None, ConfirmOutcome("invalid")
+    return contact, None
+
+
+def check_confirmation(token: str) -> ConfirmOutcome:
+    """Inspect a confirmation link without changing anything (GET must be safe: G2)."""
+    contact, outcome = _contact_from_confirm_token(token)
+    if outcome is not None:
+        return outcome
+    names = [s.mailing_list.name for s in pending_subscriptions(contact)]
+    return ConfirmOutcome("pending" if names or pending_purposes(contact) else "already", names)
+
+
+def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
+    """Complete double opt-in: every pending subscription and purpose of the contact becomes confirmed."""
+    contact, outcome = _contact_from_confirm_token(token)
+    if outcome is not None:
+        return outcome
+    subs = pending_subscriptions(contact)
+    purposes = pending_purposes(contact)
+    if not subs and not purposes:
+        return ConfirmOutcome("already")
+    now = utcnow()
+    for sub in subs:
+        sub.status, sub.confirmed_at = "confirmed", now
+    for purpose in purposes:
+        record_consent(contact, purpose, "confirmed", ctx)
+    lift_suppression(contact.email_hash)
+    touch(contact)
+    db.session.commit()
+    return ConfirmOutcome("confirmed", [s.mailing_list.name for s in subs])
+
+
+def resend_from_token(resend_token: str) -> None:
+    """Send a fresh confirmation email for an expired link (subject to the usual caps)."""
+    try:
+        public_id = read_token("resend", resend_token, max_age=30 * 24 * 3600)
+    except (TokenExpired, TokenInvalid):
+        return
+    contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
+    if contact is not None and contact.status == "active" and (pending_subscriptions(contact) or pending_purposes(contact)):
+        request_confirmation_email(contact)
+
+
+def resend_for_address(raw_email: str) -> None:
+    """Send a fresh confirmation email to an address with pending sign-ups; silent otherwise (no enumeration)."""
+    from mailer.services.contacts import find_contact_by_email
+
+    try:
+        email = normalise_email(raw_email)
+    except AddressError as exc:
+        raise SignupError(str(exc), "email") from None
+    contact = find_contact_by_email(email)
+    if contact is not None and contact.status == "active" and (pending_subscriptions(contact) or pending_purposes(contact)):
+        request_confirmation_email(contact)

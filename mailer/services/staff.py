@@ -1,0 +1,74 @@
+"""Staff accounts: creation, authentication and the first-run setup."""
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from mailer.clock import utcnow
+from mailer.extensions import db
+from mailer.models import StaffUser
+from mailer.models.staff import ROLES
+from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.services.contacts import AddressError, normalise_email
+
+MIN_PASSWORD_LENGTH = 10
+# Compared against when the account does not exist, so both paths take the same time (no enumeration).
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class StaffError(ValueError):
+    """An account could not be created; the message says why."""
+
+
+def create_staff(email: str, password: str, role: str = "admin") -> StaffUser:
+    """Create a staff account with a hashed password; the caller commits."""
+    try:
+        email = normalise_email(email)
+    except AddressError as exc:
+        raise StaffError(str(exc)) from None
+    if role not in ROLES:
+        raise StaffError(f"Role must be one of: {', '.join(ROLES)}.")
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > 1024:
+        raise StaffError("The password is too long.")
+    if db.session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none():
+        raise StaffError("An account with that email already exists.")
+    user = StaffUser(email=email, role=role)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> StaffUser | None:
+    """The active account matching these credentials, or None (same work either way)."""
+    try:
+        email = normalise_email(email)
+    except AddressError:
+        email = ""
+    user = db.session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none() if email else None
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not user.check_password(password or ""):
+        return None
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def needs_setup() -> bool:
+    """True until the first staff account exists."""
+    return not db.session.execute(select(func.count()).select_from(StaffUser)).scalar_one()
+
+
+def setup_token() -> str:
+    """The signed first-run link token printed at start-up (valid one day, only while no account exists)."""
+    return make_token("setup", "first-run")
+
+
+def setup_token_valid(token: str) -> bool:
+    """Whether a first-run token is genuine and fresh."""
+    try:
+        return read_token("setup", token, max_age=24 * 3600) == "first-run"
+    except (TokenInvalid, TokenExpired):
+        return False

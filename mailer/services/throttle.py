@@ -1,0 +1,19 @@
+"""Rate caps that are not per-request limits: confirmation emails per address and per domain (J2).
+
+Backed by the same storage as the request limiter: Redis when configured, else process memory.
+"""
+from flask import current_app
+from limits import parse, storage, strategies
+
+
+def init_app(app) -> None:
+    """Create the shared rate-limit storage for this app."""
+    uri = app.config["REDIS_URL"] or "memory://"
+    options = {"key_prefix": f"{app.config['REDIS_NAMESPACE']}-limits"} if app.config["REDIS_URL"] else {}
+    app.extensions["mailer.throttle"] = strategies.MovingWindowRateLimiter(storage.storage_from_string(uri, **options))
+
+
+def allow(limit: str, *identifiers: str) -> bool:
+    """Count one hit against a limit such as "1 per 24 hours"; False when the limit is exhausted."""
+    limiter = current_app.extensions["mailer.throttle"]
+    return limiter.hit(parse(limit), "mailer", *identifiers)

@@ -1,0 +1,40 @@
+// mailer embed script: fills the fill-timer token and shows the answer inline.
+// Without it, the plain HTML form still works: the hosted page asks the person to press the button once more.
+(function () {
+  "use strict";
+  function setMessage(form, text, ok) {
+    var box = form.querySelector("[data-mailer-message]");
+    if (!box) { window.alert(text); return; }
+    box.textContent = text;
+    box.setAttribute("role", ok ? "status" : "alert");
+    box.className = (box.className || "").replace(/\bmailer-(ok|error)\b/g, "") + (ok ? " mailer-ok" : " mailer-error");
+  }
+  function enhance(form) {
+    if (form.dataset.mailerReady) return;
+    form.dataset.mailerReady = "1";
+    var ts = form.querySelector("input[name=ts]");
+    if (ts && !ts.value) {
+      fetch(form.action.replace(/\/$/, "") + "/start", { credentials: "omit", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data && data.ts) ts.value = data.ts; })
+        .catch(function () {});
+    }
+    form.addEventListener("submit", function (event) {
+      if (!window.fetch || !window.FormData) return;  // old browser: plain POST
+      event.preventDefault();
+      var button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = true;
+      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "omit",
+                           headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json().catch(function () { return { ok: false, error: "Please try again later." }; }); })
+        .then(function (data) {
+          setMessage(form, data.ok ? data.message : data.error, !!data.ok);
+          if (data.ok) form.reset();
+        })
+        .catch(function () { setMessage(form, "We couldn't reach the server. Please try again.", false); })
+        .then(function () { if (button) button.disabled = false; });
+    });
+  }
+  function init() { Array.prototype.forEach.call(document.querySelectorAll("form[data-mailer-form]"), enhance); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
+})();
