@@ -94,6 +94,7 @@ class SMTPTransport:
     def _transaction(conn: smtplib.SMTP, mail_from: str, rcpt_to: list[str], raw: bytes) -> SmtpReply:
         """MAIL, RCPT, DATA on an open connection, resetting it after a refusal so it can be reused."""
         try:
+            conn.ehlo_or_helo_if_needed()
             code, text = conn.mail(mail_from)
             if code != 250:
                 raise smtplib.SMTPSenderRefused(code, text, mail_from)
