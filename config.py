@@ -45,6 +45,8 @@ class Config:
 
     # Double opt-in and sign-up protection (REQUIREMENTS G3, J1-J3).
     CONFIRM_TOKEN_MAX_AGE = _env_int("CONFIRM_TOKEN_MAX_AGE", 7 * 24 * 3600)
+    # Unsubscribe / preference / tracking links keep working long after the send (CAN-SPAM: at least 30 days).
+    RECIPIENT_TOKEN_MAX_AGE = _env_int("RECIPIENT_TOKEN_MAX_AGE", 400 * 24 * 3600)
     UNCONFIRMED_RETENTION_DAYS = _env_int("UNCONFIRMED_RETENTION_DAYS", 30)
     SIGNUP_MIN_FILL_SECONDS = _env_int("SIGNUP_MIN_FILL_SECONDS", 3)
     SIGNUP_MAX_FILL_SECONDS = _env_int("SIGNUP_MAX_FILL_SECONDS", 24 * 3600)

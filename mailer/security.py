@@ -9,7 +9,10 @@ import hmac
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-TOKEN_PURPOSES = ("confirm", "unsubscribe", "preferences", "form-ts", "resend", "setup")
+TOKEN_PURPOSES = (
+    "confirm", "unsubscribe", "preferences", "form-ts", "resend", "setup", "open", "click", "privacy-verify",
+    "export", "preferences-request", "reconfirm-email",
+)
 
 
 class TokenInvalid(Exception):

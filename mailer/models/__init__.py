@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate."""
 from mailer.models.audit import AuditEvent
+from mailer.models.campaign import Campaign, Delivery, Layout, Link
 from mailer.models.consent import ConsentEvent, ConsentState, LedgerHead, Notice, Purpose
 from mailer.models.contact import Contact
 from mailer.models.form import Form
@@ -9,6 +10,6 @@ from mailer.models.staff import StaffUser
 from mailer.models.suppression import Suppression
 
 __all__ = [
-    "AuditEvent", "ConsentEvent", "ConsentState", "Contact", "Form", "LedgerHead", "MailingList", "Notice",
+    "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "ConsentEvent", "ConsentState", "Contact", "Form", "LedgerHead", "MailingList", "Notice",
     "OutboxMessage", "Purpose", "StaffUser", "Subscription", "Suppression",
 ]
