@@ -2,36 +2,49 @@
 // Without it, the plain HTML form still works: the hosted page asks the person to press the button once more.
 (function () {
   "use strict";
-  function setMessage(form, text, ok) {
+  function setMessage(form, text, ok, fallbackUrl) {
     var box = form.querySelector("[data-mailer-message]");
     if (!box) { window.alert(text); return; }
     box.textContent = text;
+    if (fallbackUrl) {  // the form's own page works even where this website can't reach the server
+      var link = document.createElement("a");
+      link.href = fallbackUrl;
+      link.textContent = "Sign up on our page instead.";
+      box.appendChild(document.createTextNode(" "));
+      box.appendChild(link);
+    }
     box.setAttribute("role", ok ? "status" : "alert");
     box.className = (box.className || "").replace(/\bmailer-(ok|error)\b/g, "") + (ok ? " mailer-ok" : " mailer-error");
   }
   function enhance(form) {
-    if (form.dataset.mailerReady) return;
+    if (form.dataset.mailerReady || !window.fetch || !window.FormData) return;  // old browser: plain POST
     form.dataset.mailerReady = "1";
     var ts = form.querySelector("input[name=ts]");
+    var started = Promise.resolve();
     if (ts && !ts.value) {
-      fetch(form.action.replace(/\/$/, "") + "/start", { credentials: "omit", headers: { Accept: "application/json" } })
+      started = fetch(form.action.replace(/\/$/, "") + "/start", { credentials: "omit", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) { if (data && data.ts) ts.value = data.ts; })
         .catch(function () {});
     }
     form.addEventListener("submit", function (event) {
-      if (!window.fetch || !window.FormData) return;  // old browser: plain POST
       event.preventDefault();
       var button = form.querySelector("button[type=submit]");
       if (button) button.disabled = true;
-      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "omit",
-                           headers: { Accept: "application/json" } })
+      started  // a quick first press waits for the fill-timer token instead of being asked to press again
+        .then(function () {
+          return fetch(form.action, { method: "POST", body: new FormData(form), credentials: "omit",
+                                      headers: { Accept: "application/json" } });
+        })
         .then(function (r) { return r.json().catch(function () { return { ok: false, error: "Please try again later." }; }); })
         .then(function (data) {
           setMessage(form, data.ok ? data.message : data.error, !!data.ok);
           if (data.ok) form.reset();
         })
-        .catch(function () { setMessage(form, "We couldn't reach the server. Please try again.", false); })
+        .catch(function () {
+          var elsewhere = new URL(form.action, window.location.href).origin !== window.location.origin;
+          setMessage(form, "We couldn't send your sign-up from this page.", false, elsewhere ? form.action : null);
+        })
         .then(function () { if (button) button.disabled = false; });
     });
   }
