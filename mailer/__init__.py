@@ -45,6 +45,10 @@ def _load_config(app: Flask, config) -> None:
         raise RuntimeError("Refusing to start in production with the default SECRET_KEY: set SECRET_KEY.")
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
     app.config["RATELIMIT_KEY_PREFIX"] = f"{app.config['REDIS_NAMESPACE']}-ratelimit"
+    # Flask-Limiter keeps the first app's RATELIMIT_KEY_PREFIX for good; the storage's own prefix follows each app,
+    # so every rate-limit key in Redis starts with this app's namespace.
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = (
+        {"key_prefix": f"{app.config['REDIS_NAMESPACE']}-ratelimit"} if app.config["REDIS_URL"] else {})
 
 
 def _sqlite_pragmas(app: Flask) -> None:

@@ -66,14 +66,14 @@ def _render_form(form, status=200, error=None, field=None, values=None, notice_m
     return _frame_policy(response, form)
 
 
-@bp.get("/f/<slug>")
+@bp.get("/f/<slug>", provide_automatic_options=False)  # OPTIONS is the CORS preflight below
 @limiter.limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"])
 def hosted_form(slug: str):
     """The hosted sign-up page."""
     return _render_form(_load_form(slug))
 
 
-@bp.get("/f/<slug>/start")
+@bp.get("/f/<slug>/start", provide_automatic_options=False)
 @limiter.limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"])
 def form_start(slug: str):
     """A fresh fill-timer token for the embed script (a static snippet cannot carry one)."""

@@ -1,5 +1,6 @@
 """Double opt-in: sign-up from a form, the confirmation email, confirmation (REQUIREMENTS G, J)."""
 import time
+import unicodedata
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -77,6 +78,8 @@ def validate_signup(form: Form, inp: SignupInput) -> tuple[str, str, list[Purpos
     name = " ".join((inp.name or "").split())
     if len(name) > MAX_NAME_LENGTH:
         raise SignupError(f"The name is too long ({MAX_NAME_LENGTH} characters at most).", "name")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
+        raise SignupError("The name contains characters we can't store. Please type it again.", "name")
     if form.require_name and not name:
         raise SignupError("Please enter your name.", "name")
     chosen = _chosen_purposes(form, inp)
