@@ -1,0 +1,38 @@
+"""The application factory: configuration contract and refusal of unsafe production settings."""
+import pytest
+
+from mailer import create_app
+
+
+def test_production_refuses_the_default_secret_key(tmp_path):
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"MAILER_ENV": "production", "SECRET_KEY": "dev-insecure-change-me",
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_production_starts_with_a_real_secret_and_secure_cookies(tmp_path):
+    app = create_app({"MAILER_ENV": "production", "SECRET_KEY": "a" * 40,
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+    assert not app.config["WORKER_EMBEDDED"] and not app.config["AUTO_MIGRATE"]
+
+
+def test_unknown_environment_name_is_refused():
+    with pytest.raises(RuntimeError, match="MAILER_ENV"):
+        create_app({"MAILER_ENV": "staging"})
+
+
+def test_postgres_urls_use_psycopg3(tmp_path):
+    app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "postgres://u@127.0.0.1/db"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@127.0.0.1/db"
+
+
+def test_embedded_mode_without_redis_uses_an_in_memory_broker_and_the_outbox(tmp_path):
+    from dramatiq.brokers.stub import StubBroker
+
+    app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    assert isinstance(app.extensions["mailer.workers"].broker, StubBroker)
+    with app.app_context():
+        from mailer.sending.transport import OutboxTransport, get_transport
+
+        assert isinstance(get_transport(), OutboxTransport)
