@@ -10,3 +10,13 @@ document.addEventListener("click", (event) => {
     });
   }
 });
+
+// A same-origin preview frame grows to fit its page, so the form's button is never cut off.
+document.querySelectorAll("iframe[data-fit]").forEach((frame) => {
+  const fit = () => {
+    const doc = frame.contentDocument;
+    if (doc && doc.documentElement) frame.style.height = `${doc.documentElement.scrollHeight + 2}px`;
+  };
+  frame.addEventListener("load", fit);
+  if (frame.contentDocument && frame.contentDocument.readyState === "complete") fit();
+});

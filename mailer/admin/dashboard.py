@@ -8,6 +8,7 @@ from mailer.admin import bp
 from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import ConsentEvent, Contact, Form, MailingList, OutboxMessage, Subscription
+from mailer.services.forms import form_by_slug
 
 
 def _count(query) -> int:
@@ -34,4 +35,4 @@ def dashboard():
         select(ConsentEvent).where(ConsentEvent.action.in_(("requested", "confirmed", "withdrawn")))
         .order_by(ConsentEvent.id.desc()).limit(10)
     ).scalars().all()
-    return render_template("admin/dashboard.html", stats=stats, recent=recent)
+    return render_template("admin/dashboard.html", stats=stats, recent=recent, demo=form_by_slug("demo"))

@@ -13,12 +13,12 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)], render_kw={"autofocus": True})
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
 class SetupForm(FlaskForm):
-    email = EmailField("Your email", validators=[DataRequired(), Length(max=320)])
+    email = EmailField("Your email", validators=[DataRequired(), Length(max=320)], render_kw={"autofocus": True})
     password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=1024)])
     confirm = PasswordField("Repeat the password", validators=[EqualTo("password", "The passwords don't match.")])
 

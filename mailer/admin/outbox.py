@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from mailer.admin import bp
 from mailer.extensions import db
 from mailer.models import OutboxMessage
+from mailer.services.forms import form_by_slug
 
 HTML_PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:; frame-ancestors 'self'; sandbox"
 
@@ -32,7 +33,8 @@ def outbox():
     messages = db.session.execute(
         select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(50).offset((page - 1) * 50)
     ).scalars().all()
-    return render_template("admin/outbox/index.html", messages=messages, page=page, total=total)
+    return render_template("admin/outbox/index.html", messages=messages, page=page, total=total,
+                           demo=form_by_slug("demo"))
 
 
 @bp.get("/outbox/<public_id>")
