@@ -15,7 +15,7 @@ from mailer.services import throttle
 from mailer.services.contacts import AddressError, get_or_create_contact, normalise_email, touch
 from mailer.services.forms import offered_purposes
 from mailer.services.ledger import RequestContext, consent_status, record_consent
-from mailer.services.suppression import lift_suppression
+from mailer.services.suppression import is_suppressed, lift_suppression
 
 MAX_NAME_LENGTH = 200
 
@@ -98,9 +98,10 @@ def subscribe(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
     if name and not contact.name:
         contact.name = name
     pending = False
+    suppressed = is_suppressed(contact.email_hash)  # J4: even a confirmed list needs a fresh opt-in to come back
     for purpose in chosen:
         if purpose.kind == "list":
-            needs_confirmation = _request_subscription(contact, purpose)
+            needs_confirmation = _request_subscription(contact, purpose, reconfirm=suppressed)
         else:
             needs_confirmation = consent_status(contact, purpose) != "granted"
         if needs_confirmation:
@@ -111,12 +112,12 @@ def subscribe(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
         request_confirmation_email(contact)
 
 
-def _request_subscription(contact: Contact, purpose: Purpose) -> bool:
-    """Create or reopen a pending subscription; False when it is already confirmed."""
+def _request_subscription(contact: Contact, purpose: Purpose, reconfirm: bool = False) -> bool:
+    """Create or reopen a pending subscription; False when it is already confirmed (unless asked to reconfirm)."""
     sub = db.session.execute(
         select(Subscription).where(Subscription.contact_id == contact.id, Subscription.list_id == purpose.list_id)
     ).scalar_one_or_none()
-    if sub is not None and sub.status == "confirmed":
+    if sub is not None and sub.status == "confirmed" and not reconfirm:
         return False
     if sub is None:
         sub = Subscription(contact_id=contact.id, list_id=purpose.list_id, source="form")
