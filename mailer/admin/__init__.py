@@ -46,4 +46,4 @@ def inject_roles():
     return {"can_edit": can_edit}
 
 
-from mailer.admin import auth, contacts, dashboard, lists, outbox, signup_forms  # noqa: E402,F401
+from mailer.admin import auth, contacts, dashboard, imports, lists, outbox, signup_forms  # noqa: E402,F401

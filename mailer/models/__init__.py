@@ -3,6 +3,7 @@ from mailer.models.audit import AuditEvent
 from mailer.models.campaign import Campaign, Delivery, Layout, Link
 from mailer.models.consent import ConsentEvent, ConsentState, LedgerHead, Notice, Purpose
 from mailer.models.contact import Contact
+from mailer.models.contact_import import ContactImport
 from mailer.models.form import Form
 from mailer.models.mailing_list import MailingList, Subscription
 from mailer.models.outbox import OutboxMessage
@@ -10,6 +11,6 @@ from mailer.models.staff import StaffUser
 from mailer.models.suppression import Suppression
 
 __all__ = [
-    "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "ConsentEvent", "ConsentState", "Contact", "Form", "LedgerHead", "MailingList", "Notice",
+    "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "ConsentEvent", "ConsentState", "Contact", "ContactImport", "Form", "LedgerHead", "MailingList", "Notice",
     "OutboxMessage", "Purpose", "StaffUser", "Subscription", "Suppression",
 ]

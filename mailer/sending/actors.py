@@ -13,3 +13,11 @@ def send_confirmation_email(contact_id: int) -> None:
 def purge_unconfirmed_signups() -> None:
     """Expire sign-ups that were never confirmed (scheduled)."""
     retention.purge_unconfirmed()
+
+
+@actor(queue_name="imports", max_retries=3, time_limit=6 * 3600 * 1000)
+def run_contact_import(import_id: int) -> None:
+    """Process an uploaded CSV of contacts (claimed once; never run twice)."""
+    from mailer.services import imports
+
+    imports.run_import(import_id)

@@ -1,0 +1,102 @@
+"""CSV import: the admin page and the CLI, through the same consent rules as every other door."""
+import io
+
+import pytest
+from sqlalchemy import select
+
+from mailer.extensions import db
+from mailer.models import ConsentEvent, Contact, ContactImport, MailingList, OutboxMessage, Subscription
+from mailer.services.contacts import email_hash
+from mailer.services.suppression import suppress
+from tests.support.http import csrf_token
+
+CSV = (b"email;name\n"
+       b"ann@example.com;Ann\n"
+       b"not-an-address;Nobody\n"
+       b"gone@example.com;Gone\n"
+       b"left@example.com;Left\n"
+       b"Ann@Example.com;Ann again\n")
+
+
+def upload(client, demo_list, data=CSV, mode="double_opt_in", statement="", filename="people.csv"):
+    page = client.get("/admin/imports/new")
+    return client.post("/admin/imports/new", data={
+        "csrf_token": csrf_token(page.text), "list_id": demo_list.id, "mode": mode, "consent_statement": statement,
+        "file": (io.BytesIO(data), filename)}, content_type="multipart/form-data")
+
+
+@pytest.fixture
+def demo_list(demo_form):
+    return db.session.execute(select(MailingList)).scalar_one()
+
+
+def _prepare_refusals(demo_list):
+    suppress(email_hash("gone@example.com"), "unsubscribed")
+    left = Contact(email="left@example.com", email_hash=email_hash("left@example.com"), attributes={})
+    db.session.add(left)
+    db.session.flush()
+    db.session.add(Subscription(contact_id=left.id, list_id=demo_list.id, status="unsubscribed"))
+    db.session.commit()
+
+
+def test_double_opt_in_import_invites_and_respects_every_refusal(auth, demo_list, worker):
+    _prepare_refusals(demo_list)
+    response = upload(auth, demo_list)
+    assert response.status_code == 302
+    worker.drain()
+    job = db.session.execute(select(ContactImport)).scalar_one()
+    progress = auth.get(f"/admin/imports/{job.public_id}/progress").get_json()
+    assert progress["status"] == "done" and progress["processed"] == 5 and progress["invited"] == 1
+    assert progress["skipped"] == {"invalid_address": 1, "suppressed": 1, "unsubscribed": 1, "already_pending": 1}
+    ann = db.session.execute(select(Contact).where(Contact.email == "ann@example.com")).scalar_one()
+    assert [s.status for s in ann.subscriptions] == ["pending"]  # only confirmed by the person
+    [event] = db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "requested")).scalars()
+    assert event.source == f"import:{job.public_id}" and event.details["file"] == "people.csv"
+    mails = db.session.execute(select(OutboxMessage)).scalars().all()
+    assert [m.rcpt_to for m in mails] == ["ann@example.com"]
+    assert db.session.execute(select(Contact).where(Contact.email == "gone@example.com")).first() is None
+    page = auth.get(f"/admin/imports/{job.public_id}")
+    assert "not a valid email address" in page.text and "line 3" in page.text
+    assert job.data is None  # the uploaded file is not kept once processed
+
+
+def test_prior_consent_needs_a_statement_which_becomes_the_proof(auth, demo_list, worker):
+    refused = upload(auth, demo_list, mode="has_consent", statement="")
+    assert refused.status_code == 400 and "Describe where and how" in refused.text
+    assert db.session.execute(select(ContactImport)).first() is None
+    statement = "Paper sign-up sheets at the 2025 trade fair, archived in the Berlin office."
+    assert upload(auth, demo_list, data=b"email\nbea@example.com\n", mode="has_consent",
+                  statement=statement).status_code == 302
+    worker.drain()
+    bea = db.session.execute(select(Contact).where(Contact.email == "bea@example.com")).scalar_one()
+    assert [s.status for s in bea.subscriptions] == ["confirmed"]
+    event = db.session.execute(select(ConsentEvent).where(ConsentEvent.contact_id == bea.id)).scalar_one()
+    assert event.action == "granted" and event.details["statement"] == statement
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "Choose a CSV file"),
+    (b"name,phone\nAnn,123\n", "one must be"),
+    (b"email\n", "no contacts"),
+    (b"\xff\xfe\x00\x01" * 10, "one must be"),
+])
+def test_unusable_files_are_refused_with_a_reason(auth, demo_list, data, message):
+    response = upload(auth, demo_list, data=data)
+    assert response.status_code == 400 and message in response.text
+    assert db.session.execute(select(ContactImport)).first() is None
+
+
+@pytest.mark.config(MAX_CONTENT_LENGTH=1024)
+def test_oversized_upload_gets_a_friendly_413(auth, demo_list):
+    response = upload(auth, demo_list, data=b"email\n" + b"x@example.com\n" * 200)
+    assert response.status_code == 413 and "too large" in response.text
+
+
+def test_cli_import(runner, demo_list, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"email,name\ncli@example.com,Cli\n")
+    result = runner.invoke(args=["import-contacts", str(path), "--list", "Demo newsletter"])
+    assert result.exit_code == 0, result.output
+    assert "1 invited" in result.output
+    unknown = runner.invoke(args=["import-contacts", str(path), "--list", "No such list"])
+    assert unknown.exit_code != 0 and "Choose the list" in unknown.output
