@@ -2,9 +2,28 @@
 // Without it, the plain HTML form still works: the hosted page asks the person to press the button once more.
 (function () {
   "use strict";
-  function setMessage(form, text, ok, fallbackUrl) {
+  // The hosted page styles the answer through data-ok-class / data-error-class / data-invalid-class; a snippet on
+  // another website gets only the plain mailer-ok / mailer-error classes, so nothing clashes with its own CSS.
+  function classes(box, name) { return (box.getAttribute(name) || "").split(/\s+/).filter(Boolean); }
+  function markField(form, box, field) {
+    Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (input) {
+      input.removeAttribute("aria-invalid");
+      classes(box, "data-invalid-class").forEach(function (c) { input.classList.remove(c); });
+    });
+    if (!/^[a-z_]+$/.test(field || "")) return;
+    var inputs = form.querySelectorAll("[name=" + field + "]");
+    Array.prototype.forEach.call(inputs, function (input) {
+      input.setAttribute("aria-invalid", "true");
+      classes(box, "data-invalid-class").forEach(function (c) { input.classList.add(c); });
+    });
+    if (inputs.length) inputs[0].focus();
+  }
+  function setMessage(form, text, ok, fallbackUrl, field) {
     var box = form.querySelector("[data-mailer-message]");
     if (!box) { window.alert(text); return; }
+    markField(form, box, ok ? null : field);
+    classes(box, "data-ok-class").concat(classes(box, "data-error-class")).forEach(function (c) { box.classList.remove(c); });
+    classes(box, ok ? "data-ok-class" : "data-error-class").forEach(function (c) { box.classList.add(c); });
     box.textContent = text;
     if (fallbackUrl) {  // the form's own page works even where this website can't reach the server
       var link = document.createElement("a");
@@ -38,7 +57,7 @@
         })
         .then(function (r) { return r.json().catch(function () { return { ok: false, error: "Please try again later." }; }); })
         .then(function (data) {
-          setMessage(form, data.ok ? data.message : data.error, !!data.ok);
+          setMessage(form, data.ok ? data.message : data.error, !!data.ok, null, data.field);
           if (data.ok) form.reset();
         })
         .catch(function () {

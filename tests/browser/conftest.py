@@ -17,7 +17,7 @@ STAFF_PASSWORD = "correct horse battery"
 def shoot(page: Page, name: str, full_page: bool = True) -> None:
     """Keep a screenshot for a human to look at (never committed)."""
     os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/{name}.png", full_page=full_page)
+    page.screenshot(path=f"{SHOTS}/{name}.png", full_page=full_page, animations="disabled")
 
 
 def admin_snippet(app, public_id: str) -> str:
