@@ -57,6 +57,21 @@ class Config:
     CONFIRM_EMAIL_PER_ADDRESS = os.environ.get("CONFIRM_EMAIL_PER_ADDRESS", "1 per 24 hours")
     CONFIRM_EMAIL_PER_DOMAIN = os.environ.get("CONFIRM_EMAIL_PER_DOMAIN", "200 per hour")
     PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60 per minute")
+
+    # Preference centre and tracking (issue 4).
+    # Fresh preference-centre links sent on request, per address (the form's answer never says whether it exists).
+    PREFERENCES_LINK_PER_ADDRESS = os.environ.get("PREFERENCES_LINK_PER_ADDRESS", "3 per 24 hours")
+    # Public URL of the privacy notice linked from the preference centre (empty: /privacy on this site).
+    PRIVACY_NOTICE_URL = os.environ.get("PRIVACY_NOTICE_URL", "")
+    # Days tracking events are kept (Art. 5(1)(e)); applied by the retention job.
+    TRACKING_RETENTION_DAYS = _env_int("TRACKING_RETENTION_DAYS", 365)
+    # Tracking events are buffered in memory and written in batches by a background thread.
+    TRACKING_FLUSH_SECONDS = float(os.environ.get("TRACKING_FLUSH_SECONDS", "1.0"))
+    TRACKING_BATCH_SIZE = _env_int("TRACKING_BATCH_SIZE", 1000)
+    # An open or click this soon after the message was sent is likely a proxy prefetch or a link scanner.
+    TRACKING_MACHINE_SECONDS = _env_int("TRACKING_MACHINE_SECONDS", 10)
+    # Anonymous per-campaign link counts (no recipient part) for contacts without click consent; off by default.
+    TRACKING_ANONYMOUS_COUNTS = os.environ.get("TRACKING_ANONYMOUS_COUNTS", "").lower() in ("1", "true", "yes")
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 128 * 1024
 

@@ -8,6 +8,7 @@ from mailer.extensions import db
 def init_app(app: Flask) -> None:
     """Register every command group on the app."""
     init_import_command(app)
+    init_sending_commands(app)
 
     @app.cli.command("create-admin")
     @click.argument("email")
@@ -110,3 +111,53 @@ def init_import_command(app: Flask) -> None:
         job = db.session.get(type(job), job.id)
         click.echo(f"Import {job.status}: {job.added} added, {job.invited} invited by double opt-in, "
                    f"skipped {sum(job.skipped.values())} {job.skipped or ''}")
+
+
+def init_sending_commands(app: Flask) -> None:
+    """DKIM keys and campaign recovery (issue 3)."""
+
+    @app.cli.group("dkim")
+    def dkim() -> None:
+        """DKIM signing keys."""
+
+    @dkim.command("keygen")
+    @click.argument("domain")
+    @click.option("--selector", required=True, help="Names the key in DNS: <selector>._domainkey.<domain>.")
+    def dkim_keygen(domain: str, selector: str) -> None:
+        """Create an RSA-2048 key for DOMAIN, store it, and print the DNS TXT record to publish."""
+        from mailer.sending.dkim import dns_txt_lines, generate_key
+
+        try:
+            key = generate_key(domain, selector)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        db.session.commit()
+        click.echo(f"Created DKIM key {key.selector} for {key.domain}; mail from @{key.domain} is now signed with it.")
+        click.echo("Publish this TXT record in DNS:")
+        click.echo(dns_txt_lines(key))
+
+    @dkim.command("show")
+    @click.argument("domain")
+    def dkim_show(domain: str) -> None:
+        """Print the DNS TXT records of DOMAIN's keys."""
+        from sqlalchemy import select
+
+        from mailer.models.campaign import DkimKey
+        from mailer.sending.dkim import dns_txt_lines
+
+        keys = db.session.execute(select(DkimKey).where(DkimKey.domain == domain.lower())).scalars().all()
+        if not keys:
+            raise click.ClickException(f"No DKIM key for {domain}; create one with `dkim keygen`.")
+        for key in keys:
+            click.echo(f"; {'active' if key.active else 'retired'} key, created {key.created_at:%Y-%m-%d}")
+            click.echo(dns_txt_lines(key))
+
+    @app.cli.command("recover-deliveries")
+    @click.option("--after", type=int, default=None, help="Seconds in 'sending' before a delivery counts as stuck.")
+    def recover_deliveries(after: int | None) -> None:
+        """Mark deliveries left in 'sending' by a dead worker as uncertain and re-queue stalled campaigns."""
+        from mailer.services.campaigns import recover_stuck
+
+        report = recover_stuck(after)
+        click.echo(f"{report['uncertain']} deliveries marked uncertain; "
+                   f"{len(report['requeued_campaigns'])} stalled campaigns re-queued.")

@@ -9,6 +9,7 @@ log = logging.getLogger(__name__)
 # actor name -> interval in minutes
 PERIODIC_JOBS = {
     "purge_unconfirmed_signups": 60,
+    "purge_tracking_events": 24 * 60,
 }
 
 

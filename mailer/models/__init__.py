@@ -9,8 +9,10 @@ from mailer.models.mailing_list import MailingList, Subscription
 from mailer.models.outbox import OutboxMessage
 from mailer.models.staff import StaffUser
 from mailer.models.suppression import Suppression
+from mailer.models.tracking import TrackingCounter, TrackingEvent
 
 __all__ = [
     "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "ConsentEvent", "ConsentState", "Contact", "ContactImport", "Form", "LedgerHead", "MailingList", "Notice",
     "OutboxMessage", "Purpose", "StaffUser", "Subscription", "Suppression",
+    "TrackingCounter", "TrackingEvent",
 ]

@@ -1,4 +1,4 @@
-"""Layouts (marketer templates), campaigns, their links, and one delivery per campaign × contact."""
+"""Layouts (marketer templates), campaigns, their links, one delivery per campaign × contact, DKIM keys."""
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
@@ -70,6 +70,8 @@ class Campaign(db.Model):
     compiled_text: Mapped[str] = mapped_column(Text, default="")
     planned_through: Mapped[int] = mapped_column(default=0)  # keyset cursor: last contact id planned
     planning_done: Mapped[bool] = mapped_column(default=False)
+    planned_batches: Mapped[int] = mapped_column(default=0)  # batch numbers handed out so far
+    progress_at: Mapped[datetime | None]  # last time a worker moved this campaign forward (stall detection)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -102,6 +104,7 @@ class Delivery(db.Model):
     __table_args__ = (
         UniqueConstraint("campaign_id", "contact_id", name="uq_deliveries_campaign_contact"),
         Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+        Index("ix_deliveries_campaign_batch", "campaign_id", "batch"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -120,3 +123,17 @@ class Delivery(db.Model):
 
     campaign = relationship("Campaign")
     contact = relationship("Contact")
+
+
+class DkimKey(db.Model):
+    """A private key that signs mail of one domain; its public half is published at <selector>._domainkey.<domain>."""
+
+    __tablename__ = "dkim_keys"
+    __table_args__ = (UniqueConstraint("domain", "selector", name="uq_dkim_keys_domain_selector"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253))
+    selector: Mapped[str] = mapped_column(String(63))
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True)  # the newest active key of a domain signs
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,3 +4,4 @@ from flask import Blueprint
 bp = Blueprint("public", __name__)
 
 from mailer.public import views  # noqa: E402,F401  (routes attach to bp)
+from mailer.public import preferences, tracking, unsubscribe  # noqa: E402,F401

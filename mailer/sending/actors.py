@@ -21,3 +21,19 @@ def run_contact_import(import_id: int) -> None:
     from mailer.services import imports
 
     imports.run_import(import_id)
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def send_preferences_link(contact_id: int) -> None:
+    """Email a fresh preference-centre link that the person asked for."""
+    from mailer.services import preferences
+
+    preferences.send_link_email(contact_id)
+
+
+@actor(queue_name="maintenance", max_retries=3)
+def purge_tracking_events() -> None:
+    """Delete tracking events older than TRACKING_RETENTION_DAYS (scheduled)."""
+    from mailer.services import tracking
+
+    tracking.purge_tracking_events()

@@ -1,0 +1,175 @@
+"""Who may receive a campaign, and why everyone else may not (issue 3; REQUIREMENTS B2, F3, F8, G3).
+
+One rule, three uses: the compliance preview counts exclusions by reason, the planner pages eligible contacts,
+and the batch actor re-checks each recipient when the message is actually sent (an unsubscribe while queued
+stops that send). A contact is eligible for a list when they are active (restricted and erased contacts never
+get mail), not suppressed, confirmed on the list, have granted the list's purpose, have not objected to direct
+marketing, and are not on one of the campaign's exclusion lists.
+"""
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, exists, func, literal, or_, select
+
+from mailer.extensions import db
+from mailer.models import ConsentState, Contact, Purpose, Subscription, Suppression
+from mailer.models.campaign import campaign_exclusions, campaign_lists
+
+DIRECT_MARKETING = "direct-marketing"
+TRACKING_OPEN = "tracking:open"
+TRACKING_CLICK = "tracking:click"
+# Exclusion reasons, by rank (0 = eligible). A contact on several lists is counted once, under its best rank.
+REASONS = ("", "no_consent", "unconfirmed", "unsubscribed", "excluded_list", "objected", "suppressed", "bounced",
+           "restricted", "erased")
+RANK = {reason: rank for rank, reason in enumerate(REASONS)}
+
+
+def purpose_id(key: str) -> int | None:
+    """The id of a purpose by key (e.g. direct-marketing), or None when this installation has none."""
+    return db.session.execute(select(Purpose.id).where(Purpose.key == key)).scalar_one_or_none()
+
+
+def _rank_query(campaign_id: int):
+    """(select of every subscription on the campaign's lists, with contact id, list id and reason rank)."""
+    list_purpose = ConsentState.__table__.alias("list_consent")
+    objection = ConsentState.__table__.alias("objection")
+    excluded_sub = Subscription.__table__.alias("excluded_sub")
+    dm_id = purpose_id(DIRECT_MARKETING)
+    excluded = exists().where(
+        excluded_sub.c.contact_id == Subscription.contact_id,
+        excluded_sub.c.status != "unsubscribed",
+        excluded_sub.c.list_id.in_(select(campaign_exclusions.c.list_id)
+                                   .where(campaign_exclusions.c.campaign_id == campaign_id)),
+    )
+    rank = case(
+        (or_(Contact.status == "erased", Contact.email.is_(None)), RANK["erased"]),
+        (Contact.status != "active", RANK["restricted"]),
+        (Suppression.reason == "hard_bounce", RANK["bounced"]),
+        (Suppression.id.is_not(None), RANK["suppressed"]),
+        (objection.c.status == "objected" if dm_id else literal(False), RANK["objected"]),
+        (excluded, RANK["excluded_list"]),
+        (Subscription.status == "unsubscribed", RANK["unsubscribed"]),
+        (Subscription.status != "confirmed", RANK["unconfirmed"]),
+        (or_(list_purpose.c.status.is_(None), list_purpose.c.status != "granted"), RANK["no_consent"]),
+        else_=0,
+    )
+    joined = (
+        Subscription.__table__
+        .join(campaign_lists, and_(campaign_lists.c.list_id == Subscription.list_id,
+                                   campaign_lists.c.campaign_id == campaign_id))
+        .join(Contact, Contact.id == Subscription.contact_id)
+        .outerjoin(Suppression, Suppression.email_hash == Contact.email_hash)
+        .outerjoin(Purpose, Purpose.list_id == Subscription.list_id)
+        .outerjoin(list_purpose, and_(list_purpose.c.contact_id == Subscription.contact_id,
+                                      list_purpose.c.purpose_id == Purpose.id))
+        .outerjoin(objection, and_(objection.c.contact_id == Subscription.contact_id,
+                                   objection.c.purpose_id == (dm_id or -1)))
+    )
+    return joined, rank
+
+
+def exclusion_counts(campaign_id: int) -> dict:
+    """{"recipients": n, "excluded": {reason: n}} over everyone on the campaign's lists (one SQL query)."""
+    joined, rank = _rank_query(campaign_id)
+    per_contact = (select(Subscription.contact_id, func.min(rank).label("r")).select_from(joined)
+                   .group_by(Subscription.contact_id).subquery())
+    counts = dict(db.session.execute(select(per_contact.c.r, func.count()).group_by(per_contact.c.r)).all())
+    excluded = {reason: int(counts.get(rank_, 0)) for rank_, reason in enumerate(REASONS) if rank_}
+    return {"recipients": int(counts.get(0, 0)), "excluded": excluded}
+
+
+def eligible_page(campaign_id: int, after_contact_id: int, size: int) -> tuple[list[tuple[int, int]], int | None]:
+    """Up to `size` (contact id, list id) pairs with contact id > the cursor, by keyset; and the next cursor.
+
+    Rows come ordered by (contact, list): the first row of a contact is the list the mail is sent for. The cursor
+    is None when nothing is left.
+    """
+    joined, rank = _rank_query(campaign_id)
+    query = (select(Subscription.contact_id, Subscription.list_id).select_from(joined)
+             .where(Subscription.contact_id > after_contact_id, Subscription.status == "confirmed", rank == 0)
+             .order_by(Subscription.contact_id, Subscription.list_id).limit(size))
+    rows = db.session.execute(query).all()
+    if not rows:
+        return [], None
+    pairs: dict[int, int] = {}
+    for contact_id, list_id in rows:
+        pairs.setdefault(contact_id, list_id)
+    return list(pairs.items()), rows[-1][0]
+
+
+@dataclass
+class Recipient:
+    """One claimed delivery and what the send-time check found."""
+
+    delivery_id: int
+    contact_id: int
+    list_id: int | None
+    public_id: str = ""
+    email: str = ""
+    email_hash: str | None = None
+    name: str | None = None
+    attributes: dict | None = None
+    skip_reason: str = ""
+    track_opens: bool = False
+    track_clicks: bool = False
+
+
+def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> list[Recipient]:
+    """Re-check eligibility of claimed (delivery id, contact id, list id) rows at send time, in a few queries."""
+    contact_ids = {contact_id for _, contact_id, _ in claimed}
+    list_ids = {list_id for _, _, list_id in claimed if list_id is not None}
+    contacts = {row.id: row for row in db.session.execute(
+        select(Contact.id, Contact.public_id, Contact.email, Contact.email_hash, Contact.name, Contact.attributes,
+               Contact.status).where(Contact.id.in_(contact_ids)))}
+    subs = {(c, l): s for c, l, s in db.session.execute(
+        select(Subscription.contact_id, Subscription.list_id, Subscription.status)
+        .where(Subscription.contact_id.in_(contact_ids), Subscription.list_id.in_(list_ids)))}
+    list_purposes = dict(db.session.execute(
+        select(Purpose.list_id, Purpose.id).where(Purpose.list_id.in_(list_ids))).all())
+    special = dict(db.session.execute(select(Purpose.key, Purpose.id).where(
+        Purpose.key.in_((DIRECT_MARKETING, TRACKING_OPEN, TRACKING_CLICK)))).all())
+    purpose_ids = set(list_purposes.values()) | set(special.values())
+    consent = {(c, p): s for c, p, s in db.session.execute(
+        select(ConsentState.contact_id, ConsentState.purpose_id, ConsentState.status)
+        .where(ConsentState.contact_id.in_(contact_ids), ConsentState.purpose_id.in_(purpose_ids)))}
+    hashes = {row.email_hash for row in contacts.values() if row.email_hash}
+    suppressed = dict(db.session.execute(
+        select(Suppression.email_hash, Suppression.reason).where(Suppression.email_hash.in_(hashes))).all())
+    excluded = set(db.session.execute(
+        select(Subscription.contact_id).where(
+            Subscription.contact_id.in_(contact_ids), Subscription.status != "unsubscribed",
+            Subscription.list_id.in_(select(campaign_exclusions.c.list_id)
+                                     .where(campaign_exclusions.c.campaign_id == campaign_id)))).scalars())
+    out = []
+    for delivery_id, contact_id, list_id in claimed:
+        row = contacts.get(contact_id)
+        rec = Recipient(delivery_id, contact_id, list_id)
+        rec.skip_reason = _reason(row, subs.get((contact_id, list_id)), consent, list_purposes.get(list_id),
+                                  special.get(DIRECT_MARKETING), suppressed, contact_id in excluded)
+        if row is not None and not rec.skip_reason:
+            rec.public_id, rec.email, rec.email_hash = row.public_id, row.email, row.email_hash
+            rec.name, rec.attributes = row.name, row.attributes
+            rec.track_opens = consent.get((contact_id, special.get(TRACKING_OPEN))) == "granted"
+            rec.track_clicks = consent.get((contact_id, special.get(TRACKING_CLICK))) == "granted"
+        out.append(rec)
+    return out
+
+
+def _reason(row, sub_status, consent, list_purpose_id, dm_id, suppressed, excluded) -> str:
+    """The reason one recipient must be skipped now, or "" when the message may go."""
+    if row is None or row.status == "erased" or not row.email:
+        return "erased"
+    if row.status != "active":
+        return "restricted"
+    if row.email_hash in suppressed:
+        return "bounced" if suppressed[row.email_hash] == "hard_bounce" else "suppressed"
+    if dm_id is not None and consent.get((row.id, dm_id)) == "objected":
+        return "objected"
+    if excluded:
+        return "excluded_list"
+    if sub_status == "unsubscribed":
+        return "unsubscribed"
+    if sub_status != "confirmed":
+        return "unconfirmed"
+    if list_purpose_id is None or consent.get((row.id, list_purpose_id)) != "granted":
+        return "no_consent"
+    return ""
