@@ -1,0 +1,78 @@
+"""The preference centre (/p/<token>) and the form that emails a fresh link (/p)."""
+from flask import render_template, request
+
+from mailer.extensions import csrf, limiter
+from mailer.public import bp
+from mailer.public.views import public_limit, request_context
+from mailer.services import preferences as service
+
+
+def _render(token: str, contact, status: int = 200, **extra):
+    page = service.preference_page(contact)
+    return render_template("public/preferences.html", page=page, token=token, held=service.held_data(contact),
+                           privacy_links=service.privacy_links(token), **extra), status
+
+
+def _unusable(status: str):
+    """Broken or expired link: say so and offer a fresh one by email."""
+    return render_template("public/preferences_request.html", link_status=status), 410 if status == "expired" else 404
+
+
+@bp.get("/p")
+@limiter.limit(public_limit)
+def preferences_request():
+    """Ask for a link to one's preferences by entering the address."""
+    return render_template("public/preferences_request.html", link_status=None)
+
+
+@bp.post("/p")
+@csrf.exempt  # same answer whatever is submitted, nothing changes but an email to the address itself; rate limited
+@limiter.limit("10 per hour")
+def preferences_request_post():
+    """Email a fresh link if the address is known; the answer is the same either way (no enumeration)."""
+    email = request.form.get("email", "")
+    try:
+        service.request_link(email)
+    except service.PreferencesError as exc:
+        return render_template("public/preferences_request.html", link_status=None, error=str(exc),
+                               email=email[:254]), 400
+    return render_template("public/preferences_sent.html")
+
+
+@bp.get("/p/<token>")
+@limiter.limit(public_limit)
+def preferences(token: str):
+    """Everything about the person in one page: lists, consents, name, what we hold, their rights."""
+    contact, status = service.contact_for_token(token)
+    if contact is None:
+        return _unusable(status)
+    return _render(token, contact)
+
+
+@bp.post("/p/<token>")
+@csrf.exempt  # the signed token in the URL is the proof; works with cookies off, like the emails' links
+@limiter.limit(public_limit)
+def preferences_save(token: str):
+    """Apply the ticked boxes and the name: one ledger event per change."""
+    contact, status = service.contact_for_token(token)
+    if contact is None:
+        return _unusable(status)
+    name = request.form.get("name")
+    try:
+        changes = service.save_preferences(contact, set(request.form.getlist("choice")), name,
+                                           request.form.get("notice"), request_context(service.SOURCE))
+    except service.PreferencesError as exc:
+        return _render(token, contact, 403 if contact.status == "restricted" else 400, error=str(exc))
+    return _render(token, contact, changes=changes)
+
+
+@bp.post("/p/<token>/unsubscribe-all")
+@csrf.exempt  # withdrawal must be as easy as giving: one button, no cookie, no confirmation step
+@limiter.limit(public_limit)
+def preferences_unsubscribe_all(token: str):
+    """Leave every list, withdraw every consent and suppress the address."""
+    contact, status = service.contact_for_token(token)
+    if contact is None:
+        return _unusable(status)
+    service.unsubscribe_all(contact, request_context(service.SOURCE))
+    return _render(token, contact, unsubscribed_all=True)

@@ -1,0 +1,40 @@
+"""Tracking endpoints: the open pixel and click redirects (consent is checked when events are written)."""
+from flask import Response, redirect, request
+
+from mailer.public import bp
+from mailer.services import tracking
+from mailer.web import error_response
+
+UNKNOWN_LINK = ("This link doesn't lead anywhere we know. It may have been copied incompletely; "
+                "please use the links in the email itself.")
+
+
+def _pixel() -> Response:
+    response = Response(tracking.PIXEL_GIF, mimetype="image/gif")
+    response.headers["Cache-Control"] = "no-store, private"
+    return response
+
+
+@bp.get("/t/o/<token>")
+def track_open(token: str):
+    """A 1×1 GIF, always; the open is recorded only for a genuine token of a consenting contact."""
+    tracking.track_open(token, request.headers.get("User-Agent"))
+    return _pixel()
+
+
+@bp.get("/t/c/<token>")
+def track_click(token: str):
+    """Redirect to the campaign link the signed token names; anything else goes nowhere (no open redirect)."""
+    target = tracking.track_click(token, request.headers.get("User-Agent"))
+    if target is None:
+        return error_response(404, UNKNOWN_LINK)
+    return redirect(target.url, code=302)
+
+
+@bp.get("/t/a/<campaign_public_id>/<int:link_id>")
+def track_anonymous_click(campaign_public_id: str, link_id: int):
+    """A campaign link without any recipient part (counted only when TRACKING_ANONYMOUS_COUNTS is on)."""
+    url = tracking.track_anonymous_click(campaign_public_id, link_id)
+    if url is None:
+        return error_response(404, UNKNOWN_LINK)
+    return redirect(url, code=302)

@@ -1,0 +1,28 @@
+"""Unsubscribe links (REQUIREMENTS A3-A6): GET shows a page, POST (RFC 8058 one-click) acts."""
+from flask import render_template, request
+
+from mailer.extensions import csrf, limiter
+from mailer.public import bp
+from mailer.public.views import public_limit, request_context
+from mailer.services import unsubscribe as service
+
+
+# No trailing slash: POST to the exact List-Unsubscribe URL must answer 2xx, not 308 (A4).
+@bp.get("/u/<token>")
+@limiter.limit(public_limit)
+def unsubscribe_page(token: str):
+    """One button and a link to the preference centre; a GET never changes anything (A5)."""
+    outcome = service.describe(token)
+    return render_template("public/unsubscribe.html", outcome=outcome, token=token), \
+        400 if outcome.status == "invalid" else 200
+
+
+@bp.post("/u/<token>")
+@csrf.exempt  # RFC 8058: mail providers POST without cookies or CSRF token; the signed token is the proof
+def unsubscribe_post(token: str):
+    """Unsubscribe in this one request, answer 2xx without a redirect; repeating it changes nothing (A3, A6)."""
+    one_click = request.form.get("List-Unsubscribe", "") == "One-Click"
+    ctx = request_context("one-click-unsubscribe" if one_click else "unsubscribe-page")
+    outcome = service.unsubscribe(token, ctx)
+    return render_template("public/unsubscribe_done.html", outcome=outcome), \
+        400 if outcome.status == "invalid" else 200

@@ -1,0 +1,283 @@
+"""The preference centre: a person's lists, consents and name, changed without a login (REQUIREMENTS F2, F3, I).
+
+The signed per-contact token proves the address, so joining another public list is granted directly; every change
+is one ledger event with source "preference-centre" and the notice version the person was shown. A suppressed
+address (unsubscribed from everything) comes back only through a fresh double opt-in.
+"""
+import time
+from dataclasses import dataclass, field
+
+from flask import current_app, render_template
+from sqlalchemy import or_, select
+
+from mailer.clock import utcnow
+from mailer.extensions import db
+from mailer.models import ConsentState, Contact, MailingList, Notice, Purpose, Subscription
+from mailer.security import TokenExpired, TokenInvalid, read_token
+from mailer.sending.broker import enqueue
+from mailer.sending.messages import build_message, parse_sender, to_wire
+from mailer.sending.transport import get_transport
+from mailer.services import throttle
+from mailer.services.contacts import AddressError, find_contact_by_email, normalise_email
+from mailer.services.forms import default_label
+from mailer.services.ledger import RequestContext, record_consent
+from mailer.services.notices import publish_notice
+from mailer.services.recipient_links import preferences_url
+from mailer.services.signup import request_confirmation_email
+from mailer.services.suppression import is_suppressed
+from mailer.services.unsubscribe import unsubscribe_everything, withdraw_list, withdraw_purpose
+
+NOTICE_KEY = "preference-centre"
+SOURCE = "preference-centre"
+MAX_NAME_LENGTH = 200
+PRIVACY_ACTIONS = (
+    ("access", "Download a copy of your data"),
+    ("rectification", "Correct your data"),
+    ("erasure", "Erase your data"),
+    ("restriction", "Restrict the use of your data"),
+    ("objection", "Object to a use of your data"),
+)
+
+
+class PreferencesError(ValueError):
+    """A change cannot be made; the message is written for the person."""
+
+
+@dataclass
+class Choice:
+    """One checkbox: a list or a purpose, whether it is on, and the words shown next to it."""
+
+    purpose: Purpose
+    label: str
+    status: str | None                 # list: confirmed/pending/unsubscribed; purpose: granted/pending/withdrawn/...
+    mailing_list: MailingList | None = None
+
+    @property
+    def value(self) -> str:
+        return self.mailing_list.public_id if self.mailing_list is not None else self.purpose.public_id
+
+    @property
+    def checked(self) -> bool:
+        return self.status in ("confirmed", "granted", "pending")
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+
+@dataclass
+class PreferencePage:
+    """Everything the preference centre shows one person."""
+
+    contact: Contact
+    lists: list[Choice]
+    purposes: list[Choice]
+    notice: Notice
+    restricted: bool
+    suppressed: bool
+
+
+@dataclass
+class PreferenceChanges:
+    """What a save did, for the confirmation message."""
+
+    granted: list[str] = field(default_factory=list)
+    requested: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    name_changed: bool = False
+
+    @property
+    def any(self) -> bool:
+        return bool(self.granted or self.requested or self.withdrawn or self.name_changed)
+
+
+def contact_for_token(token: str) -> tuple[Contact | None, str]:
+    """The contact a preference token names, with "ok", "expired" or "invalid"."""
+    try:
+        public_id = read_token("preferences", token, max_age=current_app.config["RECIPIENT_TOKEN_MAX_AGE"])
+    except TokenExpired:
+        return None, "expired"
+    except TokenInvalid:
+        return None, "invalid"
+    if not isinstance(public_id, str):
+        return None, "invalid"
+    contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
+    if contact is None or contact.status == "erased":
+        return None, "invalid"
+    return contact, "ok"
+
+
+def _states(contact: Contact) -> dict[int, str]:
+    query = select(ConsentState.purpose_id, ConsentState.status).where(ConsentState.contact_id == contact.id)
+    return dict(db.session.execute(query).all())
+
+
+def _list_choices(contact: Contact, states: dict[int, str]) -> list[Choice]:
+    """Public lists, plus private ones the person is (or is waiting to be) on."""
+    subs = {s.list_id: s.status for s in db.session.execute(
+        select(Subscription).where(Subscription.contact_id == contact.id)).scalars()}
+    query = select(MailingList).join(Purpose, Purpose.list_id == MailingList.id).where(or_(
+        MailingList.visibility == "public",
+        MailingList.id.in_([lid for lid, st in subs.items() if st in ("confirmed", "pending")]),
+    )).order_by(MailingList.name)
+    return [Choice(lst.purpose, default_label(lst.purpose), subs.get(lst.id), lst)
+            for lst in db.session.execute(query).scalars()]
+
+
+def _purpose_choices(states: dict[int, str]) -> list[Choice]:
+    """Consent purposes other than lists: open tracking, click tracking, any other use."""
+    query = select(Purpose).where(Purpose.kind != "list", Purpose.legal_basis == "consent").order_by(
+        Purpose.kind.desc(), Purpose.name)
+    return [Choice(p, default_label(p), states.get(p.id)) for p in db.session.execute(query).scalars()]
+
+
+def notice_content(lists: list[Choice], purposes: list[Choice]) -> dict:
+    """The words of the preference centre, stored as a versioned notice (what each choice was given against)."""
+    return {
+        "title": "Your email preferences",
+        "intro": "Tick what you want; untick what you don't. Nothing is ticked unless you chose it.",
+        "checkboxes": [{"purpose": c.purpose.key, "label": c.label} for c in lists + purposes],
+        "unsubscribe_all": "Unsubscribe from everything",
+        "privacy": "We use your address only for what is ticked here. You can change this at any time.",
+    }
+
+
+def preference_page(contact: Contact) -> PreferencePage:
+    """Build the page and publish the notice version it shows (a new version only when the words change)."""
+    states = _states(contact)
+    lists, purposes = _list_choices(contact, states), _purpose_choices(states)
+    notice = publish_notice(NOTICE_KEY, notice_content(lists, purposes))
+    db.session.commit()
+    suppressed = bool(contact.email_hash) and is_suppressed(contact.email_hash)
+    return PreferencePage(contact, lists, purposes, notice, contact.status == "restricted", suppressed)
+
+
+def _shown_notice(version: str | None, page: PreferencePage) -> Notice:
+    """The notice version the form was rendered with, else the current one."""
+    if version and version.isdigit():
+        notice = db.session.execute(select(Notice).where(
+            Notice.key == NOTICE_KEY, Notice.version == int(version))).scalar_one_or_none()
+        if notice is not None:
+            return notice
+    return page.notice
+
+
+def save_preferences(contact: Contact, ticked: set[str], name: str | None, notice_version: str | None,
+                     ctx: RequestContext) -> PreferenceChanges:
+    """Apply the ticked boxes and the name; one ledger event per change. The caller commits nothing."""
+    page = preference_page(contact)
+    if page.restricted:
+        raise PreferencesError("Your data is restricted at your request, so it can't be changed here right now.")
+    choices = page.lists + page.purposes
+    if ticked - {c.value for c in choices}:
+        raise PreferencesError("One of the choices isn't available any more. Please reload the page and try again.")
+    name = " ".join((name or "").split()) if name is not None else None
+    if name is not None and len(name) > MAX_NAME_LENGTH:
+        raise PreferencesError(f"The name is too long ({MAX_NAME_LENGTH} characters at most).")
+    notice = _shown_notice(notice_version, page)
+    changes = PreferenceChanges()
+    for choice in choices:
+        wanted = choice.value in ticked
+        if wanted and not choice.checked:
+            _give(contact, choice, page.suppressed, ctx, notice, changes)
+        elif not wanted and choice.checked:
+            _withdraw(contact, choice, ctx, changes)
+    if name is not None and name != (contact.name or ""):
+        contact.name, changes.name_changed = name or None, True
+    if changes.any:
+        contact.last_activity_at = utcnow()
+    db.session.commit()
+    if changes.requested:
+        request_confirmation_email(contact)
+    return changes
+
+
+def _give(contact: Contact, choice: Choice, suppressed: bool, ctx: RequestContext, notice: Notice,
+          changes: PreferenceChanges) -> None:
+    """Grant directly (the token proves the address), or request a double opt-in for a suppressed address."""
+    action = "requested" if suppressed else "granted"
+    if choice.mailing_list is not None:
+        sub = db.session.execute(select(Subscription).where(
+            Subscription.contact_id == contact.id, Subscription.list_id == choice.mailing_list.id)).scalar_one_or_none()
+        if sub is None:
+            sub = Subscription(contact_id=contact.id, list_id=choice.mailing_list.id, source=SOURCE)
+            db.session.add(sub)
+        now = utcnow()
+        sub.status, sub.requested_at, sub.unsubscribed_at = ("pending" if suppressed else "confirmed"), now, None
+        sub.confirmed_at = None if suppressed else now
+    record_consent(contact, choice.purpose, action, ctx, notice=notice, details={"via": SOURCE})
+    (changes.requested if suppressed else changes.granted).append(choice.purpose.name)
+
+
+def _withdraw(contact: Contact, choice: Choice, ctx: RequestContext, changes: PreferenceChanges) -> None:
+    """Withdraw as easily as it was given: one unticked box, no confirmation step."""
+    details = {"via": SOURCE}
+    if choice.mailing_list is not None:
+        changed = withdraw_list(contact, choice.mailing_list, ctx, details)
+    else:
+        changed = withdraw_purpose(contact, choice.purpose, ctx, details)
+    if changed:
+        changes.withdrawn.append(choice.purpose.name)
+
+
+def unsubscribe_all(contact: Contact, ctx: RequestContext) -> bool:
+    """Leave every list, withdraw every consent and suppress the address (one button, works while restricted)."""
+    changed = unsubscribe_everything(contact, ctx, {"via": SOURCE})
+    db.session.commit()
+    return changed
+
+
+def privacy_links(token: str) -> list[tuple[str, str]]:
+    """Where the data-subject actions of the privacy feature live, per kind (plain paths)."""
+    return [(f"/p/{token}/privacy/{kind}", label) for kind, label in PRIVACY_ACTIONS]
+
+
+def held_data(contact: Contact) -> dict:
+    """Plain-language "what we hold and why": the facts the page needs, taken from config and the data."""
+    config = current_app.config
+    return {
+        "email": contact.email,
+        "name": contact.name,
+        "since": contact.created_at,
+        "tracking_days": config["TRACKING_RETENTION_DAYS"],
+        "unconfirmed_days": config["UNCONFIRMED_RETENTION_DAYS"],
+        "privacy_url": config["PRIVACY_NOTICE_URL"] or "/privacy",
+        "organisation": config["MAILER_ORGANISATION"],
+        "postal_address": config["MAILER_POSTAL_ADDRESS"],
+        "relay": bool(config["SMTP_URL"]),
+    }
+
+
+def request_link(raw_email: str) -> None:
+    """Email a fresh preference-centre link to a known address; silent otherwise (no enumeration)."""
+    started = time.monotonic()
+    try:
+        email = normalise_email(raw_email)
+    except AddressError as exc:
+        raise PreferencesError(str(exc)) from None
+    contact = find_contact_by_email(email)
+    if contact is not None and contact.status != "erased" and throttle.allow(
+            current_app.config["PREFERENCES_LINK_PER_ADDRESS"], "preferences-link", contact.email_hash or ""):
+        enqueue("send_preferences_link", contact.id)
+    floor = current_app.config["SIGNUP_RESPONSE_FLOOR_MS"] / 1000
+    remaining = floor - (time.monotonic() - started)
+    if remaining > 0:
+        time.sleep(remaining)  # same timing whether or not the address is known
+
+
+def send_link_email(contact_id: int) -> str | None:
+    """Send the preference-centre link by email (transactional: no one-click headers); returns its Message-ID."""
+    contact = db.session.get(Contact, contact_id)
+    if contact is None or contact.status == "erased" or not contact.email:
+        return None
+    config = current_app.config
+    sender = parse_sender(config["MAILER_FROM"])
+    context = {"contact": contact, "preferences_url": preferences_url(contact.public_id),
+               "organisation": config["MAILER_ORGANISATION"], "postal_address": config["MAILER_POSTAL_ADDRESS"]}
+    subject = f"Your email preferences at {config['MAILER_ORGANISATION']}"
+    msg = build_message(sender=sender, to_addr=contact.email, to_name=contact.name, subject=subject,
+                        text=render_template("email/preferences_link.txt", **context),
+                        html=render_template("email/preferences_link.html", **context))
+    get_transport().send(sender.addr_spec, [contact.email], to_wire(msg), subject=subject,
+                         message_id=msg["Message-ID"], category="transactional")
+    return msg["Message-ID"]

@@ -1,0 +1,171 @@
+"""Unsubscribing (REQUIREMENTS A3-A7, F3, H1): from one list, or from everything (which also suppresses).
+
+Each withdrawal is one ledger event. Conditional UPDATEs make repeated or concurrent requests idempotent:
+only the request that actually changes a subscription or a consent writes an event.
+"""
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+
+from mailer.clock import utcnow
+from mailer.extensions import db
+from mailer.models import ConsentState, Contact, MailingList, Purpose, Subscription
+from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.services.ledger import RequestContext, record_consent
+from mailer.services.suppression import is_suppressed, suppress
+
+ACTIVE_SUBSCRIPTION = ("pending", "confirmed")
+WITHDRAWABLE = ("granted", "pending")
+
+
+@dataclass
+class UnsubscribeTarget:
+    """Who a genuine unsubscribe token names, and what from (None: everything)."""
+
+    contact: Contact
+    mailing_list: MailingList | None
+    campaign_public_id: str | None
+
+
+@dataclass
+class UnsubscribeOutcome:
+    """What a person sees: subscribed (GET, nothing changed), done, already, or invalid."""
+
+    status: str
+    list_name: str | None = None
+    everything: bool = False
+    preferences_path: str = ""
+
+
+def _is_opt_id(value) -> bool:
+    return value is None or (isinstance(value, str) and 0 < len(value) <= 32)
+
+
+def read_target(token: str) -> UnsubscribeTarget | None:
+    """Resolve a token; a genuine but old token still counts (an opt-out is always honoured)."""
+    try:
+        payload = read_token("unsubscribe", token, max_age=current_app.config["RECIPIENT_TOKEN_MAX_AGE"])
+    except TokenExpired as exc:
+        payload = exc.payload
+    except TokenInvalid:
+        return None
+    if not (isinstance(payload, list) and len(payload) == 3 and isinstance(payload[0], str)
+            and all(_is_opt_id(v) for v in payload)):
+        return None
+    contact = db.session.execute(select(Contact).where(Contact.public_id == payload[0])).scalar_one_or_none()
+    if contact is None or contact.status == "erased":
+        return None
+    mailing_list = None
+    if payload[1] is not None:
+        mailing_list = db.session.execute(
+            select(MailingList).where(MailingList.public_id == payload[1])).scalar_one_or_none()
+    # A list that no longer exists: unsubscribing from everything is the only safe reading of the request.
+    return UnsubscribeTarget(contact, mailing_list, payload[2])
+
+
+def preferences_path(contact: Contact) -> str:
+    """Relative URL of the contact's preference centre."""
+    return f"/p/{make_token('preferences', contact.public_id)}"
+
+
+def _outcome(target: UnsubscribeTarget, status: str) -> UnsubscribeOutcome:
+    return UnsubscribeOutcome(status, target.mailing_list.name if target.mailing_list else None,
+                              target.mailing_list is None, preferences_path(target.contact))
+
+
+def describe(token: str) -> UnsubscribeOutcome:
+    """What the link would do, changing nothing (mail software prefetches GET: A5)."""
+    target = read_target(token)
+    if target is None:
+        return UnsubscribeOutcome("invalid")
+    if target.mailing_list is not None:
+        sub = db.session.execute(select(Subscription.status).where(
+            Subscription.contact_id == target.contact.id, Subscription.list_id == target.mailing_list.id)).scalar()
+        return _outcome(target, "subscribed" if sub in ACTIVE_SUBSCRIPTION else "already")
+    suppressed = bool(target.contact.email_hash) and is_suppressed(target.contact.email_hash)
+    return _outcome(target, "already" if suppressed else "subscribed")
+
+
+def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
+    """Act on an unsubscribe link in this one request (A3); idempotent (A6)."""
+    for attempt in range(3):
+        target = read_target(token)
+        if target is None:
+            return UnsubscribeOutcome("invalid")
+        details = {"list": target.mailing_list.public_id if target.mailing_list else None,
+                   "campaign": target.campaign_public_id}
+        try:
+            if target.mailing_list is not None:
+                changed = withdraw_list(target.contact, target.mailing_list, ctx, details)
+            else:
+                changed = unsubscribe_everything(target.contact, ctx, details)
+            db.session.commit()
+        except OperationalError:  # a concurrent request won a lock (SQLite snapshot, PostgreSQL deadlock): retry
+            db.session.rollback()
+            if attempt == 2:
+                raise
+            continue
+        return _outcome(target, "done" if changed else "already")
+    raise AssertionError("unreachable")
+
+
+def _end_subscription(subscription_id: int) -> bool:
+    """Mark a subscription unsubscribed unless it already is; True when this call changed it."""
+    result = db.session.execute(update(Subscription).where(
+        Subscription.id == subscription_id, Subscription.status != "unsubscribed").values(
+        status="unsubscribed", unsubscribed_at=utcnow()))
+    return bool(result.rowcount)
+
+
+def withdraw_purpose(contact: Contact, purpose: Purpose, ctx: RequestContext, details: dict,
+                      force: bool = False) -> bool:
+    """One "withdrawn" ledger event when consent is granted or pending (or a subscription was just ended).
+
+    The conditional UPDATE of the cached state is the claim: of two concurrent requests only one writes an event.
+    """
+    claimed = db.session.execute(update(ConsentState).where(
+        ConsentState.contact_id == contact.id, ConsentState.purpose_id == purpose.id,
+        ConsentState.status.in_(WITHDRAWABLE)).values(status="withdrawn")).rowcount
+    if not claimed and force:
+        state = db.session.execute(select(ConsentState.status).where(
+            ConsentState.contact_id == contact.id, ConsentState.purpose_id == purpose.id)).scalar()
+        claimed = state not in ("withdrawn", "objected")
+    if claimed:
+        record_consent(contact, purpose, "withdrawn", ctx, details=details)
+    return bool(claimed)
+
+
+def withdraw_list(contact: Contact, mailing_list: MailingList, ctx: RequestContext, details: dict) -> bool:
+    """Unsubscribe from one list and withdraw its consent (A7); the caller commits. True when anything changed."""
+    sub_id = db.session.execute(select(Subscription.id).where(
+        Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id)).scalar()
+    ended = _end_subscription(sub_id) if sub_id is not None else False
+    purpose = mailing_list.purpose
+    withdrawn = purpose is not None and withdraw_purpose(contact, purpose, ctx, details, force=ended)
+    return ended or withdrawn
+
+
+def unsubscribe_everything(contact: Contact, ctx: RequestContext, details: dict) -> bool:
+    """End every subscription, withdraw every consent and suppress the address; the caller commits.
+
+    The suppression means the address comes back only through a fresh double opt-in (REQUIREMENTS J4).
+    """
+    details = {**details, "scope": "everything"}
+    changed = False
+    if contact.email_hash and not is_suppressed(contact.email_hash):
+        suppress(contact.email_hash, "unsubscribed")
+        changed = True
+    subs = db.session.execute(select(Subscription.id, Subscription.list_id).where(
+        Subscription.contact_id == contact.id, Subscription.status != "unsubscribed")).all()
+    ended_lists = {list_id for sub_id, list_id in subs if _end_subscription(sub_id)}
+    purposes = db.session.execute(select(Purpose).join(ConsentState, ConsentState.purpose_id == Purpose.id).where(
+        ConsentState.contact_id == contact.id, ConsentState.status.in_(WITHDRAWABLE))).scalars().all()
+    for purpose in purposes:
+        changed |= withdraw_purpose(contact, purpose, ctx, details)
+    for list_id in ended_lists:
+        purpose = db.session.execute(select(Purpose).where(Purpose.list_id == list_id)).scalar_one_or_none()
+        if purpose is not None and purpose not in purposes:
+            withdraw_purpose(contact, purpose, ctx, details, force=True)
+    return changed or bool(ended_lists)

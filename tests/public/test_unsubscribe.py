@@ -1,0 +1,168 @@
+"""Unsubscribe links: the page (GET changes nothing) and the RFC 8058 one-click POST (REQUIREMENTS A3-A7, I2)."""
+import pytest
+from sqlalchemy import select
+
+from mailer import create_app
+from mailer.extensions import db
+from mailer.models import ConsentEvent, ConsentState, Subscription, Suppression
+from mailer.services import recipient_links
+from tests.public.recipients import news_list, path_of, sent_campaign, subscribed_contact, unsubscribe_path
+
+
+@pytest.fixture
+def ann(app_ctx):
+    """Ann is on two lists with open tracking; a campaign was sent to her for the first list."""
+    news, offers = news_list("News"), news_list("Offers")
+    contact = subscribed_contact("ann@example.com", [news, offers], tracking=("open",), name="Ann")
+    sent = sent_campaign(news, [contact])
+    return contact, news, offers, sent.campaign
+
+
+def statuses(contact):
+    db.session.expire_all()
+    return {s.mailing_list.name: s.status for s in db.session.execute(
+        select(Subscription).where(Subscription.contact_id == contact.id)).scalars()}
+
+
+def withdrawals():
+    return db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "withdrawn")
+                              .order_by(ConsentEvent.id)).scalars().all()
+
+
+def test_get_shows_one_button_and_changes_nothing(app, ann):
+    contact, news, _, campaign = ann
+    client = app.test_client()
+    path = unsubscribe_path(app, contact, news, campaign)
+    for _ in range(2):  # mail software prefetches: two GETs leave the contact subscribed (A5)
+        page = client.get(path)
+        assert page.status_code == 200
+        assert "Unsubscribe from “News”" in page.text
+        assert page.text.count('type="submit"') == 1
+        assert 'href="/p/' in page.text  # the preference centre
+    assert statuses(contact) == {"News": "confirmed", "Offers": "confirmed"}
+    assert withdrawals() == []
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_one_click_post_without_cookies_unsubscribes_from_that_list(app, ann, encoding):
+    contact, news, _, campaign = ann
+    url = recipient_links.unsubscribe_url(contact.public_id, news.public_id, campaign.public_id)
+    assert "=?" not in url and len(url) < 998
+    path = path_of(url, app.config["MAILER_BASE_URL"])
+    client = app.test_client(use_cookies=False)
+    if encoding == "urlencoded":
+        response = client.post(path, data="List-Unsubscribe=One-Click",
+                               content_type="application/x-www-form-urlencoded",
+                               headers={"User-Agent": "GoogleOneClick/1.0"})
+    else:
+        response = client.post(path, data={"List-Unsubscribe": "One-Click"}, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert "Location" not in response.headers
+    assert "Set-Cookie" not in response.headers
+    assert "You're unsubscribed" in response.text
+    assert statuses(contact) == {"News": "unsubscribed", "Offers": "confirmed"}
+    [event] = withdrawals()
+    assert event.purpose_id == news.purpose.id and event.source == "one-click-unsubscribe"
+    assert event.details == {"list": news.public_id, "campaign": campaign.public_id}
+    assert db.session.get(ConsentState, (contact.id, news.purpose.id)).status == "withdrawn"
+    assert db.session.execute(select(Suppression)).first() is None  # one list only, not everything
+
+    again = client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert again.status_code == 200 and "Location" not in again.headers
+    assert len(withdrawals()) == 1  # idempotent (A6)
+
+
+def test_button_on_the_page_unsubscribes(app, ann):
+    contact, news, _, campaign = ann
+    client = app.test_client()
+    path = unsubscribe_path(app, contact, news, campaign)
+    response = client.post(path)  # the page's form: no body fields, no CSRF token
+    assert response.status_code == 200
+    assert statuses(contact)["News"] == "unsubscribed"
+    assert withdrawals()[0].source == "unsubscribe-page"
+    assert "already unsubscribed" in client.get(path).text
+
+
+def test_token_without_list_unsubscribes_from_everything_and_suppresses(app, ann):
+    contact, _, _, campaign = ann
+    response = app.test_client(use_cookies=False).post(unsubscribe_path(app, contact, None, campaign),
+                                                       data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and "any more emails" in response.text
+    assert statuses(contact) == {"News": "unsubscribed", "Offers": "unsubscribed"}
+    assert db.session.execute(select(Suppression.reason)).scalar_one() == "unsubscribed"
+    purposes = sorted(e.purpose.name for e in withdrawals())
+    assert purposes == ["News", "Offers", "Open tracking"]  # one ledger event per withdrawn consent
+    assert all(e.details["scope"] == "everything" for e in withdrawals())
+
+
+@pytest.mark.parametrize("mangle", [lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
+                                    lambda t: t.replace(".", "x", 1), lambda t: "nonsense"])
+def test_tampered_token_changes_nothing(app, ann, mangle):
+    contact, news, _, campaign = ann
+    path = unsubscribe_path(app, contact, news, campaign)
+    prefix, token = path.rsplit("/", 1)
+    bad = f"{prefix}/{mangle(token)}"
+    client = app.test_client(use_cookies=False)
+    post = client.post(bad, data={"List-Unsubscribe": "One-Click"})
+    assert post.status_code == 400 and "doesn't work" in post.text and "Location" not in post.headers
+    assert client.get(bad).status_code == 400
+    assert statuses(contact)["News"] == "confirmed" and withdrawals() == []
+
+
+def test_token_of_another_purpose_is_refused(app, ann):
+    contact, _, _, campaign = ann
+    pixel = path_of(recipient_links.open_pixel_url(contact.public_id, campaign.public_id), app.config["MAILER_BASE_URL"])
+    token = pixel.rsplit("/", 1)[1]
+    assert app.test_client().post(f"/u/{token}").status_code == 400
+    assert withdrawals() == []
+
+
+def test_route_has_no_trailing_slash_redirect(app, ann):
+    contact, news, _, campaign = ann
+    path = unsubscribe_path(app, contact, news, campaign)
+    assert not path.endswith("/")
+    response = app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and not response.headers.get("Location")
+
+
+def test_link_signed_with_a_rotated_key_still_works(app, ann, database_url):
+    contact, news, _, campaign = ann
+    old_app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "old-key"})
+    with old_app.app_context():
+        old_url = recipient_links.unsubscribe_url(contact.public_id, news.public_id, campaign.public_id)
+        db.session.remove()
+    path = path_of(old_url, app.config["MAILER_BASE_URL"])
+    assert app.test_client().post(path).status_code == 400  # unknown key: refused
+
+    rotated = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url,
+                          "SECRET_KEY": "new-key", "SECRET_KEY_FALLBACKS": ["old-key"]})
+    response = rotated.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert statuses(contact)["News"] == "unsubscribed"
+    with rotated.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.config(RECIPIENT_TOKEN_MAX_AGE=-1)
+def test_an_expired_link_still_unsubscribes(app, ann):
+    """An opt-out is always honoured, however old the genuine link (CAN-SPAM asks for at least 30 days)."""
+    contact, news, _, campaign = ann
+    response = app.test_client().post(unsubscribe_path(app, contact, news, campaign))
+    assert response.status_code == 200
+    assert statuses(contact)["News"] == "unsubscribed"
+
+
+def test_default_link_lifetime_is_long(app):
+    assert app.config["RECIPIENT_TOKEN_MAX_AGE"] >= 180 * 24 * 3600
+
+
+def test_erased_contact_gets_the_generic_answer(app, ann):
+    from mailer.services.erasure import anonymise_contact
+
+    contact, news, _, campaign = ann
+    path = unsubscribe_path(app, contact, news, campaign)
+    anonymise_contact(contact)
+    db.session.commit()
+    assert app.test_client().post(path).status_code == 400
+
