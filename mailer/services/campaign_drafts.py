@@ -210,6 +210,7 @@ def _apply(campaign: Campaign, values: dict) -> Campaign:
     for key, value in values.items():
         setattr(campaign, key, value)
     campaign.compliance = {}  # audience or content changed: the stored preview must be taken again
+    campaign.status_reason = ""  # e.g. why a schedule did not start: the marketer has seen it and acted
     return campaign
 
 

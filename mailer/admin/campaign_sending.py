@@ -1,0 +1,255 @@
+"""A campaign's own page: test send, compliance preview, send now / schedule, live progress, pause / resume / cancel."""
+import re
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from mailer.admin import EDITOR_ROLES, bp, require_role
+from mailer.admin.campaign_forms import ActionForm, ScheduleForm, TestSendForm
+from mailer.admin.campaigns import EDITOR_CSP, campaign_by_public_id, render_preview
+from mailer.extensions import db
+from mailer.models import Campaign
+from mailer.services import campaign_drafts as drafts
+from mailer.services import campaigns as campaign_service
+from mailer.services.contacts import AddressError, normalise_email
+
+MAX_TEST_ADDRESSES = 10
+EXCLUSION_LABELS = {
+    "unconfirmed": "Never confirmed their subscription (double opt-in pending)",
+    "unsubscribed": "Unsubscribed",
+    "no_consent": "No consent for this list's purpose",
+    "restricted": "Processing restricted",
+    "erased": "Erased",
+    "suppressed": "On the suppression list",
+    "bounced": "Bounced earlier",
+    "excluded_list": "In an excluded list",
+    "objected": "Objected to direct marketing",
+}
+FINAL_STATUSES = ("sent", "cancelled")
+
+
+def _actions(campaign: Campaign) -> dict[str, bool]:
+    """Which buttons the campaign's state allows (the page and the progress JSON agree)."""
+    return {"pause": campaign.status == "sending", "resume": campaign.status == "paused",
+            "cancel": campaign.status in ("scheduled", "sending", "paused")}
+
+
+def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
+    """What sending needs, each with whether it is met, for the checklist on a draft's page."""
+    postal = bool((current_app.config.get("MAILER_POSTAL_ADDRESS") or "").strip())
+    layout_ok = campaign.layout is not None and campaign.layout.verified
+    return [
+        (postal, "A postal address for the footer (MAILER_POSTAL_ADDRESS)" if postal else
+         "No postal address is set: sending is refused until MAILER_POSTAL_ADDRESS is configured."),
+        (layout_ok, f"Layout “{campaign.layout.name}” has every footer part" if layout_ok else
+         "The layout is missing footer parts (unsubscribe link, preference link, postal address, organisation)."),
+        (bool(campaign.lists), "At least one list chosen" if campaign.lists else "No list chosen."),
+    ]
+
+
+def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=None):
+    progress = campaign_service.progress(campaign) if campaign.status != "draft" else None
+    schedule_form = schedule_form or _schedule_form(campaign)
+    return render_template(
+        "admin/campaigns/show.html", campaign=campaign, progress=progress, actions=_actions(campaign),
+        readiness=_readiness(campaign), compliance=campaign.compliance or {}, labels=EXCLUSION_LABELS,
+        test_form=test_form or TestSendForm(), action_form=ActionForm(), schedule_form=schedule_form,
+        final=campaign.status in FINAL_STATUSES, planned_local=drafts.local_schedule_text(campaign),
+    ), status
+
+
+def _schedule_form(campaign: Campaign) -> ScheduleForm:
+    form = ScheduleForm(data={"send_at": drafts.local_schedule_text(campaign), "timezone": campaign.timezone or "UTC"})
+    form.timezone.choices = [(name, name.replace("_", " ")) for name in drafts.time_zone_names()]
+    return form
+
+
+def _progress_payload(campaign: Campaign) -> dict:
+    data = dict(campaign_service.progress(campaign))
+    data.update(status=campaign.status, status_reason=campaign.status_reason or "", actions=_actions(campaign),
+                final=campaign.status in FINAL_STATUSES)
+    return data
+
+
+@bp.get("/campaigns/<public_id>")
+def campaign_show(public_id: str):
+    """The campaign's summary and next steps; live progress once it is sending."""
+    body, status = _show(campaign_by_public_id(public_id))
+    response = current_app.make_response((body, status))
+    response.headers["Content-Security-Policy"] = EDITOR_CSP
+    return response
+
+
+@bp.get("/campaigns/<public_id>/progress.json")
+def campaign_progress(public_id: str):
+    """Counts, rate and ETA for the live progress panel (polled every second or two)."""
+    campaign = campaign_by_public_id(public_id)
+    return jsonify(_progress_payload(campaign))
+
+
+def parse_addresses(raw: str) -> tuple[list[str], list[str]]:
+    """(valid addresses, problems) from what was typed: separated by commas, semicolons, spaces or lines."""
+    parts = [p for p in re.split(r"[\s,;]+", raw or "") if p]
+    problems, addresses = [], []
+    if not parts:
+        problems.append("Enter at least one address to send the test to.")
+    if len(parts) > MAX_TEST_ADDRESSES:
+        problems.append(f"Send a test to {MAX_TEST_ADDRESSES} addresses at most.")
+        parts = []
+    for part in parts:
+        try:
+            address = normalise_email(part)
+        except AddressError:
+            problems.append(f"“{part[:80]}” is not a valid email address.")
+            continue
+        if address not in addresses:
+            addresses.append(address)
+    return addresses, problems
+
+
+@bp.post("/campaigns/<public_id>/test")
+@require_role(*EDITOR_ROLES)
+def campaign_test(public_id: str):
+    """Send the campaign, marked as a test, to one or more addresses."""
+    campaign = campaign_by_public_id(public_id)
+    form = TestSendForm()
+    if not form.validate_on_submit():
+        return _show(campaign, 400, test_form=form)
+    addresses, problems = parse_addresses(form.addresses.data)
+    if problems:
+        form.addresses.errors = problems
+        return _show(campaign, 400, test_form=form)
+    try:
+        sent = campaign_service.send_test(campaign, addresses)
+    except campaign_service.CampaignError as exc:
+        db.session.rollback()
+        form.addresses.errors = [str(exc)]
+        return _show(campaign, 400, test_form=form)
+    db.session.commit()
+    rendered, _ = render_preview(campaign)
+    subject = rendered.subject if rendered else campaign.subject
+    flash(f"Test of “{subject}” sent to {', '.join(addresses)} ({sent} message{'s' if sent != 1 else ''}, "
+          "marked as a test; HTML and text parts as shown in the preview).", "success")
+    return redirect(url_for("admin.campaign_show", public_id=public_id, _anchor="test"))
+
+
+@bp.post("/campaigns/<public_id>/compliance")
+@require_role(*EDITOR_ROLES)
+def campaign_compliance(public_id: str):
+    """Count who would receive the campaign and who is excluded, by reason; store the numbers with it."""
+    campaign = campaign_by_public_id(public_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        result = campaign_service.compliance_preview(campaign)
+    except campaign_service.CampaignError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for("admin.campaign_show", public_id=public_id))
+    db.session.commit()
+    flash(f"{result['recipients']} recipient{'s' if result['recipients'] != 1 else ''} would receive it now; "
+          f"{sum(result['excluded'].values())} excluded.", "info")
+    return redirect(url_for("admin.campaign_show", public_id=public_id, _anchor="compliance"))
+
+
+def _confirm_page(campaign: Campaign, action: str, status: int = 200, error: str = "", schedule=None,
+                  schedule_form=None):
+    """Ask before sending or scheduling, with fresh compliance numbers and any refusal reason."""
+    compliance = {}
+    if campaign.status == "draft":
+        try:
+            compliance = campaign_service.compliance_preview(campaign)
+            db.session.commit()
+        except campaign_service.CampaignError as exc:
+            db.session.rollback()
+            error = error or str(exc)
+    return render_template("admin/campaigns/confirm.html", campaign=campaign, action=action, error=error,
+                           compliance=compliance, labels=EXCLUSION_LABELS, readiness=_readiness(campaign),
+                           action_form=ActionForm(), schedule=schedule,
+                           schedule_form=schedule_form or _schedule_form(campaign)), status
+
+
+@bp.route("/campaigns/<public_id>/send", methods=["GET", "POST"])
+@require_role(*EDITOR_ROLES)
+def campaign_send(public_id: str):
+    """Confirm, then start sending now."""
+    campaign = campaign_by_public_id(public_id)
+    if request.method == "GET":
+        return _confirm_page(campaign, "send")
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        campaign_service.start_campaign(campaign)
+    except campaign_service.CampaignError as exc:
+        db.session.rollback()
+        return _confirm_page(campaign, "send", 400, error=str(exc))
+    db.session.commit()
+    flash("Sending has started. Progress updates below.", "success")
+    return redirect(url_for("admin.campaign_show", public_id=public_id))
+
+
+@bp.route("/campaigns/<public_id>/schedule", methods=["GET", "POST"])
+@require_role(*EDITOR_ROLES)
+def campaign_schedule(public_id: str):
+    """Confirm the send time (read in the chosen time zone), then schedule the campaign."""
+    campaign = campaign_by_public_id(public_id)
+    source = request.form if request.method == "POST" else request.args
+    form = ScheduleForm(formdata=source, meta={"csrf": request.method == "POST"})
+    form.timezone.choices = [(name, name.replace("_", " ")) for name in drafts.time_zone_names()]
+    send_at, tz_name = (source.get("send_at") or "")[:40], (source.get("timezone") or "")[:64]
+    try:
+        local, utc = drafts.parse_schedule(send_at, tz_name)
+        if drafts.is_past(utc):
+            raise drafts.DraftError({"send_at": "That time has already passed. Choose a time in the future."})
+    except drafts.DraftError as exc:
+        for key, message in exc.errors.items():
+            getattr(form, key).errors = [message]
+        return _confirm_page(campaign, "schedule", 400, schedule_form=form)
+    schedule = {"local": local, "utc": utc, "timezone": tz_name}
+    if request.method == "GET":
+        return _confirm_page(campaign, "schedule", schedule=schedule, schedule_form=form)
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        campaign_service.schedule_campaign(campaign, local, tz_name)
+    except campaign_service.CampaignError as exc:
+        db.session.rollback()
+        return _confirm_page(campaign, "schedule", 400, error=str(exc), schedule=schedule, schedule_form=form)
+    db.session.commit()
+    flash(f"Scheduled for {local:%A %d %B %Y, %H:%M} ({tz_name}).", "success")
+    return redirect(url_for("admin.campaign_show", public_id=public_id))
+
+
+def _state_change(public_id: str, change, done: str):
+    campaign = campaign_by_public_id(public_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        change(campaign)
+    except campaign_service.CampaignError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for("admin.campaign_show", public_id=public_id))
+
+
+@bp.post("/campaigns/<public_id>/pause")
+@require_role(*EDITOR_ROLES)
+def campaign_pause(public_id: str):
+    """Stop sending within seconds; what is queued stays queued."""
+    return _state_change(public_id, campaign_service.pause_campaign, "Paused. Nothing more is sent until you resume.")
+
+
+@bp.post("/campaigns/<public_id>/resume")
+@require_role(*EDITOR_ROLES)
+def campaign_resume(public_id: str):
+    """Carry on sending where it stopped."""
+    return _state_change(public_id, campaign_service.resume_campaign, "Resumed.")
+
+
+@bp.post("/campaigns/<public_id>/cancel")
+@require_role(*EDITOR_ROLES)
+def campaign_cancel(public_id: str):
+    """Stop for good: nothing still queued will be sent."""
+    return _state_change(public_id, campaign_service.cancel_campaign, "Cancelled. Nothing more will be sent.")

@@ -1,0 +1,231 @@
+"""Campaigns: the index, the editor and its previews (live JSON, a page without JavaScript, the iframe document)."""
+from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from jinja2 import TemplateError
+from sqlalchemy import func, select
+
+from mailer.admin import EDITOR_ROLES, bp, require_role
+from mailer.admin.campaign_forms import ActionForm, CampaignForm
+from mailer.extensions import db
+from mailer.models import Campaign, Delivery
+from mailer.services import campaign_drafts as drafts
+from mailer.services import campaigns as campaign_service
+from mailer.services import layouts as layout_service
+from mailer.services import rendering
+from mailer.services.lists import all_lists, list_counts
+from mailer.web import BASE_CSP
+
+# The editor and preview pages show marketers' own remote images; scripts stay 'self' only.
+EDITOR_CSP = BASE_CSP.replace("img-src 'self' data:", "img-src 'self' data: https: http:") + "; frame-ancestors 'none'"
+# The rendered email inside an iframe: no scripts, no forms, no plugins, framed only by our own pages.
+PREVIEW_DOCUMENT_CSP = ("sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+                        "img-src https: http: data:; style-src 'unsafe-inline'; font-src https: data:; "
+                        "frame-ancestors 'self'")
+STATUS_FILTERS = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
+
+
+def campaign_by_public_id(public_id: str) -> Campaign:
+    """The campaign named in the URL, or 404."""
+    return db.one_or_404(select(Campaign).where(Campaign.public_id == public_id[:32]))
+
+
+def render_preview(campaign: Campaign, contact=None):
+    """(rendered, None) or (None, a message for the marketer) when the merge fields or layout can't render."""
+    try:
+        return rendering.render_campaign(campaign, contact), None
+    except campaign_service.CampaignError as exc:
+        return None, str(exc)
+    except TemplateError as exc:
+        return None, f"The email can't be rendered: {exc.message or exc}."
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        return None, f"The email can't be rendered: {exc}."
+
+
+def _with_csp(response, policy: str):
+    response.headers["Content-Security-Policy"] = policy
+    return response
+
+
+def _editor_form(campaign: Campaign | None) -> CampaignForm:
+    """The editor form with its choices filled in (lists, layouts, time zones)."""
+    if campaign is not None and request.method == "GET":
+        wtform = CampaignForm(data=vars(drafts.draft_from_campaign(campaign)) | {
+            "lists": [lst.id for lst in campaign.lists],
+            "exclusion_lists": [lst.id for lst in campaign.exclusion_lists]})
+    else:
+        from_name, from_email = drafts.default_sender()
+        default = layout_service.default_layout()
+        wtform = CampaignForm(data={"from_name": from_name, "from_email": from_email, "body_format": "markdown",
+                                    "layout_id": default.id if default else None, "timezone": "UTC",
+                                    "body": DEFAULT_BODY})
+    lists, counts = all_lists(), list_counts()
+    wtform.lists.choices = [(lst.id, f"{lst.name} · {counts.get(lst.id, {}).get('confirmed', 0)} confirmed")
+                            for lst in lists]
+    wtform.exclusion_lists.choices = [(lst.id, lst.name) for lst in lists]
+    wtform.layout_id.choices = [(lay.id, lay.name + ("" if lay.verified else " (missing footer parts)"))
+                                for lay in layout_service.all_layouts()]
+    wtform.timezone.choices = [(name, name.replace("_", " ")) for name in drafts.time_zone_names()]
+    return wtform
+
+
+DEFAULT_BODY = """# Hello {{ contact.first_name | default("there") }},
+
+Write your news here. **Markdown** works: headings, lists, [links](https://www.example.com) and images.
+
+- One thing worth knowing
+- Another one
+
+Thanks for reading!
+"""
+
+
+def _editor(campaign: Campaign | None):
+    """Shared create/edit handler: save the draft, then go to its page (or its preview)."""
+    if campaign is not None and campaign.status != "draft":
+        flash(f"This campaign is {campaign.status}; only drafts can be edited. Make a copy to change it.", "warning")
+        return redirect(url_for("admin.campaign_show", public_id=campaign.public_id))
+    layout_service.ensure_builtin_layouts()
+    wtform = _editor_form(campaign)
+    errors: dict[str, str] = {}
+    if wtform.validate_on_submit():
+        try:
+            if campaign is None:
+                saved = drafts.create_draft(wtform.to_fields(), current_user.id)
+            else:
+                saved = drafts.update_draft(campaign, wtform.to_fields())
+        except drafts.DraftError as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            flash("Draft saved.", "success")
+            if request.form.get("then") == "preview":
+                return redirect(url_for("admin.campaign_preview", public_id=saved.public_id))
+            return redirect(url_for("admin.campaign_show", public_id=saved.public_id))
+    else:
+        db.session.commit()  # built-in layouts created for a first visit
+    mapping = {"list_ids": "lists", "exclusion_list_ids": "exclusion_lists"}
+    for key, message in errors.items():
+        target = getattr(wtform, mapping.get(key, key), None)
+        if target is not None:
+            target.errors = [*target.errors, message]
+        else:
+            flash(message, "danger")
+    status = 400 if request.method == "POST" else 200
+    response = render_template("admin/campaigns/edit.html", wtform=wtform, campaign=campaign,
+                               error_count=sum(len(f.errors) for f in wtform))
+    return _with_csp(make_response(response, status), EDITOR_CSP)
+
+
+@bp.get("/campaigns")
+def campaigns():
+    """Every campaign, newest first, with delivery counts; filter by status."""
+    status = request.args.get("status", "")
+    query = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    if status in STATUS_FILTERS:
+        query = query.where(Campaign.status == status)
+    items = db.session.execute(query.limit(200)).scalars().all()
+    sent = {}
+    if items:
+        rows = db.session.execute(select(Delivery.campaign_id, Delivery.status, func.count())
+                                  .where(Delivery.campaign_id.in_([c.id for c in items]))
+                                  .group_by(Delivery.campaign_id, Delivery.status)).all()
+        for campaign_id, delivery_status, n in rows:
+            sent.setdefault(campaign_id, {})[delivery_status] = n
+    return render_template("admin/campaigns/index.html", campaigns=items, deliveries=sent, status=status,
+                           counts=drafts.status_counts(), filters=STATUS_FILTERS)
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+@require_role(*EDITOR_ROLES)
+def campaign_new():
+    """Compose a new campaign."""
+    return _editor(None)
+
+
+@bp.route("/campaigns/<public_id>/edit", methods=["GET", "POST"])
+@require_role(*EDITOR_ROLES)
+def campaign_edit(public_id: str):
+    """Change a draft."""
+    return _editor(campaign_by_public_id(public_id))
+
+
+@bp.post("/campaigns/preview.json")
+@bp.post("/campaigns/<public_id>/preview.json")
+@require_role(*EDITOR_ROLES)
+def campaign_preview_json(public_id: str | None = None):
+    """The editor's fields rendered as the email (subject, HTML, text), for the live preview as one types."""
+    campaign = campaign_by_public_id(public_id) if public_id else None
+    wtform = _editor_form(campaign)
+    wtform.validate()  # parse only: a half-typed draft still previews; CSRF was checked before the view
+    preview = drafts.preview_campaign(wtform.to_fields(), campaign)
+    preview.lists = drafts.lists_by_id(wtform.to_fields().list_ids)
+    if preview.layout is None:
+        return jsonify(ok=False, error="Choose a layout to see the preview."), 200
+    query = request.form.get("preview_contact", "")[:320]
+    contact = drafts.find_preview_contact(query)
+    rendered, problem = render_preview(preview, contact)
+    db.session.rollback()  # nothing from a preview is ever stored
+    if problem:
+        return jsonify(ok=False, error=problem)
+    return jsonify(ok=True, subject=rendered.subject, html=rendered.html, text=rendered.text,
+                   preheader=preview.preheader,
+                   sender=f"{preview.from_name} <{preview.from_email}>" if preview.from_name else preview.from_email,
+                   contact=(contact.email if contact else "a sample contact"),
+                   contact_missing=bool(query.strip()) and contact is None)
+
+
+@bp.get("/campaigns/<public_id>/preview")
+def campaign_preview(public_id: str):
+    """The saved campaign at desktop and phone widths and its text part; works without JavaScript."""
+    campaign = campaign_by_public_id(public_id)
+    query = request.args.get("contact", "")[:320]
+    contact = drafts.find_preview_contact(query)
+    rendered, problem = render_preview(campaign, contact) if campaign.layout else (None, "Choose a layout first.")
+    db.session.rollback()
+    body = render_template("admin/campaigns/preview.html", campaign=campaign, rendered=rendered, problem=problem,
+                           query=query, contact=contact)
+    return _with_csp(make_response(body, 200), EDITOR_CSP)
+
+
+@bp.get("/campaigns/<public_id>/preview.html")
+def campaign_preview_document(public_id: str):
+    """The rendered email itself, for the preview iframes (sandboxed: no scripts run)."""
+    campaign = campaign_by_public_id(public_id)
+    contact = drafts.find_preview_contact(request.args.get("contact", ""))
+    rendered, problem = render_preview(campaign, contact) if campaign.layout else (None, "Choose a layout first.")
+    db.session.rollback()
+    body = rendered.html if rendered else render_template("admin/campaigns/preview_problem.html", problem=problem)
+    response = make_response(body, 200)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return _with_csp(response, PREVIEW_DOCUMENT_CSP)
+
+
+@bp.post("/campaigns/<public_id>/copy")
+@require_role(*EDITOR_ROLES)
+def campaign_copy(public_id: str):
+    """A new draft with this campaign's content and audience."""
+    campaign = campaign_by_public_id(public_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    copy = drafts.duplicate_campaign(campaign, current_user.id)
+    db.session.commit()
+    flash(f"Copied into a new draft “{copy.name}”.", "success")
+    return redirect(url_for("admin.campaign_edit", public_id=copy.public_id))
+
+
+@bp.post("/campaigns/<public_id>/delete")
+@require_role(*EDITOR_ROLES)
+def campaign_delete(public_id: str):
+    """Delete a draft that never sent."""
+    campaign = campaign_by_public_id(public_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        drafts.delete_draft(campaign)
+    except drafts.DraftError as exc:
+        flash(str(exc), "danger")
+        return redirect(url_for("admin.campaign_show", public_id=public_id))
+    db.session.commit()
+    flash("Draft deleted.", "success")
+    return redirect(url_for("admin.campaigns"))

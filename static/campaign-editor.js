@@ -1,0 +1,225 @@
+// Campaign and layout editors: live preview as you type, desktop/mobile/text switch, live progress of a sending
+// campaign, and confirmation prompts. Every page works without this file (Preview buttons, a Refresh link).
+(() => {
+  "use strict";
+
+  const BADGE_COLOURS = {draft: "secondary", scheduled: "info", sending: "primary", paused: "warning",
+                         sent: "success", cancelled: "dark"};
+
+  // Forms that destroy something ask first.
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+
+  function debounce(fn, ms) {
+    let timer = null;
+    return () => {
+      clearTimeout(timer);
+      timer = setTimeout(fn, ms);
+    };
+  }
+
+  function timeNow() {
+    return new Date().toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit"});
+  }
+
+  // ---- Preview pane (shared by the campaign and the layout editor) ----------------------------------------------
+
+  function previewPane(root) {
+    const pane = document.getElementById("live-preview");
+    if (!pane) return null;
+    const part = (name) => pane.querySelector(`[data-preview="${name}"]`);
+    const iframe = part("iframe");
+    const frame = part("frame");
+    const text = part("text");
+
+    pane.querySelectorAll("[data-preview-mode]").forEach((button) => {
+      button.addEventListener("click", () => {
+        const mode = button.dataset.previewMode;
+        pane.querySelectorAll("[data-preview-mode]").forEach((b) => {
+          const on = b === button;
+          b.classList.toggle("active", on);
+          b.setAttribute("aria-pressed", on ? "true" : "false");
+        });
+        frame.classList.toggle("is-mobile", mode === "mobile");
+        frame.hidden = mode === "text";
+        if (text) text.hidden = mode !== "text";
+      });
+    });
+
+    return {
+      part,
+      show(html) {
+        let scroll = 0;
+        try {
+          scroll = iframe.contentWindow.scrollY || 0;  // same origin only for srcdoc documents
+        } catch (e) {
+          scroll = 0;
+        }
+        iframe.addEventListener("load", () => {
+          try {
+            iframe.contentWindow.scrollTo(0, scroll);
+          } catch (e) { /* the first document was sandboxed; nothing to restore */ }
+        }, {once: true});
+        iframe.srcdoc = html;
+        iframe.removeAttribute("src");
+      },
+      status(message) {
+        part("status").textContent = message;
+      },
+      error(message) {
+        const box = part("error");
+        box.textContent = message || "";
+        box.hidden = !message;
+      },
+    };
+  }
+
+  // Post the form (its CSRF token included) and let `apply` use the JSON answer; only the newest answer counts.
+  function livePreview(form, apply, pane) {
+    let controller = null;
+    const refresh = async () => {
+      if (controller) controller.abort();
+      controller = new AbortController();
+      pane.status("Updating…");
+      try {
+        const response = await fetch(form.dataset.previewUrl, {
+          method: "POST", body: new FormData(form), signal: controller.signal,
+          headers: {Accept: "application/json"}, credentials: "same-origin",
+        });
+        const data = await response.json();
+        if (!response.ok && data.error) {
+          pane.error(data.error);
+          pane.status("The preview could not be updated.");
+          return;
+        }
+        apply(data);
+      } catch (err) {
+        if (err.name === "AbortError") return;
+        pane.status("The preview could not be updated (connection problem). It retries when you type.");
+      }
+    };
+    const later = debounce(refresh, 450);
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    refresh();
+  }
+
+  const campaignForm = document.getElementById("campaign-editor");
+  if (campaignForm) {
+    const pane = previewPane(campaignForm);
+    const contactInput = document.getElementById("preview-contact");
+    if (contactInput) contactInput.addEventListener("input", () => campaignForm.dispatchEvent(new Event("input")));
+    livePreview(campaignForm, (data) => {
+      if (!data.ok) {
+        pane.error(data.error);
+        pane.status(`Not updated at ${timeNow()}.`);
+        return;
+      }
+      pane.error(data.contact_missing ? "No contact matches that address or id; showing a sample contact." : "");
+      pane.part("subject").textContent = data.subject || "—";
+      pane.part("preheader").textContent = data.preheader || "—";
+      pane.part("sender").textContent = data.sender || "—";
+      pane.part("text").textContent = data.text;
+      pane.show(data.html);
+      pane.status(`Updated ${timeNow()} · as ${data.contact}.`);
+    }, pane);
+  }
+
+  const layoutForm = document.getElementById("layout-editor");
+  if (layoutForm) {
+    const pane = previewPane(layoutForm);
+    const problemBox = document.querySelector('[data-layout="problems"]');
+    const problemList = document.querySelector('[data-layout="problem-list"]');
+    livePreview(layoutForm, (data) => {
+      problemList.replaceChildren(...data.problems.map((p) => {
+        const li = document.createElement("li");
+        li.textContent = p;
+        return li;
+      }));
+      problemBox.hidden = data.problems.length === 0;
+      pane.error(data.error);
+      if (data.ok) pane.show(data.html);
+      pane.status(data.problems.length ? `Checked ${timeNow()}: not ready to save yet.`
+                                       : `Updated ${timeNow()}: ready to save.`);
+    }, pane);
+  }
+
+  // ---- Live progress of a campaign -----------------------------------------------------------------------------
+
+  function formatDuration(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    const s = Math.round(seconds);
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+    return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  }
+
+  const progress = document.getElementById("progress");
+  if (progress && progress.dataset.final !== "true") {
+    const field = (name) => document.querySelector(`[data-progress="${name}"]`);
+    const setText = (name, value) => {
+      const el = field(name);
+      if (el) el.textContent = String(value);
+    };
+    const live = field("live");
+    if (live) live.hidden = false;
+    let failures = 0;
+
+    const apply = (data) => {
+      const done = data.total - data.remaining;
+      const pct = data.total ? (100 * done) / data.total : (data.final ? 100 : 0);
+      ["sent", "remaining", "failed", "skipped", "bounced", "uncertain", "done", "total"].forEach((key) => {
+        setText(key, key === "done" ? done : data[key]);
+      });
+      setText("percent", Math.round(pct));
+      setText("rate", data.rate_per_s ? data.rate_per_s.toFixed(1) : "—");
+      setText("eta", formatDuration(data.eta_s));
+      const bar = field("bar");
+      const fill = field("bar-fill");
+      bar.setAttribute("aria-valuenow", String(Math.round(pct)));
+      fill.style.width = `${pct.toFixed(1)}%`;
+      fill.classList.toggle("progress-bar-striped", data.status === "sending");
+      fill.classList.toggle("progress-bar-animated", data.status === "sending");
+      fill.classList.toggle("bg-success", data.status === "sent");
+      fill.classList.toggle("bg-warning", data.status === "paused");
+      const uncertainNote = field("uncertain-note");
+      if (uncertainNote) uncertainNote.hidden = !data.uncertain;
+
+      document.querySelectorAll("[data-status-badge]").forEach((badge) => {
+        badge.textContent = data.status;
+        badge.className = `badge text-bg-${BADGE_COLOURS[data.status] || "light"}`;
+      });
+      const reasonBox = field("reason-box");
+      if (reasonBox) {
+        reasonBox.hidden = !data.status_reason || data.status === "sent";
+        setText("reason", data.status_reason);
+      }
+      Object.entries(data.actions).forEach(([action, allowed]) => {
+        const form = document.querySelector(`form[data-action="${action}"]`);
+        if (form) form.hidden = !allowed;
+      });
+      const scheduled = field("scheduled");
+      if (scheduled && data.status !== "scheduled") scheduled.hidden = true;
+      if (data.final && live) live.hidden = true;
+    };
+
+    const poll = async () => {
+      try {
+        const response = await fetch(progress.dataset.progressUrl, {
+          headers: {Accept: "application/json"}, credentials: "same-origin", cache: "no-store",
+        });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const data = await response.json();
+        failures = 0;
+        apply(data);
+        if (data.final) return;
+      } catch (err) {
+        failures += 1;  // a restart or a blip: back off a little, keep trying
+      }
+      setTimeout(poll, Math.min(1500 * (failures + 1), 10000));
+    };
+    setTimeout(poll, 1000);
+  }
+})();

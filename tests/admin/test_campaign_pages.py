@@ -1,0 +1,190 @@
+"""The campaign editor and its pages over HTTP: drafts, validation, previews, test send, compliance, send, roles."""
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from mailer.extensions import db
+from mailer.models import Campaign, Layout, MailingList
+from mailer.services.ledger import RequestContext
+from mailer.services.signup import SignupInput, confirm, confirmation_token, subscribe
+from mailer.services.staff import create_staff
+from tests.support.http import csrf_token, login
+from tests.support.signup import page
+
+SIGNUP = RequestContext("form", ip="192.0.2.1", user_agent="TestBrowser/1.0")
+
+
+def subscriber(form, email: str, name: str | None = None, confirmed: bool = True):
+    """Sign someone up through the demo form's service, and confirm by the link's token (double opt-in)."""
+    list_purpose = form.lists[0].purpose
+    subscribe(form, SignupInput(email=email, name=name or "", consents=[list_purpose.public_id]), SIGNUP)
+    from mailer.services.contacts import find_contact_by_email
+
+    contact = find_contact_by_email(email)
+    if confirmed:
+        assert confirm(confirmation_token(contact), SIGNUP).status == "confirmed"
+    return contact
+
+
+def editor_fields(client, url: str = "/admin/campaigns/new", **overrides) -> dict:
+    """What a marketer would submit from the editor: the page's CSRF token plus sensible values."""
+    text = client.get(url).text
+    demo_list = db.session.execute(select(MailingList)).scalars().first()
+    layout = db.session.execute(select(Layout).where(Layout.builtin.is_(True)).order_by(Layout.id)).scalars().first()
+    fields = {
+        "csrf_token": csrf_token(text), "name": "Spring news", "subject": 'Hi {{ contact.first_name | default("there") }}',
+        "preheader": "What is new this spring", "from_name": "Demo Shop", "from_email": "news@example.com",
+        "reply_to": "", "lists": [str(demo_list.id)], "layout_id": str(layout.id), "body_format": "markdown",
+        "body": "# Hello {{ contact.first_name | default('there') }}\n\nOur [spring sale](https://shop.example.com/sale).",
+        "text_body": "", "send_at": "", "timezone": "Europe/Berlin",
+    }
+    fields.update(overrides)
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def campaign_count() -> int:
+    db.session.expire_all()
+    return db.session.execute(select(func.count()).select_from(Campaign)).scalar_one()
+
+
+def draft(auth, **overrides) -> Campaign:
+    """Create a draft through the editor and return it."""
+    response = auth.post("/admin/campaigns/new", data=editor_fields(auth, **overrides))
+    assert response.status_code == 302, page(response)
+    db.session.expire_all()
+    return db.session.execute(select(Campaign).order_by(Campaign.id.desc())).scalars().first()
+
+
+def test_index_empty_state_and_new_campaign_page(auth, demo_form):
+    index = auth.get("/admin/campaigns")
+    assert index.status_code == 200
+    assert "No campaigns yet" in page(index)
+    new = auth.get("/admin/campaigns/new")
+    assert new.status_code == 200
+    text = page(new)
+    for label in ("Campaign name", "Subject", "Preheader", "Sender address", "Reply-to address", "Send to these lists",
+                  "Layout", "Markdown", "HTML", "Text part", "Track opens", "Track clicks", "Time zone",
+                  "Tracking applies only to contacts who consented"):
+        assert label in text, label
+    assert "Europe/Berlin" in text and "Classic card" in text
+
+
+def test_create_then_edit_a_draft(auth, demo_form):
+    response = auth.post("/admin/campaigns/new", data=editor_fields(auth, send_at="2030-06-03T09:30",
+                                                                     track_clicks="y"))
+    assert response.status_code == 302
+    campaign = db.session.execute(select(Campaign)).scalar_one()
+    assert response.headers["Location"].endswith(f"/admin/campaigns/{campaign.public_id}")
+    assert (campaign.status, campaign.name, campaign.from_email) == ("draft", "Spring news", "news@example.com")
+    assert [lst.name for lst in campaign.lists] == ["Demo newsletter"]
+    assert campaign.track_clicks and not campaign.track_opens
+    # 09:30 in Berlin in June (CEST, UTC+2) is 07:30 UTC.
+    assert campaign.timezone == "Europe/Berlin" and campaign.scheduled_at.strftime("%H:%M") == "07:30"
+
+    shown = page(auth.get(f"/admin/campaigns/{campaign.public_id}"))
+    assert "Spring news" in shown and "2030-06-03 09:30 Europe/Berlin" in shown and "draft" in shown
+
+    edit_url = f"/admin/campaigns/{campaign.public_id}/edit"
+    form_page = page(auth.get(edit_url))
+    assert 'value="Spring news"' in form_page and "2030-06-03T09:30" in form_page
+    response = auth.post(edit_url, data=editor_fields(auth, edit_url, name="Summer news", reply_to="Help@Example.com",
+                                                      body_format="html", body="<p>Hello</p>"))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert (campaign.name, campaign.reply_to, campaign.body_format) == ("Summer news", "help@example.com", "html")
+    assert campaign.scheduled_at is None  # the planned time was cleared
+
+    index = page(auth.get("/admin/campaigns"))
+    assert "Summer news" in index and "Draft" in index
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"from_email": "not an address"}, "The sender address “not an address” is not a valid email address."),
+    ({"reply_to": "nobody@"}, "The reply-to address “nobody@” is not a valid email address."),
+    ({"lists": None}, "Choose at least one list to send to."),
+    ({"subject": "x" * 201}, "The subject is 201 characters long; keep it to 200"),
+    ({"subject": ""}, "Enter a subject line."),
+    ({"name": "  "}, "Give the campaign a name"),
+    ({"body": "Hello {{ contact.first_name "}, "The body has a merge-field error on line 1"),
+    ({"send_at": "2030-03-31T02:30"}, "2030-03-31 02:30 does not exist in Europe/Berlin"),
+    ({"send_at": "2001-01-01T10:00"}, "The planned send time has already passed."),
+    ({"send_at": "tomorrow"}, "Enter the send time as a date and time"),
+    ({"timezone": "Mars/Olympus"}, "Not a valid choice"),
+    ({"layout_id": "abc"}, "Invalid Choice"),
+    ({"lists": ["banana"]}, "Invalid choice"),
+    ({"body_format": "docx"}, "Not a valid choice"),
+])
+def test_validation_errors_are_shown_and_nothing_is_saved(auth, demo_form, overrides, message):
+    response = auth.post("/admin/campaigns/new", data=editor_fields(auth, **overrides))
+    assert response.status_code == 400
+    assert message in page(response)
+    assert "The draft was not saved" in page(response)
+    assert campaign_count() == 0
+
+
+def test_a_list_cannot_be_both_included_and_excluded(auth, demo_form):
+    list_id = str(demo_form.lists[0].id)
+    response = auth.post("/admin/campaigns/new", data=editor_fields(auth, exclusion_lists=[list_id]))
+    assert response.status_code == 400
+    assert "A list can't be both sent to and excluded: Demo newsletter." in page(response)
+
+
+def test_oversized_and_malformed_posts_get_clear_answers(auth, demo_form):
+    huge = auth.post("/admin/campaigns/new", data=editor_fields(auth, body="x" * 300_000))
+    assert huge.status_code == 413 and "What you sent is too large." in page(huge)
+    long_body = auth.post("/admin/campaigns/new", data=editor_fields(auth, body="y" * 100_001))
+    assert long_body.status_code == 400 and "The body is too long (100,001 characters; 100,000 at most)." in page(long_body)
+    no_token = auth.post("/admin/campaigns/new", data={"name": "x"})
+    assert no_token.status_code == 400 and "Your session expired" in page(no_token)
+    assert auth.get("/admin/campaigns/nope").status_code == 404
+    assert campaign_count() == 0
+
+
+def test_live_preview_endpoint_renders_what_is_typed(auth, demo_form):
+    subscriber(demo_form, "ann@example.com", name="Ann Example")
+    fields = editor_fields(auth, subject='News for {{ contact.first_name | default("you") }}')
+    preview = auth.post("/admin/campaigns/preview.json", data=fields, headers={"Accept": "application/json"})
+    assert preview.status_code == 200
+    data = preview.get_json()
+    assert data["ok"] and data["subject"] == "News for Jane"  # the sample contact
+    assert "<h1" in data["html"] and "Hello Jane" in data["html"] and "Mailer Demo Ltd, 1 Test Street" in data["html"]
+    assert "Hello Jane" in data["text"] and "spring sale" in data["text"]
+    assert 'style="' in data["html"]  # CSS inlined as it will be sent
+
+    as_ann = auth.post("/admin/campaigns/preview.json", data={**fields, "preview_contact": "ANN@example.com"}).get_json()
+    assert as_ann["subject"] == "News for Ann" and as_ann["contact"] == "ann@example.com"
+    missing = auth.post("/admin/campaigns/preview.json", data={**fields, "preview_contact": "who@example.com"}).get_json()
+    assert missing["contact_missing"] and missing["subject"] == "News for Jane"
+
+    broken = auth.post("/admin/campaigns/preview.json", data={**fields, "body": "{% if %}"}).get_json()
+    assert not broken["ok"] and "template error" in broken["error"]
+
+    no_csrf = auth.post("/admin/campaigns/preview.json", data={k: v for k, v in fields.items() if k != "csrf_token"},
+                        headers={"Accept": "application/json"})
+    assert no_csrf.status_code == 400 and no_csrf.get_json()["ok"] is False
+    assert campaign_count() == 0  # previews store nothing
+
+
+def test_preview_page_works_without_javascript(auth, demo_form):
+    campaign = draft(auth)
+    response = auth.get(f"/admin/campaigns/{campaign.public_id}/preview")
+    assert response.status_code == 200
+    text = page(response)
+    assert "Hi Jane" in text and "Phone (390 px)" in text and "Text part" in text
+    document = auth.get(f"/admin/campaigns/{campaign.public_id}/preview.html")
+    assert document.status_code == 200 and "Hello Jane" in document.text
+    # Framed by our own pages only, and no script in a marketer's HTML ever runs.
+    assert "sandbox" in document.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self'" in document.headers["Content-Security-Policy"]
+    assert document.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+    saved = auth.post("/admin/campaigns/new", data=editor_fields(auth, name="Via preview", then="preview"))
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("/preview")
+
+
+def test_campaign_page_shows_counts_and_readiness(auth, demo_form):
+    campaign = draft(auth)
+    shown = page(auth.get(f"/admin/campaigns/{campaign.public_id}"))
+    assert "Send a test" in shown and "Who will receive it" in shown and "Not counted yet" in shown
+    assert "A postal address for the footer" in shown and "has every footer part" in shown
