@@ -1,0 +1,120 @@
+"""Stats on a seeded campaign and list: the numbers a marketer sees, computed through the real endpoints."""
+import json
+import re
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+from mailer.extensions import db
+from mailer.models import Campaign, Delivery
+from mailer.services import analytics, tracking
+from mailer.services.ledger import RequestContext, record_consent
+from tests.public.recipients import (click_path, news_list, open_path, sent_campaign, subscribed_contact,
+                                     tracking_purposes, unsubscribe_path)
+
+BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15"}
+APPLE_PROXY = {"User-Agent": "Mozilla/5.0"}
+
+
+pytestmark = pytest.mark.config(TRACKING_MACHINE_SECONDS=0)  # the seeded opens come right after the send
+
+
+@pytest.fixture
+def seeded(app, app_ctx):
+    """Five recipients of one campaign; engagement arrives through the public endpoints, as people would cause it.
+
+    ann: open+click consent; bob: open only; cat: no tracking (unsubscribes through the campaign's link);
+    dan: open+click, but his message bounced; eve: agreed to open tracking only after the send (so her message
+    had no pixel, and she is not among the consenting recipients).
+    """
+    news = news_list("News")
+    tracking_purposes()
+    ann = subscribed_contact("ann@example.com", [news], tracking=("open", "click"))
+    bob = subscribed_contact("bob@example.com", [news], tracking=("open",))
+    cat = subscribed_contact("cat@example.com", [news])
+    dan = subscribed_contact("dan@example.com", [news], tracking=("open", "click"))
+    eve = subscribed_contact("eve@example.com", [news])
+    sent = sent_campaign(news, [ann, bob, cat, dan, eve], sent_minutes_ago=0)
+    dan_delivery = db.session.execute(select(Delivery).where(Delivery.contact_id == dan.id)).scalar_one()
+    dan_delivery.status = "bounced"
+    record_consent(eve, tracking_purposes()["open"], "granted", RequestContext("preference-centre"))
+    db.session.commit()
+
+    client = app.test_client()
+    campaign, (link1, link2) = sent.campaign, sent.links
+    for contact, headers in [(ann, BROWSER), (ann, BROWSER), (ann, APPLE_PROXY), (bob, BROWSER), (cat, BROWSER)]:
+        assert client.get(open_path(app, contact, campaign), headers=headers).status_code == 200
+    for link in (link1, link1, link2):
+        assert client.get(click_path(app, ann, campaign, link), headers=BROWSER).status_code == 302
+    assert client.get(click_path(app, bob, campaign, link2), headers=BROWSER).status_code == 302  # no click consent
+    assert client.post(unsubscribe_path(app, cat, news, campaign), data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    tracking.flush_events()
+    return {"list": news, "campaign": campaign, "links": (link1, link2)}
+
+
+def test_campaign_numbers(seeded):
+    stats = analytics.campaign_stats(seeded["campaign"])
+    assert (stats.delivered, stats.bounced, stats.unsubscribed, stats.complaints) == (4, 1, 1, 0)
+    opens, clicks = stats.opens, stats.clicks
+    # ann and bob consented before the send; eve only afterwards (and is counted nowhere).
+    assert (opens.consenting, opens.delivered, opens.unique_human, opens.total_human) == (2, 4, 2, 3)
+    assert (opens.unique_machine, opens.total_machine) == (1, 1)
+    assert opens.consenting_share == 0.5 and opens.rate == 1.0
+    assert (clicks.consenting, clicks.unique_human, clicks.total_human, clicks.total_machine) == (1, 1, 3, 0)
+    link1, link2 = seeded["links"]
+    assert [(row.url, row.unique_human, row.total_human) for row in stats.top_links] == [
+        (link1.url, 1, 2), (link2.url, 1, 1)]
+    assert stats.series["unit"] == "hour"
+    first = {ds["label"]: ds["data"][0] for ds in stats.series["datasets"]}
+    assert first == {"Opens": 3, "Clicks": 3, "Machine-like opens": 1, "Machine-like clicks": 0}
+
+
+def test_campaign_page_shows_the_consenting_share_and_a_table(auth, seeded):
+    campaign = seeded["campaign"]
+    page = auth.get(f"/admin/campaigns/{campaign.public_id}/stats")
+    assert page.status_code == 200
+    text = unescape(page.text)
+    engagement = re.search(r'<table[^>]*id="engagement".*?</table>', text, re.S).group(0)
+    opens_row = re.sub(r"<[^>]+>", " ", re.search(r"<tr><th scope=\"row\">Opens.*?</tr>", engagement, re.S).group(0))
+    assert " ".join(opens_row.split()) == "Opens 2 of 4 50.0 % 2 100.0 % 3 1 / 1"
+    assert "among those people" in text
+    chart = json.loads(re.search(r'data-chart="([^"]+)"', page.text).group(1).replace("&#34;", '"'))
+    assert chart["datasets"][0]["label"] == "Opens"
+    assert "vendor/chartjs-4.5.1/chart.umd.min.js" in page.text and "analytics.js" in page.text
+    assert "<script>" not in page.text  # CSP: no inline script
+    day = auth.get(f"/admin/campaigns/{campaign.public_id}/stats?unit=day")
+    assert day.status_code == 200 and "Day (UTC)" in day.text
+
+
+def test_list_growth_and_consent_coverage(auth, seeded):
+    stats = analytics.list_stats(seeded["list"])
+    assert stats.counts == {"confirmed": 4, "unsubscribed": 1}
+    growth = {ds["label"]: ds["data"][-1] for ds in stats.growth["datasets"]}
+    assert growth == {"Confirmed sign-ups": 5, "Unsubscribes": 1, "Subscribers": 4}
+    assert {ds["label"]: ds["data"][-2] for ds in stats.growth["datasets"]}["Subscribers"] == 0
+    coverage = {c.purpose.name: (c.granted, c.of) for c in stats.coverage}
+    assert coverage == {"Open tracking": (4, 4), "Click tracking": (2, 4)}
+    page = auth.get(f"/admin/lists/{seeded['list'].public_id}/stats")
+    assert page.status_code == 200
+    row = re.search(r"Click tracking</th>(.*?)</tr>", page.text, re.S).group(1)
+    assert "2 of 4" in row and "50.0 %" in row
+
+
+def test_stats_pages_for_nothing_sent_yet(auth, app_ctx):
+    news = news_list("Empty")
+    campaign = Campaign(name="Draft", subject="Draft")
+    db.session.add(campaign)
+    db.session.commit()
+    page = auth.get(f"/admin/campaigns/{campaign.public_id}/stats")
+    assert page.status_code == 200 and "not been sent yet" in page.text
+    overview = auth.get("/admin/stats")
+    assert overview.status_code == 200 and "No campaign has been sent yet" in overview.text
+    assert f"/admin/lists/{news.public_id}/stats" in overview.text
+    assert auth.get("/admin/campaigns/nope/stats").status_code == 404
+    assert auth.get(f"/admin/lists/{news.public_id}/stats?days=abc").status_code == 200
+
+
+def test_stats_need_a_login(client, app_ctx):
+    response = client.get("/admin/stats")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
