@@ -72,6 +72,22 @@ class Config:
     TRACKING_MACHINE_SECONDS = _env_int("TRACKING_MACHINE_SECONDS", 10)
     # Anonymous per-campaign link counts (no recipient part) for contacts without click consent; off by default.
     TRACKING_ANONYMOUS_COUNTS = os.environ.get("TRACKING_ANONYMOUS_COUNTS", "").lower() in ("1", "true", "yes")
+    # Inbound bounces and complaints (REQUIREMENTS E1-E5, B4).
+    # Address registered with mailbox providers' feedback loops (ARF reports); empty: only VERP and bounce address.
+    MAILER_COMPLAINTS_ADDRESS = os.environ.get("MAILER_COMPLAINTS_ADDRESS", "")
+    BOUNCE_MAX_REPORT_BYTES = _env_int("BOUNCE_MAX_REPORT_BYTES", 256 * 1024)  # larger reports are refused
+    BOUNCE_HARD_LIMIT = _env_int("BOUNCE_HARD_LIMIT", 1)            # hard bounces that suppress an address
+    BOUNCE_SOFT_LIMIT = _env_int("BOUNCE_SOFT_LIMIT", 3)            # soft bounces within the window that suppress
+    BOUNCE_SOFT_WINDOW_DAYS = _env_int("BOUNCE_SOFT_WINDOW_DAYS", 30)
+    BOUNCE_LOG_RETENTION_DAYS = _env_int("BOUNCE_LOG_RETENTION_DAYS", 365)
+    # Complaint rate (percent of messages sent in the last 24 hours, per sending domain) that pauses campaigns.
+    COMPLAINT_RATE_PAUSE_THRESHOLD = float(os.environ.get("COMPLAINT_RATE_PAUSE_THRESHOLD", "0.3"))
+    # Below this many messages in the window the rate is taken over this many, so one complaint about a tiny
+    # send does not stop everything.
+    COMPLAINT_RATE_MIN_VOLUME = _env_int("COMPLAINT_RATE_MIN_VOLUME", 1000)
+    # DNS for the deliverability check: "host" or "host:port", comma-separated; empty: the system resolver.
+    DNS_NAMESERVERS = _env_list("DNS_NAMESERVERS")
+    DNS_TIMEOUT_SECONDS = float(os.environ.get("DNS_TIMEOUT_SECONDS", "3"))
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 128 * 1024
 

@@ -9,6 +9,9 @@ def init_app(app: Flask) -> None:
     """Register every command group on the app."""
     init_import_command(app)
     init_sending_commands(app)
+    from mailer import cli_deliverability
+
+    cli_deliverability.init_app(app)  # bounces serve/process/purge, doctor
 
     @app.cli.command("create-admin")
     @click.argument("email")

@@ -49,3 +49,4 @@ def inject_roles():
 from mailer.admin import auth, contacts, dashboard, imports, lists, outbox, signup_forms  # noqa: E402,F401
 from mailer.admin import campaign_sending, campaigns, layouts  # noqa: E402,F401
 from mailer.admin import analytics  # noqa: E402,F401
+from mailer.admin import deliverability  # noqa: E402,F401

@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate."""
 from mailer.models.audit import AuditEvent
+from mailer.models.bounce import BounceEvent
 from mailer.models.campaign import Campaign, Delivery, Layout, Link
 from mailer.models.consent import ConsentEvent, ConsentState, LedgerHead, Notice, Purpose
 from mailer.models.contact import Contact
@@ -12,7 +13,7 @@ from mailer.models.suppression import Suppression
 from mailer.models.tracking import TrackingCounter, TrackingEvent
 
 __all__ = [
-    "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "ConsentEvent", "ConsentState", "Contact", "ContactImport", "Form", "LedgerHead", "MailingList", "Notice",
+    "BounceEvent", "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "ConsentEvent", "ConsentState", "Contact", "ContactImport", "Form", "LedgerHead", "MailingList", "Notice",
     "OutboxMessage", "Purpose", "StaffUser", "Subscription", "Suppression",
     "TrackingCounter", "TrackingEvent",
 ]
