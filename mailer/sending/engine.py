@@ -147,8 +147,9 @@ def send_batch(campaign_id: int, batch: int) -> None:
             _send_chunk(campaign_id, composer, claimed, control, result)
         finally:
             _write_outcomes(campaign_id, result, attempts_of, config["SEND_MAX_ATTEMPTS"])
-        if result.retry:
-            retry_attempts = max(retry_attempts, *(attempts_of[item["b_id"]] for item in result.retry))
+        again = [attempts_of[item["b_id"]] for item in result.retry
+                 if attempts_of[item["b_id"]] < config["SEND_MAX_ATTEMPTS"]]
+        retry_attempts = max([retry_attempts, *again])
         for name in ("attempts", "errors", "policy"):
             setattr(totals, name, getattr(totals, name) + getattr(result, name))
         totals.last_error = result.last_error or totals.last_error
@@ -158,9 +159,9 @@ def send_batch(campaign_id: int, batch: int) -> None:
             enqueue("send_batch", campaign_id, batch)
             break
     if retry_attempts:
-        delay = config["SEND_RETRY_BACKOFF_SECONDS"] * 2 ** (retry_attempts - 1)
+        delay_ms = int(min(config["SEND_RETRY_BACKOFF_SECONDS"] * 2 ** (retry_attempts - 1), 6 * 3600) * 1000)
         actor = current_app.extensions["mailer.workers"].actors["send_batch"]
-        actor.send_with_options(args=(campaign_id, batch), delay=int(min(delay, 6 * 3600) * 1000))
+        actor.send_with_options(args=(campaign_id, batch), delay=delay_ms or None)
     finish_if_done(campaign_id)
 
 

@@ -1,0 +1,77 @@
+"""A real `dramatiq mailer.worker` process killed with SIGKILL mid-batch: nothing is lost, nothing is resent."""
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from mailer.extensions import db
+from mailer.models import Campaign, Contact
+from mailer.services import campaigns
+from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _worker_process(app, smtp_server, log_path):
+    """Start a worker process (its own process group, so SIGKILL reaches dramatiq's children too)."""
+    env = dict(os.environ, MAILER_ENV="development", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+               REDIS_URL=app.config["REDIS_URL"], REDIS_NAMESPACE=app.config["REDIS_NAMESPACE"],
+               SMTP_URL=smtp_server.url, SECRET_KEY=app.config["SECRET_KEY"],
+               MAILER_HASH_KEY=app.config["MAILER_HASH_KEY"], MAILER_BASE_URL=app.config["MAILER_BASE_URL"],
+               MAILER_POSTAL_ADDRESS=app.config["MAILER_POSTAL_ADDRESS"],
+               SEND_RATE_PER_SECOND=str(app.config["SEND_RATE_PER_SECOND"]),
+               SEND_CHUNK_SIZE=str(app.config["SEND_CHUNK_SIZE"]))
+    log = open(log_path, "ab")
+    return subprocess.Popen([sys.executable, "-m", "dramatiq", "mailer.worker", "-p", "1", "-t", "2"], cwd=ROOT,
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _kill(process, sig=signal.SIGKILL):
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=30)
+
+
+@pytest.mark.config(SEND_RATE_PER_SECOND=20, SEND_CHUNK_SIZE=10)
+def test_worker_killed_mid_batch_loses_nothing_and_resends_nothing(app, app_ctx, backend, smtp_server, tmp_path):
+    if backend == "sqlite":
+        pytest.skip("embedded mode has no separate worker process: its in-memory broker lives inside the app")
+    campaign, contacts = newsletter(60)
+    campaigns.start_campaign(campaign)
+    db.session.commit()
+
+    first = _worker_process(app, smtp_server, tmp_path / "worker1.log")
+    try:
+        with smtp_server.arrived:
+            arrived = smtp_server.arrived.wait_for(lambda: len(smtp_server.messages) >= 15, timeout=60)
+        assert arrived, (tmp_path / "worker1.log").read_text()
+    finally:
+        _kill(first)  # SIGKILL: no cleanup, no acks, a chunk left in "sending"
+    in_flight = {d.id for d in deliveries(campaign) if d.status == "sending"}
+    assert in_flight, "the kill should have caught a chunk in flight"
+
+    report = campaigns.recover_stuck(stuck_after_s=0)
+    assert report["uncertain"] == len(in_flight) and campaign.id in report["requeued_campaigns"]
+
+    second = _worker_process(app, smtp_server, tmp_path / "worker2.log")  # the restart
+    try:
+        wait_for(lambda: campaign_status(campaign) == "sent", timeout=90, what="the campaign to finish")
+    finally:
+        _kill(second, signal.SIGTERM)
+
+    final = deliveries(campaign)
+    assert len(final) == 60 and {d.status for d in final} <= {"sent", "uncertain"}
+    assert {d.id for d in final if d.status == "uncertain"} == in_flight
+    email_of = dict(db.session.execute(select(Contact.id, Contact.email)).all())
+    sent = {email_of[d.contact_id] for d in final if d.status == "sent"}
+    uncertain = {email_of[d.contact_id] for d in final if d.status == "uncertain"}
+    received = [m.rcpt_tos[0] for m in smtp_server.messages]
+    assert len(received) == len(set(received))  # nobody got it twice
+    assert sent <= set(received) and set(received) - sent <= uncertain  # uncertain ones were never resent
+    progress = campaigns.progress(db.session.get(Campaign, campaign.id))
+    assert progress["uncertain"] == len(in_flight) and progress["remaining"] == 0
