@@ -188,3 +188,221 @@ def test_campaign_page_shows_counts_and_readiness(auth, demo_form):
     shown = page(auth.get(f"/admin/campaigns/{campaign.public_id}"))
     assert "Send a test" in shown and "Who will receive it" in shown and "Not counted yet" in shown
     assert "A postal address for the footer" in shown and "has every footer part" in shown
+
+
+def form_token(client, url: str) -> str:
+    return csrf_token(client.get(url).text)
+
+
+def test_test_send_arrives_marked_as_a_test(auth, demo_form, smtp_server, worker):
+    subscriber(demo_form, "bob@example.com", name="Bob Builder")
+    campaign = draft(auth)
+    show = f"/admin/campaigns/{campaign.public_id}"
+    response = auth.post(f"{show}/test", data={"csrf_token": form_token(auth, show),
+                                               "addresses": "ann@example.com,\nBob@Example.com"})
+    assert response.status_code == 302
+    shown = page(auth.get(response.headers["Location"]))
+    assert "Test of “Hi Jane” sent to ann@example.com, bob@example.com (2 messages" in shown
+    worker.drain()
+    [to_ann] = smtp_server.to("ann@example.com")
+    [to_bob] = [m for m in smtp_server.to("bob@example.com") if "Hi" in m.message["Subject"]]  # not the confirmation
+    assert to_ann.message["Subject"] == "[TEST] Hi Jane"  # an unknown address sees the sample contact
+    assert to_bob.message["Subject"] == "[TEST] Hi Bob"  # a known one is rendered as that contact
+    html = to_bob.message.get_body(("html",)).get_content()
+    assert "Hello Bob" in html and "Mailer Demo Ltd, 1 Test Street" in html
+    db.session.expire_all()
+    assert campaign.status == "draft"  # a test changes nothing about the campaign
+
+
+@pytest.mark.parametrize("addresses, message", [
+    ("", "Enter at least one address to send the test to."),
+    ("ann@example.com, not-an-address", "“not-an-address” is not a valid email address."),
+    (", ".join(f"p{i}@example.com" for i in range(11)), "Send a test to 10 addresses at most."),
+])
+def test_test_send_refuses_bad_addresses(auth, demo_form, addresses, message):
+    campaign = draft(auth)
+    show = f"/admin/campaigns/{campaign.public_id}"
+    response = auth.post(f"{show}/test", data={"csrf_token": form_token(auth, show), "addresses": addresses})
+    assert response.status_code == 400 and message in page(response)
+
+
+def test_compliance_preview_counts_recipients_and_exclusions_by_reason(auth, demo_form):
+    from mailer.services.suppression import suppress
+    from mailer.services.unsubscribe import withdraw_list
+
+    subscriber(demo_form, "ann@example.com")
+    subscriber(demo_form, "bob@example.com")
+    subscriber(demo_form, "pending@example.com", confirmed=False)
+    left = subscriber(demo_form, "left@example.com")
+    withdraw_list(left, demo_form.lists[0], SIGNUP, {"via": "test"})
+    frozen = subscriber(demo_form, "frozen@example.com")
+    frozen.status = "restricted"
+    blocked = subscriber(demo_form, "blocked@example.com")
+    suppress(blocked.email_hash, "complaint")
+    db.session.commit()
+
+    campaign = draft(auth)
+    show = f"/admin/campaigns/{campaign.public_id}"
+    response = auth.post(f"{show}/compliance", data={"csrf_token": form_token(auth, show)})
+    assert response.status_code == 302
+    text = page(auth.get(show))
+    assert "2 recipients would receive it now; 4 excluded." in text
+    for label, n in [("Never confirmed their subscription (double opt-in pending)", 1), ("Unsubscribed", 1),
+                     ("Processing restricted", 1), ("On the suppression list", 1)]:
+        assert re.search(rf"<td>{re.escape(label)}</td><td class=\"text-end\">{n}</td>", text), label
+    db.session.expire_all()
+    assert campaign.compliance["recipients"] == 2  # stored with the campaign
+    assert campaign.compliance["excluded"]["unconfirmed"] == 1
+
+    confirm_page = page(auth.get(f"{show}/send"))
+    assert "Send to 2 recipients now" in confirm_page
+
+
+@pytest.mark.config(MAILER_POSTAL_ADDRESS="")
+def test_sending_is_refused_without_a_postal_address(auth, demo_form):
+    subscriber(demo_form, "ann@example.com")
+    campaign = draft(auth)
+    show = f"/admin/campaigns/{campaign.public_id}"
+    assert "No postal address is set" in page(auth.get(show))
+    response = auth.post(f"{show}/send", data={"csrf_token": form_token(auth, f"{show}/send")})
+    assert response.status_code == 400
+    assert "Not sent." in page(response) and "No postal address is configured (MAILER_POSTAL_ADDRESS)" in page(response)
+    db.session.expire_all()
+    assert campaign.status == "draft" and campaign.started_at is None
+
+
+def test_schedule_in_a_time_zone_after_confirmation(auth, demo_form):
+    subscriber(demo_form, "ann@example.com")
+    campaign = draft(auth)
+    show = f"/admin/campaigns/{campaign.public_id}"
+    confirm_page = auth.get(f"{show}/schedule", query_string={"send_at": "2030-01-15T08:00",
+                                                               "timezone": "America/New_York"})
+    assert confirm_page.status_code == 200
+    assert "Tuesday 15 January 2030 at 08:00" in page(confirm_page) and "2030-01-15 13:00 UTC" in page(confirm_page)
+    db.session.expire_all()
+    assert campaign.status == "draft"  # looking is not scheduling
+    bad = auth.get(f"{show}/schedule", query_string={"send_at": "2030-03-10T02:30", "timezone": "America/New_York"})
+    assert bad.status_code == 400 and "does not exist in America/New_York" in page(bad)
+
+    response = auth.post(f"{show}/schedule", data={"csrf_token": csrf_token(confirm_page.text),
+                                                   "send_at": "2030-01-15T08:00", "timezone": "America/New_York"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert campaign.status == "scheduled" and campaign.scheduled_at.isoformat() == "2030-01-15T13:00:00"
+    shown = page(auth.get(show))
+    assert "Scheduled for <strong>2030-01-15 08:00 America/New_York</strong>" in shown and "Cancel campaign" in shown
+    assert auth.get(f"/admin/campaigns/{campaign.public_id}/edit").status_code == 302  # only drafts are edited
+
+
+def test_pause_resume_cancel_are_posts_that_need_csrf(auth, demo_form):
+    subscriber(demo_form, "ann@example.com")
+    campaign = draft(auth)
+    show = f"/admin/campaigns/{campaign.public_id}"
+    response = auth.post(f"{show}/send", data={"csrf_token": form_token(auth, f"{show}/send")})
+    assert response.status_code == 302  # no worker runs here: the campaign stays "sending"
+    db.session.expire_all()
+    assert campaign.status == "sending"
+    progress = auth.get(f"{show}/progress.json").get_json()
+    assert progress["status"] == "sending" and progress["total"] == 1 and progress["remaining"] == 1
+    assert progress["actions"] == {"pause": True, "resume": False, "cancel": True}
+
+    for action in ("pause", "resume", "cancel"):
+        refused = auth.post(f"{show}/{action}")
+        assert refused.status_code == 400 and "Your session expired" in page(refused)
+    assert auth.get(f"{show}/pause").status_code == 405
+    db.session.expire_all()
+    assert campaign.status == "sending"
+
+    assert auth.post(f"{show}/pause", data={"csrf_token": form_token(auth, show)}).status_code == 302
+    db.session.expire_all()
+    assert campaign.status == "paused"
+    assert "Paused by a person." in page(auth.get(show))
+    again = auth.post(f"{show}/pause", data={"csrf_token": form_token(auth, show)})
+    assert "This campaign is paused; it can&#39;t be paused now." in auth.get(again.headers["Location"]).text
+    assert auth.post(f"{show}/resume", data={"csrf_token": form_token(auth, show)}).status_code == 302
+    db.session.expire_all()
+    assert campaign.status == "sending"
+    assert auth.post(f"{show}/cancel", data={"csrf_token": form_token(auth, show)}).status_code == 302
+    db.session.expire_all()
+    assert campaign.status == "cancelled"
+    final = auth.get(f"{show}/progress.json").get_json()
+    assert final["final"] and final["actions"] == {"pause": False, "resume": False, "cancel": False}
+
+
+def test_viewers_see_campaigns_but_cannot_edit_or_send(client, demo_form):
+    from mailer.services.campaign_drafts import DraftFields, create_draft
+    from mailer.services.layouts import default_layout, ensure_builtin_layouts
+
+    ensure_builtin_layouts()
+    campaign = create_draft(DraftFields(name="Spring news", subject="Hi", from_email="news@example.com", body="Hello",
+                                        layout_id=default_layout().id, list_ids=[demo_form.lists[0].id]))
+    create_staff("viewer@example.com", "correct horse battery", "viewer")
+    db.session.commit()
+    viewer = client
+    login(viewer, "viewer@example.com", "correct horse battery")
+    show = f"/admin/campaigns/{campaign.public_id}"
+    assert viewer.get("/admin/campaigns").status_code == 200
+    shown = viewer.get(show)
+    assert shown.status_code == 200 and "Send test" not in shown.text and ">Edit<" not in shown.text
+    assert viewer.get(f"{show}/preview").status_code == 200
+    assert viewer.get(f"{show}/progress.json").status_code == 200
+    token = csrf_token(viewer.get("/admin/campaigns").text)
+    for url in ("/admin/campaigns/new", f"{show}/edit", f"{show}/send", f"{show}/schedule", "/admin/layouts/new"):
+        assert viewer.get(url).status_code == 403, url
+    for url in (f"{show}/edit", f"{show}/test", f"{show}/compliance", f"{show}/send", f"{show}/pause", f"{show}/copy",
+                f"{show}/delete", "/admin/campaigns/preview.json", "/admin/layouts/new"):
+        assert viewer.post(url, data={"csrf_token": token}).status_code == 403, url
+    db.session.expire_all()
+    assert campaign.status == "draft" and campaign_count() == 1
+
+
+def test_copy_and_delete_a_draft(auth, demo_form):
+    campaign = draft(auth)
+    show = f"/admin/campaigns/{campaign.public_id}"
+    copied = auth.post(f"{show}/copy", data={"csrf_token": form_token(auth, show)})
+    assert copied.status_code == 302 and campaign_count() == 2
+    assert "Copy of Spring news" in page(auth.get(copied.headers["Location"]))
+    deleted = auth.post(f"{show}/delete", data={"csrf_token": form_token(auth, show)})
+    assert deleted.status_code == 302 and campaign_count() == 1
+
+
+FOOTERLESS = "<html><body><h1>{{ organisation }}</h1>{{ content }}</body></html>"
+
+
+def test_layouts_refuse_a_missing_footer_and_keep_built_ins_read_only(auth, demo_form):
+    index = page(auth.get("/admin/layouts"))
+    for name in ("Classic card", "Bold banner", "Plain letter"):
+        assert name in index
+    token = form_token(auth, "/admin/layouts/new")
+    refused = auth.post("/admin/layouts/new", data={"csrf_token": token, "name": "Mine", "html": FOOTERLESS})
+    assert refused.status_code == 400
+    text = page(refused)
+    assert "The layout was not saved." in text
+    assert "The layout must contain the unsubscribe link: add {{ unsubscribe_url }} to the footer." in text
+    assert "postal address" in text and "preference-centre link" in text
+    assert db.session.execute(select(func.count()).select_from(Layout)).scalar_one() == 3
+
+    broken = auth.post("/admin/layouts/new", data={"csrf_token": token, "name": "Mine", "html": "{% if %}"})
+    assert broken.status_code == 400 and "Template error on line 1" in page(broken)
+
+    good = FOOTERLESS.replace("</body>", "<p>{{ postal_address }} <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a> "
+                                         "<a href=\"{{ preferences_url }}\">Preferences</a></p></body>")
+    saved = auth.post("/admin/layouts/new", data={"csrf_token": token, "name": "Mine", "html": good})
+    assert saved.status_code == 302
+    mine = db.session.execute(select(Layout).where(Layout.name == "Mine")).scalar_one()
+    assert mine.verified and not mine.builtin
+    shown = auth.get(saved.headers["Location"])
+    assert shown.status_code == 200 and "footer complete" in shown.text
+    document = auth.get(f"/admin/layouts/{mine.public_id}/preview.html")
+    assert "A headline for your news" in document.text and "Mailer Demo Ltd" in document.text
+
+    live = auth.post("/admin/layouts/preview.json", data={"csrf_token": token, "name": "X", "html": FOOTERLESS})
+    data = live.get_json()
+    assert data["ok"] and len(data["problems"]) == 3 and "A headline for your news" in data["html"]
+
+    classic = db.session.execute(select(Layout).where(Layout.name == "Classic card")).scalar_one()
+    edit = auth.get(f"/admin/layouts/{classic.public_id}/edit")
+    assert edit.status_code == 302  # built-ins are copied, not edited
+    copied = auth.post(f"/admin/layouts/{classic.public_id}/copy", data={"csrf_token": token})
+    assert copied.status_code == 302 and "/edit" in copied.headers["Location"]
+    assert "Copy of Classic card" in page(auth.get(copied.headers["Location"]))
