@@ -23,6 +23,9 @@ class Config:
     SECRET_KEY_FALLBACKS = _env_list("SECRET_KEY_FALLBACKS")
     # Key for the blind index of e-mail addresses and suppression hashes. Must never change once data exists.
     MAILER_HASH_KEY = os.environ.get("MAILER_HASH_KEY", "")
+    # Fernet keys (newest first) wrapping each contact's data key for sensitive fields; rotate with
+    # `flask keys reencrypt`. Empty: one key derived from SECRET_KEY (fine for development only).
+    MAILER_DATA_KEYS = _env_list("MAILER_DATA_KEYS")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -9,6 +9,7 @@ def init_app(app: Flask) -> None:
     """Register every command group on the app."""
     init_import_command(app)
     init_sending_commands(app)
+    init_privacy_commands(app)
     from mailer import cli_deliverability
 
     cli_deliverability.init_app(app)  # bounces serve/process/purge, doctor
@@ -164,3 +165,124 @@ def init_sending_commands(app: Flask) -> None:
         report = recover_stuck(after)
         click.echo(f"{report['uncertain']} deliveries marked uncertain; "
                    f"{len(report['requeued_campaigns'])} stalled campaigns re-queued.")
+
+
+def init_privacy_commands(app: Flask) -> None:
+    """Data-subject rights, retention and key rotation (issue 5); each right is recorded in the register."""
+    from mailer.services.ledger import RequestContext
+
+    cli_ctx = RequestContext("cli:operator")
+
+    def contact_or_fail(email: str):
+        from mailer.services.contacts import AddressError, find_contact_by_email, normalise_email
+
+        try:
+            contact = find_contact_by_email(normalise_email(email))
+        except AddressError as exc:
+            raise click.ClickException(str(exc)) from None
+        if contact is None or contact.status == "erased":
+            raise click.ClickException("No contact with that address: no personal data is held about it.")
+        return contact
+
+    @app.cli.group("privacy")
+    def privacy() -> None:
+        """Answer data-subject requests from the command line."""
+
+    @privacy.command("export")
+    @click.argument("email")
+    @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True),
+                  help="Where to write the ZIP.")
+    def privacy_export(email: str, out_path: str) -> None:
+        """Write everything held about a person to a ZIP (sensitive fields masked: staff never see them in clear)."""
+        from mailer.services.privacy import audit, export, requests
+
+        contact = contact_or_fail(email)
+        payload = export.build_zip(contact, clear_sensitive=False)
+        with open(out_path, "wb") as handle:
+            handle.write(payload)
+        req = requests.record_operator_request("access", contact, "cli", "Exported by an operator (CLI).",
+                                               method="operator (CLI)")
+        audit.record("contact.export", "contact", contact.public_id, {"request": req.public_id, "via": "cli"})
+        db.session.commit()
+        click.echo(f"Wrote {len(payload)} bytes to {out_path}; request {req.public_id} recorded in the register.")
+
+    @privacy.command("erase")
+    @click.argument("email")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    def privacy_erase(email: str, yes: bool) -> None:
+        """Erase a person by anonymisation (cannot be undone)."""
+        from mailer.services.privacy import audit, requests
+        from mailer.services.privacy.erasure import erase_contact
+
+        contact = contact_or_fail(email)
+        if not yes:
+            click.confirm(f"Erase {email} for good?", abort=True)
+        req = requests.open_request("erasure", "cli", contact=contact)
+        requests.mark_verified(req, "operator (CLI)")
+        erase_contact(contact, cli_ctx, request=req)
+        requests.complete(req, "Erased by anonymisation (CLI).")
+        audit.record("contact.erase", "contact", contact.public_id, {"request": req.public_id, "via": "cli"})
+        db.session.commit()
+        click.echo(f"Erased; request {req.public_id} recorded in the register.")
+
+    def _restriction(email: str, lift: bool) -> None:
+        from mailer.services.privacy import PrivacyError, audit, requests
+        from mailer.services.privacy.restriction import lift_restriction, restrict
+
+        contact = contact_or_fail(email)
+        req = requests.open_request("restriction", "cli", contact=contact, details={"action": "lift"} if lift else {})
+        requests.mark_verified(req, "operator (CLI)")
+        try:
+            (lift_restriction if lift else restrict)(contact, cli_ctx, request=req)
+        except PrivacyError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from None
+        requests.complete(req, "Restriction lifted (CLI)." if lift else "Processing restricted (CLI).")
+        audit.record("contact.unrestrict" if lift else "contact.restrict", "contact", contact.public_id,
+                     {"request": req.public_id, "via": "cli"})
+        db.session.commit()
+        click.echo(f"{'Lifted the restriction' if lift else 'Restricted'}; request {req.public_id} recorded.")
+
+    @privacy.command("restrict")
+    @click.argument("email")
+    def privacy_restrict(email: str) -> None:
+        """Restrict processing: no mail of any kind, no edits except by a privacy officer."""
+        _restriction(email, lift=False)
+
+    @privacy.command("unrestrict")
+    @click.argument("email")
+    def privacy_unrestrict(email: str) -> None:
+        """Lift a restriction."""
+        _restriction(email, lift=True)
+
+    @app.cli.group("retention")
+    def retention_group() -> None:
+        """Storage limitation: lifetimes per data category."""
+
+    @retention_group.command("run")
+    @click.option("--dry-run", is_flag=True, help="Only report what would go, and why.")
+    def retention_run(dry_run: bool) -> None:
+        """Apply every retention lifetime now."""
+        from mailer.services.privacy.retention import run_retention
+
+        report = run_retention(dry_run=dry_run)
+        for item in report.items:
+            click.echo(f"{'would remove' if dry_run else 'removed'} {item.count:>6} {item.category}: {item.reason}")
+        click.echo(f"{'Dry run' if dry_run else 'Done'}: {report.total} in total.")
+
+    @app.cli.group("keys")
+    def keys_group() -> None:
+        """Encryption keys of sensitive fields."""
+
+    @keys_group.command("reencrypt")
+    def keys_reencrypt() -> None:
+        """Re-wrap every contact's data key under the newest key of MAILER_DATA_KEYS (after adding one)."""
+        from mailer.services.privacy import PrivacyError, audit, keys
+
+        try:
+            count = keys.rewrap_all()
+        except PrivacyError as exc:
+            raise click.ClickException(str(exc)) from None
+        audit.record("keys.reencrypt", "keys", "", {"contact_keys": count})
+        db.session.commit()
+        click.echo(f"Re-encrypted {count} contact keys under the newest master key; older keys can be retired.")

@@ -10,6 +10,8 @@ log = logging.getLogger(__name__)
 PERIODIC_JOBS = {
     "purge_unconfirmed_signups": 60,
     "purge_tracking_events": 24 * 60,
+    "privacy_deadline_reminders": 60,  # deduplicated: each request is mentioned at most once a day
+    "run_retention": 6 * 60,
 }
 
 

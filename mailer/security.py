@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 TOKEN_PURPOSES = (
     "confirm", "unsubscribe", "preferences", "form-ts", "resend", "setup", "open", "click", "privacy-verify",
-    "export", "preferences-request", "reconfirm-email",
+    "export", "preferences-request", "reconfirm-email", "repermission",
 )
 
 

@@ -50,3 +50,9 @@ from mailer.admin import auth, contacts, dashboard, imports, lists, outbox, sign
 from mailer.admin import campaign_sending, campaigns, layouts  # noqa: E402,F401
 from mailer.admin import analytics  # noqa: E402,F401
 from mailer.admin import deliverability  # noqa: E402,F401
+from mailer.admin import audit, privacy, settings, staff_users  # noqa: E402,F401
+from mailer.admin.permissions import check_permission, inject_permissions  # noqa: E402
+
+# One hook checks every admin page and action against the permission map (after require_login).
+bp.before_request(check_permission)
+bp.app_context_processor(inject_permissions)

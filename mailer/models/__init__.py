@@ -10,10 +10,15 @@ from mailer.models.mailing_list import MailingList, Subscription
 from mailer.models.outbox import OutboxMessage
 from mailer.models.staff import StaffUser
 from mailer.models.suppression import Suppression
+from mailer.models.fields import ContactField, ContactFieldValue, ContactKey
+from mailer.models.privacy import PrivacyRequest, RepermissionEmail
+from mailer.models.settings import DataRecipient, PrivacySettings
 from mailer.models.tracking import TrackingCounter, TrackingEvent
 
 __all__ = [
     "BounceEvent", "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "ConsentEvent", "ConsentState", "Contact", "ContactImport", "Form", "LedgerHead", "MailingList", "Notice",
     "OutboxMessage", "Purpose", "StaffUser", "Subscription", "Suppression",
+    "ContactField", "ContactFieldValue", "ContactKey", "PrivacyRequest", "RepermissionEmail", "DataRecipient",
+    "PrivacySettings",
     "TrackingCounter", "TrackingEvent",
 ]

@@ -5,3 +5,4 @@ bp = Blueprint("public", __name__)
 
 from mailer.public import views  # noqa: E402,F401  (routes attach to bp)
 from mailer.public import preferences, tracking, unsubscribe  # noqa: E402,F401
+from mailer.public import privacy  # noqa: E402,F401

@@ -37,3 +37,51 @@ def purge_tracking_events() -> None:
     from mailer.services import tracking
 
     tracking.purge_tracking_events()
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def send_privacy_verification(request_id: int) -> None:
+    """Email the signed link that verifies a privacy request to the address on file."""
+    from mailer.services.privacy import mail
+
+    mail.send_verification(request_id)
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def send_address_reconfirmation(request_id: int) -> None:
+    """Ask a new address to confirm itself before a rectification starts using it."""
+    from mailer.services.privacy import mail
+
+    mail.send_address_reconfirmation(request_id)
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def send_export_link(request_id: int) -> None:
+    """Email a person the link to download their data."""
+    from mailer.services.privacy import mail
+
+    mail.send_export_link(request_id)
+
+
+@actor(queue_name="maintenance", max_retries=3)
+def send_repermission_email(contact_id: int) -> None:
+    """Ask an inactive contact whether to keep them (retention)."""
+    from mailer.services.privacy import mail
+
+    mail.send_repermission(contact_id)
+
+
+@actor(queue_name="maintenance", max_retries=3)
+def privacy_deadline_reminders() -> None:
+    """Warn privacy officers of requests due soon or overdue (scheduled)."""
+    from mailer.services.privacy import mail
+
+    mail.send_deadline_reminders()
+
+
+@actor(queue_name="maintenance", max_retries=3, time_limit=6 * 3600 * 1000)
+def run_retention() -> None:
+    """Apply every retention lifetime (scheduled)."""
+    from mailer.services.privacy import retention
+
+    retention.run_retention()

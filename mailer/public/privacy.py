@@ -1,0 +1,233 @@
+"""Self-service privacy rights from the preference centre (/p/<token>/privacy/<kind>) and the privacy notice.
+
+The preference token says which contact; every request except an objection is then verified by a signed link
+sent to the address on file (a forwarded email must not let someone else download or erase the data).
+An objection only stops processing, like an unsubscribe, so it applies at once.
+"""
+from flask import abort, current_app, make_response, render_template, request
+from sqlalchemy import select
+
+from mailer.extensions import csrf, db, limiter
+from mailer.models import Contact
+from mailer.public import bp
+from mailer.public.views import public_limit, request_context
+from mailer.security import TokenExpired, TokenInvalid, read_token
+from mailer.services.privacy import PrivacyError, export, fields, notice, requests
+from mailer.services.privacy.fulfil import fulfil, verify_and_fulfil
+from mailer.services.privacy.objection import objectable_purposes
+from mailer.services.privacy.rectification import Correction, confirm_new_address, validate
+from mailer.services.privacy.retention import keep_contact
+
+KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
+
+
+def _contact(token: str) -> Contact | None:
+    """The contact a preference-centre token names, unless erased."""
+    try:
+        public_id = read_token("preferences", token, max_age=current_app.config["RECIPIENT_TOKEN_MAX_AGE"])
+    except (TokenExpired, TokenInvalid):
+        return None
+    if not isinstance(public_id, str):
+        return None
+    contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
+    return contact if contact is not None and contact.status != "erased" else None
+
+
+def _status_page(title: str, message: str, code: int = 200, **extra):
+    return render_template("public/privacy_status.html", title=title, message=message, **extra), code
+
+
+def _bad_link():
+    return _status_page("This link doesn't work", "It may be old or copied incompletely. Please use the "
+                        "preference link in one of our most recent emails.", 404)
+
+
+def _clear_values(contact: Contact) -> dict[str, str]:
+    """Ordinary field values to prefill; sensitive ones are never echoed into a page."""
+    return {f.key: fields.read_value(contact, f) or "" for f in fields.all_fields() if not f.is_sensitive}
+
+
+def _page(token: str, kind: str, contact: Contact, error: str = "", code: int = 200, **extra):
+    return render_template("public/privacy_request.html", token=token, kind=kind, contact=contact, error=error,
+                           purposes=objectable_purposes(contact) if kind == "objection" else [],
+                           fields=fields.all_fields() if kind == "rectification" else [],
+                           values=_clear_values(contact) if kind == "rectification" else {},
+                           consent_label=fields.consent_label, **extra), code
+
+
+@bp.get("/p/<token>/privacy/<kind>")
+@limiter.limit(public_limit)
+def privacy_request_page(token: str, kind: str):
+    """Explain the right and offer to exercise it."""
+    if kind not in KINDS:
+        abort(404)
+    contact = _contact(token)
+    if contact is None:
+        return _bad_link()
+    response = _page(token, kind, contact)
+    db.session.commit()  # the direct-marketing purpose is created on first use
+    return response
+
+
+def _details(kind: str, contact: Contact) -> dict:
+    """What the person asked for, validated; raises PrivacyError with a message for them."""
+    if kind == "objection":
+        keys = request.form.getlist("purpose")
+        allowed = {p.key for p, _ in objectable_purposes(contact)}
+        if not keys or not set(keys) <= allowed:
+            raise PrivacyError("Tick at least one use of your data that you object to.")
+        return {"purposes": keys}
+    if kind == "rectification":
+        all_fields = fields.all_fields()
+        correction = Correction(name=request.form.get("name", ""), email=request.form.get("email") or None,
+                                fields={f.key: request.form.get(f"field_{f.key}", "") for f in all_fields
+                                        if f"field_{f.key}" in request.form
+                                        and (not f.is_sensitive or request.form.get(f"field_{f.key}", "").strip())},
+                                consented_fields=set(request.form.getlist("consent_field")))
+        changes = validate(contact, correction)
+        if not changes:
+            raise PrivacyError("Nothing is different from what we hold. Change a value, then send.")
+        return changes
+    if kind == "erasure" and request.form.get("confirm") != "yes":
+        raise PrivacyError("Tick the box to confirm that you want your data erased.")
+    return {}
+
+
+@bp.post("/p/<token>/privacy/<kind>")
+@csrf.exempt  # the signed preference token in the URL is the proof; no cookie is needed
+@limiter.limit("10 per hour")
+def privacy_request_submit(token: str, kind: str):
+    """Register the request; objections apply at once, the rest wait for the emailed verification link."""
+    if kind not in KINDS:
+        abort(404)
+    contact = _contact(token)
+    if contact is None:
+        return _bad_link()
+    try:
+        details = _details(kind, contact)
+        req = requests.open_request(kind, "preference-centre", contact=contact, details=details)
+        if kind == "objection":
+            requests.mark_verified(req, "preference-centre link")
+            outcome = fulfil(req, request_context("public:privacy"))
+            db.session.commit()
+            return _status_page("Your objection is recorded", outcome, done=True, token=token)
+        requests.send_verification(req)
+    except PrivacyError as exc:
+        db.session.rollback()
+        return _page(token, kind, contact, error=str(exc), code=400)
+    db.session.commit()
+    return _status_page("Check your inbox", "We've sent a link to your email address. Open it to confirm that this "
+                        "request comes from you; then we act at once. The link works for 7 days.", token=token)
+
+
+@bp.get("/privacy/verify/<token>")
+@limiter.limit(public_limit)
+def privacy_verify(token: str):
+    """Show what the verification confirms, with a button; a GET (link scanners) changes nothing."""
+    outcome = requests.check_verification(token)
+    if outcome.status in ("expired", "invalid"):
+        return _status_page("This link doesn't work" if outcome.status == "invalid" else "This link has expired",
+                            "Please make the request again from the preference link in one of our emails.",
+                            410 if outcome.status == "expired" else 404)
+    req = outcome.request
+    return render_template("public/privacy_verify.html", req=req, token=token, label=requests.TYPE_LABELS[req.type])
+
+
+@bp.post("/privacy/verify/<token>")
+@csrf.exempt  # the signed token in the URL is the proof; works with cookies off
+@limiter.limit(public_limit)
+def privacy_verify_post(token: str):
+    """Verified: record it and carry out the request where the law lets us do so at once."""
+    outcome = requests.check_verification(token)
+    if outcome.status in ("expired", "invalid"):
+        return _status_page("This link doesn't work", "Please make the request again.", 404)
+    req = outcome.request
+    try:
+        verify_and_fulfil(req, request_context("public:privacy-verify"))
+    except PrivacyError as exc:
+        db.session.rollback()
+        return _status_page("We couldn't do that", str(exc), 400)
+    db.session.commit()
+    download = export.download_token(req) if req.type in ("access", "portability") and req.contact else None
+    return render_template("public/privacy_done.html", req=req, download=download)
+
+
+@bp.get("/privacy/download/<token>")
+@limiter.limit(public_limit)
+def privacy_download(token: str):
+    """The person's own data as a ZIP, sensitive fields in clear (they are the person themself)."""
+    req = export.request_for_download(token)
+    if req is None:
+        return _status_page("This download link doesn't work", "It may have expired (links work for 7 days). Please "
+                            "ask again from the preference link in one of our emails.", 404)
+    payload = export.build_zip(req.contact, clear_sensitive=True)
+    req.details = {**(req.details or {}), "downloads": int((req.details or {}).get("downloads", 0)) + 1}
+    db.session.commit()
+    response = make_response(payload)
+    response.headers["Content-Type"] = "application/zip"
+    response.headers["Content-Disposition"] = 'attachment; filename="my-data.zip"'
+    return response
+
+
+@bp.route("/privacy/address/<token>", methods=["GET"])
+@limiter.limit(public_limit)
+def privacy_reconfirm(token: str):
+    """A new address confirms itself: show a button (GET is safe)."""
+    return render_template("public/privacy_confirm_button.html", title="Confirm your new email address",
+                           message="Press the button to start receiving our emails at this address.",
+                           button="Confirm this address", token=token, endpoint="public.privacy_reconfirm_post")
+
+
+@bp.post("/privacy/address/<token>")
+@csrf.exempt  # the signed token in the URL is the proof
+@limiter.limit(public_limit)
+def privacy_reconfirm_post(token: str):
+    outcome = confirm_new_address(token, request_context("public:address-change"))
+    messages = {
+        "confirmed": ("Your address is updated", "From now on we write to this address.", 200),
+        "already": ("Already done", "This address was already confirmed.", 200),
+        "taken": ("We couldn't change the address", "Another subscription already uses this address. Manage it from "
+                  "its own preference link.", 409),
+        "expired": ("This link has expired", "Please ask for the change again.", 410),
+        "invalid": ("This link doesn't work", "Please use the link from the most recent email.", 404),
+    }
+    title, message, code = messages[outcome.status]
+    return _status_page(title, message, code)
+
+
+@bp.get("/privacy/keep/<token>")
+@limiter.limit(public_limit)
+def privacy_keep(token: str):
+    """Answer to the re-permission email: a button that keeps the person subscribed."""
+    return render_template("public/privacy_confirm_button.html", title="Stay subscribed",
+                           message="Press the button and we'll keep sending you the emails you chose.",
+                           button="Yes, keep me subscribed", token=token, endpoint="public.privacy_keep_post")
+
+
+@bp.post("/privacy/keep/<token>")
+@csrf.exempt  # the signed token in the URL is the proof
+@limiter.limit(public_limit)
+def privacy_keep_post(token: str):
+    try:
+        public_id = read_token("repermission", token, max_age=current_app.config["RECIPIENT_TOKEN_MAX_AGE"])
+    except (TokenExpired, TokenInvalid):
+        return _bad_link()
+    contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
+    if contact is None or contact.status != "active":
+        return _bad_link()
+    keep_contact(contact)
+    db.session.commit()
+    return _status_page("Thank you", "You stay subscribed. You can change your choices with the link in any of our emails.")
+
+
+@bp.get("/privacy")
+@limiter.limit(public_limit)
+def privacy_notice():
+    """The privacy notice, generated from the settings; ?version=N shows an earlier version."""
+    version = request.args.get("version", type=int)
+    shown = notice.notice_version(version) if version else notice.current_notice()
+    if shown is None:
+        abort(404)
+    latest = notice.current_notice() if version else shown
+    db.session.commit()
+    return render_template("public/privacy_notice.html", notice=shown, latest=latest)
