@@ -91,6 +91,9 @@ class Config:
     # DNS for the deliverability check: "host" or "host:port", comma-separated; empty: the system resolver.
     DNS_NAMESERVERS = _env_list("DNS_NAMESERVERS")
     DNS_TIMEOUT_SECONDS = float(os.environ.get("DNS_TIMEOUT_SECONDS", "3"))
+    # JSON API for integrations: requests per API key (shared by every endpoint) and the largest request body.
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
+    API_MAX_BODY_BYTES = _env_int("API_MAX_BODY_BYTES", 32 * 1024)
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 128 * 1024
 

@@ -53,6 +53,7 @@ def _security_headers(response):
 def init_app(app: Flask) -> None:
     """Register blueprints, headers and error handlers."""
     from mailer.admin import bp as admin_bp
+    from mailer.api import bp as api_bp
     from mailer.embed import bp as embed_bp
     from mailer.models import StaffUser
     from mailer.public import bp as public_bp
@@ -60,6 +61,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(embed_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.after_request(_security_headers)
 
     login_manager.login_view = "admin.login"

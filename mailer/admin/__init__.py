@@ -56,3 +56,4 @@ from mailer.admin.permissions import check_permission, inject_permissions  # noq
 # One hook checks every admin page and action against the permission map (after require_login).
 bp.before_request(check_permission)
 bp.app_context_processor(inject_permissions)
+from mailer.admin import api_keys  # noqa: E402,F401

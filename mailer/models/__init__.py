@@ -1,4 +1,5 @@
 """SQLAlchemy models, one module per aggregate."""
+from mailer.models.api_key import ApiKey
 from mailer.models.audit import AuditEvent
 from mailer.models.bounce import BounceEvent
 from mailer.models.campaign import Campaign, Delivery, Layout, Link
@@ -16,7 +17,7 @@ from mailer.models.settings import DataRecipient, PrivacySettings
 from mailer.models.tracking import TrackingCounter, TrackingEvent
 
 __all__ = [
-    "BounceEvent", "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "ConsentEvent", "ConsentState", "Contact", "ContactImport", "Form", "LedgerHead", "MailingList", "Notice",
+    "ApiKey", "BounceEvent", "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "ConsentEvent", "ConsentState", "Contact", "ContactImport", "Form", "LedgerHead", "MailingList", "Notice",
     "OutboxMessage", "Purpose", "StaffUser", "Subscription", "Suppression",
     "ContactField", "ContactFieldValue", "ContactKey", "PrivacyRequest", "RepermissionEmail", "DataRecipient",
     "PrivacySettings",

@@ -1,0 +1,33 @@
+"""Authentication of every API request by its Bearer key, the write role, and the request body limit."""
+from flask import current_app, g, request
+
+from mailer.api import bp
+from mailer.api.errors import ApiError
+from mailer.services import api_keys, throttle
+
+# Endpoints anyone may read: the API's own description.
+OPEN_ENDPOINTS = {"api.openapi_document"}
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+# Failed authentications per client IP before answers turn to 429 (keys can't be guessed; this just sheds noise).
+FAILED_AUTH_LIMIT = "30 per minute"
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mailer API"'}
+
+
+@bp.before_request
+def authenticate_request():
+    """Find the request's key (401 without a valid one), refuse writes to read-only keys (403), cap the body."""
+    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
+    if request.endpoint in OPEN_ENDPOINTS:
+        return
+    try:
+        key = api_keys.authenticate(request.headers.get("Authorization"))
+    except api_keys.AuthenticationFailed as exc:
+        if not throttle.allow(FAILED_AUTH_LIMIT, "api-auth-failed", request.remote_addr or ""):
+            raise ApiError(429, "Too many failed authentications from this address. Wait a minute.") from None
+        raise ApiError(401, str(exc), headers=CHALLENGE) from None
+    if request.method not in READ_METHODS and not key.can_write:
+        raise ApiError(403, "This API key is read-only: ask an administrator for a read-and-write key to make "
+                            "changes.", {"role": key.role})
+    g.api_key = key
+    g.api_key_prefix = key.prefix
+    api_keys.note_use(key)

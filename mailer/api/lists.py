@@ -1,0 +1,36 @@
+"""GET /lists and GET /lists/<id>: the mailing lists and their subscriber counts."""
+from flask import jsonify
+from sqlalchemy import select
+
+from mailer.api import api_route
+from mailer.api.errors import ApiError
+from mailer.api.inputs import keyset_page, page_args
+from mailer.api.serializers import list_json
+from mailer.extensions import db
+from mailer.models import MailingList
+from mailer.services.lists import list_counts
+
+
+def list_by_public_id(public_id: str) -> MailingList:
+    """The list with this id, or a JSON 404."""
+    mailing_list = db.session.execute(
+        select(MailingList).where(MailingList.public_id == public_id)).scalar_one_or_none()
+    if mailing_list is None:
+        raise ApiError(404, "There is no list with this id.", {"list_id": public_id[:64]})
+    return mailing_list
+
+
+@api_route("/lists")
+def lists_index():
+    """Every list, oldest first, one page at a time."""
+    after, limit = page_args()
+    rows, next_cursor = keyset_page(select(MailingList), MailingList, MailingList.public_id, after, limit)
+    counts = list_counts()
+    return jsonify(data=[list_json(lst, counts.get(lst.id, {})) for lst in rows], next_cursor=next_cursor)
+
+
+@api_route("/lists/<public_id>")
+def list_show(public_id: str):
+    """One list."""
+    mailing_list = list_by_public_id(public_id)
+    return jsonify(list_json(mailing_list, list_counts().get(mailing_list.id, {})))

@@ -1,0 +1,231 @@
+"""The OpenAPI 3.1 description of the API, written as data (a test checks it against the real routes)."""
+from flask import current_app, jsonify
+
+from mailer.api import bp
+from mailer.extensions import limiter
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    return {str(code): {"$ref": f"#/components/responses/E{code}"} for code in codes}
+
+
+def _page_of(item: str) -> dict:
+    return {"type": "object", "required": ["data", "next_cursor"], "properties": {
+        "data": {"type": "array", "items": _ref(item)},
+        "next_cursor": {"type": ["string", "null"],
+                        "description": "Pass as `after` to get the next page; null on the last page."}}}
+
+
+TS = {"type": ["string", "null"], "format": "date-time"}
+ID = {"type": "string", "description": "An opaque public id."}
+READ_ERRORS = (401, 429)
+ID_PARAM = {"name": "public_id", "in": "path", "required": True, "schema": {"type": "string"}}
+PAGING = [{"$ref": "#/components/parameters/after"}, {"$ref": "#/components/parameters/limit"}]
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error", "detail"], "properties": {
+        "error": {"type": "string", "description": "What went wrong, in words for a person."},
+        "detail": {"description": "Specifics, e.g. a message per field (`{\"email\": \"…\"}`), or null."}}},
+    "List": {"type": "object", "properties": {
+        "id": ID, "name": {"type": "string"}, "description": {"type": "string"},
+        "visibility": {"type": "string", "enum": ["public", "private"]}, "created_at": TS,
+        "subscribers": {"type": "object", "properties": {k: {"type": "integer"} for k in
+                                                          ("pending", "confirmed", "unsubscribed")}}}},
+    "Purpose": {"type": ["object", "null"], "properties": {
+        "id": ID, "key": {"type": "string"}, "name": {"type": "string"},
+        "kind": {"type": "string", "enum": ["list", "tracking_open", "tracking_click", "other"]},
+        "list_id": {"type": ["string", "null"]}}},
+    "Subscription": {"type": "object", "properties": {
+        "list": {"type": "object", "properties": {"id": ID, "name": {"type": "string"}}},
+        "status": {"type": "string", "enum": ["pending", "confirmed", "unsubscribed"]},
+        "source": {"type": ["string", "null"]}, "requested_at": TS, "confirmed_at": TS, "unsubscribed_at": TS}},
+    "ConsentState": {"type": "object", "properties": {
+        "purpose": _ref("Purpose"),
+        "status": {"type": "string", "enum": ["pending", "granted", "withdrawn", "objected", "expired"]},
+        "since": TS}},
+    "FieldValue": {"type": "object", "properties": {
+        "key": {"type": "string"}, "label": {"type": "string"},
+        "category": {"type": "string", "enum": ["ordinary", "personal_identifier", "sensitive"]},
+        "value": {"type": "string", "description": "Sensitive values are always masked, e.g. `•••• 4242`."},
+        "masked": {"type": "boolean"}}},
+    "Contact": {"type": "object", "properties": {
+        "id": ID, "email": {"type": ["string", "null"], "description": "null once the contact was erased"},
+        "name": {"type": ["string", "null"]},
+        "status": {"type": "string", "enum": ["active", "restricted", "erased"]},
+        "attributes": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+        "fields": {"type": "array", "items": _ref("FieldValue")},
+        "source": {"type": ["string", "null"]}, "created_at": TS, "last_activity_at": TS,
+        "subscriptions": {"type": "array", "items": _ref("Subscription")},
+        "consent": {"type": "array", "items": _ref("ConsentState")},
+        "changed": {"type": "array", "items": {"type": "string"}, "description": "PATCH only: what changed."}}},
+    "ContactPatch": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+        "name": {"type": ["string", "null"], "maxLength": 200},
+        "attributes": {"type": "object", "maxProperties": 50,
+                       "description": "Merged into the contact's attributes; a null value removes one.",
+                       "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+        "fields": {"type": "object", "description": "Custom contact fields by key (empty or null clears). "
+                                                    "Sensitive fields need the person's granted consent.",
+                   "additionalProperties": {"type": ["string", "null"]}}}},
+    "ConsentEvent": {"type": "object", "properties": {
+        "id": {"type": "string", "description": "The event's hash in the ledger chain."},
+        "action": {"type": "string"}, "purpose": _ref("Purpose"), "source": {"type": "string"},
+        "notice": {"type": ["object", "null"], "description": "The exact words the person was shown."},
+        "email": {"type": ["string", "null"]}, "ip": {"type": ["string", "null"]},
+        "user_agent": {"type": ["string", "null"]}, "details": {"type": "object"}, "created_at": TS,
+        "prev_hash": {"type": "string"}}},
+    "Campaign": {"type": "object", "properties": {
+        "id": ID, "name": {"type": "string"}, "subject": {"type": "string"},
+        "category": {"type": "string"},
+        "status": {"type": "string", "enum": ["draft", "scheduled", "sending", "paused", "sent", "cancelled"]},
+        "status_reason": {"type": "string"}, "lists": {"type": "array", "items": {"type": "string"}},
+        "scheduled_at": TS, "started_at": TS, "finished_at": TS, "created_at": TS,
+        "progress": {"type": "object", "description": "Only on GET /campaigns/{public_id}: delivery counts by "
+                                                      "status, remaining, rate_per_s and eta_s.",
+                     "additionalProperties": True}}},
+    "SignupRequest": {"type": "object", "additionalProperties": False, "required": ["email", "lists", "consent"],
+                      "properties": {
+        "email": {"type": "string", "maxLength": 254},
+        "name": {"type": ["string", "null"], "maxLength": 200},
+        "lists": {"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "string"},
+                  "description": "Public ids of the lists whose (unticked) checkbox the person ticked."},
+        "consent": {"type": "object", "additionalProperties": False, "required": ["text", "source_url"],
+                    "description": "Proof of what the person was shown; stored as an immutable notice.",
+                    "properties": {
+            "text": {"type": "string", "minLength": 10, "maxLength": 10000,
+                     "description": "The exact wording shown next to the checkbox(es)."},
+            "source_url": {"type": "string", "format": "uri", "description": "The page the person signed up on."},
+            "ip": {"type": ["string", "null"], "description": "The person's IP address, if known."},
+            "user_agent": {"type": ["string", "null"], "maxLength": 512}}}}},
+    "SignupAccepted": {"type": "object", "properties": {"status": {"const": "accepted"},
+                                                       "message": {"type": "string"}}},
+    "UnsubscribeResult": {"type": "object", "properties": {
+        "contact_id": ID, "list_id": ID, "status": {"type": "string"},
+        "changed": {"type": "boolean", "description": "false when the contact was already unsubscribed"}}},
+}
+for _name, _item in (("ListPage", "List"), ("ContactPage", "Contact"), ("ConsentEventPage", "ConsentEvent"),
+                     ("CampaignPage", "Campaign")):
+    SCHEMAS[_name] = _page_of(_item)
+
+ERROR_TEXT = {
+    400: "The body is not valid JSON.",
+    401: "The Authorization header is missing, or the key is not valid or was revoked.",
+    403: "The key is read-only and the request would change something.",
+    404: "No resource with this id.",
+    409: "The contact is restricted (Art. 18 GDPR) or erased and cannot be changed through the API.",
+    413: "The body is larger than API_MAX_BODY_BYTES (32 KiB by default).",
+    415: "The body is not sent as application/json.",
+    422: "A value is missing, of the wrong type or not valid; `detail` names each field.",
+    429: "The key's rate limit (API_RATE_LIMIT, shared by all endpoints) is exhausted; see Retry-After.",
+}
+
+WRITE_ERRORS = (400, 403, 413, 415, 422, *READ_ERRORS)
+
+
+def build_document(prefix: str) -> dict:
+    """The whole document; servers point at where the blueprint is mounted."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mailer API",
+            "version": "1.0.0",
+            "description": "JSON API for integrations. Authenticate with `Authorization: Bearer <API key>` (keys "
+                           "are created by an owner or admin under Admin → API keys). Errors are always "
+                           "`{\"error\": …, \"detail\": …}`. Lists page by cursor: pass `next_cursor` as `after`.",
+        },
+        "servers": [{"url": prefix or "/"}],
+        "security": [{"bearerAuth": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "An API key, e.g. mk_1a2b3c4d_…"}},
+            "schemas": SCHEMAS,
+            "parameters": {
+                "after": {"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
+                          "description": "Continue after the item with this id (the previous page's next_cursor)."},
+                "limit": {"name": "limit", "in": "query", "required": False,
+                          "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+            },
+            "responses": {f"E{code}": _json(_ref("Error"), text) for code, text in ERROR_TEXT.items()},
+        },
+    }
+
+
+def _paths() -> dict:
+    contact_id = {**ID_PARAM, "description": "The contact's public id."}
+    return {
+        "/lists": {"get": {
+            "operationId": "listLists", "summary": "Mailing lists with subscriber counts", "parameters": PAGING,
+            "responses": {"200": _json(_ref("ListPage"), "A page of lists."), **_errors(422, *READ_ERRORS)}}},
+        "/lists/{public_id}": {"get": {
+            "operationId": "getList", "summary": "One mailing list", "parameters": [ID_PARAM],
+            "responses": {"200": _json(_ref("List"), "The list."), **_errors(404, *READ_ERRORS)}}},
+        "/subscriptions": {"post": {
+            "operationId": "createSubscription",
+            "summary": "Start a double opt-in sign-up",
+            "description": "Records a pending subscription per list and the wording shown (as a versioned notice), "
+                           "then emails a confirmation link. The answer is identical whether the address is new, "
+                           "pending, confirmed or suppressed.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SignupRequest")}}},
+            "responses": {"202": _json(_ref("SignupAccepted"), "Accepted (whatever the address's state)."),
+                          **_errors(*WRITE_ERRORS)}}},
+        "/contacts": {"get": {
+            "operationId": "findContact", "summary": "Look a contact up by exact email address",
+            "parameters": [{"name": "email", "in": "query", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _json(_ref("ContactPage"), "The matching contact (zero or one)."),
+                          **_errors(422, *READ_ERRORS)}}},
+        "/contacts/{public_id}": {
+            "get": {"operationId": "getContact", "summary": "A contact's profile, subscriptions and consent",
+                    "parameters": [contact_id],
+                    "responses": {"200": _json(_ref("Contact"), "The contact (sensitive fields masked)."),
+                                  **_errors(404, *READ_ERRORS)}},
+            "patch": {"operationId": "updateContact", "summary": "Change name, attributes or custom fields",
+                      "description": "Audited. Refused with 409 for restricted or erased contacts.",
+                      "parameters": [contact_id],
+                      "requestBody": {"required": True,
+                                      "content": {"application/json": {"schema": _ref("ContactPatch")}}},
+                      "responses": {"200": _json(_ref("Contact"), "The contact after the change."),
+                                    **_errors(404, 409, *WRITE_ERRORS)}}},
+        "/contacts/{public_id}/consent": {"get": {
+            "operationId": "getContactConsent", "summary": "The contact's consent ledger, oldest first",
+            "parameters": [contact_id, *PAGING],
+            "responses": {"200": _json(_ref("ConsentEventPage"), "A page of ledger events."),
+                          **_errors(404, 422, *READ_ERRORS)}}},
+        "/contacts/{public_id}/subscriptions/{list_id}": {"delete": {
+            "operationId": "unsubscribeContact", "summary": "Unsubscribe a contact from one list",
+            "description": "Ends the subscription and withdraws consent for the list (one ledger event). "
+                           "Repeating it changes nothing.",
+            "parameters": [contact_id, {"name": "list_id", "in": "path", "required": True,
+                                        "schema": {"type": "string"}, "description": "The list's public id."}],
+            "responses": {"200": _json(_ref("UnsubscribeResult"), "Unsubscribed."),
+                          **_errors(403, 404, 409, *READ_ERRORS)}}},
+        "/campaigns": {"get": {
+            "operationId": "listCampaigns", "summary": "Campaigns and their status",
+            "parameters": [*PAGING, {"name": "status", "in": "query", "required": False, "schema": {
+                "type": "string", "enum": ["draft", "scheduled", "sending", "paused", "sent", "cancelled"]}}],
+            "responses": {"200": _json(_ref("CampaignPage"), "A page of campaigns."),
+                          **_errors(422, *READ_ERRORS)}}},
+        "/campaigns/{public_id}": {"get": {
+            "operationId": "getCampaign", "summary": "One campaign with sending progress",
+            "parameters": [ID_PARAM],
+            "responses": {"200": _json(_ref("Campaign"), "The campaign."), **_errors(404, *READ_ERRORS)}}},
+        "/openapi.json": {"get": {
+            "operationId": "getOpenApiDocument", "summary": "This document", "security": [],
+            "responses": {"200": {"description": "The OpenAPI document.",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          **_errors(429)}}},
+    }
+
+
+@bp.get("/openapi.json")
+@limiter.limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"])
+def openapi_document():
+    """The OpenAPI document (no key needed: it describes the API, it holds no data)."""
+    return jsonify(build_document(current_app.extensions.get("mailer.api_prefix", "")))

@@ -1,0 +1,110 @@
+"""What the API returns for each resource. Only public ids leave the app; sensitive field values are masked."""
+from datetime import datetime
+
+from sqlalchemy import select
+
+from mailer.extensions import db
+from mailer.models import Campaign, ConsentEvent, ConsentState, Contact, MailingList, Purpose, Subscription
+from mailer.services.privacy import fields as field_service
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Naive UTC timestamps as RFC 3339 strings."""
+    return moment.isoformat(timespec="seconds") + "Z" if moment is not None else None
+
+
+def purpose_json(purpose: Purpose | None) -> dict | None:
+    if purpose is None:
+        return None
+    return {"id": purpose.public_id, "key": purpose.key, "name": purpose.name, "kind": purpose.kind,
+            "list_id": purpose.mailing_list.public_id if purpose.mailing_list is not None else None}
+
+
+def list_json(mailing_list: MailingList, counts: dict[str, int]) -> dict:
+    return {
+        "id": mailing_list.public_id,
+        "name": mailing_list.name,
+        "description": mailing_list.description,
+        "visibility": mailing_list.visibility,
+        "created_at": iso(mailing_list.created_at),
+        "subscribers": {status: counts.get(status, 0) for status in ("pending", "confirmed", "unsubscribed")},
+    }
+
+
+def _subscriptions(contact: Contact) -> list[dict]:
+    query = select(Subscription).where(Subscription.contact_id == contact.id).order_by(Subscription.id)
+    return [{
+        "list": {"id": sub.mailing_list.public_id, "name": sub.mailing_list.name},
+        "status": sub.status,
+        "source": sub.source,
+        "requested_at": iso(sub.requested_at),
+        "confirmed_at": iso(sub.confirmed_at),
+        "unsubscribed_at": iso(sub.unsubscribed_at),
+    } for sub in db.session.execute(query).scalars()]
+
+
+def _consent(contact: Contact) -> list[dict]:
+    query = select(ConsentState).where(ConsentState.contact_id == contact.id).order_by(ConsentState.purpose_id)
+    return [{"purpose": purpose_json(state.purpose), "status": state.status, "since": iso(state.updated_at)}
+            for state in db.session.execute(query).scalars()]
+
+
+def _fields(contact: Contact) -> list[dict]:
+    """Custom field values as staff see them: sensitive ones masked (never revealed through the API)."""
+    return [{"key": field.key, "label": field.label, "category": field.category, "value": shown,
+             "masked": field.is_sensitive} for field, shown in field_service.values_for(contact)]
+
+
+def contact_json(contact: Contact) -> dict:
+    """A contact's profile, subscriptions and current consent per purpose."""
+    return {
+        "id": contact.public_id,
+        "email": contact.email,
+        "name": contact.name,
+        "status": contact.status,
+        "attributes": dict(contact.attributes or {}),
+        "fields": _fields(contact),
+        "source": contact.source,
+        "created_at": iso(contact.created_at),
+        "last_activity_at": iso(contact.last_activity_at),
+        "subscriptions": _subscriptions(contact),
+        "consent": _consent(contact),
+    }
+
+
+def event_json(event: ConsentEvent) -> dict:
+    """One ledger event; the personal columns are null once erasure blanked them."""
+    notice = event.notice
+    return {
+        "id": event.hash,
+        "action": event.action,
+        "purpose": purpose_json(event.purpose),
+        "source": event.source,
+        "notice": {"key": notice.key, "version": notice.version, "content_hash": notice.content_hash,
+                   "content": notice.content} if notice is not None else None,
+        "email": event.email,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "details": event.details or {},
+        "created_at": iso(event.created_at),
+        "prev_hash": event.prev_hash,
+    }
+
+
+def campaign_json(campaign: Campaign, progress: dict | None = None) -> dict:
+    data = {
+        "id": campaign.public_id,
+        "name": campaign.name,
+        "subject": campaign.subject,
+        "category": campaign.category,
+        "status": campaign.status,
+        "status_reason": campaign.status_reason or "",
+        "lists": [lst.public_id for lst in campaign.lists],
+        "scheduled_at": iso(campaign.scheduled_at),
+        "started_at": iso(campaign.started_at),
+        "finished_at": iso(campaign.finished_at),
+        "created_at": iso(campaign.created_at),
+    }
+    if progress is not None:
+        data["progress"] = progress
+    return data

@@ -1,0 +1,154 @@
+"""Sign-ups arriving through the API: the same double opt-in as the forms (REQUIREMENTS F1, G, J3, J4).
+
+The integration tells us what the person was shown (the wording and the page it was on); that wording becomes an
+immutable Notice, and each ticked list one "requested" ledger event with source "api:<key prefix>". Then the usual
+confirmation email goes out (with the usual per-address and per-domain caps). Nothing in the outcome depends on
+whether the address was known, so the API answer can be identical for every address.
+"""
+import hashlib
+import ipaddress
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from mailer.clock import utcnow
+from mailer.extensions import db
+from mailer.models import ApiKey, Contact, MailingList, Subscription
+from mailer.services.contacts import AddressError, get_or_create_contact, normalise_email
+from mailer.services.ledger import RequestContext, record_consent
+from mailer.services.notices import publish_notice
+from mailer.services.signup import MAX_NAME_LENGTH, request_confirmation_email
+from mailer.services.suppression import is_suppressed
+
+MAX_LISTS = 50
+MAX_NOTICE_TEXT = 10_000
+MAX_URL_LENGTH = 2000
+MAX_USER_AGENT = 512
+
+
+class ApiSignupError(ValueError):
+    """The sign-up cannot be accepted; `field_name` says which part of the request is wrong."""
+
+    def __init__(self, message: str, field_name: str):
+        super().__init__(message)
+        self.field_name = field_name
+
+
+@dataclass
+class ApiSignup:
+    """A sign-up as an integration sent it (types already checked by the view)."""
+
+    email: str
+    lists: list[str]
+    consent_text: str
+    source_url: str
+    name: str = ""
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass
+class CheckedSignup:
+    """A sign-up that passed every check: nothing is written before this exists."""
+
+    email: str
+    name: str
+    mailing_lists: list[MailingList]
+    consent_text: str
+    source_url: str
+    ip: str | None
+    user_agent: str | None
+
+
+def _clean_text(value: str, limit: int, field_name: str, what: str) -> str:
+    if len(value) > limit:
+        raise ApiSignupError(f"The {what} is too long ({limit} characters at most).", field_name)
+    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\r\t" for ch in value):
+        raise ApiSignupError(f"The {what} contains control characters that can't be stored.", field_name)
+    return value
+
+
+def validate(inp: ApiSignup) -> CheckedSignup:
+    """Check a sign-up completely before anything is written."""
+    try:
+        email = normalise_email(inp.email)
+    except AddressError as exc:
+        raise ApiSignupError(str(exc), "email") from None
+    name = " ".join(_clean_text(inp.name or "", MAX_NAME_LENGTH, "name", "name").split())
+    wanted = list(dict.fromkeys(inp.lists))
+    if not wanted:
+        raise ApiSignupError("Name at least one list the person ticked.", "lists")
+    if len(wanted) > MAX_LISTS:
+        raise ApiSignupError(f"At most {MAX_LISTS} lists per sign-up.", "lists")
+    found = {lst.public_id: lst for lst in db.session.execute(
+        select(MailingList).where(MailingList.public_id.in_(wanted))).scalars()}
+    unknown = [public_id for public_id in wanted if public_id not in found]
+    if unknown:
+        raise ApiSignupError("Unknown list id(s): " + ", ".join(unknown[:10]) + ".", "lists")
+    lists = [found[public_id] for public_id in wanted]
+    if any(lst.purpose is None for lst in lists):
+        raise ApiSignupError("One of the lists cannot take sign-ups (it has no consent purpose).", "lists")
+    text = _clean_text((inp.consent_text or "").strip(), MAX_NOTICE_TEXT, "consent.text", "consent text")
+    if len(text) < 10:
+        raise ApiSignupError("Send the exact words the person was shown next to the checkbox (consent.text).",
+                             "consent.text")
+    source_url = (inp.source_url or "").strip()
+    parts = urlsplit(source_url)
+    if len(source_url) > MAX_URL_LENGTH or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ApiSignupError("consent.source_url must be the http(s) address of the page the person signed up on.",
+                             "consent.source_url")
+    ip = (inp.ip or "").strip() or None
+    if ip is not None:
+        try:
+            ip = str(ipaddress.ip_address(ip))
+        except ValueError:
+            raise ApiSignupError("consent.ip is not an IPv4 or IPv6 address.", "consent.ip") from None
+    user_agent = _clean_text((inp.user_agent or "").strip(), MAX_USER_AGENT, "consent.user_agent", "user agent") or None
+    return CheckedSignup(email, name, lists, text, source_url, ip, user_agent)
+
+
+def notice_key(key: ApiKey, source_url: str) -> str:
+    """One notice history per key and page, so versions only change when that page's wording changes."""
+    return f"api:{key.prefix}:{hashlib.sha256(source_url.encode()).hexdigest()[:16]}"
+
+
+def _open_subscription(contact: Contact, mailing_list: MailingList, source: str, reconfirm: bool) -> bool:
+    """Create or reopen a pending subscription; False when already confirmed (unless a fresh opt-in is needed).
+
+    The same rule as signup's form path: a confirmed subscriber is not asked again, except after suppression (J4).
+    """
+    sub = db.session.execute(select(Subscription).where(
+        Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id)).scalar_one_or_none()
+    if sub is not None and sub.status == "confirmed" and not reconfirm:
+        return False
+    if sub is None:
+        sub = Subscription(contact_id=contact.id, list_id=mailing_list.id, source=source)
+        db.session.add(sub)
+    sub.status, sub.requested_at, sub.unsubscribed_at = "pending", utcnow(), None
+    return True
+
+
+def subscribe(checked: CheckedSignup, key: ApiKey) -> None:
+    """Record the sign-up as pending and send the confirmation email; silent about the address's state."""
+    source = f"api:{key.prefix}"
+    ctx = RequestContext(source=source, ip=checked.ip, user_agent=checked.user_agent)
+    contact, _ = get_or_create_contact(checked.email, source=source, name=checked.name or None)
+    if contact.status != "active":
+        db.session.rollback()
+        return  # restricted (Art. 18) or erased: not processed; the caller's answer stays the same
+    if checked.name and not contact.name:
+        contact.name = checked.name
+    notice = publish_notice(notice_key(key, checked.source_url),
+                            {"via": "api", "source_url": checked.source_url, "intro": checked.consent_text})
+    suppressed = is_suppressed(contact.email_hash)
+    pending = False
+    for mailing_list in checked.mailing_lists:
+        if _open_subscription(contact, mailing_list, source, reconfirm=suppressed):
+            record_consent(contact, mailing_list.purpose, "requested", ctx, notice=notice,
+                           details={"api_key": key.prefix, "source_url": checked.source_url})
+            pending = True
+    db.session.commit()
+    if pending:
+        request_confirmation_email(contact)

@@ -1,0 +1,81 @@
+"""Lists and campaigns through the API: pages by cursor, single items, progress numbers, bad input."""
+from sqlalchemy import select
+
+from mailer.clock import utcnow
+from mailer.extensions import db
+from mailer.models import Campaign, Contact, Delivery
+from mailer.services.lists import create_list
+from tests.api.helpers import signup_body
+
+
+def test_lists_with_counts(api, demo_form):
+    api.post("/subscriptions", json=signup_body("ann@example.com"))
+    data = api.get("/lists").get_json()
+    [demo] = data["data"]
+    assert demo["id"] == demo_form.lists[0].public_id and demo["name"] == demo_form.lists[0].name
+    assert demo["subscribers"] == {"pending": 1, "confirmed": 0, "unsubscribed": 0}
+    assert data["next_cursor"] is None
+    assert api.get(f"/lists/{demo['id']}").get_json() == demo
+
+
+def test_lists_page_by_cursor(api, app_ctx):
+    made = [create_list(f"List {n}").public_id for n in range(5)]
+    db.session.commit()
+    seen, after = [], None
+    while True:
+        page = api.get("/lists?limit=2" + (f"&after={after}" if after else "")).get_json()
+        assert len(page["data"]) <= 2
+        seen += [item["id"] for item in page["data"]]
+        after = page["next_cursor"]
+        if after is None:
+            break
+    assert seen == made
+
+
+def test_lists_bad_paging_and_unknown_id(api, app_ctx):
+    for query in ("limit=-1", "limit=1.5", "limit=1000", "after=" + "x" * 200, "after=unknown"):
+        response = api.get(f"/lists?{query}")
+        assert response.status_code == 422, query
+        assert set(response.get_json()["detail"]) <= {"limit", "after"}
+    missing = api.get("/lists/nope")
+    assert missing.status_code == 404 and missing.get_json() == {"error": "There is no list with this id.",
+                                                                 "detail": {"list_id": "nope"}}
+
+
+def _campaign(name: str, status: str, lists=()) -> Campaign:
+    campaign = Campaign(name=name, subject=f"{name}!", status=status, lists=list(lists))
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign
+
+
+def test_campaigns_with_status_and_progress(api, demo_form):
+    draft = _campaign("Draft", "draft")
+    sending = _campaign("Spring news", "sending", demo_form.lists)
+    sending.started_at = utcnow()
+    for n, status in enumerate(["sent", "sent", "queued", "failed"]):
+        contact = Contact(email=f"c{n}@example.com", email_hash=f"h{n}", attributes={})
+        db.session.add(contact)
+        db.session.flush()
+        db.session.add(Delivery(campaign_id=sending.id, contact_id=contact.id, status=status))
+    db.session.commit()
+
+    listed = api.get("/campaigns").get_json()
+    assert [(c["id"], c["status"]) for c in listed["data"]] == [(draft.public_id, "draft"),
+                                                                 (sending.public_id, "sending")]
+    assert "progress" not in listed["data"][0]
+    only_sending = api.get("/campaigns?status=sending").get_json()["data"]
+    assert [c["id"] for c in only_sending] == [sending.public_id]
+
+    data = api.get(f"/campaigns/{sending.public_id}").get_json()
+    assert data["lists"] == [demo_form.lists[0].public_id] and data["subject"] == "Spring news!"
+    progress = data["progress"]
+    assert (progress["sent"], progress["queued"], progress["failed"], progress["total"]) == (2, 1, 1, 4)
+    assert progress["remaining"] == 1
+
+
+def test_campaigns_bad_input(api, app_ctx):
+    assert api.get("/campaigns?status=flying").status_code == 422
+    assert api.get("/campaigns/nope").status_code == 404
+    assert api.get("/campaigns?after=nope").status_code == 422
+    assert db.session.execute(select(Campaign)).first() is None
