@@ -46,14 +46,25 @@ def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
     ]
 
 
+def _sample_subject(campaign: Campaign) -> str:
+    """The subject line with its merge fields filled in for a sample contact ("" when it can't render)."""
+    if campaign.layout is None or "{" not in (campaign.subject or ""):
+        return campaign.subject or ""
+    rendered, _ = render_preview(campaign)
+    db.session.rollback()
+    return rendered.subject if rendered else ""
+
+
 def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=None):
     progress = campaign_service.progress(campaign) if campaign.status != "draft" else None
+    sample_subject = _sample_subject(campaign)
     schedule_form = schedule_form or _schedule_form(campaign)
     return render_template(
         "admin/campaigns/show.html", campaign=campaign, progress=progress, actions=_actions(campaign),
         readiness=_readiness(campaign), compliance=campaign.compliance or {}, labels=EXCLUSION_LABELS,
         test_form=test_form or TestSendForm(), action_form=ActionForm(), schedule_form=schedule_form,
         final=campaign.status in FINAL_STATUSES, planned_local=drafts.local_schedule_text(campaign),
+        sample_subject=sample_subject,
     ), status
 
 
@@ -164,7 +175,7 @@ def _confirm_page(campaign: Campaign, action: str, status: int = 200, error: str
             error = error or str(exc)
     return render_template("admin/campaigns/confirm.html", campaign=campaign, action=action, error=error,
                            compliance=compliance, labels=EXCLUSION_LABELS, readiness=_readiness(campaign),
-                           action_form=ActionForm(), schedule=schedule,
+                           action_form=ActionForm(), schedule=schedule, sample_subject=_sample_subject(campaign),
                            schedule_form=schedule_form or _schedule_form(campaign)), status
 
 

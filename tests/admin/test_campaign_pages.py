@@ -6,25 +6,10 @@ from sqlalchemy import func, select
 
 from mailer.extensions import db
 from mailer.models import Campaign, Layout, MailingList
-from mailer.services.ledger import RequestContext
-from mailer.services.signup import SignupInput, confirm, confirmation_token, subscribe
 from mailer.services.staff import create_staff
+from tests.support.audience import SIGNUP, subscriber
 from tests.support.http import csrf_token, login
 from tests.support.signup import page
-
-SIGNUP = RequestContext("form", ip="192.0.2.1", user_agent="TestBrowser/1.0")
-
-
-def subscriber(form, email: str, name: str | None = None, confirmed: bool = True):
-    """Sign someone up through the demo form's service, and confirm by the link's token (double opt-in)."""
-    list_purpose = form.lists[0].purpose
-    subscribe(form, SignupInput(email=email, name=name or "", consents=[list_purpose.public_id]), SIGNUP)
-    from mailer.services.contacts import find_contact_by_email
-
-    contact = find_contact_by_email(email)
-    if confirmed:
-        assert confirm(confirmation_token(contact), SIGNUP).status == "confirmed"
-    return contact
 
 
 def editor_fields(client, url: str = "/admin/campaigns/new", **overrides) -> dict:
