@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
+from email.utils import parseaddr
 
 from mailer.extensions import db
 from mailer.models import Campaign, Contact, Delivery, MailingList
@@ -69,7 +70,8 @@ def parse_arf(msg: Message) -> FeedbackReport | None:
     def value(name: str) -> str:
         return " ".join(str(fields.get(name) or "").split())
 
-    reporter = value("Reporting-MTA").partition(";")[2].strip() or value("Reported-Domain") or value("User-Agent")
+    sender = parseaddr(str(msg.get("From", "")))[1]
+    reporter = value("Reporting-MTA").partition(";")[2].strip() or sender.rpartition("@")[2] or value("User-Agent")
     return FeedbackReport(feedback_type=(value("Feedback-Type") or "abuse").lower(), version=value("Version"),
                           user_agent=value("User-Agent"), reporter=reporter,
                           original_mail_from=value("Original-Mail-From").strip("<>"),

@@ -25,9 +25,9 @@ from mailer.sending.messages import parse_sender
 from mailer.services.dnscheck import DnsUnavailable, Record, Resolver, organisational_domain
 
 log = logging.getLogger(__name__)
-SENT_STATUSES = ("sent", "bounced")  # with a Message-ID: the message left us (a DSN may have come back later)
 CACHE_SECONDS = 300
-_cache: dict[tuple, tuple[float, "Readiness"]] = {}
+# The engine stores a Message-ID only when the relay accepted the message: it left us, whatever a later DSN says.
+_LEFT_US = Delivery.message_id != ""
 
 
 # --- domains ----------------------------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def complaint_rates(days: int = 14) -> list[DomainDay]:
     sent_day = func.date(Delivery.finished_at)
     for campaign_id, day, count in db.session.execute(
             select(Delivery.campaign_id, sent_day, func.count())
-            .where(Delivery.status.in_(SENT_STATUSES), Delivery.message_id != "", Delivery.finished_at >= since)
+            .where(_LEFT_US, Delivery.finished_at >= since)
             .group_by(Delivery.campaign_id, sent_day)):
         key = (domains.get(campaign_id, default_domain()), _day(day))
         rows.setdefault(key, DomainDay(*key)).sent += count
@@ -120,8 +120,7 @@ def recent_rate(domain: str, hours: int = 24) -> RecentRate:
     since = utcnow() - timedelta(hours=hours)
     ids = [cid for cid, d in campaign_domains().items() if d == domain]
     sent = db.session.execute(select(func.count()).select_from(Delivery).where(
-        Delivery.campaign_id.in_(ids), Delivery.status.in_(SENT_STATUSES), Delivery.message_id != "",
-        Delivery.finished_at >= since)).scalar_one() if ids else 0
+        Delivery.campaign_id.in_(ids), _LEFT_US, Delivery.finished_at >= since)).scalar_one() if ids else 0
     complaints = db.session.execute(select(func.count()).select_from(BounceEvent).where(
         BounceEvent.sending_domain == domain, BounceEvent.kind == "complaint",
         BounceEvent.created_at >= since)).scalar_one()
@@ -293,8 +292,11 @@ def readiness(refresh: bool = False) -> Readiness:
     """Check every sending domain (cached for a few minutes: a page view must not wait on DNS each time)."""
     config = current_app.config
     domains = sending_domains()
-    key = (id(current_app._get_current_object()), tuple(domains), tuple(config["DNS_NAMESERVERS"]))
-    cached = _cache.get(key)
+    keys = db.session.execute(select(DkimKey.id).where(DkimKey.active.is_(True))).scalars().all()
+    key = (tuple(domains), tuple(keys), tuple(config["DNS_NAMESERVERS"]), config["MAILER_BOUNCE_ADDRESS"],
+           config["SMTP_URL"])
+    cache = current_app.extensions.setdefault("mailer.readiness", {})
+    cached = cache.get(key)
     if cached and not refresh and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]
     resolver = Resolver(config["DNS_NAMESERVERS"], config["DNS_TIMEOUT_SECONDS"])
@@ -308,5 +310,6 @@ def readiness(refresh: bool = False) -> Readiness:
                   _dkim(dns, domain), _dmarc(dns, domain), _alignment(domain, envelope),
                   _bounce_mx(dns, envelope) if index == 0 else None]
         result.domains.append(DomainReadiness(domain, [c for c in checks if c is not None]))
-    _cache[key] = (time.monotonic(), result)
+    cache.clear()  # one entry is enough: the newest answer
+    cache[key] = (time.monotonic(), result)
     return result
