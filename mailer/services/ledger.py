@@ -95,17 +95,18 @@ def record_consent(
     head.last_event_id = ev.id
     state = ACTION_STATES[action]
     if purpose is not None and state is not None:
-        _set_state(contact.id, purpose.id, state, ev.id)
+        _set_state(contact.id, purpose.id, state, ev.id, ev.created_at)
     return ev
 
 
-def _set_state(contact_id: int, purpose_id: int, status: str, event_id: int) -> None:
-    """Upsert the cached consent state for one contact and purpose."""
+def _set_state(contact_id: int, purpose_id: int, status: str, event_id: int, at) -> None:
+    """Upsert the cached consent state for one contact and purpose; `at` is its event's time, as a rebuild sets it."""
     row = db.session.get(ConsentState, (contact_id, purpose_id))
     if row is None:
-        db.session.add(ConsentState(contact_id=contact_id, purpose_id=purpose_id, status=status, event_id=event_id))
+        db.session.add(ConsentState(contact_id=contact_id, purpose_id=purpose_id, status=status, event_id=event_id,
+                                    updated_at=at))
     else:
-        row.status, row.event_id, row.updated_at = status, event_id, utcnow()
+        row.status, row.event_id, row.updated_at = status, event_id, at
 
 
 def consent_status(contact: Contact, purpose: Purpose) -> str | None:
@@ -117,16 +118,17 @@ def consent_status(contact: Contact, purpose: Purpose) -> str | None:
 def rebuild_states() -> int:
     """Recompute the consent-state cache from the ledger; returns the number of states written."""
     db.session.execute(delete(ConsentState))
-    latest: dict[tuple[int, int], tuple[str, int]] = {}
-    query = select(ConsentEvent.contact_id, ConsentEvent.purpose_id, ConsentEvent.action, ConsentEvent.id).order_by(
-        ConsentEvent.id
-    )
-    for contact_id, purpose_id, action, event_id in db.session.execute(query):
+    latest: dict[tuple[int, int], tuple[str, int, object]] = {}
+    query = select(ConsentEvent.contact_id, ConsentEvent.purpose_id, ConsentEvent.action, ConsentEvent.id,
+                   ConsentEvent.created_at).order_by(ConsentEvent.id)
+    for contact_id, purpose_id, action, event_id, created_at in db.session.execute(query):
         state = ACTION_STATES.get(action)
         if purpose_id is not None and state is not None:
-            latest[(contact_id, purpose_id)] = (state, event_id)
-    for (contact_id, purpose_id), (state, event_id) in latest.items():
-        db.session.add(ConsentState(contact_id=contact_id, purpose_id=purpose_id, status=state, event_id=event_id))
+            latest[(contact_id, purpose_id)] = (state, event_id, created_at)
+    # updated_at is the deciding event's time, so a rebuild does not restart the retention clock of pending sign-ups.
+    for (contact_id, purpose_id), (state, event_id, created_at) in latest.items():
+        db.session.add(ConsentState(contact_id=contact_id, purpose_id=purpose_id, status=state, event_id=event_id,
+                                    updated_at=created_at))
     db.session.commit()
     return len(latest)
 

@@ -13,6 +13,7 @@ from tests.support.http import confirm_link, consent_values, form_timer
 from tests.support.signup import contact_by_email, path_of, sign_up
 
 FLOOR_MS = 200
+REPEATS = 2
 # Headers that may differ between answers without saying anything about the address.
 VARYING_HEADERS = {"Date", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Limit", "Retry-After"}
 
@@ -56,22 +57,30 @@ def _answer(response) -> tuple:
     return response.status_code, headers, response.data
 
 
+@pytest.mark.config(SIGNUP_RATE_LIMIT_IP="100 per 10 minutes")
 def test_same_answer_and_timing_floor_whatever_the_address(app, client, known_addresses):
-    app.config["SIGNUP_RESPONSE_FLOOR_MS"] = FLOOR_MS  # only now: setting the scene needs no padding
     consents = consent_values(client)[:1]
+    # The floor must exceed the real work; on a busy machine that can take longer than FLOOR_MS, so measure it.
+    started = time.perf_counter()
+    sign_up(client, email="warm-up@example.com")
+    floor = max(FLOOR_MS / 1000, (time.perf_counter() - started) * 3)
+    app.config["SIGNUP_RESPONSE_FLOOR_MS"] = int(floor * 1000)  # only now: setting the scene needs no padding
     answers, timings = {}, {}
     for state, email in known_addresses.items():
         data = {"email": email, "name": "Someone", "consent": consents, "ts": form_timer(client), "website": ""}
-        started = time.perf_counter()
-        response = client.post("/f/demo", data=data, headers={"User-Agent": "TestBrowser/1.0"})
-        timings[state] = time.perf_counter() - started
-        answers[state] = _answer(response)
+        for attempt in range(REPEATS):  # the fastest of a few tries: a busy machine stalls single requests at random
+            if state == "new":
+                data["email"] = f"new-{attempt}@example.com"  # still unknown at every try
+            started = time.perf_counter()
+            response = client.post("/f/demo", data=data, headers={"User-Agent": "TestBrowser/1.0"})
+            timings[state] = min(timings.get(state, 99), time.perf_counter() - started)
+            answers.setdefault(state, _answer(response))
     assert answers["new"][0] == 200 and b"check your inbox" in answers["new"][2]
     assert "Set-Cookie" not in dict(answers["new"][1])
     for state, answer in answers.items():
         assert answer == answers["new"], f"the answer for a {state} address differs from a new one"
-    assert all(t >= FLOOR_MS / 1000 for t in timings.values()), timings
-    assert max(timings.values()) - min(timings.values()) < 0.150, timings
+    assert all(t >= floor for t in timings.values()), (floor, timings)
+    assert max(timings.values()) - min(timings.values()) < 0.150, (floor, timings)
 
 
 def test_same_json_answer_whatever_the_address(app, client, known_addresses):

@@ -80,7 +80,11 @@ def test_token_of_another_purpose_does_not_confirm(app, client, ann, purpose):
 
 def _tampered(path: str) -> list[str]:
     token = path.rsplit("/", 1)[1]
-    flip = lambda s, i: s[:i] + ("A" if s[i] != "A" else "B") + s[i + 1:]  # noqa: E731
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+    def flip(s, i):  # change the character's high bits (the last one's low bits are padding, ignored when decoding)
+        return s[:i] + alphabet[(alphabet.index(s[i]) + 32) % 64] + s[i + 1:]
+
     return [flip(token, len(token) - 1), flip(token, 2), token[:-6], token + "x", token.split(".")[0],
             "x" * 600, "not-a-token"]
 
