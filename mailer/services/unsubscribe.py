@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import joinedload
 
 from mailer.clock import utcnow
 from mailer.extensions import db
@@ -59,8 +60,8 @@ def read_target(token: str) -> UnsubscribeTarget | None:
         return None
     mailing_list = None
     if payload[1] is not None:
-        mailing_list = db.session.execute(
-            select(MailingList).where(MailingList.public_id == payload[1])).scalar_one_or_none()
+        mailing_list = db.session.execute(select(MailingList).options(joinedload(MailingList.purpose)).where(
+            MailingList.public_id == payload[1])).scalar_one_or_none()
     # A list that no longer exists: unsubscribing from everything is the only safe reading of the request.
     return UnsubscribeTarget(contact, mailing_list, payload[2])
 
@@ -111,37 +112,38 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
     raise AssertionError("unreachable")
 
 
-def _end_subscription(subscription_id: int) -> bool:
+def _end_subscription(contact_id: int, list_id: int) -> bool:
     """Mark a subscription unsubscribed unless it already is; True when this call changed it."""
     result = db.session.execute(update(Subscription).where(
-        Subscription.id == subscription_id, Subscription.status != "unsubscribed").values(
-        status="unsubscribed", unsubscribed_at=utcnow()))
+        Subscription.contact_id == contact_id, Subscription.list_id == list_id,
+        Subscription.status != "unsubscribed").values(status="unsubscribed", unsubscribed_at=utcnow()),
+        execution_options={"synchronize_session": False})
     return bool(result.rowcount)
 
 
 def withdraw_purpose(contact: Contact, purpose: Purpose, ctx: RequestContext, details: dict,
-                      force: bool = False) -> bool:
+                     force: bool = False) -> bool:
     """One "withdrawn" ledger event when consent is granted or pending (or a subscription was just ended).
 
     The conditional UPDATE of the cached state is the claim: of two concurrent requests only one writes an event.
+    RETURNING loads the row into the session, so the ledger's own state update needs no further query.
     """
     claimed = db.session.execute(update(ConsentState).where(
         ConsentState.contact_id == contact.id, ConsentState.purpose_id == purpose.id,
-        ConsentState.status.in_(WITHDRAWABLE)).values(status="withdrawn")).rowcount
+        ConsentState.status.in_(WITHDRAWABLE)).values(status="withdrawn").returning(ConsentState),
+        execution_options={"synchronize_session": False}).scalar_one_or_none() is not None
     if not claimed and force:
         state = db.session.execute(select(ConsentState.status).where(
             ConsentState.contact_id == contact.id, ConsentState.purpose_id == purpose.id)).scalar()
         claimed = state not in ("withdrawn", "objected")
     if claimed:
         record_consent(contact, purpose, "withdrawn", ctx, details=details)
-    return bool(claimed)
+    return claimed
 
 
 def withdraw_list(contact: Contact, mailing_list: MailingList, ctx: RequestContext, details: dict) -> bool:
     """Unsubscribe from one list and withdraw its consent (A7); the caller commits. True when anything changed."""
-    sub_id = db.session.execute(select(Subscription.id).where(
-        Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id)).scalar()
-    ended = _end_subscription(sub_id) if sub_id is not None else False
+    ended = _end_subscription(contact.id, mailing_list.id)
     purpose = mailing_list.purpose
     withdrawn = purpose is not None and withdraw_purpose(contact, purpose, ctx, details, force=ended)
     return ended or withdrawn
@@ -157,9 +159,9 @@ def unsubscribe_everything(contact: Contact, ctx: RequestContext, details: dict)
     if contact.email_hash and not is_suppressed(contact.email_hash):
         suppress(contact.email_hash, "unsubscribed")
         changed = True
-    subs = db.session.execute(select(Subscription.id, Subscription.list_id).where(
-        Subscription.contact_id == contact.id, Subscription.status != "unsubscribed")).all()
-    ended_lists = {list_id for sub_id, list_id in subs if _end_subscription(sub_id)}
+    list_ids = db.session.execute(select(Subscription.list_id).where(
+        Subscription.contact_id == contact.id, Subscription.status != "unsubscribed")).scalars().all()
+    ended_lists = {list_id for list_id in list_ids if _end_subscription(contact.id, list_id)}
     purposes = db.session.execute(select(Purpose).join(ConsentState, ConsentState.purpose_id == Purpose.id).where(
         ConsentState.contact_id == contact.id, ConsentState.status.in_(WITHDRAWABLE))).scalars().all()
     for purpose in purposes:
