@@ -19,7 +19,7 @@ from mailer.models.campaign import DkimKey
 SIGNED_HEADERS = ("from", "to", "subject", "date", "message-id", "reply-to", "mime-version", "content-type",
                   "content-transfer-encoding", "list-unsubscribe", "list-unsubscribe-post", "feedback-id")
 KEY_BITS = 2048
-_WSP_RUN = re.compile(rb"[ \t]+")
+_WSP_RUN = re.compile(rb"[ \t]{2,}|\t")  # a single space is already canonical: leave it (fast)
 _TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
 _HEADER_WSP = re.compile(r"[ \t]+")
 _SELECTOR_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -27,8 +27,10 @@ _SELECTOR_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 def canonical_body(body: bytes) -> bytes:
     """Relaxed body canonicalisation: trailing whitespace gone, runs of WSP one space, no trailing empty lines."""
-    body = _TRAILING_WSP.sub(b"\r\n", body)
-    body = _WSP_RUN.sub(b" ", body)
+    if b" \r\n" in body or b"\t\r\n" in body:
+        body = _TRAILING_WSP.sub(b"\r\n", body)
+    if b"  " in body or b"\t" in body:
+        body = _WSP_RUN.sub(b" ", body)
     body = body.rstrip(b"\r\n")
     return body + b"\r\n" if body else b""
 

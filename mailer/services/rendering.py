@@ -106,6 +106,46 @@ def inline_css(html: str) -> str:
                      disable_leftover_css=False).transform()
 
 
+_PRE_BLOCK = re.compile(r"(<(pre|textarea)\b.*?</\2>)", re.I | re.S)
+
+
+def _fold_line(line: str, width: int = 200) -> str:
+    """Break a long line at spaces outside tags (equivalent whitespace in HTML), so parts stay 7bit."""
+    out, depth, col = [], 0, 0
+    for char in line:
+        if char == "<":
+            depth += 1
+        elif char == ">" and depth:
+            depth -= 1
+        if char == " " and not depth and col >= width:
+            out.append("\n")
+            col = 0
+            continue
+        out.append(char)
+        col += 1
+    return "".join(out)
+
+
+def _tidy_html(html: str) -> str:
+    """Collapse runs of blanks and fold long lines, outside <pre> / <textarea>; once per campaign.
+
+    The rendered HTML is then already in DKIM's relaxed form (no per-message regex pass) and has short lines,
+    so it can go out 7bit instead of quoted-printable.
+    """
+    parts = _PRE_BLOCK.split(html)
+    out = []
+    index = 0
+    while index < len(parts):
+        text = parts[index]
+        text = re.sub(r"[ \t]+\n", "\n", text)
+        text = re.sub(r"[ \t]{2,}|\t", " ", text)
+        out.append("\n".join(_fold_line(line) if len(line) > 300 else line for line in text.split("\n")))
+        if index + 1 < len(parts):
+            out.append(parts[index + 1])  # a <pre> or <textarea> block, untouched
+        index += 3
+    return "".join(out)
+
+
 @dataclass
 class CompiledCampaign:
     """A campaign's per-recipient templates (Jinja source) and the links it tracks (url by link id)."""
@@ -155,7 +195,7 @@ def compile_campaign(campaign, link_ids=None) -> CompiledCampaign:
     source = ph.protect(_CONTENT_TAG.sub(marker, source)).replace(marker, body)
     pixel = ph.token("{{ _pixel }}")
     source = source.replace("</body>", pixel + "</body>", 1) if "</body>" in source else source + pixel
-    inlined = inline_css(source)
+    inlined = _tidy_html(inline_css(source))
     text_html = inlined.replace(pixel, "")
     if (campaign.text_body or "").strip():
         text = ph.protect(campaign.text_body.replace("\r\n", "\n")).rstrip() + "\n" + _text_footer()

@@ -1,0 +1,334 @@
+"""Benchmark of campaign sending end to end: Send → planner → 2 worker processes → DKIM → Postfix's smtp-sink.
+
+N contacts (default 20,000) on one list, half of them with open and click tracking consent, a 20-link
+campaign of about 20 KB, an RSA-2048 DKIM key, a real Redis broker and its own PostgreSQL database (created
+and dropped) and Redis namespace. Postfix's smtp-sink receives the mail; smtp-source measures the SMTP ceiling
+against the same sink first. The sink's own counter proves it received exactly N messages.
+
+    .venv/bin/python bench/send.py [--n 20000] [--threads 4] [--rate 0] [--profile]
+
+--rate sets SEND_RATE_PER_SECOND (the shared Redis token bucket; 0 = unlimited). --profile records the first
+worker with py-spy (if installed) and prints its top functions.
+Last line: `send: N=<n> delivered=<n> rate=<x> msg/s ceiling=<y> msg/s ratio=<r> peak_rss_mb=<m>`.
+"""
+import argparse
+import io
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+SINK = "/usr/sbin/smtp-sink"
+SOURCE = "/usr/sbin/smtp-source"
+LINKS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sink_count(path: str) -> int:
+    """The sink's running message counter (smtp-sink -c prints `... mesg=N` after each message)."""
+    with open(path, "rb") as handle:
+        found = re.findall(rb"mesg=(\d+)", handle.read()[-4096:])
+    return int(found[-1]) if found else 0
+
+
+def wait_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def ceiling(port: int, messages: int = 20000, size: int = 20000, sessions: int = 8) -> float:
+    """smtp-source's rate against the sink: the machine's SMTP ceiling for this message size."""
+    started = time.monotonic()
+    subprocess.run([SOURCE, "-d", "-s", str(sessions), "-m", str(messages), "-l", str(size), f"127.0.0.1:{port}"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return messages / (time.monotonic() - started)
+
+
+def body_markdown() -> str:
+    """About 14 KB of campaign text with 20 distinct links and a merge field."""
+    paragraphs = ["# Hello {{ contact.first_name | default('there') }}", ""]
+    filler = ("Spring is here and so is our newsletter. We have collected the stories, offers and events of the "
+              "month for you, with a few words on each so you can pick what interests you. ")
+    for i in range(LINKS):
+        paragraphs.append(f"## Story {i + 1}\n\n{filler * 2}[Read story {i + 1}](https://example.org/stories/{i + 1}"
+                          f"?utm_source=newsletter&utm_campaign=spring)\n")
+    return "\n".join(paragraphs)
+
+
+def seed(app, n: int) -> int:
+    """N contacts confirmed on one list with list consent, half with tracking consent; returns the campaign id."""
+    from mailer.extensions import db
+    from mailer.models import Campaign, ConsentEvent, Layout
+    from mailer.security import keyed_hash
+    from mailer.sending.dkim import generate_key
+    from mailer.services.ledger import RequestContext, record_consent
+    from mailer.services.lists import create_list, ensure_tracking_purposes
+    from mailer.services.contacts import get_or_create_contact
+
+    with app.app_context():
+        tracking = ensure_tracking_purposes()
+        news = create_list("Bench news")
+        generate_key("example.com", "bench")
+        # One real ledger event per purpose; the bulk-loaded consent states point at it (a bench shortcut:
+        # the send path reads only the consent-state cache).
+        seed_contact, _ = get_or_create_contact("seed@bench.example", source="bench")
+        event_ids = {p.id: record_consent(seed_contact, p, "granted", RequestContext("bench")).id
+                     for p in [news.purpose, *tracking]}
+        db.session.commit()
+        layout_html = open(os.path.join(ROOT, "templates", "layouts", "classic.html")).read()
+        layout = Layout(name="Bench", html=layout_html, verified=True)
+        campaign = Campaign(name="Bench", subject="Spring news for {{ contact.first_name | default('you') }}",
+                            preheader="Twenty stories", body=body_markdown(), body_format="markdown", layout=layout,
+                            track_opens=True, track_clicks=True, from_name="Bench News",
+                            from_email="news@example.com")
+        campaign.lists = [news]
+        db.session.add(campaign)
+        db.session.commit()
+        campaign_id, list_id = campaign.id, news.id
+        purpose_ids = (news.purpose.id, tracking[0].id, tracking[1].id)
+        first_id = seed_contact.id + 1
+        raw = db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            _copy(cursor, "contacts (id, public_id, email, email_hash, name, attributes, status, source, created_at, "
+                          "updated_at)",
+                  (f"{first_id + i}\t{secrets.token_urlsafe(16)}\tr{i}@bench.example\t"
+                   f"{keyed_hash(f'email:r{i}@bench.example')}\tReader{i} Bench\t{{}}\tactive\tbench\tnow\tnow\n"
+                   for i in range(n)))
+            _copy(cursor, "subscriptions (contact_id, list_id, status, source, created_at, requested_at, "
+                          "confirmed_at)",
+                  (f"{first_id + i}\t{list_id}\tconfirmed\tbench\tnow\tnow\tnow\n" for i in range(n)))
+            rows = []
+            for i in range(n):
+                wanted = purpose_ids if i % 2 == 0 else purpose_ids[:1]
+                rows.extend(f"{first_id + i}\t{p}\tgranted\t{event_ids[p]}\tnow\n" for p in wanted)
+            _copy(cursor, "consent_states (contact_id, purpose_id, status, event_id, updated_at)", iter(rows))
+            cursor.execute("SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT max(id) FROM contacts))")
+            cursor.execute("ANALYZE")
+            raw.commit()
+        finally:
+            raw.close()
+        assert db.session.get(ConsentEvent, min(event_ids.values())) is not None
+        return campaign_id
+
+
+def _copy(cursor, target: str, lines) -> None:
+    """COPY rows (tab-separated text) into a table in chunks."""
+    with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+        chunk = io.StringIO()
+        for count, line in enumerate(lines, 1):
+            chunk.write(line)
+            if count % 50000 == 0:
+                copy.write(chunk.getvalue())
+                chunk = io.StringIO()
+        copy.write(chunk.getvalue())
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of a process, in MB."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (FileNotFoundError, IndexError, ValueError):
+                continue
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    parser.add_argument("--rate", type=float, default=0, help="SEND_RATE_PER_SECOND (0: unlimited)")
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL",
+                                                              "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--profile", action="store_true", help="record worker 1 with py-spy")
+    args = parser.parse_args()
+    for tool in (SINK, SOURCE):
+        if not os.path.exists(tool):
+            raise SystemExit(f"{tool} is missing: apt-get install postfix (see /work/shared/scripts/smtp-ceiling.sh)")
+
+    import psycopg
+
+    name = f"mailer_bench_{uuid.uuid4().hex[:8]}"
+    namespace = f"mailer-bench-{uuid.uuid4().hex[:8]}"
+    admin = args.database
+    parts = urlsplit(admin)
+    db_url = urlunsplit(parts._replace(path="/" + name))
+    port = free_port()
+    tmp = f"/tmp/{name}"
+    os.makedirs(tmp, exist_ok=True)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = dict(os.environ, MAILER_ENV="production", SECRET_KEY="bench-secret", MAILER_HASH_KEY="bench-hash",
+               DATABASE_URL=db_url, REDIS_URL=args.redis, REDIS_NAMESPACE=namespace,
+               SMTP_URL=f"smtp://127.0.0.1:{port}", MAILER_BASE_URL="https://mail.example.com",
+               MAILER_FROM="Bench News <news@example.com>", MAILER_POSTAL_ADDRESS="Bench Ltd, 1 Main St, Berlin",
+               SEND_RATE_PER_SECOND=str(args.rate), SEND_BATCH_SIZE="1000", SEND_CHUNK_SIZE="100",
+               WORKER_EMBEDDED="0", SCHEDULER_EMBEDDED="0")
+    os.environ.update(env)
+    sink = subprocess.Popen([SINK, "-c", "-u", "nobody", f"127.0.0.1:{port}", "1000"],
+                            stdout=open(f"{tmp}/sink.log", "wb"), stderr=subprocess.STDOUT)
+    workers: list[subprocess.Popen] = []
+    profiler = None
+    try:
+        wait_port(port)
+        ceiling_rate = ceiling(port)
+        time.sleep(0.5)
+        baseline = sink_count(f"{tmp}/sink.log")
+        print(f"ceiling: {ceiling_rate:.0f} msg/s (smtp-source, 20000 x 20 KB, 8 sessions); sink counted {baseline}",
+              flush=True)
+
+        from flask_migrate import upgrade
+
+        from mailer import create_app
+        from mailer.extensions import db
+
+        app = create_app()
+        with app.app_context():
+            upgrade(directory=os.path.join(ROOT, "migrations"))
+        started = time.monotonic()
+        campaign_id = seed(app, args.n)
+        print(f"seeded {args.n} contacts in {time.monotonic() - started:.1f} s", flush=True)
+
+        for index in range(2):
+            log = open(f"{tmp}/worker{index}.log", "wb")
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "dramatiq", "mailer.worker", "-p", "1", "-t", str(args.threads)],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.monotonic() + 60
+        while sum(open(f"{tmp}/worker{i}.log", "rb").read().count(b"ready for action") for i in range(2)) < 2:
+            if time.monotonic() > deadline:
+                raise SystemExit("workers did not start; see " + tmp)
+            time.sleep(0.1)
+        worker_pids = [(children(w.pid) or [w.pid])[0] for w in workers]
+
+        from mailer.models import Campaign
+        from mailer.services import campaigns
+
+        with app.app_context():
+            campaign = db.session.get(Campaign, campaign_id)
+            t0 = time.monotonic()
+            campaigns.start_campaign(campaign)  # the marketer presses Send
+            db.session.commit()
+            print(f"Send pressed: compliance preview and compile took {time.monotonic() - t0:.2f} s", flush=True)
+            spy = shutil.which("py-spy", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+            if args.profile and spy:
+                profiler = subprocess.Popen([spy, "record", "-p", str(worker_pids[0]), "-o",
+                                             f"{tmp}/profile.txt", "-f", "raw", "-r", "200", "-n"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            last = 0.0
+            while True:
+                db.session.expire_all()
+                campaign = db.session.get(Campaign, campaign_id)
+                if campaign.status in ("sent", "paused", "cancelled"):
+                    break
+                if time.monotonic() - last > 5:
+                    p = campaigns.progress(campaign)
+                    print(f"  {time.monotonic() - t0:6.1f} s: sent {p['sent']} queued {p['queued']} "
+                          f"sending {p['sending']}", flush=True)
+                    last = time.monotonic()
+                db.session.rollback()
+                time.sleep(0.05)
+            elapsed = time.monotonic() - t0
+            final = campaigns.progress(campaign)
+            status, reason = campaign.status, campaign.status_reason
+        rss = [peak_rss_mb(pid) for pid in worker_pids]
+        time.sleep(0.5)
+        delivered = sink_count(f"{tmp}/sink.log") - baseline
+        rate = final["sent"] / elapsed
+        print(f"campaign {status} {reason} in {elapsed:.1f} s: {final}")
+        print(f"worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}")
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
+            _print_profile(f"{tmp}/profile.txt")
+        if delivered != args.n:
+            print(f"WARNING: the sink received {delivered} messages, expected {args.n}")
+        print(f"send: N={args.n} delivered={delivered} rate={rate:.0f} msg/s ceiling={ceiling_rate:.0f} msg/s "
+              f"ratio={rate / ceiling_rate:.3f} peak_rss_mb={max(rss):.0f}")
+    finally:
+        for w in workers:
+            try:
+                os.killpg(w.pid, signal.SIGTERM)
+                w.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(w.pid, signal.SIGKILL)
+        sink.terminate()
+        sink.wait(timeout=10)
+        _cleanup(admin, name, args.redis, namespace)
+        shutil.rmtree(tmp, ignore_errors=True) if not args.profile else None
+
+
+def _print_profile(path: str, top: int = 25) -> None:
+    """Self time and inclusive time of the hottest functions in a py-spy raw (collapsed stacks) file."""
+    if not os.path.exists(path):
+        print("(no profile recorded)")
+        return
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in open(path):
+        stack, _, count = line.rstrip().rpartition(" ")
+        frames = stack.split(";")
+        samples = int(count)
+        total += samples
+        own[frames[-1]] = own.get(frames[-1], 0) + samples
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+    print(f"profile of worker 1 ({total} samples): inclusive % / self %")
+    for frame, samples in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {100 * samples / total:5.1f} {100 * own.get(frame, 0) / total:5.1f}  {frame[:110]}")
+
+
+def _cleanup(admin: str, name: str, redis_url: str, namespace: str) -> None:
+    """Drop the bench database and every Redis key of its namespace."""
+    import psycopg
+    import redis
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+if __name__ == "__main__":
+    main()
