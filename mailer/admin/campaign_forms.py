@@ -1,6 +1,7 @@
 """WTForms for the campaign editor and the layout editor (Flask-WTF adds CSRF to each).
 
-The fields only parse; the rules and their messages live in services/campaign_drafts.py and services/layouts.py.
+The fields only parse; the rules and their messages live in services/campaign_drafts.py and
+services/layouts.py.
 """
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
@@ -19,13 +20,15 @@ class CampaignForm(FlaskForm):
     subject = StringField("Subject", validators=_LINE)
     preheader = StringField("Preheader (the preview line after the subject)", validators=_LINE)
     from_name = StringField("Sender name", validators=_LINE)
-    from_email = StringField("Sender address", validators=_LINE, render_kw={"type": "email", "autocomplete": "off"})
+    from_email = StringField("Sender address", validators=_LINE,
+                             render_kw={"type": "email", "autocomplete": "off"})
     reply_to = StringField("Reply-to address (optional)", validators=_LINE,
                            render_kw={"type": "email", "autocomplete": "off"})
     lists = MultiCheckboxField("Send to these lists", coerce=int)
     exclusion_lists = MultiCheckboxField("Leave out members of these lists", coerce=int)
     layout_id = SelectField("Layout", coerce=int)
-    body_format = RadioField("Body format", choices=[("markdown", "Markdown"), ("html", "HTML")], default="markdown")
+    body_format = RadioField("Body format", choices=[("markdown", "Markdown"), ("html", "HTML")],
+                             default="markdown")
     body = TextAreaField("Body", validators=_TEXT)
     text_body = TextAreaField("Text part (optional)", validators=_TEXT)
     track_opens = BooleanField("Track opens")

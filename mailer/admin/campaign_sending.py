@@ -1,4 +1,4 @@
-"""A campaign's own page: test send, compliance preview, send now / schedule, live progress, pause / resume / cancel."""
+"""A campaign's page: test send, compliance preview, send or schedule, live progress, pause/resume/cancel."""
 import re
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -41,7 +41,7 @@ def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
         (postal, "A postal address for the footer (MAILER_POSTAL_ADDRESS)" if postal else
          "No postal address is set: sending is refused until MAILER_POSTAL_ADDRESS is configured."),
         (layout_ok, f"Layout “{campaign.layout.name}” has every footer part" if layout_ok else
-         "The layout is missing footer parts (unsubscribe link, preference link, postal address, organisation)."),
+         "The layout lacks footer parts (unsubscribe and preference links, postal address, organisation)."),
         (bool(campaign.lists), "At least one list chosen" if campaign.lists else "No list chosen."),
     ]
 
@@ -69,15 +69,16 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
 
 
 def _schedule_form(campaign: Campaign) -> ScheduleForm:
-    form = ScheduleForm(data={"send_at": drafts.local_schedule_text(campaign), "timezone": campaign.timezone or "UTC"})
+    form = ScheduleForm(data={"send_at": drafts.local_schedule_text(campaign),
+                              "timezone": campaign.timezone or "UTC"})
     form.timezone.choices = [(name, name.replace("_", " ")) for name in drafts.time_zone_names()]
     return form
 
 
 def _progress_payload(campaign: Campaign) -> dict:
     data = dict(campaign_service.progress(campaign))
-    data.update(status=campaign.status, status_reason=campaign.status_reason or "", actions=_actions(campaign),
-                final=campaign.status in FINAL_STATUSES)
+    data.update(status=campaign.status, status_reason=campaign.status_reason or "",
+                actions=_actions(campaign), final=campaign.status in FINAL_STATUSES)
     return data
 
 
@@ -175,7 +176,8 @@ def _confirm_page(campaign: Campaign, action: str, status: int = 200, error: str
             error = error or str(exc)
     return render_template("admin/campaigns/confirm.html", campaign=campaign, action=action, error=error,
                            compliance=compliance, labels=EXCLUSION_LABELS, readiness=_readiness(campaign),
-                           action_form=ActionForm(), schedule=schedule, sample_subject=_sample_subject(campaign),
+                           action_form=ActionForm(), schedule=schedule,
+                           sample_subject=_sample_subject(campaign),
                            schedule_form=schedule_form or _schedule_form(campaign)), status
 
 
@@ -249,7 +251,8 @@ def _state_change(public_id: str, change, done: str):
 @require_role(*EDITOR_ROLES)
 def campaign_pause(public_id: str):
     """Stop sending within seconds; what is queued stays queued."""
-    return _state_change(public_id, campaign_service.pause_campaign, "Paused. Nothing more is sent until you resume.")
+    return _state_change(public_id, campaign_service.pause_campaign,
+                         "Paused. Nothing more is sent until you resume.")
 
 
 @bp.post("/campaigns/<public_id>/resume")

@@ -1,4 +1,4 @@
-"""Campaigns: the index, the editor and its previews (live JSON, a page without JavaScript, the iframe document)."""
+"""Campaigns: the index, the editor and its previews (live JSON, a page without JavaScript, the iframe)."""
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2 import TemplateError
@@ -16,7 +16,8 @@ from mailer.services.lists import all_lists, list_counts
 from mailer.web import BASE_CSP
 
 # The editor and preview pages show marketers' own remote images; scripts stay 'self' only.
-EDITOR_CSP = BASE_CSP.replace("img-src 'self' data:", "img-src 'self' data: https: http:") + "; frame-ancestors 'none'"
+EDITOR_CSP = (BASE_CSP.replace("img-src 'self' data:", "img-src 'self' data: https: http:")
+              + "; frame-ancestors 'none'")
 # The rendered email inside an iframe: no scripts, no forms, no plugins, framed only by our own pages.
 PREVIEW_DOCUMENT_CSP = ("sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
                         "img-src https: http: data:; style-src 'unsafe-inline'; font-src https: data:; "
@@ -55,9 +56,9 @@ def _editor_form(campaign: Campaign | None) -> CampaignForm:
     else:
         from_name, from_email = drafts.default_sender()
         default = layout_service.default_layout()
-        wtform = CampaignForm(data={"from_name": from_name, "from_email": from_email, "body_format": "markdown",
-                                    "layout_id": default.id if default else None, "timezone": "UTC",
-                                    "body": DEFAULT_BODY})
+        wtform = CampaignForm(data={"from_name": from_name, "from_email": from_email, "timezone": "UTC",
+                                    "layout_id": default.id if default else None, "body": DEFAULT_BODY,
+                                    "body_format": "markdown"})
     lists, counts = all_lists(), list_counts()
     wtform.lists.choices = [(lst.id, f"{lst.name} · {counts.get(lst.id, {}).get('confirmed', 0)} confirmed")
                             for lst in lists]
@@ -82,7 +83,8 @@ Thanks for reading!
 def _editor(campaign: Campaign | None):
     """Shared create/edit handler: save the draft, then go to its page (or its preview)."""
     if campaign is not None and campaign.status != "draft":
-        flash(f"This campaign is {campaign.status}; only drafts can be edited. Make a copy to change it.", "warning")
+        flash(f"This campaign is {campaign.status}; only drafts can be edited. Make a copy to change it.",
+              "warning")
         return redirect(url_for("admin.campaign_show", public_id=campaign.public_id))
     layout_service.ensure_builtin_layouts()
     wtform = _editor_form(campaign)
@@ -170,7 +172,8 @@ def campaign_preview_json(public_id: str | None = None):
         return jsonify(ok=False, error=problem)
     return jsonify(ok=True, subject=rendered.subject, html=rendered.html, text=rendered.text,
                    preheader=preview.preheader,
-                   sender=f"{preview.from_name} <{preview.from_email}>" if preview.from_name else preview.from_email,
+                   sender=(f"{preview.from_name} <{preview.from_email}>" if preview.from_name
+                           else preview.from_email),
                    contact=(contact.email if contact else "a sample contact"),
                    contact_missing=bool(query.strip()) and contact is None)
 
@@ -181,10 +184,10 @@ def campaign_preview(public_id: str):
     campaign = campaign_by_public_id(public_id)
     query = request.args.get("contact", "")[:320]
     contact = drafts.find_preview_contact(query)
-    rendered, problem = render_preview(campaign, contact) if campaign.layout else (None, "Choose a layout first.")
+    rendered, problem = render_preview(campaign, contact)
     db.session.rollback()
-    body = render_template("admin/campaigns/preview.html", campaign=campaign, rendered=rendered, problem=problem,
-                           query=query, contact=contact)
+    body = render_template("admin/campaigns/preview.html", campaign=campaign, rendered=rendered,
+                           problem=problem, query=query, contact=contact)
     return _with_csp(make_response(body, 200), EDITOR_CSP)
 
 
@@ -193,9 +196,10 @@ def campaign_preview_document(public_id: str):
     """The rendered email itself, for the preview iframes (sandboxed: no scripts run)."""
     campaign = campaign_by_public_id(public_id)
     contact = drafts.find_preview_contact(request.args.get("contact", ""))
-    rendered, problem = render_preview(campaign, contact) if campaign.layout else (None, "Choose a layout first.")
+    rendered, problem = render_preview(campaign, contact)
     db.session.rollback()
-    body = rendered.html if rendered else render_template("admin/campaigns/preview_problem.html", problem=problem)
+    body = rendered.html if rendered else render_template("admin/campaigns/preview_problem.html",
+                                                          problem=problem)
     response = make_response(body, 200)
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return _with_csp(response, PREVIEW_DOCUMENT_CSP)

@@ -114,7 +114,8 @@ def layout_preview_document(public_id: str):
     layout = _by_public_id(public_id)
     rendered, problem = render_preview(_sample_campaign(layout))
     db.session.rollback()
-    body = rendered.html if rendered else render_template("admin/campaigns/preview_problem.html", problem=problem)
+    body = rendered.html if rendered else render_template("admin/campaigns/preview_problem.html",
+                                                          problem=problem)
     response = make_response(body)
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Content-Security-Policy"] = PREVIEW_DOCUMENT_CSP

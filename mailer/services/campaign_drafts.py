@@ -1,4 +1,4 @@
-"""Campaign drafts: the editor's fields validated into a Campaign, and the schedule time read in a time zone."""
+"""Campaign drafts: the editor's fields validated into a Campaign; schedule times read in a time zone."""
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parseaddr
@@ -89,8 +89,8 @@ def parse_schedule(local_text: str, tz_name: str) -> tuple[datetime, datetime]:
     aware = local.replace(tzinfo=zone, fold=0)
     utc = aware.astimezone(timezone.utc)
     if utc.astimezone(zone).replace(tzinfo=None) != local:
-        raise DraftError({"send_at": f"{local:%Y-%m-%d %H:%M} does not exist in {tz_name}: the clocks skip that hour "
-                                    "(daylight saving time). Choose another time."})
+        raise DraftError({"send_at": f"{local:%Y-%m-%d %H:%M} does not exist in {tz_name}: the clocks skip "
+                                    "that hour (daylight saving time). Choose another time."})
     return local, utc.replace(tzinfo=None)
 
 
@@ -137,8 +137,8 @@ def lists_by_id(ids: list[int]) -> list[MailingList]:
     ids = [i for i in ids if isinstance(i, int)][:500]
     if not ids:
         return []
-    return list(db.session.execute(select(MailingList).where(MailingList.id.in_(ids)).order_by(MailingList.name))
-                .scalars())
+    query = select(MailingList).where(MailingList.id.in_(ids)).order_by(MailingList.name)
+    return list(db.session.execute(query).scalars())
 
 
 def clean_fields(fields: DraftFields) -> dict:
@@ -154,8 +154,8 @@ def clean_fields(fields: DraftFields) -> dict:
     if not values["subject"]:
         errors["subject"] = "Enter a subject line."
     elif len(values["subject"]) > MAX_SUBJECT:
-        errors["subject"] = (f"The subject is {len(values['subject'])} characters long; keep it to {MAX_SUBJECT} "
-                             "(most inboxes show only the first 40–60).")
+        errors["subject"] = (f"The subject is {len(values['subject'])} characters long; keep it to "
+                             f"{MAX_SUBJECT} (most inboxes show only the first 40–60).")
     values["preheader"] = _single_line(fields.preheader)
     if len(values["preheader"]) > MAX_PREHEADER:
         errors["preheader"] = f"The preheader is too long ({MAX_PREHEADER} characters at most)."
@@ -188,7 +188,8 @@ def clean_fields(fields: DraftFields) -> dict:
     values["exclusion_lists"] = lists_by_id(fields.exclusion_list_ids)
     both = {lst.name for lst in values["lists"]} & {lst.name for lst in values["exclusion_lists"]}
     if both:
-        errors["exclusion_list_ids"] = f"A list can't be both sent to and excluded: {', '.join(sorted(both))}."
+        names = ", ".join(sorted(both))
+        errors["exclusion_list_ids"] = f"A list can't be both sent to and excluded: {names}."
     values["track_opens"], values["track_clicks"] = bool(fields.track_opens), bool(fields.track_clicks)
     values["timezone"], values["scheduled_at"] = fields.timezone or "UTC", None
     if fields.timezone not in time_zone_names():
@@ -200,7 +201,7 @@ def clean_fields(fields: DraftFields) -> dict:
             errors.update(exc.errors)
         else:
             if is_past(values["scheduled_at"]):
-                errors["send_at"] = "The planned send time has already passed. Choose a later time or clear it."
+                errors["send_at"] = "The planned send time has passed. Choose a later one or clear it."
     if errors:
         raise DraftError(errors)
     return values
@@ -240,8 +241,10 @@ def preview_campaign(fields: DraftFields, campaign: Campaign | None = None) -> C
     preview = Campaign(
         public_id=campaign.public_id if campaign is not None else new_public_id(),
         name=_single_line(fields.name)[:MAX_NAME] or "Untitled campaign",
-        subject=_single_line(fields.subject)[:MAX_SUBJECT], preheader=_single_line(fields.preheader)[:MAX_PREHEADER],
-        from_name=_single_line(fields.from_name)[:MAX_FROM_NAME], from_email=(fields.from_email or "").strip()[:320],
+        subject=_single_line(fields.subject)[:MAX_SUBJECT],
+        preheader=_single_line(fields.preheader)[:MAX_PREHEADER],
+        from_name=_single_line(fields.from_name)[:MAX_FROM_NAME],
+        from_email=(fields.from_email or "").strip()[:320],
         reply_to=(fields.reply_to or "").strip()[:320],
         body_format=fields.body_format if fields.body_format in BODY_FORMATS else "markdown",
         body=(fields.body or "")[:MAX_BODY], text_body=(fields.text_body or "")[:MAX_BODY],
@@ -286,10 +289,12 @@ def status_counts() -> dict[str, int]:
 def draft_from_campaign(campaign: Campaign) -> DraftFields:
     """The editor's fields for an existing campaign."""
     return DraftFields(
-        name=campaign.name, subject=campaign.subject, preheader=campaign.preheader, from_name=campaign.from_name,
+        name=campaign.name, subject=campaign.subject, preheader=campaign.preheader,
+        from_name=campaign.from_name,
         from_email=campaign.from_email, reply_to=campaign.reply_to, body_format=campaign.body_format,
         body=campaign.body, text_body=campaign.text_body, layout_id=campaign.layout_id,
-        list_ids=[lst.id for lst in campaign.lists], exclusion_list_ids=[lst.id for lst in campaign.exclusion_lists],
+        list_ids=[lst.id for lst in campaign.lists],
+        exclusion_list_ids=[lst.id for lst in campaign.exclusion_lists],
         track_opens=campaign.track_opens, track_clicks=campaign.track_clicks,
         send_at=local_schedule_text(campaign), timezone=campaign.timezone or "UTC",
     )

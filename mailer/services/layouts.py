@@ -56,13 +56,15 @@ def ensure_builtin_layouts() -> list[Layout]:
 
 def all_layouts() -> list[Layout]:
     """Every layout, built-in ones first, then by name."""
-    return list(db.session.execute(select(Layout).order_by(Layout.builtin.desc(), Layout.name, Layout.id)).scalars())
+    query = select(Layout).order_by(Layout.builtin.desc(), Layout.name, Layout.id)
+    return list(db.session.execute(query).scalars())
 
 
 def default_layout() -> Layout | None:
     """The layout a new campaign starts with: the first built-in one, else any verified layout."""
     name = BUILTIN_LAYOUTS[0][1]
-    layout = db.session.execute(select(Layout).where(Layout.builtin.is_(True), Layout.name == name)).scalar_one_or_none()
+    query = select(Layout).where(Layout.builtin.is_(True), Layout.name == name)
+    layout = db.session.execute(query).scalar_one_or_none()
     if layout is None:
         layout = db.session.execute(
             select(Layout).where(Layout.verified.is_(True)).order_by(Layout.id).limit(1)).scalar_one_or_none()
@@ -71,7 +73,8 @@ def default_layout() -> Layout | None:
 
 def usage_counts() -> dict[int, int]:
     """How many campaigns use each layout."""
-    query = select(Campaign.layout_id, func.count()).where(Campaign.layout_id.is_not(None)).group_by(Campaign.layout_id)
+    query = (select(Campaign.layout_id, func.count()).where(Campaign.layout_id.is_not(None))
+             .group_by(Campaign.layout_id))
     return dict(db.session.execute(query).all())
 
 
@@ -94,7 +97,7 @@ def check_layout(name: str, html: str) -> tuple[str, str, list[str]]:
 
 
 def save_layout(name: str, html: str, layout: Layout | None = None) -> Layout:
-    """Create or update a layout; refused (LayoutError) unless every footer part is present. The caller commits."""
+    """Create or update a layout; refused (LayoutError) without every footer part. The caller commits."""
     if layout is not None and layout.builtin:
         raise LayoutError("Built-in layouts can't be changed. Make a copy and edit that instead.")
     name, html, problems = check_layout(name, html)
@@ -111,7 +114,8 @@ def save_layout(name: str, html: str, layout: Layout | None = None) -> Layout:
 def copy_layout(layout: Layout) -> Layout:
     """A marketer's editable copy of any layout (built-in ones included); the caller commits."""
     name = f"Copy of {layout.name}"[:MAX_NAME_LENGTH]
-    copy = Layout(name=name, html=layout.html, verified=not rendering.validate_layout(layout.html), builtin=False)
+    verified = not rendering.validate_layout(layout.html)
+    copy = Layout(name=name, html=layout.html, verified=verified, builtin=False)
     db.session.add(copy)
     db.session.flush()
     return copy
@@ -123,6 +127,7 @@ def delete_layout(layout: Layout) -> None:
         raise LayoutError("Built-in layouts can't be deleted.")
     used = usage_counts().get(layout.id, 0)
     if used:
-        raise LayoutError(f"This layout is used by {used} campaign{'s' if used != 1 else ''}; it can't be deleted.")
+        plural = "s" if used != 1 else ""
+        raise LayoutError(f"This layout is used by {used} campaign{plural}; it can't be deleted.")
     db.session.delete(layout)
     db.session.flush()

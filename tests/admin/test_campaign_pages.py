@@ -93,7 +93,7 @@ def test_create_then_edit_a_draft(auth, demo_form):
     ({"name": "  "}, "Give the campaign a name"),
     ({"body": "Hello {{ contact.first_name "}, "The body has a merge-field error on line 1"),
     ({"send_at": "2030-03-31T02:30"}, "2030-03-31 02:30 does not exist in Europe/Berlin"),
-    ({"send_at": "2001-01-01T10:00"}, "The planned send time has already passed."),
+    ({"send_at": "2001-01-01T10:00"}, "The planned send time has passed."),
     ({"send_at": "tomorrow"}, "Enter the send time as a date and time"),
     ({"timezone": "Mars/Olympus"}, "Not a valid choice"),
     ({"layout_id": "abc"}, "Invalid Choice"),

@@ -1,4 +1,4 @@
-"""The campaign editor in Chromium: compose with a live preview, test send, send, watch progress without reloading."""
+"""The campaign editor in Chromium: compose with live preview, test send, send, watch progress without reloading."""
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -8,8 +8,9 @@ from mailer.models import Campaign, Delivery
 from tests.browser.conftest import keyboard_login, shoot
 from tests.support.audience import subscriber
 
-PEOPLE = [("ann@example.com", "Ann Archer"), ("bob@example.com", "Bob Baker"), ("cem@example.com", "Cem Cakir"),
-          ("dia@example.com", "Dia Dorsey"), ("eve@example.com", "Eve Evans"), ("fay@example.com", "Fay Foster")]
+PEOPLE = [("ann@example.com", "Ann Archer"), ("bob@example.com", "Bob Baker"),
+          ("cem@example.com", "Cem Cakir"), ("dia@example.com", "Dia Dorsey"),
+          ("eve@example.com", "Eve Evans"), ("fay@example.com", "Fay Foster")]
 
 
 def campaign_messages(smtp_server, subject_start: str):
@@ -32,7 +33,8 @@ def test_compose_preview_test_send_and_watch_it_send(app, page, live_server, dem
     expect(page.get_by_role("heading", name="New campaign")).to_be_visible()
 
     page.get_by_label("Campaign name").fill("Autumn news")
-    page.get_by_label("Subject", exact=True).fill('Autumn is here, {{ contact.first_name | default("friend") }}')
+    subject = page.get_by_label("Subject", exact=True)
+    subject.fill('Autumn is here, {{ contact.first_name | default("friend") }}')
     page.get_by_label("Preheader").fill("Three things worth reading")
     page.get_by_label("Demo newsletter ·").check()
     body = page.get_by_label("Body", exact=True)
@@ -92,7 +94,8 @@ def test_compose_preview_test_send_and_watch_it_send(app, page, live_server, dem
 
     expect(status).to_have_text("sent", timeout=30_000)
     assert page.evaluate("window.__sameDocument") is True
-    stats = {key: page.locator(f'[data-progress="{key}"]') for key in ("sent", "remaining", "failed", "skipped")}
+    stats = {key: page.locator(f'[data-progress="{key}"]')
+             for key in ("sent", "remaining", "failed", "skipped")}
     expect(stats["sent"]).to_have_text("6")
     expect(stats["remaining"]).to_have_text("0")
     expect(stats["failed"]).to_have_text("0")
@@ -113,7 +116,8 @@ def test_compose_preview_test_send_and_watch_it_send(app, page, live_server, dem
     db.session.expire_all()
     campaign = db.session.execute(select(Campaign)).scalar_one()
     assert campaign.status == "sent"
-    statuses = db.session.execute(select(Delivery.status).where(Delivery.campaign_id == campaign.id)).scalars().all()
+    query = select(Delivery.status).where(Delivery.campaign_id == campaign.id)
+    statuses = db.session.execute(query).scalars().all()
     assert statuses == ["sent"] * 6
 
 
@@ -133,10 +137,12 @@ def test_preview_works_without_javascript(nojs_page, demo_form, staff_user):
     expect(page.get_by_role("heading", name="Preview of “No script”")).to_be_visible()
     desktop = page.frame_locator('iframe[title="Email preview at desktop width"]')
     expect(desktop.get_by_role("heading", name="Hello Jane,")).to_be_visible()
-    expect(page.frame_locator('iframe[title="Email preview at phone width"]').get_by_role("heading").first).to_be_visible()
+    phone = page.frame_locator('iframe[title="Email preview at phone width"]')
+    expect(phone.get_by_role("heading").first).to_be_visible()
     page.get_by_role("textbox", name="Preview as").fill("nobody@example.com")
     page.get_by_role("button", name="Show").click()
-    expect(page.get_by_text("No contact matches “nobody@example.com”; showing a sample contact.")).to_be_visible()
+    missing = "No contact matches “nobody@example.com”; showing a sample contact."
+    expect(page.get_by_text(missing)).to_be_visible()
     page.get_by_role("link", name="Continue to test and send").click()
     expect(page.get_by_role("link", name="Refresh")).to_have_count(0)  # only shown once there is progress
     expect(page.get_by_role("heading", name="Send a test")).to_be_visible()

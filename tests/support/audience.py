@@ -7,7 +7,7 @@ SIGNUP = RequestContext("form", ip="192.0.2.1", user_agent="TestBrowser/1.0")
 
 
 def subscriber(form, email: str, name: str | None = None, confirmed: bool = True):
-    """Sign someone up to the form's first list and confirm by the link's token (double opt-in), unless told not to."""
+    """Sign someone up to the form's first list and confirm by the link's token (double opt-in) unless told not."""
     list_purpose = form.lists[0].purpose
     subscribe(form, SignupInput(email=email, name=name or "", consents=[list_purpose.public_id]), SIGNUP)
     contact = find_contact_by_email(email)
