@@ -11,8 +11,8 @@ from sqlalchemy.orm import aliased
 
 from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.models import (Campaign, ConsentEvent, ConsentState, Delivery, Link, MailingList, Purpose, Subscription,
-                           TrackingCounter, TrackingEvent)
+from mailer.models import (BounceEvent, Campaign, ConsentEvent, ConsentState, Delivery, Link, MailingList, Purpose,
+                           Subscription, TrackingCounter, TrackingEvent)
 from mailer.models.consent import ACTION_STATES
 
 CONSENT_ACTIONS = tuple(action for action, state in ACTION_STATES.items() if state is not None)
@@ -112,11 +112,8 @@ def _unsubscribed(campaign: Campaign) -> int:
 
 def _complaints(campaign: Campaign) -> int:
     """Spam complaints (feedback-loop reports) about this campaign's messages, from the bounce log."""
-    bounces = db.metadata.tables.get("bounce_events")  # the bounce log of the sending engine (issue 3)
-    if bounces is None:
-        return 0
-    query = select(func.count(distinct(bounces.c.delivery_id))).where(
-        bounces.c.campaign_id == campaign.id, bounces.c.kind == "complaint")
+    query = select(func.count(distinct(BounceEvent.delivery_id))).where(
+        BounceEvent.campaign_id == campaign.id, BounceEvent.kind == "complaint")
     return db.session.execute(query).scalar_one()
 
 

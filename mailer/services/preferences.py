@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 
 from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.models import ConsentState, Contact, MailingList, Notice, Purpose, Subscription
+from mailer.models import ConsentState, Contact, DataRecipient, MailingList, Notice, Purpose, Subscription
 from mailer.security import TokenExpired, TokenInvalid, read_token
 from mailer.sending.broker import enqueue
 from mailer.sending.messages import build_message, parse_sender, to_wire
@@ -25,6 +25,7 @@ from mailer.services.notices import publish_notice
 from mailer.services.recipient_links import preferences_url
 from mailer.services.signup import request_confirmation_email
 from mailer.services.suppression import is_suppressed
+from mailer.services.tracking import tracking_retention_days
 from mailer.services.unsubscribe import unsubscribe_everything, withdraw_list, withdraw_purpose
 
 NOTICE_KEY = "preference-centre"
@@ -32,6 +33,7 @@ SOURCE = "preference-centre"
 MAX_NAME_LENGTH = 200
 PRIVACY_ACTIONS = (
     ("access", "Download a copy of your data"),
+    ("portability", "Take your data to another service"),
     ("rectification", "Correct your data"),
     ("erasure", "Erase your data"),
     ("restriction", "Restrict the use of your data"),
@@ -239,12 +241,13 @@ def held_data(contact: Contact) -> dict:
         "email": contact.email,
         "name": contact.name,
         "since": contact.created_at,
-        "tracking_days": config["TRACKING_RETENTION_DAYS"],
+        "tracking_days": tracking_retention_days(),
+        "recipients": db.session.execute(select(DataRecipient).where(DataRecipient.active.is_(True)).order_by(
+            DataRecipient.name)).scalars().all(),
         "unconfirmed_days": config["UNCONFIRMED_RETENTION_DAYS"],
         "privacy_url": config["PRIVACY_NOTICE_URL"] or "/privacy",
         "organisation": config["MAILER_ORGANISATION"],
         "postal_address": config["MAILER_POSTAL_ADDRESS"],
-        "relay": bool(config["SMTP_URL"]),
     }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 
 from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.models import Campaign, Link, TrackingEvent
+from mailer.models import Campaign, Link, PrivacySettings, TrackingEvent
 from mailer.security import TokenExpired, TokenInvalid, read_token
 from mailer.services.tracking_buffer import TrackedHit, buffer_for
 
@@ -168,9 +168,16 @@ def flush_events() -> int:
     return buffer_for(current_app).flush()
 
 
+def tracking_retention_days() -> int:
+    """Lifetime of tracking events: the privacy settings' value when staff set one, else TRACKING_RETENTION_DAYS."""
+    settings = db.session.get(PrivacySettings, 1)
+    configured = (settings.retention or {}).get("tracking_events") if settings is not None else None
+    return int(configured) if configured else current_app.config["TRACKING_RETENTION_DAYS"]
+
+
 def purge_tracking_events(dry_run: bool = False, days: int | None = None, batch_size: int = 5000) -> dict[str, int]:
-    """Delete tracking events older than TRACKING_RETENTION_DAYS (Art. 5(1)(e)); returns {"tracking_events": n}."""
-    days = current_app.config["TRACKING_RETENTION_DAYS"] if days is None else days
+    """Delete tracking events older than their lifetime (Art. 5(1)(e)); returns {"tracking_events": n}."""
+    days = tracking_retention_days() if days is None else days
     cutoff = utcnow() - timedelta(days=days)
     old = select(TrackingEvent.id).where(TrackingEvent.created_at < cutoff)
     if dry_run:

@@ -70,6 +70,18 @@ def test_campaign_numbers(seeded):
     assert first == {"Opens": 3, "Clicks": 3, "Machine-like opens": 1, "Machine-like clicks": 0}
 
 
+def test_complaints_come_from_the_bounce_log(seeded):
+    from mailer.models import BounceEvent
+
+    delivery = db.session.execute(select(Delivery).where(Delivery.campaign_id == seeded["campaign"].id)).scalars().first()
+    db.session.add_all([BounceEvent(delivery_id=delivery.id, contact_id=delivery.contact_id, kind="complaint",
+                                    campaign_id=seeded["campaign"].id, source="arf", status_code="abuse"),
+                        BounceEvent(delivery_id=delivery.id, contact_id=delivery.contact_id, kind="hard",
+                                    campaign_id=seeded["campaign"].id, status_code="5.1.1")])
+    db.session.commit()
+    assert analytics.campaign_stats(seeded["campaign"]).complaints == 1
+
+
 def test_campaign_page_shows_the_consenting_share_and_a_table(auth, seeded):
     campaign = seeded["campaign"]
     page = auth.get(f"/admin/campaigns/{campaign.public_id}/stats")

@@ -72,6 +72,16 @@ def test_page_shows_choices_data_and_rights(app, ann):
     assert page.text.count("Unsubscribe from everything") >= 2  # heading and its one button
 
 
+def test_recipients_of_the_data_are_named(app, ann):
+    from mailer.models import DataRecipient
+
+    contact, *_ = ann
+    db.session.add(DataRecipient(name="Relay GmbH", purpose="delivers our emails", outside_eea=False))
+    db.session.commit()
+    page = app.test_client().get(preferences_path(app, contact))
+    assert "Relay GmbH — delivers our emails" in page.text
+
+
 def test_each_change_is_one_ledger_event_with_the_notice_shown(app, ann):
     contact, news, offers, _ = ann
     client = app.test_client(use_cookies=False)

@@ -222,6 +222,21 @@ def test_retention_deletes_old_events(app, seeded):
     assert [e.created_at > old for e in events()] == [True]
 
 
+def test_retention_follows_the_privacy_settings(app, seeded):
+    from mailer.models import PrivacySettings
+
+    ann, _, sent = seeded
+    db.session.add(TrackingEvent(campaign_id=sent.campaign.id, contact_id=ann.id, kind="open",
+                                 created_at=utcnow() - timedelta(days=40)))
+    db.session.commit()
+    assert tracking.tracking_retention_days() == app.config["TRACKING_RETENTION_DAYS"] == 365
+    assert tracking.purge_tracking_events(dry_run=True) == {"tracking_events": 0}
+    db.session.add(PrivacySettings(id=1, retention={"tracking_events": 30}))
+    db.session.commit()
+    assert tracking.tracking_retention_days() == 30
+    assert tracking.purge_tracking_events() == {"tracking_events": 1}
+
+
 def test_buffered_events_are_written_on_normal_shutdown(app, seeded, database_url):
     """A web process that exits normally flushes its buffer (atexit), so no event is lost."""
     ann, _, sent = seeded
