@@ -115,8 +115,14 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
 
 
 def offered_purposes(form: Form) -> list[Purpose]:
-    """Purposes shown as checkboxes: one per list, then the extra ones (e.g. tracking)."""
-    return [lst.purpose for lst in form.lists if lst.purpose is not None] + list(form.purposes)
+    """Purposes shown as checkboxes: one per list, then the extra ones (e.g. tracking), each group by name.
+
+    Sorted here rather than trusting the relationships' order, which is the assignment order until the form is
+    reloaded: the notice saved with the form must list the boxes in the order the page will show them.
+    """
+    lists = sorted(form.lists, key=lambda lst: (lst.name, lst.id))
+    return ([lst.purpose for lst in lists if lst.purpose is not None]
+            + sorted(form.purposes, key=lambda p: (p.name, p.id)))
 
 
 def checkbox_label(form: Form, purpose: Purpose) -> str:
