@@ -59,8 +59,9 @@ def preferences_save(token: str):
         return _unusable(status)
     name = request.form.get("name")
     try:
+        values = {key[6:]: value for key, value in request.form.items() if key.startswith("field:")}
         changes = service.save_preferences(contact, set(request.form.getlist("choice")), name,
-                                           request.form.get("notice"), request_context(service.SOURCE))
+                                           request.form.get("notice"), request_context(service.SOURCE), values)
     except service.PreferencesError as exc:
         return _render(token, contact, 403 if contact.status == "restricted" else 400, error=str(exc))
     return _render(token, contact, changes=changes)

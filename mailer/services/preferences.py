@@ -12,7 +12,8 @@ from sqlalchemy import or_, select
 
 from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.models import ConsentState, Contact, DataRecipient, MailingList, Notice, Purpose, Subscription
+from mailer.models import (ConsentState, Contact, ContactField, DataRecipient, MailingList, Notice, Purpose,
+                           Subscription)
 from mailer.security import TokenExpired, TokenInvalid, read_token
 from mailer.sending.broker import enqueue
 from mailer.sending.messages import build_message, parse_sender, to_wire
@@ -22,6 +23,8 @@ from mailer.services.contacts import AddressError, find_contact_by_email, normal
 from mailer.services.forms import default_label
 from mailer.services.ledger import RequestContext, record_consent
 from mailer.services.notices import publish_notice
+from mailer.services.privacy import PrivacyError
+from mailer.services.privacy import fields as contact_fields
 from mailer.services.recipient_links import preferences_url
 from mailer.services.signup import request_confirmation_email
 from mailer.services.suppression import is_suppressed
@@ -77,6 +80,7 @@ class PreferencePage:
     notice: Notice
     restricted: bool
     suppressed: bool
+    fields: list[tuple[ContactField, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -87,10 +91,11 @@ class PreferenceChanges:
     requested: list[str] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)
     name_changed: bool = False
+    fields_changed: list[str] = field(default_factory=list)
 
     @property
     def any(self) -> bool:
-        return bool(self.granted or self.requested or self.withdrawn or self.name_changed)
+        return bool(self.granted or self.requested or self.withdrawn or self.name_changed or self.fields_changed)
 
 
 def contact_for_token(token: str) -> tuple[Contact | None, str]:
@@ -151,7 +156,14 @@ def preference_page(contact: Contact) -> PreferencePage:
     notice = publish_notice(NOTICE_KEY, notice_content(lists, purposes))
     db.session.commit()
     suppressed = bool(contact.email_hash) and is_suppressed(contact.email_hash)
-    return PreferencePage(contact, lists, purposes, notice, contact.status == "restricted", suppressed)
+    return PreferencePage(contact, lists, purposes, notice, contact.status == "restricted", suppressed,
+                          [(f, contact_fields.read_value(contact, f) or "") for f in editable_fields()])
+
+
+def editable_fields() -> list[ContactField]:
+    """Custom fields a person may edit here: ordinary ones only (identifiers and sensitive data go through the
+    verified correction request of the privacy pages)."""
+    return [f for f in contact_fields.all_fields() if f.category == "ordinary"]
 
 
 def _shown_notice(version: str | None, page: PreferencePage) -> Notice:
@@ -165,8 +177,8 @@ def _shown_notice(version: str | None, page: PreferencePage) -> Notice:
 
 
 def save_preferences(contact: Contact, ticked: set[str], name: str | None, notice_version: str | None,
-                     ctx: RequestContext) -> PreferenceChanges:
-    """Apply the ticked boxes and the name; one ledger event per change. The caller commits nothing."""
+                     ctx: RequestContext, values: dict[str, str] | None = None) -> PreferenceChanges:
+    """Apply the ticked boxes, the name and ordinary field values; one ledger event per consent change."""
     page = preference_page(contact)
     if page.restricted:
         raise PreferencesError("Your data is restricted at your request, so it can't be changed here right now.")
@@ -186,12 +198,28 @@ def save_preferences(contact: Contact, ticked: set[str], name: str | None, notic
             _withdraw(contact, choice, ctx, changes)
     if name is not None and name != (contact.name or ""):
         contact.name, changes.name_changed = name or None, True
+    _save_fields(contact, values or {}, page, changes)
     if changes.any:
         contact.last_activity_at = utcnow()
     db.session.commit()
     if changes.requested:
         request_confirmation_email(contact)
     return changes
+
+
+def _save_fields(contact: Contact, values: dict[str, str], page: PreferencePage, changes: PreferenceChanges) -> None:
+    """Store changed ordinary field values (empty clears); unknown keys are ignored."""
+    for custom, current in page.fields:
+        if custom.key not in values:
+            continue
+        wanted = " ".join(values[custom.key].split())
+        if wanted == current:
+            continue
+        try:
+            contact_fields.set_value(contact, custom, wanted)
+        except PrivacyError as exc:
+            raise PreferencesError(str(exc)) from None
+        changes.fields_changed.append(custom.label)
 
 
 def _give(contact: Contact, choice: Choice, suppressed: bool, ctx: RequestContext, notice: Notice,

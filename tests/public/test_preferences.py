@@ -133,6 +133,32 @@ def test_name_can_be_changed(app, ann):
     assert contact.name == "Ann Example"
 
 
+def test_ordinary_fields_are_editable_sensitive_ones_are_not_shown(app, ann):
+    from mailer.services.privacy import fields
+
+    contact, *_ = ann
+    company = fields.define_field("company", "Company", "ordinary", help_text="Where you work.")
+    fields.define_field("health", "Health condition", "sensitive")
+    fields.set_value(contact, company, "Acme")
+    db.session.commit()
+    client = app.test_client()
+    path = preferences_path(app, contact)
+    page = client.get(path)
+    assert 'name="field:company"' in page.text and 'value="Acme"' in page.text and "Where you work." in page.text
+    assert "Health condition" not in page.text and 'name="field:health"' not in page.text
+    values, notice = form_values(page.text)
+    before = len(ledger())
+    response = client.post(path, data={"choice": [values["Yes, send me “News” by email."],
+                                                  values["Yes, you may record when I open your emails."]],
+                                       "notice": notice, "name": "Ann", "field:company": " Acme  Widgets ",
+                                       "field:health": "sneaky"})
+    assert response.status_code == 200 and "Updated: Company." in response.text
+    db.session.expire_all()
+    assert fields.read_value(contact, company) == "Acme Widgets"
+    assert fields.read_value(contact, fields.field_by_key("health")) is None
+    assert len(ledger()) == before  # not a consent change
+
+
 @pytest.mark.parametrize("bad", ["not-a-choice", "private"])
 def test_unknown_choices_are_refused_with_a_message(app, ann, bad):
     contact, _, _, staff = ann
