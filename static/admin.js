@@ -5,8 +5,12 @@ document.addEventListener("click", (event) => {
   const copyButton = event.target.closest("[data-copy]");
   if (copyButton) {
     const source = document.getElementById(copyButton.dataset.copy);
-    navigator.clipboard.writeText(source.value || source.textContent).then(() => {
-      copyButton.textContent = "Copied";
+    const text = source.value || source.textContent;
+    // navigator.clipboard exists only on HTTPS (or localhost) and may be refused: then select the text instead.
+    const copied = navigator.clipboard ? navigator.clipboard.writeText(text) : Promise.reject(new Error("no clipboard"));
+    copied.then(() => { copyButton.textContent = "Copied"; }, () => {
+      if (source.select) { source.focus(); source.select(); }
+      copyButton.textContent = "Selected: press Ctrl+C to copy";
     });
   }
 });

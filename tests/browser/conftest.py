@@ -9,6 +9,8 @@ from playwright.sync_api import Page, expect
 
 from tests.support.http import login
 
+expect.set_options(timeout=10_000)  # a loaded CI machine can be slow; assertions still pass as soon as they hold
+
 SHOTS = os.environ.get("MAILER_SHOTS_DIR", "/tmp/shots")
 STAFF_EMAIL = "owner@example.com"
 STAFF_PASSWORD = "correct horse battery"

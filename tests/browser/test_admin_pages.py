@@ -75,7 +75,12 @@ def test_every_admin_page_with_data(page, live_server, staff_user, confirmed_con
     visit(page, links, "/admin/forms", "Sign-up forms", "admin-forms")
     visit(page, links, "/admin/forms/new", "New sign-up form", "admin-form-new")
     visit(page, links, f"/admin/forms/{form.public_id}", "Demo form")
-    expect(page.get_by_label("Snippet")).to_have_value(re.compile(re.escape(f'<form action="{live_server}/f/demo" method="post"')))
+    snippet_form = f'<form action="{live_server}/f/demo" method="post"'
+    expect(page.get_by_label("Snippet")).to_have_value(re.compile(re.escape(snippet_form)))
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    page.get_by_role("button", name="Copy snippet").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == page.get_by_label("Snippet").input_value()
     preview = page.frame_locator("iframe[title='Form preview']")
     expect(preview.get_by_role("heading")).to_have_text("Subscribe to the demo newsletter")
     expect(preview.get_by_role("button", name="Subscribe")).to_be_in_viewport()  # the preview isn't cut off
