@@ -3,6 +3,7 @@ from flask import current_app, g, request
 
 from mailer.api import bp
 from mailer.api.errors import ApiError
+from mailer.api.inputs import is_id
 from mailer.services import api_keys, throttle
 
 # Endpoints anyone may read: the API's own description.
@@ -31,3 +32,5 @@ def authenticate_request():
     g.api_key = key
     g.api_key_prefix = key.prefix
     api_keys.note_use(key)
+    if any(not is_id(value) for value in (request.view_args or {}).values()):
+        raise ApiError(404, "There is no resource with this id.")  # e.g. a NUL byte, which PostgreSQL can't compare

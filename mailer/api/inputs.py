@@ -1,5 +1,7 @@
 """Reading API input: the JSON body, typed fields with per-field messages, and cursor pagination."""
 import json
+import math
+import re
 
 from flask import request
 from sqlalchemy import Select
@@ -9,7 +11,23 @@ from mailer.extensions import db
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-MAX_CURSOR_LENGTH = 128
+# Every id the API gives out (public ids, ledger hashes) has this shape; anything else names nothing.
+ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+
+
+def is_id(value) -> bool:
+    return isinstance(value, str) and ID_RE.match(value) is not None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses to inf, which no JSON column can store
+        raise ValueError("number out of range")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def invalid(field_name: str, message: str) -> ApiError:
@@ -23,7 +41,7 @@ def json_object() -> dict:
         raise ApiError(415)
     raw = request.get_data(cache=False)  # bounded by request.max_content_length (413 beyond it)
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         position = f" (at character {exc.pos})" if isinstance(exc, json.JSONDecodeError) else ""
         raise ApiError(400, f"The body is not valid JSON{position}.") from None
@@ -82,7 +100,7 @@ def page_args() -> tuple[str | None, int]:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE_SIZE:
         raise invalid("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
     after = request.args.get("after") or None
-    if after is not None and len(after) > MAX_CURSOR_LENGTH:
+    if after is not None and not is_id(after):
         raise invalid("after", "is not an id this API gave out")
     return after, int(raw_limit)
 

@@ -4,6 +4,7 @@ Field values go through the privacy rectification rules (sensitive values need t
 are encrypted); restriction (Art. 18) is checked first, because an API key is never a privacy officer.
 """
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from mailer.extensions import db
@@ -16,6 +17,11 @@ from mailer.services.privacy.restriction import ensure_editable
 ATTRIBUTE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,59}$")
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_LENGTH = 500
+
+
+def _has_control_characters(text: str) -> bool:
+    """NUL and other control characters can't be stored in PostgreSQL text and mean nothing to a person."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
 
 
 class ContactLocked(Exception):
@@ -53,6 +59,9 @@ def _merged_attributes(contact: Contact, changes: dict) -> dict:
         elif isinstance(value, str) and len(value) > MAX_ATTRIBUTE_LENGTH:
             raise ContactEditError(f"Attribute “{key}” is too long ({MAX_ATTRIBUTE_LENGTH} characters at most).",
                                    "attributes")
+        elif isinstance(value, str) and _has_control_characters(value):
+            raise ContactEditError(f"Attribute “{key}” contains control characters that can't be stored.",
+                                   "attributes")
         elif not isinstance(value, (str, int, float, bool)):
             raise ContactEditError(f"Attribute “{key}” must be a string, number, boolean or null.", "attributes")
         else:
@@ -69,6 +78,9 @@ def update_contact(contact: Contact, patch: ContactPatch, key: ApiKey, ip: str |
     except PrivacyError as exc:
         raise ContactLocked(str(exc)) from None
     attributes = _merged_attributes(contact, patch.attributes) if patch.attributes is not None else None
+    for key, value in patch.fields.items():
+        if _has_control_characters(key + value):
+            raise ContactEditError("The value contains control characters that can't be stored.", f"fields.{key[:60]}")
     changes: dict = {}
     for part, correction in (("name", rectification.Correction(name=patch.name)),
                              ("fields", rectification.Correction(fields=patch.fields))):

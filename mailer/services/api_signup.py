@@ -7,6 +7,7 @@ whether the address was known, so the API answer can be identical for every addr
 """
 import hashlib
 import ipaddress
+import re
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ MAX_LISTS = 50
 MAX_NOTICE_TEXT = 10_000
 MAX_URL_LENGTH = 2000
 MAX_USER_AGENT = 512
+PUBLIC_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
 
 
 class ApiSignupError(ValueError):
@@ -82,11 +84,13 @@ def validate(inp: ApiSignup) -> CheckedSignup:
         raise ApiSignupError("Name at least one list the person ticked.", "lists")
     if len(wanted) > MAX_LISTS:
         raise ApiSignupError(f"At most {MAX_LISTS} lists per sign-up.", "lists")
+    well_formed = [public_id for public_id in wanted if PUBLIC_ID_RE.match(public_id)]
     found = {lst.public_id: lst for lst in db.session.execute(
-        select(MailingList).where(MailingList.public_id.in_(wanted))).scalars()}
+        select(MailingList).where(MailingList.public_id.in_(well_formed))).scalars()}
     unknown = [public_id for public_id in wanted if public_id not in found]
     if unknown:
-        raise ApiSignupError("Unknown list id(s): " + ", ".join(unknown[:10]) + ".", "lists")
+        shown = [public_id if PUBLIC_ID_RE.match(public_id) else repr(public_id[:32]) for public_id in unknown[:10]]
+        raise ApiSignupError("Unknown list id(s): " + ", ".join(shown) + ".", "lists")
     lists = [found[public_id] for public_id in wanted]
     if any(lst.purpose is None for lst in lists):
         raise ApiSignupError("One of the lists cannot take sign-ups (it has no consent purpose).", "lists")
@@ -96,7 +100,8 @@ def validate(inp: ApiSignup) -> CheckedSignup:
                              "consent.text")
     source_url = (inp.source_url or "").strip()
     parts = urlsplit(source_url)
-    if len(source_url) > MAX_URL_LENGTH or parts.scheme not in ("http", "https") or not parts.netloc:
+    if len(source_url) > MAX_URL_LENGTH or parts.scheme not in ("http", "https") or not parts.netloc \
+            or any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch.isspace() for ch in source_url):
         raise ApiSignupError("consent.source_url must be the http(s) address of the page the person signed up on.",
                              "consent.source_url")
     ip = (inp.ip or "").strip() or None

@@ -190,3 +190,30 @@ def test_unsubscribe_from_unknown_things_is_404(api, ann, demo_form):
     not_on_it = api.delete(f"/contacts/{ann.public_id}/subscriptions/{other.public_id}")
     assert not_on_it.status_code == 404 and "no subscription" in not_on_it.get_json()["error"]
     assert db.session.execute(select(Subscription.status)).scalar_one() == "confirmed"
+
+
+def test_a_restricted_contact_can_still_be_unsubscribed(api, ann, demo_form):
+    restrict(ann, RequestContext("test"))
+    db.session.commit()
+    response = api.delete(f"/contacts/{ann.public_id}/subscriptions/{demo_form.lists[0].public_id}")
+    assert response.status_code == 200 and response.get_json()["changed"] is True  # withdrawal is always honoured
+    assert api.get(f"/contacts/{ann.public_id}").get_json()["status"] == "restricted"
+
+
+def test_an_erased_contact_shows_nothing_personal_and_cannot_change(api, ann, demo_form):
+    from mailer.services.privacy.erasure import erase_contact
+
+    erase_contact(ann, RequestContext("test"))
+    db.session.commit()
+    response = api.get(f"/contacts/{ann.public_id}")
+    assert response.status_code == 200
+    data = response.get_json()
+    assert (data["status"], data["email"], data["name"], data["fields"]) == ("erased", None, None, [])
+    assert "ann@example.com" not in response.text
+    history = api.get(f"/contacts/{ann.public_id}/consent")
+    assert "ann@example.com" not in history.text and "203.0.113.7" not in history.text
+    assert history.get_json()["data"][-1]["action"] == "erased"
+    assert api.get("/contacts?email=ann@example.com").get_json()["data"] == []
+    assert api.patch(f"/contacts/{ann.public_id}", json={"name": "Back"}).status_code == 409
+    gone = api.delete(f"/contacts/{ann.public_id}/subscriptions/{demo_form.lists[0].public_id}")
+    assert gone.status_code == 409 and gone.get_json()["detail"] == {"status": "erased"}
