@@ -47,6 +47,8 @@ def test_setup_link_creates_the_owner_and_lands_on_the_dashboard(app, page, live
     page.goto(f"/admin/setup?token={token}")
     expect(page.get_by_role("alert")).to_have_text("Setup is already done. Please log in.")
     expect(page.get_by_text("No staff account exists yet.")).to_have_count(0)
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts")).to_have_count(0)
+    shoot(page, "admin-login")
     keyboard_login(page, "boss@example.com", "a long enough secret")
 
 
