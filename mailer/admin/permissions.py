@@ -33,6 +33,13 @@ RULES: list[tuple[str, dict[str, tuple[str, ...]]]] = [
     ("admin.staff*", {"GET": MANAGERS, "POST": MANAGERS}),
     # Any export of data, from any module: never marketers or viewers.
     ("admin.*export*", {"GET": PRIVACY_READERS, "POST": PRIVACY_READERS}),
+    # API keys open every contact to an integration.
+    ("admin.api_key*", {"GET": MANAGERS, "POST": MANAGERS}),
+    # Editing pages: even showing the form is for editors.
+    ("admin.*_new", {"GET": EDITORS, "POST": EDITORS}),
+    ("admin.*_edit", {"GET": EDITORS, "POST": EDITORS}),
+    ("admin.campaign_send", {"GET": EDITORS, "POST": EDITORS}),
+    ("admin.campaign_schedule", {"GET": EDITORS, "POST": EDITORS}),
 ]
 DEFAULT = {"GET": ALL, "POST": EDITORS}
 METHOD_ALIASES = {"HEAD": "GET", "OPTIONS": "GET", "PUT": "POST", "PATCH": "POST", "DELETE": "POST"}

@@ -84,7 +84,13 @@ def _bounce_logs(report: RetentionReport, now: datetime) -> None:
     if not report.dry_run and count:
         db.session.execute(update(Delivery).where(*old).values(reason="", smtp_code=None))
         db.session.commit()
-    report.items.append(RetentionItem("bounce_logs", count, f"bounce details older than {days} days"))
+    try:  # the bounce and complaint log of the sending engine, when installed
+        from mailer.services.bounces import purge_bounce_log
+    except ImportError:
+        purge_bounce_log = None
+    if purge_bounce_log is not None:
+        count += purge_bounce_log(dry_run=report.dry_run, days=days)
+    report.items.append(RetentionItem("bounce_logs", count, f"bounce reports and failure texts older than {days} days"))
 
 
 def inactive_contacts(now: datetime | None = None) -> list[Contact]:

@@ -1,0 +1,123 @@
+"""Every admin route, walked as every role: the one permission hook answers 403 exactly where the map says so."""
+import pytest
+from sqlalchemy import select
+
+from mailer.admin.permissions import allowed
+from mailer.extensions import db
+from mailer.models import Campaign, Layout, OutboxMessage
+from mailer.models.staff import ROLES
+from mailer.services.ledger import RequestContext
+from mailer.services.privacy import settings as privacy_settings
+from mailer.services.privacy.requests import open_request
+from mailer.services.staff import create_staff
+from tests.sending.factory import newsletter
+from tests.support.http import csrf_token, login
+from tests.support.privacy import define_fields, fill_fields
+
+PASSWORD = "correct horse battery"
+# Pages of this module and the pages every role reads: each must render (200) for every role allowed to see it.
+OWN_PAGES = ("admin.privacy", "admin.settings", "admin.audit", "admin.staff", "admin.retention", "admin.contact",
+             "admin.dashboard", "admin.lists", "admin.list_show")
+# Hand-written expectations for the rules that matter most (the walk below checks every route against the map).
+EXPECTED = {
+    ("admin.privacy_requests", "GET"): {"owner", "admin", "privacy"},
+    ("admin.privacy_request_show", "GET"): {"owner", "admin", "privacy"},
+    ("admin.privacy_request_fulfil", "POST"): {"owner", "privacy"},
+    ("admin.privacy_request_new", "POST"): {"owner", "privacy"},
+    ("admin.privacy_request_export", "GET"): {"owner", "privacy"},
+    ("admin.privacy_contact_restrict", "POST"): {"owner", "privacy"},
+    ("admin.privacy_contact_unrestrict", "POST"): {"owner", "privacy"},
+    ("admin.privacy_contact_erase", "POST"): {"owner", "privacy"},
+    ("admin.privacy_contact_rectify", "POST"): {"owner", "privacy"},
+    ("admin.privacy_contact_reveal", "POST"): {"owner", "admin", "privacy"},
+    ("admin.audit_log", "GET"): {"owner", "admin", "privacy"},
+    ("admin.audit_export", "GET"): {"owner", "admin", "privacy"},
+    ("admin.settings_privacy", "POST"): {"owner", "admin", "privacy"},
+    ("admin.retention_run", "POST"): {"owner", "privacy"},
+    ("admin.staff", "GET"): {"owner", "admin"},
+    ("admin.staff_role", "POST"): {"owner", "admin"},
+    ("admin.api_key_new", "POST"): {"owner", "admin"},
+    ("admin.contacts", "GET"): set(ROLES),
+    ("admin.contact_show", "GET"): set(ROLES),
+    ("admin.list_new", "POST"): {"owner", "admin", "marketer"},
+    ("admin.list_new", "GET"): {"owner", "admin", "marketer"},
+    ("admin.logout", "POST"): set(ROLES),
+}
+
+
+def test_the_map_says_what_the_issue_asks():
+    for (endpoint, method), roles in EXPECTED.items():
+        assert {r for r in ROLES if allowed(r, endpoint, method)} == roles, (endpoint, method)
+    # Marketers never export or reveal; viewers never change anything, whatever module adds the page.
+    for endpoint in ("admin.contacts_export", "admin.campaign_export_csv", "admin.anything_exported"):
+        assert not allowed("marketer", endpoint, "GET") and not allowed("viewer", endpoint, "GET")
+    assert not allowed("viewer", "admin.some_future_page", "POST")
+    assert allowed("viewer", "admin.some_future_page", "GET")
+    assert allowed("marketer", "admin.some_future_page", "POST")
+
+
+def _world(app):
+    """One of everything, so each route has a real object to work on."""
+    campaign, (contact, target) = newsletter(2)
+    fields = define_fields()
+    fill_fields(target, fields, {"health": "Asthma"})
+    request = open_request("access", "email", contact=contact)
+    recipient = privacy_settings.save_recipient(privacy_settings.RecipientInput(name="Relay Ltd"))
+    other = create_staff("other@example.com", PASSWORD, "viewer")
+    layout = db.session.execute(select(Layout)).scalars().first()
+    outbox = db.session.execute(select(OutboxMessage)).scalars().first()
+    from mailer.services.demo import seed_demo
+
+    form = seed_demo()
+    db.session.commit()
+    by_prefix = [
+        ("admin.privacy_contact", target.public_id), ("admin.privacy_request", request.public_id),
+        ("admin.analytics_list", campaign.lists[0].public_id), ("admin.list", campaign.lists[0].public_id),
+        ("admin.analytics_campaign", campaign.public_id), ("admin.campaign", campaign.public_id),
+        ("admin.contact", contact.public_id), ("admin.form", form.public_id),
+        ("admin.layout", layout.public_id if layout else "nope"), ("admin.outbox", outbox.public_id if outbox else "nope"),
+        ("admin.settings_recipient", recipient.public_id),
+    ]
+    return {"by_prefix": by_prefix, "user_id": other.id, "key": "postcode", "field_key": "health", "prefix": "nope"}
+
+
+def _url(rule, world) -> str:
+    values = {}
+    for name in rule.arguments:
+        if name == "public_id":
+            values[name] = next((v for p, v in world["by_prefix"] if rule.endpoint.startswith(p)), "nope")
+        else:
+            values[name] = world.get(name, "nope")
+    return rule.build(values, append_unknown=False)[1]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_admin_route_as_each_role(app, client, role):
+    with app.app_context():
+        world = _world(app)
+        create_staff(f"{role}-walker@example.com", PASSWORD, role)
+        db.session.commit()
+    login(client, f"{role}-walker@example.com", PASSWORD)
+    token = csrf_token(client.get("/admin/").text)
+    rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("admin.") and r.endpoint != "admin.static"),
+                   key=lambda r: (r.endpoint == "admin.logout", r.endpoint))
+    seen = []
+    for method in ("GET", "POST"):
+        for rule in rules:
+            if method not in rule.methods or rule.endpoint in ("admin.login", "admin.setup"):
+                continue
+            if method == "POST" and rule.endpoint == "admin.logout":
+                continue
+            url = _url(rule, world)
+            response = client.get(url) if method == "GET" else client.post(url, data={"csrf_token": token})
+            expected_ok = allowed(role, rule.endpoint, method)
+            seen.append((rule.endpoint, method))
+            if expected_ok:
+                assert response.status_code != 403, f"{role} refused {method} {url}"
+                if method == "GET" and rule.endpoint.startswith(OWN_PAGES):
+                    assert response.status_code == 200, f"{role} GET {url} → {response.status_code}"
+            else:
+                assert response.status_code == 403, f"{role} allowed {method} {url}: {response.status_code}"
+            assert response.status_code < 500, f"{role} {method} {url} → {response.status_code}"
+    assert len(seen) > 60
+    assert client.post("/admin/logout", data={"csrf_token": token}).status_code == 302
