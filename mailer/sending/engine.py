@@ -44,12 +44,12 @@ def plan_campaign(campaign_id: int) -> None:
             db.session.rollback()
             return
         pairs, cursor = eligibility.eligible_page(campaign_id, campaign.planned_through, size)
-        if not pairs:
+        if cursor is None:
             campaign.planning_done = True
             db.session.commit()
             finish_if_done(campaign_id)
             return
-        batch = campaign.planned_batches + 1
+        batch = campaign.planned_batches + (1 if pairs else 0)
         # The cursor moves only if nobody else moved it: a redelivered planner message loses this race cleanly.
         moved = db.session.execute(
             update(Campaign).where(Campaign.id == campaign_id, Campaign.planned_through == campaign.planned_through)
@@ -59,13 +59,14 @@ def plan_campaign(campaign_id: int) -> None:
         if not moved:
             db.session.rollback()
             return
-        now = utcnow()
-        db.session.execute(insert(DELIVERIES).values([
-            {"campaign_id": campaign_id, "contact_id": contact_id, "list_id": list_id, "batch": batch,
-             "status": "queued", "reason": "", "message_id": "", "attempts": 0, "queued_at": now}
-            for contact_id, list_id in pairs
-        ]))
-        enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
+        if pairs:
+            now = utcnow()
+            db.session.execute(insert(DELIVERIES).values([
+                {"campaign_id": campaign_id, "contact_id": contact_id, "list_id": list_id, "batch": batch,
+                 "status": "queued", "reason": "", "message_id": "", "attempts": 0, "queued_at": now}
+                for contact_id, list_id in pairs
+            ]))
+            enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
         db.session.commit()
     enqueue("plan_campaign", campaign_id)
 

@@ -78,22 +78,30 @@ def exclusion_counts(campaign_id: int) -> dict:
 
 
 def eligible_page(campaign_id: int, after_contact_id: int, size: int) -> tuple[list[tuple[int, int]], int | None]:
-    """Up to `size` (contact id, list id) pairs with contact id > the cursor, by keyset; and the next cursor.
+    """Eligible (contact id, list id) pairs among the next `size` subscribers after the cursor; and the new cursor.
 
-    Rows come ordered by (contact, list): the first row of a contact is the list the mail is sent for. The cursor
-    is None when nothing is left.
+    Keyset paging in two steps so every page costs the same however long the list is: first the id range of the
+    next `size` confirmed subscribers (a walk of the (contact, list) index), then the full rule within that range
+    only. The first row of a contact is the list the mail is sent for. The cursor is None when nothing is left;
+    a page may be empty while the cursor still moves on.
     """
+    candidates = (select(Subscription.contact_id)
+                  .join(campaign_lists, and_(campaign_lists.c.list_id == Subscription.list_id,
+                                             campaign_lists.c.campaign_id == campaign_id))
+                  .where(Subscription.contact_id > after_contact_id, Subscription.status == "confirmed")
+                  .order_by(Subscription.contact_id).limit(size).subquery())
+    upper = db.session.execute(select(func.max(candidates.c.contact_id))).scalar()
+    if upper is None:
+        return [], None
     joined, rank = _rank_query(campaign_id)
     query = (select(Subscription.contact_id, Subscription.list_id).select_from(joined)
-             .where(Subscription.contact_id > after_contact_id, Subscription.status == "confirmed", rank == 0)
-             .order_by(Subscription.contact_id, Subscription.list_id).limit(size))
-    rows = db.session.execute(query).all()
-    if not rows:
-        return [], None
+             .where(Subscription.contact_id > after_contact_id, Subscription.contact_id <= upper,
+                    Subscription.status == "confirmed", rank == 0)
+             .order_by(Subscription.contact_id, Subscription.list_id))
     pairs: dict[int, int] = {}
-    for contact_id, list_id in rows:
+    for contact_id, list_id in db.session.execute(query):
         pairs.setdefault(contact_id, list_id)
-    return list(pairs.items()), rows[-1][0]
+    return list(pairs.items()), upper
 
 
 @dataclass

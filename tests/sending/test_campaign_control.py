@@ -154,3 +154,21 @@ def test_campaign_pauses_itself_when_our_setup_is_refused(app, app_ctx, worker, 
     progress = campaigns.progress(paused)
     assert progress["failed"] >= 2 and progress["queued"] > 0 and progress["status_reason"] == paused.status_reason
     assert not db.session.execute(select(Suppression)).first()
+
+
+@pytest.mark.config(SEND_BATCH_SIZE=2)
+def test_planner_pages_by_keyset_past_pages_where_nobody_is_eligible(app, app_ctx, worker, smtp_server):
+    campaign, contacts = newsletter(7)
+    for contact in contacts[:3]:  # the whole first page and half the second: nobody to plan there
+        contact.status = "restricted"
+    db.session.commit()
+    campaigns.start_campaign(campaign)
+    db.session.commit()
+    worker.drain()
+
+    planned = deliveries(campaign)
+    assert sorted(d.contact_id for d in planned) == sorted(c.id for c in contacts[3:])
+    assert sorted({d.batch for d in planned}) == [1, 2, 3]  # one batch message per non-empty page
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted(c.email for c in contacts[3:])
+    done = db.session.get(Campaign, campaign.id)
+    assert done.status == "sent" and done.planning_done and done.planned_through == contacts[-1].id
