@@ -2,6 +2,7 @@
 
 In embedded mode (no SMTP_URL) the OutboxTransport stores each message instead, for the admin to show.
 """
+import re
 import smtplib
 import socket
 import ssl
@@ -98,6 +99,8 @@ class SMTPTransport:
         """MAIL, RCPT, DATA on an open connection, resetting it after a refusal so it can be reused."""
         try:
             conn.ehlo_or_helo_if_needed()
+            if len(rcpt_to) == 1 and conn.has_extn("pipelining") and (mail_from + rcpt_to[0]).isascii():
+                return SMTPTransport._pipelined(conn, mail_from, rcpt_to[0], raw)
             code, text = conn.mail(mail_from)
             if code != 250:
                 raise smtplib.SMTPSenderRefused(code, text, mail_from)
@@ -116,6 +119,27 @@ class SMTPTransport:
                 pass
             raise
 
+    @staticmethod
+    def _pipelined(conn: smtplib.SMTP, mail_from: str, rcpt: str, raw: bytes) -> SmtpReply:
+        """RFC 2920: MAIL, RCPT and DATA in one write, then the message: two round trips instead of four."""
+        conn.send(f"MAIL FROM:{smtplib.quoteaddr(mail_from)}\r\nRCPT TO:{smtplib.quoteaddr(rcpt)}\r\nDATA\r\n")
+        mail_reply, rcpt_reply, data_reply = conn.getreply(), conn.getreply(), conn.getreply()
+        refused = mail_reply[0] != 250 or rcpt_reply[0] not in (250, 251)
+        if data_reply[0] == 354 and refused:
+            conn.send(b".\r\n")  # a server that opened DATA regardless gets an empty message it cannot deliver
+            conn.getreply()
+        if mail_reply[0] != 250:
+            raise smtplib.SMTPSenderRefused(mail_reply[0], mail_reply[1], mail_from)
+        if rcpt_reply[0] not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({rcpt: rcpt_reply})
+        if data_reply[0] != 354:
+            raise smtplib.SMTPDataError(*data_reply)
+        conn.send(_dot_stuffed(raw) + b".\r\n")
+        code, text = conn.getreply()
+        if code != 250:
+            raise smtplib.SMTPDataError(code, text)
+        return SmtpReply(code, text.decode(errors="replace"))
+
     def close(self) -> None:
         """Close this thread's connection, if any."""
         conn = getattr(self._local, "conn", None)
@@ -125,6 +149,15 @@ class SMTPTransport:
                 conn.quit()
             except (smtplib.SMTPException, OSError):
                 conn.close()
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """The DATA payload: CRLF line ends, a leading dot doubled (RFC 5321 4.5.2), ending in CRLF."""
+    if raw.count(b"\n") != raw.count(b"\r\n"):
+        raw = re.sub(rb"\r\n|\n|\r(?!\n)", b"\r\n", raw)
+    if raw.startswith(b".") or b"\n." in raw:
+        raw = re.sub(rb"(?m)^\.", b"..", raw)
+    return raw if raw.endswith(b"\r\n") else raw + b"\r\n"
 
 
 class OutboxTransport:

@@ -1,0 +1,48 @@
+"""The SMTP transport pipelines MAIL, RCPT and DATA (RFC 2920) when the server offers it, with the same outcomes."""
+import smtplib
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from mailer.sending.transport import SMTPTransport, SmtpSettings
+from tests.support.smtp import SmtpCapture, _free_port, _Handler
+
+
+class _PipeliningHandler(_Handler):
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+@pytest.fixture
+def pipelining_server():
+    capture = SmtpCapture()
+    capture.port = _free_port()
+    capture.controller = Controller(_PipeliningHandler(capture), hostname="127.0.0.1", port=capture.port,
+                                    decode_data=False)
+    capture.start()
+    yield capture
+    capture.stop()
+
+
+def test_pipelined_transactions_deliver_refuse_and_recover(pipelining_server):
+    transport = SMTPTransport(SmtpSettings(pipelining_server.url))
+    message = b"From: a@example.com\r\nTo: b@example.net\r\nSubject: x\r\n\r\n.leading dot\r\nbody\r\n"
+    reply = transport.send("bounces@example.com", ["b@example.net"], message)
+    assert reply.code == 250 and transport._local.conn.has_extn("pipelining")
+
+    pipelining_server.rcpt_replies["gone@example.net"] = "550 5.1.1 No such user"
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        transport.send("bounces@example.com", ["gone@example.net"], message)
+    assert refused.value.recipients["gone@example.net"][0] == 550
+
+    pipelining_server.data_replies.append("451 4.3.0 Try later")
+    with pytest.raises(smtplib.SMTPDataError) as later:
+        transport.send("bounces@example.com", ["c@example.net"], message)
+    assert later.value.smtp_code == 451
+
+    assert transport.send("bounces@example.com", ["d@example.net"], message).code == 250  # same connection
+    transport.close()
+    [first, last] = pipelining_server.messages
+    assert first.rcpt_tos == ["b@example.net"] and last.rcpt_tos == ["d@example.net"]
+    assert b"\r\n.leading dot\r\n" in first.data  # dot-stuffing undone by the server: the body is intact
