@@ -1,4 +1,7 @@
 """Login, logout and the first-run setup page."""
+import re
+from urllib.parse import urlsplit
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_user, logout_user
 
@@ -9,8 +12,15 @@ from mailer.services import staff
 
 
 def safe_next(target: str | None) -> str:
-    """Only local paths may be redirected to after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only local paths may be redirected to after login (no open redirect).
+
+    Checked as a browser will read it: browsers drop tabs and newlines anywhere in a URL, so "/<TAB>/evil.example"
+    would otherwise pass as a path and land on "//evil.example".
+    """
+    target = re.sub(r"[\x00-\x1f\x7f]", "", target or "").strip()
+    parts = urlsplit(target)
+    if (target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not parts.scheme and not parts.netloc):
         return target
     return url_for("admin.dashboard")
 
@@ -61,4 +71,4 @@ def setup():
             login_user(user)
             flash("Welcome! Your owner account is ready.", "success")
             return redirect(url_for("admin.dashboard"))
-    return render_template("admin/setup.html", form=form, token=token), 400 if form.errors else 200
+    return render_template("admin/setup.html", form=form, token=token), 400 if request.method == "POST" else 200

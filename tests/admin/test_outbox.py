@@ -1,0 +1,54 @@
+"""The local outbox (embedded mode): every message browsable as HTML (sandboxed), text, headers and raw source."""
+import re
+
+from sqlalchemy import select
+
+from mailer.extensions import db
+from mailer.models import OutboxMessage
+from tests.support.signup import page, sign_up
+
+SUBJECT = "Please confirm your subscription to Mailer Demo"
+
+
+def _stored(auth, worker):
+    sign_up(auth, email="ann@example.com", name="Ann <b>Bold</b>")
+    worker.drain()
+    db.session.expire_all()
+    return db.session.execute(select(OutboxMessage)).scalar_one()
+
+
+def test_outbox_lists_and_shows_a_stored_message(app, auth, demo_form, worker):
+    message = _stored(auth, worker)
+    index = page(auth.get("/admin/outbox"))
+    assert SUBJECT in index and "ann@example.com" in index
+    assert f"/admin/outbox/{message.public_id}" in index
+
+    shown = auth.get(f"/admin/outbox/{message.public_id}")
+    text = page(shown)
+    assert shown.status_code == 200 and SUBJECT in text
+    assert re.search(r"http://localhost/confirm/[A-Za-z0-9_.\-]+", text)  # the text part
+    assert message.message_id in text and "Content-Type: multipart/alternative" in text  # headers and raw source
+    assert f'sandbox src="/admin/outbox/{message.public_id}/html"' in shown.text
+    assert "<b>Bold</b>" not in shown.text  # the name someone typed is shown as text, never as markup
+
+
+def test_outbox_html_part_is_sandboxed(app, auth, demo_form, worker):
+    message = _stored(auth, worker)
+    response = auth.get(f"/admin/outbox/{message.public_id}/html")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    csp = response.headers["Content-Security-Policy"]
+    assert "sandbox" in csp and "default-src 'none'" in csp and "script-src" not in csp
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "http://localhost/confirm/" in page(response)
+    assert "<b>Bold</b>" not in response.text
+
+
+def test_unknown_outbox_message_is_a_404(app, auth):
+    response = auth.get("/admin/outbox/no-such-message")
+    assert response.status_code == 404 and "We couldn't find that page." in page(response)
+    assert auth.get("/admin/outbox/no-such-message/html").status_code == 404
+
+
+def test_empty_outbox_says_how_to_fill_it(app, auth):
+    shown = page(auth.get("/admin/outbox"))
+    assert "No mail yet." in shown
