@@ -106,6 +106,7 @@ def send_repermission(contact_id: int) -> str | None:
     if db.session.get(RepermissionEmail, contact.id) is not None:
         return None
     days = get_settings().repermission_grace_days
+    db.session.commit()  # release the write lock (settings row) before the outbox stores the message
     message_id = _send(
         contact.email, contact.name, f"Do you still want to hear from {current_app.config['MAILER_ORGANISATION']}?",
         heading="Shall we keep you on our list?",
@@ -122,6 +123,7 @@ def send_repermission(contact_id: int) -> str | None:
 def send_deadline_reminders() -> int:
     """Warn privacy officers (or the owner when there is none) of requests due soon or overdue."""
     due = due_for_reminder()
+    db.session.commit()  # end the read (and any settings row it created) before the outbox writes on SQLite
     if not due:
         return 0
     staff = db.session.execute(select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role == "privacy")).scalars().all()
