@@ -1,4 +1,5 @@
 """Operator commands for bounces, complaints and deliverability: `flask --app wsgi bounces …` and `doctor`."""
+import signal
 import smtplib
 import threading
 
@@ -29,12 +30,15 @@ def init_app(app: Flask) -> None:
         server = InboundServer(app, host, port)
         server.start()
         click.echo(f"Taking bounces for {'+<tag>@'.join(bounce_base())} on {host}:{port}; Ctrl+C to stop.")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a service manager's stop finishes the session
         try:
-            threading.Event().wait()
+            stop.wait()
         except KeyboardInterrupt:
             pass
         finally:
             server.stop()
+            click.echo("Stopped.")
 
     @bounces_group.command("process")
     @click.argument("message_file", type=click.File("rb"))

@@ -262,8 +262,11 @@ def _alignment(domain: str, envelope: str) -> Check:
     spf_aligned = organisational_domain(envelope) == organisational_domain(domain)
     detail = (f"DKIM d={domain}: {'aligned' if dkim_aligned else 'no key, not aligned'}; envelope domain "
               f"{envelope}: {'aligned' if spf_aligned else 'not aligned'} with From {domain}.")
-    hint = ("DMARC passes when SPF or DKIM passes for a domain aligned with From; bulk-sender rules want both "
-            "to pass. Set MAILER_BOUNCE_ADDRESS on the From domain (or a subdomain) to align SPF.")
+    hint = "DMARC passes when SPF or DKIM passes for a domain aligned with From; bulk-sender rules want both."
+    if not dkim_aligned:
+        hint += f" Create a DKIM key for {domain} (see DKIM above)."
+    if not spf_aligned:
+        hint += " Set MAILER_BOUNCE_ADDRESS on the From domain (or a subdomain of it) to align SPF."
     status = "ok" if dkim_aligned and spf_aligned else "warn" if dkim_aligned or spf_aligned else "fail"
     return Check("From alignment", status, detail, hint=hint)
 
