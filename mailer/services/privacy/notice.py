@@ -18,6 +18,13 @@ RIGHTS = [
     "Object to any use of your data; objection to direct marketing always stops it (objection, Art. 21).",
     "Withdraw any consent at any time, as easily as you gave it, without affecting earlier use (Art. 7(3)).",
 ]
+# Purposes whose own descriptions are written as checkbox wording ("I …") get notice wording instead.
+KIND_WORDING = {
+    "tracking_open": "Only if you say yes: we record when you open one of our emails, using a small image in the message. "
+                     "Without your yes, our emails contain no such image.",
+    "tracking_click": "Only if you say yes: we record which links in our emails you click. Without your yes, the links "
+                      "in our emails do not identify you.",
+}
 HOW_TO_USE_RIGHTS = ("Every email we send has a link to your preference centre, where you can use each right yourself. "
                      "You can also write to us. We answer within one month (Art. 12(3)).")
 
@@ -39,7 +46,8 @@ def _purpose_sections() -> list[dict]:
                          "items": [f"{p.name}: {p.description}" for p in lists]})
     for p in purposes:
         if p.kind != "list":
-            sections.append({"heading": p.name, "paragraphs": [p.description, f"Legal basis: {_basis(p.legal_basis)}."]})
+            sections.append({"heading": p.name, "paragraphs": [KIND_WORDING.get(p.kind, p.description),
+                                                               f"Legal basis: {_basis(p.legal_basis)}."]})
     return sections
 
 
