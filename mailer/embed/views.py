@@ -46,6 +46,18 @@ def _cors(response, form):
     return response
 
 
+@bp.after_request
+def _cors_on_early_errors(response):
+    """Answers made before a view ran (rate limit, too large, ...) must be readable by the embed script too."""
+    if response.status_code >= 400 and request.headers.get("Origin") and \
+            "Access-Control-Allow-Origin" not in response.headers:
+        slug = (request.view_args or {}).get("slug")
+        form = form_service.form_by_slug(slug) if slug else None
+        if form is not None:
+            _cors(response, form)
+    return response
+
+
 def _frame_policy(response, form):
     """The hosted page may be framed by the form's allowed origins (or anyone, when none are set)."""
     ancestors = " ".join(form.origins) if form.origins else "*"

@@ -283,3 +283,21 @@ def test_rate_limit_counters_live_in_the_apps_redis_namespace(app, client, demo_
     keys = [k.decode() for k in connection.scan_iter(match=f"*{marker}*")]
     connection.close()
     assert keys and all(k.startswith(app.config["REDIS_NAMESPACE"]) for k in keys), keys
+
+
+@pytest.mark.config(SIGNUP_RATE_LIMIT_IP="1 per 10 minutes")
+def test_embed_script_on_an_allowed_site_can_read_the_rate_limit_answer(app, client, shop_only):
+    shop = {"Origin": "https://shop.example", **JSON}
+    assert sign_up(client, email="a@example.com", headers=shop).status_code == 200
+    limited = sign_up(client, email="b@example.com", headers=shop)
+    assert limited.status_code == 429 and "Too many attempts" in limited.json["error"]
+    assert limited.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    elsewhere = sign_up(client, email="b@example.com", headers={"Origin": "https://evil.example", **JSON})
+    assert "Access-Control-Allow-Origin" not in elsewhere.headers
+
+
+def test_embed_script_can_read_the_too_large_answer(app, client, demo_form):
+    response = client.post("/f/demo", data={"email": "a@example.com", "name": "x" * (300 * 1024)},
+                           headers={"Origin": "https://blog.example", **JSON})
+    assert response.status_code == 413 and response.json["error"] == "What you sent is too large."
+    assert response.headers["Access-Control-Allow-Origin"] == "https://blog.example"  # no allow-list: any site
