@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
 
 from mailer.clock import utcnow
@@ -55,15 +55,14 @@ def read_target(token: str) -> UnsubscribeTarget | None:
     if not (isinstance(payload, list) and len(payload) == 3 and isinstance(payload[0], str)
             and all(_is_opt_id(v) for v in payload)):
         return None
-    contact = db.session.execute(select(Contact).where(Contact.public_id == payload[0])).scalar_one_or_none()
-    if contact is None or contact.status == "erased":
+    # One query for the contact and the list (with its purpose); the list is outer-joined on its public id.
+    row = db.session.execute(
+        select(Contact, MailingList).outerjoin(MailingList, MailingList.public_id == (payload[1] or ""))
+        .options(joinedload(MailingList.purpose)).where(Contact.public_id == payload[0])).first()
+    if row is None or row.Contact.status == "erased":
         return None
-    mailing_list = None
-    if payload[1] is not None:
-        mailing_list = db.session.execute(select(MailingList).options(joinedload(MailingList.purpose)).where(
-            MailingList.public_id == payload[1])).scalar_one_or_none()
     # A list that no longer exists: unsubscribing from everything is the only safe reading of the request.
-    return UnsubscribeTarget(contact, mailing_list, payload[2])
+    return UnsubscribeTarget(row.Contact, row.MailingList, payload[2])
 
 
 def preferences_path(contact: Contact) -> str:
@@ -97,6 +96,7 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
             return UnsubscribeOutcome("invalid")
         details = {"list": target.mailing_list.public_id if target.mailing_list else None,
                    "campaign": target.campaign_public_id}
+        done, already = _outcome(target, "done"), _outcome(target, "already")  # before the commit expires them
         try:
             if target.mailing_list is not None:
                 changed = withdraw_list(target.contact, target.mailing_list, ctx, details)
@@ -108,7 +108,7 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
             if attempt == 2:
                 raise
             continue
-        return _outcome(target, "done" if changed else "already")
+        return done if changed else already
     raise AssertionError("unreachable")
 
 
@@ -125,20 +125,29 @@ def withdraw_purpose(contact: Contact, purpose: Purpose, ctx: RequestContext, de
                      force: bool = False) -> bool:
     """One "withdrawn" ledger event when consent is granted or pending (or a subscription was just ended).
 
-    The conditional UPDATE of the cached state is the claim: of two concurrent requests only one writes an event.
-    RETURNING loads the row into the session, so the ledger's own state update needs no further query.
+    The state row is read FOR UPDATE, so of two concurrent requests only the first writes an event (SQLite
+    serialises on the subscription UPDATE that precedes this); the ledger then updates the same loaded row.
     """
-    claimed = db.session.execute(update(ConsentState).where(
-        ConsentState.contact_id == contact.id, ConsentState.purpose_id == purpose.id,
-        ConsentState.status.in_(WITHDRAWABLE)).values(status="withdrawn").returning(ConsentState),
-        execution_options={"synchronize_session": False}).scalar_one_or_none() is not None
-    if not claimed and force:
-        state = db.session.execute(select(ConsentState.status).where(
-            ConsentState.contact_id == contact.id, ConsentState.purpose_id == purpose.id)).scalar()
-        claimed = state not in ("withdrawn", "objected")
+    state = db.session.execute(select(ConsentState).where(
+        ConsentState.contact_id == contact.id, ConsentState.purpose_id == purpose.id).with_for_update()
+    ).scalar_one_or_none()
+    status = state.status if state is not None else None
+    claimed = status in WITHDRAWABLE or (force and status not in ("withdrawn", "objected"))
     if claimed:
         record_consent(contact, purpose, "withdrawn", ctx, details=details)
     return claimed
+
+
+def _suppress_once(address_hash: str) -> bool:
+    """Add the suppression unless it exists; a concurrent request adding it first is not an error."""
+    if is_suppressed(address_hash):
+        return False
+    try:
+        with db.session.begin_nested():
+            suppress(address_hash, "unsubscribed")
+    except IntegrityError:
+        return False
+    return True
 
 
 def withdraw_list(contact: Contact, mailing_list: MailingList, ctx: RequestContext, details: dict) -> bool:
@@ -155,15 +164,13 @@ def unsubscribe_everything(contact: Contact, ctx: RequestContext, details: dict)
     The suppression means the address comes back only through a fresh double opt-in (REQUIREMENTS J4).
     """
     details = {**details, "scope": "everything"}
-    changed = False
-    if contact.email_hash and not is_suppressed(contact.email_hash):
-        suppress(contact.email_hash, "unsubscribed")
-        changed = True
     list_ids = db.session.execute(select(Subscription.list_id).where(
-        Subscription.contact_id == contact.id, Subscription.status != "unsubscribed")).scalars().all()
+        Subscription.contact_id == contact.id, Subscription.status != "unsubscribed").order_by(
+        Subscription.list_id)).scalars().all()  # one lock order for every request: no deadlock between retries
     ended_lists = {list_id for list_id in list_ids if _end_subscription(contact.id, list_id)}
+    changed = _suppress_once(contact.email_hash) if contact.email_hash else False
     purposes = db.session.execute(select(Purpose).join(ConsentState, ConsentState.purpose_id == Purpose.id).where(
-        ConsentState.contact_id == contact.id, ConsentState.status.in_(WITHDRAWABLE))).scalars().all()
+        ConsentState.contact_id == contact.id, ConsentState.status.in_(WITHDRAWABLE)).order_by(Purpose.id)).scalars().all()
     for purpose in purposes:
         changed |= withdraw_purpose(contact, purpose, ctx, details)
     for list_id in ended_lists:

@@ -166,3 +166,25 @@ def test_erased_contact_gets_the_generic_answer(app, ann):
     db.session.commit()
     assert app.test_client().post(path).status_code == 400
 
+
+
+@pytest.mark.parametrize("scope", ["list", "everything"])
+def test_concurrent_one_click_posts_write_one_event_per_consent(app, ann, scope):
+    """Mail providers may retry: simultaneous POSTs of one link still end in one withdrawal per consent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    contact, news, _, campaign = ann
+    path = unsubscribe_path(app, contact, news if scope == "list" else None, campaign)
+
+    def post(_):
+        return app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"}).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert set(pool.map(post, range(12))) == {200}
+    events = [(e.purpose.name, e.action) for e in withdrawals()]
+    expected = [("News", "withdrawn")] if scope == "list" else [("News", "withdrawn"), ("Offers", "withdrawn"),
+                                                                 ("Open tracking", "withdrawn")]
+    assert sorted(events) == expected
+    from mailer.services.ledger import verify_chain
+
+    assert verify_chain().ok
