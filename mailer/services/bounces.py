@@ -80,12 +80,19 @@ def _after_type(value) -> str:
 
 
 def _field_blocks(part: Message) -> list[Message]:
-    """The header blocks of a delivery-status part, whatever the parser made of it."""
+    """The header blocks of a delivery-status part, whatever the parser made of it.
+
+    The stdlib splits message/delivery-status into blocks itself; message/global-delivery-status (RFC 6533) it
+    parses as one nested message (first block as headers, the rest as its body), text/* it leaves as text.
+    """
     payload = part.get_payload()
-    if isinstance(payload, list):
+    if isinstance(payload, list) and part.get_content_type() == "message/delivery-status":
         return [p for p in payload if isinstance(p, Message)]
-    text = part.get_payload(decode=True) or b""
-    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    if isinstance(payload, list):
+        text = "".join(p.as_string() for p in payload if isinstance(p, Message))
+    else:
+        raw = part.get_payload(decode=True) or b""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     return [HeaderParser().parsestr(block.strip() + "\n") for block in re.split(r"\r?\n\s*\r?\n", text)
             if block.strip()]
 

@@ -104,12 +104,17 @@ def process_report(raw: bytes, envelope_rcpts=()) -> InboundResult:
     limit = current_app.config["BOUNCE_MAX_REPORT_BYTES"]
     if len(raw) > limit:
         raise ReportRefused(f"report of {len(raw)} bytes is larger than the {limit}-byte limit: not read")
-    msg = BytesParser(policy=policy.compat32).parsebytes(raw)
-    arf = complaints.parse_arf(msg)
-    dsn = None if arf is not None else bounces.parse_dsn(msg)
+    try:
+        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+        arf = complaints.parse_arf(msg)
+        dsn = None if arf is not None else bounces.parse_dsn(msg)
+        delivery = find_delivery(msg, envelope_rcpts, arf) if arf is not None or dsn is not None else None
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+        # Malformed beyond lenient reading: answering "try later" would only bring the same bytes back.
+        log.warning("Inbound message could not be read as a report: %s: %s", exc.__class__.__name__, exc)
+        return InboundResult("ignored", "could not be read as a delivery status notification or feedback report")
     if arf is None and dsn is None:
         return InboundResult("ignored", "not a delivery status notification or feedback report: nothing to do")
-    delivery = find_delivery(msg, envelope_rcpts, arf)
     if delivery is None:
         log.info("Inbound report ignored: it names no message we sent")
         return InboundResult("unmatched", "it does not reference a message we sent (no valid VERP address or "

@@ -90,6 +90,32 @@ def test_each_kind_of_report_about_a_sent_message(app, news, worker, sample, kin
     assert event.status_code in ("5.1.1", "5.2.2", "4.4.1", "5.7.1")
 
 
+def test_global_delivery_status_is_read_like_the_classic_one(app, news, worker):
+    """RFC 6533 (SMTPUTF8) reports use message/global-delivery-status; the stdlib parses it differently."""
+    ann, = subscribers(news, "ann@example.net")
+    _, sent = send_campaign(worker, news)
+    raw = report("postfix_hard_5.1.1.eml", sent[ann.email]).replace(
+        b"Content-Type: message/delivery-status", b"Content-Type: message/global-delivery-status")
+
+    dsn = parse_dsn(BytesParser(policy=policy.compat32).parsebytes(raw))
+    result = process_report(raw)
+
+    assert dsn.reporting_mta == "mx.example.net"
+    assert [(r.final_recipient, r.action, r.status) for r in dsn.recipients] == [(ann.email, "failed", "5.1.1")]
+    assert (result.status, result.kind) == ("recorded", "hard") and suppression_reason(ann) == "hard_bounce"
+
+
+@pytest.mark.parametrize("raw", [
+    b"",
+    b"\x00\xff garbage \r\n\r\n\xfe",
+    b"Content-Type: multipart/report; report-type=delivery-status\r\n\r\nno boundary at all\r\n",
+    b"Content-Type: multipart/report; boundary=x\r\n\r\n--x\r\nContent-Type: message/delivery-status\r\n\r\n"
+    b"Status: 5.1.1\r\n",  # truncated mid-report, no VERP, no Message-ID
+])
+def test_malformed_messages_are_answered_not_retried(app_ctx, raw):
+    assert process_report(raw).status in ("ignored", "unmatched")
+
+
 def test_a_delay_warning_and_an_auto_reply_change_nothing(app, news, worker):
     subscribers(news, "ann@example.net")
     _, sent = send_campaign(worker, news)
