@@ -54,6 +54,7 @@ class EventBuffer:
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failing = False
         atexit.register(self._flush_at_exit)
 
     def add(self, hit: TrackedHit) -> None:
@@ -83,9 +84,16 @@ class EventBuffer:
                         write_hits(hits[start:start + self.batch_size])
                         done = start + self.batch_size
             except Exception:  # noqa: BLE001 - keep the hits and retry on the next tick
-                log.exception("writing %d tracking events failed; will retry", len(hits) - done)
+                if self._failing:  # the traceback was logged when the failures began
+                    log.warning("writing %d tracking events failed again; will retry", len(hits) - done)
+                else:
+                    log.exception("writing %d tracking events failed; will retry", len(hits) - done)
+                self._failing = True
                 self._requeue(hits[done:])
                 return min(done, len(hits))
+            if self._failing:
+                log.warning("tracking events are being written again")
+                self._failing = False
             return len(hits)
 
     def _requeue(self, hits: list[TrackedHit]) -> None:
