@@ -6,7 +6,7 @@ share is always shown beside them. Machine-like events (proxy prefetches, link s
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import aliased
 
 from mailer.clock import utcnow
@@ -104,9 +104,11 @@ def _engagement(campaign: Campaign, kind: str, purpose_id: int | None, delivered
 
 
 def _unsubscribed(campaign: Campaign) -> int:
-    """Distinct people who left through this campaign's unsubscribe links."""
+    """Distinct people who left through this campaign's unsubscribe links (complaints are counted apart)."""
+    reason = ConsentEvent.details["reason"].as_string()
     query = select(func.count(distinct(ConsentEvent.contact_id))).where(
-        ConsentEvent.action.in_(LEAVING), ConsentEvent.details["campaign"].as_string() == campaign.public_id)
+        ConsentEvent.action.in_(LEAVING), ConsentEvent.details["campaign"].as_string() == campaign.public_id,
+        or_(reason.is_(None), reason != "complaint"))
     return db.session.execute(query).scalar_one()
 
 

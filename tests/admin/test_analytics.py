@@ -78,8 +78,15 @@ def test_complaints_come_from_the_bounce_log(seeded):
                                     campaign_id=seeded["campaign"].id, source="arf", status_code="abuse"),
                         BounceEvent(delivery_id=delivery.id, contact_id=delivery.contact_id, kind="hard",
                                     campaign_id=seeded["campaign"].id, status_code="5.1.1")])
+    # The complaint handling also withdraws consent for the list: that is not counted as an unsubscribe.
+    from mailer.models import Contact
+    from mailer.services.unsubscribe import withdraw_list
+
+    withdraw_list(db.session.get(Contact, delivery.contact_id), seeded["list"], RequestContext("complaint:arf"),
+                  {"list": seeded["list"].public_id, "campaign": seeded["campaign"].public_id, "reason": "complaint"})
     db.session.commit()
-    assert analytics.campaign_stats(seeded["campaign"]).complaints == 1
+    stats = analytics.campaign_stats(seeded["campaign"])
+    assert (stats.complaints, stats.unsubscribed) == (1, 1)
 
 
 def test_campaign_page_shows_the_consenting_share_and_a_table(auth, seeded):
