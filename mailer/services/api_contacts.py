@@ -71,16 +71,17 @@ def _merged_attributes(contact: Contact, changes: dict) -> dict:
     return merged
 
 
-def update_contact(contact: Contact, patch: ContactPatch, key: ApiKey, ip: str | None = None) -> list[str]:
+def update_contact(contact: Contact, patch: ContactPatch, api_key: ApiKey, ip: str | None = None) -> list[str]:
     """Apply a patch completely or not at all; returns the names of what changed. Commits."""
     try:
         ensure_editable(contact, None)
     except PrivacyError as exc:
         raise ContactLocked(str(exc)) from None
     attributes = _merged_attributes(contact, patch.attributes) if patch.attributes is not None else None
-    for key, value in patch.fields.items():
-        if _has_control_characters(key + value):
-            raise ContactEditError("The value contains control characters that can't be stored.", f"fields.{key[:60]}")
+    for field_key, value in patch.fields.items():
+        if _has_control_characters(field_key + value):
+            raise ContactEditError("The value contains control characters that can't be stored.",
+                                   f"fields.{field_key[:60]}")
     changes: dict = {}
     for part, correction in (("name", rectification.Correction(name=patch.name)),
                              ("fields", rectification.Correction(fields=patch.fields))):
@@ -88,12 +89,12 @@ def update_contact(contact: Contact, patch: ContactPatch, key: ApiKey, ip: str |
             changes.update(rectification.validate(contact, correction))
         except PrivacyError as exc:
             raise ContactEditError(str(exc), part) from None
-    applied = rectification.apply_changes(contact, changes, RequestContext(f"api:{key.prefix}", ip=ip))
+    applied = rectification.apply_changes(contact, changes, RequestContext(f"api:{api_key.prefix}", ip=ip))
     if attributes is not None and attributes != (contact.attributes or {}):
         contact.attributes = attributes
         applied.append("attributes")
     if applied:
         audit.record("contact.edit", "contact", contact.public_id,
-                     {"fields_changed": applied, "via": "api", "api_key": key.prefix}, ip=ip)
+                     {"fields_changed": applied, "via": "api", "api_key": api_key.prefix}, ip=ip)
     db.session.commit()
     return applied
