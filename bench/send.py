@@ -156,6 +156,16 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, IndexError, ValueError):
+        return 0.0
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -172,7 +182,7 @@ def children(pid: int) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=20000)
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    parser.add_argument("--threads", type=int, default=16, help="threads per worker process")
     parser.add_argument("--rate", type=float, default=0, help="SEND_RATE_PER_SECOND (0: unlimited)")
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL",
                                                               "postgresql://postgres@127.0.0.1:5432/postgres"))
@@ -243,6 +253,8 @@ def main() -> None:
 
         with app.app_context():
             campaign = db.session.get(Campaign, campaign_id)
+            cpu_before = sum(cpu_seconds(pid) for pid in worker_pids)
+            sink_before = cpu_seconds(sink.pid)
             t0 = time.monotonic()
             campaigns.start_campaign(campaign)  # the marketer presses Send
             db.session.commit()
@@ -250,7 +262,7 @@ def main() -> None:
             spy = shutil.which("py-spy", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
             if args.profile and spy:
                 profiler = subprocess.Popen([spy, "record", "-p", str(worker_pids[0]), "-o",
-                                             f"{tmp}/profile.txt", "-f", "raw", "-r", "200", "-n"],
+                                             f"{tmp}/profile.txt", "-f", "raw", "-r", "200", "--gil"],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             last = 0.0
             while True:
@@ -269,11 +281,15 @@ def main() -> None:
             final = campaigns.progress(campaign)
             status, reason = campaign.status, campaign.status_reason
         rss = [peak_rss_mb(pid) for pid in worker_pids]
+        cpu = sum(cpu_seconds(pid) for pid in worker_pids) - cpu_before
+        sink_cpu = cpu_seconds(sink.pid) - sink_before
         time.sleep(0.5)
         delivered = sink_count(f"{tmp}/sink.log") - baseline
         rate = final["sent"] / elapsed
         print(f"campaign {status} {reason} in {elapsed:.1f} s: {final}")
-        print(f"worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}")
+        print(f"worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}; worker CPU {1000 * cpu / args.n:.2f} ms "
+              f"per message (both processes), smtp-sink CPU {1000 * sink_cpu / args.n:.2f} ms per message; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
@@ -311,9 +327,12 @@ def _print_profile(path: str, top: int = 25) -> None:
         own[frames[-1]] = own.get(frames[-1], 0) + samples
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + samples
-    print(f"profile of worker 1 ({total} samples): inclusive % / self %")
+    print(f"profile of worker 1 while holding the GIL ({total} samples): inclusive % / self %")
     for frame, samples in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {100 * samples / total:5.1f} {100 * own.get(frame, 0) / total:5.1f}  {frame[:110]}")
+    print("by self time:")
+    for frame, samples in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {100 * samples / total:5.1f}  {frame[:110]}")
 
 
 def _cleanup(admin: str, name: str, redis_url: str, namespace: str) -> None:

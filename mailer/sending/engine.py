@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, exists, insert, literal, select, update
 
 from mailer.clock import utcnow
 from mailer.extensions import db
@@ -43,29 +43,33 @@ def plan_campaign(campaign_id: int) -> None:
         if campaign is None or campaign.planning_done or campaign.status != "sending":
             db.session.rollback()
             return
-        pairs, cursor = eligibility.eligible_page(campaign_id, campaign.planned_through, size)
+        cursor = eligibility.next_page_bound(campaign_id, campaign.planned_through, size)
         if cursor is None:
             campaign.planning_done = True
             db.session.commit()
             finish_if_done(campaign_id)
             return
-        batch = campaign.planned_batches + (1 if pairs else 0)
+        batch = campaign.planned_batches + 1
         # The cursor moves only if nobody else moved it: a redelivered planner message loses this race cleanly.
         moved = db.session.execute(
             update(Campaign).where(Campaign.id == campaign_id, Campaign.planned_through == campaign.planned_through)
-            .values(planned_through=cursor, planned_batches=batch, progress_at=utcnow())
-            .execution_options(synchronize_session=False)
+            .values(planned_through=cursor, progress_at=utcnow()).execution_options(synchronize_session=False)
         ).rowcount
         if not moved:
             db.session.rollback()
             return
-        if pairs:
-            now = utcnow()
-            db.session.execute(insert(DELIVERIES).values([
-                {"campaign_id": campaign_id, "contact_id": contact_id, "list_id": list_id, "batch": batch,
-                 "status": "queued", "reason": "", "message_id": "", "attempts": 0, "queued_at": now}
-                for contact_id, list_id in pairs
-            ]))
+        # One INSERT … SELECT per page: the rows never pass through Python, and the statement is cached.
+        page = eligibility.eligible_in_range(campaign_id, campaign.planned_through, cursor).subquery()
+        rows = select(literal(campaign_id), page.c.contact_id, page.c.list_id, literal(batch), literal("queued"),
+                      literal(""), literal(""), literal(0), literal(utcnow()))
+        db.session.execute(insert(DELIVERIES).from_select(
+            ["campaign_id", "contact_id", "list_id", "batch", "status", "reason", "message_id", "attempts",
+             "queued_at"], rows))
+        created = db.session.execute(select(exists().where(  # rowcount of INSERT … SELECT is not portable
+            DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.batch == batch))).scalar()
+        if created:
+            db.session.execute(update(Campaign).where(Campaign.id == campaign_id).values(planned_batches=batch)
+                               .execution_options(synchronize_session=False))
             enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
         db.session.commit()
     enqueue("plan_campaign", campaign_id)

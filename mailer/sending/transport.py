@@ -2,7 +2,6 @@
 
 In embedded mode (no SMTP_URL) the OutboxTransport stores each message instead, for the admin to show.
 """
-import re
 import smtplib
 import socket
 import ssl
@@ -152,11 +151,11 @@ class SMTPTransport:
 
 
 def _dot_stuffed(raw: bytes) -> bytes:
-    """The DATA payload: CRLF line ends, a leading dot doubled (RFC 5321 4.5.2), ending in CRLF."""
-    if raw.count(b"\n") != raw.count(b"\r\n"):
-        raw = re.sub(rb"\r\n|\n|\r(?!\n)", b"\r\n", raw)
-    if raw.startswith(b".") or b"\n." in raw:
-        raw = re.sub(rb"(?m)^\.", b"..", raw)
+    """The DATA payload (raw already has CRLF line ends): a leading dot doubled (RFC 5321 4.5.2), ending in CRLF."""
+    if raw.startswith(b"."):
+        raw = b"." + raw
+    if b"\n." in raw:
+        raw = raw.replace(b"\n.", b"\n..")
     return raw if raw.endswith(b"\r\n") else raw + b"\r\n"
 
 

@@ -77,31 +77,27 @@ def exclusion_counts(campaign_id: int) -> dict:
     return {"recipients": int(counts.get(0, 0)), "excluded": excluded}
 
 
-def eligible_page(campaign_id: int, after_contact_id: int, size: int) -> tuple[list[tuple[int, int]], int | None]:
-    """Eligible (contact id, list id) pairs among the next `size` subscribers after the cursor; and the new cursor.
+def next_page_bound(campaign_id: int, after_contact_id: int, size: int) -> int | None:
+    """The highest contact id among the next `size` confirmed subscribers after the cursor (None: no more).
 
-    Keyset paging in two steps so every page costs the same however long the list is: first the id range of the
-    next `size` confirmed subscribers (a walk of the (contact, list) index), then the full rule within that range
-    only. The first row of a contact is the list the mail is sent for. The cursor is None when nothing is left;
-    a page may be empty while the cursor still moves on.
+    Keyset paging in two steps keeps every page equally cheap at any list size: this walk of the (contact, list)
+    index bounds the page, then the full rule runs within that id range only.
     """
     candidates = (select(Subscription.contact_id)
                   .join(campaign_lists, and_(campaign_lists.c.list_id == Subscription.list_id,
                                              campaign_lists.c.campaign_id == campaign_id))
                   .where(Subscription.contact_id > after_contact_id, Subscription.status == "confirmed")
                   .order_by(Subscription.contact_id).limit(size).subquery())
-    upper = db.session.execute(select(func.max(candidates.c.contact_id))).scalar()
-    if upper is None:
-        return [], None
+    return db.session.execute(select(func.max(candidates.c.contact_id))).scalar()
+
+
+def eligible_in_range(campaign_id: int, after_contact_id: int, upper: int):
+    """SELECT of (contact id, list id) for each eligible contact with after < id <= upper; the lowest list id wins."""
     joined, rank = _rank_query(campaign_id)
-    query = (select(Subscription.contact_id, Subscription.list_id).select_from(joined)
-             .where(Subscription.contact_id > after_contact_id, Subscription.contact_id <= upper,
-                    Subscription.status == "confirmed", rank == 0)
-             .order_by(Subscription.contact_id, Subscription.list_id))
-    pairs: dict[int, int] = {}
-    for contact_id, list_id in db.session.execute(query):
-        pairs.setdefault(contact_id, list_id)
-    return list(pairs.items()), upper
+    return (select(Subscription.contact_id, func.min(Subscription.list_id).label("list_id")).select_from(joined)
+            .where(Subscription.contact_id > after_contact_id, Subscription.contact_id <= upper,
+                   Subscription.status == "confirmed", rank == 0)
+            .group_by(Subscription.contact_id))
 
 
 @dataclass
