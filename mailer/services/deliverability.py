@@ -224,7 +224,8 @@ def _dkim(dns, domain: str) -> Check:
         return Check("DKIM", "fail", f"No DKIM key for {domain}: mail from it goes out unsigned.",
                      hint=f"Create one: flask --app wsgi dkim keygen {domain} --selector s{utcnow():%Y%m} "
                           "(RSA-2048), then publish the record it prints.")
-    value = DkimSigner(key.domain, key.selector, key.private_key_pem).dns_record()
+    signer = DkimSigner(key.domain, key.selector, key.private_key_pem)
+    value = signer.dns_record()
     record = Record(f"{key.selector}._domainkey.{domain}", "TXT", value)
     found = _lookup(dns, "txt", record.name)
     if found is None:
@@ -235,7 +236,8 @@ def _dkim(dns, domain: str) -> Check:
         return Check("DKIM", "fail", f"Nothing published at {record.name}.", record)
     if ours not in published:
         return Check("DKIM", "fail", f"The key published at {record.name} is not the one we sign with.", record)
-    return Check("DKIM", "ok", f"Selector {key.selector}: the published key matches ours (RSA-2048).", record)
+    return Check("DKIM", "ok", f"Selector {key.selector}: the published key matches ours "
+                               f"(RSA-{signer.key.key_size}).", record)
 
 
 def _dmarc(dns, domain: str) -> Check:
@@ -273,7 +275,7 @@ def _alignment(domain: str, envelope: str) -> Check:
 
 def _bounce_mx(dns, envelope: str) -> Check:
     hint = (f"Bounces are addressed to {'@'.join(bounce_base())} (with a VERP tag). Point {envelope}'s MX at "
-            "the host running `flask --app wsgi bounces serve` (or forward that mailbox to it).")
+            "the host running flask --app wsgi bounces serve (or forward that mailbox to it).")
     found = _lookup(dns, "mx", envelope)
     if found is None:
         return Check("Bounce mailbox", "unknown", "DNS not reachable.", hint=hint)
