@@ -233,8 +233,13 @@ def recover_stuck(stuck_after_s: float | None = None) -> dict:
     after = current_app.config["SEND_STUCK_AFTER_SECONDS"] if stuck_after_s is None else stuck_after_s
     now = utcnow()
     cutoff = now - timedelta(seconds=after)
+    # Only campaigns that can still have work in flight, so the (campaign, status) index serves every minute's run.
+    active = select(Campaign.id).where(
+        Campaign.status.in_(("sending", "paused")) | ((Campaign.status == "cancelled")
+                                                      & (Campaign.finished_at >= now - timedelta(days=1))))
     uncertain = db.session.execute(
-        update(Delivery).where(Delivery.status == "sending", Delivery.claimed_at <= cutoff)
+        update(Delivery).where(Delivery.campaign_id.in_(active), Delivery.status == "sending",
+                               Delivery.claimed_at <= cutoff)
         .values(status="uncertain", finished_at=now,
                 reason="the worker stopped while sending; the message may or may not have gone out (not resent)")
         .execution_options(synchronize_session=False)
