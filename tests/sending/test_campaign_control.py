@@ -7,7 +7,7 @@ from mailer.models import Campaign, Contact, Subscription, Suppression
 from mailer.sending import engine
 from mailer.services import campaigns
 from mailer.services.ledger import record_consent
-from tests.sending.factory import CTX, campaign_status, deliveries, newsletter, wait_for
+from tests.sending.factory import CTX, campaign_status, deliveries, newsletter
 from tests.support.workers import drain
 
 

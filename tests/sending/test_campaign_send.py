@@ -1,7 +1,5 @@
 """A campaign through the real planner, worker, SMTP server and DKIM: what arrives, byte for byte."""
 import re
-from email import policy
-from email.parser import BytesParser
 
 import dkim
 from sqlalchemy import select
