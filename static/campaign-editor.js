@@ -166,6 +166,7 @@
     const live = field("live");
     if (live) live.hidden = false;
     let failures = 0;
+    let waiting = progress.dataset.status === "scheduled";  // a scheduled start is checked less often
 
     const apply = (data) => {
       const done = data.total - data.remaining;
@@ -215,10 +216,11 @@
         failures = 0;
         apply(data);
         if (data.final) return;
+        waiting = data.status === "scheduled";
       } catch (err) {
         failures += 1;  // a restart or a blip: back off a little, keep trying
       }
-      setTimeout(poll, Math.min(1500 * (failures + 1), 10000));
+      setTimeout(poll, waiting ? 10000 : Math.min(1500 * (failures + 1), 10000));
     };
     setTimeout(poll, 1000);
   }
