@@ -242,7 +242,7 @@ def main() -> None:
             log = open(f"{tmp}/worker{index}.log", "wb")
             workers.append(subprocess.Popen(
                 [sys.executable, "-m", "dramatiq", "mailer.worker", "-p", "1", "-t", str(args.threads),
-                 "-Q", "campaigns"],  # dedicated sending workers: no consumers polling the other queues
+                 "-Q", "campaigns", "campaign_planning"],  # dedicated sending workers: no other queues polled
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         deadline = time.monotonic() + 60
         while sum(open(f"{tmp}/worker{i}.log", "rb").read().count(b"ready for action") for i in range(2)) < 2:
@@ -298,8 +298,9 @@ def main() -> None:
         delivered = sink_count(f"{tmp}/sink.log") - baseline
         rate = final["sent"] / elapsed
         print(f"campaign {status} {reason} in {elapsed:.1f} s: {final}")
-        print(f"worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}; worker CPU {1000 * cpu / args.n:.2f} ms "
-              f"per message (both processes), smtp-sink CPU {1000 * sink_cpu / args.n:.2f} ms per message; "
+        per = max(1, final["sent"])
+        print(f"worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}; worker CPU {1000 * cpu / per:.2f} ms "
+              f"per message sent (both processes), smtp-sink CPU {1000 * sink_cpu / per:.2f} ms per message; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
