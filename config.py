@@ -94,6 +94,19 @@ class Config:
     # JSON API for integrations: requests per API key (shared by every endpoint) and the largest request body.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
     API_MAX_BODY_BYTES = _env_int("API_MAX_BODY_BYTES", 32 * 1024)
+    # Campaign sending (issue 3).
+    # Global send rate in messages per second, shared by every worker through Redis (0: unlimited).
+    SEND_RATE_PER_SECOND = float(os.environ.get("SEND_RATE_PER_SECOND", "50"))
+    SEND_BATCH_SIZE = _env_int("SEND_BATCH_SIZE", 500)          # deliveries per planner page and batch message
+    SEND_CHUNK_SIZE = _env_int("SEND_CHUNK_SIZE", 50)           # deliveries claimed at once (in flight on a crash)
+    SEND_MAX_ATTEMPTS = _env_int("SEND_MAX_ATTEMPTS", 5)        # temporary SMTP failures before giving up
+    SEND_RETRY_BACKOFF_SECONDS = float(os.environ.get("SEND_RETRY_BACKOFF_SECONDS", "60"))  # doubles per attempt
+    SEND_STUCK_AFTER_SECONDS = _env_int("SEND_STUCK_AFTER_SECONDS", 900)  # "sending" this long: delivery uncertain
+    SEND_ERROR_PAUSE_MIN = _env_int("SEND_ERROR_PAUSE_MIN", 20)  # errors in one batch before the ratio counts
+    SEND_ERROR_PAUSE_RATIO = float(os.environ.get("SEND_ERROR_PAUSE_RATIO", "0.5"))
+    SEND_POLICY_PAUSE = _env_int("SEND_POLICY_PAUSE", 3)        # 5.7.x refusals (our setup) that pause a campaign
+    MAILER_BOUNCE_ADDRESS = os.environ.get("MAILER_BOUNCE_ADDRESS", "")  # VERP base; default bounces@<From domain>
+    MAILER_FEEDBACK_ID = os.environ.get("MAILER_FEEDBACK_ID", "")  # sender id for Gmail's Feedback-ID; empty: none
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 128 * 1024
 

@@ -9,6 +9,8 @@ log = logging.getLogger(__name__)
 # actor name -> interval in minutes
 PERIODIC_JOBS = {
     "purge_unconfirmed_signups": 60,
+    "start_due_campaigns": 1,
+    "recover_stuck_deliveries": 1,
     "purge_tracking_events": 24 * 60,
     "privacy_deadline_reminders": 60,  # deduplicated: each request is mentioned at most once a day
     "run_retention": 6 * 60,

@@ -85,3 +85,55 @@ def run_retention() -> None:
     from mailer.services.privacy import retention
 
     retention.run_retention()
+
+
+# --- campaigns (issue 3) --------------------------------------------------------------------------------------
+
+# Its own queue: a planner continuation must never wait behind the batch messages it has just queued.
+@actor(queue_name="campaign_planning", max_retries=20, min_backoff=1_000, max_backoff=300_000,
+       time_limit=3_600_000)
+def plan_campaign(campaign_id: int) -> None:
+    """Create the campaign's deliveries page by page and queue one batch message per page."""
+    from mailer.sending import engine
+
+    engine.plan_campaign(campaign_id)
+
+
+@actor(queue_name="campaigns", max_retries=20, min_backoff=1_000, max_backoff=300_000, time_limit=3_600_000)
+def send_batch(campaign_id: int, batch: int) -> None:
+    """Send one batch of a campaign (claims its deliveries atomically, so a redelivery cannot send twice)."""
+    from mailer.sending import engine
+
+    engine.send_batch(campaign_id, batch)
+
+
+@actor(queue_name="campaigns", max_retries=5)
+def finish_campaign_if_done(campaign_id: int) -> None:
+    """Mark a campaign sent when every delivery is final."""
+    from mailer.sending import engine
+
+    engine.finish_if_done(campaign_id)
+
+
+@actor(queue_name="transactional", max_retries=3, min_backoff=5_000)
+def send_campaign_test(campaign_id: int, addresses: list[str]) -> None:
+    """Send a campaign's test messages."""
+    from mailer.sending import engine
+
+    engine.send_test_messages(campaign_id, addresses)
+
+
+@actor(queue_name="maintenance", max_retries=3)
+def start_due_campaigns() -> None:
+    """Start scheduled campaigns whose time has come (scheduled every minute)."""
+    from mailer.services import campaigns
+
+    campaigns.start_due_campaigns()
+
+
+@actor(queue_name="maintenance", max_retries=3)
+def recover_stuck_deliveries() -> None:
+    """Mark deliveries a dead worker left in "sending" as uncertain; re-queue stalled campaigns (scheduled)."""
+    from mailer.services import campaigns
+
+    campaigns.recover_stuck()
