@@ -1,6 +1,7 @@
 """Tracking endpoints: the open pixel and click redirects (consent is checked when events are written)."""
 from flask import Response, redirect, request
 
+from mailer.extensions import limiter
 from mailer.public import bp
 from mailer.services import tracking
 from mailer.web import error_response
@@ -16,6 +17,7 @@ def _pixel() -> Response:
 
 
 @bp.get("/t/o/<token>")
+@limiter.exempt  # mail providers' image proxies fetch for many people from few addresses
 def track_open(token: str):
     """A 1×1 GIF, always; the open is recorded only for a genuine token of a consenting contact."""
     tracking.track_open(token, request.headers.get("User-Agent"))
@@ -23,6 +25,7 @@ def track_open(token: str):
 
 
 @bp.get("/t/c/<token>")
+@limiter.exempt  # many people click through the same company proxies
 def track_click(token: str):
     """Redirect to the campaign link the signed token names; anything else goes nowhere (no open redirect)."""
     target = tracking.track_click(token, request.headers.get("User-Agent"))
@@ -32,6 +35,7 @@ def track_click(token: str):
 
 
 @bp.get("/t/a/<campaign_public_id>/<int:link_id>")
+@limiter.exempt  # many people click through the same company proxies
 def track_anonymous_click(campaign_public_id: str, link_id: int):
     """A campaign link without any recipient part (counted only when TRACKING_ANONYMOUS_COUNTS is on)."""
     url = tracking.track_anonymous_click(campaign_public_id, link_id)

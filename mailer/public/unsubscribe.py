@@ -19,6 +19,7 @@ def unsubscribe_page(token: str):
 
 @bp.post("/u/<token>")
 @csrf.exempt  # RFC 8058: mail providers POST without cookies or CSRF token; the signed token is the proof
+@limiter.exempt  # one-click POSTs come from a few mail-provider servers on behalf of many people
 def unsubscribe_post(token: str):
     """Unsubscribe in this one request, answer 2xx without a redirect; repeating it changes nothing (A3, A6)."""
     one_click = request.form.get("List-Unsubscribe", "") == "One-Click"

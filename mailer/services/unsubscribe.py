@@ -70,9 +70,9 @@ def preferences_path(contact: Contact) -> str:
     return f"/p/{make_token('preferences', contact.public_id)}"
 
 
-def _outcome(target: UnsubscribeTarget, status: str) -> UnsubscribeOutcome:
+def _outcome(target: UnsubscribeTarget, status: str, path: str | None = None) -> UnsubscribeOutcome:
     return UnsubscribeOutcome(status, target.mailing_list.name if target.mailing_list else None,
-                              target.mailing_list is None, preferences_path(target.contact))
+                              target.mailing_list is None, path or preferences_path(target.contact))
 
 
 def describe(token: str) -> UnsubscribeOutcome:
@@ -96,7 +96,8 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
             return UnsubscribeOutcome("invalid")
         details = {"list": target.mailing_list.public_id if target.mailing_list else None,
                    "campaign": target.campaign_public_id}
-        done, already = _outcome(target, "done"), _outcome(target, "already")  # before the commit expires them
+        done = _outcome(target, "done")  # before the commit expires the loaded rows
+        already = _outcome(target, "already", done.preferences_path)
         try:
             if target.mailing_list is not None:
                 changed = withdraw_list(target.contact, target.mailing_list, ctx, details)
