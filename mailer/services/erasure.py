@@ -1,5 +1,5 @@
 """Anonymisation: remove a contact's personal data everywhere while keeping aggregates and the ledger chain."""
-from sqlalchemy import delete, select
+from sqlalchemy import delete, update
 
 from mailer.extensions import db
 from mailer.models import ConsentEvent, Contact, OutboxMessage
@@ -14,8 +14,10 @@ def anonymise_contact(contact: Contact) -> None:
     contact.attributes = {}
     contact.status = "erased"
     # The chain stays verifiable: each row keeps its salted digest, and losing the salt makes it unlinkable.
-    for ev in db.session.execute(select(ConsentEvent).where(ConsentEvent.contact_id == contact.id)).scalars():
-        ev.email = ev.ip = ev.user_agent = ev.pii_salt = None
+    # One statement for any number of events: blanking these columns is the one change the ledger allows.
+    db.session.execute(update(ConsentEvent).where(ConsentEvent.contact_id == contact.id)
+                       .values(email=None, ip=None, user_agent=None, pii_salt=None)
+                       .execution_options(synchronize_session="evaluate"))
     if email:
         db.session.execute(delete(OutboxMessage).where(OutboxMessage.rcpt_to == email))
     # Field values, the contact's data key, request details and other modules' rows (services/privacy/erasure).

@@ -34,6 +34,8 @@ ACTIONS = {
     "staff.deactivate": "Deactivated a staff account",
     "staff.activate": "Reactivated a staff account",
     "audit.export": "Exported the audit log",
+    "api_key.create": "Created an API key",
+    "api_key.revoke": "Revoked an API key",
 }
 
 

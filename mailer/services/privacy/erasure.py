@@ -69,17 +69,24 @@ def _contact_fk_columns(table):
                                             for fk in c.foreign_keys)]
 
 
-def _scrub_other_tables(contact: Contact) -> None:
-    """Tracking events and any table another module added: blank personal columns of rows about the contact."""
+def _other_tables() -> list[tuple]:
+    """(table, columns pointing at contacts, personal columns) of every other table holding personal columns."""
+    found = []
     for table in db.metadata.sorted_tables:
         if table.name in HANDLED_TABLES:
             continue
         links = _contact_fk_columns(table)
         personal = [c for c in table.columns if c.name in PERSONAL_COLUMNS and not c.foreign_keys]
-        if not links or not personal:
-            continue
+        if links and personal:
+            found.append((table, links, personal))
+    return found
+
+
+def _scrub_other_tables(contact: Contact) -> None:
+    """Any table another module added: blank personal columns of rows about the contact (or delete the rows)."""
+    for table, links, personal in _other_tables():
+        nullable = [c for c in personal if c.nullable]
         for link in links:
-            nullable = [c for c in personal if c.nullable]
             if nullable:
                 db.session.execute(update(table).where(link == contact.id).values({c.name: None for c in nullable}))
             if len(nullable) < len(personal):  # personal data that cannot be blanked: the row itself must go

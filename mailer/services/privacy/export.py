@@ -8,12 +8,12 @@ from datetime import date, datetime
 
 from flask import current_app, render_template
 from sqlalchemy import ForeignKey, select
+from sqlalchemy.orm import selectinload
 
 from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import AuditEvent, ConsentEvent, ConsentState, Contact, Delivery, Notice, PrivacyRequest, Subscription
 from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.services.ledger import contact_history
 from mailer.services.privacy import fields as field_service
 from mailer.services.privacy.notice import notice_content
 from mailer.services.privacy.settings import get_settings, recipients, retention_days
@@ -52,7 +52,9 @@ def collect_subscriptions(contact: Contact, clear: bool) -> list[dict]:
 def collect_consent_history(contact: Contact, clear: bool) -> list[dict]:
     """Every ledger event, with the exact words the person was shown (notice key, version and text)."""
     rows = []
-    for ev in contact_history(contact):
+    query = (select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id)
+             .options(selectinload(ConsentEvent.purpose), selectinload(ConsentEvent.notice)))
+    for ev in db.session.execute(query).scalars():
         rows.append({"event": ev.id, "at": _iso(ev.created_at), "action": ev.action,
                      "purpose": ev.purpose.name if ev.purpose else None, "source": ev.source, "email": ev.email,
                      "ip": ev.ip, "user_agent": ev.user_agent, "details": ev.details or {},
@@ -67,16 +69,28 @@ def collect_current_consent(contact: Contact, clear: bool) -> list[dict]:
              "since": _iso(st.updated_at)} for st in states]
 
 
+def _delivery_rows(contact: Contact, statuses: tuple[str, ...] = ()) -> list[dict]:
+    """Deliveries joined to their campaign in one query (a person may have thousands)."""
+    from mailer.models import Campaign
+
+    query = (select(Campaign.name, Campaign.subject, Delivery.status, Delivery.reason, Delivery.message_id,
+                    Delivery.queued_at, Delivery.finished_at)
+             .join(Campaign, Campaign.id == Delivery.campaign_id)
+             .where(Delivery.contact_id == contact.id).order_by(Delivery.id))
+    if statuses:
+        query = query.where(Delivery.status.in_(statuses))
+    return [{"campaign": name, "subject": subject, "status": status, "reason": reason, "message_id": message_id,
+             "queued_at": _iso(queued_at), "finished_at": _iso(finished_at)}
+            for name, subject, status, reason, message_id, queued_at, finished_at in db.session.execute(query)]
+
+
 def collect_deliveries(contact: Contact, clear: bool) -> list[dict]:
     """Every campaign email sent (or attempted) to the person, bounces included."""
-    rows = db.session.execute(select(Delivery).where(Delivery.contact_id == contact.id).order_by(Delivery.id)).scalars()
-    return [{"campaign": d.campaign.name, "subject": d.campaign.subject, "status": d.status, "reason": d.reason,
-             "message_id": d.message_id, "queued_at": _iso(d.queued_at), "finished_at": _iso(d.finished_at)}
-            for d in rows]
+    return _delivery_rows(contact)
 
 
 def collect_bounces(contact: Contact, clear: bool) -> list[dict]:
-    return [row for row in collect_deliveries(contact, clear) if row["status"] in ("bounced", "failed")]
+    return _delivery_rows(contact, ("bounced", "failed"))
 
 
 def _table_rows(table, link_column, contact: Contact) -> list[dict]:
@@ -173,7 +187,8 @@ def build_zip(contact: Contact, clear_sensitive: bool) -> bytes:
     """The ZIP: data.json, one CSV per kind of data, notices.json, and the human-readable README (HTML and text)."""
     data = collect(contact, clear_sensitive)
     info = art15_information(contact)
-    notice_ids = {ev.notice_id for ev in contact_history(contact) if ev.notice_id}
+    notice_ids = set(db.session.execute(select(ConsentEvent.notice_id).where(
+        ConsentEvent.contact_id == contact.id, ConsentEvent.notice_id.is_not(None)).distinct()).scalars())
     notices = db.session.execute(select(Notice).where(Notice.id.in_(notice_ids)).order_by(Notice.id)).scalars()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -93,45 +93,53 @@ def _bounce_logs(report: RetentionReport, now: datetime) -> None:
     report.items.append(RetentionItem("bounce_logs", count, f"bounce reports and failure texts older than {days} days"))
 
 
-def inactive_contacts(now: datetime | None = None) -> list[Contact]:
-    """Active contacts with no interaction for the configured time and no open privacy request."""
-    now = now or utcnow()
+def _inactive_query(now: datetime):
+    """(contact id, public id, re-permission sent at) of active contacts with no interaction for the configured
+    time and no open privacy request, in id order."""
     cutoff = now - timedelta(days=retention_days("inactive_contacts"))
     open_requests = select(PrivacyRequest.contact_id).where(PrivacyRequest.status.in_(OPEN_STATUSES),
                                                             PrivacyRequest.contact_id.is_not(None))
-    query = select(Contact).where(Contact.status == "active",
-                                  func.coalesce(Contact.last_activity_at, Contact.created_at) < cutoff,
-                                  Contact.id.not_in(open_requests)).order_by(Contact.id)
-    return list(db.session.execute(query).scalars())
+    return (select(Contact.id, Contact.public_id, RepermissionEmail.sent_at)
+            .outerjoin(RepermissionEmail, RepermissionEmail.contact_id == Contact.id)
+            .where(Contact.status == "active", func.coalesce(Contact.last_activity_at, Contact.created_at) < cutoff,
+                   Contact.id.not_in(open_requests)).order_by(Contact.id))
 
 
-def _inactive(report: RetentionReport, now: datetime) -> None:
-    """Ask inactive contacts once (if enabled); erase those who did not answer within the grace period."""
+def _inactive(report: RetentionReport, now: datetime, page_size: int = 500) -> None:
+    """Ask inactive contacts once (if enabled); erase those who did not answer within the grace period.
+
+    Pages by contact id and commits each page, so any number of contacts runs in flat memory."""
     settings = get_settings()
     days = retention_days("inactive_contacts")
     grace = timedelta(days=settings.repermission_grace_days)
-    to_ask, to_erase = [], []
-    for contact in inactive_contacts(now):
-        asked = db.session.get(RepermissionEmail, contact.id)
-        if not settings.repermission_enabled or (asked is not None and asked.sent_at < now - grace):
-            to_erase.append(contact)
-        elif asked is None:
-            to_ask.append(contact)
-    report.items.append(RetentionItem("inactive_contacts", len(to_erase),
-                                      f"no interaction for {days} days" + (f" and no answer to the re-permission "
-                                      f"email within {grace.days} days" if settings.repermission_enabled else ""),
-                                      [c.public_id for c in to_erase[:EXAMPLES]]))
+    erase_item = RetentionItem("inactive_contacts", 0, f"no interaction for {days} days" + (
+        f" and no answer to the re-permission email within {grace.days} days" if settings.repermission_enabled else ""))
+    ask_item = RetentionItem("repermission_emails", 0, f"inactive for {days} days: asked whether to keep them")
+    last_id = 0
+    while True:
+        rows = db.session.execute(_inactive_query(now).where(Contact.id > last_id).limit(page_size)).all()
+        if not rows:
+            break
+        last_id = rows[-1][0]
+        for contact_id, public_id, asked_at in rows:
+            if not settings.repermission_enabled or (asked_at is not None and asked_at < now - grace):
+                item = erase_item
+                if not report.dry_run:
+                    erase_contact(db.session.get(Contact, contact_id), SYSTEM, reason=f"no interaction for {days} days")
+            elif asked_at is None:
+                item = ask_item
+                if not report.dry_run:
+                    enqueue_after_commit(db.session, "send_repermission_email", contact_id)
+            else:
+                continue  # asked, still within the grace period
+            item.count += 1
+            if len(item.examples) < EXAMPLES:
+                item.examples.append(public_id)
+        if not report.dry_run:
+            db.session.commit()
+    report.items.append(erase_item)
     if settings.repermission_enabled:
-        report.items.append(RetentionItem("repermission_emails", len(to_ask),
-                                          f"inactive for {days} days: asked whether to keep them",
-                                          [c.public_id for c in to_ask[:EXAMPLES]]))
-    if report.dry_run:
-        return
-    for contact in to_ask:
-        enqueue_after_commit(db.session, "send_repermission_email", contact.id)
-    for contact in to_erase:
-        erase_contact(contact, SYSTEM, reason=f"no interaction for {days} days")
-    db.session.commit()
+        report.items.append(ask_item)
 
 
 def _forget_answered_repermissions() -> None:
