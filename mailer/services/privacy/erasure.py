@@ -12,8 +12,8 @@ from sqlalchemy import ForeignKey, delete, select, update
 
 from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.models import (Contact, ContactFieldValue, Delivery, OutboxMessage, PrivacyRequest, RepermissionEmail,
-                           StaffUser, Subscription)
+from mailer.models import (AuditEvent, Contact, ContactFieldValue, Delivery, OutboxMessage, PrivacyRequest,
+                           RepermissionEmail, StaffUser, Subscription)
 from mailer.services.ledger import RequestContext, record_consent
 from mailer.services.privacy import PrivacyError, audit, keys
 from mailer.services.suppression import suppress
@@ -58,10 +58,16 @@ def _coarse_quasi_identifiers(contact: Contact, attributes: dict) -> dict:
 
 
 def _scrub_text(text: str, needles: list[str]) -> str:
-    for needle in needles:
-        if needle:
-            text = re.sub(re.escape(needle), "[erased]", text, flags=re.I)
+    """Replace whole-word occurrences of the address and the name (and its parts) in free text."""
+    for needle in sorted(needles, key=len, reverse=True):
+        text = re.sub(r"(?<!\w)" + re.escape(needle) + r"(?!\w)", "[erased]", text, flags=re.I)
     return text
+
+
+def _needles(email: str | None, name: str | None) -> list[str]:
+    """What identifies the person in free text: the address, its local part, the name and each longer name part."""
+    found = [email, email.split("@")[0] if email else None, name, *((name or "").replace("-", " ").split())]
+    return list(dict.fromkeys(n for n in found if n and len(n) >= 3))
 
 
 def _contact_fk_columns(table):
@@ -93,6 +99,20 @@ def _scrub_other_tables(contact: Contact) -> None:
                 db.session.execute(delete(table).where(link == contact.id))
 
 
+def _scrub_audit_details(contact: Contact, needles: list[str]) -> None:
+    """Staff may have typed the person's name into a reason; erasure outranks the audit log's append-only rule
+    for exactly that text (a Core UPDATE, deliberately past the ORM guard), while the rows themselves stay."""
+    if not needles:
+        return
+    query = select(AuditEvent.id, AuditEvent.details).where(AuditEvent.target_type == "contact",
+                                                            AuditEvent.target_id == contact.public_id)
+    for event_id, details in db.session.execute(query).all():
+        cleaned = {k: _scrub_text(v, needles) if isinstance(v, str) else v for k, v in (details or {}).items()}
+        if cleaned != details:
+            db.session.execute(update(AuditEvent.__table__).where(AuditEvent.__table__.c.id == event_id)
+                               .values(details=cleaned))
+
+
 def scrub_contact_data(contact: Contact, email: str | None, name: str | None, attributes: dict) -> None:
     """Remove the contact's data from every table beyond the contact row and the ledger; the caller commits."""
     coarse = _coarse_quasi_identifiers(contact, attributes or {})
@@ -107,14 +127,15 @@ def scrub_contact_data(contact: Contact, email: str | None, name: str | None, at
             sub.status, sub.unsubscribed_at = "unsubscribed", now
     for req in db.session.execute(select(PrivacyRequest).where(PrivacyRequest.contact_id == contact.id)).scalars():
         req.details = {k: v for k, v in (req.details or {}).items() if k in KEPT_DETAIL_KEYS}
-        req.note = _scrub_text(req.note or "", [email or "", name or ""])
-    needles = [n for n in (email, name) if n and len(n) >= 3]
+        req.note = _scrub_text(req.note or "", _needles(email, name))
+    needles = _needles(email, name)
     if needles:
         for delivery in db.session.execute(select(Delivery).where(Delivery.contact_id == contact.id,
                                                                   Delivery.reason != "")).scalars():
             delivery.reason = _scrub_text(delivery.reason, needles)
     if email:
         db.session.execute(delete(OutboxMessage).where(OutboxMessage.rcpt_to.contains(email)))
+    _scrub_audit_details(contact, needles)
     _scrub_other_tables(contact)
     db.session.flush()
 

@@ -57,7 +57,7 @@ def _person_with_a_history(app, client, worker):
     db.session.add_all([TrackingEvent(campaign_id=sent.campaign.id, contact_id=contact.id, kind="open"),
                         TrackingEvent(campaign_id=sent.campaign.id, contact_id=other.id, kind="open")])
     staff = create_staff("privacy@example.com", "correct horse battery", "privacy")
-    field_service.reveal(contact, fields["health"], staff, "Checking a dietary request for the event")
+    field_service.reveal(contact, fields["health"], staff, "Checking Zebedee's dietary request for the event")
     old = open_request("access", "email", contact=contact, note=f"Letter from {NAME}, {EMAIL}")
     old.details = {"new_email": "zebedee.new@example.org"}
     db.session.commit()
