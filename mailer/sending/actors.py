@@ -89,8 +89,8 @@ def run_retention() -> None:
 
 # --- campaigns (issue 3) --------------------------------------------------------------------------------------
 
-# Its own queue: a planner continuation must never wait behind the batch messages it has just queued.
-@actor(queue_name="campaign_planning", max_retries=20, min_backoff=1_000, max_backoff=300_000,
+# Its own queue and a higher priority: planning must never wait behind the batches it has queued.
+@actor(queue_name="campaign_planning", priority=0, max_retries=20, min_backoff=1_000, max_backoff=300_000,
        time_limit=3_600_000)
 def plan_campaign(campaign_id: int) -> None:
     """Create the campaign's deliveries page by page and queue one batch message per page."""
@@ -99,7 +99,8 @@ def plan_campaign(campaign_id: int) -> None:
     engine.plan_campaign(campaign_id)
 
 
-@actor(queue_name="campaigns", max_retries=20, min_backoff=1_000, max_backoff=300_000, time_limit=3_600_000)
+@actor(queue_name="campaigns", priority=10, max_retries=20, min_backoff=1_000, max_backoff=300_000,
+       time_limit=3_600_000)  # a lower priority than planning: a worker's free thread plans first
 def send_batch(campaign_id: int, batch: int) -> None:
     """Send one batch of a campaign (claims its deliveries atomically, so a redelivery cannot send twice)."""
     from mailer.sending import engine

@@ -28,7 +28,7 @@ from mailer.services.suppression import suppress
 log = logging.getLogger(__name__)
 DELIVERIES = Delivery.__table__
 OPEN_STATUSES = ("queued", "sending")
-PLANNER_PAGES_PER_MESSAGE = 40
+PLANNER_SECONDS_PER_MESSAGE = 300  # the planner hands over to a fresh message after this long
 BATCH_MAX_SECONDS = 120  # a batch message hands over to a fresh one after this long (keeps time limits sane)
 STATUS_CHECK_SECONDS = 1.0  # pause / cancel take effect within this long
 
@@ -38,7 +38,8 @@ STATUS_CHECK_SECONDS = 1.0  # pause / cancel take effect within this long
 def plan_campaign(campaign_id: int) -> None:
     """Create deliveries and batch messages page by page; continues in a new message after a while."""
     size = min(current_app.config["SEND_BATCH_SIZE"], 2000)
-    for _ in range(PLANNER_PAGES_PER_MESSAGE):
+    started = time.monotonic()
+    while time.monotonic() - started < PLANNER_SECONDS_PER_MESSAGE:
         campaign = db.session.get(Campaign, campaign_id, populate_existing=True)
         if campaign is None or campaign.planning_done or campaign.status != "sending":
             db.session.rollback()
