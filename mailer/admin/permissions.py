@@ -78,7 +78,8 @@ def check_permission():
     role = current_user.role
     if not allowed(role, endpoint, request.method):
         abort(403)
-    if request.method not in ("GET", "HEAD", "OPTIONS") and role not in PRIVACY_HANDLERS and _restricted_contact_target():
+    changes = request.method not in ("GET", "HEAD", "OPTIONS")
+    if changes and role not in PRIVACY_HANDLERS and _restricted_contact_target():
         abort(403, "This contact is restricted (Art. 18): only a privacy officer can change it.")
     return None
 

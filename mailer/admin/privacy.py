@@ -116,8 +116,8 @@ def privacy_request_extend(public_id: str):
         except PrivacyError as exc:
             flash(str(exc), "danger")
         else:
-            audit.record("request.extend", "privacy_request", req.public_id, {"until": req.extended_until.date().isoformat()},
-                         actor=current_user, ip=request.remote_addr)
+            audit.record("request.extend", "privacy_request", req.public_id,
+                         {"until": req.extended_until.date().isoformat()}, actor=current_user, ip=request.remote_addr)
             db.session.commit()
             flash("Deadline extended to " + req.extended_until.strftime("%d %B %Y") + ".", "success")
     else:
@@ -225,7 +225,8 @@ def privacy_contact_restrict(public_id: str):
         try:
             req = requests.record_operator_request("restriction", contact, "admin", "Processing restricted by staff.",
                                                    handled_by=current_user, method="staff")
-            restrict(contact, _ctx(), request=req, actor=current_user, ip=request.remote_addr, reason=form.reason.data or "")
+            restrict(contact, _ctx(), request=req, actor=current_user, ip=request.remote_addr,
+                     reason=form.reason.data or "")
         except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")

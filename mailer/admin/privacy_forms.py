@@ -56,7 +56,8 @@ class SettingsForm(FlaskForm):
     inactive_contacts = IntegerField("Contacts without interaction (days)",
                                      validators=[DataRequired(), NumberRange(1, 3650)])
     repermission_enabled = BooleanField("Email inactive contacts before erasing them")
-    repermission_grace_days = IntegerField("Days to answer that email", validators=[DataRequired(), NumberRange(1, 365)])
+    repermission_grace_days = IntegerField("Days to answer that email",
+                                           validators=[DataRequired(), NumberRange(1, 365)])
     reminder_days = IntegerField("Warn staff this many days before a request is due",
                                  validators=[DataRequired(), NumberRange(1, 30)])
     other_uses = TextAreaField("Uses without consent, one per line: name | legal basis | description",
@@ -74,7 +75,8 @@ class RecipientForm(FlaskForm):
     data_categories = TextAreaField("Which data", validators=[Optional(), Length(max=2000)])
     country = StringField("Country", validators=[Optional(), Length(max=80)])
     outside_eea = BooleanField("Outside the EU/EEA")
-    safeguard = TextAreaField("Transfer safeguard (adequacy decision, SCCs …)", validators=[Optional(), Length(max=2000)])
+    safeguard = TextAreaField("Transfer safeguard (adequacy decision, SCCs …)",
+                              validators=[Optional(), Length(max=2000)])
     contact = StringField("Contact for notifications", validators=[Optional(), Length(max=320)])
     notify_changes = BooleanField("Tell them about corrections, erasures and restrictions (Art. 19)", default=True)
     active = BooleanField("Active", default=True)

@@ -23,7 +23,8 @@ def _parse_other_uses(text: str) -> list[dict]:
         if len(parts) < 2 or parts[1] not in LEGAL_BASES:
             raise PrivacyError(f"Line {number} of the other uses: write “name | legal basis | description”, with the "
                                f"legal basis one of {', '.join(LEGAL_BASES)}.")
-        uses.append({"name": parts[0][:200], "legal_basis": parts[1], "description": parts[2] if len(parts) > 2 else ""})
+        uses.append({"name": parts[0][:200], "legal_basis": parts[1],
+                     "description": parts[2] if len(parts) > 2 else ""})
     return uses
 
 

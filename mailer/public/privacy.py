@@ -217,7 +217,8 @@ def privacy_keep_post(token: str):
         return _bad_link()
     keep_contact(contact)
     db.session.commit()
-    return _status_page("Thank you", "You stay subscribed. You can change your choices with the link in any of our emails.")
+    return _status_page("Thank you", "You stay subscribed. You can change your choices with the link in any of "
+                        "our emails.")
 
 
 @bp.get("/privacy")

@@ -4,9 +4,8 @@ from sqlalchemy import select
 
 from mailer.admin.permissions import allowed
 from mailer.extensions import db
-from mailer.models import Campaign, Layout, OutboxMessage
+from mailer.models import Layout, OutboxMessage
 from mailer.models.staff import ROLES
-from mailer.services.ledger import RequestContext
 from mailer.services.privacy import settings as privacy_settings
 from mailer.services.privacy.requests import open_request
 from mailer.services.staff import create_staff

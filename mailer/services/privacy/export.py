@@ -12,7 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.models import AuditEvent, ConsentEvent, ConsentState, Contact, Delivery, Notice, PrivacyRequest, Subscription
+from mailer.models import (AuditEvent, ConsentEvent, ConsentState, Contact, Delivery, Notice, PrivacyRequest,
+                           Subscription)
 from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
 from mailer.services.privacy import fields as field_service
 from mailer.services.privacy.notice import notice_content
@@ -179,7 +180,8 @@ def art15_information(contact: Contact) -> dict:
                        + (f", transfer protected by {r.safeguard}" if r.outside_eea else "") for r in recipients()],
         "retention": [f"{label}: {retention_days(key)} days" for key, (_, label) in RETENTION_CATEGORIES.items()],
         "notice": notice_content(),
-        "automated_decisions": settings.automated_decisions or "No automated decisions or profiling with legal effects.",
+        "automated_decisions": (settings.automated_decisions
+                                or "No automated decisions or profiling with legal effects."),
     }
 
 

@@ -34,8 +34,8 @@ def master_keys() -> MultiFernet:
     keys = current_app.config.get("MAILER_DATA_KEYS") or []
     if not keys:
         if current_app.config.get("MAILER_ENV") == "production":
-            raise PrivacyError("Sensitive fields need MAILER_DATA_KEYS (generate one with "
-                               "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`).")
+            raise PrivacyError("Sensitive fields need MAILER_DATA_KEYS (generate one with `python -c 'from "
+                               "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`).")
         keys = [_derived_key()]
     try:
         return MultiFernet([Fernet(k) for k in keys])
@@ -56,7 +56,8 @@ def _contact_key(contact: Contact, create: bool) -> bytes | None:
     try:
         return master_keys().decrypt(row.wrapped_key)
     except InvalidToken:
-        raise PrivacyError("This contact's data key cannot be unwrapped with the configured MAILER_DATA_KEYS.") from None
+        raise PrivacyError("This contact's data key cannot be unwrapped with the configured "
+                           "MAILER_DATA_KEYS.") from None
 
 
 def _aad(contact: Contact, field_key: str) -> bytes:

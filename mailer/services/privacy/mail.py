@@ -51,8 +51,8 @@ def send_verification(request_id: int) -> str | None:
     message_id = _send(
         contact.email, contact.name, f"Please confirm your {label} request",
         heading=f"Confirm your {label} request",
-        paragraphs=[f"We received a request to exercise your right of {label} with {current_app.config['MAILER_ORGANISATION']} "
-                    f"on {req.received_at:%d %B %Y}. To protect your data we act only once you confirm it was you.",
+        paragraphs=[f"We received a request to exercise your right of {label} with "
+                    f"{current_app.config['MAILER_ORGANISATION']} on {req.received_at:%d %B %Y}. To protect your data we act only once you confirm it was you.",
                     f"After you confirm, {WHAT_HAPPENS[req.type]}."],
         button_url=external_url("public.privacy_verify", token=verification_token(req)),
         button_label="Yes, this was me — continue",
@@ -73,8 +73,8 @@ def send_address_reconfirmation(request_id: int) -> str | None:
     message_id = _send(
         new_email, req.contact.name, "Please confirm your new email address",
         heading="Confirm your new email address",
-        paragraphs=[f"You asked {current_app.config['MAILER_ORGANISATION']} to use this address instead of the old one. "
-                    "We keep using the old address until you confirm."],
+        paragraphs=[f"You asked {current_app.config['MAILER_ORGANISATION']} to use this address instead of the old "
+                    "one. We keep using the old address until you confirm."],
         button_url=external_url("public.privacy_reconfirm", token=token), button_label="Confirm this address",
         footnote="The link works for 7 days. If you did not ask for this, ignore this email.",
     )
@@ -91,7 +91,8 @@ def send_export_link(request_id: int) -> str | None:
         return None
     return _send(req.contact.email, req.contact.name, "Your data is ready to download",
                  heading="Your data is ready",
-                 paragraphs=["Here is a copy of all personal data we hold about you, with an explanation of how we use it."],
+                 paragraphs=["Here is a copy of all personal data we hold about you, with an explanation of how "
+                             "we use it."],
                  button_url=external_url("public.privacy_download", token=download_token(req)),
                  button_label="Download my data (ZIP)", footnote="The link works for 7 days.")
 
@@ -120,15 +121,18 @@ def send_repermission(contact_id: int) -> str | None:
     return message_id
 
 
+def _staff_with_role(role: str) -> list[StaffUser]:
+    query = select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role == role)
+    return list(db.session.execute(query).scalars())
+
+
 def send_deadline_reminders() -> int:
     """Warn privacy officers (or the owner when there is none) of requests due soon or overdue."""
     due = due_for_reminder()
     db.session.commit()  # end the read (and any settings row it created) before the outbox writes on SQLite
     if not due:
         return 0
-    staff = db.session.execute(select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role == "privacy")).scalars().all()
-    if not staff:
-        staff = db.session.execute(select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role == "owner")).scalars().all()
+    staff = _staff_with_role("privacy") or _staff_with_role("owner")
     now = utcnow()
     items = [f"{TYPE_LABELS[r.type]} received {r.received_at:%Y-%m-%d}, due {r.deadline:%Y-%m-%d}"
              f"{' — OVERDUE' if r.deadline < now else ''} ({external_url('admin.privacy_request_show', public_id=r.public_id)})"

@@ -20,8 +20,8 @@ RIGHTS = [
 ]
 # Purposes whose own descriptions are written as checkbox wording ("I …") get notice wording instead.
 KIND_WORDING = {
-    "tracking_open": "Only if you say yes: we record when you open one of our emails, using a small image in the message. "
-                     "Without your yes, our emails contain no such image.",
+    "tracking_open": "Only if you say yes: we record when you open one of our emails, using a small image in the "
+                     "message. Without your yes, our emails contain no such image.",
     "tracking_click": "Only if you say yes: we record which links in our emails you click. Without your yes, the links "
                       "in our emails do not identify you.",
 }
@@ -41,8 +41,8 @@ def _purpose_sections() -> list[dict]:
     sections = []
     if lists:
         sections.append({"heading": "Emails you subscribe to",
-                         "paragraphs": ["We send you the lists you chose, using your email address and, if you gave it, "
-                                        f"your name. Legal basis: {_basis('consent')}."],
+                         "paragraphs": ["We send you the lists you chose, using your email address and, if you "
+                                        f"gave it, your name. Legal basis: {_basis('consent')}."],
                          "items": [f"{p.name}: {p.description}" for p in lists]})
     for p in purposes:
         if p.kind != "list":

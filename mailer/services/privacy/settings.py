@@ -33,7 +33,8 @@ DEFAULT_OTHER_USES = [
      "description": "After you unsubscribe or ask for erasure we keep a keyed fingerprint of your address, so we never "
                     "add it again by mistake."},
     {"name": "Delivery and bounce records", "legal_basis": "legitimate_interest",
-     "description": "Which emails were delivered or bounced, to keep our sending reliable and stop mailing dead addresses."},
+     "description": "Which emails were delivered or bounced, to keep our sending reliable and stop mailing dead "
+                    "addresses."},
 ]
 DEFAULT_SECURITY = ("Sensitive fields encrypted at rest (AES-256-GCM, a key per person); addresses looked up by a "
                     "keyed hash; staff access by role with an audit log; TLS for mail and web.")
@@ -121,7 +122,8 @@ def save_settings(data: SettingsInput, actor_id: int | None = None) -> tuple[Pri
         "dpo_name": data.dpo_name.strip()[:200], "dpo_email": _email_or_blank(data.dpo_email, "DPO's email"),
         "authority_name": data.authority_name.strip()[:200], "authority_url": data.authority_url.strip()[:500],
         "home_country": data.home_country.strip()[:80] or "the EU/EEA",
-        "automated_decisions": data.automated_decisions.strip(), "provision_consequences": data.provision_consequences.strip(),
+        "automated_decisions": data.automated_decisions.strip(),
+        "provision_consequences": data.provision_consequences.strip(),
         "security_measures": data.security_measures.strip(), "retention": retention,
         "repermission_enabled": bool(data.repermission_enabled), "repermission_grace_days": data.repermission_grace_days,
         "reminder_days": data.reminder_days, "other_uses": data.other_uses,
