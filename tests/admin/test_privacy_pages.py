@@ -241,3 +241,17 @@ def test_audit_log_filters_and_exports(app_ctx, client):
     assert rows[0].startswith("id,created_at_utc,actor,action") and "staff.create" in rows[1]
     assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "audit.export")).scalar_one()
     assert re.search(r"owner@example.com", rows[1])
+
+
+def test_a_request_about_someone_we_do_not_know_is_closed_as_no_data_held(app_ctx, client):
+    token = _as(client, "privacy")
+    client.post("/admin/privacy/new", data={"csrf_token": token, "email": "stranger@example.com", "type": "access",
+                                            "channel": "email"})
+    req = db.session.execute(select(PrivacyRequest)).scalar_one()
+    assert req.contact_id is None and req.subject_hash
+    page = client.get(f"/admin/privacy/{req.public_id}")
+    assert "not one of our contacts" in page.text
+    done = client.post(f"/admin/privacy/{req.public_id}/fulfil", data={"csrf_token": token}, follow_redirects=True)
+    assert "We hold no personal data about this person." in done.text
+    db.session.expire_all()
+    assert db.session.get(PrivacyRequest, req.id).status == "completed"
