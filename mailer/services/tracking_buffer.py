@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import ARRAY, any_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailer.extensions import db
@@ -25,6 +25,7 @@ IDLE_TICKS_BEFORE_STOP = 30
 MAX_PENDING = 500_000  # hits kept while the database is unreachable; beyond that the oldest are dropped (logged)
 BURST_SECONDS = 1.0    # clicks on this many distinct links within this time look like a link scanner
 BURST_LINKS = 3
+ACTIVITY_RESOLUTION = timedelta(hours=1)  # last_activity_at is refreshed at most hourly by tracking
 PURPOSE_KEYS = {"open": "tracking:open", "click": "tracking:click"}
 MACHINE_CLASSES = ("apple-mpp", "scanner", "empty")
 
@@ -144,16 +145,18 @@ def write_hits(hits: list[TrackedHit]) -> int:
     if not hits:
         return 0
     campaigns = dict(db.session.execute(select(Campaign.public_id, Campaign.id).where(
-        Campaign.public_id.in_({h.campaign_public_id for h in hits}))).all())
+        _among(Campaign.public_id, {h.campaign_public_id for h in hits}))).all())
     link_ids = {h.link_id for h in hits if h.link_id is not None}
-    links = dict(db.session.execute(select(Link.id, Link.campaign_id).where(Link.id.in_(link_ids))).all()) if link_ids else {}
+    links = dict(db.session.execute(select(Link.id, Link.campaign_id).where(
+        _among(Link.id, link_ids))).all()) if link_ids else {}
     contact_pids = {h.contact_public_id for h in hits if h.contact_public_id}
-    contacts = {row.public_id: row for row in db.session.execute(
-        select(Contact.public_id, Contact.id, Contact.status).where(Contact.public_id.in_(contact_pids)))} if contact_pids else {}
-    purposes = dict(db.session.execute(select(Purpose.key, Purpose.id).where(Purpose.key.in_(PURPOSE_KEYS.values()))).all())
+    contacts = {row.public_id: row for row in db.session.execute(select(Contact.public_id, Contact.id, Contact.status)
+                                                                 .where(_among(Contact.public_id, contact_pids)))}
+    purposes = dict(db.session.execute(select(Purpose.key, Purpose.id).where(
+        Purpose.key.in_(PURPOSE_KEYS.values()))).all())
     contact_ids = {row.id for row in contacts.values()}
     granted = set(db.session.execute(select(ConsentState.contact_id, ConsentState.purpose_id).where(
-        ConsentState.contact_id.in_(contact_ids), ConsentState.purpose_id.in_(purposes.values()),
+        _among(ConsentState.contact_id, contact_ids), ConsentState.purpose_id.in_(purposes.values()),
         ConsentState.status == "granted")).all()) if contact_ids else set()
     sent_at = _sent_times(set(campaigns.values()), contact_ids)
 
@@ -180,15 +183,47 @@ def write_hits(hits: list[TrackedHit]) -> int:
                      "user_agent_class": hit.user_agent_class})
     _mark_click_bursts(rows)
     if rows:
-        db.session.execute(insert(TrackingEvent), rows)
+        _insert_events(rows)
         humans = {r["contact_id"] for r in rows if not r["machine"]}
-        if humans:  # a person's own open or click is activity (retention of inactive contacts)
-            db.session.execute(update(Contact).where(Contact.id.in_(humans)).values(
-                last_activity_at=max(r["created_at"] for r in rows), updated_at=Contact.updated_at))
+        if humans:  # a person's own open or click is activity (retention of inactive contacts), noted daily
+            latest = max(r["created_at"] for r in rows)
+            contacts_table = Contact.__table__
+            db.session.execute(update(contacts_table).where(
+                _among(contacts_table.c.id, humans),
+                or_(contacts_table.c.last_activity_at.is_(None),
+                    contacts_table.c.last_activity_at < latest - ACTIVITY_RESOLUTION)).values(last_activity_at=latest))
     for (campaign_id, link_id), count in anonymous.items():
         _add_to_counter(campaign_id, link_id, count)
     db.session.commit()
     return len(rows)
+
+
+EVENT_COLUMNS = ("campaign_id", "contact_id", "link_id", "kind", "created_at", "machine", "machine_reason",
+                 "user_agent_class")
+
+
+def _postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _among(column, values):
+    """column IN values; on PostgreSQL `= ANY(array)`: one parameter instead of a thousand to render and parse."""
+    values = list(values)
+    if _postgres():
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _insert_events(rows: list[dict]) -> None:
+    """Insert a batch of events: COPY on PostgreSQL (cheapest by far), executemany elsewhere."""
+    if not _postgres():
+        db.session.execute(insert(TrackingEvent.__table__), rows)
+        return
+    driver = db.session.connection().connection.driver_connection
+    with driver.cursor() as cursor:
+        with cursor.copy(f"COPY tracking_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in EVENT_COLUMNS))
 
 
 def _machine_window() -> timedelta:
@@ -200,7 +235,8 @@ def _sent_times(campaign_ids: set[int], contact_ids: set[int]) -> dict[tuple[int
     if not campaign_ids or not contact_ids:
         return {}
     query = select(Delivery.campaign_id, Delivery.contact_id, Delivery.finished_at).where(
-        Delivery.campaign_id.in_(campaign_ids), Delivery.contact_id.in_(contact_ids), Delivery.finished_at.is_not(None))
+        Delivery.campaign_id.in_(campaign_ids), _among(Delivery.contact_id, contact_ids),
+        Delivery.finished_at.is_not(None))
     return {(c, p): at for c, p, at in db.session.execute(query)}
 
 
@@ -214,7 +250,7 @@ def _mark_click_bursts(rows: list[dict]) -> None:
         TrackingEvent.id, TrackingEvent.campaign_id, TrackingEvent.contact_id, TrackingEvent.link_id,
         TrackingEvent.created_at, TrackingEvent.machine).where(
         TrackingEvent.kind == "click", TrackingEvent.created_at >= earliest,
-        TrackingEvent.contact_id.in_({r["contact_id"] for r in clicks}))).all()
+        _among(TrackingEvent.contact_id, {r["contact_id"] for r in clicks}))).all()
     groups: dict[tuple[int, int], list[dict]] = defaultdict(list)
     for row in stored:
         groups[(row.campaign_id, row.contact_id)].append({"id": row.id, "link_id": row.link_id,
