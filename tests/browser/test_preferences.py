@@ -105,3 +105,36 @@ def test_request_a_fresh_link_with_the_keyboard(app, page, ann):
     page.get_by_label("Email address").fill("not an address")
     page.get_by_role("button", name="Email me a link").click()
     expect(page.get_by_role("alert")).to_contain_text("doesn't look like an email address")
+
+
+@pytest.mark.config(TRACKING_MACHINE_SECONDS=0)
+def test_stats_page_draws_its_chart_and_reads_without_javascript(app, page, nojs_page, ann, staff_user):
+    """The marketer's view of what the preference centre and tracking produce: chart with JS, table without."""
+    from tests.browser.conftest import keyboard_login
+    from tests.public.recipients import open_path
+
+    client = app.test_client()
+    contact = ann["contact"]
+    campaign = sent_campaign(ann["news"], [contact], sent_minutes_ago=0, name="Just sent").campaign  # after consent
+    assert client.get(open_path(app, contact, campaign), headers={"User-Agent": "Mozilla/5.0 (X11) Firefox/128.0"}
+                      ).status_code == 200
+    from mailer.services.tracking_buffer import buffer_for
+
+    buffer_for(app).flush()
+    keyboard_login(page)
+    page.goto(f"/admin/campaigns/{campaign.public_id}/stats")
+    expect(page.get_by_role("heading", name=campaign.name, level=1)).to_be_visible()
+    expect(page.locator("#engagement")).to_contain_text("1 of 1")
+    drawn = page.locator("canvas[data-chart]").evaluate("canvas => Chart.getChart(canvas) !== undefined")
+    assert drawn
+    shoot(page, "campaign-stats")
+    page.get_by_role("link", name="Stats", exact=True).first.click()
+    expect(page.get_by_role("heading", name="Stats", level=1)).to_be_visible()
+    page.goto(f"/admin/lists/{ann['news'].public_id}/stats")
+    expect(page.locator("#coverage")).to_contain_text("Open tracking")
+    assert page.locator("canvas[data-chart]").evaluate("canvas => Chart.getChart(canvas) !== undefined")
+
+    # Without JavaScript the same numbers are a table.
+    keyboard_login(nojs_page)
+    nojs_page.goto(f"/admin/campaigns/{campaign.public_id}/stats")
+    expect(nojs_page.get_by_role("table").filter(has_text="Hour (UTC)")).to_contain_text("Opens")
