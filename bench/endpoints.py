@@ -186,7 +186,8 @@ def run_wrk(url: str, paths_file: str, seconds: int, connections: int, threads: 
             "p99": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
             "requests": int(re.search(r"(\d+) requests in", out).group(1)),
             "bad": int(bad.group(1)) if bad else 0,
-            "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0}
+            "socket_errors": sum(int(x) for x in errors.groups()[:3]) if errors else 0,
+            "timeouts": int(errors.group(4)) if errors else 0}
 
 
 def wait_for_http(port: int, timeout: float = 60) -> None:
@@ -307,14 +308,16 @@ def _median(values: list[float]) -> float:
 def report(runs: dict[str, list[dict]], warmup: dict, rows: dict, before_shutdown: dict) -> None:
     """Per-endpoint medians, the ratio to the baseline of the same round, and the lost-event check."""
     baselines = [r["rps"] for r in runs["baseline"]]
-    print(f"\n{'endpoint':<12} {'req/s':>8} {'p99 ms':>8} {'ratio':>6} {'rounds (req/s)':>26} {'errors':>7}")
+    print(f"\n{'endpoint':<12} {'req/s':>8} {'p99 ms':>8} {'ratio':>6} {'rounds (req/s)':>22} {'errors':>7} "
+          f"{'timeouts':>8}")
     ratios = {}
     for name, results in runs.items():
         ratios[name] = _median([r["rps"] / base for r, base in zip(results, baselines)])
         per_round = " ".join(f"{r['rps']:.0f}" for r in results)
         errors = sum(r["bad"] + r["socket_errors"] for r in results)
+        timeouts = sum(r["timeouts"] for r in results)  # wrk gives up on an answer after 2 s
         print(f"{name:<12} {_median([r['rps'] for r in results]):>8.0f} {_median([r['p99'] for r in results]):>8.1f} "
-              f"{ratios[name]:>6.2f} {per_round:>26} {errors:>7}")
+              f"{ratios[name]:>6.2f} {per_round:>22} {errors:>7} {timeouts:>8}")
     print(f"\ntracking events: opens={rows['open']} clicks={rows['click']} "
           f"(written before the shutdown: opens={before_shutdown['open']} clicks={before_shutdown['click']})")
     print(f"unsubscribes: {rows['unsubscribed']} subscriptions ended, {rows['withdrawn']} ledger events "
