@@ -11,7 +11,7 @@ from mailer.services.preferences import NOTICE_KEY
 from tests.public.recipients import news_list, preferences_path, subscribed_contact, tracking_purposes
 from tests.support.http import confirm_link
 
-KINDS = ("access", "rectification", "erasure", "restriction", "objection")
+KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
 
 
 @pytest.fixture
@@ -65,9 +65,12 @@ def test_page_shows_choices_data_and_rights(app, ann):
     }
     assert "Staff only" not in page.text  # private lists are not offered
     token = path.rsplit("/", 1)[1]
+    client = app.test_client()
     for kind in KINDS:
         assert f'href="/p/{token}/privacy/{kind}"' in page.text
+        assert client.get(f"/p/{token}/privacy/{kind}").status_code == 200  # the privacy pages take over from here
     assert 'href="/privacy"' in page.text and "What we hold about you" in page.text
+    assert client.get("/privacy").status_code == 200
     assert f"Kept {app.config['TRACKING_RETENTION_DAYS']} days" in page.text
     assert page.text.count("Unsubscribe from everything") >= 2  # heading and its one button
 
