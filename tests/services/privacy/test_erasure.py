@@ -20,10 +20,10 @@ NAME = "Zebedee Quixotic"
 SIGNUP_IP, CONFIRM_IP = "203.0.113.77", "198.51.100.23"
 SIGNUP_UA = "Mozilla/5.0 (X11; Linux) ErasureProbe/9.1"
 CONFIRM_UA = "Mozilla/5.0 (Android 14) ConfirmProbe/4.2"
-VALUES = {"postcode": "24937", "birth_date": "1987-06-05", "gender": "nonbinary", "company": "Quixotic Widgets GmbH",
+VALUES = {"postcode": "EH99 1SP", "birth_date": "1987-06-05", "gender": "nonbinary", "company": "Quixotic Widgets GmbH",
           "health": "Coeliac disease", "national_id": "DE-4417-2290-1133"}
 # Everything that identifies the person and must be gone from every table afterwards.
-SECRETS = [EMAIL, "zebedee", "quixotic", SIGNUP_IP, CONFIRM_IP, "ErasureProbe", "ConfirmProbe", "24937",
+SECRETS = [EMAIL, "zebedee", "quixotic", SIGNUP_IP, CONFIRM_IP, "ErasureProbe", "ConfirmProbe", "EH99 1SP",
            "1987-06-05", "nonbinary", "Coeliac", "DE-4417-2290-1133", "4417-2290", "Widgets"]
 
 
@@ -49,7 +49,7 @@ def _person_with_a_history(app, client, worker):
                                 user_agent="OtherBrowser/1.0", confirm_ip="192.0.2.51", confirm_user_agent="Other/2")
     fields = define_fields()
     fill_fields(contact, fields, VALUES)
-    contact.attributes = {"postcode": "24937", "city": "Quixotic-on-Sea"}
+    contact.attributes = {"postcode": "EH99 1SP", "city": "Quixotic-on-Sea"}
     mailing_list = contact.subscriptions[0].mailing_list
     sent = sent_campaign(mailing_list, [contact, other])
     delivery = db.session.execute(select(Delivery).where(Delivery.contact_id == contact.id)).scalar_one()
@@ -101,7 +101,7 @@ def test_self_service_erasure_leaves_nothing_of_the_person_in_a_full_dump(app, c
     shell = db.session.get(Contact, contact.id)
     assert shell.status == "erased" and shell.email is None and shell.name is None and shell.email_hash is None
     # Quasi-identifiers: postcode and birth date coarsened to region and decade, gender removed.
-    assert shell.attributes == {"coarsened": {"postcode": "24…", "birth_date": "1980s"}}
+    assert shell.attributes == {"coarsened": {"postcode": "EH…", "birth_date": "1980s"}}
     assert db.session.get(ContactKey, contact.id) is None
     assert not db.session.execute(select(ContactFieldValue).where(ContactFieldValue.contact_id == contact.id)).all()
     request = db.session.execute(select(PrivacyRequest).where(PrivacyRequest.type == "erasure")).scalar_one()
