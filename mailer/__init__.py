@@ -43,6 +43,10 @@ def _load_config(app: Flask, config) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
     if app.config.get("MAILER_ENV") == "production" and app.config["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY):
         raise RuntimeError("Refusing to start in production with the default SECRET_KEY: set SECRET_KEY.")
+    if app.config.get("MAILER_ENV") == "production" and not app.config.get("MAILER_HASH_KEY"):
+        # Derived from SECRET_KEY otherwise, so rotating that key would silently break every address lookup.
+        raise RuntimeError("Refusing to start in production without MAILER_HASH_KEY (the key of the address "
+                           "index; set it once and never change it).")
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
     app.config["RATELIMIT_KEY_PREFIX"] = f"{app.config['REDIS_NAMESPACE']}-ratelimit"
     # Flask-Limiter keeps the first app's RATELIMIT_KEY_PREFIX for good; the storage's own prefix follows each app,

@@ -10,8 +10,14 @@ def test_production_refuses_the_default_secret_key(tmp_path):
                     "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
 
 
+def test_production_refuses_to_derive_the_address_index_key(tmp_path):
+    with pytest.raises(RuntimeError, match="MAILER_HASH_KEY"):
+        create_app({"MAILER_ENV": "production", "SECRET_KEY": "a" * 40, "MAILER_HASH_KEY": "",
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+
+
 def test_production_starts_with_a_real_secret_and_secure_cookies(tmp_path):
-    app = create_app({"MAILER_ENV": "production", "SECRET_KEY": "a" * 40,
+    app = create_app({"MAILER_ENV": "production", "SECRET_KEY": "a" * 40, "MAILER_HASH_KEY": "b" * 40,
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert not app.config["WORKER_EMBEDDED"] and not app.config["AUTO_MIGRATE"]

@@ -130,9 +130,8 @@ def request_confirmation_email(contact: Contact) -> bool:
     """Queue (after the caller's commit) a confirmation email unless this address or its domain hit their caps (list-bombing defence)."""
     domain = (contact.email or "").rpartition("@")[2]
     config = current_app.config
-    if not throttle.allow(config["CONFIRM_EMAIL_PER_ADDRESS"], "confirm-address", contact.email_hash or ""):
-        return False
-    if not throttle.allow(config["CONFIRM_EMAIL_PER_DOMAIN"], "confirm-domain", domain):
+    if not throttle.allow_all((config["CONFIRM_EMAIL_PER_ADDRESS"], ("confirm-address", contact.email_hash or "")),
+                              (config["CONFIRM_EMAIL_PER_DOMAIN"], ("confirm-domain", domain))):
         return False
     enqueue("send_confirmation_email", contact.id)
     return True

@@ -17,3 +17,15 @@ def allow(limit: str, *identifiers: str) -> bool:
     """Count one hit against a limit such as "1 per 24 hours"; False when the limit is exhausted."""
     limiter = current_app.extensions["mailer.throttle"]
     return limiter.hit(parse(limit), "mailer", *identifiers)
+
+
+def allow_all(*checks: tuple[str, tuple[str, ...]]) -> bool:
+    """Count one hit against every (limit, identifiers) pair only if none is exhausted.
+
+    A refusal by one cap must not use up another (e.g. the domain cap eating the address's daily email).
+    """
+    limiter = current_app.extensions["mailer.throttle"]
+    parsed = [(parse(limit), identifiers) for limit, identifiers in checks]
+    if not all(limiter.test(item, "mailer", *identifiers) for item, identifiers in parsed):
+        return False
+    return all([limiter.hit(item, "mailer", *identifiers) for item, identifiers in parsed])

@@ -272,6 +272,25 @@ def test_confirmation_emails_per_domain_are_capped(app, client, demo_form, worke
         "a@victim.example", "b@victim.example", "d@other.example"]
 
 
+@pytest.mark.config(CONFIRM_EMAIL_PER_DOMAIN="1 per hour")
+def test_a_domain_cap_refusal_does_not_use_up_the_addresss_own_daily_email(app, client, demo_form, worker,
+                                                                          smtp_server):
+    sign_up(client, email="a@victim.example")
+    sign_up(client, email="b@victim.example")  # refused by the domain cap: b's own daily email stays unused
+    worker.drain()
+    with app.app_context():
+        from mailer.services.contacts import find_contact_by_email
+        from mailer.services.signup import request_confirmation_email
+
+        from limits import parse
+
+        # The domain's hour is over (only the domain window is cleared; b's own window stays as it was).
+        app.extensions["mailer.throttle"].clear(parse("1 per hour"), "mailer", "confirm-domain", "victim.example")
+        assert request_confirmation_email(find_contact_by_email("b@victim.example"))
+    worker.drain()
+    assert sorted(r for m in smtp_server.messages for r in m.rcpt_tos) == ["a@victim.example", "b@victim.example"]
+
+
 def test_rate_limit_counters_live_in_the_apps_redis_namespace(app, client, demo_form, backend):
     if backend != "postgres":
         pytest.skip("the embedded backend keeps rate limits in memory")
