@@ -245,7 +245,8 @@ def main() -> None:
     db_name = f"mailer_bench_{run_id}"
     database_url = _database(args.database, db_name)
     port = _free_port()
-    env = dict(os.environ, MAILER_ENV="production", SECRET_KEY=f"bench-{run_id}", DATABASE_URL=database_url,
+    env = dict(os.environ, MAILER_ENV="production", SECRET_KEY=f"bench-{run_id}", MAILER_HASH_KEY=f"bench-hash-{run_id}",
+               DATABASE_URL=database_url,
                REDIS_URL=args.redis, REDIS_NAMESPACE=f"mailer-bench-{run_id}",
                MAILER_BASE_URL=f"http://127.0.0.1:{port}", MAILER_POSTAL_ADDRESS="Bench Ltd, 1 Loop Street")
     os.environ.update(env)

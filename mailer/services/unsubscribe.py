@@ -91,26 +91,32 @@ def describe(token: str) -> UnsubscribeOutcome:
 def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
     """Act on an unsubscribe link in this one request (A3); idempotent (A6)."""
     for attempt in range(3):
-        target = read_target(token)
-        if target is None:
-            return UnsubscribeOutcome("invalid")
-        details = {"list": target.mailing_list.public_id if target.mailing_list else None,
-                   "campaign": target.campaign_public_id}
-        done = _outcome(target, "done")  # before the commit expires the loaded rows
-        already = _outcome(target, "already", done.preferences_path)
         try:
-            if target.mailing_list is not None:
-                changed = withdraw_list(target.contact, target.mailing_list, ctx, details)
-            else:
-                changed = unsubscribe_everything(target.contact, ctx, details)
+            outcome = apply_unsubscribe(token, ctx)
             db.session.commit()
         except OperationalError:  # a concurrent request won a lock (SQLite snapshot, PostgreSQL deadlock): retry
             db.session.rollback()
             if attempt == 2:
                 raise
             continue
-        return done if changed else already
+        return outcome
     raise AssertionError("unreachable")
+
+
+def apply_unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
+    """The changes an unsubscribe link asks for, in the current transaction; the caller commits."""
+    target = read_target(token)
+    if target is None:
+        return UnsubscribeOutcome("invalid")
+    details = {"list": target.mailing_list.public_id if target.mailing_list else None,
+               "campaign": target.campaign_public_id}
+    done = _outcome(target, "done")  # before the commit expires the loaded rows
+    already = _outcome(target, "already", done.preferences_path)
+    if target.mailing_list is not None:
+        changed = withdraw_list(target.contact, target.mailing_list, ctx, details)
+    else:
+        changed = unsubscribe_everything(target.contact, ctx, details)
+    return done if changed else already
 
 
 def _end_subscription(contact_id: int, list_id: int) -> bool:
