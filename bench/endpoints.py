@@ -6,7 +6,7 @@ prints the median requests/s and p99 latency of each and its ratio to the baseli
 gunicorn normally and checks that every tracked request became a tracking event. Loopback only; each load lasts
 --seconds.
 
-    .venv/bin/python bench/endpoints.py [--seconds 5] [--rounds 3] [--connections 32] [--database postgresql://...]
+    .venv/bin/python bench/endpoints.py [--seconds 3] [--rounds 7] [--connections 32] [--database postgresql://...]
 
 Last line: `endpoints: baseline=<rps> pixel=<ratio> click=<ratio> unsubscribe=<ratio> lost=<n>`.
 Targets: pixel and click >= 0.7 of the baseline with zero lost events; one-click unsubscribe >= 0.4.
@@ -227,9 +227,9 @@ LOADS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=5, help="duration of each load (default 5)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds of the four loads; medians are reported (default 3)")
+    parser.add_argument("--seconds", type=int, default=3, help="duration of each load (default 3)")
+    parser.add_argument("--rounds", type=int, default=7,
+                        help="interleaved rounds of the four loads; medians are reported (default 7)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--tracked", type=int, default=5000, help="contacts with tracking consent")

@@ -5,6 +5,7 @@ and hand the event to the in-memory buffer. Consent, machine-likeness and the da
 batches by mailer.services.tracking_buffer, so a pixel costs about as much as an empty request.
 """
 import base64
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ SCANNER_MARKERS = (
 IMAGE_PROXY_MARKERS = ("googleimageproxy", "yahoomailproxy", "ggpht.com")
 
 
+@functools.lru_cache(maxsize=4096)  # a few user agents (mail proxies, common browsers) make most of the traffic
 def classify_user_agent(user_agent: str | None) -> str:
     """browser, image-proxy, apple-mpp (Apple Mail Privacy Protection's bare 'Mozilla/5.0'), scanner or empty."""
     ua = (user_agent or "").strip()
@@ -68,7 +70,7 @@ def track_open(token: str, user_agent: str | None) -> bool:
         return False
     campaign_public_id, contact_public_id = payload
     buffer_for(current_app).add(TrackedHit("open", campaign_public_id, contact_public_id, None,
-                                           classify_user_agent(user_agent), utcnow()))
+                                           classify_user_agent((user_agent or "")[:300]), utcnow()))
     return True
 
 
@@ -98,7 +100,7 @@ def track_click(token: str, user_agent: str | None) -> ClickTarget | None:
         return None
     if not expired:
         buffer_for(current_app).add(TrackedHit("click", campaign_public_id, contact_public_id, link_id,
-                                               classify_user_agent(user_agent), utcnow()))
+                                               classify_user_agent((user_agent or "")[:300]), utcnow()))
     return ClickTarget(url, not expired)
 
 
