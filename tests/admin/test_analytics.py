@@ -106,6 +106,13 @@ def test_campaign_page_shows_the_consenting_share_and_a_table(auth, seeded):
     assert day.status_code == 200 and "Day (UTC)" in day.text
 
 
+def test_a_sent_campaigns_page_links_to_its_stats(auth, seeded):
+    campaign = seeded["campaign"]
+    page = auth.get(f"/admin/campaigns/{campaign.public_id}")
+    assert page.status_code == 200
+    assert f'href="/admin/campaigns/{campaign.public_id}/stats"' in page.text
+
+
 def test_list_growth_and_consent_coverage(auth, seeded):
     stats = analytics.list_stats(seeded["list"])
     assert stats.counts == {"confirmed": 4, "unsubscribed": 1}
