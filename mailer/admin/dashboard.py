@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from mailer.admin import bp
 from mailer.clock import utcnow
 from mailer.extensions import db
+from mailer.services.privacy import requests
 from mailer.models import ConsentEvent, Contact, Form, MailingList, OutboxMessage, Subscription
 from mailer.services.forms import form_by_slug
 
@@ -35,4 +36,5 @@ def dashboard():
         select(ConsentEvent).where(ConsentEvent.action.in_(("requested", "confirmed", "withdrawn")))
         .order_by(ConsentEvent.id.desc()).limit(10)
     ).scalars().all()
-    return render_template("admin/dashboard.html", stats=stats, recent=recent, demo=form_by_slug("demo"))
+    return render_template("admin/dashboard.html", stats=stats, recent=recent, demo=form_by_slug("demo"),
+                           privacy=requests.register_counts())
