@@ -176,7 +176,8 @@ class CompiledCampaign:
 
 def _text_footer() -> str:
     return ("\n\n--\n{{ organisation }}, {{ postal_address }}\n"
-            "Manage your preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n")
+            "Manage your preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n"
+            "Privacy notice: {{ privacy_url }}\n")
 
 
 def compile_campaign(campaign, link_ids=None) -> CompiledCampaign:
@@ -226,6 +227,7 @@ def base_context(campaign) -> dict:
     """The per-campaign part of every recipient's template context."""
     config = current_app.config
     return {"organisation": config["MAILER_ORGANISATION"], "postal_address": config["MAILER_POSTAL_ADDRESS"],
+            "privacy_url": f"{config['MAILER_BASE_URL']}/privacy",  # the published privacy notice (Art. 13)
             "campaign": {"name": campaign.name}, "_pixel": Markup("")}
 
 

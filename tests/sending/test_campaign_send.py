@@ -132,3 +132,24 @@ def test_compliance_preview_counts_every_exclusion_reason(app_ctx):
                                   "erased": 1, "suppressed": 1, "bounced": 1, "objected": 1, "excluded_list": 1}
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).compliance["recipients"] == 2
+
+
+def test_marketing_email_links_to_the_privacy_notice(app, app_ctx, client, worker, smtp_server):
+    """Every built-in layout and the text part point to the published privacy notice."""
+    from mailer.services.layouts import ensure_builtin_layouts
+
+    news = create_list("News")
+    subscriber(news, "ann@example.net", "Ann Lee")
+    layouts = ensure_builtin_layouts()
+    notice_url = app.config["MAILER_BASE_URL"] + "/privacy"
+    for layout in layouts:
+        campaign = make_campaign([news], layout=layout)
+        db.session.commit()
+        campaigns.start_campaign(campaign)
+        db.session.commit()
+        worker.drain()
+        message = smtp_server.messages[-1].message
+        assert f'href="{notice_url}"' in message.get_body(("html",)).get_content(), layout.name
+        assert notice_url in message.get_body(("plain",)).get_content()
+    assert len(smtp_server.messages) == len(layouts) >= 3
+    assert client.get("/privacy").status_code == 200
