@@ -193,7 +193,7 @@ def main() -> None:
     args = parser.parse_args()
     for tool in (SINK, SOURCE):
         if not os.path.exists(tool):
-            raise SystemExit(f"{tool} is missing: apt-get install postfix (see /work/shared/scripts/smtp-ceiling.sh)")
+            raise SystemExit(f"{tool} is missing: apt-get install postfix (see shared/scripts/smtp-ceiling.sh)")
 
     import psycopg
 

@@ -1,6 +1,7 @@
 """Helpers shared by the browser tests: logging in, the admin's snippet, screenshots, link checks."""
 import html
 import os
+import tempfile
 import re
 from urllib.parse import urljoin, urlsplit
 
@@ -11,7 +12,7 @@ from tests.support.http import login
 
 expect.set_options(timeout=10_000)  # a loaded CI machine can be slow; assertions still pass as soon as they hold
 
-SHOTS = os.environ.get("MAILER_SHOTS_DIR", "/tmp/shots")
+SHOTS = os.environ.get("MAILER_SHOTS_DIR", os.path.join(tempfile.gettempdir(), "shots"))
 STAFF_EMAIL = "owner@example.com"
 STAFF_PASSWORD = "correct horse battery"
 
