@@ -14,13 +14,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.models import ApiKey, Contact, MailingList, Subscription
+from mailer.models import ApiKey, Contact, MailingList
 from mailer.services.contacts import AddressError, get_or_create_contact, normalise_email
 from mailer.services.ledger import RequestContext, record_consent
 from mailer.services.notices import publish_notice
-from mailer.services.signup import MAX_NAME_LENGTH, request_confirmation_email
+from mailer.services.signup import MAX_NAME_LENGTH, request_confirmation_email, request_subscription
 from mailer.services.suppression import is_suppressed
 
 MAX_LISTS = 50
@@ -119,22 +118,6 @@ def notice_key(key: ApiKey, source_url: str) -> str:
     return f"api:{key.prefix}:{hashlib.sha256(source_url.encode()).hexdigest()[:16]}"
 
 
-def _open_subscription(contact: Contact, mailing_list: MailingList, source: str, reconfirm: bool) -> bool:
-    """Create or reopen a pending subscription; False when already confirmed (unless a fresh opt-in is needed).
-
-    The same rule as signup's form path: a confirmed subscriber is not asked again, except after suppression (J4).
-    """
-    sub = db.session.execute(select(Subscription).where(
-        Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id)).scalar_one_or_none()
-    if sub is not None and sub.status == "confirmed" and not reconfirm:
-        return False
-    if sub is None:
-        sub = Subscription(contact_id=contact.id, list_id=mailing_list.id, source=source)
-        db.session.add(sub)
-    sub.status, sub.requested_at, sub.unsubscribed_at = "pending", utcnow(), None
-    return True
-
-
 def subscribe(checked: CheckedSignup, key: ApiKey) -> None:
     """Record the sign-up as pending and send the confirmation email; silent about the address's state."""
     source = f"api:{key.prefix}"
@@ -150,7 +133,7 @@ def subscribe(checked: CheckedSignup, key: ApiKey) -> None:
     suppressed = is_suppressed(contact.email_hash)
     pending = False
     for mailing_list in checked.mailing_lists:
-        if _open_subscription(contact, mailing_list, source, reconfirm=suppressed):
+        if request_subscription(contact, mailing_list.id, source, reconfirm=suppressed):
             record_consent(contact, mailing_list.purpose, "requested", ctx, notice=notice,
                            details={"api_key": key.prefix, "source_url": checked.source_url})
             pending = True

@@ -101,7 +101,7 @@ def subscribe(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
     suppressed = is_suppressed(contact.email_hash)  # J4: even a confirmed list needs a fresh opt-in to come back
     for purpose in chosen:
         if purpose.kind == "list":
-            needs_confirmation = _request_subscription(contact, purpose, reconfirm=suppressed)
+            needs_confirmation = request_subscription(contact, purpose.list_id, "form", reconfirm=suppressed)
         else:
             needs_confirmation = consent_status(contact, purpose) != "granted"
         if needs_confirmation:
@@ -112,15 +112,19 @@ def subscribe(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
         request_confirmation_email(contact)
 
 
-def _request_subscription(contact: Contact, purpose: Purpose, reconfirm: bool = False) -> bool:
-    """Create or reopen a pending subscription; False when it is already confirmed (unless asked to reconfirm)."""
+def request_subscription(contact: Contact, list_id: int, source: str, reconfirm: bool = False) -> bool:
+    """Create or reopen a pending subscription; False when it is already confirmed (unless asked to reconfirm).
+
+    The one rule for every door that asks for double opt-in (forms, API): a confirmed subscriber is not asked
+    again, except after suppression (J4).
+    """
     sub = db.session.execute(
-        select(Subscription).where(Subscription.contact_id == contact.id, Subscription.list_id == purpose.list_id)
+        select(Subscription).where(Subscription.contact_id == contact.id, Subscription.list_id == list_id)
     ).scalar_one_or_none()
     if sub is not None and sub.status == "confirmed" and not reconfirm:
         return False
     if sub is None:
-        sub = Subscription(contact_id=contact.id, list_id=purpose.list_id, source="form")
+        sub = Subscription(contact_id=contact.id, list_id=list_id, source=source)
         db.session.add(sub)
     sub.status, sub.requested_at, sub.unsubscribed_at = "pending", utcnow(), None
     return True
