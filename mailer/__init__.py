@@ -90,6 +90,9 @@ def create_app(config=None) -> Flask:
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    # Registered before the limiter so that it runs after the limiter's header injection (Flask runs after_request
+    # functions in reverse order): Flask-Limiter sets Retry-After on every limited response, even a 200.
+    app.after_request(web.retry_after_only_when_refused)
     limiter.init_app(app)
     throttle.init_app(app)
     transport.init_app(app)

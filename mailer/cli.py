@@ -276,13 +276,16 @@ def init_privacy_commands(app: Flask) -> None:
 
     @keys_group.command("reencrypt")
     def keys_reencrypt() -> None:
-        """Re-wrap every contact's data key under the newest key of MAILER_DATA_KEYS (after adding one)."""
+        """Re-wrap every contact's data key and DKIM private key under the newest key of MAILER_DATA_KEYS."""
+        from mailer.services import dkim_keys
         from mailer.services.privacy import PrivacyError, audit, keys
 
         try:
             count = keys.rewrap_all()
-        except PrivacyError as exc:
+            dkim_count = dkim_keys.reseal_all()
+        except (PrivacyError, dkim_keys.DkimKeyError) as exc:
             raise click.ClickException(str(exc)) from None
-        audit.record("keys.reencrypt", "keys", "", {"contact_keys": count})
+        audit.record("keys.reencrypt", "keys", "", {"contact_keys": count, "dkim_keys": dkim_count})
         db.session.commit()
-        click.echo(f"Re-encrypted {count} contact keys under the newest master key; older keys can be retired.")
+        click.echo(f"Re-encrypted {count} contact keys and {dkim_count} DKIM keys under the newest master key; "
+                   "older keys can be retired.")

@@ -33,6 +33,13 @@ def error_response(code: int, message: str | None = None):
     return render_template("error.html", code=code, message=message), code
 
 
+def retry_after_only_when_refused(response):
+    """Retry-After means "come back later" (RFC 9110 §10.2.3): only a 429 or 503 carries it."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def _security_headers(response):
     """Headers every response carries; embeddable form pages relax framing only."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

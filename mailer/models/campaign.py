@@ -1,7 +1,8 @@
 """Layouts (marketer templates), campaigns, their links, one delivery per campaign × contact, DKIM keys."""
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.clock import utcnow
@@ -114,7 +115,7 @@ class Delivery(db.Model):
     batch: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     reason: Mapped[str] = mapped_column(String(300), default="")
-    message_id: Mapped[str] = mapped_column(String(250), default="")
+    message_id: Mapped[str] = mapped_column(String(250), default="", index=True)  # bounce/complaint matching
     smtp_code: Mapped[int | None]
     attempts: Mapped[int] = mapped_column(default=0)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -126,7 +127,10 @@ class Delivery(db.Model):
 
 
 class DkimKey(db.Model):
-    """A private key that signs mail of one domain; its public half is published at <selector>._domainkey.<domain>."""
+    """A private key that signs mail of one domain; its public half is published at <selector>._domainkey.<domain>.
+
+    The private key is stored encrypted (mailer.services.dkim_keys); `private_key_pem` reads and writes the PEM.
+    """
 
     __tablename__ = "dkim_keys"
     __table_args__ = (UniqueConstraint("domain", "selector", name="uq_dkim_keys_domain_selector"),)
@@ -134,6 +138,18 @@ class DkimKey(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     domain: Mapped[str] = mapped_column(String(253))
     selector: Mapped[str] = mapped_column(String(63))
-    private_key_pem: Mapped[str] = mapped_column(Text)
+    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)  # MultiFernet token of the PEM
     active: Mapped[bool] = mapped_column(default=True)  # the newest active key of a domain signs
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def private_key_pem(self) -> str:
+        from mailer.services.dkim_keys import open_pem
+
+        return open_pem(self.private_key_encrypted)
+
+    @private_key_pem.setter
+    def private_key_pem(self, pem: str) -> None:
+        from mailer.services.dkim_keys import seal_pem
+
+        self.private_key_encrypted = seal_pem(pem)

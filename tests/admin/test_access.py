@@ -163,3 +163,14 @@ def test_an_unknown_admin_page_is_a_friendly_404(app, auth):
 def test_login_as_created_by_login_helper_works(app, client, staff_user):
     login(client, "owner@example.com", "correct horse battery")
     assert client.get("/admin/").status_code == 200
+
+
+def test_retry_after_is_sent_only_when_a_request_is_refused(app, client, staff_user):
+    answers = [client.post("/admin/login", data={"email": "owner@example.com", "password": "wrong horse battery",
+                                                 "csrf_token": csrf_token(client.get("/admin/login").text)})
+               for _ in range(11)]
+    assert [r.status_code for r in answers] == [401] * 10 + [429]
+    assert all("Retry-After" not in r.headers for r in answers[:10])
+    assert answers[0].headers["X-RateLimit-Limit"] == "10"  # the limit is still announced
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    assert "Too many attempts" in page(answers[-1])
