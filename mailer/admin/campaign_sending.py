@@ -2,6 +2,7 @@
 import re
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from mailer.admin import EDITOR_ROLES, bp, require_role
 from mailer.admin.campaign_forms import ActionForm, ScheduleForm, TestSendForm
@@ -11,6 +12,7 @@ from mailer.models import Campaign
 from mailer.services import campaign_drafts as drafts
 from mailer.services import campaigns as campaign_service
 from mailer.services.contacts import AddressError, normalise_email
+from mailer.services.privacy import audit
 
 MAX_TEST_ADDRESSES = 10
 EXCLUSION_LABELS = {
@@ -30,7 +32,8 @@ FINAL_STATUSES = ("sent", "cancelled")
 def _actions(campaign: Campaign) -> dict[str, bool]:
     """Which buttons the campaign's state allows (the page and the progress JSON agree)."""
     return {"pause": campaign.status == "sending", "resume": campaign.status == "paused",
-            "cancel": campaign.status in ("scheduled", "sending", "paused")}
+            "cancel": campaign.status in ("scheduled", "sending", "paused"),
+            "unschedule": campaign.status == "scheduled"}
 
 
 def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
@@ -267,3 +270,18 @@ def campaign_resume(public_id: str):
 def campaign_cancel(public_id: str):
     """Stop for good: nothing still queued will be sent."""
     return _state_change(public_id, campaign_service.cancel_campaign, "Cancelled. Nothing more will be sent.")
+
+
+@bp.post("/campaigns/<public_id>/unschedule")
+@require_role(*EDITOR_ROLES)
+def campaign_unschedule(public_id: str):
+    """Take a scheduled campaign back to draft: it won't start, and it can be edited and scheduled again."""
+    def unschedule(campaign: Campaign) -> None:
+        planned = campaign.scheduled_at
+        campaign_service.unschedule_campaign(campaign)
+        audit.record("campaign.unschedule", "campaign", campaign.public_id,
+                     {"was_scheduled_at_utc": planned.isoformat(timespec="minutes") if planned else "",
+                      "timezone": campaign.timezone}, actor=current_user, ip=request.remote_addr)
+
+    return _state_change(public_id, unschedule, "Back to draft: it will not be sent until you send or schedule it "
+                                                "again.")

@@ -1,6 +1,6 @@
 """Campaign lifecycle: compliance preview, test send, start / schedule / pause / resume / cancel, progress, recovery.
 
-draft → scheduled → sending ⇄ paused → sent / cancelled. The caller commits; messages to workers go out only
+draft ⇄ scheduled → sending ⇄ paused → sent / cancelled. The caller commits; messages to workers go out only
 after that commit. The sending itself happens in workers (mailer/sending/engine.py).
 """
 import logging
@@ -151,6 +151,16 @@ def _transition(campaign: Campaign, allowed: tuple[str, ...], to: str, reason: s
     db.session.refresh(campaign)
     if not changed:
         raise CampaignError(f"This campaign is {campaign.status}; it can't be {to} now.")
+
+
+def unschedule_campaign(campaign: Campaign) -> None:
+    """Take a scheduled campaign back to draft (schedule cleared) so it can be edited; the scheduler won't start it."""
+    try:
+        _transition(campaign, ("scheduled",), "draft")
+    except CampaignError:
+        raise CampaignError(f"This campaign is {campaign.status}; only a scheduled campaign can go back to "
+                            "draft.") from None
+    campaign.scheduled_at = None
 
 
 def pause_campaign(campaign: Campaign) -> None:

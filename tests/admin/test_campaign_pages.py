@@ -1,8 +1,9 @@
 """The campaign editor and its pages over HTTP: drafts, validation, previews, test send, compliance, send, roles."""
 import re
+from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from mailer.extensions import db
 from mailer.models import Campaign, Layout, MailingList
@@ -279,6 +280,45 @@ def test_schedule_in_a_time_zone_after_confirmation(auth, demo_form):
     assert auth.get(f"/admin/campaigns/{campaign.public_id}/edit").status_code == 302  # only drafts are edited
 
 
+def test_a_scheduled_campaign_goes_back_to_draft(auth, demo_form):
+    from mailer.models import AuditEvent
+    from mailer.services.campaigns import start_due_campaigns
+
+    subscriber(demo_form, "ann@example.com")
+    campaign = draft(auth)
+    show = f"/admin/campaigns/{campaign.public_id}"
+    assert auth.post(f"{show}/schedule", data={"csrf_token": form_token(auth, show), "send_at": "2030-01-15T08:00",
+                                               "timezone": "Europe/Berlin"}).status_code == 302
+    shown = page(auth.get(show))
+    assert "Back to draft" in shown and "take it back to draft to change anything" in shown
+    assert auth.get(f"{show}/progress.json").get_json()["actions"]["unschedule"] is True
+
+    refused = auth.post(f"{show}/unschedule")
+    assert refused.status_code == 400 and "Your session expired" in page(refused)
+    db.session.expire_all()
+    assert campaign.status == "scheduled"
+
+    response = auth.post(f"{show}/unschedule", data={"csrf_token": form_token(auth, show)})
+    assert response.status_code == 302
+    shown = page(auth.get(response.headers["Location"]))
+    assert "Back to draft: it will not be sent" in shown and "Send a test" in shown and "Back to draft<" not in shown
+    db.session.expire_all()
+    assert campaign.status == "draft" and campaign.scheduled_at is None
+    assert auth.get(f"{show}/edit").status_code == 200  # editable again
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "campaign.unschedule")).scalar_one()
+    assert event.target_id == campaign.public_id and event.actor.email == "owner@example.com"
+    assert event.details["was_scheduled_at_utc"] == "2030-01-15T07:00"
+    assert "Took a scheduled campaign back to draft" in page(auth.get("/admin/audit"))
+
+    db.session.execute(update(Campaign).values(scheduled_at=datetime(2001, 1, 1)))  # long overdue, were it scheduled
+    db.session.commit()
+    assert start_due_campaigns() == 0
+    db.session.expire_all()
+    assert campaign.status == "draft"
+    again = auth.post(f"{show}/unschedule", data={"csrf_token": form_token(auth, show)})
+    assert "only a scheduled campaign can go back to draft" in page(auth.get(again.headers["Location"]))
+
+
 def test_pause_resume_cancel_are_posts_that_need_csrf(auth, demo_form):
     subscriber(demo_form, "ann@example.com")
     campaign = draft(auth)
@@ -289,7 +329,7 @@ def test_pause_resume_cancel_are_posts_that_need_csrf(auth, demo_form):
     assert campaign.status == "sending"
     progress = auth.get(f"{show}/progress.json").get_json()
     assert progress["status"] == "sending" and progress["total"] == 1 and progress["remaining"] == 1
-    assert progress["actions"] == {"pause": True, "resume": False, "cancel": True}
+    assert progress["actions"] == {"pause": True, "resume": False, "cancel": True, "unschedule": False}
 
     for action in ("pause", "resume", "cancel"):
         refused = auth.post(f"{show}/{action}")
@@ -311,7 +351,8 @@ def test_pause_resume_cancel_are_posts_that_need_csrf(auth, demo_form):
     db.session.expire_all()
     assert campaign.status == "cancelled"
     final = auth.get(f"{show}/progress.json").get_json()
-    assert final["final"] and final["actions"] == {"pause": False, "resume": False, "cancel": False}
+    assert final["final"] and final["actions"] == {"pause": False, "resume": False, "cancel": False,
+                                                   "unschedule": False}
 
 
 def test_viewers_see_campaigns_but_cannot_edit_or_send(client, demo_form):

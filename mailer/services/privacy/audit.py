@@ -36,6 +36,7 @@ ACTIONS = {
     "audit.export": "Exported the audit log",
     "api_key.create": "Created an API key",
     "api_key.revoke": "Revoked an API key",
+    "campaign.unschedule": "Took a scheduled campaign back to draft",
 }
 
 
