@@ -9,6 +9,7 @@ from mailer.admin.campaign_forms import ActionForm, ScheduleForm, TestSendForm
 from mailer.admin.campaigns import EDITOR_CSP, campaign_by_public_id, render_preview
 from mailer.extensions import db
 from mailer.models import Campaign
+from mailer.services import campaign_alerts
 from mailer.services import campaign_drafts as drafts
 from mailer.services import campaigns as campaign_service
 from mailer.services.contacts import AddressError, normalise_email
@@ -67,7 +68,7 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
         readiness=_readiness(campaign), compliance=campaign.compliance or {}, labels=EXCLUSION_LABELS,
         test_form=test_form or TestSendForm(), action_form=ActionForm(), schedule_form=schedule_form,
         final=campaign.status in FINAL_STATUSES, planned_local=drafts.local_schedule_text(campaign),
-        sample_subject=sample_subject,
+        sample_subject=sample_subject, pause_alert=campaign_alerts.pause_alert(campaign),
     ), status
 
 

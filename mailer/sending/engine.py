@@ -22,7 +22,7 @@ from mailer.sending.broker import enqueue, enqueue_after_commit
 from mailer.sending.composer import composer_for
 from mailer.sending.ratelimit import send_rate
 from mailer.sending.transport import get_transport
-from mailer.services import eligibility
+from mailer.services import campaign_alerts, eligibility
 from mailer.services.suppression import suppress
 
 log = logging.getLogger(__name__)
@@ -287,6 +287,7 @@ def _too_many_errors(campaign_id: int, totals: ChunkResult) -> bool:
     db.session.commit()
     if paused:
         log.error("Campaign %s: %s", campaign_id, reason)
+        campaign_alerts.paused_automatically(campaign_id, policy=totals.policy >= config["SEND_POLICY_PAUSE"])
     return True
 
 

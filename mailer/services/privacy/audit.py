@@ -37,6 +37,7 @@ ACTIONS = {
     "api_key.create": "Created an API key",
     "api_key.revoke": "Revoked an API key",
     "campaign.unschedule": "Took a scheduled campaign back to draft",
+    "campaign.auto_pause": "Campaign paused automatically; owners and admins alerted",
 }
 
 
