@@ -10,7 +10,7 @@
       input.removeAttribute("aria-invalid");
       classes(box, "data-invalid-class").forEach(function (c) { input.classList.remove(c); });
     });
-    if (!/^[a-z_]+$/.test(field || "")) return;
+    if (!/^[a-z][a-z0-9_]*$/.test(field || "")) return;
     var inputs = form.querySelectorAll("[name=" + field + "]");
     Array.prototype.forEach.call(inputs, function (input) {
       input.setAttribute("aria-invalid", "true");

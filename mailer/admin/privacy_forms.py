@@ -86,6 +86,8 @@ class FieldForm(FlaskForm):
     key = StringField("Key", validators=[DataRequired(), Length(max=60)])
     label = StringField("Label", validators=[DataRequired(), Length(max=120)])
     category = SelectField("Category", choices=[(c, c.replace("_", " ").capitalize()) for c in FIELD_CATEGORIES])
+    value_type = SelectField("Type of value", choices=[("text", "Text"), ("number", "Number"), ("date", "Date"),
+                                                       ("email", "Email address")])
     quasi_identifier = SelectField("Quasi-identifier (coarsened on erasure)",
                                    choices=[(q, q.replace("_", " ") or "no") for q in QUASI_IDENTIFIERS])
     help_text = TextAreaField("Help text", validators=[Optional(), Length(max=2000)])

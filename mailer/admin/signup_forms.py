@@ -9,6 +9,7 @@ from mailer.models import Form, Purpose
 from mailer.services import forms as form_service
 from mailer.services.lists import all_lists, ensure_tracking_purposes
 from mailer.services.notices import notice_versions
+from mailer.services.privacy import fields as field_service
 
 
 def _by_public_id(public_id: str) -> Form:
@@ -18,6 +19,19 @@ def _by_public_id(public_id: str) -> Form:
 def _purpose_choices() -> list[Purpose]:
     ensure_tracking_purposes()
     return list(db.session.execute(select(Purpose).where(Purpose.kind != "list").order_by(Purpose.name)).scalars())
+
+
+def _field_rows(form_obj: Form | None) -> list[dict]:
+    """One builder row per active custom field: the form's own ones first (in order), then the rest by label."""
+    own = {ff.field_id: ff for ff in form_obj.fields} if form_obj else {}
+    ordered = [ff.field for ff in (form_obj.fields if form_obj else []) if ff.field.active]
+    ordered += [f for f in field_service.all_fields() if f.id not in own]
+    posted = request.method == "POST"
+    used = set(request.form.getlist("ff_use")) if posted else {str(i) for i in own}
+    return [{"field": f, "used": str(f.id) in used,
+             "label": request.form.get(f"ff_label-{f.id}", "")[:300] if posted else (own[f.id].label if f.id in own else ""),
+             "required": (request.form.get(f"ff_required-{f.id}") == "yes") if posted
+             else (own[f.id].required if f.id in own else False)} for f in ordered]
 
 
 def _edit(form_obj: Form | None):
@@ -32,6 +46,7 @@ def _edit(form_obj: Form | None):
         wtform.lists.data = [lst.id for lst in form_obj.lists]
         wtform.purposes.data = [p.id for p in form_obj.purposes]
     all_purposes = [lst.purpose for lst in all_lists() if lst.purpose] + purposes
+    field_rows = _field_rows(form_obj)
     if wtform.validate_on_submit():
         labels = {p.key: request.form.get(f"label-{p.public_id}", "")[:300] for p in all_purposes}
         settings = form_service.FormSettings(
@@ -42,6 +57,8 @@ def _edit(form_obj: Form | None):
             privacy_text=wtform.privacy_text.data or "", allowed_origins=wtform.allowed_origins.data or "",
             success_message=wtform.success_message.data or "", redirect_url=wtform.redirect_url.data or "",
             active=wtform.active.data,
+            fields=[form_service.FieldSetting(row["field"].id, row["label"], row["required"])
+                    for row in field_rows if row["used"]],
         )
         try:
             saved = form_service.save_form(settings, form_obj)
@@ -56,7 +73,7 @@ def _edit(form_obj: Form | None):
     return render_template("admin/forms/edit.html", wtform=wtform, form_obj=form_obj, all_purposes=all_purposes,
                            label_value=lambda p: request.form.get(f"label-{p.public_id}") if request.method == "POST"
                            else (form_obj.labels.get(p.key, "") if form_obj else ""),
-                           default_label=form_service.default_label), status
+                           default_label=form_service.default_label, field_rows=field_rows), status
 
 
 @bp.get("/forms")
@@ -86,7 +103,8 @@ def form_show(public_id: str):
     form_obj = _by_public_id(public_id)
     base = current_app.config["MAILER_BASE_URL"]
     snippet = render_template("embed/snippet.html", form=form_obj, base=base,
-                              purposes=form_service.offered_purposes(form_obj),
+                              purposes=form_service.general_purposes(form_obj),
+                              fields=form_service.asked_fields(form_obj), input_name=form_service.field_input_name,
                               label=lambda p: form_service.checkbox_label(form_obj, p),
                               age_label=form_service.age_label(form_obj))
     return render_template("admin/forms/show.html", form_obj=form_obj, snippet=snippet.strip(), base=base,

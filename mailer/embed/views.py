@@ -70,7 +70,8 @@ def _frame_policy(response, form):
 
 def _render_form(form, status=200, error=None, field=None, values=None, notice_message=None):
     response = make_response(render_template(
-        "embed/form.html", form=form, purposes=form_service.offered_purposes(form),
+        "embed/form.html", form=form, purposes=form_service.general_purposes(form),
+        fields=form_service.asked_fields(form), input_name=form_service.field_input_name,
         label=lambda p: form_service.checkbox_label(form, p), age_label=form_service.age_label(form),
         started=signup.form_started_token(), error=error, error_field=field, values=values or {},
         notice_message=notice_message,
@@ -100,12 +101,14 @@ def preflight(slug: str):
     return _cors(make_response("", 204), _load_form(slug))
 
 
-def _read_input() -> signup.SignupInput:
+def _read_input(form) -> signup.SignupInput:
     values = request.form
     return signup.SignupInput(
         email=values.get("email", ""), name=values.get("name", ""), consents=values.getlist("consent"),
         age_confirmed=values.get("age") == "yes", honeypot=values.get("website", ""),
         started_token=values.get("ts", ""),
+        fields={ff.field.key: values.get(form_service.field_input_name(ff.field), "")
+                for ff in form_service.asked_fields(form)},
     )
 
 
@@ -122,7 +125,8 @@ def _success(form):
 def _error(form, status, message, field, inp):
     if wants_json():
         return _cors(jsonify(ok=False, error=message, field=field), form), status
-    values = {"email": inp.email[:254], "name": inp.name[:200], "consents": set(inp.consents), "age": inp.age_confirmed}
+    values = {"email": inp.email[:254], "name": inp.name[:200], "consents": set(inp.consents), "age": inp.age_confirmed,
+              "fields": {key: value[:500] for key, value in inp.fields.items()}}
     return _render_form(form, status, error=message, field=field, values=values)
 
 
@@ -144,7 +148,7 @@ def submit(slug: str):
     if not form_service.origin_allowed(form, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"),
                                        _own_origin()):
         return _error(form, 403, "This form can't be used from this website.", "", signup.SignupInput())
-    inp = _read_input()
+    inp = _read_input(form)
     screen = signup.screen_submission(inp)
     if screen == "bot":
         _pad(started)

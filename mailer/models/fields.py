@@ -8,6 +8,8 @@ from mailer.clock import utcnow
 from mailer.extensions import db
 
 FIELD_CATEGORIES = ("ordinary", "personal_identifier", "sensitive")
+# What a value must look like (checked wherever a value is stored: forms, preference centre, staff edits).
+VALUE_TYPES = ("text", "number", "date", "email")
 # Values that, combined, re-identify a person; erasure coarsens or removes them.
 QUASI_IDENTIFIERS = ("", "postcode", "birth_date", "gender")
 
@@ -22,6 +24,7 @@ class ContactField(db.Model):
     label: Mapped[str] = mapped_column(String(120))
     help_text: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(30), default="ordinary")
+    value_type: Mapped[str] = mapped_column(String(10), default="text", server_default="text")
     quasi_identifier: Mapped[str] = mapped_column(String(20), default="")
     # Sensitive fields are collected only with explicit consent to this purpose (Art. 9(2)(a)).
     purpose_id: Mapped[int | None] = mapped_column(ForeignKey("purposes.id"))

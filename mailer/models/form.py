@@ -1,7 +1,7 @@
 """Embeddable sign-up forms."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.clock import utcnow
@@ -49,6 +49,7 @@ class Form(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     lists = relationship("MailingList", secondary=form_lists, order_by="MailingList.name")
+    fields = relationship("FormField", order_by="FormField.position", cascade="all, delete-orphan")
     purposes = relationship("Purpose", secondary=form_purposes, order_by="Purpose.name")
     notice = relationship("Notice")
 
@@ -56,3 +57,21 @@ class Form(db.Model):
     def origins(self) -> list[str]:
         """Allowed embedding origins, one per line, normalised without trailing slash."""
         return [o.strip().rstrip("/").lower() for o in self.allowed_origins.splitlines() if o.strip()]
+
+
+class FormField(db.Model):
+    """A custom contact field a form asks for, with its wording on that form and whether it must be filled."""
+
+    __tablename__ = "form_fields"
+
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"), primary_key=True)
+    field_id: Mapped[int] = mapped_column(ForeignKey("contact_fields.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    required: Mapped[bool] = mapped_column(default=False)
+
+    field = relationship("ContactField", lazy="joined")
+
+    @property
+    def shown_label(self) -> str:
+        return self.label or self.field.label

@@ -6,8 +6,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from mailer.extensions import db
-from mailer.models import Form, MailingList, Purpose
+from mailer.models import ContactField, Form, MailingList, Purpose
+from mailer.models.form import FormField
 from mailer.services.notices import publish_notice
+from mailer.services.privacy import fields as field_service
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")
 DEFAULT_PRIVACY_TEXT = (
@@ -16,8 +18,20 @@ DEFAULT_PRIVACY_TEXT = (
 )
 
 
+MAX_FORM_FIELDS = 20
+
+
 class FormError(ValueError):
     """A form could not be saved; the message says why."""
+
+
+@dataclass
+class FieldSetting:
+    """A custom contact field asked for on a form: its wording there and whether it must be filled."""
+
+    field_id: int
+    label: str = ""
+    required: bool = False
 
 
 @dataclass
@@ -40,10 +54,15 @@ class FormSettings:
     success_message: str = ""
     redirect_url: str = ""
     active: bool = True
+    fields: list[FieldSetting] = field(default_factory=list)
 
 
 def default_label(purpose: Purpose) -> str:
     """Checkbox wording used when staff have not written their own."""
+    if purpose.key.startswith("field:"):
+        custom = field_service.field_for_purpose(purpose)
+        if custom is not None:
+            return field_service.consent_label(custom)
     if purpose.kind == "list":
         return f"Yes, send me “{purpose.name}” by email."
     if purpose.kind == "tracking_open":
@@ -60,6 +79,37 @@ def normalise_origin(value: str) -> str:
         raise FormError(f"“{value.strip()[:80]}” is not an origin like https://www.example.com")
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}".lower()
+
+
+def _validate_fields(settings: FormSettings, purposes: list[Purpose]) -> list[tuple[ContactField, FieldSetting]]:
+    """The custom fields asked for; a sensitive one only beside its own unticked explicit-consent checkbox (Art. 9)."""
+    if len(settings.fields) > MAX_FORM_FIELDS:
+        raise FormError(f"A form can ask for {MAX_FORM_FIELDS} fields at most.")
+    chosen, seen = [], set()
+    for item in settings.fields:
+        custom = db.session.get(ContactField, item.field_id)
+        if custom is None or not custom.active or custom.id in seen:
+            raise FormError("Unknown field chosen. Please reload the page.")
+        seen.add(custom.id)
+        item.label = " ".join((item.label or "").split())
+        if len(item.label) > 200:
+            raise FormError(f"The wording of “{custom.label}” is too long (200 characters at most).")
+        if custom.is_sensitive:
+            if custom.purpose is None or custom.purpose not in purposes:
+                raise FormError(f"“{custom.label}” is sensitive: tick its explicit-consent checkbox "
+                                f"“{custom.purpose.name if custom.purpose else custom.label}” under Consent, so the "
+                                "form asks for the person's explicit agreement next to it.")
+            if item.required:
+                raise FormError(f"“{custom.label}” is sensitive: it cannot be required, or signing up would depend "
+                                "on giving it (consent must be free).")
+        chosen.append((custom, item))
+    asked = {custom.purpose_id for custom, _ in chosen if custom.purpose_id}
+    for purpose in purposes:
+        orphan = field_service.field_for_purpose(purpose)
+        if orphan is not None and purpose.id not in asked:
+            raise FormError(f"The checkbox “{purpose.name}” only makes sense when the form asks for "
+                            f"“{orphan.label}”: add the field or untick the checkbox.")
+    return chosen
 
 
 def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingList], list[Purpose], str]:
@@ -98,6 +148,7 @@ def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingLi
 def save_form(settings: FormSettings, form: Form | None = None) -> Form:
     """Create or update a form and publish a new notice version if its wording changed; the caller commits."""
     lists, purposes, origins = _validate(settings, form)
+    chosen_fields = _validate_fields(settings, purposes)
     if form is None:
         form = Form(slug=settings.slug, name=settings.name)
         db.session.add(form)
@@ -109,9 +160,23 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
     form.redirect_url, form.active = settings.redirect_url.strip(), settings.active
     form.lists, form.purposes = lists, purposes
     form.labels = {k: v.strip()[:300] for k, v in (settings.labels or {}).items() if v and v.strip()}
+    existing = {ff.field_id: ff for ff in form.fields}
+    form.fields = [existing.get(custom.id) or FormField(field=custom) for custom, _ in chosen_fields]
+    for position, (ff, (_, item)) in enumerate(zip(form.fields, chosen_fields)):
+        ff.position, ff.label, ff.required = position, item.label if item.label != ff.field.label else "", item.required
     db.session.flush()
     form.notice = publish_notice(f"form:{form.public_id}", notice_content(form))
     return form
+
+
+def settings_of(form: Form) -> FormSettings:
+    """A form's current settings, to change one thing and save it again."""
+    return FormSettings(
+        slug=form.slug, name=form.name, title=form.title, intro=form.intro, button_label=form.button_label,
+        list_ids=[lst.id for lst in form.lists], purpose_ids=[p.id for p in form.purposes], labels=dict(form.labels),
+        ask_name=form.ask_name, require_name=form.require_name, min_age=form.min_age, privacy_text=form.privacy_text,
+        allowed_origins=form.allowed_origins, success_message=form.success_message, redirect_url=form.redirect_url,
+        active=form.active, fields=[FieldSetting(ff.field_id, ff.label, ff.required) for ff in form.fields])
 
 
 def offered_purposes(form: Form) -> list[Purpose]:
@@ -123,6 +188,22 @@ def offered_purposes(form: Form) -> list[Purpose]:
     lists = sorted(form.lists, key=lambda lst: (lst.name, lst.id))
     return ([lst.purpose for lst in lists if lst.purpose is not None]
             + sorted(form.purposes, key=lambda p: (p.name, p.id)))
+
+
+def asked_fields(form: Form) -> list[FormField]:
+    """The custom fields the form asks for, in order (retired fields are no longer asked)."""
+    return [ff for ff in form.fields if ff.field.active]
+
+
+def field_input_name(custom: ContactField) -> str:
+    """The name of a custom field's input in the posted form (never clashes with email, name or consent)."""
+    return f"field_{custom.key}"
+
+
+def general_purposes(form: Form) -> list[Purpose]:
+    """The checkboxes shown together at the end: every offered purpose except the consents shown beside a field."""
+    beside = {ff.field.purpose_id for ff in form.fields if ff.field.is_sensitive}
+    return [p for p in offered_purposes(form) if p.id not in beside]
 
 
 def checkbox_label(form: Form, purpose: Purpose) -> str:
@@ -143,6 +224,9 @@ def notice_content(form: Form) -> dict:
         "intro": form.intro,
         "button": form.button_label,
         "checkboxes": [{"purpose": p.key, "label": checkbox_label(form, p)} for p in offered_purposes(form)],
+        "fields": [{"field": ff.field.key, "label": ff.shown_label, "required": ff.required,
+                    "consent_checkbox": checkbox_label(form, ff.field.purpose) if ff.field.is_sensitive else None}
+                   for ff in form.fields],
         "age_confirmation": age_label(form),
         "privacy": form.privacy_text,
     }

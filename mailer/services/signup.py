@@ -8,13 +8,15 @@ from sqlalchemy import select
 
 from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.models import ConsentState, Contact, Form, Purpose, Subscription
+from mailer.models import ConsentState, Contact, ContactField, Form, Purpose, Subscription
 from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
 from mailer.sending.broker import enqueue
 from mailer.services import throttle
 from mailer.services.contacts import AddressError, get_or_create_contact, normalise_email, touch
-from mailer.services.forms import offered_purposes
+from mailer.services.forms import asked_fields, field_input_name, offered_purposes
 from mailer.services.ledger import RequestContext, consent_status, record_consent
+from mailer.services.privacy import PrivacyError
+from mailer.services.privacy import fields as field_service
 from mailer.services.suppression import is_suppressed, lift_suppression
 
 MAX_NAME_LENGTH = 200
@@ -38,6 +40,7 @@ class SignupInput:
     age_confirmed: bool = False
     honeypot: str = ""
     started_token: str = ""
+    fields: dict[str, str] = field(default_factory=dict)  # custom field key → what was typed
 
 
 def form_started_token() -> str:
@@ -69,8 +72,29 @@ def _chosen_purposes(form: Form, inp: SignupInput) -> list[Purpose]:
     return chosen
 
 
-def validate_signup(form: Form, inp: SignupInput) -> tuple[str, str, list[Purpose]]:
-    """Check a submission completely before anything is written; return address, name and purposes."""
+def _field_values(form: Form, inp: SignupInput, chosen: list[Purpose]) -> list[tuple[ContactField, str]]:
+    """The custom fields filled in, checked; a sensitive value only with its explicit-consent box ticked."""
+    ticked = {p.id for p in chosen}
+    values = []
+    for asked in asked_fields(form):
+        custom, label, input_name = asked.field, asked.shown_label, field_input_name(asked.field)
+        try:
+            value = field_service.clean_value(custom, inp.fields.get(custom.key, ""), label)
+        except PrivacyError as exc:
+            raise SignupError(str(exc), input_name) from None
+        if not value:
+            if asked.required:
+                raise SignupError(f"Please fill in “{label}”.", input_name)
+            continue
+        if custom.is_sensitive and custom.purpose_id not in ticked:
+            raise SignupError(f"We can only store your answer to “{label}” with your explicit consent: tick the box "
+                              "under it, or leave it empty.", input_name)
+        values.append((custom, value))
+    return values
+
+
+def validate_signup(form: Form, inp: SignupInput) -> tuple[str, str, list[Purpose], list[tuple[ContactField, str]]]:
+    """Check a submission completely before anything is written; return address, name, purposes, field values."""
     try:
         email = normalise_email(inp.email)
     except AddressError as exc:
@@ -83,14 +107,18 @@ def validate_signup(form: Form, inp: SignupInput) -> tuple[str, str, list[Purpos
     if form.require_name and not name:
         raise SignupError("Please enter your name.", "name")
     chosen = _chosen_purposes(form, inp)
+    values = _field_values(form, inp, chosen)
     if form.min_age and not inp.age_confirmed:
         raise SignupError(f"Please confirm that you are at least {form.min_age} years old.", "age")
-    return email, name, chosen
+    # Agreeing to store a sensitive answer that was left empty stores nothing, so it is not recorded either.
+    filled = {custom.purpose_id for custom, _ in values if custom.is_sensitive}
+    unused = {f.purpose_id for f in (a.field for a in asked_fields(form)) if f.is_sensitive} - filled
+    return email, name, [p for p in chosen if p.id not in unused], values
 
 
 def subscribe(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
     """Record a sign-up as pending and ask for confirmation. Says nothing about whether the address was known."""
-    email, name, chosen = validate_signup(form, inp)
+    email, name, chosen, values = validate_signup(form, inp)
     contact, _ = get_or_create_contact(email, source=ctx.source, name=name or None)
     if contact.status != "active":
         db.session.rollback()
@@ -107,9 +135,20 @@ def subscribe(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
         if needs_confirmation:
             record_consent(contact, purpose, "requested", ctx, notice=form.notice, details={"form": form.slug})
             pending = True
+    _store_field_values(contact, values)
     db.session.commit()
     if pending:
         request_confirmation_email(contact)
+
+
+def _store_field_values(contact: Contact, values: list[tuple[ContactField, str]]) -> None:
+    """Keep what the form collected: it fills empty fields, but an address not yet proven by double opt-in cannot
+    overwrite what a confirmed subscriber has stored (anyone can type someone else's address into a form)."""
+    confirmed = any(sub.status == "confirmed" for sub in contact.subscriptions)
+    for custom, value in values:
+        if confirmed and field_service.has_value(contact, custom):
+            continue
+        field_service.set_value(contact, custom, value, consent_pending_ok=True)
 
 
 def request_subscription(contact: Contact, list_id: int, source: str, reconfirm: bool = False) -> bool:

@@ -26,11 +26,15 @@ FIELD_SPECS = [  # key, label, category, quasi-identifier
 
 
 def sign_up_and_confirm(app, client, worker, email: str, name: str, *, ip: str, user_agent: str, confirm_ip: str,
-                        confirm_user_agent: str, all_consents: bool = True) -> Contact:
-    """The hosted demo form and the confirmation link, as a person on a real network would use them."""
+                        confirm_user_agent: str, all_consents: bool = True, answers: dict | None = None) -> Contact:
+    """The hosted demo form and the confirmation link, as a person on a real network would use them.
+
+    answers: custom fields the form asks for, by key (typed into the inputs named field_<key>).
+    """
     consents = consent_values(client) if all_consents else consent_values(client)[:1]
+    answered = {f"field_{key}": value for key, value in (answers or {}).items()}
     response = client.post("/f/demo", data={"email": email, "name": name, "ts": form_timer(client), "website": "",
-                                            "consent": consents},
+                                            "consent": consents, **answered},
                            headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": ip})
     assert response.status_code == 200, response.text
     worker.drain()
@@ -74,6 +78,19 @@ def fill_fields(contact: Contact, fields: dict[str, ContactField], values: dict[
             record_consent(contact, field.purpose, "granted", ctx, notice=field_service.consent_notice(field))
         field_service.set_value(contact, field, value)
     db.session.commit()
+
+
+def ask_on_form(form, field: ContactField, label: str = "", required: bool = False):
+    """Add a custom field to a form as the builder does; a sensitive one with its explicit-consent checkbox."""
+    from mailer.services.forms import FieldSetting, save_form, settings_of
+
+    settings = settings_of(form)
+    settings.fields.append(FieldSetting(field.id, label, required))
+    if field.is_sensitive:
+        settings.purpose_ids.append(field.purpose_id)
+    save_form(settings, form)
+    db.session.commit()
+    return form
 
 
 def purpose(key: str) -> Purpose:

@@ -1,18 +1,21 @@
 """Custom contact fields: categories, Art. 10 refusal, encrypted sensitive values, masking and audited reveals."""
 import re
+import unicodedata
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 
 from mailer.extensions import db
 from mailer.models import Contact, ContactField, ContactFieldValue, Purpose, StaffUser
-from mailer.models.fields import FIELD_CATEGORIES, QUASI_IDENTIFIERS
+from mailer.models.fields import FIELD_CATEGORIES, QUASI_IDENTIFIERS, VALUE_TYPES
 from mailer.services.ledger import consent_status
 from mailer.services.privacy import PrivacyError, audit, keys
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 MAX_VALUE_LENGTH = 500
 MASK = "••••"
+NUMBER_RE = re.compile(r"^[+-]?\d{1,15}(?:[.,]\d{1,6})?$")
 # Art. 10: data on criminal convictions and offences may only be processed under official authority.
 CRIMINAL_RECORD_RE = re.compile(r"crimin|convict|offen[cs]e|felon|arrest|police.?record|prison|sentenc|"
                                 r"vorstraf|straftat|casier.?judiciaire", re.I)
@@ -40,7 +43,8 @@ def field_by_key(key: str) -> ContactField | None:
     return db.session.execute(select(ContactField).where(ContactField.key == key)).scalar_one_or_none()
 
 
-def define_field(key: str, label: str, category: str, help_text: str = "", quasi_identifier: str = "") -> ContactField:
+def define_field(key: str, label: str, category: str, help_text: str = "", quasi_identifier: str = "",
+                 value_type: str = "text") -> ContactField:
     """Create a field; criminal-record fields are refused and sensitive ones get their own consent purpose."""
     key, label = (key or "").strip().lower(), " ".join((label or "").split())
     if not KEY_RE.match(key):
@@ -51,12 +55,14 @@ def define_field(key: str, label: str, category: str, help_text: str = "", quasi
         raise PrivacyError(f"The category must be one of: {', '.join(FIELD_CATEGORIES)}.")
     if quasi_identifier not in QUASI_IDENTIFIERS:
         raise PrivacyError("Unknown quasi-identifier kind.")
+    if value_type not in VALUE_TYPES:
+        raise PrivacyError(f"The type must be one of: {', '.join(VALUE_TYPES)}.")
     if CRIMINAL_RECORD_RE.search(f"{key} {label} {help_text}"):
         raise PrivacyError("Data about criminal convictions and offences (Art. 10 GDPR) cannot be stored here.")
     if field_by_key(key) is not None:
         raise PrivacyError("A field with that key already exists.")
     field = ContactField(key=key, label=label, category=category, help_text=(help_text or "").strip()[:2000],
-                         quasi_identifier=quasi_identifier)
+                         quasi_identifier=quasi_identifier, value_type=value_type)
     if category == "sensitive":
         field.purpose = Purpose(key=f"field:{key}", name=f"Storing your {label.lower()}", kind="other",
                                 legal_basis="explicit_consent",
@@ -65,6 +71,11 @@ def define_field(key: str, label: str, category: str, help_text: str = "", quasi
     db.session.add(field)
     db.session.flush()
     return field
+
+
+def field_for_purpose(purpose: Purpose) -> ContactField | None:
+    """The sensitive field whose explicit-consent purpose this is, if any."""
+    return db.session.execute(select(ContactField).where(ContactField.purpose_id == purpose.id)).scalar_one_or_none()
 
 
 def consent_label(field: ContactField) -> str:
@@ -92,17 +103,52 @@ def _row(contact: Contact, field: ContactField) -> ContactFieldValue | None:
     return db.session.get(ContactFieldValue, (contact.id, field.id))
 
 
-def set_value(contact: Contact, field: ContactField, raw: str | None) -> None:
-    """Store (or clear, when empty) a value; sensitive values need granted consent and are encrypted."""
+def clean_value(field: ContactField, raw: str | None, label: str = "") -> str:
+    """The value as stored ('' for none), or PrivacyError saying what is wrong with it (length, characters, type)."""
+    label = label or field.label
     value = " ".join((raw or "").split())
     if len(value) > MAX_VALUE_LENGTH:
-        raise PrivacyError(f"“{field.label}” is too long ({MAX_VALUE_LENGTH} characters at most).")
+        raise PrivacyError(f"“{label}” is too long ({MAX_VALUE_LENGTH} characters at most).")
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co") for ch in value):
+        raise PrivacyError(f"“{label}” contains characters we can't store. Please type it again.")
+    if not value:
+        return ""
+    if field.value_type == "number":
+        if not NUMBER_RE.match(value):
+            raise PrivacyError(f"“{label}” must be a number, like 42 or 3.5.")
+        return value.replace(",", ".")
+    if field.value_type == "date":
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise PrivacyError(f"“{label}” must be a date written as YYYY-MM-DD, like 1990-04-23.") from None
+        if not 1900 <= day.year <= 2100:
+            raise PrivacyError(f"“{label}” must be a date between the years 1900 and 2100.")
+        return day.isoformat()
+    if field.value_type == "email":
+        from mailer.services.contacts import AddressError, normalise_email
+
+        try:
+            return normalise_email(value)
+        except AddressError:
+            raise PrivacyError(f"“{label}” must be an email address, like name@example.com.") from None
+    return value
+
+
+def set_value(contact: Contact, field: ContactField, raw: str | None, consent_pending_ok: bool = False) -> None:
+    """Store (or clear, when empty) a value; sensitive values need the person's explicit consent and are encrypted.
+
+    consent_pending_ok: the consent was ticked on a sign-up form a moment ago and awaits the double opt-in that
+    confirms the address (the value goes when the unconfirmed sign-up is purged, or with a withdrawal).
+    """
+    value = clean_value(field, raw)
     row = _row(contact, field)
     if not value:
         if row is not None:
             db.session.delete(row)
         return
-    if field.is_sensitive and (field.purpose is None or consent_status(contact, field.purpose) != "granted"):
+    accepted = ("granted", "pending") if consent_pending_ok else ("granted",)
+    if field.is_sensitive and (field.purpose is None or consent_status(contact, field.purpose) not in accepted):
         raise PrivacyError(f"“{field.label}” is sensitive: it can only be stored with the person's explicit consent.")
     if row is None:
         row = ContactFieldValue(contact_id=contact.id, field_id=field.id)
@@ -112,6 +158,10 @@ def set_value(contact: Contact, field: ContactField, raw: str | None) -> None:
     else:
         row.value, row.ciphertext = value, None
     db.session.flush()
+
+
+def has_value(contact: Contact, field: ContactField) -> bool:
+    return _row(contact, field) is not None
 
 
 def clear_value(row: ContactFieldValue) -> None:

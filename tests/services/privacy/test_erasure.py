@@ -3,8 +3,8 @@ import pytest
 from sqlalchemy import func, select
 
 from mailer.extensions import db
-from mailer.models import (AuditEvent, ConsentEvent, Contact, ContactFieldValue, ContactKey, Delivery, PrivacyRequest,
-                           Subscription, Suppression)
+from mailer.models import (AuditEvent, ConsentEvent, Contact, ContactFieldValue, ContactKey, Delivery, Form,
+                           PrivacyRequest, Subscription, Suppression)
 from mailer.models.tracking import TrackingEvent
 from mailer.services.contacts import email_hash
 from mailer.services.imports import ImportRequest, create_import, run_import
@@ -12,7 +12,7 @@ from mailer.services.privacy import fields as field_service
 from mailer.services.privacy.requests import open_request
 from mailer.services.staff import create_staff
 from tests.public.recipients import sent_campaign
-from tests.support.privacy import (define_fields, fill_fields, full_dump, links_in_mail, preference_path,
+from tests.support.privacy import (ask_on_form, define_fields, fill_fields, full_dump, links_in_mail, preference_path,
                                    sign_up_and_confirm)
 
 EMAIL = "zebedee.quixotic@example.org"
@@ -23,8 +23,11 @@ CONFIRM_UA = "Mozilla/5.0 (Android 14) ConfirmProbe/4.2"
 VALUES = {"postcode": "EH99 1SP", "birth_date": "1987-06-05", "gender": "nonbinary", "company": "Quixotic Widgets GmbH",
           "health": "Coeliac disease", "national_id": "DE-4417-2290-1133"}
 # Everything that identifies the person and must be gone from every table afterwards.
+# The form asks for a sensitive field too: what the person typed on the hosted page must go as well.
+FORM_ANSWER = "Lupin allergy (Zq7 protocol)"
 SECRETS = [EMAIL, "zebedee", "quixotic", SIGNUP_IP, CONFIRM_IP, "ErasureProbe", "ConfirmProbe", "EH99 1SP",
-           "1987-06-05", "nonbinary", "Coeliac", "DE-4417-2290-1133", "4417-2290", "Widgets"]
+           "1987-06-05", "nonbinary", "Coeliac", "DE-4417-2290-1133", "4417-2290", "Widgets", "Lupin", "Zq7"]
+SENSITIVE = ("1987-06-05", "Coeliac", "DE-4417-2290-1133", "4417-2290", "Lupin", "Zq7")
 
 
 def _aggregates(campaign_id: int, list_id: int) -> dict:
@@ -42,12 +45,16 @@ def _aggregates(campaign_id: int, list_id: int) -> dict:
 
 
 def _person_with_a_history(app, client, worker):
-    """Signed up and confirmed on the demo form, with fields, a campaign, an open, a bounce text and a request."""
+    """Signed up and confirmed on the demo form (answering its sensitive question), with fields, a campaign, an open,
+    a bounce text and a request."""
+    fields = define_fields()
+    diet = field_service.define_field("diet", "Dietary needs", "sensitive")
+    ask_on_form(db.session.execute(select(Form).where(Form.slug == "demo")).scalar_one(), diet)
     contact = sign_up_and_confirm(app, client, worker, EMAIL, NAME, ip=SIGNUP_IP, user_agent=SIGNUP_UA,
-                                  confirm_ip=CONFIRM_IP, confirm_user_agent=CONFIRM_UA)
+                                  confirm_ip=CONFIRM_IP, confirm_user_agent=CONFIRM_UA, answers={"diet": FORM_ANSWER})
+    assert field_service.read_value(contact, diet) == FORM_ANSWER  # collected by the form, with explicit consent
     other = sign_up_and_confirm(app, client, worker, "other.person@example.net", "Other Person", ip="192.0.2.50",
                                 user_agent="OtherBrowser/1.0", confirm_ip="192.0.2.51", confirm_user_agent="Other/2")
-    fields = define_fields()
     fill_fields(contact, fields, VALUES)
     contact.attributes = {"postcode": "EH99 1SP", "city": "Quixotic-on-Sea"}
     mailing_list = contact.subscriptions[0].mailing_list
@@ -68,11 +75,11 @@ def test_self_service_erasure_leaves_nothing_of_the_person_in_a_full_dump(app, c
     contact, campaign_id, list_id = _person_with_a_history(app, client, worker)
     before = _aggregates(campaign_id, list_id)
     dump = full_dump(app).lower()
-    assert all(secret.lower() in dump for secret in SECRETS if secret not in ("1987-06-05", "Coeliac",
-                                                                               "DE-4417-2290-1133", "4417-2290")), \
+    assert all(secret.lower() in dump for secret in SECRETS if secret not in SENSITIVE), \
         "the probe values must be findable before erasure, or the test proves nothing"
     # "4417-2290" rather than "4417": four digits alone turn up by chance in timestamps and random ids.
-    assert "coeliac" not in dump and "4417-2290" not in dump, "sensitive values must be encrypted at rest"
+    assert "coeliac" not in dump and "4417-2290" not in dump and "lupin" not in dump, \
+        "sensitive values must be encrypted at rest"
 
     # The person asks from the preference centre, then confirms with the link sent to their address.
     page = client.get(preference_path(contact, "erasure"))
@@ -132,10 +139,11 @@ def test_an_erased_person_comes_back_only_through_a_fresh_double_opt_in(app, cli
     assert db.session.execute(select(Contact).where(Contact.email == EMAIL)).scalar_one_or_none() is None
 
     # A form sign-up gives the usual answer but only a pending subscription; the suppression stays.
-    from tests.support.http import consent_values, form_timer
+    from tests.support.http import form_timer
 
+    list_box = db.session.get(type(contact.subscriptions[0].mailing_list), list_id).purpose.public_id
     client.post("/f/demo", data={"email": EMAIL, "name": NAME, "ts": form_timer(client), "website": "",
-                                 "consent": consent_values(client)[:1]})
+                                 "consent": [list_box]})
     worker.drain()
     db.session.expire_all()
     returning = db.session.execute(select(Contact).where(Contact.email == EMAIL)).scalar_one()
