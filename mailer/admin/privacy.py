@@ -16,9 +16,10 @@ from mailer.services.ledger import RequestContext
 from mailer.services.privacy import PrivacyError, audit, export, fields, requests
 from mailer.services.privacy.erasure import erase_contact
 from mailer.services.privacy.fulfil import fulfil
-from mailer.services.privacy.objection import has_objected_to_marketing
+from mailer.services.privacy.objection import has_objected_to_marketing, lift_marketing_objection
 from mailer.services.privacy.rectification import Correction, apply_changes, pending_address_change, validate
 from mailer.services.privacy.restriction import lift_restriction, restrict
+from mailer.web import db_int
 
 
 def _ctx() -> RequestContext:
@@ -43,7 +44,7 @@ def privacy_requests():
     type_ = type_ if type_ in REQUEST_TYPES else ""
     when = request.args.get("when", "")
     when = when if when in ("due_soon", "overdue") else ""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, request.args.get("page", 1, type=db_int) or 1)
     rows, total = requests.list_requests("" if status == "all" else status, type_, when, page=page)
     return render_template("admin/privacy/index.html", rows=rows, total=total, page=page, status=status,
                            type_=type_, when=when, counts=requests.register_counts(), types=REQUEST_TYPES,
@@ -216,44 +217,51 @@ def _contact_back(contact: Contact):
     return redirect(url_for("admin.contact_show", public_id=contact.public_id))
 
 
-@bp.post("/privacy/contacts/<public_id>/restrict")
-def privacy_contact_restrict(public_id: str):
-    """Restrict processing of a contact (recorded in the register, the ledger and the audit log)."""
+def _contact_action(public_id: str, type_: str, outcome: str, action, done: str, category: str = "success",
+                    details: dict | None = None):
+    """A privacy action staff run on a contact: registered as a completed request, then applied (ledger, audit)."""
     contact = _contact(public_id)
     form = ActionForm()
     if form.validate_on_submit():
         try:
-            req = requests.record_operator_request("restriction", contact, "admin", "Processing restricted by staff.",
+            req = requests.record_operator_request(type_, contact, "admin", outcome, details=details,
                                                    handled_by=current_user, method="staff")
-            restrict(contact, _ctx(), request=req, actor=current_user, ip=request.remote_addr,
-                     reason=form.reason.data or "")
+            action(contact, _ctx(), request=req, actor=current_user, ip=request.remote_addr,
+                   reason=form.reason.data or "")
         except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
             return _contact_back(contact)
         db.session.commit()
-        flash("Contact restricted: no emails and no changes until the restriction is lifted.", "warning")
+        flash(done, category)
     return _contact_back(contact)
+
+
+@bp.post("/privacy/contacts/<public_id>/restrict")
+def privacy_contact_restrict(public_id: str):
+    """Restrict processing of a contact (recorded in the register, the ledger and the audit log)."""
+    return _contact_action(public_id, "restriction", "Processing restricted by staff.", restrict,
+                           "Contact restricted: no emails and no changes until the restriction is lifted.", "warning")
 
 
 @bp.post("/privacy/contacts/<public_id>/unrestrict")
 def privacy_contact_unrestrict(public_id: str):
     """Lift a restriction."""
-    contact = _contact(public_id)
-    form = ActionForm()
-    if form.validate_on_submit():
-        try:
-            req = requests.record_operator_request("restriction", contact, "admin", "Restriction lifted by staff.",
-                                                   details={"action": "lift"}, handled_by=current_user, method="staff")
-            lift_restriction(contact, _ctx(), request=req, actor=current_user, ip=request.remote_addr,
-                             reason=form.reason.data or "")
-        except PrivacyError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-            return _contact_back(contact)
-        db.session.commit()
-        flash("Restriction lifted.", "success")
-    return _contact_back(contact)
+    return _contact_action(public_id, "restriction", "Restriction lifted by staff.", lift_restriction,
+                           "Restriction lifted.", details={"action": "lift"})
+
+
+def _lift_on_instruction(contact: Contact, ctx: RequestContext, **kwargs) -> None:
+    if not lift_marketing_objection(contact, ctx, "staff-on-instruction", **kwargs):
+        raise PrivacyError("This contact has not objected to direct marketing: there is nothing to lift.")
+
+
+@bp.post("/privacy/contacts/<public_id>/lift-objection")
+def privacy_contact_lift_objection(public_id: str):
+    """Record, on the person's own instruction and with how they gave it, that they want marketing again."""
+    return _contact_action(public_id, "objection", "Objection to direct marketing lifted on the person's instruction.",
+                           _lift_on_instruction, "Objection lifted. Lists stay as they are until the person "
+                           "subscribes again.", details={"action": "lift"})
 
 
 @bp.post("/privacy/contacts/<public_id>/erase")

@@ -87,7 +87,8 @@ class FieldForm(FlaskForm):
     label = StringField("Label", validators=[DataRequired(), Length(max=120)])
     category = SelectField("Category", choices=[(c, c.replace("_", " ").capitalize()) for c in FIELD_CATEGORIES])
     value_type = SelectField("Type of value", choices=[("text", "Text"), ("number", "Number"), ("date", "Date"),
-                                                       ("email", "Email address")])
+                                                       ("email", "Email address")],
+                             validate_choice=False)  # missing means text; define_field refuses unknown types
     quasi_identifier = SelectField("Quasi-identifier (coarsened on erasure)",
                                    choices=[(q, q.replace("_", " ") or "no") for q in QUASI_IDENTIFIERS])
     help_text = TextAreaField("Help text", validators=[Optional(), Length(max=2000)])

@@ -106,7 +106,7 @@ def settings_fields():
     if form.validate_on_submit():
         try:
             field = fields.define_field(form.key.data, form.label.data, form.category.data, form.help_text.data or "",
-                                        form.quasi_identifier.data, form.value_type.data)
+                                        form.quasi_identifier.data, form.value_type.data or "text")
         except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")

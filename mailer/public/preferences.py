@@ -1,16 +1,19 @@
 """The preference centre (/p/<token>) and the form that emails a fresh link (/p)."""
 from flask import render_template, request
 
-from mailer.extensions import csrf, limiter
+from mailer.extensions import csrf, db, limiter
 from mailer.public import bp
 from mailer.public.views import public_limit, request_context
 from mailer.services import preferences as service
+from mailer.services.privacy import PrivacyError
+from mailer.services.privacy.objection import has_objected_to_marketing, lift_marketing_objection
 
 
 def _render(token: str, contact, status: int = 200, **extra):
     page = service.preference_page(contact)
     return render_template("public/preferences.html", page=page, token=token, held=service.held_data(contact),
-                           privacy_links=service.privacy_links(token), **extra), status
+                           privacy_links=service.privacy_links(token),
+                           objected=has_objected_to_marketing(contact), **extra), status
 
 
 def _unusable(status: str):
@@ -77,3 +80,20 @@ def preferences_unsubscribe_all(token: str):
         return _unusable(status)
     service.unsubscribe_all(contact, request_context(service.SOURCE))
     return _render(token, contact, unsubscribed_all=True)
+
+
+@bp.post("/p/<token>/marketing-again")
+@csrf.exempt  # the signed token in the URL is the proof, as for the other buttons of this page
+@limiter.limit(public_limit)
+def preferences_marketing_again(token: str):
+    """The person who objected to direct marketing asks for it again: one explicit press, recorded in the ledger."""
+    contact, status = service.contact_for_token(token)
+    if contact is None:
+        return _unusable(status)
+    try:
+        lifted = lift_marketing_objection(contact, request_context(service.SOURCE), "preference-centre",
+                                          notice=service.preference_page(contact).notice)
+    except PrivacyError as exc:
+        return _render(token, contact, 403 if contact.status == "restricted" else 400, error=str(exc))
+    db.session.commit()
+    return _render(token, contact, marketing_again=lifted)

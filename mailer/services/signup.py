@@ -17,6 +17,7 @@ from mailer.services.forms import asked_fields, field_input_name, offered_purpos
 from mailer.services.ledger import RequestContext, consent_status, record_consent
 from mailer.services.privacy import PrivacyError
 from mailer.services.privacy import fields as field_service
+from mailer.services.privacy.objection import lift_marketing_objection
 from mailer.services.suppression import is_suppressed, lift_suppression
 
 MAX_NAME_LENGTH = 200
@@ -246,6 +247,8 @@ def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
         sub.status, sub.confirmed_at = "confirmed", now
     for purpose in purposes:
         record_consent(contact, purpose, "confirmed", ctx)
+    if subs:  # subscribing again and confirming by email is the person's own fresh request for marketing (Art. 21)
+        lift_marketing_objection(contact, ctx, "double-opt-in")
     lift_suppression(contact.email_hash)
     touch(contact)
     db.session.commit()

@@ -26,6 +26,7 @@ EXPECTED = {
     ("admin.privacy_request_export", "GET"): {"owner", "privacy"},
     ("admin.privacy_contact_restrict", "POST"): {"owner", "privacy"},
     ("admin.privacy_contact_unrestrict", "POST"): {"owner", "privacy"},
+    ("admin.privacy_contact_lift_objection", "POST"): {"owner", "privacy"},
     ("admin.privacy_contact_erase", "POST"): {"owner", "privacy"},
     ("admin.privacy_contact_rectify", "POST"): {"owner", "privacy"},
     ("admin.privacy_contact_reveal", "POST"): {"owner", "admin", "privacy"},

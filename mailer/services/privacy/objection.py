@@ -1,13 +1,16 @@
-"""Objection (Art. 21) per purpose; objecting to direct marketing stops all marketing at once and for good."""
+"""Objection (Art. 21) per purpose; objecting to direct marketing stops all marketing at once, until the person
+themself asks for marketing again by a fresh, explicit action (lift_marketing_objection)."""
 from sqlalchemy import delete, select
 
 from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.models import ConsentState, Contact, PrivacyRequest, Purpose, Subscription
+from mailer.models import ConsentState, Contact, PrivacyRequest, Purpose, StaffUser, Subscription
 from mailer.services.ledger import RequestContext, consent_status, record_consent
 from mailer.services.privacy import PrivacyError
 
 DIRECT_MARKETING_KEY = "direct-marketing"
+# How an objection to direct marketing may be lifted: only fresh, explicit actions of the person.
+LIFT_WAYS = ("preference-centre", "double-opt-in", "staff-on-instruction")
 
 
 def ensure_direct_marketing_purpose() -> Purpose:
@@ -99,3 +102,33 @@ def has_objected_to_marketing(contact: Contact) -> bool:
     """True once the contact objected to direct marketing."""
     purpose = db.session.execute(select(Purpose).where(Purpose.key == DIRECT_MARKETING_KEY)).scalar_one_or_none()
     return purpose is not None and consent_status(contact, purpose) == "objected"
+
+
+def lift_marketing_objection(contact: Contact, ctx: RequestContext, way: str, *, notice=None,
+                             actor: StaffUser | None = None, reason: str = "", ip: str | None = None,
+                             request: PrivacyRequest | None = None) -> bool:
+    """The person wants marketing again: the objection to direct marketing ends with one ledger event.
+
+    Until this runs the objection stays absolute. Nothing is re-subscribed: lists ended by the objection come back
+    only when the person ticks them again. A staff member needs the person's instruction and says so (audited).
+    Returns False when there was no objection to lift. The caller commits.
+    """
+    from mailer.services.privacy import audit
+
+    if way not in LIFT_WAYS:
+        raise ValueError(f"unknown way to lift an objection: {way!r}")
+    if contact.status == "erased":
+        raise PrivacyError("This contact was erased; nothing is processed any more.")
+    if contact.status == "restricted":
+        raise PrivacyError("This contact is restricted (Art. 18): lift the restriction first.")
+    if not has_objected_to_marketing(contact):
+        return False
+    reason = " ".join((reason or "").split())
+    if actor is not None and len(reason) < 10:
+        raise PrivacyError("Say how and when the person asked for marketing again (at least a few words).")
+    details = {"lifts": "objection", "way": way, **({"request": request.public_id} if request is not None else {})}
+    record_consent(contact, ensure_direct_marketing_purpose(), "granted", ctx, notice=notice, details=details)
+    if actor is not None:
+        audit.record("contact.objection_lift", "contact", contact.public_id,
+                     {**details, "reason": reason[:500]}, actor=actor, ip=ip)
+    return True
