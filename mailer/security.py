@@ -14,7 +14,7 @@ from itsdangerous.url_safe import URLSafeSerializerMixin
 
 TOKEN_PURPOSES = (
     "confirm", "unsubscribe", "preferences", "form-ts", "resend", "setup", "open", "click", "privacy-verify",
-    "export", "preferences-request", "reconfirm-email", "repermission",
+    "export", "preferences-request", "reconfirm-email", "repermission", "staff-invite",
 )
 
 

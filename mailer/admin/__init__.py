@@ -8,7 +8,7 @@ from mailer.extensions import login_manager
 
 bp = Blueprint("admin", __name__)
 
-OPEN_ENDPOINTS = {"admin.login", "admin.setup"}
+OPEN_ENDPOINTS = {"admin.login", "admin.setup", "admin.invite_accept"}  # the invite's signed link is the proof
 EDITOR_ROLES = ("owner", "admin", "marketer")
 
 

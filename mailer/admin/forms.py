@@ -23,6 +23,13 @@ class SetupForm(FlaskForm):
     confirm = PasswordField("Repeat the password", validators=[EqualTo("password", "The passwords don't match.")])
 
 
+class InviteAcceptForm(FlaskForm):
+    password = PasswordField("Choose a password", validators=[DataRequired(), Length(min=10, max=1024)],
+                             render_kw={"autofocus": True, "autocomplete": "new-password"})
+    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", "The passwords don't match.")],
+                            render_kw={"autocomplete": "new-password"})
+
+
 class ListForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("Public description", validators=[Length(max=5000)])

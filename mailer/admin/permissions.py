@@ -21,6 +21,7 @@ PRIVACY_HANDLERS = ("owner", "privacy")  # handle requests and restrictions, see
 RULES: list[tuple[str, dict[str, tuple[str, ...]]]] = [
     ("admin.login", {"GET": ALL, "POST": ALL}),
     ("admin.setup", {"GET": ALL, "POST": ALL}),
+    ("admin.invite_accept", {"GET": ALL, "POST": ALL}),
     ("admin.logout", {"POST": ALL}),
     # Privacy requests: visible to admins, handled only by privacy officers (and the owner).
     ("admin.privacy_request_export", {"GET": PRIVACY_HANDLERS}),
@@ -73,7 +74,8 @@ def _restricted_contact_target() -> bool:
 def check_permission():
     """before_request: refuse (403) any admin page or action the current role may not use."""
     endpoint = request.endpoint or ""
-    if endpoint in ("admin.login", "admin.setup", "admin.static") or not current_user.is_authenticated:
+    if endpoint in ("admin.login", "admin.setup", "admin.invite_accept", "admin.static") \
+            or not current_user.is_authenticated:
         return None
     role = current_user.role
     if not allowed(role, endpoint, request.method):

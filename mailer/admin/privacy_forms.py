@@ -1,6 +1,6 @@
 """WTForms for the privacy, settings, audit and staff pages (Flask-WTF adds CSRF to each)."""
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, EmailField, IntegerField, PasswordField, SelectField, StringField,
+from wtforms import (BooleanField, DateField, EmailField, IntegerField, SelectField, StringField,
                      TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -94,11 +94,9 @@ class FieldForm(FlaskForm):
     help_text = TextAreaField("Help text", validators=[Optional(), Length(max=2000)])
 
 
-class StaffForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+class InviteForm(FlaskForm):
+    email = EmailField("Their email", validators=[DataRequired(), Length(max=320)])
     role = SelectField("Role", choices=[(r, r) for r in ROLES])
-    password = PasswordField("Initial password (share it privately; they should change it)",
-                             validators=[DataRequired(), Length(min=10, max=1024)])
 
 
 class RoleForm(FlaskForm):

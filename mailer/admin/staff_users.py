@@ -1,32 +1,82 @@
-"""Staff accounts: who can log in and with which role (owners and admins only)."""
+"""Staff accounts: who can log in and with which role (owners and admins only), and invitations to join."""
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
+from sqlalchemy import select
 
 from mailer.admin import bp
-from mailer.admin.privacy_forms import ActionForm, RoleForm, StaffForm
-from mailer.extensions import db
-from mailer.models import StaffUser
+from mailer.admin.forms import InviteAcceptForm
+from mailer.admin.privacy_forms import ActionForm, InviteForm, RoleForm
+from mailer.extensions import db, limiter
+from mailer.models import StaffInvite, StaffUser
 from mailer.services import staff_accounts
 from mailer.services.privacy import PrivacyError
 
 
 @bp.route("/staff", methods=["GET", "POST"])
 def staff():
-    """Every account, with a form to add one."""
-    form = StaffForm()
+    """Every account and pending invitation, with a form to invite someone."""
+    form = InviteForm()
     if form.validate_on_submit():
         try:
-            user = staff_accounts.add_staff(current_user, form.email.data, form.role.data, form.password.data,
-                                            request.remote_addr)
+            invite = staff_accounts.invite_staff(current_user, form.email.data, form.role.data, request.remote_addr)
         except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash(f"Account {user.email} created with the role {user.role}.", "success")
+            flash(f"Invitation sent to {invite.email} (role {invite.role}). They choose their own password with "
+                  "the link in it.", "success")
             return redirect(url_for("admin.staff"))
     return render_template("admin/privacy/staff.html", form=form, users=staff_accounts.all_staff(),
-                           role_form=RoleForm(), action_form=ActionForm()), 400 if request.method == "POST" else 200
+                           invites=staff_accounts.pending_invites(), role_form=RoleForm(),
+                           action_form=ActionForm()), 400 if request.method == "POST" else 200
+
+
+def _invite_action(public_id: str, action, done: str):
+    invite = db.one_or_404(select(StaffInvite).where(StaffInvite.public_id == public_id))
+    if ActionForm().validate_on_submit():
+        try:
+            action(current_user, invite, request.remote_addr)
+        except PrivacyError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            db.session.commit()
+            flash(done.format(email=invite.email), "success")
+    return redirect(url_for("admin.staff"))
+
+
+@bp.post("/staff/invites/<public_id>/resend")
+def staff_invite_resend(public_id: str):
+    """Send an invitation again with a fresh link and expiry (the old link stops working)."""
+    return _invite_action(public_id, staff_accounts.resend_invite, "Invitation sent to {email} again.")
+
+
+@bp.post("/staff/invites/<public_id>/revoke")
+def staff_invite_revoke(public_id: str):
+    """Withdraw an invitation: its link stops working."""
+    return _invite_action(public_id, staff_accounts.revoke_invite, "Invitation to {email} revoked.")
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def invite_accept(token: str):
+    """The invitee sets their own password (no login needed: the signed single-use link is the proof)."""
+    lookup = staff_accounts.invite_for_token(token)
+    form = InviteAcceptForm()
+    if lookup.invite is not None and form.validate_on_submit():
+        try:
+            user = staff_accounts.accept_invite(token, form.password.data, request.remote_addr)
+        except PrivacyError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(f"Welcome! Your account ({user.role}) is ready.", "success")
+            return redirect(url_for("admin.dashboard"))
+    status = {"ok": 400 if request.method == "POST" else 200, "expired": 410}.get(lookup.status, 404)
+    return render_template("admin/invite_accept.html", form=form, lookup=lookup, token=token), status
 
 
 def _user(user_id: int) -> StaffUser:

@@ -2,12 +2,13 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mailer.clock import utcnow
 from mailer.extensions import db
+from mailer.models.ids import new_public_id
 
 ROLES = ("owner", "admin", "marketer", "viewer", "privacy")
 
@@ -36,3 +37,34 @@ class StaffUser(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # flask-login reads this
         return self.active
+
+
+class StaffInvite(db.Model):
+    """An invitation to join the admin: the invitee sets their own password through a single-use emailed link."""
+
+    __tablename__ = "staff_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    # Changes with every (re-)sent email, so only the newest link works; the link carries it, signed.
+    nonce: Mapped[str] = mapped_column(String(64))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    send_count: Mapped[int] = mapped_column(default=0)
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    invited_by = relationship("StaffUser")
+
+    @property
+    def status(self) -> str:
+        """accepted, revoked, expired or pending."""
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= utcnow() else "pending"

@@ -18,20 +18,26 @@ class StaffError(ValueError):
     """An account could not be created; the message says why."""
 
 
-def create_staff(email: str, password: str, role: str = "admin") -> StaffUser:
-    """Create a staff account with a hashed password; the caller commits."""
+def check_new_account(email: str, role: str) -> str:
+    """The normalised address for a new account (created now, or invited), or StaffError saying what is wrong."""
     try:
         email = normalise_email(email)
     except AddressError as exc:
         raise StaffError(str(exc)) from None
     if role not in ROLES:
         raise StaffError(f"Role must be one of: {', '.join(ROLES)}.")
+    if db.session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none():
+        raise StaffError("An account with that email already exists.")
+    return email
+
+
+def create_staff(email: str, password: str, role: str = "admin") -> StaffUser:
+    """Create a staff account with a hashed password; the caller commits."""
+    email = check_new_account(email, role)
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise StaffError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > 1024:
         raise StaffError("The password is too long.")
-    if db.session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none():
-        raise StaffError("An account with that email already exists.")
     user = StaffUser(email=email, role=role)
     user.set_password(password)
     db.session.add(user)

@@ -1,10 +1,12 @@
 """Every admin route, walked as every role: the one permission hook answers 403 exactly where the map says so."""
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
 
 from mailer.admin.permissions import allowed
 from mailer.extensions import db
-from mailer.models import Layout, OutboxMessage
+from mailer.models import Layout, OutboxMessage, StaffInvite
 from mailer.models.staff import ROLES
 from mailer.services.privacy import settings as privacy_settings
 from mailer.services.privacy.requests import open_request
@@ -36,6 +38,10 @@ EXPECTED = {
     ("admin.retention_run", "POST"): {"owner", "privacy"},
     ("admin.staff", "GET"): {"owner", "admin"},
     ("admin.staff_role", "POST"): {"owner", "admin"},
+    ("admin.staff_invite_resend", "POST"): {"owner", "admin"},
+    ("admin.staff_invite_revoke", "POST"): {"owner", "admin"},
+    ("admin.invite_accept", "GET"): set(ROLES),  # open: the signed single-use link is the proof
+    ("admin.invite_accept", "POST"): set(ROLES),
     ("admin.api_key_new", "POST"): {"owner", "admin"},
     ("admin.contacts", "GET"): set(ROLES),
     ("admin.contact_show", "GET"): set(ROLES),
@@ -64,6 +70,8 @@ def _world(app):
     request = open_request("access", "email", contact=contact)
     recipient = privacy_settings.save_recipient(privacy_settings.RecipientInput(name="Relay Ltd"))
     other = create_staff("other@example.com", PASSWORD, "viewer")
+    invite = StaffInvite(email="invited@example.com", role="viewer", nonce="n", expires_at=datetime(2999, 1, 1))
+    db.session.add(invite)
     layout = db.session.execute(select(Layout)).scalars().first()
     outbox = db.session.execute(select(OutboxMessage)).scalars().first()
     from mailer.services.demo import seed_demo
@@ -76,7 +84,7 @@ def _world(app):
         ("admin.analytics_campaign", campaign.public_id), ("admin.campaign", campaign.public_id),
         ("admin.contact", contact.public_id), ("admin.form", form.public_id),
         ("admin.layout", layout.public_id if layout else "nope"), ("admin.outbox", outbox.public_id if outbox else "nope"),
-        ("admin.settings_recipient", recipient.public_id),
+        ("admin.settings_recipient", recipient.public_id), ("admin.staff_invite", invite.public_id),
     ]
     return {"by_prefix": by_prefix, "user_id": other.id, "key": "postcode", "field_key": "health", "prefix": "nope"}
 

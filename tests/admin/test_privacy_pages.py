@@ -14,6 +14,7 @@ from mailer.services.staff import create_staff
 from tests.sending.factory import newsletter
 from tests.support.http import csrf_token, login
 from tests.support.privacy import define_fields, fill_fields, links_in_mail
+from tests.support.workers import drain
 
 PASSWORD = "correct horse battery"
 
@@ -158,10 +159,27 @@ def test_a_restricted_contact_is_flagged_in_every_view_and_frozen_for_other_role
     assert client.get(f"/admin/privacy/contacts/{person.public_id}/rectify").status_code == 403
 
 
-def test_staff_accounts_roles_and_the_last_owner(app_ctx, client):
+def _invite_and_accept(app, client, token: str, email: str, role: str) -> str:
+    """Invite from the staff page, log out, set the invitee's password with the emailed link, log the owner back in.
+
+    One client throughout: in these tests the app context (and the logged-in user cached on it) spans requests,
+    so a second client would see the owner's session. Returns the owner's new CSRF token.
+    """
+    client.post("/admin/staff", data={"csrf_token": token, "email": email, "role": role})
+    drain(app)
+    [link] = links_in_mail(app, email, "/admin/invite/")
+    client.post("/admin/logout", data={"csrf_token": token})
+    form = client.get(link)
+    done = client.post(link, data={"csrf_token": csrf_token(form.text), "password": PASSWORD, "confirm": PASSWORD})
+    assert done.status_code == 302, done.text
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client.get("/admin/").text)})
+    login(client, "owner@example.com", PASSWORD)
+    return csrf_token(client.get("/admin/").text)
+
+
+def test_staff_accounts_roles_and_the_last_owner(app, app_ctx, worker, client):
     token = _as(client, "owner")
-    client.post("/admin/staff", data={"csrf_token": token, "email": "new@example.com", "role": "marketer",
-                                      "password": PASSWORD})
+    token = _invite_and_accept(app, client, token, "new@example.com", "marketer")
     new = db.session.execute(select(StaffUser).where(StaffUser.email == "new@example.com")).scalar_one()
     client.post(f"/admin/staff/{new.id}/role", data={"csrf_token": token, "role": "privacy"})
     client.post(f"/admin/staff/{new.id}/active", data={"csrf_token": token})
@@ -174,8 +192,10 @@ def test_staff_accounts_roles_and_the_last_owner(app_ctx, client):
     assert (new.role, new.active) == ("privacy", False)
     assert db.session.get(StaffUser, me.id).role == "owner"
     audit = [(e.action, e.details) for e in db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
-    assert audit == [("staff.create", {"role": "marketer"}), ("staff.role", {"from": "marketer", "to": "privacy"}),
-                     ("staff.deactivate", {})]
+    invite = audit[1][1]["invite"]
+    assert audit == [("staff.invite", {"role": "marketer"}),
+                     ("staff.invite_accept", {"role": "marketer", "invite": invite, "invited_by": me.id}),
+                     ("staff.role", {"from": "marketer", "to": "privacy"}), ("staff.deactivate", {})]
     # A deactivated account cannot log in any more.
     client.post("/admin/logout", data={"csrf_token": token})
     response = client.post("/admin/login", data={"email": "new@example.com", "password": PASSWORD,
@@ -228,17 +248,17 @@ def test_settings_publish_the_notice_and_feed_the_record_of_processing(app_ctx, 
     assert "Storing your religion" in client.get("/admin/settings/fields").text
 
 
-def test_audit_log_filters_and_exports(app_ctx, client):
+def test_audit_log_filters_and_exports(app, app_ctx, worker, client):
     token = _as(client, "owner")
-    client.post("/admin/staff", data={"csrf_token": token, "email": "m@example.com", "role": "marketer",
-                                      "password": PASSWORD})
+    token = _invite_and_accept(app, client, token, "m@example.com", "marketer")
     page = client.get("/admin/audit?action=staff.")
-    assert page.status_code == 200 and "Created a staff account" in page.text
+    assert page.status_code == 200 and "Invited someone to the admin" in page.text
+    assert "Accepted a staff invitation" in page.text
     assert "No audit events match" in client.get("/admin/audit?action=contact.erase").text
     exported = client.get("/admin/audit.csv?action=staff.")
     assert exported.headers["Content-Type"].startswith("text/csv")
     rows = exported.text.strip().splitlines()
-    assert rows[0].startswith("id,created_at_utc,actor,action") and "staff.create" in rows[1]
+    assert rows[0].startswith("id,created_at_utc,actor,action") and "staff.invite" in rows[1]
     assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "audit.export")).scalar_one()
     assert re.search(r"owner@example.com", rows[1])
 

@@ -121,6 +121,31 @@ def send_repermission(contact_id: int) -> str | None:
     return message_id
 
 
+def send_staff_invitation(invite_id: int) -> str | None:
+    """The invitation to join the admin, with the single-use link to set one's own password."""
+    from mailer.models import StaffInvite
+    from mailer.services.staff_accounts import invite_token
+
+    invite = db.session.get(StaffInvite, invite_id)
+    if invite is None or invite.status != "pending":
+        return None
+    organisation = current_app.config["MAILER_ORGANISATION"]
+    inviter = invite.invited_by.email if invite.invited_by is not None else "An administrator"
+    message_id = _send(
+        invite.email, None, f"You're invited to the {organisation} mailing admin",
+        heading="You're invited",
+        paragraphs=[f"{inviter} invited you to work in the {organisation} mailing admin with the role "
+                    f"“{invite.role}”.", "Choose your own password with the button below; nobody else knows it."],
+        button_url=external_url("admin.invite_accept", token=invite_token(invite)),
+        button_label="Set my password",
+        footnote=f"The link works once, until {invite.expires_at:%d %B %Y %H:%M} UTC. If you weren't expecting "
+                 "this invitation, ignore this email: no account is created.",
+    )
+    invite.sent_at, invite.send_count = utcnow(), (invite.send_count or 0) + 1
+    db.session.commit()
+    return message_id
+
+
 def _staff_with_role(role: str) -> list[StaffUser]:
     query = select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role == role)
     return list(db.session.execute(query).scalars())
