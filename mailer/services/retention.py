@@ -9,6 +9,7 @@ from mailer.extensions import db
 from mailer.models import ConsentState, Contact, Purpose, Subscription
 from mailer.services.erasure import anonymise_contact
 from mailer.services.ledger import RequestContext, record_consent
+from mailer.services.privacy.fields import drop_values_under
 
 SYSTEM = RequestContext("system:retention")
 
@@ -42,6 +43,7 @@ def purge_unconfirmed(days: int | None = None, dry_run: bool = False) -> dict[st
         )).scalars().all()
         for purpose in stale:
             record_consent(contact, purpose, "expired", SYSTEM, details={"after_days": days})
+            drop_values_under(contact, purpose)  # a sensitive answer never confirmed goes with its consent
         for sub in subs:
             db.session.delete(sub)
         if not keeps_something:

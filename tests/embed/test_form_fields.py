@@ -196,7 +196,7 @@ HOSTILE = [
      "field_birth_date"),
     ("implausible date", {"birth_date": "0001-01-01"}, "between the years 1900 and 2100", "field_birth_date"),
     ("too long", {"company": "A" * 501}, "“Your company” is too long (500 characters at most)", "field_company"),
-    ("control character", {"company": "Acme\x00Ltd"}, "characters we can't store", "field_company"),
+    ("control character", {"company": "Acme\x1b[2JLtd"}, "characters we can't store", "field_company"),
     ("markup", {"visits": "<script>alert(1)</script>"}, "must be a number", "field_visits"),
 ]
 
@@ -214,7 +214,7 @@ def test_bad_answers_get_a_clear_400_and_nothing_is_written(app, client, clinic,
 
 
 def test_answers_for_fields_the_form_does_not_ask_for_are_ignored(app, client, clinic):
-    response = _submit(client, clinic, postcode="SW1A 1AA", **{"company\x00": "x"})
+    response = _submit(client, clinic, postcode="SW1A 1AA", **{"company ": "x", "COMPANY": "y"})
     assert response.status_code == 200
     ann = contact_by_email("ann@example.com")
     assert {f.key for f, _ in field_service.values_for(ann)} == {"company"}
@@ -232,3 +232,23 @@ def test_an_unconfirmed_form_cannot_overwrite_a_confirmed_subscribers_answers(ap
     assert field_service.read_value(ann, clinic["visits"]) == "3"
     assert field_service.read_value(ann, clinic["company"]) == "Acme Ltd"
     assert field_service.read_value(ann, clinic["birth"]) == "1970-01-01"
+
+
+@pytest.mark.config(CONFIRM_EMAIL_PER_ADDRESS="10 per hour")
+def test_a_sensitive_answer_never_confirmed_goes_with_the_expired_consent(app, client, clinic, worker):
+    from mailer.services.retention import purge_unconfirmed
+
+    assert _submit(client, clinic).status_code == 200
+    worker.drain()
+    client.post(links_in_mail(app, "ann@example.com", "/confirm/")[-1])
+    # Already a confirmed subscriber, Ann (or someone typing her address) adds a health answer, never confirmed.
+    assert _submit(client, clinic, consents=("list", "health"), health=HEALTH).status_code == 200
+    ann = contact_by_email("ann@example.com")
+    assert consent_status(ann, clinic["health"].purpose) == "pending"
+    assert field_service.read_value(ann, clinic["health"]) == HEALTH
+    purge_unconfirmed(days=0)
+    db.session.expire_all()
+    assert consent_status(ann, clinic["health"].purpose) == "expired"
+    assert field_service.read_value(ann, clinic["health"]) is None
+    assert field_service.read_value(ann, clinic["company"]) == "Acme Ltd"  # ordinary answers stay
+    assert [s.status for s in ann.subscriptions] == ["confirmed"]

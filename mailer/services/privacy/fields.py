@@ -4,7 +4,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from mailer.extensions import db
 from mailer.models import Contact, ContactField, ContactFieldValue, Purpose, StaffUser
@@ -162,6 +162,13 @@ def set_value(contact: Contact, field: ContactField, raw: str | None, consent_pe
 
 def has_value(contact: Contact, field: ContactField) -> bool:
     return _row(contact, field) is not None
+
+
+def drop_values_under(contact: Contact, purpose: Purpose) -> None:
+    """Without its consent a sensitive value may not be kept: delete the values collected under this purpose."""
+    field_ids = select(ContactField.id).where(ContactField.purpose_id == purpose.id)
+    db.session.execute(delete(ContactFieldValue).where(ContactFieldValue.contact_id == contact.id,
+                                                       ContactFieldValue.field_id.in_(field_ids)))
 
 
 def clear_value(row: ContactFieldValue) -> None:

@@ -1,12 +1,13 @@
 """Objection (Art. 21) per purpose; objecting to direct marketing stops all marketing at once, until the person
 themself asks for marketing again by a fresh, explicit action (lift_marketing_objection)."""
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import ConsentState, Contact, PrivacyRequest, Purpose, StaffUser, Subscription
 from mailer.services.ledger import RequestContext, consent_status, record_consent
 from mailer.services.privacy import PrivacyError
+from mailer.services.privacy.fields import drop_values_under
 
 DIRECT_MARKETING_KEY = "direct-marketing"
 # How an objection to direct marketing may be lifted: only fresh, explicit actions of the person.
@@ -61,20 +62,11 @@ def object_to(contact: Contact, purposes: list[Purpose], ctx: RequestContext,
         if purpose.kind == "list":
             _unsubscribe(contact, purpose)
         record_consent(contact, purpose, "objected", ctx, details=details)
-        _drop_field_values(contact, purpose)
+        drop_values_under(contact, purpose)
         stopped.append(purpose.name)
         if purpose.key == DIRECT_MARKETING_KEY:
             stopped.extend(_stop_all_marketing(contact, ctx, details))
     return stopped
-
-
-def _drop_field_values(contact: Contact, purpose: Purpose) -> None:
-    """Without consent a sensitive value may not be kept: delete the values collected under this purpose."""
-    from mailer.models import ContactField, ContactFieldValue
-
-    field_ids = select(ContactField.id).where(ContactField.purpose_id == purpose.id)
-    db.session.execute(delete(ContactFieldValue).where(ContactFieldValue.contact_id == contact.id,
-                                                       ContactFieldValue.field_id.in_(field_ids)))
 
 
 def _stop_all_marketing(contact: Contact, ctx: RequestContext, details: dict) -> list[str]:
