@@ -1,7 +1,8 @@
 """Blueprints, security headers, error pages and the staff session loader."""
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from mailer.extensions import db, login_manager
 
@@ -14,6 +15,7 @@ ERROR_MESSAGES = {
     404: "We couldn't find that page.",
     405: "That action isn't available here.",
     413: "What you sent is too large.",
+    415: "This page accepts only what its own form sends.",
     429: "Too many attempts in a short time. Please wait a few minutes and try again.",
     500: "Something went wrong on our side. It has been logged; please try again later.",
 }
@@ -57,6 +59,54 @@ def _security_headers(response):
     return response
 
 
+DB_INT_MAX = 2**31 - 1  # the largest id or count a database INTEGER column holds on every backend
+
+
+def db_int(value: str) -> int:
+    """int() for numbers from a query string (`request.args.get(name, type=db_int)`): a number no database integer
+    can hold is treated like any other invalid value (ValueError: the default), not an overflow deep in SQL."""
+    number = int(value)
+    if abs(number) > DB_INT_MAX:
+        raise ValueError("out of range")
+    return number
+
+
+class DbIntConverter(IntegerConverter):
+    """`<int:…>` path parts larger than a database integer match no route (404) instead of overflowing in SQL."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", DB_INT_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+class TextConverter(UnicodeConverter):
+    """The default `<name>` path part, without control characters: a NUL (which PostgreSQL refuses in any text
+    parameter) or another control character in an id or token matches no route (404)."""
+
+    def __init__(self, map, *args, **kwargs):
+        super().__init__(map, *args, **kwargs)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00-\\x1f\\x7f]", 1)
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in values.getlist(key)) for key in values)
+
+
+def _refuse_unreadable_input():
+    """Too large: 413 even where the view never reads the body. JSON outside the API: 415 (pages take forms).
+    A NUL character in a query string, or in a staff form (no field takes one; PostgreSQL refuses it): 400. The
+    API and the sign-up forms answer these themselves, field by field."""
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        abort(413)
+    if request.url_rule is None or request.blueprint == "api":
+        return  # no route (404/405 answer in the blueprint's own format), or the API, which checks its input itself
+    if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS"):
+        abort(415)
+    if _has_nul(request.args) or (request.blueprint == "admin" and request.method == "POST" and _has_nul(request.form)):
+        abort(400, "What you sent contains a NUL character, which no field accepts.")
+
+
 def init_app(app: Flask) -> None:
     """Register blueprints, headers and error handlers."""
     from mailer.admin import bp as admin_bp
@@ -65,6 +115,8 @@ def init_app(app: Flask) -> None:
     from mailer.models import StaffUser
     from mailer.public import bp as public_bp
 
+    app.url_map.converters.update(int=DbIntConverter, default=TextConverter, string=TextConverter)  # before rules
+    app.before_request(_refuse_unreadable_input)
     app.register_blueprint(public_bp)
     app.register_blueprint(embed_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")

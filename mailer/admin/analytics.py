@@ -7,6 +7,7 @@ from mailer.extensions import db
 from mailer.models import Campaign, MailingList
 from mailer.services import analytics
 from mailer.services.lists import all_lists, list_counts
+from mailer.web import db_int
 
 
 @bp.get("/stats")
@@ -29,6 +30,6 @@ def analytics_campaign(public_id: str):
 def analytics_list(public_id: str):
     """Growth over time (confirmed sign-ups, unsubscribes) and consent coverage per purpose."""
     mailing_list = db.one_or_404(select(MailingList).where(MailingList.public_id == public_id))
-    days = request.args.get("days", 90, type=int) or 90
+    days = request.args.get("days", 90, type=db_int) or 90
     stats = analytics.list_stats(mailing_list, min(max(days, 7), 730))
     return render_template("admin/analytics/list.html", stats=stats, mailing_list=mailing_list)

@@ -9,6 +9,7 @@ from mailer.admin import bp
 from mailer.extensions import db
 from mailer.models import StaffUser
 from mailer.services.privacy import audit
+from mailer.web import db_int
 
 
 def _day(name: str) -> date | None:
@@ -22,7 +23,7 @@ def _filter() -> audit.AuditFilter:
     since, until = _day("since"), _day("until")
     return audit.AuditFilter(
         action=request.args.get("action", "")[:60],
-        actor_id=request.args.get("actor", type=int),
+        actor_id=request.args.get("actor", type=db_int),
         target_id=request.args.get("target", "")[:64],
         since=datetime.combine(since, datetime.min.time()) if since else None,
         until=datetime.combine(until, datetime.min.time()) + timedelta(days=1) if until else None,
@@ -33,7 +34,7 @@ def _filter() -> audit.AuditFilter:
 def audit_log():
     """Newest first, filterable by action, staff member, record and dates."""
     flt = _filter()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, request.args.get("page", 1, type=db_int) or 1)
     rows, total = audit.search(flt, page)
     staff = db.session.execute(select(StaffUser).order_by(StaffUser.email)).scalars().all()
     return render_template("admin/privacy/audit.html", rows=rows, total=total, page=page, flt=flt, staff=staff,

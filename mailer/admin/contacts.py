@@ -9,6 +9,7 @@ from mailer.services import evidence
 from mailer.services.contacts import search_contacts
 from mailer.services.ledger import contact_history
 from mailer.services.lists import all_lists
+from mailer.web import db_int
 
 
 def _by_public_id(public_id: str) -> Contact:
@@ -19,10 +20,10 @@ def _by_public_id(public_id: str) -> Contact:
 def contacts():
     """Search by exact address, part of a name, list or status."""
     q = request.args.get("q", "")[:200]
-    list_id = request.args.get("list", type=int)
+    list_id = request.args.get("list", type=db_int)
     status = request.args.get("status", "")
     status = status if status in ("active", "restricted", "erased") else ""
-    page = search_contacts(q, list_id, status, max(1, request.args.get("page", 1, type=int) or 1))
+    page = search_contacts(q, list_id, status, max(1, request.args.get("page", 1, type=db_int) or 1))
     return render_template("admin/contacts/index.html", page=page, q=q, list_id=list_id, status=status,
                            lists=all_lists())
 

@@ -7,6 +7,7 @@ from mailer.admin.forms import ListForm
 from mailer.extensions import db
 from mailer.models import MailingList, Subscription
 from mailer.services import lists as list_service
+from mailer.web import db_int
 
 
 def _by_public_id(public_id: str) -> MailingList:
@@ -62,7 +63,7 @@ def list_show(public_id: str):
     query = select(Subscription).where(Subscription.list_id == mailing_list.id)
     if status in ("pending", "confirmed", "unsubscribed"):
         query = query.where(Subscription.status == status)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, request.args.get("page", 1, type=db_int) or 1)
     subs = db.session.execute(query.order_by(Subscription.id.desc()).limit(51).offset((page - 1) * 50)).scalars().all()
     counts = list_service.list_counts().get(mailing_list.id, {})
     return render_template("admin/lists/show.html", mailing_list=mailing_list, subs=subs[:50], has_more=len(subs) > 50,

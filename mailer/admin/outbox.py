@@ -9,6 +9,7 @@ from mailer.admin import bp
 from mailer.extensions import db
 from mailer.models import OutboxMessage
 from mailer.services.forms import form_by_slug
+from mailer.web import db_int
 
 HTML_PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:; frame-ancestors 'self'; sandbox"
 
@@ -28,7 +29,7 @@ def _parts(raw: bytes) -> tuple[str, str, list[tuple[str, str]]]:
 @bp.get("/outbox")
 def outbox():
     """Newest messages first."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, request.args.get("page", 1, type=db_int) or 1)
     total = db.session.execute(select(func.count(OutboxMessage.id))).scalar_one()
     messages = db.session.execute(
         select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(50).offset((page - 1) * 50)

@@ -17,6 +17,7 @@ from mailer.services.privacy.fulfil import fulfil, verify_and_fulfil
 from mailer.services.privacy.objection import objectable_purposes
 from mailer.services.privacy.rectification import Correction, confirm_new_address, validate
 from mailer.services.privacy.retention import keep_contact
+from mailer.web import db_int
 
 KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
 
@@ -225,7 +226,7 @@ def privacy_keep_post(token: str):
 @limiter.limit(public_limit)
 def privacy_notice():
     """The privacy notice, generated from the settings; ?version=N shows an earlier version."""
-    version = request.args.get("version", type=int)
+    version = request.args.get("version", type=db_int)
     shown = notice.notice_version(version) if version else notice.current_notice()
     if shown is None:
         abort(404)
