@@ -1,9 +1,16 @@
-"""Everything a worker needs to turn one recipient into signed bytes, prepared once per campaign and process."""
+"""Everything a worker needs to turn one recipient into signed bytes, prepared once per campaign and process.
+
+The compiler's link and pixel slots (`{{ _links[id] }}`, `{{ _pixel }}`) become inert markers in the template
+Jinja renders per recipient, and are filled in afterwards by plain string assembly: Jinja then only evaluates
+the marketer's merge fields and the footer, and the 20-odd URLs of a message cost one split and a join.
+"""
+import re
+import secrets
 import threading
 from dataclasses import dataclass
 
 from flask import current_app
-from markupsafe import Markup, escape
+from markupsafe import escape
 from sqlalchemy import select
 
 from mailer.extensions import db
@@ -12,8 +19,11 @@ from mailer.sending import bounces
 from mailer.sending.dkim import signer_for_domain
 from mailer.sending.messages import parse_sender
 from mailer.sending.skeleton import MessageSkeleton
-from mailer.services import recipient_links
+from mailer.services.recipient_links import CampaignLinks
 from mailer.services.rendering import CompiledCampaign, base_context, contact_view
+
+_LINK_SLOT = re.compile(r"\{\{ _links\[(\d+)\] \}\}")
+_PIXEL_SLOT = "{{ _pixel }}"
 
 _CACHE: dict[tuple, "Composer"] = {}
 _LOCK = threading.Lock()
@@ -46,9 +56,17 @@ class Composer:
         feedback = config.get("MAILER_FEEDBACK_ID") or ""
         self.campaign_id = campaign.id
         self.campaign_public_id = campaign.public_id
-        self.compiled = compiled
         self.track_opens = campaign.track_opens and not test
         self.track_clicks = campaign.track_clicks and not test
+        self.marker = f"zq{secrets.token_hex(6)}s"
+        self.compiled = self._with_markers(compiled)
+        self.links = CampaignLinks(campaign.public_id, compiled.links)
+        # What an untracked recipient's slots hold: the links themselves, HTML-escaped as Jinja would, no pixel.
+        self.plain_slots = {str(link_id): str(escape(url)) for link_id, url in compiled.links.items()}
+        self.plain_slots["P"] = ""
+        # A click URL is a prefix per recipient plus a link part per link, both in the token alphabet (nothing
+        # for HTML to escape); only the prefix's base URL might need escaping, so the prefix alone is escaped.
+        self.click_slots = [(str(link_id), part) for link_id, part in self.links.link_parts.items()]
         self.skeleton = MessageSkeleton(
             from_name=sender.display_name, from_email=sender.addr_spec, reply_to=campaign.reply_to or "",
             feedback_id=f"{campaign.public_id[:16]}:{campaign.category}:{feedback}" if feedback else "", test=test)
@@ -60,27 +78,55 @@ class Composer:
             select(MailingList.id, MailingList.public_id).where(MailingList.id.in_([m.id for m in campaign.lists]))
         ).all())
 
+    def _with_markers(self, compiled: CompiledCampaign) -> CompiledCampaign:
+        """The same templates with the link and pixel slots turned into markers filled in after rendering."""
+        html = _LINK_SLOT.sub(lambda m: f"{self.marker}{m.group(1)}.", compiled.html_source)
+        html = html.replace(_PIXEL_SLOT, f"{self.marker}P.")
+        return CompiledCampaign(html, compiled.text_source, compiled.subject_source, compiled.preheader_source,
+                                compiled.links)
+
+    def _fill(self, html: str, slots: dict[str, str]) -> str:
+        """Put each slot's value where its marker is (one split, one join)."""
+        pieces = html.split(self.marker)
+        out = [pieces[0]]
+        for piece in pieces[1:]:
+            key, dot, rest = piece.partition(".")
+            value = slots.get(key) if dot else None
+            if value is None:  # not one of ours (cannot happen with a random marker): leave it as it was
+                out.append(self.marker)
+                out.append(piece)
+            else:
+                out.append(value)
+                out.append(rest)
+        return "".join(out)
+
     def build(self, *, delivery_id: int | None, contact_public_id: str, list_id: int | None, email: str,
               name: str | None, attributes: dict | None, track_opens: bool = False,
               track_clicks: bool = False) -> Built:
         """Render, assemble and sign one recipient's message."""
-        campaign_id = self.campaign_public_id
-        unsubscribe = recipient_links.unsubscribe_url(contact_public_id, self.list_public_ids.get(list_id), campaign_id)
+        links = self.links
+        unsubscribe = links.unsubscribe_url(contact_public_id, self.list_public_ids.get(list_id))
         context = dict(self.base)
         context.update(contact=contact_view(email, name, attributes), unsubscribe_url=unsubscribe,
-                       preferences_url=recipient_links.preferences_url(contact_public_id), _links=self.compiled.links)
-        if self.track_clicks and track_clicks:
-            context["_links"] = {link_id: recipient_links.click_url(contact_public_id, campaign_id, link_id)
-                                 for link_id in self.compiled.links}
-        if self.track_opens and track_opens:
-            src = escape(recipient_links.open_pixel_url(contact_public_id, campaign_id))
-            context["_pixel"] = Markup(f'<img src="{src}" width="1" height="1" alt="" '
-                                       'style="display:block;border:0;width:1px;height:1px">')
+                       preferences_url=links.preferences_url(contact_public_id), _links=self.compiled.links)
+        slots = self.plain_slots
+        tracked_clicks = self.track_clicks and track_clicks
+        tracked_opens = self.track_opens and track_opens
+        if tracked_clicks or tracked_opens:
+            slots = dict(slots)
+            if tracked_clicks:
+                prefix = str(escape(links.click_prefix(contact_public_id)))
+                slots.update((key, prefix + part) for key, part in self.click_slots)
+            if tracked_opens:
+                src = escape(links.open_pixel_url(contact_public_id))
+                slots["P"] = (f'<img src="{src}" width="1" height="1" alt="" '
+                              'style="display:block;border:0;width:1px;height:1px">')
         rendered = self.compiled.render(context)
         subject = f"[TEST] {rendered.subject}" if self.test else rendered.subject
         message_id = self.skeleton.message_id(f"{delivery_id}" if delivery_id else "test")
         raw = self.skeleton.build(to_email=email, to_name=name, subject=subject, message_id=message_id,
-                                  unsubscribe_url=unsubscribe, text=rendered.text, html=rendered.html)
+                                  unsubscribe_url=unsubscribe, text=rendered.text,
+                                  html=self._fill(rendered.html, slots))
         if self.signer is not None:
             raw = self.signer.sign(raw)
         envelope = (bounces.verp_address(delivery_id, self.bounce_base) if delivery_id

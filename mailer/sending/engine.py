@@ -7,7 +7,6 @@ thread's persistent SMTP connection within the global rate; and writes the outco
 A crash leaves at most one chunk in "sending": recovery reports those as uncertain, never resends them.
 """
 import logging
-import smtplib
 import time
 from dataclasses import dataclass, field
 
@@ -175,38 +174,45 @@ def _send_chunk(campaign_id: int, composer, claimed, control: Control, result: C
     """Re-check, build and send each claimed delivery, recording outcomes in `result`."""
     recipients = eligibility.recheck(campaign_id, [(d_id, c_id, l_id) for d_id, c_id, l_id, _ in claimed])
     db.session.commit()  # end the read transaction: nothing is held open while talking SMTP
-    transport = get_transport()
+    pipeline = get_transport().pipeline()
     rate = send_rate()
     tokens = 0
     pending = [r for r in recipients if not r.skip_reason]
     result.skipped = [{"b_id": r.delivery_id, "b_reason": r.skip_reason} for r in recipients if r.skip_reason]
-    for index, rec in enumerate(pending):
-        if tokens == 0:
-            tokens = rate.acquire(len(pending) - index, control.stopped)
-        if tokens == 0 or control.stopped():
-            unsent = [r.delivery_id for r in pending[index:]]
-            if control.status == "cancelled":
-                result.skipped += [{"b_id": d_id, "b_reason": "cancelled"} for d_id in unsent]
-            else:
-                result.released = unsent
-            return
-        tokens -= 1
-        try:
-            built = composer.build(delivery_id=rec.delivery_id, contact_public_id=rec.public_id, list_id=rec.list_id,
-                                   email=rec.email, name=rec.name, attributes=rec.attributes,
-                                   track_opens=rec.track_opens, track_clicks=rec.track_clicks)
-        except Exception as exc:  # noqa: BLE001 - a merge-field error fails this message, not the batch
-            result.failed.append({"b_id": rec.delivery_id, "b_status": "failed", "b_code": None,
-                                  "b_reason": f"could not build the message: {exc}"[:300], "hash": None})
-            continue
-        result.attempts += 1
-        try:
-            reply = transport.send(built.envelope_from, [rec.email], built.raw, subject=built.subject,
-                                   message_id=built.message_id, category="marketing")
-        except (smtplib.SMTPException, OSError) as exc:
-            _record_failure(rec, bounces.outcome_of(exc), result)
-            continue
-        result.sent.append({"b_id": rec.delivery_id, "b_mid": built.message_id[:250], "b_code": reply.code})
+    try:
+        for index, rec in enumerate(pending):
+            if tokens == 0:
+                tokens = rate.acquire(len(pending) - index, control.stopped)
+            if tokens == 0 or control.stopped():
+                unsent = [r.delivery_id for r in pending[index:]]
+                if control.status == "cancelled":
+                    result.skipped += [{"b_id": d_id, "b_reason": "cancelled"} for d_id in unsent]
+                else:
+                    result.released = unsent
+                return
+            tokens -= 1
+            try:
+                built = composer.build(delivery_id=rec.delivery_id, contact_public_id=rec.public_id,
+                                       list_id=rec.list_id, email=rec.email, name=rec.name,
+                                       attributes=rec.attributes, track_opens=rec.track_opens,
+                                       track_clicks=rec.track_clicks)
+            except Exception as exc:  # noqa: BLE001 - a merge-field error fails this message, not the batch
+                result.failed.append({"b_id": rec.delivery_id, "b_status": "failed", "b_code": None,
+                                      "b_reason": f"could not build the message: {exc}"[:300], "hash": None})
+                continue
+            result.attempts += 1
+            _record(pipeline.submit((rec, built.message_id), built.envelope_from, rec.email, built.raw), result)
+    finally:
+        _record(pipeline.finish(), result)  # the last message's content goes out even when stopping
+
+
+def _record(outcomes: list[tuple], result: ChunkResult) -> None:
+    """Sort the transport's outcomes (SMTP reply or exception per message) into the chunk's result."""
+    for (rec, message_id), outcome in outcomes:
+        if isinstance(outcome, Exception):
+            _record_failure(rec, bounces.outcome_of(outcome), result)
+        else:
+            result.sent.append({"b_id": rec.delivery_id, "b_mid": message_id[:250], "b_code": outcome.code})
 
 
 def _record_failure(rec, outcome: bounces.SmtpOutcome, result: ChunkResult) -> None:

@@ -42,7 +42,27 @@ def _fits(data: bytes) -> bool:
     return max(map(len, data.split(b"\n"))) <= MAX_LINE - 2
 
 
-def encode_part(content: str, subtype: str) -> tuple[bytes, bytes]:
+QP_CACHE_LINES = 4096
+
+
+def _qp(data: bytes, cache: dict | None) -> bytes:
+    """Quoted-printable, line by line through a cache when given one: a campaign's text part repeats the same
+    lines for every recipient, and binascii's encoder costs ~7 ns a byte. Same bytes as b2a_qp of the whole."""
+    data = data.replace(b"\r\n", b"\n")
+    if cache is None:
+        return binascii.b2a_qp(data, istext=True)
+    out = []
+    for line in data.split(b"\n"):
+        encoded = cache.get(line)
+        if encoded is None:
+            encoded = binascii.b2a_qp(line, istext=True)
+            if len(cache) < QP_CACHE_LINES:
+                cache[line] = encoded
+        out.append(encoded)
+    return b"\n".join(out)
+
+
+def encode_part(content: str, subtype: str, qp_cache: dict | None = None) -> tuple[bytes, bytes]:
     """(headers, body) of one part: 7bit when it is ASCII with short lines, quoted-printable otherwise.
 
     HTML turns non-ASCII characters into character references, which keeps nearly every HTML part 7bit and
@@ -58,7 +78,7 @@ def encode_part(content: str, subtype: str) -> tuple[bytes, bytes]:
         cte, body = b"7bit", _crlf(data)
     else:
         cte = b"quoted-printable"
-        body = _crlf(binascii.b2a_qp(data.replace(b"\r\n", b"\n"), istext=True))
+        body = _crlf(_qp(data, qp_cache))
     charset = b"us-ascii" if ascii_ok and cte == b"7bit" and subtype == "plain" else b"utf-8"
     headers = (b"Content-Type: text/" + subtype.encode() + b"; charset=\"" + charset + b"\"\r\n"
                b"Content-Transfer-Encoding: " + cte + b"\r\n")
@@ -87,6 +107,7 @@ class MessageSkeleton:
         self.domain = from_email.rpartition("@")[2].lower()
         self.boundary = f"=_m{secrets.token_hex(12)}"
         self.clock = _Clock()
+        self.qp_lines: dict[bytes, bytes] = {}
         self.one_click = one_click
         static = [f"From: {address_header(from_name, from_email)}"]
         self.static_top = ("\r\n".join(static) + "\r\n").encode()
@@ -114,8 +135,8 @@ class MessageSkeleton:
     def build(self, *, to_email: str, to_name: str | None, subject: str, message_id: str, unsubscribe_url: str,
               text: str, html: str) -> bytes:
         """The complete message for one recipient, ready to sign and send."""
-        text_headers, text_body = encode_part(text, "plain")
-        html_headers, html_body = encode_part(html, "html")
+        text_headers, text_body = encode_part(text, "plain", self.qp_lines)
+        html_headers, html_body = encode_part(html, "html", self.qp_lines)
         head = (f"To: {address_header(to_name, to_email)}\r\n"
                 f"Subject: {encode_header_value('Subject', subject)}\r\n"
                 f"Date: {self.clock.now()}\r\n"
