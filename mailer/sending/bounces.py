@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from mailer.security import keyed_hash
+from mailer.services import bounces as reports
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _VERP_RE = re.compile(r"^(?P<local>[^+@]+)\+(?P<id>[0-9a-f]{1,16})-(?P<mac>[0-9a-f]{12})@(?P<domain>.+)$", re.I)
@@ -19,8 +20,7 @@ _VERP_RE = re.compile(r"^(?P<local>[^+@]+)\+(?P<id>[0-9a-f]{1,16})-(?P<mac>[0-9a
 TEMPORARY = "temporary"   # 4xx or no answer: retry later
 SOFT = "soft"             # 5.2.2 mailbox full: retried like a temporary failure, never suppresses
 POLICY = "policy"         # 5.7.x: our authentication/reputation setup was refused; alert, don't blame the address
-HARD = "hard"             # 5.1.x: the address does not exist; suppress it
-PERMANENT = "permanent"   # any other 5xx: this message failed; the address stays
+HARD = "hard"             # any other 5.x.x (or a 5xx without one): permanent; suppress the address
 
 
 @dataclass(frozen=True)
@@ -42,21 +42,13 @@ class SmtpOutcome:
 
 
 def classify(code: int | None, text: str) -> str:
-    """The class of a final SMTP reply per RFC 3463, with the 5.2.2 and 5.7.x exceptions of E2."""
+    """The class of a final SMTP reply per RFC 3463 and E2: the same rule as for delivery reports that arrive
+    later (services.bounces.classify), so an address is judged alike whether it is refused now or bounces."""
     match = _ENHANCED.search(text or "")
-    if code is None or 400 <= code < 500:
+    if code is None or 400 <= code < 500 or (match and match.group(1) == "4"):
         return TEMPORARY
-    if match and match.group(1) == "4":
-        return TEMPORARY
-    if match and match.group(1) == "5":
-        subject, detail = match.group(2), match.group(3)
-        if subject == "2" and detail == "2":
-            return SOFT
-        if subject == "7":
-            return POLICY
-        if subject == "1":
-            return HARD
-    return PERMANENT
+    kind = reports.classify(match.group(0) if match else "", f"{code} {text or ''}")
+    return {reports.HARD: HARD, reports.POLICY: POLICY}.get(kind, SOFT)
 
 
 def outcome_of(exc: Exception) -> SmtpOutcome:

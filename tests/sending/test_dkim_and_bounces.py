@@ -67,8 +67,8 @@ def test_signer_refuses_short_keys():
     (552, "5.2.2 Mailbox full", bounces.SOFT),
     (550, "5.7.1 Message rejected under DMARC policy", bounces.POLICY),
     (550, "5.7.26 Unauthenticated email from example.com is not accepted", bounces.POLICY),
-    (554, "5.3.4 Message too big", bounces.PERMANENT),
-    (550, "Requested action not taken", bounces.PERMANENT),
+    (554, "5.3.4 Message too big", bounces.HARD),  # E2: every other 5.x.x is permanent, as in delivery reports
+    (550, "Requested action not taken", bounces.HARD),
     (550, "4.2.1 Mailbox temporarily disabled", bounces.TEMPORARY),
 ])
 def test_smtp_replies_are_classified_per_rfc_3463(code, text, kind):
@@ -109,3 +109,14 @@ def test_send_rate_is_shared_by_every_limiter_on_the_same_store(app, app_ctx, ba
         assert limiter is send_rate() and isinstance(limiter.bucket, LocalBucket)
     started = time.monotonic()
     assert LocalBucket(rate=1000).take(1)[0] == 1 and time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize("code,text", [(550, "5.1.1 User unknown"), (554, "5.3.4 Message too big"),
+                                       (550, "Requested action not taken"), (552, "5.2.2 Mailbox full"),
+                                       (550, "5.7.1 Rejected by DMARC policy"), (553, "5.6.0 Bad content")])
+def test_a_refusal_now_and_a_bounce_later_are_judged_alike(code, text):
+    from mailer.services import bounces as reports
+
+    later = reports.classify("", f"{code} {text}")  # the same answer, arriving as a delivery report
+    assert bounces.classify(code, text) == {reports.HARD: bounces.HARD, reports.POLICY: bounces.POLICY,
+                                             reports.SOFT: bounces.SOFT}[later]
