@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
 from mailer.clock import utcnow
 from mailer.extensions import db
@@ -21,6 +21,7 @@ from mailer.services.rendering import CampaignError  # noqa: F401  (part of this
 log = logging.getLogger(__name__)
 MAX_TEST_ADDRESSES = 10
 FINAL_DELIVERY_STATUSES = ("sent", "failed", "skipped", "bounced", "uncertain")
+RATE_WINDOW_SECONDS = 60  # the live rate (and so the ETA) is over this recent window, not since the start
 
 
 def _problems(campaign: Campaign) -> list[str]:
@@ -197,9 +198,18 @@ def cancel_campaign(campaign: Campaign) -> None:
 
 
 def progress(campaign: Campaign) -> dict:
-    """Live numbers for the UI: counts by delivery status, what is left, rate and ETA."""
-    counts = dict(db.session.execute(select(Delivery.status, func.count()).where(Delivery.campaign_id == campaign.id)
-                                     .group_by(Delivery.status)).all())
+    """Live numbers for the UI: counts by delivery status, what is left, rate and ETA.
+
+    While sending, the rate is that of the last RATE_WINDOW_SECONDS (a pause, a slow start or a change of the
+    send rate would make an average since the start lie about the ETA); once finished, the average of the run.
+    """
+    now = utcnow()
+    recent_since = now - timedelta(seconds=RATE_WINDOW_SECONDS)
+    rows = db.session.execute(
+        select(Delivery.status, func.count(), func.sum(case((Delivery.finished_at >= recent_since, 1), else_=0)))
+        .where(Delivery.campaign_id == campaign.id).group_by(Delivery.status)).all()
+    counts = {status: count for status, count, _ in rows}
+    recent = sum(int(finished or 0) for status, _, finished in rows if status in FINAL_DELIVERY_STATUSES)
     planned = sum(counts.values())
     expected = int((campaign.compliance or {}).get("recipients") or 0)
     total = planned if campaign.planning_done or campaign.status in ("sent", "cancelled") else max(planned, expected)
@@ -207,9 +217,11 @@ def progress(campaign: Campaign) -> dict:
     remaining = max(0, total - final)
     if campaign.status == "cancelled":
         remaining = counts.get("queued", 0) + counts.get("sending", 0)
-    end = campaign.finished_at or utcnow()
+    end = campaign.finished_at or now
     elapsed = (end - campaign.started_at).total_seconds() if campaign.started_at else 0
     rate = final / elapsed if elapsed > 0 else 0.0
+    if campaign.status == "sending" and elapsed > 0:
+        rate = recent / min(elapsed, RATE_WINDOW_SECONDS)
     eta = remaining / rate if rate > 0 and campaign.status == "sending" and remaining else None
     return {"status": campaign.status, "status_reason": campaign.status_reason or "", "total": total,
             "queued": counts.get("queued", 0), "sending": counts.get("sending", 0), "sent": counts.get("sent", 0),
