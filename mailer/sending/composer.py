@@ -18,7 +18,7 @@ from mailer.models import Campaign, Link, MailingList
 from mailer.sending import bounces
 from mailer.sending.dkim import signer_for_domain
 from mailer.sending.messages import parse_sender
-from mailer.sending.skeleton import MessageSkeleton
+from mailer.sending.skeleton import LEADING_DOT, WSP_CHANGE, MessageSkeleton
 from mailer.services.recipient_links import CampaignLinks
 from mailer.services.rendering import CompiledCampaign, base_context, contact_view
 
@@ -37,6 +37,7 @@ class Built:
     message_id: str
     subject: str
     envelope_from: str
+    dot_safe: bool = False  # no line starts with a dot: SMTP needs no dot-stuffing pass
 
 
 def sender_address(campaign: Campaign):
@@ -124,14 +125,14 @@ class Composer:
         rendered = self.compiled.render(context)
         subject = f"[TEST] {rendered.subject}" if self.test else rendered.subject
         message_id = self.skeleton.message_id(f"{delivery_id}" if delivery_id else "test")
-        raw = self.skeleton.build(to_email=email, to_name=name, subject=subject, message_id=message_id,
-                                  unsubscribe_url=unsubscribe, text=rendered.text,
-                                  html=self._fill(rendered.html, slots))
+        raw, flags = self.skeleton.assemble(to_email=email, to_name=name, subject=subject, message_id=message_id,
+                                            unsubscribe_url=unsubscribe, text=rendered.text,
+                                            html=self._fill(rendered.html, slots))
         if self.signer is not None:
-            raw = self.signer.sign(raw)
+            raw = self.signer.sign(raw, body_is_relaxed=not flags & WSP_CHANGE)
         envelope = (bounces.verp_address(delivery_id, self.bounce_base) if delivery_id
                     else "@".join(self.bounce_base))
-        return Built(raw, message_id, subject, envelope)
+        return Built(raw, message_id, subject, envelope, dot_safe=not flags & LEADING_DOT)
 
 
 def composer_for(campaign: Campaign) -> Composer:

@@ -69,12 +69,21 @@ class DkimSigner:
         self._padding = padding.PKCS1v15()
         self._hash = hashes.SHA256()
 
-    def signature_header(self, message: bytes, now: int | None = None) -> bytes:
-        """The DKIM-Signature header line (with CRLF) for a message whose lines end in CRLF."""
+    def signature_header(self, message: bytes, now: int | None = None, body_is_relaxed: bool = False) -> bytes:
+        """The DKIM-Signature header line (with CRLF) for a message whose lines end in CRLF.
+
+        body_is_relaxed: the caller knows no body line has trailing whitespace or runs of it (the skeleton tracks
+        this per line), so only the trailing empty lines are left to drop.
+        """
         head, sep, body = message.partition(b"\r\n\r\n")
         if not sep:
             head, body = message, b""
-        body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest()).decode()
+        if body_is_relaxed:
+            body = body.rstrip(b"\r\n")
+            canonical = body + b"\r\n" if body else b""
+        else:
+            canonical = canonical_body(body)
+        body_hash = base64.b64encode(hashlib.sha256(canonical).digest()).decode()
         # The bottom-most instance is signed first (RFC 6376 5.4.2); single-instance headers have one.
         bottom = {name.strip().lower(): (name, value) for name, value in _split_headers(head)}
         signed: list[str] = []
@@ -93,9 +102,9 @@ class DkimSigner:
         folded = "\r\n\t".join(b64[i:i + 72] for i in range(0, len(b64), 72))
         return f"DKIM-Signature: {tags}{folded}\r\n".encode()
 
-    def sign(self, message: bytes) -> bytes:
+    def sign(self, message: bytes, body_is_relaxed: bool = False) -> bytes:
         """The message with its DKIM-Signature prepended (nothing else changes: C1)."""
-        return self.signature_header(message) + message
+        return self.signature_header(message, body_is_relaxed=body_is_relaxed) + message
 
     def dns_record(self) -> str:
         """The TXT record value to publish at <selector>._domainkey.<domain>."""

@@ -201,7 +201,8 @@ def _send_chunk(campaign_id: int, composer, claimed, control: Control, result: C
                                       "b_reason": f"could not build the message: {exc}"[:300], "hash": None})
                 continue
             result.attempts += 1
-            _record(pipeline.submit((rec, built.message_id), built.envelope_from, rec.email, built.raw), result)
+            _record(pipeline.submit((rec, built.message_id), built.envelope_from, rec.email, built.raw,
+                                    built.dot_safe), result)
     finally:
         _record(pipeline.finish(), result)  # the last message's content goes out even when stopping
 

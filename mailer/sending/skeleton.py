@@ -32,56 +32,93 @@ def address_header(name: str | None, address: str) -> str:
     return formataddr((_one_line(name or ""), address), charset="utf-8")
 
 
-def _crlf(data: bytes) -> bytes:
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return data.replace(b"\n", b"\r\n")
+# What an encoded line asks of later steps: DKIM relaxed canonicalisation would change it, SMTP must dot-stuff it,
+# or it is too long for 7bit. A message none of whose lines asks anything skips those passes over its ~30 KB.
+WSP_CHANGE, LEADING_DOT, TOO_LONG = 1, 2, 4
+CACHE_LINES = 4096
 
 
-def _fits(data: bytes) -> bool:
-    return max(map(len, data.split(b"\n"))) <= MAX_LINE - 2
+def _flags(encoded: bytes) -> int:
+    """The needs of one encoded line (a quoted-printable one may hold soft line breaks)."""
+    flags = 0
+    if b"  " in encoded or b"\t" in encoded or encoded.endswith(b" ") or b" \r\n" in encoded:
+        flags |= WSP_CHANGE
+    if encoded.startswith(b".") or b"\n." in encoded:
+        flags |= LEADING_DOT
+    if len(encoded) > MAX_LINE - 2 and max(map(len, encoded.split(b"\r\n"))) > MAX_LINE - 2:
+        flags |= TOO_LONG
+    return flags
 
 
-QP_CACHE_LINES = 4096
+def _seven_bit(line: bytes) -> bytes:
+    return line
 
 
-def _qp(data: bytes, cache: dict | None) -> bytes:
-    """Quoted-printable, line by line through a cache when given one: a campaign's text part repeats the same
-    lines for every recipient, and binascii's encoder costs ~7 ns a byte. Same bytes as b2a_qp of the whole."""
-    data = data.replace(b"\r\n", b"\n")
-    if cache is None:
-        return binascii.b2a_qp(data, istext=True)
-    out = []
-    for line in data.split(b"\n"):
-        encoded = cache.get(line)
-        if encoded is None:
-            encoded = binascii.b2a_qp(line, istext=True)
-            if len(cache) < QP_CACHE_LINES:
-                cache[line] = encoded
-        out.append(encoded)
-    return b"\n".join(out)
+def _quoted_printable(line: bytes) -> bytes:
+    return binascii.b2a_qp(line, istext=True).replace(b"\n", b"\r\n")
 
 
-def encode_part(content: str, subtype: str, qp_cache: dict | None = None) -> tuple[bytes, bytes]:
-    """(headers, body) of one part: 7bit when it is ASCII with short lines, quoted-printable otherwise.
+class _Lines:
+    """Encodes a part line by line through a cache: a campaign's parts repeat the same lines for every recipient,
+    so most lines cost one dict lookup instead of an encoder's and several scanners' pass over their bytes."""
+
+    def __init__(self, encode):
+        self.encode = encode
+        self.cache: dict[bytes, tuple[bytes, int]] = {}
+
+    def __call__(self, data: bytes) -> tuple[bytes, int]:
+        """(the lines encoded and joined with CRLF, the union of their flags)."""
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        cache = self.cache
+        out = []
+        flags = 0
+        for line in data.split(b"\n"):
+            hit = cache.get(line)
+            if hit is None:
+                encoded = self.encode(line)
+                hit = (encoded, _flags(encoded))
+                if len(cache) < CACHE_LINES:
+                    cache[line] = hit
+            out.append(hit[0])
+            flags |= hit[1]
+        return b"\r\n".join(out), flags
+
+
+class PartEncoder:
+    """7bit when a part is ASCII with short lines, quoted-printable otherwise (D3), with per-campaign line caches.
 
     HTML turns non-ASCII characters into character references, which keeps nearly every HTML part 7bit and
     saves quoted-printable's cost per recipient.
     """
-    if subtype == "html":
-        data = content.encode("ascii", "xmlcharrefreplace")
-        ascii_ok = True
-    else:
-        data = content.encode("utf-8")
-        ascii_ok = content.isascii()
-    if ascii_ok and _fits(data):
-        cte, body = b"7bit", _crlf(data)
-    else:
-        cte = b"quoted-printable"
-        body = _crlf(_qp(data, qp_cache))
-    charset = b"us-ascii" if ascii_ok and cte == b"7bit" and subtype == "plain" else b"utf-8"
-    headers = (b"Content-Type: text/" + subtype.encode() + b"; charset=\"" + charset + b"\"\r\n"
-               b"Content-Transfer-Encoding: " + cte + b"\r\n")
+
+    def __init__(self):
+        self.seven_bit = _Lines(_seven_bit)
+        self.quoted_printable = _Lines(_quoted_printable)
+
+    def encode(self, content: str, subtype: str) -> tuple[bytes, bytes, int]:
+        """(part headers, body, flags) of one part."""
+        if subtype == "html":
+            data = content.encode("ascii", "xmlcharrefreplace")
+            ascii_ok = True
+        else:
+            data = content.encode("utf-8")
+            ascii_ok = content.isascii()
+        cte = b"7bit"
+        if ascii_ok:
+            body, flags = self.seven_bit(data)
+        if not ascii_ok or flags & TOO_LONG:
+            cte = b"quoted-printable"
+            body, flags = self.quoted_printable(data)
+        charset = b"us-ascii" if ascii_ok and cte == b"7bit" and subtype == "plain" else b"utf-8"
+        headers = (b"Content-Type: text/" + subtype.encode() + b"; charset=\"" + charset + b"\"\r\n"
+                   b"Content-Transfer-Encoding: " + cte + b"\r\n")
+        return headers, body, flags
+
+
+def encode_part(content: str, subtype: str) -> tuple[bytes, bytes]:
+    """(headers, body) of one part (without caches: for one-off messages)."""
+    headers, body, _ = PartEncoder().encode(content, subtype)
     return headers, body
 
 
@@ -107,7 +144,7 @@ class MessageSkeleton:
         self.domain = from_email.rpartition("@")[2].lower()
         self.boundary = f"=_m{secrets.token_hex(12)}"
         self.clock = _Clock()
-        self.qp_lines: dict[bytes, bytes] = {}
+        self.parts = PartEncoder()
         self.one_click = one_click
         static = [f"From: {address_header(from_name, from_email)}"]
         self.static_top = ("\r\n".join(static) + "\r\n").encode()
@@ -135,8 +172,14 @@ class MessageSkeleton:
     def build(self, *, to_email: str, to_name: str | None, subject: str, message_id: str, unsubscribe_url: str,
               text: str, html: str) -> bytes:
         """The complete message for one recipient, ready to sign and send."""
-        text_headers, text_body = encode_part(text, "plain", self.qp_lines)
-        html_headers, html_body = encode_part(html, "html", self.qp_lines)
+        return self.assemble(to_email=to_email, to_name=to_name, subject=subject, message_id=message_id,
+                             unsubscribe_url=unsubscribe_url, text=text, html=html)[0]
+
+    def assemble(self, *, to_email: str, to_name: str | None, subject: str, message_id: str, unsubscribe_url: str,
+                 text: str, html: str) -> tuple[bytes, int]:
+        """The message and the union of its body lines' flags (WSP_CHANGE, LEADING_DOT)."""
+        text_headers, text_body, text_flags = self.parts.encode(text, "plain")
+        html_headers, html_body, html_flags = self.parts.encode(html, "html")
         head = (f"To: {address_header(to_name, to_email)}\r\n"
                 f"Subject: {encode_header_value('Subject', subject)}\r\n"
                 f"Date: {self.clock.now()}\r\n"
@@ -146,4 +189,4 @@ class MessageSkeleton:
             self.static_top, head, self.static_mid, unsubscribe, self.static_bottom,
             b"\r\n", self.open_part, text_headers, b"\r\n", text_body, b"\r\n",
             self.open_part, html_headers, b"\r\n", html_body, b"\r\n", self.close,
-        ))
+        )), text_flags | html_flags

@@ -186,8 +186,12 @@ class Pipeline:
         self.transport = transport
         self.open = None  # (key, raw, conn): envelope accepted with 354, content not yet sent
 
-    def submit(self, key: Hashable, mail_from: str, rcpt: str, raw: bytes, _retry: bool = True) -> list[tuple]:
-        """Queue one message; returns the outcomes now known (this message's, or the one before it)."""
+    def submit(self, key: Hashable, mail_from: str, rcpt: str, raw: bytes, dot_safe: bool = False,
+               _retry: bool = True) -> list[tuple]:
+        """Queue one message; returns the outcomes now known (this message's, or the one before it).
+
+        dot_safe: the caller knows no line of raw starts with a dot, so the content needs no dot-stuffing scan.
+        """
         done: list[tuple] = []
         try:
             conn = self.transport._connection()
@@ -206,7 +210,7 @@ class Pipeline:
         if self.open is not None and self.open[2] is not conn:
             done += self.finish()
         previous, self.open = self.open, None
-        head = _dot_stuffed(previous[1]) + b".\r\n" if previous is not None else b""
+        head = _dot_stuffed(previous[1], previous[3]) + b".\r\n" if previous is not None else b""
         try:
             conn.send(head + _envelope(mail_from, rcpt))
             if previous is not None:
@@ -221,11 +225,11 @@ class Pipeline:
             if previous is not None:
                 done.append((previous[0], exc))  # its content may or may not have arrived: retry rules apply
             if _retry:  # this message was not accepted yet: once more on a fresh connection
-                done += self.submit(key, mail_from, rcpt, raw, _retry=False)
+                done += self.submit(key, mail_from, rcpt, raw, dot_safe, _retry=False)
             else:
                 done.append((key, exc))
         else:
-            self.open = (key, raw, conn)
+            self.open = (key, raw, conn, dot_safe)
         return done
 
     def finish(self, error: Exception | None = None) -> list[tuple]:
@@ -235,9 +239,9 @@ class Pipeline:
             return []
         if error is not None:
             return [(previous[0], error)]
-        key, raw, conn = previous
+        key, raw, conn, dot_safe = previous
         try:
-            conn.send(_dot_stuffed(raw) + b".\r\n")
+            conn.send(_dot_stuffed(raw, dot_safe) + b".\r\n")
             return [(key, self._final(conn))]
         except (smtplib.SMTPException, OSError) as exc:
             self.transport.close()
@@ -273,7 +277,7 @@ class SingleSends:
     def __init__(self, transport):
         self.transport = transport
 
-    def submit(self, key: Hashable, mail_from: str, rcpt: str, raw: bytes) -> list[tuple]:
+    def submit(self, key: Hashable, mail_from: str, rcpt: str, raw: bytes, dot_safe: bool = False) -> list[tuple]:
         try:
             return [(key, self.transport.send(mail_from, [rcpt], raw))]
         except (smtplib.SMTPException, OSError) as exc:
@@ -284,8 +288,10 @@ class SingleSends:
         return []
 
 
-def _dot_stuffed(raw: bytes) -> bytes:
+def _dot_stuffed(raw: bytes, dot_safe: bool = False) -> bytes:
     """The DATA payload (raw already has CRLF line ends): a leading dot doubled (RFC 5321 4.5.2), ending in CRLF."""
+    if dot_safe:
+        return raw if raw.endswith(b"\r\n") else raw + b"\r\n"
     if raw.startswith(b"."):
         raw = b"." + raw
     if b"\n." in raw:

@@ -1,4 +1,5 @@
 """DKIM signatures verified by dkimpy, SMTP reply classes (RFC 3463, E2), VERP addresses, the shared send rate."""
+import re
 import time
 
 import dkim
@@ -39,6 +40,30 @@ def test_signature_verifies_with_dkimpy_for_awkward_messages(signer):
     assert not _verify(signer, signed.replace(b"Line with", b"Line wiht"))  # the body changed: fails
     header = signed.split(b"\r\n\r\n")[0].decode()
     assert "list-unsubscribe-post" in header and "feedback-id" in header and " l=" not in header
+
+
+@pytest.mark.parametrize("text,html,relaxing_changes_it", [
+    ("Plain lines\nonly\n", "<p>Clean</p>\n<p>lines</p>", False),
+    ("Trailing  \n\tTabbed · and  runs\n.dot first\n\n\n", "<p>Ann  Lee </p>\n.lead{color:red}\n<p>\tx</p>", True),
+    ("é" * 300 + " \n", "<p>" + "z " * 700 + "</p>\n", False),  # quoted-printable encodes the trailing spaces
+])
+def test_the_skeletons_line_flags_let_signing_and_smtp_skip_their_scans_safely(signer, text, html,
+                                                                                relaxing_changes_it):
+    from mailer.sending.skeleton import LEADING_DOT, WSP_CHANGE
+    from mailer.sending.transport import _dot_stuffed
+
+    skeleton = MessageSkeleton(from_name="News", from_email="news@example.com")
+    for _ in range(2):  # the second time every line comes from the cache
+        raw, flags = skeleton.assemble(to_email="a@example.net", to_name="Ann", subject="Hi",
+                                       message_id=skeleton.message_id("1"), unsubscribe_url="https://m.example/u/a",
+                                       text=text, html=html)
+        signed = signer.sign(raw, body_is_relaxed=not flags & WSP_CHANGE)
+        body_hash = re.search(rb"bh=([^;]+);", signed).group(1)
+        assert body_hash == re.search(rb"bh=([^;]+);", signer.sign(raw)).group(1)  # same as the full pass
+        assert _verify(signer, signed)
+        assert _dot_stuffed(signed, dot_safe=not flags & LEADING_DOT) == _dot_stuffed(signed)
+        assert all(len(line) <= 998 for line in signed.split(b"\r\n"))
+    assert bool(flags & WSP_CHANGE) == relaxing_changes_it
 
 
 def test_dkimpy_rejects_a_tampered_unsubscribe_header(signer):
