@@ -8,7 +8,7 @@ marketing, and are not on one of the campaign's exclusion lists.
 """
 from dataclasses import dataclass
 
-from sqlalchemy import ARRAY, Integer, String, and_, any_, case, exists, func, literal, or_, select
+from sqlalchemy import ARRAY, Integer, String, and_, any_, case, cast, exists, func, literal, or_, select
 
 from mailer.extensions import db
 from mailer.models import ConsentState, Contact, Purpose, Subscription, Suppression
@@ -119,10 +119,14 @@ class Recipient:
 
 def _among(column, values: set, item_type):
     """column IN values; on PostgreSQL one array parameter (`= ANY`), so the statement text stays the same whatever
-    the chunk size (no per-id placeholders to render and parse, and the driver can reuse its prepared statement)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(sorted(values), ARRAY(item_type)))
-    return column.in_(values)
+    the chunk size (no per-id placeholders to render and parse, and the driver can reuse its prepared statement).
+    The array travels as its text form (ids and hex hashes need no quoting): the driver's list dumper is per item."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    if item_type is Integer or all(value.isalnum() for value in values):
+        text = "{" + ",".join(map(str, values)) + "}"
+        return column == any_(cast(literal(text, String), ARRAY(item_type)))
+    return column == any_(literal(sorted(values), ARRAY(item_type)))
 
 
 def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> list[Recipient]:
