@@ -182,6 +182,8 @@ def _send_chunk(campaign_id: int, composer, claimed, control: Control, result: C
     try:
         for index, rec in enumerate(pending):
             if tokens == 0:
+                if rate.may_wait:  # never keep a server waiting in DATA while we wait for the rate
+                    _record(pipeline.finish(), result)
                 tokens = rate.acquire(len(pending) - index, control.stopped)
             if tokens == 0 or control.stopped():
                 unsent = [r.delivery_id for r in pending[index:]]

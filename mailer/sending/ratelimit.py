@@ -74,6 +74,8 @@ class RedisBucket:
 class SendRate:
     """Blocks a sender until the global rate allows more messages."""
 
+    may_wait = True
+
     def __init__(self, bucket):
         self.bucket = bucket
 
@@ -95,6 +97,8 @@ class SendRate:
 
 class Unlimited:
     """SEND_RATE_PER_SECOND = 0: no limit."""
+
+    may_wait = False
 
     @staticmethod
     def acquire(wanted: int, should_stop: Callable[[], bool] = lambda: False) -> int:
