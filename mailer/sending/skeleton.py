@@ -60,29 +60,40 @@ def _quoted_printable(line: bytes) -> bytes:
 
 class _Lines:
     """Encodes a part line by line through a cache: a campaign's parts repeat the same lines for every recipient,
-    so most lines cost one dict lookup instead of an encoder's and several scanners' pass over their bytes."""
+    so most lines cost a dict lookup (done in C by map) instead of an encoder's and several scanners' passes."""
 
     def __init__(self, encode):
         self.encode = encode
-        self.cache: dict[bytes, tuple[bytes, int]] = {}
+        self.encoded: dict[bytes, bytes] = {}
+        self.flags: dict[bytes, int] = {}
 
     def __call__(self, data: bytes) -> tuple[bytes, int]:
         """(the lines encoded and joined with CRLF, the union of their flags)."""
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        cache = self.cache
-        out = []
-        flags = 0
-        for line in data.split(b"\n"):
-            hit = cache.get(line)
-            if hit is None:
-                encoded = self.encode(line)
-                hit = (encoded, _flags(encoded))
-                if len(cache) < CACHE_LINES:
-                    cache[line] = hit
-            out.append(hit[0])
-            flags |= hit[1]
-        return b"\r\n".join(out), flags
+        lines = data.split(b"\n")
+        identity = self.encode is _seven_bit
+        encoded = lines if identity else list(map(self.encoded.get, lines))
+        seen = set(map(self.flags.get, lines))
+        if None in seen or (not identity and None in encoded):  # lines not met before: encode, remember them
+            seen.discard(None)
+            for index, line in enumerate(lines):
+                flags = self.flags.get(line)
+                out = line if identity else encoded[index]
+                if flags is not None and out is not None:
+                    continue
+                if out is None:
+                    out = encoded[index] = self.encode(line)
+                flags = _flags(out)
+                if len(self.flags) < CACHE_LINES:
+                    self.flags[line] = flags
+                    if not identity:
+                        self.encoded[line] = out
+                seen.add(flags)
+        union = 0
+        for flags in seen:
+            union |= flags
+        return b"\r\n".join(encoded), union
 
 
 class PartEncoder:
