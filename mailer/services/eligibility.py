@@ -134,25 +134,26 @@ def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> lis
     contact_ids = {contact_id for _, contact_id, _ in claimed}
     list_ids = {list_id for _, _, list_id in claimed if list_id is not None}
     of_contacts = _among(Contact.id, contact_ids, Integer)
-    contacts = {row.id: row for row in db.session.execute(
+    conn = db.session.connection()  # Core statements on the session's transaction: no ORM layer per query
+    contacts = {row.id: row for row in conn.execute(
         select(Contact.id, Contact.public_id, Contact.email, Contact.email_hash, Contact.name, Contact.attributes,
                Contact.status).where(of_contacts))}
-    subs = {(c, l): s for c, l, s in db.session.execute(
+    subs = {(c, l): s for c, l, s in conn.execute(
         select(Subscription.contact_id, Subscription.list_id, Subscription.status)
         .where(_among(Subscription.contact_id, contact_ids, Integer), _among(Subscription.list_id, list_ids, Integer)))}
-    list_purposes = dict(db.session.execute(
+    list_purposes = dict(conn.execute(
         select(Purpose.list_id, Purpose.id).where(_among(Purpose.list_id, list_ids, Integer))).all())
-    special = dict(db.session.execute(select(Purpose.key, Purpose.id).where(
+    special = dict(conn.execute(select(Purpose.key, Purpose.id).where(
         Purpose.key.in_((DIRECT_MARKETING, TRACKING_OPEN, TRACKING_CLICK)))).all())
     purpose_ids = set(list_purposes.values()) | set(special.values())
-    consent = {(c, p): s for c, p, s in db.session.execute(
+    consent = {(c, p): s for c, p, s in conn.execute(
         select(ConsentState.contact_id, ConsentState.purpose_id, ConsentState.status)
         .where(_among(ConsentState.contact_id, contact_ids, Integer),
                _among(ConsentState.purpose_id, purpose_ids, Integer)))}
     hashes = {row.email_hash for row in contacts.values() if row.email_hash}
-    suppressed = dict(db.session.execute(
+    suppressed = dict(conn.execute(
         select(Suppression.email_hash, Suppression.reason).where(_among(Suppression.email_hash, hashes, String))).all())
-    excluded = set(db.session.execute(
+    excluded = set(conn.execute(
         select(Subscription.contact_id).where(
             _among(Subscription.contact_id, contact_ids, Integer), Subscription.status != "unsubscribed",
             Subscription.list_id.in_(select(campaign_exclusions.c.list_id)
