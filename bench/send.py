@@ -5,7 +5,7 @@ campaign of about 20 KB, an RSA-2048 DKIM key, a real Redis broker and its own P
 and dropped) and Redis namespace. Postfix's smtp-sink receives the mail; smtp-source measures the SMTP ceiling
 against the same sink first. The sink's own counter proves it received exactly N messages.
 
-    .venv/bin/python bench/send.py [--n 20000] [--threads 4] [--rate 0] [--profile]
+    .venv/bin/python bench/send.py [--n 20000] [--threads 8] [--rate 0] [--profile]
 
 --rate sets SEND_RATE_PER_SECOND (the shared Redis token bucket; 0 = unlimited). --profile records the first
 worker with py-spy (if installed) and prints its top functions.
@@ -196,7 +196,7 @@ def children(pid: int) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=20000)
-    parser.add_argument("--threads", type=int, default=16, help="threads per worker process")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
     parser.add_argument("--rate", type=float, default=0, help="SEND_RATE_PER_SECOND (0: unlimited)")
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL",
                                                               "postgresql://postgres@127.0.0.1:5432/postgres"))
