@@ -8,7 +8,9 @@ against the same sink first. The sink's own counter proves it received exactly N
     .venv/bin/python bench/send.py [--n 20000] [--threads 8] [--rate 0] [--profile]
 
 --rate sets SEND_RATE_PER_SECOND (the shared Redis token bucket; 0 = unlimited). --profile records the first
-worker with py-spy (if installed) and prints its top functions.
+worker with py-spy (if installed; samples while a thread holds the GIL) and prints its top functions.
+It also prints the CPU spent per message by the workers, their PostgreSQL backends and the sink, and the rate
+that CPU would allow on an idle machine: on a shared machine the measured rate follows the load average.
 Last line: `send: N=<n> delivered=<n> rate=<x> msg/s ceiling=<y> msg/s ratio=<r> peak_rss_mb=<m>`.
 """
 import argparse

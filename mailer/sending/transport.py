@@ -184,7 +184,7 @@ class Pipeline:
 
     def __init__(self, transport: SMTPTransport):
         self.transport = transport
-        self.open = None  # (key, raw, conn): envelope accepted with 354, content not yet sent
+        self.open = None  # (key, raw, conn, dot_safe): envelope accepted with 354, content not yet sent
 
     def submit(self, key: Hashable, mail_from: str, rcpt: str, raw: bytes, dot_safe: bool = False,
                _retry: bool = True) -> list[tuple]:
