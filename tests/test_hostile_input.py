@@ -300,9 +300,20 @@ def _sweep_rule(sweep: Sweep, rule, world: dict, names: list[str], forms: dict) 
             sweep.failures.append(f"{method} {real_url}: a 1 MB body answered {response.status_code}, not 413")
 
 
-@pytest.mark.config(RATELIMIT_ENABLED=False)  # reach the code behind the rate limits
+@pytest.fixture
+def no_rate_limits(app):
+    """Reach the code behind the rate limits. The limiter is one object shared by every app (a config setting
+    would stay off for the apps of later tests), so it is switched off here and back on afterwards."""
+    from mailer.extensions import limiter
+
+    was = limiter.enabled
+    limiter.enabled = False
+    yield
+    limiter.enabled = was
+
+
 @pytest.mark.parametrize("area", ["public", "embed", "api", "admin"])
-def test_no_route_answers_5xx_to_hostile_input(app, world, client, area):
+def test_no_route_answers_5xx_to_hostile_input(app, world, client, no_rate_limits, area):
     sweep = Sweep(client, world["api_secret"])
     names = _code_parameter_names()
     rules = _rules(app, area)

@@ -62,7 +62,8 @@ def _alert(campaign_id: int, kind: str) -> None:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         return
-    name, reason, public_id = campaign.name, campaign.status_reason or "", campaign.public_id
+    name = " ".join((campaign.name or "").split())[:120]  # one line: it goes into the Subject header
+    reason, public_id = campaign.status_reason or "", campaign.public_id
     staff = db.session.execute(select(StaffUser.email).where(StaffUser.active.is_(True),
                                                              StaffUser.role.in_(NOTIFIED_ROLES))
                                .order_by(StaffUser.id)).scalars().all()
