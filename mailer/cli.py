@@ -130,10 +130,11 @@ def init_sending_commands(app: Flask) -> None:
     def dkim_keygen(domain: str, selector: str) -> None:
         """Create an RSA-2048 key for DOMAIN, store it, and print the DNS TXT record to publish."""
         from mailer.sending.dkim import dns_txt_lines, generate_key
+        from mailer.services.dkim_keys import DkimKeyError
 
         try:
             key = generate_key(domain, selector)
-        except ValueError as exc:
+        except (ValueError, DkimKeyError) as exc:
             raise click.ClickException(str(exc)) from None
         db.session.commit()
         click.echo(f"Created DKIM key {key.selector} for {key.domain}; mail from @{key.domain} is now signed with it.")

@@ -96,3 +96,10 @@ def test_migration_encrypts_existing_keys_and_downgrade_restores_them(tmp_path, 
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT private_key_pem FROM dkim_keys")).scalar_one() == pem
         db.engine.dispose()
+
+
+def test_keygen_without_master_keys_in_production_is_a_clear_refusal(app, app_ctx, runner):
+    app.config.update(MAILER_ENV="production", MAILER_DATA_KEYS=[])
+    result = runner.invoke(args=["dkim", "keygen", "example.com", "--selector", "s1"])
+    assert result.exit_code != 0 and "MAILER_DATA_KEYS" in result.output
+    assert not db.session.execute(db.select(DkimKey)).first()
