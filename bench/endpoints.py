@@ -216,6 +216,22 @@ def count_rows(database_url: str) -> dict[str, int]:
             "unsubscribed": unsubscribed}
 
 
+def verify_ledger() -> str:
+    """The consent ledger's chain after the load (what `flask consent verify` proves)."""
+    from mailer import create_app
+    from mailer.extensions import db
+    from mailer.services.ledger import verify_chain
+
+    app = create_app()
+    with app.app_context():
+        result = verify_chain()
+        db.session.remove()
+        db.engine.dispose()
+    if result.ok:
+        return f"intact, {result.checked} events verified"
+    return f"BROKEN at event {result.bad_event_id}: {result.reason}"
+
+
 LOADS = {
     "baseline": {},
     "pixel": {},
@@ -278,6 +294,7 @@ def main() -> None:
         server.wait(timeout=60)
         server = None
         rows = count_rows(database_url)
+        rows["ledger"] = verify_ledger()
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGKILL)
@@ -322,7 +339,8 @@ def report(runs: dict[str, list[dict]], warmup: dict, rows: dict, before_shutdow
     print(f"\ntracking events: opens={rows['open']} clicks={rows['click']} "
           f"(written before the shutdown: opens={before_shutdown['open']} clicks={before_shutdown['click']})")
     print(f"unsubscribes: {rows['unsubscribed']} subscriptions ended, {rows['withdrawn']} ledger events "
-          f"({'one per unsubscribe' if rows['unsubscribed'] == rows['withdrawn'] else 'MISMATCH'})")
+          f"({'one per unsubscribe' if rows['unsubscribed'] == rows['withdrawn'] else 'MISMATCH'}); "
+          f"ledger chain {rows['ledger']}")
     lost = _lost(runs, warmup, rows)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(f"endpoints: baseline={_median(baselines):.0f} pixel={ratios['pixel']:.2f} click={ratios['click']:.2f} "

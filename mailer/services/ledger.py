@@ -1,10 +1,15 @@
 """The consent ledger: append events, derive current consent, prove the chain intact."""
+import functools
 import hashlib
+import itertools
 import json
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from mailer.clock import utcnow
 from mailer.extensions import db
@@ -33,31 +38,177 @@ def _pii_digest(salt: str, email, ip, user_agent) -> str:
     return hashlib.sha256(salt.encode() + _canonical([email, ip, user_agent])).hexdigest()
 
 
-def _event_hash(ev: ConsentEvent) -> str:
+EVENT_HASH_FIELDS = ("contact_id", "purpose_id", "action", "source", "notice_id", "details", "created_at",
+                     "pii_digest", "prev_hash")
+
+
+def _hash_of(row: dict) -> str:
     """Hash of an event's non-personal content, its personal-data digest and its predecessor."""
-    body = {
-        "contact_id": ev.contact_id,
-        "purpose_id": ev.purpose_id,
-        "action": ev.action,
-        "source": ev.source,
-        "notice_id": ev.notice_id,
-        "details": ev.details or {},
-        "created_at": ev.created_at.isoformat(timespec="microseconds"),
-        "pii_digest": ev.pii_digest,
-        "prev_hash": ev.prev_hash,
-    }
+    body = {key: row[key] for key in EVENT_HASH_FIELDS}
+    body["details"] = body["details"] or {}
+    body["created_at"] = body["created_at"].isoformat(timespec="microseconds")
     return hashlib.sha256(_canonical(body)).hexdigest()
 
 
-def _lock_head() -> LedgerHead:
-    """Take the ledger's write lock (an UPDATE first, so SQLite and PostgreSQL both serialise here)."""
-    touched = db.session.execute(
-        update(LedgerHead).where(LedgerHead.id == 1).values(last_event_id=LedgerHead.last_event_id)
-    ).rowcount
-    if not touched:
-        db.session.add(LedgerHead(id=1, last_hash=GENESIS_HASH, last_event_id=0))
-        db.session.flush()
-    return db.session.execute(select(LedgerHead).where(LedgerHead.id == 1).with_for_update()).scalar_one()
+def _event_hash(ev: ConsentEvent) -> str:
+    """Hash of a stored event (verification recomputes it)."""
+    return _hash_of({key: getattr(ev, key) for key in EVENT_HASH_FIELDS})
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """One ledger event to append: who, what for, what happened, through which door, against which notice."""
+
+    contact_id: int
+    email: str | None
+    purpose_id: int | None
+    action: str
+    ctx: RequestContext
+    notice_id: int | None = None
+    details: dict | None = None
+
+
+_events = ConsentEvent.__table__
+_head = LedgerHead.__table__
+_states = ConsentState.__table__
+
+
+# Built once: constructing a statement costs more than running it.
+_LOCK_HEAD = update(_head).where(_head.c.id == 1).values(last_event_id=_head.c.last_event_id).returning(
+    _head.c.last_hash)
+_MOVE_HEAD = update(_head).where(_head.c.id == 1).values(last_hash=bindparam("hash"),
+                                                         last_event_id=bindparam("event_id"))
+_INSERT_ONE = insert(_events).returning(_events.c.id)
+_INSERT_MANY = insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
+
+
+@functools.cache
+def _upsert_states(dialect: str):
+    """INSERT ... ON CONFLICT DO UPDATE of consent states, for PostgreSQL or SQLite."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    upsert = dialect_insert(_states)
+    return upsert.on_conflict_do_update(
+        index_elements=[_states.c.contact_id, _states.c.purpose_id],
+        set_={"status": upsert.excluded.status, "event_id": upsert.excluded.event_id,
+              "updated_at": upsert.excluded.updated_at})
+
+
+def _chain(drafts: list[EventDraft], previous: str) -> list[dict]:
+    """The rows of drafts appended after the event hashed `previous`: each hashes its predecessor."""
+    rows = []
+    for draft in drafts:
+        if draft.action not in ACTION_STATES:
+            raise ValueError(f"unknown consent action {draft.action!r}")
+        ctx = draft.ctx
+        row = {"contact_id": draft.contact_id, "purpose_id": draft.purpose_id, "action": draft.action,
+               "source": ctx.source[:120], "notice_id": draft.notice_id, "email": draft.email,
+               "ip": (ctx.ip or None) and ctx.ip[:45], "user_agent": (ctx.user_agent or None) and ctx.user_agent[:512],
+               "details": draft.details or {}, "created_at": utcnow(), "pii_salt": secrets.token_hex(16),
+               "prev_hash": previous}
+        row["pii_digest"] = _pii_digest(row["pii_salt"], row["email"], row["ip"], row["user_agent"])
+        row["hash"] = previous = _hash_of(row)
+        rows.append(row)
+    return rows
+
+
+def _number(rows: list[dict], ids: list[int]) -> None:
+    """Give the chained rows their ids; the chain is verified in id order, so the ids must ascend."""
+    if len(ids) < len(rows) or any(later <= earlier for earlier, later in itertools.pairwise(ids)):
+        raise RuntimeError("ledger events were numbered out of order")
+    for row, event_id in zip(rows, ids):
+        row["id"] = event_id
+
+
+def _state_rows(rows: list[dict]) -> list[dict]:
+    """The consent states the rows leave behind: the newest event of a contact and purpose decides."""
+    states = {}
+    for row in rows:
+        state = ACTION_STATES[row["action"]]
+        if row["purpose_id"] is not None and state is not None:
+            states[(row["contact_id"], row["purpose_id"])] = {
+                "contact_id": row["contact_id"], "purpose_id": row["purpose_id"], "status": state,
+                "event_id": row["id"], "updated_at": row["created_at"]}
+    return list(states.values())
+
+
+def append_events(connection, drafts: list[EventDraft]) -> list[dict]:
+    """Append events in order and update their consent states, in the connection's transaction; the caller commits.
+
+    Core statements only: the head row is locked and read by one UPDATE ... RETURNING (so SQLite and PostgreSQL
+    both serialise appends there and the chain never forks), the events go in with one INSERT, then the head and
+    the states are written. Several drafts share the one lock (group commit). Returns the inserted rows with ids.
+    """
+    if not drafts:
+        return []
+    head = connection.execute(_LOCK_HEAD).first()
+    if head is None:
+        connection.execute(insert(_head).values(id=1, last_hash=GENESIS_HASH, last_event_id=0))
+    rows = _chain(drafts, head.last_hash if head is not None else GENESIS_HASH)
+    if len(rows) == 1:
+        ids = [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
+    else:
+        ids = connection.execute(_INSERT_MANY, rows).scalars().all()
+    _number(rows, ids)
+    connection.execute(_MOVE_HEAD, {"hash": rows[-1]["hash"], "event_id": ids[-1]})
+    states = _state_rows(rows)
+    if states:
+        connection.execute(_upsert_states(connection.dialect.name), states)
+    return rows
+
+
+# --- PostgreSQL, pipelined (psycopg): the same append in fewer round trips -----------------------------------
+
+# The head is locked first; the ids are drawn in its RETURNING, so after the lock: they ascend in chain order.
+_PG_LOCK_HEAD = """
+UPDATE ledger_head SET last_event_id = last_event_id WHERE id = 1
+RETURNING last_hash, ARRAY(SELECT nextval(pg_get_serial_sequence('consent_events', 'id'))
+                           FROM generate_series(1, %s) ORDER BY 1)"""
+_EVENT_COLUMNS = ", ".join(("id", "contact_id", "purpose_id", "action", "source", "notice_id", "email", "ip",
+                            "user_agent", "details", "created_at", "pii_salt", "pii_digest", "prev_hash", "hash"))
+_STATE_COLUMNS = "contact_id, purpose_id, status, event_id, updated_at"
+# One statement writes the events, the head and the states (constraints are checked at its end); rows travel
+# as one JSON parameter each (far cheaper to adapt than a parameter per value).
+_PG_WRITE = f"""
+WITH events AS (INSERT INTO consent_events ({_EVENT_COLUMNS})
+                SELECT {_EVENT_COLUMNS} FROM json_populate_recordset(NULL::consent_events, %s::json)),
+     head AS (UPDATE ledger_head SET last_hash = %s, last_event_id = %s WHERE id = 1)
+INSERT INTO consent_states ({_STATE_COLUMNS})
+SELECT {_STATE_COLUMNS} FROM json_populate_recordset(NULL::consent_states, %s::json)
+ON CONFLICT (contact_id, purpose_id) DO UPDATE
+SET status = excluded.status, event_id = excluded.event_id, updated_at = excluded.updated_at"""
+
+
+class LedgerUnavailable(Exception):
+    """The ledger has no head row yet (nothing was ever recorded): use append_events."""
+
+
+def _json_time(value):
+    """Datetimes in JSON parameters: ISO 8601 to the microsecond, as the hash has them."""
+    return value.isoformat(timespec="microseconds")
+
+
+def pg_reserve(driver, count: int):
+    """Queue, on a psycopg connection in pipeline mode, the head lock and `count` event ids; pass the result to
+    pg_append."""
+    return driver.execute(_PG_LOCK_HEAD, (count,))
+
+
+def pg_append(driver, drafts: list[EventDraft], reserved) -> list[dict]:
+    """Queue the events (at most as many as reserved), the head and the states; the caller commits."""
+    head = reserved.fetchone()
+    if head is None:
+        raise LedgerUnavailable()
+    if not drafts:
+        return []
+    last_hash, ids = head
+    rows = _chain(drafts, last_hash)
+    _number(rows, ids[:len(rows)])
+    driver.execute(_PG_WRITE, (json.dumps(rows, default=_json_time), rows[-1]["hash"], rows[-1]["id"],
+                               json.dumps(_state_rows(rows), default=_json_time)))
+    return rows
 
 
 def record_consent(
@@ -68,45 +219,24 @@ def record_consent(
     notice: Notice | None = None,
     details: dict | None = None,
 ) -> ConsentEvent:
-    """Append one ledger event and update the derived consent state; the caller commits."""
+    """Append one ledger event and update the derived consent state in the session's transaction; the caller commits."""
     if action not in ACTION_STATES:
         raise ValueError(f"unknown consent action {action!r}")
-    head = _lock_head()
-    salt = secrets.token_hex(16)
-    ev = ConsentEvent(
-        contact_id=contact.id,
-        purpose_id=purpose.id if purpose else None,
-        action=action,
-        source=ctx.source[:120],
-        notice_id=notice.id if notice else None,
-        email=contact.email,
-        ip=(ctx.ip or None) and ctx.ip[:45],
-        user_agent=(ctx.user_agent or None) and ctx.user_agent[:512],
-        details=details or {},
-        created_at=utcnow(),
-        pii_salt=salt,
-        prev_hash=head.last_hash,
-    )
-    ev.pii_digest = _pii_digest(salt, ev.email, ev.ip, ev.user_agent)
-    ev.hash = _event_hash(ev)
-    db.session.add(ev)
-    db.session.flush()
-    head.last_hash = ev.hash
-    head.last_event_id = ev.id
+    session = db.session
+    session.flush()  # pending rows first (the contact, a new purpose or notice), as before the head lock
+    [row] = append_events(session.connection(), [EventDraft(
+        contact.id, contact.email, purpose.id if purpose else None, action, ctx, notice.id if notice else None,
+        details)])
+    ev = ConsentEvent(**row)
+    make_transient_to_detached(ev)  # the stored row, known to the session without another query
+    session.add(ev)
     state = ACTION_STATES[action]
     if purpose is not None and state is not None:
-        _set_state(contact.id, purpose.id, state, ev.id, ev.created_at)
+        cached = session.identity_map.get(identity_key(ConsentState, (contact.id, purpose.id)))
+        if cached is not None:  # a state the session already loaded shows the new value
+            for key, value in (("status", state), ("event_id", row["id"]), ("updated_at", row["created_at"])):
+                set_committed_value(cached, key, value)
     return ev
-
-
-def _set_state(contact_id: int, purpose_id: int, status: str, event_id: int, at) -> None:
-    """Upsert the cached consent state for one contact and purpose; `at` is its event's time, as a rebuild sets it."""
-    row = db.session.get(ConsentState, (contact_id, purpose_id))
-    if row is None:
-        db.session.add(ConsentState(contact_id=contact_id, purpose_id=purpose_id, status=status, event_id=event_id,
-                                    updated_at=at))
-    else:
-        row.status, row.event_id, row.updated_at = status, event_id, at
 
 
 def consent_status(contact: Contact, purpose: Purpose) -> str | None:

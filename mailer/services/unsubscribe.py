@@ -3,18 +3,27 @@
 Each withdrawal is one ledger event. Conditional UPDATEs make repeated or concurrent requests idempotent:
 only the request that actually changes a subscription or a consent writes an event.
 """
-from dataclasses import dataclass
+import functools
+import json
+import os
+import threading
+from dataclasses import dataclass, field
 
+import psycopg
 from flask import current_app
-from sqlalchemy import select, update
+from psycopg.rows import namedtuple_row
+from sqlalchemy import bindparam, event, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
 
 from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.models import ConsentState, Contact, MailingList, Purpose, Subscription
+from mailer.models import ConsentState, Contact, MailingList, Notice, Purpose, Subscription
 from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.services.ledger import RequestContext, record_consent
+from mailer.services.ledger import (EventDraft, LedgerUnavailable, RequestContext, append_events, pg_append,
+                                    pg_reserve, record_consent)
+from mailer.services.privacy.notice import NOTICE_KEY as PRIVACY_NOTICE_KEY
+from mailer.services.process_local import process_local
 from mailer.services.suppression import is_suppressed, suppress
 
 ACTIVE_SUBSCRIPTION = ("pending", "confirmed")
@@ -44,8 +53,9 @@ def _is_opt_id(value) -> bool:
     return value is None or (isinstance(value, str) and 0 < len(value) <= 32)
 
 
-def read_target(token: str) -> UnsubscribeTarget | None:
-    """Resolve a token; a genuine but old token still counts (an opt-out is always honoured)."""
+def read_payload(token: str) -> tuple[str, str | None, str | None] | None:
+    """(contact, list or None, campaign or None) public ids of a genuine token; an old token still counts
+    (an opt-out is always honoured)."""
     try:
         payload = read_token("unsubscribe", token, max_age=current_app.config["RECIPIENT_TOKEN_MAX_AGE"])
     except TokenExpired as exc:
@@ -54,6 +64,14 @@ def read_target(token: str) -> UnsubscribeTarget | None:
         return None
     if not (isinstance(payload, list) and len(payload) == 3 and isinstance(payload[0], str)
             and all(_is_opt_id(v) for v in payload)):
+        return None
+    return payload[0], payload[1], payload[2]
+
+
+def read_target(token: str) -> UnsubscribeTarget | None:
+    """Resolve a token to its contact and list (None: the list is gone, or the token names none)."""
+    payload = read_payload(token)
+    if payload is None:
         return None
     # One query for the contact and the list (with its purpose); the list is outer-joined on its public id.
     row = db.session.execute(
@@ -67,7 +85,12 @@ def read_target(token: str) -> UnsubscribeTarget | None:
 
 def preferences_path(contact: Contact) -> str:
     """Relative URL of the contact's preference centre."""
-    return f"/p/{make_token('preferences', contact.public_id)}"
+    return preferences_path_for(contact.public_id)
+
+
+def preferences_path_for(contact_public_id: str) -> str:
+    """Relative URL of a contact's preference centre, by public id."""
+    return f"/p/{make_token('preferences', contact_public_id)}"
 
 
 def _outcome(target: UnsubscribeTarget, status: str, path: str | None = None) -> UnsubscribeOutcome:
@@ -89,7 +112,21 @@ def describe(token: str) -> UnsubscribeOutcome:
 
 
 def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
-    """Act on an unsubscribe link in this one request (A3); idempotent (A6)."""
+    """Act on an unsubscribe link in this one request (A3); idempotent (A6); durable before it returns.
+
+    From one list (every link in a campaign message): a group commit with the other unsubscribes of this
+    process (see ListUnsubscribes). From everything, or from a list that no longer exists: in this request.
+    """
+    payload = read_payload(token)
+    if payload is None:
+        return UnsubscribeOutcome("invalid")
+    contact_public_id, list_public_id, campaign_public_id = payload
+    if list_public_id is not None:
+        job = list_unsubscribes().submit(ListJob(contact_public_id, list_public_id, campaign_public_id, ctx))
+        if job.status == "invalid":
+            return UnsubscribeOutcome("invalid")
+        if job.status != "recheck":
+            return UnsubscribeOutcome(job.status, job.list_name, False, preferences_path_for(contact_public_id))
     for attempt in range(3):
         try:
             outcome = apply_unsubscribe(token, ctx)
@@ -101,6 +138,263 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
             continue
         return outcome
     raise AssertionError("unreachable")
+
+
+# --- one-list unsubscribes, committed in groups ---------------------------------------------------------------
+
+MAX_GROUP = 64
+
+
+@dataclass
+class ListJob:
+    """One request to leave one list, waiting for its group's commit; status: done, already, invalid or recheck."""
+
+    contact_public_id: str
+    list_public_id: str
+    campaign_public_id: str | None
+    ctx: RequestContext
+    status: str | None = None
+    list_name: str | None = None
+    error: BaseException | None = None
+    lead: bool = False
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+class ListUnsubscribes:
+    """Group commit of one-list unsubscribes within a process.
+
+    A request queues its job; if no request is writing, it writes itself: every queued job in one transaction
+    that takes the ledger head lock once and chains all their events, one commit. Requests arriving meanwhile
+    wait, then the first of them writes the next group (each writer writes one group, so nobody waits for
+    more than the group in flight and its own). Every request returns only after its own group committed.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+        self._queue: list[ListJob] = []
+        self._writing = False
+        self._raw = None  # this process's PostgreSQL connection for groups (pipelined), kept between groups
+        with app.app_context():
+            self._pipelined = db.engine.dialect.name == "postgresql" and psycopg.Pipeline.is_supported()
+            event.listen(db.engine, "engine_disposed", self._release)
+
+    def submit(self, job: ListJob) -> ListJob:
+        with self._lock:
+            self._queue.append(job)
+            lead = not self._writing
+            self._writing = True
+        if not lead:
+            job.ready.wait()
+            if not job.lead:
+                return self._result(job)
+        with self._lock:
+            group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+        try:
+            self._write(group)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].lead = True  # the next writer (not in this group) keeps the connection
+                    self._queue[0].ready.set()
+                else:
+                    self._writing = False
+            for other in group:
+                other.ready.set()
+        return self._result(job)
+
+    @staticmethod
+    def _result(job: ListJob) -> ListJob:
+        if job.error is not None:
+            raise job.error
+        return job
+
+    def _write(self, group: list[ListJob]) -> None:
+        """Commit the group; should it fail, each job alone, so one bad job fails only its own request."""
+        try:
+            self._commit(group)
+        except Exception as exc:  # noqa: BLE001 - handed to the requests that are waiting
+            if len(group) == 1:
+                group[0].error = exc
+                return
+            for job in group:
+                try:
+                    self._commit([job])
+                except Exception as single:  # noqa: BLE001
+                    job.error = single
+
+    def _commit(self, group: list[ListJob]) -> None:
+        for attempt in range(3):
+            try:
+                if not (self._pipelined and self._commit_pipelined(group)):
+                    with db.engine.begin() as connection:
+                        leave_lists(connection, group)
+                return
+            except (OperationalError, psycopg.OperationalError):  # a lock lost to a concurrent writer (SQLite
+                if attempt == 2:                                  # snapshot, PostgreSQL deadlock): again
+                    raise
+
+    def _commit_pipelined(self, group: list[ListJob]) -> bool:
+        """The group on this process's own PostgreSQL connection, pipelined; False if the ledger is not started."""
+        if self._raw is None:
+            self._raw = db.engine.raw_connection()
+        driver = self._raw.driver_connection
+        try:
+            with driver.pipeline():
+                leave_lists_pipelined(driver, group)
+                driver.commit()  # sent with the last statements: one round trip
+        except Exception as exc:
+            self._discard_failed()
+            if isinstance(exc, LedgerUnavailable):
+                return False
+            raise
+        return True
+
+    def _release(self, _engine=None) -> None:
+        """Give the kept connection back when the engine is disposed (not while a group is being written)."""
+        with self._lock:
+            if self._raw is not None and not self._writing:
+                self._raw.close()
+                self._raw = None
+
+    def _discard_failed(self) -> None:
+        """Roll back after a failure; a broken connection is replaced by the next group."""
+        driver = self._raw.driver_connection
+        try:
+            driver.rollback()
+        except psycopg.Error:
+            pass
+        if driver.closed or driver.broken:
+            self._raw.invalidate()
+            self._raw = None
+
+
+def list_unsubscribes() -> ListUnsubscribes:
+    """This process's group committer for the current app (a forked worker gets its own)."""
+    return process_local(current_app, "mailer.list_unsubscribes", ListUnsubscribes)
+
+
+@functools.cache
+def _group_statements() -> dict:
+    """The statements of leave_lists, built once (building them costs more than running them)."""
+    contacts, lists, purposes = Contact.__table__, MailingList.__table__, Purpose.__table__
+    subs, states, notices = Subscription.__table__, ConsentState.__table__, Notice.__table__
+    notice = select(notices.c.id).where(notices.c.key == PRIVACY_NOTICE_KEY).order_by(
+        notices.c.version.desc()).limit(1).scalar_subquery()
+    return {
+        "resolve": select(contacts.c.id, contacts.c.public_id, contacts.c.email, contacts.c.status,
+                          lists.c.id.label("list_id"), lists.c.public_id.label("list_public_id"), lists.c.name,
+                          purposes.c.id.label("purpose_id"), notice.label("notice_id"))
+        .select_from(contacts).join(lists, lists.c.public_id.in_(bindparam("lists", expanding=True)))
+        .outerjoin(purposes, purposes.c.list_id == lists.c.id)
+        .where(contacts.c.public_id.in_(bindparam("contacts", expanding=True))),
+        "end": update(subs).where(tuple_(subs.c.contact_id, subs.c.list_id).in_(bindparam("pairs", expanding=True)),
+                                  subs.c.status != "unsubscribed")
+        .values(status="unsubscribed", unsubscribed_at=bindparam("at"))
+        .returning(subs.c.contact_id, subs.c.list_id),
+        "states": select(states.c.contact_id, states.c.purpose_id, states.c.status)
+        .where(tuple_(states.c.contact_id, states.c.purpose_id).in_(bindparam("pairs", expanding=True)))
+        .with_for_update(),
+    }
+
+
+def leave_lists(connection, jobs: list[ListJob]) -> None:
+    """End each job's subscription and withdraw its list's consent, in the connection's transaction (Core).
+
+    For the whole group: contacts and lists found by public id in one query (with the current privacy notice:
+    the notice in force when the consent is withdrawn), one conditional UPDATE of the subscriptions, the consent
+    states read FOR UPDATE, one append to the ledger. As in withdraw_list, an event is written only when consent
+    was granted or pending or the subscription was just ended, so a repeated request changes nothing. A job whose
+    contact or list is not found is left to the request ("recheck").
+    """
+    statements = _group_statements()
+    firsts = _match(jobs, connection.execute(statements["resolve"], {
+        "contacts": sorted({job.contact_public_id for job in jobs}),
+        "lists": sorted({job.list_public_id for job in jobs})}))
+    if not firsts:
+        return
+    pairs = sorted(firsts)
+    ended = set(connection.execute(statements["end"], {"pairs": pairs, "at": utcnow()}).all())
+    consent_pairs = _consent_pairs(firsts)
+    states = connection.execute(statements["states"], {"pairs": consent_pairs}).all() if consent_pairs else []
+    append_events(connection, _withdrawals(firsts, ended, states))
+
+
+# The group's (contact, list) public ids travel as one JSON parameter.
+_NAMED = """json_to_recordset(%s::json) AS t(contact_public_id text, list_public_id text)
+JOIN contacts c ON c.public_id = t.contact_public_id JOIN mailing_lists l ON l.public_id = t.list_public_id"""
+_PG_RESOLVE = f"""
+SELECT c.id, c.public_id, c.email, c.status, l.id AS list_id, l.public_id AS list_public_id, l.name,
+       p.id AS purpose_id,
+       (SELECT n.id FROM notices n WHERE n.key = %s ORDER BY n.version DESC LIMIT 1) AS notice_id
+FROM {_NAMED} LEFT JOIN purposes p ON p.list_id = l.id"""
+_PG_END = f"""
+UPDATE subscriptions s SET status = 'unsubscribed', unsubscribed_at = %s FROM {_NAMED}
+WHERE s.contact_id = c.id AND s.list_id = l.id AND s.status <> 'unsubscribed' AND c.status <> 'erased'
+RETURNING s.contact_id, s.list_id"""
+_PG_STATES = f"""
+SELECT cs.contact_id, cs.purpose_id, cs.status FROM {_NAMED}
+JOIN purposes p ON p.list_id = l.id JOIN consent_states cs ON cs.contact_id = c.id AND cs.purpose_id = p.id
+FOR UPDATE OF cs"""
+
+
+def leave_lists_pipelined(driver, jobs: list[ListJob]) -> None:
+    """leave_lists on PostgreSQL in two round trips, on a psycopg connection in pipeline mode; the caller commits.
+
+    First: find the contacts and lists, end the subscriptions, lock the consent states, lock the ledger head and
+    draw event ids (sent together, run in this order; all by public id). Second: the events, the head, the states
+    and the commit.
+    """
+    named = sorted({(job.contact_public_id, job.list_public_id) for job in jobs})
+    pairs = json.dumps([{"contact_public_id": c, "list_public_id": l} for c, l in named])
+    resolve = driver.cursor(row_factory=namedtuple_row).execute(_PG_RESOLVE, (PRIVACY_NOTICE_KEY, pairs))
+    ended = driver.execute(_PG_END, (utcnow(), pairs))
+    states = driver.cursor(row_factory=namedtuple_row).execute(_PG_STATES, (pairs,))
+    reserved = pg_reserve(driver, len(named))
+    firsts = _match(jobs, resolve.fetchall())
+    pg_append(driver, _withdrawals(firsts, set(ended.fetchall()), states.fetchall()), reserved)
+
+
+def _match(jobs: list[ListJob], found) -> dict[tuple[int, int], tuple[ListJob, object]]:
+    """(contact id, list id) -> (the first job naming it, its row); every other job gets its status here."""
+    rows = {(row.public_id, row.list_public_id): row for row in found}
+    firsts = {}
+    for job in jobs:
+        job.status, job.error = None, None
+        row = rows.get((job.contact_public_id, job.list_public_id))
+        if row is None:
+            job.status = "recheck"  # unknown contact, or a list that is gone: the request's own path decides
+        elif row.status == "erased":
+            job.status = "invalid"
+        else:
+            job.list_name = row.name
+            key = (row.id, row.list_id)
+            if key in firsts:
+                job.status = "already"  # the same link twice in one group: the first one acts
+            else:
+                firsts[key] = (job, row)
+    return firsts
+
+
+def _consent_pairs(firsts: dict) -> list[tuple[int, int]]:
+    return sorted({(row.id, row.purpose_id) for _, row in firsts.values() if row.purpose_id is not None})
+
+
+def _withdrawals(firsts: dict, ended: set, states) -> list[EventDraft]:
+    """The ledger events of a group, in (contact, list) order; sets each acting job's status."""
+    statuses = {(row.contact_id, row.purpose_id): row.status for row in states}
+    drafts = []
+    for key in sorted(firsts):
+        job, row = firsts[key]
+        status = statuses.get((row.id, row.purpose_id))
+        claimed = row.purpose_id is not None and (
+            status in WITHDRAWABLE or (key in ended and status not in ("withdrawn", "objected")))
+        if claimed:
+            drafts.append(EventDraft(row.id, row.email, row.purpose_id, "withdrawn", job.ctx, row.notice_id,
+                                     {"list": job.list_public_id, "campaign": job.campaign_public_id}))
+        job.status = "done" if claimed or key in ended else "already"
+    return drafts
 
 
 def apply_unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:

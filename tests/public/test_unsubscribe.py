@@ -95,8 +95,13 @@ def test_token_without_list_unsubscribes_from_everything_and_suppresses(app, ann
     assert all(e.details["scope"] == "everything" for e in withdrawals())
 
 
+def _flip_middle(token: str) -> str:
+    middle = len(token) // 2
+    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1:]
+
+
 @pytest.mark.parametrize("mangle", [lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
-                                    lambda t: t.replace(".", "x", 1), lambda t: "nonsense"])
+                                    _flip_middle, lambda t: "nonsense"])
 def test_tampered_token_changes_nothing(app, ann, mangle):
     contact, news, _, campaign = ann
     path = unsubscribe_path(app, contact, news, campaign)
@@ -188,3 +193,52 @@ def test_concurrent_one_click_posts_write_one_event_per_consent(app, ann, scope)
     from mailer.services.ledger import verify_chain
 
     assert verify_chain().ok
+
+
+def test_one_click_records_the_privacy_notice_in_force(app, ann):
+    """The withdrawal names the notice version the person was under when they left (source and notice, F3)."""
+    from mailer.services.privacy.notice import current_notice
+
+    contact, news, _, campaign = ann
+    notice = current_notice()
+    db.session.commit()
+    path = unsubscribe_path(app, contact, news, campaign)
+    assert app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    [event] = withdrawals()
+    assert (event.source, event.notice_id) == ("one-click-unsubscribe", notice.id)
+    assert event.notice.version == notice.version
+
+
+def test_many_people_leaving_at_once_are_each_recorded_and_the_chain_holds(app, ann):
+    """Concurrent one-click POSTs of different people share commits; each is durable, chained and idempotent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mailer.services.ledger import verify_chain
+
+    _, news, _, campaign = ann
+    people = [subscribed_contact(f"p{i}@example.com", [news]) for i in range(16)]
+    paths = [unsubscribe_path(app, person, news, campaign) for person in people]
+
+    def post(path):
+        response = app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"})
+        return response.status_code, "You're unsubscribed" in response.text
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(post, paths + paths)) == {(200, True)}  # every link twice: a mail provider's retry
+    assert all(statuses(person) == {"News": "unsubscribed"} for person in people)
+    events = withdrawals()
+    assert sorted(e.contact_id for e in events) == sorted(p.id for p in people)  # one event each, no more
+    assert all(db.session.get(ConsentState, (p.id, news.purpose.id)).status == "withdrawn" for p in people)
+    assert verify_chain().ok
+
+
+def test_a_link_to_a_deleted_list_unsubscribes_from_everything(app, ann):
+    """The list the message was sent for is gone: the only safe reading is 'everything' (and a suppression)."""
+    from types import SimpleNamespace
+
+    contact, _, _, campaign = ann
+    path = unsubscribe_path(app, contact, SimpleNamespace(public_id="gone0000000000000000000000000000"), campaign)
+    response = app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and "any more emails" in response.text
+    assert statuses(contact) == {"News": "unsubscribed", "Offers": "unsubscribed"}
+    assert db.session.execute(select(Suppression.reason)).scalar_one() == "unsubscribed"

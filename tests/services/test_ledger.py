@@ -158,3 +158,17 @@ def test_rebuild_reproduces_the_same_states(app, runner, ledger):
     result = runner.invoke(args=["consent", "rebuild"])
     assert result.exit_code == 0 and "Rebuilt 4 consent states from the ledger." in result.output
     assert _states() == before
+
+
+def test_a_state_already_loaded_shows_the_new_consent(app, ledger):
+    """record_consent writes with Core statements; a state the session holds is kept in step, without a reload."""
+    from mailer.services.ledger import RequestContext, consent_status, record_consent
+
+    ann = contact_by_email("ann@example.com")
+    state = db.session.execute(select(ConsentState).where(ConsentState.contact_id == ann.id)).scalars().first()
+    assert state.status == "granted"
+    event = record_consent(ann, state.purpose, "withdrawn", RequestContext("test"))
+    assert consent_status(ann, state.purpose) == "withdrawn" and state.event_id == event.id
+    assert event.contact.email == "ann@example.com"  # the returned event is a usable row of the session
+    db.session.commit()
+    assert (ann.id, state.purpose_id, "withdrawn", event.id) in [s[:4] for s in _states()]
