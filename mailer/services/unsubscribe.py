@@ -22,6 +22,7 @@ from mailer.models import ConsentState, Contact, MailingList, Notice, Purpose, S
 from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
 from mailer.services.ledger import (EventDraft, LedgerUnavailable, RequestContext, append_events, pg_append,
                                     pg_reserve, record_consent)
+from mailer.services.notices import latest_notice
 from mailer.services.privacy.notice import NOTICE_KEY as PRIVACY_NOTICE_KEY
 from mailer.services.process_local import process_local
 from mailer.services.suppression import is_suppressed, suppress
@@ -406,10 +407,11 @@ def apply_unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
                "campaign": target.campaign_public_id}
     done = _outcome(target, "done")  # before the commit expires the loaded rows
     already = _outcome(target, "already", done.preferences_path)
+    notice = latest_notice(PRIVACY_NOTICE_KEY)  # the notice in force, as the one-list group commit records it
     if target.mailing_list is not None:
-        changed = withdraw_list(target.contact, target.mailing_list, ctx, details)
+        changed = withdraw_list(target.contact, target.mailing_list, ctx, details, notice=notice)
     else:
-        changed = unsubscribe_everything(target.contact, ctx, details)
+        changed = unsubscribe_everything(target.contact, ctx, details, notice=notice)
     return done if changed else already
 
 
@@ -423,7 +425,7 @@ def _end_subscription(contact_id: int, list_id: int) -> bool:
 
 
 def withdraw_purpose(contact: Contact, purpose: Purpose, ctx: RequestContext, details: dict,
-                     force: bool = False) -> bool:
+                     force: bool = False, notice: Notice | None = None) -> bool:
     """One "withdrawn" ledger event when consent is granted or pending (or a subscription was just ended).
 
     The state row is read FOR UPDATE, so of two concurrent requests only the first writes an event (SQLite
@@ -435,7 +437,7 @@ def withdraw_purpose(contact: Contact, purpose: Purpose, ctx: RequestContext, de
     status = state.status if state is not None else None
     claimed = status in WITHDRAWABLE or (force and status not in ("withdrawn", "objected"))
     if claimed:
-        record_consent(contact, purpose, "withdrawn", ctx, details=details)
+        record_consent(contact, purpose, "withdrawn", ctx, notice=notice, details=details)
     return claimed
 
 
@@ -451,15 +453,16 @@ def _suppress_once(address_hash: str) -> bool:
     return True
 
 
-def withdraw_list(contact: Contact, mailing_list: MailingList, ctx: RequestContext, details: dict) -> bool:
+def withdraw_list(contact: Contact, mailing_list: MailingList, ctx: RequestContext, details: dict,
+                  notice: Notice | None = None) -> bool:
     """Unsubscribe from one list and withdraw its consent (A7); the caller commits. True when anything changed."""
     ended = _end_subscription(contact.id, mailing_list.id)
     purpose = mailing_list.purpose
-    withdrawn = purpose is not None and withdraw_purpose(contact, purpose, ctx, details, force=ended)
+    withdrawn = purpose is not None and withdraw_purpose(contact, purpose, ctx, details, force=ended, notice=notice)
     return ended or withdrawn
 
 
-def unsubscribe_everything(contact: Contact, ctx: RequestContext, details: dict) -> bool:
+def unsubscribe_everything(contact: Contact, ctx: RequestContext, details: dict, notice: Notice | None = None) -> bool:
     """End every subscription, withdraw every consent and suppress the address; the caller commits.
 
     The suppression means the address comes back only through a fresh double opt-in (REQUIREMENTS J4).
@@ -473,9 +476,9 @@ def unsubscribe_everything(contact: Contact, ctx: RequestContext, details: dict)
     purposes = db.session.execute(select(Purpose).join(ConsentState, ConsentState.purpose_id == Purpose.id).where(
         ConsentState.contact_id == contact.id, ConsentState.status.in_(WITHDRAWABLE)).order_by(Purpose.id)).scalars().all()
     for purpose in purposes:
-        changed |= withdraw_purpose(contact, purpose, ctx, details)
+        changed |= withdraw_purpose(contact, purpose, ctx, details, notice=notice)
     for list_id in ended_lists:
         purpose = db.session.execute(select(Purpose).where(Purpose.list_id == list_id)).scalar_one_or_none()
         if purpose is not None and purpose not in purposes:
-            withdraw_purpose(contact, purpose, ctx, details, force=True)
+            withdraw_purpose(contact, purpose, ctx, details, force=True, notice=notice)
     return changed or bool(ended_lists)

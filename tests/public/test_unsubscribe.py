@@ -195,18 +195,20 @@ def test_concurrent_one_click_posts_write_one_event_per_consent(app, ann, scope)
     assert verify_chain().ok
 
 
-def test_one_click_records_the_privacy_notice_in_force(app, ann):
+@pytest.mark.parametrize("scope", ["list", "everything"])
+def test_one_click_records_the_privacy_notice_in_force(app, ann, scope):
     """The withdrawal names the notice version the person was under when they left (source and notice, F3)."""
     from mailer.services.privacy.notice import current_notice
 
     contact, news, _, campaign = ann
     notice = current_notice()
     db.session.commit()
-    path = unsubscribe_path(app, contact, news, campaign)
+    path = unsubscribe_path(app, contact, news if scope == "list" else None, campaign)
     assert app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
-    [event] = withdrawals()
-    assert (event.source, event.notice_id) == ("one-click-unsubscribe", notice.id)
-    assert event.notice.version == notice.version
+    events = withdrawals()
+    assert len(events) == (1 if scope == "list" else 3)
+    assert {(e.source, e.notice_id) for e in events} == {("one-click-unsubscribe", notice.id)}
+    assert events[0].notice.version == notice.version
 
 
 def test_many_people_leaving_at_once_are_each_recorded_and_the_chain_holds(app, ann):
