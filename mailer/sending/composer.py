@@ -21,6 +21,7 @@ from mailer.sending.messages import parse_sender
 from mailer.sending.skeleton import LEADING_DOT, WSP_CHANGE, MessageSkeleton
 from mailer.services.recipient_links import CampaignLinks
 from mailer.services.rendering import CompiledCampaign, base_context, contact_view
+from mailer.services.tracking import anonymous_click_path
 
 _LINK_SLOT = re.compile(r"\{\{ _links\[(\d+)\] \}\}")
 _PIXEL_SLOT = "{{ _pixel }}"
@@ -64,6 +65,10 @@ class Composer:
         self.links = CampaignLinks(campaign.public_id, compiled.links)
         # What an untracked recipient's slots hold: the links themselves, HTML-escaped as Jinja would, no pixel.
         self.plain_slots = {str(link_id): str(escape(url)) for link_id, url in compiled.links.items()}
+        if self.track_clicks and config["TRACKING_ANONYMOUS_COUNTS"]:
+            # Opt-in setting: recipient-free redirects, the same URL for everyone, counted as per-link totals only.
+            self.plain_slots.update({str(link_id): str(escape(self.links.base + anonymous_click_path(
+                campaign.public_id, link_id))) for link_id in compiled.links})
         self.plain_slots["P"] = ""
         # A click URL is a prefix per recipient plus a link part per link, both in the token alphabet (nothing
         # for HTML to escape); only the prefix's base URL might need escaping, so the prefix alone is escaped.

@@ -97,3 +97,26 @@ def test_recipient_without_consent_gets_no_pixel_and_no_identifying_link(app, re
     prefs = [u for u in urls_in(mail.message) if "/p/" in u][0]
     page = app.test_client().get(local(app, prefs))
     assert page.status_code == 200 and "bob@example.net" in page.text
+
+
+@pytest.mark.config(TRACKING_ANONYMOUS_COUNTS=True)
+def test_anonymous_counts_give_a_recipient_without_consent_the_same_link_as_everyone(app, received):
+    """The opt-in setting: Bob's links go through /t/a/<campaign>/<link>, which names nobody and counts a total."""
+    bob, mail = received["bob"]
+    campaign = received["campaign"]
+    html = mail.message.get_body(("html",)).get_content()
+    assert "/t/o/" not in html and "/t/c/" not in html and "<img" not in html
+    anonymous = sorted({u for u in urls_in(mail.message) if "/t/a/" in u})
+    links = db.session.execute(select(Link).where(Link.campaign_id == campaign.id).order_by(Link.id)).scalars().all()
+    assert anonymous == sorted(f"{app.config['MAILER_BASE_URL']}/t/a/{campaign.public_id}/{link.id}" for link in links)
+    assert bob.public_id not in " ".join(anonymous)
+    client = app.test_client(use_cookies=False)
+    assert [client.get(local(app, url)).headers["Location"] for url in anonymous] == [link.url for link in links]
+    tracking.flush_events()
+    assert db.session.execute(select(TrackingEvent)).first() is None  # no per-person event
+    from mailer.models import TrackingCounter
+
+    counts = db.session.execute(select(TrackingCounter.link_id, TrackingCounter.count)).all()
+    assert sorted(counts) == [(link.id, 1) for link in links]
+    # Ann consented: her links stay personal and tracked, never the anonymous ones.
+    assert not [u for u in urls_in(received["ann"][1].message) if "/t/a/" in u]
