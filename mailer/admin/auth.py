@@ -67,6 +67,7 @@ def setup():
         except staff.StaffError as exc:
             flash(str(exc), "danger")
         else:
+            staff.mark_logged_in(user)
             db.session.commit()
             login_user(user)
             flash("Welcome! Your owner account is ready.", "success")

@@ -96,7 +96,7 @@ class FieldForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = EmailField("Their email", validators=[DataRequired(), Length(max=320)])
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=[(r, r) for r in ROLES], default="viewer")  # least privilege unless chosen
 
 
 class RoleForm(FlaskForm):

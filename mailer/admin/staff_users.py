@@ -10,6 +10,7 @@ from mailer.extensions import db, limiter
 from mailer.models import StaffInvite, StaffUser
 from mailer.services import staff_accounts
 from mailer.services.privacy import PrivacyError
+from mailer.services.staff import mark_logged_in
 
 
 @bp.route("/staff", methods=["GET", "POST"])
@@ -71,6 +72,7 @@ def invite_accept(token: str):
             db.session.rollback()
             flash(str(exc), "danger")
         else:
+            mark_logged_in(user)
             db.session.commit()
             login_user(user)
             flash(f"Welcome! Your account ({user.role}) is ready.", "success")

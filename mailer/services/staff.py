@@ -57,9 +57,14 @@ def authenticate(email: str, password: str) -> StaffUser | None:
         return None
     if not user.check_password(password or ""):
         return None
-    user.last_login_at = utcnow()
+    mark_logged_in(user)
     db.session.commit()
     return user
+
+
+def mark_logged_in(user: StaffUser) -> None:
+    """Note a login (password, first-run setup, accepted invitation): the staff list shows it."""
+    user.last_login_at = utcnow()
 
 
 def needs_setup() -> bool:

@@ -31,6 +31,8 @@ def test_setup_creates_the_owner_and_logs_in(app, client, setup_url):
     dashboard = client.get("/admin/")
     assert dashboard.status_code == 200 and "Welcome! Your owner account is ready." in page(dashboard)
     assert _staff() == [("first@example.com", "owner")]
+    staff_list = page(client.get("/admin/staff"))  # setting up logged them in: not "never"
+    assert "first@example.com" in staff_list and "never" not in staff_list
 
 
 @pytest.mark.parametrize("token", ["", "nonsense", "InNldHVwIg.forged.signature"])

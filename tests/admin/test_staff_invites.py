@@ -66,6 +66,7 @@ def test_an_invitee_sets_their_own_password_once(app, app_ctx, worker, client):
     assert "Welcome! Your account (marketer) is ready." in page(client.get("/admin/"))
     user = db.session.execute(select(StaffUser).where(StaffUser.email == "ivy@example.com")).scalar_one()
     assert user.role == "marketer" and user.check_password(NEW_PASSWORD)
+    assert user.last_login_at is not None  # accepting logged them in: the staff list says so, not "never"
     client.post("/admin/logout", data={"csrf_token": csrf_token(client.get("/admin/").text)})
 
     again = client.get(link)  # single use
@@ -125,6 +126,14 @@ def test_an_expired_or_forged_link_creates_nothing(app, app_ctx, worker, client)
     [link] = links_in_mail(app, "ivy@example.com", "/admin/invite/")
     assert client.get(link).status_code == 410
     assert db.session.execute(select(StaffUser).where(StaffUser.email == "ivy@example.com")).first() is None
+
+
+def test_the_invitation_form_offers_the_least_privilege_first(app, app_ctx, client):
+    _owner(client)
+    html = client.get("/admin/staff").text
+    invite_form = html[html.index("Invite someone"):]
+    select = re.search(r'<select[^>]*name="role"[^>]*>(.*?)</select>', invite_form, re.S).group(1)
+    assert re.findall(r'<option[^>]*\bselected\b[^>]*>([^<]*)<', select) == ["viewer"]
 
 
 @pytest.mark.parametrize("email, role, message", [
