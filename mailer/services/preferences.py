@@ -25,6 +25,7 @@ from mailer.services.ledger import RequestContext, record_consent
 from mailer.services.notices import publish_notice
 from mailer.services.privacy import PrivacyError
 from mailer.services.privacy import fields as contact_fields
+from mailer.services.privacy.objection import DIRECT_MARKETING_KEY, lift_marketing_objection
 from mailer.services.recipient_links import preferences_url
 from mailer.services.signup import request_confirmation_email
 from mailer.services.suppression import is_suppressed
@@ -235,7 +236,13 @@ def _give(contact: Contact, choice: Choice, suppressed: bool, ctx: RequestContex
         now = utcnow()
         sub.status, sub.requested_at, sub.unsubscribed_at = ("pending" if suppressed else "confirmed"), now, None
         sub.confirmed_at = None if suppressed else now
-    record_consent(contact, choice.purpose, action, ctx, notice=notice, details={"via": SOURCE})
+    if choice.status == "objected" and not suppressed and choice.purpose.key == DIRECT_MARKETING_KEY:
+        # Ticking "Direct marketing" again is the person's fresh explicit action: the ledger says it lifts the
+        # objection, exactly as the page's "I want your marketing emails again" button does.
+        lift_marketing_objection(contact, ctx, "preference-centre", notice=notice)
+    else:
+        details = {"via": SOURCE, **({"lifts": "objection"} if choice.status == "objected" else {})}
+        record_consent(contact, choice.purpose, action, ctx, notice=notice, details=details)
     (changes.requested if suppressed else changes.granted).append(choice.purpose.name)
 
 

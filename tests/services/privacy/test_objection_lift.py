@@ -1,5 +1,7 @@
 """An objection to direct marketing stays absolute until the person asks for marketing again, by a fresh explicit
 action: a new double opt-in, the preference centre's button, or their instruction recorded by a privacy officer."""
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -96,6 +98,24 @@ def test_the_preference_centre_button_lifts_it_and_nothing_else(app, client, dem
     before = db.session.execute(select(ConsentEvent.id).order_by(ConsentEvent.id.desc()).limit(1)).scalar_one()
     assert client.post(f"/p/{token}/marketing-again").status_code == 200
     assert db.session.execute(select(ConsentEvent.id).order_by(ConsentEvent.id.desc()).limit(1)).scalar_one() == before
+
+
+def test_ticking_direct_marketing_in_the_preference_centre_is_recorded_as_lifting_the_objection(
+        app, client, demo_form, worker):
+    orla, campaign = _objector(app, client, worker, demo_form)
+    token = preference_token(orla)
+    dm_box = purpose(DIRECT_MARKETING_KEY).public_id
+    shown = client.get(f"/p/{token}").text
+    assert f'value="{dm_box}"' in shown  # offered, unticked
+    notice = re.search(r'name="notice" value="([^"]+)"', shown).group(1)
+    saved = client.post(f"/p/{token}", data={"choice": [dm_box], "notice": notice, "name": "Orla"})
+    assert saved.status_code == 200
+    db.session.expire_all()
+    assert not has_objected_to_marketing(orla)
+    event = _last_marketing_event(orla)
+    # The ledger says what happened: not a plain grant, the end of an objection, by the person, with the page's wording.
+    assert event.action == "granted" and event.details == {"lifts": "objection", "way": "preference-centre"}
+    assert event.notice is not None and event.notice.key == NOTICE_KEY
 
 
 def test_a_privacy_officer_records_a_lift_on_the_persons_instruction(app, client, demo_form, worker):
