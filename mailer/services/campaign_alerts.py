@@ -57,7 +57,7 @@ def paused_automatically(campaign_id: int, policy: bool) -> None:
 
 def _alert(campaign_id: int, kind: str) -> None:
     from mailer.services.privacy.audit import record
-    from mailer.services.privacy.mail import _send
+    from mailer.services.privacy.mail import send_email
 
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
@@ -71,12 +71,12 @@ def _alert(campaign_id: int, kind: str) -> None:
     advice = ADVICE[kind]
     url = external_url("admin.campaign_show", public_id=public_id)
     for email in staff:
-        _send(email, None, f"Campaign “{name}” paused: {advice['title'][0].lower()}{advice['title'][1:]}",
-              category="internal", heading=f"“{name}” was paused automatically",
-              paragraphs=[reason, advice["summary"], "What to check before you resume:"],
-              items=advice["checks"], button_url=url, button_label="Open the campaign",
-              footnote="You receive this because you are an owner or admin. Nothing more is sent to this "
-                       "campaign's recipients until someone resumes it.")
+        send_email(email, None, f"Campaign “{name}” paused: {advice['title'][0].lower()}{advice['title'][1:]}",
+                   category="internal", heading=f"“{name}” was paused automatically",
+                   paragraphs=[reason, advice["summary"], "What to check before you resume:"],
+                   items=advice["checks"], button_url=url, button_label="Open the campaign",
+                   footnote="You receive this because you are an owner or admin. Nothing more is sent to this "
+                            "campaign's recipients until someone resumes it.")
     record(ALERT_ACTION, "campaign", public_id, {"kind": kind, "notified": len(staff)})
     db.session.commit()
 

@@ -24,8 +24,8 @@ WHAT_HAPPENS = {
 }
 
 
-def _send(to_addr: str, to_name: str | None, subject: str, category: str = "transactional", **context) -> str:
-    """Render the shared privacy email layout and send it; returns the Message-ID."""
+def send_email(to_addr: str, to_name: str | None, subject: str, category: str = "transactional", **context) -> str:
+    """Render the shared notice email layout (privacy mails, operator alerts) and send it; returns the Message-ID."""
     config = current_app.config
     sender = parse_sender(config["MAILER_FROM"])
     context = {"paragraphs": [], "items": [], "button_url": "", "button_label": "", "footnote": "",
@@ -48,7 +48,7 @@ def send_verification(request_id: int) -> str | None:
     if contact is None or contact.status == "erased" or not contact.email:
         return None
     label = TYPE_LABELS[req.type].split(" (")[0].lower()
-    message_id = _send(
+    message_id = send_email(
         contact.email, contact.name, f"Please confirm your {label} request",
         heading=f"Confirm your {label} request",
         paragraphs=[f"We received a request to exercise your right of {label} with "
@@ -70,7 +70,7 @@ def send_address_reconfirmation(request_id: int) -> str | None:
     if req is None or not new_email or req.contact is None or req.contact.status == "erased":
         return None
     token = make_token("reconfirm-email", req.public_id)
-    message_id = _send(
+    message_id = send_email(
         new_email, req.contact.name, "Please confirm your new email address",
         heading="Confirm your new email address",
         paragraphs=[f"You asked {current_app.config['MAILER_ORGANISATION']} to use this address instead of the old "
@@ -89,12 +89,12 @@ def send_export_link(request_id: int) -> str | None:
     req = db.session.get(PrivacyRequest, request_id)
     if req is None or req.contact is None or req.contact.status == "erased" or not req.contact.email:
         return None
-    return _send(req.contact.email, req.contact.name, "Your data is ready to download",
-                 heading="Your data is ready",
-                 paragraphs=["Here is a copy of all personal data we hold about you, with an explanation of how "
-                             "we use it."],
-                 button_url=external_url("public.privacy_download", token=download_token(req)),
-                 button_label="Download my data (ZIP)", footnote="The link works for 7 days.")
+    return send_email(req.contact.email, req.contact.name, "Your data is ready to download",
+                      heading="Your data is ready",
+                      paragraphs=["Here is a copy of all personal data we hold about you, with an explanation of how "
+                                  "we use it."],
+                      button_url=external_url("public.privacy_download", token=download_token(req)),
+                      button_label="Download my data (ZIP)", footnote="The link works for 7 days.")
 
 
 def send_repermission(contact_id: int) -> str | None:
@@ -108,7 +108,7 @@ def send_repermission(contact_id: int) -> str | None:
         return None
     days = get_settings().repermission_grace_days
     db.session.commit()  # release the write lock (settings row) before the outbox stores the message
-    message_id = _send(
+    message_id = send_email(
         contact.email, contact.name, f"Do you still want to hear from {current_app.config['MAILER_ORGANISATION']}?",
         heading="Shall we keep you on our list?",
         paragraphs=["We haven't heard from you in a long time. We only keep your details while you want our emails.",
@@ -131,7 +131,7 @@ def send_staff_invitation(invite_id: int) -> str | None:
         return None
     organisation = current_app.config["MAILER_ORGANISATION"]
     inviter = invite.invited_by.email if invite.invited_by is not None else "An administrator"
-    message_id = _send(
+    message_id = send_email(
         invite.email, None, f"You're invited to the {organisation} mailing admin",
         heading="You're invited",
         paragraphs=[f"{inviter} invited you to work in the {organisation} mailing admin with the role "
@@ -163,10 +163,10 @@ def send_deadline_reminders() -> int:
              f"{' — OVERDUE' if r.deadline < now else ''} ({external_url('admin.privacy_request_show', public_id=r.public_id)})"
              for r in due]
     for person in staff:
-        _send(person.email, None, f"{len(due)} privacy request(s) due soon or overdue", category="internal",
-              heading="Privacy requests need an answer",
-              paragraphs=["These requests must be answered within one month of receipt (Art. 12(3) GDPR):"],
-              items=items, button_url=external_url("admin.privacy_requests"), button_label="Open the register")
+        send_email(person.email, None, f"{len(due)} privacy request(s) due soon or overdue", category="internal",
+                   heading="Privacy requests need an answer",
+                   paragraphs=["These requests must be answered within one month of receipt (Art. 12(3) GDPR):"],
+                   items=items, button_url=external_url("admin.privacy_requests"), button_label="Open the register")
     for req in due:
         req.last_reminded_at = now
     db.session.commit()
