@@ -31,6 +31,12 @@ ACTIVE_SUBSCRIPTION = ("pending", "confirmed")
 WITHDRAWABLE = ("granted", "pending")
 
 
+def _withdraws(status: str | None, ended: bool) -> bool:
+    """Whether a consent in `status` gets a "withdrawn" event: granted or pending, or any consent not already
+    withdrawn or objected to when the subscription was just ended (one rule for the request and the group)."""
+    return status in WITHDRAWABLE or (ended and status not in ("withdrawn", "objected"))
+
+
 @dataclass
 class UnsubscribeTarget:
     """Who a genuine unsubscribe token names, and what from (None: everything)."""
@@ -389,8 +395,7 @@ def _withdrawals(firsts: dict, ended: set, states) -> list[EventDraft]:
     for key in sorted(firsts):
         job, row = firsts[key]
         status = statuses.get((row.id, row.purpose_id))
-        claimed = row.purpose_id is not None and (
-            status in WITHDRAWABLE or (key in ended and status not in ("withdrawn", "objected")))
+        claimed = row.purpose_id is not None and _withdraws(status, key in ended)
         if claimed:
             drafts.append(EventDraft(row.id, row.email, row.purpose_id, "withdrawn", job.ctx, row.notice_id,
                                      {"list": job.list_public_id, "campaign": job.campaign_public_id}))
@@ -435,7 +440,7 @@ def withdraw_purpose(contact: Contact, purpose: Purpose, ctx: RequestContext, de
         ConsentState.contact_id == contact.id, ConsentState.purpose_id == purpose.id).with_for_update()
     ).scalar_one_or_none()
     status = state.status if state is not None else None
-    claimed = status in WITHDRAWABLE or (force and status not in ("withdrawn", "objected"))
+    claimed = _withdraws(status, force)
     if claimed:
         record_consent(contact, purpose, "withdrawn", ctx, notice=notice, details=details)
     return claimed
