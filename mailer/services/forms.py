@@ -104,9 +104,12 @@ def _validate_fields(settings: FormSettings, purposes: list[Purpose]) -> list[tu
                                 "on giving it (consent must be free).")
         chosen.append((custom, item))
     asked = {custom.purpose_id for custom, _ in chosen if custom.purpose_id}
-    for purpose in purposes:
-        orphan = field_service.field_for_purpose(purpose)
-        if orphan is not None and purpose.id not in asked:
+    unasked = [purpose for purpose in purposes if purpose.id not in asked]
+    fields_by_purpose = {custom.purpose_id: custom for custom in db.session.execute(select(ContactField).where(
+        ContactField.purpose_id.in_([purpose.id for purpose in unasked]))).scalars()} if unasked else {}
+    for purpose in unasked:
+        orphan = fields_by_purpose.get(purpose.id)
+        if orphan is not None:
             raise FormError(f"The checkbox “{purpose.name}” only makes sense when the form asks for "
                             f"“{orphan.label}”: add the field or untick the checkbox.")
     return chosen
