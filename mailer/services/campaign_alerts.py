@@ -85,10 +85,19 @@ def pause_alert(campaign: Campaign) -> dict | None:
     """What to show about the current automatic pause of a campaign: kind, title, summary, checks; else None."""
     if campaign.status != "paused" or not (campaign.status_reason or "").startswith("Paused automatically"):
         return None
-    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == ALERT_ACTION,
-                                                        AuditEvent.target_type == "campaign",
-                                                        AuditEvent.target_id == campaign.public_id)
-                               .order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return _alert_from(_latest_alert_events([campaign.public_id]).get(campaign.public_id))
+
+
+def _latest_alert_events(public_ids: list[str]) -> dict[str, AuditEvent]:
+    """The newest auto-pause audit event of each of these campaigns (one query)."""
+    events = db.session.execute(select(AuditEvent).where(AuditEvent.action == ALERT_ACTION,
+                                                         AuditEvent.target_type == "campaign",
+                                                         AuditEvent.target_id.in_(public_ids))
+                                .order_by(AuditEvent.id)).scalars()
+    return {event.target_id: event for event in events}  # later (newer) events overwrite earlier ones
+
+
+def _alert_from(event: AuditEvent | None) -> dict | None:
     if event is None:
         return None
     kind = (event.details or {}).get("kind", "errors")
@@ -101,4 +110,5 @@ def paused_campaigns_needing_attention(limit: int = 10) -> list[tuple[Campaign, 
     paused = db.session.execute(select(Campaign).where(Campaign.status == "paused",
                                                        Campaign.status_reason.startswith("Paused automatically"))
                                 .order_by(Campaign.id.desc()).limit(limit)).scalars().all()
-    return [(campaign, alert) for campaign in paused if (alert := pause_alert(campaign))]
+    events = _latest_alert_events([campaign.public_id for campaign in paused]) if paused else {}
+    return [(campaign, alert) for campaign in paused if (alert := _alert_from(events.get(campaign.public_id)))]
