@@ -6,7 +6,7 @@ format of mailer.security (one HMAC each; a click link's link half is made once 
 """
 from flask import current_app
 
-from mailer.security import compact_keys
+from mailer.security import compact_keys, make_token
 
 
 def _base() -> str:
@@ -15,7 +15,7 @@ def _base() -> str:
 
 def unsubscribe_token(contact_public_id: str, list_public_id: str | None, campaign_public_id: str | None) -> str:
     """Identifies recipient, the list the message was sent for, and the campaign."""
-    return compact_keys("unsubscribe").recipient((contact_public_id, list_public_id, campaign_public_id))
+    return make_token("unsubscribe", [contact_public_id, list_public_id, campaign_public_id])
 
 
 def unsubscribe_url(contact_public_id: str, list_public_id: str | None, campaign_public_id: str | None) -> str:
@@ -25,19 +25,17 @@ def unsubscribe_url(contact_public_id: str, list_public_id: str | None, campaign
 
 def preferences_url(contact_public_id: str) -> str:
     """The contact's preference centre (long-lived)."""
-    return f"{_base()}/p/{compact_keys('preferences').recipient((contact_public_id,))}"
+    return f"{_base()}/p/{make_token('preferences', contact_public_id)}"
 
 
 def open_pixel_url(contact_public_id: str, campaign_public_id: str) -> str:
     """1×1 pixel URL; only for contacts who consented to open tracking."""
-    return f"{_base()}/t/o/{compact_keys('open').recipient((campaign_public_id, contact_public_id))}"
+    return f"{_base()}/t/o/{make_token('open', [campaign_public_id, contact_public_id])}"
 
 
 def click_url(contact_public_id: str, campaign_public_id: str, link_id: int) -> str:
     """Redirect URL for one campaign link; only for contacts who consented to click tracking."""
-    keys = compact_keys("click")
-    return (f"{_base()}/t/c/{keys.recipient((campaign_public_id, contact_public_id))}."
-            f"{keys.link_part(campaign_public_id, link_id)}")
+    return f"{_base()}/t/c/{make_token('click', [campaign_public_id, contact_public_id, link_id])}"
 
 
 class CampaignLinks:
