@@ -127,12 +127,6 @@ class PartEncoder:
         return headers, body, flags
 
 
-def encode_part(content: str, subtype: str) -> tuple[bytes, bytes]:
-    """(headers, body) of one part (without caches: for one-off messages)."""
-    headers, body, _ = PartEncoder().encode(content, subtype)
-    return headers, body
-
-
 class _Clock:
     """The Date header, formatted at most once a second."""
 
