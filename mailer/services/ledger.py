@@ -230,12 +230,11 @@ def record_consent(
     ev = ConsentEvent(**row)
     make_transient_to_detached(ev)  # the stored row, known to the session without another query
     session.add(ev)
-    state = ACTION_STATES[action]
-    if purpose is not None and state is not None:
-        cached = session.identity_map.get(identity_key(ConsentState, (contact.id, purpose.id)))
+    for state in _state_rows([row]):  # the state append_events wrote, if the action sets one
+        cached = session.identity_map.get(identity_key(ConsentState, (state["contact_id"], state["purpose_id"])))
         if cached is not None:  # a state the session already loaded shows the new value
-            for key, value in (("status", state), ("event_id", row["id"]), ("updated_at", row["created_at"])):
-                set_committed_value(cached, key, value)
+            for key in ("status", "event_id", "updated_at"):
+                set_committed_value(cached, key, state[key])
     return ev
 
 
