@@ -49,10 +49,14 @@ def _send(invite: StaffInvite) -> None:
     enqueue_after_commit(db.session, "send_staff_invitation", invite.id)
 
 
+def _waiting_invites():
+    return select(StaffInvite).where(StaffInvite.accepted_at.is_(None), StaffInvite.revoked_at.is_(None))
+
+
 def pending_invites() -> list[StaffInvite]:
     """Invitations not yet accepted or revoked (expired ones too, so they can be sent again), newest first."""
-    query = select(StaffInvite).where(StaffInvite.accepted_at.is_(None), StaffInvite.revoked_at.is_(None))
-    return list(db.session.execute(query.order_by(StaffInvite.created_at.desc(), StaffInvite.id.desc())).scalars())
+    query = _waiting_invites().order_by(StaffInvite.created_at.desc(), StaffInvite.id.desc())
+    return list(db.session.execute(query).scalars())
 
 
 def invite_staff(actor: StaffUser, email: str, role: str, ip: str | None = None) -> StaffInvite:
@@ -62,7 +66,7 @@ def invite_staff(actor: StaffUser, email: str, role: str, ip: str | None = None)
     except StaffError as exc:
         raise PrivacyError(str(exc)) from None
     _may_manage(actor, role)
-    if any(invite.email == email for invite in pending_invites()):
+    if db.session.execute(_waiting_invites().where(StaffInvite.email == email).limit(1)).first() is not None:
         raise PrivacyError("That address already has an invitation waiting: send it again from the list below.")
     invite = StaffInvite(email=email, role=role, invited_by_id=actor.id, nonce="", expires_at=utcnow())
     db.session.add(invite)
