@@ -178,13 +178,14 @@ def write_hits(hits: list[TrackedHit]) -> int:
     if rows:
         _insert_events(rows)
         humans = {r["contact_id"] for r in rows if not r["machine"]}
-        if humans:  # a person's own open or click is activity (retention of inactive contacts), noted daily
+        if humans:  # a person's own open or click is activity (retention of inactive contacts), noted hourly
             latest = max(r["created_at"] for r in rows)
             contacts_table = Contact.__table__
             db.session.execute(update(contacts_table).where(
                 _among(contacts_table.c.id, humans),
                 or_(contacts_table.c.last_activity_at.is_(None),
-                    contacts_table.c.last_activity_at < latest - ACTIVITY_RESOLUTION)).values(last_activity_at=latest))
+                    contacts_table.c.last_activity_at < latest - ACTIVITY_RESOLUTION)).values(
+                last_activity_at=latest, updated_at=contacts_table.c.updated_at))  # activity is not an edit
     for (campaign_id, link_id), count in anonymous.items():
         _add_to_counter(campaign_id, link_id, count)
     db.session.commit()
