@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -297,6 +297,7 @@ def verify_chain(batch_size: int = 1000) -> ChainReport:
 
 
 def contact_history(contact: Contact) -> list[ConsentEvent]:
-    """Every ledger event of a contact, oldest first."""
-    query = select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id)
+    """Every ledger event of a contact, oldest first, with its purpose and notice (every caller shows them)."""
+    query = (select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id)
+             .options(selectinload(ConsentEvent.purpose), selectinload(ConsentEvent.notice)))
     return list(db.session.execute(query).scalars())

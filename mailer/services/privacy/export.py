@@ -8,13 +8,13 @@ from datetime import date, datetime
 
 from flask import current_app, render_template
 from sqlalchemy import ForeignKey, select
-from sqlalchemy.orm import selectinload
 
 from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import (AuditEvent, ConsentEvent, ConsentState, Contact, Delivery, Notice, PrivacyRequest,
                            Subscription)
 from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.services.ledger import contact_history
 from mailer.services.privacy import fields as field_service
 from mailer.services.privacy.notice import notice_content
 from mailer.services.privacy.settings import get_settings, recipients, retention_days
@@ -53,9 +53,7 @@ def collect_subscriptions(contact: Contact, clear: bool) -> list[dict]:
 def collect_consent_history(contact: Contact, clear: bool) -> list[dict]:
     """Every ledger event, with the exact words the person was shown (notice key, version and text)."""
     rows = []
-    query = (select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id)
-             .options(selectinload(ConsentEvent.purpose), selectinload(ConsentEvent.notice)))
-    for ev in db.session.execute(query).scalars():
+    for ev in contact_history(contact):
         rows.append({"event": ev.id, "at": _iso(ev.created_at), "action": ev.action,
                      "purpose": ev.purpose.name if ev.purpose else None, "source": ev.source, "email": ev.email,
                      "ip": ev.ip, "user_agent": ev.user_agent, "details": ev.details or {},
