@@ -338,8 +338,3 @@ def get_transport():
 
         transport = current_app.extensions["mailer.transport"] = OutboxTransport(db.engine)
     return transport
-
-
-def uses_outbox() -> bool:
-    """True in embedded mode, where mail goes to the local outbox."""
-    return not current_app.config["SMTP_URL"]

@@ -171,10 +171,6 @@ def drop_values_under(contact: Contact, purpose: Purpose) -> None:
                                                        ContactFieldValue.field_id.in_(field_ids)))
 
 
-def clear_value(row: ContactFieldValue) -> None:
-    db.session.delete(row)
-
-
 def read_value(contact: Contact, field: ContactField) -> str | None:
     """The clear value (for the person themself and audited reveals only)."""
     row = _row(contact, field)
