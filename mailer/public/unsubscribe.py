@@ -1,5 +1,5 @@
 """Unsubscribe links (REQUIREMENTS A3-A6): GET shows a page, POST (RFC 8058 one-click) acts."""
-from flask import render_template, request
+from flask import current_app, render_template, request
 
 from mailer.extensions import csrf, limiter
 from mailer.public import bp
@@ -25,5 +25,18 @@ def unsubscribe_post(token: str):
     one_click = request.form.get("List-Unsubscribe", "") == "One-Click"
     ctx = request_context("one-click-unsubscribe" if one_click else "unsubscribe-page")
     outcome = service.unsubscribe(token, ctx)
-    return render_template("public/unsubscribe_done.html", outcome=outcome), \
-        400 if outcome.status == "invalid" else 200
+    status = 400 if outcome.status == "invalid" else 200
+    if one_click:  # a mail provider's POST (RFC 8058): nobody sees the answer but its status
+        return _one_click_answer(outcome), status, {"Content-Type": "text/plain; charset=utf-8"}
+    return render_template("public/unsubscribe_done.html", outcome=outcome), status
+
+
+def _one_click_answer(outcome: service.UnsubscribeOutcome) -> str:
+    """The done page's words as plain text (no page to render for a machine, thousands of times a minute)."""
+    if outcome.status == "invalid":
+        return "This unsubscribe link doesn't work. Nothing has changed.\n"
+    if outcome.everything:
+        text = f"You're unsubscribed: we won't send you any more emails from {current_app.config['MAILER_ORGANISATION']}."
+    else:
+        text = f"You're unsubscribed: we won't send you “{outcome.list_name}” again."
+    return text + (" (You had already unsubscribed.)" if outcome.status == "already" else "") + "\n"

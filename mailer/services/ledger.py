@@ -42,12 +42,39 @@ EVENT_HASH_FIELDS = ("contact_id", "purpose_id", "action", "source", "notice_id"
                      "pii_digest", "prev_hash")
 
 
-def _hash_of(row: dict) -> str:
-    """Hash of an event's non-personal content, its personal-data digest and its predecessor."""
+def _hash_body(row: dict) -> dict:
+    """The hashed fields of an event, as the hash has them."""
     body = {key: row[key] for key in EVENT_HASH_FIELDS}
     body["details"] = body["details"] or {}
     body["created_at"] = body["created_at"].isoformat(timespec="microseconds")
-    return hashlib.sha256(_canonical(body)).hexdigest()
+    return body
+
+
+def _hash_of(row: dict) -> str:
+    """Hash of an event's non-personal content, its personal-data digest and its predecessor."""
+    return hashlib.sha256(_canonical(_hash_body(row))).hexdigest()
+
+
+# What only the database knows when it appends a group (database_event), in key order.
+DATABASE_FILLED = ("contact_id", "notice_id", "pii_digest", "prev_hash", "purpose_id")
+
+
+def _hash_template(row: dict) -> list[str]:
+    """The text _hash_of hashes, cut around the values of DATABASE_FILLED: six pieces, and the hashed text is
+    pieces[0] + contact_id + pieces[1] + notice_id + ... + purpose_id + pieces[5] (ids as JSON numbers or null,
+    the digests as bare hex). The row's own values of those fields are ignored."""
+    body = _hash_body({**row, **dict.fromkeys(DATABASE_FILLED)})
+    pieces, text = [], "{"
+    for number, key in enumerate(sorted(body)):  # _canonical's order and separators
+        text += ("," if number else "") + json.dumps(key) + ":"
+        if key in DATABASE_FILLED:
+            quote = '"' if key in ("pii_digest", "prev_hash") else ""
+            pieces.append(text + quote)
+            text = quote
+        else:
+            text += _canonical(body[key]).decode()
+    pieces.append(text + "}")
+    return pieces
 
 
 def _event_hash(ev: ConsentEvent) -> str:
@@ -96,22 +123,38 @@ def _upsert_states(dialect: str):
               "updated_at": upsert.excluded.updated_at})
 
 
+def _draft_row(draft: EventDraft) -> dict:
+    """An event's row before it is chained: everything but prev_hash and hash."""
+    if draft.action not in ACTION_STATES:
+        raise ValueError(f"unknown consent action {draft.action!r}")
+    ctx = draft.ctx
+    row = {"contact_id": draft.contact_id, "purpose_id": draft.purpose_id, "action": draft.action,
+           "source": ctx.source[:120], "notice_id": draft.notice_id, "email": draft.email,
+           "ip": (ctx.ip or None) and ctx.ip[:45], "user_agent": (ctx.user_agent or None) and ctx.user_agent[:512],
+           "details": draft.details or {}, "created_at": utcnow(), "pii_salt": secrets.token_hex(16)}
+    row["pii_digest"] = _pii_digest(row["pii_salt"], row["email"], row["ip"], row["user_agent"])
+    return row
+
+
 def _chain(drafts: list[EventDraft], previous: str) -> list[dict]:
     """The rows of drafts appended after the event hashed `previous`: each hashes its predecessor."""
     rows = []
     for draft in drafts:
-        if draft.action not in ACTION_STATES:
-            raise ValueError(f"unknown consent action {draft.action!r}")
-        ctx = draft.ctx
-        row = {"contact_id": draft.contact_id, "purpose_id": draft.purpose_id, "action": draft.action,
-               "source": ctx.source[:120], "notice_id": draft.notice_id, "email": draft.email,
-               "ip": (ctx.ip or None) and ctx.ip[:45], "user_agent": (ctx.user_agent or None) and ctx.user_agent[:512],
-               "details": draft.details or {}, "created_at": utcnow(), "pii_salt": secrets.token_hex(16),
-               "prev_hash": previous}
-        row["pii_digest"] = _pii_digest(row["pii_salt"], row["email"], row["ip"], row["user_agent"])
+        row = _draft_row(draft)
+        row["prev_hash"] = previous
         row["hash"] = previous = _hash_of(row)
         rows.append(row)
     return rows
+
+
+def database_event(draft: EventDraft) -> dict:
+    """An event for the database to complete and append (PostgreSQL's leave_lists, migration 0011): its own
+    fields, the text of its hash with holes for DATABASE_FILLED, and the digested text of its personal fields
+    after the address (the digest hashes pii_salt + "[" + JSON(email) + "," + pii_rest)."""
+    row = _draft_row(draft)
+    return {"created_at": row["created_at"].isoformat(timespec="microseconds"), "details": row["details"],
+            "source": row["source"], "ip": row["ip"], "user_agent": row["user_agent"], "pii_salt": row["pii_salt"],
+            "pii_rest": _canonical([row["ip"], row["user_agent"]]).decode()[1:], "hash_text": _hash_template(row)}
 
 
 def _number(rows: list[dict], ids: list[int]) -> None:
@@ -156,58 +199,6 @@ def append_events(connection, drafts: list[EventDraft]) -> list[dict]:
     states = _state_rows(rows)
     if states:
         connection.execute(_upsert_states(connection.dialect.name), states)
-    return rows
-
-
-# --- PostgreSQL, pipelined (psycopg): the same append in fewer round trips -----------------------------------
-
-# The head is locked first; the ids are drawn in its RETURNING, so after the lock: they ascend in chain order.
-_PG_LOCK_HEAD = """
-UPDATE ledger_head SET last_event_id = last_event_id WHERE id = 1
-RETURNING last_hash, ARRAY(SELECT nextval(pg_get_serial_sequence('consent_events', 'id'))
-                           FROM generate_series(1, %s) ORDER BY 1)"""
-_EVENT_COLUMNS = ", ".join(("id", "contact_id", "purpose_id", "action", "source", "notice_id", "email", "ip",
-                            "user_agent", "details", "created_at", "pii_salt", "pii_digest", "prev_hash", "hash"))
-_STATE_COLUMNS = "contact_id, purpose_id, status, event_id, updated_at"
-# One statement writes the events, the head and the states (constraints are checked at its end); rows travel
-# as one JSON parameter each (far cheaper to adapt than a parameter per value).
-_PG_WRITE = f"""
-WITH events AS (INSERT INTO consent_events ({_EVENT_COLUMNS})
-                SELECT {_EVENT_COLUMNS} FROM json_populate_recordset(NULL::consent_events, %s::json)),
-     head AS (UPDATE ledger_head SET last_hash = %s, last_event_id = %s WHERE id = 1)
-INSERT INTO consent_states ({_STATE_COLUMNS})
-SELECT {_STATE_COLUMNS} FROM json_populate_recordset(NULL::consent_states, %s::json)
-ON CONFLICT (contact_id, purpose_id) DO UPDATE
-SET status = excluded.status, event_id = excluded.event_id, updated_at = excluded.updated_at"""
-
-
-class LedgerUnavailable(Exception):
-    """The ledger has no head row yet (nothing was ever recorded): use append_events."""
-
-
-def _json_time(value):
-    """Datetimes in JSON parameters: ISO 8601 to the microsecond, as the hash has them."""
-    return value.isoformat(timespec="microseconds")
-
-
-def pg_reserve(driver, count: int):
-    """Queue, on a psycopg connection in pipeline mode, the head lock and `count` event ids; pass the result to
-    pg_append."""
-    return driver.execute(_PG_LOCK_HEAD, (count,))
-
-
-def pg_append(driver, drafts: list[EventDraft], reserved) -> list[dict]:
-    """Queue the events (at most as many as reserved), the head and the states; the caller commits."""
-    head = reserved.fetchone()
-    if head is None:
-        raise LedgerUnavailable()
-    if not drafts:
-        return []
-    last_hash, ids = head
-    rows = _chain(drafts, last_hash)
-    _number(rows, ids[:len(rows)])
-    driver.execute(_PG_WRITE, (json.dumps(rows, default=_json_time), rows[-1]["hash"], rows[-1]["id"],
-                               json.dumps(_state_rows(rows), default=_json_time)))
     return rows
 
 

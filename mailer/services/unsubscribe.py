@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import psycopg
 from flask import current_app
-from psycopg.rows import namedtuple_row
 from sqlalchemy import bindparam, event, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
@@ -20,8 +19,7 @@ from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import ConsentState, Contact, MailingList, Notice, Purpose, Subscription
 from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.services.ledger import (EventDraft, LedgerUnavailable, RequestContext, append_events, pg_append,
-                                    pg_reserve, record_consent)
+from mailer.services.ledger import EventDraft, RequestContext, append_events, database_event, record_consent
 from mailer.services.notices import latest_notice
 from mailer.services.privacy.notice import NOTICE_KEY as PRIVACY_NOTICE_KEY
 from mailer.services.process_local import process_local
@@ -171,7 +169,8 @@ class ListUnsubscribes:
     """Group commit of one-list unsubscribes within a process.
 
     A request queues its job; if no request is writing, it writes itself: every queued job in one transaction
-    that takes the ledger head lock once and chains all their events, one commit. Requests arriving meanwhile
+    that takes the ledger head lock once and chains all their events, one commit (on PostgreSQL one statement,
+    leave_lists_pg, so the head lock is held only inside the database). Requests arriving meanwhile
     wait, then the first of them writes the next group (each writer writes one group, so nobody waits for
     more than the group in flight and its own). Every request returns only after its own group committed.
     """
@@ -182,9 +181,9 @@ class ListUnsubscribes:
         self._lock = threading.Lock()
         self._queue: list[ListJob] = []
         self._writing = False
-        self._raw = None  # this process's PostgreSQL connection for groups (pipelined), kept between groups
+        self._raw = None  # this process's PostgreSQL connection for groups (autocommit), kept between groups
         with app.app_context():
-            self._pipelined = db.engine.dialect.name == "postgresql" and psycopg.Pipeline.is_supported()
+            self._on_postgresql = db.engine.dialect.name == "postgresql"
             event.listen(db.engine, "engine_disposed", self._release)
 
     def submit(self, job: ListJob) -> ListJob:
@@ -234,7 +233,9 @@ class ListUnsubscribes:
     def _commit(self, group: list[ListJob]) -> None:
         for attempt in range(3):
             try:
-                if not (self._pipelined and self._commit_pipelined(group)):
+                if self._on_postgresql:
+                    self._commit_postgresql(group)
+                else:
                     with db.engine.begin() as connection:
                         leave_lists(connection, group)
                 return
@@ -242,36 +243,32 @@ class ListUnsubscribes:
                 if attempt == 2:                                  # snapshot, PostgreSQL deadlock): again
                     raise
 
-    def _commit_pipelined(self, group: list[ListJob]) -> bool:
-        """The group on this process's own PostgreSQL connection, pipelined; False if the ledger is not started."""
+    def _commit_postgresql(self, group: list[ListJob]) -> None:
+        """The group on this process's own PostgreSQL connection: one statement in autocommit (one round trip)."""
         if self._raw is None:
             self._raw = db.engine.raw_connection()
-        driver = self._raw.driver_connection
+            self._raw.driver_connection.autocommit = True  # reset before the connection goes back (_release)
         try:
-            with driver.pipeline():
-                leave_lists_pipelined(driver, group)
-                driver.commit()  # sent with the last statements: one round trip
-        except Exception as exc:
+            leave_lists_pg(self._raw.driver_connection, group)
+        except Exception:
             self._discard_failed()
-            if isinstance(exc, LedgerUnavailable):
-                return False
             raise
-        return True
 
     def _release(self, _engine=None) -> None:
         """Give the kept connection back when the engine is disposed (not while a group is being written)."""
         with self._lock:
             if self._raw is not None and not self._writing:
+                driver = self._raw.driver_connection
+                if driver.closed or driver.broken:
+                    self._raw.invalidate()
+                else:
+                    driver.autocommit = False  # as the pool handed it out
                 self._raw.close()
                 self._raw = None
 
     def _discard_failed(self) -> None:
-        """Roll back after a failure; a broken connection is replaced by the next group."""
+        """After a failure (the statement was rolled back), a broken connection is replaced by the next group."""
         driver = self._raw.driver_connection
-        try:
-            driver.rollback()
-        except psycopg.Error:
-            pass
         if driver.closed or driver.broken:
             self._raw.invalidate()
             self._raw = None
@@ -328,39 +325,38 @@ def leave_lists(connection, jobs: list[ListJob]) -> None:
     append_events(connection, _withdrawals(firsts, ended, states))
 
 
-# The group's (contact, list) public ids travel as one JSON parameter.
-_NAMED = """json_to_recordset(%s::json) AS t(contact_public_id text, list_public_id text)
-JOIN contacts c ON c.public_id = t.contact_public_id JOIN mailing_lists l ON l.public_id = t.list_public_id"""
-_PG_RESOLVE = f"""
-SELECT c.id, c.public_id, c.email, c.status, l.id AS list_id, l.public_id AS list_public_id, l.name,
-       p.id AS purpose_id,
-       (SELECT n.id FROM notices n WHERE n.key = %s ORDER BY n.version DESC LIMIT 1) AS notice_id
-FROM {_NAMED} LEFT JOIN purposes p ON p.list_id = l.id"""
-_PG_END = f"""
-UPDATE subscriptions s SET status = 'unsubscribed', unsubscribed_at = %s FROM {_NAMED}
-WHERE s.contact_id = c.id AND s.list_id = l.id AND s.status <> 'unsubscribed' AND c.status <> 'erased'
-RETURNING s.contact_id, s.list_id"""
-_PG_STATES = f"""
-SELECT cs.contact_id, cs.purpose_id, cs.status FROM {_NAMED}
-JOIN purposes p ON p.list_id = l.id JOIN consent_states cs ON cs.contact_id = c.id AND cs.purpose_id = p.id
-FOR UPDATE OF cs"""
+_PG_LEAVE = "SELECT job, outcome, list_name FROM leave_lists(%s::json, %s, %s)"
 
 
-def leave_lists_pipelined(driver, jobs: list[ListJob]) -> None:
-    """leave_lists on PostgreSQL in two round trips, on a psycopg connection in pipeline mode; the caller commits.
+def leave_lists_pg(driver, jobs: list[ListJob]) -> None:
+    """leave_lists on PostgreSQL: one statement (migration 0011's leave_lists function) on a psycopg connection in
+    autocommit mode, so the group is applied atomically and committed in one round trip.
 
-    First: find the contacts and lists, end the subscriptions, lock the consent states, lock the ledger head and
-    draw event ids (sent together, run in this order; all by public id). Second: the events, the head, the states
-    and the commit.
+    The database applies the same rule as leave_lists and withdraw_list, and appends the events chained under
+    the ledger head lock, which it holds only while it appends; the application sends each event's own
+    fields and the text of its hash around what only the database knows (ledger.database_event).
     """
-    named = sorted({(job.contact_public_id, job.list_public_id) for job in jobs})
-    pairs = json.dumps([{"contact_public_id": c, "list_public_id": l} for c, l in named])
-    resolve = driver.cursor(row_factory=namedtuple_row).execute(_PG_RESOLVE, (PRIVACY_NOTICE_KEY, pairs))
-    ended = driver.execute(_PG_END, (utcnow(), pairs))
-    states = driver.cursor(row_factory=namedtuple_row).execute(_PG_STATES, (pairs,))
-    reserved = pg_reserve(driver, len(named))
-    firsts = _match(jobs, resolve.fetchall())
-    pg_append(driver, _withdrawals(firsts, set(ended.fetchall()), states.fetchall()), reserved)
+    firsts: dict[tuple[str, str], ListJob] = {}
+    for job in sorted(jobs, key=lambda job: (job.contact_public_id, job.list_public_id)):  # one lock order
+        job.status, job.error = None, None
+        firsts.setdefault((job.contact_public_id, job.list_public_id), job)
+    acting = list(firsts.values())
+    payload = [{"contact_public_id": job.contact_public_id, "list_public_id": job.list_public_id,
+                **database_event(EventDraft(0, None, None, "withdrawn", job.ctx, None, _details(job)))}
+               for job in acting]
+    answers = driver.execute(_PG_LEAVE, (json.dumps(payload), PRIVACY_NOTICE_KEY, utcnow())).fetchall()
+    for number, outcome, list_name in answers:
+        job = acting[number - 1]
+        job.status, job.list_name = outcome, list_name
+    for job in jobs:
+        if job.status is None:  # the same link twice in one group: the first one acts
+            first = firsts[(job.contact_public_id, job.list_public_id)]
+            job.status = "already" if first.status == "done" else first.status
+            job.list_name = first.list_name
+
+
+def _details(job: ListJob) -> dict:
+    return {"list": job.list_public_id, "campaign": job.campaign_public_id}
 
 
 def _match(jobs: list[ListJob], found) -> dict[tuple[int, int], tuple[ListJob, object]]:
@@ -398,7 +394,7 @@ def _withdrawals(firsts: dict, ended: set, states) -> list[EventDraft]:
         claimed = row.purpose_id is not None and _withdraws(status, key in ended)
         if claimed:
             drafts.append(EventDraft(row.id, row.email, row.purpose_id, "withdrawn", job.ctx, row.notice_id,
-                                     {"list": job.list_public_id, "campaign": job.campaign_public_id}))
+                                     _details(job)))
         job.status = "done" if claimed or key in ended else "already"
     return drafts
 

@@ -234,6 +234,42 @@ def test_many_people_leaving_at_once_are_each_recorded_and_the_chain_holds(app, 
     assert verify_chain().ok
 
 
+
+def test_a_group_commit_with_odd_text_and_odd_jobs_is_recorded_as_the_ledger_verifies(app, ann):
+    """One group of one-list unsubscribes (on PostgreSQL, one statement of migration 0011): an unusual address
+    and hostile request text end up in events whose hashes `consent verify` recomputes; a repeated link in the
+    group acts once, an unknown person is left to the request, an erased one gets the generic answer."""
+    from mailer.services.ledger import RequestContext, verify_chain
+    from mailer.services.erasure import anonymise_contact
+    from mailer.services.unsubscribe import ListJob, list_unsubscribes
+
+    contact, news, offers, campaign = ann
+    zoe = subscribed_contact("zoë.o'neil+ünï@exämple.com", [news, offers])
+    gone = subscribed_contact("gone@example.com", [news])
+    anonymise_contact(gone)
+    db.session.commit()
+    ctx = RequestContext("one-click-unsubscribe", "2001:db8::1", 'UA "x" \\ \t — ✉ \u2028 \x01 <script>')
+    jobs = [ListJob(zoe.public_id, news.public_id, campaign.public_id, ctx),
+            ListJob(contact.public_id, offers.public_id, None, ctx),
+            ListJob(zoe.public_id, news.public_id, campaign.public_id, ctx),
+            ListJob("nobody0000000000", news.public_id, None, ctx),
+            ListJob(gone.public_id, news.public_id, None, ctx)]
+    with app.app_context():
+        list_unsubscribes()._commit(jobs)
+    assert [(job.status, job.list_name) for job in jobs] == [
+        ("done", "News"), ("done", "Offers"), ("already", "News"), ("recheck", None), ("invalid", None)]
+    assert statuses(zoe) == {"News": "unsubscribed", "Offers": "confirmed"}
+    assert statuses(contact) == {"News": "confirmed", "Offers": "unsubscribed"}
+    events = withdrawals()
+    assert sorted((e.contact_id, e.purpose.name, e.details) for e in events) == [
+        (contact.id, "Offers", {"list": offers.public_id, "campaign": None}),
+        (zoe.id, "News", {"list": news.public_id, "campaign": campaign.public_id})]
+    assert {(e.email, e.user_agent, e.ip) for e in events} == {
+        ("ann@example.com", ctx.user_agent, ctx.ip), ("zoë.o'neil+ünï@exämple.com", ctx.user_agent, ctx.ip)}
+    report = verify_chain()
+    assert report.ok, report.reason
+
+
 def test_a_link_to_a_deleted_list_unsubscribes_from_everything(app, ann):
     """The list the message was sent for is gone: the only safe reading is 'everything' (and a suppression)."""
     from types import SimpleNamespace

@@ -172,3 +172,23 @@ def test_a_state_already_loaded_shows_the_new_consent(app, ledger):
     assert event.contact.email == "ann@example.com"  # the returned event is a usable row of the session
     db.session.commit()
     assert (ann.id, state.purpose_id, "withdrawn", event.id) in [s[:4] for s in _states()]
+
+
+
+def test_the_hash_template_with_its_holes_filled_is_the_hashed_text():
+    """PostgreSQL completes the hashes of grouped unsubscribes from this template (migration 0011); filled
+    with the database's values it must be byte for byte the text the Python chain and `consent verify` hash."""
+    from datetime import datetime
+
+    from mailer.services.ledger import DATABASE_FILLED, _canonical, _hash_body, _hash_template
+
+    row = {"contact_id": 7, "purpose_id": None, "action": "withdrawn", "notice_id": 12,
+           "source": 'door "quoted" \\ back\tslash — ünïcödé ✉ \u2028\x01',
+           "details": {"z": [1, 2.5, None], "a": {"ключ": "值"}, "list": "x'y"},
+           "created_at": datetime(2026, 11, 29, 10, 0, 0, 1234), "pii_digest": "ab" * 32, "prev_hash": "cd" * 32}
+    pieces = _hash_template({**row, "contact_id": None, "pii_digest": "wrong"})
+    assert len(pieces) == len(DATABASE_FILLED) + 1
+    filled = pieces[0]
+    for key, piece in zip(DATABASE_FILLED, pieces[1:]):
+        filled += ("null" if row[key] is None else str(row[key])) + piece
+    assert filled.encode() == _canonical(_hash_body(row))
