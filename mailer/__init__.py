@@ -77,9 +77,6 @@ def create_app(config=None) -> Flask:
                 template_folder=os.path.join(ROOT, "templates"), static_folder=os.path.join(ROOT, "static"))
     _load_config(app, config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if app.config.get("PROXY_FIX_X_FOR"):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]), x_proto=1, x_host=1)
-
     from mailer import cli, web
     from mailer.extensions import csrf, db, limiter, login_manager, migrate
     from mailer.sending import broker, transport
@@ -99,6 +96,11 @@ def create_app(config=None) -> Flask:
     broker.init_app(app)
     web.init_app(app)
     cli.init_app(app)
+    from mailer.public.fast_path import RecipientFastPath
+
+    app.wsgi_app = RecipientFastPath(app, app.wsgi_app)  # inside ProxyFix: it sees the client's address
+    if app.config.get("PROXY_FIX_X_FOR"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]), x_proto=1, x_host=1)
 
     if app.config["AUTO_MIGRATE"]:
         _prepare_database(app)

@@ -44,17 +44,22 @@ def retry_after_only_when_refused(response):
 
 def _security_headers(response):
     """Headers every response carries; embeddable form pages relax framing only."""
+    return apply_security_headers(response, request.blueprint, request.is_secure)
+
+
+def apply_security_headers(response, blueprint: str | None, secure: bool):
+    """The security headers of a response of `blueprint` (also used by the recipient fast path, outside Flask)."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
     if "Content-Security-Policy" not in response.headers:
-        framing = "" if request.blueprint == "embed" else "; frame-ancestors 'none'"
+        framing = "" if blueprint == "embed" else "; frame-ancestors 'none'"
         response.headers["Content-Security-Policy"] = BASE_CSP + framing
-        if request.blueprint != "embed":
+        if blueprint != "embed":
             response.headers.setdefault("X-Frame-Options", "DENY")
-    if request.is_secure:
+    if secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if request.blueprint in ("admin", "public"):
+    if blueprint in ("admin", "public"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -10,7 +10,8 @@ UNKNOWN_LINK = ("This link doesn't lead anywhere we know. It may have been copie
                 "please use the links in the email itself.")
 
 
-def _pixel() -> Response:
+def pixel_response() -> Response:
+    """The 1×1 GIF every pixel request gets (also from the fast path)."""
     response = Response(tracking.PIXEL_GIF, mimetype="image/gif")
     response.headers["Cache-Control"] = "no-store, private"
     return response
@@ -21,7 +22,7 @@ def _pixel() -> Response:
 def track_open(token: str):
     """A 1×1 GIF, always; the open is recorded only for a genuine token of a consenting contact."""
     tracking.track_open(token, request.headers.get("User-Agent"))
-    return _pixel()
+    return pixel_response()
 
 
 @bp.get("/t/c/<token>")

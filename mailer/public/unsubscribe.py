@@ -27,11 +27,11 @@ def unsubscribe_post(token: str):
     outcome = service.unsubscribe(token, ctx)
     status = 400 if outcome.status == "invalid" else 200
     if one_click:  # a mail provider's POST (RFC 8058): nobody sees the answer but its status
-        return _one_click_answer(outcome), status, {"Content-Type": "text/plain; charset=utf-8"}
+        return one_click_answer(outcome), status, {"Content-Type": "text/plain; charset=utf-8"}
     return render_template("public/unsubscribe_done.html", outcome=outcome), status
 
 
-def _one_click_answer(outcome: service.UnsubscribeOutcome) -> str:
+def one_click_answer(outcome: service.UnsubscribeOutcome) -> str:
     """The done page's words as plain text (no page to render for a machine, thousands of times a minute)."""
     if outcome.status == "invalid":
         return "This unsubscribe link doesn't work. Nothing has changed.\n"
