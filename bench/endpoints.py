@@ -216,6 +216,29 @@ def count_rows(database_url: str) -> dict[str, int]:
             "unsubscribed": unsubscribed}
 
 
+def wait_until_written(database_url: str, quiet: float = 1.3, limit: float = 15.0) -> None:
+    """Wait until the tracking writers have written the previous load's tail (no new event for `quiet` seconds,
+    just over TRACKING_FLUSH_SECONDS).
+
+    wrk opens its connections at the start of a load and keeps them; a worker whose writer thread is busy at
+    that moment (the previous load's last batch) accepts none of them, and the other worker then serves the
+    whole load alone (half the machine idle, seen as rounds at half speed). Each load still carries the writes
+    of its own events made during the load; only the last batch of each is written between loads.
+    """
+    import psycopg
+
+    deadline = time.monotonic() + limit
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            newest = conn.execute("SELECT max(id) FROM tracking_events").fetchone()[0]
+            if newest != last:
+                last, since = newest, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.1)
+
+
 def verify_ledger() -> str:
     """The consent ledger's chain after the load (what `flask consent verify` proves)."""
     from mailer import create_app
@@ -249,7 +272,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--tracked", type=int, default=5000, help="contacts with tracking consent")
-    parser.add_argument("--unsubscribers", type=int, default=30000, help="contacts for the unsubscribe load")
+    parser.add_argument("--unsubscribers", type=int, default=100000,
+                        help="contacts for the unsubscribe load (enough that no round runs out of people to unsubscribe)")
     parser.add_argument("--database", help="PostgreSQL server (a scratch database is created beside it, then dropped)",
                         default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
@@ -288,6 +312,7 @@ def main() -> None:
             for name, kwargs in LOADS.items():
                 print(f"round {number + 1}: {name} for {args.seconds}s ...", flush=True)
                 paths = rounds_files[number] if name == "unsubscribe" else files[name]
+                wait_until_written(database_url)
                 runs[name].append(run_wrk(url, paths, args.seconds, args.connections, args.wrk_threads, **kwargs))
         before_shutdown = count_rows(database_url)
         os.killpg(server.pid, signal.SIGTERM)  # a normal shutdown: workers flush their buffers on exit
