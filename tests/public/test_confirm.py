@@ -192,10 +192,23 @@ def test_new_links_are_signed_with_the_newest_key(app, client, ann):
         URLSafeTimedSerializer("the-old-key", salt="mailer.confirm").loads(token)
 
 
+def _address_forms(address: str) -> set[str]:
+    """The address as it would appear in a token: plain, or base64 (standard or URL-safe) at any of the three
+    alignments (the middle of the encoding, which does not depend on the bytes around it)."""
+    import base64
+
+    forms = {address, address.lower()}
+    for shift in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(b"\0" * shift + address.encode()).decode()
+            forms.add(encoded[4:-4])
+    return forms
+
+
 def test_tokens_carry_an_opaque_id_and_no_address(app, client, ann):
     contact = contact_by_email("ann@example.com")
     token = ann.rsplit("/", 1)[1]
     assert token_payload(token) == contact.public_id
     assert token_payload(confirmation_token(contact)) == contact.public_id
-    assert "ann" not in token.lower() and "example" not in token.lower()
+    assert not any(form in token for form in _address_forms("ann@example.com"))
     assert str(contact.id) != contact.public_id and len(contact.public_id) >= 20  # not a guessable row id
