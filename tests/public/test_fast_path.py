@@ -99,3 +99,20 @@ def test_everything_else_goes_to_flask(app, people, flask_requests):
     oversized = client.post(leave, data="List-Unsubscribe=One-Click" + "&x=" + "y" * 5000,
                             content_type="application/x-www-form-urlencoded")
     assert oversized.status_code == 200 and len(flask_requests) == 7
+
+
+@pytest.mark.config(PROXY_FIX_X_FOR=1)
+def test_behind_a_proxy_the_ledger_records_the_clients_address_on_either_path(app, people):
+    """The fast path sits inside ProxyFix: it sees the client's address, as the Flask views do."""
+    from mailer.models import ConsentEvent
+
+    ann, bob, news, sent = people
+    client = app.test_client(use_cookies=False)
+    proxied = {"X-Forwarded-For": "203.0.113.7", **UA}
+    assert client.post(unsubscribe_path(app, ann, news, sent.campaign), headers=proxied, **ONE_CLICK).status_code == 200
+    assert client.post(unsubscribe_path(app, bob, news, sent.campaign), headers=proxied,
+                       data={"List-Unsubscribe": "One-Click"}, content_type="multipart/form-data").status_code == 200
+    db.session.expire_all()
+    events = db.session.execute(select(ConsentEvent.contact_id, ConsentEvent.ip).where(
+        ConsentEvent.action == "withdrawn")).all()
+    assert sorted(events) == sorted([(ann.id, "203.0.113.7"), (bob.id, "203.0.113.7")])
