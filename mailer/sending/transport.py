@@ -4,6 +4,7 @@ Campaign batches go through a Pipeline: with RFC 2920 PIPELINING each message's 
 and the next message's MAIL, RCPT and DATA leave in one write, so a message costs one round trip, not two.
 In embedded mode (no SMTP_URL) the OutboxTransport stores each message instead, for the admin to show.
 """
+import email.policy
 import re
 import smtplib
 import socket
@@ -11,6 +12,7 @@ import ssl
 import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app
@@ -272,14 +274,17 @@ class Pipeline:
 
 
 class SingleSends:
-    """The Pipeline interface for transports that store or send one message at a time (the local outbox)."""
+    """The Pipeline interface of the local outbox: campaign messages stored one at a time, listed as marketing mail
+    under their own subject and Message-ID (read back from the message's headers)."""
 
     def __init__(self, transport):
         self.transport = transport
 
     def submit(self, key: Hashable, mail_from: str, rcpt: str, raw: bytes, dot_safe: bool = False) -> list[tuple]:
+        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
         try:
-            return [(key, self.transport.send(mail_from, [rcpt], raw))]
+            return [(key, self.transport.send(mail_from, [rcpt], raw, subject=str(headers["Subject"] or ""),
+                                              message_id=str(headers["Message-ID"] or ""), category="marketing"))]
         except (smtplib.SMTPException, OSError) as exc:
             return [(key, exc)]
 

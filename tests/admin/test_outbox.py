@@ -52,3 +52,21 @@ def test_unknown_outbox_message_is_a_404(app, auth):
 def test_empty_outbox_says_how_to_fill_it(app, auth):
     shown = page(auth.get("/admin/outbox"))
     assert "No mail yet." in shown
+
+
+def test_campaign_messages_are_listed_under_their_subject_as_marketing(app, auth, worker):
+    """In embedded mode a sent campaign lands in the outbox like any message: its subject, kind and Message-ID."""
+    from mailer.services import campaigns
+    from tests.sending.factory import newsletter
+
+    campaign, people = newsletter(2, subject="Spring news for {{ contact.first_name }} — ünïcode")
+    campaigns.start_campaign(campaign)
+    db.session.commit()
+    worker.drain()
+    db.session.expire_all()
+    stored = db.session.execute(select(OutboxMessage).order_by(OutboxMessage.rcpt_to)).scalars().all()
+    assert [(m.rcpt_to, m.subject, m.category) for m in stored] == [
+        (person.email, f"Spring news for {person.name.split()[0]} — ünïcode", "marketing") for person in people]
+    assert all(m.message_id.startswith("<") and m.message_id in m.raw.decode() for m in stored)
+    index = page(auth.get("/admin/outbox"))
+    assert "Spring news for Person0 — ünïcode" in index and "(no subject)" not in index
