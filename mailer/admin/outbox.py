@@ -1,17 +1,22 @@
 """The local outbox (embedded mode): every message the app 'sent', browsable."""
+import base64
+import re
 from email import policy
 from email.parser import BytesParser
 
-from flask import make_response, render_template, request
+from flask import current_app, make_response, render_template, request
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from mailer.admin import bp
 from mailer.extensions import db
 from mailer.models import OutboxMessage
 from mailer.services.forms import form_by_slug
+from mailer.services.tracking import PIXEL_GIF, click_destination
 from mailer.web import db_int
 
 HTML_PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:; frame-ancestors 'self'; sandbox"
+BLANK_IMAGE = "data:image/gif;base64," + base64.b64encode(PIXEL_GIF).decode()
 
 
 def _message(public_id: str) -> OutboxMessage:
@@ -51,7 +56,15 @@ def outbox_show(public_id: str):
 def outbox_html(public_id: str):
     """The HTML part alone, for a sandboxed iframe: no scripts, no forms, no same-origin access."""
     _text, html, _headers = _parts(_message(public_id).raw)
-    response = make_response(html or "<p>(no HTML part)</p>")
+    response = make_response(_without_tracking(html) if html else "<p>(no HTML part)</p>")
     response.headers["Content-Security-Policy"] = HTML_PREVIEW_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+def _without_tracking(html: str) -> str:
+    """Staff reading a stored message must not count as its recipient opening or clicking it: our open pixel
+    becomes a blank image and our click redirects the links they lead to (the raw source keeps them as sent)."""
+    base = re.escape(current_app.config["MAILER_BASE_URL"].rstrip("/"))
+    html = re.sub(base + r"/t/o/[^\"'\s<>]+", BLANK_IMAGE, html)
+    return re.sub(base + r"/t/c/([^\"'\s<>]+)", lambda m: str(escape(click_destination(m.group(1)) or "#")), html)

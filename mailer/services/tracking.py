@@ -82,8 +82,8 @@ class ClickTarget:
     recorded: bool
 
 
-def track_click(token: str, user_agent: str | None) -> ClickTarget | None:
-    """The campaign link a click token points at (and buffer the click), or None for a bad or unknown token."""
+def _click_link(token: str) -> tuple[str, str, int, str, bool] | None:
+    """(campaign, contact, link id, url, expired) of a genuine click token of a link of its campaign, else None."""
     expired = False
     try:
         payload = read_token("click", token, max_age=_max_age())
@@ -96,12 +96,25 @@ def track_click(token: str, user_agent: str | None) -> ClickTarget | None:
         return None
     campaign_public_id, contact_public_id, link_id = payload
     url = link_url(campaign_public_id, link_id)
-    if url is None:
+    return None if url is None else (campaign_public_id, contact_public_id, link_id, url, expired)
+
+
+def track_click(token: str, user_agent: str | None) -> ClickTarget | None:
+    """The campaign link a click token points at (and buffer the click), or None for a bad or unknown token."""
+    link = _click_link(token)
+    if link is None:
         return None
+    campaign_public_id, contact_public_id, link_id, url, expired = link
     if not expired:
         buffer_for(current_app).add(TrackedHit("click", campaign_public_id, contact_public_id, link_id,
                                                classify_user_agent((user_agent or "")[:300]), utcnow()))
     return ClickTarget(url, not expired)
+
+
+def click_destination(token: str) -> str | None:
+    """Where a click token leads, recording nothing (staff looking at a stored message)."""
+    link = _click_link(token)
+    return None if link is None else link[3]
 
 
 def track_anonymous_click(campaign_public_id: str, link_id: int) -> str | None:

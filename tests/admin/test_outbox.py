@@ -70,3 +70,31 @@ def test_campaign_messages_are_listed_under_their_subject_as_marketing(app, auth
     assert all(m.message_id.startswith("<") and m.message_id in m.raw.decode() for m in stored)
     index = page(auth.get("/admin/outbox"))
     assert "Spring news for Person0 — ünïcode" in index and "(no subject)" not in index
+
+
+def test_reading_a_tracked_message_in_the_outbox_is_not_an_open_or_a_click(app, auth, worker):
+    """The preview shows the message without our pixel and with the links' destinations, and records nothing;
+    the raw source still shows the message as it was sent."""
+    from mailer.models import Campaign
+    from mailer.services import campaigns
+    from mailer.services.lists import create_list, ensure_tracking_purposes
+    from mailer.services.tracking_buffer import buffer_for
+    from tests.sending.factory import make_campaign, subscriber
+
+    ensure_tracking_purposes()
+    news = create_list("News")
+    subscriber(news, "ann@example.com", "Ann", tracking=("tracking:open", "tracking:click"))
+    campaign = make_campaign([news], track_opens=True, track_clicks=True)
+    db.session.commit()
+    campaigns.start_campaign(db.session.get(Campaign, campaign.id))
+    db.session.commit()
+    worker.drain()
+    message = db.session.execute(select(OutboxMessage).where(OutboxMessage.category == "marketing")).scalar_one()
+    raw = page(auth.get(f"/admin/outbox/{message.public_id}"))
+    assert "/t/o/" in raw and "/t/c/" in raw  # as sent, in the raw source
+
+    pending = buffer_for(app).pending()
+    preview = auth.get(f"/admin/outbox/{message.public_id}/html").text
+    assert "/t/o/" not in preview and "/t/c/" not in preview
+    assert 'href="https://example.org/news?id=7&amp;lang=en"' in preview and "data:image/gif;base64," in preview
+    assert buffer_for(app).pending() == pending  # looking at it recorded nothing
