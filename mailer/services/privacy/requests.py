@@ -124,7 +124,8 @@ def extend(req: PrivacyRequest, reason: str, person_told_at: datetime | None, no
         raise PrivacyError("Give the reason for the extension (e.g. the complexity or number of requests).")
     if now > req.due_at:
         raise PrivacyError("The first month has passed: an extension is no longer possible.")
-    if person_told_at is None or person_told_at > req.due_at or person_told_at < req.received_at:
+    # Staff record the day the person was told (no time): any day from receipt to the end of the first month.
+    if person_told_at is None or not req.received_at.date() <= person_told_at.date() <= req.due_at.date():
         raise PrivacyError("Record when the person was told of the extension; it must be within the first month.")
     req.extended_until = deadline_after(req.received_at, 3)
     req.extension_reason, req.person_told_at = reason[:5000], person_told_at

@@ -68,6 +68,12 @@ def test_extension_only_within_the_first_month_with_reason_and_the_person_told()
     extend(req, "Complex request", person_told_at=datetime(2024, 2, 29, 18), now=last_moment)
     with pytest.raises(PrivacyError, match="already extended"):
         extend(req, "Once more", person_told_at=datetime(2024, 2, 29, 18), now=last_moment)
+    # told the day it arrived, the request having come in after noon (the form records a day, kept as noon)
+    afternoon = _open(datetime(2024, 1, 31, 16, 45))
+    extend(afternoon, "Complex request", person_told_at=datetime(2024, 1, 31, 12), now=datetime(2024, 1, 31, 17))
+    assert afternoon.extended_until is not None
+    with pytest.raises(PrivacyError, match="within the first month"):
+        extend(_open(received), "Complex request", person_told_at=datetime(2024, 1, 30, 23), now=received)
     closed = _open(received)
     closed.status = "completed"
     with pytest.raises(PrivacyError, match="open request"):
