@@ -124,16 +124,14 @@ def _upsert_states(dialect: str):
 
 
 def _draft_row(draft: EventDraft) -> dict:
-    """An event's row before it is chained: everything but prev_hash and hash."""
+    """An event's row before it is digested and chained: everything but pii_digest, prev_hash and hash."""
     if draft.action not in ACTION_STATES:
         raise ValueError(f"unknown consent action {draft.action!r}")
     ctx = draft.ctx
-    row = {"contact_id": draft.contact_id, "purpose_id": draft.purpose_id, "action": draft.action,
-           "source": ctx.source[:120], "notice_id": draft.notice_id, "email": draft.email,
-           "ip": (ctx.ip or None) and ctx.ip[:45], "user_agent": (ctx.user_agent or None) and ctx.user_agent[:512],
-           "details": draft.details or {}, "created_at": utcnow(), "pii_salt": secrets.token_hex(16)}
-    row["pii_digest"] = _pii_digest(row["pii_salt"], row["email"], row["ip"], row["user_agent"])
-    return row
+    return {"contact_id": draft.contact_id, "purpose_id": draft.purpose_id, "action": draft.action,
+            "source": ctx.source[:120], "notice_id": draft.notice_id, "email": draft.email,
+            "ip": (ctx.ip or None) and ctx.ip[:45], "user_agent": (ctx.user_agent or None) and ctx.user_agent[:512],
+            "details": draft.details or {}, "created_at": utcnow(), "pii_salt": secrets.token_hex(16)}
 
 
 def _chain(drafts: list[EventDraft], previous: str) -> list[dict]:
@@ -141,6 +139,7 @@ def _chain(drafts: list[EventDraft], previous: str) -> list[dict]:
     rows = []
     for draft in drafts:
         row = _draft_row(draft)
+        row["pii_digest"] = _pii_digest(row["pii_salt"], row["email"], row["ip"], row["user_agent"])
         row["prev_hash"] = previous
         row["hash"] = previous = _hash_of(row)
         rows.append(row)
