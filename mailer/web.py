@@ -84,13 +84,16 @@ class DbIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+PATH_CHARACTER = "[^/\\x00-\\x1f\\x7f]"  # what a `<name>` path part may hold (TextConverter; the recipient fast path)
+
+
 class TextConverter(UnicodeConverter):
     """The default `<name>` path part, without control characters: a NUL (which PostgreSQL refuses in any text
     parameter) or another control character in an id or token matches no route (404)."""
 
     def __init__(self, map, *args, **kwargs):
         super().__init__(map, *args, **kwargs)
-        self.regex = self.regex.replace("[^/]", "[^/\\x00-\\x1f\\x7f]", 1)
+        self.regex = self.regex.replace("[^/]", PATH_CHARACTER, 1)
 
 
 def _has_nul(values) -> bool:

@@ -22,11 +22,11 @@ from mailer.public.unsubscribe import one_click_answer
 from mailer.services import tracking
 from mailer.services import unsubscribe as unsubscribe_service
 from mailer.services.ledger import RequestContext
-from mailer.web import apply_security_headers
+from mailer.web import PATH_CHARACTER, apply_security_headers
 
 log = logging.getLogger(__name__)
 
-TOKEN = re.compile(r"[^/\x00-\x1f\x7f]+")  # what the routes' <token> matches (web.TextConverter)
+TOKEN = re.compile(PATH_CHARACTER + "+")  # what the routes' <token> matches (web.TextConverter)
 ONE_CLICK_BODY = b"List-Unsubscribe=One-Click"
 FORM_TYPE = "application/x-www-form-urlencoded"
 
