@@ -2,7 +2,7 @@
 from mailer.models.api_key import ApiKey
 from mailer.models.audit import AuditEvent
 from mailer.models.bounce import BounceEvent
-from mailer.models.campaign import Campaign, Delivery, Layout, Link
+from mailer.models.campaign import Campaign, Delivery, Layout, Link, SendWorker
 from mailer.models.consent import ConsentEvent, ConsentState, LedgerHead, Notice, Purpose
 from mailer.models.contact import Contact
 from mailer.models.contact_import import ContactImport
@@ -17,7 +17,7 @@ from mailer.models.settings import DataRecipient, PrivacySettings
 from mailer.models.tracking import TrackingCounter, TrackingEvent
 
 __all__ = [
-    "ApiKey", "BounceEvent", "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "ConsentEvent", "ConsentState", "Contact", "ContactImport", "Form", "LedgerHead", "MailingList", "Notice",
+    "ApiKey", "BounceEvent", "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "SendWorker", "ConsentEvent", "ConsentState", "Contact", "ContactImport", "Form", "LedgerHead", "MailingList", "Notice",
     "OutboxMessage", "Purpose", "StaffInvite", "StaffUser", "Subscription", "Suppression",
     "ContactField", "ContactFieldValue", "ContactKey", "PrivacyRequest", "RepermissionEmail", "DataRecipient",
     "PrivacySettings",

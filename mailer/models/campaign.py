@@ -11,6 +11,7 @@ from mailer.models.ids import new_public_id
 
 CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
 DELIVERY_STATUSES = ("queued", "sending", "sent", "skipped", "failed", "bounced", "uncertain")
+OPEN_DELIVERY_STATUSES = ("queued", "sending")  # counted in Campaign.open_deliveries
 
 campaign_lists = Table(
     "campaign_lists",
@@ -73,6 +74,12 @@ class Campaign(db.Model):
     planning_done: Mapped[bool] = mapped_column(default=False)
     planned_batches: Mapped[int] = mapped_column(default=0)  # batch numbers handed out so far
     progress_at: Mapped[datetime | None]  # last time a worker moved this campaign forward (stall detection)
+    # Deliveries still queued or sending, kept exact by every statement that opens or finishes one, so "is the
+    # campaign done?" reads one row instead of scanning its deliveries.
+    open_deliveries: Mapped[int] = mapped_column(default=0, server_default="0")
+    waiting_reason: Mapped[str] = mapped_column(Text, default="", server_default="")  # e.g. the relay is down
+    waiting_until: Mapped[datetime | None]  # UTC; no batch claims deliveries before this
+    relay_failures: Mapped[int] = mapped_column(default=0, server_default="0")  # in a row; sets the next wait
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -120,10 +127,25 @@ class Delivery(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
+    worker_id: Mapped[str | None] = mapped_column(String(40))  # the SendWorker holding it while "sending"
+    handed_at: Mapped[datetime | None]  # handed to the SMTP pipeline: if its worker dies now, it is uncertain
+    not_before_at: Mapped[datetime | None]  # UTC; a temporary failure waits until then (backoff)
     finished_at: Mapped[datetime | None]
 
     campaign = relationship("Campaign")
     contact = relationship("Contact")
+
+
+class SendWorker(db.Model):
+    """A worker process that sends campaign mail, alive while its heartbeat is fresh (recovery reads it)."""
+
+    __tablename__ = "send_workers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class DkimKey(db.Model):

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import bindparam, exists, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, update
 
 from mailer.clock import utcnow
 from mailer.extensions import db
@@ -26,7 +26,6 @@ from mailer.services.suppression import suppress
 
 log = logging.getLogger(__name__)
 DELIVERIES = Delivery.__table__
-OPEN_STATUSES = ("queued", "sending")
 PLANNER_SECONDS_PER_MESSAGE = 300  # the planner hands over to a fresh message after this long
 BATCH_MAX_SECONDS = 120  # a batch message hands over to a fresh one after this long (keeps time limits sane)
 STATUS_CHECK_SECONDS = 1.0  # pause / cancel take effect within this long
@@ -65,10 +64,11 @@ def plan_campaign(campaign_id: int) -> None:
         db.session.execute(insert(DELIVERIES).from_select(
             ["campaign_id", "contact_id", "list_id", "batch", "status", "reason", "message_id", "attempts",
              "queued_at"], rows))
-        created = db.session.execute(select(exists().where(  # rowcount of INSERT … SELECT is not portable
-            DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.batch == batch))).scalar()
+        created = db.session.execute(select(func.count()).where(  # rowcount of INSERT … SELECT is not portable
+            DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.batch == batch)).scalar()
         if created:
-            db.session.execute(update(Campaign).where(Campaign.id == campaign_id).values(planned_batches=batch)
+            db.session.execute(update(Campaign).where(Campaign.id == campaign_id)
+                               .values(planned_batches=batch, open_deliveries=Campaign.open_deliveries + created)
                                .execution_options(synchronize_session=False))
             enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
         db.session.commit()
@@ -244,14 +244,15 @@ def _write_outcomes(campaign_id: int, result: ChunkResult, attempts_of: dict, ma
     now = utcnow()
     db.session.rollback()
     table = DELIVERIES
-    by_id = table.c.id == bindparam("b_id")
+    by_id = (table.c.id == bindparam("b_id")) & (table.c.status == "sending")
+    finished = 0
     if result.sent:
-        db.session.execute(update(table).where(by_id).values(
+        finished += db.session.execute(update(table).where(by_id).values(
             status="sent", message_id=bindparam("b_mid"), smtp_code=bindparam("b_code"), reason="",
-            finished_at=now), result.sent)
+            finished_at=now), result.sent).rowcount
     if result.skipped:
-        db.session.execute(update(table).where(by_id).values(status="skipped", reason=bindparam("b_reason"),
-                                                              finished_at=now), result.skipped)
+        finished += db.session.execute(update(table).where(by_id).values(
+            status="skipped", reason=bindparam("b_reason"), finished_at=now), result.skipped).rowcount
     gave_up = [dict(item, b_status="bounced" if "5.2.2" in item["b_reason"] else "failed",
                     b_reason=f"gave up after {attempts_of[item['b_id']]} attempts: {item['b_reason']}"[:300])
                for item in result.retry if attempts_of[item["b_id"]] >= max_attempts]
@@ -259,9 +260,9 @@ def _write_outcomes(campaign_id: int, result: ChunkResult, attempts_of: dict, ma
              for item in result.retry if attempts_of[item["b_id"]] < max_attempts]
     failed = result.failed + gave_up
     if failed:
-        db.session.execute(update(table).where(by_id).values(
+        finished += db.session.execute(update(table).where(by_id).values(
             status=bindparam("b_status"), smtp_code=bindparam("b_code"), reason=bindparam("b_reason"),
-            finished_at=now), [{k: v for k, v in item.items() if k != "hash"} for item in failed])
+            finished_at=now), [{k: v for k, v in item.items() if k != "hash"} for item in failed]).rowcount
         for item in failed:
             if item["b_status"] == "bounced" and item["b_reason"].startswith("hard bounce") and item.get("hash"):
                 suppress(item["hash"], "hard_bounce")
@@ -272,7 +273,8 @@ def _write_outcomes(campaign_id: int, result: ChunkResult, attempts_of: dict, ma
     if result.released:
         db.session.execute(update(table).where(table.c.id.in_(result.released), table.c.status == "sending")
                            .values(status="queued", attempts=table.c.attempts - 1))
-    db.session.execute(update(Campaign).where(Campaign.id == campaign_id).values(progress_at=now)
+    db.session.execute(update(Campaign).where(Campaign.id == campaign_id)
+                       .values(progress_at=now, open_deliveries=Campaign.open_deliveries - finished)
                        .execution_options(synchronize_session=False))
     db.session.commit()
 
@@ -301,15 +303,63 @@ def _too_many_errors(campaign_id: int, totals: ChunkResult) -> bool:
 
 
 def finish_if_done(campaign_id: int) -> bool:
-    """Mark the campaign sent once planning is over and every delivery is final (never earlier)."""
-    still_open = exists().where(DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.status.in_(OPEN_STATUSES))
+    """Mark the campaign sent once planning is over and every delivery is final (never earlier).
+
+    One row read: Campaign.open_deliveries counts the queued and sending deliveries, so the check costs the same
+    for ten recipients or a million (scanning the deliveries' status index slowed down as a big send went on).
+    """
     done = db.session.execute(
         update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "sending",
-                               Campaign.planning_done.is_(True), ~still_open)
-        .values(status="sent", finished_at=utcnow()).execution_options(synchronize_session=False)
+                               Campaign.planning_done.is_(True), Campaign.open_deliveries == 0)
+        .values(status="sent", finished_at=utcnow(), waiting_reason="", waiting_until=None)
+        .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
     return bool(done)
+
+
+def count_open(campaign_id: int, delta: int) -> None:
+    """Add to the campaign's open deliveries, in the transaction that opened (+) or finished (-) them."""
+    if delta:
+        db.session.execute(update(Campaign).where(Campaign.id == campaign_id)
+                           .values(open_deliveries=Campaign.open_deliveries + delta)
+                           .execution_options(synchronize_session=False))
+
+
+def requeue_uncertain(campaign_id: int, delivery_ids: list[int] | None = None) -> int:
+    """Queue the campaign's uncertain deliveries (all, or those ids) to be sent again; returns how many.
+
+    An operator's explicit decision (the recipient may get the message twice). A campaign already "sent" goes back
+    to "sending"; a paused one sends them when resumed. The caller audits and commits; the batch messages leave
+    after that commit. A cancelled campaign sends nothing more, so it is refused.
+    """
+    from mailer.services.rendering import CampaignError
+
+    campaign = db.session.get(Campaign, campaign_id, populate_existing=True)
+    if campaign is None or campaign.status not in ("sending", "paused", "sent"):
+        status = campaign.status if campaign is not None else "gone"
+        raise CampaignError(f"This campaign is {status}; its uncertain deliveries can't be sent again.")
+    if delivery_ids is not None and not delivery_ids:
+        return 0
+    query = update(DELIVERIES).where(DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.status == "uncertain")
+    if delivery_ids is not None:
+        query = query.where(DELIVERIES.c.id.in_(delivery_ids))
+    batches = db.session.execute(query.values(
+        status="queued", reason="sent again by an operator's decision (it was uncertain)", worker_id=None,
+        handed_at=None, not_before_at=None, finished_at=None, claimed_at=None).returning(DELIVERIES.c.batch)
+    ).scalars().all()
+    if not batches:
+        return 0
+    count_open(campaign_id, len(batches))
+    if campaign.status == "sent":
+        db.session.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "sent")
+                           .values(status="sending", finished_at=None, progress_at=utcnow())
+                           .execution_options(synchronize_session=False))
+    db.session.refresh(campaign)
+    if campaign.status == "sending":
+        for batch in sorted(set(batches)):
+            enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
+    return len(batches)
 
 
 # --- test sends -----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ draft ⇄ scheduled → sending ⇄ paused → sent / cancelled. The caller comm
 after that commit. The sending itself happens in workers (mailer/sending/engine.py).
 """
 import logging
+from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +15,7 @@ from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import Campaign, Delivery, Link
 from mailer.sending.broker import enqueue_after_commit
+from mailer.sending.engine import count_open, finish_if_done
 from mailer.services import eligibility, rendering
 from mailer.services.contacts import AddressError, normalise_email
 from mailer.services.rendering import CampaignError  # noqa: F401  (part of this module's API)
@@ -191,10 +193,13 @@ def cancel_campaign(campaign: Campaign) -> None:
     """Stop for good: nothing still queued is sent (those deliveries become skipped: cancelled)."""
     _transition(campaign, ("scheduled", "sending", "paused"), "cancelled", "Cancelled by a person.")
     now = utcnow()
-    db.session.execute(update(Delivery).where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
-                       .values(status="skipped", reason="cancelled", finished_at=now)
-                       .execution_options(synchronize_session=False))
+    skipped = db.session.execute(
+        update(Delivery).where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
+        .values(status="skipped", reason="cancelled", finished_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    count_open(campaign.id, -skipped)
     campaign.finished_at = now
+    campaign.waiting_reason, campaign.waiting_until = "", None
 
 
 def progress(campaign: Campaign) -> dict:
@@ -259,13 +264,16 @@ def recover_stuck(stuck_after_s: float | None = None) -> dict:
     active = select(Campaign.id).where(
         Campaign.status.in_(("sending", "paused")) | ((Campaign.status == "cancelled")
                                                       & (Campaign.finished_at >= now - timedelta(days=1))))
-    uncertain = db.session.execute(
+    marked = db.session.execute(
         update(Delivery).where(Delivery.campaign_id.in_(active), Delivery.status == "sending",
                                Delivery.claimed_at <= cutoff)
         .values(status="uncertain", finished_at=now,
                 reason="the worker stopped while sending; the message may or may not have gone out (not resent)")
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .returning(Delivery.campaign_id).execution_options(synchronize_session=False)
+    ).scalars().all()
+    uncertain = len(marked)
+    for campaign_id, finished in Counter(marked).items():
+        count_open(campaign_id, -finished)
     stalled = db.session.execute(select(Campaign).where(
         Campaign.status == "sending", (Campaign.progress_at.is_(None)) | (Campaign.progress_at <= cutoff))).scalars()
     requeued = []
@@ -274,6 +282,8 @@ def recover_stuck(stuck_after_s: float | None = None) -> dict:
         _requeue(campaign)
         requeued.append(campaign.id)
     db.session.commit()
+    for campaign_id in set(marked):
+        finish_if_done(campaign_id)
     if uncertain:
         log.warning("Recovery: %d deliveries left in 'sending' by a stopped worker are now 'uncertain'", uncertain)
     return {"uncertain": uncertain, "requeued_campaigns": requeued}
