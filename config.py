@@ -107,6 +107,13 @@ class Config:
     SEND_POLICY_PAUSE = _env_int("SEND_POLICY_PAUSE", 3)        # 5.7.x refusals (our setup) that pause a campaign
     MAILER_BOUNCE_ADDRESS = os.environ.get("MAILER_BOUNCE_ADDRESS", "")  # VERP base; default bounces@<From domain>
     MAILER_FEEDBACK_ID = os.environ.get("MAILER_FEEDBACK_ID", "")  # sender id for Gmail's Feedback-ID; empty: none
+    # Reverse proxies in front of the app (werkzeug's ProxyFix): how many hops of X-Forwarded-For,
+    # X-Forwarded-Proto and X-Forwarded-Host to trust. 0 trusts none; the proxy must set or append each header it
+    # is trusted for, or a client could forge it. The scheme follows the proxies by default (TLS ends there); the
+    # host only when asked, since a proxy that passes `Host` on needs no X-Forwarded-Host.
+    PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
+    PROXY_FIX_X_PROTO = _env_int("PROXY_FIX_X_PROTO", min(PROXY_FIX_X_FOR, 1))
+    PROXY_FIX_X_HOST = _env_int("PROXY_FIX_X_HOST", 0)
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 128 * 1024
 

@@ -99,8 +99,7 @@ def create_app(config=None) -> Flask:
     from mailer.public.fast_path import RecipientFastPath
 
     app.wsgi_app = RecipientFastPath(app, app.wsgi_app)  # inside ProxyFix: it sees the client's address
-    if app.config.get("PROXY_FIX_X_FOR"):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]), x_proto=1, x_host=1)
+    _trust_proxies(app)
 
     if app.config["AUTO_MIGRATE"]:
         _prepare_database(app)
@@ -115,6 +114,13 @@ def create_app(config=None) -> Flask:
         scheduler.start()
         atexit.register(lambda: scheduler.shutdown(wait=False))
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Take the client's address, scheme and host from the configured number of reverse-proxy hops (ProxyFix)."""
+    hops = {name: int(app.config.get(f"PROXY_FIX_X_{name.upper()}") or 0) for name in ("for", "proto", "host")}
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops["for"], x_proto=hops["proto"], x_host=hops["host"])
 
 
 def _prepare_database(app: Flask) -> None:

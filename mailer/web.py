@@ -1,4 +1,6 @@
 """Blueprints, security headers, error pages and the staff session loader."""
+import hashlib
+
 from flask import Flask, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -47,10 +49,17 @@ def _security_headers(response):
     return apply_security_headers(response, request.blueprint, request.is_secure)
 
 
+def referrer_policy(blueprint: str | None) -> str:
+    """The admin sends its own pages as referrer to itself only: over HTTPS the CSRF check (WTF_CSRF_SSL_STRICT)
+    refuses a POST without a same-origin Referer. Everywhere else no referrer at all: recipients' pages carry their
+    signed tokens in the URL, and nothing else needs one."""
+    return "same-origin" if blueprint == "admin" else "no-referrer"
+
+
 def apply_security_headers(response, blueprint: str | None, secure: bool):
     """The security headers of a response of `blueprint` (also used by the recipient fast path, outside Flask)."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Referrer-Policy", referrer_policy(blueprint))
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
     if "Content-Security-Policy" not in response.headers:
         framing = "" if blueprint == "embed" else "; frame-ancestors 'none'"
@@ -115,6 +124,12 @@ def _refuse_unreadable_input():
         abort(400, "What you sent contains a NUL character, which no field accepts.")
 
 
+def session_identifier() -> str:
+    """What "strong" session protection binds a staff session to: the client's address and user agent."""
+    base = f"{request.remote_addr}|{request.headers.get('User-Agent', '')}"
+    return hashlib.sha512(base.encode("utf-8", "surrogateescape")).hexdigest()
+
+
 def init_app(app: Flask) -> None:
     """Register blueprints, headers and error handlers."""
     from mailer.admin import bp as admin_bp
@@ -135,6 +150,9 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    # Flask-Login's own identifier reads the raw X-Forwarded-For header, which any client can write; ours uses
+    # the address ProxyFix resolved from the configured hops only. (No public hook exists for this.)
+    login_manager._session_identifier_generator = session_identifier
 
     @login_manager.user_loader
     def load_user(user_id: str):
