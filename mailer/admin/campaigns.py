@@ -4,7 +4,7 @@ from flask_login import current_user
 from jinja2 import TemplateError
 from sqlalchemy import func, select
 
-from mailer.admin import EDITOR_ROLES, bp, require_role
+from mailer.admin import bp
 from mailer.admin.campaign_forms import ActionForm, CampaignForm
 from mailer.extensions import db
 from mailer.models import Campaign, Delivery
@@ -139,14 +139,12 @@ def campaigns():
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
-@require_role(*EDITOR_ROLES)
 def campaign_new():
     """Compose a new campaign."""
     return _editor(None)
 
 
 @bp.route("/campaigns/<public_id>/edit", methods=["GET", "POST"])
-@require_role(*EDITOR_ROLES)
 def campaign_edit(public_id: str):
     """Change a draft."""
     return _editor(campaign_by_public_id(public_id))
@@ -154,7 +152,6 @@ def campaign_edit(public_id: str):
 
 @bp.post("/campaigns/preview.json")
 @bp.post("/campaigns/<public_id>/preview.json")
-@require_role(*EDITOR_ROLES)
 def campaign_preview_json(public_id: str | None = None):
     """The editor's fields rendered as the email (subject, HTML, text), for the live preview as one types."""
     campaign = campaign_by_public_id(public_id) if public_id else None
@@ -206,7 +203,6 @@ def campaign_preview_document(public_id: str):
 
 
 @bp.post("/campaigns/<public_id>/copy")
-@require_role(*EDITOR_ROLES)
 def campaign_copy(public_id: str):
     """A new draft with this campaign's content and audience."""
     campaign = campaign_by_public_id(public_id)
@@ -219,7 +215,6 @@ def campaign_copy(public_id: str):
 
 
 @bp.post("/campaigns/<public_id>/delete")
-@require_role(*EDITOR_ROLES)
 def campaign_delete(public_id: str):
     """Delete a draft that never sent."""
     campaign = campaign_by_public_id(public_id)

@@ -2,7 +2,7 @@
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from mailer.admin import EDITOR_ROLES, bp, require_role
+from mailer.admin import bp
 from mailer.admin.forms import ListForm
 from mailer.extensions import db
 from mailer.models import MailingList, Subscription
@@ -21,7 +21,6 @@ def lists():
 
 
 @bp.route("/lists/new", methods=["GET", "POST"])
-@require_role(*EDITOR_ROLES)
 def list_new():
     """Create a list."""
     form = ListForm()
@@ -38,7 +37,6 @@ def list_new():
 
 
 @bp.route("/lists/<public_id>/edit", methods=["GET", "POST"])
-@require_role(*EDITOR_ROLES)
 def list_edit(public_id: str):
     """Rename or re-describe a list."""
     mailing_list = _by_public_id(public_id)

@@ -5,10 +5,12 @@ from email import policy
 from email.parser import BytesParser
 
 from flask import current_app, make_response, render_template, request
+from flask_login import current_user
 from markupsafe import escape
 from sqlalchemy import func, select
 
 from mailer.admin import bp
+from mailer.admin.outbox_links import LinkFilter
 from mailer.extensions import db
 from mailer.models import OutboxMessage
 from mailer.services.forms import form_by_slug
@@ -48,15 +50,19 @@ def outbox_show(public_id: str):
     """One message: rendered HTML (sandboxed), text part, headers and raw source."""
     message = _message(public_id)
     text, _html, headers = _parts(message.raw)
-    return render_template("admin/outbox/show.html", message=message, text=text, headers=headers,
-                           raw=message.raw.decode("utf-8", errors="replace"))
+    links = LinkFilter(current_user.role)
+    raw = links.message(message.raw)
+    hidden = links.hidden
+    return render_template("admin/outbox/show.html", message=message, text=links.text(text), raw=raw,
+                           headers=[(name, links.text(str(value))) for name, value in headers], hidden=hidden)
 
 
 @bp.get("/outbox/<public_id>/html")
 def outbox_html(public_id: str):
     """The HTML part alone, for a sandboxed iframe: no scripts, no forms, no same-origin access."""
     _text, html, _headers = _parts(_message(public_id).raw)
-    response = make_response(_without_tracking(html) if html else "<p>(no HTML part)</p>")
+    html = LinkFilter(current_user.role).html(_without_tracking(html)) if html else "<p>(no HTML part)</p>"
+    response = make_response(html)
     response.headers["Content-Security-Policy"] = HTML_PREVIEW_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

@@ -1,63 +1,139 @@
-"""The one permission map of the admin: endpoint → roles allowed per method, enforced in one before_request hook.
+"""The one permission map of the admin, default deny: endpoint → roles allowed per method, checked in one hook.
 
-Rules are (endpoint pattern, {method: roles}); the first pattern that matches wins. Endpoints nobody listed
-(including pages other modules add later) fall back to DEFAULT: every staff role may look, editors may act.
+Every admin endpoint is listed here by its exact name with each method it answers. An endpoint nobody listed
+answers 403 to everyone (and is logged), so a new page stays closed until someone decides who may use it;
+tests/admin/test_permissions.py fails for any route without an entry and any entry without a route.
 """
-from fnmatch import fnmatchcase
+import logging
 
 from flask import abort, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from mailer.extensions import db
+from mailer.extensions import db, login_manager
 from mailer.models.staff import ROLES
 
+log = logging.getLogger(__name__)
+
+ANONYMOUS = "anonymous"  # the pseudo-role of a visitor who has not logged in
 ALL = ROLES
 EDITORS = ("owner", "admin", "marketer")
 MANAGERS = ("owner", "admin")
 PRIVACY_READERS = ("owner", "admin", "privacy")
 PRIVACY_HANDLERS = ("owner", "privacy")  # handle requests and restrictions, see personal exports
+PUBLIC = (*ROLES, ANONYMOUS)
 
-RULES: list[tuple[str, dict[str, tuple[str, ...]]]] = [
-    ("admin.login", {"GET": ALL, "POST": ALL}),
-    ("admin.setup", {"GET": ALL, "POST": ALL}),
-    ("admin.invite_accept", {"GET": ALL, "POST": ALL}),
-    ("admin.logout", {"POST": ALL}),
+READ = "GET"
+WRITE = "POST"
+
+RULES: dict[str, dict[str, tuple[str, ...]]] = {
+    # Before login: the signed single-use links (first run, invitation) are the proof.
+    "admin.login": {READ: PUBLIC, WRITE: PUBLIC},
+    "admin.setup": {READ: PUBLIC, WRITE: PUBLIC},
+    "admin.invite_accept": {READ: PUBLIC, WRITE: PUBLIC},
+    "admin.logout": {WRITE: ALL},
+    "admin.dashboard": {READ: ALL},
+    # Lists, contacts, forms, imports: everyone reads, editors change.
+    "admin.lists": {READ: ALL},
+    "admin.list_show": {READ: ALL},
+    "admin.list_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.list_edit": {READ: EDITORS, WRITE: EDITORS},
+    "admin.contacts": {READ: ALL},
+    "admin.contact_show": {READ: ALL},
+    "admin.contact_evidence": {READ: ALL},
+    "admin.forms": {READ: ALL},
+    "admin.form_show": {READ: ALL},
+    "admin.form_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.form_edit": {READ: EDITORS, WRITE: EDITORS},
+    "admin.imports_index": {READ: ALL},
+    "admin.import_show": {READ: ALL},
+    "admin.import_progress": {READ: ALL},
+    "admin.import_new": {READ: EDITORS, WRITE: EDITORS},
+    # Campaigns and layouts.
+    "admin.campaigns": {READ: ALL},
+    "admin.campaign_show": {READ: ALL},
+    "admin.campaign_progress": {READ: ALL},
+    "admin.campaign_preview": {READ: ALL},
+    "admin.campaign_preview_document": {READ: ALL},
+    "admin.campaign_preview_json": {WRITE: EDITORS},
+    "admin.campaign_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.campaign_edit": {READ: EDITORS, WRITE: EDITORS},
+    "admin.campaign_copy": {WRITE: EDITORS},
+    "admin.campaign_delete": {WRITE: EDITORS},
+    "admin.campaign_compliance": {WRITE: EDITORS},
+    "admin.campaign_test": {WRITE: EDITORS},
+    "admin.campaign_send": {READ: EDITORS, WRITE: EDITORS},
+    "admin.campaign_schedule": {READ: EDITORS, WRITE: EDITORS},
+    "admin.campaign_unschedule": {WRITE: EDITORS},
+    "admin.campaign_pause": {WRITE: EDITORS},
+    "admin.campaign_resume": {WRITE: EDITORS},
+    "admin.campaign_cancel": {WRITE: EDITORS},
+    "admin.layouts": {READ: ALL},
+    "admin.layout_show": {READ: ALL},
+    "admin.layout_preview_document": {READ: ALL},
+    "admin.layout_preview_json": {WRITE: EDITORS},
+    "admin.layout_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.layout_edit": {READ: EDITORS, WRITE: EDITORS},
+    "admin.layout_copy": {WRITE: EDITORS},
+    "admin.layout_delete": {WRITE: EDITORS},
+    "admin.analytics_overview": {READ: ALL},
+    "admin.analytics_campaign": {READ: ALL},
+    "admin.analytics_list": {READ: ALL},
+    "admin.deliverability_index": {READ: ALL},
+    "admin.deliverability_check": {WRITE: EDITORS},
+    # The local outbox holds other people's confirmation, invitation and privacy links: managers only, and
+    # even they see only the links they may use (mailer/admin/outbox_links.py).
+    "admin.outbox": {READ: MANAGERS},
+    "admin.outbox_show": {READ: MANAGERS},
+    "admin.outbox_html": {READ: MANAGERS},
     # Privacy requests: visible to admins, handled only by privacy officers (and the owner).
-    ("admin.privacy_request_export", {"GET": PRIVACY_HANDLERS}),
-    ("admin.privacy_contact_reveal", {"POST": PRIVACY_READERS}),
-    ("admin.privacy_contact_*", {"GET": PRIVACY_HANDLERS, "POST": PRIVACY_HANDLERS}),
-    ("admin.privacy*", {"GET": PRIVACY_READERS, "POST": PRIVACY_HANDLERS}),
-    ("admin.retention*", {"GET": PRIVACY_READERS, "POST": PRIVACY_HANDLERS}),
-    ("admin.audit*", {"GET": PRIVACY_READERS}),
-    ("admin.settings*", {"GET": PRIVACY_READERS, "POST": PRIVACY_READERS}),
-    ("admin.staff*", {"GET": MANAGERS, "POST": MANAGERS}),
-    # Any export of data, from any module: never marketers or viewers.
-    ("admin.*export*", {"GET": PRIVACY_READERS, "POST": PRIVACY_READERS}),
-    # API keys open every contact to an integration.
-    ("admin.api_key*", {"GET": MANAGERS, "POST": MANAGERS}),
-    # Editing pages: even showing the form is for editors.
-    ("admin.*_new", {"GET": EDITORS, "POST": EDITORS}),
-    ("admin.*_edit", {"GET": EDITORS, "POST": EDITORS}),
-    ("admin.campaign_send", {"GET": EDITORS, "POST": EDITORS}),
-    ("admin.campaign_schedule", {"GET": EDITORS, "POST": EDITORS}),
-]
-DEFAULT = {"GET": ALL, "POST": EDITORS}
-METHOD_ALIASES = {"HEAD": "GET", "OPTIONS": "GET", "PUT": "POST", "PATCH": "POST", "DELETE": "POST"}
+    "admin.privacy_requests": {READ: PRIVACY_READERS},
+    "admin.privacy_request_show": {READ: PRIVACY_READERS},
+    "admin.privacy_request_new": {READ: PRIVACY_READERS, WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_request_export": {READ: PRIVACY_HANDLERS},
+    "admin.privacy_request_extend": {WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_request_fulfil": {WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_request_notify": {WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_request_refuse": {WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_request_send_export": {WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_request_send_verification": {WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_contact_reveal": {WRITE: PRIVACY_READERS},
+    "admin.privacy_contact_rectify": {READ: PRIVACY_HANDLERS, WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_contact_erase": {WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_contact_restrict": {WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_contact_unrestrict": {WRITE: PRIVACY_HANDLERS},
+    "admin.privacy_contact_lift_objection": {WRITE: PRIVACY_HANDLERS},
+    "admin.retention_report": {READ: PRIVACY_READERS},
+    "admin.retention_run": {WRITE: PRIVACY_HANDLERS},
+    "admin.audit_log": {READ: PRIVACY_READERS},
+    "admin.audit_export": {READ: PRIVACY_READERS},
+    "admin.settings_privacy": {READ: PRIVACY_READERS, WRITE: PRIVACY_READERS},
+    "admin.settings_notice": {READ: PRIVACY_READERS},
+    "admin.settings_fields": {READ: PRIVACY_READERS, WRITE: PRIVACY_READERS},
+    "admin.settings_field_toggle": {WRITE: PRIVACY_READERS},
+    "admin.settings_recipients": {READ: PRIVACY_READERS},
+    "admin.settings_recipient_edit": {READ: PRIVACY_READERS, WRITE: PRIVACY_READERS},
+    "admin.settings_ropa": {READ: PRIVACY_READERS},
+    "admin.settings_ropa_csv": {READ: PRIVACY_READERS},
+    "admin.settings_ropa_json": {READ: PRIVACY_READERS},
+    # Accounts and API keys (a key opens every contact to an integration).
+    "admin.staff": {READ: MANAGERS, WRITE: MANAGERS},
+    "admin.staff_role": {WRITE: MANAGERS},
+    "admin.staff_toggle_active": {WRITE: MANAGERS},
+    "admin.staff_invite_resend": {WRITE: MANAGERS},
+    "admin.staff_invite_revoke": {WRITE: MANAGERS},
+    "admin.api_keys": {READ: MANAGERS},
+    "admin.api_key_new": {READ: MANAGERS, WRITE: MANAGERS},
+    "admin.api_key_revoke": {WRITE: MANAGERS},
+}
+# HEAD and OPTIONS only read; any other method must be listed itself.
+METHOD_ALIASES = {"HEAD": READ, "OPTIONS": READ}
 
 
-def rule_for(endpoint: str) -> dict[str, tuple[str, ...]]:
-    """The first rule matching an endpoint, else the default."""
-    for pattern, methods in RULES:
-        if fnmatchcase(endpoint, pattern):
-            return methods
-    return DEFAULT
-
-
-def allowed(role: str | None, endpoint: str, method: str = "GET") -> bool:
-    """Whether a role may use an endpoint with a method."""
+def allowed(role: str | None, endpoint: str, method: str = READ) -> bool:
+    """Whether a role (or ANONYMOUS) may use an endpoint with a method; unlisted endpoints: nobody."""
     method = METHOD_ALIASES.get(method.upper(), method.upper())
-    return role in rule_for(endpoint).get(method, ())
+    return role in RULES.get(endpoint, {}).get(method, ())
 
 
 def _restricted_contact_target() -> bool:
@@ -72,26 +148,32 @@ def _restricted_contact_target() -> bool:
 
 
 def check_permission():
-    """before_request: refuse (403) any admin page or action the current role may not use."""
+    """before_request: log in first where needed, refuse (403) what the map does not give the current role."""
     endpoint = request.endpoint or ""
-    if endpoint in ("admin.login", "admin.setup", "admin.invite_accept", "admin.static") \
-            or not current_user.is_authenticated:
-        return None
-    role = current_user.role
-    if not allowed(role, endpoint, request.method):
+    if endpoint not in RULES:
+        log.warning("Refused %s %s: the endpoint is not in the admin permission map", request.method, endpoint)
+        abort(403)
+    role = current_user.role if current_user.is_authenticated else ANONYMOUS
+    if allowed(role, endpoint, request.method):
+        pass
+    elif role == ANONYMOUS:
+        return login_manager.unauthorized()
+    else:
         abort(403)
     changes = request.method not in ("GET", "HEAD", "OPTIONS")
-    if changes and role not in PRIVACY_HANDLERS and _restricted_contact_target():
+    if changes and role not in PRIVACY_HANDLERS and role != ANONYMOUS and _restricted_contact_target():
         abort(403, "This contact is restricted (Art. 18): only a privacy officer can change it.")
     return None
 
 
 def inject_permissions():
-    """Templates ask `allowed_to('admin.endpoint', 'POST')` to hide what the user may not do."""
+    """Templates ask `allowed_to('admin.endpoint', 'POST')` to hide what the user may not do; `can_edit` is
+    the editors' group (lists, forms, campaigns, layouts)."""
     if not has_request_context():
         return {}
+    role = current_user.role if current_user.is_authenticated else ANONYMOUS
 
-    def allowed_to(endpoint: str, method: str = "GET") -> bool:
-        return current_user.is_authenticated and allowed(current_user.role, endpoint, method)
+    def allowed_to(endpoint: str, method: str = READ) -> bool:
+        return role != ANONYMOUS and allowed(role, endpoint, method)
 
-    return {"allowed_to": allowed_to}
+    return {"allowed_to": allowed_to, "can_edit": role in EDITORS}
