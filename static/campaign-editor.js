@@ -156,6 +156,33 @@
     return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
   }
 
+  // The per-state table: counts and grouped reasons, rebuilt with text nodes only (reasons quote remote servers).
+  function reasonItem(text, count, muted) {
+    const item = document.createElement("li");
+    if (muted) item.className = "text-body-secondary";
+    const badge = document.createElement("span");
+    badge.className = "badge text-bg-light";
+    badge.textContent = `×${count}`;
+    item.append(`${text} `, badge);
+    return item;
+  }
+
+  function updateStates(states) {
+    const table = document.querySelector("[data-delivery-states]");
+    if (!table) return;
+    Object.entries(states).forEach(([status, state]) => {
+      const row = table.querySelector(`tr[data-state="${status}"]`);
+      if (!row) return;
+      row.querySelector("[data-state-count]").textContent = String(state.count);
+      const items = state.reasons.map((r) => reasonItem(r.reason, r.count, false));
+      if (state.other_reasons) items.push(reasonItem("other reasons", state.other_reasons, true));
+      row.querySelector("[data-state-reasons]").replaceChildren(...items);
+      const link = row.querySelector("[data-uncertain-link]");
+      if (link) link.hidden = !state.count;
+      if (status === "uncertain") row.classList.toggle("table-danger", state.count > 0);
+    });
+  }
+
   const progress = document.getElementById("progress");
   if (progress && progress.dataset.final !== "true") {
     const field = (name) => document.querySelector(`[data-progress="${name}"]`);
@@ -201,6 +228,7 @@
         const form = document.querySelector(`form[data-action="${action}"]`);
         if (form) form.hidden = !allowed;
       });
+      updateStates(data.states || {});
       const scheduled = field("scheduled");
       if (scheduled && data.status !== "scheduled") scheduled.hidden = true;
       if (data.final && live) live.hidden = true;

@@ -9,7 +9,7 @@ bp.before_request(check_permission)
 bp.app_context_processor(inject_permissions)
 
 from mailer.admin import auth, contacts, dashboard, imports, lists, outbox, signup_forms  # noqa: E402,F401
-from mailer.admin import campaign_sending, campaigns, layouts  # noqa: E402,F401
+from mailer.admin import campaign_sending, campaign_uncertain, campaigns, layouts  # noqa: E402,F401
 from mailer.admin import analytics  # noqa: E402,F401
 from mailer.admin import deliverability  # noqa: E402,F401
 from mailer.admin import audit, privacy, settings, staff_users  # noqa: E402,F401

@@ -9,7 +9,7 @@ from mailer.admin.campaign_forms import ActionForm, ScheduleForm, TestSendForm
 from mailer.admin.campaigns import EDITOR_CSP, campaign_by_public_id, render_preview
 from mailer.extensions import db
 from mailer.models import Campaign
-from mailer.services import campaign_alerts
+from mailer.services import campaign_alerts, delivery_report
 from mailer.services import campaign_drafts as drafts
 from mailer.services import campaigns as campaign_service
 from mailer.services.contacts import AddressError, normalise_email
@@ -61,6 +61,7 @@ def _sample_subject(campaign: Campaign) -> str:
 
 def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=None):
     progress = campaign_service.progress(campaign) if campaign.status != "draft" else None
+    states = delivery_report.state_report(campaign.id) if progress is not None else []
     sample_subject = _sample_subject(campaign)
     schedule_form = schedule_form or _schedule_form(campaign)
     return render_template(
@@ -68,7 +69,7 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
         readiness=_readiness(campaign), compliance=campaign.compliance or {}, labels=EXCLUSION_LABELS,
         test_form=test_form or TestSendForm(), action_form=ActionForm(), schedule_form=schedule_form,
         final=campaign.status in FINAL_STATUSES, planned_local=drafts.local_schedule_text(campaign),
-        sample_subject=sample_subject, pause_alert=campaign_alerts.pause_alert(campaign),
+        sample_subject=sample_subject, pause_alert=campaign_alerts.pause_alert(campaign), states=states,
     ), status
 
 
@@ -82,7 +83,8 @@ def _schedule_form(campaign: Campaign) -> ScheduleForm:
 def _progress_payload(campaign: Campaign) -> dict:
     data = dict(campaign_service.progress(campaign))
     data.update(status=campaign.status, status_reason=campaign.status_reason or "",
-                actions=_actions(campaign), final=campaign.status in FINAL_STATUSES)
+                actions=_actions(campaign), final=campaign.status in FINAL_STATUSES,
+                states=delivery_report.states_json(delivery_report.state_report(campaign.id)))
     return data
 
 

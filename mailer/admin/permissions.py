@@ -68,6 +68,9 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.campaign_pause": {WRITE: EDITORS},
     "admin.campaign_resume": {WRITE: EDITORS},
     "admin.campaign_cancel": {WRITE: EDITORS},
+    # Uncertain deliveries: anyone may look (contacts appear only as opaque references); resending may deliver
+    # twice, so only owners and admins decide it.
+    "admin.campaign_uncertain": {READ: ALL},
     "admin.layouts": {READ: ALL},
     "admin.layout_show": {READ: ALL},
     "admin.layout_preview_document": {READ: ALL},

@@ -1,4 +1,4 @@
-"""GET /campaigns and GET /campaigns/<id>: status, and sending progress where the campaign service gives it."""
+"""GET /campaigns and GET /campaigns/<id>: status, sending progress, and deliveries per state with their reasons."""
 from flask import jsonify, request
 from sqlalchemy import select
 
@@ -10,6 +10,7 @@ from mailer.extensions import db
 from mailer.models import Campaign
 from mailer.models.campaign import CAMPAIGN_STATUSES
 from mailer.services import campaigns as campaign_service
+from mailer.services import delivery_report
 
 
 @api_route("/campaigns")
@@ -28,9 +29,9 @@ def campaigns_index():
 
 @api_route("/campaigns/<public_id>")
 def campaign_show(public_id: str):
-    """One campaign with its delivery numbers."""
+    """One campaign with its delivery numbers: progress, and per delivery state how many and why."""
     campaign = db.session.execute(select(Campaign).where(Campaign.public_id == public_id)).scalar_one_or_none()
     if campaign is None:
         raise ApiError(404, "There is no campaign with this id.", {"campaign_id": public_id[:64]})
-    progress = getattr(campaign_service, "progress", None)
-    return jsonify(campaign_json(campaign, progress(campaign) if progress is not None else None))
+    report = delivery_report.states_json(delivery_report.state_report(campaign.id))
+    return jsonify(campaign_json(campaign, campaign_service.progress(campaign), report))

@@ -3,6 +3,7 @@ from flask import current_app, jsonify
 
 from mailer.api import bp
 from mailer.extensions import limiter
+from mailer.models.campaign import DELIVERY_STATUSES
 
 
 def _ref(name: str) -> dict:
@@ -89,7 +90,20 @@ SCHEMAS = {
         "scheduled_at": TS, "started_at": TS, "finished_at": TS, "created_at": TS,
         "progress": {"type": "object", "description": "Only on GET /campaigns/{public_id}: delivery counts by "
                                                       "status, remaining, rate_per_s and eta_s.",
-                     "additionalProperties": True}}},
+                     "additionalProperties": True},
+        "deliveries": {"type": "object", "description": "Only on GET /campaigns/{public_id}: every delivery state "
+                                                        "(queued, sending, sent, skipped, failed, bounced, "
+                                                        "uncertain) with how many and why.",
+                       "properties": {state: _ref("DeliveryState") for state in DELIVERY_STATUSES},
+                       "additionalProperties": _ref("DeliveryState")}}},
+    "DeliveryState": {"type": "object", "required": ["count", "reasons", "other_reasons"], "properties": {
+        "count": {"type": "integer", "minimum": 0},
+        "reasons": {"type": "array", "description": "The most common reasons, most frequent first; times and "
+                                                    "addresses are replaced (\"will retry at …: 451 4.3.0 …\").",
+                    "items": {"type": "object", "required": ["reason", "count"], "properties": {
+                        "reason": {"type": "string"}, "count": {"type": "integer", "minimum": 1}}}},
+        "other_reasons": {"type": "integer", "minimum": 0,
+                          "description": "Deliveries in this state whose reason is not among the listed ones."}}},
     "SignupRequest": {"type": "object", "additionalProperties": False, "required": ["email", "lists", "consent"],
                       "properties": {
         "email": {"type": "string", "maxLength": 254},

@@ -91,7 +91,8 @@ def event_json(event: ConsentEvent) -> dict:
     }
 
 
-def campaign_json(campaign: Campaign, progress: dict | None = None) -> dict:
+def campaign_json(campaign: Campaign, progress: dict | None = None, deliveries: dict | None = None) -> dict:
+    """A campaign; one fetched by id also has its progress and its deliveries per state (count and reasons)."""
     data = {
         "id": campaign.public_id,
         "name": campaign.name,
@@ -107,4 +108,6 @@ def campaign_json(campaign: Campaign, progress: dict | None = None) -> dict:
     }
     if progress is not None:
         data["progress"] = progress
+    if deliveries is not None:
+        data["deliveries"] = deliveries
     return data

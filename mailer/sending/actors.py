@@ -146,3 +146,14 @@ def recover_stuck_deliveries() -> None:
     from mailer.services import campaigns
 
     campaigns.recover_stuck()
+
+
+# --- operator alerts ------------------------------------------------------------------------------------------
+
+# Retried for hours with growing gaps: the alert matters most while the relay is down.
+@actor(queue_name="transactional", max_retries=24, min_backoff=5_000, max_backoff=900_000)
+def send_campaign_alert(event_id: int, staff_id: int) -> None:
+    """Email one recorded campaign alert to one owner or admin (never twice)."""
+    from mailer.services import campaign_alerts
+
+    campaign_alerts.email_alert(event_id, staff_id)
