@@ -15,6 +15,7 @@ from mailer.extensions import db
 from mailer.models import Campaign, Contact, Layout, MailingList
 from mailer.models.ids import new_public_id
 from mailer.services.contacts import AddressError, find_contact_by_email, normalise_email
+from mailer.services.email_css import remote_style_problems
 
 MAX_NAME = 200
 MAX_SUBJECT = 200
@@ -178,6 +179,8 @@ def clean_fields(fields: DraftFields) -> dict:
                        ("text_body", "text part")):
         if key not in errors and (problem := _syntax_problem(label, values[key])):
             errors[key] = problem
+    if "body" not in errors and (remote := remote_style_problems(values["body"], "body")):
+        errors["body"] = " ".join(remote)
     layout = db.session.get(Layout, fields.layout_id) if fields.layout_id else None
     if layout is None:
         errors["layout_id"] = "Choose a layout."

@@ -1,7 +1,7 @@
 """Campaign rendering: marketer layouts and bodies in Jinja's sandbox, compiled and CSS-inlined once per campaign.
 
 Compiling protects every Jinja tag behind an inert placeholder, turns Markdown into HTML, puts the body where the
-layout says `{{ content }}`, inlines the CSS with premailer (allow_network=False: D6), and turns links into
+layout says `{{ content }}`, inlines the CSS (email_css: nothing is ever fetched), and turns links into
 `{{ _links[id] }}` slots. What is left is one sandboxed template per campaign that each recipient renders in
 microseconds: merge fields, footer URLs, and tracking only for those who consented.
 """
@@ -17,8 +17,8 @@ from flask import current_app
 from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
-from premailer import Premailer
 
+from mailer.services.email_css import inline_css, remote_style_problems
 from mailer.services.htmltext import html_to_text
 
 log = logging.getLogger(__name__)
@@ -97,13 +97,6 @@ def _body_html(body: str, body_format: str, ph: _Placeholders) -> str:
     if body_format == "markdown":
         return markdown.markdown(protected, extensions=["extra", "sane_lists"], output_format="html")
     return protected
-
-
-def inline_css(html: str) -> str:
-    """premailer once per campaign; never fetches anything (D6: its default would load any <link> URL)."""
-    return Premailer(html, allow_network=False, base_url=None, remove_classes=False, keep_style_tags=True,
-                     strip_important=False, disable_validation=True, cssutils_logging_level=logging.CRITICAL,
-                     disable_leftover_css=False).transform()
 
 
 _PRE_BLOCK = re.compile(r"(<(pre|textarea)\b.*?</\2>)", re.I | re.S)
@@ -259,7 +252,7 @@ def validate_layout(html: str) -> list[str]:
         template = html_env.from_string(html)
     except TemplateSyntaxError as exc:
         return [f"Template error on line {exc.lineno}: {exc.message}"]
-    problems = []
+    problems = remote_style_problems(html)
     if not _CONTENT_TAG.search(html):
         problems.append("The layout must show the campaign's body: put {{ content }} where it goes.")
     tag = hashlib.sha256(html.encode()).hexdigest()[:8]
