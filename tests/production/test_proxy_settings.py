@@ -20,7 +20,8 @@ CLIENT_A, CLIENT_B, FORGED = "198.51.100.10", "198.51.100.20", "203.0.113.66"
 
 def sign_up(client, email: str, **proxied):
     """Submit the demo form (its first box ticked) through the proxy."""
-    data = {"email": email, "name": "Ann", "ts": form_timer(client), "website": "", "consent": consent_values(client)[:1]}
+    data = {"email": email, "name": "Ann", "ts": form_timer(client), "website": "",
+            "consent": consent_values(client)[:1]}
     proxied["headers"] = {"User-Agent": BROWSER, **proxied["headers"]}
     return client.post("/f/demo", data=data, **proxied)
 

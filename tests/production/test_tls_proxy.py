@@ -5,6 +5,7 @@ nginx listens on 127.0.0.2 (a client connecting to it comes from 127.0.0.1) and 
 so an app that took the proxy's address for the client's would record 127.0.0.3.
 """
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -33,7 +34,7 @@ expect.set_options(timeout=10_000)  # as in tests/browser: a loaded machine can 
 
 BROWSER_ADDRESS = "127.0.0.1"  # where Chromium's connections to BROWSER_SIDE come from
 FORGED = "198.51.100.77"
-OWNER, MARKETER = "owner@example.com", "marketer@example.com"
+MARKETER = "marketer@example.com"
 PASSWORD = "a long passphrase nobody guesses 7"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -64,80 +65,91 @@ class Deployment:
             return conn.execute(statement, params).fetchall()
 
 
+def _certificates(prefix: str) -> tuple[str, str, str, str]:
+    """A throw-away CA and a server certificate for BROWSER_SIDE: cert, key and CA files, and the server key's SPKI
+    hash (base64 SHA-256), by which Chromium is told to trust it."""
+    import trustme
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    ca = trustme.CA()
+    server = ca.issue_cert(BROWSER_SIDE)
+    cert, key, ca_pem = (os.path.join(prefix, name) for name in ("server.pem", "server.key", "ca.pem"))
+    for number, pem in enumerate(server.cert_chain_pems):
+        pem.write_to_path(cert, append=number > 0)
+    server.private_key_pem.write_to_path(key)
+    ca.cert_pem.write_to_path(ca_pem)
+    public_key = x509.load_pem_x509_certificate(server.cert_chain_pems[0].bytes()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return cert, key, ca_pem, base64.b64encode(hashlib.sha256(public_key).digest()).decode()
+
+
+def _drop_redis_keys(namespace: str) -> None:
+    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def _start(readme: ReadmeDeployment, processes: Processes, listen_port: int, app_port: int, cert: str, key: str):
+    """The README's commands in its order: schema, first accounts, web, worker; then nginx in front."""
+    processes.run("db upgrade", readme.commands["flask db"])
+    create_admin = readme.commands["flask create-admin"]
+    assert "you@example.com" in create_admin
+    processes.run("create-admin", create_admin, stdin=f"{PASSWORD}\n{PASSWORD}\n")  # it prompts, twice
+    # The browser logs in as a marketer: a role that may edit and test campaigns and needs no second factor.
+    processes.run("create-admin marketer", [MARKETER if word == "you@example.com" else word for word in create_admin]
+                  + ["--role", "marketer", "--password", PASSWORD])
+    processes.run("seed-demo", [os.path.join(BIN, "flask"), "--app", "wsgi", "seed-demo"])  # the hosted form
+    gunicorn = _with_option(readme.commands["gunicorn"], "-w", "2")
+    processes.start("gunicorn", [f"127.0.0.1:{app_port}" if word == "127.0.0.1:8000" else word for word in gunicorn])
+    processes.start("dramatiq", _with_option(_with_option(readme.commands["dramatiq"], "-p", "1"), "-t", "4"))
+    config = os.path.join(processes.logs, "nginx.conf")
+    with open(config, "w", encoding="utf-8") as handle:
+        handle.write(nginx_config(readme.nginx, processes.logs, listen_port, app_port, cert, key))
+    processes.start("nginx", [NGINX, "-p", processes.logs, "-c", config, "-e", f"{processes.logs}/error.log"])
+    processes.wait_for_port("gunicorn", "127.0.0.1", app_port)
+    processes.wait_for_port("nginx", BROWSER_SIDE, listen_port)
+
+
 @pytest.fixture(scope="module")
 def deployment():
     """nginx, gunicorn and one dramatiq worker as the README runs them, on a fresh database and Redis key space."""
     _require(os.path.exists(NGINX), f"nginx not found at {NGINX} (apt-get install nginx; .ci/run installs it)")
     _require(bool(os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL")),
              "needs TEST_DATABASE_URL and TEST_REDIS_URL (production runs on PostgreSQL and Redis)")
-    import trustme
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
     readme = ReadmeDeployment.read()
-    prefix = shared_temp_directory()
-    ca = trustme.CA()
-    server = ca.issue_cert(BROWSER_SIDE)
-    cert, key, ca_pem = (os.path.join(prefix, name) for name in ("server.pem", "server.key", "ca.pem"))
-    server.cert_chain_pems[0].write_to_path(cert)
-    for extra in server.cert_chain_pems[1:]:
-        extra.write_to_path(cert, append=True)
-    server.private_key_pem.write_to_path(key)
-    ca.cert_pem.write_to_path(ca_pem)
-    public_key = x509.load_pem_x509_certificate(server.cert_chain_pems[0].bytes()).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    spki = base64.b64encode(hashlib.sha256(public_key).digest()).decode()
-
-    smtp = SmtpCapture()
-    smtp.start()
     run_id = uuid.uuid4().hex[:10]
     database_name, namespace = f"mailer_tls_{run_id}", f"mailer-tls-{run_id}"
-    database = create_postgres_database(os.environ["TEST_DATABASE_URL"], database_name).replace(
-        "postgresql+psycopg://", "postgresql://", 1)
-    listen_port, app_port = free_port(BROWSER_SIDE), free_port()
-    base = f"https://{BROWSER_SIDE}:{listen_port}"
-    environment = {
-        "MAILER_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(32), "MAILER_HASH_KEY": secrets.token_urlsafe(32),
-        "DATABASE_URL": database, "REDIS_URL": os.environ["TEST_REDIS_URL"], "SMTP_URL": smtp.url,
-        "MAILER_BASE_URL": base, "MAILER_FROM": "News <news@example.com>",
-        "MAILER_POSTAL_ADDRESS": "Example Ltd, 1 Main St, Berlin", "PROXY_FIX_X_FOR": "1",
-    }
-    assert set(environment) == set(readme.variables), "the README's Production section sets other variables"
-    for name in ("MAILER_ENV", "PROXY_FIX_X_FOR"):
-        assert environment[name] == readme.variables[name], name
-    environment["REDIS_NAMESPACE"] = namespace  # our own key space on the shared test Redis
-    processes = Processes({**_clean(os.environ), **environment}, prefix)
-    try:
-        processes.run("db upgrade", readme.commands["flask db"])
-        create_admin = readme.commands["flask create-admin"]
-        processes.run("create-admin", create_admin, stdin=f"{PASSWORD}\n{PASSWORD}\n")
-        assert "you@example.com" in create_admin
-        processes.run("create-admin marketer", [MARKETER if word == "you@example.com" else word
-                                                for word in create_admin] + ["--role", "marketer",
-                                                                             "--password", PASSWORD])
-        processes.run("seed-demo", [os.path.join(BIN, "flask"), "--app", "wsgi", "seed-demo"])
-        gunicorn = _with_option(readme.commands["gunicorn"], "-w", "2")
-        processes.start("gunicorn", [f"127.0.0.1:{app_port}" if word == "127.0.0.1:8000" else word
-                                     for word in gunicorn])
-        worker = _with_option(_with_option(readme.commands["dramatiq"], "-p", "1"), "-t", "4")
-        processes.start("dramatiq", worker)
-        config = os.path.join(prefix, "nginx.conf")
-        with open(config, "w", encoding="utf-8") as handle:
-            handle.write(nginx_config(readme.nginx, prefix, listen_port, app_port, cert, key))
-        processes.start("nginx", [NGINX, "-p", prefix, "-c", config, "-e", os.path.join(prefix, "error.log")])
-        processes.wait_for_port("gunicorn", "127.0.0.1", app_port)
-        processes.wait_for_port("nginx", BROWSER_SIDE, listen_port)
+    with contextlib.ExitStack() as cleanup:
+        prefix = shared_temp_directory()
+        cleanup.callback(shutil.rmtree, prefix, ignore_errors=True)
+        cert, key, ca_pem, spki = _certificates(prefix)
+        smtp = SmtpCapture()
+        smtp.start()
+        cleanup.callback(smtp.stop)
+        database = create_postgres_database(os.environ["TEST_DATABASE_URL"], database_name).replace(
+            "postgresql+psycopg://", "postgresql://", 1)
+        cleanup.callback(drop_postgres_database, os.environ["TEST_DATABASE_URL"], database_name)
+        cleanup.callback(_drop_redis_keys, namespace)
+        listen_port, app_port = free_port(BROWSER_SIDE), free_port()
+        base = f"https://{BROWSER_SIDE}:{listen_port}"
+        environment = {
+            "MAILER_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(32),
+            "MAILER_HASH_KEY": secrets.token_urlsafe(32), "DATABASE_URL": database,
+            "REDIS_URL": os.environ["TEST_REDIS_URL"], "SMTP_URL": smtp.url, "MAILER_BASE_URL": base,
+            "MAILER_FROM": "News <news@example.com>", "MAILER_POSTAL_ADDRESS": "Example Ltd, 1 Main St, Berlin",
+            "PROXY_FIX_X_FOR": "1",
+        }
+        assert set(environment) == set(readme.variables), "the README's Production section sets other variables"
+        for name in ("MAILER_ENV", "PROXY_FIX_X_FOR"):
+            assert environment[name] == readme.variables[name], name
+        environment["REDIS_NAMESPACE"] = namespace  # our own key space on the shared test Redis
+        processes = Processes({**_clean(os.environ), **environment}, prefix)
+        cleanup.callback(processes.stop_all)
+        _start(readme, processes, listen_port, app_port, cert, key)
         yield Deployment(base, ca_pem, spki, smtp, database, processes)
-    finally:
-        processes.stop_all()
-        smtp.stop()
-        drop_postgres_database(os.environ["TEST_DATABASE_URL"], database_name)
-        client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
-        keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        shutil.rmtree(prefix, ignore_errors=True)
 
 
 def _clean(environment) -> dict[str, str]:
