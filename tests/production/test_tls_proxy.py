@@ -61,6 +61,7 @@ class Deployment:
     processes: Processes
 
     def sql(self, statement: str, *params) -> list[tuple]:
+        """Rows of a query on the deployment's database."""
         with psycopg.connect(self.database) as conn:
             return conn.execute(statement, params).fetchall()
 
@@ -85,6 +86,7 @@ def _certificates(prefix: str) -> tuple[str, str, str, str]:
 
 
 def _drop_redis_keys(namespace: str) -> None:
+    """Remove the deployment's keys from the shared test Redis."""
     client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
     keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
     if keys:
@@ -105,10 +107,10 @@ def _start(readme: ReadmeDeployment, processes: Processes, listen_port: int, app
     gunicorn = _with_option(readme.commands["gunicorn"], "-w", "2")
     processes.start("gunicorn", [f"127.0.0.1:{app_port}" if word == "127.0.0.1:8000" else word for word in gunicorn])
     processes.start("dramatiq", _with_option(_with_option(readme.commands["dramatiq"], "-p", "1"), "-t", "4"))
-    config = os.path.join(processes.logs, "nginx.conf")
+    config = os.path.join(processes.directory, "nginx.conf")
     with open(config, "w", encoding="utf-8") as handle:
-        handle.write(nginx_config(readme.nginx, processes.logs, listen_port, app_port, cert, key))
-    processes.start("nginx", [NGINX, "-p", processes.logs, "-c", config, "-e", f"{processes.logs}/error.log"])
+        handle.write(nginx_config(readme.nginx, processes.directory, listen_port, app_port, cert, key))
+    processes.start("nginx", [NGINX, "-p", processes.directory, "-c", config, "-e", f"{processes.directory}/error.log"])
     processes.wait_for_port("gunicorn", "127.0.0.1", app_port)
     processes.wait_for_port("nginx", BROWSER_SIDE, listen_port)
 
@@ -183,6 +185,7 @@ class SourceAddress(HTTPAdapter):
 
 
 def client_at(deployment: Deployment, address: str) -> requests.Session:
+    """An HTTPS client of the deployment connecting from `address`, trusting the throw-away CA."""
     session = requests.Session()
     session.trust_env = False  # no proxy or CA bundle from the environment: loopback, our own CA
     session.verify = deployment.ca_pem

@@ -20,18 +20,21 @@ PROXY_SIDE = "127.0.0.3"    # nginx reaches gunicorn from here, so the proxy's a
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 
 
 def _production_section() -> str:
+    """The README's "## Production" section."""
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as readme:
         text = readme.read()
     return text[text.index("\n## Production"):].split("\n## ", 2)[1]
 
 
 def _block(section: str, language: str) -> str:
+    """The first fenced code block of a language in a section."""
     match = re.search(rf"```{language}\n(.*?)```", section, re.S)
     assert match, f"the README's Production section has no {language} block"
     return match.group(1)
@@ -47,6 +50,7 @@ class ReadmeDeployment:
 
     @classmethod
     def read(cls) -> "ReadmeDeployment":
+        """Parse the section: the exported variables, each `.venv/bin/` command, the nginx snippet."""
         section = _production_section()
         deployment = cls(nginx=_block(section, "nginx"))
         for line in _block(section, "bash").replace("\\\n", " ").splitlines():
@@ -82,10 +86,10 @@ def nginx_config(snippet: str, prefix: str, listen_port: int, upstream_port: int
 
 
 class Processes:
-    """Programs started for one test run, each logging to a file, all stopped at the end."""
+    """Programs started for one test run, each logging to a file in `directory`, all stopped at the end."""
 
-    def __init__(self, env: dict[str, str], logs: str):
-        self.env, self.logs = env, logs
+    def __init__(self, env: dict[str, str], directory: str):
+        self.env, self.directory = env, directory
         self.running: list[tuple[str, subprocess.Popen]] = []
 
     def run(self, name: str, argv: list[str], stdin: str = "") -> str:
@@ -95,7 +99,8 @@ class Processes:
         return done.stdout
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
-        log = open(os.path.join(self.logs, f"{name}.log"), "wb")  # noqa: SIM115 - closed with the process
+        """Start a long-running program in its own process group, its output going to `<name>.log`."""
+        log = open(os.path.join(self.directory, f"{name}.log"), "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
@@ -103,7 +108,8 @@ class Processes:
         return process
 
     def log(self, name: str) -> str:
-        path = os.path.join(self.logs, f"{name}.log")
+        """The end of a program's output, for a failure message."""
+        path = os.path.join(self.directory, f"{name}.log")
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read()[-4000:]
 
@@ -121,6 +127,7 @@ class Processes:
         raise AssertionError(f"{name} did not listen on {host}:{port} in time:\n{self.log(name)}")
 
     def stop_all(self) -> None:
+        """SIGTERM to every process group (newest first), SIGKILL to any still running 20 s later."""
         for _name, process in reversed(self.running):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
