@@ -98,10 +98,14 @@ class Config:
     # Global send rate in messages per second, shared by every worker through Redis (0: unlimited).
     SEND_RATE_PER_SECOND = float(os.environ.get("SEND_RATE_PER_SECOND", "50"))
     SEND_BATCH_SIZE = _env_int("SEND_BATCH_SIZE", 500)          # deliveries per planner page and batch message
-    SEND_CHUNK_SIZE = _env_int("SEND_CHUNK_SIZE", 50)           # deliveries claimed at once (in flight on a crash)
+    SEND_CHUNK_SIZE = _env_int("SEND_CHUNK_SIZE", 50)           # deliveries claimed at once (requeued on a crash)
     SEND_MAX_ATTEMPTS = _env_int("SEND_MAX_ATTEMPTS", 5)        # temporary SMTP failures before giving up
     SEND_RETRY_BACKOFF_SECONDS = float(os.environ.get("SEND_RETRY_BACKOFF_SECONDS", "60"))  # doubles per attempt
-    SEND_STUCK_AFTER_SECONDS = _env_int("SEND_STUCK_AFTER_SECONDS", 900)  # "sending" this long: delivery uncertain
+    SEND_STUCK_AFTER_SECONDS = _env_int("SEND_STUCK_AFTER_SECONDS", 900)  # backstop for a live but stuck thread
+    SEND_PIPELINE_DEPTH = _env_int("SEND_PIPELINE_DEPTH", 20)   # messages handed to the relay at once, per thread
+    SEND_RELAY_RETRY_SECONDS = float(os.environ.get("SEND_RELAY_RETRY_SECONDS", "5"))  # first wait for a dead relay
+    SEND_WORKER_DEAD_AFTER_SECONDS = _env_int("SEND_WORKER_DEAD_AFTER_SECONDS", 10)  # heartbeat age of a dead worker
+    SEND_RECOVERY_SECONDS = _env_int("SEND_RECOVERY_SECONDS", 5)  # how often the scheduler runs recovery
     SEND_ERROR_PAUSE_MIN = _env_int("SEND_ERROR_PAUSE_MIN", 20)  # errors in one batch before the ratio counts
     SEND_ERROR_PAUSE_RATIO = float(os.environ.get("SEND_ERROR_PAUSE_RATIO", "0.5"))
     SEND_POLICY_PAUSE = _env_int("SEND_POLICY_PAUSE", 3)        # 5.7.x refusals (our setup) that pause a campaign

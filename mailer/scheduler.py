@@ -6,14 +6,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 log = logging.getLogger(__name__)
 
-# actor name -> interval in minutes
+# actor name -> interval in seconds (recovery's comes from SEND_RECOVERY_SECONDS: a dead worker costs seconds)
 PERIODIC_JOBS = {
-    "purge_unconfirmed_signups": 60,
-    "start_due_campaigns": 1,
-    "recover_stuck_deliveries": 1,
-    "purge_tracking_events": 24 * 60,
-    "privacy_deadline_reminders": 60,  # deduplicated: each request is mentioned at most once a day
-    "run_retention": 6 * 60,
+    "purge_unconfirmed_signups": 3600,
+    "start_due_campaigns": 60,
+    "recover_stuck_deliveries": None,
+    "purge_tracking_events": 24 * 3600,
+    "privacy_deadline_reminders": 3600,  # deduplicated: each request is mentioned at most once a day
+    "run_retention": 6 * 3600,
 }
 
 
@@ -26,7 +26,8 @@ def _enqueue(app, name: str) -> None:
 def build_scheduler(app, blocking: bool = False):
     """A scheduler that enqueues every periodic job at its interval (first run shortly after start)."""
     scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC", daemon=True)
-    for name, minutes in PERIODIC_JOBS.items():
-        scheduler.add_job(_enqueue, "interval", minutes=minutes, args=(app, name), id=name, coalesce=True,
+    for name, seconds in PERIODIC_JOBS.items():
+        seconds = seconds or app.config["SEND_RECOVERY_SECONDS"]
+        scheduler.add_job(_enqueue, "interval", seconds=seconds, args=(app, name), id=name, coalesce=True,
                           max_instances=1, replace_existing=True)
     return scheduler

@@ -140,9 +140,10 @@ def start_due_campaigns() -> None:
     campaigns.start_due_campaigns()
 
 
-@actor(queue_name="maintenance", max_retries=3)
+# Scheduled every few seconds: a stale message (workers were down) is skipped, the next one is on its way.
+@actor(queue_name="maintenance", max_retries=0, max_age=60_000)
 def recover_stuck_deliveries() -> None:
-    """Mark deliveries a dead worker left in "sending" as uncertain; re-queue stalled campaigns (scheduled)."""
+    """Release a dead worker's deliveries (uncertain if they were at the relay); re-queue stalled campaigns."""
     from mailer.services import campaigns
 
     campaigns.recover_stuck()

@@ -3,11 +3,15 @@
 Workers take tokens a few at a time, so the bucket costs one Redis round trip per handful of messages.
 The clock is Redis's own (TIME inside the script), so hosts with skewed clocks still share one rate.
 """
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 from flask import current_app
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 # KEYS[1] = bucket; ARGV = rate per second, capacity, tokens wanted. Returns {granted, ms until one more token}.
 _TAKE_SCRIPT = """
@@ -83,16 +87,33 @@ class SendRate:
         """How many tokens to ask for at once: about 1/50 s worth, so workers share the bucket fairly."""
         return max(1, min(remaining, int(self.bucket.rate / 50) or 1, int(self.bucket.capacity)))
 
-    def acquire(self, wanted: int, should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Wait for between 1 and `wanted` tokens; 0 when should_stop() turned true while waiting."""
+    def acquire(self, wanted: int, should_stop: Callable[[], bool] = lambda: False,
+                before_wait: Callable[[], None] = lambda: None) -> int:
+        """Wait for between 1 and `wanted` tokens; 0 when should_stop() turned true while waiting.
+
+        before_wait() runs once before the first wait (the caller finishes an open SMTP transaction). When Redis is
+        unreachable (a restart) it waits and asks again: an outage delays the send, it never fails it.
+        """
         wanted = self.block_size(wanted)
+        waited = False
+        outage = 0
         while True:
-            granted, wait = self.bucket.take(wanted)
+            try:
+                granted, wait = self.bucket.take(wanted)
+                outage = 0
+            except RedisError as exc:
+                outage += 1
+                if outage == 1:
+                    log.warning("The send-rate bucket in Redis is unreachable (%s); waiting for it", exc)
+                granted, wait = 0, min(0.2 * outage, 2.0)
             if granted:
                 return granted
             if should_stop():
                 return 0
-            time.sleep(min(max(wait, 0.001), 0.5))  # the rate limit itself: wait for the next token
+            if not waited:
+                before_wait()
+                waited = True
+            time.sleep(min(max(wait, 0.001), 2.0))  # the rate limit itself: wait for the next token
 
 
 class Unlimited:
@@ -101,7 +122,8 @@ class Unlimited:
     may_wait = False
 
     @staticmethod
-    def acquire(wanted: int, should_stop: Callable[[], bool] = lambda: False) -> int:
+    def acquire(wanted: int, should_stop: Callable[[], bool] = lambda: False,
+                before_wait: Callable[[], None] = lambda: None) -> int:
         return wanted
 
 

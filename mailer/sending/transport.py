@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from mailer.models import OutboxMessage
 
+_BARE_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")  # what smtplib's data() normalises to CRLF
 _PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
 
 
@@ -28,6 +29,10 @@ def _path(address: str) -> str:
     if _PLAIN_ADDRESS.fullmatch(address):
         return f"<{address}>"
     return smtplib.quoteaddr(address)
+
+
+class NoReply(smtplib.SMTPServerDisconnected):
+    """The message's content went to the relay but its answer never came: it may have been delivered (not retried)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,9 @@ class SMTPTransport:
             conn = self._connection()
             try:
                 return self._transaction(conn, mail_from, rcpt_to, raw)
+            except NoReply:
+                self.close()
+                raise
             except (smtplib.SMTPServerDisconnected, ConnectionError, OSError) as exc:
                 if isinstance(exc, smtplib.SMTPResponseException):
                     raise
@@ -122,10 +130,13 @@ class SMTPTransport:
                 code, text = conn.rcpt(rcpt)
                 if code not in (250, 251):
                     raise smtplib.SMTPRecipientsRefused({rcpt: (code, text)})
-            code, text = conn.data(raw)
-            if code != 250:
+            code, text = conn.docmd("data")
+            if code != 354:
                 raise smtplib.SMTPDataError(code, text)
-            return SmtpReply(code, text.decode(errors="replace") if isinstance(text, bytes) else str(text))
+            reply = _content_reply(conn, _dot_stuffed(_BARE_LINE_END.sub(b"\r\n", raw)) + b".\r\n")
+            if isinstance(reply, Exception):
+                raise reply
+            return reply
         except (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):
             try:
                 conn.rset()
@@ -138,8 +149,7 @@ class SMTPTransport:
         """RFC 2920: MAIL, RCPT and DATA in one write, then the message: two round trips instead of four."""
         conn.send(_envelope(mail_from, rcpt))
         Pipeline._envelope_replies(conn, mail_from, rcpt)
-        conn.send(_dot_stuffed(raw) + b".\r\n")
-        reply = Pipeline._final(conn)
+        reply = _content_reply(conn, _dot_stuffed(raw) + b".\r\n")
         if isinstance(reply, Exception):
             raise reply
         return reply
@@ -165,6 +175,17 @@ def _reset(transport: SMTPTransport, conn: smtplib.SMTP) -> None:
         conn.rset()
     except (smtplib.SMTPException, OSError):
         transport.close()
+
+
+def _content_reply(conn: smtplib.SMTP, payload: bytes):
+    """Send a message's content and read its answer; a broken connection from here on is NoReply."""
+    try:
+        conn.send(payload)
+        return Pipeline._final(conn)
+    except smtplib.SMTPResponseException:
+        raise
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise NoReply(f"no answer after the message's content: {exc}") from exc
 
 
 def _envelope(mail_from: str, rcpt: str) -> bytes:
@@ -224,8 +245,8 @@ class Pipeline:
             done.append((key, exc))
         except (smtplib.SMTPException, OSError) as exc:  # the connection failed
             self.transport.close()
-            if previous is not None:
-                done.append((previous[0], exc))  # its content may or may not have arrived: retry rules apply
+            if previous is not None:  # its content may have arrived: never retried
+                done.append((previous[0], NoReply(f"no answer after the message's content: {exc}")))
             if _retry:  # this message was not accepted yet: once more on a fresh connection
                 done += self.submit(key, mail_from, rcpt, raw, dot_safe, _retry=False)
             else:
@@ -243,9 +264,8 @@ class Pipeline:
             return [(previous[0], error)]
         key, raw, conn, dot_safe = previous
         try:
-            conn.send(_dot_stuffed(raw, dot_safe) + b".\r\n")
-            return [(key, self._final(conn))]
-        except (smtplib.SMTPException, OSError) as exc:
+            return [(key, _content_reply(conn, _dot_stuffed(raw, dot_safe) + b".\r\n"))]
+        except NoReply as exc:
             self.transport.close()
             return [(key, exc)]
 

@@ -4,7 +4,6 @@ draft ⇄ scheduled → sending ⇄ paused → sent / cancelled. The caller comm
 after that commit. The sending itself happens in workers (mailer/sending/engine.py).
 """
 import logging
-from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,7 +14,7 @@ from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import Campaign, Delivery, Link
 from mailer.sending.broker import enqueue_after_commit
-from mailer.sending.engine import count_open, finish_if_done
+from mailer.sending.engine import count_open
 from mailer.services import eligibility, rendering
 from mailer.services.contacts import AddressError, normalise_email
 from mailer.services.rendering import CampaignError  # noqa: F401  (part of this module's API)
@@ -256,34 +255,7 @@ def send_test(campaign: Campaign, addresses: list[str]) -> int:
 
 
 def recover_stuck(stuck_after_s: float | None = None) -> dict:
-    """Report deliveries a dead worker left in "sending" as uncertain, and re-queue stalled campaigns."""
-    after = current_app.config["SEND_STUCK_AFTER_SECONDS"] if stuck_after_s is None else stuck_after_s
-    now = utcnow()
-    cutoff = now - timedelta(seconds=after)
-    # Only campaigns that can still have work in flight, so the (campaign, status) index serves every minute's run.
-    active = select(Campaign.id).where(
-        Campaign.status.in_(("sending", "paused")) | ((Campaign.status == "cancelled")
-                                                      & (Campaign.finished_at >= now - timedelta(days=1))))
-    marked = db.session.execute(
-        update(Delivery).where(Delivery.campaign_id.in_(active), Delivery.status == "sending",
-                               Delivery.claimed_at <= cutoff)
-        .values(status="uncertain", finished_at=now,
-                reason="the worker stopped while sending; the message may or may not have gone out (not resent)")
-        .returning(Delivery.campaign_id).execution_options(synchronize_session=False)
-    ).scalars().all()
-    uncertain = len(marked)
-    for campaign_id, finished in Counter(marked).items():
-        count_open(campaign_id, -finished)
-    stalled = db.session.execute(select(Campaign).where(
-        Campaign.status == "sending", (Campaign.progress_at.is_(None)) | (Campaign.progress_at <= cutoff))).scalars()
-    requeued = []
-    for campaign in stalled:
-        campaign.progress_at = now
-        _requeue(campaign)
-        requeued.append(campaign.id)
-    db.session.commit()
-    for campaign_id in set(marked):
-        finish_if_done(campaign_id)
-    if uncertain:
-        log.warning("Recovery: %d deliveries left in 'sending' by a stopped worker are now 'uncertain'", uncertain)
-    return {"uncertain": uncertain, "requeued_campaigns": requeued}
+    """Recover what dead workers left (mailer/sending/recovery.py); the scheduler runs it every few seconds."""
+    from mailer.sending.recovery import recover
+
+    return recover(stuck_after_s)
