@@ -42,6 +42,11 @@ def durably(work, what: str):
             delay = min(delay * 2, 5.0)
 
 
+def _run(statement, parameters=None):
+    """A Core statement on the session's transaction (no ORM layer: this runs a few times per group)."""
+    return db.session.connection().execute(statement, parameters)
+
+
 def _rollback() -> None:
     try:
         db.session.rollback()
@@ -80,7 +85,15 @@ class Claims:
 
     def claim(self, size: int) -> list[tuple[int, int, int | None, int]]:
         """Write what is known, then move up to `size` queued, due deliveries to "sending" for this worker."""
+        tries = []
+
         def work():
+            tries.append(1)
+            if len(tries) > 1:  # the last try may have committed a claim whose answer was lost: give it back
+                _run(update(DELIVERIES).where(
+                    DELIVERIES.c.campaign_id == self.campaign_id, DELIVERIES.c.batch == self.batch, self._mine(),
+                    DELIVERIES.c.handed_at.is_(None), DELIVERIES.c.id.not_in(list(self.attempts_of)))
+                    .values(status="queued", attempts=DELIVERIES.c.attempts - 1, worker_id=None))
             self._write()
             now = utcnow()
             ids = (select(DELIVERIES.c.id).where(
@@ -88,7 +101,7 @@ class Claims:
                 DELIVERIES.c.status == "queued",
                 DELIVERIES.c.not_before_at.is_(None) | (DELIVERIES.c.not_before_at <= now))
                 .order_by(DELIVERIES.c.id).limit(size))
-            rows = db.session.execute(
+            rows = _run(
                 update(DELIVERIES).where(DELIVERIES.c.id.in_(ids.scalar_subquery()), DELIVERIES.c.status == "queued")
                 .values(status="sending", claimed_at=now, worker_id=self.worker_id, handed_at=None,
                         attempts=DELIVERIES.c.attempts + 1)
@@ -135,7 +148,7 @@ class Claims:
 
         def work():
             self._write()
-            marked = db.session.execute(
+            marked = _run(
                 update(DELIVERIES).where(DELIVERIES.c.id.in_(ids), self._mine(), DELIVERIES.c.handed_at.is_(None))
                 .values(handed_at=utcnow(), message_id=case(
                     {d_id: message_id[:250] for d_id, message_id in group}, value=DELIVERIES.c.id))
@@ -177,21 +190,21 @@ class Claims:
         if pending.sent:
             mine = table.c.id.in_(pending.sent)
             done = {"status": "sent", "smtp_code": 250, "reason": "", "finished_at": now, "not_before_at": None}
-            finished += db.session.execute(update(table).where(mine, self._mine()).values(**done)).rowcount
+            finished += _run(update(table).where(mine, self._mine()).values(**done)).rowcount
             if finished < len(pending.sent):  # recovery called them uncertain, but the relay did accept them
-                db.session.execute(update(table).where(mine, table.c.status == "uncertain",
+                _run(update(table).where(mine, table.c.status == "uncertain",
                                                        table.c.worker_id == self.worker_id).values(**done))
         by_id = (table.c.id == bindparam("b_id")) & self._mine()
         if pending.finished:
-            finished += db.session.execute(update(table).where(by_id).values(
+            finished += _run(update(table).where(by_id).values(
                 status=bindparam("b_status"), smtp_code=bindparam("b_code"), reason=bindparam("b_reason"),
                 finished_at=now), pending.finished).rowcount
         if pending.retry:
-            db.session.execute(update(table).where(by_id).values(
+            _run(update(table).where(by_id).values(
                 status="queued", smtp_code=bindparam("b_code"), reason=bindparam("b_reason"), worker_id=None,
                 handed_at=None, not_before_at=bindparam("b_not_before")), pending.retry)
         if pending.released:
-            db.session.execute(update(table).where(by_id).values(
+            _run(update(table).where(by_id).values(
                 status="queued", attempts=table.c.attempts - 1, worker_id=None, handed_at=None,
                 not_before_at=bindparam("b_not_before"), reason=bindparam("b_reason")), pending.released)
         for email_hash in pending.hard_bounced:
@@ -199,7 +212,7 @@ class Claims:
         values = {"progress_at": now, "open_deliveries": Campaign.open_deliveries - finished}
         if self.mail_flowed:  # mail flows again: any wait for the relay is over
             values.update(waiting_reason="", waiting_until=None, relay_failures=0)
-        db.session.execute(update(Campaign).where(Campaign.id == self.campaign_id).values(**values)
+        _run(update(Campaign).where(Campaign.id == self.campaign_id).values(**values)
                            .execution_options(synchronize_session=False))
 
     def _written(self) -> None:
@@ -225,6 +238,6 @@ class Claims:
 
 def earliest_retry(campaign_id: int, batch: int) -> datetime | None:
     """When the first delivery of a batch that waits for a retry is due (bounded by the batch's size)."""
-    return db.session.execute(select(func.min(DELIVERIES.c.not_before_at)).where(
+    return _run(select(func.min(DELIVERIES.c.not_before_at)).where(
         DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.batch == batch, DELIVERIES.c.status == "queued")
     ).scalar()

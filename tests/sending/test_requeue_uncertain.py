@@ -1,6 +1,6 @@
 """Uncertain deliveries are resent only by an operator's decision, and the campaign's counters stay exact."""
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from mailer.extensions import db
 from mailer.models import Campaign, Delivery
@@ -8,14 +8,7 @@ from mailer.sending import engine
 from mailer.services import campaigns
 from mailer.services.rendering import CampaignError
 from tests.sending.factory import campaign_status, deliveries, newsletter
-
-
-def open_count_is_exact(campaign) -> bool:
-    """Campaign.open_deliveries equals the number of its queued and sending deliveries."""
-    db.session.expire_all()
-    counted = db.session.execute(select(func.count()).where(Delivery.campaign_id == campaign.id,
-                                                            Delivery.status.in_(("queued", "sending")))).scalar()
-    return db.session.get(Campaign, campaign.id).open_deliveries == counted
+from tests.sending.faults import open_count_is_exact
 
 
 def _mark_uncertain(ids):

@@ -40,6 +40,9 @@ class _Handler:
             self.capture.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
                                                   or envelope.content))
             self.capture.arrived.notify_all()
+            if self.capture.drop_after_data:  # accepted, but the connection breaks before the answer leaves
+                self.capture.drop_after_data -= 1
+                server.transport.abort()
         return "250 2.0.0 Message accepted"
 
 
@@ -56,6 +59,7 @@ class SmtpCapture:
         self.messages: list[Received] = []
         self.rcpt_replies: dict[str, str] = {}   # address -> e.g. "550 5.1.1 No such user"
         self.data_replies: list[str] = []        # answers for the next DATA commands, e.g. "451 4.3.0 Try later"
+        self.drop_after_data = 0                 # keep the next N messages but drop the connection unanswered
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
         self.port = _free_port()
@@ -70,6 +74,11 @@ class SmtpCapture:
 
     def stop(self) -> None:
         self.controller.stop()
+
+    def restart(self) -> None:
+        """Listen again on the same port after stop(): a relay that was down comes back."""
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, decode_data=False)
+        self.controller.start()
 
     def to(self, address: str) -> list[Received]:
         """Messages delivered to one recipient."""
