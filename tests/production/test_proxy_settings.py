@@ -102,6 +102,18 @@ def test_ledger_and_opt_in_evidence_record_the_clients_address(app, auth, demo_f
     assert PROXY not in evidence and FORGED not in evidence
 
 
+def test_a_client_bypassing_the_proxy_is_trusted_for_the_configured_hops_only(app, client, demo_form):
+    """One trusted hop means the last X-Forwarded-For entry is taken from whoever connects: what a client wrote
+    before it never counts, and gunicorn must be reachable by the proxy alone (the README binds it to loopback)."""
+    direct = {"environ_base": {"REMOTE_ADDR": "192.0.2.9"}}
+    assert sign_up(client, "ann@example.com", headers={"X-Forwarded-For": f"{FORGED}, {CLIENT_A}"},
+                   **direct).status_code == 200
+    assert sign_up(client, "bob@example.com", headers={}, **direct).status_code == 200
+    rows = db.session.execute(select(ConsentEvent.ip).where(ConsentEvent.action == "requested")
+                              .order_by(ConsentEvent.id)).scalars().all()
+    assert rows == [CLIENT_A, "192.0.2.9"]
+
+
 def test_a_stolen_session_cookie_with_a_forged_address_is_refused(app, client):
     """"Strong" session protection binds the session to the client's address as resolved from the trusted hop.
     (No app context stays pushed here: requests would share its `g`, and with it the user loaded once.)"""
