@@ -246,7 +246,7 @@
         if (data.final) return;
         waiting = data.status === "scheduled";
       } catch (err) {
-        failures += 1;  // a restart or a blip: back off a little, keep trying
+        console.warn(err); failures += 1;  // a restart or a blip: back off a little, keep trying
       }
       setTimeout(poll, waiting ? 10000 : Math.min(1500 * (failures + 1), 10000));
     };

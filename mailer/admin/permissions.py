@@ -71,6 +71,7 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     # Uncertain deliveries: anyone may look (contacts appear only as opaque references); resending may deliver
     # twice, so only owners and admins decide it.
     "admin.campaign_uncertain": {READ: ALL},
+    "admin.campaign_uncertain_resend": {READ: MANAGERS, WRITE: MANAGERS},
     "admin.layouts": {READ: ALL},
     "admin.layout_show": {READ: ALL},
     "admin.layout_preview_document": {READ: ALL},

@@ -1,16 +1,17 @@
-"""GET /campaigns and GET /campaigns/<id>: status, sending progress, and deliveries per state with their reasons."""
-from flask import jsonify, request
+"""Campaigns: status, sending progress, deliveries per state with their reasons; uncertain ones listed and resent."""
+from flask import g, jsonify, request
 from sqlalchemy import select
 
 from mailer.api import api_route
 from mailer.api.errors import ApiError
-from mailer.api.inputs import invalid, keyset_page, page_args
-from mailer.api.serializers import campaign_json
+from mailer.api.inputs import invalid, json_object, keyset_page, page_args, refuse_unknown, string_list
+from mailer.api.serializers import campaign_json, uncertain_json
 from mailer.extensions import db
 from mailer.models import Campaign
 from mailer.models.campaign import CAMPAIGN_STATUSES
 from mailer.services import campaigns as campaign_service
 from mailer.services import delivery_report
+from mailer.services.delivery_resend import MAX_CHOSEN, ResendError, resend_uncertain
 
 
 @api_route("/campaigns")
@@ -30,8 +31,51 @@ def campaigns_index():
 @api_route("/campaigns/<public_id>")
 def campaign_show(public_id: str):
     """One campaign with its delivery numbers: progress, and per delivery state how many and why."""
+    campaign = _campaign_or_404(public_id)
+    report = delivery_report.states_json(delivery_report.state_report(campaign.id))
+    return jsonify(campaign_json(campaign, campaign_service.progress(campaign), report))
+
+
+def _campaign_or_404(public_id: str) -> Campaign:
     campaign = db.session.execute(select(Campaign).where(Campaign.public_id == public_id)).scalar_one_or_none()
     if campaign is None:
         raise ApiError(404, "There is no campaign with this id.", {"campaign_id": public_id[:64]})
-    report = delivery_report.states_json(delivery_report.state_report(campaign.id))
-    return jsonify(campaign_json(campaign, campaign_service.progress(campaign), report))
+    return campaign
+
+
+def _delivery_ids(values: list[str], field: str) -> list[int]:
+    if not all(value.isdigit() and len(value) <= 18 for value in values):
+        raise invalid(field, "each must be a delivery id given out by GET /campaigns/{public_id}/uncertain")
+    return [int(value) for value in values]
+
+
+@api_route("/campaigns/<public_id>/uncertain")
+def campaign_uncertain(public_id: str):
+    """The campaign's uncertain deliveries, oldest first (contacts by public id only)."""
+    after, limit = page_args()
+    campaign = _campaign_or_404(public_id)
+    after_id = _delivery_ids([after], "after")[0] if after is not None else 0
+    rows, next_after = delivery_report.uncertain_page(campaign.id, after_id, limit)
+    return jsonify(data=[uncertain_json(row) for row in rows],
+                   next_cursor=str(next_after) if next_after is not None else None)
+
+
+@api_route("/campaigns/<public_id>/uncertain/resend", methods=("POST",))
+def campaign_uncertain_resend(public_id: str):
+    """Send uncertain deliveries again (all, or the ones named): the recipients may get the message twice."""
+    body = json_object()
+    refuse_unknown(body, {"all", "deliveries"})
+    chosen = string_list(body, "deliveries", max_items=MAX_CHOSEN)
+    if "all" in body and body["all"] is not True:
+        raise invalid("all", "must be true (or leave it out and name the deliveries)")
+    if (chosen is None) == ("all" not in body):
+        raise invalid("body", "send either \"all\": true or \"deliveries\": [ids], not both and not neither")
+    ids = _delivery_ids(chosen, "deliveries") if chosen is not None else None
+    if ids == []:
+        raise invalid("deliveries", "name at least one delivery")
+    campaign = _campaign_or_404(public_id)
+    try:
+        count = resend_uncertain(campaign, ids, ip=request.remote_addr, via="api", api_key=g.api_key.prefix)
+    except ResendError as exc:
+        raise ApiError(409, str(exc), {"status": campaign.status}) from None
+    return jsonify(resent=count, status=db.session.get(Campaign, campaign.id).status)

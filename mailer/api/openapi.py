@@ -104,6 +104,21 @@ SCHEMAS = {
                         "reason": {"type": "string"}, "count": {"type": "integer", "minimum": 1}}}},
         "other_reasons": {"type": "integer", "minimum": 0,
                           "description": "Deliveries in this state whose reason is not among the listed ones."}}},
+    "UncertainDelivery": {"type": "object", "properties": {
+        "id": {"type": "string", "description": "The delivery's id, to name it in a resend."},
+        "contact_id": ID, "reason": {"type": "string", "description": "Why it is uncertain (addresses removed)."},
+        "attempts": {"type": "integer"}, "handed_at": TS}},
+    "ResendRequest": {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+                      "description": "Either every uncertain delivery of the campaign, or the ones named.",
+                      "properties": {
+        "all": {"const": True},
+        "deliveries": {"type": "array", "minItems": 1, "maxItems": 500, "items": {"type": "string"},
+                       "description": "Ids from GET /campaigns/{public_id}/uncertain."}}},
+    "ResendResult": {"type": "object", "properties": {
+        "resent": {"type": "integer", "description": "How many were uncertain and are queued again (0 when none "
+                                                    "of those named is uncertain any more)."},
+        "status": {"type": "string", "description": "The campaign's status now (a sent campaign is sending "
+                                                    "again)."}}},
     "SignupRequest": {"type": "object", "additionalProperties": False, "required": ["email", "lists", "consent"],
                       "properties": {
         "email": {"type": "string", "maxLength": 254},
@@ -125,7 +140,7 @@ SCHEMAS = {
         "changed": {"type": "boolean", "description": "false when the contact was already unsubscribed"}}},
 }
 for _name, _item in (("ListPage", "List"), ("ContactPage", "Contact"), ("ConsentEventPage", "ConsentEvent"),
-                     ("CampaignPage", "Campaign")):
+                     ("CampaignPage", "Campaign"), ("UncertainDeliveryPage", "UncertainDelivery")):
     SCHEMAS[_name] = _page_of(_item)
 
 ERROR_TEXT = {
@@ -230,6 +245,23 @@ def _paths() -> dict:
             "operationId": "getCampaign", "summary": "One campaign with sending progress",
             "parameters": [ID_PARAM],
             "responses": {"200": _json(_ref("Campaign"), "The campaign."), **_errors(404, *READ_ERRORS)}}},
+        "/campaigns/{public_id}/uncertain": {"get": {
+            "operationId": "listUncertainDeliveries", "summary": "A campaign's uncertain deliveries",
+            "description": "Deliveries a worker was handing to the relay when it stopped: the relay may or may "
+                           "not have received them. They are never resent by themselves.",
+            "parameters": [ID_PARAM, *PAGING],
+            "responses": {"200": _json(_ref("UncertainDeliveryPage"), "A page of uncertain deliveries."),
+                          **_errors(404, 422, *READ_ERRORS)}}},
+        "/campaigns/{public_id}/uncertain/resend": {"post": {
+            "operationId": "resendUncertainDeliveries", "summary": "Send uncertain deliveries again",
+            "description": "An explicit decision: resending may deliver twice. Needs a read-and-write key; "
+                           "audited. Eligibility is checked again for each recipient when it is sent.",
+            "parameters": [ID_PARAM],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ResendRequest")}}},
+            "responses": {"200": _json(_ref("ResendResult"), "Queued to be sent again."),
+                          "409": _json(_ref("Error"), "The campaign is a draft, scheduled or cancelled: nothing "
+                                                      "of it can be sent again."),
+                          **_errors(404, *WRITE_ERRORS)}}},
         "/openapi.json": {"get": {
             "operationId": "getOpenApiDocument", "summary": "This document", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",

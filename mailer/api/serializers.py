@@ -111,3 +111,9 @@ def campaign_json(campaign: Campaign, progress: dict | None = None, deliveries: 
     if deliveries is not None:
         data["deliveries"] = deliveries
     return data
+
+
+def uncertain_json(row) -> dict:
+    """An uncertain delivery: its id (for a resend), the contact's public id, why, and when it was handed over."""
+    return {"id": str(row.id), "contact_id": row.contact_public_id, "reason": row.reason, "attempts": row.attempts,
+            "handed_at": iso(row.handed_at)}

@@ -76,14 +76,15 @@ class UncertainDelivery:
     contact_public_id: str
     reason: str
     attempts: int
-    claimed_at: datetime | None
+    handed_at: datetime | None
 
 
 def uncertain_page(campaign_id: int, after: int = 0, limit: int = UNCERTAIN_PAGE_SIZE) \
         -> tuple[list[UncertainDelivery], int | None]:
     """One page of the campaign's uncertain deliveries (keyset: id > after) and the cursor of the next page."""
     rows = db.session.execute(
-        select(Delivery.id, Contact.public_id, Delivery.reason, Delivery.attempts, Delivery.claimed_at)
+        select(Delivery.id, Contact.public_id, Delivery.reason, Delivery.attempts,
+               func.coalesce(Delivery.handed_at, Delivery.claimed_at))
         .join(Contact, Contact.id == Delivery.contact_id)
         .where(Delivery.campaign_id == campaign_id, Delivery.status == "uncertain", Delivery.id > after)
         .order_by(Delivery.id).limit(limit + 1)).all()
