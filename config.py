@@ -97,6 +97,10 @@ class Config:
     # Campaign sending (issue 3).
     # Global send rate in messages per second, shared by every worker through Redis (0: unlimited).
     SEND_RATE_PER_SECOND = float(os.environ.get("SEND_RATE_PER_SECOND", "50"))
+    # Marketers' templates (layouts, bodies, subjects): each render of one email may take this long and produce
+    # this many characters (mailer/services/template_limits.py), in the preview and when sending alike.
+    TEMPLATE_RENDER_SECONDS = float(os.environ.get("TEMPLATE_RENDER_SECONDS", "2"))
+    TEMPLATE_MAX_OUTPUT = _env_int("TEMPLATE_MAX_OUTPUT", 1_048_576)
     SEND_BATCH_SIZE = _env_int("SEND_BATCH_SIZE", 500)          # deliveries per planner page and batch message
     SEND_CHUNK_SIZE = _env_int("SEND_CHUNK_SIZE", 50)           # deliveries claimed at once (requeued on a crash)
     SEND_MAX_ATTEMPTS = _env_int("SEND_MAX_ATTEMPTS", 5)        # temporary SMTP failures before giving up

@@ -112,6 +112,8 @@ def _syntax_problem(label: str, text: str) -> str | None:
         _syntax_env.parse(text)
     except TemplateSyntaxError as exc:
         return f"The {label} has a merge-field error on line {exc.lineno}: {exc.message}."
+    except RecursionError:
+        return f"The {label} nests brackets or tags too deeply to be read."
     return None
 
 

@@ -84,7 +84,7 @@ def _compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
     try:
         compiled.render(context)
     except Exception as exc:  # noqa: BLE001 - any template failure is the marketer's to fix
-        raise CampaignError(f"The email can't be rendered: {exc}") from None
+        raise CampaignError(rendering.failure_message(exc)) from None
     campaign.compiled_html, campaign.compiled_text = compiled.html_source, compiled.text_source
     return compiled
 
@@ -120,7 +120,7 @@ def schedule_campaign(campaign: Campaign, local_dt: datetime, tz_name: str) -> N
         raise CampaignError("That time has already passed. Choose a time in the future.")
     _require_sendable(campaign)
     compliance_preview(campaign)
-    rendering.compile_campaign(campaign)  # refuse now, not at send time, if the email can't render
+    rendering.render_campaign(campaign)  # refuse now, not at send time, if the email can't render (or too slowly)
     campaign.status, campaign.status_reason = "scheduled", ""
     campaign.scheduled_at, campaign.timezone = when, tz_name
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import markdown
 from flask import current_app
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import ChainableUndefined, TemplateSyntaxError
 from markupsafe import Markup
 
+from mailer.services import template_limits
 from mailer.services.email_css import inline_css, remote_style_problems
 from mailer.services.htmltext import html_to_text
+from mailer.services.template_limits import BoundedSandbox, failure_message
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ _CONTENT_TAG = re.compile(r"\{\{-?\s*content\s*(?:\|\s*safe\s*)?-?\}\}")
 _HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)(")', re.I | re.S)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
-html_env = SandboxedEnvironment(autoescape=True, undefined=ChainableUndefined)
-text_env = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+html_env = BoundedSandbox(autoescape=True, undefined=ChainableUndefined)
+text_env = BoundedSandbox(autoescape=False, undefined=ChainableUndefined)
 
 
 class CampaignError(ValueError):
@@ -157,14 +158,19 @@ class CompiledCampaign:
             self._preheader = text_env.from_string(self.preheader_source) if "{" in self.preheader_source else None
         except TemplateSyntaxError as exc:
             raise CampaignError(f"The email has a template error on line {exc.lineno}: {exc.message}") from None
+        except (RecursionError, MemoryError) as exc:
+            raise CampaignError(failure_message(exc)) from None
 
     def render(self, context: dict) -> Rendered:
-        """Render subject, HTML and text for one recipient's context."""
-        subject = self._subject.render(context) if self._subject else self.subject_source
-        subject = " ".join(subject.split())  # one line: a header must never carry a line break
-        context["subject"] = subject
-        context["preheader"] = self._preheader.render(context) if self._preheader else self.preheader_source
-        return Rendered(subject, self._html.render(context), self._text.render(context))
+        """Render subject, HTML and text for one recipient's context, together within one render budget
+        (template_limits: time, output size, call depth); over a limit raises TemplateLimitError."""
+        render = template_limits.render
+        with template_limits.budget():
+            subject = render(self._subject, context) if self._subject else self.subject_source
+            subject = " ".join(subject.split())  # one line: a header must never carry a line break
+            context["subject"] = subject
+            context["preheader"] = render(self._preheader, context) if self._preheader else self.preheader_source
+            return Rendered(subject, render(self._html, context), render(self._text, context))
 
 
 def _text_footer() -> str:
@@ -240,8 +246,8 @@ def render_campaign(campaign, contact=None) -> Rendered:
                    preferences_url=recipient_links.preferences_url(contact_id), _links=compiled.links)
     try:
         return compiled.render(context)
-    except TemplateError as exc:
-        raise CampaignError(f"The email can't be rendered: {exc.message or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever a marketer's template does wrong is theirs to fix, never a 500
+        raise CampaignError(failure_message(exc)) from None
 
 
 def validate_layout(html: str) -> list[str]:
@@ -252,6 +258,8 @@ def validate_layout(html: str) -> list[str]:
         template = html_env.from_string(html)
     except TemplateSyntaxError as exc:
         return [f"Template error on line {exc.lineno}: {exc.message}"]
+    except (RecursionError, MemoryError) as exc:
+        return [failure_message(exc)]
     problems = remote_style_problems(html)
     if not _CONTENT_TAG.search(html):
         problems.append("The layout must show the campaign's body: put {{ content }} where it goes.")
@@ -265,9 +273,9 @@ def validate_layout(html: str) -> list[str]:
     context = dict(sentinels, content=Markup("<p>Body</p>"), subject="Subject", preheader="Preheader",
                    contact=dict(SAMPLE_CONTACT), campaign={"name": "Campaign"}, _pixel=Markup(""), _links={})
     try:
-        rendered = _COMMENT.sub("", template.render(context))
+        rendered = _COMMENT.sub("", template_limits.render(template, context))
     except Exception as exc:  # noqa: BLE001 - any failure of a marketer's template is reported, not raised
-        return problems + [f"The layout can't be rendered: {exc}"]
+        return problems + [failure_message(exc, "The layout can't be rendered")]
     for part, label in FOOTER_PARTS.items():
         if sentinels[part] not in rendered:
             problems.append(f"The layout must contain the {label}: add {{{{ {part} }}}} to the footer.")

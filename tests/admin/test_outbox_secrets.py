@@ -12,28 +12,15 @@ from mailer.services import campaigns
 from mailer.services.preferences import send_link_email
 from mailer.services.privacy import mail as privacy_mail
 from mailer.services.privacy.requests import open_request
-from mailer.services.staff import create_staff
 from tests.admin.test_permissions import _url, _world
 from tests.sending.factory import newsletter
-from tests.support.http import csrf_token, login
+from tests.support.http import csrf_token, staff_client
 from tests.support.privacy import links_in_mail
 from tests.support.signup import page, sign_up
 from tests.support.workers import drain
 
-PASSWORD = "correct horse battery"
 READERS = ("owner", "admin")
 PERSONAL_PATHS = ("/privacy/verify/", "/privacy/download/", "/p/", "/u/")
-
-
-def _staff(app, role: str):
-    """A logged-in client for a new account with this role (requests run outside the test's app context, so
-    each has its own `g`, as in a real server)."""
-    with app.app_context():
-        create_staff(f"{role}-reader@example.com", PASSWORD, role)
-        db.session.commit()
-    client = app.test_client()
-    login(client, f"{role}-reader@example.com", PASSWORD)
-    return client
 
 
 def _invite(app, client, email: str, role: str) -> None:
@@ -64,7 +51,7 @@ def test_other_roles_cannot_read_the_outbox(app, client, worker, role):
     sign_up(client, email="ann@example.com")
     worker.drain()
     message = _message_to(app, "ann@example.com")
-    reader = _staff(app, role)
+    reader = staff_client(app, role)
     for url in ("/admin/outbox", f"/admin/outbox/{message}", f"/admin/outbox/{message}/html"):
         response = reader.get(url)
         assert response.status_code == 403, (role, url)
@@ -74,7 +61,7 @@ def test_other_roles_cannot_read_the_outbox(app, client, worker, role):
 
 def test_a_viewer_cannot_make_themself_admin_through_an_invitation(app, worker):
     """The escalation found by the review: viewer reads the outbox → invitation link → admin account."""
-    owner = _staff(app, "owner")
+    owner = staff_client(app, "owner")
     _invite(app, owner, "new-admin@example.com", "admin")
     with app.app_context():
         [link] = links_in_mail(app, "new-admin@example.com", "/admin/invite/")
@@ -83,7 +70,7 @@ def test_a_viewer_cannot_make_themself_admin_through_an_invitation(app, worker):
     rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("admin.") and "GET" in r.methods
              and r.endpoint not in ("admin.login", "admin.setup", "admin.invite_accept")]
     for role in ("viewer", "marketer", "privacy"):
-        reader = _staff(app, role)
+        reader = staff_client(app, role)
         assert reader.get("/admin/outbox").status_code == 403
         for rule in rules:  # every page this role may open, with real objects behind it
             body = reader.get(_url(rule, world)).get_data()
@@ -129,7 +116,7 @@ def test_readers_see_confirmation_links_but_no_link_that_acts_as_a_person(app, w
     worker.drain()
     confirmation = _message_to(app, "ann@example.com")
     for role in READERS:
-        reader = _staff(app, role)
+        reader = staff_client(app, role)
         seen = "".join(_views(reader, message) for message in messages)
         for path in PERSONAL_PATHS:
             assert base + path not in seen, (role, path)
@@ -140,8 +127,8 @@ def test_readers_see_confirmation_links_but_no_link_that_acts_as_a_person(app, w
 
 
 def test_invitation_links_are_shown_only_to_who_could_have_sent_them(app, worker):
-    owner = _staff(app, "owner")
-    admin = _staff(app, "admin")
+    owner = staff_client(app, "owner")
+    admin = staff_client(app, "admin")
     _invite(app, owner, "co-owner@example.com", "owner")
     _invite(app, admin, "marketer@example.com", "marketer")
     to_owner, to_marketer = _message_to(app, "co-owner@example.com"), _message_to(app, "marketer@example.com")

@@ -38,3 +38,18 @@ def confirm_link(raw_message: bytes, base: str) -> str:
     match = re.search(re.escape(base) + r"/confirm/[A-Za-z0-9_.\-]+", text)
     assert match, "no confirmation link in the message"
     return match.group(0)
+
+
+def staff_client(app, role: str, password: str = "correct horse battery"):
+    """A test client logged in as a new `<role>-staff@example.com` account. The account is created in its own app
+    context and requests run outside the test's, so each has its own `g`, as in a real server."""
+    from mailer.extensions import db
+    from mailer.services.staff import create_staff
+
+    email = f"{role}-staff@example.com"
+    with app.app_context():
+        create_staff(email, password, role)
+        db.session.commit()
+    client = app.test_client()
+    login(client, email, password)
+    return client
