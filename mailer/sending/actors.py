@@ -146,7 +146,7 @@ def recover_stuck_deliveries() -> None:
     """Release a dead worker's deliveries (uncertain if they were at the relay); re-queue stalled campaigns."""
     from mailer.services import campaigns
 
-    campaigns.recover_stuck()
+    campaigns.recover_stuck(scheduled=True)
 
 
 # --- operator alerts ------------------------------------------------------------------------------------------

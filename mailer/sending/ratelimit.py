@@ -138,7 +138,8 @@ def send_rate():
         elif app.config["REDIS_URL"]:
             import redis
 
-            client = redis.Redis.from_url(app.config["REDIS_URL"])
+            # Timeouts so that an unreachable Redis is an error the limiter waits out, never a hang.
+            client = redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
             limiter = SendRate(RedisBucket(client, f"{app.config['REDIS_NAMESPACE']}-send-rate", rate))
         else:
             limiter = SendRate(LocalBucket(rate))

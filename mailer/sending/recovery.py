@@ -7,11 +7,12 @@ had handed over without an answer becomes "uncertain" — the relay may have it,
 A campaign whose last open deliveries these were is finished in the same step.
 """
 import logging
+import time
 from collections import Counter
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, false, select, update
 
 from mailer.clock import utcnow
 from mailer.extensions import db
@@ -24,9 +25,11 @@ DELIVERIES = Delivery.__table__
 UNCERTAIN_REASON = ("uncertain: the worker stopped during the SMTP transaction; the message may or may not have "
                     "gone out (not resent)")
 STALL_SECONDS = 30  # a sending campaign with due deliveries and no progress this long has lost its batch messages
+BACKSTOP_SECONDS = 60
+_LAST_BACKSTOP = [0.0]  # monotonic time of this process's last backstop pass
 
 
-def recover(stuck_after_s: float | None = None) -> dict:
+def recover(stuck_after_s: float | None = None, scheduled: bool = False) -> dict:
     """Release and report what dead (or hopelessly stuck) workers held; re-queue stalled campaigns; finish done ones."""
     config = current_app.config
     now = utcnow()
@@ -40,8 +43,14 @@ def recover(stuck_after_s: float | None = None) -> dict:
                                                       & (Campaign.finished_at >= now - timedelta(days=1)))))
     sending = in_flight & (DELIVERIES.c.status == "sending")
     of_dead = DELIVERIES.c.worker_id.in_(dead)
-    # A live worker's thread never holds a delivery this long; rows without a worker predate heartbeats.
-    stuck = DELIVERIES.c.claimed_at <= stuck_cutoff
+    # A live worker's thread never holds a delivery this long; rows without a worker predate heartbeats. Looking
+    # for those reads the campaigns' "sending" index entries, so the scheduler's runs do it once a minute.
+    backstop = not scheduled or time.monotonic() - _LAST_BACKSTOP[0] >= BACKSTOP_SECONDS
+    if not dead and not backstop:
+        return _finish_run(now, [], [], dead)
+    if backstop:
+        _LAST_BACKSTOP[0] = time.monotonic()
+    stuck = (DELIVERIES.c.claimed_at <= stuck_cutoff) if backstop else false()
     released = db.session.execute(
         update(DELIVERIES).where(sending, DELIVERIES.c.handed_at.is_(None), DELIVERIES.c.worker_id.is_not(None),
                                  of_dead | stuck)
@@ -63,6 +72,10 @@ def recover(stuck_after_s: float | None = None) -> dict:
     if released or uncertain:
         log.warning("Recovery: %d deliveries of stopped workers queued again, %d uncertain", len(released),
                     len(uncertain))
+    return _finish_run(now, released, uncertain, dead)
+
+
+def _finish_run(now, released: list, uncertain: list, dead: list) -> dict:
     requeued = _requeue_stalled(now)
     finished = finish_done_campaigns()
     return {"uncertain": len(uncertain), "released": len(released), "dead_workers": len(dead),

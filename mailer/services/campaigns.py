@@ -254,8 +254,8 @@ def send_test(campaign: Campaign, addresses: list[str]) -> int:
     return len(cleaned)
 
 
-def recover_stuck(stuck_after_s: float | None = None) -> dict:
+def recover_stuck(stuck_after_s: float | None = None, scheduled: bool = False) -> dict:
     """Recover what dead workers left (mailer/sending/recovery.py); the scheduler runs it every few seconds."""
     from mailer.sending.recovery import recover
 
-    return recover(stuck_after_s)
+    return recover(stuck_after_s, scheduled)
