@@ -27,7 +27,12 @@ DEFAULT_MAX_OUTPUT = 1_048_576  # characters of rendered output
 WORK_FACTOR = 16  # text built along the way (macros, blocks, `~`, `+`) may be this many times the output
 MAX_CALL_DEPTH = 40  # macros within macros: far beyond any real layout, far below Python's recursion limit
 TIME_CHECK_EVERY = 256  # loop steps between two looks at the clock
-_WIDE_FORMAT = re.compile(r"\d{7,}")  # a width or precision of a million or more in a format string
+# Widths and precisions in format strings: `%-10.3s`, `{:>10.3}`; `{:{}}` takes them from the arguments.
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\d*)(?:\.(\d*))?")
+_BRACE_SPEC = re.compile(r"\{[^{}]*?:([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
+# Arguments that size what a call builds (a width, a fill count): str methods and filters by name.
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+_WIDTH_FILTERS = frozenset({"center", "indent", "batch", "slice", "tojson", "wordwrap"})
 
 
 class TemplateLimitError(TemplateError):
@@ -179,8 +184,19 @@ def _size(value) -> int | None:
     return len(value) if isinstance(value, (str, list, tuple, dict, set)) else None
 
 
-def _check_format(text) -> None:
-    if isinstance(text, str) and _WIDE_FORMAT.search(text):
+def _check_format(text, args=(), kwargs=None) -> None:
+    """Refuse format strings whose widths or precisions exceed the output limit (nested ones: in the arguments)."""
+    if not isinstance(text, str):
+        return
+    numbers = [n for match in _PERCENT_SPEC.finditer(text) for n in match.groups() if n]
+    nested = "*" in text  # `%*s`: the width is an argument
+    for spec in _BRACE_SPEC.findall(text):
+        numbers += re.findall(r"\d+", spec)
+        nested = nested or "{" in spec
+    if nested:
+        _check_numbers(args, kwargs or {})
+    limit = _current().max_output
+    if any(len(n) > 12 or int(n) > limit for n in numbers):
         raise _current().too_large()
 
 
@@ -215,9 +231,10 @@ def _guarded_filter(name: str, func):
         limits = _current()
         limits.check_time()
         value = args[offset - 1] if len(args) >= offset else None
-        _check_numbers(args[offset:], kwargs)
+        if name in _WIDTH_FILTERS:
+            _check_numbers(args[offset:], kwargs)
         if name == "format":
-            _check_format(value)
+            _check_format(value, args[offset:], kwargs)
         elif name == "replace" and isinstance(value, str) and len(args) >= offset + 2:
             _check_replace(value, *args[offset:offset + 3])
         elif name == "join" and value is not None:
@@ -279,7 +296,7 @@ class BoundedSandbox(SandboxedEnvironment):
                 if _size(seq) is not None and isinstance(times, int):
                     limits.check_size(len(seq) * max(times, 0))
         elif operator == "%":
-            _check_format(left)
+            _check_format(left, right if isinstance(right, tuple) else (right,))
         elif operator == "**" and isinstance(left, (int, float)) and isinstance(right, (int, float)):
             if abs(left) > 1 and right > 0 and right * math.log2(abs(left)) > 4096:
                 raise TemplateLimitError("The template computes a number too large to show (a huge `**` power).")
@@ -295,9 +312,10 @@ class BoundedSandbox(SandboxedEnvironment):
         owner = _str_owner(__obj)
         if owner is not None:
             name = getattr(__obj, "__name__", "")
-            _check_numbers(args, kwargs)
+            if name in _WIDTH_METHODS:
+                _check_numbers(args, kwargs)
             if name in ("format", "format_map"):
-                _check_format(owner)
+                _check_format(owner, args, kwargs)
             elif name == "replace" and args:
                 _check_replace(owner, *args[:3])
             elif name == "join" and args:

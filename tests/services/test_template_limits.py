@@ -24,6 +24,8 @@ HOSTILE = [
                                "{% endfor %}{{ ns.s|length }}", LARGE),
     ("huge width", "{{ 'a'|center(1000000000) }}", LARGE),
     ("huge format width", "{{ '%999999999s' % 'a' }}", LARGE),
+    ("width passed as an argument", "{{ '{:{}}'.format('a', 1000000000) }}", LARGE),
+    ("huge ljust", "{{ 'a'.ljust(2000000) }}", LARGE),
     ("doubling list", "{% set l = [1] %}{% for i in range(64) %}{% set _ = l.extend(l) %}{% endfor %}", LARGE),
     ("macro output in a loop", "{% macro m() %}{% for i in range(1000) %}{{ 'x' * 1000 }}{% endfor %}{% endmacro %}"
                                "{% set l = [] %}{% for i in range(1000) %}{% set _ = l.append(m()) %}{% endfor %}",
@@ -63,10 +65,12 @@ def test_ordinary_templates_render_as_before(app, app_ctx):
     body = ("{% macro greet(name) %}Hello {{ name }}!{% endmacro %}{{ greet(contact.first_name) }} "
             "{% for item in ['a', 'b', 'c'] %}{{ loop.index }}{{ item }}{% endfor %} {{ '-' * 10 }} "
             "{{ '%s has %d' % ('Jane', 3) }} {{ '{} {}'.format('x', 'y') }} {{ ['p', 'q']|join(',') }} "
-            "{{ 'a-b'.replace('-', '+') }} {{ 2 ** 10 }} {{ 'x' ~ 'y' }}")
+            "{{ 'a-b'.replace('-', '+') }} {{ 2 ** 10 }} {{ 'x' ~ 'y' }} {{ '{:,}'.format(1234567890) }} "
+            "{{ 'Call 08001234567 %s' % 'now' }} {{ 5000000000|filesizeformat }}")
     campaign = make_campaign([], body=body)
     rendered = rendering.render_campaign(campaign)
-    assert "Hello Jane! 1a2b3c ---------- Jane has 3 x y p,q a+b 1024 xy" in rendered.text
+    assert ("Hello Jane! 1a2b3c ---------- Jane has 3 x y p,q a+b 1024 xy 1,234,567,890 Call 08001234567 now "
+            "5.0 GB") in " ".join(rendered.text.split())  # the text part wraps long lines
 
 
 def test_limits_hold_per_render_in_concurrent_threads(app, app_ctx):
