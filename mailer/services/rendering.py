@@ -20,7 +20,8 @@ from markupsafe import Markup
 from mailer.services import template_limits
 from mailer.services.email_css import inline_css, remote_style_problems
 from mailer.services.htmltext import html_to_text
-from mailer.services.template_limits import BoundedSandbox, failure_message
+from mailer.services.template_limits import failure_message
+from mailer.services.template_sandbox import BoundedSandbox
 
 log = logging.getLogger(__name__)
 
