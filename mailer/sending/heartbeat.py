@@ -56,8 +56,9 @@ class Heartbeat:
                 return False
 
     def _loop(self) -> None:
-        while not self.stopping.wait(self.interval):
-            self.beat()
+        wait = self.interval
+        while not self.stopping.wait(wait):
+            wait = self.interval if self.beat() else 0.5  # after an outage, beat again as soon as it is over
 
     def stop(self) -> None:
         self.stopping.set()

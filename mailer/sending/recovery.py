@@ -12,11 +12,12 @@ from collections import Counter
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, false, select, update
+from sqlalchemy import delete, false, func, select, update
 
 from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import Campaign, Delivery, SendWorker
+from mailer.sending import heartbeat
 from mailer.sending.broker import enqueue_after_commit
 from mailer.sending.engine import count_open
 
@@ -35,8 +36,9 @@ def recover(stuck_after_s: float | None = None, scheduled: bool = False) -> dict
     now = utcnow()
     stuck_cutoff = now - timedelta(seconds=config["SEND_STUCK_AFTER_SECONDS"] if stuck_after_s is None
                                    else stuck_after_s)
-    dead = list(db.session.execute(select(SendWorker.id).where(
-        SendWorker.heartbeat_at < now - timedelta(seconds=config["SEND_WORKER_DEAD_AFTER_SECONDS"]))).scalars())
+    if scheduled:  # this process is a live worker: its own heartbeat shows the database works for everyone
+        heartbeat.worker_id()
+    dead = _dead_workers(now, timedelta(seconds=config["SEND_WORKER_DEAD_AFTER_SECONDS"]))
     # Only campaigns that can still have work in flight, so the (campaign, status) index serves every run.
     in_flight = DELIVERIES.c.campaign_id.in_(select(Campaign.id).where(
         Campaign.status.in_(("sending", "paused")) | ((Campaign.status == "cancelled")
@@ -73,6 +75,18 @@ def recover(stuck_after_s: float | None = None, scheduled: bool = False) -> dict
         log.warning("Recovery: %d deliveries of stopped workers queued again, %d uncertain", len(released),
                     len(uncertain))
     return _finish_run(now, released, uncertain, dead)
+
+
+def _dead_workers(now, silence: timedelta) -> list[str]:
+    """Workers silent for `silence` while another worker beat since (or silent six times as long).
+
+    After a database outage every heartbeat is equally old; nobody is declared dead until the living have beaten.
+    """
+    newest = db.session.execute(select(func.max(SendWorker.heartbeat_at))).scalar()
+    if newest is None:
+        return []
+    cutoff = min(now - silence, max(newest - silence, now - 6 * silence))
+    return list(db.session.execute(select(SendWorker.id).where(SendWorker.heartbeat_at < cutoff)).scalars())
 
 
 def _finish_run(now, released: list, uncertain: list, dead: list) -> dict:

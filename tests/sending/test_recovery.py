@@ -38,7 +38,7 @@ def test_a_dead_workers_claims_go_back_and_only_its_handed_deliveries_are_uncert
     _worker("live-1", seconds_ago=1)
     dead = _worker("dead-1", seconds_ago=0)
     _holds(campaign, dead, handed=2)
-    db.session.get(SendWorker, dead).heartbeat_at = utcnow() - timedelta(seconds=60)  # then it stopped beating
+    db.session.get(SendWorker, dead).heartbeat_at = utcnow() - timedelta(seconds=120)  # then it stopped beating
     db.session.commit()
 
     report = campaigns.recover_stuck()
@@ -65,7 +65,7 @@ def test_the_campaign_finishes_in_the_recovery_step_when_nothing_else_is_open(ap
     start_and_plan(campaign)
     dead = _worker("dead-2", seconds_ago=0)
     _holds(campaign, dead, handed=2)
-    db.session.get(SendWorker, dead).heartbeat_at = utcnow() - timedelta(seconds=60)
+    db.session.get(SendWorker, dead).heartbeat_at = utcnow() - timedelta(seconds=120)
     db.session.commit()
 
     report = campaigns.recover_stuck()
@@ -87,7 +87,7 @@ def test_a_worker_thought_dead_records_what_the_relay_accepted_and_sends_nothing
     start_and_plan(campaign)
     slow = _worker("slow-1", seconds_ago=0)
     claims, rows = _holds(campaign, slow, handed=1)
-    db.session.get(SendWorker, slow).heartbeat_at = utcnow() - timedelta(seconds=60)  # e.g. a long database outage
+    db.session.get(SendWorker, slow).heartbeat_at = utcnow() - timedelta(seconds=120)  # e.g. a long database outage
     db.session.commit()
     assert campaigns.recover_stuck()["uncertain"] == 1
 
@@ -115,3 +115,18 @@ def test_a_sending_process_keeps_its_heartbeat_fresh(app, app_ctx):
              what="the next heartbeat")
     assert campaigns.recover_stuck()["dead_workers"] == 0
     app.extensions["mailer.workers"].stop_worker()  # stops the heartbeat with the worker
+
+
+def test_after_a_database_outage_nobody_is_dead_until_the_living_have_beaten(app, app_ctx):
+    campaign, _ = newsletter(2)
+    start_and_plan(campaign)
+    _worker("a", seconds_ago=25)  # every heartbeat is as old as the outage
+    _holds(campaign, _worker("b", seconds_ago=25), handed=1)
+    assert campaigns.recover_stuck()["dead_workers"] == 0
+    assert {d.status for d in deliveries(campaign)} == {"sending"}
+
+    db.session.get(SendWorker, "a").heartbeat_at = utcnow()  # "a" is back; "b" stays silent
+    db.session.commit()
+    report = campaigns.recover_stuck()
+    assert (report["dead_workers"], report["released"], report["uncertain"]) == (1, 1, 1)
+    assert open_count_is_exact(campaign)

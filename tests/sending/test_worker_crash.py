@@ -67,7 +67,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_resends_nothing(app, app_ctx,
     assert len(handed) <= THREADS * (app.config["SEND_PIPELINE_DEPTH"] + 1)
 
     # What the scheduler does every few seconds: the dead worker's heartbeat goes stale, recovery acts on it.
-    report = wait_for(lambda: (r := campaigns.recover_stuck()) and r["dead_workers"] and r, timeout=20,
+    report = wait_for(lambda: (r := campaigns.recover_stuck(scheduled=True)) and r["dead_workers"] and r, timeout=20,
                       what="recovery to notice the dead worker")
     assert time.monotonic() - killed_at < 10
     assert report["uncertain"] <= len(handed) and report["released"] == len(held) - report["uncertain"]
