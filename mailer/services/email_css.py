@@ -13,7 +13,7 @@ from premailer import Premailer
 
 log = logging.getLogger(__name__)
 
-_STYLE_BLOCK = re.compile(r"(<style\b[^>]*>)(.*?)(</style\s*>)", re.I | re.S)
+_STYLE_BLOCK = re.compile(r"(<style\b[^>]*>)(.*?)(</style\s*>|\Z)", re.I | re.S)  # unclosed: to the end
 _IMPORT_RULE = re.compile(r"@import\b[^;{}]*;?", re.I)
 _CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})\s?|\\(.)", re.S)
 _LINK_STYLESHEET = re.compile(r"<link\b[^>]*\brel\s*=\s*[\"']?[^\"'>]*stylesheet", re.I)
@@ -54,11 +54,11 @@ def _unescape(match: re.Match) -> str:
 def remote_style_problems(html: str, what: str = "layout") -> list[str]:
     """Why this HTML can't be saved, if it loads CSS from elsewhere (empty list: it doesn't)."""
     problems = []
-    unescaped = _CSS_ESCAPE.sub(_unescape, html or "")  # `@\69mport` is @import to CSS
-    if re.search(r"@import\b", unescaped, re.I):
+    css = " ".join(block for _, block, _ in _STYLE_BLOCK.findall(html or ""))  # text elsewhere may say "@import"
+    if re.search(r"@import\b", _CSS_ESCAPE.sub(_unescape, css), re.I):  # `@\69mport` is @import to CSS
         problems.append(f"The {what} uses @import to load a stylesheet. Emails can't load other files and we never "
                         "fetch them for you: paste the CSS itself into a <style> block.")
-    if _LINK_STYLESHEET.search(unescaped):
+    if _LINK_STYLESHEET.search(html or ""):
         problems.append(f"The {what} links a remote stylesheet (<link rel=\"stylesheet\">), which most email "
                         "programs ignore and we never fetch: paste the CSS itself into a <style> block.")
     return problems

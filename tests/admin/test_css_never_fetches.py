@@ -124,6 +124,11 @@ def test_saving_css_that_loads_other_files_is_refused(app, auth, demo_form, css_
 
     refused = auth.post("/admin/campaigns/new", data=editor_fields(auth, body_format="html", body=body))
     assert refused.status_code == 400 and "The body uses @import to load a stylesheet" in page(refused)
+    unclosed = auth.post("/admin/campaigns/new", data=editor_fields(
+        auth, body_format="html", body=f"<p>Hello</p><style>@import url({css_server.url}/open.css);"))
+    assert unclosed.status_code == 400 and "uses @import" in page(unclosed)  # a <style> never closed, too
+    prose = auth.post("/admin/campaigns/new", data=editor_fields(auth, body="Tip: `@import` belongs in CSS files."))
+    assert prose.status_code == 302  # words about @import outside a stylesheet are just words
     assert css_server.connections == []
 
 
