@@ -110,6 +110,8 @@ class Config:
     SEND_RELAY_RETRY_SECONDS = float(os.environ.get("SEND_RELAY_RETRY_SECONDS", "5"))  # first wait for a dead relay
     SEND_WORKER_DEAD_AFTER_SECONDS = _env_int("SEND_WORKER_DEAD_AFTER_SECONDS", 10)  # heartbeat age of a dead worker
     SEND_RECOVERY_SECONDS = _env_int("SEND_RECOVERY_SECONDS", 5)  # how often the scheduler runs recovery
+    # A campaign waiting for the relay this long alerts owners and admins (once per wait; checked every minute).
+    ALERT_RELAY_WAIT_MINUTES = float(os.environ.get("ALERT_RELAY_WAIT_MINUTES", "5"))
     SEND_ERROR_PAUSE_MIN = _env_int("SEND_ERROR_PAUSE_MIN", 20)  # errors in one batch before the ratio counts
     SEND_ERROR_PAUSE_RATIO = float(os.environ.get("SEND_ERROR_PAUSE_RATIO", "0.5"))
     SEND_POLICY_PAUSE = _env_int("SEND_POLICY_PAUSE", 3)        # 5.7.x refusals (our setup) that pause a campaign

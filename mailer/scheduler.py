@@ -11,6 +11,7 @@ PERIODIC_JOBS = {
     "purge_unconfirmed_signups": 3600,
     "start_due_campaigns": 60,
     "recover_stuck_deliveries": None,
+    "alert_relay_waits": 60,
     "purge_tracking_events": 24 * 3600,
     "privacy_deadline_reminders": 3600,  # deduplicated: each request is mentioned at most once a day
     "run_retention": 6 * 3600,

@@ -229,6 +229,11 @@
         if (form) form.hidden = !allowed;
       });
       updateStates(data.states || {});
+      const waitBox = document.querySelector("[data-relay-wait]");
+      if (waitBox) {
+        waitBox.hidden = !data.waiting_reason;
+        setText("waiting-reason", data.waiting_reason || "");
+      }
       const scheduled = field("scheduled");
       if (scheduled && data.status !== "scheduled") scheduled.hidden = true;
       if (data.final && live) live.hidden = true;

@@ -9,7 +9,7 @@ from mailer.admin.campaign_forms import ActionForm, ScheduleForm, TestSendForm
 from mailer.admin.campaigns import EDITOR_CSP, campaign_by_public_id, render_preview
 from mailer.extensions import db
 from mailer.models import Campaign
-from mailer.services import campaign_alerts, delivery_report
+from mailer.services import campaign_alerts, delivery_report, relay_wait_alerts
 from mailer.services import campaign_drafts as drafts
 from mailer.services import campaigns as campaign_service
 from mailer.services.contacts import AddressError, normalise_email
@@ -70,6 +70,7 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
         test_form=test_form or TestSendForm(), action_form=ActionForm(), schedule_form=schedule_form,
         final=campaign.status in FINAL_STATUSES, planned_local=drafts.local_schedule_text(campaign),
         sample_subject=sample_subject, pause_alert=campaign_alerts.pause_alert(campaign), states=states,
+        relay_wait=relay_wait_alerts.relay_wait(campaign),
     ), status
 
 
@@ -84,7 +85,8 @@ def _progress_payload(campaign: Campaign) -> dict:
     data = dict(campaign_service.progress(campaign))
     data.update(status=campaign.status, status_reason=campaign.status_reason or "",
                 actions=_actions(campaign), final=campaign.status in FINAL_STATUSES,
-                states=delivery_report.states_json(delivery_report.state_report(campaign.id)))
+                states=delivery_report.states_json(delivery_report.state_report(campaign.id)),
+                waiting_reason=campaign.waiting_reason if campaign.status == "sending" else "")
     return data
 
 

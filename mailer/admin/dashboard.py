@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from mailer.admin import bp
 from mailer.clock import utcnow
 from mailer.extensions import db
-from mailer.services import campaign_alerts
+from mailer.services import campaign_alerts, relay_wait_alerts
 from mailer.services.privacy import requests
 from mailer.models import ConsentEvent, Contact, Form, MailingList, OutboxMessage, Subscription
 from mailer.services.forms import form_by_slug
@@ -39,4 +39,5 @@ def dashboard():
     ).scalars().all()
     return render_template("admin/dashboard.html", stats=stats, recent=recent, demo=form_by_slug("demo"),
                            privacy=requests.register_counts(),
-                           paused_campaigns=campaign_alerts.paused_campaigns_needing_attention())
+                           paused_campaigns=campaign_alerts.paused_campaigns_needing_attention(),
+                           waiting_campaigns=relay_wait_alerts.waiting_campaigns())

@@ -158,3 +158,11 @@ def send_campaign_alert(event_id: int, staff_id: int) -> None:
     from mailer.services import campaign_alerts
 
     campaign_alerts.email_alert(event_id, staff_id)
+
+
+@actor(queue_name="maintenance", max_retries=0, max_age=120_000)
+def alert_relay_waits() -> None:
+    """Note when campaigns start and stop waiting for the relay; alert once per long wait (scheduled)."""
+    from mailer.services import relay_wait_alerts
+
+    relay_wait_alerts.check_relay_waits()

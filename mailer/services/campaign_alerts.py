@@ -107,7 +107,9 @@ def email_alert(event_id: int, staff_id: int) -> bool:
         return False
     kind = (event.details or {}).get("kind", "errors")
     advice, name = ADVICE.get(kind, ADVICE["errors"]), " ".join((campaign.name or "").split())[:120]
-    reason = (getattr(campaign, "waiting_reason", "") if kind == "relay" else campaign.status_reason) or ""
+    reason = campaign.status_reason or ""
+    if kind == "relay":  # the wait may be over by the time the relay takes this email
+        reason = campaign.waiting_reason or "The wait is over: the relay takes mail again and the campaign went on."
     to_addr, public_id = staff.email, campaign.public_id
     db.session.commit()  # end the read before the outbox writes (SQLite allows one writer)
     heading, subject = _wording(kind, name, advice)
@@ -188,7 +190,7 @@ def pause_alert(campaign: Campaign) -> dict | None:
     """What to show about the current automatic pause of a campaign: kind, title, summary, checks; else None."""
     if campaign.status != "paused" or not (campaign.status_reason or "").startswith("Paused automatically"):
         return None
-    return _alerts_from(_latest_alert_events([campaign.public_id])).get(campaign.public_id)
+    return alerts_from(_latest_alert_events([campaign.public_id])).get(campaign.public_id)
 
 
 def _latest_alert_events(public_ids: list[str], action: str = ALERT_ACTION) -> dict[str, AuditEvent]:
@@ -200,7 +202,7 @@ def _latest_alert_events(public_ids: list[str], action: str = ALERT_ACTION) -> d
     return {event.target_id: event for event in events}  # later (newer) events overwrite earlier ones
 
 
-def _alerts_from(events: dict[str, AuditEvent]) -> dict[str, dict]:
+def alerts_from(events: dict[str, AuditEvent]) -> dict[str, dict]:
     """Display data for alert events, keyed by campaign public id, with how many emails went out so far."""
     emailed = emailed_counts([event.id for event in events.values()])
     alerts = {}
@@ -217,5 +219,5 @@ def paused_campaigns_needing_attention(limit: int = 10) -> list[tuple[Campaign, 
     paused = db.session.execute(select(Campaign).where(Campaign.status == "paused",
                                                        Campaign.status_reason.startswith("Paused automatically"))
                                 .order_by(Campaign.id.desc()).limit(limit)).scalars().all()
-    alerts = _alerts_from(_latest_alert_events([campaign.public_id for campaign in paused])) if paused else {}
+    alerts = alerts_from(_latest_alert_events([campaign.public_id for campaign in paused])) if paused else {}
     return [(campaign, alerts[campaign.public_id]) for campaign in paused if campaign.public_id in alerts]

@@ -1,11 +1,12 @@
-"""An alert is recorded and shown before any email can leave; its emails are retried until the relay takes
-them, and each owner and admin gets exactly one."""
+"""An alert is recorded and shown before any email can leave (a pause, or a campaign waiting for a relay that
+refuses connections); its emails are retried until the relay takes them, and each owner and admin gets one."""
 import pytest
 from sqlalchemy import select
 
 from mailer.extensions import db
-from mailer.models import AuditEvent, StaffUser
-from mailer.services import campaign_alerts
+from mailer.models import AuditEvent, Campaign, StaffUser
+from mailer.services import campaign_alerts, campaigns
+from mailer.services.relay_wait_alerts import check_relay_waits
 from mailer.services.staff import create_staff
 from tests.sending.factory import newsletter, wait_for
 from tests.support.signup import page
@@ -65,3 +66,33 @@ def test_alert_shows_at_once_while_the_relay_refuses_and_is_emailed_once_when_it
     owner = db.session.execute(select(StaffUser).where(StaffUser.email == "owner@example.com")).scalar_one()
     assert campaign_alerts.email_alert(event.id, owner.id) is False
     assert len(_alerts(smtp_server)) == 2
+
+
+@pytest.mark.config(MAILER_POSTAL_ADDRESS="1 Main St, Berlin", SEND_RELAY_RETRY_SECONDS=0.3, ALERT_RELAY_WAIT_MINUTES=0)
+def test_a_refusing_relay_makes_the_campaign_wait_visibly_and_alerts_once(app, app_ctx, auth, worker, smtp_server):
+    campaign, contacts = newsletter(3)
+    campaigns.start_campaign(campaign)
+    db.session.commit()
+    reason = wait_for(lambda: db.session.get(Campaign, campaign.id).waiting_reason, what="the wait for the relay")
+    assert reason.startswith("Waiting for the relay:") and "Next try at" in reason
+    shown = page(auth.get(f"/admin/campaigns/{campaign.public_id}"))
+    assert reason in shown and "the progress below keeps counting" in shown and "Deliveries by state" in shown
+    assert f'data-waiting-campaign="{campaign.public_id}"' in page(auth.get("/admin/"))
+
+    check_relay_waits()  # the scheduler's minute job: the wait began
+    assert check_relay_waits()["alerted"] == 1  # ALERT_RELAY_WAIT_MINUTES=0: at the next run
+    assert "emailing 1 owner/admin" in page(auth.get(f"/admin/campaigns/{campaign.public_id}"))
+    recorder = _recorder(app.extensions["mailer.workers"].broker)
+    wait_for(lambda: any(name == "send_campaign_alert" for name, _ in recorder.failures), what="the refused alert")
+    assert not smtp_server.messages
+
+    smtp_server.start()  # the relay is back: the campaign goes on by itself, the alert's retry gets through
+    wait_for(lambda: db.session.get(Campaign, campaign.id).status == "sent", timeout=60, what="the campaign to finish")
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "campaign.relay_wait_alert")).scalar_one()
+    wait_for(lambda: _emailed(event.id) == 1, timeout=45, what="the retried alert email")
+    waits = [m for m in smtp_server.messages if "waiting for the relay" in (m.message["Subject"] or "")]
+    assert [m.rcpt_tos for m in waits] == [["owner@example.com"]]
+    news = sorted(r for m in smtp_server.messages if m not in waits for r in m.rcpt_tos)
+    assert news == sorted(c.email for c in contacts)  # each recipient once, nobody lost
+    assert check_relay_waits()["ended"] == 1
+    assert "data-waiting-campaign" not in page(auth.get("/admin/"))

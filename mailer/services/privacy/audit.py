@@ -43,6 +43,8 @@ ACTIONS = {
     "api_key.revoke": "Revoked an API key",
     "campaign.unschedule": "Took a scheduled campaign back to draft",
     "campaign.auto_pause": "Campaign paused automatically; owners and admins alerted",
+    "campaign.relay_wait": "Campaign began waiting for the relay",
+    "campaign.relay_back": "The relay took mail again; the campaign went on",
     "campaign.relay_wait_alert": "Campaign waited for the relay too long; owners and admins alerted",
     "campaign.alert_emailed": "A campaign alert reached an owner or admin by email",
     "campaign.resend_uncertain": "Resent a campaign's uncertain deliveries",
