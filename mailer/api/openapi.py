@@ -86,7 +86,12 @@ SCHEMAS = {
         "id": ID, "name": {"type": "string"}, "subject": {"type": "string"},
         "category": {"type": "string"},
         "status": {"type": "string", "enum": ["draft", "scheduled", "sending", "paused", "sent", "cancelled"]},
-        "status_reason": {"type": "string"}, "lists": {"type": "array", "items": {"type": "string"}},
+        "status_reason": {"type": "string"},
+        "waiting_reason": {"type": "string", "description": "Set while a sending campaign waits for the relay, e.g. "
+                                                           "\"Waiting for the relay: connection refused. Next try "
+                                                           "at 14:05:00 UTC.\"; empty otherwise."},
+        "waiting_until": {**TS, "description": "When the next try at the relay is due (null when not waiting)."},
+        "lists": {"type": "array", "items": {"type": "string"}},
         "scheduled_at": TS, "started_at": TS, "finished_at": TS, "created_at": TS,
         "progress": {"type": "object", "description": "Only on GET /campaigns/{public_id}: delivery counts by "
                                                       "status, remaining, rate_per_s and eta_s.",

@@ -100,6 +100,8 @@ def campaign_json(campaign: Campaign, progress: dict | None = None, deliveries: 
         "category": campaign.category,
         "status": campaign.status,
         "status_reason": campaign.status_reason or "",
+        "waiting_reason": campaign.waiting_reason if campaign.status == "sending" else "",
+        "waiting_until": iso(campaign.waiting_until) if campaign.status == "sending" else None,
         "lists": [lst.public_id for lst in campaign.lists],
         "scheduled_at": iso(campaign.scheduled_at),
         "started_at": iso(campaign.started_at),

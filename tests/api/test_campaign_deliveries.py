@@ -1,5 +1,7 @@
 """GET /campaigns/{id} gives every delivery state with its count and most common reasons; uncertain deliveries
 are listed and, with a read-and-write key, resent (audited)."""
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -94,3 +96,16 @@ def test_resend_of_an_unknown_or_cancelled_campaign(api):
     db.session.commit()
     response = api.post(f"/campaigns/{campaign.public_id}/uncertain/resend", json={"all": True})
     assert response.status_code == 409 and "cancelled" in response.get_json()["error"]
+
+
+def test_a_campaign_waiting_for_the_relay_says_so(read_api):
+    campaign, _ = seed()
+    row = db.session.get(Campaign, campaign.id)
+    row.waiting_reason = "Waiting for the relay: connection refused. Next try at 14:05:00 UTC."
+    row.waiting_until = datetime(2030, 1, 1, 14, 5)
+    db.session.commit()
+    body = read_api.get(f"/campaigns/{campaign.public_id}").get_json()
+    assert body["waiting_reason"] == row.waiting_reason and body["waiting_until"] == "2030-01-01T14:05:00Z"
+    assert body["progress"]["sent"] == 5  # progress still given while waiting
+    listed = read_api.get("/campaigns").get_json()["data"][0]
+    assert listed["waiting_reason"].startswith("Waiting for the relay")

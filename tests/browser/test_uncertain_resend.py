@@ -1,15 +1,16 @@
-"""An owner finds a campaign's uncertain deliveries, decides to resend them after the warning, and they arrive."""
+"""An owner finds a campaign's uncertain deliveries, decides to resend them after the warning, and they arrive;
+without JavaScript the page still shows every state and the wait, and the resend still works."""
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
 from mailer.extensions import db
-from mailer.models import Delivery
+from mailer.models import Campaign, Delivery
 from mailer.services import campaigns
-from tests.browser.conftest import keyboard_login, shoot
+from tests.browser.conftest import STAFF_EMAIL, STAFF_PASSWORD, keyboard_login, shoot
 from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
 from tests.support.accessibility import accessibility_violations
-from tests.support.deliveries import UNCERTAIN
+from tests.support.deliveries import UNCERTAIN, seed
 
 
 @pytest.mark.config(MAILER_POSTAL_ADDRESS="1 Main St, Berlin")
@@ -58,3 +59,50 @@ def test_resend_uncertain_deliveries_after_confirming(app, page, live_server, st
     expect(states.locator('tr[data-state="sent"] [data-state-count]')).to_have_text("3")
     worker.drain()
     assert len(smtp_server.messages) == 2
+
+
+def test_states_wait_and_resend_work_without_javascript(nojs_page, staff_user):
+    page = nojs_page
+    campaign, _ = seed()
+    row = db.session.get(Campaign, campaign.id)
+    row.waiting_reason = "Waiting for the relay: connection refused. Next try at 14:05:00 UTC."
+    db.session.commit()
+    page.goto("/admin/login")
+    page.get_by_label("Email").fill(STAFF_EMAIL)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    page.goto(f"/admin/campaigns/{campaign.public_id}")
+    expect(page.get_by_role("status").filter(has_text="Waiting for the relay: connection refused. Next try at "
+                                                      "14:05:00 UTC.")).to_be_visible()
+    expect(page.get_by_role("progressbar", name="Deliveries finished")).to_be_visible()
+    states = page.get_by_role("table").filter(has_text="Why (most common reasons)")
+    expect(states.locator('tr[data-state="queued"]')).to_contain_text(
+        "will retry at … UTC: 451 4.3.0 Mailbox temporarily unavailable ×3")
+    expect(page.get_by_role("link", name="Refresh")).to_be_visible()
+
+    page.get_by_role("link", name="List the uncertain deliveries and decide whether to resend them").click()
+    page.get_by_role("checkbox").first.check()
+    page.get_by_role("button", name="Resend the chosen deliveries…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Resend 1 uncertain delivery?")
+    page.get_by_role("button", name="Yes, resend 1 delivery").click()
+    expect(page.get_by_text("1 uncertain delivery queued to be sent again.")).to_be_visible()
+    expect(states.locator('tr[data-state="uncertain"] [data-state-count]')).to_have_text("3")
+
+
+def test_the_wait_for_the_relay_appears_and_goes_live(page, staff_user):
+    campaign, _ = seed()
+    keyboard_login(page)
+    page.goto(f"/admin/campaigns/{campaign.public_id}")
+    wait_box = page.locator("[data-relay-wait]")
+    expect(wait_box).to_be_hidden()
+    row = db.session.get(Campaign, campaign.id)
+    row.waiting_reason = "Waiting for the relay: connection refused. Next try at 14:05:00 UTC."
+    db.session.commit()
+    expect(wait_box).to_be_visible()
+    expect(wait_box).to_contain_text("Waiting for the relay: connection refused. Next try at 14:05:00 UTC.")
+    assert accessibility_violations(page) == []
+    shoot(page, "campaign-waiting-for-relay")
+    db.session.get(Campaign, campaign.id).waiting_reason = ""
+    db.session.commit()
+    expect(wait_box).to_be_hidden()
