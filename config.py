@@ -124,6 +124,12 @@ class Config:
     PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
     PROXY_FIX_X_PROTO = _env_int("PROXY_FIX_X_PROTO", min(PROXY_FIX_X_FOR, 1))
     PROXY_FIX_X_HOST = _env_int("PROXY_FIX_X_HOST", 0)
+    # Staff accounts: per-account lockout after this many wrong passwords or codes (from any address), for
+    # STAFF_LOCKOUT_SECONDS, doubling with each further lock up to a day; the account's owner gets an email.
+    STAFF_LOCKOUT_THRESHOLD = _env_int("STAFF_LOCKOUT_THRESHOLD", 5)
+    STAFF_LOCKOUT_SECONDS = _env_int("STAFF_LOCKOUT_SECONDS", 60)
+    STAFF_LOGIN_FLOOR_MS = _env_int("STAFF_LOGIN_FLOOR_MS", 400)  # a login answers no sooner (no enumeration)
+    STAFF_SESSION_MAX_AGE = _env_int("STAFF_SESSION_MAX_AGE", 12 * 3600)  # idle time after which a session ends
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 128 * 1024
 
@@ -156,6 +162,7 @@ class TestingConfig(Config):
     SCHEDULER_EMBEDDED = False
     SIGNUP_MIN_FILL_SECONDS = 0
     SIGNUP_RESPONSE_FLOOR_MS = 0
+    STAFF_LOGIN_FLOOR_MS = 0
     MAILER_BASE_URL = "http://localhost"
     MAILER_POSTAL_ADDRESS = "Mailer Demo Ltd, 1 Test Street, 10115 Berlin, Germany"
 

@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
                   type=click.Choice(["owner", "admin", "marketer", "viewer", "privacy"]))
     def create_admin(email: str, password: str, role: str) -> None:
         """Create a staff account."""
+        from mailer.models.staff import ROLES_NEEDING_SECOND_FACTOR
         from mailer.services.staff import StaffError, create_staff
 
         try:
@@ -30,6 +31,8 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         db.session.commit()
         click.echo(f"Created {user.role} account {user.email}.")
+        if user.role in ROLES_NEEDING_SECOND_FACTOR:
+            click.echo("At the first login the admin asks to set up a second factor (an authenticator app).")
 
     @app.cli.command("seed-demo")
     def seed_demo() -> None:

@@ -1,7 +1,7 @@
 """Blueprints, security headers, error pages and the staff session loader."""
 import hashlib
 
-from flask import Flask, abort, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter, UnicodeConverter
@@ -135,8 +135,8 @@ def init_app(app: Flask) -> None:
     from mailer.admin import bp as admin_bp
     from mailer.api import bp as api_bp
     from mailer.embed import bp as embed_bp
-    from mailer.models import StaffUser
     from mailer.public import bp as public_bp
+    from mailer.services import staff_sessions
 
     app.url_map.converters.update(int=DbIntConverter, default=TextConverter, string=TextConverter)  # before rules
     app.before_request(_refuse_unreadable_input)
@@ -156,8 +156,11 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+        # The signed cookie names a server-side session; an ended one (logout, "log out everywhere", a password
+        # change) no longer logs anyone in, even from a copy of the cookie taken before.
+        record = staff_sessions.session_for_token(int(user_id), session.get(staff_sessions.COOKIE_KEY)) \
+            if user_id.isdigit() else None
+        return record.user if record is not None and record.user.active else None
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

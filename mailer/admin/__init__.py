@@ -14,3 +14,9 @@ from mailer.admin import analytics  # noqa: E402,F401
 from mailer.admin import deliverability  # noqa: E402,F401
 from mailer.admin import audit, privacy, settings, staff_users  # noqa: E402,F401
 from mailer.admin import api_keys  # noqa: E402,F401
+from mailer.admin import account, passkeys  # noqa: E402,F401
+from mailer.admin.auth import hold_for_second_factor, inject_enrolment_state  # noqa: E402
+
+# After the permission check: whoever's role needs a second factor uses nothing else until they have set one up.
+bp.before_request(hold_for_second_factor)
+bp.app_context_processor(inject_enrolment_state)

@@ -30,6 +30,32 @@ class InviteAcceptForm(FlaskForm):
                             render_kw={"autocomplete": "new-password"})
 
 
+class SecondFactorForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=40)],
+                       render_kw={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric",
+                                  "spellcheck": "false"})
+
+
+class TotpCodeForm(FlaskForm):
+    code = StringField("6-digit code from the app", validators=[DataRequired(), Length(max=40)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"})
+
+
+class TotpEnrolForm(TotpCodeForm):
+    code = StringField("6-digit code from the app", validators=[DataRequired(), Length(max=40)],
+                       render_kw={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric",
+                                  "spellcheck": "false"})
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)],
+                            render_kw={"autocomplete": "current-password"})
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=1024)],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", "The passwords don't match.")],
+                            render_kw={"autocomplete": "new-password"})
+
+
 class ListForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("Public description", validators=[Length(max=5000)])

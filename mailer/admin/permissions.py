@@ -31,7 +31,22 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.login": {READ: PUBLIC, WRITE: PUBLIC},
     "admin.setup": {READ: PUBLIC, WRITE: PUBLIC},
     "admin.invite_accept": {READ: PUBLIC, WRITE: PUBLIC},
+    # The second login step: only for someone who has just given the right password (mailer/admin/auth.py).
+    "admin.login_verify": {READ: PUBLIC, WRITE: PUBLIC},
+    "admin.login_passkey_options": {WRITE: PUBLIC},
+    "admin.login_passkey": {WRITE: PUBLIC},
     "admin.logout": {WRITE: ALL},
+    # One's own account: password, sessions, second factors (each view acts on current_user only).
+    "admin.account": {READ: ALL},
+    "admin.account_password": {WRITE: ALL},
+    "admin.account_session_end": {WRITE: ALL},
+    "admin.account_sessions_end": {WRITE: ALL},
+    "admin.account_totp": {READ: ALL, WRITE: ALL},
+    "admin.account_totp_remove": {WRITE: ALL},
+    "admin.account_recovery_codes": {WRITE: ALL},
+    "admin.account_passkey_options": {WRITE: ALL},
+    "admin.account_passkey_add": {WRITE: ALL},
+    "admin.account_passkey_remove": {WRITE: ALL},
     "admin.dashboard": {READ: ALL},
     # Lists, contacts, forms, imports: everyone reads, editors change.
     "admin.lists": {READ: ALL},

@@ -1,16 +1,16 @@
 """Staff accounts: who can log in and with which role (owners and admins only), and invitations to join."""
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy import select
 
 from mailer.admin import bp
+from mailer.admin.auth import begin_login
 from mailer.admin.forms import InviteAcceptForm
 from mailer.admin.privacy_forms import ActionForm, InviteForm, RoleForm
 from mailer.extensions import db, limiter
 from mailer.models import StaffInvite, StaffUser
 from mailer.services import staff_accounts
 from mailer.services.privacy import PrivacyError
-from mailer.services.staff import mark_logged_in
 
 
 @bp.route("/staff", methods=["GET", "POST"])
@@ -72,11 +72,9 @@ def invite_accept(token: str):
             db.session.rollback()
             flash(str(exc), "danger")
         else:
-            mark_logged_in(user)
             db.session.commit()
-            login_user(user)
             flash(f"Welcome! Your account ({user.role}) is ready.", "success")
-            return redirect(url_for("admin.dashboard"))
+            return begin_login(user, url_for("admin.dashboard"))
     status = {"ok": 400 if request.method == "POST" else 200, "expired": 410}.get(lookup.status, 404)
     return render_template("admin/invite_accept.html", form=form, lookup=lookup, token=token), status
 

@@ -10,6 +10,7 @@ from mailer.models.form import Form
 from mailer.models.mailing_list import MailingList, Subscription
 from mailer.models.outbox import OutboxMessage
 from mailer.models.staff import StaffInvite, StaffUser
+from mailer.models.staff_security import StaffPasskey, StaffRecoveryCode, StaffSession
 from mailer.models.suppression import Suppression
 from mailer.models.fields import ContactField, ContactFieldValue, ContactKey
 from mailer.models.privacy import PrivacyRequest, RepermissionEmail
@@ -18,7 +19,8 @@ from mailer.models.tracking import TrackingCounter, TrackingEvent
 
 __all__ = [
     "ApiKey", "BounceEvent", "AuditEvent", "Campaign", "Delivery", "Layout", "Link", "SendWorker", "ConsentEvent", "ConsentState", "Contact", "ContactImport", "Form", "LedgerHead", "MailingList", "Notice",
-    "OutboxMessage", "Purpose", "StaffInvite", "StaffUser", "Subscription", "Suppression",
+    "OutboxMessage", "Purpose", "StaffInvite", "StaffUser", "StaffPasskey", "StaffRecoveryCode", "StaffSession",
+    "Subscription", "Suppression",
     "ContactField", "ContactFieldValue", "ContactKey", "PrivacyRequest", "RepermissionEmail", "DataRecipient",
     "PrivacySettings",
     "TrackingCounter", "TrackingEvent",

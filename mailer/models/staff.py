@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -11,6 +11,9 @@ from mailer.extensions import db
 from mailer.models.ids import new_public_id
 
 ROLES = ("owner", "admin", "marketer", "viewer", "privacy")
+# The roles the permission map lets export or reveal personal data: they must log in with a second factor
+# (a test checks this against mailer/admin/permissions.py).
+ROLES_NEEDING_SECOND_FACTOR = ("owner", "admin", "privacy")
 
 
 class StaffUser(UserMixin, db.Model):
@@ -25,6 +28,16 @@ class StaffUser(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Per-account lockout: wrong passwords (or second-factor codes) since the last success, and how often the
+    # account was locked in a row (each lock lasts twice as long as the one before).
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    lockouts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    # TOTP (RFC 6238): the secret sealed under MAILER_DATA_KEYS; set but not enabled while enrolment is pending.
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]  # the newest time step used, so a code cannot be replayed in its window
+    password_changed_at: Mapped[datetime | None]
 
     def set_password(self, password: str) -> None:
         """Store a salted scrypt hash of the password (werkzeug's default)."""

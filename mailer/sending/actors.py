@@ -64,6 +64,14 @@ def send_staff_invitation(invite_id: int) -> None:
 
 
 @actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def send_staff_lockout_notice(user_id: int) -> None:
+    """Tell a staff member their account was locked after repeated failed logins."""
+    from mailer.services.privacy import mail
+
+    mail.send_staff_lockout_notice(user_id)
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
 def send_export_link(request_id: int) -> None:
     """Email a person the link to download their data."""
     from mailer.services.privacy import mail

@@ -6,10 +6,12 @@ from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import StaffUser
 from mailer.models.staff import ROLES
+from mailer.services.privacy import audit
 from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.services import staff_lockout, staff_sessions
 from mailer.services.contacts import AddressError, normalise_email
+from mailer.services.passwords import WeakPassword, check_password
 
-MIN_PASSWORD_LENGTH = 10
 # Compared against when the account does not exist, so both paths take the same time (no enumeration).
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -34,19 +36,23 @@ def check_new_account(email: str, role: str) -> str:
 def create_staff(email: str, password: str, role: str = "admin") -> StaffUser:
     """Create a staff account with a hashed password; the caller commits."""
     email = check_new_account(email, role)
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise StaffError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
-    if len(password) > 1024:
-        raise StaffError("The password is too long.")
-    user = StaffUser(email=email, role=role)
+    try:
+        check_password(password, email)
+    except WeakPassword as exc:
+        raise StaffError(str(exc)) from None
+    user = StaffUser(email=email, role=role, password_changed_at=utcnow())
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
     return user
 
 
-def authenticate(email: str, password: str) -> StaffUser | None:
-    """The active account matching these credentials, or None (same work either way)."""
+def authenticate(email: str, password: str, ip: str | None = None) -> StaffUser | None:
+    """The active, unlocked account matching these credentials, or None (the same hash work either way).
+
+    A wrong password counts towards the account's lockout whatever address it came from; a locked account refuses
+    even the right password. Completing the login (second factor, session) is the caller's next step.
+    """
     try:
         email = normalise_email(email)
     except AddressError:
@@ -55,11 +61,30 @@ def authenticate(email: str, password: str) -> StaffUser | None:
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
-    if not user.check_password(password or ""):
+    matches = user.check_password(password or "")
+    if staff_lockout.is_locked(user):
         return None
-    mark_logged_in(user)
-    db.session.commit()
+    if not matches:
+        staff_lockout.record_failure(user, ip)
+        db.session.commit()
+        return None
     return user
+
+
+def change_password(user: StaffUser, current: str, new: str, keep=None, ip: str | None = None) -> None:
+    """Replace a password after checking the current one; every other session of the user ends. Caller commits."""
+    if not user.check_password(current or ""):
+        raise StaffError("Your current password is not right.")
+    try:
+        check_password(new, user.email)
+    except WeakPassword as exc:
+        raise StaffError(str(exc)) from None
+    if user.check_password(new):
+        raise StaffError("The new password must differ from the current one.")
+    user.set_password(new)
+    user.password_changed_at = utcnow()
+    ended = staff_sessions.end_sessions(user, keep=keep)
+    audit.record("staff.password_change", "staff", str(user.id), {"sessions_ended": ended}, actor=user, ip=ip)
 
 
 def mark_logged_in(user: StaffUser) -> None:

@@ -12,7 +12,9 @@ from mailer.services.staff import create_staff
 from tests.support.http import csrf_token, login
 from tests.support.signup import page
 
-OPEN = {"admin.login", "admin.setup", "admin.static", "admin.invite_accept"}  # the invite's signed link is the proof
+OPEN = {"admin.login", "admin.setup", "admin.static", "admin.invite_accept",  # the invite's signed link is the proof
+        # The second login step: only for someone who has just given the right password (tests/admin/test_two_factor.py)
+        "admin.login_verify", "admin.login_passkey_options", "admin.login_passkey"}
 
 
 def _admin_urls(app, method: str) -> list[str]:

@@ -7,7 +7,9 @@ from sqlalchemy import select
 from mailer.extensions import db
 from mailer.models import StaffUser
 from mailer.services.staff import create_staff, setup_token
+from tests.support.authenticator import AUTHENTICATOR
 from tests.support.html_forms import submit_form
+from tests.support.http import enrol_totp
 from tests.support.signup import page, signed_at
 
 ACCOUNT = {"email": "first@example.com", "password": "a fine long password", "confirm": "a fine long password"}
@@ -28,8 +30,15 @@ def test_setup_creates_the_owner_and_logs_in(app, client, setup_url):
     assert shown.status_code == 200 and "create the owner account" in page(shown)
     response = submit_form(client, setup_url, shown.text, **ACCOUNT)
     assert response.status_code == 302 and response.headers["Location"] == "/admin/"
-    dashboard = client.get("/admin/")
-    assert dashboard.status_code == 200 and "Welcome! Your owner account is ready." in page(dashboard)
+    # An owner can export personal data: before anything else, they set up a second factor.
+    held = client.get("/admin/")
+    assert held.status_code == 302 and held.headers["Location"].startswith("/admin/account/two-factor")
+    enrolment = client.get(held.headers["Location"])
+    assert "Welcome! Your owner account is ready." in page(enrolment)
+    assert "Set up your authenticator app" in page(enrolment) and "<svg" in enrolment.text
+    recovery = enrol_totp(client, "first@example.com", held.headers["Location"])
+    assert len(AUTHENTICATOR.recovery_codes["first@example.com"]) == 10 and "shown only this time" in page(recovery)
+    assert client.get("/admin/").status_code == 200
     assert _staff() == [("first@example.com", "owner")]
     staff_list = page(client.get("/admin/staff"))  # setting up logged them in: not "never"
     assert "first@example.com" in staff_list and "never" not in staff_list

@@ -1,11 +1,13 @@
 """First run in a real browser: the one-time setup link creates the owner account and lands on the dashboard."""
+import re
+
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from mailer.extensions import db
 from mailer.models import StaffUser
 from mailer.services.staff import setup_token
-from tests.browser.conftest import keyboard_login, shoot
+from tests.browser.conftest import assert_accessible, keyboard_enrol, keyboard_login, shoot
 
 
 def test_setup_link_creates_the_owner_and_lands_on_the_dashboard(app, page, live_server):
@@ -32,8 +34,15 @@ def test_setup_link_creates_the_owner_and_lands_on_the_dashboard(app, page, live
     page.get_by_label("Password", exact=True).fill("a long enough secret")
     page.get_by_label("Repeat the password").fill("a long enough secret")
     page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    # An owner can export personal data: the next step sets up a second factor, with clear steps.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set up your authenticator app")
     expect(page.get_by_role("alert")).to_have_text("Welcome! Your owner account is ready.")
+    expect(page.get_by_role("img", name="QR code of your authenticator key")).to_be_visible()
+    expect(page.locator("#manual-key")).to_have_text(re.compile(r"^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$"))
+    assert_accessible(page)
+    shoot(page, "first-run-second-factor")
+    keyboard_enrol(page, "boss@example.com")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
     expect(page.get_by_text("boss@example.com · owner")).to_be_visible()
     assert page.url == f"{live_server}/admin/"
     shoot(page, "first-run-dashboard")

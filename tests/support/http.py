@@ -1,6 +1,9 @@
 """Helpers for driving the app through its HTTP interface as a person would."""
 import re
 import quopri
+from urllib.parse import urlsplit
+
+from tests.support.authenticator import AUTHENTICATOR
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
@@ -13,10 +16,50 @@ def csrf_token(html: str) -> str:
 
 
 def login(client, email: str, password: str):
-    """Log in through the real login form."""
+    """Log in through the real login form, then pass the second factor as the person would.
+
+    An account with a second factor answers the password with the code step: the helper types a fresh code from
+    its authenticator (tests/support/authenticator.py). A role that needs a second factor but has none is sent to
+    enrolment: the helper reads the key from the page, confirms a code and keeps the recovery codes. Returns the
+    answer to the password form.
+    """
     page = client.get("/admin/login")
     response = client.post("/admin/login", data={"email": email, "password": password,
                                                  "csrf_token": csrf_token(page.text)})
+    assert response.status_code == 302, response.text
+    location = urlsplit(response.headers["Location"])
+    if location.path == "/admin/login/verify":
+        pass_second_factor(client, email)
+        return response
+    landing = client.get(response.headers["Location"])
+    if landing.status_code == 302 and urlsplit(landing.headers["Location"]).path == "/admin/account/two-factor":
+        enrol_totp(client, email, landing.headers["Location"])
+    return response
+
+
+def enrol_totp(client, email: str, url: str = "/admin/account/two-factor"):
+    """Set up the authenticator app from the enrolment page; returns the page showing the recovery codes."""
+    page = client.get(url)
+    assert page.status_code == 200, page.text
+    AUTHENTICATOR.add_from_page(email, page.text)
+    step, code = AUTHENTICATOR.codes(email)[0]
+    done = client.post(url, data={"code": code, "csrf_token": csrf_token(page.text)})
+    assert done.status_code == 200 and "Your recovery codes" in done.text, done.text
+    AUTHENTICATOR.used(email, step)
+    AUTHENTICATOR.keep_recovery_codes(email, done.text)
+    return done
+
+
+def pass_second_factor(client, email: str):
+    """Answer the second login step with a fresh authenticator code (a recovery code if none is left)."""
+    token = csrf_token(client.get("/admin/login/verify").text)
+    for step, code in AUTHENTICATOR.codes(email):
+        response = client.post("/admin/login/verify", data={"code": code, "csrf_token": token})
+        if response.status_code == 302:
+            AUTHENTICATOR.used(email, step)
+            return response
+    response = client.post("/admin/login/verify", data={"code": AUTHENTICATOR.take_recovery_code(email),
+                                                        "csrf_token": token})
     assert response.status_code == 302, response.text
     return response
 

@@ -146,6 +146,25 @@ def send_staff_invitation(invite_id: int) -> str | None:
     return message_id
 
 
+def send_staff_lockout_notice(user_id: int) -> str | None:
+    """Tell a staff member their account was locked after repeated wrong passwords or codes."""
+    user = db.session.get(StaffUser, user_id)
+    if user is None or not user.active or user.locked_until is None:
+        return None
+    organisation = current_app.config["MAILER_ORGANISATION"]
+    return send_email(
+        user.email, None, f"Your {organisation} mailing admin account was locked",
+        heading="Your account was locked",
+        paragraphs=[f"Someone entered a wrong password or code for your account several times, so nobody can log "
+                    f"in to it until {user.locked_until:%d %B %Y %H:%M} UTC. Each further lock lasts longer.",
+                    "If that was you, wait until then and try again. If it was not you, someone may be guessing: "
+                    "once you are back in, change your password under Account, check your active sessions there, "
+                    "and make sure a second factor (authenticator app or passkey) is set up."],
+        button_url=external_url("admin.login"), button_label="Go to the login page",
+        footnote="No one can log in with a password alone while the account is locked, not even with the right one.",
+    )
+
+
 def _staff_with_role(role: str) -> list[StaffUser]:
     query = select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role == role)
     return list(db.session.execute(query).scalars())
