@@ -280,16 +280,18 @@ def init_privacy_commands(app: Flask) -> None:
 
     @keys_group.command("reencrypt")
     def keys_reencrypt() -> None:
-        """Re-wrap every contact's data key and DKIM private key under the newest key of MAILER_DATA_KEYS."""
-        from mailer.services import dkim_keys
+        """Re-wrap contact data keys, DKIM private keys and staff TOTP secrets under the newest MAILER_DATA_KEYS key."""
+        from mailer.services import dkim_keys, second_factor
         from mailer.services.privacy import PrivacyError, audit, keys
 
         try:
             count = keys.rewrap_all()
             dkim_count = dkim_keys.reseal_all()
-        except (PrivacyError, dkim_keys.DkimKeyError) as exc:
+            totp_count = second_factor.reseal_totp_secrets()
+        except (PrivacyError, dkim_keys.DkimKeyError, second_factor.SecondFactorError) as exc:
             raise click.ClickException(str(exc)) from None
-        audit.record("keys.reencrypt", "keys", "", {"contact_keys": count, "dkim_keys": dkim_count})
+        audit.record("keys.reencrypt", "keys", "", {"contact_keys": count, "dkim_keys": dkim_count,
+                                                    "totp_secrets": totp_count})
         db.session.commit()
-        click.echo(f"Re-encrypted {count} contact keys and {dkim_count} DKIM keys under the newest master key; "
-                   "older keys can be retired.")
+        click.echo(f"Re-encrypted {count} contact keys, {dkim_count} DKIM keys and {totp_count} authenticator "
+                   "secrets under the newest master key; older keys can be retired.")

@@ -55,6 +55,21 @@ def _secret(user: StaffUser) -> str | None:
             from None
 
 
+def reseal_totp_secrets() -> int:
+    """Re-encrypt every TOTP secret under the newest master key (part of `flask keys reencrypt`). Caller commits."""
+    keys = master_keys()
+    count = 0
+    for user in db.session.execute(select(StaffUser).where(StaffUser.totp_secret.is_not(None))).scalars():
+        try:
+            user.totp_secret = keys.rotate(user.totp_secret)
+        except InvalidToken:
+            raise SecondFactorError(f"The authenticator secret of staff account {user.id} is not readable with any "
+                                    "configured key; keep the old key in MAILER_DATA_KEYS until re-encryption "
+                                    "succeeds.") from None
+        count += 1
+    return count
+
+
 def enrolment_secret(user: StaffUser) -> str:
     """The secret being set up (the same one until enrolment completes, so reloading shows the same QR code)."""
     if user.totp_enabled_at is None and user.totp_secret is not None:

@@ -4,6 +4,7 @@ import re
 import time
 
 import pyotp
+from cryptography.fernet import Fernet
 import pytest
 from sqlalchemy import select
 
@@ -197,3 +198,18 @@ def test_the_second_step_needs_a_password_first(app, client):
     for url in ("/admin/login/passkey/options", "/admin/login/passkey"):
         response = client.post(url, data={"csrf_token": token}, headers={"Accept": "application/json"})
         assert response.status_code == 401 and response.json["error"] == "Please log in again."
+
+
+OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+
+
+@pytest.mark.config(MAILER_DATA_KEYS=[OLD_KEY])
+def test_keys_reencrypt_moves_authenticator_secrets_to_the_newest_key(app, client):
+    _create(app, "owner@example.com", "owner")
+    login(client, "owner@example.com", PASSWORD)
+    app.config["MAILER_DATA_KEYS"] = [NEW_KEY, OLD_KEY]
+    result = app.test_cli_runner().invoke(args=["keys", "reencrypt"])
+    assert result.exit_code == 0 and "1 authenticator secrets" in result.output, result.output
+    app.config["MAILER_DATA_KEYS"] = [NEW_KEY]  # the old key is retired: the app still checks codes
+    Fernet(NEW_KEY.encode()).decrypt(_user(app, "owner@example.com").totp_secret)
+    login(app.test_client(), "owner@example.com", PASSWORD)
