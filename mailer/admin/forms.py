@@ -30,21 +30,24 @@ class InviteAcceptForm(FlaskForm):
                             render_kw={"autocomplete": "new-password"})
 
 
+def _one_time_code(label: str, autofocus: bool = False) -> StringField:
+    """A field for a code from an authenticator app (or a recovery code): phones offer digits and autofill."""
+    extra = {"autofocus": True} if autofocus else {}
+    return StringField(label, validators=[DataRequired(), Length(max=40)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false",
+                                  **extra})
+
+
 class SecondFactorForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired(), Length(max=40)],
-                       render_kw={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric",
-                                  "spellcheck": "false"})
+    code = _one_time_code("Code", autofocus=True)
 
 
 class TotpCodeForm(FlaskForm):
-    code = StringField("6-digit code from the app", validators=[DataRequired(), Length(max=40)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"})
+    code = _one_time_code("6-digit code from the app")
 
 
-class TotpEnrolForm(TotpCodeForm):
-    code = StringField("6-digit code from the app", validators=[DataRequired(), Length(max=40)],
-                       render_kw={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric",
-                                  "spellcheck": "false"})
+class TotpEnrolForm(FlaskForm):
+    code = _one_time_code("6-digit code from the app", autofocus=True)
 
 
 class PasswordChangeForm(FlaskForm):

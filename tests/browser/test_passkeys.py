@@ -30,6 +30,14 @@ def authenticator(page):
     cdp.send("WebAuthn.disable")
 
 
+def _password_step(page):
+    """Log in with the owner's password; the second step follows."""
+    page.get_by_label("Email").fill(STAFF_EMAIL)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+
+
 def _log_out(page):
     page.get_by_role("button", name="Log out", exact=True).click()
     expect(page.get_by_role("alert")).to_have_text("You have been logged out.")
@@ -55,10 +63,7 @@ def test_a_passkey_is_registered_used_to_log_in_and_removed(app, page, live_serv
     shoot(page, "account-passkeys")
 
     _log_out(page)
-    page.get_by_label("Email").fill(STAFF_EMAIL)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+    _password_step(page)
     assert_accessible(page)
     shoot(page, "login-second-step")
     page.get_by_role("button", name="Use a passkey").focus()
@@ -73,10 +78,7 @@ def test_a_passkey_is_registered_used_to_log_in_and_removed(app, page, live_serv
     expect(page.get_by_role("alert")).to_have_text("Passkey “Work laptop” removed.")
     expect(page.get_by_text("No passkey yet.")).to_be_visible()
     _log_out(page)
-    page.get_by_label("Email").fill(STAFF_EMAIL)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+    _password_step(page)
     expect(page.get_by_role("button", name="Use a passkey")).to_have_count(0)
 
 
@@ -92,10 +94,7 @@ def test_a_passkey_from_another_account_is_refused(app, page, live_server, authe
     _log_out(page)
     keyboard_login(page)  # the owner (authenticator app only)
     _log_out(page)
-    page.get_by_label("Email").fill(STAFF_EMAIL)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+    _password_step(page)
     # The owner has no passkey: the page offers none, and a forged passkey answer is refused.
     expect(page.get_by_role("button", name="Use a passkey")).to_have_count(0)
     answer = page.request.post("/admin/login/passkey", form={
