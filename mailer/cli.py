@@ -34,6 +34,28 @@ def init_app(app: Flask) -> None:
         if user.role in ROLES_NEEDING_SECOND_FACTOR:
             click.echo("At the first login the admin asks to set up a second factor (an authenticator app).")
 
+    @app.cli.command("reset-second-factor")
+    @click.argument("email")
+    def reset_second_factor(email: str) -> None:
+        """Remove a staff account's authenticator app, passkeys and recovery codes (lost phone and codes)."""
+        from sqlalchemy import select
+
+        from mailer.models import StaffUser
+        from mailer.services.contacts import AddressError, normalise_email
+        from mailer.services.second_factor import reset_second_factors
+
+        try:
+            address = normalise_email(email)
+        except AddressError as exc:
+            raise click.ClickException(str(exc)) from None
+        user = db.session.execute(select(StaffUser).where(StaffUser.email == address)).scalar_one_or_none()
+        if user is None:
+            raise click.ClickException(f"No staff account {address}.")
+        reset_second_factors(user)
+        db.session.commit()
+        click.echo(f"Removed every second factor of {user.email} and ended their sessions; "
+                   "they set one up again at their next login.")
+
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Create the demo list and the demo form (slug `demo`) if missing."""

@@ -157,6 +157,18 @@ def disable_totp(user: StaffUser, code: str, ip: str | None = None) -> None:
     audit.record("staff.totp_disable", "staff", str(user.id), {}, actor=user, ip=ip)
 
 
+def reset_second_factors(user: StaffUser) -> None:
+    """Remove every second factor of an account (the operator's way back in after a lost phone and lost recovery
+    codes); its sessions end, and a role that needs one sets it up again at the next login. The caller commits."""
+    from mailer.services.staff_sessions import end_sessions
+
+    user.totp_enabled_at, user.totp_secret, user.totp_last_step = None, None, None
+    db.session.execute(StaffRecoveryCode.__table__.delete().where(StaffRecoveryCode.user_id == user.id))
+    db.session.execute(StaffPasskey.__table__.delete().where(StaffPasskey.user_id == user.id))
+    end_sessions(user)
+    audit.record("staff.second_factor_reset", "staff", str(user.id), {})
+
+
 def _code_digest(code: str) -> str:
     return hashlib.sha256("".join((code or "").split()).replace("-", "").lower().encode()).hexdigest()
 

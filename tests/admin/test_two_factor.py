@@ -216,3 +216,17 @@ def test_keys_reencrypt_moves_authenticator_secrets_to_the_newest_key(app, clien
     app.config["MAILER_DATA_KEYS"] = [NEW_KEY]  # the old key is retired: the app still checks codes
     Fernet(NEW_KEY.encode()).decrypt(_user(app, "owner@example.com").totp_secret)
     login(app.test_client(), "owner@example.com", PASSWORD)
+
+
+def test_the_operator_can_reset_a_lost_second_factor(app, client):
+    _create(app, "owner@example.com", "owner")
+    login(client, "owner@example.com", PASSWORD)
+    result = app.test_cli_runner().invoke(args=["reset-second-factor", "Owner@Example.com"])
+    assert result.exit_code == 0 and "Removed every second factor of owner@example.com" in result.output
+    assert client.get("/admin/lists").status_code == 302  # their sessions ended
+    again = app.test_client()
+    assert _password_step(again, "owner@example.com").headers["Location"] == "/admin/"  # no second step to pass
+    held = again.get("/admin/")
+    assert held.status_code == 302 and held.headers["Location"].startswith("/admin/account/two-factor")
+    missing = app.test_cli_runner().invoke(args=["reset-second-factor", "nobody@example.com"])
+    assert missing.exit_code == 1 and "No staff account nobody@example.com." in missing.output

@@ -46,6 +46,7 @@ ACTIONS = {
     "staff.recovery_code_used": "Logged in with a recovery code",
     "staff.passkey_add": "Added a passkey",
     "staff.passkey_remove": "Removed a passkey",
+    "staff.second_factor_reset": "Reset a staff account's second factors (command line)",
     "contact.objection_lift": "Lifted an objection to direct marketing on the person's instruction",
     "audit.export": "Exported the audit log",
     "api_key.create": "Created an API key",
