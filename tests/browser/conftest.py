@@ -64,7 +64,7 @@ def assert_accessible(page: Page) -> None:
     assert results.violations_count == 0, results.generate_report()
 
 
-def keyboard_enrol(page: Page, email: str) -> None:
+def keyboard_enrol(page: Page, email: str, check_accessible: bool = False) -> None:
     """Set up the authenticator app as a person does: key into the app, its code typed back, recovery codes kept."""
     AUTHENTICATOR.add(email, page.locator("#manual-key").inner_text())
     expect(page.get_by_label("6-digit code from the app")).to_be_focused()
@@ -74,6 +74,8 @@ def keyboard_enrol(page: Page, email: str) -> None:
     expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
     AUTHENTICATOR.used(email, step)
     AUTHENTICATOR.recovery_codes[email] = page.locator("#recovery-codes li").all_inner_texts()
+    if check_accessible:
+        assert_accessible(page)
     page.get_by_role("link", name="I have kept them — continue").focus()
     page.keyboard.press("Enter")
 

@@ -41,7 +41,7 @@ def test_setup_link_creates_the_owner_and_lands_on_the_dashboard(app, page, live
     expect(page.locator("#manual-key")).to_have_text(re.compile(r"^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$"))
     assert_accessible(page)
     shoot(page, "first-run-second-factor")
-    keyboard_enrol(page, "boss@example.com")
+    keyboard_enrol(page, "boss@example.com", check_accessible=True)
     expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
     expect(page.get_by_text("boss@example.com · owner")).to_be_visible()
     assert page.url == f"{live_server}/admin/"
