@@ -16,7 +16,7 @@ from mailer.models import OutboxMessage
 from mailer.sending.engine import send_test_messages
 from tests.sending.factory import LAYOUT, make_campaign, make_layout, newsletter
 from tests.support.browser import live_server, live_server_url  # noqa: F401 - fixtures
-from tests.support.http import csrf_token
+from tests.support.http import RequestsClient, csrf_token, login
 from tests.support.signup import page
 
 LEAKED_COLOUR = "#abcdef"
@@ -157,10 +157,7 @@ def test_previews_and_sending_of_stored_css_fetch_nothing(app, auth, css_server,
 
 def _logged_in_session(base: str) -> requests.Session:
     session = requests.Session()
-    form = session.get(f"{base}/admin/login", timeout=10).text
-    response = session.post(f"{base}/admin/login", timeout=10, allow_redirects=False, data={
-        "email": "owner@example.com", "password": "correct horse battery", "csrf_token": csrf_token(form)})
-    assert response.status_code == 302
+    login(RequestsClient(session, base), "owner@example.com", "correct horse battery")  # with the second factor
     return session
 
 

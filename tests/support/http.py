@@ -37,6 +37,23 @@ def login(client, email: str, password: str):
     return response
 
 
+class RequestsClient:
+    """A requests session driven like Flask's test client (paths, redirects not followed), so login() and the
+    second-factor helpers also work against a real server."""
+
+    def __init__(self, session, base: str):
+        self.session, self.base = session, base.rstrip("/")
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base + path
+
+    def get(self, path: str, **kwargs):
+        return self.session.get(self._url(path), allow_redirects=False, timeout=10, **kwargs)
+
+    def post(self, path: str, data=None, **kwargs):
+        return self.session.post(self._url(path), data=data, allow_redirects=False, timeout=10, **kwargs)
+
+
 def enrol_totp(client, email: str, url: str = "/admin/account/two-factor"):
     """Set up the authenticator app from the enrolment page; returns the page showing the recovery codes."""
     page = client.get(url)
