@@ -7,7 +7,7 @@ from sqlalchemy import update
 from mailer.extensions import db
 from mailer.models import Campaign, Delivery
 from mailer.services import campaigns
-from tests.browser.conftest import STAFF_EMAIL, STAFF_PASSWORD, keyboard_login, shoot
+from tests.browser.conftest import keyboard_login, shoot
 from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
 from tests.support.accessibility import accessibility_violations
 from tests.support.deliveries import UNCERTAIN, seed
@@ -67,10 +67,7 @@ def test_states_wait_and_resend_work_without_javascript(nojs_page, staff_user):
     row = db.session.get(Campaign, campaign.id)
     row.waiting_reason = "Waiting for the relay: connection refused. Next try at 14:05:00 UTC."
     db.session.commit()
-    page.goto("/admin/login")
-    page.get_by_label("Email").fill(STAFF_EMAIL)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    keyboard_login(page)  # the owner's second factor too: it works without JavaScript
 
     page.goto(f"/admin/campaigns/{campaign.public_id}")
     expect(page.get_by_role("status").filter(has_text="Waiting for the relay: connection refused. Next try at "
