@@ -151,8 +151,8 @@ class BatchRun:
             if unsent and self.control.status == "cancelled":
                 for d_id in unsent:
                     self.claims.finished(d_id, "skipped", None, "cancelled")
-            elif unsent and self.relay_wait:
-                self.claims.release(unsent, self.relay_wait, "waiting for the relay")
+            elif unsent and (self.relay_wait or self.control.waiting()):
+                self.claims.release(unsent, self.relay_wait or self.control.waiting_until, "waiting for the relay")
             self.claims.close()
 
     def _send_chunk(self, claimed) -> None:
