@@ -22,17 +22,17 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.support.deployment import AdminClient, Deployment, DeploymentError, free_port, wait_for  # noqa: E402
+from tests.support.deployment import AdminClient, Deployment  # noqa: E402
+from tests.support.fault_report import Row, describe, table  # noqa: E402
+from tests.support.processes import DeploymentError, free_port, wait_for  # noqa: E402
 from tests.support.relay import RecordingRelay  # noqa: E402
 
 WORKER_THREADS = 4
-# Messages one thread has inside one SMTP pipeline: the one whose content awaits its reply, and the next one.
-PIPELINE_DEPTH = 2
 VERP_ID = re.compile(r"\+([0-9a-f]+)-")
 FINAL = ("sent", "cancelled")
 
@@ -53,9 +53,15 @@ class Timing:
 BENCH = Timing()
 # 400 recipients in batches of 50: as many batches per worker thread as the benchmark's 5,000 in 500.
 CI = Timing(outage_s=5, workers_down_s=3, postgres_down_s=5, finish_timeout_s=150, rate=50, batch_size=50)
-# Documented settings shortened so a run is minutes, not hours: retries 5 s apart (doubling) instead of 60 s,
-# and deliveries of a dead worker reported after 30 s instead of 900 s.
-SETTINGS = {"SEND_RETRY_BACKOFF_SECONDS": "5", "SEND_STUCK_AFTER_SECONDS": "30"}
+# A documented setting shortened so a run is minutes, not hours: retries 5 s apart (doubling) instead of 60 s.
+SETTINGS = {"SEND_RETRY_BACKOFF_SECONDS": "5"}
+
+
+def pipeline_depth(env: dict) -> int:
+    """Messages one sending thread hands to the relay at once (SEND_PIPELINE_DEPTH; 2 before that setting)."""
+    from config import Config
+
+    return int(env.get("SEND_PIPELINE_DEPTH") or getattr(Config, "SEND_PIPELINE_DEPTH", 2))
 
 
 @dataclass
@@ -122,53 +128,6 @@ FAULTS = [
     # Last: the refused addresses become hard bounces and are suppressed, which would shrink later sends.
     Fault("relay-550", "550 5.1.1 for 2 % of recipients", refused_percent=2),
 ]
-
-
-@dataclass
-class Row:
-    """The outcome of one fault: the relay's view, the product's report, and the goal's verdict."""
-
-    fault: str
-    label: str
-    expected: int = 0
-    delivered: int = 0
-    duplicates: int = 0
-    unexplained_duplicates: int = 0
-    refused: int = 0
-    missing: int = 0
-    missing_uncertain: int = 0
-    uncertain: int = 0
-    uncertain_bound: int = 0
-    accepted_not_sent: int = 0
-    refused_not_bounced: int = 0
-    states: dict = field(default_factory=dict)
-    reasons: dict = field(default_factory=dict)
-    status: str = ""
-    status_reason: str = ""
-    help: list = field(default_factory=list)
-    pauses: list = field(default_factory=list)  # the campaign's reason each time it paused itself
-    seconds: float = 0.0
-    error: str = ""
-
-    @property
-    def finished_alone(self) -> bool:
-        return self.status == "sent" and not self.help and not self.error
-
-    def problems(self) -> list[str]:
-        """Where this row misses the goal (empty: it meets it)."""
-        found = [self.error] if self.error else []
-        if self.missing - self.missing_uncertain:
-            found.append(f"{self.missing - self.missing_uncertain} recipients never delivered and not reported "
-                         "uncertain")
-        if self.unexplained_duplicates:
-            found.append(f"{self.unexplained_duplicates} recipients got it twice without being reported uncertain")
-        if self.uncertain > self.uncertain_bound:
-            found.append(f"{self.uncertain} uncertain, more than {self.uncertain_bound}")
-        if self.refused_not_bounced:
-            found.append(f"{self.refused_not_bounced} refused with 550 5.1.1 but not reported bounced")
-        if not self.finished_alone:
-            found.append(f"did not finish by itself (status {self.status}; {'; '.join(self.help) or 'no help'})")
-        return found
 
 
 # --- setting up ---------------------------------------------------------------------------------------------
@@ -278,7 +237,7 @@ def account(ctx: Context, campaign_id: int, expected: set[str], fault: Fault, ro
     missing = expected - delivered - refused_here
     row.missing, row.missing_uncertain = len(missing), len(missing & uncertain)
     row.uncertain = len(uncertain)
-    row.uncertain_bound = fault.killed_workers * WORKER_THREADS * PIPELINE_DEPTH
+    row.uncertain_bound = fault.killed_workers * WORKER_THREADS * pipeline_depth(ctx.deployment.env)
     row.accepted_not_sent = sum(1 for rcpt in delivered if status_of.get(rcpt) != "sent")
     row.refused_not_bounced = sum(1 for rcpt in refused_here if status_of.get(rcpt) not in ("bounced", "failed"))
     row.states = dict(Counter(r[1] for r in rows))
@@ -333,37 +292,6 @@ def run_suite(n: int, timing: Timing, only: list[str] | None = None, out=print) 
     finally:
         relay.close()
     return rows
-
-
-# --- reporting ----------------------------------------------------------------------------------------------
-
-def describe(row: Row) -> str:
-    """Everything measured for one fault, for the log."""
-    lines = [f"== {row.label}: {'meets the goal' if not row.problems() else 'MISSES the goal'}",
-             f"   relay: delivered {row.delivered} of {row.expected}, duplicates {row.duplicates} "
-             f"({row.unexplained_duplicates} not reported uncertain), refused 550 {row.refused}, missing "
-             f"{row.missing} ({row.missing_uncertain} of them reported uncertain)",
-             f"   product: campaign {row.status} \"{row.status_reason[:160]}\" after {row.seconds:.0f} s; deliveries "
-             f"{row.states}; uncertain {row.uncertain} (at most {row.uncertain_bound}); accepted by the relay but "
-             f"not reported sent {row.accepted_not_sent}"]
-    lines += [f"   reason {count} x {text}" for text, count in row.reasons.items()]
-    lines += [f"   help: {item}" for item in row.help]
-    lines += [f"   paused: {reason[:200]}" for reason in row.pauses]
-    lines += [f"   problem: {item}" for item in row.problems()]
-    return "\n".join(lines)
-
-
-def table(rows: list[Row]) -> str:
-    """The issue's table, measured."""
-    out = ["| fault | delivered | duplicates | missing | uncertain (max) | reported as | finished by itself | "
-           "time |", "|---|---|---|---|---|---|---|---|"]
-    for row in rows:
-        reported = ", ".join(f"{k} {v}" for k, v in sorted(row.states.items(), key=lambda kv: -kv[1]))
-        finished = "yes" if row.finished_alone else "no: " + "; ".join(row.help or [row.error or row.status])
-        out.append(f"| {row.label} | {row.delivered}/{row.expected} | {row.duplicates} | {row.missing} | "
-                   f"{row.uncertain} ({row.uncertain_bound}) | {reported}; campaign {row.status} | {finished} | "
-                   f"{row.seconds:.0f} s |")
-    return "\n".join(out)
 
 
 def main() -> None:
