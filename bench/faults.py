@@ -19,6 +19,7 @@ import argparse
 import os
 import re
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -174,17 +175,38 @@ def create_and_send(deployment: Deployment, admin: AdminClient, list_id: int, na
 
 # --- watching -----------------------------------------------------------------------------------------------
 
-def campaign_state(deployment: Deployment, campaign_id: int) -> tuple[str, str, int] | None:
-    """(status, status_reason, deliveries sent), or None while the database does not answer."""
+def without_times(text: str) -> str:
+    """A reason with its clock times blanked, so equal reasons group together."""
+    return re.sub(r"\b\d\d:\d\d(:\d\d)?\b", "HH:MM", text)
+
+
+def campaign_state(deployment: Deployment, campaign_id: int) -> dict | None:
+    """The campaign's row (status, status_reason, waiting_reason …) plus its deliveries sent; None while the
+    database does not answer."""
     try:
         with deployment.database() as conn:
-            status, reason = conn.execute("SELECT status, status_reason FROM campaigns WHERE id = %s",
-                                          (campaign_id,)).fetchone()
-            sent = conn.execute("SELECT count(*) FROM deliveries WHERE campaign_id = %s AND status = 'sent'",
-                                (campaign_id,)).fetchone()[0]
-            return status, reason or "", sent
+            state = conn.execute("SELECT to_jsonb(c) FROM campaigns c WHERE id = %s", (campaign_id,)).fetchone()[0]
+            state["sent"] = conn.execute("SELECT count(*) FROM deliveries WHERE campaign_id = %s AND status = "
+                                         "'sent'", (campaign_id,)).fetchone()[0]
+            return state
     except Exception:  # noqa: BLE001 - the database is down on purpose during one fault
         return None
+
+
+class Watcher(threading.Thread):
+    """Notes what the campaign showed while it ran: each waiting reason (e.g. the relay is down)."""
+
+    def __init__(self, deployment: Deployment, campaign_id: int, row: Row):
+        super().__init__(daemon=True)
+        self.deployment, self.campaign_id, self.row = deployment, campaign_id, row
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            waiting = ((campaign_state(self.deployment, self.campaign_id) or {}).get("waiting_reason") or "")
+            shown = without_times(waiting)[:160]
+            if shown and shown not in self.row.waiting:
+                self.row.waiting.append(shown)
 
 
 def wait_to_finish(ctx: Context, public_id: str, campaign_id: int, started: float, row: Row) -> None:
@@ -192,14 +214,13 @@ def wait_to_finish(ctx: Context, public_id: str, campaign_id: int, started: floa
     deadline = started + ctx.timing.finish_timeout_s
     while time.monotonic() < deadline:
         state = campaign_state(ctx.deployment, campaign_id)
-        if state and state[0] in FINAL:
+        if state and state["status"] in FINAL:
             row.seconds = time.monotonic() - started
             return
-        if state and state[0] == "paused":
+        if state and state["status"] == "paused":
             row.help.append(f"paused itself after {time.monotonic() - started:.0f} s, resumed by hand")
-            row.pauses.append(state[1])
-            ctx.admin.post_form(f"/admin/campaigns/{public_id}", f"/admin/campaigns/{public_id}/resume",
-                                             {})
+            row.pauses.append(state["status_reason"] or "")
+            ctx.admin.post_form(f"/admin/campaigns/{public_id}", f"/admin/campaigns/{public_id}/resume", {})
         time.sleep(0.5)  # polling interval of a condition check
     row.seconds = time.monotonic() - started
     row.help.append(f"still unfinished after {ctx.timing.finish_timeout_s:.0f} s; cancelled by hand")
@@ -241,8 +262,7 @@ def account(ctx: Context, campaign_id: int, expected: set[str], fault: Fault, ro
     row.accepted_not_sent = sum(1 for rcpt in delivered if status_of.get(rcpt) != "sent")
     row.refused_not_bounced = sum(1 for rcpt in refused_here if status_of.get(rcpt) not in ("bounced", "failed"))
     row.states = dict(Counter(r[1] for r in rows))
-    reasons = Counter((r[1], re.sub(r"\b\d\d:\d\d(:\d\d)?\b", "HH:MM", r[2] or "")[:110]) for r in rows
-                      if r[1] != "sent")
+    reasons = Counter((r[1], without_times(r[2] or "")[:110]) for r in rows if r[1] != "sent")
     row.reasons = {f"{status}: {text}": count for (status, text), count in reasons.most_common(4)}
 
 
@@ -251,20 +271,26 @@ def run_fault(ctx: Context, list_id: int, expected: set[str], fault: Fault) -> R
     row = Row(fault.name, fault.label.format(**vars(ctx.timing)))
     ctx.relay.reset()
     ctx.relay.refuse_share(fault.refused_percent)
+    watcher = None
     try:
         started = time.monotonic()
         public_id, campaign_id = create_and_send(ctx.deployment, ctx.admin, list_id, f"Faults {fault.name}")
+        watcher = Watcher(ctx.deployment, campaign_id, row)
+        watcher.start()
         if fault.inject is not None:
             threshold = int(len(expected) * ctx.timing.inject_at)
-            wait_for(lambda: (s := campaign_state(ctx.deployment, campaign_id)) and (s[2] >= threshold
-                                                                                    or s[0] != "sending"),
+            wait_for(lambda: (s := campaign_state(ctx.deployment, campaign_id)) and (s["sent"] >= threshold
+                                                                                    or s["status"] != "sending"),
                      ctx.timing.finish_timeout_s, f"{threshold} messages sent", interval=0.1)
             fault.inject(ctx)
         wait_to_finish(ctx, public_id, campaign_id, started, row)
+        watcher.done.set()
         account(ctx, campaign_id, expected, fault, row)
     except DeploymentError as exc:
         row.error = str(exc)[:300]
     finally:
+        if watcher is not None:
+            watcher.done.set()
         ctx.relay.reset()
     return row
 

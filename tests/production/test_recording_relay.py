@@ -1,9 +1,10 @@
 """The fault suite's recording relay: it records what it accepts and its switches do what the faults need."""
 import smtplib
+import socket
 
 import pytest
 
-from tests.support.deployment import free_port
+from tests.support.processes import free_port, wait_for
 from tests.support.relay import RecordingRelay
 
 
@@ -41,13 +42,24 @@ def test_tempfail_answers_451_until_switched_back(relay):
     assert len(relay.snapshot()[0]) == 1
 
 
-def test_down_refuses_connections_and_comes_back_on_the_same_port(relay):
+def test_down_refuses_connections_turns_open_sessions_away_and_comes_back_on_the_same_port(relay):
+    session = smtplib.SMTP("127.0.0.1", relay.port, timeout=10)
+    session.ehlo()
     relay.go_down()
-    with pytest.raises(ConnectionRefusedError):
-        send(relay, "ann@example.com")
+    wait_for(lambda: _refused(relay.port), 10, "the relay to stop listening")
+    assert session.mail("bounces+1f-abc@example.com")[0] == 421
+    session.close()
     relay.come_back()
     send(relay, "ann@example.com")
     assert len(relay.snapshot()[0]) == 1
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def test_the_same_two_percent_of_recipients_get_550_every_time(relay):

@@ -25,6 +25,7 @@ class Row:
     status_reason: str = ""
     help: list = field(default_factory=list)
     pauses: list = field(default_factory=list)  # the campaign's reason each time it paused itself
+    waiting: list = field(default_factory=list)  # what the campaign said it was waiting for while it ran
     seconds: float = 0.0
     error: str = ""
 
@@ -59,6 +60,7 @@ def describe(row: Row) -> str:
              f"{row.states}; uncertain {row.uncertain} (at most {row.uncertain_bound}); accepted by the relay but "
              f"not reported sent {row.accepted_not_sent}"]
     lines += [f"   reason {count} x {text}" for text, count in row.reasons.items()]
+    lines += [f"   shown while sending: {item}" for item in row.waiting]
     lines += [f"   help: {item}" for item in row.help]
     lines += [f"   paused: {reason[:200]}" for reason in row.pauses]
     lines += [f"   problem: {item}" for item in row.problems()]
@@ -71,8 +73,9 @@ def table(rows: list[Row]) -> str:
            "time |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         reported = ", ".join(f"{k} {v}" for k, v in sorted(row.states.items(), key=lambda kv: -kv[1]))
+        waited = " (waited for the relay meanwhile)" if row.waiting else ""
         finished = "yes" if row.finished_alone else "no: " + "; ".join(row.help or [row.error or row.status])
         out.append(f"| {row.label} | {row.delivered}/{row.expected} | {row.duplicates} | {row.missing} | "
-                   f"{row.uncertain} ({row.uncertain_bound}) | {reported}; campaign {row.status} | {finished} | "
+                   f"{row.uncertain} ({row.uncertain_bound}) | {reported}; campaign {row.status}{waited} | {finished} | "
                    f"{row.seconds:.0f} s |")
     return "\n".join(out)

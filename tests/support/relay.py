@@ -1,8 +1,10 @@
 """A recording SMTP relay (aiosmtpd on loopback) whose behaviour can be switched while mail flows.
 
-Modes: normal; down (stops listening: connections are refused and open sessions drop); tempfail (every RCPT
-and DATA answered `451 4.3.0`); and a deterministic share of recipients refused with `550 5.1.1`. It keeps
-every accepted (envelope sender, recipient) pair and every recipient it refused permanently.
+Modes: normal; down (stops listening, so new connections are refused, and answers `421 4.3.2` to the next
+MAIL or RCPT of open sessions: a message it received in full is still answered and kept, as a relay shutting
+down does); tempfail (every RCPT and DATA answered `451 4.3.0`); and a deterministic share of recipients refused
+with `550 5.1.1`. It keeps every accepted (envelope sender, recipient) pair and every recipient it refused
+permanently.
 """
 import hashlib
 import threading
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from aiosmtpd.controller import Controller
 
 TEMPFAIL = "451 4.3.0 Temporary failure, try again later"
+SHUTTING_DOWN = "421 4.3.2 Service shutting down, closing transmission channel"
 NO_SUCH_USER = "550 5.1.1 No such user here"
 
 
@@ -31,6 +34,13 @@ class _Handler:
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]]  # like Postfix: commands may be pipelined
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.relay.down:
+            return SHUTTING_DOWN
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         refusal = self.relay.rcpt_refusal(address)
@@ -52,6 +62,7 @@ class RecordingRelay:
         self.accepted: list[Accepted] = []
         self.refused: set[str] = set()  # recipients answered 550 5.1.1
         self.tempfailing = False
+        self.down = False
         self.refused_per_mille = 0
         self.controller: Controller | None = None
 
@@ -67,6 +78,8 @@ class RecordingRelay:
         return int.from_bytes(digest[:4], "big") % 1000 < self.refused_per_mille
 
     def rcpt_refusal(self, address: str) -> str | None:
+        if self.down:
+            return SHUTTING_DOWN
         if self.tempfailing:
             return TEMPFAIL
         if self.refused_per_mille and self.refuses(address):
@@ -91,14 +104,17 @@ class RecordingRelay:
         self.controller.start()
 
     def go_down(self) -> None:
-        """Stop listening: new connections are refused, open ones are dropped."""
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
+        """Stop listening (new connections are refused) and turn open sessions away at their next command."""
+        self.down = True
+        if self.controller is not None and self.controller.server is not None:
+            self.controller.loop.call_soon_threadsafe(self.controller.server.close)
 
     def come_back(self) -> None:
-        if self.controller is None:
+        """Listen again on the same port (sessions left from before the outage are dropped)."""
+        if self.down or self.controller is None:
+            self.close()
             self.start()
+        self.down = False
 
     def tempfail(self, on: bool) -> None:
         self.tempfailing = on
@@ -121,4 +137,6 @@ class RecordingRelay:
             return list(self.accepted), set(self.refused)
 
     def close(self) -> None:
-        self.go_down()
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
