@@ -248,7 +248,7 @@ def send_test(campaign: Campaign, addresses: list[str]) -> int:
     if len(cleaned) > MAX_TEST_ADDRESSES:
         raise CampaignError(f"Send a test to at most {MAX_TEST_ADDRESSES} addresses at once.")
     _require_sendable(campaign, need_lists=False)
-    rendering.compile_campaign(campaign)  # refuse now if it can't render
+    rendering.render_campaign(campaign)  # refuse now if it can't render, or not within the template limits
     db.session.flush()
     enqueue_after_commit(db.session, "send_campaign_test", campaign.id, cleaned)
     return len(cleaned)

@@ -37,9 +37,17 @@ def test_the_campaign_preview_explains_the_limit_to_every_role(app, name, body, 
 
 
 @pytest.mark.parametrize("name,body,message", CASES, ids=[case[0] for case in CASES])
-def test_the_editor_live_preview_and_the_layout_editor_explain_the_limit(app, auth, demo_form, name, body, message):
+def test_the_editor_test_send_and_layout_editor_explain_the_limit(app, auth, demo_form, name, body, message):
     live = auth.post("/admin/campaigns/preview.json", data=editor_fields(auth, body=body))
     assert live.status_code == 200 and live.get_json()["ok"] is False and message in live.get_json()["error"]
+
+    with app.app_context():
+        campaign, _ = newsletter(1, body=body)
+        public_id = campaign.public_id
+    token = csrf_token(auth.get(f"/admin/campaigns/{public_id}").text)
+    test_send = auth.post(f"/admin/campaigns/{public_id}/test", data={"csrf_token": token,
+                                                                     "addresses": "me@example.com"})
+    assert test_send.status_code == 400 and message in page(test_send)
 
     html = LAYOUT.replace("{{ content }}", "{{ content }}" + body)
     token = csrf_token(auth.get("/admin/layouts/new").text)
