@@ -210,8 +210,11 @@ class Claims:
         for email_hash in pending.hard_bounced:
             suppress(email_hash, "hard_bounce")
         values = {"progress_at": now, "open_deliveries": Campaign.open_deliveries - finished}
-        if self.mail_flowed:  # mail flows again: any wait for the relay is over
-            values.update(waiting_reason="", waiting_until=None, relay_failures=0)
+        if self.mail_flowed:  # mail flows again: a wait for the relay that has run out is over
+            over = Campaign.waiting_until.is_(None) | (Campaign.waiting_until <= now)
+            values.update(waiting_reason=case((over, ""), else_=Campaign.waiting_reason),
+                          waiting_until=case((over, None), else_=Campaign.waiting_until),
+                          relay_failures=case((over, 0), else_=Campaign.relay_failures))
         _run(update(Campaign).where(Campaign.id == self.campaign_id).values(**values)
                            .execution_options(synchronize_session=False))
 

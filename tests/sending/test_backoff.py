@@ -143,3 +143,26 @@ def test_a_reply_lost_after_the_content_is_uncertain_and_never_resent(app, app_c
     [lost] = [d for d in deliveries(campaign) if d.status == "uncertain"]
     assert "after it received the message and before it answered" in lost.reason
     assert fresh(campaign).status == "sent" and open_count_is_exact(campaign)
+
+
+def test_a_late_success_from_before_the_outage_does_not_end_the_wait(app, app_ctx):
+    from mailer.sending.batch import wait_for_relay
+    from mailer.sending.bounces import TEMPORARY, SmtpOutcome
+    from mailer.sending.claims import Claims
+
+    campaign, _ = newsletter(2)
+    batch = start_and_plan(campaign)
+    claims = Claims(campaign.id, batch, "worker-a")
+    first, second = claims.claim(2)
+    assert claims.hand_over([(first[0], "<a@example.com>")])
+    until = wait_for_relay(campaign.id, SmtpOutcome(TEMPORARY, None, "connection failed: ConnectionRefusedError"))
+    claims.sent(first[0])  # accepted just before the relay went away, written after the wait began
+    claims.flush()
+    waiting = fresh(campaign)
+    assert waiting.waiting_until == until and waiting.relay_failures == 1 and waiting.waiting_reason
+
+    time_passes(campaign)
+    assert claims.hand_over([(second[0], "<b@example.com>")])
+    claims.sent(second[0])
+    claims.flush()  # mail that flows after the wait ran out ends it
+    assert (fresh(campaign).waiting_reason, fresh(campaign).relay_failures) == ("", 0)
