@@ -1,6 +1,4 @@
 """The append-only audit log of staff actions on personal data and settings (accountability, Art. 5(2))."""
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -8,6 +6,7 @@ from sqlalchemy import func, select
 
 from mailer.extensions import db
 from mailer.models import AuditEvent, StaffUser
+from mailer.spreadsheet import csv_text
 
 # Every action the app writes, with the words the admin shows for it.
 ACTIONS = {
@@ -108,15 +107,12 @@ def search(flt: AuditFilter, page: int = 1, per_page: int = 50) -> tuple[list[Au
 
 def export_csv(flt: AuditFilter) -> str:
     """Every matching audit row as CSV (oldest first), for an auditor."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["id", "created_at_utc", "actor", "action", "target_type", "target_id", "details", "ip"])
     query = _query(flt).order_by(AuditEvent.id).execution_options(yield_per=500)
-    for ev in db.session.execute(query).scalars():
-        writer.writerow([ev.id, ev.created_at.isoformat(timespec="seconds"), ev.actor.email if ev.actor else "system",
-                         ev.action, ev.target_type, ev.target_id,
-                         "; ".join(f"{k}={v}" for k, v in (ev.details or {}).items()), ev.ip or ""])
-    return out.getvalue()
+    rows = ([ev.id, ev.created_at.isoformat(timespec="seconds"), ev.actor.email if ev.actor else "system",
+             ev.action, ev.target_type, ev.target_id,
+             "; ".join(f"{k}={v}" for k, v in (ev.details or {}).items()), ev.ip or ""]
+            for ev in db.session.execute(query).scalars())
+    return csv_text(["id", "created_at_utc", "actor", "action", "target_type", "target_id", "details", "ip"], rows)
 
 
 def events_for(target_type: str, target_id: str) -> list[AuditEvent]:

@@ -1,6 +1,5 @@
 """Access and portability (Art. 15, 20): a ZIP with everything held about a person, as JSON and CSV,
 plus the human-readable part Art. 15 requires. One collector function per kind of data."""
-import csv
 import io
 import json
 import zipfile
@@ -19,6 +18,7 @@ from mailer.services.privacy import fields as field_service
 from mailer.services.privacy.notice import notice_content
 from mailer.services.privacy.settings import get_settings, recipients, retention_days
 from mailer.services.privacy.settings import RETENTION_CATEGORIES
+from mailer.spreadsheet import dict_csv_text
 
 DOWNLOAD_MAX_AGE = 7 * 24 * 3600
 # Tables the explicit collectors cover; any other table pointing at contacts is exported generically.
@@ -149,14 +149,10 @@ def collect(contact: Contact, clear: bool) -> dict[str, list[dict]]:
 
 
 def _csv(rows: list[dict]) -> str:
-    out = io.StringIO()
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    writer = csv.DictWriter(out, fieldnames=columns or ["(no records)"])
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
-                         for k, v in row.items()})
-    return out.getvalue()
+    flat = [{k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v for k, v in row.items()}
+            for row in rows]
+    return dict_csv_text(flat, columns or ["(no records)"])
 
 
 def art15_information(contact: Contact) -> dict:

@@ -1,6 +1,4 @@
 """The record of processing activities (Art. 30(1)), built from the same settings as the privacy notice."""
-import csv
-import io
 
 from sqlalchemy import select
 
@@ -9,6 +7,7 @@ from mailer.extensions import db
 from mailer.models import Purpose
 from mailer.services.privacy.objection import ensure_direct_marketing_purpose
 from mailer.services.privacy.settings import LEGAL_BASES, get_settings, recipients, retention_days
+from mailer.spreadsheet import dict_csv_text
 
 SUBJECTS = "Subscribers and people who signed up on a form"
 CONTACT_DATA = "Email address, name; consent records (time, IP address, browser)"
@@ -65,8 +64,4 @@ def record_of_processing() -> dict:
 def ropa_csv() -> str:
     """The activities as a spreadsheet, one row each."""
     rows = activities()
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()))
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    return dict_csv_text(rows, list(rows[0].keys()))
