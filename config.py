@@ -130,7 +130,11 @@ class Config:
     STAFF_LOCKOUT_SECONDS = _env_int("STAFF_LOCKOUT_SECONDS", 60)
     STAFF_LOGIN_FLOOR_MS = _env_int("STAFF_LOGIN_FLOOR_MS", 400)  # a login answers no sooner (no enumeration)
     STAFF_SESSION_MAX_AGE = _env_int("STAFF_SESSION_MAX_AGE", 12 * 3600)  # idle time after which a session ends
-    MAX_CONTENT_LENGTH = 256 * 1024
+    MAX_CONTENT_LENGTH = 256 * 1024  # every request but the CSV import's upload
+    IMPORT_MAX_MB = _env_int("IMPORT_MAX_MB", 20)  # the largest CSV file an import accepts
+    # Test sends per staff member (each to at most 10 addresses), so a compromised or careless account can't
+    # mail arbitrary addresses in bulk through the test button.
+    TEST_SEND_RATE_LIMIT = os.environ.get("TEST_SEND_RATE_LIMIT", "20 per hour")
     MAX_FORM_MEMORY_SIZE = 128 * 1024
 
     SESSION_COOKIE_HTTPONLY = True

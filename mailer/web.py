@@ -1,13 +1,18 @@
 """Blueprints, security headers, error pages and the staff session loader."""
 import hashlib
+import time
+from functools import wraps
 
-from flask import Flask, abort, jsonify, render_template, request, session
+from flask import Flask, abort, current_app, jsonify, render_template, request, session
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from mailer.extensions import db, login_manager
+from mailer.text import has_controls
 
+UPLOAD_FORM_ALLOWANCE = 64 * 1024  # the multipart framing and the form's other fields around an uploaded file
 BASE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
             "object-src 'none'; base-uri 'none'")
 
@@ -35,6 +40,24 @@ def error_response(code: int, message: str | None = None):
     if wants_json():
         return jsonify(ok=False, error=message), code
     return render_template("error.html", code=code, message=message), code
+
+
+def with_response_floor(view):
+    """Answer no sooner than SIGNUP_RESPONSE_FLOOR_MS after the view starts, whatever it did or answered.
+
+    Every public endpoint that takes an address wears this, so the response time does not tell a known address
+    from an unknown one; the address-dependent work is kept small (or queued for a worker) so it stays under it.
+    """
+    @wraps(view)
+    def floored(*args, **kwargs):
+        started = time.monotonic()
+        try:
+            return view(*args, **kwargs)
+        finally:
+            remaining = current_app.config["SIGNUP_RESPONSE_FLOOR_MS"] / 1000 - (time.monotonic() - started)
+            if remaining > 0:
+                time.sleep(remaining)  # padding the answer, not waiting for anything
+    return floored
 
 
 def retry_after_only_when_refused(response):
@@ -109,10 +132,47 @@ def _has_nul(values) -> bool:
     return any("\x00" in key or any("\x00" in value for value in values.getlist(key)) for key in values)
 
 
+def _has_controls(values) -> bool:
+    """A control character in any field name or value (line breaks and tabs may be in text areas)."""
+    return any(has_controls(key) or any(has_controls(value, multiline=True) for value in values.getlist(key))
+               for key in values)
+
+
+def accepts_upload(config_key: str, what: str):
+    """Mark a view that takes a file larger than MAX_CONTENT_LENGTH: up to `config_key` MB (read per request)."""
+    def mark(view):
+        view.upload_limit = (config_key, what)
+        return view
+    return mark
+
+
+def _upload_limit() -> tuple[int, str] | None:
+    """(megabytes, what) when the matched view takes a large upload (accepts_upload), else None."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    config_key, what = getattr(view, "upload_limit", (None, ""))
+    return (current_app.config[config_key], what) if config_key else None
+
+
+def _raise_upload_limit(endpoint, values) -> None:
+    """Give a view marked with accepts_upload its own size limit, before anything (CSRF) reads the body."""
+    upload = _upload_limit()
+    if upload is not None:
+        request.max_content_length = upload[0] * 1024 * 1024 + UPLOAD_FORM_ALLOWANCE
+
+
+def _too_large_message() -> str | None:
+    """What a 413 says: for an upload, its limit and what to do."""
+    upload = _upload_limit()
+    if upload is None:
+        return None
+    return f"The {upload[1]} is larger than {upload[0]} MB. Split it into smaller files and upload each."
+
+
 def _refuse_unreadable_input():
     """Too large: 413 even where the view never reads the body. JSON outside the API: 415 (pages take forms).
-    A NUL character in a query string, or in a staff form (no field takes one; PostgreSQL refuses it): 400. The
-    API and the sign-up forms answer these themselves, field by field."""
+    A NUL character in a query string, or any control character but line breaks and tabs in a staff form (no field
+    takes one; PostgreSQL refuses a NUL, and ESC or BEL would reach mail headers raw): 400. The API, the sign-up
+    forms and the recipients' pages answer these themselves, field by field."""
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         abort(413)
@@ -120,8 +180,11 @@ def _refuse_unreadable_input():
         return  # no route (404/405 answer in the blueprint's own format), or the API, which checks its input itself
     if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS"):
         abort(415)
-    if _has_nul(request.args) or (request.blueprint == "admin" and request.method == "POST" and _has_nul(request.form)):
+    if _has_nul(request.args):
         abort(400, "What you sent contains a NUL character, which no field accepts.")
+    if request.blueprint == "admin" and request.method == "POST" and _has_controls(request.form):
+        abort(400, "What you sent contains a NUL character or another control character (such as ESC or BEL), "
+                   "which no field accepts. Please go back and type it again.")
 
 
 def session_identifier() -> str:
@@ -139,6 +202,7 @@ def init_app(app: Flask) -> None:
     from mailer.services import staff_sessions
 
     app.url_map.converters.update(int=DbIntConverter, default=TextConverter, string=TextConverter)  # before rules
+    app.url_value_preprocessor(_raise_upload_limit)  # runs after routing, before every before_request hook
     app.before_request(_refuse_unreadable_input)
     app.register_blueprint(public_bp)
     app.register_blueprint(embed_bp)
@@ -172,8 +236,12 @@ def init_app(app: Flask) -> None:
         if exc.code is None or 300 <= exc.code < 400:
             return exc
         message = ERROR_MESSAGES.get(exc.code)
-        if exc.code == 400 and exc.description and exc.description != BadRequest.description:
+        if exc.code == 400 and exc.description and exc.description != type(exc).description:
             message = exc.description  # our own aborts carry a message written for people
+        elif exc.code == 413:
+            message = _too_large_message() or message
+        elif isinstance(exc, RateLimitExceeded) and exc.limit.error_message:
+            message = exc.description  # a limit that says what it limits
         return error_response(exc.code, message)
 
     @app.errorhandler(Exception)

@@ -364,6 +364,10 @@ def test_the_fixed_cases_answer_clearly(app, world, client):
     assert client.get(f"/admin/audit?actor={HUGE}").status_code == 200
     refused = client.get("/admin/contacts?q=ann%00")
     assert refused.status_code == 400 and "NUL character" in refused.text
+    for value in ("News\x1b[2J", "News\x07", "News\x85", "News\x00"):  # ESC, BEL, C1, NUL in a staff form
+        response = client.post("/admin/lists/new", data={"csrf_token": world["csrf"], "name": value,
+                                                         "description": "", "visibility": "public"})
+        assert response.status_code == 400 and "control character" in response.text, value
     for body in (b"[1, 2]", b'"x"', b'{"name": {"a": 1}}'):
         response = client.post("/admin/lists/new", data=body, content_type="application/json",
                                headers={"X-CSRFToken": world["csrf"]})

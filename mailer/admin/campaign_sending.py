@@ -7,7 +7,7 @@ from flask_login import current_user
 from mailer.admin import bp
 from mailer.admin.campaign_forms import ActionForm, ScheduleForm, TestSendForm
 from mailer.admin.campaigns import EDITOR_CSP, campaign_by_public_id, render_preview
-from mailer.extensions import db
+from mailer.extensions import db, limiter
 from mailer.models import Campaign
 from mailer.services import campaign_alerts, delivery_report, relay_wait_alerts
 from mailer.services import campaign_drafts as drafts
@@ -126,7 +126,15 @@ def parse_addresses(raw: str) -> tuple[list[str], list[str]]:
     return addresses, problems
 
 
+def _test_send_limit() -> str:
+    return current_app.config["TEST_SEND_RATE_LIMIT"]
+
+
 @bp.post("/campaigns/<public_id>/test")
+@limiter.limit(_test_send_limit, key_func=lambda: f"test-send:{current_user.id}",
+               deduct_when=lambda response: response.status_code == 302,  # only tests that went out count
+               error_message=lambda: f"Test sends are limited to {_test_send_limit()} for each staff member. "
+                                     "Please wait a while before sending another.")
 def campaign_test(public_id: str):
     """Send the campaign, marked as a test, to one or more addresses."""
     campaign = campaign_by_public_id(public_id)

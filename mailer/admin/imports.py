@@ -12,6 +12,7 @@ from mailer.extensions import db
 from mailer.models import AuditEvent, ContactImport, MailingList
 from mailer.services import imports
 from mailer.services.lists import all_lists
+from mailer.web import accepts_upload
 
 
 class ImportForm(FlaskForm):
@@ -37,6 +38,7 @@ def imports_index():
 
 
 @bp.route("/imports/new", methods=["GET", "POST"])
+@accepts_upload("IMPORT_MAX_MB", "file")
 def import_new():
     """Upload a file; it is checked completely before anything is imported."""
     form = ImportForm()

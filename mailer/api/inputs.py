@@ -8,11 +8,13 @@ from sqlalchemy import Select
 
 from mailer.api.errors import ApiError
 from mailer.extensions import db
+from mailer.text import has_controls
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Every id the API gives out (public ids, ledger hashes) has this shape; anything else names nothing.
 ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+CONTROL_MESSAGE = "must not contain control characters (such as NUL, ESC or, outside text, line breaks)"
 
 
 def is_id(value) -> bool:
@@ -57,8 +59,12 @@ def refuse_unknown(body: dict, allowed: set[str], where: str = "") -> None:
         raise ApiError(422, "Unknown fields in the request.", {f"{where}{name}": "unknown field" for name in unknown})
 
 
-def string(body: dict, name: str, required: bool = False, nullable: bool = False, where: str = "") -> str | None:
-    """A string field: missing → None (or 422 when required); any other type → 422."""
+def string(body: dict, name: str, required: bool = False, nullable: bool = False, where: str = "",
+           multiline: bool = False) -> str | None:
+    """A string field: missing → None (or 422 when required); any other type, or control characters → 422.
+
+    Only a multiline field may hold line breaks and tabs; no field holds NUL, ESC or another control character.
+    """
     if name not in body:
         if required:
             raise invalid(where + name, "this field is required")
@@ -68,6 +74,8 @@ def string(body: dict, name: str, required: bool = False, nullable: bool = False
         return None
     if not isinstance(value, str):
         raise invalid(where + name, "must be a string" + (" or null" if nullable else ""))
+    if has_controls(value, multiline=multiline):
+        raise invalid(where + name, CONTROL_MESSAGE)
     return value
 
 
@@ -91,6 +99,8 @@ def string_list(body: dict, name: str, required: bool = False, max_items: int = 
         raise invalid(name, "must be an array of strings")
     if len(value) > max_items:
         raise invalid(name, f"at most {max_items} items")
+    if any(has_controls(item) for item in value):
+        raise invalid(name, CONTROL_MESSAGE)
     return value
 
 

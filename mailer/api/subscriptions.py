@@ -1,12 +1,11 @@
 """POST /subscriptions: a sign-up collected by an integration, through the same double opt-in as the forms."""
-import time
-
 from flask import current_app, g, jsonify
 
 from mailer.api import api_route
 from mailer.api.inputs import invalid, json_object, obj, refuse_unknown, string, string_list
 from mailer.services import api_signup, throttle
 from mailer.services.contacts import email_hash
+from mailer.web import with_response_floor
 
 ACCEPTED_MESSAGE = ("Thank you. If this address can receive our mail, a confirmation email is on its way; the "
                     "subscription starts when the person follows its link.")
@@ -23,24 +22,17 @@ def _read_signup() -> api_signup.ApiSignup:
         email=string(body, "email", required=True),
         name=string(body, "name", nullable=True) or "",
         lists=string_list(body, "lists", required=True, max_items=api_signup.MAX_LISTS),
-        consent_text=string(consent, "text", required=True, where="consent."),
+        consent_text=string(consent, "text", required=True, where="consent.", multiline=True),
         source_url=string(consent, "source_url", required=True, where="consent."),
         ip=string(consent, "ip", nullable=True, where="consent."),
         user_agent=string(consent, "user_agent", nullable=True, where="consent."),
     )
 
 
-def _pad(started: float) -> None:
-    """Answer no sooner than the sign-up floor, so timing does not tell new and known addresses apart (J3)."""
-    remaining = current_app.config["SIGNUP_RESPONSE_FLOOR_MS"] / 1000 - (time.monotonic() - started)
-    if remaining > 0:
-        time.sleep(remaining)
-
-
 @api_route("/subscriptions", methods=("POST",))
+@with_response_floor
 def subscriptions_create():
-    """Ask a person to confirm a subscription; the answer is the same whatever the address's state."""
-    started = time.monotonic()
+    """Ask a person to confirm a subscription; the answer (and its time: J3) is the same whatever the address."""
     inp = _read_signup()
     try:
         checked = api_signup.validate(inp)
@@ -49,5 +41,4 @@ def subscriptions_create():
     # The per-address budget is shared with the forms; past it the request is accepted and silently dropped.
     if throttle.allow(current_app.config["SIGNUP_RATE_LIMIT_ADDRESS"], "signup-address", email_hash(checked.email)):
         api_signup.subscribe(checked, g.api_key)
-    _pad(started)
     return jsonify(status="accepted", message=ACCEPTED_MESSAGE), 202

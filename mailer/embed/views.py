@@ -1,5 +1,4 @@
 """The only CSRF-exempt form endpoint (J1): honeypot, fill timer, rate limits, origin allow-list, double opt-in."""
-import time
 
 from flask import abort, current_app, jsonify, make_response, redirect, render_template, request
 
@@ -9,7 +8,7 @@ from mailer.public.views import request_context
 from mailer.services import forms as form_service
 from mailer.services import signup, throttle
 from mailer.services.contacts import AddressError, email_hash, normalise_email
-from mailer.web import wants_json
+from mailer.web import wants_json, with_response_floor
 
 DEFAULT_SUCCESS = ("Thank you! Please check your inbox: we've sent you an email with a link to confirm your "
                    "subscription. If nothing arrives within a few minutes, look in your spam folder.")
@@ -130,20 +129,13 @@ def _error(form, status, message, field, inp):
     return _render_form(form, status, error=message, field=field, values=values)
 
 
-def _pad(started: float):
-    """Answer no sooner than the floor, so timing does not tell new and known addresses apart."""
-    remaining = current_app.config["SIGNUP_RESPONSE_FLOOR_MS"] / 1000 - (time.monotonic() - started)
-    if remaining > 0:
-        time.sleep(remaining)
-
-
 @bp.post("/f/<slug>")
 @csrf.exempt
 @limiter.limit(_signup_ip_limit)
 @limiter.limit(_signup_global_limit, key_func=lambda: "signup-global")
+@with_response_floor
 def submit(slug: str):
-    """Accept a sign-up; identical answer for new, pending, confirmed and suppressed addresses."""
-    started = time.monotonic()
+    """Accept a sign-up; identical answer (and time) for new, pending, confirmed and suppressed addresses."""
     form = _load_form(slug)
     if not form_service.origin_allowed(form, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"),
                                        _own_origin()):
@@ -151,7 +143,6 @@ def submit(slug: str):
     inp = _read_input(form)
     screen = signup.screen_submission(inp)
     if screen == "bot":
-        _pad(started)
         return _success(form)
     try:
         signup.validate_signup(form, inp)
@@ -165,5 +156,4 @@ def submit(slug: str):
         abort(400)
     if throttle.allow(current_app.config["SIGNUP_RATE_LIMIT_ADDRESS"], "signup-address", address_key):
         signup.subscribe(form, inp, request_context(f"form:{form.slug}"))
-    _pad(started)
     return _success(form)

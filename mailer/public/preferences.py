@@ -7,6 +7,7 @@ from mailer.public.views import public_limit, request_context
 from mailer.services import preferences as service
 from mailer.services.privacy import PrivacyError
 from mailer.services.privacy.objection import has_objected_to_marketing, lift_marketing_objection
+from mailer.web import with_response_floor
 
 
 def _render(token: str, contact, status: int = 200, **extra):
@@ -31,6 +32,7 @@ def preferences_request():
 @bp.post("/p")
 @csrf.exempt  # same answer whatever is submitted, nothing changes but an email to the address itself; rate limited
 @limiter.limit("10 per hour")
+@with_response_floor
 def preferences_request_post():
     """Email a fresh link if the address is known; the answer is the same either way (no enumeration)."""
     email = request.form.get("email", "")

@@ -17,7 +17,7 @@ from mailer.services.privacy.fulfil import fulfil, verify_and_fulfil
 from mailer.services.privacy.objection import objectable_purposes
 from mailer.services.privacy.rectification import Correction, confirm_new_address, validate
 from mailer.services.privacy.retention import keep_contact
-from mailer.web import db_int
+from mailer.web import db_int, with_response_floor
 
 KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
 
@@ -97,6 +97,7 @@ def _details(kind: str, contact: Contact) -> dict:
 @bp.post("/p/<token>/privacy/<kind>")
 @csrf.exempt  # the signed preference token in the URL is the proof; no cookie is needed
 @limiter.limit("10 per hour")
+@with_response_floor
 def privacy_request_submit(token: str, kind: str):
     """Register the request; objections apply at once, the rest wait for the emailed verification link."""
     if kind not in KINDS:

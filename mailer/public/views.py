@@ -6,11 +6,14 @@ from mailer.extensions import csrf, db, limiter
 from mailer.public import bp
 from mailer.services import signup
 from mailer.services.ledger import RequestContext
+from mailer.text import header_safe
+from mailer.web import with_response_floor
 
 
 def request_context(source: str) -> RequestContext:
     """The door, IP and user agent of the current request, for the ledger."""
-    return RequestContext(source=source, ip=request.remote_addr, user_agent=request.headers.get("User-Agent", "")[:512])
+    user_agent = header_safe(request.headers.get("User-Agent", "")[:1024])[:512]  # stored: no control characters
+    return RequestContext(source=source, ip=request.remote_addr, user_agent=user_agent)
 
 
 def public_limit() -> str:
@@ -67,8 +70,9 @@ def confirm_post(token: str):
 @bp.route("/confirm/resend", methods=["POST"])
 @csrf.exempt  # same answer whatever is submitted; rate limited
 @limiter.limit("5 per hour")
+@with_response_floor
 def confirm_resend():
-    """Send a fresh confirmation link; the answer never says whether the address is known."""
+    """Send a fresh confirmation link; the answer (and its time) never says whether the address is known."""
     resend_token = request.form.get("resend", "")
     if resend_token:
         signup.resend_from_token(resend_token)

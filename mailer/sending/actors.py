@@ -9,6 +9,14 @@ def send_confirmation_email(contact_id: int) -> None:
     transactional.send_confirmation_email(contact_id)
 
 
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def resend_confirmation(address_hash: str) -> None:
+    """A public resend request, looked up here so the web answer's time says nothing about the address."""
+    from mailer.services import signup
+
+    signup.resend_for_hash(address_hash)
+
+
 @actor(queue_name="maintenance", max_retries=3)
 def purge_unconfirmed_signups() -> None:
     """Expire sign-ups that were never confirmed (scheduled)."""
@@ -29,6 +37,14 @@ def send_preferences_link(contact_id: int) -> None:
     from mailer.services import preferences
 
     preferences.send_link_email(contact_id)
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def preferences_link_for_address(address_hash: str) -> None:
+    """A public request for a preference link, looked up here so the web answer's time says nothing."""
+    from mailer.services import preferences
+
+    preferences.send_link_for_hash(address_hash)
 
 
 @actor(queue_name="maintenance", max_retries=3)

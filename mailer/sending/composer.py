@@ -73,9 +73,12 @@ class Composer:
         # A click URL is a prefix per recipient plus a link part per link, both in the token alphabet (nothing
         # for HTML to escape); only the prefix's base URL might need escaping, so the prefix alone is escaped.
         self.click_slots = [(str(link_id), part) for link_id, part in self.links.link_parts.items()]
-        self.skeleton = MessageSkeleton(
+        skeleton_args = dict(
             from_name=sender.display_name, from_email=sender.addr_spec, reply_to=campaign.reply_to or "",
             feedback_id=f"{campaign.public_id[:16]}:{campaign.category}:{feedback}" if feedback else "", test=test)
+        self.skeleton = MessageSkeleton(**skeleton_args)
+        # A test to an address that is no contact: no one-click header, whose POST could act on nobody (RFC 8058).
+        self.skeleton_without_one_click = MessageSkeleton(**skeleton_args, one_click=False) if test else None
         self.signer = signer_for_domain(sender.domain)
         self.bounce_base = bounces.bounce_base()
         self.base = base_context(campaign)
@@ -108,8 +111,8 @@ class Composer:
 
     def build(self, *, delivery_id: int | None, contact_public_id: str, list_id: int | None, email: str,
               name: str | None, attributes: dict | None, track_opens: bool = False,
-              track_clicks: bool = False) -> Built:
-        """Render, assemble and sign one recipient's message."""
+              track_clicks: bool = False, one_click: bool = True) -> Built:
+        """Render, assemble and sign one recipient's message (one_click=False only for a test to a non-contact)."""
         links = self.links
         unsubscribe = links.unsubscribe_url(contact_public_id, self.list_public_ids.get(list_id))
         context = dict(self.base)
@@ -129,10 +132,11 @@ class Composer:
                               'style="display:block;border:0;width:1px;height:1px">')
         rendered = self.compiled.render(context)
         subject = f"[TEST] {rendered.subject}" if self.test else rendered.subject
-        message_id = self.skeleton.message_id(f"{delivery_id}" if delivery_id else "test")
-        raw, flags = self.skeleton.assemble(to_email=email, to_name=name, subject=subject, message_id=message_id,
-                                            unsubscribe_url=unsubscribe, text=rendered.text,
-                                            html=self._fill(rendered.html, slots))
+        skeleton = self.skeleton_without_one_click if not one_click and self.test else self.skeleton
+        message_id = skeleton.message_id(f"{delivery_id}" if delivery_id else "test")
+        raw, flags = skeleton.assemble(to_email=email, to_name=name, subject=subject, message_id=message_id,
+                                       unsubscribe_url=unsubscribe, text=rendered.text,
+                                       html=self._fill(rendered.html, slots))
         if self.signer is not None:
             raw = self.signer.sign(raw, body_is_relaxed=not flags & WSP_CHANGE)
         envelope = (bounces.verp_address(delivery_id, self.bounce_base) if delivery_id

@@ -234,8 +234,8 @@ def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
         contact = find_contact_by_email(address)
         if contact is not None and contact.status == "active":
             who = {"contact_public_id": contact.public_id, "name": contact.name, "attributes": contact.attributes}
-        else:
-            who = {"contact_public_id": "test", "name": SAMPLE_CONTACT["name"], "attributes": {}}
+        else:  # no contact whose one-click unsubscribe could act: the message carries no such header
+            who = {"contact_public_id": "test", "name": SAMPLE_CONTACT["name"], "attributes": {}, "one_click": False}
         built = composer.build(delivery_id=None, list_id=list_id, email=address, **who)
         transport.send(built.envelope_from, [address], built.raw, subject=built.subject,
                        message_id=built.message_id, category="marketing")

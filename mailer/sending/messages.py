@@ -4,6 +4,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 
+from mailer.text import header_safe
+
 # Headers long URLs live in must not be folded into RFC 2047 encoded-words (REQUIREMENTS A2).
 WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
 
@@ -22,9 +24,9 @@ def build_message(*, sender: Address, to_addr: str, to_name: str | None, subject
                   extra_headers: dict[str, str] | None = None, reply_to: str | None = None) -> EmailMessage:
     """A multipart/alternative message, text first and HTML last, with Date and a Message-ID on our domain."""
     msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = sender
-    msg["To"] = Address(display_name=to_name or "", addr_spec=to_addr)
-    msg["Subject"] = subject
+    msg["From"] = Address(display_name=header_safe(sender.display_name), addr_spec=sender.addr_spec)
+    msg["To"] = Address(display_name=header_safe(to_name), addr_spec=to_addr)
+    msg["Subject"] = header_safe(subject)  # the last defence: no control character reaches a header
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain=sender.domain)
     if reply_to:

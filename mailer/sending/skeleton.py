@@ -11,12 +11,14 @@ import time
 from email.header import Header
 from email.utils import formataddr, formatdate
 
+from mailer.text import header_safe
+
 MAX_LINE = 998
 
 
 def _one_line(value: str) -> str:
-    """No header value may carry a line break (header injection) or runs of whitespace."""
-    return " ".join((value or "").split())
+    """No header value may carry a line break (header injection), a control character or runs of whitespace."""
+    return header_safe(value)
 
 
 def encode_header_value(name: str, value: str) -> str:

@@ -4,7 +4,6 @@ Field values go through the privacy rectification rules (sensitive values need t
 are encrypted); restriction (Art. 18) is checked first, because an API key is never a privacy officer.
 """
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from mailer.extensions import db
@@ -13,15 +12,11 @@ from mailer.services.ledger import RequestContext
 from mailer.services.privacy import PrivacyError, audit, rectification
 from mailer.services.privacy import fields as field_service
 from mailer.services.privacy.restriction import ensure_editable
+from mailer.text import has_controls
 
 ATTRIBUTE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,59}$")
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_LENGTH = 500
-
-
-def _has_control_characters(text: str) -> bool:
-    """NUL and other control characters can't be stored in PostgreSQL text and mean nothing to a person."""
-    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
 
 
 class ContactLocked(Exception):
@@ -59,7 +54,7 @@ def _merged_attributes(contact: Contact, changes: dict) -> dict:
         elif isinstance(value, str) and len(value) > MAX_ATTRIBUTE_LENGTH:
             raise ContactEditError(f"Attribute “{key}” is too long ({MAX_ATTRIBUTE_LENGTH} characters at most).",
                                    "attributes")
-        elif isinstance(value, str) and _has_control_characters(value):
+        elif isinstance(value, str) and has_controls(value):
             raise ContactEditError(f"Attribute “{key}” contains control characters that can't be stored.",
                                    "attributes")
         elif not isinstance(value, (str, int, float, bool)):
@@ -79,7 +74,7 @@ def update_contact(contact: Contact, patch: ContactPatch, api_key: ApiKey, ip: s
         raise ContactLocked(str(exc)) from None
     attributes = _merged_attributes(contact, patch.attributes) if patch.attributes is not None else None
     for field_key, value in patch.fields.items():
-        if _has_control_characters(field_key + value):
+        if has_controls(field_key + value):
             raise ContactEditError("The value contains control characters that can't be stored.",
                                    f"fields.{field_key[:60]}")
     changes: dict = {}

@@ -8,7 +8,6 @@ whether the address was known, so the API answer can be identical for every addr
 import hashlib
 import ipaddress
 import re
-import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -16,11 +15,12 @@ from sqlalchemy import select
 
 from mailer.extensions import db
 from mailer.models import ApiKey, Contact, MailingList
-from mailer.services.contacts import AddressError, get_or_create_contact, normalise_email
+from mailer.services.contacts import AddressError, clean_name, get_or_create_contact, normalise_email
 from mailer.services.ledger import RequestContext, record_consent
 from mailer.services.notices import publish_notice
-from mailer.services.signup import MAX_NAME_LENGTH, request_confirmation_email, request_subscription
+from mailer.services.signup import request_confirmation_email, request_subscription
 from mailer.services.suppression import is_suppressed
+from mailer.text import TextRefused, has_controls, refusal_message
 
 MAX_LISTS = 50
 MAX_NOTICE_TEXT = 10_000
@@ -63,11 +63,11 @@ class CheckedSignup:
     user_agent: str | None
 
 
-def _clean_text(value: str, limit: int, field_name: str, what: str) -> str:
+def _clean_text(value: str, limit: int, field_name: str, what: str, multiline: bool = False) -> str:
     if len(value) > limit:
         raise ApiSignupError(f"The {what} is too long ({limit} characters at most).", field_name)
-    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\r\t" for ch in value):
-        raise ApiSignupError(f"The {what} contains control characters that can't be stored.", field_name)
+    if has_controls(value, multiline=multiline):
+        raise ApiSignupError(refusal_message(f"The {what}"), field_name)
     return value
 
 
@@ -77,7 +77,10 @@ def validate(inp: ApiSignup) -> CheckedSignup:
         email = normalise_email(inp.email)
     except AddressError as exc:
         raise ApiSignupError(str(exc), "email") from None
-    name = " ".join(_clean_text(inp.name or "", MAX_NAME_LENGTH, "name", "name").split())
+    try:
+        name = clean_name(inp.name)
+    except TextRefused as exc:
+        raise ApiSignupError(str(exc), "name") from None
     wanted = list(dict.fromkeys(inp.lists))
     if not wanted:
         raise ApiSignupError("Name at least one list the person ticked.", "lists")
@@ -93,14 +96,15 @@ def validate(inp: ApiSignup) -> CheckedSignup:
     lists = [found[public_id] for public_id in wanted]
     if any(lst.purpose is None for lst in lists):
         raise ApiSignupError("One of the lists cannot take sign-ups (it has no consent purpose).", "lists")
-    text = _clean_text((inp.consent_text or "").strip(), MAX_NOTICE_TEXT, "consent.text", "consent text")
+    text = _clean_text((inp.consent_text or "").strip(), MAX_NOTICE_TEXT, "consent.text", "consent text",
+                       multiline=True)
     if len(text) < 10:
         raise ApiSignupError("Send the exact words the person was shown next to the checkbox (consent.text).",
                              "consent.text")
     source_url = (inp.source_url or "").strip()
     parts = urlsplit(source_url)
     if len(source_url) > MAX_URL_LENGTH or parts.scheme not in ("http", "https") or not parts.netloc \
-            or any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch.isspace() for ch in source_url):
+            or has_controls(source_url) or any(ch.isspace() for ch in source_url):
         raise ApiSignupError("consent.source_url must be the http(s) address of the page the person signed up on.",
                              "consent.source_url")
     ip = (inp.ip or "").strip() or None

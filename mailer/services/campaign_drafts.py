@@ -16,6 +16,7 @@ from mailer.models import Campaign, Contact, Layout, MailingList
 from mailer.models.ids import new_public_id
 from mailer.services.contacts import AddressError, find_contact_by_email, normalise_email
 from mailer.services.email_css import remote_style_problems
+from mailer.text import TextRefused, has_controls, header_safe, one_line, refusal_message
 
 MAX_NAME = 200
 MAX_SUBJECT = 200
@@ -23,6 +24,7 @@ MAX_PREHEADER = 250
 MAX_FROM_NAME = 120
 MAX_BODY = 100_000
 BODY_FORMATS = ("markdown", "html")
+AT_SIGNS = ("@", "\uff20", "\ufe6b")  # the ASCII sign and its full-width and small look-alikes
 SCHEDULE_FORMAT = "%Y-%m-%dT%H:%M"
 _syntax_env = SandboxedEnvironment()
 
@@ -117,9 +119,26 @@ def _syntax_problem(label: str, text: str) -> str | None:
     return None
 
 
-def _single_line(value: str) -> str:
-    """Header fields are one line: collapse any whitespace runs (including newlines) to one space."""
-    return " ".join((value or "").split())
+def _single_line(value: str, field_name: str, label: str, errors: dict[str, str]) -> str:
+    """Header fields are one line: whitespace runs (including newlines) become one space; control characters
+    (NUL, ESC, BEL …) are refused, because they would reach the message's headers."""
+    try:
+        return one_line(value, f"The {label}")
+    except TextRefused as exc:
+        errors[field_name] = str(exc)
+        return ""
+
+
+def _sender_name(value: str, errors: dict[str, str]) -> str:
+    """The From name: one line, and never an address — `"support@bank.example" <news@ours>` shows a stranger's
+    address as the sender in most mail programs."""
+    name = _single_line(value, "from_name", "sender name", errors)
+    if len(name) > MAX_FROM_NAME:
+        errors["from_name"] = f"The sender name is too long ({MAX_FROM_NAME} characters at most)."
+    elif any(sign in name for sign in AT_SIGNS) or "<" in name or ">" in name:
+        errors["from_name"] = ("The sender name can't contain an email address, “@”, “<” or “>”: mail programs "
+                               "would show it as the sender. Put the address under “Sender address”.")
+    return name
 
 
 def _address(value: str, field_name: str, label: str, errors: dict[str, str], required: bool) -> str:
@@ -148,23 +167,21 @@ def clean_fields(fields: DraftFields) -> dict:
     """Validate every field; return the values to store or raise DraftError naming each problem."""
     errors: dict[str, str] = {}
     values: dict = {}
-    values["name"] = _single_line(fields.name)
-    if not values["name"]:
+    values["name"] = _single_line(fields.name, "name", "name", errors)
+    if not values["name"] and "name" not in errors:
         errors["name"] = "Give the campaign a name (only your team sees it)."
     elif len(values["name"]) > MAX_NAME:
         errors["name"] = f"The name is too long ({MAX_NAME} characters at most)."
-    values["subject"] = _single_line(fields.subject)
-    if not values["subject"]:
+    values["subject"] = _single_line(fields.subject, "subject", "subject", errors)
+    if not values["subject"] and "subject" not in errors:
         errors["subject"] = "Enter a subject line."
     elif len(values["subject"]) > MAX_SUBJECT:
         errors["subject"] = (f"The subject is {len(values['subject'])} characters long; keep it to "
                              f"{MAX_SUBJECT} (most inboxes show only the first 40–60).")
-    values["preheader"] = _single_line(fields.preheader)
+    values["preheader"] = _single_line(fields.preheader, "preheader", "preheader", errors)
     if len(values["preheader"]) > MAX_PREHEADER:
         errors["preheader"] = f"The preheader is too long ({MAX_PREHEADER} characters at most)."
-    values["from_name"] = _single_line(fields.from_name)
-    if len(values["from_name"]) > MAX_FROM_NAME:
-        errors["from_name"] = f"The sender name is too long ({MAX_FROM_NAME} characters at most)."
+    values["from_name"] = _sender_name(fields.from_name, errors)
     values["from_email"] = _address(fields.from_email, "from_email", "sender address", errors, required=True)
     values["reply_to"] = _address(fields.reply_to, "reply_to", "reply-to address", errors, required=False)
     values["body_format"] = fields.body_format if fields.body_format in BODY_FORMATS else None
@@ -175,7 +192,9 @@ def clean_fields(fields: DraftFields) -> dict:
     if not values["body"].strip():
         errors["body"] = "Write the body of the email."
     for key, label in (("body", "body"), ("text_body", "text part")):
-        if len(values[key]) > MAX_BODY:
+        if has_controls(values[key], multiline=True):
+            errors[key] = refusal_message(f"The {label}")
+        elif len(values[key]) > MAX_BODY:
             errors[key] = f"The {label} is too long ({len(values[key]):,} characters; {MAX_BODY:,} at most)."
     for key, label in (("subject", "subject"), ("preheader", "preheader"), ("body", "body"),
                        ("text_body", "text part")):
@@ -245,10 +264,10 @@ def preview_campaign(fields: DraftFields, campaign: Campaign | None = None) -> C
     layout = db.session.get(Layout, fields.layout_id) if fields.layout_id else None
     preview = Campaign(
         public_id=campaign.public_id if campaign is not None else new_public_id(),
-        name=_single_line(fields.name)[:MAX_NAME] or "Untitled campaign",
-        subject=_single_line(fields.subject)[:MAX_SUBJECT],
-        preheader=_single_line(fields.preheader)[:MAX_PREHEADER],
-        from_name=_single_line(fields.from_name)[:MAX_FROM_NAME],
+        name=header_safe(fields.name)[:MAX_NAME] or "Untitled campaign",
+        subject=header_safe(fields.subject)[:MAX_SUBJECT],
+        preheader=header_safe(fields.preheader)[:MAX_PREHEADER],
+        from_name=header_safe(fields.from_name)[:MAX_FROM_NAME],
         from_email=(fields.from_email or "").strip()[:320],
         reply_to=(fields.reply_to or "").strip()[:320],
         body_format=fields.body_format if fields.body_format in BODY_FORMATS else "markdown",

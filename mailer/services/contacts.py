@@ -9,8 +9,10 @@ from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import Contact, Subscription
 from mailer.security import keyed_hash
+from mailer.text import TextRefused, one_line
 
 MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 200
 
 
 class AddressError(ValueError):
@@ -29,6 +31,15 @@ def normalise_email(raw: str) -> str:
     except EmailNotValidError:
         raise AddressError("That doesn't look like an email address. Please check it and try again.") from None
     return result.normalized.lower()
+
+
+def clean_name(raw: str | None) -> str:
+    """A person's name as stored, from any door: one line, spaces collapsed, no control characters (it reaches the
+    To: header), at most MAX_NAME_LENGTH characters; TextRefused with a message for the person otherwise."""
+    name = one_line(raw, "The name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise TextRefused(f"The name is too long ({MAX_NAME_LENGTH} characters at most).")
+    return name
 
 
 def email_hash(normalised_email: str) -> str:

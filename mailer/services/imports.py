@@ -10,20 +10,28 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import ContactImport, MailingList, Subscription
 from mailer.sending.broker import enqueue_after_commit
-from mailer.services.contacts import AddressError, email_hash, get_or_create_contact, normalise_email
+from mailer.services.contacts import (MAX_NAME_LENGTH, AddressError, clean_name, email_hash, get_or_create_contact,
+                                      normalise_email)
 from mailer.services.ledger import RequestContext, consent_status, record_consent
 from mailer.services.signup import request_confirmation_email
 from mailer.services.suppression import is_suppressed
+from mailer.text import TextRefused
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 1_000_000
 CHUNK_ROWS = 500
 MAX_ROW_ERRORS = 50
+# Skip reasons that are the file's fault, reported with their line number on the import's page.
+ROW_ERRORS = {
+    "invalid_address": "not a valid email address",
+    "invalid_name": "the name contains control characters (such as NUL or ESC)",
+    "refused": "the database refused this row",
+}
 EMAIL_COLUMNS = ("email", "e-mail", "email address", "mail")
 NAME_COLUMNS = ("name", "full name")
 
@@ -79,8 +87,9 @@ def create_import(req: ImportRequest, staff_id: int | None, queue: bool = True) 
                            "recorded as proof for each of them.")
     if not req.data:
         raise ImportRefused("Choose a CSV file to upload.")
-    if len(req.data) > MAX_FILE_BYTES:
-        raise ImportRefused(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it into parts.")
+    max_mb = current_app.config["IMPORT_MAX_MB"]
+    if len(req.data) > max_mb * 1024 * 1024:
+        raise ImportRefused(f"The file is larger than {max_mb} MB. Split it into smaller files and upload each.")
     text = _decode(req.data)
     try:
         reader = _reader(text)
@@ -103,6 +112,14 @@ def create_import(req: ImportRequest, staff_id: int | None, queue: bool = True) 
     return job
 
 
+def _row_name(row: dict, name_col: str | None) -> str:
+    """The row's name (its name column, else first and last name), by the rule every door applies to names."""
+    name = clean_name((row.get(name_col) or "")[:MAX_NAME_LENGTH]) if name_col else ""
+    if not name:
+        name = clean_name(" ".join((row.get("first_name") or "", row.get("last_name") or ""))[:MAX_NAME_LENGTH])
+    return name
+
+
 def _import_row(job: ContactImport, mailing_list: MailingList, row: dict, email_col: str, name_col: str | None,
                 ctx: RequestContext) -> tuple[str, int | None]:
     """Apply one row; returns the outcome (added, invited, or a skip reason) and the contact id."""
@@ -110,12 +127,12 @@ def _import_row(job: ContactImport, mailing_list: MailingList, row: dict, email_
         email = normalise_email(row.get(email_col) or "")
     except AddressError:
         return "invalid_address", None
+    try:
+        name = _row_name(row, name_col)
+    except TextRefused:
+        return "invalid_name", None
     if is_suppressed(email_hash(email)):
         return "suppressed", None
-    name = " ".join((row.get(name_col) or "").split())[:200] if name_col else ""
-    if not name:
-        name = " ".join(part for part in ((row.get("first_name") or "").strip(), (row.get("last_name") or "").strip())
-                        if part)[:200]
     contact, _ = get_or_create_contact(email, source=ctx.source, name=name or None)
     if contact.status != "active":
         return contact.status, None  # restricted / erased are never touched by an import
@@ -143,6 +160,18 @@ def _import_row(job: ContactImport, mailing_list: MailingList, row: dict, email_
     return "invited", contact.id
 
 
+def _import_row_alone(job: ContactImport, mailing_list: MailingList, row: dict, email_col: str,
+                      name_col: str | None, ctx: RequestContext) -> tuple[str, int | None]:
+    """One row in its own savepoint: a row the database refuses is reported and undone, the others go on."""
+    try:
+        with db.session.begin_nested():
+            return _import_row(job, mailing_list, row, email_col, name_col, ctx)
+    except SQLAlchemyError as exc:
+        current_app.logger.warning("import %s: a row was refused by the database (%s)", job.id,
+                                   exc.__class__.__name__)  # the row itself is personal data: not logged
+        return "refused", None
+
+
 def run_import(import_id: int) -> None:
     """Process a queued import in chunks, committing progress after each; claimed once, so never run twice."""
     claimed = db.session.execute(
@@ -161,7 +190,7 @@ def run_import(import_id: int) -> None:
     invites = []
     try:
         for line, row in enumerate(reader, start=2):
-            outcome, contact_id = _import_row(job, mailing_list, row, email_col, name_col, ctx)
+            outcome, contact_id = _import_row_alone(job, mailing_list, row, email_col, name_col, ctx)
             if outcome == "added":
                 job.added += 1
             elif outcome == "invited":
@@ -169,8 +198,8 @@ def run_import(import_id: int) -> None:
                 invites.append(contact_id)
             else:
                 job.skipped = {**job.skipped, outcome: job.skipped.get(outcome, 0) + 1}
-                if outcome == "invalid_address" and len(job.row_errors) < MAX_ROW_ERRORS:
-                    job.row_errors = [*job.row_errors, [line, "not a valid email address"]]
+                if outcome in ROW_ERRORS and len(job.row_errors) < MAX_ROW_ERRORS:
+                    job.row_errors = [*job.row_errors, [line, ROW_ERRORS[outcome]]]
             job.processed_rows += 1
             if job.processed_rows % CHUNK_ROWS == 0:
                 db.session.commit()

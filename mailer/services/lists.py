@@ -3,6 +3,7 @@ from sqlalchemy import func, select
 
 from mailer.extensions import db
 from mailer.models import MailingList, Purpose, Subscription
+from mailer.text import TextRefused, multi_line, one_line
 
 TRACKING_PURPOSES = {
     "tracking:open": ("Open tracking", "tracking_open", "Record when I open an email (a small image in the message)."),
@@ -16,14 +17,18 @@ class ListError(ValueError):
 
 def _clean(name: str, description: str, visibility: str) -> tuple[str, str, str]:
     """Validate list fields."""
-    name = (name or "").strip()
+    try:
+        name = one_line(name, "The list's name")  # shown in emails' text and subjects
+        description = multi_line(description, "The description").strip()[:5000]
+    except TextRefused as exc:
+        raise ListError(str(exc)) from None
     if not name:
         raise ListError("Give the list a name.")
     if len(name) > 120:
         raise ListError("The name is too long (120 characters at most).")
     if visibility not in ("public", "private"):
         raise ListError("Visibility must be public or private.")
-    return name, (description or "").strip()[:5000], visibility
+    return name, description, visibility
 
 
 def create_list(name: str, description: str = "", visibility: str = "public") -> MailingList:

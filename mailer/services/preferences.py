@@ -4,7 +4,6 @@ The signed per-contact token proves the address, so joining another public list 
 is one ledger event with source "preference-centre" and the notice version the person was shown. A suppressed
 address (unsubscribed from everything) comes back only through a fresh double opt-in.
 """
-import time
 from dataclasses import dataclass, field
 
 from flask import current_app, render_template
@@ -19,7 +18,7 @@ from mailer.sending.broker import enqueue
 from mailer.sending.messages import build_message, parse_sender, to_wire
 from mailer.sending.transport import get_transport
 from mailer.services import throttle
-from mailer.services.contacts import AddressError, find_contact_by_email, normalise_email
+from mailer.services.contacts import AddressError, clean_name, email_hash, normalise_email
 from mailer.services.forms import default_label
 from mailer.services.ledger import RequestContext, record_consent
 from mailer.services.notices import publish_notice
@@ -31,10 +30,10 @@ from mailer.services.signup import request_confirmation_email
 from mailer.services.suppression import is_suppressed
 from mailer.services.tracking import tracking_retention_days
 from mailer.services.unsubscribe import unsubscribe_everything, withdraw_list, withdraw_purpose
+from mailer.text import TextRefused
 
 NOTICE_KEY = "preference-centre"
 SOURCE = "preference-centre"
-MAX_NAME_LENGTH = 200
 PRIVACY_ACTIONS = (
     ("access", "Download a copy of your data"),
     ("portability", "Take your data to another service"),
@@ -186,9 +185,10 @@ def save_preferences(contact: Contact, ticked: set[str], name: str | None, notic
     choices = page.lists + page.purposes
     if ticked - {c.value for c in choices}:
         raise PreferencesError("One of the choices isn't available any more. Please reload the page and try again.")
-    name = " ".join((name or "").split()) if name is not None else None
-    if name is not None and len(name) > MAX_NAME_LENGTH:
-        raise PreferencesError(f"The name is too long ({MAX_NAME_LENGTH} characters at most).")
+    try:
+        name = clean_name(name) if name is not None else None
+    except TextRefused as exc:
+        raise PreferencesError(str(exc)) from None
     notice = _shown_notice(notice_version, page)
     changes = PreferenceChanges()
     for choice in choices:
@@ -287,20 +287,21 @@ def held_data(contact: Contact) -> dict:
 
 
 def request_link(raw_email: str) -> None:
-    """Email a fresh preference-centre link to a known address; silent otherwise (no enumeration)."""
-    started = time.monotonic()
+    """Check the address and queue the lookup: a worker emails a fresh link if the address is known, so neither
+    the answer nor its time says whether it is (no enumeration). Only its keyed hash goes through the broker."""
     try:
         email = normalise_email(raw_email)
     except AddressError as exc:
         raise PreferencesError(str(exc)) from None
-    contact = find_contact_by_email(email)
+    enqueue("preferences_link_for_address", email_hash(email))
+
+
+def send_link_for_hash(address_hash: str) -> None:
+    """Queue a fresh preference-centre link if this address (by its keyed hash) is a contact, within its cap."""
+    contact = db.session.execute(select(Contact).where(Contact.email_hash == address_hash)).scalar_one_or_none()
     if contact is not None and contact.status != "erased" and throttle.allow(
-            current_app.config["PREFERENCES_LINK_PER_ADDRESS"], "preferences-link", contact.email_hash or ""):
+            current_app.config["PREFERENCES_LINK_PER_ADDRESS"], "preferences-link", address_hash):
         enqueue("send_preferences_link", contact.id)
-    floor = current_app.config["SIGNUP_RESPONSE_FLOOR_MS"] / 1000
-    remaining = floor - (time.monotonic() - started)
-    if remaining > 0:
-        time.sleep(remaining)  # same timing whether or not the address is known
 
 
 def send_link_email(contact_id: int) -> str | None:

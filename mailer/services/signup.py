@@ -1,6 +1,5 @@
 """Double opt-in: sign-up from a form, the confirmation email, confirmation (REQUIREMENTS G, J)."""
 import time
-import unicodedata
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -12,15 +11,16 @@ from mailer.models import ConsentState, Contact, ContactField, Form, Purpose, Su
 from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
 from mailer.sending.broker import enqueue
 from mailer.services import throttle
-from mailer.services.contacts import AddressError, get_or_create_contact, normalise_email, touch
+from mailer.services.contacts import (AddressError, clean_name, email_hash, get_or_create_contact, normalise_email,
+                                      touch)
 from mailer.services.forms import asked_fields, field_input_name, offered_purposes
 from mailer.services.ledger import RequestContext, consent_status, record_consent
 from mailer.services.privacy import PrivacyError
 from mailer.services.privacy import fields as field_service
 from mailer.services.privacy.objection import lift_marketing_objection
 from mailer.services.suppression import is_suppressed, lift_suppression
+from mailer.text import TextRefused
 
-MAX_NAME_LENGTH = 200
 
 
 class SignupError(ValueError):
@@ -100,11 +100,10 @@ def validate_signup(form: Form, inp: SignupInput) -> tuple[str, str, list[Purpos
         email = normalise_email(inp.email)
     except AddressError as exc:
         raise SignupError(str(exc), "email") from None
-    name = " ".join((inp.name or "").split())
-    if len(name) > MAX_NAME_LENGTH:
-        raise SignupError(f"The name is too long ({MAX_NAME_LENGTH} characters at most).", "name")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
-        raise SignupError("The name contains characters we can't store. Please type it again.", "name")
+    try:
+        name = clean_name(inp.name)
+    except TextRefused as exc:
+        raise SignupError(str(exc), "name") from None
     if form.require_name and not name:
         raise SignupError("Please enter your name.", "name")
     chosen = _chosen_purposes(form, inp)
@@ -267,13 +266,17 @@ def resend_from_token(resend_token: str) -> None:
 
 
 def resend_for_address(raw_email: str) -> None:
-    """Send a fresh confirmation email to an address with pending sign-ups; silent otherwise (no enumeration)."""
-    from mailer.services.contacts import find_contact_by_email
-
+    """Check the address and queue the resend: the lookup happens in a worker, so neither the answer nor its
+    time says whether the address is known (no enumeration). Only its keyed hash goes through the broker."""
     try:
         email = normalise_email(raw_email)
     except AddressError as exc:
         raise SignupError(str(exc), "email") from None
-    contact = find_contact_by_email(email)
+    enqueue("resend_confirmation", email_hash(email))
+
+
+def resend_for_hash(address_hash: str) -> None:
+    """Send a fresh confirmation email if this address (by its keyed hash) has pending sign-ups; else nothing."""
+    contact = db.session.execute(select(Contact).where(Contact.email_hash == address_hash)).scalar_one_or_none()
     if contact is not None and contact.status == "active" and (pending_subscriptions(contact) or pending_purposes(contact)):
         request_confirmation_email(contact)

@@ -100,3 +100,31 @@ def test_cli_import(runner, demo_list, tmp_path):
     assert "1 invited" in result.output
     unknown = runner.invoke(args=["import-contacts", str(path), "--list", "No such list"])
     assert unknown.exit_code != 0 and "Choose the list" in unknown.output
+
+
+def test_a_file_larger_than_the_old_256_kib_cap_is_imported(auth, demo_list, worker):
+    notes = "n" * 1000
+    rows = "".join(f"person{i}@example.com,Person {i},{notes}\n" for i in range(400))
+    data = f"email,name,notes\n{rows}".encode()
+    assert len(data) > 384 * 1024
+    response = upload(auth, demo_list, data=data)
+    assert response.status_code == 302, response.text[:500]
+    worker.drain()
+    job = db.session.execute(select(ContactImport)).scalar_one()
+    assert (job.status, job.total_rows, job.invited) == ("done", 400, 400)
+
+
+@pytest.mark.config(IMPORT_MAX_MB=1)
+def test_a_file_over_the_import_limit_gets_a_clear_413(auth, demo_list):
+    data = b"email,name\n" + b"ann@example.com,Ann\n" * 60_000  # 1.1 MB
+    response = upload(auth, demo_list, data=data)
+    assert response.status_code == 413
+    assert "The file is larger than 1 MB. Split it into smaller files" in response.text
+    assert db.session.execute(select(ContactImport)).first() is None
+
+
+def test_other_admin_forms_keep_the_small_request_limit(auth, demo_list):
+    page = auth.get("/admin/lists/new")
+    response = auth.post("/admin/lists/new", data={"csrf_token": csrf_token(page.text), "name": "Big",
+                                                    "description": "d" * 400_000, "visibility": "public"})
+    assert response.status_code == 413 and "What you sent is too large." in response.text

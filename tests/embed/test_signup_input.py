@@ -47,6 +47,8 @@ BAD_INPUT = [
      "consent"),
     ("name too long", lambda c: {"name": "N" * 201}, "name is too long", "name"),
     ("name with a NUL character", lambda c: {"name": "Ann\x00"}, "characters we can't store", "name"),
+    ("name with ESC and BEL", lambda c: {"name": "Ann\x1b[2J\x07"}, "characters we can't store", "name"),
+    ("name with a C1 control", lambda c: {"name": "Ann\x85Bcc"}, "characters we can't store", "name"),
 ]
 
 

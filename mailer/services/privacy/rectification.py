@@ -7,15 +7,15 @@ from mailer.extensions import db
 from mailer.models import Contact, PrivacyRequest, StaffUser
 from mailer.security import TokenExpired, TokenInvalid, read_token
 from mailer.sending.broker import enqueue_after_commit
-from mailer.services.contacts import AddressError, email_hash, find_contact_by_email, normalise_email
+from mailer.services.contacts import AddressError, clean_name, email_hash, find_contact_by_email, normalise_email
 from mailer.services.ledger import RequestContext, consent_status, record_consent
 from mailer.services.privacy import PrivacyError, audit
 from mailer.services.privacy import fields as field_service
 from mailer.services.privacy.requests import complete, request_by_public_id
 from mailer.services.privacy.restriction import ensure_editable
+from mailer.text import TextRefused, has_controls, refusal_message
 
 RECONFIRM_MAX_AGE = 7 * 24 * 3600
-MAX_NAME_LENGTH = 200
 
 
 @dataclass
@@ -32,9 +32,10 @@ def validate(contact: Contact, correction: Correction) -> dict:
     """Check a correction completely; returns the changes as a JSON-safe dict (stored on the request)."""
     changes: dict = {}
     if correction.name is not None:
-        name = " ".join(correction.name.split())
-        if len(name) > MAX_NAME_LENGTH or any(ord(c) < 32 for c in name):
-            raise PrivacyError(f"The name is too long or contains invalid characters ({MAX_NAME_LENGTH} at most).")
+        try:
+            name = clean_name(correction.name)
+        except TextRefused as exc:
+            raise PrivacyError(str(exc)) from None
         if name != (contact.name or ""):
             changes["name"] = name
     if correction.email:
@@ -50,6 +51,8 @@ def validate(contact: Contact, correction: Correction) -> dict:
         if definition is None or not definition.active:
             raise PrivacyError("One of the fields is unknown. Please reload the page.")
         value = " ".join((raw or "").split())
+        if has_controls(value):
+            raise PrivacyError(refusal_message(f"“{definition.label}”"))
         if len(value) > field_service.MAX_VALUE_LENGTH:
             raise PrivacyError(f"“{definition.label}” is too long.")
         if value and definition.is_sensitive and key not in correction.consented_fields \
