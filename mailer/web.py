@@ -154,16 +154,20 @@ def _upload_limit() -> tuple[int, str] | None:
 
 
 def _raise_upload_limit(endpoint, values) -> None:
-    """Give a view marked with accepts_upload its own size limit, before anything (CSRF) reads the body."""
+    """Give a view marked with accepts_upload its own size limit, before anything (CSRF) reads the body.
+
+    Only for a multipart body, where the file is streamed to disk and the other fields stay bounded by
+    MAX_FORM_MEMORY_SIZE; anything else (a urlencoded form is read into memory whole) keeps MAX_CONTENT_LENGTH.
+    """
     upload = _upload_limit()
-    if upload is not None:
+    if upload is not None and request.mimetype == "multipart/form-data":
         request.max_content_length = upload[0] * 1024 * 1024 + UPLOAD_FORM_ALLOWANCE
 
 
 def _too_large_message() -> str | None:
     """What a 413 says: for an upload, its limit and what to do."""
     upload = _upload_limit()
-    if upload is None:
+    if upload is None or request.mimetype != "multipart/form-data":
         return None
     return f"The {upload[1]} is larger than {upload[0]} MB. Split it into smaller files and upload each."
 
