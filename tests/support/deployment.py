@@ -15,8 +15,9 @@ import tempfile
 
 import psycopg
 import requests
+from cryptography.fernet import Fernet
 
-from tests.support.http import csrf_token
+from tests.support.http import csrf_token, login
 from tests.support.processes import ROOT, DeploymentError, Process, free_port, wait_for
 
 BIN = os.path.dirname(sys.executable)
@@ -135,22 +136,28 @@ class AdminClient:
             cookie.secure = False
         return response
 
+    def _url(self, path: str) -> str:
+        """Our loopback URL for a path, or for an absolute URL under the public origin (a Location header)."""
+        return self.base + ("/" + path.split("://", 1)[1].split("/", 1)[1] if "://" in path else path)
+
     def get(self, path: str, **kwargs) -> requests.Response:
-        return self._after(self.session.get(self.base + path, timeout=60, allow_redirects=False, **kwargs))
+        return self._after(self.session.get(self._url(path), timeout=60, allow_redirects=False, **kwargs))
+
+    def post(self, path: str, data=None, **kwargs) -> requests.Response:
+        """A form post with the Referer a browser sends (the public https origin, as the CSRF check demands)."""
+        headers = {"Referer": "https://" + self.base.split("://", 1)[1] + "/admin/"}
+        return self._after(self.session.post(self._url(path), data=data, headers=headers, timeout=120,
+                                             allow_redirects=False, **kwargs))
 
     def post_form(self, page: str, action: str, data: dict | list) -> requests.Response:
         """Open `page`, take its CSRF token and post `data` to `action` (like pressing the form's button)."""
         token = csrf_token(self.get(page).text)
         fields = list(data.items()) if isinstance(data, dict) else list(data)
-        # The browser's Referer: the page it was on, under the public (https) origin, as CSRF checks demand.
-        referer = "https://" + self.base.split("://", 1)[1] + page
-        return self._after(self.session.post(self.base + action, data=[*fields, ("csrf_token", token)],
-                                             headers={"Referer": referer}, timeout=120, allow_redirects=False))
+        return self.post(action, [*fields, ("csrf_token", token)])
 
     def login(self, email: str, password: str) -> None:
-        response = self.post_form("/admin/login", "/admin/login", {"email": email, "password": password})
-        if response.status_code != 302:
-            raise DeploymentError(f"admin login answered {response.status_code}: {response.text[:300]}")
+        """The login form, then the second factor (enrolling the authenticator app the first time)."""
+        login(self, email, password)
 
 
 class Deployment:
@@ -196,7 +203,9 @@ class Deployment:
                         REDIS_URL=self.redis.url, SMTP_URL=self.smtp_url,
                         MAILER_BASE_URL="https://mail.example.com", MAILER_FROM="News <news@example.com>",
                         MAILER_POSTAL_ADDRESS="Example Ltd, 1 Main St, Berlin", PROXY_FIX_X_FOR="1",
-                        **self.settings)
+                        # Staff second-factor secrets (and DKIM keys) are sealed with it: without it an owner's
+                        # first login cannot enrol an authenticator app.
+                        MAILER_DATA_KEYS=Fernet.generate_key().decode(), **self.settings)
         for name in ("TEST_DATABASE_URL", "TEST_REDIS_URL", "FLASK_APP"):
             self.env.pop(name, None)
         self.flask("db", "upgrade", timeout=300)
