@@ -9,7 +9,7 @@ from mailer.admin.forms import InviteAcceptForm
 from mailer.admin.privacy_forms import ActionForm, InviteForm, RoleForm
 from mailer.extensions import db, limiter
 from mailer.models import StaffInvite, StaffUser
-from mailer.services import staff_accounts
+from mailer.services import second_factor, staff_accounts, staff_lockout
 from mailer.services.privacy import PrivacyError
 
 
@@ -29,6 +29,8 @@ def staff():
                   "the link in it.", "success")
             return redirect(url_for("admin.staff"))
     return render_template("admin/privacy/staff.html", form=form, users=staff_accounts.all_staff(),
+                           factors=second_factor.factors_by_user(),
+                           locked={user.id: user.locked_until for user in staff_lockout.locked_accounts()},
                            invites=staff_accounts.pending_invites(), role_form=RoleForm(),
                            action_form=ActionForm()), 400 if request.method == "POST" else 200
 

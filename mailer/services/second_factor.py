@@ -35,6 +35,16 @@ def passkeys(user: StaffUser) -> list[StaffPasskey]:
                                    .order_by(StaffPasskey.created_at, StaffPasskey.id)).scalars())
 
 
+def factors_by_user() -> dict[int, list[str]]:
+    """For the staff list: each account's second factors by name ("authenticator app", "passkey")."""
+    found: dict[int, list[str]] = {}
+    for user_id in db.session.execute(select(StaffUser.id).where(StaffUser.totp_enabled_at.is_not(None))).scalars():
+        found.setdefault(user_id, []).append("authenticator app")
+    for user_id in db.session.execute(select(StaffPasskey.user_id).distinct()).scalars():
+        found.setdefault(user_id, []).append("passkey")
+    return found
+
+
 def passkey_count(user: StaffUser) -> int:
     return db.session.execute(select(func.count()).select_from(StaffPasskey)
                               .where(StaffPasskey.user_id == user.id)).scalar_one()

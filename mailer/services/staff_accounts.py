@@ -18,6 +18,7 @@ from mailer.models.staff import ROLES
 from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
 from mailer.sending.broker import enqueue_after_commit
 from mailer.services.privacy import PrivacyError, audit
+from mailer.services import staff_sessions
 from mailer.services.staff import StaffError, check_new_account, create_staff
 
 INVITE_TOKEN_PURPOSE = "staff-invite"
@@ -176,3 +177,5 @@ def set_active(actor: StaffUser, user: StaffUser, active: bool, ip: str | None =
     if user.active != active:
         audit.record("staff.activate" if active else "staff.deactivate", "staff", str(user.id), {}, actor=actor, ip=ip)
         user.active = active
+    if not active:  # ended for good: reactivating the account must not bring an old (perhaps copied) cookie back
+        staff_sessions.end_sessions(user)

@@ -142,3 +142,24 @@ def test_an_idle_session_ends_by_itself(app, owner):
         db.session.commit()
     assert _logged_out(browser)
     assert _query(app, select(StaffSession))[0].ended_at is not None
+
+
+def test_deactivating_an_account_ends_its_sessions_for_good(app, owner):
+    with app.app_context():
+        create_staff("mia@example.com", PASSWORD, "marketer")
+        db.session.commit()
+    mia, boss = _browser(app, CHROME), _browser(app, FIREFOX)
+    login(mia, "mia@example.com", PASSWORD)
+    login(boss, "owner@example.com", PASSWORD)
+    with app.app_context():
+        mia_id = db.session.execute(select(StaffSession.user_id).where(StaffSession.client == "Chrome on Windows")
+                                    ).scalar_one()
+    staff_page = boss.get("/admin/staff")
+    assert "Second factor" in staff_page.text and "authenticator app" in _text(staff_page)
+    token = csrf_token(staff_page.text)
+    boss.post(f"/admin/staff/{mia_id}/active", data={"csrf_token": token})  # deactivate
+    assert _logged_out(mia)
+    boss.post(f"/admin/staff/{mia_id}/active", data={"csrf_token": token})  # and reactivate
+    assert _logged_out(mia)  # her old cookie stays dead; she logs in again
+    login(mia, "mia@example.com", PASSWORD)
+    assert mia.get("/admin/lists").status_code == 200

@@ -190,6 +190,7 @@ def test_wrong_codes_count_towards_the_lockout(app, client):
     _, code = AUTHENTICATOR.codes("owner@example.com")[0]
     locked = _code_step(guesser, code)
     assert locked.status_code == 400 and "this account is locked until" in page(locked)
+    assert "locked until" in page(client.get("/admin/staff"))  # a session from before the lock goes on
 
 
 def test_the_second_step_needs_a_password_first(app, client):
