@@ -72,8 +72,10 @@ def pending_user() -> StaffUser | None:
     return user if user is not None and user.active else None
 
 
-# All that someone whose role needs a second factor can use until they have one.
-ENROLMENT_ENDPOINTS = {"admin.account_totp", "admin.logout", "admin.static"}
+# All that someone whose role needs a second factor can use until they have one (and the pages for logging in,
+# where they may start again as someone else).
+ENROLMENT_ENDPOINTS = {"admin.account_totp", "admin.logout", "admin.static", "admin.login", "admin.login_verify",
+                       "admin.login_passkey_options", "admin.login_passkey", "admin.setup", "admin.invite_accept"}
 
 
 def _held_for_enrolment() -> bool:
