@@ -106,7 +106,7 @@ class Config:
     SEND_MAX_ATTEMPTS = _env_int("SEND_MAX_ATTEMPTS", 5)        # temporary SMTP failures before giving up
     SEND_RETRY_BACKOFF_SECONDS = float(os.environ.get("SEND_RETRY_BACKOFF_SECONDS", "60"))  # doubles per attempt
     SEND_STUCK_AFTER_SECONDS = _env_int("SEND_STUCK_AFTER_SECONDS", 900)  # backstop for a live but stuck thread
-    SEND_PIPELINE_DEPTH = _env_int("SEND_PIPELINE_DEPTH", 20)   # messages handed to the relay at once, per thread
+    SEND_PIPELINE_DEPTH = _env_int("SEND_PIPELINE_DEPTH", 50)   # messages handed to the relay at once, per thread
     SEND_RELAY_RETRY_SECONDS = float(os.environ.get("SEND_RELAY_RETRY_SECONDS", "5"))  # first wait for a dead relay
     SEND_WORKER_DEAD_AFTER_SECONDS = _env_int("SEND_WORKER_DEAD_AFTER_SECONDS", 10)  # heartbeat age of a dead worker
     SEND_RECOVERY_SECONDS = _env_int("SEND_RECOVERY_SECONDS", 5)  # how often the scheduler runs recovery
