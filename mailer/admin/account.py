@@ -10,6 +10,7 @@ from mailer.extensions import db, limiter
 from mailer.services import second_factor, staff, staff_sessions
 from mailer.services.privacy import audit
 from mailer.services.second_factor import SecondFactorError
+from mailer.web import error_response
 
 
 def _render_account(password_form=None, code_form=None, status: int = 200):
@@ -89,7 +90,10 @@ def account_totp():
     """Set up an authenticator app: QR code and key, confirmed with a first code; then the recovery codes, once."""
     if current_user.totp_enabled_at is not None:
         return redirect(url_for("admin.account"))
-    secret = second_factor.enrolment_secret(current_user)
+    try:
+        secret = second_factor.enrolment_secret(current_user)
+    except SecondFactorError as exc:
+        return error_response(503, str(exc))
     form = TotpEnrolForm()
     next_url = safe_next(request.args.get("next"))
     if form.validate_on_submit():

@@ -13,7 +13,7 @@ from mailer.clock import utcnow
 from mailer.extensions import db
 from mailer.models import StaffPasskey, StaffRecoveryCode, StaffUser
 from mailer.models.staff import ROLES_NEEDING_SECOND_FACTOR
-from mailer.services.privacy import audit
+from mailer.services.privacy import PrivacyError, audit
 from mailer.services.privacy.keys import master_keys
 
 RECOVERY_CODE_COUNT = 10
@@ -87,7 +87,12 @@ def enrolment_secret(user: StaffUser) -> str:
     if user.totp_enabled_at is not None:
         raise SecondFactorError("An authenticator app is already set up.")
     secret = pyotp.random_base32()
-    user.totp_secret = master_keys().encrypt(secret.encode())
+    try:
+        user.totp_secret = master_keys().encrypt(secret.encode())
+    except PrivacyError:
+        raise SecondFactorError("Setting up a second factor needs MAILER_DATA_KEYS on the server (the key that "
+                                "encrypts the authenticator secrets). Please ask whoever runs this server to set "
+                                "it, as the README's Production section shows.") from None
     user.totp_last_step = None
     db.session.commit()
     return secret

@@ -231,3 +231,14 @@ def test_the_operator_can_reset_a_lost_second_factor(app, client):
     assert held.status_code == 302 and held.headers["Location"].startswith("/admin/account/two-factor")
     missing = app.test_cli_runner().invoke(args=["reset-second-factor", "nobody@example.com"])
     assert missing.exit_code == 1 and "No staff account nobody@example.com." in missing.output
+
+
+@pytest.mark.config(MAILER_DATA_KEYS=[])
+def test_without_data_keys_in_production_set_up_explains_what_is_missing(app, client):
+    app.config["MAILER_ENV"] = "production"  # read when a secret is sealed; the rest of the app stays as tested
+    _create(app, "owner@example.com", "owner")
+    _password_step(client, "owner@example.com")
+    response = client.get("/admin/account/two-factor")
+    assert response.status_code == 503
+    assert "Setting up a second factor needs MAILER_DATA_KEYS on the server" in page(response)
+    assert _user(app, "owner@example.com").totp_secret is None

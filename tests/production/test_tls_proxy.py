@@ -19,6 +19,7 @@ import psycopg
 import pytest
 import redis
 import requests
+from cryptography.fernet import Fernet
 from playwright.sync_api import expect
 from requests.adapters import HTTPAdapter
 
@@ -142,7 +143,7 @@ def deployment():
             "MAILER_HASH_KEY": secrets.token_urlsafe(32), "DATABASE_URL": database,
             "REDIS_URL": os.environ["TEST_REDIS_URL"], "SMTP_URL": smtp.url, "MAILER_BASE_URL": base,
             "MAILER_FROM": "News <news@example.com>", "MAILER_POSTAL_ADDRESS": "Example Ltd, 1 Main St, Berlin",
-            "PROXY_FIX_X_FOR": "1",
+            "PROXY_FIX_X_FOR": "1", "MAILER_DATA_KEYS": Fernet.generate_key().decode(),
         }
         assert set(environment) == set(readme.variables), "the README's Production section sets other variables"
         for name in ("MAILER_ENV", "PROXY_FIX_X_FOR"):
