@@ -54,16 +54,28 @@ def test_the_proxy_settings_come_from_the_environment(monkeypatch, tmp_path):
     assert not isinstance(create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url}).wsgi_app, ProxyFix)
 
 
-def test_login_attempts_are_limited_per_client_not_for_the_whole_site(client, staff_user):
+def _create_marketer(app) -> None:
+    """A staff member with a role that needs no second factor, created without leaving an app context pushed
+    (requests would share its `g`: the user loaded once, the CSRF token of another client's session)."""
+    from mailer.services.staff import create_staff
+
+    with app.app_context():
+        create_staff("marketer@example.com", MARKETER_PASSWORD, "marketer")
+        db.session.commit()
+
+
+def test_login_attempts_are_limited_per_client_not_for_the_whole_site(app, client):
+    _create_marketer(app)
     form = csrf_token(client.get("/admin/login", **via_proxy(CLIENT_A)).text)
     answers = [client.post("/admin/login", data={"email": f"x{n}-{uuid.uuid4().hex[:6]}@example.com",
                                                  "password": "wrong password", "csrf_token": form},
                            **via_proxy(CLIENT_A)).status_code for n in range(11)]
     assert answers[:10] == [401] * 10 and answers[10] == 429
 
-    other = csrf_token(client.get("/admin/login", **via_proxy(CLIENT_B)).text)
-    response = client.post("/admin/login", data={"email": "owner@example.com", "password": "correct horse battery",
-                                                  "csrf_token": other}, **via_proxy(CLIENT_B))
+    browser_b = app.test_client()
+    other = csrf_token(browser_b.get("/admin/login", **via_proxy(CLIENT_B)).text)
+    response = browser_b.post("/admin/login", data={"email": "marketer@example.com", "password": MARKETER_PASSWORD,
+                                                     "csrf_token": other}, **via_proxy(CLIENT_B))
     assert response.status_code == 302
     forged = client.post("/admin/login", data={"email": "y@example.com", "password": "wrong", "csrf_token": form},
                          **via_proxy(CLIENT_A, forged=CLIENT_B))
@@ -116,13 +128,8 @@ def test_a_client_bypassing_the_proxy_is_trusted_for_the_configured_hops_only(ap
 
 
 def test_a_stolen_session_cookie_with_a_forged_address_is_refused(app, client):
-    """"Strong" session protection binds the session to the client's address as resolved from the trusted hop.
-    (No app context stays pushed here: requests would share its `g`, and with it the user loaded once.)"""
-    from mailer.services.staff import create_staff
-
-    with app.app_context():
-        create_staff("marketer@example.com", MARKETER_PASSWORD, "marketer")  # a role with no second factor
-        db.session.commit()
+    """"Strong" session protection binds the session to the client's address as resolved from the trusted hop."""
+    _create_marketer(app)
     agent = {"User-Agent": "StaffBrowser/1.0"}
     page_a = client.get("/admin/login", **via_proxy(CLIENT_A, headers=agent))
     assert client.post("/admin/login", data={"email": "marketer@example.com", "password": MARKETER_PASSWORD,

@@ -27,8 +27,9 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.http import csrf_token
 from tests.support.db import create_postgres_database, drop_postgres_database
 from tests.support.smtp import SmtpCapture
-from tests.support.tls_proxy import (BIN, BROWSER_SIDE, NGINX, PROXY_SIDE, Processes, ReadmeDeployment, free_port,
-                                     nginx_config, shared_temp_directory)
+from tests.support.processes import Process, free_port
+from tests.support.tls_proxy import (BIN, BROWSER_SIDE, NGINX, PROXY_SIDE, ReadmeDeployment, nginx_config, run_to_end,
+                                     shared_temp_directory, wait_until_listening)
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)  # as in tests/browser: a loaded machine can be slow; passes as soon as it holds
@@ -59,7 +60,6 @@ class Deployment:
     spki: str  # base64 SHA-256 of the server certificate's key, for Chromium's --ignore-certificate-errors-spki-list
     smtp: SmtpCapture
     database: str  # psycopg conninfo
-    processes: Processes
 
     def sql(self, statement: str, *params) -> list[tuple]:
         """Rows of a query on the deployment's database."""
@@ -95,25 +95,32 @@ def _drop_redis_keys(namespace: str) -> None:
     client.close()
 
 
-def _start(readme: ReadmeDeployment, processes: Processes, listen_port: int, app_port: int, cert: str, key: str):
+def _start(readme: ReadmeDeployment, env: dict[str, str], directory: str, listen_port: int, app_port: int,
+           cert: str, key: str, cleanup: contextlib.ExitStack) -> None:
     """The README's commands in its order: schema, first accounts, web, worker; then nginx in front."""
-    processes.run("db upgrade", readme.commands["flask db"])
+    run_to_end("db upgrade", readme.commands["flask db"], env)
     create_admin = readme.commands["flask create-admin"]
     assert "you@example.com" in create_admin
-    processes.run("create-admin", create_admin, stdin=f"{PASSWORD}\n{PASSWORD}\n")  # it prompts, twice
+    run_to_end("create-admin", create_admin, env, stdin=f"{PASSWORD}\n{PASSWORD}\n")  # it prompts, twice
     # The browser logs in as a marketer: a role that may edit and test campaigns and needs no second factor.
-    processes.run("create-admin marketer", [MARKETER if word == "you@example.com" else word for word in create_admin]
-                  + ["--role", "marketer", "--password", PASSWORD])
-    processes.run("seed-demo", [os.path.join(BIN, "flask"), "--app", "wsgi", "seed-demo"])  # the hosted form
-    gunicorn = _with_option(readme.commands["gunicorn"], "-w", "2")
-    processes.start("gunicorn", [f"127.0.0.1:{app_port}" if word == "127.0.0.1:8000" else word for word in gunicorn])
-    processes.start("dramatiq", _with_option(_with_option(readme.commands["dramatiq"], "-p", "1"), "-t", "4"))
-    config = os.path.join(processes.directory, "nginx.conf")
+    run_to_end("create-admin marketer", [MARKETER if word == "you@example.com" else word for word in create_admin]
+               + ["--role", "marketer", "--password", PASSWORD], env)
+    run_to_end("seed-demo", [os.path.join(BIN, "flask"), "--app", "wsgi", "seed-demo"], env)  # the hosted form
+    config = os.path.join(directory, "nginx.conf")
     with open(config, "w", encoding="utf-8") as handle:
-        handle.write(nginx_config(readme.nginx, processes.directory, listen_port, app_port, cert, key))
-    processes.start("nginx", [NGINX, "-p", processes.directory, "-c", config, "-e", f"{processes.directory}/error.log"])
-    processes.wait_for_port("gunicorn", "127.0.0.1", app_port)
-    processes.wait_for_port("nginx", BROWSER_SIDE, listen_port)
+        handle.write(nginx_config(readme.nginx, directory, listen_port, app_port, cert, key))
+    gunicorn = _with_option(readme.commands["gunicorn"], "-w", "2")
+    programs = {
+        "gunicorn": [f"127.0.0.1:{app_port}" if word == "127.0.0.1:8000" else word for word in gunicorn],
+        "dramatiq": _with_option(_with_option(readme.commands["dramatiq"], "-p", "1"), "-t", "4"),
+        "nginx": [NGINX, "-p", directory, "-c", config, "-e", f"{directory}/error.log"],
+    }
+    started = {}
+    for name, argv in programs.items():
+        started[name] = Process(name, argv, env, directory).start()
+        cleanup.callback(started[name].stop)
+    wait_until_listening(started["gunicorn"], "127.0.0.1", app_port)
+    wait_until_listening(started["nginx"], BROWSER_SIDE, listen_port)
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +143,7 @@ def deployment():
             "postgresql+psycopg://", "postgresql://", 1)
         cleanup.callback(drop_postgres_database, os.environ["TEST_DATABASE_URL"], database_name)
         cleanup.callback(_drop_redis_keys, namespace)
-        listen_port, app_port = free_port(BROWSER_SIDE), free_port()
+        listen_port, app_port = free_port(), free_port()  # free on 127.0.0.1: nobody else binds 127.0.0.2
         base = f"https://{BROWSER_SIDE}:{listen_port}"
         environment = {
             "MAILER_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(32),
@@ -149,10 +156,8 @@ def deployment():
         for name in ("MAILER_ENV", "PROXY_FIX_X_FOR"):
             assert environment[name] == readme.variables[name], name
         environment["REDIS_NAMESPACE"] = namespace  # our own key space on the shared test Redis
-        processes = Processes({**_clean(os.environ), **environment}, prefix)
-        cleanup.callback(processes.stop_all)
-        _start(readme, processes, listen_port, app_port, cert, key)
-        yield Deployment(base, ca_pem, spki, smtp, database, processes)
+        _start(readme, {**_clean(os.environ), **environment}, prefix, listen_port, app_port, cert, key, cleanup)
+        yield Deployment(base, ca_pem, spki, smtp, database)
 
 
 def _clean(environment) -> dict[str, str]:

@@ -4,26 +4,18 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.support.processes import ROOT, DeploymentError, Process, wait_for
+
 BIN = os.path.dirname(sys.executable)  # the virtualenv the tests run in (the README's .venv/bin)
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 BROWSER_SIDE = "127.0.0.2"  # nginx listens here; a client connecting to it has the source address 127.0.0.1
 PROXY_SIDE = "127.0.0.3"    # nginx reaches gunicorn from here, so the proxy's address differs from every client's
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def _production_section() -> str:
@@ -85,58 +77,27 @@ def nginx_config(snippet: str, prefix: str, listen_port: int, upstream_port: int
             f"{server}}}\n")
 
 
-class Processes:
-    """Programs started for one test run, each logging to a file in `directory`, all stopped at the end."""
+def run_to_end(name: str, argv: list[str], env: dict[str, str], stdin: str = "") -> str:
+    """Run a one-off command (a migration, create-admin) to its end; its output, or an error that shows it."""
+    done = subprocess.run(argv, cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{name} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    return done.stdout
 
-    def __init__(self, env: dict[str, str], directory: str):
-        self.env, self.directory = env, directory
-        self.running: list[tuple[str, subprocess.Popen]] = []
 
-    def run(self, name: str, argv: list[str], stdin: str = "") -> str:
-        """Run a command to its end; its output, or an assertion error that shows it."""
-        done = subprocess.run(argv, cwd=ROOT, env=self.env, input=stdin, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, f"{name} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-        return done.stdout
-
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen:
-        """Start a long-running program in its own process group, its output going to `<name>.log`."""
-        log = open(os.path.join(self.directory, f"{name}.log"), "wb")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        self.running.append((name, process))
-        return process
-
-    def log(self, name: str) -> str:
-        """The end of a program's output, for a failure message."""
-        path = os.path.join(self.directory, f"{name}.log")
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()[-4000:]
-
-    def wait_for_port(self, name: str, host: str, port: int, deadline_seconds: float = 60) -> None:
-        """Poll until the program accepts connections (it failing to start ends the wait at once)."""
-        process = dict(self.running)[name]
-        deadline = time.monotonic() + deadline_seconds
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"{name} exited ({process.returncode}):\n{self.log(name)}"
-            try:
-                socket.create_connection((host, port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"{name} did not listen on {host}:{port} in time:\n{self.log(name)}")
-
-    def stop_all(self) -> None:
-        """SIGTERM to every process group (newest first), SIGKILL to any still running 20 s later."""
-        for _name, process in reversed(self.running):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for _name, process in reversed(self.running):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+def wait_until_listening(process: Process, host: str, port: int, timeout: float = 60) -> None:
+    """Poll until the process accepts connections; its exit ends the wait at once, and either failure shows its log."""
+    def listening() -> bool:
+        if not process.alive:
+            raise DeploymentError(f"{process.name} exited ({process.popen.returncode}):\n{process.log_text()[-4000:]}")
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    try:
+        wait_for(listening, timeout, f"{process.name} on {host}:{port}")
+    except DeploymentError as exc:
+        raise DeploymentError(f"{exc}\n{process.log_text()[-4000:]}") from None
 
 
 def shared_temp_directory() -> str:
