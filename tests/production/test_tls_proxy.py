@@ -24,10 +24,10 @@ from playwright.sync_api import expect
 from requests.adapters import HTTPAdapter
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.http import csrf_token
 from tests.support.db import create_postgres_database, drop_postgres_database
-from tests.support.smtp import SmtpCapture
+from tests.support.http import csrf_token
 from tests.support.processes import Process, free_port
+from tests.support.smtp import SmtpCapture
 from tests.support.tls_proxy import (BIN, BROWSER_SIDE, NGINX, PROXY_SIDE, ReadmeDeployment, nginx_config, run_to_end,
                                      shared_temp_directory, wait_until_listening)
 
@@ -55,6 +55,8 @@ def _with_option(argv: list[str], option: str, value: str) -> list[str]:
 
 @dataclass
 class Deployment:
+    """The running deployment as its tests reach it."""
+
     base: str
     ca_pem: str
     spki: str  # base64 SHA-256 of the server certificate's key, for Chromium's --ignore-certificate-errors-spki-list
