@@ -60,9 +60,11 @@ def _sample_subject(campaign: Campaign) -> str:
 
 
 def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=None):
+    # The sample subject ends its transaction, expiring the campaign: render it first, so the status the page
+    # shows is read before the counts (never a finished status beside older counts that JS would not refresh).
+    sample_subject = _sample_subject(campaign)
     progress = campaign_service.progress(campaign) if campaign.status != "draft" else None
     states = delivery_report.state_report(campaign.id) if progress is not None else []
-    sample_subject = _sample_subject(campaign)
     schedule_form = schedule_form or _schedule_form(campaign)
     return render_template(
         "admin/campaigns/show.html", campaign=campaign, progress=progress, actions=_actions(campaign),
