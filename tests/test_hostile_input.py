@@ -36,7 +36,7 @@ HOSTILE_PATH = ["%00", "%FF%FE", "..%2F..%2F..%2Fetc%2Fpasswd", "....%2F%2F....%
                 "%E2%80%AE%C3%A9", "'%20OR%201=1--", "null", "%25", "A" * 600]
 HOSTILE_INT_PATH = ["0", "2147483648", "9223372036854775808", HUGE]
 # Values for query parameters and form fields (bytes are sent as they are: invalid UTF-8).
-HOSTILE_VALUES = [b"\xff\xfe\xc3(", "\x00", "a\x00b", "-1", HUGE, "-" + HUGE, "1e400", "NaN", "../../../../etc/passwd",
+HOSTILE_VALUES = [b"\xff\xfe\xc3(", "\x00", "a\x00b", "a\x1b[2J\x07\x85b", "-1", HUGE, "-" + HUGE, "1e400", "NaN", "../../../../etc/passwd",
                   "<script>alert(1)</script>", "' OR 1=1 --", "\u202e\ufeff", "A" * 20_000]
 BODIES = [
     ("application/json", b"[1, 2, 3]"), ("application/json", b'"a string"'), ("application/json", b"null"),

@@ -11,6 +11,7 @@ from mailer.models import Contact, ContactField, ContactFieldValue, Purpose, Sta
 from mailer.models.fields import FIELD_CATEGORIES, QUASI_IDENTIFIERS, VALUE_TYPES
 from mailer.services.ledger import consent_status
 from mailer.services.privacy import PrivacyError, audit, keys
+from mailer.text import has_controls
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 MAX_VALUE_LENGTH = 500
@@ -109,7 +110,8 @@ def clean_value(field: ContactField, raw: str | None, label: str = "") -> str:
     value = " ".join((raw or "").split())
     if len(value) > MAX_VALUE_LENGTH:
         raise PrivacyError(f"“{label}” is too long ({MAX_VALUE_LENGTH} characters at most).")
-    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co") for ch in value):
+    # The one control-character rule, and private-use characters, which mean nothing to anyone else.
+    if has_controls(value) or any(unicodedata.category(ch) == "Co" for ch in value):
         raise PrivacyError(f"“{label}” contains characters we can't store. Please type it again.")
     if not value:
         return ""
