@@ -167,6 +167,28 @@
     return item;
   }
 
+  // A bar per state beside the table (the table stays the accessible, complete view); colours follow the
+  // badges, and every bar is labelled on its axis, so colour is never the only cue.
+  const STATE_COLOURS = {queued: "#6c757d", sending: "#0d6efd", sent: "#198754", skipped: "#adb5bd",
+                         failed: "#dc3545", bounced: "#fd7e14", uncertain: "#6f42c1"};
+  let stateChart = null;
+
+  function drawStateChart(table) {
+    const canvas = document.querySelector("canvas[data-state-chart]");
+    if (!canvas || typeof Chart === "undefined") return null;
+    const rows = [...table.querySelectorAll("tr[data-state]")];
+    return new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: JSON.parse(canvas.dataset.states),
+        datasets: [{label: "Deliveries", data: rows.map((row) => Number(row.querySelector("[data-state-count]").textContent)),
+                    backgroundColor: rows.map((row) => STATE_COLOURS[row.dataset.state] || "#6c757d")}],
+      },
+      options: {indexAxis: "y", maintainAspectRatio: false, animation: false, plugins: {legend: {display: false}},
+                scales: {x: {beginAtZero: true, ticks: {precision: 0}}}},
+    });
+  }
+
   function updateStates(states) {
     const table = document.querySelector("[data-delivery-states]");
     if (!table) return;
@@ -181,7 +203,15 @@
       if (link) link.hidden = !state.count;
       if (status === "uncertain") row.classList.toggle("table-danger", state.count > 0);
     });
+    if (stateChart) {
+      stateChart.data.datasets[0].data = [...table.querySelectorAll("tr[data-state]")].map(
+        (row) => Number(row.querySelector("[data-state-count]").textContent));
+      stateChart.update();
+    }
   }
+
+  const statesTable = document.querySelector("[data-delivery-states]");
+  if (statesTable) stateChart = drawStateChart(statesTable);
 
   const progress = document.getElementById("progress");
   if (progress && progress.dataset.final !== "true") {

@@ -33,6 +33,10 @@ def test_resend_uncertain_deliveries_after_confirming(app, page, live_server, st
     uncertain_row = states.locator('tr[data-state="uncertain"]')
     expect(uncertain_row.locator("[data-state-count]")).to_have_text("2")
     expect(uncertain_row).to_contain_text("the worker stopped during the SMTP transaction ×2")
+    chart = page.get_by_role("img", name="Bar chart of the deliveries in each state")
+    expect(chart).to_be_visible()
+    assert page.evaluate("Chart.getChart(document.querySelector('canvas[data-state-chart]')).data.datasets[0].data") \
+        == [0, 0, 1, 0, 0, 0, 2]
     assert accessibility_violations(page) == []
     shoot(page, "campaign-uncertain")
 
@@ -57,6 +61,8 @@ def test_resend_uncertain_deliveries_after_confirming(app, page, live_server, st
     expect(page.locator("#campaign-status")).to_have_text("sent", timeout=20_000)
     expect(uncertain_row.locator("[data-state-count]")).to_have_text("0")
     expect(states.locator('tr[data-state="sent"] [data-state-count]')).to_have_text("3")
+    assert page.evaluate("Chart.getChart(document.querySelector('canvas[data-state-chart]')).data.datasets[0].data") \
+        == [0, 0, 3, 0, 0, 0, 0]  # the chart follows the table
     worker.drain()
     assert len(smtp_server.messages) == 2
 
