@@ -59,6 +59,8 @@ def _refused(port: int) -> bool:
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:  # the listener was closing as we connected: not refusing yet, ask again
+        return False
     return False
 
 
