@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import Middleware, TimeLimit, default_middleware
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -57,6 +57,26 @@ class AppContextMiddleware(Middleware):
         self._pop()
 
 
+class ProcessTimeLimit(TimeLimit):
+    """dramatiq's TimeLimit with one watcher thread per process: the stock middleware starts a never-ending thread
+    for every broker, and a process that builds many apps (the test suite) would pile them up."""
+
+    _shared_manager = None
+    _lock = threading.Lock()
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        with ProcessTimeLimit._lock:
+            if ProcessTimeLimit._shared_manager is None:
+                ProcessTimeLimit._shared_manager = self.manager
+            self.manager = ProcessTimeLimit._shared_manager
+
+    def after_process_boot(self, broker):
+        with ProcessTimeLimit._lock:
+            if not self.manager.is_alive():
+                super().after_process_boot(broker)
+
+
 class OneMessagePerThread(Middleware):
     """Prefetch at most one message per worker thread (dramatiq's default is two): a worker holds no queue of
     batches that others could be sending, so a killed worker strands nothing but what it was running."""
@@ -100,7 +120,7 @@ def init_app(app) -> Workers:
                              heartbeat_timeout=BROKER_HEARTBEAT_TIMEOUT_MS, maintenance_chance=10_000)
         broker.add_middleware(OneMessagePerThread())
     else:
-        broker = StubBroker()
+        broker = StubBroker(middleware=[ProcessTimeLimit() if m is TimeLimit else m() for m in default_middleware])
         broker.emit_after("process_boot")
     broker.add_middleware(AppContextMiddleware(app))
     dramatiq.set_broker(broker)
