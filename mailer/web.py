@@ -54,10 +54,15 @@ def with_response_floor(view):
         try:
             return view(*args, **kwargs)
         finally:
-            remaining = current_app.config["SIGNUP_RESPONSE_FLOOR_MS"] / 1000 - (time.monotonic() - started)
-            if remaining > 0:
-                time.sleep(remaining)  # padding the answer, not waiting for anything
+            pad_to_floor(started, "SIGNUP_RESPONSE_FLOOR_MS")
     return floored
+
+
+def pad_to_floor(started: float, setting: str) -> None:
+    """Return no sooner than `setting` milliseconds after `started`: padding an answer, not waiting for anything."""
+    remaining = current_app.config[setting] / 1000 - (time.monotonic() - started)
+    if remaining > 0:
+        time.sleep(remaining)
 
 
 def retry_after_only_when_refused(response):

@@ -3,7 +3,7 @@ import re
 import time
 from urllib.parse import urlsplit
 
-from flask import (abort, current_app, flash, has_request_context, redirect, render_template, request, session,
+from flask import (abort, flash, has_request_context, redirect, render_template, request, session,
                    url_for)
 from flask_login import current_user, login_user, logout_user
 
@@ -12,6 +12,7 @@ from mailer.admin.forms import LoginForm, SecondFactorForm, SetupForm
 from mailer.extensions import db, limiter
 from mailer.models import StaffUser
 from mailer.services import second_factor, staff, staff_lockout, staff_sessions
+from mailer.web import pad_to_floor
 
 PENDING_KEY = "pending_login"  # who passed the password step and what they asked for, until the second factor
 PENDING_SECONDS = 600
@@ -97,13 +98,6 @@ def inject_enrolment_state():
     return {"held_for_enrolment": _held_for_enrolment()} if has_request_context() else {}
 
 
-def _pad(started: float) -> None:
-    """Answer no sooner than the floor, so known, unknown and locked accounts take the same time."""
-    remaining = current_app.config["STAFF_LOGIN_FLOOR_MS"] / 1000 - (time.monotonic() - started)
-    if remaining > 0:
-        time.sleep(remaining)
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def login():
@@ -112,7 +106,7 @@ def login():
     if form.validate_on_submit():
         started = time.monotonic()
         user = staff.authenticate(form.email.data, form.password.data, request.remote_addr)
-        _pad(started)
+        pad_to_floor(started, "STAFF_LOGIN_FLOOR_MS")  # known, unknown and locked accounts take the same time
         if user is not None:
             return begin_login(user, safe_next(request.args.get("next")))
         flash(LOGIN_FAILED, "danger")
