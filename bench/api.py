@@ -48,12 +48,12 @@ def main() -> None:
     from sqlalchemy import insert
 
     from mailer import create_app
-    from mailer.extensions import db
-    from mailer.models import Contact
-    from mailer.services import demo
-    from mailer.services.api_keys import create_key
-    from mailer.services.contacts import email_hash, get_or_create_contact
-    from mailer.services.ledger import RequestContext, record_consent
+    from mailer.core.extensions import db
+    from mailer.contacts.models.contact import Contact
+    from mailer import demo
+    from mailer.staff.api_keys import create_key
+    from mailer.contacts.operations import email_hash, get_or_create_contact
+    from mailer.consent.ledger import RequestContext, record_consent
 
     url = args.database or "sqlite:///" + os.path.join(tempfile.mkdtemp(), "bench.db")
     app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "SIGNUP_RESPONSE_FLOOR_MS": 0,

@@ -70,14 +70,18 @@ def seed(tracked: int, unsubscribers: int, tmp: str) -> dict[str, str]:
     from sqlalchemy import insert, select
 
     from mailer import create_app
-    from mailer.clock import utcnow
-    from mailer.extensions import db
-    from mailer.models import Campaign, ConsentState, Contact, Delivery, Link, Subscription
-    from mailer.models.ids import new_public_id
-    from mailer.services import recipient_links
-    from mailer.services.contacts import email_hash
-    from mailer.services.ledger import RequestContext, record_consent
-    from mailer.services.lists import create_list, ensure_tracking_purposes
+    from mailer.core.clock import utcnow
+    from mailer.core.extensions import db
+    from mailer.campaigns.models import Campaign, Link
+    from mailer.consent.models import ConsentState
+    from mailer.contacts.models.contact import Contact
+    from mailer.delivery.models import Delivery
+    from mailer.subscriptions.models.lists import Subscription
+    from mailer.core.ids import new_public_id
+    from mailer.delivery import recipient_links
+    from mailer.contacts.operations import email_hash
+    from mailer.consent.ledger import RequestContext, record_consent
+    from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 
     app = create_app()
     with app.app_context():
@@ -242,8 +246,8 @@ def wait_until_written(database_url: str, quiet: float = 1.3, limit: float = 15.
 def verify_ledger() -> str:
     """The consent ledger's chain after the load (what `flask consent verify` proves)."""
     from mailer import create_app
-    from mailer.extensions import db
-    from mailer.services.ledger import verify_chain
+    from mailer.core.extensions import db
+    from mailer.consent.ledger import verify_chain
 
     app = create_app()
     with app.app_context():

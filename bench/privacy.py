@@ -36,16 +36,19 @@ def main() -> None:
     from sqlalchemy import insert, select
 
     from mailer import create_app
-    from mailer.clock import utcnow
-    from mailer.extensions import db
-    from mailer.models import Campaign, Contact, Delivery
-    from mailer.services import demo
-    from mailer.services.contacts import email_hash, get_or_create_contact
-    from mailer.services.ledger import RequestContext, record_consent
-    from mailer.services.privacy import export, fields
-    from mailer.services.privacy.erasure import erase_contact
-    from mailer.services.privacy.retention import run_retention
-    from mailer.services.privacy.settings import get_settings
+    from mailer.core.clock import utcnow
+    from mailer.core.extensions import db
+    from mailer.campaigns.models import Campaign
+    from mailer.contacts.models.contact import Contact
+    from mailer.delivery.models import Delivery
+    from mailer import demo
+    from mailer.contacts.operations import email_hash, get_or_create_contact
+    from mailer.consent.ledger import RequestContext, record_consent
+    from mailer.privacy import export
+    from mailer.contacts import fields
+    from mailer.privacy.erasure import erase_contact
+    from mailer.privacy.retention import run_retention
+    from mailer.privacy.settings import get_settings
 
     url = args.database or "sqlite:///" + os.path.join(tempfile.mkdtemp(), "bench.db")
     app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})

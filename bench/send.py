@@ -79,13 +79,14 @@ def body_markdown() -> str:
 
 def seed(app, n: int) -> int:
     """N contacts confirmed on one list with list consent, half with tracking consent; returns the campaign id."""
-    from mailer.extensions import db
-    from mailer.models import Campaign, ConsentEvent, Layout
-    from mailer.security import keyed_hash
-    from mailer.sending.dkim import generate_key
-    from mailer.services.ledger import RequestContext, record_consent
-    from mailer.services.lists import create_list, ensure_tracking_purposes
-    from mailer.services.contacts import get_or_create_contact
+    from mailer.core.extensions import db
+    from mailer.campaigns.models import Campaign, Layout
+    from mailer.consent.models import ConsentEvent
+    from mailer.core.security import keyed_hash
+    from mailer.delivery.dkim import generate_key
+    from mailer.consent.ledger import RequestContext, record_consent
+    from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+    from mailer.contacts.operations import get_or_create_contact
 
     with app.app_context():
         tracking = ensure_tracking_purposes()
@@ -248,7 +249,7 @@ def main() -> None:
         from flask_migrate import upgrade
 
         from mailer import create_app
-        from mailer.extensions import db
+        from mailer.core.extensions import db
 
         app = create_app()
         with app.app_context():
@@ -270,8 +271,8 @@ def main() -> None:
             time.sleep(0.1)
         worker_pids = [(children(w.pid) or [w.pid])[0] for w in workers]
 
-        from mailer.models import Campaign
-        from mailer.services import campaigns
+        from mailer.campaigns.models import Campaign
+        from mailer.campaigns import lifecycle as campaigns
 
         with app.app_context():
             campaign = db.session.get(Campaign, campaign_id)

@@ -57,7 +57,7 @@ def _load_config(app: Flask, config) -> None:
 
 def _sqlite_pragmas(app: Flask) -> None:
     """WAL and foreign keys for SQLite, so the web thread and worker threads can share the file."""
-    from mailer.extensions import db
+    from mailer.core.extensions import db
 
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
@@ -77,24 +77,30 @@ def create_app(config=None) -> Flask:
                 template_folder=os.path.join(ROOT, "templates"), static_folder=os.path.join(ROOT, "static"))
     _load_config(app, config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from mailer import cli, web
-    from mailer.extensions import csrf, db, limiter, login_manager, migrate
-    from mailer.sending import broker, transport
-    from mailer.services import throttle
+    from mailer import cli
+    from mailer.admin import login
+    from mailer.core import broker, web
+    from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
+    from mailer.delivery import transport
+    from mailer.subscriptions import throttle
 
+    _import_models()
     db.init_app(app)
     _sqlite_pragmas(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    login.init_app(app)
     # Registered before the limiter so that it runs after the limiter's header injection (Flask runs after_request
     # functions in reverse order): Flask-Limiter sets Retry-After on every limited response, even a 200.
     app.after_request(web.retry_after_only_when_refused)
     limiter.init_app(app)
     throttle.init_app(app)
     transport.init_app(app)
+    _import_tasks()
     broker.init_app(app)
     web.init_app(app)
+    _register_blueprints(app)
     cli.init_app(app)
     from mailer.public.fast_path import RecipientFastPath
 
@@ -116,6 +122,43 @@ def create_app(config=None) -> Flask:
     return app
 
 
+def _import_models() -> None:
+    """Every domain's models, so SQLAlchemy's registry and Alembic's metadata know all tables and relationships."""
+    from mailer.campaigns import models as _campaigns  # noqa: F401
+    from mailer.consent import models as _consent  # noqa: F401
+    from mailer.contacts.models import contact, fields, imports, suppression  # noqa: F401
+    from mailer.deliverability import models as _deliverability  # noqa: F401
+    from mailer.delivery import models as _delivery  # noqa: F401
+    from mailer.privacy.models import audit, requests, settings  # noqa: F401
+    from mailer.staff.models import accounts, api_keys, security  # noqa: F401
+    from mailer.subscriptions.models import forms, lists  # noqa: F401
+    from mailer.tracking import models as _tracking  # noqa: F401
+
+
+def _import_tasks() -> None:
+    """Every domain's dramatiq actors, registered by name before the broker binds them."""
+    from mailer.campaigns import tasks as _campaigns  # noqa: F401
+    from mailer.contacts import tasks as _contacts  # noqa: F401
+    from mailer.delivery import tasks as _delivery  # noqa: F401
+    from mailer.privacy import tasks as _privacy  # noqa: F401
+    from mailer.staff import tasks as _staff  # noqa: F401
+    from mailer.subscriptions import tasks as _subscriptions  # noqa: F401
+    from mailer.tracking import tasks as _tracking  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    """The four doors: recipients' pages, embeddable forms, the staff admin and the JSON API."""
+    from mailer.admin import bp as admin_bp
+    from mailer.api import bp as api_bp
+    from mailer.embed import bp as embed_bp
+    from mailer.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(embed_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+
 def _trust_proxies(app: Flask) -> None:
     """Take the client's address, scheme and host from the configured number of reverse-proxy hops (ProxyFix)."""
     hops = {name: int(app.config.get(f"PROXY_FIX_X_{name.upper()}") or 0) for name in ("for", "proto", "host")}
@@ -127,8 +170,9 @@ def _prepare_database(app: Flask) -> None:
     """Embedded mode: bring the schema up to date, seed the demo, and print the first-run link if needed."""
     from flask_migrate import upgrade
 
-    from mailer.services import demo, staff
-    from mailer.urls import external_url
+    from mailer import demo
+    from mailer.staff import accounts as staff
+    from mailer.core.urls import external_url
 
     with app.app_context():
         upgrade(directory=os.path.join(ROOT, "migrations"))

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from mailer import create_app
-from mailer.extensions import db
+from mailer.core.extensions import db
 from tests.support.db import create_postgres_database, drop_postgres_database, empty_tables, migrate_schema
 from tests.support.smtp import SmtpCapture
 from tests.support.workers import FailureRecorder, drain
@@ -147,7 +147,7 @@ def smtp_server():
 @pytest.fixture
 def demo_form(app_ctx):
     """The seeded demo form (one list, open/click tracking purposes)."""
-    from mailer.services.demo import seed_demo
+    from mailer.demo import seed_demo
 
     return seed_demo()
 
@@ -155,7 +155,7 @@ def demo_form(app_ctx):
 @pytest.fixture
 def staff_user(app_ctx):
     """An owner account: owner@example.com / correct horse battery."""
-    from mailer.services.staff import create_staff
+    from mailer.staff.accounts import create_staff
 
     user = create_staff("owner@example.com", "correct horse battery", "owner")
     db.session.commit()

@@ -39,6 +39,6 @@ def test_embedded_mode_without_redis_uses_an_in_memory_broker_and_the_outbox(tmp
     app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
     assert isinstance(app.extensions["mailer.workers"].broker, StubBroker)
     with app.app_context():
-        from mailer.sending.transport import OutboxTransport, get_transport
+        from mailer.delivery.transport import OutboxTransport, get_transport
 
         assert isinstance(get_transport(), OutboxTransport)

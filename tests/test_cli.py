@@ -1,8 +1,11 @@
 """Operator commands and the health check, as an operator uses them."""
 from sqlalchemy import func, inspect, select, text
 
-from mailer.extensions import db
-from mailer.models import Form, MailingList, Notice, Purpose, StaffUser
+from mailer.core.extensions import db
+from mailer.subscriptions.models.forms import Form
+from mailer.subscriptions.models.lists import MailingList
+from mailer.consent.models import Notice, Purpose
+from mailer.staff.models.accounts import StaffUser
 from tests.support.http import login
 from tests.support.signup import page
 

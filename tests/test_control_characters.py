@@ -6,8 +6,11 @@ import re
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Campaign, Contact, ContactImport, MailingList
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.imports import ContactImport
+from mailer.subscriptions.models.lists import MailingList
 from tests.admin.test_campaign_pages import draft, editor_fields, form_token
 from tests.public.recipients import news_list, preferences_path, subscribed_contact
 from tests.support.audience import subscriber
@@ -38,7 +41,7 @@ def test_preference_centre_refuses_control_characters_in_the_name(app, app_ctx, 
 
 
 def test_preference_centre_refuses_a_nul_in_a_field_value(app, app_ctx):
-    from mailer.services.privacy import fields
+    from mailer.contacts import fields
 
     fields.define_field("city", "City", "ordinary")
     db.session.commit()
@@ -125,7 +128,7 @@ def test_list_names_refuse_control_characters(app_ctx, auth):
     response = auth.post("/admin/lists/new", data={"csrf_token": token, "name": "News\x07", "description": "",
                                                    "visibility": "public"})
     assert response.status_code == 400 and "control character" in page(response)
-    from mailer.services.lists import ListError, create_list
+    from mailer.subscriptions.lists import ListError, create_list
 
     with pytest.raises(ListError, match="characters we can't store"):
         create_list("News\x1b", "")  # the service, for doors that are not the admin form (CLI, seed)

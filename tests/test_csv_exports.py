@@ -5,10 +5,10 @@ import io
 import re
 import zipfile
 
-from mailer.extensions import db
-from mailer.services.privacy import fields as field_service
-from mailer.services.staff import create_staff
-from mailer.spreadsheet import safe_cell
+from mailer.core.extensions import db
+from mailer.contacts import fields as field_service
+from mailer.staff.accounts import create_staff
+from mailer.core.spreadsheet import safe_cell
 from tests.public.test_privacy_self_service import _request_and_verify
 from tests.support.http import csrf_token, login
 from tests.support.privacy import sign_up_and_confirm

@@ -18,13 +18,13 @@ from urllib.parse import quote, quote_from_bytes, urlsplit
 import pytest
 from sqlalchemy import text
 
-from mailer.extensions import db
-from mailer.services.api_keys import create_key
-from mailer.services.campaign_drafts import DraftFields, create_draft
-from mailer.services.layouts import default_layout, ensure_builtin_layouts
-from mailer.services.recipient_links import click_url, open_pixel_url, preferences_url, unsubscribe_url
-from mailer.services.signup import confirmation_token
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.staff.api_keys import create_key
+from mailer.campaigns.drafts import DraftFields, create_draft
+from mailer.campaigns.layouts import default_layout, ensure_builtin_layouts
+from mailer.delivery.recipient_links import click_url, open_pixel_url, preferences_url, unsubscribe_url
+from mailer.subscriptions.signup import confirmation_token
+from mailer.staff.accounts import create_staff
 from tests.support.audience import subscriber
 from tests.support.http import csrf_token
 
@@ -304,7 +304,7 @@ def _sweep_rule(sweep: Sweep, rule, world: dict, names: list[str], forms: dict) 
 def no_rate_limits(app):
     """Reach the code behind the rate limits. The limiter is one object shared by every app (a config setting
     would stay off for the apps of later tests), so it is switched off here and back on afterwards."""
-    from mailer.extensions import limiter
+    from mailer.core.extensions import limiter
 
     was = limiter.enabled
     limiter.enabled = False

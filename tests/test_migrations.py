@@ -8,11 +8,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from mailer import ROOT
-from mailer.extensions import db
+from mailer.core.extensions import db
 
 
 def _context(connection) -> MigrationContext:
-    # The same comparison options `flask db migrate` uses (see mailer.extensions.migrate).
+    # The same comparison options `flask db migrate` uses (see mailer.core.extensions.migrate).
     return MigrationContext.configure(connection, opts={"compare_type": True, "render_as_batch": True})
 
 

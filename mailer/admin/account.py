@@ -6,11 +6,11 @@ from mailer.admin import bp
 from mailer.admin.auth import safe_next, this_session
 from mailer.admin.forms import PasswordChangeForm, TotpCodeForm, TotpEnrolForm
 from mailer.admin.privacy_forms import ActionForm
-from mailer.extensions import db, limiter
-from mailer.services import second_factor, staff, staff_sessions
-from mailer.services.privacy import audit
-from mailer.services.second_factor import SecondFactorError
-from mailer.web import error_response
+from mailer.core.extensions import db, limiter
+from mailer.staff import second_factor, accounts as staff, sessions as staff_sessions
+from mailer.privacy import audit
+from mailer.staff.second_factor import SecondFactorError
+from mailer.core.web import error_response
 
 
 def _render_account(password_form=None, code_form=None, status: int = 200):

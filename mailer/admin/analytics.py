@@ -3,11 +3,12 @@ from flask import render_template, request
 from sqlalchemy import select
 
 from mailer.admin import bp
-from mailer.extensions import db
-from mailer.models import Campaign, MailingList
-from mailer.services import analytics
-from mailer.services.lists import all_lists, list_counts
-from mailer.web import db_int
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.subscriptions.models.lists import MailingList
+from mailer.analytics import queries as analytics
+from mailer.subscriptions.lists import all_lists, list_counts
+from mailer.core.web import db_int
 
 
 @bp.get("/stats")

@@ -6,9 +6,9 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from mailer.admin import bp
-from mailer.extensions import db
-from mailer.services import api_keys as key_service
-from mailer.services.privacy import audit
+from mailer.core.extensions import db
+from mailer.staff import api_keys as key_service
+from mailer.privacy import audit
 
 
 class ApiKeyForm(FlaskForm):

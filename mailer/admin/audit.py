@@ -6,10 +6,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from mailer.admin import bp
-from mailer.extensions import db
-from mailer.models import StaffUser
-from mailer.services.privacy import audit
-from mailer.web import db_int
+from mailer.core.extensions import db
+from mailer.staff.models.accounts import StaffUser
+from mailer.privacy import audit
+from mailer.core.web import db_int
 
 
 def _day(name: str) -> date | None:

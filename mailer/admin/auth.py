@@ -9,10 +9,10 @@ from flask_login import current_user, login_user, logout_user
 
 from mailer.admin import bp
 from mailer.admin.forms import LoginForm, SecondFactorForm, SetupForm
-from mailer.extensions import db, limiter
-from mailer.models import StaffUser
-from mailer.services import second_factor, staff, staff_lockout, staff_sessions
-from mailer.web import pad_to_floor
+from mailer.core.extensions import db, limiter
+from mailer.staff.models.accounts import StaffUser
+from mailer.staff import second_factor, accounts as staff, lockout as staff_lockout, sessions as staff_sessions
+from mailer.core.web import pad_to_floor
 
 PENDING_KEY = "pending_login"  # who passed the password step and what they asked for, until the second factor
 PENDING_SECONDS = 600

@@ -8,7 +8,7 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, TextArea
 from wtforms.validators import Length
 
 from mailer.admin.forms import MultiCheckboxField
-from mailer.services.campaign_drafts import DraftFields
+from mailer.campaigns.drafts import DraftFields
 
 # Generous caps so a paste is never cut silently; the service gives the precise limits and messages.
 _LINE = [Length(max=1000, message="This is far too long.")]

@@ -7,13 +7,14 @@ from flask_login import current_user
 from mailer.admin import bp
 from mailer.admin.campaign_forms import ActionForm, ScheduleForm, TestSendForm
 from mailer.admin.campaigns import EDITOR_CSP, campaign_by_public_id, render_preview
-from mailer.extensions import db, limiter
-from mailer.models import Campaign
-from mailer.services import campaign_alerts, delivery_report, relay_wait_alerts
-from mailer.services import campaign_drafts as drafts
-from mailer.services import campaigns as campaign_service
-from mailer.services.contacts import AddressError, normalise_email
-from mailer.services.privacy import audit
+from mailer.core.extensions import db, limiter
+from mailer.campaigns.models import Campaign
+from mailer.campaigns import alerts as campaign_alerts, relay_wait as relay_wait_alerts
+from mailer.delivery import report as delivery_report
+from mailer.campaigns import drafts as drafts
+from mailer.campaigns import lifecycle as campaign_service
+from mailer.contacts.operations import AddressError, normalise_email
+from mailer.privacy import audit
 
 MAX_TEST_ADDRESSES = 10
 EXCLUSION_LABELS = {

@@ -5,10 +5,10 @@ from flask_login import current_user
 from mailer.admin import bp
 from mailer.admin.campaign_forms import ActionForm
 from mailer.admin.campaigns import campaign_by_public_id
-from mailer.models import Campaign
-from mailer.services import delivery_report
-from mailer.services.delivery_resend import MAX_CHOSEN, ResendError, resend_uncertain
-from mailer.web import db_int
+from mailer.campaigns.models import Campaign
+from mailer.delivery import report as delivery_report
+from mailer.delivery.resend import MAX_CHOSEN, ResendError, resend_uncertain
+from mailer.core.web import db_int
 
 
 def _list_page(campaign: Campaign, status: int = 200, error: str = ""):

@@ -6,14 +6,15 @@ from sqlalchemy import func, select
 
 from mailer.admin import bp
 from mailer.admin.campaign_forms import ActionForm, CampaignForm
-from mailer.extensions import db
-from mailer.models import Campaign, Delivery
-from mailer.services import campaign_drafts as drafts
-from mailer.services import campaigns as campaign_service
-from mailer.services import layouts as layout_service
-from mailer.services import rendering
-from mailer.services.lists import all_lists, list_counts
-from mailer.web import BASE_CSP
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
+from mailer.campaigns import drafts as drafts
+from mailer.campaigns import lifecycle as campaign_service
+from mailer.campaigns import layouts as layout_service
+from mailer.campaigns import rendering
+from mailer.subscriptions.lists import all_lists, list_counts
+from mailer.core.web import BASE_CSP
 
 # The editor and preview pages show marketers' own remote images; scripts stay 'self' only.
 EDITOR_CSP = (BASE_CSP.replace("img-src 'self' data:", "img-src 'self' data: https: http:")

@@ -3,13 +3,14 @@ from flask import render_template, request
 from sqlalchemy import select
 
 from mailer.admin import bp
-from mailer.extensions import db
-from mailer.models import ConsentState, Contact
-from mailer.services import evidence
-from mailer.services.contacts import search_contacts
-from mailer.services.ledger import contact_history
-from mailer.services.lists import all_lists
-from mailer.web import db_int
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentState
+from mailer.contacts.models.contact import Contact
+from mailer.consent import evidence
+from mailer.contacts.operations import search_contacts
+from mailer.consent.ledger import contact_history
+from mailer.subscriptions.lists import all_lists
+from mailer.core.web import db_int
 
 
 def _by_public_id(public_id: str) -> Contact:

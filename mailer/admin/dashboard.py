@@ -5,12 +5,16 @@ from flask import render_template
 from sqlalchemy import func, select
 
 from mailer.admin import bp
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.services import campaign_alerts, relay_wait_alerts
-from mailer.services.privacy import requests
-from mailer.models import ConsentEvent, Contact, Form, MailingList, OutboxMessage, Subscription
-from mailer.services.forms import form_by_slug
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns import alerts as campaign_alerts, relay_wait as relay_wait_alerts
+from mailer.privacy import requests
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
+from mailer.subscriptions.models.forms import Form
+from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.delivery.models import OutboxMessage
+from mailer.subscriptions.forms import form_by_slug
 
 
 def _count(query) -> int:

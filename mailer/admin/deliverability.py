@@ -5,11 +5,12 @@ from flask import flash, redirect, render_template, url_for
 from sqlalchemy import func, select
 
 from mailer.admin import bp
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import Campaign, Contact
-from mailer.models.bounce import BounceEvent
-from mailer.services import deliverability
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.contacts.models.contact import Contact
+from mailer.deliverability.models import BounceEvent
+from mailer.deliverability import domains as deliverability
 
 RECENT = 50
 ALERT_DAYS = 7

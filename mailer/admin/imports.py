@@ -8,11 +8,13 @@ from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import Length
 
 from mailer.admin import bp
-from mailer.extensions import db
-from mailer.models import AuditEvent, ContactImport, MailingList
-from mailer.services import imports
-from mailer.services.lists import all_lists
-from mailer.web import accepts_upload
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.contacts.models.imports import ContactImport
+from mailer.subscriptions.models.lists import MailingList
+from mailer.contacts import imports
+from mailer.subscriptions.lists import all_lists
+from mailer.core.web import accepts_upload
 
 
 class ImportForm(FlaskForm):

@@ -5,10 +5,10 @@ from sqlalchemy import select
 from mailer.admin import bp
 from mailer.admin.campaign_forms import ActionForm, LayoutForm
 from mailer.admin.campaigns import EDITOR_CSP, PREVIEW_DOCUMENT_CSP, render_preview
-from mailer.extensions import db
-from mailer.models import Campaign, Layout
-from mailer.services import layouts as layout_service
-from mailer.services.campaign_drafts import default_sender
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign, Layout
+from mailer.campaigns import layouts as layout_service
+from mailer.campaigns.drafts import default_sender
 
 SAMPLE_BODY = """# A headline for your news
 

@@ -4,10 +4,10 @@ from sqlalchemy import select
 
 from mailer.admin import bp
 from mailer.admin.forms import ListForm
-from mailer.extensions import db
-from mailer.models import MailingList, Subscription
-from mailer.services import lists as list_service
-from mailer.web import db_int
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.subscriptions import lists as list_service
+from mailer.core.web import db_int
 
 
 def _by_public_id(public_id: str) -> MailingList:

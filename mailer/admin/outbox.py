@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from mailer.admin import bp
 from mailer.admin.outbox_links import LinkFilter
-from mailer.extensions import db
-from mailer.models import OutboxMessage
-from mailer.services.forms import form_by_slug
-from mailer.services.tracking import PIXEL_GIF, click_destination
-from mailer.web import db_int
+from mailer.core.extensions import db
+from mailer.delivery.models import OutboxMessage
+from mailer.subscriptions.forms import form_by_slug
+from mailer.tracking.events import PIXEL_GIF, click_destination
+from mailer.core.web import db_int
 
 HTML_PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:; frame-ancestors 'self'; sandbox"
 BLANK_IMAGE = "data:image/gif;base64," + base64.b64encode(PIXEL_GIF).decode()

@@ -16,7 +16,7 @@ from email.parser import BytesParser
 
 from flask import current_app
 
-from mailer.services import staff_accounts
+from mailer.staff import management as staff_accounts
 
 HIDDEN = "[personal link hidden: only its recipient may use it]"
 HIDDEN_HREF = "about:blank"

@@ -7,9 +7,9 @@ from flask_login import current_user
 from mailer.admin import bp
 from mailer.admin.auth import PENDING_KEY, finish_login, pending_user, safe_next
 from mailer.admin.privacy_forms import ActionForm
-from mailer.extensions import db, limiter
-from mailer.services import passkeys, staff_lockout
-from mailer.services.second_factor import SecondFactorError
+from mailer.core.extensions import db, limiter
+from mailer.staff import passkeys, lockout as staff_lockout
+from mailer.staff.second_factor import SecondFactorError
 
 CHALLENGE_KEY = "passkey_challenge"  # one challenge at a time, single use, in the signed session cookie
 CHALLENGE_SECONDS = 300

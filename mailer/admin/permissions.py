@@ -10,8 +10,8 @@ from flask import abort, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from mailer.extensions import db, login_manager
-from mailer.models.staff import ROLES
+from mailer.core.extensions import db, login_manager
+from mailer.staff.models.accounts import ROLES
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def _restricted_contact_target() -> bool:
     public_id = (request.view_args or {}).get("public_id")
     if not public_id or not (request.endpoint or "").startswith("admin.contact"):
         return False
-    from mailer.models import Contact
+    from mailer.contacts.models.contact import Contact
 
     status = db.session.execute(select(Contact.status).where(Contact.public_id == public_id)).scalar_one_or_none()
     return status == "restricted"

@@ -6,20 +6,23 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from mailer.admin import bp
-from mailer.clock import utcnow
+from mailer.core.clock import utcnow
 from mailer.admin.privacy_forms import ActionForm, ExtendForm, RectifyForm, RequestForm, RevealForm
-from mailer.extensions import db
-from mailer.models import Contact, PrivacyRequest
-from mailer.models.privacy import REQUEST_STATUSES, REQUEST_TYPES
-from mailer.sending.broker import enqueue_after_commit
-from mailer.services.ledger import RequestContext
-from mailer.services.privacy import PrivacyError, audit, export, fields, requests
-from mailer.services.privacy.erasure import erase_contact
-from mailer.services.privacy.fulfil import fulfil
-from mailer.services.privacy.objection import has_objected_to_marketing, lift_marketing_objection
-from mailer.services.privacy.rectification import Correction, apply_changes, pending_address_change, validate
-from mailer.services.privacy.restriction import lift_restriction, restrict
-from mailer.web import db_int
+from mailer.core.extensions import db
+from mailer.contacts.models.contact import Contact
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.privacy.models.requests import REQUEST_STATUSES, REQUEST_TYPES
+from mailer.core.broker import enqueue_after_commit
+from mailer.consent.ledger import RequestContext
+from mailer.core.errors import PrivacyError
+from mailer.privacy import audit, export, requests
+from mailer.contacts import fields
+from mailer.privacy.erasure import erase_contact
+from mailer.privacy.fulfil import fulfil
+from mailer.privacy.objection import has_objected_to_marketing, lift_marketing_objection
+from mailer.privacy.rectification import Correction, apply_changes, pending_address_change, validate
+from mailer.privacy.restriction import lift_restriction, restrict
+from mailer.core.web import db_int
 
 
 def _ctx() -> RequestContext:

@@ -4,10 +4,10 @@ from wtforms import (BooleanField, DateField, EmailField, IntegerField, SelectFi
                      TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from mailer.models.fields import FIELD_CATEGORIES, QUASI_IDENTIFIERS
-from mailer.models.privacy import REQUEST_TYPES
-from mailer.models.settings import RECIPIENT_ROLES
-from mailer.models.staff import ROLES
+from mailer.contacts.models.fields import FIELD_CATEGORIES, QUASI_IDENTIFIERS
+from mailer.privacy.models.requests import REQUEST_TYPES
+from mailer.privacy.models.settings import RECIPIENT_ROLES
+from mailer.staff.models.accounts import ROLES
 
 STAFF_CHANNELS = [("email", "Email"), ("phone", "Phone"), ("letter", "Letter"), ("admin", "In person / other")]
 

@@ -5,12 +5,15 @@ from sqlalchemy import select
 
 from mailer.admin import bp
 from mailer.admin.privacy_forms import ActionForm, FieldForm, RecipientForm, SettingsForm
-from mailer.extensions import db
-from mailer.models import ContactField, DataRecipient
-from mailer.services.notices import notice_versions
-from mailer.services.privacy import PrivacyError, audit, fields, notice, retention, ropa
-from mailer.services.privacy import settings as privacy_settings
-from mailer.services.privacy.settings import LEGAL_BASES, RETENTION_CATEGORIES
+from mailer.core.extensions import db
+from mailer.contacts.models.fields import ContactField
+from mailer.privacy.models.settings import DataRecipient
+from mailer.consent.notices import notice_versions
+from mailer.core.errors import PrivacyError
+from mailer.privacy import audit, notice, retention, ropa
+from mailer.contacts import fields
+from mailer.privacy import settings as privacy_settings
+from mailer.privacy.settings import LEGAL_BASES, RETENTION_CATEGORIES
 
 
 def _parse_other_uses(text: str) -> list[dict]:

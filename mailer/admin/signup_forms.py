@@ -4,12 +4,13 @@ from sqlalchemy import select
 
 from mailer.admin import bp
 from mailer.admin.forms import SignupFormForm
-from mailer.extensions import db
-from mailer.models import Form, Purpose
-from mailer.services import forms as form_service
-from mailer.services.lists import all_lists, ensure_tracking_purposes
-from mailer.services.notices import notice_versions
-from mailer.services.privacy import fields as field_service
+from mailer.core.extensions import db
+from mailer.subscriptions.models.forms import Form
+from mailer.consent.models import Purpose
+from mailer.subscriptions import forms as form_service
+from mailer.subscriptions.lists import all_lists, ensure_tracking_purposes
+from mailer.consent.notices import notice_versions
+from mailer.contacts import fields as field_service
 
 
 def _by_public_id(public_id: str) -> Form:

@@ -7,10 +7,10 @@ from mailer.admin import bp
 from mailer.admin.auth import begin_login
 from mailer.admin.forms import InviteAcceptForm
 from mailer.admin.privacy_forms import ActionForm, InviteForm, RoleForm
-from mailer.extensions import db, limiter
-from mailer.models import StaffInvite, StaffUser
-from mailer.services import second_factor, staff_accounts, staff_lockout
-from mailer.services.privacy import PrivacyError
+from mailer.core.extensions import db, limiter
+from mailer.staff.models.accounts import StaffInvite, StaffUser
+from mailer.staff import second_factor, management as staff_accounts, lockout as staff_lockout
+from mailer.core.errors import PrivacyError
 
 
 @bp.route("/staff", methods=["GET", "POST"])

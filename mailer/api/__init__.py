@@ -5,7 +5,7 @@ with a 4xx status for anything the caller can fix; a 500 only ever means a bug o
 """
 from flask import Blueprint, current_app, g
 
-from mailer.extensions import csrf, limiter
+from mailer.core.extensions import csrf, limiter
 
 bp = Blueprint("api", __name__)
 

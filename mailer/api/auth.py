@@ -4,7 +4,8 @@ from flask import current_app, g, request
 from mailer.api import bp
 from mailer.api.errors import ApiError
 from mailer.api.inputs import is_id
-from mailer.services import api_keys, throttle
+from mailer.staff import api_keys
+from mailer.subscriptions import throttle
 
 # Endpoints anyone may read: the API's own description.
 OPEN_ENDPOINTS = {"api.openapi_document"}

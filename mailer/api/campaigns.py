@@ -6,12 +6,12 @@ from mailer.api import api_route
 from mailer.api.errors import ApiError
 from mailer.api.inputs import invalid, json_object, keyset_page, page_args, refuse_unknown, string_list
 from mailer.api.serializers import campaign_json, uncertain_json
-from mailer.extensions import db
-from mailer.models import Campaign
-from mailer.models.campaign import CAMPAIGN_STATUSES
-from mailer.services import campaigns as campaign_service
-from mailer.services import delivery_report
-from mailer.services.delivery_resend import MAX_CHOSEN, ResendError, resend_uncertain
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.campaigns.models import CAMPAIGN_STATUSES
+from mailer.campaigns import lifecycle as campaign_service
+from mailer.delivery import report as delivery_report
+from mailer.delivery.resend import MAX_CHOSEN, ResendError, resend_uncertain
 
 
 @api_route("/campaigns")

@@ -7,12 +7,14 @@ from mailer.api.errors import ApiError
 from mailer.api.inputs import invalid, json_object, keyset_page, obj, page_args, refuse_unknown, string
 from mailer.api.lists import list_by_public_id
 from mailer.api.serializers import contact_json, event_json
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Contact, Subscription
-from mailer.services import api_contacts
-from mailer.services.contacts import AddressError, find_contact_by_email, normalise_email
-from mailer.services.ledger import RequestContext
-from mailer.services.unsubscribe import withdraw_list
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
+from mailer.subscriptions.models.lists import Subscription
+from mailer.contacts import edits as api_contacts
+from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
+from mailer.consent.ledger import RequestContext
+from mailer.subscriptions.unsubscribe import withdraw_list
 
 
 def contact_by_public_id(public_id: str) -> Contact:

@@ -3,7 +3,7 @@ from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from mailer.api import bp
-from mailer.extensions import db
+from mailer.core.extensions import db
 
 MESSAGES = {
     400: "The request could not be understood.",

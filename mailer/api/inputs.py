@@ -7,8 +7,8 @@ from flask import request
 from sqlalchemy import Select
 
 from mailer.api.errors import ApiError
-from mailer.extensions import db
-from mailer.text import has_controls
+from mailer.core.extensions import db
+from mailer.core.text import has_controls
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

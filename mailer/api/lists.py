@@ -6,9 +6,9 @@ from mailer.api import api_route
 from mailer.api.errors import ApiError
 from mailer.api.inputs import keyset_page, page_args
 from mailer.api.serializers import list_json
-from mailer.extensions import db
-from mailer.models import MailingList
-from mailer.services.lists import list_counts
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import MailingList
+from mailer.subscriptions.lists import list_counts
 
 
 def list_by_public_id(public_id: str) -> MailingList:

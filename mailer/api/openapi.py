@@ -2,8 +2,8 @@
 from flask import current_app, jsonify
 
 from mailer.api import bp
-from mailer.extensions import limiter
-from mailer.models.campaign import DELIVERY_STATUSES
+from mailer.core.extensions import limiter
+from mailer.delivery.models import DELIVERY_STATUSES
 
 
 def _ref(name: str) -> dict:

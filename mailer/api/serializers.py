@@ -3,9 +3,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Campaign, ConsentEvent, ConsentState, Contact, MailingList, Purpose, Subscription
-from mailer.services.privacy import fields as field_service
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.consent.models import ConsentEvent, ConsentState, Purpose
+from mailer.contacts.models.contact import Contact
+from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.contacts import fields as field_service
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -3,9 +3,9 @@ from flask import current_app, g, jsonify
 
 from mailer.api import api_route
 from mailer.api.inputs import invalid, json_object, obj, refuse_unknown, string, string_list
-from mailer.services import api_signup, throttle
-from mailer.services.contacts import email_hash
-from mailer.web import with_response_floor
+from mailer.subscriptions import api_signup, throttle
+from mailer.contacts.operations import email_hash
+from mailer.core.web import with_response_floor
 
 ACCEPTED_MESSAGE = ("Thank you. If this address can receive our mail, a confirmation email is on its way; the "
                     "subscription starts when the person follows its link.")

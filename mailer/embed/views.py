@@ -3,12 +3,12 @@
 from flask import abort, current_app, jsonify, make_response, redirect, render_template, request
 
 from mailer.embed import bp
-from mailer.extensions import csrf, limiter
+from mailer.core.extensions import csrf, limiter
 from mailer.public.views import request_context
-from mailer.services import forms as form_service
-from mailer.services import signup, throttle
-from mailer.services.contacts import AddressError, email_hash, normalise_email
-from mailer.web import wants_json, with_response_floor
+from mailer.subscriptions import forms as form_service
+from mailer.subscriptions import signup, throttle
+from mailer.contacts.operations import AddressError, email_hash, normalise_email
+from mailer.core.web import wants_json, with_response_floor
 
 DEFAULT_SUCCESS = ("Thank you! Please check your inbox: we've sent you an email with a link to confirm your "
                    "subscription. If nothing arrives within a few minutes, look in your spam folder.")

@@ -19,10 +19,10 @@ from werkzeug.wrappers import Response
 
 from mailer.public.tracking import pixel_response
 from mailer.public.unsubscribe import one_click_answer
-from mailer.services import tracking
-from mailer.services import unsubscribe as unsubscribe_service
-from mailer.services.ledger import RequestContext
-from mailer.web import PATH_CHARACTER, apply_security_headers
+from mailer.tracking import events as tracking
+from mailer.subscriptions import unsubscribe as unsubscribe_service
+from mailer.consent.ledger import RequestContext
+from mailer.core.web import PATH_CHARACTER, apply_security_headers
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """The preference centre (/p/<token>) and the form that emails a fresh link (/p)."""
 from flask import render_template, request
 
-from mailer.extensions import csrf, db, limiter
+from mailer.core.extensions import csrf, db, limiter
 from mailer.public import bp
 from mailer.public.views import public_limit, request_context
-from mailer.services import preferences as service
-from mailer.services.privacy import PrivacyError
-from mailer.services.privacy.objection import has_objected_to_marketing, lift_marketing_objection
-from mailer.web import with_response_floor
+from mailer.subscriptions import preferences as service
+from mailer.core.errors import PrivacyError
+from mailer.privacy.objection import has_objected_to_marketing, lift_marketing_objection
+from mailer.core.web import with_response_floor
 
 
 def _render(token: str, contact, status: int = 200, **extra):

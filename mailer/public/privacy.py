@@ -7,17 +7,19 @@ An objection only stops processing, like an unsubscribe, so it applies at once.
 from flask import abort, current_app, make_response, render_template, request
 from sqlalchemy import select
 
-from mailer.extensions import csrf, db, limiter
-from mailer.models import Contact
+from mailer.core.extensions import csrf, db, limiter
+from mailer.contacts.models.contact import Contact
 from mailer.public import bp
 from mailer.public.views import public_limit, request_context
-from mailer.security import TokenExpired, TokenInvalid, read_token
-from mailer.services.privacy import PrivacyError, export, fields, notice, requests
-from mailer.services.privacy.fulfil import fulfil, verify_and_fulfil
-from mailer.services.privacy.objection import objectable_purposes
-from mailer.services.privacy.rectification import Correction, confirm_new_address, validate
-from mailer.services.privacy.retention import keep_contact
-from mailer.web import db_int, with_response_floor
+from mailer.core.security import TokenExpired, TokenInvalid, read_token
+from mailer.core.errors import PrivacyError
+from mailer.privacy import export, notice, requests
+from mailer.contacts import fields
+from mailer.privacy.fulfil import fulfil, verify_and_fulfil
+from mailer.privacy.objection import objectable_purposes
+from mailer.privacy.rectification import Correction, confirm_new_address, validate
+from mailer.privacy.retention import keep_contact
+from mailer.core.web import db_int, with_response_floor
 
 KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
 

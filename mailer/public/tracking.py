@@ -1,10 +1,10 @@
 """Tracking endpoints: the open pixel and click redirects (consent is checked when events are written)."""
 from flask import Response, redirect, request
 
-from mailer.extensions import limiter
+from mailer.core.extensions import limiter
 from mailer.public import bp
-from mailer.services import tracking
-from mailer.web import error_response
+from mailer.tracking import events as tracking
+from mailer.core.web import error_response
 
 UNKNOWN_LINK = ("This link doesn't lead anywhere we know. It may have been copied incompletely; "
                 "please use the links in the email itself.")

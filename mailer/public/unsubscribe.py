@@ -1,10 +1,10 @@
 """Unsubscribe links (REQUIREMENTS A3-A6): GET shows a page, POST (RFC 8058 one-click) acts."""
 from flask import current_app, render_template, request
 
-from mailer.extensions import csrf, limiter
+from mailer.core.extensions import csrf, limiter
 from mailer.public import bp
 from mailer.public.views import public_limit, request_context
-from mailer.services import unsubscribe as service
+from mailer.subscriptions import unsubscribe as service
 
 
 # No trailing slash: POST to the exact List-Unsubscribe URL must answer 2xx, not 308 (A4).

@@ -2,12 +2,12 @@
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import text
 
-from mailer.extensions import csrf, db, limiter
+from mailer.core.extensions import csrf, db, limiter
 from mailer.public import bp
-from mailer.services import signup
-from mailer.services.ledger import RequestContext
-from mailer.text import header_safe
-from mailer.web import with_response_floor
+from mailer.subscriptions import signup
+from mailer.consent.ledger import RequestContext
+from mailer.core.text import header_safe
+from mailer.core.web import with_response_floor
 
 
 def request_context(source: str) -> RequestContext:

@@ -22,7 +22,7 @@ def _convert(source, target, transform):
     if not rows:
         return
     # The master keys of sensitive fields (MAILER_DATA_KEYS), read from the app running the migration.
-    from mailer.services.privacy.keys import master_keys
+    from mailer.contacts.keys import master_keys
 
     keys = master_keys()
     for row in rows:

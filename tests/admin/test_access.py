@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
-from mailer.extensions import db
-from mailer.models import MailingList
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import MailingList
+from mailer.staff.accounts import create_staff
 from tests.support.http import csrf_token, login
 from tests.support.signup import page
 

@@ -6,10 +6,12 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Campaign, Delivery
-from mailer.services import analytics, tracking
-from mailer.services.ledger import RequestContext, record_consent
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
+from mailer.analytics import queries as analytics
+from mailer.tracking import events as tracking
+from mailer.consent.ledger import RequestContext, record_consent
 from tests.public.recipients import (click_path, news_list, open_path, sent_campaign, subscribed_contact,
                                      tracking_purposes, unsubscribe_path)
 
@@ -71,7 +73,7 @@ def test_campaign_numbers(seeded):
 
 
 def test_complaints_come_from_the_bounce_log(seeded):
-    from mailer.models import BounceEvent
+    from mailer.deliverability.models import BounceEvent
 
     delivery = db.session.execute(select(Delivery).where(Delivery.campaign_id == seeded["campaign"].id)).scalars().first()
     db.session.add_all([BounceEvent(delivery_id=delivery.id, contact_id=delivery.contact_id, kind="complaint",
@@ -79,8 +81,8 @@ def test_complaints_come_from_the_bounce_log(seeded):
                         BounceEvent(delivery_id=delivery.id, contact_id=delivery.contact_id, kind="hard",
                                     campaign_id=seeded["campaign"].id, status_code="5.1.1")])
     # The complaint handling also withdraws consent for the list: that is not counted as an unsubscribe.
-    from mailer.models import Contact
-    from mailer.services.unsubscribe import withdraw_list
+    from mailer.contacts.models.contact import Contact
+    from mailer.subscriptions.unsubscribe import withdraw_list
 
     withdraw_list(db.session.get(Contact, delivery.contact_id), seeded["list"], RequestContext("complaint:arf"),
                   {"list": seeded["list"].public_id, "campaign": seeded["campaign"].public_id, "reason": "complaint"})

@@ -5,9 +5,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select, update
 
-from mailer.extensions import db
-from mailer.models import Campaign, Layout, MailingList
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign, Layout
+from mailer.subscriptions.models.lists import MailingList
+from mailer.staff.accounts import create_staff
 from tests.support.audience import SIGNUP, subscriber
 from tests.support.http import csrf_token, login
 from tests.support.signup import page
@@ -213,8 +214,8 @@ def test_test_send_refuses_bad_addresses(auth, demo_form, addresses, message):
 
 
 def test_compliance_preview_counts_recipients_and_exclusions_by_reason(auth, demo_form):
-    from mailer.services.suppression import suppress
-    from mailer.services.unsubscribe import withdraw_list
+    from mailer.contacts.suppression import suppress
+    from mailer.subscriptions.unsubscribe import withdraw_list
 
     subscriber(demo_form, "ann@example.com")
     subscriber(demo_form, "bob@example.com")
@@ -281,8 +282,8 @@ def test_schedule_in_a_time_zone_after_confirmation(auth, demo_form):
 
 
 def test_a_scheduled_campaign_goes_back_to_draft(auth, demo_form):
-    from mailer.models import AuditEvent
-    from mailer.services.campaigns import start_due_campaigns
+    from mailer.privacy.models.audit import AuditEvent
+    from mailer.campaigns.lifecycle import start_due_campaigns
 
     subscriber(demo_form, "ann@example.com")
     campaign = draft(auth)
@@ -356,8 +357,8 @@ def test_pause_resume_cancel_are_posts_that_need_csrf(auth, demo_form):
 
 
 def test_viewers_see_campaigns_but_cannot_edit_or_send(client, demo_form):
-    from mailer.services.campaign_drafts import DraftFields, create_draft
-    from mailer.services.layouts import default_layout, ensure_builtin_layouts
+    from mailer.campaigns.drafts import DraftFields, create_draft
+    from mailer.campaigns.layouts import default_layout, ensure_builtin_layouts
 
     ensure_builtin_layouts()
     campaign = create_draft(DraftFields(name="Spring news", subject="Hi", from_email="news@example.com", body="Hello",

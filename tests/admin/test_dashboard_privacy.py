@@ -2,9 +2,9 @@
 import re
 from datetime import timedelta
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.services.privacy.requests import open_request
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.privacy.requests import open_request
 
 
 def _counts(html: str) -> list[str]:
@@ -23,7 +23,7 @@ def test_owner_sees_open_due_soon_and_overdue_requests(auth):
 
 
 def test_a_marketer_does_not_see_the_privacy_register(client, app_ctx):
-    from mailer.services.staff import create_staff
+    from mailer.staff.accounts import create_staff
     from tests.support.http import login
 
     create_staff("marketer@example.com", "correct horse battery", "marketer")

@@ -3,10 +3,10 @@ import re
 
 import pytest
 
-from mailer.clock import utcnow
-from mailer.services.deliverability import readiness
-from mailer.services.inbound import process_report
-from mailer.services.lists import create_list, ensure_tracking_purposes
+from mailer.core.clock import utcnow
+from mailer.deliverability.domains import readiness
+from mailer.deliverability.inbound import process_report
+from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.admin.dns_server import DnsServer
 from tests.sending.bounce_support import report, send_campaign, subscribers
 from tests.support.http import csrf_token

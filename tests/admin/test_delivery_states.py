@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from mailer.extensions import db
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.staff.accounts import create_staff
 from tests.sending.factory import newsletter
 from tests.support.deliveries import seed
 from tests.support.http import login

@@ -4,10 +4,14 @@ import io
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Contact, ContactImport, MailingList, OutboxMessage, Subscription
-from mailer.services.contacts import email_hash
-from mailer.services.suppression import suppress
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.imports import ContactImport
+from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.delivery.models import OutboxMessage
+from mailer.contacts.operations import email_hash
+from mailer.contacts.suppression import suppress
 from tests.support.http import csrf_token
 
 CSV = (b"email;name\n"

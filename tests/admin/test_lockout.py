@@ -6,10 +6,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import AuditEvent, StaffUser
-from mailer.services.staff import create_staff
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.staff.models.accounts import StaffUser
+from mailer.staff.accounts import create_staff
 from tests.support.http import csrf_token
 from tests.support.signup import page
 from tests.support.workers import drain

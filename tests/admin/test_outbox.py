@@ -3,8 +3,8 @@ import re
 
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import OutboxMessage
+from mailer.core.extensions import db
+from mailer.delivery.models import OutboxMessage
 from tests.support.signup import page, sign_up
 
 SUBJECT = "Please confirm your subscription to Mailer Demo"
@@ -56,7 +56,7 @@ def test_empty_outbox_says_how_to_fill_it(app, auth):
 
 def test_campaign_messages_are_listed_under_their_subject_as_marketing(app, auth, worker):
     """In embedded mode a sent campaign lands in the outbox like any message: its subject, kind and Message-ID."""
-    from mailer.services import campaigns
+    from mailer.campaigns import lifecycle as campaigns
     from tests.sending.factory import newsletter
 
     campaign, people = newsletter(2, subject="Spring news for {{ contact.first_name }} — ünïcode")
@@ -75,10 +75,10 @@ def test_campaign_messages_are_listed_under_their_subject_as_marketing(app, auth
 def test_reading_a_tracked_message_in_the_outbox_is_not_an_open_or_a_click(app, auth, worker):
     """The preview shows the message without our pixel and with the links' destinations, and records nothing;
     the raw source still shows the message as it was sent."""
-    from mailer.models import Campaign
-    from mailer.services import campaigns
-    from mailer.services.lists import create_list, ensure_tracking_purposes
-    from mailer.services.tracking_buffer import buffer_for
+    from mailer.campaigns.models import Campaign
+    from mailer.campaigns import lifecycle as campaigns
+    from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+    from mailer.tracking.buffer import buffer_for
     from tests.sending.factory import make_campaign, subscriber
 
     ensure_tracking_purposes()

@@ -5,13 +5,14 @@ import quopri
 import pytest
 from sqlalchemy import func, select
 
-from mailer.extensions import db
-from mailer.models import OutboxMessage, StaffUser
-from mailer.models.staff import ROLES
-from mailer.services import campaigns
-from mailer.services.preferences import send_link_email
-from mailer.services.privacy import mail as privacy_mail
-from mailer.services.privacy.requests import open_request
+from mailer.core.extensions import db
+from mailer.delivery.models import OutboxMessage
+from mailer.staff.models.accounts import StaffUser
+from mailer.staff.models.accounts import ROLES
+from mailer.campaigns import lifecycle as campaigns
+from mailer.subscriptions.preferences import send_link_email
+from mailer.privacy import mail as privacy_mail
+from mailer.privacy.requests import open_request
 from tests.admin.test_permissions import _url, _world
 from tests.sending.factory import newsletter
 from tests.support.http import csrf_token, staff_client
@@ -101,7 +102,7 @@ def _mail_with_every_personal_link(app, worker) -> list[str]:
 
 
 def _seed_demo(app) -> None:
-    from mailer.services.demo import seed_demo
+    from mailer.demo import seed_demo
 
     with app.app_context():
         seed_demo()

@@ -3,11 +3,11 @@ password is set: first-run setup, an accepted invitation, create-admin and a pas
 import pytest
 from sqlalchemy import func, select
 
-from mailer.extensions import db
-from mailer.models import StaffInvite, StaffUser
-from mailer.services import staff_accounts
-from mailer.services.passwords import WeakPassword, check_password
-from mailer.services.staff import create_staff, setup_token
+from mailer.core.extensions import db
+from mailer.staff.models.accounts import StaffInvite, StaffUser
+from mailer.staff import management as staff_accounts
+from mailer.staff.passwords import WeakPassword, check_password
+from mailer.staff.accounts import create_staff, setup_token
 from tests.support.html_forms import submit_form
 from tests.support.http import csrf_token, login
 from tests.support.signup import page

@@ -3,9 +3,9 @@ every entry names a real route, and a route nobody declared answers 403 to every
 import logging
 
 from mailer.admin import permissions
-from mailer.extensions import db
-from mailer.models.staff import ROLES
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.staff.models.accounts import ROLES
+from mailer.staff.accounts import create_staff
 from tests.support.http import login
 
 PASSWORD = "correct horse battery"

@@ -5,12 +5,14 @@ import pytest
 from sqlalchemy import select
 
 from mailer.admin.permissions import allowed
-from mailer.extensions import db
-from mailer.models import Layout, OutboxMessage, StaffInvite
-from mailer.models.staff import ROLES
-from mailer.services.privacy import settings as privacy_settings
-from mailer.services.privacy.requests import open_request
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.campaigns.models import Layout
+from mailer.delivery.models import OutboxMessage
+from mailer.staff.models.accounts import StaffInvite
+from mailer.staff.models.accounts import ROLES
+from mailer.privacy import settings as privacy_settings
+from mailer.privacy.requests import open_request
+from mailer.staff.accounts import create_staff
 from tests.sending.factory import newsletter
 from tests.support.http import csrf_token, login
 from tests.support.privacy import define_fields, fill_fields
@@ -76,7 +78,7 @@ def _world(app):
     db.session.add(invite)
     layout = db.session.execute(select(Layout)).scalars().first()
     outbox = db.session.execute(select(OutboxMessage)).scalars().first()
-    from mailer.services.demo import seed_demo
+    from mailer.demo import seed_demo
 
     form = seed_demo()
     db.session.commit()

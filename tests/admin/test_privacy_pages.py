@@ -7,10 +7,13 @@ import zipfile
 
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, Contact, PrivacyRequest, StaffUser
-from mailer.services.privacy import settings as privacy_settings
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.contacts.models.contact import Contact
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.staff.models.accounts import StaffUser
+from mailer.privacy import settings as privacy_settings
+from mailer.staff.accounts import create_staff
 from tests.sending.factory import newsletter
 from tests.support.http import csrf_token, login
 from tests.support.privacy import define_fields, fill_fields, links_in_mail

@@ -4,9 +4,9 @@ import time
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import StaffUser
-from mailer.services.staff import create_staff, setup_token
+from mailer.core.extensions import db
+from mailer.staff.models.accounts import StaffUser
+from mailer.staff.accounts import create_staff, setup_token
 from tests.support.authenticator import AUTHENTICATOR
 from tests.support.html_forms import submit_form
 from tests.support.http import enrol_totp

@@ -6,11 +6,12 @@ import time
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, StaffInvite, StaffUser
-from mailer.security import make_token
-from mailer.services import staff_accounts
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.staff.models.accounts import StaffInvite, StaffUser
+from mailer.core.security import make_token
+from mailer.staff import management as staff_accounts
+from mailer.staff.accounts import create_staff
 from tests.support.http import csrf_token, login
 from tests.support.privacy import links_in_mail
 from tests.support.signup import page, signed_at, token_payload

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, StaffSession
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.staff.models.security import StaffSession
+from mailer.staff.accounts import create_staff
 from tests.support.http import csrf_token, login
 from tests.support.signup import page
 

@@ -3,10 +3,10 @@ editor and its save, and sending, where a message over a limit fails alone with 
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Delivery, OutboxMessage
-from mailer.models.staff import ROLES
-from mailer.services import campaigns
+from mailer.core.extensions import db
+from mailer.delivery.models import Delivery, OutboxMessage
+from mailer.staff.models.accounts import ROLES
+from mailer.campaigns import lifecycle as campaigns
 from tests.admin.test_campaign_pages import editor_fields
 from tests.sending.factory import LAYOUT, newsletter
 from tests.support.http import csrf_token, staff_client

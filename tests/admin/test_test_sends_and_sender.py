@@ -3,8 +3,8 @@ and a From name holding an address refused when the draft is saved, not only whe
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Campaign
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
 from tests.admin.test_campaign_pages import draft, editor_fields, form_token
 from tests.support.audience import subscriber
 from tests.support.signup import page

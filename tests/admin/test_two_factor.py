@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from mailer.admin.permissions import allowed
-from mailer.extensions import db
-from mailer.models import AuditEvent, StaffUser
-from mailer.models.staff import ROLES, ROLES_NEEDING_SECOND_FACTOR
-from mailer.services.privacy.keys import master_keys
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.staff.models.accounts import StaffUser
+from mailer.staff.models.accounts import ROLES, ROLES_NEEDING_SECOND_FACTOR
+from mailer.contacts.keys import master_keys
+from mailer.staff.accounts import create_staff
 from tests.support.authenticator import AUTHENTICATOR, KEY_RE
 from tests.support.http import csrf_token, enrol_totp, login
 from tests.support.signup import page

@@ -4,9 +4,11 @@ import re
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, Campaign, Delivery
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
+from mailer.staff.accounts import create_staff
 from tests.support.deliveries import seed
 from tests.support.http import csrf_token, login
 from tests.support.signup import page

@@ -1,8 +1,8 @@
 """API fixtures: keys created through the service (as the admin page does) and a client that sends them."""
 import pytest
 
-from mailer.extensions import db
-from mailer.services.api_keys import create_key
+from mailer.core.extensions import db
+from mailer.staff.api_keys import create_key
 from tests.api.helpers import ApiClient
 
 

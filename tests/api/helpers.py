@@ -1,8 +1,8 @@
 """Helpers for API tests: a client that sends a key, and a valid sign-up body."""
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import MailingList
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import MailingList
 
 
 class ApiClient:

@@ -5,9 +5,10 @@ import re
 import pytest
 from sqlalchemy import select, text
 
-from mailer.extensions import db
-from mailer.models import ApiKey, AuditEvent
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.staff.models.api_keys import ApiKey
+from mailer.privacy.models.audit import AuditEvent
+from mailer.staff.accounts import create_staff
 from tests.api.helpers import ApiClient
 from tests.support.http import csrf_token, login
 

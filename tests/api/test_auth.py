@@ -4,9 +4,9 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ApiKey
-from mailer.services.api_keys import key_by_prefix, revoke_key
+from mailer.core.extensions import db
+from mailer.staff.models.api_keys import ApiKey
+from mailer.staff.api_keys import key_by_prefix, revoke_key
 from tests.api.helpers import ApiClient, signup_body
 
 

@@ -5,8 +5,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, Campaign
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.campaigns.models import Campaign
 from tests.support.deliveries import UNCERTAIN, seed
 
 

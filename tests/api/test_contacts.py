@@ -5,12 +5,14 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, ConsentEvent, Subscription
-from mailer.services.ledger import RequestContext, record_consent
-from mailer.services.privacy import fields as field_service
-from mailer.services.privacy.restriction import restrict
-from mailer.services.signup import confirmation_token
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.consent.models import ConsentEvent
+from mailer.subscriptions.models.lists import Subscription
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.contacts import fields as field_service
+from mailer.privacy.restriction import restrict
+from mailer.subscriptions.signup import confirmation_token
 from tests.api.helpers import signup_body
 from tests.support.signup import contact_by_email
 
@@ -180,7 +182,7 @@ def test_unsubscribe_writes_one_withdrawn_event(api, ann, demo_form):
 
 
 def test_unsubscribe_from_unknown_things_is_404(api, ann, demo_form):
-    from mailer.services.lists import create_list
+    from mailer.subscriptions.lists import create_list
 
     other = create_list("Offers")
     db.session.commit()
@@ -201,7 +203,7 @@ def test_a_restricted_contact_can_still_be_unsubscribed(api, ann, demo_form):
 
 
 def test_an_erased_contact_shows_nothing_personal_and_cannot_change(api, ann, demo_form):
-    from mailer.services.privacy.erasure import erase_contact
+    from mailer.privacy.erasure import erase_contact
 
     erase_contact(ann, RequestContext("test"))
     db.session.commit()

@@ -1,7 +1,7 @@
 """Input that breaks naive code (NUL bytes PostgreSQL refuses, infinite numbers, odd ids) gets a 4xx, never a 500."""
 import pytest
 
-from mailer.services.signup import confirmation_token
+from mailer.subscriptions.signup import confirmation_token
 from tests.api.helpers import signup_body
 from tests.support.signup import contact_by_email, row_counts
 

@@ -1,10 +1,12 @@
 """Lists and campaigns through the API: pages by cursor, single items, progress numbers, bad input."""
 from sqlalchemy import select
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import Campaign, Contact, Delivery
-from mailer.services.lists import create_list
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.contacts.models.contact import Contact
+from mailer.delivery.models import Delivery
+from mailer.subscriptions.lists import create_list
 from tests.api.helpers import signup_body
 
 

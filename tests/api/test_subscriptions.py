@@ -2,11 +2,13 @@
 import pytest
 from sqlalchemy import func, select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Contact, MailingList, Notice, Subscription
-from mailer.services.contacts import email_hash
-from mailer.services.signup import confirmation_token
-from mailer.services.suppression import suppress
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent, Notice
+from mailer.contacts.models.contact import Contact
+from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.contacts.operations import email_hash
+from mailer.subscriptions.signup import confirmation_token
+from mailer.contacts.suppression import suppress
 from tests.api.helpers import signup_body
 from tests.support.http import confirm_link
 from tests.support.signup import contact_by_email, path_of, row_counts
@@ -57,7 +59,7 @@ def test_changed_wording_makes_a_new_notice_version(api, demo_form):
 
 
 def test_several_lists_each_get_a_requested_event(api, demo_form):
-    from mailer.services.lists import create_list
+    from mailer.subscriptions.lists import create_list
 
     second = create_list("Offers")
     db.session.commit()
@@ -200,7 +202,7 @@ def test_restricted_contact_is_not_processed(api, demo_form):
 
 
 def test_private_list_accepts_api_signups(api, demo_form):
-    from mailer.services.lists import create_list
+    from mailer.subscriptions.lists import create_list
 
     private = create_list("Staff picks", visibility="private")
     db.session.commit()

@@ -5,8 +5,12 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Contact, Form, MailingList, OutboxMessage
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
+from mailer.subscriptions.models.forms import Form
+from mailer.subscriptions.models.lists import MailingList
+from mailer.delivery.models import OutboxMessage
 from tests.browser.conftest import LinkChecker, keyboard_login, shoot
 from tests.support.http import confirm_link, consent_values, form_timer
 

@@ -3,8 +3,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Campaign, Delivery
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
 from tests.browser.conftest import keyboard_login, shoot
 from tests.support.audience import subscriber
 

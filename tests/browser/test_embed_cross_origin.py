@@ -2,8 +2,11 @@
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Contact, OutboxMessage, Subscription
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
+from mailer.delivery.models import OutboxMessage
+from mailer.subscriptions.models.lists import Subscription
 from tests.browser.conftest import admin_snippet, shoot
 from tests.support.http import confirm_link
 

@@ -4,9 +4,9 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import StaffUser
-from mailer.services.staff import setup_token
+from mailer.core.extensions import db
+from mailer.staff.models.accounts import StaffUser
+from mailer.staff.accounts import setup_token
 from tests.browser.conftest import assert_accessible, keyboard_enrol, keyboard_login, shoot
 
 

@@ -1,9 +1,9 @@
 """A person fills a hosted form that asks for a custom field and a sensitive one, in Chromium."""
 from playwright.sync_api import expect
 
-from mailer.extensions import db
-from mailer.services.ledger import consent_status
-from mailer.services.privacy import fields as field_service
+from mailer.core.extensions import db
+from mailer.consent.ledger import consent_status
+from mailer.contacts import fields as field_service
 from tests.browser.conftest import shoot
 from tests.support.http import confirm_link
 from tests.support.privacy import ask_on_form

@@ -1,9 +1,9 @@
 """A person who objected to direct marketing changes their mind in the preference centre, in Chromium."""
 from playwright.sync_api import expect
 
-from mailer.extensions import db
-from mailer.services.ledger import RequestContext
-from mailer.services.privacy.objection import ensure_direct_marketing_purpose, has_objected_to_marketing, object_to
+from mailer.core.extensions import db
+from mailer.consent.ledger import RequestContext
+from mailer.privacy.objection import ensure_direct_marketing_purpose, has_objected_to_marketing, object_to
 from tests.browser.conftest import shoot
 from tests.public.recipients import news_list, preferences_path, subscribed_contact
 from tests.support.signup import contact_by_email

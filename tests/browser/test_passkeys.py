@@ -5,9 +5,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import StaffPasskey, StaffSession
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.staff.models.security import StaffPasskey, StaffSession
+from mailer.staff.accounts import create_staff
 from tests.browser.conftest import STAFF_EMAIL, STAFF_PASSWORD, assert_accessible, keyboard_login, shoot
 from tests.support.browser import _free_port
 

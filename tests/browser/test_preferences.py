@@ -3,8 +3,10 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Subscription, Suppression
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
+from mailer.subscriptions.models.lists import Subscription
+from mailer.contacts.models.suppression import Suppression
 from tests.browser.conftest import shoot
 from tests.public.recipients import (news_list, preferences_path, sent_campaign, subscribed_contact,
                                      tracking_purposes, unsubscribe_path)
@@ -118,7 +120,7 @@ def test_stats_page_draws_its_chart_and_reads_without_javascript(app, page, nojs
     campaign = sent_campaign(ann["news"], [contact], sent_minutes_ago=0, name="Just sent").campaign  # after consent
     assert client.get(open_path(app, contact, campaign), headers={"User-Agent": "Mozilla/5.0 (X11) Firefox/128.0"}
                       ).status_code == 200
-    from mailer.services.tracking_buffer import buffer_for
+    from mailer.tracking.buffer import buffer_for
 
     buffer_for(app).flush()
     keyboard_login(page)

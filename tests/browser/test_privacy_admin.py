@@ -3,9 +3,11 @@ a sensitive value is revealed with a reason, a contact is restricted."""
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, Contact, PrivacyRequest
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.contacts.models.contact import Contact
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.staff.accounts import create_staff
 from tests.browser.conftest import LinkChecker, keyboard_login, shoot
 from tests.browser.test_admin_pages import visit
 from tests.sending.factory import newsletter

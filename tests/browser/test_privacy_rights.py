@@ -6,8 +6,9 @@ import zipfile
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Contact, PrivacyRequest
+from mailer.core.extensions import db
+from mailer.contacts.models.contact import Contact
+from mailer.privacy.models.requests import PrivacyRequest
 from tests.browser.conftest import shoot
 from tests.public.recipients import news_list, preferences_path, sent_campaign, subscribed_contact, tracking_purposes
 from tests.support.privacy import links_in_mail

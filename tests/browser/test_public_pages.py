@@ -5,8 +5,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import OutboxMessage, Subscription
+from mailer.core.extensions import db
+from mailer.delivery.models import OutboxMessage
+from mailer.subscriptions.models.lists import Subscription
 from tests.browser.conftest import shoot
 from tests.support.http import confirm_link
 

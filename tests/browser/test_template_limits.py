@@ -2,8 +2,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from mailer.extensions import db
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.staff.accounts import create_staff
 from tests.browser.conftest import keyboard_login
 
 MARKETER = "marketer@example.com"

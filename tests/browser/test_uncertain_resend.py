@@ -4,9 +4,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from mailer.extensions import db
-from mailer.models import Campaign, Delivery
-from mailer.services import campaigns
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
+from mailer.campaigns import lifecycle as campaigns
 from tests.browser.conftest import keyboard_login, shoot
 from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
 from tests.support.accessibility import accessibility_violations

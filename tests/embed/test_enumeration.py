@@ -4,11 +4,11 @@ import time
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Subscription
-from mailer.services.contacts import email_hash
-from mailer.services.signup import confirmation_token
-from mailer.services.suppression import is_suppressed, suppress
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import Subscription
+from mailer.contacts.operations import email_hash
+from mailer.subscriptions.signup import confirmation_token
+from mailer.contacts.suppression import is_suppressed, suppress
 from tests.support.http import confirm_link, consent_values, form_timer
 from tests.support.signup import contact_by_email, path_of, sign_up
 

@@ -6,12 +6,13 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, ContactFieldValue
-from mailer.services import forms as form_service
-from mailer.services.ledger import consent_status
-from mailer.services.privacy import export
-from mailer.services.privacy import fields as field_service
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.fields import ContactFieldValue
+from mailer.subscriptions import forms as form_service
+from mailer.consent.ledger import consent_status
+from mailer.privacy import export
+from mailer.contacts import fields as field_service
 from tests.support.http import csrf_token, form_timer
 from tests.support.privacy import ask_on_form, links_in_mail
 from tests.support.signup import BROWSER, contact_by_email, page, row_counts
@@ -236,7 +237,7 @@ def test_an_unconfirmed_form_cannot_overwrite_a_confirmed_subscribers_answers(ap
 
 @pytest.mark.config(CONFIRM_EMAIL_PER_ADDRESS="10 per hour")
 def test_a_sensitive_answer_never_confirmed_goes_with_the_expired_consent(app, client, clinic, worker):
-    from mailer.services.retention import purge_unconfirmed
+    from mailer.subscriptions.expiry import purge_unconfirmed
 
     assert _submit(client, clinic).status_code == 200
     worker.drain()

@@ -1,8 +1,10 @@
 """The whole double opt-in: form → confirmation email over real SMTP → confirm → ledger and proof."""
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Contact, Subscription
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
+from mailer.subscriptions.models.lists import Subscription
 from tests.support.http import confirm_link, consent_values, form_timer
 
 

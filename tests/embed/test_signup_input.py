@@ -4,9 +4,9 @@ import uuid
 
 import pytest
 
-from mailer.extensions import db
-from mailer.services.forms import FormSettings, save_form
-from mailer.services.lists import create_list
+from mailer.core.extensions import db
+from mailer.subscriptions.forms import FormSettings, save_form
+from mailer.subscriptions.lists import create_list
 from tests.support.http import consent_values, form_timer
 from tests.support.signup import BROWSER, hidden_value, page, queued_messages, row_counts, sign_up, signed_at
 
@@ -281,8 +281,8 @@ def test_a_domain_cap_refusal_does_not_use_up_the_addresss_own_daily_email(app, 
     sign_up(client, email="b@victim.example")  # refused by the domain cap: b's own daily email stays unused
     worker.drain()
     with app.app_context():
-        from mailer.services.contacts import find_contact_by_email
-        from mailer.services.signup import request_confirmation_email
+        from mailer.contacts.operations import find_contact_by_email
+        from mailer.subscriptions.signup import request_confirmation_email
 
         from limits import parse
 

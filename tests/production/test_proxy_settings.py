@@ -9,8 +9,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
 from tests.support.http import confirm_link, consent_values, csrf_token, form_timer
 from tests.support.proxy import PROXY, app_config_from_environment, via_proxy
 from tests.support.signup import BROWSER, contact_by_email, page, path_of
@@ -57,7 +57,7 @@ def test_the_proxy_settings_come_from_the_environment(monkeypatch, tmp_path):
 def _create_marketer(app) -> None:
     """A staff member with a role that needs no second factor, created without leaving an app context pushed
     (requests would share its `g`: the user loaded once, the CSRF token of another client's session)."""
-    from mailer.services.staff import create_staff
+    from mailer.staff.accounts import create_staff
 
     with app.app_context():
         create_staff("marketer@example.com", MARKETER_PASSWORD, "marketer")

@@ -6,13 +6,17 @@ are inserted directly, as the sending engine would leave them after a send.
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import Campaign, Contact, Delivery, Link, MailingList, Purpose, Subscription
-from mailer.services import recipient_links
-from mailer.services.contacts import get_or_create_contact
-from mailer.services.ledger import RequestContext, record_consent
-from mailer.services.lists import create_list, ensure_tracking_purposes
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign, Link
+from mailer.contacts.models.contact import Contact
+from mailer.delivery.models import Delivery
+from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.consent.models import Purpose
+from mailer.delivery import recipient_links
+from mailer.contacts.operations import get_or_create_contact
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 
 SIGNUP = RequestContext("form", ip="192.0.2.1", user_agent="SignupBrowser/1.0")
 

@@ -4,10 +4,11 @@ import time
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentState, Subscription
-from mailer.security import make_token
-from mailer.services.signup import confirmation_token
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentState
+from mailer.subscriptions.models.lists import Subscription
+from mailer.core.security import make_token
+from mailer.subscriptions.signup import confirmation_token
 from tests.support.http import confirm_link
 from tests.support.signup import (contact_by_email, hidden_value, outbox_to, page, path_of, row_counts, sign_up,
                                   signed_at, token_payload)

@@ -4,10 +4,10 @@ import pytest
 from sqlalchemy import select
 from werkzeug.test import Client
 
-from mailer.extensions import db
-from mailer.models import Subscription
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import Subscription
 from mailer.public.fast_path import RecipientFastPath
-from mailer.services.tracking_buffer import buffer_for
+from mailer.tracking.buffer import buffer_for
 from tests.public.recipients import (click_path, news_list, open_path, sent_campaign, subscribed_contact,
                                      unsubscribe_path)
 
@@ -104,7 +104,7 @@ def test_everything_else_goes_to_flask(app, people, flask_requests):
 @pytest.mark.config(PROXY_FIX_X_FOR=1)
 def test_behind_a_proxy_the_ledger_records_the_clients_address_on_either_path(app, people):
     """The fast path sits inside ProxyFix: it sees the client's address, as the Flask views do."""
-    from mailer.models import ConsentEvent
+    from mailer.consent.models import ConsentEvent
 
     ann, bob, news, sent = people
     client = app.test_client(use_cookies=False)

@@ -4,10 +4,13 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Notice, OutboxMessage, Subscription, Suppression
-from mailer.services.ledger import consent_status
-from mailer.services.preferences import NOTICE_KEY
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent, Notice
+from mailer.delivery.models import OutboxMessage
+from mailer.subscriptions.models.lists import Subscription
+from mailer.contacts.models.suppression import Suppression
+from mailer.consent.ledger import consent_status
+from mailer.subscriptions.preferences import NOTICE_KEY
 from tests.public.recipients import news_list, preferences_path, subscribed_contact, tracking_purposes
 from tests.support.http import confirm_link
 
@@ -76,7 +79,7 @@ def test_page_shows_choices_data_and_rights(app, ann):
 
 
 def test_recipients_of_the_data_are_named(app, ann):
-    from mailer.models import DataRecipient
+    from mailer.privacy.models.settings import DataRecipient
 
     contact, *_ = ann
     db.session.add(DataRecipient(name="Relay GmbH", purpose="delivers our emails", outside_eea=False))
@@ -137,7 +140,7 @@ def test_name_can_be_changed(app, ann):
 
 
 def test_ordinary_fields_are_editable_sensitive_ones_are_not_shown(app, ann):
-    from mailer.services.privacy import fields
+    from mailer.contacts import fields
 
     contact, *_ = ann
     company = fields.define_field("company", "Company", "ordinary", help_text="Where you work.")

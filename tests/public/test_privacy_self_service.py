@@ -6,10 +6,13 @@ import zipfile
 
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Contact, OutboxMessage, PrivacyRequest
-from mailer.models.tracking import TrackingEvent
-from mailer.services.privacy import fields as field_service
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
+from mailer.delivery.models import OutboxMessage
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.tracking.models import TrackingEvent
+from mailer.contacts import fields as field_service
 from tests.public.recipients import sent_campaign
 from tests.support.privacy import define_fields, fill_fields, links_in_mail, preference_path, sign_up_and_confirm
 
@@ -163,7 +166,7 @@ def test_the_privacy_notice_is_public_versioned_and_complete(app, client, demo_f
                     "Complaints", "If you do not give us your data", "Automated decisions"):
         assert heading in page.text, heading
     assert "Version 1" in page.text
-    from mailer.services.lists import create_list
+    from mailer.subscriptions.lists import create_list
 
     create_list("Offers", "Special offers")
     db.session.commit()

@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import Link, TrackingCounter, TrackingEvent
-from mailer.services import tracking
-from mailer.services.ledger import RequestContext, record_consent
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Link
+from mailer.tracking.models import TrackingCounter, TrackingEvent
+from mailer.tracking import events as tracking
+from mailer.consent.ledger import RequestContext, record_consent
 from tests.public.recipients import (click_path, news_list, open_path, sent_campaign, subscribed_contact,
                                      tracking_purposes)
 
@@ -163,7 +164,7 @@ def test_a_person_clicking_two_links_is_human(app, seeded):
 
 
 def test_restricted_or_erased_contacts_are_not_tracked(app, seeded):
-    from mailer.services.erasure import anonymise_contact
+    from mailer.privacy.anonymise import anonymise_contact
 
     ann, _, sent = seeded
     ann.status = "restricted"
@@ -223,7 +224,7 @@ def test_retention_deletes_old_events(app, seeded):
 
 
 def test_retention_follows_the_privacy_settings(app, seeded):
-    from mailer.models import PrivacySettings
+    from mailer.privacy.models.settings import PrivacySettings
 
     ann, _, sent = seeded
     db.session.add(TrackingEvent(campaign_id=sent.campaign.id, contact_id=ann.id, kind="open",
@@ -248,7 +249,7 @@ def test_buffered_events_are_written_on_normal_shutdown(app, seeded, database_ur
         client = app.test_client()
         for _ in range(7):
             assert client.get({path!r}, headers={{"User-Agent": "Browser/1.0"}}).status_code == 200
-        from mailer.services.tracking_buffer import buffer_for
+        from mailer.tracking.buffer import buffer_for
         assert buffer_for(app).pending() == 7
     """)
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=app.root_path + "/..")

@@ -6,10 +6,14 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Link, Subscription, TrackingEvent
-from mailer.services import campaigns, tracking
-from mailer.services.lists import create_list, ensure_tracking_purposes
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
+from mailer.campaigns.models import Link
+from mailer.subscriptions.models.lists import Subscription
+from mailer.tracking.models import TrackingEvent
+from mailer.campaigns import lifecycle as campaigns
+from mailer.tracking import events as tracking
+from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.sending.factory import make_campaign, subscriber
 
 URL = re.compile(r"""https?://[^\s"'<>]+""")
@@ -114,7 +118,7 @@ def test_anonymous_counts_give_a_recipient_without_consent_the_same_link_as_ever
     assert [client.get(local(app, url)).headers["Location"] for url in anonymous] == [link.url for link in links]
     tracking.flush_events()
     assert db.session.execute(select(TrackingEvent)).first() is None  # no per-person event
-    from mailer.models import TrackingCounter
+    from mailer.tracking.models import TrackingCounter
 
     counts = db.session.execute(select(TrackingCounter.link_id, TrackingCounter.count)).all()
     assert sorted(counts) == [(link.id, 1) for link in links]

@@ -3,9 +3,11 @@ import pytest
 from sqlalchemy import select
 
 from mailer import create_app
-from mailer.extensions import db
-from mailer.models import ConsentEvent, ConsentState, Subscription, Suppression
-from mailer.services import recipient_links
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent, ConsentState
+from mailer.subscriptions.models.lists import Subscription
+from mailer.contacts.models.suppression import Suppression
+from mailer.delivery import recipient_links
 from tests.public.recipients import news_list, path_of, sent_campaign, subscribed_contact, unsubscribe_path
 
 
@@ -163,7 +165,7 @@ def test_default_link_lifetime_is_long(app):
 
 
 def test_erased_contact_gets_the_generic_answer(app, ann):
-    from mailer.services.erasure import anonymise_contact
+    from mailer.privacy.anonymise import anonymise_contact
 
     contact, news, _, campaign = ann
     path = unsubscribe_path(app, contact, news, campaign)
@@ -190,7 +192,7 @@ def test_concurrent_one_click_posts_write_one_event_per_consent(app, ann, scope)
     expected = [("News", "withdrawn")] if scope == "list" else [("News", "withdrawn"), ("Offers", "withdrawn"),
                                                                  ("Open tracking", "withdrawn")]
     assert sorted(events) == expected
-    from mailer.services.ledger import verify_chain
+    from mailer.consent.ledger import verify_chain
 
     assert verify_chain().ok
 
@@ -198,7 +200,7 @@ def test_concurrent_one_click_posts_write_one_event_per_consent(app, ann, scope)
 @pytest.mark.parametrize("scope", ["list", "everything"])
 def test_one_click_records_the_privacy_notice_in_force(app, ann, scope):
     """The withdrawal names the notice version the person was under when they left (source and notice, F3)."""
-    from mailer.services.privacy.notice import current_notice
+    from mailer.privacy.notice import current_notice
 
     contact, news, _, campaign = ann
     notice = current_notice()
@@ -215,7 +217,7 @@ def test_many_people_leaving_at_once_are_each_recorded_and_the_chain_holds(app, 
     """Concurrent one-click POSTs of different people share commits; each is durable, chained and idempotent."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from mailer.services.ledger import verify_chain
+    from mailer.consent.ledger import verify_chain
 
     _, news, _, campaign = ann
     people = [subscribed_contact(f"p{i}@example.com", [news]) for i in range(16)]
@@ -239,9 +241,9 @@ def test_a_group_commit_with_odd_text_and_odd_jobs_is_recorded_as_the_ledger_ver
     """One group of one-list unsubscribes (on PostgreSQL, one statement of migration 0011): an unusual address
     and hostile request text end up in events whose hashes `consent verify` recomputes; a repeated link in the
     group acts once, an unknown person is left to the request, an erased one gets the generic answer."""
-    from mailer.services.ledger import RequestContext, verify_chain
-    from mailer.services.erasure import anonymise_contact
-    from mailer.services.unsubscribe import ListJob, list_unsubscribes
+    from mailer.consent.ledger import RequestContext, verify_chain
+    from mailer.privacy.anonymise import anonymise_contact
+    from mailer.subscriptions.unsubscribe import ListJob, list_unsubscribes
 
     contact, news, offers, campaign = ann
     zoe = subscribed_contact("zoë.o'neil+ünï@exämple.com", [news, offers])

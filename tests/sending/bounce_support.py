@@ -6,11 +6,12 @@ from string import Template
 
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Delivery, Suppression
-from mailer.models.bounce import BounceEvent
-from mailer.sending.bounces import verp_address
-from mailer.services import campaigns
+from mailer.core.extensions import db
+from mailer.delivery.models import Delivery
+from mailer.contacts.models.suppression import Suppression
+from mailer.deliverability.models import BounceEvent
+from mailer.delivery.replies import verp_address
+from mailer.campaigns import lifecycle as campaigns
 from tests.sending.factory import deliveries, make_campaign, subscriber
 
 REPORTS = Path(__file__).parent / "reports"

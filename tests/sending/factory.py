@@ -3,12 +3,16 @@ import time
 
 from sqlalchemy import select
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import Campaign, Contact, Delivery, Layout, Purpose, Subscription
-from mailer.services.contacts import get_or_create_contact, normalise_email
-from mailer.services.ledger import RequestContext, record_consent
-from mailer.services.lists import create_list, ensure_tracking_purposes
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign, Layout
+from mailer.contacts.models.contact import Contact
+from mailer.delivery.models import Delivery
+from mailer.consent.models import Purpose
+from mailer.subscriptions.models.lists import Subscription
+from mailer.contacts.operations import get_or_create_contact, normalise_email
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 
 CTX = RequestContext("test")
 LAYOUT = """<!doctype html>

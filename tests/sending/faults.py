@@ -4,11 +4,12 @@ from datetime import timedelta
 from dramatiq.middleware import Middleware
 from sqlalchemy import func, select, update
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import Campaign, Delivery
-from mailer.sending import engine
-from mailer.services import campaigns
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
+from mailer.delivery import engine
+from mailer.campaigns import lifecycle as campaigns
 
 
 class Enqueued(Middleware):

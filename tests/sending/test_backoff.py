@@ -3,8 +3,8 @@ from datetime import timedelta
 
 import pytest
 
-from mailer.clock import utcnow
-from mailer.sending import engine
+from mailer.core.clock import utcnow
+from mailer.delivery import engine
 from tests.sending.factory import deliveries, newsletter
 from tests.sending.faults import fresh, open_count_is_exact, start_and_plan, time_passes, watch_broker
 
@@ -146,9 +146,9 @@ def test_a_reply_lost_after_the_content_is_uncertain_and_never_resent(app, app_c
 
 
 def test_a_late_success_from_before_the_outage_does_not_end_the_wait(app, app_ctx):
-    from mailer.sending.batch import wait_for_relay
-    from mailer.sending.bounces import TEMPORARY, SmtpOutcome
-    from mailer.sending.claims import Claims
+    from mailer.delivery.batch import wait_for_relay
+    from mailer.delivery.replies import TEMPORARY, SmtpOutcome
+    from mailer.delivery.claims import Claims
 
     campaign, _ = newsletter(2)
     batch = start_and_plan(campaign)

@@ -8,15 +8,16 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import update
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import Campaign, Delivery
-from mailer.models.bounce import BounceEvent
-from mailer.sending.listener import InboundServer
-from mailer.services import campaigns
-from mailer.services.bounces import classify, parse_dsn, purge_bounce_log
-from mailer.services.inbound import ReportRefused, process_report
-from mailer.services.lists import create_list, ensure_tracking_purposes
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
+from mailer.deliverability.models import BounceEvent
+from mailer.deliverability.listener import InboundServer
+from mailer.campaigns import lifecycle as campaigns
+from mailer.deliverability.bounces import classify, parse_dsn, purge_bounce_log
+from mailer.deliverability.inbound import ReportRefused, process_report
+from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.sending.bounce_support import (delivery_state, events, report, send_campaign, smtp_send, subscribers,
                                           suppression_reason)
 from tests.sending.factory import deliveries, make_campaign

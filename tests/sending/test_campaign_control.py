@@ -2,11 +2,14 @@
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Campaign, Contact, Subscription, Suppression
-from mailer.sending import engine
-from mailer.services import campaigns
-from mailer.services.ledger import record_consent
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.contacts.models.contact import Contact
+from mailer.subscriptions.models.lists import Subscription
+from mailer.contacts.models.suppression import Suppression
+from mailer.delivery import engine
+from mailer.campaigns import lifecycle as campaigns
+from mailer.consent.ledger import record_consent
 from tests.sending.factory import CTX, campaign_status, deliveries, newsletter
 from tests.support.workers import drain
 
@@ -29,7 +32,7 @@ def test_eligibility_is_rechecked_when_the_message_is_sent(app, app_ctx, smtp_se
     record_consent(leaves, sub.mailing_list.purpose, "withdrawn", CTX)
     db.session.get(Contact, restricted.id).status = "restricted"
     db.session.add(Suppression(email_hash=suppressed.email_hash, reason="complaint"))
-    from mailer.services.erasure import anonymise_contact
+    from mailer.privacy.anonymise import anonymise_contact
 
     anonymise_contact(db.session.get(Contact, erased.id))
     db.session.commit()

@@ -4,11 +4,11 @@ import re
 import dkim
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Campaign, Link
-from mailer.sending.bounces import delivery_id_from_verp
-from mailer.services import campaigns
-from mailer.services.lists import create_list, ensure_tracking_purposes
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign, Link
+from mailer.delivery.replies import delivery_id_from_verp
+from mailer.campaigns import lifecycle as campaigns
+from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.sending.factory import deliveries, make_campaign, subscriber
 
 SINGLE = ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type", "List-Unsubscribe",
@@ -96,8 +96,9 @@ def test_campaign_arrives_signed_with_one_click_unsubscribe(app, app_ctx, runner
 
 
 def test_compliance_preview_counts_every_exclusion_reason(app_ctx):
-    from mailer.models import Purpose, Suppression
-    from mailer.services.erasure import anonymise_contact
+    from mailer.consent.models import Purpose
+    from mailer.contacts.models.suppression import Suppression
+    from mailer.privacy.anonymise import anonymise_contact
 
     ensure_tracking_purposes()
     news, vip = create_list("News"), create_list("VIP customers")
@@ -116,7 +117,7 @@ def test_compliance_preview_counts_every_exclusion_reason(app_ctx):
     direct_marketing = Purpose(key="direct-marketing", name="Direct marketing", kind="other")
     db.session.add(direct_marketing)
     db.session.flush()
-    from mailer.services.ledger import record_consent
+    from mailer.consent.ledger import record_consent
     from tests.sending.factory import CTX
 
     record_consent(subscriber(news, "objector@example.net"), direct_marketing, "objected", CTX)
@@ -136,7 +137,7 @@ def test_compliance_preview_counts_every_exclusion_reason(app_ctx):
 
 def test_marketing_email_links_to_the_privacy_notice(app, app_ctx, client, worker, smtp_server):
     """Every built-in layout and the text part point to the published privacy notice."""
-    from mailer.services.layouts import ensure_builtin_layouts
+    from mailer.campaigns.layouts import ensure_builtin_layouts
 
     news = create_list("News")
     subscriber(news, "ann@example.net", "Ann Lee")

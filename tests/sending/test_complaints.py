@@ -3,14 +3,16 @@ withdraw consent in the ledger, and a high complaint rate pauses the domain's se
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Campaign, ConsentEvent, Subscription
-from mailer.sending.listener import InboundServer
-from mailer.services import campaigns
-from mailer.services.deliverability import complaint_rates
-from mailer.services.inbound import process_report
-from mailer.services.ledger import verify_chain
-from mailer.services.lists import create_list, ensure_tracking_purposes
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.consent.models import ConsentEvent
+from mailer.subscriptions.models.lists import Subscription
+from mailer.deliverability.listener import InboundServer
+from mailer.campaigns import lifecycle as campaigns
+from mailer.deliverability.domains import complaint_rates
+from mailer.deliverability.inbound import process_report
+from mailer.consent.ledger import verify_chain
+from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.sending.bounce_support import events, report, send_campaign, smtp_send, subscribers, suppression_reason
 from tests.sending.factory import make_campaign
 from tests.support.smtp import _free_port

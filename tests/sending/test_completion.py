@@ -3,9 +3,9 @@ import re
 
 from sqlalchemy import event
 
-from mailer.extensions import db
-from mailer.sending import engine
-from mailer.sending.recovery import finish_done_campaigns
+from mailer.core.extensions import db
+from mailer.delivery import engine
+from mailer.delivery.recovery import finish_done_campaigns
 from tests.sending.factory import newsletter
 from tests.sending.faults import fresh, open_count_is_exact, start_and_plan
 

@@ -4,9 +4,9 @@ import threading
 import psycopg
 import pytest
 
-from mailer.extensions import db
-from mailer.models import Campaign
-from mailer.services import campaigns
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.campaigns import lifecycle as campaigns
 from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
 from tests.sending.faults import open_count_is_exact
 

@@ -7,10 +7,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mailer.sending import bounces
-from mailer.sending.dkim import DkimSigner, public_key_record
-from mailer.sending.ratelimit import LocalBucket, RedisBucket, send_rate
-from mailer.sending.skeleton import MessageSkeleton
+from mailer.delivery import replies as bounces
+from mailer.delivery.dkim import DkimSigner, public_key_record
+from mailer.delivery.ratelimit import LocalBucket, RedisBucket, send_rate
+from mailer.delivery.skeleton import MessageSkeleton
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,8 @@ def test_signature_verifies_with_dkimpy_for_awkward_messages(signer):
 ])
 def test_the_skeletons_line_flags_let_signing_and_smtp_skip_their_scans_safely(signer, text, html,
                                                                                 relaxing_changes_it):
-    from mailer.sending.skeleton import LEADING_DOT, WSP_CHANGE
-    from mailer.sending.transport import _dot_stuffed
+    from mailer.delivery.skeleton import LEADING_DOT, WSP_CHANGE
+    from mailer.delivery.transport import _dot_stuffed
 
     skeleton = MessageSkeleton(from_name="News", from_email="news@example.com")
     for _ in range(2):  # the second time every line comes from the cache
@@ -140,7 +140,7 @@ def test_send_rate_is_shared_by_every_limiter_on_the_same_store(app, app_ctx, ba
                                        (550, "Requested action not taken"), (552, "5.2.2 Mailbox full"),
                                        (550, "5.7.1 Rejected by DMARC policy"), (553, "5.6.0 Bad content")])
 def test_a_refusal_now_and_a_bounce_later_are_judged_alike(code, text):
-    from mailer.services import bounces as reports
+    from mailer.deliverability import bounces as reports
 
     later = reports.classify("", f"{code} {text}")  # the same answer, arriving as a delivery report
     assert bounces.classify(code, text) == {reports.HARD: bounces.HARD, reports.POLICY: bounces.POLICY,

@@ -4,7 +4,7 @@ import smtplib
 import pytest
 from aiosmtpd.controller import Controller
 
-from mailer.sending.transport import SMTPTransport, SmtpSettings
+from mailer.delivery.transport import SMTPTransport, SmtpSettings
 from tests.support.smtp import SmtpCapture, _free_port, _Handler
 
 

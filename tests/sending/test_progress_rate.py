@@ -3,11 +3,11 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import Delivery
-from mailer.services import campaigns
-from mailer.sending import engine
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.delivery.models import Delivery
+from mailer.campaigns import lifecycle as campaigns
+from mailer.delivery import engine
 from tests.sending.factory import deliveries, newsletter
 
 

@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from mailer.sending.ratelimit import RedisBucket, SendRate
+from mailer.delivery.ratelimit import RedisBucket, SendRate
 
 
 def _free_port() -> int:

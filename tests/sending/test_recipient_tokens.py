@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from mailer.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.services import recipient_links
+from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.delivery import recipient_links
 from tests.support.signup import signed_at
 
 PAYLOADS = {

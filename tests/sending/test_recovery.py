@@ -5,12 +5,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import SendWorker
-from mailer.sending import engine, heartbeat
-from mailer.sending.claims import Claims
-from mailer.services import campaigns
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.delivery.models import SendWorker
+from mailer.delivery import engine, heartbeat
+from mailer.delivery.claims import Claims
+from mailer.campaigns import lifecycle as campaigns
 from tests.sending.factory import deliveries, newsletter, wait_for
 from tests.sending.faults import fresh, open_count_is_exact, start_and_plan, watch_broker
 

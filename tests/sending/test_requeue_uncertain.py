@@ -2,11 +2,12 @@
 import pytest
 from sqlalchemy import update
 
-from mailer.extensions import db
-from mailer.models import Campaign, Delivery
-from mailer.sending import engine
-from mailer.services import campaigns
-from mailer.services.rendering import CampaignError
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
+from mailer.delivery import engine
+from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns.rendering import CampaignError
 from tests.sending.factory import campaign_status, deliveries, newsletter
 from tests.sending.faults import open_count_is_exact
 

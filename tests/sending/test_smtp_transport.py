@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from mailer.sending.transport import SMTPTransport, SmtpSettings
+from mailer.delivery.transport import SMTPTransport, SmtpSettings
 from tests.support.smtp import SmtpCapture, _free_port, _Handler
 
 RAW = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n"

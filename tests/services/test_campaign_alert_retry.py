@@ -3,11 +3,13 @@ refuses connections); its emails are retried until the relay takes them, and eac
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, Campaign, StaffUser
-from mailer.services import campaign_alerts, campaigns
-from mailer.services.relay_wait_alerts import check_relay_waits
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.campaigns.models import Campaign
+from mailer.staff.models.accounts import StaffUser
+from mailer.campaigns import alerts as campaign_alerts, lifecycle as campaigns
+from mailer.campaigns.relay_wait import check_relay_waits
+from mailer.staff.accounts import create_staff
 from tests.sending.factory import newsletter, wait_for
 from tests.support.signup import page
 from tests.support.smtp import SmtpCapture

@@ -3,10 +3,11 @@ admins get one email per pause through the transactional path."""
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, Campaign
-from mailer.services import campaigns
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.campaigns.models import Campaign
+from mailer.campaigns import lifecycle as campaigns
+from mailer.staff.accounts import create_staff
 from tests.sending.factory import newsletter
 from tests.support.signup import page
 

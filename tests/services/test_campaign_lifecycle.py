@@ -4,10 +4,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import Campaign, Delivery
-from mailer.services import campaigns
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
+from mailer.campaigns import lifecycle as campaigns
 from tests.sending.factory import campaign_status, deliveries, make_layout, newsletter
 
 
@@ -79,7 +80,7 @@ def test_progress_and_recovery_report_uncertain_deliveries(app_ctx, runner):
     campaign, contacts = newsletter(3)
     campaigns.start_campaign(campaign)
     db.session.commit()
-    from mailer.sending import engine
+    from mailer.delivery import engine
 
     engine.plan_campaign(campaign.id)
     first, second, third = deliveries(campaign)

@@ -4,9 +4,9 @@ import re
 import pytest
 from markupsafe import Markup
 
-from mailer.extensions import db
-from mailer.services import rendering
-from mailer.services.lists import create_list
+from mailer.core.extensions import db
+from mailer.campaigns import rendering
+from mailer.subscriptions.lists import create_list
 from tests.sending.factory import LAYOUT, make_campaign, subscriber
 
 

@@ -2,9 +2,9 @@
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, ConsentState
-from mailer.services.signup import confirmation_token
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent, ConsentState
+from mailer.subscriptions.signup import confirmation_token
 from tests.conftest import sql
 from tests.support.http import consent_values
 from tests.support.signup import contact_by_email, sign_up
@@ -98,7 +98,7 @@ def _delete_last_row():
 
 def _rewrite_a_row_and_its_hash():
     """A tamperer who recomputes the row's own hash is still caught by the next row's link."""
-    from mailer.services.ledger import _event_hash
+    from mailer.consent.ledger import _event_hash
 
     ev, following = _event("ann@example.com", "requested"), _event("ann@example.com", "requested", 1)
     forged = ConsentEvent(**{c.key: getattr(ev, c.key) for c in ConsentEvent.__table__.columns})
@@ -162,7 +162,7 @@ def test_rebuild_reproduces_the_same_states(app, runner, ledger):
 
 def test_a_state_already_loaded_shows_the_new_consent(app, ledger):
     """record_consent writes with Core statements; a state the session holds is kept in step, without a reload."""
-    from mailer.services.ledger import RequestContext, consent_status, record_consent
+    from mailer.consent.ledger import RequestContext, consent_status, record_consent
 
     ann = contact_by_email("ann@example.com")
     state = db.session.execute(select(ConsentState).where(ConsentState.contact_id == ann.id)).scalars().first()
@@ -180,7 +180,7 @@ def test_the_hash_template_with_its_holes_filled_is_the_hashed_text():
     with the database's values it must be byte for byte the text the Python chain and `consent verify` hash."""
     from datetime import datetime
 
-    from mailer.services.ledger import DATABASE_FILLED, _canonical, _hash_body, _hash_template
+    from mailer.consent.ledger import DATABASE_FILLED, _canonical, _hash_body, _hash_template
 
     row = {"contact_id": 7, "purpose_id": None, "action": "withdrawn", "notice_id": 12,
            "source": 'door "quoted" \\ back\tslash — ünïcödé ✉ \u2028\x01',

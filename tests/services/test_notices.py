@@ -4,9 +4,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Notice
-from mailer.services.notices import notice_versions
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent, Notice
+from mailer.consent.notices import notice_versions
 from tests.support.html_forms import submit_form
 from tests.support.signup import contact_by_email, page, sign_up
 

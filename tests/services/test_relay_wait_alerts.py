@@ -4,10 +4,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import AuditEvent, Campaign
-from mailer.services.relay_wait_alerts import check_relay_waits
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.campaigns.models import Campaign
+from mailer.campaigns.relay_wait import check_relay_waits
 from tests.support.deliveries import seed
 from tests.support.proxy import app_config_from_environment
 from tests.support.signup import page

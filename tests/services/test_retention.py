@@ -4,12 +4,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import ConsentEvent, ConsentState, Contact, Subscription
-from mailer.services.forms import FormSettings, save_form
-from mailer.services.lists import create_list
-from mailer.services.signup import confirmation_token
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent, ConsentState
+from mailer.contacts.models.contact import Contact
+from mailer.subscriptions.models.lists import Subscription
+from mailer.subscriptions.forms import FormSettings, save_form
+from mailer.subscriptions.lists import create_list
+from mailer.subscriptions.signup import confirmation_token
 from tests.conftest import sql
 from tests.support.http import consent_values
 from tests.support.signup import contact_by_email, outbox_to, sign_up

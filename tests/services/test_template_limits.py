@@ -6,9 +6,9 @@ import time
 import pytest
 
 from mailer import create_app
-from mailer.services import rendering
-from mailer.services.rendering import CampaignError
-from mailer.models import Campaign, Layout
+from mailer.campaigns import rendering
+from mailer.campaigns.rendering import CampaignError
+from mailer.campaigns.models import Campaign, Layout
 from tests.sending.factory import LAYOUT, make_campaign
 from tests.support.proxy import app_config_from_environment
 
@@ -49,7 +49,7 @@ def test_hostile_bodies_fail_with_a_clear_message(app, app_ctx, name, body, mess
 
 
 def test_a_layout_that_renders_too_slowly_is_refused_with_the_reason(app, app_ctx):
-    from mailer.services.layouts import LayoutError, save_layout
+    from mailer.campaigns.layouts import LayoutError, save_layout
     from tests.sending.factory import LAYOUT
 
     with pytest.raises(LayoutError) as refused:

@@ -1,7 +1,7 @@
 """Subscribers made through the real double opt-in services, for the campaign tests."""
-from mailer.services.contacts import find_contact_by_email
-from mailer.services.ledger import RequestContext
-from mailer.services.signup import SignupInput, confirm, confirmation_token, subscribe
+from mailer.contacts.operations import find_contact_by_email
+from mailer.consent.ledger import RequestContext
+from mailer.subscriptions.signup import SignupInput, confirm, confirmation_token, subscribe
 
 SIGNUP = RequestContext("form", ip="192.0.2.1", user_agent="TestBrowser/1.0")
 

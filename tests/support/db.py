@@ -34,7 +34,7 @@ def migrate_schema(url: str) -> None:
     from flask_migrate import upgrade
 
     from mailer import create_app
-    from mailer.extensions import db
+    from mailer.core.extensions import db
 
     app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():

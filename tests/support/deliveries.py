@@ -1,9 +1,9 @@
 """Campaigns with deliveries written directly in every state, for the report pages and the API."""
 from datetime import timedelta
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import Delivery
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.delivery.models import Delivery
 from tests.sending.factory import newsletter
 
 UNCERTAIN = "uncertain: the worker stopped during the SMTP transaction"

@@ -103,8 +103,8 @@ def confirm_link(raw_message: bytes, base: str) -> str:
 def staff_client(app, role: str, password: str = "correct horse battery"):
     """A test client logged in as a new `<role>-staff@example.com` account. The account is created in its own app
     context and requests run outside the test's, so each has its own `g`, as in a real server."""
-    from mailer.extensions import db
-    from mailer.services.staff import create_staff
+    from mailer.core.extensions import db
+    from mailer.staff.accounts import create_staff
 
     email = f"{role}-staff@example.com"
     with app.app_context():

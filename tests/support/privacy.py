@@ -8,11 +8,14 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Contact, ContactField, OutboxMessage, Purpose
-from mailer.security import make_token
-from mailer.services.ledger import RequestContext, record_consent
-from mailer.services.privacy import fields as field_service
+from mailer.core.extensions import db
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.fields import ContactField
+from mailer.delivery.models import OutboxMessage
+from mailer.consent.models import Purpose
+from mailer.core.security import make_token
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.contacts import fields as field_service
 from tests.support.http import consent_values, form_timer
 
 FIELD_SPECS = [  # key, label, category, quasi-identifier
@@ -82,7 +85,7 @@ def fill_fields(contact: Contact, fields: dict[str, ContactField], values: dict[
 
 def ask_on_form(form, field: ContactField, label: str = "", required: bool = False):
     """Add a custom field to a form as the builder does; a sensitive one with its explicit-consent checkbox."""
-    from mailer.services.forms import FieldSetting, save_form, settings_of
+    from mailer.subscriptions.forms import FieldSetting, save_form, settings_of
 
     settings = settings_of(form)
     settings.fields.append(FieldSetting(field.id, label, required))

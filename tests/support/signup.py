@@ -7,8 +7,11 @@ import re
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, ConsentState, Contact, OutboxMessage, Subscription
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent, ConsentState
+from mailer.contacts.models.contact import Contact
+from mailer.delivery.models import OutboxMessage
+from mailer.subscriptions.models.lists import Subscription
 from tests.support.http import consent_values, form_timer
 
 BROWSER = "TestBrowser/1.0"

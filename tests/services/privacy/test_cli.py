@@ -3,8 +3,9 @@ import zipfile
 
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import Contact, PrivacyRequest
+from mailer.core.extensions import db
+from mailer.contacts.models.contact import Contact
+from mailer.privacy.models.requests import PrivacyRequest
 from tests.sending.factory import newsletter
 
 

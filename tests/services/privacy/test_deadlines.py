@@ -3,12 +3,11 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import PrivacyRequest
-from mailer.services.privacy import PrivacyError
-from mailer.services.privacy.requests import (add_months, deadline_after, extend, list_requests, open_request,
-                                              register_counts)
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.core.errors import PrivacyError
+from mailer.privacy.requests import add_months, deadline_after, extend, list_requests, open_request, register_counts
 
 END_OF_DAY = time(23, 59, 59, 999999)
 

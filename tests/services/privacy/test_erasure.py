@@ -2,15 +2,22 @@
 import pytest
 from sqlalchemy import func, select
 
-from mailer.extensions import db
-from mailer.models import (AuditEvent, ConsentEvent, Contact, ContactFieldValue, ContactKey, Delivery, Form,
-                           PrivacyRequest, Subscription, Suppression)
-from mailer.models.tracking import TrackingEvent
-from mailer.services.contacts import email_hash
-from mailer.services.imports import ImportRequest, create_import, run_import
-from mailer.services.privacy import fields as field_service
-from mailer.services.privacy.requests import open_request
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.fields import ContactFieldValue, ContactKey
+from mailer.delivery.models import Delivery
+from mailer.subscriptions.models.forms import Form
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.subscriptions.models.lists import Subscription
+from mailer.contacts.models.suppression import Suppression
+from mailer.tracking.models import TrackingEvent
+from mailer.contacts.operations import email_hash
+from mailer.contacts.imports import ImportRequest, create_import, run_import
+from mailer.contacts import fields as field_service
+from mailer.privacy.requests import open_request
+from mailer.staff.accounts import create_staff
 from tests.public.recipients import sent_campaign
 from tests.support.privacy import (ask_on_form, define_fields, fill_fields, full_dump, links_in_mail, preference_path,
                                    sign_up_and_confirm)
@@ -122,8 +129,8 @@ def test_self_service_erasure_leaves_nothing_of_the_person_in_a_full_dump(app, c
 @pytest.mark.config(CONFIRM_EMAIL_PER_ADDRESS="10 per hour")
 def test_an_erased_person_comes_back_only_through_a_fresh_double_opt_in(app, client, demo_form, worker):
     contact, _, list_id = _person_with_a_history(app, client, worker)
-    from mailer.services.ledger import RequestContext
-    from mailer.services.privacy.erasure import erase_contact
+    from mailer.consent.ledger import RequestContext
+    from mailer.privacy.erasure import erase_contact
 
     erase_contact(contact, RequestContext("test"))
     db.session.commit()

@@ -2,14 +2,15 @@
 import pytest
 from sqlalchemy import select, text
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, ContactFieldValue, ContactKey
-from mailer.services.ledger import RequestContext
-from mailer.services.privacy import PrivacyError
-from mailer.services.privacy import fields as field_service
-from mailer.services.privacy import keys
-from mailer.services.privacy.objection import object_to
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.contacts.models.fields import ContactFieldValue, ContactKey
+from mailer.consent.ledger import RequestContext
+from mailer.core.errors import PrivacyError
+from mailer.contacts import fields as field_service
+from mailer.contacts import keys
+from mailer.privacy.objection import object_to
+from mailer.staff.accounts import create_staff
 from tests.sending.factory import newsletter
 from tests.support.privacy import define_fields, fill_fields
 

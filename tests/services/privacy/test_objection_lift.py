@@ -5,16 +5,19 @@ import re
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import AuditEvent, ConsentEvent, PrivacyRequest, Subscription
-from mailer.services.eligibility import exclusion_counts
-from mailer.services.preferences import NOTICE_KEY
-from mailer.services.ledger import consent_status
-from mailer.services.privacy.objection import DIRECT_MARKETING_KEY, has_objected_to_marketing
-from mailer.services.ledger import RequestContext
-from mailer.services.privacy.restriction import restrict
-from mailer.security import make_token
-from mailer.services.staff import create_staff
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.consent.models import ConsentEvent
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.subscriptions.models.lists import Subscription
+from mailer.campaigns.eligibility import exclusion_counts
+from mailer.subscriptions.preferences import NOTICE_KEY
+from mailer.consent.ledger import consent_status
+from mailer.privacy.objection import DIRECT_MARKETING_KEY, has_objected_to_marketing
+from mailer.consent.ledger import RequestContext
+from mailer.privacy.restriction import restrict
+from mailer.core.security import make_token
+from mailer.staff.accounts import create_staff
 from tests.sending.factory import make_campaign
 from tests.support.http import csrf_token, form_timer, login
 from tests.support.privacy import links_in_mail, preference_path, purpose, sign_up_and_confirm

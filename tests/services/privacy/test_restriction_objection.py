@@ -2,16 +2,18 @@
 import pytest
 from sqlalchemy import select
 
-from mailer.extensions import db
-from mailer.models import ConsentEvent, Contact, PrivacyRequest
-from mailer.services import campaigns
-from mailer.services.ledger import RequestContext, consent_status
-from mailer.services.privacy import PrivacyError
-from mailer.services.privacy.objection import DIRECT_MARKETING_KEY, ensure_direct_marketing_purpose, object_to
-from mailer.services.privacy.rectification import Correction, apply_changes, validate
-from mailer.services.privacy.restriction import restrict
-from mailer.services.staff import create_staff
-from mailer.sending import engine
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.campaigns import lifecycle as campaigns
+from mailer.consent.ledger import RequestContext, consent_status
+from mailer.core.errors import PrivacyError
+from mailer.privacy.objection import DIRECT_MARKETING_KEY, ensure_direct_marketing_purpose, object_to
+from mailer.privacy.rectification import Correction, apply_changes, validate
+from mailer.privacy.restriction import restrict
+from mailer.staff.accounts import create_staff
+from mailer.delivery import engine
 from tests.sending.factory import deliveries, newsletter
 from tests.support.privacy import preference_path, purpose
 from tests.support.workers import drain
@@ -75,7 +77,7 @@ def test_a_restricted_contact_is_changed_only_by_a_privacy_officer(app_ctx):
 def test_objection_to_direct_marketing_stops_every_list_and_tracking_for_good(app_ctx):
     _, (person,) = newsletter(1)
     opens = purpose("tracking:open")
-    from mailer.services.ledger import record_consent
+    from mailer.consent.ledger import record_consent
 
     record_consent(person, opens, "granted", RequestContext("test"))
     dm = ensure_direct_marketing_purpose()
@@ -94,7 +96,7 @@ def test_objection_to_direct_marketing_stops_every_list_and_tracking_for_good(ap
 def test_objection_to_one_purpose_leaves_the_others(app_ctx):
     _, (person,) = newsletter(1)
     clicks = purpose("tracking:click")
-    from mailer.services.ledger import record_consent
+    from mailer.consent.ledger import record_consent
 
     record_consent(person, clicks, "granted", RequestContext("test"))
     object_to(person, [clicks], RequestContext("preference-centre"))

@@ -4,15 +4,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mailer.clock import utcnow
-from mailer.extensions import db
-from mailer.models import AuditEvent, ConsentEvent, Contact, Delivery, OutboxMessage, RepermissionEmail
-from mailer.models.tracking import TrackingEvent
-from mailer.services.ledger import RequestContext
-from mailer.services.privacy.requests import open_request
-from mailer.services.privacy.restriction import restrict
-from mailer.services.privacy.settings import get_settings
-from mailer.services.staff import create_staff
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
+from mailer.delivery.models import Delivery, OutboxMessage
+from mailer.privacy.models.requests import RepermissionEmail
+from mailer.tracking.models import TrackingEvent
+from mailer.consent.ledger import RequestContext
+from mailer.privacy.requests import open_request
+from mailer.privacy.restriction import restrict
+from mailer.privacy.settings import get_settings
+from mailer.staff.accounts import create_staff
 from tests.public.recipients import sent_campaign
 from tests.sending.factory import newsletter
 from tests.support.http import login
@@ -108,7 +112,7 @@ def test_unconfirmed_sign_ups_expire(app, app_ctx, runner, client, demo_form, wo
 
     sign_up(client, email="never@example.com")
     worker.drain()
-    from mailer.models import Subscription
+    from mailer.subscriptions.models.lists import Subscription
 
     sub = db.session.execute(select(Subscription)).scalar_one()
     sub.requested_at = utcnow() - timedelta(days=31)

@@ -1,0 +1,1 @@
+"""Analytics: honest, aggregate statistics per campaign and per list (read-only)."""

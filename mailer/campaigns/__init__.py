@@ -1,0 +1,1 @@
+"""Campaigns: drafts, layouts and rendering, who may receive them, and their lifecycle."""

@@ -1,0 +1,346 @@
+"""Campaign drafts: the editor's fields validated into a Campaign; schedule times read in a time zone."""
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parseaddr
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from flask import current_app
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import func, select
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign, Layout
+from mailer.contacts.models.contact import Contact
+from mailer.subscriptions.models.lists import MailingList
+from mailer.core.ids import new_public_id
+from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
+from mailer.campaigns.email_css import remote_style_problems
+from mailer.core.text import TextRefused, has_controls, header_safe, one_line, refusal_message
+
+MAX_NAME = 200
+MAX_SUBJECT = 200
+MAX_PREHEADER = 250
+MAX_FROM_NAME = 120
+MAX_BODY = 100_000
+BODY_FORMATS = ("markdown", "html")
+AT_SIGNS = ("@", "\uff20", "\ufe6b")  # the ASCII sign and its full-width and small look-alikes
+SCHEDULE_FORMAT = "%Y-%m-%dT%H:%M"
+_syntax_env = SandboxedEnvironment()
+
+
+class DraftError(ValueError):
+    """The draft could not be saved; `errors` maps each field to a message written for the marketer."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass
+class DraftFields:
+    """What the campaign editor submits (strings as typed, ids as chosen)."""
+
+    name: str = ""
+    subject: str = ""
+    preheader: str = ""
+    from_name: str = ""
+    from_email: str = ""
+    reply_to: str = ""
+    body_format: str = "markdown"
+    body: str = ""
+    text_body: str = ""
+    layout_id: int | None = None
+    list_ids: list[int] = field(default_factory=list)
+    exclusion_list_ids: list[int] = field(default_factory=list)
+    track_opens: bool = False
+    track_clicks: bool = False
+    send_at: str = ""  # "YYYY-MM-DDTHH:MM" in `timezone`, or empty: no planned time
+    timezone: str = "UTC"
+
+
+@lru_cache(maxsize=1)
+def time_zone_names() -> tuple[str, ...]:
+    """Every IANA time zone name, sorted (the editor's select)."""
+    return tuple(sorted(name for name in available_timezones() if "/" in name or name == "UTC"))
+
+
+def default_sender() -> tuple[str, str]:
+    """(name, address) from MAILER_FROM, the editor's starting values."""
+    name, address = parseaddr(current_app.config.get("MAILER_FROM", ""))
+    return name, address
+
+
+def parse_schedule(local_text: str, tz_name: str) -> tuple[datetime, datetime]:
+    """Read "YYYY-MM-DDTHH:MM" as wall-clock time in an IANA zone; return (local naive, UTC naive).
+
+    A time skipped by a daylight-saving change is refused; a repeated one means its first occurrence.
+    """
+    try:
+        zone = ZoneInfo(tz_name) if tz_name in time_zone_names() else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    if zone is None:
+        raise DraftError({"timezone": "Choose a time zone from the list."})
+    text = (local_text or "").strip()[:40]
+    try:
+        local = datetime.strptime(text[:16], SCHEDULE_FORMAT) if len(text) >= 16 else None
+    except ValueError:
+        local = None
+    if local is None:
+        raise DraftError({"send_at": "Enter the send time as a date and time, e.g. 2030-05-01T09:30."})
+    aware = local.replace(tzinfo=zone, fold=0)
+    utc = aware.astimezone(timezone.utc)
+    if utc.astimezone(zone).replace(tzinfo=None) != local:
+        raise DraftError({"send_at": f"{local:%Y-%m-%d %H:%M} does not exist in {tz_name}: the clocks skip "
+                                    "that hour (daylight saving time). Choose another time."})
+    return local, utc.replace(tzinfo=None)
+
+
+def local_schedule_text(campaign: Campaign) -> str:
+    """The campaign's planned time as the editor shows it: wall-clock time in the campaign's zone."""
+    if campaign.scheduled_at is None:
+        return ""
+    try:
+        zone = ZoneInfo(campaign.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return campaign.scheduled_at.replace(tzinfo=timezone.utc).astimezone(zone).strftime(SCHEDULE_FORMAT)
+
+
+def _syntax_problem(label: str, text: str) -> str | None:
+    """A merge-field syntax error in one field, said plainly, or None."""
+    try:
+        _syntax_env.parse(text)
+    except TemplateSyntaxError as exc:
+        return f"The {label} has a merge-field error on line {exc.lineno}: {exc.message}."
+    except RecursionError:
+        return f"The {label} nests brackets or tags too deeply to be read."
+    return None
+
+
+def _single_line(value: str, field_name: str, label: str, errors: dict[str, str]) -> str:
+    """Header fields are one line: whitespace runs (including newlines) become one space; control characters
+    (NUL, ESC, BEL …) are refused, because they would reach the message's headers."""
+    try:
+        return one_line(value, f"The {label}")
+    except TextRefused as exc:
+        errors[field_name] = str(exc)
+        return ""
+
+
+def _sender_name(value: str, errors: dict[str, str]) -> str:
+    """The From name: one line, and never an address — `"support@bank.example" <news@ours>` shows a stranger's
+    address as the sender in most mail programs."""
+    name = _single_line(value, "from_name", "sender name", errors)
+    if len(name) > MAX_FROM_NAME:
+        errors["from_name"] = f"The sender name is too long ({MAX_FROM_NAME} characters at most)."
+    elif any(sign in name for sign in AT_SIGNS) or "<" in name or ">" in name:
+        errors["from_name"] = ("The sender name can't contain an email address, “@”, “<” or “>”: mail programs "
+                               "would show it as the sender. Put the address under “Sender address”.")
+    return name
+
+
+def _address(value: str, field_name: str, label: str, errors: dict[str, str], required: bool) -> str:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            errors[field_name] = f"Enter the {label}."
+        return ""
+    try:
+        return normalise_email(value)
+    except AddressError:
+        errors[field_name] = f"The {label} “{value[:80]}” is not a valid email address."
+        return ""
+
+
+def lists_by_id(ids: list[int]) -> list[MailingList]:
+    """The lists with these ids that exist, by name."""
+    ids = [i for i in ids if isinstance(i, int)][:500]
+    if not ids:
+        return []
+    query = select(MailingList).where(MailingList.id.in_(ids)).order_by(MailingList.name)
+    return list(db.session.execute(query).scalars())
+
+
+def clean_fields(fields: DraftFields) -> dict:
+    """Validate every field; return the values to store or raise DraftError naming each problem."""
+    errors: dict[str, str] = {}
+    values: dict = {}
+    values["name"] = _single_line(fields.name, "name", "name", errors)
+    if not values["name"] and "name" not in errors:
+        errors["name"] = "Give the campaign a name (only your team sees it)."
+    elif len(values["name"]) > MAX_NAME:
+        errors["name"] = f"The name is too long ({MAX_NAME} characters at most)."
+    values["subject"] = _single_line(fields.subject, "subject", "subject", errors)
+    if not values["subject"] and "subject" not in errors:
+        errors["subject"] = "Enter a subject line."
+    elif len(values["subject"]) > MAX_SUBJECT:
+        errors["subject"] = (f"The subject is {len(values['subject'])} characters long; keep it to "
+                             f"{MAX_SUBJECT} (most inboxes show only the first 40–60).")
+    values["preheader"] = _single_line(fields.preheader, "preheader", "preheader", errors)
+    if len(values["preheader"]) > MAX_PREHEADER:
+        errors["preheader"] = f"The preheader is too long ({MAX_PREHEADER} characters at most)."
+    values["from_name"] = _sender_name(fields.from_name, errors)
+    values["from_email"] = _address(fields.from_email, "from_email", "sender address", errors, required=True)
+    values["reply_to"] = _address(fields.reply_to, "reply_to", "reply-to address", errors, required=False)
+    values["body_format"] = fields.body_format if fields.body_format in BODY_FORMATS else None
+    if values["body_format"] is None:
+        errors["body_format"] = "Choose Markdown or HTML for the body."
+    values["body"] = (fields.body or "").replace("\r\n", "\n")
+    values["text_body"] = (fields.text_body or "").replace("\r\n", "\n")
+    if not values["body"].strip():
+        errors["body"] = "Write the body of the email."
+    for key, label in (("body", "body"), ("text_body", "text part")):
+        if has_controls(values[key], multiline=True):
+            errors[key] = refusal_message(f"The {label}")
+        elif len(values[key]) > MAX_BODY:
+            errors[key] = f"The {label} is too long ({len(values[key]):,} characters; {MAX_BODY:,} at most)."
+    for key, label in (("subject", "subject"), ("preheader", "preheader"), ("body", "body"),
+                       ("text_body", "text part")):
+        if key not in errors and (problem := _syntax_problem(label, values[key])):
+            errors[key] = problem
+    if "body" not in errors and (remote := remote_style_problems(values["body"], "body")):
+        errors["body"] = " ".join(remote)
+    layout = db.session.get(Layout, fields.layout_id) if fields.layout_id else None
+    if layout is None:
+        errors["layout_id"] = "Choose a layout."
+    values["layout"] = layout
+    values["lists"] = lists_by_id(fields.list_ids)
+    if not values["lists"]:
+        errors["list_ids"] = "Choose at least one list to send to."
+    values["exclusion_lists"] = lists_by_id(fields.exclusion_list_ids)
+    both = {lst.name for lst in values["lists"]} & {lst.name for lst in values["exclusion_lists"]}
+    if both:
+        names = ", ".join(sorted(both))
+        errors["exclusion_list_ids"] = f"A list can't be both sent to and excluded: {names}."
+    values["track_opens"], values["track_clicks"] = bool(fields.track_opens), bool(fields.track_clicks)
+    values["timezone"], values["scheduled_at"] = fields.timezone or "UTC", None
+    if fields.timezone not in time_zone_names():
+        errors["timezone"] = "Choose a time zone from the list."
+    elif (fields.send_at or "").strip():
+        try:
+            _, values["scheduled_at"] = parse_schedule(fields.send_at, fields.timezone)
+        except DraftError as exc:
+            errors.update(exc.errors)
+        else:
+            if is_past(values["scheduled_at"]):
+                errors["send_at"] = "The planned send time has passed. Choose a later one or clear it."
+    if errors:
+        raise DraftError(errors)
+    return values
+
+
+def _apply(campaign: Campaign, values: dict) -> Campaign:
+    for key, value in values.items():
+        setattr(campaign, key, value)
+    campaign.compliance = {}  # audience or content changed: the stored preview must be taken again
+    campaign.status_reason = ""  # e.g. why a schedule did not start: the marketer has seen it and acted
+    return campaign
+
+
+def create_draft(fields: DraftFields, created_by_id: int | None = None) -> Campaign:
+    """A new draft from the editor's fields; the caller commits."""
+    campaign = _apply(Campaign(status="draft", created_by_id=created_by_id), clean_fields(fields))
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign
+
+
+def update_draft(campaign: Campaign, fields: DraftFields) -> Campaign:
+    """Change a draft; campaigns already scheduled or sent can't be edited. The caller commits."""
+    if campaign.status != "draft":
+        raise DraftError({"status": f"This campaign is {campaign.status}; only drafts can be edited."})
+    _apply(campaign, clean_fields(fields))
+    db.session.flush()
+    return campaign
+
+
+def preview_campaign(fields: DraftFields, campaign: Campaign | None = None) -> Campaign:
+    """An unsaved Campaign holding what the editor shows right now, for rendering a live preview.
+
+    Lenient on purpose: the marketer is mid-way through typing, so only the layout must exist.
+    """
+    layout = db.session.get(Layout, fields.layout_id) if fields.layout_id else None
+    preview = Campaign(
+        public_id=campaign.public_id if campaign is not None else new_public_id(),
+        name=header_safe(fields.name)[:MAX_NAME] or "Untitled campaign",
+        subject=header_safe(fields.subject)[:MAX_SUBJECT],
+        preheader=header_safe(fields.preheader)[:MAX_PREHEADER],
+        from_name=header_safe(fields.from_name)[:MAX_FROM_NAME],
+        from_email=(fields.from_email or "").strip()[:320],
+        reply_to=(fields.reply_to or "").strip()[:320],
+        body_format=fields.body_format if fields.body_format in BODY_FORMATS else "markdown",
+        body=(fields.body or "")[:MAX_BODY], text_body=(fields.text_body or "")[:MAX_BODY],
+        track_opens=bool(fields.track_opens), track_clicks=bool(fields.track_clicks),
+        status="draft", compliance={}, timezone="UTC",
+    )
+    preview.layout_id = layout.id if layout else None
+    preview.layout = layout
+    return preview
+
+
+def duplicate_campaign(campaign: Campaign, created_by_id: int | None = None) -> Campaign:
+    """A new draft with the same content and audience (sending state and schedule are not copied)."""
+    copy = Campaign(
+        name=f"Copy of {campaign.name}"[:MAX_NAME], subject=campaign.subject, preheader=campaign.preheader,
+        from_name=campaign.from_name, from_email=campaign.from_email, reply_to=campaign.reply_to,
+        body_format=campaign.body_format, body=campaign.body, text_body=campaign.text_body,
+        layout_id=campaign.layout_id, track_opens=campaign.track_opens, track_clicks=campaign.track_clicks,
+        timezone=campaign.timezone, status="draft", compliance={}, created_by_id=created_by_id,
+    )
+    copy.lists = list(campaign.lists)
+    copy.exclusion_lists = list(campaign.exclusion_lists)
+    db.session.add(copy)
+    db.session.flush()
+    return copy
+
+
+def delete_draft(campaign: Campaign) -> None:
+    """Remove a draft that never started sending; the caller commits."""
+    if campaign.status != "draft" or campaign.started_at is not None:
+        raise DraftError({"status": "Only drafts that were never sent can be deleted."})
+    db.session.delete(campaign)
+    db.session.flush()
+
+
+def status_counts() -> dict[str, int]:
+    """Number of campaigns per status, for the index page's filter."""
+    rows = db.session.execute(select(Campaign.status, func.count()).group_by(Campaign.status)).all()
+    return dict(rows)
+
+
+def draft_from_campaign(campaign: Campaign) -> DraftFields:
+    """The editor's fields for an existing campaign."""
+    return DraftFields(
+        name=campaign.name, subject=campaign.subject, preheader=campaign.preheader,
+        from_name=campaign.from_name,
+        from_email=campaign.from_email, reply_to=campaign.reply_to, body_format=campaign.body_format,
+        body=campaign.body, text_body=campaign.text_body, layout_id=campaign.layout_id,
+        list_ids=[lst.id for lst in campaign.lists],
+        exclusion_list_ids=[lst.id for lst in campaign.exclusion_lists],
+        track_opens=campaign.track_opens, track_clicks=campaign.track_clicks,
+        send_at=local_schedule_text(campaign), timezone=campaign.timezone or "UTC",
+    )
+
+
+def is_past(utc_naive: datetime) -> bool:
+    """Whether a UTC time has already passed (a schedule must be in the future)."""
+    return utc_naive <= utcnow()
+
+
+def find_preview_contact(query: str) -> Contact | None:
+    """The contact to preview as, by address or public id (None: not found, or erased)."""
+    query = (query or "").strip()[:320]
+    if not query:
+        return None
+    if "@" in query:
+        try:
+            contact = find_contact_by_email(normalise_email(query))
+        except AddressError:
+            return None
+    else:
+        contact = db.session.execute(select(Contact).where(Contact.public_id == query)).scalar_one_or_none()
+    return contact if contact is not None and contact.status != "erased" else None

@@ -1,0 +1,262 @@
+"""Campaign lifecycle: compliance preview, test send, start / schedule / pause / resume / cancel, progress, recovery.
+
+draft ⇄ scheduled → sending ⇄ paused → sent / cancelled. The caller commits; messages to workers go out only
+after that commit. The sending itself happens in workers (mailer/sending/engine.py).
+"""
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app
+from sqlalchemy import case, func, select, update
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign, Link
+from mailer.delivery.models import Delivery
+from mailer.core.broker import enqueue_after_commit
+from mailer.delivery.engine import count_open
+from mailer.campaigns import eligibility, rendering
+from mailer.contacts.operations import AddressError, normalise_email
+from mailer.campaigns.rendering import CampaignError  # noqa: F401  (part of this module's API)
+
+log = logging.getLogger(__name__)
+MAX_TEST_ADDRESSES = 10
+FINAL_DELIVERY_STATUSES = ("sent", "failed", "skipped", "bounced", "uncertain")
+RATE_WINDOW_SECONDS = 60  # the live rate (and so the ETA) is over this recent window, not since the start
+
+
+def _problems(campaign: Campaign) -> list[str]:
+    """Everything that stops this campaign from being sent, in words for people."""
+    problems = []
+    if not (current_app.config.get("MAILER_POSTAL_ADDRESS") or "").strip():
+        problems.append("No postal address is configured (MAILER_POSTAL_ADDRESS); marketing email must show one.")
+    if campaign.layout is None:
+        problems.append("Choose a layout.")
+    elif not campaign.layout.verified or rendering.validate_layout(campaign.layout.html):
+        problems.append(f"The layout “{campaign.layout.name}” is missing required footer parts; fix it first.")
+    if not (campaign.subject or "").strip():
+        problems.append("Write a subject line.")
+    if not (campaign.body or "").strip():
+        problems.append("Write the campaign's content.")
+    try:
+        from mailer.delivery.composer import sender_address
+
+        sender_address(campaign)
+    except ValueError:
+        problems.append("The sender address is not a valid email address.")
+    return problems
+
+
+def _require_sendable(campaign: Campaign, need_lists: bool = True) -> None:
+    problems = _problems(campaign)
+    if need_lists and not campaign.lists:
+        problems.append("Choose at least one list to send to.")
+    if problems:
+        raise CampaignError(" ".join(problems))
+
+
+def compliance_preview(campaign: Campaign) -> dict:
+    """Count who would receive the campaign now and who is excluded, by reason; stored with the campaign."""
+    if not campaign.lists:
+        raise CampaignError("Choose at least one list to send to.")
+    db.session.flush()
+    result = eligibility.exclusion_counts(campaign.id)
+    result["computed_at"] = utcnow().isoformat(timespec="seconds")
+    campaign.compliance = result
+    return result
+
+
+def _compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
+    """Compile and CSS-inline once; create the campaign's Link rows; prove it renders for a sample person."""
+    def link_ids(urls: list[str]) -> dict[str, int]:
+        known = {link.url: link for link in campaign.links}
+        for url in urls:
+            if url not in known:
+                known[url] = Link(url=url)
+                campaign.links.append(known[url])
+        db.session.flush()
+        return {url: known[url].id for url in urls}
+
+    compiled = rendering.compile_campaign(campaign, link_ids)
+    context = rendering.base_context(campaign)
+    context.update(contact=dict(rendering.SAMPLE_CONTACT), unsubscribe_url="https://example.invalid/u",
+                   preferences_url="https://example.invalid/p", _links=compiled.links)
+    try:
+        compiled.render(context)
+    except Exception as exc:  # noqa: BLE001 - any template failure is the marketer's to fix
+        raise CampaignError(rendering.failure_message(exc)) from None
+    campaign.compiled_html, campaign.compiled_text = compiled.html_source, compiled.text_source
+    return compiled
+
+
+def start_campaign(campaign: Campaign) -> None:
+    """Send now: check, store the compliance preview, compile once, and hand over to the planner."""
+    if campaign.status not in ("draft", "scheduled"):
+        raise CampaignError(f"This campaign is {campaign.status}; only a draft or scheduled campaign can be sent.")
+    _require_sendable(campaign)
+    preview = compliance_preview(campaign)
+    if not preview["recipients"]:
+        raise CampaignError("Nobody on the chosen lists may receive this campaign right now (see the exclusions).")
+    _compile_for_sending(campaign)
+    now = utcnow()
+    campaign.status, campaign.status_reason = "sending", ""
+    campaign.started_at, campaign.progress_at, campaign.finished_at = now, now, None
+    campaign.planned_through, campaign.planned_batches, campaign.planning_done = 0, 0, False
+    db.session.flush()
+    enqueue_after_commit(db.session, "plan_campaign", campaign.id)
+
+
+def schedule_campaign(campaign: Campaign, local_dt: datetime, tz_name: str) -> None:
+    """Send at a local time in a time zone; the scheduler starts it when due."""
+    if campaign.status not in ("draft", "scheduled"):
+        raise CampaignError(f"This campaign is {campaign.status}; only a draft can be scheduled.")
+    try:
+        zone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CampaignError(f"Unknown time zone “{tz_name}”.") from None
+    aware = local_dt.replace(tzinfo=zone) if local_dt.tzinfo is None else local_dt
+    when = aware.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    if when <= utcnow():
+        raise CampaignError("That time has already passed. Choose a time in the future.")
+    _require_sendable(campaign)
+    compliance_preview(campaign)
+    rendering.render_campaign(campaign)  # refuse now, not at send time, if the email can't render (or too slowly)
+    campaign.status, campaign.status_reason = "scheduled", ""
+    campaign.scheduled_at, campaign.timezone = when, tz_name
+
+
+def start_due_campaigns() -> int:
+    """Start every scheduled campaign whose time has come (the scheduler runs this each minute)."""
+    due = db.session.execute(select(Campaign.id).where(Campaign.status == "scheduled",
+                                                       Campaign.scheduled_at <= utcnow())).scalars().all()
+    started = 0
+    for campaign_id in due:
+        campaign = db.session.get(Campaign, campaign_id)
+        try:
+            start_campaign(campaign)
+            started += 1
+        except CampaignError as exc:
+            db.session.rollback()
+            campaign = db.session.get(Campaign, campaign_id)
+            campaign.status, campaign.status_reason = "draft", f"Not sent at the scheduled time: {exc}"
+            log.warning("Scheduled campaign %s not started: %s", campaign_id, exc)
+        db.session.commit()
+    return started
+
+
+def _transition(campaign: Campaign, allowed: tuple[str, ...], to: str, reason: str = "") -> None:
+    """Change status in one UPDATE guarded by the current status (workers may be changing it too)."""
+    changed = db.session.execute(
+        update(Campaign).where(Campaign.id == campaign.id, Campaign.status.in_(allowed))
+        .values(status=to, status_reason=reason).execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(campaign)
+    if not changed:
+        raise CampaignError(f"This campaign is {campaign.status}; it can't be {to} now.")
+
+
+def unschedule_campaign(campaign: Campaign) -> None:
+    """Take a scheduled campaign back to draft (schedule cleared) so it can be edited; the scheduler won't start it."""
+    try:
+        _transition(campaign, ("scheduled",), "draft")
+    except CampaignError:
+        raise CampaignError(f"This campaign is {campaign.status}; only a scheduled campaign can go back to "
+                            "draft.") from None
+    campaign.scheduled_at = None
+
+
+def pause_campaign(campaign: Campaign) -> None:
+    """Stop sending within seconds; queued deliveries stay queued for resume."""
+    _transition(campaign, ("sending",), "paused", "Paused by a person.")
+
+
+def resume_campaign(campaign: Campaign) -> None:
+    """Carry on: re-queue the planner and every batch that still has queued deliveries."""
+    _transition(campaign, ("paused",), "sending")
+    campaign.progress_at = utcnow()
+    _requeue(campaign)
+
+
+def _requeue(campaign: Campaign) -> None:
+    """Messages for the unfinished work of a campaign (duplicates are harmless: claiming is atomic)."""
+    if not campaign.planning_done:
+        enqueue_after_commit(db.session, "plan_campaign", campaign.id)
+    batches = db.session.execute(select(Delivery.batch).where(Delivery.campaign_id == campaign.id,
+                                                              Delivery.status == "queued").distinct()).scalars()
+    for batch in sorted(batches):
+        enqueue_after_commit(db.session, "send_batch", campaign.id, batch)
+    enqueue_after_commit(db.session, "finish_campaign_if_done", campaign.id)
+
+
+def cancel_campaign(campaign: Campaign) -> None:
+    """Stop for good: nothing still queued is sent (those deliveries become skipped: cancelled)."""
+    _transition(campaign, ("scheduled", "sending", "paused"), "cancelled", "Cancelled by a person.")
+    now = utcnow()
+    skipped = db.session.execute(
+        update(Delivery).where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
+        .values(status="skipped", reason="cancelled", finished_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    count_open(campaign.id, -skipped)
+    campaign.finished_at = now
+    campaign.waiting_reason, campaign.waiting_until = "", None
+
+
+def progress(campaign: Campaign) -> dict:
+    """Live numbers for the UI: counts by delivery status, what is left, rate and ETA.
+
+    While sending, the rate is that of the last RATE_WINDOW_SECONDS (a pause, a slow start or a change of the
+    send rate would make an average since the start lie about the ETA); once finished, the average of the run.
+    """
+    now = utcnow()
+    recent_since = now - timedelta(seconds=RATE_WINDOW_SECONDS)
+    rows = db.session.execute(
+        select(Delivery.status, func.count(), func.sum(case((Delivery.finished_at >= recent_since, 1), else_=0)))
+        .where(Delivery.campaign_id == campaign.id).group_by(Delivery.status)).all()
+    counts = {status: count for status, count, _ in rows}
+    recent = sum(int(finished or 0) for status, _, finished in rows if status in FINAL_DELIVERY_STATUSES)
+    planned = sum(counts.values())
+    expected = int((campaign.compliance or {}).get("recipients") or 0)
+    total = planned if campaign.planning_done or campaign.status in ("sent", "cancelled") else max(planned, expected)
+    final = sum(counts.get(status, 0) for status in FINAL_DELIVERY_STATUSES)
+    remaining = max(0, total - final)
+    if campaign.status == "cancelled":
+        remaining = counts.get("queued", 0) + counts.get("sending", 0)
+    end = campaign.finished_at or now
+    elapsed = (end - campaign.started_at).total_seconds() if campaign.started_at else 0
+    rate = final / elapsed if elapsed > 0 else 0.0
+    if campaign.status == "sending" and elapsed > 0:
+        rate = recent / min(elapsed, RATE_WINDOW_SECONDS)
+    eta = remaining / rate if rate > 0 and campaign.status == "sending" and remaining else None
+    return {"status": campaign.status, "status_reason": campaign.status_reason or "", "total": total,
+            "queued": counts.get("queued", 0), "sending": counts.get("sending", 0), "sent": counts.get("sent", 0),
+            "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
+            "bounced": counts.get("bounced", 0), "uncertain": counts.get("uncertain", 0), "remaining": remaining,
+            "rate_per_s": round(rate, 1), "eta_s": round(eta) if eta is not None else None}
+
+
+def send_test(campaign: Campaign, addresses: list[str]) -> int:
+    """Queue test messages (marked "[TEST]" and X-Mailer-Test) to a few addresses; the real build otherwise."""
+    cleaned = []
+    for raw in addresses:
+        try:
+            cleaned.append(normalise_email(raw))
+        except AddressError as exc:
+            raise CampaignError(f"{raw}: {exc}") from None
+    cleaned = list(dict.fromkeys(cleaned))
+    if not cleaned:
+        raise CampaignError("Enter at least one address for the test.")
+    if len(cleaned) > MAX_TEST_ADDRESSES:
+        raise CampaignError(f"Send a test to at most {MAX_TEST_ADDRESSES} addresses at once.")
+    _require_sendable(campaign, need_lists=False)
+    rendering.render_campaign(campaign)  # refuse now if it can't render, or not within the template limits
+    db.session.flush()
+    enqueue_after_commit(db.session, "send_campaign_test", campaign.id, cleaned)
+    return len(cleaned)
+
+
+def recover_stuck(stuck_after_s: float | None = None, scheduled: bool = False) -> dict:
+    """Recover what dead workers left (mailer/sending/recovery.py); the scheduler runs it every few seconds."""
+    from mailer.delivery.recovery import recover
+
+    return recover(stuck_after_s, scheduled)

@@ -1,0 +1,294 @@
+"""The consent ledger: append events, derive current consent, prove the chain intact."""
+import functools
+import hashlib
+import itertools
+import json
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import make_transient_to_detached, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentEvent, ConsentState, LedgerHead, Notice, Purpose
+from mailer.contacts.models.contact import Contact
+from mailer.consent.models import ACTION_STATES
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Where a change came from: the door (source), the person's IP and user agent."""
+
+    source: str
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def _canonical(data) -> bytes:
+    """Deterministic JSON bytes for hashing."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def _pii_digest(salt: str, email, ip, user_agent) -> str:
+    """Salted digest of the personal columns; stays verifiable after erasure blanks them and the salt."""
+    return hashlib.sha256(salt.encode() + _canonical([email, ip, user_agent])).hexdigest()
+
+
+EVENT_HASH_FIELDS = ("contact_id", "purpose_id", "action", "source", "notice_id", "details", "created_at",
+                     "pii_digest", "prev_hash")
+
+
+def _hash_body(row: dict) -> dict:
+    """The hashed fields of an event, as the hash has them."""
+    body = {key: row[key] for key in EVENT_HASH_FIELDS}
+    body["details"] = body["details"] or {}
+    body["created_at"] = body["created_at"].isoformat(timespec="microseconds")
+    return body
+
+
+def _hash_of(row: dict) -> str:
+    """Hash of an event's non-personal content, its personal-data digest and its predecessor."""
+    return hashlib.sha256(_canonical(_hash_body(row))).hexdigest()
+
+
+# What only the database knows when it appends a group (database_event), in key order.
+DATABASE_FILLED = ("contact_id", "notice_id", "pii_digest", "prev_hash", "purpose_id")
+
+
+def _hash_template(row: dict) -> list[str]:
+    """The text _hash_of hashes, cut around the values of DATABASE_FILLED: six pieces, and the hashed text is
+    pieces[0] + contact_id + pieces[1] + notice_id + ... + purpose_id + pieces[5] (ids as JSON numbers or null,
+    the digests as bare hex). The row's own values of those fields are ignored."""
+    body = _hash_body({**row, **dict.fromkeys(DATABASE_FILLED)})
+    pieces, text = [], "{"
+    for number, key in enumerate(sorted(body)):  # _canonical's order and separators
+        text += ("," if number else "") + json.dumps(key) + ":"
+        if key in DATABASE_FILLED:
+            quote = '"' if key in ("pii_digest", "prev_hash") else ""
+            pieces.append(text + quote)
+            text = quote
+        else:
+            text += _canonical(body[key]).decode()
+    pieces.append(text + "}")
+    return pieces
+
+
+def _event_hash(ev: ConsentEvent) -> str:
+    """Hash of a stored event (verification recomputes it)."""
+    return _hash_of({key: getattr(ev, key) for key in EVENT_HASH_FIELDS})
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """One ledger event to append: who, what for, what happened, through which door, against which notice."""
+
+    contact_id: int
+    email: str | None
+    purpose_id: int | None
+    action: str
+    ctx: RequestContext
+    notice_id: int | None = None
+    details: dict | None = None
+
+
+_events = ConsentEvent.__table__
+_head = LedgerHead.__table__
+_states = ConsentState.__table__
+
+
+# Built once: constructing a statement costs more than running it.
+_LOCK_HEAD = update(_head).where(_head.c.id == 1).values(last_event_id=_head.c.last_event_id).returning(
+    _head.c.last_hash)
+_MOVE_HEAD = update(_head).where(_head.c.id == 1).values(last_hash=bindparam("hash"),
+                                                         last_event_id=bindparam("event_id"))
+_INSERT_ONE = insert(_events).returning(_events.c.id)
+_INSERT_MANY = insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
+
+
+@functools.cache
+def _upsert_states(dialect: str):
+    """INSERT ... ON CONFLICT DO UPDATE of consent states, for PostgreSQL or SQLite."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    upsert = dialect_insert(_states)
+    return upsert.on_conflict_do_update(
+        index_elements=[_states.c.contact_id, _states.c.purpose_id],
+        set_={"status": upsert.excluded.status, "event_id": upsert.excluded.event_id,
+              "updated_at": upsert.excluded.updated_at})
+
+
+def _draft_row(draft: EventDraft) -> dict:
+    """An event's row before it is digested and chained: everything but pii_digest, prev_hash and hash."""
+    if draft.action not in ACTION_STATES:
+        raise ValueError(f"unknown consent action {draft.action!r}")
+    ctx = draft.ctx
+    return {"contact_id": draft.contact_id, "purpose_id": draft.purpose_id, "action": draft.action,
+            "source": ctx.source[:120], "notice_id": draft.notice_id, "email": draft.email,
+            "ip": (ctx.ip or None) and ctx.ip[:45], "user_agent": (ctx.user_agent or None) and ctx.user_agent[:512],
+            "details": draft.details or {}, "created_at": utcnow(), "pii_salt": secrets.token_hex(16)}
+
+
+def _chain(drafts: list[EventDraft], previous: str) -> list[dict]:
+    """The rows of drafts appended after the event hashed `previous`: each hashes its predecessor."""
+    rows = []
+    for draft in drafts:
+        row = _draft_row(draft)
+        row["pii_digest"] = _pii_digest(row["pii_salt"], row["email"], row["ip"], row["user_agent"])
+        row["prev_hash"] = previous
+        row["hash"] = previous = _hash_of(row)
+        rows.append(row)
+    return rows
+
+
+def database_event(draft: EventDraft) -> dict:
+    """An event for the database to complete and append (PostgreSQL's leave_lists, migration 0011): its own
+    fields, the text of its hash with holes for DATABASE_FILLED, and the digested text of its personal fields
+    after the address (the digest hashes pii_salt + "[" + JSON(email) + "," + pii_rest)."""
+    row = _draft_row(draft)
+    return {"created_at": row["created_at"].isoformat(timespec="microseconds"), "details": row["details"],
+            "source": row["source"], "ip": row["ip"], "user_agent": row["user_agent"], "pii_salt": row["pii_salt"],
+            "pii_rest": _canonical([row["ip"], row["user_agent"]]).decode()[1:], "hash_text": _hash_template(row)}
+
+
+def _number(rows: list[dict], ids: list[int]) -> None:
+    """Give the chained rows their ids; the chain is verified in id order, so the ids must ascend."""
+    if len(ids) < len(rows) or any(later <= earlier for earlier, later in itertools.pairwise(ids)):
+        raise RuntimeError("ledger events were numbered out of order")
+    for row, event_id in zip(rows, ids):
+        row["id"] = event_id
+
+
+def _state_rows(rows: list[dict]) -> list[dict]:
+    """The consent states the rows leave behind: the newest event of a contact and purpose decides."""
+    states = {}
+    for row in rows:
+        state = ACTION_STATES[row["action"]]
+        if row["purpose_id"] is not None and state is not None:
+            states[(row["contact_id"], row["purpose_id"])] = {
+                "contact_id": row["contact_id"], "purpose_id": row["purpose_id"], "status": state,
+                "event_id": row["id"], "updated_at": row["created_at"]}
+    return list(states.values())
+
+
+def append_events(connection, drafts: list[EventDraft]) -> list[dict]:
+    """Append events in order and update their consent states, in the connection's transaction; the caller commits.
+
+    Core statements only: the head row is locked and read by one UPDATE ... RETURNING (so SQLite and PostgreSQL
+    both serialise appends there and the chain never forks), the events go in with one INSERT, then the head and
+    the states are written. Several drafts share the one lock (group commit). Returns the inserted rows with ids.
+    """
+    if not drafts:
+        return []
+    head = connection.execute(_LOCK_HEAD).first()
+    if head is None:
+        connection.execute(insert(_head).values(id=1, last_hash=GENESIS_HASH, last_event_id=0))
+    rows = _chain(drafts, head.last_hash if head is not None else GENESIS_HASH)
+    if len(rows) == 1:
+        ids = [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
+    else:
+        ids = connection.execute(_INSERT_MANY, rows).scalars().all()
+    _number(rows, ids)
+    connection.execute(_MOVE_HEAD, {"hash": rows[-1]["hash"], "event_id": ids[-1]})
+    states = _state_rows(rows)
+    if states:
+        connection.execute(_upsert_states(connection.dialect.name), states)
+    return rows
+
+
+def record_consent(
+    contact: Contact,
+    purpose: Purpose | None,
+    action: str,
+    ctx: RequestContext,
+    notice: Notice | None = None,
+    details: dict | None = None,
+) -> ConsentEvent:
+    """Append one ledger event and update the derived consent state in the session's transaction; the caller commits."""
+    if action not in ACTION_STATES:
+        raise ValueError(f"unknown consent action {action!r}")
+    session = db.session
+    session.flush()  # pending rows first (the contact, a new purpose or notice), as before the head lock
+    [row] = append_events(session.connection(), [EventDraft(
+        contact.id, contact.email, purpose.id if purpose else None, action, ctx, notice.id if notice else None,
+        details)])
+    ev = ConsentEvent(**row)
+    make_transient_to_detached(ev)  # the stored row, known to the session without another query
+    session.add(ev)
+    for state in _state_rows([row]):  # the state append_events wrote, if the action sets one
+        cached = session.identity_map.get(identity_key(ConsentState, (state["contact_id"], state["purpose_id"])))
+        if cached is not None:  # a state the session already loaded shows the new value
+            for key in ("status", "event_id", "updated_at"):
+                set_committed_value(cached, key, state[key])
+    return ev
+
+
+def consent_status(contact: Contact, purpose: Purpose) -> str | None:
+    """Current consent of a contact for a purpose: pending, granted, withdrawn, objected, expired or None."""
+    row = db.session.get(ConsentState, (contact.id, purpose.id))
+    return row.status if row else None
+
+
+def rebuild_states() -> int:
+    """Recompute the consent-state cache from the ledger; returns the number of states written."""
+    db.session.execute(delete(ConsentState))
+    latest: dict[tuple[int, int], tuple[str, int, object]] = {}
+    query = select(ConsentEvent.contact_id, ConsentEvent.purpose_id, ConsentEvent.action, ConsentEvent.id,
+                   ConsentEvent.created_at).order_by(ConsentEvent.id)
+    for contact_id, purpose_id, action, event_id, created_at in db.session.execute(query):
+        state = ACTION_STATES.get(action)
+        if purpose_id is not None and state is not None:
+            latest[(contact_id, purpose_id)] = (state, event_id, created_at)
+    # updated_at is the deciding event's time, so a rebuild does not restart the retention clock of pending sign-ups.
+    for (contact_id, purpose_id), (state, event_id, created_at) in latest.items():
+        db.session.add(ConsentState(contact_id=contact_id, purpose_id=purpose_id, status=state, event_id=event_id,
+                                    updated_at=created_at))
+    db.session.commit()
+    return len(latest)
+
+
+@dataclass
+class ChainReport:
+    """Outcome of verifying the ledger."""
+
+    ok: bool
+    checked: int
+    bad_event_id: int | None = None
+    reason: str = ""
+
+
+def verify_chain(batch_size: int = 1000) -> ChainReport:
+    """Walk the ledger in id order and prove every link and every hash."""
+    previous = GENESIS_HASH
+    checked = 0
+    query = select(ConsentEvent).order_by(ConsentEvent.id).execution_options(yield_per=batch_size)
+    for ev in db.session.execute(query).scalars():
+        if ev.prev_hash != previous:
+            return ChainReport(False, checked, ev.id, "link to the previous event is broken (a row was removed or reordered)")
+        if ev.pii_salt is not None and _pii_digest(ev.pii_salt, ev.email, ev.ip, ev.user_agent) != ev.pii_digest:
+            return ChainReport(False, checked, ev.id, "personal fields were altered")
+        if ev.pii_salt is None and (ev.email or ev.ip or ev.user_agent):
+            return ChainReport(False, checked, ev.id, "personal fields were altered")
+        if _event_hash(ev) != ev.hash:
+            return ChainReport(False, checked, ev.id, "event content was altered")
+        previous = ev.hash
+        checked += 1
+    head = db.session.get(LedgerHead, 1)
+    if head is not None and head.last_hash != previous:
+        return ChainReport(False, checked, head.last_event_id, "the newest events were removed")
+    if head is None and checked:
+        return ChainReport(False, checked, None, "ledger head is missing")
+    return ChainReport(True, checked)
+
+
+def contact_history(contact: Contact) -> list[ConsentEvent]:
+    """Every ledger event of a contact, oldest first, with its purpose and notice (every caller shows them)."""
+    query = (select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id)
+             .options(selectinload(ConsentEvent.purpose), selectinload(ConsentEvent.notice)))
+    return list(db.session.execute(query).scalars())

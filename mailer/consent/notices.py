@@ -1,0 +1,38 @@
+"""Versioned, immutable notices: the exact words people were shown."""
+import hashlib
+import json
+
+from sqlalchemy import func, select
+
+from mailer.core.extensions import db
+from mailer.consent.models import Notice
+
+
+def content_hash(content: dict) -> str:
+    """SHA-256 of the canonical JSON form of a notice's content."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def latest_notice(key: str) -> Notice | None:
+    """Newest version of the notice with this key."""
+    query = select(Notice).where(Notice.key == key).order_by(Notice.version.desc()).limit(1)
+    return db.session.execute(query).scalar_one_or_none()
+
+
+def publish_notice(key: str, content: dict) -> Notice:
+    """Return the current version if its words are unchanged, else add a new version (never edit an old one)."""
+    digest = content_hash(content)
+    current = latest_notice(key)
+    if current is not None and current.content_hash == digest:
+        return current
+    version = (db.session.execute(select(func.max(Notice.version)).where(Notice.key == key)).scalar() or 0) + 1
+    notice = Notice(key=key, version=version, content=content, content_hash=digest)
+    db.session.add(notice)
+    db.session.flush()
+    return notice
+
+
+def notice_versions(key: str) -> list[Notice]:
+    """All versions of a notice, newest first."""
+    query = select(Notice).where(Notice.key == key).order_by(Notice.version.desc())
+    return list(db.session.execute(query).scalars())

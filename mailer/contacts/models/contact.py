@@ -1,0 +1,36 @@
+"""Contacts: the people who receive mail."""
+from datetime import datetime
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.core.ids import new_public_id
+
+CONTACT_STATUSES = ("active", "restricted", "erased")
+
+
+class Contact(db.Model):
+    """A recipient; found by the keyed blind index of the address, named in URLs by public_id only."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    source: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_activity_at: Mapped[datetime | None]
+
+    subscriptions = relationship("Subscription", back_populates="contact", cascade="all, delete-orphan")
+
+    @property
+    def display_name(self) -> str:
+        """Name if known, else the address, else a placeholder for erased contacts."""
+        return self.name or self.email or "(erased contact)"

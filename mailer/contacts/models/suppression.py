@@ -1,0 +1,21 @@
+"""Suppression list: keyed hashes of addresses that must not be mailed or silently re-added."""
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+
+SUPPRESSION_REASONS = ("unsubscribed", "erased", "hard_bounce", "complaint", "manual")
+
+
+class Suppression(db.Model):
+    """One suppressed address, stored only as its keyed hash."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

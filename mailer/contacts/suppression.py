@@ -1,0 +1,22 @@
+"""The suppression list: keyed hashes of addresses we must not mail or silently re-add."""
+from sqlalchemy import delete, select
+
+from mailer.core.extensions import db
+from mailer.contacts.models.suppression import Suppression
+
+
+def is_suppressed(address_hash: str) -> bool:
+    """Whether the address with this blind-index hash is suppressed."""
+    query = select(Suppression.id).where(Suppression.email_hash == address_hash)
+    return db.session.execute(query).first() is not None
+
+
+def suppress(address_hash: str, reason: str) -> None:
+    """Add an address hash to the suppression list (idempotent); the caller commits."""
+    if not is_suppressed(address_hash):
+        db.session.add(Suppression(email_hash=address_hash, reason=reason))
+
+
+def lift_suppression(address_hash: str) -> bool:
+    """Remove a suppression after a fresh double opt-in; True when one was removed."""
+    return bool(db.session.execute(delete(Suppression).where(Suppression.email_hash == address_hash)).rowcount)

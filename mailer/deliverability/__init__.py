@@ -1,0 +1,1 @@
+"""Deliverability: bounces, complaints, inbound reports and the readiness of sending domains."""

@@ -1,0 +1,132 @@
+"""The one door for mail arriving at our bounce and feedback addresses (REQUIREMENTS E1-E5).
+
+Cap the size, parse leniently with the stdlib email package, and act only when the report names a message we
+sent: a correctly signed VERP address (the envelope recipient, the report's own To/Delivered-To, the original
+message's Return-Path or the ARF Original-Mail-From) or a Message-ID stored on one of our deliveries. Anything
+else changes nothing. The listener, the CLI and the tests all come through process_report().
+"""
+import logging
+import re
+from dataclasses import dataclass
+from email import policy
+from email.message import Message
+from email.parser import BytesParser, HeaderParser
+from email.utils import getaddresses
+
+from flask import current_app
+from sqlalchemy import select
+
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
+from mailer.delivery.replies import bounce_base, delivery_id_from_verp
+from mailer.deliverability import bounces, complaints
+from mailer.deliverability.domains import domain_of
+
+log = logging.getLogger(__name__)
+ORIGINAL_PARTS = ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
+                  "message/global-headers")
+ADDRESS_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
+_MESSAGE_ID = re.compile(r"<[^<>\s]{1,240}>")
+_OUR_ID = re.compile(r"^<(\d{1,18})\.")  # the composer's Message-IDs start with the delivery id
+
+
+class ReportRefused(ValueError):
+    """A message we will not read at all (e.g. larger than BOUNCE_MAX_REPORT_BYTES)."""
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """recorded | duplicate | ignored (not a report) | unmatched (not about our mail), with one line saying why."""
+
+    status: str
+    detail: str
+    kind: str = ""
+    delivery_id: int | None = None
+
+
+def accepts_recipient(address: str) -> bool:
+    """Whether the listener takes mail for this address: a valid VERP address, the bounce or complaints address."""
+    address = (address or "").strip().strip("<>").lower()
+    plain = {"@".join(bounce_base()).lower(), (current_app.config.get("MAILER_COMPLAINTS_ADDRESS") or "").lower()}
+    return address in plain - {""} or delivery_id_from_verp(address) is not None
+
+
+def _original(msg: Message) -> Message | None:
+    """The returned original message (or its headers), however the reporter attached it."""
+    for part in msg.walk():
+        if part is msg or part.get_content_type() not in ORIGINAL_PARTS:
+            continue
+        payload = part.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            return payload[0]
+        text = part.get_payload(decode=True) or b""
+        return HeaderParser().parsestr(text.decode("utf-8", "replace").lstrip())
+    return None
+
+
+def _verp_candidates(msg: Message, original: Message | None, envelope_rcpts, arf) -> list[str]:
+    found = list(envelope_rcpts)
+    for name in ADDRESS_HEADERS:
+        found += [addr for _, addr in getaddresses([str(v) for v in msg.get_all(name, [])])]
+    if original is not None:
+        found += [addr for _, addr in getaddresses([str(v) for v in original.get_all("Return-Path", [])])]
+    if arf is not None and arf.original_mail_from:
+        found.append(arf.original_mail_from)
+    return found
+
+
+def _by_message_id(message_id: str) -> Delivery | None:
+    match = _OUR_ID.match(message_id)
+    if match:
+        delivery = db.session.get(Delivery, int(match.group(1)))
+        return delivery if delivery is not None and delivery.message_id == message_id else None
+    return db.session.execute(select(Delivery).where(Delivery.message_id == message_id).limit(1)).scalar()
+
+
+def find_delivery(msg: Message, envelope_rcpts=(), arf=None) -> Delivery | None:
+    """The delivery a report is about (E5), or None when it names nothing we sent."""
+    original = _original(msg)
+    for address in _verp_candidates(msg, original, envelope_rcpts, arf):
+        delivery_id = delivery_id_from_verp(address)
+        delivery = db.session.get(Delivery, delivery_id) if delivery_id is not None else None
+        if delivery is not None:
+            return delivery
+    if original is not None:
+        for message_id in _MESSAGE_ID.findall(str(original.get("Message-ID", ""))):
+            delivery = _by_message_id(message_id)
+            if delivery is not None and delivery.message_id:
+                return delivery
+    return None
+
+
+def process_report(raw: bytes, envelope_rcpts=()) -> InboundResult:
+    """Read one inbound message and act on it if it is a DSN or ARF report about our mail; commits."""
+    limit = current_app.config["BOUNCE_MAX_REPORT_BYTES"]
+    if len(raw) > limit:
+        raise ReportRefused(f"report of {len(raw)} bytes is larger than the {limit}-byte limit: not read")
+    try:
+        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+        arf = complaints.parse_arf(msg)
+        dsn = None if arf is not None else bounces.parse_dsn(msg)
+        delivery = find_delivery(msg, envelope_rcpts, arf) if arf is not None or dsn is not None else None
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+        # Malformed beyond lenient reading: answering "try later" would only bring the same bytes back.
+        log.warning("Inbound message could not be read as a report: %s: %s", exc.__class__.__name__, exc)
+        return InboundResult("ignored", "could not be read as a delivery status notification or feedback report")
+    if arf is None and dsn is None:
+        return InboundResult("ignored", "not a delivery status notification or feedback report: nothing to do")
+    if delivery is None:
+        log.info("Inbound report ignored: it names no message we sent")
+        return InboundResult("unmatched", "it does not reference a message we sent (no valid VERP address or "
+                                          "known Message-ID): nothing changed")
+    campaign = db.session.get(Campaign, delivery.campaign_id)
+    domain = domain_of(campaign.from_email if campaign else None)
+    if arf is not None:
+        outcome = complaints.record_complaint(delivery, arf, domain)
+    else:
+        outcome = bounces.record_bounce(delivery, dsn, domain)
+    db.session.commit()
+    log.info("Inbound report for delivery %s: %s", delivery.id, outcome.detail)
+    status = "recorded" if outcome.changed else "duplicate" if outcome.kind else "ignored"
+    return InboundResult(status, outcome.detail, outcome.kind, delivery.id)

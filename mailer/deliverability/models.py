@@ -1,0 +1,44 @@
+"""The bounce and complaint log: one row per classified report about a message we sent (REQUIREMENTS E1-E5).
+
+Only what the rules need is kept: the delivery and contact it concerns, the class, the status code and a short
+diagnostic with every address removed. Raw report bodies are never stored. Rows live 12 months by default
+(services/bounces.purge_bounce_log, called by the retention job).
+"""
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+
+# hard: the address is dead (suppress); soft: temporary or mailbox full (counted, suppressed after N);
+# policy: 5.7.x, our authentication or reputation was refused (alert the operator, never blame the address);
+# complaint: the recipient reported the message as spam (suppress at once, withdraw consent for the list).
+BOUNCE_KINDS = ("hard", "soft", "policy", "complaint")
+# What the platform did about the report.
+BOUNCE_ACTIONS = ("suppressed", "counted", "suppressed_after_soft", "operator_alert", "none")
+
+
+class BounceEvent(db.Model):
+    """One delivery status notification or feedback report that referenced a message we sent."""
+
+    __tablename__ = "bounce_events"
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "kind", name="uq_bounce_events_delivery_kind"),
+        Index("ix_bounce_events_domain_kind_created", "sending_domain", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    delivery_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("deliveries.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
+    sending_domain: Mapped[str] = mapped_column(String(253), default="")
+    kind: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(10), default="dsn")  # dsn | arf
+    status_code: Mapped[str] = mapped_column(String(16), default="")  # e.g. 5.1.1; for complaints the feedback type
+    diagnostic: Mapped[str] = mapped_column(String(500), default="")  # addresses replaced by [address]
+    reporter: Mapped[str] = mapped_column(String(253), default="")  # Reporting-MTA or the feedback loop's domain
+    action_taken: Mapped[str] = mapped_column(String(30), default="none")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,259 @@
+"""One run of a batch message: claim small chunks, send them group by group over the thread's SMTP pipeline.
+
+A group is at most SEND_PIPELINE_DEPTH messages (fewer when the rate allows fewer): built first, then marked handed
+to the relay together with the previous group's outcomes in one transaction, then submitted. So after a crash at
+most a group (and the one message still open in the pipeline) per thread is uncertain; everything else claimed
+goes back to the queue. A temporary refusal waits per delivery (exponential backoff with jitter); a relay that
+does not answer makes the whole campaign wait (Campaign.waiting_until) without using up anyone's attempts.
+"""
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery import replies as bounces
+from mailer.delivery.claims import Claims, durably
+from mailer.delivery.ratelimit import send_rate
+from mailer.delivery.transport import NoReply, get_transport
+from mailer.campaigns import eligibility
+
+log = logging.getLogger(__name__)
+STATUS_CHECK_SECONDS = 1.0  # pause / cancel / a wait for the relay reach running batches within this long
+TEMPORARY_IN_A_ROW_MEANS_RELAY = 10  # this many temporary refusals with no success between: the relay, not them
+RELAY_WAIT_MAX_SECONDS = 300
+RETRY_MAX_SECONDS = 6 * 3600
+
+
+class Control:
+    """Re-reads the campaign's status and wait at most once a second, so running batches follow them fast."""
+
+    def __init__(self, campaign_id: int, status: str, waiting_until: datetime | None):
+        self.campaign_id = campaign_id
+        self.status = status
+        self.waiting_until = waiting_until
+        self.checked = time.monotonic()
+
+    def _refresh(self) -> None:
+        def work():
+            row = db.session.execute(select(Campaign.status, Campaign.waiting_until)
+                                     .where(Campaign.id == self.campaign_id)).one()
+            db.session.commit()
+            return row
+
+        self.status, self.waiting_until = durably(work, "checking the campaign's status")
+        self.checked = time.monotonic()
+
+    def stopped(self) -> bool:
+        if time.monotonic() - self.checked >= STATUS_CHECK_SECONDS:
+            self._refresh()
+        return self.status != "sending"
+
+    def waiting(self) -> bool:
+        """The campaign waits for the relay: claim nothing until waiting_until."""
+        return self.waiting_until is not None and self.waiting_until > utcnow()
+
+
+@dataclass
+class Totals:
+    """What one run did, for the automatic pause: messages handed over, permanent and policy refusals."""
+
+    attempts: int = 0
+    errors: int = 0
+    policy: int = 0
+    last_error: str = ""
+
+
+def chunk_size() -> int:
+    """Deliveries to claim at once: at most SEND_CHUNK_SIZE, and no more than about a second's worth."""
+    config = current_app.config
+    rate = float(config.get("SEND_RATE_PER_SECOND") or 0)
+    size = config["SEND_CHUNK_SIZE"]
+    return max(1, min(size, int(rate))) if rate > 0 else size
+
+
+def retry_at(attempts: int) -> datetime:
+    """Exponential backoff from SEND_RETRY_BACKOFF_SECONDS, with ±20 % jitter so retries don't arrive together."""
+    base = current_app.config["SEND_RETRY_BACKOFF_SECONDS"] * 2 ** max(0, attempts - 1)
+    return utcnow() + timedelta(seconds=min(base, RETRY_MAX_SECONDS) * random.uniform(0.8, 1.2))
+
+
+def wait_for_relay(campaign_id: int, outcome: bounces.SmtpOutcome) -> datetime:
+    """Make the campaign wait for the relay (backoff doubling per failed try); returns until when it waits."""
+    def work():
+        now = utcnow()
+        campaign = db.session.execute(select(Campaign.relay_failures, Campaign.waiting_until)
+                                      .where(Campaign.id == campaign_id)).one()
+        if campaign.waiting_until is not None and campaign.waiting_until > now:
+            db.session.commit()
+            return campaign.waiting_until  # another thread saw it first
+        seconds = min(current_app.config["SEND_RELAY_RETRY_SECONDS"] * 2 ** campaign.relay_failures,
+                      RELAY_WAIT_MAX_SECONDS) * random.uniform(1.0, 1.2)
+        until = now + timedelta(seconds=seconds)
+        db.session.execute(
+            update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "sending")
+            .values(waiting_until=until, relay_failures=Campaign.relay_failures + 1,
+                    waiting_reason=f"Waiting for the relay: {outcome.describe()}. Next try at {until:%H:%M:%S} UTC.")
+            .execution_options(synchronize_session=False))
+        db.session.commit()
+        return until
+
+    until = durably(work, "recording a wait for the relay")
+    log.warning("Campaign %s waits for the relay until %s UTC: %s", campaign_id, f"{until:%H:%M:%S}",
+                outcome.describe())
+    return until
+
+
+class BatchRun:
+    """Sends the due deliveries of one batch until it is done, stopped, out of time or the relay is down."""
+
+    def __init__(self, campaign_id: int, batch: int, composer, control: Control, worker_id: str):
+        self.campaign_id = campaign_id
+        self.composer = composer
+        self.control = control
+        self.claims = Claims(campaign_id, batch, worker_id)
+        self.totals = Totals()
+        self.rate = send_rate()
+        config = current_app.config
+        self.depth = max(1, config["SEND_PIPELINE_DEPTH"])
+        self.max_attempts = config["SEND_MAX_ATTEMPTS"]
+        self.relay_wait: datetime | None = None  # set when the relay stopped answering
+        self.temporary_in_a_row = 0
+        self.taken_over = False
+
+    def run(self, seconds: float, too_many_errors) -> str:
+        """Chunk after chunk; returns why it ended: done, stopped, relay, errors, time or taken."""
+        started = time.monotonic()
+        try:
+            while True:
+                if self.control.stopped():
+                    return "stopped"
+                if self.relay_wait or self.control.waiting():
+                    return "relay"
+                claimed = self.claims.claim(chunk_size())
+                if not claimed:
+                    return "done"
+                self._send_chunk(claimed)
+                if self.taken_over:
+                    return "taken"
+                if too_many_errors(self.totals):
+                    return "errors"
+                if time.monotonic() - started > seconds:
+                    return "time"
+        finally:
+            unsent = self.claims.unsent()
+            if unsent and self.control.status == "cancelled":
+                for d_id in unsent:
+                    self.claims.finished(d_id, "skipped", None, "cancelled")
+            elif unsent and (self.relay_wait or self.control.waiting()):
+                self.claims.release(unsent, self.relay_wait or self.control.waiting_until, "waiting for the relay")
+            self.claims.close()
+
+    def _send_chunk(self, claimed) -> None:
+        """Re-check, then build, hand over and submit group by group; the pipeline is finished on any way out."""
+        def recheck():
+            found = eligibility.recheck(self.campaign_id, [(d_id, c_id, l_id) for d_id, c_id, l_id, _ in claimed])
+            db.session.commit()  # end the read transaction: nothing is held open while talking SMTP
+            return found
+
+        recipients = durably(recheck, "re-checking eligibility")
+        for rec in recipients:
+            if rec.skip_reason:
+                self.claims.finished(rec.delivery_id, "skipped", None, rec.skip_reason)
+        pending = [rec for rec in recipients if not rec.skip_reason]
+        pipeline = get_transport().pipeline()
+        position = 0
+        try:
+            while position < len(pending) and not self.relay_wait:
+                if self.control.stopped() or self.control.waiting():
+                    return
+                tokens = self.rate.acquire(min(self.depth, len(pending) - position), self.control.stopped,
+                                           before_wait=lambda: self._collect(pipeline.finish()))
+                if not tokens:
+                    return
+                group = self._build(pending[position:position + tokens])
+                position += tokens
+                if not self.claims.hand_over([(rec.delivery_id, built.message_id) for rec, built in group]):
+                    self.taken_over = True
+                    return
+                for index, (rec, built) in enumerate(group):
+                    if self.relay_wait:  # the relay is down: what is left of the group goes back to the queue
+                        self.claims.release([r.delivery_id for r, _ in group[index:]], self.relay_wait,
+                                            "waiting for the relay")
+                        break
+                    self.totals.attempts += 1
+                    self._collect(pipeline.submit((rec, built.message_id), built.envelope_from, rec.email, built.raw,
+                                                  built.dot_safe))
+        finally:
+            self._collect(pipeline.finish())  # the last message's content goes out even when stopping
+
+    def _build(self, recipients) -> list[tuple]:
+        """Build each message; one that can't be built fails alone (a merge-field error), not the batch."""
+        group = []
+        for rec in recipients:
+            try:
+                group.append((rec, self.composer.build(
+                    delivery_id=rec.delivery_id, contact_public_id=rec.public_id, list_id=rec.list_id,
+                    email=rec.email, name=rec.name, attributes=rec.attributes, track_opens=rec.track_opens,
+                    track_clicks=rec.track_clicks)))
+            except Exception as exc:  # noqa: BLE001 - the marketer's template, not our code
+                self.claims.finished(rec.delivery_id, "failed", None, f"could not build the message: {exc}")
+        return group
+
+    def _collect(self, outcomes: list[tuple]) -> None:
+        """Sort the transport's outcomes (SMTP reply or exception per message) into the claims."""
+        for (rec, _message_id), outcome in outcomes:
+            if not isinstance(outcome, Exception):
+                self.claims.sent(rec.delivery_id)
+                self.temporary_in_a_row = 0
+            elif isinstance(outcome, NoReply):
+                self.claims.finished(rec.delivery_id, "uncertain", None,
+                                     "uncertain: the relay's connection broke after it received the message and "
+                                     "before it answered; it may or may not have gone out (not resent)")
+            else:
+                self._failed(rec, bounces.outcome_of(outcome))
+
+    def _failed(self, rec, outcome: bounces.SmtpOutcome) -> None:
+        """One refused or failed attempt: wait for the relay, retry later, or record it as final."""
+        claims = self.claims
+        if outcome.code is None or outcome.code == 421:  # no connection, or the relay is closing it: not their fault
+            self.relay_wait = self.relay_wait or wait_for_relay(self.campaign_id, outcome)
+            claims.release([rec.delivery_id], self.relay_wait, f"waiting for the relay: {outcome.describe()}")
+            return
+        if outcome.kind == bounces.HARD:
+            self._count_error(outcome)
+            claims.finished(rec.delivery_id, "bounced", outcome.code, f"hard bounce: {outcome.describe()}",
+                            hard_bounce_hash=rec.email_hash)
+        elif outcome.kind == bounces.POLICY:
+            self._count_error(outcome)
+            self.totals.policy += 1
+            log.error("Campaign message refused by policy (%s): check SPF, DKIM, DMARC and the relay's settings",
+                      outcome.describe())
+            claims.finished(rec.delivery_id, "failed", outcome.code,
+                            f"refused by policy (our sending setup, not the address): {outcome.describe()}")
+        else:
+            self._temporary(rec, outcome)
+
+    def _temporary(self, rec, outcome: bounces.SmtpOutcome) -> None:
+        attempts = self.claims.attempts_of.get(rec.delivery_id, self.max_attempts)
+        if attempts >= self.max_attempts:
+            status = "bounced" if "5.2.2" in outcome.text else "failed"
+            self.claims.finished(rec.delivery_id, status, outcome.code,
+                                 f"gave up after {attempts} attempts: {outcome.describe()}")
+        else:
+            when = retry_at(attempts)
+            self.claims.retry(rec.delivery_id, outcome.code, f"will retry at {when:%H:%M:%S} UTC: "
+                                                             f"{outcome.describe()}", when)
+        self.temporary_in_a_row += 1
+        if self.temporary_in_a_row >= TEMPORARY_IN_A_ROW_MEANS_RELAY and not self.relay_wait:
+            self.relay_wait = wait_for_relay(self.campaign_id, outcome)
+
+    def _count_error(self, outcome: bounces.SmtpOutcome) -> None:
+        self.totals.errors += 1
+        self.totals.last_error = outcome.describe()

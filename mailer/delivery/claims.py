@@ -1,0 +1,247 @@
+"""A sending thread's hold on deliveries: claim, hand over to the relay, record outcomes, release.
+
+A delivery being sent is "sending" with its worker's id. Until its group is handed to the SMTP pipeline
+(handed_at, set in one statement just before) a dead worker's delivery simply goes back to the queue; from then
+until its outcome is written it is what "uncertain" means: the relay may have it. Outcomes wait in memory and are
+written with the next hand-over, one transaction per group, and Campaign.open_deliveries moves in the same
+transaction as the deliveries it counts. Every write is guarded by (status "sending", this worker), so rows that
+recovery took from a worker it believed dead are never written over, and a lost database connection is retried.
+"""
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.delivery.models import Delivery
+from mailer.contacts.suppression import suppress
+
+log = logging.getLogger(__name__)
+DELIVERIES = Delivery.__table__
+DATABASE_RETRY_SECONDS = 600  # how long a thread keeps unwritten outcomes while the database is unreachable
+
+
+def durably(work, what: str):
+    """Run a unit of database work, retrying it while the database is unreachable (restart, failover, lock)."""
+    deadline = time.monotonic() + DATABASE_RETRY_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            return work()
+        except DBAPIError as exc:
+            transient = exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+            _rollback()
+            if not transient or time.monotonic() > deadline:
+                raise
+            log.warning("Database unavailable while %s (%s); retrying in %.1f s", what, exc.__class__.__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _run(statement, parameters=None):
+    """A Core statement on the session's transaction (no ORM layer: this runs a few times per group)."""
+    return db.session.connection().execute(statement, parameters)
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session.remove()
+
+
+@dataclass
+class Unwritten:
+    """Outcomes known to this thread and not yet in the database."""
+
+    sent: list[int] = field(default_factory=list)
+    finished: list[dict] = field(default_factory=list)  # skipped, failed, bounced, uncertain: b_id, b_status, …
+    retry: list[dict] = field(default_factory=list)     # back to the queue with a not-before time, attempt used
+    released: list[dict] = field(default_factory=list)  # back to the queue, attempt given back
+    hard_bounced: list[str] = field(default_factory=list)  # address hashes to suppress
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.finished or self.retry or self.released)
+
+
+class Claims:
+    """The deliveries of one batch that this thread holds, and what became of them."""
+
+    def __init__(self, campaign_id: int, batch: int, worker_id: str):
+        self.campaign_id = campaign_id
+        self.batch = batch
+        self.worker_id = worker_id
+        self.attempts_of: dict[int, int] = {}  # claimed and not yet written back: attempt number
+        self.handed: set[int] = set()  # handed to the relay, outcome not yet written
+        self.unwritten = Unwritten()
+        self.mail_flowed = False  # a message was accepted since the last write (ends a wait for the relay)
+
+    def _mine(self):
+        return (DELIVERIES.c.status == "sending") & (DELIVERIES.c.worker_id == self.worker_id)
+
+    def claim(self, size: int) -> list[tuple[int, int, int | None, int]]:
+        """Write what is known, then move up to `size` queued, due deliveries to "sending" for this worker."""
+        tries = []
+
+        def work():
+            tries.append(1)
+            if len(tries) > 1:  # the last try may have committed a claim whose answer was lost: give it back
+                _run(update(DELIVERIES).where(
+                    DELIVERIES.c.campaign_id == self.campaign_id, DELIVERIES.c.batch == self.batch, self._mine(),
+                    DELIVERIES.c.handed_at.is_(None), DELIVERIES.c.id.not_in(list(self.attempts_of)))
+                    .values(status="queued", attempts=DELIVERIES.c.attempts - 1, worker_id=None))
+            self._write()
+            now = utcnow()
+            ids = (select(DELIVERIES.c.id).where(
+                DELIVERIES.c.campaign_id == self.campaign_id, DELIVERIES.c.batch == self.batch,
+                DELIVERIES.c.status == "queued",
+                DELIVERIES.c.not_before_at.is_(None) | (DELIVERIES.c.not_before_at <= now))
+                .order_by(DELIVERIES.c.id).limit(size))
+            rows = _run(
+                update(DELIVERIES).where(DELIVERIES.c.id.in_(ids.scalar_subquery()), DELIVERIES.c.status == "queued")
+                .values(status="sending", claimed_at=now, worker_id=self.worker_id, handed_at=None,
+                        attempts=DELIVERIES.c.attempts + 1)
+                .returning(DELIVERIES.c.id, DELIVERIES.c.contact_id, DELIVERIES.c.list_id, DELIVERIES.c.attempts)
+            ).all()
+            db.session.commit()
+            self._written()
+            return sorted(rows)
+
+        rows = durably(work, "claiming deliveries")
+        self.attempts_of.update({row[0]: row[3] for row in rows})
+        return rows
+
+    # --- outcomes, kept until the next write ---------------------------------------------------------------
+
+    def sent(self, delivery_id: int) -> None:
+        self.unwritten.sent.append(delivery_id)
+        self.mail_flowed = True
+
+    def finished(self, delivery_id: int, status: str, code: int | None, reason: str,
+                 hard_bounce_hash: str | None = None) -> None:
+        self.unwritten.finished.append({"b_id": delivery_id, "b_status": status, "b_code": code,
+                                        "b_reason": reason[:300]})
+        if hard_bounce_hash:
+            self.unwritten.hard_bounced.append(hard_bounce_hash)
+
+    def retry(self, delivery_id: int, code: int | None, reason: str, not_before: datetime) -> None:
+        self.unwritten.retry.append({"b_id": delivery_id, "b_code": code, "b_reason": reason[:300],
+                                     "b_not_before": not_before})
+
+    def release(self, delivery_ids, not_before: datetime | None = None, reason: str = "") -> None:
+        """Give deliveries back to the queue unsent (their attempt does not count)."""
+        self.unwritten.released += [{"b_id": d_id, "b_not_before": not_before, "b_reason": reason[:300]}
+                                    for d_id in delivery_ids]
+
+    # --- writing ---------------------------------------------------------------------------------------------
+
+    def hand_over(self, group: list[tuple[int, str]]) -> bool:
+        """Write what is known and mark a group (delivery id, Message-ID) handed to the relay, in one transaction.
+
+        False when some of the group is no longer this worker's (recovery took it): nothing of it may be sent.
+        """
+        ids = [d_id for d_id, _ in group]
+
+        def work():
+            self._write()
+            marked = _run(
+                update(DELIVERIES).where(DELIVERIES.c.id.in_(ids), self._mine(), DELIVERIES.c.handed_at.is_(None))
+                .values(handed_at=utcnow(), message_id=case(
+                    {d_id: message_id[:250] for d_id, message_id in group}, value=DELIVERIES.c.id))
+            ).rowcount
+            if marked != len(ids):
+                db.session.rollback()
+                return False
+            db.session.commit()
+            self._written()
+            self.handed.update(ids)
+            return True
+
+        if not ids or durably(work, "handing messages to the relay"):
+            return True
+        log.warning("Campaign %s: deliveries of batch %s were taken over by recovery; this thread stops",
+                    self.campaign_id, self.batch)
+        self.release(ids)
+        self.flush()
+        return False
+
+    def flush(self) -> None:
+        """Write every outcome known so far (one transaction)."""
+        if self.unwritten:
+            def work():
+                self._write()
+                db.session.commit()
+                self._written()
+
+            durably(work, "writing delivery outcomes")
+
+    def _write(self) -> None:
+        """The statements of one write; Campaign.open_deliveries falls by exactly the deliveries finished here."""
+        pending = self.unwritten
+        if not pending:
+            return
+        now = utcnow()
+        table = DELIVERIES
+        finished = 0
+        if pending.sent:
+            mine = table.c.id.in_(pending.sent)
+            done = {"status": "sent", "smtp_code": 250, "reason": "", "finished_at": now, "not_before_at": None}
+            finished += _run(update(table).where(mine, self._mine()).values(**done)).rowcount
+            if finished < len(pending.sent):  # recovery called them uncertain, but the relay did accept them
+                _run(update(table).where(mine, table.c.status == "uncertain",
+                                                       table.c.worker_id == self.worker_id).values(**done))
+        by_id = (table.c.id == bindparam("b_id")) & self._mine()
+        if pending.finished:
+            finished += _run(update(table).where(by_id).values(
+                status=bindparam("b_status"), smtp_code=bindparam("b_code"), reason=bindparam("b_reason"),
+                finished_at=now), pending.finished).rowcount
+        if pending.retry:
+            _run(update(table).where(by_id).values(
+                status="queued", smtp_code=bindparam("b_code"), reason=bindparam("b_reason"), worker_id=None,
+                handed_at=None, not_before_at=bindparam("b_not_before")), pending.retry)
+        if pending.released:
+            _run(update(table).where(by_id).values(
+                status="queued", attempts=table.c.attempts - 1, worker_id=None, handed_at=None,
+                not_before_at=bindparam("b_not_before"), reason=bindparam("b_reason")), pending.released)
+        for email_hash in pending.hard_bounced:
+            suppress(email_hash, "hard_bounce")
+        values = {"progress_at": now, "open_deliveries": Campaign.open_deliveries - finished}
+        if self.mail_flowed:  # mail flows again: a wait for the relay that has run out is over
+            over = Campaign.waiting_until.is_(None) | (Campaign.waiting_until <= now)
+            values.update(waiting_reason=case((over, ""), else_=Campaign.waiting_reason),
+                          waiting_until=case((over, None), else_=Campaign.waiting_until),
+                          relay_failures=case((over, 0), else_=Campaign.relay_failures))
+        _run(update(Campaign).where(Campaign.id == self.campaign_id).values(**values)
+                           .execution_options(synchronize_session=False))
+
+    def _written(self) -> None:
+        pending = self.unwritten
+        for d_id in [*pending.sent, *(item["b_id"] for item in
+                                      (*pending.finished, *pending.retry, *pending.released))]:
+            self.attempts_of.pop(d_id, None)
+            self.handed.discard(d_id)
+        self.unwritten = Unwritten()
+        self.mail_flowed = False
+
+    def close(self) -> None:
+        """On any way out: write what is known and give back what was claimed but never handed over."""
+        self.release(self.unsent())
+        self.flush()
+
+    def unsent(self) -> list[int]:
+        """Claimed, never handed over, no outcome yet."""
+        pending = self.unwritten
+        known = {*pending.sent, *(item["b_id"] for item in (*pending.finished, *pending.retry, *pending.released))}
+        return [d_id for d_id in self.attempts_of if d_id not in known and d_id not in self.handed]
+
+
+def earliest_retry(campaign_id: int, batch: int) -> datetime | None:
+    """When the first delivery of a batch that waits for a retry is due (bounded by the batch's size)."""
+    return _run(select(func.min(DELIVERIES.c.not_before_at)).where(
+        DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.batch == batch, DELIVERIES.c.status == "queued")
+    ).scalar()

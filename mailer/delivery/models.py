@@ -1,0 +1,100 @@
+"""Deliveries (one per campaign × contact), the sending workers, DKIM keys and the local outbox."""
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.core.ids import new_public_id
+
+DELIVERY_STATUSES = ("queued", "sending", "sent", "skipped", "failed", "bounced", "uncertain")
+OPEN_DELIVERY_STATUSES = ("queued", "sending")  # counted in Campaign.open_deliveries
+
+
+class Delivery(db.Model):
+    """One campaign to one contact: queued → sending → sent / skipped(reason) / failed / bounced / uncertain."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "contact_id", name="uq_deliveries_campaign_contact"),
+        Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+        Index("ix_deliveries_campaign_batch", "campaign_id", "batch"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("mailing_lists.id"))  # the list it is sent for (unsubscribe)
+    batch: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    message_id: Mapped[str] = mapped_column(String(250), default="", index=True)  # bounce/complaint matching
+    smtp_code: Mapped[int | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    worker_id: Mapped[str | None] = mapped_column(String(40))  # the SendWorker holding it while "sending"
+    handed_at: Mapped[datetime | None]  # handed to the SMTP pipeline: if its worker dies now, it is uncertain
+    not_before_at: Mapped[datetime | None]  # UTC; a temporary failure waits until then (backoff)
+    finished_at: Mapped[datetime | None]
+
+    campaign = relationship("Campaign")
+    contact = relationship("Contact")
+
+
+class SendWorker(db.Model):
+    """A worker process that sends campaign mail, alive while its heartbeat is fresh (recovery reads it)."""
+
+    __tablename__ = "send_workers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DkimKey(db.Model):
+    """A private key that signs mail of one domain; its public half is published at <selector>._domainkey.<domain>.
+
+    The private key is stored encrypted (mailer.delivery.dkim_keys); `private_key_pem` reads and writes the PEM.
+    """
+
+    __tablename__ = "dkim_keys"
+    __table_args__ = (UniqueConstraint("domain", "selector", name="uq_dkim_keys_domain_selector"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253))
+    selector: Mapped[str] = mapped_column(String(63))
+    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)  # MultiFernet token of the PEM
+    active: Mapped[bool] = mapped_column(default=True)  # the newest active key of a domain signs
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def private_key_pem(self) -> str:
+        from mailer.delivery.dkim_keys import open_pem
+
+        return open_pem(self.private_key_encrypted)
+
+    @private_key_pem.setter
+    def private_key_pem(self, pem: str) -> None:
+        from mailer.delivery.dkim_keys import seal_pem
+
+        self.private_key_encrypted = seal_pem(pem)
+
+
+class OutboxMessage(db.Model):
+    """A message as it would have left over SMTP: envelope and raw bytes."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    mail_from: Mapped[str] = mapped_column(String(320))
+    rcpt_to: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    message_id: Mapped[str] = mapped_column(String(250), default="")
+    category: Mapped[str] = mapped_column(String(20), default="transactional")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,67 @@
+"""Demo data for a newcomer: a list, the `demo` form, the built-in layouts, a draft campaign (idempotent)."""
+from flask import current_app
+from sqlalchemy import select
+
+from mailer.core.extensions import db
+from mailer.campaigns.models import Campaign
+from mailer.subscriptions.models.forms import Form
+from mailer.subscriptions.models.lists import MailingList
+from mailer.campaigns import drafts as campaign_drafts
+from mailer.campaigns.layouts import default_layout, ensure_builtin_layouts
+from mailer.subscriptions.forms import FormSettings, save_form
+from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+
+DEMO_LIST = "Demo newsletter"
+
+
+def seed_demo() -> Form:
+    """Create the demo list and form unless they exist; returns the demo form."""
+    tracking = ensure_tracking_purposes()
+    ensure_builtin_layouts()
+    form = db.session.execute(select(Form).where(Form.slug == "demo")).scalar_one_or_none()
+    if form is not None:
+        db.session.commit()
+        return form
+    mailing_list = db.session.execute(select(MailingList).where(MailingList.name == DEMO_LIST)).scalar_one_or_none()
+    if mailing_list is None:
+        mailing_list = create_list(DEMO_LIST, "A monthly round-up of product news. Try signing up!", "public")
+    form = save_form(FormSettings(
+        slug="demo", name="Demo form", title="Subscribe to the demo newsletter",
+        intro="One email a month with product news. Unsubscribe at any time.",
+        list_ids=[mailing_list.id], purpose_ids=[p.id for p in tracking],
+    ))
+    if current_app.config.get("SEED_DEMO"):
+        _demo_campaign(mailing_list)
+    db.session.commit()
+    return form
+
+
+DEMO_BODY = """# Hello {{ contact.first_name | default("there") }}!
+
+This is a **draft campaign** to show you around. Change anything: the preview on the right follows as you type.
+
+- Send yourself a test first.
+- Then see who will receive it, and who is left out and why.
+- Send it now, or schedule it in your own time zone.
+
+[Read more on our website](https://www.example.com)
+
+Thanks for reading,
+The demo team
+"""
+
+
+def _demo_campaign(mailing_list: MailingList) -> None:
+    """A draft for the newcomer to open in the editor (embedded development mode only)."""
+    if db.session.execute(select(Campaign.id).limit(1)).first() is not None:
+        return
+    layout = default_layout()
+    from_name, from_email = campaign_drafts.default_sender()
+    fields = campaign_drafts.DraftFields(
+        name="Demo: first newsletter", subject='{{ contact.first_name | default("Hello") }}, our first newsletter',
+        preheader="What's new this month, in two minutes", from_name=from_name, from_email=from_email,
+        body=DEMO_BODY, layout_id=layout.id if layout else None, list_ids=[mailing_list.id], timezone="UTC")
+    try:
+        campaign_drafts.create_draft(fields)
+    except campaign_drafts.DraftError:
+        pass  # e.g. MAILER_FROM is not a usable address: the demo simply has no draft

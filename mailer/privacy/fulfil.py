@@ -1,0 +1,70 @@
+"""Carry out a verified request: the one place that maps a request type to the right it exercises."""
+from sqlalchemy import select
+
+from mailer.core.extensions import db
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.consent.models import Purpose
+from mailer.staff.models.accounts import StaffUser
+from mailer.consent.ledger import RequestContext
+from mailer.core.errors import PrivacyError
+from mailer.privacy.erasure import erase_contact
+from mailer.privacy.objection import object_to
+from mailer.privacy.rectification import apply_changes
+from mailer.privacy.requests import complete, mark_verified
+from mailer.privacy.restriction import RESTRICTION_ROLES, lift_restriction, restrict
+
+
+def can_fulfil_automatically(req: PrivacyRequest) -> bool:
+    """Self-service requests complete on verification, except corrections to a restricted contact."""
+    if req.channel != "preference-centre" or req.contact is None:
+        return False
+    return not (req.type == "rectification" and req.contact.status == "restricted")
+
+
+def fulfil(req: PrivacyRequest, ctx: RequestContext, actor: StaffUser | None = None, ip: str | None = None) -> str:
+    """Exercise the right the request asks for and close it; returns a sentence describing the outcome."""
+    if not req.is_open:
+        raise PrivacyError("This request is already closed.")
+    contact = req.contact
+    if contact is None or contact.status == "erased":  # nothing to disclose or change: no verification needed
+        complete(req, "We hold no personal data about this person.", actor)
+        return req.outcome
+    if req.identity_verified_at is None:
+        raise PrivacyError("Verify the person's identity first (send the verification link).")
+    if req.type in ("access", "portability"):
+        complete(req, "A download of all data held was made available to the person.", actor)
+    elif req.type == "erasure":
+        erase_contact(contact, ctx, request=req, actor=actor, ip=ip)
+        complete(req, "Erased by anonymisation; a keyed hash of the address blocks re-adding.", actor)
+    elif req.type == "restriction":
+        if (req.details or {}).get("action") == "lift":
+            _require_privacy_role(actor)
+            lift_restriction(contact, ctx, request=req, actor=actor, ip=ip)
+            complete(req, "Restriction lifted.", actor)
+        else:
+            restrict(contact, ctx, request=req, actor=actor, ip=ip)
+            complete(req, "Processing restricted: no emails, no changes; the data stays stored.", actor)
+    elif req.type == "objection":
+        keys = (req.details or {}).get("purposes") or []
+        purposes = list(db.session.execute(select(Purpose).where(Purpose.key.in_(keys))).scalars())
+        stopped = object_to(contact, purposes, ctx, request=req)
+        complete(req, "Objection recorded; stopped: " + (", ".join(stopped) or "nothing was still running") + ".",
+                 actor)
+    elif req.type == "rectification":
+        apply_changes(contact, req.details or {}, ctx, request=req, actor=actor, ip=ip)
+    db.session.flush()
+    return req.outcome or "Waiting for the new address to be confirmed."
+
+
+def _require_privacy_role(actor: StaffUser | None) -> None:
+    if actor is None or actor.role not in RESTRICTION_ROLES:
+        raise PrivacyError("Only a privacy officer can lift a restriction.")
+
+
+def verify_and_fulfil(req: PrivacyRequest, ctx: RequestContext) -> str | None:
+    """The person followed the verification link: record it and, where the law allows, answer at once."""
+    if req.identity_verified_at is None:
+        mark_verified(req, "signed link to the address on file")
+    if req.is_open and can_fulfil_automatically(req):
+        return fulfil(req, ctx)
+    return None

@@ -1,0 +1,194 @@
+"""Emails of the privacy module: identity verification, address re-confirmation, re-permission, deadline warnings.
+
+Called by actors (never from a request); each re-reads state and does nothing when the mail has become moot.
+"""
+from flask import current_app, render_template
+from sqlalchemy import select
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.contacts.models.contact import Contact
+from mailer.privacy.models.requests import PrivacyRequest, RepermissionEmail
+from mailer.staff.models.accounts import StaffUser
+from mailer.core.security import make_token
+from mailer.delivery.messages import build_message, parse_sender, to_wire
+from mailer.delivery.transport import get_transport
+from mailer.privacy.requests import TYPE_LABELS, due_for_reminder, verification_token
+from mailer.core.urls import external_url
+
+WHAT_HAPPENS = {
+    "access": "we prepare a download of all data we hold about you",
+    "portability": "we prepare a download of your data in JSON and CSV",
+    "rectification": "we apply the corrections you asked for",
+    "erasure": "we erase your data; this cannot be undone",
+    "restriction": "we stop using your data (it stays stored) until you or we lift the restriction",
+    "objection": "we stop the uses you objected to",
+}
+
+
+def send_email(to_addr: str, to_name: str | None, subject: str, category: str = "transactional", **context) -> str:
+    """Render the shared notice email layout (privacy mails, operator alerts) and send it; returns the Message-ID."""
+    config = current_app.config
+    sender = parse_sender(config["MAILER_FROM"])
+    context = {"paragraphs": [], "items": [], "button_url": "", "button_label": "", "footnote": "",
+               "organisation": config["MAILER_ORGANISATION"], "postal_address": config["MAILER_POSTAL_ADDRESS"],
+               **context}
+    msg = build_message(sender=sender, to_addr=to_addr, to_name=to_name, subject=subject,
+                        text=render_template("email/privacy_message.txt", **context),
+                        html=render_template("email/privacy_message.html", **context))
+    get_transport().send(sender.addr_spec, [to_addr], to_wire(msg), subject=subject, message_id=msg["Message-ID"],
+                         category=category)
+    return msg["Message-ID"]
+
+
+def send_verification(request_id: int) -> str | None:
+    """Ask the person, at the address on file, to confirm the request really comes from them."""
+    req = db.session.get(PrivacyRequest, request_id)
+    if req is None or req.identity_verified_at is not None or not req.is_open:
+        return None
+    contact = req.contact
+    if contact is None or contact.status == "erased" or not contact.email:
+        return None
+    label = TYPE_LABELS[req.type].split(" (")[0].lower()
+    message_id = send_email(
+        contact.email, contact.name, f"Please confirm your {label} request",
+        heading=f"Confirm your {label} request",
+        paragraphs=[f"We received a request to exercise your right of {label} with "
+                    f"{current_app.config['MAILER_ORGANISATION']} on {req.received_at:%d %B %Y}. To protect your data we act only once you confirm it was you.",
+                    f"After you confirm, {WHAT_HAPPENS[req.type]}."],
+        button_url=external_url("public.privacy_verify", token=verification_token(req)),
+        button_label="Yes, this was me — continue",
+        footnote="The link works for 7 days. If you did not make this request, ignore this email: nothing happens.",
+    )
+    req.verification_sent_at = utcnow()
+    db.session.commit()
+    return message_id
+
+
+def send_address_reconfirmation(request_id: int) -> str | None:
+    """Double opt-in for a changed address: the new address must confirm before we use it."""
+    req = db.session.get(PrivacyRequest, request_id)
+    new_email = (req.details or {}).get("new_email") if req is not None else None
+    if req is None or not new_email or req.contact is None or req.contact.status == "erased":
+        return None
+    token = make_token("reconfirm-email", req.public_id)
+    message_id = send_email(
+        new_email, req.contact.name, "Please confirm your new email address",
+        heading="Confirm your new email address",
+        paragraphs=[f"You asked {current_app.config['MAILER_ORGANISATION']} to use this address instead of the old "
+                    "one. We keep using the old address until you confirm."],
+        button_url=external_url("public.privacy_reconfirm", token=token), button_label="Confirm this address",
+        footnote="The link works for 7 days. If you did not ask for this, ignore this email.",
+    )
+    db.session.commit()
+    return message_id
+
+
+def send_export_link(request_id: int) -> str | None:
+    """Send the person the link to download their data (when staff handled an access request)."""
+    from mailer.privacy.export import download_token
+
+    req = db.session.get(PrivacyRequest, request_id)
+    if req is None or req.contact is None or req.contact.status == "erased" or not req.contact.email:
+        return None
+    return send_email(req.contact.email, req.contact.name, "Your data is ready to download",
+                      heading="Your data is ready",
+                      paragraphs=["Here is a copy of all personal data we hold about you, with an explanation of how "
+                                  "we use it."],
+                      button_url=external_url("public.privacy_download", token=download_token(req)),
+                      button_label="Download my data (ZIP)", footnote="The link works for 7 days.")
+
+
+def send_repermission(contact_id: int) -> str | None:
+    """Ask an inactive contact whether to keep them; without an answer retention erases them later."""
+    from mailer.privacy.settings import get_settings
+
+    contact = db.session.get(Contact, contact_id)
+    if contact is None or contact.status != "active" or not contact.email:
+        return None
+    if db.session.get(RepermissionEmail, contact.id) is not None:
+        return None
+    days = get_settings().repermission_grace_days
+    db.session.commit()  # release the write lock (settings row) before the outbox stores the message
+    message_id = send_email(
+        contact.email, contact.name, f"Do you still want to hear from {current_app.config['MAILER_ORGANISATION']}?",
+        heading="Shall we keep you on our list?",
+        paragraphs=["We haven't heard from you in a long time. We only keep your details while you want our emails.",
+                    f"If you don't press the button within {days} days, we will erase your data and stop writing."],
+        button_url=external_url("public.privacy_keep", token=make_token("repermission", contact.public_id)),
+        button_label="Yes, keep me subscribed",
+    )
+    db.session.add(RepermissionEmail(contact_id=contact.id, message_id=message_id[:250]))
+    db.session.commit()
+    return message_id
+
+
+def send_staff_invitation(invite_id: int) -> str | None:
+    """The invitation to join the admin, with the single-use link to set one's own password."""
+    from mailer.staff.models.accounts import StaffInvite
+    from mailer.staff.management import invite_token
+
+    invite = db.session.get(StaffInvite, invite_id)
+    if invite is None or invite.status != "pending":
+        return None
+    organisation = current_app.config["MAILER_ORGANISATION"]
+    inviter = invite.invited_by.email if invite.invited_by is not None else "An administrator"
+    message_id = send_email(
+        invite.email, None, f"You're invited to the {organisation} mailing admin",
+        heading="You're invited",
+        paragraphs=[f"{inviter} invited you to work in the {organisation} mailing admin with the role "
+                    f"“{invite.role}”.", "Choose your own password with the button below; nobody else knows it."],
+        button_url=external_url("admin.invite_accept", token=invite_token(invite)),
+        button_label="Set my password",
+        footnote=f"The link works once, until {invite.expires_at:%d %B %Y %H:%M} UTC. If you weren't expecting "
+                 "this invitation, ignore this email: no account is created.",
+    )
+    invite.sent_at, invite.send_count = utcnow(), (invite.send_count or 0) + 1
+    db.session.commit()
+    return message_id
+
+
+def send_staff_lockout_notice(user_id: int) -> str | None:
+    """Tell a staff member their account was locked after repeated wrong passwords or codes."""
+    user = db.session.get(StaffUser, user_id)
+    if user is None or not user.active or user.locked_until is None:
+        return None
+    organisation = current_app.config["MAILER_ORGANISATION"]
+    return send_email(
+        user.email, None, f"Your {organisation} mailing admin account was locked",
+        heading="Your account was locked",
+        paragraphs=[f"Someone entered a wrong password or code for your account several times, so nobody can log "
+                    f"in to it until {user.locked_until:%d %B %Y %H:%M} UTC. Each further lock lasts longer.",
+                    "If that was you, wait until then and try again. If it was not you, someone may be guessing: "
+                    "once you are back in, change your password under Account, check your active sessions there, "
+                    "and make sure a second factor (authenticator app or passkey) is set up."],
+        button_url=external_url("admin.login"), button_label="Go to the login page",
+        footnote="No one can log in with a password alone while the account is locked, not even with the right one.",
+    )
+
+
+def _staff_with_role(role: str) -> list[StaffUser]:
+    query = select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role == role)
+    return list(db.session.execute(query).scalars())
+
+
+def send_deadline_reminders() -> int:
+    """Warn privacy officers (or the owner when there is none) of requests due soon or overdue."""
+    due = due_for_reminder()
+    db.session.commit()  # end the read (and any settings row it created) before the outbox writes on SQLite
+    if not due:
+        return 0
+    staff = _staff_with_role("privacy") or _staff_with_role("owner")
+    now = utcnow()
+    items = [f"{TYPE_LABELS[r.type]} received {r.received_at:%Y-%m-%d}, due {r.deadline:%Y-%m-%d}"
+             f"{' — OVERDUE' if r.deadline < now else ''} ({external_url('admin.privacy_request_show', public_id=r.public_id)})"
+             for r in due]
+    for person in staff:
+        send_email(person.email, None, f"{len(due)} privacy request(s) due soon or overdue", category="internal",
+                   heading="Privacy requests need an answer",
+                   paragraphs=["These requests must be answered within one month of receipt (Art. 12(3) GDPR):"],
+                   items=items, button_url=external_url("admin.privacy_requests"), button_label="Open the register")
+    for req in due:
+        req.last_reminded_at = now
+    db.session.commit()
+    return len(due)

@@ -1,0 +1,84 @@
+"""Data-subject requests (Art. 12-22): the register with its one-month clock, and re-permission emails."""
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.privacy.models.audit import AuditEvent
+from mailer.core.ids import new_public_id
+
+REQUEST_TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection")
+REQUEST_CHANNELS = ("preference-centre", "email", "phone", "letter", "cli", "admin")
+# awaiting_verification: the signed link was sent to the address on file; open: verified, being handled.
+REQUEST_STATUSES = ("awaiting_verification", "open", "completed", "refused")
+OPEN_STATUSES = ("awaiting_verification", "open")
+
+
+class PrivacyRequest(db.Model):
+    """One request from a person about their data, and everything done to answer it."""
+
+    __tablename__ = "privacy_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    # The contact row survives erasure as an anonymous shell; the keyed hash proves whose request it was.
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    subject_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    extended_until: Mapped[datetime | None]
+    extension_reason: Mapped[str] = mapped_column(Text, default="")
+    person_told_at: Mapped[datetime | None]  # when the person was told of the extension (Art. 12(3))
+    verification_sent_at: Mapped[datetime | None]
+    identity_verified_at: Mapped[datetime | None]
+    verification_method: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[str] = mapped_column(String(30), default="awaiting_verification", index=True)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")  # staff note (no personal data beyond the request itself)
+    # What was asked (purposes objected to, changes requested); personal values are blanked by erasure.
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Art. 19: recipients to tell about a correction, erasure or restriction, each with its status.
+    notifications: Mapped[list] = mapped_column(JSON, default=list)
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    completed_at: Mapped[datetime | None]
+    last_reminded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    contact = relationship("Contact")
+    handled_by = relationship("StaffUser")
+
+    @property
+    def deadline(self) -> datetime:
+        """The date the answer is due: the extension when there is one, else one month after receipt."""
+        return self.extended_until or self.due_at
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class RepermissionEmail(db.Model):
+    """An inactive contact was asked whether to keep them; erased when the grace period passes unanswered."""
+
+    __tablename__ = "repermission_emails"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    message_id: Mapped[str] = mapped_column(String(250), default="")
+
+
+@event.listens_for(AuditEvent, "before_update")
+def _audit_is_append_only(mapper, connection, target):
+    """Audit rows are evidence of what staff did: never edited."""
+    raise ValueError("Audit events are append-only")
+
+
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_is_not_deleted(mapper, connection, target):
+    """Audit rows are never deleted."""
+    raise ValueError("Audit events are append-only")

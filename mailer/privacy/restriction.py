@@ -1,0 +1,49 @@
+"""Restriction of processing (Art. 18): the contact is frozen — stored, but not mailed and not edited."""
+from mailer.core.extensions import db
+from mailer.contacts.models.contact import Contact
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.staff.models.accounts import StaffUser
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.core.errors import PrivacyError
+from mailer.privacy import audit
+
+# Only these roles may lift a restriction or change a restricted contact.
+RESTRICTION_ROLES = ("owner", "privacy")
+
+
+def restrict(contact: Contact, ctx: RequestContext, request: PrivacyRequest | None = None,
+             actor: StaffUser | None = None, ip: str | None = None, reason: str = "") -> None:
+    """Freeze a contact: the sending engine skips it, sign-ups and edits are refused; the caller commits."""
+    if contact.status == "erased":
+        raise PrivacyError("This contact was erased; there is nothing left to restrict.")
+    if contact.status == "restricted":
+        raise PrivacyError("This contact is already restricted.")
+    details = {"request": request.public_id} if request is not None else {}
+    contact.status = "restricted"
+    record_consent(contact, None, "restricted", ctx, details=details)
+    if actor is not None:
+        audit.record("contact.restrict", "contact", contact.public_id, {**details, "reason": reason[:500]},
+                     actor=actor, ip=ip)
+    db.session.flush()
+
+
+def lift_restriction(contact: Contact, ctx: RequestContext, request: PrivacyRequest | None = None,
+                     actor: StaffUser | None = None, ip: str | None = None, reason: str = "") -> None:
+    """Lift a restriction (Art. 18(3): the person is told beforehand); recorded in the ledger and the audit log."""
+    if contact.status != "restricted":
+        raise PrivacyError("This contact is not restricted.")
+    details = {"request": request.public_id} if request is not None else {}
+    contact.status = "active"
+    record_consent(contact, None, "unrestricted", ctx, details=details)
+    if actor is not None:
+        audit.record("contact.unrestrict", "contact", contact.public_id, {**details, "reason": reason[:500]},
+                     actor=actor, ip=ip)
+    db.session.flush()
+
+
+def ensure_editable(contact: Contact, role: str | None) -> None:
+    """Refuse changes to a restricted contact unless made by a privacy officer (or the owner)."""
+    if contact.status == "erased":
+        raise PrivacyError("This contact was erased and cannot be edited.")
+    if contact.status == "restricted" and role not in RESTRICTION_ROLES:
+        raise PrivacyError("This contact is restricted (Art. 18): only a privacy officer can change it.")

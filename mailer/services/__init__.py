@@ -1,1 +1,0 @@
-"""Business rules, one module per domain. Services never touch the request."""

@@ -1,0 +1,1 @@
+"""Staff: accounts, passwords, second factors, sessions, lockout and API keys."""

@@ -1,0 +1,42 @@
+"""Transactional mail: the double opt-in confirmation email (no advertising, no one-click headers: A7, G2)."""
+from flask import current_app, render_template
+
+from mailer.core.extensions import db
+from mailer.contacts.models.contact import Contact
+from mailer.delivery.messages import build_message, parse_sender, to_wire
+from mailer.delivery.transport import get_transport
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.subscriptions.signup import confirmation_token, pending_purposes, pending_subscriptions
+from mailer.core.urls import external_url
+
+
+def send_confirmation_email(contact_id: int) -> str | None:
+    """Build and send the confirmation email and log it in the ledger; returns its Message-ID, or None if moot."""
+    contact = db.session.get(Contact, contact_id)
+    if contact is None or contact.status != "active" or not contact.email:
+        return None
+    subs, purposes = pending_subscriptions(contact), pending_purposes(contact)
+    if not subs and not purposes:
+        return None
+    config = current_app.config
+    sender = parse_sender(config["MAILER_FROM"])
+    context = {
+        "contact": contact,
+        "list_names": [s.mailing_list.name for s in subs],
+        "purposes": [p for p in purposes if p.kind != "list"],
+        "confirm_url": external_url("public.confirm", token=confirmation_token(contact)),
+        "organisation": config["MAILER_ORGANISATION"],
+        "postal_address": config["MAILER_POSTAL_ADDRESS"],
+        "max_age_days": config["CONFIRM_TOKEN_MAX_AGE"] // 86400,
+    }
+    subject = f"Please confirm your subscription to {config['MAILER_ORGANISATION']}"
+    msg = build_message(sender=sender, to_addr=contact.email, to_name=contact.name, subject=subject,
+                        text=render_template("email/confirm.txt", **context),
+                        html=render_template("email/confirm.html", **context))
+    message_id = msg["Message-ID"]
+    get_transport().send(sender.addr_spec, [contact.email], to_wire(msg), subject=subject, message_id=message_id,
+                         category="transactional")
+    record_consent(contact, None, "confirmation_sent", RequestContext("system:double-opt-in"),
+                   details={"message_id": message_id, "lists": context["list_names"]})
+    db.session.commit()
+    return message_id

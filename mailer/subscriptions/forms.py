@@ -1,0 +1,258 @@
+"""Sign-up forms: settings, the notice they show, and where they may be embedded."""
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from mailer.core.extensions import db
+from mailer.contacts.models.fields import ContactField
+from mailer.subscriptions.models.forms import Form
+from mailer.subscriptions.models.lists import MailingList
+from mailer.consent.models import Purpose
+from mailer.subscriptions.models.forms import FormField
+from mailer.consent.notices import publish_notice
+from mailer.contacts import fields as field_service
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")
+DEFAULT_PRIVACY_TEXT = (
+    "We use your address only to send what you ticked. Every email has a link to change your choices or "
+    "unsubscribe, and you can ask us for your data or its erasure at any time."
+)
+
+
+MAX_FORM_FIELDS = 20
+
+
+class FormError(ValueError):
+    """A form could not be saved; the message says why."""
+
+
+@dataclass
+class FieldSetting:
+    """A custom contact field asked for on a form: its wording there and whether it must be filled."""
+
+    field_id: int
+    label: str = ""
+    required: bool = False
+
+
+@dataclass
+class FormSettings:
+    """What a staff member can set on a form."""
+
+    slug: str
+    name: str
+    title: str = "Subscribe to our newsletter"
+    intro: str = ""
+    button_label: str = "Subscribe"
+    list_ids: list[int] = field(default_factory=list)
+    purpose_ids: list[int] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    ask_name: bool = True
+    require_name: bool = False
+    min_age: int | None = None
+    privacy_text: str = DEFAULT_PRIVACY_TEXT
+    allowed_origins: str = ""
+    success_message: str = ""
+    redirect_url: str = ""
+    active: bool = True
+    fields: list[FieldSetting] = field(default_factory=list)
+
+
+def default_label(purpose: Purpose) -> str:
+    """Checkbox wording used when staff have not written their own."""
+    if purpose.key.startswith("field:"):
+        custom = field_service.field_for_purpose(purpose)
+        if custom is not None:
+            return field_service.consent_label(custom)
+    if purpose.kind == "list":
+        return f"Yes, send me “{purpose.name}” by email."
+    if purpose.kind == "tracking_open":
+        return "Yes, you may record when I open your emails."
+    if purpose.kind == "tracking_click":
+        return "Yes, you may record which links I click in your emails."
+    return f"Yes, I agree: {purpose.name}."
+
+
+def normalise_origin(value: str) -> str:
+    """Return scheme://host[:port] in lower case, or raise FormError."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        raise FormError(f"“{value.strip()[:80]}” is not an origin like https://www.example.com")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}".lower()
+
+
+def _validate_fields(settings: FormSettings, purposes: list[Purpose]) -> list[tuple[ContactField, FieldSetting]]:
+    """The custom fields asked for; a sensitive one only beside its own unticked explicit-consent checkbox (Art. 9)."""
+    if len(settings.fields) > MAX_FORM_FIELDS:
+        raise FormError(f"A form can ask for {MAX_FORM_FIELDS} fields at most.")
+    chosen, seen = [], set()
+    for item in settings.fields:
+        custom = db.session.get(ContactField, item.field_id)
+        if custom is None or not custom.active or custom.id in seen:
+            raise FormError("Unknown field chosen. Please reload the page.")
+        seen.add(custom.id)
+        item.label = " ".join((item.label or "").split())
+        if len(item.label) > 200:
+            raise FormError(f"The wording of “{custom.label}” is too long (200 characters at most).")
+        if custom.is_sensitive:
+            if custom.purpose is None or custom.purpose not in purposes:
+                raise FormError(f"“{custom.label}” is sensitive: tick its explicit-consent checkbox "
+                                f"“{custom.purpose.name if custom.purpose else custom.label}” under Consent, so the "
+                                "form asks for the person's explicit agreement next to it.")
+            if item.required:
+                raise FormError(f"“{custom.label}” is sensitive: it cannot be required, or signing up would depend "
+                                "on giving it (consent must be free).")
+        chosen.append((custom, item))
+    asked = {custom.purpose_id for custom, _ in chosen if custom.purpose_id}
+    unasked = [purpose for purpose in purposes if purpose.id not in asked]
+    fields_by_purpose = {custom.purpose_id: custom for custom in db.session.execute(select(ContactField).where(
+        ContactField.purpose_id.in_([purpose.id for purpose in unasked]))).scalars()} if unasked else {}
+    for purpose in unasked:
+        orphan = fields_by_purpose.get(purpose.id)
+        if orphan is not None:
+            raise FormError(f"The checkbox “{purpose.name}” only makes sense when the form asks for "
+                            f"“{orphan.label}”: add the field or untick the checkbox.")
+    return chosen
+
+
+def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingList], list[Purpose], str]:
+    """Check every field; return the chosen lists, extra purposes and cleaned origins."""
+    settings.slug = (settings.slug or "").strip().lower()
+    if not SLUG_RE.match(settings.slug):
+        raise FormError("The slug may use lower-case letters, digits and hyphens (1–60 characters).")
+    clash = db.session.execute(select(Form).where(Form.slug == settings.slug)).scalar_one_or_none()
+    if clash is not None and clash is not form:
+        raise FormError("Another form already uses that slug.")
+    if not (settings.name or "").strip():
+        raise FormError("Give the form a name.")
+    for label, value, limit in (("name", settings.name, 120), ("title", settings.title, 200),
+                                ("button label", settings.button_label, 60), ("intro", settings.intro, 5000),
+                                ("privacy text", settings.privacy_text, 5000),
+                                ("success message", settings.success_message, 2000)):
+        if len(value or "") > limit:
+            raise FormError(f"The {label} is too long ({limit} characters at most).")
+    lists = [db.session.get(MailingList, i) for i in settings.list_ids]
+    if not lists or any(item is None for item in lists):
+        raise FormError("Choose at least one list for the form to offer.")
+    purposes = [db.session.get(Purpose, i) for i in settings.purpose_ids]
+    if any(p is None or p.kind == "list" for p in purposes):
+        raise FormError("Unknown purpose chosen.")
+    if settings.min_age is not None and not 13 <= settings.min_age <= 21:
+        raise FormError("The minimum age must be between 13 and 21 (the age of digital consent is 13–16).")
+    origins = "\n".join(normalise_origin(o) for o in (settings.allowed_origins or "").replace(",", "\n").splitlines()
+                        if o.strip())
+    if settings.redirect_url:
+        parts = urlsplit(settings.redirect_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or len(settings.redirect_url) > 500:
+            raise FormError("The redirect URL must be a full http(s) address.")
+    return lists, purposes, origins
+
+
+def save_form(settings: FormSettings, form: Form | None = None) -> Form:
+    """Create or update a form and publish a new notice version if its wording changed; the caller commits."""
+    lists, purposes, origins = _validate(settings, form)
+    chosen_fields = _validate_fields(settings, purposes)
+    if form is None:
+        form = Form(slug=settings.slug, name=settings.name)
+        db.session.add(form)
+    form.slug, form.name = settings.slug, settings.name.strip()
+    form.title, form.intro, form.button_label = settings.title.strip(), settings.intro.strip(), settings.button_label.strip()
+    form.ask_name, form.require_name = settings.ask_name or settings.require_name, settings.require_name
+    form.min_age, form.privacy_text = settings.min_age, settings.privacy_text.strip()
+    form.allowed_origins, form.success_message = origins, settings.success_message.strip()
+    form.redirect_url, form.active = settings.redirect_url.strip(), settings.active
+    form.lists, form.purposes = lists, purposes
+    form.labels = {k: v.strip()[:300] for k, v in (settings.labels or {}).items() if v and v.strip()}
+    existing = {ff.field_id: ff for ff in form.fields}
+    form.fields = [existing.get(custom.id) or FormField(field=custom) for custom, _ in chosen_fields]
+    for position, (ff, (_, item)) in enumerate(zip(form.fields, chosen_fields)):
+        ff.position, ff.label, ff.required = position, item.label if item.label != ff.field.label else "", item.required
+    db.session.flush()
+    form.notice = publish_notice(f"form:{form.public_id}", notice_content(form))
+    return form
+
+
+def settings_of(form: Form) -> FormSettings:
+    """A form's current settings, to change one thing and save it again."""
+    return FormSettings(
+        slug=form.slug, name=form.name, title=form.title, intro=form.intro, button_label=form.button_label,
+        list_ids=[lst.id for lst in form.lists], purpose_ids=[p.id for p in form.purposes], labels=dict(form.labels),
+        ask_name=form.ask_name, require_name=form.require_name, min_age=form.min_age, privacy_text=form.privacy_text,
+        allowed_origins=form.allowed_origins, success_message=form.success_message, redirect_url=form.redirect_url,
+        active=form.active, fields=[FieldSetting(ff.field_id, ff.label, ff.required) for ff in form.fields])
+
+
+def offered_purposes(form: Form) -> list[Purpose]:
+    """Purposes shown as checkboxes: one per list, then the extra ones (e.g. tracking), each group by name.
+
+    Sorted here rather than trusting the relationships' order, which is the assignment order until the form is
+    reloaded: the notice saved with the form must list the boxes in the order the page will show them.
+    """
+    lists = sorted(form.lists, key=lambda lst: (lst.name, lst.id))
+    return ([lst.purpose for lst in lists if lst.purpose is not None]
+            + sorted(form.purposes, key=lambda p: (p.name, p.id)))
+
+
+def asked_fields(form: Form) -> list[FormField]:
+    """The custom fields the form asks for, in order (retired fields are no longer asked)."""
+    return [ff for ff in form.fields if ff.field.active]
+
+
+def field_input_name(custom: ContactField) -> str:
+    """The name of a custom field's input in the posted form (never clashes with email, name or consent)."""
+    return f"field_{custom.key}"
+
+
+def general_purposes(form: Form) -> list[Purpose]:
+    """The checkboxes shown together at the end: every offered purpose except the consents shown beside a field."""
+    beside = {ff.field.purpose_id for ff in form.fields if ff.field.is_sensitive}
+    return [p for p in offered_purposes(form) if p.id not in beside]
+
+
+def checkbox_label(form: Form, purpose: Purpose) -> str:
+    """The words next to a purpose's checkbox on this form."""
+    return form.labels.get(purpose.key) or default_label(purpose)
+
+
+def age_label(form: Form) -> str | None:
+    """The age confirmation wording, when the form asks for one."""
+    return f"I am at least {form.min_age} years old." if form.min_age else None
+
+
+def notice_content(form: Form) -> dict:
+    """Everything the form shows a person, as stored in the notice."""
+    return {
+        "form": form.slug,
+        "title": form.title,
+        "intro": form.intro,
+        "button": form.button_label,
+        "checkboxes": [{"purpose": p.key, "label": checkbox_label(form, p)} for p in offered_purposes(form)],
+        "fields": [{"field": ff.field.key, "label": ff.shown_label, "required": ff.required,
+                    "consent_checkbox": checkbox_label(form, ff.field.purpose) if ff.field.is_sensitive else None}
+                   for ff in form.fields],
+        "age_confirmation": age_label(form),
+        "privacy": form.privacy_text,
+    }
+
+
+def form_by_slug(slug: str) -> Form | None:
+    """An active form by its slug."""
+    if not SLUG_RE.match(slug or ""):
+        return None
+    form = db.session.execute(select(Form).where(Form.slug == slug)).scalar_one_or_none()
+    return form if form is not None and form.active else None
+
+
+def origin_allowed(form: Form, origin: str | None, fetch_site: str | None, own_origin: str) -> bool:
+    """Whether a submission from this browser context may use the form (REQUIREMENTS J1)."""
+    allowed = form.origins
+    if not allowed:
+        return True
+    allowed = [*allowed, own_origin.rstrip("/").lower()]
+    if not origin or origin == "null":
+        # No Origin: same-site navigation or a non-browser client. A cross-site browser always sends Origin.
+        return fetch_site in (None, "same-origin", "same-site", "none")
+    return origin.rstrip("/").lower() in allowed

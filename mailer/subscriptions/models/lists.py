@@ -1,0 +1,47 @@
+"""Mailing lists and the subscriptions of contacts to them."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.core.ids import new_public_id
+
+SUBSCRIPTION_STATUSES = ("pending", "confirmed", "unsubscribed")
+
+
+class MailingList(db.Model):
+    """A list people subscribe to; each list is also a consent purpose."""
+
+    __tablename__ = "mailing_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    visibility: Mapped[str] = mapped_column(String(10), default="public")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    purpose = relationship("Purpose", back_populates="mailing_list", uselist=False)
+    subscriptions = relationship("Subscription", back_populates="mailing_list", cascade="all, delete-orphan")
+
+
+class Subscription(db.Model):
+    """A contact on a list: pending until double opt-in, then confirmed, later perhaps unsubscribed."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("contact_id", "list_id", name="uq_subscriptions_contact_list"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    source: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+    contact = relationship("Contact", back_populates="subscriptions")
+    mailing_list = relationship("MailingList", back_populates="subscriptions")

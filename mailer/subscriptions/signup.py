@@ -1,0 +1,285 @@
+"""Double opt-in: sign-up from a form, the confirmation email, confirmation (REQUIREMENTS G, J)."""
+import time
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select
+
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.consent.models import ConsentState, Purpose
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.fields import ContactField
+from mailer.subscriptions.models.forms import Form
+from mailer.subscriptions.models.lists import Subscription
+from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.core.broker import enqueue
+from mailer.subscriptions import throttle
+from mailer.contacts.operations import AddressError, clean_name, email_hash, get_or_create_contact, normalise_email, touch
+from mailer.subscriptions.forms import asked_fields, field_input_name, offered_purposes
+from mailer.consent.ledger import RequestContext, consent_status, record_consent
+from mailer.core.errors import PrivacyError
+from mailer.contacts import fields as field_service
+from mailer.privacy.objection import lift_marketing_objection
+from mailer.contacts.suppression import is_suppressed, lift_suppression
+from mailer.core.text import TextRefused
+
+
+
+class SignupError(ValueError):
+    """The submission cannot be accepted; the message tells the person what to fix."""
+
+    def __init__(self, message: str, field_name: str = ""):
+        super().__init__(message)
+        self.field_name = field_name
+
+
+@dataclass
+class SignupInput:
+    """What a person submitted on a form."""
+
+    email: str = ""
+    name: str = ""
+    consents: list[str] = field(default_factory=list)
+    age_confirmed: bool = False
+    honeypot: str = ""
+    started_token: str = ""
+    fields: dict[str, str] = field(default_factory=dict)  # custom field key → what was typed
+
+
+def form_started_token() -> str:
+    """Signed timestamp put into every rendered form, to measure how long filling it took."""
+    return make_token("form-ts", int(time.time()))
+
+
+def screen_submission(inp: SignupInput) -> str:
+    """Bot signals: 'bot' (honeypot filled), 'too_fast' / 'no_timer' (fill time unknown or too short), or 'ok'."""
+    if inp.honeypot.strip():
+        return "bot"
+    try:
+        started = read_token("form-ts", inp.started_token, max_age=current_app.config["SIGNUP_MAX_FILL_SECONDS"])
+    except (TokenInvalid, TokenExpired):
+        return "no_timer"
+    if not isinstance(started, int) or time.time() - started < current_app.config["SIGNUP_MIN_FILL_SECONDS"]:
+        return "too_fast"
+    return "ok"
+
+
+def _chosen_purposes(form: Form, inp: SignupInput) -> list[Purpose]:
+    """The purposes whose checkbox was explicitly ticked; refuse unknown values and a sign-up with no list."""
+    offered = {p.public_id: p for p in offered_purposes(form)}
+    if len(inp.consents) > len(offered) or any(value not in offered for value in inp.consents):
+        raise SignupError("One of the choices is not on this form. Please reload the page and try again.", "consent")
+    chosen = [offered[value] for value in dict.fromkeys(inp.consents)]
+    if not any(p.kind == "list" for p in chosen):
+        raise SignupError("Please tick the box for what you would like to receive.", "consent")
+    return chosen
+
+
+def _field_values(form: Form, inp: SignupInput, chosen: list[Purpose]) -> list[tuple[ContactField, str]]:
+    """The custom fields filled in, checked; a sensitive value only with its explicit-consent box ticked."""
+    ticked = {p.id for p in chosen}
+    values = []
+    for asked in asked_fields(form):
+        custom, label, input_name = asked.field, asked.shown_label, field_input_name(asked.field)
+        try:
+            value = field_service.clean_value(custom, inp.fields.get(custom.key, ""), label)
+        except PrivacyError as exc:
+            raise SignupError(str(exc), input_name) from None
+        if not value:
+            if asked.required:
+                raise SignupError(f"Please fill in “{label}”.", input_name)
+            continue
+        if custom.is_sensitive and custom.purpose_id not in ticked:
+            raise SignupError(f"We can only store your answer to “{label}” with your explicit consent: tick the box "
+                              "under it, or leave it empty.", input_name)
+        values.append((custom, value))
+    return values
+
+
+def validate_signup(form: Form, inp: SignupInput) -> tuple[str, str, list[Purpose], list[tuple[ContactField, str]]]:
+    """Check a submission completely before anything is written; return address, name, purposes, field values."""
+    try:
+        email = normalise_email(inp.email)
+    except AddressError as exc:
+        raise SignupError(str(exc), "email") from None
+    try:
+        name = clean_name(inp.name)
+    except TextRefused as exc:
+        raise SignupError(str(exc), "name") from None
+    if form.require_name and not name:
+        raise SignupError("Please enter your name.", "name")
+    chosen = _chosen_purposes(form, inp)
+    values = _field_values(form, inp, chosen)
+    if form.min_age and not inp.age_confirmed:
+        raise SignupError(f"Please confirm that you are at least {form.min_age} years old.", "age")
+    # Agreeing to store a sensitive answer that was left empty stores nothing, so it is not recorded either.
+    filled = {custom.purpose_id for custom, _ in values if custom.is_sensitive}
+    unused = {f.purpose_id for f in (a.field for a in asked_fields(form)) if f.is_sensitive} - filled
+    return email, name, [p for p in chosen if p.id not in unused], values
+
+
+def subscribe(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
+    """Record a sign-up as pending and ask for confirmation. Says nothing about whether the address was known."""
+    email, name, chosen, values = validate_signup(form, inp)
+    contact, _ = get_or_create_contact(email, source=ctx.source, name=name or None)
+    if contact.status != "active":
+        db.session.rollback()
+        return  # restricted contacts are not processed (Art. 18); the answer stays the same
+    if name and not contact.name:
+        contact.name = name
+    pending = False
+    suppressed = is_suppressed(contact.email_hash)  # J4: even a confirmed list needs a fresh opt-in to come back
+    for purpose in chosen:
+        if purpose.kind == "list":
+            needs_confirmation = request_subscription(contact, purpose.list_id, "form", reconfirm=suppressed)
+        else:
+            needs_confirmation = consent_status(contact, purpose) != "granted"
+        if needs_confirmation:
+            record_consent(contact, purpose, "requested", ctx, notice=form.notice, details={"form": form.slug})
+            pending = True
+    _store_field_values(contact, values)
+    db.session.commit()
+    if pending:
+        request_confirmation_email(contact)
+
+
+def _store_field_values(contact: Contact, values: list[tuple[ContactField, str]]) -> None:
+    """Keep what the form collected: it fills empty fields, but an address not yet proven by double opt-in cannot
+    overwrite what a confirmed subscriber has stored (anyone can type someone else's address into a form)."""
+    confirmed = any(sub.status == "confirmed" for sub in contact.subscriptions)
+    for custom, value in values:
+        if confirmed and field_service.has_value(contact, custom):
+            continue
+        field_service.set_value(contact, custom, value, consent_pending_ok=True)
+
+
+def request_subscription(contact: Contact, list_id: int, source: str, reconfirm: bool = False) -> bool:
+    """Create or reopen a pending subscription; False when it is already confirmed (unless asked to reconfirm).
+
+    The one rule for every door that asks for double opt-in (forms, API): a confirmed subscriber is not asked
+    again, except after suppression (J4).
+    """
+    sub = db.session.execute(
+        select(Subscription).where(Subscription.contact_id == contact.id, Subscription.list_id == list_id)
+    ).scalar_one_or_none()
+    if sub is not None and sub.status == "confirmed" and not reconfirm:
+        return False
+    if sub is None:
+        sub = Subscription(contact_id=contact.id, list_id=list_id, source=source)
+        db.session.add(sub)
+    sub.status, sub.requested_at, sub.unsubscribed_at = "pending", utcnow(), None
+    return True
+
+
+def request_confirmation_email(contact: Contact) -> bool:
+    """Queue (after the caller's commit) a confirmation email unless this address or its domain hit their caps (list-bombing defence)."""
+    domain = (contact.email or "").rpartition("@")[2]
+    config = current_app.config
+    if not throttle.allow_all((config["CONFIRM_EMAIL_PER_ADDRESS"], ("confirm-address", contact.email_hash or "")),
+                              (config["CONFIRM_EMAIL_PER_DOMAIN"], ("confirm-domain", domain))):
+        return False
+    enqueue("send_confirmation_email", contact.id)
+    return True
+
+
+def pending_subscriptions(contact: Contact) -> list[Subscription]:
+    """Subscriptions of a contact still awaiting double opt-in."""
+    query = select(Subscription).where(Subscription.contact_id == contact.id, Subscription.status == "pending")
+    return list(db.session.execute(query).scalars())
+
+
+def pending_purposes(contact: Contact) -> list[Purpose]:
+    """Purposes a contact ticked but has not yet confirmed."""
+    query = select(Purpose).join(ConsentState, ConsentState.purpose_id == Purpose.id).where(
+        ConsentState.contact_id == contact.id, ConsentState.status == "pending"
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def confirmation_token(contact: Contact) -> str:
+    """Signed, expiring token naming the contact by its public id only."""
+    return make_token("confirm", contact.public_id)
+
+
+@dataclass
+class ConfirmOutcome:
+    """What happened when someone used a confirmation link."""
+
+    status: str  # confirmed | already | expired | invalid
+    list_names: list[str] = field(default_factory=list)
+    resend_token: str = ""
+
+
+def _contact_from_confirm_token(token: str) -> tuple[Contact | None, ConfirmOutcome | None]:
+    """Resolve a confirmation token to an active contact, or an outcome explaining why not."""
+    try:
+        public_id = read_token("confirm", token, max_age=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
+    except TokenExpired as exc:
+        resend = make_token("resend", exc.payload) if isinstance(exc.payload, str) else ""
+        return None, ConfirmOutcome("expired", resend_token=resend)
+    except TokenInvalid:
+        return None, ConfirmOutcome("invalid")
+    contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
+    if contact is None or contact.status != "active" or not isinstance(public_id, str):
+        return None, ConfirmOutcome("invalid")
+    return contact, None
+
+
+def check_confirmation(token: str) -> ConfirmOutcome:
+    """Inspect a confirmation link without changing anything (GET must be safe: G2)."""
+    contact, outcome = _contact_from_confirm_token(token)
+    if outcome is not None:
+        return outcome
+    names = [s.mailing_list.name for s in pending_subscriptions(contact)]
+    return ConfirmOutcome("pending" if names or pending_purposes(contact) else "already", names)
+
+
+def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
+    """Complete double opt-in: every pending subscription and purpose of the contact becomes confirmed."""
+    contact, outcome = _contact_from_confirm_token(token)
+    if outcome is not None:
+        return outcome
+    subs = pending_subscriptions(contact)
+    purposes = pending_purposes(contact)
+    if not subs and not purposes:
+        return ConfirmOutcome("already")
+    now = utcnow()
+    for sub in subs:
+        sub.status, sub.confirmed_at = "confirmed", now
+    for purpose in purposes:
+        record_consent(contact, purpose, "confirmed", ctx)
+    if subs:  # subscribing again and confirming by email is the person's own fresh request for marketing (Art. 21)
+        lift_marketing_objection(contact, ctx, "double-opt-in")
+    lift_suppression(contact.email_hash)
+    touch(contact)
+    db.session.commit()
+    return ConfirmOutcome("confirmed", [s.mailing_list.name for s in subs])
+
+
+def resend_from_token(resend_token: str) -> None:
+    """Send a fresh confirmation email for an expired link (subject to the usual caps)."""
+    try:
+        public_id = read_token("resend", resend_token, max_age=30 * 24 * 3600)
+    except (TokenExpired, TokenInvalid):
+        return
+    contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
+    if contact is not None and contact.status == "active" and (pending_subscriptions(contact) or pending_purposes(contact)):
+        request_confirmation_email(contact)
+
+
+def resend_for_address(raw_email: str) -> None:
+    """Check the address and queue the resend: the lookup happens in a worker, so neither the answer nor its
+    time says whether the address is known (no enumeration). Only its keyed hash goes through the broker."""
+    try:
+        email = normalise_email(raw_email)
+    except AddressError as exc:
+        raise SignupError(str(exc), "email") from None
+    enqueue("resend_confirmation", email_hash(email))
+
+
+def resend_for_hash(address_hash: str) -> None:
+    """Send a fresh confirmation email if this address (by its keyed hash) has pending sign-ups; else nothing."""
+    contact = db.session.execute(select(Contact).where(Contact.email_hash == address_hash)).scalar_one_or_none()
+    if contact is not None and contact.status == "active" and (pending_subscriptions(contact) or pending_purposes(contact)):
+        request_confirmation_email(contact)

@@ -1,0 +1,35 @@
+"""dramatiq actors of the subscriptions domain: ids in, one operation call (they re-read state from the database)."""
+from mailer.core.broker import actor
+from mailer.subscriptions import confirmation as transactional
+from mailer.subscriptions import expiry as retention
+from mailer.subscriptions import preferences, signup
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def send_confirmation_email(contact_id: int) -> None:
+    """Send the double opt-in confirmation email to one contact."""
+    transactional.send_confirmation_email(contact_id)
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def resend_confirmation(address_hash: str) -> None:
+    """A public resend request, looked up here so the web answer's time says nothing about the address."""
+    signup.resend_for_hash(address_hash)
+
+
+@actor(queue_name="maintenance", max_retries=3)
+def purge_unconfirmed_signups() -> None:
+    """Expire sign-ups that were never confirmed (scheduled)."""
+    retention.purge_unconfirmed()
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def send_preferences_link(contact_id: int) -> None:
+    """Email a fresh preference-centre link that the person asked for."""
+    preferences.send_link_email(contact_id)
+
+
+@actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def preferences_link_for_address(address_hash: str) -> None:
+    """A public request for a preference link, looked up here so the web answer's time says nothing."""
+    preferences.send_link_for_hash(address_hash)

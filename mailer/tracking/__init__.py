@@ -1,0 +1,1 @@
+"""Tracking: consent-gated opens and clicks, and anonymous per-campaign counters."""
