@@ -1,4 +1,5 @@
 """Configuration classes: every setting comes from an environment variable with a safe default."""
+
 import os
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -74,13 +75,17 @@ class Config:
     # An open or click this soon after the message was sent is likely a proxy prefetch or a link scanner.
     TRACKING_MACHINE_SECONDS = _env_int("TRACKING_MACHINE_SECONDS", 10)
     # Anonymous per-campaign link counts (no recipient part) for contacts without click consent; off by default.
-    TRACKING_ANONYMOUS_COUNTS = os.environ.get("TRACKING_ANONYMOUS_COUNTS", "").lower() in ("1", "true", "yes")
+    TRACKING_ANONYMOUS_COUNTS = os.environ.get("TRACKING_ANONYMOUS_COUNTS", "").lower() in (
+        "1",
+        "true",
+        "yes",
+    )
     # Inbound bounces and complaints (REQUIREMENTS E1-E5, B4).
     # Address registered with mailbox providers' feedback loops (ARF reports); empty: only VERP and bounce address.
     MAILER_COMPLAINTS_ADDRESS = os.environ.get("MAILER_COMPLAINTS_ADDRESS", "")
     BOUNCE_MAX_REPORT_BYTES = _env_int("BOUNCE_MAX_REPORT_BYTES", 256 * 1024)  # larger reports are refused
-    BOUNCE_HARD_LIMIT = _env_int("BOUNCE_HARD_LIMIT", 1)            # hard bounces that suppress an address
-    BOUNCE_SOFT_LIMIT = _env_int("BOUNCE_SOFT_LIMIT", 3)            # soft bounces within the window that suppress
+    BOUNCE_HARD_LIMIT = _env_int("BOUNCE_HARD_LIMIT", 1)  # hard bounces that suppress an address
+    BOUNCE_SOFT_LIMIT = _env_int("BOUNCE_SOFT_LIMIT", 3)  # soft bounces within the window that suppress
     BOUNCE_SOFT_WINDOW_DAYS = _env_int("BOUNCE_SOFT_WINDOW_DAYS", 30)
     BOUNCE_LOG_RETENTION_DAYS = _env_int("BOUNCE_LOG_RETENTION_DAYS", 365)
     # Complaint rate (percent of messages sent in the last 24 hours, per sending domain) that pauses campaigns.
@@ -101,22 +106,36 @@ class Config:
     # this many characters (mailer/services/template_limits.py), in the preview and when sending alike.
     TEMPLATE_RENDER_SECONDS = float(os.environ.get("TEMPLATE_RENDER_SECONDS", "2"))
     TEMPLATE_MAX_OUTPUT = _env_int("TEMPLATE_MAX_OUTPUT", 1_048_576)
-    SEND_BATCH_SIZE = _env_int("SEND_BATCH_SIZE", 500)          # deliveries per planner page and batch message
-    SEND_CHUNK_SIZE = _env_int("SEND_CHUNK_SIZE", 50)           # deliveries claimed at once (requeued on a crash)
-    SEND_MAX_ATTEMPTS = _env_int("SEND_MAX_ATTEMPTS", 5)        # temporary SMTP failures before giving up
-    SEND_RETRY_BACKOFF_SECONDS = float(os.environ.get("SEND_RETRY_BACKOFF_SECONDS", "60"))  # doubles per attempt
-    SEND_STUCK_AFTER_SECONDS = _env_int("SEND_STUCK_AFTER_SECONDS", 900)  # backstop for a live but stuck thread
-    SEND_PIPELINE_DEPTH = _env_int("SEND_PIPELINE_DEPTH", 50)   # messages handed to the relay at once, per thread
-    SEND_RELAY_RETRY_SECONDS = float(os.environ.get("SEND_RELAY_RETRY_SECONDS", "5"))  # first wait for a dead relay
-    SEND_WORKER_DEAD_AFTER_SECONDS = _env_int("SEND_WORKER_DEAD_AFTER_SECONDS", 10)  # heartbeat age of a dead worker
+    SEND_BATCH_SIZE = _env_int("SEND_BATCH_SIZE", 500)  # deliveries per planner page and batch message
+    SEND_CHUNK_SIZE = _env_int("SEND_CHUNK_SIZE", 50)  # deliveries claimed at once (requeued on a crash)
+    SEND_MAX_ATTEMPTS = _env_int("SEND_MAX_ATTEMPTS", 5)  # temporary SMTP failures before giving up
+    SEND_RETRY_BACKOFF_SECONDS = float(
+        os.environ.get("SEND_RETRY_BACKOFF_SECONDS", "60")
+    )  # doubles per attempt
+    SEND_STUCK_AFTER_SECONDS = _env_int(
+        "SEND_STUCK_AFTER_SECONDS", 900
+    )  # backstop for a live but stuck thread
+    SEND_PIPELINE_DEPTH = _env_int(
+        "SEND_PIPELINE_DEPTH", 50
+    )  # messages handed to the relay at once, per thread
+    SEND_RELAY_RETRY_SECONDS = float(
+        os.environ.get("SEND_RELAY_RETRY_SECONDS", "5")
+    )  # first wait for a dead relay
+    SEND_WORKER_DEAD_AFTER_SECONDS = _env_int(
+        "SEND_WORKER_DEAD_AFTER_SECONDS", 10
+    )  # heartbeat age of a dead worker
     SEND_RECOVERY_SECONDS = _env_int("SEND_RECOVERY_SECONDS", 5)  # how often the scheduler runs recovery
     # A campaign waiting for the relay this long alerts owners and admins (once per wait; checked every minute).
     ALERT_RELAY_WAIT_MINUTES = float(os.environ.get("ALERT_RELAY_WAIT_MINUTES", "5"))
     SEND_ERROR_PAUSE_MIN = _env_int("SEND_ERROR_PAUSE_MIN", 20)  # errors in one batch before the ratio counts
     SEND_ERROR_PAUSE_RATIO = float(os.environ.get("SEND_ERROR_PAUSE_RATIO", "0.5"))
-    SEND_POLICY_PAUSE = _env_int("SEND_POLICY_PAUSE", 3)        # 5.7.x refusals (our setup) that pause a campaign
-    MAILER_BOUNCE_ADDRESS = os.environ.get("MAILER_BOUNCE_ADDRESS", "")  # VERP base; default bounces@<From domain>
-    MAILER_FEEDBACK_ID = os.environ.get("MAILER_FEEDBACK_ID", "")  # sender id for Gmail's Feedback-ID; empty: none
+    SEND_POLICY_PAUSE = _env_int("SEND_POLICY_PAUSE", 3)  # 5.7.x refusals (our setup) that pause a campaign
+    MAILER_BOUNCE_ADDRESS = os.environ.get(
+        "MAILER_BOUNCE_ADDRESS", ""
+    )  # VERP base; default bounces@<From domain>
+    MAILER_FEEDBACK_ID = os.environ.get(
+        "MAILER_FEEDBACK_ID", ""
+    )  # sender id for Gmail's Feedback-ID; empty: none
     # Reverse proxies in front of the app (werkzeug's ProxyFix): how many hops of X-Forwarded-For,
     # X-Forwarded-Proto and X-Forwarded-Host to trust. 0 trusts none; the proxy must set or append each header it
     # is trusted for, or a client could forge it. The scheme follows the proxies by default (TLS ends there); the
@@ -129,7 +148,9 @@ class Config:
     STAFF_LOCKOUT_THRESHOLD = _env_int("STAFF_LOCKOUT_THRESHOLD", 5)
     STAFF_LOCKOUT_SECONDS = _env_int("STAFF_LOCKOUT_SECONDS", 60)
     STAFF_LOGIN_FLOOR_MS = _env_int("STAFF_LOGIN_FLOOR_MS", 400)  # a login answers no sooner (no enumeration)
-    STAFF_SESSION_MAX_AGE = _env_int("STAFF_SESSION_MAX_AGE", 12 * 3600)  # idle time after which a session ends
+    STAFF_SESSION_MAX_AGE = _env_int(
+        "STAFF_SESSION_MAX_AGE", 12 * 3600
+    )  # idle time after which a session ends
     MAX_CONTENT_LENGTH = 256 * 1024  # every request but the CSV import's upload
     IMPORT_MAX_MB = _env_int("IMPORT_MAX_MB", 20)  # the largest CSV file an import accepts
     # Test sends per staff member (each to at most 10 addresses), so a compromised or careless account can't

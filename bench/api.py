@@ -11,6 +11,7 @@ Uses a temporary SQLite file unless --database names a migrated-on-the-fly Postg
 
 Last line: `api: lookup_p50=<ms> profile_p50=<ms> ledger_first=<ms> ledger_last=<ms> signup_p50=<ms>`.
 """
+
 import argparse
 import os
 import statistics
@@ -56,18 +57,32 @@ def main() -> None:
     from mailer.consent.ledger import RequestContext, record_consent
 
     url = args.database or "sqlite:///" + os.path.join(tempfile.mkdtemp(), "bench.db")
-    app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "SIGNUP_RESPONSE_FLOOR_MS": 0,
-                      "API_RATE_LIMIT": "1000000 per minute", "SIGNUP_RATE_LIMIT_ADDRESS": "1000000 per hour",
-                      "CONFIRM_EMAIL_PER_DOMAIN": "1000000 per hour"})
+    app = create_app(
+        {
+            "MAILER_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SIGNUP_RESPONSE_FLOOR_MS": 0,
+            "API_RATE_LIMIT": "1000000 per minute",
+            "SIGNUP_RATE_LIMIT_ADDRESS": "1000000 per hour",
+            "CONFIRM_EMAIL_PER_DOMAIN": "1000000 per hour",
+        }
+    )
     with app.app_context():
         upgrade()
         form = demo.seed_demo()
         list_id = form.lists[0].public_id
-        rows = [{"public_id": f"bench{n:027d}", "email": f"person{n}@example.com",
-                 "email_hash": email_hash(f"person{n}@example.com"), "attributes": {}, "status": "active"}
-                for n in range(args.contacts)]
+        rows = [
+            {
+                "public_id": f"bench{n:027d}",
+                "email": f"person{n}@example.com",
+                "email_hash": email_hash(f"person{n}@example.com"),
+                "attributes": {},
+                "status": "active",
+            }
+            for n in range(args.contacts)
+        ]
         for start in range(0, len(rows), 5000):
-            db.session.execute(insert(Contact), rows[start:start + 5000])
+            db.session.execute(insert(Contact), rows[start : start + 5000])
         busy, _ = get_or_create_contact("busy@example.com", source="bench")
         purpose = form.lists[0].purpose
         for n in range(args.events):
@@ -78,29 +93,47 @@ def main() -> None:
 
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"}
-    lookup = _timed(lambda n: client.get(f"/api/v1/contacts?email=person{(n * 7919) % args.contacts}@example.com",
-                                         headers=headers), args.requests)
-    profile = _timed(lambda n: client.get(f"/api/v1/contacts/bench{(n * 7919) % args.contacts:027d}",
-                                          headers=headers), args.requests)
+    lookup = _timed(
+        lambda n: client.get(
+            f"/api/v1/contacts?email=person{(n * 7919) % args.contacts}@example.com", headers=headers
+        ),
+        args.requests,
+    )
+    profile = _timed(
+        lambda n: client.get(f"/api/v1/contacts/bench{(n * 7919) % args.contacts:027d}", headers=headers),
+        args.requests,
+    )
     pages, after = [], None
     while True:
         started = time.perf_counter()
-        page = client.get(f"/api/v1/contacts/{busy_id}/consent?limit=200" + (f"&after={after}" if after else ""),
-                          headers=headers).get_json()
+        page = client.get(
+            f"/api/v1/contacts/{busy_id}/consent?limit=200" + (f"&after={after}" if after else ""),
+            headers=headers,
+        ).get_json()
         pages.append((time.perf_counter() - started) * 1000)
         after = page["next_cursor"]
         if after is None:
             break
-    body = {"lists": [list_id], "consent": {"text": "Yes, send me the newsletter.",
-                                            "source_url": "https://shop.example.com/"}}
-    signup = _timed(lambda n: client.post("/api/v1/subscriptions", headers=headers,
-                                          json={**body, "email": f"new{n}@example.com"}), args.requests)
+    body = {
+        "lists": [list_id],
+        "consent": {"text": "Yes, send me the newsletter.", "source_url": "https://shop.example.com/"},
+    }
+    signup = _timed(
+        lambda n: client.post(
+            "/api/v1/subscriptions", headers=headers, json={**body, "email": f"new{n}@example.com"}
+        ),
+        args.requests,
+    )
     backend = url.split(":", 1)[0]
-    print(f"{backend}: {args.contacts} contacts, {args.events} ledger events ({len(pages)} pages of 200), "
-          f"{args.requests} requests each")
-    print(f"api: lookup_p50={_ms(lookup)} lookup_p95={_ms(lookup, 0.95)} profile_p50={_ms(profile)} "
-          f"ledger_first={round(pages[0], 2)} ledger_last={round(pages[-1], 2)} "
-          f"signup_p50={_ms(signup)} signup_p95={_ms(signup, 0.95)}")
+    print(
+        f"{backend}: {args.contacts} contacts, {args.events} ledger events ({len(pages)} pages of 200), "
+        f"{args.requests} requests each"
+    )
+    print(
+        f"api: lookup_p50={_ms(lookup)} lookup_p95={_ms(lookup, 0.95)} profile_p50={_ms(profile)} "
+        f"ledger_first={round(pages[0], 2)} ledger_last={round(pages[-1], 2)} "
+        f"signup_p50={_ms(signup)} signup_p95={_ms(signup, 0.95)}"
+    )
 
 
 if __name__ == "__main__":

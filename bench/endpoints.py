@@ -11,6 +11,7 @@ gunicorn normally and checks that every tracked request became a tracking event.
 Last line: `endpoints: baseline=<rps> pixel=<ratio> click=<ratio> unsubscribe=<ratio> lost=<n>`.
 Targets: pixel and click >= 0.7 of the baseline with zero lost events; one-click unsubscribe >= 0.4.
 """
+
 import argparse
 import os
 import re
@@ -45,6 +46,7 @@ def bench_app():
 
 
 # --- setup -------------------------------------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -90,43 +92,110 @@ def seed(tracked: int, unsubscribers: int, tmp: str) -> dict[str, str]:
         news = create_list("Bench news")
         db.session.flush()
         now = utcnow()
-        rows = [{"public_id": new_public_id(), "email": f"bench{i}@example.com",
-                 "email_hash": email_hash(f"bench{i}@example.com"), "attributes": {}, "status": "active",
-                 "source": "bench", "created_at": now, "updated_at": now} for i in range(tracked + unsubscribers)]
+        rows = [
+            {
+                "public_id": new_public_id(),
+                "email": f"bench{i}@example.com",
+                "email_hash": email_hash(f"bench{i}@example.com"),
+                "attributes": {},
+                "status": "active",
+                "source": "bench",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(tracked + unsubscribers)
+        ]
         db.session.execute(insert(Contact), rows)
         contacts = db.session.execute(select(Contact.id, Contact.public_id).order_by(Contact.id)).all()
         # One genuine ledger event per purpose anchors the bulk-inserted consent states (bench data only).
-        anchors = {p.id: record_consent(db.session.get(Contact, contacts[0].id), p, "confirmed",
-                                        RequestContext("bench")).id for p in (news.purpose, opens, clicks)}
-        db.session.execute(insert(Subscription), [{"contact_id": c.id, "list_id": news.id, "status": "confirmed",
-                                                   "source": "bench", "created_at": now, "requested_at": now,
-                                                   "confirmed_at": now} for c in contacts])
-        states = [{"contact_id": c.id, "purpose_id": news.purpose.id, "status": "granted",
-                   "event_id": anchors[news.purpose.id], "updated_at": now} for c in contacts[1:]]
-        states += [{"contact_id": c.id, "purpose_id": p.id, "status": "granted", "event_id": anchors[p.id],
-                    "updated_at": now} for c in contacts[1:tracked] for p in (opens, clicks)]
+        anchors = {
+            p.id: record_consent(
+                db.session.get(Contact, contacts[0].id), p, "confirmed", RequestContext("bench")
+            ).id
+            for p in (news.purpose, opens, clicks)
+        }
+        db.session.execute(
+            insert(Subscription),
+            [
+                {
+                    "contact_id": c.id,
+                    "list_id": news.id,
+                    "status": "confirmed",
+                    "source": "bench",
+                    "created_at": now,
+                    "requested_at": now,
+                    "confirmed_at": now,
+                }
+                for c in contacts
+            ],
+        )
+        states = [
+            {
+                "contact_id": c.id,
+                "purpose_id": news.purpose.id,
+                "status": "granted",
+                "event_id": anchors[news.purpose.id],
+                "updated_at": now,
+            }
+            for c in contacts[1:]
+        ]
+        states += [
+            {
+                "contact_id": c.id,
+                "purpose_id": p.id,
+                "status": "granted",
+                "event_id": anchors[p.id],
+                "updated_at": now,
+            }
+            for c in contacts[1:tracked]
+            for p in (opens, clicks)
+        ]
         db.session.execute(insert(ConsentState), states)
         sent_at = now - timedelta(days=1)
-        campaign = Campaign(name="Bench", subject="Bench", status="sent", track_opens=True, track_clicks=True,
-                            started_at=sent_at, finished_at=sent_at)
+        campaign = Campaign(
+            name="Bench",
+            subject="Bench",
+            status="sent",
+            track_opens=True,
+            track_clicks=True,
+            started_at=sent_at,
+            finished_at=sent_at,
+        )
         campaign.lists = [news]
         db.session.add(campaign)
         db.session.flush()
         links = [Link(campaign_id=campaign.id, url=f"https://example.org/article/{i}") for i in range(3)]
         db.session.add_all(links)
         db.session.flush()
-        db.session.execute(insert(Delivery), [{"campaign_id": campaign.id, "contact_id": c.id, "list_id": news.id,
-                                               "status": "sent", "finished_at": sent_at} for c in contacts])
+        db.session.execute(
+            insert(Delivery),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "contact_id": c.id,
+                    "list_id": news.id,
+                    "status": "sent",
+                    "finished_at": sent_at,
+                }
+                for c in contacts
+            ],
+        )
         db.session.commit()
         base = app.config["MAILER_BASE_URL"]
         trackers, leavers = contacts[:tracked], contacts[tracked:]
         paths = {
             "baseline": ["/bench/baseline"],
-            "pixel": [recipient_links.open_pixel_url(c.public_id, campaign.public_id)[len(base):] for c in trackers],
-            "click": [recipient_links.click_url(c.public_id, campaign.public_id, links[i % 3].id)[len(base):]
-                      for i, c in enumerate(trackers)],
-            "unsubscribe": [recipient_links.unsubscribe_url(c.public_id, news.public_id, campaign.public_id)[len(base):]
-                            for c in leavers],
+            "pixel": [
+                recipient_links.open_pixel_url(c.public_id, campaign.public_id)[len(base) :] for c in trackers
+            ],
+            "click": [
+                recipient_links.click_url(c.public_id, campaign.public_id, links[i % 3].id)[len(base) :]
+                for i, c in enumerate(trackers)
+            ],
+            "unsubscribe": [
+                recipient_links.unsubscribe_url(c.public_id, news.public_id, campaign.public_id)[len(base) :]
+                for c in leavers
+            ],
         }
         db.engine.dispose()
     files = {}
@@ -170,28 +239,64 @@ end
 """
 
 
-def run_wrk(url: str, paths_file: str, seconds: int, connections: int, threads: int, method: str = "GET",
-            body: str | None = None, content_type: str | None = None) -> dict:
+def run_wrk(
+    url: str,
+    paths_file: str,
+    seconds: int,
+    connections: int,
+    threads: int,
+    method: str = "GET",
+    body: str | None = None,
+    content_type: str | None = None,
+) -> dict:
     """One wrk run; returns rps, p99 (ms), completed requests and non-2xx/3xx answers."""
     script = paths_file + ".lua"
     extra = f', ["Content-Type"] = "{content_type}"' if content_type else ""
     with open(script, "w") as fh:
-        fh.write(LUA % {"paths": paths_file, "ua": UA, "extra_headers": extra, "threads": threads, "method": method,
-                        "body": f'"{body}"' if body else "nil"})
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
-                          "-s", script, url], capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+        fh.write(
+            LUA
+            % {
+                "paths": paths_file,
+                "ua": UA,
+                "extra_headers": extra,
+                "threads": threads,
+                "method": method,
+                "body": f'"{body}"' if body else "nil",
+            }
+        )
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            script,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", out, re.M)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     for status, count in re.findall(r"^status (\d+): (\d+)$", out, re.M):
         print(f"  {count} answers with status {status}")
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p99": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
-            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-            "bad": int(bad.group(1)) if bad else 0,
-            "socket_errors": sum(int(x) for x in errors.groups()[:3]) if errors else 0,
-            "timeouts": int(errors.group(4)) if errors else 0}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p99": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "bad": int(bad.group(1)) if bad else 0,
+        "socket_errors": sum(int(x) for x in errors.groups()[:3]) if errors else 0,
+        "timeouts": int(errors.group(4)) if errors else 0,
+    }
 
 
 def wait_for_http(port: int, timeout: float = 60) -> None:
@@ -214,10 +319,18 @@ def count_rows(database_url: str) -> dict[str, int]:
 
     with psycopg.connect(database_url) as conn:
         kinds = dict(conn.execute("SELECT kind, count(*) FROM tracking_events GROUP BY kind").fetchall())
-        withdrawn = conn.execute("SELECT count(*) FROM consent_events WHERE action = 'withdrawn'").fetchone()[0]
-        unsubscribed = conn.execute("SELECT count(*) FROM subscriptions WHERE status = 'unsubscribed'").fetchone()[0]
-    return {"open": kinds.get("open", 0), "click": kinds.get("click", 0), "withdrawn": withdrawn,
-            "unsubscribed": unsubscribed}
+        withdrawn = conn.execute("SELECT count(*) FROM consent_events WHERE action = 'withdrawn'").fetchone()[
+            0
+        ]
+        unsubscribed = conn.execute(
+            "SELECT count(*) FROM subscriptions WHERE status = 'unsubscribed'"
+        ).fetchone()[0]
+    return {
+        "open": kinds.get("open", 0),
+        "click": kinds.get("click", 0),
+        "withdrawn": withdrawn,
+        "unsubscribed": unsubscribed,
+    }
 
 
 def wait_until_written(database_url: str, quiet: float = 1.3, limit: float = 15.0) -> None:
@@ -263,23 +376,37 @@ LOADS = {
     "baseline": {},
     "pixel": {},
     "click": {},
-    "unsubscribe": {"method": "POST", "body": "List-Unsubscribe=One-Click",
-                    "content_type": "application/x-www-form-urlencoded"},
+    "unsubscribe": {
+        "method": "POST",
+        "body": "List-Unsubscribe=One-Click",
+        "content_type": "application/x-www-form-urlencoded",
+    },
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=3, help="duration of each load (default 3)")
-    parser.add_argument("--rounds", type=int, default=7,
-                        help="interleaved rounds of the four loads; medians are reported (default 7)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=7,
+        help="interleaved rounds of the four loads; medians are reported (default 7)",
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--tracked", type=int, default=5000, help="contacts with tracking consent")
-    parser.add_argument("--unsubscribers", type=int, default=100000,
-                        help="contacts for the unsubscribe load (enough that no round runs out of people to unsubscribe)")
-    parser.add_argument("--database", help="PostgreSQL server (a scratch database is created beside it, then dropped)",
-                        default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--unsubscribers",
+        type=int,
+        default=100000,
+        help="contacts for the unsubscribe load (enough that no round runs out of people to unsubscribe)",
+    )
+    parser.add_argument(
+        "--database",
+        help="PostgreSQL server (a scratch database is created beside it, then dropped)",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -289,35 +416,72 @@ def main() -> None:
     db_name = f"mailer_bench_{run_id}"
     database_url = _database(args.database, db_name)
     port = _free_port()
-    env = dict(os.environ, MAILER_ENV="production", SECRET_KEY=f"bench-{run_id}", MAILER_HASH_KEY=f"bench-hash-{run_id}",
-               DATABASE_URL=database_url,
-               REDIS_URL=args.redis, REDIS_NAMESPACE=f"mailer-bench-{run_id}",
-               MAILER_BASE_URL=f"http://127.0.0.1:{port}", MAILER_POSTAL_ADDRESS="Bench Ltd, 1 Loop Street")
+    env = dict(
+        os.environ,
+        MAILER_ENV="production",
+        SECRET_KEY=f"bench-{run_id}",
+        MAILER_HASH_KEY=f"bench-hash-{run_id}",
+        DATABASE_URL=database_url,
+        REDIS_URL=args.redis,
+        REDIS_NAMESPACE=f"mailer-bench-{run_id}",
+        MAILER_BASE_URL=f"http://127.0.0.1:{port}",
+        MAILER_POSTAL_ADDRESS="Bench Ltd, 1 Loop Street",
+    )
     os.environ.update(env)
     tmp = tempfile.mkdtemp(prefix="mailer-bench-")
     server = None
-    print(f"load average before: {os.getloadavg()[0]:.1f} (other processes skew every number; ratios are "
-          f"taken per round against that round's baseline)", flush=True)
+    print(
+        f"load average before: {os.getloadavg()[0]:.1f} (other processes skew every number; ratios are "
+        f"taken per round against that round's baseline)",
+        flush=True,
+    )
     try:
-        print(f"seeding {args.tracked} tracked and {args.unsubscribers} unsubscribing contacts ...", flush=True)
+        print(
+            f"seeding {args.tracked} tracked and {args.unsubscribers} unsubscribing contacts ...", flush=True
+        )
         files = seed(args.tracked, args.unsubscribers, tmp)
-        rounds_files = _split(files["unsubscribe"], args.rounds)  # every round unsubscribes people not yet gone
+        rounds_files = _split(
+            files["unsubscribe"], args.rounds
+        )  # every round unsubscribes people not yet gone
         server = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", "2", "--threads", "4", "-k", "gthread",
-             "-b", f"127.0.0.1:{port}", "--pythonpath", os.path.join(ROOT, "bench"), "--chdir", ROOT,
-             "--graceful-timeout", "30", "--log-level", "warning", "endpoints:bench_app()"],
-            env=env, start_new_session=True)
+            [
+                os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+                "-w",
+                "2",
+                "--threads",
+                "4",
+                "-k",
+                "gthread",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--pythonpath",
+                os.path.join(ROOT, "bench"),
+                "--chdir",
+                ROOT,
+                "--graceful-timeout",
+                "30",
+                "--log-level",
+                "warning",
+                "endpoints:bench_app()",
+            ],
+            env=env,
+            start_new_session=True,
+        )
         wait_for_http(port)
         url = f"http://127.0.0.1:{port}"
-        warmup = {name: run_wrk(url, files[name], 2, 8, 1)  # imports, connection pools, link cache
-                  for name in ("baseline", "pixel", "click")}
+        warmup = {
+            name: run_wrk(url, files[name], 2, 8, 1)  # imports, connection pools, link cache
+            for name in ("baseline", "pixel", "click")
+        }
         runs: dict[str, list[dict]] = {name: [] for name in LOADS}
         for number in range(args.rounds):
             for name, kwargs in LOADS.items():
                 print(f"round {number + 1}: {name} for {args.seconds}s ...", flush=True)
                 paths = rounds_files[number] if name == "unsubscribe" else files[name]
                 wait_until_written(database_url)
-                runs[name].append(run_wrk(url, paths, args.seconds, args.connections, args.wrk_threads, **kwargs))
+                runs[name].append(
+                    run_wrk(url, paths, args.seconds, args.connections, args.wrk_threads, **kwargs)
+                )
         before_shutdown = count_rows(database_url)
         os.killpg(server.pid, signal.SIGTERM)  # a normal shutdown: workers flush their buffers on exit
         server.wait(timeout=60)
@@ -341,7 +505,7 @@ def _split(paths_file: str, parts: int) -> list[str]:
     for number in range(parts):
         name = f"{paths_file}.{number}"
         with open(name, "w") as fh:
-            fh.write("\n".join(lines[number * size:(number + 1) * size]) + "\n")
+            fh.write("\n".join(lines[number * size : (number + 1) * size]) + "\n")
         names.append(name)
     return names
 
@@ -355,25 +519,35 @@ def _median(values: list[float]) -> float:
 def report(runs: dict[str, list[dict]], warmup: dict, rows: dict, before_shutdown: dict) -> None:
     """Per-endpoint medians, the ratio to the baseline of the same round, and the lost-event check."""
     baselines = [r["rps"] for r in runs["baseline"]]
-    print(f"\n{'endpoint':<12} {'req/s':>8} {'p99 ms':>8} {'ratio':>6} {'rounds (req/s)':>22} {'errors':>7} "
-          f"{'timeouts':>8}")
+    print(
+        f"\n{'endpoint':<12} {'req/s':>8} {'p99 ms':>8} {'ratio':>6} {'rounds (req/s)':>22} {'errors':>7} "
+        f"{'timeouts':>8}"
+    )
     ratios = {}
     for name, results in runs.items():
         ratios[name] = _median([r["rps"] / base for r, base in zip(results, baselines)])
         per_round = " ".join(f"{r['rps']:.0f}" for r in results)
         errors = sum(r["bad"] + r["socket_errors"] for r in results)
         timeouts = sum(r["timeouts"] for r in results)  # wrk gives up on an answer after 2 s
-        print(f"{name:<12} {_median([r['rps'] for r in results]):>8.0f} {_median([r['p99'] for r in results]):>8.1f} "
-              f"{ratios[name]:>6.2f} {per_round:>22} {errors:>7} {timeouts:>8}")
-    print(f"\ntracking events: opens={rows['open']} clicks={rows['click']} "
-          f"(written before the shutdown: opens={before_shutdown['open']} clicks={before_shutdown['click']})")
-    print(f"unsubscribes: {rows['unsubscribed']} subscriptions ended, {rows['withdrawn']} ledger events "
-          f"({'one per unsubscribe' if rows['unsubscribed'] == rows['withdrawn'] else 'MISMATCH'}); "
-          f"ledger chain {rows['ledger']}")
+        print(
+            f"{name:<12} {_median([r['rps'] for r in results]):>8.0f} {_median([r['p99'] for r in results]):>8.1f} "
+            f"{ratios[name]:>6.2f} {per_round:>22} {errors:>7} {timeouts:>8}"
+        )
+    print(
+        f"\ntracking events: opens={rows['open']} clicks={rows['click']} "
+        f"(written before the shutdown: opens={before_shutdown['open']} clicks={before_shutdown['click']})"
+    )
+    print(
+        f"unsubscribes: {rows['unsubscribed']} subscriptions ended, {rows['withdrawn']} ledger events "
+        f"({'one per unsubscribe' if rows['unsubscribed'] == rows['withdrawn'] else 'MISMATCH'}); "
+        f"ledger chain {rows['ledger']}"
+    )
     lost = _lost(runs, warmup, rows)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
-    print(f"endpoints: baseline={_median(baselines):.0f} pixel={ratios['pixel']:.2f} click={ratios['click']:.2f} "
-          f"unsubscribe={ratios['unsubscribe']:.2f} lost={lost}")
+    print(
+        f"endpoints: baseline={_median(baselines):.0f} pixel={ratios['pixel']:.2f} click={ratios['click']:.2f} "
+        f"unsubscribe={ratios['unsubscribe']:.2f} lost={lost}"
+    )
 
 
 def _lost(runs: dict[str, list[dict]], warmup: dict, rows: dict) -> int:

@@ -16,6 +16,7 @@ A campaign that pauses itself is resumed over HTTP and one that is still unfinis
 cancelled (both counted as "needed help"), so the next fault starts clean. Last line:
 `faults: N=<n> rows=<r> meeting the goal=<m>`.
 """
+
 import argparse
 import os
 import re
@@ -43,13 +44,13 @@ FINAL = ("sent", "cancelled")
 class Timing:
     """How long each fault lasts and how long a campaign may take; the CI test uses shorter ones."""
 
-    outage_s: float = 20          # relay refusing connections / answering 451
-    workers_down_s: float = 10    # all workers dead before they are restarted
-    postgres_down_s: float = 5    # between PostgreSQL's fast stop and its start
-    inject_at: float = 0.3        # share of the campaign sent when the fault strikes
+    outage_s: float = 20  # relay refusing connections / answering 451
+    workers_down_s: float = 10  # all workers dead before they are restarted
+    postgres_down_s: float = 5  # between PostgreSQL's fast stop and its start
+    inject_at: float = 0.3  # share of the campaign sent when the fault strikes
     finish_timeout_s: float = 900  # from Send to "sent" before the campaign counts as stuck
-    rate: float = 50              # SEND_RATE_PER_SECOND (the README's default)
-    batch_size: int = 500         # SEND_BATCH_SIZE (the README's default): 5,000 recipients make 10 batches
+    rate: float = 50  # SEND_RATE_PER_SECOND (the README's default)
+    batch_size: int = 500  # SEND_BATCH_SIZE (the README's default): 5,000 recipients make 10 batches
 
 
 BENCH = Timing()
@@ -122,9 +123,16 @@ def _relay_451(ctx: Context) -> None:
 FAULTS = [
     Fault("none", "no fault (baseline)"),
     Fault("kill-one", "SIGKILL of one worker process", _kill_one, killed_workers=1),
-    Fault("kill-all", "SIGKILL of all workers, restart after {workers_down_s:.0f} s", _kill_all, killed_workers=2),
+    Fault(
+        "kill-all",
+        "SIGKILL of all workers, restart after {workers_down_s:.0f} s",
+        _kill_all,
+        killed_workers=2,
+    ),
     Fault("redis", "Redis restarted", lambda ctx: ctx.deployment.restart_redis()),
-    Fault("postgres", "PostgreSQL restarted (fast stop, start after {postgres_down_s:.0f} s)", _restart_postgres),
+    Fault(
+        "postgres", "PostgreSQL restarted (fast stop, start after {postgres_down_s:.0f} s)", _restart_postgres
+    ),
     Fault("relay-down", "relay refuses connections for {outage_s:.0f} s", _relay_down),
     Fault("relay-451", "relay answers 451 4.3.0 for {outage_s:.0f} s", _relay_451),
     # Last: the refused addresses become hard bounces and are suppressed, which would shrink later sends.
@@ -134,18 +142,31 @@ FAULTS = [
 
 # --- setting up ---------------------------------------------------------------------------------------------
 
+
 def seed(deployment: Deployment, admin: AdminClient, n: int) -> tuple[int, set[str]]:
     """A list with N contacts imported as confirmed with proof of consent (the CLI import); its id and addresses."""
-    response = admin.post_form("/admin/lists/new", "/admin/lists/new",
-                               {"name": "Fault news", "description": "", "visibility": "public"})
+    response = admin.post_form(
+        "/admin/lists/new",
+        "/admin/lists/new",
+        {"name": "Fault news", "description": "", "visibility": "public"},
+    )
     if response.status_code != 302:
         raise DeploymentError(f"creating the list answered {response.status_code}")
     addresses = [f"reader{i}@faults.example" for i in range(n)]
     path = os.path.join(deployment.tmp, "contacts.csv")
     with open(path, "w") as handle:
         handle.write("email,name\n" + "".join(f"{a},Reader {i}\n" for i, a in enumerate(addresses)))
-    output = deployment.flask("import-contacts", path, "--list", "Fault news", "--mode", "has-consent",
-                              "--statement", "Signed up at our shop's checkout (fault bench)", timeout=1800)
+    output = deployment.flask(
+        "import-contacts",
+        path,
+        "--list",
+        "Fault news",
+        "--mode",
+        "has-consent",
+        "--statement",
+        "Signed up at our shop's checkout (fault bench)",
+        timeout=1800,
+    )
     if f"{n} added" not in output:
         raise DeploymentError(f"import did not add {n} contacts: {output}")
     with deployment.database() as conn:
@@ -157,11 +178,21 @@ def create_and_send(deployment: Deployment, admin: AdminClient, list_id: int, na
     """Write a campaign in the admin's editor and press Send; returns its public id and database id."""
     page = admin.get("/admin/campaigns/new").text
     layout = re.search(r'<option[^>]*value="(\d+)"[^>]*>(?![^<]*missing footer)', page)
-    fields = {"name": name, "subject": f"News ({name})", "preheader": "What is new", "from_name": "News",
-              "from_email": "news@example.com", "reply_to": "", "lists": str(list_id),
-              "layout_id": layout.group(1), "body_format": "markdown", "timezone": "UTC", "send_at": "",
-              "body": "# Hello {{ contact.name | default('there') }}\n\nOur news of the month, in short.",
-              "text_body": ""}
+    fields = {
+        "name": name,
+        "subject": f"News ({name})",
+        "preheader": "What is new",
+        "from_name": "News",
+        "from_email": "news@example.com",
+        "reply_to": "",
+        "lists": str(list_id),
+        "layout_id": layout.group(1),
+        "body_format": "markdown",
+        "timezone": "UTC",
+        "send_at": "",
+        "body": "# Hello {{ contact.name | default('there') }}\n\nOur news of the month, in short.",
+        "text_body": "",
+    }
     response = admin.post_form("/admin/campaigns/new", "/admin/campaigns/new", fields)
     if response.status_code != 302:
         raise DeploymentError(f"saving the campaign answered {response.status_code}: {response.text[:500]}")
@@ -170,11 +201,14 @@ def create_and_send(deployment: Deployment, admin: AdminClient, list_id: int, na
     if response.status_code != 302:
         raise DeploymentError(f"Send answered {response.status_code}: {response.text[:500]}")
     with deployment.database() as conn:
-        campaign_id = conn.execute("SELECT id FROM campaigns WHERE public_id = %s", (public_id,)).fetchone()[0]
+        campaign_id = conn.execute("SELECT id FROM campaigns WHERE public_id = %s", (public_id,)).fetchone()[
+            0
+        ]
     return public_id, campaign_id
 
 
 # --- watching -----------------------------------------------------------------------------------------------
+
 
 def without_times(text: str) -> str:
     """A reason with its clock times blanked, so equal reasons group together."""
@@ -186,9 +220,12 @@ def campaign_state(deployment: Deployment, campaign_id: int) -> dict | None:
     database does not answer."""
     try:
         with deployment.database() as conn:
-            state = conn.execute("SELECT to_jsonb(c) FROM campaigns c WHERE id = %s", (campaign_id,)).fetchone()[0]
-            state["sent"] = conn.execute("SELECT count(*) FROM deliveries WHERE campaign_id = %s AND status = "
-                                         "'sent'", (campaign_id,)).fetchone()[0]
+            state = conn.execute(
+                "SELECT to_jsonb(c) FROM campaigns c WHERE id = %s", (campaign_id,)
+            ).fetchone()[0]
+            state["sent"] = conn.execute(
+                "SELECT count(*) FROM deliveries WHERE campaign_id = %s AND status = 'sent'", (campaign_id,)
+            ).fetchone()[0]
             return state
     except Exception:  # noqa: BLE001 - the database is down on purpose during one fault
         return None
@@ -204,7 +241,7 @@ class Watcher(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(0.5):
-            waiting = ((campaign_state(self.deployment, self.campaign_id) or {}).get("waiting_reason") or "")
+            waiting = (campaign_state(self.deployment, self.campaign_id) or {}).get("waiting_reason") or ""
             shown = without_times(waiting)[:160]
             if shown and shown not in self.row.waiting:
                 self.row.waiting.append(shown)
@@ -241,14 +278,19 @@ def account(ctx: Context, campaign_id: int, expected: set[str], fault: Fault, ro
     wait_for(quiet, 30, "the relay to go quiet", interval=0.2)
     accepted, refused = ctx.relay.snapshot()
     with ctx.deployment.database() as conn:
-        rows = conn.execute("SELECT d.id, d.status, d.reason, lower(c.email) FROM deliveries d JOIN contacts c "
-                            "ON c.id = d.contact_id WHERE d.campaign_id = %s", (campaign_id,)).fetchall()
-        row.status, row.status_reason = conn.execute("SELECT status, status_reason FROM campaigns WHERE id = %s",
-                                                     (campaign_id,)).fetchone()
+        rows = conn.execute(
+            "SELECT d.id, d.status, d.reason, lower(c.email) FROM deliveries d JOIN contacts c "
+            "ON c.id = d.contact_id WHERE d.campaign_id = %s",
+            (campaign_id,),
+        ).fetchall()
+        row.status, row.status_reason = conn.execute(
+            "SELECT status, status_reason FROM campaigns WHERE id = %s", (campaign_id,)
+        ).fetchone()
     ids = {r[0] for r in rows}
     status_of = {r[3]: r[1] for r in rows}
-    counts = Counter(a.rcpt for a in accepted
-                     if (m := VERP_ID.search(a.mail_from)) and int(m.group(1), 16) in ids)
+    counts = Counter(
+        a.rcpt for a in accepted if (m := VERP_ID.search(a.mail_from)) and int(m.group(1), 16) in ids
+    )
     delivered = set(counts) & expected
     uncertain = {email for email, status in status_of.items() if status == "uncertain"}
     row.expected, row.delivered = len(expected), len(delivered)
@@ -261,7 +303,9 @@ def account(ctx: Context, campaign_id: int, expected: set[str], fault: Fault, ro
     row.uncertain = len(uncertain)
     row.uncertain_bound = fault.killed_workers * WORKER_THREADS * pipeline_depth(ctx.deployment.env)
     row.accepted_not_sent = sum(1 for rcpt in delivered if status_of.get(rcpt) != "sent")
-    row.refused_not_bounced = sum(1 for rcpt in refused_here if status_of.get(rcpt) not in ("bounced", "failed"))
+    row.refused_not_bounced = sum(
+        1 for rcpt in refused_here if status_of.get(rcpt) not in ("bounced", "failed")
+    )
     row.states = dict(Counter(r[1] for r in rows))
     reasons = Counter((r[1], without_times(r[2] or "")[:110]) for r in rows if r[1] != "sent")
     row.reasons = {f"{status}: {text}": count for (status, text), count in reasons.most_common(4)}
@@ -280,9 +324,15 @@ def run_fault(ctx: Context, list_id: int, expected: set[str], fault: Fault) -> R
         watcher.start()
         if fault.inject is not None:
             threshold = int(len(expected) * ctx.timing.inject_at)
-            wait_for(lambda: (s := campaign_state(ctx.deployment, campaign_id)) and (s["sent"] >= threshold
-                                                                                    or s["status"] != "sending"),
-                     ctx.timing.finish_timeout_s, f"{threshold} messages sent", interval=0.1)
+            wait_for(
+                lambda: (
+                    (s := campaign_state(ctx.deployment, campaign_id))
+                    and (s["sent"] >= threshold or s["status"] != "sending")
+                ),
+                ctx.timing.finish_timeout_s,
+                f"{threshold} messages sent",
+                interval=0.1,
+            )
             fault.inject(ctx)
         wait_to_finish(ctx, public_id, campaign_id, started, row)
         watcher.done.set()
@@ -304,8 +354,10 @@ def run_suite(n: int, timing: Timing, only: list[str] | None = None, out=print) 
     rows = []
     try:
         with Deployment(relay.url, settings, worker_threads=WORKER_THREADS) as deployment:
-            out(f"deployed in {deployment.tmp}: web {deployment.base_url}, PostgreSQL :{deployment.postgres.port}, "
-                f"Redis :{deployment.redis.port}, relay :{relay.port}; settings {settings}")
+            out(
+                f"deployed in {deployment.tmp}: web {deployment.base_url}, PostgreSQL :{deployment.postgres.port}, "
+                f"Redis :{deployment.redis.port}, relay :{relay.port}; settings {settings}"
+            )
             ctx = Context(deployment, relay, timing, deployment.admin())
             started = time.monotonic()
             list_id, expected = seed(deployment, ctx.admin, n)
@@ -324,12 +376,18 @@ def run_suite(n: int, timing: Timing, only: list[str] | None = None, out=print) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=5000, help="confirmed contacts, each campaign's recipients")
-    parser.add_argument("--only", default="", help=f"comma-separated faults: {', '.join(f.name for f in FAULTS)}")
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated faults: {', '.join(f.name for f in FAULTS)}"
+    )
     parser.add_argument("--rate", type=float, default=BENCH.rate, help="SEND_RATE_PER_SECOND")
     args = parser.parse_args()
     timing = Timing(rate=args.rate)
-    rows = run_suite(args.n, timing, [name for name in args.only.split(",") if name] or None,
-                     out=lambda text: print(text, flush=True))
+    rows = run_suite(
+        args.n,
+        timing,
+        [name for name in args.only.split(",") if name] or None,
+        out=lambda text: print(text, flush=True),
+    )
     print(table(rows))
     print(f"faults: N={args.n} rows={len(rows)} meeting the goal={sum(1 for r in rows if not r.problems())}")
 

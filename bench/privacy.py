@@ -12,6 +12,7 @@ Uses a temporary SQLite file unless --database names an empty PostgreSQL databas
 
 Last line: `privacy: export=<ms> zip_kb=<kB> erase=<ms> dry_run=<ms> retention=<ms total> per_contact=<ms>`.
 """
+
 import argparse
 import os
 import sys
@@ -56,22 +57,40 @@ def main() -> None:
         upgrade()
         form = demo.seed_demo()
         old = utcnow() - timedelta(days=400)
-        rows = [{"public_id": f"bench{n:027d}", "email": f"person{n}@example.com",
-                 "email_hash": email_hash(f"person{n}@example.com"), "attributes": {}, "status": "active",
-                 "created_at": old if n < args.inactive else utcnow(), "updated_at": utcnow()}
-                for n in range(args.contacts)]
+        rows = [
+            {
+                "public_id": f"bench{n:027d}",
+                "email": f"person{n}@example.com",
+                "email_hash": email_hash(f"person{n}@example.com"),
+                "attributes": {},
+                "status": "active",
+                "created_at": old if n < args.inactive else utcnow(),
+                "updated_at": utcnow(),
+            }
+            for n in range(args.contacts)
+        ]
         for start in range(0, len(rows), 5000):
-            db.session.execute(insert(Contact), rows[start:start + 5000])
+            db.session.execute(insert(Contact), rows[start : start + 5000])
         busy, _ = get_or_create_contact("busy@example.com", source="bench", name="Busy Person")
         purpose = form.lists[0].purpose
         ctx = RequestContext("bench", ip="203.0.113.9", user_agent="Bench/1.0")
         for n in range(args.events):
             record_consent(busy, purpose, "granted" if n % 2 else "withdrawn", ctx)
-        db.session.execute(insert(Campaign), [{"public_id": f"camp{n:028d}", "name": f"C{n}", "subject": f"S{n}",
-                                                "status": "sent"} for n in range(args.deliveries)])
+        db.session.execute(
+            insert(Campaign),
+            [
+                {"public_id": f"camp{n:028d}", "name": f"C{n}", "subject": f"S{n}", "status": "sent"}
+                for n in range(args.deliveries)
+            ],
+        )
         campaign_ids = db.session.execute(select(Campaign.id)).scalars().all()
-        db.session.execute(insert(Delivery), [{"campaign_id": cid, "contact_id": busy.id, "status": "sent",
-                                                "reason": ""} for cid in campaign_ids])
+        db.session.execute(
+            insert(Delivery),
+            [
+                {"campaign_id": cid, "contact_id": busy.id, "status": "sent", "reason": ""}
+                for cid in campaign_ids
+            ],
+        )
         health = fields.define_field("health", "Health", "sensitive")
         record_consent(busy, health.purpose, "granted", ctx)
         fields.set_value(busy, health, "Coeliac disease")
@@ -94,10 +113,14 @@ def main() -> None:
         run_ms = (time.perf_counter() - started) * 1000
 
     backend = url.split(":", 1)[0]
-    print(f"{backend}: {args.contacts} contacts ({args.inactive} inactive), busy contact with {args.events} ledger "
-          f"events and {args.deliveries} deliveries")
-    print(f"privacy: export={export_ms:.0f}ms zip_kb={len(payload) // 1024} erase={erase_ms:.0f}ms "
-          f"dry_run={dry_ms:.0f}ms retention={run_ms:.0f}ms per_contact={run_ms / max(1, args.inactive):.1f}ms")
+    print(
+        f"{backend}: {args.contacts} contacts ({args.inactive} inactive), busy contact with {args.events} ledger "
+        f"events and {args.deliveries} deliveries"
+    )
+    print(
+        f"privacy: export={export_ms:.0f}ms zip_kb={len(payload) // 1024} erase={erase_ms:.0f}ms "
+        f"dry_run={dry_ms:.0f}ms retention={run_ms:.0f}ms per_contact={run_ms / max(1, args.inactive):.1f}ms"
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ It also prints the CPU spent per message by the workers, their PostgreSQL backen
 that CPU would allow on an idle machine: on a shared machine the measured rate follows the load average.
 Last line: `send: N=<n> delivered=<n> rate=<x> msg/s ceiling=<y> msg/s ratio=<r> peak_rss_mb=<m>`.
 """
+
 import argparse
 import io
 import os
@@ -61,19 +62,26 @@ def wait_port(port: int, timeout: float = 10) -> None:
 def ceiling(port: int, messages: int = 20000, size: int = 20000, sessions: int = 8) -> float:
     """smtp-source's rate against the sink: the machine's SMTP ceiling for this message size."""
     started = time.monotonic()
-    subprocess.run([SOURCE, "-d", "-s", str(sessions), "-m", str(messages), "-l", str(size), f"127.0.0.1:{port}"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [SOURCE, "-d", "-s", str(sessions), "-m", str(messages), "-l", str(size), f"127.0.0.1:{port}"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return messages / (time.monotonic() - started)
 
 
 def body_markdown() -> str:
     """About 14 KB of campaign text with 20 distinct links and a merge field."""
     paragraphs = ["# Hello {{ contact.first_name | default('there') }}", ""]
-    filler = ("Spring is here and so is our newsletter. We have collected the stories, offers and events of the "
-              "month for you, with a few words on each so you can pick what interests you. ")
+    filler = (
+        "Spring is here and so is our newsletter. We have collected the stories, offers and events of the "
+        "month for you, with a few words on each so you can pick what interests you. "
+    )
     for i in range(LINKS):
-        paragraphs.append(f"## Story {i + 1}\n\n{filler * 2}[Read story {i + 1}](https://example.org/stories/{i + 1}"
-                          f"?utm_source=newsletter&utm_campaign=spring)\n")
+        paragraphs.append(
+            f"## Story {i + 1}\n\n{filler * 2}[Read story {i + 1}](https://example.org/stories/{i + 1}"
+            f"?utm_source=newsletter&utm_campaign=spring)\n"
+        )
     return "\n".join(paragraphs)
 
 
@@ -95,15 +103,25 @@ def seed(app, n: int) -> int:
         # One real ledger event per purpose; the bulk-loaded consent states point at it (a bench shortcut:
         # the send path reads only the consent-state cache).
         seed_contact, _ = get_or_create_contact("seed@bench.example", source="bench")
-        event_ids = {p.id: record_consent(seed_contact, p, "granted", RequestContext("bench")).id
-                     for p in [news.purpose, *tracking]}
+        event_ids = {
+            p.id: record_consent(seed_contact, p, "granted", RequestContext("bench")).id
+            for p in [news.purpose, *tracking]
+        }
         db.session.commit()
         layout_html = open(os.path.join(ROOT, "templates", "layouts", "classic.html")).read()
         layout = Layout(name="Bench", html=layout_html, verified=True)
-        campaign = Campaign(name="Bench", subject="Spring news for {{ contact.first_name | default('you') }}",
-                            preheader="Twenty stories", body=body_markdown(), body_format="markdown", layout=layout,
-                            track_opens=True, track_clicks=True, from_name="Bench News",
-                            from_email="news@example.com")
+        campaign = Campaign(
+            name="Bench",
+            subject="Spring news for {{ contact.first_name | default('you') }}",
+            preheader="Twenty stories",
+            body=body_markdown(),
+            body_format="markdown",
+            layout=layout,
+            track_opens=True,
+            track_clicks=True,
+            from_name="Bench News",
+            from_email="news@example.com",
+        )
         campaign.lists = [news]
         db.session.add(campaign)
         db.session.commit()
@@ -113,20 +131,29 @@ def seed(app, n: int) -> int:
         raw = db.engine.raw_connection()
         try:
             cursor = raw.cursor()
-            _copy(cursor, "contacts (id, public_id, email, email_hash, name, attributes, status, source, created_at, "
-                          "updated_at)",
-                  (f"{first_id + i}\t{secrets.token_urlsafe(16)}\tr{i}@bench.example\t"
-                   f"{keyed_hash(f'email:r{i}@bench.example')}\tReader{i} Bench\t{{}}\tactive\tbench\tnow\tnow\n"
-                   for i in range(n)))
-            _copy(cursor, "subscriptions (contact_id, list_id, status, source, created_at, requested_at, "
-                          "confirmed_at)",
-                  (f"{first_id + i}\t{list_id}\tconfirmed\tbench\tnow\tnow\tnow\n" for i in range(n)))
+            _copy(
+                cursor,
+                "contacts (id, public_id, email, email_hash, name, attributes, status, source, created_at, "
+                "updated_at)",
+                (
+                    f"{first_id + i}\t{secrets.token_urlsafe(16)}\tr{i}@bench.example\t"
+                    f"{keyed_hash(f'email:r{i}@bench.example')}\tReader{i} Bench\t{{}}\tactive\tbench\tnow\tnow\n"
+                    for i in range(n)
+                ),
+            )
+            _copy(
+                cursor,
+                "subscriptions (contact_id, list_id, status, source, created_at, requested_at, confirmed_at)",
+                (f"{first_id + i}\t{list_id}\tconfirmed\tbench\tnow\tnow\tnow\n" for i in range(n)),
+            )
             rows = []
             for i in range(n):
                 wanted = purpose_ids if i % 2 == 0 else purpose_ids[:1]
                 rows.extend(f"{first_id + i}\t{p}\tgranted\t{event_ids[p]}\tnow\n" for p in wanted)
             _copy(cursor, "consent_states (contact_id, purpose_id, status, event_id, updated_at)", iter(rows))
-            cursor.execute("SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT max(id) FROM contacts))")
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT max(id) FROM contacts))"
+            )
             cursor.execute("ANALYZE")
             raw.commit()
         finally:
@@ -180,7 +207,9 @@ def database_backends(admin: str, name: str) -> list[int]:
     import psycopg
 
     with psycopg.connect(admin, autocommit=True) as conn:
-        return [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+        return [
+            row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))
+        ]
 
 
 def children(pid: int) -> list[int]:
@@ -201,16 +230,24 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
     parser.add_argument("--rate", type=float, default=0, help="SEND_RATE_PER_SECOND (0: unlimited)")
-    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL",
-                                                              "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--profile", action="store_true", help="record worker 1 with py-spy")
-    parser.add_argument("--stop-after", type=float, default=0,
-                        help="cancel the campaign after this many seconds (a partial run, e.g. for --n 1000000)")
+    parser.add_argument(
+        "--stop-after",
+        type=float,
+        default=0,
+        help="cancel the campaign after this many seconds (a partial run, e.g. for --n 1000000)",
+    )
     args = parser.parse_args()
     for tool in (SINK, SOURCE):
         if not os.path.exists(tool):
-            raise SystemExit(f"{tool} is missing: apt-get install postfix (see shared/scripts/smtp-ceiling.sh)")
+            raise SystemExit(
+                f"{tool} is missing: apt-get install postfix (see shared/scripts/smtp-ceiling.sh)"
+            )
 
     import psycopg
 
@@ -226,16 +263,31 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     from cryptography.fernet import Fernet
 
-    env = dict(os.environ, MAILER_ENV="production", SECRET_KEY="bench-secret", MAILER_HASH_KEY="bench-hash",
-               MAILER_DATA_KEYS=Fernet.generate_key().decode(),  # DKIM keys are sealed at rest
-               DATABASE_URL=db_url, REDIS_URL=args.redis, REDIS_NAMESPACE=namespace,
-               SMTP_URL=f"smtp://127.0.0.1:{port}", MAILER_BASE_URL="https://mail.example.com",
-               MAILER_FROM="Bench News <news@example.com>", MAILER_POSTAL_ADDRESS="Bench Ltd, 1 Main St, Berlin",
-               SEND_RATE_PER_SECOND=str(args.rate), SEND_BATCH_SIZE="1000", SEND_CHUNK_SIZE="100",
-               WORKER_EMBEDDED="0", SCHEDULER_EMBEDDED="0")
+    env = dict(
+        os.environ,
+        MAILER_ENV="production",
+        SECRET_KEY="bench-secret",
+        MAILER_HASH_KEY="bench-hash",
+        MAILER_DATA_KEYS=Fernet.generate_key().decode(),  # DKIM keys are sealed at rest
+        DATABASE_URL=db_url,
+        REDIS_URL=args.redis,
+        REDIS_NAMESPACE=namespace,
+        SMTP_URL=f"smtp://127.0.0.1:{port}",
+        MAILER_BASE_URL="https://mail.example.com",
+        MAILER_FROM="Bench News <news@example.com>",
+        MAILER_POSTAL_ADDRESS="Bench Ltd, 1 Main St, Berlin",
+        SEND_RATE_PER_SECOND=str(args.rate),
+        SEND_BATCH_SIZE="1000",
+        SEND_CHUNK_SIZE="100",
+        WORKER_EMBEDDED="0",
+        SCHEDULER_EMBEDDED="0",
+    )
     os.environ.update(env)
-    sink = subprocess.Popen([SINK, "-c", "-u", "nobody", f"127.0.0.1:{port}", "1000"],
-                            stdout=open(f"{tmp}/sink.log", "wb"), stderr=subprocess.STDOUT)
+    sink = subprocess.Popen(
+        [SINK, "-c", "-u", "nobody", f"127.0.0.1:{port}", "1000"],
+        stdout=open(f"{tmp}/sink.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     workers: list[subprocess.Popen] = []
     profiler = None
     try:
@@ -243,8 +295,10 @@ def main() -> None:
         ceiling_rate = ceiling(port)
         time.sleep(0.5)
         baseline = sink_count(f"{tmp}/sink.log")
-        print(f"ceiling: {ceiling_rate:.0f} msg/s (smtp-source, 20000 x 20 KB, 8 sessions); sink counted {baseline}",
-              flush=True)
+        print(
+            f"ceiling: {ceiling_rate:.0f} msg/s (smtp-source, 20000 x 20 KB, 8 sessions); sink counted {baseline}",
+            flush=True,
+        )
 
         from flask_migrate import upgrade
 
@@ -260,10 +314,28 @@ def main() -> None:
 
         for index in range(2):
             log = open(f"{tmp}/worker{index}.log", "wb")
-            workers.append(subprocess.Popen(
-                [sys.executable, "-m", "dramatiq", "mailer.worker", "-p", "1", "-t", str(args.threads),
-                 "-Q", "campaigns", "campaign_planning"],  # dedicated sending workers: no other queues polled
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "dramatiq",
+                        "mailer.worker",
+                        "-p",
+                        "1",
+                        "-t",
+                        str(args.threads),
+                        "-Q",
+                        "campaigns",
+                        "campaign_planning",
+                    ],  # dedicated sending workers: no other queues polled
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
         deadline = time.monotonic() + 60
         while sum(open(f"{tmp}/worker{i}.log", "rb").read().count(b"ready for action") for i in range(2)) < 2:
             if time.monotonic() > deadline:
@@ -283,12 +355,30 @@ def main() -> None:
             t0 = time.monotonic()
             campaigns.start_campaign(campaign)  # the marketer presses Send
             db.session.commit()
-            print(f"Send pressed: compliance preview and compile took {time.monotonic() - t0:.2f} s", flush=True)
-            spy = shutil.which("py-spy", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+            print(
+                f"Send pressed: compliance preview and compile took {time.monotonic() - t0:.2f} s", flush=True
+            )
+            spy = shutil.which(
+                "py-spy", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
+            )
             if args.profile and spy:
-                profiler = subprocess.Popen([spy, "record", "-p", str(worker_pids[0]), "-o",
-                                             f"{tmp}/profile.txt", "-f", "raw", "-r", "200", "--gil"],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                profiler = subprocess.Popen(
+                    [
+                        spy,
+                        "record",
+                        "-p",
+                        str(worker_pids[0]),
+                        "-o",
+                        f"{tmp}/profile.txt",
+                        "-f",
+                        "raw",
+                        "-r",
+                        "200",
+                        "--gil",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             last = 0.0
             while True:
                 db.session.expire_all()
@@ -305,8 +395,11 @@ def main() -> None:
                     break
                 if time.monotonic() - last > 5:
                     p = campaigns.progress(campaign)
-                    print(f"  {time.monotonic() - t0:6.1f} s: sent {p['sent']} queued {p['queued']} "
-                          f"sending {p['sending']}", flush=True)
+                    print(
+                        f"  {time.monotonic() - t0:6.1f} s: sent {p['sent']} queued {p['queued']} "
+                        f"sending {p['sending']}",
+                        flush=True,
+                    )
                     last = time.monotonic()
                 db.session.rollback()
                 time.sleep(0.05)
@@ -325,22 +418,28 @@ def main() -> None:
         print(f"campaign {status} {reason} in {elapsed:.1f} s: {final}")
         per = max(1, final["sent"])
         total_cpu = cpu + sink_cpu + pg_cpu
-        print(f"worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}; CPU per message sent: workers "
-              f"{1000 * cpu / per:.2f} ms (of which kernel {1000 * system_cpu / per:.2f}), PostgreSQL backends "
-              f"{1000 * pg_cpu / per:.2f} ms, smtp-sink {1000 * sink_cpu / per:.2f} ms: {1000 * total_cpu / per:.2f} ms "
-              f"in all (an idle machine's {os.cpu_count()} cores would allow ~{os.cpu_count() * per / total_cpu:.0f}"
-              f" msg/s); load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}; CPU per message sent: workers "
+            f"{1000 * cpu / per:.2f} ms (of which kernel {1000 * system_cpu / per:.2f}), PostgreSQL backends "
+            f"{1000 * pg_cpu / per:.2f} ms, smtp-sink {1000 * sink_cpu / per:.2f} ms: {1000 * total_cpu / per:.2f} ms "
+            f"in all (an idle machine's {os.cpu_count()} cores would allow ~{os.cpu_count() * per / total_cpu:.0f}"
+            f" msg/s); load average {os.getloadavg()[0]:.1f}"
+        )
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
             _print_profile(f"{tmp}/profile.txt")
         if args.stop_after:
-            print(f"PARTIAL RUN: {final['sent']} of {args.n} sent before the cancel; planned "
-                  f"{final['total']} deliveries; the sink received {delivered}")
+            print(
+                f"PARTIAL RUN: {final['sent']} of {args.n} sent before the cancel; planned "
+                f"{final['total']} deliveries; the sink received {delivered}"
+            )
         elif delivered != args.n:
             print(f"WARNING: the sink received {delivered} messages, expected {args.n}")
-        print(f"send: N={args.n} delivered={delivered} rate={rate:.0f} msg/s ceiling={ceiling_rate:.0f} msg/s "
-              f"ratio={rate / ceiling_rate:.3f} peak_rss_mb={max(rss):.0f}")
+        print(
+            f"send: N={args.n} delivered={delivered} rate={rate:.0f} msg/s ceiling={ceiling_rate:.0f} msg/s "
+            f"ratio={rate / ceiling_rate:.3f} peak_rss_mb={max(rss):.0f}"
+        )
     finally:
         for w in workers:
             try:

@@ -1,4 +1,5 @@
 """mailer: a self-hosted, GDPR-first email marketing platform."""
+
 import atexit
 import logging
 import os
@@ -36,23 +37,30 @@ def _load_config(app: Flask, config) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "mailer.db")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres://"):
-        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + app.config["SQLALCHEMY_DATABASE_URI"][11:]
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            "postgresql+psycopg://" + app.config["SQLALCHEMY_DATABASE_URI"][11:]
+        )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql://"):
-        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + app.config["SQLALCHEMY_DATABASE_URI"][13:]
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            "postgresql+psycopg://" + app.config["SQLALCHEMY_DATABASE_URI"][13:]
+        )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
     if app.config.get("MAILER_ENV") == "production" and app.config["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY):
         raise RuntimeError("Refusing to start in production with the default SECRET_KEY: set SECRET_KEY.")
     if app.config.get("MAILER_ENV") == "production" and not app.config.get("MAILER_HASH_KEY"):
         # Derived from SECRET_KEY otherwise, so rotating that key would silently break every address lookup.
-        raise RuntimeError("Refusing to start in production without MAILER_HASH_KEY (the key of the address "
-                           "index; set it once and never change it).")
+        raise RuntimeError(
+            "Refusing to start in production without MAILER_HASH_KEY (the key of the address "
+            "index; set it once and never change it)."
+        )
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
     app.config["RATELIMIT_KEY_PREFIX"] = f"{app.config['REDIS_NAMESPACE']}-ratelimit"
     # Flask-Limiter keeps the first app's RATELIMIT_KEY_PREFIX for good; the storage's own prefix follows each app,
     # so every rate-limit key in Redis starts with this app's namespace.
     app.config["RATELIMIT_STORAGE_OPTIONS"] = (
-        {"key_prefix": f"{app.config['REDIS_NAMESPACE']}-ratelimit"} if app.config["REDIS_URL"] else {})
+        {"key_prefix": f"{app.config['REDIS_NAMESPACE']}-ratelimit"} if app.config["REDIS_URL"] else {}
+    )
 
 
 def _sqlite_pragmas(app: Flask) -> None:
@@ -62,6 +70,7 @@ def _sqlite_pragmas(app: Flask) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     with app.app_context():
+
         @event.listens_for(db.engine, "connect")
         def _on_connect(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
@@ -73,8 +82,13 @@ def _sqlite_pragmas(app: Flask) -> None:
 
 def create_app(config=None) -> Flask:
     """Application factory: config name, class or dict of overrides (default: MAILER_ENV, else development)."""
-    app = Flask(__name__, instance_path=os.path.join(ROOT, "instance"), instance_relative_config=True,
-                template_folder=os.path.join(ROOT, "templates"), static_folder=os.path.join(ROOT, "static"))
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(ROOT, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
     _load_config(app, config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from mailer import cli
@@ -161,7 +175,9 @@ def _register_blueprints(app: Flask) -> None:
 
 def _trust_proxies(app: Flask) -> None:
     """Take the client's address, scheme and host from the configured number of reverse-proxy hops (ProxyFix)."""
-    hops = {name: int(app.config.get(f"PROXY_FIX_X_{name.upper()}") or 0) for name in ("for", "proto", "host")}
+    hops = {
+        name: int(app.config.get(f"PROXY_FIX_X_{name.upper()}") or 0) for name in ("for", "proto", "host")
+    }
     if any(hops.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops["for"], x_proto=hops["proto"], x_host=hops["host"])
 
@@ -181,5 +197,8 @@ def _prepare_database(app: Flask) -> None:
         if staff.needs_setup():
             url = external_url("admin.setup", token=staff.setup_token())
             banner = "=" * 72
-            print(f"\n{banner}\n  No staff account yet. Create the first one here:\n  {url}\n{banner}\n",
-                  file=sys.stderr, flush=True)
+            print(
+                f"\n{banner}\n  No staff account yet. Create the first one here:\n  {url}\n{banner}\n",
+                file=sys.stderr,
+                flush=True,
+            )

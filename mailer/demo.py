@@ -1,4 +1,5 @@
 """Demo data for a newcomer: a list, the `demo` form, the built-in layouts, a draft campaign (idempotent)."""
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -22,14 +23,21 @@ def seed_demo() -> Form:
     if form is not None:
         db.session.commit()
         return form
-    mailing_list = db.session.execute(select(MailingList).where(MailingList.name == DEMO_LIST)).scalar_one_or_none()
+    mailing_list = db.session.execute(
+        select(MailingList).where(MailingList.name == DEMO_LIST)
+    ).scalar_one_or_none()
     if mailing_list is None:
         mailing_list = create_list(DEMO_LIST, "A monthly round-up of product news. Try signing up!", "public")
-    form = save_form(FormSettings(
-        slug="demo", name="Demo form", title="Subscribe to the demo newsletter",
-        intro="One email a month with product news. Unsubscribe at any time.",
-        list_ids=[mailing_list.id], purpose_ids=[p.id for p in tracking],
-    ))
+    form = save_form(
+        FormSettings(
+            slug="demo",
+            name="Demo form",
+            title="Subscribe to the demo newsletter",
+            intro="One email a month with product news. Unsubscribe at any time.",
+            list_ids=[mailing_list.id],
+            purpose_ids=[p.id for p in tracking],
+        )
+    )
     if current_app.config.get("SEED_DEMO"):
         _demo_campaign(mailing_list)
     db.session.commit()
@@ -58,9 +66,16 @@ def _demo_campaign(mailing_list: MailingList) -> None:
     layout = default_layout()
     from_name, from_email = campaign_drafts.default_sender()
     fields = campaign_drafts.DraftFields(
-        name="Demo: first newsletter", subject='{{ contact.first_name | default("Hello") }}, our first newsletter',
-        preheader="What's new this month, in two minutes", from_name=from_name, from_email=from_email,
-        body=DEMO_BODY, layout_id=layout.id if layout else None, list_ids=[mailing_list.id], timezone="UTC")
+        name="Demo: first newsletter",
+        subject='{{ contact.first_name | default("Hello") }}, our first newsletter',
+        preheader="What's new this month, in two minutes",
+        from_name=from_name,
+        from_email=from_email,
+        body=DEMO_BODY,
+        layout_id=layout.id if layout else None,
+        list_ids=[mailing_list.id],
+        timezone="UTC",
+    )
     try:
         campaign_drafts.create_draft(fields)
     except campaign_drafts.DraftError:

@@ -1,4 +1,5 @@
 """The scheduler: enqueues periodic work. Schedules live here; the broker only carries the messages."""
+
 import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -26,9 +27,19 @@ def _enqueue(app, name: str) -> None:
 
 def build_scheduler(app, blocking: bool = False):
     """A scheduler that enqueues every periodic job at its interval (first run shortly after start)."""
-    scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC", daemon=True)
+    scheduler = (
+        BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC", daemon=True)
+    )
     for name, seconds in PERIODIC_JOBS.items():
         seconds = seconds or app.config["SEND_RECOVERY_SECONDS"]
-        scheduler.add_job(_enqueue, "interval", seconds=seconds, args=(app, name), id=name, coalesce=True,
-                          max_instances=1, replace_existing=True)
+        scheduler.add_job(
+            _enqueue,
+            "interval",
+            seconds=seconds,
+            args=(app, name),
+            id=name,
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+        )
     return scheduler

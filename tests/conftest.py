@@ -3,6 +3,7 @@
 Every test that takes `app` runs once per backend. Each run gets its own database and Redis key space and
 removes them afterwards. Outgoing mail goes to the local outbox unless a test asks for `smtp_server`.
 """
+
 import os
 import uuid
 
@@ -26,8 +27,10 @@ def _backends() -> list[str]:
     if os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL"):
         backends.append("postgres")
     elif IN_CI:
-        raise pytest.UsageError("CI=true needs TEST_DATABASE_URL and TEST_REDIS_URL: the PostgreSQL/Redis runs "
-                                "must not be skipped")
+        raise pytest.UsageError(
+            "CI=true needs TEST_DATABASE_URL and TEST_REDIS_URL: the PostgreSQL/Redis runs "
+            "must not be skipped"
+        )
     return backends
 
 

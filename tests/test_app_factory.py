@@ -1,4 +1,5 @@
 """The application factory: configuration contract and refusal of unsafe production settings."""
+
 import pytest
 
 from mailer import create_app
@@ -6,19 +7,36 @@ from mailer import create_app
 
 def test_production_refuses_the_default_secret_key(tmp_path):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        create_app({"MAILER_ENV": "production", "SECRET_KEY": "dev-insecure-change-me",
-                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+        create_app(
+            {
+                "MAILER_ENV": "production",
+                "SECRET_KEY": "dev-insecure-change-me",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            }
+        )
 
 
 def test_production_refuses_to_derive_the_address_index_key(tmp_path):
     with pytest.raises(RuntimeError, match="MAILER_HASH_KEY"):
-        create_app({"MAILER_ENV": "production", "SECRET_KEY": "a" * 40, "MAILER_HASH_KEY": "",
-                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+        create_app(
+            {
+                "MAILER_ENV": "production",
+                "SECRET_KEY": "a" * 40,
+                "MAILER_HASH_KEY": "",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            }
+        )
 
 
 def test_production_starts_with_a_real_secret_and_secure_cookies(tmp_path):
-    app = create_app({"MAILER_ENV": "production", "SECRET_KEY": "a" * 40, "MAILER_HASH_KEY": "b" * 40,
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    app = create_app(
+        {
+            "MAILER_ENV": "production",
+            "SECRET_KEY": "a" * 40,
+            "MAILER_HASH_KEY": "b" * 40,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+        }
+    )
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert not app.config["WORKER_EMBEDDED"] and not app.config["AUTO_MIGRATE"]
 

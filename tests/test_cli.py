@@ -1,4 +1,5 @@
 """Operator commands and the health check, as an operator uses them."""
+
 from sqlalchemy import func, inspect, select, text
 
 from mailer.core.extensions import db
@@ -25,8 +26,10 @@ def test_create_admin_makes_a_working_login(app, app_ctx, runner, client):
 
 
 def test_create_admin_prompts_for_the_password_when_left_out(app, app_ctx, runner, client):
-    result = runner.invoke(args=["create-admin", "ops@example.com", "--role", "admin"],
-                           input="prompted secret!\nprompted secret!\n")
+    result = runner.invoke(
+        args=["create-admin", "ops@example.com", "--role", "admin"],
+        input="prompted secret!\nprompted secret!\n",
+    )
     assert result.exit_code == 0, result.output
     assert "prompted secret!" not in result.output  # typed without echo
     assert _staff() == [("ops@example.com", "admin")]
@@ -77,7 +80,9 @@ def test_seed_demo_recreates_a_deleted_demo_form(app, app_ctx, runner, client):
     assert client.get("/f/demo").status_code == 404
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
     assert client.get("/f/demo").status_code == 200
-    assert db.session.execute(select(func.count()).select_from(MailingList)).scalar_one() == 1  # the list is reused
+    assert (
+        db.session.execute(select(func.count()).select_from(MailingList)).scalar_one() == 1
+    )  # the list is reused
 
 
 def test_healthz_reports_database_and_broker(app, client):

@@ -1,5 +1,6 @@
 """Control characters (NUL, ESC, BEL, C1) on every path: refused with a clear 4xx where people type text, never a
 500 (PostgreSQL refuses NUL), never raw in a mail header, and one bad import row does not sink the others."""
+
 import io
 import re
 
@@ -53,19 +54,27 @@ def test_preference_centre_refuses_a_nul_in_a_field_value(app, app_ctx):
     assert response.status_code == 400 and "characters we can't store" in page(response)
 
 
-def test_stored_control_characters_never_reach_the_to_or_subject_header(app, app_ctx, client, auth, demo_form,
-                                                                         smtp_server, worker):
+def test_stored_control_characters_never_reach_the_to_or_subject_header(
+    app, app_ctx, client, auth, demo_form, smtp_server, worker
+):
     """The last defence: data stored before these rules (or by a path we missed) is cleaned at the header."""
     ann = subscriber(demo_form, "ann@example.com", name="Ann")
     ann.name = "Ann\x1b[2J\x07 Example\r\nBcc: evil@example.net"  # (PostgreSQL cannot even store a NUL)
     db.session.commit()
-    assert client.post("/p", data={"email": "ann@example.com"}).status_code == 200  # transactional: build_message
+    assert (
+        client.post("/p", data={"email": "ann@example.com"}).status_code == 200
+    )  # transactional: build_message
     campaign = draft(auth)
-    db.session.execute(db.update(Campaign).where(Campaign.id == campaign.id).values(
-        subject="News\x1b]8;;http://evil\x07 today", from_name="Shop\x07"))
+    db.session.execute(
+        db.update(Campaign)
+        .where(Campaign.id == campaign.id)
+        .values(subject="News\x1b]8;;http://evil\x07 today", from_name="Shop\x07")
+    )
     db.session.commit()
     show = f"/admin/campaigns/{campaign.public_id}"
-    response = auth.post(f"{show}/test", data={"csrf_token": form_token(auth, show), "addresses": "ann@example.com"})
+    response = auth.post(
+        f"{show}/test", data={"csrf_token": form_token(auth, show), "addresses": "ann@example.com"}
+    )
     assert response.status_code == 302, page(response)
     worker.drain()
     received = smtp_server.to("ann@example.com")
@@ -83,18 +92,30 @@ def test_stored_control_characters_never_reach_the_to_or_subject_header(app, app
 def _upload(client, data: bytes):
     demo_list = db.session.execute(select(MailingList)).scalars().first()
     token = csrf_token(client.get("/admin/imports/new").text)
-    return client.post("/admin/imports/new", data={
-        "csrf_token": token, "list_id": demo_list.id, "mode": "double_opt_in", "consent_statement": "",
-        "file": (io.BytesIO(data), "people.csv")}, content_type="multipart/form-data")
+    return client.post(
+        "/admin/imports/new",
+        data={
+            "csrf_token": token,
+            "list_id": demo_list.id,
+            "mode": "double_opt_in",
+            "consent_statement": "",
+            "file": (io.BytesIO(data), "people.csv"),
+        },
+        content_type="multipart/form-data",
+    )
 
 
-def test_an_import_reports_rows_with_control_characters_and_imports_the_rest(app, app_ctx, auth, demo_form, worker):
-    data = ("email,name\n"
-            "ann@example.com,Ann\n"
-            "nul@example.com,Nu\x00ll\n"
-            "esc@example.com,Esc\x1b[2J\x07\n"
-            "bad\x00@example.com,Bad\n"
-            "bob@example.com,Bob\n").encode()
+def test_an_import_reports_rows_with_control_characters_and_imports_the_rest(
+    app, app_ctx, auth, demo_form, worker
+):
+    data = (
+        "email,name\n"
+        "ann@example.com,Ann\n"
+        "nul@example.com,Nu\x00ll\n"
+        "esc@example.com,Esc\x1b[2J\x07\n"
+        "bad\x00@example.com,Bad\n"
+        "bob@example.com,Bob\n"
+    ).encode()
     assert _upload(auth, data).status_code == 302
     worker.drain()
     db.session.expire_all()
@@ -104,14 +125,24 @@ def test_an_import_reports_rows_with_control_characters_and_imports_the_rest(app
     assert job.skipped == {"invalid_name": 2, "invalid_address": 1}
     assert [line for line, _ in job.row_errors] == [3, 4, 5]
     shown = page(auth.get(f"/admin/imports/{job.public_id}"))
-    assert "line 3: the name contains control characters" in shown and "line 5: not a valid email address" in shown
+    assert (
+        "line 3: the name contains control characters" in shown
+        and "line 5: not a valid email address" in shown
+    )
     emails = set(db.session.execute(select(Contact.email)).scalars())
     assert {"ann@example.com", "bob@example.com"} <= emails
     assert not emails & {"nul@example.com", "esc@example.com"}
 
 
-@pytest.mark.parametrize("field, value", [("subject", "Hello\x1b[2J"), ("from_name", "Shop\x07"),
-                                          ("body", "Hi\x00 there"), ("name", "Spring\x85")])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("subject", "Hello\x1b[2J"),
+        ("from_name", "Shop\x07"),
+        ("body", "Hi\x00 there"),
+        ("name", "Spring\x85"),
+    ],
+)
 def test_campaign_editor_refuses_control_characters(app_ctx, auth, demo_form, field, value):
     response = auth.post("/admin/campaigns/new", data=editor_fields(auth, **{field: value}))
     assert response.status_code == 400 and "control character" in page(response)
@@ -125,8 +156,10 @@ def test_campaign_subject_with_a_line_break_is_saved_as_one_line(app_ctx, auth, 
 
 def test_list_names_refuse_control_characters(app_ctx, auth):
     token = csrf_token(auth.get("/admin/lists/new").text)
-    response = auth.post("/admin/lists/new", data={"csrf_token": token, "name": "News\x07", "description": "",
-                                                   "visibility": "public"})
+    response = auth.post(
+        "/admin/lists/new",
+        data={"csrf_token": token, "name": "News\x07", "description": "", "visibility": "public"},
+    )
     assert response.status_code == 400 and "control character" in page(response)
     from mailer.subscriptions.lists import ListError, create_list
 

@@ -1,5 +1,6 @@
 """Every CSV the product writes shows a formula-like value as text (OWASP CSV injection): a spreadsheet opening the
 file must not run `=HYPERLINK(...)` typed into a sign-up form, a list name or a staff address."""
+
 import csv
 import io
 import re
@@ -29,9 +30,20 @@ def test_safe_cell_follows_owasp():
 
 
 def test_access_export_csv_files_neutralise_a_formula_name_and_field(app, client, demo_form, worker):
-    ann = sign_up_and_confirm(app, client, worker, "ann@example.org", FORMULA, ip="203.0.113.5",
-                              user_agent="AnnBrowser/1.0", confirm_ip="203.0.113.6", confirm_user_agent="AnnPhone/2.0")
-    field_service.set_value(ann, field_service.define_field("company", "Company", "ordinary"), "@SUM(1+1)*cmd|' /C calc'!A0")
+    ann = sign_up_and_confirm(
+        app,
+        client,
+        worker,
+        "ann@example.org",
+        FORMULA,
+        ip="203.0.113.5",
+        user_agent="AnnBrowser/1.0",
+        confirm_ip="203.0.113.6",
+        confirm_user_agent="AnnPhone/2.0",
+    )
+    field_service.set_value(
+        ann, field_service.define_field("company", "Company", "ordinary"), "@SUM(1+1)*cmd|' /C calc'!A0"
+    )
     db.session.commit()
     done = _request_and_verify(app, client, worker, ann, "access", address="ann@example.org")
     download = re.search(r'href="(/privacy/download/[^"]+)"', done.text).group(1)
@@ -53,8 +65,10 @@ def test_art30_csv_neutralises_a_formula_list_name(app_ctx, client):
     db.session.commit()
     login(client, "owner@example.com", PASSWORD)
     token = csrf_token(client.get("/admin/lists/new").text)
-    created = client.post("/admin/lists/new", data={"csrf_token": token, "name": FORMULA, "description": "-1+1",
-                                                    "visibility": "public"})
+    created = client.post(
+        "/admin/lists/new",
+        data={"csrf_token": token, "name": FORMULA, "description": "-1+1", "visibility": "public"},
+    )
     assert created.status_code == 302, created.text
     rows = _rows(client.get("/admin/settings/ropa.csv").text)
     activity = next(row for row in rows if FORMULA in row[0])
@@ -67,8 +81,10 @@ def test_audit_csv_neutralises_a_formula_like_staff_address(app_ctx, client):
     db.session.commit()
     login(client, "=1+2@example.com", PASSWORD)
     token = csrf_token(client.get("/admin/lists/new").text)
-    client.post("/admin/lists/new", data={"csrf_token": token, "name": "Audited", "description": "",
-                                          "visibility": "public"})
+    client.post(
+        "/admin/lists/new",
+        data={"csrf_token": token, "name": "Audited", "description": "", "visibility": "public"},
+    )
     client.post("/admin/staff", data={"csrf_token": token, "email": "new@example.com", "role": "viewer"})
     exported = client.get("/admin/audit.csv")
     assert exported.status_code == 200

@@ -8,6 +8,7 @@ UTF-8, NUL bytes, huge numbers, traversal strings and long values; bodies come a
 broken JSON, XML and multipart; and every route is tried with the methods it does not accept. A POST refused
 with a 4xx must not have written anything (row counts of the main tables are compared).
 """
+
 import logging
 import re
 import traceback
@@ -32,32 +33,97 @@ ROOT = Path(__file__).resolve().parents[1]
 ARG_RE = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 HUGE = "9" * 30
-HOSTILE_PATH = ["%00", "%FF%FE", "..%2F..%2F..%2Fetc%2Fpasswd", "....%2F%2F....%2F%2Fetc", "-1", HUGE, "1e400",
-                "%E2%80%AE%C3%A9", "'%20OR%201=1--", "null", "%25", "A" * 600]
+HOSTILE_PATH = [
+    "%00",
+    "%FF%FE",
+    "..%2F..%2F..%2Fetc%2Fpasswd",
+    "....%2F%2F....%2F%2Fetc",
+    "-1",
+    HUGE,
+    "1e400",
+    "%E2%80%AE%C3%A9",
+    "'%20OR%201=1--",
+    "null",
+    "%25",
+    "A" * 600,
+]
 HOSTILE_INT_PATH = ["0", "2147483648", "9223372036854775808", HUGE]
 # Values for query parameters and form fields (bytes are sent as they are: invalid UTF-8).
-HOSTILE_VALUES = [b"\xff\xfe\xc3(", "\x00", "a\x00b", "a\x1b[2J\x07\x85b", "-1", HUGE, "-" + HUGE, "1e400", "NaN", "../../../../etc/passwd",
-                  "<script>alert(1)</script>", "' OR 1=1 --", "\u202e\ufeff", "A" * 20_000]
+HOSTILE_VALUES = [
+    b"\xff\xfe\xc3(",
+    "\x00",
+    "a\x00b",
+    "a\x1b[2J\x07\x85b",
+    "-1",
+    HUGE,
+    "-" + HUGE,
+    "1e400",
+    "NaN",
+    "../../../../etc/passwd",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "\u202e\ufeff",
+    "A" * 20_000,
+]
 BODIES = [
-    ("application/json", b"[1, 2, 3]"), ("application/json", b'"a string"'), ("application/json", b"null"),
-    ("application/json", b"{"), ("application/json", b'{"email": {"$ne": 1}, "lists": "x", "name": [1]}'),
-    ("application/json", b"\xff\xfe"), ("application/xml", b"<?xml version='1.0'?><x>&lt;</x>"),
-    ("text/plain", b"\x00\x01\x02"), ("multipart/form-data; boundary=zz", b"--zz\r\nbroken"),
+    ("application/json", b"[1, 2, 3]"),
+    ("application/json", b'"a string"'),
+    ("application/json", b"null"),
+    ("application/json", b"{"),
+    ("application/json", b'{"email": {"$ne": 1}, "lists": "x", "name": [1]}'),
+    ("application/json", b"\xff\xfe"),
+    ("application/xml", b"<?xml version='1.0'?><x>&lt;</x>"),
+    ("text/plain", b"\x00\x01\x02"),
+    ("multipart/form-data; boundary=zz", b"--zz\r\nbroken"),
     ("application/x-www-form-urlencoded", b"%%%&&&==%ZZ"),
 ]
-GARBAGE_KEYS = ["Bearer", "Bearer x", "Bearer " + "A" * 5000, "Basic Zm9vOmJhcg==", "Bearer \x7f", "Token %00"]
+GARBAGE_KEYS = [
+    "Bearer",
+    "Bearer x",
+    "Bearer " + "A" * 5000,
+    "Basic Zm9vOmJhcg==",
+    "Bearer \x7f",
+    "Token %00",
+]
 # Later in the walk: these end the session or remove the records the other routes use.
-LAST = ("logout", "delete", "erase", "revoke", "active", "role", "cancel", "unsubscribe", "restrict", "refuse")
+LAST = (
+    "logout",
+    "delete",
+    "erase",
+    "revoke",
+    "active",
+    "role",
+    "cancel",
+    "unsubscribe",
+    "restrict",
+    "refuse",
+)
 SKIP = {"static", "admin.logout"}  # logout is tried last, separately
-COUNTED_TABLES = ("contacts", "subscriptions", "consent_events", "consent_states", "outbox_messages", "campaigns",
-                  "mailing_lists", "forms", "layouts", "staff_users", "api_keys", "privacy_requests", "deliveries",
-                  "contact_imports", "dkim_keys")
+COUNTED_TABLES = (
+    "contacts",
+    "subscriptions",
+    "consent_events",
+    "consent_states",
+    "outbox_messages",
+    "campaigns",
+    "mailing_lists",
+    "forms",
+    "layouts",
+    "staff_users",
+    "api_keys",
+    "privacy_requests",
+    "deliveries",
+    "contact_imports",
+    "dkim_keys",
+)
 
 
 def _code_parameter_names() -> list[str]:
     """Every query/form parameter name the code reads with request.args/form/values."""
     names = set()
-    pattern = re.compile(r"(?:args|form|values)\.(?:get|getlist)\(\s*[\"'](\w+)[\"']|(?:args|form)\[[\"'](\w+)[\"']\]")
+    pattern = re.compile(
+        r"(?:args|form|values)\.(?:get|getlist)\(\s*[\"'](\w+)[\"']|(?:args|form)\[[\"'](\w+)[\"']\]"
+    )
     for path in (ROOT / "mailer").rglob("*.py"):
         for match in pattern.finditer(path.read_text()):
             names.add(match.group(1) or match.group(2))
@@ -116,7 +182,10 @@ class _LastError(logging.Handler):
         if record.exc_info:
             kind, exc, tb = record.exc_info
             ours = [frame for frame in traceback.extract_tb(tb) if "site-packages" not in frame.filename]
-            self.text = "".join(traceback.format_list(ours[-3:])) + traceback.format_exception_only(kind, exc)[0][:300]
+            self.text = (
+                "".join(traceback.format_list(ours[-3:]))
+                + traceback.format_exception_only(kind, exc)[0][:300]
+            )
 
 
 class Sweep:
@@ -130,29 +199,46 @@ class Sweep:
         self.requests = 0
         self.errors = _LastError()
         client.application.logger.addHandler(self.errors)
-        client.application.logger.disabled = False  # Alembic's fileConfig disables loggers that existed before it
+        client.application.logger.disabled = (
+            False  # Alembic's fileConfig disables loggers that existed before it
+        )
 
-    def send(self, method: str, url: str, what: str, *, body: bytes | None = None, content_type: str | None = None,
-             headers: dict | None = None, check_writes: bool = False):
+    def send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        headers: dict | None = None,
+        check_writes: bool = False,
+    ):
         headers = dict(headers or {})
         if url.startswith("/api/") and "Authorization" not in headers:
             headers["Authorization"] = f"Bearer {self.api_key}"
         before = _table_counts() if check_writes else None
         self.requests += 1
         try:
-            response = self.client.open(url, method=method, data=body, content_type=content_type, headers=headers)
+            response = self.client.open(
+                url, method=method, data=body, content_type=content_type, headers=headers
+            )
         except Exception:  # noqa: BLE001 - an unhandled exception is what a 500 would have been
             db.session.rollback()
             self.failures.append(f"{method} {url[:160]} [{what}] raised:\n{traceback.format_exc(limit=-6)}")
             return None
         if response.status_code >= 500:
-            self.failures.append(f"{method} {url[:160]} [{what}] -> {response.status_code}\n{self.errors.text}")
+            self.failures.append(
+                f"{method} {url[:160]} [{what}] -> {response.status_code}\n{self.errors.text}"
+            )
             self.errors.text = ""
         elif check_writes and 400 <= response.status_code < 500 and response.status_code != 429:
             after = _table_counts()
             if after != before:
                 changed = {n: (b, a) for (n, b), (_, a) in zip(before, after) if a != b}
-                self.half_written.append(f"{method} {url[:160]} [{what}] -> {response.status_code} wrote {changed}")
+                self.half_written.append(
+                    f"{method} {url[:160]} [{what}] -> {response.status_code} wrote {changed}"
+                )
         return response
 
     def report(self) -> str:
@@ -177,8 +263,14 @@ def _urls(rule, real: dict) -> list[tuple[str, str]]:
 def _token_variants(token: str | None) -> list[str]:
     if not token or len(token) < 12:
         return []
-    return [token[:-4], token[: len(token) // 2], token + "x", token[:-1] + ("A" if token[-1] != "A" else "B"),
-            token.replace(".", "%00", 1), token * 40]
+    return [
+        token[:-4],
+        token[: len(token) // 2],
+        token + "x",
+        token[:-1] + ("A" if token[-1] != "A" else "B"),
+        token.replace(".", "%00", 1),
+        token * 40,
+    ]
 
 
 @pytest.fixture
@@ -193,32 +285,49 @@ def world(app, app_ctx, client, staff_user, demo_form):
     _, api_secret = create_key("Sweep", "read_write", staff_user)
     layout = default_layout()
     mailing_list = demo_form.lists[0]
-    campaign = create_draft(DraftFields(name="Sweep", subject="Hi", from_email="news@example.com", body="Hello "
-                                        "[x](https://example.org/)", layout_id=layout.id,
-                                        list_ids=[mailing_list.id]), staff_user.id)
+    campaign = create_draft(
+        DraftFields(
+            name="Sweep",
+            subject="Hi",
+            from_email="news@example.com",
+            body="Hello [x](https://example.org/)",
+            layout_id=layout.id,
+            list_ids=[mailing_list.id],
+        ),
+        staff_user.id,
+    )
     db.session.commit()
     login(client, "owner@example.com", "correct horse battery")
     path = lambda url: urlsplit(url).path  # noqa: E731
     tokens = {
         "confirm": confirmation_token(pending),
         "preferences": path(preferences_url(ann.public_id)).rsplit("/", 1)[1],
-        "unsubscribe": path(unsubscribe_url(ann.public_id, mailing_list.public_id, campaign.public_id)).rsplit("/", 1)[1],
+        "unsubscribe": path(
+            unsubscribe_url(ann.public_id, mailing_list.public_id, campaign.public_id)
+        ).rsplit("/", 1)[1],
         "open": path(open_pixel_url(ann.public_id, campaign.public_id)).rsplit("/", 1)[1],
         "click": path(click_url(ann.public_id, campaign.public_id, 1)).rsplit("/", 1)[1],
     }
     key_prefix = db.session.execute(text("SELECT prefix FROM api_keys")).scalar()
     by_endpoint = {
-        "admin.campaign": {"public_id": campaign.public_id}, "admin.analytics_campaign": {"public_id": campaign.public_id},
-        "admin.contact": {"public_id": ann.public_id}, "admin.privacy_contact": {"public_id": ann.public_id},
-        "admin.form": {"public_id": demo_form.public_id}, "admin.layout": {"public_id": layout.public_id},
+        "admin.campaign": {"public_id": campaign.public_id},
+        "admin.analytics_campaign": {"public_id": campaign.public_id},
+        "admin.contact": {"public_id": ann.public_id},
+        "admin.privacy_contact": {"public_id": ann.public_id},
+        "admin.form": {"public_id": demo_form.public_id},
+        "admin.layout": {"public_id": layout.public_id},
         "admin.list": {"public_id": mailing_list.public_id},
         "admin.analytics_list": {"public_id": mailing_list.public_id},
-        "admin.staff": {"user_id": str(other.id)}, "admin.api_key": {"prefix": key_prefix},
+        "admin.staff": {"user_id": str(other.id)},
+        "admin.api_key": {"prefix": key_prefix},
         "api.contact": {"public_id": ann.public_id, "list_id": mailing_list.public_id},
-        "api.list": {"public_id": mailing_list.public_id}, "api.campaign": {"public_id": campaign.public_id},
-        "public.confirm": {"token": tokens["confirm"]}, "public.preferences": {"token": tokens["preferences"]},
+        "api.list": {"public_id": mailing_list.public_id},
+        "api.campaign": {"public_id": campaign.public_id},
+        "public.confirm": {"token": tokens["confirm"]},
+        "public.preferences": {"token": tokens["preferences"]},
         "public.privacy_request": {"token": tokens["preferences"], "kind": "access"},
-        "public.unsubscribe": {"token": tokens["unsubscribe"]}, "public.track_open": {"token": tokens["open"]},
+        "public.unsubscribe": {"token": tokens["unsubscribe"]},
+        "public.track_open": {"token": tokens["open"]},
         "public.track_click": {"token": tokens["click"]},
         "public.track_anonymous_click": {"campaign_public_id": campaign.public_id, "link_id": "1"},
         "embed.": {"slug": "demo"},
@@ -230,14 +339,22 @@ def world(app, app_ctx, client, staff_user, demo_form):
                 return by_endpoint[prefix]
         return {}
 
-    return {"api_secret": api_secret, "real": real_values, "csrf": csrf_token(client.get("/admin/campaigns/new").text)}
+    return {
+        "api_secret": api_secret,
+        "real": real_values,
+        "csrf": csrf_token(client.get("/admin/campaigns/new").text),
+    }
 
 
 def _rules(app, area: str) -> list:
     def in_area(rule) -> bool:
         blueprint = rule.endpoint.split(".")[0]
-        return {"admin": blueprint == "admin", "api": blueprint == "api", "embed": blueprint == "embed",
-                "public": blueprint == "public"}[area]
+        return {
+            "admin": blueprint == "admin",
+            "api": blueprint == "api",
+            "embed": blueprint == "embed",
+            "public": blueprint == "public",
+        }[area]
 
     rules = [r for r in app.url_map.iter_rules() if r.endpoint not in SKIP and in_area(r)]
     return sorted(rules, key=lambda r: (any(word in r.endpoint for word in LAST), r.rule))
@@ -271,12 +388,22 @@ def _sweep_rule(sweep: Sweep, rule, world: dict, names: list[str], forms: dict) 
     for url, what in urls:  # every path variant, plainly
         for method in sorted(allowed):
             body = _encode({"csrf_token": world["csrf"]}) if method == "POST" else None
-            sweep.send(method, url, what, body=body,
-                       content_type="application/x-www-form-urlencoded" if body else None)
+            sweep.send(
+                method,
+                url,
+                what,
+                body=body,
+                content_type="application/x-www-form-urlencoded" if body else None,
+            )
     for method in METHODS:  # methods the route does not take
         if method not in allowed:
-            sweep.send(method, real_url, "unexpected method", body=b"x=1",
-                       content_type="application/x-www-form-urlencoded")
+            sweep.send(
+                method,
+                real_url,
+                "unexpected method",
+                body=b"x=1",
+                content_type="application/x-www-form-urlencoded",
+            )
     if "GET" in allowed:
         for value in HOSTILE_VALUES:
             query = _encode({name: value for name in names}).decode()
@@ -286,18 +413,47 @@ def _sweep_rule(sweep: Sweep, rule, world: dict, names: list[str], forms: dict) 
         fields = _post_fields(forms, real_url, world["csrf"])
         for value in HOSTILE_VALUES:
             hostile = {name: (value if name != "csrf_token" else world["csrf"]) for name in fields}
-            sweep.send(method, real_url, f"form={value[:20]!r}", body=_encode(hostile),
-                       content_type="application/x-www-form-urlencoded", check_writes=True)
-        lists = {name: ([value, b"\xff"] if name != "csrf_token" else value) for name, value in fields.items()}
-        sweep.send(method, real_url, "repeated fields", body=_encode(lists),
-                   content_type="application/x-www-form-urlencoded", check_writes=True)
+            sweep.send(
+                method,
+                real_url,
+                f"form={value[:20]!r}",
+                body=_encode(hostile),
+                content_type="application/x-www-form-urlencoded",
+                check_writes=True,
+            )
+        lists = {
+            name: ([value, b"\xff"] if name != "csrf_token" else value) for name, value in fields.items()
+        }
+        sweep.send(
+            method,
+            real_url,
+            "repeated fields",
+            body=_encode(lists),
+            content_type="application/x-www-form-urlencoded",
+            check_writes=True,
+        )
         for content_type, body in BODIES:
-            sweep.send(method, real_url, f"body {content_type}: {body[:20]!r}", body=body,
-                       content_type=content_type, headers={"X-CSRFToken": world["csrf"]}, check_writes=True)
-        response = sweep.send(method, real_url, "1 MB field", body=_encode({**fields, "x": "A" * 1_048_576}),
-                              content_type="application/x-www-form-urlencoded", check_writes=True)
+            sweep.send(
+                method,
+                real_url,
+                f"body {content_type}: {body[:20]!r}",
+                body=body,
+                content_type=content_type,
+                headers={"X-CSRFToken": world["csrf"]},
+                check_writes=True,
+            )
+        response = sweep.send(
+            method,
+            real_url,
+            "1 MB field",
+            body=_encode({**fields, "x": "A" * 1_048_576}),
+            content_type="application/x-www-form-urlencoded",
+            check_writes=True,
+        )
         if response is not None and response.status_code not in (413, 429):  # a rate limit may answer first
-            sweep.failures.append(f"{method} {real_url}: a 1 MB body answered {response.status_code}, not 413")
+            sweep.failures.append(
+                f"{method} {real_url}: a 1 MB body answered {response.status_code}, not 413"
+            )
 
 
 @pytest.fixture
@@ -320,7 +476,9 @@ def test_no_route_answers_5xx_to_hostile_input(app, world, client, no_rate_limit
     assert rules, f"no {area} routes found"
     forms = _collect_forms(sweep, rules, world)
     if area == "admin":
-        assert {"name", "subject", "body", "lists"} <= set(forms.get("/admin/campaigns/new", {})), "editor not found"
+        assert {"name", "subject", "body", "lists"} <= set(forms.get("/admin/campaigns/new", {})), (
+            "editor not found"
+        )
     for rule in rules:
         _sweep_rule(sweep, rule, world, names, forms)
     if area == "api":
@@ -328,47 +486,74 @@ def test_no_route_answers_5xx_to_hostile_input(app, world, client, no_rate_limit
             for rule in rules:
                 url = _urls(rule, world["real"](rule.endpoint))[0][0]
                 for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-                    sweep.send(method, url, f"api key {key[:20]!r}", headers={"Authorization": key},
-                               body=b"{}", content_type="application/json")
+                    sweep.send(
+                        method,
+                        url,
+                        f"api key {key[:20]!r}",
+                        headers={"Authorization": key},
+                        body=b"{}",
+                        content_type="application/json",
+                    )
     assert sweep.requests > 5 * len(rules)
-    assert not sweep.failures and not sweep.half_written, (f"{len(sweep.failures)} 5xx and "
-                                                           f"{len(sweep.half_written)} half-written of "
-                                                           f"{sweep.requests} requests:\n{sweep.report()}")
+    assert not sweep.failures and not sweep.half_written, (
+        f"{len(sweep.failures)} 5xx and "
+        f"{len(sweep.half_written)} half-written of "
+        f"{sweep.requests} requests:\n{sweep.report()}"
+    )
 
 
 def test_logout_with_hostile_input_then_admin_pages_redirect_to_login(app, world, client):
     sweep = Sweep(client, world["api_secret"])
     for value in HOSTILE_VALUES[:6]:
-        sweep.send("POST", "/admin/logout", f"form={value!r}", body=_encode({"csrf_token": world["csrf"], "x": value}),
-                   content_type="application/x-www-form-urlencoded")
+        sweep.send(
+            "POST",
+            "/admin/logout",
+            f"form={value!r}",
+            body=_encode({"csrf_token": world["csrf"], "x": value}),
+            content_type="application/x-www-form-urlencoded",
+        )
     assert not sweep.failures, sweep.report()
     assert client.get("/admin/").status_code == 302
 
 
 def test_an_oversized_body_gets_a_readable_413_page(app, world, client):
     assert app.config["MAX_CONTENT_LENGTH"] and app.config["MAX_CONTENT_LENGTH"] <= 1_048_576
-    response = client.post("/admin/campaigns/new", data={"csrf_token": world["csrf"], "body": "A" * 1_048_576})
+    response = client.post(
+        "/admin/campaigns/new", data={"csrf_token": world["csrf"], "body": "A" * 1_048_576}
+    )
     assert response.status_code == 413
     assert "What you sent is too large." in response.text and "<html" in response.text.lower()
-    api = client.post("/api/v1/subscriptions", data=b"{" + b" " * 1_048_576 + b"}", content_type="application/json",
-                      headers={"Authorization": f"Bearer {world['api_secret']}"})
+    api = client.post(
+        "/api/v1/subscriptions",
+        data=b"{" + b" " * 1_048_576 + b"}",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {world['api_secret']}"},
+    )
     assert api.status_code == 413 and api.get_json()["error"]
 
 
 def test_the_fixed_cases_answer_clearly(app, world, client):
     """What the sweep found once, answered on purpose: 404 for ids no database holds, 400/415 for bodies no form
     sends."""
-    assert client.get(f"/t/a/x/{HUGE}").status_code == 404  # <int:> beyond a database integer matches no route
+    assert (
+        client.get(f"/t/a/x/{HUGE}").status_code == 404
+    )  # <int:> beyond a database integer matches no route
     assert client.get("/admin/campaigns/a%00b").status_code == 404  # control characters match no <id>
     assert client.get(f"/privacy?version={HUGE}").status_code == 200  # an out-of-range number is no number
     assert client.get(f"/admin/audit?actor={HUGE}").status_code == 200
     refused = client.get("/admin/contacts?q=ann%00")
     assert refused.status_code == 400 and "NUL character" in refused.text
     for value in ("News\x1b[2J", "News\x07", "News\x85", "News\x00"):  # ESC, BEL, C1, NUL in a staff form
-        response = client.post("/admin/lists/new", data={"csrf_token": world["csrf"], "name": value,
-                                                         "description": "", "visibility": "public"})
+        response = client.post(
+            "/admin/lists/new",
+            data={"csrf_token": world["csrf"], "name": value, "description": "", "visibility": "public"},
+        )
         assert response.status_code == 400 and "control character" in response.text, value
     for body in (b"[1, 2]", b'"x"', b'{"name": {"a": 1}}'):
-        response = client.post("/admin/lists/new", data=body, content_type="application/json",
-                               headers={"X-CSRFToken": world["csrf"]})
+        response = client.post(
+            "/admin/lists/new",
+            data=body,
+            content_type="application/json",
+            headers={"X-CSRFToken": world["csrf"]},
+        )
         assert response.status_code == 415 and "accepts only what its own form sends" in response.text

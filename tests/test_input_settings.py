@@ -1,12 +1,14 @@
 """The input-limit settings the README documents are read from the environment by config.py."""
+
 import mailer
 from mailer import create_app
 from tests.support.proxy import app_config_from_environment
 
 
 def test_import_size_test_send_cap_and_response_floor_come_from_the_environment(monkeypatch, database_url):
-    app_config_from_environment(monkeypatch, IMPORT_MAX_MB="3", TEST_SEND_RATE_LIMIT="4 per hour",
-                                SIGNUP_RESPONSE_FLOOR_MS="320")
+    app_config_from_environment(
+        monkeypatch, IMPORT_MAX_MB="3", TEST_SEND_RATE_LIMIT="4 per hour", SIGNUP_RESPONSE_FLOOR_MS="320"
+    )
     app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url})
     assert (app.config["IMPORT_MAX_MB"], app.config["TEST_SEND_RATE_LIMIT"]) == (3, "4 per hour")
     # Tests run with no floor (TestingConfig); every other environment takes it from the variable.

@@ -1,4 +1,5 @@
 """The Alembic migrations build exactly the schema the models describe, on SQLite and on PostgreSQL."""
+
 import os
 import pprint
 

@@ -1,4 +1,5 @@
 """The staff admin: server-rendered pages behind login and roles (one permission map: permissions.py)."""
+
 from flask import Blueprint
 
 from mailer.admin.permissions import check_permission, inject_permissions

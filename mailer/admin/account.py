@@ -1,4 +1,5 @@
 """One's own account: password, active sessions, authenticator app and recovery codes (passkeys: passkeys.py)."""
+
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
@@ -15,11 +16,16 @@ from mailer.core.web import error_response
 
 def _render_account(password_form=None, code_form=None, status: int = 200):
     return render_template(
-        "admin/account/index.html", sessions=staff_sessions.live_sessions(current_user),
-        this_session=this_session(), password_form=password_form or PasswordChangeForm(),
-        code_form=code_form or TotpCodeForm(), action_form=ActionForm(),
-        required=second_factor.required_for(current_user), codes_left=second_factor.recovery_codes_left(current_user),
-        passkeys=second_factor.passkeys(current_user)), status
+        "admin/account/index.html",
+        sessions=staff_sessions.live_sessions(current_user),
+        this_session=this_session(),
+        password_form=password_form or PasswordChangeForm(),
+        code_form=code_form or TotpCodeForm(),
+        action_form=ActionForm(),
+        required=second_factor.required_for(current_user),
+        codes_left=second_factor.recovery_codes_left(current_user),
+        passkeys=second_factor.passkeys(current_user),
+    ), status
 
 
 @bp.get("/account")
@@ -35,8 +41,13 @@ def account_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            staff.change_password(current_user, form.current.data, form.password.data, keep=this_session(),
-                                  ip=request.remote_addr)
+            staff.change_password(
+                current_user,
+                form.current.data,
+                form.password.data,
+                keep=this_session(),
+                ip=request.remote_addr,
+            )
         except staff.StaffError as exc:
             db.session.rollback()
             form.password.errors = [*form.password.errors, str(exc)]
@@ -56,8 +67,14 @@ def account_session_end(public_id: str):
         return redirect(url_for("admin.account"))
     is_this_browser = record.id == getattr(this_session(), "id", None)
     staff_sessions.end_session(record)
-    audit.record("staff.session_end", "staff", str(current_user.id), {"client": record.client}, actor=current_user,
-                 ip=request.remote_addr)
+    audit.record(
+        "staff.session_end",
+        "staff",
+        str(current_user.id),
+        {"client": record.client},
+        actor=current_user,
+        ip=request.remote_addr,
+    )
     db.session.commit()
     if is_this_browser:
         return _logged_out("You have been logged out.")
@@ -70,8 +87,14 @@ def account_sessions_end():
     """Log out everywhere, this browser included."""
     if ActionForm().validate_on_submit():
         ended = staff_sessions.end_sessions(current_user)
-        audit.record("staff.sessions_end", "staff", str(current_user.id), {"sessions": ended}, actor=current_user,
-                     ip=request.remote_addr)
+        audit.record(
+            "staff.sessions_end",
+            "staff",
+            str(current_user.id),
+            {"sessions": ended},
+            actor=current_user,
+            ip=request.remote_addr,
+        )
         db.session.commit()
         return _logged_out("You have been logged out everywhere.")
     return redirect(url_for("admin.account"))
@@ -106,12 +129,17 @@ def account_totp():
             if record is not None:
                 record.second_factor = "totp"
                 db.session.commit()
-            return render_template("admin/account/recovery_codes.html", codes=codes, next_url=next_url,
-                                   just_enrolled=True)
+            return render_template(
+                "admin/account/recovery_codes.html", codes=codes, next_url=next_url, just_enrolled=True
+            )
     uri = second_factor.provisioning_uri(current_user, secret)
-    return render_template("admin/account/totp.html", form=form, qr=second_factor.qr_svg(uri),
-                           key=second_factor.manual_key(secret), required=second_factor.required_for(current_user)), (
-        400 if request.method == "POST" else 200)
+    return render_template(
+        "admin/account/totp.html",
+        form=form,
+        qr=second_factor.qr_svg(uri),
+        key=second_factor.manual_key(secret),
+        required=second_factor.required_for(current_user),
+    ), (400 if request.method == "POST" else 200)
 
 
 @bp.post("/account/two-factor/remove")
@@ -138,8 +166,12 @@ def account_recovery_codes():
         if second_factor.verify_totp(current_user, form.code.data):
             codes = second_factor.new_recovery_codes(current_user, request.remote_addr)
             db.session.commit()
-            return render_template("admin/account/recovery_codes.html", codes=codes,
-                                   next_url=url_for("admin.account"), just_enrolled=False)
+            return render_template(
+                "admin/account/recovery_codes.html",
+                codes=codes,
+                next_url=url_for("admin.account"),
+                just_enrolled=False,
+            )
         db.session.commit()
         form.code.errors = ["That code is not right: new recovery codes need a fresh code from your app."]
     return _render_account(code_form=form, status=400)

@@ -1,4 +1,5 @@
 """Statistics pages: an overview, one page per campaign and one per list (aggregates only, no personal data)."""
+
 from flask import render_template, request
 from sqlalchemy import select
 
@@ -14,8 +15,12 @@ from mailer.core.web import db_int
 @bp.get("/stats")
 def analytics_overview():
     """Campaigns that have been sent, and every list, with links to their statistics."""
-    return render_template("admin/analytics/index.html", campaigns=analytics.campaigns_overview(),
-                           lists=all_lists(), counts=list_counts())
+    return render_template(
+        "admin/analytics/index.html",
+        campaigns=analytics.campaigns_overview(),
+        lists=all_lists(),
+        counts=list_counts(),
+    )
 
 
 @bp.get("/campaigns/<public_id>/stats")

@@ -1,4 +1,5 @@
 """API keys for integrations: create (the secret is shown once), list, revoke. Owners and admins only."""
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -12,19 +13,30 @@ from mailer.privacy import audit
 
 
 class ApiKeyForm(FlaskForm):
-    name = StringField("Name (which integration uses it)", validators=[DataRequired(), Length(max=120)],
-                       render_kw={"autofocus": True})
-    role = SelectField("Access", choices=[("read_only", "Read only — lists, contacts, consent history, campaigns"),
-                                          ("read_write", "Read and write — also sign-ups, contact edits and "
-                                                         "unsubscribes")])
+    name = StringField(
+        "Name (which integration uses it)",
+        validators=[DataRequired(), Length(max=120)],
+        render_kw={"autofocus": True},
+    )
+    role = SelectField(
+        "Access",
+        choices=[
+            ("read_only", "Read only — lists, contacts, consent history, campaigns"),
+            ("read_write", "Read and write — also sign-ups, contact edits and unsubscribes"),
+        ],
+    )
 
 
 @bp.get("/api-keys")
 def api_keys():
     """Every key with its prefix, access, creator and last use."""
     api_base = request.host_url.rstrip("/") + current_app.extensions.get("mailer.api_prefix", "")
-    return render_template("admin/api_keys/index.html", keys=key_service.all_keys(), api_base=api_base,
-                           role_labels=key_service.ROLE_LABELS)
+    return render_template(
+        "admin/api_keys/index.html",
+        keys=key_service.all_keys(),
+        api_base=api_base,
+        role_labels=key_service.ROLE_LABELS,
+    )
 
 
 @bp.route("/api-keys/new", methods=["GET", "POST"])
@@ -37,12 +49,19 @@ def api_key_new():
         except key_service.ApiKeyError as exc:
             flash(str(exc), "danger")
         else:
-            audit.record("api_key.create", "api_key", key.prefix, {"name": key.name, "role": key.role},
-                         actor=current_user, ip=request.remote_addr)
+            audit.record(
+                "api_key.create",
+                "api_key",
+                key.prefix,
+                {"name": key.name, "role": key.role},
+                actor=current_user,
+                ip=request.remote_addr,
+            )
             db.session.commit()
             # Rendered, not redirected: the secret must not travel through the session cookie or a flash message.
-            return render_template("admin/api_keys/created.html", key=key, secret=secret,
-                                   role_labels=key_service.ROLE_LABELS)
+            return render_template(
+                "admin/api_keys/created.html", key=key, secret=secret, role_labels=key_service.ROLE_LABELS
+            )
     return render_template("admin/api_keys/new.html", form=form), 400 if form.errors else 200
 
 
@@ -53,10 +72,18 @@ def api_key_revoke(prefix: str):
     if key is None:
         abort(404)
     if key_service.revoke_key(key, current_user):
-        audit.record("api_key.revoke", "api_key", key.prefix, {"name": key.name}, actor=current_user,
-                     ip=request.remote_addr)
+        audit.record(
+            "api_key.revoke",
+            "api_key",
+            key.prefix,
+            {"name": key.name},
+            actor=current_user,
+            ip=request.remote_addr,
+        )
         db.session.commit()
-        flash(f"Key “{key.name}” ({key.prefix}) revoked. Requests with it are refused from now on.", "success")
+        flash(
+            f"Key “{key.name}” ({key.prefix}) revoked. Requests with it are refused from now on.", "success"
+        )
     else:
         flash("That key was already revoked.", "info")
     return redirect(url_for("admin.api_keys"))

@@ -1,4 +1,5 @@
 """The audit log: filter staff actions on personal data and settings, export them as CSV."""
+
 from datetime import date, datetime, timedelta
 
 from flask import make_response, render_template, request
@@ -37,9 +38,17 @@ def audit_log():
     page = max(1, request.args.get("page", 1, type=db_int) or 1)
     rows, total = audit.search(flt, page)
     staff = db.session.execute(select(StaffUser).order_by(StaffUser.email)).scalars().all()
-    return render_template("admin/privacy/audit.html", rows=rows, total=total, page=page, flt=flt, staff=staff,
-                           actions=audit.ACTIONS, args=request.args,
-                           filter_args={k: v for k, v in request.args.items() if k != "page" and v})
+    return render_template(
+        "admin/privacy/audit.html",
+        rows=rows,
+        total=total,
+        page=page,
+        flt=flt,
+        staff=staff,
+        actions=audit.ACTIONS,
+        args=request.args,
+        filter_args={k: v for k, v in request.args.items() if k != "page" and v},
+    )
 
 
 @bp.get("/audit.csv")
@@ -47,8 +56,14 @@ def audit_export():
     """The filtered log as CSV; exporting it is itself audited."""
     flt = _filter()
     body = audit.export_csv(flt)
-    audit.record("audit.export", "audit", "", {k: v for k, v in request.args.items() if v}, actor=current_user,
-                 ip=request.remote_addr)
+    audit.record(
+        "audit.export",
+        "audit",
+        "",
+        {k: v for k, v in request.args.items() if v},
+        actor=current_user,
+        ip=request.remote_addr,
+    )
     db.session.commit()
     response = make_response(body)
     response.headers["Content-Type"] = "text/csv; charset=utf-8"

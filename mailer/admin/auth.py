@@ -1,17 +1,22 @@
 """Login (password, then the second factor when the account has one), logout and the first-run setup page."""
+
 import re
 import time
 from urllib.parse import urlsplit
 
-from flask import (abort, flash, has_request_context, redirect, render_template, request, session,
-                   url_for)
+from flask import abort, flash, has_request_context, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from mailer.admin import bp
 from mailer.admin.forms import LoginForm, SecondFactorForm, SetupForm
 from mailer.core.extensions import db, limiter
 from mailer.staff.models.accounts import StaffUser
-from mailer.staff import second_factor, accounts as staff, lockout as staff_lockout, sessions as staff_sessions
+from mailer.staff import (
+    second_factor,
+    accounts as staff,
+    lockout as staff_lockout,
+    sessions as staff_sessions,
+)
 from mailer.core.web import pad_to_floor
 
 PENDING_KEY = "pending_login"  # who passed the password step and what they asked for, until the second factor
@@ -27,8 +32,13 @@ def safe_next(target: str | None) -> str:
     """
     target = re.sub(r"[\x00-\x1f\x7f]", "", target or "").strip()
     parts = urlsplit(target)
-    if (target.startswith("/") and not target.startswith("//") and "\\" not in target
-            and not parts.scheme and not parts.netloc):
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not parts.scheme
+        and not parts.netloc
+    ):
         return target
     return url_for("admin.dashboard")
 
@@ -75,14 +85,26 @@ def pending_user() -> StaffUser | None:
 
 # All that someone whose role needs a second factor can use until they have one (and the pages for logging in,
 # where they may start again as someone else).
-ENROLMENT_ENDPOINTS = {"admin.account_totp", "admin.logout", "admin.static", "admin.login", "admin.login_verify",
-                       "admin.login_passkey_options", "admin.login_passkey", "admin.setup", "admin.invite_accept"}
+ENROLMENT_ENDPOINTS = {
+    "admin.account_totp",
+    "admin.logout",
+    "admin.static",
+    "admin.login",
+    "admin.login_verify",
+    "admin.login_passkey_options",
+    "admin.login_passkey",
+    "admin.setup",
+    "admin.invite_accept",
+}
 
 
 def _held_for_enrolment() -> bool:
     """Whether the logged-in person's role needs a second factor they have not set up yet."""
-    return current_user.is_authenticated and second_factor.required_for(current_user) \
+    return (
+        current_user.is_authenticated
+        and second_factor.required_for(current_user)
         and not second_factor.has_second_factor(current_user)
+    )
 
 
 def hold_for_second_factor():
@@ -113,7 +135,8 @@ def login():
     elif request.method == "POST":
         flash("Please enter your email and password.", "danger")
     return render_template("admin/login.html", form=form, needs_setup=staff.needs_setup()), (
-        401 if request.method == "POST" else 200)
+        401 if request.method == "POST" else 200
+    )
 
 
 @bp.route("/login/verify", methods=["GET", "POST"])
@@ -127,22 +150,33 @@ def login_verify():
     form = SecondFactorForm()
     if form.validate_on_submit():
         if staff_lockout.is_locked(user):
-            flash(f"Too many wrong attempts: this account is locked until {user.locked_until:%H:%M} UTC "
-                  "(an email was sent to it).", "danger")
+            flash(
+                f"Too many wrong attempts: this account is locked until {user.locked_until:%H:%M} UTC "
+                "(an email was sent to it).",
+                "danger",
+            )
         elif second_factor.verify_totp(user, form.code.data):
             return _verified(user, "totp")
         elif second_factor.use_recovery_code(user, form.code.data, request.remote_addr):
-            flash(f"You used a recovery code; {second_factor.recovery_codes_left(user)} left. Each works once: "
-                  "create new ones under Account when you run low.", "warning")
+            flash(
+                f"You used a recovery code; {second_factor.recovery_codes_left(user)} left. Each works once: "
+                "create new ones under Account when you run low.",
+                "warning",
+            )
             return _verified(user, "recovery-code")
         else:
             staff_lockout.record_failure(user, request.remote_addr)
             db.session.commit()
-            flash("That code is not right. Enter the current 6-digit code from your app, or a recovery code.",
-                  "danger")
-    return render_template("admin/login_verify.html", form=form, has_totp=user.totp_enabled_at is not None,
-                           has_passkey=second_factor.passkey_count(user) > 0), (
-        400 if request.method == "POST" else 200)
+            flash(
+                "That code is not right. Enter the current 6-digit code from your app, or a recovery code.",
+                "danger",
+            )
+    return render_template(
+        "admin/login_verify.html",
+        form=form,
+        has_totp=user.totp_enabled_at is not None,
+        has_passkey=second_factor.passkey_count(user) > 0,
+    ), (400 if request.method == "POST" else 200)
 
 
 def _verified(user: StaffUser, factor: str):
@@ -184,4 +218,6 @@ def setup():
             db.session.commit()
             flash("Welcome! Your owner account is ready.", "success")
             return begin_login(user, url_for("admin.dashboard"))
-    return render_template("admin/setup.html", form=form, token=token), 400 if request.method == "POST" else 200
+    return render_template(
+        "admin/setup.html", form=form, token=token
+    ), 400 if request.method == "POST" else 200

@@ -3,6 +3,7 @@
 The fields only parse; the rules and their messages live in services/campaign_drafts.py and
 services/layouts.py.
 """
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
@@ -20,33 +21,46 @@ class CampaignForm(FlaskForm):
     subject = StringField("Subject", validators=_LINE)
     preheader = StringField("Preheader (the preview line after the subject)", validators=_LINE)
     from_name = StringField("Sender name", validators=_LINE)
-    from_email = StringField("Sender address", validators=_LINE,
-                             render_kw={"type": "email", "autocomplete": "off"})
-    reply_to = StringField("Reply-to address (optional)", validators=_LINE,
-                           render_kw={"type": "email", "autocomplete": "off"})
+    from_email = StringField(
+        "Sender address", validators=_LINE, render_kw={"type": "email", "autocomplete": "off"}
+    )
+    reply_to = StringField(
+        "Reply-to address (optional)", validators=_LINE, render_kw={"type": "email", "autocomplete": "off"}
+    )
     lists = MultiCheckboxField("Send to these lists", coerce=int)
     exclusion_lists = MultiCheckboxField("Leave out members of these lists", coerce=int)
     layout_id = SelectField("Layout", coerce=int)
-    body_format = RadioField("Body format", choices=[("markdown", "Markdown"), ("html", "HTML")],
-                             default="markdown")
+    body_format = RadioField(
+        "Body format", choices=[("markdown", "Markdown"), ("html", "HTML")], default="markdown"
+    )
     body = TextAreaField("Body", validators=_TEXT)
     text_body = TextAreaField("Text part (optional)", validators=_TEXT)
     track_opens = BooleanField("Track opens")
     track_clicks = BooleanField("Track clicks")
-    send_at = StringField("Planned send time (optional)", validators=[Length(max=40)],
-                          render_kw={"type": "datetime-local"})
+    send_at = StringField(
+        "Planned send time (optional)", validators=[Length(max=40)], render_kw={"type": "datetime-local"}
+    )
     timezone = SelectField("Time zone")
 
     def to_fields(self) -> DraftFields:
         """The submitted values as the draft service takes them."""
         return DraftFields(
-            name=self.name.data or "", subject=self.subject.data or "", preheader=self.preheader.data or "",
-            from_name=self.from_name.data or "", from_email=self.from_email.data or "",
-            reply_to=self.reply_to.data or "", body_format=self.body_format.data or "",
-            body=self.body.data or "", text_body=self.text_body.data or "", layout_id=self.layout_id.data,
-            list_ids=list(self.lists.data or []), exclusion_list_ids=list(self.exclusion_lists.data or []),
-            track_opens=bool(self.track_opens.data), track_clicks=bool(self.track_clicks.data),
-            send_at=self.send_at.data or "", timezone=self.timezone.data or "UTC",
+            name=self.name.data or "",
+            subject=self.subject.data or "",
+            preheader=self.preheader.data or "",
+            from_name=self.from_name.data or "",
+            from_email=self.from_email.data or "",
+            reply_to=self.reply_to.data or "",
+            body_format=self.body_format.data or "",
+            body=self.body.data or "",
+            text_body=self.text_body.data or "",
+            layout_id=self.layout_id.data,
+            list_ids=list(self.lists.data or []),
+            exclusion_list_ids=list(self.exclusion_lists.data or []),
+            track_opens=bool(self.track_opens.data),
+            track_clicks=bool(self.track_clicks.data),
+            send_at=self.send_at.data or "",
+            timezone=self.timezone.data or "UTC",
         )
 
 

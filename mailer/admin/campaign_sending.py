@@ -1,4 +1,5 @@
 """A campaign's page: test send, compliance preview, send or schedule, live progress, pause/resume/cancel."""
+
 import re
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -33,9 +34,12 @@ FINAL_STATUSES = ("sent", "cancelled")
 
 def _actions(campaign: Campaign) -> dict[str, bool]:
     """Which buttons the campaign's state allows (the page and the progress JSON agree)."""
-    return {"pause": campaign.status == "sending", "resume": campaign.status == "paused",
-            "cancel": campaign.status in ("scheduled", "sending", "paused"),
-            "unschedule": campaign.status == "scheduled"}
+    return {
+        "pause": campaign.status == "sending",
+        "resume": campaign.status == "paused",
+        "cancel": campaign.status in ("scheduled", "sending", "paused"),
+        "unschedule": campaign.status == "scheduled",
+    }
 
 
 def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
@@ -43,10 +47,18 @@ def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
     postal = bool((current_app.config.get("MAILER_POSTAL_ADDRESS") or "").strip())
     layout_ok = campaign.layout is not None and campaign.layout.verified
     return [
-        (postal, "A postal address for the footer (MAILER_POSTAL_ADDRESS)" if postal else
-         "No postal address is set: sending is refused until MAILER_POSTAL_ADDRESS is configured."),
-        (layout_ok, f"Layout “{campaign.layout.name}” has every footer part" if layout_ok else
-         "The layout lacks footer parts (unsubscribe and preference links, postal address, organisation)."),
+        (
+            postal,
+            "A postal address for the footer (MAILER_POSTAL_ADDRESS)"
+            if postal
+            else "No postal address is set: sending is refused until MAILER_POSTAL_ADDRESS is configured.",
+        ),
+        (
+            layout_ok,
+            f"Layout “{campaign.layout.name}” has every footer part"
+            if layout_ok
+            else "The layout lacks footer parts (unsubscribe and preference links, postal address, organisation).",
+        ),
         (bool(campaign.lists), "At least one list chosen" if campaign.lists else "No list chosen."),
     ]
 
@@ -68,28 +80,43 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
     states = delivery_report.state_report(campaign.id) if progress is not None else []
     schedule_form = schedule_form or _schedule_form(campaign)
     return render_template(
-        "admin/campaigns/show.html", campaign=campaign, progress=progress, actions=_actions(campaign),
-        readiness=_readiness(campaign), compliance=campaign.compliance or {}, labels=EXCLUSION_LABELS,
-        test_form=test_form or TestSendForm(), action_form=ActionForm(), schedule_form=schedule_form,
-        final=campaign.status in FINAL_STATUSES, planned_local=drafts.local_schedule_text(campaign),
-        sample_subject=sample_subject, pause_alert=campaign_alerts.pause_alert(campaign), states=states,
+        "admin/campaigns/show.html",
+        campaign=campaign,
+        progress=progress,
+        actions=_actions(campaign),
+        readiness=_readiness(campaign),
+        compliance=campaign.compliance or {},
+        labels=EXCLUSION_LABELS,
+        test_form=test_form or TestSendForm(),
+        action_form=ActionForm(),
+        schedule_form=schedule_form,
+        final=campaign.status in FINAL_STATUSES,
+        planned_local=drafts.local_schedule_text(campaign),
+        sample_subject=sample_subject,
+        pause_alert=campaign_alerts.pause_alert(campaign),
+        states=states,
         relay_wait=relay_wait_alerts.relay_wait(campaign),
     ), status
 
 
 def _schedule_form(campaign: Campaign) -> ScheduleForm:
-    form = ScheduleForm(data={"send_at": drafts.local_schedule_text(campaign),
-                              "timezone": campaign.timezone or "UTC"})
+    form = ScheduleForm(
+        data={"send_at": drafts.local_schedule_text(campaign), "timezone": campaign.timezone or "UTC"}
+    )
     form.timezone.choices = [(name, name.replace("_", " ")) for name in drafts.time_zone_names()]
     return form
 
 
 def _progress_payload(campaign: Campaign) -> dict:
     data = dict(campaign_service.progress(campaign))
-    data.update(status=campaign.status, status_reason=campaign.status_reason or "",
-                actions=_actions(campaign), final=campaign.status in FINAL_STATUSES,
-                states=delivery_report.states_json(delivery_report.state_report(campaign.id)),
-                waiting_reason=campaign.waiting_reason if campaign.status == "sending" else "")
+    data.update(
+        status=campaign.status,
+        status_reason=campaign.status_reason or "",
+        actions=_actions(campaign),
+        final=campaign.status in FINAL_STATUSES,
+        states=delivery_report.states_json(delivery_report.state_report(campaign.id)),
+        waiting_reason=campaign.waiting_reason if campaign.status == "sending" else "",
+    )
     return data
 
 
@@ -134,10 +161,15 @@ def _test_send_limit() -> str:
 
 
 @bp.post("/campaigns/<public_id>/test")
-@limiter.limit(_test_send_limit, key_func=lambda: f"test-send:{current_user.id}",
-               deduct_when=lambda response: response.status_code == 302,  # only tests that went out count
-               error_message=lambda: f"Test sends are limited to {_test_send_limit()} for each staff member. "
-                                     "Please wait a while before sending another.")
+@limiter.limit(
+    _test_send_limit,
+    key_func=lambda: f"test-send:{current_user.id}",
+    deduct_when=lambda response: response.status_code == 302,  # only tests that went out count
+    error_message=lambda: (
+        f"Test sends are limited to {_test_send_limit()} for each staff member. "
+        "Please wait a while before sending another."
+    ),
+)
 def campaign_test(public_id: str):
     """Send the campaign, marked as a test, to one or more addresses."""
     campaign = campaign_by_public_id(public_id)
@@ -157,8 +189,11 @@ def campaign_test(public_id: str):
     db.session.commit()
     rendered, _ = render_preview(campaign)
     subject = rendered.subject if rendered else campaign.subject
-    flash(f"Test of “{subject}” sent to {', '.join(addresses)} ({sent} message{'s' if sent != 1 else ''}, "
-          "marked as a test; HTML and text parts as shown in the preview).", "success")
+    flash(
+        f"Test of “{subject}” sent to {', '.join(addresses)} ({sent} message{'s' if sent != 1 else ''}, "
+        "marked as a test; HTML and text parts as shown in the preview).",
+        "success",
+    )
     return redirect(url_for("admin.campaign_show", public_id=public_id, _anchor="test"))
 
 
@@ -175,13 +210,17 @@ def campaign_compliance(public_id: str):
         flash(str(exc), "danger")
         return redirect(url_for("admin.campaign_show", public_id=public_id))
     db.session.commit()
-    flash(f"{result['recipients']} recipient{'s' if result['recipients'] != 1 else ''} would receive it now; "
-          f"{sum(result['excluded'].values())} excluded.", "info")
+    flash(
+        f"{result['recipients']} recipient{'s' if result['recipients'] != 1 else ''} would receive it now; "
+        f"{sum(result['excluded'].values())} excluded.",
+        "info",
+    )
     return redirect(url_for("admin.campaign_show", public_id=public_id, _anchor="compliance"))
 
 
-def _confirm_page(campaign: Campaign, action: str, status: int = 200, error: str = "", schedule=None,
-                  schedule_form=None):
+def _confirm_page(
+    campaign: Campaign, action: str, status: int = 200, error: str = "", schedule=None, schedule_form=None
+):
     """Ask before sending or scheduling, with fresh compliance numbers and any refusal reason."""
     compliance = {}
     if campaign.status == "draft":
@@ -191,11 +230,19 @@ def _confirm_page(campaign: Campaign, action: str, status: int = 200, error: str
         except campaign_service.CampaignError as exc:
             db.session.rollback()
             error = error or str(exc)
-    return render_template("admin/campaigns/confirm.html", campaign=campaign, action=action, error=error,
-                           compliance=compliance, labels=EXCLUSION_LABELS, readiness=_readiness(campaign),
-                           action_form=ActionForm(), schedule=schedule,
-                           sample_subject=_sample_subject(campaign),
-                           schedule_form=schedule_form or _schedule_form(campaign)), status
+    return render_template(
+        "admin/campaigns/confirm.html",
+        campaign=campaign,
+        action=action,
+        error=error,
+        compliance=compliance,
+        labels=EXCLUSION_LABELS,
+        readiness=_readiness(campaign),
+        action_form=ActionForm(),
+        schedule=schedule,
+        sample_subject=_sample_subject(campaign),
+        schedule_form=schedule_form or _schedule_form(campaign),
+    ), status
 
 
 @bp.route("/campaigns/<public_id>/send", methods=["GET", "POST"])
@@ -265,8 +312,9 @@ def _state_change(public_id: str, change, done: str):
 @bp.post("/campaigns/<public_id>/pause")
 def campaign_pause(public_id: str):
     """Stop sending within seconds; what is queued stays queued."""
-    return _state_change(public_id, campaign_service.pause_campaign,
-                         "Paused. Nothing more is sent until you resume.")
+    return _state_change(
+        public_id, campaign_service.pause_campaign, "Paused. Nothing more is sent until you resume."
+    )
 
 
 @bp.post("/campaigns/<public_id>/resume")
@@ -284,12 +332,22 @@ def campaign_cancel(public_id: str):
 @bp.post("/campaigns/<public_id>/unschedule")
 def campaign_unschedule(public_id: str):
     """Take a scheduled campaign back to draft: it won't start, and it can be edited and scheduled again."""
+
     def unschedule(campaign: Campaign) -> None:
         planned = campaign.scheduled_at
         campaign_service.unschedule_campaign(campaign)
-        audit.record("campaign.unschedule", "campaign", campaign.public_id,
-                     {"was_scheduled_at_utc": planned.isoformat(timespec="minutes") if planned else "",
-                      "timezone": campaign.timezone}, actor=current_user, ip=request.remote_addr)
+        audit.record(
+            "campaign.unschedule",
+            "campaign",
+            campaign.public_id,
+            {
+                "was_scheduled_at_utc": planned.isoformat(timespec="minutes") if planned else "",
+                "timezone": campaign.timezone,
+            },
+            actor=current_user,
+            ip=request.remote_addr,
+        )
 
-    return _state_change(public_id, unschedule, "Back to draft: it will not be sent until you send or schedule it "
-                                                "again.")
+    return _state_change(
+        public_id, unschedule, "Back to draft: it will not be sent until you send or schedule it again."
+    )

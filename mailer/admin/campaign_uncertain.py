@@ -1,4 +1,5 @@
 """A campaign's uncertain deliveries: listed page by page, and resent only by an owner's or admin's explicit decision."""
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -14,8 +15,15 @@ from mailer.core.web import db_int
 def _list_page(campaign: Campaign, status: int = 200, error: str = ""):
     after = max(0, request.args.get("after", 0, type=db_int) or 0)
     rows, next_after = delivery_report.uncertain_page(campaign.id, after)
-    return render_template("admin/campaigns/uncertain.html", campaign=campaign, rows=rows, next_after=next_after,
-                           after=after, total=delivery_report.uncertain_count(campaign.id), error=error), status
+    return render_template(
+        "admin/campaigns/uncertain.html",
+        campaign=campaign,
+        rows=rows,
+        next_after=next_after,
+        after=after,
+        total=delivery_report.uncertain_count(campaign.id),
+        error=error,
+    ), status
 
 
 @bp.get("/campaigns/<public_id>/uncertain")
@@ -51,8 +59,13 @@ def campaign_uncertain_resend(public_id: str):
         return _list_page(campaign, 400, str(exc))
     if request.method == "GET":
         count = delivery_report.uncertain_count(campaign.id, chosen)
-        return render_template("admin/campaigns/uncertain_confirm.html", campaign=campaign, chosen=chosen,
-                               count=count, action_form=ActionForm())
+        return render_template(
+            "admin/campaigns/uncertain_confirm.html",
+            campaign=campaign,
+            chosen=chosen,
+            count=count,
+            action_form=ActionForm(),
+        )
     if not ActionForm().validate_on_submit():
         abort(400)
     try:

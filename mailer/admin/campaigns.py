@@ -1,4 +1,5 @@
 """Campaigns: the index, the editor and its previews (live JSON, a page without JavaScript, the iframe)."""
+
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2 import TemplateError
@@ -17,12 +18,15 @@ from mailer.subscriptions.lists import all_lists, list_counts
 from mailer.core.web import BASE_CSP
 
 # The editor and preview pages show marketers' own remote images; scripts stay 'self' only.
-EDITOR_CSP = (BASE_CSP.replace("img-src 'self' data:", "img-src 'self' data: https: http:")
-              + "; frame-ancestors 'none'")
+EDITOR_CSP = (
+    BASE_CSP.replace("img-src 'self' data:", "img-src 'self' data: https: http:") + "; frame-ancestors 'none'"
+)
 # The rendered email inside an iframe: no scripts, no forms, no plugins, framed only by our own pages.
-PREVIEW_DOCUMENT_CSP = ("sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
-                        "img-src https: http: data:; style-src 'unsafe-inline'; font-src https: data:; "
-                        "frame-ancestors 'self'")
+PREVIEW_DOCUMENT_CSP = (
+    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+    "img-src https: http: data:; style-src 'unsafe-inline'; font-src https: data:; "
+    "frame-ancestors 'self'"
+)
 STATUS_FILTERS = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
 
 
@@ -51,21 +55,35 @@ def _with_csp(response, policy: str):
 def _editor_form(campaign: Campaign | None) -> CampaignForm:
     """The editor form with its choices filled in (lists, layouts, time zones)."""
     if campaign is not None and request.method == "GET":
-        wtform = CampaignForm(data=vars(drafts.draft_from_campaign(campaign)) | {
-            "lists": [lst.id for lst in campaign.lists],
-            "exclusion_lists": [lst.id for lst in campaign.exclusion_lists]})
+        wtform = CampaignForm(
+            data=vars(drafts.draft_from_campaign(campaign))
+            | {
+                "lists": [lst.id for lst in campaign.lists],
+                "exclusion_lists": [lst.id for lst in campaign.exclusion_lists],
+            }
+        )
     else:
         from_name, from_email = drafts.default_sender()
         default = layout_service.default_layout()
-        wtform = CampaignForm(data={"from_name": from_name, "from_email": from_email, "timezone": "UTC",
-                                    "layout_id": default.id if default else None, "body": DEFAULT_BODY,
-                                    "body_format": "markdown"})
+        wtform = CampaignForm(
+            data={
+                "from_name": from_name,
+                "from_email": from_email,
+                "timezone": "UTC",
+                "layout_id": default.id if default else None,
+                "body": DEFAULT_BODY,
+                "body_format": "markdown",
+            }
+        )
     lists, counts = all_lists(), list_counts()
-    wtform.lists.choices = [(lst.id, f"{lst.name} · {counts.get(lst.id, {}).get('confirmed', 0)} confirmed")
-                            for lst in lists]
+    wtform.lists.choices = [
+        (lst.id, f"{lst.name} · {counts.get(lst.id, {}).get('confirmed', 0)} confirmed") for lst in lists
+    ]
     wtform.exclusion_lists.choices = [(lst.id, lst.name) for lst in lists]
-    wtform.layout_id.choices = [(lay.id, lay.name + ("" if lay.verified else " (missing footer parts)"))
-                                for lay in layout_service.all_layouts()]
+    wtform.layout_id.choices = [
+        (lay.id, lay.name + ("" if lay.verified else " (missing footer parts)"))
+        for lay in layout_service.all_layouts()
+    ]
     wtform.timezone.choices = [(name, name.replace("_", " ")) for name in drafts.time_zone_names()]
     return wtform
 
@@ -84,8 +102,10 @@ Thanks for reading!
 def _editor(campaign: Campaign | None):
     """Shared create/edit handler: save the draft, then go to its page (or its preview)."""
     if campaign is not None and campaign.status != "draft":
-        flash(f"This campaign is {campaign.status}; only drafts can be edited. Make a copy to change it.",
-              "warning")
+        flash(
+            f"This campaign is {campaign.status}; only drafts can be edited. Make a copy to change it.",
+            "warning",
+        )
         return redirect(url_for("admin.campaign_show", public_id=campaign.public_id))
     layout_service.ensure_builtin_layouts()
     wtform = _editor_form(campaign)
@@ -115,8 +135,12 @@ def _editor(campaign: Campaign | None):
         else:
             flash(message, "danger")
     status = 400 if request.method == "POST" else 200
-    response = render_template("admin/campaigns/edit.html", wtform=wtform, campaign=campaign,
-                               error_count=sum(len(f.errors) for f in wtform))
+    response = render_template(
+        "admin/campaigns/edit.html",
+        wtform=wtform,
+        campaign=campaign,
+        error_count=sum(len(f.errors) for f in wtform),
+    )
     return _with_csp(make_response(response, status), EDITOR_CSP)
 
 
@@ -130,13 +154,21 @@ def campaigns():
     items = db.session.execute(query.limit(200)).scalars().all()
     sent = {}
     if items:
-        rows = db.session.execute(select(Delivery.campaign_id, Delivery.status, func.count())
-                                  .where(Delivery.campaign_id.in_([c.id for c in items]))
-                                  .group_by(Delivery.campaign_id, Delivery.status)).all()
+        rows = db.session.execute(
+            select(Delivery.campaign_id, Delivery.status, func.count())
+            .where(Delivery.campaign_id.in_([c.id for c in items]))
+            .group_by(Delivery.campaign_id, Delivery.status)
+        ).all()
         for campaign_id, delivery_status, n in rows:
             sent.setdefault(campaign_id, {})[delivery_status] = n
-    return render_template("admin/campaigns/index.html", campaigns=items, deliveries=sent, status=status,
-                           counts=drafts.status_counts(), filters=STATUS_FILTERS)
+    return render_template(
+        "admin/campaigns/index.html",
+        campaigns=items,
+        deliveries=sent,
+        status=status,
+        counts=drafts.status_counts(),
+        filters=STATUS_FILTERS,
+    )
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
@@ -168,12 +200,16 @@ def campaign_preview_json(public_id: str | None = None):
     db.session.rollback()  # nothing from a preview is ever stored
     if problem:
         return jsonify(ok=False, error=problem)
-    return jsonify(ok=True, subject=rendered.subject, html=rendered.html, text=rendered.text,
-                   preheader=preview.preheader,
-                   sender=(f"{preview.from_name} <{preview.from_email}>" if preview.from_name
-                           else preview.from_email),
-                   contact=(contact.email if contact else "a sample contact"),
-                   contact_missing=bool(query.strip()) and contact is None)
+    return jsonify(
+        ok=True,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        preheader=preview.preheader,
+        sender=(f"{preview.from_name} <{preview.from_email}>" if preview.from_name else preview.from_email),
+        contact=(contact.email if contact else "a sample contact"),
+        contact_missing=bool(query.strip()) and contact is None,
+    )
 
 
 @bp.get("/campaigns/<public_id>/preview")
@@ -184,8 +220,14 @@ def campaign_preview(public_id: str):
     contact = drafts.find_preview_contact(query)
     rendered, problem = render_preview(campaign, contact)
     db.session.rollback()
-    body = render_template("admin/campaigns/preview.html", campaign=campaign, rendered=rendered,
-                           problem=problem, query=query, contact=contact)
+    body = render_template(
+        "admin/campaigns/preview.html",
+        campaign=campaign,
+        rendered=rendered,
+        problem=problem,
+        query=query,
+        contact=contact,
+    )
     return _with_csp(make_response(body, 200), EDITOR_CSP)
 
 
@@ -196,8 +238,11 @@ def campaign_preview_document(public_id: str):
     contact = drafts.find_preview_contact(request.args.get("contact", ""))
     rendered, problem = render_preview(campaign, contact)
     db.session.rollback()
-    body = rendered.html if rendered else render_template("admin/campaigns/preview_problem.html",
-                                                          problem=problem)
+    body = (
+        rendered.html
+        if rendered
+        else render_template("admin/campaigns/preview_problem.html", problem=problem)
+    )
     response = make_response(body, 200)
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return _with_csp(response, PREVIEW_DOCUMENT_CSP)

@@ -1,4 +1,5 @@
 """Contacts: search, detail with subscriptions and consent history, printable double opt-in evidence."""
+
 from flask import render_template, request
 from sqlalchemy import select
 
@@ -25,23 +26,27 @@ def contacts():
     status = request.args.get("status", "")
     status = status if status in ("active", "restricted", "erased") else ""
     page = search_contacts(q, list_id, status, max(1, request.args.get("page", 1, type=db_int) or 1))
-    return render_template("admin/contacts/index.html", page=page, q=q, list_id=list_id, status=status,
-                           lists=all_lists())
+    return render_template(
+        "admin/contacts/index.html", page=page, q=q, list_id=list_id, status=status, lists=all_lists()
+    )
 
 
 @bp.get("/contacts/<public_id>")
 def contact_show(public_id: str):
     """One contact: subscriptions, current consent per purpose and the full ledger history."""
     contact = _by_public_id(public_id)
-    states = db.session.execute(select(ConsentState).where(ConsentState.contact_id == contact.id)).scalars().all()
-    return render_template("admin/contacts/show.html", contact=contact, states=states,
-                           history=contact_history(contact))
+    states = (
+        db.session.execute(select(ConsentState).where(ConsentState.contact_id == contact.id)).scalars().all()
+    )
+    return render_template(
+        "admin/contacts/show.html", contact=contact, states=states, history=contact_history(contact)
+    )
 
 
 @bp.get("/contacts/<public_id>/evidence")
 def contact_evidence(public_id: str):
     """Printable proof of double opt-in, built from the ledger (REQUIREMENTS G1)."""
     contact = _by_public_id(public_id)
-    return render_template("admin/contacts/evidence.html", contact=contact, records=evidence.opt_in_evidence(contact))
-
-
+    return render_template(
+        "admin/contacts/evidence.html", contact=contact, records=evidence.opt_in_evidence(contact)
+    )

@@ -1,4 +1,5 @@
 """The dashboard: what is happening at a glance."""
+
 from datetime import timedelta
 
 from flask import render_template
@@ -31,17 +32,34 @@ def dashboard():
         "pending": _count(select(Subscription.id).where(Subscription.status == "pending")),
         "lists": _count(select(MailingList.id)),
         "forms": _count(select(Form.id)),
-        "signups_week": _count(select(ConsentEvent.id).where(ConsentEvent.action == "requested",
-                                                              ConsentEvent.created_at >= week_ago)),
-        "confirms_week": _count(select(ConsentEvent.id).where(ConsentEvent.action == "confirmed",
-                                                               ConsentEvent.created_at >= week_ago)),
+        "signups_week": _count(
+            select(ConsentEvent.id).where(
+                ConsentEvent.action == "requested", ConsentEvent.created_at >= week_ago
+            )
+        ),
+        "confirms_week": _count(
+            select(ConsentEvent.id).where(
+                ConsentEvent.action == "confirmed", ConsentEvent.created_at >= week_ago
+            )
+        ),
         "outbox": _count(select(OutboxMessage.id)),
     }
-    recent = db.session.execute(
-        select(ConsentEvent).where(ConsentEvent.action.in_(("requested", "confirmed", "withdrawn")))
-        .order_by(ConsentEvent.id.desc()).limit(10)
-    ).scalars().all()
-    return render_template("admin/dashboard.html", stats=stats, recent=recent, demo=form_by_slug("demo"),
-                           privacy=requests.register_counts(),
-                           paused_campaigns=campaign_alerts.paused_campaigns_needing_attention(),
-                           waiting_campaigns=relay_wait_alerts.waiting_campaigns())
+    recent = (
+        db.session.execute(
+            select(ConsentEvent)
+            .where(ConsentEvent.action.in_(("requested", "confirmed", "withdrawn")))
+            .order_by(ConsentEvent.id.desc())
+            .limit(10)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "admin/dashboard.html",
+        stats=stats,
+        recent=recent,
+        demo=form_by_slug("demo"),
+        privacy=requests.register_counts(),
+        paused_campaigns=campaign_alerts.paused_campaigns_needing_attention(),
+        waiting_campaigns=relay_wait_alerts.waiting_campaigns(),
+    )

@@ -1,4 +1,5 @@
 """Deliverability: DNS readiness of the sending domains (B1), bounces and complaints, complaint rate per day (B4)."""
+
 from datetime import timedelta
 
 from flask import flash, redirect, render_template, url_for
@@ -18,10 +19,13 @@ ALERT_DAYS = 7
 
 def _recent_events():
     """The newest bounce/complaint log rows with their contact and campaign."""
-    query = (select(BounceEvent, Contact, Campaign)
-             .outerjoin(Contact, Contact.id == BounceEvent.contact_id)
-             .outerjoin(Campaign, Campaign.id == BounceEvent.campaign_id)
-             .order_by(BounceEvent.id.desc()).limit(RECENT))
+    query = (
+        select(BounceEvent, Contact, Campaign)
+        .outerjoin(Contact, Contact.id == BounceEvent.contact_id)
+        .outerjoin(Campaign, Campaign.id == BounceEvent.campaign_id)
+        .order_by(BounceEvent.id.desc())
+        .limit(RECENT)
+    )
     return db.session.execute(query).all()
 
 
@@ -30,27 +34,44 @@ def _policy_alert():
     since = utcnow() - timedelta(days=ALERT_DAYS)
     where = (BounceEvent.kind == "policy", BounceEvent.created_at >= since)
     count = db.session.execute(select(func.count()).select_from(BounceEvent).where(*where)).scalar_one()
-    newest = db.session.execute(select(BounceEvent).where(*where).order_by(BounceEvent.id.desc()).limit(1)).scalar()
+    newest = db.session.execute(
+        select(BounceEvent).where(*where).order_by(BounceEvent.id.desc()).limit(1)
+    ).scalar()
     return count, newest
 
 
 @bp.get("/deliverability")
 def deliverability_index():
     """Readiness checklist with the DNS records to publish, recent reports, complaint rate per domain per day."""
-    paused = db.session.execute(select(Campaign).where(Campaign.status == "paused",
-                                                       Campaign.status_reason.contains("complaint"))
-                                .order_by(Campaign.id.desc())).scalars().all()
+    paused = (
+        db.session.execute(
+            select(Campaign)
+            .where(Campaign.status == "paused", Campaign.status_reason.contains("complaint"))
+            .order_by(Campaign.id.desc())
+        )
+        .scalars()
+        .all()
+    )
     policy_count, policy_newest = _policy_alert()
-    return render_template("admin/deliverability/index.html", readiness=deliverability.readiness(),
-                           events=_recent_events(), rates=deliverability.complaint_rates(),
-                           threshold=deliverability.threshold(), paused=paused, policy_count=policy_count,
-                           policy_newest=policy_newest, alert_days=ALERT_DAYS)
+    return render_template(
+        "admin/deliverability/index.html",
+        readiness=deliverability.readiness(),
+        events=_recent_events(),
+        rates=deliverability.complaint_rates(),
+        threshold=deliverability.threshold(),
+        paused=paused,
+        policy_count=policy_count,
+        policy_newest=policy_newest,
+        alert_days=ALERT_DAYS,
+    )
 
 
 @bp.post("/deliverability/check")
 def deliverability_check():
     """Ask DNS again now instead of showing the answer from the last few minutes."""
     report = deliverability.readiness(refresh=True)
-    flash("DNS checked again." if not report.dns_error else f"DNS could not be asked: {report.dns_error}.",
-          "info" if not report.dns_error else "warning")
+    flash(
+        "DNS checked again." if not report.dns_error else f"DNS could not be asked: {report.dns_error}.",
+        "info" if not report.dns_error else "warning",
+    )
     return redirect(url_for("admin.deliverability_index"))

@@ -1,7 +1,17 @@
 """WTForms classes for the admin (Flask-WTF adds CSRF to each)."""
+
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField,
-                     StringField, TextAreaField, widgets)
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 
@@ -18,24 +28,36 @@ class LoginForm(FlaskForm):
 
 
 class SetupForm(FlaskForm):
-    email = EmailField("Your email", validators=[DataRequired(), Length(max=320)], render_kw={"autofocus": True})
+    email = EmailField(
+        "Your email", validators=[DataRequired(), Length(max=320)], render_kw={"autofocus": True}
+    )
     password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=1024)])
-    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", "The passwords don't match.")])
+    confirm = PasswordField(
+        "Repeat the password", validators=[EqualTo("password", "The passwords don't match.")]
+    )
 
 
 class InviteAcceptForm(FlaskForm):
-    password = PasswordField("Choose a password", validators=[DataRequired(), Length(min=10, max=1024)],
-                             render_kw={"autofocus": True, "autocomplete": "new-password"})
-    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", "The passwords don't match.")],
-                            render_kw={"autocomplete": "new-password"})
+    password = PasswordField(
+        "Choose a password",
+        validators=[DataRequired(), Length(min=10, max=1024)],
+        render_kw={"autofocus": True, "autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[EqualTo("password", "The passwords don't match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 def _one_time_code(label: str, autofocus: bool = False) -> StringField:
     """A field for a code from an authenticator app (or a recovery code): phones offer digits and autofill."""
     extra = {"autofocus": True} if autofocus else {}
-    return StringField(label, validators=[DataRequired(), Length(max=40)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false",
-                                  **extra})
+    return StringField(
+        label,
+        validators=[DataRequired(), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false", **extra},
+    )
 
 
 class SecondFactorForm(FlaskForm):
@@ -51,19 +73,33 @@ class TotpEnrolForm(FlaskForm):
 
 
 class PasswordChangeForm(FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)],
-                            render_kw={"autocomplete": "current-password"})
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=1024)],
-                             render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", "The passwords don't match.")],
-                            render_kw={"autocomplete": "new-password"})
+    current = PasswordField(
+        "Current password",
+        validators=[DataRequired(), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=10, max=1024)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[EqualTo("password", "The passwords don't match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class ListForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("Public description", validators=[Length(max=5000)])
-    visibility = SelectField("Visibility", choices=[("public", "Public — offered in the preference centre"),
-                                                    ("private", "Private — only staff can add people")])
+    visibility = SelectField(
+        "Visibility",
+        choices=[
+            ("public", "Public — offered in the preference centre"),
+            ("private", "Private — only staff can add people"),
+        ],
+    )
 
 
 class SignupFormForm(FlaskForm):
@@ -76,9 +112,13 @@ class SignupFormForm(FlaskForm):
     purposes = MultiCheckboxField("Other purposes asked for (unticked checkboxes)", coerce=int)
     ask_name = BooleanField("Ask for a name")
     require_name = BooleanField("Name is required")
-    min_age = IntegerField("Minimum age to confirm (empty: none)", validators=[Optional(), NumberRange(13, 21)])
+    min_age = IntegerField(
+        "Minimum age to confirm (empty: none)", validators=[Optional(), NumberRange(13, 21)]
+    )
     privacy_text = TextAreaField("Privacy text under the form", validators=[Length(max=5000)])
-    allowed_origins = TextAreaField("Allowed origins (one per line; empty: any website)", validators=[Length(max=5000)])
+    allowed_origins = TextAreaField(
+        "Allowed origins (one per line; empty: any website)", validators=[Length(max=5000)]
+    )
     success_message = TextAreaField("Success message", validators=[Length(max=2000)])
     redirect_url = StringField("Or redirect to (optional)", validators=[Optional(), Length(max=500)])
     active = BooleanField("Active")

@@ -1,4 +1,5 @@
 """Contact imports: upload a CSV, choose the legal basis, watch progress."""
+
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -20,12 +21,21 @@ from mailer.core.web import accepts_upload
 class ImportForm(FlaskForm):
     file = FileField("CSV file (first line names the columns; one must be “email”, “name” is optional)")
     list_id = SelectField("Import into list", coerce=int)
-    mode = RadioField("Legal basis", default="double_opt_in", choices=[
-        ("double_opt_in", "Ask each person by double opt-in (recommended): they are added only after confirming"),
-        ("has_consent", "They already consented elsewhere, and I can prove it"),
-    ])
-    consent_statement = TextAreaField("Where and how did they consent? (required for the second option; stored "
-                                      "as proof for each person)", validators=[Length(max=5000)])
+    mode = RadioField(
+        "Legal basis",
+        default="double_opt_in",
+        choices=[
+            (
+                "double_opt_in",
+                "Ask each person by double opt-in (recommended): they are added only after confirming",
+            ),
+            ("has_consent", "They already consented elsewhere, and I can prove it"),
+        ],
+    )
+    consent_statement = TextAreaField(
+        "Where and how did they consent? (required for the second option; stored as proof for each person)",
+        validators=[Length(max=5000)],
+    )
 
 
 def _job(public_id: str) -> ContactImport:
@@ -35,7 +45,9 @@ def _job(public_id: str) -> ContactImport:
 @bp.get("/imports")
 def imports_index():
     """Recent imports."""
-    jobs = db.session.execute(select(ContactImport).order_by(ContactImport.id.desc()).limit(100)).scalars().all()
+    jobs = (
+        db.session.execute(select(ContactImport).order_by(ContactImport.id.desc()).limit(100)).scalars().all()
+    )
     return render_template("admin/imports/index.html", jobs=jobs)
 
 
@@ -48,19 +60,28 @@ def import_new():
     if form.validate_on_submit():
         upload = form.file.data
         req = imports.ImportRequest(
-            filename=getattr(upload, "filename", "") or "", data=upload.read() if upload else b"",
-            mailing_list=db.session.get(MailingList, form.list_id.data), mode=form.mode.data,
-            consent_statement=form.consent_statement.data or "")
+            filename=getattr(upload, "filename", "") or "",
+            data=upload.read() if upload else b"",
+            mailing_list=db.session.get(MailingList, form.list_id.data),
+            mode=form.mode.data,
+            consent_statement=form.consent_statement.data or "",
+        )
         try:
             job = imports.create_import(req, current_user.id)
         except imports.ImportRefused as exc:
             db.session.rollback()
             flash(str(exc), "danger")
         else:
-            db.session.add(AuditEvent(actor_id=current_user.id, action="contacts.import", target_type="import",
-                                      target_id=job.public_id, ip=request.remote_addr,
-                                      details={"list": job.mailing_list.public_id, "rows": job.total_rows,
-                                               "mode": job.mode}))
+            db.session.add(
+                AuditEvent(
+                    actor_id=current_user.id,
+                    action="contacts.import",
+                    target_type="import",
+                    target_id=job.public_id,
+                    ip=request.remote_addr,
+                    details={"list": job.mailing_list.public_id, "rows": job.total_rows, "mode": job.mode},
+                )
+            )
             db.session.commit()
             flash(f"{job.total_rows} rows queued for import.", "success")
             return redirect(url_for("admin.import_show", public_id=job.public_id))

@@ -1,4 +1,5 @@
 """Layouts: list, create, edit (refused without every footer part), copy, delete and preview."""
+
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -34,10 +35,20 @@ def _by_public_id(public_id: str) -> Layout:
 def _sample_campaign(layout: Layout) -> Campaign:
     """An unsaved campaign that shows a layout with sample content."""
     name, address = default_sender()
-    sample = Campaign(public_id="layout-preview", name="Layout preview", subject="Your monthly news",
-                      preheader="A short line that inboxes show after the subject", from_name=name,
-                      from_email=address, body_format="markdown", body=SAMPLE_BODY, text_body="",
-                      status="draft", compliance={}, timezone="UTC")
+    sample = Campaign(
+        public_id="layout-preview",
+        name="Layout preview",
+        subject="Your monthly news",
+        preheader="A short line that inboxes show after the subject",
+        from_name=name,
+        from_email=address,
+        body_format="markdown",
+        body=SAMPLE_BODY,
+        text_body="",
+        status="draft",
+        compliance={},
+        timezone="UTC",
+    )
     sample.layout = layout
     sample.layout_id = layout.id
     return sample
@@ -48,8 +59,12 @@ def layouts():
     """Every layout, with how many campaigns use it."""
     layout_service.ensure_builtin_layouts()
     db.session.commit()
-    return render_template("admin/layouts/index.html", layouts=layout_service.all_layouts(),
-                           usage=layout_service.usage_counts(), action_form=ActionForm())
+    return render_template(
+        "admin/layouts/index.html",
+        layouts=layout_service.all_layouts(),
+        usage=layout_service.usage_counts(),
+        action_form=ActionForm(),
+    )
 
 
 def _edit(layout: Layout | None):
@@ -99,8 +114,14 @@ def layout_show(public_id: str):
     layout = _by_public_id(public_id)
     rendered, problem = render_preview(_sample_campaign(layout))
     db.session.rollback()
-    body = render_template("admin/layouts/show.html", layout=layout, problem=problem, rendered=rendered,
-                           usage=layout_service.usage_counts().get(layout.id, 0), action_form=ActionForm())
+    body = render_template(
+        "admin/layouts/show.html",
+        layout=layout,
+        problem=problem,
+        rendered=rendered,
+        usage=layout_service.usage_counts().get(layout.id, 0),
+        action_form=ActionForm(),
+    )
     response = make_response(body)
     response.headers["Content-Security-Policy"] = EDITOR_CSP
     return response
@@ -112,8 +133,11 @@ def layout_preview_document(public_id: str):
     layout = _by_public_id(public_id)
     rendered, problem = render_preview(_sample_campaign(layout))
     db.session.rollback()
-    body = rendered.html if rendered else render_template("admin/campaigns/preview_problem.html",
-                                                          problem=problem)
+    body = (
+        rendered.html
+        if rendered
+        else render_template("admin/campaigns/preview_problem.html", problem=problem)
+    )
     response = make_response(body)
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Content-Security-Policy"] = PREVIEW_DOCUMENT_CSP
@@ -130,8 +154,12 @@ def layout_preview_json():
     if html.strip() and len(html) <= layout_service.MAX_HTML_LENGTH:
         rendered, problem = render_preview(_sample_campaign(Layout(name=name, html=html)))
     db.session.rollback()
-    return jsonify(ok=rendered is not None, html=rendered.html if rendered else "", problems=problems,
-                   error=problem or "")
+    return jsonify(
+        ok=rendered is not None,
+        html=rendered.html if rendered else "",
+        problems=problems,
+        error=problem or "",
+    )
 
 
 @bp.post("/layouts/<public_id>/copy")

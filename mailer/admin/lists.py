@@ -1,4 +1,5 @@
 """Mailing lists: overview, create, edit, subscribers."""
+
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -17,7 +18,9 @@ def _by_public_id(public_id: str) -> MailingList:
 @bp.get("/lists")
 def lists():
     """Every list with its subscriber counts."""
-    return render_template("admin/lists/index.html", lists=list_service.all_lists(), counts=list_service.list_counts())
+    return render_template(
+        "admin/lists/index.html", lists=list_service.all_lists(), counts=list_service.list_counts()
+    )
 
 
 @bp.route("/lists/new", methods=["GET", "POST"])
@@ -26,7 +29,9 @@ def list_new():
     form = ListForm()
     if form.validate_on_submit():
         try:
-            mailing_list = list_service.create_list(form.name.data, form.description.data, form.visibility.data)
+            mailing_list = list_service.create_list(
+                form.name.data, form.description.data, form.visibility.data
+            )
         except list_service.ListError as exc:
             flash(str(exc), "danger")
         else:
@@ -43,14 +48,18 @@ def list_edit(public_id: str):
     form = ListForm(obj=mailing_list)
     if form.validate_on_submit():
         try:
-            list_service.update_list(mailing_list, form.name.data, form.description.data, form.visibility.data)
+            list_service.update_list(
+                mailing_list, form.name.data, form.description.data, form.visibility.data
+            )
         except list_service.ListError as exc:
             flash(str(exc), "danger")
         else:
             db.session.commit()
             flash("List saved.", "success")
             return redirect(url_for("admin.list_show", public_id=public_id))
-    return render_template("admin/lists/edit.html", form=form, mailing_list=mailing_list), 400 if form.errors else 200
+    return render_template(
+        "admin/lists/edit.html", form=form, mailing_list=mailing_list
+    ), 400 if form.errors else 200
 
 
 @bp.get("/lists/<public_id>")
@@ -62,7 +71,18 @@ def list_show(public_id: str):
     if status in ("pending", "confirmed", "unsubscribed"):
         query = query.where(Subscription.status == status)
     page = max(1, request.args.get("page", 1, type=db_int) or 1)
-    subs = db.session.execute(query.order_by(Subscription.id.desc()).limit(51).offset((page - 1) * 50)).scalars().all()
+    subs = (
+        db.session.execute(query.order_by(Subscription.id.desc()).limit(51).offset((page - 1) * 50))
+        .scalars()
+        .all()
+    )
     counts = list_service.list_counts().get(mailing_list.id, {})
-    return render_template("admin/lists/show.html", mailing_list=mailing_list, subs=subs[:50], has_more=len(subs) > 50,
-                           page=page, status=status, counts=counts)
+    return render_template(
+        "admin/lists/show.html",
+        mailing_list=mailing_list,
+        subs=subs[:50],
+        has_more=len(subs) > 50,
+        page=page,
+        status=status,
+        counts=counts,
+    )

@@ -1,4 +1,5 @@
 """Staff logins through Flask-Login: the session a cookie names, and what a session is bound to."""
+
 import hashlib
 
 from flask import Flask, request, session
@@ -27,6 +28,9 @@ def init_app(app: Flask) -> None:
     def load_user(user_id: str):
         # The signed cookie names a server-side session; an ended one (logout, "log out everywhere", a password
         # change) no longer logs anyone in, even from a copy of the cookie taken before.
-        record = staff_sessions.session_for_token(int(user_id), session.get(staff_sessions.COOKIE_KEY)) \
-            if user_id.isdigit() else None
+        record = (
+            staff_sessions.session_for_token(int(user_id), session.get(staff_sessions.COOKIE_KEY))
+            if user_id.isdigit()
+            else None
+        )
         return record.user if record is not None and record.user.active else None

@@ -1,4 +1,5 @@
 """The local outbox (embedded mode): every message the app 'sent', browsable."""
+
 import base64
 import re
 from email import policy
@@ -38,11 +39,16 @@ def outbox():
     """Newest messages first."""
     page = max(1, request.args.get("page", 1, type=db_int) or 1)
     total = db.session.execute(select(func.count(OutboxMessage.id))).scalar_one()
-    messages = db.session.execute(
-        select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(50).offset((page - 1) * 50)
-    ).scalars().all()
-    return render_template("admin/outbox/index.html", messages=messages, page=page, total=total,
-                           demo=form_by_slug("demo"))
+    messages = (
+        db.session.execute(
+            select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(50).offset((page - 1) * 50)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "admin/outbox/index.html", messages=messages, page=page, total=total, demo=form_by_slug("demo")
+    )
 
 
 @bp.get("/outbox/<public_id>")
@@ -53,8 +59,14 @@ def outbox_show(public_id: str):
     links = LinkFilter(current_user.role)
     raw = links.message(message.raw)
     hidden = links.hidden
-    return render_template("admin/outbox/show.html", message=message, text=links.text(text), raw=raw,
-                           headers=[(name, links.text(str(value))) for name, value in headers], hidden=hidden)
+    return render_template(
+        "admin/outbox/show.html",
+        message=message,
+        text=links.text(text),
+        raw=raw,
+        headers=[(name, links.text(str(value))) for name, value in headers],
+        hidden=hidden,
+    )
 
 
 @bp.get("/outbox/<public_id>/html")
@@ -73,4 +85,6 @@ def _without_tracking(html: str) -> str:
     becomes a blank image and our click redirects the links they lead to (the raw source keeps them as sent)."""
     base = re.escape(current_app.config["MAILER_BASE_URL"].rstrip("/"))
     html = re.sub(base + r"/t/o/[^\"'\s<>]+", BLANK_IMAGE, html)
-    return re.sub(base + r"/t/c/([^\"'\s<>]+)", lambda m: str(escape(click_destination(m.group(1)) or "#")), html)
+    return re.sub(
+        base + r"/t/c/([^\"'\s<>]+)", lambda m: str(escape(click_destination(m.group(1)) or "#")), html
+    )

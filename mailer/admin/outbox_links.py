@@ -9,6 +9,7 @@ reading the outbox is the one who needs them in embedded mode: confirmation link
 operator tries the double opt-in on themself) and a staff invitation the reader could have issued themself
 (an owner: any; an admin: any but an owner's), while it can still be used.
 """
+
 import re
 from email import policy
 from email.message import EmailMessage
@@ -33,7 +34,9 @@ class LinkFilter:
         self.hidden = 0
         base = re.escape(current_app.config["MAILER_BASE_URL"].rstrip("/"))
         self._link = re.compile(base + "/" + _PERSONAL_PATHS + "/(?P<token>" + TOKEN + r")(?:/[^\s\"'<>]*)?")
-        self._href = re.compile(r"(?P<open>\bhref=[\"'])(?P<url>" + self._link.pattern + r")(?P<close>[\"'])", re.I)
+        self._href = re.compile(
+            r"(?P<open>\bhref=[\"'])(?P<url>" + self._link.pattern + r")(?P<close>[\"'])", re.I
+        )
 
     def visible(self, match: re.Match) -> bool:
         """Confirmation links, and invitations this reader could have sent; nothing else."""
@@ -57,6 +60,7 @@ class LinkFilter:
 
     def html(self, value: str) -> str:
         """An HTML part: hidden links lead nowhere (about:blank), hidden text reads as such."""
+
         def href(match: re.Match) -> str:
             if self.visible(match):
                 return match.group(0)
@@ -91,5 +95,6 @@ class LinkFilter:
         filtered = self.html(content) if subtype == "html" else self.text(content)
         if filtered != content:
             base64 = part.get("Content-Transfer-Encoding", "").lower() == "base64"
-            part.set_content(filtered, subtype=subtype, charset="utf-8",
-                             cte="base64" if base64 else "quoted-printable")
+            part.set_content(
+                filtered, subtype=subtype, charset="utf-8", cte="base64" if base64 else "quoted-printable"
+            )

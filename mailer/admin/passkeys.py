@@ -1,4 +1,5 @@
 """Passkey doors: add and remove on the account page, and the passkey answer at the second login step."""
+
 import time
 
 from flask import flash, jsonify, redirect, request, session, url_for
@@ -24,8 +25,11 @@ def _issue(options_and_challenge: tuple[str, str], purpose: str):
 def _take_challenge(purpose: str) -> str | None:
     """The challenge issued for this purpose, if fresh; it is used up either way."""
     issued = session.pop(CHALLENGE_KEY, None)
-    if not isinstance(issued, dict) or issued.get("p") != purpose or time.time() - issued.get("at", 0) > \
-            CHALLENGE_SECONDS:
+    if (
+        not isinstance(issued, dict)
+        or issued.get("p") != purpose
+        or time.time() - issued.get("at", 0) > CHALLENGE_SECONDS
+    ):
         return None
     return issued.get("c")
 
@@ -44,8 +48,13 @@ def account_passkey_add():
     if challenge is None:
         return jsonify(ok=False, error="The request took too long. Please try again."), 400
     try:
-        key, codes = passkeys.add_passkey(current_user, request.form.get("credential", ""), challenge,
-                                          request.form.get("name", ""), request.remote_addr)
+        key, codes = passkeys.add_passkey(
+            current_user,
+            request.form.get("credential", ""),
+            challenge,
+            request.form.get("name", ""),
+            request.remote_addr,
+        )
     except SecondFactorError as exc:
         db.session.rollback()
         return jsonify(ok=False, error=str(exc)), 400

@@ -4,6 +4,7 @@ Every admin endpoint is listed here by its exact name with each method it answer
 answers 403 to everyone (and is logged), so a new page stays closed until someone decides who may use it;
 tests/admin/test_permissions.py fails for any route without an entry and any entry without a route.
 """
+
 import logging
 
 from flask import abort, has_request_context, request
@@ -162,7 +163,9 @@ def _restricted_contact_target() -> bool:
         return False
     from mailer.contacts.models.contact import Contact
 
-    status = db.session.execute(select(Contact.status).where(Contact.public_id == public_id)).scalar_one_or_none()
+    status = db.session.execute(
+        select(Contact.status).where(Contact.public_id == public_id)
+    ).scalar_one_or_none()
     return status == "restricted"
 
 
@@ -170,7 +173,9 @@ def check_permission():
     """before_request: log in first where needed, refuse (403) what the map does not give the current role."""
     endpoint = request.endpoint or ""
     if endpoint not in RULES:
-        log.warning("Refused %s %s: the endpoint is not in the admin permission map", request.method, endpoint)
+        log.warning(
+            "Refused %s %s: the endpoint is not in the admin permission map", request.method, endpoint
+        )
         abort(403)
     role = current_user.role if current_user.is_authenticated else ANONYMOUS
     if allowed(role, endpoint, request.method):

@@ -1,4 +1,5 @@
 """Privacy requests (the register), and the privacy actions on a contact: restrict, erase, rectify, reveal."""
+
 from datetime import datetime, time
 
 from flask import flash, make_response, redirect, render_template, request, url_for
@@ -49,9 +50,19 @@ def privacy_requests():
     when = when if when in ("due_soon", "overdue") else ""
     page = max(1, request.args.get("page", 1, type=db_int) or 1)
     rows, total = requests.list_requests("" if status == "all" else status, type_, when, page=page)
-    return render_template("admin/privacy/index.html", rows=rows, total=total, page=page, status=status,
-                           type_=type_, when=when, counts=requests.register_counts(), types=REQUEST_TYPES,
-                           labels=requests.TYPE_LABELS, now=utcnow())
+    return render_template(
+        "admin/privacy/index.html",
+        rows=rows,
+        total=total,
+        page=page,
+        status=status,
+        type_=type_,
+        when=when,
+        counts=requests.register_counts(),
+        types=REQUEST_TYPES,
+        labels=requests.TYPE_LABELS,
+        now=utcnow(),
+    )
 
 
 @bp.route("/privacy/new", methods=["GET", "POST"])
@@ -61,26 +72,46 @@ def privacy_request_new():
     if form.validate_on_submit():
         received = datetime.combine(form.received_on.data, time(12)) if form.received_on.data else None
         try:
-            req = requests.open_request(form.type.data, form.channel.data, email=form.email.data,
-                                        received_at=received, note=form.note.data or "", handled_by=current_user)
+            req = requests.open_request(
+                form.type.data,
+                form.channel.data,
+                email=form.email.data,
+                received_at=received,
+                note=form.note.data or "",
+                handled_by=current_user,
+            )
         except PrivacyError as exc:
             flash(str(exc), "danger")
         else:
-            audit.record("request.create", "privacy_request", req.public_id, {"type": req.type, "channel": req.channel},
-                         actor=current_user, ip=request.remote_addr)
+            audit.record(
+                "request.create",
+                "privacy_request",
+                req.public_id,
+                {"type": req.type, "channel": req.channel},
+                actor=current_user,
+                ip=request.remote_addr,
+            )
             db.session.commit()
             flash("Request logged. It is due " + req.due_at.strftime("%d %B %Y") + ".", "success")
             return redirect(url_for("admin.privacy_request_show", public_id=req.public_id))
-    return render_template("admin/privacy/new.html", form=form), 400 if form.errors or request.method == "POST" else 200
+    return render_template(
+        "admin/privacy/new.html", form=form
+    ), 400 if form.errors or request.method == "POST" else 200
 
 
 @bp.get("/privacy/<public_id>")
 def privacy_request_show(public_id: str):
     """One request: its clock, verification, what was done, and whom to notify."""
     req = _request(public_id)
-    return render_template("admin/privacy/show.html", req=req, action_form=ActionForm(), extend_form=ExtendForm(),
-                           labels=requests.TYPE_LABELS, now=utcnow(),
-                           events=audit.events_for("privacy_request", req.public_id))
+    return render_template(
+        "admin/privacy/show.html",
+        req=req,
+        action_form=ActionForm(),
+        extend_form=ExtendForm(),
+        labels=requests.TYPE_LABELS,
+        now=utcnow(),
+        events=audit.events_for("privacy_request", req.public_id),
+    )
 
 
 def _back(req: PrivacyRequest):
@@ -88,8 +119,14 @@ def _back(req: PrivacyRequest):
 
 
 def _log(req: PrivacyRequest, what: str, **details) -> None:
-    audit.record("request.update", "privacy_request", req.public_id, {"step": what, **details},
-                 actor=current_user, ip=request.remote_addr)
+    audit.record(
+        "request.update",
+        "privacy_request",
+        req.public_id,
+        {"step": what, **details},
+        actor=current_user,
+        ip=request.remote_addr,
+    )
 
 
 @bp.post("/privacy/<public_id>/verify")
@@ -120,8 +157,14 @@ def privacy_request_extend(public_id: str):
         except PrivacyError as exc:
             flash(str(exc), "danger")
         else:
-            audit.record("request.extend", "privacy_request", req.public_id,
-                         {"until": req.extended_until.date().isoformat()}, actor=current_user, ip=request.remote_addr)
+            audit.record(
+                "request.extend",
+                "privacy_request",
+                req.public_id,
+                {"until": req.extended_until.date().isoformat()},
+                actor=current_user,
+                ip=request.remote_addr,
+            )
             db.session.commit()
             flash("Deadline extended to " + req.extended_until.strftime("%d %B %Y") + ".", "success")
     else:
@@ -175,8 +218,14 @@ def privacy_request_notify(public_id: str):
         except PrivacyError as exc:
             flash(str(exc), "danger")
             return _back(req)
-        audit.record("request.notify", "privacy_request", req.public_id, {"recipient": request.form.get("recipient")},
-                     actor=current_user, ip=request.remote_addr)
+        audit.record(
+            "request.notify",
+            "privacy_request",
+            req.public_id,
+            {"recipient": request.form.get("recipient")},
+            actor=current_user,
+            ip=request.remote_addr,
+        )
         db.session.commit()
     return _back(req)
 
@@ -186,7 +235,11 @@ def privacy_request_send_export(public_id: str):
     """Email the person their download link (sensitive fields in clear only there)."""
     req = _request(public_id)
     if ActionForm().validate_on_submit():
-        if req.type not in ("access", "portability") or req.identity_verified_at is None or req.contact is None:
+        if (
+            req.type not in ("access", "portability")
+            or req.identity_verified_at is None
+            or req.contact is None
+        ):
             flash("Only a verified access or portability request gets a download link.", "danger")
             return _back(req)
         enqueue_after_commit(db.session, "send_export_link", req.id)
@@ -204,8 +257,14 @@ def privacy_request_export(public_id: str):
         flash("There is no data to export for this request.", "danger")
         return _back(req)
     payload = export.build_zip(req.contact, clear_sensitive=False)
-    audit.record("contact.export", "contact", req.contact.public_id, {"request": req.public_id, "masked": True},
-                 actor=current_user, ip=request.remote_addr)
+    audit.record(
+        "contact.export",
+        "contact",
+        req.contact.public_id,
+        {"request": req.public_id, "masked": True},
+        actor=current_user,
+        ip=request.remote_addr,
+    )
     db.session.commit()
     response = make_response(payload)
     response.headers["Content-Type"] = "application/zip"
@@ -220,17 +279,31 @@ def _contact_back(contact: Contact):
     return redirect(url_for("admin.contact_show", public_id=contact.public_id))
 
 
-def _contact_action(public_id: str, type_: str, outcome: str, action, done: str, category: str = "success",
-                    details: dict | None = None):
+def _contact_action(
+    public_id: str,
+    type_: str,
+    outcome: str,
+    action,
+    done: str,
+    category: str = "success",
+    details: dict | None = None,
+):
     """A privacy action staff run on a contact: registered as a completed request, then applied (ledger, audit)."""
     contact = _contact(public_id)
     form = ActionForm()
     if form.validate_on_submit():
         try:
-            req = requests.record_operator_request(type_, contact, "admin", outcome, details=details,
-                                                   handled_by=current_user, method="staff")
-            action(contact, _ctx(), request=req, actor=current_user, ip=request.remote_addr,
-                   reason=form.reason.data or "")
+            req = requests.record_operator_request(
+                type_, contact, "admin", outcome, details=details, handled_by=current_user, method="staff"
+            )
+            action(
+                contact,
+                _ctx(),
+                request=req,
+                actor=current_user,
+                ip=request.remote_addr,
+                reason=form.reason.data or "",
+            )
         except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
@@ -243,15 +316,27 @@ def _contact_action(public_id: str, type_: str, outcome: str, action, done: str,
 @bp.post("/privacy/contacts/<public_id>/restrict")
 def privacy_contact_restrict(public_id: str):
     """Restrict processing of a contact (recorded in the register, the ledger and the audit log)."""
-    return _contact_action(public_id, "restriction", "Processing restricted by staff.", restrict,
-                           "Contact restricted: no emails and no changes until the restriction is lifted.", "warning")
+    return _contact_action(
+        public_id,
+        "restriction",
+        "Processing restricted by staff.",
+        restrict,
+        "Contact restricted: no emails and no changes until the restriction is lifted.",
+        "warning",
+    )
 
 
 @bp.post("/privacy/contacts/<public_id>/unrestrict")
 def privacy_contact_unrestrict(public_id: str):
     """Lift a restriction."""
-    return _contact_action(public_id, "restriction", "Restriction lifted by staff.", lift_restriction,
-                           "Restriction lifted.", details={"action": "lift"})
+    return _contact_action(
+        public_id,
+        "restriction",
+        "Restriction lifted by staff.",
+        lift_restriction,
+        "Restriction lifted.",
+        details={"action": "lift"},
+    )
 
 
 def _lift_on_instruction(contact: Contact, ctx: RequestContext, **kwargs) -> None:
@@ -262,9 +347,14 @@ def _lift_on_instruction(contact: Contact, ctx: RequestContext, **kwargs) -> Non
 @bp.post("/privacy/contacts/<public_id>/lift-objection")
 def privacy_contact_lift_objection(public_id: str):
     """Record, on the person's own instruction and with how they gave it, that they want marketing again."""
-    return _contact_action(public_id, "objection", "Objection to direct marketing lifted on the person's instruction.",
-                           _lift_on_instruction, "Objection lifted. Lists stay as they are until the person "
-                           "subscribes again.", details={"action": "lift"})
+    return _contact_action(
+        public_id,
+        "objection",
+        "Objection to direct marketing lifted on the person's instruction.",
+        _lift_on_instruction,
+        "Objection lifted. Lists stay as they are until the person subscribes again.",
+        details={"action": "lift"},
+    )
 
 
 @bp.post("/privacy/contacts/<public_id>/erase")
@@ -299,14 +389,22 @@ def privacy_contact_rectify(public_id: str):
     form = RectifyForm(obj=contact)
     all_fields = fields.all_fields()
     if form.validate_on_submit():
-        correction = Correction(name=form.name.data or "", email=form.email.data or None,
-                                fields={f.key: request.form.get(f"field_{f.key}", "") for f in all_fields
-                                        if not f.is_sensitive or request.form.get(f"field_{f.key}")})
+        correction = Correction(
+            name=form.name.data or "",
+            email=form.email.data or None,
+            fields={
+                f.key: request.form.get(f"field_{f.key}", "")
+                for f in all_fields
+                if not f.is_sensitive or request.form.get(f"field_{f.key}")
+            },
+        )
         try:
             changes = validate(contact, correction)
             req = requests.open_request("rectification", "admin", contact=contact, handled_by=current_user)
             requests.mark_verified(req, "staff")
-            applied = apply_changes(contact, changes, _ctx(), request=req, actor=current_user, ip=request.remote_addr)
+            applied = apply_changes(
+                contact, changes, _ctx(), request=req, actor=current_user, ip=request.remote_addr
+            )
         except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
@@ -315,8 +413,14 @@ def privacy_contact_rectify(public_id: str):
             flash("Saved: " + (", ".join(applied) or "nothing changed") + ".", "success")
             return _contact_back(contact)
     values = {f.key: ("" if f.is_sensitive else fields.read_value(contact, f) or "") for f in all_fields}
-    return render_template("admin/privacy/rectify.html", contact=contact, form=form, fields=all_fields, values=values,
-                           pending=pending_address_change(contact)), 400 if request.method == "POST" else 200
+    return render_template(
+        "admin/privacy/rectify.html",
+        contact=contact,
+        form=form,
+        fields=all_fields,
+        values=values,
+        pending=pending_address_change(contact),
+    ), 400 if request.method == "POST" else 200
 
 
 @bp.post("/privacy/contacts/<public_id>/reveal/<field_key>")
@@ -343,9 +447,12 @@ def contact_privacy_helpers():
     """The contact pages call privacy_panel(contact) for fields, restriction and requests."""
 
     def privacy_panel(contact: Contact) -> dict:
-        return {"fields": fields.display_fields(contact) if contact.status != "erased" else [],
-                "requests": requests.requests_for(contact),
-                "objected_marketing": has_objected_to_marketing(contact),
-                "action_form": ActionForm(), "reveal_form": RevealForm()}
+        return {
+            "fields": fields.display_fields(contact) if contact.status != "erased" else [],
+            "requests": requests.requests_for(contact),
+            "objected_marketing": has_objected_to_marketing(contact),
+            "action_form": ActionForm(),
+            "reveal_form": RevealForm(),
+        }
 
     return {"privacy_panel": privacy_panel}

@@ -1,4 +1,5 @@
 """Privacy settings: the controller, retention, recipients, custom fields, the notice, Art. 30 and retention runs."""
+
 from flask import flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -24,10 +25,17 @@ def _parse_other_uses(text: str) -> list[dict]:
             continue
         parts = [p.strip() for p in line.split("|", 2)]
         if len(parts) < 2 or parts[1] not in LEGAL_BASES:
-            raise PrivacyError(f"Line {number} of the other uses: write “name | legal basis | description”, with the "
-                               f"legal basis one of {', '.join(LEGAL_BASES)}.")
-        uses.append({"name": parts[0][:200], "legal_basis": parts[1],
-                     "description": parts[2] if len(parts) > 2 else ""})
+            raise PrivacyError(
+                f"Line {number} of the other uses: write “name | legal basis | description”, with the "
+                f"legal basis one of {', '.join(LEGAL_BASES)}."
+            )
+        uses.append(
+            {
+                "name": parts[0][:200],
+                "legal_basis": parts[1],
+                "description": parts[2] if len(parts) > 2 else "",
+            }
+        )
     return uses
 
 
@@ -45,12 +53,30 @@ def settings_privacy():
             getattr(form, category).data = privacy_settings.retention_days(category)
         form.other_uses.data = _format_other_uses(row.other_uses)
     if form.validate_on_submit():
-        data = privacy_settings.SettingsInput(**{k: (getattr(form, k).data or "") for k in (
-            "controller_name", "controller_address", "controller_email", "dpo_name", "dpo_email", "authority_name",
-            "authority_url", "home_country", "automated_decisions", "provision_consequences", "security_measures")})
+        data = privacy_settings.SettingsInput(
+            **{
+                k: (getattr(form, k).data or "")
+                for k in (
+                    "controller_name",
+                    "controller_address",
+                    "controller_email",
+                    "dpo_name",
+                    "dpo_email",
+                    "authority_name",
+                    "authority_url",
+                    "home_country",
+                    "automated_decisions",
+                    "provision_consequences",
+                    "security_measures",
+                )
+            }
+        )
         data.retention = {c: getattr(form, c).data for c in RETENTION_CATEGORIES}
         data.repermission_enabled = form.repermission_enabled.data
-        data.repermission_grace_days, data.reminder_days = form.repermission_grace_days.data, form.reminder_days.data
+        data.repermission_grace_days, data.reminder_days = (
+            form.repermission_grace_days.data,
+            form.reminder_days.data,
+        )
         try:
             data.other_uses = _parse_other_uses(form.other_uses.data)
             _, changed = privacy_settings.save_settings(data, current_user.id)
@@ -58,21 +84,30 @@ def settings_privacy():
             db.session.rollback()
             flash(str(exc), "danger")
         else:
-            audit.record("settings.update", "settings", "privacy", {"changed": changed}, actor=current_user,
-                         ip=request.remote_addr)
+            audit.record(
+                "settings.update",
+                "settings",
+                "privacy",
+                {"changed": changed},
+                actor=current_user,
+                ip=request.remote_addr,
+            )
             published = notice.current_notice()
             db.session.commit()
             flash(f"Settings saved. The privacy notice is at version {published.version}.", "success")
             return redirect(url_for("admin.settings_privacy"))
     db.session.commit()  # the defaults row, created on first visit
-    return render_template("admin/privacy/settings.html", form=form, categories=RETENTION_CATEGORIES,
-                           bases=LEGAL_BASES), 400 if form.errors or request.method == "POST" else 200
+    return render_template(
+        "admin/privacy/settings.html", form=form, categories=RETENTION_CATEGORIES, bases=LEGAL_BASES
+    ), 400 if form.errors or request.method == "POST" else 200
 
 
 @bp.get("/settings/recipients")
 def settings_recipients():
     """Everyone data is shared with (processors, other controllers, integrations)."""
-    return render_template("admin/privacy/recipients.html", recipients=privacy_settings.recipients(active_only=False))
+    return render_template(
+        "admin/privacy/recipients.html", recipients=privacy_settings.recipients(active_only=False)
+    )
 
 
 @bp.route("/settings/recipients/new", methods=["GET", "POST"])
@@ -84,22 +119,43 @@ def settings_recipient_edit(public_id: str | None = None):
         recipient = db.one_or_404(select(DataRecipient).where(DataRecipient.public_id == public_id))
     form = RecipientForm(obj=recipient)
     if form.validate_on_submit():
-        data = privacy_settings.RecipientInput(**{k: getattr(form, k).data for k in (
-            "name", "role", "purpose", "data_categories", "country", "outside_eea", "safeguard", "contact",
-            "notify_changes", "active")})
+        data = privacy_settings.RecipientInput(
+            **{
+                k: getattr(form, k).data
+                for k in (
+                    "name",
+                    "role",
+                    "purpose",
+                    "data_categories",
+                    "country",
+                    "outside_eea",
+                    "safeguard",
+                    "contact",
+                    "notify_changes",
+                    "active",
+                )
+            }
+        )
         try:
             saved = privacy_settings.save_recipient(data, recipient)
         except PrivacyError as exc:
             flash(str(exc), "danger")
         else:
-            audit.record("settings.recipient", "recipient", saved.public_id, {"name": saved.name},
-                         actor=current_user, ip=request.remote_addr)
+            audit.record(
+                "settings.recipient",
+                "recipient",
+                saved.public_id,
+                {"name": saved.name},
+                actor=current_user,
+                ip=request.remote_addr,
+            )
             notice.current_notice()
             db.session.commit()
             flash("Recipient saved; the privacy notice lists it.", "success")
             return redirect(url_for("admin.settings_recipients"))
     return render_template("admin/privacy/recipient_edit.html", form=form, recipient=recipient), (
-        400 if request.method == "POST" else 200)
+        400 if request.method == "POST" else 200
+    )
 
 
 @bp.route("/settings/fields", methods=["GET", "POST"])
@@ -108,20 +164,33 @@ def settings_fields():
     form = FieldForm()
     if form.validate_on_submit():
         try:
-            field = fields.define_field(form.key.data, form.label.data, form.category.data, form.help_text.data or "",
-                                        form.quasi_identifier.data, form.value_type.data or "text")
+            field = fields.define_field(
+                form.key.data,
+                form.label.data,
+                form.category.data,
+                form.help_text.data or "",
+                form.quasi_identifier.data,
+                form.value_type.data or "text",
+            )
         except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
         else:
-            audit.record("settings.field", "field", field.key, {"category": field.category, "created": True},
-                         actor=current_user, ip=request.remote_addr)
+            audit.record(
+                "settings.field",
+                "field",
+                field.key,
+                {"category": field.category, "created": True},
+                actor=current_user,
+                ip=request.remote_addr,
+            )
             db.session.commit()
             flash(f"Field “{field.label}” created.", "success")
             return redirect(url_for("admin.settings_fields"))
     all_fields = db.session.execute(select(ContactField).order_by(ContactField.label)).scalars().all()
-    return render_template("admin/privacy/fields.html", form=form, fields=all_fields, action_form=ActionForm()), (
-        400 if request.method == "POST" else 200)
+    return render_template(
+        "admin/privacy/fields.html", form=form, fields=all_fields, action_form=ActionForm()
+    ), (400 if request.method == "POST" else 200)
 
 
 @bp.post("/settings/fields/<key>/toggle")
@@ -130,8 +199,14 @@ def settings_field_toggle(key: str):
     field = db.one_or_404(select(ContactField).where(ContactField.key == key))
     if ActionForm().validate_on_submit():
         field.active = not field.active
-        audit.record("settings.field", "field", field.key, {"active": field.active}, actor=current_user,
-                     ip=request.remote_addr)
+        audit.record(
+            "settings.field",
+            "field",
+            field.key,
+            {"active": field.active},
+            actor=current_user,
+            ip=request.remote_addr,
+        )
         db.session.commit()
         flash(f"Field “{field.label}” {'activated' if field.active else 'retired'}.", "success")
     return redirect(url_for("admin.settings_fields"))
@@ -142,7 +217,9 @@ def settings_notice():
     """The privacy notice as generated now, and its published versions."""
     current = notice.current_notice()
     db.session.commit()
-    return render_template("admin/privacy/notice.html", notice=current, versions=notice_versions(notice.NOTICE_KEY))
+    return render_template(
+        "admin/privacy/notice.html", notice=current, versions=notice_versions(notice.NOTICE_KEY)
+    )
 
 
 @bp.get("/settings/ropa")
@@ -176,8 +253,9 @@ def retention_report():
     """A dry run: what the retention job would remove now, and why."""
     report = retention.run_retention(dry_run=True)
     db.session.commit()
-    return render_template("admin/privacy/retention.html", report=report, form=ActionForm(),
-                           categories=RETENTION_CATEGORIES)
+    return render_template(
+        "admin/privacy/retention.html", report=report, form=ActionForm(), categories=RETENTION_CATEGORIES
+    )
 
 
 @bp.post("/retention/run")
@@ -185,8 +263,14 @@ def retention_run():
     """Apply retention now instead of waiting for the scheduled job."""
     if ActionForm().validate_on_submit():
         report = retention.run_retention()
-        audit.record("retention.run", "retention", "", {"by": "staff", "total": report.total}, actor=current_user,
-                     ip=request.remote_addr)
+        audit.record(
+            "retention.run",
+            "retention",
+            "",
+            {"by": "staff", "total": report.total},
+            actor=current_user,
+            ip=request.remote_addr,
+        )
         db.session.commit()
         flash(f"Retention applied: {report.total} records removed or anonymised.", "success")
     return redirect(url_for("admin.retention_report"))

@@ -1,4 +1,5 @@
 """Sign-up forms: list, create, edit, preview and the copy-paste snippet."""
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -19,7 +20,9 @@ def _by_public_id(public_id: str) -> Form:
 
 def _purpose_choices() -> list[Purpose]:
     ensure_tracking_purposes()
-    return list(db.session.execute(select(Purpose).where(Purpose.kind != "list").order_by(Purpose.name)).scalars())
+    return list(
+        db.session.execute(select(Purpose).where(Purpose.kind != "list").order_by(Purpose.name)).scalars()
+    )
 
 
 def _field_rows(form_obj: Form | None) -> list[dict]:
@@ -29,18 +32,37 @@ def _field_rows(form_obj: Form | None) -> list[dict]:
     ordered += [f for f in field_service.all_fields() if f.id not in own]
     posted = request.method == "POST"
     used = set(request.form.getlist("ff_use")) if posted else {str(i) for i in own}
-    return [{"field": f, "used": str(f.id) in used,
-             "label": request.form.get(f"ff_label-{f.id}", "")[:300] if posted else (own[f.id].label if f.id in own else ""),
-             "required": (request.form.get(f"ff_required-{f.id}") == "yes") if posted
-             else (own[f.id].required if f.id in own else False)} for f in ordered]
+    return [
+        {
+            "field": f,
+            "used": str(f.id) in used,
+            "label": request.form.get(f"ff_label-{f.id}", "")[:300]
+            if posted
+            else (own[f.id].label if f.id in own else ""),
+            "required": (request.form.get(f"ff_required-{f.id}") == "yes")
+            if posted
+            else (own[f.id].required if f.id in own else False),
+        }
+        for f in ordered
+    ]
 
 
 def _edit(form_obj: Form | None):
     """Shared create/edit handler."""
     purposes = _purpose_choices()
-    wtform = SignupFormForm(obj=form_obj) if form_obj else SignupFormForm(
-        data={"title": "Subscribe to our newsletter", "button_label": "Subscribe", "ask_name": True, "active": True,
-              "privacy_text": form_service.DEFAULT_PRIVACY_TEXT})
+    wtform = (
+        SignupFormForm(obj=form_obj)
+        if form_obj
+        else SignupFormForm(
+            data={
+                "title": "Subscribe to our newsletter",
+                "button_label": "Subscribe",
+                "ask_name": True,
+                "active": True,
+                "privacy_text": form_service.DEFAULT_PRIVACY_TEXT,
+            }
+        )
+    )
     wtform.lists.choices = [(lst.id, lst.name) for lst in all_lists()]
     wtform.purposes.choices = [(p.id, p.name) for p in purposes]
     if request.method == "GET" and form_obj is not None:
@@ -51,15 +73,27 @@ def _edit(form_obj: Form | None):
     if wtform.validate_on_submit():
         labels = {p.key: request.form.get(f"label-{p.public_id}", "")[:300] for p in all_purposes}
         settings = form_service.FormSettings(
-            slug=wtform.slug.data, name=wtform.name.data, title=wtform.title.data, intro=wtform.intro.data or "",
-            button_label=wtform.button_label.data, list_ids=wtform.lists.data or [],
-            purpose_ids=wtform.purposes.data or [], labels=labels, ask_name=wtform.ask_name.data,
-            require_name=wtform.require_name.data, min_age=wtform.min_age.data,
-            privacy_text=wtform.privacy_text.data or "", allowed_origins=wtform.allowed_origins.data or "",
-            success_message=wtform.success_message.data or "", redirect_url=wtform.redirect_url.data or "",
+            slug=wtform.slug.data,
+            name=wtform.name.data,
+            title=wtform.title.data,
+            intro=wtform.intro.data or "",
+            button_label=wtform.button_label.data,
+            list_ids=wtform.lists.data or [],
+            purpose_ids=wtform.purposes.data or [],
+            labels=labels,
+            ask_name=wtform.ask_name.data,
+            require_name=wtform.require_name.data,
+            min_age=wtform.min_age.data,
+            privacy_text=wtform.privacy_text.data or "",
+            allowed_origins=wtform.allowed_origins.data or "",
+            success_message=wtform.success_message.data or "",
+            redirect_url=wtform.redirect_url.data or "",
             active=wtform.active.data,
-            fields=[form_service.FieldSetting(row["field"].id, row["label"], row["required"])
-                    for row in field_rows if row["used"]],
+            fields=[
+                form_service.FieldSetting(row["field"].id, row["label"], row["required"])
+                for row in field_rows
+                if row["used"]
+            ],
         )
         try:
             saved = form_service.save_form(settings, form_obj)
@@ -71,10 +105,19 @@ def _edit(form_obj: Form | None):
             flash(f"Form saved (wording version {saved.notice.version}).", "success")
             return redirect(url_for("admin.form_show", public_id=saved.public_id))
     status = 400 if request.method == "POST" else 200
-    return render_template("admin/forms/edit.html", wtform=wtform, form_obj=form_obj, all_purposes=all_purposes,
-                           label_value=lambda p: request.form.get(f"label-{p.public_id}") if request.method == "POST"
-                           else (form_obj.labels.get(p.key, "") if form_obj else ""),
-                           default_label=form_service.default_label, field_rows=field_rows), status
+    return render_template(
+        "admin/forms/edit.html",
+        wtform=wtform,
+        form_obj=form_obj,
+        all_purposes=all_purposes,
+        label_value=lambda p: (
+            request.form.get(f"label-{p.public_id}")
+            if request.method == "POST"
+            else (form_obj.labels.get(p.key, "") if form_obj else "")
+        ),
+        default_label=form_service.default_label,
+        field_rows=field_rows,
+    ), status
 
 
 @bp.get("/forms")
@@ -101,10 +144,20 @@ def form_show(public_id: str):
     """Preview, hosted URL, copy-paste snippet and the wording versions of a form."""
     form_obj = _by_public_id(public_id)
     base = current_app.config["MAILER_BASE_URL"]
-    snippet = render_template("embed/snippet.html", form=form_obj, base=base,
-                              purposes=form_service.general_purposes(form_obj),
-                              fields=form_service.asked_fields(form_obj), input_name=form_service.field_input_name,
-                              label=lambda p: form_service.checkbox_label(form_obj, p),
-                              age_label=form_service.age_label(form_obj))
-    return render_template("admin/forms/show.html", form_obj=form_obj, snippet=snippet.strip(), base=base,
-                           versions=notice_versions(f"form:{form_obj.public_id}"))
+    snippet = render_template(
+        "embed/snippet.html",
+        form=form_obj,
+        base=base,
+        purposes=form_service.general_purposes(form_obj),
+        fields=form_service.asked_fields(form_obj),
+        input_name=form_service.field_input_name,
+        label=lambda p: form_service.checkbox_label(form_obj, p),
+        age_label=form_service.age_label(form_obj),
+    )
+    return render_template(
+        "admin/forms/show.html",
+        form_obj=form_obj,
+        snippet=snippet.strip(),
+        base=base,
+        versions=notice_versions(f"form:{form_obj.public_id}"),
+    )

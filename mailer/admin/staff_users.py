@@ -1,4 +1,5 @@
 """Staff accounts: who can log in and with which role (owners and admins only), and invitations to join."""
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -19,20 +20,30 @@ def staff():
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            invite = staff_accounts.invite_staff(current_user, form.email.data, form.role.data, request.remote_addr)
+            invite = staff_accounts.invite_staff(
+                current_user, form.email.data, form.role.data, request.remote_addr
+            )
         except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash(f"Invitation sent to {invite.email} (role {invite.role}). They choose their own password with "
-                  "the link in it.", "success")
+            flash(
+                f"Invitation sent to {invite.email} (role {invite.role}). They choose their own password with "
+                "the link in it.",
+                "success",
+            )
             return redirect(url_for("admin.staff"))
-    return render_template("admin/privacy/staff.html", form=form, users=staff_accounts.all_staff(),
-                           factors=second_factor.factors_by_user(),
-                           locked={user.id: user.locked_until for user in staff_lockout.locked_accounts()},
-                           invites=staff_accounts.pending_invites(), role_form=RoleForm(),
-                           action_form=ActionForm()), 400 if request.method == "POST" else 200
+    return render_template(
+        "admin/privacy/staff.html",
+        form=form,
+        users=staff_accounts.all_staff(),
+        factors=second_factor.factors_by_user(),
+        locked={user.id: user.locked_until for user in staff_lockout.locked_accounts()},
+        invites=staff_accounts.pending_invites(),
+        role_form=RoleForm(),
+        action_form=ActionForm(),
+    ), 400 if request.method == "POST" else 200
 
 
 def _invite_action(public_id: str, action, done: str):

@@ -3,6 +3,7 @@
 Opens and clicks exist only for contacts who consented, so rates are given among those contacts and the consenting
 share is always shown beside them. Machine-like events (proxy prefetches, link scanners) are counted apart.
 """
+
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,8 +30,8 @@ SERIES_LENGTH = {"hour": 72, "day": 30}
 class Engagement:
     """Opens or clicks of one campaign, among the contacts who consented to that kind of tracking."""
 
-    tracked: bool            # the campaign asked for this kind of tracking at all
-    consenting: int          # delivered to contacts who had consented when it was sent
+    tracked: bool  # the campaign asked for this kind of tracking at all
+    consenting: int  # delivered to contacts who had consented when it was sent
     delivered: int
     unique_human: int = 0
     total_human: int = 0
@@ -76,8 +77,11 @@ class CampaignStats:
 
 
 def _tracking_purposes() -> dict[str, int | None]:
-    rows = dict(db.session.execute(select(Purpose.key, Purpose.id).where(
-        Purpose.key.in_(("tracking:open", "tracking:click")))).all())
+    rows = dict(
+        db.session.execute(
+            select(Purpose.key, Purpose.id).where(Purpose.key.in_(("tracking:open", "tracking:click")))
+        ).all()
+    )
     return {"open": rows.get("tracking:open"), "click": rows.get("tracking:click")}
 
 
@@ -86,19 +90,35 @@ def _consenting_when_sent(campaign_id: int, purpose_id: int | None) -> int:
     if purpose_id is None:
         return 0
     ev = aliased(ConsentEvent)
-    latest = (select(ev.action).where(ev.contact_id == Delivery.contact_id, ev.purpose_id == purpose_id,
-                                      ev.created_at <= Delivery.finished_at, ev.action.in_(CONSENT_ACTIONS))
-              .order_by(ev.id.desc()).limit(1).correlate(Delivery).scalar_subquery())
-    query = select(func.count()).select_from(Delivery).where(
-        Delivery.campaign_id == campaign_id, Delivery.status == "sent", latest.in_(GRANTING))
+    latest = (
+        select(ev.action)
+        .where(
+            ev.contact_id == Delivery.contact_id,
+            ev.purpose_id == purpose_id,
+            ev.created_at <= Delivery.finished_at,
+            ev.action.in_(CONSENT_ACTIONS),
+        )
+        .order_by(ev.id.desc())
+        .limit(1)
+        .correlate(Delivery)
+        .scalar_subquery()
+    )
+    query = (
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == "sent", latest.in_(GRANTING))
+    )
     return db.session.execute(query).scalar_one()
 
 
 def _engagement(campaign: Campaign, kind: str, purpose_id: int | None, delivered: int) -> Engagement:
     tracked = campaign.track_opens if kind == "open" else campaign.track_clicks
     result = Engagement(bool(tracked), _consenting_when_sent(campaign.id, purpose_id), delivered)
-    query = select(TrackingEvent.machine, func.count(), func.count(distinct(TrackingEvent.contact_id))).where(
-        TrackingEvent.campaign_id == campaign.id, TrackingEvent.kind == kind).group_by(TrackingEvent.machine)
+    query = (
+        select(TrackingEvent.machine, func.count(), func.count(distinct(TrackingEvent.contact_id)))
+        .where(TrackingEvent.campaign_id == campaign.id, TrackingEvent.kind == kind)
+        .group_by(TrackingEvent.machine)
+    )
     for machine, total, unique in db.session.execute(query):
         if machine:
             result.total_machine, result.unique_machine = total, unique
@@ -111,30 +131,41 @@ def _unsubscribed(campaign: Campaign) -> int:
     """Distinct people who left through this campaign's unsubscribe links (complaints are counted apart)."""
     reason = ConsentEvent.details["reason"].as_string()
     query = select(func.count(distinct(ConsentEvent.contact_id))).where(
-        ConsentEvent.action.in_(LEAVING), ConsentEvent.details["campaign"].as_string() == campaign.public_id,
-        or_(reason.is_(None), reason != "complaint"))
+        ConsentEvent.action.in_(LEAVING),
+        ConsentEvent.details["campaign"].as_string() == campaign.public_id,
+        or_(reason.is_(None), reason != "complaint"),
+    )
     return db.session.execute(query).scalar_one()
 
 
 def _complaints(campaign: Campaign) -> int:
     """Spam complaints (feedback-loop reports) about this campaign's messages, from the bounce log."""
     query = select(func.count(distinct(BounceEvent.delivery_id))).where(
-        BounceEvent.campaign_id == campaign.id, BounceEvent.kind == "complaint")
+        BounceEvent.campaign_id == campaign.id, BounceEvent.kind == "complaint"
+    )
     return db.session.execute(query).scalar_one()
 
 
 def _top_links(campaign: Campaign, limit: int = 10) -> list[LinkStats]:
     human = and_(TrackingEvent.machine.is_(False))
-    query = (select(Link.url,
-                    func.count(distinct(case((human, TrackingEvent.contact_id)))),
-                    func.count(case((human, 1))),
-                    func.count(case((TrackingEvent.machine.is_(True), 1))),
-                    func.coalesce(func.max(TrackingCounter.count), 0))
-             .select_from(Link)
-             .outerjoin(TrackingEvent, and_(TrackingEvent.link_id == Link.id, TrackingEvent.kind == "click"))
-             .outerjoin(TrackingCounter, TrackingCounter.link_id == Link.id)
-             .where(Link.campaign_id == campaign.id).group_by(Link.id, Link.url))
-    rows = [LinkStats(url, unique, total, machine, anon) for url, unique, total, machine, anon in db.session.execute(query)]
+    query = (
+        select(
+            Link.url,
+            func.count(distinct(case((human, TrackingEvent.contact_id)))),
+            func.count(case((human, 1))),
+            func.count(case((TrackingEvent.machine.is_(True), 1))),
+            func.coalesce(func.max(TrackingCounter.count), 0),
+        )
+        .select_from(Link)
+        .outerjoin(TrackingEvent, and_(TrackingEvent.link_id == Link.id, TrackingEvent.kind == "click"))
+        .outerjoin(TrackingCounter, TrackingCounter.link_id == Link.id)
+        .where(Link.campaign_id == campaign.id)
+        .group_by(Link.id, Link.url)
+    )
+    rows = [
+        LinkStats(url, unique, total, machine, anon)
+        for url, unique, total, machine, anon in db.session.execute(query)
+    ]
     rows.sort(key=lambda r: (-r.unique_human, -r.total_human, -r.anonymous, r.url))
     return rows[:limit]
 
@@ -153,8 +184,12 @@ def _as_datetime(value) -> datetime:
 def campaign_series(campaign: Campaign, unit: str = "hour") -> dict:
     """Opens and clicks per hour (first 72 h) or per day (first 30 days) after the send started, human and machine."""
     unit = unit if unit in SERIES_LENGTH else "hour"
-    start = campaign.started_at or db.session.execute(select(func.min(Delivery.finished_at)).where(
-        Delivery.campaign_id == campaign.id)).scalar()
+    start = (
+        campaign.started_at
+        or db.session.execute(
+            select(func.min(Delivery.finished_at)).where(Delivery.campaign_id == campaign.id)
+        ).scalar()
+    )
     if start is None:
         return {"unit": unit, "labels": [], "datasets": []}
     start = start.replace(minute=0, second=0, microsecond=0)
@@ -163,36 +198,66 @@ def campaign_series(campaign: Campaign, unit: str = "hour") -> dict:
     step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
     end = start + step * SERIES_LENGTH[unit]
     bucket = _bucket(TrackingEvent.created_at, unit).label("bucket")
-    query = select(bucket, TrackingEvent.kind, TrackingEvent.machine, func.count()).where(
-        TrackingEvent.campaign_id == campaign.id, TrackingEvent.created_at >= start, TrackingEvent.created_at < end
-    ).group_by(bucket, TrackingEvent.kind, TrackingEvent.machine)
+    query = (
+        select(bucket, TrackingEvent.kind, TrackingEvent.machine, func.count())
+        .where(
+            TrackingEvent.campaign_id == campaign.id,
+            TrackingEvent.created_at >= start,
+            TrackingEvent.created_at < end,
+        )
+        .group_by(bucket, TrackingEvent.kind, TrackingEvent.machine)
+    )
     counts: dict[tuple, int] = {}
     for at, kind, machine, n in db.session.execute(query):
         counts[(_as_datetime(at), kind, bool(machine))] = n
     now = utcnow()
     slots = [start + step * i for i in range(SERIES_LENGTH[unit]) if start + step * i <= now]
     fmt = "%d %b %H:00" if unit == "hour" else "%d %b"
-    series = [("Opens", "open", False), ("Clicks", "click", False),
-              ("Machine-like opens", "open", True), ("Machine-like clicks", "click", True)]
-    return {"unit": unit, "labels": [s.strftime(fmt) for s in slots],
-            "datasets": [{"label": label, "data": [counts.get((s, kind, machine), 0) for s in slots]}
-                         for label, kind, machine in series]}
+    series = [
+        ("Opens", "open", False),
+        ("Clicks", "click", False),
+        ("Machine-like opens", "open", True),
+        ("Machine-like clicks", "click", True),
+    ]
+    return {
+        "unit": unit,
+        "labels": [s.strftime(fmt) for s in slots],
+        "datasets": [
+            {"label": label, "data": [counts.get((s, kind, machine), 0) for s in slots]}
+            for label, kind, machine in series
+        ],
+    }
 
 
 def campaign_stats(campaign: Campaign, unit: str = "hour") -> CampaignStats:
     """Delivery outcomes, unsubscribes, complaints, consent-aware engagement, top links and the time series."""
-    deliveries = dict(db.session.execute(select(Delivery.status, func.count()).where(
-        Delivery.campaign_id == campaign.id).group_by(Delivery.status)).all())
+    deliveries = dict(
+        db.session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.campaign_id == campaign.id)
+            .group_by(Delivery.status)
+        ).all()
+    )
     delivered = deliveries.get("sent", 0)
     purposes = _tracking_purposes()
-    anonymous = db.session.execute(select(func.coalesce(func.sum(TrackingCounter.count), 0)).where(
-        TrackingCounter.campaign_id == campaign.id)).scalar_one()
+    anonymous = db.session.execute(
+        select(func.coalesce(func.sum(TrackingCounter.count), 0)).where(
+            TrackingCounter.campaign_id == campaign.id
+        )
+    ).scalar_one()
     return CampaignStats(
-        campaign=campaign, deliveries=deliveries, delivered=delivered, bounced=deliveries.get("bounced", 0),
-        unsubscribed=_unsubscribed(campaign), complaints=_complaints(campaign),
+        campaign=campaign,
+        deliveries=deliveries,
+        delivered=delivered,
+        bounced=deliveries.get("bounced", 0),
+        unsubscribed=_unsubscribed(campaign),
+        complaints=_complaints(campaign),
         opens=_engagement(campaign, "open", purposes["open"], delivered),
         clicks=_engagement(campaign, "click", purposes["click"], delivered),
-        top_links=_top_links(campaign), series=campaign_series(campaign, unit), anonymous_clicks=anonymous)
+        top_links=_top_links(campaign),
+        series=campaign_series(campaign, unit),
+        anonymous_clicks=anonymous,
+    )
 
 
 @dataclass
@@ -227,59 +292,118 @@ def list_growth(mailing_list: MailingList, days: int = 90) -> dict:
     left: dict[datetime, int] = {}
     if purpose is not None:
         bucket = _bucket(ConsentEvent.created_at, "day").label("bucket")
-        query = select(bucket, ConsentEvent.action, func.count()).where(
-            ConsentEvent.purpose_id == purpose.id, ConsentEvent.created_at >= start,
-            ConsentEvent.action.in_(GRANTING + LEAVING)).group_by(bucket, ConsentEvent.action)
+        query = (
+            select(bucket, ConsentEvent.action, func.count())
+            .where(
+                ConsentEvent.purpose_id == purpose.id,
+                ConsentEvent.created_at >= start,
+                ConsentEvent.action.in_(GRANTING + LEAVING),
+            )
+            .group_by(bucket, ConsentEvent.action)
+        )
         for at, action, n in db.session.execute(query):
             target = joined if action in GRANTING else left
             day = _as_datetime(at)
             target[day] = target.get(day, 0) + n
-    confirmed = db.session.execute(select(func.count()).select_from(Subscription).where(
-        Subscription.list_id == mailing_list.id, Subscription.status == "confirmed")).scalar_one()
+    confirmed = db.session.execute(
+        select(func.count())
+        .select_from(Subscription)
+        .where(Subscription.list_id == mailing_list.id, Subscription.status == "confirmed")
+    ).scalar_one()
     days_list = [start + timedelta(days=i) for i in range(days)]
     totals, running = [], confirmed
     for day in reversed(days_list):  # walk back from today's count
         totals.append(running)
         running -= joined.get(day, 0) - left.get(day, 0)
     totals.reverse()
-    return {"labels": [d.strftime("%d %b") for d in days_list], "dates": [d.strftime("%Y-%m-%d") for d in days_list],
-            "datasets": [{"label": "Confirmed sign-ups", "data": [joined.get(d, 0) for d in days_list]},
-                         {"label": "Unsubscribes", "data": [left.get(d, 0) for d in days_list]},
-                         {"label": "Subscribers", "data": [max(0, t) for t in totals], "axis": "total"}]}
+    return {
+        "labels": [d.strftime("%d %b") for d in days_list],
+        "dates": [d.strftime("%Y-%m-%d") for d in days_list],
+        "datasets": [
+            {"label": "Confirmed sign-ups", "data": [joined.get(d, 0) for d in days_list]},
+            {"label": "Unsubscribes", "data": [left.get(d, 0) for d in days_list]},
+            {"label": "Subscribers", "data": [max(0, t) for t in totals], "axis": "total"},
+        ],
+    }
 
 
 def consent_coverage(mailing_list: MailingList) -> list[Coverage]:
     """For each consent purpose other than lists: how many confirmed subscribers of this list said yes to it."""
-    subscribers = select(Subscription.contact_id).where(Subscription.list_id == mailing_list.id,
-                                                        Subscription.status == "confirmed")
+    subscribers = select(Subscription.contact_id).where(
+        Subscription.list_id == mailing_list.id, Subscription.status == "confirmed"
+    )
     total = db.session.execute(select(func.count()).select_from(subscribers.subquery())).scalar_one()
-    purposes = db.session.execute(select(Purpose).where(Purpose.kind != "list").order_by(
-        Purpose.kind.desc(), Purpose.name)).scalars().all()
-    granted = dict(db.session.execute(select(ConsentState.purpose_id, func.count()).where(
-        ConsentState.contact_id.in_(subscribers), ConsentState.status == "granted").group_by(
-        ConsentState.purpose_id)).all())
+    purposes = (
+        db.session.execute(
+            select(Purpose).where(Purpose.kind != "list").order_by(Purpose.kind.desc(), Purpose.name)
+        )
+        .scalars()
+        .all()
+    )
+    granted = dict(
+        db.session.execute(
+            select(ConsentState.purpose_id, func.count())
+            .where(ConsentState.contact_id.in_(subscribers), ConsentState.status == "granted")
+            .group_by(ConsentState.purpose_id)
+        ).all()
+    )
     return [Coverage(p, granted.get(p.id, 0), total) for p in purposes]
 
 
 def list_stats(mailing_list: MailingList, days: int = 90) -> ListStats:
     """Subscription counts, growth over time and consent coverage per purpose."""
-    counts = dict(db.session.execute(select(Subscription.status, func.count()).where(
-        Subscription.list_id == mailing_list.id).group_by(Subscription.status)).all())
+    counts = dict(
+        db.session.execute(
+            select(Subscription.status, func.count())
+            .where(Subscription.list_id == mailing_list.id)
+            .group_by(Subscription.status)
+        ).all()
+    )
     return ListStats(mailing_list, counts, list_growth(mailing_list, days), consent_coverage(mailing_list))
 
 
 def campaigns_overview(limit: int = 50) -> list[tuple[Campaign, dict[str, int]]]:
     """Recent campaigns that have started sending, with delivered count and unique human opens and clicks."""
-    campaigns = db.session.execute(select(Campaign).where(Campaign.started_at.is_not(None)).order_by(
-        Campaign.started_at.desc()).limit(limit)).scalars().all()
+    campaigns = (
+        db.session.execute(
+            select(Campaign)
+            .where(Campaign.started_at.is_not(None))
+            .order_by(Campaign.started_at.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     ids = [c.id for c in campaigns]
-    delivered = dict(db.session.execute(select(Delivery.campaign_id, func.count()).where(
-        Delivery.campaign_id.in_(ids), Delivery.status == "sent").group_by(Delivery.campaign_id)).all()) if ids else {}
+    delivered = (
+        dict(
+            db.session.execute(
+                select(Delivery.campaign_id, func.count())
+                .where(Delivery.campaign_id.in_(ids), Delivery.status == "sent")
+                .group_by(Delivery.campaign_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
     engaged: dict[tuple[int, str], int] = {}
     if ids:
-        query = select(TrackingEvent.campaign_id, TrackingEvent.kind, func.count(distinct(TrackingEvent.contact_id))).where(
-            TrackingEvent.campaign_id.in_(ids), TrackingEvent.machine.is_(False)).group_by(
-            TrackingEvent.campaign_id, TrackingEvent.kind)
+        query = (
+            select(
+                TrackingEvent.campaign_id, TrackingEvent.kind, func.count(distinct(TrackingEvent.contact_id))
+            )
+            .where(TrackingEvent.campaign_id.in_(ids), TrackingEvent.machine.is_(False))
+            .group_by(TrackingEvent.campaign_id, TrackingEvent.kind)
+        )
         engaged = {(cid, kind): n for cid, kind, n in db.session.execute(query)}
-    return [(c, {"delivered": delivered.get(c.id, 0), "opens": engaged.get((c.id, "open"), 0),
-                 "clicks": engaged.get((c.id, "click"), 0)}) for c in campaigns]
+    return [
+        (
+            c,
+            {
+                "delivered": delivered.get(c.id, 0),
+                "opens": engaged.get((c.id, "open"), 0),
+                "clicks": engaged.get((c.id, "click"), 0),
+            },
+        )
+        for c in campaigns
+    ]

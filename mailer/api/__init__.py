@@ -3,6 +3,7 @@
 Every answer is JSON. Errors are {"error": "<what went wrong, for a person>", "detail": <specifics or null>}
 with a 4xx status for anything the caller can fix; a 500 only ever means a bug on our side.
 """
+
 from flask import Blueprint, current_app, g
 
 from mailer.core.extensions import csrf, limiter
@@ -19,7 +20,9 @@ def _limit_key() -> str:
     return f"api-key:{g.api_key_prefix}"
 
 
-per_key_limit = limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=_limit_key)
+per_key_limit = limiter.shared_limit(
+    lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=_limit_key
+)
 
 
 def api_route(rule: str, methods: tuple[str, ...] = ("GET",)):

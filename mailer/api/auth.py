@@ -1,4 +1,5 @@
 """Authentication of every API request by its Bearer key, the write role, and the request body limit."""
+
 from flask import current_app, g, request
 
 from mailer.api import bp
@@ -28,10 +29,15 @@ def authenticate_request():
             raise ApiError(429, "Too many failed authentications from this address. Wait a minute.") from None
         raise ApiError(401, str(exc), headers=CHALLENGE) from None
     if request.method not in READ_METHODS and not key.can_write:
-        raise ApiError(403, "This API key is read-only: ask an administrator for a read-and-write key to make "
-                            "changes.", {"role": key.role})
+        raise ApiError(
+            403,
+            "This API key is read-only: ask an administrator for a read-and-write key to make changes.",
+            {"role": key.role},
+        )
     g.api_key = key
     g.api_key_prefix = key.prefix
     api_keys.note_use(key)
     if any(not is_id(value) for value in (request.view_args or {}).values()):
-        raise ApiError(404, "There is no resource with this id.")  # e.g. a NUL byte, which PostgreSQL can't compare
+        raise ApiError(
+            404, "There is no resource with this id."
+        )  # e.g. a NUL byte, which PostgreSQL can't compare

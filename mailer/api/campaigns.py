@@ -1,4 +1,5 @@
 """Campaigns: status, sending progress, deliveries per state with their reasons; uncertain ones listed and resent."""
+
 from flask import g, jsonify, request
 from sqlalchemy import select
 
@@ -37,7 +38,9 @@ def campaign_show(public_id: str):
 
 
 def _campaign_or_404(public_id: str) -> Campaign:
-    campaign = db.session.execute(select(Campaign).where(Campaign.public_id == public_id)).scalar_one_or_none()
+    campaign = db.session.execute(
+        select(Campaign).where(Campaign.public_id == public_id)
+    ).scalar_one_or_none()
     if campaign is None:
         raise ApiError(404, "There is no campaign with this id.", {"campaign_id": public_id[:64]})
     return campaign
@@ -56,8 +59,10 @@ def campaign_uncertain(public_id: str):
     campaign = _campaign_or_404(public_id)
     after_id = _delivery_ids([after], "after")[0] if after is not None else 0
     rows, next_after = delivery_report.uncertain_page(campaign.id, after_id, limit)
-    return jsonify(data=[uncertain_json(row) for row in rows],
-                   next_cursor=str(next_after) if next_after is not None else None)
+    return jsonify(
+        data=[uncertain_json(row) for row in rows],
+        next_cursor=str(next_after) if next_after is not None else None,
+    )
 
 
 @api_route("/campaigns/<public_id>/uncertain/resend", methods=("POST",))
@@ -69,7 +74,7 @@ def campaign_uncertain_resend(public_id: str):
     if "all" in body and body["all"] is not True:
         raise invalid("all", "must be true (or leave it out and name the deliveries)")
     if (chosen is None) == ("all" not in body):
-        raise invalid("body", "send either \"all\": true or \"deliveries\": [ids], not both and not neither")
+        raise invalid("body", 'send either "all": true or "deliveries": [ids], not both and not neither')
     ids = _delivery_ids(chosen, "deliveries") if chosen is not None else None
     if ids == []:
         raise invalid("deliveries", "name at least one delivery")

@@ -1,4 +1,5 @@
 """Contacts: exact lookup by address, profile, edits, consent history, unsubscribing from a list."""
+
 from flask import g, jsonify, request
 from sqlalchemy import select
 
@@ -94,13 +95,23 @@ def contact_unsubscribe(public_id: str, list_id: str):
     mailing_list = list_by_public_id(list_id)
     if contact.status == "erased":
         raise ApiError(409, "This contact was erased: there is nothing left to change.", {"status": "erased"})
-    sub = db.session.execute(select(Subscription).where(
-        Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id)).scalar_one_or_none()
+    sub = db.session.execute(
+        select(Subscription).where(
+            Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id
+        )
+    ).scalar_one_or_none()
     if sub is None:
-        raise ApiError(404, "This contact has no subscription to that list.",
-                       {"contact_id": contact.public_id, "list_id": mailing_list.public_id})
+        raise ApiError(
+            404,
+            "This contact has no subscription to that list.",
+            {"contact_id": contact.public_id, "list_id": mailing_list.public_id},
+        )
     ctx = RequestContext(source=f"api:{g.api_key_prefix}")
-    changed = withdraw_list(contact, mailing_list, ctx, {"list": mailing_list.public_id, "api_key": g.api_key_prefix})
+    changed = withdraw_list(
+        contact, mailing_list, ctx, {"list": mailing_list.public_id, "api_key": g.api_key_prefix}
+    )
     db.session.commit()
     db.session.refresh(sub)
-    return jsonify(contact_id=contact.public_id, list_id=mailing_list.public_id, status=sub.status, changed=changed)
+    return jsonify(
+        contact_id=contact.public_id, list_id=mailing_list.public_id, status=sub.status, changed=changed
+    )

@@ -1,4 +1,5 @@
 """JSON errors for the API: {"error": message, "detail": specifics}, for raised errors and failed routing alike."""
+
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 

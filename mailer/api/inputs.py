@@ -1,4 +1,5 @@
 """Reading API input: the JSON body, typed fields with per-field messages, and cursor pagination."""
+
 import json
 import math
 import re
@@ -56,11 +57,19 @@ def refuse_unknown(body: dict, allowed: set[str], where: str = "") -> None:
     """Unknown keys are refused, so a typo never silently does nothing."""
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise ApiError(422, "Unknown fields in the request.", {f"{where}{name}": "unknown field" for name in unknown})
+        raise ApiError(
+            422, "Unknown fields in the request.", {f"{where}{name}": "unknown field" for name in unknown}
+        )
 
 
-def string(body: dict, name: str, required: bool = False, nullable: bool = False, where: str = "",
-           multiline: bool = False) -> str | None:
+def string(
+    body: dict,
+    name: str,
+    required: bool = False,
+    nullable: bool = False,
+    where: str = "",
+    multiline: bool = False,
+) -> str | None:
     """A string field: missing → None (or 422 when required); any other type, or control characters → 422.
 
     Only a multiline field may hold line breaks and tabs; no field holds NUL, ESC or another control character.
@@ -115,13 +124,17 @@ def page_args() -> tuple[str | None, int]:
     return after, int(raw_limit)
 
 
-def keyset_page(query: Select, model, cursor_column, after: str | None, limit: int) -> tuple[list, str | None]:
+def keyset_page(
+    query: Select, model, cursor_column, after: str | None, limit: int
+) -> tuple[list, str | None]:
     """One page ordered by row id, continuing after the item whose public id is `after`; and the next cursor.
 
     Keyset paging (id > last id) stays fast and consistent however far a client pages.
     """
     if after is not None:
-        after_id = db.session.execute(query.where(cursor_column == after).with_only_columns(model.id)).scalar()
+        after_id = db.session.execute(
+            query.where(cursor_column == after).with_only_columns(model.id)
+        ).scalar()
         if after_id is None:
             raise invalid("after", "no item has this id here; start again without “after”")
         query = query.where(model.id > after_id)

@@ -1,4 +1,5 @@
 """GET /lists and GET /lists/<id>: the mailing lists and their subscriber counts."""
+
 from flask import jsonify
 from sqlalchemy import select
 
@@ -14,7 +15,8 @@ from mailer.subscriptions.lists import list_counts
 def list_by_public_id(public_id: str) -> MailingList:
     """The list with this id, or a JSON 404."""
     mailing_list = db.session.execute(
-        select(MailingList).where(MailingList.public_id == public_id)).scalar_one_or_none()
+        select(MailingList).where(MailingList.public_id == public_id)
+    ).scalar_one_or_none()
     if mailing_list is None:
         raise ApiError(404, "There is no list with this id.", {"list_id": public_id[:64]})
     return mailing_list

@@ -1,4 +1,5 @@
 """What the API returns for each resource. Only public ids leave the app; sensitive field values are masked."""
+
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,8 +20,13 @@ def iso(moment: datetime | None) -> str | None:
 def purpose_json(purpose: Purpose | None) -> dict | None:
     if purpose is None:
         return None
-    return {"id": purpose.public_id, "key": purpose.key, "name": purpose.name, "kind": purpose.kind,
-            "list_id": purpose.mailing_list.public_id if purpose.mailing_list is not None else None}
+    return {
+        "id": purpose.public_id,
+        "key": purpose.key,
+        "name": purpose.name,
+        "kind": purpose.kind,
+        "list_id": purpose.mailing_list.public_id if purpose.mailing_list is not None else None,
+    }
 
 
 def list_json(mailing_list: MailingList, counts: dict[str, int]) -> dict:
@@ -36,26 +42,41 @@ def list_json(mailing_list: MailingList, counts: dict[str, int]) -> dict:
 
 def _subscriptions(contact: Contact) -> list[dict]:
     query = select(Subscription).where(Subscription.contact_id == contact.id).order_by(Subscription.id)
-    return [{
-        "list": {"id": sub.mailing_list.public_id, "name": sub.mailing_list.name},
-        "status": sub.status,
-        "source": sub.source,
-        "requested_at": iso(sub.requested_at),
-        "confirmed_at": iso(sub.confirmed_at),
-        "unsubscribed_at": iso(sub.unsubscribed_at),
-    } for sub in db.session.execute(query).scalars()]
+    return [
+        {
+            "list": {"id": sub.mailing_list.public_id, "name": sub.mailing_list.name},
+            "status": sub.status,
+            "source": sub.source,
+            "requested_at": iso(sub.requested_at),
+            "confirmed_at": iso(sub.confirmed_at),
+            "unsubscribed_at": iso(sub.unsubscribed_at),
+        }
+        for sub in db.session.execute(query).scalars()
+    ]
 
 
 def _consent(contact: Contact) -> list[dict]:
-    query = select(ConsentState).where(ConsentState.contact_id == contact.id).order_by(ConsentState.purpose_id)
-    return [{"purpose": purpose_json(state.purpose), "status": state.status, "since": iso(state.updated_at)}
-            for state in db.session.execute(query).scalars()]
+    query = (
+        select(ConsentState).where(ConsentState.contact_id == contact.id).order_by(ConsentState.purpose_id)
+    )
+    return [
+        {"purpose": purpose_json(state.purpose), "status": state.status, "since": iso(state.updated_at)}
+        for state in db.session.execute(query).scalars()
+    ]
 
 
 def _fields(contact: Contact) -> list[dict]:
     """Custom field values as staff see them: sensitive ones masked (never revealed through the API)."""
-    return [{"key": field.key, "label": field.label, "category": field.category, "value": shown,
-             "masked": field.is_sensitive} for field, shown in field_service.values_for(contact)]
+    return [
+        {
+            "key": field.key,
+            "label": field.label,
+            "category": field.category,
+            "value": shown,
+            "masked": field.is_sensitive,
+        }
+        for field, shown in field_service.values_for(contact)
+    ]
 
 
 def contact_json(contact: Contact) -> dict:
@@ -83,8 +104,14 @@ def event_json(event: ConsentEvent) -> dict:
         "action": event.action,
         "purpose": purpose_json(event.purpose),
         "source": event.source,
-        "notice": {"key": notice.key, "version": notice.version, "content_hash": notice.content_hash,
-                   "content": notice.content} if notice is not None else None,
+        "notice": {
+            "key": notice.key,
+            "version": notice.version,
+            "content_hash": notice.content_hash,
+            "content": notice.content,
+        }
+        if notice is not None
+        else None,
         "email": event.email,
         "ip": event.ip,
         "user_agent": event.user_agent,
@@ -120,5 +147,10 @@ def campaign_json(campaign: Campaign, progress: dict | None = None, deliveries: 
 
 def uncertain_json(row) -> dict:
     """An uncertain delivery: its id (for a resend), the contact's public id, why, and when it was handed over."""
-    return {"id": str(row.id), "contact_id": row.contact_public_id, "reason": row.reason, "attempts": row.attempts,
-            "handed_at": iso(row.handed_at)}
+    return {
+        "id": str(row.id),
+        "contact_id": row.contact_public_id,
+        "reason": row.reason,
+        "attempts": row.attempts,
+        "handed_at": iso(row.handed_at),
+    }

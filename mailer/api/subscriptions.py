@@ -1,4 +1,5 @@
 """POST /subscriptions: a sign-up collected by an integration, through the same double opt-in as the forms."""
+
 from flask import current_app, g, jsonify
 
 from mailer.api import api_route
@@ -7,8 +8,10 @@ from mailer.subscriptions import api_signup, throttle
 from mailer.contacts.operations import email_hash
 from mailer.core.web import with_response_floor
 
-ACCEPTED_MESSAGE = ("Thank you. If this address can receive our mail, a confirmation email is on its way; the "
-                    "subscription starts when the person follows its link.")
+ACCEPTED_MESSAGE = (
+    "Thank you. If this address can receive our mail, a confirmation email is on its way; the "
+    "subscription starts when the person follows its link."
+)
 BODY_FIELDS = {"email", "name", "lists", "consent"}
 CONSENT_FIELDS = {"text", "source_url", "ip", "user_agent"}
 
@@ -39,6 +42,8 @@ def subscriptions_create():
     except api_signup.ApiSignupError as exc:
         raise invalid(exc.field_name, str(exc)) from None
     # The per-address budget is shared with the forms; past it the request is accepted and silently dropped.
-    if throttle.allow(current_app.config["SIGNUP_RATE_LIMIT_ADDRESS"], "signup-address", email_hash(checked.email)):
+    if throttle.allow(
+        current_app.config["SIGNUP_RATE_LIMIT_ADDRESS"], "signup-address", email_hash(checked.email)
+    ):
         api_signup.subscribe(checked, g.api_key)
     return jsonify(status="accepted", message=ACCEPTED_MESSAGE), 202

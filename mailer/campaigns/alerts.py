@@ -6,6 +6,7 @@ admin is then emailed by the `send_campaign_alert` actor, one message per person
 backoff while the relay is down. A second audit row marks each email the relay accepted, so a retry never sends
 the same alert to the same person twice.
 """
+
 import logging
 import smtplib
 
@@ -23,13 +24,15 @@ ALERT_ACTION = "campaign.auto_pause"
 WAIT_ALERT_ACTION = "campaign.relay_wait_alert"
 EMAILED_ACTION = "campaign.alert_emailed"
 NOTIFIED_ROLES = ("owner", "admin")
-MARK_ATTEMPTS = 5  # tries to record that an email went out; re-sending instead would be the duplicate we avoid
+MARK_ATTEMPTS = (
+    5  # tries to record that an email went out; re-sending instead would be the duplicate we avoid
+)
 
 ADVICE = {
     "policy": {
         "title": "Receiving mail servers refuse this campaign for policy reasons (5.7.x)",
         "summary": "A 5.7.x answer means the receiving side distrusts our sending setup or reputation, not the "
-                   "addresses: sending more now would only hurt the reputation further.",
+        "addresses: sending more now would only hurt the reputation further.",
         "checks": [
             "DKIM: the domain in the From address has an active key (flask dkim keygen) and its TXT record is "
             "published at <selector>._domainkey.<domain> exactly as printed.",
@@ -52,7 +55,7 @@ ADVICE = {
     "relay": {
         "title": "The campaign has been waiting for the relay for several minutes",
         "summary": "The relay refuses connections, does not answer or asks us to try later. Nothing is lost: "
-                   "the campaign goes on by itself as soon as the relay takes mail again.",
+        "the campaign goes on by itself as soon as the relay takes mail again.",
         "checks": [
             "The relay: is it running and reachable from the workers at the host and port in SMTP_URL?",
             "Credentials and limits: does the provider still accept our login, or has a sending quota run out?",
@@ -83,9 +86,15 @@ def raise_alert(campaign: Campaign, action: str, details: dict) -> AuditEvent:
     """Commit the alert (shown at once) and queue its email to every active owner and admin."""
     from mailer.privacy.audit import record
 
-    staff_ids = db.session.execute(select(StaffUser.id).where(StaffUser.active.is_(True),
-                                                              StaffUser.role.in_(NOTIFIED_ROLES))
-                                   .order_by(StaffUser.id)).scalars().all()
+    staff_ids = (
+        db.session.execute(
+            select(StaffUser.id)
+            .where(StaffUser.active.is_(True), StaffUser.role.in_(NOTIFIED_ROLES))
+            .order_by(StaffUser.id)
+        )
+        .scalars()
+        .all()
+    )
     event = record(action, "campaign", campaign.public_id, {**details, "notified": len(staff_ids)})
     db.session.flush()
     for staff_id in staff_ids:
@@ -101,26 +110,46 @@ def email_alert(event_id: int, staff_id: int) -> bool:
     from mailer.privacy.mail import send_email
 
     event, staff = db.session.get(AuditEvent, event_id), db.session.get(StaffUser, staff_id)
-    campaign = db.session.execute(select(Campaign).where(Campaign.public_id == (event.target_id if event else "")))\
-        .scalar_one_or_none()
-    if campaign is None or staff is None or not staff.active or staff.role not in NOTIFIED_ROLES \
-            or _already_emailed(event_id, staff_id):
+    campaign = db.session.execute(
+        select(Campaign).where(Campaign.public_id == (event.target_id if event else ""))
+    ).scalar_one_or_none()
+    if (
+        campaign is None
+        or staff is None
+        or not staff.active
+        or staff.role not in NOTIFIED_ROLES
+        or _already_emailed(event_id, staff_id)
+    ):
         db.session.rollback()
         return False
     kind = (event.details or {}).get("kind", "errors")
     advice, name = ADVICE.get(kind, ADVICE["errors"]), " ".join((campaign.name or "").split())[:120]
     reason = campaign.status_reason or ""
     if kind == "relay":  # the wait may be over by the time the relay takes this email
-        reason = campaign.waiting_reason or "The wait is over: the relay takes mail again and the campaign went on."
+        reason = (
+            campaign.waiting_reason
+            or "The wait is over: the relay takes mail again and the campaign went on."
+        )
     to_addr, public_id = staff.email, campaign.public_id
     db.session.commit()  # end the read before the outbox writes (SQLite allows one writer)
     heading, subject = _wording(kind, name, advice)
     try:
-        send_email(to_addr, None, subject, category="internal", heading=heading,
-                   paragraphs=[reason, advice["summary"], "What to check:" if kind == "relay" else
-                               "What to check before you resume:"],
-                   items=advice["checks"], button_url=external_url("admin.campaign_show", public_id=public_id),
-                   button_label="Open the campaign", footnote=_FOOTNOTES[kind == "relay"])
+        send_email(
+            to_addr,
+            None,
+            subject,
+            category="internal",
+            heading=heading,
+            paragraphs=[
+                reason,
+                advice["summary"],
+                "What to check:" if kind == "relay" else "What to check before you resume:",
+            ],
+            items=advice["checks"],
+            button_url=external_url("admin.campaign_show", public_id=public_id),
+            button_label="Open the campaign",
+            footnote=_FOOTNOTES[kind == "relay"],
+        )
     except (smtplib.SMTPException, OSError) as exc:
         db.session.rollback()
         raise AlertNotSent(f"the relay did not take alert {event_id}: {_describe(exc)}") from None
@@ -130,9 +159,9 @@ def email_alert(event_id: int, staff_id: int) -> bool:
 
 _FOOTNOTES = {
     False: "You receive this because you are an owner or admin. Nothing more is sent to this campaign's "
-           "recipients until someone resumes it.",
+    "recipients until someone resumes it.",
     True: "You receive this because you are an owner or admin. You get this email once per wait; the campaign "
-          "page shows the current state.",
+    "page shows the current state.",
 }
 
 
@@ -154,13 +183,18 @@ def _describe(exc: Exception) -> str:
 
 
 def _emailed_rows(event_ids: list[int]):
-    return select(AuditEvent).where(AuditEvent.action == EMAILED_ACTION, AuditEvent.target_type == "alert",
-                                    AuditEvent.target_id.in_([str(event_id) for event_id in event_ids]))
+    return select(AuditEvent).where(
+        AuditEvent.action == EMAILED_ACTION,
+        AuditEvent.target_type == "alert",
+        AuditEvent.target_id.in_([str(event_id) for event_id in event_ids]),
+    )
 
 
 def _already_emailed(event_id: int, staff_id: int) -> bool:
-    return any((row.details or {}).get("staff") == staff_id
-               for row in db.session.execute(_emailed_rows([event_id])).scalars())
+    return any(
+        (row.details or {}).get("staff") == staff_id
+        for row in db.session.execute(_emailed_rows([event_id])).scalars()
+    )
 
 
 def _mark_emailed(event_id: int, staff_id: int, campaign_public_id: str) -> None:
@@ -169,7 +203,9 @@ def _mark_emailed(event_id: int, staff_id: int, campaign_public_id: str) -> None
 
     for attempt in range(1, MARK_ATTEMPTS + 1):
         try:
-            record(EMAILED_ACTION, "alert", str(event_id), {"staff": staff_id, "campaign": campaign_public_id})
+            record(
+                EMAILED_ACTION, "alert", str(event_id), {"staff": staff_id, "campaign": campaign_public_id}
+            )
             db.session.commit()
             return
         except Exception:  # noqa: BLE001 - the email went out: never raise into a retry that would resend it
@@ -182,9 +218,15 @@ def emailed_counts(event_ids: list[int]) -> dict[int, int]:
     """How many owners and admins each alert has reached by email so far (one query)."""
     if not event_ids:
         return {}
-    rows = db.session.execute(select(AuditEvent.target_id, func.count()).where(
-        AuditEvent.action == EMAILED_ACTION, AuditEvent.target_type == "alert",
-        AuditEvent.target_id.in_([str(event_id) for event_id in event_ids])).group_by(AuditEvent.target_id))
+    rows = db.session.execute(
+        select(AuditEvent.target_id, func.count())
+        .where(
+            AuditEvent.action == EMAILED_ACTION,
+            AuditEvent.target_type == "alert",
+            AuditEvent.target_id.in_([str(event_id) for event_id in event_ids]),
+        )
+        .group_by(AuditEvent.target_id)
+    )
     return {int(target): count for target, count in rows}
 
 
@@ -197,10 +239,15 @@ def pause_alert(campaign: Campaign) -> dict | None:
 
 def _latest_alert_events(public_ids: list[str], action: str = ALERT_ACTION) -> dict[str, AuditEvent]:
     """The newest alert event of this kind for each of these campaigns (one query)."""
-    events = db.session.execute(select(AuditEvent).where(AuditEvent.action == action,
-                                                         AuditEvent.target_type == "campaign",
-                                                         AuditEvent.target_id.in_(public_ids))
-                                .order_by(AuditEvent.id)).scalars()
+    events = db.session.execute(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action == action,
+            AuditEvent.target_type == "campaign",
+            AuditEvent.target_id.in_(public_ids),
+        )
+        .order_by(AuditEvent.id)
+    ).scalars()
     return {event.target_id: event for event in events}  # later (newer) events overwrite earlier ones
 
 
@@ -211,15 +258,27 @@ def alerts_from(events: dict[str, AuditEvent]) -> dict[str, dict]:
     for public_id, event in events.items():
         details = event.details or {}
         kind = details.get("kind", "errors")
-        alerts[public_id] = {"kind": kind, "at": event.created_at, "notified": details.get("notified", 0),
-                             "emailed": emailed.get(event.id, 0), **ADVICE.get(kind, ADVICE["errors"])}
+        alerts[public_id] = {
+            "kind": kind,
+            "at": event.created_at,
+            "notified": details.get("notified", 0),
+            "emailed": emailed.get(event.id, 0),
+            **ADVICE.get(kind, ADVICE["errors"]),
+        }
     return alerts
 
 
 def paused_campaigns_needing_attention(limit: int = 10) -> list[tuple[Campaign, dict]]:
     """Campaigns paused by the engine, newest first, each with its alert (for the dashboard)."""
-    paused = db.session.execute(select(Campaign).where(Campaign.status == "paused",
-                                                       Campaign.status_reason.startswith("Paused automatically"))
-                                .order_by(Campaign.id.desc()).limit(limit)).scalars().all()
+    paused = (
+        db.session.execute(
+            select(Campaign)
+            .where(Campaign.status == "paused", Campaign.status_reason.startswith("Paused automatically"))
+            .order_by(Campaign.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     alerts = alerts_from(_latest_alert_events([campaign.public_id for campaign in paused])) if paused else {}
     return [(campaign, alerts[campaign.public_id]) for campaign in paused if campaign.public_id in alerts]

@@ -1,4 +1,5 @@
 """Campaign drafts: the editor's fields validated into a Campaign; schedule times read in a time zone."""
+
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parseaddr
@@ -94,8 +95,12 @@ def parse_schedule(local_text: str, tz_name: str) -> tuple[datetime, datetime]:
     aware = local.replace(tzinfo=zone, fold=0)
     utc = aware.astimezone(timezone.utc)
     if utc.astimezone(zone).replace(tzinfo=None) != local:
-        raise DraftError({"send_at": f"{local:%Y-%m-%d %H:%M} does not exist in {tz_name}: the clocks skip "
-                                    "that hour (daylight saving time). Choose another time."})
+        raise DraftError(
+            {
+                "send_at": f"{local:%Y-%m-%d %H:%M} does not exist in {tz_name}: the clocks skip "
+                "that hour (daylight saving time). Choose another time."
+            }
+        )
     return local, utc.replace(tzinfo=None)
 
 
@@ -138,8 +143,10 @@ def _sender_name(value: str, errors: dict[str, str]) -> str:
     if len(name) > MAX_FROM_NAME:
         errors["from_name"] = f"The sender name is too long ({MAX_FROM_NAME} characters at most)."
     elif any(sign in name for sign in AT_SIGNS) or "<" in name or ">" in name:
-        errors["from_name"] = ("The sender name can't contain an email address, “@”, “<” or “>”: mail programs "
-                               "would show it as the sender. Put the address under “Sender address”.")
+        errors["from_name"] = (
+            "The sender name can't contain an email address, “@”, “<” or “>”: mail programs "
+            "would show it as the sender. Put the address under “Sender address”."
+        )
     return name
 
 
@@ -178,8 +185,10 @@ def clean_fields(fields: DraftFields) -> dict:
     if not values["subject"] and "subject" not in errors:
         errors["subject"] = "Enter a subject line."
     elif len(values["subject"]) > MAX_SUBJECT:
-        errors["subject"] = (f"The subject is {len(values['subject'])} characters long; keep it to "
-                             f"{MAX_SUBJECT} (most inboxes show only the first 40–60).")
+        errors["subject"] = (
+            f"The subject is {len(values['subject'])} characters long; keep it to "
+            f"{MAX_SUBJECT} (most inboxes show only the first 40–60)."
+        )
     values["preheader"] = _single_line(fields.preheader, "preheader", "preheader", errors)
     if len(values["preheader"]) > MAX_PREHEADER:
         errors["preheader"] = f"The preheader is too long ({MAX_PREHEADER} characters at most)."
@@ -198,8 +207,12 @@ def clean_fields(fields: DraftFields) -> dict:
             errors[key] = refusal_message(f"The {label}")
         elif len(values[key]) > MAX_BODY:
             errors[key] = f"The {label} is too long ({len(values[key]):,} characters; {MAX_BODY:,} at most)."
-    for key, label in (("subject", "subject"), ("preheader", "preheader"), ("body", "body"),
-                       ("text_body", "text part")):
+    for key, label in (
+        ("subject", "subject"),
+        ("preheader", "preheader"),
+        ("body", "body"),
+        ("text_body", "text part"),
+    ):
         if key not in errors and (problem := _syntax_problem(label, values[key])):
             errors[key] = problem
     if "body" not in errors and (remote := remote_style_problems(values["body"], "body")):
@@ -273,9 +286,13 @@ def preview_campaign(fields: DraftFields, campaign: Campaign | None = None) -> C
         from_email=(fields.from_email or "").strip()[:320],
         reply_to=(fields.reply_to or "").strip()[:320],
         body_format=fields.body_format if fields.body_format in BODY_FORMATS else "markdown",
-        body=(fields.body or "")[:MAX_BODY], text_body=(fields.text_body or "")[:MAX_BODY],
-        track_opens=bool(fields.track_opens), track_clicks=bool(fields.track_clicks),
-        status="draft", compliance={}, timezone="UTC",
+        body=(fields.body or "")[:MAX_BODY],
+        text_body=(fields.text_body or "")[:MAX_BODY],
+        track_opens=bool(fields.track_opens),
+        track_clicks=bool(fields.track_clicks),
+        status="draft",
+        compliance={},
+        timezone="UTC",
     )
     preview.layout_id = layout.id if layout else None
     preview.layout = layout
@@ -285,11 +302,22 @@ def preview_campaign(fields: DraftFields, campaign: Campaign | None = None) -> C
 def duplicate_campaign(campaign: Campaign, created_by_id: int | None = None) -> Campaign:
     """A new draft with the same content and audience (sending state and schedule are not copied)."""
     copy = Campaign(
-        name=f"Copy of {campaign.name}"[:MAX_NAME], subject=campaign.subject, preheader=campaign.preheader,
-        from_name=campaign.from_name, from_email=campaign.from_email, reply_to=campaign.reply_to,
-        body_format=campaign.body_format, body=campaign.body, text_body=campaign.text_body,
-        layout_id=campaign.layout_id, track_opens=campaign.track_opens, track_clicks=campaign.track_clicks,
-        timezone=campaign.timezone, status="draft", compliance={}, created_by_id=created_by_id,
+        name=f"Copy of {campaign.name}"[:MAX_NAME],
+        subject=campaign.subject,
+        preheader=campaign.preheader,
+        from_name=campaign.from_name,
+        from_email=campaign.from_email,
+        reply_to=campaign.reply_to,
+        body_format=campaign.body_format,
+        body=campaign.body,
+        text_body=campaign.text_body,
+        layout_id=campaign.layout_id,
+        track_opens=campaign.track_opens,
+        track_clicks=campaign.track_clicks,
+        timezone=campaign.timezone,
+        status="draft",
+        compliance={},
+        created_by_id=created_by_id,
     )
     copy.lists = list(campaign.lists)
     copy.exclusion_lists = list(campaign.exclusion_lists)
@@ -315,14 +343,22 @@ def status_counts() -> dict[str, int]:
 def draft_from_campaign(campaign: Campaign) -> DraftFields:
     """The editor's fields for an existing campaign."""
     return DraftFields(
-        name=campaign.name, subject=campaign.subject, preheader=campaign.preheader,
+        name=campaign.name,
+        subject=campaign.subject,
+        preheader=campaign.preheader,
         from_name=campaign.from_name,
-        from_email=campaign.from_email, reply_to=campaign.reply_to, body_format=campaign.body_format,
-        body=campaign.body, text_body=campaign.text_body, layout_id=campaign.layout_id,
+        from_email=campaign.from_email,
+        reply_to=campaign.reply_to,
+        body_format=campaign.body_format,
+        body=campaign.body,
+        text_body=campaign.text_body,
+        layout_id=campaign.layout_id,
         list_ids=[lst.id for lst in campaign.lists],
         exclusion_list_ids=[lst.id for lst in campaign.exclusion_lists],
-        track_opens=campaign.track_opens, track_clicks=campaign.track_clicks,
-        send_at=local_schedule_text(campaign), timezone=campaign.timezone or "UTC",
+        track_opens=campaign.track_opens,
+        track_clicks=campaign.track_clicks,
+        send_at=local_schedule_text(campaign),
+        timezone=campaign.timezone or "UTC",
     )
 
 

@@ -5,6 +5,7 @@ premailer's allow_network=False only skips <link> stylesheets; cssutils, which p
 refuses all URLs, @import rules are dropped from the output, and saving a layout or body that uses @import or a
 <link> stylesheet is refused with a message saying why.
 """
+
 import logging
 import re
 
@@ -39,9 +40,17 @@ def without_imports(html: str) -> str:
 
 def inline_css(html: str) -> str:
     """Inline the CSS into style attributes; fetches nothing (no <link>, no @import, no file)."""
-    return _NoFetchPremailer(without_imports(html), allow_network=False, base_url=None, remove_classes=False,
-                             keep_style_tags=True, strip_important=False, disable_validation=True,
-                             cssutils_logging_level=logging.CRITICAL, disable_leftover_css=False).transform()
+    return _NoFetchPremailer(
+        without_imports(html),
+        allow_network=False,
+        base_url=None,
+        remove_classes=False,
+        keep_style_tags=True,
+        strip_important=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+        disable_leftover_css=False,
+    ).transform()
 
 
 def _unescape(match: re.Match) -> str:
@@ -54,11 +63,17 @@ def _unescape(match: re.Match) -> str:
 def remote_style_problems(html: str, what: str = "layout") -> list[str]:
     """Why this HTML can't be saved, if it loads CSS from elsewhere (empty list: it doesn't)."""
     problems = []
-    css = " ".join(block for _, block, _ in _STYLE_BLOCK.findall(html or ""))  # text elsewhere may say "@import"
+    css = " ".join(
+        block for _, block, _ in _STYLE_BLOCK.findall(html or "")
+    )  # text elsewhere may say "@import"
     if re.search(r"@import\b", _CSS_ESCAPE.sub(_unescape, css), re.I):  # `@\69mport` is @import to CSS
-        problems.append(f"The {what} uses @import to load a stylesheet. Emails can't load other files and we never "
-                        "fetch them for you: paste the CSS itself into a <style> block.")
+        problems.append(
+            f"The {what} uses @import to load a stylesheet. Emails can't load other files and we never "
+            "fetch them for you: paste the CSS itself into a <style> block."
+        )
     if _LINK_STYLESHEET.search(html or ""):
-        problems.append(f"The {what} links a remote stylesheet (<link rel=\"stylesheet\">), which most email "
-                        "programs ignore and we never fetch: paste the CSS itself into a <style> block.")
+        problems.append(
+            f'The {what} links a remote stylesheet (<link rel="stylesheet">), which most email '
+            "programs ignore and we never fetch: paste the CSS itself into a <style> block."
+        )
     return problems

@@ -3,6 +3,7 @@
 A layout is stored only when every required footer part is in it (rendering.validate_layout), so any
 saved layout is a verified one.
 """
+
 import os
 
 from sqlalchemy import func, select
@@ -11,8 +12,9 @@ from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign, Layout
 from mailer.campaigns import rendering
 
-LAYOUT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                          "templates", "layouts")
+LAYOUT_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "templates", "layouts"
+)
 # (file, name) of the layouts every installation starts with; the first is the default for new campaigns.
 BUILTIN_LAYOUTS = (
     ("classic.html", "Classic card"),
@@ -42,7 +44,8 @@ def ensure_builtin_layouts() -> list[Layout]:
     for filename, name in BUILTIN_LAYOUTS:
         html = _builtin_html(filename)
         layout = db.session.execute(
-            select(Layout).where(Layout.builtin.is_(True), Layout.name == name)).scalar_one_or_none()
+            select(Layout).where(Layout.builtin.is_(True), Layout.name == name)
+        ).scalar_one_or_none()
         if layout is None:
             layout = Layout(name=name, html=html, builtin=True)
             db.session.add(layout)
@@ -67,14 +70,18 @@ def default_layout() -> Layout | None:
     layout = db.session.execute(query).scalar_one_or_none()
     if layout is None:
         layout = db.session.execute(
-            select(Layout).where(Layout.verified.is_(True)).order_by(Layout.id).limit(1)).scalar_one_or_none()
+            select(Layout).where(Layout.verified.is_(True)).order_by(Layout.id).limit(1)
+        ).scalar_one_or_none()
     return layout
 
 
 def usage_counts() -> dict[int, int]:
     """How many campaigns use each layout."""
-    query = (select(Campaign.layout_id, func.count()).where(Campaign.layout_id.is_not(None))
-             .group_by(Campaign.layout_id))
+    query = (
+        select(Campaign.layout_id, func.count())
+        .where(Campaign.layout_id.is_not(None))
+        .group_by(Campaign.layout_id)
+    )
     return dict(db.session.execute(query).all())
 
 

@@ -3,6 +3,7 @@
 draft ⇄ scheduled → sending ⇄ paused → sent / cancelled. The caller commits; messages to workers go out only
 after that commit. The sending itself happens in workers (mailer/sending/engine.py).
 """
+
 import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,11 +31,15 @@ def _problems(campaign: Campaign) -> list[str]:
     """Everything that stops this campaign from being sent, in words for people."""
     problems = []
     if not (current_app.config.get("MAILER_POSTAL_ADDRESS") or "").strip():
-        problems.append("No postal address is configured (MAILER_POSTAL_ADDRESS); marketing email must show one.")
+        problems.append(
+            "No postal address is configured (MAILER_POSTAL_ADDRESS); marketing email must show one."
+        )
     if campaign.layout is None:
         problems.append("Choose a layout.")
     elif not campaign.layout.verified or rendering.validate_layout(campaign.layout.html):
-        problems.append(f"The layout “{campaign.layout.name}” is missing required footer parts; fix it first.")
+        problems.append(
+            f"The layout “{campaign.layout.name}” is missing required footer parts; fix it first."
+        )
     if not (campaign.subject or "").strip():
         problems.append("Write a subject line.")
     if not (campaign.body or "").strip():
@@ -69,6 +74,7 @@ def compliance_preview(campaign: Campaign) -> dict:
 
 def _compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
     """Compile and CSS-inline once; create the campaign's Link rows; prove it renders for a sample person."""
+
     def link_ids(urls: list[str]) -> dict[str, int]:
         known = {link.url: link for link in campaign.links}
         for url in urls:
@@ -80,8 +86,12 @@ def _compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
 
     compiled = rendering.compile_campaign(campaign, link_ids)
     context = rendering.base_context(campaign)
-    context.update(contact=dict(rendering.SAMPLE_CONTACT), unsubscribe_url="https://example.invalid/u",
-                   preferences_url="https://example.invalid/p", _links=compiled.links)
+    context.update(
+        contact=dict(rendering.SAMPLE_CONTACT),
+        unsubscribe_url="https://example.invalid/u",
+        preferences_url="https://example.invalid/p",
+        _links=compiled.links,
+    )
     try:
         compiled.render(context)
     except Exception as exc:  # noqa: BLE001 - any template failure is the marketer's to fix
@@ -93,11 +103,15 @@ def _compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
 def start_campaign(campaign: Campaign) -> None:
     """Send now: check, store the compliance preview, compile once, and hand over to the planner."""
     if campaign.status not in ("draft", "scheduled"):
-        raise CampaignError(f"This campaign is {campaign.status}; only a draft or scheduled campaign can be sent.")
+        raise CampaignError(
+            f"This campaign is {campaign.status}; only a draft or scheduled campaign can be sent."
+        )
     _require_sendable(campaign)
     preview = compliance_preview(campaign)
     if not preview["recipients"]:
-        raise CampaignError("Nobody on the chosen lists may receive this campaign right now (see the exclusions).")
+        raise CampaignError(
+            "Nobody on the chosen lists may receive this campaign right now (see the exclusions)."
+        )
     _compile_for_sending(campaign)
     now = utcnow()
     campaign.status, campaign.status_reason = "sending", ""
@@ -121,15 +135,22 @@ def schedule_campaign(campaign: Campaign, local_dt: datetime, tz_name: str) -> N
         raise CampaignError("That time has already passed. Choose a time in the future.")
     _require_sendable(campaign)
     compliance_preview(campaign)
-    rendering.render_campaign(campaign)  # refuse now, not at send time, if the email can't render (or too slowly)
+    rendering.render_campaign(
+        campaign
+    )  # refuse now, not at send time, if the email can't render (or too slowly)
     campaign.status, campaign.status_reason = "scheduled", ""
     campaign.scheduled_at, campaign.timezone = when, tz_name
 
 
 def start_due_campaigns() -> int:
     """Start every scheduled campaign whose time has come (the scheduler runs this each minute)."""
-    due = db.session.execute(select(Campaign.id).where(Campaign.status == "scheduled",
-                                                       Campaign.scheduled_at <= utcnow())).scalars().all()
+    due = (
+        db.session.execute(
+            select(Campaign.id).where(Campaign.status == "scheduled", Campaign.scheduled_at <= utcnow())
+        )
+        .scalars()
+        .all()
+    )
     started = 0
     for campaign_id in due:
         campaign = db.session.get(Campaign, campaign_id)
@@ -148,8 +169,10 @@ def start_due_campaigns() -> int:
 def _transition(campaign: Campaign, allowed: tuple[str, ...], to: str, reason: str = "") -> None:
     """Change status in one UPDATE guarded by the current status (workers may be changing it too)."""
     changed = db.session.execute(
-        update(Campaign).where(Campaign.id == campaign.id, Campaign.status.in_(allowed))
-        .values(status=to, status_reason=reason).execution_options(synchronize_session=False)
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status.in_(allowed))
+        .values(status=to, status_reason=reason)
+        .execution_options(synchronize_session=False)
     ).rowcount
     db.session.refresh(campaign)
     if not changed:
@@ -161,8 +184,9 @@ def unschedule_campaign(campaign: Campaign) -> None:
     try:
         _transition(campaign, ("scheduled",), "draft")
     except CampaignError:
-        raise CampaignError(f"This campaign is {campaign.status}; only a scheduled campaign can go back to "
-                            "draft.") from None
+        raise CampaignError(
+            f"This campaign is {campaign.status}; only a scheduled campaign can go back to draft."
+        ) from None
     campaign.scheduled_at = None
 
 
@@ -182,8 +206,11 @@ def _requeue(campaign: Campaign) -> None:
     """Messages for the unfinished work of a campaign (duplicates are harmless: claiming is atomic)."""
     if not campaign.planning_done:
         enqueue_after_commit(db.session, "plan_campaign", campaign.id)
-    batches = db.session.execute(select(Delivery.batch).where(Delivery.campaign_id == campaign.id,
-                                                              Delivery.status == "queued").distinct()).scalars()
+    batches = db.session.execute(
+        select(Delivery.batch)
+        .where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
+        .distinct()
+    ).scalars()
     for batch in sorted(batches):
         enqueue_after_commit(db.session, "send_batch", campaign.id, batch)
     enqueue_after_commit(db.session, "finish_campaign_if_done", campaign.id)
@@ -194,8 +221,10 @@ def cancel_campaign(campaign: Campaign) -> None:
     _transition(campaign, ("scheduled", "sending", "paused"), "cancelled", "Cancelled by a person.")
     now = utcnow()
     skipped = db.session.execute(
-        update(Delivery).where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
-        .values(status="skipped", reason="cancelled", finished_at=now).execution_options(synchronize_session=False)
+        update(Delivery)
+        .where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
+        .values(status="skipped", reason="cancelled", finished_at=now)
+        .execution_options(synchronize_session=False)
     ).rowcount
     count_open(campaign.id, -skipped)
     campaign.finished_at = now
@@ -211,13 +240,21 @@ def progress(campaign: Campaign) -> dict:
     now = utcnow()
     recent_since = now - timedelta(seconds=RATE_WINDOW_SECONDS)
     rows = db.session.execute(
-        select(Delivery.status, func.count(), func.sum(case((Delivery.finished_at >= recent_since, 1), else_=0)))
-        .where(Delivery.campaign_id == campaign.id).group_by(Delivery.status)).all()
+        select(
+            Delivery.status, func.count(), func.sum(case((Delivery.finished_at >= recent_since, 1), else_=0))
+        )
+        .where(Delivery.campaign_id == campaign.id)
+        .group_by(Delivery.status)
+    ).all()
     counts = {status: count for status, count, _ in rows}
     recent = sum(int(finished or 0) for status, _, finished in rows if status in FINAL_DELIVERY_STATUSES)
     planned = sum(counts.values())
     expected = int((campaign.compliance or {}).get("recipients") or 0)
-    total = planned if campaign.planning_done or campaign.status in ("sent", "cancelled") else max(planned, expected)
+    total = (
+        planned
+        if campaign.planning_done or campaign.status in ("sent", "cancelled")
+        else max(planned, expected)
+    )
     final = sum(counts.get(status, 0) for status in FINAL_DELIVERY_STATUSES)
     remaining = max(0, total - final)
     if campaign.status == "cancelled":
@@ -228,11 +265,21 @@ def progress(campaign: Campaign) -> dict:
     if campaign.status == "sending" and elapsed > 0:
         rate = recent / min(elapsed, RATE_WINDOW_SECONDS)
     eta = remaining / rate if rate > 0 and campaign.status == "sending" and remaining else None
-    return {"status": campaign.status, "status_reason": campaign.status_reason or "", "total": total,
-            "queued": counts.get("queued", 0), "sending": counts.get("sending", 0), "sent": counts.get("sent", 0),
-            "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
-            "bounced": counts.get("bounced", 0), "uncertain": counts.get("uncertain", 0), "remaining": remaining,
-            "rate_per_s": round(rate, 1), "eta_s": round(eta) if eta is not None else None}
+    return {
+        "status": campaign.status,
+        "status_reason": campaign.status_reason or "",
+        "total": total,
+        "queued": counts.get("queued", 0),
+        "sending": counts.get("sending", 0),
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+        "skipped": counts.get("skipped", 0),
+        "bounced": counts.get("bounced", 0),
+        "uncertain": counts.get("uncertain", 0),
+        "remaining": remaining,
+        "rate_per_s": round(rate, 1),
+        "eta_s": round(eta) if eta is not None else None,
+    }
 
 
 def send_test(campaign: Campaign, addresses: list[str]) -> int:

@@ -1,4 +1,5 @@
 """Campaigns (one mailing: content, audience, schedule, sending state), their layouts and links."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text, UniqueConstraint
@@ -64,8 +65,12 @@ class Campaign(db.Model):
     status_reason: Mapped[str] = mapped_column(Text, default="")  # why it paused, failed to start …
     scheduled_at: Mapped[datetime | None]  # UTC
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    compliance: Mapped[dict] = mapped_column(JSON, default=dict)  # stored preview: recipients and exclusions by reason
-    compiled_html: Mapped[str] = mapped_column(Text, default="")  # layout + body, CSS inlined once per campaign
+    compliance: Mapped[dict] = mapped_column(
+        JSON, default=dict
+    )  # stored preview: recipients and exclusions by reason
+    compiled_html: Mapped[str] = mapped_column(
+        Text, default=""
+    )  # layout + body, CSS inlined once per campaign
     compiled_text: Mapped[str] = mapped_column(Text, default="")
     planned_through: Mapped[int] = mapped_column(default=0)  # keyset cursor: last contact id planned
     planning_done: Mapped[bool] = mapped_column(default=False)

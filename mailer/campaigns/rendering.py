@@ -5,6 +5,7 @@ layout says `{{ content }}`, inlines the CSS (email_css: nothing is ever fetched
 `{{ _links[id] }}` slots. What is left is one sandboxed template per campaign that each recipient renders in
 microseconds: merge fields, footer URLs, and tracking only for those who consented.
 """
+
 import hashlib
 import html as html_lib
 import logging
@@ -32,8 +33,13 @@ FOOTER_PARTS = {
     "postal_address": "postal address",
     "organisation": "sender's name (organisation)",
 }
-SAMPLE_CONTACT = {"email": "jane.doe@example.com", "name": "Jane Doe", "first_name": "Jane", "last_name": "Doe",
-                  "attributes": {}}
+SAMPLE_CONTACT = {
+    "email": "jane.doe@example.com",
+    "name": "Jane Doe",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "attributes": {},
+}
 _JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _CONTENT_TAG = re.compile(r"\{\{-?\s*content\s*(?:\|\s*safe\s*)?-?\}\}")
 _HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)(")', re.I | re.S)
@@ -156,9 +162,13 @@ class CompiledCampaign:
             self._html = html_env.from_string(self.html_source)
             self._text = text_env.from_string(self.text_source)
             self._subject = text_env.from_string(self.subject_source) if "{" in self.subject_source else None
-            self._preheader = text_env.from_string(self.preheader_source) if "{" in self.preheader_source else None
+            self._preheader = (
+                text_env.from_string(self.preheader_source) if "{" in self.preheader_source else None
+            )
         except TemplateSyntaxError as exc:
-            raise CampaignError(f"The email has a template error on line {exc.lineno}: {exc.message}") from None
+            raise CampaignError(
+                f"The email has a template error on line {exc.lineno}: {exc.message}"
+            ) from None
         except (RecursionError, MemoryError) as exc:
             raise CampaignError(failure_message(exc)) from None
 
@@ -170,14 +180,18 @@ class CompiledCampaign:
             subject = render(self._subject, context) if self._subject else self.subject_source
             subject = " ".join(subject.split())  # one line: a header must never carry a line break
             context["subject"] = subject
-            context["preheader"] = render(self._preheader, context) if self._preheader else self.preheader_source
+            context["preheader"] = (
+                render(self._preheader, context) if self._preheader else self.preheader_source
+            )
             return Rendered(subject, render(self._html, context), render(self._text, context))
 
 
 def _text_footer() -> str:
-    return ("\n\n--\n{{ organisation }}, {{ postal_address }}\n"
-            "Manage your preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n"
-            "Privacy notice: {{ privacy_url }}\n")
+    return (
+        "\n\n--\n{{ organisation }}, {{ postal_address }}\n"
+        "Manage your preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n"
+        "Privacy notice: {{ privacy_url }}\n"
+    )
 
 
 def compile_campaign(campaign, link_ids=None) -> CompiledCampaign:
@@ -219,16 +233,21 @@ def compile_campaign(campaign, link_ids=None) -> CompiledCampaign:
             return match.group(0)
 
         inlined = _HREF.sub(slot, inlined)
-    return CompiledCampaign(ph.restore(inlined), ph.restore(text), campaign.subject or "", campaign.preheader or "",
-                            links)
+    return CompiledCampaign(
+        ph.restore(inlined), ph.restore(text), campaign.subject or "", campaign.preheader or "", links
+    )
 
 
 def base_context(campaign) -> dict:
     """The per-campaign part of every recipient's template context."""
     config = current_app.config
-    return {"organisation": config["MAILER_ORGANISATION"], "postal_address": config["MAILER_POSTAL_ADDRESS"],
-            "privacy_url": f"{config['MAILER_BASE_URL']}/privacy",  # the published privacy notice (Art. 13)
-            "campaign": {"name": campaign.name}, "_pixel": Markup("")}
+    return {
+        "organisation": config["MAILER_ORGANISATION"],
+        "postal_address": config["MAILER_POSTAL_ADDRESS"],
+        "privacy_url": f"{config['MAILER_BASE_URL']}/privacy",  # the published privacy notice (Art. 13)
+        "campaign": {"name": campaign.name},
+        "_pixel": Markup(""),
+    }
 
 
 def render_campaign(campaign, contact=None) -> Rendered:
@@ -243,8 +262,12 @@ def render_campaign(campaign, contact=None) -> Rendered:
         view, contact_id = dict(SAMPLE_CONTACT), "preview"
     list_id = campaign.lists[0].public_id if campaign.lists else None
     context = base_context(campaign)
-    context.update(contact=view, unsubscribe_url=recipient_links.unsubscribe_url(contact_id, list_id, campaign.public_id),
-                   preferences_url=recipient_links.preferences_url(contact_id), _links=compiled.links)
+    context.update(
+        contact=view,
+        unsubscribe_url=recipient_links.unsubscribe_url(contact_id, list_id, campaign.public_id),
+        preferences_url=recipient_links.preferences_url(contact_id),
+        _links=compiled.links,
+    )
     try:
         return compiled.render(context)
     except Exception as exc:  # noqa: BLE001 - whatever a marketer's template does wrong is theirs to fix, never a 500
@@ -271,8 +294,16 @@ def validate_layout(html: str) -> list[str]:
         "postal_address": f"SENTINEL-POSTAL-{tag}",
         "organisation": f"SENTINEL-ORGANISATION-{tag}",
     }
-    context = dict(sentinels, content=Markup("<p>Body</p>"), subject="Subject", preheader="Preheader",
-                   contact=dict(SAMPLE_CONTACT), campaign={"name": "Campaign"}, _pixel=Markup(""), _links={})
+    context = dict(
+        sentinels,
+        content=Markup("<p>Body</p>"),
+        subject="Subject",
+        preheader="Preheader",
+        contact=dict(SAMPLE_CONTACT),
+        campaign={"name": "Campaign"},
+        _pixel=Markup(""),
+        _links={},
+    )
     try:
         rendered = _COMMENT.sub("", template_limits.render(template, context))
     except Exception as exc:  # noqa: BLE001 - any failure of a marketer's template is reported, not raised

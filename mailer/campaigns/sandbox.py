@@ -4,6 +4,7 @@ Counting instead of tracing: the compiled code iterates every `for` through `bou
 output into a size-checked buffer, and routes `~` through `bounded_concat`; calls, filters and the `* + % **`
 operators are checked before they run (widths, repeat counts, replacements) and after (the size of the result).
 """
+
 import functools
 import math
 import re
@@ -46,8 +47,9 @@ class _BoundedCodeGenerator(CodeGenerator):
     """Jinja's code generator with the three hooks above; everything else is compiled as usual."""
 
     def visit_For(self, node, frame):
-        node.iter = nodes.Call(nodes.EnvironmentAttribute("bounded_iter"), [node.iter], [], None, None,
-                               lineno=node.lineno)
+        node.iter = nodes.Call(
+            nodes.EnvironmentAttribute("bounded_iter"), [node.iter], [], None, None, lineno=node.lineno
+        )
         super().visit_For(node, frame)
 
     def buffer(self, frame):
@@ -104,7 +106,9 @@ def _check_join(items) -> list:
 
 
 def _guarded_filter(name: str, func):
-    offset = 1 if _PassArg.from_obj(func) is None else 2  # the value, after the context or environment if passed
+    offset = (
+        1 if _PassArg.from_obj(func) is None else 2
+    )  # the value, after the context or environment if passed
 
     @functools.wraps(func)
     def guarded(*args, **kwargs):
@@ -116,9 +120,9 @@ def _guarded_filter(name: str, func):
         if name == "format":
             _check_format(value, args[offset:], kwargs)
         elif name == "replace" and isinstance(value, str) and len(args) >= offset + 2:
-            _check_replace(value, *args[offset:offset + 3])
+            _check_replace(value, *args[offset : offset + 3])
         elif name == "join" and value is not None:
-            args = (*args[:offset - 1], _check_join(value), *args[offset:])
+            args = (*args[: offset - 1], _check_join(value), *args[offset:])
         result = func(*args, **kwargs)
         if (size := _size(result)) is not None:
             limits.check_size(size)
@@ -179,7 +183,9 @@ class BoundedSandbox(SandboxedEnvironment):
             _check_format(left, right if isinstance(right, tuple) else (right,))
         elif operator == "**" and isinstance(left, (int, float)) and isinstance(right, (int, float)):
             if abs(left) > 1 and right > 0 and right * math.log2(abs(left)) > 4096:
-                raise TemplateLimitError("The template computes a number too large to show (a huge `**` power).")
+                raise TemplateLimitError(
+                    "The template computes a number too large to show (a huge `**` power)."
+                )
         result = super().call_binop(context, operator, left, right)
         if (size := _size(result)) is not None:
             limits.check_size(size)
@@ -203,8 +209,10 @@ class BoundedSandbox(SandboxedEnvironment):
         if isinstance(__obj, LoopContext) and args:  # `loop(children)` of a recursive for
             args = (__self.bounded_iter(args[0]), *args[1:])
         if limits.depth >= MAX_CALL_DEPTH:
-            raise TemplateLimitError(f"The template calls macros (or a recursive loop) more than {MAX_CALL_DEPTH} "
-                                     "levels deep; does something call itself without end?")
+            raise TemplateLimitError(
+                f"The template calls macros (or a recursive loop) more than {MAX_CALL_DEPTH} "
+                "levels deep; does something call itself without end?"
+            )
         limits.depth += 1
         try:
             result = super().call(__context, __obj, *args, **kwargs)

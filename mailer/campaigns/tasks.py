@@ -1,4 +1,5 @@
 """dramatiq actors of the campaigns domain: scheduled starts, recovery and operator alerts."""
+
 from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns import relay_wait as relay_wait_alerts

@@ -5,6 +5,7 @@ doubling `~` in a loop or a macro calling itself. template_sandbox.BoundedSandbo
 Budget here, which holds per render (`with budget(): …`, a context variable, so threads never share one); over a
 limit the render stops with a TemplateLimitError whose message is written for the marketer.
 """
+
 import math
 import time
 from contextlib import contextmanager
@@ -55,12 +56,16 @@ class Budget:
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
-            raise TemplateLimitError(f"The template takes too long to render: it was stopped after {self.seconds:g} "
-                                     "seconds. Look for loops inside loops, or loops over very long sequences.")
+            raise TemplateLimitError(
+                f"The template takes too long to render: it was stopped after {self.seconds:g} "
+                "seconds. Look for loops inside loops, or loops over very long sequences."
+            )
 
     def too_large(self) -> TemplateLimitError:
-        return TemplateLimitError(f"The template produces more than {_size_text(self.max_output)}; an email must "
-                                  "be far smaller. Look for repeated text (`*`, `~`, loops) or very large numbers.")
+        return TemplateLimitError(
+            f"The template produces more than {_size_text(self.max_output)}; an email must "
+            "be far smaller. Look for repeated text (`*`, `~`, loops) or very large numbers."
+        )
 
     def check_size(self, size: int) -> None:
         if size > self.max_output:
@@ -83,8 +88,10 @@ _BUDGET: ContextVar[Budget | None] = ContextVar("template_budget", default=None)
 def _limits() -> tuple[float, int]:
     if has_app_context():
         config = current_app.config
-        return (float(config.get("TEMPLATE_RENDER_SECONDS", DEFAULT_SECONDS)),
-                int(config.get("TEMPLATE_MAX_OUTPUT", DEFAULT_MAX_OUTPUT)))
+        return (
+            float(config.get("TEMPLATE_RENDER_SECONDS", DEFAULT_SECONDS)),
+            int(config.get("TEMPLATE_MAX_OUTPUT", DEFAULT_MAX_OUTPUT)),
+        )
     return DEFAULT_SECONDS, DEFAULT_MAX_OUTPUT
 
 

@@ -1,4 +1,5 @@
 """Operator commands: `flask --app wsgi <command>`."""
+
 import click
 from flask import Flask
 
@@ -16,10 +17,19 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("create-admin")
     @click.argument("email")
-    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-                  help="Prompted for when left out.")
-    @click.option("--role", default="owner", show_default=True,
-                  type=click.Choice(["owner", "admin", "marketer", "viewer", "privacy"]))
+    @click.option(
+        "--password",
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help="Prompted for when left out.",
+    )
+    @click.option(
+        "--role",
+        default="owner",
+        show_default=True,
+        type=click.Choice(["owner", "admin", "marketer", "viewer", "privacy"]),
+    )
     def create_admin(email: str, password: str, role: str) -> None:
         """Create a staff account."""
         from mailer.staff.models.accounts import ROLES_NEEDING_SECOND_FACTOR
@@ -53,8 +63,10 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(f"No staff account {address}.")
         reset_second_factors(user)
         db.session.commit()
-        click.echo(f"Removed every second factor of {user.email} and ended their sessions; "
-                   "they set one up again at their next login.")
+        click.echo(
+            f"Removed every second factor of {user.email} and ended their sessions; "
+            "they set one up again at their next login."
+        )
 
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
@@ -78,8 +90,11 @@ def init_app(app: Flask) -> None:
         if report.ok:
             click.echo(f"Ledger intact: {report.checked} events verified.")
             return
-        click.echo(f"Ledger TAMPERED at event {report.bad_event_id}: {report.reason} "
-                   f"({report.checked} events verified before it).", err=True)
+        click.echo(
+            f"Ledger TAMPERED at event {report.bad_event_id}: {report.reason} "
+            f"({report.checked} events verified before it).",
+            err=True,
+        )
         raise SystemExit(1)
 
     @consent.command("rebuild")
@@ -98,8 +113,10 @@ def init_app(app: Flask) -> None:
 
         report = purge(days=days, dry_run=dry_run)
         prefix = "Would purge" if dry_run else "Purged"
-        click.echo(f"{prefix} {report['subscriptions']} pending subscriptions of {report['contacts']} contacts; "
-                   f"{report['anonymised']} contacts anonymised.")
+        click.echo(
+            f"{prefix} {report['subscriptions']} pending subscriptions of {report['contacts']} contacts; "
+            f"{report['anonymised']} contacts anonymised."
+        )
 
     @app.cli.command("scheduler")
     def scheduler() -> None:
@@ -116,9 +133,15 @@ def init_import_command(app: Flask) -> None:
     @app.cli.command("import-contacts")
     @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
     @click.option("--list", "list_name", required=True, help="Name of the list to import into.")
-    @click.option("--mode", type=click.Choice(["double-opt-in", "has-consent"]), default="double-opt-in",
-                  show_default=True)
-    @click.option("--statement", default="", help="Where and how consent was obtained (required for has-consent).")
+    @click.option(
+        "--mode",
+        type=click.Choice(["double-opt-in", "has-consent"]),
+        default="double-opt-in",
+        show_default=True,
+    )
+    @click.option(
+        "--statement", default="", help="Where and how consent was obtained (required for has-consent)."
+    )
     def import_contacts(csv_file: str, list_name: str, mode: str, statement: str) -> None:
         """Import contacts from CSV into a list and wait for the worker to finish it."""
         from sqlalchemy import select
@@ -126,11 +149,17 @@ def init_import_command(app: Flask) -> None:
         from mailer.subscriptions.models.lists import MailingList
         from mailer.contacts import imports
 
-        mailing_list = db.session.execute(select(MailingList).where(MailingList.name == list_name)).scalar_one_or_none()
+        mailing_list = db.session.execute(
+            select(MailingList).where(MailingList.name == list_name)
+        ).scalar_one_or_none()
         with open(csv_file, "rb") as handle:
-            req = imports.ImportRequest(filename=csv_file.rsplit("/", 1)[-1], data=handle.read(),
-                                        mailing_list=mailing_list, mode=mode.replace("-", "_"),
-                                        consent_statement=statement)
+            req = imports.ImportRequest(
+                filename=csv_file.rsplit("/", 1)[-1],
+                data=handle.read(),
+                mailing_list=mailing_list,
+                mode=mode.replace("-", "_"),
+                consent_statement=statement,
+            )
         try:
             job = imports.create_import(req, staff_id=None, queue=False)
         except imports.ImportRefused as exc:
@@ -138,8 +167,10 @@ def init_import_command(app: Flask) -> None:
         db.session.commit()
         imports.run_import(job.id)  # the operator waits for it here
         job = db.session.get(type(job), job.id)
-        click.echo(f"Import {job.status}: {job.added} added, {job.invited} invited by double opt-in, "
-                   f"skipped {sum(job.skipped.values())} {job.skipped or ''}")
+        click.echo(
+            f"Import {job.status}: {job.added} added, {job.invited} invited by double opt-in, "
+            f"skipped {sum(job.skipped.values())} {job.skipped or ''}"
+        )
 
 
 def init_sending_commands(app: Flask) -> None:
@@ -162,7 +193,9 @@ def init_sending_commands(app: Flask) -> None:
         except (ValueError, DkimKeyError) as exc:
             raise click.ClickException(str(exc)) from None
         db.session.commit()
-        click.echo(f"Created DKIM key {key.selector} for {key.domain}; mail from @{key.domain} is now signed with it.")
+        click.echo(
+            f"Created DKIM key {key.selector} for {key.domain}; mail from @{key.domain} is now signed with it."
+        )
         click.echo("Publish this TXT record in DNS:")
         click.echo(dns_txt_lines(key))
 
@@ -183,14 +216,18 @@ def init_sending_commands(app: Flask) -> None:
             click.echo(dns_txt_lines(key))
 
     @app.cli.command("recover-deliveries")
-    @click.option("--after", type=int, default=None, help="Seconds in 'sending' before a delivery counts as stuck.")
+    @click.option(
+        "--after", type=int, default=None, help="Seconds in 'sending' before a delivery counts as stuck."
+    )
     def recover_deliveries(after: int | None) -> None:
         """Mark deliveries left in 'sending' by a dead worker as uncertain and re-queue stalled campaigns."""
         from mailer.campaigns.lifecycle import recover_stuck
 
         report = recover_stuck(after)
-        click.echo(f"{report['uncertain']} deliveries marked uncertain; "
-                   f"{len(report['requeued_campaigns'])} stalled campaigns re-queued.")
+        click.echo(
+            f"{report['uncertain']} deliveries marked uncertain; "
+            f"{len(report['requeued_campaigns'])} stalled campaigns re-queued."
+        )
 
 
 def init_privacy_commands(app: Flask) -> None:
@@ -216,8 +253,13 @@ def init_privacy_commands(app: Flask) -> None:
 
     @privacy.command("export")
     @click.argument("email")
-    @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True),
-                  help="Where to write the ZIP.")
+    @click.option(
+        "--out",
+        "out_path",
+        required=True,
+        type=click.Path(dir_okay=False, writable=True),
+        help="Where to write the ZIP.",
+    )
     def privacy_export(email: str, out_path: str) -> None:
         """Write everything held about a person to a ZIP (sensitive fields masked: staff never see them in clear)."""
         from mailer.privacy import audit, export, requests
@@ -226,11 +268,14 @@ def init_privacy_commands(app: Flask) -> None:
         payload = export.build_zip(contact, clear_sensitive=False)
         with open(out_path, "wb") as handle:
             handle.write(payload)
-        req = requests.record_operator_request("access", contact, "cli", "Exported by an operator (CLI).",
-                                               method="operator (CLI)")
+        req = requests.record_operator_request(
+            "access", contact, "cli", "Exported by an operator (CLI).", method="operator (CLI)"
+        )
         audit.record("contact.export", "contact", contact.public_id, {"request": req.public_id, "via": "cli"})
         db.session.commit()
-        click.echo(f"Wrote {len(payload)} bytes to {out_path}; request {req.public_id} recorded in the register.")
+        click.echo(
+            f"Wrote {len(payload)} bytes to {out_path}; request {req.public_id} recorded in the register."
+        )
 
     @privacy.command("erase")
     @click.argument("email")
@@ -257,7 +302,9 @@ def init_privacy_commands(app: Flask) -> None:
         from mailer.privacy.restriction import lift_restriction, restrict
 
         contact = contact_or_fail(email)
-        req = requests.open_request("restriction", "cli", contact=contact, details={"action": "lift"} if lift else {})
+        req = requests.open_request(
+            "restriction", "cli", contact=contact, details={"action": "lift"} if lift else {}
+        )
         requests.mark_verified(req, "operator (CLI)")
         try:
             (lift_restriction if lift else restrict)(contact, cli_ctx, request=req)
@@ -265,8 +312,12 @@ def init_privacy_commands(app: Flask) -> None:
             db.session.rollback()
             raise click.ClickException(str(exc)) from None
         requests.complete(req, "Restriction lifted (CLI)." if lift else "Processing restricted (CLI).")
-        audit.record("contact.unrestrict" if lift else "contact.restrict", "contact", contact.public_id,
-                     {"request": req.public_id, "via": "cli"})
+        audit.record(
+            "contact.unrestrict" if lift else "contact.restrict",
+            "contact",
+            contact.public_id,
+            {"request": req.public_id, "via": "cli"},
+        )
         db.session.commit()
         click.echo(f"{'Lifted the restriction' if lift else 'Restricted'}; request {req.public_id} recorded.")
 
@@ -294,7 +345,9 @@ def init_privacy_commands(app: Flask) -> None:
 
         report = run_retention(dry_run=dry_run)
         for item in report.items:
-            click.echo(f"{'would remove' if dry_run else 'removed'} {item.count:>6} {item.category}: {item.reason}")
+            click.echo(
+                f"{'would remove' if dry_run else 'removed'} {item.count:>6} {item.category}: {item.reason}"
+            )
         click.echo(f"{'Dry run' if dry_run else 'Done'}: {report.total} in total.")
 
     @app.cli.group("keys")
@@ -316,8 +369,14 @@ def init_privacy_commands(app: Flask) -> None:
             totp_count = second_factor.reseal_totp_secrets()
         except (PrivacyError, dkim_keys.DkimKeyError, second_factor.SecondFactorError) as exc:
             raise click.ClickException(str(exc)) from None
-        audit.record("keys.reencrypt", "keys", "", {"contact_keys": count, "dkim_keys": dkim_count,
-                                                    "totp_secrets": totp_count})
+        audit.record(
+            "keys.reencrypt",
+            "keys",
+            "",
+            {"contact_keys": count, "dkim_keys": dkim_count, "totp_secrets": totp_count},
+        )
         db.session.commit()
-        click.echo(f"Re-encrypted {count} contact keys, {dkim_count} DKIM keys and {totp_count} authenticator "
-                   "secrets under the newest master key; older keys can be retired.")
+        click.echo(
+            f"Re-encrypted {count} contact keys, {dkim_count} DKIM keys and {totp_count} authenticator "
+            "secrets under the newest master key; older keys can be retired."
+        )

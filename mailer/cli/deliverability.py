@@ -1,4 +1,5 @@
 """Operator commands for bounces, complaints and deliverability: `flask --app wsgi bounces …` and `doctor`."""
+
 import signal
 import smtplib
 import threading
@@ -65,7 +66,9 @@ def init_app(app: Flask) -> None:
         click.echo(f"{'Would delete' if dry_run else 'Deleted'} {count} bounce log entries.")
 
     @app.cli.command("doctor")
-    @click.option("--refresh/--cached", default=True, help="Ask DNS again (default) or reuse a recent answer.")
+    @click.option(
+        "--refresh/--cached", default=True, help="Ask DNS again (default) or reuse a recent answer."
+    )
     def doctor(refresh: bool) -> None:
         """Check the database, broker, SMTP relay and the sending domains' DNS records; exit 1 if anything fails."""
         failed = False
@@ -84,8 +87,16 @@ def _database() -> tuple[str, str, str]:
         db.session.rollback()
     except Exception as exc:  # noqa: BLE001 - any failure is the answer
         db.session.rollback()
-        return "Database", "fail", f"{db.engine.url.get_backend_name()} does not answer: {exc.__class__.__name__}"
-    return "Database", "ok", f"{db.engine.url.get_backend_name()} answers; schema revision {revision or 'none'}"
+        return (
+            "Database",
+            "fail",
+            f"{db.engine.url.get_backend_name()} does not answer: {exc.__class__.__name__}",
+        )
+    return (
+        "Database",
+        "ok",
+        f"{db.engine.url.get_backend_name()} answers; schema revision {revision or 'none'}",
+    )
 
 
 def _broker() -> tuple[str, str, str]:
@@ -109,8 +120,11 @@ def _smtp() -> tuple[str, str, str]:
     s = SmtpSettings(url, timeout=min(float(current_app.config["SMTP_TIMEOUT"]), 10.0))
     where = f"{s.host}:{s.port}"
     try:
-        conn = (smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=s.tls_context()) if s.implicit_tls
-                else smtplib.SMTP(s.host, s.port, timeout=s.timeout))
+        conn = (
+            smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=s.tls_context())
+            if s.implicit_tls
+            else smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        )
         with conn:
             if s.starttls and not s.implicit_tls:
                 conn.starttls(context=s.tls_context())

@@ -1,4 +1,5 @@
 """Proof of double opt-in (REQUIREMENTS G1), assembled from the consent ledger alone."""
+
 from dataclasses import dataclass, field
 
 from mailer.consent.models import ConsentEvent

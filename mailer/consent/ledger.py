@@ -1,4 +1,5 @@
 """The consent ledger: append events, derive current consent, prove the chain intact."""
+
 import functools
 import hashlib
 import itertools
@@ -39,8 +40,17 @@ def _pii_digest(salt: str, email, ip, user_agent) -> str:
     return hashlib.sha256(salt.encode() + _canonical([email, ip, user_agent])).hexdigest()
 
 
-EVENT_HASH_FIELDS = ("contact_id", "purpose_id", "action", "source", "notice_id", "details", "created_at",
-                     "pii_digest", "prev_hash")
+EVENT_HASH_FIELDS = (
+    "contact_id",
+    "purpose_id",
+    "action",
+    "source",
+    "notice_id",
+    "details",
+    "created_at",
+    "pii_digest",
+    "prev_hash",
+)
 
 
 def _hash_body(row: dict) -> dict:
@@ -102,10 +112,17 @@ _states = ConsentState.__table__
 
 
 # Built once: constructing a statement costs more than running it.
-_LOCK_HEAD = update(_head).where(_head.c.id == 1).values(last_event_id=_head.c.last_event_id).returning(
-    _head.c.last_hash)
-_MOVE_HEAD = update(_head).where(_head.c.id == 1).values(last_hash=bindparam("hash"),
-                                                         last_event_id=bindparam("event_id"))
+_LOCK_HEAD = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(last_event_id=_head.c.last_event_id)
+    .returning(_head.c.last_hash)
+)
+_MOVE_HEAD = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(last_hash=bindparam("hash"), last_event_id=bindparam("event_id"))
+)
 _INSERT_ONE = insert(_events).returning(_events.c.id)
 _INSERT_MANY = insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
 
@@ -120,8 +137,12 @@ def _upsert_states(dialect: str):
     upsert = dialect_insert(_states)
     return upsert.on_conflict_do_update(
         index_elements=[_states.c.contact_id, _states.c.purpose_id],
-        set_={"status": upsert.excluded.status, "event_id": upsert.excluded.event_id,
-              "updated_at": upsert.excluded.updated_at})
+        set_={
+            "status": upsert.excluded.status,
+            "event_id": upsert.excluded.event_id,
+            "updated_at": upsert.excluded.updated_at,
+        },
+    )
 
 
 def _draft_row(draft: EventDraft) -> dict:
@@ -129,10 +150,19 @@ def _draft_row(draft: EventDraft) -> dict:
     if draft.action not in ACTION_STATES:
         raise ValueError(f"unknown consent action {draft.action!r}")
     ctx = draft.ctx
-    return {"contact_id": draft.contact_id, "purpose_id": draft.purpose_id, "action": draft.action,
-            "source": ctx.source[:120], "notice_id": draft.notice_id, "email": draft.email,
-            "ip": (ctx.ip or None) and ctx.ip[:45], "user_agent": (ctx.user_agent or None) and ctx.user_agent[:512],
-            "details": draft.details or {}, "created_at": utcnow(), "pii_salt": secrets.token_hex(16)}
+    return {
+        "contact_id": draft.contact_id,
+        "purpose_id": draft.purpose_id,
+        "action": draft.action,
+        "source": ctx.source[:120],
+        "notice_id": draft.notice_id,
+        "email": draft.email,
+        "ip": (ctx.ip or None) and ctx.ip[:45],
+        "user_agent": (ctx.user_agent or None) and ctx.user_agent[:512],
+        "details": draft.details or {},
+        "created_at": utcnow(),
+        "pii_salt": secrets.token_hex(16),
+    }
 
 
 def _chain(drafts: list[EventDraft], previous: str) -> list[dict]:
@@ -152,9 +182,16 @@ def database_event(draft: EventDraft) -> dict:
     fields, the text of its hash with holes for DATABASE_FILLED, and the digested text of its personal fields
     after the address (the digest hashes pii_salt + "[" + JSON(email) + "," + pii_rest)."""
     row = _draft_row(draft)
-    return {"created_at": row["created_at"].isoformat(timespec="microseconds"), "details": row["details"],
-            "source": row["source"], "ip": row["ip"], "user_agent": row["user_agent"], "pii_salt": row["pii_salt"],
-            "pii_rest": _canonical([row["ip"], row["user_agent"]]).decode()[1:], "hash_text": _hash_template(row)}
+    return {
+        "created_at": row["created_at"].isoformat(timespec="microseconds"),
+        "details": row["details"],
+        "source": row["source"],
+        "ip": row["ip"],
+        "user_agent": row["user_agent"],
+        "pii_salt": row["pii_salt"],
+        "pii_rest": _canonical([row["ip"], row["user_agent"]]).decode()[1:],
+        "hash_text": _hash_template(row),
+    }
 
 
 def _number(rows: list[dict], ids: list[int]) -> None:
@@ -172,8 +209,12 @@ def _state_rows(rows: list[dict]) -> list[dict]:
         state = ACTION_STATES[row["action"]]
         if row["purpose_id"] is not None and state is not None:
             states[(row["contact_id"], row["purpose_id"])] = {
-                "contact_id": row["contact_id"], "purpose_id": row["purpose_id"], "status": state,
-                "event_id": row["id"], "updated_at": row["created_at"]}
+                "contact_id": row["contact_id"],
+                "purpose_id": row["purpose_id"],
+                "status": state,
+                "event_id": row["id"],
+                "updated_at": row["created_at"],
+            }
     return list(states.values())
 
 
@@ -215,14 +256,27 @@ def record_consent(
         raise ValueError(f"unknown consent action {action!r}")
     session = db.session
     session.flush()  # pending rows first (the contact, a new purpose or notice), as before the head lock
-    [row] = append_events(session.connection(), [EventDraft(
-        contact.id, contact.email, purpose.id if purpose else None, action, ctx, notice.id if notice else None,
-        details)])
+    [row] = append_events(
+        session.connection(),
+        [
+            EventDraft(
+                contact.id,
+                contact.email,
+                purpose.id if purpose else None,
+                action,
+                ctx,
+                notice.id if notice else None,
+                details,
+            )
+        ],
+    )
     ev = ConsentEvent(**row)
     make_transient_to_detached(ev)  # the stored row, known to the session without another query
     session.add(ev)
     for state in _state_rows([row]):  # the state append_events wrote, if the action sets one
-        cached = session.identity_map.get(identity_key(ConsentState, (state["contact_id"], state["purpose_id"])))
+        cached = session.identity_map.get(
+            identity_key(ConsentState, (state["contact_id"], state["purpose_id"]))
+        )
         if cached is not None:  # a state the session already loaded shows the new value
             for key in ("status", "event_id", "updated_at"):
                 set_committed_value(cached, key, state[key])
@@ -239,16 +293,28 @@ def rebuild_states() -> int:
     """Recompute the consent-state cache from the ledger; returns the number of states written."""
     db.session.execute(delete(ConsentState))
     latest: dict[tuple[int, int], tuple[str, int, object]] = {}
-    query = select(ConsentEvent.contact_id, ConsentEvent.purpose_id, ConsentEvent.action, ConsentEvent.id,
-                   ConsentEvent.created_at).order_by(ConsentEvent.id)
+    query = select(
+        ConsentEvent.contact_id,
+        ConsentEvent.purpose_id,
+        ConsentEvent.action,
+        ConsentEvent.id,
+        ConsentEvent.created_at,
+    ).order_by(ConsentEvent.id)
     for contact_id, purpose_id, action, event_id, created_at in db.session.execute(query):
         state = ACTION_STATES.get(action)
         if purpose_id is not None and state is not None:
             latest[(contact_id, purpose_id)] = (state, event_id, created_at)
     # updated_at is the deciding event's time, so a rebuild does not restart the retention clock of pending sign-ups.
     for (contact_id, purpose_id), (state, event_id, created_at) in latest.items():
-        db.session.add(ConsentState(contact_id=contact_id, purpose_id=purpose_id, status=state, event_id=event_id,
-                                    updated_at=created_at))
+        db.session.add(
+            ConsentState(
+                contact_id=contact_id,
+                purpose_id=purpose_id,
+                status=state,
+                event_id=event_id,
+                updated_at=created_at,
+            )
+        )
     db.session.commit()
     return len(latest)
 
@@ -270,8 +336,13 @@ def verify_chain(batch_size: int = 1000) -> ChainReport:
     query = select(ConsentEvent).order_by(ConsentEvent.id).execution_options(yield_per=batch_size)
     for ev in db.session.execute(query).scalars():
         if ev.prev_hash != previous:
-            return ChainReport(False, checked, ev.id, "link to the previous event is broken (a row was removed or reordered)")
-        if ev.pii_salt is not None and _pii_digest(ev.pii_salt, ev.email, ev.ip, ev.user_agent) != ev.pii_digest:
+            return ChainReport(
+                False, checked, ev.id, "link to the previous event is broken (a row was removed or reordered)"
+            )
+        if (
+            ev.pii_salt is not None
+            and _pii_digest(ev.pii_salt, ev.email, ev.ip, ev.user_agent) != ev.pii_digest
+        ):
             return ChainReport(False, checked, ev.id, "personal fields were altered")
         if ev.pii_salt is None and (ev.email or ev.ip or ev.user_agent):
             return ChainReport(False, checked, ev.id, "personal fields were altered")
@@ -289,6 +360,10 @@ def verify_chain(batch_size: int = 1000) -> ChainReport:
 
 def contact_history(contact: Contact) -> list[ConsentEvent]:
     """Every ledger event of a contact, oldest first, with its purpose and notice (every caller shows them)."""
-    query = (select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id)
-             .options(selectinload(ConsentEvent.purpose), selectinload(ConsentEvent.notice)))
+    query = (
+        select(ConsentEvent)
+        .where(ConsentEvent.contact_id == contact.id)
+        .order_by(ConsentEvent.id)
+        .options(selectinload(ConsentEvent.purpose), selectinload(ConsentEvent.notice))
+    )
     return list(db.session.execute(query).scalars())

@@ -1,4 +1,5 @@
 """Purposes, immutable versioned notices and the append-only, hash-chained consent ledger."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event
@@ -12,12 +13,12 @@ PURPOSE_KINDS = ("list", "tracking_open", "tracking_click", "other")
 
 # Ledger action -> resulting consent state for the purpose (None: the action does not change consent).
 ACTION_STATES = {
-    "requested": "pending",      # ticked on a form, awaiting double opt-in
-    "granted": "granted",        # given by an already-verified person (preference centre, admin with proof)
-    "confirmed": "granted",      # double opt-in completed
+    "requested": "pending",  # ticked on a form, awaiting double opt-in
+    "granted": "granted",  # given by an already-verified person (preference centre, admin with proof)
+    "confirmed": "granted",  # double opt-in completed
     "withdrawn": "withdrawn",
     "objected": "objected",
-    "expired": "expired",        # never confirmed, purged by retention
+    "expired": "expired",  # never confirmed, purged by retention
     "confirmation_sent": None,
     "restricted": None,
     "unrestricted": None,

@@ -1,4 +1,5 @@
 """Versioned, immutable notices: the exact words people were shown."""
+
 import hashlib
 import json
 
@@ -25,7 +26,9 @@ def publish_notice(key: str, content: dict) -> Notice:
     current = latest_notice(key)
     if current is not None and current.content_hash == digest:
         return current
-    version = (db.session.execute(select(func.max(Notice.version)).where(Notice.key == key)).scalar() or 0) + 1
+    version = (
+        db.session.execute(select(func.max(Notice.version)).where(Notice.key == key)).scalar() or 0
+    ) + 1
     notice = Notice(key=key, version=version, content=content, content_hash=digest)
     db.session.add(notice)
     db.session.flush()

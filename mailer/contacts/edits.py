@@ -3,6 +3,7 @@
 Field values go through the privacy rectification rules (sensitive values need the person's granted consent and
 are encrypted); restriction (Art. 18) is checked first, because an API key is never a privacy officer.
 """
+
 import re
 from dataclasses import dataclass, field
 
@@ -46,21 +47,30 @@ def _merged_attributes(contact: Contact, changes: dict) -> dict:
     merged = dict(contact.attributes or {})
     for key, value in changes.items():
         if not ATTRIBUTE_KEY_RE.match(key):
-            raise ContactEditError(f"Attribute name “{key[:60]}” is not allowed: use letters, digits and "
-                                   "underscores, starting with a letter (60 characters at most).", "attributes")
+            raise ContactEditError(
+                f"Attribute name “{key[:60]}” is not allowed: use letters, digits and "
+                "underscores, starting with a letter (60 characters at most).",
+                "attributes",
+            )
         if field_service.field_by_key(key) is not None:
-            raise ContactEditError(f"“{key}” is a contact field: set it under “fields”, where its privacy "
-                                   "rules apply.", "attributes")
+            raise ContactEditError(
+                f"“{key}” is a contact field: set it under “fields”, where its privacy rules apply.",
+                "attributes",
+            )
         if value is None:
             merged.pop(key, None)
         elif isinstance(value, str) and len(value) > MAX_ATTRIBUTE_LENGTH:
-            raise ContactEditError(f"Attribute “{key}” is too long ({MAX_ATTRIBUTE_LENGTH} characters at most).",
-                                   "attributes")
+            raise ContactEditError(
+                f"Attribute “{key}” is too long ({MAX_ATTRIBUTE_LENGTH} characters at most).", "attributes"
+            )
         elif isinstance(value, str) and has_controls(value):
-            raise ContactEditError(f"Attribute “{key}” contains control characters that can't be stored.",
-                                   "attributes")
+            raise ContactEditError(
+                f"Attribute “{key}” contains control characters that can't be stored.", "attributes"
+            )
         elif not isinstance(value, (str, int, float, bool)):
-            raise ContactEditError(f"Attribute “{key}” must be a string, number, boolean or null.", "attributes")
+            raise ContactEditError(
+                f"Attribute “{key}” must be a string, number, boolean or null.", "attributes"
+            )
         else:
             merged[key] = value
     if len(merged) > MAX_ATTRIBUTES:
@@ -68,7 +78,9 @@ def _merged_attributes(contact: Contact, changes: dict) -> dict:
     return merged
 
 
-def update_contact(contact: Contact, patch: ContactPatch, api_key: ApiKey, ip: str | None = None) -> list[str]:
+def update_contact(
+    contact: Contact, patch: ContactPatch, api_key: ApiKey, ip: str | None = None
+) -> list[str]:
     """Apply a patch completely or not at all; returns the names of what changed. Commits."""
     try:
         ensure_editable(contact, None)
@@ -77,11 +89,14 @@ def update_contact(contact: Contact, patch: ContactPatch, api_key: ApiKey, ip: s
     attributes = _merged_attributes(contact, patch.attributes) if patch.attributes is not None else None
     for field_key, value in patch.fields.items():
         if has_controls(field_key + value):
-            raise ContactEditError("The value contains control characters that can't be stored.",
-                                   f"fields.{field_key[:60]}")
+            raise ContactEditError(
+                "The value contains control characters that can't be stored.", f"fields.{field_key[:60]}"
+            )
     changes: dict = {}
-    for part, correction in (("name", rectification.Correction(name=patch.name)),
-                             ("fields", rectification.Correction(fields=patch.fields))):
+    for part, correction in (
+        ("name", rectification.Correction(name=patch.name)),
+        ("fields", rectification.Correction(fields=patch.fields)),
+    ):
         try:
             changes.update(rectification.validate(contact, correction))
         except PrivacyError as exc:
@@ -91,7 +106,12 @@ def update_contact(contact: Contact, patch: ContactPatch, api_key: ApiKey, ip: s
         contact.attributes = attributes
         applied.append("attributes")
     if applied:
-        audit.record("contact.edit", "contact", contact.public_id,
-                     {"fields_changed": applied, "via": "api", "api_key": api_key.prefix}, ip=ip)
+        audit.record(
+            "contact.edit",
+            "contact",
+            contact.public_id,
+            {"fields_changed": applied, "via": "api", "api_key": api_key.prefix},
+            ip=ip,
+        )
     db.session.commit()
     return applied

@@ -1,4 +1,5 @@
 """Custom contact fields: categories, Art. 10 refusal, encrypted sensitive values, masking and audited reveals."""
+
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -23,8 +24,11 @@ MAX_VALUE_LENGTH = 500
 MASK = "••••"
 NUMBER_RE = re.compile(r"^[+-]?\d{1,15}(?:[.,]\d{1,6})?$")
 # Art. 10: data on criminal convictions and offences may only be processed under official authority.
-CRIMINAL_RECORD_RE = re.compile(r"crimin|convict|offen[cs]e|felon|arrest|police.?record|prison|sentenc|"
-                                r"vorstraf|straftat|casier.?judiciaire", re.I)
+CRIMINAL_RECORD_RE = re.compile(
+    r"crimin|convict|offen[cs]e|felon|arrest|police.?record|prison|sentenc|"
+    r"vorstraf|straftat|casier.?judiciaire",
+    re.I,
+)
 
 
 @dataclass
@@ -49,12 +53,20 @@ def field_by_key(key: str) -> ContactField | None:
     return db.session.execute(select(ContactField).where(ContactField.key == key)).scalar_one_or_none()
 
 
-def define_field(key: str, label: str, category: str, help_text: str = "", quasi_identifier: str = "",
-                 value_type: str = "text") -> ContactField:
+def define_field(
+    key: str,
+    label: str,
+    category: str,
+    help_text: str = "",
+    quasi_identifier: str = "",
+    value_type: str = "text",
+) -> ContactField:
     """Create a field; criminal-record fields are refused and sensitive ones get their own consent purpose."""
     key, label = (key or "").strip().lower(), " ".join((label or "").split())
     if not KEY_RE.match(key):
-        raise PrivacyError("The key may use lower-case letters, digits and underscores, starting with a letter.")
+        raise PrivacyError(
+            "The key may use lower-case letters, digits and underscores, starting with a letter."
+        )
     if not label or len(label) > 120:
         raise PrivacyError("Give the field a label (120 characters at most).")
     if category not in FIELD_CATEGORIES:
@@ -64,16 +76,28 @@ def define_field(key: str, label: str, category: str, help_text: str = "", quasi
     if value_type not in VALUE_TYPES:
         raise PrivacyError(f"The type must be one of: {', '.join(VALUE_TYPES)}.")
     if CRIMINAL_RECORD_RE.search(f"{key} {label} {help_text}"):
-        raise PrivacyError("Data about criminal convictions and offences (Art. 10 GDPR) cannot be stored here.")
+        raise PrivacyError(
+            "Data about criminal convictions and offences (Art. 10 GDPR) cannot be stored here."
+        )
     if field_by_key(key) is not None:
         raise PrivacyError("A field with that key already exists.")
-    field = ContactField(key=key, label=label, category=category, help_text=(help_text or "").strip()[:2000],
-                         quasi_identifier=quasi_identifier, value_type=value_type)
+    field = ContactField(
+        key=key,
+        label=label,
+        category=category,
+        help_text=(help_text or "").strip()[:2000],
+        quasi_identifier=quasi_identifier,
+        value_type=value_type,
+    )
     if category == "sensitive":
-        field.purpose = Purpose(key=f"field:{key}", name=f"Storing your {label.lower()}", kind="other",
-                                legal_basis="explicit_consent",
-                                description=f"We keep your {label.lower()} only because you explicitly agreed to it; "
-                                            "it is encrypted and only a few authorised staff can see it.")
+        field.purpose = Purpose(
+            key=f"field:{key}",
+            name=f"Storing your {label.lower()}",
+            kind="other",
+            legal_basis="explicit_consent",
+            description=f"We keep your {label.lower()} only because you explicitly agreed to it; "
+            "it is encrypted and only a few authorised staff can see it.",
+        )
     db.session.add(field)
     db.session.flush()
     return field
@@ -81,7 +105,9 @@ def define_field(key: str, label: str, category: str, help_text: str = "", quasi
 
 def field_for_purpose(purpose: Purpose) -> ContactField | None:
     """The sensitive field whose explicit-consent purpose this is, if any."""
-    return db.session.execute(select(ContactField).where(ContactField.purpose_id == purpose.id)).scalar_one_or_none()
+    return db.session.execute(
+        select(ContactField).where(ContactField.purpose_id == purpose.id)
+    ).scalar_one_or_none()
 
 
 def consent_label(field: ContactField) -> str:
@@ -94,7 +120,9 @@ def consent_notice(field: ContactField):
     """The immutable notice recording exactly what the consent checkbox for this field said."""
     from mailer.consent.notices import publish_notice
 
-    return publish_notice(f"field-consent:{field.key}", {"field": field.key, "checkbox": consent_label(field)})
+    return publish_notice(
+        f"field-consent:{field.key}", {"field": field.key, "checkbox": consent_label(field)}
+    )
 
 
 def mask(value: str) -> str:
@@ -142,7 +170,9 @@ def clean_value(field: ContactField, raw: str | None, label: str = "") -> str:
     return value
 
 
-def set_value(contact: Contact, field: ContactField, raw: str | None, consent_pending_ok: bool = False) -> None:
+def set_value(
+    contact: Contact, field: ContactField, raw: str | None, consent_pending_ok: bool = False
+) -> None:
     """Store (or clear, when empty) a value; sensitive values need the person's explicit consent and are encrypted.
 
     consent_pending_ok: the consent was ticked on a sign-up form a moment ago and awaits the double opt-in that
@@ -155,8 +185,12 @@ def set_value(contact: Contact, field: ContactField, raw: str | None, consent_pe
             db.session.delete(row)
         return
     accepted = ("granted", "pending") if consent_pending_ok else ("granted",)
-    if field.is_sensitive and (field.purpose is None or consent_status(contact, field.purpose) not in accepted):
-        raise PrivacyError(f"“{field.label}” is sensitive: it can only be stored with the person's explicit consent.")
+    if field.is_sensitive and (
+        field.purpose is None or consent_status(contact, field.purpose) not in accepted
+    ):
+        raise PrivacyError(
+            f"“{field.label}” is sensitive: it can only be stored with the person's explicit consent."
+        )
     if row is None:
         row = ContactFieldValue(contact_id=contact.id, field_id=field.id)
         db.session.add(row)
@@ -174,8 +208,11 @@ def has_value(contact: Contact, field: ContactField) -> bool:
 def drop_values_under(contact: Contact, purpose: Purpose) -> None:
     """Without its consent a sensitive value may not be kept: delete the values collected under this purpose."""
     field_ids = select(ContactField.id).where(ContactField.purpose_id == purpose.id)
-    db.session.execute(delete(ContactFieldValue).where(ContactFieldValue.contact_id == contact.id,
-                                                       ContactFieldValue.field_id.in_(field_ids)))
+    db.session.execute(
+        delete(ContactFieldValue).where(
+            ContactFieldValue.contact_id == contact.id, ContactFieldValue.field_id.in_(field_ids)
+        )
+    )
 
 
 def read_value(contact: Contact, field: ContactField) -> str | None:
@@ -188,7 +225,9 @@ def read_value(contact: Contact, field: ContactField) -> str | None:
 
 def values_for(contact: Contact, clear_sensitive: bool = False) -> list[tuple[ContactField, str]]:
     """Every value a contact has, masked unless clear_sensitive (the person's own export)."""
-    rows = db.session.execute(select(ContactFieldValue).where(ContactFieldValue.contact_id == contact.id)).scalars()
+    rows = db.session.execute(
+        select(ContactFieldValue).where(ContactFieldValue.contact_id == contact.id)
+    ).scalars()
     result = []
     for row in rows:
         if row.field.is_sensitive:
@@ -206,7 +245,9 @@ def display_fields(contact: Contact) -> list[FieldDisplay]:
     return [FieldDisplay(f, values.get(f.id, ""), f.is_sensitive, f.id in values) for f in all_fields()]
 
 
-def reveal(contact: Contact, field: ContactField, actor: StaffUser, reason: str, ip: str | None = None) -> str:
+def reveal(
+    contact: Contact, field: ContactField, actor: StaffUser, reason: str, ip: str | None = None
+) -> str:
     """Show a sensitive value to a permitted staff member who gave a reason; every reveal is audited."""
     reason = " ".join((reason or "").split())
     if len(reason) < 5:
@@ -214,7 +255,13 @@ def reveal(contact: Contact, field: ContactField, actor: StaffUser, reason: str,
     if contact.status == "erased":
         raise PrivacyError("This contact was erased: there is nothing left to show.")
     value = read_value(contact, field)
-    audit.record("contact.view_sensitive", "contact", contact.public_id,
-                 {"field": field.key, "reason": reason[:500]}, actor=actor, ip=ip)
+    audit.record(
+        "contact.view_sensitive",
+        "contact",
+        contact.public_id,
+        {"field": field.key, "reason": reason[:500]},
+        actor=actor,
+        ip=ip,
+    )
     db.session.commit()
     return value if value is not None else "(no value)"

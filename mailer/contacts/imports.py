@@ -4,6 +4,7 @@ Two bases are possible: invite everyone by double opt-in (the default), or recor
 obtained elsewhere — then the staff member must say where and how, and that statement goes into the ledger.
 Suppressed, restricted and erased addresses are never re-added by an import (Art. 17, 18, 21).
 """
+
 import csv
 import io
 from dataclasses import dataclass
@@ -17,7 +18,14 @@ from mailer.core.extensions import db
 from mailer.contacts.models.imports import ContactImport
 from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.core.broker import enqueue_after_commit
-from mailer.contacts.operations import MAX_NAME_LENGTH, AddressError, clean_name, email_hash, get_or_create_contact, normalise_email
+from mailer.contacts.operations import (
+    MAX_NAME_LENGTH,
+    AddressError,
+    clean_name,
+    email_hash,
+    get_or_create_contact,
+    normalise_email,
+)
 from mailer.consent.ledger import RequestContext, consent_status, record_consent
 from mailer.subscriptions.signup import request_confirmation_email
 from mailer.contacts.suppression import is_suppressed
@@ -83,13 +91,17 @@ def create_import(req: ImportRequest, staff_id: int | None, queue: bool = True) 
         raise ImportRefused("Choose how these people gave their consent.")
     statement = (req.consent_statement or "").strip()
     if req.mode == "has_consent" and len(statement) < 20:
-        raise ImportRefused("Describe where and how these people consented (at least 20 characters): it is "
-                           "recorded as proof for each of them.")
+        raise ImportRefused(
+            "Describe where and how these people consented (at least 20 characters): it is "
+            "recorded as proof for each of them."
+        )
     if not req.data:
         raise ImportRefused("Choose a CSV file to upload.")
     max_mb = current_app.config["IMPORT_MAX_MB"]
     if len(req.data) > max_mb * 1024 * 1024:
-        raise ImportRefused(f"The file is larger than {max_mb} MB. Split it into smaller files and upload each.")
+        raise ImportRefused(
+            f"The file is larger than {max_mb} MB. Split it into smaller files and upload each."
+        )
     text = _decode(req.data)
     try:
         reader = _reader(text)
@@ -102,9 +114,17 @@ def create_import(req: ImportRequest, staff_id: int | None, queue: bool = True) 
         raise ImportRefused("The file has a header line but no contacts.")
     if total > MAX_ROWS:
         raise ImportRefused(f"The file has more than {MAX_ROWS:,} rows; split it into parts.")
-    job = ContactImport(list_id=req.mailing_list.id, filename=(req.filename or "upload.csv")[:255], mode=req.mode,
-                        consent_statement=statement[:5000], data=text.encode(), total_rows=total,
-                        created_by_id=staff_id, skipped={}, row_errors=[])
+    job = ContactImport(
+        list_id=req.mailing_list.id,
+        filename=(req.filename or "upload.csv")[:255],
+        mode=req.mode,
+        consent_statement=statement[:5000],
+        data=text.encode(),
+        total_rows=total,
+        created_by_id=staff_id,
+        skipped={},
+        row_errors=[],
+    )
     db.session.add(job)
     db.session.flush()
     if queue:
@@ -116,12 +136,20 @@ def _row_name(row: dict, name_col: str | None) -> str:
     """The row's name (its name column, else first and last name), by the rule every door applies to names."""
     name = clean_name((row.get(name_col) or "")[:MAX_NAME_LENGTH]) if name_col else ""
     if not name:
-        name = clean_name(" ".join((row.get("first_name") or "", row.get("last_name") or ""))[:MAX_NAME_LENGTH])
+        name = clean_name(
+            " ".join((row.get("first_name") or "", row.get("last_name") or ""))[:MAX_NAME_LENGTH]
+        )
     return name
 
 
-def _import_row(job: ContactImport, mailing_list: MailingList, row: dict, email_col: str, name_col: str | None,
-                ctx: RequestContext) -> tuple[str, int | None]:
+def _import_row(
+    job: ContactImport,
+    mailing_list: MailingList,
+    row: dict,
+    email_col: str,
+    name_col: str | None,
+    ctx: RequestContext,
+) -> tuple[str, int | None]:
     """Apply one row; returns the outcome (added, invited, or a skip reason) and the contact id."""
     try:
         email = normalise_email(row.get(email_col) or "")
@@ -139,8 +167,11 @@ def _import_row(job: ContactImport, mailing_list: MailingList, row: dict, email_
     if name and not contact.name:
         contact.name = name
     purpose = mailing_list.purpose
-    sub = db.session.execute(select(Subscription).where(Subscription.contact_id == contact.id,
-                                                        Subscription.list_id == mailing_list.id)).scalar_one_or_none()
+    sub = db.session.execute(
+        select(Subscription).where(
+            Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id
+        )
+    ).scalar_one_or_none()
     if sub is not None and sub.status == "confirmed" and consent_status(contact, purpose) == "granted":
         return "already_subscribed", None
     if sub is not None and sub.status == "unsubscribed":
@@ -153,29 +184,39 @@ def _import_row(job: ContactImport, mailing_list: MailingList, row: dict, email_
     details = {"import": job.public_id, "file": job.filename}
     if job.mode == "has_consent":
         sub.status, sub.confirmed_at = "confirmed", utcnow()
-        record_consent(contact, purpose, "granted", ctx, details={**details, "statement": job.consent_statement})
+        record_consent(
+            contact, purpose, "granted", ctx, details={**details, "statement": job.consent_statement}
+        )
         return "added", contact.id
     sub.status, sub.requested_at = "pending", utcnow()
     record_consent(contact, purpose, "requested", ctx, details=details)
     return "invited", contact.id
 
 
-def _import_row_alone(job: ContactImport, mailing_list: MailingList, row: dict, email_col: str,
-                      name_col: str | None, ctx: RequestContext) -> tuple[str, int | None]:
+def _import_row_alone(
+    job: ContactImport,
+    mailing_list: MailingList,
+    row: dict,
+    email_col: str,
+    name_col: str | None,
+    ctx: RequestContext,
+) -> tuple[str, int | None]:
     """One row in its own savepoint: a row the database refuses is reported and undone, the others go on."""
     try:
         with db.session.begin_nested():
             return _import_row(job, mailing_list, row, email_col, name_col, ctx)
     except SQLAlchemyError as exc:
-        current_app.logger.warning("import %s: a row was refused by the database (%s)", job.id,
-                                   exc.__class__.__name__)  # the row itself is personal data: not logged
+        current_app.logger.warning(
+            "import %s: a row was refused by the database (%s)", job.id, exc.__class__.__name__
+        )  # the row itself is personal data: not logged
         return "refused", None
 
 
 def run_import(import_id: int) -> None:
     """Process a queued import in chunks, committing progress after each; claimed once, so never run twice."""
     claimed = db.session.execute(
-        update(ContactImport).where(ContactImport.id == import_id, ContactImport.status == "queued")
+        update(ContactImport)
+        .where(ContactImport.id == import_id, ContactImport.status == "queued")
         .values(status="running")
     ).rowcount
     db.session.commit()
@@ -211,7 +252,12 @@ def run_import(import_id: int) -> None:
     except Exception as exc:
         db.session.rollback()
         job = db.session.get(ContactImport, import_id)
-        job.status, job.error, job.finished_at, job.data = "failed", f"{exc.__class__.__name__}: {exc}"[:2000], utcnow(), None
+        job.status, job.error, job.finished_at, job.data = (
+            "failed",
+            f"{exc.__class__.__name__}: {exc}"[:2000],
+            utcnow(),
+            None,
+        )
         db.session.commit()
         current_app.logger.exception("import %s failed", import_id)
 
@@ -229,5 +275,13 @@ def _send_invites(contact_ids: list[int]) -> None:
 def progress(job: ContactImport) -> dict:
     """Numbers for the progress bar."""
     percent = round(100 * job.processed_rows / job.total_rows) if job.total_rows else 100
-    return {"status": job.status, "total": job.total_rows, "processed": job.processed_rows, "percent": percent,
-            "added": job.added, "invited": job.invited, "skipped": job.skipped, "error": job.error}
+    return {
+        "status": job.status,
+        "total": job.total_rows,
+        "processed": job.processed_rows,
+        "percent": percent,
+        "added": job.added,
+        "invited": job.invited,
+        "skipped": job.skipped,
+        "error": job.error,
+    }

@@ -4,6 +4,7 @@ Values are sealed with AES-256-GCM under the contact's own key; that key is stor
 MultiFernet over MAILER_DATA_KEYS (newest first). Rotation re-wraps every contact key under the newest
 master key; erasure deletes the contact key, which makes every ciphertext of that person unreadable.
 """
+
 import base64
 import os
 
@@ -35,13 +36,17 @@ def master_keys() -> MultiFernet:
     keys = current_app.config.get("MAILER_DATA_KEYS") or []
     if not keys:
         if current_app.config.get("MAILER_ENV") == "production":
-            raise PrivacyError("Sensitive fields need MAILER_DATA_KEYS (generate one with `python -c 'from "
-                               "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`).")
+            raise PrivacyError(
+                "Sensitive fields need MAILER_DATA_KEYS (generate one with `python -c 'from "
+                "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)."
+            )
         keys = [_derived_key()]
     try:
         return MultiFernet([Fernet(k) for k in keys])
     except ValueError:
-        raise PrivacyError("MAILER_DATA_KEYS must be Fernet keys (32 url-safe base64-encoded bytes).") from None
+        raise PrivacyError(
+            "MAILER_DATA_KEYS must be Fernet keys (32 url-safe base64-encoded bytes)."
+        ) from None
 
 
 def _contact_key(contact: Contact, create: bool) -> bytes | None:
@@ -57,8 +62,9 @@ def _contact_key(contact: Contact, create: bool) -> bytes | None:
     try:
         return master_keys().decrypt(row.wrapped_key)
     except InvalidToken:
-        raise PrivacyError("This contact's data key cannot be unwrapped with the configured "
-                           "MAILER_DATA_KEYS.") from None
+        raise PrivacyError(
+            "This contact's data key cannot be unwrapped with the configured MAILER_DATA_KEYS."
+        ) from None
 
 
 def _aad(contact: Contact, field_key: str) -> bytes:
@@ -98,16 +104,26 @@ def rewrap_all(batch_size: int = 500) -> int:
     keys = master_keys()
     done, last_id = 0, 0
     while True:
-        rows = db.session.execute(select(ContactKey).where(ContactKey.contact_id > last_id)
-                                  .order_by(ContactKey.contact_id).limit(batch_size)).scalars().all()
+        rows = (
+            db.session.execute(
+                select(ContactKey)
+                .where(ContactKey.contact_id > last_id)
+                .order_by(ContactKey.contact_id)
+                .limit(batch_size)
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             return done
         for row in rows:
             try:
                 row.wrapped_key = keys.rotate(row.wrapped_key)
             except InvalidToken:
-                raise PrivacyError(f"Contact key {row.contact_id} is not readable with any configured key; "
-                                   "keep the old key in MAILER_DATA_KEYS until re-encryption succeeds.") from None
+                raise PrivacyError(
+                    f"Contact key {row.contact_id} is not readable with any configured key; "
+                    "keep the old key in MAILER_DATA_KEYS until re-encryption succeeds."
+                ) from None
             row.rotated_at = utcnow()
             done += 1
         last_id = rows[-1].contact_id

@@ -1,4 +1,5 @@
 """Contacts: address normalisation, the blind-index lookup, creation and search."""
+
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -30,7 +31,9 @@ def normalise_email(raw: str) -> str:
     try:
         result = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError:
-        raise AddressError("That doesn't look like an email address. Please check it and try again.") from None
+        raise AddressError(
+            "That doesn't look like an email address. Please check it and try again."
+        ) from None
     return result.normalized.lower()
 
 
@@ -54,13 +57,20 @@ def find_contact_by_email(normalised_email: str) -> Contact | None:
     return db.session.execute(query).scalar_one_or_none()
 
 
-def get_or_create_contact(normalised_email: str, source: str, name: str | None = None) -> tuple[Contact, bool]:
+def get_or_create_contact(
+    normalised_email: str, source: str, name: str | None = None
+) -> tuple[Contact, bool]:
     """Find or create the contact for an address; safe against a concurrent insert of the same address."""
     contact = find_contact_by_email(normalised_email)
     if contact is not None:
         return contact, False
-    contact = Contact(email=normalised_email, email_hash=email_hash(normalised_email), name=name or None,
-                      source=source, attributes={})
+    contact = Contact(
+        email=normalised_email,
+        email_hash=email_hash(normalised_email),
+        name=name or None,
+        source=source,
+        attributes={},
+    )
     try:
         with db.session.begin_nested():
             db.session.add(contact)
@@ -91,8 +101,9 @@ class ContactPage:
         return max(1, -(-self.total // self.per_page))
 
 
-def search_contacts(q: str = "", list_id: int | None = None, status: str = "", page: int = 1,
-                    per_page: int = 50) -> ContactPage:
+def search_contacts(
+    q: str = "", list_id: int | None = None, status: str = "", page: int = 1, per_page: int = 50
+) -> ContactPage:
     """Contacts matching an address (exact, via the blind index) or part of a name, newest first."""
     query = select(Contact)
     q = (q or "").strip()[:200]
@@ -105,12 +116,16 @@ def search_contacts(q: str = "", list_id: int | None = None, status: str = "", p
                 pass
         query = query.where(or_(*conditions))
     if list_id:
-        query = query.where(Contact.id.in_(select(Subscription.contact_id).where(Subscription.list_id == list_id)))
+        query = query.where(
+            Contact.id.in_(select(Subscription.contact_id).where(Subscription.list_id == list_id))
+        )
     if status:
         query = query.where(Contact.status == status)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     page = max(1, page)
-    items = db.session.execute(
-        query.order_by(Contact.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    ).scalars().all()
+    items = (
+        db.session.execute(query.order_by(Contact.id.desc()).limit(per_page).offset((page - 1) * per_page))
+        .scalars()
+        .all()
+    )
     return ContactPage(list(items), total, page, per_page)

@@ -1,4 +1,5 @@
 """The suppression list: keyed hashes of addresses we must not mail or silently re-add."""
+
 from sqlalchemy import delete, select
 
 from mailer.core.extensions import db
@@ -19,4 +20,6 @@ def suppress(address_hash: str, reason: str) -> None:
 
 def lift_suppression(address_hash: str) -> bool:
     """Remove a suppression after a fresh double opt-in; True when one was removed."""
-    return bool(db.session.execute(delete(Suppression).where(Suppression.email_hash == address_hash)).rowcount)
+    return bool(
+        db.session.execute(delete(Suppression).where(Suppression.email_hash == address_hash)).rowcount
+    )

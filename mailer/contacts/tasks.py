@@ -1,4 +1,5 @@
 """dramatiq actors of the contacts domain: ids in, one operation call."""
+
 from mailer.contacts import imports
 from mailer.core.broker import actor
 

@@ -3,6 +3,7 @@
 Actors are plain functions registered here and bound to each app's broker in init_app(), so the broker is
 always configured before any actor exists (dramatiq's rule) and tests can build apps with different brokers.
 """
+
 import logging
 import os
 import threading
@@ -93,7 +94,9 @@ class Workers:
     broker: dramatiq.Broker
     actors: dict[str, dramatiq.Actor] = field(default_factory=dict)
     worker: dramatiq.Worker | None = None
-    heartbeat: object | None = None  # mailer.delivery.heartbeat.Heartbeat once this process sends campaign mail
+    heartbeat: object | None = (
+        None  # mailer.delivery.heartbeat.Heartbeat once this process sends campaign mail
+    )
 
     def start_worker(self, threads: int) -> dramatiq.Worker:
         """Start an in-process worker consuming every queue."""
@@ -116,11 +119,17 @@ def init_app(app) -> Workers:
     if app.config["REDIS_URL"]:
         # A worker that stops heartbeating for 15 s is dead to dramatiq and its unacknowledged messages go back to
         # the queue; maintenance (which does that) runs on 1 % of broker calls instead of 0.1 %.
-        broker = RedisBroker(url=app.config["REDIS_URL"], namespace=f"{app.config['REDIS_NAMESPACE']}-dramatiq",
-                             heartbeat_timeout=BROKER_HEARTBEAT_TIMEOUT_MS, maintenance_chance=10_000)
+        broker = RedisBroker(
+            url=app.config["REDIS_URL"],
+            namespace=f"{app.config['REDIS_NAMESPACE']}-dramatiq",
+            heartbeat_timeout=BROKER_HEARTBEAT_TIMEOUT_MS,
+            maintenance_chance=10_000,
+        )
         broker.add_middleware(OneMessagePerThread())
     else:
-        broker = StubBroker(middleware=[ProcessTimeLimit() if m is TimeLimit else m() for m in default_middleware])
+        broker = StubBroker(
+            middleware=[ProcessTimeLimit() if m is TimeLimit else m() for m in default_middleware]
+        )
         broker.emit_after("process_boot")
     broker.add_middleware(AppContextMiddleware(app))
     dramatiq.set_broker(broker)

@@ -1,4 +1,5 @@
 """Time helpers: the database stores naive UTC timestamps everywhere."""
+
 from datetime import datetime, timezone
 
 

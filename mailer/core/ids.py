@@ -1,4 +1,5 @@
 """Opaque public identifiers: what URLs and tokens carry instead of row ids or addresses."""
+
 import secrets
 
 

@@ -1,4 +1,5 @@
 """One object per app and per process: buffers and writers that must not cross a fork (gunicorn workers)."""
+
 import os
 import threading
 

@@ -11,6 +11,7 @@ click token, a dot, and the link part ("<link id>-<signature binding it to the c
 every recipient. Tokens in itsdangerous's format (mail already sent)
 still verify: they never start with "m".
 """
+
 import base64
 import binascii
 import hashlib
@@ -24,8 +25,20 @@ from itsdangerous.encoding import base64_encode
 from itsdangerous.url_safe import URLSafeSerializerMixin
 
 TOKEN_PURPOSES = (
-    "confirm", "unsubscribe", "preferences", "form-ts", "resend", "setup", "open", "click", "privacy-verify",
-    "export", "preferences-request", "reconfirm-email", "repermission", "staff-invite",
+    "confirm",
+    "unsubscribe",
+    "preferences",
+    "form-ts",
+    "resend",
+    "setup",
+    "open",
+    "click",
+    "privacy-verify",
+    "export",
+    "preferences-request",
+    "reconfirm-email",
+    "repermission",
+    "staff-invite",
 )
 
 
@@ -123,6 +136,7 @@ def read_token(purpose: str, token: str, max_age: int | None = None):
 
 # --- the compact recipient-link format ------------------------------------------------------------------------
 
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -180,7 +194,9 @@ class CompactKeys:
         """The link half of a click token: the link id and a signature binding it to the campaign (no recipient)."""
         if not isinstance(link_id, int) or isinstance(link_id, bool) or link_id < 0:
             raise ValueError("link ids are non-negative integers")
-        signature = self.link_signer.get_signature(f"{_field(campaign_public_id)}{_SEP}{link_id}").decode("ascii")
+        signature = self.link_signer.get_signature(f"{_field(campaign_public_id)}{_SEP}{link_id}").decode(
+            "ascii"
+        )
         return f"{link_id}-{signature}"
 
     def mint(self, payload) -> str:
@@ -195,7 +211,7 @@ class CompactKeys:
 
     def read(self, token: str, max_age: int | None):
         """The payload make_token was given, or TokenInvalid / TokenExpired(payload)."""
-        parts = token[len(COMPACT_PREFIX):].split(".")
+        parts = token[len(COMPACT_PREFIX) :].split(".")
         if len(parts) != (3 if self.purpose == "click" else 2):
             raise TokenInvalid()
         head, link = ".".join(parts[:2]), "".join(parts[2:])
@@ -210,8 +226,9 @@ class CompactKeys:
             raise TokenInvalid()
         elif self.purpose == "preferences" and len(values) == 1 and values[0]:
             payload = values[0]
-        elif ((self.purpose == "open" and len(values) == 2 and all(values))
-              or (self.purpose == "unsubscribe" and len(values) == 3 and values[0])):
+        elif (self.purpose == "open" and len(values) == 2 and all(values)) or (
+            self.purpose == "unsubscribe" and len(values) == 3 and values[0]
+        ):
             payload = values
         else:
             raise TokenInvalid()
@@ -228,8 +245,12 @@ class CompactKeys:
             raise TokenInvalid()
         campaign = values[0]
         link_id, _, signature = link.partition("-")  # the id is digits; the signature may hold "-" too
-        if not (link_id.isascii() and link_id.isdigit() and signature
-                and self.link_signer.verify_signature(f"{campaign}{_SEP}{link_id}", signature)):
+        if not (
+            link_id.isascii()
+            and link_id.isdigit()
+            and signature
+            and self.link_signer.verify_signature(f"{campaign}{_SEP}{link_id}", signature)
+        ):
             raise TokenInvalid()
         return [campaign, values[1], int(link_id)]
 

@@ -1,4 +1,5 @@
 """CSV files the product writes: a cell a spreadsheet would run as a formula is written as plain text (OWASP)."""
+
 import csv
 import io
 from collections.abc import Iterable

@@ -4,6 +4,7 @@ Text that may span lines (a description, a consent statement, a message body) ke
 that is one line — a name, a subject, a From name, anything that can reach a mail header — never holds them.
 PostgreSQL refuses a NUL in any text, and ESC, BEL or a line break written into a header corrupts the message.
 """
+
 import re
 
 # Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F; Cs are surrogates (only lone ones reach str).

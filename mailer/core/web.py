@@ -1,4 +1,5 @@
 """Web helpers every door shares: security headers, error pages, response floors, input checks, converters."""
+
 import hashlib
 import time
 from functools import wraps
@@ -13,8 +14,10 @@ from mailer.core.extensions import db, login_manager
 from mailer.core.text import has_controls
 
 UPLOAD_FORM_ALLOWANCE = 64 * 1024  # the multipart framing and the form's other fields around an uploaded file
-BASE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-            "object-src 'none'; base-uri 'none'")
+BASE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'"
+)
 
 ERROR_MESSAGES = {
     400: "The request could not be understood. Please check what you entered and try again.",
@@ -31,7 +34,9 @@ ERROR_MESSAGES = {
 def wants_json() -> bool:
     """Whether the client asked for JSON (the embed script and the API do)."""
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    return (
+        best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
 
 
 def error_response(code: int, message: str | None = None):
@@ -48,6 +53,7 @@ def with_response_floor(view):
     Every public endpoint that takes an address wears this, so the response time does not tell a known address
     from an unknown one; the address-dependent work is kept small (or queued for a worker) so it stays under it.
     """
+
     @wraps(view)
     def floored(*args, **kwargs):
         started = time.monotonic()
@@ -55,6 +61,7 @@ def with_response_floor(view):
             return view(*args, **kwargs)
         finally:
             pad_to_floor(started, "SIGNUP_RESPONSE_FLOOR_MS")
+
     return floored
 
 
@@ -88,7 +95,9 @@ def apply_security_headers(response, blueprint: str | None, secure: bool):
     """The security headers of a response of `blueprint` (also used by the recipient fast path, outside Flask)."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", referrer_policy(blueprint))
-    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+    response.headers.setdefault(
+        "Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    )
     if "Content-Security-Policy" not in response.headers:
         framing = "" if blueprint == "embed" else "; frame-ancestors 'none'"
         response.headers["Content-Security-Policy"] = BASE_CSP + framing
@@ -121,7 +130,9 @@ class DbIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-PATH_CHARACTER = "[^/\\x00-\\x1f\\x7f]"  # what a `<name>` path part may hold (TextConverter; the recipient fast path)
+PATH_CHARACTER = (
+    "[^/\\x00-\\x1f\\x7f]"  # what a `<name>` path part may hold (TextConverter; the recipient fast path)
+)
 
 
 class TextConverter(UnicodeConverter):
@@ -139,15 +150,19 @@ def _has_nul(values) -> bool:
 
 def _has_controls(values) -> bool:
     """A control character in any field name or value (line breaks and tabs may be in text areas)."""
-    return any(has_controls(key) or any(has_controls(value, multiline=True) for value in values.getlist(key))
-               for key in values)
+    return any(
+        has_controls(key) or any(has_controls(value, multiline=True) for value in values.getlist(key))
+        for key in values
+    )
 
 
 def accepts_upload(config_key: str, what: str):
     """Mark a view that takes a file larger than MAX_CONTENT_LENGTH: up to `config_key` MB (read per request)."""
+
     def mark(view):
         view.upload_limit = (config_key, what)
         return view
+
     return mark
 
 
@@ -192,21 +207,29 @@ def _refuse_unreadable_input():
     if _has_nul(request.args):
         abort(400, "What you sent contains a NUL character, which no field accepts.")
     if request.blueprint == "admin" and request.method == "POST" and _has_controls(request.form):
-        abort(400, "What you sent contains a NUL character or another control character (such as ESC or BEL), "
-                   "which no field accepts. Please go back and type it again.")
+        abort(
+            400,
+            "What you sent contains a NUL character or another control character (such as ESC or BEL), "
+            "which no field accepts. Please go back and type it again.",
+        )
 
 
 def init_app(app: Flask) -> None:
     """Register URL converters, input checks, security headers and error handlers (the factory adds blueprints)."""
-    app.url_map.converters.update(int=DbIntConverter, default=TextConverter, string=TextConverter)  # before rules
+    app.url_map.converters.update(
+        int=DbIntConverter, default=TextConverter, string=TextConverter
+    )  # before rules
     app.url_value_preprocessor(_raise_upload_limit)  # runs after routing, before every before_request hook
     app.before_request(_refuse_unreadable_input)
     app.after_request(_security_headers)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return error_response(400, "Your session expired or the form was already used. Please go back, reload "
-                                   "the page and try again.")
+        return error_response(
+            400,
+            "Your session expired or the form was already used. Please go back, reload "
+            "the page and try again.",
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
@@ -229,4 +252,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals():
-        return {"organisation": app.config["MAILER_ORGANISATION"], "embedded_outbox": not app.config["SMTP_URL"]}
+        return {
+            "organisation": app.config["MAILER_ORGANISATION"],
+            "embedded_outbox": not app.config["SMTP_URL"],
+        }

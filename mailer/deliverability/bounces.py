@@ -5,6 +5,7 @@ here runs. Classes: 5.x.x hard, 4.x.x soft, except 5.2.2 (mailbox full: soft) an
 authentication: our setup was refused, so the operator is alerted and the address is never blamed).
 Hard ×BOUNCE_HARD_LIMIT or soft ×BOUNCE_SOFT_LIMIT within BOUNCE_SOFT_WINDOW_DAYS suppress the address.
 """
+
 import logging
 import re
 from dataclasses import dataclass, field
@@ -31,7 +32,9 @@ _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _BASIC = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])")
 _ADDRESS = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
 _BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster", re.I)
-_BOUNCE_SUBJECT = re.compile(r"undeliver|delivery (status|failure)|returned mail|failure notice|not delivered", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery (status|failure)|returned mail|failure notice|not delivered", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,11 @@ def _field_blocks(part: Message) -> list[Message]:
     else:
         raw = part.get_payload(decode=True) or b""
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return [HeaderParser().parsestr(block.strip() + "\n") for block in re.split(r"\r?\n\s*\r?\n", text)
-            if block.strip()]
+    return [
+        HeaderParser().parsestr(block.strip() + "\n")
+        for block in re.split(r"\r?\n\s*\r?\n", text)
+        if block.strip()
+    ]
 
 
 def parse_dsn(msg: Message) -> DeliveryReport | None:
@@ -106,19 +112,28 @@ def parse_dsn(msg: Message) -> DeliveryReport | None:
             for block in _field_blocks(part):
                 if block.get("Reporting-MTA"):
                     report.reporting_mta = _after_type(block["Reporting-MTA"])[:253]
-                if any(block.get(name) for name in ("Final-Recipient", "Original-Recipient", "Action", "Status")):
-                    report.recipients.append(RecipientStatus(
-                        final_recipient=_after_type(block.get("Final-Recipient") or block.get("Original-Recipient")),
-                        action=_unfold(block.get("Action")).split(" ")[0],
-                        status=_unfold(block.get("Status")),
-                        diagnostic=_after_type(block.get("Diagnostic-Code"))))
+                if any(
+                    block.get(name) for name in ("Final-Recipient", "Original-Recipient", "Action", "Status")
+                ):
+                    report.recipients.append(
+                        RecipientStatus(
+                            final_recipient=_after_type(
+                                block.get("Final-Recipient") or block.get("Original-Recipient")
+                            ),
+                            action=_unfold(block.get("Action")).split(" ")[0],
+                            status=_unfold(block.get("Status")),
+                            diagnostic=_after_type(block.get("Diagnostic-Code")),
+                        )
+                    )
             return report if report.recipients else None
     return _parse_prose_bounce(msg)
 
 
 def _parse_prose_bounce(msg: Message) -> DeliveryReport | None:
     """Old-style bounces without a status part: from MAILER-DAEMON (or titled so) and quoting a status code."""
-    if not (_BOUNCE_SENDER.search(str(msg.get("From", ""))) or _BOUNCE_SUBJECT.search(str(msg.get("Subject", "")))):
+    if not (
+        _BOUNCE_SENDER.search(str(msg.get("From", ""))) or _BOUNCE_SUBJECT.search(str(msg.get("Subject", "")))
+    ):
         return None
     for part in msg.walk():
         if part.get_content_type() != "text/plain":
@@ -157,12 +172,21 @@ def redact(text: str) -> str:
     return _ADDRESS.sub("[address]", _unfold(text))[:500]
 
 
-def record_event(delivery: Delivery, kind: str, *, source: str, code: str, diagnostic: str, reporter: str,
-                 domain: str) -> BounceEvent | None:
+def record_event(
+    delivery: Delivery, kind: str, *, source: str, code: str, diagnostic: str, reporter: str, domain: str
+) -> BounceEvent | None:
     """Insert one log row; None when this delivery already has a report of this kind (a resent report)."""
-    event = BounceEvent(delivery_id=delivery.id, contact_id=delivery.contact_id, campaign_id=delivery.campaign_id,
-                        sending_domain=domain, kind=kind, source=source, status_code=code[:16],
-                        diagnostic=redact(diagnostic), reporter=redact(reporter)[:253])
+    event = BounceEvent(
+        delivery_id=delivery.id,
+        contact_id=delivery.contact_id,
+        campaign_id=delivery.campaign_id,
+        sending_domain=domain,
+        kind=kind,
+        source=source,
+        status_code=code[:16],
+        diagnostic=redact(diagnostic),
+        reporter=redact(reporter)[:253],
+    )
     try:
         with db.session.begin_nested():
             db.session.add(event)
@@ -172,8 +196,11 @@ def record_event(delivery: Delivery, kind: str, *, source: str, code: str, diagn
 
 
 def _count(contact_id: int, kind: str, since=None) -> int:
-    query = select(func.count()).select_from(BounceEvent).where(BounceEvent.contact_id == contact_id,
-                                                                 BounceEvent.kind == kind)
+    query = (
+        select(func.count())
+        .select_from(BounceEvent)
+        .where(BounceEvent.contact_id == contact_id, BounceEvent.kind == kind)
+    )
     if since is not None:
         query = query.where(BounceEvent.created_at >= since)
     return db.session.execute(query).scalar_one()
@@ -197,15 +224,25 @@ def record_bounce(delivery: Delivery, report: DeliveryReport, domain: str) -> Ou
     kind = classify(failure.status, failure.diagnostic)
     code = status_code(failure.status, failure.diagnostic)
     text = redact(f"{code} {failure.diagnostic}".strip())
-    event = record_event(delivery, kind, source="dsn", code=code, diagnostic=failure.diagnostic,
-                         reporter=report.reporting_mta, domain=domain)
+    event = record_event(
+        delivery,
+        kind,
+        source="dsn",
+        code=code,
+        diagnostic=failure.diagnostic,
+        reporter=report.reporting_mta,
+        domain=domain,
+    )
     if event is None:
         return Outcome(kind, False, "this report was already recorded: nothing changed")
     if kind == POLICY:
         _mark_delivery(delivery, "failed", f"refused by policy (our sending setup, not the address): {text}")
         event.action_taken = "operator_alert"
-        log.error("Policy bounce for delivery %s (%s): check SPF, DKIM, DMARC and the relay's reputation",
-                  delivery.id, text)
+        log.error(
+            "Policy bounce for delivery %s (%s): check SPF, DKIM, DMARC and the relay's reputation",
+            delivery.id,
+            text,
+        )
         return Outcome(kind, True, f"policy refusal {code}: operator alerted, address not suppressed")
     _mark_delivery(delivery, "bounced", f"{kind} bounce: {text}")
     contact = db.session.get(Contact, delivery.contact_id)

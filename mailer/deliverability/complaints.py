@@ -6,6 +6,7 @@ missing Feedback-Type counts as "abuse", a feedback part mislabelled text/plain 
 reports change nothing; "auth-failure" reports (RFC 6591) are about our authentication, so they alert the
 operator like a 5.7.x bounce instead of blaming the recipient.
 """
+
 import logging
 import re
 from dataclasses import dataclass
@@ -55,10 +56,13 @@ def _feedback_part(msg: Message) -> Message | None:
     for part in msg.walk():
         if part.get_content_type() == "message/feedback-report":
             return part
-    if msg.get_content_type() == "multipart/report" and "feedback-report" in str(msg.get_param("report-type", "")):
+    if msg.get_content_type() == "multipart/report" and "feedback-report" in str(
+        msg.get_param("report-type", "")
+    ):
         for part in msg.walk():  # some loops label the feedback part text/plain
             if part.get_content_type() == "text/plain" and re.search(
-                    r"^Feedback-Type:", str(part.get_payload(decode=True) or b"", "utf-8", "replace"), re.M | re.I):
+                r"^Feedback-Type:", str(part.get_payload(decode=True) or b"", "utf-8", "replace"), re.M | re.I
+            ):
                 return part
     return None
 
@@ -74,12 +78,18 @@ def parse_arf(msg: Message) -> FeedbackReport | None:
         return " ".join(str(fields.get(name) or "").split())
 
     sender = parseaddr(str(msg.get("From", "")))[1]
-    reporter = value("Reporting-MTA").partition(";")[2].strip() or sender.rpartition("@")[2] or value("User-Agent")
-    return FeedbackReport(feedback_type=(value("Feedback-Type") or "abuse").lower(), version=value("Version"),
-                          user_agent=value("User-Agent"), reporter=reporter,
-                          original_mail_from=value("Original-Mail-From").strip("<>"),
-                          original_rcpt_to=value("Original-Rcpt-To").strip("<>"),
-                          auth_failure=value("Auth-Failure"))
+    reporter = (
+        value("Reporting-MTA").partition(";")[2].strip() or sender.rpartition("@")[2] or value("User-Agent")
+    )
+    return FeedbackReport(
+        feedback_type=(value("Feedback-Type") or "abuse").lower(),
+        version=value("Version"),
+        user_agent=value("User-Agent"),
+        reporter=reporter,
+        original_mail_from=value("Original-Mail-From").strip("<>"),
+        original_rcpt_to=value("Original-Rcpt-To").strip("<>"),
+        auth_failure=value("Auth-Failure"),
+    )
 
 
 def record_complaint(delivery: Delivery, report: FeedbackReport, domain: str) -> Outcome:
@@ -88,16 +98,31 @@ def record_complaint(delivery: Delivery, report: FeedbackReport, domain: str) ->
     if kind == "not-spam":
         return Outcome("", False, "a not-spam report: nothing to do")
     if kind == "auth-failure":
-        event = record_event(delivery, POLICY, source="arf", code=kind,
-                             diagnostic=f"authentication failure report: {report.auth_failure or 'unspecified'}",
-                             reporter=report.reporter, domain=domain)
+        event = record_event(
+            delivery,
+            POLICY,
+            source="arf",
+            code=kind,
+            diagnostic=f"authentication failure report: {report.auth_failure or 'unspecified'}",
+            reporter=report.reporter,
+            domain=domain,
+        )
         if event is None:
             return Outcome(POLICY, False, "this report was already recorded: nothing changed")
         event.action_taken = "operator_alert"
         log.error("Authentication failure report about delivery %s: check SPF, DKIM and DMARC", delivery.id)
-        return Outcome(POLICY, True, "authentication failure report: operator alerted, address not suppressed")
-    event = record_event(delivery, COMPLAINT, source="arf", code=kind, diagnostic=f"{kind} report",
-                         reporter=report.reporter, domain=domain)
+        return Outcome(
+            POLICY, True, "authentication failure report: operator alerted, address not suppressed"
+        )
+    event = record_event(
+        delivery,
+        COMPLAINT,
+        source="arf",
+        code=kind,
+        diagnostic=f"{kind} report",
+        reporter=report.reporter,
+        domain=domain,
+    )
     if event is None:
         return Outcome(COMPLAINT, False, "this complaint was already recorded: nothing changed")
     event.action_taken = "suppressed"
@@ -107,10 +132,20 @@ def record_complaint(delivery: Delivery, report: FeedbackReport, domain: str) ->
     mailing_list = db.session.get(MailingList, delivery.list_id) if delivery.list_id else None
     if contact is not None and contact.status != "erased" and mailing_list is not None:
         campaign = db.session.get(Campaign, delivery.campaign_id)
-        withdraw_list(contact, mailing_list, SOURCE, {
-            "list": mailing_list.public_id, "campaign": campaign.public_id if campaign else None,
-            "reason": "complaint", "feedback_type": kind})
+        withdraw_list(
+            contact,
+            mailing_list,
+            SOURCE,
+            {
+                "list": mailing_list.public_id,
+                "campaign": campaign.public_id if campaign else None,
+                "reason": "complaint",
+                "feedback_type": kind,
+            },
+        )
     db.session.flush()
     paused = deliverability.enforce_complaint_rate(domain)
     note = f"; complaint rate too high, paused {len(paused)} campaign(s)" if paused else ""
-    return Outcome(COMPLAINT, True, f"{kind} complaint: address suppressed, consent for the list withdrawn{note}")
+    return Outcome(
+        COMPLAINT, True, f"{kind} complaint: address suppressed, consent for the list withdrawn{note}"
+    )

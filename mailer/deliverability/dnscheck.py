@@ -4,6 +4,7 @@ A resolver that cannot reach real DNS is detected up front by asking for the roo
 resolver answers NXDOMAIN for the root, and a sandbox or offline machine does exactly that or times out.
 Then every check says "unknown" and only the records to publish are shown.
 """
+
 from dataclasses import dataclass
 
 import dns.exception
@@ -30,7 +31,7 @@ class Record:
         """A zone-file line; TXT values split into 255-character strings as DNS requires."""
         if self.type != "TXT":
             return f"{self.name}. IN {self.type} {self.value}"
-        chunks = " ".join(f'"{self.value[i:i + 255]}"' for i in range(0, len(self.value), 255))
+        chunks = " ".join(f'"{self.value[i : i + 255]}"' for i in range(0, len(self.value), 255))
         return f"{self.name}. IN TXT {chunks if len(self.value) <= 255 else f'( {chunks} )'}"
 
 

@@ -7,6 +7,7 @@ domain). When DNS cannot be reached, every DNS check is "unknown" and the exact 
 Complaint rate: complaints received per sending domain and day over the messages sent that day. A campaign
 is paused when its domain's rate over the last 24 hours goes above COMPLAINT_RATE_PAUSE_THRESHOLD percent.
 """
+
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ _LEFT_US = Delivery.message_id != ""
 
 # --- domains ----------------------------------------------------------------------------------------------------
 
+
 def default_domain() -> str:
     """The domain of MAILER_FROM."""
     return parse_sender(current_app.config["MAILER_FROM"]).domain.lower()
@@ -45,7 +47,9 @@ def domain_of(from_email: str | None) -> str:
 
 def campaign_domains() -> dict[int, str]:
     """Campaign id → its sending (From) domain."""
-    return {cid: domain_of(email) for cid, email in db.session.execute(select(Campaign.id, Campaign.from_email))}
+    return {
+        cid: domain_of(email) for cid, email in db.session.execute(select(Campaign.id, Campaign.from_email))
+    }
 
 
 def sending_domains() -> list[str]:
@@ -56,6 +60,7 @@ def sending_domains() -> list[str]:
 
 
 # --- complaint rate (B4) ----------------------------------------------------------------------------------------
+
 
 @dataclass
 class DomainDay:
@@ -81,7 +86,11 @@ def threshold() -> float:
 
 
 def _day(value) -> date:
-    return value if isinstance(value, date) and not isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
+    return (
+        value
+        if isinstance(value, date) and not isinstance(value, datetime)
+        else date.fromisoformat(str(value)[:10])
+    )
 
 
 def complaint_rates(days: int = 14) -> list[DomainDay]:
@@ -91,16 +100,18 @@ def complaint_rates(days: int = 14) -> list[DomainDay]:
     rows: dict[tuple[str, date], DomainDay] = {}
     sent_day = func.date(Delivery.finished_at)
     for campaign_id, day, count in db.session.execute(
-            select(Delivery.campaign_id, sent_day, func.count())
-            .where(_LEFT_US, Delivery.finished_at >= since)
-            .group_by(Delivery.campaign_id, sent_day)):
+        select(Delivery.campaign_id, sent_day, func.count())
+        .where(_LEFT_US, Delivery.finished_at >= since)
+        .group_by(Delivery.campaign_id, sent_day)
+    ):
         key = (domains.get(campaign_id, default_domain()), _day(day))
         rows.setdefault(key, DomainDay(*key)).sent += count
     got_day = func.date(BounceEvent.created_at)
     for domain, day, count in db.session.execute(
-            select(BounceEvent.sending_domain, got_day, func.count())
-            .where(BounceEvent.kind == "complaint", BounceEvent.created_at >= since)
-            .group_by(BounceEvent.sending_domain, got_day)):
+        select(BounceEvent.sending_domain, got_day, func.count())
+        .where(BounceEvent.kind == "complaint", BounceEvent.created_at >= since)
+        .group_by(BounceEvent.sending_domain, got_day)
+    ):
         key = (domain, _day(day))
         rows.setdefault(key, DomainDay(*key)).complaints += count
     return sorted(rows.values(), key=lambda r: (r.day, r.domain), reverse=True)
@@ -120,11 +131,24 @@ def recent_rate(domain: str, hours: int = 24) -> RecentRate:
     """The complaint rate of one sending domain over the last `hours`."""
     since = utcnow() - timedelta(hours=hours)
     ids = [cid for cid, d in campaign_domains().items() if d == domain]
-    sent = db.session.execute(select(func.count()).select_from(Delivery).where(
-        Delivery.campaign_id.in_(ids), _LEFT_US, Delivery.finished_at >= since)).scalar_one() if ids else 0
-    complaints = db.session.execute(select(func.count()).select_from(BounceEvent).where(
-        BounceEvent.sending_domain == domain, BounceEvent.kind == "complaint",
-        BounceEvent.created_at >= since)).scalar_one()
+    sent = (
+        db.session.execute(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.campaign_id.in_(ids), _LEFT_US, Delivery.finished_at >= since)
+        ).scalar_one()
+        if ids
+        else 0
+    )
+    complaints = db.session.execute(
+        select(func.count())
+        .select_from(BounceEvent)
+        .where(
+            BounceEvent.sending_domain == domain,
+            BounceEvent.kind == "complaint",
+            BounceEvent.created_at >= since,
+        )
+    ).scalar_one()
     volume = max(sent, int(current_app.config["COMPLAINT_RATE_MIN_VOLUME"]), 1)
     return RecentRate(domain, complaints, sent, 100.0 * complaints / volume)
 
@@ -135,21 +159,31 @@ def enforce_complaint_rate(domain: str) -> list[int]:
     if rate.effective <= threshold():
         return []
     ids = [cid for cid, d in campaign_domains().items() if d == domain]
-    sending = db.session.execute(select(Campaign.id).where(Campaign.id.in_(ids), Campaign.status == "sending")
-                                 ).scalars().all()
+    sending = (
+        db.session.execute(select(Campaign.id).where(Campaign.id.in_(ids), Campaign.status == "sending"))
+        .scalars()
+        .all()
+    )
     if not sending:
         return []
-    reason = (f"Paused automatically: {rate.complaints} spam complaint(s) about mail from {domain} in the last "
-              f"24 hours against {rate.sent} messages sent — a complaint rate of {rate.effective:.2f} %, above "
-              f"the {threshold():g} % limit (COMPLAINT_RATE_PAUSE_THRESHOLD). Mailbox providers block senders "
-              f"above 0.3 %: check who is on the list and whether they expect this mail, then resume.")
-    db.session.execute(update(Campaign).where(Campaign.id.in_(sending), Campaign.status == "sending")
-                       .values(status="paused", status_reason=reason).execution_options(synchronize_session=False))
+    reason = (
+        f"Paused automatically: {rate.complaints} spam complaint(s) about mail from {domain} in the last "
+        f"24 hours against {rate.sent} messages sent — a complaint rate of {rate.effective:.2f} %, above "
+        f"the {threshold():g} % limit (COMPLAINT_RATE_PAUSE_THRESHOLD). Mailbox providers block senders "
+        f"above 0.3 %: check who is on the list and whether they expect this mail, then resume."
+    )
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id.in_(sending), Campaign.status == "sending")
+        .values(status="paused", status_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
     log.error("Paused campaigns %s: %s", list(sending), reason)
     return list(sending)
 
 
 # --- readiness (B1) ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Check:
@@ -183,8 +217,15 @@ class Readiness:
 
 
 def _active_key(domain: str) -> DkimKey | None:
-    return db.session.execute(select(DkimKey).where(DkimKey.domain == domain, DkimKey.active.is_(True))
-                              .order_by(DkimKey.id.desc())).scalars().first()
+    return (
+        db.session.execute(
+            select(DkimKey)
+            .where(DkimKey.domain == domain, DkimKey.active.is_(True))
+            .order_by(DkimKey.id.desc())
+        )
+        .scalars()
+        .first()
+    )
 
 
 def _lookup(dns: Resolver | None, method: str, name: str) -> list[str] | None:
@@ -201,8 +242,10 @@ def _lookup(dns: Resolver | None, method: str, name: str) -> list[str] | None:
 def _spf(dns, envelope: str, relay: str) -> Check:
     mechanisms = ["mx"] + ([f"a:{relay}"] if relay else []) + ["~all"]
     record = Record(envelope, "TXT", "v=spf1 " + " ".join(mechanisms))
-    hint = (f"SPF is checked on the envelope sender's domain ({envelope}, where bounces go). List every server "
-            "that sends for it; if your relay provider documents an include: mechanism, use theirs.")
+    hint = (
+        f"SPF is checked on the envelope sender's domain ({envelope}, where bounces go). List every server "
+        "that sends for it; if your relay provider documents an include: mechanism, use theirs."
+    )
     found = _lookup(dns, "txt", envelope)
     if found is None:
         return Check("SPF", "unknown", "DNS not reachable: publish this record.", record, hint)
@@ -210,10 +253,18 @@ def _spf(dns, envelope: str, relay: str) -> Check:
     if not spf:
         return Check("SPF", "fail", f"No SPF record at {envelope}.", record, hint)
     if len(spf) > 1:
-        return Check("SPF", "fail", f"{len(spf)} SPF records at {envelope}: receivers treat that as an error "
-                                    "(permerror). Merge them into one.", record, hint)
+        return Check(
+            "SPF",
+            "fail",
+            f"{len(spf)} SPF records at {envelope}: receivers treat that as an error "
+            "(permerror). Merge them into one.",
+            record,
+            hint,
+        )
     if "+all" in spf[0].lower().split():
-        return Check("SPF", "fail", f"The SPF record ends in +all, which lets anyone send as {envelope}.", record, hint)
+        return Check(
+            "SPF", "fail", f"The SPF record ends in +all, which lets anyone send as {envelope}.", record, hint
+        )
     return Check("SPF", "ok", f"Published: {spf[0]}", record, hint)
 
 
@@ -222,39 +273,59 @@ def _dkim(dns, domain: str) -> Check:
 
     key = _active_key(domain)
     if key is None:
-        return Check("DKIM", "fail", f"No DKIM key for {domain}: mail from it goes out unsigned.",
-                     hint=f"Create one: flask --app wsgi dkim keygen {domain} --selector s{utcnow():%Y%m} "
-                          "(RSA-2048), then publish the record it prints.")
+        return Check(
+            "DKIM",
+            "fail",
+            f"No DKIM key for {domain}: mail from it goes out unsigned.",
+            hint=f"Create one: flask --app wsgi dkim keygen {domain} --selector s{utcnow():%Y%m} "
+            "(RSA-2048), then publish the record it prints.",
+        )
     signer = DkimSigner(key.domain, key.selector, key.private_key_pem)
     value = signer.dns_record()
     record = Record(f"{key.selector}._domainkey.{domain}", "TXT", value)
     found = _lookup(dns, "txt", record.name)
     if found is None:
-        return Check("DKIM", "unknown", f"Selector {key.selector}; DNS not reachable: publish this record.", record)
+        return Check(
+            "DKIM", "unknown", f"Selector {key.selector}; DNS not reachable: publish this record.", record
+        )
     ours = value.split("p=", 1)[1]
     published = ["".join(v.split()).split("p=", 1)[1].split(";")[0] for v in found if "p=" in v]
     if not published:
         return Check("DKIM", "fail", f"Nothing published at {record.name}.", record)
     if ours not in published:
-        return Check("DKIM", "fail", f"The key published at {record.name} is not the one we sign with.", record)
-    return Check("DKIM", "ok", f"Selector {key.selector}: the published key matches ours "
-                               f"(RSA-{signer.key.key_size}).", record)
+        return Check(
+            "DKIM", "fail", f"The key published at {record.name} is not the one we sign with.", record
+        )
+    return Check(
+        "DKIM",
+        "ok",
+        f"Selector {key.selector}: the published key matches ours (RSA-{signer.key.key_size}).",
+        record,
+    )
 
 
 def _dmarc(dns, domain: str) -> Check:
     record = Record(f"_dmarc.{domain}", "TXT", f"v=DMARC1; p=none; rua=mailto:dmarc@{domain}")
-    hint = ("p=none only monitors; once reports show all your mail passing, move to p=quarantine. The rua "
-            "mailbox must exist (or leave rua out).")
-    names = [record.name] + ([f"_dmarc.{organisational_domain(domain)}"]
-                             if organisational_domain(domain) != domain else [])
+    hint = (
+        "p=none only monitors; once reports show all your mail passing, move to p=quarantine. The rua "
+        "mailbox must exist (or leave rua out)."
+    )
+    names = [record.name] + (
+        [f"_dmarc.{organisational_domain(domain)}"] if organisational_domain(domain) != domain else []
+    )
     for name in names:
         found = _lookup(dns, "txt", name)
         if found is None:
             return Check("DMARC", "unknown", "DNS not reachable: publish this record.", record, hint)
         dmarc = [value for value in found if value.replace(" ", "").lower().startswith("v=dmarc1")]
         if len(dmarc) > 1:
-            return Check("DMARC", "fail", f"{len(dmarc)} DMARC records at {name}: receivers ignore them all.",
-                         record, hint)
+            return Check(
+                "DMARC",
+                "fail",
+                f"{len(dmarc)} DMARC records at {name}: receivers ignore them all.",
+                record,
+                hint,
+            )
         if dmarc:
             return Check("DMARC", "ok", f"Published at {name}: {dmarc[0]}", record, hint)
     return Check("DMARC", "fail", f"No DMARC record at {record.name}.", record, hint)
@@ -263,8 +334,10 @@ def _dmarc(dns, domain: str) -> Check:
 def _alignment(domain: str, envelope: str) -> Check:
     dkim_aligned = _active_key(domain) is not None  # the composer signs with d=<From domain>
     spf_aligned = organisational_domain(envelope) == organisational_domain(domain)
-    detail = (f"DKIM d={domain}: {'aligned' if dkim_aligned else 'no key, not aligned'}; envelope domain "
-              f"{envelope}: {'aligned' if spf_aligned else 'not aligned'} with From {domain}.")
+    detail = (
+        f"DKIM d={domain}: {'aligned' if dkim_aligned else 'no key, not aligned'}; envelope domain "
+        f"{envelope}: {'aligned' if spf_aligned else 'not aligned'} with From {domain}."
+    )
     hint = "DMARC passes when SPF or DKIM passes for a domain aligned with From; bulk-sender rules want both."
     if not dkim_aligned:
         hint += f" Create a DKIM key for {domain} (see DKIM above)."
@@ -275,8 +348,10 @@ def _alignment(domain: str, envelope: str) -> Check:
 
 
 def _bounce_mx(dns, envelope: str) -> Check:
-    hint = (f"Bounces are addressed to {'@'.join(bounce_base())} (with a VERP tag). Point {envelope}'s MX at "
-            "the host running flask --app wsgi bounces serve (or forward that mailbox to it).")
+    hint = (
+        f"Bounces are addressed to {'@'.join(bounce_base())} (with a VERP tag). Point {envelope}'s MX at "
+        "the host running flask --app wsgi bounces serve (or forward that mailbox to it)."
+    )
     found = _lookup(dns, "mx", envelope)
     if found is None:
         return Check("Bounce mailbox", "unknown", "DNS not reachable.", hint=hint)
@@ -299,8 +374,13 @@ def readiness(refresh: bool = False) -> Readiness:
     config = current_app.config
     domains = sending_domains()
     keys = db.session.execute(select(DkimKey.id).where(DkimKey.active.is_(True))).scalars().all()
-    key = (tuple(domains), tuple(keys), tuple(config["DNS_NAMESERVERS"]), config["MAILER_BOUNCE_ADDRESS"],
-           config["SMTP_URL"])
+    key = (
+        tuple(domains),
+        tuple(keys),
+        tuple(config["DNS_NAMESERVERS"]),
+        config["MAILER_BOUNCE_ADDRESS"],
+        config["SMTP_URL"],
+    )
     cache = current_app.extensions.setdefault("mailer.readiness", {})
     cached = cache.get(key)
     if cached and not refresh and time.monotonic() - cached[0] < CACHE_SECONDS:
@@ -312,9 +392,13 @@ def readiness(refresh: bool = False) -> Readiness:
     relay = _relay_host()
     result = Readiness(dns_error, envelope, [], utcnow())
     for index, domain in enumerate(domains):
-        checks = [_spf(dns, envelope, relay) if index == 0 or envelope == domain else None,
-                  _dkim(dns, domain), _dmarc(dns, domain), _alignment(domain, envelope),
-                  _bounce_mx(dns, envelope) if index == 0 else None]
+        checks = [
+            _spf(dns, envelope, relay) if index == 0 or envelope == domain else None,
+            _dkim(dns, domain),
+            _dmarc(dns, domain),
+            _alignment(domain, envelope),
+            _bounce_mx(dns, envelope) if index == 0 else None,
+        ]
         result.domains.append(DomainReadiness(domain, [c for c in checks if c is not None]))
     cache.clear()  # one entry is enough: the newest answer
     cache[key] = (time.monotonic(), result)

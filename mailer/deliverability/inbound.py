@@ -5,6 +5,7 @@ sent: a correctly signed VERP address (the envelope recipient, the report's own 
 message's Return-Path or the ARF Original-Mail-From) or a Message-ID stored on one of our deliveries. Anything
 else changes nothing. The listener, the CLI and the tests all come through process_report().
 """
+
 import logging
 import re
 from dataclasses import dataclass
@@ -24,8 +25,13 @@ from mailer.deliverability import bounces, complaints
 from mailer.deliverability.domains import domain_of
 
 log = logging.getLogger(__name__)
-ORIGINAL_PARTS = ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
-                  "message/global-headers")
+ORIGINAL_PARTS = (
+    "message/rfc822",
+    "message/global",
+    "text/rfc822-headers",
+    "message/rfc822-headers",
+    "message/global-headers",
+)
 ADDRESS_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,240}>")
 _OUR_ID = re.compile(r"^<(\d{1,18})\.")  # the composer's Message-IDs start with the delivery id
@@ -48,7 +54,10 @@ class InboundResult:
 def accepts_recipient(address: str) -> bool:
     """Whether the listener takes mail for this address: a valid VERP address, the bounce or complaints address."""
     address = (address or "").strip().strip("<>").lower()
-    plain = {"@".join(bounce_base()).lower(), (current_app.config.get("MAILER_COMPLAINTS_ADDRESS") or "").lower()}
+    plain = {
+        "@".join(bounce_base()).lower(),
+        (current_app.config.get("MAILER_COMPLAINTS_ADDRESS") or "").lower(),
+    }
     return address in plain - {""} or delivery_id_from_verp(address) is not None
 
 
@@ -113,13 +122,20 @@ def process_report(raw: bytes, envelope_rcpts=()) -> InboundResult:
     except (ValueError, LookupError, TypeError, AttributeError) as exc:
         # Malformed beyond lenient reading: answering "try later" would only bring the same bytes back.
         log.warning("Inbound message could not be read as a report: %s: %s", exc.__class__.__name__, exc)
-        return InboundResult("ignored", "could not be read as a delivery status notification or feedback report")
+        return InboundResult(
+            "ignored", "could not be read as a delivery status notification or feedback report"
+        )
     if arf is None and dsn is None:
-        return InboundResult("ignored", "not a delivery status notification or feedback report: nothing to do")
+        return InboundResult(
+            "ignored", "not a delivery status notification or feedback report: nothing to do"
+        )
     if delivery is None:
         log.info("Inbound report ignored: it names no message we sent")
-        return InboundResult("unmatched", "it does not reference a message we sent (no valid VERP address or "
-                                          "known Message-ID): nothing changed")
+        return InboundResult(
+            "unmatched",
+            "it does not reference a message we sent (no valid VERP address or "
+            "known Message-ID): nothing changed",
+        )
     campaign = db.session.get(Campaign, delivery.campaign_id)
     domain = domain_of(campaign.from_email if campaign else None)
     if arf is not None:

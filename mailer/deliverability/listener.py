@@ -5,6 +5,7 @@ listener is no open sink (E5). DATA over BOUNCE_MAX_REPORT_BYTES is refused by a
 parse a byte. Each report is processed (and committed) before the 250 goes out; a failure answers 451 so the
 reporting server tries again later instead of the report being lost.
 """
+
 import asyncio
 import logging
 
@@ -39,8 +40,9 @@ class ReportHandler:
     async def handle_DATA(self, server, session, envelope):
         data = envelope.original_content or envelope.content
         try:
-            result = await asyncio.get_running_loop().run_in_executor(None, self._process, data,
-                                                                      list(envelope.rcpt_tos))
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, self._process, data, list(envelope.rcpt_tos)
+            )
         except ReportRefused as exc:
             return f"552 5.3.4 {exc}"
         except Exception:  # noqa: BLE001 - the reporting server retries; nothing is lost
@@ -59,8 +61,14 @@ class InboundServer:
         with app.app_context():
             server_name = bounce_base()[1]
         self.host, self.port = host, port
-        self.controller = Controller(ReportHandler(app), hostname=host, port=port, server_hostname=server_name,
-                                     data_size_limit=app.config["BOUNCE_MAX_REPORT_BYTES"], decode_data=False)
+        self.controller = Controller(
+            ReportHandler(app),
+            hostname=host,
+            port=port,
+            server_hostname=server_name,
+            data_size_limit=app.config["BOUNCE_MAX_REPORT_BYTES"],
+            decode_data=False,
+        )
 
     def start(self) -> None:
         self.controller.start()

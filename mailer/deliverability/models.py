@@ -4,6 +4,7 @@ Only what the rules need is kept: the delivery and contact it concerns, the clas
 diagnostic with every address removed. Raw report bodies are never stored. Rows live 12 months by default
 (services/bounces.purge_bounce_log, called by the retention job).
 """
+
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
@@ -31,14 +32,21 @@ class BounceEvent(db.Model):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     delivery_id: Mapped[int | None] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("deliveries.id", ondelete="SET NULL"))
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )
     sending_domain: Mapped[str] = mapped_column(String(253), default="")
     kind: Mapped[str] = mapped_column(String(10))
     source: Mapped[str] = mapped_column(String(10), default="dsn")  # dsn | arf
-    status_code: Mapped[str] = mapped_column(String(16), default="")  # e.g. 5.1.1; for complaints the feedback type
+    status_code: Mapped[str] = mapped_column(
+        String(16), default=""
+    )  # e.g. 5.1.1; for complaints the feedback type
     diagnostic: Mapped[str] = mapped_column(String(500), default="")  # addresses replaced by [address]
-    reporter: Mapped[str] = mapped_column(String(253), default="")  # Reporting-MTA or the feedback loop's domain
+    reporter: Mapped[str] = mapped_column(
+        String(253), default=""
+    )  # Reporting-MTA or the feedback loop's domain
     action_taken: Mapped[str] = mapped_column(String(30), default="none")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -6,6 +6,7 @@ most a group (and the one message still open in the pipeline) per thread is unce
 goes back to the queue. A temporary refusal waits per delivery (exponential backoff with jitter); a relay that
 does not answer makes the whole campaign wait (Campaign.waiting_until) without using up anyone's attempts.
 """
+
 import logging
 import random
 import time
@@ -26,7 +27,9 @@ from mailer.campaigns import eligibility
 
 log = logging.getLogger(__name__)
 STATUS_CHECK_SECONDS = 1.0  # pause / cancel / a wait for the relay reach running batches within this long
-TEMPORARY_IN_A_ROW_MEANS_RELAY = 10  # this many temporary refusals with no success between: the relay, not them
+TEMPORARY_IN_A_ROW_MEANS_RELAY = (
+    10  # this many temporary refusals with no success between: the relay, not them
+)
 RELAY_WAIT_MAX_SECONDS = 300
 RETRY_MAX_SECONDS = 6 * 3600
 
@@ -42,8 +45,9 @@ class Control:
 
     def _refresh(self) -> None:
         def work():
-            row = db.session.execute(select(Campaign.status, Campaign.waiting_until)
-                                     .where(Campaign.id == self.campaign_id)).one()
+            row = db.session.execute(
+                select(Campaign.status, Campaign.waiting_until).where(Campaign.id == self.campaign_id)
+            ).one()
             db.session.commit()
             return row
 
@@ -86,27 +90,40 @@ def retry_at(attempts: int) -> datetime:
 
 def wait_for_relay(campaign_id: int, outcome: bounces.SmtpOutcome) -> datetime:
     """Make the campaign wait for the relay (backoff doubling per failed try); returns until when it waits."""
+
     def work():
         now = utcnow()
-        campaign = db.session.execute(select(Campaign.relay_failures, Campaign.waiting_until)
-                                      .where(Campaign.id == campaign_id)).one()
+        campaign = db.session.execute(
+            select(Campaign.relay_failures, Campaign.waiting_until).where(Campaign.id == campaign_id)
+        ).one()
         if campaign.waiting_until is not None and campaign.waiting_until > now:
             db.session.commit()
             return campaign.waiting_until  # another thread saw it first
-        seconds = min(current_app.config["SEND_RELAY_RETRY_SECONDS"] * 2 ** campaign.relay_failures,
-                      RELAY_WAIT_MAX_SECONDS) * random.uniform(1.0, 1.2)
+        seconds = min(
+            current_app.config["SEND_RELAY_RETRY_SECONDS"] * 2**campaign.relay_failures,
+            RELAY_WAIT_MAX_SECONDS,
+        ) * random.uniform(1.0, 1.2)
         until = now + timedelta(seconds=seconds)
         db.session.execute(
-            update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "sending")
-            .values(waiting_until=until, relay_failures=Campaign.relay_failures + 1,
-                    waiting_reason=f"Waiting for the relay: {outcome.describe()}. Next try at {until:%H:%M:%S} UTC.")
-            .execution_options(synchronize_session=False))
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.status == "sending")
+            .values(
+                waiting_until=until,
+                relay_failures=Campaign.relay_failures + 1,
+                waiting_reason=f"Waiting for the relay: {outcome.describe()}. Next try at {until:%H:%M:%S} UTC.",
+            )
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
         return until
 
     until = durably(work, "recording a wait for the relay")
-    log.warning("Campaign %s waits for the relay until %s UTC: %s", campaign_id, f"{until:%H:%M:%S}",
-                outcome.describe())
+    log.warning(
+        "Campaign %s waits for the relay until %s UTC: %s",
+        campaign_id,
+        f"{until:%H:%M:%S}",
+        outcome.describe(),
+    )
     return until
 
 
@@ -152,13 +169,18 @@ class BatchRun:
                 for d_id in unsent:
                     self.claims.finished(d_id, "skipped", None, "cancelled")
             elif unsent and (self.relay_wait or self.control.waiting()):
-                self.claims.release(unsent, self.relay_wait or self.control.waiting_until, "waiting for the relay")
+                self.claims.release(
+                    unsent, self.relay_wait or self.control.waiting_until, "waiting for the relay"
+                )
             self.claims.close()
 
     def _send_chunk(self, claimed) -> None:
         """Re-check, then build, hand over and submit group by group; the pipeline is finished on any way out."""
+
         def recheck():
-            found = eligibility.recheck(self.campaign_id, [(d_id, c_id, l_id) for d_id, c_id, l_id, _ in claimed])
+            found = eligibility.recheck(
+                self.campaign_id, [(d_id, c_id, l_id) for d_id, c_id, l_id, _ in claimed]
+            )
             db.session.commit()  # end the read transaction: nothing is held open while talking SMTP
             return found
 
@@ -173,23 +195,32 @@ class BatchRun:
             while position < len(pending) and not self.relay_wait:
                 if self.control.stopped() or self.control.waiting():
                     return
-                tokens = self.rate.acquire(min(self.depth, len(pending) - position), self.control.stopped,
-                                           before_wait=lambda: self._collect(pipeline.finish()))
+                tokens = self.rate.acquire(
+                    min(self.depth, len(pending) - position),
+                    self.control.stopped,
+                    before_wait=lambda: self._collect(pipeline.finish()),
+                )
                 if not tokens:
                     return
-                group = self._build(pending[position:position + tokens])
+                group = self._build(pending[position : position + tokens])
                 position += tokens
                 if not self.claims.hand_over([(rec.delivery_id, built.message_id) for rec, built in group]):
                     self.taken_over = True
                     return
                 for index, (rec, built) in enumerate(group):
                     if self.relay_wait:  # the relay is down: what is left of the group goes back to the queue
-                        self.claims.release([r.delivery_id for r, _ in group[index:]], self.relay_wait,
-                                            "waiting for the relay")
+                        self.claims.release(
+                            [r.delivery_id for r, _ in group[index:]],
+                            self.relay_wait,
+                            "waiting for the relay",
+                        )
                         break
                     self.totals.attempts += 1
-                    self._collect(pipeline.submit((rec, built.message_id), built.envelope_from, rec.email, built.raw,
-                                                  built.dot_safe))
+                    self._collect(
+                        pipeline.submit(
+                            (rec, built.message_id), built.envelope_from, rec.email, built.raw, built.dot_safe
+                        )
+                    )
         finally:
             self._collect(pipeline.finish())  # the last message's content goes out even when stopping
 
@@ -198,10 +229,21 @@ class BatchRun:
         group = []
         for rec in recipients:
             try:
-                group.append((rec, self.composer.build(
-                    delivery_id=rec.delivery_id, contact_public_id=rec.public_id, list_id=rec.list_id,
-                    email=rec.email, name=rec.name, attributes=rec.attributes, track_opens=rec.track_opens,
-                    track_clicks=rec.track_clicks)))
+                group.append(
+                    (
+                        rec,
+                        self.composer.build(
+                            delivery_id=rec.delivery_id,
+                            contact_public_id=rec.public_id,
+                            list_id=rec.list_id,
+                            email=rec.email,
+                            name=rec.name,
+                            attributes=rec.attributes,
+                            track_opens=rec.track_opens,
+                            track_clicks=rec.track_clicks,
+                        ),
+                    )
+                )
             except Exception as exc:  # noqa: BLE001 - the marketer's template, not our code
                 self.claims.finished(rec.delivery_id, "failed", None, f"could not build the message: {exc}")
         return group
@@ -213,30 +255,47 @@ class BatchRun:
                 self.claims.sent(rec.delivery_id)
                 self.temporary_in_a_row = 0
             elif isinstance(outcome, NoReply):
-                self.claims.finished(rec.delivery_id, "uncertain", None,
-                                     "uncertain: the relay's connection broke after it received the message and "
-                                     "before it answered; it may or may not have gone out (not resent)")
+                self.claims.finished(
+                    rec.delivery_id,
+                    "uncertain",
+                    None,
+                    "uncertain: the relay's connection broke after it received the message and "
+                    "before it answered; it may or may not have gone out (not resent)",
+                )
             else:
                 self._failed(rec, bounces.outcome_of(outcome))
 
     def _failed(self, rec, outcome: bounces.SmtpOutcome) -> None:
         """One refused or failed attempt: wait for the relay, retry later, or record it as final."""
         claims = self.claims
-        if outcome.code is None or outcome.code == 421:  # no connection, or the relay is closing it: not their fault
+        if (
+            outcome.code is None or outcome.code == 421
+        ):  # no connection, or the relay is closing it: not their fault
             self.relay_wait = self.relay_wait or wait_for_relay(self.campaign_id, outcome)
             claims.release([rec.delivery_id], self.relay_wait, f"waiting for the relay: {outcome.describe()}")
             return
         if outcome.kind == bounces.HARD:
             self._count_error(outcome)
-            claims.finished(rec.delivery_id, "bounced", outcome.code, f"hard bounce: {outcome.describe()}",
-                            hard_bounce_hash=rec.email_hash)
+            claims.finished(
+                rec.delivery_id,
+                "bounced",
+                outcome.code,
+                f"hard bounce: {outcome.describe()}",
+                hard_bounce_hash=rec.email_hash,
+            )
         elif outcome.kind == bounces.POLICY:
             self._count_error(outcome)
             self.totals.policy += 1
-            log.error("Campaign message refused by policy (%s): check SPF, DKIM, DMARC and the relay's settings",
-                      outcome.describe())
-            claims.finished(rec.delivery_id, "failed", outcome.code,
-                            f"refused by policy (our sending setup, not the address): {outcome.describe()}")
+            log.error(
+                "Campaign message refused by policy (%s): check SPF, DKIM, DMARC and the relay's settings",
+                outcome.describe(),
+            )
+            claims.finished(
+                rec.delivery_id,
+                "failed",
+                outcome.code,
+                f"refused by policy (our sending setup, not the address): {outcome.describe()}",
+            )
         else:
             self._temporary(rec, outcome)
 
@@ -244,12 +303,20 @@ class BatchRun:
         attempts = self.claims.attempts_of.get(rec.delivery_id, self.max_attempts)
         if attempts >= self.max_attempts:
             status = "bounced" if "5.2.2" in outcome.text else "failed"
-            self.claims.finished(rec.delivery_id, status, outcome.code,
-                                 f"gave up after {attempts} attempts: {outcome.describe()}")
+            self.claims.finished(
+                rec.delivery_id,
+                status,
+                outcome.code,
+                f"gave up after {attempts} attempts: {outcome.describe()}",
+            )
         else:
             when = retry_at(attempts)
-            self.claims.retry(rec.delivery_id, outcome.code, f"will retry at {when:%H:%M:%S} UTC: "
-                                                             f"{outcome.describe()}", when)
+            self.claims.retry(
+                rec.delivery_id,
+                outcome.code,
+                f"will retry at {when:%H:%M:%S} UTC: {outcome.describe()}",
+                when,
+            )
         self.temporary_in_a_row += 1
         if self.temporary_in_a_row >= TEMPORARY_IN_A_ROW_MEANS_RELAY and not self.relay_wait:
             self.relay_wait = wait_for_relay(self.campaign_id, outcome)

@@ -7,6 +7,7 @@ written with the next hand-over, one transaction per group, and Campaign.open_de
 transaction as the deliveries it counts. Every write is guarded by (status "sending", this worker), so rows that
 recovery took from a worker it believed dead are never written over, and a lost database connection is retried.
 """
+
 import logging
 import time
 from dataclasses import dataclass, field
@@ -38,7 +39,9 @@ def durably(work, what: str):
             _rollback()
             if not transient or time.monotonic() > deadline:
                 raise
-            log.warning("Database unavailable while %s (%s); retrying in %.1f s", what, exc.__class__.__name__, delay)
+            log.warning(
+                "Database unavailable while %s (%s); retrying in %.1f s", what, exc.__class__.__name__, delay
+            )
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
 
@@ -60,8 +63,10 @@ class Unwritten:
     """Outcomes known to this thread and not yet in the database."""
 
     sent: list[int] = field(default_factory=list)
-    finished: list[dict] = field(default_factory=list)  # skipped, failed, bounced, uncertain: b_id, b_status, …
-    retry: list[dict] = field(default_factory=list)     # back to the queue with a not-before time, attempt used
+    finished: list[dict] = field(
+        default_factory=list
+    )  # skipped, failed, bounced, uncertain: b_id, b_status, …
+    retry: list[dict] = field(default_factory=list)  # back to the queue with a not-before time, attempt used
     released: list[dict] = field(default_factory=list)  # back to the queue, attempt given back
     hard_bounced: list[str] = field(default_factory=list)  # address hashes to suppress
 
@@ -91,22 +96,43 @@ class Claims:
         def work():
             tries.append(1)
             if len(tries) > 1:  # the last try may have committed a claim whose answer was lost: give it back
-                _run(update(DELIVERIES).where(
-                    DELIVERIES.c.campaign_id == self.campaign_id, DELIVERIES.c.batch == self.batch, self._mine(),
-                    DELIVERIES.c.handed_at.is_(None), DELIVERIES.c.id.not_in(list(self.attempts_of)))
-                    .values(status="queued", attempts=DELIVERIES.c.attempts - 1, worker_id=None))
+                _run(
+                    update(DELIVERIES)
+                    .where(
+                        DELIVERIES.c.campaign_id == self.campaign_id,
+                        DELIVERIES.c.batch == self.batch,
+                        self._mine(),
+                        DELIVERIES.c.handed_at.is_(None),
+                        DELIVERIES.c.id.not_in(list(self.attempts_of)),
+                    )
+                    .values(status="queued", attempts=DELIVERIES.c.attempts - 1, worker_id=None)
+                )
             self._write()
             now = utcnow()
-            ids = (select(DELIVERIES.c.id).where(
-                DELIVERIES.c.campaign_id == self.campaign_id, DELIVERIES.c.batch == self.batch,
-                DELIVERIES.c.status == "queued",
-                DELIVERIES.c.not_before_at.is_(None) | (DELIVERIES.c.not_before_at <= now))
-                .order_by(DELIVERIES.c.id).limit(size))
+            ids = (
+                select(DELIVERIES.c.id)
+                .where(
+                    DELIVERIES.c.campaign_id == self.campaign_id,
+                    DELIVERIES.c.batch == self.batch,
+                    DELIVERIES.c.status == "queued",
+                    DELIVERIES.c.not_before_at.is_(None) | (DELIVERIES.c.not_before_at <= now),
+                )
+                .order_by(DELIVERIES.c.id)
+                .limit(size)
+            )
             rows = _run(
-                update(DELIVERIES).where(DELIVERIES.c.id.in_(ids.scalar_subquery()), DELIVERIES.c.status == "queued")
-                .values(status="sending", claimed_at=now, worker_id=self.worker_id, handed_at=None,
-                        attempts=DELIVERIES.c.attempts + 1)
-                .returning(DELIVERIES.c.id, DELIVERIES.c.contact_id, DELIVERIES.c.list_id, DELIVERIES.c.attempts)
+                update(DELIVERIES)
+                .where(DELIVERIES.c.id.in_(ids.scalar_subquery()), DELIVERIES.c.status == "queued")
+                .values(
+                    status="sending",
+                    claimed_at=now,
+                    worker_id=self.worker_id,
+                    handed_at=None,
+                    attempts=DELIVERIES.c.attempts + 1,
+                )
+                .returning(
+                    DELIVERIES.c.id, DELIVERIES.c.contact_id, DELIVERIES.c.list_id, DELIVERIES.c.attempts
+                )
             ).all()
             db.session.commit()
             self._written()
@@ -122,21 +148,30 @@ class Claims:
         self.unwritten.sent.append(delivery_id)
         self.mail_flowed = True
 
-    def finished(self, delivery_id: int, status: str, code: int | None, reason: str,
-                 hard_bounce_hash: str | None = None) -> None:
-        self.unwritten.finished.append({"b_id": delivery_id, "b_status": status, "b_code": code,
-                                        "b_reason": reason[:300]})
+    def finished(
+        self,
+        delivery_id: int,
+        status: str,
+        code: int | None,
+        reason: str,
+        hard_bounce_hash: str | None = None,
+    ) -> None:
+        self.unwritten.finished.append(
+            {"b_id": delivery_id, "b_status": status, "b_code": code, "b_reason": reason[:300]}
+        )
         if hard_bounce_hash:
             self.unwritten.hard_bounced.append(hard_bounce_hash)
 
     def retry(self, delivery_id: int, code: int | None, reason: str, not_before: datetime) -> None:
-        self.unwritten.retry.append({"b_id": delivery_id, "b_code": code, "b_reason": reason[:300],
-                                     "b_not_before": not_before})
+        self.unwritten.retry.append(
+            {"b_id": delivery_id, "b_code": code, "b_reason": reason[:300], "b_not_before": not_before}
+        )
 
     def release(self, delivery_ids, not_before: datetime | None = None, reason: str = "") -> None:
         """Give deliveries back to the queue unsent (their attempt does not count)."""
-        self.unwritten.released += [{"b_id": d_id, "b_not_before": not_before, "b_reason": reason[:300]}
-                                    for d_id in delivery_ids]
+        self.unwritten.released += [
+            {"b_id": d_id, "b_not_before": not_before, "b_reason": reason[:300]} for d_id in delivery_ids
+        ]
 
     # --- writing ---------------------------------------------------------------------------------------------
 
@@ -150,9 +185,14 @@ class Claims:
         def work():
             self._write()
             marked = _run(
-                update(DELIVERIES).where(DELIVERIES.c.id.in_(ids), self._mine(), DELIVERIES.c.handed_at.is_(None))
-                .values(handed_at=utcnow(), message_id=case(
-                    {d_id: message_id[:250] for d_id, message_id in group}, value=DELIVERIES.c.id))
+                update(DELIVERIES)
+                .where(DELIVERIES.c.id.in_(ids), self._mine(), DELIVERIES.c.handed_at.is_(None))
+                .values(
+                    handed_at=utcnow(),
+                    message_id=case(
+                        {d_id: message_id[:250] for d_id, message_id in group}, value=DELIVERIES.c.id
+                    ),
+                )
             ).rowcount
             if marked != len(ids):
                 db.session.rollback()
@@ -164,8 +204,11 @@ class Claims:
 
         if not ids or durably(work, "handing messages to the relay"):
             return True
-        log.warning("Campaign %s: deliveries of batch %s were taken over by recovery; this thread stops",
-                    self.campaign_id, self.batch)
+        log.warning(
+            "Campaign %s: deliveries of batch %s were taken over by recovery; this thread stops",
+            self.campaign_id,
+            self.batch,
+        )
         self.release(ids)
         self.flush()
         return False
@@ -173,6 +216,7 @@ class Claims:
     def flush(self) -> None:
         """Write every outcome known so far (one transaction)."""
         if self.unwritten:
+
             def work():
                 self._write()
                 db.session.commit()
@@ -190,39 +234,84 @@ class Claims:
         finished = 0
         if pending.sent:
             mine = table.c.id.in_(pending.sent)
-            done = {"status": "sent", "smtp_code": 250, "reason": "", "finished_at": now, "not_before_at": None}
+            done = {
+                "status": "sent",
+                "smtp_code": 250,
+                "reason": "",
+                "finished_at": now,
+                "not_before_at": None,
+            }
             finished += _run(update(table).where(mine, self._mine()).values(**done)).rowcount
             if finished < len(pending.sent):  # recovery called them uncertain, but the relay did accept them
-                _run(update(table).where(mine, table.c.status == "uncertain",
-                                                       table.c.worker_id == self.worker_id).values(**done))
+                _run(
+                    update(table)
+                    .where(mine, table.c.status == "uncertain", table.c.worker_id == self.worker_id)
+                    .values(**done)
+                )
         by_id = (table.c.id == bindparam("b_id")) & self._mine()
         if pending.finished:
-            finished += _run(update(table).where(by_id).values(
-                status=bindparam("b_status"), smtp_code=bindparam("b_code"), reason=bindparam("b_reason"),
-                finished_at=now), pending.finished).rowcount
+            finished += _run(
+                update(table)
+                .where(by_id)
+                .values(
+                    status=bindparam("b_status"),
+                    smtp_code=bindparam("b_code"),
+                    reason=bindparam("b_reason"),
+                    finished_at=now,
+                ),
+                pending.finished,
+            ).rowcount
         if pending.retry:
-            _run(update(table).where(by_id).values(
-                status="queued", smtp_code=bindparam("b_code"), reason=bindparam("b_reason"), worker_id=None,
-                handed_at=None, not_before_at=bindparam("b_not_before")), pending.retry)
+            _run(
+                update(table)
+                .where(by_id)
+                .values(
+                    status="queued",
+                    smtp_code=bindparam("b_code"),
+                    reason=bindparam("b_reason"),
+                    worker_id=None,
+                    handed_at=None,
+                    not_before_at=bindparam("b_not_before"),
+                ),
+                pending.retry,
+            )
         if pending.released:
-            _run(update(table).where(by_id).values(
-                status="queued", attempts=table.c.attempts - 1, worker_id=None, handed_at=None,
-                not_before_at=bindparam("b_not_before"), reason=bindparam("b_reason")), pending.released)
+            _run(
+                update(table)
+                .where(by_id)
+                .values(
+                    status="queued",
+                    attempts=table.c.attempts - 1,
+                    worker_id=None,
+                    handed_at=None,
+                    not_before_at=bindparam("b_not_before"),
+                    reason=bindparam("b_reason"),
+                ),
+                pending.released,
+            )
         for email_hash in pending.hard_bounced:
             suppress(email_hash, "hard_bounce")
         values = {"progress_at": now, "open_deliveries": Campaign.open_deliveries - finished}
         if self.mail_flowed:  # mail flows again: a wait for the relay that has run out is over
             over = Campaign.waiting_until.is_(None) | (Campaign.waiting_until <= now)
-            values.update(waiting_reason=case((over, ""), else_=Campaign.waiting_reason),
-                          waiting_until=case((over, None), else_=Campaign.waiting_until),
-                          relay_failures=case((over, 0), else_=Campaign.relay_failures))
-        _run(update(Campaign).where(Campaign.id == self.campaign_id).values(**values)
-                           .execution_options(synchronize_session=False))
+            values.update(
+                waiting_reason=case((over, ""), else_=Campaign.waiting_reason),
+                waiting_until=case((over, None), else_=Campaign.waiting_until),
+                relay_failures=case((over, 0), else_=Campaign.relay_failures),
+            )
+        _run(
+            update(Campaign)
+            .where(Campaign.id == self.campaign_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
     def _written(self) -> None:
         pending = self.unwritten
-        for d_id in [*pending.sent, *(item["b_id"] for item in
-                                      (*pending.finished, *pending.retry, *pending.released))]:
+        for d_id in [
+            *pending.sent,
+            *(item["b_id"] for item in (*pending.finished, *pending.retry, *pending.released)),
+        ]:
             self.attempts_of.pop(d_id, None)
             self.handed.discard(d_id)
         self.unwritten = Unwritten()
@@ -236,12 +325,19 @@ class Claims:
     def unsent(self) -> list[int]:
         """Claimed, never handed over, no outcome yet."""
         pending = self.unwritten
-        known = {*pending.sent, *(item["b_id"] for item in (*pending.finished, *pending.retry, *pending.released))}
+        known = {
+            *pending.sent,
+            *(item["b_id"] for item in (*pending.finished, *pending.retry, *pending.released)),
+        }
         return [d_id for d_id in self.attempts_of if d_id not in known and d_id not in self.handed]
 
 
 def earliest_retry(campaign_id: int, batch: int) -> datetime | None:
     """When the first delivery of a batch that waits for a retry is due (bounded by the batch's size)."""
-    return _run(select(func.min(DELIVERIES.c.not_before_at)).where(
-        DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.batch == batch, DELIVERIES.c.status == "queued")
+    return _run(
+        select(func.min(DELIVERIES.c.not_before_at)).where(
+            DELIVERIES.c.campaign_id == campaign_id,
+            DELIVERIES.c.batch == batch,
+            DELIVERIES.c.status == "queued",
+        )
     ).scalar()

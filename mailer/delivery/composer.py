@@ -4,6 +4,7 @@ The compiler's link and pixel slots (`{{ _links[id] }}`, `{{ _pixel }}`) become 
 Jinja renders per recipient, and are filled in afterwards by plain string assembly: Jinja then only evaluates
 the marketer's merge fields and the footer, and the 20-odd URLs of a message cost one split and a join.
 """
+
 import re
 import secrets
 import threading
@@ -45,8 +46,9 @@ class Built:
 def sender_address(campaign: Campaign):
     """The campaign's From (its own settings, else MAILER_FROM) as an Address."""
     if campaign.from_email:
-        return parse_sender(f"{campaign.from_name} <{campaign.from_email}>" if campaign.from_name
-                            else campaign.from_email)
+        return parse_sender(
+            f"{campaign.from_name} <{campaign.from_email}>" if campaign.from_name else campaign.from_email
+        )
     return parse_sender(current_app.config["MAILER_FROM"])
 
 
@@ -68,15 +70,25 @@ class Composer:
         self.plain_slots = {str(link_id): str(escape(url)) for link_id, url in compiled.links.items()}
         if self.track_clicks and config["TRACKING_ANONYMOUS_COUNTS"]:
             # Opt-in setting: recipient-free redirects, the same URL for everyone, counted as per-link totals only.
-            self.plain_slots.update({str(link_id): str(escape(self.links.base + anonymous_click_path(
-                campaign.public_id, link_id))) for link_id in compiled.links})
+            self.plain_slots.update(
+                {
+                    str(link_id): str(
+                        escape(self.links.base + anonymous_click_path(campaign.public_id, link_id))
+                    )
+                    for link_id in compiled.links
+                }
+            )
         self.plain_slots["P"] = ""
         # A click URL is a prefix per recipient plus a link part per link, both in the token alphabet (nothing
         # for HTML to escape); only the prefix's base URL might need escaping, so the prefix alone is escaped.
         self.click_slots = [(str(link_id), part) for link_id, part in self.links.link_parts.items()]
         skeleton_args = dict(
-            from_name=sender.display_name, from_email=sender.addr_spec, reply_to=campaign.reply_to or "",
-            feedback_id=f"{campaign.public_id[:16]}:{campaign.category}:{feedback}" if feedback else "", test=test)
+            from_name=sender.display_name,
+            from_email=sender.addr_spec,
+            reply_to=campaign.reply_to or "",
+            feedback_id=f"{campaign.public_id[:16]}:{campaign.category}:{feedback}" if feedback else "",
+            test=test,
+        )
         self.skeleton = MessageSkeleton(**skeleton_args)
         # A test to an address that is no contact: no one-click header, whose POST could act on nobody (RFC 8058).
         self.skeleton_without_one_click = MessageSkeleton(**skeleton_args, one_click=False) if test else None
@@ -84,16 +96,21 @@ class Composer:
         self.bounce_base = bounces.bounce_base()
         self.base = base_context(campaign)
         self.test = test
-        self.list_public_ids = dict(db.session.execute(
-            select(MailingList.id, MailingList.public_id).where(MailingList.id.in_([m.id for m in campaign.lists]))
-        ).all())
+        self.list_public_ids = dict(
+            db.session.execute(
+                select(MailingList.id, MailingList.public_id).where(
+                    MailingList.id.in_([m.id for m in campaign.lists])
+                )
+            ).all()
+        )
 
     def _with_markers(self, compiled: CompiledCampaign) -> CompiledCampaign:
         """The same templates with the link and pixel slots turned into markers filled in after rendering."""
         html = _LINK_SLOT.sub(lambda m: f"{self.marker}{m.group(1)}.", compiled.html_source)
         html = html.replace(_PIXEL_SLOT, f"{self.marker}P.")
-        return CompiledCampaign(html, compiled.text_source, compiled.subject_source, compiled.preheader_source,
-                                compiled.links)
+        return CompiledCampaign(
+            html, compiled.text_source, compiled.subject_source, compiled.preheader_source, compiled.links
+        )
 
     def _fill(self, html: str, slots: dict[str, str]) -> str:
         """Put each slot's value where its marker is (one split, one join)."""
@@ -110,15 +127,29 @@ class Composer:
                 out.append(rest)
         return "".join(out)
 
-    def build(self, *, delivery_id: int | None, contact_public_id: str, list_id: int | None, email: str,
-              name: str | None, attributes: dict | None, track_opens: bool = False,
-              track_clicks: bool = False, one_click: bool = True) -> Built:
+    def build(
+        self,
+        *,
+        delivery_id: int | None,
+        contact_public_id: str,
+        list_id: int | None,
+        email: str,
+        name: str | None,
+        attributes: dict | None,
+        track_opens: bool = False,
+        track_clicks: bool = False,
+        one_click: bool = True,
+    ) -> Built:
         """Render, assemble and sign one recipient's message (one_click=False only for a test to a non-contact)."""
         links = self.links
         unsubscribe = links.unsubscribe_url(contact_public_id, self.list_public_ids.get(list_id))
         context = dict(self.base)
-        context.update(contact=contact_view(email, name, attributes), unsubscribe_url=unsubscribe,
-                       preferences_url=links.preferences_url(contact_public_id), _links=self.compiled.links)
+        context.update(
+            contact=contact_view(email, name, attributes),
+            unsubscribe_url=unsubscribe,
+            preferences_url=links.preferences_url(contact_public_id),
+            _links=self.compiled.links,
+        )
         slots = self.plain_slots
         tracked_clicks = self.track_clicks and track_clicks
         tracked_opens = self.track_opens and track_opens
@@ -129,32 +160,54 @@ class Composer:
                 slots.update((key, prefix + part) for key, part in self.click_slots)
             if tracked_opens:
                 src = escape(links.open_pixel_url(contact_public_id))
-                slots["P"] = (f'<img src="{src}" width="1" height="1" alt="" '
-                              'style="display:block;border:0;width:1px;height:1px">')
+                slots["P"] = (
+                    f'<img src="{src}" width="1" height="1" alt="" '
+                    'style="display:block;border:0;width:1px;height:1px">'
+                )
         rendered = self.compiled.render(context)
         subject = f"[TEST] {rendered.subject}" if self.test else rendered.subject
         skeleton = self.skeleton_without_one_click if not one_click and self.test else self.skeleton
         message_id = skeleton.message_id(f"{delivery_id}" if delivery_id else "test")
-        raw, flags = skeleton.assemble(to_email=email, to_name=name, subject=subject, message_id=message_id,
-                                       unsubscribe_url=unsubscribe, text=rendered.text,
-                                       html=self._fill(rendered.html, slots))
+        raw, flags = skeleton.assemble(
+            to_email=email,
+            to_name=name,
+            subject=subject,
+            message_id=message_id,
+            unsubscribe_url=unsubscribe,
+            text=rendered.text,
+            html=self._fill(rendered.html, slots),
+        )
         if self.signer is not None:
             raw = self.signer.sign(raw, body_is_relaxed=not flags & WSP_CHANGE)
-        envelope = (bounces.verp_address(delivery_id, self.bounce_base) if delivery_id
-                    else "@".join(self.bounce_base))
+        envelope = (
+            bounces.verp_address(delivery_id, self.bounce_base) if delivery_id else "@".join(self.bounce_base)
+        )
         return Built(raw, message_id, subject, envelope, dot_safe=not flags & LEADING_DOT)
 
 
 def composer_for(campaign: Campaign) -> Composer:
     """The campaign's composer, built once per process from the sources compiled when it started."""
-    key = (campaign.public_id, campaign.id, hash(campaign.compiled_html), hash(campaign.compiled_text), campaign.subject,
-           campaign.preheader)
+    key = (
+        campaign.public_id,
+        campaign.id,
+        hash(campaign.compiled_html),
+        hash(campaign.compiled_text),
+        campaign.subject,
+        campaign.preheader,
+    )
     with _LOCK:
         composer = _CACHE.get(key)
     if composer is None:
-        links = dict(db.session.execute(select(Link.id, Link.url).where(Link.campaign_id == campaign.id)).all())
-        compiled = CompiledCampaign(campaign.compiled_html, campaign.compiled_text, campaign.subject or "",
-                                    campaign.preheader or "", links)
+        links = dict(
+            db.session.execute(select(Link.id, Link.url).where(Link.campaign_id == campaign.id)).all()
+        )
+        compiled = CompiledCampaign(
+            campaign.compiled_html,
+            campaign.compiled_text,
+            campaign.subject or "",
+            campaign.preheader or "",
+            links,
+        )
         composer = Composer(campaign, compiled)
         with _LOCK:
             if len(_CACHE) > 16:

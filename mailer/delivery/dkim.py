@@ -3,6 +3,7 @@
 dkimpy's pure-Python RSA costs ~8.5 ms a message; the `cryptography` package signs in ~0.5 ms. dkimpy stays
 the reference: the tests verify this signer's output with it. Never `l=`: the whole body is covered.
 """
+
 import base64
 import hashlib
 import re
@@ -16,8 +17,20 @@ from mailer.core.extensions import db
 from mailer.delivery.models import DkimKey
 
 # Signed when present (C2): dkimpy's default list lacks list-unsubscribe-post, so the list is explicit.
-SIGNED_HEADERS = ("from", "to", "subject", "date", "message-id", "reply-to", "mime-version", "content-type",
-                  "content-transfer-encoding", "list-unsubscribe", "list-unsubscribe-post", "feedback-id")
+SIGNED_HEADERS = (
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "reply-to",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "feedback-id",
+)
 KEY_BITS = 2048
 _WSP_RUN = re.compile(rb"[ \t]{2,}|\t")  # a single space is already canonical: leave it (fast)
 _TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
@@ -69,7 +82,9 @@ class DkimSigner:
         self._padding = padding.PKCS1v15()
         self._hash = hashes.SHA256()
 
-    def signature_header(self, message: bytes, now: int | None = None, body_is_relaxed: bool = False) -> bytes:
+    def signature_header(
+        self, message: bytes, now: int | None = None, body_is_relaxed: bool = False
+    ) -> bytes:
         """The DKIM-Signature header line (with CRLF) for a message whose lines end in CRLF.
 
         body_is_relaxed: the caller knows no body line has trailing whitespace or runs of it (the skeleton tracks
@@ -94,12 +109,14 @@ class DkimSigner:
                 signed.append(wanted)
                 hashed.append(canonical_header(*field))
         timestamp = int(time.time()) if now is None else now
-        tags = (f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector}; t={timestamp};\r\n"
-                f"\th={':'.join(signed)};\r\n\tbh={body_hash};\r\n\tb=")
+        tags = (
+            f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector}; t={timestamp};\r\n"
+            f"\th={':'.join(signed)};\r\n\tbh={body_hash};\r\n\tb="
+        )
         data = "".join(hashed) + canonical_header("DKIM-Signature", tags)[:-2]
         signature = self.key.sign(data.encode(), self._padding, self._hash)
         b64 = base64.b64encode(signature).decode()
-        folded = "\r\n\t".join(b64[i:i + 72] for i in range(0, len(b64), 72))
+        folded = "\r\n\t".join(b64[i : i + 72] for i in range(0, len(b64), 72))
         return f"DKIM-Signature: {tags}{folded}\r\n".encode()
 
     def sign(self, message: bytes, body_is_relaxed: bool = False) -> bytes:
@@ -129,10 +146,13 @@ def generate_key(domain: str, selector: str) -> DkimKey:
         select(DkimKey).where(DkimKey.domain == domain, DkimKey.selector == selector)
     ).scalar_one_or_none()
     if existing is not None:
-        raise ValueError(f"A key with selector {selector!r} already exists for {domain}; choose a new selector.")
+        raise ValueError(
+            f"A key with selector {selector!r} already exists for {domain}; choose a new selector."
+        )
     private = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     for older in db.session.execute(select(DkimKey).where(DkimKey.domain == domain)).scalars():
         older.active = False
     key = DkimKey(domain=domain, selector=selector, private_key_pem=pem, active=True)
@@ -145,13 +165,19 @@ def dns_txt_lines(key: DkimKey) -> str:
     """A zone-file line for the key, the value split into 255-character strings as DNS requires."""
     signer = DkimSigner(key.domain, key.selector, key.private_key_pem)
     value = signer.dns_record()
-    chunks = " ".join(f'"{value[i:i + 255]}"' for i in range(0, len(value), 255))
+    chunks = " ".join(f'"{value[i : i + 255]}"' for i in range(0, len(value), 255))
     return f"{key.selector}._domainkey.{key.domain}. IN TXT ( {chunks} )"
 
 
 def signer_for_domain(domain: str) -> DkimSigner | None:
     """The signer of a sending domain's newest active key, or None when it has none (mail goes unsigned)."""
-    key = db.session.execute(
-        select(DkimKey).where(DkimKey.domain == domain.lower(), DkimKey.active.is_(True)).order_by(DkimKey.id.desc())
-    ).scalars().first()
+    key = (
+        db.session.execute(
+            select(DkimKey)
+            .where(DkimKey.domain == domain.lower(), DkimKey.active.is_(True))
+            .order_by(DkimKey.id.desc())
+        )
+        .scalars()
+        .first()
+    )
     return DkimSigner(key.domain, key.selector, key.private_key_pem) if key else None

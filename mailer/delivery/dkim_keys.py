@@ -4,6 +4,7 @@ A key is stored as a MultiFernet token (AES-128-CBC + HMAC-SHA256, authenticated
 `flask keys reencrypt` re-seals every key under the newest one. Signing reads the PEM through
 `DkimKey.private_key_pem`, decrypted once per process and ciphertext (workers build signers per batch).
 """
+
 from functools import lru_cache
 
 from cryptography.fernet import InvalidToken, MultiFernet
@@ -48,8 +49,10 @@ def _open_cached(token: bytes, _keyring_id: tuple) -> str:
     try:
         return _keyring().decrypt(token).decode()
     except InvalidToken:
-        raise DkimKeyError("A DKIM private key cannot be decrypted with the configured MAILER_DATA_KEYS; keep the "
-                           "old key in MAILER_DATA_KEYS until `flask keys reencrypt` has run.") from None
+        raise DkimKeyError(
+            "A DKIM private key cannot be decrypted with the configured MAILER_DATA_KEYS; keep the "
+            "old key in MAILER_DATA_KEYS until `flask keys reencrypt` has run."
+        ) from None
 
 
 def reseal_all() -> int:
@@ -62,7 +65,9 @@ def reseal_all() -> int:
         try:
             key.private_key_encrypted = keys.rotate(key.private_key_encrypted)
         except InvalidToken:
-            raise DkimKeyError(f"DKIM key {key.selector}._domainkey.{key.domain} is not readable with any configured "
-                               "key; keep the old key in MAILER_DATA_KEYS until re-encryption succeeds.") from None
+            raise DkimKeyError(
+                f"DKIM key {key.selector}._domainkey.{key.domain} is not readable with any configured "
+                "key; keep the old key in MAILER_DATA_KEYS until re-encryption succeeds."
+            ) from None
         count += 1
     return count

@@ -7,6 +7,7 @@ time; and sends group by group, each group marked handed to the relay just befor
 (mailer/sending/recovery.py) gives a dead worker's claimed deliveries back to the queue and reports only its
 handed-over ones as uncertain. Campaign.open_deliveries makes "is the campaign done?" one row read.
 """
+
 import logging
 import random
 import time
@@ -37,6 +38,7 @@ BATCH_MAX_SECONDS = 120  # a batch message hands over to a fresh one after this 
 
 # --- planning -------------------------------------------------------------------------------------------------
 
+
 def plan_campaign(campaign_id: int) -> None:
     """Create deliveries and batch messages page by page; continues in a new message after a while."""
     size = min(current_app.config["SEND_BATCH_SIZE"], 2000)
@@ -55,31 +57,62 @@ def plan_campaign(campaign_id: int) -> None:
         batch = campaign.planned_batches + 1
         # The cursor moves only if nobody else moved it: a redelivered planner message loses this race cleanly.
         moved = db.session.execute(
-            update(Campaign).where(Campaign.id == campaign_id, Campaign.planned_through == campaign.planned_through)
-            .values(planned_through=cursor, progress_at=utcnow()).execution_options(synchronize_session=False)
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.planned_through == campaign.planned_through)
+            .values(planned_through=cursor, progress_at=utcnow())
+            .execution_options(synchronize_session=False)
         ).rowcount
         if not moved:
             db.session.rollback()
             return
         # One INSERT … SELECT per page: the rows never pass through Python, and the statement is cached.
         page = eligibility.eligible_in_range(campaign_id, campaign.planned_through, cursor).subquery()
-        rows = select(literal(campaign_id), page.c.contact_id, page.c.list_id, literal(batch), literal("queued"),
-                      literal(""), literal(""), literal(0), literal(utcnow()))
-        db.session.execute(insert(DELIVERIES).from_select(
-            ["campaign_id", "contact_id", "list_id", "batch", "status", "reason", "message_id", "attempts",
-             "queued_at"], rows))
-        created = db.session.execute(select(func.count()).where(  # rowcount of INSERT … SELECT is not portable
-            DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.batch == batch)).scalar()
+        rows = select(
+            literal(campaign_id),
+            page.c.contact_id,
+            page.c.list_id,
+            literal(batch),
+            literal("queued"),
+            literal(""),
+            literal(""),
+            literal(0),
+            literal(utcnow()),
+        )
+        db.session.execute(
+            insert(DELIVERIES).from_select(
+                [
+                    "campaign_id",
+                    "contact_id",
+                    "list_id",
+                    "batch",
+                    "status",
+                    "reason",
+                    "message_id",
+                    "attempts",
+                    "queued_at",
+                ],
+                rows,
+            )
+        )
+        created = db.session.execute(
+            select(func.count()).where(  # rowcount of INSERT … SELECT is not portable
+                DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.batch == batch
+            )
+        ).scalar()
         if created:
-            db.session.execute(update(Campaign).where(Campaign.id == campaign_id)
-                               .values(planned_batches=batch, open_deliveries=Campaign.open_deliveries + created)
-                               .execution_options(synchronize_session=False))
+            db.session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id)
+                .values(planned_batches=batch, open_deliveries=Campaign.open_deliveries + created)
+                .execution_options(synchronize_session=False)
+            )
             enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
         db.session.commit()
     enqueue("plan_campaign", campaign_id)
 
 
 # --- one batch ------------------------------------------------------------------------------------------------
+
 
 def send_batch(campaign_id: int, batch: int) -> None:
     """Send the due deliveries of one batch (mailer/sending/batch.py), then queue what comes next for it."""
@@ -121,9 +154,12 @@ def _send_later(campaign_id: int, batch: int, when: datetime | None) -> None:
             return
         except (RedisError, DramatiqError) as exc:
             log.warning("Could not queue batch %s of campaign %s (%s); trying again", batch, campaign_id, exc)
-            time.sleep(0.5 * 2 ** attempt)
-    log.error("Batch %s of campaign %s not re-queued: the broker is unreachable (recovery will re-queue it)",
-              batch, campaign_id)
+            time.sleep(0.5 * 2**attempt)
+    log.error(
+        "Batch %s of campaign %s not re-queued: the broker is unreachable (recovery will re-queue it)",
+        batch,
+        campaign_id,
+    )
 
 
 def _too_many_errors(campaign_id: int, totals: Totals, pause: bool = True) -> bool:
@@ -134,19 +170,28 @@ def _too_many_errors(campaign_id: int, totals: Totals, pause: bool = True) -> bo
     config = current_app.config
     reason = ""
     if totals.policy >= config["SEND_POLICY_PAUSE"]:
-        reason = (f"Paused automatically: the receiving servers refused {totals.policy} messages for policy reasons "
-                  f"(last answer: {totals.last_error}). Check SPF, DKIM, DMARC and the relay, then resume.")
-    elif (totals.errors >= config["SEND_ERROR_PAUSE_MIN"]
-          and totals.errors >= config["SEND_ERROR_PAUSE_RATIO"] * totals.attempts):
-        reason = (f"Paused automatically: {totals.errors} of the last {totals.attempts} messages were refused "
-                  f"(last answer: {totals.last_error}). Fix the cause, then resume.")
+        reason = (
+            f"Paused automatically: the receiving servers refused {totals.policy} messages for policy reasons "
+            f"(last answer: {totals.last_error}). Check SPF, DKIM, DMARC and the relay, then resume."
+        )
+    elif (
+        totals.errors >= config["SEND_ERROR_PAUSE_MIN"]
+        and totals.errors >= config["SEND_ERROR_PAUSE_RATIO"] * totals.attempts
+    ):
+        reason = (
+            f"Paused automatically: {totals.errors} of the last {totals.attempts} messages were refused "
+            f"(last answer: {totals.last_error}). Fix the cause, then resume."
+        )
     if not reason or not pause:
         return bool(reason)
+
     def work():
-        changed = db.session.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "sending")
-                                     .values(status="paused", status_reason=reason, waiting_reason="",
-                                             waiting_until=None).execution_options(synchronize_session=False)
-                                     ).rowcount
+        changed = db.session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.status == "sending")
+            .values(status="paused", status_reason=reason, waiting_reason="", waiting_until=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
         db.session.commit()
         return changed
 
@@ -163,8 +208,13 @@ def finish_if_done(campaign_id: int) -> bool:
     for ten recipients or a million (scanning the deliveries' status index slowed down as a big send went on).
     """
     done = db.session.execute(
-        update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "sending",
-                               Campaign.planning_done.is_(True), Campaign.open_deliveries == 0)
+        update(Campaign)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.status == "sending",
+            Campaign.planning_done.is_(True),
+            Campaign.open_deliveries == 0,
+        )
         .values(status="sent", finished_at=utcnow(), waiting_reason="", waiting_until=None)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -175,9 +225,12 @@ def finish_if_done(campaign_id: int) -> bool:
 def count_open(campaign_id: int, delta: int) -> None:
     """Add to the campaign's open deliveries, in the transaction that opened (+) or finished (-) them."""
     if delta:
-        db.session.execute(update(Campaign).where(Campaign.id == campaign_id)
-                           .values(open_deliveries=Campaign.open_deliveries + delta)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(open_deliveries=Campaign.open_deliveries + delta)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def requeue_uncertain(campaign_id: int, delivery_ids: list[int] | None = None) -> int:
@@ -195,20 +248,36 @@ def requeue_uncertain(campaign_id: int, delivery_ids: list[int] | None = None) -
         raise CampaignError(f"This campaign is {status}; its uncertain deliveries can't be sent again.")
     if delivery_ids is not None and not delivery_ids:
         return 0
-    query = update(DELIVERIES).where(DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.status == "uncertain")
+    query = update(DELIVERIES).where(
+        DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.status == "uncertain"
+    )
     if delivery_ids is not None:
         query = query.where(DELIVERIES.c.id.in_(delivery_ids))
-    batches = db.session.execute(query.values(
-        status="queued", reason="sent again by an operator's decision (it was uncertain)", worker_id=None,
-        handed_at=None, not_before_at=None, finished_at=None, claimed_at=None).returning(DELIVERIES.c.batch)
-    ).scalars().all()
+    batches = (
+        db.session.execute(
+            query.values(
+                status="queued",
+                reason="sent again by an operator's decision (it was uncertain)",
+                worker_id=None,
+                handed_at=None,
+                not_before_at=None,
+                finished_at=None,
+                claimed_at=None,
+            ).returning(DELIVERIES.c.batch)
+        )
+        .scalars()
+        .all()
+    )
     if not batches:
         return 0
     count_open(campaign_id, len(batches))
     if campaign.status == "sent":
-        db.session.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "sent")
-                           .values(status="sending", finished_at=None, progress_at=utcnow())
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.status == "sent")
+            .values(status="sending", finished_at=None, progress_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
     db.session.refresh(campaign)
     if campaign.status == "sending":
         for batch in sorted(set(batches)):
@@ -217,6 +286,7 @@ def requeue_uncertain(campaign_id: int, delivery_ids: list[int] | None = None) -
 
 
 # --- test sends -----------------------------------------------------------------------------------------------
+
 
 def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
     """Build each test message exactly as a real one (DKIM, transport), marked as a test; returns how many went."""
@@ -234,12 +304,27 @@ def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
     for address in addresses:
         contact = find_contact_by_email(address)
         if contact is not None and contact.status == "active":
-            who = {"contact_public_id": contact.public_id, "name": contact.name, "attributes": contact.attributes}
+            who = {
+                "contact_public_id": contact.public_id,
+                "name": contact.name,
+                "attributes": contact.attributes,
+            }
         else:  # no contact whose one-click unsubscribe could act: the message carries no such header
-            who = {"contact_public_id": "test", "name": SAMPLE_CONTACT["name"], "attributes": {}, "one_click": False}
+            who = {
+                "contact_public_id": "test",
+                "name": SAMPLE_CONTACT["name"],
+                "attributes": {},
+                "one_click": False,
+            }
         built = composer.build(delivery_id=None, list_id=list_id, email=address, **who)
-        transport.send(built.envelope_from, [address], built.raw, subject=built.subject,
-                       message_id=built.message_id, category="marketing")
+        transport.send(
+            built.envelope_from,
+            [address],
+            built.raw,
+            subject=built.subject,
+            message_id=built.message_id,
+            category="marketing",
+        )
         sent += 1
     db.session.commit()
     return sent

@@ -3,6 +3,7 @@ so recovery tells a dead worker from a slow one within seconds.
 
 The heartbeat lives in the database, not in Redis: a Redis restart must not make every worker look dead.
 """
+
 import logging
 import os
 import socket
@@ -43,11 +44,19 @@ class Heartbeat:
         with self.app.app_context():
             try:
                 now = utcnow()
-                touched = db.session.execute(update(SendWorker).where(SendWorker.id == self.id)
-                                             .values(heartbeat_at=now)).rowcount
+                touched = db.session.execute(
+                    update(SendWorker).where(SendWorker.id == self.id).values(heartbeat_at=now)
+                ).rowcount
                 if not touched:  # first beat, or recovery removed us after an outage: we are alive after all
-                    db.session.execute(insert(SendWorker).values(id=self.id, host=socket.gethostname()[:255],
-                                                                 pid=self.pid, started_at=now, heartbeat_at=now))
+                    db.session.execute(
+                        insert(SendWorker).values(
+                            id=self.id,
+                            host=socket.gethostname()[:255],
+                            pid=self.pid,
+                            started_at=now,
+                            heartbeat_at=now,
+                        )
+                    )
                 db.session.commit()
                 return True
             except SQLAlchemyError as exc:

@@ -1,11 +1,33 @@
 """The text part of an email, generated from its HTML when the marketer did not write one (issue 3)."""
+
 import re
 
 import lxml.html
 
 _SKIP = {"head", "style", "script", "title", "noscript"}
-_BLOCK = {"p", "div", "table", "tr", "ul", "ol", "blockquote", "section", "header", "footer", "article",
-          "h1", "h2", "h3", "h4", "h5", "h6", "hr", "pre", "center", "body"}
+_BLOCK = {
+    "p",
+    "div",
+    "table",
+    "tr",
+    "ul",
+    "ol",
+    "blockquote",
+    "section",
+    "header",
+    "footer",
+    "article",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "pre",
+    "center",
+    "body",
+}
 _HIDDEN = re.compile(r"display\s*:\s*none", re.I)
 
 
@@ -17,7 +39,9 @@ def _walk(el, out: list[str]) -> None:
             out.append(el.tail)
         return
     if tag in _BLOCK:
-        out.append("\n\n" if tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol") else "\n")
+        out.append(
+            "\n\n" if tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol") else "\n"
+        )
     if tag == "li":
         out.append("\n- ")
     if tag == "hr":

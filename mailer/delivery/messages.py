@@ -1,4 +1,5 @@
 """MIME building (REQUIREMENTS D): multipart/alternative, Date, Message-ID on the sending domain, safe folding."""
+
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -20,8 +21,17 @@ def parse_sender(value: str) -> Address:
     return Address(display_name=name, username=local, domain=domain)
 
 
-def build_message(*, sender: Address, to_addr: str, to_name: str | None, subject: str, text: str, html: str,
-                  extra_headers: dict[str, str] | None = None, reply_to: str | None = None) -> EmailMessage:
+def build_message(
+    *,
+    sender: Address,
+    to_addr: str,
+    to_name: str | None,
+    subject: str,
+    text: str,
+    html: str,
+    extra_headers: dict[str, str] | None = None,
+    reply_to: str | None = None,
+) -> EmailMessage:
     """A multipart/alternative message, text first and HTML last, with Date and a Message-ID on our domain."""
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = Address(display_name=header_safe(sender.display_name), addr_spec=sender.addr_spec)

@@ -1,4 +1,5 @@
 """Deliveries (one per campaign × contact), the sending workers, DKIM keys and the local outbox."""
+
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
@@ -25,7 +26,9 @@ class Delivery(db.Model):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
-    list_id: Mapped[int | None] = mapped_column(ForeignKey("mailing_lists.id"))  # the list it is sent for (unsubscribe)
+    list_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mailing_lists.id")
+    )  # the list it is sent for (unsubscribe)
     batch: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     reason: Mapped[str] = mapped_column(String(300), default="")

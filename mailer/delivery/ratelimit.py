@@ -3,6 +3,7 @@
 Workers take tokens a few at a time, so the bucket costs one Redis round trip per handful of messages.
 The clock is Redis's own (TIME inside the script), so hosts with skewed clocks still share one rate.
 """
+
 import logging
 import threading
 import time
@@ -87,8 +88,12 @@ class SendRate:
         """How many tokens to ask for at once: about 1/50 s worth, so workers share the bucket fairly."""
         return max(1, min(remaining, int(self.bucket.rate / 50) or 1, int(self.bucket.capacity)))
 
-    def acquire(self, wanted: int, should_stop: Callable[[], bool] = lambda: False,
-                before_wait: Callable[[], None] = lambda: None) -> int:
+    def acquire(
+        self,
+        wanted: int,
+        should_stop: Callable[[], bool] = lambda: False,
+        before_wait: Callable[[], None] = lambda: None,
+    ) -> int:
         """Wait for between 1 and `wanted` tokens; 0 when should_stop() turned true while waiting.
 
         before_wait() runs once before the first wait (the caller finishes an open SMTP transaction). When Redis is
@@ -122,8 +127,11 @@ class Unlimited:
     may_wait = False
 
     @staticmethod
-    def acquire(wanted: int, should_stop: Callable[[], bool] = lambda: False,
-                before_wait: Callable[[], None] = lambda: None) -> int:
+    def acquire(
+        wanted: int,
+        should_stop: Callable[[], bool] = lambda: False,
+        before_wait: Callable[[], None] = lambda: None,
+    ) -> int:
         return wanted
 
 

@@ -4,6 +4,7 @@ The one place these tokens are made; the public endpoints that read them live in
 Tokens are signed per purpose and carry opaque public ids only (REQUIREMENTS I1-I4); they use the compact
 format of mailer.core.security (one HMAC each; a click link's link half is made once per campaign).
 """
+
 from flask import current_app
 
 from mailer.core.security import compact_keys, make_token
@@ -13,12 +14,16 @@ def _base() -> str:
     return current_app.config["MAILER_BASE_URL"]
 
 
-def unsubscribe_token(contact_public_id: str, list_public_id: str | None, campaign_public_id: str | None) -> str:
+def unsubscribe_token(
+    contact_public_id: str, list_public_id: str | None, campaign_public_id: str | None
+) -> str:
     """Identifies recipient, the list the message was sent for, and the campaign."""
     return make_token("unsubscribe", [contact_public_id, list_public_id, campaign_public_id])
 
 
-def unsubscribe_url(contact_public_id: str, list_public_id: str | None, campaign_public_id: str | None) -> str:
+def unsubscribe_url(
+    contact_public_id: str, list_public_id: str | None, campaign_public_id: str | None
+) -> str:
     """The one-click URL for List-Unsubscribe and the footer's unsubscribe link (GET shows a page; POST acts)."""
     return f"{_base()}/u/{unsubscribe_token(contact_public_id, list_public_id, campaign_public_id)}"
 
@@ -49,7 +54,9 @@ class CampaignLinks:
         self.open_keys = compact_keys("open")
         self.click_keys = compact_keys("click")
         # The link half of each click token names no recipient: made once per campaign.
-        self.link_parts = {link_id: self.click_keys.link_part(campaign_public_id, link_id) for link_id in link_ids}
+        self.link_parts = {
+            link_id: self.click_keys.link_part(campaign_public_id, link_id) for link_id in link_ids
+        }
 
     def unsubscribe_url(self, contact_public_id: str, list_public_id: str | None) -> str:
         token = self.unsubscribe_keys.recipient((contact_public_id, list_public_id, self.campaign))

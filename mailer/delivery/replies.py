@@ -3,6 +3,7 @@
 A VERP envelope sender names the delivery it belongs to, with a short keyed MAC so a forged bounce cannot
 touch anyone else's delivery: bounces+<delivery id in hex>-<mac>@<bounce domain>.
 """
+
 import hmac
 import re
 import smtplib
@@ -14,13 +15,15 @@ from mailer.core.security import keyed_hash
 from mailer.deliverability import bounces as reports
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_VERP_RE = re.compile(r"^(?P<local>[^+@]+)\+(?P<id>[0-9a-f]{1,16})-(?P<mac>[0-9a-f]{12})@(?P<domain>.+)$", re.I)
+_VERP_RE = re.compile(
+    r"^(?P<local>[^+@]+)\+(?P<id>[0-9a-f]{1,16})-(?P<mac>[0-9a-f]{12})@(?P<domain>.+)$", re.I
+)
 
 # What a final SMTP answer means for the delivery and the address.
-TEMPORARY = "temporary"   # 4xx or no answer: retry later
-SOFT = "soft"             # 5.2.2 mailbox full: retried like a temporary failure, never suppresses
-POLICY = "policy"         # 5.7.x: our authentication/reputation setup was refused; alert, don't blame the address
-HARD = "hard"             # any other 5.x.x (or a 5xx without one): permanent; suppress the address
+TEMPORARY = "temporary"  # 4xx or no answer: retry later
+SOFT = "soft"  # 5.2.2 mailbox full: retried like a temporary failure, never suppresses
+POLICY = "policy"  # 5.7.x: our authentication/reputation setup was refused; alert, don't blame the address
+HARD = "hard"  # any other 5.x.x (or a 5xx without one): permanent; suppress the address
 
 
 @dataclass(frozen=True)

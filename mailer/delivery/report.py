@@ -3,6 +3,7 @@
 Reasons are grouped by their wording with times and addresses taken out, so "will retry at 14:05 UTC: 451 …"
 and "will retry at 14:06 UTC: 451 …" count as one reason, and no recipient's address reaches a report.
 """
+
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -24,14 +25,18 @@ STATE_LABELS = {
     "queued": ("Queued", "Waiting for their turn, or for their next try after a temporary failure."),
     "sending": ("In flight", "Claimed by a worker and being handed to the relay right now."),
     "sent": ("Sent", "Accepted by the relay."),
-    "skipped": ("Skipped", "Not sent: no longer allowed to receive it at send time (unsubscribed, suppressed, "
-                           "restricted …)."),
+    "skipped": (
+        "Skipped",
+        "Not sent: no longer allowed to receive it at send time (unsubscribed, suppressed, restricted …).",
+    ),
     "failed": ("Failed", "Refused for good by the receiving side, or given up after every retry."),
     "bounced": ("Bounced", "Accepted by the relay, then reported back as undeliverable."),
     "uncertain": ("Uncertain", "The relay may or may not have received it: resending may deliver twice."),
 }
 
-_CLOCK = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?Z?|\b\d{1,2}:\d{2}(?::\d{2})?\b")
+_CLOCK = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?Z?|\b\d{1,2}:\d{2}(?::\d{2})?\b"
+)
 _ADDRESS = re.compile(r"<?[^\s<>@\"',;:]+@[^\s<>@\"',;:]+\.[A-Za-z]{2,}>?")
 
 
@@ -44,29 +49,53 @@ def reason_group(reason: str) -> str:
 def _state_row(status: str, count: int, reasons: Counter) -> dict:
     label, meaning = STATE_LABELS.get(status, (status.capitalize(), ""))
     top = [{"reason": reason, "count": n} for reason, n in reasons.most_common(TOP_REASONS) if reason]
-    return {"status": status, "label": label, "meaning": meaning, "count": count, "reasons": top,
-            "other_reasons": sum(reasons.values()) - sum(item["count"] for item in top)}
+    return {
+        "status": status,
+        "label": label,
+        "meaning": meaning,
+        "count": count,
+        "reasons": top,
+        "other_reasons": sum(reasons.values()) - sum(item["count"] for item in top),
+    }
 
 
 def state_report(campaign_id: int) -> list[dict]:
     """Every delivery state in pipeline order with its count and its most common reasons (two queries)."""
-    counts = dict(db.session.execute(select(Delivery.status, func.count()).where(Delivery.campaign_id == campaign_id)
-                                     .group_by(Delivery.status)).all())
+    counts = dict(
+        db.session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.campaign_id == campaign_id)
+            .group_by(Delivery.status)
+        ).all()
+    )
     grouped: dict[str, Counter] = {status: Counter() for status in DELIVERY_STATUSES}
-    rows = db.session.execute(select(Delivery.status, Delivery.reason, func.count())
-                              .where(Delivery.campaign_id == campaign_id,
-                                     Delivery.status.in_(STATES_WITH_REASONS), Delivery.reason != "")
-                              .group_by(Delivery.status, Delivery.reason))
+    rows = db.session.execute(
+        select(Delivery.status, Delivery.reason, func.count())
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status.in_(STATES_WITH_REASONS),
+            Delivery.reason != "",
+        )
+        .group_by(Delivery.status, Delivery.reason)
+    )
     for status, reason, count in rows:
         grouped.setdefault(status, Counter())[reason_group(reason)] += count
-    return [_state_row(status, counts.get(status, 0), grouped.get(status, Counter()))
-            for status in (*DELIVERY_STATUSES, *sorted(set(counts) - set(DELIVERY_STATUSES)))]
+    return [
+        _state_row(status, counts.get(status, 0), grouped.get(status, Counter()))
+        for status in (*DELIVERY_STATUSES, *sorted(set(counts) - set(DELIVERY_STATUSES)))
+    ]
 
 
 def states_json(report: list[dict]) -> dict:
     """The report as the API and the progress JSON give it: {status: {count, reasons[]}}."""
-    return {row["status"]: {"count": row["count"], "reasons": row["reasons"], "other_reasons": row["other_reasons"]}
-            for row in report}
+    return {
+        row["status"]: {
+            "count": row["count"],
+            "reasons": row["reasons"],
+            "other_reasons": row["other_reasons"],
+        }
+        for row in report
+    }
 
 
 @dataclass
@@ -80,23 +109,34 @@ class UncertainDelivery:
     handed_at: datetime | None
 
 
-def uncertain_page(campaign_id: int, after: int = 0, limit: int = UNCERTAIN_PAGE_SIZE) \
-        -> tuple[list[UncertainDelivery], int | None]:
+def uncertain_page(
+    campaign_id: int, after: int = 0, limit: int = UNCERTAIN_PAGE_SIZE
+) -> tuple[list[UncertainDelivery], int | None]:
     """One page of the campaign's uncertain deliveries (keyset: id > after) and the cursor of the next page."""
     rows = db.session.execute(
-        select(Delivery.id, Contact.public_id, Delivery.reason, Delivery.attempts,
-               func.coalesce(Delivery.handed_at, Delivery.claimed_at))
+        select(
+            Delivery.id,
+            Contact.public_id,
+            Delivery.reason,
+            Delivery.attempts,
+            func.coalesce(Delivery.handed_at, Delivery.claimed_at),
+        )
         .join(Contact, Contact.id == Delivery.contact_id)
         .where(Delivery.campaign_id == campaign_id, Delivery.status == "uncertain", Delivery.id > after)
-        .order_by(Delivery.id).limit(limit + 1)).all()
+        .order_by(Delivery.id)
+        .limit(limit + 1)
+    ).all()
     page = [UncertainDelivery(row[0], row[1], reason_group(row[2]), row[3], row[4]) for row in rows[:limit]]
     return page, (page[-1].id if len(rows) > limit else None)
 
 
 def uncertain_count(campaign_id: int, delivery_ids: list[int] | None = None) -> int:
     """How many of the campaign's deliveries (all, or these ids) are uncertain now."""
-    query = select(func.count()).select_from(Delivery).where(Delivery.campaign_id == campaign_id,
-                                                             Delivery.status == "uncertain")
+    query = (
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == "uncertain")
+    )
     if delivery_ids is not None:
         query = query.where(Delivery.id.in_(delivery_ids))
     return db.session.execute(query).scalar_one()

@@ -1,4 +1,5 @@
 """Resending uncertain deliveries: an operator's explicit decision (the person may get the message twice), audited."""
+
 from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
 from mailer.delivery import engine
@@ -12,8 +13,15 @@ class ResendError(Exception):
     """The resend can't happen as asked; the message says why, for a person."""
 
 
-def resend_uncertain(campaign: Campaign, delivery_ids: list[int] | None, *, actor=None, ip: str | None = None,
-                     via: str = "admin", api_key: str | None = None) -> int:
+def resend_uncertain(
+    campaign: Campaign,
+    delivery_ids: list[int] | None,
+    *,
+    actor=None,
+    ip: str | None = None,
+    via: str = "admin",
+    api_key: str | None = None,
+) -> int:
     """Queue the campaign's uncertain deliveries (all, or these ids) to be sent again, audit it, commit; how many."""
     if delivery_ids is not None and not delivery_ids:
         raise ResendError("Choose at least one uncertain delivery, or resend them all.")
@@ -25,7 +33,11 @@ def resend_uncertain(campaign: Campaign, delivery_ids: list[int] | None, *, acto
         db.session.rollback()
         raise ResendError(str(exc)) from None
     if count:
-        details = {"count": count, "chosen": "all" if delivery_ids is None else len(set(delivery_ids)), "via": via}
+        details = {
+            "count": count,
+            "chosen": "all" if delivery_ids is None else len(set(delivery_ids)),
+            "via": via,
+        }
         if api_key:
             details["api_key"] = api_key
         audit.record("campaign.resend_uncertain", "campaign", campaign.public_id, details, actor=actor, ip=ip)

@@ -5,6 +5,7 @@ multipart/alternative (text, then HTML), Date, Message-ID on the sending domain,
 single-instance header, CRLF line ends, no line over 998 octets, quoted-printable lines of at most 76. The
 List-Unsubscribe URL is written literally (never folded into an encoded-word: A2).
 """
+
 import binascii
 import secrets
 import time
@@ -124,8 +125,10 @@ class PartEncoder:
             cte = b"quoted-printable"
             body, flags = self.quoted_printable(data)
         charset = b"us-ascii" if ascii_ok and cte == b"7bit" and subtype == "plain" else b"utf-8"
-        headers = (b"Content-Type: text/" + subtype.encode() + b"; charset=\"" + charset + b"\"\r\n"
-                   b"Content-Transfer-Encoding: " + cte + b"\r\n")
+        headers = (
+            b"Content-Type: text/" + subtype.encode() + b'; charset="' + charset + b'"\r\n'
+            b"Content-Transfer-Encoding: " + cte + b"\r\n"
+        )
         return headers, body, flags
 
 
@@ -146,8 +149,16 @@ class _Clock:
 class MessageSkeleton:
     """Static headers and the MIME frame of one campaign; build() adds one recipient's parts."""
 
-    def __init__(self, *, from_name: str, from_email: str, reply_to: str = "", feedback_id: str = "",
-                 test: bool = False, one_click: bool = True):
+    def __init__(
+        self,
+        *,
+        from_name: str,
+        from_email: str,
+        reply_to: str = "",
+        feedback_id: str = "",
+        test: bool = False,
+        one_click: bool = True,
+    ):
         self.domain = from_email.rpartition("@")[2].lower()
         self.boundary = f"=_m{secrets.token_hex(12)}"
         self.clock = _Clock()
@@ -176,24 +187,67 @@ class MessageSkeleton:
         """A Message-ID on the sending domain (never @localhost: D2)."""
         return f"<{local}.{secrets.token_hex(6)}@{self.domain}>"
 
-    def build(self, *, to_email: str, to_name: str | None, subject: str, message_id: str, unsubscribe_url: str,
-              text: str, html: str) -> bytes:
+    def build(
+        self,
+        *,
+        to_email: str,
+        to_name: str | None,
+        subject: str,
+        message_id: str,
+        unsubscribe_url: str,
+        text: str,
+        html: str,
+    ) -> bytes:
         """The complete message for one recipient, ready to sign and send."""
-        return self.assemble(to_email=to_email, to_name=to_name, subject=subject, message_id=message_id,
-                             unsubscribe_url=unsubscribe_url, text=text, html=html)[0]
+        return self.assemble(
+            to_email=to_email,
+            to_name=to_name,
+            subject=subject,
+            message_id=message_id,
+            unsubscribe_url=unsubscribe_url,
+            text=text,
+            html=html,
+        )[0]
 
-    def assemble(self, *, to_email: str, to_name: str | None, subject: str, message_id: str, unsubscribe_url: str,
-                 text: str, html: str) -> tuple[bytes, int]:
+    def assemble(
+        self,
+        *,
+        to_email: str,
+        to_name: str | None,
+        subject: str,
+        message_id: str,
+        unsubscribe_url: str,
+        text: str,
+        html: str,
+    ) -> tuple[bytes, int]:
         """The message and the union of its body lines' flags (WSP_CHANGE, LEADING_DOT)."""
         text_headers, text_body, text_flags = self.parts.encode(text, "plain")
         html_headers, html_body, html_flags = self.parts.encode(html, "html")
-        head = (f"To: {address_header(to_name, to_email)}\r\n"
-                f"Subject: {encode_header_value('Subject', subject)}\r\n"
-                f"Date: {self.clock.now()}\r\n"
-                f"Message-ID: {message_id}\r\n").encode()
+        head = (
+            f"To: {address_header(to_name, to_email)}\r\n"
+            f"Subject: {encode_header_value('Subject', subject)}\r\n"
+            f"Date: {self.clock.now()}\r\n"
+            f"Message-ID: {message_id}\r\n"
+        ).encode()
         unsubscribe = f"List-Unsubscribe: <{unsubscribe_url}>\r\n".encode() if self.one_click else b""
-        return b"".join((
-            self.static_top, head, self.static_mid, unsubscribe, self.static_bottom,
-            b"\r\n", self.open_part, text_headers, b"\r\n", text_body, b"\r\n",
-            self.open_part, html_headers, b"\r\n", html_body, b"\r\n", self.close,
-        )), text_flags | html_flags
+        return b"".join(
+            (
+                self.static_top,
+                head,
+                self.static_mid,
+                unsubscribe,
+                self.static_bottom,
+                b"\r\n",
+                self.open_part,
+                text_headers,
+                b"\r\n",
+                text_body,
+                b"\r\n",
+                self.open_part,
+                html_headers,
+                b"\r\n",
+                html_body,
+                b"\r\n",
+                self.close,
+            )
+        ), text_flags | html_flags

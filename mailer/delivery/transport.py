@@ -4,6 +4,7 @@ Campaign batches go through a Pipeline: with RFC 2920 PIPELINING each message's 
 and the next message's MAIL, RCPT and DATA leave in one write, so a message costs one round trip, not two.
 In embedded mode (no SMTP_URL) the OutboxTransport stores each message instead, for the admin to show.
 """
+
 import email.policy
 import re
 import smtplib
@@ -80,8 +81,9 @@ class SMTPTransport:
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         if s.implicit_tls:
-            conn = smtplib.SMTP_SSL(s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout,
-                                    context=s.tls_context())
+            conn = smtplib.SMTP_SSL(
+                s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout, context=s.tls_context()
+            )
         else:
             conn = smtplib.SMTP(s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout)
             if s.starttls:
@@ -209,8 +211,15 @@ class Pipeline:
         self.transport = transport
         self.open = None  # (key, raw, conn, dot_safe): envelope accepted with 354, content not yet sent
 
-    def submit(self, key: Hashable, mail_from: str, rcpt: str, raw: bytes, dot_safe: bool = False,
-               _retry: bool = True) -> list[tuple]:
+    def submit(
+        self,
+        key: Hashable,
+        mail_from: str,
+        rcpt: str,
+        raw: bytes,
+        dot_safe: bool = False,
+        _retry: bool = True,
+    ) -> list[tuple]:
         """Queue one message; returns the outcomes now known (this message's, or the one before it).
 
         dot_safe: the caller knows no line of raw starts with a dot, so the content needs no dot-stuffing scan.
@@ -283,7 +292,9 @@ class Pipeline:
         mail_reply, rcpt_reply, data_reply = conn.getreply(), conn.getreply(), conn.getreply()
         refused = mail_reply[0] != 250 or rcpt_reply[0] not in (250, 251)
         if data_reply[0] == 354 and refused:
-            conn.send(b".\r\n")  # a server that opened DATA regardless gets an empty message it cannot deliver
+            conn.send(
+                b".\r\n"
+            )  # a server that opened DATA regardless gets an empty message it cannot deliver
             conn.getreply()
         if mail_reply[0] != 250:
             raise smtplib.SMTPSenderRefused(mail_reply[0], mail_reply[1], mail_from)
@@ -300,11 +311,24 @@ class SingleSends:
     def __init__(self, transport):
         self.transport = transport
 
-    def submit(self, key: Hashable, mail_from: str, rcpt: str, raw: bytes, dot_safe: bool = False) -> list[tuple]:
+    def submit(
+        self, key: Hashable, mail_from: str, rcpt: str, raw: bytes, dot_safe: bool = False
+    ) -> list[tuple]:
         headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
         try:
-            return [(key, self.transport.send(mail_from, [rcpt], raw, subject=str(headers["Subject"] or ""),
-                                              message_id=str(headers["Message-ID"] or ""), category="marketing"))]
+            return [
+                (
+                    key,
+                    self.transport.send(
+                        mail_from,
+                        [rcpt],
+                        raw,
+                        subject=str(headers["Subject"] or ""),
+                        message_id=str(headers["Message-ID"] or ""),
+                        category="marketing",
+                    ),
+                )
+            ]
         except (smtplib.SMTPException, OSError) as exc:
             return [(key, exc)]
 
@@ -330,12 +354,28 @@ class OutboxTransport:
     def __init__(self, engine):
         self.engine = engine
 
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, *, subject: str = "", message_id: str = "",
-             category: str = "transactional") -> SmtpReply:
+    def send(
+        self,
+        mail_from: str,
+        rcpt_to: list[str],
+        raw: bytes,
+        *,
+        subject: str = "",
+        message_id: str = "",
+        category: str = "transactional",
+    ) -> SmtpReply:
         """Store the message in its own transaction, independent of the caller's session."""
         with Session(self.engine) as session:
-            session.add(OutboxMessage(mail_from=mail_from, rcpt_to=", ".join(rcpt_to), raw=raw,
-                                      subject=subject[:998], message_id=message_id[:250], category=category))
+            session.add(
+                OutboxMessage(
+                    mail_from=mail_from,
+                    rcpt_to=", ".join(rcpt_to),
+                    raw=raw,
+                    subject=subject[:998],
+                    message_id=message_id[:250],
+                    category=category,
+                )
+            )
             session.commit()
         return SmtpReply(250, "stored in the local outbox")
 
@@ -350,7 +390,9 @@ class OutboxTransport:
 def init_app(app) -> None:
     """Choose the transport for this app from SMTP_URL."""
     if app.config["SMTP_URL"]:
-        app.extensions["mailer.transport"] = SMTPTransport(SmtpSettings(app.config["SMTP_URL"], app.config["SMTP_TIMEOUT"]))
+        app.extensions["mailer.transport"] = SMTPTransport(
+            SmtpSettings(app.config["SMTP_URL"], app.config["SMTP_TIMEOUT"])
+        )
     else:
         app.extensions["mailer.transport"] = None  # built lazily: the engine needs an app context
 

@@ -1,4 +1,5 @@
 """Embeddable sign-up forms: hosted page, plain-HTML snippet target, JSON for the small script."""
+
 from flask import Blueprint
 
 bp = Blueprint("embed", __name__)

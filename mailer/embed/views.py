@@ -10,8 +10,10 @@ from mailer.subscriptions import signup, throttle
 from mailer.contacts.operations import AddressError, email_hash, normalise_email
 from mailer.core.web import wants_json, with_response_floor
 
-DEFAULT_SUCCESS = ("Thank you! Please check your inbox: we've sent you an email with a link to confirm your "
-                   "subscription. If nothing arrives within a few minutes, look in your spam folder.")
+DEFAULT_SUCCESS = (
+    "Thank you! Please check your inbox: we've sent you an email with a link to confirm your "
+    "subscription. If nothing arrives within a few minutes, look in your spam folder."
+)
 
 
 def _signup_ip_limit() -> str:
@@ -36,7 +38,9 @@ def _own_origin() -> str:
 def _cors(response, form):
     """Let an allowed origin read the JSON answer (the embed script)."""
     origin = request.headers.get("Origin")
-    if origin and form_service.origin_allowed(form, origin, request.headers.get("Sec-Fetch-Site"), _own_origin()):
+    if origin and form_service.origin_allowed(
+        form, origin, request.headers.get("Sec-Fetch-Site"), _own_origin()
+    ):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Methods"] = "GET, POST"
         response.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type"
@@ -48,8 +52,11 @@ def _cors(response, form):
 @bp.after_request
 def _cors_on_early_errors(response):
     """Answers made before a view ran (rate limit, too large, ...) must be readable by the embed script too."""
-    if response.status_code >= 400 and request.headers.get("Origin") and \
-            "Access-Control-Allow-Origin" not in response.headers:
+    if (
+        response.status_code >= 400
+        and request.headers.get("Origin")
+        and "Access-Control-Allow-Origin" not in response.headers
+    ):
         slug = (request.view_args or {}).get("slug")
         form = form_service.form_by_slug(slug) if slug else None
         if form is not None:
@@ -68,13 +75,23 @@ def _frame_policy(response, form):
 
 
 def _render_form(form, status=200, error=None, field=None, values=None, notice_message=None):
-    response = make_response(render_template(
-        "embed/form.html", form=form, purposes=form_service.general_purposes(form),
-        fields=form_service.asked_fields(form), input_name=form_service.field_input_name,
-        label=lambda p: form_service.checkbox_label(form, p), age_label=form_service.age_label(form),
-        started=signup.form_started_token(), error=error, error_field=field, values=values or {},
-        notice_message=notice_message,
-    ), status)
+    response = make_response(
+        render_template(
+            "embed/form.html",
+            form=form,
+            purposes=form_service.general_purposes(form),
+            fields=form_service.asked_fields(form),
+            input_name=form_service.field_input_name,
+            label=lambda p: form_service.checkbox_label(form, p),
+            age_label=form_service.age_label(form),
+            started=signup.form_started_token(),
+            error=error,
+            error_field=field,
+            values=values or {},
+            notice_message=notice_message,
+        ),
+        status,
+    )
     return _frame_policy(response, form)
 
 
@@ -103,11 +120,16 @@ def preflight(slug: str):
 def _read_input(form) -> signup.SignupInput:
     values = request.form
     return signup.SignupInput(
-        email=values.get("email", ""), name=values.get("name", ""), consents=values.getlist("consent"),
-        age_confirmed=values.get("age") == "yes", honeypot=values.get("website", ""),
+        email=values.get("email", ""),
+        name=values.get("name", ""),
+        consents=values.getlist("consent"),
+        age_confirmed=values.get("age") == "yes",
+        honeypot=values.get("website", ""),
         started_token=values.get("ts", ""),
-        fields={ff.field.key: values.get(form_service.field_input_name(ff.field), "")
-                for ff in form_service.asked_fields(form)},
+        fields={
+            ff.field.key: values.get(form_service.field_input_name(ff.field), "")
+            for ff in form_service.asked_fields(form)
+        },
     )
 
 
@@ -118,14 +140,21 @@ def _success(form):
         return _cors(jsonify(ok=True, message=message), form)
     if form.redirect_url:
         return redirect(form.redirect_url, code=303)
-    return _frame_policy(make_response(render_template("embed/thanks.html", form=form, message=message)), form)
+    return _frame_policy(
+        make_response(render_template("embed/thanks.html", form=form, message=message)), form
+    )
 
 
 def _error(form, status, message, field, inp):
     if wants_json():
         return _cors(jsonify(ok=False, error=message, field=field), form), status
-    values = {"email": inp.email[:254], "name": inp.name[:200], "consents": set(inp.consents), "age": inp.age_confirmed,
-              "fields": {key: value[:500] for key, value in inp.fields.items()}}
+    values = {
+        "email": inp.email[:254],
+        "name": inp.name[:200],
+        "consents": set(inp.consents),
+        "age": inp.age_confirmed,
+        "fields": {key: value[:500] for key, value in inp.fields.items()},
+    }
     return _render_form(form, status, error=message, field=field, values=values)
 
 
@@ -137,8 +166,9 @@ def _error(form, status, message, field, inp):
 def submit(slug: str):
     """Accept a sign-up; identical answer (and time) for new, pending, confirmed and suppressed addresses."""
     form = _load_form(slug)
-    if not form_service.origin_allowed(form, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"),
-                                       _own_origin()):
+    if not form_service.origin_allowed(
+        form, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), _own_origin()
+    ):
         return _error(form, 403, "This form can't be used from this website.", "", signup.SignupInput())
     inp = _read_input(form)
     screen = signup.screen_submission(inp)
@@ -149,7 +179,9 @@ def submit(slug: str):
     except signup.SignupError as exc:
         return _error(form, 400, str(exc), exc.field_name, inp)
     if screen != "ok":
-        return _error(form, 400, "Almost there — please check your details and press the button once more.", "", inp)
+        return _error(
+            form, 400, "Almost there — please check your details and press the button once more.", "", inp
+        )
     try:
         address_key = email_hash(normalise_email(inp.email))
     except AddressError:  # already validated; defensive

@@ -1,4 +1,5 @@
 """Anonymisation: remove a contact's personal data everywhere while keeping aggregates and the ledger chain."""
+
 from sqlalchemy import delete, update
 
 from mailer.core.extensions import db
@@ -17,9 +18,12 @@ def anonymise_contact(contact: Contact) -> None:
     contact.status = "erased"
     # The chain stays verifiable: each row keeps its salted digest, and losing the salt makes it unlinkable.
     # One statement for any number of events: blanking these columns is the one change the ledger allows.
-    db.session.execute(update(ConsentEvent).where(ConsentEvent.contact_id == contact.id)
-                       .values(email=None, ip=None, user_agent=None, pii_salt=None)
-                       .execution_options(synchronize_session="evaluate"))
+    db.session.execute(
+        update(ConsentEvent)
+        .where(ConsentEvent.contact_id == contact.id)
+        .values(email=None, ip=None, user_agent=None, pii_salt=None)
+        .execution_options(synchronize_session="evaluate")
+    )
     if email:
         db.session.execute(delete(OutboxMessage).where(OutboxMessage.rcpt_to == email))
     # Field values, the contact's data key, request details and other modules' rows (services/privacy/erasure).

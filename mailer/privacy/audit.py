@@ -1,4 +1,5 @@
 """The append-only audit log of staff actions on personal data and settings (accountability, Art. 5(2))."""
+
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,12 +62,26 @@ ACTIONS = {
 }
 
 
-def record(action: str, target_type: str = "", target_id: str = "", details: dict | None = None,
-           actor: StaffUser | None = None, ip: str | None = None) -> AuditEvent:
+def record(
+    action: str,
+    target_type: str = "",
+    target_id: str = "",
+    details: dict | None = None,
+    actor: StaffUser | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
     """Append one audit row; the caller commits. Details name records by public id, never by address."""
-    actor_id = getattr(actor, "id", None) if actor is not None and getattr(actor, "is_authenticated", True) else None
-    event = AuditEvent(action=action[:60], target_type=target_type[:40], target_id=str(target_id or "")[:64],
-                       details=details or {}, actor_id=actor_id, ip=(ip or None) and ip[:45])
+    actor_id = (
+        getattr(actor, "id", None) if actor is not None and getattr(actor, "is_authenticated", True) else None
+    )
+    event = AuditEvent(
+        action=action[:60],
+        target_type=target_type[:40],
+        target_id=str(target_id or "")[:64],
+        details=details or {},
+        actor_id=actor_id,
+        ip=(ip or None) and ip[:45],
+    )
     db.session.add(event)
     return event
 
@@ -101,19 +116,35 @@ def search(flt: AuditFilter, page: int = 1, per_page: int = 50) -> tuple[list[Au
     """One page of matching audit rows, newest first, and the total."""
     query = _query(flt)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = db.session.execute(query.order_by(AuditEvent.id.desc()).limit(per_page)
-                              .offset((max(1, page) - 1) * per_page)).scalars().all()
+    rows = (
+        db.session.execute(
+            query.order_by(AuditEvent.id.desc()).limit(per_page).offset((max(1, page) - 1) * per_page)
+        )
+        .scalars()
+        .all()
+    )
     return list(rows), total
 
 
 def export_csv(flt: AuditFilter) -> str:
     """Every matching audit row as CSV (oldest first), for an auditor."""
     query = _query(flt).order_by(AuditEvent.id).execution_options(yield_per=500)
-    rows = ([ev.id, ev.created_at.isoformat(timespec="seconds"), ev.actor.email if ev.actor else "system",
-             ev.action, ev.target_type, ev.target_id,
-             "; ".join(f"{k}={v}" for k, v in (ev.details or {}).items()), ev.ip or ""]
-            for ev in db.session.execute(query).scalars())
-    return csv_text(["id", "created_at_utc", "actor", "action", "target_type", "target_id", "details", "ip"], rows)
+    rows = (
+        [
+            ev.id,
+            ev.created_at.isoformat(timespec="seconds"),
+            ev.actor.email if ev.actor else "system",
+            ev.action,
+            ev.target_type,
+            ev.target_id,
+            "; ".join(f"{k}={v}" for k, v in (ev.details or {}).items()),
+            ev.ip or "",
+        ]
+        for ev in db.session.execute(query).scalars()
+    )
+    return csv_text(
+        ["id", "created_at_utc", "actor", "action", "target_type", "target_id", "details", "ip"], rows
+    )
 
 
 def events_for(target_type: str, target_id: str) -> list[AuditEvent]:

@@ -5,6 +5,7 @@ here for everything else: field values (and the contact's data key, so ciphertex
 quasi-identifiers (coarsened), request details, delivery error texts quoting the address, tracking rows,
 and, as a safety net, personal-looking columns of any other table pointing at the contact.
 """
+
 import re
 from datetime import date
 
@@ -26,11 +27,34 @@ from mailer.contacts import keys
 from mailer.contacts.suppression import suppress
 
 # Columns that hold personal data wherever they appear next to a contact_id (the safety net).
-PERSONAL_COLUMNS = ("email", "ip", "ip_address", "user_agent", "name", "first_name", "last_name", "phone",
-                    "address", "postcode", "birth_date", "gender", "rcpt_to", "remote_addr")
+PERSONAL_COLUMNS = (
+    "email",
+    "ip",
+    "ip_address",
+    "user_agent",
+    "name",
+    "first_name",
+    "last_name",
+    "phone",
+    "address",
+    "postcode",
+    "birth_date",
+    "gender",
+    "rcpt_to",
+    "remote_addr",
+)
 # Tables handled explicitly (or, for the ledger, by the foundation with its append-only guard).
-HANDLED_TABLES = {"contacts", "consent_events", "consent_states", "contact_field_values", "contact_keys",
-                  "privacy_requests", "repermission_emails", "deliveries", "subscriptions"}
+HANDLED_TABLES = {
+    "contacts",
+    "consent_events",
+    "consent_states",
+    "contact_field_values",
+    "contact_keys",
+    "privacy_requests",
+    "repermission_emails",
+    "deliveries",
+    "subscriptions",
+}
 # Request details that are names of things, not personal values, and survive erasure.
 KEPT_DETAIL_KEYS = ("purposes", "action", "fields_changed", "erased", "source")
 
@@ -49,7 +73,9 @@ def coarsen(kind: str, value: str) -> str | None:
 def _coarse_quasi_identifiers(contact: Contact, attributes: dict) -> dict:
     """Coarsened postcode / birth decade from declared fields and free-form attributes."""
     coarse = {}
-    rows = db.session.execute(select(ContactFieldValue).where(ContactFieldValue.contact_id == contact.id)).scalars()
+    rows = db.session.execute(
+        select(ContactFieldValue).where(ContactFieldValue.contact_id == contact.id)
+    ).scalars()
     for row in rows:
         if row.field.quasi_identifier and not row.field.is_sensitive:
             kept = coarsen(row.field.quasi_identifier, row.value or "")
@@ -78,8 +104,11 @@ def _needles(email: str | None, name: str | None) -> list[str]:
 
 
 def _contact_fk_columns(table):
-    return [c for c in table.columns if any(isinstance(fk, ForeignKey) and fk.column.table.name == "contacts"
-                                            for fk in c.foreign_keys)]
+    return [
+        c
+        for c in table.columns
+        if any(isinstance(fk, ForeignKey) and fk.column.table.name == "contacts" for fk in c.foreign_keys)
+    ]
 
 
 def _other_tables() -> list[tuple]:
@@ -101,7 +130,9 @@ def _scrub_other_tables(contact: Contact) -> None:
         nullable = [c for c in personal if c.nullable]
         for link in links:
             if nullable:
-                db.session.execute(update(table).where(link == contact.id).values({c.name: None for c in nullable}))
+                db.session.execute(
+                    update(table).where(link == contact.id).values({c.name: None for c in nullable})
+                )
             if len(nullable) < len(personal):  # personal data that cannot be blanked: the row itself must go
                 db.session.execute(delete(table).where(link == contact.id))
 
@@ -111,13 +142,19 @@ def _scrub_audit_details(contact: Contact, needles: list[str]) -> None:
     for exactly that text (a Core UPDATE, deliberately past the ORM guard), while the rows themselves stay."""
     if not needles:
         return
-    query = select(AuditEvent.id, AuditEvent.details).where(AuditEvent.target_type == "contact",
-                                                            AuditEvent.target_id == contact.public_id)
+    query = select(AuditEvent.id, AuditEvent.details).where(
+        AuditEvent.target_type == "contact", AuditEvent.target_id == contact.public_id
+    )
     for event_id, details in db.session.execute(query).all():
-        cleaned = {k: _scrub_text(v, needles) if isinstance(v, str) else v for k, v in (details or {}).items()}
+        cleaned = {
+            k: _scrub_text(v, needles) if isinstance(v, str) else v for k, v in (details or {}).items()
+        }
         if cleaned != details:
-            db.session.execute(update(AuditEvent.__table__).where(AuditEvent.__table__.c.id == event_id)
-                               .values(details=cleaned))
+            db.session.execute(
+                update(AuditEvent.__table__)
+                .where(AuditEvent.__table__.c.id == event_id)
+                .values(details=cleaned)
+            )
 
 
 def scrub_contact_data(contact: Contact, email: str | None, name: str | None, attributes: dict) -> None:
@@ -129,16 +166,21 @@ def scrub_contact_data(contact: Contact, email: str | None, name: str | None, at
     contact.last_activity_at = None
     db.session.execute(delete(RepermissionEmail).where(RepermissionEmail.contact_id == contact.id))
     now = utcnow()
-    for sub in db.session.execute(select(Subscription).where(Subscription.contact_id == contact.id)).scalars():
+    for sub in db.session.execute(
+        select(Subscription).where(Subscription.contact_id == contact.id)
+    ).scalars():
         if sub.status != "unsubscribed":
             sub.status, sub.unsubscribed_at = "unsubscribed", now
-    for req in db.session.execute(select(PrivacyRequest).where(PrivacyRequest.contact_id == contact.id)).scalars():
+    for req in db.session.execute(
+        select(PrivacyRequest).where(PrivacyRequest.contact_id == contact.id)
+    ).scalars():
         req.details = {k: v for k, v in (req.details or {}).items() if k in KEPT_DETAIL_KEYS}
         req.note = _scrub_text(req.note or "", _needles(email, name))
     needles = _needles(email, name)
     if needles:
-        for delivery in db.session.execute(select(Delivery).where(Delivery.contact_id == contact.id,
-                                                                  Delivery.reason != "")).scalars():
+        for delivery in db.session.execute(
+            select(Delivery).where(Delivery.contact_id == contact.id, Delivery.reason != "")
+        ).scalars():
             delivery.reason = _scrub_text(delivery.reason, needles)
     if email:
         db.session.execute(delete(OutboxMessage).where(OutboxMessage.rcpt_to.contains(email)))
@@ -147,8 +189,14 @@ def scrub_contact_data(contact: Contact, email: str | None, name: str | None, at
     db.session.flush()
 
 
-def erase_contact(contact: Contact, ctx: RequestContext, request: PrivacyRequest | None = None,
-                  actor: StaffUser | None = None, ip: str | None = None, reason: str = "") -> None:
+def erase_contact(
+    contact: Contact,
+    ctx: RequestContext,
+    request: PrivacyRequest | None = None,
+    actor: StaffUser | None = None,
+    ip: str | None = None,
+    reason: str = "",
+) -> None:
     """Erase a person: ledger event, anonymisation everywhere, and a keyed-hash suppression against re-adding."""
     from mailer.privacy.anonymise import anonymise_contact
 

@@ -1,4 +1,5 @@
 """Carry out a verified request: the one place that maps a request type to the right it exercises."""
+
 from sqlalchemy import select
 
 from mailer.core.extensions import db
@@ -21,7 +22,9 @@ def can_fulfil_automatically(req: PrivacyRequest) -> bool:
     return not (req.type == "rectification" and req.contact.status == "restricted")
 
 
-def fulfil(req: PrivacyRequest, ctx: RequestContext, actor: StaffUser | None = None, ip: str | None = None) -> str:
+def fulfil(
+    req: PrivacyRequest, ctx: RequestContext, actor: StaffUser | None = None, ip: str | None = None
+) -> str:
     """Exercise the right the request asks for and close it; returns a sentence describing the outcome."""
     if not req.is_open:
         raise PrivacyError("This request is already closed.")
@@ -48,8 +51,11 @@ def fulfil(req: PrivacyRequest, ctx: RequestContext, actor: StaffUser | None = N
         keys = (req.details or {}).get("purposes") or []
         purposes = list(db.session.execute(select(Purpose).where(Purpose.key.in_(keys))).scalars())
         stopped = object_to(contact, purposes, ctx, request=req)
-        complete(req, "Objection recorded; stopped: " + (", ".join(stopped) or "nothing was still running") + ".",
-                 actor)
+        complete(
+            req,
+            "Objection recorded; stopped: " + (", ".join(stopped) or "nothing was still running") + ".",
+            actor,
+        )
     elif req.type == "rectification":
         apply_changes(contact, req.details or {}, ctx, request=req, actor=actor, ip=ip)
     db.session.flush()

@@ -2,6 +2,7 @@
 
 Called by actors (never from a request); each re-reads state and does nothing when the mail has become moot.
 """
+
 from flask import current_app, render_template
 from sqlalchemy import select
 
@@ -26,18 +27,38 @@ WHAT_HAPPENS = {
 }
 
 
-def send_email(to_addr: str, to_name: str | None, subject: str, category: str = "transactional", **context) -> str:
+def send_email(
+    to_addr: str, to_name: str | None, subject: str, category: str = "transactional", **context
+) -> str:
     """Render the shared notice email layout (privacy mails, operator alerts) and send it; returns the Message-ID."""
     config = current_app.config
     sender = parse_sender(config["MAILER_FROM"])
-    context = {"paragraphs": [], "items": [], "button_url": "", "button_label": "", "footnote": "",
-               "organisation": config["MAILER_ORGANISATION"], "postal_address": config["MAILER_POSTAL_ADDRESS"],
-               **context}
-    msg = build_message(sender=sender, to_addr=to_addr, to_name=to_name, subject=subject,
-                        text=render_template("email/privacy_message.txt", **context),
-                        html=render_template("email/privacy_message.html", **context))
-    get_transport().send(sender.addr_spec, [to_addr], to_wire(msg), subject=subject, message_id=msg["Message-ID"],
-                         category=category)
+    context = {
+        "paragraphs": [],
+        "items": [],
+        "button_url": "",
+        "button_label": "",
+        "footnote": "",
+        "organisation": config["MAILER_ORGANISATION"],
+        "postal_address": config["MAILER_POSTAL_ADDRESS"],
+        **context,
+    }
+    msg = build_message(
+        sender=sender,
+        to_addr=to_addr,
+        to_name=to_name,
+        subject=subject,
+        text=render_template("email/privacy_message.txt", **context),
+        html=render_template("email/privacy_message.html", **context),
+    )
+    get_transport().send(
+        sender.addr_spec,
+        [to_addr],
+        to_wire(msg),
+        subject=subject,
+        message_id=msg["Message-ID"],
+        category=category,
+    )
     return msg["Message-ID"]
 
 
@@ -51,11 +72,15 @@ def send_verification(request_id: int) -> str | None:
         return None
     label = TYPE_LABELS[req.type].split(" (")[0].lower()
     message_id = send_email(
-        contact.email, contact.name, f"Please confirm your {label} request",
+        contact.email,
+        contact.name,
+        f"Please confirm your {label} request",
         heading=f"Confirm your {label} request",
-        paragraphs=[f"We received a request to exercise your right of {label} with "
-                    f"{current_app.config['MAILER_ORGANISATION']} on {req.received_at:%d %B %Y}. To protect your data we act only once you confirm it was you.",
-                    f"After you confirm, {WHAT_HAPPENS[req.type]}."],
+        paragraphs=[
+            f"We received a request to exercise your right of {label} with "
+            f"{current_app.config['MAILER_ORGANISATION']} on {req.received_at:%d %B %Y}. To protect your data we act only once you confirm it was you.",
+            f"After you confirm, {WHAT_HAPPENS[req.type]}.",
+        ],
         button_url=external_url("public.privacy_verify", token=verification_token(req)),
         button_label="Yes, this was me — continue",
         footnote="The link works for 7 days. If you did not make this request, ignore this email: nothing happens.",
@@ -73,11 +98,16 @@ def send_address_reconfirmation(request_id: int) -> str | None:
         return None
     token = make_token("reconfirm-email", req.public_id)
     message_id = send_email(
-        new_email, req.contact.name, "Please confirm your new email address",
+        new_email,
+        req.contact.name,
+        "Please confirm your new email address",
         heading="Confirm your new email address",
-        paragraphs=[f"You asked {current_app.config['MAILER_ORGANISATION']} to use this address instead of the old "
-                    "one. We keep using the old address until you confirm."],
-        button_url=external_url("public.privacy_reconfirm", token=token), button_label="Confirm this address",
+        paragraphs=[
+            f"You asked {current_app.config['MAILER_ORGANISATION']} to use this address instead of the old "
+            "one. We keep using the old address until you confirm."
+        ],
+        button_url=external_url("public.privacy_reconfirm", token=token),
+        button_label="Confirm this address",
         footnote="The link works for 7 days. If you did not ask for this, ignore this email.",
     )
     db.session.commit()
@@ -91,12 +121,18 @@ def send_export_link(request_id: int) -> str | None:
     req = db.session.get(PrivacyRequest, request_id)
     if req is None or req.contact is None or req.contact.status == "erased" or not req.contact.email:
         return None
-    return send_email(req.contact.email, req.contact.name, "Your data is ready to download",
-                      heading="Your data is ready",
-                      paragraphs=["Here is a copy of all personal data we hold about you, with an explanation of how "
-                                  "we use it."],
-                      button_url=external_url("public.privacy_download", token=download_token(req)),
-                      button_label="Download my data (ZIP)", footnote="The link works for 7 days.")
+    return send_email(
+        req.contact.email,
+        req.contact.name,
+        "Your data is ready to download",
+        heading="Your data is ready",
+        paragraphs=[
+            "Here is a copy of all personal data we hold about you, with an explanation of how we use it."
+        ],
+        button_url=external_url("public.privacy_download", token=download_token(req)),
+        button_label="Download my data (ZIP)",
+        footnote="The link works for 7 days.",
+    )
 
 
 def send_repermission(contact_id: int) -> str | None:
@@ -111,10 +147,14 @@ def send_repermission(contact_id: int) -> str | None:
     days = get_settings().repermission_grace_days
     db.session.commit()  # release the write lock (settings row) before the outbox stores the message
     message_id = send_email(
-        contact.email, contact.name, f"Do you still want to hear from {current_app.config['MAILER_ORGANISATION']}?",
+        contact.email,
+        contact.name,
+        f"Do you still want to hear from {current_app.config['MAILER_ORGANISATION']}?",
         heading="Shall we keep you on our list?",
-        paragraphs=["We haven't heard from you in a long time. We only keep your details while you want our emails.",
-                    f"If you don't press the button within {days} days, we will erase your data and stop writing."],
+        paragraphs=[
+            "We haven't heard from you in a long time. We only keep your details while you want our emails.",
+            f"If you don't press the button within {days} days, we will erase your data and stop writing.",
+        ],
         button_url=external_url("public.privacy_keep", token=make_token("repermission", contact.public_id)),
         button_label="Yes, keep me subscribed",
     )
@@ -134,14 +174,19 @@ def send_staff_invitation(invite_id: int) -> str | None:
     organisation = current_app.config["MAILER_ORGANISATION"]
     inviter = invite.invited_by.email if invite.invited_by is not None else "An administrator"
     message_id = send_email(
-        invite.email, None, f"You're invited to the {organisation} mailing admin",
+        invite.email,
+        None,
+        f"You're invited to the {organisation} mailing admin",
         heading="You're invited",
-        paragraphs=[f"{inviter} invited you to work in the {organisation} mailing admin with the role "
-                    f"“{invite.role}”.", "Choose your own password with the button below; nobody else knows it."],
+        paragraphs=[
+            f"{inviter} invited you to work in the {organisation} mailing admin with the role "
+            f"“{invite.role}”.",
+            "Choose your own password with the button below; nobody else knows it.",
+        ],
         button_url=external_url("admin.invite_accept", token=invite_token(invite)),
         button_label="Set my password",
         footnote=f"The link works once, until {invite.expires_at:%d %B %Y %H:%M} UTC. If you weren't expecting "
-                 "this invitation, ignore this email: no account is created.",
+        "this invitation, ignore this email: no account is created.",
     )
     invite.sent_at, invite.send_count = utcnow(), (invite.send_count or 0) + 1
     db.session.commit()
@@ -155,14 +200,19 @@ def send_staff_lockout_notice(user_id: int) -> str | None:
         return None
     organisation = current_app.config["MAILER_ORGANISATION"]
     return send_email(
-        user.email, None, f"Your {organisation} mailing admin account was locked",
+        user.email,
+        None,
+        f"Your {organisation} mailing admin account was locked",
         heading="Your account was locked",
-        paragraphs=[f"Someone entered a wrong password or code for your account several times, so nobody can log "
-                    f"in to it until {user.locked_until:%d %B %Y %H:%M} UTC. Each further lock lasts longer.",
-                    "If that was you, wait until then and try again. If it was not you, someone may be guessing: "
-                    "once you are back in, change your password under Account, check your active sessions there, "
-                    "and make sure a second factor (authenticator app or passkey) is set up."],
-        button_url=external_url("admin.login"), button_label="Go to the login page",
+        paragraphs=[
+            f"Someone entered a wrong password or code for your account several times, so nobody can log "
+            f"in to it until {user.locked_until:%d %B %Y %H:%M} UTC. Each further lock lasts longer.",
+            "If that was you, wait until then and try again. If it was not you, someone may be guessing: "
+            "once you are back in, change your password under Account, check your active sessions there, "
+            "and make sure a second factor (authenticator app or passkey) is set up.",
+        ],
+        button_url=external_url("admin.login"),
+        button_label="Go to the login page",
         footnote="No one can log in with a password alone while the account is locked, not even with the right one.",
     )
 
@@ -180,14 +230,23 @@ def send_deadline_reminders() -> int:
         return 0
     staff = _staff_with_role("privacy") or _staff_with_role("owner")
     now = utcnow()
-    items = [f"{TYPE_LABELS[r.type]} received {r.received_at:%Y-%m-%d}, due {r.deadline:%Y-%m-%d}"
-             f"{' — OVERDUE' if r.deadline < now else ''} ({external_url('admin.privacy_request_show', public_id=r.public_id)})"
-             for r in due]
+    items = [
+        f"{TYPE_LABELS[r.type]} received {r.received_at:%Y-%m-%d}, due {r.deadline:%Y-%m-%d}"
+        f"{' — OVERDUE' if r.deadline < now else ''} ({external_url('admin.privacy_request_show', public_id=r.public_id)})"
+        for r in due
+    ]
     for person in staff:
-        send_email(person.email, None, f"{len(due)} privacy request(s) due soon or overdue", category="internal",
-                   heading="Privacy requests need an answer",
-                   paragraphs=["These requests must be answered within one month of receipt (Art. 12(3) GDPR):"],
-                   items=items, button_url=external_url("admin.privacy_requests"), button_label="Open the register")
+        send_email(
+            person.email,
+            None,
+            f"{len(due)} privacy request(s) due soon or overdue",
+            category="internal",
+            heading="Privacy requests need an answer",
+            paragraphs=["These requests must be answered within one month of receipt (Art. 12(3) GDPR):"],
+            items=items,
+            button_url=external_url("admin.privacy_requests"),
+            button_label="Open the register",
+        )
     for req in due:
         req.last_reminded_at = now
     db.session.commit()

@@ -1,4 +1,5 @@
 """Rectification (Art. 16): corrections to name and fields apply at once; a new address only after double opt-in."""
+
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -9,7 +10,13 @@ from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.models.accounts import StaffUser
 from mailer.core.security import TokenExpired, TokenInvalid, read_token
 from mailer.core.broker import enqueue_after_commit
-from mailer.contacts.operations import AddressError, clean_name, email_hash, find_contact_by_email, normalise_email
+from mailer.contacts.operations import (
+    AddressError,
+    clean_name,
+    email_hash,
+    find_contact_by_email,
+    normalise_email,
+)
 from mailer.consent.ledger import RequestContext, consent_status, record_consent
 from mailer.core.errors import PrivacyError
 from mailer.privacy import audit
@@ -28,7 +35,9 @@ class Correction:
     name: str | None = None
     email: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
-    consented_fields: set[str] = field(default_factory=set)  # sensitive fields the person explicitly agreed to store
+    consented_fields: set[str] = field(
+        default_factory=set
+    )  # sensitive fields the person explicitly agreed to store
 
 
 def validate(contact: Contact, correction: Correction) -> dict:
@@ -58,10 +67,16 @@ def validate(contact: Contact, correction: Correction) -> dict:
             raise PrivacyError(refusal_message(f"“{definition.label}”"))
         if len(value) > field_service.MAX_VALUE_LENGTH:
             raise PrivacyError(f"“{definition.label}” is too long.")
-        if value and definition.is_sensitive and key not in correction.consented_fields \
-                and consent_status(contact, definition.purpose) != "granted":
-            raise PrivacyError(f"To store your {definition.label.lower()} we need your explicit consent: "
-                               "tick the box next to it.")
+        if (
+            value
+            and definition.is_sensitive
+            and key not in correction.consented_fields
+            and consent_status(contact, definition.purpose) != "granted"
+        ):
+            raise PrivacyError(
+                f"To store your {definition.label.lower()} we need your explicit consent: "
+                "tick the box next to it."
+            )
         if value != (field_service.read_value(contact, definition) or ""):
             fields_changed[key] = value
     if fields_changed:
@@ -70,8 +85,14 @@ def validate(contact: Contact, correction: Correction) -> dict:
     return changes
 
 
-def apply_changes(contact: Contact, changes: dict, ctx: RequestContext, request: PrivacyRequest | None = None,
-                  actor: StaffUser | None = None, ip: str | None = None) -> list[str]:
+def apply_changes(
+    contact: Contact,
+    changes: dict,
+    ctx: RequestContext,
+    request: PrivacyRequest | None = None,
+    actor: StaffUser | None = None,
+    ip: str | None = None,
+) -> list[str]:
     """Apply name and field changes now; a new address waits for its confirmation. Returns what changed."""
     ensure_editable(contact, actor.role if actor is not None else None)
     applied = []
@@ -80,10 +101,20 @@ def apply_changes(contact: Contact, changes: dict, ctx: RequestContext, request:
         applied.append("name")
     for key, value in (changes.get("fields") or {}).items():
         definition = field_service.field_by_key(key)
-        if definition.is_sensitive and value and key in (changes.get("consented_fields") or []) \
-                and consent_status(contact, definition.purpose) != "granted":
-            record_consent(contact, definition.purpose, "granted", ctx, notice=field_service.consent_notice(definition),
-                           details={"field": key, **({"request": request.public_id} if request else {})})
+        if (
+            definition.is_sensitive
+            and value
+            and key in (changes.get("consented_fields") or [])
+            and consent_status(contact, definition.purpose) != "granted"
+        ):
+            record_consent(
+                contact,
+                definition.purpose,
+                "granted",
+                ctx,
+                notice=field_service.consent_notice(definition),
+                details={"field": key, **({"request": request.public_id} if request else {})},
+            )
         field_service.set_value(contact, definition, value)
         applied.append(key)
     if changes.get("new_email"):
@@ -93,12 +124,19 @@ def apply_changes(contact: Contact, changes: dict, ctx: RequestContext, request:
         enqueue_after_commit(db.session, "send_address_reconfirmation", request.id)
         applied.append("email (after confirmation)")
     if actor is not None and applied:
-        audit.record("contact.edit", "contact", contact.public_id,
-                     {"fields_changed": applied, **({"request": request.public_id} if request else {})},
-                     actor=actor, ip=ip)
+        audit.record(
+            "contact.edit",
+            "contact",
+            contact.public_id,
+            {"fields_changed": applied, **({"request": request.public_id} if request else {})},
+            actor=actor,
+            ip=ip,
+        )
     if request is not None:
-        request.details = {**{k: v for k, v in (request.details or {}).items() if k not in ("name", "fields")},
-                           "fields_changed": applied}
+        request.details = {
+            **{k: v for k, v in (request.details or {}).items() if k not in ("name", "fields")},
+            "fields_changed": applied,
+        }
         if not changes.get("new_email"):
             complete(request, "Corrected: " + (", ".join(applied) or "nothing needed changing") + ".", actor)
     db.session.flush()
@@ -139,9 +177,11 @@ def confirm_new_address(token: str, ctx: RequestContext) -> ReconfirmOutcome:
 
 def pending_address_change(contact: Contact) -> PrivacyRequest | None:
     """An open rectification still waiting for the new address to confirm."""
-    query = select(PrivacyRequest).where(PrivacyRequest.contact_id == contact.id,
-                                         PrivacyRequest.type == "rectification",
-                                         PrivacyRequest.status.in_(("awaiting_verification", "open")))
+    query = select(PrivacyRequest).where(
+        PrivacyRequest.contact_id == contact.id,
+        PrivacyRequest.type == "rectification",
+        PrivacyRequest.status.in_(("awaiting_verification", "open")),
+    )
     for req in db.session.execute(query).scalars():
         if (req.details or {}).get("new_email"):
             return req

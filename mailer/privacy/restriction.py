@@ -1,4 +1,5 @@
 """Restriction of processing (Art. 18): the contact is frozen — stored, but not mailed and not edited."""
+
 from mailer.core.extensions import db
 from mailer.contacts.models.contact import Contact
 from mailer.privacy.models.requests import PrivacyRequest
@@ -11,8 +12,14 @@ from mailer.privacy import audit
 RESTRICTION_ROLES = ("owner", "privacy")
 
 
-def restrict(contact: Contact, ctx: RequestContext, request: PrivacyRequest | None = None,
-             actor: StaffUser | None = None, ip: str | None = None, reason: str = "") -> None:
+def restrict(
+    contact: Contact,
+    ctx: RequestContext,
+    request: PrivacyRequest | None = None,
+    actor: StaffUser | None = None,
+    ip: str | None = None,
+    reason: str = "",
+) -> None:
     """Freeze a contact: the sending engine skips it, sign-ups and edits are refused; the caller commits."""
     if contact.status == "erased":
         raise PrivacyError("This contact was erased; there is nothing left to restrict.")
@@ -22,13 +29,25 @@ def restrict(contact: Contact, ctx: RequestContext, request: PrivacyRequest | No
     contact.status = "restricted"
     record_consent(contact, None, "restricted", ctx, details=details)
     if actor is not None:
-        audit.record("contact.restrict", "contact", contact.public_id, {**details, "reason": reason[:500]},
-                     actor=actor, ip=ip)
+        audit.record(
+            "contact.restrict",
+            "contact",
+            contact.public_id,
+            {**details, "reason": reason[:500]},
+            actor=actor,
+            ip=ip,
+        )
     db.session.flush()
 
 
-def lift_restriction(contact: Contact, ctx: RequestContext, request: PrivacyRequest | None = None,
-                     actor: StaffUser | None = None, ip: str | None = None, reason: str = "") -> None:
+def lift_restriction(
+    contact: Contact,
+    ctx: RequestContext,
+    request: PrivacyRequest | None = None,
+    actor: StaffUser | None = None,
+    ip: str | None = None,
+    reason: str = "",
+) -> None:
     """Lift a restriction (Art. 18(3): the person is told beforehand); recorded in the ledger and the audit log."""
     if contact.status != "restricted":
         raise PrivacyError("This contact is not restricted.")
@@ -36,8 +55,14 @@ def lift_restriction(contact: Contact, ctx: RequestContext, request: PrivacyRequ
     contact.status = "active"
     record_consent(contact, None, "unrestricted", ctx, details=details)
     if actor is not None:
-        audit.record("contact.unrestrict", "contact", contact.public_id, {**details, "reason": reason[:500]},
-                     actor=actor, ip=ip)
+        audit.record(
+            "contact.unrestrict",
+            "contact",
+            contact.public_id,
+            {**details, "reason": reason[:500]},
+            actor=actor,
+            ip=ip,
+        )
     db.session.flush()
 
 

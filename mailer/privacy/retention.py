@@ -1,4 +1,5 @@
 """Storage limitation (Art. 5(1)(e)): lifetimes per data category, applied by a scheduled job, with a dry run."""
+
 import inspect
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,9 +47,14 @@ class RetentionReport:
 def _unconfirmed(report: RetentionReport) -> None:
     days = retention_days("unconfirmed_signups")
     counts = signup_retention.purge_unconfirmed(days=days, dry_run=report.dry_run)
-    report.items.append(RetentionItem("unconfirmed_signups", counts["subscriptions"],
-                                      f"sign-ups not confirmed within {days} days "
-                                      f"({counts['anonymised']} contacts left with nothing are anonymised)"))
+    report.items.append(
+        RetentionItem(
+            "unconfirmed_signups",
+            counts["subscriptions"],
+            f"sign-ups not confirmed within {days} days "
+            f"({counts['anonymised']} contacts left with nothing are anonymised)",
+        )
+    )
 
 
 def _tracking(report: RetentionReport, now: datetime) -> None:
@@ -62,8 +68,14 @@ def _tracking(report: RetentionReport, now: datetime) -> None:
         params = inspect.signature(purge_tracking_events).parameters
         kwargs = {"dry_run": report.dry_run, **({"days": days} if "days" in params else {})}
         result = purge_tracking_events(**kwargs)
-        count = result if isinstance(result, int) else sum(v for v in dict(result or {}).values() if isinstance(v, int))
-        report.items.append(RetentionItem("tracking_events", count, f"open/click records older than {days} days"))
+        count = (
+            result
+            if isinstance(result, int)
+            else sum(v for v in dict(result or {}).values() if isinstance(v, int))
+        )
+        report.items.append(
+            RetentionItem("tracking_events", count, f"open/click records older than {days} days")
+        )
         return
     table = db.metadata.tables.get("tracking_events")
     if table is None or "created_at" not in table.columns:
@@ -80,8 +92,11 @@ def _tracking(report: RetentionReport, now: datetime) -> None:
 def _bounce_logs(report: RetentionReport, now: datetime) -> None:
     """Bounce and failure texts (they often quote the address) are cleared; the delivery status stays for statistics."""
     days = retention_days("bounce_logs")
-    old = (Delivery.status.in_(("bounced", "failed")), Delivery.reason != "",
-           func.coalesce(Delivery.finished_at, Delivery.queued_at) < now - timedelta(days=days))
+    old = (
+        Delivery.status.in_(("bounced", "failed")),
+        Delivery.reason != "",
+        func.coalesce(Delivery.finished_at, Delivery.queued_at) < now - timedelta(days=days),
+    )
     count = db.session.execute(select(func.count()).select_from(Delivery).where(*old)).scalar_one()
     if not report.dry_run and count:
         db.session.execute(update(Delivery).where(*old).values(reason="", smtp_code=None))
@@ -92,19 +107,28 @@ def _bounce_logs(report: RetentionReport, now: datetime) -> None:
         purge_bounce_log = None
     if purge_bounce_log is not None:
         count += purge_bounce_log(dry_run=report.dry_run, days=days)
-    report.items.append(RetentionItem("bounce_logs", count, f"bounce reports and failure texts older than {days} days"))
+    report.items.append(
+        RetentionItem("bounce_logs", count, f"bounce reports and failure texts older than {days} days")
+    )
 
 
 def _inactive_query(now: datetime):
     """(contact id, public id, re-permission sent at) of active contacts with no interaction for the configured
     time and no open privacy request, in id order."""
     cutoff = now - timedelta(days=retention_days("inactive_contacts"))
-    open_requests = select(PrivacyRequest.contact_id).where(PrivacyRequest.status.in_(OPEN_STATUSES),
-                                                            PrivacyRequest.contact_id.is_not(None))
-    return (select(Contact.id, Contact.public_id, RepermissionEmail.sent_at)
-            .outerjoin(RepermissionEmail, RepermissionEmail.contact_id == Contact.id)
-            .where(Contact.status == "active", func.coalesce(Contact.last_activity_at, Contact.created_at) < cutoff,
-                   Contact.id.not_in(open_requests)).order_by(Contact.id))
+    open_requests = select(PrivacyRequest.contact_id).where(
+        PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.contact_id.is_not(None)
+    )
+    return (
+        select(Contact.id, Contact.public_id, RepermissionEmail.sent_at)
+        .outerjoin(RepermissionEmail, RepermissionEmail.contact_id == Contact.id)
+        .where(
+            Contact.status == "active",
+            func.coalesce(Contact.last_activity_at, Contact.created_at) < cutoff,
+            Contact.id.not_in(open_requests),
+        )
+        .order_by(Contact.id)
+    )
 
 
 def _inactive(report: RetentionReport, now: datetime, page_size: int = 500) -> None:
@@ -114,9 +138,19 @@ def _inactive(report: RetentionReport, now: datetime, page_size: int = 500) -> N
     settings = get_settings()
     days = retention_days("inactive_contacts")
     grace = timedelta(days=settings.repermission_grace_days)
-    erase_item = RetentionItem("inactive_contacts", 0, f"no interaction for {days} days" + (
-        f" and no answer to the re-permission email within {grace.days} days" if settings.repermission_enabled else ""))
-    ask_item = RetentionItem("repermission_emails", 0, f"inactive for {days} days: asked whether to keep them")
+    erase_item = RetentionItem(
+        "inactive_contacts",
+        0,
+        f"no interaction for {days} days"
+        + (
+            f" and no answer to the re-permission email within {grace.days} days"
+            if settings.repermission_enabled
+            else ""
+        ),
+    )
+    ask_item = RetentionItem(
+        "repermission_emails", 0, f"inactive for {days} days: asked whether to keep them"
+    )
     last_id = 0
     while True:
         rows = db.session.execute(_inactive_query(now).where(Contact.id > last_id).limit(page_size)).all()
@@ -127,7 +161,9 @@ def _inactive(report: RetentionReport, now: datetime, page_size: int = 500) -> N
             if not settings.repermission_enabled or (asked_at is not None and asked_at < now - grace):
                 item = erase_item
                 if not report.dry_run:
-                    erase_contact(db.session.get(Contact, contact_id), SYSTEM, reason=f"no interaction for {days} days")
+                    erase_contact(
+                        db.session.get(Contact, contact_id), SYSTEM, reason=f"no interaction for {days} days"
+                    )
             elif asked_at is None:
                 item = ask_item
                 if not report.dry_run:
@@ -146,8 +182,11 @@ def _inactive(report: RetentionReport, now: datetime, page_size: int = 500) -> N
 
 def _forget_answered_repermissions() -> None:
     """A contact who interacted after being asked is active again; a later inactivity asks afresh."""
-    answered = select(RepermissionEmail.contact_id).join(Contact, Contact.id == RepermissionEmail.contact_id).where(
-        Contact.last_activity_at > RepermissionEmail.sent_at)
+    answered = (
+        select(RepermissionEmail.contact_id)
+        .join(Contact, Contact.id == RepermissionEmail.contact_id)
+        .where(Contact.last_activity_at > RepermissionEmail.sent_at)
+    )
     db.session.execute(delete(RepermissionEmail).where(RepermissionEmail.contact_id.in_(answered)))
 
 

@@ -30,20 +30,37 @@ def activities() -> list[dict]:
     rows = []
     for p in db.session.execute(select(Purpose).order_by(Purpose.kind, Purpose.name)).scalars():
         category = KIND_RETENTION.get(p.kind)
-        rows.append({
-            "activity": p.name, "purpose": p.description, "legal_basis": LEGAL_BASES.get(p.legal_basis, p.legal_basis),
-            "data_subjects": SUBJECTS, "data_categories": KIND_DATA.get(p.kind, "As described by the purpose"),
-            "recipients": recipient_text, "transfers": transfers,
-            "retention": (f"{retention_days(category)} days" if category else
-                          f"until withdrawn, or {inactive} days without interaction"),
-            "security": settings.security_measures,
-        })
+        rows.append(
+            {
+                "activity": p.name,
+                "purpose": p.description,
+                "legal_basis": LEGAL_BASES.get(p.legal_basis, p.legal_basis),
+                "data_subjects": SUBJECTS,
+                "data_categories": KIND_DATA.get(p.kind, "As described by the purpose"),
+                "recipients": recipient_text,
+                "transfers": transfers,
+                "retention": (
+                    f"{retention_days(category)} days"
+                    if category
+                    else f"until withdrawn, or {inactive} days without interaction"
+                ),
+                "security": settings.security_measures,
+            }
+        )
     for use in settings.other_uses or []:
-        rows.append({"activity": use["name"], "purpose": use.get("description", ""),
-                     "legal_basis": LEGAL_BASES.get(use["legal_basis"], use["legal_basis"]),
-                     "data_subjects": SUBJECTS, "data_categories": CONTACT_DATA, "recipients": recipient_text,
-                     "transfers": transfers, "retention": "as long as needed to demonstrate compliance",
-                     "security": settings.security_measures})
+        rows.append(
+            {
+                "activity": use["name"],
+                "purpose": use.get("description", ""),
+                "legal_basis": LEGAL_BASES.get(use["legal_basis"], use["legal_basis"]),
+                "data_subjects": SUBJECTS,
+                "data_categories": CONTACT_DATA,
+                "recipients": recipient_text,
+                "transfers": transfers,
+                "retention": "as long as needed to demonstrate compliance",
+                "security": settings.security_measures,
+            }
+        )
     return rows
 
 
@@ -52,12 +69,25 @@ def record_of_processing() -> dict:
     s = get_settings()
     return {
         "generated_at": utcnow().isoformat(timespec="seconds"),
-        "controller": {"name": s.controller_name, "address": s.controller_address, "email": s.controller_email},
+        "controller": {
+            "name": s.controller_name,
+            "address": s.controller_address,
+            "email": s.controller_email,
+        },
         "dpo": {"name": s.dpo_name, "email": s.dpo_email},
         "activities": activities(),
-        "recipients": [{"name": r.name, "role": r.role, "purpose": r.purpose, "data": r.data_categories,
-                        "country": r.country, "outside_eea": r.outside_eea, "safeguard": r.safeguard}
-                       for r in recipients()],
+        "recipients": [
+            {
+                "name": r.name,
+                "role": r.role,
+                "purpose": r.purpose,
+                "data": r.data_categories,
+                "country": r.country,
+                "outside_eea": r.outside_eea,
+                "safeguard": r.safeguard,
+            }
+            for r in recipients()
+        ],
     }
 
 

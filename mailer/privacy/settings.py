@@ -1,4 +1,5 @@
 """Privacy settings (one row, created with sensible defaults) and the recipients data is shared with."""
+
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
@@ -16,7 +17,10 @@ RETENTION_CATEGORIES = {
     "unconfirmed_signups": (30, "Sign-ups never confirmed by double opt-in"),
     "tracking_events": (365, "Open and click records"),
     "bounce_logs": (365, "Bounce and delivery-failure details"),
-    "inactive_contacts": (365, "Contacts with no interaction (sign-up, confirmation, click, preference change)"),
+    "inactive_contacts": (
+        365,
+        "Contacts with no interaction (sign-up, confirmation, click, preference change)",
+    ),
 }
 LEGAL_BASES = {
     "consent": "your consent (Art. 6(1)(a))",
@@ -26,18 +30,29 @@ LEGAL_BASES = {
     "legitimate_interest": "our legitimate interest (Art. 6(1)(f))",
 }
 DEFAULT_OTHER_USES = [
-    {"name": "Proof of consent", "legal_basis": "legal_obligation",
-     "description": "A record of what you agreed to, when and how (with IP address and browser), so we can prove it "
-                    "(Art. 7(1))."},
-    {"name": "Suppression list", "legal_basis": "legitimate_interest",
-     "description": "After you unsubscribe or ask for erasure we keep a keyed fingerprint of your address, so we never "
-                    "add it again by mistake."},
-    {"name": "Delivery and bounce records", "legal_basis": "legitimate_interest",
-     "description": "Which emails were delivered or bounced, to keep our sending reliable and stop mailing dead "
-                    "addresses."},
+    {
+        "name": "Proof of consent",
+        "legal_basis": "legal_obligation",
+        "description": "A record of what you agreed to, when and how (with IP address and browser), so we can prove it "
+        "(Art. 7(1)).",
+    },
+    {
+        "name": "Suppression list",
+        "legal_basis": "legitimate_interest",
+        "description": "After you unsubscribe or ask for erasure we keep a keyed fingerprint of your address, so we never "
+        "add it again by mistake.",
+    },
+    {
+        "name": "Delivery and bounce records",
+        "legal_basis": "legitimate_interest",
+        "description": "Which emails were delivered or bounced, to keep our sending reliable and stop mailing dead "
+        "addresses.",
+    },
 ]
-DEFAULT_SECURITY = ("Sensitive fields encrypted at rest (AES-256-GCM, a key per person); addresses looked up by a "
-                    "keyed hash; staff access by role with an audit log; TLS for mail and web.")
+DEFAULT_SECURITY = (
+    "Sensitive fields encrypted at rest (AES-256-GCM, a key per person); addresses looked up by a "
+    "keyed hash; staff access by role with an audit log; TLS for mail and web."
+)
 
 
 def get_settings() -> PrivacySettings:
@@ -49,11 +64,15 @@ def get_settings() -> PrivacySettings:
             sender = parse_sender(config["MAILER_FROM"]).addr_spec
         except ValueError:
             sender = ""
-        row = PrivacySettings(id=1, controller_name=config["MAILER_ORGANISATION"],
-                              controller_address=config["MAILER_POSTAL_ADDRESS"], controller_email=sender,
-                              retention={k: v[0] for k, v in RETENTION_CATEGORIES.items()},
-                              security_measures=DEFAULT_SECURITY,
-                              other_uses=[dict(u) for u in DEFAULT_OTHER_USES])
+        row = PrivacySettings(
+            id=1,
+            controller_name=config["MAILER_ORGANISATION"],
+            controller_address=config["MAILER_POSTAL_ADDRESS"],
+            controller_email=sender,
+            retention={k: v[0] for k, v in RETENTION_CATEGORIES.items()},
+            security_measures=DEFAULT_SECURITY,
+            other_uses=[dict(u) for u in DEFAULT_OTHER_USES],
+        )
         row.retention["unconfirmed_signups"] = config["UNCONFIRMED_RETENTION_DAYS"]
         db.session.add(row)
         db.session.flush()
@@ -117,16 +136,22 @@ def save_settings(data: SettingsInput, actor_id: int | None = None) -> tuple[Pri
             raise PrivacyError("Each other use needs a name and one of the legal bases.")
     row = get_settings()
     values = {
-        "controller_name": data.controller_name.strip()[:200], "controller_address": data.controller_address.strip(),
+        "controller_name": data.controller_name.strip()[:200],
+        "controller_address": data.controller_address.strip(),
         "controller_email": _email_or_blank(data.controller_email, "controller's email"),
-        "dpo_name": data.dpo_name.strip()[:200], "dpo_email": _email_or_blank(data.dpo_email, "DPO's email"),
-        "authority_name": data.authority_name.strip()[:200], "authority_url": data.authority_url.strip()[:500],
+        "dpo_name": data.dpo_name.strip()[:200],
+        "dpo_email": _email_or_blank(data.dpo_email, "DPO's email"),
+        "authority_name": data.authority_name.strip()[:200],
+        "authority_url": data.authority_url.strip()[:500],
         "home_country": data.home_country.strip()[:80] or "the EU/EEA",
         "automated_decisions": data.automated_decisions.strip(),
         "provision_consequences": data.provision_consequences.strip(),
-        "security_measures": data.security_measures.strip(), "retention": retention,
-        "repermission_enabled": bool(data.repermission_enabled), "repermission_grace_days": data.repermission_grace_days,
-        "reminder_days": data.reminder_days, "other_uses": data.other_uses,
+        "security_measures": data.security_measures.strip(),
+        "retention": retention,
+        "repermission_enabled": bool(data.repermission_enabled),
+        "repermission_grace_days": data.repermission_grace_days,
+        "reminder_days": data.reminder_days,
+        "other_uses": data.other_uses,
     }
     changed = [k for k, v in values.items() if getattr(row, k) != v]
     for key, value in values.items():
@@ -164,7 +189,9 @@ def save_recipient(data: RecipientInput, recipient: DataRecipient | None = None)
     if data.role not in RECIPIENT_ROLES:
         raise PrivacyError(f"The role must be one of: {', '.join(RECIPIENT_ROLES)}.")
     if data.outside_eea and not data.safeguard.strip():
-        raise PrivacyError("A transfer outside the EEA needs a safeguard (e.g. an adequacy decision or SCCs).")
+        raise PrivacyError(
+            "A transfer outside the EEA needs a safeguard (e.g. an adequacy decision or SCCs)."
+        )
     if recipient is None:
         recipient = DataRecipient(name=data.name.strip())
         db.session.add(recipient)

@@ -1,4 +1,5 @@
 """Pages for recipients: confirmation (double opt-in), health check, landing page."""
+
 from flask import Blueprint
 
 bp = Blueprint("public", __name__)

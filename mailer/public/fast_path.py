@@ -10,6 +10,7 @@ unchanged and is answered as before: another method (HEAD), a query string, a to
 match, a token that does not verify, a one-click body other than the urlencoded `List-Unsubscribe=One-Click`,
 or an error on the way (Flask then does the same idempotent work again, and handles the error as it would).
 """
+
 import io
 import logging
 import re
@@ -62,8 +63,15 @@ class RecipientFastPath:
             with self.app.app_context():
                 target = tracking.track_click(path[5:], user_agent)
             return redirect(target.url, code=302) if target is not None else None
-        if method == "POST" and path.startswith("/u/") and TOKEN.fullmatch(path, 3) and _one_click_body(environ):
-            ctx = RequestContext("one-click-unsubscribe", environ.get("REMOTE_ADDR"), (user_agent or "")[:512])
+        if (
+            method == "POST"
+            and path.startswith("/u/")
+            and TOKEN.fullmatch(path, 3)
+            and _one_click_body(environ)
+        ):
+            ctx = RequestContext(
+                "one-click-unsubscribe", environ.get("REMOTE_ADDR"), (user_agent or "")[:512]
+            )
             with self.app.app_context():
                 outcome = unsubscribe_service.unsubscribe(path[3:], ctx)
                 if outcome.status == "invalid":

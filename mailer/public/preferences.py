@@ -1,4 +1,5 @@
 """The preference centre (/p/<token>) and the form that emails a fresh link (/p)."""
+
 from flask import render_template, request
 
 from mailer.core.extensions import csrf, db, limiter
@@ -12,14 +13,22 @@ from mailer.core.web import with_response_floor
 
 def _render(token: str, contact, status: int = 200, **extra):
     page = service.preference_page(contact)
-    return render_template("public/preferences.html", page=page, token=token, held=service.held_data(contact),
-                           privacy_links=service.privacy_links(token),
-                           objected=has_objected_to_marketing(contact), **extra), status
+    return render_template(
+        "public/preferences.html",
+        page=page,
+        token=token,
+        held=service.held_data(contact),
+        privacy_links=service.privacy_links(token),
+        objected=has_objected_to_marketing(contact),
+        **extra,
+    ), status
 
 
 def _unusable(status: str):
     """Broken or expired link: say so and offer a fresh one by email."""
-    return render_template("public/preferences_request.html", link_status=status), 410 if status == "expired" else 404
+    return render_template(
+        "public/preferences_request.html", link_status=status
+    ), 410 if status == "expired" else 404
 
 
 @bp.get("/p")
@@ -39,8 +48,9 @@ def preferences_request_post():
     try:
         service.request_link(email)
     except service.PreferencesError as exc:
-        return render_template("public/preferences_request.html", link_status=None, error=str(exc),
-                               email=email[:254]), 400
+        return render_template(
+            "public/preferences_request.html", link_status=None, error=str(exc), email=email[:254]
+        ), 400
     return render_template("public/preferences_sent.html")
 
 
@@ -65,8 +75,14 @@ def preferences_save(token: str):
     name = request.form.get("name")
     try:
         values = {key[6:]: value for key, value in request.form.items() if key.startswith("field:")}
-        changes = service.save_preferences(contact, set(request.form.getlist("choice")), name,
-                                           request.form.get("notice"), request_context(service.SOURCE), values)
+        changes = service.save_preferences(
+            contact,
+            set(request.form.getlist("choice")),
+            name,
+            request.form.get("notice"),
+            request_context(service.SOURCE),
+            values,
+        )
     except service.PreferencesError as exc:
         return _render(token, contact, 403 if contact.status == "restricted" else 400, error=str(exc))
     return _render(token, contact, changes=changes)
@@ -93,8 +109,12 @@ def preferences_marketing_again(token: str):
     if contact is None:
         return _unusable(status)
     try:
-        lifted = lift_marketing_objection(contact, request_context(service.SOURCE), "preference-centre",
-                                          notice=service.preference_page(contact).notice)
+        lifted = lift_marketing_objection(
+            contact,
+            request_context(service.SOURCE),
+            "preference-centre",
+            notice=service.preference_page(contact).notice,
+        )
     except PrivacyError as exc:
         return _render(token, contact, 403 if contact.status == "restricted" else 400, error=str(exc))
     db.session.commit()

@@ -4,6 +4,7 @@ The preference token says which contact; every request except an objection is th
 sent to the address on file (a forwarded email must not let someone else download or erase the data).
 An objection only stops processing, like an unsubscribe, so it applies at once.
 """
+
 from flask import abort, current_app, make_response, render_template, request
 from sqlalchemy import select
 
@@ -41,8 +42,12 @@ def _status_page(title: str, message: str, code: int = 200, **extra):
 
 
 def _bad_link():
-    return _status_page("This link doesn't work", "It may be old or copied incompletely. Please use the "
-                        "preference link in one of our most recent emails.", 404)
+    return _status_page(
+        "This link doesn't work",
+        "It may be old or copied incompletely. Please use the "
+        "preference link in one of our most recent emails.",
+        404,
+    )
 
 
 def _clear_values(contact: Contact) -> dict[str, str]:
@@ -51,11 +56,18 @@ def _clear_values(contact: Contact) -> dict[str, str]:
 
 
 def _page(token: str, kind: str, contact: Contact, error: str = "", code: int = 200, **extra):
-    return render_template("public/privacy_request.html", token=token, kind=kind, contact=contact, error=error,
-                           purposes=objectable_purposes(contact) if kind == "objection" else [],
-                           fields=fields.all_fields() if kind == "rectification" else [],
-                           values=_clear_values(contact) if kind == "rectification" else {},
-                           consent_label=fields.consent_label, **extra), code
+    return render_template(
+        "public/privacy_request.html",
+        token=token,
+        kind=kind,
+        contact=contact,
+        error=error,
+        purposes=objectable_purposes(contact) if kind == "objection" else [],
+        fields=fields.all_fields() if kind == "rectification" else [],
+        values=_clear_values(contact) if kind == "rectification" else {},
+        consent_label=fields.consent_label,
+        **extra,
+    ), code
 
 
 @bp.get("/p/<token>/privacy/<kind>")
@@ -82,11 +94,17 @@ def _details(kind: str, contact: Contact) -> dict:
         return {"purposes": keys}
     if kind == "rectification":
         all_fields = fields.all_fields()
-        correction = Correction(name=request.form.get("name", ""), email=request.form.get("email") or None,
-                                fields={f.key: request.form.get(f"field_{f.key}", "") for f in all_fields
-                                        if f"field_{f.key}" in request.form
-                                        and (not f.is_sensitive or request.form.get(f"field_{f.key}", "").strip())},
-                                consented_fields=set(request.form.getlist("consent_field")))
+        correction = Correction(
+            name=request.form.get("name", ""),
+            email=request.form.get("email") or None,
+            fields={
+                f.key: request.form.get(f"field_{f.key}", "")
+                for f in all_fields
+                if f"field_{f.key}" in request.form
+                and (not f.is_sensitive or request.form.get(f"field_{f.key}", "").strip())
+            },
+            consented_fields=set(request.form.getlist("consent_field")),
+        )
         changes = validate(contact, correction)
         if not changes:
             raise PrivacyError("Nothing is different from what we hold. Change a value, then send.")
@@ -120,8 +138,12 @@ def privacy_request_submit(token: str, kind: str):
         db.session.rollback()
         return _page(token, kind, contact, error=str(exc), code=400)
     db.session.commit()
-    return _status_page("Check your inbox", "We've sent a link to your email address. Open it to confirm that this "
-                        "request comes from you; then we act at once. The link works for 7 days.", token=token)
+    return _status_page(
+        "Check your inbox",
+        "We've sent a link to your email address. Open it to confirm that this "
+        "request comes from you; then we act at once. The link works for 7 days.",
+        token=token,
+    )
 
 
 @bp.get("/privacy/verify/<token>")
@@ -130,11 +152,15 @@ def privacy_verify(token: str):
     """Show what the verification confirms, with a button; a GET (link scanners) changes nothing."""
     outcome = requests.check_verification(token)
     if outcome.status in ("expired", "invalid"):
-        return _status_page("This link doesn't work" if outcome.status == "invalid" else "This link has expired",
-                            "Please make the request again from the preference link in one of our emails.",
-                            410 if outcome.status == "expired" else 404)
+        return _status_page(
+            "This link doesn't work" if outcome.status == "invalid" else "This link has expired",
+            "Please make the request again from the preference link in one of our emails.",
+            410 if outcome.status == "expired" else 404,
+        )
     req = outcome.request
-    return render_template("public/privacy_verify.html", req=req, token=token, label=requests.TYPE_LABELS[req.type])
+    return render_template(
+        "public/privacy_verify.html", req=req, token=token, label=requests.TYPE_LABELS[req.type]
+    )
 
 
 @bp.post("/privacy/verify/<token>")
@@ -162,8 +188,12 @@ def privacy_download(token: str):
     """The person's own data as a ZIP, sensitive fields in clear (they are the person themself)."""
     req = export.request_for_download(token)
     if req is None:
-        return _status_page("This download link doesn't work", "It may have expired (links work for 7 days). Please "
-                            "ask again from the preference link in one of our emails.", 404)
+        return _status_page(
+            "This download link doesn't work",
+            "It may have expired (links work for 7 days). Please "
+            "ask again from the preference link in one of our emails.",
+            404,
+        )
     payload = export.build_zip(req.contact, clear_sensitive=True)
     req.details = {**(req.details or {}), "downloads": int((req.details or {}).get("downloads", 0)) + 1}
     db.session.commit()
@@ -177,9 +207,14 @@ def privacy_download(token: str):
 @limiter.limit(public_limit)
 def privacy_reconfirm(token: str):
     """A new address confirms itself: show a button (GET is safe)."""
-    return render_template("public/privacy_confirm_button.html", title="Confirm your new email address",
-                           message="Press the button to start receiving our emails at this address.",
-                           button="Confirm this address", token=token, endpoint="public.privacy_reconfirm_post")
+    return render_template(
+        "public/privacy_confirm_button.html",
+        title="Confirm your new email address",
+        message="Press the button to start receiving our emails at this address.",
+        button="Confirm this address",
+        token=token,
+        endpoint="public.privacy_reconfirm_post",
+    )
 
 
 @bp.post("/privacy/address/<token>")
@@ -190,8 +225,11 @@ def privacy_reconfirm_post(token: str):
     messages = {
         "confirmed": ("Your address is updated", "From now on we write to this address.", 200),
         "already": ("Already done", "This address was already confirmed.", 200),
-        "taken": ("We couldn't change the address", "Another subscription already uses this address. Manage it from "
-                  "its own preference link.", 409),
+        "taken": (
+            "We couldn't change the address",
+            "Another subscription already uses this address. Manage it from its own preference link.",
+            409,
+        ),
         "expired": ("This link has expired", "Please ask for the change again.", 410),
         "invalid": ("This link doesn't work", "Please use the link from the most recent email.", 404),
     }
@@ -203,9 +241,14 @@ def privacy_reconfirm_post(token: str):
 @limiter.limit(public_limit)
 def privacy_keep(token: str):
     """Answer to the re-permission email: a button that keeps the person subscribed."""
-    return render_template("public/privacy_confirm_button.html", title="Stay subscribed",
-                           message="Press the button and we'll keep sending you the emails you chose.",
-                           button="Yes, keep me subscribed", token=token, endpoint="public.privacy_keep_post")
+    return render_template(
+        "public/privacy_confirm_button.html",
+        title="Stay subscribed",
+        message="Press the button and we'll keep sending you the emails you chose.",
+        button="Yes, keep me subscribed",
+        token=token,
+        endpoint="public.privacy_keep_post",
+    )
 
 
 @bp.post("/privacy/keep/<token>")
@@ -221,8 +264,9 @@ def privacy_keep_post(token: str):
         return _bad_link()
     keep_contact(contact)
     db.session.commit()
-    return _status_page("Thank you", "You stay subscribed. You can change your choices with the link in any of "
-                        "our emails.")
+    return _status_page(
+        "Thank you", "You stay subscribed. You can change your choices with the link in any of our emails."
+    )
 
 
 @bp.get("/privacy")

@@ -1,4 +1,5 @@
 """Tracking endpoints: the open pixel and click redirects (consent is checked when events are written)."""
+
 from flask import Response, redirect, request
 
 from mailer.core.extensions import limiter
@@ -6,8 +7,10 @@ from mailer.public import bp
 from mailer.tracking import events as tracking
 from mailer.core.web import error_response
 
-UNKNOWN_LINK = ("This link doesn't lead anywhere we know. It may have been copied incompletely; "
-                "please use the links in the email itself.")
+UNKNOWN_LINK = (
+    "This link doesn't lead anywhere we know. It may have been copied incompletely; "
+    "please use the links in the email itself."
+)
 
 
 def pixel_response() -> Response:

@@ -1,4 +1,5 @@
 """Unsubscribe links (REQUIREMENTS A3-A6): GET shows a page, POST (RFC 8058 one-click) acts."""
+
 from flask import current_app, render_template, request
 
 from mailer.core.extensions import csrf, limiter
@@ -13,8 +14,9 @@ from mailer.subscriptions import unsubscribe as service
 def unsubscribe_page(token: str):
     """One button and a link to the preference centre; a GET never changes anything (A5)."""
     outcome = service.describe(token)
-    return render_template("public/unsubscribe.html", outcome=outcome, token=token), \
-        400 if outcome.status == "invalid" else 200
+    return render_template(
+        "public/unsubscribe.html", outcome=outcome, token=token
+    ), 400 if outcome.status == "invalid" else 200
 
 
 @bp.post("/u/<token>")

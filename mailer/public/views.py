@@ -1,4 +1,5 @@
 """Recipient-facing views: parse, call a service, render."""
+
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import text
 
@@ -12,7 +13,9 @@ from mailer.core.web import with_response_floor
 
 def request_context(source: str) -> RequestContext:
     """The door, IP and user agent of the current request, for the ledger."""
-    user_agent = header_safe(request.headers.get("User-Agent", "")[:1024])[:512]  # stored: no control characters
+    user_agent = header_safe(request.headers.get("User-Agent", "")[:1024])[
+        :512
+    ]  # stored: no control characters
     return RequestContext(source=source, ip=request.remote_addr, user_agent=user_agent)
 
 
@@ -63,7 +66,9 @@ def confirm(token: str):
 def confirm_post(token: str):
     """Complete the double opt-in."""
     outcome = signup.confirm(token, request_context("public:confirm"))
-    status = 200 if outcome.status in ("confirmed", "already") else 410 if outcome.status == "expired" else 404
+    status = (
+        200 if outcome.status in ("confirmed", "already") else 410 if outcome.status == "expired" else 404
+    )
     return render_template("public/confirmed.html", outcome=outcome), status
 
 
@@ -80,8 +85,12 @@ def confirm_resend():
         try:
             signup.resend_for_address(request.form.get("email", ""))
         except signup.SignupError as exc:
-            return render_template("public/confirm.html", outcome=signup.ConfirmOutcome("invalid"),
-                                   error=str(exc), email=request.form.get("email", "")[:254]), 400
+            return render_template(
+                "public/confirm.html",
+                outcome=signup.ConfirmOutcome("invalid"),
+                error=str(exc),
+                email=request.form.get("email", "")[:254],
+            ), 400
     return redirect(url_for("public.confirm_resent"), code=303)
 
 

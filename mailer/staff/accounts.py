@@ -1,4 +1,5 @@
 """Staff accounts: creation, authentication and the first-run setup."""
+
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -57,7 +58,11 @@ def authenticate(email: str, password: str, ip: str | None = None) -> StaffUser 
         email = normalise_email(email)
     except AddressError:
         email = ""
-    user = db.session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none() if email else None
+    user = (
+        db.session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none()
+        if email
+        else None
+    )
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password or "")
         return None

@@ -4,6 +4,7 @@ A key looks like ``mk_<prefix>_<secret>``. The prefix (8 hex characters) is publ
 ledger events name it as their source ("api:<prefix>"). Only the SHA-256 of the whole key is stored; the secret has
 256 bits of entropy, so a fast hash is enough (nothing to brute-force), and a database leak reveals no usable key.
 """
+
 import hashlib
 import hmac
 import re
@@ -51,8 +52,13 @@ def create_key(name: str, role: str, created_by: StaffUser | None) -> tuple[ApiK
         if key_by_prefix(prefix) is None:
             break
     full_key = f"mk_{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(prefix=prefix, secret_hash=_digest(full_key), name=name, role=role,
-                 created_by_id=created_by.id if created_by is not None else None)
+    key = ApiKey(
+        prefix=prefix,
+        secret_hash=_digest(full_key),
+        name=name,
+        role=role,
+        created_by_id=created_by.id if created_by is not None else None,
+    )
     db.session.add(key)
     db.session.flush()
     return key, full_key
@@ -81,12 +87,16 @@ def authenticate(authorization: str | None) -> ApiKey:
     """The active key named by an ``Authorization: Bearer <key>`` header, or AuthenticationFailed."""
     scheme, _, credentials = (authorization or "").strip().partition(" ")
     if not scheme:
-        raise AuthenticationFailed("Authentication required: send the header “Authorization: Bearer <API key>”.")
+        raise AuthenticationFailed(
+            "Authentication required: send the header “Authorization: Bearer <API key>”."
+        )
     if scheme.lower() != "bearer":
         raise AuthenticationFailed("Use the Bearer scheme: “Authorization: Bearer <API key>”.")
     match = KEY_RE.match(credentials.strip())
     if match is None:
-        raise AuthenticationFailed("That is not an API key of this application (they look like mk_xxxxxxxx_…).")
+        raise AuthenticationFailed(
+            "That is not an API key of this application (they look like mk_xxxxxxxx_…)."
+        )
     key = key_by_prefix(match.group(1))
     if key is None or not hmac.compare_digest(key.secret_hash, _digest(match.group(0))):
         raise AuthenticationFailed("The API key is not valid.")
@@ -100,7 +110,13 @@ def note_use(key: ApiKey) -> None:
     now = utcnow()
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return
-    db.session.execute(update(ApiKey).where(ApiKey.id == key.id, (ApiKey.last_used_at.is_(None))
-                                            | (ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
-                       .values(last_used_at=now).execution_options(synchronize_session=False))
+    db.session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key.id,
+            (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < now - LAST_USED_RESOLUTION),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()

@@ -1,4 +1,5 @@
 """Per-account lockout: wrong passwords or codes from any address lock the account, longer each time."""
+
 from datetime import timedelta
 
 from flask import current_app
@@ -30,23 +31,34 @@ def record_failure(user: StaffUser, ip: str | None = None) -> bool:
     Counted in one UPDATE, so guesses arriving at once from many addresses are all counted. Returns True when
     this failure locked the account. The caller commits.
     """
-    counted = db.session.execute(update(StaffUser).where(StaffUser.id == user.id)
-                                 .values(failed_logins=StaffUser.failed_logins + 1)
-                                 .returning(StaffUser.failed_logins)).scalar_one()
+    counted = db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id)
+        .values(failed_logins=StaffUser.failed_logins + 1)
+        .returning(StaffUser.failed_logins)
+    ).scalar_one()
     if counted < current_app.config["STAFF_LOCKOUT_THRESHOLD"]:
         db.session.refresh(user)
         return False
-    locked = db.session.execute(update(StaffUser).where(StaffUser.id == user.id, StaffUser.failed_logins == counted)
-                                .values(failed_logins=0, lockouts=StaffUser.lockouts + 1)
-                                .returning(StaffUser.lockouts)).scalar_one_or_none()
+    locked = db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id, StaffUser.failed_logins == counted)
+        .values(failed_logins=0, lockouts=StaffUser.lockouts + 1)
+        .returning(StaffUser.lockouts)
+    ).scalar_one_or_none()
     if locked is None:  # another request reached the threshold at the same moment and locked it
         db.session.refresh(user)
         return False
     until = utcnow() + lock_duration(locked)
     db.session.execute(update(StaffUser).where(StaffUser.id == user.id).values(locked_until=until))
     db.session.refresh(user)
-    audit.record("staff.lockout", "staff", str(user.id), {"until": until.isoformat(timespec="seconds"),
-                                                          "lock": locked}, ip=ip)
+    audit.record(
+        "staff.lockout",
+        "staff",
+        str(user.id),
+        {"until": until.isoformat(timespec="seconds"), "lock": locked},
+        ip=ip,
+    )
     enqueue_after_commit(db.session, "send_staff_lockout_notice", user.id)
     return True
 

@@ -4,6 +4,7 @@ Nobody chooses a password for someone else: an owner or admin invites an address
 a signed, purpose-salted, expiring, single-use link and sets their own password (the CLI's create-admin stays for
 the operator of the server).
 """
+
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +31,11 @@ def all_staff() -> list[StaffUser]:
 
 
 def _active_owners() -> int:
-    query = select(func.count()).select_from(StaffUser).where(StaffUser.role == "owner", StaffUser.active.is_(True))
+    query = (
+        select(func.count())
+        .select_from(StaffUser)
+        .where(StaffUser.role == "owner", StaffUser.active.is_(True))
+    )
     return db.session.execute(query).scalar_one()
 
 
@@ -69,7 +74,9 @@ def invite_staff(actor: StaffUser, email: str, role: str, ip: str | None = None)
         raise PrivacyError(str(exc)) from None
     _may_manage(actor, role)
     if db.session.execute(_waiting_invites().where(StaffInvite.email == email).limit(1)).first() is not None:
-        raise PrivacyError("That address already has an invitation waiting: send it again from the list below.")
+        raise PrivacyError(
+            "That address already has an invitation waiting: send it again from the list below."
+        )
     invite = StaffInvite(email=email, role=role, invited_by_id=actor.id, nonce="", expires_at=utcnow())
     db.session.add(invite)
     db.session.flush()
@@ -90,14 +97,18 @@ def resend_invite(actor: StaffUser, invite: StaffInvite, ip: str | None = None) 
     """Send a new link (with a new expiry); earlier links stop working. The caller commits."""
     _open_invite(actor, invite)
     _send(invite)
-    audit.record("staff.invite_resend", "staff_invite", invite.public_id, {"role": invite.role}, actor=actor, ip=ip)
+    audit.record(
+        "staff.invite_resend", "staff_invite", invite.public_id, {"role": invite.role}, actor=actor, ip=ip
+    )
 
 
 def revoke_invite(actor: StaffUser, invite: StaffInvite, ip: str | None = None) -> None:
     """Withdraw an invitation: its link stops working at once. The caller commits."""
     _open_invite(actor, invite)
     invite.revoked_at = utcnow()
-    audit.record("staff.invite_revoke", "staff_invite", invite.public_id, {"role": invite.role}, actor=actor, ip=ip)
+    audit.record(
+        "staff.invite_revoke", "staff_invite", invite.public_id, {"role": invite.role}, actor=actor, ip=ip
+    )
 
 
 def invite_token(invite: StaffInvite) -> str:
@@ -119,10 +130,20 @@ def invite_for_token(token: str) -> InviteLookup:
         return InviteLookup(None, "expired")
     except TokenInvalid:
         return InviteLookup(None, "invalid")
-    if not isinstance(payload, dict) or not isinstance(payload.get("i"), str) or not isinstance(payload.get("n"), str):
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("i"), str)
+        or not isinstance(payload.get("n"), str)
+    ):
         return InviteLookup(None, "invalid")
-    invite = db.session.execute(select(StaffInvite).where(StaffInvite.public_id == payload["i"])).scalar_one_or_none()
-    if invite is None or invite.revoked_at is not None or not secrets.compare_digest(invite.nonce, payload["n"]):
+    invite = db.session.execute(
+        select(StaffInvite).where(StaffInvite.public_id == payload["i"])
+    ).scalar_one_or_none()
+    if (
+        invite is None
+        or invite.revoked_at is not None
+        or not secrets.compare_digest(invite.nonce, payload["n"])
+    ):
         return InviteLookup(None, "invalid")
     if invite.accepted_at is not None:
         return InviteLookup(None, "used")
@@ -135,13 +156,24 @@ def accept_invite(token: str, password: str, ip: str | None = None) -> StaffUser
     """Create the invitee's account with the password they chose; the link works once. The caller commits."""
     lookup = invite_for_token(token)
     if lookup.invite is None:
-        raise PrivacyError({"expired": "This invitation has expired: ask for a new one.",
-                            "used": "This invitation was already used: log in instead."}.get(
-                                lookup.status, "This invitation link is not valid (any more)."))
+        raise PrivacyError(
+            {
+                "expired": "This invitation has expired: ask for a new one.",
+                "used": "This invitation was already used: log in instead.",
+            }.get(lookup.status, "This invitation link is not valid (any more).")
+        )
     invite = lookup.invite
-    claimed = db.session.execute(update(StaffInvite).where(
-        StaffInvite.id == invite.id, StaffInvite.accepted_at.is_(None), StaffInvite.revoked_at.is_(None),
-        StaffInvite.nonce == invite.nonce).values(accepted_at=utcnow()).execution_options(synchronize_session=False))
+    claimed = db.session.execute(
+        update(StaffInvite)
+        .where(
+            StaffInvite.id == invite.id,
+            StaffInvite.accepted_at.is_(None),
+            StaffInvite.revoked_at.is_(None),
+            StaffInvite.nonce == invite.nonce,
+        )
+        .values(accepted_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     if claimed.rowcount != 1:  # accepted (or revoked) at the same moment in another request
         raise PrivacyError("This invitation was already used: log in instead.")
     try:
@@ -149,9 +181,14 @@ def accept_invite(token: str, password: str, ip: str | None = None) -> StaffUser
     except StaffError as exc:
         raise PrivacyError(str(exc)) from None
     db.session.refresh(invite)
-    audit.record("staff.invite_accept", "staff", str(user.id),
-                 {"role": user.role, "invite": invite.public_id,
-                  "invited_by": invite.invited_by_id}, actor=user, ip=ip)
+    audit.record(
+        "staff.invite_accept",
+        "staff",
+        str(user.id),
+        {"role": user.role, "invite": invite.public_id, "invited_by": invite.invited_by_id},
+        actor=user,
+        ip=ip,
+    )
     return user
 
 
@@ -176,7 +213,11 @@ def set_active(actor: StaffUser, user: StaffUser, active: bool, ip: str | None =
     if not active and user.role == "owner" and user.active and _active_owners() <= 1:
         raise PrivacyError("This is the last owner; it cannot be deactivated.")
     if user.active != active:
-        audit.record("staff.activate" if active else "staff.deactivate", "staff", str(user.id), {}, actor=actor, ip=ip)
+        audit.record(
+            "staff.activate" if active else "staff.deactivate", "staff", str(user.id), {}, actor=actor, ip=ip
+        )
         user.active = active
-    if not active:  # ended for good: reactivating the account must not bring an old (perhaps copied) cookie back
+    if (
+        not active
+    ):  # ended for good: reactivating the account must not bring an old (perhaps copied) cookie back
         staff_sessions.end_sessions(user)

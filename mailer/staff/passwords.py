@@ -1,4 +1,5 @@
 """The staff password policy: long enough, and not guessable (zxcvbn score 3 or more)."""
+
 import re
 
 from zxcvbn import zxcvbn
@@ -6,7 +7,9 @@ from zxcvbn import zxcvbn
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 MIN_SCORE = 3  # zxcvbn: "safely unguessable: moderate protection from offline slow-hash scenario"
-ZXCVBN_INPUT_LIMIT = 100  # zxcvbn's matching grows fast with length; longer passwords are judged on their start
+ZXCVBN_INPUT_LIMIT = (
+    100  # zxcvbn's matching grows fast with length; longer passwords are judged on their start
+)
 
 
 class WeakPassword(ValueError):

@@ -1,4 +1,5 @@
 """Second factors for staff: TOTP (RFC 6238) with one-time recovery codes; passkeys live in services/passkeys."""
+
 import hashlib
 import secrets
 import time
@@ -19,7 +20,9 @@ from mailer.privacy import audit
 from mailer.contacts.keys import master_keys
 
 RECOVERY_CODE_COUNT = 10
-TOTP_DRIFT_STEPS = 1  # a code from the step before or after is accepted too (clocks drift, people type slowly)
+TOTP_DRIFT_STEPS = (
+    1  # a code from the step before or after is accepted too (clocks drift, people type slowly)
+)
 
 
 class SecondFactorError(ValueError):
@@ -33,14 +36,21 @@ def required_for(user: StaffUser) -> bool:
 
 def passkeys(user: StaffUser) -> list[StaffPasskey]:
     """A user's passkeys, oldest first."""
-    return list(db.session.execute(select(StaffPasskey).where(StaffPasskey.user_id == user.id)
-                                   .order_by(StaffPasskey.created_at, StaffPasskey.id)).scalars())
+    return list(
+        db.session.execute(
+            select(StaffPasskey)
+            .where(StaffPasskey.user_id == user.id)
+            .order_by(StaffPasskey.created_at, StaffPasskey.id)
+        ).scalars()
+    )
 
 
 def factors_by_user() -> dict[int, list[str]]:
     """For the staff list: each account's second factors by name ("authenticator app", "passkey")."""
     found: dict[int, list[str]] = {}
-    for user_id in db.session.execute(select(StaffUser.id).where(StaffUser.totp_enabled_at.is_not(None))).scalars():
+    for user_id in db.session.execute(
+        select(StaffUser.id).where(StaffUser.totp_enabled_at.is_not(None))
+    ).scalars():
         found.setdefault(user_id, []).append("authenticator app")
     for user_id in db.session.execute(select(StaffPasskey.user_id).distinct()).scalars():
         found.setdefault(user_id, []).append("passkey")
@@ -48,8 +58,9 @@ def factors_by_user() -> dict[int, list[str]]:
 
 
 def passkey_count(user: StaffUser) -> int:
-    return db.session.execute(select(func.count()).select_from(StaffPasskey)
-                              .where(StaffPasskey.user_id == user.id)).scalar_one()
+    return db.session.execute(
+        select(func.count()).select_from(StaffPasskey).where(StaffPasskey.user_id == user.id)
+    ).scalar_one()
 
 
 def has_second_factor(user: StaffUser) -> bool:
@@ -63,8 +74,9 @@ def _secret(user: StaffUser) -> str | None:
     try:
         return master_keys().decrypt(user.totp_secret).decode()
     except InvalidToken:
-        raise SecondFactorError("The authenticator secret cannot be read with the configured MAILER_DATA_KEYS.") \
-            from None
+        raise SecondFactorError(
+            "The authenticator secret cannot be read with the configured MAILER_DATA_KEYS."
+        ) from None
 
 
 def reseal_totp_secrets() -> int:
@@ -75,9 +87,11 @@ def reseal_totp_secrets() -> int:
         try:
             user.totp_secret = keys.rotate(user.totp_secret)
         except InvalidToken:
-            raise SecondFactorError(f"The authenticator secret of staff account {user.id} is not readable with any "
-                                    "configured key; keep the old key in MAILER_DATA_KEYS until re-encryption "
-                                    "succeeds.") from None
+            raise SecondFactorError(
+                f"The authenticator secret of staff account {user.id} is not readable with any "
+                "configured key; keep the old key in MAILER_DATA_KEYS until re-encryption "
+                "succeeds."
+            ) from None
         count += 1
     return count
 
@@ -92,9 +106,11 @@ def enrolment_secret(user: StaffUser) -> str:
     try:
         user.totp_secret = master_keys().encrypt(secret.encode())
     except PrivacyError:
-        raise SecondFactorError("Setting up a second factor needs MAILER_DATA_KEYS on the server (the key that "
-                                "encrypts the authenticator secrets). Please ask whoever runs this server to set "
-                                "it, as the README's Production section shows.") from None
+        raise SecondFactorError(
+            "Setting up a second factor needs MAILER_DATA_KEYS on the server (the key that "
+            "encrypts the authenticator secrets). Please ask whoever runs this server to set "
+            "it, as the README's Production section shows."
+        ) from None
     user.totp_last_step = None
     db.session.commit()
     return secret
@@ -108,12 +124,14 @@ def provisioning_uri(user: StaffUser, secret: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The URI as an inline SVG QR code, rendered here (no outside service ever sees the secret)."""
-    return segno.make(uri, error="m").svg_inline(scale=5, border=4, title="QR code for your authenticator app")
+    return segno.make(uri, error="m").svg_inline(
+        scale=5, border=4, title="QR code for your authenticator app"
+    )
 
 
 def manual_key(secret: str) -> str:
     """The secret in groups of four, for typing into an app by hand."""
-    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 def _matching_step(secret: str, code: str) -> int | None:
@@ -130,9 +148,18 @@ def _matching_step(secret: str, code: str) -> int | None:
 
 def _claim_step(user: StaffUser, step: int) -> bool:
     """Use a time step once: a second request with the same code (or an older one) is refused."""
-    claimed = db.session.execute(update(StaffUser).where(
-        StaffUser.id == user.id, or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step))
-        .values(totp_last_step=step).execution_options(synchronize_session=False)).rowcount == 1
+    claimed = (
+        db.session.execute(
+            update(StaffUser)
+            .where(
+                StaffUser.id == user.id,
+                or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     db.session.refresh(user)
     return claimed
 
@@ -166,8 +193,10 @@ def disable_totp(user: StaffUser, code: str, ip: str | None = None) -> None:
     if user.totp_enabled_at is None:
         raise SecondFactorError("No authenticator app is set up.")
     if required_for(user) and passkey_count(user) == 0:
-        raise SecondFactorError(f"Your role ({user.role}) needs a second factor: add a passkey before removing "
-                                "the authenticator app.")
+        raise SecondFactorError(
+            f"Your role ({user.role}) needs a second factor: add a passkey before removing "
+            "the authenticator app."
+        )
     if not (verify_totp(user, code) or use_recovery_code(user, code, ip)):
         raise SecondFactorError("That code is not right: removing the app needs a fresh code from it.")
     user.totp_enabled_at, user.totp_secret, user.totp_last_step = None, None, None
@@ -207,23 +236,41 @@ def _replace_recovery_codes(user: StaffUser) -> list[str]:
     codes = []
     for _ in range(RECOVERY_CODE_COUNT):
         raw = secrets.token_hex(6)  # 48 random bits, shown as xxxx-xxxx-xxxx
-        codes.append("-".join(raw[i:i + 4] for i in range(0, 12, 4)))
+        codes.append("-".join(raw[i : i + 4] for i in range(0, 12, 4)))
         db.session.add(StaffRecoveryCode(user_id=user.id, code_hash=_code_digest(raw)))
     return codes
 
 
 def recovery_codes_left(user: StaffUser) -> int:
-    return db.session.execute(select(func.count()).select_from(StaffRecoveryCode).where(
-        StaffRecoveryCode.user_id == user.id, StaffRecoveryCode.used_at.is_(None))).scalar_one()
+    return db.session.execute(
+        select(func.count())
+        .select_from(StaffRecoveryCode)
+        .where(StaffRecoveryCode.user_id == user.id, StaffRecoveryCode.used_at.is_(None))
+    ).scalar_one()
 
 
 def use_recovery_code(user: StaffUser, code: str, ip: str | None = None) -> bool:
     """Spend one recovery code (it never works again, even in a simultaneous request). The caller commits."""
-    spent = db.session.execute(update(StaffRecoveryCode).where(
-        StaffRecoveryCode.user_id == user.id, StaffRecoveryCode.code_hash == _code_digest(code),
-        StaffRecoveryCode.used_at.is_(None)).values(used_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount == 1
+    spent = (
+        db.session.execute(
+            update(StaffRecoveryCode)
+            .where(
+                StaffRecoveryCode.user_id == user.id,
+                StaffRecoveryCode.code_hash == _code_digest(code),
+                StaffRecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     if spent:
-        audit.record("staff.recovery_code_used", "staff", str(user.id), {"left": recovery_codes_left(user)},
-                     actor=user, ip=ip)
+        audit.record(
+            "staff.recovery_code_used",
+            "staff",
+            str(user.id),
+            {"left": recovery_codes_left(user)},
+            actor=user,
+            ip=ip,
+        )
     return spent

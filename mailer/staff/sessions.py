@@ -1,4 +1,5 @@
 """Server-side staff sessions: the cookie holds a random token, the database decides whether it still counts."""
+
 import hashlib
 import re
 import secrets
@@ -15,10 +16,21 @@ from mailer.staff.models.accounts import StaffUser
 COOKIE_KEY = "staff_session"  # the key in Flask's signed session cookie that holds the token
 SEEN_RESOLUTION = timedelta(minutes=1)  # last_seen_at is written at most once a minute per session
 
-_BROWSERS = [("Edge", r"Edg(e|A|iOS)?/"), ("Opera", r"OPR/"), ("Firefox", r"Firefox/|FxiOS/"),
-             ("Chrome", r"Chrome/|CriOS/|Chromium/"), ("Safari", r"Safari/")]
-_SYSTEMS = [("Android", r"Android"), ("iOS", r"iPhone|iPad"), ("Windows", r"Windows"), ("macOS", r"Mac OS X"),
-            ("ChromeOS", r"CrOS"), ("Linux", r"Linux")]
+_BROWSERS = [
+    ("Edge", r"Edg(e|A|iOS)?/"),
+    ("Opera", r"OPR/"),
+    ("Firefox", r"Firefox/|FxiOS/"),
+    ("Chrome", r"Chrome/|CriOS/|Chromium/"),
+    ("Safari", r"Safari/"),
+]
+_SYSTEMS = [
+    ("Android", r"Android"),
+    ("iOS", r"iPhone|iPad"),
+    ("Windows", r"Windows"),
+    ("macOS", r"Mac OS X"),
+    ("ChromeOS", r"CrOS"),
+    ("Linux", r"Linux"),
+]
 
 
 def browser_class(user_agent: str | None) -> str:
@@ -36,8 +48,14 @@ def _digest(token: str) -> str:
 def start_session(user: StaffUser, user_agent: str | None, second_factor: str | None) -> str:
     """Record a new logged-in browser and return the token its cookie carries; the caller commits."""
     token = secrets.token_urlsafe(32)
-    db.session.add(StaffSession(user_id=user.id, token_hash=_digest(token), client=browser_class(user_agent),
-                                second_factor=second_factor))
+    db.session.add(
+        StaffSession(
+            user_id=user.id,
+            token_hash=_digest(token),
+            client=browser_class(user_agent),
+            second_factor=second_factor,
+        )
+    )
     return token
 
 
@@ -49,8 +67,9 @@ def session_for_token(user_id: int, token: str | None) -> StaffSession | None:
     """The live session a cookie names, if it belongs to this active user; refreshes its last-seen time."""
     if not token or not isinstance(token, str):
         return None
-    row = db.session.execute(select(StaffSession).where(StaffSession.token_hash == _digest(token))
-                             ).scalar_one_or_none()
+    row = db.session.execute(
+        select(StaffSession).where(StaffSession.token_hash == _digest(token))
+    ).scalar_one_or_none()
     if row is None or row.user_id != user_id or row.ended_at is not None:
         return None
     now = utcnow()
@@ -75,15 +94,20 @@ def end_sessions(user: StaffUser, keep: StaffSession | None = None) -> int:
     query = update(StaffSession).where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
     if keep is not None:
         query = query.where(StaffSession.id != keep.id)
-    return db.session.execute(query.values(ended_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    return db.session.execute(
+        query.values(ended_at=utcnow()).execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def live_sessions(user: StaffUser) -> list[StaffSession]:
     """A user's sessions that still work, most recently used first."""
     cutoff = utcnow() - _idle_limit()
-    query = select(StaffSession).where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None),
-                                       StaffSession.last_seen_at >= cutoff)
-    return list(db.session.execute(query.order_by(StaffSession.last_seen_at.desc(), StaffSession.id.desc())).scalars())
+    query = select(StaffSession).where(
+        StaffSession.user_id == user.id, StaffSession.ended_at.is_(None), StaffSession.last_seen_at >= cutoff
+    )
+    return list(
+        db.session.execute(query.order_by(StaffSession.last_seen_at.desc(), StaffSession.id.desc())).scalars()
+    )
 
 
 def find_live_session(user: StaffUser, public_id: str) -> StaffSession | None:

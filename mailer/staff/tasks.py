@@ -1,4 +1,5 @@
 """dramatiq actors of the staff domain: ids in, one operation call."""
+
 from mailer.core.broker import actor
 from mailer.privacy import mail
 

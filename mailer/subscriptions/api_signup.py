@@ -5,6 +5,7 @@ immutable Notice, and each ticked list one "requested" ledger event with source 
 confirmation email goes out (with the usual per-address and per-domain caps). Nothing in the outcome depends on
 whether the address was known, so the API answer can be identical for every address.
 """
+
 import hashlib
 import ipaddress
 import re
@@ -89,33 +90,51 @@ def validate(inp: ApiSignup) -> CheckedSignup:
     if len(wanted) > MAX_LISTS:
         raise ApiSignupError(f"At most {MAX_LISTS} lists per sign-up.", "lists")
     well_formed = [public_id for public_id in wanted if PUBLIC_ID_RE.match(public_id)]
-    found = {lst.public_id: lst for lst in db.session.execute(
-        select(MailingList).where(MailingList.public_id.in_(well_formed))).scalars()}
+    found = {
+        lst.public_id: lst
+        for lst in db.session.execute(
+            select(MailingList).where(MailingList.public_id.in_(well_formed))
+        ).scalars()
+    }
     unknown = [public_id for public_id in wanted if public_id not in found]
     if unknown:
-        shown = [public_id if PUBLIC_ID_RE.match(public_id) else repr(public_id[:32]) for public_id in unknown[:10]]
+        shown = [
+            public_id if PUBLIC_ID_RE.match(public_id) else repr(public_id[:32]) for public_id in unknown[:10]
+        ]
         raise ApiSignupError("Unknown list id(s): " + ", ".join(shown) + ".", "lists")
     lists = [found[public_id] for public_id in wanted]
     if any(lst.purpose is None for lst in lists):
         raise ApiSignupError("One of the lists cannot take sign-ups (it has no consent purpose).", "lists")
-    text = _clean_text((inp.consent_text or "").strip(), MAX_NOTICE_TEXT, "consent.text", "consent text",
-                       multiline=True)
+    text = _clean_text(
+        (inp.consent_text or "").strip(), MAX_NOTICE_TEXT, "consent.text", "consent text", multiline=True
+    )
     if len(text) < 10:
-        raise ApiSignupError("Send the exact words the person was shown next to the checkbox (consent.text).",
-                             "consent.text")
+        raise ApiSignupError(
+            "Send the exact words the person was shown next to the checkbox (consent.text).", "consent.text"
+        )
     source_url = (inp.source_url or "").strip()
     parts = urlsplit(source_url)
-    if len(source_url) > MAX_URL_LENGTH or parts.scheme not in ("http", "https") or not parts.netloc \
-            or has_controls(source_url) or any(ch.isspace() for ch in source_url):
-        raise ApiSignupError("consent.source_url must be the http(s) address of the page the person signed up on.",
-                             "consent.source_url")
+    if (
+        len(source_url) > MAX_URL_LENGTH
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or has_controls(source_url)
+        or any(ch.isspace() for ch in source_url)
+    ):
+        raise ApiSignupError(
+            "consent.source_url must be the http(s) address of the page the person signed up on.",
+            "consent.source_url",
+        )
     ip = (inp.ip or "").strip() or None
     if ip is not None:
         try:
             ip = str(ipaddress.ip_address(ip))
         except ValueError:
             raise ApiSignupError("consent.ip is not an IPv4 or IPv6 address.", "consent.ip") from None
-    user_agent = _clean_text((inp.user_agent or "").strip(), MAX_USER_AGENT, "consent.user_agent", "user agent") or None
+    user_agent = (
+        _clean_text((inp.user_agent or "").strip(), MAX_USER_AGENT, "consent.user_agent", "user agent")
+        or None
+    )
     return CheckedSignup(email, name, lists, text, source_url, ip, user_agent)
 
 
@@ -134,14 +153,22 @@ def subscribe(checked: CheckedSignup, key: ApiKey) -> None:
         return  # restricted (Art. 18) or erased: not processed; the caller's answer stays the same
     if checked.name and not contact.name:
         contact.name = checked.name
-    notice = publish_notice(notice_key(key, checked.source_url),
-                            {"via": "api", "source_url": checked.source_url, "intro": checked.consent_text})
+    notice = publish_notice(
+        notice_key(key, checked.source_url),
+        {"via": "api", "source_url": checked.source_url, "intro": checked.consent_text},
+    )
     suppressed = is_suppressed(contact.email_hash)
     pending = False
     for mailing_list in checked.mailing_lists:
         if request_subscription(contact, mailing_list.id, source, reconfirm=suppressed):
-            record_consent(contact, mailing_list.purpose, "requested", ctx, notice=notice,
-                           details={"api_key": key.prefix, "source_url": checked.source_url})
+            record_consent(
+                contact,
+                mailing_list.purpose,
+                "requested",
+                ctx,
+                notice=notice,
+                details={"api_key": key.prefix, "source_url": checked.source_url},
+            )
             pending = True
     db.session.commit()
     if pending:

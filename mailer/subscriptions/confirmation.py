@@ -1,4 +1,5 @@
 """Transactional mail: the double opt-in confirmation email (no advertising, no one-click headers: A7, G2)."""
+
 from flask import current_app, render_template
 
 from mailer.core.extensions import db
@@ -30,13 +31,29 @@ def send_confirmation_email(contact_id: int) -> str | None:
         "max_age_days": config["CONFIRM_TOKEN_MAX_AGE"] // 86400,
     }
     subject = f"Please confirm your subscription to {config['MAILER_ORGANISATION']}"
-    msg = build_message(sender=sender, to_addr=contact.email, to_name=contact.name, subject=subject,
-                        text=render_template("email/confirm.txt", **context),
-                        html=render_template("email/confirm.html", **context))
+    msg = build_message(
+        sender=sender,
+        to_addr=contact.email,
+        to_name=contact.name,
+        subject=subject,
+        text=render_template("email/confirm.txt", **context),
+        html=render_template("email/confirm.html", **context),
+    )
     message_id = msg["Message-ID"]
-    get_transport().send(sender.addr_spec, [contact.email], to_wire(msg), subject=subject, message_id=message_id,
-                         category="transactional")
-    record_consent(contact, None, "confirmation_sent", RequestContext("system:double-opt-in"),
-                   details={"message_id": message_id, "lists": context["list_names"]})
+    get_transport().send(
+        sender.addr_spec,
+        [contact.email],
+        to_wire(msg),
+        subject=subject,
+        message_id=message_id,
+        category="transactional",
+    )
+    record_consent(
+        contact,
+        None,
+        "confirmation_sent",
+        RequestContext("system:double-opt-in"),
+        details={"message_id": message_id, "lists": context["list_names"]},
+    )
     db.session.commit()
     return message_id

@@ -1,4 +1,5 @@
 """Storage limitation (Art. 5(1)(e)): unconfirmed sign-ups expire and are purged."""
+
 from datetime import timedelta
 
 from flask import current_app
@@ -20,9 +21,12 @@ def expired_signups(days: int | None = None) -> list[Contact]:
     """Contacts holding a pending sign-up older than the retention period."""
     days = current_app.config["UNCONFIRMED_RETENTION_DAYS"] if days is None else days
     cutoff = utcnow() - timedelta(days=days)
-    stale_subs = select(Subscription.contact_id).where(Subscription.status == "pending", Subscription.requested_at < cutoff)
-    stale_consents = select(ConsentState.contact_id).where(ConsentState.status == "pending",
-                                                           ConsentState.updated_at < cutoff)
+    stale_subs = select(Subscription.contact_id).where(
+        Subscription.status == "pending", Subscription.requested_at < cutoff
+    )
+    stale_consents = select(ConsentState.contact_id).where(
+        ConsentState.status == "pending", ConsentState.updated_at < cutoff
+    )
     query = select(Contact).where(Contact.id.in_(stale_subs.union(stale_consents))).order_by(Contact.id)
     return list(db.session.execute(query).scalars())
 
@@ -40,9 +44,19 @@ def purge_unconfirmed(days: int | None = None, dry_run: bool = False) -> dict[st
         report["anonymised"] += 0 if keeps_something else 1
         if dry_run:
             continue
-        stale = db.session.execute(select(Purpose).join(ConsentState, ConsentState.purpose_id == Purpose.id).where(
-            ConsentState.contact_id == contact.id, ConsentState.status == "pending", ConsentState.updated_at < cutoff
-        )).scalars().all()
+        stale = (
+            db.session.execute(
+                select(Purpose)
+                .join(ConsentState, ConsentState.purpose_id == Purpose.id)
+                .where(
+                    ConsentState.contact_id == contact.id,
+                    ConsentState.status == "pending",
+                    ConsentState.updated_at < cutoff,
+                )
+            )
+            .scalars()
+            .all()
+        )
         for purpose in stale:
             record_consent(contact, purpose, "expired", SYSTEM, details={"after_days": days})
             drop_values_under(contact, purpose)  # a sensitive answer never confirmed goes with its consent

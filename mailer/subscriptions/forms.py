@@ -1,4 +1,5 @@
 """Sign-up forms: settings, the notice they show, and where they may be embedded."""
+
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -78,13 +79,20 @@ def default_label(purpose: Purpose) -> str:
 def normalise_origin(value: str) -> str:
     """Return scheme://host[:port] in lower case, or raise FormError."""
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+    ):
         raise FormError(f"“{value.strip()[:80]}” is not an origin like https://www.example.com")
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}".lower()
 
 
-def _validate_fields(settings: FormSettings, purposes: list[Purpose]) -> list[tuple[ContactField, FieldSetting]]:
+def _validate_fields(
+    settings: FormSettings, purposes: list[Purpose]
+) -> list[tuple[ContactField, FieldSetting]]:
     """The custom fields asked for; a sensitive one only beside its own unticked explicit-consent checkbox (Art. 9)."""
     if len(settings.fields) > MAX_FORM_FIELDS:
         raise FormError(f"A form can ask for {MAX_FORM_FIELDS} fields at most.")
@@ -99,22 +107,36 @@ def _validate_fields(settings: FormSettings, purposes: list[Purpose]) -> list[tu
             raise FormError(f"The wording of “{custom.label}” is too long (200 characters at most).")
         if custom.is_sensitive:
             if custom.purpose is None or custom.purpose not in purposes:
-                raise FormError(f"“{custom.label}” is sensitive: tick its explicit-consent checkbox "
-                                f"“{custom.purpose.name if custom.purpose else custom.label}” under Consent, so the "
-                                "form asks for the person's explicit agreement next to it.")
+                raise FormError(
+                    f"“{custom.label}” is sensitive: tick its explicit-consent checkbox "
+                    f"“{custom.purpose.name if custom.purpose else custom.label}” under Consent, so the "
+                    "form asks for the person's explicit agreement next to it."
+                )
             if item.required:
-                raise FormError(f"“{custom.label}” is sensitive: it cannot be required, or signing up would depend "
-                                "on giving it (consent must be free).")
+                raise FormError(
+                    f"“{custom.label}” is sensitive: it cannot be required, or signing up would depend "
+                    "on giving it (consent must be free)."
+                )
         chosen.append((custom, item))
     asked = {custom.purpose_id for custom, _ in chosen if custom.purpose_id}
     unasked = [purpose for purpose in purposes if purpose.id not in asked]
-    fields_by_purpose = {custom.purpose_id: custom for custom in db.session.execute(select(ContactField).where(
-        ContactField.purpose_id.in_([purpose.id for purpose in unasked]))).scalars()} if unasked else {}
+    fields_by_purpose = (
+        {
+            custom.purpose_id: custom
+            for custom in db.session.execute(
+                select(ContactField).where(ContactField.purpose_id.in_([purpose.id for purpose in unasked]))
+            ).scalars()
+        }
+        if unasked
+        else {}
+    )
     for purpose in unasked:
         orphan = fields_by_purpose.get(purpose.id)
         if orphan is not None:
-            raise FormError(f"The checkbox “{purpose.name}” only makes sense when the form asks for "
-                            f"“{orphan.label}”: add the field or untick the checkbox.")
+            raise FormError(
+                f"The checkbox “{purpose.name}” only makes sense when the form asks for "
+                f"“{orphan.label}”: add the field or untick the checkbox."
+            )
     return chosen
 
 
@@ -128,10 +150,14 @@ def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingLi
         raise FormError("Another form already uses that slug.")
     if not (settings.name or "").strip():
         raise FormError("Give the form a name.")
-    for label, value, limit in (("name", settings.name, 120), ("title", settings.title, 200),
-                                ("button label", settings.button_label, 60), ("intro", settings.intro, 5000),
-                                ("privacy text", settings.privacy_text, 5000),
-                                ("success message", settings.success_message, 2000)):
+    for label, value, limit in (
+        ("name", settings.name, 120),
+        ("title", settings.title, 200),
+        ("button label", settings.button_label, 60),
+        ("intro", settings.intro, 5000),
+        ("privacy text", settings.privacy_text, 5000),
+        ("success message", settings.success_message, 2000),
+    ):
         if len(value or "") > limit:
             raise FormError(f"The {label} is too long ({limit} characters at most).")
     lists = [db.session.get(MailingList, i) for i in settings.list_ids]
@@ -142,8 +168,11 @@ def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingLi
         raise FormError("Unknown purpose chosen.")
     if settings.min_age is not None and not 13 <= settings.min_age <= 21:
         raise FormError("The minimum age must be between 13 and 21 (the age of digital consent is 13–16).")
-    origins = "\n".join(normalise_origin(o) for o in (settings.allowed_origins or "").replace(",", "\n").splitlines()
-                        if o.strip())
+    origins = "\n".join(
+        normalise_origin(o)
+        for o in (settings.allowed_origins or "").replace(",", "\n").splitlines()
+        if o.strip()
+    )
     if settings.redirect_url:
         parts = urlsplit(settings.redirect_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname or len(settings.redirect_url) > 500:
@@ -159,7 +188,11 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
         form = Form(slug=settings.slug, name=settings.name)
         db.session.add(form)
     form.slug, form.name = settings.slug, settings.name.strip()
-    form.title, form.intro, form.button_label = settings.title.strip(), settings.intro.strip(), settings.button_label.strip()
+    form.title, form.intro, form.button_label = (
+        settings.title.strip(),
+        settings.intro.strip(),
+        settings.button_label.strip(),
+    )
     form.ask_name, form.require_name = settings.ask_name or settings.require_name, settings.require_name
     form.min_age, form.privacy_text = settings.min_age, settings.privacy_text.strip()
     form.allowed_origins, form.success_message = origins, settings.success_message.strip()
@@ -169,7 +202,11 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
     existing = {ff.field_id: ff for ff in form.fields}
     form.fields = [existing.get(custom.id) or FormField(field=custom) for custom, _ in chosen_fields]
     for position, (ff, (_, item)) in enumerate(zip(form.fields, chosen_fields)):
-        ff.position, ff.label, ff.required = position, item.label if item.label != ff.field.label else "", item.required
+        ff.position, ff.label, ff.required = (
+            position,
+            item.label if item.label != ff.field.label else "",
+            item.required,
+        )
     db.session.flush()
     form.notice = publish_notice(f"form:{form.public_id}", notice_content(form))
     return form
@@ -178,11 +215,24 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
 def settings_of(form: Form) -> FormSettings:
     """A form's current settings, to change one thing and save it again."""
     return FormSettings(
-        slug=form.slug, name=form.name, title=form.title, intro=form.intro, button_label=form.button_label,
-        list_ids=[lst.id for lst in form.lists], purpose_ids=[p.id for p in form.purposes], labels=dict(form.labels),
-        ask_name=form.ask_name, require_name=form.require_name, min_age=form.min_age, privacy_text=form.privacy_text,
-        allowed_origins=form.allowed_origins, success_message=form.success_message, redirect_url=form.redirect_url,
-        active=form.active, fields=[FieldSetting(ff.field_id, ff.label, ff.required) for ff in form.fields])
+        slug=form.slug,
+        name=form.name,
+        title=form.title,
+        intro=form.intro,
+        button_label=form.button_label,
+        list_ids=[lst.id for lst in form.lists],
+        purpose_ids=[p.id for p in form.purposes],
+        labels=dict(form.labels),
+        ask_name=form.ask_name,
+        require_name=form.require_name,
+        min_age=form.min_age,
+        privacy_text=form.privacy_text,
+        allowed_origins=form.allowed_origins,
+        success_message=form.success_message,
+        redirect_url=form.redirect_url,
+        active=form.active,
+        fields=[FieldSetting(ff.field_id, ff.label, ff.required) for ff in form.fields],
+    )
 
 
 def offered_purposes(form: Form) -> list[Purpose]:
@@ -192,8 +242,9 @@ def offered_purposes(form: Form) -> list[Purpose]:
     reloaded: the notice saved with the form must list the boxes in the order the page will show them.
     """
     lists = sorted(form.lists, key=lambda lst: (lst.name, lst.id))
-    return ([lst.purpose for lst in lists if lst.purpose is not None]
-            + sorted(form.purposes, key=lambda p: (p.name, p.id)))
+    return [lst.purpose for lst in lists if lst.purpose is not None] + sorted(
+        form.purposes, key=lambda p: (p.name, p.id)
+    )
 
 
 def asked_fields(form: Form) -> list[FormField]:
@@ -230,9 +281,15 @@ def notice_content(form: Form) -> dict:
         "intro": form.intro,
         "button": form.button_label,
         "checkboxes": [{"purpose": p.key, "label": checkbox_label(form, p)} for p in offered_purposes(form)],
-        "fields": [{"field": ff.field.key, "label": ff.shown_label, "required": ff.required,
-                    "consent_checkbox": checkbox_label(form, ff.field.purpose) if ff.field.is_sensitive else None}
-                   for ff in form.fields],
+        "fields": [
+            {
+                "field": ff.field.key,
+                "label": ff.shown_label,
+                "required": ff.required,
+                "consent_checkbox": checkbox_label(form, ff.field.purpose) if ff.field.is_sensitive else None,
+            }
+            for ff in form.fields
+        ],
         "age_confirmation": age_label(form),
         "privacy": form.privacy_text,
     }

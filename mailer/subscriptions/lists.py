@@ -1,4 +1,5 @@
 """Mailing lists and the purposes that go with them."""
+
 from sqlalchemy import func, select
 
 from mailer.core.extensions import db
@@ -7,7 +8,11 @@ from mailer.consent.models import Purpose
 from mailer.core.text import TextRefused, multi_line, one_line
 
 TRACKING_PURPOSES = {
-    "tracking:open": ("Open tracking", "tracking_open", "Record when I open an email (a small image in the message)."),
+    "tracking:open": (
+        "Open tracking",
+        "tracking_open",
+        "Record when I open an email (a small image in the message).",
+    ),
     "tracking:click": ("Click tracking", "tracking_click", "Record which links I click in an email."),
 }
 
@@ -53,10 +58,14 @@ def create_list(name: str, description: str = "", visibility: str = "public") ->
 
 def update_list(mailing_list: MailingList, name: str, description: str, visibility: str) -> MailingList:
     """Rename or re-describe a list, keeping its purpose in step; the caller commits."""
-    mailing_list.name, mailing_list.description, mailing_list.visibility = _clean(name, description, visibility)
+    mailing_list.name, mailing_list.description, mailing_list.visibility = _clean(
+        name, description, visibility
+    )
     if mailing_list.purpose is not None:
         mailing_list.purpose.name = mailing_list.name
-        mailing_list.purpose.description = mailing_list.description or f"Emails from the list “{mailing_list.name}”."
+        mailing_list.purpose.description = (
+            mailing_list.description or f"Emails from the list “{mailing_list.name}”."
+        )
     return mailing_list
 
 

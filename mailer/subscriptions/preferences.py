@@ -4,6 +4,7 @@ The signed per-contact token proves the address, so joining another public list 
 is one ledger event with source "preference-centre" and the notice version the person was shown. A suppressed
 address (unsubscribed from everything) comes back only through a fresh double opt-in.
 """
+
 from dataclasses import dataclass, field
 
 from flask import current_app, render_template
@@ -57,7 +58,7 @@ class Choice:
 
     purpose: Purpose
     label: str
-    status: str | None                 # list: confirmed/pending/unsubscribed; purpose: granted/pending/withdrawn/...
+    status: str | None  # list: confirmed/pending/unsubscribed; purpose: granted/pending/withdrawn/...
     mailing_list: MailingList | None = None
 
     @property
@@ -98,7 +99,9 @@ class PreferenceChanges:
 
     @property
     def any(self) -> bool:
-        return bool(self.granted or self.requested or self.withdrawn or self.name_changed or self.fields_changed)
+        return bool(
+            self.granted or self.requested or self.withdrawn or self.name_changed or self.fields_changed
+        )
 
 
 def contact_for_token(token: str) -> tuple[Contact | None, str]:
@@ -124,20 +127,36 @@ def _states(contact: Contact) -> dict[int, str]:
 
 def _list_choices(contact: Contact, states: dict[int, str]) -> list[Choice]:
     """Public lists, plus private ones the person is (or is waiting to be) on."""
-    subs = {s.list_id: s.status for s in db.session.execute(
-        select(Subscription).where(Subscription.contact_id == contact.id)).scalars()}
-    query = select(MailingList).join(Purpose, Purpose.list_id == MailingList.id).where(or_(
-        MailingList.visibility == "public",
-        MailingList.id.in_([lid for lid, st in subs.items() if st in ("confirmed", "pending")]),
-    )).order_by(MailingList.name)
-    return [Choice(lst.purpose, default_label(lst.purpose), subs.get(lst.id), lst)
-            for lst in db.session.execute(query).scalars()]
+    subs = {
+        s.list_id: s.status
+        for s in db.session.execute(
+            select(Subscription).where(Subscription.contact_id == contact.id)
+        ).scalars()
+    }
+    query = (
+        select(MailingList)
+        .join(Purpose, Purpose.list_id == MailingList.id)
+        .where(
+            or_(
+                MailingList.visibility == "public",
+                MailingList.id.in_([lid for lid, st in subs.items() if st in ("confirmed", "pending")]),
+            )
+        )
+        .order_by(MailingList.name)
+    )
+    return [
+        Choice(lst.purpose, default_label(lst.purpose), subs.get(lst.id), lst)
+        for lst in db.session.execute(query).scalars()
+    ]
 
 
 def _purpose_choices(states: dict[int, str]) -> list[Choice]:
     """Consent purposes other than lists: open tracking, click tracking, any other use."""
-    query = select(Purpose).where(Purpose.kind != "list", Purpose.legal_basis == "consent").order_by(
-        Purpose.kind.desc(), Purpose.name)
+    query = (
+        select(Purpose)
+        .where(Purpose.kind != "list", Purpose.legal_basis == "consent")
+        .order_by(Purpose.kind.desc(), Purpose.name)
+    )
     return [Choice(p, default_label(p), states.get(p.id)) for p in db.session.execute(query).scalars()]
 
 
@@ -159,8 +178,15 @@ def preference_page(contact: Contact) -> PreferencePage:
     notice = publish_notice(NOTICE_KEY, notice_content(lists, purposes))
     db.session.commit()
     suppressed = bool(contact.email_hash) and is_suppressed(contact.email_hash)
-    return PreferencePage(contact, lists, purposes, notice, contact.status == "restricted", suppressed,
-                          [(f, contact_fields.read_value(contact, f) or "") for f in editable_fields()])
+    return PreferencePage(
+        contact,
+        lists,
+        purposes,
+        notice,
+        contact.status == "restricted",
+        suppressed,
+        [(f, contact_fields.read_value(contact, f) or "") for f in editable_fields()],
+    )
 
 
 def editable_fields() -> list[ContactField]:
@@ -172,22 +198,33 @@ def editable_fields() -> list[ContactField]:
 def _shown_notice(version: str | None, page: PreferencePage) -> Notice:
     """The notice version the form was rendered with, else the current one."""
     if version and version.isdigit():
-        notice = db.session.execute(select(Notice).where(
-            Notice.key == NOTICE_KEY, Notice.version == int(version))).scalar_one_or_none()
+        notice = db.session.execute(
+            select(Notice).where(Notice.key == NOTICE_KEY, Notice.version == int(version))
+        ).scalar_one_or_none()
         if notice is not None:
             return notice
     return page.notice
 
 
-def save_preferences(contact: Contact, ticked: set[str], name: str | None, notice_version: str | None,
-                     ctx: RequestContext, values: dict[str, str] | None = None) -> PreferenceChanges:
+def save_preferences(
+    contact: Contact,
+    ticked: set[str],
+    name: str | None,
+    notice_version: str | None,
+    ctx: RequestContext,
+    values: dict[str, str] | None = None,
+) -> PreferenceChanges:
     """Apply the ticked boxes, the name and ordinary field values; one ledger event per consent change."""
     page = preference_page(contact)
     if page.restricted:
-        raise PreferencesError("Your data is restricted at your request, so it can't be changed here right now.")
+        raise PreferencesError(
+            "Your data is restricted at your request, so it can't be changed here right now."
+        )
     choices = page.lists + page.purposes
     if ticked - {c.value for c in choices}:
-        raise PreferencesError("One of the choices isn't available any more. Please reload the page and try again.")
+        raise PreferencesError(
+            "One of the choices isn't available any more. Please reload the page and try again."
+        )
     try:
         name = clean_name(name) if name is not None else None
     except TextRefused as exc:
@@ -211,7 +248,9 @@ def save_preferences(contact: Contact, ticked: set[str], name: str | None, notic
     return changes
 
 
-def _save_fields(contact: Contact, values: dict[str, str], page: PreferencePage, changes: PreferenceChanges) -> None:
+def _save_fields(
+    contact: Contact, values: dict[str, str], page: PreferencePage, changes: PreferenceChanges
+) -> None:
     """Store changed ordinary field values (empty clears); unknown keys are ignored."""
     for custom, current in page.fields:
         if custom.key not in values:
@@ -226,18 +265,31 @@ def _save_fields(contact: Contact, values: dict[str, str], page: PreferencePage,
         changes.fields_changed.append(custom.label)
 
 
-def _give(contact: Contact, choice: Choice, suppressed: bool, ctx: RequestContext, notice: Notice,
-          changes: PreferenceChanges) -> None:
+def _give(
+    contact: Contact,
+    choice: Choice,
+    suppressed: bool,
+    ctx: RequestContext,
+    notice: Notice,
+    changes: PreferenceChanges,
+) -> None:
     """Grant directly (the token proves the address), or request a double opt-in for a suppressed address."""
     action = "requested" if suppressed else "granted"
     if choice.mailing_list is not None:
-        sub = db.session.execute(select(Subscription).where(
-            Subscription.contact_id == contact.id, Subscription.list_id == choice.mailing_list.id)).scalar_one_or_none()
+        sub = db.session.execute(
+            select(Subscription).where(
+                Subscription.contact_id == contact.id, Subscription.list_id == choice.mailing_list.id
+            )
+        ).scalar_one_or_none()
         if sub is None:
             sub = Subscription(contact_id=contact.id, list_id=choice.mailing_list.id, source=SOURCE)
             db.session.add(sub)
         now = utcnow()
-        sub.status, sub.requested_at, sub.unsubscribed_at = ("pending" if suppressed else "confirmed"), now, None
+        sub.status, sub.requested_at, sub.unsubscribed_at = (
+            ("pending" if suppressed else "confirmed"),
+            now,
+            None,
+        )
         sub.confirmed_at = None if suppressed else now
     if choice.status == "objected" and not suppressed and choice.purpose.key == DIRECT_MARKETING_KEY:
         # Ticking "Direct marketing" again is the person's fresh explicit action: the ledger says it lifts the
@@ -280,8 +332,11 @@ def held_data(contact: Contact) -> dict:
         "name": contact.name,
         "since": contact.created_at,
         "tracking_days": tracking_retention_days(),
-        "recipients": db.session.execute(select(DataRecipient).where(DataRecipient.active.is_(True)).order_by(
-            DataRecipient.name)).scalars().all(),
+        "recipients": db.session.execute(
+            select(DataRecipient).where(DataRecipient.active.is_(True)).order_by(DataRecipient.name)
+        )
+        .scalars()
+        .all(),
         "unconfirmed_days": config["UNCONFIRMED_RETENTION_DAYS"],
         "privacy_url": config["PRIVACY_NOTICE_URL"] or "/privacy",
         "organisation": config["MAILER_ORGANISATION"],
@@ -301,9 +356,16 @@ def request_link(raw_email: str) -> None:
 
 def send_link_for_hash(address_hash: str) -> None:
     """Queue a fresh preference-centre link if this address (by its keyed hash) is a contact, within its cap."""
-    contact = db.session.execute(select(Contact).where(Contact.email_hash == address_hash)).scalar_one_or_none()
-    if contact is not None and contact.status != "erased" and throttle.allow(
-            current_app.config["PREFERENCES_LINK_PER_ADDRESS"], "preferences-link", address_hash):
+    contact = db.session.execute(
+        select(Contact).where(Contact.email_hash == address_hash)
+    ).scalar_one_or_none()
+    if (
+        contact is not None
+        and contact.status != "erased"
+        and throttle.allow(
+            current_app.config["PREFERENCES_LINK_PER_ADDRESS"], "preferences-link", address_hash
+        )
+    ):
         enqueue("send_preferences_link", contact.id)
 
 
@@ -314,12 +376,27 @@ def send_link_email(contact_id: int) -> str | None:
         return None
     config = current_app.config
     sender = parse_sender(config["MAILER_FROM"])
-    context = {"contact": contact, "preferences_url": preferences_url(contact.public_id),
-               "organisation": config["MAILER_ORGANISATION"], "postal_address": config["MAILER_POSTAL_ADDRESS"]}
+    context = {
+        "contact": contact,
+        "preferences_url": preferences_url(contact.public_id),
+        "organisation": config["MAILER_ORGANISATION"],
+        "postal_address": config["MAILER_POSTAL_ADDRESS"],
+    }
     subject = f"Your email preferences at {config['MAILER_ORGANISATION']}"
-    msg = build_message(sender=sender, to_addr=contact.email, to_name=contact.name, subject=subject,
-                        text=render_template("email/preferences_link.txt", **context),
-                        html=render_template("email/preferences_link.html", **context))
-    get_transport().send(sender.addr_spec, [contact.email], to_wire(msg), subject=subject,
-                         message_id=msg["Message-ID"], category="transactional")
+    msg = build_message(
+        sender=sender,
+        to_addr=contact.email,
+        to_name=contact.name,
+        subject=subject,
+        text=render_template("email/preferences_link.txt", **context),
+        html=render_template("email/preferences_link.html", **context),
+    )
+    get_transport().send(
+        sender.addr_spec,
+        [contact.email],
+        to_wire(msg),
+        subject=subject,
+        message_id=msg["Message-ID"],
+        category="transactional",
+    )
     return msg["Message-ID"]

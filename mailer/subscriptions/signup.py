@@ -1,4 +1,5 @@
 """Double opt-in: sign-up from a form, the confirmation email, confirmation (REQUIREMENTS G, J)."""
+
 import time
 from dataclasses import dataclass, field
 
@@ -15,7 +16,14 @@ from mailer.subscriptions.models.lists import Subscription
 from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
 from mailer.core.broker import enqueue
 from mailer.subscriptions import throttle
-from mailer.contacts.operations import AddressError, clean_name, email_hash, get_or_create_contact, normalise_email, touch
+from mailer.contacts.operations import (
+    AddressError,
+    clean_name,
+    email_hash,
+    get_or_create_contact,
+    normalise_email,
+    touch,
+)
 from mailer.subscriptions.forms import asked_fields, field_input_name, offered_purposes
 from mailer.consent.ledger import RequestContext, consent_status, record_consent
 from mailer.core.errors import PrivacyError
@@ -23,7 +31,6 @@ from mailer.contacts import fields as field_service
 from mailer.privacy.objection import lift_marketing_objection
 from mailer.contacts.suppression import is_suppressed, lift_suppression
 from mailer.core.text import TextRefused
-
 
 
 class SignupError(ValueError):
@@ -57,7 +64,9 @@ def screen_submission(inp: SignupInput) -> str:
     if inp.honeypot.strip():
         return "bot"
     try:
-        started = read_token("form-ts", inp.started_token, max_age=current_app.config["SIGNUP_MAX_FILL_SECONDS"])
+        started = read_token(
+            "form-ts", inp.started_token, max_age=current_app.config["SIGNUP_MAX_FILL_SECONDS"]
+        )
     except (TokenInvalid, TokenExpired):
         return "no_timer"
     if not isinstance(started, int) or time.time() - started < current_app.config["SIGNUP_MIN_FILL_SECONDS"]:
@@ -69,7 +78,9 @@ def _chosen_purposes(form: Form, inp: SignupInput) -> list[Purpose]:
     """The purposes whose checkbox was explicitly ticked; refuse unknown values and a sign-up with no list."""
     offered = {p.public_id: p for p in offered_purposes(form)}
     if len(inp.consents) > len(offered) or any(value not in offered for value in inp.consents):
-        raise SignupError("One of the choices is not on this form. Please reload the page and try again.", "consent")
+        raise SignupError(
+            "One of the choices is not on this form. Please reload the page and try again.", "consent"
+        )
     chosen = [offered[value] for value in dict.fromkeys(inp.consents)]
     if not any(p.kind == "list" for p in chosen):
         raise SignupError("Please tick the box for what you would like to receive.", "consent")
@@ -91,13 +102,18 @@ def _field_values(form: Form, inp: SignupInput, chosen: list[Purpose]) -> list[t
                 raise SignupError(f"Please fill in “{label}”.", input_name)
             continue
         if custom.is_sensitive and custom.purpose_id not in ticked:
-            raise SignupError(f"We can only store your answer to “{label}” with your explicit consent: tick the box "
-                              "under it, or leave it empty.", input_name)
+            raise SignupError(
+                f"We can only store your answer to “{label}” with your explicit consent: tick the box "
+                "under it, or leave it empty.",
+                input_name,
+            )
         values.append((custom, value))
     return values
 
 
-def validate_signup(form: Form, inp: SignupInput) -> tuple[str, str, list[Purpose], list[tuple[ContactField, str]]]:
+def validate_signup(
+    form: Form, inp: SignupInput
+) -> tuple[str, str, list[Purpose], list[tuple[ContactField, str]]]:
     """Check a submission completely before anything is written; return address, name, purposes, field values."""
     try:
         email = normalise_email(inp.email)
@@ -129,14 +145,18 @@ def subscribe(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
     if name and not contact.name:
         contact.name = name
     pending = False
-    suppressed = is_suppressed(contact.email_hash)  # J4: even a confirmed list needs a fresh opt-in to come back
+    suppressed = is_suppressed(
+        contact.email_hash
+    )  # J4: even a confirmed list needs a fresh opt-in to come back
     for purpose in chosen:
         if purpose.kind == "list":
             needs_confirmation = request_subscription(contact, purpose.list_id, "form", reconfirm=suppressed)
         else:
             needs_confirmation = consent_status(contact, purpose) != "granted"
         if needs_confirmation:
-            record_consent(contact, purpose, "requested", ctx, notice=form.notice, details={"form": form.slug})
+            record_consent(
+                contact, purpose, "requested", ctx, notice=form.notice, details={"form": form.slug}
+            )
             pending = True
     _store_field_values(contact, values)
     db.session.commit()
@@ -176,8 +196,10 @@ def request_confirmation_email(contact: Contact) -> bool:
     """Queue (after the caller's commit) a confirmation email unless this address or its domain hit their caps (list-bombing defence)."""
     domain = (contact.email or "").rpartition("@")[2]
     config = current_app.config
-    if not throttle.allow_all((config["CONFIRM_EMAIL_PER_ADDRESS"], ("confirm-address", contact.email_hash or "")),
-                              (config["CONFIRM_EMAIL_PER_DOMAIN"], ("confirm-domain", domain))):
+    if not throttle.allow_all(
+        (config["CONFIRM_EMAIL_PER_ADDRESS"], ("confirm-address", contact.email_hash or "")),
+        (config["CONFIRM_EMAIL_PER_DOMAIN"], ("confirm-domain", domain)),
+    ):
         return False
     enqueue("send_confirmation_email", contact.id)
     return True
@@ -185,14 +207,18 @@ def request_confirmation_email(contact: Contact) -> bool:
 
 def pending_subscriptions(contact: Contact) -> list[Subscription]:
     """Subscriptions of a contact still awaiting double opt-in."""
-    query = select(Subscription).where(Subscription.contact_id == contact.id, Subscription.status == "pending")
+    query = select(Subscription).where(
+        Subscription.contact_id == contact.id, Subscription.status == "pending"
+    )
     return list(db.session.execute(query).scalars())
 
 
 def pending_purposes(contact: Contact) -> list[Purpose]:
     """Purposes a contact ticked but has not yet confirmed."""
-    query = select(Purpose).join(ConsentState, ConsentState.purpose_id == Purpose.id).where(
-        ConsentState.contact_id == contact.id, ConsentState.status == "pending"
+    query = (
+        select(Purpose)
+        .join(ConsentState, ConsentState.purpose_id == Purpose.id)
+        .where(ConsentState.contact_id == contact.id, ConsentState.status == "pending")
     )
     return list(db.session.execute(query).scalars())
 
@@ -249,7 +275,9 @@ def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
         sub.status, sub.confirmed_at = "confirmed", now
     for purpose in purposes:
         record_consent(contact, purpose, "confirmed", ctx)
-    if subs:  # subscribing again and confirming by email is the person's own fresh request for marketing (Art. 21)
+    if (
+        subs
+    ):  # subscribing again and confirming by email is the person's own fresh request for marketing (Art. 21)
         lift_marketing_objection(contact, ctx, "double-opt-in")
     lift_suppression(contact.email_hash)
     touch(contact)
@@ -264,7 +292,11 @@ def resend_from_token(resend_token: str) -> None:
     except (TokenExpired, TokenInvalid):
         return
     contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
-    if contact is not None and contact.status == "active" and (pending_subscriptions(contact) or pending_purposes(contact)):
+    if (
+        contact is not None
+        and contact.status == "active"
+        and (pending_subscriptions(contact) or pending_purposes(contact))
+    ):
         request_confirmation_email(contact)
 
 
@@ -280,6 +312,12 @@ def resend_for_address(raw_email: str) -> None:
 
 def resend_for_hash(address_hash: str) -> None:
     """Send a fresh confirmation email if this address (by its keyed hash) has pending sign-ups; else nothing."""
-    contact = db.session.execute(select(Contact).where(Contact.email_hash == address_hash)).scalar_one_or_none()
-    if contact is not None and contact.status == "active" and (pending_subscriptions(contact) or pending_purposes(contact)):
+    contact = db.session.execute(
+        select(Contact).where(Contact.email_hash == address_hash)
+    ).scalar_one_or_none()
+    if (
+        contact is not None
+        and contact.status == "active"
+        and (pending_subscriptions(contact) or pending_purposes(contact))
+    ):
         request_confirmation_email(contact)

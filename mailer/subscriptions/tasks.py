@@ -1,4 +1,5 @@
 """dramatiq actors of the subscriptions domain: ids in, one operation call (they re-read state from the database)."""
+
 from mailer.core.broker import actor
 from mailer.subscriptions import confirmation as transactional
 from mailer.subscriptions import expiry as retention

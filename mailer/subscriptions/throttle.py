@@ -2,6 +2,7 @@
 
 Backed by the same storage as the request limiter: Redis when configured, else process memory.
 """
+
 from flask import current_app
 from limits import parse, storage, strategies
 
@@ -10,7 +11,9 @@ def init_app(app) -> None:
     """Create the shared rate-limit storage for this app."""
     uri = app.config["REDIS_URL"] or "memory://"
     options = {"key_prefix": f"{app.config['REDIS_NAMESPACE']}-limits"} if app.config["REDIS_URL"] else {}
-    app.extensions["mailer.throttle"] = strategies.MovingWindowRateLimiter(storage.storage_from_string(uri, **options))
+    app.extensions["mailer.throttle"] = strategies.MovingWindowRateLimiter(
+        storage.storage_from_string(uri, **options)
+    )
 
 
 def allow(limit: str, *identifiers: str) -> bool:

@@ -3,6 +3,7 @@
 Each withdrawal is one ledger event. Conditional UPDATEs make repeated or concurrent requests idempotent:
 only the request that actually changes a subscription or a consent writes an event.
 """
+
 import functools
 import json
 import os
@@ -69,8 +70,12 @@ def read_payload(token: str) -> tuple[str, str | None, str | None] | None:
         payload = exc.payload
     except TokenInvalid:
         return None
-    if not (isinstance(payload, list) and len(payload) == 3 and isinstance(payload[0], str)
-            and all(_is_opt_id(v) for v in payload)):
+    if not (
+        isinstance(payload, list)
+        and len(payload) == 3
+        and isinstance(payload[0], str)
+        and all(_is_opt_id(v) for v in payload)
+    ):
         return None
     return payload[0], payload[1], payload[2]
 
@@ -82,8 +87,11 @@ def read_target(token: str) -> UnsubscribeTarget | None:
         return None
     # One query for the contact and the list (with its purpose); the list is outer-joined on its public id.
     row = db.session.execute(
-        select(Contact, MailingList).outerjoin(MailingList, MailingList.public_id == (payload[1] or ""))
-        .options(joinedload(MailingList.purpose)).where(Contact.public_id == payload[0])).first()
+        select(Contact, MailingList)
+        .outerjoin(MailingList, MailingList.public_id == (payload[1] or ""))
+        .options(joinedload(MailingList.purpose))
+        .where(Contact.public_id == payload[0])
+    ).first()
     if row is None or row.Contact.status == "erased":
         return None
     # A list that no longer exists: unsubscribing from everything is the only safe reading of the request.
@@ -101,8 +109,12 @@ def preferences_path_for(contact_public_id: str) -> str:
 
 
 def _outcome(target: UnsubscribeTarget, status: str, path: str | None = None) -> UnsubscribeOutcome:
-    return UnsubscribeOutcome(status, target.mailing_list.name if target.mailing_list else None,
-                              target.mailing_list is None, path or preferences_path(target.contact))
+    return UnsubscribeOutcome(
+        status,
+        target.mailing_list.name if target.mailing_list else None,
+        target.mailing_list is None,
+        path or preferences_path(target.contact),
+    )
 
 
 def describe(token: str) -> UnsubscribeOutcome:
@@ -111,8 +123,11 @@ def describe(token: str) -> UnsubscribeOutcome:
     if target is None:
         return UnsubscribeOutcome("invalid")
     if target.mailing_list is not None:
-        sub = db.session.execute(select(Subscription.status).where(
-            Subscription.contact_id == target.contact.id, Subscription.list_id == target.mailing_list.id)).scalar()
+        sub = db.session.execute(
+            select(Subscription.status).where(
+                Subscription.contact_id == target.contact.id, Subscription.list_id == target.mailing_list.id
+            )
+        ).scalar()
         return _outcome(target, "subscribed" if sub in ACTIVE_SUBSCRIPTION else "already")
     suppressed = bool(target.contact.email_hash) and is_suppressed(target.contact.email_hash)
     return _outcome(target, "already" if suppressed else "subscribed")
@@ -133,12 +148,16 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
         if job.status == "invalid":
             return UnsubscribeOutcome("invalid")
         if job.status != "recheck":
-            return UnsubscribeOutcome(job.status, job.list_name, False, preferences_path_for(contact_public_id))
+            return UnsubscribeOutcome(
+                job.status, job.list_name, False, preferences_path_for(contact_public_id)
+            )
     for attempt in range(3):
         try:
             outcome = apply_unsubscribe(token, ctx)
             db.session.commit()
-        except OperationalError:  # a concurrent request won a lock (SQLite snapshot, PostgreSQL deadlock): retry
+        except (
+            OperationalError
+        ):  # a concurrent request won a lock (SQLite snapshot, PostgreSQL deadlock): retry
             db.session.rollback()
             if attempt == 2:
                 raise
@@ -242,7 +261,7 @@ class ListUnsubscribes:
                         leave_lists(connection, group)
                 return
             except (OperationalError, psycopg.OperationalError):  # a lock lost to a concurrent writer (SQLite
-                if attempt == 2:                                  # snapshot, PostgreSQL deadlock): again
+                if attempt == 2:  # snapshot, PostgreSQL deadlock): again
                     raise
 
     def _commit_postgresql(self, group: list[ListJob]) -> None:
@@ -286,17 +305,34 @@ def _group_statements() -> dict:
     """The statements of leave_lists, built once (building them costs more than running them)."""
     contacts, lists, purposes = Contact.__table__, MailingList.__table__, Purpose.__table__
     subs, states, notices = Subscription.__table__, ConsentState.__table__, Notice.__table__
-    notice = select(notices.c.id).where(notices.c.key == PRIVACY_NOTICE_KEY).order_by(
-        notices.c.version.desc()).limit(1).scalar_subquery()
+    notice = (
+        select(notices.c.id)
+        .where(notices.c.key == PRIVACY_NOTICE_KEY)
+        .order_by(notices.c.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     return {
-        "resolve": select(contacts.c.id, contacts.c.public_id, contacts.c.email, contacts.c.status,
-                          lists.c.id.label("list_id"), lists.c.public_id.label("list_public_id"), lists.c.name,
-                          purposes.c.id.label("purpose_id"), notice.label("notice_id"))
-        .select_from(contacts).join(lists, lists.c.public_id.in_(bindparam("lists", expanding=True)))
+        "resolve": select(
+            contacts.c.id,
+            contacts.c.public_id,
+            contacts.c.email,
+            contacts.c.status,
+            lists.c.id.label("list_id"),
+            lists.c.public_id.label("list_public_id"),
+            lists.c.name,
+            purposes.c.id.label("purpose_id"),
+            notice.label("notice_id"),
+        )
+        .select_from(contacts)
+        .join(lists, lists.c.public_id.in_(bindparam("lists", expanding=True)))
         .outerjoin(purposes, purposes.c.list_id == lists.c.id)
         .where(contacts.c.public_id.in_(bindparam("contacts", expanding=True))),
-        "end": update(subs).where(tuple_(subs.c.contact_id, subs.c.list_id).in_(bindparam("pairs", expanding=True)),
-                                  subs.c.status != "unsubscribed")
+        "end": update(subs)
+        .where(
+            tuple_(subs.c.contact_id, subs.c.list_id).in_(bindparam("pairs", expanding=True)),
+            subs.c.status != "unsubscribed",
+        )
         .values(status="unsubscribed", unsubscribed_at=bindparam("at"))
         .returning(subs.c.contact_id, subs.c.list_id),
         "states": select(states.c.contact_id, states.c.purpose_id, states.c.status)
@@ -315,9 +351,16 @@ def leave_lists(connection, jobs: list[ListJob]) -> None:
     contact or list is not found is left to the request ("recheck").
     """
     statements = _group_statements()
-    firsts = _match(jobs, connection.execute(statements["resolve"], {
-        "contacts": sorted({job.contact_public_id for job in jobs}),
-        "lists": sorted({job.list_public_id for job in jobs})}))
+    firsts = _match(
+        jobs,
+        connection.execute(
+            statements["resolve"],
+            {
+                "contacts": sorted({job.contact_public_id for job in jobs}),
+                "lists": sorted({job.list_public_id for job in jobs}),
+            },
+        ),
+    )
     if not firsts:
         return
     pairs = sorted(firsts)
@@ -343,9 +386,14 @@ def leave_lists_pg(driver, jobs: list[ListJob]) -> None:
         job.status, job.error = None, None
         firsts.setdefault((job.contact_public_id, job.list_public_id), job)
     acting = list(firsts.values())
-    payload = [{"contact_public_id": job.contact_public_id, "list_public_id": job.list_public_id,
-                **database_event(EventDraft(0, None, None, "withdrawn", job.ctx, None, _details(job)))}
-               for job in acting]
+    payload = [
+        {
+            "contact_public_id": job.contact_public_id,
+            "list_public_id": job.list_public_id,
+            **database_event(EventDraft(0, None, None, "withdrawn", job.ctx, None, _details(job))),
+        }
+        for job in acting
+    ]
     answers = driver.execute(_PG_LEAVE, (json.dumps(payload), PRIVACY_NOTICE_KEY, utcnow())).fetchall()
     for number, outcome, list_name in answers:
         job = acting[number - 1]
@@ -395,8 +443,11 @@ def _withdrawals(firsts: dict, ended: set, states) -> list[EventDraft]:
         status = statuses.get((row.id, row.purpose_id))
         claimed = row.purpose_id is not None and _withdraws(status, key in ended)
         if claimed:
-            drafts.append(EventDraft(row.id, row.email, row.purpose_id, "withdrawn", job.ctx, row.notice_id,
-                                     _details(job)))
+            drafts.append(
+                EventDraft(
+                    row.id, row.email, row.purpose_id, "withdrawn", job.ctx, row.notice_id, _details(job)
+                )
+            )
         job.status = "done" if claimed or key in ended else "already"
     return drafts
 
@@ -406,8 +457,10 @@ def apply_unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
     target = read_target(token)
     if target is None:
         return UnsubscribeOutcome("invalid")
-    details = {"list": target.mailing_list.public_id if target.mailing_list else None,
-               "campaign": target.campaign_public_id}
+    details = {
+        "list": target.mailing_list.public_id if target.mailing_list else None,
+        "campaign": target.campaign_public_id,
+    }
     done = _outcome(target, "done")  # before the commit expires the loaded rows
     already = _outcome(target, "already", done.preferences_path)
     notice = latest_notice(PRIVACY_NOTICE_KEY)  # the notice in force, as the one-list group commit records it
@@ -420,22 +473,36 @@ def apply_unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
 
 def _end_subscription(contact_id: int, list_id: int) -> bool:
     """Mark a subscription unsubscribed unless it already is; True when this call changed it."""
-    result = db.session.execute(update(Subscription).where(
-        Subscription.contact_id == contact_id, Subscription.list_id == list_id,
-        Subscription.status != "unsubscribed").values(status="unsubscribed", unsubscribed_at=utcnow()),
-        execution_options={"synchronize_session": False})
+    result = db.session.execute(
+        update(Subscription)
+        .where(
+            Subscription.contact_id == contact_id,
+            Subscription.list_id == list_id,
+            Subscription.status != "unsubscribed",
+        )
+        .values(status="unsubscribed", unsubscribed_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )
     return bool(result.rowcount)
 
 
-def withdraw_purpose(contact: Contact, purpose: Purpose, ctx: RequestContext, details: dict,
-                     force: bool = False, notice: Notice | None = None) -> bool:
+def withdraw_purpose(
+    contact: Contact,
+    purpose: Purpose,
+    ctx: RequestContext,
+    details: dict,
+    force: bool = False,
+    notice: Notice | None = None,
+) -> bool:
     """One "withdrawn" ledger event when consent is granted or pending (or a subscription was just ended).
 
     The state row is read FOR UPDATE, so of two concurrent requests only the first writes an event (SQLite
     serialises on the subscription UPDATE that precedes this); the ledger then updates the same loaded row.
     """
-    state = db.session.execute(select(ConsentState).where(
-        ConsentState.contact_id == contact.id, ConsentState.purpose_id == purpose.id).with_for_update()
+    state = db.session.execute(
+        select(ConsentState)
+        .where(ConsentState.contact_id == contact.id, ConsentState.purpose_id == purpose.id)
+        .with_for_update()
     ).scalar_one_or_none()
     status = state.status if state is not None else None
     claimed = _withdraws(status, force)
@@ -456,28 +523,51 @@ def _suppress_once(address_hash: str) -> bool:
     return True
 
 
-def withdraw_list(contact: Contact, mailing_list: MailingList, ctx: RequestContext, details: dict,
-                  notice: Notice | None = None) -> bool:
+def withdraw_list(
+    contact: Contact,
+    mailing_list: MailingList,
+    ctx: RequestContext,
+    details: dict,
+    notice: Notice | None = None,
+) -> bool:
     """Unsubscribe from one list and withdraw its consent (A7); the caller commits. True when anything changed."""
     ended = _end_subscription(contact.id, mailing_list.id)
     purpose = mailing_list.purpose
-    withdrawn = purpose is not None and withdraw_purpose(contact, purpose, ctx, details, force=ended, notice=notice)
+    withdrawn = purpose is not None and withdraw_purpose(
+        contact, purpose, ctx, details, force=ended, notice=notice
+    )
     return ended or withdrawn
 
 
-def unsubscribe_everything(contact: Contact, ctx: RequestContext, details: dict, notice: Notice | None = None) -> bool:
+def unsubscribe_everything(
+    contact: Contact, ctx: RequestContext, details: dict, notice: Notice | None = None
+) -> bool:
     """End every subscription, withdraw every consent and suppress the address; the caller commits.
 
     The suppression means the address comes back only through a fresh double opt-in (REQUIREMENTS J4).
     """
     details = {**details, "scope": "everything"}
-    list_ids = db.session.execute(select(Subscription.list_id).where(
-        Subscription.contact_id == contact.id, Subscription.status != "unsubscribed").order_by(
-        Subscription.list_id)).scalars().all()  # one lock order for every request: no deadlock between retries
+    list_ids = (
+        db.session.execute(
+            select(Subscription.list_id)
+            .where(Subscription.contact_id == contact.id, Subscription.status != "unsubscribed")
+            .order_by(Subscription.list_id)
+        )
+        .scalars()
+        .all()
+    )  # one lock order for every request: no deadlock between retries
     ended_lists = {list_id for list_id in list_ids if _end_subscription(contact.id, list_id)}
     changed = _suppress_once(contact.email_hash) if contact.email_hash else False
-    purposes = db.session.execute(select(Purpose).join(ConsentState, ConsentState.purpose_id == Purpose.id).where(
-        ConsentState.contact_id == contact.id, ConsentState.status.in_(WITHDRAWABLE)).order_by(Purpose.id)).scalars().all()
+    purposes = (
+        db.session.execute(
+            select(Purpose)
+            .join(ConsentState, ConsentState.purpose_id == Purpose.id)
+            .where(ConsentState.contact_id == contact.id, ConsentState.status.in_(WITHDRAWABLE))
+            .order_by(Purpose.id)
+        )
+        .scalars()
+        .all()
+    )
     for purpose in purposes:
         changed |= withdraw_purpose(contact, purpose, ctx, details, notice=notice)
     for list_id in ended_lists:

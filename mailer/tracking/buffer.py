@@ -5,6 +5,7 @@ The batch writer decides what becomes a TrackingEvent: only genuine campaigns an
 who currently consent to that kind of tracking; machine-like hits are marked, never dropped. atexit flushes the
 rest, so a normal shutdown of the web process loses nothing.
 """
+
 import atexit
 import logging
 import os
@@ -27,8 +28,10 @@ from mailer.core.process_local import process_local
 
 log = logging.getLogger(__name__)
 IDLE_TICKS_BEFORE_STOP = 30
-MAX_PENDING = 500_000  # hits kept while the database is unreachable; beyond that the oldest are dropped (logged)
-BURST_SECONDS = 1.0    # clicks on this many distinct links within this time look like a link scanner
+MAX_PENDING = (
+    500_000  # hits kept while the database is unreachable; beyond that the oldest are dropped (logged)
+)
+BURST_SECONDS = 1.0  # clicks on this many distinct links within this time look like a link scanner
 BURST_LINKS = 3
 ACTIVITY_RESOLUTION = timedelta(hours=1)  # last_activity_at is refreshed at most hourly by tracking
 PURPOSE_KEYS = {"open": "tracking:open", "click": "tracking:click"}
@@ -39,7 +42,7 @@ MACHINE_CLASSES = ("apple-mpp", "scanner", "empty")
 class TrackedHit:
     """One request to a tracking endpoint, before consent and machine-likeness are settled."""
 
-    kind: str                      # open | click
+    kind: str  # open | click
     campaign_public_id: str
     contact_public_id: str | None  # None: an anonymous count (no recipient part)
     link_id: int | None
@@ -87,7 +90,7 @@ class EventBuffer:
             try:
                 with self.app.app_context():
                     for start in range(0, len(hits), self.batch_size):
-                        write_hits(hits[start:start + self.batch_size])
+                        write_hits(hits[start : start + self.batch_size])
                         done = start + self.batch_size
             except Exception:  # noqa: BLE001 - keep the hits and retry on the next tick
                 if self._failing:  # the traceback was logged when the failures began
@@ -141,20 +144,47 @@ def write_hits(hits: list[TrackedHit]) -> int:
     """Turn a batch of hits into tracking events and anonymous counts in one transaction; returns events written."""
     if not hits:
         return 0
-    campaigns = dict(db.session.execute(select(Campaign.public_id, Campaign.id).where(
-        _among(Campaign.public_id, {h.campaign_public_id for h in hits}))).all())
+    campaigns = dict(
+        db.session.execute(
+            select(Campaign.public_id, Campaign.id).where(
+                _among(Campaign.public_id, {h.campaign_public_id for h in hits})
+            )
+        ).all()
+    )
     link_ids = {h.link_id for h in hits if h.link_id is not None}
-    links = dict(db.session.execute(select(Link.id, Link.campaign_id).where(
-        _among(Link.id, link_ids))).all()) if link_ids else {}
+    links = (
+        dict(db.session.execute(select(Link.id, Link.campaign_id).where(_among(Link.id, link_ids))).all())
+        if link_ids
+        else {}
+    )
     contact_pids = {h.contact_public_id for h in hits if h.contact_public_id}
-    contacts = {row.public_id: row for row in db.session.execute(select(Contact.public_id, Contact.id, Contact.status)
-                                                                 .where(_among(Contact.public_id, contact_pids)))}
-    purposes = dict(db.session.execute(select(Purpose.key, Purpose.id).where(
-        Purpose.key.in_(PURPOSE_KEYS.values()))).all())
+    contacts = {
+        row.public_id: row
+        for row in db.session.execute(
+            select(Contact.public_id, Contact.id, Contact.status).where(
+                _among(Contact.public_id, contact_pids)
+            )
+        )
+    }
+    purposes = dict(
+        db.session.execute(
+            select(Purpose.key, Purpose.id).where(Purpose.key.in_(PURPOSE_KEYS.values()))
+        ).all()
+    )
     contact_ids = {row.id for row in contacts.values()}
-    granted = set(db.session.execute(select(ConsentState.contact_id, ConsentState.purpose_id).where(
-        _among(ConsentState.contact_id, contact_ids), ConsentState.purpose_id.in_(purposes.values()),
-        ConsentState.status == "granted")).all()) if contact_ids else set()
+    granted = (
+        set(
+            db.session.execute(
+                select(ConsentState.contact_id, ConsentState.purpose_id).where(
+                    _among(ConsentState.contact_id, contact_ids),
+                    ConsentState.purpose_id.in_(purposes.values()),
+                    ConsentState.status == "granted",
+                )
+            ).all()
+        )
+        if contact_ids
+        else set()
+    )
     sent_at = _sent_times(set(campaigns.values()), contact_ids)
 
     rows, anonymous = [], Counter()
@@ -175,9 +205,18 @@ def write_hits(hits: list[TrackedHit]) -> int:
         sent = sent_at.get((campaign_id, contact.id))
         if not machine_reason and sent is not None and timedelta(0) <= hit.at - sent < _machine_window():
             machine_reason = "right-after-send"
-        rows.append({"campaign_id": campaign_id, "contact_id": contact.id, "link_id": hit.link_id, "kind": hit.kind,
-                     "created_at": hit.at, "machine": bool(machine_reason), "machine_reason": machine_reason,
-                     "user_agent_class": hit.user_agent_class})
+        rows.append(
+            {
+                "campaign_id": campaign_id,
+                "contact_id": contact.id,
+                "link_id": hit.link_id,
+                "kind": hit.kind,
+                "created_at": hit.at,
+                "machine": bool(machine_reason),
+                "machine_reason": machine_reason,
+                "user_agent_class": hit.user_agent_class,
+            }
+        )
     _mark_click_bursts(rows)
     if rows:
         _insert_events(rows)
@@ -185,19 +224,33 @@ def write_hits(hits: list[TrackedHit]) -> int:
         if humans:  # a person's own open or click is activity (retention of inactive contacts), noted hourly
             latest = max(r["created_at"] for r in rows)
             contacts_table = Contact.__table__
-            db.session.execute(update(contacts_table).where(
-                _among(contacts_table.c.id, humans),
-                or_(contacts_table.c.last_activity_at.is_(None),
-                    contacts_table.c.last_activity_at < latest - ACTIVITY_RESOLUTION)).values(
-                last_activity_at=latest, updated_at=contacts_table.c.updated_at))  # activity is not an edit
+            db.session.execute(
+                update(contacts_table)
+                .where(
+                    _among(contacts_table.c.id, humans),
+                    or_(
+                        contacts_table.c.last_activity_at.is_(None),
+                        contacts_table.c.last_activity_at < latest - ACTIVITY_RESOLUTION,
+                    ),
+                )
+                .values(last_activity_at=latest, updated_at=contacts_table.c.updated_at)
+            )  # activity is not an edit
     for (campaign_id, link_id), count in anonymous.items():
         _add_to_counter(campaign_id, link_id, count)
     db.session.commit()
     return len(rows)
 
 
-EVENT_COLUMNS = ("campaign_id", "contact_id", "link_id", "kind", "created_at", "machine", "machine_reason",
-                 "user_agent_class")
+EVENT_COLUMNS = (
+    "campaign_id",
+    "contact_id",
+    "link_id",
+    "kind",
+    "created_at",
+    "machine",
+    "machine_reason",
+    "user_agent_class",
+)
 
 
 def _postgres() -> bool:
@@ -233,8 +286,10 @@ def _sent_times(campaign_ids: set[int], contact_ids: set[int]) -> dict[tuple[int
     if not campaign_ids or not contact_ids:
         return {}
     query = select(Delivery.campaign_id, Delivery.contact_id, Delivery.finished_at).where(
-        Delivery.campaign_id.in_(campaign_ids), _among(Delivery.contact_id, contact_ids),
-        Delivery.finished_at.is_not(None))
+        Delivery.campaign_id.in_(campaign_ids),
+        _among(Delivery.contact_id, contact_ids),
+        Delivery.finished_at.is_not(None),
+    )
     return {(c, p): at for c, p, at in db.session.execute(query)}
 
 
@@ -244,15 +299,25 @@ def _mark_click_bursts(rows: list[dict]) -> None:
     if not clicks:
         return
     earliest = min(r["created_at"] for r in clicks) - timedelta(seconds=BURST_SECONDS)
-    stored = db.session.execute(select(
-        TrackingEvent.id, TrackingEvent.campaign_id, TrackingEvent.contact_id, TrackingEvent.link_id,
-        TrackingEvent.created_at, TrackingEvent.machine).where(
-        TrackingEvent.kind == "click", TrackingEvent.created_at >= earliest,
-        _among(TrackingEvent.contact_id, {r["contact_id"] for r in clicks}))).all()
+    stored = db.session.execute(
+        select(
+            TrackingEvent.id,
+            TrackingEvent.campaign_id,
+            TrackingEvent.contact_id,
+            TrackingEvent.link_id,
+            TrackingEvent.created_at,
+            TrackingEvent.machine,
+        ).where(
+            TrackingEvent.kind == "click",
+            TrackingEvent.created_at >= earliest,
+            _among(TrackingEvent.contact_id, {r["contact_id"] for r in clicks}),
+        )
+    ).all()
     groups: dict[tuple[int, int], list[dict]] = defaultdict(list)
     for row in stored:
-        groups[(row.campaign_id, row.contact_id)].append({"id": row.id, "link_id": row.link_id,
-                                                          "created_at": row.created_at, "machine": row.machine})
+        groups[(row.campaign_id, row.contact_id)].append(
+            {"id": row.id, "link_id": row.link_id, "created_at": row.created_at, "machine": row.machine}
+        )
     for r in clicks:
         groups[(r["campaign_id"], r["contact_id"])].append(r)
     window = timedelta(seconds=BURST_SECONDS)
@@ -268,20 +333,30 @@ def _mark_click_bursts(rows: list[dict]) -> None:
                 if "id" in g:
                     relabel.append(g["id"])
     if relabel:
-        db.session.execute(update(TrackingEvent).where(TrackingEvent.id.in_(relabel)).values(
-            machine=True, machine_reason="click-burst"))
+        db.session.execute(
+            update(TrackingEvent)
+            .where(TrackingEvent.id.in_(relabel))
+            .values(machine=True, machine_reason="click-burst")
+        )
 
 
 def _add_to_counter(campaign_id: int, link_id: int, count: int) -> None:
     """Add to an anonymous per-link counter, creating it on first use (safe against a concurrent insert)."""
-    match = (TrackingCounter.campaign_id == campaign_id, TrackingCounter.link_id == link_id,
-             TrackingCounter.kind == "click")
+    match = (
+        TrackingCounter.campaign_id == campaign_id,
+        TrackingCounter.link_id == link_id,
+        TrackingCounter.kind == "click",
+    )
     for _ in range(2):
-        if db.session.execute(update(TrackingCounter).where(*match).values(count=TrackingCounter.count + count)).rowcount:
+        if db.session.execute(
+            update(TrackingCounter).where(*match).values(count=TrackingCounter.count + count)
+        ).rowcount:
             return
         try:
             with db.session.begin_nested():
-                db.session.add(TrackingCounter(campaign_id=campaign_id, link_id=link_id, kind="click", count=count))
+                db.session.add(
+                    TrackingCounter(campaign_id=campaign_id, link_id=link_id, kind="click", count=count)
+                )
             return
         except IntegrityError:
             continue

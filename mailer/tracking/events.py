@@ -4,6 +4,7 @@ The endpoints do only what must happen in the request: verify the signed token, 
 and hand the event to the in-memory buffer. Consent, machine-likeness and the database write are settled in
 batches by mailer.tracking.buffer, so a pixel costs about as much as an empty request.
 """
+
 import base64
 import functools
 import threading
@@ -30,15 +31,39 @@ LINK_CACHE_SIZE = 20_000
 
 # Substrings of user agents of link scanners, prefetchers and scripts (lower case).
 SCANNER_MARKERS = (
-    "bot", "crawler", "spider", "preview", "scanner", "barracuda", "mimecast", "proofpoint", "safelinks",
-    "python-", "curl/", "wget", "go-http-client", "headlesschrome", "phantomjs", "java/", "okhttp", "libwww",
-    "httpclient", "facebookexternalhit", "appengine-google", "symantec", "forcepoint", "trendmicro", "sophos",
+    "bot",
+    "crawler",
+    "spider",
+    "preview",
+    "scanner",
+    "barracuda",
+    "mimecast",
+    "proofpoint",
+    "safelinks",
+    "python-",
+    "curl/",
+    "wget",
+    "go-http-client",
+    "headlesschrome",
+    "phantomjs",
+    "java/",
+    "okhttp",
+    "libwww",
+    "httpclient",
+    "facebookexternalhit",
+    "appengine-google",
+    "symantec",
+    "forcepoint",
+    "trendmicro",
+    "sophos",
 )
 # Mail providers' image proxies fetch when a person opens the message: a human open, seen through a proxy.
 IMAGE_PROXY_MARKERS = ("googleimageproxy", "yahoomailproxy", "ggpht.com")
 
 
-@functools.lru_cache(maxsize=4096)  # a few user agents (mail proxies, common browsers) make most of the traffic
+@functools.lru_cache(
+    maxsize=4096
+)  # a few user agents (mail proxies, common browsers) make most of the traffic
 def classify_user_agent(user_agent: str | None) -> str:
     """browser, image-proxy, apple-mpp (Apple Mail Privacy Protection's bare 'Mozilla/5.0'), scanner or empty."""
     ua = (user_agent or "").strip()
@@ -71,8 +96,16 @@ def track_open(token: str, user_agent: str | None) -> bool:
     if not (isinstance(payload, list) and len(payload) == 2 and all(_is_public_id(v) for v in payload)):
         return False
     campaign_public_id, contact_public_id = payload
-    buffer_for(current_app).add(TrackedHit("open", campaign_public_id, contact_public_id, None,
-                                           classify_user_agent((user_agent or "")[:300]), utcnow()))
+    buffer_for(current_app).add(
+        TrackedHit(
+            "open",
+            campaign_public_id,
+            contact_public_id,
+            None,
+            classify_user_agent((user_agent or "")[:300]),
+            utcnow(),
+        )
+    )
     return True
 
 
@@ -93,8 +126,14 @@ def _click_link(token: str) -> tuple[str, str, int, str, bool] | None:
         payload, expired = exc.payload, True  # a genuine old link still goes where it said, untracked
     except TokenInvalid:
         return None
-    if not (isinstance(payload, list) and len(payload) == 3 and _is_public_id(payload[0])
-            and _is_public_id(payload[1]) and isinstance(payload[2], int) and not isinstance(payload[2], bool)):
+    if not (
+        isinstance(payload, list)
+        and len(payload) == 3
+        and _is_public_id(payload[0])
+        and _is_public_id(payload[1])
+        and isinstance(payload[2], int)
+        and not isinstance(payload[2], bool)
+    ):
         return None
     campaign_public_id, contact_public_id, link_id = payload
     url = link_url(campaign_public_id, link_id)
@@ -108,8 +147,16 @@ def track_click(token: str, user_agent: str | None) -> ClickTarget | None:
         return None
     campaign_public_id, contact_public_id, link_id, url, expired = link
     if not expired:
-        buffer_for(current_app).add(TrackedHit("click", campaign_public_id, contact_public_id, link_id,
-                                               classify_user_agent((user_agent or "")[:300]), utcnow()))
+        buffer_for(current_app).add(
+            TrackedHit(
+                "click",
+                campaign_public_id,
+                contact_public_id,
+                link_id,
+                classify_user_agent((user_agent or "")[:300]),
+                utcnow(),
+            )
+        )
     return ClickTarget(url, not expired)
 
 
@@ -125,7 +172,9 @@ def track_anonymous_click(campaign_public_id: str, link_id: int) -> str | None:
         return None
     url = link_url(campaign_public_id, link_id)
     if url is not None and current_app.config["TRACKING_ANONYMOUS_COUNTS"]:
-        buffer_for(current_app).add(TrackedHit("click", campaign_public_id, None, link_id, "anonymous", utcnow()))
+        buffer_for(current_app).add(
+            TrackedHit("click", campaign_public_id, None, link_id, "anonymous", utcnow())
+        )
     return url
 
 
@@ -192,13 +241,19 @@ def tracking_retention_days() -> int:
     return int(configured) if configured else current_app.config["TRACKING_RETENTION_DAYS"]
 
 
-def purge_tracking_events(dry_run: bool = False, days: int | None = None, batch_size: int = 5000) -> dict[str, int]:
+def purge_tracking_events(
+    dry_run: bool = False, days: int | None = None, batch_size: int = 5000
+) -> dict[str, int]:
     """Delete tracking events older than their lifetime (Art. 5(1)(e)); returns {"tracking_events": n}."""
     days = tracking_retention_days() if days is None else days
     cutoff = utcnow() - timedelta(days=days)
     old = select(TrackingEvent.id).where(TrackingEvent.created_at < cutoff)
     if dry_run:
-        return {"tracking_events": db.session.execute(select(func.count()).select_from(old.subquery())).scalar_one()}
+        return {
+            "tracking_events": db.session.execute(
+                select(func.count()).select_from(old.subquery())
+            ).scalar_one()
+        }
     removed = 0
     while True:
         ids = db.session.execute(old.order_by(TrackingEvent.id).limit(batch_size)).scalars().all()

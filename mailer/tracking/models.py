@@ -1,4 +1,5 @@
 """Open/click tracking events (only for consenting contacts) and anonymous per-campaign counters."""
+
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
@@ -16,9 +17,7 @@ class TrackingEvent(db.Model):
     """One open or click by a contact who consented to that kind of tracking; pseudonymous (ids only)."""
 
     __tablename__ = "tracking_events"
-    __table_args__ = (
-        Index("ix_tracking_events_campaign_kind", "campaign_id", "kind", "created_at"),
-    )
+    __table_args__ = (Index("ix_tracking_events_campaign_kind", "campaign_id", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
@@ -35,7 +34,9 @@ class TrackingCounter(db.Model):
     """Anonymous per-campaign click counts with no recipient part (TRACKING_ANONYMOUS_COUNTS, off by default)."""
 
     __tablename__ = "tracking_counters"
-    __table_args__ = (UniqueConstraint("campaign_id", "link_id", "kind", name="uq_tracking_counters_campaign_link_kind"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "link_id", "kind", name="uq_tracking_counters_campaign_link_kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))

@@ -1,4 +1,5 @@
 """dramatiq actors of the tracking domain."""
+
 from mailer.core.broker import actor
 from mailer.tracking import events as tracking
 

@@ -3,16 +3,21 @@
 Revision ID: 0008
 Revises: 0007
 """
+
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0008'
-down_revision = '0007'
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-dkim_keys = sa.table('dkim_keys', sa.column('id', sa.Integer()), sa.column('private_key_pem', sa.Text()),
-                     sa.column('private_key_encrypted', sa.LargeBinary()))
+dkim_keys = sa.table(
+    "dkim_keys",
+    sa.column("id", sa.Integer()),
+    sa.column("private_key_pem", sa.Text()),
+    sa.column("private_key_encrypted", sa.LargeBinary()),
+)
 
 
 def _convert(source, target, transform):
@@ -26,29 +31,36 @@ def _convert(source, target, transform):
 
     keys = master_keys()
     for row in rows:
-        conn.execute(dkim_keys.update().where(dkim_keys.c.id == row[0]).values({target: transform(keys, row[1])}))
+        conn.execute(
+            dkim_keys.update().where(dkim_keys.c.id == row[0]).values({target: transform(keys, row[1])})
+        )
 
 
 def upgrade():
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_deliveries_message_id'), ['message_id'], unique=False)
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_deliveries_message_id"), ["message_id"], unique=False)
 
-    with op.batch_alter_table('dkim_keys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('private_key_encrypted', sa.LargeBinary(), nullable=True))
-    _convert(dkim_keys.c.private_key_pem, 'private_key_encrypted', lambda keys, pem: keys.encrypt(pem.encode()))
-    with op.batch_alter_table('dkim_keys', schema=None) as batch_op:
-        batch_op.alter_column('private_key_encrypted', existing_type=sa.LargeBinary(), nullable=False)
-        batch_op.drop_column('private_key_pem')
+    with op.batch_alter_table("dkim_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("private_key_encrypted", sa.LargeBinary(), nullable=True))
+    _convert(
+        dkim_keys.c.private_key_pem, "private_key_encrypted", lambda keys, pem: keys.encrypt(pem.encode())
+    )
+    with op.batch_alter_table("dkim_keys", schema=None) as batch_op:
+        batch_op.alter_column("private_key_encrypted", existing_type=sa.LargeBinary(), nullable=False)
+        batch_op.drop_column("private_key_pem")
 
 
 def downgrade():
-    with op.batch_alter_table('dkim_keys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('private_key_pem', sa.Text(), nullable=True))
-    _convert(dkim_keys.c.private_key_encrypted, 'private_key_pem',
-             lambda keys, token: keys.decrypt(bytes(token)).decode())
-    with op.batch_alter_table('dkim_keys', schema=None) as batch_op:
-        batch_op.alter_column('private_key_pem', existing_type=sa.Text(), nullable=False)
-        batch_op.drop_column('private_key_encrypted')
+    with op.batch_alter_table("dkim_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("private_key_pem", sa.Text(), nullable=True))
+    _convert(
+        dkim_keys.c.private_key_encrypted,
+        "private_key_pem",
+        lambda keys, token: keys.decrypt(bytes(token)).decode(),
+    )
+    with op.batch_alter_table("dkim_keys", schema=None) as batch_op:
+        batch_op.alter_column("private_key_pem", existing_type=sa.Text(), nullable=False)
+        batch_op.drop_column("private_key_encrypted")
 
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_deliveries_message_id'))
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_deliveries_message_id"))

@@ -11,10 +11,11 @@ holes for what only the database knows (ledger.hash_template), so the hashes are
 `flask consent verify` recomputes. One statement and the commit make one round trip, and the ledger head
 lock is held only inside the database. SQLite keeps the Python path (unsubscribe.leave_lists).
 """
+
 from alembic import op
 
-revision = '0011'
-down_revision = '0010'
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,5 @@
 """A tiny authoritative DNS server on loopback (UDP, dnspython messages) so the readiness check meets real DNS."""
+
 import socketserver
 import threading
 
@@ -10,14 +11,16 @@ import dns.rrset
 
 def _txt(value: str) -> str:
     """A TXT rdata in zone syntax, split into 255-character strings."""
-    return " ".join(f'"{value[i:i + 255]}"' for i in range(0, len(value), 255))
+    return " ".join(f'"{value[i : i + 255]}"' for i in range(0, len(value), 255))
 
 
 class DnsServer:
     """Answers from `records`: {(name, type): [values]}; unknown names are NXDOMAIN, known ones NOERROR/empty."""
 
     def __init__(self, records: dict[tuple[str, str], list[str]]):
-        self.records = {(name.rstrip(".").lower(), rdtype): values for (name, rdtype), values in records.items()}
+        self.records = {
+            (name.rstrip(".").lower(), rdtype): values for (name, rdtype), values in records.items()
+        }
         self.records.setdefault(("", "NS"), ["a.root-servers.example."])
         server = self
 

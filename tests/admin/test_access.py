@@ -1,4 +1,5 @@
 """The admin's front door: login on every page, one answer for wrong credentials, CSRF, safe redirects, headers."""
+
 import re
 from urllib.parse import urljoin, urlsplit
 
@@ -12,9 +13,16 @@ from mailer.staff.accounts import create_staff
 from tests.support.http import csrf_token, login
 from tests.support.signup import page
 
-OPEN = {"admin.login", "admin.setup", "admin.static", "admin.invite_accept",  # the invite's signed link is the proof
-        # The second login step: only for someone who has just given the right password (tests/admin/test_two_factor.py)
-        "admin.login_verify", "admin.login_passkey_options", "admin.login_passkey"}
+OPEN = {
+    "admin.login",
+    "admin.setup",
+    "admin.static",
+    "admin.invite_accept",  # the invite's signed link is the proof
+    # The second login step: only for someone who has just given the right password (tests/admin/test_two_factor.py)
+    "admin.login_verify",
+    "admin.login_passkey_options",
+    "admin.login_passkey",
+}
 
 
 def _admin_urls(app, method: str) -> list[str]:
@@ -22,7 +30,10 @@ def _admin_urls(app, method: str) -> list[str]:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin.") or rule.endpoint in OPEN or method not in rule.methods:
             continue
-        values = {arg: 1 if isinstance(rule._converters.get(arg), IntegerConverter) else "x1" for arg in rule.arguments}
+        values = {
+            arg: 1 if isinstance(rule._converters.get(arg), IntegerConverter) else "x1"
+            for arg in rule.arguments
+        }
         urls.append(rule.build(values, append_unknown=False)[1])
     return sorted(urls)
 
@@ -51,21 +62,42 @@ def test_every_admin_action_needs_a_login(app, app_ctx, client):
 def test_login_returns_to_the_page_asked_for(app, client, staff_user):
     asked = client.get("/admin/lists?status=x")
     assert _goes_to_login(asked, "next=")
-    response = client.post(asked.headers["Location"], data={
-        "email": "owner@example.com", "password": "correct horse battery",
-        "csrf_token": csrf_token(client.get("/admin/login").text)})
+    response = client.post(
+        asked.headers["Location"],
+        data={
+            "email": "owner@example.com",
+            "password": "correct horse battery",
+            "csrf_token": csrf_token(client.get("/admin/login").text),
+        },
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/admin/lists?status=x"
 
 
-OFF_SITE = ["//evil.example/", "https://evil.example/admin/", "http:evil.example", "/\\evil.example", "\\\\evil.example",
-            "/\t/evil.example", " //evil.example", "javascript:alert(1)", "///evil.example", "/%2F/evil.example"]
+OFF_SITE = [
+    "//evil.example/",
+    "https://evil.example/admin/",
+    "http:evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    " //evil.example",
+    "javascript:alert(1)",
+    "///evil.example",
+    "/%2F/evil.example",
+]
 
 
 @pytest.mark.parametrize("target", OFF_SITE)
 def test_login_next_cannot_leave_the_site(app, client, staff_user, target):
-    response = client.post("/admin/login", query_string={"next": target}, data={
-        "email": "owner@example.com", "password": "correct horse battery",
-        "csrf_token": csrf_token(client.get("/admin/login").text)})
+    response = client.post(
+        "/admin/login",
+        query_string={"next": target},
+        data={
+            "email": "owner@example.com",
+            "password": "correct horse battery",
+            "csrf_token": csrf_token(client.get("/admin/login").text),
+        },
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     # What a browser does with the header: drop tabs and newlines, trim, resolve against the page.
@@ -75,8 +107,14 @@ def test_login_next_cannot_leave_the_site(app, client, staff_user, target):
 
 
 def _login_page_message(client, email, password) -> tuple[int, str]:
-    response = client.post("/admin/login", data={"email": email, "password": password,
-                                                 "csrf_token": csrf_token(client.get("/admin/login").text)})
+    response = client.post(
+        "/admin/login",
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": csrf_token(client.get("/admin/login").text),
+        },
+    )
     alerts = re.findall(r'role="alert">([^<]*)<', page(response))
     return response.status_code, " | ".join(alerts)
 
@@ -92,9 +130,11 @@ def test_wrong_password_and_unknown_account_get_the_same_answer(app, client, sta
 
 
 def test_staff_forms_need_a_csrf_token(app, auth):
-    for url, data in [("/admin/lists/new", {"name": "Forged list", "visibility": "public"}),
-                      ("/admin/forms/new", {"name": "Forged", "slug": "forged"}),
-                      ("/admin/logout", {})]:
+    for url, data in [
+        ("/admin/lists/new", {"name": "Forged list", "visibility": "public"}),
+        ("/admin/forms/new", {"name": "Forged", "slug": "forged"}),
+        ("/admin/logout", {}),
+    ]:
         response = auth.post(url, data=data)
         assert response.status_code == 400, url
         assert "Your session expired or the form was already used." in page(response)
@@ -106,7 +146,9 @@ def test_staff_forms_need_a_csrf_token(app, auth):
 
 
 def test_login_form_needs_a_csrf_token(app, client, staff_user):
-    response = client.post("/admin/login", data={"email": "owner@example.com", "password": "correct horse battery"})
+    response = client.post(
+        "/admin/login", data={"email": "owner@example.com", "password": "correct horse battery"}
+    )
     assert response.status_code == 400
     assert client.get("/admin/").status_code == 302
 
@@ -126,13 +168,21 @@ def _assert_admin_headers(response):
     assert "unsafe-eval" not in headers["Content-Security-Policy"]
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Referrer-Policy"] == "same-origin"  # over HTTPS the CSRF check needs a same-origin Referer
+    assert (
+        headers["Referrer-Policy"] == "same-origin"
+    )  # over HTTPS the CSRF check needs a same-origin Referer
     assert headers["Cache-Control"] == "no-store"
 
 
 def test_admin_pages_send_security_headers(app, auth, demo_form):
-    for url in ("/admin/", "/admin/lists", "/admin/contacts", "/admin/forms", f"/admin/forms/{demo_form.public_id}",
-                "/admin/outbox"):
+    for url in (
+        "/admin/",
+        "/admin/lists",
+        "/admin/contacts",
+        "/admin/forms",
+        f"/admin/forms/{demo_form.public_id}",
+        "/admin/outbox",
+    ):
         response = auth.get(url)
         assert response.status_code == 200, url
         _assert_admin_headers(response)
@@ -140,9 +190,14 @@ def test_admin_pages_send_security_headers(app, auth, demo_form):
 
 def test_login_page_sends_security_headers_and_a_safe_cookie(app, client, staff_user):
     _assert_admin_headers(client.get("/admin/login"))
-    login_response = client.post("/admin/login", data={
-        "email": "owner@example.com", "password": "correct horse battery",
-        "csrf_token": csrf_token(client.get("/admin/login").text)})
+    login_response = client.post(
+        "/admin/login",
+        data={
+            "email": "owner@example.com",
+            "password": "correct horse battery",
+            "csrf_token": csrf_token(client.get("/admin/login").text),
+        },
+    )
     cookie = login_response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
@@ -154,7 +209,9 @@ def test_the_hosted_form_may_be_framed_but_only_where_allowed(app, client, demo_
     demo_form.allowed_origins = "https://shop.example"
     db.session.commit()
     restricted = client.get("/f/demo")
-    assert restricted.headers["Content-Security-Policy"].endswith("frame-ancestors 'self' https://shop.example")
+    assert restricted.headers["Content-Security-Policy"].endswith(
+        "frame-ancestors 'self' https://shop.example"
+    )
 
 
 def test_an_unknown_admin_page_is_a_friendly_404(app, auth):
@@ -168,9 +225,17 @@ def test_login_as_created_by_login_helper_works(app, client, staff_user):
 
 
 def test_retry_after_is_sent_only_when_a_request_is_refused(app, client, staff_user):
-    answers = [client.post("/admin/login", data={"email": "owner@example.com", "password": "wrong horse battery",
-                                                 "csrf_token": csrf_token(client.get("/admin/login").text)})
-               for _ in range(11)]
+    answers = [
+        client.post(
+            "/admin/login",
+            data={
+                "email": "owner@example.com",
+                "password": "wrong horse battery",
+                "csrf_token": csrf_token(client.get("/admin/login").text),
+            },
+        )
+        for _ in range(11)
+    ]
     assert [r.status_code for r in answers] == [401] * 10 + [429]
     assert all("Retry-After" not in r.headers for r in answers[:10])
     assert answers[0].headers["X-RateLimit-Limit"] == "10"  # the limit is still announced

@@ -1,4 +1,5 @@
 """Stats on a seeded campaign and list: the numbers a marketer sees, computed through the real endpoints."""
+
 import json
 import re
 from html import unescape
@@ -12,10 +13,19 @@ from mailer.delivery.models import Delivery
 from mailer.analytics import queries as analytics
 from mailer.tracking import events as tracking
 from mailer.consent.ledger import RequestContext, record_consent
-from tests.public.recipients import (click_path, news_list, open_path, sent_campaign, subscribed_contact,
-                                     tracking_purposes, unsubscribe_path)
+from tests.public.recipients import (
+    click_path,
+    news_list,
+    open_path,
+    sent_campaign,
+    subscribed_contact,
+    tracking_purposes,
+    unsubscribe_path,
+)
 
-BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15"}
+BROWSER = {
+    "User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15"
+}
 APPLE_PROXY = {"User-Agent": "Mozilla/5.0"}
 
 
@@ -45,12 +55,25 @@ def seeded(app, app_ctx):
 
     client = app.test_client()
     campaign, (link1, link2) = sent.campaign, sent.links
-    for contact, headers in [(ann, BROWSER), (ann, BROWSER), (ann, APPLE_PROXY), (bob, BROWSER), (cat, BROWSER)]:
+    for contact, headers in [
+        (ann, BROWSER),
+        (ann, BROWSER),
+        (ann, APPLE_PROXY),
+        (bob, BROWSER),
+        (cat, BROWSER),
+    ]:
         assert client.get(open_path(app, contact, campaign), headers=headers).status_code == 200
     for link in (link1, link1, link2):
         assert client.get(click_path(app, ann, campaign, link), headers=BROWSER).status_code == 302
-    assert client.get(click_path(app, bob, campaign, link2), headers=BROWSER).status_code == 302  # no click consent
-    assert client.post(unsubscribe_path(app, cat, news, campaign), data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert (
+        client.get(click_path(app, bob, campaign, link2), headers=BROWSER).status_code == 302
+    )  # no click consent
+    assert (
+        client.post(
+            unsubscribe_path(app, cat, news, campaign), data={"List-Unsubscribe": "One-Click"}
+        ).status_code
+        == 200
+    )
     tracking.flush_events()
     return {"list": news, "campaign": campaign, "links": (link1, link2)}
 
@@ -66,7 +89,9 @@ def test_campaign_numbers(seeded):
     assert (clicks.consenting, clicks.unique_human, clicks.total_human, clicks.total_machine) == (1, 1, 3, 0)
     link1, link2 = seeded["links"]
     assert [(row.url, row.unique_human, row.total_human) for row in stats.top_links] == [
-        (link1.url, 1, 2), (link2.url, 1, 1)]
+        (link1.url, 1, 2),
+        (link2.url, 1, 1),
+    ]
     assert stats.series["unit"] == "hour"
     first = {ds["label"]: ds["data"][0] for ds in stats.series["datasets"]}
     assert first == {"Opens": 3, "Clicks": 3, "Machine-like opens": 1, "Machine-like clicks": 0}
@@ -75,17 +100,40 @@ def test_campaign_numbers(seeded):
 def test_complaints_come_from_the_bounce_log(seeded):
     from mailer.deliverability.models import BounceEvent
 
-    delivery = db.session.execute(select(Delivery).where(Delivery.campaign_id == seeded["campaign"].id)).scalars().first()
-    db.session.add_all([BounceEvent(delivery_id=delivery.id, contact_id=delivery.contact_id, kind="complaint",
-                                    campaign_id=seeded["campaign"].id, source="arf", status_code="abuse"),
-                        BounceEvent(delivery_id=delivery.id, contact_id=delivery.contact_id, kind="hard",
-                                    campaign_id=seeded["campaign"].id, status_code="5.1.1")])
+    delivery = (
+        db.session.execute(select(Delivery).where(Delivery.campaign_id == seeded["campaign"].id))
+        .scalars()
+        .first()
+    )
+    db.session.add_all(
+        [
+            BounceEvent(
+                delivery_id=delivery.id,
+                contact_id=delivery.contact_id,
+                kind="complaint",
+                campaign_id=seeded["campaign"].id,
+                source="arf",
+                status_code="abuse",
+            ),
+            BounceEvent(
+                delivery_id=delivery.id,
+                contact_id=delivery.contact_id,
+                kind="hard",
+                campaign_id=seeded["campaign"].id,
+                status_code="5.1.1",
+            ),
+        ]
+    )
     # The complaint handling also withdraws consent for the list: that is not counted as an unsubscribe.
     from mailer.contacts.models.contact import Contact
     from mailer.subscriptions.unsubscribe import withdraw_list
 
-    withdraw_list(db.session.get(Contact, delivery.contact_id), seeded["list"], RequestContext("complaint:arf"),
-                  {"list": seeded["list"].public_id, "campaign": seeded["campaign"].public_id, "reason": "complaint"})
+    withdraw_list(
+        db.session.get(Contact, delivery.contact_id),
+        seeded["list"],
+        RequestContext("complaint:arf"),
+        {"list": seeded["list"].public_id, "campaign": seeded["campaign"].public_id, "reason": "complaint"},
+    )
     db.session.commit()
     stats = analytics.campaign_stats(seeded["campaign"])
     assert (stats.complaints, stats.unsubscribed) == (1, 1)
@@ -97,7 +145,9 @@ def test_campaign_page_shows_the_consenting_share_and_a_table(auth, seeded):
     assert page.status_code == 200
     text = unescape(page.text)
     engagement = re.search(r'<table[^>]*id="engagement".*?</table>', text, re.S).group(0)
-    opens_row = re.sub(r"<[^>]+>", " ", re.search(r"<tr><th scope=\"row\">Opens.*?</tr>", engagement, re.S).group(0))
+    opens_row = re.sub(
+        r"<[^>]+>", " ", re.search(r"<tr><th scope=\"row\">Opens.*?</tr>", engagement, re.S).group(0)
+    )
     assert " ".join(opens_row.split()) == "Opens 2 of 4 50.0 % 2 100.0 % 3 1 / 1"
     assert "among those people" in text
     chart = json.loads(re.search(r'data-chart="([^"]+)"', page.text).group(1).replace("&#34;", '"'))

@@ -1,4 +1,5 @@
 """The campaign editor and its pages over HTTP: drafts, validation, previews, test send, compliance, send, roles."""
+
 import re
 from datetime import datetime
 
@@ -18,13 +19,26 @@ def editor_fields(client, url: str = "/admin/campaigns/new", **overrides) -> dic
     """What a marketer would submit from the editor: the page's CSRF token plus sensible values."""
     text = client.get(url).text
     demo_list = db.session.execute(select(MailingList)).scalars().first()
-    layout = db.session.execute(select(Layout).where(Layout.builtin.is_(True)).order_by(Layout.id)).scalars().first()
+    layout = (
+        db.session.execute(select(Layout).where(Layout.builtin.is_(True)).order_by(Layout.id))
+        .scalars()
+        .first()
+    )
     fields = {
-        "csrf_token": csrf_token(text), "name": "Spring news", "subject": 'Hi {{ contact.first_name | default("there") }}',
-        "preheader": "What is new this spring", "from_name": "Demo Shop", "from_email": "news@example.com",
-        "reply_to": "", "lists": [str(demo_list.id)], "layout_id": str(layout.id), "body_format": "markdown",
+        "csrf_token": csrf_token(text),
+        "name": "Spring news",
+        "subject": 'Hi {{ contact.first_name | default("there") }}',
+        "preheader": "What is new this spring",
+        "from_name": "Demo Shop",
+        "from_email": "news@example.com",
+        "reply_to": "",
+        "lists": [str(demo_list.id)],
+        "layout_id": str(layout.id),
+        "body_format": "markdown",
         "body": "# Hello {{ contact.first_name | default('there') }}\n\nOur [spring sale](https://shop.example.com/sale).",
-        "text_body": "", "send_at": "", "timezone": "Europe/Berlin",
+        "text_body": "",
+        "send_at": "",
+        "timezone": "Europe/Berlin",
     }
     fields.update(overrides)
     return {k: v for k, v in fields.items() if v is not None}
@@ -50,20 +64,38 @@ def test_index_empty_state_and_new_campaign_page(auth, demo_form):
     new = auth.get("/admin/campaigns/new")
     assert new.status_code == 200
     text = page(new)
-    for label in ("Campaign name", "Subject", "Preheader", "Sender address", "Reply-to address", "Send to these lists",
-                  "Layout", "Markdown", "HTML", "Text part", "Track opens", "Track clicks", "Time zone",
-                  "Tracking applies only to contacts who consented"):
+    for label in (
+        "Campaign name",
+        "Subject",
+        "Preheader",
+        "Sender address",
+        "Reply-to address",
+        "Send to these lists",
+        "Layout",
+        "Markdown",
+        "HTML",
+        "Text part",
+        "Track opens",
+        "Track clicks",
+        "Time zone",
+        "Tracking applies only to contacts who consented",
+    ):
         assert label in text, label
     assert "Europe/Berlin" in text and "Classic card" in text
 
 
 def test_create_then_edit_a_draft(auth, demo_form):
-    response = auth.post("/admin/campaigns/new", data=editor_fields(auth, send_at="2030-06-03T09:30",
-                                                                     track_clicks="y"))
+    response = auth.post(
+        "/admin/campaigns/new", data=editor_fields(auth, send_at="2030-06-03T09:30", track_clicks="y")
+    )
     assert response.status_code == 302
     campaign = db.session.execute(select(Campaign)).scalar_one()
     assert response.headers["Location"].endswith(f"/admin/campaigns/{campaign.public_id}")
-    assert (campaign.status, campaign.name, campaign.from_email) == ("draft", "Spring news", "news@example.com")
+    assert (campaign.status, campaign.name, campaign.from_email) == (
+        "draft",
+        "Spring news",
+        "news@example.com",
+    )
     assert [lst.name for lst in campaign.lists] == ["Demo newsletter"]
     assert campaign.track_clicks and not campaign.track_opens
     # 09:30 in Berlin in June (CEST, UTC+2) is 07:30 UTC.
@@ -75,33 +107,52 @@ def test_create_then_edit_a_draft(auth, demo_form):
     edit_url = f"/admin/campaigns/{campaign.public_id}/edit"
     form_page = page(auth.get(edit_url))
     assert 'value="Spring news"' in form_page and "2030-06-03T09:30" in form_page
-    response = auth.post(edit_url, data=editor_fields(auth, edit_url, name="Summer news", reply_to="Help@Example.com",
-                                                      body_format="html", body="<p>Hello</p>"))
+    response = auth.post(
+        edit_url,
+        data=editor_fields(
+            auth,
+            edit_url,
+            name="Summer news",
+            reply_to="Help@Example.com",
+            body_format="html",
+            body="<p>Hello</p>",
+        ),
+    )
     assert response.status_code == 302
     db.session.expire_all()
-    assert (campaign.name, campaign.reply_to, campaign.body_format) == ("Summer news", "help@example.com", "html")
+    assert (campaign.name, campaign.reply_to, campaign.body_format) == (
+        "Summer news",
+        "help@example.com",
+        "html",
+    )
     assert campaign.scheduled_at is None  # the planned time was cleared
 
     index = page(auth.get("/admin/campaigns"))
     assert "Summer news" in index and "Draft" in index
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"from_email": "not an address"}, "The sender address “not an address” is not a valid email address."),
-    ({"reply_to": "nobody@"}, "The reply-to address “nobody@” is not a valid email address."),
-    ({"lists": None}, "Choose at least one list to send to."),
-    ({"subject": "x" * 201}, "The subject is 201 characters long; keep it to 200"),
-    ({"subject": ""}, "Enter a subject line."),
-    ({"name": "  "}, "Give the campaign a name"),
-    ({"body": "Hello {{ contact.first_name "}, "The body has a merge-field error on line 1"),
-    ({"send_at": "2030-03-31T02:30"}, "2030-03-31 02:30 does not exist in Europe/Berlin"),
-    ({"send_at": "2001-01-01T10:00"}, "The planned send time has passed."),
-    ({"send_at": "tomorrow"}, "Enter the send time as a date and time"),
-    ({"timezone": "Mars/Olympus"}, "Not a valid choice"),
-    ({"layout_id": "abc"}, "Invalid Choice"),
-    ({"lists": ["banana"]}, "Invalid choice"),
-    ({"body_format": "docx"}, "Not a valid choice"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            {"from_email": "not an address"},
+            "The sender address “not an address” is not a valid email address.",
+        ),
+        ({"reply_to": "nobody@"}, "The reply-to address “nobody@” is not a valid email address."),
+        ({"lists": None}, "Choose at least one list to send to."),
+        ({"subject": "x" * 201}, "The subject is 201 characters long; keep it to 200"),
+        ({"subject": ""}, "Enter a subject line."),
+        ({"name": "  "}, "Give the campaign a name"),
+        ({"body": "Hello {{ contact.first_name "}, "The body has a merge-field error on line 1"),
+        ({"send_at": "2030-03-31T02:30"}, "2030-03-31 02:30 does not exist in Europe/Berlin"),
+        ({"send_at": "2001-01-01T10:00"}, "The planned send time has passed."),
+        ({"send_at": "tomorrow"}, "Enter the send time as a date and time"),
+        ({"timezone": "Mars/Olympus"}, "Not a valid choice"),
+        ({"layout_id": "abc"}, "Invalid Choice"),
+        ({"lists": ["banana"]}, "Invalid choice"),
+        ({"body_format": "docx"}, "Not a valid choice"),
+    ],
+)
 def test_validation_errors_are_shown_and_nothing_is_saved(auth, demo_form, overrides, message):
     response = auth.post("/admin/campaigns/new", data=editor_fields(auth, **overrides))
     assert response.status_code == 400
@@ -121,7 +172,10 @@ def test_oversized_and_malformed_posts_get_clear_answers(auth, demo_form):
     huge = auth.post("/admin/campaigns/new", data=editor_fields(auth, body="x" * 300_000))
     assert huge.status_code == 413 and "What you sent is too large." in page(huge)
     long_body = auth.post("/admin/campaigns/new", data=editor_fields(auth, body="y" * 100_001))
-    assert long_body.status_code == 400 and "The body is too long (100,001 characters; 100,000 at most)." in page(long_body)
+    assert (
+        long_body.status_code == 400
+        and "The body is too long (100,001 characters; 100,000 at most)." in page(long_body)
+    )
     no_token = auth.post("/admin/campaigns/new", data={"name": "x"})
     assert no_token.status_code == 400 and "Your session expired" in page(no_token)
     assert auth.get("/admin/campaigns/nope").status_code == 404
@@ -135,20 +189,31 @@ def test_live_preview_endpoint_renders_what_is_typed(auth, demo_form):
     assert preview.status_code == 200
     data = preview.get_json()
     assert data["ok"] and data["subject"] == "News for Jane"  # the sample contact
-    assert "<h1" in data["html"] and "Hello Jane" in data["html"] and "Mailer Demo Ltd, 1 Test Street" in data["html"]
+    assert (
+        "<h1" in data["html"]
+        and "Hello Jane" in data["html"]
+        and "Mailer Demo Ltd, 1 Test Street" in data["html"]
+    )
     assert "Hello Jane" in data["text"] and "spring sale" in data["text"]
     assert 'style="' in data["html"]  # CSS inlined as it will be sent
 
-    as_ann = auth.post("/admin/campaigns/preview.json", data={**fields, "preview_contact": "ANN@example.com"}).get_json()
+    as_ann = auth.post(
+        "/admin/campaigns/preview.json", data={**fields, "preview_contact": "ANN@example.com"}
+    ).get_json()
     assert as_ann["subject"] == "News for Ann" and as_ann["contact"] == "ann@example.com"
-    missing = auth.post("/admin/campaigns/preview.json", data={**fields, "preview_contact": "who@example.com"}).get_json()
+    missing = auth.post(
+        "/admin/campaigns/preview.json", data={**fields, "preview_contact": "who@example.com"}
+    ).get_json()
     assert missing["contact_missing"] and missing["subject"] == "News for Jane"
 
     broken = auth.post("/admin/campaigns/preview.json", data={**fields, "body": "{% if %}"}).get_json()
     assert not broken["ok"] and "template error" in broken["error"]
 
-    no_csrf = auth.post("/admin/campaigns/preview.json", data={k: v for k, v in fields.items() if k != "csrf_token"},
-                        headers={"Accept": "application/json"})
+    no_csrf = auth.post(
+        "/admin/campaigns/preview.json",
+        data={k: v for k, v in fields.items() if k != "csrf_token"},
+        headers={"Accept": "application/json"},
+    )
     assert no_csrf.status_code == 400 and no_csrf.get_json()["ok"] is False
     assert campaign_count() == 0  # previews store nothing
 
@@ -185,14 +250,18 @@ def test_test_send_arrives_marked_as_a_test(auth, demo_form, smtp_server, worker
     subscriber(demo_form, "bob@example.com", name="Bob Builder")
     campaign = draft(auth)
     show = f"/admin/campaigns/{campaign.public_id}"
-    response = auth.post(f"{show}/test", data={"csrf_token": form_token(auth, show),
-                                               "addresses": "ann@example.com,\nBob@Example.com"})
+    response = auth.post(
+        f"{show}/test",
+        data={"csrf_token": form_token(auth, show), "addresses": "ann@example.com,\nBob@Example.com"},
+    )
     assert response.status_code == 302
     shown = page(auth.get(response.headers["Location"]))
     assert "Test of “Hi Jane” sent to ann@example.com, bob@example.com (2 messages" in shown
     worker.drain()
     [to_ann] = smtp_server.to("ann@example.com")
-    [to_bob] = [m for m in smtp_server.to("bob@example.com") if "Hi" in m.message["Subject"]]  # not the confirmation
+    [to_bob] = [
+        m for m in smtp_server.to("bob@example.com") if "Hi" in m.message["Subject"]
+    ]  # not the confirmation
     assert to_ann.message["Subject"] == "[TEST] Hi Jane"  # an unknown address sees the sample contact
     assert to_bob.message["Subject"] == "[TEST] Hi Bob"  # a known one is rendered as that contact
     html = to_bob.message.get_body(("html",)).get_content()
@@ -201,11 +270,14 @@ def test_test_send_arrives_marked_as_a_test(auth, demo_form, smtp_server, worker
     assert campaign.status == "draft"  # a test changes nothing about the campaign
 
 
-@pytest.mark.parametrize("addresses, message", [
-    ("", "Enter at least one address to send the test to."),
-    ("ann@example.com, not-an-address", "“not-an-address” is not a valid email address."),
-    (", ".join(f"p{i}@example.com" for i in range(11)), "Send a test to 10 addresses at most."),
-])
+@pytest.mark.parametrize(
+    "addresses, message",
+    [
+        ("", "Enter at least one address to send the test to."),
+        ("ann@example.com, not-an-address", "“not-an-address” is not a valid email address."),
+        (", ".join(f"p{i}@example.com" for i in range(11)), "Send a test to 10 addresses at most."),
+    ],
+)
 def test_test_send_refuses_bad_addresses(auth, demo_form, addresses, message):
     campaign = draft(auth)
     show = f"/admin/campaigns/{campaign.public_id}"
@@ -234,8 +306,12 @@ def test_compliance_preview_counts_recipients_and_exclusions_by_reason(auth, dem
     assert response.status_code == 302
     text = page(auth.get(show))
     assert "2 recipients would receive it now; 4 excluded." in text
-    for label, n in [("Never confirmed their subscription (double opt-in pending)", 1), ("Unsubscribed", 1),
-                     ("Processing restricted", 1), ("On the suppression list", 1)]:
+    for label, n in [
+        ("Never confirmed their subscription (double opt-in pending)", 1),
+        ("Unsubscribed", 1),
+        ("Processing restricted", 1),
+        ("On the suppression list", 1),
+    ]:
         assert re.search(rf"<td>{re.escape(label)}</td><td class=\"text-end\">{n}</td>", text), label
     db.session.expire_all()
     assert campaign.compliance["recipients"] == 2  # stored with the campaign
@@ -253,7 +329,9 @@ def test_sending_is_refused_without_a_postal_address(auth, demo_form):
     assert "No postal address is set" in page(auth.get(show))
     response = auth.post(f"{show}/send", data={"csrf_token": form_token(auth, f"{show}/send")})
     assert response.status_code == 400
-    assert "Not sent." in page(response) and "No postal address is configured (MAILER_POSTAL_ADDRESS)" in page(response)
+    assert "Not sent." in page(
+        response
+    ) and "No postal address is configured (MAILER_POSTAL_ADDRESS)" in page(response)
     db.session.expire_all()
     assert campaign.status == "draft" and campaign.started_at is None
 
@@ -262,23 +340,39 @@ def test_schedule_in_a_time_zone_after_confirmation(auth, demo_form):
     subscriber(demo_form, "ann@example.com")
     campaign = draft(auth)
     show = f"/admin/campaigns/{campaign.public_id}"
-    confirm_page = auth.get(f"{show}/schedule", query_string={"send_at": "2030-01-15T08:00",
-                                                               "timezone": "America/New_York"})
+    confirm_page = auth.get(
+        f"{show}/schedule", query_string={"send_at": "2030-01-15T08:00", "timezone": "America/New_York"}
+    )
     assert confirm_page.status_code == 200
-    assert "Tuesday 15 January 2030 at 08:00" in page(confirm_page) and "2030-01-15 13:00 UTC" in page(confirm_page)
+    assert "Tuesday 15 January 2030 at 08:00" in page(confirm_page) and "2030-01-15 13:00 UTC" in page(
+        confirm_page
+    )
     db.session.expire_all()
     assert campaign.status == "draft"  # looking is not scheduling
-    bad = auth.get(f"{show}/schedule", query_string={"send_at": "2030-03-10T02:30", "timezone": "America/New_York"})
+    bad = auth.get(
+        f"{show}/schedule", query_string={"send_at": "2030-03-10T02:30", "timezone": "America/New_York"}
+    )
     assert bad.status_code == 400 and "does not exist in America/New_York" in page(bad)
 
-    response = auth.post(f"{show}/schedule", data={"csrf_token": csrf_token(confirm_page.text),
-                                                   "send_at": "2030-01-15T08:00", "timezone": "America/New_York"})
+    response = auth.post(
+        f"{show}/schedule",
+        data={
+            "csrf_token": csrf_token(confirm_page.text),
+            "send_at": "2030-01-15T08:00",
+            "timezone": "America/New_York",
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert campaign.status == "scheduled" and campaign.scheduled_at.isoformat() == "2030-01-15T13:00:00"
     shown = page(auth.get(show))
-    assert "Scheduled for <strong>2030-01-15 08:00 America/New_York</strong>" in shown and "Cancel campaign" in shown
-    assert auth.get(f"/admin/campaigns/{campaign.public_id}/edit").status_code == 302  # only drafts are edited
+    assert (
+        "Scheduled for <strong>2030-01-15 08:00 America/New_York</strong>" in shown
+        and "Cancel campaign" in shown
+    )
+    assert (
+        auth.get(f"/admin/campaigns/{campaign.public_id}/edit").status_code == 302
+    )  # only drafts are edited
 
 
 def test_a_scheduled_campaign_goes_back_to_draft(auth, demo_form):
@@ -288,8 +382,17 @@ def test_a_scheduled_campaign_goes_back_to_draft(auth, demo_form):
     subscriber(demo_form, "ann@example.com")
     campaign = draft(auth)
     show = f"/admin/campaigns/{campaign.public_id}"
-    assert auth.post(f"{show}/schedule", data={"csrf_token": form_token(auth, show), "send_at": "2030-01-15T08:00",
-                                               "timezone": "Europe/Berlin"}).status_code == 302
+    assert (
+        auth.post(
+            f"{show}/schedule",
+            data={
+                "csrf_token": form_token(auth, show),
+                "send_at": "2030-01-15T08:00",
+                "timezone": "Europe/Berlin",
+            },
+        ).status_code
+        == 302
+    )
     shown = page(auth.get(show))
     assert "Back to draft" in shown and "take it back to draft to change anything" in shown
     assert auth.get(f"{show}/progress.json").get_json()["actions"]["unschedule"] is True
@@ -302,16 +405,24 @@ def test_a_scheduled_campaign_goes_back_to_draft(auth, demo_form):
     response = auth.post(f"{show}/unschedule", data={"csrf_token": form_token(auth, show)})
     assert response.status_code == 302
     shown = page(auth.get(response.headers["Location"]))
-    assert "Back to draft: it will not be sent" in shown and "Send a test" in shown and "Back to draft<" not in shown
+    assert (
+        "Back to draft: it will not be sent" in shown
+        and "Send a test" in shown
+        and "Back to draft<" not in shown
+    )
     db.session.expire_all()
     assert campaign.status == "draft" and campaign.scheduled_at is None
     assert auth.get(f"{show}/edit").status_code == 200  # editable again
-    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "campaign.unschedule")).scalar_one()
+    event = db.session.execute(
+        select(AuditEvent).where(AuditEvent.action == "campaign.unschedule")
+    ).scalar_one()
     assert event.target_id == campaign.public_id and event.actor.email == "owner@example.com"
     assert event.details["was_scheduled_at_utc"] == "2030-01-15T07:00"
     assert "Took a scheduled campaign back to draft" in page(auth.get("/admin/audit"))
 
-    db.session.execute(update(Campaign).values(scheduled_at=datetime(2001, 1, 1)))  # long overdue, were it scheduled
+    db.session.execute(
+        update(Campaign).values(scheduled_at=datetime(2001, 1, 1))
+    )  # long overdue, were it scheduled
     db.session.commit()
     assert start_due_campaigns() == 0
     db.session.expire_all()
@@ -352,8 +463,12 @@ def test_pause_resume_cancel_are_posts_that_need_csrf(auth, demo_form):
     db.session.expire_all()
     assert campaign.status == "cancelled"
     final = auth.get(f"{show}/progress.json").get_json()
-    assert final["final"] and final["actions"] == {"pause": False, "resume": False, "cancel": False,
-                                                   "unschedule": False}
+    assert final["final"] and final["actions"] == {
+        "pause": False,
+        "resume": False,
+        "cancel": False,
+        "unschedule": False,
+    }
 
 
 def test_viewers_see_campaigns_but_cannot_edit_or_send(client, demo_form):
@@ -361,8 +476,16 @@ def test_viewers_see_campaigns_but_cannot_edit_or_send(client, demo_form):
     from mailer.campaigns.layouts import default_layout, ensure_builtin_layouts
 
     ensure_builtin_layouts()
-    campaign = create_draft(DraftFields(name="Spring news", subject="Hi", from_email="news@example.com", body="Hello",
-                                        layout_id=default_layout().id, list_ids=[demo_form.lists[0].id]))
+    campaign = create_draft(
+        DraftFields(
+            name="Spring news",
+            subject="Hi",
+            from_email="news@example.com",
+            body="Hello",
+            layout_id=default_layout().id,
+            list_ids=[demo_form.lists[0].id],
+        )
+    )
     create_staff("viewer@example.com", "correct horse battery", "viewer")
     db.session.commit()
     viewer = client
@@ -374,10 +497,25 @@ def test_viewers_see_campaigns_but_cannot_edit_or_send(client, demo_form):
     assert viewer.get(f"{show}/preview").status_code == 200
     assert viewer.get(f"{show}/progress.json").status_code == 200
     token = csrf_token(viewer.get("/admin/campaigns").text)
-    for url in ("/admin/campaigns/new", f"{show}/edit", f"{show}/send", f"{show}/schedule", "/admin/layouts/new"):
+    for url in (
+        "/admin/campaigns/new",
+        f"{show}/edit",
+        f"{show}/send",
+        f"{show}/schedule",
+        "/admin/layouts/new",
+    ):
         assert viewer.get(url).status_code == 403, url
-    for url in (f"{show}/edit", f"{show}/test", f"{show}/compliance", f"{show}/send", f"{show}/pause", f"{show}/copy",
-                f"{show}/delete", "/admin/campaigns/preview.json", "/admin/layouts/new"):
+    for url in (
+        f"{show}/edit",
+        f"{show}/test",
+        f"{show}/compliance",
+        f"{show}/send",
+        f"{show}/pause",
+        f"{show}/copy",
+        f"{show}/delete",
+        "/admin/campaigns/preview.json",
+        "/admin/layouts/new",
+    ):
         assert viewer.post(url, data={"csrf_token": token}).status_code == 403, url
     db.session.expire_all()
     assert campaign.status == "draft" and campaign_count() == 1
@@ -412,8 +550,11 @@ def test_layouts_refuse_a_missing_footer_and_keep_built_ins_read_only(auth, demo
     broken = auth.post("/admin/layouts/new", data={"csrf_token": token, "name": "Mine", "html": "{% if %}"})
     assert broken.status_code == 400 and "Template error on line 1" in page(broken)
 
-    good = FOOTERLESS.replace("</body>", "<p>{{ postal_address }} <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a> "
-                                         "<a href=\"{{ preferences_url }}\">Preferences</a></p></body>")
+    good = FOOTERLESS.replace(
+        "</body>",
+        '<p>{{ postal_address }} <a href="{{ unsubscribe_url }}">Unsubscribe</a> '
+        '<a href="{{ preferences_url }}">Preferences</a></p></body>',
+    )
     saved = auth.post("/admin/layouts/new", data={"csrf_token": token, "name": "Mine", "html": good})
     assert saved.status_code == 302
     mine = db.session.execute(select(Layout).where(Layout.name == "Mine")).scalar_one()
@@ -423,7 +564,9 @@ def test_layouts_refuse_a_missing_footer_and_keep_built_ins_read_only(auth, demo
     document = auth.get(f"/admin/layouts/{mine.public_id}/preview.html")
     assert "A headline for your news" in document.text and "Mailer Demo Ltd" in document.text
 
-    live = auth.post("/admin/layouts/preview.json", data={"csrf_token": token, "name": "X", "html": FOOTERLESS})
+    live = auth.post(
+        "/admin/layouts/preview.json", data={"csrf_token": token, "name": "X", "html": FOOTERLESS}
+    )
     data = live.get_json()
     assert data["ok"] and len(data["problems"]) == 3 and "A headline for your news" in data["html"]
 

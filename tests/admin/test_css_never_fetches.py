@@ -1,6 +1,7 @@
 """CSS in a marketer's layout or body never makes the server fetch anything: not `@import url(http://…)` (a
 loopback listener must receive nothing), not `file://` (the file's content must not appear), and a server that
 never answers cannot hold up previews or /healthz. Saving such CSS is refused with a message that says why."""
+
 import http.server
 import re
 import socket
@@ -92,7 +93,9 @@ def secret_file(tmp_path):
 def _style(*imports: str) -> str:
     """The test layout with a <style> that imports each URL (both @import spellings) and a styled paragraph."""
     rules = " ".join(f'@import url({url}); @import "{url}";' for url in imports)
-    return LAYOUT.replace("<style>", f"<style>{rules} ").replace("{{ content }}", '<p class="leak">Hi</p>{{ content }}')
+    return LAYOUT.replace("<style>", f"<style>{rules} ").replace(
+        "{{ content }}", '<p class="leak">Hi</p>{{ content }}'
+    )
 
 
 def _assert_nothing_fetched(server: CssServer, *outputs: str, sources: tuple[str, ...] = ()):
@@ -110,12 +113,18 @@ def test_saving_css_that_loads_other_files_is_refused(app, auth, demo_form, css_
         (_style(f"{css_server.url}/a.css"), "uses @import to load a stylesheet"),
         (_style(secret_file), "uses @import to load a stylesheet"),
         (LAYOUT.replace("<style>", f"<style>@\\69mport url({css_server.url}/escaped.css); "), "uses @import"),
-        (LAYOUT.replace("<style>", f'<link rel="stylesheet" href="{css_server.url}/l.css"><style>'),
-         "links a remote stylesheet"),
+        (
+            LAYOUT.replace("<style>", f'<link rel="stylesheet" href="{css_server.url}/l.css"><style>'),
+            "links a remote stylesheet",
+        ),
     ]:
-        refused = auth.post("/admin/layouts/new", data={"csrf_token": token, "name": "Importer", "html": html})
+        refused = auth.post(
+            "/admin/layouts/new", data={"csrf_token": token, "name": "Importer", "html": html}
+        )
         assert refused.status_code == 400 and message in page(refused), html
-        live = auth.post("/admin/layouts/preview.json", data={"csrf_token": token, "name": "Importer", "html": html})
+        live = auth.post(
+            "/admin/layouts/preview.json", data={"csrf_token": token, "name": "Importer", "html": html}
+        )
         assert live.status_code == 200 and any(message in p for p in live.get_json()["problems"])
         _assert_nothing_fetched(css_server, live.get_json()["html"])
 
@@ -124,10 +133,16 @@ def test_saving_css_that_loads_other_files_is_refused(app, auth, demo_form, css_
 
     refused = auth.post("/admin/campaigns/new", data=editor_fields(auth, body_format="html", body=body))
     assert refused.status_code == 400 and "The body uses @import to load a stylesheet" in page(refused)
-    unclosed = auth.post("/admin/campaigns/new", data=editor_fields(
-        auth, body_format="html", body=f"<p>Hello</p><style>@import url({css_server.url}/open.css);"))
+    unclosed = auth.post(
+        "/admin/campaigns/new",
+        data=editor_fields(
+            auth, body_format="html", body=f"<p>Hello</p><style>@import url({css_server.url}/open.css);"
+        ),
+    )
     assert unclosed.status_code == 400 and "uses @import" in page(unclosed)  # a <style> never closed, too
-    prose = auth.post("/admin/campaigns/new", data=editor_fields(auth, body="Tip: `@import` belongs in CSS files."))
+    prose = auth.post(
+        "/admin/campaigns/new", data=editor_fields(auth, body="Tip: `@import` belongs in CSS files.")
+    )
     assert prose.status_code == 302  # words about @import outside a stylesheet are just words
     assert css_server.connections == []
 
@@ -144,20 +159,25 @@ def test_previews_and_sending_of_stored_css_fetch_nothing(app, auth, css_server,
     show_page = auth.get(f"/admin/layouts/{layout.public_id}").text  # the preview and the source as typed
     outputs = [
         auth.get(f"/admin/layouts/{layout.public_id}/preview.html").text,
-        auth.post("/admin/layouts/preview.json", data={"csrf_token": token, "name": "L",
-                                                        "html": layout.html}).get_json()["html"],
+        auth.post(
+            "/admin/layouts/preview.json", data={"csrf_token": token, "name": "L", "html": layout.html}
+        ).get_json()["html"],
         auth.get(f"/admin/campaigns/{campaign.public_id}/preview").text,
         auth.get(f"/admin/campaigns/{campaign.public_id}/preview.html").text,
     ]
     assert 'class="leak"' in outputs[0] and "Hi" in outputs[0]  # the layout did render
     assert send_test_messages(campaign.id, ["tester@example.com"]) == 1  # the workers' code path
-    raw = db.session.execute(select(OutboxMessage.raw).where(OutboxMessage.rcpt_to == "tester@example.com")).scalar_one()
+    raw = db.session.execute(
+        select(OutboxMessage.raw).where(OutboxMessage.rcpt_to == "tester@example.com")
+    ).scalar_one()
     _assert_nothing_fetched(css_server, *outputs, raw.decode("utf-8", "replace"), sources=(show_page,))
 
 
 def _logged_in_session(base: str) -> requests.Session:
     session = requests.Session()
-    login(RequestsClient(session, base), "owner@example.com", "correct horse battery")  # with the second factor
+    login(
+        RequestsClient(session, base), "owner@example.com", "correct horse battery"
+    )  # with the second factor
     return session
 
 

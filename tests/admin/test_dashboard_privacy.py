@@ -1,4 +1,5 @@
 """The dashboard shows open, due-soon and overdue privacy requests to the people who handle them."""
+
 import re
 from datetime import timedelta
 

@@ -1,4 +1,5 @@
 """Deliverability (REQUIREMENTS B1, B4): the admin page, `flask doctor` offline and against a real DNS server."""
+
 import re
 
 import pytest
@@ -12,8 +13,9 @@ from tests.sending.bounce_support import report, send_campaign, subscribers
 from tests.support.http import csrf_token
 
 # Nothing listens on port 1: DNS "is unreachable" the same way on every machine, with or without internet.
-OFFLINE = pytest.mark.config(DNS_NAMESERVERS=["127.0.0.1:1"], DNS_TIMEOUT_SECONDS=0.5,
-                             MAILER_COMPLAINTS_ADDRESS="fbl@example.com")
+OFFLINE = pytest.mark.config(
+    DNS_NAMESERVERS=["127.0.0.1:1"], DNS_TIMEOUT_SECONDS=0.5, MAILER_COMPLAINTS_ADDRESS="fbl@example.com"
+)
 
 
 def _keygen(runner) -> str:
@@ -37,7 +39,10 @@ def test_empty_state(auth):
     page = auth.get("/admin/deliverability")
     assert page.status_code == 200
     assert 'aria-current="page" href="/admin/deliverability">Deliverability</a>' in page.text
-    assert "No bounces or complaints yet" in page.text and "No campaign mail sent in the last 14 days" in page.text
+    assert (
+        "No bounces or complaints yet" in page.text
+        and "No campaign mail sent in the last 14 days" in page.text
+    )
     assert "No DKIM key for example.com" in page.text
     assert "flask --app wsgi dkim keygen example.com --selector s" in page.text
 
@@ -72,8 +77,11 @@ def test_page_shows_records_to_publish_reports_and_complaint_rate(app, auth, run
     assert "operator alert" in text and "suppressed" in text
     # B4: today's complaint rate for the domain.
     today = utcnow().date().isoformat()
-    assert re.search(rf"<td>{today}</td><td>example.com</td><td class=\"text-end\">3</td>"
-                     rf"<td class=\"text-end\">1</td>\s*<td class=\"text-end\">33.33 %", page.text)
+    assert re.search(
+        rf"<td>{today}</td><td>example.com</td><td class=\"text-end\">3</td>"
+        rf"<td class=\"text-end\">1</td>\s*<td class=\"text-end\">33.33 %",
+        page.text,
+    )
     assert campaign.name in text
 
 
@@ -131,20 +139,27 @@ def dns_zone(app):
 
 def test_readiness_against_real_dns_all_published(app, app_ctx, runner, dns_zone):
     value = "".join(re.findall(r'"([^"]*)"', _keygen(runner)))
-    dns_zone.records.update({
-        ("example.com", "TXT"): ["v=spf1 mx ip4:192.0.2.10 ~all", "google-site-verification=abc"],
-        ("s2026._domainkey.example.com", "TXT"): [value],
-        ("_dmarc.example.com", "TXT"): ["v=DMARC1; p=quarantine; rua=mailto:dmarc@example.com"],
-        ("example.com", "MX"): ["10 mx.example.com."],
-    })
+    dns_zone.records.update(
+        {
+            ("example.com", "TXT"): ["v=spf1 mx ip4:192.0.2.10 ~all", "google-site-verification=abc"],
+            ("s2026._domainkey.example.com", "TXT"): [value],
+            ("_dmarc.example.com", "TXT"): ["v=DMARC1; p=quarantine; rua=mailto:dmarc@example.com"],
+            ("example.com", "MX"): ["10 mx.example.com."],
+        }
+    )
 
     report_ = readiness(refresh=True)
     result = runner.invoke(args=["doctor"])
 
     assert report_.dns_error == "" and report_.ready, report_
     [domain] = report_.domains
-    assert {c.name: c.status for c in domain.checks} == {"SPF": "ok", "DKIM": "ok", "DMARC": "ok",
-                                                         "From alignment": "ok", "Bounce mailbox": "ok"}
+    assert {c.name: c.status for c in domain.checks} == {
+        "SPF": "ok",
+        "DKIM": "ok",
+        "DMARC": "ok",
+        "From alignment": "ok",
+        "Bounce mailbox": "ok",
+    }
     assert result.exit_code == 0 and "[ok]      DNS: answering" in result.output
     assert "[ok]      DKIM: Selector s2026: the published key matches ours (RSA-2048)." in result.output
 
@@ -152,10 +167,12 @@ def test_readiness_against_real_dns_all_published(app, app_ctx, runner, dns_zone
 def test_readiness_against_real_dns_reports_what_is_wrong(app, app_ctx, runner, dns_zone):
     _keygen(runner)
     stale = "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAstale"
-    dns_zone.records.update({
-        ("example.com", "TXT"): ["v=spf1 mx ~all", "v=spf1 include:relay.example ~all"],
-        ("s2026._domainkey.example.com", "TXT"): [stale],
-    })
+    dns_zone.records.update(
+        {
+            ("example.com", "TXT"): ["v=spf1 mx ~all", "v=spf1 include:relay.example ~all"],
+            ("s2026._domainkey.example.com", "TXT"): [stale],
+        }
+    )
 
     domain = readiness(refresh=True).domains[0]
     checks = {c.name: c for c in domain.checks}
@@ -163,7 +180,10 @@ def test_readiness_against_real_dns_reports_what_is_wrong(app, app_ctx, runner, 
 
     assert checks["SPF"].status == "fail" and "2 SPF records at example.com" in checks["SPF"].detail
     assert checks["DKIM"].status == "fail" and "is not the one we sign with" in checks["DKIM"].detail
-    assert checks["DMARC"].status == "fail" and checks["DMARC"].detail == "No DMARC record at _dmarc.example.com."
+    assert (
+        checks["DMARC"].status == "fail"
+        and checks["DMARC"].detail == "No DMARC record at _dmarc.example.com."
+    )
     assert checks["Bounce mailbox"].status == "warn"
     assert result.exit_code == 1
 
@@ -173,6 +193,8 @@ def test_alignment_names_an_envelope_domain_that_is_not_aligned(app, app_ctx, ru
     _keygen(runner)
     checks = {c.name: c for c in readiness(refresh=True).domains[0].checks}
     assert checks["From alignment"].status == "warn"
-    assert "envelope domain mailer-bounces.example: not aligned with From example.com" in \
-        checks["From alignment"].detail
+    assert (
+        "envelope domain mailer-bounces.example: not aligned with From example.com"
+        in checks["From alignment"].detail
+    )
     assert checks["SPF"].record.zone_line == 'mailer-bounces.example. IN TXT "v=spf1 mx ~all"'

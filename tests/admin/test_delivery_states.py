@@ -1,4 +1,5 @@
 """The campaign page, its progress JSON and the uncertain list show every delivery state: how many and why."""
+
 import html
 import re
 
@@ -27,7 +28,9 @@ def test_campaign_page_has_a_row_per_state_with_counts_and_grouped_reasons(auth)
         assert re.search(rf"\b{count}\b", state_row(text, status).split("Deliveries")[0]), status
     queued = state_row(text, "queued")
     assert "Queued" in queued and " 6 " in queued
-    assert "will retry at … UTC: 451 4.3.0 Mailbox temporarily unavailable ×3" in queued  # two times, one reason
+    assert (
+        "will retry at … UTC: 451 4.3.0 Mailbox temporarily unavailable ×3" in queued
+    )  # two times, one reason
     failed = state_row(text, "failed")
     assert "550 5.1.1 <address>: Recipient address rejected: User unknown ×2" in failed
     assert "gave up after 5 attempts: 421 4.7.0 Try again later ×1" in failed
@@ -44,9 +47,14 @@ def test_progress_json_carries_the_states_for_the_live_page(auth):
     data = auth.get(f"/admin/campaigns/{campaign.public_id}/progress.json").get_json()
     states = data["states"]
     assert set(states) == {"queued", "sending", "sent", "skipped", "failed", "bounced", "uncertain"}
-    assert states["uncertain"]["count"] == 4 and states["sent"] == {"count": 5, "reasons": [], "other_reasons": 0}
+    assert states["uncertain"]["count"] == 4 and states["sent"] == {
+        "count": 5,
+        "reasons": [],
+        "other_reasons": 0,
+    }
     assert states["queued"]["reasons"] == [
-        {"reason": "will retry at … UTC: 451 4.3.0 Mailbox temporarily unavailable", "count": 3}]
+        {"reason": "will retry at … UTC: 451 4.3.0 Mailbox temporarily unavailable", "count": 3}
+    ]
     # the numbers the progress panel already showed still agree with the table
     assert data["uncertain"] == 4 and data["sent"] == 5 and data["failed"] == 3
 
@@ -62,7 +70,9 @@ def test_uncertain_list_explains_pages_by_keyset_and_never_shows_addresses(auth)
     assert first.status_code == 200
     text = page(first)
     assert "The relay may or may not have received them: resending may deliver\n    twice." not in text
-    assert "The relay may or may not have received them: resending may deliver twice." in " ".join(text.split())
+    assert "The relay may or may not have received them: resending may deliver twice." in " ".join(
+        text.split()
+    )
     assert "64 uncertain deliveries" in re.sub(r"<[^>]+>", "", text)
     assert text.count("contact ") >= 50 and "@example.net" not in text
     assert "the worker stopped during the SMTP transaction" in text

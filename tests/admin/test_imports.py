@@ -1,4 +1,5 @@
 """CSV import: the admin page and the CLI, through the same consent rules as every other door."""
+
 import io
 
 import pytest
@@ -14,19 +15,29 @@ from mailer.contacts.operations import email_hash
 from mailer.contacts.suppression import suppress
 from tests.support.http import csrf_token
 
-CSV = (b"email;name\n"
-       b"ann@example.com;Ann\n"
-       b"not-an-address;Nobody\n"
-       b"gone@example.com;Gone\n"
-       b"left@example.com;Left\n"
-       b"Ann@Example.com;Ann again\n")
+CSV = (
+    b"email;name\n"
+    b"ann@example.com;Ann\n"
+    b"not-an-address;Nobody\n"
+    b"gone@example.com;Gone\n"
+    b"left@example.com;Left\n"
+    b"Ann@Example.com;Ann again\n"
+)
 
 
 def upload(client, demo_list, data=CSV, mode="double_opt_in", statement="", filename="people.csv"):
     page = client.get("/admin/imports/new")
-    return client.post("/admin/imports/new", data={
-        "csrf_token": csrf_token(page.text), "list_id": demo_list.id, "mode": mode, "consent_statement": statement,
-        "file": (io.BytesIO(data), filename)}, content_type="multipart/form-data")
+    return client.post(
+        "/admin/imports/new",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "list_id": demo_list.id,
+            "mode": mode,
+            "consent_statement": statement,
+            "file": (io.BytesIO(data), filename),
+        },
+        content_type="multipart/form-data",
+    )
 
 
 @pytest.fixture
@@ -51,7 +62,12 @@ def test_double_opt_in_import_invites_and_respects_every_refusal(auth, demo_list
     job = db.session.execute(select(ContactImport)).scalar_one()
     progress = auth.get(f"/admin/imports/{job.public_id}/progress").get_json()
     assert progress["status"] == "done" and progress["processed"] == 5 and progress["invited"] == 1
-    assert progress["skipped"] == {"invalid_address": 1, "suppressed": 1, "unsubscribed": 1, "already_pending": 1}
+    assert progress["skipped"] == {
+        "invalid_address": 1,
+        "suppressed": 1,
+        "unsubscribed": 1,
+        "already_pending": 1,
+    }
     ann = db.session.execute(select(Contact).where(Contact.email == "ann@example.com")).scalar_one()
     assert [s.status for s in ann.subscriptions] == ["pending"]  # only confirmed by the person
     [event] = db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "requested")).scalars()
@@ -69,8 +85,12 @@ def test_prior_consent_needs_a_statement_which_becomes_the_proof(auth, demo_list
     assert refused.status_code == 400 and "Describe where and how" in refused.text
     assert db.session.execute(select(ContactImport)).first() is None
     statement = "Paper sign-up sheets at the 2025 trade fair, archived in the Berlin office."
-    assert upload(auth, demo_list, data=b"email\nbea@example.com\n", mode="has_consent",
-                  statement=statement).status_code == 302
+    assert (
+        upload(
+            auth, demo_list, data=b"email\nbea@example.com\n", mode="has_consent", statement=statement
+        ).status_code
+        == 302
+    )
     worker.drain()
     bea = db.session.execute(select(Contact).where(Contact.email == "bea@example.com")).scalar_one()
     assert [s.status for s in bea.subscriptions] == ["confirmed"]
@@ -78,12 +98,15 @@ def test_prior_consent_needs_a_statement_which_becomes_the_proof(auth, demo_list
     assert event.action == "granted" and event.details["statement"] == statement
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "Choose a CSV file"),
-    (b"name,phone\nAnn,123\n", "one must be"),
-    (b"email\n", "no contacts"),
-    (b"\xff\xfe\x00\x01" * 10, "one must be"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "Choose a CSV file"),
+        (b"name,phone\nAnn,123\n", "one must be"),
+        (b"email\n", "no contacts"),
+        (b"\xff\xfe\x00\x01" * 10, "one must be"),
+    ],
+)
 def test_unusable_files_are_refused_with_a_reason(auth, demo_list, data, message):
     response = upload(auth, demo_list, data=data)
     assert response.status_code == 400 and message in response.text
@@ -123,6 +146,13 @@ def test_a_file_larger_than_the_old_256_kib_cap_is_imported(auth, demo_list, wor
 
 def test_other_admin_forms_keep_the_small_request_limit(auth, demo_list):
     page = auth.get("/admin/lists/new")
-    response = auth.post("/admin/lists/new", data={"csrf_token": csrf_token(page.text), "name": "Big",
-                                                    "description": "d" * 400_000, "visibility": "public"})
+    response = auth.post(
+        "/admin/lists/new",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "name": "Big",
+            "description": "d" * 400_000,
+            "visibility": "public",
+        },
+    )
     assert response.status_code == 413 and "What you sent is too large." in response.text

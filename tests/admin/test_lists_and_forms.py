@@ -1,4 +1,5 @@
 """Creating a list and a sign-up form through the admin, and using the form right away."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -28,7 +29,9 @@ def test_create_a_list(app, auth):
     shown = page(auth.get(response.headers["Location"]))
     assert "List “Weekly digest” created." in shown and "The week's best, every Friday." in shown
     assert "Weekly digest" in page(auth.get("/admin/lists"))
-    purpose = db.session.execute(select(Purpose).where(Purpose.list_id == _list_id("Weekly digest"))).scalar_one()
+    purpose = db.session.execute(
+        select(Purpose).where(Purpose.list_id == _list_id("Weekly digest"))
+    ).scalar_one()
     assert purpose.kind == "list"  # every list is a consent purpose of its own
 
 
@@ -55,8 +58,15 @@ def _new_form(client, **fields):
 def test_create_a_form_and_sign_up_through_it(app, auth, worker):
     _create_list(auth)
     list_id = _list_id("Weekly digest")
-    response = _new_form(auth, name="Footer form", slug="footer", title="Get the weekly digest", lists=[list_id],
-                         intro="Every Friday.", success_message="Thanks! Check your inbox to confirm.")
+    response = _new_form(
+        auth,
+        name="Footer form",
+        slug="footer",
+        title="Get the weekly digest",
+        lists=[list_id],
+        intro="Every Friday.",
+        success_message="Thanks! Check your inbox to confirm.",
+    )
     assert response.status_code == 302, page(response)
     shown = page(auth.get(response.headers["Location"]))
     assert "Form saved (wording version 1)." in shown
@@ -82,14 +92,17 @@ def test_a_form_snippet_is_a_plain_form_posting_to_the_hosted_url(app, auth, dem
     assert "consent" not in names  # every box unticked
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"slug": "demo"}, "Another form already uses that slug."),
-    ({"slug": "Not A Slug!"}, "The slug may use lower-case letters"),
-    ({"lists": None}, "Choose at least one list for the form to offer."),
-    ({"allowed_origins": "shop.example/path"}, "is not an origin like https://www.example.com"),
-    ({"min_age": "12"}, "Number must be between 13 and 21."),
-    ({"redirect_url": "javascript:alert(1)"}, "The redirect URL must be a full http(s) address."),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"slug": "demo"}, "Another form already uses that slug."),
+        ({"slug": "Not A Slug!"}, "The slug may use lower-case letters"),
+        ({"lists": None}, "Choose at least one list for the form to offer."),
+        ({"allowed_origins": "shop.example/path"}, "is not an origin like https://www.example.com"),
+        ({"min_age": "12"}, "Number must be between 13 and 21."),
+        ({"redirect_url": "javascript:alert(1)"}, "The redirect URL must be a full http(s) address."),
+    ],
+)
 def test_form_mistakes_are_explained(app, auth, demo_form, fields, message):
     list_id = demo_form.lists[0].id
     response = _new_form(auth, **{"name": "Another", "slug": "another", "lists": [list_id], **fields})
@@ -99,8 +112,14 @@ def test_form_mistakes_are_explained(app, auth, demo_form, fields, message):
 
 
 def test_form_with_allowed_origins_and_minimum_age(app, auth, demo_form):
-    response = _new_form(auth, name="Shop", slug="shop", lists=[demo_form.lists[0].id], min_age="16",
-                         allowed_origins="https://Shop.Example/\nhttps://www.shop.example:8443")
+    response = _new_form(
+        auth,
+        name="Shop",
+        slug="shop",
+        lists=[demo_form.lists[0].id],
+        min_age="16",
+        allowed_origins="https://Shop.Example/\nhttps://www.shop.example:8443",
+    )
     assert response.status_code == 302
     db.session.expire_all()
     form = db.session.execute(select(Form).where(Form.slug == "shop")).scalar_one()

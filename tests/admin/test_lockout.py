@@ -1,5 +1,6 @@
 """Per-account lockout: wrong passwords from any address lock the account, longer each time, and its owner is told
 by email; the login page answers the same for locked, wrong and unknown accounts, in the same time."""
+
 import time
 from datetime import timedelta
 
@@ -21,8 +22,11 @@ FAILED = "Wrong email or password."
 
 def _attempt(client, email: str, password: str, ip: str):
     token = csrf_token(client.get("/admin/login", environ_base={"REMOTE_ADDR": ip}).text)
-    return client.post("/admin/login", data={"email": email, "password": password, "csrf_token": token},
-                       environ_base={"REMOTE_ADDR": ip})
+    return client.post(
+        "/admin/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": ip},
+    )
 
 
 def _marketer(app):
@@ -39,7 +43,9 @@ def _account(app) -> StaffUser:
 
 
 @pytest.mark.config(STAFF_LOCKOUT_THRESHOLD=5, STAFF_LOCKOUT_SECONDS=60)
-def test_wrong_passwords_from_many_addresses_lock_the_account_and_email_its_owner(app, client, smtp_server, worker):
+def test_wrong_passwords_from_many_addresses_lock_the_account_and_email_its_owner(
+    app, client, smtp_server, worker
+):
     _marketer(app)
     for i in range(5):  # one guess from each of five addresses: no per-IP limit is reached
         answer = _attempt(client, "mia@example.com", f"guess number {i}", f"198.51.100.{i + 1}")
@@ -48,7 +54,9 @@ def test_wrong_passwords_from_many_addresses_lock_the_account_and_email_its_owne
     assert locked.locked_until is not None
     assert timedelta(seconds=55) < locked.locked_until - utcnow() <= timedelta(seconds=60)
 
-    right = _attempt(client, "mia@example.com", PASSWORD, "203.0.113.9")  # even the right password, from elsewhere
+    right = _attempt(
+        client, "mia@example.com", PASSWORD, "203.0.113.9"
+    )  # even the right password, from elsewhere
     assert right.status_code == 401 and FAILED in page(right)
     assert client.get("/admin/lists").status_code == 302
 
@@ -95,16 +103,22 @@ def test_locked_wrong_and_unknown_accounts_answer_alike(app, client):
     floor = max(0.15, (time.perf_counter() - started) * 3)
     app.config["STAFF_LOGIN_FLOOR_MS"] = int(floor * 1000)
 
-    cases = {"locked, right password": ("mia@example.com", PASSWORD), "wrong password": ("sam@example.com", "nope nope"),
-             "unknown address": ("nobody@example.com", PASSWORD)}
+    cases = {
+        "locked, right password": ("mia@example.com", PASSWORD),
+        "wrong password": ("sam@example.com", "nope nope"),
+        "unknown address": ("nobody@example.com", PASSWORD),
+    }
     timings = {}
     for attempt in range(2):  # the fastest of a few tries: a busy machine stalls single requests at random
         for name, (email, password) in cases.items():
             ip = f"203.0.113.{10 + attempt * 3 + len(timings)}"
             token = csrf_token(client.get("/admin/login", environ_base={"REMOTE_ADDR": ip}).text)
             started = time.perf_counter()
-            answer = client.post("/admin/login", data={"email": email, "password": password, "csrf_token": token},
-                                 environ_base={"REMOTE_ADDR": ip})
+            answer = client.post(
+                "/admin/login",
+                data={"email": email, "password": password, "csrf_token": token},
+                environ_base={"REMOTE_ADDR": ip},
+            )
             timings[name] = min(timings.get(name, 99), time.perf_counter() - started)
             assert answer.status_code == 401 and FAILED in page(answer), name
     assert all(t >= floor for t in timings.values()), (floor, timings)

@@ -1,4 +1,5 @@
 """The local outbox (embedded mode): every message browsable as HTML (sandboxed), text, headers and raw source."""
+
 import re
 
 from sqlalchemy import select
@@ -27,7 +28,9 @@ def test_outbox_lists_and_shows_a_stored_message(app, auth, demo_form, worker):
     text = page(shown)
     assert shown.status_code == 200 and SUBJECT in text
     assert re.search(r"http://localhost/confirm/[A-Za-z0-9_.\-]+", text)  # the text part
-    assert message.message_id in text and "Content-Type: multipart/alternative" in text  # headers and raw source
+    assert (
+        message.message_id in text and "Content-Type: multipart/alternative" in text
+    )  # headers and raw source
     assert f'sandbox src="/admin/outbox/{message.public_id}/html"' in shown.text
     assert "<b>Bold</b>" not in shown.text  # the name someone typed is shown as text, never as markup
 
@@ -66,7 +69,9 @@ def test_campaign_messages_are_listed_under_their_subject_as_marketing(app, auth
     db.session.expire_all()
     stored = db.session.execute(select(OutboxMessage).order_by(OutboxMessage.rcpt_to)).scalars().all()
     assert [(m.rcpt_to, m.subject, m.category) for m in stored] == [
-        (person.email, f"Spring news for {person.name.split()[0]} — ünïcode", "marketing") for person in people]
+        (person.email, f"Spring news for {person.name.split()[0]} — ünïcode", "marketing")
+        for person in people
+    ]
     assert all(m.message_id.startswith("<") and m.message_id in m.raw.decode() for m in stored)
     index = page(auth.get("/admin/outbox"))
     assert "Spring news for Person0 — ünïcode" in index and "(no subject)" not in index
@@ -89,12 +94,16 @@ def test_reading_a_tracked_message_in_the_outbox_is_not_an_open_or_a_click(app, 
     campaigns.start_campaign(db.session.get(Campaign, campaign.id))
     db.session.commit()
     worker.drain()
-    message = db.session.execute(select(OutboxMessage).where(OutboxMessage.category == "marketing")).scalar_one()
+    message = db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.category == "marketing")
+    ).scalar_one()
     raw = page(auth.get(f"/admin/outbox/{message.public_id}"))
     assert "/t/o/" in raw and "/t/c/" in raw  # as sent, in the raw source
 
     pending = buffer_for(app).pending()
     preview = auth.get(f"/admin/outbox/{message.public_id}/html").text
     assert "/t/o/" not in preview and "/t/c/" not in preview
-    assert 'href="https://example.org/news?id=7&amp;lang=en"' in preview and "data:image/gif;base64," in preview
+    assert (
+        'href="https://example.org/news?id=7&amp;lang=en"' in preview and "data:image/gif;base64," in preview
+    )
     assert buffer_for(app).pending() == pending  # looking at it recorded nothing

@@ -1,5 +1,6 @@
 """The outbox holds other people's secret links: only owners and admins read it, and even they see only the links
 they may use (confirmation links; invitations they could have sent). Nobody else obtains an invitation link."""
+
 import quopri
 
 import pytest
@@ -25,8 +26,10 @@ PERSONAL_PATHS = ("/privacy/verify/", "/privacy/download/", "/p/", "/u/")
 
 
 def _invite(app, client, email: str, role: str) -> None:
-    response = client.post("/admin/staff", data={"csrf_token": csrf_token(client.get("/admin/staff").text),
-                                                 "email": email, "role": role})
+    response = client.post(
+        "/admin/staff",
+        data={"csrf_token": csrf_token(client.get("/admin/staff").text), "email": email, "role": role},
+    )
     assert response.status_code == 302, page(response)
     drain(app)
 
@@ -34,8 +37,15 @@ def _invite(app, client, email: str, role: str) -> None:
 def _message_to(app, address: str) -> str:
     """The public id of the newest message to an address."""
     with app.app_context():
-        return db.session.execute(select(OutboxMessage.public_id).where(OutboxMessage.rcpt_to == address)
-                                  .order_by(OutboxMessage.id.desc())).scalars().first()
+        return (
+            db.session.execute(
+                select(OutboxMessage.public_id)
+                .where(OutboxMessage.rcpt_to == address)
+                .order_by(OutboxMessage.id.desc())
+            )
+            .scalars()
+            .first()
+        )
 
 
 def _views(client, public_id: str) -> str:
@@ -68,8 +78,13 @@ def test_a_viewer_cannot_make_themself_admin_through_an_invitation(app, worker):
         [link] = links_in_mail(app, "new-admin@example.com", "/admin/invite/")
         world = _world(app)
     token = link.rsplit("/", 1)[1]
-    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("admin.") and "GET" in r.methods
-             and r.endpoint not in ("admin.login", "admin.setup", "admin.invite_accept")]
+    rules = [
+        r
+        for r in app.url_map.iter_rules()
+        if r.endpoint.startswith("admin.")
+        and "GET" in r.methods
+        and r.endpoint not in ("admin.login", "admin.setup", "admin.invite_accept")
+    ]
     for role in ("viewer", "marketer", "privacy"):
         reader = staff_client(app, role)
         assert reader.get("/admin/outbox").status_code == 403
@@ -94,10 +109,14 @@ def _mail_with_every_personal_link(app, worker) -> list[str]:
         privacy_mail.send_export_link(req.id)
         send_link_email(person.id)
         db.session.commit()
-        messages = db.session.execute(select(OutboxMessage).where(OutboxMessage.rcpt_to == person.email)).scalars()
+        messages = db.session.execute(
+            select(OutboxMessage).where(OutboxMessage.rcpt_to == person.email)
+        ).scalars()
         sent = [(m.public_id, quopri.decodestring(m.raw).decode("utf-8", "replace")) for m in messages]
     base = app.config["MAILER_BASE_URL"]
-    assert all(base + path in "".join(raw for _, raw in sent) for path in PERSONAL_PATHS)  # the mail carries them
+    assert all(
+        base + path in "".join(raw for _, raw in sent) for path in PERSONAL_PATHS
+    )  # the mail carries them
     return [public_id for public_id, _ in sent]
 
 
@@ -141,7 +160,13 @@ def test_invitation_links_are_shown_only_to_who_could_have_sent_them(app, worker
         [link] = links_in_mail(app, "marketer@example.com", "/admin/invite/")
     invitee = app.test_client()
     form = invitee.get(link)
-    accepted = invitee.post(link, data={"csrf_token": csrf_token(form.text), "password": "my very own secret phrase",
-                                        "confirm": "my very own secret phrase"})
+    accepted = invitee.post(
+        link,
+        data={
+            "csrf_token": csrf_token(form.text),
+            "password": "my very own secret phrase",
+            "confirm": "my very own secret phrase",
+        },
+    )
     assert accepted.status_code == 302
     assert "/admin/invite/" not in _views(owner, to_marketer)  # a used link is shown to nobody

@@ -1,5 +1,6 @@
 """The permission map is complete and default deny: every admin route has an entry with exactly its methods,
 every entry names a real route, and a route nobody declared answers 403 to everyone (logged by name)."""
+
 import logging
 
 from mailer.admin import permissions
@@ -24,8 +25,11 @@ def test_every_admin_route_is_in_the_map_with_its_methods(app):
     routes = _admin_routes(app)
     undeclared = sorted(set(routes) - set(permissions.RULES))
     assert not undeclared, f"admin endpoints missing from mailer/admin/permissions.py RULES: {undeclared}"
-    wrong = {endpoint: (sorted(routes[endpoint]), sorted(permissions.RULES[endpoint]))
-             for endpoint in routes if set(permissions.RULES[endpoint]) != routes[endpoint]}
+    wrong = {
+        endpoint: (sorted(routes[endpoint]), sorted(permissions.RULES[endpoint]))
+        for endpoint in routes
+        if set(permissions.RULES[endpoint]) != routes[endpoint]
+    }
     assert not wrong, f"methods of the route vs. methods in the map: {wrong}"
 
 
@@ -44,8 +48,12 @@ def test_every_entry_names_known_roles_only():
 
 
 def test_an_undeclared_admin_route_answers_403_to_every_role_and_is_logged(app, client, caplog):
-    app.add_url_rule("/admin/forgotten", endpoint="admin.forgotten_page", view_func=lambda: "secret page",
-                     methods=["GET", "POST"])
+    app.add_url_rule(
+        "/admin/forgotten",
+        endpoint="admin.forgotten_page",
+        view_func=lambda: "secret page",
+        methods=["GET", "POST"],
+    )
     assert client.get("/admin/forgotten").status_code == 403  # not even a login redirect
     with app.app_context():
         for role in ROLES:

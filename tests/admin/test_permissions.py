@@ -1,4 +1,5 @@
 """Every admin route, walked as every role: the one permission hook answers 403 exactly where the map says so."""
+
 from datetime import datetime
 
 import pytest
@@ -19,8 +20,17 @@ from tests.support.privacy import define_fields, fill_fields
 
 PASSWORD = "correct horse battery"
 # Pages of this module and the pages every role reads: each must render (200) for every role allowed to see it.
-OWN_PAGES = ("admin.privacy", "admin.settings", "admin.audit", "admin.staff", "admin.retention", "admin.contact",
-             "admin.dashboard", "admin.lists", "admin.list_show")
+OWN_PAGES = (
+    "admin.privacy",
+    "admin.settings",
+    "admin.audit",
+    "admin.staff",
+    "admin.retention",
+    "admin.contact",
+    "admin.dashboard",
+    "admin.lists",
+    "admin.list_show",
+)
 # Hand-written expectations for the rules that matter most (the walk below checks every route against the map).
 EXPECTED = {
     ("admin.privacy_requests", "GET"): {"owner", "admin", "privacy"},
@@ -74,7 +84,9 @@ def _world(app):
     request = open_request("access", "email", contact=contact)
     recipient = privacy_settings.save_recipient(privacy_settings.RecipientInput(name="Relay Ltd"))
     other = create_staff("other@example.com", PASSWORD, "viewer")
-    invite = StaffInvite(email="invited@example.com", role="viewer", nonce="n", expires_at=datetime(2999, 1, 1))
+    invite = StaffInvite(
+        email="invited@example.com", role="viewer", nonce="n", expires_at=datetime(2999, 1, 1)
+    )
     db.session.add(invite)
     layout = db.session.execute(select(Layout)).scalars().first()
     outbox = db.session.execute(select(OutboxMessage)).scalars().first()
@@ -83,14 +95,26 @@ def _world(app):
     form = seed_demo()
     db.session.commit()
     by_prefix = [
-        ("admin.privacy_contact", target.public_id), ("admin.privacy_request", request.public_id),
-        ("admin.analytics_list", campaign.lists[0].public_id), ("admin.list", campaign.lists[0].public_id),
-        ("admin.analytics_campaign", campaign.public_id), ("admin.campaign", campaign.public_id),
-        ("admin.contact", contact.public_id), ("admin.form", form.public_id),
-        ("admin.layout", layout.public_id if layout else "nope"), ("admin.outbox", outbox.public_id if outbox else "nope"),
-        ("admin.settings_recipient", recipient.public_id), ("admin.staff_invite", invite.public_id),
+        ("admin.privacy_contact", target.public_id),
+        ("admin.privacy_request", request.public_id),
+        ("admin.analytics_list", campaign.lists[0].public_id),
+        ("admin.list", campaign.lists[0].public_id),
+        ("admin.analytics_campaign", campaign.public_id),
+        ("admin.campaign", campaign.public_id),
+        ("admin.contact", contact.public_id),
+        ("admin.form", form.public_id),
+        ("admin.layout", layout.public_id if layout else "nope"),
+        ("admin.outbox", outbox.public_id if outbox else "nope"),
+        ("admin.settings_recipient", recipient.public_id),
+        ("admin.staff_invite", invite.public_id),
     ]
-    return {"by_prefix": by_prefix, "user_id": other.id, "key": "postcode", "field_key": "health", "prefix": "nope"}
+    return {
+        "by_prefix": by_prefix,
+        "user_id": other.id,
+        "key": "postcode",
+        "field_key": "health",
+        "prefix": "nope",
+    }
 
 
 def _url(rule, world) -> str:
@@ -114,8 +138,14 @@ def test_every_admin_route_as_each_role(app, client, role):
         db.session.commit()
     login(client, f"{role}-walker@example.com", PASSWORD)
     token = csrf_token(client.get("/admin/").text)
-    rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("admin.") and r.endpoint != "admin.static"),
-                   key=lambda r: (r.endpoint in LOGGING_OUT, r.endpoint))
+    rules = sorted(
+        (
+            r
+            for r in app.url_map.iter_rules()
+            if r.endpoint.startswith("admin.") and r.endpoint != "admin.static"
+        ),
+        key=lambda r: (r.endpoint in LOGGING_OUT, r.endpoint),
+    )
     seen = []
     for method in ("GET", "POST"):
         for rule in rules:

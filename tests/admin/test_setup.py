@@ -1,4 +1,5 @@
 """First run: /admin/setup creates the owner, only with the printed token and only while no account exists."""
+
 import time
 
 import pytest
@@ -12,7 +13,11 @@ from tests.support.html_forms import submit_form
 from tests.support.http import enrol_totp
 from tests.support.signup import page, signed_at
 
-ACCOUNT = {"email": "first@example.com", "password": "a fine long password", "confirm": "a fine long password"}
+ACCOUNT = {
+    "email": "first@example.com",
+    "password": "a fine long password",
+    "confirm": "a fine long password",
+}
 
 
 def _staff() -> list[tuple[str, str]]:
@@ -37,7 +42,9 @@ def test_setup_creates_the_owner_and_logs_in(app, client, setup_url):
     assert "Welcome! Your owner account is ready." in page(enrolment)
     assert "Set up your authenticator app" in page(enrolment) and "<svg" in enrolment.text
     recovery = enrol_totp(client, "first@example.com", held.headers["Location"])
-    assert len(AUTHENTICATOR.recovery_codes["first@example.com"]) == 10 and "shown only this time" in page(recovery)
+    assert len(AUTHENTICATOR.recovery_codes["first@example.com"]) == 10 and "shown only this time" in page(
+        recovery
+    )
     assert client.get("/admin/").status_code == 200
     assert _staff() == [("first@example.com", "owner")]
     staff_list = page(client.get("/admin/staff"))  # setting up logged them in: not "never"
@@ -70,11 +77,14 @@ def test_setup_is_closed_once_an_account_exists(app, client, setup_url):
     assert _staff() == [("someone@example.com", "owner")]
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"password": "short", "confirm": "short"}, "Field must be between 10 and 1024 characters long."),
-    ({"confirm": "something else entirely"}, "The passwords don't match."),
-    ({"email": "not an address"}, "doesn't look like an email address"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"password": "short", "confirm": "short"}, "Field must be between 10 and 1024 characters long."),
+        ({"confirm": "something else entirely"}, "The passwords don't match."),
+        ({"email": "not an address"}, "doesn't look like an email address"),
+    ],
+)
 def test_setup_explains_what_to_fix(app, client, setup_url, changes, message):
     shown = client.get(setup_url)
     response = submit_form(client, setup_url, shown.text, **{**ACCOUNT, **changes})

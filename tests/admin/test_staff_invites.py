@@ -1,5 +1,6 @@
 """Staff invitations: nobody sets a password for someone else; the invitee chooses theirs through a signed,
 purpose-salted, expiring, single-use link sent through the outbox. Pending invitations can be sent again or revoked."""
+
 import re
 import time
 
@@ -29,18 +30,27 @@ def _owner(client) -> str:
 
 
 def _invite(app, client, token, email="ivy@example.com", role="marketer"):
-    response = client.post("/admin/staff", data={"csrf_token": token, "email": email, "role": role},
-                           follow_redirects=True)
+    response = client.post(
+        "/admin/staff", data={"csrf_token": token, "email": email, "role": role}, follow_redirects=True
+    )
     drain(app)
     return response
 
 
 def _accept(client, link, password=NEW_PASSWORD, confirm=None):
     form = client.get(link)
-    if form.status_code != 200:  # an unusable link shows no form: post as a forger would, with a valid CSRF token
+    if (
+        form.status_code != 200
+    ):  # an unusable link shows no form: post as a forger would, with a valid CSRF token
         form = client.get("/admin/login")
-    return client.post(link, data={"csrf_token": csrf_token(form.text), "password": password,
-                                   "confirm": password if confirm is None else confirm})
+    return client.post(
+        link,
+        data={
+            "csrf_token": csrf_token(form.text),
+            "password": password,
+            "confirm": password if confirm is None else confirm,
+        },
+    )
 
 
 def test_an_invitee_sets_their_own_password_once(app, app_ctx, worker, client):
@@ -84,8 +94,9 @@ def test_sending_again_replaces_the_link_and_revoking_kills_it(app, app_ctx, wor
     token = _owner(client)
     _invite(app, client, token)
     invite = db.session.execute(select(StaffInvite)).scalar_one()
-    resent = client.post(f"/admin/staff/invites/{invite.public_id}/resend", data={"csrf_token": token},
-                         follow_redirects=True)
+    resent = client.post(
+        f"/admin/staff/invites/{invite.public_id}/resend", data={"csrf_token": token}, follow_redirects=True
+    )
     assert "Invitation sent to ivy@example.com again." in page(resent)
     drain(app)
     first, second = links_in_mail(app, "ivy@example.com", "/admin/invite/")
@@ -93,15 +104,17 @@ def test_sending_again_replaces_the_link_and_revoking_kills_it(app, app_ctx, wor
     assert client.get(second).status_code == 200
     assert "sent 2 times" in page(client.get("/admin/staff"))
 
-    revoked = client.post(f"/admin/staff/invites/{invite.public_id}/revoke", data={"csrf_token": token},
-                          follow_redirects=True)
+    revoked = client.post(
+        f"/admin/staff/invites/{invite.public_id}/revoke", data={"csrf_token": token}, follow_redirects=True
+    )
     assert "Invitation to ivy@example.com revoked." in page(revoked)
     assert "Invitations waiting" not in page(revoked)
     assert client.get(second).status_code == 404
     assert _accept(client, second).status_code == 404
     assert db.session.execute(select(StaffUser).where(StaffUser.email == "ivy@example.com")).first() is None
-    twice = client.post(f"/admin/staff/invites/{invite.public_id}/resend", data={"csrf_token": token},
-                        follow_redirects=True)
+    twice = client.post(
+        f"/admin/staff/invites/{invite.public_id}/resend", data={"csrf_token": token}, follow_redirects=True
+    )
     assert "This invitation was revoked" in page(twice)
     actions = [e.action for e in db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
     assert actions == ["staff.invite", "staff.invite_resend", "staff.invite_revoke"]
@@ -132,16 +145,19 @@ def test_an_expired_or_forged_link_creates_nothing(app, app_ctx, worker, client)
 def test_the_invitation_form_offers_the_least_privilege_first(app, app_ctx, client):
     _owner(client)
     html = client.get("/admin/staff").text
-    invite_form = html[html.index("Invite someone"):]
+    invite_form = html[html.index("Invite someone") :]
     select = re.search(r'<select[^>]*name="role"[^>]*>(.*?)</select>', invite_form, re.S).group(1)
-    assert re.findall(r'<option[^>]*\bselected\b[^>]*>([^<]*)<', select) == ["viewer"]
+    assert re.findall(r"<option[^>]*\bselected\b[^>]*>([^<]*)<", select) == ["viewer"]
 
 
-@pytest.mark.parametrize("email, role, message", [
-    ("owner@example.com", "viewer", "An account with that email already exists."),
-    ("not-an-address", "viewer", "look like an email address"),
-    ("ivy@example.com", "viewer", "already has an invitation waiting"),
-])
+@pytest.mark.parametrize(
+    "email, role, message",
+    [
+        ("owner@example.com", "viewer", "An account with that email already exists."),
+        ("not-an-address", "viewer", "look like an email address"),
+        ("ivy@example.com", "viewer", "already has an invitation waiting"),
+    ],
+)
 def test_refused_invitations_say_why(app, app_ctx, worker, client, email, role, message):
     token = _owner(client)
     _invite(app, client, token)
@@ -155,7 +171,9 @@ def test_only_an_owner_invites_an_owner(app, app_ctx, worker, client):
     db.session.commit()
     login(client, "admin@example.com", PASSWORD)
     token = csrf_token(client.get("/admin/staff").text)
-    response = client.post("/admin/staff", data={"csrf_token": token, "email": "boss@example.com", "role": "owner"})
+    response = client.post(
+        "/admin/staff", data={"csrf_token": token, "email": "boss@example.com", "role": "owner"}
+    )
     assert response.status_code == 400 and "Only an owner" in page(response)
     assert db.session.execute(select(StaffInvite)).first() is None
 

@@ -1,4 +1,5 @@
 """Server-side staff sessions: logout really ends a session, "log out everywhere", the list of one's sessions."""
+
 import re
 from datetime import timedelta
 
@@ -13,8 +14,10 @@ from tests.support.http import csrf_token, login
 from tests.support.signup import page
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
-          "Safari/537.36")
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+    "Safari/537.36"
+)
 PASSWORD = "correct horse battery"
 
 
@@ -87,10 +90,14 @@ def test_the_account_page_lists_sessions_and_ends_one(app, owner):
     assert "Firefox on Linux this browser" in text and "Chrome on Windows" in text
     assert "127.0.0.1" not in text and "no IP address" in text
     [phone_session] = _query(app, select(StaffSession).where(StaffSession.client == "Chrome on Windows"))
-    ended = laptop.post(f"/admin/account/sessions/{phone_session.public_id}/end",
-                        data={"csrf_token": csrf_token(listing.text)}, follow_redirects=True)
-    assert "Session ended (Chrome on Windows)." in page(ended) and "Chrome on Windows" not in _text(ended).replace(
-        "Session ended (Chrome on Windows).", "")
+    ended = laptop.post(
+        f"/admin/account/sessions/{phone_session.public_id}/end",
+        data={"csrf_token": csrf_token(listing.text)},
+        follow_redirects=True,
+    )
+    assert "Session ended (Chrome on Windows)." in page(ended) and "Chrome on Windows" not in _text(
+        ended
+    ).replace("Session ended (Chrome on Windows).", "")
     assert _logged_out(phone)
     assert laptop.get("/admin/lists").status_code == 200
 
@@ -103,9 +110,11 @@ def test_nobody_ends_someone_else_s_session(app, owner):
     login(owner, "owner@example.com", PASSWORD)
     login(marketer, "marketer@example.com", PASSWORD)
     [owner_session] = _query(app, select(StaffSession).where(StaffSession.client == "Firefox on Linux"))
-    response = marketer.post(f"/admin/account/sessions/{owner_session.public_id}/end",
-                             data={"csrf_token": csrf_token(marketer.get("/admin/account").text)},
-                             follow_redirects=True)
+    response = marketer.post(
+        f"/admin/account/sessions/{owner_session.public_id}/end",
+        data={"csrf_token": csrf_token(marketer.get("/admin/account").text)},
+        follow_redirects=True,
+    )
     assert "That session has already ended." in page(response)
     assert owner.get("/admin/lists").status_code == 200
 
@@ -115,17 +124,33 @@ def test_a_password_change_ends_the_other_sessions(app, owner):
     login(laptop, "owner@example.com", PASSWORD)
     login(phone, "owner@example.com", PASSWORD)
     token = csrf_token(laptop.get("/admin/account").text)
-    weak = laptop.post("/admin/account/password", data={"csrf_token": token, "current": PASSWORD,
-                                                        "password": "aaaaaaaaaa", "confirm": "aaaaaaaaaa"})
+    weak = laptop.post(
+        "/admin/account/password",
+        data={"csrf_token": token, "current": PASSWORD, "password": "aaaaaaaaaa", "confirm": "aaaaaaaaaa"},
+    )
     assert weak.status_code == 400 and 'Repeats like "aaa" are easy to guess.' in page(weak)
-    wrong = laptop.post("/admin/account/password", data={"csrf_token": token, "current": "not my password",
-                                                         "password": "plum violin tuesday", "confirm": "plum violin tuesday"})
+    wrong = laptop.post(
+        "/admin/account/password",
+        data={
+            "csrf_token": token,
+            "current": "not my password",
+            "password": "plum violin tuesday",
+            "confirm": "plum violin tuesday",
+        },
+    )
     assert wrong.status_code == 400 and "Your current password is not right." in page(wrong)
     assert not _logged_out(phone)
 
-    changed = laptop.post("/admin/account/password", data={"csrf_token": token, "current": PASSWORD,
-                                                           "password": "plum violin tuesday",
-                                                           "confirm": "plum violin tuesday"}, follow_redirects=True)
+    changed = laptop.post(
+        "/admin/account/password",
+        data={
+            "csrf_token": token,
+            "current": PASSWORD,
+            "password": "plum violin tuesday",
+            "confirm": "plum violin tuesday",
+        },
+        follow_redirects=True,
+    )
     assert "Password changed. You were logged out everywhere else." in page(changed)
     assert _logged_out(phone)
     assert laptop.get("/admin/lists").status_code == 200
@@ -153,8 +178,9 @@ def test_deactivating_an_account_ends_its_sessions_for_good(app, owner):
     login(mia, "mia@example.com", PASSWORD)
     login(boss, "owner@example.com", PASSWORD)
     with app.app_context():
-        mia_id = db.session.execute(select(StaffSession.user_id).where(StaffSession.client == "Chrome on Windows")
-                                    ).scalar_one()
+        mia_id = db.session.execute(
+            select(StaffSession.user_id).where(StaffSession.client == "Chrome on Windows")
+        ).scalar_one()
     staff_page = boss.get("/admin/staff")
     assert "Second factor" in staff_page.text and "authenticator app" in _text(staff_page)
     token = csrf_token(staff_page.text)

@@ -1,5 +1,6 @@
 """Template limits as people meet them: the campaign preview for every role, the editor's live preview, the layout
 editor and its save, and sending, where a message over a limit fails alone with the reason."""
+
 import pytest
 from sqlalchemy import select
 
@@ -28,8 +29,11 @@ def test_the_campaign_preview_explains_the_limit_to_every_role(app, name, body, 
         public_id = campaign.public_id
     for role in ROLES:
         client = staff_client(app, role)
-        for url in (f"/admin/campaigns/{public_id}/preview", f"/admin/campaigns/{public_id}/preview.html",
-                    f"/admin/campaigns/{public_id}"):
+        for url in (
+            f"/admin/campaigns/{public_id}/preview",
+            f"/admin/campaigns/{public_id}/preview.html",
+            f"/admin/campaigns/{public_id}",
+        ):
             response = client.get(url)
             assert response.status_code == 200, (role, url, response.status_code)
             if "preview" in url:
@@ -45,13 +49,16 @@ def test_the_editor_test_send_and_layout_editor_explain_the_limit(app, auth, dem
         campaign, _ = newsletter(1, body=body)
         public_id = campaign.public_id
     token = csrf_token(auth.get(f"/admin/campaigns/{public_id}").text)
-    test_send = auth.post(f"/admin/campaigns/{public_id}/test", data={"csrf_token": token,
-                                                                     "addresses": "me@example.com"})
+    test_send = auth.post(
+        f"/admin/campaigns/{public_id}/test", data={"csrf_token": token, "addresses": "me@example.com"}
+    )
     assert test_send.status_code == 400 and message in page(test_send)
 
     html = LAYOUT.replace("{{ content }}", "{{ content }}" + body)
     token = csrf_token(auth.get("/admin/layouts/new").text)
-    layout_live = auth.post("/admin/layouts/preview.json", data={"csrf_token": token, "name": "L", "html": html})
+    layout_live = auth.post(
+        "/admin/layouts/preview.json", data={"csrf_token": token, "name": "L", "html": html}
+    )
     assert layout_live.status_code == 200
     assert any(message in problem for problem in layout_live.get_json()["problems"])
     saved = auth.post("/admin/layouts/new", data={"csrf_token": token, "name": "Heavy", "html": html})
@@ -61,14 +68,20 @@ def test_the_editor_test_send_and_layout_editor_explain_the_limit(app, auth, dem
 @pytest.mark.config(MAILER_POSTAL_ADDRESS="Example Ltd, 1 Main St, Berlin")
 def test_at_send_time_a_message_over_a_limit_fails_alone_with_the_reason(app, app_ctx, worker):
     """The sample person renders fine, so the campaign starts; one recipient's data makes their message too slow."""
-    body = "Hello {% if contact.first_name == 'Person1' %}" + NESTED_LOOPS + "{% endif %}{{ contact.first_name }}"
+    body = (
+        "Hello {% if contact.first_name == 'Person1' %}"
+        + NESTED_LOOPS
+        + "{% endif %}{{ contact.first_name }}"
+    )
     campaign, people = newsletter(3, body=body)
     campaigns.start_campaign(campaign)
     db.session.commit()
     worker.drain()
     db.session.expire_all()
-    outcome = {d.contact_id: (d.status, d.reason or "") for d in db.session.execute(
-        select(Delivery).where(Delivery.campaign_id == campaign.id)).scalars()}
+    outcome = {
+        d.contact_id: (d.status, d.reason or "")
+        for d in db.session.execute(select(Delivery).where(Delivery.campaign_id == campaign.id)).scalars()
+    }
     slow = next(p for p in people if p.name.startswith("Person1"))
     status, reason = outcome.pop(slow.id)
     assert status == "failed" and "The template takes too long to render" in reason

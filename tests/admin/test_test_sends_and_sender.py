@@ -1,5 +1,6 @@
 """Test sends and the sender name: a cap per staff member, no one-click header a POST can't act on (RFC 8058, A7),
 and a From name holding an address refused when the draft is saved, not only when it is sent."""
+
 import pytest
 from sqlalchemy import select
 
@@ -15,8 +16,9 @@ def _send_test(client, campaign, addresses: str):
     return client.post(f"{show}/test", data={"csrf_token": form_token(client, show), "addresses": addresses})
 
 
-def test_a_test_to_a_non_contact_has_no_one_click_header_and_one_to_a_contact_keeps_it(auth, demo_form, smtp_server,
-                                                                                        worker):
+def test_a_test_to_a_non_contact_has_no_one_click_header_and_one_to_a_contact_keeps_it(
+    auth, demo_form, smtp_server, worker
+):
     subscriber(demo_form, "bob@example.com", name="Bob")
     campaign = draft(auth)
     assert _send_test(auth, campaign, "stranger@example.com, bob@example.com").status_code == 302
@@ -47,8 +49,15 @@ def test_at_most_ten_addresses_per_test_send(auth, demo_form):
     assert response.status_code == 400 and "10 addresses at most" in page(response)
 
 
-@pytest.mark.parametrize("from_name", ['"support@bank.example"', "support@bank.example", "Bank <support@bank.example>",
-                                       "support\uff20bank.example"])
+@pytest.mark.parametrize(
+    "from_name",
+    [
+        '"support@bank.example"',
+        "support@bank.example",
+        "Bank <support@bank.example>",
+        "support\uff20bank.example",
+    ],
+)
 def test_a_from_name_holding_an_address_is_refused_when_saved(auth, demo_form, from_name):
     response = auth.post("/admin/campaigns/new", data=editor_fields(auth, from_name=from_name))
     assert response.status_code == 400

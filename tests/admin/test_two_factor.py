@@ -1,5 +1,6 @@
 """TOTP second factor with recovery codes: required for roles that can export or reveal personal data, optional
 for others; codes are single-use within their window; removing the app needs a fresh code."""
+
 import re
 import time
 
@@ -46,9 +47,14 @@ def _user(app, email: str) -> StaffUser:
 
 
 def test_the_roles_that_can_export_or_reveal_are_the_ones_that_need_a_second_factor():
-    can_export_or_reveal = {role for role in ROLES if allowed(role, "admin.privacy_contact_reveal", "POST")
-                            or allowed(role, "admin.audit_export") or allowed(role, "admin.privacy_request_export")
-                            or allowed(role, "admin.contact_export")}
+    can_export_or_reveal = {
+        role
+        for role in ROLES
+        if allowed(role, "admin.privacy_contact_reveal", "POST")
+        or allowed(role, "admin.audit_export")
+        or allowed(role, "admin.privacy_request_export")
+        or allowed(role, "admin.contact_export")
+    }
     assert can_export_or_reveal == set(ROLES_NEEDING_SECOND_FACTOR) == {"owner", "admin", "privacy"}
 
 
@@ -58,24 +64,37 @@ def test_required_roles_can_use_nothing_before_enrolling(app, client, role):
     assert _password_step(client, f"{role}@example.com").status_code == 302
     for url in ("/admin/", "/admin/contacts", "/admin/audit", "/admin/account"):
         held = client.get(url)
-        assert held.status_code == 302 and held.headers["Location"].startswith("/admin/account/two-factor"), url
+        assert held.status_code == 302 and held.headers["Location"].startswith("/admin/account/two-factor"), (
+            url
+        )
     token = csrf_token(client.get("/admin/account/two-factor").text)
-    posted = client.post("/admin/account/password", data={"csrf_token": token, "current": PASSWORD,
-                                                          "password": "plum violin tuesday",
-                                                          "confirm": "plum violin tuesday"})
+    posted = client.post(
+        "/admin/account/password",
+        data={
+            "csrf_token": token,
+            "current": PASSWORD,
+            "password": "plum violin tuesday",
+            "confirm": "plum violin tuesday",
+        },
+    )
     assert posted.status_code == 302 and "/admin/account/two-factor" in posted.headers["Location"]
     assert _user(app, f"{role}@example.com").check_password(PASSWORD)  # nothing changed
     shown = client.get("/admin/account/two-factor?next=/admin/contacts")
     text = page(shown)
     assert shown.status_code == 200 and f"Your role ({role}) can see and export personal data" in " ".join(
-        re.sub(r"<[^>]+>", "", text).split())
+        re.sub(r"<[^>]+>", "", text).split()
+    )
     assert 'href="/admin/contacts"' not in shown.text  # no menu leading to pages that would send them back
-    assert '<svg' in shown.text and "QR code of your authenticator key" in text
+    assert "<svg" in shown.text and "QR code of your authenticator key" in text
     key = KEY_RE.search(shown.text).group(1).replace(" ", "")
-    wrong = client.post("/admin/account/two-factor?next=/admin/contacts", data={"csrf_token": token, "code": "000000"})
+    wrong = client.post(
+        "/admin/account/two-factor?next=/admin/contacts", data={"csrf_token": token, "code": "000000"}
+    )
     assert wrong.status_code == 400 and "That code is not right." in page(wrong)
-    done = client.post("/admin/account/two-factor?next=/admin/contacts",
-                       data={"csrf_token": token, "code": pyotp.TOTP(key).now()})
+    done = client.post(
+        "/admin/account/two-factor?next=/admin/contacts",
+        data={"csrf_token": token, "code": pyotp.TOTP(key).now()},
+    )
     assert done.status_code == 200 and "shown only this time" in page(done)
     assert len(re.findall(r"<li>[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}</li>", done.text)) == 10
     assert 'href="/admin/contacts"' in done.text
@@ -173,8 +192,9 @@ def test_removing_the_app_needs_a_fresh_code_and_is_refused_to_required_roles(ap
     stale = marketer.post("/admin/account/two-factor/remove", data={"csrf_token": token, "code": "000000"})
     assert stale.status_code == 400 and "removing the app needs a fresh code" in page(stale)
     step, code = AUTHENTICATOR.codes("mia@example.com")[0]
-    removed = marketer.post("/admin/account/two-factor/remove", data={"csrf_token": token, "code": code},
-                            follow_redirects=True)
+    removed = marketer.post(
+        "/admin/account/two-factor/remove", data={"csrf_token": token, "code": code}, follow_redirects=True
+    )
     assert "The authenticator app was removed." in page(removed) and "Not set up." in page(removed)
     assert _user(app, "mia@example.com").totp_secret is None
 
@@ -227,7 +247,9 @@ def test_the_operator_can_reset_a_lost_second_factor(app, client):
     assert result.exit_code == 0 and "Removed every second factor of owner@example.com" in result.output
     assert client.get("/admin/lists").status_code == 302  # their sessions ended
     again = app.test_client()
-    assert _password_step(again, "owner@example.com").headers["Location"] == "/admin/"  # no second step to pass
+    assert (
+        _password_step(again, "owner@example.com").headers["Location"] == "/admin/"
+    )  # no second step to pass
     held = again.get("/admin/")
     assert held.status_code == 302 and held.headers["Location"].startswith("/admin/account/two-factor")
     missing = app.test_cli_runner().invoke(args=["reset-second-factor", "nobody@example.com"])
@@ -236,7 +258,9 @@ def test_the_operator_can_reset_a_lost_second_factor(app, client):
 
 @pytest.mark.config(MAILER_DATA_KEYS=[])
 def test_without_data_keys_in_production_set_up_explains_what_is_missing(app, client):
-    app.config["MAILER_ENV"] = "production"  # read when a secret is sealed; the rest of the app stays as tested
+    app.config["MAILER_ENV"] = (
+        "production"  # read when a secret is sealed; the rest of the app stays as tested
+    )
     _create(app, "owner@example.com", "owner")
     _password_step(client, "owner@example.com")
     response = client.get("/admin/account/two-factor")

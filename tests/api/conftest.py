@@ -1,4 +1,5 @@
 """API fixtures: keys created through the service (as the admin page does) and a client that sends them."""
+
 import pytest
 
 from mailer.core.extensions import db

@@ -1,4 +1,5 @@
 """Helpers for API tests: a client that sends a key, and a valid sign-up body."""
+
 from sqlalchemy import select
 
 from mailer.core.extensions import db
@@ -33,9 +34,16 @@ def signup_body(email="ann@example.com", lists=None, **extra) -> dict:
     """A valid API sign-up for the demo list unless told otherwise."""
     if lists is None:
         lists = [db.session.execute(select(MailingList.public_id).order_by(MailingList.id)).scalars().first()]
-    body = {"email": email, "name": "Ann", "lists": lists,
-            "consent": {"text": "Yes, send me the monthly newsletter. I can unsubscribe at any time.",
-                        "source_url": "https://shop.example.com/checkout", "ip": "203.0.113.7",
-                        "user_agent": "ShopBrowser/1.0"}}
+    body = {
+        "email": email,
+        "name": "Ann",
+        "lists": lists,
+        "consent": {
+            "text": "Yes, send me the monthly newsletter. I can unsubscribe at any time.",
+            "source_url": "https://shop.example.com/checkout",
+            "ip": "203.0.113.7",
+            "user_agent": "ShopBrowser/1.0",
+        },
+    }
     body.update(extra)
     return body

@@ -1,4 +1,5 @@
 """The admin's API key pages: the secret is shown once, only its hash is stored, revoking locks the key out."""
+
 import hashlib
 import re
 
@@ -18,7 +19,9 @@ SECRET_RE = re.compile(r"mk_[0-9a-f]{8}_[A-Za-z0-9_\-]{43}")
 def _create(auth, name="CRM sync", role="read_write"):
     page = auth.get("/admin/api-keys/new")
     assert page.status_code == 200
-    return auth.post("/admin/api-keys/new", data={"name": name, "role": role, "csrf_token": csrf_token(page.text)})
+    return auth.post(
+        "/admin/api-keys/new", data={"name": name, "role": role, "csrf_token": csrf_token(page.text)}
+    )
 
 
 def test_secret_is_shown_once_and_only_its_hash_is_stored(app, auth, client):
@@ -47,7 +50,11 @@ def test_secret_is_shown_once_and_only_its_hash_is_stored(app, auth, client):
 
     assert ApiClient(client, secret).get("/lists").status_code == 200
     audit = db.session.execute(select(AuditEvent)).scalar_one()
-    assert (audit.action, audit.target_id, audit.actor.email) == ("api_key.create", row.prefix, "owner@example.com")
+    assert (audit.action, audit.target_id, audit.actor.email) == (
+        "api_key.create",
+        row.prefix,
+        "owner@example.com",
+    )
 
 
 def test_form_errors_are_shown(auth):
@@ -63,7 +70,9 @@ def test_revoking_locks_the_key_out(auth, client):
     integration = ApiClient(client, secret)
     assert integration.get("/lists").status_code == 200
     listing = auth.get("/admin/api-keys")
-    response = auth.post(f"/admin/api-keys/{secret[3:11]}/revoke", data={"csrf_token": csrf_token(listing.text)})
+    response = auth.post(
+        f"/admin/api-keys/{secret[3:11]}/revoke", data={"csrf_token": csrf_token(listing.text)}
+    )
     assert response.status_code == 302
     page = auth.get("/admin/api-keys")
     assert "revoked" in page.text and "Revoke</button>" not in page.text
@@ -83,8 +92,9 @@ def test_revoke_needs_csrf_and_a_known_key(auth):
     assert db.session.execute(select(ApiKey.revoked_at)).scalar_one() is None
 
 
-@pytest.mark.parametrize("role, allowed", [("admin", True), ("marketer", False), ("viewer", False),
-                                           ("privacy", False)])
+@pytest.mark.parametrize(
+    "role, allowed", [("admin", True), ("marketer", False), ("viewer", False), ("privacy", False)]
+)
 def test_only_owners_and_admins_manage_keys(client, app_ctx, role, allowed):
     create_staff(f"{role}@example.com", "correct horse battery", role)
     db.session.commit()

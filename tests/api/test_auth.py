@@ -1,4 +1,5 @@
 """Authentication, roles, rate limits and the JSON error shape of the API."""
+
 import hashlib
 
 import pytest
@@ -18,12 +19,15 @@ def _is_json_error(response, status: int) -> dict:
     return body
 
 
-@pytest.mark.parametrize("header, message", [
-    (None, "Authentication required"),
-    ("Basic dXNlcjpwYXNz", "Bearer scheme"),
-    ("Bearer not-a-key", "not an API key"),
-    ("Bearer mk_00000000_" + "A" * 43, "not valid"),
-])
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        (None, "Authentication required"),
+        ("Basic dXNlcjpwYXNz", "Bearer scheme"),
+        ("Bearer not-a-key", "not an API key"),
+        ("Bearer mk_00000000_" + "A" * 43, "not valid"),
+    ],
+)
 def test_missing_or_wrong_key_is_401_json(client, write_key, header, message):
     response = client.get("/api/v1/lists", headers={"Authorization": header} if header else {})
     body = _is_json_error(response, 401)
@@ -47,9 +51,11 @@ def test_revoked_key_is_401(api, write_key, staff_user):
 
 def test_read_only_key_reads_but_cannot_write(read_api, demo_form):
     assert read_api.get("/lists").status_code == 200
-    for response in (read_api.post("/subscriptions", json=signup_body()),
-                     read_api.patch("/contacts/whatever", json={"name": "X"}),
-                     read_api.delete("/contacts/whatever/subscriptions/whatever")):
+    for response in (
+        read_api.post("/subscriptions", json=signup_body()),
+        read_api.patch("/contacts/whatever", json={"name": "X"}),
+        read_api.delete("/contacts/whatever/subscriptions/whatever"),
+    ):
         body = _is_json_error(response, 403)
         assert "read-only" in body["error"] and body["detail"] == {"role": "read_only"}
 
@@ -93,7 +99,9 @@ def test_rate_limit_is_per_key_and_shared_by_endpoints(client, api, read_key):
 
 
 def test_repeated_failed_authentication_is_throttled(client, write_key):
-    codes = [client.get("/api/v1/lists", headers={"Authorization": "Bearer nope"}).status_code for _ in range(31)]
+    codes = [
+        client.get("/api/v1/lists", headers={"Authorization": "Bearer nope"}).status_code for _ in range(31)
+    ]
     assert codes[:30] == [401] * 30 and codes[30] == 429
     # A valid key from the same address still works: the throttle only sheds failed attempts.
     assert client.get("/api/v1/lists", headers={"Authorization": f"Bearer {write_key}"}).status_code == 200

@@ -1,5 +1,6 @@
 """GET /campaigns/{id} gives every delivery state with its count and most common reasons; uncertain deliveries
 are listed and, with a read-and-write key, resent (audited)."""
+
 from datetime import datetime
 
 import pytest
@@ -18,11 +19,21 @@ def test_campaign_has_counts_and_reasons_per_delivery_state(api):
     body = response.get_json()
     deliveries = body["deliveries"]
     assert {state: deliveries[state]["count"] for state in deliveries} == {
-        "queued": 6, "sending": 2, "sent": 5, "skipped": 3, "failed": 3, "bounced": 1, "uncertain": 4}
+        "queued": 6,
+        "sending": 2,
+        "sent": 5,
+        "skipped": 3,
+        "failed": 3,
+        "bounced": 1,
+        "uncertain": 4,
+    }
     assert deliveries["queued"]["reasons"] == [
-        {"reason": "will retry at … UTC: 451 4.3.0 Mailbox temporarily unavailable", "count": 3}]
+        {"reason": "will retry at … UTC: 451 4.3.0 Mailbox temporarily unavailable", "count": 3}
+    ]
     assert deliveries["failed"]["reasons"][0] == {
-        "reason": "550 5.1.1 <address>: Recipient address rejected: User unknown", "count": 2}
+        "reason": "550 5.1.1 <address>: Recipient address rejected: User unknown",
+        "count": 2,
+    }
     assert deliveries["uncertain"]["reasons"] == [{"reason": UNCERTAIN, "count": 4}]
     assert "example.net" not in response.get_data(as_text=True)
     assert body["progress"]["uncertain"] == 4  # the existing progress numbers stay
@@ -48,7 +59,9 @@ def test_uncertain_deliveries_are_listed_by_cursor_without_addresses(read_api):
     rest = _uncertain(read_api, campaign, limit=3, after=first["next_cursor"])
     assert len(rest["data"]) == 1 and rest["next_cursor"] is None
     item = first["data"][0]
-    assert set(item) == {"id", "contact_id", "reason", "attempts", "handed_at"} and item["reason"] == UNCERTAIN
+    assert (
+        set(item) == {"id", "contact_id", "reason", "attempts", "handed_at"} and item["reason"] == UNCERTAIN
+    )
     assert item["contact_id"] in {c.public_id for c in contacts} and "@" not in str(first)
     bad = read_api.get(f"/campaigns/{campaign.public_id}/uncertain?after=abc")
     assert bad.status_code == 422 and "after" in bad.get_json()["detail"]
@@ -71,18 +84,32 @@ def test_resend_chosen_then_all_audited_with_the_key(api, write_key):
     assert rest.get_json()["resent"] == 3 and _uncertain(api, campaign)["data"] == []
     again = api.post(f"/campaigns/{campaign.public_id}/uncertain/resend", json={"deliveries": ids[:1]})
     assert again.status_code == 200 and again.get_json()["resent"] == 0
-    events = db.session.execute(select(AuditEvent).where(AuditEvent.action == "campaign.resend_uncertain")
-                                .order_by(AuditEvent.id)).scalars().all()
+    events = (
+        db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "campaign.resend_uncertain").order_by(AuditEvent.id)
+        )
+        .scalars()
+        .all()
+    )
     prefix = write_key.split("_")[1]
-    assert [e.details for e in events] == [{"count": 1, "chosen": 1, "via": "api", "api_key": prefix},
-                                           {"count": 3, "chosen": "all", "via": "api", "api_key": prefix}]
+    assert [e.details for e in events] == [
+        {"count": 1, "chosen": 1, "via": "api", "api_key": prefix},
+        {"count": 3, "chosen": "all", "via": "api", "api_key": prefix},
+    ]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "body"), ({"all": True, "deliveries": ["1"]}, "body"), ({"all": False}, "all"),
-    ({"deliveries": []}, "deliveries"), ({"deliveries": ["x1"]}, "deliveries"), ({"deliveries": [1]}, "deliveries"),
-    ({"every": True}, "every"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "body"),
+        ({"all": True, "deliveries": ["1"]}, "body"),
+        ({"all": False}, "all"),
+        ({"deliveries": []}, "deliveries"),
+        ({"deliveries": ["x1"]}, "deliveries"),
+        ({"deliveries": [1]}, "deliveries"),
+        ({"every": True}, "every"),
+    ],
+)
 def test_resend_refuses_unclear_requests(api, body, field):
     campaign, _ = seed()
     response = api.post(f"/campaigns/{campaign.public_id}/uncertain/resend", json=body)

@@ -1,5 +1,6 @@
 """Contacts through the API: lookup, profile (sensitive fields masked), edits (audited, not when restricted),
 the consent ledger, and unsubscribing from a list."""
+
 import json
 
 import pytest
@@ -21,7 +22,9 @@ from tests.support.signup import contact_by_email
 def ann(api, client, demo_form):
     """A confirmed subscriber of the demo list, signed up through the API."""
     assert api.post("/subscriptions", json=signup_body("ann@example.com")).status_code == 202
-    assert client.post(f"/confirm/{confirmation_token(contact_by_email('ann@example.com'))}").status_code == 200
+    assert (
+        client.post(f"/confirm/{confirmation_token(contact_by_email('ann@example.com'))}").status_code == 200
+    )
     return contact_by_email("ann@example.com")
 
 
@@ -40,8 +43,12 @@ def test_lookup_needs_a_valid_address(api, ann):
 
 def test_profile_with_subscriptions_and_consent(api, ann, demo_form):
     data = api.get(f"/contacts/{ann.public_id}").get_json()
-    assert (data["id"], data["email"], data["name"], data["status"]) == (ann.public_id, "ann@example.com", "Ann",
-                                                                          "active")
+    assert (data["id"], data["email"], data["name"], data["status"]) == (
+        ann.public_id,
+        "ann@example.com",
+        "Ann",
+        "active",
+    )
     [sub] = data["subscriptions"]
     assert sub["list"]["id"] == demo_form.lists[0].public_id and sub["status"] == "confirmed"
     assert sub["confirmed_at"].endswith("Z")
@@ -74,13 +81,16 @@ def test_sensitive_fields_are_masked(api, ann):
 
 
 def test_patch_changes_name_and_attributes_and_is_audited(api, ann, write_key):
-    response = api.patch(f"/contacts/{ann.public_id}", json={"name": "Ann Smith",
-                                                             "attributes": {"plan": "gold", "visits": 3}})
+    response = api.patch(
+        f"/contacts/{ann.public_id}", json={"name": "Ann Smith", "attributes": {"plan": "gold", "visits": 3}}
+    )
     assert response.status_code == 200, response.text
     data = response.get_json()
     assert data["name"] == "Ann Smith" and data["attributes"] == {"plan": "gold", "visits": 3}
     assert data["changed"] == ["name", "attributes"]
-    merged = api.patch(f"/contacts/{ann.public_id}", json={"attributes": {"visits": None, "vip": True}}).get_json()
+    merged = api.patch(
+        f"/contacts/{ann.public_id}", json={"attributes": {"visits": None, "vip": True}}
+    ).get_json()
     assert merged["attributes"] == {"plan": "gold", "vip": True}
 
     audits = db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
@@ -88,7 +98,9 @@ def test_patch_changes_name_and_attributes_and_is_audited(api, ann, write_key):
         ("contact.edit", ann.public_id, write_key[3:11], ["name", "attributes"]),
         ("contact.edit", ann.public_id, write_key[3:11], ["attributes"]),
     ]
-    assert "Ann Smith" not in json.dumps([a.details for a in audits])  # the log names what changed, not values
+    assert "Ann Smith" not in json.dumps(
+        [a.details for a in audits]
+    )  # the log names what changed, not values
 
 
 def test_patch_sets_ordinary_fields_but_sensitive_ones_need_consent(api, ann):
@@ -115,16 +127,19 @@ def test_patch_of_a_restricted_contact_is_409(api, ann):
     assert db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == 0
 
 
-@pytest.mark.parametrize("body, field_name", [
-    ({"name": 5}, "name"),
-    ({"attributes": ["plan"]}, "attributes"),
-    ({"attributes": {"plan": {"nested": 1}}}, "attributes"),
-    ({"attributes": {"bad key!": 1}}, "attributes"),
-    ({"attributes": {"plan": "x" * 501}}, "attributes"),
-    ({"fields": {"company": 5}}, "fields.company"),
-    ({"name": "A" * 300}, "name"),
-    ({"email": "new@example.com"}, "email"),
-])
+@pytest.mark.parametrize(
+    "body, field_name",
+    [
+        ({"name": 5}, "name"),
+        ({"attributes": ["plan"]}, "attributes"),
+        ({"attributes": {"plan": {"nested": 1}}}, "attributes"),
+        ({"attributes": {"bad key!": 1}}, "attributes"),
+        ({"attributes": {"plan": "x" * 501}}, "attributes"),
+        ({"fields": {"company": 5}}, "fields.company"),
+        ({"name": "A" * 300}, "name"),
+        ({"email": "new@example.com"}, "email"),
+    ],
+)
 def test_patch_bad_input_is_422(api, ann, body, field_name):
     response = api.patch(f"/contacts/{ann.public_id}", json=body)
     assert response.status_code == 422, response.text
@@ -134,7 +149,9 @@ def test_patch_bad_input_is_422(api, ann, body, field_name):
 def test_patch_needs_something_and_an_existing_contact(api, ann):
     assert api.patch(f"/contacts/{ann.public_id}", json={}).status_code == 422
     assert api.patch("/contacts/nobody", json={"name": "X"}).status_code == 404
-    assert api.patch(f"/contacts/{ann.public_id}", data="{", content_type="application/json").status_code == 400
+    assert (
+        api.patch(f"/contacts/{ann.public_id}", data="{", content_type="application/json").status_code == 400
+    )
 
 
 def test_consent_history_pages_by_cursor(api, ann):
@@ -168,8 +185,12 @@ def test_unsubscribe_writes_one_withdrawn_event(api, ann, demo_form):
     withdrawn = select(func.count()).where(ConsentEvent.action == "withdrawn")
     response = api.delete(f"/contacts/{ann.public_id}/subscriptions/{list_id}")
     assert response.status_code == 200
-    assert response.get_json() == {"contact_id": ann.public_id, "list_id": list_id, "status": "unsubscribed",
-                                   "changed": True}
+    assert response.get_json() == {
+        "contact_id": ann.public_id,
+        "list_id": list_id,
+        "status": "unsubscribed",
+        "changed": True,
+    }
     assert db.session.execute(withdrawn).scalar_one() == 1
     event = db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "withdrawn")).scalar_one()
     assert event.source.startswith("api:") and event.purpose.list_id == demo_form.lists[0].id
@@ -178,7 +199,10 @@ def test_unsubscribe_writes_one_withdrawn_event(api, ann, demo_form):
     assert again.status_code == 200 and again.get_json()["changed"] is False
     assert db.session.execute(withdrawn).scalar_one() == 1
     profile = api.get(f"/contacts/{ann.public_id}").get_json()
-    assert profile["subscriptions"][0]["status"] == "unsubscribed" and profile["consent"][0]["status"] == "withdrawn"
+    assert (
+        profile["subscriptions"][0]["status"] == "unsubscribed"
+        and profile["consent"][0]["status"] == "withdrawn"
+    )
 
 
 def test_unsubscribe_from_unknown_things_is_404(api, ann, demo_form):
@@ -198,7 +222,9 @@ def test_a_restricted_contact_can_still_be_unsubscribed(api, ann, demo_form):
     restrict(ann, RequestContext("test"))
     db.session.commit()
     response = api.delete(f"/contacts/{ann.public_id}/subscriptions/{demo_form.lists[0].public_id}")
-    assert response.status_code == 200 and response.get_json()["changed"] is True  # withdrawal is always honoured
+    assert (
+        response.status_code == 200 and response.get_json()["changed"] is True
+    )  # withdrawal is always honoured
     assert api.get(f"/contacts/{ann.public_id}").get_json()["status"] == "restricted"
 
 

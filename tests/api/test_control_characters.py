@@ -1,4 +1,5 @@
 """The API refuses NUL, ESC and other control characters with a 422 naming the field; text keeps its line breaks."""
+
 from sqlalchemy import select
 
 from mailer.core.extensions import db

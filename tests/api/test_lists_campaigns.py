@@ -1,4 +1,5 @@
 """Lists and campaigns through the API: pages by cursor, single items, progress numbers, bad input."""
+
 from sqlalchemy import select
 
 from mailer.core.clock import utcnow
@@ -40,8 +41,10 @@ def test_lists_bad_paging_and_unknown_id(api, app_ctx):
         assert response.status_code == 422, query
         assert set(response.get_json()["detail"]) <= {"limit", "after"}
     missing = api.get("/lists/nope")
-    assert missing.status_code == 404 and missing.get_json() == {"error": "There is no list with this id.",
-                                                                 "detail": {"list_id": "nope"}}
+    assert missing.status_code == 404 and missing.get_json() == {
+        "error": "There is no list with this id.",
+        "detail": {"list_id": "nope"},
+    }
 
 
 def _campaign(name: str, status: str, lists=()) -> Campaign:
@@ -63,8 +66,10 @@ def test_campaigns_with_status_and_progress(api, demo_form):
     db.session.commit()
 
     listed = api.get("/campaigns").get_json()
-    assert [(c["id"], c["status"]) for c in listed["data"]] == [(draft.public_id, "draft"),
-                                                                 (sending.public_id, "sending")]
+    assert [(c["id"], c["status"]) for c in listed["data"]] == [
+        (draft.public_id, "draft"),
+        (sending.public_id, "sending"),
+    ]
     assert "progress" not in listed["data"][0]
     only_sending = api.get("/campaigns?status=sending").get_json()["data"]
     assert [c["id"] for c in only_sending] == [sending.public_id]

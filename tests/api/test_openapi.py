@@ -1,4 +1,5 @@
 """The OpenAPI document describes exactly the blueprint's routes, and is a valid OpenAPI 3.1 document."""
+
 import re
 
 from openapi_spec_validator import validate
@@ -13,15 +14,19 @@ def _routes(app) -> dict[tuple[str, str], set[str]]:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("api."):
             continue
-        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule[len(prefix):])
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule[len(prefix) :])
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             routes[(path, method.lower())] = set(rule.arguments)
     return routes
 
 
 def _operations(doc: dict) -> dict[tuple[str, str], dict]:
-    return {(path, method): op for path, item in doc["paths"].items() for method, op in item.items()
-            if method in HTTP_METHODS}
+    return {
+        (path, method): op
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in HTTP_METHODS
+    }
 
 
 def test_document_is_served_without_a_key(client):

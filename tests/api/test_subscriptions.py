@@ -1,4 +1,5 @@
 """POST /subscriptions: the forms' double opt-in through the API, bad input, and no enumeration."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -14,8 +15,9 @@ from tests.support.http import confirm_link
 from tests.support.signup import contact_by_email, path_of, row_counts
 
 
-def test_api_signup_sends_the_confirmation_email_and_the_link_confirms(app, client, api, write_key, demo_form,
-                                                                       worker, smtp_server):
+def test_api_signup_sends_the_confirmation_email_and_the_link_confirms(
+    app, client, api, write_key, demo_form, worker, smtp_server
+):
     response = api.post("/subscriptions", json=signup_body())
     assert response.status_code == 202
     assert response.get_json()["status"] == "accepted"
@@ -39,7 +41,10 @@ def test_api_signup_sends_the_confirmation_email_and_the_link_confirms(app, clie
     requested = events[0]
     assert requested.source == f"api:{write_key[3:11]}"
     assert (requested.ip, requested.user_agent) == ("203.0.113.7", "ShopBrowser/1.0")  # the person's, as sent
-    assert requested.details == {"api_key": write_key[3:11], "source_url": "https://shop.example.com/checkout"}
+    assert requested.details == {
+        "api_key": write_key[3:11],
+        "source_url": "https://shop.example.com/checkout",
+    }
     assert requested.notice.content["intro"] == signup_body()["consent"]["text"]
     assert requested.notice.content["source_url"] == "https://shop.example.com/checkout"
     assert events[2].user_agent == "MailApp/2.0"
@@ -51,10 +56,16 @@ def test_changed_wording_makes_a_new_notice_version(api, demo_form):
     changed = signup_body("c@example.com")
     changed["consent"]["text"] = "Yes, send me the weekly newsletter and offers."
     api.post("/subscriptions", json=changed)
-    versions = db.session.execute(select(Notice.version).where(Notice.key.like("api:%")).order_by(Notice.id)).scalars()
+    versions = db.session.execute(
+        select(Notice.version).where(Notice.key.like("api:%")).order_by(Notice.id)
+    ).scalars()
     assert list(versions) == [1, 2]
-    notices = [e.notice.version for e in db.session.execute(
-        select(ConsentEvent).where(ConsentEvent.action == "requested").order_by(ConsentEvent.id)).scalars()]
+    notices = [
+        e.notice.version
+        for e in db.session.execute(
+            select(ConsentEvent).where(ConsentEvent.action == "requested").order_by(ConsentEvent.id)
+        ).scalars()
+    ]
     assert notices == [1, 1, 2]
 
 
@@ -66,7 +77,9 @@ def test_several_lists_each_get_a_requested_event(api, demo_form):
     body = signup_body(lists=[demo_form.lists[0].public_id, second.public_id])
     assert api.post("/subscriptions", json=body).status_code == 202
     assert db.session.execute(select(func.count()).select_from(Subscription)).scalar_one() == 2
-    assert db.session.execute(select(func.count()).where(ConsentEvent.action == "requested")).scalar_one() == 2
+    assert (
+        db.session.execute(select(func.count()).where(ConsentEvent.action == "requested")).scalar_one() == 2
+    )
 
 
 def _error(response, status):
@@ -76,33 +89,66 @@ def _error(response, status):
     return body
 
 
-@pytest.mark.parametrize("change, field_name", [
-    ({"email": "not an address"}, "email"),
-    ({"email": "ann@"}, "email"),
-    ({"email": 42}, "email"),
-    ({"email": None}, "email"),
-    ({"lists": "abc"}, "lists"),
-    ({"lists": [1, 2]}, "lists"),
-    ({"lists": []}, "lists"),
-    ({"lists": ["no-such-list"]}, "lists"),
-    ({"name": ["Ann"]}, "name"),
-    ({"name": "A" * 201}, "name"),
-    ({"name": "Ann\x00"}, "name"),
-    ({"name": "Ann\x1b[31m\x07"}, "name"),
-    ({"lists": ["abc\x00"]}, "lists"),
-    ({"consent": {"text": "I agree to the newsletter.\x1b", "source_url": "https://x.example/"}}, "consent.text"),
-    ({"consent": {"text": "I agree to the newsletter.", "source_url": "https://x.example/",
-                  "user_agent": "Browser\r\nX: y"}}, "consent.user_agent"),
-    ({"consent": "yes"}, "consent"),
-    ({"consent": {"source_url": "https://shop.example.com/"}}, "consent.text"),
-    ({"consent": {"text": "short", "source_url": "https://shop.example.com/"}}, "consent.text"),
-    ({"consent": {"text": "I agree to the newsletter.", "source_url": "javascript:alert(1)"}}, "consent.source_url"),
-    ({"consent": {"text": "I agree to the newsletter.", "source_url": "https://x.example/", "ip": "999.1.1.1"}},
-     "consent.ip"),
-    ({"consent": {"text": "I agree to the newsletter.", "source_url": "https://x.example/", "extra": 1}},
-     "consent.extra"),
-    ({"surprise": True}, "surprise"),
-])
+@pytest.mark.parametrize(
+    "change, field_name",
+    [
+        ({"email": "not an address"}, "email"),
+        ({"email": "ann@"}, "email"),
+        ({"email": 42}, "email"),
+        ({"email": None}, "email"),
+        ({"lists": "abc"}, "lists"),
+        ({"lists": [1, 2]}, "lists"),
+        ({"lists": []}, "lists"),
+        ({"lists": ["no-such-list"]}, "lists"),
+        ({"name": ["Ann"]}, "name"),
+        ({"name": "A" * 201}, "name"),
+        ({"name": "Ann\x00"}, "name"),
+        ({"name": "Ann\x1b[31m\x07"}, "name"),
+        ({"lists": ["abc\x00"]}, "lists"),
+        (
+            {"consent": {"text": "I agree to the newsletter.\x1b", "source_url": "https://x.example/"}},
+            "consent.text",
+        ),
+        (
+            {
+                "consent": {
+                    "text": "I agree to the newsletter.",
+                    "source_url": "https://x.example/",
+                    "user_agent": "Browser\r\nX: y",
+                }
+            },
+            "consent.user_agent",
+        ),
+        ({"consent": "yes"}, "consent"),
+        ({"consent": {"source_url": "https://shop.example.com/"}}, "consent.text"),
+        ({"consent": {"text": "short", "source_url": "https://shop.example.com/"}}, "consent.text"),
+        (
+            {"consent": {"text": "I agree to the newsletter.", "source_url": "javascript:alert(1)"}},
+            "consent.source_url",
+        ),
+        (
+            {
+                "consent": {
+                    "text": "I agree to the newsletter.",
+                    "source_url": "https://x.example/",
+                    "ip": "999.1.1.1",
+                }
+            },
+            "consent.ip",
+        ),
+        (
+            {
+                "consent": {
+                    "text": "I agree to the newsletter.",
+                    "source_url": "https://x.example/",
+                    "extra": 1,
+                }
+            },
+            "consent.extra",
+        ),
+        ({"surprise": True}, "surprise"),
+    ],
+)
 def test_invalid_values_are_422_naming_the_field(app, api, demo_form, change, field_name):
     before = row_counts()
     body = _error(api.post("/subscriptions", json={**signup_body(), **change}), 422)
@@ -113,23 +159,31 @@ def test_invalid_values_are_422_naming_the_field(app, api, demo_form, change, fi
 def test_missing_consent_is_refused(api, demo_form):
     body = signup_body()
     del body["consent"]
-    assert _error(api.post("/subscriptions", json=body), 422)["detail"] == {"consent": "this field is required"}
+    assert _error(api.post("/subscriptions", json=body), 422)["detail"] == {
+        "consent": "this field is required"
+    }
 
 
 def test_invalid_address_message_is_for_people(api, demo_form):
     body = _error(api.post("/subscriptions", json=signup_body("ann.example.com")), 422)
-    assert body["detail"]["email"] == "That doesn't look like an email address. Please check it and try again."
+    assert (
+        body["detail"]["email"] == "That doesn't look like an email address. Please check it and try again."
+    )
 
 
 def test_malformed_json_is_400(api, demo_form):
-    response = api.post("/subscriptions", data='{"email": "ann@example.com",', content_type="application/json")
+    response = api.post(
+        "/subscriptions", data='{"email": "ann@example.com",', content_type="application/json"
+    )
     assert "not valid JSON" in _error(response, 400)["error"]
     deep = "[" * 5000 + "]" * 5000
     assert _error(api.post("/subscriptions", data=deep, content_type="application/json"), 400)
 
 
 def test_body_must_be_a_json_object(api, demo_form):
-    assert _error(api.post("/subscriptions", json=["ann@example.com"]), 422)["detail"] == {"body": "expected an object"}
+    assert _error(api.post("/subscriptions", json=["ann@example.com"]), 422)["detail"] == {
+        "body": "expected an object"
+    }
 
 
 def test_form_encoded_body_is_415(api, demo_form):
@@ -161,15 +215,25 @@ def _answer(response) -> tuple:
 def test_same_answer_whatever_the_address(app, client, api, demo_form):
     api.post("/subscriptions", json=signup_body("pending@example.com"))
     api.post("/subscriptions", json=signup_body("confirmed@example.com"))
-    assert client.post(f"/confirm/{confirmation_token(contact_by_email('confirmed@example.com'))}").status_code == 200
+    assert (
+        client.post(f"/confirm/{confirmation_token(contact_by_email('confirmed@example.com'))}").status_code
+        == 200
+    )
     suppress(email_hash("gone@example.com"), "erased")
     api.post("/subscriptions", json=signup_body("restricted@example.com"))
     contact_by_email("restricted@example.com").status = "restricted"
     db.session.commit()
 
-    answers = {email: _answer(api.post("/subscriptions", json=signup_body(email))) for email in (
-        "new@example.com", "pending@example.com", "confirmed@example.com", "gone@example.com",
-        "restricted@example.com")}
+    answers = {
+        email: _answer(api.post("/subscriptions", json=signup_body(email)))
+        for email in (
+            "new@example.com",
+            "pending@example.com",
+            "confirmed@example.com",
+            "gone@example.com",
+            "restricted@example.com",
+        )
+    }
     assert len(set(answers.values())) == 1, answers
     assert next(iter(answers.values()))[0] == 202
 
@@ -196,7 +260,10 @@ def test_restricted_contact_is_not_processed(api, demo_form):
     contact_by_email("ann@example.com").status = "restricted"
     db.session.commit()
     before = row_counts()
-    assert api.post("/subscriptions", json=signup_body("ann@example.com", name="Someone Else")).status_code == 202
+    assert (
+        api.post("/subscriptions", json=signup_body("ann@example.com", name="Someone Else")).status_code
+        == 202
+    )
     assert row_counts() == before
     assert db.session.execute(select(Contact.name)).scalar_one() == "Ann"
 
@@ -207,5 +274,7 @@ def test_private_list_accepts_api_signups(api, demo_form):
     private = create_list("Staff picks", visibility="private")
     db.session.commit()
     assert api.post("/subscriptions", json=signup_body(lists=[private.public_id])).status_code == 202
-    sub = db.session.execute(select(Subscription).join(MailingList).where(MailingList.id == private.id)).scalar_one()
+    sub = db.session.execute(
+        select(Subscription).join(MailingList).where(MailingList.id == private.id)
+    ).scalar_one()
     assert sub.status == "pending"

@@ -1,4 +1,5 @@
 """Helpers shared by the browser tests: logging in, the admin's snippet, screenshots, link checks."""
+
 import html
 import os
 import tempfile
@@ -12,7 +13,9 @@ from tests.support.accessibility import accessibility_violations
 from tests.support.authenticator import AUTHENTICATOR
 from tests.support.http import login
 
-expect.set_options(timeout=10_000)  # a loaded CI machine can be slow; assertions still pass as soon as they hold
+expect.set_options(
+    timeout=10_000
+)  # a loaded CI machine can be slow; assertions still pass as soon as they hold
 
 SHOTS = os.environ.get("MAILER_SHOTS_DIR", os.path.join(tempfile.gettempdir(), "shots"))
 STAFF_EMAIL = "owner@example.com"

@@ -1,4 +1,5 @@
 """Every admin page in a real browser: with data and on an empty database, links, keyboard, creating things."""
+
 import re
 
 import pytest
@@ -19,14 +20,24 @@ from tests.support.http import confirm_link, consent_values, form_timer
 def confirmed_contact(app, demo_form, worker):
     """Ann signed up through the demo form and confirmed; her confirmation email is in the outbox."""
     client = app.test_client()
-    response = client.post("/f/demo", data={
-        "email": "ann@example.com", "name": "Ann Example", "ts": form_timer(client), "website": "",
-        "consent": consent_values(client)[:1]}, headers={"User-Agent": "SignupBrowser/1.0"})
+    response = client.post(
+        "/f/demo",
+        data={
+            "email": "ann@example.com",
+            "name": "Ann Example",
+            "ts": form_timer(client),
+            "website": "",
+            "consent": consent_values(client)[:1],
+        },
+        headers={"User-Agent": "SignupBrowser/1.0"},
+    )
     assert response.status_code == 200
     worker.drain()
     message = db.session.execute(select(OutboxMessage)).scalar_one()
     link = confirm_link(message.raw, app.config["MAILER_BASE_URL"])
-    confirmed = client.post(link[len(app.config["MAILER_BASE_URL"]):], headers={"User-Agent": "ConfirmBrowser/2.0"})
+    confirmed = client.post(
+        link[len(app.config["MAILER_BASE_URL"]) :], headers={"User-Agent": "ConfirmBrowser/2.0"}
+    )
     assert confirmed.status_code == 200
     db.session.expire_all()
     return db.session.execute(select(Contact)).scalar_one()
@@ -94,7 +105,9 @@ def test_every_admin_page_with_data(page, live_server, staff_user, confirmed_con
 
     visit(page, links, "/admin/outbox", "Outbox", "admin-outbox")
     page.get_by_role("link", name="Please confirm your subscription to Mailer Demo").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Please confirm your subscription to Mailer Demo")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Please confirm your subscription to Mailer Demo"
+    )
     assert page.url == f"{live_server}/admin/outbox/{message.public_id}"
     assert links.check() == []
     expect(page.frame_locator("iframe[title='HTML part']").get_by_role("link").first).to_be_visible()
@@ -107,8 +120,12 @@ def test_every_admin_page_with_data(page, live_server, staff_user, confirmed_con
 
 def test_evidence_page_prints_the_proof(page, live_server, staff_user, confirmed_contact):
     contact = confirmed_contact
-    sent = db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "confirmation_sent")).scalar_one()
-    confirmed = db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "confirmed")).scalars().first()
+    sent = db.session.execute(
+        select(ConsentEvent).where(ConsentEvent.action == "confirmation_sent")
+    ).scalar_one()
+    confirmed = (
+        db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "confirmed")).scalars().first()
+    )
 
     keyboard_login(page)
     page.goto(f"/admin/contacts/{contact.public_id}")
@@ -129,8 +146,11 @@ def test_evidence_page_prints_the_proof(page, live_server, staff_user, confirmed
         expect(record.locator(f"dt:text-is('{term}') + dd")).to_contain_text(shown)
     notice = record.get_by_role("heading", name="What the person was shown")
     expect(notice).to_contain_text("version 1")
-    for wording in ("Subscribe to the demo newsletter", "Yes, send me “Demo newsletter” by email.",
-                    "We use your address only to send what you ticked."):
+    for wording in (
+        "Subscribe to the demo newsletter",
+        "Yes, send me “Demo newsletter” by email.",
+        "We use your address only to send what you ticked.",
+    ):
         expect(record.get_by_text(wording)).to_be_visible()
     shoot(page, "admin-evidence-print")
     pdf = page.pdf(format="A4")
@@ -190,7 +210,8 @@ def test_create_a_list_and_a_form_through_the_admin(page, live_server, staff_use
     expect(page.get_by_role("heading", level=1)).to_have_text("Footer form")
     expect(page.get_by_text("Allowed origins: https://www.example.com.")).to_be_visible()
     expect(page.frame_locator("iframe[title='Form preview']").get_by_role("heading")).to_have_text(
-        "Get our product news")
+        "Get our product news"
+    )
     assert links.check() == []
     shoot(page, "admin-form-created")
     page.get_by_role("link", name="Forms").first.click()

@@ -1,4 +1,5 @@
 """The campaign editor in Chromium: compose with live preview, test send, send, watch progress without reloading."""
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -9,9 +10,14 @@ from mailer.delivery.models import Delivery
 from tests.browser.conftest import keyboard_login, shoot
 from tests.support.audience import subscriber
 
-PEOPLE = [("ann@example.com", "Ann Archer"), ("bob@example.com", "Bob Baker"),
-          ("cem@example.com", "Cem Cakir"), ("dia@example.com", "Dia Dorsey"),
-          ("eve@example.com", "Eve Evans"), ("fay@example.com", "Fay Foster")]
+PEOPLE = [
+    ("ann@example.com", "Ann Archer"),
+    ("bob@example.com", "Bob Baker"),
+    ("cem@example.com", "Cem Cakir"),
+    ("dia@example.com", "Dia Dorsey"),
+    ("eve@example.com", "Eve Evans"),
+    ("fay@example.com", "Fay Foster"),
+]
 
 
 def campaign_messages(smtp_server, subject_start: str):
@@ -21,8 +27,9 @@ def campaign_messages(smtp_server, subject_start: str):
 
 # Two messages a second: six recipients take a few seconds, so the page is seen while it is still sending.
 @pytest.mark.config(SEND_RATE_PER_SECOND=2.0)
-def test_compose_preview_test_send_and_watch_it_send(app, page, live_server, demo_form, staff_user, worker,
-                                                      smtp_server):
+def test_compose_preview_test_send_and_watch_it_send(
+    app, page, live_server, demo_form, staff_user, worker, smtp_server
+):
     for email, name in PEOPLE:
         subscriber(demo_form, email, name)
     worker.drain()  # the sign-up confirmations
@@ -71,8 +78,11 @@ def test_compose_preview_test_send_and_watch_it_send(app, page, live_server, dem
 
     page.get_by_label("Addresses").fill("me@example.com, boss@example.com")
     page.get_by_role("button", name="Send test").click()
-    expect(page.get_by_role("alert").filter(has_text="Test of “Autumn is here, Jane” sent to me@example.com, "
-                                                     "boss@example.com")).to_be_visible()
+    expect(
+        page.get_by_role("alert").filter(
+            has_text="Test of “Autumn is here, Jane” sent to me@example.com, boss@example.com"
+        )
+    ).to_be_visible()
     worker.drain()
     tests = campaign_messages(smtp_server, "[TEST]")
     assert sorted(r for m in tests for r in m.rcpt_tos) == ["boss@example.com", "me@example.com"]
@@ -95,8 +105,9 @@ def test_compose_preview_test_send_and_watch_it_send(app, page, live_server, dem
 
     expect(status).to_have_text("sent", timeout=30_000)
     assert page.evaluate("window.__sameDocument") is True
-    stats = {key: page.locator(f'[data-progress="{key}"]')
-             for key in ("sent", "remaining", "failed", "skipped")}
+    stats = {
+        key: page.locator(f'[data-progress="{key}"]') for key in ("sent", "remaining", "failed", "skipped")
+    }
     expect(stats["sent"]).to_have_text("6")
     expect(stats["remaining"]).to_have_text("0")
     expect(stats["failed"]).to_have_text("0")

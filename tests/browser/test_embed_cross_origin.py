@@ -1,4 +1,5 @@
 """The admin's copy-paste snippet on another website, in a real browser: sign up, get the email, confirm."""
+
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
@@ -15,11 +16,14 @@ LIST_BOX = "Yes, send me “Demo newsletter” by email."
 
 def partner_page(other_site, snippet: str) -> str:
     """A page on a different origin with the snippet pasted into it, as a site owner would."""
-    return other_site.write("index.html", f"""<!doctype html>
+    return other_site.write(
+        "index.html",
+        f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Partner blog</title></head>
 <body><h1>The partner blog</h1><p>Read our posts, and sign up below.</p>
 {snippet}
-</body></html>""")
+</body></html>""",
+    )
 
 
 def count(model) -> int:
@@ -27,8 +31,9 @@ def count(model) -> int:
     return db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def test_snippet_on_another_origin_signs_up_and_confirms(app, page, live_server, other_site, demo_form, staff_user,
-                                                          worker, smtp_server):
+def test_snippet_on_another_origin_signs_up_and_confirms(
+    app, page, live_server, other_site, demo_form, staff_user, worker, smtp_server
+):
     url = partner_page(other_site, admin_snippet(app, demo_form.public_id))
     assert not url.startswith(live_server)  # really another origin
 
@@ -58,12 +63,15 @@ def test_snippet_on_another_origin_signs_up_and_confirms(app, page, live_server,
     assert sub.status == "confirmed" and sub.confirmed_at is not None
     actions = db.session.execute(select(ConsentEvent.action).order_by(ConsentEvent.id)).scalars().all()
     assert actions == ["requested", "confirmation_sent", "confirmed"]
-    requested = db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "requested")).scalar_one()
+    requested = db.session.execute(
+        select(ConsentEvent).where(ConsentEvent.action == "requested")
+    ).scalar_one()
     assert "Chrome" in requested.user_agent and requested.ip == "127.0.0.1"
 
 
-def test_snippet_on_an_origin_not_allowed_is_refused_inline(app, page, live_server, other_site, demo_form,
-                                                            staff_user, worker):
+def test_snippet_on_an_origin_not_allowed_is_refused_inline(
+    app, page, live_server, other_site, demo_form, staff_user, worker
+):
     demo_form.allowed_origins = "https://www.example.com"
     db.session.commit()
     url = partner_page(other_site, admin_snippet(app, demo_form.public_id))
@@ -88,8 +96,9 @@ def test_snippet_on_an_origin_not_allowed_is_refused_inline(app, page, live_serv
     assert count(OutboxMessage) == 0
 
 
-def test_snippet_without_javascript_asks_to_press_once_more(app, nojs_page, live_server, other_site, demo_form,
-                                                           staff_user, worker):
+def test_snippet_without_javascript_asks_to_press_once_more(
+    app, nojs_page, live_server, other_site, demo_form, staff_user, worker
+):
     page = nojs_page
     url = partner_page(other_site, admin_snippet(app, demo_form.public_id))
 

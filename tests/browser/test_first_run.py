@@ -1,4 +1,5 @@
 """First run in a real browser: the one-time setup link creates the owner account and lands on the dashboard."""
+
 import re
 
 from playwright.sync_api import expect

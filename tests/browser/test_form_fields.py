@@ -1,4 +1,5 @@
 """A person fills a hosted form that asks for a custom field and a sensitive one, in Chromium."""
+
 from playwright.sync_api import expect
 
 from mailer.core.extensions import db
@@ -12,7 +13,9 @@ from tests.support.signup import contact_by_email, outbox_to
 LIST_BOX = "Yes, send me “Demo newsletter” by email."
 
 
-def test_a_sensitive_answer_is_kept_only_with_the_explicit_consent_tick(app, page, live_server, demo_form, worker):
+def test_a_sensitive_answer_is_kept_only_with_the_explicit_consent_tick(
+    app, page, live_server, demo_form, worker
+):
     company = field_service.define_field("company", "Company", "personal_identifier")
     health = field_service.define_field("health", "Health condition", "sensitive")
     db.session.commit()

@@ -1,4 +1,5 @@
 """A person who objected to direct marketing changes their mind in the preference centre, in Chromium."""
+
 from playwright.sync_api import expect
 
 from mailer.core.extensions import db

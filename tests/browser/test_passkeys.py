@@ -1,6 +1,7 @@
 """Passkeys in a real browser: Chromium's virtual authenticator (CDP WebAuthn domain) registers a passkey on the
 account page, the second login step accepts it, and it can be removed. The site runs as http://localhost (a
 WebAuthn RP ID cannot be an IP address; Chromium treats localhost as a secure context)."""
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -23,9 +24,18 @@ def authenticator(page):
     """A virtual platform authenticator with user verification, as a laptop's fingerprint reader would be."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True}})
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
     yield cdp, added["authenticatorId"]
     cdp.send("WebAuthn.disable")
 
@@ -97,7 +107,9 @@ def test_a_passkey_from_another_account_is_refused(app, page, live_server, authe
     _password_step(page)
     # The owner has no passkey: the page offers none, and a forged passkey answer is refused.
     expect(page.get_by_role("button", name="Use a passkey")).to_have_count(0)
-    answer = page.request.post("/admin/login/passkey", form={
-        "csrf_token": page.locator("input[name=csrf_token]").first.input_value(), "credential": "{}"},
-        headers={"Accept": "application/json"})
+    answer = page.request.post(
+        "/admin/login/passkey",
+        form={"csrf_token": page.locator("input[name=csrf_token]").first.input_value(), "credential": "{}"},
+        headers={"Accept": "application/json"},
+    )
     assert answer.status == 400

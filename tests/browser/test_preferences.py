@@ -1,4 +1,5 @@
 """The preference centre and unsubscribe page in Chromium: phone width, keyboard only, and without JavaScript."""
+
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -8,8 +9,14 @@ from mailer.consent.models import ConsentEvent
 from mailer.subscriptions.models.lists import Subscription
 from mailer.contacts.models.suppression import Suppression
 from tests.browser.conftest import shoot
-from tests.public.recipients import (news_list, preferences_path, sent_campaign, subscribed_contact,
-                                     tracking_purposes, unsubscribe_path)
+from tests.public.recipients import (
+    news_list,
+    preferences_path,
+    sent_campaign,
+    subscribed_contact,
+    tracking_purposes,
+    unsubscribe_path,
+)
 
 PHONE = {"width": 390, "height": 844}
 
@@ -74,7 +81,9 @@ def test_unsubscribe_page_without_javascript(app, nojs_page, ann):
     expect(page.get_by_role("heading", name="Unsubscribe from “News”")).to_be_visible()
     expect(page.get_by_role("link", name="Open your email preferences")).to_be_visible()
     db.session.expire_all()
-    assert db.session.execute(select(Subscription.status)).scalars().all() == ["confirmed"]  # the visit changed nothing
+    assert db.session.execute(select(Subscription.status)).scalars().all() == [
+        "confirmed"
+    ]  # the visit changed nothing
     assert fits_the_screen(page)
     shoot(page, "unsubscribe-phone")
     page.get_by_role("button", name="Unsubscribe").click()
@@ -117,9 +126,15 @@ def test_stats_page_draws_its_chart_and_reads_without_javascript(app, page, nojs
 
     client = app.test_client()
     contact = ann["contact"]
-    campaign = sent_campaign(ann["news"], [contact], sent_minutes_ago=0, name="Just sent").campaign  # after consent
-    assert client.get(open_path(app, contact, campaign), headers={"User-Agent": "Mozilla/5.0 (X11) Firefox/128.0"}
-                      ).status_code == 200
+    campaign = sent_campaign(
+        ann["news"], [contact], sent_minutes_ago=0, name="Just sent"
+    ).campaign  # after consent
+    assert (
+        client.get(
+            open_path(app, contact, campaign), headers={"User-Agent": "Mozilla/5.0 (X11) Firefox/128.0"}
+        ).status_code
+        == 200
+    )
     from mailer.tracking.buffer import buffer_for
 
     buffer_for(app).flush()

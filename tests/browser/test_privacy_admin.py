@@ -1,5 +1,6 @@
 """The privacy officer's day in Chromium: every privacy page renders with working links, a request is logged,
 a sensitive value is revealed with a reason, a contact is restricted."""
+
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -19,7 +20,9 @@ OFFICER, PASSWORD = "dpo@example.com", "correct horse battery"
 def test_privacy_officer_pages_request_reveal_and_restriction(app, app_ctx, page, live_server):
     _, (person,) = newsletter(1)
     fields = define_fields()
-    fill_fields(person, fields, {"health": "Coeliac disease", "national_id": "DE-4417-2290-1133", "postcode": "24937"})
+    fill_fields(
+        person, fields, {"health": "Coeliac disease", "national_id": "DE-4417-2290-1133", "postcode": "24937"}
+    )
     create_staff(OFFICER, PASSWORD, "privacy")
     db.session.commit()
     links = LinkChecker(page, live_server)
@@ -43,15 +46,16 @@ def test_privacy_officer_pages_request_reveal_and_restriction(app, app_ctx, page
     request = db.session.execute(select(PrivacyRequest)).scalar_one()
     visit(page, links, "/admin/privacy", "Privacy requests", "privacy-register")
     expect(page.locator("[data-count=open]")).to_have_text("1")
-    for path, heading, shot in [("/admin/retention", "Retention", "privacy-retention"),
-                                ("/admin/audit", "Audit log", "privacy-audit"),
-                                ("/admin/settings/privacy", "Privacy settings", "privacy-settings"),
-                                ("/admin/settings/recipients", "Who data is shared with", None),
-                                ("/admin/settings/recipients/new", "New recipient", None),
-                                ("/admin/settings/fields", "Contact fields", "privacy-fields"),
-                                ("/admin/settings/ropa", "Record of processing activities (Art. 30)", "privacy-ropa"),
-                                (f"/admin/privacy/contacts/{person.public_id}/rectify",
-                                 f"Correct the data of {person.name}", None)]:
+    for path, heading, shot in [
+        ("/admin/retention", "Retention", "privacy-retention"),
+        ("/admin/audit", "Audit log", "privacy-audit"),
+        ("/admin/settings/privacy", "Privacy settings", "privacy-settings"),
+        ("/admin/settings/recipients", "Who data is shared with", None),
+        ("/admin/settings/recipients/new", "New recipient", None),
+        ("/admin/settings/fields", "Contact fields", "privacy-fields"),
+        ("/admin/settings/ropa", "Record of processing activities (Art. 30)", "privacy-ropa"),
+        (f"/admin/privacy/contacts/{person.public_id}/rectify", f"Correct the data of {person.name}", None),
+    ]:
         visit(page, links, path, heading, shot)
     page.goto("/admin/settings/notice")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Privacy notice — version")
@@ -65,8 +69,9 @@ def test_privacy_officer_pages_request_reveal_and_restriction(app, app_ctx, page
     page.get_by_role("button", name="Reveal").first.click()
     expect(page.locator("#revealed-value")).to_have_text("Coeliac disease")
     db.session.expire_all()
-    assert db.session.execute(select(AuditEvent.details).where(AuditEvent.action == "contact.view_sensitive")
-                              ).scalar_one() == {"field": "health", "reason": "Allergy list for the event"}
+    assert db.session.execute(
+        select(AuditEvent.details).where(AuditEvent.action == "contact.view_sensitive")
+    ).scalar_one() == {"field": "health", "reason": "Allergy list for the event"}
 
     # Restrict: the banner appears on every contact view.
     page.get_by_role("link", name="Back to the contact").click()

@@ -1,4 +1,5 @@
 """A person exercises their rights in Chromium, starting from the preference centre link in an email."""
+
 import io
 import json
 import zipfile
@@ -10,7 +11,13 @@ from mailer.core.extensions import db
 from mailer.contacts.models.contact import Contact
 from mailer.privacy.models.requests import PrivacyRequest
 from tests.browser.conftest import shoot
-from tests.public.recipients import news_list, preferences_path, sent_campaign, subscribed_contact, tracking_purposes
+from tests.public.recipients import (
+    news_list,
+    preferences_path,
+    sent_campaign,
+    subscribed_contact,
+    tracking_purposes,
+)
 from tests.support.privacy import links_in_mail
 from tests.support.workers import drain
 
@@ -69,7 +76,10 @@ def test_download_then_erase_from_the_preference_centre(app, page, worker):
     with app.app_context():
         contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one()
         assert contact.status == "erased" and contact.email is None
-        assert sorted(r.type for r in db.session.execute(select(PrivacyRequest)).scalars()) == ["access", "erasure"]
+        assert sorted(r.type for r in db.session.execute(select(PrivacyRequest)).scalars()) == [
+            "access",
+            "erasure",
+        ]
     # The old preference link now leads nowhere personal.
     page.goto(preferences + "/privacy/access")
     expect(page.get_by_role("heading", name="This link doesn't work")).to_be_visible()

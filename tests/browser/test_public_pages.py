@@ -1,4 +1,5 @@
 """The pages a subscriber sees, on a phone-sized screen: hosted form, thanks, confirm, confirmed, broken link."""
+
 import re
 
 import pytest
@@ -37,7 +38,9 @@ def phone(browser, live_server):
 @pytest.fixture
 def phone_nojs(browser, live_server):
     """A phone-sized page with JavaScript off."""
-    context = browser.new_context(base_url=live_server, viewport=PHONE, is_mobile=True, java_script_enabled=False)
+    context = browser.new_context(
+        base_url=live_server, viewport=PHONE, is_mobile=True, java_script_enabled=False
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
@@ -97,7 +100,9 @@ def test_hosted_form_without_javascript_on_a_phone(app, phone_nojs, live_server,
     fits_the_screen(page)
     shoot(page, "mobile-confirm")
     db.session.expire_all()
-    assert db.session.execute(select(Subscription.status)).scalar_one() == "pending"  # opening changes nothing
+    assert (
+        db.session.execute(select(Subscription.status)).scalar_one() == "pending"
+    )  # opening changes nothing
 
     page.get_by_role("button", name="Yes, confirm my subscription").click()
     expect(page.get_by_role("heading", name="Thank you — you're subscribed")).to_be_visible()

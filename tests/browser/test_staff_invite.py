@@ -1,4 +1,5 @@
 """An owner invites a colleague; the colleague opens the emailed link in their own browser and sets a password."""
+
 from playwright.sync_api import expect
 
 from tests.browser.conftest import keyboard_enrol, keyboard_login, shoot
@@ -14,13 +15,19 @@ def test_invite_a_colleague_who_sets_their_own_password(app, browser, page, live
     page.get_by_label("Their email").fill("colleague@example.com")
     page.get_by_label("Role", exact=True).select_option("privacy")
     page.get_by_role("button", name="Send the invitation").click()
-    expect(page.get_by_role("alert")).to_contain_text("Invitation sent to colleague@example.com (role privacy)")
-    expect(page.locator("#invites").get_by_role("row", name="colleague@example.com")).to_contain_text("privacy")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Invitation sent to colleague@example.com (role privacy)"
+    )
+    expect(page.locator("#invites").get_by_role("row", name="colleague@example.com")).to_contain_text(
+        "privacy"
+    )
     shoot(page, "staff-invite-pending")
 
     worker.drain()
     [link] = links_in_mail(app, "colleague@example.com", "/admin/invite/")
-    colleague = browser.new_context(base_url=live_server).new_page()  # their own browser: no session of the owner
+    colleague = browser.new_context(
+        base_url=live_server
+    ).new_page()  # their own browser: no session of the owner
     colleague.goto(link)
     expect(colleague.get_by_role("heading", name="Set your password")).to_be_visible()
     expect(colleague.get_by_text("You're invited as colleague@example.com")).to_be_visible()

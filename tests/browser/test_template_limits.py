@@ -1,4 +1,5 @@
 """In Chromium: a marketer who types a template over the limits sees why in the live preview, never a broken page."""
+
 import pytest
 from playwright.sync_api import expect
 
@@ -36,4 +37,6 @@ def test_the_editors_explain_template_limits(app, page, live_server, demo_form):
     html = page.get_by_label("HTML")
     html.press("Control+Home")
     html.type(NESTED_LOOPS)
-    expect(page.locator('[data-layout="problem-list"]')).to_contain_text("The template takes too long to render")
+    expect(page.locator('[data-layout="problem-list"]')).to_contain_text(
+        "The template takes too long to render"
+    )

@@ -1,5 +1,6 @@
 """An owner finds a campaign's uncertain deliveries, decides to resend them after the warning, and they arrive;
 without JavaScript the page still shows every state and the wait, and the resend still works."""
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
@@ -15,7 +16,9 @@ from tests.support.deliveries import UNCERTAIN, seed
 
 
 @pytest.mark.config(MAILER_POSTAL_ADDRESS="1 Main St, Berlin")
-def test_resend_uncertain_deliveries_after_confirming(app, page, live_server, staff_user, worker, smtp_server):
+def test_resend_uncertain_deliveries_after_confirming(
+    app, page, live_server, staff_user, worker, smtp_server
+):
     campaign, contacts = newsletter(3)
     campaigns.start_campaign(campaign)
     db.session.commit()
@@ -23,7 +26,9 @@ def test_resend_uncertain_deliveries_after_confirming(app, page, live_server, st
     assert campaign_status(campaign) == "sent" and len(smtp_server.messages) == 3
     # A worker died while the relay had two of them in hand, and the relay never kept them.
     lost = [d.id for d in deliveries(campaign)][:2]
-    db.session.execute(update(Delivery).where(Delivery.id.in_(lost)).values(status="uncertain", reason=UNCERTAIN))
+    db.session.execute(
+        update(Delivery).where(Delivery.id.in_(lost)).values(status="uncertain", reason=UNCERTAIN)
+    )
     db.session.commit()
     lost_addresses = {c.email for c in contacts[:2]}
     smtp_server.messages.clear()
@@ -36,14 +41,17 @@ def test_resend_uncertain_deliveries_after_confirming(app, page, live_server, st
     expect(uncertain_row).to_contain_text("the worker stopped during the SMTP transaction ×2")
     chart = page.get_by_role("img", name="Bar chart of the deliveries in each state")
     expect(chart).to_be_visible()
-    assert page.evaluate("Chart.getChart(document.querySelector('canvas[data-state-chart]')).data.datasets[0].data") \
-        == [0, 0, 1, 0, 0, 0, 2]
+    assert page.evaluate(
+        "Chart.getChart(document.querySelector('canvas[data-state-chart]')).data.datasets[0].data"
+    ) == [0, 0, 1, 0, 0, 0, 2]
     assert accessibility_violations(page) == []
     shoot(page, "campaign-uncertain")
 
     page.get_by_role("link", name="List the uncertain deliveries and decide whether to resend them").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Uncertain deliveries of “Spring”")
-    expect(page.get_by_text("The relay may or may not have received them: resending may deliver twice.")).to_be_visible()
+    expect(
+        page.get_by_text("The relay may or may not have received them: resending may deliver twice.")
+    ).to_be_visible()
     expect(page.get_by_role("table", name="Uncertain deliveries").locator("tbody tr")).to_have_count(2)
     assert "@" not in page.get_by_role("table", name="Uncertain deliveries").inner_text()
     assert accessibility_violations(page) == []
@@ -62,8 +70,9 @@ def test_resend_uncertain_deliveries_after_confirming(app, page, live_server, st
     expect(page.locator("#campaign-status")).to_have_text("sent", timeout=20_000)
     expect(uncertain_row.locator("[data-state-count]")).to_have_text("0")
     expect(states.locator('tr[data-state="sent"] [data-state-count]')).to_have_text("3")
-    assert page.evaluate("Chart.getChart(document.querySelector('canvas[data-state-chart]')).data.datasets[0].data") \
-        == [0, 0, 3, 0, 0, 0, 0]  # the chart follows the table
+    assert page.evaluate(
+        "Chart.getChart(document.querySelector('canvas[data-state-chart]')).data.datasets[0].data"
+    ) == [0, 0, 3, 0, 0, 0, 0]  # the chart follows the table
     worker.drain()
     assert len(smtp_server.messages) == 2
 
@@ -77,12 +86,16 @@ def test_states_wait_and_resend_work_without_javascript(nojs_page, staff_user):
     keyboard_login(page)  # the owner's second factor too: it works without JavaScript
 
     page.goto(f"/admin/campaigns/{campaign.public_id}")
-    expect(page.get_by_role("status").filter(has_text="Waiting for the relay: connection refused. Next try at "
-                                                      "14:05:00 UTC.")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(
+            has_text="Waiting for the relay: connection refused. Next try at 14:05:00 UTC."
+        )
+    ).to_be_visible()
     expect(page.get_by_role("progressbar", name="Deliveries finished")).to_be_visible()
     states = page.get_by_role("table").filter(has_text="Why (most common reasons)")
     expect(states.locator('tr[data-state="queued"]')).to_contain_text(
-        "will retry at … UTC: 451 4.3.0 Mailbox temporarily unavailable ×3")
+        "will retry at … UTC: 451 4.3.0 Mailbox temporarily unavailable ×3"
+    )
     expect(page.get_by_role("link", name="Refresh")).to_be_visible()
 
     page.get_by_role("link", name="List the uncertain deliveries and decide whether to resend them").click()

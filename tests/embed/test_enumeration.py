@@ -1,4 +1,5 @@
 """No enumeration (J3): a sign-up answers the same whatever the address's state; suppression ends only by DOI (J4)."""
+
 import time
 
 import pytest
@@ -24,8 +25,9 @@ def _confirm(client, email):
 
 
 def _subscription(email) -> Subscription:
-    return db.session.execute(select(Subscription).where(Subscription.contact_id == contact_by_email(email).id)
-                              ).scalar_one()
+    return db.session.execute(
+        select(Subscription).where(Subscription.contact_id == contact_by_email(email).id)
+    ).scalar_one()
 
 
 @pytest.fixture
@@ -67,8 +69,16 @@ def test_same_answer_and_timing_floor_whatever_the_address(app, client, known_ad
     app.config["SIGNUP_RESPONSE_FLOOR_MS"] = int(floor * 1000)  # only now: setting the scene needs no padding
     answers, timings = {}, {}
     for state, email in known_addresses.items():
-        data = {"email": email, "name": "Someone", "consent": consents, "ts": form_timer(client), "website": ""}
-        for attempt in range(REPEATS):  # the fastest of a few tries: a busy machine stalls single requests at random
+        data = {
+            "email": email,
+            "name": "Someone",
+            "consent": consents,
+            "ts": form_timer(client),
+            "website": "",
+        }
+        for attempt in range(
+            REPEATS
+        ):  # the fastest of a few tries: a busy machine stalls single requests at random
             if state == "new":
                 data["email"] = f"new-{attempt}@example.com"  # still unknown at every try
             started = time.perf_counter()
@@ -116,8 +126,9 @@ def _sign_up_and_confirm_by_email(app, client, worker, smtp_server, email):
 
 # The earlier history of these addresses happens within the test, so the daily cap must allow the second email.
 @pytest.mark.config(CONFIRM_EMAIL_PER_ADDRESS="2 per 24 hours")
-def test_unsubscribed_and_suppressed_address_comes_back_only_by_double_opt_in(app, client, demo_form, worker,
-                                                                              smtp_server):
+def test_unsubscribed_and_suppressed_address_comes_back_only_by_double_opt_in(
+    app, client, demo_form, worker, smtp_server
+):
     sign_up(client, email="left@example.com")
     _confirm(client, "left@example.com")
     worker.drain()

@@ -1,4 +1,5 @@
 """Sign-up forms that ask for custom contact fields: the builder's rules, validation, storage, masking and consent."""
+
 import io
 import json
 import zipfile
@@ -26,10 +27,12 @@ def clinic(demo_form):
     """The demo form asking for a company (required), a number of visits, a birth date and a health condition."""
     company = field_service.define_field("company", "Company", "personal_identifier")
     visits = field_service.define_field("visits", "Visits per year", "ordinary", value_type="number")
-    birth = field_service.define_field("birth_date", "Date of birth", "ordinary", value_type="date",
-                                       quasi_identifier="birth_date")
-    health = field_service.define_field("health", "Health condition", "sensitive",
-                                        help_text="Only if you want us to adapt our events.")
+    birth = field_service.define_field(
+        "birth_date", "Date of birth", "ordinary", value_type="date", quasi_identifier="birth_date"
+    )
+    health = field_service.define_field(
+        "health", "Health condition", "sensitive", help_text="Only if you want us to adapt our events."
+    )
     db.session.commit()
     ask_on_form(demo_form, company, label="Your company", required=True)
     ask_on_form(demo_form, visits)
@@ -44,8 +47,14 @@ def _boxes(clinic):
 
 def _submit(client, clinic, email="ann@example.com", consents=("list",), headers=None, **answers):
     boxes = _boxes(clinic)
-    data = {"email": email, "name": "Ann", "ts": form_timer(client), "website": "",
-            "consent": [boxes[c] for c in consents], "field_company": "Acme Ltd"}
+    data = {
+        "email": email,
+        "name": "Ann",
+        "ts": form_timer(client),
+        "website": "",
+        "consent": [boxes[c] for c in consents],
+        "field_company": "Acme Ltd",
+    }
     data.update({f"field_{key}": value for key, value in answers.items()})
     return client.post("/f/demo", data=data, headers={"User-Agent": BROWSER, **(headers or {})})
 
@@ -81,23 +90,40 @@ def test_a_sensitive_field_needs_its_explicit_consent_checkbox_on_the_form(app_c
     # The consent wording is part of the form's versioned notice: what the person saw stays provable.
     content = demo_form.notice.content
     assert demo_form.notice.version == before + 1
-    assert content["fields"] == [{"field": "health", "label": "Health condition", "required": False,
-                                  "consent_checkbox": field_service.consent_label(health)}]
+    assert content["fields"] == [
+        {
+            "field": "health",
+            "label": "Health condition",
+            "required": False,
+            "consent_checkbox": field_service.consent_label(health),
+        }
+    ]
     assert field_service.consent_label(health) in [box["label"] for box in content["checkboxes"]]
 
 
-def test_the_builder_adds_fields_and_refuses_a_sensitive_one_without_its_consent_box(app, client, auth, demo_form):
+def test_the_builder_adds_fields_and_refuses_a_sensitive_one_without_its_consent_box(
+    app, client, auth, demo_form
+):
     company = field_service.define_field("company", "Company", "personal_identifier")
     health = field_service.define_field("health", "Health condition", "sensitive")
     db.session.commit()
     url = f"/admin/forms/{demo_form.public_id}/edit"
     edit = client.get(url)
     assert edit.status_code == 200 and "Contact fields asked for" in page(edit)
-    base = {"csrf_token": csrf_token(edit.text), "name": demo_form.name, "slug": "demo", "title": demo_form.title,
-            "button_label": "Subscribe", "lists": [str(lst.id) for lst in demo_form.lists], "active": "y",
-            "ask_name": "y", "privacy_text": demo_form.privacy_text,
-            "ff_use": [str(company.id), str(health.id)], f"ff_label-{company.id}": "Where do you work?",
-            f"ff_required-{company.id}": "yes"}
+    base = {
+        "csrf_token": csrf_token(edit.text),
+        "name": demo_form.name,
+        "slug": "demo",
+        "title": demo_form.title,
+        "button_label": "Subscribe",
+        "lists": [str(lst.id) for lst in demo_form.lists],
+        "active": "y",
+        "ask_name": "y",
+        "privacy_text": demo_form.privacy_text,
+        "ff_use": [str(company.id), str(health.id)],
+        f"ff_label-{company.id}": "Where do you work?",
+        f"ff_required-{company.id}": "yes",
+    }
     refused = client.post(url, data=base)
     assert refused.status_code == 400
     assert "“Health condition” is sensitive: tick its explicit-consent checkbox" in page(refused)
@@ -108,7 +134,9 @@ def test_the_builder_adds_fields_and_refuses_a_sensitive_one_without_its_consent
     assert saved.status_code == 302, page(saved)
     db.session.expire_all()
     assert [(ff.field.key, ff.shown_label, ff.required) for ff in demo_form.fields] == [
-        ("company", "Where do you work?", True), ("health", "Health condition", False)]
+        ("company", "Where do you work?", True),
+        ("health", "Health condition", False),
+    ]
     shown = page(client.get(f"/admin/forms/{demo_form.public_id}"))
     # The copy-paste snippet asks for both, with the explicit-consent box beside the sensitive one.
     assert 'name="field_company" maxlength="500" required' in shown
@@ -130,8 +158,9 @@ def test_the_hosted_form_asks_for_the_fields_with_an_unticked_consent_box(app, c
 
 
 def test_a_sign_up_stores_the_answers_and_a_sensitive_one_encrypted(app, client, clinic, worker):
-    response = _submit(client, clinic, consents=("list", "health"), visits="12", birth_date="1990-04-23",
-                       health=HEALTH)
+    response = _submit(
+        client, clinic, consents=("list", "health"), visits="12", birth_date="1990-04-23", health=HEALTH
+    )
     assert response.status_code == 200, page(response)
     ann = contact_by_email("ann@example.com")
     assert field_service.read_value(ann, clinic["company"]) == "Acme Ltd"
@@ -141,9 +170,11 @@ def test_a_sign_up_stores_the_answers_and_a_sensitive_one_encrypted(app, client,
     assert row.value is None and HEALTH.encode() not in row.ciphertext
     assert field_service.read_value(ann, clinic["health"]) == HEALTH
     # The consent is in the ledger like any other purpose: requested with the form's notice, then confirmed.
-    event = db.session.execute(select(ConsentEvent).where(ConsentEvent.contact_id == ann.id,
-                                                          ConsentEvent.purpose_id == clinic["health"].purpose_id)
-                               ).scalar_one()
+    event = db.session.execute(
+        select(ConsentEvent).where(
+            ConsentEvent.contact_id == ann.id, ConsentEvent.purpose_id == clinic["health"].purpose_id
+        )
+    ).scalar_one()
     assert event.action == "requested" and event.notice_id == clinic["form"].notice_id
     worker.drain()
     [link] = links_in_mail(app, "ann@example.com", "/confirm/")
@@ -193,17 +224,28 @@ def test_ticking_the_consent_but_leaving_the_answer_empty_records_nothing_sensit
 HOSTILE = [
     ("required field empty", {"company": " "}, "Please fill in “Your company”.", "field_company"),
     ("not a number", {"visits": "twelve"}, "“Visits per year” must be a number", "field_visits"),
-    ("not a date", {"birth_date": "1990-13-45"}, "“Date of birth” must be a date written as YYYY-MM-DD",
-     "field_birth_date"),
+    (
+        "not a date",
+        {"birth_date": "1990-13-45"},
+        "“Date of birth” must be a date written as YYYY-MM-DD",
+        "field_birth_date",
+    ),
     ("implausible date", {"birth_date": "0001-01-01"}, "between the years 1900 and 2100", "field_birth_date"),
-    ("too long", {"company": "A" * 501}, "“Your company” is too long (500 characters at most)", "field_company"),
+    (
+        "too long",
+        {"company": "A" * 501},
+        "“Your company” is too long (500 characters at most)",
+        "field_company",
+    ),
     ("control character", {"company": "Acme\x1b[2JLtd"}, "characters we can't store", "field_company"),
     ("markup", {"visits": "<script>alert(1)</script>"}, "must be a number", "field_visits"),
 ]
 
 
 @pytest.mark.parametrize("case, answers, message, field", HOSTILE, ids=[c[0] for c in HOSTILE])
-def test_bad_answers_get_a_clear_400_and_nothing_is_written(app, client, clinic, case, answers, message, field):
+def test_bad_answers_get_a_clear_400_and_nothing_is_written(
+    app, client, clinic, case, answers, message, field
+):
     before = row_counts()
     response = _submit(client, clinic, **answers)
     assert response.status_code == 400
@@ -227,8 +269,12 @@ def test_an_unconfirmed_form_cannot_overwrite_a_confirmed_subscribers_answers(ap
     [link] = links_in_mail(app, "ann@example.com", "/confirm/")
     client.post(link)
     # Anyone can type Ann's address: a later submission fills what is empty but changes nothing she stored.
-    assert _submit(client, clinic, visits="99", birth_date="1970-01-01",
-                   **{"company": "Mallory Corp"}).status_code == 200
+    assert (
+        _submit(
+            client, clinic, visits="99", birth_date="1970-01-01", **{"company": "Mallory Corp"}
+        ).status_code
+        == 200
+    )
     ann = contact_by_email("ann@example.com")
     assert field_service.read_value(ann, clinic["visits"]) == "3"
     assert field_service.read_value(ann, clinic["company"]) == "Acme Ltd"

@@ -1,4 +1,5 @@
 """Every sign-up form links to the published privacy notice (Art. 13 information at collection)."""
+
 import re
 
 

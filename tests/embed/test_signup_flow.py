@@ -1,4 +1,5 @@
 """The whole double opt-in: form → confirmation email over real SMTP → confirm → ledger and proof."""
+
 from sqlalchemy import select
 
 from mailer.core.extensions import db
@@ -30,7 +31,7 @@ def test_signup_confirmation_email_arrives_and_confirms(app, client, demo_form, 
     assert msg["Date"]
     assert "List-Unsubscribe" not in msg  # transactional: no one-click headers (A7)
     link = confirm_link(received.data, app.config["MAILER_BASE_URL"])
-    path = link[len(app.config["MAILER_BASE_URL"]):]
+    path = link[len(app.config["MAILER_BASE_URL"]) :]
 
     # A GET (a link scanner's prefetch) shows a button and changes nothing.
     page = client.get(path)
@@ -42,9 +43,18 @@ def test_signup_confirmation_email_arrives_and_confirms(app, client, demo_form, 
     assert done.status_code == 200 and "you're subscribed" in done.text
     db.session.expire_all()
     assert db.session.execute(select(Subscription)).scalar_one().status == "confirmed"
-    actions = [(e.action, e.user_agent) for e in db.session.execute(select(ConsentEvent).order_by(ConsentEvent.id)).scalars()]
-    assert actions == [("requested", "TestBrowser/1.0"), ("confirmation_sent", None), ("confirmed", "TestBrowser/2.0")]
-    sent = db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "confirmation_sent")).scalar_one()
+    actions = [
+        (e.action, e.user_agent)
+        for e in db.session.execute(select(ConsentEvent).order_by(ConsentEvent.id)).scalars()
+    ]
+    assert actions == [
+        ("requested", "TestBrowser/1.0"),
+        ("confirmation_sent", None),
+        ("confirmed", "TestBrowser/2.0"),
+    ]
+    sent = db.session.execute(
+        select(ConsentEvent).where(ConsentEvent.action == "confirmation_sent")
+    ).scalar_one()
     assert sent.details["message_id"] == msg["Message-ID"]
 
     # Using the link again is harmless.

@@ -1,4 +1,5 @@
 """Bad input on POST /f/<slug>: a clear 4xx a person understands, never a 500, and nothing half-written."""
+
 import time
 import uuid
 
@@ -16,8 +17,9 @@ JSON = {"Accept": "application/json"}
 @pytest.fixture
 def aged_form(demo_form):
     """A form that asks people to confirm they are at least 16."""
-    form = save_form(FormSettings(slug="teens", name="Teens", list_ids=[lst.id for lst in demo_form.lists],
-                                  min_age=16))
+    form = save_form(
+        FormSettings(slug="teens", name="Teens", list_ids=[lst.id for lst in demo_form.lists], min_age=16)
+    )
     db.session.commit()
     return form
 
@@ -36,15 +38,34 @@ def _list_box(client):
 
 # (what is wrong, how to make the submission wrong, what the person is told, the field marked)
 BAD_INPUT = [
-    ("invalid address", lambda c: {"email": "ann.example.com"}, "doesn't look like an email address", "email"),
-    ("address with two @", lambda c: {"email": "ann@@example.com"}, "doesn't look like an email address", "email"),
+    (
+        "invalid address",
+        lambda c: {"email": "ann.example.com"},
+        "doesn't look like an email address",
+        "email",
+    ),
+    (
+        "address with two @",
+        lambda c: {"email": "ann@@example.com"},
+        "doesn't look like an email address",
+        "email",
+    ),
     ("empty address", lambda c: {"email": "   "}, "Please enter your email address", "email"),
-    ("address too long", lambda c: {"email": "a" * 250 + "@example.com"}, "email address is too long", "email"),
+    (
+        "address too long",
+        lambda c: {"email": "a" * 250 + "@example.com"},
+        "email address is too long",
+        "email",
+    ),
     ("no box ticked", lambda c: {"consent": []}, "Please tick the box", "consent"),
     ("only tracking ticked", lambda c: {"consent": consent_values(c)[1:]}, "Please tick the box", "consent"),
     ("value not on the form", lambda c: {"consent": ["not-a-purpose"]}, "not on this form", "consent"),
-    ("list ticked with a forged extra value", lambda c: {"consent": [*_list_box(c), "forged"]}, "not on this form",
-     "consent"),
+    (
+        "list ticked with a forged extra value",
+        lambda c: {"consent": [*_list_box(c), "forged"]},
+        "not on this form",
+        "consent",
+    ),
     ("name too long", lambda c: {"name": "N" * 201}, "name is too long", "name"),
     ("name with a NUL character", lambda c: {"name": "Ann\x00"}, "characters we can't store", "name"),
     ("name with ESC and BEL", lambda c: {"name": "Ann\x1b[2J\x07"}, "characters we can't store", "name"),
@@ -53,8 +74,9 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize("case, make_bad, message, field", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
-def test_bad_input_is_refused_with_a_clear_message_and_nothing_written(app, client, demo_form, case, make_bad,
-                                                                        message, field):
+def test_bad_input_is_refused_with_a_clear_message_and_nothing_written(
+    app, client, demo_form, case, make_bad, message, field
+):
     before = row_counts()
     response = sign_up(client, **{"email": "ann@example.com", **make_bad(client)})
     assert response.status_code == 400
@@ -62,8 +84,17 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_written(app, clie
     assert 'id="form-error"' in page(response) and "is-invalid" in page(response)  # the form is shown again
     assert row_counts() == before and queued_messages(app) == 0
 
-    as_json = client.post("/f/demo", data={"email": "ann@example.com", "name": "Ann", "ts": form_timer(client),
-                                           "consent": _list_box(client), **make_bad(client)}, headers=JSON)
+    as_json = client.post(
+        "/f/demo",
+        data={
+            "email": "ann@example.com",
+            "name": "Ann",
+            "ts": form_timer(client),
+            "consent": _list_box(client),
+            **make_bad(client),
+        },
+        headers=JSON,
+    )
     assert as_json.status_code == 400
     assert as_json.json["ok"] is False and message in as_json.json["error"] and as_json.json["field"] == field
     assert row_counts() == before and queued_messages(app) == 0
@@ -98,30 +129,46 @@ def test_age_confirmation_is_required_when_the_form_has_a_minimum_age(app, clien
 
 def test_oversized_body_gets_a_friendly_413(app, client, demo_form):
     before = row_counts()
-    data = {"email": "ann@example.com", "ts": form_timer(client), "consent": _list_box(client),
-            "name": "x" * (300 * 1024)}
+    data = {
+        "email": "ann@example.com",
+        "ts": form_timer(client),
+        "consent": _list_box(client),
+        "name": "x" * (300 * 1024),
+    }
     response = client.post("/f/demo", data=data)
     assert response.status_code == 413
     assert "What you sent is too large." in page(response) and "<html" in page(response)
     as_json = client.post("/f/demo", data=data, headers=JSON)
-    assert as_json.status_code == 413 and as_json.json == {"ok": False, "error": "What you sent is too large."}
+    assert as_json.status_code == 413 and as_json.json == {
+        "ok": False,
+        "error": "What you sent is too large.",
+    }
     assert row_counts() == before
 
 
 def test_one_oversized_field_within_the_body_limit_is_refused_clearly(app, client, demo_form):
     before = row_counts()
-    response = client.post("/f/demo", data={"email": "ann@example.com", "ts": form_timer(client),
-                                            "consent": _list_box(client), "name": "x" * (200 * 1024)})
+    response = client.post(
+        "/f/demo",
+        data={
+            "email": "ann@example.com",
+            "ts": form_timer(client),
+            "consent": _list_box(client),
+            "name": "x" * (200 * 1024),
+        },
+    )
     # werkzeug counts a url-encoded body against MAX_CONTENT_LENGTH only; either answer is clear
-    assert (response.status_code == 400 and "The name is too long (200 characters at most)." in page(response)) or (
-        response.status_code == 413 and "What you sent is too large." in page(response))
+    assert (
+        response.status_code == 400 and "The name is too long (200 characters at most)." in page(response)
+    ) or (response.status_code == 413 and "What you sent is too large." in page(response))
     assert row_counts() == before
 
 
 def test_a_flood_of_checkbox_values_is_refused_clearly(app, client, demo_form):
     before = row_counts()
-    response = client.post("/f/demo", data={"email": "ann@example.com", "ts": form_timer(client),
-                                            "consent": ["x"] * 2000})
+    response = client.post(
+        "/f/demo", data={"email": "ann@example.com", "ts": form_timer(client), "consent": ["x"] * 2000}
+    )
     assert response.status_code in (400, 413)
     assert "not on this form" in page(response) or "too large" in page(response)
     assert row_counts() == before
@@ -165,9 +212,16 @@ def test_missing_or_forged_fill_timer_asks_to_press_again(app, client, demo_form
     assert "please check your details and press the button once more" in page(response)
     assert row_counts() == before and queued_messages(app) == 0
     # The page shown again carries a fresh timer and the person's choices: pressing again works.
-    again = client.post("/f/demo", data={"email": "ann@example.com", "name": "Ann", "consent": _list_box(client),
-                                         "ts": hidden_value(response.text, "ts")},
-                        headers={"User-Agent": BROWSER})
+    again = client.post(
+        "/f/demo",
+        data={
+            "email": "ann@example.com",
+            "name": "Ann",
+            "consent": _list_box(client),
+            "ts": hidden_value(response.text, "ts"),
+        },
+        headers={"User-Agent": BROWSER},
+    )
     assert again.status_code == 200 and "check your inbox" in page(again)
 
 
@@ -177,14 +231,19 @@ def test_too_fast_submission_asks_to_press_again(app, client, demo_form):
     response = sign_up(client)
     assert response.status_code == 400
     assert "press the button once more" in page(response)
-    as_json = client.post("/f/demo", data={"email": "ann@example.com", "ts": form_timer(client),
-                                           "consent": _list_box(client)}, headers=JSON)
+    as_json = client.post(
+        "/f/demo",
+        data={"email": "ann@example.com", "ts": form_timer(client), "consent": _list_box(client)},
+        headers=JSON,
+    )
     assert as_json.status_code == 400 and "press the button once more" in as_json.json["error"]
     assert row_counts() == before and queued_messages(app) == 0
 
 
 def test_fill_timer_older_than_a_day_asks_to_press_again(app, client, demo_form):
-    stale = signed_at(app.config["SECRET_KEY"], "form-ts", int(time.time()) - 2 * 86400, time.time() - 2 * 86400)
+    stale = signed_at(
+        app.config["SECRET_KEY"], "form-ts", int(time.time()) - 2 * 86400, time.time() - 2 * 86400
+    )
     fresh = signed_at(app.config["SECRET_KEY"], "form-ts", int(time.time()) - 60, time.time() - 60)
     before = row_counts()
     assert sign_up(client, ts=stale).status_code == 400
@@ -209,10 +268,13 @@ def test_allowed_origins_may_use_the_form(app, client, shop_only):
     response = sign_up(client, email="a@example.com", headers={"Origin": "https://shop.example", **JSON})
     assert response.status_code == 200 and response.json["ok"] is True
     assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
-    own = sign_up(client, email="b@example.com", headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
+    own = sign_up(
+        client, email="b@example.com", headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    )
     assert own.status_code == 200  # the hosted page itself
-    preflight = client.options("/f/demo", headers={"Origin": "https://shop.example",
-                                                   "Access-Control-Request-Method": "POST"})
+    preflight = client.options(
+        "/f/demo", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+    )
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     refused = client.options("/f/demo", headers={"Origin": "https://evil.example"})
@@ -230,16 +292,25 @@ def test_rate_limit_per_ip(app, client, demo_form):
     as_json = sign_up(client, email="c@example.com", headers=JSON)
     assert as_json.status_code == 429 and "Too many attempts" in as_json.json["error"]
     assert row_counts() == before
-    other_ip = client.post("/f/demo", data={"email": "c@example.com", "ts": form_timer(client),
-                                            "consent": _list_box(client)}, environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    other_ip = client.post(
+        "/f/demo",
+        data={"email": "c@example.com", "ts": form_timer(client), "consent": _list_box(client)},
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
+    )
     assert other_ip.status_code == 200  # the limit is per address of the browser, not for everyone
 
 
 @pytest.mark.config(SIGNUP_RATE_LIMIT_GLOBAL="3 per hour")
 def test_global_rate_limit(app, client, demo_form):
     ts, consents = form_timer(client), _list_box(client)
-    codes = [client.post("/f/demo", data={"email": f"p{i}@example.com", "ts": ts, "consent": consents},
-                         environ_base={"REMOTE_ADDR": f"192.0.2.{i}"}).status_code for i in range(1, 5)]
+    codes = [
+        client.post(
+            "/f/demo",
+            data={"email": f"p{i}@example.com", "ts": ts, "consent": consents},
+            environ_base={"REMOTE_ADDR": f"192.0.2.{i}"},
+        ).status_code
+        for i in range(1, 5)
+    ]
     assert codes == [200, 200, 200, 429]
 
 
@@ -271,12 +342,16 @@ def test_confirmation_emails_per_domain_are_capped(app, client, demo_form, worke
     worker.drain()
     assert len(answers) == 1
     assert sorted(r for m in smtp_server.messages for r in m.rcpt_tos) == [
-        "a@victim.example", "b@victim.example", "d@other.example"]
+        "a@victim.example",
+        "b@victim.example",
+        "d@other.example",
+    ]
 
 
 @pytest.mark.config(CONFIRM_EMAIL_PER_DOMAIN="1 per hour")
-def test_a_domain_cap_refusal_does_not_use_up_the_addresss_own_daily_email(app, client, demo_form, worker,
-                                                                          smtp_server):
+def test_a_domain_cap_refusal_does_not_use_up_the_addresss_own_daily_email(
+    app, client, demo_form, worker, smtp_server
+):
     sign_up(client, email="a@victim.example")
     sign_up(client, email="b@victim.example")  # refused by the domain cap: b's own daily email stays unused
     worker.drain()
@@ -287,10 +362,15 @@ def test_a_domain_cap_refusal_does_not_use_up_the_addresss_own_daily_email(app, 
         from limits import parse
 
         # The domain's hour is over (only the domain window is cleared; b's own window stays as it was).
-        app.extensions["mailer.throttle"].clear(parse("1 per hour"), "mailer", "confirm-domain", "victim.example")
+        app.extensions["mailer.throttle"].clear(
+            parse("1 per hour"), "mailer", "confirm-domain", "victim.example"
+        )
         assert request_confirmation_email(find_contact_by_email("b@victim.example"))
     worker.drain()
-    assert sorted(r for m in smtp_server.messages for r in m.rcpt_tos) == ["a@victim.example", "b@victim.example"]
+    assert sorted(r for m in smtp_server.messages for r in m.rcpt_tos) == [
+        "a@victim.example",
+        "b@victim.example",
+    ]
 
 
 def test_rate_limit_counters_live_in_the_apps_redis_namespace(app, client, demo_form, backend):
@@ -318,7 +398,12 @@ def test_embed_script_on_an_allowed_site_can_read_the_rate_limit_answer(app, cli
 
 
 def test_embed_script_can_read_the_too_large_answer(app, client, demo_form):
-    response = client.post("/f/demo", data={"email": "a@example.com", "name": "x" * (300 * 1024)},
-                           headers={"Origin": "https://blog.example", **JSON})
+    response = client.post(
+        "/f/demo",
+        data={"email": "a@example.com", "name": "x" * (300 * 1024)},
+        headers={"Origin": "https://blog.example", **JSON},
+    )
     assert response.status_code == 413 and response.json["error"] == "What you sent is too large."
-    assert response.headers["Access-Control-Allow-Origin"] == "https://blog.example"  # no allow-list: any site
+    assert (
+        response.headers["Access-Control-Allow-Origin"] == "https://blog.example"
+    )  # no allow-list: any site

@@ -1,4 +1,5 @@
 """Campaign sending in a production deployment survives every fault of bench/faults.py (at a small N)."""
+
 import pytest
 
 from bench import faults

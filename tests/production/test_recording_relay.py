@@ -1,4 +1,5 @@
 """The fault suite's recording relay: it records what it accepts and its switches do what the faults need."""
+
 import smtplib
 import socket
 
@@ -28,7 +29,9 @@ def test_it_records_every_accepted_recipient_and_offers_pipelining(relay):
         smtp.ehlo()
         assert smtp.has_extn("pipelining")
     accepted, refused = relay.snapshot()
-    assert [(a.mail_from, a.rcpt) for a in accepted] == [("bounces+1f-abc@example.com", "ann@example.com")] * 2
+    assert [(a.mail_from, a.rcpt) for a in accepted] == [
+        ("bounces+1f-abc@example.com", "ann@example.com")
+    ] * 2
     assert refused == set()
 
 

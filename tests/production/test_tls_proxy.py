@@ -4,6 +4,7 @@ signs up and confirms, and the app sees each client's own address, never the pro
 nginx listens on 127.0.0.2 (a client connecting to it comes from 127.0.0.1) and reaches gunicorn from 127.0.0.3,
 so an app that took the proxy's address for the client's would record 127.0.0.3.
 """
+
 import base64
 import contextlib
 import hashlib
@@ -28,11 +29,22 @@ from tests.support.db import create_postgres_database, drop_postgres_database
 from tests.support.http import csrf_token
 from tests.support.processes import Process, free_port
 from tests.support.smtp import SmtpCapture
-from tests.support.tls_proxy import (BIN, BROWSER_SIDE, NGINX, PROXY_SIDE, ReadmeDeployment, nginx_config, run_to_end,
-                                     shared_temp_directory, wait_until_listening)
+from tests.support.tls_proxy import (
+    BIN,
+    BROWSER_SIDE,
+    NGINX,
+    PROXY_SIDE,
+    ReadmeDeployment,
+    nginx_config,
+    run_to_end,
+    shared_temp_directory,
+    wait_until_listening,
+)
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=10_000)  # as in tests/browser: a loaded machine can be slow; passes as soon as it holds
+expect.set_options(
+    timeout=10_000
+)  # as in tests/browser: a loaded machine can be slow; passes as soon as it holds
 
 BROWSER_ADDRESS = "127.0.0.1"  # where Chromium's connections to BROWSER_SIDE come from
 FORGED = "198.51.100.77"
@@ -50,7 +62,7 @@ def _require(condition: bool, reason: str) -> None:
 def _with_option(argv: list[str], option: str, value: str) -> list[str]:
     """The README's command with one option's value changed (fewer processes on a shared test machine)."""
     index = argv.index(option)
-    return [*argv[:index + 1], value, *argv[index + 2:]]
+    return [*argv[: index + 1], value, *argv[index + 2 :]]
 
 
 @dataclass
@@ -83,8 +95,11 @@ def _certificates(prefix: str) -> tuple[str, str, str, str]:
         pem.write_to_path(cert, append=number > 0)
     server.private_key_pem.write_to_path(key)
     ca.cert_pem.write_to_path(ca_pem)
-    public_key = x509.load_pem_x509_certificate(server.cert_chain_pems[0].bytes()).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_key = (
+        x509.load_pem_x509_certificate(server.cert_chain_pems[0].bytes())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return cert, key, ca_pem, base64.b64encode(hashlib.sha256(public_key).digest()).decode()
 
 
@@ -97,17 +112,31 @@ def _drop_redis_keys(namespace: str) -> None:
     client.close()
 
 
-def _start(readme: ReadmeDeployment, env: dict[str, str], directory: str, listen_port: int, app_port: int,
-           cert: str, key: str, cleanup: contextlib.ExitStack) -> None:
+def _start(
+    readme: ReadmeDeployment,
+    env: dict[str, str],
+    directory: str,
+    listen_port: int,
+    app_port: int,
+    cert: str,
+    key: str,
+    cleanup: contextlib.ExitStack,
+) -> None:
     """The README's commands in its order: schema, first accounts, web, worker; then nginx in front."""
     run_to_end("db upgrade", readme.commands["flask db"], env)
     create_admin = readme.commands["flask create-admin"]
     assert "you@example.com" in create_admin
     run_to_end("create-admin", create_admin, env, stdin=f"{PASSWORD}\n{PASSWORD}\n")  # it prompts, twice
     # The browser logs in as a marketer: a role that may edit and test campaigns and needs no second factor.
-    run_to_end("create-admin marketer", [MARKETER if word == "you@example.com" else word for word in create_admin]
-               + ["--role", "marketer", "--password", PASSWORD], env)
-    run_to_end("seed-demo", [os.path.join(BIN, "flask"), "--app", "wsgi", "seed-demo"], env)  # the hosted form
+    run_to_end(
+        "create-admin marketer",
+        [MARKETER if word == "you@example.com" else word for word in create_admin]
+        + ["--role", "marketer", "--password", PASSWORD],
+        env,
+    )
+    run_to_end(
+        "seed-demo", [os.path.join(BIN, "flask"), "--app", "wsgi", "seed-demo"], env
+    )  # the hosted form
     config = os.path.join(directory, "nginx.conf")
     with open(config, "w", encoding="utf-8") as handle:
         handle.write(nginx_config(readme.nginx, directory, listen_port, app_port, cert, key))
@@ -128,9 +157,13 @@ def _start(readme: ReadmeDeployment, env: dict[str, str], directory: str, listen
 @pytest.fixture(scope="module")
 def deployment():
     """nginx, gunicorn and one dramatiq worker as the README runs them, on a fresh database and Redis key space."""
-    _require(os.path.exists(NGINX), f"nginx not found at {NGINX} (apt-get install nginx; .ci/run installs it)")
-    _require(bool(os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL")),
-             "needs TEST_DATABASE_URL and TEST_REDIS_URL (production runs on PostgreSQL and Redis)")
+    _require(
+        os.path.exists(NGINX), f"nginx not found at {NGINX} (apt-get install nginx; .ci/run installs it)"
+    )
+    _require(
+        bool(os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL")),
+        "needs TEST_DATABASE_URL and TEST_REDIS_URL (production runs on PostgreSQL and Redis)",
+    )
     readme = ReadmeDeployment.read()
     run_id = uuid.uuid4().hex[:10]
     database_name, namespace = f"mailer_tls_{run_id}", f"mailer-tls-{run_id}"
@@ -142,30 +175,44 @@ def deployment():
         smtp.start()
         cleanup.callback(smtp.stop)
         database = create_postgres_database(os.environ["TEST_DATABASE_URL"], database_name).replace(
-            "postgresql+psycopg://", "postgresql://", 1)
+            "postgresql+psycopg://", "postgresql://", 1
+        )
         cleanup.callback(drop_postgres_database, os.environ["TEST_DATABASE_URL"], database_name)
         cleanup.callback(_drop_redis_keys, namespace)
         listen_port, app_port = free_port(), free_port()  # free on 127.0.0.1: nobody else binds 127.0.0.2
         base = f"https://{BROWSER_SIDE}:{listen_port}"
         environment = {
-            "MAILER_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(32),
-            "MAILER_HASH_KEY": secrets.token_urlsafe(32), "DATABASE_URL": database,
-            "REDIS_URL": os.environ["TEST_REDIS_URL"], "SMTP_URL": smtp.url, "MAILER_BASE_URL": base,
-            "MAILER_FROM": "News <news@example.com>", "MAILER_POSTAL_ADDRESS": "Example Ltd, 1 Main St, Berlin",
-            "PROXY_FIX_X_FOR": "1", "MAILER_DATA_KEYS": Fernet.generate_key().decode(),
+            "MAILER_ENV": "production",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "MAILER_HASH_KEY": secrets.token_urlsafe(32),
+            "DATABASE_URL": database,
+            "REDIS_URL": os.environ["TEST_REDIS_URL"],
+            "SMTP_URL": smtp.url,
+            "MAILER_BASE_URL": base,
+            "MAILER_FROM": "News <news@example.com>",
+            "MAILER_POSTAL_ADDRESS": "Example Ltd, 1 Main St, Berlin",
+            "PROXY_FIX_X_FOR": "1",
+            "MAILER_DATA_KEYS": Fernet.generate_key().decode(),
         }
-        assert set(environment) == set(readme.variables), "the README's Production section sets other variables"
+        assert set(environment) == set(readme.variables), (
+            "the README's Production section sets other variables"
+        )
         for name in ("MAILER_ENV", "PROXY_FIX_X_FOR"):
             assert environment[name] == readme.variables[name], name
         environment["REDIS_NAMESPACE"] = namespace  # our own key space on the shared test Redis
-        _start(readme, {**_clean(os.environ), **environment}, prefix, listen_port, app_port, cert, key, cleanup)
+        _start(
+            readme, {**_clean(os.environ), **environment}, prefix, listen_port, app_port, cert, key, cleanup
+        )
         yield Deployment(base, ca_pem, spki, smtp, database)
 
 
 def _clean(environment) -> dict[str, str]:
     """The machine's environment without settings of the test run (each one the deployment sets itself)."""
-    return {name: value for name, value in environment.items()
-            if not name.startswith(("MAILER_", "TEST_", "PROXY_FIX_", "SMTP_", "REDIS_", "DATABASE_"))}
+    return {
+        name: value
+        for name, value in environment.items()
+        if not name.startswith(("MAILER_", "TEST_", "PROXY_FIX_", "SMTP_", "REDIS_", "DATABASE_"))
+    }
 
 
 def wait_for_mail(smtp: SmtpCapture, address: str, subject_start: str, deadline_seconds: float = 30):
@@ -204,9 +251,14 @@ def client_at(deployment: Deployment, address: str) -> requests.Session:
 @pytest.fixture(scope="module")
 def trusting_chromium(browser):
     """Debian's Chromium trusting the throw-away CA (by its key), as a browser trusts a real one."""
+
     def launch(deployment: Deployment):
-        return browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=[
-            *CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={deployment.spki}"])
+        return browser.browser_type.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={deployment.spki}"],
+        )
+
     return launch
 
 
@@ -235,7 +287,9 @@ def test_staff_edit_and_send_a_test_and_a_sign_up_records_the_browsers_address(d
         subject = page.get_by_label("Subject", exact=True)
         subject.fill("Draft subject")
         page.get_by_label("Demo newsletter ·").check()
-        page.get_by_label("Body", exact=True).fill("# Hello {{ contact.first_name }}\n\nSent through nginx.\n")
+        page.get_by_label("Body", exact=True).fill(
+            "# Hello {{ contact.first_name }}\n\nSent through nginx.\n"
+        )
         page.get_by_role("button", name="Save draft").click()
         expect(page.get_by_text("Draft saved.")).to_be_visible()
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
@@ -263,8 +317,12 @@ def test_staff_edit_and_send_a_test_and_a_sign_up_records_the_browsers_address(d
         expect(signup.get_by_role("heading", name="Thank you — you're subscribed")).to_be_visible()
 
         recorded = deployment.sql("SELECT action, ip FROM consent_events ORDER BY id")
-        assert ("requested", BROWSER_ADDRESS) in recorded and ("confirmed", BROWSER_ADDRESS) in recorded, recorded
-        assert {ip for _action, ip in recorded} - {None} == {BROWSER_ADDRESS}, recorded  # (the worker's: no IP)
+        assert ("requested", BROWSER_ADDRESS) in recorded and ("confirmed", BROWSER_ADDRESS) in recorded, (
+            recorded
+        )
+        assert {ip for _action, ip in recorded} - {None} == {BROWSER_ADDRESS}, (
+            recorded
+        )  # (the worker's: no IP)
         [(public_id,)] = deployment.sql("SELECT public_id FROM contacts")
         page.goto(f"/admin/contacts/{public_id}/evidence")
         expect(page.get_by_role("heading", level=1)).to_have_text("Proof of double opt-in")
@@ -298,7 +356,9 @@ def test_security_headers_on_real_responses_through_nginx(deployment):
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], path
     for response in (admin, form, client.get(deployment.base + "/t/o/broken-link")):
         assert response.headers["X-Content-Type-Options"] == "nosniff", response.url
-        assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains", response.url
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains", (
+            response.url
+        )
 
 
 def test_a_stolen_session_cookie_is_refused_even_with_the_victims_address_forged(deployment):
@@ -306,9 +366,12 @@ def test_a_stolen_session_cookie_is_refused_even_with_the_victims_address_forged
     staff = client_at(deployment, "127.0.0.7")
     staff.headers.update(agent)
     login = staff.get(deployment.base + "/admin/login")
-    logged_in = staff.post(deployment.base + "/admin/login", allow_redirects=False,
-                           headers={"Referer": deployment.base + "/admin/login"},
-                           data={"email": MARKETER, "password": PASSWORD, "csrf_token": csrf_token(login.text)})
+    logged_in = staff.post(
+        deployment.base + "/admin/login",
+        allow_redirects=False,
+        headers={"Referer": deployment.base + "/admin/login"},
+        data={"email": MARKETER, "password": PASSWORD, "csrf_token": csrf_token(login.text)},
+    )
     assert logged_in.status_code == 302, logged_in.text
     assert staff.get(deployment.base + "/admin/", allow_redirects=False).status_code == 200
 

@@ -3,6 +3,7 @@
 Rows are made through the real services (lists, contacts, the consent ledger); campaigns, deliveries and links
 are inserted directly, as the sending engine would leave them after a send.
 """
+
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,15 +28,23 @@ def tracking_purposes() -> dict[str, Purpose]:
     return {"open": opens, "click": clicks}
 
 
-def subscribed_contact(email: str, lists: list[MailingList], tracking: tuple[str, ...] = (),
-                       name: str | None = None) -> Contact:
+def subscribed_contact(
+    email: str, lists: list[MailingList], tracking: tuple[str, ...] = (), name: str | None = None
+) -> Contact:
     """A contact who confirmed the given lists (and tracking kinds) through double opt-in."""
     contact, _ = get_or_create_contact(email, source="form", name=name)
     purposes = tracking_purposes()
     now = utcnow()
     for mailing_list in lists:
-        db.session.add(Subscription(contact_id=contact.id, list_id=mailing_list.id, status="confirmed",
-                                    source="form", confirmed_at=now))
+        db.session.add(
+            Subscription(
+                contact_id=contact.id,
+                list_id=mailing_list.id,
+                status="confirmed",
+                source="form",
+                confirmed_at=now,
+            )
+        )
         record_consent(contact, mailing_list.purpose, "confirmed", SIGNUP)
     for kind in tracking:
         record_consent(contact, purposes[kind], "confirmed", SIGNUP)
@@ -52,22 +61,43 @@ class SentCampaign:
     mailing_list: MailingList
 
 
-def sent_campaign(mailing_list: MailingList, contacts: list[Contact], urls: list[str] | None = None,
-                  sent_minutes_ago: int = 60, name: str = "Spring news") -> SentCampaign:
+def sent_campaign(
+    mailing_list: MailingList,
+    contacts: list[Contact],
+    urls: list[str] | None = None,
+    sent_minutes_ago: int = 60,
+    name: str = "Spring news",
+) -> SentCampaign:
     """Insert a sent campaign with tracking on, its links and a 'sent' delivery for each contact."""
     started = utcnow() - timedelta(minutes=sent_minutes_ago)
-    campaign = Campaign(name=name, subject=name, status="sent", track_opens=True, track_clicks=True,
-                        started_at=started, finished_at=started + timedelta(seconds=30))
+    campaign = Campaign(
+        name=name,
+        subject=name,
+        status="sent",
+        track_opens=True,
+        track_clicks=True,
+        started_at=started,
+        finished_at=started + timedelta(seconds=30),
+    )
     campaign.lists = [mailing_list]
     db.session.add(campaign)
     db.session.flush()
-    links = [Link(campaign_id=campaign.id, url=url)
-             for url in (urls or ["https://example.org/spring", "https://example.org/shop?x=1&y=2"])]
+    links = [
+        Link(campaign_id=campaign.id, url=url)
+        for url in (urls or ["https://example.org/spring", "https://example.org/shop?x=1&y=2"])
+    ]
     db.session.add_all(links)
     for contact in contacts:
-        db.session.add(Delivery(campaign_id=campaign.id, contact_id=contact.id, list_id=mailing_list.id,
-                                status="sent", message_id=f"<{contact.public_id}@example.com>",
-                                finished_at=started))
+        db.session.add(
+            Delivery(
+                campaign_id=campaign.id,
+                contact_id=contact.id,
+                list_id=mailing_list.id,
+                status="sent",
+                message_id=f"<{contact.public_id}@example.com>",
+                finished_at=started,
+            )
+        )
     db.session.commit()
     return SentCampaign(campaign, links, mailing_list)
 
@@ -82,13 +112,20 @@ def news_list(name: str = "News", visibility: str = "public") -> MailingList:
 def path_of(url: str, base: str) -> str:
     """The path part of an absolute URL built from MAILER_BASE_URL."""
     assert url.startswith(base), url
-    return url[len(base):]
+    return url[len(base) :]
 
 
-def unsubscribe_path(app, contact: Contact, mailing_list: MailingList | None, campaign: Campaign | None) -> str:
-    return path_of(recipient_links.unsubscribe_url(contact.public_id, mailing_list.public_id if mailing_list else None,
-                                                   campaign.public_id if campaign else None),
-                   app.config["MAILER_BASE_URL"])
+def unsubscribe_path(
+    app, contact: Contact, mailing_list: MailingList | None, campaign: Campaign | None
+) -> str:
+    return path_of(
+        recipient_links.unsubscribe_url(
+            contact.public_id,
+            mailing_list.public_id if mailing_list else None,
+            campaign.public_id if campaign else None,
+        ),
+        app.config["MAILER_BASE_URL"],
+    )
 
 
 def preferences_path(app, contact: Contact) -> str:
@@ -96,10 +133,13 @@ def preferences_path(app, contact: Contact) -> str:
 
 
 def open_path(app, contact: Contact, campaign: Campaign) -> str:
-    return path_of(recipient_links.open_pixel_url(contact.public_id, campaign.public_id),
-                   app.config["MAILER_BASE_URL"])
+    return path_of(
+        recipient_links.open_pixel_url(contact.public_id, campaign.public_id), app.config["MAILER_BASE_URL"]
+    )
 
 
 def click_path(app, contact: Contact, campaign: Campaign, link: Link) -> str:
-    return path_of(recipient_links.click_url(contact.public_id, campaign.public_id, link.id),
-                   app.config["MAILER_BASE_URL"])
+    return path_of(
+        recipient_links.click_url(contact.public_id, campaign.public_id, link.id),
+        app.config["MAILER_BASE_URL"],
+    )

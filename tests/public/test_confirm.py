@@ -1,4 +1,5 @@
 """The confirmation link: GET is safe, POST confirms once; tokens are purpose-bound, expiring, rotatable, opaque."""
+
 import time
 
 import pytest
@@ -10,8 +11,17 @@ from mailer.subscriptions.models.lists import Subscription
 from mailer.core.security import make_token
 from mailer.subscriptions.signup import confirmation_token
 from tests.support.http import confirm_link
-from tests.support.signup import (contact_by_email, hidden_value, outbox_to, page, path_of, row_counts, sign_up,
-                                  signed_at, token_payload)
+from tests.support.signup import (
+    contact_by_email,
+    hidden_value,
+    outbox_to,
+    page,
+    path_of,
+    row_counts,
+    sign_up,
+    signed_at,
+    token_payload,
+)
 
 DAY = 86400
 
@@ -19,10 +29,16 @@ DAY = 86400
 def _snapshot() -> tuple:
     """Everything a confirmation could change."""
     counts = row_counts()
-    subs = [(s.contact_id, s.list_id, s.status, s.confirmed_at) for s in db.session.execute(
-        select(Subscription).order_by(Subscription.id)).scalars()]
-    states = [(s.contact_id, s.purpose_id, s.status, s.event_id) for s in db.session.execute(
-        select(ConsentState).order_by(ConsentState.contact_id, ConsentState.purpose_id)).scalars()]
+    subs = [
+        (s.contact_id, s.list_id, s.status, s.confirmed_at)
+        for s in db.session.execute(select(Subscription).order_by(Subscription.id)).scalars()
+    ]
+    states = [
+        (s.contact_id, s.purpose_id, s.status, s.event_id)
+        for s in db.session.execute(
+            select(ConsentState).order_by(ConsentState.contact_id, ConsentState.purpose_id)
+        ).scalars()
+    ]
     return counts, subs, states
 
 
@@ -43,8 +59,12 @@ def ann(app, client, demo_form, worker):
 
 def _is_broken_link_page(response) -> bool:
     text = page(response)
-    return (response.status_code == 404 and "This link doesn't work" in text
-            and 'action="/confirm/resend"' in text and 'name="email"' in text)
+    return (
+        response.status_code == 404
+        and "This link doesn't work" in text
+        and 'action="/confirm/resend"' in text
+        and 'name="email"' in text
+    )
 
 
 def test_get_changes_nothing_post_confirms_once(app, client, ann):
@@ -83,11 +103,20 @@ def _tampered(path: str) -> list[str]:
     token = path.rsplit("/", 1)[1]
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
-    def flip(s, i):  # change the character's high bits (the last one's low bits are padding, ignored when decoding)
-        return s[:i] + alphabet[(alphabet.index(s[i]) + 32) % 64] + s[i + 1:]
+    def flip(
+        s, i
+    ):  # change the character's high bits (the last one's low bits are padding, ignored when decoding)
+        return s[:i] + alphabet[(alphabet.index(s[i]) + 32) % 64] + s[i + 1 :]
 
-    return [flip(token, len(token) - 1), flip(token, 2), token[:-6], token + "x", token.split(".")[0],
-            "x" * 600, "not-a-token"]
+    return [
+        flip(token, len(token) - 1),
+        flip(token, 2),
+        token[:-6],
+        token + "x",
+        token.split(".")[0],
+        "x" * 600,
+        "not-a-token",
+    ]
 
 
 def test_tampered_link_gets_a_friendly_page_that_offers_a_new_email(app, client, ann):

@@ -1,6 +1,7 @@
 """Every public endpoint that takes an address answers the same, no sooner than one floor, whether the address is
 known or not (J3): /confirm/resend, /p, the sign-up forms and the API sign-up share `with_response_floor`, and
 the address lookups of /confirm/resend and /p run in a worker, so nothing address-dependent is left to time."""
+
 import statistics
 import time
 
@@ -25,7 +26,9 @@ TOLERANCE_S = 0.040
 def _timed(client, url: str, email: str, round_: int):
     """One POST from its own address (each client IP has a small hourly budget here); its answer and duration."""
     started = time.perf_counter()
-    response = client.post(url, data={"email": email}, environ_base={"REMOTE_ADDR": f"198.51.100.{round_ + 1}"})
+    response = client.post(
+        url, data={"email": email}, environ_base={"REMOTE_ADDR": f"198.51.100.{round_ + 1}"}
+    )
     return response, time.perf_counter() - started
 
 
@@ -80,5 +83,11 @@ def _wears_the_floor(view) -> bool:
 
 def test_every_public_address_endpoint_wears_the_one_floor():
     """One rule, not copies: each door that takes an address is wrapped by the same decorator."""
-    for view in (confirm_resend, preferences_request_post, submit, subscriptions_create, privacy_request_submit):
+    for view in (
+        confirm_resend,
+        preferences_request_post,
+        submit,
+        subscriptions_create,
+        privacy_request_submit,
+    ):
         assert _wears_the_floor(view), view.__name__

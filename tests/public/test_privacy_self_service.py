@@ -1,4 +1,5 @@
 """A person exercises each right from the preference centre: verified by a link to their address, then done."""
+
 import io
 import re
 import json
@@ -14,14 +15,29 @@ from mailer.privacy.models.requests import PrivacyRequest
 from mailer.tracking.models import TrackingEvent
 from mailer.contacts import fields as field_service
 from tests.public.recipients import sent_campaign
-from tests.support.privacy import define_fields, fill_fields, links_in_mail, preference_path, sign_up_and_confirm
+from tests.support.privacy import (
+    define_fields,
+    fill_fields,
+    links_in_mail,
+    preference_path,
+    sign_up_and_confirm,
+)
 
 EMAIL = "ann.example@example.org"
 
 
 def _ann(app, client, worker) -> Contact:
-    return sign_up_and_confirm(app, client, worker, EMAIL, "Ann Example", ip="203.0.113.5", user_agent="AnnBrowser/1.0",
-                               confirm_ip="203.0.113.6", confirm_user_agent="AnnPhone/2.0")
+    return sign_up_and_confirm(
+        app,
+        client,
+        worker,
+        EMAIL,
+        "Ann Example",
+        ip="203.0.113.5",
+        user_agent="AnnBrowser/1.0",
+        confirm_ip="203.0.113.6",
+        confirm_user_agent="AnnPhone/2.0",
+    )
 
 
 def _request_and_verify(app, client, worker, contact, kind, data=None, address=EMAIL):
@@ -36,7 +52,9 @@ def _request_and_verify(app, client, worker, contact, kind, data=None, address=E
 def test_access_download_holds_everything_with_the_words_they_agreed_to(app, client, demo_form, worker):
     ann = _ann(app, client, worker)
     fields = define_fields()
-    fill_fields(ann, fields, {"health": "Coeliac disease", "national_id": "DE-4417-2290-1133", "postcode": "24937"})
+    fill_fields(
+        ann, fields, {"health": "Coeliac disease", "national_id": "DE-4417-2290-1133", "postcode": "24937"}
+    )
     sent = sent_campaign(ann.subscriptions[0].mailing_list, [ann])
     db.session.add(TrackingEvent(campaign_id=sent.campaign.id, contact_id=ann.id, kind="open"))
     db.session.commit()
@@ -51,8 +69,18 @@ def test_access_download_holds_everything_with_the_words_they_agreed_to(app, cli
 
     archive = zipfile.ZipFile(io.BytesIO(response.data))
     names = set(archive.namelist())
-    assert {"data.json", "notices.json", "README.html", "README.txt", "csv/profile.csv", "csv/consent_history.csv",
-            "csv/deliveries.csv", "csv/tracking.csv", "csv/fields.csv", "csv/privacy_requests.csv"} <= names
+    assert {
+        "data.json",
+        "notices.json",
+        "README.html",
+        "README.txt",
+        "csv/profile.csv",
+        "csv/consent_history.csv",
+        "csv/deliveries.csv",
+        "csv/tracking.csv",
+        "csv/fields.csv",
+        "csv/privacy_requests.csv",
+    } <= names
     data = json.loads(archive.read("data.json"))
     assert data["profile"][0]["email"] == EMAIL and data["profile"][0]["name"] == "Ann Example"
     history = data["consent_history"]
@@ -67,8 +95,14 @@ def test_access_download_holds_everything_with_the_words_they_agreed_to(app, cli
     # The person themself sees their sensitive values in clear.
     assert {f["field"]: f["value"] for f in data["fields"]}["national_id"] == "DE-4417-2290-1133"
     readme = archive.read("README.txt").decode()
-    for heading in ("Who receives it", "How long we keep it", "Where it comes from", "YOUR RIGHTS", "COMPLAINTS",
-                    "AUTOMATED DECISIONS"):
+    for heading in (
+        "Who receives it",
+        "How long we keep it",
+        "Where it comes from",
+        "YOUR RIGHTS",
+        "COMPLAINTS",
+        "AUTOMATED DECISIONS",
+    ):
         assert heading in readme, heading
     assert "Demo newsletter" in archive.read("notices.json").decode()
 
@@ -84,7 +118,9 @@ def test_a_verification_link_changes_nothing_until_the_button_is_pressed(app, cl
     client.post(preference_path(ann, "erasure"), data={"confirm": "yes"})
     worker.drain()
     [verify] = links_in_mail(app, EMAIL, "/privacy/verify/")
-    message = db.session.execute(select(OutboxMessage).where(OutboxMessage.subject.like("%erasure%"))).scalar_one()
+    message = db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.subject.like("%erasure%"))
+    ).scalar_one()
     assert message.rcpt_to == EMAIL  # the link goes to the address on file, nowhere else
     for _ in range(2):  # link scanners prefetch
         assert client.get(verify).status_code == 200
@@ -110,21 +146,31 @@ def test_restriction_from_the_preference_centre(app, client, demo_form, worker):
     assert "already restricted" in client.get(preference_path(ann, "restriction")).text
 
 
-def test_rectification_of_name_field_and_address_with_double_opt_in_for_the_new_address(app, client, demo_form, worker):
+def test_rectification_of_name_field_and_address_with_double_opt_in_for_the_new_address(
+    app, client, demo_form, worker
+):
     ann = _ann(app, client, worker)
     fields = define_fields()
     db.session.commit()
-    form = {"name": "Ann Corrected", "email": "ann.new@example.org", "field_postcode": "24103",
-            "field_health": "Lactose intolerance", "consent_field": "health"}
+    form = {
+        "name": "Ann Corrected",
+        "email": "ann.new@example.org",
+        "field_postcode": "24103",
+        "field_health": "Lactose intolerance",
+        "consent_field": "health",
+    }
     done = _request_and_verify(app, client, worker, ann, "rectification", form)
     assert "new email address" in done.text
     db.session.expire_all()
     ann = db.session.get(Contact, ann.id)
-    assert ann.name == "Ann Corrected" and ann.email == EMAIL  # the old address stays until the new one confirms
+    assert (
+        ann.name == "Ann Corrected" and ann.email == EMAIL
+    )  # the old address stays until the new one confirms
     assert field_service.read_value(ann, fields["postcode"]) == "24103"
     assert field_service.read_value(ann, fields["health"]) == "Lactose intolerance"
-    consent = db.session.execute(select(ConsentEvent).where(ConsentEvent.purpose_id == fields["health"].purpose_id)
-                                 ).scalar_one()
+    consent = db.session.execute(
+        select(ConsentEvent).where(ConsentEvent.purpose_id == fields["health"].purpose_id)
+    ).scalar_one()
     assert consent.action == "granted" and "explicitly agree" in consent.notice.content["checkbox"]
 
     worker.drain()
@@ -135,9 +181,17 @@ def test_rectification_of_name_field_and_address_with_double_opt_in_for_the_new_
     db.session.expire_all()
     ann = db.session.get(Contact, ann.id)
     assert ann.email == "ann.new@example.org"
-    last = db.session.execute(select(ConsentEvent).where(ConsentEvent.contact_id == ann.id)
-                              .order_by(ConsentEvent.id.desc()).limit(1)).scalar_one()
-    assert (last.action, last.email, last.details["change"]) == ("confirmed", "ann.new@example.org", "address")
+    last = db.session.execute(
+        select(ConsentEvent)
+        .where(ConsentEvent.contact_id == ann.id)
+        .order_by(ConsentEvent.id.desc())
+        .limit(1)
+    ).scalar_one()
+    assert (last.action, last.email, last.details["change"]) == (
+        "confirmed",
+        "ann.new@example.org",
+        "address",
+    )
     req = db.session.execute(select(PrivacyRequest)).scalar_one()
     assert req.status == "completed" and "new_email" not in req.details
 
@@ -146,8 +200,10 @@ def test_sensitive_value_without_the_consent_tick_is_refused(app, client, demo_f
     ann = _ann(app, client, worker)
     define_fields()
     db.session.commit()
-    response = client.post(preference_path(ann, "rectification"), data={"name": "Ann Example",
-                                                                        "email": EMAIL, "field_health": "Asthma"})
+    response = client.post(
+        preference_path(ann, "rectification"),
+        data={"name": "Ann Example", "email": EMAIL, "field_health": "Asthma"},
+    )
     assert response.status_code == 400 and "explicit consent" in response.text
 
 
@@ -161,9 +217,19 @@ def test_bad_or_foreign_tokens_get_a_clear_page(app, client, demo_form, worker):
 def test_the_privacy_notice_is_public_versioned_and_complete(app, client, demo_form):
     page = client.get("/privacy")
     assert page.status_code == 200
-    for heading in ("Who we are", "Emails you subscribe to", "Direct marketing", "Uses for which we do not ask",
-                    "Who we share data with", "Transfers outside", "How long we keep your data", "Your rights",
-                    "Complaints", "If you do not give us your data", "Automated decisions"):
+    for heading in (
+        "Who we are",
+        "Emails you subscribe to",
+        "Direct marketing",
+        "Uses for which we do not ask",
+        "Who we share data with",
+        "Transfers outside",
+        "How long we keep your data",
+        "Your rights",
+        "Complaints",
+        "If you do not give us your data",
+        "Automated decisions",
+    ):
         assert heading in page.text, heading
     assert "Version 1" in page.text
     from mailer.subscriptions.lists import create_list

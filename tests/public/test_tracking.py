@@ -1,4 +1,5 @@
 """Consent-gated tracking: the pixel, click redirects, batching, machine-like events, retention (F8, F9, F6)."""
+
 import subprocess
 import sys
 import textwrap
@@ -13,8 +14,14 @@ from mailer.campaigns.models import Link
 from mailer.tracking.models import TrackingCounter, TrackingEvent
 from mailer.tracking import events as tracking
 from mailer.consent.ledger import RequestContext, record_consent
-from tests.public.recipients import (click_path, news_list, open_path, sent_campaign, subscribed_contact,
-                                     tracking_purposes)
+from tests.public.recipients import (
+    click_path,
+    news_list,
+    open_path,
+    sent_campaign,
+    subscribed_contact,
+    tracking_purposes,
+)
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
@@ -50,7 +57,12 @@ def test_pixel_records_an_open_only_with_consent(app, seeded):
         assert "no-store" in response.headers["Cache-Control"]
     assert tracking.flush_events() == 2
     [event] = events()
-    assert (event.kind, event.contact_id, event.campaign_id, event.machine) == ("open", ann.id, sent.campaign.id, False)
+    assert (event.kind, event.contact_id, event.campaign_id, event.machine) == (
+        "open",
+        ann.id,
+        sent.campaign.id,
+        False,
+    )
     assert event.user_agent_class == "browser"
 
 
@@ -93,9 +105,9 @@ def test_click_tokens_cannot_redirect_anywhere_else(app, seeded):
     good = click_path(app, ann, sent.campaign, sent.links[0])
     token = good.rsplit("/", 1)[1]
     attempts = [
-        "/t/c/" + token[:-3] + "abc",                              # tampered signature
-        click_path(app, ann, sent.campaign, other.links[0]),       # a genuine link id of another campaign
-        click_path(app, ann, sent.campaign, unsafe),               # not a web address
+        "/t/c/" + token[:-3] + "abc",  # tampered signature
+        click_path(app, ann, sent.campaign, other.links[0]),  # a genuine link id of another campaign
+        click_path(app, ann, sent.campaign, unsafe),  # not a web address
         "/t/c/" + token.replace(".", "", 1),
     ]
     for path in [*attempts, "/t/c/https%3A%2F%2Fevil.example"]:
@@ -120,14 +132,21 @@ def test_events_are_buffered_and_written_in_batches(app, seeded):
 
 def test_machine_like_events_are_marked(app, seeded):
     ann, _, sent = seeded
-    get(app, open_path(app, ann, sent.campaign), ua="Mozilla/5.0")                       # Apple MPP proxy
-    get(app, open_path(app, ann, sent.campaign), ua="Barracuda Sentinel (EE)")           # security scanner
-    get(app, open_path(app, ann, sent.campaign), ua="")                                  # no user agent
-    get(app, open_path(app, ann, sent.campaign), ua="Mozilla/5.0 (Windows NT 10.0; Win64; x64) GoogleImageProxy")
+    get(app, open_path(app, ann, sent.campaign), ua="Mozilla/5.0")  # Apple MPP proxy
+    get(app, open_path(app, ann, sent.campaign), ua="Barracuda Sentinel (EE)")  # security scanner
+    get(app, open_path(app, ann, sent.campaign), ua="")  # no user agent
+    get(
+        app,
+        open_path(app, ann, sent.campaign),
+        ua="Mozilla/5.0 (Windows NT 10.0; Win64; x64) GoogleImageProxy",
+    )
     tracking.flush_events()
     assert [(e.machine, e.machine_reason, e.user_agent_class) for e in events()] == [
-        (True, "apple-mpp", "apple-mpp"), (True, "scanner", "scanner"), (True, "empty", "empty"),
-        (False, "", "image-proxy")]
+        (True, "apple-mpp", "apple-mpp"),
+        (True, "scanner", "scanner"),
+        (True, "empty", "empty"),
+        (False, "", "image-proxy"),
+    ]
 
 
 def test_open_right_after_send_is_machine_like(app, app_ctx):
@@ -214,8 +233,12 @@ def test_anonymous_counts_identify_nobody(app, seeded):
 def test_retention_deletes_old_events(app, seeded):
     ann, _, sent = seeded
     old = utcnow() - timedelta(days=400)
-    db.session.add_all([TrackingEvent(campaign_id=sent.campaign.id, contact_id=ann.id, kind="open", created_at=old),
-                        TrackingEvent(campaign_id=sent.campaign.id, contact_id=ann.id, kind="open")])
+    db.session.add_all(
+        [
+            TrackingEvent(campaign_id=sent.campaign.id, contact_id=ann.id, kind="open", created_at=old),
+            TrackingEvent(campaign_id=sent.campaign.id, contact_id=ann.id, kind="open"),
+        ]
+    )
     db.session.commit()
     assert tracking.purge_tracking_events(dry_run=True) == {"tracking_events": 1}
     assert len(events()) == 2
@@ -227,8 +250,14 @@ def test_retention_follows_the_privacy_settings(app, seeded):
     from mailer.privacy.models.settings import PrivacySettings
 
     ann, _, sent = seeded
-    db.session.add(TrackingEvent(campaign_id=sent.campaign.id, contact_id=ann.id, kind="open",
-                                 created_at=utcnow() - timedelta(days=40)))
+    db.session.add(
+        TrackingEvent(
+            campaign_id=sent.campaign.id,
+            contact_id=ann.id,
+            kind="open",
+            created_at=utcnow() - timedelta(days=40),
+        )
+    )
     db.session.commit()
     assert tracking.tracking_retention_days() == app.config["TRACKING_RETENTION_DAYS"] == 365
     assert tracking.purge_tracking_events(dry_run=True) == {"tracking_events": 0}

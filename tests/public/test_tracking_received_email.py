@@ -1,4 +1,5 @@
 """The links of a campaign email as it arrived over SMTP: one-click unsubscribe, pixel, clicks, preferences."""
+
 import html as html_lib
 import re
 from urllib.parse import urlsplit
@@ -38,14 +39,18 @@ def received(app, app_ctx, worker, smtp_server):
     campaigns.start_campaign(campaign)
     db.session.commit()
     worker.drain()
-    return {"ann": (ann, smtp_server.to("ann@example.net")[0]), "bob": (bob, smtp_server.to("bob@example.net")[0]),
-            "campaign": campaign, "list": news}
+    return {
+        "ann": (ann, smtp_server.to("ann@example.net")[0]),
+        "bob": (bob, smtp_server.to("bob@example.net")[0]),
+        "campaign": campaign,
+        "list": news,
+    }
 
 
 def local(app, url: str) -> str:
     base = app.config["MAILER_BASE_URL"]
     assert url.startswith(base), url
-    return url[len(base):]
+    return url[len(base) :]
 
 
 def urls_in(message) -> list[str]:
@@ -60,8 +65,9 @@ def test_one_click_unsubscribe_from_the_raw_header(app, received):
     url = re.fullmatch(rb" <(https?://[^>]+)>", raw_header(mail.data, "List-Unsubscribe")).group(1).decode()
     assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     client = app.test_client(use_cookies=False)
-    response = client.post(local(app, url), data="List-Unsubscribe=One-Click",
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        local(app, url), data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200 and "Location" not in response.headers
     db.session.expire_all()
     sub = db.session.execute(select(Subscription).where(Subscription.contact_id == ann.id)).scalar_one()
@@ -81,17 +87,26 @@ def test_consenting_recipient_pixel_and_clicks_are_recorded(app, received):
     ua = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}
     assert client.get(local(app, pixel[0]), headers=ua).mimetype == "image/gif"
     targets = [client.get(local(app, u), headers=ua).headers["Location"] for u in clicks]
-    links = db.session.execute(select(Link.url).where(Link.campaign_id == received["campaign"].id)).scalars().all()
+    links = (
+        db.session.execute(select(Link.url).where(Link.campaign_id == received["campaign"].id))
+        .scalars()
+        .all()
+    )
     assert sorted(targets) == sorted(links)
     tracking.flush_events()
     events = db.session.execute(select(TrackingEvent).order_by(TrackingEvent.id)).scalars().all()
-    assert [(e.kind, e.contact_id, e.machine) for e in events] == [("open", ann.id, False), ("click", ann.id, False),
-                                                                    ("click", ann.id, False)]
+    assert [(e.kind, e.contact_id, e.machine) for e in events] == [
+        ("open", ann.id, False),
+        ("click", ann.id, False),
+        ("click", ann.id, False),
+    ]
 
 
 def test_recipient_without_consent_gets_no_pixel_and_no_identifying_link(app, received):
     bob, mail = received["bob"]
-    links = set(db.session.execute(select(Link.url).where(Link.campaign_id == received["campaign"].id)).scalars())
+    links = set(
+        db.session.execute(select(Link.url).where(Link.campaign_id == received["campaign"].id)).scalars()
+    )
     html = mail.message.get_body(("html",)).get_content()
     assert "/t/o/" not in html and "/t/c/" not in html and "<img" not in html
     for url in urls_in(mail.message):
@@ -111,11 +126,19 @@ def test_anonymous_counts_give_a_recipient_without_consent_the_same_link_as_ever
     html = mail.message.get_body(("html",)).get_content()
     assert "/t/o/" not in html and "/t/c/" not in html and "<img" not in html
     anonymous = sorted({u for u in urls_in(mail.message) if "/t/a/" in u})
-    links = db.session.execute(select(Link).where(Link.campaign_id == campaign.id).order_by(Link.id)).scalars().all()
-    assert anonymous == sorted(f"{app.config['MAILER_BASE_URL']}/t/a/{campaign.public_id}/{link.id}" for link in links)
+    links = (
+        db.session.execute(select(Link).where(Link.campaign_id == campaign.id).order_by(Link.id))
+        .scalars()
+        .all()
+    )
+    assert anonymous == sorted(
+        f"{app.config['MAILER_BASE_URL']}/t/a/{campaign.public_id}/{link.id}" for link in links
+    )
     assert bob.public_id not in " ".join(anonymous)
     client = app.test_client(use_cookies=False)
-    assert [client.get(local(app, url)).headers["Location"] for url in anonymous] == [link.url for link in links]
+    assert [client.get(local(app, url)).headers["Location"] for url in anonymous] == [
+        link.url for link in links
+    ]
     tracking.flush_events()
     assert db.session.execute(select(TrackingEvent)).first() is None  # no per-person event
     from mailer.tracking.models import TrackingCounter

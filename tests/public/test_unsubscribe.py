@@ -1,4 +1,5 @@
 """Unsubscribe links: the page (GET changes nothing) and the RFC 8058 one-click POST (REQUIREMENTS A3-A7, I2)."""
+
 import pytest
 from sqlalchemy import select
 
@@ -22,13 +23,22 @@ def ann(app_ctx):
 
 def statuses(contact):
     db.session.expire_all()
-    return {s.mailing_list.name: s.status for s in db.session.execute(
-        select(Subscription).where(Subscription.contact_id == contact.id)).scalars()}
+    return {
+        s.mailing_list.name: s.status
+        for s in db.session.execute(
+            select(Subscription).where(Subscription.contact_id == contact.id)
+        ).scalars()
+    }
 
 
 def withdrawals():
-    return db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "withdrawn")
-                              .order_by(ConsentEvent.id)).scalars().all()
+    return (
+        db.session.execute(
+            select(ConsentEvent).where(ConsentEvent.action == "withdrawn").order_by(ConsentEvent.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def test_get_shows_one_button_and_changes_nothing(app, ann):
@@ -53,11 +63,16 @@ def test_one_click_post_without_cookies_unsubscribes_from_that_list(app, ann, en
     path = path_of(url, app.config["MAILER_BASE_URL"])
     client = app.test_client(use_cookies=False)
     if encoding == "urlencoded":
-        response = client.post(path, data="List-Unsubscribe=One-Click",
-                               content_type="application/x-www-form-urlencoded",
-                               headers={"User-Agent": "GoogleOneClick/1.0"})
+        response = client.post(
+            path,
+            data="List-Unsubscribe=One-Click",
+            content_type="application/x-www-form-urlencoded",
+            headers={"User-Agent": "GoogleOneClick/1.0"},
+        )
     else:
-        response = client.post(path, data={"List-Unsubscribe": "One-Click"}, content_type="multipart/form-data")
+        response = client.post(
+            path, data={"List-Unsubscribe": "One-Click"}, content_type="multipart/form-data"
+        )
     assert response.status_code == 200
     assert "Location" not in response.headers
     assert "Set-Cookie" not in response.headers
@@ -87,8 +102,9 @@ def test_button_on_the_page_unsubscribes(app, ann):
 
 def test_token_without_list_unsubscribes_from_everything_and_suppresses(app, ann):
     contact, _, _, campaign = ann
-    response = app.test_client(use_cookies=False).post(unsubscribe_path(app, contact, None, campaign),
-                                                       data={"List-Unsubscribe": "One-Click"})
+    response = app.test_client(use_cookies=False).post(
+        unsubscribe_path(app, contact, None, campaign), data={"List-Unsubscribe": "One-Click"}
+    )
     assert response.status_code == 200 and "any more emails" in response.text
     assert statuses(contact) == {"News": "unsubscribed", "Offers": "unsubscribed"}
     assert db.session.execute(select(Suppression.reason)).scalar_one() == "unsubscribed"
@@ -99,11 +115,13 @@ def test_token_without_list_unsubscribes_from_everything_and_suppresses(app, ann
 
 def _flip_middle(token: str) -> str:
     middle = len(token) // 2
-    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1:]
+    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
 
 
-@pytest.mark.parametrize("mangle", [lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
-                                    _flip_middle, lambda t: "nonsense"])
+@pytest.mark.parametrize(
+    "mangle",
+    [lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), _flip_middle, lambda t: "nonsense"],
+)
 def test_tampered_token_changes_nothing(app, ann, mangle):
     contact, news, _, campaign = ann
     path = unsubscribe_path(app, contact, news, campaign)
@@ -118,7 +136,9 @@ def test_tampered_token_changes_nothing(app, ann, mangle):
 
 def test_token_of_another_purpose_is_refused(app, ann):
     contact, _, _, campaign = ann
-    pixel = path_of(recipient_links.open_pixel_url(contact.public_id, campaign.public_id), app.config["MAILER_BASE_URL"])
+    pixel = path_of(
+        recipient_links.open_pixel_url(contact.public_id, campaign.public_id), app.config["MAILER_BASE_URL"]
+    )
     token = pixel.rsplit("/", 1)[1]
     assert app.test_client().post(f"/u/{token}").status_code == 400
     assert withdrawals() == []
@@ -134,15 +154,23 @@ def test_route_has_no_trailing_slash_redirect(app, ann):
 
 def test_link_signed_with_a_rotated_key_still_works(app, ann, database_url):
     contact, news, _, campaign = ann
-    old_app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "old-key"})
+    old_app = create_app(
+        {"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "old-key"}
+    )
     with old_app.app_context():
         old_url = recipient_links.unsubscribe_url(contact.public_id, news.public_id, campaign.public_id)
         db.session.remove()
     path = path_of(old_url, app.config["MAILER_BASE_URL"])
     assert app.test_client().post(path).status_code == 400  # unknown key: refused
 
-    rotated = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url,
-                          "SECRET_KEY": "new-key", "SECRET_KEY_FALLBACKS": ["old-key"]})
+    rotated = create_app(
+        {
+            "MAILER_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "new-key",
+            "SECRET_KEY_FALLBACKS": ["old-key"],
+        }
+    )
     response = rotated.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert statuses(contact)["News"] == "unsubscribed"
@@ -174,7 +202,6 @@ def test_erased_contact_gets_the_generic_answer(app, ann):
     assert app.test_client().post(path).status_code == 400
 
 
-
 @pytest.mark.parametrize("scope", ["list", "everything"])
 def test_concurrent_one_click_posts_write_one_event_per_consent(app, ann, scope):
     """Mail providers may retry: simultaneous POSTs of one link still end in one withdrawal per consent."""
@@ -184,13 +211,18 @@ def test_concurrent_one_click_posts_write_one_event_per_consent(app, ann, scope)
     path = unsubscribe_path(app, contact, news if scope == "list" else None, campaign)
 
     def post(_):
-        return app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"}).status_code
+        return (
+            app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"}).status_code
+        )
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         assert set(pool.map(post, range(12))) == {200}
     events = [(e.purpose.name, e.action) for e in withdrawals()]
-    expected = [("News", "withdrawn")] if scope == "list" else [("News", "withdrawn"), ("Offers", "withdrawn"),
-                                                                 ("Open tracking", "withdrawn")]
+    expected = (
+        [("News", "withdrawn")]
+        if scope == "list"
+        else [("News", "withdrawn"), ("Offers", "withdrawn"), ("Open tracking", "withdrawn")]
+    )
     assert sorted(events) == expected
     from mailer.consent.ledger import verify_chain
 
@@ -206,7 +238,10 @@ def test_one_click_records_the_privacy_notice_in_force(app, ann, scope):
     notice = current_notice()
     db.session.commit()
     path = unsubscribe_path(app, contact, news if scope == "list" else None, campaign)
-    assert app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert (
+        app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"}).status_code
+        == 200
+    )
     events = withdrawals()
     assert len(events) == (1 if scope == "list" else 3)
     assert {(e.source, e.notice_id) for e in events} == {("one-click-unsubscribe", notice.id)}
@@ -228,13 +263,14 @@ def test_many_people_leaving_at_once_are_each_recorded_and_the_chain_holds(app, 
         return response.status_code, "You're unsubscribed" in response.text
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        assert set(pool.map(post, paths + paths)) == {(200, True)}  # every link twice: a mail provider's retry
+        assert set(pool.map(post, paths + paths)) == {
+            (200, True)
+        }  # every link twice: a mail provider's retry
     assert all(statuses(person) == {"News": "unsubscribed"} for person in people)
     events = withdrawals()
     assert sorted(e.contact_id for e in events) == sorted(p.id for p in people)  # one event each, no more
     assert all(db.session.get(ConsentState, (p.id, news.purpose.id)).status == "withdrawn" for p in people)
     assert verify_chain().ok
-
 
 
 def test_a_group_commit_with_odd_text_and_odd_jobs_is_recorded_as_the_ledger_verifies(app, ann):
@@ -251,23 +287,33 @@ def test_a_group_commit_with_odd_text_and_odd_jobs_is_recorded_as_the_ledger_ver
     anonymise_contact(gone)
     db.session.commit()
     ctx = RequestContext("one-click-unsubscribe", "2001:db8::1", 'UA "x" \\ \t — ✉ \u2028 \x01 <script>')
-    jobs = [ListJob(zoe.public_id, news.public_id, campaign.public_id, ctx),
-            ListJob(contact.public_id, offers.public_id, None, ctx),
-            ListJob(zoe.public_id, news.public_id, campaign.public_id, ctx),
-            ListJob("nobody0000000000", news.public_id, None, ctx),
-            ListJob(gone.public_id, news.public_id, None, ctx)]
+    jobs = [
+        ListJob(zoe.public_id, news.public_id, campaign.public_id, ctx),
+        ListJob(contact.public_id, offers.public_id, None, ctx),
+        ListJob(zoe.public_id, news.public_id, campaign.public_id, ctx),
+        ListJob("nobody0000000000", news.public_id, None, ctx),
+        ListJob(gone.public_id, news.public_id, None, ctx),
+    ]
     with app.app_context():
         list_unsubscribes()._commit(jobs)
     assert [(job.status, job.list_name) for job in jobs] == [
-        ("done", "News"), ("done", "Offers"), ("already", "News"), ("recheck", None), ("invalid", None)]
+        ("done", "News"),
+        ("done", "Offers"),
+        ("already", "News"),
+        ("recheck", None),
+        ("invalid", None),
+    ]
     assert statuses(zoe) == {"News": "unsubscribed", "Offers": "confirmed"}
     assert statuses(contact) == {"News": "confirmed", "Offers": "unsubscribed"}
     events = withdrawals()
     assert sorted((e.contact_id, e.purpose.name, e.details) for e in events) == [
         (contact.id, "Offers", {"list": offers.public_id, "campaign": None}),
-        (zoe.id, "News", {"list": news.public_id, "campaign": campaign.public_id})]
+        (zoe.id, "News", {"list": news.public_id, "campaign": campaign.public_id}),
+    ]
     assert {(e.email, e.user_agent, e.ip) for e in events} == {
-        ("ann@example.com", ctx.user_agent, ctx.ip), ("zoë.o'neil+ünï@exämple.com", ctx.user_agent, ctx.ip)}
+        ("ann@example.com", ctx.user_agent, ctx.ip),
+        ("zoë.o'neil+ünï@exämple.com", ctx.user_agent, ctx.ip),
+    }
     report = verify_chain()
     assert report.ok, report.reason
 
@@ -277,7 +323,9 @@ def test_a_link_to_a_deleted_list_unsubscribes_from_everything(app, ann):
     from types import SimpleNamespace
 
     contact, _, _, campaign = ann
-    path = unsubscribe_path(app, contact, SimpleNamespace(public_id="gone0000000000000000000000000000"), campaign)
+    path = unsubscribe_path(
+        app, contact, SimpleNamespace(public_id="gone0000000000000000000000000000"), campaign
+    )
     response = app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200 and "any more emails" in response.text
     assert statuses(contact) == {"News": "unsubscribed", "Offers": "unsubscribed"}

@@ -1,5 +1,6 @@
 """Sample reports (tests/sending/reports/*.eml, written after real Postfix, Exchange, Gmail, qmail and Yahoo mail)
 and a campaign really sent through the engine for them to refer to."""
+
 import smtplib
 from pathlib import Path
 from string import Template
@@ -17,15 +18,25 @@ from tests.sending.factory import deliveries, make_campaign, subscriber
 REPORTS = Path(__file__).parent / "reports"
 
 
-def report(name: str, delivery: Delivery | None = None, *, verp: str | None = None, message_id: str | None = None,
-           recipient: str = "someone@example.net", to: str | None = None) -> bytes:
+def report(
+    name: str,
+    delivery: Delivery | None = None,
+    *,
+    verp: str | None = None,
+    message_id: str | None = None,
+    recipient: str = "someone@example.net",
+    to: str | None = None,
+) -> bytes:
     """A sample report filled in for a delivery (or explicit values), with CRLF line ends as on the wire."""
     if delivery is not None:
         verp = verp if verp is not None else verp_address(delivery.id)
         message_id = message_id if message_id is not None else delivery.message_id
         recipient = delivery.contact.email or recipient
-    values = {"VERP": verp or "bounces@example.com", "MESSAGE_ID": message_id or "<unknown@example.com>",
-              "RECIPIENT": recipient}
+    values = {
+        "VERP": verp or "bounces@example.com",
+        "MESSAGE_ID": message_id or "<unknown@example.com>",
+        "RECIPIENT": recipient,
+    }
     values["TO"] = to or values["VERP"]
     text = Template((REPORTS / name).read_text()).substitute(values)
     return text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
@@ -40,7 +51,9 @@ def send_campaign(worker, mailing_list, name: str = "Spring"):
     db.session.commit()
     worker.drain()
     sent = deliveries(campaign)
-    assert sent and all(d.status == "sent" and d.message_id for d in sent), [(d.status, d.reason) for d in sent]
+    assert sent and all(d.status == "sent" and d.message_id for d in sent), [
+        (d.status, d.reason) for d in sent
+    ]
     return campaign, {d.contact.email: d for d in sent}
 
 
@@ -52,7 +65,9 @@ def subscribers(mailing_list, *addresses: str):
 
 def suppression_reason(contact) -> str | None:
     db.session.expire_all()
-    return db.session.execute(select(Suppression.reason).where(Suppression.email_hash == contact.email_hash)).scalar()
+    return db.session.execute(
+        select(Suppression.reason).where(Suppression.email_hash == contact.email_hash)
+    ).scalar()
 
 
 def events(kind: str | None = None) -> list[BounceEvent]:

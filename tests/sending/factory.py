@@ -1,4 +1,5 @@
 """Building campaigns and subscribers for the sending tests through the real services."""
+
 import time
 
 from sqlalchemy import select
@@ -37,12 +38,26 @@ def make_layout(html: str = LAYOUT) -> Layout:
     return layout
 
 
-def subscriber(mailing_list, email: str, name: str | None = None, *, status: str = "confirmed", consent: bool = True,
-               tracking: tuple[str, ...] = ()) -> Contact:
+def subscriber(
+    mailing_list,
+    email: str,
+    name: str | None = None,
+    *,
+    status: str = "confirmed",
+    consent: bool = True,
+    tracking: tuple[str, ...] = (),
+) -> Contact:
     """A contact on a list; confirmed with the list purpose granted unless told otherwise."""
     contact, _ = get_or_create_contact(normalise_email(email), source="test", name=name)
-    db.session.add(Subscription(contact_id=contact.id, list_id=mailing_list.id, status=status, source="test",
-                                confirmed_at=utcnow() if status == "confirmed" else None))
+    db.session.add(
+        Subscription(
+            contact_id=contact.id,
+            list_id=mailing_list.id,
+            status=status,
+            source="test",
+            confirmed_at=utcnow() if status == "confirmed" else None,
+        )
+    )
     if consent:
         record_consent(contact, mailing_list.purpose, "confirmed", CTX)
     for key in tracking:
@@ -52,10 +67,23 @@ def subscriber(mailing_list, email: str, name: str | None = None, *, status: str
     return contact
 
 
-def make_campaign(lists, *, layout=None, subject="Spring news for {{ contact.first_name | default('you') }}",
-                  body=BODY, **settings) -> Campaign:
-    campaign = Campaign(name="Spring", subject=subject, preheader="What's new this spring", body=body,
-                        body_format="markdown", layout=layout or make_layout(), **settings)
+def make_campaign(
+    lists,
+    *,
+    layout=None,
+    subject="Spring news for {{ contact.first_name | default('you') }}",
+    body=BODY,
+    **settings,
+) -> Campaign:
+    campaign = Campaign(
+        name="Spring",
+        subject=subject,
+        preheader="What's new this spring",
+        body=body,
+        body_format="markdown",
+        layout=layout or make_layout(),
+        **settings,
+    )
     campaign.lists = list(lists)
     db.session.add(campaign)
     db.session.flush()
@@ -74,8 +102,11 @@ def newsletter(n: int, **campaign_settings) -> tuple[Campaign, list[Contact]]:
 
 def deliveries(campaign) -> list[Delivery]:
     db.session.expire_all()
-    return list(db.session.execute(select(Delivery).where(Delivery.campaign_id == campaign.id)
-                                   .order_by(Delivery.id)).scalars())
+    return list(
+        db.session.execute(
+            select(Delivery).where(Delivery.campaign_id == campaign.id).order_by(Delivery.id)
+        ).scalars()
+    )
 
 
 def wait_for(condition, timeout: float = 30, what: str = "condition"):

@@ -1,4 +1,5 @@
 """Helpers for the sending-fault tests: run the real engine step by step and see what it queued for later."""
+
 from datetime import timedelta
 
 from dramatiq.middleware import Middleware
@@ -47,16 +48,25 @@ def fresh(campaign) -> Campaign:
 def time_passes(campaign) -> None:
     """Every wait of the campaign and its deliveries is over (instead of sleeping through the backoff)."""
     past = utcnow() - timedelta(seconds=1)
-    db.session.execute(update(Delivery).where(Delivery.campaign_id == campaign.id, Delivery.not_before_at.is_not(None))
-                       .values(not_before_at=past))
-    db.session.execute(update(Campaign).where(Campaign.id == campaign.id, Campaign.waiting_until.is_not(None))
-                       .values(waiting_until=past))
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.campaign_id == campaign.id, Delivery.not_before_at.is_not(None))
+        .values(not_before_at=past)
+    )
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.waiting_until.is_not(None))
+        .values(waiting_until=past)
+    )
     db.session.commit()
 
 
 def open_count_is_exact(campaign) -> bool:
     """Campaign.open_deliveries equals the number of its queued and sending deliveries."""
     db.session.expire_all()
-    counted = db.session.execute(select(func.count()).where(Delivery.campaign_id == campaign.id,
-                                                            Delivery.status.in_(("queued", "sending")))).scalar()
+    counted = db.session.execute(
+        select(func.count()).where(
+            Delivery.campaign_id == campaign.id, Delivery.status.in_(("queued", "sending"))
+        )
+    ).scalar()
     return db.session.get(Campaign, campaign.id).open_deliveries == counted

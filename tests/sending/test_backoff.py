@@ -1,4 +1,5 @@
 """Temporary failures wait per delivery (backoff with jitter); a relay that does not answer makes the campaign wait."""
+
 from datetime import timedelta
 
 import pytest
@@ -22,7 +23,10 @@ def test_a_4xx_waits_with_backoff_while_the_others_go_on(app, app_ctx, smtp_serv
     waiting = {d.contact_id: d for d in deliveries(campaign)}[busy.id]
     assert (waiting.status, waiting.attempts, waiting.smtp_code) == ("queued", 1, 451)
     assert before + timedelta(seconds=23) < waiting.not_before_at < utcnow() + timedelta(seconds=37)
-    assert waiting.reason == f"will retry at {waiting.not_before_at:%H:%M:%S} UTC: 451 4.3.0 Mailbox busy, try later"
+    assert (
+        waiting.reason
+        == f"will retry at {waiting.not_before_at:%H:%M:%S} UTC: 451 4.3.0 Mailbox busy, try later"
+    )
     assert fresh(campaign).status == "sending" and fresh(campaign).waiting_reason == ""
     assert open_count_is_exact(campaign) and fresh(campaign).open_deliveries == 1
     # The batch comes back by itself when that delivery is due, not before.
@@ -69,9 +73,13 @@ def test_a_relay_answering_451_to_everyone_makes_the_campaign_wait_not_pause(app
 
     waiting = fresh(campaign)
     assert waiting.status == "sending" and waiting.status_reason == ""  # temporary refusals never pause it
-    assert waiting.waiting_reason.startswith("Waiting for the relay: 451 4.3.0 Temporary local problem. Next try at")
+    assert waiting.waiting_reason.startswith(
+        "Waiting for the relay: 451 4.3.0 Temporary local problem. Next try at"
+    )
     tried = [d for d in deliveries(campaign) if d.attempts]
-    assert len(tried) == 10  # ten refusals in a row: the relay, not the recipients; the others keep their attempts
+    assert (
+        len(tried) == 10
+    )  # ten refusals in a row: the relay, not the recipients; the others keep their attempts
     assert all(d.status == "queued" and d.not_before_at is not None for d in deliveries(campaign))
     assert open_count_is_exact(campaign)
 
@@ -80,11 +88,18 @@ def test_a_relay_answering_451_to_everyone_makes_the_campaign_wait_not_pause(app
     engine.send_batch(campaign.id, batch)
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted(c.email for c in contacts)
     done = fresh(campaign)
-    assert (done.status, done.waiting_reason, done.waiting_until, done.relay_failures) == ("sent", "", None, 0)
+    assert (done.status, done.waiting_reason, done.waiting_until, done.relay_failures) == (
+        "sent",
+        "",
+        None,
+        0,
+    )
 
 
 @pytest.mark.config(SEND_RELAY_RETRY_SECONDS=5)
-def test_a_relay_that_refuses_connections_makes_the_campaign_wait_and_resume_by_itself(app, app_ctx, smtp_server):
+def test_a_relay_that_refuses_connections_makes_the_campaign_wait_and_resume_by_itself(
+    app, app_ctx, smtp_server
+):
     campaign, contacts = newsletter(4)
     enqueued = watch_broker(app)
     batch = start_and_plan(campaign)
@@ -93,7 +108,9 @@ def test_a_relay_that_refuses_connections_makes_the_campaign_wait_and_resume_by_
         engine.send_batch(campaign.id, batch)
         first = fresh(campaign)
         assert first.status == "sending" and first.relay_failures == 1
-        assert first.waiting_reason.startswith("Waiting for the relay: connection failed: ConnectionRefusedError")
+        assert first.waiting_reason.startswith(
+            "Waiting for the relay: connection failed: ConnectionRefusedError"
+        )
         assert f"Next try at {first.waiting_until:%H:%M:%S} UTC." in first.waiting_reason
         assert timedelta(seconds=4) < first.waiting_until - utcnow() < timedelta(seconds=6.5)
         assert {(d.status, d.attempts) for d in deliveries(campaign)} == {("queued", 0)}  # no attempt used up
@@ -118,7 +135,9 @@ def test_a_relay_that_refuses_connections_makes_the_campaign_wait_and_resume_by_
     assert {(d.status, d.attempts) for d in deliveries(campaign)} == {("sent", 1)}
 
 
-def test_a_421_is_the_relay_closing_so_the_campaign_waits_without_using_the_attempt(app, app_ctx, smtp_server):
+def test_a_421_is_the_relay_closing_so_the_campaign_waits_without_using_the_attempt(
+    app, app_ctx, smtp_server
+):
     campaign, contacts = newsletter(3)
     smtp_server.data_replies.append("421 4.3.2 Service shutting down")
     batch = start_and_plan(campaign)
@@ -155,7 +174,9 @@ def test_a_late_success_from_before_the_outage_does_not_end_the_wait(app, app_ct
     claims = Claims(campaign.id, batch, "worker-a")
     first, second = claims.claim(2)
     assert claims.hand_over([(first[0], "<a@example.com>")])
-    until = wait_for_relay(campaign.id, SmtpOutcome(TEMPORARY, None, "connection failed: ConnectionRefusedError"))
+    until = wait_for_relay(
+        campaign.id, SmtpOutcome(TEMPORARY, None, "connection failed: ConnectionRefusedError")
+    )
     claims.sent(first[0])  # accepted just before the relay went away, written after the wait began
     claims.flush()
     waiting = fresh(campaign)

@@ -1,4 +1,5 @@
 """Sending under change: send-time eligibility, pause / resume / cancel, SMTP answers, redelivered batches."""
+
 import pytest
 from sqlalchemy import select
 
@@ -42,9 +43,13 @@ def test_eligibility_is_rechecked_when_the_message_is_sent(app, app_ctx, smtp_se
 
     assert [m.rcpt_tos for m in smtp_server.messages] == [[stays.email]]
     outcome = {d.contact_id: (d.status, d.reason) for d in deliveries(campaign)}
-    assert outcome == {stays.id: ("sent", ""), leaves.id: ("skipped", "unsubscribed"),
-                       restricted.id: ("skipped", "restricted"), suppressed.id: ("skipped", "suppressed"),
-                       erased.id: ("skipped", "erased")}
+    assert outcome == {
+        stays.id: ("sent", ""),
+        leaves.id: ("skipped", "unsubscribed"),
+        restricted.id: ("skipped", "restricted"),
+        suppressed.id: ("skipped", "suppressed"),
+        erased.id: ("skipped", "erased"),
+    }
     assert campaign_status(campaign) == "sent"
 
 
@@ -123,9 +128,13 @@ def test_temporary_smtp_failure_is_retried_then_sent(app, app_ctx, worker, smtp_
 @pytest.mark.config(SEND_MAX_ATTEMPTS=1, SEND_POLICY_PAUSE=10)
 def test_permanent_smtp_failures_are_classified(app, app_ctx, worker, smtp_server):
     campaign, (gone, full, policy, fine) = newsletter(4)
-    smtp_server.rcpt_replies.update({gone.email: "550 5.1.1 No such user here",
-                                     full.email: "552 5.2.2 Mailbox full",
-                                     policy.email: "550 5.7.1 Message rejected: DMARC policy"})
+    smtp_server.rcpt_replies.update(
+        {
+            gone.email: "550 5.1.1 No such user here",
+            full.email: "552 5.2.2 Mailbox full",
+            policy.email: "550 5.7.1 Message rejected: DMARC policy",
+        }
+    )
     campaigns.start_campaign(campaign)
     db.session.commit()
     worker.drain()
@@ -155,7 +164,11 @@ def test_campaign_pauses_itself_when_our_setup_is_refused(app, app_ctx, worker, 
     assert paused.status == "paused"
     assert "policy" in paused.status_reason and "5.7.26" in paused.status_reason
     progress = campaigns.progress(paused)
-    assert progress["failed"] >= 2 and progress["queued"] > 0 and progress["status_reason"] == paused.status_reason
+    assert (
+        progress["failed"] >= 2
+        and progress["queued"] > 0
+        and progress["status_reason"] == paused.status_reason
+    )
     assert not db.session.execute(select(Suppression)).first()
 
 

@@ -1,4 +1,5 @@
 """A campaign through the real planner, worker, SMTP server and DKIM: what arrives, byte for byte."""
+
 import re
 
 import dkim
@@ -11,8 +12,18 @@ from mailer.campaigns import lifecycle as campaigns
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.sending.factory import deliveries, make_campaign, subscriber
 
-SINGLE = ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type", "List-Unsubscribe",
-          "List-Unsubscribe-Post", "DKIM-Signature")
+SINGLE = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "MIME-Version",
+    "Content-Type",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "DKIM-Signature",
+)
 
 
 def _dkim_record(runner) -> bytes:
@@ -79,14 +90,24 @@ def test_campaign_arrives_signed_with_one_click_unsubscribe(app, app_ctx, runner
         assert "Mailer Demo Ltd, 1 Test Street" in text and "Mailer Demo Ltd, 1 Test Street" in html
         assert re.search(r'<p style="[^"]*color:#333', html)  # CSS was inlined (once per campaign)
 
-    ann_msg, bob_msg = smtp_server.to("ann@example.net")[0].message, smtp_server.to("bob@example.net")[0].message
+    ann_msg, bob_msg = (
+        smtp_server.to("ann@example.net")[0].message,
+        smtp_server.to("bob@example.net")[0].message,
+    )
     assert ann_msg["Subject"] == "Spring news for Ann" and bob_msg["Subject"] == "Spring news for you"
     ann_html = ann_msg.get_body(("html",)).get_content()
     bob_html = bob_msg.get_body(("html",)).get_content()
     assert "Hello Ann" in ann_html and "Hello there" in bob_html
     # Tracking only with consent: Ann's links go through the click redirect and she has a pixel; Bob's don't.
-    links = db.session.execute(select(Link).where(Link.campaign_id == campaign.id).order_by(Link.id)).scalars().all()
-    assert [link.url for link in links] == ["https://example.org/news?id=7&lang=en", "https://shop.example.org/"]
+    links = (
+        db.session.execute(select(Link).where(Link.campaign_id == campaign.id).order_by(Link.id))
+        .scalars()
+        .all()
+    )
+    assert [link.url for link in links] == [
+        "https://example.org/news?id=7&lang=en",
+        "https://shop.example.org/",
+    ]
     assert ann_html.count("/t/c/") == 2 and "/t/o/" in ann_html and "example.org/news" not in ann_html
     assert "/t/c/" not in bob_html and "/t/o/" not in bob_html
     assert 'href="https://example.org/news?id=7&amp;lang=en"' in bob_html
@@ -112,8 +133,12 @@ def test_compliance_preview_counts_every_exclusion_reason(app_ctx):
     anonymise_contact(subscriber(news, "erased@example.net"))
     suppressed = subscriber(news, "suppressed@example.net")
     bounced = subscriber(news, "bounced@example.net")
-    db.session.add_all([Suppression(email_hash=suppressed.email_hash, reason="manual"),
-                        Suppression(email_hash=bounced.email_hash, reason="hard_bounce")])
+    db.session.add_all(
+        [
+            Suppression(email_hash=suppressed.email_hash, reason="manual"),
+            Suppression(email_hash=bounced.email_hash, reason="hard_bounce"),
+        ]
+    )
     direct_marketing = Purpose(key="direct-marketing", name="Direct marketing", kind="other")
     db.session.add(direct_marketing)
     db.session.flush()
@@ -129,8 +154,17 @@ def test_compliance_preview_counts_every_exclusion_reason(app_ctx):
     result = campaigns.compliance_preview(campaign)
     db.session.commit()
     assert result["recipients"] == 2
-    assert result["excluded"] == {"unconfirmed": 1, "unsubscribed": 1, "no_consent": 1, "restricted": 1,
-                                  "erased": 1, "suppressed": 1, "bounced": 1, "objected": 1, "excluded_list": 1}
+    assert result["excluded"] == {
+        "unconfirmed": 1,
+        "unsubscribed": 1,
+        "no_consent": 1,
+        "restricted": 1,
+        "erased": 1,
+        "suppressed": 1,
+        "bounced": 1,
+        "objected": 1,
+        "excluded_list": 1,
+    }
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).compliance["recipients"] == 2
 

@@ -1,5 +1,6 @@
 """Spam complaints (REQUIREMENTS E4, E5, B4): ARF reports about a campaign the engine really sent suppress at once,
 withdraw consent in the ledger, and a high complaint rate pauses the domain's sending campaigns."""
+
 import pytest
 from sqlalchemy import select
 
@@ -13,7 +14,14 @@ from mailer.deliverability.domains import complaint_rates
 from mailer.deliverability.inbound import process_report
 from mailer.consent.ledger import verify_chain
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
-from tests.sending.bounce_support import events, report, send_campaign, smtp_send, subscribers, suppression_reason
+from tests.sending.bounce_support import (
+    events,
+    report,
+    send_campaign,
+    smtp_send,
+    subscribers,
+    suppression_reason,
+)
 from tests.sending.factory import make_campaign
 from tests.support.smtp import _free_port
 
@@ -31,14 +39,22 @@ def news(app_ctx):
 
 def _withdrawals(contact) -> list[ConsentEvent]:
     db.session.expire_all()
-    return list(db.session.execute(select(ConsentEvent).where(ConsentEvent.contact_id == contact.id,
-                                                              ConsentEvent.action == "withdrawn")).scalars())
+    return list(
+        db.session.execute(
+            select(ConsentEvent).where(
+                ConsentEvent.contact_id == contact.id, ConsentEvent.action == "withdrawn"
+            )
+        ).scalars()
+    )
 
 
 def _subscription_status(contact, mailing_list) -> str:
     db.session.expire_all()
-    return db.session.execute(select(Subscription.status).where(Subscription.contact_id == contact.id,
-                                                                Subscription.list_id == mailing_list.id)).scalar()
+    return db.session.execute(
+        select(Subscription.status).where(
+            Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id
+        )
+    ).scalar()
 
 
 def test_a_complaint_suppresses_at_once_and_withdraws_consent_for_the_list(app, news, worker):
@@ -50,15 +66,23 @@ def test_a_complaint_suppresses_at_once_and_withdraws_consent_for_the_list(app, 
     assert (result.status, result.kind) == ("recorded", "complaint")
     assert result.detail == "abuse complaint: address suppressed, consent for the list withdrawn"
     assert suppression_reason(ann) == "complaint" and suppression_reason(bob) is None
-    assert _subscription_status(ann, news) == "unsubscribed" and _subscription_status(bob, news) == "confirmed"
+    assert (
+        _subscription_status(ann, news) == "unsubscribed" and _subscription_status(bob, news) == "confirmed"
+    )
     [withdrawal] = _withdrawals(ann)
     assert withdrawal.purpose_id == news.purpose.id and withdrawal.source == "system:complaint"
-    assert withdrawal.details["reason"] == "complaint" and withdrawal.details["campaign"] == campaign.public_id
+    assert (
+        withdrawal.details["reason"] == "complaint" and withdrawal.details["campaign"] == campaign.public_id
+    )
     assert withdrawal.details["feedback_type"] == "abuse" and withdrawal.email == "ann@example.net"
     assert _withdrawals(bob) == [] and verify_chain().ok
     [event] = events()
-    assert (event.kind, event.status_code, event.source, event.action_taken) == ("complaint", "abuse", "arf",
-                                                                                 "suppressed")
+    assert (event.kind, event.status_code, event.source, event.action_taken) == (
+        "complaint",
+        "abuse",
+        "arf",
+        "suppressed",
+    )
     assert event.reporter == "arf.mail.yahoo.example" and event.campaign_id == campaign.id
     # The delivery itself did arrive: a complaint is not a bounce.
     assert sent[ann.email].status == "sent"
@@ -66,7 +90,7 @@ def test_a_complaint_suppresses_at_once_and_withdraws_consent_for_the_list(app, 
 
 def test_lenient_reading_headers_only_old_version_matched_by_message_id(app, news, worker):
     """Version 0.1, the recipient redacted, no VERP anywhere: the Message-ID alone proves it is our message."""
-    ann, = subscribers(news, "ann@example.net")
+    (ann,) = subscribers(news, "ann@example.net")
     _, sent = send_campaign(worker, news)
 
     result = process_report(report("arf_headers_only_v01.eml", sent[ann.email], to=FBL), envelope_rcpts=[FBL])
@@ -76,7 +100,7 @@ def test_lenient_reading_headers_only_old_version_matched_by_message_id(app, new
 
 
 def test_not_spam_reports_change_nothing(app, news, worker):
-    ann, = subscribers(news, "ann@example.net")
+    (ann,) = subscribers(news, "ann@example.net")
     _, sent = send_campaign(worker, news)
 
     result = process_report(report("arf_not_spam.eml", sent[ann.email], to=FBL), envelope_rcpts=[FBL])
@@ -86,12 +110,19 @@ def test_not_spam_reports_change_nothing(app, news, worker):
 
 
 def test_a_complaint_about_mail_we_never_sent_changes_nothing(app, news, worker):
-    ann, = subscribers(news, "ann@example.net")
+    (ann,) = subscribers(news, "ann@example.net")
     send_campaign(worker, news)
 
-    for raw in (report("arf_headers_only_v01.eml", message_id="<4242.deadbeef0000@example.com>", to=FBL),
-                report("yahoo_arf_abuse.eml", verp="bounces+1-aaaaaaaaaaaa@example.com", recipient=ann.email,
-                       message_id="<someone-else@example.org>", to=FBL)):
+    for raw in (
+        report("arf_headers_only_v01.eml", message_id="<4242.deadbeef0000@example.com>", to=FBL),
+        report(
+            "yahoo_arf_abuse.eml",
+            verp="bounces+1-aaaaaaaaaaaa@example.com",
+            recipient=ann.email,
+            message_id="<someone-else@example.org>",
+            to=FBL,
+        ),
+    ):
         result = process_report(raw, envelope_rcpts=[FBL])
         assert result.status == "unmatched", result
 
@@ -100,7 +131,7 @@ def test_a_complaint_about_mail_we_never_sent_changes_nothing(app, news, worker)
 
 
 def test_the_same_complaint_twice_is_one_ledger_event(app, news, worker):
-    ann, = subscribers(news, "ann@example.net")
+    (ann,) = subscribers(news, "ann@example.net")
     _, sent = send_campaign(worker, news)
     raw = report("yahoo_arf_abuse.eml", sent[ann.email], to=FBL)
 
@@ -110,7 +141,7 @@ def test_the_same_complaint_twice_is_one_ledger_event(app, news, worker):
 
 
 def test_complaints_arrive_over_smtp_at_the_feedback_address(app, news, worker):
-    ann, = subscribers(news, "ann@example.net")
+    (ann,) = subscribers(news, "ann@example.net")
     _, sent = send_campaign(worker, news)
     server = InboundServer(app, "127.0.0.1", _free_port())
     server.start()
@@ -152,8 +183,10 @@ def test_a_complaint_rate_above_the_threshold_pauses_the_domains_sending_campaig
     assert "complaint rate too high, paused 1 campaign(s)" in result.detail
     status, reason = _status(summer)
     assert status == "paused"
-    assert reason.startswith("Paused automatically: 1 spam complaint(s) about mail from example.com in the last "
-                             "24 hours against 5 messages sent — a complaint rate of 1.00 %, above the 0.3 % limit")
+    assert reason.startswith(
+        "Paused automatically: 1 spam complaint(s) about mail from example.com in the last "
+        "24 hours against 5 messages sent — a complaint rate of 1.00 %, above the 0.3 % limit"
+    )
     assert _status(elsewhere)[0] == "sending"  # another sending domain has its own reputation
 
 

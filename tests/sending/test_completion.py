@@ -1,4 +1,5 @@
-""""Is the campaign done?" reads the campaign's counter, never its deliveries, so it costs the same at any size."""
+""" "Is the campaign done?" reads the campaign's counter, never its deliveries, so it costs the same at any size."""
+
 import re
 
 from sqlalchemy import event

@@ -1,4 +1,5 @@
 """PostgreSQL connections killed while a campaign is sending: nothing is lost, nothing is sent twice."""
+
 import threading
 
 import psycopg
@@ -14,8 +15,12 @@ from tests.sending.faults import open_count_is_exact
 def _kill_connections(url: str) -> int:
     """What a database restart does to the app: every connection to its database is cut."""
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        return len(conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall())
+        return len(
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        )
 
 
 @pytest.mark.config(SEND_RATE_PER_SECOND=40, SEND_CHUNK_SIZE=10, SEND_PIPELINE_DEPTH=3)

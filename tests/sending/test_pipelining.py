@@ -1,4 +1,5 @@
 """The SMTP transport pipelines MAIL, RCPT and DATA (RFC 2920) when the server offers it, with the same outcomes."""
+
 import smtplib
 
 import pytest
@@ -18,8 +19,9 @@ class _PipeliningHandler(_Handler):
 def pipelining_server():
     capture = SmtpCapture()
     capture.port = _free_port()
-    capture.controller = Controller(_PipeliningHandler(capture), hostname="127.0.0.1", port=capture.port,
-                                    decode_data=False)
+    capture.controller = Controller(
+        _PipeliningHandler(capture), hostname="127.0.0.1", port=capture.port, decode_data=False
+    )
     capture.start()
     yield capture
     capture.stop()
@@ -55,17 +57,27 @@ def test_a_batch_pipelines_across_messages_and_reports_each_outcome_once(pipelin
     outcomes = []
     for n, rcpt in enumerate(["a@example.net", "gone@example.net", "b@example.net", "c@example.net"]):
         if rcpt == "c@example.net":
-            pipelining_server.data_replies.append("452 4.3.1 Out of storage")  # b's content is answered with this
+            pipelining_server.data_replies.append(
+                "452 4.3.1 Out of storage"
+            )  # b's content is answered with this
         message = f"From: n@example.com\r\nTo: {rcpt}\r\nSubject: {n}\r\n\r\n.dot line {n}\r\n".encode()
         outcomes += pipeline.submit(rcpt, "bounces@example.com", rcpt, message)
     # Each message's answer arrives with the next message's envelope; the last one is still in flight.
     assert [key for key, _ in outcomes] == ["a@example.net", "gone@example.net", "b@example.net"]
     outcomes += pipeline.finish()
     by_key = dict(outcomes)
-    assert len(outcomes) == 4 and set(by_key) == {"a@example.net", "gone@example.net", "b@example.net", "c@example.net"}
+    assert len(outcomes) == 4 and set(by_key) == {
+        "a@example.net",
+        "gone@example.net",
+        "b@example.net",
+        "c@example.net",
+    }
     assert by_key["a@example.net"].code == 250 and by_key["c@example.net"].code == 250
     assert isinstance(by_key["gone@example.net"], smtplib.SMTPRecipientsRefused)
-    assert isinstance(by_key["b@example.net"], smtplib.SMTPDataError) and by_key["b@example.net"].smtp_code == 452
+    assert (
+        isinstance(by_key["b@example.net"], smtplib.SMTPDataError)
+        and by_key["b@example.net"].smtp_code == 452
+    )
     assert [m.rcpt_tos for m in pipelining_server.messages] == [["a@example.net"], ["c@example.net"]]
     assert b"\r\n.dot line 0\r\n" in pipelining_server.messages[0].data
     assert pipeline.finish() == []

@@ -1,4 +1,5 @@
 """The live rate is that of the recent past, so the ETA stays honest after a slow start or a pause."""
+
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -20,10 +21,16 @@ def test_rate_and_eta_follow_the_last_minute_not_the_average_since_the_start(app
     now = utcnow()
     campaign.started_at = now - timedelta(hours=1)
     # 10 sent long ago (a slow start), 12 in the last minute, 8 left.
-    db.session.execute(update(Delivery).where(Delivery.id.in_(ids[:10]))
-                       .values(status="sent", finished_at=now - timedelta(minutes=50)))
-    db.session.execute(update(Delivery).where(Delivery.id.in_(ids[10:22]))
-                       .values(status="sent", finished_at=now - timedelta(seconds=20)))
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids[:10]))
+        .values(status="sent", finished_at=now - timedelta(minutes=50))
+    )
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids[10:22]))
+        .values(status="sent", finished_at=now - timedelta(seconds=20))
+    )
     db.session.commit()
 
     live = campaigns.progress(campaign)

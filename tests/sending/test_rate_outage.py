@@ -1,4 +1,5 @@
 """A Redis restart only delays sending: the shared rate bucket waits for Redis instead of failing the batch."""
+
 import socket
 import subprocess
 import threading
@@ -25,8 +26,22 @@ def _until(condition, timeout: float, what: str) -> None:
 
 
 def _redis(port: int, directory) -> subprocess.Popen:
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(directory)], stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     client = redis.Redis(port=port, socket_connect_timeout=0.5)
     _until(lambda: _answers(client), timeout=10, what="redis-server to start")
     return process
@@ -50,7 +65,9 @@ def test_the_rate_bucket_waits_out_a_redis_restart(tmp_path):
         server.wait(timeout=10)
 
         checks, granted = [], []
-        waiter = threading.Thread(target=lambda: granted.append(limiter.acquire(1, lambda: checks.append(1) and False)))
+        waiter = threading.Thread(
+            target=lambda: granted.append(limiter.acquire(1, lambda: checks.append(1) and False))
+        )
         waiter.start()
         _until(lambda: len(checks) >= 2, timeout=20, what="the limiter to keep waiting while Redis is down")
         assert waiter.is_alive() and not granted  # waiting, not failed

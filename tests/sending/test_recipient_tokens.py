@@ -1,4 +1,5 @@
 """Recipient-link tokens in the compact HMAC format, and the itsdangerous tokens of mail already sent (I1-I4)."""
+
 import time
 
 import pytest
@@ -31,8 +32,15 @@ def test_new_tokens_round_trip_and_old_tokens_still_verify(app, app_ctx, purpose
 def test_tampered_tokens_are_invalid(app_ctx, purpose):
     token = make_token(purpose, PAYLOADS[purpose])
     flipped = token[:5] + ("A" if token[5] != "A" else "B") + token[6:]
-    for bad in (flipped, token[:-2] + ("AA" if not token.endswith("AA") else "BB"), token.replace(".", "", 1),
-                token + ".", "m", "m.", "m" + "x" * 40):
+    for bad in (
+        flipped,
+        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        token.replace(".", "", 1),
+        token + ".",
+        "m",
+        "m.",
+        "m" + "x" * 40,
+    ):
         with pytest.raises(TokenInvalid):
             read_token(purpose, bad)
 
@@ -81,12 +89,20 @@ def test_campaign_links_match_the_single_functions(app_ctx):
     urls = links.click_urls("contactPublicId0001")
     assert sorted(urls) == [3, 9]
     for link_id, url in urls.items():
-        assert read_token("click", url.rsplit("/", 1)[1]) == ["campaignPublicId01", "contactPublicId0001", link_id]
+        assert read_token("click", url.rsplit("/", 1)[1]) == [
+            "campaignPublicId01",
+            "contactPublicId0001",
+            link_id,
+        ]
     unsubscribe = links.unsubscribe_url("contactPublicId0001", "listPublicId00001").rsplit("/", 1)[1]
     assert read_token("unsubscribe", unsubscribe) == PAYLOADS["unsubscribe"]
-    assert read_token("preferences", links.preferences_url("contactPublicId0001").rsplit("/", 1)[1]) == \
-        "contactPublicId0001"
-    assert read_token("open", links.open_pixel_url("contactPublicId0001").rsplit("/", 1)[1]) == PAYLOADS["open"]
+    assert (
+        read_token("preferences", links.preferences_url("contactPublicId0001").rsplit("/", 1)[1])
+        == "contactPublicId0001"
+    )
+    assert (
+        read_token("open", links.open_pixel_url("contactPublicId0001").rsplit("/", 1)[1]) == PAYLOADS["open"]
+    )
 
 
 def test_tokens_carry_public_ids_only(app_ctx):

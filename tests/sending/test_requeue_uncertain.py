@@ -1,4 +1,5 @@
 """Uncertain deliveries are resent only by an operator's decision, and the campaign's counters stay exact."""
+
 import pytest
 from sqlalchemy import update
 
@@ -14,12 +15,17 @@ from tests.sending.faults import open_count_is_exact
 
 def _mark_uncertain(ids):
     """What recovery does to deliveries whose worker died inside the SMTP transaction (they count as finished)."""
-    db.session.execute(update(Delivery).where(Delivery.id.in_(ids))
-                       .values(status="uncertain", reason="uncertain: the worker stopped during the SMTP transaction"))
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(status="uncertain", reason="uncertain: the worker stopped during the SMTP transaction")
+    )
     db.session.commit()
 
 
-def test_requeue_uncertain_resends_only_the_chosen_ones_and_reopens_the_campaign(app, app_ctx, worker, smtp_server):
+def test_requeue_uncertain_resends_only_the_chosen_ones_and_reopens_the_campaign(
+    app, app_ctx, worker, smtp_server
+):
     campaign, contacts = newsletter(3)
     campaigns.start_campaign(campaign)
     db.session.commit()

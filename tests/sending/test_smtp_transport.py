@@ -1,4 +1,5 @@
 """The SMTP transport against a real aiosmtpd server: STARTTLS, implicit TLS, AUTH, connection reuse, reconnects."""
+
 import datetime
 import ipaddress
 import smtplib
@@ -24,16 +25,26 @@ def tls_files(tmp_path_factory):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
     folder = tmp_path_factory.mktemp("tls")
     (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return folder / "cert.pem", folder / "key.pem"
 
 
@@ -55,8 +66,14 @@ def _authenticator(logins):
     def check(server, session, envelope, mechanism, auth_data):
         ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret pass"
         logins.append((auth_data.login, ok))
-        return AuthResult(success=True) if ok else AuthResult(success=False, handled=False,
-                                                                 message="535 5.7.8 Authentication credentials invalid")
+        return (
+            AuthResult(success=True)
+            if ok
+            else AuthResult(
+                success=False, handled=False, message="535 5.7.8 Authentication credentials invalid"
+            )
+        )
+
     return check
 
 
@@ -75,8 +92,14 @@ def _server_context(tls_files):
 def test_starttls_with_auth_delivers_and_reuses_one_connection(tls_files):
     capture = SmtpCapture()
     handler = CountingHandler(capture)
-    controller = _start(capture, handler, tls_context=_server_context(tls_files), require_starttls=True,
-                        auth_require_tls=True, authenticator=_authenticator(handler.logins))
+    controller = _start(
+        capture,
+        handler,
+        tls_context=_server_context(tls_files),
+        require_starttls=True,
+        auth_require_tls=True,
+        authenticator=_authenticator(handler.logins),
+    )
     try:
         url = f"smtp://mailer:s3cret%20pass@127.0.0.1:{capture.port}?starttls=1&verify=0"
         transport = SMTPTransport(SmtpSettings(url, timeout=10))
@@ -94,8 +117,14 @@ def test_wrong_password_is_an_smtp_error_not_a_silent_success(tls_files):
     capture = SmtpCapture()
     handler = CountingHandler(capture)
     # Only PLAIN offered: smtplib would otherwise retry with LOGIN, which aiosmtpd answers differently.
-    controller = _start(capture, handler, tls_context=_server_context(tls_files), require_starttls=True,
-                        authenticator=_authenticator(handler.logins), auth_exclude_mechanism=["LOGIN"])
+    controller = _start(
+        capture,
+        handler,
+        tls_context=_server_context(tls_files),
+        require_starttls=True,
+        authenticator=_authenticator(handler.logins),
+        auth_exclude_mechanism=["LOGIN"],
+    )
     try:
         url = f"smtp://mailer:wrong@127.0.0.1:{capture.port}?starttls=1&verify=0&timeout=5"
         transport = SMTPTransport(SmtpSettings(url))
@@ -170,7 +199,13 @@ def test_unreachable_server_fails_fast():
 
 def test_settings_parse_every_part_of_the_url():
     s = SmtpSettings("smtps://us%40er:p%3Ass@relay.example.com:2465?verify=0&timeout=7&helo=mx.example.com")
-    assert (s.implicit_tls, s.host, s.port, s.username, s.password) == (True, "relay.example.com", 2465, "us@er", "p:ss")
+    assert (s.implicit_tls, s.host, s.port, s.username, s.password) == (
+        True,
+        "relay.example.com",
+        2465,
+        "us@er",
+        "p:ss",
+    )
     assert (s.verify, s.timeout, s.local_hostname, s.starttls) == (False, 7.0, "mx.example.com", False)
     with pytest.raises(ValueError):
         SmtpSettings("http://relay.example.com")

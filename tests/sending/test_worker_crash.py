@@ -2,6 +2,7 @@
 
 Only what was inside an SMTP transaction may be uncertain; everything else it had claimed is sent later, once.
 """
+
 import os
 import signal
 import subprocess
@@ -23,18 +24,31 @@ THREADS = 2
 
 def _worker_process(app, smtp_server, log_path):
     """Start a worker process (its own process group, so SIGKILL reaches dramatiq's children too)."""
-    env = dict(os.environ, MAILER_ENV="development", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=app.config["REDIS_URL"], REDIS_NAMESPACE=app.config["REDIS_NAMESPACE"],
-               SMTP_URL=smtp_server.url, SECRET_KEY=app.config["SECRET_KEY"],
-               MAILER_HASH_KEY=app.config["MAILER_HASH_KEY"], MAILER_BASE_URL=app.config["MAILER_BASE_URL"],
-               MAILER_POSTAL_ADDRESS=app.config["MAILER_POSTAL_ADDRESS"],
-               SEND_RATE_PER_SECOND=str(app.config["SEND_RATE_PER_SECOND"]),
-               SEND_CHUNK_SIZE=str(app.config["SEND_CHUNK_SIZE"]),
-               SEND_PIPELINE_DEPTH=str(app.config["SEND_PIPELINE_DEPTH"]),
-               SEND_WORKER_DEAD_AFTER_SECONDS=str(app.config["SEND_WORKER_DEAD_AFTER_SECONDS"]))
+    env = dict(
+        os.environ,
+        MAILER_ENV="development",
+        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=app.config["REDIS_URL"],
+        REDIS_NAMESPACE=app.config["REDIS_NAMESPACE"],
+        SMTP_URL=smtp_server.url,
+        SECRET_KEY=app.config["SECRET_KEY"],
+        MAILER_HASH_KEY=app.config["MAILER_HASH_KEY"],
+        MAILER_BASE_URL=app.config["MAILER_BASE_URL"],
+        MAILER_POSTAL_ADDRESS=app.config["MAILER_POSTAL_ADDRESS"],
+        SEND_RATE_PER_SECOND=str(app.config["SEND_RATE_PER_SECOND"]),
+        SEND_CHUNK_SIZE=str(app.config["SEND_CHUNK_SIZE"]),
+        SEND_PIPELINE_DEPTH=str(app.config["SEND_PIPELINE_DEPTH"]),
+        SEND_WORKER_DEAD_AFTER_SECONDS=str(app.config["SEND_WORKER_DEAD_AFTER_SECONDS"]),
+    )
     log = open(log_path, "ab")
-    return subprocess.Popen([sys.executable, "-m", "dramatiq", "mailer.worker", "-p", "1", "-t", str(THREADS)], cwd=ROOT,
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dramatiq", "mailer.worker", "-p", "1", "-t", str(THREADS)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _kill(process, sig=signal.SIGKILL):
@@ -45,9 +59,12 @@ def _kill(process, sig=signal.SIGKILL):
     process.wait(timeout=30)
 
 
-@pytest.mark.config(SEND_RATE_PER_SECOND=40, SEND_CHUNK_SIZE=10, SEND_PIPELINE_DEPTH=3,
-                    SEND_WORKER_DEAD_AFTER_SECONDS=2)
-def test_worker_killed_mid_batch_loses_nothing_and_resends_nothing(app, app_ctx, backend, smtp_server, tmp_path):
+@pytest.mark.config(
+    SEND_RATE_PER_SECOND=40, SEND_CHUNK_SIZE=10, SEND_PIPELINE_DEPTH=3, SEND_WORKER_DEAD_AFTER_SECONDS=2
+)
+def test_worker_killed_mid_batch_loses_nothing_and_resends_nothing(
+    app, app_ctx, backend, smtp_server, tmp_path
+):
     if backend == "sqlite":
         pytest.skip("embedded mode has no separate worker process: its in-memory broker lives inside the app")
     campaign, contacts = newsletter(60)
@@ -68,13 +85,18 @@ def test_worker_killed_mid_batch_loses_nothing_and_resends_nothing(app, app_ctx,
     assert len(handed) <= THREADS * (app.config["SEND_PIPELINE_DEPTH"] + 1)
 
     # What the scheduler does every few seconds: the dead worker's heartbeat goes stale, recovery acts on it.
-    report = wait_for(lambda: (r := campaigns.recover_stuck(scheduled=True)) and r["dead_workers"] and r, timeout=20,
-                      what="recovery to notice the dead worker")
+    report = wait_for(
+        lambda: (r := campaigns.recover_stuck(scheduled=True)) and r["dead_workers"] and r,
+        timeout=20,
+        what="recovery to notice the dead worker",
+    )
     assert time.monotonic() - killed_at < 10
     assert report["uncertain"] <= len(handed) and report["released"] == len(held) - report["uncertain"]
     uncertain_now = {d.id for d in deliveries(campaign) if d.status == "uncertain"}
     assert uncertain_now <= handed
-    assert all("during the SMTP transaction" in d.reason for d in deliveries(campaign) if d.status == "uncertain")
+    assert all(
+        "during the SMTP transaction" in d.reason for d in deliveries(campaign) if d.status == "uncertain"
+    )
 
     second = _worker_process(app, smtp_server, tmp_path / "worker2.log")  # the restart
     try:

@@ -1,5 +1,6 @@
 """An automatic pause (5.7.x policy refusals) is explained on the campaign page and dashboard, and owners and
 admins get one email per pause through the transactional path."""
+
 import pytest
 from sqlalchemy import select
 
@@ -19,7 +20,9 @@ def _alerts(smtp_server) -> list:
 
 
 @pytest.mark.config(SEND_POLICY_PAUSE=2, SEND_CHUNK_SIZE=3, MAILER_POSTAL_ADDRESS="1 Main St, Berlin")
-def test_policy_pause_alerts_owners_and_admins_once_and_explains_itself(app, app_ctx, auth, worker, smtp_server):
+def test_policy_pause_alerts_owners_and_admins_once_and_explains_itself(
+    app, app_ctx, auth, worker, smtp_server
+):
     create_staff("admin@example.com", "correct horse battery", "admin")
     create_staff("marketer@example.com", "correct horse battery", "marketer")
     create_staff("gone@example.com", "correct horse battery", "admin").active = False
@@ -42,7 +45,10 @@ def test_policy_pause_alerts_owners_and_admins_once_and_explains_itself(app, app
     assert "List-Unsubscribe" not in mail  # an internal message, not marketing
 
     shown = page(auth.get(f"/admin/campaigns/{campaign.public_id}"))
-    assert "refuse this campaign for policy reasons (5.7.x)" in shown and "What to check before you resume" in shown
+    assert (
+        "refuse this campaign for policy reasons (5.7.x)" in shown
+        and "What to check before you resume" in shown
+    )
     assert "Blocklists" in shown and "2 owners/admins alerted by email" in shown
     dashboard = page(auth.get("/admin/"))
     assert f'data-paused-campaign="{campaign.public_id}"' in dashboard and "5.7.26" in dashboard
@@ -55,7 +61,11 @@ def test_policy_pause_alerts_owners_and_admins_once_and_explains_itself(app, app
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).status == "paused"
     assert len(_alerts(smtp_server)) == 4
-    events = db.session.execute(select(AuditEvent).where(AuditEvent.action == "campaign.auto_pause")).scalars().all()
+    events = (
+        db.session.execute(select(AuditEvent).where(AuditEvent.action == "campaign.auto_pause"))
+        .scalars()
+        .all()
+    )
     assert [e.details for e in events] == [{"kind": "policy", "notified": 2}] * 2
 
 

@@ -1,4 +1,5 @@
 """Starting, scheduling and test-sending campaigns: what is refused and why, in words for people."""
+
 from datetime import datetime, timedelta
 
 import pytest
@@ -63,7 +64,9 @@ def test_test_send_is_marked_and_built_like_the_real_thing(app_ctx, worker, smtp
     campaign, _ = newsletter(1)
     with pytest.raises(campaigns.CampaignError, match="not-an-address"):
         campaigns.send_test(campaign, ["not-an-address"])
-    assert campaigns.send_test(campaign, ["Tester@Example.org", "tester@example.org", "boss@example.org"]) == 2
+    assert (
+        campaigns.send_test(campaign, ["Tester@Example.org", "tester@example.org", "boss@example.org"]) == 2
+    )
     db.session.commit()
     worker.drain()
 
@@ -92,5 +95,11 @@ def test_progress_and_recovery_report_uncertain_deliveries(app_ctx, runner):
     assert result.exit_code == 0 and "1 deliveries marked uncertain" in result.output
     progress = campaigns.progress(db.session.get(Campaign, campaign.id))
     assert {k: progress[k] for k in ("status", "total", "sent", "uncertain", "queued", "remaining")} == {
-        "status": "sending", "total": 3, "sent": 1, "uncertain": 1, "queued": 1, "remaining": 1}
+        "status": "sending",
+        "total": 3,
+        "sent": 1,
+        "uncertain": 1,
+        "queued": 1,
+        "remaining": 1,
+    }
     assert "may or may not" in deliveries(campaign)[1].reason

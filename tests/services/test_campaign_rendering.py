@@ -1,4 +1,5 @@
 """Layout validation and previews: sandboxed Jinja, Markdown, merge fields, generated text part."""
+
 import re
 
 import pytest
@@ -15,7 +16,9 @@ def test_a_complete_layout_has_no_problems():
 
 
 def test_missing_footer_parts_are_named():
-    problems = rendering.validate_layout("<html><body>{{ content }}<a href='{{ unsubscribe_url }}'>x</a></body></html>")
+    problems = rendering.validate_layout(
+        "<html><body>{{ content }}<a href='{{ unsubscribe_url }}'>x</a></body></html>"
+    )
     assert problems == [
         "The layout must contain the preference-centre link: add {{ preferences_url }} to the footer.",
         "The layout must contain the postal address: add {{ postal_address }} to the footer.",
@@ -23,12 +26,14 @@ def test_missing_footer_parts_are_named():
     ]
     hidden = LAYOUT.replace("{{ postal_address }}", "<!-- {{ postal_address }} -->")
     assert rendering.validate_layout(hidden) == [
-        "The layout must contain the postal address: add {{ postal_address }} to the footer."]
+        "The layout must contain the postal address: add {{ postal_address }} to the footer."
+    ]
 
 
 def test_template_errors_and_sandbox_escapes_are_reported_not_raised():
     assert rendering.validate_layout("<p>{% if %}</p>") == [
-        "Template error on line 1: Expected an expression, got 'end of statement block'"]
+        "Template error on line 1: Expected an expression, got 'end of statement block'"
+    ]
     escape = LAYOUT.replace("{{ content }}", "{{ content }}{{ ''.__class__.__mro__[1].__subclasses__() }}")
     [problem] = rendering.validate_layout(escape)
     assert problem.startswith("The layout can't be rendered:") and "unsafe" in problem
@@ -73,12 +78,23 @@ def test_compiled_campaign_turns_links_into_slots_once():
         body = '<p><a href="https://a.example/x?y=1&amp;z=2">A</a> <a href="https://b.example/">B</a></p>'
         subject, preheader = "S", ""
 
-    compiled = rendering.compile_campaign(Campaign, link_ids=lambda urls: {u: i + 10 for i, u in enumerate(urls)})
+    compiled = rendering.compile_campaign(
+        Campaign, link_ids=lambda urls: {u: i + 10 for i, u in enumerate(urls)}
+    )
     assert compiled.links == {10: "https://a.example/x?y=1&z=2", 11: "https://b.example/"}
     assert "{{ _links[10] }}" in compiled.html_source and "https://a.example" not in compiled.html_source
     assert "{{ unsubscribe_url }}" in compiled.html_source  # footer links stay per recipient, never tracked
-    rendered = compiled.render({"contact": {}, "organisation": "O", "postal_address": "P", "unsubscribe_url": "U",
-                                "preferences_url": "R", "_links": {10: "T1", 11: "T2"}, "_pixel": Markup("")})
+    rendered = compiled.render(
+        {
+            "contact": {},
+            "organisation": "O",
+            "postal_address": "P",
+            "unsubscribe_url": "U",
+            "preferences_url": "R",
+            "_links": {10: "T1", 11: "T2"},
+            "_pixel": Markup(""),
+        }
+    )
     assert 'href="T1"' in rendered.html and 'href="T2"' in rendered.html
 
 

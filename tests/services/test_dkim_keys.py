@@ -1,4 +1,5 @@
 """DKIM private keys are encrypted at rest, still sign mail dkimpy verifies, rotate with `keys reencrypt`."""
+
 import dkim
 import pytest
 from cryptography.fernet import Fernet
@@ -25,13 +26,17 @@ def _raw_value() -> bytes:
 def _verifies(domain: str, selector: str) -> bool:
     db.session.expire_all()
     signer = signer_for_domain(domain)
-    message = (f"From: News <news@{domain}>\r\nTo: ann@example.org\r\nSubject: Hello\r\n"
-               f"Date: Sun, 29 Nov 2026 08:00:00 +0000\r\nMessage-ID: <m1@{domain}>\r\n"
-               "List-Unsubscribe: <https://example.com/u/t>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
-               "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHi Ann\r\n").encode()
+    message = (
+        f"From: News <news@{domain}>\r\nTo: ann@example.org\r\nSubject: Hello\r\n"
+        f"Date: Sun, 29 Nov 2026 08:00:00 +0000\r\nMessage-ID: <m1@{domain}>\r\n"
+        "List-Unsubscribe: <https://example.com/u/t>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHi Ann\r\n"
+    ).encode()
     record = public_key_record(signer.key.public_key()).encode()
     wanted = f"{selector}._domainkey.{domain}.".encode()
-    return dkim.verify(signer.sign(message), dnsfunc=lambda name, timeout=5: record if name == wanted else None)
+    return dkim.verify(
+        signer.sign(message), dnsfunc=lambda name, timeout=5: record if name == wanted else None
+    )
 
 
 @pytest.mark.config(MAILER_DATA_KEYS=[OLD_KEY])
@@ -76,15 +81,30 @@ def test_migration_encrypts_existing_keys_and_downgrade_restores_them(tmp_path, 
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'm.db'}",
-                      "MAILER_DATA_KEYS": [OLD_KEY]})
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        .decode()
+    )
+    app = create_app(
+        {
+            "MAILER_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'm.db'}",
+            "MAILER_DATA_KEYS": [OLD_KEY],
+        }
+    )
     with app.app_context():
         upgrade(revision="0007")
         with db.engine.begin() as conn:
-            conn.execute(text("INSERT INTO dkim_keys (domain, selector, private_key_pem, active, created_at) "
-                              "VALUES ('example.com', 'old', :pem, 1, CURRENT_TIMESTAMP)"), {"pem": pem})
+            conn.execute(
+                text(
+                    "INSERT INTO dkim_keys (domain, selector, private_key_pem, active, created_at) "
+                    "VALUES ('example.com', 'old', :pem, 1, CURRENT_TIMESTAMP)"
+                ),
+                {"pem": pem},
+            )
         upgrade(revision="0008")
         with db.engine.connect() as conn:
             raw = bytes(conn.execute(text("SELECT private_key_encrypted FROM dkim_keys")).scalar_one())

@@ -1,4 +1,5 @@
 """The consent ledger: append-only, hash-chained, verifiable from the CLI; current consent derived from it."""
+
 import pytest
 from sqlalchemy import select
 
@@ -30,13 +31,18 @@ def ledger(app, client, demo_form, worker):
     """Ann signed up for everything and confirmed; Bob signed up for the list and waits. Both were emailed."""
     sign_up(client, email="ann@example.com", consents=consent_values(client))
     worker.drain()
-    assert client.post(f"/confirm/{confirmation_token(contact_by_email('ann@example.com'))}").status_code == 200
+    assert (
+        client.post(f"/confirm/{confirmation_token(contact_by_email('ann@example.com'))}").status_code == 200
+    )
     sign_up(client, email="bob@example.com")
     worker.drain()
     assert [(e.email, e.action) for e in _events()] == [
-        *[("ann@example.com", "requested")] * 3, ("ann@example.com", "confirmation_sent"),
-        *[("ann@example.com", "confirmed")] * 3, ("bob@example.com", "requested"),
-        ("bob@example.com", "confirmation_sent")]
+        *[("ann@example.com", "requested")] * 3,
+        ("ann@example.com", "confirmation_sent"),
+        *[("ann@example.com", "confirmed")] * 3,
+        ("bob@example.com", "requested"),
+        ("bob@example.com", "confirmation_sent"),
+    ]
 
 
 def _verify(runner):
@@ -74,7 +80,11 @@ def _change_user_agent():
 
 def _change_time():
     ev = _event("ann@example.com", "confirmed", 1)
-    sql("UPDATE consent_events SET created_at = :t WHERE id = :id", t=ev.created_at.replace(year=2020), id=ev.id)
+    sql(
+        "UPDATE consent_events SET created_at = :t WHERE id = :id",
+        t=ev.created_at.replace(year=2020),
+        id=ev.id,
+    )
     return ev.id, "event content was altered"
 
 
@@ -85,7 +95,10 @@ def _change_notice():
 
 
 def _delete_middle_row():
-    gone_id, following_id = _event("ann@example.com", "confirmation_sent").id, _event("ann@example.com", "confirmed").id
+    gone_id, following_id = (
+        _event("ann@example.com", "confirmation_sent").id,
+        _event("ann@example.com", "confirmed").id,
+    )
     sql("DELETE FROM consent_events WHERE id = :id", id=gone_id)
     return following_id, "link to the previous event is broken"
 
@@ -103,12 +116,24 @@ def _rewrite_a_row_and_its_hash():
     ev, following = _event("ann@example.com", "requested"), _event("ann@example.com", "requested", 1)
     forged = ConsentEvent(**{c.key: getattr(ev, c.key) for c in ConsentEvent.__table__.columns})
     forged.action = "granted"
-    sql("UPDATE consent_events SET action = 'granted', hash = :h WHERE id = :id", h=_event_hash(forged), id=ev.id)
+    sql(
+        "UPDATE consent_events SET action = 'granted', hash = :h WHERE id = :id",
+        h=_event_hash(forged),
+        id=ev.id,
+    )
     return following.id, "link to the previous event is broken"
 
 
-TAMPERING = [_change_action, _change_ip, _change_user_agent, _change_time, _change_notice, _delete_middle_row,
-             _delete_last_row, _rewrite_a_row_and_its_hash]
+TAMPERING = [
+    _change_action,
+    _change_ip,
+    _change_user_agent,
+    _change_time,
+    _change_notice,
+    _delete_middle_row,
+    _delete_last_row,
+    _rewrite_a_row_and_its_hash,
+]
 
 
 @pytest.mark.parametrize("tamper", TAMPERING, ids=[t.__name__.lstrip("_") for t in TAMPERING])
@@ -146,7 +171,9 @@ def test_current_consent_is_derived_from_the_ledger(app, ledger):
     assert states == {(ann.id, "granted"), (bob.id, "pending")}
     for contact_id, _purpose_id, status, event_id, _at in _states():
         ev = db.session.get(ConsentEvent, event_id)
-        assert ev.contact_id == contact_id and ev.action == ("confirmed" if status == "granted" else "requested")
+        assert ev.contact_id == contact_id and ev.action == (
+            "confirmed" if status == "granted" else "requested"
+        )
 
 
 def test_rebuild_reproduces_the_same_states(app, runner, ledger):
@@ -165,14 +192,15 @@ def test_a_state_already_loaded_shows_the_new_consent(app, ledger):
     from mailer.consent.ledger import RequestContext, consent_status, record_consent
 
     ann = contact_by_email("ann@example.com")
-    state = db.session.execute(select(ConsentState).where(ConsentState.contact_id == ann.id)).scalars().first()
+    state = (
+        db.session.execute(select(ConsentState).where(ConsentState.contact_id == ann.id)).scalars().first()
+    )
     assert state.status == "granted"
     event = record_consent(ann, state.purpose, "withdrawn", RequestContext("test"))
     assert consent_status(ann, state.purpose) == "withdrawn" and state.event_id == event.id
     assert event.contact.email == "ann@example.com"  # the returned event is a usable row of the session
     db.session.commit()
     assert (ann.id, state.purpose_id, "withdrawn", event.id) in [s[:4] for s in _states()]
-
 
 
 def test_the_hash_template_with_its_holes_filled_is_the_hashed_text():
@@ -182,10 +210,17 @@ def test_the_hash_template_with_its_holes_filled_is_the_hashed_text():
 
     from mailer.consent.ledger import DATABASE_FILLED, _canonical, _hash_body, _hash_template
 
-    row = {"contact_id": 7, "purpose_id": None, "action": "withdrawn", "notice_id": 12,
-           "source": 'door "quoted" \\ back\tslash — ünïcödé ✉ \u2028\x01',
-           "details": {"z": [1, 2.5, None], "a": {"ключ": "值"}, "list": "x'y"},
-           "created_at": datetime(2026, 11, 29, 10, 0, 0, 1234), "pii_digest": "ab" * 32, "prev_hash": "cd" * 32}
+    row = {
+        "contact_id": 7,
+        "purpose_id": None,
+        "action": "withdrawn",
+        "notice_id": 12,
+        "source": 'door "quoted" \\ back\tslash — ünïcödé ✉ \u2028\x01',
+        "details": {"z": [1, 2.5, None], "a": {"ключ": "值"}, "list": "x'y"},
+        "created_at": datetime(2026, 11, 29, 10, 0, 0, 1234),
+        "pii_digest": "ab" * 32,
+        "prev_hash": "cd" * 32,
+    }
     pieces = _hash_template({**row, "contact_id": None, "pii_digest": "wrong"})
     assert len(pieces) == len(DATABASE_FILLED) + 1
     filled = pieces[0]

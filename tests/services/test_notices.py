@@ -1,4 +1,5 @@
 """Versioned, immutable notices: editing a form's wording publishes a new version; old proof keeps the old words."""
+
 import re
 
 import pytest
@@ -22,7 +23,9 @@ def _edit(client, form, **changes):
 
 def _requested_notices(email: str) -> set[int]:
     db.session.expire_all()
-    query = select(ConsentEvent.notice_id).where(ConsentEvent.email == email, ConsentEvent.action == "requested")
+    query = select(ConsentEvent.notice_id).where(
+        ConsentEvent.email == email, ConsentEvent.action == "requested"
+    )
     return set(db.session.execute(query).scalars())
 
 
@@ -56,10 +59,14 @@ def test_saving_unchanged_wording_keeps_the_version(app, auth, demo_form):
 
 def test_a_new_checkbox_label_is_a_new_version(app, auth, demo_form):
     list_purpose = demo_form.lists[0].purpose
-    shown = _edit(auth, demo_form, **{f"label-{list_purpose.public_id}": "Yes, email me the demo newsletter."})
+    shown = _edit(
+        auth, demo_form, **{f"label-{list_purpose.public_id}": "Yes, email me the demo newsletter."}
+    )
     assert "Form saved (wording version 2)." in shown
     latest = notice_versions(f"form:{demo_form.public_id}")[0]
-    assert {"purpose": list_purpose.key, "label": "Yes, email me the demo newsletter."} in latest.content["checkboxes"]
+    assert {"purpose": list_purpose.key, "label": "Yes, email me the demo newsletter."} in latest.content[
+        "checkboxes"
+    ]
     assert "Yes, email me the demo newsletter." in page(auth.get("/f/demo"))
 
 
@@ -74,5 +81,7 @@ def test_a_notice_cannot_be_edited_in_place(app, demo_form):
 def test_the_notice_lists_the_boxes_in_the_order_the_page_shows_them(app, client, demo_form):
     recorded = [box["label"] for box in demo_form.notice.content["checkboxes"]]
     db.session.expire_all()  # the page reads the form afresh, as in any later request
-    shown = re.findall(r'<label class="form-check-label" for="consent-\d+">([^<]+)</label>', page(client.get("/f/demo")))
+    shown = re.findall(
+        r'<label class="form-check-label" for="consent-\d+">([^<]+)</label>', page(client.get("/f/demo"))
+    )
     assert shown == recorded and len(shown) == 3

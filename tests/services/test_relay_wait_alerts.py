@@ -1,4 +1,5 @@
 """A campaign waiting for the relay is shown plainly at once; a wait that lasts alerts owners and admins once."""
+
 from datetime import timedelta
 
 import pytest
@@ -24,8 +25,11 @@ def wait(campaign, reason: str = REASON) -> None:
 
 
 def actions() -> list[str]:
-    return list(db.session.execute(select(AuditEvent.action).where(AuditEvent.action.startswith("campaign."))
-                                   .order_by(AuditEvent.id)).scalars())
+    return list(
+        db.session.execute(
+            select(AuditEvent.action).where(AuditEvent.action.startswith("campaign.")).order_by(AuditEvent.id)
+        ).scalars()
+    )
 
 
 def test_the_wait_is_shown_on_the_page_the_dashboard_and_the_progress_json(auth):
@@ -35,7 +39,10 @@ def test_the_wait_is_shown_on_the_page_the_dashboard_and_the_progress_json(auth)
     assert REASON in shown and "sending goes on by itself as soon as the relay takes" in shown
     assert "Deliveries by state" in shown and 'data-progress="bar"' in shown  # progress still visible
     assert f'data-waiting-campaign="{campaign.public_id}"' in page(auth.get("/admin/"))
-    assert auth.get(f"/admin/campaigns/{campaign.public_id}/progress.json").get_json()["waiting_reason"] == REASON
+    assert (
+        auth.get(f"/admin/campaigns/{campaign.public_id}/progress.json").get_json()["waiting_reason"]
+        == REASON
+    )
 
     db.session.get(Campaign, campaign.id).waiting_reason = ""  # mail flows again
     db.session.commit()
@@ -55,7 +62,9 @@ def test_one_alert_per_wait_that_lasts(auth):
     assert check_relay_waits(now + timedelta(minutes=9))["alerted"] == 0  # once per wait
     shown = page(auth.get(f"/admin/campaigns/{campaign.public_id}"))
     assert "Waiting since" in shown and "Alert raised at" in shown and "emailing 1 owner/admin" in shown
-    alert = db.session.execute(select(AuditEvent).where(AuditEvent.action == "campaign.relay_wait_alert")).scalar_one()
+    alert = db.session.execute(
+        select(AuditEvent).where(AuditEvent.action == "campaign.relay_wait_alert")
+    ).scalar_one()
     assert alert.details["kind"] == "relay" and alert.details["notified"] == 1
 
     db.session.get(Campaign, campaign.id).waiting_reason = ""
@@ -64,8 +73,13 @@ def test_one_alert_per_wait_that_lasts(auth):
     wait(campaign)  # a new outage is a new wait, with its own alert
     assert check_relay_waits(now + timedelta(minutes=11))["started"] == 1
     assert check_relay_waits(now + timedelta(minutes=17))["alerted"] == 1
-    assert actions() == ["campaign.relay_wait", "campaign.relay_wait_alert", "campaign.relay_back",
-                         "campaign.relay_wait", "campaign.relay_wait_alert"]
+    assert actions() == [
+        "campaign.relay_wait",
+        "campaign.relay_wait_alert",
+        "campaign.relay_back",
+        "campaign.relay_wait",
+        "campaign.relay_wait_alert",
+    ]
 
 
 def test_a_paused_or_cancelled_campaign_is_not_waiting(auth):

@@ -1,4 +1,5 @@
 """Storage limitation: sign-ups never confirmed are purged after UNCONFIRMED_RETENTION_DAYS; the rest is untouched."""
+
 from datetime import timedelta
 
 import pytest
@@ -22,11 +23,19 @@ def _age(email: str, days: int, list_id: int | None = None) -> None:
     contact_id = contact_by_email(email).id
     when = utcnow() - timedelta(days=days)
     list_filter = " AND list_id = :list_id" if list_id else ""
-    sql(f"UPDATE subscriptions SET requested_at = :when WHERE contact_id = :id{list_filter}", when=when, id=contact_id,
-        list_id=list_id)
+    sql(
+        f"UPDATE subscriptions SET requested_at = :when WHERE contact_id = :id{list_filter}",
+        when=when,
+        id=contact_id,
+        list_id=list_id,
+    )
     purpose_filter = " AND purpose_id = (SELECT id FROM purposes WHERE list_id = :list_id)" if list_id else ""
-    sql(f"UPDATE consent_states SET updated_at = :when WHERE contact_id = :id AND status = 'pending'{purpose_filter}",
-        when=when, id=contact_id, list_id=list_id)
+    sql(
+        f"UPDATE consent_states SET updated_at = :when WHERE contact_id = :id AND status = 'pending'{purpose_filter}",
+        when=when,
+        id=contact_id,
+        list_id=list_id,
+    )
 
 
 def _confirm(client, email):
@@ -44,7 +53,10 @@ def people(app, client, demo_form, worker):
     _age("ann@example.com", 31)
     _age("cat@example.com", 31)
     _age("dan@example.com", 29)
-    return {email: contact_by_email(email).id for email in ("ann@example.com", "cat@example.com", "dan@example.com")}
+    return {
+        email: contact_by_email(email).id
+        for email in ("ann@example.com", "cat@example.com", "dan@example.com")
+    }
 
 
 def _contact(contact_id: int) -> Contact:
@@ -67,14 +79,24 @@ def _subs(contact_id: int) -> list[str]:
 def _everything() -> tuple:
     """Every row the purge could touch."""
     db.session.expire_all()
-    contacts = [(c.id, c.email, c.email_hash, c.name, c.status) for c in db.session.execute(
-        select(Contact).order_by(Contact.id)).scalars()]
-    subs = [(s.id, s.status, s.requested_at) for s in db.session.execute(
-        select(Subscription).order_by(Subscription.id)).scalars()]
-    events = [(e.id, e.action, e.email, e.ip, e.user_agent, e.pii_salt) for e in db.session.execute(
-        select(ConsentEvent).order_by(ConsentEvent.id)).scalars()]
-    states = [(s.contact_id, s.purpose_id, s.status, s.event_id) for s in db.session.execute(
-        select(ConsentState).order_by(ConsentState.contact_id, ConsentState.purpose_id)).scalars()]
+    contacts = [
+        (c.id, c.email, c.email_hash, c.name, c.status)
+        for c in db.session.execute(select(Contact).order_by(Contact.id)).scalars()
+    ]
+    subs = [
+        (s.id, s.status, s.requested_at)
+        for s in db.session.execute(select(Subscription).order_by(Subscription.id)).scalars()
+    ]
+    events = [
+        (e.id, e.action, e.email, e.ip, e.user_agent, e.pii_salt)
+        for e in db.session.execute(select(ConsentEvent).order_by(ConsentEvent.id)).scalars()
+    ]
+    states = [
+        (s.contact_id, s.purpose_id, s.status, s.event_id)
+        for s in db.session.execute(
+            select(ConsentState).order_by(ConsentState.contact_id, ConsentState.purpose_id)
+        ).scalars()
+    ]
     return contacts, subs, events, states
 
 
@@ -92,8 +114,10 @@ def test_scheduled_job_purges_an_old_unconfirmed_sign_up(app, runner, people, wo
     history = _ledger(ann)
     assert all(e.email is None and e.ip is None and e.user_agent is None for e in history)
     assert [e.action for e in history].count("expired") == 3 and history[-1].action == "erased"
-    assert {s.status for s in db.session.execute(select(ConsentState).where(ConsentState.contact_id == ann)
-                                                 ).scalars()} == {"expired"}
+    assert {
+        s.status
+        for s in db.session.execute(select(ConsentState).where(ConsentState.contact_id == ann)).scalars()
+    } == {"expired"}
     assert outbox_to("ann@example.com") == []  # the confirmation email held her address too
 
     kept = _contact(cat)

@@ -1,5 +1,6 @@
 """Marketer templates rendered within limits: time, output size and depth, each with a message for the marketer;
 templates within the limits render exactly as before."""
+
 import threading
 import time
 
@@ -20,19 +21,33 @@ HOSTILE = [
     ("nested loops of 10^10 steps", NESTED_LOOPS, SLOW),
     ("string multiplication", "{{ 'a' * 30000000 }}", LARGE + " 1 MB"),
     ("list multiplication", "{{ ([1] * 30000000)|length }}", LARGE),
-    ("doubling concatenation", "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
-                               "{% endfor %}{{ ns.s|length }}", LARGE),
+    (
+        "doubling concatenation",
+        "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s|length }}",
+        LARGE,
+    ),
     ("huge width", "{{ 'a'|center(1000000000) }}", LARGE),
     ("huge format width", "{{ '%999999999s' % 'a' }}", LARGE),
     ("width passed as an argument", "{{ '{:{}}'.format('a', 1000000000) }}", LARGE),
     ("huge ljust", "{{ 'a'.ljust(2000000) }}", LARGE),
-    ("doubling list", "{% set l = [1] %}{% for i in range(64) %}{% set _ = l.extend(l) %}{% endfor %}", LARGE),
-    ("macro output in a loop", "{% macro m() %}{% for i in range(1000) %}{{ 'x' * 1000 }}{% endfor %}{% endmacro %}"
-                               "{% set l = [] %}{% for i in range(1000) %}{% set _ = l.append(m()) %}{% endfor %}",
-     LARGE),
+    (
+        "doubling list",
+        "{% set l = [1] %}{% for i in range(64) %}{% set _ = l.extend(l) %}{% endfor %}",
+        LARGE,
+    ),
+    (
+        "macro output in a loop",
+        "{% macro m() %}{% for i in range(1000) %}{{ 'x' * 1000 }}{% endfor %}{% endmacro %}"
+        "{% set l = [] %}{% for i in range(1000) %}{% set _ = l.append(m()) %}{% endfor %}",
+        LARGE,
+    ),
     ("recursive macro", "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}", "levels deep"),
-    ("self-containing recursive loop", "{% set l = [] %}{% set _ = l.append(l) %}"
-                                       "{% for x in l recursive %}{{ loop(x) }}{% endfor %}", "levels deep"),
+    (
+        "self-containing recursive loop",
+        "{% set l = [] %}{% set _ = l.append(l) %}{% for x in l recursive %}{{ loop(x) }}{% endfor %}",
+        "levels deep",
+    ),
     ("range over the sandbox's maximum", "{{ range(1000000)|list|length }}", "too large: Range too big"),
     ("huge power", "{{ 10 ** 100000 }}", "a number too large"),
 ]
@@ -56,21 +71,27 @@ def test_a_layout_that_renders_too_slowly_is_refused_with_the_reason(app, app_ct
         save_layout("Slow", LAYOUT.replace("{{ content }}", "{{ content }}" + NESTED_LOOPS))
     assert any(problem.startswith(SLOW) for problem in refused.value.problems)
     with pytest.raises(LayoutError) as refused:
-        save_layout("Deep", LAYOUT.replace("{{ content }}", "{{ content }}" + "{{ " + "(" * 5000 + "1" + ")" * 5000
-                                           + " }}"))
+        save_layout(
+            "Deep",
+            LAYOUT.replace("{{ content }}", "{{ content }}" + "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"),
+        )
     assert any("nested too deeply" in problem for problem in refused.value.problems)
 
 
 def test_ordinary_templates_render_as_before(app, app_ctx):
-    body = ("{% macro greet(name) %}Hello {{ name }}!{% endmacro %}{{ greet(contact.first_name) }} "
-            "{% for item in ['a', 'b', 'c'] %}{{ loop.index }}{{ item }}{% endfor %} {{ '-' * 10 }} "
-            "{{ '%s has %d' % ('Jane', 3) }} {{ '{} {}'.format('x', 'y') }} {{ ['p', 'q']|join(',') }} "
-            "{{ 'a-b'.replace('-', '+') }} {{ 2 ** 10 }} {{ 'x' ~ 'y' }} {{ '{:,}'.format(1234567890) }} "
-            "{{ 'Call 08001234567 %s' % 'now' }} {{ 5000000000|filesizeformat }}")
+    body = (
+        "{% macro greet(name) %}Hello {{ name }}!{% endmacro %}{{ greet(contact.first_name) }} "
+        "{% for item in ['a', 'b', 'c'] %}{{ loop.index }}{{ item }}{% endfor %} {{ '-' * 10 }} "
+        "{{ '%s has %d' % ('Jane', 3) }} {{ '{} {}'.format('x', 'y') }} {{ ['p', 'q']|join(',') }} "
+        "{{ 'a-b'.replace('-', '+') }} {{ 2 ** 10 }} {{ 'x' ~ 'y' }} {{ '{:,}'.format(1234567890) }} "
+        "{{ 'Call 08001234567 %s' % 'now' }} {{ 5000000000|filesizeformat }}"
+    )
     campaign = make_campaign([], body=body)
     rendered = rendering.render_campaign(campaign)
-    assert ("Hello Jane! 1a2b3c ---------- Jane has 3 x y p,q a+b 1024 xy 1,234,567,890 Call 08001234567 now "
-            "5.0 GB") in " ".join(rendered.text.split())  # the text part wraps long lines
+    assert (
+        "Hello Jane! 1a2b3c ---------- Jane has 3 x y p,q a+b 1024 xy 1,234,567,890 Call 08001234567 now "
+        "5.0 GB"
+    ) in " ".join(rendered.text.split())  # the text part wraps long lines
 
 
 def test_limits_hold_per_render_in_concurrent_threads(app, app_ctx):
@@ -79,7 +100,9 @@ def test_limits_hold_per_render_in_concurrent_threads(app, app_ctx):
     quick_campaign = make_campaign([])
     quick = rendering.compile_campaign(quick_campaign)
     context = rendering.base_context(quick_campaign)
-    context.update(contact=dict(rendering.SAMPLE_CONTACT), unsubscribe_url="u", preferences_url="p", _links={})
+    context.update(
+        contact=dict(rendering.SAMPLE_CONTACT), unsubscribe_url="u", preferences_url="p", _links={}
+    )
     outcomes: dict[str, str] = {}
 
     def run(name, compiled):
@@ -99,7 +122,9 @@ def test_limits_hold_per_render_in_concurrent_threads(app, app_ctx):
         thread.join(timeout=60)
     assert outcomes["quick"] == "ok"
     assert all(outcomes[f"slow{i}"].startswith(SLOW) for i in range(7)), outcomes
-    assert time.monotonic() - started < 7 * app.config["TEMPLATE_RENDER_SECONDS"]  # in parallel, not one by one
+    assert (
+        time.monotonic() - started < 7 * app.config["TEMPLATE_RENDER_SECONDS"]
+    )  # in parallel, not one by one
 
 
 def test_limits_are_read_from_the_environment(monkeypatch):
@@ -107,8 +132,14 @@ def test_limits_are_read_from_the_environment(monkeypatch):
     app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["TEMPLATE_RENDER_SECONDS"] == 0.3 and app.config["TEMPLATE_MAX_OUTPUT"] == 5000
     with app.app_context():
-        campaign = Campaign(public_id="envlimits", name="Env", subject="Hi", body="{{ 'a' * 6000 }}",
-                            body_format="markdown", layout=Layout(name="L", html=LAYOUT))  # never stored
+        campaign = Campaign(
+            public_id="envlimits",
+            name="Env",
+            subject="Hi",
+            body="{{ 'a' * 6000 }}",
+            body_format="markdown",
+            layout=Layout(name="L", html=LAYOUT),
+        )  # never stored
         with pytest.raises(CampaignError, match="produces more than 5,000 characters"):
             rendering.render_campaign(campaign)
         campaign.body = NESTED_LOOPS

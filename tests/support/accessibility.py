@@ -1,4 +1,5 @@
 """axe-core (the copy shipped in axe-playwright-python) run on a page open in the test browser."""
+
 from axe_playwright_python.sync_playwright import Axe
 
 _AXE = Axe()
@@ -7,5 +8,8 @@ _AXE = Axe()
 def accessibility_violations(page) -> list[str]:
     """One line per axe-core violation on the page as it is now (rule, impact, first offending element)."""
     results = _AXE.run(page).response
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {node['target']}: {node.get('failureSummary', '')}"
-            for v in results["violations"] for node in v["nodes"]]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {node['target']}: {node.get('failureSummary', '')}"
+        for v in results["violations"]
+        for node in v["nodes"]
+    ]

@@ -1,4 +1,5 @@
 """Subscribers made through the real double opt-in services, for the campaign tests."""
+
 from mailer.contacts.operations import find_contact_by_email
 from mailer.consent.ledger import RequestContext
 from mailer.subscriptions.signup import SignupInput, confirm, confirmation_token, subscribe

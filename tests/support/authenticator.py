@@ -3,6 +3,7 @@
 The login helpers use it to get past the second factor the way a person does: they read the key from the
 enrolment page, type the app's code, keep the recovery codes, and later type a fresh code at the second step.
 """
+
 import html
 import re
 import time

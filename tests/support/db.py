@@ -1,4 +1,5 @@
 """Test databases: create, migrate, empty and drop."""
+
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -24,8 +25,11 @@ def create_postgres_database(admin_url: str, name: str) -> str:
 def drop_postgres_database(admin_url: str, name: str) -> None:
     """Remove a test database (closing stray connections first)."""
     with psycopg.connect(_pg_conninfo(admin_url), autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> "
-                     "pg_backend_pid()", (name,))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+            "pg_backend_pid()",
+            (name,),
+        )
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
@@ -78,8 +82,16 @@ def _empty_postgres(engine) -> None:
             for table in order:
                 if table in filled:
                     conn.execute(text(f'DELETE FROM "{table}"'))
-            used = conn.execute(text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() "
-                                     "AND last_value IS NOT NULL")).scalars().all()
+            used = (
+                conn.execute(
+                    text(
+                        "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() "
+                        "AND last_value IS NOT NULL"
+                    )
+                )
+                .scalars()
+                .all()
+            )
             for sequence in used:
                 conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
     except IntegrityError:  # rows referring to each other in a cycle: fall back to the slow, sure way

@@ -4,6 +4,7 @@ Its own PostgreSQL cluster and Redis on spare ports (so they can be stopped and 
 `create-admin`, gunicorn, two `dramatiq mailer.worker` processes and the scheduler. Every process gets a
 parent-death signal and is stopped on close, so nothing outlives the test or benchmark that started it.
 """
+
 import os
 import pwd
 import secrets
@@ -28,8 +29,18 @@ ADMIN_EMAIL = "owner@example.com"
 
 def require_tools() -> None:
     """Fail loudly (never skip) when the machine lacks what a production deployment needs."""
-    missing = [path for path in (f"{PG_BIN}/initdb", f"{PG_BIN}/postgres", REDIS_SERVER, f"{BIN}/gunicorn",
-                                 f"{BIN}/dramatiq", f"{BIN}/flask") if not os.path.exists(path)]
+    missing = [
+        path
+        for path in (
+            f"{PG_BIN}/initdb",
+            f"{PG_BIN}/postgres",
+            REDIS_SERVER,
+            f"{BIN}/gunicorn",
+            f"{BIN}/dramatiq",
+            f"{BIN}/flask",
+        )
+        if not os.path.exists(path)
+    ]
     if missing:
         raise DeploymentError(f"missing for a production deployment: {', '.join(missing)}")
 
@@ -49,19 +60,49 @@ class Postgres:
             entry = pwd.getpwnam(self.user)
             for path in (self.directory, self.data):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-        subprocess.run([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                        "--no-sync"], check=True, user=self.user, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, timeout=180, cwd=self.directory)
+        subprocess.run(
+            [
+                f"{PG_BIN}/initdb",
+                "-D",
+                self.data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            user=self.user,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=180,
+            cwd=self.directory,
+        )
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self, timeout: float = 120) -> None:
-        argv = [f"{PG_BIN}/postgres", "-D", self.data, "-p", str(self.port), "-k", self.directory,
-                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"]
+        argv = [
+            f"{PG_BIN}/postgres",
+            "-D",
+            self.data,
+            "-p",
+            str(self.port),
+            "-k",
+            self.directory,
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ]
         # SIGQUIT is PostgreSQL's immediate shutdown: what should happen if the harness itself is killed.
-        self.process = Process("postgres", argv, dict(os.environ), self.directory, user=self.user,
-                               death_signal=signal.SIGQUIT).start()
+        self.process = Process(
+            "postgres", argv, dict(os.environ), self.directory, user=self.user, death_signal=signal.SIGQUIT
+        ).start()
         wait_for(self.ready, timeout, f"PostgreSQL on port {self.port}", interval=0.2)
 
     def ready(self) -> bool:
@@ -100,8 +141,19 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 60) -> None:
-        argv = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", self.directory]
+        argv = [
+            REDIS_SERVER,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self.directory,
+        ]
         self.process = Process("redis", argv, dict(os.environ), self.directory).start()
         wait_for(self.ready, timeout, f"Redis on port {self.port}")
 
@@ -128,11 +180,18 @@ class AdminClient:
         self.base = base_url
         self.session = requests.Session()
         # What the README's reverse proxy (PROXY_FIX_X_FOR=1) adds; the app then sets Secure cookies.
-        self.session.headers.update({"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7",
-                                     "User-Agent": "Mozilla/5.0 (fault bench)"})
+        self.session.headers.update(
+            {
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-For": "198.51.100.7",
+                "User-Agent": "Mozilla/5.0 (fault bench)",
+            }
+        )
 
     def _after(self, response: requests.Response) -> requests.Response:
-        for cookie in self.session.cookies:  # the proxy speaks TLS to the browser; loopback to us is plain HTTP
+        for (
+            cookie
+        ) in self.session.cookies:  # the proxy speaks TLS to the browser; loopback to us is plain HTTP
             cookie.secure = False
         return response
 
@@ -146,8 +205,11 @@ class AdminClient:
     def post(self, path: str, data=None, **kwargs) -> requests.Response:
         """A form post with the Referer a browser sends (the public https origin, as the CSRF check demands)."""
         headers = {"Referer": "https://" + self.base.split("://", 1)[1] + "/admin/"}
-        return self._after(self.session.post(self._url(path), data=data, headers=headers, timeout=120,
-                                             allow_redirects=False, **kwargs))
+        return self._after(
+            self.session.post(
+                self._url(path), data=data, headers=headers, timeout=120, allow_redirects=False, **kwargs
+            )
+        )
 
     def post_form(self, page: str, action: str, data: dict | list) -> requests.Response:
         """Open `page`, take its CSRF token and post `data` to `action` (like pressing the form's button)."""
@@ -163,8 +225,15 @@ class AdminClient:
 class Deployment:
     """PostgreSQL, Redis, migrations, an owner account, gunicorn, dramatiq workers and the scheduler."""
 
-    def __init__(self, smtp_url: str, settings: dict[str, str] | None = None, workers: int = 2,
-                 worker_threads: int = 4, web_workers: int = 2, web_threads: int = 4):
+    def __init__(
+        self,
+        smtp_url: str,
+        settings: dict[str, str] | None = None,
+        workers: int = 2,
+        worker_threads: int = 4,
+        web_workers: int = 2,
+        web_threads: int = 4,
+    ):
         require_tools()
         self.tmp = tempfile.mkdtemp(prefix="mailer-deployment-")
         os.chmod(self.tmp, 0o755)
@@ -198,23 +267,45 @@ class Deployment:
         self.postgres.start()
         self.redis.start()
         database_url = self.postgres.create_database("mailer")
-        self.env = dict(os.environ, MAILER_ENV="production", SECRET_KEY=secrets.token_urlsafe(32),
-                        MAILER_HASH_KEY=secrets.token_urlsafe(32), DATABASE_URL=database_url,
-                        REDIS_URL=self.redis.url, SMTP_URL=self.smtp_url,
-                        MAILER_BASE_URL="https://mail.example.com", MAILER_FROM="News <news@example.com>",
-                        MAILER_POSTAL_ADDRESS="Example Ltd, 1 Main St, Berlin", PROXY_FIX_X_FOR="1",
-                        # Staff second-factor secrets (and DKIM keys) are sealed with it: without it an owner's
-                        # first login cannot enrol an authenticator app.
-                        MAILER_DATA_KEYS=Fernet.generate_key().decode(), **self.settings)
+        self.env = dict(
+            os.environ,
+            MAILER_ENV="production",
+            SECRET_KEY=secrets.token_urlsafe(32),
+            MAILER_HASH_KEY=secrets.token_urlsafe(32),
+            DATABASE_URL=database_url,
+            REDIS_URL=self.redis.url,
+            SMTP_URL=self.smtp_url,
+            MAILER_BASE_URL="https://mail.example.com",
+            MAILER_FROM="News <news@example.com>",
+            MAILER_POSTAL_ADDRESS="Example Ltd, 1 Main St, Berlin",
+            PROXY_FIX_X_FOR="1",
+            # Staff second-factor secrets (and DKIM keys) are sealed with it: without it an owner's
+            # first login cannot enrol an authenticator app.
+            MAILER_DATA_KEYS=Fernet.generate_key().decode(),
+            **self.settings,
+        )
         for name in ("TEST_DATABASE_URL", "TEST_REDIS_URL", "FLASK_APP"):
             self.env.pop(name, None)
         self.flask("db", "upgrade", timeout=300)
         self.flask("create-admin", ADMIN_EMAIL, "--password", self.password, timeout=120)
-        self.web = Process("gunicorn", [f"{BIN}/gunicorn", "-w", str(self.web_workers), "--threads",
-                                        str(self.web_threads), "-b", f"127.0.0.1:{self.web_port}", "wsgi:app"],
-                           self.env, self.tmp).start()
-        self.scheduler = Process("scheduler", [f"{BIN}/flask", "--app", "wsgi", "scheduler"], self.env,
-                                 self.tmp).start()
+        self.web = Process(
+            "gunicorn",
+            [
+                f"{BIN}/gunicorn",
+                "-w",
+                str(self.web_workers),
+                "--threads",
+                str(self.web_threads),
+                "-b",
+                f"127.0.0.1:{self.web_port}",
+                "wsgi:app",
+            ],
+            self.env,
+            self.tmp,
+        ).start()
+        self.scheduler = Process(
+            "scheduler", [f"{BIN}/flask", "--app", "wsgi", "scheduler"], self.env, self.tmp
+        ).start()
         self.workers = [self._worker(index) for index in range(self.worker_count)]
         for index in range(self.worker_count):
             self.wait_worker_ready(index)
@@ -235,10 +326,19 @@ class Deployment:
 
     def flask(self, *args: str, timeout: float = 120) -> str:
         """Run `flask --app wsgi ARGS` with the deployment's environment; its output, or DeploymentError."""
-        done = subprocess.run([f"{BIN}/flask", "--app", "wsgi", *args], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [f"{BIN}/flask", "--app", "wsgi", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         if done.returncode != 0:
-            raise DeploymentError(f"flask {args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+            raise DeploymentError(
+                f"flask {args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+            )
         return done.stdout
 
     def web_ready(self) -> bool:
@@ -277,12 +377,15 @@ class Deployment:
             if not process.alive:
                 raise DeploymentError(f"{process.name} exited:\n" + process.log_text()[-3000:])
             return process.log_text().count("ready for action") > before
+
         wait_for(ready, timeout, f"{process.name} to be ready", interval=0.2)
         process.ready_seen = before + 1
 
     def worker_process_pid(self, index: int) -> int:
         """The pid of the process doing the work (dramatiq forks it from the command's main process)."""
-        return wait_for(lambda: (self.workers[index].children() or [None])[0], 30, "the dramatiq worker process")
+        return wait_for(
+            lambda: (self.workers[index].children() or [None])[0], 30, "the dramatiq worker process"
+        )
 
     def busiest_worker(self, smtp_port: int) -> int:
         """The worker with the most SMTP connections open to the relay (the one with mail in flight)."""

@@ -1,4 +1,5 @@
 """What one fault did to a campaign: the relay's view, the product's report, the goal's verdict, and the table."""
+
 from dataclasses import dataclass, field
 
 
@@ -37,28 +38,36 @@ class Row:
         """Where this row misses the goal (empty: it meets it)."""
         found = [self.error] if self.error else []
         if self.missing - self.missing_uncertain:
-            found.append(f"{self.missing - self.missing_uncertain} recipients never delivered and not reported "
-                         "uncertain")
+            found.append(
+                f"{self.missing - self.missing_uncertain} recipients never delivered and not reported "
+                "uncertain"
+            )
         if self.unexplained_duplicates:
-            found.append(f"{self.unexplained_duplicates} recipients got it twice without being reported uncertain")
+            found.append(
+                f"{self.unexplained_duplicates} recipients got it twice without being reported uncertain"
+            )
         if self.uncertain > self.uncertain_bound:
             found.append(f"{self.uncertain} uncertain, more than {self.uncertain_bound}")
         if self.refused_not_bounced:
             found.append(f"{self.refused_not_bounced} refused with 550 5.1.1 but not reported bounced")
         if not self.finished_alone:
-            found.append(f"did not finish by itself (status {self.status}; {'; '.join(self.help) or 'no help'})")
+            found.append(
+                f"did not finish by itself (status {self.status}; {'; '.join(self.help) or 'no help'})"
+            )
         return found
 
 
 def describe(row: Row) -> str:
     """Everything measured for one fault, for the log."""
-    lines = [f"== {row.label}: {'meets the goal' if not row.problems() else 'MISSES the goal'}",
-             f"   relay: delivered {row.delivered} of {row.expected}, duplicates {row.duplicates} "
-             f"({row.unexplained_duplicates} not reported uncertain), refused 550 {row.refused}, missing "
-             f"{row.missing} ({row.missing_uncertain} of them reported uncertain)",
-             f"   product: campaign {row.status} \"{row.status_reason[:160]}\" after {row.seconds:.0f} s; deliveries "
-             f"{row.states}; uncertain {row.uncertain} (at most {row.uncertain_bound}); accepted by the relay but "
-             f"not reported sent {row.accepted_not_sent}"]
+    lines = [
+        f"== {row.label}: {'meets the goal' if not row.problems() else 'MISSES the goal'}",
+        f"   relay: delivered {row.delivered} of {row.expected}, duplicates {row.duplicates} "
+        f"({row.unexplained_duplicates} not reported uncertain), refused 550 {row.refused}, missing "
+        f"{row.missing} ({row.missing_uncertain} of them reported uncertain)",
+        f'   product: campaign {row.status} "{row.status_reason[:160]}" after {row.seconds:.0f} s; deliveries '
+        f"{row.states}; uncertain {row.uncertain} (at most {row.uncertain_bound}); accepted by the relay but "
+        f"not reported sent {row.accepted_not_sent}",
+    ]
     lines += [f"   reason {count} x {text}" for text, count in row.reasons.items()]
     lines += [f"   shown while sending: {item}" for item in row.waiting]
     lines += [f"   help: {item}" for item in row.help]
@@ -69,13 +78,18 @@ def describe(row: Row) -> str:
 
 def table(rows: list[Row]) -> str:
     """The issue's table, measured."""
-    out = ["| fault | delivered | duplicates | missing | uncertain (max) | reported as | finished by itself | "
-           "time |", "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| fault | delivered | duplicates | missing | uncertain (max) | reported as | finished by itself | "
+        "time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         reported = ", ".join(f"{k} {v}" for k, v in sorted(row.states.items(), key=lambda kv: -kv[1]))
         waited = " (waited for the relay meanwhile)" if row.waiting else ""
         finished = "yes" if row.finished_alone else "no: " + "; ".join(row.help or [row.error or row.status])
-        out.append(f"| {row.label} | {row.delivered}/{row.expected} | {row.duplicates} | {row.missing} | "
-                   f"{row.uncertain} ({row.uncertain_bound}) | {reported}; campaign {row.status}{waited} | {finished} | "
-                   f"{row.seconds:.0f} s |")
+        out.append(
+            f"| {row.label} | {row.delivered}/{row.expected} | {row.duplicates} | {row.missing} | "
+            f"{row.uncertain} ({row.uncertain_bound}) | {reported}; campaign {row.status}{waited} | {finished} | "
+            f"{row.seconds:.0f} s |"
+        )
     return "\n".join(out)

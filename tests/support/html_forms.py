@@ -1,4 +1,5 @@
 """Fill and submit an HTML form the way a browser would: every field's current value, changed where asked."""
+
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -18,7 +19,11 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = {k: (v if v is not None else "") for k, v in attrs}
         if tag == "form":
-            self._form = {"action": a.get("action", ""), "method": a.get("method", "get").lower(), "fields": []}
+            self._form = {
+                "action": a.get("action", ""),
+                "method": a.get("method", "get").lower(),
+                "fields": [],
+            }
         elif self._form is None:
             return
         elif tag == "input" and a.get("name") and a.get("type", "text").lower() not in SKIPPED_INPUTS:
@@ -49,7 +54,9 @@ class _Forms(HTMLParser):
         if tag == "textarea" and self._textarea is not None:
             name, parts = self._textarea
             text = "".join(parts)  # a browser drops the newline right after <textarea>
-            self._form["fields"].append((name, text[2:] if text.startswith("\r\n") else text.removeprefix("\n")))
+            self._form["fields"].append(
+                (name, text[2:] if text.startswith("\r\n") else text.removeprefix("\n"))
+            )
             self._textarea = None
         elif tag == "select" and self._select is not None:
             chosen = self._select["chosen"]

@@ -1,4 +1,5 @@
 """Helpers for driving the app through its HTTP interface as a person would."""
+
 import re
 import quopri
 from urllib.parse import urlsplit
@@ -24,15 +25,19 @@ def login(client, email: str, password: str):
     answer to the password form.
     """
     page = client.get("/admin/login")
-    response = client.post("/admin/login", data={"email": email, "password": password,
-                                                 "csrf_token": csrf_token(page.text)})
+    response = client.post(
+        "/admin/login", data={"email": email, "password": password, "csrf_token": csrf_token(page.text)}
+    )
     assert response.status_code == 302, response.text
     location = urlsplit(response.headers["Location"])
     if location.path == "/admin/login/verify":
         pass_second_factor(client, email)
         return response
     landing = client.get(response.headers["Location"])
-    if landing.status_code == 302 and urlsplit(landing.headers["Location"]).path == "/admin/account/two-factor":
+    if (
+        landing.status_code == 302
+        and urlsplit(landing.headers["Location"]).path == "/admin/account/two-factor"
+    ):
         enrol_totp(client, email, landing.headers["Location"])
     return response
 
@@ -75,8 +80,9 @@ def pass_second_factor(client, email: str):
         if response.status_code == 302:
             AUTHENTICATOR.used(email, step)
             return response
-    response = client.post("/admin/login/verify", data={"code": AUTHENTICATOR.take_recovery_code(email),
-                                                        "csrf_token": token})
+    response = client.post(
+        "/admin/login/verify", data={"code": AUTHENTICATOR.take_recovery_code(email), "csrf_token": token}
+    )
     assert response.status_code == 302, response.text
     return response
 

@@ -1,4 +1,5 @@
 """Helpers for the privacy tests: a person who really signed up, links from their mail, fields, database dumps."""
+
 import binascii
 import quopri
 import re
@@ -28,21 +29,45 @@ FIELD_SPECS = [  # key, label, category, quasi-identifier
 ]
 
 
-def sign_up_and_confirm(app, client, worker, email: str, name: str, *, ip: str, user_agent: str, confirm_ip: str,
-                        confirm_user_agent: str, all_consents: bool = True, answers: dict | None = None) -> Contact:
+def sign_up_and_confirm(
+    app,
+    client,
+    worker,
+    email: str,
+    name: str,
+    *,
+    ip: str,
+    user_agent: str,
+    confirm_ip: str,
+    confirm_user_agent: str,
+    all_consents: bool = True,
+    answers: dict | None = None,
+) -> Contact:
     """The hosted demo form and the confirmation link, as a person on a real network would use them.
 
     answers: custom fields the form asks for, by key (typed into the inputs named field_<key>).
     """
     consents = consent_values(client) if all_consents else consent_values(client)[:1]
     answered = {f"field_{key}": value for key, value in (answers or {}).items()}
-    response = client.post("/f/demo", data={"email": email, "name": name, "ts": form_timer(client), "website": "",
-                                            "consent": consents, **answered},
-                           headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": ip})
+    response = client.post(
+        "/f/demo",
+        data={
+            "email": email,
+            "name": name,
+            "ts": form_timer(client),
+            "website": "",
+            "consent": consents,
+            **answered,
+        },
+        headers={"User-Agent": user_agent},
+        environ_base={"REMOTE_ADDR": ip},
+    )
     assert response.status_code == 200, response.text
     worker.drain()
     [link] = links_in_mail(app, email, "/confirm/")
-    response = client.post(link, headers={"User-Agent": confirm_user_agent}, environ_base={"REMOTE_ADDR": confirm_ip})
+    response = client.post(
+        link, headers={"User-Agent": confirm_user_agent}, environ_base={"REMOTE_ADDR": confirm_ip}
+    )
     assert response.status_code == 200, response.text
     db.session.expire_all()
     return db.session.execute(select(Contact).where(Contact.email == email)).scalar_one()
@@ -57,7 +82,7 @@ def links_in_mail(app, address: str, path: str) -> list[str]:
     for message in db.session.execute(query).scalars():
         text = quopri.decodestring(message.raw).decode("utf-8", errors="replace")
         for url in re.findall(re.escape(base) + re.escape(path) + r"[A-Za-z0-9_.\-/]+", text):
-            found.append(url[len(base):])
+            found.append(url[len(base) :])
     return list(dict.fromkeys(found))
 
 
@@ -68,8 +93,10 @@ def preference_path(contact: Contact, kind: str) -> str:
 
 def define_fields() -> dict[str, ContactField]:
     """The custom fields the tests use (quasi-identifiers, an identifier and two sensitive ones)."""
-    return {key: field_service.define_field(key, label, category, quasi_identifier=quasi)
-            for key, label, category, quasi in FIELD_SPECS}
+    return {
+        key: field_service.define_field(key, label, category, quasi_identifier=quasi)
+        for key, label, category, quasi in FIELD_SPECS
+    }
 
 
 def fill_fields(contact: Contact, fields: dict[str, ContactField], values: dict[str, str]) -> None:
@@ -118,7 +145,9 @@ def full_dump(app) -> str:
     db.session.commit()
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("sqlite"):
-        with db.engine.connect() as conn:  # fold the WAL into the file, so the dump reads everything committed
+        with (
+            db.engine.connect() as conn
+        ):  # fold the WAL into the file, so the dump reads everything committed
             conn.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
         connection = sqlite3.connect(url.split("sqlite:///", 1)[1])
         try:
@@ -127,8 +156,24 @@ def full_dump(app) -> str:
             connection.close()
     else:
         parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
-        result = subprocess.run(["pg_dump", "--no-owner", "--data-only", "--inserts",
-                                 "-h", parts.hostname, "-p", str(parts.port or 5432), "-U", parts.username or "postgres",
-                                 parts.path.lstrip("/")], capture_output=True, text=True, check=True, timeout=120)
+        result = subprocess.run(
+            [
+                "pg_dump",
+                "--no-owner",
+                "--data-only",
+                "--inserts",
+                "-h",
+                parts.hostname,
+                "-p",
+                str(parts.port or 5432),
+                "-U",
+                parts.username or "postgres",
+                parts.path.lstrip("/"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
         dump = result.stdout
     return _decode_blobs(dump)

@@ -1,4 +1,5 @@
 """Long-running processes for deployment tests: start in their own group, poll readiness, stop or SIGKILL."""
+
 import ctypes
 import os
 import signal
@@ -36,16 +37,25 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
 
 def _die_with_parent(sig: int) -> Callable[[], None]:
     """A preexec_fn asking the kernel to send `sig` to the child when the process that started it dies."""
+
     def arm() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
     return arm
 
 
 class Process:
     """One long-running command in its own process group, its output appended to a log file."""
 
-    def __init__(self, name: str, argv: list[str], env: dict, log_dir: str, user: str | None = None,
-                 death_signal: int = signal.SIGTERM):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict,
+        log_dir: str,
+        user: str | None = None,
+        death_signal: int = signal.SIGTERM,
+    ):
         self.name, self.argv, self.env, self.user, self.death_signal = name, argv, env, user, death_signal
         self.log_path = os.path.join(log_dir, f"{name}.log")
         self.popen: subprocess.Popen | None = None
@@ -53,9 +63,17 @@ class Process:
 
     def start(self) -> "Process":
         with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True, user=self.user,
-                                          preexec_fn=_die_with_parent(self.death_signal))
+            self.popen = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                user=self.user,
+                preexec_fn=_die_with_parent(self.death_signal),
+            )
         return self
 
     @property
@@ -100,7 +118,11 @@ class Process:
                 for line in handle.readlines()[1:]:
                     fields = line.split()
                     # remote address field: hex IP:port; state 01 is ESTABLISHED
-                    if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] == "01" and fields[9] in inodes:
+                    if (
+                        int(fields[2].rsplit(":", 1)[1], 16) == port
+                        and fields[3] == "01"
+                        and fields[9] in inodes
+                    ):
                         found += 1
         return found
 
@@ -114,7 +136,9 @@ class Process:
         try:
             self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise DeploymentError(f"{self.name} (pid {self.pid}) did not exit within {timeout:.0f} s") from None
+            raise DeploymentError(
+                f"{self.name} (pid {self.pid}) did not exit within {timeout:.0f} s"
+            ) from None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         """Ask the whole group to stop; SIGKILL it if it has not after `timeout` seconds."""

@@ -1,4 +1,5 @@
 """Requests as a reverse proxy forwards them, and app settings read from the environment by config.py."""
+
 import importlib.util
 import os
 
@@ -26,4 +27,7 @@ def via_proxy(client: str, forged: str | None = None, headers: dict | None = Non
     """Test-client keyword arguments for a request from `client` through one proxy that appends the address it
     saw to whatever X-Forwarded-For the client wrote itself (`forged`)."""
     forwarded = f"{forged}, {client}" if forged else client
-    return {"headers": {**(headers or {}), "X-Forwarded-For": forwarded}, "environ_base": {"REMOTE_ADDR": PROXY}}
+    return {
+        "headers": {**(headers or {}), "X-Forwarded-For": forwarded},
+        "environ_base": {"REMOTE_ADDR": PROXY},
+    }

@@ -6,6 +6,7 @@ down does); tempfail (every RCPT and DATA answered `451 4.3.0`); and a determini
 with `550 5.1.1`. It keeps every accepted (envelope sender, recipient) pair and every recipient it refused
 permanently.
 """
+
 import hashlib
 import threading
 import time
@@ -99,8 +100,9 @@ class RecordingRelay:
     # --- switches --------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, decode_data=False,
-                                     ready_timeout=60)
+        self.controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port, decode_data=False, ready_timeout=60
+        )
         self.controller.start()
 
     def go_down(self) -> None:

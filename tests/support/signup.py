@@ -1,4 +1,5 @@
 """Signing up through the hosted form as a browser would, and looking at what it left behind."""
+
 import base64
 import html
 import json
@@ -33,10 +34,17 @@ def page(response) -> str:
 def row_counts() -> dict[str, int]:
     """How many rows the sign-up flow's tables hold (to prove that nothing was half-written)."""
     db.session.expire_all()
-    models = {"contacts": Contact, "subscriptions": Subscription, "consent_events": ConsentEvent,
-              "consent_states": ConsentState, "outbox": OutboxMessage}
-    return {name: db.session.execute(select(func.count()).select_from(model)).scalar_one()
-            for name, model in models.items()}
+    models = {
+        "contacts": Contact,
+        "subscriptions": Subscription,
+        "consent_events": ConsentEvent,
+        "consent_states": ConsentState,
+        "outbox": OutboxMessage,
+    }
+    return {
+        name: db.session.execute(select(func.count()).select_from(model)).scalar_one()
+        for name, model in models.items()
+    }
 
 
 def queued_messages(app) -> int:
@@ -60,7 +68,7 @@ def outbox_to(address: str) -> list[OutboxMessage]:
 
 def path_of(url: str, base: str) -> str:
     assert url.startswith(base), url
-    return url[len(base):]
+    return url[len(base) :]
 
 
 def token_payload(token: str):

@@ -1,4 +1,5 @@
 """A real SMTP server on loopback (aiosmtpd) that records every message and can answer with chosen codes."""
+
 import socket
 import threading
 from dataclasses import dataclass
@@ -37,8 +38,11 @@ class _Handler:
         with self.capture.lock:
             if self.capture.data_replies:
                 return self.capture.data_replies.pop(0)
-            self.capture.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
-                                                  or envelope.content))
+            self.capture.messages.append(
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content
+                )
+            )
             self.capture.arrived.notify_all()
             if self.capture.drop_after_data:  # accepted, but the connection breaks before the answer leaves
                 self.capture.drop_after_data -= 1
@@ -57,9 +61,9 @@ class SmtpCapture:
 
     def __init__(self):
         self.messages: list[Received] = []
-        self.rcpt_replies: dict[str, str] = {}   # address -> e.g. "550 5.1.1 No such user"
-        self.data_replies: list[str] = []        # answers for the next DATA commands, e.g. "451 4.3.0 Try later"
-        self.drop_after_data = 0                 # keep the next N messages but drop the connection unanswered
+        self.rcpt_replies: dict[str, str] = {}  # address -> e.g. "550 5.1.1 No such user"
+        self.data_replies: list[str] = []  # answers for the next DATA commands, e.g. "451 4.3.0 Try later"
+        self.drop_after_data = 0  # keep the next N messages but drop the connection unanswered
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
         self.port = _free_port()

@@ -1,5 +1,6 @@
 """The README's Production section run on loopback: its commands, its environment variables and its nginx snippet,
 with nginx terminating TLS under a certificate from a throw-away CA (trustme)."""
+
 import os
 import re
 import shlex
@@ -15,14 +16,16 @@ from tests.support.processes import ROOT, DeploymentError, Process, wait_for
 BIN = os.path.dirname(sys.executable)  # the virtualenv the tests run in (the README's .venv/bin)
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 BROWSER_SIDE = "127.0.0.2"  # nginx listens here; a client connecting to it has the source address 127.0.0.1
-PROXY_SIDE = "127.0.0.3"    # nginx reaches gunicorn from here, so the proxy's address differs from every client's
+PROXY_SIDE = (
+    "127.0.0.3"  # nginx reaches gunicorn from here, so the proxy's address differs from every client's
+)
 
 
 def _production_section() -> str:
     """The README's "## Production" section."""
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as readme:
         text = readme.read()
-    return text[text.index("\n## Production"):].split("\n## ", 2)[1]
+    return text[text.index("\n## Production") :].split("\n## ", 2)[1]
 
 
 def _block(section: str, language: str) -> str:
@@ -68,13 +71,20 @@ def nginx_config(snippet: str, prefix: str, listen_port: int, upstream_port: int
     server = replace_once(server, "server_name mail.example.com;", f"server_name {BROWSER_SIDE};")
     server = replace_once(server, "/etc/ssl/mail.example.com.pem", cert)
     server = replace_once(server, "/etc/ssl/mail.example.com.key", key)
-    server = replace_once(server, "proxy_pass http://127.0.0.1:8000;",
-                          f"proxy_pass http://127.0.0.1:{upstream_port};\n        proxy_bind {PROXY_SIDE};")
-    temp = "\n".join(f"    {kind}_temp_path {prefix}/{kind};" for kind in
-                     ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return (f"daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log info;\n"
-            f"events {{ worker_connections 256; }}\nhttp {{\n    access_log {prefix}/access.log;\n{temp}\n"
-            f"{server}}}\n")
+    server = replace_once(
+        server,
+        "proxy_pass http://127.0.0.1:8000;",
+        f"proxy_pass http://127.0.0.1:{upstream_port};\n        proxy_bind {PROXY_SIDE};",
+    )
+    temp = "\n".join(
+        f"    {kind}_temp_path {prefix}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log info;\n"
+        f"events {{ worker_connections 256; }}\nhttp {{\n    access_log {prefix}/access.log;\n{temp}\n"
+        f"{server}}}\n"
+    )
 
 
 def run_to_end(name: str, argv: list[str], env: dict[str, str], stdin: str = "") -> str:
@@ -86,14 +96,18 @@ def run_to_end(name: str, argv: list[str], env: dict[str, str], stdin: str = "")
 
 def wait_until_listening(process: Process, host: str, port: int, timeout: float = 60) -> None:
     """Poll until the process accepts connections; its exit ends the wait at once, and either failure shows its log."""
+
     def listening() -> bool:
         if not process.alive:
-            raise DeploymentError(f"{process.name} exited ({process.popen.returncode}):\n{process.log_text()[-4000:]}")
+            raise DeploymentError(
+                f"{process.name} exited ({process.popen.returncode}):\n{process.log_text()[-4000:]}"
+            )
         try:
             socket.create_connection((host, port), timeout=1).close()
             return True
         except OSError:
             return False
+
     try:
         wait_for(listening, timeout, f"{process.name} on {host}:{port}")
     except DeploymentError as exc:

@@ -1,4 +1,5 @@
 """Waiting for the real dramatiq worker, and surfacing actor failures as test failures."""
+
 import threading
 import time
 

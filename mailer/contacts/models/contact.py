@@ -1,4 +1,5 @@
 """Contacts: the people who receive mail."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, String

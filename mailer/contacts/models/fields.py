@@ -1,4 +1,5 @@
 """Custom contact fields with a data category, their values, and each contact's own data key (Art. 9, 10, 32)."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, LargeBinary, String, Text

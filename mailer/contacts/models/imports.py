@@ -1,4 +1,5 @@
 """CSV imports of contacts into a list, processed by a worker with visible progress."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text

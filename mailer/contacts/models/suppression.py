@@ -1,4 +1,5 @@
 """Suppression list: keyed hashes of addresses that must not be mailed or silently re-added."""
+
 from datetime import datetime
 
 from sqlalchemy import String

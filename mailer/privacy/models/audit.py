@@ -1,4 +1,5 @@
 """Audit log: who did what to which record (append-only)."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String

@@ -1,4 +1,5 @@
 """Data-subject requests (Art. 12-22): the register with its one-month clock, and re-permission emails."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text, event
@@ -38,7 +39,9 @@ class PrivacyRequest(db.Model):
     verification_method: Mapped[str] = mapped_column(String(40), default="")
     status: Mapped[str] = mapped_column(String(30), default="awaiting_verification", index=True)
     outcome: Mapped[str] = mapped_column(Text, default="")
-    note: Mapped[str] = mapped_column(Text, default="")  # staff note (no personal data beyond the request itself)
+    note: Mapped[str] = mapped_column(
+        Text, default=""
+    )  # staff note (no personal data beyond the request itself)
     # What was asked (purposes objected to, changes requested); personal values are blanked by erasure.
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     # Art. 19: recipients to tell about a correction, erasure or restriction, each with its status.

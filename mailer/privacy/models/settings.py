@@ -1,4 +1,5 @@
 """Structured organisation and privacy settings: the source of the privacy notice and the Art. 30 record."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text

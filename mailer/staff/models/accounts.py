@@ -1,4 +1,5 @@
 """Staff accounts: the marketers and administrators who log in to the admin."""
+
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -36,7 +37,9 @@ class StaffUser(UserMixin, db.Model):
     # TOTP (RFC 6238): the secret sealed under MAILER_DATA_KEYS; set but not enabled while enrolment is pending.
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled_at: Mapped[datetime | None]
-    totp_last_step: Mapped[int | None]  # the newest time step used, so a code cannot be replayed in its window
+    totp_last_step: Mapped[
+        int | None
+    ]  # the newest time step used, so a code cannot be replayed in its window
     password_changed_at: Mapped[datetime | None]
 
     def set_password(self, password: str) -> None:

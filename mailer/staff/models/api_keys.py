@@ -1,4 +1,5 @@
 """API keys: how integrations authenticate to the JSON API (only a hash of each secret is stored)."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String
@@ -18,7 +19,9 @@ class ApiKey(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     prefix: Mapped[str] = mapped_column(String(16), unique=True)  # shown to staff and in ledger sources
-    secret_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 hex of the full key; the key itself is never kept
+    secret_hash: Mapped[str] = mapped_column(
+        String(64)
+    )  # SHA-256 hex of the full key; the key itself is never kept
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(20), default="read_only")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))

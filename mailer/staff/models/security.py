@@ -1,4 +1,5 @@
 """What keeps a staff login safe: server-side sessions, recovery codes and passkeys."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, LargeBinary, String

@@ -1,4 +1,5 @@
 """Embeddable sign-up forms."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text
@@ -65,7 +66,9 @@ class FormField(db.Model):
     __tablename__ = "form_fields"
 
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"), primary_key=True)
-    field_id: Mapped[int] = mapped_column(ForeignKey("contact_fields.id", ondelete="CASCADE"), primary_key=True)
+    field_id: Mapped[int] = mapped_column(
+        ForeignKey("contact_fields.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(Integer, default=0)
     label: Mapped[str] = mapped_column(String(200), default="")
     required: Mapped[bool] = mapped_column(default=False)

@@ -1,4 +1,5 @@
 """Mailing lists and the subscriptions of contacts to them."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint

@@ -1,4 +1,5 @@
 """Operators answer requests from the command line; each one lands in the register like any other request."""
+
 import zipfile
 
 from sqlalchemy import select
@@ -21,8 +22,12 @@ def test_erase_asks_for_confirmation_and_is_registered(app_ctx, runner):
     db.session.expire_all()
     assert db.session.get(Contact, person.id).status == "erased"
     req = db.session.execute(select(PrivacyRequest)).scalar_one()
-    assert (req.type, req.channel, req.status, req.verification_method) == ("erasure", "cli", "completed",
-                                                                           "operator (CLI)")
+    assert (req.type, req.channel, req.status, req.verification_method) == (
+        "erasure",
+        "cli",
+        "completed",
+        "operator (CLI)",
+    )
     again = runner.invoke(args=["privacy", "erase", email, "--yes"])
     assert again.exit_code == 1 and "no personal data is held" in again.output
 

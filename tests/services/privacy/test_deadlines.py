@@ -1,4 +1,5 @@
 """The Art. 12(3) clock: one calendar month to answer, month ends and leap years, one extension within the first month."""
+
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -7,23 +8,33 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.core.errors import PrivacyError
-from mailer.privacy.requests import add_months, deadline_after, extend, list_requests, open_request, register_counts
+from mailer.privacy.requests import (
+    add_months,
+    deadline_after,
+    extend,
+    list_requests,
+    open_request,
+    register_counts,
+)
 
 END_OF_DAY = time(23, 59, 59, 999999)
 
 
-@pytest.mark.parametrize("received, due", [
-    (date(2024, 1, 15), date(2024, 2, 15)),
-    (date(2024, 1, 31), date(2024, 2, 29)),   # leap year: the last day of February
-    (date(2023, 1, 31), date(2023, 2, 28)),   # ordinary year
-    (date(2024, 1, 29), date(2024, 2, 29)),
-    (date(2023, 1, 29), date(2023, 2, 28)),
-    (date(2024, 2, 29), date(2024, 3, 29)),   # from a leap day
-    (date(2024, 3, 31), date(2024, 4, 30)),   # 31 → a 30-day month
-    (date(2024, 8, 31), date(2024, 9, 30)),
-    (date(2024, 12, 15), date(2025, 1, 15)),  # across the year end
-    (date(2024, 12, 31), date(2025, 1, 31)),
-])
+@pytest.mark.parametrize(
+    "received, due",
+    [
+        (date(2024, 1, 15), date(2024, 2, 15)),
+        (date(2024, 1, 31), date(2024, 2, 29)),  # leap year: the last day of February
+        (date(2023, 1, 31), date(2023, 2, 28)),  # ordinary year
+        (date(2024, 1, 29), date(2024, 2, 29)),
+        (date(2023, 1, 29), date(2023, 2, 28)),
+        (date(2024, 2, 29), date(2024, 3, 29)),  # from a leap day
+        (date(2024, 3, 31), date(2024, 4, 30)),  # 31 → a 30-day month
+        (date(2024, 8, 31), date(2024, 9, 30)),
+        (date(2024, 12, 15), date(2025, 1, 15)),  # across the year end
+        (date(2024, 12, 31), date(2025, 1, 31)),
+    ],
+)
 def test_one_calendar_month_after_receipt(received, due):
     assert add_months(received, 1) == due
     # The period ends at the end of that day (Regulation 1182/71), whatever time the request arrived.
@@ -31,25 +42,41 @@ def test_one_calendar_month_after_receipt(received, due):
     assert deadline_after(datetime.combine(received, time(23, 59)), 1) == datetime.combine(due, END_OF_DAY)
 
 
-@pytest.mark.parametrize("received, extended", [
-    (date(2024, 1, 31), date(2024, 4, 30)),   # three months from receipt, not two from a clamped 29 Feb
-    (date(2023, 11, 30), date(2024, 2, 29)),
-    (date(2022, 11, 30), date(2023, 2, 28)),
-    (date(2024, 5, 15), date(2024, 8, 15)),
-])
+@pytest.mark.parametrize(
+    "received, extended",
+    [
+        (date(2024, 1, 31), date(2024, 4, 30)),  # three months from receipt, not two from a clamped 29 Feb
+        (date(2023, 11, 30), date(2024, 2, 29)),
+        (date(2022, 11, 30), date(2023, 2, 28)),
+        (date(2024, 5, 15), date(2024, 8, 15)),
+    ],
+)
 def test_extension_adds_two_further_months(received, extended):
-    req = PrivacyRequest(type="access", channel="email", status="open",
-                         received_at=datetime.combine(received, time(10)),
-                         due_at=deadline_after(datetime.combine(received, time(10)), 1))
-    extend(req, "Many requests at once", person_told_at=datetime.combine(received, time(12)) + timedelta(days=3),
-           now=datetime.combine(received, time(12)) + timedelta(days=3))
+    req = PrivacyRequest(
+        type="access",
+        channel="email",
+        status="open",
+        received_at=datetime.combine(received, time(10)),
+        due_at=deadline_after(datetime.combine(received, time(10)), 1),
+    )
+    extend(
+        req,
+        "Many requests at once",
+        person_told_at=datetime.combine(received, time(12)) + timedelta(days=3),
+        now=datetime.combine(received, time(12)) + timedelta(days=3),
+    )
     assert req.extended_until == datetime.combine(extended, END_OF_DAY)
     assert req.deadline == req.extended_until
 
 
 def _open(received: datetime) -> PrivacyRequest:
-    return PrivacyRequest(type="erasure", channel="letter", status="open", received_at=received,
-                          due_at=deadline_after(received, 1))
+    return PrivacyRequest(
+        type="erasure",
+        channel="letter",
+        status="open",
+        received_at=received,
+        due_at=deadline_after(received, 1),
+    )
 
 
 def test_extension_only_within_the_first_month_with_reason_and_the_person_told():
@@ -62,14 +89,21 @@ def test_extension_only_within_the_first_month_with_reason_and_the_person_told()
     with pytest.raises(PrivacyError, match="within the first month"):
         extend(_open(received), "Complex request", person_told_at=datetime(2024, 3, 1, 9), now=last_moment)
     with pytest.raises(PrivacyError, match="first month has passed"):
-        extend(_open(received), "Complex request", person_told_at=datetime(2024, 2, 20), now=datetime(2024, 3, 1, 0, 1))
+        extend(
+            _open(received),
+            "Complex request",
+            person_told_at=datetime(2024, 2, 20),
+            now=datetime(2024, 3, 1, 0, 1),
+        )
     req = _open(received)
     extend(req, "Complex request", person_told_at=datetime(2024, 2, 29, 18), now=last_moment)
     with pytest.raises(PrivacyError, match="already extended"):
         extend(req, "Once more", person_told_at=datetime(2024, 2, 29, 18), now=last_moment)
     # told the day it arrived, the request having come in after noon (the form records a day, kept as noon)
     afternoon = _open(datetime(2024, 1, 31, 16, 45))
-    extend(afternoon, "Complex request", person_told_at=datetime(2024, 1, 31, 12), now=datetime(2024, 1, 31, 17))
+    extend(
+        afternoon, "Complex request", person_told_at=datetime(2024, 1, 31, 12), now=datetime(2024, 1, 31, 17)
+    )
     assert afternoon.extended_until is not None
     with pytest.raises(PrivacyError, match="within the first month"):
         extend(_open(received), "Complex request", person_told_at=datetime(2024, 1, 30, 23), now=received)
@@ -83,7 +117,9 @@ def test_register_counts_open_due_soon_and_overdue(app_ctx):
     now = utcnow().replace(microsecond=0)
     overdue = open_request("access", "email", email="late@example.com", received_at=now - timedelta(days=40))
     soon = open_request("erasure", "phone", email="soon@example.com", received_at=now - timedelta(days=27))
-    fresh = open_request("objection", "letter", email="fresh@example.com", received_at=now - timedelta(days=1))
+    fresh = open_request(
+        "objection", "letter", email="fresh@example.com", received_at=now - timedelta(days=1)
+    )
     done = open_request("access", "email", email="done@example.com", received_at=now - timedelta(days=60))
     done.status = "completed"
     db.session.commit()

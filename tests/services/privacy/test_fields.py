@@ -1,4 +1,5 @@
 """Sensitive fields (Art. 9, 10, 32): refused for criminal records, consent first, encrypted, masked, audited reveals."""
+
 import pytest
 from sqlalchemy import select, text
 
@@ -18,8 +19,15 @@ OLD_KEY = "c2VjcmV0LWtleS1vbmUtZm9yLXRlc3RzLTMyLWJ5dGU="
 NEW_KEY = "YW5vdGhlci1rZXktdHdvLWZvci10ZXN0cy0zMmJ5dGU="
 
 
-@pytest.mark.parametrize("key, label", [("criminal_record", "Criminal record"), ("convictions", "Past convictions"),
-                                        ("notes", "Offences committed"), ("police", "Police record")])
+@pytest.mark.parametrize(
+    "key, label",
+    [
+        ("criminal_record", "Criminal record"),
+        ("convictions", "Past convictions"),
+        ("notes", "Offences committed"),
+        ("police", "Police record"),
+    ],
+)
 def test_criminal_record_fields_cannot_be_created(app_ctx, key, label):
     with pytest.raises(PrivacyError, match="Art. 10"):
         field_service.define_field(key, label, "sensitive")
@@ -30,15 +38,19 @@ def test_a_sensitive_value_needs_explicit_consent_and_is_encrypted_at_rest(app_c
     fields = define_fields()
     with pytest.raises(PrivacyError, match="explicit consent"):
         field_service.set_value(person, fields["national_id"], "DE-4417-2290-1133")
-    fill_fields(person, fields, {"national_id": "DE-4417-2290-1133", "health": "Coeliac disease", "postcode": "24937"})
+    fill_fields(
+        person, fields, {"national_id": "DE-4417-2290-1133", "health": "Coeliac disease", "postcode": "24937"}
+    )
     raw = db.session.execute(text("SELECT value, ciphertext FROM contact_field_values")).all()
     assert ("24937", None) in [(v, c) for v, c in raw]
     sealed = [c for v, c in raw if c is not None]
-    assert len(sealed) == 2 and all(b"4417-2290" not in bytes(c) and b"Coeliac" not in bytes(c) for c in sealed)
+    assert len(sealed) == 2 and all(
+        b"4417-2290" not in bytes(c) and b"Coeliac" not in bytes(c) for c in sealed
+    )
     assert field_service.read_value(person, fields["national_id"]) == "DE-4417-2290-1133"
     shown = {f.field.key: f.shown for f in field_service.display_fields(person)}
-    assert shown["national_id"] == "•••• 1133"   # long numbers keep their last four digits
-    assert shown["health"] == "••••"              # anything else is hidden entirely
+    assert shown["national_id"] == "•••• 1133"  # long numbers keep their last four digits
+    assert shown["health"] == "••••"  # anything else is hidden entirely
     assert shown["postcode"] == "24937"
 
 
@@ -60,10 +72,18 @@ def test_a_reveal_needs_a_reason_and_is_audited(app_ctx):
     officer = create_staff("dpo@example.com", "correct horse battery", "privacy")
     with pytest.raises(PrivacyError, match="why"):
         field_service.reveal(person, fields["health"], officer, "  ")
-    assert field_service.reveal(person, fields["health"], officer, "Dietary needs for the dinner") == "Coeliac disease"
-    [event] = db.session.execute(select(AuditEvent).where(AuditEvent.action == "contact.view_sensitive")).scalars()
+    assert (
+        field_service.reveal(person, fields["health"], officer, "Dietary needs for the dinner")
+        == "Coeliac disease"
+    )
+    [event] = db.session.execute(
+        select(AuditEvent).where(AuditEvent.action == "contact.view_sensitive")
+    ).scalars()
     assert (event.actor_id, event.target_id, event.details) == (
-        officer.id, person.public_id, {"field": "health", "reason": "Dietary needs for the dinner"})
+        officer.id,
+        person.public_id,
+        {"field": "health", "reason": "Dietary needs for the dinner"},
+    )
     with pytest.raises(ValueError, match="append-only"):
         event.details = {}
         db.session.commit()

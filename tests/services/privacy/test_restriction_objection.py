@@ -1,4 +1,5 @@
 """Restriction (Art. 18) freezes a contact even with a send already queued; objection (Art. 21) per purpose."""
+
 import pytest
 from sqlalchemy import select
 
@@ -27,7 +28,9 @@ def _queue(campaign):
     assert {d.status for d in deliveries(campaign)} == {"queued"}
 
 
-def test_restriction_and_objection_stop_a_send_that_is_already_queued(app, app_ctx, runner, client, smtp_server):
+def test_restriction_and_objection_stop_a_send_that_is_already_queued(
+    app, app_ctx, runner, client, smtp_server
+):
     campaign, (stays, frozen, objector) = newsletter(3)
     _queue(campaign)
 
@@ -46,16 +49,27 @@ def test_restriction_and_objection_stop_a_send_that_is_already_queued(app, app_c
     # Both are in the register and the ledger.
     register = {(r.type, r.channel, r.status) for r in db.session.execute(select(PrivacyRequest)).scalars()}
     assert register == {("restriction", "cli", "completed"), ("objection", "preference-centre", "completed")}
-    actions = [e.action for e in db.session.execute(select(ConsentEvent).where(ConsentEvent.contact_id == frozen.id))
-               .scalars()]
+    actions = [
+        e.action
+        for e in db.session.execute(
+            select(ConsentEvent).where(ConsentEvent.contact_id == frozen.id)
+        ).scalars()
+    ]
     assert actions[-1] == "restricted"
 
     lifted = runner.invoke(args=["privacy", "unrestrict", frozen.email])
     assert lifted.exit_code == 0, lifted.output
     db.session.expire_all()
     assert db.session.get(Contact, frozen.id).status == "active"
-    assert db.session.execute(select(ConsentEvent.action).where(ConsentEvent.contact_id == frozen.id)
-                              .order_by(ConsentEvent.id.desc()).limit(1)).scalar_one() == "unrestricted"
+    assert (
+        db.session.execute(
+            select(ConsentEvent.action)
+            .where(ConsentEvent.contact_id == frozen.id)
+            .order_by(ConsentEvent.id.desc())
+            .limit(1)
+        ).scalar_one()
+        == "unrestricted"
+    )
     again = runner.invoke(args=["privacy", "unrestrict", frozen.email])
     assert again.exit_code == 1 and "not restricted" in again.output
 

@@ -1,4 +1,5 @@
 """Storage limitation: the retention run with its dry-run report, re-permission emails, and deadline warnings."""
+
 from datetime import timedelta
 
 import pytest
@@ -30,7 +31,9 @@ def _age(contact: Contact, by: timedelta = LONG_AGO) -> None:
     contact.last_activity_at = None
 
 
-def test_inactive_contacts_are_asked_once_then_erased_after_the_grace_period(app, app_ctx, runner, client, worker):
+def test_inactive_contacts_are_asked_once_then_erased_after_the_grace_period(
+    app, app_ctx, runner, client, worker
+):
     campaign, (quiet, answers, recent, frozen, asking) = newsletter(5)
     for person in (quiet, answers, frozen, asking):
         _age(person)
@@ -48,7 +51,9 @@ def test_inactive_contacts_are_asked_once_then_erased_after_the_grace_period(app
     worker.drain()
     for person in (quiet, answers):
         [keep] = links_in_mail(app, person.email, "/privacy/keep/")
-    assert not links_in_mail(app, frozen.email, "/privacy/keep/") and not links_in_mail(app, recent.email, "/privacy/")
+    assert not links_in_mail(app, frozen.email, "/privacy/keep/") and not links_in_mail(
+        app, recent.email, "/privacy/"
+    )
 
     # One answers (a GET shows a button, the POST keeps them); the other stays silent past the grace period.
     assert "Yes, keep me subscribed" in client.get(keep).text
@@ -63,15 +68,24 @@ def test_inactive_contacts_are_asked_once_then_erased_after_the_grace_period(app
     db.session.commit()
     login(page_client, "dpo@example.com", "correct horse battery")
     report = page_client.get("/admin/retention")
-    assert report.status_code == 200 and quiet.public_id[:8] in report.text and answers.public_id[:8] not in report.text
+    assert (
+        report.status_code == 200
+        and quiet.public_id[:8] in report.text
+        and answers.public_id[:8] not in report.text
+    )
 
     assert runner.invoke(args=["retention", "run"]).exit_code == 0
     db.session.expire_all()
     assert db.session.get(Contact, quiet.id).status == "erased"
     assert [db.session.get(Contact, c.id).status for c in (answers, recent, frozen, asking)] == [
-        "active", "active", "restricted", "active"]
-    erased = db.session.execute(select(ConsentEvent).where(ConsentEvent.contact_id == quiet.id,
-                                                           ConsentEvent.action == "erased")).scalar_one()
+        "active",
+        "active",
+        "restricted",
+        "active",
+    ]
+    erased = db.session.execute(
+        select(ConsentEvent).where(ConsentEvent.contact_id == quiet.id, ConsentEvent.action == "erased")
+    ).scalar_one()
     assert erased.details["reason"] == "no interaction for 365 days" and erased.source == "system:retention"
     assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "retention.run")).scalars().all()
 
@@ -84,21 +98,32 @@ def test_without_re_permission_inactive_contacts_are_erased_directly(app_ctx, ru
     result = runner.invoke(args=["retention", "run"])
     assert "removed      1 inactive_contacts" in result.output
     db.session.expire_all()
-    assert (db.session.get(Contact, quiet.id).status, db.session.get(Contact, recent.id).status) == ("erased", "active")
+    assert (db.session.get(Contact, quiet.id).status, db.session.get(Contact, recent.id).status) == (
+        "erased",
+        "active",
+    )
 
 
 def test_old_tracking_events_and_bounce_texts_go_statistics_stay(app_ctx, runner):
     campaign, (ann, bob) = newsletter(2)
     sent = sent_campaign(campaign.lists[0], [ann, bob])
     old, new = utcnow() - timedelta(days=400), utcnow() - timedelta(days=10)
-    db.session.add_all([TrackingEvent(campaign_id=sent.campaign.id, contact_id=ann.id, kind="open", created_at=old),
-                        TrackingEvent(campaign_id=sent.campaign.id, contact_id=bob.id, kind="open", created_at=new)])
-    delivery = db.session.execute(select(Delivery).where(Delivery.contact_id == ann.id,
-                                                         Delivery.campaign_id == sent.campaign.id)).scalar_one()
+    db.session.add_all(
+        [
+            TrackingEvent(campaign_id=sent.campaign.id, contact_id=ann.id, kind="open", created_at=old),
+            TrackingEvent(campaign_id=sent.campaign.id, contact_id=bob.id, kind="open", created_at=new),
+        ]
+    )
+    delivery = db.session.execute(
+        select(Delivery).where(Delivery.contact_id == ann.id, Delivery.campaign_id == sent.campaign.id)
+    ).scalar_one()
     delivery.status, delivery.reason, delivery.finished_at = "bounced", f"550 <{ann.email}> unknown", old
     db.session.commit()
     dry = runner.invoke(args=["retention", "run", "--dry-run"])
-    assert "would remove      1 tracking_events" in dry.output and "would remove      1 bounce_logs" in dry.output
+    assert (
+        "would remove      1 tracking_events" in dry.output
+        and "would remove      1 bounce_logs" in dry.output
+    )
     runner.invoke(args=["retention", "run"])
     db.session.expire_all()
     assert [e.created_at for e in db.session.execute(select(TrackingEvent)).scalars()] == [new]
@@ -133,10 +158,18 @@ def test_staff_are_warned_before_deadlines_once_a_day(app, app_ctx, worker):
     reminders = app.extensions["mailer.workers"].actors["privacy_deadline_reminders"]
     reminders.send()
     worker.drain()
-    messages = db.session.execute(select(OutboxMessage).where(OutboxMessage.category == "internal")).scalars().all()
+    messages = (
+        db.session.execute(select(OutboxMessage).where(OutboxMessage.category == "internal")).scalars().all()
+    )
     assert [m.rcpt_to for m in messages] == ["dpo@example.com"]  # the privacy officer, not the owner
-    assert f"/admin/privacy/{due_soon.public_id}" in "".join(links_in_mail(app, "dpo@example.com", "/admin/privacy"))
+    assert f"/admin/privacy/{due_soon.public_id}" in "".join(
+        links_in_mail(app, "dpo@example.com", "/admin/privacy")
+    )
     reminders.send()
     worker.drain()
-    assert db.session.execute(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.category == "internal")).scalar_one() == 1
+    assert (
+        db.session.execute(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.category == "internal")
+        ).scalar_one()
+        == 1
+    )
