@@ -143,7 +143,8 @@ def _import_models() -> None:
     from mailer.contacts.models import contact, fields, imports, suppression  # noqa: F401
     from mailer.deliverability import models as _deliverability  # noqa: F401
     from mailer.delivery import models as _delivery  # noqa: F401
-    from mailer.privacy.models import audit, requests, settings  # noqa: F401
+    from mailer.audit import models as _audit  # noqa: F401
+    from mailer.privacy.models import requests, settings  # noqa: F401
     from mailer.staff.models import accounts, api_keys, security  # noqa: F401
     from mailer.subscriptions.models import forms, lists  # noqa: F401
     from mailer.tracking import models as _tracking  # noqa: F401

@@ -9,7 +9,7 @@ from mailer.admin.forms import PasswordChangeForm, TotpCodeForm, TotpEnrolForm
 from mailer.admin.privacy_forms import ActionForm
 from mailer.core.extensions import db, limiter
 from mailer.staff import second_factor, accounts as staff, sessions as staff_sessions
-from mailer.privacy import audit
+from mailer import audit
 from mailer.staff.second_factor import SecondFactorError
 from mailer.core.web import error_response
 

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length
 from mailer.admin import bp
 from mailer.core.extensions import db
 from mailer.staff import api_keys as key_service
-from mailer.privacy import audit
+from mailer import audit
 
 
 class ApiKeyForm(FlaskForm):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from mailer.admin import bp
 from mailer.core.extensions import db
 from mailer.staff.models.accounts import StaffUser
-from mailer.privacy import audit
+from mailer import audit
 from mailer.core.web import db_int
 
 

@@ -15,7 +15,7 @@ from mailer.delivery import report as delivery_report
 from mailer.campaigns import drafts as drafts
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.contacts.operations import AddressError, normalise_email
-from mailer.privacy import audit
+from mailer import audit
 
 MAX_TEST_ADDRESSES = 10
 EXCLUSION_LABELS = {

@@ -10,7 +10,7 @@ from wtforms.validators import Length
 
 from mailer.admin import bp
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.contacts.models.imports import ContactImport
 from mailer.subscriptions.models.lists import MailingList
 from mailer.contacts import imports

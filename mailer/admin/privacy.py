@@ -16,7 +16,8 @@ from mailer.privacy.models.requests import REQUEST_STATUSES, REQUEST_TYPES
 from mailer.core.broker import enqueue_after_commit
 from mailer.consent.ledger import RequestContext
 from mailer.core.errors import PrivacyError
-from mailer.privacy import audit, export, requests
+from mailer import audit
+from mailer.privacy import export, requests
 from mailer.contacts import fields
 from mailer.privacy.erasure import erase_contact
 from mailer.privacy.fulfil import fulfil

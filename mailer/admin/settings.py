@@ -11,7 +11,8 @@ from mailer.contacts.models.fields import ContactField
 from mailer.privacy.models.settings import DataRecipient
 from mailer.consent.notices import notice_versions
 from mailer.core.errors import PrivacyError
-from mailer.privacy import audit, notice, retention, ropa
+from mailer import audit
+from mailer.privacy import notice, retention, ropa
 from mailer.contacts import fields
 from mailer.privacy import settings as privacy_settings
 from mailer.privacy.settings import LEGAL_BASES, RETENTION_CATEGORIES

@@ -13,7 +13,7 @@ import smtplib
 from sqlalchemy import func, select
 
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.campaigns.models import Campaign
 from mailer.staff.models.accounts import StaffUser
 from mailer.core.broker import enqueue_after_commit
@@ -84,7 +84,7 @@ def paused_automatically(campaign_id: int, policy: bool) -> None:
 
 def raise_alert(campaign: Campaign, action: str, details: dict) -> AuditEvent:
     """Commit the alert (shown at once) and queue its email to every active owner and admin."""
-    from mailer.privacy.audit import record
+    from mailer.audit import record
 
     staff_ids = (
         db.session.execute(
@@ -199,7 +199,7 @@ def _already_emailed(event_id: int, staff_id: int) -> bool:
 
 def _mark_emailed(event_id: int, staff_id: int, campaign_public_id: str) -> None:
     """Record the sent email; on a database blip try again rather than let a retry send it twice."""
-    from mailer.privacy.audit import record
+    from mailer.audit import record
 
     for attempt in range(1, MARK_ATTEMPTS + 1):
         try:

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.campaigns.models import Campaign
 from mailer.campaigns import alerts as campaign_alerts
-from mailer.privacy.audit import record
+from mailer.audit import record
 
 WAIT_STARTED = "campaign.relay_wait"
 WAIT_ENDED = "campaign.relay_back"

@@ -262,7 +262,8 @@ def init_privacy_commands(app: Flask) -> None:
     )
     def privacy_export(email: str, out_path: str) -> None:
         """Write everything held about a person to a ZIP (sensitive fields masked: staff never see them in clear)."""
-        from mailer.privacy import audit, export, requests
+        from mailer import audit
+        from mailer.privacy import export, requests
 
         contact = contact_or_fail(email)
         payload = export.build_zip(contact, clear_sensitive=False)
@@ -282,7 +283,8 @@ def init_privacy_commands(app: Flask) -> None:
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
     def privacy_erase(email: str, yes: bool) -> None:
         """Erase a person by anonymisation (cannot be undone)."""
-        from mailer.privacy import audit, requests
+        from mailer import audit
+        from mailer.privacy import requests
         from mailer.privacy.erasure import erase_contact
 
         contact = contact_or_fail(email)
@@ -298,7 +300,8 @@ def init_privacy_commands(app: Flask) -> None:
 
     def _restriction(email: str, lift: bool) -> None:
         from mailer.core.errors import PrivacyError
-        from mailer.privacy import audit, requests
+        from mailer import audit
+        from mailer.privacy import requests
         from mailer.privacy.restriction import lift_restriction, restrict
 
         contact = contact_or_fail(email)
@@ -360,7 +363,7 @@ def init_privacy_commands(app: Flask) -> None:
         from mailer.delivery import dkim_keys
         from mailer.staff import second_factor
         from mailer.core.errors import PrivacyError
-        from mailer.privacy import audit
+        from mailer import audit
         from mailer.contacts import keys
 
         try:

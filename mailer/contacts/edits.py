@@ -7,15 +7,16 @@ are encrypted); restriction (Art. 18) is checked first, because an API key is ne
 import re
 from dataclasses import dataclass, field
 
-from mailer.core.extensions import db
-from mailer.staff.models.api_keys import ApiKey
-from mailer.contacts.models.contact import Contact
+from mailer import audit
 from mailer.consent.ledger import RequestContext
-from mailer.core.errors import PrivacyError
-from mailer.privacy import audit, rectification
 from mailer.contacts import fields as field_service
-from mailer.privacy.restriction import ensure_editable
+from mailer.contacts.models.contact import Contact
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
 from mailer.core.text import has_controls
+from mailer.privacy import rectification
+from mailer.privacy.restriction import ensure_editable
+from mailer.staff.models.api_keys import ApiKey
 
 ATTRIBUTE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,59}$")
 MAX_ATTRIBUTES = 50

@@ -7,17 +7,22 @@ from datetime import date
 
 from sqlalchemy import delete, select
 
-from mailer.core.extensions import db
-from mailer.contacts.models.contact import Contact
-from mailer.contacts.models.fields import ContactField, ContactFieldValue
-from mailer.consent.models import Purpose
-from mailer.staff.models.accounts import StaffUser
-from mailer.contacts.models.fields import FIELD_CATEGORIES, QUASI_IDENTIFIERS, VALUE_TYPES
+from mailer import audit
 from mailer.consent.ledger import consent_status
-from mailer.core.errors import PrivacyError
-from mailer.privacy import audit
+from mailer.consent.models import Purpose
 from mailer.contacts import keys
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.fields import (
+    FIELD_CATEGORIES,
+    QUASI_IDENTIFIERS,
+    VALUE_TYPES,
+    ContactField,
+    ContactFieldValue,
+)
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
 from mailer.core.text import has_controls
+from mailer.staff.models.accounts import StaffUser
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 MAX_VALUE_LENGTH = 500

@@ -3,7 +3,7 @@
 from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
 from mailer.delivery import engine
-from mailer.privacy import audit
+from mailer import audit
 from mailer.campaigns.rendering import CampaignError
 
 MAX_CHOSEN = 500  # deliveries named in one request; "all" has no limit

@@ -2,9 +2,9 @@
 
 from sqlalchemy import delete, update
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
 
 

@@ -11,20 +11,20 @@ from datetime import date
 
 from sqlalchemy import ForeignKey, delete, select, update
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer import audit
+from mailer.audit.models import AuditEvent
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.contacts import keys
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.fields import ContactFieldValue
+from mailer.contacts.suppression import suppress
+from mailer.core.clock import utcnow
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
 from mailer.delivery.models import Delivery, OutboxMessage
 from mailer.privacy.models.requests import PrivacyRequest, RepermissionEmail
 from mailer.staff.models.accounts import StaffUser
 from mailer.subscriptions.models.lists import Subscription
-from mailer.consent.ledger import RequestContext, record_consent
-from mailer.core.errors import PrivacyError
-from mailer.privacy import audit
-from mailer.contacts import keys
-from mailer.contacts.suppression import suppress
 
 # Columns that hold personal data wherever they appear next to a contact_id (the safety net).
 PERSONAL_COLUMNS = (

@@ -9,21 +9,20 @@ from datetime import date, datetime
 from flask import current_app, render_template
 from sqlalchemy import ForeignKey, select
 
+from mailer.audit.models import AuditEvent
+from mailer.consent.ledger import contact_history
+from mailer.consent.models import ConsentEvent, ConsentState, Notice
+from mailer.contacts import fields as field_service
+from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
-from mailer.consent.models import ConsentEvent, ConsentState, Notice
-from mailer.contacts.models.contact import Contact
+from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.core.spreadsheet import dict_csv_text
 from mailer.delivery.models import Delivery
 from mailer.privacy.models.requests import PrivacyRequest
-from mailer.subscriptions.models.lists import Subscription
-from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.consent.ledger import contact_history
-from mailer.contacts import fields as field_service
 from mailer.privacy.notice import notice_content
-from mailer.privacy.settings import get_settings, recipients, retention_days
-from mailer.privacy.settings import RETENTION_CATEGORIES
-from mailer.core.spreadsheet import dict_csv_text
+from mailer.privacy.settings import RETENTION_CATEGORIES, get_settings, recipients, retention_days
+from mailer.subscriptions.models.lists import Subscription
 
 DOWNLOAD_MAX_AGE = 7 * 24 * 3600
 # Tables the explicit collectors cover; any other table pointing at contacts is exported generically.

@@ -2,17 +2,17 @@
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.privacy.models.requests import PrivacyRequest
-from mailer.consent.models import Purpose
-from mailer.staff.models.accounts import StaffUser
 from mailer.consent.ledger import RequestContext
+from mailer.consent.models import Purpose
 from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
 from mailer.privacy.erasure import erase_contact
+from mailer.privacy.models.requests import PrivacyRequest
 from mailer.privacy.objection import object_to
 from mailer.privacy.rectification import apply_changes
 from mailer.privacy.requests import complete, mark_verified
 from mailer.privacy.restriction import RESTRICTION_ROLES, lift_restriction, restrict
+from mailer.staff.models.accounts import StaffUser
 
 
 def can_fulfil_automatically(req: PrivacyRequest) -> bool:

@@ -3,9 +3,9 @@
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from mailer.core.extensions import db
 from mailer.consent.models import Notice, Purpose
 from mailer.consent.notices import latest_notice, publish_notice
+from mailer.core.extensions import db
 from mailer.privacy.objection import ensure_direct_marketing_purpose
 from mailer.privacy.settings import LEGAL_BASES, RETENTION_CATEGORIES, get_settings, recipients
 

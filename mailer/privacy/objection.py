@@ -3,16 +3,16 @@ themself asks for marketing again by a fresh, explicit action (lift_marketing_ob
 
 from sqlalchemy import select
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.consent.ledger import RequestContext, consent_status, record_consent
 from mailer.consent.models import ConsentState, Purpose
+from mailer.contacts.fields import drop_values_under
 from mailer.contacts.models.contact import Contact
+from mailer.core.clock import utcnow
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.models.accounts import StaffUser
 from mailer.subscriptions.models.lists import Subscription
-from mailer.consent.ledger import RequestContext, consent_status, record_consent
-from mailer.core.errors import PrivacyError
-from mailer.contacts.fields import drop_values_under
 
 DIRECT_MARKETING_KEY = "direct-marketing"
 # How an objection to direct marketing may be lifted: only fresh, explicit actions of the person.
@@ -148,7 +148,7 @@ def lift_marketing_objection(
     only when the person ticks them again. A staff member needs the person's instruction and says so (audited).
     Returns False when there was no objection to lift. The caller commits.
     """
-    from mailer.privacy import audit
+    from mailer import audit
 
     if way not in LIFT_WAYS:
         raise ValueError(f"unknown way to lift an objection: {way!r}")

@@ -4,12 +4,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
+from mailer import audit
+from mailer.consent.ledger import RequestContext, consent_status, record_consent
+from mailer.contacts import fields as field_service
 from mailer.contacts.models.contact import Contact
-from mailer.privacy.models.requests import PrivacyRequest
-from mailer.staff.models.accounts import StaffUser
-from mailer.core.security import TokenExpired, TokenInvalid, read_token
-from mailer.core.broker import enqueue_after_commit
 from mailer.contacts.operations import (
     AddressError,
     clean_name,
@@ -17,13 +15,15 @@ from mailer.contacts.operations import (
     find_contact_by_email,
     normalise_email,
 )
-from mailer.consent.ledger import RequestContext, consent_status, record_consent
+from mailer.core.broker import enqueue_after_commit
 from mailer.core.errors import PrivacyError
-from mailer.privacy import audit
-from mailer.contacts import fields as field_service
+from mailer.core.extensions import db
+from mailer.core.security import TokenExpired, TokenInvalid, read_token
+from mailer.core.text import TextRefused, has_controls, refusal_message
+from mailer.privacy.models.requests import PrivacyRequest
 from mailer.privacy.requests import complete, request_by_public_id
 from mailer.privacy.restriction import ensure_editable
-from mailer.core.text import TextRefused, has_controls, refusal_message
+from mailer.staff.models.accounts import StaffUser
 
 RECONFIRM_MAX_AGE = 7 * 24 * 3600
 

@@ -6,17 +6,16 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
 from mailer.contacts.models.contact import Contact
-from mailer.privacy.models.requests import PrivacyRequest
-from mailer.staff.models.accounts import StaffUser
-from mailer.privacy.models.requests import OPEN_STATUSES, REQUEST_CHANNELS, REQUEST_TYPES
-from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.core.broker import enqueue_after_commit
 from mailer.contacts.operations import AddressError, email_hash, find_contact_by_email, normalise_email
+from mailer.core.broker import enqueue_after_commit
+from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
+from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.privacy.models.requests import OPEN_STATUSES, REQUEST_CHANNELS, REQUEST_TYPES, PrivacyRequest
 from mailer.privacy.settings import get_settings, recipients
+from mailer.staff.models.accounts import StaffUser
 
 VERIFY_MAX_AGE = 7 * 24 * 3600
 TYPE_LABELS = {

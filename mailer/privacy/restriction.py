@@ -1,12 +1,12 @@
 """Restriction of processing (Art. 18): the contact is frozen — stored, but not mailed and not edited."""
 
-from mailer.core.extensions import db
+from mailer import audit
+from mailer.consent.ledger import RequestContext, record_consent
 from mailer.contacts.models.contact import Contact
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.models.accounts import StaffUser
-from mailer.consent.ledger import RequestContext, record_consent
-from mailer.core.errors import PrivacyError
-from mailer.privacy import audit
 
 # Only these roles may lift a restriction or change a restricted contact.
 RESTRICTION_ROLES = ("owner", "privacy")

@@ -6,18 +6,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
+from mailer import audit
+from mailer.consent.ledger import RequestContext
+from mailer.contacts.models.contact import Contact
+from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.contacts.models.contact import Contact
 from mailer.delivery.models import Delivery
-from mailer.privacy.models.requests import PrivacyRequest, RepermissionEmail
-from mailer.privacy.models.requests import OPEN_STATUSES
-from mailer.core.broker import enqueue_after_commit
-from mailer.subscriptions import expiry as signup_retention
-from mailer.consent.ledger import RequestContext
-from mailer.privacy import audit
 from mailer.privacy.erasure import erase_contact
+from mailer.privacy.models.requests import OPEN_STATUSES, PrivacyRequest, RepermissionEmail
 from mailer.privacy.settings import get_settings, retention_days
+from mailer.subscriptions import expiry as signup_retention
 
 SYSTEM = RequestContext("system:retention")
 EXAMPLES = 20

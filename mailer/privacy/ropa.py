@@ -2,12 +2,12 @@
 
 from sqlalchemy import select
 
+from mailer.consent.models import Purpose
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.consent.models import Purpose
+from mailer.core.spreadsheet import dict_csv_text
 from mailer.privacy.objection import ensure_direct_marketing_purpose
 from mailer.privacy.settings import LEGAL_BASES, get_settings, recipients, retention_days
-from mailer.core.spreadsheet import dict_csv_text
 
 SUBJECTS = "Subscribers and people who signed up on a form"
 CONTACT_DATA = "Email address, name; consent records (time, IP address, browser)"

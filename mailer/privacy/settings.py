@@ -6,11 +6,10 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.privacy.models.settings import DataRecipient, PrivacySettings
-from mailer.privacy.models.settings import RECIPIENT_ROLES
-from mailer.delivery.messages import parse_sender
 from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
+from mailer.delivery.messages import parse_sender
+from mailer.privacy.models.settings import RECIPIENT_ROLES, DataRecipient, PrivacySettings
 
 # category -> (default days, what it is); an inactive contact is erased by anonymisation.
 RETENTION_CATEGORIES = {

@@ -3,14 +3,14 @@
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from mailer import audit
+from mailer.contacts.operations import AddressError, normalise_email
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.staff.models.accounts import StaffUser
-from mailer.staff.models.accounts import ROLES
-from mailer.privacy import audit
 from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.staff import lockout as staff_lockout, sessions as staff_sessions
-from mailer.contacts.operations import AddressError, normalise_email
+from mailer.staff import lockout as staff_lockout
+from mailer.staff import sessions as staff_sessions
+from mailer.staff.models.accounts import ROLES, StaffUser
 from mailer.staff.passwords import WeakPassword, check_password
 
 # Compared against when the account does not exist, so both paths take the same time (no enumeration).

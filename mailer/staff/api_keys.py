@@ -15,9 +15,8 @@ from sqlalchemy import select, update
 
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.staff.models.api_keys import ApiKey
 from mailer.staff.models.accounts import StaffUser
-from mailer.staff.models.api_keys import API_KEY_ROLES
+from mailer.staff.models.api_keys import API_KEY_ROLES, ApiKey
 
 KEY_RE = re.compile(r"^mk_([0-9a-f]{8})_([A-Za-z0-9_\-]{43})$")
 MAX_NAME_LENGTH = 120

@@ -5,11 +5,11 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
+from mailer import audit
+from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.staff.models.accounts import StaffUser
-from mailer.core.broker import enqueue_after_commit
-from mailer.privacy import audit
 
 MAX_LOCK = timedelta(days=1)
 

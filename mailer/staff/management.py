@@ -12,16 +12,15 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
-from mailer.staff.models.accounts import StaffInvite, StaffUser
-from mailer.staff.models.accounts import ROLES
-from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer import audit
 from mailer.core.broker import enqueue_after_commit
+from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
-from mailer.privacy import audit
+from mailer.core.extensions import db
+from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
 from mailer.staff import sessions as staff_sessions
 from mailer.staff.accounts import StaffError, check_new_account, create_staff
+from mailer.staff.models.accounts import ROLES, StaffInvite, StaffUser
 
 INVITE_TOKEN_PURPOSE = "staff-invite"
 

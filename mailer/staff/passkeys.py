@@ -21,12 +21,12 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from mailer import audit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.staff.models.security import StaffPasskey
-from mailer.staff.models.accounts import StaffUser
 from mailer.staff import second_factor
-from mailer.privacy import audit
+from mailer.staff.models.accounts import StaffUser
+from mailer.staff.models.security import StaffPasskey
 from mailer.staff.second_factor import SecondFactorError
 
 MAX_CREDENTIAL_JSON = 16 * 1024

@@ -10,14 +10,13 @@ from cryptography.fernet import InvalidToken
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
-from mailer.staff.models.security import StaffPasskey, StaffRecoveryCode
-from mailer.staff.models.accounts import StaffUser
-from mailer.staff.models.accounts import ROLES_NEEDING_SECOND_FACTOR
-from mailer.core.errors import PrivacyError
-from mailer.privacy import audit
+from mailer import audit
 from mailer.contacts.keys import master_keys
+from mailer.core.clock import utcnow
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
+from mailer.staff.models.accounts import ROLES_NEEDING_SECOND_FACTOR, StaffUser
+from mailer.staff.models.security import StaffPasskey, StaffRecoveryCode
 
 RECOVERY_CODE_COUNT = 10
 TOTP_DRIFT_STEPS = (

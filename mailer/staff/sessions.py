@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.staff.models.security import StaffSession
 from mailer.staff.models.accounts import StaffUser
+from mailer.staff.models.security import StaffSession
 
 COOKIE_KEY = "staff_session"  # the key in Flask's signed session cookie that holds the token
 SEEN_RESOLUTION = timedelta(minutes=1)  # last_seen_at is written at most once a minute per session

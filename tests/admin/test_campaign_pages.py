@@ -376,7 +376,7 @@ def test_schedule_in_a_time_zone_after_confirmation(auth, demo_form):
 
 
 def test_a_scheduled_campaign_goes_back_to_draft(auth, demo_form):
-    from mailer.privacy.models.audit import AuditEvent
+    from mailer.audit.models import AuditEvent
     from mailer.campaigns.lifecycle import start_due_campaigns
 
     subscriber(demo_form, "ann@example.com")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.staff.models.accounts import StaffUser
 from mailer.staff.accounts import create_staff
 from tests.support.http import csrf_token

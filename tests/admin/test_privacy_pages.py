@@ -9,7 +9,7 @@ import zipfile
 from sqlalchemy import select
 
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.contacts.models.contact import Contact
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.models.accounts import StaffUser

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.staff.models.accounts import StaffInvite, StaffUser
 from mailer.core.security import make_token
 from mailer.staff import management as staff_accounts

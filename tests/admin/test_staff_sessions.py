@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.staff.models.security import StaffSession
 from mailer.staff.accounts import create_staff
 from tests.support.http import csrf_token, login

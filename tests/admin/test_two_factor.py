@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from mailer.admin.permissions import allowed
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.staff.models.accounts import StaffUser
 from mailer.staff.models.accounts import ROLES, ROLES_NEEDING_SECOND_FACTOR
 from mailer.contacts.keys import master_keys

@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 
 from mailer.core.extensions import db
 from mailer.staff.models.api_keys import ApiKey
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.staff.accounts import create_staff
 from tests.api.helpers import ApiClient
 from tests.support.http import csrf_token, login

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.consent.models import ConsentEvent
 from mailer.subscriptions.models.lists import Subscription
 from mailer.consent.ledger import RequestContext, record_consent

@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.contacts.models.contact import Contact
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.accounts import create_staff

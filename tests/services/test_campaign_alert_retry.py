@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.campaigns.models import Campaign
 from mailer.staff.models.accounts import StaffUser
 from mailer.campaigns import alerts as campaign_alerts, lifecycle as campaigns

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.campaigns.models import Campaign
 from mailer.campaigns.relay_wait import check_relay_waits
 from tests.support.deliveries import seed

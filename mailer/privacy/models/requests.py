@@ -2,12 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text, event
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
 from mailer.core.ids import new_public_id
 
 REQUEST_TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection")
@@ -73,15 +72,3 @@ class RepermissionEmail(db.Model):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     message_id: Mapped[str] = mapped_column(String(250), default="")
-
-
-@event.listens_for(AuditEvent, "before_update")
-def _audit_is_append_only(mapper, connection, target):
-    """Audit rows are evidence of what staff did: never edited."""
-    raise ValueError("Audit events are append-only")
-
-
-@event.listens_for(AuditEvent, "before_delete")
-def _audit_is_not_deleted(mapper, connection, target):
-    """Audit rows are never deleted."""
-    raise ValueError("Audit events are append-only")

@@ -4,8 +4,8 @@ import zipfile
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
 from mailer.privacy.models.requests import PrivacyRequest
 from tests.sending.factory import newsletter
 

@@ -5,9 +5,9 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from mailer.core.clock import utcnow
+from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.privacy.models.requests import PrivacyRequest
-from mailer.core.errors import PrivacyError
 from mailer.privacy.requests import (
     add_months,
     deadline_after,

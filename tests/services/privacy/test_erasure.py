@@ -3,22 +3,22 @@
 import pytest
 from sqlalchemy import func, select
 
-from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
 from mailer.consent.models import ConsentEvent
+from mailer.contacts import fields as field_service
+from mailer.contacts.imports import ImportRequest, create_import, run_import
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.fields import ContactFieldValue, ContactKey
-from mailer.delivery.models import Delivery
-from mailer.subscriptions.models.forms import Form
-from mailer.privacy.models.requests import PrivacyRequest
-from mailer.subscriptions.models.lists import Subscription
 from mailer.contacts.models.suppression import Suppression
-from mailer.tracking.models import TrackingEvent
 from mailer.contacts.operations import email_hash
-from mailer.contacts.imports import ImportRequest, create_import, run_import
-from mailer.contacts import fields as field_service
+from mailer.core.extensions import db
+from mailer.delivery.models import Delivery
+from mailer.privacy.models.requests import PrivacyRequest
 from mailer.privacy.requests import open_request
 from mailer.staff.accounts import create_staff
+from mailer.subscriptions.models.forms import Form
+from mailer.subscriptions.models.lists import Subscription
+from mailer.tracking.models import TrackingEvent
 from tests.public.recipients import sent_campaign
 from tests.support.privacy import (
     ask_on_form,

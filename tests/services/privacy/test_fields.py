@@ -3,13 +3,13 @@
 import pytest
 from sqlalchemy import select, text
 
-from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
-from mailer.contacts.models.fields import ContactFieldValue, ContactKey
+from mailer.audit.models import AuditEvent
 from mailer.consent.ledger import RequestContext
-from mailer.core.errors import PrivacyError
 from mailer.contacts import fields as field_service
 from mailer.contacts import keys
+from mailer.contacts.models.fields import ContactFieldValue, ContactKey
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
 from mailer.privacy.objection import object_to
 from mailer.staff.accounts import create_staff
 from tests.sending.factory import newsletter

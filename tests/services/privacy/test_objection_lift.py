@@ -6,19 +6,18 @@ import re
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
-from mailer.consent.models import ConsentEvent
-from mailer.privacy.models.requests import PrivacyRequest
-from mailer.subscriptions.models.lists import Subscription
+from mailer.audit.models import AuditEvent
 from mailer.campaigns.eligibility import exclusion_counts
-from mailer.subscriptions.preferences import NOTICE_KEY
-from mailer.consent.ledger import consent_status
-from mailer.privacy.objection import DIRECT_MARKETING_KEY, has_objected_to_marketing
-from mailer.consent.ledger import RequestContext
-from mailer.privacy.restriction import restrict
+from mailer.consent.ledger import RequestContext, consent_status
+from mailer.consent.models import ConsentEvent
+from mailer.core.extensions import db
 from mailer.core.security import make_token
+from mailer.privacy.models.requests import PrivacyRequest
+from mailer.privacy.objection import DIRECT_MARKETING_KEY, has_objected_to_marketing
+from mailer.privacy.restriction import restrict
 from mailer.staff.accounts import create_staff
+from mailer.subscriptions.models.lists import Subscription
+from mailer.subscriptions.preferences import NOTICE_KEY
 from tests.sending.factory import make_campaign
 from tests.support.http import csrf_token, form_timer, login
 from tests.support.privacy import links_in_mail, preference_path, purpose, sign_up_and_confirm

@@ -3,18 +3,18 @@
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.consent.models import ConsentEvent
-from mailer.contacts.models.contact import Contact
-from mailer.privacy.models.requests import PrivacyRequest
 from mailer.campaigns import lifecycle as campaigns
 from mailer.consent.ledger import RequestContext, consent_status
+from mailer.consent.models import ConsentEvent
+from mailer.contacts.models.contact import Contact
 from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
+from mailer.delivery import engine
+from mailer.privacy.models.requests import PrivacyRequest
 from mailer.privacy.objection import DIRECT_MARKETING_KEY, ensure_direct_marketing_purpose, object_to
 from mailer.privacy.rectification import Correction, apply_changes, validate
 from mailer.privacy.restriction import restrict
 from mailer.staff.accounts import create_staff
-from mailer.delivery import engine
 from tests.sending.factory import deliveries, newsletter
 from tests.support.privacy import preference_path, purpose
 from tests.support.workers import drain

@@ -5,19 +5,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
-from mailer.privacy.models.audit import AuditEvent
+from mailer.audit.models import AuditEvent
+from mailer.consent.ledger import RequestContext
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
 from mailer.delivery.models import Delivery, OutboxMessage
 from mailer.privacy.models.requests import RepermissionEmail
-from mailer.tracking.models import TrackingEvent
-from mailer.consent.ledger import RequestContext
 from mailer.privacy.requests import open_request
 from mailer.privacy.restriction import restrict
 from mailer.privacy.settings import get_settings
 from mailer.staff.accounts import create_staff
+from mailer.tracking.models import TrackingEvent
 from tests.public.recipients import sent_campaign
 from tests.sending.factory import newsletter
 from tests.support.http import login
