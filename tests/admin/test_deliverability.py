@@ -9,7 +9,7 @@ from mailer.deliverability.domains import readiness
 from mailer.deliverability.inbound import process_report
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.admin.dns_server import DnsServer
-from tests.sending.bounce_support import report, send_campaign, subscribers
+from tests.deliverability.bounce_support import report, send_campaign, subscribers
 from tests.support.http import csrf_token
 
 # Nothing listens on port 1: DNS "is unreachable" the same way on every machine, with or without internet.

@@ -1,4 +1,4 @@
-"""Sample reports (tests/sending/reports/*.eml, written after real Postfix, Exchange, Gmail, qmail and Yahoo mail)
+"""Sample reports (tests/deliverability/reports/*.eml, written after real Postfix, Exchange, Gmail, qmail and Yahoo mail)
 and a campaign really sent through the engine for them to refer to."""
 
 import smtplib

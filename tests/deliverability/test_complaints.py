@@ -14,7 +14,7 @@ from mailer.deliverability.domains import complaint_rates
 from mailer.deliverability.inbound import process_report
 from mailer.consent.ledger import verify_chain
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
-from tests.sending.bounce_support import (
+from tests.deliverability.bounce_support import (
     events,
     report,
     send_campaign,

@@ -19,7 +19,7 @@ from mailer.campaigns import lifecycle as campaigns
 from mailer.deliverability.bounces import classify, parse_dsn, purge_bounce_log
 from mailer.deliverability.inbound import ReportRefused, process_report
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
-from tests.sending.bounce_support import (
+from tests.deliverability.bounce_support import (
     delivery_state,
     events,
     report,
