@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass, field
 
+from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact
-from mailer.consent.ledger import contact_history
 
 
 @dataclass
@@ -25,7 +25,8 @@ class OptInRecord:
 
 
 def opt_in_evidence(contact: Contact) -> list[OptInRecord]:
-    """Group the ledger into sign-ups: each 'requested' burst, the emails sent after it, and its confirmation."""
+    """Group the ledger into sign-ups: each 'requested' burst, the emails sent after it, and its
+    confirmation."""
     records: list[OptInRecord] = []
     current: OptInRecord | None = None
     for ev in contact_history(contact):

@@ -1,24 +1,22 @@
 """The consent ledger: append events, derive current consent, prove the chain intact."""
 
 import functools
-import hashlib
 import itertools
-import json
 import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from mailer.consent import chain
+from mailer.consent.models import ACTION_STATES, ConsentEvent, ConsentState, LedgerHead, Notice, Purpose
+from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.consent.models import ConsentEvent, ConsentState, LedgerHead, Notice, Purpose
-from mailer.contacts.models.contact import Contact
-from mailer.consent.models import ACTION_STATES
-
-GENESIS_HASH = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -30,67 +28,9 @@ class RequestContext:
     user_agent: str | None = None
 
 
-def _canonical(data) -> bytes:
-    """Deterministic JSON bytes for hashing."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
-
-
-def _pii_digest(salt: str, email, ip, user_agent) -> str:
-    """Salted digest of the personal columns; stays verifiable after erasure blanks them and the salt."""
-    return hashlib.sha256(salt.encode() + _canonical([email, ip, user_agent])).hexdigest()
-
-
-EVENT_HASH_FIELDS = (
-    "contact_id",
-    "purpose_id",
-    "action",
-    "source",
-    "notice_id",
-    "details",
-    "created_at",
-    "pii_digest",
-    "prev_hash",
-)
-
-
-def _hash_body(row: dict) -> dict:
-    """The hashed fields of an event, as the hash has them."""
-    body = {key: row[key] for key in EVENT_HASH_FIELDS}
-    body["details"] = body["details"] or {}
-    body["created_at"] = body["created_at"].isoformat(timespec="microseconds")
-    return body
-
-
-def _hash_of(row: dict) -> str:
-    """Hash of an event's non-personal content, its personal-data digest and its predecessor."""
-    return hashlib.sha256(_canonical(_hash_body(row))).hexdigest()
-
-
-# What only the database knows when it appends a group (database_event), in key order.
-DATABASE_FILLED = ("contact_id", "notice_id", "pii_digest", "prev_hash", "purpose_id")
-
-
-def _hash_template(row: dict) -> list[str]:
-    """The text _hash_of hashes, cut around the values of DATABASE_FILLED: six pieces, and the hashed text is
-    pieces[0] + contact_id + pieces[1] + notice_id + ... + purpose_id + pieces[5] (ids as JSON numbers or null,
-    the digests as bare hex). The row's own values of those fields are ignored."""
-    body = _hash_body({**row, **dict.fromkeys(DATABASE_FILLED)})
-    pieces, text = [], "{"
-    for number, key in enumerate(sorted(body)):  # _canonical's order and separators
-        text += ("," if number else "") + json.dumps(key) + ":"
-        if key in DATABASE_FILLED:
-            quote = '"' if key in ("pii_digest", "prev_hash") else ""
-            pieces.append(text + quote)
-            text = quote
-        else:
-            text += _canonical(body[key]).decode()
-    pieces.append(text + "}")
-    return pieces
-
-
 def _event_hash(ev: ConsentEvent) -> str:
     """Hash of a stored event (verification recomputes it)."""
-    return _hash_of({key: getattr(ev, key) for key in EVENT_HASH_FIELDS})
+    return chain.event_hash({key: getattr(ev, key) for key in chain.EVENT_HASH_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -130,11 +70,7 @@ _INSERT_MANY = insert(_events).returning(_events.c.id, sort_by_parameter_order=T
 @functools.cache
 def _upsert_states(dialect: str):
     """INSERT ... ON CONFLICT DO UPDATE of consent states, for PostgreSQL or SQLite."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    upsert = dialect_insert(_states)
+    upsert = postgresql_insert(_states) if dialect == "postgresql" else sqlite_insert(_states)
     return upsert.on_conflict_do_update(
         index_elements=[_states.c.contact_id, _states.c.purpose_id],
         set_={
@@ -165,22 +101,10 @@ def _draft_row(draft: EventDraft) -> dict:
     }
 
 
-def _chain(drafts: list[EventDraft], previous: str) -> list[dict]:
-    """The rows of drafts appended after the event hashed `previous`: each hashes its predecessor."""
-    rows = []
-    for draft in drafts:
-        row = _draft_row(draft)
-        row["pii_digest"] = _pii_digest(row["pii_salt"], row["email"], row["ip"], row["user_agent"])
-        row["prev_hash"] = previous
-        row["hash"] = previous = _hash_of(row)
-        rows.append(row)
-    return rows
-
-
 def database_event(draft: EventDraft) -> dict:
-    """An event for the database to complete and append (PostgreSQL's leave_lists, migration 0011): its own
-    fields, the text of its hash with holes for DATABASE_FILLED, and the digested text of its personal fields
-    after the address (the digest hashes pii_salt + "[" + JSON(email) + "," + pii_rest)."""
+    """An event for the database to complete and append (PostgreSQL's leave_lists): its own fields, its hashed
+    form in pieces around chain.DATABASE_FILLED, and the digested text of its personal fields after the
+    address."""
     row = _draft_row(draft)
     return {
         "created_at": row["created_at"].isoformat(timespec="microseconds"),
@@ -189,8 +113,8 @@ def database_event(draft: EventDraft) -> dict:
         "ip": row["ip"],
         "user_agent": row["user_agent"],
         "pii_salt": row["pii_salt"],
-        "pii_rest": _canonical([row["ip"], row["user_agent"]]).decode()[1:],
-        "hash_text": _hash_template(row),
+        "pii_rest": chain.pii_rest(row["ip"], row["user_agent"]),
+        "hash_text": chain.hashed_form_pieces(row),
     }
 
 
@@ -198,7 +122,7 @@ def _number(rows: list[dict], ids: list[int]) -> None:
     """Give the chained rows their ids; the chain is verified in id order, so the ids must ascend."""
     if len(ids) < len(rows) or any(later <= earlier for earlier, later in itertools.pairwise(ids)):
         raise RuntimeError("ledger events were numbered out of order")
-    for row, event_id in zip(rows, ids):
+    for row, event_id in zip(rows, ids, strict=False):  # ids beyond the rows are never read
         row["id"] = event_id
 
 
@@ -219,18 +143,21 @@ def _state_rows(rows: list[dict]) -> list[dict]:
 
 
 def append_events(connection, drafts: list[EventDraft]) -> list[dict]:
-    """Append events in order and update their consent states, in the connection's transaction; the caller commits.
+    """Append events in order and update their consent states, in the connection's transaction; the caller
+    commits.
 
-    Core statements only: the head row is locked and read by one UPDATE ... RETURNING (so SQLite and PostgreSQL
-    both serialise appends there and the chain never forks), the events go in with one INSERT, then the head and
-    the states are written. Several drafts share the one lock (group commit). Returns the inserted rows with ids.
+    Core statements only: the head row is locked and read by one UPDATE ... RETURNING (so SQLite and
+    PostgreSQL both serialise appends there and the chain never forks), the events go in with one INSERT, then
+    the head and the states are written. Several drafts share the one lock (group commit). Returns the
+    inserted rows with ids.
     """
     if not drafts:
         return []
     head = connection.execute(_LOCK_HEAD).first()
     if head is None:
-        connection.execute(insert(_head).values(id=1, last_hash=GENESIS_HASH, last_event_id=0))
-    rows = _chain(drafts, head.last_hash if head is not None else GENESIS_HASH)
+        connection.execute(insert(_head).values(id=1, last_hash=chain.GENESIS_HASH, last_event_id=0))
+    previous = head.last_hash if head is not None else chain.GENESIS_HASH
+    rows = chain.link([_draft_row(draft) for draft in drafts], previous)
     if len(rows) == 1:
         ids = [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
     else:
@@ -251,7 +178,8 @@ def record_consent(
     notice: Notice | None = None,
     details: dict | None = None,
 ) -> ConsentEvent:
-    """Append one ledger event and update the derived consent state in the session's transaction; the caller commits."""
+    """Append one ledger event and update the derived consent state in the session's transaction; the caller
+    commits."""
     if action not in ACTION_STATES:
         raise ValueError(f"unknown consent action {action!r}")
     session = db.session
@@ -304,7 +232,8 @@ def rebuild_states() -> int:
         state = ACTION_STATES.get(action)
         if purpose_id is not None and state is not None:
             latest[(contact_id, purpose_id)] = (state, event_id, created_at)
-    # updated_at is the deciding event's time, so a rebuild does not restart the retention clock of pending sign-ups.
+    # updated_at is the deciding event's time, so a rebuild does not restart the retention clock of pending
+    # sign-ups.
     for (contact_id, purpose_id), (state, event_id, created_at) in latest.items():
         db.session.add(
             ConsentState(
@@ -331,7 +260,7 @@ class ChainReport:
 
 def verify_chain(batch_size: int = 1000) -> ChainReport:
     """Walk the ledger in id order and prove every link and every hash."""
-    previous = GENESIS_HASH
+    previous = chain.GENESIS_HASH
     checked = 0
     query = select(ConsentEvent).order_by(ConsentEvent.id).execution_options(yield_per=batch_size)
     for ev in db.session.execute(query).scalars():
@@ -341,7 +270,7 @@ def verify_chain(batch_size: int = 1000) -> ChainReport:
             )
         if (
             ev.pii_salt is not None
-            and _pii_digest(ev.pii_salt, ev.email, ev.ip, ev.user_agent) != ev.pii_digest
+            and chain.pii_digest(ev.pii_salt, ev.email, ev.ip, ev.user_agent) != ev.pii_digest
         ):
             return ChainReport(False, checked, ev.id, "personal fields were altered")
         if ev.pii_salt is None and (ev.email or ev.ip or ev.user_agent):
@@ -359,7 +288,8 @@ def verify_chain(batch_size: int = 1000) -> ChainReport:
 
 
 def contact_history(contact: Contact) -> list[ConsentEvent]:
-    """Every ledger event of a contact, oldest first, with its purpose and notice (every caller shows them)."""
+    """Every ledger event of a contact, oldest first, with its purpose and notice (every caller shows
+    them)."""
     query = (
         select(ConsentEvent)
         .where(ConsentEvent.contact_id == contact.id)

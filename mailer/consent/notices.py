@@ -5,8 +5,12 @@ import json
 
 from sqlalchemy import func, select
 
-from mailer.core.extensions import db
 from mailer.consent.models import Notice
+from mailer.core.extensions import db
+
+# The privacy notice (written by the privacy domain): withdrawals record the version in force when they
+# happen.
+PRIVACY_NOTICE_KEY = "privacy-notice"
 
 
 def content_hash(content: dict) -> str:
@@ -21,7 +25,8 @@ def latest_notice(key: str) -> Notice | None:
 
 
 def publish_notice(key: str, content: dict) -> Notice:
-    """Return the current version if its words are unchanged, else add a new version (never edit an old one)."""
+    """Return the current version if its words are unchanged, else add a new version (never edit an old
+    one)."""
     digest = content_hash(content)
     current = latest_notice(key)
     if current is not None and current.content_hash == digest:

@@ -4,12 +4,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from mailer.consent.models import Notice, Purpose
-from mailer.consent.notices import latest_notice, publish_notice
+from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice, publish_notice
 from mailer.core.extensions import db
 from mailer.privacy.objection import ensure_direct_marketing_purpose
 from mailer.privacy.settings import LEGAL_BASES, RETENTION_CATEGORIES, get_settings, recipients
 
-NOTICE_KEY = "privacy-notice"
+NOTICE_KEY = PRIVACY_NOTICE_KEY
 RIGHTS = [
     "See the data we hold about you and get a copy (access, Art. 15).",
     "Have wrong or incomplete data corrected (rectification, Art. 16).",

@@ -16,17 +16,16 @@ from sqlalchemy import bindparam, event, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
 
+from mailer.consent.ledger import EventDraft, RequestContext, append_events, database_event, record_consent
+from mailer.consent.models import ConsentState, Notice, Purpose
+from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.suppression import is_suppressed, suppress
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.consent.models import ConsentState, Notice, Purpose
-from mailer.contacts.models.contact import Contact
-from mailer.subscriptions.models.lists import MailingList, Subscription
-from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.consent.ledger import EventDraft, RequestContext, append_events, database_event, record_consent
-from mailer.consent.notices import latest_notice
-from mailer.privacy.notice import NOTICE_KEY as PRIVACY_NOTICE_KEY
 from mailer.core.process_local import process_local
-from mailer.contacts.suppression import is_suppressed, suppress
+from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.subscriptions.models.lists import MailingList, Subscription
 
 ACTIVE_SUBSCRIPTION = ("pending", "confirmed")
 WITHDRAWABLE = ("granted", "pending")
@@ -166,14 +165,16 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
     raise AssertionError("unreachable")
 
 
-# --- one-list unsubscribes, committed in groups ---------------------------------------------------------------
+# --- one-list unsubscribes, committed in groups
+# ---------------------------------------------------------------
 
 MAX_GROUP = 64
 
 
 @dataclass
 class ListJob:
-    """One request to leave one list, waiting for its group's commit; status: done, already, invalid or recheck."""
+    """One request to leave one list, waiting for its group's commit; status: done, already, invalid or
+    recheck."""
 
     contact_public_id: str
     list_public_id: str
@@ -241,14 +242,14 @@ class ListUnsubscribes:
         """Commit the group; should it fail, each job alone, so one bad job fails only its own request."""
         try:
             self._commit(group)
-        except Exception as exc:  # noqa: BLE001 - handed to the requests that are waiting
+        except Exception as exc:
             if len(group) == 1:
                 group[0].error = exc
                 return
             for job in group:
                 try:
                     self._commit([job])
-                except Exception as single:  # noqa: BLE001
+                except Exception as single:
                     job.error = single
 
     def _commit(self, group: list[ListJob]) -> None:
@@ -265,7 +266,8 @@ class ListUnsubscribes:
                     raise
 
     def _commit_postgresql(self, group: list[ListJob]) -> None:
-        """The group on this process's own PostgreSQL connection: one statement in autocommit (one round trip)."""
+        """The group on this process's own PostgreSQL connection: one statement in autocommit (one round
+        trip)."""
         if self._raw is None:
             self._raw = db.engine.raw_connection()
             self._raw.driver_connection.autocommit = True  # reset before the connection goes back (_release)
@@ -288,7 +290,8 @@ class ListUnsubscribes:
                 self._raw = None
 
     def _discard_failed(self) -> None:
-        """After a failure (the statement was rolled back), a broken connection is replaced by the next group."""
+        """After a failure (the statement was rolled back), a broken connection is replaced by the next
+        group."""
         driver = self._raw.driver_connection
         if driver.closed or driver.broken:
             self._raw.invalidate()
@@ -345,10 +348,10 @@ def leave_lists(connection, jobs: list[ListJob]) -> None:
     """End each job's subscription and withdraw its list's consent, in the connection's transaction (Core).
 
     For the whole group: contacts and lists found by public id in one query (with the current privacy notice:
-    the notice in force when the consent is withdrawn), one conditional UPDATE of the subscriptions, the consent
-    states read FOR UPDATE, one append to the ledger. As in withdraw_list, an event is written only when consent
-    was granted or pending or the subscription was just ended, so a repeated request changes nothing. A job whose
-    contact or list is not found is left to the request ("recheck").
+    the notice in force when the consent is withdrawn), one conditional UPDATE of the subscriptions, the
+    consent states read FOR UPDATE, one append to the ledger. As in withdraw_list, an event is written only
+    when consent was granted or pending or the subscription was just ended, so a repeated request changes
+    nothing. A job whose contact or list is not found is left to the request ("recheck").
     """
     statements = _group_statements()
     firsts = _match(
@@ -374,8 +377,8 @@ _PG_LEAVE = "SELECT job, outcome, list_name FROM leave_lists(%s::json, %s, %s)"
 
 
 def leave_lists_pg(driver, jobs: list[ListJob]) -> None:
-    """leave_lists on PostgreSQL: one statement (migration 0011's leave_lists function) on a psycopg connection in
-    autocommit mode, so the group is applied atomically and committed in one round trip.
+    """leave_lists on PostgreSQL: one statement (migration 0011's leave_lists function) on a psycopg
+    connection in autocommit mode, so the group is applied atomically and committed in one round trip.
 
     The database applies the same rule as leave_lists and withdraw_list, and appends the events chained under
     the ledger head lock, which it holds only while it appends; the application sends each event's own
@@ -530,7 +533,8 @@ def withdraw_list(
     details: dict,
     notice: Notice | None = None,
 ) -> bool:
-    """Unsubscribe from one list and withdraw its consent (A7); the caller commits. True when anything changed."""
+    """Unsubscribe from one list and withdraw its consent (A7); the caller commits. True when anything
+    changed."""
     ended = _end_subscription(contact.id, mailing_list.id)
     purpose = mailing_list.purpose
     withdrawn = purpose is not None and withdraw_purpose(

@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent, ConsentState
+from mailer.core.extensions import db
 from mailer.subscriptions.signup import confirmation_token
 from tests.conftest import sql
 from tests.support.http import consent_values
@@ -188,7 +188,8 @@ def test_rebuild_reproduces_the_same_states(app, runner, ledger):
 
 
 def test_a_state_already_loaded_shows_the_new_consent(app, ledger):
-    """record_consent writes with Core statements; a state the session holds is kept in step, without a reload."""
+    """record_consent writes with Core statements; a state the session holds is kept in step, without a
+    reload."""
     from mailer.consent.ledger import RequestContext, consent_status, record_consent
 
     ann = contact_by_email("ann@example.com")
@@ -203,12 +204,12 @@ def test_a_state_already_loaded_shows_the_new_consent(app, ledger):
     assert (ann.id, state.purpose_id, "withdrawn", event.id) in [s[:4] for s in _states()]
 
 
-def test_the_hash_template_with_its_holes_filled_is_the_hashed_text():
-    """PostgreSQL completes the hashes of grouped unsubscribes from this template (migration 0011); filled
-    with the database's values it must be byte for byte the text the Python chain and `consent verify` hash."""
+def test_the_hashed_form_in_pieces_with_its_holes_filled_is_the_hashed_text():
+    """PostgreSQL completes the hashes of grouped unsubscribes from these pieces; filled with the database's
+    values they must be byte for byte the text the Python chain and `consent verify` hash."""
     from datetime import datetime
 
-    from mailer.consent.ledger import DATABASE_FILLED, _canonical, _hash_body, _hash_template
+    from mailer.consent.chain import DATABASE_FILLED, hashed_form, hashed_form_pieces
 
     row = {
         "contact_id": 7,
@@ -221,9 +222,9 @@ def test_the_hash_template_with_its_holes_filled_is_the_hashed_text():
         "pii_digest": "ab" * 32,
         "prev_hash": "cd" * 32,
     }
-    pieces = _hash_template({**row, "contact_id": None, "pii_digest": "wrong"})
+    pieces = hashed_form_pieces({**row, "contact_id": None, "pii_digest": "wrong"})
     assert len(pieces) == len(DATABASE_FILLED) + 1
     filled = pieces[0]
-    for key, piece in zip(DATABASE_FILLED, pieces[1:]):
+    for key, piece in zip(DATABASE_FILLED, pieces[1:], strict=True):
         filled += ("null" if row[key] is None else str(row[key])) + piece
-    assert filled.encode() == _canonical(_hash_body(row))
+    assert filled.encode() == hashed_form(row)

@@ -1,0 +1,92 @@
+"""The ledger's hash chain, defined once: the hashed form of an event, its personal-data digest and the links.
+
+Python appends with these functions (ledger.append_events); PostgreSQL appends a group in one statement
+(sql/ledger_append_v*.sql) from the same hashed form cut around what only the database knows
+(`hashed_form_pieces`), and `flask consent verify` recomputes every hash here. tests/consent proves both paths
+produce identical hashes from the same events.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+# The fields an event's hash covers, besides the digest of its personal fields (which erasure may blank).
+EVENT_HASH_FIELDS = (
+    "contact_id",
+    "purpose_id",
+    "action",
+    "source",
+    "notice_id",
+    "details",
+    "created_at",
+    "pii_digest",
+    "prev_hash",
+)
+
+# What only the database knows when it appends (ids, the digest of the address it looks up, the previous
+# hash), in the hashed form's key order.
+DATABASE_FILLED = ("contact_id", "notice_id", "pii_digest", "prev_hash", "purpose_id")
+_HEX_FIELDS = ("pii_digest", "prev_hash")
+
+
+def canonical(data: Any) -> bytes:
+    """Deterministic JSON bytes for hashing: sorted keys, no spaces, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def pii_digest(salt: str, email: str | None, ip: str | None, user_agent: str | None) -> str:
+    """Salted digest of the personal columns; stays verifiable after erasure blanks them and the salt."""
+    return hashlib.sha256(salt.encode() + canonical([email, ip, user_agent])).hexdigest()
+
+
+def pii_rest(ip: str | None, user_agent: str | None) -> str:
+    """The digested text after the address: the database hashes salt + "[" + JSON(email) + "," + this."""
+    return canonical([ip, user_agent]).decode()[1:]
+
+
+def _hashed_body(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The hashed fields of an event, as the hash has them."""
+    body = {key: row[key] for key in EVENT_HASH_FIELDS}
+    body["details"] = body["details"] or {}
+    body["created_at"] = body["created_at"].isoformat(timespec="microseconds")
+    return body
+
+
+def hashed_form(row: Mapping[str, Any]) -> bytes:
+    """The exact bytes an event's hash is taken of."""
+    return canonical(_hashed_body(row))
+
+
+def event_hash(row: Mapping[str, Any]) -> str:
+    """Hash of an event's non-personal content, its personal-data digest and its predecessor."""
+    return hashlib.sha256(hashed_form(row)).hexdigest()
+
+
+def hashed_form_pieces(row: Mapping[str, Any]) -> list[str]:
+    """The hashed form cut around the values of DATABASE_FILLED: six pieces, and the hashed text is
+    pieces[0] + contact_id + pieces[1] + notice_id + ... + purpose_id + pieces[5] (ids as JSON numbers or
+    null, the digests as bare hex). The row's own values of those fields are ignored."""
+    body = _hashed_body({**row, **dict.fromkeys(DATABASE_FILLED)})
+    pieces, text = [], "{"
+    for number, key in enumerate(sorted(body)):  # canonical()'s order and separators
+        text += ("," if number else "") + json.dumps(key) + ":"
+        if key in DATABASE_FILLED:
+            quote = '"' if key in _HEX_FIELDS else ""
+            pieces.append(text + quote)
+            text = quote
+        else:
+            text += canonical(body[key]).decode()
+    pieces.append(text + "}")
+    return pieces
+
+
+def link(rows: list[dict[str, Any]], previous: str) -> list[dict[str, Any]]:
+    """Digest each row's personal fields and chain the rows after the event hashed `previous`, in order."""
+    for row in rows:
+        row["pii_digest"] = pii_digest(row["pii_salt"], row["email"], row["ip"], row["user_agent"])
+        row["prev_hash"] = previous
+        row["hash"] = previous = event_hash(row)
+    return rows
