@@ -83,6 +83,21 @@ def hashed_form_pieces(row: Mapping[str, Any]) -> list[str]:
     return pieces
 
 
+def database_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A drafted event as the database completes it (ledger_append): its own fields, its hashed form in pieces
+    and the digested text of its personal fields after the address."""
+    return {
+        "created_at": row["created_at"].isoformat(timespec="microseconds"),
+        "details": row["details"],
+        "source": row["source"],
+        "ip": row["ip"],
+        "user_agent": row["user_agent"],
+        "pii_salt": row["pii_salt"],
+        "pii_rest": pii_rest(row["ip"], row["user_agent"]),
+        "hash_text": hashed_form_pieces(row),
+    }
+
+
 def link(rows: list[dict[str, Any]], previous: str) -> list[dict[str, Any]]:
     """Digest each row's personal fields and chain the rows after the event hashed `previous`, in order."""
     for row in rows:

@@ -81,7 +81,7 @@ def _upsert_states(dialect: str):
     )
 
 
-def _draft_row(draft: EventDraft) -> dict:
+def draft_row(draft: EventDraft) -> dict:
     """An event's row before it is digested and chained: everything but pii_digest, prev_hash and hash."""
     if draft.action not in ACTION_STATES:
         raise ValueError(f"unknown consent action {draft.action!r}")
@@ -105,17 +105,7 @@ def database_event(draft: EventDraft) -> dict:
     """An event for the database to complete and append (PostgreSQL's leave_lists): its own fields, its hashed
     form in pieces around chain.DATABASE_FILLED, and the digested text of its personal fields after the
     address."""
-    row = _draft_row(draft)
-    return {
-        "created_at": row["created_at"].isoformat(timespec="microseconds"),
-        "details": row["details"],
-        "source": row["source"],
-        "ip": row["ip"],
-        "user_agent": row["user_agent"],
-        "pii_salt": row["pii_salt"],
-        "pii_rest": chain.pii_rest(row["ip"], row["user_agent"]),
-        "hash_text": chain.hashed_form_pieces(row),
-    }
+    return chain.database_fields(draft_row(draft))
 
 
 def _number(rows: list[dict], ids: list[int]) -> None:
@@ -153,11 +143,29 @@ def append_events(connection, drafts: list[EventDraft]) -> list[dict]:
     """
     if not drafts:
         return []
+    previous = _lock_head(connection)  # drafted under the lock, so event times ascend with the chain
+    return _insert_linked(connection, chain.link([draft_row(draft) for draft in drafts], previous))
+
+
+def append_rows(connection, rows: list[dict]) -> list[dict]:
+    """append_events for rows already drafted (draft_row): chained after the head, inserted, states
+    updated."""
+    if not rows:
+        return []
+    return _insert_linked(connection, chain.link(rows, _lock_head(connection)))
+
+
+def _lock_head(connection) -> str:
+    """Lock the ledger head row (creating it for the first event) and return the newest hash."""
     head = connection.execute(_LOCK_HEAD).first()
     if head is None:
         connection.execute(insert(_head).values(id=1, last_hash=chain.GENESIS_HASH, last_event_id=0))
-    previous = head.last_hash if head is not None else chain.GENESIS_HASH
-    rows = chain.link([_draft_row(draft) for draft in drafts], previous)
+        return chain.GENESIS_HASH
+    return head.last_hash
+
+
+def _insert_linked(connection, rows: list[dict]) -> list[dict]:
+    """Insert chained rows, move the head to the last and write the consent states they leave."""
     if len(rows) == 1:
         ids = [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
     else:
