@@ -96,6 +96,7 @@ def create_app(config=None) -> Flask:
     from mailer.core import broker, web
     from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
     from mailer.delivery import transport
+    from mailer.privacy.domain_hooks import register_privacy_hooks
     from mailer.subscriptions import throttle
 
     _import_models()
@@ -111,6 +112,7 @@ def create_app(config=None) -> Flask:
     limiter.init_app(app)
     throttle.init_app(app)
     transport.init_app(app)
+    register_privacy_hooks(app)
     _import_tasks()
     broker.init_app(app)
     web.init_app(app)

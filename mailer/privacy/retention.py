@@ -1,22 +1,21 @@
-"""Storage limitation (Art. 5(1)(e)): lifetimes per data category, applied by a scheduled job, with a dry run."""
+"""Storage limitation (Art. 5(1)(e)): lifetimes per data category, applied by a scheduled job or dry run."""
 
-import inspect
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 
 from mailer import audit
 from mailer.consent.ledger import RequestContext
 from mailer.contacts.models.contact import Contact
+from mailer.contacts.operations import touch
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.delivery.models import Delivery
 from mailer.privacy.erasure import erase_contact
+from mailer.privacy.hooks import current_hooks
 from mailer.privacy.models.requests import OPEN_STATUSES, PrivacyRequest, RepermissionEmail
 from mailer.privacy.settings import get_settings, retention_days
-from mailer.subscriptions import expiry as signup_retention
 
 SYSTEM = RequestContext("system:retention")
 EXAMPLES = 20
@@ -43,77 +42,33 @@ class RetentionReport:
         return sum(item.count for item in self.items)
 
 
-def _unconfirmed(report: RetentionReport) -> None:
-    days = retention_days("unconfirmed_signups")
-    counts = signup_retention.purge_unconfirmed(days=days, dry_run=report.dry_run)
-    report.items.append(
-        RetentionItem(
-            "unconfirmed_signups",
-            counts["subscriptions"],
-            f"sign-ups not confirmed within {days} days "
-            f"({counts['anonymised']} contacts left with nothing are anonymised)",
-        )
-    )
+# What each category's records are, in the report; {days} is the category's lifetime.
+REASONS = {
+    "unconfirmed_signups": "sign-ups not confirmed within {days} days",
+    "tracking_events": "open/click records older than {days} days",
+    "bounce_logs": "bounce reports and failure texts older than {days} days",
+}
 
 
-def _tracking(report: RetentionReport, now: datetime) -> None:
-    """Tracking events older than their lifetime: issue 4's purge when present, else by creation time."""
-    days = retention_days("tracking_events")
-    try:
-        from mailer.tracking.events import purge_tracking_events
-    except ImportError:
-        purge_tracking_events = None
-    if purge_tracking_events is not None:
-        params = inspect.signature(purge_tracking_events).parameters
-        kwargs = {"dry_run": report.dry_run, **({"days": days} if "days" in params else {})}
-        result = purge_tracking_events(**kwargs)
-        count = (
-            result
-            if isinstance(result, int)
-            else sum(v for v in dict(result or {}).values() if isinstance(v, int))
+def _apply_hooks(report: RetentionReport) -> None:
+    """Every domain's retention hooks, category by category, each with its configured lifetime."""
+    for category, hooks in current_hooks().retention.items():
+        days = retention_days(category)
+        outcomes = [hook(days, report.dry_run) for hook in hooks]
+        reason = REASONS.get(category, "{category} older than {days} days").format(
+            category=category, days=days
         )
+        details = "; ".join(o.detail for o in outcomes if o.detail)
         report.items.append(
-            RetentionItem("tracking_events", count, f"open/click records older than {days} days")
+            RetentionItem(
+                category, sum(o.count for o in outcomes), f"{reason} ({details})" if details else reason
+            )
         )
-        return
-    table = db.metadata.tables.get("tracking_events")
-    if table is None or "created_at" not in table.columns:
-        report.items.append(RetentionItem("tracking_events", 0, "no tracking events are recorded"))
-        return
-    old = table.c.created_at < now - timedelta(days=days)
-    count = db.session.execute(select(func.count()).select_from(table).where(old)).scalar_one()
-    if not report.dry_run and count:
-        db.session.execute(delete(table).where(old))
-        db.session.commit()
-    report.items.append(RetentionItem("tracking_events", count, f"open/click records older than {days} days"))
-
-
-def _bounce_logs(report: RetentionReport, now: datetime) -> None:
-    """Bounce and failure texts (they often quote the address) are cleared; the delivery status stays for statistics."""
-    days = retention_days("bounce_logs")
-    old = (
-        Delivery.status.in_(("bounced", "failed")),
-        Delivery.reason != "",
-        func.coalesce(Delivery.finished_at, Delivery.queued_at) < now - timedelta(days=days),
-    )
-    count = db.session.execute(select(func.count()).select_from(Delivery).where(*old)).scalar_one()
-    if not report.dry_run and count:
-        db.session.execute(update(Delivery).where(*old).values(reason="", smtp_code=None))
-        db.session.commit()
-    try:  # the bounce and complaint log of the sending engine, when installed
-        from mailer.deliverability.bounces import purge_bounce_log
-    except ImportError:
-        purge_bounce_log = None
-    if purge_bounce_log is not None:
-        count += purge_bounce_log(dry_run=report.dry_run, days=days)
-    report.items.append(
-        RetentionItem("bounce_logs", count, f"bounce reports and failure texts older than {days} days")
-    )
 
 
 def _inactive_query(now: datetime):
-    """(contact id, public id, re-permission sent at) of active contacts with no interaction for the configured
-    time and no open privacy request, in id order."""
+    """(contact id, public id, re-permission sent at) of active contacts without interaction for the
+    configured time and without an open privacy request, in id order."""
     cutoff = now - timedelta(days=retention_days("inactive_contacts"))
     open_requests = select(PrivacyRequest.contact_id).where(
         PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.contact_id.is_not(None)
@@ -195,9 +150,7 @@ def run_retention(dry_run: bool = False, now: datetime | None = None) -> Retenti
     report = RetentionReport(dry_run=dry_run, ran_at=now)
     if not dry_run:
         _forget_answered_repermissions()
-    _unconfirmed(report)
-    _tracking(report, now)
-    _bounce_logs(report, now)
+    _apply_hooks(report)
     _inactive(report, now)
     if not dry_run:
         audit.record("retention.run", "retention", "", {i.category: i.count for i in report.items})
@@ -207,7 +160,5 @@ def run_retention(dry_run: bool = False, now: datetime | None = None) -> Retenti
 
 def keep_contact(contact: Contact) -> None:
     """The contact answered the re-permission email: they count as active again; the caller commits."""
-    from mailer.contacts.operations import touch
-
     touch(contact)
     db.session.execute(delete(RepermissionEmail).where(RepermissionEmail.contact_id == contact.id))

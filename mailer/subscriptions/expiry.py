@@ -10,7 +10,7 @@ from mailer.core.extensions import db
 from mailer.consent.models import ConsentState, Purpose
 from mailer.contacts.models.contact import Contact
 from mailer.subscriptions.models.lists import Subscription
-from mailer.privacy.anonymise import anonymise_contact
+from mailer.privacy.erasure import anonymise_contact
 from mailer.consent.ledger import RequestContext, record_consent
 from mailer.contacts.fields import drop_values_under
 

@@ -19,7 +19,6 @@ from sqlalchemy import delete, func, select
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign, Link
-from mailer.privacy.models.settings import PrivacySettings
 from mailer.tracking.models import TrackingEvent
 from mailer.core.security import TokenExpired, TokenInvalid, read_token
 from mailer.tracking.buffer import TrackedHit, buffer_for
@@ -28,6 +27,8 @@ from mailer.tracking.buffer import TrackedHit, buffer_for
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 LINK_CACHE_SECONDS = 300
 LINK_CACHE_SIZE = 20_000
+# Where the app keeps the lookup of configured data lifetimes (filled by the privacy domain).
+LIFETIME_EXTENSION = "mailer.retention_lifetime"
 
 # Substrings of user agents of link scanners, prefetchers and scripts (lower case).
 SCANNER_MARKERS = (
@@ -235,9 +236,13 @@ def flush_events() -> int:
 
 
 def tracking_retention_days() -> int:
-    """Lifetime of tracking events: the privacy settings' value when staff set one, else TRACKING_RETENTION_DAYS."""
-    settings = db.session.get(PrivacySettings, 1)
-    configured = (settings.retention or {}).get("tracking_events") if settings is not None else None
+    """Lifetime of tracking events: the one staff set in the retention settings, else TRACKING_RETENTION_DAYS.
+
+    The retention settings are privacy's: it registers a lookup (category -> days or None) under
+    LIFETIME_EXTENSION when the app is created.
+    """
+    lookup = current_app.extensions.get(LIFETIME_EXTENSION)
+    configured = lookup("tracking_events") if lookup is not None else None
     return int(configured) if configured else current_app.config["TRACKING_RETENTION_DAYS"]
 
 

@@ -183,7 +183,7 @@ def test_a_person_clicking_two_links_is_human(app, seeded):
 
 
 def test_restricted_or_erased_contacts_are_not_tracked(app, seeded):
-    from mailer.privacy.anonymise import anonymise_contact
+    from mailer.privacy.erasure import anonymise_contact
 
     ann, _, sent = seeded
     ann.status = "restricted"

@@ -193,7 +193,7 @@ def test_default_link_lifetime_is_long(app):
 
 
 def test_erased_contact_gets_the_generic_answer(app, ann):
-    from mailer.privacy.anonymise import anonymise_contact
+    from mailer.privacy.erasure import anonymise_contact
 
     contact, news, _, campaign = ann
     path = unsubscribe_path(app, contact, news, campaign)
@@ -278,7 +278,7 @@ def test_a_group_commit_with_odd_text_and_odd_jobs_is_recorded_as_the_ledger_ver
     and hostile request text end up in events whose hashes `consent verify` recomputes; a repeated link in the
     group acts once, an unknown person is left to the request, an erased one gets the generic answer."""
     from mailer.consent.ledger import RequestContext, verify_chain
-    from mailer.privacy.anonymise import anonymise_contact
+    from mailer.privacy.erasure import anonymise_contact
     from mailer.subscriptions.unsubscribe import ListJob, list_unsubscribes
 
     contact, news, offers, campaign = ann

@@ -33,7 +33,7 @@ def test_eligibility_is_rechecked_when_the_message_is_sent(app, app_ctx, smtp_se
     record_consent(leaves, sub.mailing_list.purpose, "withdrawn", CTX)
     db.session.get(Contact, restricted.id).status = "restricted"
     db.session.add(Suppression(email_hash=suppressed.email_hash, reason="complaint"))
-    from mailer.privacy.anonymise import anonymise_contact
+    from mailer.privacy.erasure import anonymise_contact
 
     anonymise_contact(db.session.get(Contact, erased.id))
     db.session.commit()

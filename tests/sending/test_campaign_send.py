@@ -119,7 +119,7 @@ def test_campaign_arrives_signed_with_one_click_unsubscribe(app, app_ctx, runner
 def test_compliance_preview_counts_every_exclusion_reason(app_ctx):
     from mailer.consent.models import Purpose
     from mailer.contacts.models.suppression import Suppression
-    from mailer.privacy.anonymise import anonymise_contact
+    from mailer.privacy.erasure import anonymise_contact
 
     ensure_tracking_purposes()
     news, vip = create_list("News"), create_list("VIP customers")
