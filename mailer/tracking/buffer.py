@@ -1,9 +1,9 @@
 """The tracking event buffer: hits are kept in memory and written in batches by a background thread.
 
 Per process (re-created after a fork), started on the first hit and idle-stopped when nothing comes in.
-The batch writer decides what becomes a TrackingEvent: only genuine campaigns and links, only active contacts
-who currently consent to that kind of tracking; machine-like hits are marked, never dropped. atexit flushes the
-rest, so a normal shutdown of the web process loses nothing.
+The batch writer decides what becomes a TrackingEvent: only genuine campaigns and links, only active
+contacts who currently consent to that kind of tracking; machine-like hits are marked, never dropped. atexit
+flushes the rest, so a normal shutdown of the web process loses nothing.
 """
 
 import atexit
@@ -15,16 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import ARRAY, any_, bindparam, insert, or_, select, update
+from sqlalchemy import ARRAY, any_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign, Link
 from mailer.consent.models import ConsentState, Purpose
 from mailer.contacts.models.contact import Contact
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.core.process_local import process_local
 from mailer.delivery.models import Delivery
 from mailer.tracking.models import TrackingCounter, TrackingEvent
-from mailer.core.process_local import process_local
 
 log = logging.getLogger(__name__)
 IDLE_TICKS_BEFORE_STOP = 30
@@ -32,6 +33,7 @@ MAX_PENDING = (
     500_000  # hits kept while the database is unreachable; beyond that the oldest are dropped (logged)
 )
 BURST_SECONDS = 1.0  # clicks on this many distinct links within this time look like a link scanner
+CLICK_SETTLE = timedelta(seconds=BURST_SECONDS)  # a click older than this can no longer join a burst
 BURST_LINKS = 3
 ACTIVITY_RESOLUTION = timedelta(hours=1)  # last_activity_at is refreshed at most hourly by tracking
 PURPOSE_KEYS = {"open": "tracking:open", "click": "tracking:click"}
@@ -64,6 +66,8 @@ class EventBuffer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        # The span of this process's written clicks not yet counted as activity (see settle_clicks).
+        self._unsettled: tuple[datetime, datetime] | None = None
         atexit.register(self._flush_at_exit)
 
     def add(self, hit: TrackedHit) -> None:
@@ -81,18 +85,23 @@ class EventBuffer:
         """Hits not yet written."""
         return len(self._hits)
 
-    def flush(self) -> int:
-        """Write every queued hit now; returns how many were processed (kept for a retry if the database fails)."""
+    def flush(self, settle_all: bool = False) -> int:
+        """Write every queued hit now and count settled human clicks as activity; returns how many hits were
+        processed (kept for a retry if the database fails)."""
         with self._flush_lock:
             with self._lock:
                 hits, self._hits = self._hits, []
             done = 0
             try:
                 with self.app.app_context():
+                    now = utcnow()
                     for start in range(0, len(hits), self.batch_size):
-                        write_hits(hits[start : start + self.batch_size])
+                        batch = hits[start : start + self.batch_size]
+                        write_hits(batch, now)
                         done = start + self.batch_size
-            except Exception:  # noqa: BLE001 - keep the hits and retry on the next tick
+                        self._note_clicks(batch)
+                    self._settle(now, settle_all)
+            except Exception:
                 if self._failing:  # the traceback was logged when the failures began
                     log.warning("writing %d tracking events failed again; will retry", len(hits) - done)
                 else:
@@ -104,6 +113,30 @@ class EventBuffer:
                 log.warning("tracking events are being written again")
                 self._failing = False
             return len(hits)
+
+    def _note_clicks(self, hits: list[TrackedHit]) -> None:
+        """Remember the span of clicks just written, to count them as activity once they are settled."""
+        times = [h.at for h in hits if h.kind == "click" and h.contact_public_id is not None]
+        if times:
+            first, last = min(times), max(times)
+            if self._unsettled is not None:
+                first, last = min(first, self._unsettled[0]), max(last, self._unsettled[1])
+            self._unsettled = (first, last)
+
+    def _settle(self, now: datetime, settle_all: bool) -> None:
+        """Written human clicks whose burst window has closed now count as activity."""
+        if self._unsettled is None:
+            return
+        since, last = self._unsettled
+        until = now if settle_all else now - CLICK_SETTLE
+        if until <= since:
+            return
+        try:
+            settle_clicks(since, until)
+        except Exception:  # activity is best effort; the events themselves are written
+            db.session.rollback()
+            log.warning("counting settled clicks as activity failed; they are not counted")
+        self._unsettled = None if until > last else (until, last)
 
     def _requeue(self, hits: list[TrackedHit]) -> None:
         with self._lock:
@@ -124,15 +157,15 @@ class EventBuffer:
             idle += 1
             if idle >= IDLE_TICKS_BEFORE_STOP:
                 with self._lock:
-                    if not self._hits:
+                    if not self._hits and self._unsettled is None:
                         self._thread = None
                         return
 
     def _flush_at_exit(self) -> None:
-        """Write what is left; first waits for a flush in progress (its hits are no longer in the queue, and the
-        writer thread, a daemon, would be stopped mid-write by the interpreter's exit)."""
+        """Write what is left; first waits for a flush in progress (its hits are no longer in the queue, and
+        the writer thread, a daemon, would be stopped mid-write by the interpreter's exit)."""
         if os.getpid() == self.pid:
-            self.flush()
+            self.flush(settle_all=True)
 
 
 def buffer_for(app: Flask) -> EventBuffer:
@@ -140,8 +173,13 @@ def buffer_for(app: Flask) -> EventBuffer:
     return process_local(app, "mailer.tracking_buffer", EventBuffer)
 
 
-def write_hits(hits: list[TrackedHit]) -> int:
-    """Turn a batch of hits into tracking events and anonymous counts in one transaction; returns events written."""
+def write_hits(hits: list[TrackedHit], now: datetime | None = None) -> int:
+    """Turn a batch of hits into tracking events and anonymous counts in one transaction; returns how many.
+
+    A human open is the person's activity at once; a human click only once no scanner burst can still include
+    it (clicks younger than CLICK_SETTLE are counted later by settle_clicks), so a scanner's first click never
+    moves the activity date (F9)."""
+    settled = (now or utcnow()) - CLICK_SETTLE
     if not hits:
         return 0
     campaigns = dict(
@@ -220,21 +258,9 @@ def write_hits(hits: list[TrackedHit]) -> int:
     _mark_click_bursts(rows)
     if rows:
         _insert_events(rows)
-        humans = {r["contact_id"] for r in rows if not r["machine"]}
+        humans = [r for r in rows if not r["machine"] and (r["kind"] != "click" or r["created_at"] < settled)]
         if humans:  # a person's own open or click is activity (retention of inactive contacts), noted hourly
-            latest = max(r["created_at"] for r in rows)
-            contacts_table = Contact.__table__
-            db.session.execute(
-                update(contacts_table)
-                .where(
-                    _among(contacts_table.c.id, humans),
-                    or_(
-                        contacts_table.c.last_activity_at.is_(None),
-                        contacts_table.c.last_activity_at < latest - ACTIVITY_RESOLUTION,
-                    ),
-                )
-                .values(last_activity_at=latest, updated_at=contacts_table.c.updated_at)
-            )  # activity is not an edit
+            _note_activity({r["contact_id"] for r in humans}, max(r["created_at"] for r in humans))
     for (campaign_id, link_id), count in anonymous.items():
         _add_to_counter(campaign_id, link_id, count)
     db.session.commit()
@@ -253,12 +279,49 @@ EVENT_COLUMNS = (
 )
 
 
+def _note_activity(contact_ids: set[int], latest: datetime) -> None:
+    """Move the contacts' activity date to `latest` unless it is already within ACTIVITY_RESOLUTION of it."""
+    contacts_table = Contact.__table__
+    db.session.execute(
+        update(contacts_table)
+        .where(
+            _among(contacts_table.c.id, contact_ids),
+            or_(
+                contacts_table.c.last_activity_at.is_(None),
+                contacts_table.c.last_activity_at < latest - ACTIVITY_RESOLUTION,
+            ),
+        )
+        .values(last_activity_at=latest, updated_at=contacts_table.c.updated_at)
+    )  # activity is not an edit
+
+
+def settle_clicks(since: datetime, until: datetime) -> None:
+    """Count the stored clicks made in [since, until) that are still human (no burst found) as activity."""
+    latest = db.session.execute(
+        select(TrackingEvent.contact_id, func.max(TrackingEvent.created_at))
+        .where(
+            TrackingEvent.kind == "click",
+            TrackingEvent.machine.is_(False),
+            TrackingEvent.created_at >= since,
+            TrackingEvent.created_at < until,
+        )
+        .group_by(TrackingEvent.contact_id)
+    ).all()
+    by_time: dict[datetime, set[int]] = defaultdict(set)
+    for contact_id, at in latest:
+        by_time[at].add(contact_id)
+    for at, contact_ids in by_time.items():
+        _note_activity(contact_ids, at)
+    if latest:
+        db.session.commit()
+
+
 def _postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
 def _among(column, values):
-    """column IN values; on PostgreSQL `= ANY(array)`: one parameter instead of a thousand to render and parse."""
+    """column IN values; on PostgreSQL `= ANY(array)`: one parameter, not a thousand to render and parse."""
     values = list(values)
     if _postgres():
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
@@ -271,10 +334,10 @@ def _insert_events(rows: list[dict]) -> None:
         db.session.execute(insert(TrackingEvent.__table__), rows)
         return
     driver = db.session.connection().connection.driver_connection
-    with driver.cursor() as cursor:
-        with cursor.copy(f"COPY tracking_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(tuple(row[c] for c in EVENT_COLUMNS))
+    copy_sql = f"COPY tracking_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in EVENT_COLUMNS))
 
 
 def _machine_window() -> timedelta:
