@@ -18,6 +18,8 @@ from mailer.campaigns.models import Campaign
 from mailer.staff.models.accounts import StaffUser
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.urls import external_url
+from mailer.delivery.notices import send_notice
+from mailer.delivery.outgoing import MessageKind
 
 log = logging.getLogger(__name__)
 ALERT_ACTION = "campaign.auto_pause"
@@ -107,8 +109,6 @@ def email_alert(event_id: int, staff_id: int) -> bool:
     """Email one recorded alert to one owner or admin, unless it already went; True when it was sent now.
 
     Raises AlertNotSent when the relay does not take it, so the actor is retried with backoff."""
-    from mailer.privacy.mail import send_email
-
     event, staff = db.session.get(AuditEvent, event_id), db.session.get(StaffUser, staff_id)
     campaign = db.session.execute(
         select(Campaign).where(Campaign.public_id == (event.target_id if event else ""))
@@ -134,11 +134,11 @@ def email_alert(event_id: int, staff_id: int) -> bool:
     db.session.commit()  # end the read before the outbox writes (SQLite allows one writer)
     heading, subject = _wording(kind, name, advice)
     try:
-        send_email(
+        send_notice(
+            MessageKind.CAMPAIGN_ALERT,
             to_addr,
             None,
             subject,
-            category="internal",
             heading=heading,
             paragraphs=[
                 reason,

@@ -17,7 +17,7 @@ from mailer.campaigns.models import Campaign, Link
 from mailer.delivery.models import Delivery
 from mailer.core.broker import enqueue_after_commit
 from mailer.delivery.engine import count_open
-from mailer.campaigns import eligibility, rendering
+from mailer.campaigns import composition, eligibility, rendering
 from mailer.contacts.operations import AddressError, normalise_email
 from mailer.campaigns.rendering import CampaignError  # noqa: F401  (part of this module's API)
 
@@ -45,9 +45,7 @@ def _problems(campaign: Campaign) -> list[str]:
     if not (campaign.body or "").strip():
         problems.append("Write the campaign's content.")
     try:
-        from mailer.delivery.composer import sender_address
-
-        sender_address(campaign)
+        composition.sender_address(campaign)
     except ValueError:
         problems.append("The sender address is not a valid email address.")
     return problems

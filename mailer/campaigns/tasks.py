@@ -1,6 +1,7 @@
 """dramatiq actors of the campaigns domain: scheduled starts, recovery and operator alerts."""
 
 from mailer.campaigns import alerts as campaign_alerts
+from mailer.campaigns import composition
 from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns import relay_wait as relay_wait_alerts
 from mailer.core.broker import actor
@@ -30,3 +31,9 @@ def send_campaign_alert(event_id: int, staff_id: int) -> None:
 def alert_relay_waits() -> None:
     """Note when campaigns start and stop waiting for the relay; alert once per long wait (scheduled)."""
     relay_wait_alerts.check_relay_waits()
+
+
+@actor(queue_name="transactional", max_retries=3, min_backoff=5_000)
+def send_campaign_test(campaign_id: int, addresses: list[str]) -> None:
+    """Send a campaign's test messages."""
+    composition.send_test_messages(campaign_id, addresses)

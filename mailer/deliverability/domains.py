@@ -23,7 +23,7 @@ from mailer.delivery.models import Delivery
 from mailer.deliverability.models import BounceEvent
 from mailer.delivery.models import DkimKey
 from mailer.delivery.replies import bounce_base
-from mailer.delivery.messages import parse_sender
+from mailer.delivery.outgoing import parse_sender
 from mailer.deliverability.dnscheck import DnsUnavailable, Record, Resolver, organisational_domain
 
 log = logging.getLogger(__name__)

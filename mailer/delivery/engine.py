@@ -26,8 +26,7 @@ from mailer.delivery import heartbeat
 from mailer.delivery.batch import BatchRun, Control, Totals
 from mailer.core.broker import enqueue, enqueue_after_commit
 from mailer.delivery.claims import durably, earliest_retry
-from mailer.delivery.composer import composer_for
-from mailer.delivery.transport import get_transport
+from mailer.campaigns.composition import composer_for
 from mailer.campaigns import alerts as campaign_alerts, eligibility
 
 log = logging.getLogger(__name__)
@@ -283,48 +282,3 @@ def requeue_uncertain(campaign_id: int, delivery_ids: list[int] | None = None) -
         for batch in sorted(set(batches)):
             enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
     return len(batches)
-
-
-# --- test sends -----------------------------------------------------------------------------------------------
-
-
-def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
-    """Build each test message exactly as a real one (DKIM, transport), marked as a test; returns how many went."""
-    from mailer.delivery.composer import Composer
-    from mailer.contacts.operations import find_contact_by_email
-    from mailer.campaigns.rendering import SAMPLE_CONTACT, compile_campaign
-
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None:
-        return 0
-    composer = Composer(campaign, compile_campaign(campaign), test=True)
-    list_id = campaign.lists[0].id if campaign.lists else None
-    transport = get_transport()
-    sent = 0
-    for address in addresses:
-        contact = find_contact_by_email(address)
-        if contact is not None and contact.status == "active":
-            who = {
-                "contact_public_id": contact.public_id,
-                "name": contact.name,
-                "attributes": contact.attributes,
-            }
-        else:  # no contact whose one-click unsubscribe could act: the message carries no such header
-            who = {
-                "contact_public_id": "test",
-                "name": SAMPLE_CONTACT["name"],
-                "attributes": {},
-                "one_click": False,
-            }
-        built = composer.build(delivery_id=None, list_id=list_id, email=address, **who)
-        transport.send(
-            built.envelope_from,
-            [address],
-            built.raw,
-            subject=built.subject,
-            message_id=built.message_id,
-            category="marketing",
-        )
-        sent += 1
-    db.session.commit()
-    return sent

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from mailer.core.security import keyed_hash
+from mailer.delivery.outgoing import parse_sender
 from mailer.deliverability import bounces as reports
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -73,8 +74,6 @@ def _mac(delivery_id: int) -> str:
 
 def bounce_base() -> tuple[str, str]:
     """(local part, domain) of the bounce address: MAILER_BOUNCE_ADDRESS, else bounces@<sender's domain>."""
-    from mailer.delivery.messages import parse_sender
-
     configured = current_app.config.get("MAILER_BOUNCE_ADDRESS") or ""
     if configured:
         local, _, domain = configured.rpartition("@")

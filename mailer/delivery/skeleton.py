@@ -158,6 +158,7 @@ class MessageSkeleton:
         feedback_id: str = "",
         test: bool = False,
         one_click: bool = True,
+        extra_headers: tuple[tuple[str, str], ...] = (),
     ):
         self.domain = from_email.rpartition("@")[2].lower()
         self.boundary = f"=_m{secrets.token_hex(12)}"
@@ -168,7 +169,7 @@ class MessageSkeleton:
         self.static_top = ("\r\n".join(static) + "\r\n").encode()
         tail = []
         if reply_to:
-            tail.append(f"Reply-To: {reply_to}")
+            tail.append(f"Reply-To: {_one_line(reply_to)}")
         tail.append("MIME-Version: 1.0")
         tail.append(f'Content-Type: multipart/alternative; boundary="{self.boundary}"')
         self.static_mid = ("\r\n".join(tail) + "\r\n").encode()
@@ -179,6 +180,7 @@ class MessageSkeleton:
             bottom.append(f"Feedback-ID: {_one_line(feedback_id)}")
         if test:
             bottom.append("X-Mailer-Test: yes")
+        bottom.extend(f"{name}: {encode_header_value(name, value)}" for name, value in extra_headers)
         self.static_bottom = ("\r\n".join(bottom) + "\r\n").encode() if bottom else b""
         self.open_part = f"--{self.boundary}\r\n".encode()
         self.close = f"--{self.boundary}--\r\n".encode()

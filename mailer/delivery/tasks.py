@@ -35,9 +35,3 @@ def send_batch(campaign_id: int, batch: int) -> None:
 def finish_campaign_if_done(campaign_id: int) -> None:
     """Mark a campaign sent when every delivery is final."""
     engine.finish_if_done(campaign_id)
-
-
-@actor(queue_name="transactional", max_retries=3, min_backoff=5_000)
-def send_campaign_test(campaign_id: int, addresses: list[str]) -> None:
-    """Send a campaign's test messages."""
-    engine.send_test_messages(campaign_id, addresses)

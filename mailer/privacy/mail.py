@@ -3,19 +3,19 @@
 Called by actors (never from a request); each re-reads state and does nothing when the mail has become moot.
 """
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import select
 
+from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.contacts.models.contact import Contact
-from mailer.privacy.models.requests import PrivacyRequest, RepermissionEmail
-from mailer.staff.models.accounts import StaffUser
 from mailer.core.security import make_token
-from mailer.delivery.messages import build_message, parse_sender, to_wire
-from mailer.delivery.transport import get_transport
-from mailer.privacy.requests import TYPE_LABELS, due_for_reminder, verification_token
 from mailer.core.urls import external_url
+from mailer.delivery.notices import send_notice
+from mailer.delivery.outgoing import MessageKind
+from mailer.privacy.models.requests import PrivacyRequest, RepermissionEmail
+from mailer.privacy.requests import TYPE_LABELS, due_for_reminder, verification_token
+from mailer.staff.models.accounts import StaffUser
 
 WHAT_HAPPENS = {
     "access": "we prepare a download of all data we hold about you",
@@ -27,41 +27,6 @@ WHAT_HAPPENS = {
 }
 
 
-def send_email(
-    to_addr: str, to_name: str | None, subject: str, category: str = "transactional", **context
-) -> str:
-    """Render the shared notice email layout (privacy mails, operator alerts) and send it; returns the Message-ID."""
-    config = current_app.config
-    sender = parse_sender(config["MAILER_FROM"])
-    context = {
-        "paragraphs": [],
-        "items": [],
-        "button_url": "",
-        "button_label": "",
-        "footnote": "",
-        "organisation": config["MAILER_ORGANISATION"],
-        "postal_address": config["MAILER_POSTAL_ADDRESS"],
-        **context,
-    }
-    msg = build_message(
-        sender=sender,
-        to_addr=to_addr,
-        to_name=to_name,
-        subject=subject,
-        text=render_template("email/privacy_message.txt", **context),
-        html=render_template("email/privacy_message.html", **context),
-    )
-    get_transport().send(
-        sender.addr_spec,
-        [to_addr],
-        to_wire(msg),
-        subject=subject,
-        message_id=msg["Message-ID"],
-        category=category,
-    )
-    return msg["Message-ID"]
-
-
 def send_verification(request_id: int) -> str | None:
     """Ask the person, at the address on file, to confirm the request really comes from them."""
     req = db.session.get(PrivacyRequest, request_id)
@@ -71,7 +36,8 @@ def send_verification(request_id: int) -> str | None:
     if contact is None or contact.status == "erased" or not contact.email:
         return None
     label = TYPE_LABELS[req.type].split(" (")[0].lower()
-    message_id = send_email(
+    message_id = send_notice(
+        MessageKind.PRIVACY_VERIFICATION,
         contact.email,
         contact.name,
         f"Please confirm your {label} request",
@@ -97,7 +63,8 @@ def send_address_reconfirmation(request_id: int) -> str | None:
     if req is None or not new_email or req.contact is None or req.contact.status == "erased":
         return None
     token = make_token("reconfirm-email", req.public_id)
-    message_id = send_email(
+    message_id = send_notice(
+        MessageKind.ADDRESS_RECONFIRMATION,
         new_email,
         req.contact.name,
         "Please confirm your new email address",
@@ -121,7 +88,8 @@ def send_export_link(request_id: int) -> str | None:
     req = db.session.get(PrivacyRequest, request_id)
     if req is None or req.contact is None or req.contact.status == "erased" or not req.contact.email:
         return None
-    return send_email(
+    return send_notice(
+        MessageKind.EXPORT_LINK,
         req.contact.email,
         req.contact.name,
         "Your data is ready to download",
@@ -146,7 +114,8 @@ def send_repermission(contact_id: int) -> str | None:
         return None
     days = get_settings().repermission_grace_days
     db.session.commit()  # release the write lock (settings row) before the outbox stores the message
-    message_id = send_email(
+    message_id = send_notice(
+        MessageKind.REPERMISSION,
         contact.email,
         contact.name,
         f"Do you still want to hear from {current_app.config['MAILER_ORGANISATION']}?",
@@ -165,15 +134,16 @@ def send_repermission(contact_id: int) -> str | None:
 
 def send_staff_invitation(invite_id: int) -> str | None:
     """The invitation to join the admin, with the single-use link to set one's own password."""
-    from mailer.staff.models.accounts import StaffInvite
     from mailer.staff.management import invite_token
+    from mailer.staff.models.accounts import StaffInvite
 
     invite = db.session.get(StaffInvite, invite_id)
     if invite is None or invite.status != "pending":
         return None
     organisation = current_app.config["MAILER_ORGANISATION"]
     inviter = invite.invited_by.email if invite.invited_by is not None else "An administrator"
-    message_id = send_email(
+    message_id = send_notice(
+        MessageKind.STAFF_INVITATION,
         invite.email,
         None,
         f"You're invited to the {organisation} mailing admin",
@@ -199,7 +169,8 @@ def send_staff_lockout_notice(user_id: int) -> str | None:
     if user is None or not user.active or user.locked_until is None:
         return None
     organisation = current_app.config["MAILER_ORGANISATION"]
-    return send_email(
+    return send_notice(
+        MessageKind.STAFF_LOCKOUT,
         user.email,
         None,
         f"Your {organisation} mailing admin account was locked",
@@ -236,11 +207,11 @@ def send_deadline_reminders() -> int:
         for r in due
     ]
     for person in staff:
-        send_email(
+        send_notice(
+            MessageKind.DEADLINE_REMINDER,
             person.email,
             None,
             f"{len(due)} privacy request(s) due soon or overdue",
-            category="internal",
             heading="Privacy requests need an answer",
             paragraphs=["These requests must be answered within one month of receipt (Art. 12(3) GDPR):"],
             items=items,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
-from mailer.delivery.messages import parse_sender
+from mailer.delivery.outgoing import parse_sender
 from mailer.privacy.models.settings import RECIPIENT_ROLES, DataRecipient, PrivacySettings
 
 # category -> (default days, what it is); an inactive contact is erased by anonymisation.

@@ -2,13 +2,12 @@
 
 from flask import current_app, render_template
 
-from mailer.core.extensions import db
-from mailer.contacts.models.contact import Contact
-from mailer.delivery.messages import build_message, parse_sender, to_wire
-from mailer.delivery.transport import get_transport
 from mailer.consent.ledger import RequestContext, record_consent
-from mailer.subscriptions.signup import confirmation_token, pending_purposes, pending_subscriptions
+from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
 from mailer.core.urls import external_url
+from mailer.delivery.outgoing import MessageKind, Outgoing, default_sender, send
+from mailer.subscriptions.signup import confirmation_token, pending_purposes, pending_subscriptions
 
 
 def send_confirmation_email(contact_id: int) -> str | None:
@@ -20,7 +19,6 @@ def send_confirmation_email(contact_id: int) -> str | None:
     if not subs and not purposes:
         return None
     config = current_app.config
-    sender = parse_sender(config["MAILER_FROM"])
     context = {
         "contact": contact,
         "list_names": [s.mailing_list.name for s in subs],
@@ -31,22 +29,16 @@ def send_confirmation_email(contact_id: int) -> str | None:
         "max_age_days": config["CONFIRM_TOKEN_MAX_AGE"] // 86400,
     }
     subject = f"Please confirm your subscription to {config['MAILER_ORGANISATION']}"
-    msg = build_message(
-        sender=sender,
-        to_addr=contact.email,
-        to_name=contact.name,
-        subject=subject,
-        text=render_template("email/confirm.txt", **context),
-        html=render_template("email/confirm.html", **context),
-    )
-    message_id = msg["Message-ID"]
-    get_transport().send(
-        sender.addr_spec,
-        [contact.email],
-        to_wire(msg),
-        subject=subject,
-        message_id=message_id,
-        category="transactional",
+    message_id = send(
+        Outgoing(
+            kind=MessageKind.CONFIRMATION,
+            sender=default_sender(),
+            to_addr=contact.email,
+            to_name=contact.name,
+            subject=subject,
+            text=render_template("email/confirm.txt", **context),
+            html=render_template("email/confirm.html", **context),
+        )
     )
     record_consent(
         contact,

@@ -19,8 +19,7 @@ from mailer.privacy.models.settings import DataRecipient
 from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.core.security import TokenExpired, TokenInvalid, read_token
 from mailer.core.broker import enqueue
-from mailer.delivery.messages import build_message, parse_sender, to_wire
-from mailer.delivery.transport import get_transport
+from mailer.delivery.outgoing import MessageKind, Outgoing, default_sender, send
 from mailer.subscriptions import throttle
 from mailer.contacts.operations import AddressError, clean_name, email_hash, normalise_email
 from mailer.subscriptions.forms import default_label
@@ -375,7 +374,6 @@ def send_link_email(contact_id: int) -> str | None:
     if contact is None or contact.status == "erased" or not contact.email:
         return None
     config = current_app.config
-    sender = parse_sender(config["MAILER_FROM"])
     context = {
         "contact": contact,
         "preferences_url": preferences_url(contact.public_id),
@@ -383,20 +381,14 @@ def send_link_email(contact_id: int) -> str | None:
         "postal_address": config["MAILER_POSTAL_ADDRESS"],
     }
     subject = f"Your email preferences at {config['MAILER_ORGANISATION']}"
-    msg = build_message(
-        sender=sender,
-        to_addr=contact.email,
-        to_name=contact.name,
-        subject=subject,
-        text=render_template("email/preferences_link.txt", **context),
-        html=render_template("email/preferences_link.html", **context),
+    return send(
+        Outgoing(
+            kind=MessageKind.PREFERENCES_LINK,
+            sender=default_sender(),
+            to_addr=contact.email,
+            to_name=contact.name,
+            subject=subject,
+            text=render_template("email/preferences_link.txt", **context),
+            html=render_template("email/preferences_link.html", **context),
+        )
     )
-    get_transport().send(
-        sender.addr_spec,
-        [contact.email],
-        to_wire(msg),
-        subject=subject,
-        message_id=msg["Message-ID"],
-        category="transactional",
-    )
-    return msg["Message-ID"]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
-from mailer.delivery.engine import send_test_messages
+from mailer.campaigns.composition import send_test_messages
 from tests.sending.factory import LAYOUT, make_campaign, make_layout, newsletter
 from tests.support.browser import live_server, live_server_url  # noqa: F401 - fixtures
 from tests.support.http import RequestsClient, csrf_token, login

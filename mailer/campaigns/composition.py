@@ -1,4 +1,5 @@
-"""Everything a worker needs to turn one recipient into signed bytes, prepared once per campaign and process.
+"""A campaign's messages: everything a worker needs to turn one recipient into signed bytes, prepared once per
+campaign and process, and the campaign's test sends. The MIME, DKIM and transport rules are delivery's.
 
 The compiler's link and pixel slots (`{{ _links[id] }}`, `{{ _pixel }}`) become inert markers in the template
 Jinja renders per recipient, and are filled in afterwards by plain string assembly: Jinja then only evaluates
@@ -9,20 +10,28 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
+from email.headerregistry import Address
 
 from flask import current_app
 from markupsafe import escape
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign, Link
-from mailer.subscriptions.models.lists import MailingList
+from mailer.campaigns.rendering import (
+    SAMPLE_CONTACT,
+    CompiledCampaign,
+    base_context,
+    compile_campaign,
+    contact_view,
+)
+from mailer.contacts.operations import find_contact_by_email
+from mailer.core.extensions import db
 from mailer.delivery import replies as bounces
 from mailer.delivery.dkim import signer_for_domain
-from mailer.delivery.messages import parse_sender
-from mailer.delivery.skeleton import LEADING_DOT, WSP_CHANGE, MessageSkeleton
+from mailer.delivery.outgoing import MessageKind, hand_over, parse_sender, sign
 from mailer.delivery.recipient_links import CampaignLinks
-from mailer.campaigns.rendering import CompiledCampaign, base_context, contact_view
+from mailer.delivery.skeleton import LEADING_DOT, MessageSkeleton
+from mailer.subscriptions.models.lists import MailingList
 from mailer.tracking.events import anonymous_click_path
 
 _LINK_SLOT = re.compile(r"\{\{ _links\[(\d+)\] \}\}")
@@ -43,7 +52,7 @@ class Built:
     dot_safe: bool = False  # no line starts with a dot: SMTP needs no dot-stuffing pass
 
 
-def sender_address(campaign: Campaign):
+def sender_address(campaign: Campaign) -> Address:
     """The campaign's From (its own settings, else MAILER_FROM) as an Address."""
     if campaign.from_email:
         return parse_sender(
@@ -177,8 +186,7 @@ class Composer:
             text=rendered.text,
             html=self._fill(rendered.html, slots),
         )
-        if self.signer is not None:
-            raw = self.signer.sign(raw, body_is_relaxed=not flags & WSP_CHANGE)
+        raw = sign(self.signer, raw, flags)
         envelope = (
             bounces.verp_address(delivery_id, self.bounce_base) if delivery_id else "@".join(self.bounce_base)
         )
@@ -214,3 +222,40 @@ def composer_for(campaign: Campaign) -> Composer:
                 _CACHE.clear()
             _CACHE[key] = composer
     return composer
+
+
+def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
+    """Build each test message exactly as a real one (DKIM, transport), marked as a test; returns how many went."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        return 0
+    composer = Composer(campaign, compile_campaign(campaign), test=True)
+    list_id = campaign.lists[0].id if campaign.lists else None
+    sent = 0
+    for address in addresses:
+        contact = find_contact_by_email(address)
+        if contact is not None and contact.status == "active":
+            who = {
+                "contact_public_id": contact.public_id,
+                "name": contact.name,
+                "attributes": contact.attributes,
+            }
+        else:  # no contact whose one-click unsubscribe could act: the message carries no such header
+            who = {
+                "contact_public_id": "test",
+                "name": SAMPLE_CONTACT["name"],
+                "attributes": {},
+                "one_click": False,
+            }
+        built = composer.build(delivery_id=None, list_id=list_id, email=address, **who)
+        hand_over(
+            built.envelope_from,
+            address,
+            built.raw,
+            kind=MessageKind.CAMPAIGN_TEST,
+            subject=built.subject,
+            message_id=built.message_id,
+        )
+        sent += 1
+    db.session.commit()
+    return sent

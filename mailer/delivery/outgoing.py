@@ -1,0 +1,159 @@
+"""The one exit for every outgoing message: composed by the skeleton's header and MIME rules (REQUIREMENTS D),
+DKIM-signed when the From domain has an active key (C1-C3), then handed to the transport.
+
+Campaigns build their per-campaign skeleton once for speed (mailer.campaigns.composition) and hand each signed
+message over here too (`hand_over`), or through the transport's pipeline in batches; every other message is an
+`Outgoing` value passed to `send`.
+"""
+
+import enum
+import secrets
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.utils import getaddresses
+
+from flask import current_app
+
+from mailer.delivery.dkim import DkimSigner, signer_for_domain
+from mailer.delivery.skeleton import LEADING_DOT, WSP_CHANGE, MessageSkeleton
+from mailer.delivery.transport import SmtpReply, get_transport
+
+
+class MessageKind(enum.StrEnum):
+    """Every kind of message the platform sends."""
+
+    CONFIRMATION = "confirmation"
+    PREFERENCES_LINK = "preferences-link"
+    PRIVACY_VERIFICATION = "privacy-verification"
+    ADDRESS_RECONFIRMATION = "address-reconfirmation"
+    EXPORT_LINK = "export-link"
+    REPERMISSION = "repermission"
+    DEADLINE_REMINDER = "deadline-reminder"
+    STAFF_INVITATION = "staff-invitation"
+    STAFF_LOCKOUT = "staff-lockout"
+    CAMPAIGN_ALERT = "campaign-alert"
+    CAMPAIGN = "campaign"
+    CAMPAIGN_TEST = "campaign-test"
+
+
+class Category(enum.StrEnum):
+    """What the outbox and the mailbox providers see (REQUIREMENTS B5): one-click headers go on marketing only."""
+
+    TRANSACTIONAL = "transactional"
+    INTERNAL = "internal"
+    MARKETING = "marketing"
+
+
+MARKETING_KINDS = frozenset({MessageKind.CAMPAIGN, MessageKind.CAMPAIGN_TEST})
+INTERNAL_KINDS = frozenset({MessageKind.DEADLINE_REMINDER, MessageKind.CAMPAIGN_ALERT})
+
+
+def category_of(kind: MessageKind) -> Category:
+    """Marketing for campaigns, internal for mail to staff about work to do, transactional for the rest."""
+    if kind in MARKETING_KINDS:
+        return Category.MARKETING
+    return Category.INTERNAL if kind in INTERNAL_KINDS else Category.TRANSACTIONAL
+
+
+def parse_sender(value: str) -> Address:
+    """Turn 'Name <user@example.com>' into an Address; raises ValueError when it is not exactly one address."""
+    pairs = getaddresses([value])
+    if len(pairs) != 1 or "@" not in pairs[0][1]:
+        raise ValueError(f"not a single address: {value!r}")
+    name, addr = pairs[0]
+    local, _, domain = addr.rpartition("@")
+    return Address(display_name=name, username=local, domain=domain)
+
+
+def default_sender() -> Address:
+    """The platform's own From (MAILER_FROM)."""
+    return parse_sender(current_app.config["MAILER_FROM"])
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to one recipient, before composition."""
+
+    kind: MessageKind
+    sender: Address
+    to_addr: str
+    to_name: str | None
+    subject: str
+    html: str
+    text: str
+    headers: tuple[tuple[str, str], ...] = ()
+    reply_to: str = ""
+    unsubscribe_url: str = ""  # marketing only: List-Unsubscribe and List-Unsubscribe-Post (A1, A7)
+
+    @property
+    def category(self) -> Category:
+        return category_of(self.kind)
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A message as it leaves: signed bytes, its Message-ID and whether SMTP may skip dot-stuffing."""
+
+    raw: bytes
+    message_id: str
+    dot_safe: bool
+
+
+def sign(signer: DkimSigner | None, raw: bytes, flags: int) -> bytes:
+    """The message with its DKIM-Signature when there is a signer (C1: nothing changes after signing)."""
+    if signer is None:
+        return raw
+    return signer.sign(raw, body_is_relaxed=not flags & WSP_CHANGE)
+
+
+def compose(message: Outgoing) -> Composed:
+    """MIME per REQUIREMENTS D, Message-ID on the sending domain, DKIM-signed when the domain has a key."""
+    if message.unsubscribe_url and message.kind not in MARKETING_KINDS:
+        raise ValueError(f"{message.kind} mail carries no one-click unsubscribe (REQUIREMENTS A7)")
+    skeleton = MessageSkeleton(
+        from_name=message.sender.display_name,
+        from_email=message.sender.addr_spec,
+        reply_to=message.reply_to,
+        one_click=bool(message.unsubscribe_url),
+        extra_headers=message.headers,
+    )
+    message_id = skeleton.message_id(secrets.token_hex(8))
+    raw, flags = skeleton.assemble(
+        to_email=message.to_addr,
+        to_name=message.to_name,
+        subject=message.subject,
+        message_id=message_id,
+        unsubscribe_url=message.unsubscribe_url,
+        text=message.text,
+        html=message.html,
+    )
+    signed = sign(signer_for_domain(skeleton.domain), raw, flags)
+    return Composed(signed, message_id, dot_safe=not flags & LEADING_DOT)
+
+
+def hand_over(
+    envelope_from: str, to_addr: str, raw: bytes, *, kind: MessageKind, subject: str, message_id: str
+) -> SmtpReply:
+    """Give one finished message to the transport (SMTP relay, or the local outbox in embedded mode)."""
+    return get_transport().send(
+        envelope_from,
+        [to_addr],
+        raw,
+        subject=subject,
+        message_id=message_id,
+        category=category_of(kind),
+    )
+
+
+def send(message: Outgoing) -> str:
+    """Compose, sign and send one message; returns its Message-ID (raises smtplib errors for the caller)."""
+    composed = compose(message)
+    hand_over(
+        message.sender.addr_spec,
+        message.to_addr,
+        composed.raw,
+        kind=message.kind,
+        subject=message.subject,
+        message_id=composed.message_id,
+    )
+    return composed.message_id
