@@ -80,7 +80,7 @@ def seed(tracked: int, unsubscribers: int, tmp: str) -> dict[str, str]:
     from mailer.delivery.models import Delivery
     from mailer.subscriptions.models.lists import Subscription
     from mailer.core.ids import new_public_id
-    from mailer.delivery import recipient_links
+    from mailer.core import urls as recipient_links
     from mailer.contacts.operations import email_hash
     from mailer.consent.ledger import RequestContext, record_consent
     from mailer.subscriptions.lists import create_list, ensure_tracking_purposes

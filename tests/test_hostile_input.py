@@ -23,7 +23,7 @@ from mailer.core.extensions import db
 from mailer.staff.api_keys import create_key
 from mailer.campaigns.drafts import DraftFields, create_draft
 from mailer.campaigns.layouts import default_layout, ensure_builtin_layouts
-from mailer.delivery.recipient_links import click_url, open_pixel_url, preferences_url, unsubscribe_url
+from mailer.core.urls import click_url, open_pixel_url, preferences_url, unsubscribe_url
 from mailer.subscriptions.signup import confirmation_token
 from mailer.staff.accounts import create_staff
 from tests.support.audience import subscriber

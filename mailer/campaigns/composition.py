@@ -26,10 +26,10 @@ from mailer.campaigns.rendering import (
 )
 from mailer.contacts.operations import find_contact_by_email
 from mailer.core.extensions import db
+from mailer.core.urls import CampaignLinks
 from mailer.delivery import replies as bounces
 from mailer.delivery.dkim import signer_for_domain
 from mailer.delivery.outgoing import MessageKind, hand_over, parse_sender, sign
-from mailer.delivery.recipient_links import CampaignLinks
 from mailer.delivery.skeleton import LEADING_DOT, MessageSkeleton
 from mailer.subscriptions.models.lists import MailingList
 from mailer.tracking.events import anonymous_click_path

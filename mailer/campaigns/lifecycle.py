@@ -19,6 +19,7 @@ from mailer.core.broker import enqueue_after_commit
 from mailer.delivery.engine import count_open
 from mailer.campaigns import composition, eligibility, rendering
 from mailer.contacts.operations import AddressError, normalise_email
+from mailer.core import urls
 from mailer.campaigns.rendering import CampaignError  # noqa: F401  (part of this module's API)
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ def _problems(campaign: Campaign) -> list[str]:
         composition.sender_address(campaign)
     except ValueError:
         problems.append("The sender address is not a valid email address.")
+    if insecure := urls.insecure_links_problem():
+        problems.append(insecure)
     return problems
 
 

@@ -20,9 +20,10 @@ from markupsafe import Markup
 
 from mailer.campaigns import template_limits
 from mailer.campaigns.email_css import inline_css, remote_style_problems
-from mailer.delivery.htmltext import html_to_text
-from mailer.campaigns.template_limits import failure_message
 from mailer.campaigns.sandbox import BoundedSandbox
+from mailer.campaigns.template_limits import failure_message
+from mailer.core import urls
+from mailer.delivery.htmltext import html_to_text
 
 log = logging.getLogger(__name__)
 
@@ -252,8 +253,6 @@ def base_context(campaign) -> dict:
 
 def render_campaign(campaign, contact=None) -> Rendered:
     """Preview as a chosen contact, or as a sample person; links are shown untracked."""
-    from mailer.delivery import recipient_links
-
     compiled = compile_campaign(campaign)
     if contact is not None:
         view = contact_view(contact.email, contact.name, contact.attributes)
@@ -264,8 +263,8 @@ def render_campaign(campaign, contact=None) -> Rendered:
     context = base_context(campaign)
     context.update(
         contact=view,
-        unsubscribe_url=recipient_links.unsubscribe_url(contact_id, list_id, campaign.public_id),
-        preferences_url=recipient_links.preferences_url(contact_id),
+        unsubscribe_url=urls.unsubscribe_url(contact_id, list_id, campaign.public_id),
+        preferences_url=urls.preferences_url(contact_id),
         _links=compiled.links,
     )
     try:

@@ -9,12 +9,11 @@ from sqlalchemy import select
 from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.core.security import make_token
-from mailer.core.urls import external_url
+from mailer.core.urls import RecipientLink, external_url, recipient_url
 from mailer.delivery.notices import send_notice
 from mailer.delivery.outgoing import MessageKind
 from mailer.privacy.models.requests import PrivacyRequest, RepermissionEmail
-from mailer.privacy.requests import TYPE_LABELS, due_for_reminder, verification_token
+from mailer.privacy.requests import TYPE_LABELS, due_for_reminder
 from mailer.staff.models.accounts import StaffUser
 
 WHAT_HAPPENS = {
@@ -47,7 +46,7 @@ def send_verification(request_id: int) -> str | None:
             f"{current_app.config['MAILER_ORGANISATION']} on {req.received_at:%d %B %Y}. To protect your data we act only once you confirm it was you.",
             f"After you confirm, {WHAT_HAPPENS[req.type]}.",
         ],
-        button_url=external_url("public.privacy_verify", token=verification_token(req)),
+        button_url=recipient_url(RecipientLink.PRIVACY_VERIFY, req.public_id),
         button_label="Yes, this was me — continue",
         footnote="The link works for 7 days. If you did not make this request, ignore this email: nothing happens.",
     )
@@ -62,7 +61,6 @@ def send_address_reconfirmation(request_id: int) -> str | None:
     new_email = (req.details or {}).get("new_email") if req is not None else None
     if req is None or not new_email or req.contact is None or req.contact.status == "erased":
         return None
-    token = make_token("reconfirm-email", req.public_id)
     message_id = send_notice(
         MessageKind.ADDRESS_RECONFIRMATION,
         new_email,
@@ -73,7 +71,7 @@ def send_address_reconfirmation(request_id: int) -> str | None:
             f"You asked {current_app.config['MAILER_ORGANISATION']} to use this address instead of the old "
             "one. We keep using the old address until you confirm."
         ],
-        button_url=external_url("public.privacy_reconfirm", token=token),
+        button_url=recipient_url(RecipientLink.ADDRESS_RECONFIRM, req.public_id),
         button_label="Confirm this address",
         footnote="The link works for 7 days. If you did not ask for this, ignore this email.",
     )
@@ -83,8 +81,6 @@ def send_address_reconfirmation(request_id: int) -> str | None:
 
 def send_export_link(request_id: int) -> str | None:
     """Send the person the link to download their data (when staff handled an access request)."""
-    from mailer.privacy.export import download_token
-
     req = db.session.get(PrivacyRequest, request_id)
     if req is None or req.contact is None or req.contact.status == "erased" or not req.contact.email:
         return None
@@ -97,7 +93,7 @@ def send_export_link(request_id: int) -> str | None:
         paragraphs=[
             "Here is a copy of all personal data we hold about you, with an explanation of how we use it."
         ],
-        button_url=external_url("public.privacy_download", token=download_token(req)),
+        button_url=recipient_url(RecipientLink.DATA_DOWNLOAD, req.public_id),
         button_label="Download my data (ZIP)",
         footnote="The link works for 7 days.",
     )
@@ -124,7 +120,7 @@ def send_repermission(contact_id: int) -> str | None:
             "We haven't heard from you in a long time. We only keep your details while you want our emails.",
             f"If you don't press the button within {days} days, we will erase your data and stop writing.",
         ],
-        button_url=external_url("public.privacy_keep", token=make_token("repermission", contact.public_id)),
+        button_url=recipient_url(RecipientLink.KEEP_SUBSCRIBED, contact.public_id),
         button_label="Yes, keep me subscribed",
     )
     db.session.add(RepermissionEmail(contact_id=contact.id, message_id=message_id[:250]))

@@ -5,9 +5,9 @@ from flask import current_app, render_template
 from mailer.consent.ledger import RequestContext, record_consent
 from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
-from mailer.core.urls import external_url
+from mailer.core.urls import RecipientLink, recipient_url
 from mailer.delivery.outgoing import MessageKind, Outgoing, default_sender, send
-from mailer.subscriptions.signup import confirmation_token, pending_purposes, pending_subscriptions
+from mailer.subscriptions.signup import pending_purposes, pending_subscriptions
 
 
 def send_confirmation_email(contact_id: int) -> str | None:
@@ -23,7 +23,7 @@ def send_confirmation_email(contact_id: int) -> str | None:
         "contact": contact,
         "list_names": [s.mailing_list.name for s in subs],
         "purposes": [p for p in purposes if p.kind != "list"],
-        "confirm_url": external_url("public.confirm", token=confirmation_token(contact)),
+        "confirm_url": recipient_url(RecipientLink.CONFIRM, contact.public_id),
         "organisation": config["MAILER_ORGANISATION"],
         "postal_address": config["MAILER_POSTAL_ADDRESS"],
         "max_age_days": config["CONFIRM_TOKEN_MAX_AGE"] // 86400,

@@ -28,7 +28,7 @@ from mailer.consent.notices import publish_notice
 from mailer.core.errors import PrivacyError
 from mailer.contacts import fields as contact_fields
 from mailer.privacy.objection import DIRECT_MARKETING_KEY, lift_marketing_objection
-from mailer.delivery.recipient_links import preferences_url
+from mailer.core.urls import preferences_url
 from mailer.subscriptions.signup import request_confirmation_email
 from mailer.contacts.suppression import is_suppressed
 from mailer.tracking.events import tracking_retention_days

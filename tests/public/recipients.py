@@ -14,7 +14,7 @@ from mailer.contacts.models.contact import Contact
 from mailer.delivery.models import Delivery
 from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.consent.models import Purpose
-from mailer.delivery import recipient_links
+from mailer.core import urls as recipient_links
 from mailer.contacts.operations import get_or_create_contact
 from mailer.consent.ledger import RequestContext, record_consent
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes

@@ -8,7 +8,7 @@ from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent, ConsentState
 from mailer.subscriptions.models.lists import Subscription
 from mailer.contacts.models.suppression import Suppression
-from mailer.delivery import recipient_links
+from mailer.core import urls as recipient_links
 from tests.public.recipients import news_list, path_of, sent_campaign, subscribed_contact, unsubscribe_path
 
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.delivery import recipient_links
+from mailer.core import urls as recipient_links
 from tests.support.signup import signed_at
 
 PAYLOADS = {
