@@ -114,6 +114,7 @@ def create_app(config=None) -> Flask:
     transport.init_app(app)
     register_privacy_hooks(app)
     _import_tasks()
+    _connect_domains()
     broker.init_app(app)
     web.init_app(app)
     _register_blueprints(app)
@@ -155,12 +156,20 @@ def _import_models() -> None:
 def _import_tasks() -> None:
     """Every domain's dramatiq actors, registered by name before the broker binds them."""
     from mailer.campaigns import tasks as _campaigns  # noqa: F401
-    from mailer.contacts import tasks as _contacts  # noqa: F401
     from mailer.delivery import tasks as _delivery  # noqa: F401
     from mailer.privacy import tasks as _privacy  # noqa: F401
     from mailer.staff import tasks as _staff  # noqa: F401
     from mailer.subscriptions import tasks as _subscriptions  # noqa: F401
     from mailer.tracking import tasks as _tracking  # noqa: F401
+
+
+def _connect_domains() -> None:
+    """Hooks through which a lower domain has a higher one act, without importing it (the layers stay acyclic)."""
+    from mailer.privacy.erasure import anonymise_contact
+    from mailer.privacy.objection import lift_marketing_objection
+    from mailer.subscriptions import hooks
+
+    hooks.connect(marketing_requested=lift_marketing_objection, signup_abandoned=anonymise_contact)
 
 
 def _register_blueprints(app: Flask) -> None:

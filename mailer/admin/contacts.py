@@ -4,14 +4,14 @@ from flask import render_template, request
 from sqlalchemy import select
 
 from mailer.admin import bp
-from mailer.core.extensions import db
+from mailer.consent import evidence
+from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentState
 from mailer.contacts.models.contact import Contact
-from mailer.consent import evidence
 from mailer.contacts.operations import search_contacts
-from mailer.consent.ledger import contact_history
-from mailer.subscriptions.lists import all_lists
+from mailer.core.extensions import db
 from mailer.core.web import db_int
+from mailer.subscriptions.lists import all_lists, subscribers_of
 
 
 def _by_public_id(public_id: str) -> Contact:
@@ -25,7 +25,8 @@ def contacts():
     list_id = request.args.get("list", type=db_int)
     status = request.args.get("status", "")
     status = status if status in ("active", "restricted", "erased") else ""
-    page = search_contacts(q, list_id, status, max(1, request.args.get("page", 1, type=db_int) or 1))
+    among = subscribers_of(list_id) if list_id else None
+    page = search_contacts(q, among, status, max(1, request.args.get("page", 1, type=db_int) or 1))
     return render_template(
         "admin/contacts/index.html", page=page, q=q, list_id=list_id, status=status, lists=all_lists()
     )

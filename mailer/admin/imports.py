@@ -9,13 +9,13 @@ from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import Length
 
 from mailer.admin import bp
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
 from mailer.contacts.models.imports import ContactImport
-from mailer.subscriptions.models.lists import MailingList
-from mailer.contacts import imports
-from mailer.subscriptions.lists import all_lists
+from mailer.core.extensions import db
 from mailer.core.web import accepts_upload
+from mailer.subscriptions import imports
+from mailer.subscriptions.lists import all_lists
+from mailer.subscriptions.models.lists import MailingList
 
 
 class ImportForm(FlaskForm):
@@ -68,7 +68,7 @@ def import_new():
         )
         try:
             job = imports.create_import(req, current_user.id)
-        except imports.ImportRefused as exc:
+        except imports.ImportRefusedError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
         else:

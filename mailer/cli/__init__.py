@@ -147,7 +147,7 @@ def init_import_command(app: Flask) -> None:
         from sqlalchemy import select
 
         from mailer.subscriptions.models.lists import MailingList
-        from mailer.contacts import imports
+        from mailer.subscriptions import imports
 
         mailing_list = db.session.execute(
             select(MailingList).where(MailingList.name == list_name)
@@ -162,7 +162,7 @@ def init_import_command(app: Flask) -> None:
             )
         try:
             job = imports.create_import(req, staff_id=None, queue=False)
-        except imports.ImportRefused as exc:
+        except imports.ImportRefusedError as exc:
             raise click.ClickException(str(exc)) from None
         db.session.commit()
         imports.run_import(job.id)  # the operator waits for it here

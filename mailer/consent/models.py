@@ -10,6 +10,9 @@ from mailer.core.extensions import db
 from mailer.core.ids import new_public_id
 
 PURPOSE_KINDS = ("list", "tracking_open", "tracking_click", "other")
+# The purpose the sending engine checks (created by the privacy domain): an objection to it stops all
+# marketing.
+DIRECT_MARKETING_KEY = "direct-marketing"
 
 # Ledger action -> resulting consent state for the purpose (None: the action does not change consent).
 ACTION_STATES = {

@@ -3,13 +3,12 @@
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.contacts.models.contact import Contact
-from mailer.subscriptions.models.lists import Subscription
 from mailer.core.security import keyed_hash
 from mailer.core.text import TextRefused, one_line
 
@@ -102,9 +101,10 @@ class ContactPage:
 
 
 def search_contacts(
-    q: str = "", list_id: int | None = None, status: str = "", page: int = 1, per_page: int = 50
+    q: str = "", among: Select | None = None, status: str = "", page: int = 1, per_page: int = 50
 ) -> ContactPage:
-    """Contacts matching an address (exact, via the blind index) or part of a name, newest first."""
+    """Contacts matching an address (exact, via the blind index) or part of a name, newest first; `among`
+    (a query of contact ids, such as a list's subscribers) narrows the search."""
     query = select(Contact)
     q = (q or "").strip()[:200]
     if q:
@@ -115,10 +115,8 @@ def search_contacts(
             except AddressError:
                 pass
         query = query.where(or_(*conditions))
-    if list_id:
-        query = query.where(
-            Contact.id.in_(select(Subscription.contact_id).where(Subscription.list_id == list_id))
-        )
+    if among is not None:
+        query = query.where(Contact.id.in_(among))
     if status:
         query = query.where(Contact.status == status)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()

@@ -1,14 +1,14 @@
-"""The only CSRF-exempt form endpoint (J1): honeypot, fill timer, rate limits, origin allow-list, double opt-in."""
+"""The only CSRF-exempt form endpoint (J1): honeypot, fill timer, rate limits, origin allow-list, double
+opt-in."""
 
 from flask import abort, current_app, jsonify, make_response, redirect, render_template, request
 
-from mailer.embed import bp
 from mailer.core.extensions import csrf, limiter
+from mailer.core.web import wants_json, with_response_floor
+from mailer.embed import bp
 from mailer.public.views import request_context
 from mailer.subscriptions import forms as form_service
-from mailer.subscriptions import signup, throttle
-from mailer.contacts.operations import AddressError, email_hash, normalise_email
-from mailer.core.web import wants_json, with_response_floor
+from mailer.subscriptions import signup
 
 DEFAULT_SUCCESS = (
     "Thank you! Please check your inbox: we've sent you an email with a link to confirm your "
@@ -51,7 +51,8 @@ def _cors(response, form):
 
 @bp.after_request
 def _cors_on_early_errors(response):
-    """Answers made before a view ran (rate limit, too large, ...) must be readable by the embed script too."""
+    """Answers made before a view ran (rate limit, too large, ...) must be readable by the embed script
+    too."""
     if (
         response.status_code >= 400
         and request.headers.get("Origin")
@@ -182,10 +183,5 @@ def submit(slug: str):
         return _error(
             form, 400, "Almost there — please check your details and press the button once more.", "", inp
         )
-    try:
-        address_key = email_hash(normalise_email(inp.email))
-    except AddressError:  # already validated; defensive
-        abort(400)
-    if throttle.allow(current_app.config["SIGNUP_RATE_LIMIT_ADDRESS"], "signup-address", address_key):
-        signup.subscribe(form, inp, request_context(f"form:{form.slug}"))
+    signup.submit_form(form, inp, request_context(f"form:{form.slug}"))
     return _success(form)

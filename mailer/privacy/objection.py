@@ -4,7 +4,7 @@ themself asks for marketing again by a fresh, explicit action (lift_marketing_ob
 from sqlalchemy import select
 
 from mailer.consent.ledger import RequestContext, consent_status, record_consent
-from mailer.consent.models import ConsentState, Purpose
+from mailer.consent.models import DIRECT_MARKETING_KEY, ConsentState, Purpose
 from mailer.contacts.fields import drop_values_under
 from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
@@ -14,7 +14,6 @@ from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.models.accounts import StaffUser
 from mailer.subscriptions.models.lists import Subscription
 
-DIRECT_MARKETING_KEY = "direct-marketing"
 # How an objection to direct marketing may be lifted: only fresh, explicit actions of the person.
 LIFT_WAYS = ("preference-centre", "double-opt-in", "staff-on-instruction")
 

@@ -1,14 +1,18 @@
 """The preference centre (/p/<token>) and the form that emails a fresh link (/p)."""
 
-from flask import render_template, request
+from flask import current_app, render_template, request
+from sqlalchemy import select
 
+from mailer.contacts.models.contact import Contact
+from mailer.core.errors import PrivacyError
 from mailer.core.extensions import csrf, db, limiter
+from mailer.core.web import with_response_floor
+from mailer.privacy.models.settings import DataRecipient
+from mailer.privacy.objection import has_objected_to_marketing, lift_marketing_objection
 from mailer.public import bp
 from mailer.public.views import public_limit, request_context
 from mailer.subscriptions import preferences as service
-from mailer.core.errors import PrivacyError
-from mailer.privacy.objection import has_objected_to_marketing, lift_marketing_objection
-from mailer.core.web import with_response_floor
+from mailer.tracking.events import tracking_retention_days
 
 
 def _render(token: str, contact, status: int = 200, **extra):
@@ -17,11 +21,31 @@ def _render(token: str, contact, status: int = 200, **extra):
         "public/preferences.html",
         page=page,
         token=token,
-        held=service.held_data(contact),
+        held=held_data(contact),
         privacy_links=service.privacy_links(token),
         objected=has_objected_to_marketing(contact),
         **extra,
     ), status
+
+
+def held_data(contact: Contact) -> dict:
+    """Plain-language "what we hold and why": the facts the page needs, taken from config and the data."""
+    config = current_app.config
+    return {
+        "email": contact.email,
+        "name": contact.name,
+        "since": contact.created_at,
+        "tracking_days": tracking_retention_days(),
+        "recipients": db.session.execute(
+            select(DataRecipient).where(DataRecipient.active.is_(True)).order_by(DataRecipient.name)
+        )
+        .scalars()
+        .all(),
+        "unconfirmed_days": config["UNCONFIRMED_RETENTION_DAYS"],
+        "privacy_url": config["PRIVACY_NOTICE_URL"] or "/privacy",
+        "organisation": config["MAILER_ORGANISATION"],
+        "postal_address": config["MAILER_POSTAL_ADDRESS"],
+    }
 
 
 def _unusable(status: str):
@@ -39,7 +63,7 @@ def preferences_request():
 
 
 @bp.post("/p")
-@csrf.exempt  # same answer whatever is submitted, nothing changes but an email to the address itself; rate limited
+@csrf.exempt  # same answer whatever is sent; nothing changes but an email to the address itself; rate limited
 @limiter.limit("10 per hour")
 @with_response_floor
 def preferences_request_post():
@@ -104,7 +128,8 @@ def preferences_unsubscribe_all(token: str):
 @csrf.exempt  # the signed token in the URL is the proof, as for the other buttons of this page
 @limiter.limit(public_limit)
 def preferences_marketing_again(token: str):
-    """The person who objected to direct marketing asks for it again: one explicit press, recorded in the ledger."""
+    """The person who objected to direct marketing asks for it again: one explicit press, recorded in the
+    ledger."""
     contact, status = service.contact_for_token(token)
     if contact is None:
         return _unusable(status)

@@ -5,14 +5,14 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.consent.models import ConsentState, Purpose
+from mailer.contacts.fields import drop_values_under
+from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.consent.models import ConsentState, Purpose
-from mailer.contacts.models.contact import Contact
+from mailer.subscriptions import hooks
 from mailer.subscriptions.models.lists import Subscription
-from mailer.privacy.erasure import anonymise_contact
-from mailer.consent.ledger import RequestContext, record_consent
-from mailer.contacts.fields import drop_values_under
 
 SYSTEM = RequestContext("system:retention")
 
@@ -64,6 +64,6 @@ def purge_unconfirmed(days: int | None = None, dry_run: bool = False) -> dict[st
             db.session.delete(sub)
         if not keeps_something:
             record_consent(contact, None, "erased", SYSTEM, details={"reason": "unconfirmed sign-up expired"})
-            anonymise_contact(contact)
+            hooks.signup_abandoned(contact)
         db.session.commit()
     return report

@@ -6,14 +6,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.contacts.models.fields import ContactField
-from mailer.subscriptions.models.forms import Form
-from mailer.subscriptions.models.lists import MailingList
 from mailer.consent.models import Purpose
-from mailer.subscriptions.models.forms import FormField
 from mailer.consent.notices import publish_notice
 from mailer.contacts import fields as field_service
+from mailer.contacts.models.fields import ContactField
+from mailer.core.extensions import db
+from mailer.subscriptions.models.forms import Form, FormField
+from mailer.subscriptions.models.lists import MailingList
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")
 DEFAULT_PRIVACY_TEXT = (
@@ -93,7 +92,8 @@ def normalise_origin(value: str) -> str:
 def _validate_fields(
     settings: FormSettings, purposes: list[Purpose]
 ) -> list[tuple[ContactField, FieldSetting]]:
-    """The custom fields asked for; a sensitive one only beside its own unticked explicit-consent checkbox (Art. 9)."""
+    """The custom fields asked for; a sensitive one only beside its own unticked explicit-consent checkbox
+    (Art. 9)."""
     if len(settings.fields) > MAX_FORM_FIELDS:
         raise FormError(f"A form can ask for {MAX_FORM_FIELDS} fields at most.")
     chosen, seen = [], set()
@@ -201,7 +201,7 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
     form.labels = {k: v.strip()[:300] for k, v in (settings.labels or {}).items() if v and v.strip()}
     existing = {ff.field_id: ff for ff in form.fields}
     form.fields = [existing.get(custom.id) or FormField(field=custom) for custom, _ in chosen_fields]
-    for position, (ff, (_, item)) in enumerate(zip(form.fields, chosen_fields)):
+    for position, (ff, (_, item)) in enumerate(zip(form.fields, chosen_fields, strict=True)):
         ff.position, ff.label, ff.required = (
             position,
             item.label if item.label != ff.field.label else "",
@@ -258,7 +258,8 @@ def field_input_name(custom: ContactField) -> str:
 
 
 def general_purposes(form: Form) -> list[Purpose]:
-    """The checkboxes shown together at the end: every offered purpose except the consents shown beside a field."""
+    """The checkboxes shown together at the end: every offered purpose except the consents shown beside a
+    field."""
     beside = {ff.field.purpose_id for ff in form.fields if ff.field.is_sensitive}
     return [p for p in offered_purposes(form) if p.id not in beside]
 

@@ -1,11 +1,11 @@
 """Mailing lists and the purposes that go with them."""
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
-from mailer.core.extensions import db
-from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.consent.models import Purpose
+from mailer.core.extensions import db
 from mailer.core.text import TextRefused, multi_line, one_line
+from mailer.subscriptions.models.lists import MailingList, Subscription
 
 TRACKING_PURPOSES = {
     "tracking:open": (
@@ -96,3 +96,14 @@ def list_counts() -> dict[int, dict[str, int]]:
 def all_lists() -> list[MailingList]:
     """Every list, by name."""
     return list(db.session.execute(select(MailingList).order_by(MailingList.name)).scalars())
+
+
+def lists_by_public_id(public_ids: list[str]) -> dict[str, MailingList]:
+    """The lists with these public ids, by public id (unknown ids are absent)."""
+    query = select(MailingList).where(MailingList.public_id.in_(public_ids))
+    return {mailing_list.public_id: mailing_list for mailing_list in db.session.execute(query).scalars()}
+
+
+def subscribers_of(list_id: int) -> Select:
+    """The ids of the contacts on a list in any state (for narrowing a contact search)."""
+    return select(Subscription.contact_id).where(Subscription.list_id == list_id)

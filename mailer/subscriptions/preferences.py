@@ -1,8 +1,9 @@
-"""The preference centre: a person's lists, consents and name, changed without a login (REQUIREMENTS F2, F3, I).
+"""The preference centre: a person's lists, consents and name, changed without a login (REQUIREMENTS F2, F3,
+I).
 
-The signed per-contact token proves the address, so joining another public list is granted directly; every change
-is one ledger event with source "preference-centre" and the notice version the person was shown. A suppressed
-address (unsubscribed from everything) comes back only through a fresh double opt-in.
+The signed per-contact token proves the address, so joining another public list is granted directly; every
+change is one ledger event with source "preference-centre" and the notice version the person was shown. A
+suppressed address (unsubscribed from everything) comes back only through a fresh double opt-in.
 """
 
 from dataclasses import dataclass, field
@@ -10,30 +11,27 @@ from dataclasses import dataclass, field
 from flask import current_app, render_template
 from sqlalchemy import or_, select
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.consent.ledger import RequestContext
 from mailer.consent.models import ConsentState, Notice, Purpose
+from mailer.consent.notices import publish_notice
+from mailer.contacts import fields as contact_fields
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.fields import ContactField
-from mailer.privacy.models.settings import DataRecipient
-from mailer.subscriptions.models.lists import MailingList, Subscription
-from mailer.core.security import TokenExpired, TokenInvalid, read_token
+from mailer.contacts.operations import AddressError, clean_name, email_hash, normalise_email
+from mailer.contacts.suppression import is_suppressed
 from mailer.core.broker import enqueue
+from mailer.core.clock import utcnow
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
+from mailer.core.security import TokenExpired, TokenInvalid, read_token
+from mailer.core.text import TextRefused
+from mailer.core.urls import preferences_url
 from mailer.delivery.outgoing import MessageKind, Outgoing, default_sender, send
 from mailer.subscriptions import throttle
-from mailer.contacts.operations import AddressError, clean_name, email_hash, normalise_email
 from mailer.subscriptions.forms import default_label
-from mailer.consent.ledger import RequestContext, record_consent
-from mailer.consent.notices import publish_notice
-from mailer.core.errors import PrivacyError
-from mailer.contacts import fields as contact_fields
-from mailer.privacy.objection import DIRECT_MARKETING_KEY, lift_marketing_objection
-from mailer.core.urls import preferences_url
-from mailer.subscriptions.signup import request_confirmation_email
-from mailer.contacts.suppression import is_suppressed
-from mailer.tracking.events import tracking_retention_days
+from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.subscriptions.operations import Basis, Door, Outcome, request_confirmation_email, subscribe
 from mailer.subscriptions.unsubscribe import unsubscribe_everything, withdraw_list, withdraw_purpose
-from mailer.core.text import TextRefused
 
 NOTICE_KEY = "preference-centre"
 SOURCE = "preference-centre"
@@ -160,7 +158,8 @@ def _purpose_choices(states: dict[int, str]) -> list[Choice]:
 
 
 def notice_content(lists: list[Choice], purposes: list[Choice]) -> dict:
-    """The words of the preference centre, stored as a versioned notice (what each choice was given against)."""
+    """The words of the preference centre, stored as a versioned notice (what each choice was given
+    against)."""
     return {
         "title": "Your email preferences",
         "intro": "Tick what you want; untick what you don't. Nothing is ticked unless you chose it.",
@@ -233,7 +232,7 @@ def save_preferences(
     for choice in choices:
         wanted = choice.value in ticked
         if wanted and not choice.checked:
-            _give(contact, choice, page.suppressed, ctx, notice, changes)
+            _give(contact, choice, ctx, notice, changes)
         elif not wanted and choice.checked:
             _withdraw(contact, choice, ctx, changes)
     if name is not None and name != (contact.name or ""):
@@ -267,37 +266,17 @@ def _save_fields(
 def _give(
     contact: Contact,
     choice: Choice,
-    suppressed: bool,
     ctx: RequestContext,
     notice: Notice,
     changes: PreferenceChanges,
 ) -> None:
     """Grant directly (the token proves the address), or request a double opt-in for a suppressed address."""
-    action = "requested" if suppressed else "granted"
-    if choice.mailing_list is not None:
-        sub = db.session.execute(
-            select(Subscription).where(
-                Subscription.contact_id == contact.id, Subscription.list_id == choice.mailing_list.id
-            )
-        ).scalar_one_or_none()
-        if sub is None:
-            sub = Subscription(contact_id=contact.id, list_id=choice.mailing_list.id, source=SOURCE)
-            db.session.add(sub)
-        now = utcnow()
-        sub.status, sub.requested_at, sub.unsubscribed_at = (
-            ("pending" if suppressed else "confirmed"),
-            now,
-            None,
-        )
-        sub.confirmed_at = None if suppressed else now
-    if choice.status == "objected" and not suppressed and choice.purpose.key == DIRECT_MARKETING_KEY:
-        # Ticking "Direct marketing" again is the person's fresh explicit action: the ledger says it lifts the
-        # objection, exactly as the page's "I want your marketing emails again" button does.
-        lift_marketing_objection(contact, ctx, "preference-centre", notice=notice)
-    else:
-        details = {"via": SOURCE, **({"lifts": "objection"} if choice.status == "objected" else {})}
-        record_consent(contact, choice.purpose, action, ctx, notice=notice, details=details)
-    (changes.requested if suppressed else changes.granted).append(choice.purpose.name)
+    door = Door(ctx, SOURCE, Basis.VERIFIED, notice, {"via": SOURCE})
+    outcome = subscribe(contact, [choice.purpose], door).outcomes[0][1]
+    if outcome == Outcome.REQUESTED:
+        changes.requested.append(choice.purpose.name)
+    elif outcome == Outcome.GRANTED:
+        changes.granted.append(choice.purpose.name)
 
 
 def _withdraw(contact: Contact, choice: Choice, ctx: RequestContext, changes: PreferenceChanges) -> None:
@@ -312,7 +291,8 @@ def _withdraw(contact: Contact, choice: Choice, ctx: RequestContext, changes: Pr
 
 
 def unsubscribe_all(contact: Contact, ctx: RequestContext) -> bool:
-    """Leave every list, withdraw every consent and suppress the address (one button, works while restricted)."""
+    """Leave every list, withdraw every consent and suppress the address (one button, works while
+    restricted)."""
     changed = unsubscribe_everything(contact, ctx, {"via": SOURCE})
     db.session.commit()
     return changed
@@ -323,29 +303,10 @@ def privacy_links(token: str) -> list[tuple[str, str]]:
     return [(f"/p/{token}/privacy/{kind}", label) for kind, label in PRIVACY_ACTIONS]
 
 
-def held_data(contact: Contact) -> dict:
-    """Plain-language "what we hold and why": the facts the page needs, taken from config and the data."""
-    config = current_app.config
-    return {
-        "email": contact.email,
-        "name": contact.name,
-        "since": contact.created_at,
-        "tracking_days": tracking_retention_days(),
-        "recipients": db.session.execute(
-            select(DataRecipient).where(DataRecipient.active.is_(True)).order_by(DataRecipient.name)
-        )
-        .scalars()
-        .all(),
-        "unconfirmed_days": config["UNCONFIRMED_RETENTION_DAYS"],
-        "privacy_url": config["PRIVACY_NOTICE_URL"] or "/privacy",
-        "organisation": config["MAILER_ORGANISATION"],
-        "postal_address": config["MAILER_POSTAL_ADDRESS"],
-    }
-
-
 def request_link(raw_email: str) -> None:
-    """Check the address and queue the lookup: a worker emails a fresh link if the address is known, so neither
-    the answer nor its time says whether it is (no enumeration). Only its keyed hash goes through the broker."""
+    """Check the address and queue the lookup: a worker emails a fresh link if the address is known, so
+    neither the answer nor its time says whether it is (no enumeration). Only its keyed hash goes through the
+    broker."""
     try:
         email = normalise_email(raw_email)
     except AddressError as exc:
@@ -354,7 +315,8 @@ def request_link(raw_email: str) -> None:
 
 
 def send_link_for_hash(address_hash: str) -> None:
-    """Queue a fresh preference-centre link if this address (by its keyed hash) is a contact, within its cap."""
+    """Queue a fresh preference-centre link if this address (by its keyed hash) is a contact, within its
+    cap."""
     contact = db.session.execute(
         select(Contact).where(Contact.email_hash == address_hash)
     ).scalar_one_or_none()
@@ -369,7 +331,8 @@ def send_link_for_hash(address_hash: str) -> None:
 
 
 def send_link_email(contact_id: int) -> str | None:
-    """Send the preference-centre link by email (transactional: no one-click headers); returns its Message-ID."""
+    """Send the preference-centre link by email (transactional: no one-click headers); returns its
+    Message-ID."""
     contact = db.session.get(Contact, contact_id)
     if contact is None or contact.status == "erased" or not contact.email:
         return None

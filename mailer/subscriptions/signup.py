@@ -1,4 +1,4 @@
-"""Double opt-in: sign-up from a form, the confirmation email, confirmation (REQUIREMENTS G, J)."""
+"""Double opt-in: sign-up from a form, confirmation by the emailed link, fresh links (REQUIREMENTS G, J)."""
 
 import time
 from dataclasses import dataclass, field
@@ -6,31 +6,24 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import select
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.consent.ledger import RequestContext, record_consent
 from mailer.consent.models import ConsentState, Purpose
+from mailer.contacts import fields as field_service
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.fields import ContactField
+from mailer.contacts.operations import AddressError, clean_name, email_hash, normalise_email, touch
+from mailer.contacts.suppression import lift_suppression
+from mailer.core.broker import enqueue
+from mailer.core.clock import utcnow
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
+from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.core.text import TextRefused
+from mailer.subscriptions import hooks
+from mailer.subscriptions.forms import asked_fields, field_input_name, offered_purposes
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import Subscription
-from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.core.broker import enqueue
-from mailer.subscriptions import throttle
-from mailer.contacts.operations import (
-    AddressError,
-    clean_name,
-    email_hash,
-    get_or_create_contact,
-    normalise_email,
-    touch,
-)
-from mailer.subscriptions.forms import asked_fields, field_input_name, offered_purposes
-from mailer.consent.ledger import RequestContext, consent_status, record_consent
-from mailer.core.errors import PrivacyError
-from mailer.contacts import fields as field_service
-from mailer.privacy.objection import lift_marketing_objection
-from mailer.contacts.suppression import is_suppressed, lift_suppression
-from mailer.core.text import TextRefused
+from mailer.subscriptions.operations import Door, request_confirmation_email, sign_up
 
 
 class SignupError(ValueError):
@@ -60,7 +53,8 @@ def form_started_token() -> str:
 
 
 def screen_submission(inp: SignupInput) -> str:
-    """Bot signals: 'bot' (honeypot filled), 'too_fast' / 'no_timer' (fill time unknown or too short), or 'ok'."""
+    """Bot signals: 'bot' (honeypot filled), 'too_fast' / 'no_timer' (fill time unknown or too short), or
+    'ok'."""
     if inp.honeypot.strip():
         return "bot"
     try:
@@ -114,7 +108,8 @@ def _field_values(form: Form, inp: SignupInput, chosen: list[Purpose]) -> list[t
 def validate_signup(
     form: Form, inp: SignupInput
 ) -> tuple[str, str, list[Purpose], list[tuple[ContactField, str]]]:
-    """Check a submission completely before anything is written; return address, name, purposes, field values."""
+    """Check a submission completely before anything is written; return address, name, purposes, field
+    values."""
     try:
         email = normalise_email(inp.email)
     except AddressError as exc:
@@ -135,74 +130,12 @@ def validate_signup(
     return email, name, [p for p in chosen if p.id not in unused], values
 
 
-def subscribe(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
-    """Record a sign-up as pending and ask for confirmation. Says nothing about whether the address was known."""
+def submit_form(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
+    """Sign a person up from a form (checked again here): pending until confirmed; silent about the
+    address."""
     email, name, chosen, values = validate_signup(form, inp)
-    contact, _ = get_or_create_contact(email, source=ctx.source, name=name or None)
-    if contact.status != "active":
-        db.session.rollback()
-        return  # restricted contacts are not processed (Art. 18); the answer stays the same
-    if name and not contact.name:
-        contact.name = name
-    pending = False
-    suppressed = is_suppressed(
-        contact.email_hash
-    )  # J4: even a confirmed list needs a fresh opt-in to come back
-    for purpose in chosen:
-        if purpose.kind == "list":
-            needs_confirmation = request_subscription(contact, purpose.list_id, "form", reconfirm=suppressed)
-        else:
-            needs_confirmation = consent_status(contact, purpose) != "granted"
-        if needs_confirmation:
-            record_consent(
-                contact, purpose, "requested", ctx, notice=form.notice, details={"form": form.slug}
-            )
-            pending = True
-    _store_field_values(contact, values)
-    db.session.commit()
-    if pending:
-        request_confirmation_email(contact)
-
-
-def _store_field_values(contact: Contact, values: list[tuple[ContactField, str]]) -> None:
-    """Keep what the form collected: it fills empty fields, but an address not yet proven by double opt-in cannot
-    overwrite what a confirmed subscriber has stored (anyone can type someone else's address into a form)."""
-    confirmed = any(sub.status == "confirmed" for sub in contact.subscriptions)
-    for custom, value in values:
-        if confirmed and field_service.has_value(contact, custom):
-            continue
-        field_service.set_value(contact, custom, value, consent_pending_ok=True)
-
-
-def request_subscription(contact: Contact, list_id: int, source: str, reconfirm: bool = False) -> bool:
-    """Create or reopen a pending subscription; False when it is already confirmed (unless asked to reconfirm).
-
-    The one rule for every door that asks for double opt-in (forms, API): a confirmed subscriber is not asked
-    again, except after suppression (J4).
-    """
-    sub = db.session.execute(
-        select(Subscription).where(Subscription.contact_id == contact.id, Subscription.list_id == list_id)
-    ).scalar_one_or_none()
-    if sub is not None and sub.status == "confirmed" and not reconfirm:
-        return False
-    if sub is None:
-        sub = Subscription(contact_id=contact.id, list_id=list_id, source=source)
-        db.session.add(sub)
-    sub.status, sub.requested_at, sub.unsubscribed_at = "pending", utcnow(), None
-    return True
-
-
-def request_confirmation_email(contact: Contact) -> bool:
-    """Queue (after the caller's commit) a confirmation email unless this address or its domain hit their caps (list-bombing defence)."""
-    domain = (contact.email or "").rpartition("@")[2]
-    config = current_app.config
-    if not throttle.allow_all(
-        (config["CONFIRM_EMAIL_PER_ADDRESS"], ("confirm-address", contact.email_hash or "")),
-        (config["CONFIRM_EMAIL_PER_DOMAIN"], ("confirm-domain", domain)),
-    ):
-        return False
-    enqueue("send_confirmation_email", contact.id)
-    return True
+    door = Door(ctx, "form", notice=form.notice, details={"form": form.slug})
+    sign_up(email, name, chosen, door, values)
 
 
 def pending_subscriptions(contact: Contact) -> list[Subscription]:
@@ -275,10 +208,8 @@ def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
         sub.status, sub.confirmed_at = "confirmed", now
     for purpose in purposes:
         record_consent(contact, purpose, "confirmed", ctx)
-    if (
-        subs
-    ):  # subscribing again and confirming by email is the person's own fresh request for marketing (Art. 21)
-        lift_marketing_objection(contact, ctx, "double-opt-in")
+    if subs:  # subscribing again and confirming by email is the person's own fresh request for marketing
+        hooks.marketing_requested(contact, ctx, "double-opt-in")
     lift_suppression(contact.email_hash)
     touch(contact)
     db.session.commit()
@@ -311,7 +242,8 @@ def resend_for_address(raw_email: str) -> None:
 
 
 def resend_for_hash(address_hash: str) -> None:
-    """Send a fresh confirmation email if this address (by its keyed hash) has pending sign-ups; else nothing."""
+    """Send a fresh confirmation email if this address (by its keyed hash) has pending sign-ups; else
+    nothing."""
     contact = db.session.execute(
         select(Contact).where(Contact.email_hash == address_hash)
     ).scalar_one_or_none()

@@ -1,9 +1,10 @@
-"""dramatiq actors of the subscriptions domain: ids in, one operation call (they re-read state from the database)."""
+"""dramatiq actors of the subscriptions domain: ids in, one operation call (they re-read state from the
+database)."""
 
 from mailer.core.broker import actor
 from mailer.subscriptions import confirmation as transactional
 from mailer.subscriptions import expiry as retention
-from mailer.subscriptions import preferences, signup
+from mailer.subscriptions import imports, preferences, signup
 
 
 @actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
@@ -34,3 +35,9 @@ def send_preferences_link(contact_id: int) -> None:
 def preferences_link_for_address(address_hash: str) -> None:
     """A public request for a preference link, looked up here so the web answer's time says nothing."""
     preferences.send_link_for_hash(address_hash)
+
+
+@actor(queue_name="imports", max_retries=3, time_limit=6 * 3600 * 1000)
+def run_contact_import(import_id: int) -> None:
+    """Process an uploaded CSV of contacts (claimed once; never run twice)."""
+    imports.run_import(import_id)

@@ -357,7 +357,7 @@ def test_a_domain_cap_refusal_does_not_use_up_the_addresss_own_daily_email(
     worker.drain()
     with app.app_context():
         from mailer.contacts.operations import find_contact_by_email
-        from mailer.subscriptions.signup import request_confirmation_email
+        from mailer.subscriptions.operations import request_confirmation_email
 
         from limits import parse
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from mailer.audit.models import AuditEvent
 from mailer.consent.models import ConsentEvent
 from mailer.contacts import fields as field_service
-from mailer.contacts.imports import ImportRequest, create_import, run_import
+from mailer.subscriptions.imports import ImportRequest, create_import, run_import
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.fields import ContactFieldValue, ContactKey
 from mailer.contacts.models.suppression import Suppression

@@ -17,7 +17,7 @@ from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice, publish_no
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.operations import get_or_create_contact
 from mailer.core.extensions import db
-from mailer.privacy.anonymise import anonymise_contact
+from mailer.privacy.erasure import anonymise_contact
 from mailer.subscriptions.lists import create_list
 from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.subscriptions.unsubscribe import ListJob, leave_lists, leave_lists_pg, withdraw_list

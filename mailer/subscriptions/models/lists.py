@@ -1,5 +1,6 @@
 """Mailing lists and the subscriptions of contacts to them."""
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
@@ -9,7 +10,16 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.ids import new_public_id
 
-SUBSCRIPTION_STATUSES = ("pending", "confirmed", "unsubscribed")
+
+class SubscriptionStatus(enum.StrEnum):
+    """A contact on a list: pending until double opt-in, then confirmed, later perhaps unsubscribed."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+SUBSCRIPTION_STATUSES = tuple(SubscriptionStatus)
 
 
 class MailingList(db.Model):
@@ -37,7 +47,7 @@ class Subscription(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=SubscriptionStatus.PENDING, index=True)
     source: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)

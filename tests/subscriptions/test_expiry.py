@@ -1,17 +1,18 @@
-"""Storage limitation: sign-ups never confirmed are purged after UNCONFIRMED_RETENTION_DAYS; the rest is untouched."""
+"""Storage limitation: sign-ups never confirmed are purged after UNCONFIRMED_RETENTION_DAYS; the rest is
+untouched."""
 
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent, ConsentState
 from mailer.contacts.models.contact import Contact
-from mailer.subscriptions.models.lists import Subscription
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
 from mailer.subscriptions.forms import FormSettings, save_form
 from mailer.subscriptions.lists import create_list
+from mailer.subscriptions.models.lists import Subscription
 from mailer.subscriptions.signup import confirmation_token
 from tests.conftest import sql
 from tests.support.http import consent_values
@@ -31,7 +32,8 @@ def _age(email: str, days: int, list_id: int | None = None) -> None:
     )
     purpose_filter = " AND purpose_id = (SELECT id FROM purposes WHERE list_id = :list_id)" if list_id else ""
     sql(
-        f"UPDATE consent_states SET updated_at = :when WHERE contact_id = :id AND status = 'pending'{purpose_filter}",
+        "UPDATE consent_states SET updated_at = :when WHERE contact_id = :id AND status = 'pending'"
+        + purpose_filter,
         when=when,
         id=contact_id,
         list_id=list_id,

@@ -1,13 +1,14 @@
-"""Versioned, immutable notices: editing a form's wording publishes a new version; old proof keeps the old words."""
+"""Versioned, immutable notices: editing a form's wording publishes a new version; old proof keeps the old
+words."""
 
 import re
 
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent, Notice
 from mailer.consent.notices import notice_versions
+from mailer.core.extensions import db
 from tests.support.html_forms import submit_form
 from tests.support.signup import contact_by_email, page, sign_up
 

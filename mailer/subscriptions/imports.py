@@ -10,14 +10,12 @@ import io
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.consent.ledger import RequestContext
+from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.imports import ContactImport
-from mailer.subscriptions.models.lists import MailingList, Subscription
-from mailer.core.broker import enqueue_after_commit
 from mailer.contacts.operations import (
     MAX_NAME_LENGTH,
     AddressError,
@@ -26,10 +24,13 @@ from mailer.contacts.operations import (
     get_or_create_contact,
     normalise_email,
 )
-from mailer.consent.ledger import RequestContext, consent_status, record_consent
-from mailer.subscriptions.signup import request_confirmation_email
 from mailer.contacts.suppression import is_suppressed
+from mailer.core.broker import enqueue_after_commit
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
 from mailer.core.text import TextRefused
+from mailer.subscriptions.models.lists import MailingList
+from mailer.subscriptions.operations import Basis, Door, Outcome, request_confirmation_email, subscribe
 
 MAX_ROWS = 1_000_000
 CHUNK_ROWS = 500
@@ -40,11 +41,19 @@ ROW_ERRORS = {
     "invalid_name": "the name contains control characters (such as NUL or ESC)",
     "refused": "the database refused this row",
 }
+# What subscribe() did for a row, as the import's page counts it.
+IMPORT_OUTCOMES = {
+    Outcome.GRANTED: "added",
+    Outcome.REQUESTED: "invited",
+    Outcome.ALREADY: "already_subscribed",
+    Outcome.ASKED: "already_pending",
+    Outcome.OPTED_OUT: "unsubscribed",
+}
 EMAIL_COLUMNS = ("email", "e-mail", "email address", "mail")
 NAME_COLUMNS = ("name", "full name")
 
 
-class ImportRefused(ValueError):
+class ImportRefusedError(ValueError):
     """The file or the settings cannot be used; the message says why."""
 
 
@@ -65,7 +74,7 @@ def _decode(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ImportRefused("The file is not text (UTF-8 or Windows-1252 CSV expected).")
+    raise ImportRefusedError("The file is not text (UTF-8 or Windows-1252 CSV expected).")
 
 
 def _reader(text: str) -> csv.DictReader:
@@ -74,7 +83,7 @@ def _reader(text: str) -> csv.DictReader:
     delimiter = max((",", ";", "\t"), key=header.count)
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     if reader.fieldnames is None:
-        raise ImportRefused("The file is empty.")
+        raise ImportRefusedError("The file is empty.")
     reader.fieldnames = [(name or "").strip().lower() for name in reader.fieldnames]
     return reader
 
@@ -84,36 +93,37 @@ def _column(fieldnames: list[str], choices: tuple[str, ...]) -> str | None:
 
 
 def create_import(req: ImportRequest, staff_id: int | None, queue: bool = True) -> ContactImport:
-    """Check the upload completely, store it and (unless queue=False) queue it for the worker; the caller commits."""
+    """Check the upload completely, store it and (unless queue=False) queue it for the worker; the caller
+    commits."""
     if req.mailing_list is None:
-        raise ImportRefused("Choose the list to import into.")
+        raise ImportRefusedError("Choose the list to import into.")
     if req.mode not in ("double_opt_in", "has_consent"):
-        raise ImportRefused("Choose how these people gave their consent.")
+        raise ImportRefusedError("Choose how these people gave their consent.")
     statement = (req.consent_statement or "").strip()
     if req.mode == "has_consent" and len(statement) < 20:
-        raise ImportRefused(
+        raise ImportRefusedError(
             "Describe where and how these people consented (at least 20 characters): it is "
             "recorded as proof for each of them."
         )
     if not req.data:
-        raise ImportRefused("Choose a CSV file to upload.")
+        raise ImportRefusedError("Choose a CSV file to upload.")
     max_mb = current_app.config["IMPORT_MAX_MB"]
     if len(req.data) > max_mb * 1024 * 1024:
-        raise ImportRefused(
+        raise ImportRefusedError(
             f"The file is larger than {max_mb} MB. Split it into smaller files and upload each."
         )
     text = _decode(req.data)
     try:
         reader = _reader(text)
         if _column(reader.fieldnames, EMAIL_COLUMNS) is None:
-            raise ImportRefused("The first line must name the columns, and one must be “email”.")
+            raise ImportRefusedError("The first line must name the columns, and one must be “email”.")
         total = sum(1 for _ in reader)
     except csv.Error as exc:
-        raise ImportRefused(f"The file is not valid CSV: {exc}.") from None
+        raise ImportRefusedError(f"The file is not valid CSV: {exc}.") from None
     if total == 0:
-        raise ImportRefused("The file has a header line but no contacts.")
+        raise ImportRefusedError("The file has a header line but no contacts.")
     if total > MAX_ROWS:
-        raise ImportRefused(f"The file has more than {MAX_ROWS:,} rows; split it into parts.")
+        raise ImportRefusedError(f"The file has more than {MAX_ROWS:,} rows; split it into parts.")
     job = ContactImport(
         list_id=req.mailing_list.id,
         filename=(req.filename or "upload.csv")[:255],
@@ -166,31 +176,12 @@ def _import_row(
         return contact.status, None  # restricted / erased are never touched by an import
     if name and not contact.name:
         contact.name = name
-    purpose = mailing_list.purpose
-    sub = db.session.execute(
-        select(Subscription).where(
-            Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id
-        )
-    ).scalar_one_or_none()
-    if sub is not None and sub.status == "confirmed" and consent_status(contact, purpose) == "granted":
-        return "already_subscribed", None
-    if sub is not None and sub.status == "unsubscribed":
-        return "unsubscribed", None  # they said no to this list: an import must not override it
-    if sub is not None and sub.status == "pending" and job.mode == "double_opt_in":
-        return "already_pending", None  # already asked (a duplicate row, or an earlier sign-up)
-    if sub is None:
-        sub = Subscription(contact_id=contact.id, list_id=mailing_list.id, source=ctx.source)
-        db.session.add(sub)
     details = {"import": job.public_id, "file": job.filename}
-    if job.mode == "has_consent":
-        sub.status, sub.confirmed_at = "confirmed", utcnow()
-        record_consent(
-            contact, purpose, "granted", ctx, details={**details, "statement": job.consent_statement}
-        )
-        return "added", contact.id
-    sub.status, sub.requested_at = "pending", utcnow()
-    record_consent(contact, purpose, "requested", ctx, details=details)
-    return "invited", contact.id
+    if job.mode == Basis.PRIOR_CONSENT:
+        details["statement"] = job.consent_statement
+    door = Door(ctx, ctx.source, Basis(job.mode), details=details, by_person=False)
+    outcome = subscribe(contact, [mailing_list.purpose], door).outcomes[0][1]
+    return IMPORT_OUTCOMES[outcome], contact.id
 
 
 def _import_row_alone(
@@ -264,8 +255,6 @@ def run_import(import_id: int) -> None:
 
 def _send_invites(contact_ids: list[int]) -> None:
     """Double opt-in emails for invited contacts (subject to the usual per-address caps)."""
-    from mailer.contacts.models.contact import Contact
-
     for contact_id in contact_ids:
         contact = db.session.get(Contact, contact_id)
         if contact is not None:
