@@ -11,6 +11,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from email.headerregistry import Address
+from functools import partial
 
 from flask import current_app
 from markupsafe import escape
@@ -32,7 +33,6 @@ from mailer.delivery.dkim import signer_for_domain
 from mailer.delivery.outgoing import MessageKind, hand_over, parse_sender, sign
 from mailer.delivery.skeleton import LEADING_DOT, MessageSkeleton
 from mailer.subscriptions.models.lists import MailingList
-from mailer.tracking.events import anonymous_click_path
 
 _LINK_SLOT = re.compile(r"\{\{ _links\[(\d+)\] \}\}")
 _PIXEL_SLOT = "{{ _pixel }}"
@@ -75,15 +75,13 @@ class Composer:
         self.marker = f"zq{secrets.token_hex(6)}s"
         self.compiled = self._with_markers(compiled)
         self.links = CampaignLinks(campaign.public_id, compiled.links)
-        # What an untracked recipient's slots hold: the links themselves, HTML-escaped as Jinja would, no pixel.
+        # An untracked recipient's slots hold the links themselves, HTML-escaped as Jinja would, and no pixel.
         self.plain_slots = {str(link_id): str(escape(url)) for link_id, url in compiled.links.items()}
         if self.track_clicks and config["TRACKING_ANONYMOUS_COUNTS"]:
-            # Opt-in setting: recipient-free redirects, the same URL for everyone, counted as per-link totals only.
+            # Opt-in setting: recipient-free redirects, one URL for everyone, counted as per-link totals only.
             self.plain_slots.update(
                 {
-                    str(link_id): str(
-                        escape(self.links.base + anonymous_click_path(campaign.public_id, link_id))
-                    )
+                    str(link_id): str(escape(self.links.anonymous_click_url(link_id)))
                     for link_id in compiled.links
                 }
             )
@@ -91,21 +89,22 @@ class Composer:
         # A click URL is a prefix per recipient plus a link part per link, both in the token alphabet (nothing
         # for HTML to escape); only the prefix's base URL might need escaping, so the prefix alone is escaped.
         self.click_slots = [(str(link_id), part) for link_id, part in self.links.link_parts.items()]
-        skeleton_args = dict(
+        skeleton = partial(
+            MessageSkeleton,
             from_name=sender.display_name,
             from_email=sender.addr_spec,
             reply_to=campaign.reply_to or "",
             feedback_id=f"{campaign.public_id[:16]}:{campaign.category}:{feedback}" if feedback else "",
             test=test,
         )
-        self.skeleton = MessageSkeleton(**skeleton_args)
-        # A test to an address that is no contact: no one-click header, whose POST could act on nobody (RFC 8058).
-        self.skeleton_without_one_click = MessageSkeleton(**skeleton_args, one_click=False) if test else None
+        self.skeleton = skeleton()
+        # A test to an address that is no contact: no one-click header, whose POST could act on nobody.
+        self.skeleton_without_one_click = skeleton(one_click=False) if test else None
         self.signer = signer_for_domain(sender.domain)
         self.bounce_base = bounces.bounce_base()
         self.base = base_context(campaign)
         self.test = test
-        self.list_public_ids = dict(
+        self.list_public_ids: dict[int | None, str] = dict(
             db.session.execute(
                 select(MailingList.id, MailingList.public_id).where(
                     MailingList.id.in_([m.id for m in campaign.lists])
@@ -149,7 +148,7 @@ class Composer:
         track_clicks: bool = False,
         one_click: bool = True,
     ) -> Built:
-        """Render, assemble and sign one recipient's message (one_click=False only for a test to a non-contact)."""
+        """Render, assemble and sign one recipient's message (one_click=False: a test to a non-contact)."""
         links = self.links
         unsubscribe = links.unsubscribe_url(contact_public_id, self.list_public_ids.get(list_id))
         context = dict(self.base)
@@ -175,7 +174,9 @@ class Composer:
                 )
         rendered = self.compiled.render(context)
         subject = f"[TEST] {rendered.subject}" if self.test else rendered.subject
-        skeleton = self.skeleton_without_one_click if not one_click and self.test else self.skeleton
+        skeleton = self.skeleton
+        if not one_click and self.skeleton_without_one_click is not None:  # only a test builds one
+            skeleton = self.skeleton_without_one_click
         message_id = skeleton.message_id(f"{delivery_id}" if delivery_id else "test")
         raw, flags = skeleton.assemble(
             to_email=email,
@@ -225,7 +226,7 @@ def composer_for(campaign: Campaign) -> Composer:
 
 
 def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
-    """Build each test message exactly as a real one (DKIM, transport), marked as a test; returns how many went."""
+    """Build each test message as a real one (DKIM, transport), marked as a test; returns how many went."""
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         return 0
@@ -235,19 +236,24 @@ def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
     for address in addresses:
         contact = find_contact_by_email(address)
         if contact is not None and contact.status == "active":
-            who = {
-                "contact_public_id": contact.public_id,
-                "name": contact.name,
-                "attributes": contact.attributes,
-            }
+            built = composer.build(
+                delivery_id=None,
+                list_id=list_id,
+                email=address,
+                contact_public_id=contact.public_id,
+                name=contact.name,
+                attributes=contact.attributes,
+            )
         else:  # no contact whose one-click unsubscribe could act: the message carries no such header
-            who = {
-                "contact_public_id": "test",
-                "name": SAMPLE_CONTACT["name"],
-                "attributes": {},
-                "one_click": False,
-            }
-        built = composer.build(delivery_id=None, list_id=list_id, email=address, **who)
+            built = composer.build(
+                delivery_id=None,
+                list_id=list_id,
+                email=address,
+                contact_public_id="test",
+                name=str(SAMPLE_CONTACT["name"]),
+                attributes={},
+                one_click=False,
+            )
         hand_over(
             built.envelope_from,
             address,

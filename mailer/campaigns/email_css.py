@@ -1,15 +1,15 @@
 """CSS of marketers' emails: inlined with premailer, and never a fetch of anything the CSS names.
 
-premailer's allow_network=False only skips <link> stylesheets; cssutils, which parses every <style> block, fetches
-`@import url(…)` itself (http, https and file://, without a timeout). So every parse here gets a fetcher that
-refuses all URLs, @import rules are dropped from the output, and saving a layout or body that uses @import or a
-<link> stylesheet is refused with a message saying why.
+premailer's allow_network=False only skips <link> stylesheets; cssutils, which parses every <style> block,
+fetches `@import url(…)` itself (http, https and file://, without a timeout). So every parse here gets a
+fetcher that refuses all URLs, @import rules are dropped from the output, and saving a layout or body that
+uses @import or a <link> stylesheet is refused with a message saying why.
 """
 
 import logging
 import re
 
-import cssutils
+import cssutils  # type: ignore[import-untyped]  # cssutils ships no type information
 from premailer import Premailer
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def refuse_fetch(url: str) -> None:
 
 
 class _NoFetchPremailer(Premailer):
-    """premailer whose every cssutils parse uses the refusing fetcher (its own cache would use cssutils' default)."""
+    """premailer whose every cssutils parse uses the refusing fetcher (its own cache would not)."""
 
     def _parse_css_string(self, css_body, validate=True):
         return cssutils.CSSParser(fetcher=refuse_fetch, validate=validate).parseString(css_body)

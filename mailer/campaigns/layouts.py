@@ -8,9 +8,9 @@ import os
 
 from sqlalchemy import func, select
 
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign, Layout
 from mailer.campaigns import rendering
+from mailer.campaigns.models import Campaign, Layout
+from mailer.core.extensions import db
 
 LAYOUT_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "templates", "layouts"
@@ -82,7 +82,7 @@ def usage_counts() -> dict[int, int]:
         .where(Campaign.layout_id.is_not(None))
         .group_by(Campaign.layout_id)
     )
-    return dict(db.session.execute(query).all())
+    return {layout_id: count for layout_id, count in db.session.execute(query) if layout_id is not None}
 
 
 def check_layout(name: str, html: str) -> tuple[str, str, list[str]]:

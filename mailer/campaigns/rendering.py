@@ -1,9 +1,9 @@
-"""Campaign rendering: marketer layouts and bodies in Jinja's sandbox, compiled and CSS-inlined once per campaign.
+"""Campaign rendering: marketer layouts and bodies in Jinja's sandbox, compiled and CSS-inlined per campaign.
 
-Compiling protects every Jinja tag behind an inert placeholder, turns Markdown into HTML, puts the body where the
-layout says `{{ content }}`, inlines the CSS (email_css: nothing is ever fetched), and turns links into
-`{{ _links[id] }}` slots. What is left is one sandboxed template per campaign that each recipient renders in
-microseconds: merge fields, footer URLs, and tracking only for those who consented.
+Compiling protects every Jinja tag behind an inert placeholder, turns Markdown into HTML, puts the body
+where the layout says `{{ content }}`, inlines the CSS (email_css: nothing is ever fetched), and turns
+links into `{{ _links[id] }}` slots. What is left is one sandboxed template per campaign that each
+recipient renders in microseconds: merge fields, footer URLs, and tracking only for those who consented.
 """
 
 import hashlib
@@ -196,7 +196,7 @@ def _text_footer() -> str:
 
 
 def compile_campaign(campaign, link_ids=None) -> CompiledCampaign:
-    """Compile a campaign once. link_ids(urls) -> {url: id} turns links into tracking slots (None: plain links)."""
+    """Compile a campaign once; link_ids(urls) -> {url: id} turns links into tracking slots (None: plain)."""
     layout = campaign.layout
     if layout is None:
         raise CampaignError("Choose a layout for this campaign.")
@@ -230,7 +230,7 @@ def compile_campaign(campaign, link_ids=None) -> CompiledCampaign:
         def slot(match):
             url = html_lib.unescape(match.group(2)).strip()
             if url in ids:
-                return match.group(1) + ph.token("{{ _links[%d] }}" % ids[url]) + match.group(3)
+                return match.group(1) + ph.token(f"{{{{ _links[{ids[url]}] }}}}") + match.group(3)
             return match.group(0)
 
         inlined = _HREF.sub(slot, inlined)
@@ -269,7 +269,7 @@ def render_campaign(campaign, contact=None) -> Rendered:
     )
     try:
         return compiled.render(context)
-    except Exception as exc:  # noqa: BLE001 - whatever a marketer's template does wrong is theirs to fix, never a 500
+    except Exception as exc:  # whatever a marketer's template does wrong is theirs to fix, never a 500
         raise CampaignError(failure_message(exc)) from None
 
 
@@ -305,8 +305,8 @@ def validate_layout(html: str) -> list[str]:
     )
     try:
         rendered = _COMMENT.sub("", template_limits.render(template, context))
-    except Exception as exc:  # noqa: BLE001 - any failure of a marketer's template is reported, not raised
-        return problems + [failure_message(exc, "The layout can't be rendered")]
+    except Exception as exc:  # any failure of a marketer's template is reported, not raised
+        return [*problems, failure_message(exc, "The layout can't be rendered")]
     for part, label in FOOTER_PARTS.items():
         if sentinels[part] not in rendered:
             problems.append(f"The layout must contain the {label}: add {{{{ {part} }}}} to the footer.")

@@ -1,8 +1,9 @@
 """The Jinja sandbox every marketer template is compiled in, bounded by template_limits' per-render Budget.
 
-Counting instead of tracing: the compiled code iterates every `for` through `bounded_iter`, writes macro and block
-output into a size-checked buffer, and routes `~` through `bounded_concat`; calls, filters and the `* + % **`
-operators are checked before they run (widths, repeat counts, replacements) and after (the size of the result).
+Counting instead of tracing: the compiled code iterates every `for` through `bounded_iter`, writes macro
+and block output into a size-checked buffer, and routes `~` through `bounded_concat`; calls, filters and
+the `* + % **` operators are checked before they run (widths, repeat counts, replacements) and after (the
+size of the result).
 """
 
 import functools
@@ -28,7 +29,7 @@ _WIDTH_FILTERS = frozenset({"center", "indent", "batch", "slice", "tojson", "wor
 
 
 class _BoundedBuffer(list):
-    """The output buffer of macros, call/filter blocks and `{% set %}` blocks: every piece is counted as work."""
+    """The output buffer of macros, call/filter blocks and `{% set %}` blocks: each piece counts as work."""
 
     def append(self, item):
         limits = current()
@@ -46,7 +47,7 @@ class _BoundedBuffer(list):
 class _BoundedCodeGenerator(CodeGenerator):
     """Jinja's code generator with the three hooks above; everything else is compiled as usual."""
 
-    def visit_For(self, node, frame):
+    def visit_For(self, node, frame):  # noqa: N802 - Jinja dispatches visit_<NodeClass>
         node.iter = nodes.Call(
             nodes.EnvironmentAttribute("bounded_iter"), [node.iter], [], None, None, lineno=node.lineno
         )
@@ -56,7 +57,7 @@ class _BoundedCodeGenerator(CodeGenerator):
         frame.buffer = self.temporary_identifier()
         self.writeline(f"{frame.buffer} = environment.bounded_buffer()")
 
-    def visit_Concat(self, node, frame):
+    def visit_Concat(self, node, frame):  # noqa: N802 - Jinja dispatches visit_<NodeClass>
         self.write("environment.bounded_concat(")
         super().visit_Concat(node, frame)
         self.write(")")
@@ -67,7 +68,7 @@ def _size(value) -> int | None:
 
 
 def _check_format(text, args=(), kwargs=None) -> None:
-    """Refuse format strings whose widths or precisions exceed the output limit (nested ones: in the arguments)."""
+    """Refuse format strings whose widths or precisions exceed the output limit (nested ones too)."""
     if not isinstance(text, str):
         return
     numbers = [n for match in _PERCENT_SPEC.finditer(text) for n in match.groups() if n]
@@ -181,11 +182,15 @@ class BoundedSandbox(SandboxedEnvironment):
                     limits.check_size(len(seq) * max(times, 0))
         elif operator == "%":
             _check_format(left, right if isinstance(right, tuple) else (right,))
-        elif operator == "**" and isinstance(left, (int, float)) and isinstance(right, (int, float)):
-            if abs(left) > 1 and right > 0 and right * math.log2(abs(left)) > 4096:
-                raise TemplateLimitError(
-                    "The template computes a number too large to show (a huge `**` power)."
-                )
+        elif (
+            operator == "**"
+            and isinstance(left, (int, float))
+            and isinstance(right, (int, float))
+            and abs(left) > 1
+            and right > 0
+            and right * math.log2(abs(left)) > 4096
+        ):
+            raise TemplateLimitError("The template computes a number too large to show (a huge `**` power).")
         result = super().call_binop(context, operator, left, right)
         if (size := _size(result)) is not None:
             limits.check_size(size)

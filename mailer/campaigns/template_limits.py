@@ -1,9 +1,9 @@
 """Limits of one render of a marketer's template: a deadline, an output size and a call depth, in any thread.
 
 Jinja's sandbox stops unsafe attribute access but not work: nested loops of 10¹⁰ steps, `'a' * 30000000`, a
-doubling `~` in a loop or a macro calling itself. template_sandbox.BoundedSandbox checks its work against the
-Budget here, which holds per render (`with budget(): …`, a context variable, so threads never share one); over a
-limit the render stops with a TemplateLimitError whose message is written for the marketer.
+doubling `~` in a loop or a macro calling itself. template_sandbox.BoundedSandbox checks its work against
+the Budget here, which holds per render (`with budget(): …`, a context variable, so threads never share
+one); over a limit the render stops with a TemplateLimitError whose message is written for the marketer.
 """
 
 import math
@@ -29,7 +29,10 @@ def failure_message(exc: Exception, prefix: str = "The email can't be rendered")
     if isinstance(exc, TemplateLimitError):
         return str(exc)
     if isinstance(exc, RecursionError):
-        return "The template is nested too deeply to render; does a macro or a recursive loop call itself without end?"
+        return (
+            "The template is nested too deeply to render; does a macro or a recursive loop call itself "
+            "without end?"
+        )
     if isinstance(exc, MemoryError):
         return "The template needs more memory than rendering an email may use."
     if isinstance(exc, OverflowError):
@@ -96,7 +99,7 @@ def _limits() -> tuple[float, int]:
 
 
 def current() -> Budget:
-    """The render's budget; outside one (Jinja folding constants at compile time) only the size limits apply."""
+    """The render's budget; outside one (Jinja folding constants when compiling) only size limits apply."""
     active = _BUDGET.get()
     if active is not None:
         return active
@@ -130,7 +133,7 @@ def render(template, context: dict) -> str:
             if size > room:
                 raise limits.too_large()
             chunks.append(chunk)
-    except Exception:  # noqa: BLE001 - as Template.render: re-raised with the template's line numbers
+    except Exception:  # as Template.render: re-raised with the template's line numbers
         template.environment.handle_exception()
     limits.output += size
     limits.check_time()

@@ -141,6 +141,10 @@ class CampaignLinks:
             link_id: self.click_keys.link_part(campaign_public_id, link_id) for link_id in link_ids
         }
 
+    def anonymous_click_url(self, link_id: int) -> str:
+        """A recipient-free redirect for one link (one URL for everyone; counted as a per-link total only)."""
+        return external_url("public.track_anonymous_click", campaign_public_id=self.campaign, link_id=link_id)
+
     def unsubscribe_url(self, contact_public_id: str, list_public_id: str | None) -> str:
         """This recipient's one-click (and footer) unsubscribe URL for the list the message is sent for."""
         token = self.unsubscribe_keys.recipient((contact_public_id, list_public_id, self.campaign))

@@ -5,12 +5,17 @@ A key is stored as a MultiFernet token (AES-128-CBC + HMAC-SHA256, authenticated
 `DkimKey.private_key_pem`, decrypted once per process and ciphertext (workers build signers per batch).
 """
 
+from datetime import datetime
 from functools import lru_cache
 
 from cryptography.fernet import InvalidToken, MultiFernet
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column
 
+from mailer.contacts.keys import master_keys
+from mailer.core.clock import utcnow
+from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 
 
@@ -19,9 +24,7 @@ class DkimKeyError(RuntimeError):
 
 
 def _keyring() -> MultiFernet:
-    from mailer.core.errors import PrivacyError
-    from mailer.contacts.keys import master_keys
-
+    """The master keys of sensitive fields (MAILER_DATA_KEYS), newest first."""
     try:
         return master_keys()
     except PrivacyError as exc:
@@ -55,10 +58,34 @@ def _open_cached(token: bytes, _keyring_id: tuple) -> str:
         ) from None
 
 
-def reseal_all() -> int:
-    """Re-encrypt every DKIM key under the newest master key (part of `flask keys reencrypt`). The caller commits."""
-    from mailer.delivery.models import DkimKey
+class DkimKey(db.Model):
+    """A private key signing one domain's mail; its public half is at <selector>._domainkey.<domain>.
 
+    The private key is stored sealed (seal_pem); `private_key_pem` reads and writes the PEM.
+    """
+
+    __tablename__ = "dkim_keys"
+    __table_args__ = (UniqueConstraint("domain", "selector", name="uq_dkim_keys_domain_selector"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253))
+    selector: Mapped[str] = mapped_column(String(63))
+    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)  # MultiFernet token of the PEM
+    active: Mapped[bool] = mapped_column(default=True)  # the newest active key of a domain signs
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def private_key_pem(self) -> str:
+        """The PEM, decrypted."""
+        return open_pem(self.private_key_encrypted)
+
+    @private_key_pem.setter
+    def private_key_pem(self, pem: str) -> None:
+        self.private_key_encrypted = seal_pem(pem)
+
+
+def reseal_all() -> int:
+    """Re-encrypt every DKIM key under the newest master key (`flask keys reencrypt`); the caller commits."""
     keys = _keyring()
     count = 0
     for key in db.session.execute(select(DkimKey).order_by(DkimKey.id)).scalars():

@@ -2,7 +2,7 @@
 
 import re
 
-import lxml.html
+import lxml.html  # type: ignore[import-untyped]  # lxml ships no type information (stubs are not pinned)
 
 _SKIP = {"head", "style", "script", "title", "noscript"}
 _BLOCK = {

@@ -1,4 +1,4 @@
-"""Deliveries (one per campaign × contact), the sending workers, DKIM keys and the local outbox."""
+"""Deliveries (one per campaign × contact), sending workers, the local outbox, DKIM keys (from dkim_keys)."""
 
 from datetime import datetime
 
@@ -8,6 +8,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.ids import new_public_id
+from mailer.delivery.dkim_keys import DkimKey
+
+__all__ = [
+    "DELIVERY_STATUSES",
+    "OPEN_DELIVERY_STATUSES",
+    "Delivery",
+    "DkimKey",
+    "OutboxMessage",
+    "SendWorker",
+]
 
 DELIVERY_STATUSES = ("queued", "sending", "sent", "skipped", "failed", "bounced", "uncertain")
 OPEN_DELIVERY_STATUSES = ("queued", "sending")  # counted in Campaign.open_deliveries
@@ -56,35 +66,6 @@ class SendWorker(db.Model):
     pid: Mapped[int]
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-
-
-class DkimKey(db.Model):
-    """A private key that signs mail of one domain; its public half is published at <selector>._domainkey.<domain>.
-
-    The private key is stored encrypted (mailer.delivery.dkim_keys); `private_key_pem` reads and writes the PEM.
-    """
-
-    __tablename__ = "dkim_keys"
-    __table_args__ = (UniqueConstraint("domain", "selector", name="uq_dkim_keys_domain_selector"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    domain: Mapped[str] = mapped_column(String(253))
-    selector: Mapped[str] = mapped_column(String(63))
-    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)  # MultiFernet token of the PEM
-    active: Mapped[bool] = mapped_column(default=True)  # the newest active key of a domain signs
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    @property
-    def private_key_pem(self) -> str:
-        from mailer.delivery.dkim_keys import open_pem
-
-        return open_pem(self.private_key_encrypted)
-
-    @private_key_pem.setter
-    def private_key_pem(self, pem: str) -> None:
-        from mailer.delivery.dkim_keys import seal_pem
-
-        self.private_key_encrypted = seal_pem(pem)
 
 
 class OutboxMessage(db.Model):

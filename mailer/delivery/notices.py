@@ -1,4 +1,4 @@
-"""The shared notice layout (a heading, paragraphs, a list, one button) used by privacy, staff and alert mail."""
+"""The shared notice layout (heading, paragraphs, a list, one button) of privacy, staff and alert mail."""
 
 from flask import current_app, render_template
 

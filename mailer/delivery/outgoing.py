@@ -37,7 +37,7 @@ class MessageKind(enum.StrEnum):
 
 
 class Category(enum.StrEnum):
-    """What the outbox and the mailbox providers see (REQUIREMENTS B5): one-click headers go on marketing only."""
+    """What the outbox and mailbox providers see (REQUIREMENTS B5): one-click headers go on marketing only."""
 
     TRANSACTIONAL = "transactional"
     INTERNAL = "internal"
@@ -56,7 +56,7 @@ def category_of(kind: MessageKind) -> Category:
 
 
 def parse_sender(value: str) -> Address:
-    """Turn 'Name <user@example.com>' into an Address; raises ValueError when it is not exactly one address."""
+    """'Name <user@example.com>' as an Address; raises ValueError when it is not exactly one address."""
     pairs = getaddresses([value])
     if len(pairs) != 1 or "@" not in pairs[0][1]:
         raise ValueError(f"not a single address: {value!r}")

@@ -9,8 +9,10 @@ List-Unsubscribe URL is written literally (never folded into an encoded-word: A2
 import binascii
 import secrets
 import time
+from collections.abc import Callable
 from email.header import Header
 from email.utils import formataddr, formatdate
+from typing import cast
 
 from mailer.core.text import header_safe
 
@@ -18,7 +20,7 @@ MAX_LINE = 998
 
 
 def _one_line(value: str) -> str:
-    """No header value may carry a line break (header injection), a control character or runs of whitespace."""
+    """No header value carries a line break (header injection), a control character or runs of whitespace."""
     return header_safe(value)
 
 
@@ -35,8 +37,8 @@ def address_header(name: str | None, address: str) -> str:
     return formataddr((_one_line(name or ""), address), charset="utf-8")
 
 
-# What an encoded line asks of later steps: DKIM relaxed canonicalisation would change it, SMTP must dot-stuff it,
-# or it is too long for 7bit. A message none of whose lines asks anything skips those passes over its ~30 KB.
+# What an encoded line asks of later steps: DKIM relaxed canonicalisation would change it, SMTP must dot-stuff
+# it, or it is too long for 7bit. A message whose lines ask nothing skips those passes over its ~30 KB.
 WSP_CHANGE, LEADING_DOT, TOO_LONG = 1, 2, 4
 CACHE_LINES = 4096
 
@@ -62,10 +64,11 @@ def _quoted_printable(line: bytes) -> bytes:
 
 
 class _Lines:
-    """Encodes a part line by line through a cache: a campaign's parts repeat the same lines for every recipient,
-    so most lines cost a dict lookup (done in C by map) instead of an encoder's and several scanners' passes."""
+    """Encodes a part line by line through a cache: a campaign's parts repeat the same lines for every
+    recipient, so most lines cost a dict lookup (done in C by map) instead of an encoder's and several
+    scanners' passes."""
 
-    def __init__(self, encode):
+    def __init__(self, encode: Callable[[bytes], bytes]):
         self.encode = encode
         self.encoded: dict[bytes, bytes] = {}
         self.flags: dict[bytes, int] = {}
@@ -76,8 +79,8 @@ class _Lines:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = data.split(b"\n")
         identity = self.encode is _seven_bit
-        encoded = lines if identity else list(map(self.encoded.get, lines))
-        seen = set(map(self.flags.get, lines))
+        encoded = cast("list[bytes | None]", lines) if identity else list(map(self.encoded.get, lines))
+        seen: set[int | None] = set(map(self.flags.get, lines))
         if None in seen or (not identity and None in encoded):  # lines not met before: encode, remember them
             seen.discard(None)
             for index, line in enumerate(lines):
@@ -95,12 +98,12 @@ class _Lines:
                 seen.add(flags)
         union = 0
         for flags in seen:
-            union |= flags
-        return b"\r\n".join(encoded), union
+            union |= flags or 0
+        return b"\r\n".join(cast("list[bytes]", encoded)), union  # every line is encoded by now
 
 
 class PartEncoder:
-    """7bit when a part is ASCII with short lines, quoted-printable otherwise (D3), with per-campaign line caches.
+    """7bit when a part is ASCII with short lines, else quoted-printable (D3), with per-campaign line caches.
 
     HTML turns non-ASCII characters into character references, which keeps nearly every HTML part 7bit and
     saves quoted-printable's cost per recipient.

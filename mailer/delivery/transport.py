@@ -5,6 +5,7 @@ and the next message's MAIL, RCPT and DATA leave in one write, so a message cost
 In embedded mode (no SMTP_URL) the OutboxTransport stores each message instead, for the admin to show.
 """
 
+import contextlib
 import email.policy
 import re
 import smtplib
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
 
 _BARE_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")  # what smtplib's data() normalises to CRLF
@@ -33,7 +35,7 @@ def _path(address: str) -> str:
 
 
 class NoReply(smtplib.SMTPServerDisconnected):
-    """The message's content went to the relay but its answer never came: it may have been delivered (not retried)."""
+    """The content went to the relay but its answer never came: it may have been delivered (not retried)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class SMTPTransport:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        conn: smtplib.SMTP
         if s.implicit_tls:
             conn = smtplib.SMTP_SSL(
                 s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout, context=s.tls_context()
@@ -92,7 +95,8 @@ class SMTPTransport:
         if s.username:
             conn.login(s.username, s.password or "")
         # Without TCP_NODELAY the tail of each DATA waits for the peer's delayed ACK: ~40 ms a message.
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if conn.sock is not None:  # connected by now; smtplib types it optional
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
     def _connection(self) -> smtplib.SMTP:
@@ -102,7 +106,7 @@ class SMTPTransport:
         return conn
 
     def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, **_metadata) -> SmtpReply:
-        """Send one message; raises smtplib exceptions carrying the server's code for the caller to classify."""
+        """Send one message; raises smtplib exceptions with the server's code for the caller to classify."""
         for attempt in (1, 2):
             conn = self._connection()
             try:
@@ -140,10 +144,8 @@ class SMTPTransport:
                 raise reply
             return reply
         except (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):
-            try:
+            with contextlib.suppress(smtplib.SMTPException):
                 conn.rset()
-            except smtplib.SMTPException:
-                pass
             raise
 
     @staticmethod
@@ -157,7 +159,8 @@ class SMTPTransport:
         return reply
 
     def pipeline(self) -> "Pipeline":
-        """A batch of messages over this thread's connection, pipelined across messages when the server allows."""
+        """A batch of messages over this thread's connection, pipelined across messages if the server
+        allows."""
         return Pipeline(self)
 
     def close(self) -> None:
@@ -172,7 +175,7 @@ class SMTPTransport:
 
 
 def _reset(transport: SMTPTransport, conn: smtplib.SMTP) -> None:
-    """RSET after a refused envelope, so the connection takes the next message; close it if even that fails."""
+    """RSET after a refused envelope, so the connection takes the next message; close it if that fails."""
     try:
         conn.rset()
     except (smtplib.SMTPException, OSError):
@@ -202,14 +205,16 @@ class Pipeline:
     """Sends a batch of messages, each to one recipient, and reports every outcome exactly once.
 
     submit() returns the outcomes that became known (key, SmtpReply or the smtplib/OS exception, as send()
-    would raise it); finish() returns the rest. With PIPELINING the content of message k goes out together with
-    the envelope of message k+1, so k's final answer arrives in the same round trip as k+1's 354. Without it
-    (or for non-ASCII addresses) each message is an ordinary send().
+    would raise it); finish() returns the rest. With PIPELINING the content of message k goes out together
+    with the envelope of message k+1, so k's final answer arrives in the same round trip as k+1's 354.
+    Without it (or for non-ASCII addresses) each message is an ordinary send().
     """
 
     def __init__(self, transport: SMTPTransport):
         self.transport = transport
-        self.open = None  # (key, raw, conn, dot_safe): envelope accepted with 354, content not yet sent
+        self.open: tuple[Hashable, bytes, smtplib.SMTP, bool] | None = (
+            None  # (key, raw, conn, dot_safe): envelope accepted with 354, content not yet sent
+        )
 
     def submit(
         self,
@@ -222,7 +227,8 @@ class Pipeline:
     ) -> list[tuple]:
         """Queue one message; returns the outcomes now known (this message's, or the one before it).
 
-        dot_safe: the caller knows no line of raw starts with a dot, so the content needs no dot-stuffing scan.
+        dot_safe: the caller knows no line of raw starts with a dot, so the content needs no dot-stuffing
+        scan.
         """
         done: list[tuple] = []
         try:
@@ -305,8 +311,8 @@ class Pipeline:
 
 
 class SingleSends:
-    """The Pipeline interface of the local outbox: campaign messages stored one at a time, listed as marketing mail
-    under their own subject and Message-ID (read back from the message's headers)."""
+    """The Pipeline interface of the local outbox: campaign messages stored one at a time, listed as
+    marketing mail under their own subject and Message-ID (read back from the message's headers)."""
 
     def __init__(self, transport):
         self.transport = transport
@@ -338,7 +344,7 @@ class SingleSends:
 
 
 def _dot_stuffed(raw: bytes, dot_safe: bool = False) -> bytes:
-    """The DATA payload (raw already has CRLF line ends): a leading dot doubled (RFC 5321 4.5.2), ending in CRLF."""
+    """The DATA payload (raw has CRLF line ends): a leading dot doubled (RFC 5321 4.5.2), ending in CRLF."""
     if dot_safe:
         return raw if raw.endswith(b"\r\n") else raw + b"\r\n"
     if raw.startswith(b"."):
@@ -401,7 +407,5 @@ def get_transport():
     """The app's transport (SMTP, or the local outbox in embedded mode)."""
     transport = current_app.extensions.get("mailer.transport")
     if transport is None:
-        from mailer.core.extensions import db
-
         transport = current_app.extensions["mailer.transport"] = OutboxTransport(db.engine)
     return transport

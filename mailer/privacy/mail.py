@@ -1,4 +1,5 @@
-"""Emails of the privacy module: identity verification, address re-confirmation, re-permission, deadline warnings.
+"""Emails of the privacy module: identity verification, address re-confirmation, data download, re-permission,
+deadline warnings; and the staff invitation and lockout notice.
 
 Called by actors (never from a request); each re-reads state and does nothing when the mail has become moot.
 """
@@ -14,7 +15,9 @@ from mailer.delivery.notices import send_notice
 from mailer.delivery.outgoing import MessageKind
 from mailer.privacy.models.requests import PrivacyRequest, RepermissionEmail
 from mailer.privacy.requests import TYPE_LABELS, due_for_reminder
-from mailer.staff.models.accounts import StaffUser
+from mailer.privacy.settings import get_settings
+from mailer.staff.management import invite_token
+from mailer.staff.models.accounts import StaffInvite, StaffUser
 
 WHAT_HAPPENS = {
     "access": "we prepare a download of all data we hold about you",
@@ -43,12 +46,14 @@ def send_verification(request_id: int) -> str | None:
         heading=f"Confirm your {label} request",
         paragraphs=[
             f"We received a request to exercise your right of {label} with "
-            f"{current_app.config['MAILER_ORGANISATION']} on {req.received_at:%d %B %Y}. To protect your data we act only once you confirm it was you.",
+            f"{current_app.config['MAILER_ORGANISATION']} on {req.received_at:%d %B %Y}. "
+            "To protect your data we act only once you confirm it was you.",
             f"After you confirm, {WHAT_HAPPENS[req.type]}.",
         ],
         button_url=recipient_url(RecipientLink.PRIVACY_VERIFY, req.public_id),
         button_label="Yes, this was me — continue",
-        footnote="The link works for 7 days. If you did not make this request, ignore this email: nothing happens.",
+        footnote="The link works for 7 days. "
+        "If you did not make this request, ignore this email: nothing happens.",
     )
     req.verification_sent_at = utcnow()
     db.session.commit()
@@ -101,8 +106,6 @@ def send_export_link(request_id: int) -> str | None:
 
 def send_repermission(contact_id: int) -> str | None:
     """Ask an inactive contact whether to keep them; without an answer retention erases them later."""
-    from mailer.privacy.settings import get_settings
-
     contact = db.session.get(Contact, contact_id)
     if contact is None or contact.status != "active" or not contact.email:
         return None
@@ -130,9 +133,6 @@ def send_repermission(contact_id: int) -> str | None:
 
 def send_staff_invitation(invite_id: int) -> str | None:
     """The invitation to join the admin, with the single-use link to set one's own password."""
-    from mailer.staff.management import invite_token
-    from mailer.staff.models.accounts import StaffInvite
-
     invite = db.session.get(StaffInvite, invite_id)
     if invite is None or invite.status != "pending":
         return None
@@ -151,8 +151,8 @@ def send_staff_invitation(invite_id: int) -> str | None:
         ],
         button_url=external_url("admin.invite_accept", token=invite_token(invite)),
         button_label="Set my password",
-        footnote=f"The link works once, until {invite.expires_at:%d %B %Y %H:%M} UTC. If you weren't expecting "
-        "this invitation, ignore this email: no account is created.",
+        footnote=f"The link works once, until {invite.expires_at:%d %B %Y %H:%M} UTC. "
+        "If you weren't expecting this invitation, ignore this email: no account is created.",
     )
     invite.sent_at, invite.send_count = utcnow(), (invite.send_count or 0) + 1
     db.session.commit()
@@ -180,7 +180,8 @@ def send_staff_lockout_notice(user_id: int) -> str | None:
         ],
         button_url=external_url("admin.login"),
         button_label="Go to the login page",
-        footnote="No one can log in with a password alone while the account is locked, not even with the right one.",
+        footnote="No one can log in with a password alone while the account is locked, "
+        "not even with the right one.",
     )
 
 
@@ -199,7 +200,8 @@ def send_deadline_reminders() -> int:
     now = utcnow()
     items = [
         f"{TYPE_LABELS[r.type]} received {r.received_at:%Y-%m-%d}, due {r.deadline:%Y-%m-%d}"
-        f"{' — OVERDUE' if r.deadline < now else ''} ({external_url('admin.privacy_request_show', public_id=r.public_id)})"
+        f"{' — OVERDUE' if r.deadline < now else ''} "
+        f"({external_url('admin.privacy_request_show', public_id=r.public_id)})"
         for r in due
     ]
     for person in staff:

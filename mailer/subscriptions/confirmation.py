@@ -11,7 +11,7 @@ from mailer.subscriptions.signup import pending_purposes, pending_subscriptions
 
 
 def send_confirmation_email(contact_id: int) -> str | None:
-    """Build and send the confirmation email and log it in the ledger; returns its Message-ID, or None if moot."""
+    """Send the confirmation email and log it in the ledger; returns its Message-ID, or None if moot."""
     contact = db.session.get(Contact, contact_id)
     if contact is None or contact.status != "active" or not contact.email:
         return None
