@@ -1,4 +1,5 @@
-"""The SMTP transport against a real aiosmtpd server: STARTTLS, implicit TLS, AUTH, connection reuse, reconnects."""
+"""The SMTP transport against a real aiosmtpd server: STARTTLS, implicit TLS, AUTH, reused connections,
+reconnects."""
 
 import datetime
 import ipaddress
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from mailer.delivery.transport import SMTPTransport, SmtpSettings
+from mailer.delivery.transport import SmtpSettings, SMTPTransport
 from tests.support.smtp import SmtpCapture, _free_port, _Handler
 
 RAW = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n"
@@ -24,7 +25,7 @@ def tls_files(tmp_path_factory):
     """A throw-away self-signed certificate for 127.0.0.1."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -56,7 +57,7 @@ class CountingHandler(_Handler):
         self.sessions = set()
         self.logins = []
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd's hook name
         self.sessions.add(session.peer)  # one entry per TCP connection (STARTTLS starts a new session)
         session.host_name = hostname
         return responses

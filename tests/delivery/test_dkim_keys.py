@@ -8,8 +8,8 @@ from sqlalchemy import text
 
 from mailer import create_app
 from mailer.core.extensions import db
-from mailer.delivery.models import DkimKey
 from mailer.delivery.dkim import public_key_record, signer_for_domain
+from mailer.delivery.models import DkimKey
 from tests.conftest import sql
 
 OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()

@@ -1,11 +1,12 @@
-"""Recipient-link tokens in the compact HMAC format, and the itsdangerous tokens of mail already sent (I1-I4)."""
+"""Recipient-link tokens in the compact HMAC format, and the itsdangerous tokens of mail already sent
+(I1-I4)."""
 
 import time
 
 import pytest
 
-from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
 from mailer.core import urls as recipient_links
+from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
 from tests.support.signup import signed_at
 
 PAYLOADS = {

@@ -5,8 +5,8 @@ import re
 import pytest
 from markupsafe import Markup
 
-from mailer.core.extensions import db
 from mailer.campaigns import rendering
+from mailer.core.extensions import db
 from mailer.subscriptions.lists import create_list
 from tests.sending.factory import LAYOUT, make_campaign, subscriber
 
