@@ -15,7 +15,7 @@ from mailer.subscriptions.models.lists import Subscription
 from mailer.contacts import edits as api_contacts
 from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
 from mailer.consent.ledger import RequestContext
-from mailer.subscriptions.unsubscribe import withdraw_list
+from mailer.subscriptions.withdrawal import withdraw_list
 
 
 def contact_by_public_id(public_id: str) -> Contact:

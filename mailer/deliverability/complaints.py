@@ -23,7 +23,7 @@ from mailer.deliverability import domains as deliverability
 from mailer.deliverability.bounces import COMPLAINT, POLICY, Outcome, record_event
 from mailer.consent.ledger import RequestContext
 from mailer.contacts.suppression import suppress
-from mailer.subscriptions.unsubscribe import withdraw_list
+from mailer.subscriptions.withdrawal import withdraw_list
 
 log = logging.getLogger(__name__)
 SOURCE = RequestContext("system:complaint")

@@ -12,7 +12,7 @@ from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.subscriptions import hooks
-from mailer.subscriptions.models.lists import Subscription
+from mailer.subscriptions.models.lists import Subscription, SubscriptionStatus
 
 SYSTEM = RequestContext("system:retention")
 
@@ -22,7 +22,7 @@ def expired_signups(days: int | None = None) -> list[Contact]:
     days = current_app.config["UNCONFIRMED_RETENTION_DAYS"] if days is None else days
     cutoff = utcnow() - timedelta(days=days)
     stale_subs = select(Subscription.contact_id).where(
-        Subscription.status == "pending", Subscription.requested_at < cutoff
+        Subscription.status == SubscriptionStatus.PENDING, Subscription.requested_at < cutoff
     )
     stale_consents = select(ConsentState.contact_id).where(
         ConsentState.status == "pending", ConsentState.updated_at < cutoff
@@ -38,9 +38,13 @@ def purge_unconfirmed(days: int | None = None, dry_run: bool = False) -> dict[st
     report = {"contacts": 0, "subscriptions": 0, "anonymised": 0}
     for contact in expired_signups(days):
         report["contacts"] += 1
-        subs = [s for s in contact.subscriptions if s.status == "pending" and s.requested_at < cutoff]
+        subs = [
+            s
+            for s in contact.subscriptions
+            if s.status == SubscriptionStatus.PENDING and s.requested_at < cutoff
+        ]
         report["subscriptions"] += len(subs)
-        keeps_something = any(s.status == "confirmed" for s in contact.subscriptions)
+        keeps_something = any(s.status == SubscriptionStatus.CONFIRMED for s in contact.subscriptions)
         report["anonymised"] += 0 if keeps_something else 1
         if dry_run:
             continue

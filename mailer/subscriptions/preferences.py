@@ -31,7 +31,7 @@ from mailer.subscriptions import throttle
 from mailer.subscriptions.forms import default_label
 from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.subscriptions.operations import Basis, Door, Outcome, request_confirmation_email, subscribe
-from mailer.subscriptions.unsubscribe import unsubscribe_everything, withdraw_list, withdraw_purpose
+from mailer.subscriptions.withdrawal import unsubscribe_everything, withdraw_list, withdraw_purpose
 
 NOTICE_KEY = "preference-centre"
 SOURCE = "preference-centre"

@@ -22,7 +22,7 @@ from mailer.core.text import TextRefused
 from mailer.subscriptions import hooks
 from mailer.subscriptions.forms import asked_fields, field_input_name, offered_purposes
 from mailer.subscriptions.models.forms import Form
-from mailer.subscriptions.models.lists import Subscription
+from mailer.subscriptions.models.lists import Subscription, SubscriptionStatus
 from mailer.subscriptions.operations import Door, request_confirmation_email, sign_up
 
 
@@ -141,7 +141,7 @@ def submit_form(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
 def pending_subscriptions(contact: Contact) -> list[Subscription]:
     """Subscriptions of a contact still awaiting double opt-in."""
     query = select(Subscription).where(
-        Subscription.contact_id == contact.id, Subscription.status == "pending"
+        Subscription.contact_id == contact.id, Subscription.status == SubscriptionStatus.PENDING
     )
     return list(db.session.execute(query).scalars())
 
@@ -205,7 +205,7 @@ def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
         return ConfirmOutcome("already")
     now = utcnow()
     for sub in subs:
-        sub.status, sub.confirmed_at = "confirmed", now
+        sub.status, sub.confirmed_at = SubscriptionStatus.CONFIRMED, now
     for purpose in purposes:
         record_consent(contact, purpose, "confirmed", ctx)
     if subs:  # subscribing again and confirming by email is the person's own fresh request for marketing

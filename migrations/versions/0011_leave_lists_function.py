@@ -3,11 +3,11 @@
 Revision ID: 0011
 Revises: 0010
 
-The group commit of one-list unsubscribes (mailer/subscriptions/unsubscribe.py) on PostgreSQL: for each job,
+The group commit of one-list unsubscribes (mailer/subscriptions/leaving.py) on PostgreSQL: for each job,
 find the contact and the list, end the subscription, lock and read the list purpose's consent state and decide
-whether a "withdrawn" event is due (the rule of unsubscribe._withdraws); then lock the ledger head and append
+whether a "withdrawn" event is due (the rule of withdrawal.withdraws); then lock the ledger head and append
 the events, chained, with their consent states. One statement and the commit make one round trip, and the
-ledger head lock is held only inside the database. SQLite keeps the Python path (unsubscribe.leave_lists).
+ledger head lock is held only inside the database. SQLite keeps the Python path (leaving.leave_lists).
 
 The function's source is mailer/subscriptions/sql/leave_lists_v1.sql, beside the Python rule; this revision
 always creates version 1 (a later version is a new file and a new migration).

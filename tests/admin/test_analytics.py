@@ -126,7 +126,7 @@ def test_complaints_come_from_the_bounce_log(seeded):
     )
     # The complaint handling also withdraws consent for the list: that is not counted as an unsubscribe.
     from mailer.contacts.models.contact import Contact
-    from mailer.subscriptions.unsubscribe import withdraw_list
+    from mailer.subscriptions.withdrawal import withdraw_list
 
     withdraw_list(
         db.session.get(Contact, delivery.contact_id),

@@ -287,7 +287,7 @@ def test_test_send_refuses_bad_addresses(auth, demo_form, addresses, message):
 
 def test_compliance_preview_counts_recipients_and_exclusions_by_reason(auth, demo_form):
     from mailer.contacts.suppression import suppress
-    from mailer.subscriptions.unsubscribe import withdraw_list
+    from mailer.subscriptions.withdrawal import withdraw_list
 
     subscriber(demo_form, "ann@example.com")
     subscriber(demo_form, "bob@example.com")

@@ -279,7 +279,7 @@ def test_a_group_commit_with_odd_text_and_odd_jobs_is_recorded_as_the_ledger_ver
     group acts once, an unknown person is left to the request, an erased one gets the generic answer."""
     from mailer.consent.ledger import RequestContext, verify_chain
     from mailer.privacy.erasure import anonymise_contact
-    from mailer.subscriptions.unsubscribe import ListJob, list_unsubscribes
+    from mailer.subscriptions.leaving import ListJob, list_unsubscribes
 
     contact, news, offers, campaign = ann
     zoe = subscribed_contact("zoë.o'neil+ünï@exämple.com", [news, offers])

@@ -1,5 +1,5 @@
 """Leaving a list, one rule: PostgreSQL's leave_lists function (mailer/subscriptions/sql) and the Python rule
-(the group path, unsubscribe.leave_lists, and the request path, unsubscribe.withdraw_list) give the same
+(the group path, leaving.leave_lists, and the request path, withdrawal.withdraw_list) give the same
 outcomes, subscription rows, consent states and ledger events on the same inputs, and every event's hash is
 the one the ledger's Python definition recomputes. SQLite compares the two Python paths; PostgreSQL all
 three."""
@@ -18,9 +18,10 @@ from mailer.contacts.models.contact import Contact
 from mailer.contacts.operations import get_or_create_contact
 from mailer.core.extensions import db
 from mailer.privacy.erasure import anonymise_contact
+from mailer.subscriptions.leaving import ListJob, leave_lists, leave_lists_pg
 from mailer.subscriptions.lists import create_list
 from mailer.subscriptions.models.lists import MailingList, Subscription
-from mailer.subscriptions.unsubscribe import ListJob, leave_lists, leave_lists_pg, withdraw_list
+from mailer.subscriptions.withdrawal import withdraw_list
 
 SIGNUP = RequestContext("form", ip="192.0.2.1", user_agent="SignupBrowser/1.0")
 LEAVE = RequestContext("one-click-unsubscribe", "2001:db8::1", 'UA "x" \\ — ✉ \u2028 <script>')

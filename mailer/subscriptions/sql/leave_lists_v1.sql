@@ -1,6 +1,7 @@
 -- leave_lists, version 1 (created by migration 0011; never edit: a change is a new version and a new migration).
--- The rule of mailer/subscriptions/unsubscribe.py (leave_lists / withdraw_list) for a group of one-list
--- unsubscribes in one statement; tests/subscriptions/test_leave_lists_sql.py proves they agree.
+-- The rule of mailer/subscriptions/withdrawal.py (as leaving.leave_lists and withdrawal.withdraw_list apply it)
+-- for a group of one-list unsubscribes in one statement; tests/subscriptions/test_leave_lists_sql.py proves
+-- they agree. Migration 0014 replaced it by version 2.
 CREATE OR REPLACE FUNCTION leave_lists(jobs json, notice_key text, ended_at timestamp)
 RETURNS TABLE (job integer, outcome text, list_name text)
 LANGUAGE plpgsql AS $$

@@ -1,6 +1,6 @@
 -- leave_lists, version 2 (created by migration 0014; never edit: a change is a new version and a new migration).
--- The withdrawal rule of mailer/subscriptions/unsubscribe.py (_withdraws, as leave_lists and withdraw_list apply
--- it) for a group of one-list unsubscribes in one statement. Version 1 appended the events itself; version 2
+-- The withdrawal rule of mailer/subscriptions/withdrawal.py (withdraws, as leaving.leave_lists and withdraw_list
+-- apply it) for a group of one-list unsubscribes in one statement. Version 1 appended the events itself; version 2
 -- hands them to ledger_append (mailer/consent/sql), the one SQL spelling of the ledger chain.
 -- tests/subscriptions/test_leave_lists_sql.py proves this function and the Python rule agree.
 CREATE OR REPLACE FUNCTION leave_lists(jobs json, notice_key text, ended_at timestamp)
