@@ -7,7 +7,7 @@ from mailer.admin import bp
 from mailer.consent import evidence
 from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentState
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import CONTACT_STATUSES, Contact
 from mailer.contacts.operations import search_contacts
 from mailer.core.extensions import db
 from mailer.core.web import db_int
@@ -24,7 +24,7 @@ def contacts():
     q = request.args.get("q", "")[:200]
     list_id = request.args.get("list", type=db_int)
     status = request.args.get("status", "")
-    status = status if status in ("active", "restricted", "erased") else ""
+    status = status if status in CONTACT_STATUSES else ""
     among = subscribers_of(list_id) if list_id else None
     page = search_contacts(q, among, status, max(1, request.args.get("page", 1, type=db_int) or 1))
     return render_template(

@@ -11,7 +11,7 @@ from mailer.core.extensions import db
 from mailer.campaigns import alerts as campaign_alerts, relay_wait as relay_wait_alerts
 from mailer.privacy import requests
 from mailer.consent.models import ConsentEvent
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.delivery.models import OutboxMessage
@@ -27,7 +27,7 @@ def dashboard():
     """Counts of contacts and subscriptions, recent sign-ups and confirmations."""
     week_ago = utcnow() - timedelta(days=7)
     stats = {
-        "contacts": _count(select(Contact.id).where(Contact.status != "erased")),
+        "contacts": _count(select(Contact.id).where(Contact.status != ContactStatus.ERASED)),
         "confirmed": _count(select(Subscription.id).where(Subscription.status == "confirmed")),
         "pending": _count(select(Subscription.id).where(Subscription.status == "pending")),
         "lists": _count(select(MailingList.id)),

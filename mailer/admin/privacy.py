@@ -10,8 +10,8 @@ from mailer.admin import bp
 from mailer.core.clock import utcnow
 from mailer.admin.privacy_forms import ActionForm, ExtendForm, RectifyForm, RequestForm, RevealForm
 from mailer.core.extensions import db
-from mailer.contacts.models.contact import Contact
-from mailer.privacy.models.requests import PrivacyRequest
+from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.privacy.models.requests import PrivacyRequest, RequestType
 from mailer.privacy.models.requests import REQUEST_STATUSES, REQUEST_TYPES
 from mailer.core.broker import enqueue_after_commit
 from mailer.consent.ledger import RequestContext
@@ -254,7 +254,7 @@ def privacy_request_send_export(public_id: str):
 def privacy_request_export(public_id: str):
     """The person's data as staff may see it (sensitive fields masked); audited."""
     req = _request(public_id)
-    if req.contact is None or req.contact.status == "erased":
+    if req.contact is None or req.contact.status == ContactStatus.ERASED:
         flash("There is no data to export for this request.", "danger")
         return _back(req)
     payload = export.build_zip(req.contact, clear_sensitive=False)
@@ -367,7 +367,7 @@ def privacy_contact_erase(public_id: str):
         flash("Type ERASE to confirm: erasure cannot be undone.", "danger")
         return _contact_back(contact)
     try:
-        req = requests.open_request("erasure", "admin", contact=contact, handled_by=current_user)
+        req = requests.open_request(RequestType.ERASURE, "admin", contact=contact, handled_by=current_user)
         requests.mark_verified(req, "staff")
         erase_contact(contact, _ctx(), request=req, actor=current_user, ip=request.remote_addr)
         requests.complete(req, "Erased by anonymisation (staff action).", current_user)
@@ -384,7 +384,7 @@ def privacy_contact_erase(public_id: str):
 def privacy_contact_rectify(public_id: str):
     """Correct a contact's data on their behalf; every staff edit is audited."""
     contact = _contact(public_id)
-    if contact.status == "erased":
+    if contact.status == ContactStatus.ERASED:
         flash("This contact was erased.", "danger")
         return _contact_back(contact)
     form = RectifyForm(obj=contact)
@@ -401,7 +401,9 @@ def privacy_contact_rectify(public_id: str):
         )
         try:
             changes = validate(contact, correction)
-            req = requests.open_request("rectification", "admin", contact=contact, handled_by=current_user)
+            req = requests.open_request(
+                RequestType.RECTIFICATION, "admin", contact=contact, handled_by=current_user
+            )
             requests.mark_verified(req, "staff")
             applied = apply_changes(
                 contact, changes, _ctx(), request=req, actor=current_user, ip=request.remote_addr
@@ -449,7 +451,7 @@ def contact_privacy_helpers():
 
     def privacy_panel(contact: Contact) -> dict:
         return {
-            "fields": fields.display_fields(contact) if contact.status != "erased" else [],
+            "fields": fields.display_fields(contact) if contact.status != ContactStatus.ERASED else [],
             "requests": requests.requests_for(contact),
             "objected_marketing": has_objected_to_marketing(contact),
             "action_form": ActionForm(),

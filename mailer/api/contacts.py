@@ -10,7 +10,7 @@ from mailer.api.lists import list_by_public_id
 from mailer.api.serializers import contact_json, event_json
 from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.subscriptions.models.lists import Subscription
 from mailer.contacts import edits as api_contacts
 from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
@@ -93,7 +93,7 @@ def contact_unsubscribe(public_id: str, list_id: str):
     """Unsubscribe from one list: the subscription ends and consent for it is withdrawn (one ledger event)."""
     contact = contact_by_public_id(public_id)
     mailing_list = list_by_public_id(list_id)
-    if contact.status == "erased":
+    if contact.status == ContactStatus.ERASED:
         raise ApiError(409, "This contact was erased: there is nothing left to change.", {"status": "erased"})
     sub = db.session.execute(
         select(Subscription).where(

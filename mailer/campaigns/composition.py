@@ -25,6 +25,7 @@ from mailer.campaigns.rendering import (
     compile_campaign,
     contact_view,
 )
+from mailer.contacts.models.contact import ContactStatus
 from mailer.contacts.operations import find_contact_by_email
 from mailer.core.extensions import db
 from mailer.core.urls import CampaignLinks
@@ -235,7 +236,7 @@ def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
     sent = 0
     for address in addresses:
         contact = find_contact_by_email(address)
-        if contact is not None and contact.status == "active":
+        if contact is not None and contact.status == ContactStatus.ACTIVE:
             built = composer.build(
                 delivery_id=None,
                 list_id=list_id,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign, Layout
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.subscriptions.models.lists import MailingList
 from mailer.core.ids import new_public_id
 from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
@@ -379,4 +379,4 @@ def find_preview_contact(query: str) -> Contact | None:
             return None
     else:
         contact = db.session.execute(select(Contact).where(Contact.public_id == query)).scalar_one_or_none()
-    return contact if contact is not None and contact.status != "erased" else None
+    return contact if contact is not None and contact.status != ContactStatus.ERASED else None

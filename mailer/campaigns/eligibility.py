@@ -13,9 +13,9 @@ from sqlalchemy import ARRAY, Integer, String, and_, any_, case, cast, exists, f
 
 from mailer.core.extensions import db
 from mailer.consent.models import ConsentState, Purpose
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.subscriptions.models.lists import Subscription
-from mailer.contacts.models.suppression import Suppression
+from mailer.contacts.models.suppression import Suppression, SuppressionReason
 from mailer.campaigns.models import campaign_exclusions, campaign_lists
 
 DIRECT_MARKETING = "direct-marketing"
@@ -56,9 +56,9 @@ def _rank_query(campaign_id: int):
         ),
     )
     rank = case(
-        (or_(Contact.status == "erased", Contact.email.is_(None)), RANK["erased"]),
-        (Contact.status != "active", RANK["restricted"]),
-        (Suppression.reason == "hard_bounce", RANK["bounced"]),
+        (or_(Contact.status == ContactStatus.ERASED, Contact.email.is_(None)), RANK["erased"]),
+        (Contact.status != ContactStatus.ACTIVE, RANK["restricted"]),
+        (Suppression.reason == SuppressionReason.HARD_BOUNCE, RANK["bounced"]),
         (Suppression.id.is_not(None), RANK["suppressed"]),
         (objection.c.status == "objected" if dm_id else literal(False), RANK["objected"]),
         (excluded, RANK["excluded_list"]),
@@ -268,12 +268,12 @@ def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> lis
 
 def _reason(row, sub_status, consent, list_purpose_id, dm_id, suppressed, excluded) -> str:
     """The reason one recipient must be skipped now, or "" when the message may go."""
-    if row is None or row.status == "erased" or not row.email:
+    if row is None or row.status == ContactStatus.ERASED or not row.email:
         return "erased"
-    if row.status != "active":
+    if row.status != ContactStatus.ACTIVE:
         return "restricted"
     if row.email_hash in suppressed:
-        return "bounced" if suppressed[row.email_hash] == "hard_bounce" else "suppressed"
+        return "bounced" if suppressed[row.email_hash] == SuppressionReason.HARD_BOUNCE else "suppressed"
     if dm_id is not None and consent.get((row.id, dm_id)) == "objected":
         return "objected"
     if excluded:

@@ -3,6 +3,7 @@
 import click
 from flask import Flask
 
+from mailer.contacts.models.contact import ContactStatus
 from mailer.core.extensions import db
 
 
@@ -243,7 +244,7 @@ def init_privacy_commands(app: Flask) -> None:
             contact = find_contact_by_email(normalise_email(email))
         except AddressError as exc:
             raise click.ClickException(str(exc)) from None
-        if contact is None or contact.status == "erased":
+        if contact is None or contact.status == ContactStatus.ERASED:
             raise click.ClickException("No contact with that address: no personal data is held about it.")
         return contact
 

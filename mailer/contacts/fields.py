@@ -11,7 +11,7 @@ from mailer import audit
 from mailer.consent.ledger import consent_status
 from mailer.consent.models import Purpose
 from mailer.contacts import keys
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import (
     FIELD_CATEGORIES,
     QUASI_IDENTIFIERS,
@@ -257,7 +257,7 @@ def reveal(
     reason = " ".join((reason or "").split())
     if len(reason) < 5:
         raise PrivacyError("Say why you need to see this value (at least a few words).")
-    if contact.status == "erased":
+    if contact.status == ContactStatus.ERASED:
         raise PrivacyError("This contact was erased: there is nothing left to show.")
     value = read_value(contact, field)
     audit.record(

@@ -2,8 +2,8 @@
 
 from sqlalchemy import delete, select
 
+from mailer.contacts.models.suppression import Suppression, SuppressionReason
 from mailer.core.extensions import db
-from mailer.contacts.models.suppression import Suppression
 
 
 def is_suppressed(address_hash: str) -> bool:
@@ -12,7 +12,7 @@ def is_suppressed(address_hash: str) -> bool:
     return db.session.execute(query).first() is not None
 
 
-def suppress(address_hash: str, reason: str) -> None:
+def suppress(address_hash: str, reason: SuppressionReason) -> None:
     """Add an address hash to the suppression list (idempotent); the caller commits."""
     if not is_suppressed(address_hash):
         db.session.add(Suppression(email_hash=address_hash, reason=reason))

@@ -17,16 +17,17 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.suppression import SuppressionReason
+from mailer.contacts.suppression import suppress
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.contacts.models.contact import Contact
+from mailer.deliverability.models import BounceEvent, BounceKind
 from mailer.delivery.models import Delivery
-from mailer.deliverability.models import BounceEvent
-from mailer.contacts.suppression import suppress
 
 log = logging.getLogger(__name__)
 
-HARD, SOFT, POLICY, COMPLAINT = "hard", "soft", "policy", "complaint"
+HARD, SOFT, POLICY, COMPLAINT = BounceKind.HARD, BounceKind.SOFT, BounceKind.POLICY, BounceKind.COMPLAINT
 STATUS_PARTS = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status")
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _BASIC = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])")
@@ -255,7 +256,7 @@ def record_bounce(delivery: Delivery, report: DeliveryReport, domain: str) -> Ou
         over = _count(delivery.contact_id, SOFT, since) >= config["BOUNCE_SOFT_LIMIT"]
         event.action_taken = "suppressed_after_soft" if over else "counted"
     if over and contact is not None and contact.email_hash:
-        suppress(contact.email_hash, "hard_bounce")
+        suppress(contact.email_hash, SuppressionReason.HARD_BOUNCE)
     return Outcome(kind, True, f"{kind} bounce {code}: " + ("address suppressed" if over else "counted"))
 
 

@@ -14,15 +14,16 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.utils import parseaddr
 
-from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
-from mailer.contacts.models.contact import Contact
-from mailer.delivery.models import Delivery
-from mailer.subscriptions.models.lists import MailingList
+from mailer.consent.ledger import RequestContext
+from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.contacts.models.suppression import SuppressionReason
+from mailer.contacts.suppression import suppress
+from mailer.core.extensions import db
 from mailer.deliverability import domains as deliverability
 from mailer.deliverability.bounces import COMPLAINT, POLICY, Outcome, record_event
-from mailer.consent.ledger import RequestContext
-from mailer.contacts.suppression import suppress
+from mailer.delivery.models import Delivery
+from mailer.subscriptions.models.lists import MailingList
 from mailer.subscriptions.withdrawal import withdraw_list
 
 log = logging.getLogger(__name__)
@@ -128,9 +129,9 @@ def record_complaint(delivery: Delivery, report: FeedbackReport, domain: str) ->
     event.action_taken = "suppressed"
     contact = db.session.get(Contact, delivery.contact_id)
     if contact is not None and contact.email_hash:
-        suppress(contact.email_hash, "complaint")
+        suppress(contact.email_hash, SuppressionReason.COMPLAINT)
     mailing_list = db.session.get(MailingList, delivery.list_id) if delivery.list_id else None
-    if contact is not None and contact.status != "erased" and mailing_list is not None:
+    if contact is not None and contact.status != ContactStatus.ERASED and mailing_list is not None:
         campaign = db.session.get(Campaign, delivery.campaign_id)
         withdraw_list(
             contact,

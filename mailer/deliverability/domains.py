@@ -20,7 +20,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
 from mailer.delivery.models import Delivery
-from mailer.deliverability.models import BounceEvent
+from mailer.deliverability.models import BounceEvent, BounceKind
 from mailer.delivery.models import DkimKey
 from mailer.delivery.replies import bounce_base
 from mailer.delivery.outgoing import parse_sender
@@ -109,7 +109,7 @@ def complaint_rates(days: int = 14) -> list[DomainDay]:
     got_day = func.date(BounceEvent.created_at)
     for domain, day, count in db.session.execute(
         select(BounceEvent.sending_domain, got_day, func.count())
-        .where(BounceEvent.kind == "complaint", BounceEvent.created_at >= since)
+        .where(BounceEvent.kind == BounceKind.COMPLAINT, BounceEvent.created_at >= since)
         .group_by(BounceEvent.sending_domain, got_day)
     ):
         key = (domain, _day(day))
@@ -145,7 +145,7 @@ def recent_rate(domain: str, hours: int = 24) -> RecentRate:
         .select_from(BounceEvent)
         .where(
             BounceEvent.sending_domain == domain,
-            BounceEvent.kind == "complaint",
+            BounceEvent.kind == BounceKind.COMPLAINT,
             BounceEvent.created_at >= since,
         )
     ).scalar_one()

@@ -6,6 +6,7 @@ diagnostic with every address removed. Raw report bodies are never stored. Rows 
 """
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -16,7 +17,18 @@ from mailer.core.extensions import db
 # hard: the address is dead (suppress); soft: temporary or mailbox full (counted, suppressed after N);
 # policy: 5.7.x, our authentication or reputation was refused (alert the operator, never blame the address);
 # complaint: the recipient reported the message as spam (suppress at once, withdraw consent for the list).
-BOUNCE_KINDS = ("hard", "soft", "policy", "complaint")
+
+
+class BounceKind(StrEnum):
+    """The class of a report: what it says about the address (or about us)."""
+
+    HARD = "hard"
+    SOFT = "soft"
+    POLICY = "policy"
+    COMPLAINT = "complaint"
+
+
+BOUNCE_KINDS = tuple(BounceKind)
 # What the platform did about the report.
 BOUNCE_ACTIONS = ("suppressed", "counted", "suppressed_after_soft", "operator_alert", "none")
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from mailer.contacts.models.suppression import SuppressionReason
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
@@ -290,7 +291,7 @@ class Claims:
                 pending.released,
             )
         for email_hash in pending.hard_bounced:
-            suppress(email_hash, "hard_bounce")
+            suppress(email_hash, SuppressionReason.HARD_BOUNCE)
         values = {"progress_at": now, "open_deliveries": Campaign.open_deliveries - finished}
         if self.mail_flowed:  # mail flows again: a wait for the relay that has run out is over
             over = Campaign.waiting_until.is_(None) | (Campaign.waiting_until <= now)

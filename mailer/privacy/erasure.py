@@ -12,7 +12,8 @@ from sqlalchemy import ForeignKey, Table, delete, select, update
 from mailer import audit
 from mailer.audit.models import AuditEvent
 from mailer.consent.ledger import RequestContext, record_consent
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.contacts.models.suppression import SuppressionReason
 from mailer.contacts.personal_data import ErasedContact
 from mailer.contacts.suppression import suppress
 from mailer.core.errors import PrivacyError
@@ -110,7 +111,7 @@ def anonymise_contact(contact: Contact) -> None:
     erased = ErasedContact(contact, contact.email, contact.name, dict(contact.attributes or {}))
     contact.email = contact.email_hash = contact.name = None
     contact.attributes = {}
-    contact.status = "erased"
+    contact.status = ContactStatus.ERASED
     hooks = current_hooks()
     for hook in hooks.erasure.values():
         hook(erased)
@@ -127,7 +128,7 @@ def erase_contact(
     reason: str = "",
 ) -> None:
     """Erase a person: ledger event, anonymisation everywhere, a keyed-hash suppression against re-adding."""
-    if contact.status == "erased":
+    if contact.status == ContactStatus.ERASED:
         raise PrivacyError("This contact has already been erased.")
     address_hash = contact.email_hash
     details = {"request": request.public_id} if request is not None else {}
@@ -137,7 +138,7 @@ def erase_contact(
     anonymise_contact(contact)
     if address_hash:
         # Blocks silent re-adding by import or API; a fresh double opt-in lifts it (signup.confirm).
-        suppress(address_hash, "erased")
+        suppress(address_hash, SuppressionReason.ERASED)
     if actor is not None:
         audit.record("contact.erase", "contact", contact.public_id, details, actor=actor, ip=ip)
     db.session.flush()

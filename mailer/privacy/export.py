@@ -13,7 +13,7 @@ from mailer.audit.models import AuditEvent
 from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentEvent, ConsentState, Notice
 from mailer.contacts import fields as field_service
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
@@ -355,6 +355,6 @@ def request_for_download(token: str) -> PrivacyRequest | None:
     req = request_by_public_id(public_id) if isinstance(public_id, str) else None
     if req is None or req.type not in ("access", "portability") or req.identity_verified_at is None:
         return None
-    if req.contact is None or req.contact.status == "erased":
+    if req.contact is None or req.contact.status == ContactStatus.ERASED:
         return None
     return req

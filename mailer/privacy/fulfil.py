@@ -4,10 +4,11 @@ from sqlalchemy import select
 
 from mailer.consent.ledger import RequestContext
 from mailer.consent.models import Purpose
+from mailer.contacts.models.contact import ContactStatus
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.privacy.erasure import erase_contact
-from mailer.privacy.models.requests import PrivacyRequest
+from mailer.privacy.models.requests import PrivacyRequest, RequestType
 from mailer.privacy.objection import object_to
 from mailer.privacy.rectification import apply_changes
 from mailer.privacy.requests import complete, mark_verified
@@ -19,7 +20,7 @@ def can_fulfil_automatically(req: PrivacyRequest) -> bool:
     """Self-service requests complete on verification, except corrections to a restricted contact."""
     if req.channel != "preference-centre" or req.contact is None:
         return False
-    return not (req.type == "rectification" and req.contact.status == "restricted")
+    return not (req.type == RequestType.RECTIFICATION and req.contact.status == ContactStatus.RESTRICTED)
 
 
 def fulfil(
@@ -29,17 +30,18 @@ def fulfil(
     if not req.is_open:
         raise PrivacyError("This request is already closed.")
     contact = req.contact
-    if contact is None or contact.status == "erased":  # nothing to disclose or change: no verification needed
+    # Nothing to disclose or change: no verification needed.
+    if contact is None or contact.status == ContactStatus.ERASED:
         complete(req, "We hold no personal data about this person.", actor)
         return req.outcome
     if req.identity_verified_at is None:
         raise PrivacyError("Verify the person's identity first (send the verification link).")
-    if req.type in ("access", "portability"):
+    if req.type in (RequestType.ACCESS, RequestType.PORTABILITY):
         complete(req, "A download of all data held was made available to the person.", actor)
-    elif req.type == "erasure":
+    elif req.type == RequestType.ERASURE:
         erase_contact(contact, ctx, request=req, actor=actor, ip=ip)
         complete(req, "Erased by anonymisation; a keyed hash of the address blocks re-adding.", actor)
-    elif req.type == "restriction":
+    elif req.type == RequestType.RESTRICTION:
         if (req.details or {}).get("action") == "lift":
             _require_privacy_role(actor)
             lift_restriction(contact, ctx, request=req, actor=actor, ip=ip)
@@ -47,7 +49,7 @@ def fulfil(
         else:
             restrict(contact, ctx, request=req, actor=actor, ip=ip)
             complete(req, "Processing restricted: no emails, no changes; the data stays stored.", actor)
-    elif req.type == "objection":
+    elif req.type == RequestType.OBJECTION:
         keys = (req.details or {}).get("purposes") or []
         purposes = list(db.session.execute(select(Purpose).where(Purpose.key.in_(keys))).scalars())
         stopped = object_to(contact, purposes, ctx, request=req)
@@ -56,7 +58,7 @@ def fulfil(
             "Objection recorded; stopped: " + (", ".join(stopped) or "nothing was still running") + ".",
             actor,
         )
-    elif req.type == "rectification":
+    elif req.type == RequestType.RECTIFICATION:
         apply_changes(contact, req.details or {}, ctx, request=req, actor=actor, ip=ip)
     db.session.flush()
     return req.outcome or "Waiting for the new address to be confirmed."

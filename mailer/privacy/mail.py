@@ -7,7 +7,7 @@ Called by actors (never from a request); each re-reads state and does nothing wh
 from flask import current_app
 from sqlalchemy import select
 
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.urls import RecipientLink, external_url, recipient_url
@@ -35,7 +35,7 @@ def send_verification(request_id: int) -> str | None:
     if req is None or req.identity_verified_at is not None or not req.is_open:
         return None
     contact = req.contact
-    if contact is None or contact.status == "erased" or not contact.email:
+    if contact is None or contact.status == ContactStatus.ERASED or not contact.email:
         return None
     label = TYPE_LABELS[req.type].split(" (")[0].lower()
     message_id = send_notice(
@@ -64,7 +64,7 @@ def send_address_reconfirmation(request_id: int) -> str | None:
     """Double opt-in for a changed address: the new address must confirm before we use it."""
     req = db.session.get(PrivacyRequest, request_id)
     new_email = (req.details or {}).get("new_email") if req is not None else None
-    if req is None or not new_email or req.contact is None or req.contact.status == "erased":
+    if req is None or not new_email or req.contact is None or req.contact.status == ContactStatus.ERASED:
         return None
     message_id = send_notice(
         MessageKind.ADDRESS_RECONFIRMATION,
@@ -87,7 +87,12 @@ def send_address_reconfirmation(request_id: int) -> str | None:
 def send_export_link(request_id: int) -> str | None:
     """Send the person the link to download their data (when staff handled an access request)."""
     req = db.session.get(PrivacyRequest, request_id)
-    if req is None or req.contact is None or req.contact.status == "erased" or not req.contact.email:
+    if (
+        req is None
+        or req.contact is None
+        or req.contact.status == ContactStatus.ERASED
+        or not req.contact.email
+    ):
         return None
     return send_notice(
         MessageKind.EXPORT_LINK,
@@ -107,7 +112,7 @@ def send_export_link(request_id: int) -> str | None:
 def send_repermission(contact_id: int) -> str | None:
     """Ask an inactive contact whether to keep them; without an answer retention erases them later."""
     contact = db.session.get(Contact, contact_id)
-    if contact is None or contact.status != "active" or not contact.email:
+    if contact is None or contact.status != ContactStatus.ACTIVE or not contact.email:
         return None
     if db.session.get(RepermissionEmail, contact.id) is not None:
         return None

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from mailer.consent.ledger import RequestContext, consent_status, record_consent
 from mailer.consent.models import DIRECT_MARKETING_KEY, ConsentState, Purpose
 from mailer.contacts.fields import drop_values_under
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
@@ -65,7 +65,7 @@ def object_to(
     contact: Contact, purposes: list[Purpose], ctx: RequestContext, request: PrivacyRequest | None = None
 ) -> list[str]:
     """Record an objection to each purpose; returns the names of what stopped. The caller commits."""
-    if contact.status == "erased":
+    if contact.status == ContactStatus.ERASED:
         raise PrivacyError("This contact was erased; nothing is processed any more.")
     if not purposes:
         raise PrivacyError("Choose what you object to.")
@@ -151,9 +151,9 @@ def lift_marketing_objection(
 
     if way not in LIFT_WAYS:
         raise ValueError(f"unknown way to lift an objection: {way!r}")
-    if contact.status == "erased":
+    if contact.status == ContactStatus.ERASED:
         raise PrivacyError("This contact was erased; nothing is processed any more.")
-    if contact.status == "restricted":
+    if contact.status == ContactStatus.RESTRICTED:
         raise PrivacyError("This contact is restricted (Art. 18): lift the restriction first.")
     if not has_objected_to_marketing(contact):
         return False

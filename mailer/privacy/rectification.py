@@ -7,7 +7,7 @@ from sqlalchemy import select
 from mailer import audit
 from mailer.consent.ledger import RequestContext, consent_status, record_consent
 from mailer.contacts import fields as field_service
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.operations import (
     AddressError,
     clean_name,
@@ -20,7 +20,7 @@ from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, read_token
 from mailer.core.text import TextRefused, has_controls, refusal_message
-from mailer.privacy.models.requests import PrivacyRequest
+from mailer.privacy.models.requests import OPEN_STATUSES, PrivacyRequest, RequestType
 from mailer.privacy.requests import complete, request_by_public_id
 from mailer.privacy.restriction import ensure_editable
 from mailer.staff.models.accounts import StaffUser
@@ -157,7 +157,7 @@ def confirm_new_address(token: str, ctx: RequestContext) -> ReconfirmOutcome:
     except TokenInvalid:
         return ReconfirmOutcome("invalid")
     req = request_by_public_id(public_id) if isinstance(public_id, str) else None
-    if req is None or req.contact is None or req.contact.status == "erased":
+    if req is None or req.contact is None or req.contact.status == ContactStatus.ERASED:
         return ReconfirmOutcome("invalid")
     new_email = (req.details or {}).get("new_email")
     contact = req.contact
@@ -179,8 +179,8 @@ def pending_address_change(contact: Contact) -> PrivacyRequest | None:
     """An open rectification still waiting for the new address to confirm."""
     query = select(PrivacyRequest).where(
         PrivacyRequest.contact_id == contact.id,
-        PrivacyRequest.type == "rectification",
-        PrivacyRequest.status.in_(("awaiting_verification", "open")),
+        PrivacyRequest.type == RequestType.RECTIFICATION,
+        PrivacyRequest.status.in_(OPEN_STATUSES),
     )
     for req in db.session.execute(query).scalars():
         if (req.details or {}).get("new_email"):

@@ -13,7 +13,13 @@ from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
-from mailer.privacy.models.requests import OPEN_STATUSES, REQUEST_CHANNELS, REQUEST_TYPES, PrivacyRequest
+from mailer.privacy.models.requests import (
+    OPEN_STATUSES,
+    REQUEST_CHANNELS,
+    REQUEST_TYPES,
+    PrivacyRequest,
+    RequestStatus,
+)
 from mailer.privacy.settings import get_settings, recipients
 from mailer.staff.models.accounts import StaffUser
 
@@ -80,7 +86,7 @@ def open_request(
         details=details or {},
         note=(note or "").strip()[:5000],
         handled_by=handled_by,
-        status="awaiting_verification",
+        status=RequestStatus.AWAITING_VERIFICATION,
     )
     db.session.add(req)
     db.session.flush()
@@ -135,8 +141,8 @@ def mark_verified(req: PrivacyRequest, method: str) -> None:
     """Record that the person proved control of the address on file."""
     req.identity_verified_at = utcnow()
     req.verification_method = method[:40]
-    if req.status == "awaiting_verification":
-        req.status = "open"
+    if req.status == RequestStatus.AWAITING_VERIFICATION:
+        req.status = RequestStatus.OPEN
 
 
 def extend(
@@ -166,7 +172,7 @@ def extend(
 
 def complete(req: PrivacyRequest, outcome: str, handled_by: StaffUser | None = None) -> None:
     """Close a request with its outcome; corrections, erasures and restrictions list recipients to notify."""
-    req.status, req.outcome, req.completed_at = "completed", outcome[:5000], utcnow()
+    req.status, req.outcome, req.completed_at = RequestStatus.COMPLETED, outcome[:5000], utcnow()
     if handled_by is not None:
         req.handled_by = handled_by
     if req.type in NOTIFIABLE_TYPES and not req.notifications:
@@ -192,7 +198,7 @@ def refuse(req: PrivacyRequest, reason: str, handled_by: StaffUser | None = None
         )
     if not req.is_open:
         raise PrivacyError("This request is already closed.")
-    req.status, req.outcome, req.completed_at = "refused", reason[:5000], utcnow()
+    req.status, req.outcome, req.completed_at = RequestStatus.REFUSED, reason[:5000], utcnow()
     req.handled_by = handled_by or req.handled_by
 
 
@@ -245,7 +251,7 @@ def register_counts(now: datetime | None = None) -> RegisterCounts:
         open=count(base),
         due_soon=count(base.where(_deadline_column() >= now, _deadline_column() <= soon)),
         overdue=count(base.where(_deadline_column() < now)),
-        awaiting_verification=count(base.where(PrivacyRequest.status == "awaiting_verification")),
+        awaiting_verification=count(base.where(PrivacyRequest.status == RequestStatus.AWAITING_VERIFICATION)),
     )
 
 

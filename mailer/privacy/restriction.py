@@ -2,7 +2,7 @@
 
 from mailer import audit
 from mailer.consent.ledger import RequestContext, record_consent
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.privacy.models.requests import PrivacyRequest
@@ -21,12 +21,12 @@ def restrict(
     reason: str = "",
 ) -> None:
     """Freeze a contact: the sending engine skips it, sign-ups and edits are refused; the caller commits."""
-    if contact.status == "erased":
+    if contact.status == ContactStatus.ERASED:
         raise PrivacyError("This contact was erased; there is nothing left to restrict.")
-    if contact.status == "restricted":
+    if contact.status == ContactStatus.RESTRICTED:
         raise PrivacyError("This contact is already restricted.")
     details = {"request": request.public_id} if request is not None else {}
-    contact.status = "restricted"
+    contact.status = ContactStatus.RESTRICTED
     record_consent(contact, None, "restricted", ctx, details=details)
     if actor is not None:
         audit.record(
@@ -49,10 +49,10 @@ def lift_restriction(
     reason: str = "",
 ) -> None:
     """Lift a restriction (Art. 18(3): the person is told beforehand); recorded in the ledger and the audit log."""
-    if contact.status != "restricted":
+    if contact.status != ContactStatus.RESTRICTED:
         raise PrivacyError("This contact is not restricted.")
     details = {"request": request.public_id} if request is not None else {}
-    contact.status = "active"
+    contact.status = ContactStatus.ACTIVE
     record_consent(contact, None, "unrestricted", ctx, details=details)
     if actor is not None:
         audit.record(
@@ -68,7 +68,7 @@ def lift_restriction(
 
 def ensure_editable(contact: Contact, role: str | None) -> None:
     """Refuse changes to a restricted contact unless made by a privacy officer (or the owner)."""
-    if contact.status == "erased":
+    if contact.status == ContactStatus.ERASED:
         raise PrivacyError("This contact was erased and cannot be edited.")
-    if contact.status == "restricted" and role not in RESTRICTION_ROLES:
+    if contact.status == ContactStatus.RESTRICTED and role not in RESTRICTION_ROLES:
         raise PrivacyError("This contact is restricted (Art. 18): only a privacy officer can change it.")

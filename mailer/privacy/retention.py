@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, select
 
 from mailer import audit
 from mailer.consent.ledger import RequestContext
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.operations import touch
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
@@ -77,7 +77,7 @@ def _inactive_query(now: datetime):
         select(Contact.id, Contact.public_id, RepermissionEmail.sent_at)
         .outerjoin(RepermissionEmail, RepermissionEmail.contact_id == Contact.id)
         .where(
-            Contact.status == "active",
+            Contact.status == ContactStatus.ACTIVE,
             func.coalesce(Contact.last_activity_at, Contact.created_at) < cutoff,
             Contact.id.not_in(open_requests),
         )

@@ -3,7 +3,7 @@
 from flask import current_app, render_template, request
 from sqlalchemy import select
 
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import csrf, db, limiter
 from mailer.core.web import with_response_floor
@@ -108,7 +108,9 @@ def preferences_save(token: str):
             values,
         )
     except service.PreferencesError as exc:
-        return _render(token, contact, 403 if contact.status == "restricted" else 400, error=str(exc))
+        return _render(
+            token, contact, 403 if contact.status == ContactStatus.RESTRICTED else 400, error=str(exc)
+        )
     return _render(token, contact, changes=changes)
 
 
@@ -141,6 +143,8 @@ def preferences_marketing_again(token: str):
             notice=service.preference_page(contact).notice,
         )
     except PrivacyError as exc:
-        return _render(token, contact, 403 if contact.status == "restricted" else 400, error=str(exc))
+        return _render(
+            token, contact, 403 if contact.status == ContactStatus.RESTRICTED else 400, error=str(exc)
+        )
     db.session.commit()
     return _render(token, contact, marketing_again=lifted)

@@ -9,7 +9,8 @@ from flask import abort, current_app, make_response, render_template, request
 from sqlalchemy import select
 
 from mailer.core.extensions import csrf, db, limiter
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.privacy.models.requests import RequestType
 from mailer.public import bp
 from mailer.public.views import public_limit, request_context
 from mailer.core.security import TokenExpired, TokenInvalid, read_token
@@ -34,7 +35,7 @@ def _contact(token: str) -> Contact | None:
     if not isinstance(public_id, str):
         return None
     contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
-    return contact if contact is not None and contact.status != "erased" else None
+    return contact if contact is not None and contact.status != ContactStatus.ERASED else None
 
 
 def _status_page(title: str, message: str, code: int = 200, **extra):
@@ -178,7 +179,11 @@ def privacy_verify_post(token: str):
         db.session.rollback()
         return _status_page("We couldn't do that", str(exc), 400)
     db.session.commit()
-    download = export.download_token(req) if req.type in ("access", "portability") and req.contact else None
+    download = (
+        export.download_token(req)
+        if req.type in (RequestType.ACCESS, RequestType.PORTABILITY) and req.contact
+        else None
+    )
     return render_template("public/privacy_done.html", req=req, download=download)
 
 
@@ -260,7 +265,7 @@ def privacy_keep_post(token: str):
     except (TokenExpired, TokenInvalid):
         return _bad_link()
     contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
-    if contact is None or contact.status != "active":
+    if contact is None or contact.status != ContactStatus.ACTIVE:
         return _bad_link()
     keep_contact(contact)
     db.session.commit()

@@ -3,7 +3,7 @@
 from flask import current_app, render_template
 
 from mailer.consent.ledger import RequestContext, record_consent
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.extensions import db
 from mailer.core.urls import RecipientLink, recipient_url
 from mailer.delivery.outgoing import MessageKind, Outgoing, default_sender, send
@@ -13,7 +13,7 @@ from mailer.subscriptions.signup import pending_purposes, pending_subscriptions
 def send_confirmation_email(contact_id: int) -> str | None:
     """Send the confirmation email and log it in the ledger; returns its Message-ID, or None if moot."""
     contact = db.session.get(Contact, contact_id)
-    if contact is None or contact.status != "active" or not contact.email:
+    if contact is None or contact.status != ContactStatus.ACTIVE or not contact.email:
         return None
     subs, purposes = pending_subscriptions(contact), pending_purposes(contact)
     if not subs and not purposes:

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.consent.ledger import RequestContext
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.imports import ContactImport
 from mailer.contacts.operations import (
     MAX_NAME_LENGTH,
@@ -172,7 +172,7 @@ def _import_row(
     if is_suppressed(email_hash(email)):
         return "suppressed", None
     contact, _ = get_or_create_contact(email, source=ctx.source, name=name or None)
-    if contact.status != "active":
+    if contact.status != ContactStatus.ACTIVE:
         return contact.status, None  # restricted / erased are never touched by an import
     if name and not contact.name:
         contact.name = name

@@ -17,7 +17,7 @@ from mailer.consent.ledger import RequestContext, consent_status, record_consent
 from mailer.consent.models import DIRECT_MARKETING_KEY, Notice, Purpose
 from mailer.consent.notices import publish_notice
 from mailer.contacts import fields as contact_fields
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactField
 from mailer.contacts.operations import email_hash, get_or_create_contact
 from mailer.contacts.suppression import is_suppressed
@@ -154,7 +154,7 @@ def sign_up(
     ):
         return
     contact, _ = get_or_create_contact(email, source=door.ctx.source, name=name or None)
-    if contact.status != "active":
+    if contact.status != ContactStatus.ACTIVE:
         db.session.rollback()
         return  # restricted (Art. 18) or erased contacts are not processed; the answer stays the same
     if name and not contact.name:

@@ -15,7 +15,7 @@ from mailer.consent.ledger import RequestContext
 from mailer.consent.models import ConsentState, Notice, Purpose
 from mailer.consent.notices import publish_notice
 from mailer.contacts import fields as contact_fields
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactField
 from mailer.contacts.operations import AddressError, clean_name, email_hash, normalise_email
 from mailer.contacts.suppression import is_suppressed
@@ -112,7 +112,7 @@ def contact_for_token(token: str) -> tuple[Contact | None, str]:
     if not isinstance(public_id, str):
         return None, "invalid"
     contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
-    if contact is None or contact.status == "erased":
+    if contact is None or contact.status == ContactStatus.ERASED:
         return None, "invalid"
     return contact, "ok"
 
@@ -181,7 +181,7 @@ def preference_page(contact: Contact) -> PreferencePage:
         lists,
         purposes,
         notice,
-        contact.status == "restricted",
+        contact.status == ContactStatus.RESTRICTED,
         suppressed,
         [(f, contact_fields.read_value(contact, f) or "") for f in editable_fields()],
     )
@@ -322,7 +322,7 @@ def send_link_for_hash(address_hash: str) -> None:
     ).scalar_one_or_none()
     if (
         contact is not None
-        and contact.status != "erased"
+        and contact.status != ContactStatus.ERASED
         and throttle.allow(
             current_app.config["PREFERENCES_LINK_PER_ADDRESS"], "preferences-link", address_hash
         )
@@ -334,7 +334,7 @@ def send_link_email(contact_id: int) -> str | None:
     """Send the preference-centre link by email (transactional: no one-click headers); returns its
     Message-ID."""
     contact = db.session.get(Contact, contact_id)
-    if contact is None or contact.status == "erased" or not contact.email:
+    if contact is None or contact.status == ContactStatus.ERASED or not contact.email:
         return None
     config = current_app.config
     context = {

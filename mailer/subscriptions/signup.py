@@ -9,7 +9,7 @@ from sqlalchemy import select
 from mailer.consent.ledger import RequestContext, record_consent
 from mailer.consent.models import ConsentState, Purpose
 from mailer.contacts import fields as field_service
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactField
 from mailer.contacts.operations import AddressError, clean_name, email_hash, normalise_email, touch
 from mailer.contacts.suppression import lift_suppression
@@ -180,7 +180,7 @@ def _contact_from_confirm_token(token: str) -> tuple[Contact | None, ConfirmOutc
     except TokenInvalid:
         return None, ConfirmOutcome("invalid")
     contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
-    if contact is None or contact.status != "active" or not isinstance(public_id, str):
+    if contact is None or contact.status != ContactStatus.ACTIVE or not isinstance(public_id, str):
         return None, ConfirmOutcome("invalid")
     return contact, None
 
@@ -225,7 +225,7 @@ def resend_from_token(resend_token: str) -> None:
     contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
     if (
         contact is not None
-        and contact.status == "active"
+        and contact.status == ContactStatus.ACTIVE
         and (pending_subscriptions(contact) or pending_purposes(contact))
     ):
         request_confirmation_email(contact)
@@ -249,7 +249,7 @@ def resend_for_hash(address_hash: str) -> None:
     ).scalar_one_or_none()
     if (
         contact is not None
-        and contact.status == "active"
+        and contact.status == ContactStatus.ACTIVE
         and (pending_subscriptions(contact) or pending_purposes(contact))
     ):
         request_confirmation_email(contact)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from mailer.consent.ledger import RequestContext
 from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.suppression import is_suppressed
 from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
@@ -73,7 +73,7 @@ def read_target(token: str) -> UnsubscribeTarget | None:
         .options(joinedload(MailingList.purpose))
         .where(Contact.public_id == payload[0])
     ).first()
-    if row is None or row.Contact.status == "erased":
+    if row is None or row.Contact.status == ContactStatus.ERASED:
         return None
     # A list that no longer exists: unsubscribing from everything is the only safe reading of the request.
     return UnsubscribeTarget(row.Contact, row.MailingList, payload[2])

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from mailer.consent.ledger import RequestContext, record_consent
 from mailer.consent.models import ConsentState, Notice, Purpose
 from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.suppression import SuppressionReason
 from mailer.contacts.suppression import is_suppressed, suppress
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
@@ -73,7 +74,7 @@ def _suppress_once(address_hash: str) -> bool:
         return False
     try:
         with db.session.begin_nested():
-            suppress(address_hash, "unsubscribed")
+            suppress(address_hash, SuppressionReason.UNSUBSCRIBED)
     except IntegrityError:
         return False
     return True

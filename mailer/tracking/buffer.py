@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mailer.campaigns.models import Campaign, Link
 from mailer.consent.models import ConsentState, Purpose
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.process_local import process_local
@@ -235,7 +235,7 @@ def write_hits(hits: list[TrackedHit], now: datetime | None = None) -> int:
                 anonymous[(campaign_id, hit.link_id)] += 1
             continue
         contact = contacts.get(hit.contact_public_id)
-        if contact is None or contact.status != "active":
+        if contact is None or contact.status != ContactStatus.ACTIVE:
             continue  # unknown, erased or restricted (Art. 18): nothing is processed
         if (contact.id, purposes.get(PURPOSE_KEYS[hit.kind])) not in granted:
             continue  # no consent for this kind of tracking (ePrivacy Art. 5(3)): not recorded

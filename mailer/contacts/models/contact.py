@@ -1,6 +1,7 @@
 """Contacts: the people who receive mail."""
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,7 +10,16 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.ids import new_public_id
 
-CONTACT_STATUSES = ("active", "restricted", "erased")
+
+class ContactStatus(StrEnum):
+    """Where a contact stands: mailed, kept but not processed (Art. 18), or an anonymous shell (Art. 17)."""
+
+    ACTIVE = "active"
+    RESTRICTED = "restricted"
+    ERASED = "erased"
+
+
+CONTACT_STATUSES = tuple(ContactStatus)
 
 
 class Contact(db.Model):
@@ -23,7 +33,7 @@ class Contact(db.Model):
     email_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ContactStatus.ACTIVE.value, index=True)
     source: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,6 +1,7 @@
 """Suppression list: keyed hashes of addresses that must not be mailed or silently re-added."""
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -8,7 +9,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 
-SUPPRESSION_REASONS = ("unsubscribed", "erased", "hard_bounce", "complaint", "manual")
+
+class SuppressionReason(StrEnum):
+    """Why an address must not be mailed or silently re-added."""
+
+    UNSUBSCRIBED = "unsubscribed"
+    ERASED = "erased"
+    HARD_BOUNCE = "hard_bounce"
+    COMPLAINT = "complaint"
+    MANUAL = "manual"
+
+
+SUPPRESSION_REASONS = tuple(SuppressionReason)
 
 
 class Suppression(db.Model):

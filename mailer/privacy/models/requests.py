@@ -1,6 +1,7 @@
 """Data-subject requests (Art. 12-22): the register with its one-month clock, and re-permission emails."""
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,11 +10,31 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.ids import new_public_id
 
-REQUEST_TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection")
+
+class RequestType(StrEnum):
+    """The right a person exercises (Art. 15-21)."""
+
+    ACCESS = "access"
+    PORTABILITY = "portability"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+
+
+class RequestStatus(StrEnum):
+    """Awaiting verification: the signed link was sent to the address on file; open: verified, being handled."""
+
+    AWAITING_VERIFICATION = "awaiting_verification"
+    OPEN = "open"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+
+
+REQUEST_TYPES = tuple(RequestType)
 REQUEST_CHANNELS = ("preference-centre", "email", "phone", "letter", "cli", "admin")
-# awaiting_verification: the signed link was sent to the address on file; open: verified, being handled.
-REQUEST_STATUSES = ("awaiting_verification", "open", "completed", "refused")
-OPEN_STATUSES = ("awaiting_verification", "open")
+REQUEST_STATUSES = tuple(RequestStatus)
+OPEN_STATUSES = (RequestStatus.AWAITING_VERIFICATION, RequestStatus.OPEN)
 
 
 class PrivacyRequest(db.Model):
@@ -36,7 +57,9 @@ class PrivacyRequest(db.Model):
     verification_sent_at: Mapped[datetime | None]
     identity_verified_at: Mapped[datetime | None]
     verification_method: Mapped[str] = mapped_column(String(40), default="")
-    status: Mapped[str] = mapped_column(String(30), default="awaiting_verification", index=True)
+    status: Mapped[str] = mapped_column(
+        String(30), default=RequestStatus.AWAITING_VERIFICATION.value, index=True
+    )
     outcome: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str] = mapped_column(
         Text, default=""
