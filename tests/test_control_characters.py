@@ -63,7 +63,7 @@ def test_stored_control_characters_never_reach_the_to_or_subject_header(
     db.session.commit()
     assert (
         client.post("/p", data={"email": "ann@example.com"}).status_code == 200
-    )  # transactional: build_message
+    )  # transactional: delivery.outgoing
     campaign = draft(auth)
     db.session.execute(
         db.update(Campaign)
@@ -79,7 +79,7 @@ def test_stored_control_characters_never_reach_the_to_or_subject_header(
     worker.drain()
     received = smtp_server.to("ann@example.com")
     subjects = [m.message["Subject"] for m in received]
-    assert any(s.startswith("Your email preferences") for s in subjects), subjects  # built by build_message
+    assert any(s.startswith("Your email preferences") for s in subjects), subjects  # built by delivery.outgoing
     assert any(s.startswith("[TEST] News") for s in subjects), subjects  # built by the campaign skeleton
     for message in received:
         head = _header_bytes(message.data)

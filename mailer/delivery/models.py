@@ -1,5 +1,6 @@
 """Deliveries (one per campaign × contact), sending workers, the local outbox, DKIM keys (from dkim_keys)."""
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
@@ -8,16 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.ids import new_public_id
-from mailer.delivery.dkim_keys import DkimKey
-
-__all__ = [
-    "DELIVERY_STATUSES",
-    "OPEN_DELIVERY_STATUSES",
-    "Delivery",
-    "DkimKey",
-    "OutboxMessage",
-    "SendWorker",
-]
+from mailer.delivery.dkim_keys import DkimKey as DkimKey  # the model lives with its sealing; listed here
 
 DELIVERY_STATUSES = ("queued", "sending", "sent", "skipped", "failed", "bounced", "uncertain")
 OPEN_DELIVERY_STATUSES = ("queued", "sending")  # counted in Campaign.open_deliveries
@@ -68,6 +60,14 @@ class SendWorker(db.Model):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class Category(enum.StrEnum):
+    """What the outbox and mailbox providers see (REQUIREMENTS B5): one-click headers go on marketing only."""
+
+    TRANSACTIONAL = "transactional"
+    INTERNAL = "internal"
+    MARKETING = "marketing"
+
+
 class OutboxMessage(db.Model):
     """A message as it would have left over SMTP: envelope and raw bytes."""
 
@@ -80,5 +80,5 @@ class OutboxMessage(db.Model):
     rcpt_to: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(String(998), default="")
     message_id: Mapped[str] = mapped_column(String(250), default="")
-    category: Mapped[str] = mapped_column(String(20), default="transactional")
+    category: Mapped[str] = mapped_column(String(20), default=Category.TRANSACTIONAL)
     raw: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,19 +1,21 @@
-"""The shared notice layout (heading, paragraphs, a list, one button) of privacy, staff and alert mail."""
+"""Mail rendered from templates and sent through the one exit: a kind's own template pair, or the shared
+notice layout (a heading, paragraphs, a list, one button) of privacy, staff and alert mail."""
+
+from typing import Any
 
 from flask import current_app, render_template
 
 from mailer.delivery.outgoing import MessageKind, Outgoing, default_sender, send
 
+NOTICE_TEMPLATE = "email/privacy_message"
 
-def send_notice(kind: MessageKind, to_addr: str, to_name: str | None, subject: str, **context) -> str:
-    """Render the notice layout with `context` and send it through the one exit; returns the Message-ID."""
+
+def send_templated(
+    kind: MessageKind, template: str, to_addr: str, to_name: str | None, subject: str, **context: Any
+) -> str:
+    """Render `template`.txt and .html (with the organisation's name and address), send from MAILER_FROM."""
     config = current_app.config
     context = {
-        "paragraphs": [],
-        "items": [],
-        "button_url": "",
-        "button_label": "",
-        "footnote": "",
         "organisation": config["MAILER_ORGANISATION"],
         "postal_address": config["MAILER_POSTAL_ADDRESS"],
         **context,
@@ -25,7 +27,19 @@ def send_notice(kind: MessageKind, to_addr: str, to_name: str | None, subject: s
             to_addr=to_addr,
             to_name=to_name,
             subject=subject,
-            text=render_template("email/privacy_message.txt", **context),
-            html=render_template("email/privacy_message.html", **context),
+            text=render_template(f"{template}.txt", **context),
+            html=render_template(f"{template}.html", **context),
         )
     )
+
+
+def send_notice(kind: MessageKind, to_addr: str, to_name: str | None, subject: str, **context: Any) -> str:
+    """Send the notice layout filled with `context` (heading, paragraphs, items, button, footnote)."""
+    layout: dict[str, Any] = {
+        "paragraphs": [],
+        "items": [],
+        "button_url": "",
+        "button_label": "",
+        "footnote": "",
+    }
+    return send_templated(kind, NOTICE_TEMPLATE, to_addr, to_name, subject, **{**layout, **context})

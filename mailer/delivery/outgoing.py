@@ -15,6 +15,7 @@ from email.utils import getaddresses
 from flask import current_app
 
 from mailer.delivery.dkim import DkimSigner, signer_for_domain
+from mailer.delivery.models import Category
 from mailer.delivery.skeleton import LEADING_DOT, WSP_CHANGE, MessageSkeleton
 from mailer.delivery.transport import SmtpReply, get_transport
 
@@ -34,14 +35,6 @@ class MessageKind(enum.StrEnum):
     CAMPAIGN_ALERT = "campaign-alert"
     CAMPAIGN = "campaign"
     CAMPAIGN_TEST = "campaign-test"
-
-
-class Category(enum.StrEnum):
-    """What the outbox and mailbox providers see (REQUIREMENTS B5): one-click headers go on marketing only."""
-
-    TRANSACTIONAL = "transactional"
-    INTERNAL = "internal"
-    MARKETING = "marketing"
 
 
 MARKETING_KINDS = frozenset({MessageKind.CAMPAIGN, MessageKind.CAMPAIGN_TEST})

@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from mailer.core.extensions import db
-from mailer.delivery.models import OutboxMessage
+from mailer.delivery.models import Category, OutboxMessage
 
 _BARE_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")  # what smtplib's data() normalises to CRLF
 _PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
@@ -331,7 +331,7 @@ class SingleSends:
                         raw,
                         subject=str(headers["Subject"] or ""),
                         message_id=str(headers["Message-ID"] or ""),
-                        category="marketing",
+                        category=Category.MARKETING,
                     ),
                 )
             ]
@@ -368,7 +368,7 @@ class OutboxTransport:
         *,
         subject: str = "",
         message_id: str = "",
-        category: str = "transactional",
+        category: str = Category.TRANSACTIONAL,
     ) -> SmtpReply:
         """Store the message in its own transaction, independent of the caller's session."""
         with Session(self.engine) as session:

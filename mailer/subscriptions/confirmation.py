@@ -1,12 +1,13 @@
 """Transactional mail: the double opt-in confirmation email (no advertising, no one-click headers: A7, G2)."""
 
-from flask import current_app, render_template
+from flask import current_app
 
 from mailer.consent.ledger import RequestContext, record_consent
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.extensions import db
 from mailer.core.urls import RecipientLink, recipient_url
-from mailer.delivery.outgoing import MessageKind, Outgoing, default_sender, send
+from mailer.delivery.notices import send_templated
+from mailer.delivery.outgoing import MessageKind
 from mailer.subscriptions.signup import pending_purposes, pending_subscriptions
 
 
@@ -24,21 +25,11 @@ def send_confirmation_email(contact_id: int) -> str | None:
         "list_names": [s.mailing_list.name for s in subs],
         "purposes": [p for p in purposes if p.kind != "list"],
         "confirm_url": recipient_url(RecipientLink.CONFIRM, contact.public_id),
-        "organisation": config["MAILER_ORGANISATION"],
-        "postal_address": config["MAILER_POSTAL_ADDRESS"],
         "max_age_days": config["CONFIRM_TOKEN_MAX_AGE"] // 86400,
     }
     subject = f"Please confirm your subscription to {config['MAILER_ORGANISATION']}"
-    message_id = send(
-        Outgoing(
-            kind=MessageKind.CONFIRMATION,
-            sender=default_sender(),
-            to_addr=contact.email,
-            to_name=contact.name,
-            subject=subject,
-            text=render_template("email/confirm.txt", **context),
-            html=render_template("email/confirm.html", **context),
-        )
+    message_id = send_templated(
+        MessageKind.CONFIRMATION, "email/confirm", contact.email, contact.name, subject, **context
     )
     record_consent(
         contact,

@@ -8,7 +8,7 @@ suppressed address (unsubscribed from everything) comes back only through a fres
 
 from dataclasses import dataclass, field
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import or_, select
 
 from mailer.consent.ledger import RequestContext
@@ -26,7 +26,8 @@ from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, read_token
 from mailer.core.text import TextRefused
 from mailer.core.urls import preferences_url
-from mailer.delivery.outgoing import MessageKind, Outgoing, default_sender, send
+from mailer.delivery.notices import send_templated
+from mailer.delivery.outgoing import MessageKind
 from mailer.subscriptions import throttle
 from mailer.subscriptions.forms import default_label
 from mailer.subscriptions.models.lists import MailingList, Subscription
@@ -336,22 +337,12 @@ def send_link_email(contact_id: int) -> str | None:
     contact = db.session.get(Contact, contact_id)
     if contact is None or contact.status == ContactStatus.ERASED or not contact.email:
         return None
-    config = current_app.config
-    context = {
-        "contact": contact,
-        "preferences_url": preferences_url(contact.public_id),
-        "organisation": config["MAILER_ORGANISATION"],
-        "postal_address": config["MAILER_POSTAL_ADDRESS"],
-    }
-    subject = f"Your email preferences at {config['MAILER_ORGANISATION']}"
-    return send(
-        Outgoing(
-            kind=MessageKind.PREFERENCES_LINK,
-            sender=default_sender(),
-            to_addr=contact.email,
-            to_name=contact.name,
-            subject=subject,
-            text=render_template("email/preferences_link.txt", **context),
-            html=render_template("email/preferences_link.html", **context),
-        )
+    return send_templated(
+        MessageKind.PREFERENCES_LINK,
+        "email/preferences_link",
+        contact.email,
+        contact.name,
+        f"Your email preferences at {current_app.config['MAILER_ORGANISATION']}",
+        contact=contact,
+        preferences_url=preferences_url(contact.public_id),
     )

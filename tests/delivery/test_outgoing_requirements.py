@@ -80,28 +80,18 @@ def _preferences_link(app, worker):
     return contact.email
 
 
-def _privacy_verification(app, worker):
-    _, contact = _campaign()
-    req = open_request("access", "email", contact=contact)
-    db.session.commit()
-    privacy_mail.send_verification(req.id)
-    return contact.email
+def _privacy_request(send, type_="access", new_email=""):
+    """A sender of one kind of privacy request mail: the request is logged, then its mail sent."""
 
+    def sender(app, worker):
+        _, contact = _campaign()
+        details = {"new_email": new_email} if new_email else None
+        req = open_request(type_, "email", contact=contact, details=details)
+        db.session.commit()
+        send(req.id)
+        return new_email or contact.email
 
-def _address_reconfirmation(app, worker):
-    _, contact = _campaign()
-    req = open_request("rectification", "email", contact=contact, details={"new_email": "new@example.org"})
-    db.session.commit()
-    privacy_mail.send_address_reconfirmation(req.id)
-    return "new@example.org"
-
-
-def _export_link(app, worker):
-    _, contact = _campaign()
-    req = open_request("access", "email", contact=contact)
-    db.session.commit()
-    privacy_mail.send_export_link(req.id)
-    return contact.email
+    return sender
 
 
 def _repermission(app, worker):
@@ -161,9 +151,11 @@ def _campaign_test(app, worker):
 SENDERS = {
     MessageKind.CONFIRMATION: _confirmation,
     MessageKind.PREFERENCES_LINK: _preferences_link,
-    MessageKind.PRIVACY_VERIFICATION: _privacy_verification,
-    MessageKind.ADDRESS_RECONFIRMATION: _address_reconfirmation,
-    MessageKind.EXPORT_LINK: _export_link,
+    MessageKind.PRIVACY_VERIFICATION: _privacy_request(privacy_mail.send_verification),
+    MessageKind.ADDRESS_RECONFIRMATION: _privacy_request(
+        privacy_mail.send_address_reconfirmation, "rectification", new_email="new@example.org"
+    ),
+    MessageKind.EXPORT_LINK: _privacy_request(privacy_mail.send_export_link),
     MessageKind.REPERMISSION: _repermission,
     MessageKind.DEADLINE_REMINDER: _deadline_reminder,
     MessageKind.STAFF_INVITATION: _staff_invitation,
