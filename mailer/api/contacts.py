@@ -12,7 +12,7 @@ from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.subscriptions.models.lists import Subscription
-from mailer.contacts import edits as api_contacts
+from mailer.privacy import contact_edits as api_contacts
 from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
 from mailer.consent.ledger import RequestContext
 from mailer.subscriptions.withdrawal import withdraw_list

@@ -24,6 +24,7 @@ from mailer.delivery.dkim import SIGNED_HEADERS, generate_key, public_key_record
 from mailer.delivery.outgoing import MARKETING_KINDS, MessageKind
 from mailer.privacy import mail as privacy_mail
 from mailer.privacy.requests import open_request
+from mailer.staff import notices as staff_notices
 from mailer.staff.accounts import create_staff
 from mailer.staff.management import invite_staff
 from mailer.subscriptions.confirmation import send_confirmation_email
@@ -119,7 +120,7 @@ def _staff_lockout(app, worker):
     user = create_staff("locked@example.com", "correct horse battery", "marketer")
     user.locked_until = utcnow() + timedelta(minutes=15)
     db.session.commit()
-    privacy_mail.send_staff_lockout_notice(user.id)
+    staff_notices.send_staff_lockout_notice(user.id)
     return "locked@example.com"
 
 

@@ -1,4 +1,5 @@
-"""Contact edits through the API: name, free attributes and custom fields, audited; restricted contacts refused.
+"""Contact edits through the API: name, free attributes and custom fields, audited; restricted contacts
+refused.
 
 Field values go through the privacy rectification rules (sensitive values need the person's granted consent and
 are encrypted); restriction (Art. 18) is checked first, because an API key is never a privacy officer.
