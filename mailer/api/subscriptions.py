@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import g, jsonify
+from flask import Response, g, jsonify
 
 from mailer.api import api_route
 from mailer.api.errors import ApiError
@@ -145,14 +145,14 @@ def notice_key(key: ApiKey, source_url: str) -> str:
 def _read_signup() -> ApiSignup:
     body = json_object()
     refuse_unknown(body, BODY_FIELDS)
-    consent = obj(body, "consent", required=True)
+    consent = obj(body, "consent", required=True) or {}  # required: never None
     refuse_unknown(consent, CONSENT_FIELDS, where="consent.")
     return ApiSignup(
-        email=string(body, "email", required=True),
+        email=string(body, "email", required=True) or "",
         name=string(body, "name", nullable=True) or "",
-        lists=string_list(body, "lists", required=True, max_items=MAX_LISTS),
-        consent_text=string(consent, "text", required=True, where="consent.", multiline=True),
-        source_url=string(consent, "source_url", required=True, where="consent."),
+        lists=string_list(body, "lists", required=True, max_items=MAX_LISTS) or [],
+        consent_text=string(consent, "text", required=True, where="consent.", multiline=True) or "",
+        source_url=string(consent, "source_url", required=True, where="consent.") or "",
         ip=string(consent, "ip", nullable=True, where="consent."),
         user_agent=string(consent, "user_agent", nullable=True, where="consent."),
     )
@@ -160,7 +160,7 @@ def _read_signup() -> ApiSignup:
 
 @api_route("/subscriptions", methods=("POST",))
 @with_response_floor
-def subscriptions_create():
+def subscriptions_create() -> tuple[Response, int]:
     """Ask a person to confirm a subscription; the answer (and its time: J3) is the same whatever the
     address."""
     checked = validate(_read_signup())

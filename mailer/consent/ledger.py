@@ -4,6 +4,7 @@ import functools
 import itertools
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -228,7 +229,7 @@ def consent_status(contact: Contact, purpose: Purpose) -> str | None:
 def rebuild_states() -> int:
     """Recompute the consent-state cache from the ledger; returns the number of states written."""
     db.session.execute(delete(ConsentState))
-    latest: dict[tuple[int, int], tuple[str, int, object]] = {}
+    latest: dict[tuple[int, int], tuple[str, int, datetime]] = {}
     query = select(
         ConsentEvent.contact_id,
         ConsentEvent.purpose_id,

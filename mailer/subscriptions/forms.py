@@ -160,11 +160,13 @@ def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingLi
     ):
         if len(value or "") > limit:
             raise FormError(f"The {label} is too long ({limit} characters at most).")
-    lists = [db.session.get(MailingList, i) for i in settings.list_ids]
-    if not lists or any(item is None for item in lists):
+    found_lists = [db.session.get(MailingList, i) for i in settings.list_ids]
+    lists = [item for item in found_lists if item is not None]
+    if not lists or len(lists) < len(found_lists):
         raise FormError("Choose at least one list for the form to offer.")
-    purposes = [db.session.get(Purpose, i) for i in settings.purpose_ids]
-    if any(p is None or p.kind == "list" for p in purposes):
+    found_purposes = [db.session.get(Purpose, i) for i in settings.purpose_ids]
+    purposes = [p for p in found_purposes if p is not None and p.kind != "list"]
+    if len(purposes) < len(found_purposes):
         raise FormError("Unknown purpose chosen.")
     if settings.min_age is not None and not 13 <= settings.min_age <= 21:
         raise FormError("The minimum age must be between 13 and 21 (the age of digital consent is 13–16).")

@@ -7,10 +7,12 @@ Suppressed, restricted and erased addresses are never re-added by an import (Art
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.consent.ledger import RequestContext
@@ -88,8 +90,8 @@ def _reader(text: str) -> csv.DictReader:
     return reader
 
 
-def _column(fieldnames: list[str], choices: tuple[str, ...]) -> str | None:
-    return next((name for name in fieldnames if name in choices), None)
+def _column(fieldnames: Sequence[str] | None, choices: tuple[str, ...]) -> str | None:
+    return next((name for name in fieldnames or () if name in choices), None)
 
 
 def create_import(req: ImportRequest, staff_id: int | None, queue: bool = True) -> ContactImport:
@@ -138,7 +140,7 @@ def create_import(req: ImportRequest, staff_id: int | None, queue: bool = True) 
     db.session.add(job)
     db.session.flush()
     if queue:
-        enqueue_after_commit(db.session, "run_contact_import", job.id)
+        enqueue_after_commit(db.session(), "run_contact_import", job.id)
     return job
 
 
@@ -205,29 +207,31 @@ def _import_row_alone(
 
 def run_import(import_id: int) -> None:
     """Process a queued import in chunks, committing progress after each; claimed once, so never run twice."""
-    claimed = db.session.execute(
+    claim = db.session.execute(
         update(ContactImport)
         .where(ContactImport.id == import_id, ContactImport.status == "queued")
         .values(status="running")
-    ).rowcount
+    )
     db.session.commit()
-    if not claimed:
+    if not cast(CursorResult, claim).rowcount:
         return  # already taken by another worker (or finished): never process a file twice
-    job = db.session.get(ContactImport, import_id)
+    job = db.session.execute(select(ContactImport).where(ContactImport.id == import_id)).scalar_one()
     ctx = RequestContext(source=f"import:{job.public_id}")
     mailing_list = db.session.get(MailingList, job.list_id)
-    reader = _reader(job.data.decode())
+    reader = _reader((job.data or b"").decode())
     email_col = _column(reader.fieldnames, EMAIL_COLUMNS)
     name_col = _column(reader.fieldnames, NAME_COLUMNS)
-    invites = []
+    invites: list[int] = []
     try:
+        if mailing_list is None or email_col is None:
+            raise ImportRefusedError("The list was deleted, or the file has no “email” column.")
         for line, row in enumerate(reader, start=2):
             outcome, contact_id = _import_row_alone(job, mailing_list, row, email_col, name_col, ctx)
             if outcome == "added":
                 job.added += 1
             elif outcome == "invited":
                 job.invited += 1
-                invites.append(contact_id)
+                invites.extend([contact_id] if contact_id is not None else [])
             else:
                 job.skipped = {**job.skipped, outcome: job.skipped.get(outcome, 0) + 1}
                 if outcome in ROW_ERRORS and len(job.row_errors) < MAX_ROW_ERRORS:
@@ -242,7 +246,7 @@ def run_import(import_id: int) -> None:
         _send_invites(invites)
     except Exception as exc:
         db.session.rollback()
-        job = db.session.get(ContactImport, import_id)
+        job = db.session.execute(select(ContactImport).where(ContactImport.id == import_id)).scalar_one()
         job.status, job.error, job.finished_at, job.data = (
             "failed",
             f"{exc.__class__.__name__}: {exc}"[:2000],

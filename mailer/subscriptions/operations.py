@@ -81,7 +81,8 @@ def subscribe(contact: Contact, purposes: list[Purpose], door: Door) -> Subscrib
     purpose already granted on a confirmed subscription. A suppressed address (unsubscribed from everything)
     is asked again by email even for a list it is confirmed on.
     """
-    suppressed = bool(contact.email_hash) and is_suppressed(contact.email_hash)
+    address = contact.email_hash
+    suppressed = address is not None and is_suppressed(address)
     basis = Basis.DOUBLE_OPT_IN if suppressed else door.basis
     result = Subscribed()
     if suppressed and not door.by_person:

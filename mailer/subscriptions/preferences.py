@@ -176,7 +176,8 @@ def preference_page(contact: Contact) -> PreferencePage:
     lists, purposes = _list_choices(contact, states), _purpose_choices(states)
     notice = publish_notice(NOTICE_KEY, notice_content(lists, purposes))
     db.session.commit()
-    suppressed = bool(contact.email_hash) and is_suppressed(contact.email_hash)
+    address = contact.email_hash
+    suppressed = address is not None and is_suppressed(address)
     return PreferencePage(
         contact,
         lists,

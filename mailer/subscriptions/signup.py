@@ -170,35 +170,35 @@ class ConfirmOutcome:
     resend_token: str = ""
 
 
-def _contact_from_confirm_token(token: str) -> tuple[Contact | None, ConfirmOutcome | None]:
+def _contact_from_confirm_token(token: str) -> Contact | ConfirmOutcome:
     """Resolve a confirmation token to an active contact, or an outcome explaining why not."""
     try:
         public_id = read_token("confirm", token, max_age=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
     except TokenExpired as exc:
         resend = make_token("resend", exc.payload) if isinstance(exc.payload, str) else ""
-        return None, ConfirmOutcome("expired", resend_token=resend)
+        return ConfirmOutcome("expired", resend_token=resend)
     except TokenInvalid:
-        return None, ConfirmOutcome("invalid")
+        return ConfirmOutcome("invalid")
     contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
     if contact is None or contact.status != ContactStatus.ACTIVE or not isinstance(public_id, str):
-        return None, ConfirmOutcome("invalid")
-    return contact, None
+        return ConfirmOutcome("invalid")
+    return contact
 
 
 def check_confirmation(token: str) -> ConfirmOutcome:
     """Inspect a confirmation link without changing anything (GET must be safe: G2)."""
-    contact, outcome = _contact_from_confirm_token(token)
-    if outcome is not None:
-        return outcome
+    contact = _contact_from_confirm_token(token)
+    if isinstance(contact, ConfirmOutcome):
+        return contact
     names = [s.mailing_list.name for s in pending_subscriptions(contact)]
     return ConfirmOutcome("pending" if names or pending_purposes(contact) else "already", names)
 
 
 def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
     """Complete double opt-in: every pending subscription and purpose of the contact becomes confirmed."""
-    contact, outcome = _contact_from_confirm_token(token)
-    if outcome is not None:
-        return outcome
+    contact = _contact_from_confirm_token(token)
+    if isinstance(contact, ConfirmOutcome):
+        return contact
     subs = pending_subscriptions(contact)
     purposes = pending_purposes(contact)
     if not subs and not purposes:
@@ -210,7 +210,8 @@ def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
         record_consent(contact, purpose, "confirmed", ctx)
     if subs:  # subscribing again and confirming by email is the person's own fresh request for marketing
         hooks.marketing_requested(contact, ctx, "double-opt-in")
-    lift_suppression(contact.email_hash)
+    if contact.email_hash:
+        lift_suppression(contact.email_hash)
     touch(contact)
     db.session.commit()
     return ConfirmOutcome("confirmed", [s.mailing_list.name for s in subs])

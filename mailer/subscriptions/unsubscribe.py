@@ -110,7 +110,8 @@ def describe(token: str) -> UnsubscribeOutcome:
             )
         ).scalar()
         return _outcome(target, "subscribed" if sub in ACTIVE_SUBSCRIPTION else "already")
-    suppressed = bool(target.contact.email_hash) and is_suppressed(target.contact.email_hash)
+    address = target.contact.email_hash
+    suppressed = address is not None and is_suppressed(address)
     return _outcome(target, "already" if suppressed else "subscribed")
 
 
@@ -129,9 +130,8 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
         if job.status == "invalid":
             return UnsubscribeOutcome("invalid")
         if job.status != "recheck":
-            return UnsubscribeOutcome(
-                job.status, job.list_name, False, preferences_path_for(contact_public_id)
-            )
+            status = job.status or "already"
+            return UnsubscribeOutcome(status, job.list_name, False, preferences_path_for(contact_public_id))
     for attempt in range(3):
         try:
             outcome = apply_unsubscribe(token, ctx)

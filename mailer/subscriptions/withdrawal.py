@@ -6,7 +6,9 @@ the request that actually changes a subscription or a consent writes an event. T
 unsubscribes (leaving.py) and PostgreSQL's leave_lists function (sql/) apply this same rule.
 """
 
-from sqlalchemy import select, update
+from typing import cast
+
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailer.consent.ledger import RequestContext, record_consent
@@ -40,7 +42,7 @@ def _end_subscription(contact_id: int, list_id: int) -> bool:
         .values(status=SubscriptionStatus.UNSUBSCRIBED, unsubscribed_at=utcnow()),
         execution_options={"synchronize_session": False},
     )
-    return bool(result.rowcount)
+    return bool(cast(CursorResult, result).rowcount)
 
 
 def withdraw_purpose(
@@ -131,7 +133,9 @@ def unsubscribe_everything(
     for purpose in purposes:
         changed |= withdraw_purpose(contact, purpose, ctx, details, notice=notice)
     for list_id in ended_lists:
-        purpose = db.session.execute(select(Purpose).where(Purpose.list_id == list_id)).scalar_one_or_none()
-        if purpose is not None and purpose not in purposes:
-            withdraw_purpose(contact, purpose, ctx, details, force=True, notice=notice)
+        ended_purpose = db.session.execute(
+            select(Purpose).where(Purpose.list_id == list_id)
+        ).scalar_one_or_none()
+        if ended_purpose is not None and ended_purpose not in purposes:
+            withdraw_purpose(contact, ended_purpose, ctx, details, force=True, notice=notice)
     return changed or bool(ended_lists)
