@@ -245,7 +245,7 @@ def base_context(campaign) -> dict:
     return {
         "organisation": config["MAILER_ORGANISATION"],
         "postal_address": config["MAILER_POSTAL_ADDRESS"],
-        "privacy_url": f"{config['MAILER_BASE_URL']}/privacy",  # the published privacy notice (Art. 13)
+        "privacy_url": urls.external_url("public.privacy_notice"),  # the published privacy notice (Art. 13)
         "campaign": {"name": campaign.name},
         "_pixel": Markup(""),
     }
