@@ -27,7 +27,7 @@ from mailer.delivery.htmltext import html_to_text
 
 log = logging.getLogger(__name__)
 
-# Every marketing layout must show these (issue 3; REQUIREMENTS H1): variable -> what a person calls it.
+# Every marketing layout must show these (REQUIREMENTS H1): variable -> what a person calls it.
 FOOTER_PARTS = {
     "unsubscribe_url": "unsubscribe link",
     "preferences_url": "preference-centre link",

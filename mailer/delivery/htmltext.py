@@ -1,4 +1,4 @@
-"""The text part of an email, generated from its HTML when the marketer did not write one (issue 3)."""
+"""The text part of an email, generated from its HTML when the marketer did not write one."""
 
 import re
 
