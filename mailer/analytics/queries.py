@@ -1,7 +1,8 @@
 """Honest statistics for marketers: per campaign and per list, aggregates only.
 
-Opens and clicks exist only for contacts who consented, so rates are given among those contacts and the consenting
-share is always shown beside them. Machine-like events (proxy prefetches, link scanners) are counted apart.
+Opens and clicks exist only for contacts who consented, so rates are given among those contacts and the
+consenting share is always shown beside them. Machine-like events (proxy prefetches, link scanners) are
+counted apart.
 """
 
 from dataclasses import dataclass, field
@@ -10,15 +11,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import aliased
 
+from mailer.campaigns.models import Campaign, Link
+from mailer.consent.models import ACTION_STATES, ConsentEvent, ConsentState, Purpose
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability.models import BounceEvent
-from mailer.campaigns.models import Campaign, Link
-from mailer.consent.models import ConsentEvent, ConsentState, Purpose
 from mailer.delivery.models import Delivery
 from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.tracking.models import TrackingCounter, TrackingEvent
-from mailer.consent.models import ACTION_STATES
 
 CONSENT_ACTIONS = tuple(action for action, state in ACTION_STATES.items() if state is not None)
 GRANTING = ("granted", "confirmed")
@@ -44,7 +44,8 @@ class Engagement:
 
     @property
     def rate(self) -> float | None:
-        """Unique human opens/clicks per consenting recipient (never per list: those without consent are unknown)."""
+        """Unique human opens/clicks per consenting recipient (never per list:
+        those without consent are unknown)."""
         return self.unique_human / self.consenting if self.consenting else None
 
 
@@ -86,7 +87,8 @@ def _tracking_purposes() -> dict[str, int | None]:
 
 
 def _consenting_when_sent(campaign_id: int, purpose_id: int | None) -> int:
-    """Delivered messages whose recipient's latest consent event for the purpose, before the send, was a yes."""
+    """Delivered messages whose recipient's latest consent event for the purpose,
+    before the send, was a yes."""
     if purpose_id is None:
         return 0
     ev = aliased(ConsentEvent)
@@ -182,7 +184,8 @@ def _as_datetime(value) -> datetime:
 
 
 def campaign_series(campaign: Campaign, unit: str = "hour") -> dict:
-    """Opens and clicks per hour (first 72 h) or per day (first 30 days) after the send started, human and machine."""
+    """Opens and clicks per hour (first 72 h) or per day (first 30 days)
+    after the send started, human and machine."""
     unit = unit if unit in SERIES_LENGTH else "hour"
     start = (
         campaign.started_at
@@ -230,7 +233,8 @@ def campaign_series(campaign: Campaign, unit: str = "hour") -> dict:
 
 
 def campaign_stats(campaign: Campaign, unit: str = "hour") -> CampaignStats:
-    """Delivery outcomes, unsubscribes, complaints, consent-aware engagement, top links and the time series."""
+    """Delivery outcomes, unsubscribes, complaints, consent-aware engagement,
+    top links and the time series."""
     deliveries = dict(
         db.session.execute(
             select(Delivery.status, func.count())
@@ -328,7 +332,8 @@ def list_growth(mailing_list: MailingList, days: int = 90) -> dict:
 
 
 def consent_coverage(mailing_list: MailingList) -> list[Coverage]:
-    """For each consent purpose other than lists: how many confirmed subscribers of this list said yes to it."""
+    """For each consent purpose other than lists:
+    how many confirmed subscribers of this list said yes to it."""
     subscribers = select(Subscription.contact_id).where(
         Subscription.list_id == mailing_list.id, Subscription.status == "confirmed"
     )

@@ -24,7 +24,7 @@ def authenticate_request():
         return
     try:
         key = api_keys.authenticate(request.headers.get("Authorization"))
-    except api_keys.AuthenticationFailed as exc:
+    except api_keys.AuthenticationFailedError as exc:
         if not throttle.allow(FAILED_AUTH_LIMIT, "api-auth-failed", request.remote_addr or ""):
             raise ApiError(429, "Too many failed authentications from this address. Wait a minute.") from None
         raise ApiError(401, str(exc), headers=CHALLENGE) from None

@@ -70,7 +70,7 @@ def contact_update(public_id: str):
     patch = _read_patch()
     try:
         changed = api_contacts.update_contact(contact, patch, g.api_key, ip=request.remote_addr)
-    except api_contacts.ContactLocked as exc:
+    except api_contacts.ContactLockedError as exc:
         raise ApiError(409, str(exc), {"status": contact.status}) from None
     except api_contacts.ContactEditError as exc:
         db.session.rollback()

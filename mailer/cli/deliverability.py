@@ -46,13 +46,13 @@ def init_app(app: Flask) -> None:
     @click.option("--rcpt", multiple=True, help="Envelope recipient(s) the message was delivered to (VERP).")
     def bounces_process(message_file, rcpt: tuple[str, ...]) -> None:
         """Process one saved bounce or feedback report (RFC 822 file, '-' for stdin)."""
-        from mailer.deliverability.inbound import ReportRefused, process_report
+        from mailer.deliverability.inbound import ReportRefusedError, process_report
 
         limit = current_app.config["BOUNCE_MAX_REPORT_BYTES"]
         raw = message_file.read(limit + 1)
         try:
             result = process_report(raw, rcpt)
-        except ReportRefused as exc:
+        except ReportRefusedError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{result.status}: {result.detail}")
 

@@ -1,1 +1,2 @@
-"""Contacts: the people who receive mail, their custom fields (sensitive ones encrypted), imports, suppression."""
+"""Contacts: the people who receive mail, their custom fields
+(sensitive ones encrypted), imports, suppression."""

@@ -1,4 +1,5 @@
-"""Custom contact fields: categories, Art. 10 refusal, encrypted sensitive values, masking and audited reveals."""
+"""Custom contact fields: categories, Art. 10 refusal, encrypted sensitive values,
+masking and audited reveals."""
 
 import re
 import unicodedata
@@ -10,6 +11,7 @@ from sqlalchemy import delete, select
 from mailer import audit
 from mailer.consent.ledger import consent_status
 from mailer.consent.models import Purpose
+from mailer.consent.notices import publish_notice
 from mailer.contacts import keys
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import (
@@ -19,6 +21,7 @@ from mailer.contacts.models.fields import (
     ContactField,
     ContactFieldValue,
 )
+from mailer.contacts.operations import AddressError, normalise_email
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.core.text import has_controls
@@ -122,15 +125,14 @@ def consent_label(field: ContactField) -> str:
 
 def consent_notice(field: ContactField):
     """The immutable notice recording exactly what the consent checkbox for this field said."""
-    from mailer.consent.notices import publish_notice
-
     return publish_notice(
         f"field-consent:{field.key}", {"field": field.key, "checkbox": consent_label(field)}
     )
 
 
 def mask(value: str) -> str:
-    """Hide a sensitive value: long numbers keep their last four digits (•••• 4242), anything else is hidden."""
+    """Hide a sensitive value: long numbers keep their last four digits (•••• 4242),
+    anything else is hidden."""
     compact = re.sub(r"[\s-]", "", value or "")
     if len(compact) >= 8 and sum(c.isdigit() for c in compact) >= 6:
         return f"{MASK} {compact[-4:]}"
@@ -142,7 +144,8 @@ def _row(contact: Contact, field: ContactField) -> ContactFieldValue | None:
 
 
 def clean_value(field: ContactField, raw: str | None, label: str = "") -> str:
-    """The value as stored ('' for none), or PrivacyError saying what is wrong with it (length, characters, type)."""
+    """The value as stored ('' for none), or PrivacyError saying what is wrong with it
+    (length, characters, type)."""
     label = label or field.label
     value = " ".join((raw or "").split())
     if len(value) > MAX_VALUE_LENGTH:
@@ -165,8 +168,6 @@ def clean_value(field: ContactField, raw: str | None, label: str = "") -> str:
             raise PrivacyError(f"“{label}” must be a date between the years 1900 and 2100.")
         return day.isoformat()
     if field.value_type == "email":
-        from mailer.contacts.operations import AddressError, normalise_email
-
         try:
             return normalise_email(value)
         except AddressError:
@@ -177,10 +178,11 @@ def clean_value(field: ContactField, raw: str | None, label: str = "") -> str:
 def set_value(
     contact: Contact, field: ContactField, raw: str | None, consent_pending_ok: bool = False
 ) -> None:
-    """Store (or clear, when empty) a value; sensitive values need the person's explicit consent and are encrypted.
+    """Store (or clear, when empty) a value;
+    sensitive values need the person's explicit consent and are encrypted.
 
-    consent_pending_ok: the consent was ticked on a sign-up form a moment ago and awaits the double opt-in that
-    confirms the address (the value goes when the unconfirmed sign-up is purged, or with a withdrawal).
+    consent_pending_ok: the consent was ticked on a sign-up form a moment ago and awaits the double opt-in
+    that confirms the address (the value goes when the unconfirmed sign-up is purged, or with a withdrawal).
     """
     value = clean_value(field, raw)
     row = _row(contact, field)
@@ -210,7 +212,8 @@ def has_value(contact: Contact, field: ContactField) -> bool:
 
 
 def drop_values_under(contact: Contact, purpose: Purpose) -> None:
-    """Without its consent a sensitive value may not be kept: delete the values collected under this purpose."""
+    """Without its consent a sensitive value may not be kept:
+    delete the values collected under this purpose."""
     field_ids = select(ContactField.id).where(ContactField.purpose_id == purpose.id)
     db.session.execute(
         delete(ContactFieldValue).where(
@@ -249,9 +252,7 @@ def display_fields(contact: Contact) -> list[FieldDisplay]:
     return [FieldDisplay(f, values.get(f.id, ""), f.is_sensitive, f.id in values) for f in all_fields()]
 
 
-def reveal(
-    contact: Contact, field: ContactField, actor: object, reason: str, ip: str | None = None
-) -> str:
+def reveal(contact: Contact, field: ContactField, actor: object, reason: str, ip: str | None = None) -> str:
     """Show a sensitive value to a permitted staff member who gave a reason; every reveal is audited."""
     reason = " ".join((reason or "").split())
     if len(reason) < 5:

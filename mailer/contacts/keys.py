@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import select
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.fields import ContactKey
+from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
 
 FORMAT_V1 = b"\x01"
 

@@ -1,5 +1,6 @@
 """Contacts: address normalisation, the blind-index lookup, creation and search."""
 
+import contextlib
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -37,8 +38,9 @@ def normalise_email(raw: str) -> str:
 
 
 def clean_name(raw: str | None) -> str:
-    """A person's name as stored, from any door: one line, spaces collapsed, no control characters (it reaches the
-    To: header), at most MAX_NAME_LENGTH characters; TextRefused with a message for the person otherwise."""
+    """A person's name as stored, from any door: one line, spaces collapsed, no control characters (it reaches
+    the To: header), at most MAX_NAME_LENGTH characters; TextRefused with a message for the person
+    otherwise."""
     name = one_line(raw, "The name")
     if len(name) > MAX_NAME_LENGTH:
         raise TextRefused(f"The name is too long ({MAX_NAME_LENGTH} characters at most).")
@@ -110,10 +112,8 @@ def search_contacts(
     if q:
         conditions = [Contact.name.ilike(f"%{q}%"), Contact.public_id == q]
         if "@" in q:
-            try:
+            with contextlib.suppress(AddressError):
                 conditions.append(Contact.email_hash == email_hash(normalise_email(q)))
-            except AddressError:
-                pass
         query = query.where(or_(*conditions))
     if among is not None:
         query = query.where(Contact.id.in_(among))

@@ -78,7 +78,8 @@ def _unfold(value) -> str:
 
 
 def _after_type(value) -> str:
-    """'rfc822; ann@example.net' → 'ann@example.net'; 'smtp; 550 …' → '550 …' (the type prefix is optional)."""
+    """'rfc822; ann@example.net' → 'ann@example.net'; 'smtp; 550 …' → '550 …'
+    (the type prefix is optional)."""
     text = _unfold(value)
     kind, sep, rest = text.partition(";")
     return rest.strip() if sep and " " not in kind.strip() else text
@@ -131,7 +132,8 @@ def parse_dsn(msg: Message) -> DeliveryReport | None:
 
 
 def _parse_prose_bounce(msg: Message) -> DeliveryReport | None:
-    """Old-style bounces without a status part: from MAILER-DAEMON (or titled so) and quoting a status code."""
+    """Old-style bounces without a status part: from MAILER-DAEMON (or titled so)
+    and quoting a status code."""
     if not (
         _BOUNCE_SENDER.search(str(msg.get("From", ""))) or _BOUNCE_SUBJECT.search(str(msg.get("Subject", "")))
     ):
@@ -147,7 +149,8 @@ def _parse_prose_bounce(msg: Message) -> DeliveryReport | None:
 
 
 def status_code(status: str, diagnostic: str = "") -> str:
-    """The enhanced status code (e.g. 5.1.1) from Status, else from the diagnostic, else the SMTP reply's class."""
+    """The enhanced status code (e.g. 5.1.1) from Status, else from the diagnostic,
+    else the SMTP reply's class."""
     for text in (status, diagnostic):
         match = _ENHANCED.search(text or "")
         if match:
@@ -218,7 +221,8 @@ def _mark_delivery(delivery: Delivery, status: str, reason: str) -> None:
 
 
 def record_bounce(delivery: Delivery, report: DeliveryReport, domain: str) -> Outcome:
-    """Log a failed delivery, update it and apply the thresholds; returns (kind, what was done). Caller commits."""
+    """Log a failed delivery, update it and apply the thresholds; returns (kind,
+    what was done). Caller commits."""
     failure = report.failure()
     if failure is None:
         return Outcome("", False, "a delay or success notice, not a bounce: nothing to do")

@@ -14,7 +14,7 @@ import dns.resolver
 SHORT_PUBLIC_SUFFIXES = {"ac", "co", "com", "edu", "gov", "net", "org", "ltd", "plc", "or", "ne", "gv"}
 
 
-class DnsUnavailable(Exception):
+class DnsUnavailableError(Exception):
     """DNS did not answer (timeout, no servers, refused): the state of a record is unknown."""
 
 
@@ -83,7 +83,7 @@ class Resolver:
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
         except dns.exception.DNSException as exc:
-            raise DnsUnavailable(f"{exc.__class__.__name__}: {exc}") from exc
+            raise DnsUnavailableError(f"{exc.__class__.__name__}: {exc}") from exc
 
     def txt(self, name: str) -> list[str]:
         """Every TXT value at a name (strings joined); [] when there is none."""

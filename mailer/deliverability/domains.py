@@ -16,23 +16,25 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from mailer.campaigns.models import Campaign
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.delivery.models import Delivery
+from mailer.deliverability.dnscheck import DnsUnavailableError, Record, Resolver, organisational_domain
 from mailer.deliverability.models import BounceEvent, BounceKind
-from mailer.delivery.models import DkimKey
-from mailer.delivery.replies import bounce_base
+from mailer.delivery.dkim import DkimSigner
+from mailer.delivery.models import Delivery, DkimKey
 from mailer.delivery.outgoing import parse_sender
-from mailer.deliverability.dnscheck import DnsUnavailable, Record, Resolver, organisational_domain
+from mailer.delivery.replies import bounce_base
+from mailer.delivery.transport import SmtpSettings
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 300
-# The engine stores a Message-ID only when the relay accepted the message: it left us, whatever a later DSN says.
+# The engine stores a Message-ID only when the relay accepted the message: it left us,
+# whatever a later DSN says.
 _LEFT_US = Delivery.message_id != ""
 
 
-# --- domains ----------------------------------------------------------------------------------------------------
+# --- domains ------------------------------------------------------------------------------------------------
 
 
 def default_domain() -> str:
@@ -56,10 +58,10 @@ def sending_domains() -> list[str]:
     """Every domain we send as: MAILER_FROM's, campaigns' own From domains, domains with a DKIM key."""
     keyed = db.session.execute(select(DkimKey.domain).where(DkimKey.active.is_(True))).scalars()
     others = set(campaign_domains().values()) | set(keyed)
-    return [default_domain()] + sorted(others - {default_domain()})
+    return [default_domain(), *sorted(others - {default_domain()})]
 
 
-# --- complaint rate (B4) ----------------------------------------------------------------------------------------
+# --- complaint rate (B4) ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -154,7 +156,8 @@ def recent_rate(domain: str, hours: int = 24) -> RecentRate:
 
 
 def enforce_complaint_rate(domain: str) -> list[int]:
-    """Pause the domain's sending campaigns when its recent complaint rate is above the threshold; the caller commits."""
+    """Pause the domain's sending campaigns when its recent
+    complaint rate is above the threshold; the caller commits."""
     rate = recent_rate(domain)
     if rate.effective <= threshold():
         return []
@@ -182,7 +185,7 @@ def enforce_complaint_rate(domain: str) -> list[int]:
     return list(sending)
 
 
-# --- readiness (B1) ---------------------------------------------------------------------------------------------
+# --- readiness (B1) -----------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -234,7 +237,7 @@ def _lookup(dns: Resolver | None, method: str, name: str) -> list[str] | None:
         return None
     try:
         return getattr(dns, method)(name)
-    except DnsUnavailable as exc:
+    except DnsUnavailableError as exc:
         log.warning("DNS look-up of %s failed: %s", name, exc)
         return None
 
@@ -269,8 +272,6 @@ def _spf(dns, envelope: str, relay: str) -> Check:
 
 
 def _dkim(dns, domain: str) -> Check:
-    from mailer.delivery.dkim import DkimSigner
-
     key = _active_key(domain)
     if key is None:
         return Check(
@@ -362,8 +363,6 @@ def _bounce_mx(dns, envelope: str) -> Check:
 
 def _relay_host() -> str:
     """The relay's host name when it is a public one (worth naming in the SPF record)."""
-    from mailer.delivery.transport import SmtpSettings
-
     url = current_app.config.get("SMTP_URL") or ""
     host = SmtpSettings(url).host if url else ""
     return "" if not host or host in ("localhost",) or host.startswith("127.") or "." not in host else host

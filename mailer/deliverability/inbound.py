@@ -17,12 +17,12 @@ from email.utils import getaddresses
 from flask import current_app
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
-from mailer.delivery.models import Delivery
-from mailer.delivery.replies import bounce_base, delivery_id_from_verp
+from mailer.core.extensions import db
 from mailer.deliverability import bounces, complaints
 from mailer.deliverability.domains import domain_of
+from mailer.delivery.models import Delivery
+from mailer.delivery.replies import bounce_base, delivery_id_from_verp
 
 log = logging.getLogger(__name__)
 ORIGINAL_PARTS = (
@@ -37,13 +37,14 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]{1,240}>")
 _OUR_ID = re.compile(r"^<(\d{1,18})\.")  # the composer's Message-IDs start with the delivery id
 
 
-class ReportRefused(ValueError):
+class ReportRefusedError(ValueError):
     """A message we will not read at all (e.g. larger than BOUNCE_MAX_REPORT_BYTES)."""
 
 
 @dataclass(frozen=True)
 class InboundResult:
-    """recorded | duplicate | ignored (not a report) | unmatched (not about our mail), with one line saying why."""
+    """recorded | duplicate | ignored (not a report) | unmatched (not about our mail),
+    with one line saying why."""
 
     status: str
     detail: str
@@ -52,7 +53,8 @@ class InboundResult:
 
 
 def accepts_recipient(address: str) -> bool:
-    """Whether the listener takes mail for this address: a valid VERP address, the bounce or complaints address."""
+    """Whether the listener takes mail for this address: a valid VERP address,
+    the bounce or complaints address."""
     address = (address or "").strip().strip("<>").lower()
     plain = {
         "@".join(bounce_base()).lower(),
@@ -113,7 +115,9 @@ def process_report(raw: bytes, envelope_rcpts=()) -> InboundResult:
     """Read one inbound message and act on it if it is a DSN or ARF report about our mail; commits."""
     limit = current_app.config["BOUNCE_MAX_REPORT_BYTES"]
     if len(raw) > limit:
-        raise ReportRefused(f"report of {len(raw)} bytes is larger than the {limit}-byte limit: not read")
+        raise ReportRefusedError(
+            f"report of {len(raw)} bytes is larger than the {limit}-byte limit: not read"
+        )
     try:
         msg = BytesParser(policy=policy.compat32).parsebytes(raw)
         arf = complaints.parse_arf(msg)

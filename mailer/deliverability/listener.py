@@ -12,7 +12,8 @@ import logging
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from mailer.deliverability.inbound import ReportRefused, accepts_recipient, process_report
+from mailer.deliverability.inbound import ReportRefusedError, accepts_recipient, process_report
+from mailer.delivery.replies import bounce_base
 
 log = logging.getLogger(__name__)
 
@@ -31,21 +32,22 @@ class ReportHandler:
         with self.app.app_context():
             return process_report(data, rcpt_tos)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+    # aiosmtpd calls handle_<SMTP verb>: these two names are fixed by it.
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if not await asyncio.get_running_loop().run_in_executor(None, self._accepts, address):
             return "550 5.1.1 No such mailbox: this server only takes bounces and complaints about our mail"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server, session, envelope):
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
         data = envelope.original_content or envelope.content
         try:
             result = await asyncio.get_running_loop().run_in_executor(
                 None, self._process, data, list(envelope.rcpt_tos)
             )
-        except ReportRefused as exc:
+        except ReportRefusedError as exc:
             return f"552 5.3.4 {exc}"
-        except Exception:  # noqa: BLE001 - the reporting server retries; nothing is lost
+        except Exception:
             log.exception("Could not process an inbound report")
             return "451 4.3.0 Could not process the report now; please try again later"
         detail = " ".join(f"{result.status}: {result.detail}".split())
@@ -56,8 +58,6 @@ class InboundServer:
     """Start/stop the listener on a host and port (in a background thread)."""
 
     def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 2526):
-        from mailer.delivery.replies import bounce_base
-
         with app.app_context():
             server_name = bounce_base()[1]
         self.host, self.port = host, port

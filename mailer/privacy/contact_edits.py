@@ -1,8 +1,8 @@
 """Contact edits through the API: name, free attributes and custom fields, audited; restricted contacts
 refused.
 
-Field values go through the privacy rectification rules (sensitive values need the person's granted consent and
-are encrypted); restriction (Art. 18) is checked first, because an API key is never a privacy officer.
+Field values go through the privacy rectification rules (sensitive values need the person's granted consent
+and are encrypted); restriction (Art. 18) is checked first, because an API key is never a privacy officer.
 """
 
 import re
@@ -24,7 +24,7 @@ MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_LENGTH = 500
 
 
-class ContactLocked(Exception):
+class ContactLockedError(Exception):
     """The contact may not be changed through the API (restricted or erased); the message says why."""
 
 
@@ -38,7 +38,8 @@ class ContactEditError(ValueError):
 
 @dataclass
 class ContactPatch:
-    """What to change; None leaves a part unchanged. attributes merge (a null value removes that attribute)."""
+    """What to change; None leaves a part unchanged. attributes merge
+    (a null value removes that attribute)."""
 
     name: str | None = None
     attributes: dict | None = None
@@ -87,7 +88,7 @@ def update_contact(
     try:
         ensure_editable(contact, None)
     except PrivacyError as exc:
-        raise ContactLocked(str(exc)) from None
+        raise ContactLockedError(str(exc)) from None
     attributes = _merged_attributes(contact, patch.attributes) if patch.attributes is not None else None
     for field_key, value in patch.fields.items():
         if has_controls(field_key + value):

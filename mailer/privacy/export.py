@@ -10,6 +10,7 @@ from flask import current_app, render_template
 from sqlalchemy import ForeignKey, select
 
 from mailer.audit.models import AuditEvent
+from mailer.campaigns.models import Campaign
 from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentEvent, ConsentState, Notice
 from mailer.contacts import fields as field_service
@@ -21,6 +22,7 @@ from mailer.core.spreadsheet import dict_csv_text
 from mailer.delivery.models import Delivery
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.privacy.notice import notice_content
+from mailer.privacy.requests import request_by_public_id
 from mailer.privacy.settings import RETENTION_CATEGORIES, get_settings, recipients, retention_days
 from mailer.subscriptions.models.lists import Subscription
 
@@ -121,8 +123,6 @@ def collect_current_consent(contact: Contact, clear: bool) -> list[dict]:
 
 def _delivery_rows(contact: Contact, statuses: tuple[str, ...] = ()) -> list[dict]:
     """Deliveries joined to their campaign in one query (a person may have thousands)."""
-    from mailer.campaigns.models import Campaign
-
     query = (
         select(
             Campaign.name,
@@ -255,7 +255,8 @@ def _csv(rows: list[dict]) -> str:
 
 
 def art15_information(contact: Contact) -> dict:
-    """The human-readable part: purposes, categories, recipients, retention, source, rights, complaint (Art. 15(1))."""
+    """The human-readable part: purposes, categories, recipients, retention, source, rights,
+    complaint (Art. 15(1))."""
     settings = get_settings()
     first = db.session.execute(
         select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id).limit(1)
@@ -290,7 +291,8 @@ def art15_information(contact: Contact) -> dict:
 
 
 def build_zip(contact: Contact, clear_sensitive: bool) -> bytes:
-    """The ZIP: data.json, one CSV per kind of data, notices.json, and the human-readable README (HTML and text)."""
+    """The ZIP: data.json, one CSV per kind of data, notices.json,
+    and the human-readable README (HTML and text)."""
     data = collect(contact, clear_sensitive)
     info = art15_information(contact)
     notice_ids = set(
@@ -346,8 +348,6 @@ def download_token(req: PrivacyRequest) -> str:
 
 def request_for_download(token: str) -> PrivacyRequest | None:
     """The verified access request a download link belongs to, or None when the link is bad or stale."""
-    from mailer.privacy.requests import request_by_public_id
-
     try:
         public_id = read_token("export", token, max_age=DOWNLOAD_MAX_AGE)
     except (TokenExpired, TokenInvalid):

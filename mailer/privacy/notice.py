@@ -21,10 +21,10 @@ RIGHTS = [
 ]
 # Purposes whose own descriptions are written as checkbox wording ("I …") get notice wording instead.
 KIND_WORDING = {
-    "tracking_open": "Only if you say yes: we record when you open one of our emails, using a small image in the "
-    "message. Without your yes, our emails contain no such image.",
-    "tracking_click": "Only if you say yes: we record which links in our emails you click. Without your yes, the links "
-    "in our emails do not identify you.",
+    "tracking_open": "Only if you say yes: we record when you open one of our emails, using a small image "
+    "in the message. Without your yes, our emails contain no such image.",
+    "tracking_click": "Only if you say yes: we record which links in our emails you click. Without your "
+    "yes, the links in our emails do not identify you.",
 }
 HOW_TO_USE_RIGHTS = (
     "Every email we send has a link to your preference centre, where you can use each right yourself. "
@@ -37,7 +37,8 @@ def _basis(key: str) -> str:
 
 
 def _purpose_sections() -> list[dict]:
-    """One section per use of data based on consent: the lists, tracking, direct marketing, sensitive fields."""
+    """One section per use of data based on consent: the lists, tracking,
+    direct marketing, sensitive fields."""
     ensure_direct_marketing_purpose()
     purposes = db.session.execute(select(Purpose).order_by(Purpose.kind, Purpose.name)).scalars().all()
     lists = [p for p in purposes if p.kind == "list"]
@@ -161,7 +162,8 @@ def notice_content() -> dict:
 
 
 def current_notice() -> Notice:
-    """The notice as it stands now, publishing a new version when the settings changed its words; the caller commits."""
+    """The notice as it stands now,
+    publishing a new version when the settings changed its words; the caller commits."""
     content = notice_content()
     try:
         with db.session.begin_nested():

@@ -1,8 +1,9 @@
-"""Objection (Art. 21) per purpose; objecting to direct marketing stops all marketing at once, until the person
-themself asks for marketing again by a fresh, explicit action (lift_marketing_objection)."""
+"""Objection (Art. 21) per purpose; objecting to direct marketing stops all marketing at once, until the
+person themself asks for marketing again by a fresh, explicit action (lift_marketing_objection)."""
 
 from sqlalchemy import select
 
+from mailer import audit
 from mailer.consent.ledger import RequestContext, consent_status, record_consent
 from mailer.consent.models import DIRECT_MARKETING_KEY, ConsentState, Purpose
 from mailer.contacts.fields import drop_values_under
@@ -143,12 +144,10 @@ def lift_marketing_objection(
 ) -> bool:
     """The person wants marketing again: the objection to direct marketing ends with one ledger event.
 
-    Until this runs the objection stays absolute. Nothing is re-subscribed: lists ended by the objection come back
-    only when the person ticks them again. A staff member needs the person's instruction and says so (audited).
-    Returns False when there was no objection to lift. The caller commits.
+    Until this runs the objection stays absolute. Nothing is re-subscribed: lists ended by the objection come
+    back only when the person ticks them again. A staff member needs the person's instruction and says so
+    (audited). Returns False when there was no objection to lift. The caller commits.
     """
-    from mailer import audit
-
     if way not in LIFT_WAYS:
         raise ValueError(f"unknown way to lift an objection: {way!r}")
     if contact.status == ContactStatus.ERASED:

@@ -1,4 +1,5 @@
-"""Rectification (Art. 16): corrections to name and fields apply at once; a new address only after double opt-in."""
+"""Rectification (Art. 16): corrections to name and fields apply at once;
+a new address only after double opt-in."""
 
 from dataclasses import dataclass, field
 
@@ -167,7 +168,8 @@ def confirm_new_address(token: str, ctx: RequestContext) -> ReconfirmOutcome:
     if other is not None and other.id != contact.id:
         return ReconfirmOutcome("taken")
     contact.email, contact.email_hash = new_email, email_hash(new_email)
-    # One ledger event proves the new address was confirmed by its owner; its email column holds the new address.
+    # One ledger event proves the new address was confirmed by its owner;
+    # its email column holds the new address.
     record_consent(contact, None, "confirmed", ctx, details={"change": "address", "request": req.public_id})
     req.details = {k: v for k, v in req.details.items() if k != "new_email"}
     complete(req, "Corrected: email address (confirmed by the new address).")

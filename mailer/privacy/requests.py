@@ -1,4 +1,5 @@
-"""The privacy-request register and its clock (Art. 12(3)): one month to answer, extendable once by two more."""
+"""The privacy-request register and its clock (Art. 12(3)): one month to answer,
+extendable once by two more."""
 
 import calendar
 from dataclasses import dataclass
@@ -148,7 +149,8 @@ def mark_verified(req: PrivacyRequest, method: str) -> None:
 def extend(
     req: PrivacyRequest, reason: str, person_told_at: datetime | None, now: datetime | None = None
 ) -> None:
-    """Extend by two further months: only once, with a reason, and only if the person is told within the first month."""
+    """Extend by two further months: only once, with a reason,
+    and only if the person is told within the first month."""
     now = now or utcnow()
     reason = (reason or "").strip()
     if not req.is_open:
@@ -222,7 +224,8 @@ def record_operator_request(
     handled_by: StaffUser | None = None,
     method: str = "operator",
 ) -> PrivacyRequest:
-    """A request run directly by an operator (CLI, admin action): registered, verified by the operator, completed."""
+    """A request run directly by an operator (CLI, admin action): registered,
+    verified by the operator, completed."""
     req = open_request(type_, channel, contact=contact, details=details, handled_by=handled_by)
     mark_verified(req, method)
     complete(req, outcome, handled_by)
@@ -263,7 +266,8 @@ def list_requests(
     page: int = 1,
     per_page: int = 50,
 ) -> tuple[list[PrivacyRequest], int]:
-    """The register, filtered by status (open/closed/…), type and urgency (due_soon/overdue); soonest first."""
+    """The register, filtered by status (open/closed/…), type and urgency
+    (due_soon/overdue); soonest first."""
     now = now or utcnow()
     query = select(PrivacyRequest)
     if status == "open":

@@ -48,7 +48,8 @@ def lift_restriction(
     ip: str | None = None,
     reason: str = "",
 ) -> None:
-    """Lift a restriction (Art. 18(3): the person is told beforehand); recorded in the ledger and the audit log."""
+    """Lift a restriction (Art. 18(3): the person is told beforehand);
+    recorded in the ledger and the audit log."""
     if contact.status != ContactStatus.RESTRICTED:
         raise PrivacyError("This contact is not restricted.")
     details = {"request": request.public_id} if request is not None else {}

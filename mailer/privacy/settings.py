@@ -32,20 +32,20 @@ DEFAULT_OTHER_USES = [
     {
         "name": "Proof of consent",
         "legal_basis": "legal_obligation",
-        "description": "A record of what you agreed to, when and how (with IP address and browser), so we can prove it "
-        "(Art. 7(1)).",
+        "description": "A record of what you agreed to, when and how (with IP address and browser), "
+        "so we can prove it (Art. 7(1)).",
     },
     {
         "name": "Suppression list",
         "legal_basis": "legitimate_interest",
-        "description": "After you unsubscribe or ask for erasure we keep a keyed fingerprint of your address, so we never "
-        "add it again by mistake.",
+        "description": "After you unsubscribe or ask for erasure we keep a keyed fingerprint of your "
+        "address, so we never add it again by mistake.",
     },
     {
         "name": "Delivery and bounce records",
         "legal_basis": "legitimate_interest",
-        "description": "Which emails were delivered or bounced, to keep our sending reliable and stop mailing dead "
-        "addresses.",
+        "description": "Which emails were delivered or bounced, to keep our sending reliable and stop "
+        "mailing dead addresses.",
     },
 ]
 DEFAULT_SECURITY = (

@@ -1,4 +1,5 @@
-"""dramatiq actors of the privacy domain: ids in, one operation call (they re-read state from the database)."""
+"""dramatiq actors of the privacy domain: ids in, one operation call
+(they re-read state from the database)."""
 
 from mailer.core.broker import actor
 from mailer.privacy import mail, retention

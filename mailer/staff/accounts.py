@@ -11,7 +11,7 @@ from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_to
 from mailer.staff import lockout as staff_lockout
 from mailer.staff import sessions as staff_sessions
 from mailer.staff.models.accounts import ROLES, StaffUser
-from mailer.staff.passwords import WeakPassword, check_password
+from mailer.staff.passwords import WeakPasswordError, check_password
 
 # Compared against when the account does not exist, so both paths take the same time (no enumeration).
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -22,7 +22,8 @@ class StaffError(ValueError):
 
 
 def check_new_account(email: str, role: str) -> str:
-    """The normalised address for a new account (created now, or invited), or StaffError saying what is wrong."""
+    """The normalised address for a new account (created now, or invited),
+    or StaffError saying what is wrong."""
     try:
         email = normalise_email(email)
     except AddressError as exc:
@@ -39,7 +40,7 @@ def create_staff(email: str, password: str, role: str = "admin") -> StaffUser:
     email = check_new_account(email, role)
     try:
         check_password(password, email)
-    except WeakPassword as exc:
+    except WeakPasswordError as exc:
         raise StaffError(str(exc)) from None
     user = StaffUser(email=email, role=role, password_changed_at=utcnow())
     user.set_password(password)
@@ -51,8 +52,8 @@ def create_staff(email: str, password: str, role: str = "admin") -> StaffUser:
 def authenticate(email: str, password: str, ip: str | None = None) -> StaffUser | None:
     """The active, unlocked account matching these credentials, or None (the same hash work either way).
 
-    A wrong password counts towards the account's lockout whatever address it came from; a locked account refuses
-    even the right password. Completing the login (second factor, session) is the caller's next step.
+    A wrong password counts towards the account's lockout whatever address it came from; a locked account
+    refuses even the right password. Completing the login (second factor, session) is the caller's next step.
     """
     try:
         email = normalise_email(email)
@@ -77,12 +78,13 @@ def authenticate(email: str, password: str, ip: str | None = None) -> StaffUser 
 
 
 def change_password(user: StaffUser, current: str, new: str, keep=None, ip: str | None = None) -> None:
-    """Replace a password after checking the current one; every other session of the user ends. Caller commits."""
+    """Replace a password after checking the current one;
+    every other session of the user ends. Caller commits."""
     if not user.check_password(current or ""):
         raise StaffError("Your current password is not right.")
     try:
         check_password(new, user.email)
-    except WeakPassword as exc:
+    except WeakPasswordError as exc:
         raise StaffError(str(exc)) from None
     if user.check_password(new):
         raise StaffError("The new password must differ from the current one.")

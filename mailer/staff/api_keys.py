@@ -1,8 +1,9 @@
 """API keys: creation (the secret is returned once), authentication by hash, revocation.
 
-A key looks like ``mk_<prefix>_<secret>``. The prefix (8 hex characters) is public: staff see it in the admin and
-ledger events name it as their source ("api:<prefix>"). Only the SHA-256 of the whole key is stored; the secret has
-256 bits of entropy, so a fast hash is enough (nothing to brute-force), and a database leak reveals no usable key.
+A key looks like ``mk_<prefix>_<secret>``. The prefix (8 hex characters) is public: staff see it in the admin
+and ledger events name it as their source ("api:<prefix>"). Only the SHA-256 of the whole key is stored; the
+secret has 256 bits of entropy, so a fast hash is enough (nothing to brute-force), and a database leak reveals
+no usable key.
 """
 
 import hashlib
@@ -29,7 +30,7 @@ class ApiKeyError(ValueError):
     """A key cannot be created or changed; the message says why."""
 
 
-class AuthenticationFailed(Exception):
+class AuthenticationFailedError(Exception):
     """The request's credentials are missing or not valid; the message is safe to return to the caller."""
 
 
@@ -38,7 +39,8 @@ def _digest(full_key: str) -> str:
 
 
 def create_key(name: str, role: str, created_by: StaffUser | None) -> tuple[ApiKey, str]:
-    """Create a key; returns it with the full secret, which is shown once and never stored. The caller commits."""
+    """Create a key; returns it with the full secret,
+    which is shown once and never stored. The caller commits."""
     name = " ".join((name or "").split())
     if not name:
         raise ApiKeyError("Give the key a name that says which integration uses it.")
@@ -83,29 +85,30 @@ def revoke_key(key: ApiKey, actor: StaffUser | None) -> bool:
 
 
 def authenticate(authorization: str | None) -> ApiKey:
-    """The active key named by an ``Authorization: Bearer <key>`` header, or AuthenticationFailed."""
+    """The active key named by an ``Authorization: Bearer <key>`` header, or AuthenticationFailedError."""
     scheme, _, credentials = (authorization or "").strip().partition(" ")
     if not scheme:
-        raise AuthenticationFailed(
+        raise AuthenticationFailedError(
             "Authentication required: send the header “Authorization: Bearer <API key>”."
         )
     if scheme.lower() != "bearer":
-        raise AuthenticationFailed("Use the Bearer scheme: “Authorization: Bearer <API key>”.")
+        raise AuthenticationFailedError("Use the Bearer scheme: “Authorization: Bearer <API key>”.")
     match = KEY_RE.match(credentials.strip())
     if match is None:
-        raise AuthenticationFailed(
+        raise AuthenticationFailedError(
             "That is not an API key of this application (they look like mk_xxxxxxxx_…)."
         )
     key = key_by_prefix(match.group(1))
     if key is None or not hmac.compare_digest(key.secret_hash, _digest(match.group(0))):
-        raise AuthenticationFailed("The API key is not valid.")
+        raise AuthenticationFailedError("The API key is not valid.")
     if key.revoked_at is not None:
-        raise AuthenticationFailed("This API key was revoked. Ask an administrator for a new one.")
+        raise AuthenticationFailedError("This API key was revoked. Ask an administrator for a new one.")
     return key
 
 
 def note_use(key: ApiKey) -> None:
-    """Record when a key was last used (at most once per LAST_USED_RESOLUTION); commits its own small write."""
+    """Record when a key was last used (at most once per LAST_USED_RESOLUTION);
+    commits its own small write."""
     now = utcnow()
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return

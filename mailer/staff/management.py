@@ -1,8 +1,8 @@
 """Managing staff accounts: invite, change role, deactivate — guarding the last owner; every change audited.
 
-Nobody chooses a password for someone else: an owner or admin invites an address with a role, the invitee receives
-a signed, purpose-salted, expiring, single-use link and sets their own password (the CLI's create-admin stays for
-the operator of the server).
+Nobody chooses a password for someone else: an owner or admin invites an address with a role, the invitee
+receives a signed, purpose-salted, expiring, single-use link and sets their own password (the CLI's
+create-admin stays for the operator of the server).
 """
 
 import secrets
@@ -49,7 +49,8 @@ def _invite_seconds() -> int:
 
 
 def _send(invite: StaffInvite) -> None:
-    """A fresh link (the previous one stops working) and a new expiry; the email goes after the caller's commit."""
+    """A fresh link (the previous one stops working) and a new expiry;
+    the email goes after the caller's commit."""
     invite.nonce = secrets.token_urlsafe(24)
     invite.expires_at = utcnow() + timedelta(seconds=_invite_seconds())
     enqueue_after_commit(db.session, "send_staff_invitation", invite.id)
@@ -122,7 +123,8 @@ class InviteLookup:
 
 
 def invite_for_token(token: str) -> InviteLookup:
-    """The invitation a link names, if it can still be used; a replaced, revoked or used link is 'invalid'/'used'."""
+    """The invitation a link names, if it can still be used; a replaced,
+    revoked or used link is 'invalid'/'used'."""
     try:
         payload = read_token(INVITE_TOKEN_PURPOSE, token, max_age=_invite_seconds())
     except TokenExpired:

@@ -1,4 +1,5 @@
-"""Passkeys (WebAuthn) as a second factor: register, use at login, remove. The `webauthn` package checks them."""
+"""Passkeys (WebAuthn) as a second factor: register, use at login, remove.
+The `webauthn` package checks them."""
 
 import json
 from urllib.parse import urlsplit
@@ -33,7 +34,8 @@ MAX_CREDENTIAL_JSON = 16 * 1024
 
 
 def relying_party() -> tuple[str, str]:
-    """(RP ID, origin) from MAILER_BASE_URL: passkeys are bound to the site's real name, never to a Host header."""
+    """(RP ID, origin) from MAILER_BASE_URL: passkeys are bound to the site's real name,
+    never to a Host header."""
     parts = urlsplit(current_app.config["MAILER_BASE_URL"])
     return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
 
@@ -46,7 +48,8 @@ def _descriptors(user: StaffUser) -> list[PublicKeyCredentialDescriptor]:
 
 
 def registration_options(user: StaffUser) -> tuple[str, str]:
-    """The options JSON for navigator.credentials.create() and its challenge (kept by the caller until the answer)."""
+    """The options JSON for navigator.credentials.create() and its challenge
+    (kept by the caller until the answer)."""
     rp_id, _ = relying_party()
     options = generate_registration_options(
         rp_id=rp_id,
@@ -78,7 +81,8 @@ def _credential(raw: str) -> dict:
 def add_passkey(
     user: StaffUser, raw_credential: str, challenge: str, name: str, ip: str | None = None
 ) -> tuple[StaffPasskey, list[str]]:
-    """Check a new credential against the challenge we issued and store it; new recovery codes if none exist yet.
+    """Check a new credential against the challenge we issued and store it;
+    new recovery codes if none exist yet.
 
     The caller commits.
     """
@@ -123,7 +127,8 @@ def authentication_options(user: StaffUser) -> tuple[str, str]:
 
 
 def verify_passkey(user: StaffUser, raw_credential: str, challenge: str) -> bool:
-    """Whether the answer is a valid signature over our challenge by one of this user's passkeys. Caller commits."""
+    """Whether the answer is a valid signature over our
+    challenge by one of this user's passkeys. Caller commits."""
     try:
         credential = _credential(raw_credential)
     except SecondFactorError:
@@ -152,7 +157,8 @@ def verify_passkey(user: StaffUser, raw_credential: str, challenge: str) -> bool
 
 
 def remove_passkey(user: StaffUser, public_id: str, ip: str | None = None) -> StaffPasskey:
-    """Remove one of one's own passkeys, unless the role would be left without a second factor. Caller commits."""
+    """Remove one of one's own passkeys,
+    unless the role would be left without a second factor. Caller commits."""
     key = db.session.execute(
         select(StaffPasskey).where(StaffPasskey.user_id == user.id, StaffPasskey.public_id == public_id)
     ).scalar_one_or_none()

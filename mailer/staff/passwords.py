@@ -12,7 +12,7 @@ ZXCVBN_INPUT_LIMIT = (
 )
 
 
-class WeakPassword(ValueError):
+class WeakPasswordError(ValueError):
     """A password the policy refuses; the message says why and how to do better."""
 
 
@@ -26,12 +26,12 @@ def _user_inputs(email: str, name: str | None) -> list[str]:
 
 
 def check_password(password: str, email: str, name: str | None = None) -> None:
-    """Raise WeakPassword with a clear message unless the password is acceptable for this person."""
+    """Raise WeakPasswordError with a clear message unless the password is acceptable for this person."""
     password = password or ""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise WeakPasswordError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword("The password is too long.")
+        raise WeakPasswordError("The password is too long.")
     result = zxcvbn(password[:ZXCVBN_INPUT_LIMIT], user_inputs=_user_inputs(email, name))
     if result["score"] >= MIN_SCORE:
         return
@@ -42,4 +42,4 @@ def check_password(password: str, email: str, name: str | None = None) -> None:
     parts += [tip.rstrip(".") + "." for tip in feedback.get("suggestions", [])]
     if not feedback.get("warning") and not feedback.get("suggestions"):
         parts.append("Try a few unrelated words together.")
-    raise WeakPassword(" ".join(parts))
+    raise WeakPasswordError(" ".join(parts))

@@ -1,4 +1,5 @@
-"""Second factors for staff: TOTP (RFC 6238) with one-time recovery codes; passkeys live in services/passkeys."""
+"""Second factors for staff: TOTP (RFC 6238) with one-time recovery codes;
+passkeys live in staff/passkeys.py."""
 
 import hashlib
 import secrets
@@ -17,6 +18,7 @@ from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.staff.models.accounts import ROLES_NEEDING_SECOND_FACTOR, StaffUser
 from mailer.staff.models.security import StaffPasskey, StaffRecoveryCode
+from mailer.staff.sessions import end_sessions
 
 RECOVERY_CODE_COUNT = 10
 TOTP_DRIFT_STEPS = (
@@ -79,7 +81,8 @@ def _secret(user: StaffUser) -> str | None:
 
 
 def reseal_totp_secrets() -> int:
-    """Re-encrypt every TOTP secret under the newest master key (part of `flask keys reencrypt`). Caller commits."""
+    """Re-encrypt every TOTP secret under the newest master key
+    (part of `flask keys reencrypt`). Caller commits."""
     keys = master_keys()
     count = 0
     for user in db.session.execute(select(StaffUser).where(StaffUser.totp_secret.is_not(None))).scalars():
@@ -96,7 +99,8 @@ def reseal_totp_secrets() -> int:
 
 
 def enrolment_secret(user: StaffUser) -> str:
-    """The secret being set up (the same one until enrolment completes, so reloading shows the same QR code)."""
+    """The secret being set up (the same one until enrolment completes,
+    so reloading shows the same QR code)."""
     if user.totp_enabled_at is None and user.totp_secret is not None:
         return _secret(user)
     if user.totp_enabled_at is not None:
@@ -172,7 +176,8 @@ def verify_totp(user: StaffUser, code: str) -> bool:
 
 
 def enable_totp(user: StaffUser, code: str) -> list[str]:
-    """Finish setting up the app with its first code; returns new recovery codes when there were none. Commits."""
+    """Finish setting up the app with its first code;
+    returns new recovery codes when there were none. Commits."""
     if user.totp_enabled_at is not None:
         raise SecondFactorError("An authenticator app is already set up.")
     secret = _secret(user)
@@ -203,10 +208,9 @@ def disable_totp(user: StaffUser, code: str, ip: str | None = None) -> None:
 
 
 def reset_second_factors(user: StaffUser) -> None:
-    """Remove every second factor of an account (the operator's way back in after a lost phone and lost recovery
-    codes); its sessions end, and a role that needs one sets it up again at the next login. The caller commits."""
-    from mailer.staff.sessions import end_sessions
-
+    """Remove every second factor of an account (the operator's way back in after a lost phone and lost
+    recovery codes); its sessions end, and a role that needs one sets it up again at the next login. The
+    caller commits."""
     user.totp_enabled_at, user.totp_secret, user.totp_last_step = None, None, None
     db.session.execute(StaffRecoveryCode.__table__.delete().where(StaffRecoveryCode.user_id == user.id))
     db.session.execute(StaffPasskey.__table__.delete().where(StaffPasskey.user_id == user.id))

@@ -1,4 +1,5 @@
-"""Server-side staff sessions: the cookie holds a random token, the database decides whether it still counts."""
+"""Server-side staff sessions: the cookie holds a random token,
+the database decides whether it still counts."""
 
 import hashlib
 import re

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import delete, func, select
 
+from mailer.campaigns.models import Campaign, Link
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign, Link
-from mailer.tracking.models import TrackingEvent
 from mailer.core.security import TokenExpired, TokenInvalid, read_token
 from mailer.tracking.buffer import TrackedHit, buffer_for
+from mailer.tracking.models import TrackingEvent
 
 # The smallest transparent GIF (43 bytes).
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -66,7 +66,8 @@ IMAGE_PROXY_MARKERS = ("googleimageproxy", "yahoomailproxy", "ggpht.com")
     maxsize=4096
 )  # a few user agents (mail proxies, common browsers) make most of the traffic
 def classify_user_agent(user_agent: str | None) -> str:
-    """browser, image-proxy, apple-mpp (Apple Mail Privacy Protection's bare 'Mozilla/5.0'), scanner or empty."""
+    """browser, image-proxy, apple-mpp
+    (Apple Mail Privacy Protection's bare 'Mozilla/5.0'), scanner or empty."""
     ua = (user_agent or "").strip()
     if not ua:
         return "empty"
@@ -119,7 +120,8 @@ class ClickTarget:
 
 
 def _click_link(token: str) -> tuple[str, str, int, str, bool] | None:
-    """(campaign, contact, link id, url, expired) of a genuine click token of a link of its campaign, else None."""
+    """(campaign, contact, link id, url, expired)
+    of a genuine click token of a link of its campaign, else None."""
     expired = False
     try:
         payload = read_token("click", token, max_age=_max_age())
@@ -142,7 +144,8 @@ def _click_link(token: str) -> tuple[str, str, int, str, bool] | None:
 
 
 def track_click(token: str, user_agent: str | None) -> ClickTarget | None:
-    """The campaign link a click token points at (and buffer the click), or None for a bad or unknown token."""
+    """The campaign link a click token points at (and buffer the click),
+    or None for a bad or unknown token."""
     link = _click_link(token)
     if link is None:
         return None
@@ -180,7 +183,8 @@ def track_anonymous_click(campaign_public_id: str, link_id: int) -> str | None:
 
 
 def anonymous_click_path(campaign_public_id: str, link_id: int) -> str:
-    """Path of a campaign link's recipient-free redirect: the same URL for every recipient, so it identifies nobody."""
+    """Path of a campaign link's recipient-free redirect: the same URL for every recipient,
+    so it identifies nobody."""
     return f"/t/a/{campaign_public_id}/{link_id}"
 
 

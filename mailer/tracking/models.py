@@ -31,7 +31,8 @@ class TrackingEvent(db.Model):
 
 
 class TrackingCounter(db.Model):
-    """Anonymous per-campaign click counts with no recipient part (TRACKING_ANONYMOUS_COUNTS, off by default)."""
+    """Anonymous per-campaign click counts with no recipient part
+    (TRACKING_ANONYMOUS_COUNTS, off by default)."""
 
     __tablename__ = "tracking_counters"
     __table_args__ = (

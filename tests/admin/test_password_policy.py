@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from mailer.core.extensions import db
 from mailer.staff.models.accounts import StaffInvite, StaffUser
 from mailer.staff import management as staff_accounts
-from mailer.staff.passwords import WeakPassword, check_password
+from mailer.staff.passwords import WeakPasswordError, check_password
 from mailer.staff.accounts import create_staff, setup_token
 from tests.support.html_forms import submit_form
 from tests.support.http import csrf_token, login
@@ -31,7 +31,7 @@ REPEATS = 'This password is too easy to guess. Repeats like "aaa" are easy to gu
     ],
 )
 def test_weak_passwords_are_refused_with_the_reason(password, email, message):
-    with pytest.raises(WeakPassword) as refused:
+    with pytest.raises(WeakPasswordError) as refused:
         check_password(password, email)
     assert message in str(refused.value)
 
@@ -45,7 +45,7 @@ def test_good_passwords_pass(password):
 
 def test_one_s_own_address_counts_as_guessable():
     check_password("ann@example.com1", "bob@example.com")
-    with pytest.raises(WeakPassword):
+    with pytest.raises(WeakPasswordError):
         check_password("ann@example.com1", "ann@example.com")
 
 

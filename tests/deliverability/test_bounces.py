@@ -17,7 +17,7 @@ from mailer.deliverability.models import BounceEvent
 from mailer.deliverability.listener import InboundServer
 from mailer.campaigns import lifecycle as campaigns
 from mailer.deliverability.bounces import classify, parse_dsn, purge_bounce_log
-from mailer.deliverability.inbound import ReportRefused, process_report
+from mailer.deliverability.inbound import ReportRefusedError, process_report
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.deliverability.bounce_support import (
     delivery_state,
@@ -210,7 +210,7 @@ def test_oversized_reports_are_refused_unread(app, news, worker):
     )
     assert len(padded) > app.config["BOUNCE_MAX_REPORT_BYTES"]
 
-    with pytest.raises(ReportRefused, match="larger than the 262144-byte limit"):
+    with pytest.raises(ReportRefusedError, match="larger than the 262144-byte limit"):
         process_report(padded)
     assert suppression_reason(ann) is None and events() == []
 

@@ -1,4 +1,5 @@
-"""Custom contact fields with a data category, their values, and each contact's own data key (Art. 9, 10, 32)."""
+"""Custom contact fields with a data category, their values,
+and each contact's own data key (Art. 9, 10, 32)."""
 
 from datetime import datetime
 
@@ -54,7 +55,8 @@ class ContactFieldValue(db.Model):
 
 
 class ContactKey(db.Model):
-    """A contact's own data key, wrapped by the configured master keys; deleting it shreds their ciphertexts."""
+    """A contact's own data key, wrapped by the configured master keys;
+    deleting it shreds their ciphertexts."""
 
     __tablename__ = "contact_keys"
 

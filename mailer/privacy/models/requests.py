@@ -23,7 +23,8 @@ class RequestType(StrEnum):
 
 
 class RequestStatus(StrEnum):
-    """Awaiting verification: the signed link was sent to the address on file; open: verified, being handled."""
+    """Awaiting verification: the signed link was sent to the address on file; open:
+    verified, being handled."""
 
     AWAITING_VERIFICATION = "awaiting_verification"
     OPEN = "open"

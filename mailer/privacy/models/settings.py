@@ -41,7 +41,8 @@ class PrivacySettings(db.Model):
 
 
 class DataRecipient(db.Model):
-    """Someone data is shared with: a processor (e.g. the SMTP relay), another controller or an integration."""
+    """Someone data is shared with: a processor (e.g. the SMTP relay),
+    another controller or an integration."""
 
     __tablename__ = "data_recipients"
 

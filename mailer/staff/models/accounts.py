@@ -34,7 +34,8 @@ class StaffUser(UserMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0)
     lockouts: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
-    # TOTP (RFC 6238): the secret sealed under MAILER_DATA_KEYS; set but not enabled while enrolment is pending.
+    # TOTP (RFC 6238): the secret sealed under MAILER_DATA_KEYS;
+    # set but not enabled while enrolment is pending.
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[
@@ -56,7 +57,8 @@ class StaffUser(UserMixin, db.Model):
 
 
 class StaffInvite(db.Model):
-    """An invitation to join the admin: the invitee sets their own password through a single-use emailed link."""
+    """An invitation to join the admin:
+    the invitee sets their own password through a single-use emailed link."""
 
     __tablename__ = "staff_invites"
 

@@ -13,7 +13,8 @@ API_KEY_ROLES = ("read_only", "read_write")
 
 
 class ApiKey(db.Model):
-    """One key: a public prefix staff can recognise, the SHA-256 of the whole key, a role, and its lifecycle."""
+    """One key: a public prefix staff can recognise, the SHA-256 of the whole key,
+    a role, and its lifecycle."""
 
     __tablename__ = "api_keys"
 

@@ -13,8 +13,8 @@ from mailer.core.ids import new_public_id
 class StaffSession(db.Model):
     """One logged-in browser: the signed cookie carries a random token whose SHA-256 is stored here.
 
-    Ending the row (logout, "log out everywhere", a password change) makes a copied cookie worthless. Nothing about
-    the network is stored: only when it started, when it was last used and a coarse browser class.
+    Ending the row (logout, "log out everywhere", a password change) makes a copied cookie worthless. Nothing
+    about the network is stored: only when it started, when it was last used and a coarse browser class.
     """
 
     __tablename__ = "staff_sessions"
