@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from mailer.core.extensions import db, login_manager
-from mailer.core.text import has_controls
+from mailer.core.text import has_controls, header_safe
 
 UPLOAD_FORM_ALLOWANCE = 64 * 1024  # the multipart framing and the form's other fields around an uploaded file
 BASE_CSP = (
@@ -256,3 +256,8 @@ def init_app(app: Flask) -> None:
             "organisation": app.config["MAILER_ORGANISATION"],
             "embedded_outbox": not app.config["SMTP_URL"],
         }
+
+
+def request_origin() -> tuple[str | None, str]:
+    """The client's IP address and user agent as the ledger stores them (no control characters, 512 at most)."""
+    return request.remote_addr, header_safe(request.headers.get("User-Agent", "")[:1024])[:512]

@@ -3,10 +3,10 @@ opt-in."""
 
 from flask import abort, current_app, jsonify, make_response, redirect, render_template, request
 
+from mailer.consent.ledger import RequestContext
 from mailer.core.extensions import csrf, limiter
-from mailer.core.web import wants_json, with_response_floor
+from mailer.core.web import request_origin, wants_json, with_response_floor
 from mailer.embed import bp
-from mailer.public.views import request_context
 from mailer.subscriptions import forms as form_service
 from mailer.subscriptions import signup
 
@@ -183,5 +183,5 @@ def submit(slug: str):
         return _error(
             form, 400, "Almost there — please check your details and press the button once more.", "", inp
         )
-    signup.submit_form(form, inp, request_context(f"form:{form.slug}"))
+    signup.submit_form(form, inp, RequestContext(f"form:{form.slug}", *request_origin()))
     return _success(form)

@@ -7,16 +7,13 @@ from mailer.core.extensions import csrf, db, limiter
 from mailer.public import bp
 from mailer.subscriptions import signup
 from mailer.consent.ledger import RequestContext
-from mailer.core.text import header_safe
-from mailer.core.web import with_response_floor
+from mailer.core.web import request_origin, with_response_floor
 
 
 def request_context(source: str) -> RequestContext:
     """The door, IP and user agent of the current request, for the ledger."""
-    user_agent = header_safe(request.headers.get("User-Agent", "")[:1024])[
-        :512
-    ]  # stored: no control characters
-    return RequestContext(source=source, ip=request.remote_addr, user_agent=user_agent)
+    ip, user_agent = request_origin()
+    return RequestContext(source=source, ip=ip, user_agent=user_agent)
 
 
 def public_limit() -> str:
