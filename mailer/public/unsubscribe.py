@@ -23,7 +23,7 @@ def unsubscribe_page(token: str):
 @csrf.exempt  # RFC 8058: mail providers POST without cookies or CSRF token; the signed token is the proof
 @limiter.exempt  # one-click POSTs come from a few mail-provider servers on behalf of many people
 def unsubscribe_post(token: str):
-    """Unsubscribe in this one request, answer 2xx without a redirect; repeating it changes nothing (A3, A6)."""
+    """Unsubscribe in this one request, answer 2xx, no redirect; repeating it changes nothing (A3, A6)."""
     one_click = request.form.get("List-Unsubscribe", "") == "One-Click"
     ctx = request_context("one-click-unsubscribe" if one_click else "unsubscribe-page")
     outcome = service.unsubscribe(token, ctx)
@@ -38,7 +38,8 @@ def one_click_answer(outcome: service.UnsubscribeOutcome) -> str:
     if outcome.status == "invalid":
         return "This unsubscribe link doesn't work. Nothing has changed.\n"
     if outcome.everything:
-        text = f"You're unsubscribed: we won't send you any more emails from {current_app.config['MAILER_ORGANISATION']}."
+        organisation = current_app.config["MAILER_ORGANISATION"]
+        text = f"You're unsubscribed: we won't send you any more emails from {organisation}."
     else:
         text = f"You're unsubscribed: we won't send you “{outcome.list_name}” again."
     return text + (" (You had already unsubscribed.)" if outcome.status == "already" else "") + "\n"
