@@ -1,6 +1,7 @@
 """Configuration classes: every setting comes from an environment variable with a safe default."""
 
 import os
+from typing import ClassVar
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
 
@@ -21,14 +22,14 @@ class Config:
 
     SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
     # Older keys that still verify tokens after a rotation (newest last is not required: SECRET_KEY signs).
-    SECRET_KEY_FALLBACKS = _env_list("SECRET_KEY_FALLBACKS")
+    SECRET_KEY_FALLBACKS: ClassVar[list[str]] = _env_list("SECRET_KEY_FALLBACKS")
     # Key for the blind index of e-mail addresses and suppression hashes. Must never change once data exists.
     MAILER_HASH_KEY = os.environ.get("MAILER_HASH_KEY", "")
     # Fernet keys (newest first) wrapping each contact's data key for sensitive fields; rotate with
     # `flask keys reencrypt`. Empty: one key derived from SECRET_KEY (fine for development only).
     MAILER_DATA_KEYS = _env_list("MAILER_DATA_KEYS")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "")
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")
     # Namespace for every Redis key the app writes (broker queues, rate limits).
     REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "mailer")
@@ -62,8 +63,8 @@ class Config:
     CONFIRM_EMAIL_PER_DOMAIN = os.environ.get("CONFIRM_EMAIL_PER_DOMAIN", "200 per hour")
     PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60 per minute")
 
-    # Preference centre and tracking (issue 4).
-    # Fresh preference-centre links sent on request, per address (the form's answer never says whether it exists).
+    # Preference centre and tracking. Fresh preference-centre links sent on request, per address
+    # (the form's answer never says whether it exists).
     PREFERENCES_LINK_PER_ADDRESS = os.environ.get("PREFERENCES_LINK_PER_ADDRESS", "3 per 24 hours")
     # Public URL of the privacy notice linked from the preference centre (empty: /privacy on this site).
     PRIVACY_NOTICE_URL = os.environ.get("PRIVACY_NOTICE_URL", "")
@@ -74,21 +75,23 @@ class Config:
     TRACKING_BATCH_SIZE = _env_int("TRACKING_BATCH_SIZE", 1000)
     # An open or click this soon after the message was sent is likely a proxy prefetch or a link scanner.
     TRACKING_MACHINE_SECONDS = _env_int("TRACKING_MACHINE_SECONDS", 10)
-    # Anonymous per-campaign link counts (no recipient part) for contacts without click consent; off by default.
+    # Anonymous per-campaign link counts (no recipient part) for contacts without click consent; off by
+    # default.
     TRACKING_ANONYMOUS_COUNTS = os.environ.get("TRACKING_ANONYMOUS_COUNTS", "").lower() in (
         "1",
         "true",
         "yes",
     )
-    # Inbound bounces and complaints (REQUIREMENTS E1-E5, B4).
-    # Address registered with mailbox providers' feedback loops (ARF reports); empty: only VERP and bounce address.
+    # Inbound bounces and complaints (REQUIREMENTS E1-E5, B4). Address registered with mailbox providers'
+    # feedback loops (ARF reports); empty: only VERP and bounce address.
     MAILER_COMPLAINTS_ADDRESS = os.environ.get("MAILER_COMPLAINTS_ADDRESS", "")
     BOUNCE_MAX_REPORT_BYTES = _env_int("BOUNCE_MAX_REPORT_BYTES", 256 * 1024)  # larger reports are refused
     BOUNCE_HARD_LIMIT = _env_int("BOUNCE_HARD_LIMIT", 1)  # hard bounces that suppress an address
     BOUNCE_SOFT_LIMIT = _env_int("BOUNCE_SOFT_LIMIT", 3)  # soft bounces within the window that suppress
     BOUNCE_SOFT_WINDOW_DAYS = _env_int("BOUNCE_SOFT_WINDOW_DAYS", 30)
     BOUNCE_LOG_RETENTION_DAYS = _env_int("BOUNCE_LOG_RETENTION_DAYS", 365)
-    # Complaint rate (percent of messages sent in the last 24 hours, per sending domain) that pauses campaigns.
+    # Complaint rate (percent of messages sent in the last 24 hours, per sending domain) that pauses
+    # campaigns.
     COMPLAINT_RATE_PAUSE_THRESHOLD = float(os.environ.get("COMPLAINT_RATE_PAUSE_THRESHOLD", "0.3"))
     # Below this many messages in the window the rate is taken over this many, so one complaint about a tiny
     # send does not stop everything.
@@ -99,11 +102,12 @@ class Config:
     # JSON API for integrations: requests per API key (shared by every endpoint) and the largest request body.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
     API_MAX_BODY_BYTES = _env_int("API_MAX_BODY_BYTES", 32 * 1024)
-    # Campaign sending (issue 3).
+    # Campaign sending.
     # Global send rate in messages per second, shared by every worker through Redis (0: unlimited).
     SEND_RATE_PER_SECOND = float(os.environ.get("SEND_RATE_PER_SECOND", "50"))
-    # Marketers' templates (layouts, bodies, subjects): each render of one email may take this long and produce
-    # this many characters (mailer/services/template_limits.py), in the preview and when sending alike.
+    # Marketers' templates (layouts, bodies, subjects): each render of one email may take this long and
+    # produce this many characters (mailer/services/template_limits.py), in the preview and when sending
+    # alike.
     TEMPLATE_RENDER_SECONDS = float(os.environ.get("TEMPLATE_RENDER_SECONDS", "2"))
     TEMPLATE_MAX_OUTPUT = _env_int("TEMPLATE_MAX_OUTPUT", 1_048_576)
     SEND_BATCH_SIZE = _env_int("SEND_BATCH_SIZE", 500)  # deliveries per planner page and batch message
@@ -125,7 +129,8 @@ class Config:
         "SEND_WORKER_DEAD_AFTER_SECONDS", 10
     )  # heartbeat age of a dead worker
     SEND_RECOVERY_SECONDS = _env_int("SEND_RECOVERY_SECONDS", 5)  # how often the scheduler runs recovery
-    # A campaign waiting for the relay this long alerts owners and admins (once per wait; checked every minute).
+    # A campaign waiting for the relay this long alerts owners and admins (once per wait; checked every
+    # minute).
     ALERT_RELAY_WAIT_MINUTES = float(os.environ.get("ALERT_RELAY_WAIT_MINUTES", "5"))
     SEND_ERROR_PAUSE_MIN = _env_int("SEND_ERROR_PAUSE_MIN", 20)  # errors in one batch before the ratio counts
     SEND_ERROR_PAUSE_RATIO = float(os.environ.get("SEND_ERROR_PAUSE_RATIO", "0.5"))
@@ -137,9 +142,9 @@ class Config:
         "MAILER_FEEDBACK_ID", ""
     )  # sender id for Gmail's Feedback-ID; empty: none
     # Reverse proxies in front of the app (werkzeug's ProxyFix): how many hops of X-Forwarded-For,
-    # X-Forwarded-Proto and X-Forwarded-Host to trust. 0 trusts none; the proxy must set or append each header it
-    # is trusted for, or a client could forge it. The scheme follows the proxies by default (TLS ends there); the
-    # host only when asked, since a proxy that passes `Host` on needs no X-Forwarded-Host.
+    # X-Forwarded-Proto and X-Forwarded-Host to trust. 0 trusts none; the proxy must set or append each header
+    # it is trusted for, or a client could forge it. The scheme follows the proxies by default (TLS ends
+    # there); the host only when asked, since a proxy that passes `Host` on needs no X-Forwarded-Host.
     PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
     PROXY_FIX_X_PROTO = _env_int("PROXY_FIX_X_PROTO", min(PROXY_FIX_X_FOR, 1))
     PROXY_FIX_X_HOST = _env_int("PROXY_FIX_X_HOST", 0)
@@ -179,7 +184,7 @@ class TestingConfig(Config):
 
     TESTING = True
     SECRET_KEY = "testing-secret-key"
-    SECRET_KEY_FALLBACKS: list[str] = []
+    SECRET_KEY_FALLBACKS: ClassVar[list[str]] = []
     MAILER_HASH_KEY = "testing-hash-key"
     SMTP_URL = ""
     REDIS_URL = ""

@@ -3,7 +3,7 @@
 Seeds --contacts contacts (bulk insert) and one contact with --events ledger events, then times:
   lookup   GET /contacts?email=…              (blind-index lookup + full profile)
   profile  GET /contacts/<id>
-  ledger   GET /contacts/<id>/consent?limit=200 for the first and the last page (keyset paging: should be flat)
+  ledger   GET /contacts/<id>/consent?limit=200, first and last page (keyset paging: should be flat)
   signup   POST /subscriptions                 (response floor set to 0; confirmation emails only queued)
 Uses a temporary SQLite file unless --database names a migrated-on-the-fly PostgreSQL database.
 
@@ -48,13 +48,12 @@ def main() -> None:
     from flask_migrate import upgrade
     from sqlalchemy import insert
 
-    from mailer import create_app
-    from mailer.core.extensions import db
-    from mailer.contacts.models.contact import Contact
-    from mailer import demo
-    from mailer.staff.api_keys import create_key
-    from mailer.contacts.operations import email_hash, get_or_create_contact
+    from mailer import create_app, demo
     from mailer.consent.ledger import RequestContext, record_consent
+    from mailer.contacts.models.contact import Contact
+    from mailer.contacts.operations import email_hash, get_or_create_contact
+    from mailer.core.extensions import db
+    from mailer.staff.api_keys import create_key
 
     url = args.database or "sqlite:///" + os.path.join(tempfile.mkdtemp(), "bench.db")
     app = create_app(

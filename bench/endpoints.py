@@ -1,10 +1,10 @@
 """Benchmark of the recipient endpoints under gunicorn: open pixel, click redirect and one-click unsubscribe.
 
 Runs the real app under gunicorn (2 workers x 4 threads, gthread) on PostgreSQL and Redis, loads each endpoint
-with wrk (Debian package `wrk`) beside a minimal endpoint of the same app as the baseline, in interleaved rounds,
-prints the median requests/s and p99 latency of each and its ratio to the baseline of the same round, then stops
-gunicorn normally and checks that every tracked request became a tracking event. Loopback only; each load lasts
---seconds.
+with wrk (Debian package `wrk`) beside a minimal endpoint of the same app as the baseline, in interleaved
+rounds, prints the median requests/s and p99 latency of each and its ratio to the baseline of the same round,
+then stops gunicorn normally and checks that every tracked request became a tracking event. Loopback only;
+each load lasts --seconds.
 
     .venv/bin/python bench/endpoints.py [--seconds 3] [--rounds 7] [--connections 32] [--database postgresql://...]
 
@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +46,7 @@ def bench_app():
     return app
 
 
-# --- setup -------------------------------------------------------------------------------------------------------
+# --- setup --------------------------------------------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -67,23 +68,24 @@ def _database(admin_url: str, name: str, drop_only: bool = False) -> str:
 
 
 def seed(tracked: int, unsubscribers: int, tmp: str) -> dict[str, str]:
-    """Migrate, then bulk-insert contacts, a sent campaign with 3 links, and write each endpoint's URL list."""
+    """Migrate, then bulk-insert contacts, a sent campaign
+    with 3 links, and write each endpoint's URL list."""
     from flask_migrate import upgrade
     from sqlalchemy import insert, select
 
     from mailer import create_app
-    from mailer.core.clock import utcnow
-    from mailer.core.extensions import db
     from mailer.campaigns.models import Campaign, Link
+    from mailer.consent.ledger import RequestContext, record_consent
     from mailer.consent.models import ConsentState
     from mailer.contacts.models.contact import Contact
-    from mailer.delivery.models import Delivery
-    from mailer.subscriptions.models.lists import Subscription
-    from mailer.core.ids import new_public_id
-    from mailer.core import urls as recipient_links
     from mailer.contacts.operations import email_hash
-    from mailer.consent.ledger import RequestContext, record_consent
+    from mailer.core import urls as recipient_links
+    from mailer.core.clock import utcnow
+    from mailer.core.extensions import db
+    from mailer.core.ids import new_public_id
+    from mailer.delivery.models import Delivery
     from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+    from mailer.subscriptions.models.lists import Subscription
 
     app = create_app()
     with app.app_context():
@@ -206,7 +208,7 @@ def seed(tracked: int, unsubscribers: int, tmp: str) -> dict[str, str]:
     return files
 
 
-# --- load --------------------------------------------------------------------------------------------------------
+# --- load ---------------------------------------------------------------------------------------------------
 
 LUA = """
 local counter = 0
@@ -334,8 +336,8 @@ def count_rows(database_url: str) -> dict[str, int]:
 
 
 def wait_until_written(database_url: str, quiet: float = 1.3, limit: float = 15.0) -> None:
-    """Wait until the tracking writers have written the previous load's tail (no new event for `quiet` seconds,
-    just over TRACKING_FLUSH_SECONDS).
+    """Wait until the tracking writers have written the previous load's tail (no new event for `quiet`
+    seconds, just over TRACKING_FLUSH_SECONDS).
 
     wrk opens its connections at the start of a load and keeps them; a worker whose writer thread is busy at
     that moment (the previous load's last batch) accepts none of them, and the other worker then serves the
@@ -359,8 +361,8 @@ def wait_until_written(database_url: str, quiet: float = 1.3, limit: float = 15.
 def verify_ledger() -> str:
     """The consent ledger's chain after the load (what `flask consent verify` proves)."""
     from mailer import create_app
-    from mailer.core.extensions import db
     from mailer.consent.ledger import verify_chain
+    from mailer.core.extensions import db
 
     app = create_app()
     with app.app_context():
@@ -499,7 +501,7 @@ def main() -> None:
 
 def _split(paths_file: str, parts: int) -> list[str]:
     """Cut a URL list into `parts` files of distinct URLs."""
-    lines = open(paths_file).read().split()
+    lines = Path(paths_file).read_text().split()
     size = max(1, len(lines) // parts)
     names = []
     for number in range(parts):
@@ -525,12 +527,13 @@ def report(runs: dict[str, list[dict]], warmup: dict, rows: dict, before_shutdow
     )
     ratios = {}
     for name, results in runs.items():
-        ratios[name] = _median([r["rps"] / base for r, base in zip(results, baselines)])
+        ratios[name] = _median([r["rps"] / base for r, base in zip(results, baselines, strict=False)])
         per_round = " ".join(f"{r['rps']:.0f}" for r in results)
         errors = sum(r["bad"] + r["socket_errors"] for r in results)
         timeouts = sum(r["timeouts"] for r in results)  # wrk gives up on an answer after 2 s
         print(
-            f"{name:<12} {_median([r['rps'] for r in results]):>8.0f} {_median([r['p99'] for r in results]):>8.1f} "
+            f"{name:<12} {_median([r['rps'] for r in results]):>8.0f} "
+            f"{_median([r['p99'] for r in results]):>8.1f} "
             f"{ratios[name]:>6.2f} {per_round:>22} {errors:>7} {timeouts:>8}"
         )
     print(
@@ -545,8 +548,8 @@ def report(runs: dict[str, list[dict]], warmup: dict, rows: dict, before_shutdow
     lost = _lost(runs, warmup, rows)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(
-        f"endpoints: baseline={_median(baselines):.0f} pixel={ratios['pixel']:.2f} click={ratios['click']:.2f} "
-        f"unsubscribe={ratios['unsubscribe']:.2f} lost={lost}"
+        f"endpoints: baseline={_median(baselines):.0f} pixel={ratios['pixel']:.2f} "
+        f"click={ratios['click']:.2f} unsubscribe={ratios['unsubscribe']:.2f} lost={lost}"
     )
 
 

@@ -1,14 +1,14 @@
 """Fault-injection benchmark: campaign sending in a production deployment while things break.
 
-Deploys as the README's Production section says (its own PostgreSQL cluster and Redis on spare ports, gunicorn,
-two `dramatiq mailer.worker` processes, the scheduler) with a recording SMTP relay, imports N confirmed contacts
-with `flask import-contacts --mode has-consent`, then for each fault creates a fresh campaign and sends it from
-the admin over HTTP, injects the fault once a third of it has gone, and waits for the campaign to finish. Per
-fault it prints what the relay accepted (delivered, duplicates, missing), what the product reports (deliveries
-per state with their reasons, the campaign's status), whether it finished without a person's help and how long
-it took; then one table. Goal for every row: 0 missing except deliveries reported uncertain, 0 duplicates
-except deliveries reported uncertain, at most threads x SEND_PIPELINE_DEPTH uncertain per killed worker (none for
-the other faults), 550 refusals reported as bounced, finished without help.
+Deploys as the README's Production section says (its own PostgreSQL cluster and Redis on spare ports,
+gunicorn, two `dramatiq mailer.worker` processes, the scheduler) with a recording SMTP relay, imports N
+confirmed contacts with `flask import-contacts --mode has-consent`, then for each fault creates a fresh
+campaign and sends it from the admin over HTTP, injects the fault once a third of it has gone, and waits for
+the campaign to finish. Per fault it prints what the relay accepted (delivered, duplicates, missing), what the
+product reports (deliveries per state with their reasons, the campaign's status), whether it finished without
+a person's help and how long it took; then one table. Goal for every row: 0 missing except deliveries reported
+uncertain, 0 duplicates except deliveries reported uncertain, at most threads x SEND_PIPELINE_DEPTH uncertain
+per killed worker (none for the other faults), 550 refusals reported as bounced, finished without help.
 
     .venv/bin/python bench/faults.py [--n 5000] [--only kill-one,relay-451] [--rate 50]
 
@@ -144,7 +144,8 @@ FAULTS = [
 
 
 def seed(deployment: Deployment, admin: AdminClient, n: int) -> tuple[int, set[str]]:
-    """A list with N contacts imported as confirmed with proof of consent (the CLI import); its id and addresses."""
+    """A list with N contacts imported as confirmed with proof
+    of consent (the CLI import); its id and addresses."""
     response = admin.post_form(
         "/admin/lists/new",
         "/admin/lists/new",
@@ -227,7 +228,7 @@ def campaign_state(deployment: Deployment, campaign_id: int) -> dict | None:
                 "SELECT count(*) FROM deliveries WHERE campaign_id = %s AND status = 'sent'", (campaign_id,)
             ).fetchone()[0]
             return state
-    except Exception:  # noqa: BLE001 - the database is down on purpose during one fault
+    except Exception:  # the database is down on purpose during one fault
         return None
 
 
@@ -312,7 +313,8 @@ def account(ctx: Context, campaign_id: int, expected: set[str], fault: Fault, ro
 
 
 def run_fault(ctx: Context, list_id: int, expected: set[str], fault: Fault) -> Row:
-    """One fresh campaign sent from the admin, the fault injected a third of the way through, then accounted."""
+    """One fresh campaign sent from the admin, the fault
+    injected a third of the way through, then accounted."""
     row = Row(fault.name, fault.label.format(**vars(ctx.timing)))
     ctx.relay.reset()
     ctx.relay.refuse_share(fault.refused_percent)
@@ -355,7 +357,8 @@ def run_suite(n: int, timing: Timing, only: list[str] | None = None, out=print) 
     try:
         with Deployment(relay.url, settings, worker_threads=WORKER_THREADS) as deployment:
             out(
-                f"deployed in {deployment.tmp}: web {deployment.base_url}, PostgreSQL :{deployment.postgres.port}, "
+                f"deployed in {deployment.tmp}: web {deployment.base_url}, PostgreSQL "
+                f":{deployment.postgres.port}, "
                 f"Redis :{deployment.redis.port}, relay :{relay.port}; settings {settings}"
             )
             ctx = Context(deployment, relay, timing, deployment.admin())

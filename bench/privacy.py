@@ -1,7 +1,7 @@
 """Benchmark of the privacy module against a real database: export, erasure and a retention run.
 
-Seeds --contacts contacts (bulk insert; --inactive of them with no interaction for 400 days) and one contact with
---events ledger events, --deliveries deliveries and two encrypted fields, then times:
+Seeds --contacts contacts (bulk insert; --inactive of them with no interaction for 400 days) and one contact
+with --events ledger events, --deliveries deliveries and two encrypted fields, then times:
   export     the access ZIP of the busy contact (every collector, README rendering)
   erase      erasing the busy contact (anonymisation across every table, ledger rows blanked)
   dry_run    the retention report over all contacts
@@ -36,17 +36,16 @@ def main() -> None:
     from flask_migrate import upgrade
     from sqlalchemy import insert, select
 
-    from mailer import create_app
+    from mailer import create_app, demo
+    from mailer.campaigns.models import Campaign
+    from mailer.consent.ledger import RequestContext, record_consent
+    from mailer.contacts import fields
+    from mailer.contacts.models.contact import Contact
+    from mailer.contacts.operations import email_hash, get_or_create_contact
     from mailer.core.clock import utcnow
     from mailer.core.extensions import db
-    from mailer.campaigns.models import Campaign
-    from mailer.contacts.models.contact import Contact
     from mailer.delivery.models import Delivery
-    from mailer import demo
-    from mailer.contacts.operations import email_hash, get_or_create_contact
-    from mailer.consent.ledger import RequestContext, record_consent
     from mailer.privacy import export
-    from mailer.contacts import fields
     from mailer.privacy.erasure import erase_contact
     from mailer.privacy.retention import run_retention
     from mailer.privacy.settings import get_settings
@@ -114,7 +113,8 @@ def main() -> None:
 
     backend = url.split(":", 1)[0]
     print(
-        f"{backend}: {args.contacts} contacts ({args.inactive} inactive), busy contact with {args.events} ledger "
+        f"{backend}: {args.contacts} contacts ({args.inactive} inactive), busy contact with {args.events} "
+        "ledger "
         f"events and {args.deliveries} deliveries"
     )
     print(

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,15 +87,16 @@ def body_markdown() -> str:
 
 
 def seed(app, n: int) -> int:
-    """N contacts confirmed on one list with list consent, half with tracking consent; returns the campaign id."""
-    from mailer.core.extensions import db
+    """N contacts confirmed on one list with list consent,
+    half with tracking consent; returns the campaign id."""
     from mailer.campaigns.models import Campaign, Layout
+    from mailer.consent.ledger import RequestContext, record_consent
     from mailer.consent.models import ConsentEvent
+    from mailer.contacts.operations import get_or_create_contact
+    from mailer.core.extensions import db
     from mailer.core.security import keyed_hash
     from mailer.delivery.dkim import generate_key
-    from mailer.consent.ledger import RequestContext, record_consent
     from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
-    from mailer.contacts.operations import get_or_create_contact
 
     with app.app_context():
         tracking = ensure_tracking_purposes()
@@ -108,7 +110,7 @@ def seed(app, n: int) -> int:
             for p in [news.purpose, *tracking]
         }
         db.session.commit()
-        layout_html = open(os.path.join(ROOT, "templates", "layouts", "classic.html")).read()
+        layout_html = Path(ROOT, "templates", "layouts", "classic.html").read_text()
         layout = Layout(name="Bench", html=layout_html, verified=True)
         campaign = Campaign(
             name="Bench",
@@ -137,7 +139,8 @@ def seed(app, n: int) -> int:
                 "updated_at)",
                 (
                     f"{first_id + i}\t{secrets.token_urlsafe(16)}\tr{i}@bench.example\t"
-                    f"{keyed_hash(f'email:r{i}@bench.example')}\tReader{i} Bench\t{{}}\tactive\tbench\tnow\tnow\n"
+                    f"{keyed_hash(f'email:r{i}@bench.example')}\tReader{i} "
+                    f"Bench\t{{}}\tactive\tbench\tnow\tnow\n"
                     for i in range(n)
                 ),
             )
@@ -285,7 +288,7 @@ def main() -> None:
     os.environ.update(env)
     sink = subprocess.Popen(
         [SINK, "-c", "-u", "nobody", f"127.0.0.1:{port}", "1000"],
-        stdout=open(f"{tmp}/sink.log", "wb"),
+        stdout=open(f"{tmp}/sink.log", "wb"),  # noqa: SIM115 - the sink's log, open as long as it runs
         stderr=subprocess.STDOUT,
     )
     workers: list[subprocess.Popen] = []
@@ -296,7 +299,8 @@ def main() -> None:
         time.sleep(0.5)
         baseline = sink_count(f"{tmp}/sink.log")
         print(
-            f"ceiling: {ceiling_rate:.0f} msg/s (smtp-source, 20000 x 20 KB, 8 sessions); sink counted {baseline}",
+            f"ceiling: {ceiling_rate:.0f} msg/s (smtp-source, 20000 x 20 KB, 8 sessions); "
+            f"sink counted {baseline}",
             flush=True,
         )
 
@@ -313,7 +317,7 @@ def main() -> None:
         print(f"seeded {args.n} contacts in {time.monotonic() - started:.1f} s", flush=True)
 
         for index in range(2):
-            log = open(f"{tmp}/worker{index}.log", "wb")
+            log = open(f"{tmp}/worker{index}.log", "wb")  # noqa: SIM115 - open as long as the worker runs
             workers.append(
                 subprocess.Popen(
                     [
@@ -337,14 +341,14 @@ def main() -> None:
                 )
             )
         deadline = time.monotonic() + 60
-        while sum(open(f"{tmp}/worker{i}.log", "rb").read().count(b"ready for action") for i in range(2)) < 2:
+        while sum(Path(f"{tmp}/worker{i}.log").read_bytes().count(b"ready for action") for i in range(2)) < 2:
             if time.monotonic() > deadline:
                 raise SystemExit("workers did not start; see " + tmp)
             time.sleep(0.1)
         worker_pids = [(children(w.pid) or [w.pid])[0] for w in workers]
 
-        from mailer.campaigns.models import Campaign
         from mailer.campaigns import lifecycle as campaigns
+        from mailer.campaigns.models import Campaign
 
         with app.app_context():
             campaign = db.session.get(Campaign, campaign_id)
@@ -421,9 +425,9 @@ def main() -> None:
         print(
             f"worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}; CPU per message sent: workers "
             f"{1000 * cpu / per:.2f} ms (of which kernel {1000 * system_cpu / per:.2f}), PostgreSQL backends "
-            f"{1000 * pg_cpu / per:.2f} ms, smtp-sink {1000 * sink_cpu / per:.2f} ms: {1000 * total_cpu / per:.2f} ms "
-            f"in all (an idle machine's {os.cpu_count()} cores would allow ~{os.cpu_count() * per / total_cpu:.0f}"
-            f" msg/s); load average {os.getloadavg()[0]:.1f}"
+            f"{1000 * pg_cpu / per:.2f} ms, smtp-sink {1000 * sink_cpu / per:.2f} ms: "
+            f"{1000 * total_cpu / per:.2f} ms in all (an idle machine's {os.cpu_count()} cores would allow "
+            f"~{os.cpu_count() * per / total_cpu:.0f} msg/s); load average {os.getloadavg()[0]:.1f}"
         )
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
@@ -461,7 +465,7 @@ def _print_profile(path: str, top: int = 25) -> None:
     own: dict[str, int] = {}
     inclusive: dict[str, int] = {}
     total = 0
-    for line in open(path):
+    for line in Path(path).read_text().splitlines():
         stack, _, count = line.rstrip().rpartition(" ")
         frames = stack.split(";")
         samples = int(count)

@@ -4,12 +4,73 @@ import atexit
 import logging
 import os
 import sys
+from types import ModuleType
 
 from flask import Flask
+from flask_migrate import upgrade
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, DEFAULT_SECRET_KEY
+from mailer import admin, api, cli, demo, embed, public
+from mailer.admin import login
+from mailer.audit import models as audit_models
+from mailer.campaigns import models as campaigns_models
+from mailer.campaigns import tasks as campaigns_tasks
+from mailer.consent import models as consent_models
+from mailer.contacts.models import contact, fields, imports, suppression
+from mailer.core import broker, web
+from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
+from mailer.core.urls import external_url
+from mailer.deliverability import models as deliverability_models
+from mailer.delivery import models as delivery_models
+from mailer.delivery import tasks as delivery_tasks
+from mailer.delivery import transport
+from mailer.privacy import tasks as privacy_tasks
+from mailer.privacy.domain_hooks import register_privacy_hooks
+from mailer.privacy.erasure import anonymise_contact
+from mailer.privacy.models import requests, settings
+from mailer.privacy.objection import lift_marketing_objection
+from mailer.public.fast_path import RecipientFastPath
+from mailer.scheduler import build_scheduler
+from mailer.staff import accounts as staff
+from mailer.staff import tasks as staff_tasks
+from mailer.staff.models import accounts, api_keys, security
+from mailer.subscriptions import hooks, throttle
+from mailer.subscriptions import tasks as subscriptions_tasks
+from mailer.subscriptions.models import forms, lists
+from mailer.tracking import models as tracking_models
+from mailer.tracking import tasks as tracking_tasks
+
+# Every domain's models, so SQLAlchemy's registry and Alembic's metadata know all tables and relationships.
+MODEL_MODULES: tuple[ModuleType, ...] = (
+    campaigns_models,
+    consent_models,
+    contact,
+    fields,
+    imports,
+    suppression,
+    deliverability_models,
+    delivery_models,
+    audit_models,
+    requests,
+    settings,
+    accounts,
+    api_keys,
+    security,
+    forms,
+    lists,
+    tracking_models,
+)
+# Every domain's dramatiq actors, registered by name before the broker binds them in broker.init_app().
+TASK_MODULES: tuple[ModuleType, ...] = (
+    campaigns_tasks,
+    delivery_tasks,
+    privacy_tasks,
+    staff_tasks,
+    subscriptions_tasks,
+    tracking_tasks,
+)
 
 log = logging.getLogger(__name__)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -17,7 +78,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _load_config(app: Flask, config) -> None:
     """Apply a config name, class or dict of overrides on top of the environment's class."""
-    name = os.environ.get("MAILER_ENV", "development")
+    name: str | None = os.environ.get("MAILER_ENV", "development")
     overrides: dict = {}
     if isinstance(config, str):
         name = config
@@ -56,8 +117,8 @@ def _load_config(app: Flask, config) -> None:
         )
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
     app.config["RATELIMIT_KEY_PREFIX"] = f"{app.config['REDIS_NAMESPACE']}-ratelimit"
-    # Flask-Limiter keeps the first app's RATELIMIT_KEY_PREFIX for good; the storage's own prefix follows each app,
-    # so every rate-limit key in Redis starts with this app's namespace.
+    # Flask-Limiter keeps the first app's RATELIMIT_KEY_PREFIX for good; the storage's own prefix follows each
+    # app, so every rate-limit key in Redis starts with this app's namespace.
     app.config["RATELIMIT_STORAGE_OPTIONS"] = (
         {"key_prefix": f"{app.config['REDIS_NAMESPACE']}-ratelimit"} if app.config["REDIS_URL"] else {}
     )
@@ -65,8 +126,6 @@ def _load_config(app: Flask, config) -> None:
 
 def _sqlite_pragmas(app: Flask) -> None:
     """WAL and foreign keys for SQLite, so the web thread and worker threads can share the file."""
-    from mailer.core.extensions import db
-
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     with app.app_context():
@@ -81,7 +140,7 @@ def _sqlite_pragmas(app: Flask) -> None:
 
 
 def create_app(config=None) -> Flask:
-    """Application factory: config name, class or dict of overrides (default: MAILER_ENV, else development)."""
+    """Build the app from a config name, class or dict of overrides (default: MAILER_ENV, or development)."""
     app = Flask(
         __name__,
         instance_path=os.path.join(ROOT, "instance"),
@@ -91,37 +150,28 @@ def create_app(config=None) -> Flask:
     )
     _load_config(app, config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from mailer import cli
-    from mailer.admin import login
-    from mailer.core import broker, web
-    from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
-    from mailer.delivery import transport
-    from mailer.privacy.domain_hooks import register_privacy_hooks
-    from mailer.subscriptions import throttle
-
-    _import_models()
     db.init_app(app)
     _sqlite_pragmas(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
     login.init_app(app)
-    # Registered before the limiter so that it runs after the limiter's header injection (Flask runs after_request
-    # functions in reverse order): Flask-Limiter sets Retry-After on every limited response, even a 200.
+    # Registered before the limiter so that it runs after the limiter's header injection (Flask runs
+    # after_request functions in reverse order): Flask-Limiter sets Retry-After on every limited response,
+    # even a 200.
     app.after_request(web.retry_after_only_when_refused)
     limiter.init_app(app)
     throttle.init_app(app)
     transport.init_app(app)
     register_privacy_hooks(app)
-    _import_tasks()
     _connect_domains()
     broker.init_app(app)
     web.init_app(app)
     _register_blueprints(app)
     cli.init_app(app)
-    from mailer.public.fast_path import RecipientFastPath
-
-    app.wsgi_app = RecipientFastPath(app, app.wsgi_app)  # inside ProxyFix: it sees the client's address
+    # Inside ProxyFix, so it sees the client's address. Wrapping wsgi_app is Flask's documented way to add
+    # WSGI middleware; mypy sees only a method there.
+    app.wsgi_app = RecipientFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     _trust_proxies(app)
 
     if app.config["AUTO_MIGRATE"]:
@@ -131,77 +181,38 @@ def create_app(config=None) -> Flask:
         workers.start_worker(app.config["WORKER_THREADS"])
         atexit.register(workers.stop_worker)
     if app.config["SCHEDULER_EMBEDDED"]:
-        from mailer.scheduler import build_scheduler
-
         scheduler = build_scheduler(app)
         scheduler.start()
         atexit.register(lambda: scheduler.shutdown(wait=False))
     return app
 
 
-def _import_models() -> None:
-    """Every domain's models, so SQLAlchemy's registry and Alembic's metadata know all tables and relationships."""
-    from mailer.campaigns import models as _campaigns  # noqa: F401
-    from mailer.consent import models as _consent  # noqa: F401
-    from mailer.contacts.models import contact, fields, imports, suppression  # noqa: F401
-    from mailer.deliverability import models as _deliverability  # noqa: F401
-    from mailer.delivery import models as _delivery  # noqa: F401
-    from mailer.audit import models as _audit  # noqa: F401
-    from mailer.privacy.models import requests, settings  # noqa: F401
-    from mailer.staff.models import accounts, api_keys, security  # noqa: F401
-    from mailer.subscriptions.models import forms, lists  # noqa: F401
-    from mailer.tracking import models as _tracking  # noqa: F401
-
-
-def _import_tasks() -> None:
-    """Every domain's dramatiq actors, registered by name before the broker binds them."""
-    from mailer.campaigns import tasks as _campaigns  # noqa: F401
-    from mailer.delivery import tasks as _delivery  # noqa: F401
-    from mailer.privacy import tasks as _privacy  # noqa: F401
-    from mailer.staff import tasks as _staff  # noqa: F401
-    from mailer.subscriptions import tasks as _subscriptions  # noqa: F401
-    from mailer.tracking import tasks as _tracking  # noqa: F401
-
-
 def _connect_domains() -> None:
-    """Hooks through which a lower domain has a higher one act, without importing it (the layers stay acyclic)."""
-    from mailer.privacy.erasure import anonymise_contact
-    from mailer.privacy.objection import lift_marketing_objection
-    from mailer.subscriptions import hooks
-
+    """Hooks through which a lower domain has a higher one act,
+    without importing it (the layers stay acyclic)."""
     hooks.connect(marketing_requested=lift_marketing_objection, signup_abandoned=anonymise_contact)
 
 
 def _register_blueprints(app: Flask) -> None:
     """The four doors: recipients' pages, embeddable forms, the staff admin and the JSON API."""
-    from mailer.admin import bp as admin_bp
-    from mailer.api import bp as api_bp
-    from mailer.embed import bp as embed_bp
-    from mailer.public import bp as public_bp
-
-    app.register_blueprint(public_bp)
-    app.register_blueprint(embed_bp)
-    app.register_blueprint(admin_bp, url_prefix="/admin")
-    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(public.bp)
+    app.register_blueprint(embed.bp)
+    app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
 
 
 def _trust_proxies(app: Flask) -> None:
-    """Take the client's address, scheme and host from the configured number of reverse-proxy hops (ProxyFix)."""
+    """Take the client's address, scheme and host from the configured number of proxy hops (ProxyFix)."""
     hops = {
         name: int(app.config.get(f"PROXY_FIX_X_{name.upper()}") or 0) for name in ("for", "proto", "host")
     }
     if any(hops.values()):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops["for"], x_proto=hops["proto"], x_host=hops["host"])
+        proxied = ProxyFix(app.wsgi_app, x_for=hops["for"], x_proto=hops["proto"], x_host=hops["host"])
+        app.wsgi_app = proxied  # type: ignore[method-assign]  # Flask's documented middleware hook
 
 
 def _prepare_database(app: Flask) -> None:
     """Embedded mode: bring the schema up to date, seed the demo, and print the first-run link if needed."""
-    from flask_migrate import upgrade
-
-    from mailer import demo
-    from mailer.staff import accounts as staff
-    from mailer.core.urls import external_url
-
     with app.app_context():
         upgrade(directory=os.path.join(ROOT, "migrations"))
         if app.config["SEED_DEMO"]:

@@ -1,16 +1,18 @@
 """Demo data for a newcomer: a list, the `demo` form, the built-in layouts, a draft campaign (idempotent)."""
 
+import contextlib
+
 from flask import current_app
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.subscriptions.models.forms import Form
-from mailer.subscriptions.models.lists import MailingList
 from mailer.campaigns import drafts as campaign_drafts
 from mailer.campaigns.layouts import default_layout, ensure_builtin_layouts
+from mailer.campaigns.models import Campaign
+from mailer.core.extensions import db
 from mailer.subscriptions.forms import FormSettings, save_form
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+from mailer.subscriptions.models.forms import Form
+from mailer.subscriptions.models.lists import MailingList
 
 DEMO_LIST = "Demo newsletter"
 
@@ -46,7 +48,8 @@ def seed_demo() -> Form:
 
 DEMO_BODY = """# Hello {{ contact.first_name | default("there") }}!
 
-This is a **draft campaign** to show you around. Change anything: the preview on the right follows as you type.
+This is a **draft campaign** to show you around. Change anything: the preview on the right follows as you
+type.
 
 - Send yourself a test first.
 - Then see who will receive it, and who is left out and why.
@@ -76,7 +79,6 @@ def _demo_campaign(mailing_list: MailingList) -> None:
         list_ids=[mailing_list.id],
         timezone="UTC",
     )
-    try:
+    # E.g. MAILER_FROM is not a usable address: the demo simply has no draft.
+    with contextlib.suppress(campaign_drafts.DraftError):
         campaign_drafts.create_draft(fields)
-    except campaign_drafts.DraftError:
-        pass  # e.g. MAILER_FROM is not a usable address: the demo simply has no draft

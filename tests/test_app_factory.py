@@ -1,5 +1,8 @@
 """The application factory: configuration contract and refusal of unsafe production settings."""
 
+import subprocess
+import sys
+
 import pytest
 
 from mailer import create_app
@@ -60,3 +63,17 @@ def test_embedded_mode_without_redis_uses_an_in_memory_broker_and_the_outbox(tmp
         from mailer.delivery.transport import OutboxTransport, get_transport
 
         assert isinstance(get_transport(), OutboxTransport)
+
+
+def test_the_package_imports_and_builds_an_app_outside_the_repository(tmp_path):
+    """An installed mailer finds its settings module (config.py) whatever the working directory."""
+    settings = {"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"}
+    script = (
+        f"import mailer; app = mailer.create_app({settings!r}); "
+        "print(app.config['MAILER_ENV'], len(app.blueprints))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["testing", "4"]

@@ -2,11 +2,11 @@
 
 from sqlalchemy import func, inspect, select, text
 
+from mailer.consent.models import Notice, Purpose
 from mailer.core.extensions import db
+from mailer.staff.models.accounts import StaffUser
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import MailingList
-from mailer.consent.models import Notice, Purpose
-from mailer.staff.models.accounts import StaffUser
 from tests.support.http import login
 from tests.support.signup import page
 

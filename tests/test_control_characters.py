@@ -1,5 +1,6 @@
-"""Control characters (NUL, ESC, BEL, C1) on every path: refused with a clear 4xx where people type text, never a
-500 (PostgreSQL refuses NUL), never raw in a mail header, and one bad import row does not sink the others."""
+"""Control characters (NUL, ESC, BEL, C1) on every path: refused with a clear 4xx where people type text,
+never a 500 (PostgreSQL refuses NUL), never raw in a mail header, and one bad import row does not sink the
+others."""
 
 import io
 import re
@@ -7,10 +8,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.imports import ContactImport
+from mailer.core.extensions import db
 from mailer.subscriptions.models.lists import MailingList
 from tests.admin.test_campaign_pages import draft, editor_fields, form_token
 from tests.public.recipients import news_list, preferences_path, subscribed_contact
@@ -109,13 +110,13 @@ def test_an_import_reports_rows_with_control_characters_and_imports_the_rest(
     app, app_ctx, auth, demo_form, worker
 ):
     data = (
-        "email,name\n"
-        "ann@example.com,Ann\n"
-        "nul@example.com,Nu\x00ll\n"
-        "esc@example.com,Esc\x1b[2J\x07\n"
-        "bad\x00@example.com,Bad\n"
-        "bob@example.com,Bob\n"
-    ).encode()
+        b"email,name\n"
+        b"ann@example.com,Ann\n"
+        b"nul@example.com,Nu\x00ll\n"
+        b"esc@example.com,Esc\x1b[2J\x07\n"
+        b"bad\x00@example.com,Bad\n"
+        b"bob@example.com,Bob\n"
+    )
     assert _upload(auth, data).status_code == 302
     worker.drain()
     db.session.expire_all()

@@ -1,15 +1,15 @@
-"""Every CSV the product writes shows a formula-like value as text (OWASP CSV injection): a spreadsheet opening the
-file must not run `=HYPERLINK(...)` typed into a sign-up form, a list name or a staff address."""
+"""Every CSV the product writes shows a formula-like value as text (OWASP CSV injection): a spreadsheet
+opening the file must not run `=HYPERLINK(...)` typed into a sign-up form, a list name or a staff address."""
 
 import csv
 import io
 import re
 import zipfile
 
-from mailer.core.extensions import db
 from mailer.contacts import fields as field_service
-from mailer.staff.accounts import create_staff
+from mailer.core.extensions import db
 from mailer.core.spreadsheet import safe_cell
+from mailer.staff.accounts import create_staff
 from tests.public.test_privacy_self_service import _request_and_verify
 from tests.support.http import csrf_token, login
 from tests.support.privacy import sign_up_and_confirm

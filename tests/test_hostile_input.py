@@ -1,12 +1,13 @@
-"""Hostile-input sweep: every route in app.url_map gets malformed, oversized and hostile input; none answers 5xx.
+"""Hostile-input sweep: every route in app.url_map gets
+malformed, oversized and hostile input; none answers 5xx.
 
 Public, embed, API (with a valid key, and with garbage ones) and admin routes (logged in as the owner, with a
 valid CSRF token) are walked from the live URL map, so a route added later is swept too. Path parameters get
 real ids and hostile ones (NUL, invalid UTF-8, traversal, huge and negative numbers, truncated tokens); query
-strings get every parameter name the code reads; POST forms get the fields their page shows, filled with invalid
-UTF-8, NUL bytes, huge numbers, traversal strings and long values; bodies come as JSON that is not an object,
-broken JSON, XML and multipart; and every route is tried with the methods it does not accept. A POST refused
-with a 4xx must not have written anything (row counts of the main tables are compared).
+strings get every parameter name the code reads; POST forms get the fields their page shows, filled with
+invalid UTF-8, NUL bytes, huge numbers, traversal strings and long values; bodies come as JSON that is not an
+object, broken JSON, XML and multipart; and every route is tried with the methods it does not accept. A POST
+refused with a 4xx must not have written anything (row counts of the main tables are compared).
 """
 
 import logging
@@ -19,13 +20,13 @@ from urllib.parse import quote, quote_from_bytes, urlsplit
 import pytest
 from sqlalchemy import text
 
-from mailer.core.extensions import db
-from mailer.staff.api_keys import create_key
 from mailer.campaigns.drafts import DraftFields, create_draft
 from mailer.campaigns.layouts import default_layout, ensure_builtin_layouts
+from mailer.core.extensions import db
 from mailer.core.urls import click_url, open_pixel_url, preferences_url, unsubscribe_url
-from mailer.subscriptions.signup import confirmation_token
 from mailer.staff.accounts import create_staff
+from mailer.staff.api_keys import create_key
+from mailer.subscriptions.signup import confirmation_token
 from tests.support.audience import subscriber
 from tests.support.http import csrf_token
 
@@ -168,7 +169,7 @@ def _table_counts() -> tuple:
     query = "SELECT " + ", ".join(f"(SELECT count(*) FROM {name})" for name in names)
     row = db.session.execute(text(query)).one()
     db.session.rollback()
-    return tuple(zip(names, row))
+    return tuple(zip(names, row, strict=False))
 
 
 class _LastError(logging.Handler):
@@ -223,7 +224,7 @@ class Sweep:
             response = self.client.open(
                 url, method=method, data=body, content_type=content_type, headers=headers
             )
-        except Exception:  # noqa: BLE001 - an unhandled exception is what a 500 would have been
+        except Exception:  # an unhandled exception is what a 500 would have been
             db.session.rollback()
             self.failures.append(f"{method} {url[:160]} [{what}] raised:\n{traceback.format_exc(limit=-6)}")
             return None
@@ -235,7 +236,7 @@ class Sweep:
         elif check_writes and 400 <= response.status_code < 500 and response.status_code != 429:
             after = _table_counts()
             if after != before:
-                changed = {n: (b, a) for (n, b), (_, a) in zip(before, after) if a != b}
+                changed = {n: (b, a) for (n, b), (_, a) in zip(before, after, strict=False) if a != b}
                 self.half_written.append(
                     f"{method} {url[:160]} [{what}] -> {response.status_code} wrote {changed}"
                 )
@@ -275,7 +276,8 @@ def _token_variants(token: str | None) -> list[str]:
 
 @pytest.fixture
 def world(app, app_ctx, client, staff_user, demo_form):
-    """An owner logged in, an API key, a confirmed subscriber, a draft campaign and the ids and tokens to use."""
+    """An owner logged in, an API key, a confirmed subscriber,
+    a draft campaign and the ids and tokens to use."""
     from tests.support.http import login
 
     ensure_builtin_layouts()
@@ -406,7 +408,7 @@ def _sweep_rule(sweep: Sweep, rule, world: dict, names: list[str], forms: dict) 
             )
     if "GET" in allowed:
         for value in HOSTILE_VALUES:
-            query = _encode({name: value for name in names}).decode()
+            query = _encode(dict.fromkeys(names, value)).decode()
             sweep.send("GET", f"{real_url}?{query}", f"query={value[:20]!r}")
         sweep.send("GET", f"{real_url}?page=1&page=2&after=&after=%FF", "repeated query")
     for method in sorted(allowed - {"GET"}):
@@ -482,7 +484,7 @@ def test_no_route_answers_5xx_to_hostile_input(app, world, client, no_rate_limit
     for rule in rules:
         _sweep_rule(sweep, rule, world, names, forms)
     if area == "api":
-        for key in GARBAGE_KEYS + [f"Bearer {world['api_secret'][:-3]}", f"Bearer {world['api_secret']}\x00"]:
+        for key in [*GARBAGE_KEYS, f"Bearer {world['api_secret'][:-3]}", f"Bearer {world['api_secret']}\x00"]:
             for rule in rules:
                 url = _urls(rule, world["real"](rule.endpoint))[0][0]
                 for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
@@ -533,8 +535,8 @@ def test_an_oversized_body_gets_a_readable_413_page(app, world, client):
 
 
 def test_the_fixed_cases_answer_clearly(app, world, client):
-    """What the sweep found once, answered on purpose: 404 for ids no database holds, 400/415 for bodies no form
-    sends."""
+    """What the sweep found once, answered on purpose: 404 for ids no database holds, 400/415 for bodies no
+    form sends."""
     assert (
         client.get(f"/t/a/x/{HUGE}").status_code == 404
     )  # <int:> beyond a database integer matches no route

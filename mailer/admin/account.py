@@ -1,17 +1,20 @@
-"""One's own account: password, active sessions, authenticator app and recovery codes (passkeys: passkeys.py)."""
+"""One's own account: password, active sessions, authenticator
+app and recovery codes (passkeys: passkeys.py)."""
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
-from mailer.admin import bp
+from mailer import audit
 from mailer.admin.auth import safe_next, this_session
+from mailer.admin.blueprint import bp
 from mailer.admin.forms import PasswordChangeForm, TotpCodeForm, TotpEnrolForm
 from mailer.admin.privacy_forms import ActionForm
 from mailer.core.extensions import db, limiter
-from mailer.staff import second_factor, accounts as staff, sessions as staff_sessions
-from mailer import audit
-from mailer.staff.second_factor import SecondFactorError
 from mailer.core.web import error_response
+from mailer.staff import accounts as staff
+from mailer.staff import second_factor
+from mailer.staff import sessions as staff_sessions
+from mailer.staff.second_factor import SecondFactorError
 
 
 def _render_account(password_form=None, code_form=None, status: int = 200):
@@ -110,7 +113,8 @@ def _logged_out(message: str):
 @bp.route("/account/two-factor", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def account_totp():
-    """Set up an authenticator app: QR code and key, confirmed with a first code; then the recovery codes, once."""
+    """Set up an authenticator app: QR code and key, confirmed
+    with a first code; then the recovery codes, once."""
     if current_user.totp_enabled_at is not None:
         return redirect(url_for("admin.account"))
     try:

@@ -1,15 +1,16 @@
-"""Statistics pages: an overview, one page per campaign and one per list (aggregates only, no personal data)."""
+"""Statistics pages: an overview, one page per campaign and
+one per list (aggregates only, no personal data)."""
 
 from flask import render_template, request
 from sqlalchemy import select
 
-from mailer.admin import bp
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.subscriptions.models.lists import MailingList
+from mailer.admin.blueprint import bp
 from mailer.analytics import queries as analytics
-from mailer.subscriptions.lists import all_lists, list_counts
+from mailer.campaigns.models import Campaign
+from mailer.core.extensions import db
 from mailer.core.web import db_int
+from mailer.subscriptions.lists import all_lists, list_counts
+from mailer.subscriptions.models.lists import MailingList
 
 
 @bp.get("/stats")
@@ -25,7 +26,8 @@ def analytics_overview():
 
 @bp.get("/campaigns/<public_id>/stats")
 def analytics_campaign(public_id: str):
-    """Delivery, unsubscribes, complaints, consent-aware opens and clicks, top links, opens/clicks over time."""
+    """Delivery, unsubscribes, complaints, consent-aware
+    opens and clicks, top links, opens/clicks over time."""
     campaign = db.one_or_404(select(Campaign).where(Campaign.public_id == public_id))
     unit = request.args.get("unit", "hour")
     stats = analytics.campaign_stats(campaign, unit if unit in analytics.SERIES_LENGTH else "hour")

@@ -6,10 +6,10 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from mailer.admin import bp
+from mailer import audit
+from mailer.admin.blueprint import bp
 from mailer.core.extensions import db
 from mailer.staff import api_keys as key_service
-from mailer import audit
 
 
 class ApiKeyForm(FlaskForm):
@@ -58,7 +58,8 @@ def api_key_new():
                 ip=request.remote_addr,
             )
             db.session.commit()
-            # Rendered, not redirected: the secret must not travel through the session cookie or a flash message.
+            # Rendered, not redirected: the secret must not travel through the session cookie or a flash
+            # message.
             return render_template(
                 "admin/api_keys/created.html", key=key, secret=secret, role_labels=key_service.ROLE_LABELS
             )

@@ -6,11 +6,11 @@ from flask import make_response, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from mailer.admin import bp
-from mailer.core.extensions import db
-from mailer.staff.models.accounts import StaffUser
 from mailer import audit
+from mailer.admin.blueprint import bp
+from mailer.core.extensions import db
 from mailer.core.web import db_int
+from mailer.staff.models.accounts import StaffUser
 
 
 def _day(name: str) -> date | None:

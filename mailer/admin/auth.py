@@ -7,17 +7,23 @@ from urllib.parse import urlsplit
 from flask import abort, flash, has_request_context, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from mailer.admin import bp
+from mailer.admin.blueprint import bp
 from mailer.admin.forms import LoginForm, SecondFactorForm, SetupForm
 from mailer.core.extensions import db, limiter
-from mailer.staff.models.accounts import StaffUser
+from mailer.core.web import pad_to_floor
+from mailer.staff import (
+    accounts as staff,
+)
+from mailer.staff import (
+    lockout as staff_lockout,
+)
 from mailer.staff import (
     second_factor,
-    accounts as staff,
-    lockout as staff_lockout,
+)
+from mailer.staff import (
     sessions as staff_sessions,
 )
-from mailer.core.web import pad_to_floor
+from mailer.staff.models.accounts import StaffUser
 
 PENDING_KEY = "pending_login"  # who passed the password step and what they asked for, until the second factor
 PENDING_SECONDS = 600
@@ -27,8 +33,8 @@ LOGIN_FAILED = "Wrong email or password."
 def safe_next(target: str | None) -> str:
     """Only local paths may be redirected to after login (no open redirect).
 
-    Checked as a browser will read it: browsers drop tabs and newlines anywhere in a URL, so "/<TAB>/evil.example"
-    would otherwise pass as a path and land on "//evil.example".
+    Checked as a browser will read it: browsers drop tabs and newlines anywhere in a URL, so
+    "/<TAB>/evil.example" would otherwise pass as a path and land on "//evil.example".
     """
     target = re.sub(r"[\x00-\x1f\x7f]", "", target or "").strip()
     parts = urlsplit(target)
@@ -108,7 +114,8 @@ def _held_for_enrolment() -> bool:
 
 
 def hold_for_second_factor():
-    """before_request (after the permission check): send such a person to the set-up page, then where they were."""
+    """before_request (after the permission check): send such
+    a person to the set-up page, then where they were."""
     if request.endpoint in ENROLMENT_ENDPOINTS or not _held_for_enrolment():
         return None
     asked_for = request.full_path.rstrip("?") if request.method == "GET" else None

@@ -5,17 +5,18 @@ import re
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from mailer.admin import bp
+from mailer import audit
+from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm, ScheduleForm, TestSendForm
 from mailer.admin.campaigns import EDITOR_CSP, campaign_by_public_id, render_preview
-from mailer.core.extensions import db, limiter
-from mailer.campaigns.models import Campaign
-from mailer.campaigns import alerts as campaign_alerts, relay_wait as relay_wait_alerts
-from mailer.delivery import report as delivery_report
+from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns import drafts as drafts
 from mailer.campaigns import lifecycle as campaign_service
+from mailer.campaigns import relay_wait as relay_wait_alerts
+from mailer.campaigns.models import Campaign
 from mailer.contacts.operations import AddressError, normalise_email
-from mailer import audit
+from mailer.core.extensions import db, limiter
+from mailer.delivery import report as delivery_report
 
 MAX_TEST_ADDRESSES = 10
 EXCLUSION_LABELS = {
@@ -57,7 +58,8 @@ def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
             layout_ok,
             f"Layout “{campaign.layout.name}” has every footer part"
             if layout_ok
-            else "The layout lacks footer parts (unsubscribe and preference links, postal address, organisation).",
+            else "The layout lacks footer parts (unsubscribe and preference links, postal address, "
+            "organisation).",
         ),
         (bool(campaign.lists), "At least one list chosen" if campaign.lists else "No list chosen."),
     ]

@@ -1,15 +1,16 @@
-"""A campaign's uncertain deliveries: listed page by page, and resent only by an owner's or admin's explicit decision."""
+"""A campaign's uncertain deliveries: listed page by page, and
+resent only by an owner's or admin's explicit decision."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from mailer.admin import bp
+from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm
 from mailer.admin.campaigns import campaign_by_public_id
 from mailer.campaigns.models import Campaign
+from mailer.core.web import db_int
 from mailer.delivery import report as delivery_report
 from mailer.delivery.resend import MAX_CHOSEN, ResendError, resend_uncertain
-from mailer.core.web import db_int
 
 
 def _list_page(campaign: Campaign, status: int = 200, error: str = ""):
@@ -28,7 +29,8 @@ def _list_page(campaign: Campaign, status: int = 200, error: str = ""):
 
 @bp.get("/campaigns/<public_id>/uncertain")
 def campaign_uncertain(public_id: str):
-    """The uncertain deliveries of a campaign (keyset pages), what uncertain means, and the way to resend them."""
+    """The uncertain deliveries of a campaign (keyset pages),
+    what uncertain means, and the way to resend them."""
     return _list_page(campaign_by_public_id(public_id))
 
 

@@ -5,17 +5,17 @@ from flask_login import current_user
 from jinja2 import TemplateError
 from sqlalchemy import func, select
 
-from mailer.admin import bp
+from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm, CampaignForm
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.delivery.models import Delivery
 from mailer.campaigns import drafts as drafts
-from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns import layouts as layout_service
+from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns import rendering
-from mailer.subscriptions.lists import all_lists, list_counts
+from mailer.campaigns.models import Campaign
+from mailer.core.extensions import db
 from mailer.core.web import BASE_CSP
+from mailer.delivery.models import Delivery
+from mailer.subscriptions.lists import all_lists, list_counts
 
 # The editor and preview pages show marketers' own remote images; scripts stay 'self' only.
 EDITOR_CSP = (

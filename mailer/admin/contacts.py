@@ -3,7 +3,7 @@
 from flask import render_template, request
 from sqlalchemy import select
 
-from mailer.admin import bp
+from mailer.admin.blueprint import bp
 from mailer.consent import evidence
 from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentState

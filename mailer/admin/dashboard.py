@@ -5,17 +5,18 @@ from datetime import timedelta
 from flask import render_template
 from sqlalchemy import func, select
 
-from mailer.admin import bp
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
-from mailer.campaigns import alerts as campaign_alerts, relay_wait as relay_wait_alerts
-from mailer.privacy import requests
+from mailer.admin.blueprint import bp
+from mailer.campaigns import alerts as campaign_alerts
+from mailer.campaigns import relay_wait as relay_wait_alerts
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.delivery.models import OutboxMessage
+from mailer.privacy import requests
+from mailer.subscriptions.forms import form_by_slug
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import MailingList, Subscription
-from mailer.delivery.models import OutboxMessage
-from mailer.subscriptions.forms import form_by_slug
 
 
 def _count(query) -> int:

@@ -1,17 +1,18 @@
-"""Deliverability: DNS readiness of the sending domains (B1), bounces and complaints, complaint rate per day (B4)."""
+"""Deliverability: DNS readiness of the sending domains (B1),
+bounces and complaints, complaint rate per day (B4)."""
 
 from datetime import timedelta
 
 from flask import flash, redirect, render_template, url_for
 from sqlalchemy import func, select
 
-from mailer.admin import bp
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.admin.blueprint import bp
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models.contact import Contact
-from mailer.deliverability.models import BounceEvent
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
 from mailer.deliverability import domains as deliverability
+from mailer.deliverability.models import BounceEvent
 
 RECENT = 50
 ALERT_DAYS = 7
@@ -42,7 +43,8 @@ def _policy_alert():
 
 @bp.get("/deliverability")
 def deliverability_index():
-    """Readiness checklist with the DNS records to publish, recent reports, complaint rate per domain per day."""
+    """Readiness checklist with the DNS records to publish,
+    recent reports, complaint rate per domain per day."""
     paused = (
         db.session.execute(
             select(Campaign)

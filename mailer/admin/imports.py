@@ -8,7 +8,7 @@ from sqlalchemy import select
 from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import Length
 
-from mailer.admin import bp
+from mailer.admin.blueprint import bp
 from mailer.audit.models import AuditEvent
 from mailer.contacts.models.imports import ContactImport
 from mailer.core.extensions import db

@@ -3,13 +3,13 @@
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from mailer.admin import bp
+from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm, LayoutForm
 from mailer.admin.campaigns import EDITOR_CSP, PREVIEW_DOCUMENT_CSP, render_preview
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign, Layout
 from mailer.campaigns import layouts as layout_service
 from mailer.campaigns.drafts import default_sender
+from mailer.campaigns.models import Campaign, Layout
+from mailer.core.extensions import db
 
 SAMPLE_BODY = """# A headline for your news
 

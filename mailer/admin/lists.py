@@ -3,12 +3,12 @@
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from mailer.admin import bp
+from mailer.admin.blueprint import bp
 from mailer.admin.forms import ListForm
 from mailer.core.extensions import db
-from mailer.subscriptions.models.lists import MailingList, Subscription
-from mailer.subscriptions import lists as list_service
 from mailer.core.web import db_int
+from mailer.subscriptions import lists as list_service
+from mailer.subscriptions.models.lists import MailingList, Subscription
 
 
 def _by_public_id(public_id: str) -> MailingList:

@@ -26,8 +26,8 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        # The signed cookie names a server-side session; an ended one (logout, "log out everywhere", a password
-        # change) no longer logs anyone in, even from a copy of the cookie taken before.
+        # The signed cookie names a server-side session; an ended one (logout, "log out everywhere", a
+        # password change) no longer logs anyone in, even from a copy of the cookie taken before.
         record = (
             staff_sessions.session_for_token(int(user_id), session.get(staff_sessions.COOKIE_KEY))
             if user_id.isdigit()

@@ -10,15 +10,18 @@ from flask_login import current_user
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from mailer.admin import bp
+from mailer.admin.blueprint import bp
 from mailer.admin.outbox_links import LinkFilter
 from mailer.core.extensions import db
+from mailer.core.web import db_int
 from mailer.delivery.models import OutboxMessage
 from mailer.subscriptions.forms import form_by_slug
 from mailer.tracking.events import PIXEL_GIF, click_destination
-from mailer.core.web import db_int
 
-HTML_PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:; frame-ancestors 'self'; sandbox"
+HTML_PREVIEW_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:; "
+    "frame-ancestors 'self'; sandbox"
+)
 BLANK_IMAGE = "data:image/gif;base64," + base64.b64encode(PIXEL_GIF).decode()
 
 
@@ -82,7 +85,8 @@ def outbox_html(public_id: str):
 
 def _without_tracking(html: str) -> str:
     """Staff reading a stored message must not count as its recipient opening or clicking it: our open pixel
-    becomes a blank image and our click redirects the links they lead to (the raw source keeps them as sent)."""
+    becomes a blank image and our click redirects the links they lead to (the raw source keeps them as
+    sent)."""
     base = re.escape(current_app.config["MAILER_BASE_URL"].rstrip("/"))
     html = re.sub(base + r"/t/o/[^\"'\s<>]+", BLANK_IMAGE, html)
     return re.sub(

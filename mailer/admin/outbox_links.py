@@ -2,17 +2,17 @@
 
 The outbox (owners and admins) keeps every message as it would have been sent. Its links act as their
 recipient: a privacy verification proves someone's identity, a download hands over their data, a preference or
-unsubscribe link changes their consent. Staff must not act as the person, so those links are hidden in every view
-(HTML, text, headers, raw source). Tracking links grant nothing; the HTML view already replaces them (outbox.py)
-and the raw source keeps them as sent. Two stay visible, because the person
-reading the outbox is the one who needs them in embedded mode: confirmation links (README, First steps 3: the
-operator tries the double opt-in on themself) and a staff invitation the reader could have issued themself
-(an owner: any; an admin: any but an owner's), while it can still be used.
+unsubscribe link changes their consent. Staff must not act as the person, so those links are hidden in every
+view (HTML, text, headers, raw source). Tracking links grant nothing; the HTML view already replaces them
+(outbox.py) and the raw source keeps them as sent. Two stay visible, because the person reading the outbox is
+the one who needs them in embedded mode: confirmation links (README, First steps 3: the operator tries the
+double opt-in on themself) and a staff invitation the reader could have issued themself (an owner: any; an
+admin: any but an owner's), while it can still be used.
 """
 
 import re
 from email import policy
-from email.message import EmailMessage
+from email.message import MIMEPart
 from email.parser import BytesParser
 
 from flask import current_app
@@ -27,7 +27,8 @@ _PERSONAL_PATHS = r"(?P<kind>confirm|admin/invite|p|u|privacy/(?:verify|download
 
 
 class LinkFilter:
-    """Hides the personal links of stored messages that a reader with `role` may not use; counts what it hid."""
+    """Hides the personal links of stored messages that a
+    reader with `role` may not use; counts what it hid."""
 
     def __init__(self, role: str):
         self.role = role
@@ -70,8 +71,8 @@ class LinkFilter:
         return self.text(self._href.sub(href, value))
 
     def message(self, raw: bytes) -> str:
-        """The raw source; when something is hidden, re-encoded from the filtered parts (so no encoding such as
-        quoted-printable can split a link past the filter)."""
+        """The raw source; when something is hidden, re-encoded from the filtered parts (so no encoding such
+        as quoted-printable can split a link past the filter)."""
         msg = BytesParser(policy=policy.default).parsebytes(raw)
         before = self.hidden
         self._filter_part(msg)
@@ -79,7 +80,7 @@ class LinkFilter:
             return raw.decode("utf-8", errors="replace")
         return msg.as_string()
 
-    def _filter_part(self, part: EmailMessage) -> None:
+    def _filter_part(self, part: MIMEPart) -> None:
         for name, value in list(part.items()):
             filtered = self.text(str(value))
             if filtered != str(value):

@@ -5,11 +5,12 @@ import time
 from flask import flash, jsonify, redirect, request, session, url_for
 from flask_login import current_user
 
-from mailer.admin import bp
 from mailer.admin.auth import PENDING_KEY, finish_login, pending_user, safe_next
+from mailer.admin.blueprint import bp
 from mailer.admin.privacy_forms import ActionForm
 from mailer.core.extensions import db, limiter
-from mailer.staff import passkeys, lockout as staff_lockout
+from mailer.staff import lockout as staff_lockout
+from mailer.staff import passkeys
 from mailer.staff.second_factor import SecondFactorError
 
 CHALLENGE_KEY = "passkey_challenge"  # one challenge at a time, single use, in the signed session cookie

@@ -1,4 +1,5 @@
-"""The one permission map of the admin, default deny: endpoint → roles allowed per method, checked in one hook.
+"""The one permission map of the admin, default deny:
+endpoint → roles allowed per method, checked in one hook.
 
 Every admin endpoint is listed here by its exact name with each method it answers. An endpoint nobody listed
 answers 403 to everyone (and is logged), so a new page stays closed until someone decides who may use it;
@@ -11,6 +12,7 @@ from flask import abort, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db, login_manager
 from mailer.staff.models.accounts import ROLES
 
@@ -161,8 +163,6 @@ def _restricted_contact_target() -> bool:
     public_id = (request.view_args or {}).get("public_id")
     if not public_id or not (request.endpoint or "").startswith("admin.contact"):
         return False
-    from mailer.contacts.models.contact import Contact
-
     status = db.session.execute(
         select(Contact.status).where(Contact.public_id == public_id)
     ).scalar_one_or_none()

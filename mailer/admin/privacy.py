@@ -6,25 +6,24 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from flask_login import current_user
 from sqlalchemy import select
 
-from mailer.admin import bp
-from mailer.core.clock import utcnow
-from mailer.admin.privacy_forms import ActionForm, ExtendForm, RectifyForm, RequestForm, RevealForm
-from mailer.core.extensions import db
-from mailer.contacts.models.contact import Contact, ContactStatus
-from mailer.privacy.models.requests import PrivacyRequest, RequestType
-from mailer.privacy.models.requests import REQUEST_STATUSES, REQUEST_TYPES
-from mailer.core.broker import enqueue_after_commit
-from mailer.consent.ledger import RequestContext
-from mailer.core.errors import PrivacyError
 from mailer import audit
-from mailer.privacy import export, requests
+from mailer.admin.blueprint import bp
+from mailer.admin.privacy_forms import ActionForm, ExtendForm, RectifyForm, RequestForm, RevealForm
+from mailer.consent.ledger import RequestContext
 from mailer.contacts import fields
+from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.core.broker import enqueue_after_commit
+from mailer.core.clock import utcnow
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
+from mailer.core.web import db_int
+from mailer.privacy import export, requests
 from mailer.privacy.erasure import erase_contact
 from mailer.privacy.fulfil import fulfil
+from mailer.privacy.models.requests import REQUEST_STATUSES, REQUEST_TYPES, PrivacyRequest, RequestType
 from mailer.privacy.objection import has_objected_to_marketing, lift_marketing_objection
 from mailer.privacy.rectification import Correction, apply_changes, pending_address_change, validate
 from mailer.privacy.restriction import lift_restriction, restrict
-from mailer.core.web import db_int
 
 
 def _ctx() -> RequestContext:
@@ -158,16 +157,18 @@ def privacy_request_extend(public_id: str):
         except PrivacyError as exc:
             flash(str(exc), "danger")
         else:
+            until = req.extended_until
+            assert until is not None  # extend() has just set it
             audit.record(
                 "request.extend",
                 "privacy_request",
                 req.public_id,
-                {"until": req.extended_until.date().isoformat()},
+                {"until": until.date().isoformat()},
                 actor=current_user,
                 ip=request.remote_addr,
             )
             db.session.commit()
-            flash("Deadline extended to " + req.extended_until.strftime("%d %B %Y") + ".", "success")
+            flash("Deadline extended to " + until.strftime("%d %B %Y") + ".", "success")
     else:
         flash("Give a reason and the date the person was told.", "danger")
     return _back(req)
@@ -273,7 +274,7 @@ def privacy_request_export(public_id: str):
     return response
 
 
-# --- Privacy actions on a contact (linked from the contact page) -------------------------------------------------
+# --- Privacy actions on a contact (linked from the contact page) --------------------------------------------
 
 
 def _contact_back(contact: Contact):
@@ -289,7 +290,8 @@ def _contact_action(
     category: str = "success",
     details: dict | None = None,
 ):
-    """A privacy action staff run on a contact: registered as a completed request, then applied (ledger, audit)."""
+    """A privacy action staff run on a contact: registered
+    as a completed request, then applied (ledger, audit)."""
     contact = _contact(public_id)
     form = ActionForm()
     if form.validate_on_submit():

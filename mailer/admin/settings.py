@@ -1,20 +1,21 @@
-"""Privacy settings: the controller, retention, recipients, custom fields, the notice, Art. 30 and retention runs."""
+"""Privacy settings: the controller, retention, recipients,
+custom fields, the notice, Art. 30 and retention runs."""
 
 from flask import flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from mailer.admin import bp
-from mailer.admin.privacy_forms import ActionForm, FieldForm, RecipientForm, SettingsForm
-from mailer.core.extensions import db
-from mailer.contacts.models.fields import ContactField
-from mailer.privacy.models.settings import DataRecipient
-from mailer.consent.notices import notice_versions
-from mailer.core.errors import PrivacyError
 from mailer import audit
-from mailer.privacy import notice, retention, ropa
+from mailer.admin.blueprint import bp
+from mailer.admin.privacy_forms import ActionForm, FieldForm, RecipientForm, SettingsForm
+from mailer.consent.notices import notice_versions
 from mailer.contacts import fields
+from mailer.contacts.models.fields import ContactField
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
+from mailer.privacy import notice, retention, ropa
 from mailer.privacy import settings as privacy_settings
+from mailer.privacy.models.settings import DataRecipient
 from mailer.privacy.settings import LEGAL_BASES, RETENTION_CATEGORIES
 
 

@@ -3,15 +3,15 @@
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from mailer.admin import bp
+from mailer.admin.blueprint import bp
 from mailer.admin.forms import SignupFormForm
-from mailer.core.extensions import db
-from mailer.subscriptions.models.forms import Form
 from mailer.consent.models import Purpose
-from mailer.subscriptions import forms as form_service
-from mailer.subscriptions.lists import all_lists, ensure_tracking_purposes
 from mailer.consent.notices import notice_versions
 from mailer.contacts import fields as field_service
+from mailer.core.extensions import db
+from mailer.subscriptions import forms as form_service
+from mailer.subscriptions.lists import all_lists, ensure_tracking_purposes
+from mailer.subscriptions.models.forms import Form
 
 
 def _by_public_id(public_id: str) -> Form:
@@ -26,7 +26,8 @@ def _purpose_choices() -> list[Purpose]:
 
 
 def _field_rows(form_obj: Form | None) -> list[dict]:
-    """One builder row per active custom field: the form's own ones first (in order), then the rest by label."""
+    """One builder row per active custom field: the form's
+    own ones first (in order), then the rest by label."""
     own = {ff.field_id: ff for ff in form_obj.fields} if form_obj else {}
     ordered = [ff.field for ff in (form_obj.fields if form_obj else []) if ff.field.active]
     ordered += [f for f in field_service.all_fields() if f.id not in own]

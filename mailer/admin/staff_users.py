@@ -4,14 +4,16 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from mailer.admin import bp
 from mailer.admin.auth import begin_login
+from mailer.admin.blueprint import bp
 from mailer.admin.forms import InviteAcceptForm
 from mailer.admin.privacy_forms import ActionForm, InviteForm, RoleForm
-from mailer.core.extensions import db, limiter
-from mailer.staff.models.accounts import StaffInvite, StaffUser
-from mailer.staff import second_factor, management as staff_accounts, lockout as staff_lockout
 from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db, limiter
+from mailer.staff import lockout as staff_lockout
+from mailer.staff import management as staff_accounts
+from mailer.staff import second_factor
+from mailer.staff.models.accounts import StaffInvite, StaffUser
 
 
 @bp.route("/staff", methods=["GET", "POST"])
@@ -29,7 +31,8 @@ def staff():
         else:
             db.session.commit()
             flash(
-                f"Invitation sent to {invite.email} (role {invite.role}). They choose their own password with "
+                f"Invitation sent to {invite.email} (role {invite.role}). They choose their own password "
+                "with "
                 "the link in it.",
                 "success",
             )

@@ -1,49 +1,12 @@
 """The JSON API for integrations (mounted at /api/v1): Bearer API keys, per-key rate limits, JSON errors only.
 
-Every answer is JSON. Errors are {"error": "<what went wrong, for a person>", "detail": <specifics or null>}
-with a 4xx status for anything the caller can fix; a 500 only ever means a bug on our side.
+Every view module is imported here, at the top, so that the blueprint exported below carries all of its
+routes and error handlers; the factory registers it.
 """
 
-from flask import Blueprint, current_app, g
+from mailer.api import auth, campaigns, contacts, errors, lists, openapi, subscriptions
+from mailer.api.blueprint import bp
 
-from mailer.core.extensions import csrf, limiter
+VIEW_MODULES = (auth, campaigns, contacts, errors, lists, openapi, subscriptions)
 
-bp = Blueprint("api", __name__)
-
-# No cookie or session authenticates an API request (only the Authorization header does), so a cross-site page
-# cannot make a browser send a request that acts with someone's credentials: CSRF tokens would protect nothing.
-csrf.exempt(bp)
-
-
-def _limit_key() -> str:
-    """Rate limits count per API key (set by authentication before the view runs)."""
-    return f"api-key:{g.api_key_prefix}"
-
-
-per_key_limit = limiter.shared_limit(
-    lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=_limit_key
-)
-
-
-def api_route(rule: str, methods: tuple[str, ...] = ("GET",)):
-    """Register an authenticated endpoint; every one shares its key's rate limit, so none can be forgotten."""
-
-    def decorate(view):
-        return bp.route(rule, methods=list(methods))(per_key_limit(view))
-
-    return decorate
-
-
-@bp.record_once
-def _remember_prefix(state) -> None:
-    state.app.extensions["mailer.api_prefix"] = (state.url_prefix or "").rstrip("/")
-
-
-@bp.after_request
-def _no_store(response):
-    """API answers hold personal data: never cache them."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-from mailer.api import auth, campaigns, contacts, errors, lists, openapi, subscriptions  # noqa: E402,F401
+__all__ = ["VIEW_MODULES", "bp"]

@@ -2,7 +2,7 @@
 
 from flask import current_app, g, request
 
-from mailer.api import bp
+from mailer.api.blueprint import bp
 from mailer.api.errors import ApiError
 from mailer.api.inputs import is_id
 from mailer.staff import api_keys
@@ -11,14 +11,16 @@ from mailer.subscriptions import throttle
 # Endpoints anyone may read: the API's own description.
 OPEN_ENDPOINTS = {"api.openapi_document"}
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
-# Failed authentications per client IP before answers turn to 429 (keys can't be guessed; this just sheds noise).
+# Failed authentications per client IP before answers turn to 429 (keys can't be guessed; this just sheds
+# noise).
 FAILED_AUTH_LIMIT = "30 per minute"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mailer API"'}
 
 
 @bp.before_request
 def authenticate_request():
-    """Find the request's key (401 without a valid one), refuse writes to read-only keys (403), cap the body."""
+    """Find the request's key (401 without a valid one),
+    refuse writes to read-only keys (403), cap the body."""
     request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
     if request.endpoint in OPEN_ENDPOINTS:
         return

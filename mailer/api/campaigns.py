@@ -1,16 +1,16 @@
-"""Campaigns: status, sending progress, deliveries per state with their reasons; uncertain ones listed and resent."""
+"""Campaigns: status, sending progress, deliveries per state
+with their reasons; uncertain ones listed and resent."""
 
 from flask import g, jsonify, request
 from sqlalchemy import select
 
-from mailer.api import api_route
+from mailer.api.blueprint import api_route
 from mailer.api.errors import ApiError
 from mailer.api.inputs import invalid, json_object, keyset_page, page_args, refuse_unknown, string_list
 from mailer.api.serializers import campaign_json, uncertain_json
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.campaigns.models import CAMPAIGN_STATUSES
 from mailer.campaigns import lifecycle as campaign_service
+from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign
+from mailer.core.extensions import db
 from mailer.delivery import report as delivery_report
 from mailer.delivery.resend import MAX_CHOSEN, ResendError, resend_uncertain
 
@@ -83,4 +83,5 @@ def campaign_uncertain_resend(public_id: str):
         count = resend_uncertain(campaign, ids, ip=request.remote_addr, via="api", api_key=g.api_key.prefix)
     except ResendError as exc:
         raise ApiError(409, str(exc), {"status": campaign.status}) from None
-    return jsonify(resent=count, status=db.session.get(Campaign, campaign.id).status)
+    db.session.refresh(campaign)
+    return jsonify(resent=count, status=campaign.status)

@@ -3,18 +3,18 @@
 from flask import g, jsonify, request
 from sqlalchemy import select
 
-from mailer.api import api_route
+from mailer.api.blueprint import api_route
 from mailer.api.errors import ApiError
 from mailer.api.inputs import invalid, json_object, keyset_page, obj, page_args, refuse_unknown, string
 from mailer.api.lists import list_by_public_id
 from mailer.api.serializers import contact_json, event_json
-from mailer.core.extensions import db
+from mailer.consent.ledger import RequestContext
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact, ContactStatus
-from mailer.subscriptions.models.lists import Subscription
-from mailer.privacy import contact_edits as api_contacts
 from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
-from mailer.consent.ledger import RequestContext
+from mailer.core.extensions import db
+from mailer.privacy import contact_edits as api_contacts
+from mailer.subscriptions.models.lists import Subscription
 from mailer.subscriptions.withdrawal import withdraw_list
 
 
@@ -65,7 +65,8 @@ def _read_patch() -> api_contacts.ContactPatch:
 
 @api_route("/contacts/<public_id>", methods=("PATCH",))
 def contact_update(public_id: str):
-    """Change name, attributes (merged; null removes one) or custom fields; refused for restricted contacts."""
+    """Change name, attributes (merged; null removes one) or
+    custom fields; refused for restricted contacts."""
     contact = contact_by_public_id(public_id)
     patch = _read_patch()
     try:

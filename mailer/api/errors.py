@@ -1,9 +1,10 @@
-"""JSON errors for the API: {"error": message, "detail": specifics}, for raised errors and failed routing alike."""
+"""JSON errors for the API: {"error": message, "detail":
+specifics}, for raised errors and failed routing alike."""
 
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from mailer.api import bp
+from mailer.api.blueprint import bp
 from mailer.core.extensions import db
 
 MESSAGES = {
@@ -47,7 +48,7 @@ def http_error_response(exc: HTTPException):
     """A werkzeug/Flask HTTP error (abort, routing, body too large, rate limit) as a JSON answer."""
     status = exc.code or 500
     message = MESSAGES.get(status, exc.description or "The request failed.")
-    detail = None
+    detail: dict | None = None
     if status == 405:
         allowed = [m for m in (getattr(exc, "valid_methods", None) or []) if m not in ("HEAD", "OPTIONS")]
         detail = {"allowed": sorted(allowed)} if allowed else None
@@ -61,7 +62,8 @@ def http_error_response(exc: HTTPException):
 
 @bp.before_app_request
 def _unrouted_api_requests():
-    """Unknown paths and wrong methods under the API prefix answer in JSON too (routing fails before the blueprint)."""
+    """Unknown paths and wrong methods under the API prefix
+    answer in JSON too (routing fails before the blueprint)."""
     prefix = current_app.extensions.get("mailer.api_prefix")
     exc = request.routing_exception
     if exc is None or not prefix or (request.path != prefix and not request.path.startswith(prefix + "/")):

@@ -3,6 +3,7 @@
 import json
 import math
 import re
+from typing import Literal, overload
 
 from flask import request
 from sqlalchemy import Select
@@ -39,7 +40,8 @@ def invalid(field_name: str, message: str) -> ApiError:
 
 
 def json_object() -> dict:
-    """The request body as a JSON object: 415 if it isn't JSON, 400 if it doesn't parse, 422 if not an object."""
+    """The request body as a JSON object: 415 if it isn't
+    JSON, 400 if it doesn't parse, 422 if not an object."""
     if not request.is_json:
         raise ApiError(415)
     raw = request.get_data(cache=False)  # bounded by request.max_content_length (413 beyond it)
@@ -62,6 +64,24 @@ def refuse_unknown(body: dict, allowed: set[str], where: str = "") -> None:
         )
 
 
+@overload
+def string(
+    body: dict,
+    name: str,
+    required: Literal[True],
+    nullable: Literal[False] = False,
+    where: str = "",
+    multiline: bool = False,
+) -> str: ...
+@overload
+def string(
+    body: dict,
+    name: str,
+    required: bool = False,
+    nullable: bool = False,
+    where: str = "",
+    multiline: bool = False,
+) -> str | None: ...
 def string(
     body: dict,
     name: str,
@@ -72,7 +92,8 @@ def string(
 ) -> str | None:
     """A string field: missing → None (or 422 when required); any other type, or control characters → 422.
 
-    Only a multiline field may hold line breaks and tabs; no field holds NUL, ESC or another control character.
+    Only a multiline field may hold line breaks and tabs; no field holds NUL, ESC or another control
+    character.
     """
     if name not in body:
         if required:
@@ -88,6 +109,10 @@ def string(
     return value
 
 
+@overload
+def obj(body: dict, name: str, required: Literal[True], where: str = "") -> dict: ...
+@overload
+def obj(body: dict, name: str, required: bool = False, where: str = "") -> dict | None: ...
 def obj(body: dict, name: str, required: bool = False, where: str = "") -> dict | None:
     if name not in body:
         if required:
@@ -98,6 +123,10 @@ def obj(body: dict, name: str, required: bool = False, where: str = "") -> dict 
     return body[name]
 
 
+@overload
+def string_list(body: dict, name: str, required: Literal[True], max_items: int = 100) -> list[str]: ...
+@overload
+def string_list(body: dict, name: str, required: bool = False, max_items: int = 100) -> list[str] | None: ...
 def string_list(body: dict, name: str, required: bool = False, max_items: int = 100) -> list[str] | None:
     if name not in body:
         if required:
@@ -114,7 +143,8 @@ def string_list(body: dict, name: str, required: bool = False, max_items: int = 
 
 
 def page_args() -> tuple[str | None, int]:
-    """`after` (the id of the last item already seen) and `limit` (1–200, default 50) from the query string."""
+    """`after` (the id of the last item already seen) and
+    `limit` (1–200, default 50) from the query string."""
     raw_limit = request.args.get("limit", str(DEFAULT_PAGE_SIZE))
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE_SIZE:
         raise invalid("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")

@@ -3,13 +3,13 @@
 from flask import jsonify
 from sqlalchemy import select
 
-from mailer.api import api_route
+from mailer.api.blueprint import api_route
 from mailer.api.errors import ApiError
 from mailer.api.inputs import keyset_page, page_args
 from mailer.api.serializers import list_json
 from mailer.core.extensions import db
-from mailer.subscriptions.models.lists import MailingList
 from mailer.subscriptions.lists import list_counts
+from mailer.subscriptions.models.lists import MailingList
 
 
 def list_by_public_id(public_id: str) -> MailingList:

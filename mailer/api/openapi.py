@@ -2,7 +2,7 @@
 
 from flask import current_app, jsonify
 
-from mailer.api import bp
+from mailer.api.blueprint import bp
 from mailer.core.extensions import limiter
 from mailer.delivery.models import DELIVERY_STATUSES
 
@@ -352,8 +352,8 @@ def build_document(prefix: str) -> dict:
         "info": {
             "title": "mailer API",
             "version": "1.0.0",
-            "description": "JSON API for integrations. Authenticate with `Authorization: Bearer <API key>` (keys "
-            "are created by an owner or admin under Admin → API keys). Errors are always "
+            "description": "JSON API for integrations. Authenticate with `Authorization: Bearer <API key>` "
+            "(keys are created by an owner or admin under Admin → API keys). Errors are always "
             '`{"error": …, "detail": …}`. Lists page by cursor: pass `next_cursor` as `after`.',
         },
         "servers": [{"url": prefix or "/"}],
@@ -414,9 +414,9 @@ def _paths() -> dict:
             "post": {
                 "operationId": "createSubscription",
                 "summary": "Start a double opt-in sign-up",
-                "description": "Records a pending subscription per list and the wording shown (as a versioned notice), "
-                "then emails a confirmation link. The answer is identical whether the address is new, "
-                "pending, confirmed or suppressed.",
+                "description": "Records a pending subscription per list and the wording shown (as a "
+                "versioned notice), then emails a confirmation link. The answer is identical whether the "
+                "address is new, pending, confirmed or suppressed.",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("SignupRequest")}},
@@ -532,8 +532,8 @@ def _paths() -> dict:
             "get": {
                 "operationId": "listUncertainDeliveries",
                 "summary": "A campaign's uncertain deliveries",
-                "description": "Deliveries a worker was handing to the relay when it stopped: the relay may or may "
-                "not have received them. They are never resent by themselves.",
+                "description": "Deliveries a worker was handing to the relay when it stopped: the relay "
+                "may or may not have received them. They are never resent by themselves.",
                 "parameters": [ID_PARAM, *PAGING],
                 "responses": {
                     "200": _json(_ref("UncertainDeliveryPage"), "A page of uncertain deliveries."),
@@ -545,8 +545,8 @@ def _paths() -> dict:
             "post": {
                 "operationId": "resendUncertainDeliveries",
                 "summary": "Send uncertain deliveries again",
-                "description": "An explicit decision: resending may deliver twice. Needs a read-and-write key; "
-                "audited. Eligibility is checked again for each recipient when it is sent.",
+                "description": "An explicit decision: resending may deliver twice. Needs a read-and-write "
+                "key; audited. Eligibility is checked again for each recipient when it is sent.",
                 "parameters": [ID_PARAM],
                 "requestBody": {
                     "required": True,

@@ -1,15 +1,16 @@
-"""What the API returns for each resource. Only public ids leave the app; sensitive field values are masked."""
+"""What the API returns for each resource. Only public ids
+leave the app; sensitive field values are masked."""
 
 from datetime import datetime
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
 from mailer.consent.models import ConsentEvent, ConsentState, Purpose
-from mailer.contacts.models.contact import Contact
-from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.contacts import fields as field_service
+from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import MailingList, Subscription
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -122,8 +123,9 @@ def event_json(event: ConsentEvent) -> dict:
 
 
 def campaign_json(campaign: Campaign, progress: dict | None = None, deliveries: dict | None = None) -> dict:
-    """A campaign; one fetched by id also has its progress and its deliveries per state (count and reasons)."""
-    data = {
+    """A campaign; one fetched by id also has its progress
+    and its deliveries per state (count and reasons)."""
+    data: dict[str, object] = {
         "id": campaign.public_id,
         "name": campaign.name,
         "subject": campaign.subject,
@@ -146,7 +148,8 @@ def campaign_json(campaign: Campaign, progress: dict | None = None, deliveries: 
 
 
 def uncertain_json(row) -> dict:
-    """An uncertain delivery: its id (for a resend), the contact's public id, why, and when it was handed over."""
+    """An uncertain delivery: its id (for a resend), the
+    contact's public id, why, and when it was handed over."""
     return {
         "id": str(row.id),
         "contact_id": row.contact_public_id,

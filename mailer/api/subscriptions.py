@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, g, jsonify
 
-from mailer.api import api_route
+from mailer.api.blueprint import api_route
 from mailer.api.errors import ApiError
 from mailer.api.inputs import invalid, json_object, obj, refuse_unknown, string, string_list
 from mailer.consent.ledger import RequestContext

@@ -3,89 +3,93 @@
 import signal
 import smtplib
 import threading
+from typing import BinaryIO
 
 import click
-from flask import Flask, current_app
+from flask import current_app
+from flask.cli import AppGroup, ScriptInfo, pass_script_info, with_appcontext
 from sqlalchemy import text
 
 from mailer.core.extensions import db
+from mailer.deliverability.bounces import purge_bounce_log
+from mailer.deliverability.domains import readiness
+from mailer.deliverability.inbound import ReportRefusedError, process_report
+from mailer.deliverability.listener import InboundServer
+from mailer.delivery.replies import bounce_base
+from mailer.delivery.transport import SmtpSettings
 
 MARKS = {"ok": "[ok]     ", "warn": "[warn]   ", "fail": "[FAIL]   ", "unknown": "[unknown]"}
 
 
-def init_app(app: Flask) -> None:
-    """Register the `bounces` group and `doctor`."""
+@click.group("bounces", cls=AppGroup)
+def bounces() -> None:
+    """Inbound bounces and spam complaints."""
 
-    @app.cli.group("bounces")
-    def bounces_group() -> None:
-        """Inbound bounces and spam complaints."""
 
-    @bounces_group.command("serve")
-    @click.option("--host", default="127.0.0.1", show_default=True)
-    @click.option("--port", default=2526, show_default=True, type=int)
-    def bounces_serve(host: str, port: int) -> None:
-        """Listen for bounces and feedback reports over SMTP (route the bounce domain's mail here)."""
-        from mailer.delivery.replies import bounce_base
-        from mailer.deliverability.listener import InboundServer
+@bounces.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=2526, show_default=True, type=int)
+@pass_script_info
+def bounces_serve(info: ScriptInfo, host: str, port: int) -> None:
+    """Listen for bounces and feedback reports over SMTP (route the bounce domain's mail here)."""
+    server = InboundServer(info.load_app(), host, port)
+    server.start()
+    click.echo(f"Taking bounces for {'+<tag>@'.join(bounce_base())} on {host}:{port}; Ctrl+C to stop.")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a service manager's stop finishes the session
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        click.echo("Stopped.")
 
-        server = InboundServer(app, host, port)
-        server.start()
-        click.echo(f"Taking bounces for {'+<tag>@'.join(bounce_base())} on {host}:{port}; Ctrl+C to stop.")
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a service manager's stop finishes the session
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.stop()
-            click.echo("Stopped.")
 
-    @bounces_group.command("process")
-    @click.argument("message_file", type=click.File("rb"))
-    @click.option("--rcpt", multiple=True, help="Envelope recipient(s) the message was delivered to (VERP).")
-    def bounces_process(message_file, rcpt: tuple[str, ...]) -> None:
-        """Process one saved bounce or feedback report (RFC 822 file, '-' for stdin)."""
-        from mailer.deliverability.inbound import ReportRefusedError, process_report
+@bounces.command("process")
+@click.argument("message_file", type=click.File("rb"))
+@click.option("--rcpt", multiple=True, help="Envelope recipient(s) the message was delivered to (VERP).")
+def bounces_process(message_file: BinaryIO, rcpt: tuple[str, ...]) -> None:
+    """Process one saved bounce or feedback report (RFC 822 file, '-' for stdin)."""
+    limit = current_app.config["BOUNCE_MAX_REPORT_BYTES"]
+    raw = message_file.read(limit + 1)
+    try:
+        result = process_report(raw, rcpt)
+    except ReportRefusedError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{result.status}: {result.detail}")
 
-        limit = current_app.config["BOUNCE_MAX_REPORT_BYTES"]
-        raw = message_file.read(limit + 1)
-        try:
-            result = process_report(raw, rcpt)
-        except ReportRefusedError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"{result.status}: {result.detail}")
 
-    @bounces_group.command("purge")
-    @click.option("--dry-run", is_flag=True, help="Only report how many entries would go.")
-    def bounces_purge(dry_run: bool) -> None:
-        """Delete bounce/complaint log entries older than BOUNCE_LOG_RETENTION_DAYS."""
-        from mailer.deliverability.bounces import purge_bounce_log
+@bounces.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only report how many entries would go.")
+def bounces_purge(dry_run: bool) -> None:
+    """Delete bounce/complaint log entries older than BOUNCE_LOG_RETENTION_DAYS."""
+    count = purge_bounce_log(dry_run=dry_run)
+    click.echo(f"{'Would delete' if dry_run else 'Deleted'} {count} bounce log entries.")
 
-        count = purge_bounce_log(dry_run=dry_run)
-        click.echo(f"{'Would delete' if dry_run else 'Deleted'} {count} bounce log entries.")
 
-    @app.cli.command("doctor")
-    @click.option(
-        "--refresh/--cached", default=True, help="Ask DNS again (default) or reuse a recent answer."
-    )
-    def doctor(refresh: bool) -> None:
-        """Check the database, broker, SMTP relay and the sending domains' DNS records; exit 1 if anything fails."""
-        failed = False
-        for name, status, detail in (_database(), _broker(), _smtp()):
-            failed |= status == "fail"
-            click.echo(f"{MARKS[status]} {name}: {detail}")
-        failed |= _print_readiness(refresh)
-        if failed:
-            raise SystemExit(1)
+@click.command("doctor")
+@click.option("--refresh/--cached", default=True, help="Ask DNS again (default) or reuse a recent answer.")
+@with_appcontext
+def doctor(refresh: bool) -> None:
+    """Check the database, broker, SMTP relay and the sending domains' DNS records; exit 1 if anything
+    fails."""
+    failed = False
+    for name, status, detail in (_database(), _broker(), _smtp()):
+        failed |= status == "fail"
+        click.echo(f"{MARKS[status]} {name}: {detail}")
+    failed |= _print_readiness(refresh)
+    if failed:
+        raise SystemExit(1)
 
 
 def _database() -> tuple[str, str, str]:
+    """Whether the database answers, and its schema revision."""
     try:
         db.session.execute(text("SELECT 1"))
         revision = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
         db.session.rollback()
-    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+    except Exception as exc:  # any failure is the answer
         db.session.rollback()
         return (
             "Database",
@@ -100,20 +104,20 @@ def _database() -> tuple[str, str, str]:
 
 
 def _broker() -> tuple[str, str, str]:
+    """Whether the broker answers (Redis), or that the in-memory one is in use."""
     broker = current_app.extensions["mailer.workers"].broker
     client = getattr(broker, "client", None)
     if client is None:
         return "Broker", "ok", "in-memory broker with in-process workers (embedded mode)"
     try:
         client.ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # any failure is the answer
         return "Broker", "fail", f"Redis does not answer: {exc.__class__.__name__}: {exc}"
     return "Broker", "ok", "Redis answers"
 
 
 def _smtp() -> tuple[str, str, str]:
-    from mailer.delivery.transport import SmtpSettings
-
+    """Whether the relay answers and accepts our login, or that mail goes to the local outbox."""
     url = current_app.config.get("SMTP_URL") or ""
     if not url:
         return "SMTP relay", "ok", "none configured: mail goes to the local outbox (embedded mode)"
@@ -138,8 +142,6 @@ def _smtp() -> tuple[str, str, str]:
 
 def _print_readiness(refresh: bool) -> bool:
     """Print the DNS checks and the records to publish; True when a check failed."""
-    from mailer.deliverability.domains import readiness
-
     report = readiness(refresh=refresh)
     if report.dns_error:
         click.echo(f"{MARKS['unknown']} DNS: {report.dns_error}. Publish these records:")

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
@@ -15,7 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, TimeLimit, default_middleware
 from flask import current_app
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
 BROKER_HEARTBEAT_TIMEOUT_MS = 15_000
@@ -59,8 +60,8 @@ class AppContextMiddleware(Middleware):
 
 
 class ProcessTimeLimit(TimeLimit):
-    """dramatiq's TimeLimit with one watcher thread per process: the stock middleware starts a never-ending thread
-    for every broker, and a process that builds many apps (the test suite) would pile them up."""
+    """dramatiq's TimeLimit with one watcher thread per process: the stock middleware starts a never-ending
+    thread for every broker, and a process that builds many apps (the test suite) would pile them up."""
 
     _shared_manager = None
     _lock = threading.Lock()
@@ -83,8 +84,15 @@ class OneMessagePerThread(Middleware):
     batches that others could be sending, so a killed worker strands nothing but what it was running."""
 
     def before_worker_boot(self, broker, worker):
-        if not os.environ.get("dramatiq_queue_prefetch"):  # an operator's explicit choice wins
+        # An operator's explicit choice wins; dramatiq reads this variable by its lower-case name.
+        if not os.environ.get("dramatiq_queue_prefetch"):  # noqa: SIM112
             worker.queue_prefetch = max(1, worker.worker_threads)
+
+
+class Stoppable(Protocol):
+    """Something the app stops with its worker (the sending heartbeat)."""
+
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -94,9 +102,8 @@ class Workers:
     broker: dramatiq.Broker
     actors: dict[str, dramatiq.Actor] = field(default_factory=dict)
     worker: dramatiq.Worker | None = None
-    heartbeat: object | None = (
-        None  # mailer.delivery.heartbeat.Heartbeat once this process sends campaign mail
-    )
+    # mailer.delivery.heartbeat.Heartbeat once this process sends campaign mail.
+    heartbeat: Stoppable | None = None
 
     def start_worker(self, threads: int) -> dramatiq.Worker:
         """Start an in-process worker consuming every queue."""
@@ -116,9 +123,10 @@ class Workers:
 
 def init_app(app) -> Workers:
     """Build the broker for this app and bind every registered actor to it."""
+    broker: dramatiq.Broker
     if app.config["REDIS_URL"]:
-        # A worker that stops heartbeating for 15 s is dead to dramatiq and its unacknowledged messages go back to
-        # the queue; maintenance (which does that) runs on 1 % of broker calls instead of 0.1 %.
+        # A worker that stops heartbeating for 15 s is dead to dramatiq and its unacknowledged messages go
+        # back to the queue; maintenance (which does that) runs on 1 % of broker calls instead of 0.1 %.
         broker = RedisBroker(
             url=app.config["REDIS_URL"],
             namespace=f"{app.config['REDIS_NAMESPACE']}-dramatiq",
@@ -136,7 +144,7 @@ def init_app(app) -> Workers:
 
     workers = Workers(broker)
     for name, (fn, options) in _REGISTRY.items():
-        workers.actors[name] = dramatiq.actor(fn, broker=broker, actor_name=name, **options)
+        workers.actors[name] = dramatiq.actor(broker=broker, actor_name=name, **options)(fn)
     app.extensions["mailer.workers"] = workers
     return workers
 
@@ -146,7 +154,7 @@ def enqueue(name: str, *args) -> None:
     current_app.extensions["mailer.workers"].actors[name].send(*args)
 
 
-def enqueue_after_commit(session: Session, name: str, *args) -> None:
+def enqueue_after_commit(session: Session | scoped_session, name: str, *args) -> None:
     """Send a message once the session's transaction commits, so the worker sees the rows it refers to."""
     session.info.setdefault(PENDING_KEY, []).append((name, args))
 

@@ -1,8 +1,8 @@
 """Time helpers: the database stores naive UTC timestamps everywhere."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utcnow() -> datetime:
     """Current time as a naive UTC datetime (the form every column uses)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -3,13 +3,13 @@
 Tokens carry opaque public ids only, each purpose has its own salt (or key), and every key in
 SECRET_KEY_FALLBACKS still verifies after a rotation while SECRET_KEY signs.
 
-The links placed in every marketing message (unsubscribe, preferences, open pixel, click) use a compact
-format signed by itsdangerous' low-level Signer (HMAC-SHA256; a campaign makes several per recipient, and the
+The links placed in every marketing message (unsubscribe, preferences, open pixel, click) use a compact format
+signed by itsdangerous' low-level Signer (HMAC-SHA256; a campaign makes several per recipient, and the
 serializer's JSON/zlib/timestamp layers cost ~30-80 µs a token, a fifth of a worker's time): "m", base64url of
 the fields joined by US (the first is the issue time), a dot, the signature. A click token is the recipient's
-click token, a dot, and the link part ("<link id>-<signature binding it to the campaign>"), which is the same for
-every recipient. Tokens in itsdangerous's format (mail already sent)
-still verify: they never start with "m".
+click token, a dot, and the link part ("<link id>-<signature binding it to the campaign>"), which is the same
+for every recipient. Tokens in itsdangerous's format (mail already sent) still verify: they never start with
+"m".
 """
 
 import base64
@@ -134,7 +134,7 @@ def read_token(purpose: str, token: str, max_age: int | None = None):
         raise TokenInvalid() from exc
 
 
-# --- the compact recipient-link format ------------------------------------------------------------------------
+# --- the compact recipient-link format ----------------------------------------------------------------------
 
 
 def _b64(data: bytes) -> str:
@@ -158,10 +158,11 @@ def _field(value) -> str:
 
 
 class CompactKeys:
-    """One purpose's signers: keys derived per purpose from SECRET_KEY (signs) and each fallback (still verifies).
+    """One purpose's signers: keys derived per purpose from
+    SECRET_KEY (signs) and each fallback (still verifies).
 
-    The MACs are itsdangerous Signers (HMAC-SHA256, key rotation, constant-time checks) over keys derived once per
-    key set, so minting costs one HMAC and no per-call key derivation.
+    The MACs are itsdangerous Signers (HMAC-SHA256, key rotation, constant-time checks) over keys derived once
+    per key set, so minting costs one HMAC and no per-call key derivation.
     """
 
     def __init__(self, purpose: str, secrets: tuple[str, ...]):
@@ -191,7 +192,8 @@ class CompactKeys:
         return COMPACT_PREFIX + self._seal(_SEP.join((str(stamp), *map(_field, fields))))
 
     def link_part(self, campaign_public_id: str, link_id: int) -> str:
-        """The link half of a click token: the link id and a signature binding it to the campaign (no recipient)."""
+        """The link half of a click token: the link id and a
+        signature binding it to the campaign (no recipient)."""
         if not isinstance(link_id, int) or isinstance(link_id, bool) or link_id < 0:
             raise ValueError("link ids are non-negative integers")
         signature = self.link_signer.get_signature(f"{_field(campaign_public_id)}{_SEP}{link_id}").decode(
@@ -220,6 +222,7 @@ class CompactKeys:
             raise TokenInvalid()
         stamp, *fields = body.split(_SEP)
         values = [value or None for value in fields]
+        payload: str | list
         if self.purpose == "click":
             payload = self._click(values, link)
         elif link:

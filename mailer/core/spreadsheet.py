@@ -1,16 +1,18 @@
-"""CSV files the product writes: a cell a spreadsheet would run as a formula is written as plain text (OWASP)."""
+"""CSV files the product writes: a cell a spreadsheet would
+run as a formula is written as plain text (OWASP)."""
 
 import csv
 import io
 from collections.abc import Iterable
 
-# A spreadsheet evaluates a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|..., @SUM, and a
-# leading tab or carriage return that it strips before looking again).
+# A spreadsheet evaluates a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|..., @SUM, and
+# a leading tab or carriage return that it strips before looking again).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value):
-    """The value as a spreadsheet will show it but never run it: text starting like a formula gets a leading `'`."""
+    """The value as a spreadsheet will show it but never run
+    it: text starting like a formula gets a leading `'`."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value

@@ -7,7 +7,8 @@ PostgreSQL refuses a NUL in any text, and ESC, BEL or a line break written into 
 
 import re
 
-# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F; Cs are surrogates (only lone ones reach str).
+# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F; Cs are surrogates (only lone ones reach
+# str).
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
 MULTI_LINE_REFUSED = re.compile(f"[{_CONTROL}]")
 # One line: line and paragraph separators (U+2028/U+2029) and line breaks end a header line too.
@@ -30,7 +31,8 @@ def has_controls(value: str, multiline: bool = False) -> bool:
 
 
 def one_line(value: str | None, what: str) -> str:
-    """One-line text as stored: TextRefused if it holds a control character, else trimmed with spaces collapsed.
+    """One-line text as stored: TextRefused if it holds a
+    control character, else trimmed with spaces collapsed.
 
     Tabs and line breaks (pasted text) become single spaces; every other control character is refused.
     """
@@ -41,7 +43,8 @@ def one_line(value: str | None, what: str) -> str:
 
 
 def multi_line(value: str | None, what: str) -> str:
-    """Text that may span lines: TextRefused if it holds a control character other than line breaks and tabs."""
+    """Text that may span lines: TextRefused if it holds a
+    control character other than line breaks and tabs."""
     value = value or ""
     if has_controls(value, multiline=True):
         raise TextRefused(refusal_message(what))
@@ -49,5 +52,6 @@ def multi_line(value: str | None, what: str) -> str:
 
 
 def header_safe(value: str | None) -> str:
-    """The last defence before a mail header: control characters dropped, line breaks and runs of space as one."""
+    """The last defence before a mail header: control characters
+    dropped, line breaks and runs of space as one."""
     return " ".join(WHITESPACE_RUN.sub(" ", SINGLE_LINE_REFUSED.sub(" ", value or "")).split())

@@ -1,16 +1,15 @@
 """Web helpers every door shares: security headers, error pages, response floors, input checks, converters."""
 
-import hashlib
 import time
 from functools import wraps
 
-from flask import Flask, abort, current_app, jsonify, render_template, request, session
+from flask import Flask, abort, current_app, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
-from mailer.core.extensions import db, login_manager
+from mailer.core.extensions import db
 from mailer.core.text import has_controls, header_safe
 
 UPLOAD_FORM_ALLOWANCE = 64 * 1024  # the multipart framing and the form's other fields around an uploaded file
@@ -51,7 +50,8 @@ def with_response_floor(view):
     """Answer no sooner than SIGNUP_RESPONSE_FLOOR_MS after the view starts, whatever it did or answered.
 
     Every public endpoint that takes an address wears this, so the response time does not tell a known address
-    from an unknown one; the address-dependent work is kept small (or queued for a worker) so it stays under it.
+    from an unknown one; the address-dependent work is kept small (or queued for a worker) so it stays under
+    it.
     """
 
     @wraps(view)
@@ -66,7 +66,8 @@ def with_response_floor(view):
 
 
 def pad_to_floor(started: float, setting: str) -> None:
-    """Return no sooner than `setting` milliseconds after `started`: padding an answer, not waiting for anything."""
+    """Return no sooner than `setting` milliseconds after
+    `started`: padding an answer, not waiting for anything."""
     remaining = current_app.config[setting] / 1000 - (time.monotonic() - started)
     if remaining > 0:
         time.sleep(remaining)
@@ -85,14 +86,15 @@ def _security_headers(response):
 
 
 def referrer_policy(blueprint: str | None) -> str:
-    """The admin sends its own pages as referrer to itself only: over HTTPS the CSRF check (WTF_CSRF_SSL_STRICT)
-    refuses a POST without a same-origin Referer. Everywhere else no referrer at all: recipients' pages carry their
-    signed tokens in the URL, and nothing else needs one."""
+    """The admin sends its own pages as referrer to itself only: over HTTPS the CSRF check
+    (WTF_CSRF_SSL_STRICT) refuses a POST without a same-origin Referer. Everywhere else no referrer at all:
+    recipients' pages carry their signed tokens in the URL, and nothing else needs one."""
     return "same-origin" if blueprint == "admin" else "no-referrer"
 
 
 def apply_security_headers(response, blueprint: str | None, secure: bool):
-    """The security headers of a response of `blueprint` (also used by the recipient fast path, outside Flask)."""
+    """The security headers of a response of `blueprint`
+    (also used by the recipient fast path, outside Flask)."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", referrer_policy(blueprint))
     response.headers.setdefault(
@@ -114,8 +116,9 @@ DB_INT_MAX = 2**31 - 1  # the largest id or count a database INTEGER column hold
 
 
 def db_int(value: str) -> int:
-    """int() for numbers from a query string (`request.args.get(name, type=db_int)`): a number no database integer
-    can hold is treated like any other invalid value (ValueError: the default), not an overflow deep in SQL."""
+    """int() for numbers from a query string (`request.args.get(name, type=db_int)`): a number no database
+    integer can hold is treated like any other invalid value (ValueError: the default), not an overflow deep
+    in SQL."""
     number = int(value)
     if abs(number) > DB_INT_MAX:
         raise ValueError("out of range")
@@ -123,7 +126,8 @@ def db_int(value: str) -> int:
 
 
 class DbIntConverter(IntegerConverter):
-    """`<int:…>` path parts larger than a database integer match no route (404) instead of overflowing in SQL."""
+    """`<int:…>` path parts larger than a database integer
+    match no route (404) instead of overflowing in SQL."""
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", DB_INT_MAX)
@@ -157,7 +161,8 @@ def _has_controls(values) -> bool:
 
 
 def accepts_upload(config_key: str, what: str):
-    """Mark a view that takes a file larger than MAX_CONTENT_LENGTH: up to `config_key` MB (read per request)."""
+    """Mark a view that takes a file larger than MAX_CONTENT_LENGTH:
+    up to `config_key` MB (read per request)."""
 
     def mark(view):
         view.upload_limit = (config_key, what)
@@ -177,7 +182,8 @@ def _raise_upload_limit(endpoint, values) -> None:
     """Give a view marked with accepts_upload its own size limit, before anything (CSRF) reads the body.
 
     Only for a multipart body, where the file is streamed to disk and the other fields stay bounded by
-    MAX_FORM_MEMORY_SIZE; anything else (a urlencoded form is read into memory whole) keeps MAX_CONTENT_LENGTH.
+    MAX_FORM_MEMORY_SIZE; anything else (a urlencoded form is read into memory whole) keeps
+    MAX_CONTENT_LENGTH.
     """
     upload = _upload_limit()
     if upload is not None and request.mimetype == "multipart/form-data":
@@ -194,14 +200,15 @@ def _too_large_message() -> str | None:
 
 def _refuse_unreadable_input():
     """Too large: 413 even where the view never reads the body. JSON outside the API: 415 (pages take forms).
-    A NUL character in a query string, or any control character but line breaks and tabs in a staff form (no field
-    takes one; PostgreSQL refuses a NUL, and ESC or BEL would reach mail headers raw): 400. The API, the sign-up
-    forms and the recipients' pages answer these themselves, field by field."""
+    A NUL character in a query string, or any control character but line breaks and tabs in a staff form (no
+    field takes one; PostgreSQL refuses a NUL, and ESC or BEL would reach mail headers raw): 400. The API, the
+    sign-up forms and the recipients' pages answer these themselves, field by field."""
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         abort(413)
     if request.url_rule is None or request.blueprint == "api":
-        return  # no route (404/405 answer in the blueprint's own format), or the API, which checks its input itself
+        # No route (404/405 answer in the blueprint's own format), or the API, which checks its input itself.
+        return
     if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS"):
         abort(415)
     if _has_nul(request.args):
@@ -215,7 +222,8 @@ def _refuse_unreadable_input():
 
 
 def init_app(app: Flask) -> None:
-    """Register URL converters, input checks, security headers and error handlers (the factory adds blueprints)."""
+    """Register URL converters, input checks, security headers
+    and error handlers (the factory adds blueprints)."""
     app.url_map.converters.update(
         int=DbIntConverter, default=TextConverter, string=TextConverter
     )  # before rules
@@ -259,5 +267,6 @@ def init_app(app: Flask) -> None:
 
 
 def request_origin() -> tuple[str | None, str]:
-    """The client's IP address and user agent as the ledger stores them (no control characters, 512 at most)."""
+    """The client's IP address and user agent as the ledger
+    stores them (no control characters, 512 at most)."""
     return request.remote_addr, header_safe(request.headers.get("User-Agent", "")[:1024])[:512]

@@ -1,7 +1,12 @@
-"""Embeddable sign-up forms: hosted page, plain-HTML snippet target, JSON for the small script."""
+"""Embeddable sign-up forms: hosted page, plain-HTML snippet target, JSON for the small script.
 
-from flask import Blueprint
+The view module is imported here, at the top, so that the blueprint exported below carries its routes; the
+factory registers it.
+"""
 
-bp = Blueprint("embed", __name__)
+from mailer.embed import views
+from mailer.embed.blueprint import bp
 
-from mailer.embed import views  # noqa: E402,F401  (routes attach to bp)
+VIEW_MODULES = (views,)
+
+__all__ = ["VIEW_MODULES", "bp"]

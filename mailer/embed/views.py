@@ -6,7 +6,7 @@ from flask import abort, current_app, jsonify, make_response, redirect, render_t
 from mailer.consent.ledger import RequestContext
 from mailer.core.extensions import csrf, limiter
 from mailer.core.web import request_origin, wants_json, with_response_floor
-from mailer.embed import bp
+from mailer.embed.blueprint import bp
 from mailer.subscriptions import forms as form_service
 from mailer.subscriptions import signup
 

@@ -1,9 +1,12 @@
-"""Pages for recipients: confirmation (double opt-in), health check, landing page."""
+"""Pages for recipients: confirmation (double opt-in), preferences, unsubscribe, tracking, privacy rights.
 
-from flask import Blueprint
+Every view module is imported here, at the top, so that the blueprint exported below carries all of its
+routes; the factory registers it.
+"""
 
-bp = Blueprint("public", __name__)
+from mailer.public import preferences, privacy, tracking, unsubscribe, views
+from mailer.public.blueprint import bp
 
-from mailer.public import views  # noqa: E402,F401  (routes attach to bp)
-from mailer.public import preferences, tracking, unsubscribe  # noqa: E402,F401
-from mailer.public import privacy  # noqa: E402,F401
+VIEW_MODULES = (preferences, privacy, tracking, unsubscribe, views)
+
+__all__ = ["VIEW_MODULES", "bp"]

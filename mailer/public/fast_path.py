@@ -18,12 +18,12 @@ import re
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
-from mailer.public.tracking import pixel_response
-from mailer.public.unsubscribe import one_click_answer
-from mailer.tracking import events as tracking
-from mailer.subscriptions import unsubscribe as unsubscribe_service
 from mailer.consent.ledger import RequestContext
 from mailer.core.web import PATH_CHARACTER, apply_security_headers
+from mailer.public.tracking import pixel_response
+from mailer.public.unsubscribe import one_click_answer
+from mailer.subscriptions import unsubscribe as unsubscribe_service
+from mailer.tracking import events as tracking
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class RecipientFastPath:
-    """WSGI middleware: the regular pixel, click and one-click unsubscribe requests without Flask's request cycle."""
+    """WSGI middleware: the regular pixel, click and one-click
+    unsubscribe requests without Flask's request cycle."""
 
     def __init__(self, app, flask_wsgi_app):
         self.app = app
@@ -45,7 +46,7 @@ class RecipientFastPath:
             return self.flask(environ, start_response)
         try:
             response = self._answer(environ.get("REQUEST_METHOD"), path, environ)
-        except Exception:  # noqa: BLE001 - Flask does it again, and answers an error as it always does
+        except Exception:  # Flask does it again, and answers an error as it always does
             log.exception("recipient fast path failed for %s; handing the request to Flask", path[:3])
             response = None
         if response is None:
@@ -81,7 +82,8 @@ class RecipientFastPath:
 
 
 def _one_click_body(environ) -> bool:
-    """Whether the body is exactly the RFC 8058 urlencoded one; the body stays readable for Flask either way."""
+    """Whether the body is exactly the RFC 8058 urlencoded
+    one; the body stays readable for Flask either way."""
     length = environ.get("CONTENT_LENGTH") or ""
     content_type = (environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
     if content_type != FORM_TYPE or not length.isdigit() or int(length) > 2 * len(ONE_CLICK_BODY):

@@ -9,7 +9,7 @@ from mailer.core.extensions import csrf, db, limiter
 from mailer.core.web import with_response_floor
 from mailer.privacy.models.settings import DataRecipient
 from mailer.privacy.objection import has_objected_to_marketing, lift_marketing_objection
-from mailer.public import bp
+from mailer.public.blueprint import bp
 from mailer.public.views import public_limit, request_context
 from mailer.subscriptions import preferences as service
 from mailer.tracking.events import tracking_retention_days

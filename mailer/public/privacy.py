@@ -8,20 +8,20 @@ An objection only stops processing, like an unsubscribe, so it applies at once.
 from flask import abort, current_app, make_response, render_template, request
 from sqlalchemy import select
 
-from mailer.core.extensions import csrf, db, limiter
-from mailer.contacts.models.contact import Contact, ContactStatus
-from mailer.privacy.models.requests import RequestType
-from mailer.public import bp
-from mailer.public.views import public_limit, request_context
-from mailer.core.security import TokenExpired, TokenInvalid, read_token
-from mailer.core.errors import PrivacyError
-from mailer.privacy import export, notice, requests
 from mailer.contacts import fields
+from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import csrf, db, limiter
+from mailer.core.security import TokenExpired, TokenInvalid, read_token
+from mailer.core.web import db_int, with_response_floor
+from mailer.privacy import export, notice, requests
 from mailer.privacy.fulfil import fulfil, verify_and_fulfil
+from mailer.privacy.models.requests import RequestType
 from mailer.privacy.objection import objectable_purposes
 from mailer.privacy.rectification import Correction, confirm_new_address, validate
 from mailer.privacy.retention import keep_contact
-from mailer.core.web import db_int, with_response_floor
+from mailer.public.blueprint import bp
+from mailer.public.views import public_limit, request_context
 
 KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
 
@@ -152,13 +152,13 @@ def privacy_request_submit(token: str, kind: str):
 def privacy_verify(token: str):
     """Show what the verification confirms, with a button; a GET (link scanners) changes nothing."""
     outcome = requests.check_verification(token)
-    if outcome.status in ("expired", "invalid"):
+    req = outcome.request
+    if outcome.status in ("expired", "invalid") or req is None:
         return _status_page(
-            "This link doesn't work" if outcome.status == "invalid" else "This link has expired",
+            "This link has expired" if outcome.status == "expired" else "This link doesn't work",
             "Please make the request again from the preference link in one of our emails.",
             410 if outcome.status == "expired" else 404,
         )
-    req = outcome.request
     return render_template(
         "public/privacy_verify.html", req=req, token=token, label=requests.TYPE_LABELS[req.type]
     )
@@ -170,9 +170,9 @@ def privacy_verify(token: str):
 def privacy_verify_post(token: str):
     """Verified: record it and carry out the request where the law lets us do so at once."""
     outcome = requests.check_verification(token)
-    if outcome.status in ("expired", "invalid"):
-        return _status_page("This link doesn't work", "Please make the request again.", 404)
     req = outcome.request
+    if outcome.status in ("expired", "invalid") or req is None:
+        return _status_page("This link doesn't work", "Please make the request again.", 404)
     try:
         verify_and_fulfil(req, request_context("public:privacy-verify"))
     except PrivacyError as exc:

@@ -3,9 +3,9 @@
 from flask import Response, redirect, request
 
 from mailer.core.extensions import limiter
-from mailer.public import bp
-from mailer.tracking import events as tracking
 from mailer.core.web import error_response
+from mailer.public.blueprint import bp
+from mailer.tracking import events as tracking
 
 UNKNOWN_LINK = (
     "This link doesn't lead anywhere we know. It may have been copied incompletely; "

@@ -3,7 +3,7 @@
 from flask import current_app, render_template, request
 
 from mailer.core.extensions import csrf, limiter
-from mailer.public import bp
+from mailer.public.blueprint import bp
 from mailer.public.views import public_limit, request_context
 from mailer.subscriptions import unsubscribe as service
 

@@ -3,11 +3,11 @@
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import text
 
-from mailer.core.extensions import csrf, db, limiter
-from mailer.public import bp
-from mailer.subscriptions import signup
 from mailer.consent.ledger import RequestContext
+from mailer.core.extensions import csrf, db, limiter
 from mailer.core.web import request_origin, with_response_floor
+from mailer.public.blueprint import bp
+from mailer.subscriptions import signup
 
 
 def request_context(source: str) -> RequestContext:
@@ -34,7 +34,7 @@ def healthz():
     try:
         db.session.execute(text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+    except Exception as exc:  # any failure means unhealthy
         checks["database"] = f"error: {exc.__class__.__name__}"
     broker = current_app.extensions["mailer.workers"].broker
     try:
@@ -42,7 +42,7 @@ def healthz():
         if client is not None:
             client.ping()
         checks["broker"] = "ok"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # any failure means unhealthy
         checks["broker"] = f"error: {exc.__class__.__name__}"
     healthy = all(v == "ok" for v in checks.values())
     return jsonify(status="ok" if healthy else "unavailable", **checks), 200 if healthy else 503

@@ -1,4 +1,5 @@
-"""A tiny authoritative DNS server on loopback (UDP, dnspython messages) so the readiness check meets real DNS."""
+"""A tiny authoritative DNS server on loopback (UDP,
+dnspython messages) so the readiness check meets real DNS."""
 
 import socketserver
 import threading
@@ -15,7 +16,8 @@ def _txt(value: str) -> str:
 
 
 class DnsServer:
-    """Answers from `records`: {(name, type): [values]}; unknown names are NXDOMAIN, known ones NOERROR/empty."""
+    """Answers from `records`: {(name, type): [values]};
+    unknown names are NXDOMAIN, known ones NOERROR/empty."""
 
     def __init__(self, records: dict[tuple[str, str], list[str]]):
         self.records = {

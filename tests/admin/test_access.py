@@ -1,4 +1,5 @@
-"""The admin's front door: login on every page, one answer for wrong credentials, CSRF, safe redirects, headers."""
+"""The admin's front door: login on every page, one answer
+for wrong credentials, CSRF, safe redirects, headers."""
 
 import re
 from urllib.parse import urljoin, urlsplit
@@ -8,8 +9,8 @@ from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
 from mailer.core.extensions import db
-from mailer.subscriptions.models.lists import MailingList
 from mailer.staff.accounts import create_staff
+from mailer.subscriptions.models.lists import MailingList
 from tests.support.http import csrf_token, login
 from tests.support.signup import page
 
@@ -18,7 +19,8 @@ OPEN = {
     "admin.setup",
     "admin.static",
     "admin.invite_accept",  # the invite's signed link is the proof
-    # The second login step: only for someone who has just given the right password (tests/admin/test_two_factor.py)
+    # The second login step: only for someone who has just given the right password
+    # (tests/admin/test_two_factor.py)
     "admin.login_verify",
     "admin.login_passkey_options",
     "admin.login_passkey",

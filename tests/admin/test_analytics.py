@@ -7,12 +7,12 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.delivery.models import Delivery
 from mailer.analytics import queries as analytics
-from mailer.tracking import events as tracking
+from mailer.campaigns.models import Campaign
 from mailer.consent.ledger import RequestContext, record_consent
+from mailer.core.extensions import db
+from mailer.delivery.models import Delivery
+from mailer.tracking import events as tracking
 from tests.public.recipients import (
     click_path,
     news_list,
@@ -24,7 +24,8 @@ from tests.public.recipients import (
 )
 
 BROWSER = {
-    "User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15"
+    "User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 "
+    "Safari/605.1.15"
 }
 APPLE_PROXY = {"User-Agent": "Mozilla/5.0"}
 
@@ -34,7 +35,8 @@ pytestmark = pytest.mark.config(TRACKING_MACHINE_SECONDS=0)  # the seeded opens 
 
 @pytest.fixture
 def seeded(app, app_ctx):
-    """Five recipients of one campaign; engagement arrives through the public endpoints, as people would cause it.
+    """Five recipients of one campaign; engagement arrives
+    through the public endpoints, as people would cause it.
 
     ann: open+click consent; bob: open only; cat: no tracking (unsubscribes through the campaign's link);
     dan: open+click, but his message bounced; eve: agreed to open tracking only after the send (so her message

@@ -1,4 +1,5 @@
-"""The campaign editor and its pages over HTTP: drafts, validation, previews, test send, compliance, send, roles."""
+"""The campaign editor and its pages over HTTP: drafts,
+validation, previews, test send, compliance, send, roles."""
 
 import re
 from datetime import datetime
@@ -6,10 +7,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select, update
 
-from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign, Layout
-from mailer.subscriptions.models.lists import MailingList
+from mailer.core.extensions import db
 from mailer.staff.accounts import create_staff
+from mailer.subscriptions.models.lists import MailingList
 from tests.support.audience import SIGNUP, subscriber
 from tests.support.http import csrf_token, login
 from tests.support.signup import page

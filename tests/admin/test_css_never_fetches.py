@@ -12,10 +12,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from mailer.campaigns.composition import send_test_messages
 from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
-from mailer.campaigns.composition import send_test_messages
-from tests.sending.factory import LAYOUT, make_campaign, make_layout, newsletter
+from tests.sending.factory import LAYOUT, make_layout, newsletter
 from tests.support.browser import live_server, live_server_url  # noqa: F401 - fixtures
 from tests.support.http import RequestsClient, csrf_token, login
 from tests.support.signup import page
@@ -36,7 +36,7 @@ class CssServer:
                 recorder.append(self.client_address[0])
                 super().setup()
 
-            def do_GET(self):  # noqa: N802 - the stdlib's name
+            def do_GET(self):  # the stdlib's name
                 body = f".leak {{ color: {LEAKED_COLOUR} }}".encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/css")
@@ -91,7 +91,8 @@ def secret_file(tmp_path):
 
 
 def _style(*imports: str) -> str:
-    """The test layout with a <style> that imports each URL (both @import spellings) and a styled paragraph."""
+    """The test layout with a <style> that imports each URL
+    (both @import spellings) and a styled paragraph."""
     rules = " ".join(f'@import url({url}); @import "{url}";' for url in imports)
     return LAYOUT.replace("<style>", f"<style>{rules} ").replace(
         "{{ content }}", '<p class="leak">Hi</p>{{ content }}'
@@ -99,7 +100,8 @@ def _style(*imports: str) -> str:
 
 
 def _assert_nothing_fetched(server: CssServer, *outputs: str, sources: tuple[str, ...] = ()):
-    """No connection; no fetched CSS in any output; rendered outputs keep no @import (sources show it as typed)."""
+    """No connection; no fetched CSS in any output; rendered
+    outputs keep no @import (sources show it as typed)."""
     assert server.connections == [], "the server fetched a stylesheet named by a marketer"
     for output in outputs + sources:
         assert LEAKED_COLOUR not in output and SECRET not in output
@@ -148,9 +150,13 @@ def test_saving_css_that_loads_other_files_is_refused(app, auth, demo_form, css_
 
 
 def test_previews_and_sending_of_stored_css_fetch_nothing(app, auth, css_server, secret_file, worker):
-    """Layouts and bodies saved before the check (stored as they are) still never reach the network or a file."""
+    """Layouts and bodies saved before the check (stored as
+    they are) still never reach the network or a file."""
     imports = (f"{css_server.url}/layout.css", secret_file)
-    body = f'<style>@import url({css_server.url}/body.css); @import url({secret_file});</style><p class="leak">x</p>'
+    body = (
+        f"<style>@import url({css_server.url}/body.css); @import url({secret_file});</style>"
+        '<p class="leak">x</p>'
+    )
     layout = make_layout(_style(*imports))
     campaign, _people = newsletter(1, layout=layout)
     campaign.body_format, campaign.body = "html", body

@@ -1,4 +1,5 @@
-"""Deliverability (REQUIREMENTS B1, B4): the admin page, `flask doctor` offline and against a real DNS server."""
+"""Deliverability (REQUIREMENTS B1, B4): the admin page,
+`flask doctor` offline and against a real DNS server."""
 
 import re
 

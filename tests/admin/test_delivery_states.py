@@ -65,7 +65,7 @@ def test_a_draft_has_no_state_table(auth):
 
 
 def test_uncertain_list_explains_pages_by_keyset_and_never_shows_addresses(auth):
-    campaign, contacts = seed(n_extra=60)  # 64 uncertain: two pages of 50
+    campaign, _contacts = seed(n_extra=60)  # 64 uncertain: two pages of 50
     first = auth.get(f"/admin/campaigns/{campaign.public_id}/uncertain")
     assert first.status_code == 200
     text = page(first)

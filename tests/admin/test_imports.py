@@ -5,14 +5,14 @@ import io
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.imports import ContactImport
-from mailer.subscriptions.models.lists import MailingList, Subscription
-from mailer.delivery.models import OutboxMessage
 from mailer.contacts.operations import email_hash
 from mailer.contacts.suppression import suppress
+from mailer.core.extensions import db
+from mailer.delivery.models import OutboxMessage
+from mailer.subscriptions.models.lists import MailingList, Subscription
 from tests.support.http import csrf_token
 
 CSV = (

@@ -3,10 +3,10 @@
 import pytest
 from sqlalchemy import func, select
 
+from mailer.consent.models import Purpose
 from mailer.core.extensions import db
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import MailingList
-from mailer.consent.models import Purpose
 from tests.support.html_forms import forms_on, submit_form
 from tests.support.http import consent_values
 from tests.support.signup import page, sign_up

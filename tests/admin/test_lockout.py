@@ -1,5 +1,5 @@
-"""Per-account lockout: wrong passwords from any address lock the account, longer each time, and its owner is told
-by email; the login page answers the same for locked, wrong and unknown accounts, in the same time."""
+"""Per-account lockout: wrong passwords from any address lock the account, longer each time, and its owner is
+told by email; the login page answers the same for locked, wrong and unknown accounts, in the same time."""
 
 import time
 from datetime import timedelta
@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from mailer.audit.models import AuditEvent
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.audit.models import AuditEvent
-from mailer.staff.models.accounts import StaffUser
 from mailer.staff.accounts import create_staff
+from mailer.staff.models.accounts import StaffUser
 from tests.support.http import csrf_token
 from tests.support.signup import page
 from tests.support.workers import drain
@@ -97,7 +97,8 @@ def test_locked_wrong_and_unknown_accounts_answer_alike(app, client):
     with app.app_context():
         create_staff("sam@example.com", PASSWORD, "marketer")
         db.session.commit()
-    # The floor must exceed the real work (a password hash); on a busy machine that takes longer, so measure it.
+    # The floor must exceed the real work (a password hash); on a busy machine that takes longer, so measure
+    # it.
     started = time.perf_counter()
     _attempt(client, "sam@example.com", "warming up", "203.0.113.1")
     floor = max(0.15, (time.perf_counter() - started) * 3)

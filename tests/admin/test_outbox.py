@@ -1,4 +1,5 @@
-"""The local outbox (embedded mode): every message browsable as HTML (sandboxed), text, headers and raw source."""
+"""The local outbox (embedded mode): every message browsable
+as HTML (sandboxed), text, headers and raw source."""
 
 import re
 
@@ -58,7 +59,8 @@ def test_empty_outbox_says_how_to_fill_it(app, auth):
 
 
 def test_campaign_messages_are_listed_under_their_subject_as_marketing(app, auth, worker):
-    """In embedded mode a sent campaign lands in the outbox like any message: its subject, kind and Message-ID."""
+    """In embedded mode a sent campaign lands in the outbox
+    like any message: its subject, kind and Message-ID."""
     from mailer.campaigns import lifecycle as campaigns
     from tests.sending.factory import newsletter
 
@@ -80,8 +82,8 @@ def test_campaign_messages_are_listed_under_their_subject_as_marketing(app, auth
 def test_reading_a_tracked_message_in_the_outbox_is_not_an_open_or_a_click(app, auth, worker):
     """The preview shows the message without our pixel and with the links' destinations, and records nothing;
     the raw source still shows the message as it was sent."""
-    from mailer.campaigns.models import Campaign
     from mailer.campaigns import lifecycle as campaigns
+    from mailer.campaigns.models import Campaign
     from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
     from mailer.tracking.buffer import buffer_for
     from tests.sending.factory import make_campaign, subscriber

@@ -1,19 +1,19 @@
-"""The outbox holds other people's secret links: only owners and admins read it, and even they see only the links
-they may use (confirmation links; invitations they could have sent). Nobody else obtains an invitation link."""
+"""The outbox holds other people's secret links: only owners and admins read it, and even they see only the
+links they may use (confirmation links; invitations they could have sent). Nobody else obtains an invitation
+link."""
 
 import quopri
 
 import pytest
 from sqlalchemy import func, select
 
+from mailer.campaigns import lifecycle as campaigns
 from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
-from mailer.staff.models.accounts import StaffUser
-from mailer.staff.models.accounts import ROLES
-from mailer.campaigns import lifecycle as campaigns
-from mailer.subscriptions.preferences import send_link_email
 from mailer.privacy import mail as privacy_mail
 from mailer.privacy.requests import open_request
+from mailer.staff.models.accounts import ROLES, StaffUser
+from mailer.subscriptions.preferences import send_link_email
 from tests.admin.test_permissions import _url, _world
 from tests.sending.factory import newsletter
 from tests.support.http import csrf_token, staff_client

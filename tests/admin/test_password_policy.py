@@ -1,14 +1,14 @@
-"""The password policy (zxcvbn score 3 or more, the person's own address counted as guessable) holds wherever a
-password is set: first-run setup, an accepted invitation, create-admin and a password change."""
+"""The password policy (zxcvbn score 3 or more, the person's own address counted as guessable) holds wherever
+a password is set: first-run setup, an accepted invitation, create-admin and a password change."""
 
 import pytest
 from sqlalchemy import func, select
 
 from mailer.core.extensions import db
-from mailer.staff.models.accounts import StaffInvite, StaffUser
 from mailer.staff import management as staff_accounts
-from mailer.staff.passwords import WeakPasswordError, check_password
 from mailer.staff.accounts import create_staff, setup_token
+from mailer.staff.models.accounts import StaffInvite, StaffUser
+from mailer.staff.passwords import WeakPasswordError, check_password
 from tests.support.html_forms import submit_form
 from tests.support.http import csrf_token, login
 from tests.support.signup import page

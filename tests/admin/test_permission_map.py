@@ -5,8 +5,8 @@ import logging
 
 from mailer.admin import permissions
 from mailer.core.extensions import db
-from mailer.staff.models.accounts import ROLES
 from mailer.staff.accounts import create_staff
+from mailer.staff.models.accounts import ROLES
 from tests.support.http import login
 
 PASSWORD = "correct horse battery"

@@ -1,4 +1,5 @@
-"""Every admin route, walked as every role: the one permission hook answers 403 exactly where the map says so."""
+"""Every admin route, walked as every role: the one
+permission hook answers 403 exactly where the map says so."""
 
 from datetime import datetime
 
@@ -6,20 +7,20 @@ import pytest
 from sqlalchemy import select
 
 from mailer.admin.permissions import allowed
-from mailer.core.extensions import db
 from mailer.campaigns.models import Layout
+from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
-from mailer.staff.models.accounts import StaffInvite
-from mailer.staff.models.accounts import ROLES
 from mailer.privacy import settings as privacy_settings
 from mailer.privacy.requests import open_request
 from mailer.staff.accounts import create_staff
+from mailer.staff.models.accounts import ROLES, StaffInvite
 from tests.sending.factory import newsletter
 from tests.support.http import csrf_token, login
 from tests.support.privacy import define_fields, fill_fields
 
 PASSWORD = "correct horse battery"
-# Pages of this module and the pages every role reads: each must render (200) for every role allowed to see it.
+# Pages of this module and the pages every role reads: each must render (200) for every role allowed to see
+# it.
 OWN_PAGES = (
     "admin.privacy",
     "admin.settings",
@@ -31,7 +32,8 @@ OWN_PAGES = (
     "admin.lists",
     "admin.list_show",
 )
-# Hand-written expectations for the rules that matter most (the walk below checks every route against the map).
+# Hand-written expectations for the rules that matter most (the walk below checks every route against the
+# map).
 EXPECTED = {
     ("admin.privacy_requests", "GET"): {"owner", "admin", "privacy"},
     ("admin.privacy_request_show", "GET"): {"owner", "admin", "privacy"},

@@ -1,5 +1,6 @@
-"""The privacy officer's pages: the register, a request by phone from logging to Art. 19 notifications, reveals,
-masking in every staff output, restriction shown everywhere, staff accounts, settings, the audit log."""
+"""The privacy officer's pages: the register, a request by phone from logging to Art. 19 notifications,
+reveals, masking in every staff output, restriction shown everywhere, staff accounts, settings, the audit
+log."""
 
 import io
 import json
@@ -8,13 +9,13 @@ import zipfile
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
 from mailer.contacts.models.contact import Contact
-from mailer.privacy.models.requests import PrivacyRequest
-from mailer.staff.models.accounts import StaffUser
+from mailer.core.extensions import db
 from mailer.privacy import settings as privacy_settings
+from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.accounts import create_staff
+from mailer.staff.models.accounts import StaffUser
 from tests.sending.factory import newsletter
 from tests.support.http import csrf_token, login
 from tests.support.privacy import define_fields, fill_fields, links_in_mail
@@ -226,10 +227,11 @@ def test_a_restricted_contact_is_flagged_in_every_view_and_frozen_for_other_role
 
 
 def _invite_and_accept(app, client, token: str, email: str, role: str) -> str:
-    """Invite from the staff page, log out, set the invitee's password with the emailed link, log the owner back in.
+    """Invite from the staff page, log out, set the invitee's
+    password with the emailed link, log the owner back in.
 
-    One client throughout: in these tests the app context (and the logged-in user cached on it) spans requests,
-    so a second client would see the owner's session. Returns the owner's new CSRF token.
+    One client throughout: in these tests the app context (and the logged-in user cached on it) spans
+    requests, so a second client would see the owner's session. Returns the owner's new CSRF token.
     """
     client.post("/admin/staff", data={"csrf_token": token, "email": email, "role": role})
     drain(app)

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from mailer.core.extensions import db
-from mailer.staff.models.accounts import StaffUser
 from mailer.staff.accounts import create_staff, setup_token
+from mailer.staff.models.accounts import StaffUser
 from tests.support.authenticator import AUTHENTICATOR
 from tests.support.html_forms import submit_form
 from tests.support.http import enrol_totp

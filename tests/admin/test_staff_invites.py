@@ -1,5 +1,6 @@
 """Staff invitations: nobody sets a password for someone else; the invitee chooses theirs through a signed,
-purpose-salted, expiring, single-use link sent through the outbox. Pending invitations can be sent again or revoked."""
+purpose-salted, expiring, single-use link sent through the outbox. Pending invitations can be sent again or
+revoked."""
 
 import re
 import time
@@ -7,12 +8,12 @@ import time
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
-from mailer.staff.models.accounts import StaffInvite, StaffUser
+from mailer.core.extensions import db
 from mailer.core.security import make_token
 from mailer.staff import management as staff_accounts
 from mailer.staff.accounts import create_staff
+from mailer.staff.models.accounts import StaffInvite, StaffUser
 from tests.support.http import csrf_token, login
 from tests.support.privacy import links_in_mail
 from tests.support.signup import page, signed_at, token_payload

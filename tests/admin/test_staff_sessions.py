@@ -1,4 +1,5 @@
-"""Server-side staff sessions: logout really ends a session, "log out everywhere", the list of one's sessions."""
+"""Server-side staff sessions: logout really ends a session,
+"log out everywhere", the list of one's sessions."""
 
 import re
 from datetime import timedelta
@@ -6,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
-from mailer.staff.models.security import StaffSession
+from mailer.core.extensions import db
 from mailer.staff.accounts import create_staff
+from mailer.staff.models.security import StaffSession
 from tests.support.http import csrf_token, login
 from tests.support.signup import page
 

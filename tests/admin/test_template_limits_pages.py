@@ -1,13 +1,13 @@
-"""Template limits as people meet them: the campaign preview for every role, the editor's live preview, the layout
-editor and its save, and sending, where a message over a limit fails alone with the reason."""
+"""Template limits as people meet them: the campaign preview for every role, the editor's live preview, the
+layout editor and its save, and sending, where a message over a limit fails alone with the reason."""
 
 import pytest
 from sqlalchemy import select
 
+from mailer.campaigns import lifecycle as campaigns
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery, OutboxMessage
 from mailer.staff.models.accounts import ROLES
-from mailer.campaigns import lifecycle as campaigns
 from tests.admin.test_campaign_pages import editor_fields
 from tests.sending.factory import LAYOUT, newsletter
 from tests.support.http import csrf_token, staff_client
@@ -67,7 +67,8 @@ def test_the_editor_test_send_and_layout_editor_explain_the_limit(app, auth, dem
 
 @pytest.mark.config(MAILER_POSTAL_ADDRESS="Example Ltd, 1 Main St, Berlin")
 def test_at_send_time_a_message_over_a_limit_fails_alone_with_the_reason(app, app_ctx, worker):
-    """The sample person renders fine, so the campaign starts; one recipient's data makes their message too slow."""
+    """The sample person renders fine, so the campaign starts;
+    one recipient's data makes their message too slow."""
     body = (
         "Hello {% if contact.first_name == 'Person1' %}"
         + NESTED_LOOPS

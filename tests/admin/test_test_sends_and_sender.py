@@ -1,11 +1,11 @@
-"""Test sends and the sender name: a cap per staff member, no one-click header a POST can't act on (RFC 8058, A7),
-and a From name holding an address refused when the draft is saved, not only when it is sent."""
+"""Test sends and the sender name: a cap per staff member, no one-click header a POST can't act on (RFC 8058,
+A7), and a From name holding an address refused when the draft is saved, not only when it is sent."""
 
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
+from mailer.core.extensions import db
 from tests.admin.test_campaign_pages import draft, editor_fields, form_token
 from tests.support.audience import subscriber
 from tests.support.signup import page

@@ -1,21 +1,20 @@
-"""TOTP second factor with recovery codes: required for roles that can export or reveal personal data, optional
-for others; codes are single-use within their window; removing the app needs a fresh code."""
+"""TOTP second factor with recovery codes: required for roles that can export or reveal personal data,
+optional for others; codes are single-use within their window; removing the app needs a fresh code."""
 
 import re
 import time
 
 import pyotp
-from cryptography.fernet import Fernet
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from mailer.admin.permissions import allowed
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
-from mailer.staff.models.accounts import StaffUser
-from mailer.staff.models.accounts import ROLES, ROLES_NEEDING_SECOND_FACTOR
 from mailer.contacts.keys import master_keys
+from mailer.core.extensions import db
 from mailer.staff.accounts import create_staff
+from mailer.staff.models.accounts import ROLES, ROLES_NEEDING_SECOND_FACTOR, StaffUser
 from tests.support.authenticator import AUTHENTICATOR, KEY_RE
 from tests.support.http import csrf_token, enrol_totp, login
 from tests.support.signup import page
@@ -191,7 +190,7 @@ def test_removing_the_app_needs_a_fresh_code_and_is_refused_to_required_roles(ap
     token = csrf_token(marketer.get("/admin/account").text)
     stale = marketer.post("/admin/account/two-factor/remove", data={"csrf_token": token, "code": "000000"})
     assert stale.status_code == 400 and "removing the app needs a fresh code" in page(stale)
-    step, code = AUTHENTICATOR.codes("mia@example.com")[0]
+    _step, code = AUTHENTICATOR.codes("mia@example.com")[0]
     removed = marketer.post(
         "/admin/account/two-factor/remove", data={"csrf_token": token, "code": code}, follow_redirects=True
     )

@@ -1,13 +1,14 @@
-"""Uncertain deliveries are resent only after an owner's or admin's explicit confirmation, and the decision is audited."""
+"""Uncertain deliveries are resent only after an owner's or
+admin's explicit confirmation, and the decision is audited."""
 
 import re
 
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
 from mailer.campaigns.models import Campaign
+from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
 from mailer.staff.accounts import create_staff
 from tests.support.deliveries import seed

@@ -1,4 +1,5 @@
-"""The admin's API key pages: the secret is shown once, only its hash is stored, revoking locks the key out."""
+"""The admin's API key pages: the secret is shown once, only
+its hash is stored, revoking locks the key out."""
 
 import hashlib
 import re
@@ -6,10 +7,10 @@ import re
 import pytest
 from sqlalchemy import select, text
 
-from mailer.core.extensions import db
-from mailer.staff.models.api_keys import ApiKey
 from mailer.audit.models import AuditEvent
+from mailer.core.extensions import db
 from mailer.staff.accounts import create_staff
+from mailer.staff.models.api_keys import ApiKey
 from tests.api.helpers import ApiClient
 from tests.support.http import csrf_token, login
 

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from mailer.core.extensions import db
-from mailer.staff.models.api_keys import ApiKey
 from mailer.staff.api_keys import key_by_prefix, revoke_key
+from mailer.staff.models.api_keys import ApiKey
 from tests.api.helpers import ApiClient, signup_body
 
 

@@ -6,9 +6,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
 from mailer.campaigns.models import Campaign
+from mailer.core.extensions import db
 from tests.support.deliveries import UNCERTAIN, seed
 
 

@@ -6,13 +6,13 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
-from mailer.consent.models import ConsentEvent
-from mailer.subscriptions.models.lists import Subscription
 from mailer.consent.ledger import RequestContext, record_consent
+from mailer.consent.models import ConsentEvent
 from mailer.contacts import fields as field_service
+from mailer.core.extensions import db
 from mailer.privacy.restriction import restrict
+from mailer.subscriptions.models.lists import Subscription
 from mailer.subscriptions.signup import confirmation_token
 from tests.api.helpers import signup_body
 from tests.support.signup import contact_by_email

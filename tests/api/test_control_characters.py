@@ -1,9 +1,10 @@
-"""The API refuses NUL, ESC and other control characters with a 422 naming the field; text keeps its line breaks."""
+"""The API refuses NUL, ESC and other control characters
+with a 422 naming the field; text keeps its line breaks."""
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
 from tests.api.helpers import signup_body
 
 

@@ -1,4 +1,5 @@
-"""Input that breaks naive code (NUL bytes PostgreSQL refuses, infinite numbers, odd ids) gets a 4xx, never a 500."""
+"""Input that breaks naive code (NUL bytes PostgreSQL refuses,
+infinite numbers, odd ids) gets a 4xx, never a 500."""
 
 import pytest
 

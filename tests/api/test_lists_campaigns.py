@@ -2,10 +2,10 @@
 
 from sqlalchemy import select
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models.contact import Contact
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
 from mailer.subscriptions.lists import create_list
 from tests.api.helpers import signup_body

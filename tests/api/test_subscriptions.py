@@ -3,13 +3,13 @@
 import pytest
 from sqlalchemy import func, select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent, Notice
 from mailer.contacts.models.contact import Contact
-from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.contacts.operations import email_hash
-from mailer.subscriptions.signup import confirmation_token
 from mailer.contacts.suppression import suppress
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.subscriptions.signup import confirmation_token
 from tests.api.helpers import signup_body
 from tests.support.http import confirm_link
 from tests.support.signup import contact_by_email, path_of, row_counts

@@ -2,8 +2,8 @@
 
 import html
 import os
-import tempfile
 import re
+import tempfile
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -67,7 +67,8 @@ def assert_accessible(page: Page) -> None:
 
 
 def keyboard_enrol(page: Page, email: str, check_accessible: bool = False) -> None:
-    """Set up the authenticator app as a person does: key into the app, its code typed back, recovery codes kept."""
+    """Set up the authenticator app as a person does: key into
+    the app, its code typed back, recovery codes kept."""
     AUTHENTICATOR.add(email, page.locator("#manual-key").inner_text())
     expect(page.get_by_label("6-digit code from the app")).to_be_focused()
     step, code = AUTHENTICATOR.codes(email)[0]

@@ -1,4 +1,5 @@
-"""Every admin page in a real browser: with data and on an empty database, links, keyboard, creating things."""
+"""Every admin page in a real browser: with data and on an
+empty database, links, keyboard, creating things."""
 
 import re
 
@@ -6,12 +7,12 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
+from mailer.delivery.models import OutboxMessage
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import MailingList
-from mailer.delivery.models import OutboxMessage
 from tests.browser.conftest import LinkChecker, keyboard_login, shoot
 from tests.support.http import confirm_link, consent_values, form_timer
 

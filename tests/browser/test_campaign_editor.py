@@ -1,11 +1,12 @@
-"""The campaign editor in Chromium: compose with live preview, test send, send, watch progress without reloading."""
+"""The campaign editor in Chromium: compose with live preview,
+test send, send, watch progress without reloading."""
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
+from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
 from tests.browser.conftest import keyboard_login, shoot
 from tests.support.audience import subscriber

@@ -3,9 +3,9 @@
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
 from mailer.subscriptions.models.lists import Subscription
 from tests.browser.conftest import admin_snippet, shoot

@@ -1,4 +1,5 @@
-"""First run in a real browser: the one-time setup link creates the owner account and lands on the dashboard."""
+"""First run in a real browser: the one-time setup link
+creates the owner account and lands on the dashboard."""
 
 import re
 
@@ -6,8 +7,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from mailer.core.extensions import db
-from mailer.staff.models.accounts import StaffUser
 from mailer.staff.accounts import setup_token
+from mailer.staff.models.accounts import StaffUser
 from tests.browser.conftest import assert_accessible, keyboard_enrol, keyboard_login, shoot
 
 

@@ -2,9 +2,9 @@
 
 from playwright.sync_api import expect
 
-from mailer.core.extensions import db
 from mailer.consent.ledger import consent_status
 from mailer.contacts import fields as field_service
+from mailer.core.extensions import db
 from tests.browser.conftest import shoot
 from tests.support.http import confirm_link
 from tests.support.privacy import ask_on_form

@@ -2,8 +2,8 @@
 
 from playwright.sync_api import expect
 
-from mailer.core.extensions import db
 from mailer.consent.ledger import RequestContext
+from mailer.core.extensions import db
 from mailer.privacy.objection import ensure_direct_marketing_purpose, has_objected_to_marketing, object_to
 from tests.browser.conftest import shoot
 from tests.public.recipients import news_list, preferences_path, subscribed_contact

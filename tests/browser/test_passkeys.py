@@ -1,14 +1,14 @@
-"""Passkeys in a real browser: Chromium's virtual authenticator (CDP WebAuthn domain) registers a passkey on the
-account page, the second login step accepts it, and it can be removed. The site runs as http://localhost (a
-WebAuthn RP ID cannot be an IP address; Chromium treats localhost as a secure context)."""
+"""Passkeys in a real browser: Chromium's virtual authenticator (CDP WebAuthn domain) registers a passkey on
+the account page, the second login step accepts it, and it can be removed. The site runs as http://localhost
+(a WebAuthn RP ID cannot be an IP address; Chromium treats localhost as a secure context)."""
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from mailer.core.extensions import db
-from mailer.staff.models.security import StaffPasskey, StaffSession
 from mailer.staff.accounts import create_staff
+from mailer.staff.models.security import StaffPasskey, StaffSession
 from tests.browser.conftest import STAFF_EMAIL, STAFF_PASSWORD, assert_accessible, keyboard_login, shoot
 from tests.support.browser import _free_port
 

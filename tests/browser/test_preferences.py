@@ -1,13 +1,14 @@
-"""The preference centre and unsubscribe page in Chromium: phone width, keyboard only, and without JavaScript."""
+"""The preference centre and unsubscribe page in Chromium:
+phone width, keyboard only, and without JavaScript."""
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent
-from mailer.subscriptions.models.lists import Subscription
 from mailer.contacts.models.suppression import Suppression
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import Subscription
 from tests.browser.conftest import shoot
 from tests.public.recipients import (
     news_list,
@@ -120,7 +121,8 @@ def test_request_a_fresh_link_with_the_keyboard(app, page, ann):
 
 @pytest.mark.config(TRACKING_MACHINE_SECONDS=0)
 def test_stats_page_draws_its_chart_and_reads_without_javascript(app, page, nojs_page, ann, staff_user):
-    """The marketer's view of what the preference centre and tracking produce: chart with JS, table without."""
+    """The marketer's view of what the preference centre and
+    tracking produce: chart with JS, table without."""
     from tests.browser.conftest import keyboard_login
     from tests.public.recipients import open_path
 

@@ -4,9 +4,9 @@ a sensitive value is revealed with a reason, a contact is restricted."""
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
 from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.accounts import create_staff
 from tests.browser.conftest import LinkChecker, keyboard_login, shoot

@@ -3,12 +3,13 @@
 import io
 import json
 import zipfile
+from pathlib import Path
 
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
 from mailer.privacy.models.requests import PrivacyRequest
 from tests.browser.conftest import shoot
 from tests.public.recipients import (
@@ -53,7 +54,7 @@ def test_download_then_erase_from_the_preference_centre(app, page, worker):
     shoot(page, "privacy-download-ready")
     with page.expect_download() as info:
         page.get_by_role("link", name="Download my data (ZIP)").click()
-    archive = zipfile.ZipFile(io.BytesIO(open(info.value.path(), "rb").read()))
+    archive = zipfile.ZipFile(io.BytesIO(Path(info.value.path()).read_bytes()))
     data = json.loads(archive.read("data.json"))
     assert data["profile"][0]["email"] == "ann@example.com"
     assert [d["campaign"] for d in data["deliveries"]] == ["Spring news"]

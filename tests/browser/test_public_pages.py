@@ -1,4 +1,5 @@
-"""The pages a subscriber sees, on a phone-sized screen: hosted form, thanks, confirm, confirmed, broken link."""
+"""The pages a subscriber sees, on a phone-sized screen:
+hosted form, thanks, confirm, confirmed, broken link."""
 
 import re
 

@@ -1,4 +1,5 @@
-"""An owner invites a colleague; the colleague opens the emailed link in their own browser and sets a password."""
+"""An owner invites a colleague; the colleague opens the
+emailed link in their own browser and sets a password."""
 
 from playwright.sync_api import expect
 

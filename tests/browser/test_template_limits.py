@@ -1,4 +1,5 @@
-"""In Chromium: a marketer who types a template over the limits sees why in the live preview, never a broken page."""
+"""In Chromium: a marketer who types a template over the
+limits sees why in the live preview, never a broken page."""
 
 import pytest
 from playwright.sync_api import expect

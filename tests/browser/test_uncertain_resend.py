@@ -1,14 +1,14 @@
-"""An owner finds a campaign's uncertain deliveries, decides to resend them after the warning, and they arrive;
-without JavaScript the page still shows every state and the wait, and the resend still works."""
+"""An owner finds a campaign's uncertain deliveries, decides to resend them after the warning, and they
+arrive; without JavaScript the page still shows every state and the wait, and the resend still works."""
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.delivery.models import Delivery
 from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns.models import Campaign
+from mailer.core.extensions import db
+from mailer.delivery.models import Delivery
 from tests.browser.conftest import keyboard_login, shoot
 from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
 from tests.support.accessibility import accessibility_violations

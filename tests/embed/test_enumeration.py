@@ -1,15 +1,16 @@
-"""No enumeration (J3): a sign-up answers the same whatever the address's state; suppression ends only by DOI (J4)."""
+"""No enumeration (J3): a sign-up answers the same whatever
+the address's state; suppression ends only by DOI (J4)."""
 
 import time
 
 import pytest
 from sqlalchemy import select
 
+from mailer.contacts.operations import email_hash
+from mailer.contacts.suppression import is_suppressed, suppress
 from mailer.core.extensions import db
 from mailer.subscriptions.models.lists import Subscription
-from mailer.contacts.operations import email_hash
 from mailer.subscriptions.signup import confirmation_token
-from mailer.contacts.suppression import is_suppressed, suppress
 from tests.support.http import confirm_link, consent_values, form_timer
 from tests.support.signup import contact_by_email, path_of, sign_up
 
@@ -62,7 +63,8 @@ def _answer(response) -> tuple:
 @pytest.mark.config(SIGNUP_RATE_LIMIT_IP="100 per 10 minutes")
 def test_same_answer_and_timing_floor_whatever_the_address(app, client, known_addresses):
     consents = consent_values(client)[:1]
-    # The floor must exceed the real work; on a busy machine that can take longer than FLOOR_MS, so measure it.
+    # The floor must exceed the real work; on a busy machine that can take longer than FLOOR_MS, so measure
+    # it.
     started = time.perf_counter()
     sign_up(client, email="warm-up@example.com")
     floor = max(FLOOR_MS / 1000, (time.perf_counter() - started) * 3)
@@ -124,7 +126,8 @@ def _sign_up_and_confirm_by_email(app, client, worker, smtp_server, email):
     assert _subscription(email).status == "confirmed"
 
 
-# The earlier history of these addresses happens within the test, so the daily cap must allow the second email.
+# The earlier history of these addresses happens within the test, so the daily cap must allow the second
+# email.
 @pytest.mark.config(CONFIRM_EMAIL_PER_ADDRESS="2 per 24 hours")
 def test_unsubscribed_and_suppressed_address_comes_back_only_by_double_opt_in(
     app, client, demo_form, worker, smtp_server
@@ -147,7 +150,8 @@ def test_erased_address_comes_back_only_by_double_opt_in(app, client, demo_form,
 
 @pytest.mark.config(CONFIRM_EMAIL_PER_ADDRESS="2 per 24 hours")
 def test_bounced_subscriber_comes_back_only_by_double_opt_in(app, client, demo_form, worker, smtp_server):
-    """Still confirmed on the list, but suppressed (e.g. a hard bounce): signing up again must offer a fresh DOI."""
+    """Still confirmed on the list, but suppressed (e.g. a
+    hard bounce): signing up again must offer a fresh DOI."""
     sign_up(client, email="bounced@example.com")
     _confirm(client, "bounced@example.com")
     worker.drain()

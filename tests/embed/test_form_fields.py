@@ -1,4 +1,5 @@
-"""Sign-up forms that ask for custom contact fields: the builder's rules, validation, storage, masking and consent."""
+"""Sign-up forms that ask for custom contact fields: the
+builder's rules, validation, storage, masking and consent."""
 
 import io
 import json
@@ -7,13 +8,13 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.consent.models import ConsentEvent
-from mailer.contacts.models.fields import ContactFieldValue
-from mailer.subscriptions import forms as form_service
 from mailer.consent.ledger import consent_status
-from mailer.privacy import export
+from mailer.consent.models import ConsentEvent
 from mailer.contacts import fields as field_service
+from mailer.contacts.models.fields import ContactFieldValue
+from mailer.core.extensions import db
+from mailer.privacy import export
+from mailer.subscriptions import forms as form_service
 from tests.support.http import csrf_token, form_timer
 from tests.support.privacy import ask_on_form, links_in_mail
 from tests.support.signup import BROWSER, contact_by_email, page, row_counts
@@ -24,7 +25,8 @@ HEALTH = "Type 1 diabetes, insulin pump"
 
 @pytest.fixture
 def clinic(demo_form):
-    """The demo form asking for a company (required), a number of visits, a birth date and a health condition."""
+    """The demo form asking for a company (required), a
+    number of visits, a birth date and a health condition."""
     company = field_service.define_field("company", "Company", "personal_identifier")
     visits = field_service.define_field("visits", "Visits per year", "ordinary", value_type="number")
     birth = field_service.define_field(
@@ -59,7 +61,7 @@ def _submit(client, clinic, email="ann@example.com", consents=("list",), headers
     return client.post("/f/demo", data=data, headers={"User-Agent": BROWSER, **(headers or {})})
 
 
-# --- The builder ------------------------------------------------------------------------------------------------
+# --- The builder --------------------------------------------------------------------------------------------
 
 
 def test_a_sensitive_field_needs_its_explicit_consent_checkbox_on_the_form(app_ctx, demo_form):
@@ -144,7 +146,7 @@ def test_the_builder_adds_fields_and_refuses_a_sensitive_one_without_its_consent
     assert field_service.consent_label(health) in shown
 
 
-# --- The public form ----------------------------------------------------------------------------------------------
+# --- The public form ----------------------------------------------------------------------------------------
 
 
 def test_the_hosted_form_asks_for_the_fields_with_an_unticked_consent_box(app, client, clinic):
@@ -288,7 +290,8 @@ def test_a_sensitive_answer_never_confirmed_goes_with_the_expired_consent(app, c
     assert _submit(client, clinic).status_code == 200
     worker.drain()
     client.post(links_in_mail(app, "ann@example.com", "/confirm/")[-1])
-    # Already a confirmed subscriber, Ann (or someone typing her address) adds a health answer, never confirmed.
+    # Already a confirmed subscriber, Ann (or someone typing her address) adds a health answer, never
+    # confirmed.
     assert _submit(client, clinic, consents=("list", "health"), health=HEALTH).status_code == 200
     ann = contact_by_email("ann@example.com")
     assert consent_status(ann, clinic["health"].purpose) == "pending"

@@ -2,9 +2,9 @@
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
 from mailer.subscriptions.models.lists import Subscription
 from tests.support.http import confirm_link, consent_values, form_timer
 

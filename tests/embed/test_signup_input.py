@@ -356,10 +356,10 @@ def test_a_domain_cap_refusal_does_not_use_up_the_addresss_own_daily_email(
     sign_up(client, email="b@victim.example")  # refused by the domain cap: b's own daily email stays unused
     worker.drain()
     with app.app_context():
+        from limits import parse
+
         from mailer.contacts.operations import find_contact_by_email
         from mailer.subscriptions.operations import request_confirmation_email
-
-        from limits import parse
 
         # The domain's hour is over (only the domain window is cleared; b's own window stays as it was).
         app.extensions["mailer.throttle"].clear(

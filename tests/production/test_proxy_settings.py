@@ -2,7 +2,8 @@
 ledger, the opt-in evidence and staff sessions follow the client's address, never the proxy's or a forged one.
 
 Every request here arrives from the proxy's address (REMOTE_ADDR 127.0.0.1) carrying the X-Forwarded-For an
-nginx with `proxy_add_x_forwarded_for` would send: whatever the client wrote, then the address it connected from.
+nginx with `proxy_add_x_forwarded_for` would send: whatever the client wrote, then the address it connected
+from.
 """
 
 import uuid
@@ -10,8 +11,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent
+from mailer.core.extensions import db
 from tests.support.http import confirm_link, consent_values, csrf_token, form_timer
 from tests.support.proxy import PROXY, app_config_from_environment, via_proxy
 from tests.support.signup import BROWSER, contact_by_email, page, path_of
@@ -155,8 +156,9 @@ def test_ledger_and_opt_in_evidence_record_the_clients_address(app, auth, demo_f
 
 
 def test_a_client_bypassing_the_proxy_is_trusted_for_the_configured_hops_only(app, client, demo_form):
-    """One trusted hop means the last X-Forwarded-For entry is taken from whoever connects: what a client wrote
-    before it never counts, and gunicorn must be reachable by the proxy alone (the README binds it to loopback)."""
+    """One trusted hop means the last X-Forwarded-For entry is taken from whoever connects: what a client
+    wrote before it never counts, and gunicorn must be reachable by the proxy alone (the README binds it to
+    loopback)."""
     direct = {"environ_base": {"REMOTE_ADDR": "192.0.2.9"}}
     assert (
         sign_up(
@@ -176,7 +178,8 @@ def test_a_client_bypassing_the_proxy_is_trusted_for_the_configured_hops_only(ap
 
 
 def test_a_stolen_session_cookie_with_a_forged_address_is_refused(app, client):
-    """ "Strong" session protection binds the session to the client's address as resolved from the trusted hop."""
+    """ "Strong" session protection binds the session to the
+    client's address as resolved from the trusted hop."""
     _create_marketer(app)
     agent = {"User-Agent": "StaffBrowser/1.0"}
     page_a = client.get("/admin/login", **via_proxy(CLIENT_A, headers=agent))
@@ -204,8 +207,8 @@ def test_a_stolen_session_cookie_with_a_forged_address_is_refused(app, client):
 def test_over_https_the_admin_sends_a_same_origin_referrer_and_the_csrf_referrer_check_stays_on(
     client, staff_user
 ):
-    """Behind TLS (X-Forwarded-Proto: https) Flask-WTF refuses a POST without a same-origin Referer: the admin's
-    pages must let the browser send one, recipients' pages must not send their token URLs anywhere."""
+    """Behind TLS (X-Forwarded-Proto: https) Flask-WTF refuses a POST without a same-origin Referer: the
+    admin's pages must let the browser send one, recipients' pages must not send their token URLs anywhere."""
     secure = {"X-Forwarded-Proto": "https"}
     login_page = client.get("/admin/login", **via_proxy(CLIENT_A, headers=secure))
     assert login_page.headers["Referrer-Policy"] == "same-origin"

@@ -1,8 +1,9 @@
-"""The README's production deployment behind a real TLS-terminating nginx: staff log in and send a test, a person
-signs up and confirms, and the app sees each client's own address, never the proxy's or one a client made up.
+"""The README's production deployment behind a real TLS-terminating nginx: staff log in and send a test, a
+person signs up and confirms, and the app sees each client's own address, never the proxy's or one a client
+made up.
 
-nginx listens on 127.0.0.2 (a client connecting to it comes from 127.0.0.1) and reaches gunicorn from 127.0.0.3,
-so an app that took the proxy's address for the client's would record 127.0.0.3.
+nginx listens on 127.0.0.2 (a client connecting to it comes from 127.0.0.1) and reaches gunicorn from
+127.0.0.3, so an app that took the proxy's address for the client's would record 127.0.0.3.
 """
 
 import base64
@@ -71,7 +72,8 @@ class Deployment:
 
     base: str
     ca_pem: str
-    spki: str  # base64 SHA-256 of the server certificate's key, for Chromium's --ignore-certificate-errors-spki-list
+    # Base64 SHA-256 of the server certificate's key, for Chromium's --ignore-certificate-errors-spki-list.
+    spki: str
     smtp: SmtpCapture
     database: str  # psycopg conninfo
 
@@ -82,8 +84,8 @@ class Deployment:
 
 
 def _certificates(prefix: str) -> tuple[str, str, str, str]:
-    """A throw-away CA and a server certificate for BROWSER_SIDE: cert, key and CA files, and the server key's SPKI
-    hash (base64 SHA-256), by which Chromium is told to trust it."""
+    """A throw-away CA and a server certificate for BROWSER_SIDE: cert, key and CA files, and the server key's
+    SPKI hash (base64 SHA-256), by which Chromium is told to trust it."""
     import trustme
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -156,7 +158,8 @@ def _start(
 
 @pytest.fixture(scope="module")
 def deployment():
-    """nginx, gunicorn and one dramatiq worker as the README runs them, on a fresh database and Redis key space."""
+    """nginx, gunicorn and one dramatiq worker as the README
+    runs them, on a fresh database and Redis key space."""
     _require(
         os.path.exists(NGINX), f"nginx not found at {NGINX} (apt-get install nginx; .ci/run installs it)"
     )

@@ -1,4 +1,5 @@
-"""Seeding recipients, campaigns and their per-recipient links for the preference, unsubscribe and tracking tests.
+"""Seeding recipients, campaigns and their per-recipient
+links for the preference, unsubscribe and tracking tests.
 
 Rows are made through the real services (lists, contacts, the consent ledger); campaigns, deliveries and links
 are inserted directly, as the sending engine would leave them after a send.
@@ -7,17 +8,17 @@ are inserted directly, as the sending engine would leave them after a send.
 from dataclasses import dataclass
 from datetime import timedelta
 
+from mailer.campaigns.models import Campaign, Link
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.consent.models import Purpose
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.operations import get_or_create_contact
+from mailer.core import urls as recipient_links
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign, Link
-from mailer.contacts.models.contact import Contact
 from mailer.delivery.models import Delivery
-from mailer.subscriptions.models.lists import MailingList, Subscription
-from mailer.consent.models import Purpose
-from mailer.core import urls as recipient_links
-from mailer.contacts.operations import get_or_create_contact
-from mailer.consent.ledger import RequestContext, record_consent
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+from mailer.subscriptions.models.lists import MailingList, Subscription
 
 SIGNUP = RequestContext("form", ip="192.0.2.1", user_agent="SignupBrowser/1.0")
 

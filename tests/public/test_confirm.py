@@ -1,14 +1,15 @@
-"""The confirmation link: GET is safe, POST confirms once; tokens are purpose-bound, expiring, rotatable, opaque."""
+"""The confirmation link: GET is safe, POST confirms once;
+tokens are purpose-bound, expiring, rotatable, opaque."""
 
 import time
 
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentState
-from mailer.subscriptions.models.lists import Subscription
+from mailer.core.extensions import db
 from mailer.core.security import make_token
+from mailer.subscriptions.models.lists import Subscription
 from mailer.subscriptions.signup import confirmation_token
 from tests.support.http import confirm_link
 from tests.support.signup import (
@@ -133,7 +134,7 @@ def test_resend_form_on_the_broken_link_page_sends_a_working_link(app, client, a
     assert asked.status_code == 303 and asked.headers["Location"].endswith("/confirm/resent")
     assert "Check your inbox" in page(client.get("/confirm/resent"))
     worker.drain()
-    first, second = _emailed_paths(app, "ann@example.com")
+    _first, second = _emailed_paths(app, "ann@example.com")
     assert client.post(second).status_code == 200
     assert _snapshot()[1][0][2] == "confirmed"
 
@@ -175,7 +176,7 @@ def test_expired_link_offers_a_new_email_that_works(app, client, ann, worker):
     asked = client.post("/confirm/resend", data={"resend": resend})
     assert asked.status_code == 303 and asked.headers["Location"].endswith("/confirm/resent")
     worker.drain()
-    first, second = _emailed_paths(app, "ann@example.com")
+    _first, second = _emailed_paths(app, "ann@example.com")
     done = client.post(second)
     assert done.status_code == 200 and "you're subscribed" in page(done)
 

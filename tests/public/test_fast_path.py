@@ -1,13 +1,14 @@
 """The recipient fast path (mailer/public/fast_path.py): the regular pixel, click and one-click requests are
-answered without Flask's request cycle, exactly as the Flask views answer them; everything else reaches Flask."""
+answered without Flask's request cycle, exactly as the Flask views answer them; everything else reaches
+Flask."""
 
 import pytest
 from sqlalchemy import select
 from werkzeug.test import Client
 
 from mailer.core.extensions import db
-from mailer.subscriptions.models.lists import Subscription
 from mailer.public.fast_path import RecipientFastPath
+from mailer.subscriptions.models.lists import Subscription
 from mailer.tracking.buffer import buffer_for
 from tests.public.recipients import (
     click_path,
@@ -53,8 +54,8 @@ def _status(contact) -> str:
 
 
 def _same_answer(fast, slow):
-    """Status, headers and body alike; but `Vary: Cookie`, which Flask adds because Flask-Login's after-request
-    hook reads the (empty) session: these answers depend on no cookie."""
+    """Status, headers and body alike; but `Vary: Cookie`, which Flask adds because Flask-Login's
+    after-request hook reads the (empty) session: these answers depend on no cookie."""
     assert fast.status_code == slow.status_code
     assert sorted(fast.headers.items()) == sorted(
         (k, v) for k, v in slow.headers.items() if (k, v) != ("Vary", "Cookie")

@@ -1,6 +1,7 @@
-"""Every public endpoint that takes an address answers the same, no sooner than one floor, whether the address is
-known or not (J3): /confirm/resend, /p, the sign-up forms and the API sign-up share `with_response_floor`, and
-the address lookups of /confirm/resend and /p run in a worker, so nothing address-dependent is left to time."""
+"""Every public endpoint that takes an address answers the same, no sooner than one floor, whether the address
+is known or not (J3): /confirm/resend, /p, the sign-up forms and the API sign-up share `with_response_floor`,
+and the address lookups of /confirm/resend and /p run in a worker, so nothing address-dependent is left to
+time."""
 
 import statistics
 import time
@@ -18,13 +19,14 @@ from tests.support.signup import sign_up
 
 FLOOR_MS = 150
 ROUNDS = 7
-# Known and unknown addresses may differ by scheduling noise, never by the work done for a known one: without the
-# floor and the worker, their medians differed by over a millisecond on an idle machine (2.8 vs 4.0 ms).
+# Known and unknown addresses may differ by scheduling noise, never by the work done for a known one: without
+# the floor and the worker, their medians differed by over a millisecond on an idle machine (2.8 vs 4.0 ms).
 TOLERANCE_S = 0.040
 
 
 def _timed(client, url: str, email: str, round_: int):
-    """One POST from its own address (each client IP has a small hourly budget here); its answer and duration."""
+    """One POST from its own address (each client IP has a
+    small hourly budget here); its answer and duration."""
     started = time.perf_counter()
     response = client.post(
         url, data={"email": email}, environ_base={"REMOTE_ADDR": f"198.51.100.{round_ + 1}"}
@@ -46,7 +48,7 @@ def _compare(app, client, url: str, known: str, unknown: str):
     assert answers["known"] == answers["unknown"] and len(answers["known"]) == 1, answers
     assert min(timings["known"] + timings["unknown"]) >= FLOOR_MS / 1000, timings
     # Paired by round (the two requests of a round ran back to back), so load on the machine cancels out.
-    gap = statistics.median(k - u for k, u in zip(timings["known"], timings["unknown"]))
+    gap = statistics.median(k - u for k, u in zip(timings["known"], timings["unknown"], strict=False))
     assert abs(gap) < TOLERANCE_S, (gap, timings)
     return answers["known"].pop()
 

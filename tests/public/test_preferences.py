@@ -1,16 +1,17 @@
-"""The preference centre: what it shows, each change one ledger event, withdrawal in one step (F1-F3, J4, Art. 18)."""
+"""The preference centre: what it shows, each change one
+ledger event, withdrawal in one step (F1-F3, J4, Art. 18)."""
 
 import re
 
 import pytest
 from sqlalchemy import func, select
 
-from mailer.core.extensions import db
+from mailer.consent.ledger import consent_status
 from mailer.consent.models import ConsentEvent, Notice
+from mailer.contacts.models.suppression import Suppression
+from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
 from mailer.subscriptions.models.lists import Subscription
-from mailer.contacts.models.suppression import Suppression
-from mailer.consent.ledger import consent_status
 from mailer.subscriptions.preferences import NOTICE_KEY
 from tests.public.recipients import news_list, preferences_path, subscribed_contact, tracking_purposes
 from tests.support.http import confirm_link
@@ -105,7 +106,7 @@ def test_recipients_of_the_data_are_named(app, ann):
 
 
 def test_each_change_is_one_ledger_event_with_the_notice_shown(app, ann):
-    contact, news, offers, _ = ann
+    contact, _news, offers, _ = ann
     client = app.test_client(use_cookies=False)
     path = preferences_path(app, contact)
     values, notice = form_values(client.get(path).text)
@@ -247,7 +248,7 @@ def test_unsubscribe_from_everything_is_one_button(app, ann):
 
 
 def test_a_suppressed_address_returns_only_through_double_opt_in(app, ann, worker):
-    contact, news, offers, _ = ann
+    contact, _news, offers, _ = ann
     client = app.test_client()
     path = preferences_path(app, contact)
     client.post(path + "/unsubscribe-all")
@@ -311,7 +312,7 @@ def test_expired_link_offers_a_fresh_one(app, ann):
 
 
 def test_fresh_link_by_email_without_revealing_who_is_known(app, ann, worker):
-    contact, *_ = ann
+    _contact, *_ = ann
     client = app.test_client(use_cookies=False)
     form = client.get("/p")
     assert form.status_code == 200 and 'name="email"' in form.text

@@ -1,19 +1,20 @@
-"""A person exercises each right from the preference centre: verified by a link to their address, then done."""
+"""A person exercises each right from the preference centre:
+verified by a link to their address, then done."""
 
 import io
-import re
 import json
+import re
 import zipfile
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent
+from mailer.contacts import fields as field_service
 from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.tracking.models import TrackingEvent
-from mailer.contacts import fields as field_service
 from tests.public.recipients import sent_campaign
 from tests.support.privacy import (
     define_fields,

@@ -1,4 +1,5 @@
-"""Consent-gated tracking: the pixel, click redirects, batching, machine-like events, retention (F8, F9, F6)."""
+"""Consent-gated tracking: the pixel, click redirects,
+batching, machine-like events, retention (F8, F9, F6)."""
 
 import subprocess
 import sys
@@ -8,12 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from mailer.campaigns.models import Link
+from mailer.consent.ledger import RequestContext, record_consent
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Link
-from mailer.tracking.models import TrackingCounter, TrackingEvent
 from mailer.tracking import events as tracking
-from mailer.consent.ledger import RequestContext, record_consent
+from mailer.tracking.models import TrackingCounter, TrackingEvent
 from tests.public.recipients import (
     click_path,
     news_list,

@@ -1,4 +1,5 @@
-"""The links of a campaign email as it arrived over SMTP: one-click unsubscribe, pixel, clicks, preferences."""
+"""The links of a campaign email as it arrived over SMTP:
+one-click unsubscribe, pixel, clicks, preferences."""
 
 import html as html_lib
 import re
@@ -7,14 +8,14 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.consent.models import ConsentEvent
-from mailer.campaigns.models import Link
-from mailer.subscriptions.models.lists import Subscription
-from mailer.tracking.models import TrackingEvent
 from mailer.campaigns import lifecycle as campaigns
-from mailer.tracking import events as tracking
+from mailer.campaigns.models import Link
+from mailer.consent.models import ConsentEvent
+from mailer.core.extensions import db
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+from mailer.subscriptions.models.lists import Subscription
+from mailer.tracking import events as tracking
+from mailer.tracking.models import TrackingEvent
 from tests.sending.factory import make_campaign, subscriber
 
 URL = re.compile(r"""https?://[^\s"'<>]+""")
@@ -103,7 +104,7 @@ def test_consenting_recipient_pixel_and_clicks_are_recorded(app, received):
 
 
 def test_recipient_without_consent_gets_no_pixel_and_no_identifying_link(app, received):
-    bob, mail = received["bob"]
+    _bob, mail = received["bob"]
     links = set(
         db.session.execute(select(Link.url).where(Link.campaign_id == received["campaign"].id)).scalars()
     )
@@ -113,14 +114,15 @@ def test_recipient_without_consent_gets_no_pixel_and_no_identifying_link(app, re
         path = urlsplit(url).path
         # Only the unsubscribe and preference links (which must identify him) carry anything about Bob.
         assert url in links or path.startswith(("/u/", "/p/")), url
-    prefs = [u for u in urls_in(mail.message) if "/p/" in u][0]
+    prefs = next(u for u in urls_in(mail.message) if "/p/" in u)
     page = app.test_client().get(local(app, prefs))
     assert page.status_code == 200 and "bob@example.net" in page.text
 
 
 @pytest.mark.config(TRACKING_ANONYMOUS_COUNTS=True)
 def test_anonymous_counts_give_a_recipient_without_consent_the_same_link_as_everyone(app, received):
-    """The opt-in setting: Bob's links go through /t/a/<campaign>/<link>, which names nobody and counts a total."""
+    """The opt-in setting: Bob's links go through
+    /t/a/<campaign>/<link>, which names nobody and counts a total."""
     bob, mail = received["bob"]
     campaign = received["campaign"]
     html = mail.message.get_body(("html",)).get_content()

@@ -1,14 +1,15 @@
-"""Unsubscribe links: the page (GET changes nothing) and the RFC 8058 one-click POST (REQUIREMENTS A3-A7, I2)."""
+"""Unsubscribe links: the page (GET changes nothing) and the
+RFC 8058 one-click POST (REQUIREMENTS A3-A7, I2)."""
 
 import pytest
 from sqlalchemy import select
 
 from mailer import create_app
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent, ConsentState
-from mailer.subscriptions.models.lists import Subscription
 from mailer.contacts.models.suppression import Suppression
 from mailer.core import urls as recipient_links
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import Subscription
 from tests.public.recipients import news_list, path_of, sent_campaign, subscribed_contact, unsubscribe_path
 
 
@@ -249,7 +250,8 @@ def test_one_click_records_the_privacy_notice_in_force(app, ann, scope):
 
 
 def test_many_people_leaving_at_once_are_each_recorded_and_the_chain_holds(app, ann):
-    """Concurrent one-click POSTs of different people share commits; each is durable, chained and idempotent."""
+    """Concurrent one-click POSTs of different people share
+    commits; each is durable, chained and idempotent."""
     from concurrent.futures import ThreadPoolExecutor
 
     from mailer.consent.ledger import verify_chain
@@ -319,7 +321,8 @@ def test_a_group_commit_with_odd_text_and_odd_jobs_is_recorded_as_the_ledger_ver
 
 
 def test_a_link_to_a_deleted_list_unsubscribes_from_everything(app, ann):
-    """The list the message was sent for is gone: the only safe reading is 'everything' (and a suppression)."""
+    """The list the message was sent for is gone: the only
+    safe reading is 'everything' (and a suppression)."""
     from types import SimpleNamespace
 
     contact, _, _, campaign = ann

@@ -1,4 +1,5 @@
-"""A person's authenticator app, for tests: it keeps each account's TOTP key and recovery codes as a phone would.
+"""A person's authenticator app, for tests: it keeps each
+account's TOTP key and recovery codes as a phone would.
 
 The login helpers use it to get past the second factor the way a person does: they read the key from the
 enrolment page, type the app's code, keep the recovery codes, and later type a fresh code at the second step.

@@ -1,8 +1,9 @@
 """A production deployment on this machine, run the way the README's Production section says, for fault tests.
 
-Its own PostgreSQL cluster and Redis on spare ports (so they can be stopped and restarted), `flask db upgrade`,
-`create-admin`, gunicorn, two `dramatiq mailer.worker` processes and the scheduler. Every process gets a
-parent-death signal and is stopped on close, so nothing outlives the test or benchmark that started it.
+Its own PostgreSQL cluster and Redis on spare ports (so they can be stopped and restarted),
+`flask db upgrade`, `create-admin`, gunicorn, two `dramatiq mailer.worker` processes and the scheduler. Every
+process gets a parent-death signal and is stopped on close, so nothing outlives the test or benchmark that
+started it.
 """
 
 import os
@@ -46,7 +47,8 @@ def require_tools() -> None:
 
 
 class Postgres:
-    """A throw-away PostgreSQL 15 cluster in a temp directory (fsync off: only the OS could lose its writes)."""
+    """A throw-away PostgreSQL 15 cluster in a temp directory
+    (fsync off: only the OS could lose its writes)."""
 
     def __init__(self, directory: str, port: int):
         self.directory, self.port = directory, port
@@ -130,7 +132,8 @@ class Postgres:
 
 
 class Redis:
-    """A Redis server with no persistence, so a restart empties it (broker queues and rate bucket included)."""
+    """A Redis server with no persistence, so a restart
+    empties it (broker queues and rate bucket included)."""
 
     def __init__(self, directory: str, port: int):
         self.directory, self.port = directory, port
@@ -174,7 +177,8 @@ class Redis:
 
 
 class AdminClient:
-    """The admin over HTTP as a browser behind the TLS proxy uses it: cookies, CSRF tokens, forwarded headers."""
+    """The admin over HTTP as a browser behind the TLS proxy
+    uses it: cookies, CSRF tokens, forwarded headers."""
 
     def __init__(self, base_url: str):
         self.base = base_url
@@ -203,7 +207,8 @@ class AdminClient:
         return self._after(self.session.get(self._url(path), timeout=60, allow_redirects=False, **kwargs))
 
     def post(self, path: str, data=None, **kwargs) -> requests.Response:
-        """A form post with the Referer a browser sends (the public https origin, as the CSRF check demands)."""
+        """A form post with the Referer a browser sends (the
+        public https origin, as the CSRF check demands)."""
         headers = {"Referer": "https://" + self.base.split("://", 1)[1] + "/admin/"}
         return self._after(
             self.session.post(
@@ -249,7 +254,7 @@ class Deployment:
         self.scheduler: Process | None = None
         self.workers: list[Process] = []
 
-    # --- lifecycle -------------------------------------------------------------------------------------------
+    # --- lifecycle ------------------------------------------------------------------------------------------
 
     def __enter__(self) -> "Deployment":
         try:
@@ -363,7 +368,7 @@ class Deployment:
         """A direct connection to the app's database (for reading what the product recorded)."""
         return psycopg.connect(self.env["DATABASE_URL"], autocommit=True, connect_timeout=5)
 
-    # --- workers ---------------------------------------------------------------------------------------------
+    # --- workers --------------------------------------------------------------------------------------------
 
     def _worker(self, index: int) -> Process:
         argv = [f"{BIN}/dramatiq", "mailer.worker", "-p", "1", "-t", str(self.worker_threads)]
@@ -406,7 +411,7 @@ class Deployment:
         self.workers[index].ready_seen = old.ready_seen
         self.wait_worker_ready(index)
 
-    # --- backing services ------------------------------------------------------------------------------------
+    # --- backing services -----------------------------------------------------------------------------------
 
     def restart_redis(self) -> None:
         """Stop Redis (its data goes: no persistence) and start it again on the same port."""

@@ -1,4 +1,5 @@
-"""What one fault did to a campaign: the relay's view, the product's report, the goal's verdict, and the table."""
+"""What one fault did to a campaign: the relay's view, the
+product's report, the goal's verdict, and the table."""
 
 from dataclasses import dataclass, field
 
@@ -64,7 +65,8 @@ def describe(row: Row) -> str:
         f"   relay: delivered {row.delivered} of {row.expected}, duplicates {row.duplicates} "
         f"({row.unexplained_duplicates} not reported uncertain), refused 550 {row.refused}, missing "
         f"{row.missing} ({row.missing_uncertain} of them reported uncertain)",
-        f'   product: campaign {row.status} "{row.status_reason[:160]}" after {row.seconds:.0f} s; deliveries '
+        f'   product: campaign {row.status} "{row.status_reason[:160]}" after {row.seconds:.0f} s; '
+        "deliveries "
         f"{row.states}; uncertain {row.uncertain} (at most {row.uncertain_bound}); accepted by the relay but "
         f"not reported sent {row.accepted_not_sent}",
     ]
@@ -89,7 +91,8 @@ def table(rows: list[Row]) -> str:
         finished = "yes" if row.finished_alone else "no: " + "; ".join(row.help or [row.error or row.status])
         out.append(
             f"| {row.label} | {row.delivered}/{row.expected} | {row.duplicates} | {row.missing} | "
-            f"{row.uncertain} ({row.uncertain_bound}) | {reported}; campaign {row.status}{waited} | {finished} | "
+            f"{row.uncertain} ({row.uncertain_bound}) | {reported}; campaign {row.status}{waited} | "
+            f"{finished} | "
             f"{row.seconds:.0f} s |"
         )
     return "\n".join(out)

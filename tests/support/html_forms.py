@@ -77,9 +77,11 @@ def forms_on(html: str) -> list[dict]:
 
 
 def submit_form(client, page_url: str, html: str, index: int = -1, **changes):
-    """Submit a page's form (by default the last one, i.e. the page's own form below the navigation's logout form).
+    """Submit a page's form (by default the last one, i.e.
+    the page's own form below the navigation's logout form).
 
-    `changes` replace a field's values (a list for several values, None removes the field). Returns the response.
+    `changes` replace a field's values (a list for several values, None removes the field). Returns the
+    response.
     """
     form = [f for f in forms_on(html) if f["method"] == "post"][index]
     data = MultiDict(form["fields"])

@@ -1,7 +1,7 @@
 """Helpers for driving the app through its HTTP interface as a person would."""
 
-import re
 import quopri
+import re
 from urllib.parse import urlsplit
 
 from tests.support.authenticator import AUTHENTICATOR
@@ -19,10 +19,10 @@ def csrf_token(html: str) -> str:
 def login(client, email: str, password: str):
     """Log in through the real login form, then pass the second factor as the person would.
 
-    An account with a second factor answers the password with the code step: the helper types a fresh code from
-    its authenticator (tests/support/authenticator.py). A role that needs a second factor but has none is sent to
-    enrolment: the helper reads the key from the page, confirms a code and keeps the recovery codes. Returns the
-    answer to the password form.
+    An account with a second factor answers the password with the code step: the helper types a fresh code
+    from its authenticator (tests/support/authenticator.py). A role that needs a second factor but has none is
+    sent to enrolment: the helper reads the key from the page, confirms a code and keeps the recovery codes.
+    Returns the answer to the password form.
     """
     page = client.get("/admin/login")
     response = client.post(
@@ -107,8 +107,8 @@ def confirm_link(raw_message: bytes, base: str) -> str:
 
 
 def staff_client(app, role: str, password: str = "correct horse battery"):
-    """A test client logged in as a new `<role>-staff@example.com` account. The account is created in its own app
-    context and requests run outside the test's, so each has its own `g`, as in a real server."""
+    """A test client logged in as a new `<role>-staff@example.com` account. The account is created in its own
+    app context and requests run outside the test's, so each has its own `g`, as in a real server."""
     from mailer.core.extensions import db
     from mailer.staff.accounts import create_staff
 

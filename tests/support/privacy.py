@@ -1,4 +1,5 @@
-"""Helpers for the privacy tests: a person who really signed up, links from their mail, fields, database dumps."""
+"""Helpers for the privacy tests: a person who really signed
+up, links from their mail, fields, database dumps."""
 
 import binascii
 import quopri
@@ -9,14 +10,14 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.consent.models import Purpose
+from mailer.contacts import fields as field_service
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.fields import ContactField
-from mailer.delivery.models import OutboxMessage
-from mailer.consent.models import Purpose
+from mailer.core.extensions import db
 from mailer.core.security import make_token
-from mailer.consent.ledger import RequestContext, record_consent
-from mailer.contacts import fields as field_service
+from mailer.delivery.models import OutboxMessage
 from tests.support.http import consent_values, form_timer
 
 FIELD_SPECS = [  # key, label, category, quasi-identifier
@@ -74,7 +75,8 @@ def sign_up_and_confirm(
 
 
 def links_in_mail(app, address: str, path: str) -> list[str]:
-    """Paths (starting with `path`) of every link in the local outbox's messages to an address, oldest first."""
+    """Paths (starting with `path`) of every link in the
+    local outbox's messages to an address, oldest first."""
     db.session.expire_all()
     base = app.config["MAILER_BASE_URL"]
     query = select(OutboxMessage).where(OutboxMessage.rcpt_to == address).order_by(OutboxMessage.id)
@@ -111,7 +113,8 @@ def fill_fields(contact: Contact, fields: dict[str, ContactField], values: dict[
 
 
 def ask_on_form(form, field: ContactField, label: str = "", required: bool = False):
-    """Add a custom field to a form as the builder does; a sensitive one with its explicit-consent checkbox."""
+    """Add a custom field to a form as the builder does; a
+    sensitive one with its explicit-consent checkbox."""
     from mailer.subscriptions.forms import FieldSetting, save_form, settings_of
 
     settings = settings_of(form)

@@ -1,5 +1,6 @@
 """Long-running processes for deployment tests: start in their own group, poll readiness, stop or SIGKILL."""
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -127,10 +128,8 @@ class Process:
         return found
 
     def signal_group(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def wait_exit(self, timeout: float) -> None:
         try:
@@ -146,10 +145,8 @@ class Process:
             return
         if self.alive:
             self.signal_group(sig)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
         self.signal_group(signal.SIGKILL)  # stragglers of the group (forked children), if any
         if self.alive:
             self.popen.wait(timeout=10)

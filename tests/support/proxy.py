@@ -12,8 +12,8 @@ CONFIG_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__fil
 def app_config_from_environment(monkeypatch, **environment: str) -> None:
     """Set environment variables and have create_app() use config.py's classes as read under them.
 
-    config.py reads the environment once, when it is imported; a fresh copy of the module (not the imported one,
-    which other tests share) makes every app this test builds take its settings through that same code.
+    config.py reads the environment once, when it is imported; a fresh copy of the module (not the imported
+    one, which other tests share) makes every app this test builds take its settings through that same code.
     """
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

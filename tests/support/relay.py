@@ -1,8 +1,8 @@
 """A recording SMTP relay (aiosmtpd on loopback) whose behaviour can be switched while mail flows.
 
-Modes: normal; down (stops listening, so new connections are refused, and answers `421 4.3.2` to the next
-MAIL or RCPT of open sessions: a message it received in full is still answered and kept, as a relay shutting
-down does); tempfail (every RCPT and DATA answered `451 4.3.0`); and a deterministic share of recipients refused
+Modes: normal; down (stops listening, so new connections are refused, and answers `421 4.3.2` to the next MAIL
+or RCPT of open sessions: a message it received in full is still answered and kept, as a relay shutting down
+does); tempfail (every RCPT and DATA answered `451 4.3.0`); and a deterministic share of recipients refused
 with `550 5.1.1`. It keeps every accepted (envelope sender, recipient) pair and every recipient it refused
 permanently.
 """
@@ -55,7 +55,8 @@ class _Handler:
 
 
 class RecordingRelay:
-    """Start with .start(); point SMTP_URL at .url; switch modes with go_down/come_back/tempfail/refuse_share."""
+    """Start with .start(); point SMTP_URL at .url; switch
+    modes with go_down/come_back/tempfail/refuse_share."""
 
     def __init__(self, port: int):
         self.port = port
@@ -71,7 +72,7 @@ class RecordingRelay:
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}?timeout=10"
 
-    # --- behaviour -------------------------------------------------------------------------------------------
+    # --- behaviour ------------------------------------------------------------------------------------------
 
     def refuses(self, address: str) -> bool:
         """Whether `address` is among the recipients refused in 550 mode (the same ones on every attempt)."""
@@ -97,7 +98,7 @@ class RecordingRelay:
             self.accepted.extend(Accepted(mail_from, rcpt.lower(), now) for rcpt in rcpt_tos)
         return "250 2.0.0 Message accepted for delivery"
 
-    # --- switches --------------------------------------------------------------------------------------------
+    # --- switches -------------------------------------------------------------------------------------------
 
     def start(self) -> None:
         self.controller = Controller(
@@ -123,7 +124,7 @@ class RecordingRelay:
 
     def refuse_share(self, percent: float) -> None:
         """Refuse this share of recipients with 550 5.1.1 (chosen by a hash of the address)."""
-        self.refused_per_mille = int(round(percent * 10))
+        self.refused_per_mille = round(percent * 10)
 
     def reset(self) -> None:
         """Normal behaviour and an empty record (between two runs)."""

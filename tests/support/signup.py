@@ -8,9 +8,9 @@ import re
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from mailer.core.extensions import db
 from mailer.consent.models import ConsentEvent, ConsentState
 from mailer.contacts.models.contact import Contact
+from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
 from mailer.subscriptions.models.lists import Subscription
 from tests.support.http import consent_values, form_timer
@@ -72,7 +72,8 @@ def path_of(url: str, base: str) -> str:
 
 
 def token_payload(token: str):
-    """Decode the (signed, not encrypted) payload of an itsdangerous token, as anyone holding the link could."""
+    """Decode the (signed, not encrypted) payload of an
+    itsdangerous token, as anyone holding the link could."""
     body = token.split(".")[0]
     if body.startswith("."):
         body = body[1:]

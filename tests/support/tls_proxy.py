@@ -1,5 +1,5 @@
-"""The README's Production section run on loopback: its commands, its environment variables and its nginx snippet,
-with nginx terminating TLS under a certificate from a throw-away CA (trustme)."""
+"""The README's Production section run on loopback: its commands, its environment variables and its nginx
+snippet, with nginx terminating TLS under a certificate from a throw-away CA (trustme)."""
 
 import os
 import re
@@ -66,7 +66,8 @@ def replace_once(text: str, old: str, new: str) -> str:
 
 
 def nginx_config(snippet: str, prefix: str, listen_port: int, upstream_port: int, cert: str, key: str) -> str:
-    """The README's server block on loopback ports, inside a minimal nginx.conf whose files all live in `prefix`."""
+    """The README's server block on loopback ports, inside a
+    minimal nginx.conf whose files all live in `prefix`."""
     server = replace_once(snippet, "listen 443 ssl;", f"listen {BROWSER_SIDE}:{listen_port} ssl;")
     server = replace_once(server, "server_name mail.example.com;", f"server_name {BROWSER_SIDE};")
     server = replace_once(server, "/etc/ssl/mail.example.com.pem", cert)
@@ -95,7 +96,8 @@ def run_to_end(name: str, argv: list[str], env: dict[str, str], stdin: str = "")
 
 
 def wait_until_listening(process: Process, host: str, port: int, timeout: float = 60) -> None:
-    """Poll until the process accepts connections; its exit ends the wait at once, and either failure shows its log."""
+    """Poll until the process accepts connections; its exit
+    ends the wait at once, and either failure shows its log."""
 
     def listening() -> bool:
         if not process.alive:

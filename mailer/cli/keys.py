@@ -1,0 +1,39 @@
+"""Encryption keys from the command line: `flask keys reencrypt` after adding a new MAILER_DATA_KEYS key."""
+
+import click
+from flask.cli import AppGroup
+
+from mailer import audit
+from mailer.contacts import keys as contact_keys
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
+from mailer.delivery import dkim_keys
+from mailer.staff import second_factor
+
+
+@click.group("keys", cls=AppGroup)
+def keys() -> None:
+    """Encryption keys of sensitive fields."""
+
+
+@keys.command("reencrypt")
+def keys_reencrypt() -> None:
+    """Re-wrap contact data keys, DKIM private keys and staff TOTP secrets under the newest MAILER_DATA_KEYS
+    key."""
+    try:
+        count = contact_keys.rewrap_all()
+        dkim_count = dkim_keys.reseal_all()
+        totp_count = second_factor.reseal_totp_secrets()
+    except (PrivacyError, dkim_keys.DkimKeyError, second_factor.SecondFactorError) as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(
+        "keys.reencrypt",
+        "keys",
+        "",
+        {"contact_keys": count, "dkim_keys": dkim_count, "totp_secrets": totp_count},
+    )
+    db.session.commit()
+    click.echo(
+        f"Re-encrypted {count} contact keys, {dkim_count} DKIM keys and {totp_count} authenticator "
+        "secrets under the newest master key; older keys can be retired."
+    )
