@@ -6,7 +6,7 @@ from sqlalchemy import JSON, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 
 # Every action the app writes, with the words the admin shows for it.
 ACTIONS = {
@@ -60,7 +60,7 @@ ACTIONS = {
 }
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One staff action on personal data or settings."""
 
     __tablename__ = "audit_events"

@@ -6,7 +6,7 @@ from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model, db
 from mailer.core.ids import new_public_id
 
 CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
@@ -26,7 +26,7 @@ campaign_exclusions = Table(
 )
 
 
-class Layout(db.Model):
+class Layout(Model):
     """A marketer-written HTML layout (rendered in Jinja's sandbox) that wraps a campaign body."""
 
     __tablename__ = "layouts"
@@ -41,7 +41,7 @@ class Layout(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Campaign(db.Model):
+class Campaign(Model):
     """One mailing: content, audience, schedule and its sending state."""
 
     __tablename__ = "campaigns"
@@ -94,7 +94,7 @@ class Campaign(db.Model):
     links = relationship("Link", back_populates="campaign", order_by="Link.id", cascade="all, delete-orphan")
 
 
-class Link(db.Model):
+class Link(Model):
     """A URL that appears in a campaign; click tracking redirects only to these (no open redirect)."""
 
     __tablename__ = "links"

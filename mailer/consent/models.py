@@ -6,7 +6,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model, db
 from mailer.core.ids import new_public_id
 
 PURPOSE_KINDS = ("list", "tracking_open", "tracking_click", "other")
@@ -32,7 +32,7 @@ ACTION_STATES = {
 LEDGER_PERSONAL_FIELDS = ("email", "ip", "user_agent")
 
 
-class Purpose(db.Model):
+class Purpose(Model):
     """Something personal data is used for: a list, open tracking, click tracking, or another use."""
 
     __tablename__ = "purposes"
@@ -50,7 +50,7 @@ class Purpose(db.Model):
     mailing_list = relationship("MailingList", back_populates="purpose")
 
 
-class Notice(db.Model):
+class Notice(Model):
     """The exact words a person was shown (form text, checkbox labels, privacy notice); never edited."""
 
     __tablename__ = "notices"
@@ -64,7 +64,7 @@ class Notice(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ConsentEvent(db.Model):
+class ConsentEvent(Model):
     """One ledger entry. Rows are only ever appended; each hashes its predecessor."""
 
     __tablename__ = "consent_events"
@@ -90,7 +90,7 @@ class ConsentEvent(db.Model):
     contact = relationship("Contact")
 
 
-class ConsentState(db.Model):
+class ConsentState(Model):
     """Current consent per contact and purpose: a cache derived from the ledger, rebuildable at any time."""
 
     __tablename__ = "consent_states"
@@ -104,7 +104,7 @@ class ConsentState(db.Model):
     purpose = relationship("Purpose")
 
 
-class LedgerHead(db.Model):
+class LedgerHead(Model):
     """Single row holding the newest ledger hash; locked while appending so the chain never forks."""
 
     __tablename__ = "ledger_head"

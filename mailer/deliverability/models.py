@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 
 # hard: the address is dead (suppress); soft: temporary or mailbox full (counted, suppressed after N);
 # policy: 5.7.x, our authentication or reputation was refused (alert the operator, never blame the address);
@@ -33,7 +33,7 @@ BOUNCE_KINDS = tuple(BounceKind)
 BOUNCE_ACTIONS = ("suppressed", "counted", "suppressed_after_soft", "operator_alert", "none")
 
 
-class BounceEvent(db.Model):
+class BounceEvent(Model):
     """One delivery status notification or feedback report that referenced a message we sent."""
 
     __tablename__ = "bounce_events"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mailer.contacts.keys import master_keys
 from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
-from mailer.core.extensions import db
+from mailer.core.extensions import Model, db
 
 
 class DkimKeyError(RuntimeError):
@@ -58,7 +58,7 @@ def _open_cached(token: bytes, _keyring_id: tuple) -> str:
         ) from None
 
 
-class DkimKey(db.Model):
+class DkimKey(Model):
     """A private key signing one domain's mail; its public half is at <selector>._domainkey.<domain>.
 
     The private key is stored sealed (seal_pem); `private_key_pem` reads and writes the PEM.

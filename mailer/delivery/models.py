@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 from mailer.delivery.dkim_keys import DkimKey as DkimKey  # the model lives with its sealing; listed here
 
@@ -15,7 +15,7 @@ DELIVERY_STATUSES = ("queued", "sending", "sent", "skipped", "failed", "bounced"
 OPEN_DELIVERY_STATUSES = ("queued", "sending")  # counted in Campaign.open_deliveries
 
 
-class Delivery(db.Model):
+class Delivery(Model):
     """One campaign to one contact: queued → sending → sent / skipped(reason) / failed / bounced / uncertain."""
 
     __tablename__ = "deliveries"
@@ -48,7 +48,7 @@ class Delivery(db.Model):
     contact = relationship("Contact")
 
 
-class SendWorker(db.Model):
+class SendWorker(Model):
     """A worker process that sends campaign mail, alive while its heartbeat is fresh (recovery reads it)."""
 
     __tablename__ = "send_workers"
@@ -68,7 +68,7 @@ class Category(enum.StrEnum):
     MARKETING = "marketing"
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """A message as it would have left over SMTP: envelope and raw bytes."""
 
     __tablename__ = "outbox_messages"

@@ -6,14 +6,14 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 
 TRACKING_KINDS = ("open", "click")
 # How a request's user agent was classified; the raw user agent and the IP are never stored.
 USER_AGENT_CLASSES = ("browser", "image-proxy", "apple-mpp", "scanner", "empty")
 
 
-class TrackingEvent(db.Model):
+class TrackingEvent(Model):
     """One open or click by a contact who consented to that kind of tracking; pseudonymous (ids only)."""
 
     __tablename__ = "tracking_events"
@@ -30,7 +30,7 @@ class TrackingEvent(db.Model):
     user_agent_class: Mapped[str] = mapped_column(String(20), default="browser")
 
 
-class TrackingCounter(db.Model):
+class TrackingCounter(Model):
     """Anonymous per-campaign click counts with no recipient part
     (TRACKING_ANONYMOUS_COUNTS, off by default)."""
 

@@ -7,7 +7,7 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 
 
@@ -22,7 +22,7 @@ class ContactStatus(StrEnum):
 CONTACT_STATUSES = tuple(ContactStatus)
 
 
-class Contact(db.Model):
+class Contact(Model):
     """A recipient; found by the keyed blind index of the address, named in URLs by public_id only."""
 
     __tablename__ = "contacts"

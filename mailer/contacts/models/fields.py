@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 
 FIELD_CATEGORIES = ("ordinary", "personal_identifier", "sensitive")
 # What a value must look like (checked wherever a value is stored: forms, preference centre, staff edits).
@@ -16,7 +16,7 @@ VALUE_TYPES = ("text", "number", "date", "email")
 QUASI_IDENTIFIERS = ("", "postcode", "birth_date", "gender")
 
 
-class ContactField(db.Model):
+class ContactField(Model):
     """A field staff defined for contacts (e.g. company, postcode, health condition) and its category."""
 
     __tablename__ = "contact_fields"
@@ -40,7 +40,7 @@ class ContactField(db.Model):
         return self.category == "sensitive"
 
 
-class ContactFieldValue(db.Model):
+class ContactFieldValue(Model):
     """One contact's value for one field: clear text, or ciphertext under the contact's key when sensitive."""
 
     __tablename__ = "contact_field_values"
@@ -54,7 +54,7 @@ class ContactFieldValue(db.Model):
     field = relationship("ContactField")
 
 
-class ContactKey(db.Model):
+class ContactKey(Model):
     """A contact's own data key, wrapped by the configured master keys;
     deleting it shreds their ciphertexts."""
 

@@ -6,14 +6,14 @@ from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 
 IMPORT_MODES = ("double_opt_in", "has_consent")
 IMPORT_STATUSES = ("queued", "running", "done", "failed")
 
 
-class ContactImport(db.Model):
+class ContactImport(Model):
     """One uploaded file: who imported what into which list, on what basis, and how it went."""
 
     __tablename__ = "contact_imports"

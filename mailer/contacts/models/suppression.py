@@ -7,7 +7,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 
 
 class SuppressionReason(StrEnum):
@@ -23,7 +23,7 @@ class SuppressionReason(StrEnum):
 SUPPRESSION_REASONS = tuple(SuppressionReason)
 
 
-class Suppression(db.Model):
+class Suppression(Model):
     """One suppressed address, stored only as its keyed hash."""
 
     __tablename__ = "suppressions"

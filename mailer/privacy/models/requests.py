@@ -7,7 +7,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 
 
@@ -38,7 +38,7 @@ REQUEST_STATUSES = tuple(RequestStatus)
 OPEN_STATUSES = (RequestStatus.AWAITING_VERIFICATION, RequestStatus.OPEN)
 
 
-class PrivacyRequest(db.Model):
+class PrivacyRequest(Model):
     """One request from a person about their data, and everything done to answer it."""
 
     __tablename__ = "privacy_requests"
@@ -88,7 +88,7 @@ class PrivacyRequest(db.Model):
         return self.status in OPEN_STATUSES
 
 
-class RepermissionEmail(db.Model):
+class RepermissionEmail(Model):
     """An inactive contact was asked whether to keep them; erased when the grace period passes unanswered."""
 
     __tablename__ = "repermission_emails"

@@ -6,13 +6,13 @@ from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 
 RECIPIENT_ROLES = ("processor", "controller", "integration")
 
 
-class PrivacySettings(db.Model):
+class PrivacySettings(Model):
     """The single row describing who the controller is and how data is handled."""
 
     __tablename__ = "privacy_settings"
@@ -40,7 +40,7 @@ class PrivacySettings(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
 
 
-class DataRecipient(db.Model):
+class DataRecipient(Model):
     """Someone data is shared with: a processor (e.g. the SMTP relay),
     another controller or an integration."""
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 
 ROLES = ("owner", "admin", "marketer", "viewer", "privacy")
@@ -17,7 +17,7 @@ ROLES = ("owner", "admin", "marketer", "viewer", "privacy")
 ROLES_NEEDING_SECOND_FACTOR = ("owner", "admin", "privacy")
 
 
-class StaffUser(UserMixin, db.Model):
+class StaffUser(UserMixin, Model):
     """A person who works in the admin, with one role."""
 
     __tablename__ = "staff_users"
@@ -56,7 +56,7 @@ class StaffUser(UserMixin, db.Model):
         return self.active
 
 
-class StaffInvite(db.Model):
+class StaffInvite(Model):
     """An invitation to join the admin:
     the invitee sets their own password through a single-use emailed link."""
 

@@ -6,13 +6,13 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 
 # read_only: GET endpoints only; read_write: also sign-ups, edits and unsubscribes.
 API_KEY_ROLES = ("read_only", "read_write")
 
 
-class ApiKey(db.Model):
+class ApiKey(Model):
     """One key: a public prefix staff can recognise, the SHA-256 of the whole key,
     a role, and its lifecycle."""
 

@@ -6,11 +6,11 @@ from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 
 
-class StaffSession(db.Model):
+class StaffSession(Model):
     """One logged-in browser: the signed cookie carries a random token whose SHA-256 is stored here.
 
     Ending the row (logout, "log out everywhere", a password change) makes a copied cookie worthless. Nothing
@@ -32,7 +32,7 @@ class StaffSession(db.Model):
     user = relationship("StaffUser")
 
 
-class StaffRecoveryCode(db.Model):
+class StaffRecoveryCode(Model):
     """A one-time code for when the second factor is lost; only its SHA-256 is kept."""
 
     __tablename__ = "staff_recovery_codes"
@@ -44,7 +44,7 @@ class StaffRecoveryCode(db.Model):
     used_at: Mapped[datetime | None]
 
 
-class StaffPasskey(db.Model):
+class StaffPasskey(Model):
     """A WebAuthn credential registered as a second factor."""
 
     __tablename__ = "staff_passkeys"

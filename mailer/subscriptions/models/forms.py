@@ -6,7 +6,7 @@ from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model, db
 from mailer.core.ids import new_public_id
 
 form_lists = Table(
@@ -24,7 +24,7 @@ form_purposes = Table(
 )
 
 
-class Form(db.Model):
+class Form(Model):
     """A sign-up form: what it offers, what it says (via its current notice) and where it may be embedded."""
 
     __tablename__ = "forms"
@@ -60,7 +60,7 @@ class Form(db.Model):
         return [o.strip().rstrip("/").lower() for o in self.allowed_origins.splitlines() if o.strip()]
 
 
-class FormField(db.Model):
+class FormField(Model):
     """A custom contact field a form asks for, with its wording on that form and whether it must be filled."""
 
     __tablename__ = "form_fields"

@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 
 
@@ -22,7 +22,7 @@ class SubscriptionStatus(enum.StrEnum):
 SUBSCRIPTION_STATUSES = tuple(SubscriptionStatus)
 
 
-class MailingList(db.Model):
+class MailingList(Model):
     """A list people subscribe to; each list is also a consent purpose."""
 
     __tablename__ = "mailing_lists"
@@ -38,7 +38,7 @@ class MailingList(db.Model):
     subscriptions = relationship("Subscription", back_populates="mailing_list", cascade="all, delete-orphan")
 
 
-class Subscription(db.Model):
+class Subscription(Model):
     """A contact on a list: pending until double opt-in, then confirmed, later perhaps unsubscribed."""
 
     __tablename__ = "subscriptions"
