@@ -41,6 +41,7 @@ SETTINGS = {
     "MAILER_ORGANISATION": ORGANISATION,
     "MAILER_BASE_URL": "https://mail.example.com",
     "MAILER_POSTAL_ADDRESS": "1 Main St, 10115 Berlin",
+    "MAILER_FEEDBACK_ID": "mailer",  # campaigns then carry Feedback-ID (D5), which C2 signs
 }
 # C2: the headers that must be signed whenever the message has them, in the signer's order.
 C2_HEADERS = (
@@ -263,7 +264,9 @@ def test_requirements_on_the_received_bytes(app, app_ctx, worker, smtp_server, s
     signed = tags[b"h"].decode().split(":")
     assert [name for name in signed if name in C2_HEADERS] == expected
     if kind in MARKETING_KINDS:
-        assert "list-unsubscribe" in signed and "list-unsubscribe-post" in signed
+        assert {"list-unsubscribe", "list-unsubscribe-post", "feedback-id"} <= set(signed)
+    if kind == MessageKind.CAMPAIGN:
+        assert "reply-to" in signed
     assert tags[b"c"] == b"relaxed/relaxed" and b"l" not in tags and tags[b"d"] == DOMAIN.encode()
 
     # C4: dkimpy verifies it against the published key; a changed byte of the body breaks it.
