@@ -57,7 +57,7 @@ class CountingHandler(_Handler):
         self.sessions = set()
         self.logins = []
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.sessions.add(session.peer)  # one entry per TCP connection (STARTTLS starts a new session)
         session.host_name = hostname
         return responses
