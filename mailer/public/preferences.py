@@ -11,6 +11,7 @@ from mailer.privacy.models.settings import DataRecipient
 from mailer.privacy.objection import has_objected_to_marketing, lift_marketing_objection
 from mailer.public.blueprint import bp
 from mailer.public.views import public_limit, request_context
+from mailer.subscriptions import preference_links
 from mailer.subscriptions import preferences as service
 from mailer.tracking.events import tracking_retention_days
 
@@ -70,7 +71,7 @@ def preferences_request_post():
     """Email a fresh link if the address is known; the answer is the same either way (no enumeration)."""
     email = request.form.get("email", "")
     try:
-        service.request_link(email)
+        preference_links.request_link(email)
     except service.PreferencesError as exc:
         return render_template(
             "public/preferences_request.html", link_status=None, error=str(exc), email=email[:254]

@@ -17,18 +17,13 @@ from mailer.consent.notices import publish_notice
 from mailer.contacts import fields as contact_fields
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactField
-from mailer.contacts.operations import AddressError, clean_name, email_hash, normalise_email
+from mailer.contacts.operations import clean_name
 from mailer.contacts.suppression import is_suppressed
-from mailer.core.broker import enqueue
 from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, read_token
 from mailer.core.text import TextRefused
-from mailer.core.urls import preferences_url
-from mailer.delivery.notices import send_templated
-from mailer.delivery.outgoing import MessageKind
-from mailer.subscriptions import throttle
 from mailer.subscriptions.forms import default_label
 from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.subscriptions.operations import Basis, Door, Outcome, request_confirmation_email, subscribe
@@ -303,47 +298,3 @@ def unsubscribe_all(contact: Contact, ctx: RequestContext) -> bool:
 def privacy_links(token: str) -> list[tuple[str, str]]:
     """Where the data-subject actions of the privacy feature live, per kind (plain paths)."""
     return [(f"/p/{token}/privacy/{kind}", label) for kind, label in PRIVACY_ACTIONS]
-
-
-def request_link(raw_email: str) -> None:
-    """Check the address and queue the lookup: a worker emails a fresh link if the address is known, so
-    neither the answer nor its time says whether it is (no enumeration). Only its keyed hash goes through the
-    broker."""
-    try:
-        email = normalise_email(raw_email)
-    except AddressError as exc:
-        raise PreferencesError(str(exc)) from None
-    enqueue("preferences_link_for_address", email_hash(email))
-
-
-def send_link_for_hash(address_hash: str) -> None:
-    """Queue a fresh preference-centre link if this address (by its keyed hash) is a contact, within its
-    cap."""
-    contact = db.session.execute(
-        select(Contact).where(Contact.email_hash == address_hash)
-    ).scalar_one_or_none()
-    if (
-        contact is not None
-        and contact.status != ContactStatus.ERASED
-        and throttle.allow(
-            current_app.config["PREFERENCES_LINK_PER_ADDRESS"], "preferences-link", address_hash
-        )
-    ):
-        enqueue("send_preferences_link", contact.id)
-
-
-def send_link_email(contact_id: int) -> str | None:
-    """Send the preference-centre link by email (transactional: no one-click headers); returns its
-    Message-ID."""
-    contact = db.session.get(Contact, contact_id)
-    if contact is None or contact.status == ContactStatus.ERASED or not contact.email:
-        return None
-    return send_templated(
-        MessageKind.PREFERENCES_LINK,
-        "email/preferences_link",
-        contact.email,
-        contact.name,
-        f"Your email preferences at {current_app.config['MAILER_ORGANISATION']}",
-        contact=contact,
-        preferences_url=preferences_url(contact.public_id),
-    )

@@ -4,7 +4,7 @@ database)."""
 from mailer.core.broker import actor
 from mailer.subscriptions import confirmation as transactional
 from mailer.subscriptions import expiry as retention
-from mailer.subscriptions import imports, preferences, signup
+from mailer.subscriptions import imports, preference_links, signup
 
 
 @actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
@@ -28,13 +28,13 @@ def purge_unconfirmed_signups() -> None:
 @actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
 def send_preferences_link(contact_id: int) -> None:
     """Email a fresh preference-centre link that the person asked for."""
-    preferences.send_link_email(contact_id)
+    preference_links.send_link_email(contact_id)
 
 
 @actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
 def preferences_link_for_address(address_hash: str) -> None:
     """A public request for a preference link, looked up here so the web answer's time says nothing."""
-    preferences.send_link_for_hash(address_hash)
+    preference_links.send_link_for_hash(address_hash)
 
 
 @actor(queue_name="imports", max_retries=3, time_limit=6 * 3600 * 1000)

@@ -13,7 +13,7 @@ from mailer.delivery.models import OutboxMessage
 from mailer.privacy import mail as privacy_mail
 from mailer.privacy.requests import open_request
 from mailer.staff.models.accounts import ROLES, StaffUser
-from mailer.subscriptions.preferences import send_link_email
+from mailer.subscriptions.preference_links import send_link_email
 from tests.admin.test_permissions import _url, _world
 from tests.sending.factory import newsletter
 from tests.support.http import csrf_token, staff_client

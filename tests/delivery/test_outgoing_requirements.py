@@ -29,7 +29,7 @@ from mailer.staff.accounts import create_staff
 from mailer.staff.management import invite_staff
 from mailer.subscriptions.confirmation import send_confirmation_email
 from mailer.subscriptions.models.lists import Subscription
-from mailer.subscriptions.preferences import send_link_email
+from mailer.subscriptions.preference_links import send_link_email
 from tests.sending.factory import newsletter
 
 DOMAIN = "example.com"
