@@ -8,9 +8,9 @@ from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm
 from mailer.admin.campaigns import campaign_by_public_id
 from mailer.campaigns.models import Campaign
+from mailer.campaigns.resend import MAX_CHOSEN, ResendError, resend_uncertain
 from mailer.core.web import db_int
 from mailer.delivery import report as delivery_report
-from mailer.delivery.resend import MAX_CHOSEN, ResendError, resend_uncertain
 
 
 def _list_page(campaign: Campaign, status: int = 200, error: str = ""):

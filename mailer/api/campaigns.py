@@ -12,7 +12,7 @@ from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign
 from mailer.core.extensions import db
 from mailer.delivery import report as delivery_report
-from mailer.delivery.resend import MAX_CHOSEN, ResendError, resend_uncertain
+from mailer.campaigns.resend import MAX_CHOSEN, ResendError, resend_uncertain
 
 
 @api_route("/campaigns")

@@ -1,7 +1,7 @@
 """Campaign drafts: the editor's fields validated into a Campaign; schedule times read in a time zone."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parseaddr
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -11,15 +11,15 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
+from mailer.campaigns.email_css import remote_style_problems
 from mailer.campaigns.models import Campaign, Layout
 from mailer.contacts.models.contact import Contact, ContactStatus
-from mailer.subscriptions.models.lists import MailingList
-from mailer.core.ids import new_public_id
 from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
-from mailer.campaigns.email_css import remote_style_problems
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.core.ids import new_public_id
 from mailer.core.text import TextRefused, has_controls, header_safe, one_line, refusal_message
+from mailer.subscriptions.models.lists import MailingList
 
 MAX_NAME = 200
 MAX_SUBJECT = 200
@@ -93,7 +93,7 @@ def parse_schedule(local_text: str, tz_name: str) -> tuple[datetime, datetime]:
     if local is None:
         raise DraftError({"send_at": "Enter the send time as a date and time, e.g. 2030-05-01T09:30."})
     aware = local.replace(tzinfo=zone, fold=0)
-    utc = aware.astimezone(timezone.utc)
+    utc = aware.astimezone(UTC)
     if utc.astimezone(zone).replace(tzinfo=None) != local:
         raise DraftError(
             {
@@ -112,7 +112,7 @@ def local_schedule_text(campaign: Campaign) -> str:
         zone = ZoneInfo(campaign.timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    return campaign.scheduled_at.replace(tzinfo=timezone.utc).astimezone(zone).strftime(SCHEDULE_FORMAT)
+    return campaign.scheduled_at.replace(tzinfo=UTC).astimezone(zone).strftime(SCHEDULE_FORMAT)
 
 
 def _syntax_problem(label: str, text: str) -> str | None:

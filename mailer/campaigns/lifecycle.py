@@ -1,7 +1,9 @@
-"""Campaign lifecycle: compliance preview, test send, start / schedule / pause / resume / cancel, progress, recovery.
+"""Campaign operations for people: compliance preview, test send, start / schedule / pause / resume / cancel,
+progress.
 
-draft ⇄ scheduled → sending ⇄ paused → sent / cancelled. The caller commits; messages to workers go out only
-after that commit. The sending itself happens in workers (mailer/sending/engine.py).
+The moves themselves are mailer.campaigns.states; this module checks what people ask for and queues the work.
+The caller commits; messages to workers go out only after that commit. Workers send
+(mailer.campaigns.sending).
 """
 
 import logging
@@ -9,22 +11,23 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select
 
+from mailer.campaigns import eligibility, rendering, sending, states
+from mailer.campaigns.models import Campaign, CampaignStatus, Link
+from mailer.campaigns.rendering import CampaignError
+from mailer.campaigns.sending import STORE
+from mailer.contacts.operations import AddressError, normalise_email
+from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign, Link
-from mailer.delivery.models import Delivery
-from mailer.core.broker import enqueue_after_commit
-from mailer.delivery.engine import count_open
-from mailer.campaigns import composition, eligibility, rendering
-from mailer.contacts.operations import AddressError, normalise_email
-from mailer.core import urls
-from mailer.campaigns.rendering import CampaignError  # noqa: F401  (part of this module's API)
+from mailer.delivery import engine
+from mailer.delivery.models import FINAL_DELIVERY_STATUSES, Delivery, DeliveryStatus
+
+__all__ = ["CampaignError"]  # raised by every operation here
 
 log = logging.getLogger(__name__)
 MAX_TEST_ADDRESSES = 10
-FINAL_DELIVERY_STATUSES = ("sent", "failed", "skipped", "bounced", "uncertain")
 RATE_WINDOW_SECONDS = 60  # the live rate (and so the ETA) is over this recent window, not since the start
 
 
@@ -46,11 +49,9 @@ def _problems(campaign: Campaign) -> list[str]:
     if not (campaign.body or "").strip():
         problems.append("Write the campaign's content.")
     try:
-        composition.sender_address(campaign)
+        sender_address(campaign)
     except ValueError:
         problems.append("The sender address is not a valid email address.")
-    if insecure := urls.insecure_links_problem():
-        problems.append(insecure)
     return problems
 
 
@@ -95,7 +96,7 @@ def _compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
     )
     try:
         compiled.render(context)
-    except Exception as exc:  # noqa: BLE001 - any template failure is the marketer's to fix
+    except Exception as exc:
         raise CampaignError(rendering.failure_message(exc)) from None
     campaign.compiled_html, campaign.compiled_text = compiled.html_source, compiled.text_source
     return compiled
@@ -103,7 +104,7 @@ def _compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
 
 def start_campaign(campaign: Campaign) -> None:
     """Send now: check, store the compliance preview, compile once, and hand over to the planner."""
-    if campaign.status not in ("draft", "scheduled"):
+    if campaign.status not in states.MOVES["start"].sources:
         raise CampaignError(
             f"This campaign is {campaign.status}; only a draft or scheduled campaign can be sent."
         )
@@ -114,17 +115,13 @@ def start_campaign(campaign: Campaign) -> None:
             "Nobody on the chosen lists may receive this campaign right now (see the exclusions)."
         )
     _compile_for_sending(campaign)
-    now = utcnow()
-    campaign.status, campaign.status_reason = "sending", ""
-    campaign.started_at, campaign.progress_at, campaign.finished_at = now, now, None
-    campaign.planned_through, campaign.planned_batches, campaign.planning_done = 0, 0, False
-    db.session.flush()
+    states.start(campaign)
     enqueue_after_commit(db.session, "plan_campaign", campaign.id)
 
 
 def schedule_campaign(campaign: Campaign, local_dt: datetime, tz_name: str) -> None:
     """Send at a local time in a time zone; the scheduler starts it when due."""
-    if campaign.status not in ("draft", "scheduled"):
+    if campaign.status not in states.MOVES["schedule"].sources:
         raise CampaignError(f"This campaign is {campaign.status}; only a draft can be scheduled.")
     try:
         zone = ZoneInfo(tz_name)
@@ -139,67 +136,47 @@ def schedule_campaign(campaign: Campaign, local_dt: datetime, tz_name: str) -> N
     rendering.render_campaign(
         campaign
     )  # refuse now, not at send time, if the email can't render (or too slowly)
-    campaign.status, campaign.status_reason = "scheduled", ""
-    campaign.scheduled_at, campaign.timezone = when, tz_name
+    states.schedule(campaign, when, tz_name)
 
 
 def start_due_campaigns() -> int:
     """Start every scheduled campaign whose time has come (the scheduler runs this each minute)."""
     due = (
         db.session.execute(
-            select(Campaign.id).where(Campaign.status == "scheduled", Campaign.scheduled_at <= utcnow())
+            select(Campaign.id).where(
+                Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at <= utcnow()
+            )
         )
         .scalars()
         .all()
     )
     started = 0
     for campaign_id in due:
-        campaign = db.session.get(Campaign, campaign_id)
+        campaign = db.session.get_one(Campaign, campaign_id)
         try:
             start_campaign(campaign)
             started += 1
         except CampaignError as exc:
             db.session.rollback()
-            campaign = db.session.get(Campaign, campaign_id)
-            campaign.status, campaign.status_reason = "draft", f"Not sent at the scheduled time: {exc}"
+            states.miss_schedule(campaign_id, f"Not sent at the scheduled time: {exc}")
             log.warning("Scheduled campaign %s not started: %s", campaign_id, exc)
         db.session.commit()
     return started
 
 
-def _transition(campaign: Campaign, allowed: tuple[str, ...], to: str, reason: str = "") -> None:
-    """Change status in one UPDATE guarded by the current status (workers may be changing it too)."""
-    changed = db.session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign.id, Campaign.status.in_(allowed))
-        .values(status=to, status_reason=reason)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.refresh(campaign)
-    if not changed:
-        raise CampaignError(f"This campaign is {campaign.status}; it can't be {to} now.")
-
-
 def unschedule_campaign(campaign: Campaign) -> None:
-    """Take a scheduled campaign back to draft (schedule cleared) so it can be edited; the scheduler won't start it."""
-    try:
-        _transition(campaign, ("scheduled",), "draft")
-    except CampaignError:
-        raise CampaignError(
-            f"This campaign is {campaign.status}; only a scheduled campaign can go back to draft."
-        ) from None
-    campaign.scheduled_at = None
+    """Take a scheduled campaign back to draft (schedule cleared) to edit it; the scheduler won't start it."""
+    states.unschedule(campaign)
 
 
 def pause_campaign(campaign: Campaign) -> None:
     """Stop sending within seconds; queued deliveries stay queued for resume."""
-    _transition(campaign, ("sending",), "paused", "Paused by a person.")
+    states.pause(campaign)
 
 
 def resume_campaign(campaign: Campaign) -> None:
     """Carry on: re-queue the planner and every batch that still has queued deliveries."""
-    _transition(campaign, ("paused",), "sending")
-    campaign.progress_at = utcnow()
+    states.resume(campaign)
     _requeue(campaign)
 
 
@@ -209,7 +186,7 @@ def _requeue(campaign: Campaign) -> None:
         enqueue_after_commit(db.session, "plan_campaign", campaign.id)
     batches = db.session.execute(
         select(Delivery.batch)
-        .where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
+        .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.QUEUED)
         .distinct()
     ).scalars()
     for batch in sorted(batches):
@@ -219,17 +196,8 @@ def _requeue(campaign: Campaign) -> None:
 
 def cancel_campaign(campaign: Campaign) -> None:
     """Stop for good: nothing still queued is sent (those deliveries become skipped: cancelled)."""
-    _transition(campaign, ("scheduled", "sending", "paused"), "cancelled", "Cancelled by a person.")
-    now = utcnow()
-    skipped = db.session.execute(
-        update(Delivery)
-        .where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
-        .values(status="skipped", reason="cancelled", finished_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    count_open(campaign.id, -skipped)
-    campaign.finished_at = now
-    campaign.waiting_reason, campaign.waiting_until = "", None
+    states.cancel(campaign)
+    STORE.count_open(campaign.id, -engine.skip_queued(campaign.id, "cancelled"))
 
 
 def progress(campaign: Campaign) -> dict:
@@ -253,19 +221,19 @@ def progress(campaign: Campaign) -> dict:
     expected = int((campaign.compliance or {}).get("recipients") or 0)
     total = (
         planned
-        if campaign.planning_done or campaign.status in ("sent", "cancelled")
+        if campaign.planning_done or campaign.status in (CampaignStatus.SENT, CampaignStatus.CANCELLED)
         else max(planned, expected)
     )
     final = sum(counts.get(status, 0) for status in FINAL_DELIVERY_STATUSES)
     remaining = max(0, total - final)
-    if campaign.status == "cancelled":
-        remaining = counts.get("queued", 0) + counts.get("sending", 0)
+    if campaign.status == CampaignStatus.CANCELLED:
+        remaining = counts.get(DeliveryStatus.QUEUED, 0) + counts.get(DeliveryStatus.SENDING, 0)
     end = campaign.finished_at or now
     elapsed = (end - campaign.started_at).total_seconds() if campaign.started_at else 0
     rate = final / elapsed if elapsed > 0 else 0.0
-    if campaign.status == "sending" and elapsed > 0:
+    if campaign.status == CampaignStatus.SENDING and elapsed > 0:
         rate = recent / min(elapsed, RATE_WINDOW_SECONDS)
-    eta = remaining / rate if rate > 0 and campaign.status == "sending" and remaining else None
+    eta = remaining / rate if rate > 0 and campaign.status == CampaignStatus.SENDING and remaining else None
     return {
         "status": campaign.status,
         "status_reason": campaign.status_reason or "",
@@ -284,7 +252,7 @@ def progress(campaign: Campaign) -> dict:
 
 
 def send_test(campaign: Campaign, addresses: list[str]) -> int:
-    """Queue test messages (marked "[TEST]" and X-Mailer-Test) to a few addresses; the real build otherwise."""
+    """Queue test messages (marked "[TEST]" and X-Mailer-Test) to a few addresses; else the real build."""
     cleaned = []
     for raw in addresses:
         try:
@@ -304,7 +272,5 @@ def send_test(campaign: Campaign, addresses: list[str]) -> int:
 
 
 def recover_stuck(stuck_after_s: float | None = None, scheduled: bool = False) -> dict:
-    """Recover what dead workers left (mailer/sending/recovery.py); the scheduler runs it every few seconds."""
-    from mailer.delivery.recovery import recover
-
-    return recover(stuck_after_s, scheduled)
+    """Recover what dead workers left (mailer.delivery.recovery); the scheduler runs it every few seconds."""
+    return sending.recover(stuck_after_s, scheduled)

@@ -1,6 +1,7 @@
 """Campaigns (one mailing: content, audience, schedule, sending state), their layouts and links."""
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,7 +10,19 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import Model, db
 from mailer.core.ids import new_public_id
 
-CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
+
+class CampaignStatus(StrEnum):
+    """Where a campaign is in its life: draft → scheduled → sending ⇄ paused → sent / cancelled."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+CAMPAIGN_STATUSES = tuple(CampaignStatus)
 
 campaign_lists = Table(
     "campaign_lists",
@@ -61,7 +74,7 @@ class Campaign(Model):
     category: Mapped[str] = mapped_column(String(20), default="marketing")
     track_opens: Mapped[bool] = mapped_column(default=False)
     track_clicks: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=CampaignStatus.DRAFT, index=True)
     status_reason: Mapped[str] = mapped_column(Text, default="")  # why it paused, failed to start …
     scheduled_at: Mapped[datetime | None]  # UTC
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")

@@ -1,10 +1,44 @@
-"""dramatiq actors of the campaigns domain: scheduled starts, recovery and operator alerts."""
+"""dramatiq actors of the campaigns domain: sending (through the delivery engine), scheduled starts,
+recovery and operator alerts."""
 
 from mailer.campaigns import alerts as campaign_alerts
-from mailer.campaigns import composition
+from mailer.campaigns import composition, sending
 from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns import relay_wait as relay_wait_alerts
 from mailer.core.broker import actor
+
+
+# Its own queue and a higher priority: planning must never wait behind the batches it has queued.
+@actor(
+    queue_name="campaign_planning",
+    priority=0,
+    max_retries=20,
+    min_backoff=1_000,
+    max_backoff=300_000,
+    time_limit=3_600_000,
+)
+def plan_campaign(campaign_id: int) -> None:
+    """Create the campaign's deliveries page by page and queue one batch message per page."""
+    sending.plan_campaign(campaign_id)
+
+
+@actor(
+    queue_name="campaigns",
+    priority=10,
+    max_retries=20,
+    min_backoff=1_000,
+    max_backoff=300_000,
+    time_limit=3_600_000,
+)  # a lower priority than planning: a worker's free thread plans first
+def send_batch(campaign_id: int, batch: int) -> None:
+    """Send one batch of a campaign (claims its deliveries atomically, so a redelivery cannot send twice)."""
+    sending.send_batch(campaign_id, batch)
+
+
+@actor(queue_name="campaigns", max_retries=5)
+def finish_campaign_if_done(campaign_id: int) -> None:
+    """Mark a campaign sent when every delivery is final."""
+    sending.finish_if_done(campaign_id)
 
 
 @actor(queue_name="maintenance", max_retries=3)
@@ -16,8 +50,8 @@ def start_due_campaigns() -> None:
 # Scheduled every few seconds: a stale message (workers were down) is skipped, the next one is on its way.
 @actor(queue_name="maintenance", max_retries=0, max_age=60_000)
 def recover_stuck_deliveries() -> None:
-    """Release a dead worker's deliveries (uncertain if they were at the relay); re-queue stalled campaigns."""
-    campaigns.recover_stuck(scheduled=True)
+    """Release a dead worker's deliveries (uncertain if at the relay); re-queue stalled campaigns."""
+    sending.recover(scheduled=True)
 
 
 # Retried for hours with growing gaps: the alert matters most while the relay is down.

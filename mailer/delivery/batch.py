@@ -1,63 +1,70 @@
 """One run of a batch message: claim small chunks, send them group by group over the thread's SMTP pipeline.
 
-A group is at most SEND_PIPELINE_DEPTH messages (fewer when the rate allows fewer): built first, then marked handed
-to the relay together with the previous group's outcomes in one transaction, then submitted. So after a crash at
-most a group (and the one message still open in the pipeline) per thread is uncertain; everything else claimed
-goes back to the queue. A temporary refusal waits per delivery (exponential backoff with jitter); a relay that
-does not answer makes the whole campaign wait (Campaign.waiting_until) without using up anyone's attempts.
+A group is at most SEND_PIPELINE_DEPTH messages (fewer when the rate allows fewer): built first, then marked
+handed to the relay together with the previous group's outcomes in one transaction, then submitted. So after a
+crash at most a group (and the one message still open in the pipeline) per thread is uncertain; everything
+else claimed goes back to the queue. A temporary refusal waits per delivery (exponential backoff with jitter);
+a relay that does not answer makes the whole campaign wait (Campaign.waiting_until) without using up anyone's
+attempts.
 """
 
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
 
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
 from mailer.delivery import replies as bounces
 from mailer.delivery.claims import Claims, durably
+from mailer.delivery.models import DeliveryStatus
 from mailer.delivery.ratelimit import send_rate
+from mailer.delivery.store import MessageBuilder, Recipient, RecipientStore, SendingState
 from mailer.delivery.transport import NoReply, get_transport
-from mailer.campaigns import eligibility
 
 log = logging.getLogger(__name__)
 STATUS_CHECK_SECONDS = 1.0  # pause / cancel / a wait for the relay reach running batches within this long
 TEMPORARY_IN_A_ROW_MEANS_RELAY = (
     10  # this many temporary refusals with no success between: the relay, not them
 )
-RELAY_WAIT_MAX_SECONDS = 300
 RETRY_MAX_SECONDS = 6 * 3600
 
 
 class Control:
-    """Re-reads the campaign's status and wait at most once a second, so running batches follow them fast."""
+    """Re-reads the campaign's sending state at most once a second, so running batches follow it fast."""
 
-    def __init__(self, campaign_id: int, status: str, waiting_until: datetime | None):
+    def __init__(self, store: RecipientStore, campaign_id: int, state: SendingState):
+        self.store = store
         self.campaign_id = campaign_id
-        self.status = status
-        self.waiting_until = waiting_until
+        self.state = state
         self.checked = time.monotonic()
 
-    def _refresh(self) -> None:
-        def work():
-            row = db.session.execute(
-                select(Campaign.status, Campaign.waiting_until).where(Campaign.id == self.campaign_id)
-            ).one()
-            db.session.commit()
-            return row
+    @property
+    def waiting_until(self) -> datetime | None:
+        return self.state.waiting_until
 
-        self.status, self.waiting_until = durably(work, "checking the campaign's status")
+    def _refresh(self) -> None:
+        def work() -> SendingState:
+            state = self.store.sending_state(self.campaign_id)
+            db.session.commit()
+            return state or SendingState(sending=False, cancelled=False, waiting_until=None)
+
+        self.state = durably(work, "checking the campaign's status")
         self.checked = time.monotonic()
 
     def stopped(self) -> bool:
         if time.monotonic() - self.checked >= STATUS_CHECK_SECONDS:
             self._refresh()
-        return self.status != "sending"
+        return not self.state.sending
+
+    def cancelled(self) -> bool:
+        """The campaign was cancelled (as last read): what is still claimed is skipped, not released."""
+        return self.state.cancelled
 
     def waiting(self) -> bool:
         """The campaign waits for the relay: claim nothing until waiting_until."""
@@ -83,58 +90,28 @@ def chunk_size() -> int:
 
 
 def retry_at(attempts: int) -> datetime:
-    """Exponential backoff from SEND_RETRY_BACKOFF_SECONDS, with ±20 % jitter so retries don't arrive together."""
+    """Exponential backoff from SEND_RETRY_BACKOFF_SECONDS, ±20 % jitter so retries don't arrive together."""
     base = current_app.config["SEND_RETRY_BACKOFF_SECONDS"] * 2 ** max(0, attempts - 1)
     return utcnow() + timedelta(seconds=min(base, RETRY_MAX_SECONDS) * random.uniform(0.8, 1.2))
-
-
-def wait_for_relay(campaign_id: int, outcome: bounces.SmtpOutcome) -> datetime:
-    """Make the campaign wait for the relay (backoff doubling per failed try); returns until when it waits."""
-
-    def work():
-        now = utcnow()
-        campaign = db.session.execute(
-            select(Campaign.relay_failures, Campaign.waiting_until).where(Campaign.id == campaign_id)
-        ).one()
-        if campaign.waiting_until is not None and campaign.waiting_until > now:
-            db.session.commit()
-            return campaign.waiting_until  # another thread saw it first
-        seconds = min(
-            current_app.config["SEND_RELAY_RETRY_SECONDS"] * 2**campaign.relay_failures,
-            RELAY_WAIT_MAX_SECONDS,
-        ) * random.uniform(1.0, 1.2)
-        until = now + timedelta(seconds=seconds)
-        db.session.execute(
-            update(Campaign)
-            .where(Campaign.id == campaign_id, Campaign.status == "sending")
-            .values(
-                waiting_until=until,
-                relay_failures=Campaign.relay_failures + 1,
-                waiting_reason=f"Waiting for the relay: {outcome.describe()}. Next try at {until:%H:%M:%S} UTC.",
-            )
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-        return until
-
-    until = durably(work, "recording a wait for the relay")
-    log.warning(
-        "Campaign %s waits for the relay until %s UTC: %s",
-        campaign_id,
-        f"{until:%H:%M:%S}",
-        outcome.describe(),
-    )
-    return until
 
 
 class BatchRun:
     """Sends the due deliveries of one batch until it is done, stopped, out of time or the relay is down."""
 
-    def __init__(self, campaign_id: int, batch: int, composer, control: Control, worker_id: str):
+    def __init__(
+        self,
+        store: RecipientStore,
+        campaign_id: int,
+        batch: int,
+        composer: MessageBuilder,
+        control: Control,
+        worker_id: str,
+    ):
+        self.store = store
         self.campaign_id = campaign_id
         self.composer = composer
         self.control = control
-        self.claims = Claims(campaign_id, batch, worker_id)
+        self.claims = Claims(store, campaign_id, batch, worker_id)
         self.totals = Totals()
         self.rate = send_rate()
         config = current_app.config
@@ -144,7 +121,7 @@ class BatchRun:
         self.temporary_in_a_row = 0
         self.taken_over = False
 
-    def run(self, seconds: float, too_many_errors) -> str:
+    def run(self, seconds: float, too_many_errors: Callable[[Totals], bool]) -> str:
         """Chunk after chunk; returns why it ended: done, stopped, relay, errors, time or taken."""
         started = time.monotonic()
         try:
@@ -165,20 +142,20 @@ class BatchRun:
                     return "time"
         finally:
             unsent = self.claims.unsent()
-            if unsent and self.control.status == "cancelled":
+            if unsent and self.control.cancelled():
                 for d_id in unsent:
-                    self.claims.finished(d_id, "skipped", None, "cancelled")
+                    self.claims.finished(d_id, DeliveryStatus.SKIPPED, None, "cancelled")
             elif unsent and (self.relay_wait or self.control.waiting()):
                 self.claims.release(
                     unsent, self.relay_wait or self.control.waiting_until, "waiting for the relay"
                 )
             self.claims.close()
 
-    def _send_chunk(self, claimed) -> None:
-        """Re-check, then build, hand over and submit group by group; the pipeline is finished on any way out."""
+    def _send_chunk(self, claimed: list[tuple[int, int, int | None, int]]) -> None:
+        """Re-check, then build, hand over and submit group by group; the pipeline finishes on any way out."""
 
-        def recheck():
-            found = eligibility.recheck(
+        def recheck() -> list[Recipient]:
+            found = self.store.recheck(
                 self.campaign_id, [(d_id, c_id, l_id) for d_id, c_id, l_id, _ in claimed]
             )
             db.session.commit()  # end the read transaction: nothing is held open while talking SMTP
@@ -187,7 +164,7 @@ class BatchRun:
         recipients = durably(recheck, "re-checking eligibility")
         for rec in recipients:
             if rec.skip_reason:
-                self.claims.finished(rec.delivery_id, "skipped", None, rec.skip_reason)
+                self.claims.finished(rec.delivery_id, DeliveryStatus.SKIPPED, None, rec.skip_reason)
         pending = [rec for rec in recipients if not rec.skip_reason]
         pipeline = get_transport().pipeline()
         position = 0
@@ -224,7 +201,7 @@ class BatchRun:
         finally:
             self._collect(pipeline.finish())  # the last message's content goes out even when stopping
 
-    def _build(self, recipients) -> list[tuple]:
+    def _build(self, recipients: list[Recipient]) -> list[tuple[Recipient, Any]]:
         """Build each message; one that can't be built fails alone (a merge-field error), not the batch."""
         group = []
         for rec in recipients:
@@ -244,11 +221,13 @@ class BatchRun:
                         ),
                     )
                 )
-            except Exception as exc:  # noqa: BLE001 - the marketer's template, not our code
-                self.claims.finished(rec.delivery_id, "failed", None, f"could not build the message: {exc}")
+            except Exception as exc:
+                self.claims.finished(
+                    rec.delivery_id, DeliveryStatus.FAILED, None, f"could not build the message: {exc}"
+                )
         return group
 
-    def _collect(self, outcomes: list[tuple]) -> None:
+    def _collect(self, outcomes: list[tuple[Any, Any]]) -> None:
         """Sort the transport's outcomes (SMTP reply or exception per message) into the claims."""
         for (rec, _message_id), outcome in outcomes:
             if not isinstance(outcome, Exception):
@@ -257,7 +236,7 @@ class BatchRun:
             elif isinstance(outcome, NoReply):
                 self.claims.finished(
                     rec.delivery_id,
-                    "uncertain",
+                    DeliveryStatus.UNCERTAIN,
                     None,
                     "uncertain: the relay's connection broke after it received the message and "
                     "before it answered; it may or may not have gone out (not resent)",
@@ -265,20 +244,22 @@ class BatchRun:
             else:
                 self._failed(rec, bounces.outcome_of(outcome))
 
-    def _failed(self, rec, outcome: bounces.SmtpOutcome) -> None:
+    def _failed(self, rec: Recipient, outcome: bounces.SmtpOutcome) -> None:
         """One refused or failed attempt: wait for the relay, retry later, or record it as final."""
         claims = self.claims
         if (
             outcome.code is None or outcome.code == 421
         ):  # no connection, or the relay is closing it: not their fault
-            self.relay_wait = self.relay_wait or wait_for_relay(self.campaign_id, outcome)
+            self.relay_wait = self.relay_wait or self.store.wait_for_relay(
+                self.campaign_id, outcome.describe()
+            )
             claims.release([rec.delivery_id], self.relay_wait, f"waiting for the relay: {outcome.describe()}")
             return
         if outcome.kind == bounces.HARD:
             self._count_error(outcome)
             claims.finished(
                 rec.delivery_id,
-                "bounced",
+                DeliveryStatus.BOUNCED,
                 outcome.code,
                 f"hard bounce: {outcome.describe()}",
                 hard_bounce_hash=rec.email_hash,
@@ -292,17 +273,17 @@ class BatchRun:
             )
             claims.finished(
                 rec.delivery_id,
-                "failed",
+                DeliveryStatus.FAILED,
                 outcome.code,
                 f"refused by policy (our sending setup, not the address): {outcome.describe()}",
             )
         else:
             self._temporary(rec, outcome)
 
-    def _temporary(self, rec, outcome: bounces.SmtpOutcome) -> None:
+    def _temporary(self, rec: Recipient, outcome: bounces.SmtpOutcome) -> None:
         attempts = self.claims.attempts_of.get(rec.delivery_id, self.max_attempts)
         if attempts >= self.max_attempts:
-            status = "bounced" if "5.2.2" in outcome.text else "failed"
+            status = DeliveryStatus.BOUNCED if "5.2.2" in outcome.text else DeliveryStatus.FAILED
             self.claims.finished(
                 rec.delivery_id,
                 status,
@@ -319,7 +300,7 @@ class BatchRun:
             )
         self.temporary_in_a_row += 1
         if self.temporary_in_a_row >= TEMPORARY_IN_A_ROW_MEANS_RELAY and not self.relay_wait:
-            self.relay_wait = wait_for_relay(self.campaign_id, outcome)
+            self.relay_wait = self.store.wait_for_relay(self.campaign_id, outcome.describe())
 
     def _count_error(self, outcome: bounces.SmtpOutcome) -> None:
         self.totals.errors += 1

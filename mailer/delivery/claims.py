@@ -1,11 +1,12 @@
 """A sending thread's hold on deliveries: claim, hand over to the relay, record outcomes, release.
 
 A delivery being sent is "sending" with its worker's id. Until its group is handed to the SMTP pipeline
-(handed_at, set in one statement just before) a dead worker's delivery simply goes back to the queue; from then
-until its outcome is written it is what "uncertain" means: the relay may have it. Outcomes wait in memory and are
-written with the next hand-over, one transaction per group, and Campaign.open_deliveries moves in the same
-transaction as the deliveries it counts. Every write is guarded by (status "sending", this worker), so rows that
-recovery took from a worker it believed dead are never written over, and a lost database connection is retried.
+(handed_at, set in one statement just before) a dead worker's delivery simply goes back to the queue; from
+then until its outcome is written it is what "uncertain" means: the relay may have it. Outcomes wait in memory
+and are written with the next hand-over, one transaction per group, and the store's count of open deliveries
+moves in the same transaction as the deliveries it counts. Every write is guarded by (status "sending", this
+worker), so rows that recovery took from a worker it believed dead are never written over, and a lost database
+connection is retried.
 """
 
 import logging
@@ -17,11 +18,11 @@ from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from mailer.contacts.models.suppression import SuppressionReason
+from mailer.contacts.suppression import suppress
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.delivery.models import Delivery
-from mailer.contacts.suppression import suppress
+from mailer.delivery.models import Delivery, DeliveryStatus
+from mailer.delivery.store import RecipientStore
 
 log = logging.getLogger(__name__)
 DELIVERIES = Delivery.__table__
@@ -29,7 +30,7 @@ DATABASE_RETRY_SECONDS = 600  # how long a thread keeps unwritten outcomes while
 
 
 def durably(work, what: str):
-    """Run a unit of database work, retrying it while the database is unreachable (restart, failover, lock)."""
+    """Run a unit of database work, retrying while the database is unreachable (restart, failover, lock)."""
     deadline = time.monotonic() + DATABASE_RETRY_SECONDS
     delay = 0.2
     while True:
@@ -78,7 +79,8 @@ class Unwritten:
 class Claims:
     """The deliveries of one batch that this thread holds, and what became of them."""
 
-    def __init__(self, campaign_id: int, batch: int, worker_id: str):
+    def __init__(self, store: RecipientStore, campaign_id: int, batch: int, worker_id: str):
+        self.store = store
         self.campaign_id = campaign_id
         self.batch = batch
         self.worker_id = worker_id
@@ -88,7 +90,7 @@ class Claims:
         self.mail_flowed = False  # a message was accepted since the last write (ends a wait for the relay)
 
     def _mine(self):
-        return (DELIVERIES.c.status == "sending") & (DELIVERIES.c.worker_id == self.worker_id)
+        return (DELIVERIES.c.status == DeliveryStatus.SENDING) & (DELIVERIES.c.worker_id == self.worker_id)
 
     def claim(self, size: int) -> list[tuple[int, int, int | None, int]]:
         """Write what is known, then move up to `size` queued, due deliveries to "sending" for this worker."""
@@ -106,7 +108,7 @@ class Claims:
                         DELIVERIES.c.handed_at.is_(None),
                         DELIVERIES.c.id.not_in(list(self.attempts_of)),
                     )
-                    .values(status="queued", attempts=DELIVERIES.c.attempts - 1, worker_id=None)
+                    .values(status=DeliveryStatus.QUEUED, attempts=DELIVERIES.c.attempts - 1, worker_id=None)
                 )
             self._write()
             now = utcnow()
@@ -115,7 +117,7 @@ class Claims:
                 .where(
                     DELIVERIES.c.campaign_id == self.campaign_id,
                     DELIVERIES.c.batch == self.batch,
-                    DELIVERIES.c.status == "queued",
+                    DELIVERIES.c.status == DeliveryStatus.QUEUED,
                     DELIVERIES.c.not_before_at.is_(None) | (DELIVERIES.c.not_before_at <= now),
                 )
                 .order_by(DELIVERIES.c.id)
@@ -123,9 +125,11 @@ class Claims:
             )
             rows = _run(
                 update(DELIVERIES)
-                .where(DELIVERIES.c.id.in_(ids.scalar_subquery()), DELIVERIES.c.status == "queued")
+                .where(
+                    DELIVERIES.c.id.in_(ids.scalar_subquery()), DELIVERIES.c.status == DeliveryStatus.QUEUED
+                )
                 .values(
-                    status="sending",
+                    status=DeliveryStatus.SENDING,
                     claimed_at=now,
                     worker_id=self.worker_id,
                     handed_at=None,
@@ -174,10 +178,10 @@ class Claims:
             {"b_id": d_id, "b_not_before": not_before, "b_reason": reason[:300]} for d_id in delivery_ids
         ]
 
-    # --- writing ---------------------------------------------------------------------------------------------
+    # --- writing --------------------------------------------------------------------------------------------
 
     def hand_over(self, group: list[tuple[int, str]]) -> bool:
-        """Write what is known and mark a group (delivery id, Message-ID) handed to the relay, in one transaction.
+        """Write what is known and mark a group (delivery id, Message-ID) handed to the relay, in one go.
 
         False when some of the group is no longer this worker's (recovery took it): nothing of it may be sent.
         """
@@ -226,7 +230,7 @@ class Claims:
             durably(work, "writing delivery outcomes")
 
     def _write(self) -> None:
-        """The statements of one write; Campaign.open_deliveries falls by exactly the deliveries finished here."""
+        """The statements of one write; the open count falls by exactly the deliveries finished here."""
         pending = self.unwritten
         if not pending:
             return
@@ -236,7 +240,7 @@ class Claims:
         if pending.sent:
             mine = table.c.id.in_(pending.sent)
             done = {
-                "status": "sent",
+                "status": DeliveryStatus.SENT,
                 "smtp_code": 250,
                 "reason": "",
                 "finished_at": now,
@@ -246,7 +250,9 @@ class Claims:
             if finished < len(pending.sent):  # recovery called them uncertain, but the relay did accept them
                 _run(
                     update(table)
-                    .where(mine, table.c.status == "uncertain", table.c.worker_id == self.worker_id)
+                    .where(
+                        mine, table.c.status == DeliveryStatus.UNCERTAIN, table.c.worker_id == self.worker_id
+                    )
                     .values(**done)
                 )
         by_id = (table.c.id == bindparam("b_id")) & self._mine()
@@ -267,7 +273,7 @@ class Claims:
                 update(table)
                 .where(by_id)
                 .values(
-                    status="queued",
+                    status=DeliveryStatus.QUEUED,
                     smtp_code=bindparam("b_code"),
                     reason=bindparam("b_reason"),
                     worker_id=None,
@@ -281,7 +287,7 @@ class Claims:
                 update(table)
                 .where(by_id)
                 .values(
-                    status="queued",
+                    status=DeliveryStatus.QUEUED,
                     attempts=table.c.attempts - 1,
                     worker_id=None,
                     handed_at=None,
@@ -292,20 +298,7 @@ class Claims:
             )
         for email_hash in pending.hard_bounced:
             suppress(email_hash, SuppressionReason.HARD_BOUNCE)
-        values = {"progress_at": now, "open_deliveries": Campaign.open_deliveries - finished}
-        if self.mail_flowed:  # mail flows again: a wait for the relay that has run out is over
-            over = Campaign.waiting_until.is_(None) | (Campaign.waiting_until <= now)
-            values.update(
-                waiting_reason=case((over, ""), else_=Campaign.waiting_reason),
-                waiting_until=case((over, None), else_=Campaign.waiting_until),
-                relay_failures=case((over, 0), else_=Campaign.relay_failures),
-            )
-        _run(
-            update(Campaign)
-            .where(Campaign.id == self.campaign_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        self.store.record_progress(self.campaign_id, finished, self.mail_flowed, now)
 
     def _written(self) -> None:
         pending = self.unwritten
@@ -339,6 +332,6 @@ def earliest_retry(campaign_id: int, batch: int) -> datetime | None:
         select(func.min(DELIVERIES.c.not_before_at)).where(
             DELIVERIES.c.campaign_id == campaign_id,
             DELIVERIES.c.batch == batch,
-            DELIVERIES.c.status == "queued",
+            DELIVERIES.c.status == DeliveryStatus.QUEUED,
         )
     ).scalar()

@@ -1,5 +1,5 @@
-"""Each sending worker process has an id and a heartbeat row (send_workers) that a thread of its own refreshes,
-so recovery tells a dead worker from a slow one within seconds.
+"""Each sending worker process has an id and a heartbeat row (send_workers) that a thread of its own
+refreshes, so recovery tells a dead worker from a slow one within seconds.
 
 The heartbeat lives in the database, not in Redis: a Redis restart must not make every worker look dead.
 """

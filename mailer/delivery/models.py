@@ -2,6 +2,7 @@
 
 import enum
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,12 +12,26 @@ from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 from mailer.delivery.dkim_keys import DkimKey as DkimKey  # the model lives with its sealing; listed here
 
-DELIVERY_STATUSES = ("queued", "sending", "sent", "skipped", "failed", "bounced", "uncertain")
-OPEN_DELIVERY_STATUSES = ("queued", "sending")  # counted in Campaign.open_deliveries
+
+class DeliveryStatus(StrEnum):
+    """Where one message is: queued → sending → sent / skipped / failed / bounced / uncertain."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    UNCERTAIN = "uncertain"
+
+
+DELIVERY_STATUSES = tuple(DeliveryStatus)
+OPEN_DELIVERY_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)  # counted in open_deliveries
+FINAL_DELIVERY_STATUSES = tuple(status for status in DeliveryStatus if status not in OPEN_DELIVERY_STATUSES)
 
 
 class Delivery(Model):
-    """One campaign to one contact: queued → sending → sent / skipped(reason) / failed / bounced / uncertain."""
+    """One campaign to one contact: queued → sending → sent / skipped / failed / bounced / uncertain."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -32,7 +47,7 @@ class Delivery(Model):
         ForeignKey("mailing_lists.id")
     )  # the list it is sent for (unsubscribe)
     batch: Mapped[int] = mapped_column(default=0)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
     reason: Mapped[str] = mapped_column(String(300), default="")
     message_id: Mapped[str] = mapped_column(String(250), default="", index=True)  # bounce/complaint matching
     smtp_code: Mapped[int | None]

@@ -1,4 +1,4 @@
-"""The global send rate: a token bucket every worker on every host draws from (Redis), or one per process (embedded).
+"""The global send rate: a token bucket every worker on every host draws from (Redis), or one per process.
 
 Workers take tokens a few at a time, so the bucket costs one Redis round trip per handful of messages.
 The clock is Redis's own (TIME inside the script), so hosts with skewed clocks still share one rate.
@@ -14,7 +14,8 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] = bucket; ARGV = rate per second, capacity, tokens wanted. Returns {granted, ms until one more token}.
+# KEYS[1] = bucket; ARGV = rate per second, capacity, tokens wanted. Returns {granted, ms until one more
+# token}.
 _TAKE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -96,8 +97,9 @@ class SendRate:
     ) -> int:
         """Wait for between 1 and `wanted` tokens; 0 when should_stop() turned true while waiting.
 
-        before_wait() runs once before the first wait (the caller finishes an open SMTP transaction). When Redis is
-        unreachable (a restart) it waits and asks again: an outage delays the send, it never fails it.
+        before_wait() runs once before the first wait (the caller finishes an open SMTP transaction). When
+        Redis is unreachable (a restart) it waits and asks again: an outage delays the send, it never fails
+        it.
         """
         wanted = self.block_size(wanted)
         waited = False

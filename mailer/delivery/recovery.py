@@ -1,27 +1,26 @@
-"""Recovery (the scheduler runs it every SEND_RECOVERY_SECONDS): dead workers' deliveries, stalled and finished
-campaigns.
+"""Recovery (the scheduler runs it every SEND_RECOVERY_SECONDS): dead workers' deliveries, stalled and
+finished campaigns.
 
-A sending worker whose heartbeat is older than SEND_WORKER_DEAD_AFTER_SECONDS is dead. What it had claimed but not
-handed to the relay goes back to the queue at once (its attempt given back) and its batch is queued again; what it
-had handed over without an answer becomes "uncertain" — the relay may have it, so it is never resent on its own.
-A campaign whose last open deliveries these were is finished in the same step.
+A sending worker whose heartbeat is older than SEND_WORKER_DEAD_AFTER_SECONDS is dead. What it had claimed but
+not handed to the relay goes back to the queue at once (its attempt given back) and its batch is queued again;
+what it had handed over without an answer becomes "uncertain" — the relay may have it, so it is never resent
+on its own. A campaign whose last open deliveries these were is finished in the same step.
 """
 
 import logging
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, false, func, select, update
 
+from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.delivery.models import Delivery, SendWorker
 from mailer.delivery import heartbeat
-from mailer.core.broker import enqueue_after_commit
-from mailer.delivery.engine import count_open
+from mailer.delivery.models import Delivery, DeliveryStatus, SendWorker
+from mailer.delivery.store import RecipientStore
 
 log = logging.getLogger(__name__)
 DELIVERIES = Delivery.__table__
@@ -36,8 +35,8 @@ BACKSTOP_SECONDS = 60
 _LAST_BACKSTOP = [0.0]  # monotonic time of this process's last backstop pass
 
 
-def recover(stuck_after_s: float | None = None, scheduled: bool = False) -> dict:
-    """Release and report what dead (or hopelessly stuck) workers held; re-queue stalled campaigns; finish done ones."""
+def recover(store: RecipientStore, stuck_after_s: float | None = None, scheduled: bool = False) -> dict:
+    """Release and report what dead (or hopelessly stuck) workers held; re-queue stalled campaigns; finish."""
     config = current_app.config
     now = utcnow()
     stuck_cutoff = now - timedelta(
@@ -47,19 +46,15 @@ def recover(stuck_after_s: float | None = None, scheduled: bool = False) -> dict
         heartbeat.worker_id()
     dead = _dead_workers(now, timedelta(seconds=config["SEND_WORKER_DEAD_AFTER_SECONDS"]))
     # Only campaigns that can still have work in flight, so the (campaign, status) index serves every run.
-    in_flight = DELIVERIES.c.campaign_id.in_(
-        select(Campaign.id).where(
-            Campaign.status.in_(("sending", "paused"))
-            | ((Campaign.status == "cancelled") & (Campaign.finished_at >= now - timedelta(days=1)))
-        )
-    )
-    sending = in_flight & (DELIVERIES.c.status == "sending")
+    in_flight = DELIVERIES.c.campaign_id.in_(store.in_flight().scalar_subquery())
+    sending = in_flight & (DELIVERIES.c.status == DeliveryStatus.SENDING)
     of_dead = DELIVERIES.c.worker_id.in_(dead)
-    # A live worker's thread never holds a delivery this long; rows without a worker predate heartbeats. Looking
-    # for those reads the campaigns' "sending" index entries, so the scheduler's runs do it once a minute.
+    # A live worker's thread never holds a delivery this long; rows without a worker predate heartbeats.
+    # Looking for those reads the campaigns' "sending" index entries, so the scheduler's runs do it once a
+    # minute.
     backstop = not scheduled or time.monotonic() - _LAST_BACKSTOP[0] >= BACKSTOP_SECONDS
     if not dead and not backstop:
-        return _finish_run(now, [], [], dead)
+        return _finish_run(store, now, [], [], dead)
     if backstop:
         _LAST_BACKSTOP[0] = time.monotonic()
     stuck = (DELIVERIES.c.claimed_at <= stuck_cutoff) if backstop else false()
@@ -68,7 +63,7 @@ def recover(stuck_after_s: float | None = None, scheduled: bool = False) -> dict
         .where(
             sending, DELIVERIES.c.handed_at.is_(None), DELIVERIES.c.worker_id.is_not(None), of_dead | stuck
         )
-        .values(status="queued", attempts=DELIVERIES.c.attempts - 1, worker_id=None, reason="")
+        .values(status=DeliveryStatus.QUEUED, attempts=DELIVERIES.c.attempts - 1, worker_id=None, reason="")
         .returning(DELIVERIES.c.campaign_id, DELIVERIES.c.batch)
     ).all()
     uncertain = (
@@ -79,14 +74,14 @@ def recover(stuck_after_s: float | None = None, scheduled: bool = False) -> dict
                 (DELIVERIES.c.handed_at.is_not(None) & of_dead)
                 | (stuck & (DELIVERIES.c.handed_at.is_not(None) | DELIVERIES.c.worker_id.is_(None))),
             )
-            .values(status="uncertain", finished_at=now, reason=UNCERTAIN_REASON)
+            .values(status=DeliveryStatus.UNCERTAIN, finished_at=now, reason=UNCERTAIN_REASON)
             .returning(DELIVERIES.c.campaign_id)
         )
         .scalars()
         .all()
     )
     for campaign_id, finished in Counter(uncertain).items():
-        count_open(campaign_id, -finished)
+        store.count_open(campaign_id, -finished)
     for campaign_id, batch in sorted(set(released)):
         enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
     if dead:
@@ -103,13 +98,14 @@ def recover(stuck_after_s: float | None = None, scheduled: bool = False) -> dict
             len(released),
             len(uncertain),
         )
-    return _finish_run(now, released, uncertain, dead)
+    return _finish_run(store, now, released, uncertain, dead)
 
 
 def _dead_workers(now, silence: timedelta) -> list[str]:
     """Workers silent for `silence` while another worker beat since (or silent six times as long).
 
-    After a database outage every heartbeat is equally old; nobody is declared dead until the living have beaten.
+    After a database outage every heartbeat is equally old; nobody is declared dead until the living have
+    beaten.
     """
     newest = db.session.execute(select(func.max(SendWorker.heartbeat_at))).scalar()
     if newest is None:
@@ -118,9 +114,9 @@ def _dead_workers(now, silence: timedelta) -> list[str]:
     return list(db.session.execute(select(SendWorker.id).where(SendWorker.heartbeat_at < cutoff)).scalars())
 
 
-def _finish_run(now, released: list, uncertain: list, dead: list) -> dict:
-    requeued = _requeue_stalled(now)
-    finished = finish_done_campaigns()
+def _finish_run(store: RecipientStore, now: datetime, released: list, uncertain: list, dead: list) -> dict:
+    requeued = _requeue_stalled(store, now)
+    finished = finish_done_campaigns(store)
     return {
         "uncertain": len(uncertain),
         "released": len(released),
@@ -130,52 +126,31 @@ def _finish_run(now, released: list, uncertain: list, dead: list) -> dict:
     }
 
 
-def _requeue_stalled(now) -> list[int]:
-    """Queue batch messages again for sending campaigns with due deliveries but no progress (lost messages)."""
-    overdue = (DELIVERIES.c.status == "queued") & (
+def _requeue_stalled(store: RecipientStore, now: datetime) -> list[int]:
+    """Queue batch messages again for sending campaigns with due deliveries but no progress (lost)."""
+    overdue = (DELIVERIES.c.status == DeliveryStatus.QUEUED) & (
         DELIVERIES.c.not_before_at.is_(None) | (DELIVERIES.c.not_before_at <= now - timedelta(seconds=5))
     )
-    stalled = (
-        db.session.execute(
-            select(Campaign).where(
-                Campaign.status == "sending",
-                Campaign.progress_at.is_(None)
-                | (Campaign.progress_at <= now - timedelta(seconds=STALL_SECONDS)),
-                Campaign.waiting_until.is_(None) | (Campaign.waiting_until <= now),
-            )
-        )
-        .scalars()
-        .all()
-    )
     requeued = []
-    for campaign in stalled:
-        campaign.progress_at = now
-        if not campaign.planning_done:
-            enqueue_after_commit(db.session, "plan_campaign", campaign.id)
+    for campaign_id, planning_done in store.stalled(now, now - timedelta(seconds=STALL_SECONDS)):
+        if not planning_done:
+            enqueue_after_commit(db.session, "plan_campaign", campaign_id)
         batches = (
             db.session.execute(
-                select(DELIVERIES.c.batch).where(DELIVERIES.c.campaign_id == campaign.id, overdue).distinct()
+                select(DELIVERIES.c.batch).where(DELIVERIES.c.campaign_id == campaign_id, overdue).distinct()
             )
             .scalars()
             .all()
         )
         for batch in sorted(batches):
-            enqueue_after_commit(db.session, "send_batch", campaign.id, batch)
-        requeued.append(campaign.id)
+            enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
+        requeued.append(campaign_id)
     db.session.commit()
     return requeued
 
 
-def finish_done_campaigns() -> list[int]:
-    """Mark sent every sending campaign that is planned and has no open delivery (one statement, no scan)."""
-    done = (Campaign.status == "sending") & Campaign.planning_done.is_(True) & (Campaign.open_deliveries == 0)
-    ids = list(db.session.execute(select(Campaign.id).where(done)).scalars())
-    if ids:
-        db.session.execute(
-            update(Campaign)
-            .where(Campaign.id.in_(ids), done)
-            .values(status="sent", finished_at=utcnow(), waiting_reason="", waiting_until=None)
-            .execution_options(synchronize_session=False)
-        )
+def finish_done_campaigns(store: RecipientStore) -> list[int]:
+    """Report to the store that campaigns may be done (no scan of the deliveries), and commit."""
+    ids = store.finish_done()
     db.session.commit()
     return ids

@@ -11,10 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from mailer.core.extensions import db
 from mailer.contacts.models.contact import Contact
-from mailer.delivery.models import Delivery
-from mailer.delivery.models import DELIVERY_STATUSES
+from mailer.core.extensions import db
+from mailer.delivery.models import DELIVERY_STATUSES, Delivery
 
 TOP_REASONS = 5
 UNCERTAIN_PAGE_SIZE = 50
@@ -112,7 +111,7 @@ class UncertainDelivery:
 def uncertain_page(
     campaign_id: int, after: int = 0, limit: int = UNCERTAIN_PAGE_SIZE
 ) -> tuple[list[UncertainDelivery], int | None]:
-    """One page of the campaign's uncertain deliveries (keyset: id > after) and the cursor of the next page."""
+    """One page of the campaign's uncertain deliveries (keyset: id > after) and the next page's cursor."""
     rows = db.session.execute(
         select(
             Delivery.id,

@@ -4,12 +4,12 @@ import pytest
 from sqlalchemy import select
 
 from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns import sending
 from mailer.consent.ledger import RequestContext, consent_status
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
-from mailer.delivery import engine
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.privacy.objection import DIRECT_MARKETING_KEY, ensure_direct_marketing_purpose, object_to
 from mailer.privacy.rectification import Correction, apply_changes, validate
@@ -24,7 +24,7 @@ def _queue(campaign):
     """Press Send and plan: the batch waits in the broker, no worker runs yet."""
     campaigns.start_campaign(campaign)
     db.session.commit()
-    engine.plan_campaign(campaign.id)
+    sending.plan_campaign(campaign.id)
     assert {d.status for d in deliveries(campaign)} == {"queued"}
 
 

@@ -9,7 +9,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.campaigns.models import Campaign
 from mailer.delivery.models import Delivery
-from mailer.delivery import engine
+from mailer.campaigns import sending
 from mailer.campaigns import lifecycle as campaigns
 
 
@@ -36,7 +36,7 @@ def start_and_plan(campaign) -> int:
     """Press Send and run the planner now (no worker: the test runs each batch itself); returns the batch."""
     campaigns.start_campaign(campaign)
     db.session.commit()
-    engine.plan_campaign(campaign.id)
+    sending.plan_campaign(campaign.id)
     return 1
 
 

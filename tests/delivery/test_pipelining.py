@@ -5,7 +5,7 @@ import smtplib
 import pytest
 from aiosmtpd.controller import Controller
 
-from mailer.delivery.transport import SMTPTransport, SmtpSettings
+from mailer.delivery.transport import SmtpSettings, SMTPTransport
 from tests.support.smtp import SmtpCapture, _free_port, _Handler
 
 

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
+from mailer.campaigns import sending
 from mailer.core.clock import utcnow
-from mailer.delivery import engine
 from tests.sending.factory import deliveries, newsletter
 from tests.sending.faults import fresh, open_count_is_exact, start_and_plan, time_passes, watch_broker
 
@@ -17,7 +17,7 @@ def test_a_4xx_waits_with_backoff_while_the_others_go_on(app, app_ctx, smtp_serv
     enqueued = watch_broker(app)
     batch = start_and_plan(campaign)
     before = utcnow()
-    engine.send_batch(campaign.id, batch)
+    sending.send_batch(campaign.id, batch)
 
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted([first.email, last.email])
     waiting = {d.contact_id: d for d in deliveries(campaign)}[busy.id]
@@ -33,12 +33,12 @@ def test_a_4xx_waits_with_backoff_while_the_others_go_on(app, app_ctx, smtp_serv
     [(args, delay)] = enqueued.of("send_batch")[-1:]
     assert args == (campaign.id, batch) and 23_000 < delay < 37_500
 
-    engine.send_batch(campaign.id, batch)  # the message arrives early: nothing is due yet, nothing is sent
+    sending.send_batch(campaign.id, batch)  # the message arrives early: nothing is due yet, nothing is sent
     assert len(smtp_server.messages) == 2 and deliveries(campaign)[1].attempts == 1
 
     del smtp_server.rcpt_replies[busy.email]
     time_passes(campaign)
-    engine.send_batch(campaign.id, batch)
+    sending.send_batch(campaign.id, batch)
     assert [m.rcpt_tos[0] for m in smtp_server.messages].count(busy.email) == 1
     assert {(d.status, d.attempts) for d in deliveries(campaign) if d.contact_id == busy.id} == {("sent", 2)}
     assert fresh(campaign).status == "sent" and open_count_is_exact(campaign)
@@ -52,7 +52,7 @@ def test_the_backoff_doubles_and_gives_up_after_the_last_attempt(app, app_ctx, s
     waits = []
     for _ in range(3):
         started = utcnow()
-        engine.send_batch(campaign.id, batch)
+        sending.send_batch(campaign.id, batch)
         [delivery] = deliveries(campaign)
         if delivery.status == "queued":
             waits.append((delivery.not_before_at - started).total_seconds())
@@ -69,7 +69,7 @@ def test_a_relay_answering_451_to_everyone_makes_the_campaign_wait_not_pause(app
     for contact in contacts:
         smtp_server.rcpt_replies[contact.email] = "451 4.3.0 Temporary local problem"
     batch = start_and_plan(campaign)
-    engine.send_batch(campaign.id, batch)
+    sending.send_batch(campaign.id, batch)
 
     waiting = fresh(campaign)
     assert waiting.status == "sending" and waiting.status_reason == ""  # temporary refusals never pause it
@@ -85,7 +85,7 @@ def test_a_relay_answering_451_to_everyone_makes_the_campaign_wait_not_pause(app
 
     smtp_server.rcpt_replies.clear()
     time_passes(campaign)
-    engine.send_batch(campaign.id, batch)
+    sending.send_batch(campaign.id, batch)
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted(c.email for c in contacts)
     done = fresh(campaign)
     assert (done.status, done.waiting_reason, done.waiting_until, done.relay_failures) == (
@@ -105,7 +105,7 @@ def test_a_relay_that_refuses_connections_makes_the_campaign_wait_and_resume_by_
     batch = start_and_plan(campaign)
     smtp_server.stop()  # the relay is down
     try:
-        engine.send_batch(campaign.id, batch)
+        sending.send_batch(campaign.id, batch)
         first = fresh(campaign)
         assert first.status == "sending" and first.relay_failures == 1
         assert first.waiting_reason.startswith(
@@ -118,17 +118,17 @@ def test_a_relay_that_refuses_connections_makes_the_campaign_wait_and_resume_by_
         [(args, delay)] = enqueued.of("send_batch")[-1:]
         assert args == (campaign.id, batch) and 4_000 < delay < 7_000
 
-        engine.send_batch(campaign.id, batch)  # early: still waiting, nothing tried
+        sending.send_batch(campaign.id, batch)  # early: still waiting, nothing tried
         assert fresh(campaign).relay_failures == 1
         time_passes(campaign)
-        engine.send_batch(campaign.id, batch)  # still down: the next wait is twice as long
+        sending.send_batch(campaign.id, batch)  # still down: the next wait is twice as long
         second = fresh(campaign)
         assert second.relay_failures == 2 and timedelta(seconds=9) < second.waiting_until - utcnow()
         assert {d.attempts for d in deliveries(campaign)} == {0}
     finally:
         smtp_server.restart()  # the relay is back
     time_passes(campaign)
-    engine.send_batch(campaign.id, batch)
+    sending.send_batch(campaign.id, batch)
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted(c.email for c in contacts)
     done = fresh(campaign)
     assert (done.status, done.waiting_reason, done.relay_failures) == ("sent", "", 0)
@@ -141,11 +141,11 @@ def test_a_421_is_the_relay_closing_so_the_campaign_waits_without_using_the_atte
     campaign, contacts = newsletter(3)
     smtp_server.data_replies.append("421 4.3.2 Service shutting down")
     batch = start_and_plan(campaign)
-    engine.send_batch(campaign.id, batch)
+    sending.send_batch(campaign.id, batch)
     assert fresh(campaign).waiting_reason.startswith("Waiting for the relay: 421 4.3.2 Service shutting down")
     assert all(d.attempts == 0 for d in deliveries(campaign) if d.status == "queued")
     time_passes(campaign)
-    engine.send_batch(campaign.id, batch)
+    sending.send_batch(campaign.id, batch)
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted(c.email for c in contacts)
     assert fresh(campaign).status == "sent" and open_count_is_exact(campaign)
 
@@ -154,8 +154,8 @@ def test_a_reply_lost_after_the_content_is_uncertain_and_never_resent(app, app_c
     campaign, contacts = newsletter(3)
     smtp_server.drop_after_data = 1
     batch = start_and_plan(campaign)
-    engine.send_batch(campaign.id, batch)
-    engine.send_batch(campaign.id, batch)
+    sending.send_batch(campaign.id, batch)
+    sending.send_batch(campaign.id, batch)
 
     received = [m.rcpt_tos[0] for m in smtp_server.messages]
     assert sorted(received) == sorted(c.email for c in contacts)  # each exactly once
@@ -165,17 +165,16 @@ def test_a_reply_lost_after_the_content_is_uncertain_and_never_resent(app, app_c
 
 
 def test_a_late_success_from_before_the_outage_does_not_end_the_wait(app, app_ctx):
-    from mailer.delivery.batch import wait_for_relay
-    from mailer.delivery.replies import TEMPORARY, SmtpOutcome
     from mailer.delivery.claims import Claims
+    from mailer.delivery.replies import TEMPORARY, SmtpOutcome
 
     campaign, _ = newsletter(2)
     batch = start_and_plan(campaign)
-    claims = Claims(campaign.id, batch, "worker-a")
+    claims = Claims(sending.STORE, campaign.id, batch, "worker-a")
     first, second = claims.claim(2)
     assert claims.hand_over([(first[0], "<a@example.com>")])
-    until = wait_for_relay(
-        campaign.id, SmtpOutcome(TEMPORARY, None, "connection failed: ConnectionRefusedError")
+    until = sending.STORE.wait_for_relay(
+        campaign.id, SmtpOutcome(TEMPORARY, None, "connection failed: ConnectionRefusedError").describe()
     )
     claims.sent(first[0])  # accepted just before the relay went away, written after the wait began
     claims.flush()

@@ -6,12 +6,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns import sending
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.delivery.models import SendWorker
-from mailer.delivery import engine, heartbeat
+from mailer.delivery import heartbeat
 from mailer.delivery.claims import Claims
-from mailer.campaigns import lifecycle as campaigns
+from mailer.delivery.models import SendWorker
 from tests.sending.factory import deliveries, newsletter, wait_for
 from tests.sending.faults import fresh, open_count_is_exact, start_and_plan, watch_broker
 
@@ -33,7 +34,7 @@ def _worker(worker_id: str, seconds_ago: float) -> str:
 
 def _holds(campaign, worker_id: str, handed: int) -> tuple[Claims, list]:
     """A worker that claimed every delivery of batch 1 and handed the first `handed` of them to the relay."""
-    claims = Claims(campaign.id, 1, worker_id)
+    claims = Claims(sending.STORE, campaign.id, 1, worker_id)
     rows = claims.claim(100)
     assert claims.hand_over([(row[0], f"<m{row[0]}@example.com>") for row in rows[:handed]])
     return claims, rows
@@ -67,7 +68,7 @@ def test_a_dead_workers_claims_go_back_and_only_its_handed_deliveries_are_uncert
     assert ((campaign.id, 1), None) in enqueued.of("send_batch")  # its batch is queued again at once
     assert fresh(campaign).status == "sending" and open_count_is_exact(campaign)
 
-    engine.send_batch(campaign.id, 1)
+    sending.send_batch(campaign.id, 1)
     email_of = {c.id: c.email for c in contacts}
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted(
         email_of[d.contact_id] for d in by_status["queued"]

@@ -5,11 +5,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns.models import Campaign
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
 from mailer.delivery.models import Delivery
-from mailer.campaigns import lifecycle as campaigns
 from tests.sending.factory import campaign_status, deliveries, make_layout, newsletter
 
 
@@ -83,9 +83,9 @@ def test_progress_and_recovery_report_uncertain_deliveries(app_ctx, runner):
     campaign, contacts = newsletter(3)
     campaigns.start_campaign(campaign)
     db.session.commit()
-    from mailer.delivery import engine
+    from mailer.campaigns import sending
 
-    engine.plan_campaign(campaign.id)
+    sending.plan_campaign(campaign.id)
     first, second, third = deliveries(campaign)
     first.status, first.finished_at = "sent", utcnow()
     second.status, second.claimed_at = "sending", utcnow() - timedelta(hours=1)  # its worker died an hour ago

@@ -4,11 +4,11 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns import sending
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
-from mailer.campaigns import lifecycle as campaigns
-from mailer.delivery import engine
 from tests.sending.factory import deliveries, newsletter
 
 
@@ -16,7 +16,7 @@ def test_rate_and_eta_follow_the_last_minute_not_the_average_since_the_start(app
     campaign, _ = newsletter(30)
     campaigns.start_campaign(campaign)
     db.session.commit()
-    engine.plan_campaign(campaign.id)  # the deliveries exist, nothing sent yet
+    sending.plan_campaign(campaign.id)  # the deliveries exist, nothing sent yet
     ids = [d.id for d in deliveries(campaign)]
     now = utcnow()
     campaign.started_at = now - timedelta(hours=1)

@@ -4,12 +4,11 @@ import re
 
 from sqlalchemy import event
 
+from mailer.campaigns import sending
 from mailer.core.extensions import db
-from mailer.delivery import engine
 from mailer.delivery.recovery import finish_done_campaigns
 from tests.sending.factory import newsletter
 from tests.sending.faults import fresh, open_count_is_exact, start_and_plan
-
 
 READS_DELIVERIES = re.compile(r"\bdeliveries\b")  # the table, not the campaign's open_deliveries column
 
@@ -33,10 +32,10 @@ def test_the_done_check_never_reads_deliveries(app, app_ctx, smtp_server):
     batch = start_and_plan(campaign)
     assert fresh(campaign).open_deliveries == 3 and open_count_is_exact(campaign)
 
-    statements = _statements_of(lambda: engine.finish_if_done(campaign.id))
+    statements = _statements_of(lambda: sending.finish_if_done(campaign.id))
     assert statements and not any(READS_DELIVERIES.search(s) for s in statements)
     assert fresh(campaign).status == "sending"  # three still open
 
-    engine.send_batch(campaign.id, batch)
+    sending.send_batch(campaign.id, batch)
     assert fresh(campaign).status == "sent" and fresh(campaign).open_deliveries == 0
-    assert not any(READS_DELIVERIES.search(s) for s in _statements_of(finish_done_campaigns))
+    assert not any(READS_DELIVERIES.search(s) for s in _statements_of(lambda: finish_done_campaigns(sending.STORE)))

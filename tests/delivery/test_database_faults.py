@@ -5,9 +5,9 @@ import threading
 import psycopg
 import pytest
 
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
 from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns.models import Campaign
+from mailer.core.extensions import db
 from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
 from tests.sending.faults import open_count_is_exact
 

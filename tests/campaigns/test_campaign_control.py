@@ -3,14 +3,14 @@
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.contacts.models.contact import Contact
-from mailer.subscriptions.models.lists import Subscription
-from mailer.contacts.models.suppression import Suppression
-from mailer.delivery import engine
 from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns import sending
+from mailer.campaigns.models import Campaign
 from mailer.consent.ledger import record_consent
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.suppression import Suppression
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import Subscription
 from tests.sending.factory import CTX, campaign_status, deliveries, newsletter
 from tests.support.workers import drain
 
@@ -19,7 +19,7 @@ def _start_and_plan(campaign):
     """Press Send, then run the real planner now; the batch messages wait in the broker (no worker yet)."""
     campaigns.start_campaign(campaign)
     db.session.commit()
-    engine.plan_campaign(campaign.id)
+    sending.plan_campaign(campaign.id)
 
 
 def test_eligibility_is_rechecked_when_the_message_is_sent(app, app_ctx, smtp_server):

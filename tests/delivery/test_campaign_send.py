@@ -5,10 +5,10 @@ import re
 import dkim
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign, Link
-from mailer.delivery.replies import delivery_id_from_verp
 from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns.models import Campaign, Link
+from mailer.core.extensions import db
+from mailer.delivery.replies import delivery_id_from_verp
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.sending.factory import deliveries, make_campaign, subscriber
 

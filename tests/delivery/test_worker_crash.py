@@ -12,10 +12,10 @@ import time
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
+from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models.contact import Contact
-from mailer.campaigns import lifecycle as campaigns
+from mailer.core.extensions import db
 from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

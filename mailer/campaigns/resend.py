@@ -1,10 +1,10 @@
-"""Resending uncertain deliveries: an operator's explicit decision (the person may get the message twice), audited."""
+"""Resending uncertain deliveries: an operator's explicit, audited decision (the person may get it twice)."""
 
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.delivery import engine
 from mailer import audit
+from mailer.campaigns import sending
+from mailer.campaigns.models import Campaign
 from mailer.campaigns.rendering import CampaignError
+from mailer.core.extensions import db
 
 MAX_CHOSEN = 500  # deliveries named in one request; "all" has no limit
 
@@ -17,18 +17,18 @@ def resend_uncertain(
     campaign: Campaign,
     delivery_ids: list[int] | None,
     *,
-    actor=None,
+    actor: object = None,
     ip: str | None = None,
     via: str = "admin",
     api_key: str | None = None,
 ) -> int:
-    """Queue the campaign's uncertain deliveries (all, or these ids) to be sent again, audit it, commit; how many."""
+    """Queue the campaign's uncertain deliveries (all, or these ids) again, audit it, commit; how many."""
     if delivery_ids is not None and not delivery_ids:
         raise ResendError("Choose at least one uncertain delivery, or resend them all.")
     if delivery_ids is not None and len(delivery_ids) > MAX_CHOSEN:
         raise ResendError(f"Choose at most {MAX_CHOSEN} deliveries at once, or resend them all.")
     try:
-        count = engine.requeue_uncertain(campaign.id, sorted(set(delivery_ids)) if delivery_ids else None)
+        count = sending.requeue_uncertain(campaign.id, sorted(set(delivery_ids)) if delivery_ids else None)
     except CampaignError as exc:
         db.session.rollback()
         raise ResendError(str(exc)) from None

@@ -3,12 +3,12 @@
 import pytest
 from sqlalchemy import update
 
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.delivery.models import Delivery
-from mailer.delivery import engine
 from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns import sending
+from mailer.campaigns.models import Campaign
 from mailer.campaigns.rendering import CampaignError
+from mailer.core.extensions import db
+from mailer.delivery.models import Delivery
 from tests.sending.factory import campaign_status, deliveries, newsletter
 from tests.sending.faults import open_count_is_exact
 
@@ -34,7 +34,7 @@ def test_requeue_uncertain_resends_only_the_chosen_ones_and_reopens_the_campaign
     first, second, third = deliveries(campaign)
     _mark_uncertain([first.id, second.id])
 
-    assert engine.requeue_uncertain(campaign.id, [first.id, third.id]) == 1  # the third was sent: not touched
+    assert sending.requeue_uncertain(campaign.id, [first.id, third.id]) == 1  # the third was sent: not touched
     assert campaign_status(campaign) == "sending" and open_count_is_exact(campaign)
     db.session.commit()  # the caller commits; the batch message leaves then
     worker.drain()
@@ -47,12 +47,12 @@ def test_requeue_uncertain_resends_only_the_chosen_ones_and_reopens_the_campaign
     assert received.count(email_of[first.contact_id]) == 2  # resent, as the operator decided
     assert received.count(email_of[second.contact_id]) == 1
 
-    assert engine.requeue_uncertain(campaign.id) == 1  # all the rest
+    assert sending.requeue_uncertain(campaign.id) == 1  # all the rest
     db.session.commit()
     worker.drain()
     assert {d.status for d in deliveries(campaign)} == {"sent"}
     assert campaign_status(campaign) == "sent" and open_count_is_exact(campaign)
-    assert engine.requeue_uncertain(campaign.id) == 0 and campaign_status(campaign) == "sent"
+    assert sending.requeue_uncertain(campaign.id) == 0 and campaign_status(campaign) == "sent"
 
 
 def test_requeue_uncertain_of_a_paused_campaign_waits_for_resume(app, app_ctx, worker, smtp_server):
@@ -65,7 +65,7 @@ def test_requeue_uncertain_of_a_paused_campaign_waits_for_resume(app, app_ctx, w
     db.session.execute(update(Campaign).where(Campaign.id == campaign.id).values(status="paused"))
     db.session.commit()
 
-    assert engine.requeue_uncertain(campaign.id, [first.id]) == 1
+    assert sending.requeue_uncertain(campaign.id, [first.id]) == 1
     db.session.commit()
     worker.drain()
     assert campaign_status(campaign) == "paused" and deliveries(campaign)[0].status == "queued"
@@ -82,9 +82,9 @@ def test_requeue_uncertain_refuses_a_cancelled_campaign(app, app_ctx):
     campaign, _ = newsletter(2)
     campaigns.start_campaign(campaign)
     db.session.commit()
-    engine.plan_campaign(campaign.id)
+    sending.plan_campaign(campaign.id)
     campaigns.cancel_campaign(db.session.get(Campaign, campaign.id))
     db.session.commit()
     assert open_count_is_exact(campaign) and {d.status for d in deliveries(campaign)} == {"skipped"}
     with pytest.raises(CampaignError, match="cancelled"):
-        engine.requeue_uncertain(campaign.id)
+        sending.requeue_uncertain(campaign.id)
