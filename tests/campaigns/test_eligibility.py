@@ -10,7 +10,7 @@ from mailer.consent.models import Purpose
 from mailer.contacts.models.suppression import Suppression
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
-from mailer.privacy.anonymise import anonymise_contact
+from mailer.privacy.erasure import anonymise_contact
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.sending.factory import CTX, make_campaign, subscriber
 
