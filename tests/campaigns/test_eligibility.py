@@ -1,4 +1,4 @@
-"""One eligibility rule: the preview's count, its reasons per person, the planner and the send-time check agree."""
+"""One eligibility rule: the preview's count and reasons, the planner and the send-time check agree."""
 
 from collections import Counter
 
