@@ -2,9 +2,9 @@
 
 An alert is recorded first, as an audit row committed in the step that noticed the trouble: the campaign page
 and the dashboard read it from the database at once, whether or not any mail can leave. Every active owner and
-admin is then emailed by the `send_campaign_alert` actor, one message per person, which dramatiq retries with
-backoff while the relay is down. A second audit row marks each email the relay accepted, so a retry never sends
-the same alert to the same person twice.
+admin is then emailed by the `send_campaign_alert` actor, one message per person, which dramatiq retries
+with backoff while the relay is down. A second audit row marks each email the relay accepted, so a retry never
+sends the same alert to the same person twice.
 """
 
 import logging
@@ -12,14 +12,15 @@ import smtplib
 
 from sqlalchemy import func, select
 
-from mailer.core.extensions import db
+from mailer.audit import record
 from mailer.audit.models import AuditEvent
-from mailer.campaigns.models import Campaign
-from mailer.staff.models.accounts import StaffUser
+from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.core.broker import enqueue_after_commit
+from mailer.core.extensions import db
 from mailer.core.urls import external_url
 from mailer.delivery.notices import send_notice
 from mailer.delivery.outgoing import MessageKind
+from mailer.staff.models.accounts import StaffUser
 
 log = logging.getLogger(__name__)
 ALERT_ACTION = "campaign.auto_pause"
@@ -33,11 +34,11 @@ MARK_ATTEMPTS = (
 ADVICE = {
     "policy": {
         "title": "Receiving mail servers refuse this campaign for policy reasons (5.7.x)",
-        "summary": "A 5.7.x answer means the receiving side distrusts our sending setup or reputation, not the "
-        "addresses: sending more now would only hurt the reputation further.",
+        "summary": "A 5.7.x answer means the receiving side distrusts our sending setup or reputation, "
+        "not the addresses: sending more now would only hurt the reputation further.",
         "checks": [
-            "DKIM: the domain in the From address has an active key (flask dkim keygen) and its TXT record is "
-            "published at <selector>._domainkey.<domain> exactly as printed.",
+            "DKIM: the domain in the From address has an active key (flask dkim keygen) and its TXT record "
+            "is published at <selector>._domainkey.<domain> exactly as printed.",
             "SPF: the domain's SPF record includes the relay (or this host) that sends the mail.",
             "DMARC: a _dmarc TXT record exists and the From domain aligns with the DKIM d= or SPF domain.",
             "Blocklists: look up the relay's IP address and the sending domain on the major blocklists "
@@ -60,34 +61,33 @@ ADVICE = {
         "the campaign goes on by itself as soon as the relay takes mail again.",
         "checks": [
             "The relay: is it running and reachable from the workers at the host and port in SMTP_URL?",
-            "Credentials and limits: does the provider still accept our login, or has a sending quota run out?",
+            "Credentials and limits: does the provider still accept our login, "
+            "or has a sending quota run out?",
             "The reason on the campaign page: it quotes the relay's last answer or the connection error.",
         ],
     },
 }
 
 
-class AlertNotSent(Exception):
+class AlertNotSentError(Exception):
     """The relay did not take an alert email (dramatiq retries the message); says why without any address."""
 
 
 def paused_automatically(campaign_id: int, policy: bool) -> None:
-    """Record the automatic pause (policy refusals or too many failures) and queue one email per owner and admin.
+    """Record the automatic pause (policy refusals or too many failures); queue one email per owner and admin.
 
     Never raises into the sending engine."""
     try:
         campaign = db.session.get(Campaign, campaign_id)
         if campaign is not None:
             raise_alert(campaign, ALERT_ACTION, {"kind": "policy" if policy else "errors"})
-    except Exception:  # noqa: BLE001 - the pause itself has happened; an alert failure must not undo or retry it
+    except Exception:
         db.session.rollback()
         log.exception("Campaign %s paused automatically, but recording the alert failed", campaign_id)
 
 
 def raise_alert(campaign: Campaign, action: str, details: dict) -> AuditEvent:
     """Commit the alert (shown at once) and queue its email to every active owner and admin."""
-    from mailer.audit import record
-
     staff_ids = (
         db.session.execute(
             select(StaffUser.id)
@@ -108,7 +108,7 @@ def raise_alert(campaign: Campaign, action: str, details: dict) -> AuditEvent:
 def email_alert(event_id: int, staff_id: int) -> bool:
     """Email one recorded alert to one owner or admin, unless it already went; True when it was sent now.
 
-    Raises AlertNotSent when the relay does not take it, so the actor is retried with backoff."""
+    Raises AlertNotSentError when the relay does not take it, so the actor is retried with backoff."""
     event, staff = db.session.get(AuditEvent, event_id), db.session.get(StaffUser, staff_id)
     campaign = db.session.execute(
         select(Campaign).where(Campaign.public_id == (event.target_id if event else ""))
@@ -122,7 +122,7 @@ def email_alert(event_id: int, staff_id: int) -> bool:
     ):
         db.session.rollback()
         return False
-    kind = (event.details or {}).get("kind", "errors")
+    kind = ((event.details if event else None) or {}).get("kind", "errors")
     advice, name = ADVICE.get(kind, ADVICE["errors"]), " ".join((campaign.name or "").split())[:120]
     reason = campaign.status_reason or ""
     if kind == "relay":  # the wait may be over by the time the relay takes this email
@@ -152,7 +152,7 @@ def email_alert(event_id: int, staff_id: int) -> bool:
         )
     except (smtplib.SMTPException, OSError) as exc:
         db.session.rollback()
-        raise AlertNotSent(f"the relay did not take alert {event_id}: {_describe(exc)}") from None
+        raise AlertNotSentError(f"the relay did not take alert {event_id}: {_describe(exc)}") from None
     _mark_emailed(event_id, staff_id, public_id)
     return True
 
@@ -160,8 +160,8 @@ def email_alert(event_id: int, staff_id: int) -> bool:
 _FOOTNOTES = {
     False: "You receive this because you are an owner or admin. Nothing more is sent to this campaign's "
     "recipients until someone resumes it.",
-    True: "You receive this because you are an owner or admin. You get this email once per wait; the campaign "
-    "page shows the current state.",
+    True: "You receive this because you are an owner or admin. You get this email once per wait; the "
+    "campaign page shows the current state.",
 }
 
 
@@ -199,8 +199,6 @@ def _already_emailed(event_id: int, staff_id: int) -> bool:
 
 def _mark_emailed(event_id: int, staff_id: int, campaign_public_id: str) -> None:
     """Record the sent email; on a database blip try again rather than let a retry send it twice."""
-    from mailer.audit import record
-
     for attempt in range(1, MARK_ATTEMPTS + 1):
         try:
             record(
@@ -208,7 +206,7 @@ def _mark_emailed(event_id: int, staff_id: int, campaign_public_id: str) -> None
             )
             db.session.commit()
             return
-        except Exception:  # noqa: BLE001 - the email went out: never raise into a retry that would resend it
+        except Exception:
             db.session.rollback()
             log.warning("Alert %s was emailed, but recording it failed (attempt %s)", event_id, attempt)
     log.error("Alert %s was emailed to staff %s, but it could not be recorded", event_id, staff_id)
@@ -231,8 +229,10 @@ def emailed_counts(event_ids: list[int]) -> dict[int, int]:
 
 
 def pause_alert(campaign: Campaign) -> dict | None:
-    """What to show about the current automatic pause of a campaign: kind, title, summary, checks; else None."""
-    if campaign.status != "paused" or not (campaign.status_reason or "").startswith("Paused automatically"):
+    """What to show of the current automatic pause of a campaign: kind, title, summary, checks; else None."""
+    if campaign.status != CampaignStatus.PAUSED or not (campaign.status_reason or "").startswith(
+        "Paused automatically"
+    ):
         return None
     return alerts_from(_latest_alert_events([campaign.public_id])).get(campaign.public_id)
 
@@ -273,7 +273,10 @@ def paused_campaigns_needing_attention(limit: int = 10) -> list[tuple[Campaign, 
     paused = (
         db.session.execute(
             select(Campaign)
-            .where(Campaign.status == "paused", Campaign.status_reason.startswith("Paused automatically"))
+            .where(
+                Campaign.status == CampaignStatus.PAUSED,
+                Campaign.status_reason.startswith("Paused automatically"),
+            )
             .order_by(Campaign.id.desc())
             .limit(limit)
         )

@@ -12,7 +12,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 
 from mailer.campaigns.email_css import remote_style_problems
-from mailer.campaigns.models import Campaign, Layout
+from mailer.campaigns.models import Campaign, CampaignStatus, Layout
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
 from mailer.core.clock import utcnow
@@ -256,7 +256,9 @@ def _apply(campaign: Campaign, values: dict) -> Campaign:
 
 def create_draft(fields: DraftFields, created_by_id: int | None = None) -> Campaign:
     """A new draft from the editor's fields; the caller commits."""
-    campaign = _apply(Campaign(status="draft", created_by_id=created_by_id), clean_fields(fields))
+    campaign = _apply(
+        Campaign(status=CampaignStatus.DRAFT, created_by_id=created_by_id), clean_fields(fields)
+    )
     db.session.add(campaign)
     db.session.flush()
     return campaign
@@ -264,7 +266,7 @@ def create_draft(fields: DraftFields, created_by_id: int | None = None) -> Campa
 
 def update_draft(campaign: Campaign, fields: DraftFields) -> Campaign:
     """Change a draft; campaigns already scheduled or sent can't be edited. The caller commits."""
-    if campaign.status != "draft":
+    if campaign.status != CampaignStatus.DRAFT:
         raise DraftError({"status": f"This campaign is {campaign.status}; only drafts can be edited."})
     _apply(campaign, clean_fields(fields))
     db.session.flush()
@@ -290,7 +292,7 @@ def preview_campaign(fields: DraftFields, campaign: Campaign | None = None) -> C
         text_body=(fields.text_body or "")[:MAX_BODY],
         track_opens=bool(fields.track_opens),
         track_clicks=bool(fields.track_clicks),
-        status="draft",
+        status=CampaignStatus.DRAFT,
         compliance={},
         timezone="UTC",
     )
@@ -315,7 +317,7 @@ def duplicate_campaign(campaign: Campaign, created_by_id: int | None = None) -> 
         track_opens=campaign.track_opens,
         track_clicks=campaign.track_clicks,
         timezone=campaign.timezone,
-        status="draft",
+        status=CampaignStatus.DRAFT,
         compliance={},
         created_by_id=created_by_id,
     )
@@ -328,7 +330,7 @@ def duplicate_campaign(campaign: Campaign, created_by_id: int | None = None) -> 
 
 def delete_draft(campaign: Campaign) -> None:
     """Remove a draft that never started sending; the caller commits."""
-    if campaign.status != "draft" or campaign.started_at is not None:
+    if campaign.status != CampaignStatus.DRAFT or campaign.started_at is not None:
         raise DraftError({"status": "Only drafts that were never sent can be deleted."})
     db.session.delete(campaign)
     db.session.flush()

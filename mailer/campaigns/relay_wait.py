@@ -1,9 +1,10 @@
 """Campaigns waiting for the relay: when each wait began, and one alert per wait that lasts too long.
 
-The engine sets Campaign.waiting_reason while the relay is down and clears it when mail flows again; it keeps no
-start time. A job run every minute notes the start of each wait (an audit row), its end (another), and once a
-wait has lasted ALERT_RELAY_WAIT_MINUTES raises one alert for it (campaign_alerts: shown at once, emailed with
-retries). A wait shorter than the job's interval may go unnoticed, which is fine: it was not worth an alert.
+The engine sets Campaign.waiting_reason while the relay is down and clears it when mail flows again; it keeps
+no start time. A job run every minute notes the start of each wait (an audit row), its end (another), and once
+a wait has lasted ALERT_RELAY_WAIT_MINUTES raises one alert for it (campaign_alerts: shown at once, emailed
+with retries). A wait shorter than the job's interval may go unnoticed, which is fine: it was not worth an
+alert.
 """
 
 from datetime import datetime, timedelta
@@ -11,12 +12,12 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from mailer.audit import record
+from mailer.audit.models import AuditEvent
+from mailer.campaigns import alerts as campaign_alerts
+from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.audit.models import AuditEvent
-from mailer.campaigns.models import Campaign
-from mailer.campaigns import alerts as campaign_alerts
-from mailer.audit import record
 
 WAIT_STARTED = "campaign.relay_wait"
 WAIT_ENDED = "campaign.relay_back"
@@ -55,7 +56,7 @@ def check_relay_waits(now: datetime | None = None) -> dict[str, int]:
     waiting = {
         c.public_id: c
         for c in db.session.execute(
-            select(Campaign).where(Campaign.status == "sending", Campaign.waiting_reason != "")
+            select(Campaign).where(Campaign.status == CampaignStatus.SENDING, Campaign.waiting_reason != "")
         ).scalars()
     }
     waits = _open_waits(now)
@@ -76,10 +77,10 @@ def check_relay_waits(now: datetime | None = None) -> dict[str, int]:
             done["started"] += 1
     db.session.commit()
     for public_id, wait in waits.items():
-        campaign = waiting.get(public_id)
-        if campaign is not None and "alert" not in wait and now - wait["started"].created_at >= threshold:
+        waiter = waiting.get(public_id)
+        if waiter is not None and "alert" not in wait and now - wait["started"].created_at >= threshold:
             campaign_alerts.raise_alert(
-                campaign,
+                waiter,
                 campaign_alerts.WAIT_ALERT_ACTION,
                 {"kind": "relay", "since": wait["started"].created_at.isoformat(timespec="seconds")},
             )
@@ -88,8 +89,8 @@ def check_relay_waits(now: datetime | None = None) -> dict[str, int]:
 
 
 def relay_wait(campaign: Campaign, waits: dict | None = None) -> dict | None:
-    """What to show about a campaign waiting for the relay: the engine's reason, since when, any alert; else None."""
-    if campaign.status != "sending" or not campaign.waiting_reason:
+    """A campaign waiting for the relay, as shown: the engine's reason, since when, any alert; else None."""
+    if campaign.status != CampaignStatus.SENDING or not campaign.waiting_reason:
         return None
     wait = (_open_waits(utcnow()) if waits is None else waits).get(campaign.public_id, {})
     alert = wait.get("alert")
@@ -104,12 +105,12 @@ def relay_wait(campaign: Campaign, waits: dict | None = None) -> dict | None:
     }
 
 
-def waiting_campaigns(limit: int = 10) -> list[tuple[Campaign, dict]]:
+def waiting_campaigns(limit: int = 10) -> list[tuple[Campaign, dict | None]]:
     """Campaigns waiting for the relay right now, each with what relay_wait() shows (for the dashboard)."""
     campaigns = (
         db.session.execute(
             select(Campaign)
-            .where(Campaign.status == "sending", Campaign.waiting_reason != "")
+            .where(Campaign.status == CampaignStatus.SENDING, Campaign.waiting_reason != "")
             .order_by(Campaign.id.desc())
             .limit(limit)
         )

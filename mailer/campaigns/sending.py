@@ -9,10 +9,10 @@ import logging
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Select, case, select, update
+from sqlalchemy import CursorResult, Select, case, select, update
 
 from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns import eligibility, states
@@ -63,8 +63,8 @@ class CampaignStore:
             .where(Campaign.id == campaign_id, Campaign.planned_through == campaign.planned_through)
             .values(planned_through=cursor, progress_at=utcnow())
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if not moved:
+        )
+        if not cast(CursorResult[Any], moved).rowcount:
             return None
         recipients = eligibility.eligible_in_range(campaign_id, campaign.planned_through, cursor)
         return Page(campaign.planned_batches + 1, recipients)
@@ -80,7 +80,7 @@ class CampaignStore:
 
     def composer(self, campaign_id: int) -> MessageBuilder:
         """The campaign's composer (prepared once per process from the sources compiled when it started)."""
-        return composer_for(db.session.get(Campaign, campaign_id, populate_existing=True))
+        return composer_for(db.session.get_one(Campaign, campaign_id, populate_existing=True))
 
     def recheck(self, campaign_id: int, claimed: Sequence[tuple[int, int, int | None]]) -> list[Recipient]:
         """The send-time check: the same eligibility rule as counting and planning."""

@@ -7,9 +7,9 @@ number of workers can race for the same campaign and exactly one of them wins. T
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.campaigns.rendering import CampaignError
@@ -47,13 +47,13 @@ def _move(campaign_id: int, move: str, *where: Any, **values: Any) -> bool:
     """Apply a move in one guarded UPDATE; False when the campaign was not in a status it may leave."""
     step = MOVES[move]
     db.session.flush()  # the caller's pending edits go first: the UPDATE bypasses the identity map
-    changed = db.session.execute(
+    result = db.session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status.in_(step.sources), *where)
         .values(status=step.target, **values)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    return bool(changed)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 def _move_or_refuse(campaign: Campaign, move: str, refusal: str = "", **values: Any) -> None:

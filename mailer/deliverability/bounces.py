@@ -24,6 +24,8 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability.models import BounceEvent, BounceKind
 from mailer.delivery.models import Delivery
+from mailer.delivery.replies import classify_failure as classify  # one rule for refusals and reports
+from mailer.delivery.replies import status_code
 
 log = logging.getLogger(__name__)
 
@@ -146,29 +148,6 @@ def _parse_prose_bounce(msg: Message) -> DeliveryReport | None:
             if _ENHANCED.search(line) or re.match(r"\s*[45]\d\d[ -]", line):
                 return DeliveryReport(recipients=[RecipientStatus(action="failed", diagnostic=_unfold(line))])
     return None
-
-
-def status_code(status: str, diagnostic: str = "") -> str:
-    """The enhanced status code (e.g. 5.1.1) from Status, else from the diagnostic,
-    else the SMTP reply's class."""
-    for text in (status, diagnostic):
-        match = _ENHANCED.search(text or "")
-        if match:
-            return ".".join(match.groups())
-    match = _BASIC.search(diagnostic or "")
-    return f"{match.group(1)}.0.0" if match else ""
-
-
-def classify(status: str, diagnostic: str = "") -> str:
-    """hard, soft or policy per RFC 3463 with REQUIREMENTS E2's exceptions; unknown failures count as soft."""
-    code = status_code(status, diagnostic)
-    if code == "5.2.2":
-        return SOFT  # mailbox full: the address exists
-    if code.startswith("5.7."):
-        return POLICY  # refused for policy/authentication: our setup, not the address
-    if code.startswith("5."):
-        return HARD
-    return SOFT
 
 
 def redact(text: str) -> str:

@@ -24,7 +24,7 @@ from mailer.delivery import replies as bounces
 from mailer.delivery.claims import Claims, durably
 from mailer.delivery.models import DeliveryStatus
 from mailer.delivery.ratelimit import send_rate
-from mailer.delivery.store import MessageBuilder, Recipient, RecipientStore, SendingState
+from mailer.delivery.store import BuiltMessage, MessageBuilder, Recipient, RecipientStore, SendingState
 from mailer.delivery.transport import NoReply, get_transport
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ class BatchRun:
         finally:
             self._collect(pipeline.finish())  # the last message's content goes out even when stopping
 
-    def _build(self, recipients: list[Recipient]) -> list[tuple[Recipient, Any]]:
+    def _build(self, recipients: list[Recipient]) -> list[tuple[Recipient, BuiltMessage]]:
         """Build each message; one that can't be built fails alone (a merge-field error), not the batch."""
         group = []
         for rec in recipients:

@@ -13,11 +13,12 @@ import logging
 import random
 import time
 from datetime import datetime
+from typing import Any, cast
 
 from dramatiq.errors import DramatiqError
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import String, func, insert, literal, select, update
+from sqlalchemy import CursorResult, String, func, insert, literal, select, update
 
 from mailer.core.broker import enqueue, enqueue_after_commit
 from mailer.core.clock import utcnow
@@ -203,8 +204,9 @@ def requeue_uncertain(campaign_id: int, delivery_ids: list[int] | None = None) -
 
 def skip_queued(campaign_id: int, reason: str) -> int:
     """Skip every still-queued delivery of the campaign (it was cancelled); how many."""
-    return db.session.execute(
+    result = db.session.execute(
         update(DELIVERIES)
         .where(DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.status == DeliveryStatus.QUEUED)
         .values(status=DeliveryStatus.SKIPPED, reason=reason, finished_at=utcnow())
-    ).rowcount
+    )
+    return cast(CursorResult[Any], result).rowcount

@@ -44,9 +44,11 @@ class Heartbeat:
         with self.app.app_context():
             try:
                 now = utcnow()
-                touched = db.session.execute(
-                    update(SendWorker).where(SendWorker.id == self.id).values(heartbeat_at=now)
-                ).rowcount
+                touched = (
+                    db.session.connection()
+                    .execute(update(SendWorker).where(SendWorker.id == self.id).values(heartbeat_at=now))
+                    .rowcount
+                )
                 if not touched:  # first beat, or recovery removed us after an outage: we are alive after all
                     db.session.execute(
                         insert(SendWorker).values(
@@ -81,7 +83,7 @@ def worker_id() -> str:
     with _LOCK:
         heartbeat = workers.heartbeat
         if heartbeat is None or heartbeat.pid != os.getpid() or heartbeat.stopping.is_set():
-            heartbeat = Heartbeat(current_app._get_current_object())
+            heartbeat = Heartbeat(current_app.app_context().app)  # the app itself, not the proxy
             heartbeat.start()
             workers.heartbeat = heartbeat
     return heartbeat.id

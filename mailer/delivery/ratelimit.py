@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import redis
 from flask import current_app
 from redis.exceptions import RedisError
 
@@ -146,8 +147,6 @@ def send_rate():
         if rate <= 0:
             limiter = Unlimited()
         elif app.config["REDIS_URL"]:
-            import redis
-
             # Timeouts so that an unreachable Redis is an error the limiter waits out, never a hang.
             client = redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
             limiter = SendRate(RedisBucket(client, f"{app.config['REDIS_NAMESPACE']}-send-rate", rate))

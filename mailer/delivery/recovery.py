@@ -10,7 +10,9 @@ on its own. A campaign whose last open deliveries these were is finished in the 
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, false, func, select, update
@@ -114,7 +116,9 @@ def _dead_workers(now, silence: timedelta) -> list[str]:
     return list(db.session.execute(select(SendWorker.id).where(SendWorker.heartbeat_at < cutoff)).scalars())
 
 
-def _finish_run(store: RecipientStore, now: datetime, released: list, uncertain: list, dead: list) -> dict:
+def _finish_run(
+    store: RecipientStore, now: datetime, released: Sequence[Any], uncertain: Sequence[Any], dead: list[str]
+) -> dict:
     requeued = _requeue_stalled(store, now)
     finished = finish_done_campaigns(store)
     return {

@@ -13,9 +13,9 @@ from flask import current_app
 
 from mailer.core.security import keyed_hash
 from mailer.delivery.outgoing import parse_sender
-from mailer.deliverability import bounces as reports
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_BASIC = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])")
 _VERP_RE = re.compile(
     r"^(?P<local>[^+@]+)\+(?P<id>[0-9a-f]{1,16})-(?P<mac>[0-9a-f]{12})@(?P<domain>.+)$", re.I
 )
@@ -45,25 +45,50 @@ class SmtpOutcome:
         return (prefix + self.text)[:300]
 
 
+def status_code(status: str, diagnostic: str = "") -> str:
+    """The enhanced status code (e.g. 5.1.1) from Status, else the diagnostic, else the SMTP reply's class."""
+    for text in (status, diagnostic):
+        match = _ENHANCED.search(text or "")
+        if match:
+            return ".".join(match.groups())
+    match = _BASIC.search(diagnostic or "")
+    return f"{match.group(1)}.0.0" if match else ""
+
+
+def classify_failure(status: str, diagnostic: str = "") -> str:
+    """hard, soft or policy per RFC 3463 with REQUIREMENTS E2's exceptions; unknown failures count as soft.
+
+    The one rule for a refusal now (classify) and a delivery report later (mailer.deliverability.bounces).
+    """
+    code = status_code(status, diagnostic)
+    if code == "5.2.2":
+        return SOFT  # mailbox full: the address exists
+    if code.startswith("5.7."):
+        return POLICY  # refused for policy/authentication: our setup, not the address
+    if code.startswith("5."):
+        return HARD
+    return SOFT
+
+
 def classify(code: int | None, text: str) -> str:
-    """The class of a final SMTP reply per RFC 3463 and E2: the same rule as for delivery reports that arrive
-    later (services.bounces.classify), so an address is judged alike whether it is refused now or bounces."""
+    """The class of a final SMTP reply: temporary for 4xx or no answer, else the delivery reports' rule, so an
+    address is judged alike whether it is refused now or bounces later."""
     match = _ENHANCED.search(text or "")
     if code is None or 400 <= code < 500 or (match and match.group(1) == "4"):
         return TEMPORARY
-    kind = reports.classify(match.group(0) if match else "", f"{code} {text or ''}")
-    return {reports.HARD: HARD, reports.POLICY: POLICY}.get(kind, SOFT)
+    return classify_failure(match.group(0) if match else "", f"{code} {text or ''}")
 
 
 def outcome_of(exc: Exception) -> SmtpOutcome:
     """Turn an smtplib or socket error into a classified outcome."""
+    answer: bytes | str
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        code, text = next(iter(exc.recipients.values()))
+        code, answer = next(iter(exc.recipients.values()))
     elif isinstance(exc, smtplib.SMTPResponseException):
-        code, text = exc.smtp_code, exc.smtp_error
+        code, answer = exc.smtp_code, exc.smtp_error
     else:
         return SmtpOutcome(TEMPORARY, None, f"connection failed: {exc.__class__.__name__}: {exc}"[:300])
-    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
     text = " ".join(text.split())
     return SmtpOutcome(classify(code, text), code, text)
 

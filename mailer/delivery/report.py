@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 
 from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
-from mailer.delivery.models import DELIVERY_STATUSES, Delivery
+from mailer.delivery.models import DELIVERY_STATUSES, Delivery, DeliveryStatus
 
 TOP_REASONS = 5
 UNCERTAIN_PAGE_SIZE = 50
 # Only these states can carry a reason worth grouping; "sent" rows (the bulk of a big send) are only counted.
-STATES_WITH_REASONS = tuple(status for status in DELIVERY_STATUSES if status != "sent")
+STATES_WITH_REASONS = tuple(status for status in DELIVERY_STATUSES if status != DeliveryStatus.SENT)
 
 STATE_LABELS = {
     "queued": ("Queued", "Waiting for their turn, or for their next try after a temporary failure."),
@@ -121,7 +121,11 @@ def uncertain_page(
             func.coalesce(Delivery.handed_at, Delivery.claimed_at),
         )
         .join(Contact, Contact.id == Delivery.contact_id)
-        .where(Delivery.campaign_id == campaign_id, Delivery.status == "uncertain", Delivery.id > after)
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status == DeliveryStatus.UNCERTAIN,
+            Delivery.id > after,
+        )
         .order_by(Delivery.id)
         .limit(limit + 1)
     ).all()
@@ -134,7 +138,7 @@ def uncertain_count(campaign_id: int, delivery_ids: list[int] | None = None) -> 
     query = (
         select(func.count())
         .select_from(Delivery)
-        .where(Delivery.campaign_id == campaign_id, Delivery.status == "uncertain")
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.UNCERTAIN)
     )
     if delivery_ids is not None:
         query = query.where(Delivery.id.in_(delivery_ids))

@@ -48,11 +48,31 @@ class Page:
     recipients: Select[Any]
 
 
-class MessageBuilder(Protocol):
-    """Turns one recipient into finished bytes (mailer.delivery.composer's Built)."""
+class BuiltMessage(Protocol):
+    """One recipient's finished message, as the transport takes it."""
 
-    def build(self, **recipient: Any) -> Any:
-        """The message for one recipient, keyed like Recipient's fields plus delivery_id."""
+    raw: bytes
+    message_id: str
+    envelope_from: str
+    dot_safe: bool
+
+
+class MessageBuilder(Protocol):
+    """Turns one recipient into finished bytes (mailer.delivery.composer.Composer)."""
+
+    def build(
+        self,
+        *,
+        delivery_id: int | None,
+        contact_public_id: str,
+        list_id: int | None,
+        email: str,
+        name: str | None,
+        attributes: dict | None,
+        track_opens: bool = False,
+        track_clicks: bool = False,
+    ) -> BuiltMessage:
+        """The message for one recipient."""
 
 
 class RecipientStore(Protocol):
