@@ -4,13 +4,14 @@ refuses connections); its emails are retried until the relay takes them, and eac
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
+from mailer.campaigns import alerts as campaign_alerts
+from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns.models import Campaign
-from mailer.staff.models.accounts import StaffUser
-from mailer.campaigns import alerts as campaign_alerts, lifecycle as campaigns
 from mailer.campaigns.relay_wait import check_relay_waits
+from mailer.core.extensions import db
 from mailer.staff.accounts import create_staff
+from mailer.staff.models.accounts import StaffUser
 from tests.sending.factory import newsletter, wait_for
 from tests.support.signup import page
 from tests.support.smtp import SmtpCapture
@@ -31,7 +32,7 @@ def smtp_server():
 
 
 def _emailed(event_id: int) -> int:
-    """How many owners and admins the alert is recorded as having reached (each marked after the relay took it)."""
+    """How many owners and admins the alert is recorded as having reached (marked once the relay took it)."""
     return campaign_alerts.emailed_counts([event_id]).get(event_id, 0)
 
 

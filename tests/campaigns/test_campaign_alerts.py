@@ -4,10 +4,10 @@ admins get one email per pause through the transactional path."""
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
-from mailer.campaigns.models import Campaign
 from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns.models import Campaign
+from mailer.core.extensions import db
 from mailer.staff.accounts import create_staff
 from tests.sending.factory import newsletter
 from tests.support.signup import page

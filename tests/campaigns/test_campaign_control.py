@@ -76,7 +76,7 @@ def test_a_redelivered_batch_message_sends_nothing_twice(app, app_ctx, smtp_serv
 
 @pytest.mark.config(SEND_RATE_PER_SECOND=20, SEND_CHUNK_SIZE=5, SEND_BATCH_SIZE=10)
 def test_pause_resume_and_cancel_take_effect_while_sending(app, app_ctx, worker, smtp_server):
-    campaign, contacts = newsletter(40)
+    campaign, _contacts = newsletter(40)
     campaigns.start_campaign(campaign)
     db.session.commit()
 

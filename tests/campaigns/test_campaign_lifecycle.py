@@ -80,13 +80,13 @@ def test_test_send_is_marked_and_built_like_the_real_thing(app_ctx, worker, smtp
 
 
 def test_progress_and_recovery_report_uncertain_deliveries(app_ctx, runner):
-    campaign, contacts = newsletter(3)
+    campaign, _contacts = newsletter(3)
     campaigns.start_campaign(campaign)
     db.session.commit()
     from mailer.campaigns import sending
 
     sending.plan_campaign(campaign.id)
-    first, second, third = deliveries(campaign)
+    first, second, _third = deliveries(campaign)
     first.status, first.finished_at = "sent", utcnow()
     second.status, second.claimed_at = "sending", utcnow() - timedelta(hours=1)  # its worker died an hour ago
     db.session.commit()

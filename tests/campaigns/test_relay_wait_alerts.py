@@ -1,15 +1,15 @@
-"""A campaign waiting for the relay is shown plainly at once; a wait that lasts alerts owners and admins once."""
+"""A campaign waiting for the relay is shown at once; a wait that lasts alerts owners and admins once."""
 
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from mailer.core.clock import utcnow
-from mailer.core.extensions import db
 from mailer.audit.models import AuditEvent
 from mailer.campaigns.models import Campaign
 from mailer.campaigns.relay_wait import check_relay_waits
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
 from tests.support.deliveries import seed
 from tests.support.proxy import app_config_from_environment
 from tests.support.signup import page

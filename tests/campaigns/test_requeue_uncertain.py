@@ -14,7 +14,7 @@ from tests.sending.faults import open_count_is_exact
 
 
 def _mark_uncertain(ids):
-    """What recovery does to deliveries whose worker died inside the SMTP transaction (they count as finished)."""
+    """What recovery does to deliveries whose worker died in the SMTP transaction (they count as finished)."""
     db.session.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids))
@@ -34,7 +34,8 @@ def test_requeue_uncertain_resends_only_the_chosen_ones_and_reopens_the_campaign
     first, second, third = deliveries(campaign)
     _mark_uncertain([first.id, second.id])
 
-    assert sending.requeue_uncertain(campaign.id, [first.id, third.id]) == 1  # the third was sent: not touched
+    # the third was sent: not touched
+    assert sending.requeue_uncertain(campaign.id, [first.id, third.id]) == 1
     assert campaign_status(campaign) == "sending" and open_count_is_exact(campaign)
     db.session.commit()  # the caller commits; the batch message leaves then
     worker.drain()
@@ -56,7 +57,7 @@ def test_requeue_uncertain_resends_only_the_chosen_ones_and_reopens_the_campaign
 
 
 def test_requeue_uncertain_of_a_paused_campaign_waits_for_resume(app, app_ctx, worker, smtp_server):
-    campaign, contacts = newsletter(2)
+    campaign, _contacts = newsletter(2)
     campaigns.start_campaign(campaign)
     db.session.commit()
     worker.drain()

@@ -1,4 +1,4 @@
-"""Temporary failures wait per delivery (backoff with jitter); a relay that does not answer makes the campaign wait."""
+"""Temporary failures wait per delivery (backoff with jitter); a relay that does not answer makes all wait."""
 
 from datetime import timedelta
 

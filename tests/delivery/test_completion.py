@@ -1,4 +1,4 @@
-""" "Is the campaign done?" reads the campaign's counter, never its deliveries, so it costs the same at any size."""
+"""Whether a campaign is done is read from its counter, never its deliveries: the same cost at any size."""
 
 import re
 
@@ -38,4 +38,5 @@ def test_the_done_check_never_reads_deliveries(app, app_ctx, smtp_server):
 
     sending.send_batch(campaign.id, batch)
     assert fresh(campaign).status == "sent" and fresh(campaign).open_deliveries == 0
-    assert not any(READS_DELIVERIES.search(s) for s in _statements_of(lambda: finish_done_campaigns(sending.STORE)))
+    statements = _statements_of(lambda: finish_done_campaigns(sending.STORE))
+    assert not any(READS_DELIVERIES.search(s) for s in statements)

@@ -36,7 +36,7 @@ def test_connections_cut_while_sending_lose_nothing(app, app_ctx, backend, worke
     def cut_twice():
         for count in (10, 30):
             with smtp_server.arrived:
-                smtp_server.arrived.wait_for(lambda: len(smtp_server.messages) >= count, timeout=60)
+                smtp_server.arrived.wait_for(lambda n=count: len(smtp_server.messages) >= n, timeout=60)
             cuts.append(_kill_connections(url))
 
     cutter = threading.Thread(target=cut_twice)

@@ -1,4 +1,4 @@
-"""The SMTP transport pipelines MAIL, RCPT and DATA (RFC 2920) when the server offers it, with the same outcomes."""
+"""The SMTP transport pipelines MAIL, RCPT and DATA (RFC 2920) when offered, with the same outcomes."""
 
 import smtplib
 
@@ -10,7 +10,7 @@ from tests.support.smtp import SmtpCapture, _free_port, _Handler
 
 
 class _PipeliningHandler(_Handler):
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd's hook name
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 

@@ -1,4 +1,4 @@
-"""A Redis restart only delays sending: the shared rate bucket waits for Redis instead of failing the batch."""
+"""A Redis restart only delays sending: the shared rate bucket waits for Redis instead of failing."""
 
 import socket
 import subprocess

@@ -1,5 +1,5 @@
-"""Heartbeats and recovery: a dead worker's claims go back to the queue at once, only what it had handed to the relay
-is uncertain, and a campaign whose last deliveries those were finishes in the same step."""
+"""Heartbeats and recovery: a dead worker's claims go back to the queue at once, only what it had handed to
+the relay is uncertain, and a campaign whose last deliveries those were finishes in the same step."""
 
 from datetime import timedelta
 

@@ -3,6 +3,7 @@
 Only what was inside an SMTP transaction may be uncertain; everything else it had claimed is sent later, once.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -40,7 +41,7 @@ def _worker_process(app, smtp_server, log_path):
         SEND_PIPELINE_DEPTH=str(app.config["SEND_PIPELINE_DEPTH"]),
         SEND_WORKER_DEAD_AFTER_SECONDS=str(app.config["SEND_WORKER_DEAD_AFTER_SECONDS"]),
     )
-    log = open(log_path, "ab")
+    log = open(log_path, "ab")  # noqa: SIM115 - the worker process writes to it after this returns
     return subprocess.Popen(
         [sys.executable, "-m", "dramatiq", "mailer.worker", "-p", "1", "-t", str(THREADS)],
         cwd=ROOT,
@@ -52,10 +53,8 @@ def _worker_process(app, smtp_server, log_path):
 
 
 def _kill(process, sig=signal.SIGKILL):
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=30)
 
 
@@ -67,7 +66,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_resends_nothing(
 ):
     if backend == "sqlite":
         pytest.skip("embedded mode has no separate worker process: its in-memory broker lives inside the app")
-    campaign, contacts = newsletter(60)
+    campaign, _contacts = newsletter(60)
     campaigns.start_campaign(campaign)
     db.session.commit()
 
