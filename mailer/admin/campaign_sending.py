@@ -13,7 +13,8 @@ from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns import drafts as drafts
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns import relay_wait as relay_wait_alerts
-from mailer.campaigns.models import Campaign
+from mailer.campaigns import states
+from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.contacts.operations import AddressError, normalise_email
 from mailer.core.extensions import db, limiter
 from mailer.delivery import report as delivery_report
@@ -30,16 +31,16 @@ EXCLUSION_LABELS = {
     "excluded_list": "In an excluded list",
     "objected": "Objected to direct marketing",
 }
-FINAL_STATUSES = ("sent", "cancelled")
+FINAL_STATUSES = (CampaignStatus.SENT, CampaignStatus.CANCELLED)
 
 
 def _actions(campaign: Campaign) -> dict[str, bool]:
     """Which buttons the campaign's state allows (the page and the progress JSON agree)."""
     return {
-        "pause": campaign.status == "sending",
-        "resume": campaign.status == "paused",
-        "cancel": campaign.status in ("scheduled", "sending", "paused"),
-        "unschedule": campaign.status == "scheduled",
+        "pause": states.allows(campaign.status, "pause"),
+        "resume": states.allows(campaign.status, "resume"),
+        "cancel": states.allows(campaign.status, "cancel"),
+        "unschedule": states.allows(campaign.status, "unschedule"),
     }
 
 

@@ -11,7 +11,7 @@ from mailer.campaigns import drafts as drafts
 from mailer.campaigns import layouts as layout_service
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns import rendering
-from mailer.campaigns.models import Campaign
+from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign
 from mailer.core.extensions import db
 from mailer.core.web import BASE_CSP
 from mailer.delivery.models import Delivery
@@ -27,7 +27,7 @@ PREVIEW_DOCUMENT_CSP = (
     "img-src https: http: data:; style-src 'unsafe-inline'; font-src https: data:; "
     "frame-ancestors 'self'"
 )
-STATUS_FILTERS = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
+STATUS_FILTERS = CAMPAIGN_STATUSES
 
 
 def campaign_by_public_id(public_id: str) -> Campaign:

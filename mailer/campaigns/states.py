@@ -43,6 +43,11 @@ DONE_WAITING: dict[str, Any] = {"waiting_reason": "", "waiting_until": None}
 IS_DONE = (Campaign.status == SENDING) & Campaign.planning_done.is_(True) & (Campaign.open_deliveries == 0)
 
 
+def allows(status: str, move: str) -> bool:
+    """Whether a campaign in `status` may make `move` (pages offer only the moves that can succeed)."""
+    return status in MOVES[move].sources
+
+
 def _move(campaign_id: int, move: str, *where: Any, **values: Any) -> bool:
     """Apply a move in one guarded UPDATE; False when the campaign was not in a status it may leave."""
     step = MOVES[move]
