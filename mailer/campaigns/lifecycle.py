@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import case, func, select
 
 from mailer.campaigns import eligibility, rendering, sending, states
+from mailer.campaigns.composition import sender_address
 from mailer.campaigns.models import Campaign, CampaignStatus, Link
 from mailer.campaigns.rendering import CampaignError
 from mailer.campaigns.sending import STORE

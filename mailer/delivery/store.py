@@ -58,7 +58,7 @@ class BuiltMessage(Protocol):
 
 
 class MessageBuilder(Protocol):
-    """Turns one recipient into finished bytes (mailer.delivery.composer.Composer)."""
+    """Turns one recipient into finished bytes (mailer.campaigns.composition.Composer)."""
 
     def build(
         self,
