@@ -19,6 +19,7 @@ from mailer.campaigns.models import Campaign, CampaignStatus, Link
 from mailer.campaigns.rendering import CampaignError
 from mailer.campaigns.sending import STORE
 from mailer.contacts.operations import AddressError, normalise_email
+from mailer.core import urls
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
@@ -53,6 +54,8 @@ def _problems(campaign: Campaign) -> list[str]:
         sender_address(campaign)
     except ValueError:
         problems.append("The sender address is not a valid email address.")
+    if insecure := urls.insecure_links_problem():
+        problems.append(insecure)
     return problems
 
 
