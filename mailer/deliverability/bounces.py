@@ -24,8 +24,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability.models import BounceEvent, BounceKind
 from mailer.delivery.models import Delivery
-from mailer.delivery.replies import classify_failure as classify  # one rule for refusals and reports
-from mailer.delivery.replies import status_code
+from mailer.delivery.replies import classify_failure, status_code
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +147,11 @@ def _parse_prose_bounce(msg: Message) -> DeliveryReport | None:
             if _ENHANCED.search(line) or re.match(r"\s*[45]\d\d[ -]", line):
                 return DeliveryReport(recipients=[RecipientStatus(action="failed", diagnostic=_unfold(line))])
     return None
+
+
+def classify(status: str, diagnostic: str = "") -> BounceKind:
+    """hard, soft or policy: the one RFC 3463 rule (delivery.replies) that also judges refusals at send time."""
+    return BounceKind(classify_failure(status, diagnostic))
 
 
 def redact(text: str) -> str:
