@@ -12,8 +12,9 @@ from flask import abort, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.extensions import db, login_manager
+from mailer.privacy.restriction import RESTRICTION_ROLES
 from mailer.staff.models.accounts import ROLES
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def _restricted_contact_target() -> bool:
     status = db.session.execute(
         select(Contact.status).where(Contact.public_id == public_id)
     ).scalar_one_or_none()
-    return status == "restricted"
+    return status == ContactStatus.RESTRICTED
 
 
 def check_permission():
@@ -185,7 +186,8 @@ def check_permission():
     else:
         abort(403)
     changes = request.method not in ("GET", "HEAD", "OPTIONS")
-    if changes and role not in PRIVACY_HANDLERS and role != ANONYMOUS and _restricted_contact_target():
+    # The restriction rule's own roles (privacy.restriction), so the door and the operations agree.
+    if changes and role not in RESTRICTION_ROLES and role != ANONYMOUS and _restricted_contact_target():
         abort(403, "This contact is restricted (Art. 18): only a privacy officer can change it.")
     return None
 
