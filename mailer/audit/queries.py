@@ -21,7 +21,7 @@ class AuditFilter:
     until: datetime | None = None
 
 
-def _query(flt: AuditFilter) -> Select[tuple[AuditEvent]]:
+def _query(flt: AuditFilter) -> Select[AuditEvent]:
     query = select(AuditEvent)
     if flt.action:
         query = query.where(AuditEvent.action.startswith(flt.action))

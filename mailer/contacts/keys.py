@@ -76,10 +76,11 @@ def seal(contact: Contact, field_key: str, plaintext: str) -> bytes:
     """Encrypt one value under the contact's own key."""
     nonce = os.urandom(12)
     key = _contact_key(contact, create=True)
+    assert key is not None  # create=True makes the key when there is none
     return FORMAT_V1 + nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), _aad(contact, field_key))
 
 
-def unseal(contact: Contact, field_key: str, ciphertext: bytes) -> str | None:
+def unseal(contact: Contact, field_key: str, ciphertext: bytes | None) -> str | None:
     """Decrypt one value; None when the contact's key is gone (erased) or the value was tampered with."""
     key = _contact_key(contact, create=False)
     if key is None or not ciphertext or ciphertext[:1] != FORMAT_V1:

@@ -1,6 +1,8 @@
 """The suppression list: keyed hashes of addresses we must not mail or silently re-add."""
 
-from sqlalchemy import delete, select
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select
 
 from mailer.contacts.models.suppression import Suppression, SuppressionReason
 from mailer.core.extensions import db
@@ -20,6 +22,5 @@ def suppress(address_hash: str, reason: SuppressionReason) -> None:
 
 def lift_suppression(address_hash: str) -> bool:
     """Remove a suppression after a fresh double opt-in; True when one was removed."""
-    return bool(
-        db.session.execute(delete(Suppression).where(Suppression.email_hash == address_hash)).rowcount
-    )
+    result = db.session.execute(delete(Suppression).where(Suppression.email_hash == address_hash))
+    return bool(cast("CursorResult[Any]", result).rowcount)

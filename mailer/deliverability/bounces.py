@@ -132,6 +132,12 @@ def parse_dsn(msg: Message) -> DeliveryReport | None:
     return _parse_prose_bounce(msg)
 
 
+def payload_bytes(part: Message) -> bytes:
+    """A leaf part's decoded body (b"" for a multipart or an empty part)."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
 def _parse_prose_bounce(msg: Message) -> DeliveryReport | None:
     """Old-style bounces without a status part: from MAILER-DAEMON (or titled so)
     and quoting a status code."""
@@ -142,7 +148,7 @@ def _parse_prose_bounce(msg: Message) -> DeliveryReport | None:
     for part in msg.walk():
         if part.get_content_type() != "text/plain":
             continue
-        body = part.get_payload(decode=True) or b""
+        body = payload_bytes(part)
         for line in body.decode("utf-8", "replace").splitlines():
             if _ENHANCED.search(line) or re.match(r"\s*[45]\d\d[ -]", line):
                 return DeliveryReport(recipients=[RecipientStatus(action="failed", diagnostic=_unfold(line))])

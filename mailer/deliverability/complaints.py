@@ -21,7 +21,7 @@ from mailer.contacts.models.suppression import SuppressionReason
 from mailer.contacts.suppression import suppress
 from mailer.core.extensions import db
 from mailer.deliverability import domains as deliverability
-from mailer.deliverability.bounces import COMPLAINT, POLICY, Outcome, record_event
+from mailer.deliverability.bounces import COMPLAINT, POLICY, Outcome, payload_bytes, record_event
 from mailer.delivery.models import Delivery
 from mailer.subscriptions.models.lists import MailingList
 from mailer.subscriptions.withdrawal import withdraw_list
@@ -62,7 +62,7 @@ def _feedback_part(msg: Message) -> Message | None:
     ):
         for part in msg.walk():  # some loops label the feedback part text/plain
             if part.get_content_type() == "text/plain" and re.search(
-                r"^Feedback-Type:", str(part.get_payload(decode=True) or b"", "utf-8", "replace"), re.M | re.I
+                r"^Feedback-Type:", str(payload_bytes(part), "utf-8", "replace"), re.M | re.I
             ):
                 return part
     return None

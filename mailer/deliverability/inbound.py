@@ -71,7 +71,7 @@ def _original(msg: Message) -> Message | None:
         payload = part.get_payload()
         if isinstance(payload, list) and payload and isinstance(payload[0], Message):
             return payload[0]
-        text = part.get_payload(decode=True) or b""
+        text = bounces.payload_bytes(part)
         return HeaderParser().parsestr(text.decode("utf-8", "replace").lstrip())
     return None
 
@@ -145,6 +145,7 @@ def process_report(raw: bytes, envelope_rcpts=()) -> InboundResult:
     if arf is not None:
         outcome = complaints.record_complaint(delivery, arf, domain)
     else:
+        assert dsn is not None  # a report is a DSN when it is not a feedback report (checked above)
         outcome = bounces.record_bounce(delivery, dsn, domain)
     db.session.commit()
     log.info("Inbound report for delivery %s: %s", delivery.id, outcome.detail)

@@ -32,14 +32,13 @@ class ReportHandler:
         with self.app.app_context():
             return process_report(data, rcpt_tos)
 
-    # aiosmtpd calls handle_<SMTP verb>: these two names are fixed by it.
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if not await asyncio.get_running_loop().run_in_executor(None, self._accepts, address):
             return "550 5.1.1 No such mailbox: this server only takes bounces and complaints about our mail"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         data = envelope.original_content or envelope.content
         try:
             result = await asyncio.get_running_loop().run_in_executor(

@@ -169,7 +169,10 @@ def current_notice() -> Notice:
         with db.session.begin_nested():
             notice = publish_notice(NOTICE_KEY, content)
     except IntegrityError:  # another request published the same version a moment ago
-        notice = latest_notice(NOTICE_KEY)
+        published = latest_notice(NOTICE_KEY)
+        if published is None:
+            raise
+        notice = published
     return notice
 
 

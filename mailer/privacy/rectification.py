@@ -102,6 +102,8 @@ def apply_changes(
         applied.append("name")
     for key, value in (changes.get("fields") or {}).items():
         definition = field_service.field_by_key(key)
+        if definition is None:  # unknown keys were refused when the change was checked
+            continue
         if (
             definition.is_sensitive
             and value

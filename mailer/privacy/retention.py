@@ -114,10 +114,9 @@ def _inactive(report: RetentionReport, now: datetime, page_size: int = 500) -> N
         for contact_id, public_id, asked_at in rows:
             if not settings.repermission_enabled or (asked_at is not None and asked_at < now - grace):
                 item = erase_item
-                if not report.dry_run:
-                    erase_contact(
-                        db.session.get(Contact, contact_id), SYSTEM, reason=f"no interaction for {days} days"
-                    )
+                contact = None if report.dry_run else db.session.get(Contact, contact_id)
+                if contact is not None:
+                    erase_contact(contact, SYSTEM, reason=f"no interaction for {days} days")
             elif asked_at is None:
                 item = ask_item
                 if not report.dry_run:

@@ -8,9 +8,10 @@ create-admin stays for the operator of the server).
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from mailer import audit
 from mailer.core.broker import enqueue_after_commit
@@ -175,7 +176,9 @@ def accept_invite(token: str, password: str, ip: str | None = None) -> StaffUser
         .values(accepted_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # accepted (or revoked) at the same moment in another request
+    if (
+        cast("CursorResult[Any]", claimed).rowcount != 1
+    ):  # accepted (or revoked) at the same moment in another request
         raise PrivacyError("This invitation was already used: log in instead.")
     try:
         user = create_staff(invite.email, password, invite.role)

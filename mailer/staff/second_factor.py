@@ -4,12 +4,13 @@ passkeys live in staff/passkeys.py."""
 import hashlib
 import secrets
 import time
+from typing import Any, cast
 
 import pyotp
 import segno
 from cryptography.fernet import InvalidToken
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, Delete, delete, func, or_, select, update
 
 from mailer import audit
 from mailer.contacts.keys import master_keys
@@ -86,6 +87,8 @@ def reseal_totp_secrets() -> int:
     keys = master_keys()
     count = 0
     for user in db.session.execute(select(StaffUser).where(StaffUser.totp_secret.is_not(None))).scalars():
+        if user.totp_secret is None:
+            continue
         try:
             user.totp_secret = keys.rotate(user.totp_secret)
         except InvalidToken:
@@ -101,8 +104,9 @@ def reseal_totp_secrets() -> int:
 def enrolment_secret(user: StaffUser) -> str:
     """The secret being set up (the same one until enrolment completes,
     so reloading shows the same QR code)."""
-    if user.totp_enabled_at is None and user.totp_secret is not None:
-        return _secret(user)
+    pending = _secret(user) if user.totp_enabled_at is None else None
+    if pending is not None:
+        return pending
     if user.totp_enabled_at is not None:
         raise SecondFactorError("An authenticator app is already set up.")
     secret = pyotp.random_base32()
@@ -152,14 +156,17 @@ def _matching_step(secret: str, code: str) -> int | None:
 def _claim_step(user: StaffUser, step: int) -> bool:
     """Use a time step once: a second request with the same code (or an older one) is refused."""
     claimed = (
-        db.session.execute(
-            update(StaffUser)
-            .where(
-                StaffUser.id == user.id,
-                or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
-            )
-            .values(totp_last_step=step)
-            .execution_options(synchronize_session=False)
+        cast(
+            "CursorResult[Any]",
+            db.session.execute(
+                update(StaffUser)
+                .where(
+                    StaffUser.id == user.id,
+                    or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+                )
+                .values(totp_last_step=step)
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         == 1
     )
@@ -171,7 +178,8 @@ def verify_totp(user: StaffUser, code: str) -> bool:
     """Whether the code is the account's current TOTP code, not used before. The caller commits."""
     if user.totp_enabled_at is None:
         return False
-    step = _matching_step(_secret(user), code)
+    secret = _secret(user)
+    step = _matching_step(secret, code) if secret is not None else None
     return step is not None and _claim_step(user, step)
 
 
@@ -212,8 +220,8 @@ def reset_second_factors(user: StaffUser) -> None:
     recovery codes); its sessions end, and a role that needs one sets it up again at the next login. The
     caller commits."""
     user.totp_enabled_at, user.totp_secret, user.totp_last_step = None, None, None
-    db.session.execute(StaffRecoveryCode.__table__.delete().where(StaffRecoveryCode.user_id == user.id))
-    db.session.execute(StaffPasskey.__table__.delete().where(StaffPasskey.user_id == user.id))
+    _delete_rows(delete(StaffRecoveryCode).where(StaffRecoveryCode.user_id == user.id))
+    _delete_rows(delete(StaffPasskey).where(StaffPasskey.user_id == user.id))
     end_sessions(user)
     audit.record("staff.second_factor_reset", "staff", str(user.id), {})
 
@@ -233,9 +241,14 @@ def new_recovery_codes(user: StaffUser, ip: str | None = None) -> list[str]:
     return _replace_recovery_codes(user)
 
 
+def _delete_rows(statement: Delete) -> None:
+    """A bulk DELETE that leaves the session's objects alone, as a Core statement would."""
+    db.session.execute(statement.execution_options(synchronize_session=False))
+
+
 def _replace_recovery_codes(user: StaffUser) -> list[str]:
     """Fresh codes, returned once in plain text; only their hashes are kept."""
-    db.session.execute(StaffRecoveryCode.__table__.delete().where(StaffRecoveryCode.user_id == user.id))
+    _delete_rows(delete(StaffRecoveryCode).where(StaffRecoveryCode.user_id == user.id))
     codes = []
     for _ in range(RECOVERY_CODE_COUNT):
         raw = secrets.token_hex(6)  # 48 random bits, shown as xxxx-xxxx-xxxx
@@ -255,15 +268,18 @@ def recovery_codes_left(user: StaffUser) -> int:
 def use_recovery_code(user: StaffUser, code: str, ip: str | None = None) -> bool:
     """Spend one recovery code (it never works again, even in a simultaneous request). The caller commits."""
     spent = (
-        db.session.execute(
-            update(StaffRecoveryCode)
-            .where(
-                StaffRecoveryCode.user_id == user.id,
-                StaffRecoveryCode.code_hash == _code_digest(code),
-                StaffRecoveryCode.used_at.is_(None),
-            )
-            .values(used_at=utcnow())
-            .execution_options(synchronize_session=False)
+        cast(
+            "CursorResult[Any]",
+            db.session.execute(
+                update(StaffRecoveryCode)
+                .where(
+                    StaffRecoveryCode.user_id == user.id,
+                    StaffRecoveryCode.code_hash == _code_digest(code),
+                    StaffRecoveryCode.used_at.is_(None),
+                )
+                .values(used_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         == 1
     )

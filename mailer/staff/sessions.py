@@ -5,9 +5,10 @@ import hashlib
 import re
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
@@ -95,9 +96,8 @@ def end_sessions(user: StaffUser, keep: StaffSession | None = None) -> int:
     query = update(StaffSession).where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
     if keep is not None:
         query = query.where(StaffSession.id != keep.id)
-    return db.session.execute(
-        query.values(ended_at=utcnow()).execution_options(synchronize_session=False)
-    ).rowcount
+    result = db.session.execute(query.values(ended_at=utcnow()).execution_options(synchronize_session=False))
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def live_sessions(user: StaffUser) -> list[StaffSession]:

@@ -13,9 +13,10 @@ import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import Flask, current_app
-from sqlalchemy import ARRAY, any_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ARRAY, CursorResult, any_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailer.campaigns.models import Campaign, Link
@@ -225,7 +226,8 @@ def write_hits(hits: list[TrackedHit], now: datetime | None = None) -> int:
     )
     sent_at = _sent_times(set(campaigns.values()), contact_ids)
 
-    rows, anonymous = [], Counter()
+    rows: list[dict] = []
+    anonymous: Counter[tuple[int, int]] = Counter()
     for hit in hits:
         campaign_id = campaigns.get(hit.campaign_public_id)
         if campaign_id is None or (hit.link_id is not None and links.get(hit.link_id) != campaign_id):
@@ -334,6 +336,7 @@ def _insert_events(rows: list[dict]) -> None:
         db.session.execute(insert(TrackingEvent.__table__), rows)
         return
     driver = db.session.connection().connection.driver_connection
+    assert driver is not None  # a live connection: the session just used it
     copy_sql = f"COPY tracking_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
     with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for row in rows:
@@ -353,7 +356,7 @@ def _sent_times(campaign_ids: set[int], contact_ids: set[int]) -> dict[tuple[int
         _among(Delivery.contact_id, contact_ids),
         Delivery.finished_at.is_not(None),
     )
-    return {(c, p): at for c, p, at in db.session.execute(query)}
+    return {(c, p): at for c, p, at in db.session.execute(query) if at is not None}
 
 
 def _mark_click_bursts(rows: list[dict]) -> None:
@@ -411,8 +414,11 @@ def _add_to_counter(campaign_id: int, link_id: int, count: int) -> None:
         TrackingCounter.kind == "click",
     )
     for _ in range(2):
-        if db.session.execute(
-            update(TrackingCounter).where(*match).values(count=TrackingCounter.count + count)
+        if cast(
+            "CursorResult[Any]",
+            db.session.execute(
+                update(TrackingCounter).where(*match).values(count=TrackingCounter.count + count)
+            ),
         ).rowcount:
             return
         try:
