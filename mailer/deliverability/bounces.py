@@ -1,9 +1,9 @@
 """Delivery status notifications (RFC 3464), their classes (RFC 3463, REQUIREMENTS E2) and thresholds (E3).
 
-A report arrives through services/inbound, which proves it is about a message we sent (E5) before anything
-here runs. Classes: 5.x.x hard, 4.x.x soft, except 5.2.2 (mailbox full: soft) and 5.7.x (policy or
-authentication: our setup was refused, so the operator is alerted and the address is never blamed).
-Hard ×BOUNCE_HARD_LIMIT or soft ×BOUNCE_SOFT_LIMIT within BOUNCE_SOFT_WINDOW_DAYS suppress the address.
+A report arrives through deliverability/inbound, which proves it is about a message we sent (E5) before
+anything here runs. Classes: 5.x.x hard, 4.x.x soft, except 5.2.2 (mailbox full: soft) and 5.7.x (policy or
+authentication: our setup was refused, so the operator is alerted and the address is never blamed). Hard
+×BOUNCE_HARD_LIMIT or soft ×BOUNCE_SOFT_LIMIT within BOUNCE_SOFT_WINDOW_DAYS suppress the address.
 """
 
 import logging
@@ -156,7 +156,8 @@ def _parse_prose_bounce(msg: Message) -> DeliveryReport | None:
 
 
 def classify(status: str, diagnostic: str = "") -> BounceKind:
-    """hard, soft or policy: the one RFC 3463 rule (delivery.replies) that also judges refusals at send time."""
+    """hard, soft or policy: the one RFC 3463 rule (delivery.replies)
+    that also judges refusals at send time."""
     return BounceKind(classify_failure(status, diagnostic))
 
 

@@ -2,7 +2,7 @@
 
 Only what the rules need is kept: the delivery and contact it concerns, the class, the status code and a short
 diagnostic with every address removed. Raw report bodies are never stored. Rows live 12 months by default
-(services/bounces.purge_bounce_log, called by the retention job).
+(deliverability/bounces.purge_bounce_log, called by the retention job).
 """
 
 from datetime import datetime

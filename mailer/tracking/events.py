@@ -20,8 +20,9 @@ from mailer.campaigns.models import Campaign, Link
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, read_token
-from mailer.tracking.buffer import TrackedHit, buffer_for
+from mailer.tracking.buffer import buffer_for
 from mailer.tracking.models import TrackingEvent
+from mailer.tracking.recording import TrackedHit
 
 # The smallest transparent GIF (43 bytes).
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")

@@ -11,8 +11,8 @@ from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.tracking import events as tracking
-from mailer.tracking.buffer import CLICK_SETTLE, settle_clicks
 from mailer.tracking.models import TrackingEvent
+from mailer.tracking.recording import CLICK_SETTLE, settle_clicks
 from tests.public.recipients import click_path, news_list, open_path, sent_campaign, subscribed_contact
 
 APPLE_MPP = "Mozilla/5.0"  # what Apple's proxy sends when it preloads a message's images

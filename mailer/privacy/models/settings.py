@@ -28,7 +28,7 @@ class PrivacySettings(Model):
     home_country: Mapped[str] = mapped_column(String(80), default="the EU/EEA")
     # Uses of data for which consent is not sought: [{"name", "description", "legal_basis"}].
     other_uses: Mapped[list] = mapped_column(JSON, default=list)
-    # Category -> days (see services/privacy/retention.RETENTION_CATEGORIES).
+    # Category -> days (see privacy/settings.RETENTION_CATEGORIES).
     retention: Mapped[dict] = mapped_column(JSON, default=dict)
     repermission_enabled: Mapped[bool] = mapped_column(default=True)
     repermission_grace_days: Mapped[int] = mapped_column(default=30)
