@@ -158,9 +158,8 @@ def exclusion_counts(campaign_id: int) -> dict:
         .group_by(SUBSCRIPTIONS.c.contact_id)
         .subquery()
     )
-    counts: dict[int, int] = dict(
-        db.session.execute(select(per_contact.c.r, func.count()).group_by(per_contact.c.r)).tuples().all()
-    )
+    rows = db.session.execute(select(per_contact.c.r, func.count()).group_by(per_contact.c.r)).all()
+    counts: dict[int, int] = {row[0]: row[1] for row in rows}
     excluded = {reason: int(counts.get(rank_, 0)) for rank_, reason in enumerate(REASONS) if rank_}
     return {"recipients": int(counts.get(0, 0)), "excluded": excluded}
 

@@ -2,7 +2,6 @@
 
 import enum
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,7 +12,7 @@ from mailer.core.ids import new_public_id
 from mailer.delivery.dkim_keys import DkimKey as DkimKey  # the model lives with its sealing; listed here
 
 
-class DeliveryStatus(StrEnum):
+class DeliveryStatus(enum.StrEnum):
     """Where one message is: queued → sending → sent / skipped / failed / bounced / uncertain."""
 
     QUEUED = "queued"

@@ -10,7 +10,7 @@ from tests.support.smtp import SmtpCapture, _free_port, _Handler
 
 
 class _PipeliningHandler(_Handler):
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
