@@ -12,6 +12,7 @@ from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability import domains as deliverability
+from mailer.deliverability import readiness as domain_readiness
 from mailer.deliverability.models import BounceEvent
 
 RECENT = 50
@@ -57,7 +58,7 @@ def deliverability_index():
     policy_count, policy_newest = _policy_alert()
     return render_template(
         "admin/deliverability/index.html",
-        readiness=deliverability.readiness(),
+        readiness=domain_readiness.readiness(),
         events=_recent_events(),
         rates=deliverability.complaint_rates(),
         threshold=deliverability.threshold(),
@@ -71,7 +72,7 @@ def deliverability_index():
 @bp.post("/deliverability/check")
 def deliverability_check():
     """Ask DNS again now instead of showing the answer from the last few minutes."""
-    report = deliverability.readiness(refresh=True)
+    report = domain_readiness.readiness(refresh=True)
     flash(
         "DNS checked again." if not report.dns_error else f"DNS could not be asked: {report.dns_error}.",
         "info" if not report.dns_error else "warning",

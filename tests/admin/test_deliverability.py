@@ -6,7 +6,7 @@ import re
 import pytest
 
 from mailer.core.clock import utcnow
-from mailer.deliverability.domains import readiness
+from mailer.deliverability.readiness import readiness
 from mailer.deliverability.inbound import process_report
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.admin.dns_server import DnsServer
