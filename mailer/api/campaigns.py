@@ -10,9 +10,9 @@ from mailer.api.inputs import invalid, json_object, keyset_page, page_args, refu
 from mailer.api.serializers import campaign_json, uncertain_json
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign
+from mailer.campaigns.resend import MAX_CHOSEN, ResendError, resend_uncertain
 from mailer.core.extensions import db
 from mailer.delivery import report as delivery_report
-from mailer.campaigns.resend import MAX_CHOSEN, ResendError, resend_uncertain
 
 
 @api_route("/campaigns")

@@ -12,9 +12,9 @@ from sqlalchemy import text
 
 from mailer.core.extensions import db
 from mailer.deliverability.bounces import purge_bounce_log
-from mailer.deliverability.readiness import readiness
 from mailer.deliverability.inbound import ReportRefusedError, process_report
 from mailer.deliverability.listener import InboundServer
+from mailer.deliverability.readiness import readiness
 from mailer.delivery.replies import bounce_base
 from mailer.delivery.transport import SmtpSettings
 

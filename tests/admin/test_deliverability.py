@@ -6,8 +6,8 @@ import re
 import pytest
 
 from mailer.core.clock import utcnow
-from mailer.deliverability.readiness import readiness
 from mailer.deliverability.inbound import process_report
+from mailer.deliverability.readiness import readiness
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.admin.dns_server import DnsServer
 from tests.deliverability.bounce_support import report, send_campaign, subscribers
