@@ -18,6 +18,10 @@ from mailer.audit import models as audit_models
 from mailer.campaigns import models as campaigns_models
 from mailer.campaigns import tasks as campaigns_tasks
 from mailer.consent import models as consent_models
+from mailer.consent.field_purposes import sensitive_field_purpose
+from mailer.consent.ledger import consent_status
+from mailer.consent.notices import publish_notice
+from mailer.contacts import hooks as contacts_hooks
 from mailer.contacts.models import contact, fields, imports, suppression
 from mailer.core import broker, web
 from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
@@ -191,6 +195,9 @@ def _connect_domains() -> None:
     """Hooks through which a lower domain has a higher one act,
     without importing it (the layers stay acyclic)."""
     hooks.connect(marketing_requested=lift_marketing_objection, signup_abandoned=anonymise_contact)
+    contacts_hooks.connect(
+        new_purpose=sensitive_field_purpose, consent_status=consent_status, publish_notice=publish_notice
+    )
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -9,10 +9,7 @@ from datetime import date
 from sqlalchemy import delete, select
 
 from mailer import audit
-from mailer.consent.ledger import consent_status
-from mailer.consent.models import Purpose
-from mailer.consent.notices import publish_notice
-from mailer.contacts import keys
+from mailer.contacts import hooks, keys
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import (
     FIELD_CATEGORIES,
@@ -97,20 +94,13 @@ def define_field(
         value_type=value_type,
     )
     if category == "sensitive":
-        field.purpose = Purpose(
-            key=f"field:{key}",
-            name=f"Storing your {label.lower()}",
-            kind="other",
-            legal_basis="explicit_consent",
-            description=f"We keep your {label.lower()} only because you explicitly agreed to it; "
-            "it is encrypted and only a few authorised staff can see it.",
-        )
+        field.purpose = hooks.new_purpose(key, label)
     db.session.add(field)
     db.session.flush()
     return field
 
 
-def field_for_purpose(purpose: Purpose) -> ContactField | None:
+def field_for_purpose(purpose: hooks.PurposeRef) -> ContactField | None:
     """The sensitive field whose explicit-consent purpose this is, if any."""
     return db.session.execute(
         select(ContactField).where(ContactField.purpose_id == purpose.id)
@@ -125,7 +115,7 @@ def consent_label(field: ContactField) -> str:
 
 def consent_notice(field: ContactField):
     """The immutable notice recording exactly what the consent checkbox for this field said."""
-    return publish_notice(
+    return hooks.publish_notice(
         f"field-consent:{field.key}", {"field": field.key, "checkbox": consent_label(field)}
     )
 
@@ -192,7 +182,7 @@ def set_value(
         return
     accepted = ("granted", "pending") if consent_pending_ok else ("granted",)
     if field.is_sensitive and (
-        field.purpose is None or consent_status(contact, field.purpose) not in accepted
+        field.purpose is None or hooks.consent_status(contact, field.purpose) not in accepted
     ):
         raise PrivacyError(
             f"“{field.label}” is sensitive: it can only be stored with the person's explicit consent."
@@ -211,7 +201,7 @@ def has_value(contact: Contact, field: ContactField) -> bool:
     return _row(contact, field) is not None
 
 
-def drop_values_under(contact: Contact, purpose: Purpose) -> None:
+def drop_values_under(contact: Contact, purpose: hooks.PurposeRef) -> None:
     """Without its consent a sensitive value may not be kept:
     delete the values collected under this purpose."""
     field_ids = select(ContactField.id).where(ContactField.purpose_id == purpose.id)
