@@ -120,7 +120,7 @@ def start_campaign(campaign: Campaign) -> None:
         )
     _compile_for_sending(campaign)
     states.start(campaign)
-    enqueue_after_commit(db.session, "plan_campaign", campaign.id)
+    enqueue_after_commit(db.session, STORE.plan_actor, campaign.id)
 
 
 def schedule_campaign(campaign: Campaign, local_dt: datetime, tz_name: str) -> None:
@@ -187,14 +187,14 @@ def resume_campaign(campaign: Campaign) -> None:
 def _requeue(campaign: Campaign) -> None:
     """Messages for the unfinished work of a campaign (duplicates are harmless: claiming is atomic)."""
     if not campaign.planning_done:
-        enqueue_after_commit(db.session, "plan_campaign", campaign.id)
+        enqueue_after_commit(db.session, STORE.plan_actor, campaign.id)
     batches = db.session.execute(
         select(Delivery.batch)
         .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.QUEUED)
         .distinct()
     ).scalars()
     for batch in sorted(batches):
-        enqueue_after_commit(db.session, "send_batch", campaign.id, batch)
+        enqueue_after_commit(db.session, STORE.batch_actor, campaign.id, batch)
     enqueue_after_commit(db.session, "finish_campaign_if_done", campaign.id)
 
 

@@ -34,6 +34,9 @@ SENDING, PAUSED = CampaignStatus.SENDING, CampaignStatus.PAUSED
 class CampaignStore:
     """The recipient store of campaign sending (mailer.delivery.store.RecipientStore)."""
 
+    plan_actor = "plan_campaign"  # mailer.campaigns.tasks
+    batch_actor = "send_batch"
+
     def sending_state(self, campaign_id: int) -> SendingState | None:
         """Whether the campaign sends (its status is "sending") and its relay wait, read afresh."""
         row = db.session.execute(
@@ -236,5 +239,5 @@ def requeue_uncertain(campaign_id: int, delivery_ids: list[int] | None = None) -
     db.session.refresh(campaign)
     if campaign.status == SENDING:
         for batch in sorted(set(batches)):
-            enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
+            enqueue_after_commit(db.session, STORE.batch_actor, campaign_id, batch)
     return len(batches)

@@ -84,9 +84,9 @@ def plan(store: RecipientStore, campaign_id: int) -> None:
         ).scalar_one()
         if created:
             store.planned(campaign_id, page.batch, created)
-            enqueue_after_commit(db.session, "send_batch", campaign_id, page.batch)
+            enqueue_after_commit(db.session, store.batch_actor, campaign_id, page.batch)
         db.session.commit()
-    enqueue("plan_campaign", campaign_id)
+    enqueue(store.plan_actor, campaign_id)
 
 
 # --- one batch ----------------------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def send_batch(store: RecipientStore, campaign_id: int, batch: int) -> None:
     control = Control(store, campaign_id, state)
     if control.waiting():  # the relay is down: come back when the campaign's wait is over
         db.session.rollback()
-        _send_later(campaign_id, batch, control.waiting_until)
+        _send_later(store, campaign_id, batch, control.waiting_until)
         return
     composer = store.composer(campaign_id)
     db.session.commit()
@@ -110,22 +110,22 @@ def send_batch(store: RecipientStore, campaign_id: int, batch: int) -> None:
     if ended == "errors":
         store.refused_too_often(campaign_id, refusal_reason(run.totals), policy=_policy(run.totals))
     elif ended == "time":
-        _send_later(campaign_id, batch, None)
+        _send_later(store, campaign_id, batch, None)
     elif ended == "relay":
-        _send_later(campaign_id, batch, run.relay_wait or control.waiting_until)
+        _send_later(store, campaign_id, batch, run.relay_wait or control.waiting_until)
     elif ended == "done" and not control.stopped():
         due = durably(lambda: earliest_retry(campaign_id, batch), "looking for retries")
         if due is not None:
-            _send_later(campaign_id, batch, due)
+            _send_later(store, campaign_id, batch, due)
     durably(lambda: finish_if_done(store, campaign_id), "finishing the campaign")
 
 
-def _send_later(campaign_id: int, batch: int, when: datetime | None) -> None:
+def _send_later(store: RecipientStore, campaign_id: int, batch: int, when: datetime | None) -> None:
     """Queue this batch again (at `when`); if the broker is unreachable, recovery re-queues it later."""
     delay_ms = None
     if when is not None:
         delay_ms = max(0, int((when - utcnow()).total_seconds() * 1000)) + random.randint(0, 500) or None
-    actor = current_app.extensions["mailer.workers"].actors["send_batch"]
+    actor = current_app.extensions["mailer.workers"].actors[store.batch_actor]
     for attempt in range(5):
         try:
             actor.send_with_options(args=(campaign_id, batch), delay=delay_ms)

@@ -85,7 +85,7 @@ def recover(store: RecipientStore, stuck_after_s: float | None = None, scheduled
     for campaign_id, finished in Counter(uncertain).items():
         store.count_open(campaign_id, -finished)
     for campaign_id, batch in sorted(set(released)):
-        enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
+        enqueue_after_commit(db.session, store.batch_actor, campaign_id, batch)
     if dead:
         db.session.execute(
             delete(SendWorker).where(
@@ -138,7 +138,7 @@ def _requeue_stalled(store: RecipientStore, now: datetime) -> list[int]:
     requeued = []
     for campaign_id, planning_done in store.stalled(now, now - timedelta(seconds=STALL_SECONDS)):
         if not planning_done:
-            enqueue_after_commit(db.session, "plan_campaign", campaign_id)
+            enqueue_after_commit(db.session, store.plan_actor, campaign_id)
         batches = (
             db.session.execute(
                 select(DELIVERIES.c.batch).where(DELIVERIES.c.campaign_id == campaign_id, overdue).distinct()
@@ -147,7 +147,7 @@ def _requeue_stalled(store: RecipientStore, now: datetime) -> list[int]:
             .all()
         )
         for batch in sorted(batches):
-            enqueue_after_commit(db.session, "send_batch", campaign_id, batch)
+            enqueue_after_commit(db.session, store.batch_actor, campaign_id, batch)
         requeued.append(campaign_id)
     db.session.commit()
     return requeued

@@ -78,6 +78,9 @@ class MessageBuilder(Protocol):
 class RecipientStore(Protocol):
     """Recipients and campaign state for the engine; every method runs in the session's transaction."""
 
+    plan_actor: str  # the store's actor that runs engine.plan(store, campaign_id)
+    batch_actor: str  # the store's actor that runs engine.send_batch(store, campaign_id, batch)
+
     def sending_state(self, campaign_id: int) -> SendingState | None:
         """Whether the campaign sends, and its relay wait (None when it is gone)."""
 
