@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from mailer.consent.ledger import EventDraft, RequestContext, append_events, database_event
 from mailer.consent.models import ConsentState, Notice, Purpose
 from mailer.consent.notices import PRIVACY_NOTICE_KEY
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.process_local import process_local
@@ -275,7 +275,7 @@ def _match(jobs: list[ListJob], found) -> dict[tuple[int, int], tuple[ListJob, o
         row = rows.get((job.contact_public_id, job.list_public_id))
         if row is None:
             job.status = "recheck"  # unknown contact, or a list that is gone: the request's own path decides
-        elif row.status == "erased":
+        elif row.status == ContactStatus.ERASED:
             job.status = "invalid"
         else:
             job.list_name = row.name
