@@ -5,7 +5,8 @@ from flask import render_template, request
 from sqlalchemy import select
 
 from mailer.admin.blueprint import bp
-from mailer.analytics import queries as analytics
+from mailer.analytics import campaigns as analytics
+from mailer.analytics import lists as list_analytics
 from mailer.campaigns.models import Campaign
 from mailer.core.extensions import db
 from mailer.core.web import db_int
@@ -39,5 +40,5 @@ def analytics_list(public_id: str):
     """Growth over time (confirmed sign-ups, unsubscribes) and consent coverage per purpose."""
     mailing_list = db.one_or_404(select(MailingList).where(MailingList.public_id == public_id))
     days = request.args.get("days", 90, type=db_int) or 90
-    stats = analytics.list_stats(mailing_list, min(max(days, 7), 730))
+    stats = list_analytics.list_stats(mailing_list, min(max(days, 7), 730))
     return render_template("admin/analytics/list.html", stats=stats, mailing_list=mailing_list)

@@ -7,7 +7,8 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from mailer.analytics import queries as analytics
+from mailer.analytics import campaigns as analytics
+from mailer.analytics import lists as list_analytics
 from mailer.campaigns.models import Campaign
 from mailer.consent.ledger import RequestContext, record_consent
 from mailer.core.extensions import db
@@ -168,7 +169,7 @@ def test_a_sent_campaigns_page_links_to_its_stats(auth, seeded):
 
 
 def test_list_growth_and_consent_coverage(auth, seeded):
-    stats = analytics.list_stats(seeded["list"])
+    stats = list_analytics.list_stats(seeded["list"])
     assert stats.counts == {"confirmed": 4, "unsubscribed": 1}
     growth = {ds["label"]: ds["data"][-1] for ds in stats.growth["datasets"]}
     assert growth == {"Confirmed sign-ups": 5, "Unsubscribes": 1, "Subscribers": 4}

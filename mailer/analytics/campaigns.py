@@ -1,23 +1,22 @@
-"""Honest statistics for marketers: per campaign and per list, aggregates only.
+"""Honest statistics per campaign for marketers, aggregates only (lists: mailer.analytics.lists).
 
 Opens and clicks exist only for contacts who consented, so rates are given among those contacts and the
 consenting share is always shown beside them. Machine-like events (proxy prefetches, link scanners) are
 counted apart.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import aliased
 
 from mailer.campaigns.models import Campaign, Link
-from mailer.consent.models import ACTION_STATES, ConsentEvent, ConsentState, Purpose
+from mailer.consent.models import ACTION_STATES, ConsentEvent, Purpose
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability.models import BounceEvent
 from mailer.delivery.models import Delivery
-from mailer.subscriptions.models.lists import MailingList, Subscription
 from mailer.tracking.models import TrackingCounter, TrackingEvent
 
 CONSENT_ACTIONS = tuple(action for action, state in ACTION_STATES.items() if state is not None)
@@ -172,14 +171,14 @@ def _top_links(campaign: Campaign, limit: int = 10) -> list[LinkStats]:
     return rows[:limit]
 
 
-def _bucket(column, unit: str):
+def time_bucket(column, unit: str):
     """Truncate a timestamp to the hour or day, on SQLite and PostgreSQL."""
     if db.engine.dialect.name == "postgresql":
         return func.date_trunc(unit, column)
     return func.strftime("%Y-%m-%d %H:00:00" if unit == "hour" else "%Y-%m-%d 00:00:00", column)
 
 
-def _as_datetime(value) -> datetime:
+def as_datetime(value) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
@@ -200,7 +199,7 @@ def campaign_series(campaign: Campaign, unit: str = "hour") -> dict:
         start = start.replace(hour=0)
     step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
     end = start + step * SERIES_LENGTH[unit]
-    bucket = _bucket(TrackingEvent.created_at, unit).label("bucket")
+    bucket = time_bucket(TrackingEvent.created_at, unit).label("bucket")
     query = (
         select(bucket, TrackingEvent.kind, TrackingEvent.machine, func.count())
         .where(
@@ -212,7 +211,7 @@ def campaign_series(campaign: Campaign, unit: str = "hour") -> dict:
     )
     counts: dict[tuple, int] = {}
     for at, kind, machine, n in db.session.execute(query):
-        counts[(_as_datetime(at), kind, bool(machine))] = n
+        counts[(as_datetime(at), kind, bool(machine))] = n
     now = utcnow()
     slots = [start + step * i for i in range(SERIES_LENGTH[unit]) if start + step * i <= now]
     fmt = "%d %b %H:00" if unit == "hour" else "%d %b"
@@ -262,109 +261,6 @@ def campaign_stats(campaign: Campaign, unit: str = "hour") -> CampaignStats:
         series=campaign_series(campaign, unit),
         anonymous_clicks=anonymous,
     )
-
-
-@dataclass
-class Coverage:
-    """How many of a list's confirmed subscribers consent to one other purpose."""
-
-    purpose: Purpose
-    granted: int
-    of: int
-
-    @property
-    def share(self) -> float | None:
-        return self.granted / self.of if self.of else None
-
-
-@dataclass
-class ListStats:
-    """Everything the list stats page shows."""
-
-    mailing_list: MailingList
-    counts: dict[str, int]
-    growth: dict
-    coverage: list[Coverage] = field(default_factory=list)
-
-
-def list_growth(mailing_list: MailingList, days: int = 90) -> dict:
-    """Per day: confirmed sign-ups, unsubscribes and subscribers at the end of the day (from the ledger)."""
-    purpose = mailing_list.purpose
-    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    start = today - timedelta(days=days - 1)
-    joined: dict[datetime, int] = {}
-    left: dict[datetime, int] = {}
-    if purpose is not None:
-        bucket = _bucket(ConsentEvent.created_at, "day").label("bucket")
-        query = (
-            select(bucket, ConsentEvent.action, func.count())
-            .where(
-                ConsentEvent.purpose_id == purpose.id,
-                ConsentEvent.created_at >= start,
-                ConsentEvent.action.in_(GRANTING + LEAVING),
-            )
-            .group_by(bucket, ConsentEvent.action)
-        )
-        for at, action, n in db.session.execute(query):
-            target = joined if action in GRANTING else left
-            day = _as_datetime(at)
-            target[day] = target.get(day, 0) + n
-    confirmed = db.session.execute(
-        select(func.count())
-        .select_from(Subscription)
-        .where(Subscription.list_id == mailing_list.id, Subscription.status == "confirmed")
-    ).scalar_one()
-    days_list = [start + timedelta(days=i) for i in range(days)]
-    totals, running = [], confirmed
-    for day in reversed(days_list):  # walk back from today's count
-        totals.append(running)
-        running -= joined.get(day, 0) - left.get(day, 0)
-    totals.reverse()
-    return {
-        "labels": [d.strftime("%d %b") for d in days_list],
-        "dates": [d.strftime("%Y-%m-%d") for d in days_list],
-        "datasets": [
-            {"label": "Confirmed sign-ups", "data": [joined.get(d, 0) for d in days_list]},
-            {"label": "Unsubscribes", "data": [left.get(d, 0) for d in days_list]},
-            {"label": "Subscribers", "data": [max(0, t) for t in totals], "axis": "total"},
-        ],
-    }
-
-
-def consent_coverage(mailing_list: MailingList) -> list[Coverage]:
-    """For each consent purpose other than lists:
-    how many confirmed subscribers of this list said yes to it."""
-    subscribers = select(Subscription.contact_id).where(
-        Subscription.list_id == mailing_list.id, Subscription.status == "confirmed"
-    )
-    total = db.session.execute(select(func.count()).select_from(subscribers.subquery())).scalar_one()
-    purposes = (
-        db.session.execute(
-            select(Purpose).where(Purpose.kind != "list").order_by(Purpose.kind.desc(), Purpose.name)
-        )
-        .scalars()
-        .all()
-    )
-    granted = dict(
-        db.session.execute(
-            select(ConsentState.purpose_id, func.count())
-            .where(ConsentState.contact_id.in_(subscribers), ConsentState.status == "granted")
-            .group_by(ConsentState.purpose_id)
-        ).all()
-    )
-    return [Coverage(p, granted.get(p.id, 0), total) for p in purposes]
-
-
-def list_stats(mailing_list: MailingList, days: int = 90) -> ListStats:
-    """Subscription counts, growth over time and consent coverage per purpose."""
-    counts = dict(
-        db.session.execute(
-            select(Subscription.status, func.count())
-            .where(Subscription.list_id == mailing_list.id)
-            .group_by(Subscription.status)
-        ).all()
-    )
-    return ListStats(mailing_list, counts, list_growth(mailing_list, days), consent_coverage(mailing_list))
 
 
 def campaigns_overview(limit: int = 50) -> list[tuple[Campaign, dict[str, int]]]:

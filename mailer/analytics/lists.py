@@ -1,0 +1,115 @@
+"""Honest statistics per list for marketers: growth from the ledger and consent coverage, aggregates only."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from mailer.analytics.campaigns import GRANTING, LEAVING, as_datetime, time_bucket
+from mailer.consent.models import ConsentEvent, ConsentState, Purpose
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
+from mailer.subscriptions.models.lists import MailingList, Subscription
+
+
+@dataclass
+class Coverage:
+    """How many of a list's confirmed subscribers consent to one other purpose."""
+
+    purpose: Purpose
+    granted: int
+    of: int
+
+    @property
+    def share(self) -> float | None:
+        return self.granted / self.of if self.of else None
+
+
+@dataclass
+class ListStats:
+    """Everything the list stats page shows."""
+
+    mailing_list: MailingList
+    counts: dict[str, int]
+    growth: dict
+    coverage: list[Coverage] = field(default_factory=list)
+
+
+def list_growth(mailing_list: MailingList, days: int = 90) -> dict:
+    """Per day: confirmed sign-ups, unsubscribes and subscribers at the end of the day (from the ledger)."""
+    purpose = mailing_list.purpose
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=days - 1)
+    joined: dict[datetime, int] = {}
+    left: dict[datetime, int] = {}
+    if purpose is not None:
+        bucket = time_bucket(ConsentEvent.created_at, "day").label("bucket")
+        query = (
+            select(bucket, ConsentEvent.action, func.count())
+            .where(
+                ConsentEvent.purpose_id == purpose.id,
+                ConsentEvent.created_at >= start,
+                ConsentEvent.action.in_(GRANTING + LEAVING),
+            )
+            .group_by(bucket, ConsentEvent.action)
+        )
+        for at, action, n in db.session.execute(query):
+            target = joined if action in GRANTING else left
+            day = as_datetime(at)
+            target[day] = target.get(day, 0) + n
+    confirmed = db.session.execute(
+        select(func.count())
+        .select_from(Subscription)
+        .where(Subscription.list_id == mailing_list.id, Subscription.status == "confirmed")
+    ).scalar_one()
+    days_list = [start + timedelta(days=i) for i in range(days)]
+    totals, running = [], confirmed
+    for day in reversed(days_list):  # walk back from today's count
+        totals.append(running)
+        running -= joined.get(day, 0) - left.get(day, 0)
+    totals.reverse()
+    return {
+        "labels": [d.strftime("%d %b") for d in days_list],
+        "dates": [d.strftime("%Y-%m-%d") for d in days_list],
+        "datasets": [
+            {"label": "Confirmed sign-ups", "data": [joined.get(d, 0) for d in days_list]},
+            {"label": "Unsubscribes", "data": [left.get(d, 0) for d in days_list]},
+            {"label": "Subscribers", "data": [max(0, t) for t in totals], "axis": "total"},
+        ],
+    }
+
+
+def consent_coverage(mailing_list: MailingList) -> list[Coverage]:
+    """For each consent purpose other than lists:
+    how many confirmed subscribers of this list said yes to it."""
+    subscribers = select(Subscription.contact_id).where(
+        Subscription.list_id == mailing_list.id, Subscription.status == "confirmed"
+    )
+    total = db.session.execute(select(func.count()).select_from(subscribers.subquery())).scalar_one()
+    purposes = (
+        db.session.execute(
+            select(Purpose).where(Purpose.kind != "list").order_by(Purpose.kind.desc(), Purpose.name)
+        )
+        .scalars()
+        .all()
+    )
+    granted = dict(
+        db.session.execute(
+            select(ConsentState.purpose_id, func.count())
+            .where(ConsentState.contact_id.in_(subscribers), ConsentState.status == "granted")
+            .group_by(ConsentState.purpose_id)
+        ).all()
+    )
+    return [Coverage(p, granted.get(p.id, 0), total) for p in purposes]
+
+
+def list_stats(mailing_list: MailingList, days: int = 90) -> ListStats:
+    """Subscription counts, growth over time and consent coverage per purpose."""
+    counts = dict(
+        db.session.execute(
+            select(Subscription.status, func.count())
+            .where(Subscription.list_id == mailing_list.id)
+            .group_by(Subscription.status)
+        ).all()
+    )
+    return ListStats(mailing_list, counts, list_growth(mailing_list, days), consent_coverage(mailing_list))
