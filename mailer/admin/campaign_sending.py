@@ -79,7 +79,7 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
     # The sample subject ends its transaction, expiring the campaign: render it first, so the status the page
     # shows is read before the counts (never a finished status beside older counts that JS would not refresh).
     sample_subject = _sample_subject(campaign)
-    progress = campaign_service.progress(campaign) if campaign.status != "draft" else None
+    progress = campaign_service.progress(campaign) if campaign.status != CampaignStatus.DRAFT else None
     states = delivery_report.state_report(campaign.id) if progress is not None else []
     schedule_form = schedule_form or _schedule_form(campaign)
     return render_template(
@@ -118,7 +118,7 @@ def _progress_payload(campaign: Campaign) -> dict:
         actions=_actions(campaign),
         final=campaign.status in FINAL_STATUSES,
         states=delivery_report.states_json(delivery_report.state_report(campaign.id)),
-        waiting_reason=campaign.waiting_reason if campaign.status == "sending" else "",
+        waiting_reason=campaign.waiting_reason if campaign.status == CampaignStatus.SENDING else "",
     )
     return data
 
@@ -226,7 +226,7 @@ def _confirm_page(
 ):
     """Ask before sending or scheduling, with fresh compliance numbers and any refusal reason."""
     compliance = {}
-    if campaign.status == "draft":
+    if campaign.status == CampaignStatus.DRAFT:
         try:
             compliance = campaign_service.compliance_preview(campaign)
             db.session.commit()

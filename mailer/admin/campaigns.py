@@ -11,7 +11,7 @@ from mailer.campaigns import drafts as drafts
 from mailer.campaigns import layouts as layout_service
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns import rendering
-from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign
+from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign, CampaignStatus
 from mailer.core.extensions import db
 from mailer.core.web import BASE_CSP
 from mailer.delivery.models import Delivery
@@ -101,7 +101,7 @@ Thanks for reading!
 
 def _editor(campaign: Campaign | None):
     """Shared create/edit handler: save the draft, then go to its page (or its preview)."""
-    if campaign is not None and campaign.status != "draft":
+    if campaign is not None and campaign.status != CampaignStatus.DRAFT:
         flash(
             f"This campaign is {campaign.status}; only drafts can be edited. Make a copy to change it.",
             "warning",
