@@ -58,9 +58,9 @@ class EventBuffer:
         """Hits not yet written."""
         return len(self._hits)
 
-    def flush(self, settle_all: bool = False) -> int:
-        """Write every queued hit now and count settled human clicks as activity; returns how many hits were
-        processed (kept for a retry if the database fails)."""
+    def flush(self, settle: bool = True) -> int:
+        """Write every queued hit now and (with `settle`) count settled human clicks as activity; returns how
+        many hits were processed (kept for a retry if the database fails)."""
         with self._flush_lock:
             with self._lock:
                 hits, self._hits = self._hits, []
@@ -73,7 +73,8 @@ class EventBuffer:
                         write_hits(batch, now)
                         done = start + self.batch_size
                         self._note_clicks(batch)
-                    self._settle(now, settle_all)
+                    if settle:
+                        self._settle(now)
             except Exception:
                 if self._failing:  # the traceback was logged when the failures began
                     log.warning("writing %d tracking events failed again; will retry", len(hits) - done)
@@ -96,12 +97,12 @@ class EventBuffer:
                 first, last = min(first, self._unsettled[0]), max(last, self._unsettled[1])
             self._unsettled = (first, last)
 
-    def _settle(self, now: datetime, settle_all: bool) -> None:
+    def _settle(self, now: datetime) -> None:
         """Written human clicks whose burst window has closed now count as activity."""
         if self._unsettled is None:
             return
         since, last = self._unsettled
-        until = now if settle_all else now - CLICK_SETTLE
+        until = now - CLICK_SETTLE
         if until <= since:
             return
         try:
@@ -136,9 +137,10 @@ class EventBuffer:
 
     def _flush_at_exit(self) -> None:
         """Write what is left; first waits for a flush in progress (its hits are no longer in the queue, and
-        the writer thread, a daemon, would be stopped mid-write by the interpreter's exit)."""
+        the writer thread, a daemon, would be stopped mid-write by the interpreter's exit). Clicks of the
+        last second are not counted as activity: the database may already be gone, and logging closed."""
         if os.getpid() == self.pid:
-            self.flush(settle_all=True)
+            self.flush(settle=False)
 
 
 def buffer_for(app: Flask) -> EventBuffer:
