@@ -13,7 +13,7 @@ from mailer.consent.models import ConsentEvent
 from mailer.contacts import fields as field_service
 from mailer.contacts.models.fields import ContactFieldValue
 from mailer.core.extensions import db
-from mailer.privacy import export
+from mailer.privacy import export, subject_data
 from mailer.subscriptions import forms as form_service
 from tests.support.http import csrf_token, form_timer
 from tests.support.privacy import ask_on_form, links_in_mail
@@ -187,8 +187,8 @@ def test_a_sign_up_stores_the_answers_and_a_sensitive_one_encrypted(app, client,
     # Staff see it masked; the person's own export shows it in clear, a staff export masked.
     shown = {f.field.key: f.shown for f in field_service.display_fields(ann)}
     assert shown["health"] == "••••" and shown["company"] == "Acme Ltd"
-    mine = {row["field"]: row["value"] for row in export.collect_fields(ann, clear=True)}
-    staffs = {row["field"]: row["value"] for row in export.collect_fields(ann, clear=False)}
+    mine = {row["field"]: row["value"] for row in subject_data.collect_fields(ann, clear=True)}
+    staffs = {row["field"]: row["value"] for row in subject_data.collect_fields(ann, clear=False)}
     assert mine["health"] == HEALTH and staffs["health"] == "••••" and staffs["visits"] == "12"
     archive = zipfile.ZipFile(io.BytesIO(export.build_zip(ann, clear_sensitive=False)))
     assert HEALTH not in archive.read("data.json").decode()
