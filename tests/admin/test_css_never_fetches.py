@@ -15,8 +15,8 @@ from sqlalchemy import select
 from mailer.campaigns.composition import send_test_messages
 from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
-from tests.sending.factory import LAYOUT, make_layout, newsletter
 from tests.support.browser import live_server, live_server_url  # noqa: F401 - fixtures
+from tests.support.campaigns import LAYOUT, make_layout, newsletter
 from tests.support.http import RequestsClient, csrf_token, login
 from tests.support.signup import page
 

@@ -7,7 +7,7 @@ import pytest
 
 from mailer.core.extensions import db
 from mailer.staff.accounts import create_staff
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 from tests.support.deliveries import seed
 from tests.support.http import login
 from tests.support.signup import page

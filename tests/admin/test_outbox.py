@@ -62,7 +62,7 @@ def test_campaign_messages_are_listed_under_their_subject_as_marketing(app, auth
     """In embedded mode a sent campaign lands in the outbox
     like any message: its subject, kind and Message-ID."""
     from mailer.campaigns import lifecycle as campaigns
-    from tests.sending.factory import newsletter
+    from tests.support.campaigns import newsletter
 
     campaign, people = newsletter(2, subject="Spring news for {{ contact.first_name }} — ünïcode")
     campaigns.start_campaign(campaign)
@@ -86,7 +86,7 @@ def test_reading_a_tracked_message_in_the_outbox_is_not_an_open_or_a_click(app, 
     from mailer.campaigns.models import Campaign
     from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
     from mailer.tracking.buffer import buffer_for
-    from tests.sending.factory import make_campaign, subscriber
+    from tests.support.campaigns import make_campaign, subscriber
 
     ensure_tracking_purposes()
     news = create_list("News")

@@ -15,7 +15,7 @@ from mailer.privacy.requests import open_request
 from mailer.staff.models.accounts import ROLES, StaffUser
 from mailer.subscriptions.preference_links import send_link_email
 from tests.admin.test_permissions import _url, _world
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 from tests.support.http import csrf_token, staff_client
 from tests.support.privacy import links_in_mail
 from tests.support.signup import page, sign_up

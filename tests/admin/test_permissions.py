@@ -14,7 +14,7 @@ from mailer.privacy import settings as privacy_settings
 from mailer.privacy.requests import open_request
 from mailer.staff.accounts import create_staff
 from mailer.staff.models.accounts import ROLES, StaffInvite
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 from tests.support.http import csrf_token, login
 from tests.support.privacy import define_fields, fill_fields
 

@@ -16,7 +16,7 @@ from mailer.privacy import settings as privacy_settings
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.accounts import create_staff
 from mailer.staff.models.accounts import StaffUser
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 from tests.support.http import csrf_token, login
 from tests.support.privacy import define_fields, fill_fields, links_in_mail
 from tests.support.workers import drain

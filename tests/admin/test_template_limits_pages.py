@@ -9,7 +9,7 @@ from mailer.core.extensions import db
 from mailer.delivery.models import Delivery, OutboxMessage
 from mailer.staff.models.accounts import ROLES
 from tests.admin.test_campaign_pages import editor_fields
-from tests.sending.factory import LAYOUT, newsletter
+from tests.support.campaigns import LAYOUT, newsletter
 from tests.support.http import csrf_token, staff_client
 from tests.support.signup import page
 

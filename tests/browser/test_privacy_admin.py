@@ -11,7 +11,7 @@ from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.accounts import create_staff
 from tests.browser.conftest import LinkChecker, keyboard_login, shoot
 from tests.browser.test_admin_pages import visit
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 from tests.support.privacy import define_fields, fill_fields
 
 OFFICER, PASSWORD = "dpo@example.com", "correct horse battery"

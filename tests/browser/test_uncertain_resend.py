@@ -10,8 +10,8 @@ from mailer.campaigns.models import Campaign
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
 from tests.browser.conftest import keyboard_login, shoot
-from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
 from tests.support.accessibility import accessibility_violations
+from tests.support.campaigns import campaign_status, deliveries, newsletter, wait_for
 from tests.support.deliveries import UNCERTAIN, seed
 
 

@@ -12,7 +12,7 @@ from mailer.campaigns.relay_wait import check_relay_waits
 from mailer.core.extensions import db
 from mailer.staff.accounts import create_staff
 from mailer.staff.models.accounts import StaffUser
-from tests.sending.factory import newsletter, wait_for
+from tests.support.campaigns import newsletter, wait_for
 from tests.support.signup import page
 from tests.support.smtp import SmtpCapture
 from tests.support.workers import _recorder

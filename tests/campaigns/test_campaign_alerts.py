@@ -9,7 +9,7 @@ from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns.models import Campaign
 from mailer.core.extensions import db
 from mailer.staff.accounts import create_staff
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 from tests.support.signup import page
 
 REFUSAL = "554 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy"

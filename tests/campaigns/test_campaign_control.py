@@ -11,7 +11,7 @@ from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.suppression import Suppression
 from mailer.core.extensions import db
 from mailer.subscriptions.models.lists import Subscription
-from tests.sending.factory import CTX, campaign_status, deliveries, newsletter
+from tests.support.campaigns import CTX, campaign_status, deliveries, newsletter
 from tests.support.workers import drain
 
 

@@ -10,7 +10,7 @@ from mailer.campaigns.models import Campaign
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
-from tests.sending.factory import campaign_status, deliveries, make_layout, newsletter
+from tests.support.campaigns import campaign_status, deliveries, make_layout, newsletter
 
 
 @pytest.mark.config(MAILER_POSTAL_ADDRESS="")

@@ -12,7 +12,7 @@ from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
 from mailer.privacy.erasure import anonymise_contact
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
-from tests.sending.factory import CTX, make_campaign, subscriber
+from tests.support.campaigns import CTX, make_campaign, subscriber
 
 EXPECTED = {
     "ok@example.net": "",

@@ -9,7 +9,7 @@ from mailer.campaigns import sending
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
-from tests.sending.factory import deliveries, newsletter
+from tests.support.campaigns import deliveries, newsletter
 
 
 def test_rate_and_eta_follow_the_last_minute_not_the_average_since_the_start(app, app_ctx):

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from mailer.campaigns import rendering
 from mailer.core.extensions import db
 from mailer.subscriptions.lists import create_list
-from tests.sending.factory import LAYOUT, make_campaign, subscriber
+from tests.support.campaigns import LAYOUT, make_campaign, subscriber
 
 
 def test_a_complete_layout_has_no_problems():

@@ -9,8 +9,8 @@ from mailer.campaigns.models import Campaign
 from mailer.campaigns.rendering import CampaignError
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
-from tests.sending.factory import campaign_status, deliveries, newsletter
-from tests.sending.faults import open_count_is_exact
+from tests.support.campaigns import campaign_status, deliveries, newsletter
+from tests.support.engine_steps import open_count_is_exact
 
 
 def _mark_uncertain(ids):

@@ -10,7 +10,7 @@ from mailer import create_app
 from mailer.campaigns import rendering
 from mailer.campaigns.models import Campaign, Layout
 from mailer.campaigns.rendering import CampaignError
-from tests.sending.factory import LAYOUT, make_campaign
+from tests.support.campaigns import LAYOUT, make_campaign
 from tests.support.proxy import app_config_from_environment
 
 NESTED_LOOPS = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
@@ -65,7 +65,7 @@ def test_hostile_bodies_fail_with_a_clear_message(app, app_ctx, name, body, mess
 
 def test_a_layout_that_renders_too_slowly_is_refused_with_the_reason(app, app_ctx):
     from mailer.campaigns.layouts import LayoutError, save_layout
-    from tests.sending.factory import LAYOUT
+    from tests.support.campaigns import LAYOUT
 
     with pytest.raises(LayoutError) as refused:
         save_layout("Slow", LAYOUT.replace("{{ content }}", "{{ content }}" + NESTED_LOOPS))

@@ -1,4 +1,5 @@
-"""Sample reports (tests/deliverability/reports/*.eml, written after real Postfix, Exchange, Gmail, qmail and Yahoo mail)
+"""Sample reports (tests/deliverability/reports/*.eml, written after real Postfix, Exchange, Gmail, qmail and
+Yahoo mail)
 and a campaign really sent through the engine for them to refer to."""
 
 import smtplib
@@ -7,13 +8,13 @@ from string import Template
 
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.delivery.models import Delivery
-from mailer.contacts.models.suppression import Suppression
-from mailer.deliverability.models import BounceEvent
-from mailer.delivery.replies import verp_address
 from mailer.campaigns import lifecycle as campaigns
-from tests.sending.factory import deliveries, make_campaign, subscriber
+from mailer.contacts.models.suppression import Suppression
+from mailer.core.extensions import db
+from mailer.deliverability.models import BounceEvent
+from mailer.delivery.models import Delivery
+from mailer.delivery.replies import verp_address
+from tests.support.campaigns import deliveries, make_campaign, subscriber
 
 REPORTS = Path(__file__).parent / "reports"
 

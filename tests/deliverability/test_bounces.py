@@ -9,15 +9,15 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import update
 
+from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns.models import Campaign
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.delivery.models import Delivery
-from mailer.deliverability.models import BounceEvent
-from mailer.deliverability.listener import InboundServer
-from mailer.campaigns import lifecycle as campaigns
 from mailer.deliverability.bounces import classify, parse_dsn, purge_bounce_log
 from mailer.deliverability.inbound import ReportRefusedError, process_report
+from mailer.deliverability.listener import InboundServer
+from mailer.deliverability.models import BounceEvent
+from mailer.delivery.models import Delivery
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.deliverability.bounce_support import (
     delivery_state,
@@ -28,7 +28,7 @@ from tests.deliverability.bounce_support import (
     subscribers,
     suppression_reason,
 )
-from tests.sending.factory import deliveries, make_campaign
+from tests.support.campaigns import deliveries, make_campaign
 from tests.support.smtp import _free_port
 
 
@@ -146,7 +146,8 @@ def test_global_delivery_status_is_read_like_the_classic_one(app, news, worker):
         b"",
         b"\x00\xff garbage \r\n\r\n\xfe",
         b"Content-Type: multipart/report; report-type=delivery-status\r\n\r\nno boundary at all\r\n",
-        b"Content-Type: multipart/report; boundary=x\r\n\r\n--x\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Content-Type: multipart/report; boundary=x\r\n\r\n--x\r\n"
+        b"Content-Type: message/delivery-status\r\n\r\n"
         b"Status: 5.1.1\r\n",  # truncated mid-report, no VERP, no Message-ID
     ],
 )
@@ -216,7 +217,7 @@ def test_oversized_reports_are_refused_unread(app, news, worker):
 
 
 def test_the_same_report_twice_is_recorded_once(app, news, worker):
-    (ann,) = subscribers(news, "ann@example.net")
+    (_ann,) = subscribers(news, "ann@example.net")
     _, sent = send_campaign(worker, news)
     raw = report("postfix_hard_5.1.1.eml", sent["ann@example.net"])
 
@@ -275,7 +276,8 @@ def test_policy_refusals_never_suppress_however_many(app, news, worker):
 
 
 def test_listener_end_to_end_over_smtp(app, news, worker, smtp_server):
-    """A DSN sent over real SMTP to the VERP address the message went out with: bounced, suppressed, skipped next time."""
+    """A DSN sent over real SMTP to the VERP address the message went out with: bounced, suppressed, skipped
+    next time."""
     ann, bob = subscribers(news, "ann@example.net", "bob@example.net")
     _, sent = send_campaign(worker, news)
     [original] = smtp_server.to("ann@example.net")

@@ -1,19 +1,19 @@
-"""Spam complaints (REQUIREMENTS E4, E5, B4): ARF reports about a campaign the engine really sent suppress at once,
-withdraw consent in the ledger, and a high complaint rate pauses the domain's sending campaigns."""
+"""Spam complaints (REQUIREMENTS E4, E5, B4): ARF reports about a campaign the engine really sent suppress at
+once, withdraw consent in the ledger, and a high complaint rate pauses the domain's sending campaigns."""
 
 import pytest
 from sqlalchemy import select
 
-from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
-from mailer.consent.models import ConsentEvent
-from mailer.subscriptions.models.lists import Subscription
-from mailer.deliverability.listener import InboundServer
 from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns.models import Campaign
+from mailer.consent.ledger import verify_chain
+from mailer.consent.models import ConsentEvent
+from mailer.core.extensions import db
 from mailer.deliverability.domains import complaint_rates
 from mailer.deliverability.inbound import process_report
-from mailer.consent.ledger import verify_chain
+from mailer.deliverability.listener import InboundServer
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+from mailer.subscriptions.models.lists import Subscription
 from tests.deliverability.bounce_support import (
     events,
     report,
@@ -22,7 +22,7 @@ from tests.deliverability.bounce_support import (
     subscribers,
     suppression_reason,
 )
-from tests.sending.factory import make_campaign
+from tests.support.campaigns import make_campaign
 from tests.support.smtp import _free_port
 
 FBL = "fbl@example.com"
@@ -89,7 +89,8 @@ def test_a_complaint_suppresses_at_once_and_withdraws_consent_for_the_list(app, 
 
 
 def test_lenient_reading_headers_only_old_version_matched_by_message_id(app, news, worker):
-    """Version 0.1, the recipient redacted, no VERP anywhere: the Message-ID alone proves it is our message."""
+    """Version 0.1, the recipient redacted, no VERP anywhere: the Message-ID alone proves it is our
+    message."""
     (ann,) = subscribers(news, "ann@example.net")
     _, sent = send_campaign(worker, news)
 

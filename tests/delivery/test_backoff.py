@@ -6,8 +6,8 @@ import pytest
 
 from mailer.campaigns import sending
 from mailer.core.clock import utcnow
-from tests.sending.factory import deliveries, newsletter
-from tests.sending.faults import fresh, open_count_is_exact, start_and_plan, time_passes, watch_broker
+from tests.support.campaigns import deliveries, newsletter
+from tests.support.engine_steps import fresh, open_count_is_exact, start_and_plan, time_passes, watch_broker
 
 
 @pytest.mark.config(SEND_RETRY_BACKOFF_SECONDS=30)

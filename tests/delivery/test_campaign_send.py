@@ -10,7 +10,7 @@ from mailer.campaigns.models import Campaign, Link
 from mailer.core.extensions import db
 from mailer.delivery.replies import delivery_id_from_verp
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
-from tests.sending.factory import deliveries, make_campaign, subscriber
+from tests.support.campaigns import deliveries, make_campaign, subscriber
 
 SINGLE = (
     "From",
@@ -143,7 +143,7 @@ def test_compliance_preview_counts_every_exclusion_reason(app_ctx):
     db.session.add(direct_marketing)
     db.session.flush()
     from mailer.consent.ledger import record_consent
-    from tests.sending.factory import CTX
+    from tests.support.campaigns import CTX
 
     record_consent(subscriber(news, "objector@example.net"), direct_marketing, "objected", CTX)
     subscriber(vip, subscriber(news, "vip@example.net").email)

@@ -7,8 +7,8 @@ from sqlalchemy import event
 from mailer.campaigns import sending
 from mailer.core.extensions import db
 from mailer.delivery.recovery import finish_done_campaigns
-from tests.sending.factory import newsletter
-from tests.sending.faults import fresh, open_count_is_exact, start_and_plan
+from tests.support.campaigns import newsletter
+from tests.support.engine_steps import fresh, open_count_is_exact, start_and_plan
 
 READS_DELIVERIES = re.compile(r"\bdeliveries\b")  # the table, not the campaign's open_deliveries column
 

@@ -8,8 +8,8 @@ import pytest
 from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns.models import Campaign
 from mailer.core.extensions import db
-from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
-from tests.sending.faults import open_count_is_exact
+from tests.support.campaigns import campaign_status, deliveries, newsletter, wait_for
+from tests.support.engine_steps import open_count_is_exact
 
 
 def _kill_connections(url: str) -> int:

@@ -30,7 +30,7 @@ from mailer.staff.management import invite_staff
 from mailer.subscriptions.confirmation import send_confirmation_email
 from mailer.subscriptions.models.lists import Subscription
 from mailer.subscriptions.preference_links import send_link_email
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 
 DOMAIN = "example.com"
 SELECTOR = "mail2026"

@@ -8,7 +8,7 @@ from mailer.campaigns.rendering import CampaignError
 from mailer.core import urls
 from mailer.core.security import read_token
 from mailer.core.urls import RECIPIENT_URLS, RecipientLink, insecure_links_problem, recipient_url
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 
 
 def test_every_table_entry_is_the_route_of_its_endpoint(app):

@@ -13,8 +13,8 @@ from mailer.core.extensions import db
 from mailer.delivery import heartbeat
 from mailer.delivery.claims import Claims
 from mailer.delivery.models import SendWorker
-from tests.sending.factory import deliveries, newsletter, wait_for
-from tests.sending.faults import fresh, open_count_is_exact, start_and_plan, watch_broker
+from tests.support.campaigns import deliveries, newsletter, wait_for
+from tests.support.engine_steps import fresh, open_count_is_exact, start_and_plan, watch_broker
 
 
 def _worker(worker_id: str, seconds_ago: float) -> str:

@@ -17,7 +17,7 @@ from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
-from tests.sending.factory import campaign_status, deliveries, newsletter, wait_for
+from tests.support.campaigns import campaign_status, deliveries, newsletter, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 THREADS = 2

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
 from mailer.privacy.models.requests import PrivacyRequest
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 
 
 def test_erase_asks_for_confirmation_and_is_registered(app_ctx, runner):

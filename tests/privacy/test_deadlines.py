@@ -1,4 +1,5 @@
-"""The Art. 12(3) clock: one calendar month to answer, month ends and leap years, one extension within the first month."""
+"""The Art. 12(3) clock: one calendar month to answer, month ends and leap years, one extension within the
+first month."""
 
 from datetime import date, datetime, time, timedelta
 

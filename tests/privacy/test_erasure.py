@@ -1,4 +1,5 @@
-"""Erasure (Art. 17), the hard way: after a person erases themself, a full dump of the database holds nothing of them."""
+"""Erasure (Art. 17), the hard way: after a person erases themself, a full dump of the database holds nothing
+of them."""
 
 import pytest
 from sqlalchemy import func, select
@@ -6,7 +7,6 @@ from sqlalchemy import func, select
 from mailer.audit.models import AuditEvent
 from mailer.consent.models import ConsentEvent
 from mailer.contacts import fields as field_service
-from mailer.subscriptions.imports import ImportRequest, create_import, run_import
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.fields import ContactFieldValue, ContactKey
 from mailer.contacts.models.suppression import Suppression
@@ -16,6 +16,7 @@ from mailer.delivery.models import Delivery
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.privacy.requests import open_request
 from mailer.staff.accounts import create_staff
+from mailer.subscriptions.imports import ImportRequest, create_import, run_import
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import Subscription
 from mailer.tracking.models import TrackingEvent
@@ -92,8 +93,8 @@ def _aggregates(campaign_id: int, list_id: int) -> dict:
 
 
 def _person_with_a_history(app, client, worker):
-    """Signed up and confirmed on the demo form (answering its sensitive question), with fields, a campaign, an open,
-    a bounce text and a request."""
+    """Signed up and confirmed on the demo form (answering its sensitive question), with fields, a campaign,
+    an open, a bounce text and a request."""
     fields = define_fields()
     diet = field_service.define_field("diet", "Dietary needs", "sensitive")
     ask_on_form(db.session.execute(select(Form).where(Form.slug == "demo")).scalar_one(), diet)

@@ -1,4 +1,5 @@
-"""Sensitive fields (Art. 9, 10, 32): refused for criminal records, consent first, encrypted, masked, audited reveals."""
+"""Sensitive fields (Art. 9, 10, 32): refused for criminal records, consent first, encrypted, masked, audited
+reveals."""
 
 import pytest
 from sqlalchemy import select, text
@@ -12,7 +13,7 @@ from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.privacy.objection import object_to
 from mailer.staff.accounts import create_staff
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 from tests.support.privacy import define_fields, fill_fields
 
 OLD_KEY = "c2VjcmV0LWtleS1vbmUtZm9yLXRlc3RzLTMyLWJ5dGU="
@@ -29,7 +30,7 @@ NEW_KEY = "YW5vdGhlci1rZXktdHdvLWZvci10ZXN0cy0zMmJ5dGU="
     ],
 )
 def test_criminal_record_fields_cannot_be_created(app_ctx, key, label):
-    with pytest.raises(PrivacyError, match="Art. 10"):
+    with pytest.raises(PrivacyError, match=r"Art\. 10"):
         field_service.define_field(key, label, "sensitive")
 
 

@@ -11,7 +11,7 @@ from mailer.core.extensions import db
 from mailer.privacy.erasure import erase_contact
 from mailer.privacy.hooks import RetentionOutcome, hooks_of
 from mailer.privacy.settings import retention_days
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 
 
 def test_a_newly_registered_erasure_hook_runs_with_the_person_as_they_were(app, app_ctx):

@@ -1,5 +1,6 @@
-"""An objection to direct marketing stays absolute until the person asks for marketing again, by a fresh explicit
-action: a new double opt-in, the preference centre's button, or their instruction recorded by a privacy officer."""
+"""An objection to direct marketing stays absolute until the person asks for marketing again, by a fresh
+explicit action: a new double opt-in, the preference centre's button, or their instruction recorded by a
+privacy officer."""
 
 import re
 
@@ -18,7 +19,7 @@ from mailer.privacy.restriction import restrict
 from mailer.staff.accounts import create_staff
 from mailer.subscriptions.models.lists import Subscription
 from mailer.subscriptions.preferences import NOTICE_KEY
-from tests.sending.factory import make_campaign
+from tests.support.campaigns import make_campaign
 from tests.support.http import csrf_token, form_timer, login
 from tests.support.privacy import links_in_mail, preference_path, purpose, sign_up_and_confirm
 from tests.support.signup import contact_by_email, page
@@ -28,7 +29,8 @@ PASSWORD = "correct horse battery"
 
 
 def _objector(app, client, worker, demo_form):
-    """Signed up and confirmed on the demo form, then objected to direct marketing from the preference centre."""
+    """Signed up and confirmed on the demo form, then objected to direct marketing from the preference
+    centre."""
     orla = sign_up_and_confirm(
         app,
         client,
@@ -127,7 +129,7 @@ def test_the_preference_centre_button_lifts_it_and_nothing_else(app, client, dem
 def test_ticking_direct_marketing_in_the_preference_centre_is_recorded_as_lifting_the_objection(
     app, client, demo_form, worker
 ):
-    orla, campaign = _objector(app, client, worker, demo_form)
+    orla, _campaign = _objector(app, client, worker, demo_form)
     token = preference_token(orla)
     dm_box = purpose(DIRECT_MARKETING_KEY).public_id
     shown = client.get(f"/p/{token}").text
@@ -138,7 +140,8 @@ def test_ticking_direct_marketing_in_the_preference_centre_is_recorded_as_liftin
     db.session.expire_all()
     assert not has_objected_to_marketing(orla)
     event = _last_marketing_event(orla)
-    # The ledger says what happened: not a plain grant, the end of an objection, by the person, with the page's wording.
+    # The ledger says what happened: not a plain grant, the end of an objection, by the person, with the
+    # page's wording.
     assert event.action == "granted" and event.details == {"lifts": "objection", "way": "preference-centre"}
     assert event.notice is not None and event.notice.key == NOTICE_KEY
 

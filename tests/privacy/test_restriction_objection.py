@@ -1,4 +1,5 @@
-"""Restriction (Art. 18) freezes a contact even with a send already queued; objection (Art. 21) per purpose."""
+"""Restriction (Art. 18) freezes a contact even with a send already queued; objection (Art. 21) per
+purpose."""
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from mailer.privacy.objection import DIRECT_MARKETING_KEY, ensure_direct_marketi
 from mailer.privacy.rectification import Correction, apply_changes, validate
 from mailer.privacy.restriction import restrict
 from mailer.staff.accounts import create_staff
-from tests.sending.factory import deliveries, newsletter
+from tests.support.campaigns import deliveries, newsletter
 from tests.support.privacy import preference_path, purpose
 from tests.support.workers import drain
 

@@ -1,4 +1,5 @@
-"""Storage limitation: the retention run with its dry-run report, re-permission emails, and deadline warnings."""
+"""Storage limitation: the retention run with its dry-run report, re-permission emails, and deadline
+warnings."""
 
 from datetime import timedelta
 
@@ -19,7 +20,7 @@ from mailer.privacy.settings import get_settings
 from mailer.staff.accounts import create_staff
 from mailer.tracking.models import TrackingEvent
 from tests.public.recipients import sent_campaign
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 from tests.support.http import login
 from tests.support.privacy import links_in_mail
 
@@ -34,7 +35,7 @@ def _age(contact: Contact, by: timedelta = LONG_AGO) -> None:
 def test_inactive_contacts_are_asked_once_then_erased_after_the_grace_period(
     app, app_ctx, runner, client, worker
 ):
-    campaign, (quiet, answers, recent, frozen, asking) = newsletter(5)
+    _campaign, (quiet, answers, recent, frozen, asking) = newsletter(5)
     for person in (quiet, answers, frozen, asking):
         _age(person)
     restrict(frozen, RequestContext("test"))  # restricted data is kept stored, never deleted by retention

@@ -16,7 +16,7 @@ from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from mailer.subscriptions.models.lists import Subscription
 from mailer.tracking import events as tracking
 from mailer.tracking.models import TrackingEvent
-from tests.sending.factory import make_campaign, subscriber
+from tests.support.campaigns import make_campaign, subscriber
 
 URL = re.compile(r"""https?://[^\s"'<>]+""")
 

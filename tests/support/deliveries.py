@@ -5,7 +5,7 @@ from datetime import timedelta
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
-from tests.sending.factory import newsletter
+from tests.support.campaigns import newsletter
 
 UNCERTAIN = "uncertain: the worker stopped during the SMTP transaction"
 RETRY = "will retry at {}: 451 4.3.0 Mailbox temporarily unavailable"

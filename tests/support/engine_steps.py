@@ -1,16 +1,16 @@
-"""Helpers for the sending-fault tests: run the real engine step by step and see what it queued for later."""
+"""Run the real sending engine step by step in a test, and see what it queued for later."""
 
 from datetime import timedelta
 
 from dramatiq.middleware import Middleware
 from sqlalchemy import func, select, update
 
+from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns import sending
+from mailer.campaigns.models import Campaign
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign
 from mailer.delivery.models import Delivery
-from mailer.campaigns import sending
-from mailer.campaigns import lifecycle as campaigns
 
 
 class Enqueued(Middleware):

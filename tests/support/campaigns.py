@@ -1,19 +1,19 @@
-"""Building campaigns and subscribers for the sending tests through the real services."""
+"""Building campaigns and subscribers for the sending tests through the real operations."""
 
 import time
 
 from sqlalchemy import select
 
+from mailer.campaigns.models import Campaign, Layout
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.consent.models import Purpose
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.operations import get_or_create_contact, normalise_email
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.campaigns.models import Campaign, Layout
-from mailer.contacts.models.contact import Contact
 from mailer.delivery.models import Delivery
-from mailer.consent.models import Purpose
-from mailer.subscriptions.models.lists import Subscription
-from mailer.contacts.operations import get_or_create_contact, normalise_email
-from mailer.consent.ledger import RequestContext, record_consent
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+from mailer.subscriptions.models.lists import Subscription
 
 CTX = RequestContext("test")
 LAYOUT = """<!doctype html>
