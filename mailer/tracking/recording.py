@@ -168,8 +168,14 @@ def _note_activity(contact_ids: set[int], latest: datetime) -> None:
 
 
 def settle_clicks(since: datetime, until: datetime) -> None:
-    """Count the stored clicks made in [since, until) that are still human (no burst found) as activity."""
-    latest = db.session.execute(
+    """Count the stored clicks made in [since, until) that are still human (no burst found) as activity.
+
+    One UPDATE for the whole window, dated by its latest click, as write_hits dates a batch: the window spans
+    the clicks written since the last settle (seconds while the writer keeps up), far inside
+    ACTIVITY_RESOLUTION, and a statement per distinct click time made the writer fall behind under load.
+    """
+    contact_ids, latest = set(), None
+    for contact_id, at in db.session.execute(
         select(TrackingEvent.contact_id, func.max(TrackingEvent.created_at))
         .where(
             TrackingEvent.kind == "click",
@@ -178,13 +184,11 @@ def settle_clicks(since: datetime, until: datetime) -> None:
             TrackingEvent.created_at < until,
         )
         .group_by(TrackingEvent.contact_id)
-    ).all()
-    by_time: dict[datetime, set[int]] = defaultdict(set)
-    for contact_id, at in latest:
-        by_time[at].add(contact_id)
-    for at, contact_ids in by_time.items():
-        _note_activity(contact_ids, at)
-    if latest:
+    ):
+        contact_ids.add(contact_id)
+        latest = at if latest is None else max(latest, at)
+    if latest is not None:
+        _note_activity(contact_ids, latest)
         db.session.commit()
 
 
