@@ -25,19 +25,9 @@ def restrict(
         raise PrivacyError("This contact was erased; there is nothing left to restrict.")
     if contact.status == ContactStatus.RESTRICTED:
         raise PrivacyError("This contact is already restricted.")
-    details = {"request": request.public_id} if request is not None else {}
-    contact.status = ContactStatus.RESTRICTED
-    record_consent(contact, None, "restricted", ctx, details=details)
-    if actor is not None:
-        audit.record(
-            "contact.restrict",
-            "contact",
-            contact.public_id,
-            {**details, "reason": reason[:500]},
-            actor=actor,
-            ip=ip,
-        )
-    db.session.flush()
+    _set_status(
+        contact, ContactStatus.RESTRICTED, "restricted", "contact.restrict", ctx, request, actor, ip, reason
+    )
 
 
 def lift_restriction(
@@ -52,12 +42,29 @@ def lift_restriction(
     recorded in the ledger and the audit log."""
     if contact.status != ContactStatus.RESTRICTED:
         raise PrivacyError("This contact is not restricted.")
+    _set_status(
+        contact, ContactStatus.ACTIVE, "unrestricted", "contact.unrestrict", ctx, request, actor, ip, reason
+    )
+
+
+def _set_status(
+    contact: Contact,
+    status: ContactStatus,
+    ledger_action: str,
+    audit_action: str,
+    ctx: RequestContext,
+    request: PrivacyRequest | None,
+    actor: StaffUser | None,
+    ip: str | None,
+    reason: str,
+) -> None:
+    """The one way restriction changes a contact: its status, a ledger event, and an audit entry for staff."""
     details = {"request": request.public_id} if request is not None else {}
-    contact.status = ContactStatus.ACTIVE
-    record_consent(contact, None, "unrestricted", ctx, details=details)
+    contact.status = status
+    record_consent(contact, None, ledger_action, ctx, details=details)
     if actor is not None:
         audit.record(
-            "contact.unrestrict",
+            audit_action,
             "contact",
             contact.public_id,
             {**details, "reason": reason[:500]},
