@@ -90,6 +90,17 @@ class Config:
     BOUNCE_SOFT_LIMIT = _env_int("BOUNCE_SOFT_LIMIT", 3)  # soft bounces within the window that suppress
     BOUNCE_SOFT_WINDOW_DAYS = _env_int("BOUNCE_SOFT_WINDOW_DAYS", 30)
     BOUNCE_LOG_RETENTION_DAYS = _env_int("BOUNCE_LOG_RETENTION_DAYS", 365)
+    # The bounce mailbox, for relays that deliver reports to a mailbox (deliverability/mailbox.py):
+    # imaps://user:password@host[:993] or imap://…[:143] (STARTTLS, required); empty: no mailbox polled.
+    BOUNCE_IMAP_URL = os.environ.get("BOUNCE_IMAP_URL", "")
+    BOUNCE_IMAP_FOLDER = os.environ.get("BOUNCE_IMAP_FOLDER", "INBOX")
+    BOUNCE_IMAP_PROCESSED_FOLDER = os.environ.get("BOUNCE_IMAP_PROCESSED_FOLDER", "Processed")
+    BOUNCE_IMAP_IGNORED_FOLDER = os.environ.get("BOUNCE_IMAP_IGNORED_FOLDER", "Not reports")
+    # A private CA to trust besides the system's (a PEM file).
+    BOUNCE_IMAP_CA_FILE = os.environ.get("BOUNCE_IMAP_CA_FILE", "")
+    BOUNCE_IMAP_POLL_SECONDS = _env_int("BOUNCE_IMAP_POLL_SECONDS", 60)  # the scheduler's interval
+    BOUNCE_IMAP_BATCH = _env_int("BOUNCE_IMAP_BATCH", 500)  # messages taken per poll at most
+    BOUNCE_IMAP_TIMEOUT = _env_int("BOUNCE_IMAP_TIMEOUT", 30)  # seconds per IMAP command
     # Complaint rate (percent of messages sent in the last 24 hours, per sending domain) that pauses
     # campaigns.
     COMPLAINT_RATE_PAUSE_THRESHOLD = float(os.environ.get("COMPLAINT_RATE_PAUSE_THRESHOLD", "0.3"))

@@ -27,6 +27,7 @@ from mailer.core import broker, web
 from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
 from mailer.core.urls import external_url
 from mailer.deliverability import models as deliverability_models
+from mailer.deliverability import tasks as deliverability_tasks
 from mailer.delivery import models as delivery_models
 from mailer.delivery import tasks as delivery_tasks
 from mailer.delivery import transport
@@ -69,6 +70,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
 # Every domain's dramatiq actors, registered by name before the broker binds them in broker.init_app().
 TASK_MODULES: tuple[ModuleType, ...] = (
     campaigns_tasks,
+    deliverability_tasks,
     delivery_tasks,
     privacy_tasks,
     staff_tasks,

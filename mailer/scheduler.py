@@ -7,8 +7,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 log = logging.getLogger(__name__)
 
-# actor name -> interval in seconds (recovery's comes from SEND_RECOVERY_SECONDS: a dead worker costs seconds)
-PERIODIC_JOBS = {
+# actor name -> interval in seconds, or the name of the setting that holds it (recovery's comes from
+# SEND_RECOVERY_SECONDS: a dead worker costs seconds)
+PERIODIC_JOBS: dict[str, int | str | None] = {
     "purge_unconfirmed_signups": 3600,
     "start_due_campaigns": 60,
     "recover_stuck_deliveries": None,
@@ -16,7 +17,10 @@ PERIODIC_JOBS = {
     "purge_tracking_events": 24 * 3600,
     "privacy_deadline_reminders": 3600,  # deduplicated: each request is mentioned at most once a day
     "run_retention": 6 * 3600,
+    "poll_bounce_mailbox": "BOUNCE_IMAP_POLL_SECONDS",  # only when BOUNCE_IMAP_URL names a mailbox
 }
+# Jobs that run only when a setting is not empty.
+CONDITIONAL_JOBS = {"poll_bounce_mailbox": "BOUNCE_IMAP_URL"}
 
 
 def _enqueue(app, name: str) -> None:
@@ -30,7 +34,10 @@ def build_scheduler(app, blocking: bool = False):
     scheduler = (
         BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC", daemon=True)
     )
-    for name, seconds in PERIODIC_JOBS.items():
+    for name, interval in PERIODIC_JOBS.items():
+        if name in CONDITIONAL_JOBS and not app.config.get(CONDITIONAL_JOBS[name]):
+            continue
+        seconds = app.config[interval] if isinstance(interval, str) else interval
         seconds = seconds or app.config["SEND_RECOVERY_SECONDS"]
         scheduler.add_job(
             _enqueue,

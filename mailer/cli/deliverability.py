@@ -14,6 +14,7 @@ from mailer.core.extensions import db
 from mailer.deliverability.bounces import purge_bounce_log
 from mailer.deliverability.inbound import ReportRefusedError, process_report
 from mailer.deliverability.listener import InboundServer
+from mailer.deliverability.mailbox import MailboxError, poll_mailbox
 from mailer.deliverability.readiness import readiness
 from mailer.delivery.replies import bounce_base
 from mailer.delivery.transport import SmtpSettings
@@ -58,6 +59,21 @@ def bounces_process(message_file: BinaryIO, rcpt: tuple[str, ...]) -> None:
     except ReportRefusedError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{result.status}: {result.detail}")
+
+
+@bounces.command("poll")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Take at most this many messages (default BOUNCE_IMAP_BATCH)."
+)
+def bounces_poll(limit: int | None) -> None:
+    """Read the bounce mailbox (BOUNCE_IMAP_URL) once: act on each report, then move it out of the folder."""
+    try:
+        result = poll_mailbox(limit=limit)
+    except MailboxError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(result.summary())
+    if result.failed:
+        raise SystemExit(1)
 
 
 @bounces.command("purge")

@@ -151,3 +151,8 @@ def process_report(raw: bytes, envelope_rcpts=()) -> InboundResult:
     log.info("Inbound report for delivery %s: %s", delivery.id, outcome.detail)
     status = "recorded" if outcome.changed else "duplicate" if outcome.kind else "ignored"
     return InboundResult(status, outcome.detail, outcome.kind, delivery.id)
+
+
+def process_inbound(raw: bytes, envelope_rcpts=()) -> InboundResult:
+    """Everything that arrives at our bounce domain, by the SMTP listener or the bounce mailbox: commits."""
+    return process_report(raw, envelope_rcpts)

@@ -62,3 +62,30 @@ class BounceEvent(Model):
     )  # Reporting-MTA or the feedback loop's domain
     action_taken: Mapped[str] = mapped_column(String(30), default="none")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class MailboxMessage(Model):
+    """One message the bounce-mailbox poller took from an IMAP folder: written in the same transaction as what
+    the message changed, so a crash before it is moved out of the folder never acts on it twice.
+
+    Keyed by the folder's UIDVALIDITY and the message's UID (IMAP's own identity of a message); its Message-ID
+    and body also count, so a copy of the same message (or the folder renumbered by a server rebuild) is not
+    read again either. Only a keyed hash of them is kept: nothing here names a person.
+    """
+
+    __tablename__ = "mailbox_messages"
+    __table_args__ = (
+        UniqueConstraint("mailbox", "uidvalidity", "uid", name="uq_mailbox_messages_uid"),
+        Index("ix_mailbox_messages_mailbox_message_id", "mailbox", "message_id_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(300))  # user@host/folder
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_id_hash: Mapped[str] = mapped_column(String(64), default="")  # Message-ID + body; "": none
+    outcome: Mapped[str] = mapped_column(String(20))  # recorded | duplicate | ignored | unmatched | refused …
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    moved_to: Mapped[str] = mapped_column(String(200), default="")  # the folder it goes to (once read)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    moved_at: Mapped[datetime | None]
