@@ -22,7 +22,7 @@ from mailer.consent.field_purposes import sensitive_field_purpose
 from mailer.consent.ledger import consent_status
 from mailer.consent.notices import publish_notice
 from mailer.contacts import hooks as contacts_hooks
-from mailer.contacts.models import contact, fields, imports, suppression
+from mailer.contacts.models import contact, fields, imports, suppression, tags
 from mailer.core import broker, web
 from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
 from mailer.core.urls import external_url
@@ -55,6 +55,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     fields,
     imports,
     suppression,
+    tags,
     deliverability_models,
     delivery_models,
     audit_models,

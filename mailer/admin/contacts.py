@@ -4,11 +4,14 @@ from flask import render_template, request
 from sqlalchemy import select
 
 from mailer.admin.blueprint import bp
+from mailer.admin.forms import TagForm
+from mailer.admin.privacy_forms import ActionForm
 from mailer.consent import evidence
 from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentState
 from mailer.contacts.models.contact import CONTACT_STATUSES, Contact
 from mailer.contacts.operations import search_contacts
+from mailer.contacts.tags import all_tags, tags_of
 from mailer.core.extensions import db
 from mailer.core.web import db_int
 from mailer.subscriptions.lists import all_lists, subscribers_of
@@ -28,7 +31,13 @@ def contacts():
     among = subscribers_of(list_id) if list_id else None
     page = search_contacts(q, among, status, max(1, request.args.get("page", 1, type=db_int) or 1))
     return render_template(
-        "admin/contacts/index.html", page=page, q=q, list_id=list_id, status=status, lists=all_lists()
+        "admin/contacts/index.html",
+        page=page,
+        q=q,
+        list_id=list_id,
+        status=status,
+        lists=all_lists(),
+        tags=tags_of([c.id for c in page.items]),
     )
 
 
@@ -40,7 +49,14 @@ def contact_show(public_id: str):
         db.session.execute(select(ConsentState).where(ConsentState.contact_id == contact.id)).scalars().all()
     )
     return render_template(
-        "admin/contacts/show.html", contact=contact, states=states, history=contact_history(contact)
+        "admin/contacts/show.html",
+        contact=contact,
+        states=states,
+        history=contact_history(contact),
+        tags=tags_of([contact.id]).get(contact.id, []),
+        known_tags=[tag for tag, _ in all_tags()],
+        tag_form=TagForm(),
+        action_form=ActionForm(),
     )
 
 

@@ -122,3 +122,7 @@ class SignupFormForm(FlaskForm):
     success_message = TextAreaField("Success message", validators=[Length(max=2000)])
     redirect_url = StringField("Or redirect to (optional)", validators=[Optional(), Length(max=500)])
     active = BooleanField("Active")
+
+
+class TagForm(FlaskForm):
+    tag = StringField("Tag", validators=[DataRequired(), Length(max=60)])

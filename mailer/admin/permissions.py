@@ -60,6 +60,8 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.contacts": {READ: ALL},
     "admin.contact_show": {READ: ALL},
     "admin.contact_evidence": {READ: ALL},
+    "admin.contact_tag_add": {WRITE: EDITORS},
+    "admin.contact_tag_remove": {WRITE: EDITORS},
     "admin.forms": {READ: ALL},
     "admin.form_show": {READ: ALL},
     "admin.form_new": {READ: EDITORS, WRITE: EDITORS},

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from mailer.contacts.fields import TYPE_NAMES
 from mailer.contacts.models.fields import FIELD_CATEGORIES, QUASI_IDENTIFIERS
 from mailer.privacy.models.requests import REQUEST_TYPES
 from mailer.privacy.models.settings import RECIPIENT_ROLES
@@ -112,9 +113,13 @@ class FieldForm(FlaskForm):
     )
     value_type = SelectField(
         "Type of value",
-        choices=[("text", "Text"), ("number", "Number"), ("date", "Date"), ("email", "Email address")],
+        choices=list(TYPE_NAMES.items()),
         validate_choice=False,
     )  # missing means text; define_field refuses unknown types
+    choices = TextAreaField(
+        "Choices (for a single- or multiple-choice field: one per line)",
+        validators=[Optional(), Length(max=6000)],
+    )
     quasi_identifier = SelectField(
         "Quasi-identifier (coarsened on erasure)",
         choices=[(q, q.replace("_", " ") or "no") for q in QUASI_IDENTIFIERS],

@@ -173,6 +173,7 @@ def settings_fields():
                 form.help_text.data or "",
                 form.quasi_identifier.data,
                 form.value_type.data or "text",
+                form.choices.data or "",
             )
         except PrivacyError as exc:
             db.session.rollback()
@@ -191,7 +192,11 @@ def settings_fields():
             return redirect(url_for("admin.settings_fields"))
     all_fields = db.session.execute(select(ContactField).order_by(ContactField.label)).scalars().all()
     return render_template(
-        "admin/privacy/fields.html", form=form, fields=all_fields, action_form=ActionForm()
+        "admin/privacy/fields.html",
+        form=form,
+        fields=all_fields,
+        action_form=ActionForm(),
+        type_names=fields.TYPE_NAMES,
     ), (400 if request.method == "POST" else 200)
 
 

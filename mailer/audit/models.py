@@ -57,6 +57,10 @@ ACTIONS = {
     "campaign.relay_wait_alert": "Campaign waited for the relay too long; owners and admins alerted",
     "campaign.alert_emailed": "A campaign alert reached an owner or admin by email",
     "campaign.resend_uncertain": "Resent a campaign's uncertain deliveries",
+    "contact.tag": "Tagged a contact",
+    "contact.untag": "Removed a tag from a contact",
+    "segment.save": "Saved a segment",
+    "segment.delete": "Deleted a segment",
 }
 
 

@@ -12,6 +12,8 @@ from mailer import audit
 from mailer.contacts import hooks, keys
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import (
+    CHOICE_SEPARATOR,
+    CHOICE_TYPES,
     FIELD_CATEGORIES,
     QUASI_IDENTIFIERS,
     VALUE_TYPES,
@@ -27,6 +29,19 @@ KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 MAX_VALUE_LENGTH = 500
 MASK = "••••"
 NUMBER_RE = re.compile(r"^[+-]?\d{1,15}(?:[.,]\d{1,6})?$")
+MAX_CHOICES = 50
+MAX_CHOICE_LENGTH = 100
+YES_WORDS = {"yes", "y", "true", "1", "on", "ja", "oui", "si", "sí"}
+NO_WORDS = {"no", "n", "false", "0", "off", "nein", "non"}
+TYPE_NAMES = {
+    "text": "Text",
+    "number": "Number",
+    "date": "Date",
+    "email": "Email address",
+    "single_choice": "Single choice",
+    "multiple_choice": "Multiple choice",
+    "yes_no": "Yes / no",
+}
 # Art. 10: data on criminal convictions and offences may only be processed under official authority.
 CRIMINAL_RECORD_RE = re.compile(
     r"crimin|convict|offen[cs]e|felon|arrest|police.?record|prison|sentenc|"
@@ -64,8 +79,12 @@ def define_field(
     help_text: str = "",
     quasi_identifier: str = "",
     value_type: str = "text",
+    choices: str | list[str] | None = None,
 ) -> ContactField:
-    """Create a field; criminal-record fields are refused and sensitive ones get their own consent purpose."""
+    """Create a field; criminal-record fields are refused and sensitive ones get their own consent purpose.
+
+    choices: the answers of a single- or multiple-choice field (a list, or text with one per line).
+    """
     key, label = (key or "").strip().lower(), " ".join((label or "").split())
     if not KEY_RE.match(key):
         raise PrivacyError(
@@ -85,6 +104,7 @@ def define_field(
         )
     if field_by_key(key) is not None:
         raise PrivacyError("A field with that key already exists.")
+    allowed = clean_choices(choices) if value_type in CHOICE_TYPES else []
     field = ContactField(
         key=key,
         label=label,
@@ -92,12 +112,35 @@ def define_field(
         help_text=(help_text or "").strip()[:2000],
         quasi_identifier=quasi_identifier,
         value_type=value_type,
+        choices=allowed,
     )
     if category == "sensitive":
         field.purpose = hooks.new_purpose(key, label)
     db.session.add(field)
     db.session.flush()
     return field
+
+
+def clean_choices(choices: str | list[str] | None) -> list[str]:
+    """The answers of a choice field: one per line (or a list), trimmed, distinct, at least two."""
+    lines = choices.splitlines() if isinstance(choices, str) else list(choices or [])
+    cleaned: list[str] = []
+    for line in lines:
+        choice = " ".join(str(line).split())
+        if not choice:
+            continue
+        if has_controls(choice) or len(choice) > MAX_CHOICE_LENGTH:
+            raise PrivacyError(f"Each choice must be plain text of {MAX_CHOICE_LENGTH} characters at most.")
+        if CHOICE_SEPARATOR.strip() in choice:
+            raise PrivacyError(f"A choice may not contain “{CHOICE_SEPARATOR.strip()}”.")
+        if choice.casefold() in {c.casefold() for c in cleaned}:
+            raise PrivacyError(f"The choice “{choice}” is listed twice.")
+        cleaned.append(choice)
+    if len(cleaned) < 2:
+        raise PrivacyError("A choice field needs at least two choices, one per line.")
+    if len(cleaned) > MAX_CHOICES:
+        raise PrivacyError(f"A choice field can have {MAX_CHOICES} choices at most.")
+    return cleaned
 
 
 def field_for_purpose(purpose: hooks.PurposeRef) -> ContactField | None:
@@ -162,7 +205,53 @@ def clean_value(field: ContactField, raw: str | None, label: str = "") -> str:
             return normalise_email(value)
         except AddressError:
             raise PrivacyError(f"“{label}” must be an email address, like name@example.com.") from None
+    if field.value_type == "yes_no":
+        word = value.casefold()
+        if word not in YES_WORDS | NO_WORDS:
+            raise PrivacyError(f"“{label}” must be yes or no.")
+        return "yes" if word in YES_WORDS else "no"
+    if field.value_type in CHOICE_TYPES:
+        return _clean_choice_value(field, value, label)
     return value
+
+
+def _clean_choice_value(field: ContactField, value: str, label: str) -> str:
+    """One of the field's choices (any letter case), or several joined in the field's order."""
+    by_folded = {choice.casefold(): choice for choice in field.choices or []}
+    parts = [value] if field.value_type == "single_choice" else value.split(CHOICE_SEPARATOR.strip())
+    picked = set()
+    for part in (" ".join(p.split()) for p in parts):
+        if not part:
+            continue
+        if part.casefold() not in by_folded:
+            offered = ", ".join(field.choices or [])
+            raise PrivacyError(f"“{label}” must be one of: {offered}.")
+        picked.add(by_folded[part.casefold()])
+    return CHOICE_SEPARATOR.join(choice for choice in field.choices or [] if choice in picked)
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Why a raw value cannot be stored in a field, in words for the person who gave it."""
+
+    message: str
+
+
+def coerce(field: ContactField, raw: str | None) -> str | Invalid:
+    """The value as it would be stored ('' for none), or Invalid with the reason (for imports, row by row)."""
+    try:
+        return clean_value(field, raw)
+    except PrivacyError as exc:
+        return Invalid(str(exc))
+
+
+def typed_columns(field: ContactField, value: str) -> tuple[float | None, date | None]:
+    """The number and date a stored value also gets, so segments compare them in SQL as such."""
+    if field.value_type == "number":
+        return float(value), None
+    if field.value_type == "date":
+        return None, date.fromisoformat(value)
+    return None, None
 
 
 def set_value(
@@ -192,8 +281,10 @@ def set_value(
         db.session.add(row)
     if field.is_sensitive:
         row.value, row.ciphertext = None, keys.seal(contact, field.key, value)
+        row.number_value, row.date_value = None, None
     else:
         row.value, row.ciphertext = value, None
+        row.number_value, row.date_value = typed_columns(field, value)
     db.session.flush()
 
 

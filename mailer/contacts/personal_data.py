@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from mailer.contacts import keys
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.fields import ContactFieldValue
+from mailer.contacts.models.tags import ContactTag
 from mailer.core.extensions import db
 
 POSTCODE_KEYS = ("postcode", "zip", "postal_code")
@@ -73,10 +74,12 @@ def _coarse_quasi_identifiers(contact: Contact, attributes: dict) -> dict:
 
 
 def forget_contact_data(erased: ErasedContact) -> None:
-    """Field values and the data key go (ciphertexts become unreadable); quasi-identifiers stay coarsened."""
+    """Field values, tags and the data key go (ciphertexts become unreadable); quasi-identifiers stay
+    coarsened."""
     contact = erased.contact
     coarse = _coarse_quasi_identifiers(contact, erased.attributes or {})
     db.session.execute(delete(ContactFieldValue).where(ContactFieldValue.contact_id == contact.id))
+    db.session.execute(delete(ContactTag).where(ContactTag.contact_id == contact.id))
     keys.shred(contact)
     contact.attributes = {"coarsened": coarse} if coarse else {}
     contact.last_activity_at = None

@@ -128,7 +128,9 @@ def _read_input(form) -> signup.SignupInput:
         honeypot=values.get("website", ""),
         started_token=values.get("ts", ""),
         fields={
-            ff.field.key: values.get(form_service.field_input_name(ff.field), "")
+            ff.field.key: "; ".join(values.getlist(form_service.field_input_name(ff.field)))
+            if ff.field.value_type == "multiple_choice"
+            else values.get(form_service.field_input_name(ff.field), "")
             for ff in form_service.asked_fields(form)
         },
     )

@@ -46,7 +46,9 @@ def register_privacy_hooks(app: Flask) -> None:
     """Every domain's cleanup for erasure and retention, in the order they run."""
     hooks = hooks_of(app)
     hooks.on_erasure("consent", forget_ledger_details, tables=("consent_events", "consent_states"))
-    hooks.on_erasure("contacts", forget_contact_data, tables=("contact_field_values", "contact_keys"))
+    hooks.on_erasure(
+        "contacts", forget_contact_data, tables=("contact_field_values", "contact_keys", "contact_tags")
+    )
     hooks.on_erasure("subscriptions", end_subscriptions, tables=("subscriptions",))
     hooks.on_erasure("delivery", forget_messages, tables=("deliveries",))
     hooks.on_erasure("deliverability", scrub_diagnostics, tables=("bounce_events",))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from mailer.admin.permissions import allowed
 from mailer.campaigns.models import Layout
+from mailer.contacts.tags import ensure_tag
 from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
 from mailer.privacy import settings as privacy_settings
@@ -116,6 +117,7 @@ def _world(app):
         "key": "postcode",
         "field_key": "health",
         "prefix": "nope",
+        "tag_id": ensure_tag("walked").id,
     }
 
 
