@@ -1,6 +1,6 @@
 """typed custom fields (choices, yes/no; number and date values typed for segments) and contact tags
 
-Revision ID: segments_a
+Revision ID: 0015
 Revises: 0014
 """
 
@@ -9,7 +9,7 @@ from datetime import date
 import sqlalchemy as sa
 from alembic import op
 
-revision = "segments_a"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
