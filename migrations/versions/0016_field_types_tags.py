@@ -1,7 +1,7 @@
 """typed custom fields (choices, yes/no; number and date values typed for segments) and contact tags
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 """
 
 from datetime import date
@@ -9,8 +9,8 @@ from datetime import date
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
