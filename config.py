@@ -1,6 +1,7 @@
 """Configuration classes: every setting comes from an environment variable with a safe default."""
 
 import os
+import tempfile
 from typing import ClassVar
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -168,7 +169,10 @@ class Config:
         "STAFF_SESSION_MAX_AGE", 12 * 3600
     )  # idle time after which a session ends
     MAX_CONTENT_LENGTH = 256 * 1024  # every request but the CSV import's upload
-    IMPORT_MAX_MB = _env_int("IMPORT_MAX_MB", 20)  # the largest CSV file an import accepts
+    IMPORT_MAX_MB = _env_int("IMPORT_MAX_MB", 200)  # the largest CSV file an import accepts
+    # Where uploaded CSV files wait for the worker and rejected-row reports are kept (default:
+    # instance/imports).
+    IMPORT_DIR = os.environ.get("IMPORT_DIR", "")
     # Test sends per staff member (each to at most 10 addresses), so a compromised or careless account can't
     # mail arbitrary addresses in bulk through the test button.
     TEST_SEND_RATE_LIMIT = os.environ.get("TEST_SEND_RATE_LIMIT", "20 per hour")
@@ -206,6 +210,7 @@ class TestingConfig(Config):
     STAFF_LOGIN_FLOOR_MS = 0
     MAILER_BASE_URL = "http://localhost"
     MAILER_POSTAL_ADDRESS = "Mailer Demo Ltd, 1 Test Street, 10115 Berlin, Germany"
+    IMPORT_DIR = os.path.join(tempfile.gettempdir(), "mailer-test-imports")
 
 
 class ProductionConfig(Config):

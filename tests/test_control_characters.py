@@ -2,7 +2,6 @@
 never a 500 (PostgreSQL refuses NUL), never raw in a mail header, and one bad import row does not sink the
 others."""
 
-import io
 import re
 
 import pytest
@@ -17,6 +16,7 @@ from tests.admin.test_campaign_pages import draft, editor_fields, form_token
 from tests.public.recipients import news_list, preferences_path, subscribed_contact
 from tests.support.audience import subscriber
 from tests.support.http import csrf_token
+from tests.support.imports import upload_and_map
 from tests.support.signup import page
 
 CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -93,18 +93,7 @@ def test_stored_control_characters_never_reach_the_to_or_subject_header(
 
 def _upload(client, data: bytes):
     demo_list = db.session.execute(select(MailingList)).scalars().first()
-    token = csrf_token(client.get("/admin/imports/new").text)
-    return client.post(
-        "/admin/imports/new",
-        data={
-            "csrf_token": token,
-            "list_id": demo_list.id,
-            "mode": "double_opt_in",
-            "consent_statement": "",
-            "file": (io.BytesIO(data), "people.csv"),
-        },
-        content_type="multipart/form-data",
-    )
+    return upload_and_map(client, demo_list.id, data)
 
 
 def test_an_import_reports_rows_with_control_characters_and_imports_the_rest(

@@ -17,6 +17,13 @@ def test_import_size_test_send_cap_and_response_floor_come_from_the_environment(
     app.extensions["mailer.workers"].broker.close()
 
 
+def test_the_import_folder_comes_from_the_environment(monkeypatch, tmp_path):
+    folder = str(tmp_path / "uploads")
+    app_config_from_environment(monkeypatch, IMPORT_DIR=folder)
+    assert folder == mailer.CONFIGS["production"].IMPORT_DIR == mailer.CONFIGS["development"].IMPORT_DIR
+
+
 def test_defaults_match_the_readme(app):
-    assert (app.config["IMPORT_MAX_MB"], app.config["TEST_SEND_RATE_LIMIT"]) == (20, "20 per hour")
+    assert (app.config["IMPORT_MAX_MB"], app.config["TEST_SEND_RATE_LIMIT"]) == (200, "20 per hour")
+    assert mailer.CONFIGS["production"].IMPORT_DIR == ""  # the instance folder's imports/
     assert mailer.CONFIGS["production"].SIGNUP_RESPONSE_FLOOR_MS == 250

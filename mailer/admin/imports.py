@@ -1,6 +1,7 @@
-"""Contact imports: upload a CSV, choose the legal basis, watch progress."""
+"""Contact imports: upload a CSV, choose the legal basis, map its columns, watch progress, download the
+rejected rows."""
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -8,8 +9,8 @@ from sqlalchemy import select
 from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import Length
 
+from mailer import audit
 from mailer.admin.blueprint import bp
-from mailer.audit.models import AuditEvent
 from mailer.contacts.models.imports import ContactImport
 from mailer.core.extensions import db
 from mailer.core.web import accepts_upload
@@ -54,14 +55,14 @@ def imports_index():
 @bp.route("/imports/new", methods=["GET", "POST"])
 @accepts_upload("IMPORT_MAX_MB", "file")
 def import_new():
-    """Upload a file; it is checked completely before anything is imported."""
+    """Upload a file (streamed to disk and checked whole); its columns are mapped next."""
     form = ImportForm()
     form.list_id.choices = [(lst.id, lst.name) for lst in all_lists()]
     if form.validate_on_submit():
         upload = form.file.data
         req = imports.ImportRequest(
             filename=getattr(upload, "filename", "") or "",
-            data=upload.read() if upload else b"",
+            source=upload.stream if upload else None,
             mailing_list=db.session.get(MailingList, form.list_id.data),
             mode=form.mode.data,
             consent_statement=form.consent_statement.data or "",
@@ -72,28 +73,111 @@ def import_new():
             db.session.rollback()
             flash(str(exc), "danger")
         else:
-            db.session.add(
-                AuditEvent(
-                    actor_id=current_user.id,
-                    action="contacts.import",
-                    target_type="import",
-                    target_id=job.public_id,
-                    ip=request.remote_addr,
-                    details={"list": job.mailing_list.public_id, "rows": job.total_rows, "mode": job.mode},
-                )
+            db.session.commit()
+            return redirect(url_for("admin.import_mapping", public_id=job.public_id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/imports/new.html", form=form), status
+
+
+@bp.route("/imports/<public_id>/mapping", methods=["GET", "POST"])
+def import_mapping(public_id: str):
+    """Say what each column is (a built-in field, a custom field, or ignored), with the first rows shown."""
+    job = _job(public_id)
+    if job.status != "mapping" or job.layout is None:
+        return redirect(url_for("admin.import_show", public_id=job.public_id))
+    form = FlaskForm()
+    columns, mapping = job.layout["columns"], job.layout["mapping"]
+    status = 200
+    if request.method == "POST" and form.validate_on_submit():
+        mapping = [request.form.get(f"column-{n}", "") for n in range(len(columns))]
+        try:
+            imports.confirm_mapping(job, mapping)
+        except imports.ImportRefusedError as exc:
+            db.session.rollback()
+            job = _job(public_id)
+            flash(str(exc), "danger")
+            status = 400
+        else:
+            audit.record(
+                "contacts.import",
+                "import",
+                job.public_id,
+                details={
+                    "list": job.mailing_list.public_id,
+                    "rows": job.total_rows,
+                    "mode": job.mode,
+                    "mapping": dict(zip(columns, mapping, strict=True)),
+                },
+                actor=current_user,
+                ip=request.remote_addr,
             )
             db.session.commit()
             flash(f"{job.total_rows} rows queued for import.", "success")
             return redirect(url_for("admin.import_show", public_id=job.public_id))
-    status = 400 if request.method == "POST" else 200
-    return render_template("admin/imports/new.html", form=form), status
+    elif request.method == "POST":
+        status = 400
+    return render_template(
+        "admin/imports/mapping.html",
+        job=job,
+        form=form,
+        columns=list(zip(columns, mapping, strict=True)),
+        choices=imports.mapping_choices(),
+        rows=imports.preview(job),
+    ), status
+
+
+@bp.post("/imports/<public_id>/cancel")
+def import_cancel(public_id: str):
+    """Drop an import still waiting for its mapping (and its file)."""
+    job = _job(public_id)
+    try:
+        imports.cancel(job)
+    except imports.ImportRefusedError as exc:
+        flash(str(exc), "danger")
+    else:
+        db.session.commit()
+        flash("Import cancelled; the uploaded file was deleted.", "success")
+    return redirect(url_for("admin.imports_index"))
+
+
+@bp.get("/imports/<public_id>/rejected.csv")
+def import_report(public_id: str):
+    """The rows the import rejected, with the reason, as CSV (recorded in the audit log: it holds
+    addresses)."""
+    job = _job(public_id)
+    if not imports.has_report(job):
+        abort(404)
+    audit.record(
+        "contacts.import_report",
+        "import",
+        job.public_id,
+        details={"rows": sum(job.skipped.get(code, 0) for code in imports.REJECT_CODES)},
+        actor=current_user,
+        ip=request.remote_addr,
+    )
+    db.session.commit()
+    return send_file(
+        imports.report_path(job),
+        mimetype="text/csv",
+        as_attachment=True,
+        download_name=f"rejected-rows-{job.public_id}.csv",
+        max_age=0,
+    )
 
 
 @bp.get("/imports/<public_id>")
 def import_show(public_id: str):
     """Progress and outcome of one import (updates itself with JavaScript)."""
     job = _job(public_id)
-    return render_template("admin/imports/show.html", job=job, progress=imports.progress(job))
+    if job.status == "mapping":
+        return redirect(url_for("admin.import_mapping", public_id=job.public_id))
+    return render_template(
+        "admin/imports/show.html",
+        job=job,
+        progress=imports.progress(job),
+        reasons=imports.SKIP_REASONS,
+        has_report=imports.has_report(job),
+    )
 
 
 @bp.get("/imports/<public_id>/progress")

@@ -70,6 +70,9 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.import_show": {READ: ALL},
     "admin.import_progress": {READ: ALL},
     "admin.import_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.import_mapping": {READ: EDITORS, WRITE: EDITORS},
+    "admin.import_cancel": {WRITE: EDITORS},
+    "admin.import_report": {READ: EDITORS},
     # Campaigns and layouts.
     "admin.campaigns": {READ: ALL},
     "admin.campaign_show": {READ: ALL},

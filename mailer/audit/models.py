@@ -18,6 +18,7 @@ ACTIONS = {
     "contact.unrestrict": "Lifted a restriction",
     "contact.object": "Recorded an objection",
     "contacts.import": "Imported contacts",
+    "contacts.import_report": "Downloaded an import's rejected rows",
     "request.create": "Logged a privacy request",
     "request.update": "Updated a privacy request",
     "request.extend": "Extended a privacy request",

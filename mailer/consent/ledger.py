@@ -159,9 +159,12 @@ def append_rows(connection, rows: list[dict]) -> list[dict]:
 def _lock_head(connection) -> str:
     """Lock the ledger head row (creating it for the first event) and return the newest hash."""
     head = connection.execute(_LOCK_HEAD).first()
-    if head is None:
-        connection.execute(insert(_head).values(id=1, last_hash=chain.GENESIS_HASH, last_event_id=0))
-        return chain.GENESIS_HASH
+    if head is None:  # two first appenders at once: one inserts, the other waits for it and then locks it
+        upsert = postgresql_insert(_head) if connection.dialect.name == "postgresql" else sqlite_insert(_head)
+        connection.execute(
+            upsert.values(id=1, last_hash=chain.GENESIS_HASH, last_event_id=0).on_conflict_do_nothing()
+        )
+        head = connection.execute(_LOCK_HEAD).one()
     return head.last_hash
 
 

@@ -114,6 +114,18 @@ class LedgerHead(Model):
     last_event_id: Mapped[int] = mapped_column(default=0)
 
 
+class LedgerCheckpoint(Model):
+    """A ledger prefix proven intact by `flask consent verify`: an incremental run starts after the newest."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int]  # the last event verified
+    hash: Mapped[str] = mapped_column(String(64))  # its hash, which the next event must link to
+    checked: Mapped[int]  # events verified in that run
+    verified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 @event.listens_for(Notice, "before_update")
 def _notice_is_immutable(mapper, connection, target):
     """Notices are evidence: a change must be a new version, never an edit."""

@@ -3,210 +3,440 @@
 Two bases are possible: invite everyone by double opt-in (the default), or record that consent was already
 obtained elsewhere — then the staff member must say where and how, and that statement goes into the ledger.
 Suppressed, restricted and erased addresses are never re-added by an import (Art. 17, 18, 21).
+
+The file is streamed to disk (IMPORT_DIR, up to IMPORT_MAX_MB), read once to count its rows, then waits for
+its mapping: each column goes to a built-in field, a custom field or is ignored, explicitly (an unknown column
+is never dropped without a choice). The worker reads it again in batches (import_batch.py), checks every
+value, and writes the rows it refuses, with the reason, to a CSV report staff can download.
 """
 
+import codecs
 import csv
-import io
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
+from typing import IO, cast
 
 from flask import current_app
 from sqlalchemy import CursorResult, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.consent.ledger import RequestContext
-from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.contacts import fields as contact_fields
+from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.fields import ContactField
 from mailer.contacts.models.imports import ContactImport
-from mailer.contacts.operations import (
-    MAX_NAME_LENGTH,
-    AddressError,
-    clean_name,
-    email_hash,
-    get_or_create_contact,
-    normalise_email,
-)
-from mailer.contacts.suppression import is_suppressed
+from mailer.contacts.operations import MAX_NAME_LENGTH, AddressError, clean_name, email_hash, normalise_email
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
+from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
+from mailer.core.spreadsheet import safe_cell
 from mailer.core.text import TextRefused
+from mailer.subscriptions.import_batch import BatchTarget, ImportRow, import_batch
 from mailer.subscriptions.models.lists import MailingList
-from mailer.subscriptions.operations import Basis, Door, Outcome, request_confirmation_email, subscribe
+from mailer.subscriptions.operations import Basis, request_confirmation_email
 
-MAX_ROWS = 1_000_000
-CHUNK_ROWS = 500
-MAX_ROW_ERRORS = 50
-# Skip reasons that are the file's fault, reported with their line number on the import's page.
-ROW_ERRORS = {
-    "invalid_address": "not a valid email address",
-    "invalid_name": "the name contains control characters (such as NUL or ESC)",
-    "refused": "the database refused this row",
-}
-# What subscribe() did for a row, as the import's page counts it.
-IMPORT_OUTCOMES = {
-    Outcome.GRANTED: "added",
-    Outcome.REQUESTED: "invited",
-    Outcome.ALREADY: "already_subscribed",
-    Outcome.ASKED: "already_pending",
-    Outcome.OPTED_OUT: "unsubscribed",
-}
+MAX_ROWS = 10_000_000
+BATCH_ROWS = 5000
+MAX_ROW_ERRORS = 50  # shown on the import's page; the downloadable report has every rejected row
+PREVIEW_ROWS = 5
+COPY_CHUNK = 1024 * 1024
 EMAIL_COLUMNS = ("email", "e-mail", "email address", "mail")
 NAME_COLUMNS = ("name", "full name")
+FIRST_NAME_COLUMNS = ("first_name", "first name", "firstname", "given name")
+LAST_NAME_COLUMNS = ("last_name", "last name", "lastname", "surname", "family name")
+IGNORE = "ignore"
+BUILT_IN_TARGETS = {
+    "email": "Email address",
+    "name": "Name",
+    "first_name": "First name",
+    "last_name": "Last name",
+}
+REJECT_CODES = ("invalid_address", "invalid_name", "invalid_value")
+# Why rows were skipped, as the import's page names it.
+SKIP_REASONS = {
+    "suppressed": "unsubscribed from everything, erased or bounced",
+    "restricted": "processing restricted",
+    "erased": "erased",
+    "already_subscribed": "already subscribed",
+    "already_pending": "already waiting for confirmation",
+    "unsubscribed": "unsubscribed from this list",
+    "invalid_address": "not a valid address (see the error report)",
+    "invalid_name": "name with control characters (see the error report)",
+    "invalid_value": "a value of the wrong type (see the error report)",
+}
 
 
 class ImportRefusedError(ValueError):
     """The file or the settings cannot be used; the message says why."""
 
 
+class RowRejected(ValueError):
+    """A row cannot be imported: a reason code (counted on the import's page) and a message saying why (it
+    goes into the error report)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass
 class ImportRequest:
-    """What a staff member submitted."""
+    """What a staff member submitted: the file as a readable binary stream."""
 
     filename: str
-    data: bytes
+    source: IO[bytes] | None
     mailing_list: MailingList | None
     mode: str
     consent_statement: str = ""
 
 
-def _decode(data: bytes) -> str:
+def import_dir() -> str:
+    """Where uploaded files wait for the worker (IMPORT_DIR, else the instance folder's imports/)."""
+    path = current_app.config.get("IMPORT_DIR") or os.path.join(current_app.instance_path, "imports")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def upload_path(job: ContactImport) -> str:
+    return os.path.join(import_dir(), f"{job.public_id}.csv")
+
+
+def report_path(job: ContactImport) -> str:
+    return os.path.join(import_dir(), f"{job.public_id}.rejected.csv")
+
+
+def _store(source: IO[bytes], path: str, max_bytes: int) -> int:
+    """Copy the upload to disk in chunks (memory stays flat); refused when it is larger than the cap."""
+    size = 0
+    with open(path, "wb") as out:
+        while chunk := source.read(COPY_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                break
+            out.write(chunk)
+    if size > max_bytes:
+        os.unlink(path)
+        raise ImportRefusedError(
+            f"The file is larger than {max_bytes // (1024 * 1024)} MB. Split it into smaller files and "
+            "upload each, or ask the operator to raise IMPORT_MAX_MB."
+        )
+    return size
+
+
+def _encoding(path: str) -> str:
+    """UTF-8 (with or without a byte-order mark) if the whole file decodes as such, else Windows-1252."""
     for encoding in ("utf-8-sig", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            return data.decode(encoding)
+            with open(path, "rb") as handle:
+                while chunk := handle.read(COPY_CHUNK):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
+        return encoding
     raise ImportRefusedError("The file is not text (UTF-8 or Windows-1252 CSV expected).")
 
 
-def _reader(text: str) -> csv.DictReader:
-    """A DictReader with the delimiter sniffed from the header line and lower-cased column names."""
-    header = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=header.count)
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    if reader.fieldnames is None:
+def _open_rows(path: str, layout: dict) -> Iterator[list[str]]:
+    """The file's rows (header first) as lists of cells, streamed."""
+    with open(path, encoding=layout["encoding"], newline="") as handle:
+        yield from csv.reader(handle, delimiter=layout["delimiter"])
+
+
+def _sniff(path: str, encoding: str) -> dict:
+    """Encoding, delimiter (the most frequent of , ; tab on the header line) and the column names."""
+    with open(path, encoding=encoding, newline="") as handle:
+        header = handle.readline()
+    if not header.strip():
         raise ImportRefusedError("The file is empty.")
-    reader.fieldnames = [(name or "").strip().lower() for name in reader.fieldnames]
-    return reader
+    delimiter = max((",", ";", "\t"), key=header.count)
+    columns = next(csv.reader([header], delimiter=delimiter), [])
+    return {
+        "encoding": encoding,
+        "delimiter": delimiter,
+        "columns": [" ".join(name.split()) for name in columns],
+    }
 
 
-def _column(fieldnames: Sequence[str] | None, choices: tuple[str, ...]) -> str | None:
-    return next((name for name in fieldnames or () if name in choices), None)
+def _target_for(column: str, by_name: dict[str, ContactField]) -> str:
+    """The field a column name plainly means, or "" (staff must choose)."""
+    name = column.strip().lower()
+    for target, names in (
+        ("email", EMAIL_COLUMNS),
+        ("name", NAME_COLUMNS),
+        ("first_name", FIRST_NAME_COLUMNS),
+        ("last_name", LAST_NAME_COLUMNS),
+    ):
+        if name in names:
+            return target
+    custom = by_name.get(name) or by_name.get(name.replace(" ", "_"))
+    return f"field:{custom.key}" if custom is not None else ""
 
 
-def create_import(req: ImportRequest, staff_id: int | None, queue: bool = True) -> ContactImport:
-    """Check the upload completely, store it and (unless queue=False) queue it for the worker; the caller
-    commits."""
+def mappable_fields() -> list[ContactField]:
+    """Custom fields a column may fill: active ordinary ones (a sensitive value needs the person's own
+    explicit consent, which a file cannot carry)."""
+    return [custom for custom in contact_fields.all_fields() if not custom.is_sensitive]
+
+
+def mapping_choices() -> list[tuple[str, str]]:
+    """Every target a column can be given, as (value, label)."""
+    return [
+        *BUILT_IN_TARGETS.items(),
+        *((f"field:{custom.key}", f"Custom field: {custom.label}") for custom in mappable_fields()),
+        (IGNORE, "Ignore this column (not imported)"),
+    ]
+
+
+def guess_mapping(columns: list[str]) -> list[str]:
+    """A first mapping: known names mapped, the rest left for staff to choose ("")."""
+    by_name: dict[str, ContactField] = {}
+    for custom in mappable_fields():
+        by_name.setdefault(custom.key.lower(), custom)
+        by_name.setdefault(custom.label.strip().lower(), custom)
+    guessed, taken = [], set()
+    for column in columns:
+        target = _target_for(column, by_name)
+        guessed.append("" if target in taken else target)
+        taken.add(target)
+    return guessed
+
+
+def create_import(req: ImportRequest, staff_id: int | None) -> ContactImport:
+    """Check the upload, store it on disk and leave it waiting for its mapping; the caller commits."""
     if req.mailing_list is None:
         raise ImportRefusedError("Choose the list to import into.")
-    if req.mode not in ("double_opt_in", "has_consent"):
+    if req.mode not in (Basis.DOUBLE_OPT_IN, Basis.PRIOR_CONSENT):
         raise ImportRefusedError("Choose how these people gave their consent.")
     statement = (req.consent_statement or "").strip()
-    if req.mode == "has_consent" and len(statement) < 20:
+    if req.mode == Basis.PRIOR_CONSENT and len(statement) < 20:
         raise ImportRefusedError(
             "Describe where and how these people consented (at least 20 characters): it is "
             "recorded as proof for each of them."
         )
-    if not req.data:
+    if req.source is None:
         raise ImportRefusedError("Choose a CSV file to upload.")
-    max_mb = current_app.config["IMPORT_MAX_MB"]
-    if len(req.data) > max_mb * 1024 * 1024:
-        raise ImportRefusedError(
-            f"The file is larger than {max_mb} MB. Split it into smaller files and upload each."
-        )
-    text = _decode(req.data)
-    try:
-        reader = _reader(text)
-        if _column(reader.fieldnames, EMAIL_COLUMNS) is None:
-            raise ImportRefusedError("The first line must name the columns, and one must be “email”.")
-        total = sum(1 for _ in reader)
-    except csv.Error as exc:
-        raise ImportRefusedError(f"The file is not valid CSV: {exc}.") from None
-    if total == 0:
-        raise ImportRefusedError("The file has a header line but no contacts.")
-    if total > MAX_ROWS:
-        raise ImportRefusedError(f"The file has more than {MAX_ROWS:,} rows; split it into parts.")
     job = ContactImport(
         list_id=req.mailing_list.id,
         filename=(req.filename or "upload.csv")[:255],
         mode=req.mode,
         consent_statement=statement[:5000],
-        data=text.encode(),
-        total_rows=total,
+        status="mapping",
         created_by_id=staff_id,
         skipped={},
         row_errors=[],
     )
     db.session.add(job)
-    db.session.flush()
-    if queue:
-        enqueue_after_commit(db.session(), "run_contact_import", job.id)
+    db.session.flush()  # the public id names the file
+    path = upload_path(job)
+    try:
+        if not _store(req.source, path, current_app.config["IMPORT_MAX_MB"] * 1024 * 1024):
+            raise ImportRefusedError("Choose a CSV file to upload.")
+        layout = _sniff(path, _encoding(path))
+        if not any(target == "email" for target in guess_mapping(layout["columns"])):
+            raise ImportRefusedError("The first line must name the columns, and one must be “email”.")
+        total = _count_rows(path, layout)
+    except ImportRefusedError:
+        _remove(path)
+        raise
+    job.total_rows = total
+    job.layout = {**layout, "mapping": guess_mapping(layout["columns"])}
     return job
 
 
-def _row_name(row: dict, name_col: str | None) -> str:
-    """The row's name (its name column, else first and last name), by the rule every door applies to names."""
-    name = clean_name((row.get(name_col) or "")[:MAX_NAME_LENGTH]) if name_col else ""
-    if not name:
-        name = clean_name(
-            " ".join((row.get("first_name") or "", row.get("last_name") or ""))[:MAX_NAME_LENGTH]
+def _count_rows(path: str, layout: dict) -> int:
+    try:
+        total = sum(1 for row in _open_rows(path, layout) if any(cell.strip() for cell in row)) - 1
+    except csv.Error as exc:
+        raise ImportRefusedError(f"The file is not valid CSV: {exc}.") from None
+    if total <= 0:
+        raise ImportRefusedError("The file has a header line but no contacts.")
+    if total > MAX_ROWS:
+        raise ImportRefusedError(f"The file has more than {MAX_ROWS:,} rows; split it into parts.")
+    return total
+
+
+def _remove(path: str) -> None:
+    if os.path.exists(path):
+        os.unlink(path)
+
+
+def preview(job: ContactImport, rows: int = PREVIEW_ROWS) -> list[list[str]]:
+    """The first rows of the waiting file, cell by cell, for the mapping step."""
+    if job.layout is None or not os.path.exists(upload_path(job)):
+        return []
+    found: list[list[str]] = []
+    reader = _open_rows(upload_path(job), job.layout)
+    next(reader, None)
+    for row in reader:
+        if len(found) == rows:
+            break
+        found.append(row)
+    return found
+
+
+def confirm_mapping(job: ContactImport, mapping: list[str], queue: bool = True) -> None:
+    """Record what each column maps to and queue the import; the caller commits."""
+    if job.status != "mapping" or job.layout is None:
+        raise ImportRefusedError("This import is no longer waiting for its columns to be mapped.")
+    columns = job.layout["columns"]
+    allowed = dict(mapping_choices())
+    if len(mapping) != len(columns):
+        raise ImportRefusedError("Choose what to do with every column.")
+    unchosen = [
+        column or f"column {n}"
+        for n, (column, target) in enumerate(zip(columns, mapping, strict=True), 1)
+        if not target
+    ]
+    if unchosen:
+        raise ImportRefusedError(
+            "Choose a field for each column, or “Ignore”: "
+            + ", ".join(f"“{name}”" for name in unchosen)
+            + "."
         )
-    return name
+    unknown = [target for target in mapping if target not in allowed]
+    if unknown:
+        raise ImportRefusedError("A chosen field does not exist (any more). Choose again.")
+    if mapping.count("email") != 1:
+        raise ImportRefusedError("Map exactly one column to “Email address”.")
+    used = [target for target in mapping if target != IGNORE]
+    if len(used) != len(set(used)):
+        raise ImportRefusedError("Each field can take only one column; two columns were mapped to the same.")
+    job.layout = {**job.layout, "mapping": list(mapping)}
+    job.status = "queued"
+    if queue:
+        enqueue_after_commit(db.session(), "run_contact_import", job.id)
 
 
-def _import_row(
-    job: ContactImport,
-    mailing_list: MailingList,
-    row: dict,
-    email_col: str,
-    name_col: str | None,
-    ctx: RequestContext,
-) -> tuple[str, int | None]:
-    """Apply one row; returns the outcome (added, invited, or a skip reason) and the contact id."""
-    try:
-        email = normalise_email(row.get(email_col) or "")
-    except AddressError:
-        return "invalid_address", None
-    try:
-        name = _row_name(row, name_col)
-    except TextRefused:
-        return "invalid_name", None
-    if is_suppressed(email_hash(email)):
-        return "suppressed", None
-    contact, _ = get_or_create_contact(email, source=ctx.source, name=name or None)
-    if contact.status != ContactStatus.ACTIVE:
-        return contact.status, None  # restricted / erased are never touched by an import
-    if name and not contact.name:
-        contact.name = name
-    details = {"import": job.public_id, "file": job.filename}
-    if job.mode == Basis.PRIOR_CONSENT:
-        details["statement"] = job.consent_statement
-    door = Door(ctx, ctx.source, Basis(job.mode), details=details, by_person=False)
-    outcome = subscribe(contact, [mailing_list.purpose], door).outcomes[0][1]
-    return IMPORT_OUTCOMES[outcome], contact.id
+def cancel(job: ContactImport) -> None:
+    """Drop an import still waiting for its mapping, and its file; the caller commits."""
+    if job.status != "mapping":
+        raise ImportRefusedError("Only an import waiting for its mapping can be cancelled.")
+    _remove(upload_path(job))
+    job.status, job.error, job.finished_at = "failed", "Cancelled before it started.", utcnow()
 
 
-def _import_row_alone(
-    job: ContactImport,
-    mailing_list: MailingList,
-    row: dict,
-    email_col: str,
-    name_col: str | None,
-    ctx: RequestContext,
-) -> tuple[str, int | None]:
-    """One row in its own savepoint: a row the database refuses is reported and undone, the others go on."""
-    try:
-        with db.session.begin_nested():
-            return _import_row(job, mailing_list, row, email_col, name_col, ctx)
-    except SQLAlchemyError as exc:
-        current_app.logger.warning(
-            "import %s: a row was refused by the database (%s)", job.id, exc.__class__.__name__
-        )  # the row itself is personal data: not logged
-        return "refused", None
+@dataclass
+class _Reader:
+    """How the worker turns a row of cells into an ImportRow (or a RowRejected)."""
+
+    email: int
+    name: int | None
+    first_name: int | None
+    last_name: int | None
+    custom: list[tuple[int, ContactField]]
+
+    @classmethod
+    def of(cls, mapping: list[str]) -> "_Reader":
+        positions = {target: n for n, target in enumerate(mapping) if target != IGNORE}
+        keys = {
+            target.removeprefix("field:"): n for target, n in positions.items() if target.startswith("field:")
+        }
+        fields = {custom.key: custom for custom in mappable_fields()}
+        missing = [key for key in keys if key not in fields]
+        if missing:
+            raise ImportRefusedError(f"The custom field “{missing[0]}” was removed or made sensitive.")
+        return cls(
+            positions["email"],
+            positions.get("name"),
+            positions.get("first_name"),
+            positions.get("last_name"),
+            [(n, fields[key]) for key, n in keys.items()],
+        )
+
+    def read(self, line: int, cells: list[str]) -> ImportRow:
+        def cell(position: int | None) -> str:
+            return cells[position] if position is not None and position < len(cells) else ""
+
+        try:
+            email = normalise_email(cell(self.email))
+        except AddressError:
+            raise RowRejected("invalid_address", "not a valid email address") from None
+        try:
+            name = clean_name(cell(self.name)[:MAX_NAME_LENGTH])
+            if not name:
+                both = " ".join((cell(self.first_name), cell(self.last_name)))
+                name = clean_name(both[:MAX_NAME_LENGTH])
+        except TextRefused:
+            raise RowRejected(
+                "invalid_name", "the name contains control characters (such as NUL or ESC)"
+            ) from None
+        values = {}
+        for position, custom in self.custom:
+            try:
+                value = contact_fields.clean_value(custom, cell(position))
+            except PrivacyError as exc:
+                raise RowRejected("invalid_value", str(exc)) from None
+            if value:
+                values[custom.id] = value
+        return ImportRow(line, email, email_hash(email), name, values)
+
+
+Rejected = list[tuple[int, RowRejected, list[str]]]  # line, why, the row's cells
+
+
+def _batches(job: ContactImport, reader: _Reader) -> Iterator[tuple[list[ImportRow], Rejected]]:
+    """The file's rows after the header, in batches: the checked rows and the rejected ones."""
+    assert job.layout is not None
+    rows: list[ImportRow] = []
+    rejected: Rejected = []
+    source = _open_rows(upload_path(job), job.layout)
+    next(source, None)
+    for line, cells in enumerate(source, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue  # blank lines are not rows (they were not counted either)
+        try:
+            rows.append(reader.read(line, cells))
+        except RowRejected as exc:
+            rejected.append((line, exc, cells))
+        if len(rows) + len(rejected) >= BATCH_ROWS:
+            yield rows, rejected
+            rows, rejected = [], []
+    if rows or rejected:
+        yield rows, rejected
+
+
+def _report(job: ContactImport, rejected: Rejected) -> None:
+    """Append rejected rows to the downloadable report (line, reason, then the row as it was)."""
+    assert job.layout is not None
+    path = report_path(job)
+    new = not os.path.exists(path)
+    with open(path, "a", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow([safe_cell(name) for name in ["line", "reason", *job.layout["columns"]]])
+        writer.writerows(
+            [line, str(why), *(safe_cell(cell) for cell in cells)] for line, why, cells in rejected
+        )
+
+
+def _tally(job: ContactImport, outcomes: list[tuple[ImportRow, str, int]], rejected: Rejected) -> list[int]:
+    """Count a batch's outcomes on the job; returns the contacts to invite."""
+    skipped = dict(job.skipped)
+    invites = []
+    for _, outcome, contact_id in outcomes:
+        if outcome == "added":
+            job.added += 1
+        elif outcome == "invited":
+            job.invited += 1
+            invites.append(contact_id)
+        else:
+            skipped[outcome] = skipped.get(outcome, 0) + 1
+    for _, why, _ in rejected:
+        skipped[why.code] = skipped.get(why.code, 0) + 1
+    if rejected:
+        room = MAX_ROW_ERRORS - len(job.row_errors)
+        job.row_errors = [*job.row_errors, *([line, str(why)] for line, why, _ in rejected[:room])]
+    job.skipped = skipped
+    job.processed_rows += len(outcomes) + len(rejected)
+    return invites
 
 
 def run_import(import_id: int) -> None:
-    """Process a queued import in chunks, committing progress after each; claimed once, so never run twice."""
+    """Process a queued import batch by batch, committing each batch with its progress; claimed once, so never
+    run twice."""
     claim = db.session.execute(
         update(ContactImport)
         .where(ContactImport.id == import_id, ContactImport.status == "queued")
@@ -216,53 +446,52 @@ def run_import(import_id: int) -> None:
     if not cast(CursorResult, claim).rowcount:
         return  # already taken by another worker (or finished): never process a file twice
     job = db.session.execute(select(ContactImport).where(ContactImport.id == import_id)).scalar_one()
-    ctx = RequestContext(source=f"import:{job.public_id}")
-    mailing_list = db.session.get(MailingList, job.list_id)
-    reader = _reader((job.data or b"").decode())
-    email_col = _column(reader.fieldnames, EMAIL_COLUMNS)
-    name_col = _column(reader.fieldnames, NAME_COLUMNS)
-    invites: list[int] = []
     try:
-        if mailing_list is None or email_col is None:
-            raise ImportRefusedError("The list was deleted, or the file has no “email” column.")
-        for line, row in enumerate(reader, start=2):
-            outcome, contact_id = _import_row_alone(job, mailing_list, row, email_col, name_col, ctx)
-            if outcome == "added":
-                job.added += 1
-            elif outcome == "invited":
-                job.invited += 1
-                invites.extend([contact_id] if contact_id is not None else [])
-            else:
-                job.skipped = {**job.skipped, outcome: job.skipped.get(outcome, 0) + 1}
-                if outcome in ROW_ERRORS and len(job.row_errors) < MAX_ROW_ERRORS:
-                    job.row_errors = [*job.row_errors, [line, ROW_ERRORS[outcome]]]
-            job.processed_rows += 1
-            if job.processed_rows % CHUNK_ROWS == 0:
-                db.session.commit()
-                _send_invites(invites)
-                invites = []
-        job.status, job.finished_at, job.data = "done", utcnow(), None
+        mailing_list = db.session.get(MailingList, job.list_id)
+        if mailing_list is None or job.layout is None or not os.path.exists(upload_path(job)):
+            raise ImportRefusedError("The list was deleted, or the uploaded file is gone.")
+        details = {"import": job.public_id, "file": job.filename}
+        if job.mode == Basis.PRIOR_CONSENT:
+            details["statement"] = job.consent_statement
+        target = BatchTarget(
+            mailing_list.id,
+            mailing_list.purpose,
+            Basis(job.mode),
+            RequestContext(source=f"import:{job.public_id}"),
+            details,
+        )
+        for rows, rejected in _batches(job, _Reader.of(job.layout["mapping"])):
+            outcomes = import_batch(db.session.connection(), target, rows) if rows else []
+            invites = _tally(job, outcomes, rejected)
+            if rejected:
+                _report(job, rejected)
+            if invites:
+                enqueue_after_commit(db.session(), "send_import_invitations", invites)
+            db.session.commit()
+        job.status, job.finished_at = "done", utcnow()
         db.session.commit()
-        _send_invites(invites)
+        _remove(upload_path(job))
     except Exception as exc:
         db.session.rollback()
         job = db.session.execute(select(ContactImport).where(ContactImport.id == import_id)).scalar_one()
-        job.status, job.error, job.finished_at, job.data = (
-            "failed",
-            f"{exc.__class__.__name__}: {exc}"[:2000],
-            utcnow(),
-            None,
-        )
+        job.status, job.error, job.finished_at = "failed", f"{exc.__class__.__name__}: {exc}"[:2000], utcnow()
         db.session.commit()
+        _remove(upload_path(job))
         current_app.logger.exception("import %s failed", import_id)
 
 
-def _send_invites(contact_ids: list[int]) -> None:
-    """Double opt-in emails for invited contacts (subject to the usual per-address caps)."""
+def send_invitations(contact_ids: list[int]) -> None:
+    """Double opt-in emails for contacts an import invited (each under the usual per-address and per-domain
+    caps)."""
     for contact_id in contact_ids:
         contact = db.session.get(Contact, contact_id)
         if contact is not None:
             request_confirmation_email(contact)
+    db.session.commit()
+
+
+def has_report(job: ContactImport) -> bool:
+    return os.path.exists(report_path(job))
 
 
 def progress(job: ContactImport) -> dict:
@@ -276,5 +505,6 @@ def progress(job: ContactImport) -> dict:
         "added": job.added,
         "invited": job.invited,
         "skipped": job.skipped,
+        "rejected": sum(job.skipped.get(code, 0) for code in REJECT_CODES),
         "error": job.error,
     }

@@ -93,17 +93,36 @@ def subscribe(contact: Contact, purposes: list[Purpose], door: Door) -> Subscrib
     return result
 
 
+def unchanged_outcome(
+    sub_status: str | None, state: str | None, basis: Basis, by_person: bool, is_list: bool, suppressed: bool
+) -> Outcome | None:
+    """The outcome when nothing is to be written for a purpose (a list's subscription in `sub_status`, None
+    when there is none; the purpose's consent `state`), else None. subscribe() and the bulk CSV import
+    (subscriptions/import_batch.py) decide by this one rule."""
+    if sub_status is not None and not by_person:
+        if sub_status == SubscriptionStatus.UNSUBSCRIBED:
+            return Outcome.OPTED_OUT
+        if sub_status == SubscriptionStatus.PENDING and basis == Basis.DOUBLE_OPT_IN:
+            return Outcome.ASKED
+    subscribed = not is_list or sub_status == SubscriptionStatus.CONFIRMED
+    if subscribed and state == "granted" and not suppressed:
+        return Outcome.ALREADY
+    return None
+
+
 def _subscribe_one(contact: Contact, purpose: Purpose, door: Door, basis: Basis, suppressed: bool) -> Outcome:
     state = consent_status(contact, purpose)
     sub = _subscription(contact, purpose.list_id) if purpose.list_id is not None else None
-    if sub is not None and not door.by_person:
-        if sub.status == SubscriptionStatus.UNSUBSCRIBED:
-            return Outcome.OPTED_OUT
-        if sub.status == SubscriptionStatus.PENDING and basis == Basis.DOUBLE_OPT_IN:
-            return Outcome.ASKED
-    subscribed = purpose.list_id is None or (sub is not None and sub.status == SubscriptionStatus.CONFIRMED)
-    if subscribed and state == "granted" and not suppressed:
-        return Outcome.ALREADY
+    unchanged = unchanged_outcome(
+        sub.status if sub is not None else None,
+        state,
+        basis,
+        door.by_person,
+        purpose.list_id is not None,
+        suppressed,
+    )
+    if unchanged is not None:
+        return unchanged
     granted = basis != Basis.DOUBLE_OPT_IN
     if purpose.list_id is not None:
         sub = sub or _new_subscription(contact, purpose.list_id, door.source)

@@ -41,3 +41,9 @@ def preferences_link_for_address(address_hash: str) -> None:
 def run_contact_import(import_id: int) -> None:
     """Process an uploaded CSV of contacts (claimed once; never run twice)."""
     imports.run_import(import_id)
+
+
+@actor(queue_name="imports", max_retries=3)
+def send_import_invitations(contact_ids: list[int]) -> None:
+    """Queue the double opt-in emails of one imported batch (each capped per address and domain)."""
+    imports.send_invitations(contact_ids)

@@ -1,10 +1,12 @@
 """CSV import: the admin page and the CLI, through the same consent rules as every other door."""
 
 import io
+import os
 
 import pytest
 from sqlalchemy import select
 
+from mailer.audit.models import AuditEvent
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.imports import ContactImport
@@ -12,8 +14,10 @@ from mailer.contacts.operations import email_hash
 from mailer.contacts.suppression import suppress
 from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
+from mailer.subscriptions import imports
 from mailer.subscriptions.models.lists import MailingList, Subscription
 from tests.support.http import csrf_token
+from tests.support.imports import confirm_mapping, proposed_mapping, upload_and_map, upload_file
 
 CSV = (
     b"email;name\n"
@@ -26,18 +30,7 @@ CSV = (
 
 
 def upload(client, demo_list, data=CSV, mode="double_opt_in", statement="", filename="people.csv"):
-    page = client.get("/admin/imports/new")
-    return client.post(
-        "/admin/imports/new",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "list_id": demo_list.id,
-            "mode": mode,
-            "consent_statement": statement,
-            "file": (io.BytesIO(data), filename),
-        },
-        content_type="multipart/form-data",
-    )
+    return upload_and_map(client, demo_list.id, data, mode, statement, filename)
 
 
 @pytest.fixture
@@ -156,3 +149,71 @@ def test_other_admin_forms_keep_the_small_request_limit(auth, demo_list):
         },
     )
     assert response.status_code == 413 and "What you sent is too large." in response.text
+
+
+def test_the_mapping_step_shows_the_first_rows_and_wants_a_choice_for_every_column(auth, demo_list, worker):
+    data = b"email,name,shoe size\nann@example.com,Ann,41\nbad-address,Bob,43\n"
+    uploaded = upload_file(auth, demo_list.id, data)
+    assert uploaded.status_code == 302 and uploaded.location.endswith("/mapping")
+    page = auth.get(uploaded.location)
+    assert "Not recognised: <strong>shoe size</strong>" in page.text and "ann@example.com" in page.text
+    assert proposed_mapping(page.text) == {"column-0": "email", "column-1": "name", "column-2": ""}
+    refused = auth.post(
+        uploaded.location,
+        data={"csrf_token": csrf_token(page.text), "column-0": "email", "column-1": "name", "column-2": ""},
+    )
+    assert (
+        refused.status_code == 400
+        and "Choose a field for each column, or “Ignore”: “shoe size”" in refused.text
+    )
+    job = db.session.execute(select(ContactImport)).scalar_one()
+    assert job.status == "mapping"  # nothing imported yet
+    assert auth.get(f"/admin/imports/{job.public_id}").location.endswith("/mapping")
+    queued = confirm_mapping(auth, uploaded.location, unknown="ignore")
+    assert queued.status_code == 302
+    worker.drain()
+    db.session.expire_all()
+    assert (job.status, job.invited, job.skipped) == ("done", 1, {"invalid_address": 1})
+    audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "contacts.import")).scalar_one()
+    assert audit.details["mapping"] == {"email": "email", "name": "name", "shoe size": "ignore"}
+    shown = auth.get(f"/admin/imports/{job.public_id}").text
+    assert "Download the rejected rows" in shown
+    report = auth.get(f"/admin/imports/{job.public_id}/rejected.csv")
+    assert report.status_code == 200 and report.mimetype == "text/csv"
+    assert report.text.splitlines() == [
+        "line,reason,email,name,shoe size",
+        "3,not a valid email address,bad-address,Bob,43",
+    ]
+    assert (
+        db.session.execute(select(AuditEvent).where(AuditEvent.action == "contacts.import_report"))
+        .scalar_one()
+        .target_id
+        == job.public_id
+    )
+
+
+def test_an_import_waiting_for_its_mapping_can_be_cancelled(auth, demo_list):
+    uploaded = upload_file(auth, demo_list.id, b"email\nann@example.com\n")
+    job = db.session.execute(select(ContactImport)).scalar_one()
+    assert os.path.exists(imports.upload_path(job))
+    page = auth.get(uploaded.location)
+    cancel_form = page.text.split('action="/admin/imports/')[1]
+    response = auth.post(
+        f"/admin/imports/{job.public_id}/cancel", data={"csrf_token": csrf_token(cancel_form)}
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert job.status == "failed" and "Cancelled" in job.error
+    assert not os.path.exists(imports.upload_path(job))
+    assert auth.get(f"/admin/imports/{job.public_id}/rejected.csv").status_code == 404
+
+
+@pytest.mark.config(IMPORT_MAX_MB=1)
+def test_the_import_limit_is_checked_while_the_file_is_stored(app_ctx, demo_list):
+    before = set(os.listdir(imports.import_dir()))
+    big = io.BytesIO(b"email\n" + b"ann@example.com\n" * 70_000)  # 1.1 MB
+    request = imports.ImportRequest("big.csv", big, demo_list, "double_opt_in")
+    with pytest.raises(imports.ImportRefusedError, match="larger than 1 MB"):
+        imports.create_import(request, staff_id=None)
+    db.session.rollback()
+    assert set(os.listdir(imports.import_dir())) == before  # the partial copy is removed

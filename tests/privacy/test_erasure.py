@@ -1,6 +1,8 @@
 """Erasure (Art. 17), the hard way: after a person erases themself, a full dump of the database holds nothing
 of them."""
 
+import io
+
 import pytest
 from sqlalchemy import func, select
 
@@ -16,7 +18,7 @@ from mailer.delivery.models import Delivery
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.privacy.requests import open_request
 from mailer.staff.accounts import create_staff
-from mailer.subscriptions.imports import ImportRequest, create_import, run_import
+from mailer.subscriptions.imports import ImportRequest, confirm_mapping, create_import, run_import
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import Subscription
 from mailer.tracking.models import TrackingEvent
@@ -215,14 +217,14 @@ def test_an_erased_person_comes_back_only_through_a_fresh_double_opt_in(app, cli
     job = create_import(
         ImportRequest(
             filename="old.csv",
-            data=f"email,name\n{EMAIL},{NAME}\n".encode(),
+            source=io.BytesIO(f"email,name\n{EMAIL},{NAME}\n".encode()),
             mailing_list=db.session.get(type(contact.subscriptions[0].mailing_list), list_id),
             mode="has_consent",
             consent_statement="Trade fair 2023, signed card",
         ),
         staff_id=None,
-        queue=False,
     )
+    confirm_mapping(job, ["email", "name"], queue=False)
     db.session.commit()
     run_import(job.id)
     db.session.expire_all()

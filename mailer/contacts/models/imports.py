@@ -10,7 +10,7 @@ from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 
 IMPORT_MODES = ("double_opt_in", "has_consent")
-IMPORT_STATUSES = ("queued", "running", "done", "failed")
+IMPORT_STATUSES = ("mapping", "queued", "running", "done", "failed")
 
 
 class ContactImport(Model):
@@ -25,7 +25,11 @@ class ContactImport(Model):
     mode: Mapped[str] = mapped_column(String(20))
     consent_statement: Mapped[str] = mapped_column(Text, default="")  # where and how consent was obtained
     status: Mapped[str] = mapped_column(String(20), default="queued")
-    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # the file; removed once processed
+    data: Mapped[bytes | None] = mapped_column(
+        LargeBinary
+    )  # no longer written: files wait on disk (IMPORT_DIR)
+    # How the file is read: encoding, delimiter, its column names and what each column maps to.
+    layout: Mapped[dict | None] = mapped_column(JSON)
     total_rows: Mapped[int] = mapped_column(default=0)
     processed_rows: Mapped[int] = mapped_column(default=0)
     added: Mapped[int] = mapped_column(default=0)
