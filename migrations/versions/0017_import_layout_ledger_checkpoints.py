@@ -1,15 +1,15 @@
 """contact imports keep how their file is read (layout: encoding, delimiter, columns, mapping); ledger
 checkpoints for incremental `flask consent verify`
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
