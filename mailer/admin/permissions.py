@@ -62,6 +62,8 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.contact_evidence": {READ: ALL},
     "admin.contact_tag_add": {WRITE: EDITORS},
     "admin.contact_tag_remove": {WRITE: EDITORS},
+    "admin.contact_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.contact_edit": {READ: EDITORS, WRITE: EDITORS},
     "admin.forms": {READ: ALL},
     "admin.form_show": {READ: ALL},
     "admin.form_new": {READ: EDITORS, WRITE: EDITORS},

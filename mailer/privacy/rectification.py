@@ -146,6 +146,22 @@ def apply_changes(
     return applied
 
 
+def staff_edit(
+    contact: Contact, name: str, values: dict[str, str], actor: StaffUser, ip: str | None = None
+) -> list[str]:
+    """Staff correct a contact's name and ordinary fields at once, without a privacy request: checked as any
+    correction, audited by field name (never the values); sensitive fields stay with the privacy flow.
+    Commits; returns what changed."""
+    for key in values:
+        definition = field_service.field_by_key(key)
+        if definition is None or definition.is_sensitive:
+            raise PrivacyError("One of the fields cannot be changed here. Please reload the page.")
+    changes = validate(contact, Correction(name=name, fields=values))
+    applied = apply_changes(contact, changes, RequestContext(source="admin", ip=ip), actor=actor, ip=ip)
+    db.session.commit()
+    return applied
+
+
 @dataclass
 class ReconfirmOutcome:
     status: str  # confirmed | already | taken | invalid | expired

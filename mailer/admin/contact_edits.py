@@ -1,0 +1,122 @@
+"""Contacts changed by staff: add one by hand (on a stated consent basis, or by sending a double opt-in) and
+edit the name and ordinary fields (audited, without a privacy request)."""
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import select
+from wtforms import RadioField, StringField, TextAreaField
+from wtforms.validators import Length
+
+from mailer.admin.blueprint import bp
+from mailer.admin.forms import MultiCheckboxField
+from mailer.contacts import fields
+from mailer.contacts.models.contact import Contact
+from mailer.core.errors import PrivacyError
+from mailer.core.extensions import db
+from mailer.privacy.rectification import staff_edit
+from mailer.subscriptions.lists import all_lists, lists_by_public_id
+from mailer.subscriptions.manual import ContactExists, ContactRefused, NewContact, add_contact
+from mailer.subscriptions.operations import Basis
+
+
+class NewContactForm(FlaskForm):
+    email = StringField("Email address", validators=[Length(max=320)], render_kw={"autocomplete": "off"})
+    name = StringField("Name (optional)", validators=[Length(max=200)])
+    lists = MultiCheckboxField("Lists")
+    basis = RadioField(
+        "Legal basis",
+        default=Basis.PRIOR_CONSENT.value,
+        choices=[
+            (Basis.PRIOR_CONSENT.value, "They consented and I can say where and how"),
+            (Basis.DOUBLE_OPT_IN.value, "Send them a double opt-in email instead: added once they confirm"),
+        ],
+    )
+    statement = TextAreaField(
+        "Where and how did they consent? (required for the first option; stored in the consent ledger)",
+        validators=[Length(max=5000)],
+    )
+
+
+class EditContactForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=200)])
+
+
+def _ordinary_fields() -> list:
+    return [f for f in fields.all_fields() if not f.is_sensitive]
+
+
+def _typed_values(defined: list) -> dict[str, str]:
+    return {f.key: request.form.get(f"field_{f.key}", "") for f in defined}
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+def contact_new():
+    """Add a contact by hand: address, name, ordinary fields, lists, and a consent basis or double opt-in."""
+    form = NewContactForm()
+    lists = all_lists()
+    form.lists.choices = [(lst.public_id, lst.name) for lst in lists]
+    defined = _ordinary_fields()
+    values = _typed_values(defined) if request.method == "POST" else {}
+    if form.validate_on_submit():
+        chosen = lists_by_public_id(form.lists.data or [])
+        new = NewContact(
+            email=form.email.data or "",
+            name=form.name.data or "",
+            lists=[chosen[key] for key in form.lists.data or [] if key in chosen],
+            basis=Basis(form.basis.data),
+            statement=form.statement.data or "",
+            values={key: value for key, value in values.items() if value.strip()},
+        )
+        try:
+            added = add_contact(new, current_user, request.remote_addr)
+        except ContactExists as exc:
+            db.session.rollback()
+            link = url_for("admin.contact_show", public_id=exc.contact.public_id)
+            flash(Markup('{} <a href="{}">Open the existing contact</a>.').format(str(exc), link), "danger")
+        except ContactRefused as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            if added.granted:
+                flash(f"Contact added to {', '.join(lst.name for lst in added.granted)}.", "success")
+            else:
+                flash(
+                    "Contact added; a confirmation email was sent: they join the lists once they confirm."
+                    if added.invited
+                    else "Contact added; they are asked to confirm by email (the email is held back for now "
+                    "because of the sending limits for this address or domain).",
+                    "success",
+                )
+            return redirect(url_for("admin.contact_show", public_id=added.contact.public_id))
+    return render_template(
+        "admin/contacts/new.html", form=form, fields=defined, values=values
+    ), 400 if request.method == "POST" else 200
+
+
+@bp.route("/contacts/<public_id>/edit", methods=["GET", "POST"])
+def contact_edit(public_id: str):
+    """Change a contact's name and ordinary fields; the audit log names the fields changed, not the values."""
+    contact = db.one_or_404(select(Contact).where(Contact.public_id == public_id))
+    form = EditContactForm(obj=contact)
+    defined = _ordinary_fields()
+    if form.validate_on_submit():
+        try:
+            applied = staff_edit(
+                contact, form.name.data or "", _typed_values(defined), current_user, request.remote_addr
+            )
+        except PrivacyError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            flash("Saved: " + (", ".join(applied) or "nothing changed") + ".", "success")
+            return redirect(url_for("admin.contact_show", public_id=contact.public_id))
+    values = (
+        _typed_values(defined)
+        if request.method == "POST"
+        else {f.key: fields.read_value(contact, f) or "" for f in defined}
+    )
+    return render_template(
+        "admin/contacts/edit.html", contact=contact, form=form, fields=defined, values=values
+    ), 400 if request.method == "POST" else 200
