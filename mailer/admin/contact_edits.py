@@ -48,7 +48,13 @@ def _ordinary_fields() -> list:
 
 
 def _typed_values(defined: list) -> dict[str, str]:
-    return {f.key: request.form.get(f"field_{f.key}", "") for f in defined}
+    """The value typed (or ticked: several choices joined as stored) for each field."""
+    return {
+        f.key: "; ".join(request.form.getlist(f"field_{f.key}"))
+        if f.value_type == "multiple_choice"
+        else request.form.get(f"field_{f.key}", "")
+        for f in defined
+    }
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])

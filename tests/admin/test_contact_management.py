@@ -148,6 +148,23 @@ def test_staff_edit_name_and_ordinary_fields_is_audited_by_field_name_only(auth,
     assert field_service.read_value(ann, fields["health"]) is None
 
 
+def test_choice_fields_are_offered_as_choices(auth, demo_list):
+    field_service.define_field(
+        "level", "Level", "ordinary", value_type="single_choice", choices="Gold\nSilver"
+    )
+    field_service.define_field(
+        "topics", "Topics", "ordinary", value_type="multiple_choice", choices="A\nB\nC"
+    )
+    db.session.commit()
+    response = add(auth, demo_list, field_level="Silver", field_topics=["A", "C"])
+    assert response.status_code == 302
+    ann = _contact("ann@example.com")
+    page = auth.get(f"/admin/contacts/{ann.public_id}/edit")
+    assert '<option value="Silver" selected>' in page.text
+    assert 'value="A" checked' in page.text and 'value="B">' in page.text and 'value="C" checked' in page.text
+    assert field_service.read_value(ann, field_service.field_by_key("topics")) == "A; C"
+
+
 def test_edit_refuses_bad_values(auth, demo_list):
     field_service.define_field("age", "Age", "ordinary", value_type="number")
     db.session.commit()
