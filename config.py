@@ -102,6 +102,19 @@ class Config:
     BOUNCE_IMAP_POLL_SECONDS = _env_int("BOUNCE_IMAP_POLL_SECONDS", 60)  # the scheduler's interval
     BOUNCE_IMAP_BATCH = _env_int("BOUNCE_IMAP_BATCH", 500)  # messages taken per poll at most
     BOUNCE_IMAP_TIMEOUT = _env_int("BOUNCE_IMAP_TIMEOUT", 30)  # seconds per IMAP command
+    # Provider event webhooks (POST /hooks/providers/<provider>; README, Deliverability). A provider is on
+    # when its secret is set: SES via SNS takes messages only from these topic ARNs (comma-separated).
+    SES_SNS_TOPIC_ARNS = _env_list("SES_SNS_TOPIC_ARNS")
+    SENDGRID_WEBHOOK_PUBLIC_KEY = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY", "")  # base64 DER or PEM
+    POSTMARK_WEBHOOK_USERNAME = os.environ.get("POSTMARK_WEBHOOK_USERNAME", "")
+    POSTMARK_WEBHOOK_PASSWORD = os.environ.get("POSTMARK_WEBHOOK_PASSWORD", "")  # basic auth, if set
+    # Postmark's token: header X-Webhook-Token or ?token=, if set.
+    POSTMARK_WEBHOOK_TOKEN = os.environ.get("POSTMARK_WEBHOOK_TOKEN", "")
+    MAILGUN_WEBHOOK_SIGNING_KEY = os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", "")
+    PROVIDER_WEBHOOK_MAX_AGE_SECONDS = _env_int("PROVIDER_WEBHOOK_MAX_AGE_SECONDS", 600)  # older: stale
+    PROVIDER_WEBHOOK_MAX_BYTES = _env_int("PROVIDER_WEBHOOK_MAX_BYTES", 1024 * 1024)  # larger: 413
+    # Per client address (providers post from a few addresses, in bursts).
+    PROVIDER_WEBHOOK_RATE_LIMIT = os.environ.get("PROVIDER_WEBHOOK_RATE_LIMIT", "6000 per minute")
     # Complaint rate (percent of messages sent in the last 24 hours, per sending domain) that pauses
     # campaigns.
     COMPLAINT_RATE_PAUSE_THRESHOLD = float(os.environ.get("COMPLAINT_RATE_PAUSE_THRESHOLD", "0.3"))

@@ -11,8 +11,10 @@ from mailer.campaigns.models import Campaign
 from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.core.urls import external_url
 from mailer.deliverability import domains as deliverability
 from mailer.deliverability import readiness as domain_readiness
+from mailer.deliverability import webhooks
 from mailer.deliverability.models import BounceEvent
 
 RECENT = 50
@@ -42,6 +44,16 @@ def _policy_alert():
     return count, newest
 
 
+def _provider_webhooks() -> dict:
+    """The provider webhook section (its own include): state, endpoint URL and last event per provider."""
+    setups = webhooks.provider_setups()
+    return {
+        "provider_setups": setups,
+        "provider_urls": {s.name: external_url("public.provider_webhook", provider=s.name) for s in setups},
+        "provider_settings": webhooks.SETTINGS,
+    }
+
+
 @bp.get("/deliverability")
 def deliverability_index():
     """Readiness checklist with the DNS records to publish,
@@ -66,6 +78,7 @@ def deliverability_index():
         policy_count=policy_count,
         policy_newest=policy_newest,
         alert_days=ALERT_DAYS,
+        **_provider_webhooks(),
     )
 
 

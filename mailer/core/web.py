@@ -171,6 +171,18 @@ def accepts_upload(config_key: str, what: str):
     return mark
 
 
+def reads_own_body(view):
+    """Mark a view that reads and checks its own raw body (a machine's signed POST, e.g. a provider webhook):
+    the page rules below (JSON refused with 415, the early 413) leave it alone; it caps and answers itself."""
+    view.reads_own_body = True
+    return view
+
+
+def _reads_own_body() -> bool:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "reads_own_body", False)
+
+
 def _upload_limit() -> tuple[int, str] | None:
     """(megabytes, what) when the matched view takes a large upload (accepts_upload), else None."""
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
@@ -203,6 +215,8 @@ def _refuse_unreadable_input():
     A NUL character in a query string, or any control character but line breaks and tabs in a staff form (no
     field takes one; PostgreSQL refuses a NUL, and ESC or BEL would reach mail headers raw): 400. The API, the
     sign-up forms and the recipients' pages answer these themselves, field by field."""
+    if _reads_own_body():
+        return
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         abort(413)

@@ -210,9 +210,9 @@ def _mark_delivery(delivery: Delivery, status: str, reason: str) -> None:
         delivery.finished_at = delivery.finished_at or utcnow()
 
 
-def record_bounce(delivery: Delivery, report: DeliveryReport, domain: str) -> Outcome:
+def record_bounce(delivery: Delivery, report: DeliveryReport, domain: str, source: str = "dsn") -> Outcome:
     """Log a failed delivery, update it and apply the thresholds; returns (kind,
-    what was done). Caller commits."""
+    what was done). Caller commits. source: dsn, or the provider whose webhook reported it."""
     failure = report.failure()
     if failure is None:
         return Outcome("", False, "a delay or success notice, not a bounce: nothing to do")
@@ -222,7 +222,7 @@ def record_bounce(delivery: Delivery, report: DeliveryReport, domain: str) -> Ou
     event = record_event(
         delivery,
         kind,
-        source="dsn",
+        source=source,
         code=code,
         diagnostic=failure.diagnostic,
         reporter=report.reporting_mta,

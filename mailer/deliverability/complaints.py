@@ -93,8 +93,9 @@ def parse_arf(msg: Message) -> FeedbackReport | None:
     )
 
 
-def record_complaint(delivery: Delivery, report: FeedbackReport, domain: str) -> Outcome:
-    """Suppress, withdraw consent for the list and check the domain's complaint rate; the caller commits."""
+def record_complaint(delivery: Delivery, report: FeedbackReport, domain: str, source: str = "arf") -> Outcome:
+    """Suppress, withdraw consent for the list and check the domain's complaint rate; the caller commits.
+    source: arf, or the provider whose webhook reported it."""
     kind = report.feedback_type
     if kind == "not-spam":
         return Outcome("", False, "a not-spam report: nothing to do")
@@ -102,7 +103,7 @@ def record_complaint(delivery: Delivery, report: FeedbackReport, domain: str) ->
         event = record_event(
             delivery,
             POLICY,
-            source="arf",
+            source=source,
             code=kind,
             diagnostic=f"authentication failure report: {report.auth_failure or 'unspecified'}",
             reporter=report.reporter,
@@ -118,7 +119,7 @@ def record_complaint(delivery: Delivery, report: FeedbackReport, domain: str) ->
     event = record_event(
         delivery,
         COMPLAINT,
-        source="arf",
+        source=source,
         code=kind,
         diagnostic=f"{kind} report",
         reporter=report.reporter,

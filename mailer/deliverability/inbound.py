@@ -87,7 +87,8 @@ def _verp_candidates(msg: Message, original: Message | None, envelope_rcpts, arf
     return found
 
 
-def _by_message_id(message_id: str) -> Delivery | None:
+def delivery_by_message_id(message_id: str) -> Delivery | None:
+    """The delivery that carried this Message-ID (ours start with the delivery id: one primary-key read)."""
     match = _OUR_ID.match(message_id)
     if match:
         delivery = db.session.get(Delivery, int(match.group(1)))
@@ -105,7 +106,7 @@ def find_delivery(msg: Message, envelope_rcpts=(), arf=None) -> Delivery | None:
             return delivery
     if original is not None:
         for message_id in _MESSAGE_ID.findall(str(original.get("Message-ID", ""))):
-            delivery = _by_message_id(message_id)
+            delivery = delivery_by_message_id(message_id)
             if delivery is not None and delivery.message_id:
                 return delivery
     return None

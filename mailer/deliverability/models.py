@@ -52,7 +52,7 @@ class BounceEvent(Model):
     )
     sending_domain: Mapped[str] = mapped_column(String(253), default="")
     kind: Mapped[str] = mapped_column(String(10))
-    source: Mapped[str] = mapped_column(String(10), default="dsn")  # dsn | arf
+    source: Mapped[str] = mapped_column(String(10), default="dsn")  # dsn | arf | a provider (ses, …)
     status_code: Mapped[str] = mapped_column(
         String(16), default=""
     )  # e.g. 5.1.1; for complaints the feedback type
@@ -89,3 +89,25 @@ class MailboxMessage(Model):
     moved_to: Mapped[str] = mapped_column(String(200), default="")  # the folder it goes to (once read)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     moved_at: Mapped[datetime | None]
+
+
+class ProviderEventReceipt(Model):
+    """One event a sending provider's webhook delivered (SES via SNS, SendGrid, Postmark, Mailgun).
+
+    Kept so that a replayed or retried event changes nothing (unique per provider and event key) and so the
+    Deliverability page can say when each provider was last heard from. No address or payload is stored.
+    """
+
+    __tablename__ = "provider_event_receipts"
+    __table_args__ = (
+        UniqueConstraint("provider", "event_key", name="uq_provider_event_receipts_provider_key"),
+        Index("ix_provider_event_receipts_provider_received", "provider", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))  # ses | sendgrid | postmark | mailgun
+    event_key: Mapped[str] = mapped_column(String(200))  # the provider's event id (or request token)
+    kind: Mapped[str] = mapped_column(String(16), default="")  # bounce | complaint | delivered | …
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # recorded | duplicate | unmatched | ignored
+    delivery_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,256 @@
+"""Events from sending providers' webhooks, read into one shape and acted on like the DSNs and ARF reports
+that reach the bounce listener (REQUIREMENTS E1-E5).
+
+Each provider module (provider_ses, provider_sendgrid, provider_postmark, provider_mailgun) proves a request
+came from the provider and turns its JSON into ProviderEvents; record_events() then acts on them in one
+transaction: a receipt per event (a replayed or retried event changes nothing), the delivery found by our
+Message-ID (which the providers echo) or, where a provider echoes none, by the address's latest delivery, and
+then the same rules as a DSN (bounces.record_bounce: RFC 3463 classes, 5.2.2 soft, 5.7.x policy) or an ARF
+report (complaints.record_complaint). An unsubscribe event leaves the message's list through the same
+withdrawal rule as the one-click POST.
+"""
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import Headers
+
+from mailer.campaigns.models import Campaign
+from mailer.consent.ledger import RequestContext
+from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice
+from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.contacts.operations import AddressError, email_hash, normalise_email
+from mailer.core.extensions import db
+from mailer.deliverability import bounces, complaints
+from mailer.deliverability.domains import domain_of
+from mailer.deliverability.inbound import delivery_by_message_id
+from mailer.deliverability.models import ProviderEventReceipt
+from mailer.delivery.models import Delivery
+from mailer.subscriptions.models.lists import MailingList
+from mailer.subscriptions.withdrawal import unsubscribe_everything, withdraw_list
+
+log = logging.getLogger(__name__)
+
+BOUNCE, COMPLAINT, DELIVERED, UNSUBSCRIBE, OTHER = "bounce", "complaint", "delivered", "unsubscribe", "other"
+
+
+class WebhookRefused(ValueError):
+    """A request we do not act on: its HTTP status and a message for the operator reading the provider's
+    delivery log."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What a door hands over: the raw body (signatures are over bytes), headers, query and basic auth."""
+
+    body: bytes
+    headers: Headers
+    args: Mapping[str, str] = field(default_factory=dict)
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """One provider event in our terms.
+
+    key: the provider's id of the event (replay protection); kind: bounce, complaint, delivered, unsubscribe
+    or other; message_id: our Message-ID as the provider echoes it ('' when it echoes none); recipient: the
+    address (only to find the delivery when there is no Message-ID; never stored or logged); status and
+    diagnostic: the enhanced status code and SMTP text of a bounce; final: False for a provider's "still
+    trying" notice (not a bounce yet); feedback_type: a complaint's ARF type.
+    """
+
+    key: str
+    kind: str
+    message_id: str = ""
+    recipient: str = ""
+    status: str = ""
+    diagnostic: str = ""
+    final: bool = True
+    feedback_type: str = "abuse"
+    reporter: str = ""
+
+
+@dataclass
+class WebhookResult:
+    """What a request did: events per outcome, and one line for the provider's delivery log."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    detail: str = ""
+
+    def add(self, outcome: str) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+
+def parse_json(body: bytes):
+    """The request body as JSON, or a 400 saying it is not."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise WebhookRefused(400, "The request body is not valid JSON: nothing was recorded.") from None
+
+
+def check_fresh(timestamp, provider: str) -> None:
+    """Refuse a signed timestamp older (or further ahead) than PROVIDER_WEBHOOK_MAX_AGE_SECONDS."""
+    try:
+        sent = float(timestamp)
+    except (TypeError, ValueError):
+        raise WebhookRefused(401, f"The {provider} request has no readable timestamp: refused.") from None
+    max_age = current_app.config["PROVIDER_WEBHOOK_MAX_AGE_SECONDS"]
+    age = time.time() - sent
+    if abs(age) > max_age:
+        raise WebhookRefused(
+            403,
+            f"The {provider} request's timestamp is {int(abs(age))} seconds "
+            f"{'old' if age > 0 else 'in the future'}; more than {max_age} is refused as stale.",
+        )
+
+
+def same_secret(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a presented secret with the configured one."""
+    return hmac.compare_digest((given or "").encode(), expected.encode())
+
+
+def angle_id(value) -> str:
+    """A Message-ID in its header form, with angle brackets ('' when there is none)."""
+    text = str(value or "").strip()
+    if not text or len(text) > 248 or any(c.isspace() for c in text):
+        return ""
+    return text if text.startswith("<") else f"<{text.strip('<>')}>"
+
+
+def _latest_delivery_to(address: str) -> Delivery | None:
+    """The newest delivery that left us for this address (for providers that echo no Message-ID)."""
+    try:
+        address_hash = email_hash(normalise_email(address))
+    except AddressError:
+        return None
+    return db.session.execute(
+        select(Delivery)
+        .join(Contact, Contact.id == Delivery.contact_id)
+        .where(Contact.email_hash == address_hash, Delivery.message_id != "")
+        .order_by(Delivery.id.desc())
+        .limit(1)
+    ).scalar()
+
+
+def find_delivery(event: ProviderEvent) -> Delivery | None:
+    """The delivery an event is about: by our Message-ID, else by the address's latest delivery."""
+    if event.message_id:
+        delivery = delivery_by_message_id(event.message_id)
+        if delivery is not None and delivery.message_id:
+            return delivery
+    return _latest_delivery_to(event.recipient) if event.recipient else None
+
+
+def _unsubscribe(delivery: Delivery, provider: str) -> bounces.Outcome:
+    """Leave the message's list (or everything, when it was sent for none) by the one-click rule."""
+    contact = db.session.get(Contact, delivery.contact_id)
+    if contact is None or contact.status == ContactStatus.ERASED:
+        return bounces.Outcome(UNSUBSCRIBE, False, "the contact is gone: nothing to do")
+    campaign = db.session.get(Campaign, delivery.campaign_id)
+    mailing_list = db.session.get(MailingList, delivery.list_id) if delivery.list_id else None
+    ctx = RequestContext(f"provider:{provider}")
+    details = {
+        "list": mailing_list.public_id if mailing_list else None,
+        "campaign": campaign.public_id if campaign else None,
+    }
+    notice = latest_notice(PRIVACY_NOTICE_KEY)
+    if mailing_list is not None:
+        changed = withdraw_list(contact, mailing_list, ctx, details, notice=notice)
+    else:
+        changed = unsubscribe_everything(contact, ctx, details, notice=notice)
+    return bounces.Outcome(UNSUBSCRIBE, changed, "unsubscribed" if changed else "already unsubscribed")
+
+
+def _act(provider: str, event: ProviderEvent, delivery: Delivery) -> bounces.Outcome:
+    campaign = db.session.get(Campaign, delivery.campaign_id)
+    domain = domain_of(campaign.from_email if campaign else None)
+    if event.kind == BOUNCE:
+        report = bounces.DeliveryReport(
+            reporting_mta=event.reporter or provider,
+            recipients=[
+                bounces.RecipientStatus(
+                    action="failed" if event.final else "delayed",
+                    status=event.status,
+                    diagnostic=event.diagnostic,
+                )
+            ],
+        )
+        return bounces.record_bounce(delivery, report, domain, source=provider)
+    if event.kind == COMPLAINT:
+        feedback = complaints.FeedbackReport(
+            feedback_type=event.feedback_type, reporter=event.reporter or provider
+        )
+        return complaints.record_complaint(delivery, feedback, domain, source=provider)
+    if event.kind == UNSUBSCRIBE:
+        return _unsubscribe(delivery, provider)
+    return bounces.Outcome("", False, f"a {event.kind} event: nothing to do")
+
+
+def _receipt(provider: str, event: ProviderEvent) -> ProviderEventReceipt | None:
+    """Record that this event arrived; None when it already had (a replay or a provider's retry)."""
+    receipt = ProviderEventReceipt(provider=provider, event_key=event.key[:200], kind=event.kind[:16])
+    try:
+        with db.session.begin_nested():
+            db.session.add(receipt)
+    except IntegrityError:
+        return None
+    return receipt
+
+
+def record_events(provider: str, events: list[ProviderEvent]) -> WebhookResult:
+    """Act on a verified request's events in one transaction; commits."""
+    result = WebhookResult()
+    for event in events:
+        receipt = _receipt(provider, event)
+        if receipt is None:
+            result.add("duplicate")
+            continue
+        delivery = find_delivery(event) if event.kind in (BOUNCE, COMPLAINT, UNSUBSCRIBE, DELIVERED) else None
+        if delivery is None:
+            receipt.outcome = "unmatched" if event.kind != OTHER else "ignored"
+            result.add(receipt.outcome)
+            continue
+        receipt.delivery_id = delivery.id
+        outcome = _act(provider, event, delivery)
+        receipt.outcome = "recorded" if outcome.changed else "duplicate" if outcome.kind else "ignored"
+        result.add(receipt.outcome)
+        log.info("Provider %s event for delivery %s: %s", provider, delivery.id, outcome.detail)
+    db.session.commit()
+    result.detail = ", ".join(f"{count} {outcome}" for outcome, count in sorted(result.counts.items()))
+    return result
+
+
+@dataclass(frozen=True)
+class ProviderActivity:
+    """For the Deliverability page: the last event a provider sent and how many in the last day."""
+
+    provider: str
+    last_received_at: object = None
+    events: int = 0
+
+
+def provider_activity() -> dict[str, ProviderActivity]:
+    """Per provider that ever sent us an event: when the last arrived and how many there were in total."""
+    rows = db.session.execute(
+        select(
+            ProviderEventReceipt.provider,
+            func.max(ProviderEventReceipt.received_at),
+            func.count(),
+        ).group_by(ProviderEventReceipt.provider)
+    ).all()
+    return {name: ProviderActivity(name, last, count) for name, last, count in rows}

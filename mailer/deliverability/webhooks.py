@@ -1,0 +1,59 @@
+"""Provider event webhooks: which providers are configured, and receiving one request (verify, then act on
+its events in one transaction). See provider_events for what an event does."""
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from mailer.deliverability import provider_mailgun, provider_postmark, provider_sendgrid, provider_ses
+from mailer.deliverability.provider_events import (
+    ProviderActivity,
+    WebhookRefused,
+    WebhookRequest,
+    WebhookResult,
+    provider_activity,
+    record_events,
+)
+
+PROVIDERS = {
+    module.NAME: module for module in (provider_ses, provider_sendgrid, provider_postmark, provider_mailgun)
+}
+SETTINGS = {
+    "ses": "SES_SNS_TOPIC_ARNS",
+    "sendgrid": "SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "postmark": "POSTMARK_WEBHOOK_TOKEN or POSTMARK_WEBHOOK_PASSWORD",
+    "mailgun": "MAILGUN_WEBHOOK_SIGNING_KEY",
+}
+TITLES = {"ses": "Amazon SES (via SNS)", "sendgrid": "SendGrid", "postmark": "Postmark", "mailgun": "Mailgun"}
+
+
+def receive(provider: str, request: WebhookRequest) -> WebhookResult:
+    """Verify one webhook request from a provider and act on its events; WebhookRefused says why not."""
+    module = PROVIDERS.get(provider)
+    if module is None:
+        raise WebhookRefused(404, f"There is no provider webhook called {provider[:40]!r} here.")
+    if not module.configured(current_app.config):
+        raise WebhookRefused(404, f"{TITLES[provider]} webhooks are not configured on this server.")
+    events, note = module.receive(request)
+    result = record_events(provider, events)
+    if note:
+        result.detail = note
+    return result
+
+
+@dataclass(frozen=True)
+class ProviderSetup:
+    """One row of the Deliverability page: a provider, whether it is configured, and its last event."""
+
+    name: str
+    title: str
+    configured: bool
+    activity: ProviderActivity | None
+
+
+def provider_setups() -> list[ProviderSetup]:
+    activity = provider_activity()
+    return [
+        ProviderSetup(name, TITLES[name], module.configured(current_app.config), activity.get(name))
+        for name, module in PROVIDERS.items()
+    ]
