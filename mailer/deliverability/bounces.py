@@ -22,7 +22,7 @@ from mailer.contacts.models.suppression import SuppressionReason
 from mailer.contacts.suppression import suppress
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.deliverability.models import BounceEvent, BounceKind
+from mailer.deliverability.models import BounceEvent, BounceKind, ProviderEventReceipt
 from mailer.delivery.models import Delivery
 from mailer.delivery.replies import classify_failure, status_code
 
@@ -255,11 +255,15 @@ def record_bounce(delivery: Delivery, report: DeliveryReport, domain: str, sourc
 
 
 def purge_bounce_log(dry_run: bool = False, days: int | None = None) -> int:
-    """Delete log rows older than BOUNCE_LOG_RETENTION_DAYS (F6); returns how many went (or would go)."""
+    """Delete log rows older than BOUNCE_LOG_RETENTION_DAYS (F6); returns how many went (or would go).
+    Provider webhook receipts of that age go too (they name no one; replay protection needs far less)."""
     days = current_app.config["BOUNCE_LOG_RETENTION_DAYS"] if days is None else days
-    old = BounceEvent.created_at < utcnow() - timedelta(days=days)
+    cutoff = utcnow() - timedelta(days=days)
+    old = BounceEvent.created_at < cutoff
     count = db.session.execute(select(func.count()).select_from(BounceEvent).where(old)).scalar_one()
-    if count and not dry_run:
-        db.session.execute(delete(BounceEvent).where(old))
+    if not dry_run:
+        if count:
+            db.session.execute(delete(BounceEvent).where(old))
+        db.session.execute(delete(ProviderEventReceipt).where(ProviderEventReceipt.received_at < cutoff))
         db.session.commit()
     return count

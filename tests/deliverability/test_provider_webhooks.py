@@ -3,14 +3,17 @@ about a campaign the engine really sent, suppress and count exactly as DSNs and 
 badly signed, stale, oversized and malformed requests change nothing; replays are acknowledged and ignored."""
 
 import json
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from mailer import create_app
 from mailer.consent.models import ConsentEvent
+from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability import provider_ses
+from mailer.deliverability.bounces import purge_bounce_log
 from mailer.deliverability.models import ProviderEventReceipt
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from mailer.subscriptions.models.lists import Subscription
@@ -384,3 +387,18 @@ def test_deliverability_page_shows_providers_endpoints_and_last_event(auth, sent
     _sendgrid(auth, [signing.sendgrid_event("delivered", ann.message_id, "ann@example.net")])
     page = auth.get("/admin/deliverability")
     assert "(1 event in all)" in page.text
+
+
+def test_receipts_older_than_the_bounce_log_go_with_it(client, sent):
+    ann = sent["ann@example.net"]
+    first = signing.mailgun_payload(signing.mailgun_failed(ann.message_id, "ann@example.net"))
+    assert _post_json(client, MAILGUN, first).status_code == 200
+    db.session.execute(update(ProviderEventReceipt).values(received_at=utcnow() - timedelta(days=400)))
+    db.session.commit()
+    later = signing.mailgun_payload(signing.mailgun_failed(ann.message_id, "ann@example.net"))
+    assert _post_json(client, MAILGUN, later).status_code == 200
+
+    purge_bounce_log()
+
+    db.session.expire_all()
+    assert _receipts() == 1

@@ -1,0 +1,339 @@
+"""Benchmark of the provider event webhooks under gunicorn on PostgreSQL and Redis.
+
+Seeds contacts with a sent campaign (one delivery each, with our Message-ID), signs a hard-bounce event per
+delivery the way each provider does (SES via SNS with a throw-away certificate, whose fetch is the one thing
+faked inside the server; SendGrid ECDSA batches of --batch events; Postmark token; Mailgun HMAC), then loads
+each provider's endpoint with wrk in interleaved rounds beside the app's trivial baseline endpoint. Every
+request carries events never sent before, so each one is verified, matched, classified, suppressed and logged:
+the real work, not a replay. Afterwards it checks that every answered event left a receipt and a bounce row.
+
+    .venv/bin/python bench/events.py [--seconds 3] [--rounds 3] [--connections 16] [--events 6000]
+
+Last lines, one per provider:
+`events: provider=<name> rate=<events/s> baseline=<req/s> ratio=<rate/baseline>`.
+Goal: >= 2,000 events/s.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from datetime import timedelta
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+from endpoints import _database, _free_port, _median, wait_for_http  # noqa: E402 (bench's own helpers)
+
+PROVIDERS = ("ses", "sendgrid", "postmark", "mailgun")
+
+
+def bench_app():
+    """Gunicorn factory: the real app, the baseline endpoint, and SNS's certificate served from a file."""
+    from mailer import create_app
+    from mailer.deliverability import provider_ses
+
+    app = create_app()
+    with open(os.environ["BENCH_SNS_CERT_FILE"], "rb") as fh:
+        pem = fh.read()
+    provider_ses.fetch_https = lambda url, limit: pem  # the outside world (Amazon's certificate host)
+
+    @app.get("/bench/baseline")
+    def baseline():
+        return "ok"
+
+    return app
+
+
+def seed(count: int) -> list[tuple[str, str]]:
+    """Migrate, bulk-insert contacts and a sent campaign with one delivery each; (Message-ID, address)."""
+    from flask_migrate import upgrade
+    from sqlalchemy import insert, select, update
+
+    from mailer import create_app
+    from mailer.campaigns.models import Campaign
+    from mailer.contacts.models.contact import Contact
+    from mailer.contacts.operations import email_hash
+    from mailer.core.clock import utcnow
+    from mailer.core.extensions import db
+    from mailer.core.ids import new_public_id
+    from mailer.delivery.models import Delivery
+    from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+
+    app = create_app()
+    with app.app_context():
+        upgrade(directory=os.path.join(ROOT, "migrations"))
+        ensure_tracking_purposes()
+        news = create_list("Bench news")
+        now = utcnow()
+        db.session.execute(
+            insert(Contact),
+            [
+                {
+                    "public_id": new_public_id(),
+                    "email": f"bench{i}@example.com",
+                    "email_hash": email_hash(f"bench{i}@example.com"),
+                    "attributes": {},
+                    "status": "active",
+                    "source": "bench",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(count)
+            ],
+        )
+        sent_at = now - timedelta(hours=1)
+        campaign = Campaign(
+            name="Bench", subject="Bench", status="sent", started_at=sent_at, finished_at=sent_at
+        )
+        campaign.lists = [news]
+        db.session.add(campaign)
+        db.session.flush()
+        contacts = db.session.execute(select(Contact.id, Contact.email).order_by(Contact.id)).all()
+        db.session.execute(
+            insert(Delivery),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "contact_id": c.id,
+                    "list_id": news.id,
+                    "status": "sent",
+                    "finished_at": sent_at,
+                }
+                for c in contacts
+            ],
+        )
+        db.session.execute(
+            update(Delivery).values(message_id="<" + Delivery.id.cast(db.String) + ".bench@example.com>")
+        )
+        db.session.commit()
+        rows = db.session.execute(
+            select(Delivery.message_id, Contact.email).join(Contact).order_by(Delivery.id)
+        ).all()
+        db.engine.dispose()
+    return [(m, e) for m, e in rows]
+
+
+def signed_requests(provider: str, targets: list[tuple[str, str]], batch: int) -> list[tuple[dict, str]]:
+    """(headers, body) per request, each about deliveries no other request names."""
+    from tests.deliverability import provider_signing as signing
+
+    requests: list[tuple[dict, str]] = []
+    if provider == "sendgrid":
+        for start in range(0, len(targets), batch):
+            items = [
+                signing.sendgrid_event("bounce", m, e, status="5.1.1", reason="550 5.1.1 no such user")
+                for m, e in targets[start : start + batch]
+            ]
+            body = json.dumps(items)
+            requests.append((signing.sendgrid_headers(body.encode()), body))
+        return requests
+    for message_id, address in targets:
+        if provider == "ses":
+            payload = signing.sns_notification(signing.ses_bounce(message_id, address), version="2")
+            requests.append(({"Content-Type": "text/plain; charset=UTF-8"}, json.dumps(payload)))
+        elif provider == "postmark":
+            payload = signing.postmark_bounce(address)
+            requests.append(({"X-Webhook-Token": signing.POSTMARK_TOKEN}, json.dumps(payload)))
+        else:
+            payload = signing.mailgun_payload(signing.mailgun_failed(message_id, address))
+            requests.append(({}, json.dumps(payload)))
+    return requests
+
+
+LUA = """
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  reqs = {}
+  for line in io.lines("%(file)s") do
+    local tab = string.find(line, "\\t", 1, true)
+    local h = {["Content-Type"] = "application/json"}
+    for name, value in string.gmatch(string.sub(line, 1, tab - 1), "([^|:]+): ([^|]*)") do h[name] = value end
+    reqs[#reqs + 1] = wrk.format("POST", "%(path)s", h, string.sub(line, tab + 1))
+  end
+  i = id
+end
+function request()
+  i = i + %(threads)d
+  return reqs[(i %% #reqs) + 1]
+end
+"""
+
+
+def run_wrk(url: str, path: str, file: str | None, seconds: int, connections: int, threads: int) -> dict:
+    """One wrk load (POSTs of the file's requests, or GETs of the baseline); rps and non-2xx count."""
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s"]
+    if file is not None:
+        script = file + ".lua"
+        with open(script, "w") as fh:
+            fh.write(LUA % {"file": file, "path": path, "threads": threads})
+        command += ["-s", script]
+    out = subprocess.run(
+        [*command, url + path], capture_output=True, text=True, check=True, timeout=seconds + 120
+    ).stdout
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "bad": int(bad.group(1)) if bad else 0,
+    }
+
+
+def write_requests(path: str, requests: list[tuple[dict, str]]) -> None:
+    with open(path, "w") as fh:
+        for headers, body in requests:
+            fh.write("|".join(f"{k}: {v}" for k, v in headers.items()) + "\t" + body + "\n")
+
+
+def count_rows(database_url: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        receipts = dict(
+            conn.execute("SELECT provider, count(*) FROM provider_event_receipts GROUP BY 1").fetchall()
+        )
+        bounces = dict(conn.execute("SELECT source, count(*) FROM bounce_events GROUP BY 1").fetchall())
+    return {p: (receipts.get(p, 0), bounces.get(p, 0)) for p in PROVIDERS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=3, help="duration of each load (default 3)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds; medians reported (default 3)"
+    )
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--events", type=int, default=6000, help="signed events prepared per provider")
+    parser.add_argument("--batch", type=int, default=50, help="events per SendGrid request (default 50)")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+
+    from tests.deliverability import provider_signing as signing
+
+    run_id = uuid.uuid4().hex[:8]
+    db_name = f"mailer_bench_events_{run_id}"
+    database_url = _database(args.database, db_name)
+    port = _free_port()
+    tmp = tempfile.mkdtemp(prefix="mailer-bench-events-")
+    cert_file = os.path.join(tmp, "sns.pem")
+    with open(cert_file, "wb") as fh:
+        fh.write(signing.SNS_CERT_PEM)
+    env = dict(
+        os.environ,
+        MAILER_ENV="production",
+        SECRET_KEY=f"bench-{run_id}",
+        MAILER_HASH_KEY=f"bench-hash-{run_id}",
+        DATABASE_URL=database_url,
+        REDIS_URL=args.redis,
+        REDIS_NAMESPACE=f"mailer-bench-{run_id}",
+        MAILER_BASE_URL=f"http://127.0.0.1:{port}",
+        MAILER_POSTAL_ADDRESS="Bench Ltd, 1 Loop Street",
+        SES_SNS_TOPIC_ARNS=signing.TOPIC,
+        SENDGRID_WEBHOOK_PUBLIC_KEY=signing.SENDGRID_PUBLIC,
+        POSTMARK_WEBHOOK_TOKEN=signing.POSTMARK_TOKEN,
+        MAILGUN_WEBHOOK_SIGNING_KEY=signing.MAILGUN_KEY,
+        PROVIDER_WEBHOOK_RATE_LIMIT="1000000 per minute",
+        BENCH_SNS_CERT_FILE=cert_file,
+    )
+    os.environ.update(env)
+    server = None
+    print(
+        f"load average before: {os.getloadavg()[0]:.1f} (ratios are per round against its baseline)",
+        flush=True,
+    )
+    try:
+        print(f"seeding {args.events * len(PROVIDERS)} contacts with a sent delivery each ...", flush=True)
+        targets = seed(args.events * len(PROVIDERS))
+        files, per_request = {}, {}
+        for index, provider in enumerate(PROVIDERS):
+            mine = targets[index * args.events : (index + 1) * args.events]
+            # Split into rounds (+ a warm-up share): no request is ever sent twice.
+            parts = args.rounds + 1
+            size = len(mine) // parts
+            per_request[provider] = args.batch if provider == "sendgrid" else 1
+            for part in range(parts):
+                files[provider, part] = os.path.join(tmp, f"{provider}-{part}.txt")
+                chunk = mine[part * size : (part + 1) * size]
+                write_requests(files[provider, part], signed_requests(provider, chunk, args.batch))
+        server = subprocess.Popen(
+            [
+                os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+                *("-w", "2", "--threads", "4", "-k", "gthread", "-b", f"127.0.0.1:{port}"),
+                *("--pythonpath", os.path.join(ROOT, "bench"), "--chdir", ROOT, "--log-level", "warning"),
+                "events:bench_app()",
+            ],
+            env=env,
+            start_new_session=True,
+        )
+        wait_for_http(port)
+        url = f"http://127.0.0.1:{port}"
+        for provider in PROVIDERS:  # warm-up: imports, pools, the SNS certificate cache
+            run_wrk(url, f"/hooks/providers/{provider}", files[provider, args.rounds], 1, 4, 1)
+        runs: dict[str, list[dict]] = {name: [] for name in ("baseline", *PROVIDERS)}
+        for number in range(args.rounds):
+            print(
+                f"round {number + 1}: baseline and {', '.join(PROVIDERS)} for {args.seconds}s each",
+                flush=True,
+            )
+            runs["baseline"].append(
+                run_wrk(url, "/bench/baseline", None, args.seconds, args.connections, args.wrk_threads)
+            )
+            for provider in PROVIDERS:
+                result = run_wrk(
+                    url,
+                    f"/hooks/providers/{provider}",
+                    files[provider, number],
+                    args.seconds,
+                    args.connections,
+                    args.wrk_threads,
+                )
+                runs[provider].append(result)
+        rows = count_rows(database_url)
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+        _database(args.database, db_name, drop_only=True)
+    baselines = [r["rps"] for r in runs["baseline"]]
+    prepared = args.events // (args.rounds + 1)
+    for provider in PROVIDERS:
+        results = runs[provider]
+        answered = sum(r["requests"] for r in results) * per_request[provider]
+        bad = sum(r["bad"] for r in results)
+        receipts, bounces = rows[provider]
+        wrapped = any(r["requests"] * per_request[provider] > prepared for r in results)
+        print(
+            f"  {provider}: {answered} events answered in the rounds, {bad} non-2xx answers, "
+            f"{receipts} receipts, {bounces} bounce rows (warm-up included)"
+            + ("; WARNING: a round ran out of fresh events (raise --events)" if wrapped else "")
+        )
+    for provider in PROVIDERS:
+        rates = [r["rps"] * per_request[provider] for r in runs[provider]]
+        ratio = _median([rate / base for rate, base in zip(rates, baselines, strict=False)])
+        print(
+            f"events: provider={provider} rate={_median(rates):.0f} baseline={_median(baselines):.0f} "
+            f"ratio={ratio:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
