@@ -173,6 +173,13 @@ class Config:
     PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
     PROXY_FIX_X_PROTO = _env_int("PROXY_FIX_X_PROTO", min(PROXY_FIX_X_FOR, 1))
     PROXY_FIX_X_HOST = _env_int("PROXY_FIX_X_HOST", 0)
+    # Prometheus metrics at /metrics: open to clients in these networks (CIDRs, comma-separated; the client's
+    # address as the proxy settings above resolve it) or bearing this token; with neither, /metrics is 404.
+    MAILER_METRICS_ALLOW: ClassVar[list[str]] = _env_list("MAILER_METRICS_ALLOW")
+    MAILER_METRICS_TOKEN = os.environ.get("MAILER_METRICS_TOKEN", "")
+    # A copy of the erasure register outside the database (JSON lines, ids and keyed hashes only), appended
+    # at every erasure, read by `flask privacy reapply-erasures` after restoring a backup. Empty: none.
+    MAILER_ERASURE_REGISTER_FILE = os.environ.get("MAILER_ERASURE_REGISTER_FILE", "")
     # Staff accounts: per-account lockout after this many wrong passwords or codes (from any address), for
     # STAFF_LOCKOUT_SECONDS, doubling with each further lock up to a day; the account's owner gets an email.
     STAFF_LOCKOUT_THRESHOLD = _env_int("STAFF_LOCKOUT_THRESHOLD", 5)

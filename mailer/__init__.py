@@ -34,7 +34,7 @@ from mailer.delivery import transport
 from mailer.privacy import tasks as privacy_tasks
 from mailer.privacy.domain_hooks import register_privacy_hooks
 from mailer.privacy.erasure import anonymise_contact
-from mailer.privacy.models import requests, settings
+from mailer.privacy.models import register, requests, settings
 from mailer.privacy.objection import lift_marketing_objection
 from mailer.public.fast_path import RecipientFastPath
 from mailer.scheduler import build_scheduler
@@ -59,6 +59,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     deliverability_models,
     delivery_models,
     audit_models,
+    register,
     requests,
     settings,
     accounts,

@@ -1,8 +1,11 @@
+import contextlib
+import fcntl
 import logging
 from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import text
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -92,11 +95,35 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    with connectable.connect() as connection, one_migration_at_a_time(connection):
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+
+
+# Any number of containers may run `flask db upgrade` as they start: they take turns, and the ones after the
+# first find nothing left to do. PostgreSQL: a session-level advisory lock (held across the commits, released
+# when done or when the connection drops). SQLite: an exclusive lock on a file beside the database.
+MIGRATION_LOCK_KEY = 0x6D61696C6572  # "mailer"
+
+
+@contextlib.contextmanager
+def one_migration_at_a_time(connection):
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+    elif connection.dialect.name == "sqlite" and connection.engine.url.database not in (None, "", ":memory:"):
+        with open(connection.engine.url.database + ".migrate-lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+    else:
+        yield
 
 
 if context.is_offline_mode():

@@ -4,7 +4,11 @@ Each right exercised here is recorded in the register of requests and in the aud
 the admin.
 """
 
+import os
+from datetime import UTC, datetime
+
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from mailer import audit
@@ -15,6 +19,8 @@ from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.privacy import export, requests
 from mailer.privacy.erasure import erase_contact
+from mailer.privacy.erasure_register import database_entries, file_entries
+from mailer.privacy.restore import reapply_erasures
 from mailer.privacy.restriction import lift_restriction, restrict
 from mailer.privacy.retention import run_retention
 
@@ -99,6 +105,55 @@ def _restriction(email: str, lift: bool) -> None:
     )
     db.session.commit()
     click.echo(f"{'Lifted the restriction' if lift else 'Restricted'}; request {req.public_id} recorded.")
+
+
+def _since(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM)") from None
+    if moment.tzinfo is not None:  # times are stored in UTC without a zone
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+@privacy.command("export-erasures")
+@click.argument("out_path", type=click.Path(dir_okay=False, writable=True))
+@click.option("--since", "since", default="", help="Only erasures at or after this UTC date or time.")
+def privacy_export_erasures(out_path: str, since: str) -> None:
+    """Write this database's erasure register (ids and keyed hashes only) to a file, e.g. before a restore."""
+    entries = database_entries(_since(since) if since else None)
+    with open(out_path, "w", encoding="utf-8") as handle:
+        handle.writelines(entry.line() + "\n" for entry in entries)
+    click.echo(f"Wrote {len(entries)} erasures to {out_path}.")
+
+
+@privacy.command("reapply-erasures")
+@click.option("--since", "since", required=True, help="The backup's date or time (UTC), e.g. 2026-12-01.")
+@click.option(
+    "--register",
+    "registers",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="An erasure register file (export-erasures, or MAILER_ERASURE_REGISTER_FILE, read by default).",
+)
+def privacy_reapply_erasures(since: str, registers: tuple[str, ...]) -> None:
+    """After restoring a backup: erase again everyone erased since the backup's date, so nobody comes back."""
+    moment = _since(since)
+    paths = list(registers)
+    configured = current_app.config["MAILER_ERASURE_REGISTER_FILE"]
+    if not paths and configured and os.path.exists(configured):
+        paths.append(configured)
+    try:
+        entries = [entry for path in paths for entry in file_entries(path)]
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    done = reapply_erasures(moment, entries)
+    click.echo(
+        f"Erasures since {moment:%Y-%m-%d %H:%M} UTC (register: database"
+        f"{''.join(', ' + p for p in paths)}): {done.erased} contacts erased again, {done.already} already "
+        f"erased, {done.absent} not in this database, {done.suppressions} suppressions restored."
+    )
 
 
 @privacy.command("restrict")

@@ -16,6 +16,7 @@ from sqlalchemy.orm.util import identity_key
 from mailer.consent import chain
 from mailer.consent.models import ACTION_STATES, ConsentEvent, ConsentState, LedgerHead, Notice, Purpose
 from mailer.contacts.models.contact import Contact
+from mailer.core import metrics
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 
@@ -176,6 +177,7 @@ def _insert_linked(connection, rows: list[dict]) -> list[dict]:
         ids = connection.execute(_INSERT_MANY, rows).scalars().all()
     _number(rows, ids)
     connection.execute(_MOVE_HEAD, {"hash": rows[-1]["hash"], "event_id": ids[-1]})
+    metrics.ledger_appended(row["action"] for row in rows)
     states = _state_rows(rows)
     if states:
         connection.execute(_upsert_states(connection.dialect.name), states)

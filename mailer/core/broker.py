@@ -111,6 +111,21 @@ class Workers:
         self.worker.start()
         return self.worker
 
+    def queue_depths(self) -> dict[tuple[str, str], int]:
+        """Messages per (queue, state): "waiting" to be fetched, "delayed" (a retry or a later start)."""
+        depths = {}
+        for queue in sorted({actor.queue_name for actor in self.actors.values()}):
+            if isinstance(self.broker, RedisBroker):
+                client, prefix = self.broker.client, f"{self.broker.namespace}:{queue}"
+                depths[(queue, "waiting")] = int(client.llen(prefix))
+                depths[(queue, "delayed")] = int(client.hlen(f"{prefix}.DQ.msgs"))
+            elif isinstance(self.broker, StubBroker):
+                stub_queues = self.broker.queues
+                depths[(queue, "waiting")] = stub_queues[queue].qsize() if queue in stub_queues else 0
+                delayed = f"{queue}.DQ"
+                depths[(queue, "delayed")] = stub_queues[delayed].qsize() if delayed in stub_queues else 0
+        return depths
+
     def stop_worker(self) -> None:
         """Stop the in-process worker, letting running messages finish."""
         if self.worker is not None:

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from mailer.campaigns.models import Campaign
+from mailer.core import metrics
 from mailer.core.extensions import db
 from mailer.deliverability import bounces, complaints
 from mailer.deliverability.domains import domain_of
@@ -112,8 +113,19 @@ def find_delivery(msg: Message, envelope_rcpts=(), arf=None) -> Delivery | None:
     return None
 
 
-def process_report(raw: bytes, envelope_rcpts=()) -> InboundResult:
-    """Read one inbound message and act on it if it is a DSN or ARF report about our mail; commits."""
+def process_report(raw: bytes, envelope_rcpts=(), source: str = "smtp") -> InboundResult:
+    """Read one inbound message and act on it if it is a DSN or ARF report about our mail; commits. `source`
+    names the way it came (the SMTP listener, a mailbox …) in the metrics."""
+    try:
+        result = _process_report(raw, envelope_rcpts)
+    except ReportRefusedError:
+        metrics.report_processed(source, None, "refused")
+        raise
+    metrics.report_processed(source, result.kind, result.status)
+    return result
+
+
+def _process_report(raw: bytes, envelope_rcpts=()) -> InboundResult:
     limit = current_app.config["BOUNCE_MAX_REPORT_BYTES"]
     if len(raw) > limit:
         raise ReportRefusedError(

@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import current_app
 
+from mailer.core import metrics
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery import replies as bounces
@@ -120,6 +121,8 @@ class BatchRun:
         self.relay_wait: datetime | None = None  # set when the relay stopped answering
         self.temporary_in_a_row = 0
         self.taken_over = False
+        self.relay = relay_label(get_transport())
+        self.handed_at: dict[int, float] = {}  # delivery id → when its message went to the pipeline
 
     def run(self, seconds: float, too_many_errors: Callable[[Totals], bool]) -> str:
         """Chunk after chunk; returns why it ended: done, stopped, relay, errors, time or taken."""
@@ -193,6 +196,7 @@ class BatchRun:
                         )
                         break
                     self.totals.attempts += 1
+                    self.handed_at[rec.delivery_id] = time.monotonic()
                     self._collect(
                         pipeline.submit(
                             (rec, built.message_id), built.envelope_from, rec.email, built.raw, built.dot_safe
@@ -225,6 +229,7 @@ class BatchRun:
                 self.claims.finished(
                     rec.delivery_id, DeliveryStatus.FAILED, None, f"could not build the message: {exc}"
                 )
+                self._count(rec, "failed")
         return group
 
     def _collect(self, outcomes: list[tuple[Any, Any]]) -> None:
@@ -232,8 +237,10 @@ class BatchRun:
         for (rec, _message_id), outcome in outcomes:
             if not isinstance(outcome, Exception):
                 self.claims.sent(rec.delivery_id)
+                self._count(rec, "sent")
                 self.temporary_in_a_row = 0
             elif isinstance(outcome, NoReply):
+                self._count(rec, "uncertain")
                 self.claims.finished(
                     rec.delivery_id,
                     DeliveryStatus.UNCERTAIN,
@@ -254,6 +261,7 @@ class BatchRun:
                 self.campaign_id, outcome.describe()
             )
             claims.release([rec.delivery_id], self.relay_wait, f"waiting for the relay: {outcome.describe()}")
+            self._count(rec, "deferred")
             return
         if outcome.kind == bounces.HARD:
             self._count_error(outcome)
@@ -264,6 +272,7 @@ class BatchRun:
                 f"hard bounce: {outcome.describe()}",
                 hard_bounce_hash=rec.email_hash,
             )
+            self._count(rec, "bounced")
         elif outcome.kind == bounces.POLICY:
             self._count_error(outcome)
             self.totals.policy += 1
@@ -277,6 +286,7 @@ class BatchRun:
                 outcome.code,
                 f"refused by policy (our sending setup, not the address): {outcome.describe()}",
             )
+            self._count(rec, "failed")
         else:
             self._temporary(rec, outcome)
 
@@ -290,6 +300,7 @@ class BatchRun:
                 outcome.code,
                 f"gave up after {attempts} attempts: {outcome.describe()}",
             )
+            self._count(rec, str(status))
         else:
             when = retry_at(attempts)
             self.claims.retry(
@@ -298,10 +309,23 @@ class BatchRun:
                 f"will retry at {when:%H:%M:%S} UTC: {outcome.describe()}",
                 when,
             )
+            self._count(rec, "deferred")
         self.temporary_in_a_row += 1
         if self.temporary_in_a_row >= TEMPORARY_IN_A_ROW_MEANS_RELAY and not self.relay_wait:
             self.relay_wait = self.store.wait_for_relay(self.campaign_id, outcome.describe())
 
+    def _count(self, rec: Recipient, outcome: str) -> None:
+        """The message's outcome in the metrics (with the relay's answer time when it was handed over)."""
+        handed = self.handed_at.pop(rec.delivery_id, None)
+        seconds = time.monotonic() - handed if handed is not None else None
+        metrics.message_outcome(self.relay, self.campaign_id, outcome, seconds)
+
     def _count_error(self, outcome: bounces.SmtpOutcome) -> None:
         self.totals.errors += 1
         self.totals.last_error = outcome.describe()
+
+
+def relay_label(transport) -> str:
+    """The relay's name in metrics: host:port of the SMTP relay (never its credentials), or "outbox"."""
+    settings = getattr(transport, "settings", None)
+    return f"{settings.host}:{settings.port}" if settings is not None else "outbox"

@@ -18,6 +18,7 @@ from mailer.contacts.personal_data import ErasedContact
 from mailer.contacts.suppression import suppress
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
+from mailer.privacy.erasure_register import record_erasure
 from mailer.privacy.hooks import current_hooks
 from mailer.privacy.models.requests import PrivacyRequest, RepermissionEmail
 
@@ -136,6 +137,7 @@ def erase_contact(
         details["reason"] = reason[:200]
     record_consent(contact, None, "erased", ctx, details=details)
     anonymise_contact(contact)
+    record_erasure(contact, address_hash)
     if address_hash:
         # Blocks silent re-adding by import or API; a fresh double opt-in lifts it (signup.confirm).
         suppress(address_hash, SuppressionReason.ERASED)

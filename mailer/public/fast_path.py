@@ -14,11 +14,13 @@ or an error on the way (Flask then does the same idempotent work again, and hand
 import io
 import logging
 import re
+import time
 
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
 from mailer.consent.ledger import RequestContext
+from mailer.core import metrics
 from mailer.core.web import PATH_CHARACTER, apply_security_headers
 from mailer.public.tracking import pixel_response
 from mailer.public.unsubscribe import one_click_answer
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 TOKEN = re.compile(PATH_CHARACTER + "+")  # what the routes' <token> matches (web.TextConverter)
 ONE_CLICK_BODY = b"List-Unsubscribe=One-Click"
+KINDS = {"/t/o": "open", "/t/c": "click"}  # metrics' name of each path (the rest, under /u/: unsubscribe)
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -44,6 +47,7 @@ class RecipientFastPath:
         path = environ.get("PATH_INFO", "")
         if path[:3] not in ("/t/", "/u/") or environ.get("QUERY_STRING"):
             return self.flask(environ, start_response)
+        started = time.perf_counter()
         try:
             response = self._answer(environ.get("REQUEST_METHOD"), path, environ)
         except Exception:  # Flask does it again, and answers an error as it always does
@@ -52,6 +56,7 @@ class RecipientFastPath:
         if response is None:
             return self.flask(environ, start_response)
         apply_security_headers(response, "public", environ.get("wsgi.url_scheme") == "https")
+        metrics.recipient_request(KINDS.get(path[:4], "unsubscribe"), time.perf_counter() - started)
         return response(environ, start_response)
 
     def _answer(self, method: str | None, path: str, environ) -> Response | None:

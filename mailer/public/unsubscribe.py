@@ -1,7 +1,10 @@
 """Unsubscribe links (REQUIREMENTS A3-A6): GET shows a page, POST (RFC 8058 one-click) acts."""
 
+import time
+
 from flask import current_app, render_template, request
 
+from mailer.core import metrics
 from mailer.core.extensions import csrf, limiter
 from mailer.public.blueprint import bp
 from mailer.public.views import public_limit, request_context
@@ -24,9 +27,11 @@ def unsubscribe_page(token: str):
 @limiter.exempt  # one-click POSTs come from a few mail-provider servers on behalf of many people
 def unsubscribe_post(token: str):
     """Unsubscribe in this one request, answer 2xx, no redirect; repeating it changes nothing (A3, A6)."""
+    started = time.perf_counter()
     one_click = request.form.get("List-Unsubscribe", "") == "One-Click"
     ctx = request_context("one-click-unsubscribe" if one_click else "unsubscribe-page")
     outcome = service.unsubscribe(token, ctx)
+    metrics.recipient_request("unsubscribe", time.perf_counter() - started)
     status = 400 if outcome.status == "invalid" else 200
     if one_click:  # a mail provider's POST (RFC 8058): nobody sees the answer but its status
         return one_click_answer(outcome), status, {"Content-Type": "text/plain; charset=utf-8"}

@@ -16,6 +16,7 @@ from mailer.consent.ledger import EventDraft, RequestContext, append_events, dat
 from mailer.consent.models import ConsentState, Notice, Purpose
 from mailer.consent.notices import PRIVACY_NOTICE_KEY
 from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.core import metrics
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.process_local import process_local
@@ -255,6 +256,7 @@ def leave_lists_pg(driver, jobs: list[ListJob]) -> None:
     for number, outcome, list_name in answers:
         job = acting[number - 1]
         job.status, job.list_name = outcome, list_name
+    metrics.ledger_appended("withdrawn" for _, outcome, _ in answers if outcome == "done")
     for job in jobs:
         if job.status is None:  # the same link twice in one group: the first one acts
             first = firsts[(job.contact_public_id, job.list_public_id)]
