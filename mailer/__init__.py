@@ -38,6 +38,8 @@ from mailer.privacy.models import register, requests, settings
 from mailer.privacy.objection import lift_marketing_objection
 from mailer.public.fast_path import RecipientFastPath
 from mailer.scheduler import build_scheduler
+from mailer.segments import hooks as segments_hooks
+from mailer.segments import models as segments_models
 from mailer.staff import accounts as staff
 from mailer.staff import tasks as staff_tasks
 from mailer.staff.models import accounts, api_keys, security
@@ -46,6 +48,7 @@ from mailer.subscriptions import tasks as subscriptions_tasks
 from mailer.subscriptions.models import forms, lists
 from mailer.tracking import models as tracking_models
 from mailer.tracking import tasks as tracking_tasks
+from mailer.tracking.queries import contacts_with_activity
 
 # Every domain's models, so SQLAlchemy's registry and Alembic's metadata know all tables and relationships.
 MODEL_MODULES: tuple[ModuleType, ...] = (
@@ -67,6 +70,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     security,
     forms,
     lists,
+    segments_models,
     tracking_models,
 )
 # Every domain's dramatiq actors, registered by name before the broker binds them in broker.init_app().
@@ -202,6 +206,7 @@ def _connect_domains() -> None:
     contacts_hooks.connect(
         new_purpose=sensitive_field_purpose, consent_status=consent_status, publish_notice=publish_notice
     )
+    segments_hooks.connect(activity=contacts_with_activity)
 
 
 def _register_blueprints(app: Flask) -> None:

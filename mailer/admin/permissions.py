@@ -64,6 +64,12 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.contact_tag_remove": {WRITE: EDITORS},
     "admin.contact_new": {READ: EDITORS, WRITE: EDITORS},
     "admin.contact_edit": {READ: EDITORS, WRITE: EDITORS},
+    # Segments: everyone reads (and counts), editors build and delete.
+    "admin.segments": {READ: ALL},
+    "admin.segment_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.segment_edit": {READ: ALL, WRITE: EDITORS},
+    "admin.segment_count": {WRITE: ALL},
+    "admin.segment_delete": {WRITE: EDITORS},
     "admin.forms": {READ: ALL},
     "admin.form_show": {READ: ALL},
     "admin.form_new": {READ: EDITORS, WRITE: EDITORS},

@@ -1,0 +1,88 @@
+"""What the segment builder offers: every field, its operators and the values to pick from.
+
+Sensitive fields are listed, disabled, with the reason (they are never a selection criterion).
+"""
+
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import select
+
+from mailer.consent.models import Purpose
+from mailer.contacts.fields import all_fields
+from mailer.contacts.models.contact import CONTACT_STATUSES
+from mailer.contacts.models.fields import ContactField
+from mailer.contacts.models.tags import Tag
+from mailer.core.extensions import db
+from mailer.segments.conditions import BUILTIN, FIELD_PREFIX, FIELD_TYPE_OPS, OPS
+from mailer.subscriptions.models.forms import Form
+from mailer.subscriptions.models.lists import MailingList
+
+SENSITIVE_REASON = "sensitive: never used to select people"
+
+
+@dataclass
+class FieldOption:
+    """One field in the builder's first menu."""
+
+    name: str
+    label: str
+    group: str
+    ops: list[tuple[str, str, str]]  # (operator, words, value kind: "", text, number, date, days)
+    values: list[tuple[str, str]] = field(default_factory=list)  # a menu of values, when there is one
+    disabled: str = ""  # why it cannot be chosen
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def _ops(names: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    return [(op, OPS[op][0], OPS[op][1]) for op in names]
+
+
+def _builtin_values(campaigns: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    field_purposes = select(ContactField.purpose_id).where(ContactField.purpose_id.is_not(None))
+    purposes = db.session.execute(
+        select(Purpose.public_id, Purpose.name)
+        .where(Purpose.id.not_in(field_purposes))
+        .order_by(Purpose.name)
+    ).all()
+    return {
+        "status": [(s, s) for s in CONTACT_STATUSES],
+        "source_form": [
+            (slug, name)
+            for slug, name in db.session.execute(select(Form.slug, Form.name).order_by(Form.name))
+        ],
+        "list": [
+            (pid, name)
+            for pid, name in db.session.execute(
+                select(MailingList.public_id, MailingList.name).order_by(MailingList.name)
+            )
+        ],
+        "consent": [(pid, name) for pid, name in purposes],
+        "tag": [(tag.name, tag.name) for tag in db.session.execute(select(Tag).order_by(Tag.key)).scalars()],
+        "opened": campaigns,
+        "clicked": campaigns,
+    }
+
+
+def catalogue(campaigns: list[tuple[str, str]]) -> list[FieldOption]:
+    """Every field the builder offers, built-in then custom; `campaigns`: (public id, name) of sent ones."""
+    values = _builtin_values(campaigns)
+    options = [
+        FieldOption(name, label, "Contact" if name not in ("opened", "clicked") else "Activity", _ops(ops))
+        for name, (label, ops) in BUILTIN.items()
+    ]
+    for option in options:
+        option.values = values.get(option.name, [])
+    for custom in all_fields():
+        option = FieldOption(
+            FIELD_PREFIX + custom.key,
+            custom.label,
+            "Custom fields",
+            _ops(FIELD_TYPE_OPS.get(custom.value_type, ())),
+            [(c, c) for c in custom.choices or []] if custom.value_type != "yes_no" else [],
+        )
+        if custom.is_sensitive:
+            option.ops, option.disabled = [], SENSITIVE_REASON
+        options.append(option)
+    return options

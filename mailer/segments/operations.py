@@ -1,0 +1,52 @@
+"""Saving and deleting segments (each audited); the tree is checked by compiling it first."""
+
+from typing import Any
+
+from sqlalchemy import select
+
+from mailer import audit
+from mailer.core.extensions import db
+from mailer.core.text import has_controls
+from mailer.segments.conditions import SegmentError, compile_tree, parse, to_json
+from mailer.segments.models import Segment
+
+
+def all_segments() -> list[Segment]:
+    return list(db.session.execute(select(Segment).order_by(Segment.name)).scalars())
+
+
+def segment_by_public_id(public_id: str) -> Segment | None:
+    return db.session.execute(select(Segment).where(Segment.public_id == public_id)).scalar_one_or_none()
+
+
+def save_segment(
+    name: str, tree: Any, actor: Any, segment: Segment | None = None, ip: str | None = None
+) -> Segment:
+    """Create or change a segment; SegmentError when the name or tree cannot be used. The caller commits."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 120 or has_controls(name):
+        raise SegmentError("Give the segment a name (plain text, 120 characters at most).")
+    compile_tree(tree)  # every reference resolves, no sensitive field, a valid shape
+    stored = to_json(parse(tree))
+    created = segment is None
+    if segment is None:
+        segment = Segment(created_by_id=getattr(actor, "id", None))
+        db.session.add(segment)
+    segment.name, segment.tree = name, stored
+    db.session.flush()
+    audit.record(
+        "segment.save",
+        "segment",
+        segment.public_id,
+        {"name": name, "created": created, "conditions": len(parse(stored).rules())},
+        actor=actor,
+        ip=ip,
+    )
+    return segment
+
+
+def delete_segment(segment: Segment, actor: Any, ip: str | None = None) -> None:
+    """Remove a saved segment; audited. The caller commits."""
+    audit.record("segment.delete", "segment", segment.public_id, {"name": segment.name}, actor=actor, ip=ip)
+    db.session.delete(segment)
+    db.session.flush()
