@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.datastructures import Headers
 
 from mailer.campaigns.models import Campaign
@@ -27,6 +28,7 @@ from mailer.consent.ledger import RequestContext
 from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.operations import AddressError, email_hash, normalise_email
+from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability import bounces, complaints
 from mailer.deliverability.domains import domain_of
@@ -201,34 +203,46 @@ def _act(provider: str, event: ProviderEvent, delivery: Delivery) -> bounces.Out
     return bounces.Outcome("", False, f"a {event.kind} event: nothing to do")
 
 
-def _receipt(provider: str, event: ProviderEvent) -> ProviderEventReceipt | None:
-    """Record that this event arrived; None when it already had (a replay or a provider's retry)."""
-    receipt = ProviderEventReceipt(provider=provider, event_key=event.key[:200], kind=event.kind[:16])
-    try:
-        with db.session.begin_nested():
-            db.session.add(receipt)
-    except IntegrityError:
-        return None
-    return receipt
+def _claim(provider: str, event: ProviderEvent, delivery: Delivery | None, outcome: str) -> int | None:
+    """Record that this event arrived, in one statement; None when it already had (a replay or a provider's
+    retry: the unique key waits for a concurrent first copy to commit, then refuses this one)."""
+    table = ProviderEventReceipt.__table__
+    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(table)
+        .values(
+            provider=provider,
+            event_key=event.key[:200],
+            kind=event.kind[:16],
+            outcome=outcome,
+            delivery_id=delivery.id if delivery is not None else None,
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "event_key"])
+        .returning(table.c.id)
+    )
+    return db.session.execute(statement).scalar()
 
 
 def record_events(provider: str, events: list[ProviderEvent]) -> WebhookResult:
     """Act on a verified request's events in one transaction; commits."""
     result = WebhookResult()
     for event in events:
-        receipt = _receipt(provider, event)
-        if receipt is None:
+        delivery = find_delivery(event) if event.kind in (BOUNCE, COMPLAINT, UNSUBSCRIBE, DELIVERED) else None
+        expected = "recorded" if delivery is not None else "unmatched" if event.kind != OTHER else "ignored"
+        receipt_id = _claim(provider, event, delivery, expected)
+        if receipt_id is None:
             result.add("duplicate")
             continue
-        delivery = find_delivery(event) if event.kind in (BOUNCE, COMPLAINT, UNSUBSCRIBE, DELIVERED) else None
         if delivery is None:
-            receipt.outcome = "unmatched" if event.kind != OTHER else "ignored"
-            result.add(receipt.outcome)
+            result.add(expected)
             continue
-        receipt.delivery_id = delivery.id
         outcome = _act(provider, event, delivery)
-        receipt.outcome = "recorded" if outcome.changed else "duplicate" if outcome.kind else "ignored"
-        result.add(receipt.outcome)
+        done = "recorded" if outcome.changed else "duplicate" if outcome.kind else "ignored"
+        if done != expected:
+            table = ProviderEventReceipt.__table__
+            db.session.execute(update(table).where(table.c.id == receipt_id).values(outcome=done))
+        result.add(done)
         log.info("Provider %s event for delivery %s: %s", provider, delivery.id, outcome.detail)
     db.session.commit()
     result.detail = ", ".join(f"{count} {outcome}" for outcome, count in sorted(result.counts.items()))
