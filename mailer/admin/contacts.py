@@ -23,17 +23,19 @@ def _by_public_id(public_id: str) -> Contact:
 
 @bp.get("/contacts")
 def contacts():
-    """Search by exact address, part of a name, list or status."""
+    """Search by part of an address or name (a whole address exactly), list or status; keyset pages."""
     q = request.args.get("q", "")[:200]
     list_id = request.args.get("list", type=db_int)
     status = request.args.get("status", "")
     status = status if status in CONTACT_STATUSES else ""
     among = subscribers_of(list_id) if list_id else None
-    page = search_contacts(q, among, status, max(1, request.args.get("page", 1, type=db_int) or 1))
+    after = request.args.get("after", "")[:32] or None
+    page = search_contacts(q, among, status, after)
     return render_template(
         "admin/contacts/index.html",
         page=page,
         q=q,
+        after=after,
         list_id=list_id,
         status=status,
         lists=all_lists(),

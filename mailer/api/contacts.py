@@ -1,4 +1,5 @@
-"""Contacts: exact lookup by address, profile, edits, consent history, unsubscribing from a list."""
+"""Contacts: exact lookup by address, listing by keyset pages, profile, edits, consent history, leaving a
+list."""
 
 from flask import g, jsonify, request
 from sqlalchemy import select
@@ -7,13 +8,14 @@ from mailer.api.blueprint import api_route
 from mailer.api.errors import ApiError
 from mailer.api.inputs import invalid, json_object, keyset_page, obj, page_args, refuse_unknown, string
 from mailer.api.lists import list_by_public_id
-from mailer.api.serializers import contact_json, event_json
+from mailer.api.serializers import contact_json, contact_summary_json, event_json
 from mailer.consent.ledger import RequestContext
 from mailer.consent.models import ConsentEvent
-from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.contacts.models.contact import CONTACT_STATUSES, Contact, ContactStatus
 from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
 from mailer.core.extensions import db
 from mailer.privacy import contact_edits as api_contacts
+from mailer.subscriptions.lists import memberships, on_list
 from mailer.subscriptions.models.lists import Subscription
 from mailer.subscriptions.withdrawal import withdraw_list
 
@@ -28,16 +30,35 @@ def contact_by_public_id(public_id: str) -> Contact:
 
 @api_route("/contacts")
 def contacts_lookup():
-    """Find a contact by exact address (through the blind index: addresses are never searched in clear)."""
+    """Find a contact by exact address (through the blind index), or list contacts (optionally those on one
+    list, or in one status) in id order, a keyset page at a time."""
     raw = request.args.get("email")
     if raw is None:
-        raise invalid("email", "this query parameter is required (the exact address to look up)")
+        return _contact_listing()
     try:
         email = normalise_email(raw)
     except AddressError as exc:
         raise invalid("email", str(exc)) from None
     contact = find_contact_by_email(email)
     return jsonify(data=[contact_json(contact)] if contact is not None else [], next_cursor=None)
+
+
+def _contact_listing():
+    after, limit = page_args()
+    query = select(Contact)
+    if request.args.get("list"):
+        query = query.where(on_list(list_by_public_id(request.args["list"]).id))
+    status = request.args.get("status")
+    if status is not None:
+        if status not in CONTACT_STATUSES:
+            raise invalid("status", "must be one of: " + ", ".join(CONTACT_STATUSES))
+        query = query.where(Contact.status == status)
+    rows, next_cursor = keyset_page(query, Contact, Contact.public_id, after, limit)
+    lists = memberships([contact.id for contact in rows])
+    return jsonify(
+        data=[contact_summary_json(contact, lists.get(contact.id, [])) for contact in rows],
+        next_cursor=next_cursor,
+    )
 
 
 @api_route("/contacts/<public_id>")

@@ -143,12 +143,12 @@ def string_list(body: dict, name: str, required: bool = False, max_items: int = 
 
 
 def page_args() -> tuple[str | None, int]:
-    """`after` (the id of the last item already seen) and
+    """`after` (the id of the last item already seen; `cursor` is accepted as its other name) and
     `limit` (1–200, default 50) from the query string."""
     raw_limit = request.args.get("limit", str(DEFAULT_PAGE_SIZE))
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE_SIZE:
         raise invalid("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
-    after = request.args.get("after") or None
+    after = request.args.get("after") or request.args.get("cursor") or None
     if after is not None and not is_id(after):
         raise invalid("after", "is not an id this API gave out")
     return after, int(raw_limit)

@@ -104,6 +104,28 @@ SCHEMAS = {
             "masked": {"type": "boolean"},
         },
     },
+    "ContactSummary": {
+        "type": "object",
+        "properties": {
+            "id": ID,
+            "email": {"type": ["string", "null"], "description": "null once the contact was erased"},
+            "name": {"type": ["string", "null"]},
+            "status": {"type": "string", "enum": ["active", "restricted", "erased"]},
+            "source": {"type": ["string", "null"]},
+            "created_at": TS,
+            "last_activity_at": TS,
+            "lists": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": ID,
+                        "status": {"type": "string", "enum": ["pending", "confirmed", "unsubscribed"]},
+                    },
+                },
+            },
+        },
+    },
     "Contact": {
         "type": "object",
         "properties": {
@@ -324,6 +346,7 @@ SCHEMAS = {
 for _name, _item in (
     ("ListPage", "List"),
     ("ContactPage", "Contact"),
+    ("ContactSummaryPage", "ContactSummary"),
     ("ConsentEventPage", "ConsentEvent"),
     ("CampaignPage", "Campaign"),
     ("UncertainDeliveryPage", "UncertainDelivery"),
@@ -429,14 +452,48 @@ def _paths() -> dict:
         },
         "/contacts": {
             "get": {
-                "operationId": "findContact",
-                "summary": "Look a contact up by exact email address",
+                "operationId": "listContacts",
+                "summary": "List contacts (on a list, in a status), or look one up by exact email address",
+                "description": "Without `email`: contacts in the order they were added, a keyset page at a "
+                "time (pass `next_cursor` as `after`, or as `cursor`); each with its lists, without custom "
+                "fields or consent (`GET /contacts/{id}` has them). With `email`: the contact with exactly "
+                "this address (zero or one, through the blind index; the other parameters are ignored).",
                 "parameters": [
-                    {"name": "email", "in": "query", "required": True, "schema": {"type": "string"}}
+                    {
+                        "name": "email",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "An exact address to look up.",
+                    },
+                    {
+                        "name": "list",
+                        "in": "query",
+                        "required": False,
+                        "schema": ID,
+                        "description": "Only contacts on this list (in any subscription state).",
+                    },
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["active", "restricted", "erased"]},
+                    },
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "required": False,
+                        "schema": ID,
+                        "description": "Another name for `after`.",
+                    },
+                    *PAGING,
                 ],
                 "responses": {
-                    "200": _json(_ref("ContactPage"), "The matching contact (zero or one)."),
-                    **_errors(422, *READ_ERRORS),
+                    "200": _json(
+                        {"oneOf": [_ref("ContactSummaryPage"), _ref("ContactPage")]},
+                        "A page of contacts, or the contact with this address (zero or one).",
+                    ),
+                    **_errors(404, 422, *READ_ERRORS),
                 },
             }
         },

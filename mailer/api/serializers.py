@@ -97,6 +97,20 @@ def contact_json(contact: Contact) -> dict:
     }
 
 
+def contact_summary_json(contact: Contact, lists: list[tuple[MailingList, str]]) -> dict:
+    """A contact as the listing shows it: no custom fields or consent (GET /contacts/{id} has them)."""
+    return {
+        "id": contact.public_id,
+        "email": contact.email,
+        "name": contact.name,
+        "status": contact.status,
+        "source": contact.source,
+        "created_at": iso(contact.created_at),
+        "last_activity_at": iso(contact.last_activity_at),
+        "lists": [{"id": mailing_list.public_id, "status": status} for mailing_list, status in lists],
+    }
+
+
 def event_json(event: ConsentEvent) -> dict:
     """One ledger event; the personal columns are null once erasure blanked them."""
     notice = event.notice

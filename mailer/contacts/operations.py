@@ -4,7 +4,7 @@ import contextlib
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from mailer.contacts.models.contact import Contact
@@ -90,40 +90,51 @@ def touch(contact: Contact) -> None:
 
 @dataclass
 class ContactPage:
-    """One page of a contact search."""
+    """One page of a contact search, newest first; `next_cursor` continues after its last contact."""
 
     items: list[Contact]
-    total: int
-    page: int
+    next_cursor: str | None  # the public id of the page's last contact, when more follow
     per_page: int
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+
+def _like_pattern(q: str) -> str:
+    """A LIKE pattern matching q anywhere, with LIKE's own wildcards taken literally."""
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_filter(q: str):
+    """The condition for a search: a whole address goes straight through the blind index (one row, no scan);
+    anything else matches part of an address or a name (trigram indexes on PostgreSQL) or a public id."""
+    q = (q or "").strip()[:200]
+    if "@" in q:
+        with contextlib.suppress(AddressError):
+            return Contact.email_hash == email_hash(normalise_email(q))
+    pattern = _like_pattern(q.lower())
+    return or_(
+        Contact.email.like(pattern, escape="\\"),
+        Contact.name.ilike(pattern, escape="\\"),
+        Contact.public_id == q,
+    )
 
 
 def search_contacts(
-    q: str = "", among: Select | None = None, status: str = "", page: int = 1, per_page: int = 50
+    q: str = "", among: Select | None = None, status: str = "", after: str | None = None, per_page: int = 50
 ) -> ContactPage:
-    """Contacts matching an address (exact, via the blind index) or part of a name, newest first; `among`
-    (a query of contact ids, such as a list's subscribers) narrows the search."""
+    """Contacts matching part of an address or name (a whole address: exactly), newest first, a page at a time
+    by keyset (`after`: the previous page's next_cursor; no OFFSET, no count); `among` (a query of contact
+    ids, such as a list's subscribers) narrows the search."""
     query = select(Contact)
-    q = (q or "").strip()[:200]
-    if q:
-        conditions = [Contact.name.ilike(f"%{q}%"), Contact.public_id == q]
-        if "@" in q:
-            with contextlib.suppress(AddressError):
-                conditions.append(Contact.email_hash == email_hash(normalise_email(q)))
-        query = query.where(or_(*conditions))
+    if (q or "").strip():
+        query = query.where(search_filter(q))
     if among is not None:
         query = query.where(Contact.id.in_(among))
     if status:
         query = query.where(Contact.status == status)
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    page = max(1, page)
-    items = (
-        db.session.execute(query.order_by(Contact.id.desc()).limit(per_page).offset((page - 1) * per_page))
-        .scalars()
-        .all()
-    )
-    return ContactPage(list(items), total, page, per_page)
+    if after:
+        query = query.where(
+            Contact.id < select(Contact.id).where(Contact.public_id == after).scalar_subquery()
+        )
+    rows = list(db.session.execute(query.order_by(Contact.id.desc()).limit(per_page + 1)).scalars())
+    more = len(rows) > per_page
+    items = rows[:per_page]
+    return ContactPage(items, items[-1].public_id if more else None, per_page)

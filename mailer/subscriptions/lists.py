@@ -3,6 +3,7 @@
 from sqlalchemy import Select, func, select
 
 from mailer.consent.models import Purpose
+from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
 from mailer.core.text import TextRefused, multi_line, one_line
 from mailer.subscriptions.models.lists import MailingList, Subscription
@@ -102,6 +103,30 @@ def lists_by_public_id(public_ids: list[str]) -> dict[str, MailingList]:
     """The lists with these public ids, by public id (unknown ids are absent)."""
     query = select(MailingList).where(MailingList.public_id.in_(public_ids))
     return {mailing_list.public_id: mailing_list for mailing_list in db.session.execute(query).scalars()}
+
+
+def on_list(list_id: int):
+    """The condition "the contact is on this list, in any state", correlated to contacts (a contact listing
+    walks contacts in id order and checks each by the unique (contact, list) index: no scan of the list)."""
+    return (
+        select(Subscription.id)
+        .where(Subscription.contact_id == Contact.id, Subscription.list_id == list_id)
+        .exists()
+    )
+
+
+def memberships(contact_ids: list[int]) -> dict[int, list[tuple[MailingList, str]]]:
+    """The lists of these contacts with the subscription's state, in one query."""
+    query = (
+        select(Subscription.contact_id, MailingList, Subscription.status)
+        .join(MailingList, MailingList.id == Subscription.list_id)
+        .where(Subscription.contact_id.in_(contact_ids))
+        .order_by(MailingList.name)
+    )
+    found: dict[int, list[tuple[MailingList, str]]] = {}
+    for contact_id, mailing_list, status in db.session.execute(query):
+        found.setdefault(contact_id, []).append((mailing_list, status))
+    return found
 
 
 def subscribers_of(list_id: int) -> Select:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
@@ -26,6 +26,19 @@ class Contact(Model):
     """A recipient; found by the keyed blind index of the address, named in URLs by public_id only."""
 
     __tablename__ = "contacts"
+    # Search by part of an address or name: trigram GIN indexes on PostgreSQL (ILIKE '%…%' uses them; plain
+    # indexes where pg_trgm cannot be created, see migration 0018), plain ones on SQLite.
+    __table_args__ = (
+        Index(
+            "ix_contacts_email_search",
+            "email",
+            postgresql_using="gin",
+            postgresql_ops={"email": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_contacts_name_search", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
