@@ -15,6 +15,8 @@ from mailer.contacts.models.contact import CONTACT_STATUSES, Contact, ContactSta
 from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
 from mailer.core.extensions import db
 from mailer.privacy import contact_edits as api_contacts
+from mailer.segments.conditions import compile_tree
+from mailer.segments.operations import segment_by_public_id
 from mailer.subscriptions.lists import memberships, on_list
 from mailer.subscriptions.models.lists import Subscription
 from mailer.subscriptions.withdrawal import withdraw_list
@@ -31,7 +33,7 @@ def contact_by_public_id(public_id: str) -> Contact:
 @api_route("/contacts")
 def contacts_lookup():
     """Find a contact by exact address (through the blind index), or list contacts (optionally those on one
-    list, or in one status) in id order, a keyset page at a time."""
+    list, in one saved segment, or in one status) in id order, a keyset page at a time."""
     raw = request.args.get("email")
     if raw is None:
         return _contact_listing()
@@ -48,6 +50,13 @@ def _contact_listing():
     query = select(Contact)
     if request.args.get("list"):
         query = query.where(on_list(list_by_public_id(request.args["list"]).id))
+    if request.args.get("segment"):
+        segment = segment_by_public_id(request.args["segment"][:64])
+        if segment is None:
+            raise ApiError(
+                404, "There is no segment with this id.", {"segment_id": request.args["segment"][:64]}
+            )
+        query = query.where(Contact.id.in_(compile_tree(segment.tree).query))
     status = request.args.get("status")
     if status is not None:
         if status not in CONTACT_STATUSES:

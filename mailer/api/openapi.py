@@ -474,6 +474,13 @@ def _paths() -> dict:
                         "description": "Only contacts on this list (in any subscription state).",
                     },
                     {
+                        "name": "segment",
+                        "in": "query",
+                        "required": False,
+                        "schema": ID,
+                        "description": "Only contacts in this saved segment (as it matches now).",
+                    },
+                    {
                         "name": "status",
                         "in": "query",
                         "required": False,

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.operations import email_hash
 from mailer.core.extensions import db
+from mailer.segments.operations import save_segment
 from mailer.subscriptions.lists import create_list
 from mailer.subscriptions.models.lists import MailingList, Subscription
 
@@ -75,6 +76,18 @@ def test_filters_by_list_and_status_and_shows_each_contacts_lists(api, people):
     assert "fields" not in item and "consent" not in item
 
 
+def test_filters_by_saved_segment(api, people, staff_user):
+    demo = people[0]
+    tree = {"match": "all", "rules": [{"field": "status", "op": "is", "value": "restricted"}]}
+    segment = save_segment("Restricted people", tree, staff_user)
+    db.session.commit()
+    assert _walk(api, f"segment={segment.public_id}") == ["p5@example.com"]
+    assert _walk(api, f"segment={segment.public_id}&list={demo.public_id}&status=restricted") == [
+        "p5@example.com"
+    ]
+    assert api.get("/contacts?segment=nosuchsegment").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("query", "status", "field"),
     [
@@ -97,5 +110,5 @@ def test_the_openapi_document_describes_the_listing(client):
     document = client.get("/api/v1/openapi.json").get_json()
     operation = document["paths"]["/contacts"]["get"]
     names = {p.get("name") or p["$ref"].rsplit("/", 1)[1] for p in operation["parameters"]}
-    assert {"email", "list", "status", "cursor", "after", "limit"} <= names
+    assert {"email", "list", "segment", "status", "cursor", "after", "limit"} <= names
     assert "ContactSummaryPage" in document["components"]["schemas"]

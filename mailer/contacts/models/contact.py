@@ -27,7 +27,7 @@ class Contact(Model):
 
     __tablename__ = "contacts"
     # Search by part of an address or name: trigram GIN indexes on PostgreSQL (ILIKE '%…%' uses them; plain
-    # indexes where pg_trgm cannot be created, see migration 0018), plain ones on SQLite.
+    # indexes where pg_trgm cannot be created, see migration 0021), plain ones on SQLite.
     __table_args__ = (
         Index(
             "ix_contacts_email_search",

@@ -1,8 +1,8 @@
 """contact search by part of an address or name: pg_trgm GIN indexes on PostgreSQL (plain indexes when the
 extension cannot be created), plain indexes on SQLite
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0021
+Revises: 0020
 """
 
 import logging
@@ -10,8 +10,8 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
