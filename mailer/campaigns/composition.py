@@ -28,7 +28,7 @@ from mailer.campaigns.rendering import (
 from mailer.contacts.models.contact import ContactStatus
 from mailer.contacts.operations import find_contact_by_email
 from mailer.core.extensions import db
-from mailer.core.urls import CampaignLinks
+from mailer.core.urls import CampaignLinks, UnsubscribeAddresses
 from mailer.delivery import replies as bounces
 from mailer.delivery.dkim import signer_for_domain
 from mailer.delivery.outgoing import MessageKind, hand_over, parse_sender, sign
@@ -103,6 +103,7 @@ class Composer:
         self.skeleton_without_one_click = skeleton(one_click=False) if test else None
         self.signer = signer_for_domain(sender.domain)
         self.bounce_base = bounces.bounce_base()
+        self.unsubscribe_addresses = UnsubscribeAddresses(self.bounce_base)
         self.base = base_context(campaign)
         self.test = test
         self.list_public_ids: dict[int | None, str] = dict(
@@ -187,6 +188,8 @@ class Composer:
             unsubscribe_url=unsubscribe,
             text=rendered.text,
             html=self._fill(rendered.html, slots),
+            # A test send has no delivery for the address to name: the HTTPS link alone.
+            unsubscribe_mailto=self.unsubscribe_addresses.mailto(delivery_id) if delivery_id else "",
         )
         raw = sign(self.signer, raw, flags)
         envelope = (

@@ -54,7 +54,8 @@ RECIPIENT_SECONDS = Histogram(
 REPORTS = Counter(
     "mailer_inbound_reports",
     "Bounce and complaint reports processed, by source (smtp listener, mailbox, provider webhook), kind "
-    "(hard, soft, policy, complaint, or none) and status (recorded, duplicate, unmatched, ignored, refused).",
+    "(hard, soft, policy, complaint, or none) and status (recorded, duplicate, unmatched, ignored, refused); "
+    "also emails to a mailto: unsubscribe address (kind unsubscribe; unsubscribed, already, refused).",
     ["source", "kind", "status"],
 )
 WEBHOOK_EVENTS = Counter(

@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 from functools import lru_cache
 
@@ -269,3 +270,60 @@ def compact_keys(purpose: str) -> CompactKeys:
         raise ValueError(f"{purpose!r} does not use the compact format")
     config = current_app.config
     return _cached_compact(purpose, (*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]))
+
+
+# --- tokens that travel as an email address's local part ----------------------------------------------------
+
+ADDRESS_PURPOSES = ("unsubscribe-mailto",)
+_DAY = 24 * 3600
+_ADDRESS_TOKEN = re.compile(r"(?P<number>[0-9a-f]{1,16})-(?P<day>[0-9a-f]{1,6})-(?P<mac>[0-9a-f]{20})")
+
+
+class AddressKeys:
+    """A row id signed for one purpose, in a shape that survives as the local part of an email address.
+
+    `<id in hex>-<issue day in hex>-<80-bit HMAC-SHA256 in hex>`: lower-case hex only (mail systems may change
+    the case of a local part) and about 35 characters, so with a tag and the bounce local part the address
+    stays within RFC 5321's 64. Keys derived per purpose from SECRET_KEY (signs) and each fallback (still
+    verifies); one HMAC to mint.
+    """
+
+    def __init__(self, purpose: str, secrets: tuple[str, ...]):
+        label = f"mailer.address-token.{purpose}".encode()
+        self.keys = [hmac.digest(secret.encode(), label, "sha256") for secret in secrets]  # newest last
+
+    @staticmethod
+    def _mac(key: bytes, body: str) -> str:
+        return hmac.digest(key, body.encode(), "sha256")[:10].hex()
+
+    def mint(self, number: int, issued: int | None = None) -> str:
+        day = (int(time.time()) if issued is None else issued) // _DAY
+        body = f"{number:x}-{day:x}"
+        return f"{body}-{self._mac(self.keys[-1], body)}"
+
+    def read(self, token: str, max_age: int | None) -> int:
+        """The id a genuine token carries, or TokenInvalid / TokenExpired(id) (age counted in whole days)."""
+        match = _ADDRESS_TOKEN.fullmatch((token or "").lower())
+        if not match:
+            raise TokenInvalid()
+        body = f"{match['number']}-{match['day']}"
+        if not any(hmac.compare_digest(self._mac(key, body), match["mac"]) for key in self.keys):
+            raise TokenInvalid()
+        number = int(match["number"], 16)
+        days = int(time.time()) // _DAY - int(match["day"], 16)
+        if max_age is not None and (days * _DAY > max_age or days < -1):
+            raise TokenExpired(number)
+        return number
+
+
+@lru_cache(maxsize=16)
+def _cached_address_keys(purpose: str, secrets: tuple[str, ...]) -> AddressKeys:
+    return AddressKeys(purpose, secrets)
+
+
+def address_keys(purpose: str) -> AddressKeys:
+    """The current app's keys for an address-token purpose (cached per key set)."""
+    if purpose not in ADDRESS_PURPOSES:
+        raise ValueError(f"unknown address-token purpose {purpose!r}")
+    config = current_app.config
+    return _cached_address_keys(purpose, (*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]))

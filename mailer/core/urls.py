@@ -8,6 +8,7 @@ format of mailer.core.security (one HMAC each; a click link's link half is made 
 """
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, url_for
 
-from mailer.core.security import compact_keys, make_token
+from mailer.core.security import TokenInvalid, address_keys, compact_keys, make_token
 
 # A base URL on these hosts only works on this machine: a developer's, where plain http is allowed.
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -119,6 +120,42 @@ def open_pixel_url(contact_public_id: str, campaign_public_id: str) -> str:
 def click_url(contact_public_id: str, campaign_public_id: str, link_id: int) -> str:
     """Redirect URL for one campaign link; only for contacts who consented to click tracking."""
     return recipient_url(RecipientLink.CLICK, [campaign_public_id, contact_public_id, link_id])
+
+
+# RFC 2369 mailto: unsubscribe, beside the HTTPS one-click URL: an address on the bounce domain, so the bounce
+# listener and the bounce mailbox take it where they take bounces: <bounce local part>+unsub-<token>@<domain>.
+MAILTO_UNSUBSCRIBE_PURPOSE = "unsubscribe-mailto"
+MAILTO_UNSUBSCRIBE_TAG = "unsub"
+_MAILTO_UNSUBSCRIBE = re.compile(r"^[^+@\s]+\+unsub-(?P<token>[0-9a-f-]{1,60})@[^@\s]+$", re.IGNORECASE)
+
+
+class UnsubscribeAddresses:
+    """The mailto: unsubscribe URIs of one bounce address, one per delivery (one HMAC each)."""
+
+    def __init__(self, bounce_base: tuple[str, str]):
+        local, domain = bounce_base
+        self.prefix = f"mailto:{local}+{MAILTO_UNSUBSCRIBE_TAG}-"
+        self.suffix = f"@{domain}?subject=unsubscribe"
+        self.keys = address_keys(MAILTO_UNSUBSCRIBE_PURPOSE)
+
+    def mailto(self, delivery_id: int) -> str:
+        """mailto:<address>?subject=unsubscribe for the List-Unsubscribe header of this delivery's message."""
+        return self.prefix + self.keys.mint(delivery_id) + self.suffix
+
+
+def is_unsubscribe_address(address: str) -> bool:
+    """Whether an address has the shape of a mailto: unsubscribe address (genuine or not)."""
+    return _MAILTO_UNSUBSCRIBE.match((address or "").strip().strip("<>")) is not None
+
+
+def delivery_of_unsubscribe_address(address: str) -> int:
+    """The delivery a genuine unsubscribe address names; TokenInvalid when it is not one of ours (forged or
+    another shape), TokenExpired when older than RECIPIENT_TOKEN_MAX_AGE."""
+    match = _MAILTO_UNSUBSCRIBE.match((address or "").strip().strip("<>"))
+    if match is None:
+        raise TokenInvalid()
+    max_age = current_app.config["RECIPIENT_TOKEN_MAX_AGE"]
+    return address_keys(MAILTO_UNSUBSCRIBE_PURPOSE).read(match["token"], max_age)
 
 
 class CampaignLinks:

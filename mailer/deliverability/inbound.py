@@ -3,7 +3,8 @@
 Cap the size, parse leniently with the stdlib email package, and act only when the report names a message we
 sent: a correctly signed VERP address (the envelope recipient, the report's own To/Delivered-To, the original
 message's Return-Path or the ARF Original-Mail-From) or a Message-ID stored on one of our deliveries. Anything
-else changes nothing. The listener, the CLI and the tests all come through process_report().
+else changes nothing. Mail to a signed mailto: unsubscribe address (RFC 2369) unsubscribes as the one-click
+link does. The listener, the bounce mailbox, the CLI and the tests all come through process_inbound().
 """
 
 import logging
@@ -11,19 +12,25 @@ import re
 from dataclasses import dataclass
 from email import policy
 from email.message import Message
-from email.parser import BytesParser, HeaderParser
+from email.parser import BytesHeaderParser, BytesParser, HeaderParser
 from email.utils import getaddresses
 
 from flask import current_app
 from sqlalchemy import select
 
 from mailer.campaigns.models import Campaign
+from mailer.consent.ledger import RequestContext
+from mailer.contacts.models.contact import Contact
 from mailer.core import metrics
 from mailer.core.extensions import db
+from mailer.core.security import TokenExpired, TokenInvalid
+from mailer.core.urls import delivery_of_unsubscribe_address, is_unsubscribe_address
 from mailer.deliverability import bounces, complaints
 from mailer.deliverability.domains import domain_of
 from mailer.delivery.models import Delivery
 from mailer.delivery.replies import bounce_base, delivery_id_from_verp
+from mailer.subscriptions.models.lists import MailingList
+from mailer.subscriptions.unsubscribe import unsubscribe_from
 
 log = logging.getLogger(__name__)
 ORIGINAL_PARTS = (
@@ -36,6 +43,7 @@ ORIGINAL_PARTS = (
 ADDRESS_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,240}>")
 _OUR_ID = re.compile(r"^<(\d{1,18})\.")  # the composer's Message-IDs start with the delivery id
+MAILTO_UNSUBSCRIBE_SOURCE = "mailto-unsubscribe"  # the ledger's source of an unsubscribe by email
 
 
 class ReportRefusedError(ValueError):
@@ -166,6 +174,73 @@ def _process_report(raw: bytes, envelope_rcpts=()) -> InboundResult:
     return InboundResult(status, outcome.detail, outcome.kind, delivery.id)
 
 
-def process_inbound(raw: bytes, envelope_rcpts=()) -> InboundResult:
-    """Everything that arrives at our bounce domain, by the SMTP listener or the bounce mailbox: commits."""
-    return process_report(raw, envelope_rcpts)
+def recipient_refusal(address: str) -> str | None:
+    """The listener's answer to RCPT TO: None (accepted), or the refusal with a line a person can read."""
+    if is_unsubscribe_address(address):
+        try:
+            delivery_of_unsubscribe_address(address)
+        except TokenExpired:
+            return (
+                "550 5.7.1 This unsubscribe address has expired: please use the unsubscribe link in a "
+                "recent message from us"
+            )
+        except TokenInvalid:
+            return "550 5.1.1 No such unsubscribe address: nothing was changed"
+        return None
+    if accepts_recipient(address):
+        return None
+    return "550 5.1.1 No such mailbox: this server only takes bounces and complaints about our mail"
+
+
+def _unsubscribe_addresses(msg: Message, envelope_rcpts) -> list[str]:
+    """The mailto: unsubscribe addresses a message was sent to: the envelope (listener) or the headers a
+    mailbox keeps of it (the bounce mailbox has no envelope)."""
+    found = [address for address in envelope_rcpts if is_unsubscribe_address(address)]
+    for name in ADDRESS_HEADERS:
+        for _, address in getaddresses([str(v) for v in msg.get_all(name, [])]):
+            if is_unsubscribe_address(address) and address not in found:
+                found.append(address)
+    return found
+
+
+def unsubscribe_by_mail(address: str) -> InboundResult:
+    """An email to a mailto: unsubscribe address (RFC 2369): the same as the one-click POST of the HTTPS link
+    in the same message (subscriptions.unsubscribe), the ledger event's source naming the channel."""
+    try:
+        delivery_id = delivery_of_unsubscribe_address(address)
+    except TokenExpired:
+        return InboundResult("refused", "the unsubscribe address has expired: nothing changed")
+    except TokenInvalid:
+        return InboundResult("refused", "not a genuine unsubscribe address: nothing changed")
+    row = db.session.execute(
+        select(Contact.public_id, MailingList.public_id, Campaign.public_id)
+        .select_from(Delivery)
+        .join(Contact, Contact.id == Delivery.contact_id)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .outerjoin(MailingList, MailingList.id == Delivery.list_id)
+        .where(Delivery.id == delivery_id)
+    ).first()
+    if row is None:
+        return InboundResult("unmatched", "the unsubscribe address names no message we still know of")
+    contact, mailing_list, campaign = row  # no list: as its HTTPS link, from everything
+    outcome = unsubscribe_from((contact, mailing_list, campaign), RequestContext(MAILTO_UNSUBSCRIBE_SOURCE))
+    what = "every list" if outcome.everything else f'the list "{outcome.list_name}"'
+    if outcome.status == "done":
+        return InboundResult("unsubscribed", f"unsubscribed from {what}", "unsubscribe", delivery_id)
+    if outcome.status == "already":
+        return InboundResult("already", f"already unsubscribed from {what}", "unsubscribe", delivery_id)
+    return InboundResult("refused", "the contact no longer exists: nothing changed")
+
+
+def process_inbound(raw: bytes, envelope_rcpts=(), source: str = "smtp") -> InboundResult:
+    """Everything that arrives at our bounce domain, by the SMTP listener or the bounce mailbox (`source`, for
+    the metrics): a mailto: unsubscribe, else a report (process_report); commits."""
+    limit = current_app.config["BOUNCE_MAX_REPORT_BYTES"]
+    if len(raw) <= limit:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        addresses = _unsubscribe_addresses(headers, envelope_rcpts)
+        if addresses:
+            result = unsubscribe_by_mail(addresses[0])
+            metrics.report_processed(source, "unsubscribe", result.status)
+            return result
+    return process_report(raw, envelope_rcpts, source)

@@ -1,9 +1,10 @@
 """The inbound SMTP listener for bounces and complaints (aiosmtpd): `flask --app wsgi bounces serve`.
 
-RCPT is refused for anything but a valid VERP address, the bounce address and the complaints address, so the
-listener is no open sink (E5). DATA over BOUNCE_MAX_REPORT_BYTES is refused by aiosmtpd itself (552) before we
-parse a byte. Each report is processed (and committed) before the 250 goes out; a failure answers 451 so the
-reporting server tries again later instead of the report being lost.
+RCPT is refused for anything but a valid VERP address, the bounce address, the complaints address and a
+genuine mailto: unsubscribe address, so the listener is no open sink (E5). DATA over BOUNCE_MAX_REPORT_BYTES
+is refused by aiosmtpd itself (552) before we parse a byte. Each report is processed (and committed) before
+the 250 goes out; a failure answers 451 so the reporting server tries again later instead of the report being
+lost.
 """
 
 import asyncio
@@ -12,7 +13,7 @@ import logging
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from mailer.deliverability.inbound import ReportRefusedError, accepts_recipient, process_report
+from mailer.deliverability.inbound import ReportRefusedError, process_inbound, recipient_refusal
 from mailer.delivery.replies import bounce_base
 
 log = logging.getLogger(__name__)
@@ -24,17 +25,18 @@ class ReportHandler:
     def __init__(self, app: Flask):
         self.app = app
 
-    def _accepts(self, address: str) -> bool:
+    def _refusal(self, address: str) -> str | None:
         with self.app.app_context():
-            return accepts_recipient(address)
+            return recipient_refusal(address)
 
     def _process(self, data: bytes, rcpt_tos: list[str]):
         with self.app.app_context():
-            return process_report(data, rcpt_tos)
+            return process_inbound(data, rcpt_tos)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if not await asyncio.get_running_loop().run_in_executor(None, self._accepts, address):
-            return "550 5.1.1 No such mailbox: this server only takes bounces and complaints about our mail"
+        refusal = await asyncio.get_running_loop().run_in_executor(None, self._refusal, address)
+        if refusal:
+            return refusal
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -50,6 +52,8 @@ class ReportHandler:
             log.exception("Could not process an inbound report")
             return "451 4.3.0 Could not process the report now; please try again later"
         detail = " ".join(f"{result.status}: {result.detail}".split())
+        # An SMTP reply is ASCII; a list's name may not be.
+        detail = detail.encode("ascii", "replace").decode()
         return f"250 2.0.0 {detail[:400]}"
 
 

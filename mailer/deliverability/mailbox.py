@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 # What process_inbound answered -> where the message goes: acted on (or already acted on) vs everything else.
 PROCESSED = frozenset({"recorded", "duplicate", "unsubscribed", "already"})
+# (an unsubscribe address that is forged or expired is "refused": set aside with everything else)
 
 
 class MailboxError(RuntimeError):
@@ -258,12 +259,12 @@ def _earlier_copy(settings: MailboxSettings, message_id_hash: str) -> MailboxMes
 def _process(settings: MailboxSettings, uidvalidity: int, uid: int, raw: bytes | None) -> MailboxMessage:
     """Act on one message and commit its record in the same transaction as what it changed."""
     digest = _message_id_hash(raw) if raw is not None else ""
+    earlier = _earlier_copy(settings, digest)
     record = MailboxMessage(
         mailbox=settings.name, uidvalidity=uidvalidity, uid=uid, message_id_hash=digest, outcome="processing"
     )
     db.session.add(record)
-    earlier = _earlier_copy(settings, digest)
-    if earlier is not None and earlier is not record:
+    if earlier is not None:
         outcome, detail = "copy", f"a copy of a message already read ({earlier.outcome}): nothing done again"
         target = earlier.outcome
     elif raw is None:
@@ -273,11 +274,16 @@ def _process(settings: MailboxSettings, uidvalidity: int, uid: int, raw: bytes |
         target = outcome
     else:
         try:
-            result = process_inbound(raw, ())  # commits the record with what it changed
+            # The record is written by the commit that writes what the message changed, not before (no
+            # flush: on SQLite an unsubscribe's group commit writes through a connection of its own).
+            with db.session.no_autoflush:
+                result = process_inbound(raw, (), source="mailbox")
         except ReportRefusedError as exc:
             outcome, detail = "refused", str(exc)
         else:
             outcome, detail = result.status, result.detail
+        if record not in db.session:  # a retried unsubscribe rolled the session back
+            db.session.add(record)
         target = outcome
     record.outcome, record.detail = outcome, detail[:300]
     record.moved_to = settings.processed_folder if target in PROCESSED else settings.ignored_folder

@@ -202,6 +202,7 @@ class MessageSkeleton:
         unsubscribe_url: str,
         text: str,
         html: str,
+        unsubscribe_mailto: str = "",
     ) -> bytes:
         """The complete message for one recipient, ready to sign and send."""
         return self.assemble(
@@ -212,6 +213,7 @@ class MessageSkeleton:
             unsubscribe_url=unsubscribe_url,
             text=text,
             html=html,
+            unsubscribe_mailto=unsubscribe_mailto,
         )[0]
 
     def assemble(
@@ -224,8 +226,13 @@ class MessageSkeleton:
         unsubscribe_url: str,
         text: str,
         html: str,
+        unsubscribe_mailto: str = "",
     ) -> tuple[bytes, int]:
-        """The message and the union of its body lines' flags (WSP_CHANGE, LEADING_DOT)."""
+        """The message and the union of its body lines' flags (WSP_CHANGE, LEADING_DOT).
+
+        List-Unsubscribe carries the HTTPS one-click URL first (RFC 8058) and, when given, the mailto: URI
+        beside it (RFC 2369), on one line.
+        """
         text_headers, text_body, text_flags = self.parts.encode(text, "plain")
         html_headers, html_body, html_flags = self.parts.encode(html, "html")
         head = (
@@ -234,7 +241,12 @@ class MessageSkeleton:
             f"Date: {self.clock.now()}\r\n"
             f"Message-ID: {message_id}\r\n"
         ).encode()
-        unsubscribe = f"List-Unsubscribe: <{unsubscribe_url}>\r\n".encode() if self.one_click else b""
+        if not self.one_click:
+            unsubscribe = b""
+        elif unsubscribe_mailto:
+            unsubscribe = f"List-Unsubscribe: <{unsubscribe_url}>, <{unsubscribe_mailto}>\r\n".encode()
+        else:
+            unsubscribe = f"List-Unsubscribe: <{unsubscribe_url}>\r\n".encode()
         return b"".join(
             (
                 self.static_top,

@@ -64,8 +64,11 @@ def read_payload(token: str) -> tuple[str, str | None, str | None] | None:
 def read_target(token: str) -> UnsubscribeTarget | None:
     """Resolve a token to its contact and list (None: the list is gone, or the token names none)."""
     payload = read_payload(token)
-    if payload is None:
-        return None
+    return None if payload is None else resolve_target(payload)
+
+
+def resolve_target(payload: tuple[str, str | None, str | None]) -> UnsubscribeTarget | None:
+    """Resolve (contact, list or None, campaign or None) public ids to the contact and list."""
     # One query for the contact and the list (with its purpose); the list is outer-joined on its public id.
     row = db.session.execute(
         select(Contact, MailingList)
@@ -124,6 +127,12 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
     payload = read_payload(token)
     if payload is None:
         return UnsubscribeOutcome("invalid")
+    return unsubscribe_from(payload, ctx)
+
+
+def unsubscribe_from(payload: tuple[str, str | None, str | None], ctx: RequestContext) -> UnsubscribeOutcome:
+    """What an unsubscribe link does, for (contact, list or None, campaign or None) public ids already proved
+    genuine by the caller (a signed link, a signed mailto: address); same rules, same ledger events."""
     contact_public_id, list_public_id, campaign_public_id = payload
     if list_public_id is not None:
         job = list_unsubscribes().submit(ListJob(contact_public_id, list_public_id, campaign_public_id, ctx))
@@ -134,7 +143,7 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
             return UnsubscribeOutcome(status, job.list_name, False, preferences_path_for(contact_public_id))
     for attempt in range(3):
         try:
-            outcome = apply_unsubscribe(token, ctx)
+            outcome = _apply(resolve_target(payload), ctx)
             db.session.commit()
         except (
             OperationalError
@@ -149,7 +158,10 @@ def unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
 
 def apply_unsubscribe(token: str, ctx: RequestContext) -> UnsubscribeOutcome:
     """The changes an unsubscribe link asks for, in the current transaction; the caller commits."""
-    target = read_target(token)
+    return _apply(read_target(token), ctx)
+
+
+def _apply(target: UnsubscribeTarget | None, ctx: RequestContext) -> UnsubscribeOutcome:
     if target is None:
         return UnsubscribeOutcome("invalid")
     details = {

@@ -9,11 +9,13 @@ from string import Template
 from sqlalchemy import select
 
 from mailer.campaigns import lifecycle as campaigns
+from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.suppression import Suppression
 from mailer.core.extensions import db
 from mailer.deliverability.models import BounceEvent
 from mailer.delivery.models import Delivery
 from mailer.delivery.replies import verp_address
+from mailer.subscriptions.models.lists import Subscription
 from tests.support.campaigns import deliveries, make_campaign, subscriber
 
 REPORTS = Path(__file__).parent / "reports"
@@ -92,3 +94,24 @@ def smtp_send(port: int, rcpt: str, data: bytes, mail_from: str = "<>"):
         code, text = conn.rcpt(rcpt)
         assert code == 250, (code, text)
         return conn.data(data)
+
+
+def withdrawals(contact) -> list[ConsentEvent]:
+    """The contact's consent withdrawals in the ledger, oldest first."""
+    db.session.expire_all()
+    return list(
+        db.session.execute(
+            select(ConsentEvent)
+            .where(ConsentEvent.contact_id == contact.id, ConsentEvent.action == "withdrawn")
+            .order_by(ConsentEvent.id)
+        ).scalars()
+    )
+
+
+def subscription_status(contact, mailing_list) -> str:
+    db.session.expire_all()
+    return db.session.execute(
+        select(Subscription.status).where(
+            Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id
+        )
+    ).scalar()

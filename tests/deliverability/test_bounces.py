@@ -18,7 +18,6 @@ from mailer.deliverability.inbound import ReportRefusedError, process_report
 from mailer.deliverability.listener import InboundServer
 from mailer.deliverability.models import BounceEvent
 from mailer.delivery.models import Delivery
-from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.deliverability.bounce_support import (
     delivery_state,
     events,
@@ -30,14 +29,6 @@ from tests.deliverability.bounce_support import (
 )
 from tests.support.campaigns import deliveries, make_campaign
 from tests.support.smtp import _free_port
-
-
-@pytest.fixture
-def news(app_ctx):
-    ensure_tracking_purposes()
-    mailing_list = create_list("News")
-    db.session.commit()
-    return mailing_list
 
 
 @pytest.mark.parametrize(

@@ -2,59 +2,29 @@
 once, withdraw consent in the ledger, and a high complaint rate pauses the domain's sending campaigns."""
 
 import pytest
-from sqlalchemy import select
 
 from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns.models import Campaign
 from mailer.consent.ledger import verify_chain
-from mailer.consent.models import ConsentEvent
 from mailer.core.extensions import db
 from mailer.deliverability.domains import complaint_rates
 from mailer.deliverability.inbound import process_report
 from mailer.deliverability.listener import InboundServer
-from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
-from mailer.subscriptions.models.lists import Subscription
 from tests.deliverability.bounce_support import (
     events,
     report,
     send_campaign,
     smtp_send,
     subscribers,
+    subscription_status,
     suppression_reason,
+    withdrawals,
 )
 from tests.support.campaigns import make_campaign
 from tests.support.smtp import _free_port
 
 FBL = "fbl@example.com"
 pytestmark = pytest.mark.config(MAILER_COMPLAINTS_ADDRESS=FBL)
-
-
-@pytest.fixture
-def news(app_ctx):
-    ensure_tracking_purposes()
-    mailing_list = create_list("News")
-    db.session.commit()
-    return mailing_list
-
-
-def _withdrawals(contact) -> list[ConsentEvent]:
-    db.session.expire_all()
-    return list(
-        db.session.execute(
-            select(ConsentEvent).where(
-                ConsentEvent.contact_id == contact.id, ConsentEvent.action == "withdrawn"
-            )
-        ).scalars()
-    )
-
-
-def _subscription_status(contact, mailing_list) -> str:
-    db.session.expire_all()
-    return db.session.execute(
-        select(Subscription.status).where(
-            Subscription.contact_id == contact.id, Subscription.list_id == mailing_list.id
-        )
-    ).scalar()
 
 
 def test_a_complaint_suppresses_at_once_and_withdraws_consent_for_the_list(app, news, worker):
@@ -66,16 +36,14 @@ def test_a_complaint_suppresses_at_once_and_withdraws_consent_for_the_list(app, 
     assert (result.status, result.kind) == ("recorded", "complaint")
     assert result.detail == "abuse complaint: address suppressed, consent for the list withdrawn"
     assert suppression_reason(ann) == "complaint" and suppression_reason(bob) is None
-    assert (
-        _subscription_status(ann, news) == "unsubscribed" and _subscription_status(bob, news) == "confirmed"
-    )
-    [withdrawal] = _withdrawals(ann)
+    assert subscription_status(ann, news) == "unsubscribed" and subscription_status(bob, news) == "confirmed"
+    [withdrawal] = withdrawals(ann)
     assert withdrawal.purpose_id == news.purpose.id and withdrawal.source == "system:complaint"
     assert (
         withdrawal.details["reason"] == "complaint" and withdrawal.details["campaign"] == campaign.public_id
     )
     assert withdrawal.details["feedback_type"] == "abuse" and withdrawal.email == "ann@example.net"
-    assert _withdrawals(bob) == [] and verify_chain().ok
+    assert withdrawals(bob) == [] and verify_chain().ok
     [event] = events()
     assert (event.kind, event.status_code, event.source, event.action_taken) == (
         "complaint",
@@ -97,7 +65,7 @@ def test_lenient_reading_headers_only_old_version_matched_by_message_id(app, new
     result = process_report(report("arf_headers_only_v01.eml", sent[ann.email], to=FBL), envelope_rcpts=[FBL])
 
     assert (result.status, result.kind) == ("recorded", "complaint")
-    assert suppression_reason(ann) == "complaint" and len(_withdrawals(ann)) == 1
+    assert suppression_reason(ann) == "complaint" and len(withdrawals(ann)) == 1
 
 
 def test_not_spam_reports_change_nothing(app, news, worker):
@@ -107,7 +75,7 @@ def test_not_spam_reports_change_nothing(app, news, worker):
     result = process_report(report("arf_not_spam.eml", sent[ann.email], to=FBL), envelope_rcpts=[FBL])
 
     assert result.status == "ignored"
-    assert suppression_reason(ann) is None and _withdrawals(ann) == [] and events() == []
+    assert suppression_reason(ann) is None and withdrawals(ann) == [] and events() == []
 
 
 def test_a_complaint_about_mail_we_never_sent_changes_nothing(app, news, worker):
@@ -127,8 +95,8 @@ def test_a_complaint_about_mail_we_never_sent_changes_nothing(app, news, worker)
         result = process_report(raw, envelope_rcpts=[FBL])
         assert result.status == "unmatched", result
 
-    assert suppression_reason(ann) is None and _withdrawals(ann) == [] and events() == []
-    assert _subscription_status(ann, news) == "confirmed"
+    assert suppression_reason(ann) is None and withdrawals(ann) == [] and events() == []
+    assert subscription_status(ann, news) == "confirmed"
 
 
 def test_the_same_complaint_twice_is_one_ledger_event(app, news, worker):
@@ -138,7 +106,7 @@ def test_the_same_complaint_twice_is_one_ledger_event(app, news, worker):
 
     assert process_report(raw, [FBL]).status == "recorded"
     assert process_report(raw, [FBL]).status == "duplicate"
-    assert len(_withdrawals(ann)) == 1 and len(events()) == 1 and verify_chain().ok
+    assert len(withdrawals(ann)) == 1 and len(events()) == 1 and verify_chain().ok
 
 
 def test_complaints_arrive_over_smtp_at_the_feedback_address(app, news, worker):

@@ -14,7 +14,6 @@ from mailer.core.extensions import db
 from mailer.deliverability import mailbox
 from mailer.deliverability.models import MailboxMessage
 from mailer.scheduler import build_scheduler
-from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.deliverability.bounce_support import (
     events,
     report,
@@ -39,14 +38,6 @@ def polled(app, dovecot):
     """The app pointed at the Dovecot mailbox (what BOUNCE_IMAP_URL and BOUNCE_IMAP_CA_FILE set)."""
     app.config.update(BOUNCE_IMAP_URL=dovecot.url(), BOUNCE_IMAP_CA_FILE=dovecot.ca_file)
     return dovecot
-
-
-@pytest.fixture
-def news(app_ctx):
-    ensure_tracking_purposes()
-    mailing_list = create_list("News")
-    db.session.commit()
-    return mailing_list
 
 
 def _records() -> list[MailboxMessage]:

@@ -70,10 +70,16 @@ def test_campaign_arrives_signed_with_one_click_unsubscribe(app, app_ctx, runner
         # Exactly one of each single-instance header.
         for name in SINGLE:
             assert len(msg.get_all(name, [])) == 1, name
-        # List-Unsubscribe: one https URL, literally in the raw bytes, never an encoded-word.
+        # List-Unsubscribe: one https URL, then the mailto: address beside it (RFC 2369), literally in the raw
+        # bytes, never an encoded-word.
         raw_unsub = _raw_header(data, "List-Unsubscribe")
         assert b"=?" not in raw_unsub
-        url = re.fullmatch(rb" <(https?://[^>]+)>", raw_unsub).group(1).decode()
+        unsub = re.fullmatch(
+            rb" <(https?://[^>]+)>, <mailto:(bounces\+unsub-[0-9a-f-]+@example\.com)\?subject=unsubscribe>",
+            raw_unsub,
+        )
+        url = unsub.group(1).decode()
+        assert len(unsub.group(2).split(b"@")[0]) <= 64  # RFC 5321's limit of a local part
         assert url.startswith(app.config["MAILER_BASE_URL"] + "/u/")
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         # Format: multipart/alternative, text first, HTML last; Message-ID on our domain; VERP maps back.
