@@ -29,6 +29,7 @@ class CampaignForm(FlaskForm):
     )
     lists = MultiCheckboxField("Send to these lists", coerce=int)
     exclusion_lists = MultiCheckboxField("Leave out members of these lists", coerce=int)
+    segments = MultiCheckboxField("Send to these segments", coerce=int)
     layout_id = SelectField("Layout", coerce=int)
     body_format = RadioField(
         "Body format", choices=[("markdown", "Markdown"), ("html", "HTML")], default="markdown"
@@ -57,6 +58,7 @@ class CampaignForm(FlaskForm):
             layout_id=self.layout_id.data,
             list_ids=list(self.lists.data or []),
             exclusion_list_ids=list(self.exclusion_lists.data or []),
+            segment_ids=list(self.segments.data or []),
             track_opens=bool(self.track_opens.data),
             track_clicks=bool(self.track_clicks.data),
             send_at=self.send_at.data or "",

@@ -62,7 +62,12 @@ def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
             else "The layout lacks footer parts (unsubscribe and preference links, postal address, "
             "organisation).",
         ),
-        (bool(campaign.lists), "At least one list chosen" if campaign.lists else "No list chosen."),
+        (
+            bool(campaign.lists or campaign.segments),
+            "At least one list or segment chosen"
+            if campaign.lists or campaign.segments
+            else "No list chosen.",
+        ),
     ]
 
 

@@ -15,6 +15,7 @@ from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign, CampaignStatus
 from mailer.core.extensions import db
 from mailer.core.web import BASE_CSP
 from mailer.delivery.models import Delivery
+from mailer.segments.operations import all_segments
 from mailer.subscriptions.lists import all_lists, list_counts
 
 # The editor and preview pages show marketers' own remote images; scripts stay 'self' only.
@@ -60,6 +61,7 @@ def _editor_form(campaign: Campaign | None) -> CampaignForm:
             | {
                 "lists": [lst.id for lst in campaign.lists],
                 "exclusion_lists": [lst.id for lst in campaign.exclusion_lists],
+                "segments": [segment.id for segment in campaign.segments],
             }
         )
     else:
@@ -80,6 +82,7 @@ def _editor_form(campaign: Campaign | None) -> CampaignForm:
         (lst.id, f"{lst.name} · {counts.get(lst.id, {}).get('confirmed', 0)} confirmed") for lst in lists
     ]
     wtform.exclusion_lists.choices = [(lst.id, lst.name) for lst in lists]
+    wtform.segments.choices = [(segment.id, segment.name) for segment in all_segments()]
     wtform.layout_id.choices = [
         (lay.id, lay.name + ("" if lay.verified else " (missing footer parts)"))
         for lay in layout_service.all_layouts()

@@ -200,7 +200,12 @@ def segment_delete(public_id: str):
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired. Please reload the page and try again.")
-    delete_segment(segment, current_user, ip=request.remote_addr)
+    try:
+        delete_segment(segment, current_user, ip=request.remote_addr)
+    except SegmentError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for("admin.segments"))
     db.session.commit()
     flash(f"Segment “{segment.name}” deleted.", "success")
     return redirect(url_for("admin.segments"))

@@ -19,6 +19,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.ids import new_public_id
 from mailer.core.text import TextRefused, has_controls, header_safe, one_line, refusal_message
+from mailer.segments.models import Segment
 from mailer.subscriptions.models.lists import MailingList
 
 MAX_NAME = 200
@@ -56,6 +57,7 @@ class DraftFields:
     layout_id: int | None = None
     list_ids: list[int] = field(default_factory=list)
     exclusion_list_ids: list[int] = field(default_factory=list)
+    segment_ids: list[int] = field(default_factory=list)
     track_opens: bool = False
     track_clicks: bool = False
     send_at: str = ""  # "YYYY-MM-DDTHH:MM" in `timezone`, or empty: no planned time
@@ -163,6 +165,16 @@ def _address(value: str, field_name: str, label: str, errors: dict[str, str], re
         return ""
 
 
+def segments_by_id(ids: list[int]) -> list[Segment]:
+    """The saved segments with these ids that exist, by name."""
+    ids = [i for i in ids if isinstance(i, int)][:500]
+    if not ids:
+        return []
+    return list(
+        db.session.execute(select(Segment).where(Segment.id.in_(ids)).order_by(Segment.name)).scalars()
+    )
+
+
 def lists_by_id(ids: list[int]) -> list[MailingList]:
     """The lists with these ids that exist, by name."""
     ids = [i for i in ids if isinstance(i, int)][:500]
@@ -222,8 +234,14 @@ def clean_fields(fields: DraftFields) -> dict:
         errors["layout_id"] = "Choose a layout."
     values["layout"] = layout
     values["lists"] = lists_by_id(fields.list_ids)
-    if not values["lists"]:
-        errors["list_ids"] = "Choose at least one list to send to."
+    values["segments"] = segments_by_id(fields.segment_ids)
+    if not values["lists"] and not values["segments"]:
+        any_segment = db.session.execute(select(Segment.id).limit(1)).first() is not None
+        errors["list_ids"] = (
+            "Choose at least one list or segment to send to."
+            if any_segment
+            else "Choose at least one list to send to."
+        )
     values["exclusion_lists"] = lists_by_id(fields.exclusion_list_ids)
     both = {lst.name for lst in values["lists"]} & {lst.name for lst in values["exclusion_lists"]}
     if both:
@@ -323,6 +341,7 @@ def duplicate_campaign(campaign: Campaign, created_by_id: int | None = None) -> 
     )
     copy.lists = list(campaign.lists)
     copy.exclusion_lists = list(campaign.exclusion_lists)
+    copy.segments = list(campaign.segments)
     db.session.add(copy)
     db.session.flush()
     return copy
@@ -357,6 +376,7 @@ def draft_from_campaign(campaign: Campaign) -> DraftFields:
         layout_id=campaign.layout_id,
         list_ids=[lst.id for lst in campaign.lists],
         exclusion_list_ids=[lst.id for lst in campaign.exclusion_lists],
+        segment_ids=[segment.id for segment in campaign.segments],
         track_opens=campaign.track_opens,
         track_clicks=campaign.track_clicks,
         send_at=local_schedule_text(campaign),

@@ -1,5 +1,7 @@
 """Who may receive a campaign, and why everyone else may not (REQUIREMENTS B2, F3, F8, G3).
 
+The audience is the campaign's lists plus the members of its segments (each judged on every list they are
+on: a segment member is mailed under a list they confirmed), minus members of its exclusion lists.
 One rule, written once as one SQL expression (`_rank`) and used three ways: the compliance preview counts
 exclusions by reason, the planner pages eligible contacts, and the batch re-checks each claimed recipient when
 the message is actually sent (an unsubscribe while queued stops that send). A contact is eligible for a list
@@ -26,15 +28,18 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union,
 )
 
-from mailer.campaigns.models import campaign_exclusions, campaign_lists
+from mailer.campaigns.models import campaign_exclusions, campaign_lists, campaign_segments
 from mailer.consent.models import ConsentState, Purpose
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.suppression import Suppression, SuppressionReason
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
 from mailer.delivery.store import Recipient
+from mailer.segments.conditions import SegmentError, compile_tree
+from mailer.segments.models import Segment
 from mailer.subscriptions.models.lists import Subscription
 
 DIRECT_MARKETING = "direct-marketing"
@@ -136,26 +141,103 @@ def _rank(src: _Sources, campaign_id: int, contact_id: Any, dm_id: int | None) -
     )
 
 
-def _on_campaign_lists(campaign_id: int) -> tuple[FromClause, ColumnElement[int]]:
-    """Every subscription on the campaign's lists, joined for the rule, and the rule's rank of each."""
+def segment_members(campaign_id: int) -> Any:
+    """The ids of the members of the campaign's segments (one select), or None when it targets none.
+
+    A segment that no longer compiles (a list or tag it names was deleted) selects nobody: sending to fewer
+    people is the safe side, and the builder shows the segment's problem.
+    """
+    trees = db.session.execute(
+        select(Segment.tree)
+        .join(campaign_segments, campaign_segments.c.segment_id == Segment.id)
+        .where(campaign_segments.c.campaign_id == campaign_id)
+    ).scalars()
+    queries = []
+    for tree in trees:
+        try:
+            queries.append(compile_tree(tree).query)
+        except SegmentError:
+            continue
+    if not queries:
+        return None
+    return union(*queries) if len(queries) > 1 else queries[0]
+
+
+@dataclass
+class _Audience:
+    """The (contact, list) pairs judged for a campaign, joined for the rule, and the rule's rank of each."""
+
+    joined: FromClause
+    rank: ColumnElement[int]
+    contact_id: Any
+    list_id: Any
+    confirmed: ColumnElement[bool]  # a cheap pre-filter the rule implies (the subscription is confirmed)
+
+
+def _on_campaign_lists(campaign_id: int) -> _Audience:
+    """Every subscription on the campaign's lists (and of its segments' members), joined for the rule."""
     dm_id = purpose_id(DIRECT_MARKETING)
-    on_lists = SUBSCRIPTIONS.join(
+    members = segment_members(campaign_id) if _has_segments(campaign_id) else None
+    if members is None:
+        on_lists = SUBSCRIPTIONS.join(
+            campaign_lists,
+            and_(
+                campaign_lists.c.list_id == SUBSCRIPTIONS.c.list_id,
+                campaign_lists.c.campaign_id == campaign_id,
+            ),
+        )
+        src = _join(on_lists, SUBSCRIPTIONS.c.contact_id, SUBSCRIPTIONS.c.list_id, dm_id)
+        rank = _rank(src, campaign_id, SUBSCRIPTIONS.c.contact_id, dm_id)
+        return _Audience(
+            src.joined,
+            rank,
+            SUBSCRIPTIONS.c.contact_id,
+            SUBSCRIPTIONS.c.list_id,
+            SUBSCRIPTIONS.c.status == "confirmed",
+        )
+    pairs = _pairs(campaign_id, members)
+    src = _join(pairs, pairs.c.contact_id, pairs.c.list_id, dm_id)
+    rank = _rank(src, campaign_id, pairs.c.contact_id, dm_id)
+    return _Audience(
+        src.joined, rank, pairs.c.contact_id, pairs.c.list_id, src.subscription.c.status == "confirmed"
+    )
+
+
+def _has_segments(campaign_id: int) -> bool:
+    return (
+        db.session.execute(
+            select(campaign_segments.c.segment_id)
+            .where(campaign_segments.c.campaign_id == campaign_id)
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _pairs(campaign_id: int, members: Any) -> Any:
+    """(contact, list) pairs: subscriptions on the campaign's lists, and every subscription of each segment
+    member (a member on no list gets one pair with no list, which the rule excludes as unconfirmed)."""
+    member = members.subquery("member")
+    member_id = member.c[0]
+    on_lists = select(SUBSCRIPTIONS.c.contact_id, SUBSCRIPTIONS.c.list_id).join(
         campaign_lists,
         and_(
             campaign_lists.c.list_id == SUBSCRIPTIONS.c.list_id, campaign_lists.c.campaign_id == campaign_id
         ),
     )
-    src = _join(on_lists, SUBSCRIPTIONS.c.contact_id, SUBSCRIPTIONS.c.list_id, dm_id)
-    return src.joined, _rank(src, campaign_id, SUBSCRIPTIONS.c.contact_id, dm_id)
+    of_members = select(member_id.label("contact_id"), SUBSCRIPTIONS.c.list_id).select_from(
+        member.outerjoin(SUBSCRIPTIONS, SUBSCRIPTIONS.c.contact_id == member_id)
+    )
+    return union(on_lists, of_members).subquery("pairs")
 
 
 def exclusion_counts(campaign_id: int) -> dict:
     """{"recipients": n, "excluded": {reason: n}} over everyone on the campaign's lists (one SQL query)."""
-    joined, rank = _on_campaign_lists(campaign_id)
+    aud = _on_campaign_lists(campaign_id)
     per_contact = (
-        select(SUBSCRIPTIONS.c.contact_id, func.min(rank).label("r"))
-        .select_from(joined)
-        .group_by(SUBSCRIPTIONS.c.contact_id)
+        select(aud.contact_id, func.min(aud.rank).label("r"))
+        .select_from(aud.joined)
+        .group_by(aud.contact_id)
         .subquery()
     )
     rows = db.session.execute(select(per_contact.c.r, func.count()).group_by(per_contact.c.r)).all()
@@ -166,11 +248,9 @@ def exclusion_counts(campaign_id: int) -> dict:
 
 def exclusion_reasons(campaign_id: int) -> dict[int, str]:
     """{contact id: reason} as the preview counts them: the best over the campaign's lists ("" = eligible)."""
-    joined, rank = _on_campaign_lists(campaign_id)
+    aud = _on_campaign_lists(campaign_id)
     rows = db.session.execute(
-        select(SUBSCRIPTIONS.c.contact_id, func.min(rank))
-        .select_from(joined)
-        .group_by(SUBSCRIPTIONS.c.contact_id)
+        select(aud.contact_id, func.min(aud.rank)).select_from(aud.joined).group_by(aud.contact_id)
     )
     return {contact_id: REASONS[best] for contact_id, best in rows}
 
@@ -181,7 +261,7 @@ def next_page_bound(campaign_id: int, after_contact_id: int, size: int) -> int |
     Keyset paging in two steps keeps every page equally cheap at any list size: this walk of the
     (contact, list) index bounds the page, then the full rule runs within that id range only.
     """
-    candidates = (
+    on_lists = (
         select(Subscription.contact_id)
         .join(
             campaign_lists,
@@ -192,24 +272,30 @@ def next_page_bound(campaign_id: int, after_contact_id: int, size: int) -> int |
         .where(Subscription.contact_id > after_contact_id, Subscription.status == "confirmed")
         .order_by(Subscription.contact_id)
         .limit(size)
-        .subquery()
     )
+    members = segment_members(campaign_id) if _has_segments(campaign_id) else None
+    if members is not None:
+        member = members.subquery("member")
+        of_members = (
+            select(member.c[0].label("contact_id"))
+            .where(member.c[0] > after_contact_id)
+            .order_by(member.c[0])
+            .limit(size)
+        )
+        both = union(on_lists.subquery().select(), of_members.subquery().select()).subquery()
+        on_lists = select(both.c.contact_id).order_by(both.c.contact_id).limit(size)
+    candidates = on_lists.subquery()
     return db.session.execute(select(func.max(candidates.c.contact_id))).scalar()
 
 
 def eligible_in_range(campaign_id: int, after_contact_id: int, upper: int) -> Any:
     """SELECT (contact id, list id) of each eligible contact with after < id <= upper; lowest list id wins."""
-    joined, rank = _on_campaign_lists(campaign_id)
+    aud = _on_campaign_lists(campaign_id)
     return (
-        select(SUBSCRIPTIONS.c.contact_id, func.min(SUBSCRIPTIONS.c.list_id).label("list_id"))
-        .select_from(joined)
-        .where(
-            SUBSCRIPTIONS.c.contact_id > after_contact_id,
-            SUBSCRIPTIONS.c.contact_id <= upper,
-            SUBSCRIPTIONS.c.status == "confirmed",
-            rank == 0,
-        )
-        .group_by(SUBSCRIPTIONS.c.contact_id)
+        select(aud.contact_id.label("contact_id"), func.min(aud.list_id).label("list_id"))
+        .select_from(aud.joined)
+        .where(aud.contact_id > after_contact_id, aud.contact_id <= upper, aud.confirmed, aud.rank == 0)
+        .group_by(aud.contact_id)
     )
 
 

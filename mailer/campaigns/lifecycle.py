@@ -61,16 +61,16 @@ def _problems(campaign: Campaign) -> list[str]:
 
 def _require_sendable(campaign: Campaign, need_lists: bool = True) -> None:
     problems = _problems(campaign)
-    if need_lists and not campaign.lists:
-        problems.append("Choose at least one list to send to.")
+    if need_lists and not campaign.lists and not campaign.segments:
+        problems.append("Choose at least one list or segment to send to.")
     if problems:
         raise CampaignError(" ".join(problems))
 
 
 def compliance_preview(campaign: Campaign) -> dict:
     """Count who would receive the campaign now and who is excluded, by reason; stored with the campaign."""
-    if not campaign.lists:
-        raise CampaignError("Choose at least one list to send to.")
+    if not campaign.lists and not campaign.segments:
+        raise CampaignError("Choose at least one list or segment to send to.")
     db.session.flush()
     result = eligibility.exclusion_counts(campaign.id)
     result["computed_at"] = utcnow().isoformat(timespec="seconds")

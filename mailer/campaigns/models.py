@@ -31,6 +31,14 @@ campaign_lists = Table(
     Column("list_id", ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True),
 )
 
+# Segments a campaign also goes to (their members on any list they confirmed); a segment in use is kept.
+campaign_segments = Table(
+    "campaign_segments",
+    db.metadata,
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment_id", ForeignKey("segments.id"), primary_key=True),
+)
+
 campaign_exclusions = Table(
     "campaign_exclusions",
     db.metadata,
@@ -104,6 +112,7 @@ class Campaign(Model):
     layout = relationship("Layout")
     lists = relationship("MailingList", secondary=campaign_lists, order_by="MailingList.name")
     exclusion_lists = relationship("MailingList", secondary=campaign_exclusions, order_by="MailingList.name")
+    segments = relationship("Segment", secondary=campaign_segments, order_by="Segment.name")
     links = relationship("Link", back_populates="campaign", order_by="Link.id", cascade="all, delete-orphan")
 
 

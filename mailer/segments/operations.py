@@ -3,6 +3,7 @@
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from mailer import audit
 from mailer.core.extensions import db
@@ -46,7 +47,11 @@ def save_segment(
 
 
 def delete_segment(segment: Segment, actor: Any, ip: str | None = None) -> None:
-    """Remove a saved segment; audited. The caller commits."""
+    """Remove a saved segment; audited. Refused while a campaign targets it. The caller commits."""
+    try:
+        with db.session.begin_nested():
+            db.session.delete(segment)
+            db.session.flush()
+    except IntegrityError:
+        raise SegmentError("A campaign is sent to this segment: it is kept with the campaign.") from None
     audit.record("segment.delete", "segment", segment.public_id, {"name": segment.name}, actor=actor, ip=ip)
-    db.session.delete(segment)
-    db.session.flush()
