@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from mailer import create_app
+from mailer.campaigns.models import Campaign
 from mailer.consent.models import ConsentEvent
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
@@ -25,6 +26,7 @@ from tests.deliverability.bounce_support import (
     subscribers,
     suppression_reason,
 )
+from tests.deliverability.test_complaints import _campaign_left_sending
 from tests.support.proxy import app_config_from_environment
 
 pytestmark = pytest.mark.config(**signing.CONFIG)
@@ -407,3 +409,51 @@ def test_receipts_older_than_the_bounce_log_go_with_it(client, sent):
 
     db.session.expire_all()
     assert _receipts() == 1
+
+
+@pytest.mark.config(COMPLAINT_RATE_MIN_VOLUME=1)
+def test_a_mailgun_complaint_pauses_the_domains_sending_campaigns_as_an_arf_report_does(
+    app, client, sent, news
+):
+    ann = sent["ann@example.net"]
+    summer = _campaign_left_sending(app, news, "Summer")
+    complained = {
+        "event": "complained",
+        "id": "mailgun-complaint-1",
+        "timestamp": 1,
+        "recipient": "ann@example.net",
+        "message": {"headers": {"message-id": ann.message_id.strip("<>")}},
+    }
+
+    response = _post_json(client, MAILGUN, signing.mailgun_payload(complained))
+
+    assert response.status_code == 200 and response.json["events"] == {"recorded": 1}
+    [event] = events()
+    assert (event.kind, event.source, event.delivery_id) == ("complaint", "mailgun", ann.id)
+    assert suppression_reason(ann.contact) == "complaint" and _status(ann.contact, news) == "unsubscribed"
+    db.session.expire_all()
+    campaign = db.session.get(Campaign, summer.id)
+    assert (
+        campaign.status == "paused"
+        and "spam complaint(s) about mail from example.com" in campaign.status_reason
+    )
+
+
+def test_postmark_spam_complaint_suppresses_and_withdraws(client, sent, news):
+    bob = sent["bob@example.net"]
+    payload = {
+        "RecordType": "SpamComplaint",
+        "ID": 4242,
+        "Type": "SpamComplaint",
+        "Email": "bob@example.net",
+        "MessageID": "00000000-0000-0000-0000-000000000000",
+        "Details": "Test spam complaint details",
+        "BouncedAt": signing.iso_now(),
+    }
+
+    response = _post_json(client, POSTMARK, payload, headers={"X-Webhook-Token": signing.POSTMARK_TOKEN})
+
+    assert response.status_code == 200 and response.json["events"] == {"recorded": 1}
+    [event] = events()
+    assert (event.kind, event.source, event.delivery_id) == ("complaint", "postmark", bob.id)
+    assert suppression_reason(bob.contact) == "complaint" and _status(bob.contact, news) == "unsubscribed"
