@@ -16,6 +16,13 @@ _LINE = [Length(max=1000, message="This is far too long.")]
 _TEXT = [Length(max=120_000, message="This is too long (100,000 characters at most).")]
 
 
+def optional_id(value) -> int | None:
+    """A select's value as an id, or None for its empty choice (a value that is no number is refused)."""
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
 class CampaignForm(FlaskForm):
     name = StringField("Campaign name", validators=_LINE)
     subject = StringField("Subject", validators=_LINE)
@@ -42,6 +49,8 @@ class CampaignForm(FlaskForm):
         "Planned send time (optional)", validators=[Length(max=40)], render_kw={"type": "datetime-local"}
     )
     timezone = SelectField("Time zone")
+    relay_id = SelectField("Send through", coerce=optional_id)
+    failover_relay_id = SelectField("If that relay is down, fail over to", coerce=optional_id)
 
     def to_fields(self) -> DraftFields:
         """The submitted values as the draft service takes them."""
@@ -63,6 +72,8 @@ class CampaignForm(FlaskForm):
             track_clicks=bool(self.track_clicks.data),
             send_at=self.send_at.data or "",
             timezone=self.timezone.data or "UTC",
+            relay_id=self.relay_id.data,
+            failover_relay_id=self.failover_relay_id.data,
         )
 
 

@@ -86,6 +86,7 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
     sample_subject = _sample_subject(campaign)
     progress = campaign_service.progress(campaign) if campaign.status != CampaignStatus.DRAFT else None
     states = delivery_report.state_report(campaign.id) if progress is not None else []
+    relays = delivery_report.relay_counts(campaign.id) if progress is not None else []
     schedule_form = schedule_form or _schedule_form(campaign)
     return render_template(
         "admin/campaigns/show.html",
@@ -103,6 +104,7 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
         sample_subject=sample_subject,
         pause_alert=campaign_alerts.pause_alert(campaign),
         states=states,
+        relays=relays,
         relay_wait=relay_wait_alerts.relay_wait(campaign),
     ), status
 

@@ -15,6 +15,7 @@ from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign, CampaignStatus
 from mailer.core.extensions import db
 from mailer.core.web import BASE_CSP
 from mailer.delivery.models import Delivery
+from mailer.delivery.relays import all_relays
 from mailer.segments.operations import all_segments
 from mailer.subscriptions.lists import all_lists, list_counts
 
@@ -88,6 +89,9 @@ def _editor_form(campaign: Campaign | None) -> CampaignForm:
         for lay in layout_service.all_layouts()
     ]
     wtform.timezone.choices = [(name, name.replace("_", " ")) for name in drafts.time_zone_names()]
+    named = [(relay.id, f"{relay.name} ({relay.host})") for relay in all_relays()]
+    wtform.relay_id.choices = [("", "The default relay (SMTP_URL)"), *named]
+    wtform.failover_relay_id.choices = [("", "No failover: wait for the relay to come back"), *named]
     return wtform
 
 

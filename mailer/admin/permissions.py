@@ -159,6 +159,11 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.staff_invite_resend": {WRITE: MANAGERS},
     "admin.staff_invite_revoke": {WRITE: MANAGERS},
     "admin.api_keys": {READ: MANAGERS},
+    # Named SMTP relays hold credentials: owners and admins.
+    "admin.relays": {READ: MANAGERS},
+    "admin.relay_new": {READ: MANAGERS, WRITE: MANAGERS},
+    "admin.relay_edit": {READ: MANAGERS, WRITE: MANAGERS},
+    "admin.relay_delete": {WRITE: MANAGERS},
     "admin.api_key_new": {READ: MANAGERS, WRITE: MANAGERS},
     "admin.api_key_revoke": {WRITE: MANAGERS},
 }

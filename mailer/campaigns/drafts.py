@@ -19,6 +19,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.ids import new_public_id
 from mailer.core.text import TextRefused, has_controls, header_safe, one_line, refusal_message
+from mailer.delivery.relays import Relay
 from mailer.segments.models import Segment
 from mailer.subscriptions.models.lists import MailingList
 
@@ -62,6 +63,8 @@ class DraftFields:
     track_clicks: bool = False
     send_at: str = ""  # "YYYY-MM-DDTHH:MM" in `timezone`, or empty: no planned time
     timezone: str = "UTC"
+    relay_id: int | None = None  # a named relay (None: the default relay of SMTP_URL)
+    failover_relay_id: int | None = None  # the relay messages go to while the first one is down
 
 
 @lru_cache(maxsize=1)
@@ -248,6 +251,7 @@ def clean_fields(fields: DraftFields) -> dict:
         names = ", ".join(sorted(both))
         errors["exclusion_list_ids"] = f"A list can't be both sent to and excluded: {names}."
     values["track_opens"], values["track_clicks"] = bool(fields.track_opens), bool(fields.track_clicks)
+    _clean_relays(fields, values, errors)
     values["timezone"], values["scheduled_at"] = fields.timezone or "UTC", None
     if fields.timezone not in time_zone_names():
         errors["timezone"] = "Choose a time zone from the list."
@@ -262,6 +266,21 @@ def clean_fields(fields: DraftFields) -> dict:
     if errors:
         raise DraftError(errors)
     return values
+
+
+def _clean_relays(fields: DraftFields, values: dict, errors: dict[str, str]) -> None:
+    """The chosen relays must exist; the failover relay must differ from the first one."""
+    for key in ("relay_id", "failover_relay_id"):
+        chosen = getattr(fields, key)
+        if chosen is not None and db.session.get(Relay, chosen) is None:
+            errors[key] = "Choose a relay from the list (that one no longer exists)."
+        values[key] = chosen
+    if (
+        "failover_relay_id" not in errors
+        and fields.relay_id is not None
+        and fields.failover_relay_id == fields.relay_id
+    ):
+        errors["failover_relay_id"] = "The failover relay must be another relay than the first one."
 
 
 def _apply(campaign: Campaign, values: dict) -> Campaign:
@@ -335,6 +354,8 @@ def duplicate_campaign(campaign: Campaign, created_by_id: int | None = None) -> 
         track_opens=campaign.track_opens,
         track_clicks=campaign.track_clicks,
         timezone=campaign.timezone,
+        relay_id=campaign.relay_id,
+        failover_relay_id=campaign.failover_relay_id,
         status=CampaignStatus.DRAFT,
         compliance={},
         created_by_id=created_by_id,
@@ -381,6 +402,8 @@ def draft_from_campaign(campaign: Campaign) -> DraftFields:
         track_clicks=campaign.track_clicks,
         send_at=local_schedule_text(campaign),
         timezone=campaign.timezone or "UTC",
+        relay_id=campaign.relay_id,
+        failover_relay_id=campaign.failover_relay_id,
     )
 
 

@@ -103,6 +103,9 @@ class Campaign(Model):
     waiting_reason: Mapped[str] = mapped_column(Text, default="", server_default="")  # e.g. the relay is down
     waiting_until: Mapped[datetime | None]  # UTC; no batch claims deliveries before this
     relay_failures: Mapped[int] = mapped_column(default=0, server_default="0")  # in a row; sets the next wait
+    # The named relay it sends through (None: the default relay of SMTP_URL) and the one it fails over to.
+    relay_id: Mapped[int | None] = mapped_column(ForeignKey("relays.id", ondelete="SET NULL"))
+    failover_relay_id: Mapped[int | None] = mapped_column(ForeignKey("relays.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -110,6 +113,8 @@ class Campaign(Model):
     finished_at: Mapped[datetime | None]
 
     layout = relationship("Layout")
+    relay = relationship("Relay", foreign_keys=[relay_id])
+    failover_relay = relationship("Relay", foreign_keys=[failover_relay_id])
     lists = relationship("MailingList", secondary=campaign_lists, order_by="MailingList.name")
     exclusion_lists = relationship("MailingList", secondary=campaign_exclusions, order_by="MailingList.name")
     segments = relationship("Segment", secondary=campaign_segments, order_by="Segment.name")

@@ -40,13 +40,19 @@ class CampaignStore:
     def sending_state(self, campaign_id: int) -> SendingState | None:
         """Whether the campaign sends (its status is "sending") and its relay wait, read afresh."""
         row = db.session.execute(
-            select(Campaign.status, Campaign.waiting_until).where(Campaign.id == campaign_id)
+            select(
+                Campaign.status, Campaign.waiting_until, Campaign.relay_id, Campaign.failover_relay_id
+            ).where(Campaign.id == campaign_id)
         ).one_or_none()
         if row is None:
             return None
         status = row.status
         return SendingState(
-            status == CampaignStatus.SENDING, status == CampaignStatus.CANCELLED, row.waiting_until
+            status == CampaignStatus.SENDING,
+            status == CampaignStatus.CANCELLED,
+            row.waiting_until,
+            row.relay_id,
+            row.failover_relay_id,
         )
 
     def next_page(self, campaign_id: int, size: int) -> Page | None:

@@ -23,6 +23,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery import replies as bounces
 from mailer.delivery.claims import Claims, durably
+from mailer.delivery.failover import Route
 from mailer.delivery.models import DeliveryStatus
 from mailer.delivery.ratelimit import send_rate
 from mailer.delivery.store import BuiltMessage, MessageBuilder, Recipient, RecipientStore, SendingState
@@ -107,6 +108,7 @@ class BatchRun:
         composer: MessageBuilder,
         control: Control,
         worker_id: str,
+        route: Route | None = None,
     ):
         self.store = store
         self.campaign_id = campaign_id
@@ -114,14 +116,16 @@ class BatchRun:
         self.control = control
         self.claims = Claims(store, campaign_id, batch, worker_id)
         self.totals = Totals()
-        self.rate = send_rate()
+        self.route = route  # the campaign's named relays, or None: the default transport
+        self.rate = route.rate() if route is not None else send_rate()
         config = current_app.config
         self.depth = max(1, config["SEND_PIPELINE_DEPTH"])
         self.max_attempts = config["SEND_MAX_ATTEMPTS"]
         self.relay_wait: datetime | None = None  # set when the relay stopped answering
         self.temporary_in_a_row = 0
         self.taken_over = False
-        self.relay = relay_label(get_transport())
+        # The relay named in metrics: the campaign's first relay (a sent message names the one that took it).
+        self.relay = route.hops[0].name if route is not None else relay_label(get_transport())
         self.handed_at: dict[int, float] = {}  # delivery id → when its message went to the pipeline
 
     def run(self, seconds: float, too_many_errors: Callable[[Totals], bool]) -> str:
@@ -169,7 +173,7 @@ class BatchRun:
             if rec.skip_reason:
                 self.claims.finished(rec.delivery_id, DeliveryStatus.SKIPPED, None, rec.skip_reason)
         pending = [rec for rec in recipients if not rec.skip_reason]
-        pipeline = get_transport().pipeline()
+        pipeline = self.route.pipeline() if self.route is not None else get_transport().pipeline()
         position = 0
         try:
             while position < len(pending) and not self.relay_wait:
@@ -236,8 +240,8 @@ class BatchRun:
         """Sort the transport's outcomes (SMTP reply or exception per message) into the claims."""
         for (rec, _message_id), outcome in outcomes:
             if not isinstance(outcome, Exception):
-                self.claims.sent(rec.delivery_id)
-                self._count(rec, "sent")
+                self.claims.sent(rec.delivery_id, outcome.relay)
+                self._count(rec, "sent", outcome.relay)
                 self.temporary_in_a_row = 0
             elif isinstance(outcome, NoReply):
                 self._count(rec, "uncertain")
@@ -314,11 +318,11 @@ class BatchRun:
         if self.temporary_in_a_row >= TEMPORARY_IN_A_ROW_MEANS_RELAY and not self.relay_wait:
             self.relay_wait = self.store.wait_for_relay(self.campaign_id, outcome.describe())
 
-    def _count(self, rec: Recipient, outcome: str) -> None:
+    def _count(self, rec: Recipient, outcome: str, relay: str = "") -> None:
         """The message's outcome in the metrics (with the relay's answer time when it was handed over)."""
         handed = self.handed_at.pop(rec.delivery_id, None)
         seconds = time.monotonic() - handed if handed is not None else None
-        metrics.message_outcome(self.relay, self.campaign_id, outcome, seconds)
+        metrics.message_outcome(relay or self.relay, self.campaign_id, outcome, seconds)
 
     def _count_error(self, outcome: bounces.SmtpOutcome) -> None:
         self.totals.errors += 1

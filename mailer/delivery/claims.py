@@ -22,6 +22,7 @@ from mailer.contacts.suppression import suppress
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery, DeliveryStatus
+from mailer.delivery.relays import DEFAULT_RELAY_NAME
 from mailer.delivery.store import RecipientStore
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def _rollback() -> None:
 class Unwritten:
     """Outcomes known to this thread and not yet in the database."""
 
-    sent: list[int] = field(default_factory=list)
+    sent: dict[str, list[int]] = field(default_factory=dict)  # by the name of the relay that accepted them
     finished: list[dict] = field(
         default_factory=list
     )  # skipped, failed, bounced, uncertain: b_id, b_status, …
@@ -149,8 +150,8 @@ class Claims:
 
     # --- outcomes, kept until the next write ---------------------------------------------------------------
 
-    def sent(self, delivery_id: int) -> None:
-        self.unwritten.sent.append(delivery_id)
+    def sent(self, delivery_id: int, relay: str = "") -> None:
+        self.unwritten.sent.setdefault(relay or DEFAULT_RELAY_NAME, []).append(delivery_id)
         self.mail_flowed = True
 
     def finished(
@@ -237,17 +238,19 @@ class Claims:
         now = utcnow()
         table = DELIVERIES
         finished = 0
-        if pending.sent:
-            mine = table.c.id.in_(pending.sent)
+        for relay, sent in pending.sent.items():  # one relay, one statement (failover: two)
+            mine = table.c.id.in_(sent)
             done = {
                 "status": DeliveryStatus.SENT,
                 "smtp_code": 250,
                 "reason": "",
                 "finished_at": now,
                 "not_before_at": None,
+                "relay": relay,
             }
-            finished += _run(update(table).where(mine, self._mine()).values(**done)).rowcount
-            if finished < len(pending.sent):  # recovery called them uncertain, but the relay did accept them
+            marked = _run(update(table).where(mine, self._mine()).values(**done)).rowcount
+            finished += marked
+            if marked < len(sent):  # recovery called them uncertain, but the relay did accept them
                 _run(
                     update(table)
                     .where(
@@ -303,7 +306,7 @@ class Claims:
     def _written(self) -> None:
         pending = self.unwritten
         for d_id in [
-            *pending.sent,
+            *(d_id for sent in pending.sent.values() for d_id in sent),
             *(item["b_id"] for item in (*pending.finished, *pending.retry, *pending.released)),
         ]:
             self.attempts_of.pop(d_id, None)
@@ -320,7 +323,7 @@ class Claims:
         """Claimed, never handed over, no outcome yet."""
         pending = self.unwritten
         known = {
-            *pending.sent,
+            *(d_id for sent in pending.sent.values() for d_id in sent),
             *(item["b_id"] for item in (*pending.finished, *pending.retry, *pending.released)),
         }
         return [d_id for d_id in self.attempts_of if d_id not in known and d_id not in self.handed]

@@ -26,6 +26,7 @@ from mailer.core.extensions import db
 from mailer.delivery import heartbeat
 from mailer.delivery.batch import BatchRun, Control, Totals
 from mailer.delivery.claims import durably, earliest_retry
+from mailer.delivery.failover import relay_route
 from mailer.delivery.models import Delivery, DeliveryStatus
 from mailer.delivery.store import RecipientStore
 
@@ -104,8 +105,9 @@ def send_batch(store: RecipientStore, campaign_id: int, batch: int) -> None:
         _send_later(store, campaign_id, batch, control.waiting_until)
         return
     composer = store.composer(campaign_id)
+    route = relay_route(state.relay_id, state.failover_relay_id)  # None: the default relay alone
     db.session.commit()
-    run = BatchRun(store, campaign_id, batch, composer, control, heartbeat.worker_id())
+    run = BatchRun(store, campaign_id, batch, composer, control, heartbeat.worker_id(), route)
     ended = run.run(BATCH_MAX_SECONDS, lambda totals: bool(refusal_reason(totals)))
     if ended == "errors":
         store.refused_too_often(campaign_id, refusal_reason(run.totals), policy=_policy(run.totals))

@@ -10,6 +10,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 from mailer.delivery.dkim_keys import DkimKey as DkimKey  # the model lives with its sealing; listed here
+from mailer.delivery.relays import Relay as Relay  # named SMTP relays, with their sealed passwords
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -50,6 +51,7 @@ class Delivery(Model):
     reason: Mapped[str] = mapped_column(String(300), default="")
     message_id: Mapped[str] = mapped_column(String(250), default="", index=True)  # bounce/complaint matching
     smtp_code: Mapped[int | None]
+    relay: Mapped[str] = mapped_column(String(63), default="", server_default="")  # which relay accepted it
     attempts: Mapped[int] = mapped_column(default=0)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]

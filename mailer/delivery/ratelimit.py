@@ -144,13 +144,50 @@ def send_rate():
     limiter = app.extensions.get("mailer.send_rate")
     if limiter is None:
         rate = float(app.config.get("SEND_RATE_PER_SECOND") or 0)
-        if rate <= 0:
-            limiter = Unlimited()
-        elif app.config["REDIS_URL"]:
-            # Timeouts so that an unreachable Redis is an error the limiter waits out, never a hang.
-            client = redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
-            limiter = SendRate(RedisBucket(client, f"{app.config['REDIS_NAMESPACE']}-send-rate", rate))
-        else:
-            limiter = SendRate(LocalBucket(rate))
+        limiter = Unlimited() if rate <= 0 else SendRate(_bucket(app, "send-rate", rate))
         app.extensions["mailer.send_rate"] = limiter
     return limiter
+
+
+class BothRates:
+    """A relay's own rate within the global one: tokens from the relay's bucket, then from the global one.
+
+    When the global bucket grants fewer than the relay's did, the rest of the relay's are not given back: the
+    relay is then sent to a little slower than its rate, never faster.
+    """
+
+    may_wait = True
+
+    def __init__(self, own, overall):
+        self.own = own
+        self.overall = overall
+
+    def acquire(
+        self,
+        wanted: int,
+        should_stop: Callable[[], bool] = lambda: False,
+        before_wait: Callable[[], None] = lambda: None,
+    ) -> int:
+        granted = self.own.acquire(wanted, should_stop, before_wait)
+        if not granted:
+            return 0
+        return self.overall.acquire(granted, should_stop, before_wait)
+
+
+def relay_rate(name: str, rate: float, overall):
+    """The limiter of a named relay with its own rate (a bucket shared by every worker, as the global one)."""
+    app = current_app
+    limiters = app.extensions.setdefault("mailer.relay_rates", {})
+    own = limiters.get((name, rate))
+    if own is None:
+        own = limiters[(name, rate)] = SendRate(_bucket(app, f"relay-rate-{name}", rate))
+    return own if isinstance(overall, Unlimited) else BothRates(own, overall)
+
+
+def _bucket(app, name: str, rate: float):
+    """A token bucket in Redis shared by every worker (when REDIS_URL is set), else one in this process."""
+    if not app.config["REDIS_URL"]:
+        return LocalBucket(rate)
+    # Timeouts so that an unreachable Redis is an error the limiter waits out, never a hang.
+    client = redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
+    return RedisBucket(client, f"{app.config['REDIS_NAMESPACE']}-{name}", rate)

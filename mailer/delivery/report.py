@@ -85,6 +85,16 @@ def state_report(campaign_id: int) -> list[dict]:
     ]
 
 
+def relay_counts(campaign_id: int) -> list[tuple[str, int]]:
+    """How many of the campaign's messages each relay accepted, most first (failover shows as two)."""
+    rows = db.session.execute(
+        select(Delivery.relay, func.count())
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.SENT)
+        .group_by(Delivery.relay)
+    ).all()
+    return sorted(((relay, count) for relay, count in rows), key=lambda row: (-row[1], row[0]))
+
+
 def states_json(report: list[dict]) -> dict:
     """The report as the API and the progress JSON give it: {status: {count, reasons[]}}."""
     return {

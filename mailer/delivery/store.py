@@ -38,6 +38,8 @@ class SendingState:
     sending: bool
     cancelled: bool
     waiting_until: datetime | None
+    relay_id: int | None = None  # the named relay chosen (None: the default relay of SMTP_URL)
+    failover_relay_id: int | None = None  # where messages go while the first relay is down
 
 
 @dataclass

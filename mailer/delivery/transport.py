@@ -44,6 +44,7 @@ class SmtpReply:
 
     code: int
     text: str
+    relay: str = ""  # the named relay that gave it, when the campaign sends through one (failover.py)
 
 
 class SmtpSettings:

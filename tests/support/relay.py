@@ -66,6 +66,8 @@ class RecordingRelay:
         self.tempfailing = False
         self.down = False
         self.refused_per_mille = 0
+        self.down_after: int | None = None  # go down once it has accepted this many messages
+        self.server_options: dict = {}  # extra aiosmtpd SMTP options (e.g. a login it requires)
         self.controller: Controller | None = None
 
     @property
@@ -96,13 +98,21 @@ class RecordingRelay:
         now = time.time()
         with self.lock:
             self.accepted.extend(Accepted(mail_from, rcpt.lower(), now) for rcpt in rcpt_tos)
+            stop = self.down_after is not None and len(self.accepted) >= self.down_after and not self.down
+        if stop:  # this message is answered and kept; the next MAIL or connection is turned away
+            self.go_down()
         return "250 2.0.0 Message accepted for delivery"
 
     # --- switches -------------------------------------------------------------------------------------------
 
     def start(self) -> None:
         self.controller = Controller(
-            _Handler(self), hostname="127.0.0.1", port=self.port, decode_data=False, ready_timeout=60
+            _Handler(self),
+            hostname="127.0.0.1",
+            port=self.port,
+            decode_data=False,
+            ready_timeout=60,
+            **self.server_options,
         )
         self.controller.start()
 

@@ -1,0 +1,145 @@
+"""A campaign's route through its chosen relay and, when that one is down, its failover relay.
+
+A relay is down for a message when the message could not even be offered: the connection was refused or timed
+out, the greeting was refused, the login failed, or the relay answered 421 (closing) to the envelope. Such a
+message never reached it, so it goes to the next relay of the route at once, inside the same hand-over. A
+message whose content went out and whose answer never came (NoReply) is uncertain and is never offered again,
+and every message is reported exactly once: failover keeps the engine's exactly-once accounting (claims.py).
+A relay found down is skipped by this process for RELAY_DOWN_SECONDS, then tried first again.
+"""
+
+import logging
+import smtplib
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from flask import current_app
+
+from mailer.core.extensions import db
+from mailer.delivery.ratelimit import relay_rate, send_rate
+from mailer.delivery.relays import DEFAULT_RELAY_NAME, Relay
+from mailer.delivery.replies import outcome_of
+from mailer.delivery.transport import NoReply, SmtpReply, SmtpSettings, SMTPTransport, get_transport
+
+log = logging.getLogger(__name__)
+RELAY_DOWN_SECONDS = 30.0
+_REFUSED_AT_CONNECT = (smtplib.SMTPConnectError, smtplib.SMTPAuthenticationError, smtplib.SMTPHeloError)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One relay of a route: its name (recorded on the deliveries it accepts) and its transport."""
+
+    name: str
+    transport: Any
+    rate: float = 0.0  # its own messages per second (0: only the global rate)
+
+
+@dataclass
+class Route:
+    """The relays a campaign sends through, first choice first."""
+
+    hops: list[Hop]
+    down: dict[str, float] = field(default_factory=dict)  # relay name -> monotonic time it is skipped until
+
+    def pipeline(self) -> "FailoverPipeline":
+        return FailoverPipeline(self)
+
+    def rate(self):
+        """The send-rate limiter: the global one, and the first relay's own rate when it has one."""
+        first = self.hops[0]
+        if first.rate > 0:
+            return relay_rate(first.name, first.rate, send_rate())
+        return send_rate()
+
+
+def relay_down(outcome) -> bool:
+    """Whether a message's outcome says the relay could not take it at all (so it may go to another one)."""
+    if not isinstance(outcome, Exception) or isinstance(outcome, NoReply):
+        return False
+    if isinstance(outcome, _REFUSED_AT_CONNECT):
+        return True
+    code = outcome_of(outcome).code
+    return code is None or code == 421
+
+
+class FailoverPipeline:
+    """The Pipeline interface (submit / finish) over a route: offered to the first relay that is up."""
+
+    def __init__(self, route: Route):
+        self.route = route
+        now = time.monotonic()
+        self.index = next((i for i, hop in enumerate(route.hops) if route.down.get(hop.name, 0.0) <= now), 0)
+        self.pipeline = route.hops[self.index].transport.pipeline()
+        # Messages offered and not yet settled, by the identity of their key (keys need not be hashable).
+        self.offered: dict[int, tuple[str, str, bytes, bool]] = {}
+
+    def submit(
+        self, key: object, mail_from: str, rcpt: str, raw: bytes, dot_safe: bool = False
+    ) -> list[tuple]:
+        self.offered[id(key)] = (mail_from, rcpt, raw, dot_safe)
+        return self._settle(self.index, self.pipeline.submit(key, mail_from, rcpt, raw, dot_safe))
+
+    def finish(self, error: Exception | None = None) -> list[tuple]:
+        return self._settle(self.index, self.pipeline.finish(error))
+
+    def _settle(self, index: int, outcomes: list[tuple]) -> list[tuple]:
+        """Outcomes from the relay at `index`: a message it could not take goes on to the next relay."""
+        done: list[tuple] = []
+        hop = self.route.hops[index]
+        for key, outcome in outcomes:
+            if relay_down(outcome) and index + 1 < len(self.route.hops) and id(key) in self.offered:
+                if self.index == index:
+                    done += self._fail_over(outcome)
+                done += self._settle(self.index, self.pipeline.submit(key, *self.offered[id(key)]))
+                continue
+            self.offered.pop(id(key), None)
+            if isinstance(outcome, SmtpReply):
+                outcome = replace(outcome, relay=hop.name)
+            done.append((key, outcome))
+        return done
+
+    def _fail_over(self, outcome: Exception) -> list[tuple]:
+        """Leave the current relay (marked down for a while) for the next one; what it still held settles."""
+        hops = self.route.hops
+        failed, self.index = hops[self.index], self.index + 1
+        self.route.down[failed.name] = time.monotonic() + RELAY_DOWN_SECONDS
+        code = outcome_of(outcome).code
+        log.warning(
+            "Relay %s is down (%s%s); failing over to relay %s",
+            failed.name,
+            outcome.__class__.__name__,
+            f", {code}" if code else "",
+            hops[self.index].name,
+        )
+        previous, self.pipeline = self.pipeline, hops[self.index].transport.pipeline()
+        return self._settle(self.index - 1, previous.finish())
+
+
+def _hop(relay_id: int | None) -> Hop:
+    relay = db.session.get(Relay, relay_id) if relay_id is not None else None
+    if relay is None:
+        return Hop(DEFAULT_RELAY_NAME, get_transport())
+    cache = current_app.extensions.setdefault("mailer.relay_transports", {})
+    key = (relay.id, relay.updated_at)
+    transport = cache.get(key)
+    if transport is None:
+        for stale in [k for k in cache if k[0] == relay.id]:
+            cache.pop(stale).close()
+        settings = SmtpSettings(relay.smtp_url(), current_app.config["SMTP_TIMEOUT"])
+        transport = cache[key] = SMTPTransport(settings)
+    return Hop(relay.name, transport, relay.rate_per_second)
+
+
+def relay_route(relay_id: int | None, failover_relay_id: int | None) -> Route | None:
+    """The route of a campaign's relay choice; None when it sends through the default relay alone."""
+    if relay_id is None and failover_relay_id is None:
+        return None
+    hops: list[Hop] = []
+    for chosen in (relay_id, failover_relay_id):
+        hop = _hop(chosen)
+        if all(hop.name != other.name for other in hops):
+            hops.append(hop)
+    routes = current_app.extensions.setdefault("mailer.relay_down", {})
+    return Route(hops, routes)
