@@ -180,6 +180,9 @@ class Config:
     # A copy of the erasure register outside the database (JSON lines, ids and keyed hashes only), appended
     # at every erasure, read by `flask privacy reapply-erasures` after restoring a backup. Empty: none.
     MAILER_ERASURE_REGISTER_FILE = os.environ.get("MAILER_ERASURE_REGISTER_FILE", "")
+    # Logs: "text" or "json" (one event per line with request, campaign and delivery ids), and the level.
+    MAILER_LOG_FORMAT = os.environ.get("MAILER_LOG_FORMAT", "text").strip().lower()
+    MAILER_LOG_LEVEL = os.environ.get("MAILER_LOG_LEVEL", "INFO").strip().upper()
     # Staff accounts: per-account lockout after this many wrong passwords or codes (from any address), for
     # STAFF_LOCKOUT_SECONDS, doubling with each further lock up to a day; the account's owner gets an email.
     STAFF_LOCKOUT_THRESHOLD = _env_int("STAFF_LOCKOUT_THRESHOLD", 5)

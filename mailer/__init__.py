@@ -23,7 +23,7 @@ from mailer.consent.ledger import consent_status
 from mailer.consent.notices import publish_notice
 from mailer.contacts import hooks as contacts_hooks
 from mailer.contacts.models import contact, fields, imports, suppression, tags
-from mailer.core import broker, web
+from mailer.core import broker, logs, web
 from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
 from mailer.core.urls import external_url
 from mailer.deliverability import models as deliverability_models
@@ -119,6 +119,11 @@ def _load_config(app: Flask, config) -> None:
         )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    # Statement parameters (addresses, names) never reach a log line or an error message that may be logged.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        "hide_parameters": True,
+    }
     if app.config.get("MAILER_ENV") == "production" and app.config["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY):
         raise RuntimeError("Refusing to start in production with the default SECRET_KEY: set SECRET_KEY.")
     if app.config.get("MAILER_ENV") == "production" and not app.config.get("MAILER_HASH_KEY"):
@@ -161,7 +166,7 @@ def create_app(config=None) -> Flask:
         static_folder=os.path.join(ROOT, "static"),
     )
     _load_config(app, config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.init_app(app)
     db.init_app(app)
     _sqlite_pragmas(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))

@@ -6,6 +6,7 @@ from mailer.campaigns import composition, sending
 from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns import relay_wait as relay_wait_alerts
 from mailer.core.broker import actor
+from mailer.core.logs import log_context
 
 
 # Its own queue and a higher priority: planning must never wait behind the batches it has queued.
@@ -19,7 +20,8 @@ from mailer.core.broker import actor
 )
 def plan_campaign(campaign_id: int) -> None:
     """Create the campaign's deliveries page by page and queue one batch message per page."""
-    sending.plan_campaign(campaign_id)
+    with log_context(campaign_id=campaign_id):
+        sending.plan_campaign(campaign_id)
 
 
 @actor(
@@ -32,13 +34,15 @@ def plan_campaign(campaign_id: int) -> None:
 )  # a lower priority than planning: a worker's free thread plans first
 def send_batch(campaign_id: int, batch: int) -> None:
     """Send one batch of a campaign (claims its deliveries atomically, so a redelivery cannot send twice)."""
-    sending.send_batch(campaign_id, batch)
+    with log_context(campaign_id=campaign_id):
+        sending.send_batch(campaign_id, batch)
 
 
 @actor(queue_name="campaigns", max_retries=5)
 def finish_campaign_if_done(campaign_id: int) -> None:
     """Mark a campaign sent when every delivery is final."""
-    sending.finish_if_done(campaign_id)
+    with log_context(campaign_id=campaign_id):
+        sending.finish_if_done(campaign_id)
 
 
 @actor(queue_name="maintenance", max_retries=3)

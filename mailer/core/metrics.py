@@ -75,10 +75,18 @@ def message_outcome(relay: str, campaign_id: int | None, outcome: str, seconds: 
         DELIVERY_SECONDS.labels(relay).observe(seconds)
 
 
+_recipient_children: dict[str, tuple] = {}  # the labelled series per kind, looked up once (the hot path)
+
+
 def recipient_request(kind: str, seconds: float) -> None:
     """One answered open, click or unsubscribe request and its duration."""
-    RECIPIENT_REQUESTS.labels(kind).inc()
-    RECIPIENT_SECONDS.labels(kind).observe(seconds)
+    children = _recipient_children.get(kind)
+    if children is None:
+        children = _recipient_children.setdefault(
+            kind, (RECIPIENT_REQUESTS.labels(kind), RECIPIENT_SECONDS.labels(kind))
+        )
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def report_processed(source: str, kind: str | None, status: str) -> None:
@@ -86,9 +94,9 @@ def report_processed(source: str, kind: str | None, status: str) -> None:
     REPORTS.labels(source, kind or "none", status).inc()
 
 
-def webhook_event(provider: str, outcome: str) -> None:
-    """One provider webhook event handled."""
-    WEBHOOK_EVENTS.labels(provider, outcome).inc()
+def webhook_event(provider: str, outcome: str, count: int = 1) -> None:
+    """Provider webhook events handled (a refused request counts as one "refused")."""
+    WEBHOOK_EVENTS.labels(provider, outcome).inc(count)
 
 
 def ledger_appended(actions: Iterable[str]) -> None:

@@ -23,6 +23,7 @@ from mailer.consent.ledger import RequestContext
 from mailer.contacts.models.contact import Contact
 from mailer.core import metrics
 from mailer.core.extensions import db
+from mailer.core.logs import log_context
 from mailer.core.security import TokenExpired, TokenInvalid
 from mailer.core.urls import delivery_of_unsubscribe_address, is_unsubscribe_address
 from mailer.deliverability import bounces, complaints
@@ -161,15 +162,16 @@ def _process_report(raw: bytes, envelope_rcpts=()) -> InboundResult:
             "it does not reference a message we sent (no valid VERP address or "
             "known Message-ID): nothing changed",
         )
-    campaign = db.session.get(Campaign, delivery.campaign_id)
-    domain = domain_of(campaign.from_email if campaign else None)
-    if arf is not None:
-        outcome = complaints.record_complaint(delivery, arf, domain)
-    else:
-        assert dsn is not None  # a report is a DSN when it is not a feedback report (checked above)
-        outcome = bounces.record_bounce(delivery, dsn, domain)
-    db.session.commit()
-    log.info("Inbound report for delivery %s: %s", delivery.id, outcome.detail)
+    with log_context(campaign_id=delivery.campaign_id, delivery_id=delivery.id):
+        campaign = db.session.get(Campaign, delivery.campaign_id)
+        domain = domain_of(campaign.from_email if campaign else None)
+        if arf is not None:
+            outcome = complaints.record_complaint(delivery, arf, domain)
+        else:
+            assert dsn is not None  # a report is a DSN when it is not a feedback report (checked above)
+            outcome = bounces.record_bounce(delivery, dsn, domain)
+        db.session.commit()
+        log.info("Inbound report for delivery %s: %s", delivery.id, outcome.detail)
     status = "recorded" if outcome.changed else "duplicate" if outcome.kind else "ignored"
     return InboundResult(status, outcome.detail, outcome.kind, delivery.id)
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from mailer.core import metrics
 from mailer.deliverability import provider_mailgun, provider_postmark, provider_sendgrid, provider_ses
 from mailer.deliverability.provider_events import (
     ProviderActivity,
@@ -34,8 +35,14 @@ def receive(provider: str, request: WebhookRequest) -> WebhookResult:
         raise WebhookRefused(404, f"There is no provider webhook called {provider[:40]!r} here.")
     if not module.configured(current_app.config):
         raise WebhookRefused(404, f"{TITLES[provider]} webhooks are not configured on this server.")
-    events, note = module.receive(request)
+    try:
+        events, note = module.receive(request)
+    except WebhookRefused:
+        metrics.webhook_event(provider, "refused")
+        raise
     result = record_events(provider, events)
+    for outcome, count in result.counts.items():
+        metrics.webhook_event(provider, outcome, count)
     if note:
         result.detail = note
     return result

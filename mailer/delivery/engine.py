@@ -109,6 +109,14 @@ def send_batch(store: RecipientStore, campaign_id: int, batch: int) -> None:
     db.session.commit()
     run = BatchRun(store, campaign_id, batch, composer, control, heartbeat.worker_id(), route)
     ended = run.run(BATCH_MAX_SECONDS, lambda totals: bool(refusal_reason(totals)))
+    log.info(
+        "Batch %s of campaign %s ended (%s): %d messages handed to the relay, %d refused",
+        batch,
+        campaign_id,
+        ended,
+        run.totals.attempts,
+        run.totals.errors,
+    )
     if ended == "errors":
         store.refused_too_often(campaign_id, refusal_reason(run.totals), policy=_policy(run.totals))
     elif ended == "time":

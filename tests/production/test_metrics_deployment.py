@@ -1,6 +1,8 @@
 """Prometheus metrics across processes: gunicorn workers and dramatiq worker processes count into one
-PROMETHEUS_MULTIPROC_DIR, and one scrape of /metrics during a real campaign send sums them."""
+PROMETHEUS_MULTIPROC_DIR, and one scrape of /metrics during a real campaign send sums them. The deployment
+logs in JSON: the send's lines carry the campaign id, and no line names a recipient."""
 
+import json
 import os
 
 import pytest
@@ -27,6 +29,7 @@ def test_a_scrape_during_a_send_sums_every_worker_process(tmp_path):
         "MAILER_METRICS_TOKEN": TOKEN,
         "SEND_RATE_PER_SECOND": "20",  # three seconds of sending: scrapes land while it runs
         "SEND_BATCH_SIZE": "20",
+        "MAILER_LOG_FORMAT": "json",
     }
     try:
         with Deployment(relay.url, settings, workers=2, worker_threads=2) as deployment:
@@ -59,5 +62,24 @@ def test_a_scrape_during_a_send_sums_every_worker_process(tmp_path):
             # The counts came from more than one process: the web's and the dramatiq workers' files.
             pids = {name.rsplit("_", 1)[1].split(".")[0] for name in os.listdir(metrics_dir)}
             assert len(pids) >= 2, os.listdir(metrics_dir)
+
+            tagged = requests.get(
+                url, headers={"Authorization": f"Bearer {TOKEN}", "X-Request-ID": "scrape-1"}
+            )
+            assert tagged.headers["X-Request-ID"] == "scrape-1"
+            worker_events = [
+                json.loads(line)
+                for process in deployment.workers
+                for line in process.log_text().splitlines()
+                if line.startswith("{")
+            ]
+            assert any(event.get("campaign_id") == campaign_id for event in worker_events)
+            web_lines = [line for line in deployment.web.log_text().splitlines() if line.strip()]
+            web_events = [json.loads(line) for line in web_lines]  # gunicorn's own lines too: JSON only
+            assert any(event["logger"] == "gunicorn.error" for event in web_events)
+            everything = "".join(
+                process.log_text() for process in [deployment.web, deployment.scheduler, *deployment.workers]
+            )
+            assert "@faults.example" not in everything
     finally:
         relay.close()

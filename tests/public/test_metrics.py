@@ -1,13 +1,18 @@
 """GET /metrics: open only to the configured networks or the bearer token; counts what happened."""
 
+import json
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mailer import create_app
 from mailer.campaigns import lifecycle as campaigns
 from mailer.core.extensions import db
+from mailer.deliverability.inbound import process_report
 from mailer.subscriptions.lists import create_list
 from mailer.tracking import events as tracking
+from tests.deliverability import provider_signing as signing
+from tests.deliverability.bounce_support import report, send_campaign, subscribers
 from tests.public.recipients import news_list, open_path, sent_campaign, subscribed_contact, unsubscribe_path
 from tests.support.campaigns import make_campaign, subscriber
 from tests.support.proxy import app_config_from_environment, via_proxy
@@ -118,7 +123,6 @@ def test_a_send_an_open_and_an_unsubscribe_show_in_the_counters(app, app_ctx, cl
 
 @pytest.mark.config(MAILER_METRICS_TOKEN=TOKEN)
 def test_the_sample_grafana_dashboard_uses_only_metrics_we_expose(client):
-    import json
     import re
     from pathlib import Path
 
@@ -133,3 +137,25 @@ def test_the_sample_grafana_dashboard_uses_only_metrics_we_expose(client):
     exposed = set(re.findall(r"^# TYPE (\w+) ", body, re.M))
     exposed |= {f"{name}_total" for name in exposed} | {f"{name}_bucket" for name in exposed}
     assert used and used <= exposed, used - exposed
+
+
+@pytest.mark.config(MAILER_METRICS_TOKEN=TOKEN, **signing.CONFIG)
+def test_webhook_events_and_bounce_reports_are_counted(app, app_ctx, client, worker):
+    news = create_list("Webhook news")
+    subscribers(news, "cy@example.net", "dee@example.net")
+    _campaign, sent = send_campaign(worker, news)
+    before = scrape(client)
+    payload = json.dumps(signing.postmark_bounce("cy@example.net")).encode()
+    url, token = "/hooks/providers/postmark", {"X-Webhook-Token": signing.POSTMARK_TOKEN}
+    for headers in (token, token, {}):  # recorded, a replay, refused (no token)
+        client.post(url, data=payload, content_type="application/json", headers=headers)
+    assert process_report(report("postfix_hard_5.1.1.eml", sent["dee@example.net"])).status == "recorded"
+    after = scrape(client)
+
+    def grew(name, **labels):
+        return total(after, name, **labels) - total(before, name, **labels)
+
+    assert grew("mailer_webhook_events_total", provider="postmark", outcome="recorded") == 1
+    assert grew("mailer_webhook_events_total", provider="postmark", outcome="duplicate") == 1
+    assert grew("mailer_webhook_events_total", provider="postmark", outcome="refused") == 1
+    assert grew("mailer_inbound_reports_total", source="smtp", kind="hard", status="recorded") == 1
