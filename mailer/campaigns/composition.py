@@ -25,6 +25,7 @@ from mailer.campaigns.rendering import (
     compile_campaign,
     contact_view,
 )
+from mailer.contacts.fields import merge_values
 from mailer.contacts.models.contact import ContactStatus
 from mailer.contacts.operations import find_contact_by_email
 from mailer.core.extensions import db
@@ -149,13 +150,14 @@ class Composer:
         track_opens: bool = False,
         track_clicks: bool = False,
         one_click: bool = True,
+        fields: dict | None = None,
     ) -> Built:
         """Render, assemble and sign one recipient's message (one_click=False: a test to a non-contact)."""
         links = self.links
         unsubscribe = links.unsubscribe_url(contact_public_id, self.list_public_ids.get(list_id))
         context = dict(self.base)
         context.update(
-            contact=contact_view(email, name, attributes),
+            contact=contact_view(email, name, attributes, fields),
             unsubscribe_url=unsubscribe,
             preferences_url=links.preferences_url(contact_public_id),
             _links=self.compiled.links,
@@ -247,6 +249,7 @@ def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
                 contact_public_id=contact.public_id,
                 name=contact.name,
                 attributes=contact.attributes,
+                fields=merge_values([contact.id]).get(contact.id, {}),
             )
         else:  # no contact whose one-click unsubscribe could act: the message carries no such header
             built = composer.build(

@@ -31,8 +31,9 @@ from sqlalchemy import (
     union,
 )
 
-from mailer.campaigns.models import campaign_exclusions, campaign_lists, campaign_segments
+from mailer.campaigns.models import Campaign, campaign_exclusions, campaign_lists, campaign_segments
 from mailer.consent.models import ConsentState, Purpose
+from mailer.contacts.fields import merge_values
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.suppression import Suppression, SuppressionReason
 from mailer.core.extensions import db
@@ -314,6 +315,16 @@ def _among(column, values: set, item_type):
     return column == any_(literal(sorted(values), ARRAY(item_type)))
 
 
+def _merges_fields(campaign_id: int) -> bool:
+    """Does the campaign's content name `contact.fields` (only then are field values read for each batch)?"""
+    row = db.session.execute(
+        select(Campaign.subject, Campaign.body, Campaign.text_body, Campaign.compiled_html).where(
+            Campaign.id == campaign_id
+        )
+    ).first()
+    return row is not None and any("fields" in (part or "") for part in row)
+
+
 def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> list[Recipient]:
     """The rule again for claimed (delivery id, contact id, list id) rows at send time, in one query.
 
@@ -363,6 +374,7 @@ def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> lis
         .where(_among(DELIVERIES.c.id, {delivery_id for delivery_id, _, _ in claimed}, Integer))
     )
     found = {row.id: row for row in rows}
+    fields = merge_values([contact_id for _, contact_id, _ in claimed]) if _merges_fields(campaign_id) else {}
     out = []
     for delivery_id, contact_id, list_id in claimed:
         rec = Recipient(delivery_id, contact_id, list_id)
@@ -372,5 +384,6 @@ def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> lis
             rec.public_id, rec.email, rec.email_hash = row.public_id, row.email, row.email_hash
             rec.name, rec.attributes = row.name, row.attributes
             rec.track_opens, rec.track_clicks = row.opens == "granted", row.clicks == "granted"
+            rec.fields = fields.get(contact_id, {})
         out.append(rec)
     return out

@@ -22,6 +22,7 @@ from mailer.campaigns import template_limits
 from mailer.campaigns.email_css import inline_css, remote_style_problems
 from mailer.campaigns.sandbox import BoundedSandbox
 from mailer.campaigns.template_limits import failure_message
+from mailer.contacts.fields import merge_values
 from mailer.core import urls
 from mailer.delivery.htmltext import html_to_text
 
@@ -88,10 +89,15 @@ class _Placeholders:
         return f"zq{self.nonce}x" in text
 
 
-def contact_view(email: str | None, name: str | None, attributes: dict | None) -> dict:
-    """What templates see as `contact`; unknown names are left out so `default("there")` applies."""
+def contact_view(
+    email: str | None, name: str | None, attributes: dict | None, fields: dict | None = None
+) -> dict:
+    """What templates see as `contact`; unknown names are left out so `default("there")` applies.
+
+    `contact.fields.<key>` are the ordinary custom field values (sensitive ones are never given).
+    """
     attributes = dict(attributes or {})
-    view: dict = {"email": email or "", "attributes": attributes}
+    view: dict = {"email": email or "", "attributes": attributes, "fields": dict(fields or {})}
     parts = (name or "").split()
     first = attributes.get("first_name") or (parts[0] if parts else "")
     last = attributes.get("last_name") or (" ".join(parts[1:]) if len(parts) > 1 else "")
@@ -255,7 +261,8 @@ def render_campaign(campaign, contact=None) -> Rendered:
     """Preview as a chosen contact, or as a sample person; links are shown untracked."""
     compiled = compile_campaign(campaign)
     if contact is not None:
-        view = contact_view(contact.email, contact.name, contact.attributes)
+        fields = merge_values([contact.id]).get(contact.id, {})
+        view = contact_view(contact.email, contact.name, contact.attributes, fields)
         contact_id = contact.public_id
     else:
         view, contact_id = dict(SAMPLE_CONTACT), "preview"

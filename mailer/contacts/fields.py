@@ -327,6 +327,26 @@ def values_for(contact: Contact, clear_sensitive: bool = False) -> list[tuple[Co
     return sorted(result, key=lambda pair: pair[0].label)
 
 
+def merge_values(contact_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Each contact's ordinary field values by key, for merge tags (one query; sensitive values never)."""
+    if not contact_ids:
+        return {}
+    rows = db.session.execute(
+        select(ContactFieldValue.contact_id, ContactField.key, ContactFieldValue.value)
+        .join(ContactField, ContactField.id == ContactFieldValue.field_id)
+        .where(
+            ContactFieldValue.contact_id.in_(contact_ids),
+            ContactField.category != "sensitive",
+            ContactField.active.is_(True),
+            ContactFieldValue.value.is_not(None),
+        )
+    )
+    found: dict[int, dict[str, str]] = {}
+    for contact_id, key, value in rows:
+        found.setdefault(contact_id, {})[key] = value or ""
+    return found
+
+
 def display_fields(contact: Contact) -> list[FieldDisplay]:
     """Every active field with the contact's value as staff see it: sensitive ones masked."""
     values = {f.id: v for f, v in values_for(contact)}

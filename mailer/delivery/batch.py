@@ -224,6 +224,7 @@ class BatchRun:
                             email=rec.email,
                             name=rec.name,
                             attributes=rec.attributes,
+                            fields=rec.fields,
                             track_opens=rec.track_opens,
                             track_clicks=rec.track_clicks,
                         ),

@@ -26,6 +26,7 @@ class Recipient:
     email_hash: str | None = None
     name: str | None = None
     attributes: dict | None = None
+    fields: dict | None = None  # ordinary custom field values by key, for merge tags (never sensitive ones)
     skip_reason: str = ""
     track_opens: bool = False
     track_clicks: bool = False
@@ -73,6 +74,7 @@ class MessageBuilder(Protocol):
         attributes: dict | None,
         track_opens: bool = False,
         track_clicks: bool = False,
+        fields: dict | None = None,
     ) -> BuiltMessage:
         """The message for one recipient."""
 
