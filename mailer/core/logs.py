@@ -1,8 +1,8 @@
 """Logging: plain text or one JSON object per line (MAILER_LOG_FORMAT), with the request id and, where known,
 the campaign and delivery ids of what is being done.
 
-The ids live in context variables: a request sets its id (from a valid `X-Request-ID` header, else a new one)
-and answers with it; the send engine and the bounce handling name their campaign and delivery with
+The ids live in context variables: a request sets its id (from a valid `X-Request-ID` header, which the answer
+carries back, else a new one); the send engine and the bounce handling name their campaign and delivery with
 `log_context`. Log messages never carry personal data (addresses, names): ids only.
 """
 
@@ -96,15 +96,31 @@ def quiet_libraries() -> None:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
+def request_id_for(given: str | None) -> str:
+    """The request's id: the one the client or proxy sent when it is sane, else a new one."""
+    return given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def set_request_id(request_id: str) -> contextvars.Token:
+    """Name this request in log lines until reset_request_id (for the WSGI fast path, outside Flask)."""
+    return _context["request_id"].set(request_id)
+
+
+def reset_request_id(token: contextvars.Token) -> None:
+    _context["request_id"].reset(token)
+
+
 def _start_request() -> None:
-    given = request.headers.get("X-Request-ID", "")
-    request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-    g.request_id_token = _context["request_id"].set(request_id)
-    g.request_id = request_id
+    given = request.headers.get("X-Request-ID")
+    request_id = request_id_for(given)
+    g.request_id_token = set_request_id(request_id)
+    g.echo_request_id = request_id if request_id == given else None
 
 
 def _answer_request(response):
-    request_id = g.get("request_id")
+    """A request id the proxy sent comes back in the answer (one made here is for the logs only, so equal
+    requests still get byte-equal answers)."""
+    request_id = g.get("echo_request_id")
     if request_id:
         response.headers["X-Request-ID"] = request_id
     return response

@@ -20,7 +20,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
 from mailer.consent.ledger import RequestContext
-from mailer.core import metrics
+from mailer.core import logs, metrics
 from mailer.core.web import PATH_CHARACTER, apply_security_headers
 from mailer.public.tracking import pixel_response
 from mailer.public.unsubscribe import one_click_answer
@@ -48,14 +48,20 @@ class RecipientFastPath:
         if path[:3] not in ("/t/", "/u/") or environ.get("QUERY_STRING"):
             return self.flask(environ, start_response)
         started = time.perf_counter()
+        given = environ.get("HTTP_X_REQUEST_ID")
+        token = logs.set_request_id(logs.request_id_for(given))
         try:
             response = self._answer(environ.get("REQUEST_METHOD"), path, environ)
         except Exception:  # Flask does it again, and answers an error as it always does
             log.exception("recipient fast path failed for %s; handing the request to Flask", path[:3])
             response = None
+        finally:
+            logs.reset_request_id(token)
         if response is None:
             return self.flask(environ, start_response)
         apply_security_headers(response, "public", environ.get("wsgi.url_scheme") == "https")
+        if given and logs.REQUEST_ID.fullmatch(given):  # echoed as Flask's answers echo it (core.logs)
+            response.headers["X-Request-ID"] = given
         metrics.recipient_request(KINDS.get(path[:4], "unsubscribe"), time.perf_counter() - started)
         return response(environ, start_response)
 
