@@ -63,6 +63,9 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.contact_tag_add": {WRITE: EDITORS},
     "admin.contact_tag_remove": {WRITE: EDITORS},
     "admin.contact_new": {READ: EDITORS, WRITE: EDITORS},
+    # A file of a whole audience leaves the system: owners and admins only, with a reason (audited).
+    "admin.list_export": {READ: MANAGERS, WRITE: MANAGERS},
+    "admin.segment_export": {READ: MANAGERS, WRITE: MANAGERS},
     "admin.contact_edit": {READ: EDITORS, WRITE: EDITORS},
     # Segments: everyone reads (and counts), editors build and delete.
     "admin.segments": {READ: ALL},
