@@ -130,6 +130,15 @@ class Config:
     # Campaign sending.
     # Global send rate in messages per second, shared by every worker through Redis (0: unlimited).
     SEND_RATE_PER_SECOND = float(os.environ.get("SEND_RATE_PER_SECOND", "50"))
+    # Caps per group of recipient domains (mailer/delivery/throttles.py), e.g.
+    # "gmail.com+googlemail.com=600/min; outlook.com+hotmail.com=5/s"; empty: none.
+    SEND_DOMAIN_THROTTLES = os.environ.get("SEND_DOMAIN_THROTTLES", "")
+    # New sending (From) domains in warm-up and the day it began, e.g. "news.example.com=2026-12-01"; on day k
+    # such a domain sends at most SEND_WARMUP_SCHEDULE[k] messages (no cap after the last step).
+    SEND_WARMUP = os.environ.get("SEND_WARMUP", "")
+    SEND_WARMUP_SCHEDULE = os.environ.get(
+        "SEND_WARMUP_SCHEDULE", "50,100,200,400,800,1600,3200,6400,12800,25600,51200"
+    )
     # Marketers' templates (layouts, bodies, subjects): each render of one email may take this long and
     # produce this many characters (mailer/services/template_limits.py), in the preview and when sending
     # alike.

@@ -24,6 +24,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery import engine, recovery
 from mailer.delivery.claims import durably
+from mailer.delivery.outgoing import parse_sender
 from mailer.delivery.store import MessageBuilder, Page, Recipient, SendingState
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,11 @@ class CampaignStore:
         """Whether the campaign sends (its status is "sending") and its relay wait, read afresh."""
         row = db.session.execute(
             select(
-                Campaign.status, Campaign.waiting_until, Campaign.relay_id, Campaign.failover_relay_id
+                Campaign.status,
+                Campaign.waiting_until,
+                Campaign.relay_id,
+                Campaign.failover_relay_id,
+                Campaign.from_email,
             ).where(Campaign.id == campaign_id)
         ).one_or_none()
         if row is None:
@@ -53,6 +58,8 @@ class CampaignStore:
             row.waiting_until,
             row.relay_id,
             row.failover_relay_id,
+            row.from_email.rpartition("@")[2].lower()
+            or parse_sender(current_app.config["MAILER_FROM"]).domain.lower(),
         )
 
     def next_page(self, campaign_id: int, size: int) -> Page | None:

@@ -27,6 +27,7 @@ from mailer.delivery.failover import Route
 from mailer.delivery.models import DeliveryStatus
 from mailer.delivery.ratelimit import send_rate
 from mailer.delivery.store import BuiltMessage, MessageBuilder, Recipient, RecipientStore, SendingState
+from mailer.delivery.throttles import next_midnight, throttles
 from mailer.delivery.transport import NoReply, get_transport
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class BatchRun:
         self.totals = Totals()
         self.route = route  # the campaign's named relays, or None: the default transport
         self.rate = route.rate() if route is not None else send_rate()
+        self.throttles = throttles()  # recipient-domain caps and warm-up allowances
         config = current_app.config
         self.depth = max(1, config["SEND_PIPELINE_DEPTH"])
         self.max_attempts = config["SEND_MAX_ATTEMPTS"]
@@ -172,7 +174,7 @@ class BatchRun:
         for rec in recipients:
             if rec.skip_reason:
                 self.claims.finished(rec.delivery_id, DeliveryStatus.SKIPPED, None, rec.skip_reason)
-        pending = [rec for rec in recipients if not rec.skip_reason]
+        pending = self._within_limits([rec for rec in recipients if not rec.skip_reason])
         pipeline = self.route.pipeline() if self.route is not None else get_transport().pipeline()
         position = 0
         try:
@@ -208,6 +210,28 @@ class BatchRun:
                     )
         finally:
             self._collect(pipeline.finish())  # the last message's content goes out even when stopping
+
+    def _within_limits(self, recipients: list[Recipient]) -> list[Recipient]:
+        """Those that may go now; the rest back to the queue (attempt not counted) until their limit allows.
+
+        First the recipient domains' caps (a token each), then the sending domain's warm-up allowance for the
+        day: a message over it waits for the next UTC midnight.
+        """
+        limits = self.throttles
+        if not limits.active or not recipients:
+            return recipients
+        allowed = []
+        for rec in recipients:
+            wait = limits.recipient_wait(rec.email)
+            if wait is None:
+                allowed.append(rec)
+            else:
+                self.claims.release([rec.delivery_id], *wait)
+        granted, reason = limits.warmup_grant(self.control.state.sending_domain, len(allowed))
+        if granted < len(allowed):
+            later = [rec.delivery_id for rec in allowed[granted:]]
+            self.claims.release(later, next_midnight(utcnow()), reason)
+        return allowed[:granted]
 
     def _build(self, recipients: list[Recipient]) -> list[tuple[Recipient, BuiltMessage]]:
         """Build each message; one that can't be built fails alone (a merge-field error), not the batch."""

@@ -41,6 +41,7 @@ class SendingState:
     waiting_until: datetime | None
     relay_id: int | None = None  # the named relay chosen (None: the default relay of SMTP_URL)
     failover_relay_id: int | None = None  # where messages go while the first relay is down
+    sending_domain: str = ""  # the From domain (a domain in warm-up sends a daily allowance)
 
 
 @dataclass

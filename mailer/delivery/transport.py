@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from mailer.core.extensions import db
 from mailer.delivery.models import Category, OutboxMessage
+from mailer.delivery.throttles import check_limit_settings
 
 _BARE_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")  # what smtplib's data() normalises to CRLF
 _PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
@@ -395,7 +396,8 @@ class OutboxTransport:
 
 
 def init_app(app) -> None:
-    """Choose the transport for this app from SMTP_URL."""
+    """Choose the transport for this app from SMTP_URL (and refuse to start on unreadable sending limits)."""
+    check_limit_settings(app.config)
     if app.config["SMTP_URL"]:
         app.extensions["mailer.transport"] = SMTPTransport(
             SmtpSettings(app.config["SMTP_URL"], app.config["SMTP_TIMEOUT"])
