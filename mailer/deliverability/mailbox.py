@@ -333,8 +333,13 @@ def poll_mailbox(settings: MailboxSettings | None = None, limit: int | None = No
         for uid in _uids(conn)[:limit]:
             try:
                 _take(conn, settings, uidvalidity, uid, capabilities, result)
-            except (imaplib.IMAP4.abort, OSError):
-                raise  # the connection is gone: the next poll carries on
+            except (imaplib.IMAP4.abort, OSError) as exc:
+                db.session.rollback()  # what was committed stays; the next poll carries on from there
+                why = str(exc)[:100] or exc.__class__.__name__
+                raise MailboxError(
+                    f"the connection to {settings.host}:{settings.port} broke after {result.moved} "
+                    f"message(s) were moved ({why}); the rest stay for the next poll"
+                ) from None
             except Exception:
                 db.session.rollback()
                 result.failed += 1

@@ -266,3 +266,26 @@ def test_mailbox_settings_come_from_the_environment(monkeypatch, database_url):
     assert jobs["poll_bounce_mailbox"].trigger.interval.total_seconds() == 120
     app.extensions["mailer.workers"].broker.close()
     assert mailer.CONFIGS["production"].BOUNCE_IMAP_FOLDER == "Bounces"
+
+
+def test_a_connection_lost_while_moving_is_a_clear_error_and_nothing_is_lost(
+    app, runner, news, worker, polled, monkeypatch
+):
+    (ann,) = subscribers(news, "ann@example.net")
+    _, sent = send_campaign(worker, news)
+    polled.deliver(report("postfix_hard_5.1.1.eml", sent[ann.email]))
+
+    def connection_lost(*_args):
+        raise mailbox.imaplib.IMAP4.abort("socket error: EOF")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(mailbox, "move", connection_lost)
+        broken = runner.invoke(args=["bounces", "poll"])
+    again = runner.invoke(args=["bounces", "poll"])
+
+    assert broken.exit_code == 1 and "the connection to 127.0.0.1" in broken.output
+    assert "broke after 0 message(s) were moved (socket error: EOF)" in broken.output
+    assert "Traceback" not in broken.output
+    assert "0 message(s); 1 moved; 1 already processed by an earlier poll" in again.output
+    assert suppression_reason(ann) == "hard_bounce" and len(events()) == 1
+    assert polled.folder("INBOX") == [] and len(polled.folder("Processed")) == 1
