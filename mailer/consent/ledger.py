@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached, selectinload
@@ -15,10 +15,14 @@ from sqlalchemy.orm.util import identity_key
 
 from mailer.consent import chain
 from mailer.consent.models import ACTION_STATES, ConsentEvent, ConsentState, LedgerHead, Notice, Purpose
+from mailer.consent.verify import ChainReport, verify_chain
 from mailer.contacts.models.contact import Contact
 from mailer.core import metrics
+from mailer.core.bulk import insert_unnest
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+
+__all__ = ["ChainReport", "verify_chain"]  # moved to consent/verify.py; still importable from here
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ _MOVE_HEAD = (
     .where(_head.c.id == 1)
     .values(last_hash=bindparam("hash"), last_event_id=bindparam("event_id"))
 )
+_EVENT_COLUMNS = [column.name for column in _events.columns]
 _INSERT_ONE = insert(_events).returning(_events.c.id)
 _INSERT_MANY = insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
 
@@ -169,17 +174,36 @@ def _lock_head(connection) -> str:
     return head.last_hash
 
 
+_EVENT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('consent_events', 'id')) FROM generate_series(1, :n)"
+)
+_STATES_CONFLICT = (
+    "ON CONFLICT (contact_id, purpose_id) DO UPDATE SET status = excluded.status, "
+    "event_id = excluded.event_id, updated_at = excluded.updated_at"
+)
+
+
 def _insert_linked(connection, rows: list[dict]) -> list[dict]:
-    """Insert chained rows, move the head to the last and write the consent states they leave."""
+    """Insert chained rows, move the head to the last and write the consent states they leave.
+
+    A group on PostgreSQL takes its ids from the sequence first (under the head lock, so they ascend with the
+    chain) and goes in as one INSERT ... SELECT FROM unnest (core/bulk.py), as do its states."""
+    bulk = connection.dialect.name == "postgresql" and len(rows) > 1
     if len(rows) == 1:
         ids = [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
+    elif bulk:
+        ids = sorted(connection.execute(_EVENT_IDS, {"n": len(rows)}).scalars())
     else:
         ids = connection.execute(_INSERT_MANY, rows).scalars().all()
     _number(rows, ids)
+    if bulk:
+        insert_unnest(connection, _events, [{key: row[key] for key in _EVENT_COLUMNS} for row in rows])
     connection.execute(_MOVE_HEAD, {"hash": rows[-1]["hash"], "event_id": ids[-1]})
     metrics.ledger_appended(row["action"] for row in rows)
     states = _state_rows(rows)
-    if states:
+    if states and bulk:
+        insert_unnest(connection, _states, states, _STATES_CONFLICT)
+    elif states:
         connection.execute(_upsert_states(connection.dialect.name), states)
     return rows
 
@@ -260,45 +284,6 @@ def rebuild_states() -> int:
         )
     db.session.commit()
     return len(latest)
-
-
-@dataclass
-class ChainReport:
-    """Outcome of verifying the ledger."""
-
-    ok: bool
-    checked: int
-    bad_event_id: int | None = None
-    reason: str = ""
-
-
-def verify_chain(batch_size: int = 1000) -> ChainReport:
-    """Walk the ledger in id order and prove every link and every hash."""
-    previous = chain.GENESIS_HASH
-    checked = 0
-    query = select(ConsentEvent).order_by(ConsentEvent.id).execution_options(yield_per=batch_size)
-    for ev in db.session.execute(query).scalars():
-        if ev.prev_hash != previous:
-            return ChainReport(
-                False, checked, ev.id, "link to the previous event is broken (a row was removed or reordered)"
-            )
-        if (
-            ev.pii_salt is not None
-            and chain.pii_digest(ev.pii_salt, ev.email, ev.ip, ev.user_agent) != ev.pii_digest
-        ):
-            return ChainReport(False, checked, ev.id, "personal fields were altered")
-        if ev.pii_salt is None and (ev.email or ev.ip or ev.user_agent):
-            return ChainReport(False, checked, ev.id, "personal fields were altered")
-        if _event_hash(ev) != ev.hash:
-            return ChainReport(False, checked, ev.id, "event content was altered")
-        previous = ev.hash
-        checked += 1
-    head = db.session.get(LedgerHead, 1)
-    if head is not None and head.last_hash != previous:
-        return ChainReport(False, checked, head.last_event_id, "the newest events were removed")
-    if head is None and checked:
-        return ChainReport(False, checked, None, "ledger head is missing")
-    return ChainReport(True, checked)
 
 
 def contact_history(contact: Contact) -> list[ConsentEvent]:

@@ -1,9 +1,10 @@
 """Contacts: address normalisation, the blind-index lookup, creation and search."""
 
 import contextlib
+import re
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -35,6 +36,32 @@ def normalise_email(raw: str) -> str:
             "That doesn't look like an email address. Please check it and try again."
         ) from None
     return result.normalized.lower()
+
+
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_SPECIAL_USE = tuple(sorted(SPECIAL_USE_DOMAIN_NAMES))
+
+
+def normalise_email_quickly(raw: str) -> str:
+    """normalise_email, with a shortcut for the plain ASCII addresses that make up nearly every imported row:
+    one that matches a strict pattern (dot-atom local part of at most 64 characters, hostname labels, a
+    letters-only top-level domain, no "--" that IDNA reads specially, no special-use name) is lower-cased
+    at once; anything else goes through normalise_email. Same answers (tests/contacts prove it on a corpus),
+    about a hundredth of the time."""
+    address = (raw or "").strip()
+    if (
+        len(address) <= MAX_EMAIL_LENGTH
+        and _PLAIN_ADDRESS.fullmatch(address)
+        and "--" not in address.rpartition("@")[2]
+        and len(address.partition("@")[0]) <= 64
+    ):
+        domain = address.rpartition("@")[2].lower()
+        if not any(domain == name or domain.endswith("." + name) for name in _SPECIAL_USE):
+            return address.lower()
+    return normalise_email(raw)
 
 
 def clean_name(raw: str | None) -> str:

@@ -8,12 +8,11 @@ under one lock of the ledger head, taken last so the lock is held only while the
 Suppressed, restricted and erased addresses are never touched.
 """
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy import any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mailer.consent.ledger import EventDraft, RequestContext, append_events
@@ -21,6 +20,7 @@ from mailer.consent.models import ConsentState, Purpose
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactFieldValue
 from mailer.contacts.models.suppression import Suppression
+from mailer.core.bulk import insert_unnest
 from mailer.core.clock import utcnow
 from mailer.core.ids import new_public_id
 from mailer.subscriptions.models.lists import Subscription, SubscriptionStatus
@@ -50,7 +50,8 @@ class ImportRow:
     email: str
     email_hash: str
     name: str
-    values: dict[int, str] = field(default_factory=dict)  # field id -> checked value
+    # field id -> the checked value, and its number and date for segments (contacts.fields.typed_columns)
+    values: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,11 +65,23 @@ class BatchTarget:
     details: dict[str, Any]
 
 
-@functools.cache
-def _insert_ignoring_duplicates(dialect: str, table_name: str):
-    table = {"contacts": _contacts, "contact_field_values": _values}[table_name]
-    statement = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    return statement.on_conflict_do_nothing()
+def _insert(connection, table, rows: list[dict[str, Any]], ignore_duplicates: bool = False) -> None:
+    """Rows in one statement: unnest arrays on PostgreSQL (core/bulk.py), a multi-row INSERT on SQLite."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        insert_unnest(connection, table, rows, "ON CONFLICT DO NOTHING" if ignore_duplicates else "")
+    else:
+        statement = sqlite_insert(table)
+        connection.execute(statement.on_conflict_do_nothing() if ignore_duplicates else statement, rows)
+
+
+def _among(connection, column, values: list):
+    """column IN values: one array parameter on PostgreSQL (= ANY), not thousands of placeholders to compile
+    and parse; an IN list on SQLite."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 _UPDATE_SUBSCRIPTION = (
@@ -94,14 +107,15 @@ def import_batch(connection, target: BatchTarget, rows: list[ImportRow]) -> list
 
     Returns each row with its outcome (added, invited, already_subscribed, already_pending, unsubscribed,
     suppressed, restricted, erased, duplicate) and its contact id (0 when none was touched)."""
-    dialect = connection.dialect.name
     results: dict[int, tuple[str, int]] = {}  # index in rows -> outcome, contact id
     first: dict[str, int] = {}
     for index, row in enumerate(rows):
         first.setdefault(row.email_hash, index)
     hashes = sorted(first)  # one order for every writer: concurrent imports never deadlock on contacts
     suppressed = set(
-        connection.execute(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes))).scalars()
+        connection.execute(
+            select(Suppression.email_hash).where(_among(connection, Suppression.email_hash, hashes))
+        ).scalars()
     )
     now = utcnow()
     new_contacts: list[dict[str, Any]] = [
@@ -119,13 +133,12 @@ def import_batch(connection, target: BatchTarget, rows: list[ImportRow]) -> list
         for h in hashes
         if h not in suppressed
     ]
-    if new_contacts:
-        connection.execute(_insert_ignoring_duplicates(dialect, "contacts"), new_contacts)
+    _insert(connection, _contacts, new_contacts, ignore_duplicates=True)
     known = {
         h: (contact_id, status, name)
         for contact_id, h, status, name in connection.execute(
             select(_contacts.c.id, _contacts.c.email_hash, _contacts.c.status, _contacts.c.name).where(
-                _contacts.c.email_hash.in_([h for h in hashes if h not in suppressed])
+                _among(connection, _contacts.c.email_hash, [h for h in hashes if h not in suppressed])
             )
         )
     }
@@ -134,14 +147,14 @@ def import_batch(connection, target: BatchTarget, rows: list[ImportRow]) -> list
         contact_id: (sub_id, status)
         for sub_id, contact_id, status in connection.execute(
             select(_subs.c.id, _subs.c.contact_id, _subs.c.status).where(
-                _subs.c.list_id == target.list_id, _subs.c.contact_id.in_(ids)
+                _subs.c.list_id == target.list_id, _among(connection, _subs.c.contact_id, ids)
             )
         )
     }
     states = dict(
         connection.execute(
             select(ConsentState.contact_id, ConsentState.status).where(
-                ConsentState.purpose_id == target.purpose.id, ConsentState.contact_id.in_(ids)
+                ConsentState.purpose_id == target.purpose.id, _among(connection, ConsentState.contact_id, ids)
             )
         ).all()
     )
@@ -198,17 +211,15 @@ def import_batch(connection, target: BatchTarget, rows: list[ImportRow]) -> list
             if row.name and not name:
                 names.append({"contact_id": contact_id, "name": row.name})
             values.extend(
-                {"contact_id": contact_id, "field_id": field_id, "value": value, "updated_at": now}
+                {"contact_id": contact_id, "field_id": field_id, **value, "updated_at": now}
                 for field_id, value in row.values.items()
             )
-    if inserts:
-        connection.execute(insert(_subs), inserts)
+    _insert(connection, _subs, inserts)
     if updates:
         connection.execute(_UPDATE_SUBSCRIPTION, updates)
     if names:
         connection.execute(_FILL_NAME, names)
-    if values:
-        connection.execute(_insert_ignoring_duplicates(dialect, "contact_field_values"), values)
+    _insert(connection, _values, values, ignore_duplicates=True)
     append_events(connection, drafts)  # last: the ledger head stays locked only until the caller commits
     out: list[tuple[ImportRow, str, int]] = []
     for index, row in enumerate(rows):

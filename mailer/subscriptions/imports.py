@@ -25,10 +25,15 @@ from mailer.contacts import fields as contact_fields
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.fields import ContactField
 from mailer.contacts.models.imports import ContactImport
-from mailer.contacts.operations import MAX_NAME_LENGTH, AddressError, clean_name, email_hash, normalise_email
+from mailer.contacts.operations import (
+    MAX_NAME_LENGTH,
+    AddressError,
+    clean_name,
+    email_hash,
+    normalise_email_quickly,
+)
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
-from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.core.spreadsheet import safe_cell
 from mailer.core.text import TextRefused
@@ -351,7 +356,7 @@ class _Reader:
             return cells[position] if position is not None and position < len(cells) else ""
 
         try:
-            email = normalise_email(cell(self.email))
+            email = normalise_email_quickly(cell(self.email))
         except AddressError:
             raise RowRejected("invalid_address", "not a valid email address") from None
         try:
@@ -365,12 +370,12 @@ class _Reader:
             ) from None
         values = {}
         for position, custom in self.custom:
-            try:
-                value = contact_fields.clean_value(custom, cell(position))
-            except PrivacyError as exc:
-                raise RowRejected("invalid_value", str(exc)) from None
+            value = contact_fields.coerce(custom, cell(position))
+            if isinstance(value, contact_fields.Invalid):
+                raise RowRejected("invalid_value", value.message)
             if value:
-                values[custom.id] = value
+                number, day = contact_fields.typed_columns(custom, value)
+                values[custom.id] = {"value": value, "number_value": number, "date_value": day}
         return ImportRow(line, email, email_hash(email), name, values)
 
 

@@ -4,6 +4,7 @@ of the rejected rows, the same outcomes as subscribe(), and concurrent imports t
 import csv
 import io
 import threading
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -134,6 +135,13 @@ def test_bad_rows_are_rejected_with_reasons_in_a_downloadable_report(demo_list, 
         typed_fields["member_since"].id: "2020-01-31",
         typed_fields["city"].id: "Oslo",
     }
+    typed = db.session.execute(
+        select(ContactFieldValue.number_value, ContactFieldValue.date_value).where(
+            ContactFieldValue.contact_id == ann.id,
+            ContactFieldValue.field_id.in_([typed_fields["visits"].id, typed_fields["member_since"].id]),
+        )
+    ).all()
+    assert {value for row in typed for value in row if value is not None} == {3.0, date(2020, 1, 31)}
     assert imports.progress(done)["rejected"] == 4
 
 

@@ -1,0 +1,311 @@
+"""Benchmark of a large audience on PostgreSQL: the CSV import, the admin pages at that size, and
+`consent verify`.
+
+Builds, in a fresh PostgreSQL database (created and dropped by the run):
+  - list A with --contacts contacts, imported through the product's own path (file stored, mapped, run by
+    the worker's function) on the consent-basis mode, with a custom field;
+  - list B with 30 % of them, imported on the double opt-in mode, 80 % of those then confirmed;
+  - realistic ledger events besides: open/click tracking consent for 40 % of list A, 3 % withdrawals;
+  - one sent campaign to list A (a delivery per subscriber, opens by 25 % and clicks by 5 % of those who
+    consented to tracking) and a draft to list A for the send confirmation and its compliance preview.
+Then times every admin page (median of --repeat requests through the app, logged in as the owner), the
+exact-address search, `consent verify` (full and incremental) and reports disk bytes per contact and the
+largest tables and indexes.
+
+    .venv/bin/python bench/audience.py [--contacts 1000000] [--server postgresql://postgres@127.0.0.1:5432/test]
+
+Last line: `audience: contacts=<n> import_rate=<contacts/s> slowest_page_ms=<ms> page=<name>
+exact_search_ms=<ms> segment_count_ms=<ms> verify_s=<s>` (import_rate: the slower of the two modes).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+BATCH = 5000
+
+
+def _write_csv(path: str, numbers, with_city: bool) -> None:
+    cities = ("Oslo", "Rome", "Lima", "Bonn", "Kyiv", "Riga")
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("email,first name,last name,city\n" if with_city else "email,name\n")
+        for n in numbers:
+            if with_city:
+                out.write(f"person{n}@example.com,Person,No{n},{cities[n % 6]}\n")
+            else:
+                out.write(f"person{n}@example.com,Person {n}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument(
+        "--server", default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+
+    from flask_migrate import upgrade
+    from sqlalchemy import func, select, text
+
+    from mailer import create_app, demo
+    from mailer.campaigns.models import Campaign, Layout
+    from mailer.consent import ledger, verify
+    from mailer.consent.models import ConsentEvent, Purpose
+    from mailer.contacts import fields
+    from mailer.core.extensions import db
+    from mailer.staff.accounts import create_staff
+    from mailer.subscriptions import imports
+    from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
+    from tests.support.db import create_postgres_database, drop_postgres_database
+    from tests.support.http import login
+
+    name = f"audience_bench_{os.getpid()}"
+    url = create_postgres_database(args.server, name)
+    workdir = tempfile.mkdtemp(prefix="audience-")
+    app = create_app(
+        {
+            "MAILER_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "IMPORT_DIR": os.path.join(workdir, "imports"),
+        }
+    )
+    report: list[str] = []
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+        report.append(line)
+
+    try:
+        with app.app_context():
+            upgrade()
+            form = demo.seed_demo()
+            ensure_tracking_purposes()
+            list_a = form.lists[0]
+            list_b = create_list("Second list")
+            fields.define_field("city", "City", "ordinary")
+            owner = create_staff("owner@example.com", "correct horse battery", "owner")
+            db.session.commit()
+            n = args.contacts
+            overlap = [k for k in range(n) if k % 10 < 3]  # 30 % of list A, spread over it
+
+            def run_import(mailing_list, numbers, mode, with_city):
+                path = os.path.join(workdir, f"{mailing_list.id}.csv")
+                _write_csv(path, numbers, with_city)
+                size = os.path.getsize(path)
+                started, cpu = time.perf_counter(), time.process_time()
+                with open(path, "rb") as handle:
+                    job = imports.create_import(
+                        imports.ImportRequest(
+                            "people.csv",
+                            handle,
+                            mailing_list,
+                            mode,
+                            "Signed up at our shops 2019-2025; paper forms archived in the Berlin office.",
+                        ),
+                        owner.id,
+                    )
+                mapping = [target or "ignore" for target in job.layout["mapping"]]
+                imports.confirm_mapping(job, mapping, queue=False)
+                db.session.commit()
+                imports.run_import(job.id)
+                seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+                db.session.refresh(job)
+                assert job.status == "done", job.error
+                rate = len(numbers) / seconds
+                say(
+                    f"import {mode:14s} rows={len(numbers):>9,} file={size / 1e6:.1f}MB time={seconds:.1f}s "
+                    f"rate={rate:,.0f}/s python_cpu={cpu:.1f}s ({len(numbers) / cpu:,.0f} rows/cpu-s)"
+                )
+                say(f"       added={job.added:,} invited={job.invited:,} skipped={job.skipped}")
+                return rate
+
+            rate_a = run_import(list_a, range(n), "has_consent", True)
+            rate_b = run_import(list_b, overlap, "double_opt_in", False)
+
+            # Realistic events besides the imports, appended through the ledger in batches.
+            started = time.perf_counter()
+            ctx = ledger.RequestContext("bench", ip="203.0.113.7", user_agent="Mozilla/5.0 Bench")
+            opens = db.session.execute(
+                select(Purpose).where(Purpose.key == "tracking-opens")
+            ).scalar_one_or_none()
+            clicks = db.session.execute(
+                select(Purpose).where(Purpose.key == "tracking-clicks")
+            ).scalar_one_or_none()
+            tracking = [p for p in (opens, clicks) if p is not None]
+            ids = {
+                email: contact_id
+                for contact_id, email in db.session.execute(text("SELECT id, email FROM contacts")).all()
+            }
+            drafts = []
+            for k in range(n):
+                contact_id = ids[f"person{k}@example.com"]
+                if k % 10 < 3 and k % 5 != 4:  # 80 % of list B confirm
+                    drafts.append(ledger.EventDraft(contact_id, None, list_b.purpose.id, "confirmed", ctx))
+                if k % 5 < 2:  # 40 % consent to tracking
+                    drafts.extend(ledger.EventDraft(contact_id, None, p.id, "granted", ctx) for p in tracking)
+                if k % 100 < 3:  # 3 % withdraw from list A
+                    drafts.append(ledger.EventDraft(contact_id, None, list_a.purpose.id, "withdrawn", ctx))
+                if len(drafts) >= BATCH:
+                    ledger.append_events(db.session.connection(), drafts)
+                    db.session.commit()
+                    drafts = []
+            ledger.append_events(db.session.connection(), drafts)
+            db.session.execute(
+                text(
+                    "UPDATE subscriptions s SET status = 'confirmed', confirmed_at = now() "
+                    "FROM consent_states c "
+                    "WHERE c.contact_id = s.contact_id AND c.purpose_id = :p AND c.status = 'granted' "
+                    "AND s.list_id = :l"
+                ),
+                {"p": list_b.purpose.id, "l": list_b.id},
+            )
+            db.session.execute(
+                text(
+                    "UPDATE subscriptions s SET status = 'unsubscribed', unsubscribed_at = now() "
+                    "FROM consent_states c WHERE c.contact_id = s.contact_id AND c.purpose_id = :p "
+                    "AND c.status = 'withdrawn' AND s.list_id = :l"
+                ),
+                {"p": list_a.purpose.id, "l": list_a.id},
+            )
+            db.session.commit()
+            events = db.session.execute(select(func.count()).select_from(ConsentEvent)).scalar_one()
+            say(
+                f"seed   other consent events: {time.perf_counter() - started:.1f}s, "
+                f"ledger now {events:,} events"
+            )
+
+            # One sent campaign with deliveries and tracking, and a draft for the send confirmation.
+            started = time.perf_counter()
+            layout = db.session.execute(select(Layout)).scalars().first()
+            sent = Campaign(
+                name="Spring news",
+                subject="Spring",
+                body="Hello",
+                layout=layout,
+                status="sent",
+                track_opens=True,
+                track_clicks=True,
+            )
+            sent.lists = [list_a]
+            draft = Campaign(name="Summer news", subject="Summer", body="Hello", layout=layout)
+            draft.lists = [list_a]
+            db.session.add_all([sent, draft])
+            db.session.commit()
+            db.session.execute(
+                text(
+                    "INSERT INTO deliveries (campaign_id, contact_id, list_id, batch, status, reason, "
+                    "message_id, "
+                    "attempts, queued_at) SELECT :c, contact_id, list_id, 0, 'sent', '', '', 1, now() "
+                    "FROM subscriptions WHERE list_id = :l AND status = 'confirmed'"
+                ),
+                {"c": sent.id, "l": list_a.id},
+            )
+            for kind, share, purpose in (("open", 0.25, opens), ("click", 0.05, clicks)):
+                if purpose is None:
+                    continue
+                db.session.execute(
+                    text(
+                        "INSERT INTO tracking_events (campaign_id, contact_id, kind, created_at, machine, "
+                        "machine_reason, user_agent_class) "
+                        "SELECT :c, contact_id, :k, now(), false, '', 'browser' "
+                        "FROM consent_states WHERE purpose_id = :p AND status = 'granted' AND random() < :s"
+                    ),
+                    {"c": sent.id, "k": kind, "p": purpose.id, "s": share},
+                )
+            db.session.commit()
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+            say(f"seed   sent campaign, deliveries and tracking: {time.perf_counter() - started:.1f}s")
+            sent_id, draft_id = sent.public_id, draft.public_id
+            a_id, b_id, a_db = list_a.public_id, list_b.public_id, list_a.id
+            db.session.remove()
+
+        client = app.test_client()
+        login(client, "owner@example.com", "correct horse battery")
+        some = n // 2
+        pages = {
+            "dashboard": "/admin/",
+            "contacts": "/admin/contacts",
+            "contacts_page_50": "/admin/contacts?page=50",
+            "contacts_list_filter": f"/admin/contacts?list={a_db}",
+            "contacts_status_filter": "/admin/contacts?status=active",
+            "contacts_name_search": f"/admin/contacts?q=No{some}",
+            "contacts_partial_address": f"/admin/contacts?q=person{some}@",
+            "lists": "/admin/lists",
+            "list": f"/admin/lists/{a_id}",
+            "list_b": f"/admin/lists/{b_id}",
+            "list_stats": f"/admin/lists/{a_id}/stats",
+            "stats_overview": "/admin/stats",
+            "campaign_stats": f"/admin/campaigns/{sent_id}/stats",
+            "campaign": f"/admin/campaigns/{sent_id}",
+            "send_confirmation": f"/admin/campaigns/{draft_id}/send",
+            "imports": "/admin/imports",
+        }
+        timings = {}
+        for label, path in [*pages.items(), ("exact_search", f"/admin/contacts?q=person{some}@example.com")]:
+            samples = []
+            status = 0
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                response = client.get(path)
+                samples.append((time.perf_counter() - started) * 1000)
+                status = response.status_code
+            timings[label] = statistics.median(samples)
+            say(f"page   {label:24s} {timings[label]:8.1f} ms  (HTTP {status}, median of {args.repeat})")
+        exact_ms = timings.pop("exact_search")
+        slowest = max(timings, key=lambda key: timings[key])
+
+        with app.app_context():
+            started, cpu = time.perf_counter(), time.process_time()
+            result = verify.verify_chain(checkpoint=True)
+            verify_s, cpu = time.perf_counter() - started, time.process_time() - cpu
+            say(
+                f"verify full: ok={result.ok} events={result.checked:,} in {verify_s:.1f}s "
+                f"(python cpu {cpu:.1f}s)"
+            )
+            contact_id = db.session.execute(text("SELECT min(id) FROM contacts")).scalar_one()
+            ctx = ledger.RequestContext("bench")
+            drafts = [ledger.EventDraft(contact_id, None, None, "restricted", ctx)] * 1000
+            ledger.append_events(db.session.connection(), drafts)
+            db.session.commit()
+            started = time.perf_counter()
+            again = verify.verify_since_checkpoint()
+            seconds = time.perf_counter() - started
+            say(
+                f"verify incremental after 1,000 new events: ok={again.ok} "
+                f"events={again.checked:,} in {seconds:.2f}s"
+            )
+            total = db.session.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+            say(f"disk   database {total / 1e6:,.0f} MB, {total / n:,.0f} bytes per contact")
+            largest = db.session.execute(
+                text(
+                    "SELECT c.relname, c.relkind, pg_total_relation_size(c.oid) FROM pg_class c "
+                    "JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = 'public' "
+                    "AND c.relkind IN ('r', 'i') ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 12"
+                )
+            ).all()
+            for relname, kind, size in largest:
+                say(f"disk   {'table' if kind == 'r' else 'index'} {relname:44s} {size / 1e6:9,.1f} MB")
+            db.session.remove()
+            db.engine.dispose()
+        say(
+            f"audience: contacts={n} import_rate={min(rate_a, rate_b):.0f} "
+            f"slowest_page_ms={timings[slowest]:.0f} "
+            f"page={slowest} exact_search_ms={exact_ms:.0f} segment_count_ms=n/a verify_s={verify_s:.1f}"
+        )
+    finally:
+        app.extensions["mailer.workers"].broker.close()
+        if not args.keep:
+            drop_postgres_database(args.server, name)
+
+
+if __name__ == "__main__":
+    main()
