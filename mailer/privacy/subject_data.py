@@ -13,6 +13,7 @@ from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentState
 from mailer.contacts import fields as field_service
 from mailer.contacts.models.contact import Contact
+from mailer.contacts.tags import tags_of
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
 from mailer.privacy.models.requests import PrivacyRequest
@@ -22,6 +23,7 @@ from mailer.subscriptions.models.lists import Subscription
 COVERED_TABLES = {
     "contacts",
     "contact_field_values",
+    "contact_tags",
     "subscriptions",
     "consent_events",
     "consent_states",
@@ -58,6 +60,11 @@ def collect_fields(contact: Contact, clear: bool) -> list[dict]:
         {"field": f.key, "label": f.label, "category": f.category, "value": shown}
         for f, shown in field_service.values_for(contact, clear_sensitive=clear)
     ]
+
+
+def collect_tags(contact: Contact, clear: bool) -> list[dict]:
+    """The tags staff gave the person, by name (the generic export would show only their ids)."""
+    return [{"tag": tag.name} for tag in tags_of([contact.id]).get(contact.id, [])]
 
 
 def collect_subscriptions(contact: Contact, clear: bool) -> list[dict]:
@@ -220,6 +227,7 @@ def collect_other(contact: Contact, clear: bool) -> list[dict]:
 COLLECTORS = [
     ("profile", collect_profile),
     ("fields", collect_fields),
+    ("tags", collect_tags),
     ("subscriptions", collect_subscriptions),
     ("consent_current", collect_current_consent),
     ("consent_history", collect_consent_history),

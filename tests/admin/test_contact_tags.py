@@ -1,10 +1,15 @@
 """Tags on the contact page: added and removed by editors (audited), shown in the contact list."""
 
+import io
+import json
+import zipfile
+
 from sqlalchemy import select
 
 from mailer.audit.models import AuditEvent
 from mailer.contacts.models.tags import ContactTag, Tag
 from mailer.core.extensions import db
+from mailer.privacy import export
 from mailer.subscriptions.lists import create_list
 from tests.support.campaigns import subscriber
 from tests.support.http import csrf_token, staff_client
@@ -54,3 +59,14 @@ def test_viewers_see_tags_but_cannot_tag(app):
     assert "Add tag" not in page.text
     refused = viewer.post(f"{url}/tags", data={"csrf_token": csrf_token(page.text), "tag": "vip"})
     assert refused.status_code == 403
+
+
+def test_the_persons_own_data_export_names_their_tags(app, app_ctx, auth):
+    person = subscriber(create_list("News"), "ann@example.com")
+    db.session.commit()
+    url = f"/admin/contacts/{person.public_id}"
+    auth.post(f"{url}/tags", data={"csrf_token": csrf_token(auth.get(url).text), "tag": "Trade fair 2026"})
+    archive = zipfile.ZipFile(io.BytesIO(export.build_zip(person, clear_sensitive=True)))
+    data = json.loads(archive.read("data.json"))
+    assert data["tags"] == [{"tag": "Trade fair 2026"}]
+    assert not [row for row in data["other_records"] if row["table"] == "contact_tags"]
