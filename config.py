@@ -37,9 +37,12 @@ class Config:
     SMTP_URL = os.environ.get("SMTP_URL", "")
     SMTP_TIMEOUT = _env_int("SMTP_TIMEOUT", 30)
     MAILER_BASE_URL = os.environ.get("MAILER_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-    MAILER_FROM = os.environ.get("MAILER_FROM", "Mailer Demo <newsletter@example.com>")
+    # The organisation's sender, postal address, name and reply-to are settings in the admin (Settings →
+    # Organisation); each variable, when set, overrides the page's value (mailer/organisation/settings.py).
+    MAILER_FROM = os.environ.get("MAILER_FROM", "")
     MAILER_POSTAL_ADDRESS = os.environ.get("MAILER_POSTAL_ADDRESS", "")
-    MAILER_ORGANISATION = os.environ.get("MAILER_ORGANISATION", "Mailer Demo")
+    MAILER_ORGANISATION = os.environ.get("MAILER_ORGANISATION", "")
+    MAILER_REPLY_TO = os.environ.get("MAILER_REPLY_TO", "")
     MAILER_TIMEZONE = os.environ.get("MAILER_TIMEZONE", "UTC")
 
     # Worker: run dramatiq inside the web process when there is no Redis (embedded mode).
@@ -205,6 +208,12 @@ class Config:
     # Where uploaded CSV files wait for the worker and rejected-row reports are kept (default:
     # instance/imports).
     IMPORT_DIR = os.environ.get("IMPORT_DIR", "")
+    # Media library: where images are stored (empty: instance/media), the largest upload, the largest side in
+    # pixels, and the widths of the resized copies made of each image.
+    MEDIA_DIR = os.environ.get("MEDIA_DIR", "")
+    MEDIA_MAX_MB = _env_int("MEDIA_MAX_MB", 5)
+    MEDIA_MAX_DIMENSION = _env_int("MEDIA_MAX_DIMENSION", 6000)
+    MEDIA_WIDTHS: ClassVar[list[int]] = [int(w) for w in _env_list("MEDIA_WIDTHS") or ["600", "1200"]]
     # Test sends per staff member (each to at most 10 addresses), so a compromised or careless account can't
     # mail arbitrary addresses in bulk through the test button.
     TEST_SEND_RATE_LIMIT = os.environ.get("TEST_SEND_RATE_LIMIT", "20 per hour")
@@ -243,6 +252,9 @@ class TestingConfig(Config):
     MAILER_BASE_URL = "http://localhost"
     MAILER_POSTAL_ADDRESS = "Mailer Demo Ltd, 1 Test Street, 10115 Berlin, Germany"
     IMPORT_DIR = os.path.join(tempfile.gettempdir(), "mailer-test-imports")
+    MAILER_FROM = "Mailer Demo <newsletter@example.com>"
+    MAILER_ORGANISATION = "Mailer Demo"
+    MEDIA_DIR = os.path.join(tempfile.gettempdir(), "mailer-test-media")
 
 
 class ProductionConfig(Config):

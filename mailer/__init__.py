@@ -31,6 +31,9 @@ from mailer.deliverability import tasks as deliverability_tasks
 from mailer.delivery import models as delivery_models
 from mailer.delivery import tasks as delivery_tasks
 from mailer.delivery import transport
+from mailer.media import models as media_models
+from mailer.organisation import models as organisation_models
+from mailer.organisation import settings as organisation_settings
 from mailer.privacy import tasks as privacy_tasks
 from mailer.privacy.domain_hooks import register_privacy_hooks
 from mailer.privacy.erasure import anonymise_contact
@@ -61,6 +64,8 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     tags,
     deliverability_models,
     delivery_models,
+    organisation_models,
+    media_models,
     audit_models,
     register,
     requests,
@@ -184,6 +189,7 @@ def create_app(config=None) -> Flask:
     _connect_domains()
     broker.init_app(app)
     web.init_app(app)
+    app.context_processor(organisation_settings.template_globals)
     _register_blueprints(app)
     cli.init_app(app)
     # Inside ProxyFix, so it sees the client's address. Wrapping wsgi_app is Flask's documented way to add

@@ -110,7 +110,15 @@
   if (campaignForm) {
     const pane = previewPane(campaignForm);
     const contactInput = document.getElementById("preview-contact");
-    if (contactInput) contactInput.addEventListener("input", () => campaignForm.dispatchEvent(new Event("input")));
+    if (contactInput) {
+      contactInput.addEventListener("input", () => campaignForm.dispatchEvent(new Event("input")));
+      // Enter in "Preview as" previews as that contact; it never submits (saves) the whole draft.
+      contactInput.addEventListener("keydown", (event) => {
+        if (event.key !== "Enter") return;
+        event.preventDefault();
+        campaignForm.dispatchEvent(new Event("input"));
+      });
+    }
     livePreview(campaignForm, (data) => {
       if (!data.ok) {
         pane.error(data.error);

@@ -18,6 +18,7 @@ from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.contacts.operations import AddressError, normalise_email
 from mailer.core.extensions import db, limiter
 from mailer.delivery import report as delivery_report
+from mailer.organisation import settings as organisation_settings
 
 MAX_TEST_ADDRESSES = 10
 EXCLUSION_LABELS = {
@@ -46,14 +47,15 @@ def _actions(campaign: Campaign) -> dict[str, bool]:
 
 def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
     """What sending needs, each with whether it is met, for the checklist on a draft's page."""
-    postal = bool((current_app.config.get("MAILER_POSTAL_ADDRESS") or "").strip())
+    postal = bool(organisation_settings.postal_address().strip())
     layout_ok = campaign.layout is not None and campaign.layout.verified
     return [
         (
             postal,
-            "A postal address for the footer (MAILER_POSTAL_ADDRESS)"
+            "A postal address for the footer"
             if postal
-            else "No postal address is set: sending is refused until MAILER_POSTAL_ADDRESS is configured.",
+            else "No postal address is set: sending is refused until you add it under "
+            "Settings → Organisation.",
         ),
         (
             layout_ok,
@@ -80,7 +82,7 @@ def _sample_subject(campaign: Campaign) -> str:
     return rendered.subject if rendered else ""
 
 
-def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=None):
+def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=None, test_problem: str = ""):
     # The sample subject ends its transaction, expiring the campaign: render it first, so the status the page
     # shows is read before the counts (never a finished status beside older counts that JS would not refresh).
     sample_subject = _sample_subject(campaign)
@@ -97,6 +99,7 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
         compliance=campaign.compliance or {},
         labels=EXCLUSION_LABELS,
         test_form=test_form or TestSendForm(),
+        test_problem=test_problem,
         action_form=ActionForm(),
         schedule_form=schedule_form,
         final=campaign.status in FINAL_STATUSES,
@@ -194,15 +197,16 @@ def campaign_test(public_id: str):
         sent = campaign_service.send_test(campaign, addresses)
     except campaign_service.CampaignError as exc:
         db.session.rollback()
-        form.addresses.errors = [str(exc)]
-        return _show(campaign, 400, test_form=form)
+        # What stops sending (no postal address, no layout…) is no fault of the addresses: said beside the
+        # button, not on the address box.
+        return _show(campaign, 400, test_form=form, test_problem=str(exc))
     db.session.commit()
     rendered, _ = render_preview(campaign)
     subject = rendered.subject if rendered else campaign.subject
     flash(
         f"Test of “{subject}” sent to {', '.join(addresses)} ({sent} message{'s' if sent != 1 else ''}, "
         "marked as a test; HTML and text parts as shown in the preview).",
-        "success",
+        "here-test",  # shown beside the Send test button, where the eye is
     )
     return redirect(url_for("admin.campaign_show", public_id=public_id, _anchor="test"))
 

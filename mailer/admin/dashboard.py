@@ -8,11 +8,14 @@ from sqlalchemy import func, select
 from mailer.admin.blueprint import bp
 from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns import relay_wait as relay_wait_alerts
+from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.delivery.dkim_keys import DkimKey
 from mailer.delivery.models import OutboxMessage
+from mailer.organisation import settings as organisation_settings
 from mailer.privacy import requests
 from mailer.subscriptions.forms import form_by_slug
 from mailer.subscriptions.models.forms import Form
@@ -21,6 +24,44 @@ from mailer.subscriptions.models.lists import MailingList, Subscription
 
 def _count(query) -> int:
     return db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+
+
+def _exists(query) -> bool:
+    return db.session.execute(query.limit(1)).first() is not None
+
+
+def first_run_checklist() -> list[dict]:
+    """What a fresh install needs before its first campaign: each step, whether it is done, where to do it."""
+    given = organisation_settings.is_filled_in()
+    try:
+        domain = organisation_settings.sender().domain.lower()
+    except ValueError:
+        domain = ""
+    return [
+        {
+            "done": given["name"] and given["postal_address"],
+            "label": "Name your organisation and give its postal address",
+            "endpoint": "admin.organisation_settings_page",
+        },
+        {
+            "done": given["sender"],
+            "label": "Choose the sender name and address",
+            "endpoint": "admin.organisation_settings_page",
+        },
+        {"done": _exists(select(MailingList.id)), "label": "Create a list", "endpoint": "admin.list_new"},
+        {"done": _exists(select(Form.id)), "label": "Make a sign-up form", "endpoint": "admin.forms"},
+        {
+            "done": _exists(select(Campaign.id).where(Campaign.status != CampaignStatus.DRAFT)),
+            "label": "Send (or schedule) a campaign",
+            "endpoint": "admin.campaigns",
+        },
+        {
+            "done": bool(domain)
+            and _exists(select(DkimKey.id).where(DkimKey.domain == domain, DkimKey.active.is_(True))),
+            "label": f"Set up DKIM and DNS for {domain or 'your sending domain'}",
+            "endpoint": "admin.deliverability_index",
+        },
+    ]
 
 
 @bp.get("/")
@@ -55,8 +96,10 @@ def dashboard():
         .scalars()
         .all()
     )
+    checklist = first_run_checklist()
     return render_template(
         "admin/dashboard.html",
+        checklist=checklist if not all(item["done"] for item in checklist) else None,
         stats=stats,
         recent=recent,
         demo=form_by_slug("demo"),

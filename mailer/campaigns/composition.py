@@ -34,6 +34,7 @@ from mailer.delivery import replies as bounces
 from mailer.delivery.dkim import signer_for_domain
 from mailer.delivery.outgoing import MessageKind, hand_over, parse_sender, sign
 from mailer.delivery.skeleton import LEADING_DOT, MessageSkeleton
+from mailer.organisation import settings as organisation_settings
 from mailer.subscriptions.models.lists import MailingList
 
 _LINK_SLOT = re.compile(r"\{\{ _links\[(\d+)\] \}\}")
@@ -55,12 +56,12 @@ class Built:
 
 
 def sender_address(campaign: Campaign) -> Address:
-    """The campaign's From (its own settings, else MAILER_FROM) as an Address."""
+    """The campaign's From (its own settings, else the organisation's sender) as an Address."""
     if campaign.from_email:
         return parse_sender(
             f"{campaign.from_name} <{campaign.from_email}>" if campaign.from_name else campaign.from_email
         )
-    return parse_sender(current_app.config["MAILER_FROM"])
+    return organisation_settings.sender()
 
 
 class Composer:
@@ -95,7 +96,7 @@ class Composer:
             MessageSkeleton,
             from_name=sender.display_name,
             from_email=sender.addr_spec,
-            reply_to=campaign.reply_to or "",
+            reply_to=campaign.reply_to or organisation_settings.reply_to(),
             feedback_id=f"{campaign.public_id[:16]}:{campaign.category}:{feedback}" if feedback else "",
             test=test,
         )

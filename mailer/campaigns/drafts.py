@@ -2,11 +2,9 @@
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parseaddr
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask import current_app
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
@@ -20,6 +18,7 @@ from mailer.core.extensions import db
 from mailer.core.ids import new_public_id
 from mailer.core.text import TextRefused, has_controls, header_safe, one_line, refusal_message
 from mailer.delivery.relays import Relay
+from mailer.organisation import settings as organisation_settings
 from mailer.segments.models import Segment
 from mailer.subscriptions.models.lists import MailingList
 
@@ -74,9 +73,8 @@ def time_zone_names() -> tuple[str, ...]:
 
 
 def default_sender() -> tuple[str, str]:
-    """(name, address) from MAILER_FROM, the editor's starting values."""
-    name, address = parseaddr(current_app.config.get("MAILER_FROM", ""))
-    return name, address
+    """(name, address) of the organisation's sender, the editor's starting values."""
+    return organisation_settings.sender_parts()
 
 
 def parse_schedule(local_text: str, tz_name: str) -> tuple[datetime, datetime]:

@@ -10,7 +10,6 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app
 from sqlalchemy import case, func, select
 
 from mailer.campaigns import eligibility, rendering, sending, states
@@ -25,6 +24,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery import engine
 from mailer.delivery.models import FINAL_DELIVERY_STATUSES, Delivery, DeliveryStatus
+from mailer.organisation import settings as organisation_settings
 
 __all__ = ["CampaignError"]  # raised by every operation here
 
@@ -36,9 +36,9 @@ RATE_WINDOW_SECONDS = 60  # the live rate (and so the ETA) is over this recent w
 def _problems(campaign: Campaign) -> list[str]:
     """Everything that stops this campaign from being sent, in words for people."""
     problems = []
-    if not (current_app.config.get("MAILER_POSTAL_ADDRESS") or "").strip():
+    if not organisation_settings.postal_address().strip():
         problems.append(
-            "No postal address is configured (MAILER_POSTAL_ADDRESS); marketing email must show one."
+            "No postal address is set: add it under Settings → Organisation; marketing email must show one."
         )
     if campaign.layout is None:
         problems.append("Choose a layout.")

@@ -14,7 +14,6 @@ import secrets
 from dataclasses import dataclass, field
 
 import markdown
-from flask import current_app
 from jinja2 import ChainableUndefined, TemplateSyntaxError
 from markupsafe import Markup
 
@@ -25,6 +24,7 @@ from mailer.campaigns.template_limits import failure_message
 from mailer.contacts.fields import merge_values
 from mailer.core import urls
 from mailer.delivery.htmltext import html_to_text
+from mailer.organisation import settings as organisation_settings
 
 log = logging.getLogger(__name__)
 
@@ -247,10 +247,9 @@ def compile_campaign(campaign, link_ids=None) -> CompiledCampaign:
 
 def base_context(campaign) -> dict:
     """The per-campaign part of every recipient's template context."""
-    config = current_app.config
     return {
-        "organisation": config["MAILER_ORGANISATION"],
-        "postal_address": config["MAILER_POSTAL_ADDRESS"],
+        "organisation": organisation_settings.name(),
+        "postal_address": organisation_settings.postal_address(),
         "privacy_url": urls.external_url("public.privacy_notice"),  # the published privacy notice (Art. 13)
         "campaign": {"name": campaign.name},
         "_pixel": Markup(""),

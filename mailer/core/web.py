@@ -275,7 +275,6 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def inject_globals():
         return {
-            "organisation": app.config["MAILER_ORGANISATION"],
             "embedded_outbox": not app.config["SMTP_URL"],
         }
 

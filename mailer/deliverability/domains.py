@@ -17,7 +17,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability.models import BounceEvent, BounceKind
 from mailer.delivery.models import Delivery, DkimKey
-from mailer.delivery.outgoing import parse_sender
+from mailer.organisation import settings as organisation_settings
 
 log = logging.getLogger(__name__)
 # The engine stores a Message-ID only when the relay accepted the message: it left us,
@@ -29,12 +29,13 @@ _LEFT_US = Delivery.message_id != ""
 
 
 def default_domain() -> str:
-    """The domain of MAILER_FROM."""
-    return parse_sender(current_app.config["MAILER_FROM"]).domain.lower()
+    """The domain of the organisation's sender (Settings, or MAILER_FROM)."""
+    return organisation_settings.sender().domain.lower()
 
 
 def domain_of(from_email: str | None) -> str:
-    """A campaign's sending domain: its own From address's, else MAILER_FROM's (the composer's rule)."""
+    """A campaign's sending domain: its own From address's, else the
+    organisation's sender's (the composer's rule)."""
     return from_email.rpartition("@")[2].lower() if from_email and "@" in from_email else default_domain()
 
 
@@ -46,7 +47,8 @@ def campaign_domains() -> dict[int, str]:
 
 
 def sending_domains() -> list[str]:
-    """Every domain we send as: MAILER_FROM's, campaigns' own From domains, domains with a DKIM key."""
+    """Every domain we send as: the organisation sender's,
+    campaigns' own From domains, domains with a DKIM key."""
     keyed = db.session.execute(select(DkimKey.domain).where(DkimKey.active.is_(True))).scalars()
     others = set(campaign_domains().values()) | set(keyed)
     return [default_domain(), *sorted(others - {default_domain()})]

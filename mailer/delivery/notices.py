@@ -3,9 +3,10 @@ notice layout (a heading, paragraphs, a list, one button) of privacy, staff and 
 
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 
 from mailer.delivery.outgoing import MessageKind, Outgoing, default_sender, send
+from mailer.organisation import settings as organisation_settings
 
 NOTICE_TEMPLATE = "email/privacy_message"
 
@@ -13,11 +14,11 @@ NOTICE_TEMPLATE = "email/privacy_message"
 def send_templated(
     kind: MessageKind, template: str, to_addr: str, to_name: str | None, subject: str, **context: Any
 ) -> str:
-    """Render `template`.txt and .html (with the organisation's name and address), send from MAILER_FROM."""
-    config = current_app.config
+    """Render `template`.txt and .html (with the organisation's name and address), send from the
+    organisation's sender."""
     context = {
-        "organisation": config["MAILER_ORGANISATION"],
-        "postal_address": config["MAILER_POSTAL_ADDRESS"],
+        "organisation": organisation_settings.name(),
+        "postal_address": organisation_settings.postal_address(),
         **context,
     }
     return send(

@@ -10,14 +10,13 @@ import enum
 import secrets
 from dataclasses import dataclass
 from email.headerregistry import Address
-from email.utils import getaddresses
-
-from flask import current_app
 
 from mailer.delivery.dkim import DkimSigner, signer_for_domain
 from mailer.delivery.models import Category
 from mailer.delivery.skeleton import LEADING_DOT, WSP_CHANGE, MessageSkeleton
 from mailer.delivery.transport import SmtpReply, get_transport
+from mailer.organisation import settings as organisation_settings
+from mailer.organisation.settings import parse_sender  # noqa: F401  (other modules import it from here)
 
 
 class MessageKind(enum.StrEnum):
@@ -48,19 +47,9 @@ def category_of(kind: MessageKind) -> Category:
     return Category.INTERNAL if kind in INTERNAL_KINDS else Category.TRANSACTIONAL
 
 
-def parse_sender(value: str) -> Address:
-    """'Name <user@example.com>' as an Address; raises ValueError when it is not exactly one address."""
-    pairs = getaddresses([value])
-    if len(pairs) != 1 or "@" not in pairs[0][1]:
-        raise ValueError(f"not a single address: {value!r}")
-    name, addr = pairs[0]
-    local, _, domain = addr.rpartition("@")
-    return Address(display_name=name, username=local, domain=domain)
-
-
 def default_sender() -> Address:
-    """The platform's own From (MAILER_FROM)."""
-    return parse_sender(current_app.config["MAILER_FROM"])
+    """The platform's own From (the Settings page's sender, or MAILER_FROM)."""
+    return organisation_settings.sender()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from mailer.core.security import keyed_hash
-from mailer.delivery.outgoing import parse_sender
+from mailer.organisation import settings as organisation_settings
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _BASIC = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])")
@@ -103,7 +103,7 @@ def bounce_base() -> tuple[str, str]:
     if configured:
         local, _, domain = configured.rpartition("@")
         return local, domain
-    return "bounces", parse_sender(current_app.config["MAILER_FROM"]).domain
+    return "bounces", organisation_settings.sender().domain
 
 
 def verp_address(delivery_id: int, base: tuple[str, str] | None = None) -> str:

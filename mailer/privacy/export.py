@@ -5,7 +5,7 @@ import io
 import json
 import zipfile
 
-from flask import current_app, render_template
+from flask import render_template
 from sqlalchemy import select
 
 from mailer.consent.models import ConsentEvent, Notice
@@ -14,6 +14,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
 from mailer.core.spreadsheet import dict_csv_text
+from mailer.organisation import settings as organisation_settings
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.privacy.notice import notice_content
 from mailer.privacy.requests import request_by_public_id
@@ -115,7 +116,7 @@ def build_zip(contact: Contact, clear_sensitive: bool) -> bytes:
                 "public/privacy_export.html",
                 info=info,
                 data=data,
-                organisation=current_app.config["MAILER_ORGANISATION"],
+                organisation=organisation_settings.name(),
             ),
         )
         archive.writestr("README.txt", render_template("public/privacy_export.txt", info=info, data=data))

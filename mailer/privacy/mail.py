@@ -4,7 +4,6 @@ deadline warnings.
 Called by actors (never from a request); each re-reads state and does nothing when the mail has become moot.
 """
 
-from flask import current_app
 from sqlalchemy import select
 
 from mailer.contacts.models.contact import Contact, ContactStatus
@@ -13,6 +12,7 @@ from mailer.core.extensions import db
 from mailer.core.urls import RecipientLink, external_url, recipient_url
 from mailer.delivery.notices import send_notice
 from mailer.delivery.outgoing import MessageKind
+from mailer.organisation import settings as organisation_settings
 from mailer.privacy.models.requests import PrivacyRequest, RepermissionEmail
 from mailer.privacy.requests import TYPE_LABELS, due_for_reminder
 from mailer.privacy.settings import get_settings
@@ -45,7 +45,7 @@ def send_verification(request_id: int) -> str | None:
         heading=f"Confirm your {label} request",
         paragraphs=[
             f"We received a request to exercise your right of {label} with "
-            f"{current_app.config['MAILER_ORGANISATION']} on {req.received_at:%d %B %Y}. "
+            f"{organisation_settings.name()} on {req.received_at:%d %B %Y}. "
             "To protect your data we act only once you confirm it was you.",
             f"After you confirm, {WHAT_HAPPENS[req.type]}.",
         ],
@@ -72,7 +72,7 @@ def send_address_reconfirmation(request_id: int) -> str | None:
         "Please confirm your new email address",
         heading="Confirm your new email address",
         paragraphs=[
-            f"You asked {current_app.config['MAILER_ORGANISATION']} to use this address instead of the old "
+            f"You asked {organisation_settings.name()} to use this address instead of the old "
             "one. We keep using the old address until you confirm."
         ],
         button_url=recipient_url(RecipientLink.ADDRESS_RECONFIRM, req.public_id),
@@ -121,7 +121,7 @@ def send_repermission(contact_id: int) -> str | None:
         MessageKind.REPERMISSION,
         contact.email,
         contact.name,
-        f"Do you still want to hear from {current_app.config['MAILER_ORGANISATION']}?",
+        f"Do you still want to hear from {organisation_settings.name()}?",
         heading="Shall we keep you on our list?",
         paragraphs=[
             "We haven't heard from you in a long time. We only keep your details while you want our emails.",

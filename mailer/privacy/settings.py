@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
-from mailer.delivery.outgoing import parse_sender
+from mailer.organisation import settings as organisation_settings
 from mailer.privacy.models.settings import RECIPIENT_ROLES, DataRecipient, PrivacySettings
 
 # category -> (default days, what it is); an inactive contact is erased by anonymisation.
@@ -60,13 +60,13 @@ def get_settings() -> PrivacySettings:
     if row is None:
         config = current_app.config
         try:
-            sender = parse_sender(config["MAILER_FROM"]).addr_spec
+            sender = organisation_settings.sender().addr_spec
         except ValueError:
             sender = ""
         row = PrivacySettings(
             id=1,
-            controller_name=config["MAILER_ORGANISATION"],
-            controller_address=config["MAILER_POSTAL_ADDRESS"],
+            controller_name=organisation_settings.name(),
+            controller_address=organisation_settings.postal_address(),
             controller_email=sender,
             retention={k: v[0] for k, v in RETENTION_CATEGORIES.items()},
             security_measures=DEFAULT_SECURITY,

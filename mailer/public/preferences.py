@@ -7,6 +7,7 @@ from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import csrf, db, limiter
 from mailer.core.web import with_response_floor
+from mailer.organisation import settings as organisation_settings
 from mailer.privacy.models.settings import DataRecipient
 from mailer.privacy.objection import has_objected_to_marketing, lift_marketing_objection
 from mailer.public.blueprint import bp
@@ -44,8 +45,8 @@ def held_data(contact: Contact) -> dict:
         .all(),
         "unconfirmed_days": config["UNCONFIRMED_RETENTION_DAYS"],
         "privacy_url": config["PRIVACY_NOTICE_URL"] or "/privacy",
-        "organisation": config["MAILER_ORGANISATION"],
-        "postal_address": config["MAILER_POSTAL_ADDRESS"],
+        "organisation": organisation_settings.name(),
+        "postal_address": organisation_settings.postal_address(),
     }
 
 

@@ -6,6 +6,7 @@ from flask import current_app, render_template, request
 
 from mailer.core import metrics
 from mailer.core.extensions import csrf, limiter
+from mailer.organisation import settings as organisation_settings
 from mailer.public.blueprint import bp
 from mailer.public.views import public_limit, request_context
 from mailer.subscriptions import unsubscribe as service
@@ -43,7 +44,7 @@ def one_click_answer(outcome: service.UnsubscribeOutcome) -> str:
     if outcome.status == "invalid":
         return "This unsubscribe link doesn't work. Nothing has changed.\n"
     if outcome.everything:
-        organisation = current_app.config["MAILER_ORGANISATION"]
+        organisation = organisation_settings.name()
         text = f"You're unsubscribed: we won't send you any more emails from {organisation}."
     else:
         text = f"You're unsubscribed: we won't send you “{outcome.list_name}” again."

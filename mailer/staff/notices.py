@@ -3,13 +3,12 @@
 Called by actors (never from a request); each re-reads state and does nothing when the mail has become moot.
 """
 
-from flask import current_app
-
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.urls import external_url
 from mailer.delivery.notices import send_notice
 from mailer.delivery.outgoing import MessageKind
+from mailer.organisation import settings as organisation_settings
 from mailer.staff.management import invite_token
 from mailer.staff.models.accounts import StaffInvite, StaffUser
 
@@ -19,7 +18,7 @@ def send_staff_invitation(invite_id: int) -> str | None:
     invite = db.session.get(StaffInvite, invite_id)
     if invite is None or invite.status != "pending":
         return None
-    organisation = current_app.config["MAILER_ORGANISATION"]
+    organisation = organisation_settings.name()
     inviter = invite.invited_by.email if invite.invited_by is not None else "An administrator"
     message_id = send_notice(
         MessageKind.STAFF_INVITATION,
@@ -47,7 +46,7 @@ def send_staff_lockout_notice(user_id: int) -> str | None:
     user = db.session.get(StaffUser, user_id)
     if user is None or not user.active or user.locked_until is None:
         return None
-    organisation = current_app.config["MAILER_ORGANISATION"]
+    organisation = organisation_settings.name()
     return send_notice(
         MessageKind.STAFF_LOCKOUT,
         user.email,

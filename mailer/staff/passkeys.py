@@ -25,6 +25,7 @@ from webauthn.helpers.structs import (
 from mailer import audit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.organisation import settings as organisation_settings
 from mailer.staff import second_factor
 from mailer.staff.models.accounts import StaffUser
 from mailer.staff.models.security import StaffPasskey
@@ -53,7 +54,7 @@ def registration_options(user: StaffUser) -> tuple[str, str]:
     rp_id, _ = relying_party()
     options = generate_registration_options(
         rp_id=rp_id,
-        rp_name=f"{current_app.config['MAILER_ORGANISATION']} mailer",
+        rp_name=f"{organisation_settings.name()} mailer",
         user_name=user.email,
         user_id=f"staff-{user.id}".encode(),
         user_display_name=user.email,

@@ -9,7 +9,6 @@ from typing import Any, cast
 import pyotp
 import segno
 from cryptography.fernet import InvalidToken
-from flask import current_app
 from sqlalchemy import CursorResult, Delete, delete, func, or_, select, update
 
 from mailer import audit
@@ -17,6 +16,7 @@ from mailer.contacts.keys import master_keys
 from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
+from mailer.organisation import settings as organisation_settings
 from mailer.staff.models.accounts import ROLES_NEEDING_SECOND_FACTOR, StaffUser
 from mailer.staff.models.security import StaffPasskey, StaffRecoveryCode
 from mailer.staff.sessions import end_sessions
@@ -125,7 +125,7 @@ def enrolment_secret(user: StaffUser) -> str:
 
 def provisioning_uri(user: StaffUser, secret: str) -> str:
     """The otpauth:// URI authenticator apps read from the QR code."""
-    issuer = f"{current_app.config['MAILER_ORGANISATION']} mailer"
+    issuer = f"{organisation_settings.name()} mailer"
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
 
 

@@ -8,6 +8,7 @@ from mailer.core.extensions import db
 from mailer.core.urls import RecipientLink, recipient_url
 from mailer.delivery.notices import send_templated
 from mailer.delivery.outgoing import MessageKind
+from mailer.organisation import settings as organisation_settings
 from mailer.subscriptions.signup import pending_purposes, pending_subscriptions
 
 
@@ -27,7 +28,7 @@ def send_confirmation_email(contact_id: int) -> str | None:
         "confirm_url": recipient_url(RecipientLink.CONFIRM, contact.public_id),
         "max_age_days": config["CONFIRM_TOKEN_MAX_AGE"] // 86400,
     }
-    subject = f"Please confirm your subscription to {config['MAILER_ORGANISATION']}"
+    subject = f"Please confirm your subscription to {organisation_settings.name()}"
     message_id = send_templated(
         MessageKind.CONFIRMATION, "email/confirm", contact.email, contact.name, subject, **context
     )

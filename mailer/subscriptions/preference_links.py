@@ -10,6 +10,7 @@ from mailer.core.extensions import db
 from mailer.core.urls import preferences_url
 from mailer.delivery.notices import send_templated
 from mailer.delivery.outgoing import MessageKind
+from mailer.organisation import settings as organisation_settings
 from mailer.subscriptions import throttle
 from mailer.subscriptions.preferences import PreferencesError
 
@@ -52,7 +53,7 @@ def send_link_email(contact_id: int) -> str | None:
         "email/preferences_link",
         contact.email,
         contact.name,
-        f"Your email preferences at {current_app.config['MAILER_ORGANISATION']}",
+        f"Your email preferences at {organisation_settings.name()}",
         contact=contact,
         preferences_url=preferences_url(contact.public_id),
     )

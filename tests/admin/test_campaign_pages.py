@@ -332,7 +332,7 @@ def test_sending_is_refused_without_a_postal_address(auth, demo_form):
     assert response.status_code == 400
     assert "Not sent." in page(
         response
-    ) and "No postal address is configured (MAILER_POSTAL_ADDRESS)" in page(response)
+    ) and "No postal address is set: add it under Settings → Organisation" in page(response)
     db.session.expire_all()
     assert campaign.status == "draft" and campaign.started_at is None
 

@@ -1,0 +1,109 @@
+"""The media library: upload images, describe them, copy their URLs into a campaign, delete unused ones."""
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import select
+from wtforms import StringField
+
+from mailer.admin.blueprint import bp
+from mailer.core.extensions import db
+from mailer.core.urls import external_url
+from mailer.core.web import accepts_upload
+from mailer.media import library
+from mailer.media.models import MediaItem
+
+
+class UploadForm(FlaskForm):
+    image = FileField("Image (JPEG, PNG, GIF or WebP)")
+    alt_text = StringField("Alt text: what the image shows, for screen readers and blocked images")
+
+
+class AltForm(FlaskForm):
+    alt_text = StringField("Alt text")
+
+
+def _item(public_id: str) -> MediaItem:
+    return db.one_or_404(select(MediaItem).where(MediaItem.public_id == public_id))
+
+
+def _urls(item: MediaItem) -> dict:
+    """The URLs staff copy: the mail-width copy (600 px when made, else the original) and every size."""
+    variants = item.variant_names()
+    sizes = {width: external_url("public.media_file", name=name) for width, name in variants.items()}
+    original = external_url("public.media_file", name=item.file_name)
+    mail = sizes.get(min(variants)) if variants else original
+    return {"mail": mail, "original": original, "sizes": sizes}
+
+
+def _page(upload_form: UploadForm, status: int = 200, problem: str = "", problem_for: str = ""):
+    items = library.library()
+    return render_template(
+        "admin/media/index.html",
+        items=items,
+        urls={item.public_id: _urls(item) for item in items},
+        upload_form=upload_form,
+        alt_form=AltForm(),
+        problem=problem,
+        problem_for=problem_for,
+    ), status
+
+
+@bp.route("/media", methods=["GET", "POST"])
+@accepts_upload("MEDIA_MAX_MB", "image")
+def media_library():
+    """The images, newest first, and the upload form."""
+    form = UploadForm()
+    if request.method == "GET":
+        return _page(form)
+    if not form.validate_on_submit():
+        return _page(form, 400, "The form expired; please choose the image again.", "upload")
+    upload = form.image.data
+    try:
+        item = library.upload(
+            upload.read() if upload else b"",
+            getattr(upload, "filename", "") or "",
+            form.alt_text.data or "",
+            actor=current_user,
+            ip=request.remote_addr,
+        )
+    except library.MediaRefused as exc:
+        db.session.rollback()
+        return _page(form, 400, str(exc), "upload")
+    db.session.commit()
+    flash(f"Image uploaded ({item.width}×{item.height} px). Copy its URL into a campaign.", "success")
+    return redirect(url_for("admin.media_library", _anchor=f"media-{item.public_id}"))
+
+
+@bp.post("/media/<public_id>/alt")
+def media_alt(public_id: str):
+    """Change an image's alt text."""
+    item = _item(public_id)
+    form = AltForm()
+    if not form.validate_on_submit():
+        return _page(UploadForm(), 400, "The form expired; please try again.", item.public_id)
+    try:
+        library.describe(item, form.alt_text.data or "", actor=current_user, ip=request.remote_addr)
+    except library.MediaRefused as exc:
+        db.session.rollback()
+        return _page(UploadForm(), 400, str(exc), item.public_id)
+    db.session.commit()
+    flash("Alt text saved.", "success")
+    return redirect(url_for("admin.media_library", _anchor=f"media-{item.public_id}"))
+
+
+@bp.post("/media/<public_id>/delete")
+def media_delete(public_id: str):
+    """Delete an image no campaign that has gone out shows (else refused, saying which campaigns)."""
+    item = _item(public_id)
+    if not AltForm().validate_on_submit():
+        return _page(UploadForm(), 400, "The form expired; please try again.", item.public_id)
+    try:
+        library.delete(item, actor=current_user, ip=request.remote_addr)
+    except library.MediaRefused as exc:
+        db.session.rollback()
+        return _page(UploadForm(), 409, str(exc), item.public_id)
+    db.session.commit()
+    flash("Image deleted.", "success")
+    return redirect(url_for("admin.media_library"))

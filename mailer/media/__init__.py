@@ -1,0 +1,2 @@
+"""The media library: images uploaded by staff, checked by content, resized, served under content-hash
+names."""
