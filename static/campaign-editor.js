@@ -106,8 +106,71 @@
     refresh();
   }
 
+  // ---- Safe editing: autosave of a saved draft, a warning before leaving with unsaved changes, shortcuts ----------
+
+  function safeEditing(form) {
+    const state = document.querySelector("[data-save-state]");
+    const autosaveUrl = form.dataset.autosaveUrl;  // only a draft that exists: a new one is saved by its button
+    let dirty = false;
+    let submitting = false;
+    const say = (message) => { if (state) state.textContent = message; };
+    const autosave = async () => {
+      if (!autosaveUrl || !dirty) return;
+      const body = new FormData(form);
+      dirty = false;  // what is typed while this request runs marks the form dirty again
+      say("Saving…");
+      try {
+        const response = await fetch(autosaveUrl, {
+          method: "POST", body, headers: {Accept: "application/json"}, credentials: "same-origin",
+        });
+        const data = await response.json();
+        if (data.ok) {
+          say(`Saved at ${new Date().toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"})}.`);
+        } else {
+          dirty = true;
+          say(data.error || "Not saved.");
+        }
+      } catch (err) {
+        dirty = true;
+        say("Not saved (connection problem). It tries again when you type; Save draft saves for sure.");
+      }
+    };
+    const later = debounce(autosave, 2000);
+    const changed = (event) => {
+      if (event.target && event.target.id === "preview-contact") return;  // choosing whom to preview as
+      dirty = true;
+      say(autosaveUrl ? "Unsaved changes… (saving shortly)" : "Unsaved changes: Save draft keeps them.");
+      if (autosaveUrl) later();
+    };
+    form.addEventListener("input", changed);
+    form.addEventListener("change", changed);
+    form.addEventListener("submit", () => { submitting = true; });
+    window.addEventListener("beforeunload", (event) => {
+      if (!dirty || submitting) return;
+      event.preventDefault();
+      event.returnValue = "";  // the browser asks "Leave site? Changes you made may not be saved."
+    });
+    document.addEventListener("keydown", (event) => {
+      if (!(event.ctrlKey || event.metaKey)) return;
+      const key = event.key.toLowerCase();
+      if (key === "s") {
+        event.preventDefault();
+        if (autosaveUrl) {
+          dirty = true;
+          autosave();
+        } else {
+          form.requestSubmit(form.querySelector('button[name="then"][value="show"]'));
+        }
+      } else if (key === "enter") {
+        event.preventDefault();
+        form.requestSubmit(form.querySelector('button[name="then"][value="preview"]'));
+      }
+    });
+  }
+
   const campaignForm = document.getElementById("campaign-editor");
   if (campaignForm) {
+    safeEditing(campaignForm);
     const pane = previewPane(campaignForm);
     const contactInput = document.getElementById("preview-contact");
     if (contactInput) {

@@ -10,7 +10,7 @@ from mailer.admin.campaign_forms import ActionForm, CampaignForm
 from mailer.campaigns import drafts as drafts
 from mailer.campaigns import layouts as layout_service
 from mailer.campaigns import lifecycle as campaign_service
-from mailer.campaigns import rendering
+from mailer.campaigns import rendering, versions
 from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign, CampaignStatus
 from mailer.core.extensions import db
 from mailer.core.web import BASE_CSP
@@ -54,7 +54,7 @@ def _with_csp(response, policy: str):
     return response
 
 
-def _editor_form(campaign: Campaign | None) -> CampaignForm:
+def editor_form(campaign: Campaign | None) -> CampaignForm:
     """The editor form with its choices filled in (lists, layouts, time zones)."""
     if campaign is not None and request.method == "GET":
         wtform = CampaignForm(
@@ -115,14 +115,14 @@ def _editor(campaign: Campaign | None):
         )
         return redirect(url_for("admin.campaign_show", public_id=campaign.public_id))
     layout_service.ensure_builtin_layouts()
-    wtform = _editor_form(campaign)
+    wtform = editor_form(campaign)
     errors: dict[str, str] = {}
     if wtform.validate_on_submit():
         try:
             if campaign is None:
                 saved = drafts.create_draft(wtform.to_fields(), current_user.id)
             else:
-                saved = drafts.update_draft(campaign, wtform.to_fields())
+                saved = versions.save(campaign, wtform.to_fields(), current_user.id)
         except drafts.DraftError as exc:
             db.session.rollback()
             errors = exc.errors
@@ -147,6 +147,8 @@ def _editor(campaign: Campaign | None):
         wtform=wtform,
         campaign=campaign,
         error_count=sum(len(f.errors) for f in wtform),
+        versions=versions.versions(campaign) if campaign is not None else [],
+        action_form=ActionForm(),
     )
     return _with_csp(make_response(response, status), EDITOR_CSP)
 
@@ -195,7 +197,7 @@ def campaign_edit(public_id: str):
 def campaign_preview_json(public_id: str | None = None):
     """The editor's fields rendered as the email (subject, HTML, text), for the live preview as one types."""
     campaign = campaign_by_public_id(public_id) if public_id else None
-    wtform = _editor_form(campaign)
+    wtform = editor_form(campaign)
     wtform.validate()  # parse only: a half-typed draft still previews; CSRF was checked before the view
     preview = drafts.preview_campaign(wtform.to_fields(), campaign)
     preview.lists = drafts.lists_by_id(wtform.to_fields().list_ids)

@@ -132,3 +132,16 @@ class Link(Model):
     url: Mapped[str] = mapped_column(Text)
 
     campaign = relationship("Campaign", back_populates="links")
+
+
+class DraftVersion(Model):
+    """A draft's editor fields as they were before a save (the newest few are kept), for undo and restore."""
+
+    __tablename__ = "draft_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)  # when these fields were replaced
+    saved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    autosave: Mapped[bool] = mapped_column(default=False)  # replaced by an autosave (else by Save or restore)
+    fields: Mapped[dict] = mapped_column(JSON)  # DraftFields as a dict

@@ -6,7 +6,7 @@ MAILER_REPLY_TO), and the page shows such a field as set by the environment. Eve
 module, so a value typed on the page reaches footers, senders and pages without a restart.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.headerregistry import Address
 from email.utils import getaddresses, parseaddr
 
@@ -208,6 +208,7 @@ def save(data: OrganisationInput, actor=None, ip: str | None = None) -> list[str
     """Validate and store the settings (fields the environment sets are left as stored), audited; returns the
     names of the fields that changed. Raises SettingsRefused naming each problem. The caller commits."""
     environment = set_by_environment()
+    data = replace(data)  # the caller's input stays as given
     for field, setting in OVERRIDES_BY_FIELD.items():
         if setting in environment:  # the page shows the variable's value; validate that, store nothing
             setattr(data, field, getattr(stored(), field))

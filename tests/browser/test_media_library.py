@@ -1,5 +1,5 @@
-"""The media library in Chromium: upload an image, put it in a campaign, send a test, and the image in the mail
-(as the outbox shows it) loads from its public URL with a year's immutable caching."""
+"""The media library in Chromium: upload an image, put it in a campaign, send a test, and the image in the
+mail (as the outbox shows it) loads from its public URL with a year's immutable caching."""
 
 import pytest
 from playwright.sync_api import expect

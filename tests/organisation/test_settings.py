@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailer import create_app
+import mailer
 from mailer.core.extensions import db
 from mailer.organisation import settings
 from tests.support.proxy import app_config_from_environment
@@ -51,20 +51,14 @@ def test_variables_win_over_stored_values(app_ctx):
     assert set(settings.set_by_environment()) == {"name", "sender", "reply_to"}
 
 
-def test_the_variables_are_read_from_the_environment(monkeypatch, database_url):
-    app_config_from_environment(
-        monkeypatch,
-        MAILER_ORGANISATION="Shop Ltd",
-        MAILER_POSTAL_ADDRESS="2 High St, Leeds",
-        MAILER_FROM="Shop <shop@example.com>",
-        MAILER_REPLY_TO="care@example.com",
-    )
-    app = create_app({"MAILER_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url})
-    with app.app_context():
-        assert settings.set_by_environment() == settings.ENVIRONMENT
-        assert (settings.name(), settings.postal_address(), settings.reply_to()) == (
-            "Shop Ltd",
-            "2 High St, Leeds",
-            "care@example.com",
-        )
-    app.extensions["mailer.workers"].broker.close()
+def test_the_variables_are_read_from_the_environment(monkeypatch):
+    environment = {
+        "MAILER_ORGANISATION": "Shop Ltd",
+        "MAILER_POSTAL_ADDRESS": "2 High St, Leeds",
+        "MAILER_FROM": "Shop <shop@example.com>",
+        "MAILER_REPLY_TO": "care@example.com",
+    }
+    app_config_from_environment(monkeypatch, **environment)
+    for name in ("production", "development"):
+        assert {key: getattr(mailer.CONFIGS[name], key) for key in environment} == environment
+    assert set(settings.ENVIRONMENT.values()) == set(environment)
