@@ -2,7 +2,7 @@
 
 import time
 
-from flask import current_app, render_template, request
+from flask import render_template, request
 
 from mailer.core import metrics
 from mailer.core.extensions import csrf, limiter

@@ -1,14 +1,14 @@
 """draft versions: each save of a campaign draft keeps the fields it replaced (undo, restore)
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0026
+Revises: 0025
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
