@@ -24,8 +24,8 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery import engine, recovery
 from mailer.delivery.claims import durably
-from mailer.delivery.outgoing import parse_sender
 from mailer.delivery.store import MessageBuilder, Page, Recipient, SendingState
+from mailer.organisation import settings as organisation_settings
 
 log = logging.getLogger(__name__)
 RELAY_WAIT_MAX_SECONDS = 300
@@ -58,8 +58,7 @@ class CampaignStore:
             row.waiting_until,
             row.relay_id,
             row.failover_relay_id,
-            row.from_email.rpartition("@")[2].lower()
-            or parse_sender(current_app.config["MAILER_FROM"]).domain.lower(),
+            row.from_email.rpartition("@")[2].lower() or organisation_settings.sender().domain.lower(),
         )
 
     def next_page(self, campaign_id: int, size: int) -> Page | None:
