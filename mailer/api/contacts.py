@@ -49,7 +49,11 @@ def _contact_listing():
     after, limit = page_args()
     query = select(Contact)
     if request.args.get("list"):
-        query = query.where(on_list(list_by_public_id(request.args["list"]).id))
+        after_id = (
+            db.session.execute(select(Contact.id).where(Contact.public_id == after)).scalar() if after else 0
+        )
+        # From the cursor's own contact on (keyset_page finds the cursor within this query).
+        query = query.where(on_list(list_by_public_id(request.args["list"]).id, (after_id or 1) - 1))
     if request.args.get("segment"):
         segment = segment_by_public_id(request.args["segment"][:64])
         if segment is None:

@@ -17,8 +17,8 @@ from mailer.core.extensions import db
 from mailer.core.spreadsheet import csv_text
 from mailer.segments.conditions import compile_tree
 from mailer.segments.models import Segment
-from mailer.subscriptions.lists import memberships
-from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.subscriptions.lists import memberships, on_list
+from mailer.subscriptions.models.lists import MailingList
 
 BATCH = 1000
 MIN_REASON_LENGTH = 10
@@ -45,16 +45,13 @@ class Audience:
         source = self.mailing_list or self.segment
         return source.public_id if source else ""
 
-    def contacts(self) -> Select:
-        """The contacts exported: the audience's, neither restricted (Art. 18) nor erased."""
-        query = select(Contact).where(Contact.status == ContactStatus.ACTIVE)
+    def contacts(self, after_id: int) -> Select:
+        """The audience's contacts after this id, in id order: neither restricted (Art. 18) nor erased."""
+        query = select(Contact).where(Contact.status == ContactStatus.ACTIVE, Contact.id > after_id)
         if self.mailing_list is not None:
-            on_list = select(Subscription.id).where(
-                Subscription.contact_id == Contact.id, Subscription.list_id == self.mailing_list.id
-            )
-            return query.where(on_list.exists())
+            return query.where(on_list(self.mailing_list.id, after_id)).order_by(Contact.id)
         assert self.segment is not None
-        return query.where(Contact.id.in_(compile_tree(self.segment.tree).query))
+        return query.where(Contact.id.in_(compile_tree(self.segment.tree).query)).order_by(Contact.id)
 
 
 def exported_fields() -> list[ContactField]:
@@ -87,7 +84,7 @@ def csv_chunks(audience: Audience) -> Iterator[str]:
     yield csv_text(BASE_COLUMNS + [f.label for f in defined], [])
     last_id = 0
     while True:
-        query = audience.contacts().where(Contact.id > last_id).order_by(Contact.id).limit(BATCH)
+        query = audience.contacts(last_id).limit(BATCH)
         batch = list(db.session.execute(query).scalars())
         if not batch:
             return
