@@ -18,6 +18,8 @@ PERIODIC_JOBS: dict[str, int | str | None] = {
     "privacy_deadline_reminders": 3600,  # deduplicated: each request is mentioned at most once a day
     "run_retention": 6 * 3600,
     "poll_bounce_mailbox": "BOUNCE_IMAP_POLL_SECONDS",  # only when BOUNCE_IMAP_URL names a mailbox
+    # provider webhook events a dead worker left pending (each request also enqueues its own job)
+    "process_provider_events": 60,
 }
 # Jobs that run only when a setting is not empty.
 CONDITIONAL_JOBS = {"poll_bounce_mailbox": "BOUNCE_IMAP_URL"}

@@ -16,7 +16,7 @@ from email.parser import BytesHeaderParser, BytesParser, HeaderParser
 from email.utils import getaddresses
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from mailer.campaigns.models import Campaign
 from mailer.consent.ledger import RequestContext
@@ -104,6 +104,22 @@ def delivery_by_message_id(message_id: str) -> Delivery | None:
         delivery = db.session.get(Delivery, int(match.group(1)))
         return delivery if delivery is not None and delivery.message_id == message_id else None
     return db.session.execute(select(Delivery).where(Delivery.message_id == message_id).limit(1)).scalar()
+
+
+def deliveries_by_message_ids(message_ids: list[str]) -> dict[str, Delivery]:
+    """delivery_by_message_id for many at once (one query): the deliveries found, by Message-ID."""
+    wanted = set(message_ids)
+    ours = {int(m.group(1)): mid for mid in wanted if (m := _OUR_ID.match(mid))}
+    others = [mid for mid in wanted if not _OUR_ID.match(mid)]
+    condition = []
+    if ours:
+        condition.append(Delivery.id.in_(ours))
+    if others:
+        condition.append(Delivery.message_id.in_(others))
+    if not condition:
+        return {}
+    rows = db.session.execute(select(Delivery).where(or_(*condition))).scalars()
+    return {d.message_id: d for d in rows if d.message_id and d.message_id in wanted}
 
 
 def find_delivery(msg: Message, envelope_rcpts=(), arf=None) -> Delivery | None:

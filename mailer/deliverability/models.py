@@ -8,7 +8,7 @@ diagnostic with every address removed. Raw report bodies are never stored. Rows 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.core.clock import utcnow
@@ -95,19 +95,25 @@ class ProviderEventReceipt(Model):
     """One event a sending provider's webhook delivered (SES via SNS, SendGrid, Postmark, Mailgun).
 
     Kept so that a replayed or retried event changes nothing (unique per provider and event key) and so the
-    Deliverability page can say when each provider was last heard from. No address or payload is stored.
+    Deliverability page can say when each provider was last heard from. The request stores the verified event
+    here with outcome "pending" and its fields in payload (the worker's input, the address included for
+    providers that echo no Message-ID); the worker acts on it within seconds, sets the outcome and clears the
+    payload, so no address or payload is kept.
     """
 
     __tablename__ = "provider_event_receipts"
     __table_args__ = (
         UniqueConstraint("provider", "event_key", name="uq_provider_event_receipts_provider_key"),
         Index("ix_provider_event_receipts_provider_received", "provider", "received_at"),
+        Index("ix_provider_event_receipts_outcome_id", "outcome", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     provider: Mapped[str] = mapped_column(String(16))  # ses | sendgrid | postmark | mailgun
     event_key: Mapped[str] = mapped_column(String(200))  # the provider's event id (or request token)
     kind: Mapped[str] = mapped_column(String(16), default="")  # bounce | complaint | delivered | …
-    outcome: Mapped[str] = mapped_column(String(16), default="")  # recorded | duplicate | unmatched | ignored
+    # pending (waiting for the worker) | recorded | duplicate | unmatched | ignored
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    payload: Mapped[dict | None] = mapped_column(JSON)  # the event while pending; None once acted on
     delivery_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

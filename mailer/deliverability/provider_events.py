@@ -2,12 +2,14 @@
 that reach the bounce listener (REQUIREMENTS E1-E5).
 
 Each provider module (provider_ses, provider_sendgrid, provider_postmark, provider_mailgun) proves a request
-came from the provider and turns its JSON into ProviderEvents; record_events() then acts on them in one
-transaction: a receipt per event (a replayed or retried event changes nothing), the delivery found by our
-Message-ID (which the providers echo) or, where a provider echoes none, by the address's latest delivery, and
-then the same rules as a DSN (bounces.record_bounce: RFC 3463 classes, 5.2.2 soft, 5.7.x policy) or an ARF
-report (complaints.record_complaint). An unsubscribe event leaves the message's list through the same
-withdrawal rule as the one-click POST.
+came from the provider and turns its JSON into ProviderEvents. store_events() keeps them durably in one
+INSERT (a receipt per event with its payload: a replayed or retried event changes nothing) and enqueues one
+job; the worker's process_pending() then acts on them in batches (a worker that dies mid-batch leaves them
+pending for the next job or the scheduler's sweep; a committed batch is never acted on again): the delivery
+found by our Message-ID (which the providers echo) or, where a provider echoes none, by the address's latest
+delivery, and then the same rules as a DSN (bounces.record_bounce: RFC 3463 classes, 5.2.2 soft, 5.7.x
+policy) or an ARF report (complaints.record_complaint). An unsubscribe event leaves the message's list
+through the same withdrawal rule as the one-click POST.
 """
 
 import hmac
@@ -15,10 +17,10 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.datastructures import Headers
@@ -28,11 +30,12 @@ from mailer.consent.ledger import RequestContext
 from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.operations import AddressError, email_hash, normalise_email
+from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability import bounces, complaints
 from mailer.deliverability.domains import domain_of
-from mailer.deliverability.inbound import delivery_by_message_id
+from mailer.deliverability.inbound import deliveries_by_message_ids
 from mailer.deliverability.models import ProviderEventReceipt
 from mailer.delivery.models import Delivery
 from mailer.subscriptions.models.lists import MailingList
@@ -41,6 +44,9 @@ from mailer.subscriptions.withdrawal import unsubscribe_everything, withdraw_lis
 log = logging.getLogger(__name__)
 
 BOUNCE, COMPLAINT, DELIVERED, UNSUBSCRIBE, OTHER = "bounce", "complaint", "delivered", "unsubscribe", "other"
+MATCHED_KINDS = (BOUNCE, COMPLAINT, UNSUBSCRIBE, DELIVERED)
+# A receipt's outcome while its event waits for the worker, and (never committed) while one acts on it.
+PENDING, WORKING = "pending", "working"
 
 
 class WebhookRefused(ValueError):
@@ -92,9 +98,13 @@ class WebhookResult:
 
     counts: dict[str, int] = field(default_factory=dict)
     detail: str = ""
+    by_provider: dict[str, dict[str, int]] = field(default_factory=dict)  # the worker's counts
 
-    def add(self, outcome: str) -> None:
+    def add(self, outcome: str, provider: str = "") -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        if provider:
+            mine = self.by_provider.setdefault(provider, {})
+            mine[outcome] = mine.get(outcome, 0) + 1
 
 
 def parse_json(body: bytes):
@@ -149,15 +159,6 @@ def _latest_delivery_to(address: str) -> Delivery | None:
     ).scalar()
 
 
-def find_delivery(event: ProviderEvent) -> Delivery | None:
-    """The delivery an event is about: by our Message-ID, else by the address's latest delivery."""
-    if event.message_id:
-        delivery = delivery_by_message_id(event.message_id)
-        if delivery is not None and delivery.message_id:
-            return delivery
-    return _latest_delivery_to(event.recipient) if event.recipient else None
-
-
 def _unsubscribe(delivery: Delivery, provider: str) -> bounces.Outcome:
     """Leave the message's list (or everything, when it was sent for none) by the one-click rule."""
     contact = db.session.get(Contact, delivery.contact_id)
@@ -203,50 +204,124 @@ def _act(provider: str, event: ProviderEvent, delivery: Delivery) -> bounces.Out
     return bounces.Outcome("", False, f"a {event.kind} event: nothing to do")
 
 
-def _claim(provider: str, event: ProviderEvent, delivery: Delivery | None, outcome: str) -> int | None:
-    """Record that this event arrived, in one statement; None when it already had (a replay or a provider's
-    retry: the unique key waits for a concurrent first copy to commit, then refuses this one)."""
-    table = ProviderEventReceipt.__table__
-    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(table)
-        .values(
-            provider=provider,
-            event_key=event.key[:200],
-            kind=event.kind[:16],
-            outcome=outcome,
-            delivery_id=delivery.id if delivery is not None else None,
-            received_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "event_key"])
-        .returning(table.c.id)
-    )
-    return db.session.execute(statement).scalar()
+def store_events(provider: str, events: list[ProviderEvent]) -> WebhookResult:
+    """Durably keep a verified request's new events (one multi-row INSERT; a replayed or retried event is
+    refused by the unique key) and ask the worker to act on them once this commits; commits.
 
-
-def record_events(provider: str, events: list[ProviderEvent]) -> WebhookResult:
-    """Act on a verified request's events in one transaction; commits."""
+    The event's fields wait in the receipt's payload (the address too, for providers that echo no
+    Message-ID) until process_pending() acts on them and clears it.
+    """
     result = WebhookResult()
+    rows: dict[str, dict] = {}
+    now = utcnow()
     for event in events:
-        delivery = find_delivery(event) if event.kind in (BOUNCE, COMPLAINT, UNSUBSCRIBE, DELIVERED) else None
-        expected = "recorded" if delivery is not None else "unmatched" if event.kind != OTHER else "ignored"
-        receipt_id = _claim(provider, event, delivery, expected)
-        if receipt_id is None:
+        key = event.key[:200]
+        if key in rows:
             result.add("duplicate")
             continue
-        if delivery is None:
-            result.add(expected)
-            continue
-        outcome = _act(provider, event, delivery)
-        done = "recorded" if outcome.changed else "duplicate" if outcome.kind else "ignored"
-        if done != expected:
-            table = ProviderEventReceipt.__table__
-            db.session.execute(update(table).where(table.c.id == receipt_id).values(outcome=done))
-        result.add(done)
-        log.info("Provider %s event for delivery %s: %s", provider, delivery.id, outcome.detail)
+        rows[key] = {
+            "provider": provider,
+            "event_key": key,
+            "kind": event.kind[:16],
+            "outcome": PENDING,
+            "payload": asdict(event),
+            "received_at": now,
+        }
+    stored = 0
+    if rows:
+        table = ProviderEventReceipt.__table__
+        insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            insert(table)
+            .values(list(rows.values()))
+            .on_conflict_do_nothing(index_elements=["provider", "event_key"])
+            .returning(table.c.id)
+        )
+        stored = len(db.session.execute(statement).all())
+        if stored:
+            enqueue_after_commit(db.session, "process_provider_events")
     db.session.commit()
+    if stored:
+        result.counts["accepted"] = stored
+    if len(rows) > stored:
+        result.counts["duplicate"] = result.counts.get("duplicate", 0) + len(rows) - stored
     result.detail = ", ".join(f"{count} {outcome}" for outcome, count in sorted(result.counts.items()))
     return result
+
+
+def _claim_pending(limit: int) -> list:
+    """Take up to `limit` waiting receipts for this transaction: FOR UPDATE SKIP LOCKED on PostgreSQL (two
+    workers never take the same row), and on SQLite the UPDATE itself takes the database's write lock. The
+    status change is never committed on its own: a worker that dies leaves them pending."""
+    table = ProviderEventReceipt.__table__
+    waiting = select(table.c.id).where(table.c.outcome == PENDING).order_by(table.c.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        waiting = waiting.with_for_update(skip_locked=True)
+    statement = (
+        update(table)
+        .where(table.c.id.in_(waiting.scalar_subquery()), table.c.outcome == PENDING)
+        .values(outcome=WORKING)
+        .returning(table.c.id, table.c.provider, table.c.payload)
+    )
+    return sorted(db.session.execute(statement).all(), key=lambda row: row.id)
+
+
+def _matched(events: list[ProviderEvent]) -> list[Delivery | None]:
+    """Each event's delivery: all Message-IDs resolved in one query, the address's latest delivery (one
+    query each) where a provider echoes none or ours is unknown."""
+    wanted = [e for e in events if e.kind in MATCHED_KINDS]
+    found = deliveries_by_message_ids([e.message_id for e in wanted if e.message_id])
+    matched: list[Delivery | None] = []
+    for event in events:
+        delivery = found.get(event.message_id) if event.kind in MATCHED_KINDS and event.message_id else None
+        if delivery is None and event.kind in MATCHED_KINDS and event.recipient:
+            delivery = _latest_delivery_to(event.recipient)
+        matched.append(delivery)
+    return matched
+
+
+def process_pending(limit: int = 500) -> WebhookResult:
+    """Act on up to `limit` stored events in one transaction, in the order they arrived: the same rules as
+    a DSN or ARF report; each receipt gets its outcome and loses its payload. Commits; counts per outcome."""
+    result = WebhookResult()
+    claimed = _claim_pending(limit)
+    if not claimed:
+        db.session.rollback()
+        return result
+    events = [ProviderEvent(**row.payload) for row in claimed]
+    done: list[dict] = []
+    for row, event, delivery in zip(claimed, events, _matched(events), strict=True):
+        if delivery is None:
+            outcome = "unmatched" if event.kind != OTHER else "ignored"
+        else:
+            acted = _act(row.provider, event, delivery)
+            outcome = "recorded" if acted.changed else "duplicate" if acted.kind else "ignored"
+            log.info("Provider %s event for delivery %s: %s", row.provider, delivery.id, acted.detail)
+        result.add(outcome, row.provider)
+        delivery_id = delivery.id if delivery is not None else None
+        done.append({"b_id": row.id, "b_outcome": outcome, "b_delivery": delivery_id})
+    table = ProviderEventReceipt.__table__
+    db.session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(outcome=bindparam("b_outcome"), delivery_id=bindparam("b_delivery"), payload=None),
+        done,
+    )
+    db.session.commit()
+    return result
+
+
+def process_all_pending(batch: int = 500) -> WebhookResult:
+    """Drain the waiting events, `batch` per transaction; counts per outcome over all of them."""
+    total = WebhookResult()
+    while True:
+        result = process_pending(batch)
+        if not result.counts:
+            return total
+        for provider, counts in result.by_provider.items():
+            for outcome, count in counts.items():
+                for tally in (total.counts, total.by_provider.setdefault(provider, {})):
+                    tally[outcome] = tally.get(outcome, 0) + count
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 import logging
 
+from mailer.core import metrics
 from mailer.core.broker import actor
 from mailer.deliverability.mailbox import MailboxError, poll_mailbox
+from mailer.deliverability.provider_events import process_all_pending
 
 log = logging.getLogger(__name__)
 
@@ -18,3 +20,13 @@ def poll_bounce_mailbox() -> None:
         poll_mailbox()
     except MailboxError as exc:
         log.warning("Bounce mailbox not polled: %s", exc)
+
+
+@actor(queue_name="provider_events", max_retries=3, time_limit=15 * 60 * 1000)
+def process_provider_events() -> None:
+    """Act on the provider webhook events waiting in their receipts, 500 per transaction (enqueued by each
+    request that stored new events, and by the scheduler as a sweep after a worker died mid-batch)."""
+    result = process_all_pending()
+    for provider, counts in result.by_provider.items():
+        for outcome, count in counts.items():
+            metrics.webhook_event(provider, outcome, count)

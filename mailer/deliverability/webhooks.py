@@ -1,5 +1,5 @@
-"""Provider event webhooks: which providers are configured, and receiving one request (verify, then act on
-its events in one transaction). See provider_events for what an event does."""
+"""Provider event webhooks: which providers are configured, and receiving one request (verify, then store
+its events durably in one statement for the worker). See provider_events for what an event does."""
 
 from dataclasses import dataclass
 
@@ -13,7 +13,7 @@ from mailer.deliverability.provider_events import (
     WebhookRequest,
     WebhookResult,
     provider_activity,
-    record_events,
+    store_events,
 )
 
 PROVIDERS = {
@@ -29,7 +29,8 @@ TITLES = {"ses": "Amazon SES (via SNS)", "sendgrid": "SendGrid", "postmark": "Po
 
 
 def receive(provider: str, request: WebhookRequest) -> WebhookResult:
-    """Verify one webhook request from a provider and act on its events; WebhookRefused says why not."""
+    """Verify one webhook request from a provider and keep its new events for the worker (which acts on them
+    within seconds); WebhookRefused says why not."""
     module = PROVIDERS.get(provider)
     if module is None:
         raise WebhookRefused(404, f"There is no provider webhook called {provider[:40]!r} here.")
@@ -40,7 +41,7 @@ def receive(provider: str, request: WebhookRequest) -> WebhookResult:
     except WebhookRefused:
         metrics.webhook_event(provider, "refused")
         raise
-    result = record_events(provider, events)
+    result = store_events(provider, events)
     for outcome, count in result.counts.items():
         metrics.webhook_event(provider, outcome, count)
     if note:

@@ -3,6 +3,7 @@ about a campaign the engine really sent, suppress and count exactly as DSNs and 
 badly signed, stale, oversized and malformed requests change nothing; replays are acknowledged and ignored."""
 
 import json
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -13,9 +14,10 @@ from mailer.campaigns.models import Campaign
 from mailer.consent.models import ConsentEvent
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.deliverability import provider_ses
+from mailer.deliverability import provider_events, provider_ses
 from mailer.deliverability.bounces import purge_bounce_log
 from mailer.deliverability.models import ProviderEventReceipt
+from mailer.deliverability.provider_events import process_all_pending
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from mailer.subscriptions.models.lists import Subscription
 from tests.deliverability import provider_signing as signing
@@ -65,6 +67,27 @@ def sent(app, news, worker):
     return deliveries
 
 
+@pytest.fixture
+def acted(worker):
+    """Drain the real worker, then the outcomes of the receipts it acted on since the last call: what the
+    request's response said at once before events were stored first and acted on by the worker."""
+    seen = [0]
+
+    def outcomes() -> dict[str, int]:
+        worker.drain()
+        db.session.expire_all()
+        rows = db.session.execute(
+            select(ProviderEventReceipt.id, ProviderEventReceipt.outcome, ProviderEventReceipt.payload)
+            .where(ProviderEventReceipt.id > seen[0])
+            .order_by(ProviderEventReceipt.id)
+        ).all()
+        assert all(row.payload is None for row in rows)  # the worker keeps no event payload
+        seen[0] = max([seen[0], *(row.id for row in rows)])
+        return dict(Counter(row.outcome for row in rows))
+
+    return outcomes
+
+
 def _post_json(client, url, payload, **kwargs):
     return client.post(url, data=json.dumps(payload), content_type="application/json", **kwargs)
 
@@ -95,14 +118,15 @@ def _status(contact, mailing_list) -> str:
 # --- Amazon SES via SNS ---
 
 
-def test_ses_hard_bounce_suppresses_the_address_like_a_dsn(client, sent, sns_fetches):
+def test_ses_hard_bounce_suppresses_the_address_like_a_dsn(client, sent, sns_fetches, acted):
     ann = sent["ann@example.net"]
     message = signing.sns_notification(signing.ses_bounce(ann.message_id, "ann@example.net"), version="1")
 
     response = _post_json(client, SES, message)
 
     assert response.status_code == 200, response.text
-    assert response.json["events"] == {"recorded": 1}
+    assert response.json["events"] == {"accepted": 1}
+    assert acted() == {"recorded": 1}
     [event] = events()
     assert (event.kind, event.status_code, event.source, event.action_taken) == (
         "hard",
@@ -117,26 +141,28 @@ def test_ses_hard_bounce_suppresses_the_address_like_a_dsn(client, sent, sns_fet
     assert sns_fetches == [signing.CERT_URL]
 
 
-def test_ses_complaint_with_signature_version_2_withdraws_consent(client, sent, news, sns_fetches):
+def test_ses_complaint_with_signature_version_2_withdraws_consent(client, sent, news, sns_fetches, acted):
     bob = sent["bob@example.net"]
     message = signing.sns_notification(signing.ses_complaint(bob.message_id, "bob@example.net"), version="2")
 
     response = _post_json(client, SES, message)
 
-    assert response.status_code == 200 and response.json["events"] == {"recorded": 1}
+    assert response.status_code == 200 and response.json["events"] == {"accepted": 1}
+    assert acted() == {"recorded": 1}
     [event] = events()
     assert (event.kind, event.source, event.status_code) == ("complaint", "ses", "abuse")
     assert suppression_reason(bob.contact) == "complaint"
     assert _status(bob.contact, news) == "unsubscribed"
 
 
-def test_ses_mailbox_full_is_soft_and_policy_refusal_blames_nobody(client, sent, sns_fetches):
+def test_ses_mailbox_full_is_soft_and_policy_refusal_blames_nobody(client, sent, sns_fetches, acted):
     ann, bob = sent["ann@example.net"], sent["bob@example.net"]
     full = signing.ses_bounce(ann.message_id, "ann@example.net", "Transient", "MailboxFull", "5.2.2")
     policy = signing.ses_bounce(bob.message_id, "bob@example.net", status="5.7.1")
 
     assert _post_json(client, SES, signing.sns_notification(full)).status_code == 200
     assert _post_json(client, SES, signing.sns_notification(policy)).status_code == 200
+    assert acted() == {"recorded": 2}
 
     assert [(e.kind, e.status_code, e.action_taken) for e in events()] == [
         ("soft", "5.2.2", "counted"),
@@ -183,7 +209,7 @@ def test_ses_refuses_bad_signature_foreign_topic_cert_host_unsigned_and_stale(cl
 # --- SendGrid ---
 
 
-def test_sendgrid_batch_of_events(client, sent, news):
+def test_sendgrid_batch_of_events(client, sent, news, acted):
     ann, bob, cy = sent["ann@example.net"], sent["bob@example.net"], sent["cy@example.net"]
     items = [
         signing.sendgrid_event(
@@ -203,7 +229,8 @@ def test_sendgrid_batch_of_events(client, sent, news):
     response = _sendgrid(client, items)
 
     assert response.status_code == 200, response.text
-    assert response.json["events"] == {"recorded": 3, "ignored": 2}
+    assert response.json["events"] == {"accepted": 5}
+    assert acted() == {"recorded": 3, "ignored": 2}
     assert [(e.kind, e.source, e.delivery_id) for e in events()] == [
         ("hard", "sendgrid", ann.id),
         ("complaint", "sendgrid", bob.id),
@@ -220,7 +247,7 @@ def test_sendgrid_batch_of_events(client, sent, news):
     assert withdrawal.source == "provider:sendgrid"
 
 
-def test_sendgrid_refuses_unsigned_forged_and_stale_and_ignores_replays(client, sent):
+def test_sendgrid_refuses_unsigned_forged_and_stale_and_ignores_replays(client, sent, acted):
     ann = sent["ann@example.net"]
     items = [signing.sendgrid_event("bounce", ann.message_id, "ann@example.net", status="5.1.1")]
     body = json.dumps(items).encode()
@@ -239,7 +266,8 @@ def test_sendgrid_refuses_unsigned_forged_and_stale_and_ignores_replays(client, 
 
     first = client.post(SENDGRID, data=body, headers=signing.sendgrid_headers(body))
     replay = client.post(SENDGRID, data=body, headers=signing.sendgrid_headers(body))
-    assert first.json["events"] == {"recorded": 1} and replay.json["events"] == {"duplicate": 1}
+    assert first.json["events"] == {"accepted": 1} and replay.json["events"] == {"duplicate": 1}
+    assert acted() == {"recorded": 1}
     assert len(events()) == 1 and _receipts() == 1
 
 
@@ -262,13 +290,14 @@ def test_malformed_json_and_oversized_bodies_are_refused(client, app_ctx):
 # --- Postmark ---
 
 
-def test_postmark_hard_bounce_is_matched_by_address(client, sent):
+def test_postmark_hard_bounce_is_matched_by_address(client, sent, acted):
     cy = sent["cy@example.net"]
     payload = signing.postmark_bounce("Cy@Example.net")
 
     response = _post_json(client, POSTMARK, payload, headers={"X-Webhook-Token": signing.POSTMARK_TOKEN})
 
-    assert response.status_code == 200 and response.json["events"] == {"recorded": 1}
+    assert response.status_code == 200 and response.json["events"] == {"accepted": 1}
+    assert acted() == {"recorded": 1}
     [event] = events()
     assert (event.kind, event.status_code, event.source, event.delivery_id) == (
         "hard",
@@ -278,7 +307,7 @@ def test_postmark_hard_bounce_is_matched_by_address(client, sent):
     )
     assert suppression_reason(cy.contact) == "hard_bounce"
     replay = _post_json(client, POSTMARK, payload, headers={"X-Webhook-Token": signing.POSTMARK_TOKEN})
-    assert replay.json["events"] == {"duplicate": 1} and len(events()) == 1
+    assert replay.json["events"] == {"duplicate": 1} and acted() == {} and len(events()) == 1
 
 
 def test_postmark_refuses_missing_and_wrong_token(client, sent):
@@ -294,13 +323,14 @@ def test_postmark_refuses_missing_and_wrong_token(client, sent):
 @pytest.mark.config(
     POSTMARK_WEBHOOK_TOKEN="", POSTMARK_WEBHOOK_USERNAME="postmark", POSTMARK_WEBHOOK_PASSWORD="s3cret-pw"
 )
-def test_postmark_basic_auth(client, sent):
+def test_postmark_basic_auth(client, sent, acted):
     payload = signing.postmark_bounce("ann@example.net", "SoftBounce", "Mailbox temporarily unavailable")
 
     wrong = _post_json(client, POSTMARK, payload, auth=("postmark", "nope"))
     right = _post_json(client, POSTMARK, payload, auth=("postmark", "s3cret-pw"))
 
     assert wrong.status_code == 403 and right.status_code == 200
+    assert acted() == {"recorded": 1}
     [event] = events()
     assert (event.kind, event.status_code, event.action_taken) == ("soft", "4.0.0", "counted")
 
@@ -308,15 +338,17 @@ def test_postmark_basic_auth(client, sent):
 # --- Mailgun ---
 
 
-def test_mailgun_permanent_failure_suppresses_and_temporary_waits(client, sent):
+def test_mailgun_permanent_failure_suppresses_and_temporary_waits(client, sent, acted):
     ann, bob = sent["ann@example.net"], sent["bob@example.net"]
     temporary = signing.mailgun_payload(
         signing.mailgun_failed(bob.message_id, "bob@example.net", "temporary", 452, "4.2.2 over quota")
     )
     permanent = signing.mailgun_payload(signing.mailgun_failed(ann.message_id, "ann@example.net"))
 
-    assert _post_json(client, MAILGUN, temporary).json["events"] == {"ignored": 1}
-    assert _post_json(client, MAILGUN, permanent).json["events"] == {"recorded": 1}
+    assert _post_json(client, MAILGUN, temporary).json["events"] == {"accepted": 1}
+    assert acted() == {"ignored": 1}
+    assert _post_json(client, MAILGUN, permanent).json["events"] == {"accepted": 1}
+    assert acted() == {"recorded": 1}
 
     [event] = events()
     assert (event.kind, event.status_code, event.source, event.delivery_id) == (
@@ -328,7 +360,7 @@ def test_mailgun_permanent_failure_suppresses_and_temporary_waits(client, sent):
     assert suppression_reason(ann.contact) == "hard_bounce" and suppression_reason(bob.contact) is None
 
 
-def test_mailgun_refuses_forged_stale_unsigned_and_ignores_a_replayed_token(client, sent):
+def test_mailgun_refuses_forged_stale_unsigned_and_ignores_a_replayed_token(client, sent, acted):
     ann = sent["ann@example.net"]
     data = signing.mailgun_failed(ann.message_id, "ann@example.net")
 
@@ -339,8 +371,10 @@ def test_mailgun_refuses_forged_stale_unsigned_and_ignores_a_replayed_token(clie
     assert _nothing_written()
 
     signed = signing.mailgun_payload(data)
-    assert _post_json(client, MAILGUN, signed).json["events"] == {"recorded": 1}
+    assert _post_json(client, MAILGUN, signed).json["events"] == {"accepted": 1}
+    assert acted() == {"recorded": 1}
     assert _post_json(client, MAILGUN, signed).json["events"] == {"duplicate": 1}
+    assert acted() == {}
     assert len(events()) == 1
 
 
@@ -380,7 +414,7 @@ def test_provider_settings_come_from_the_environment(monkeypatch, database_url):
     app.extensions["mailer.workers"].broker.close()
 
 
-def test_deliverability_page_shows_providers_endpoints_and_last_event(auth, sent):
+def test_deliverability_page_shows_providers_endpoints_and_last_event(auth, sent, acted):
     page = auth.get("/admin/deliverability")
     assert page.status_code == 200
     assert "Provider event webhooks" in page.text
@@ -392,18 +426,21 @@ def test_deliverability_page_shows_providers_endpoints_and_last_event(auth, sent
 
     ann = sent["ann@example.net"]
     _sendgrid(auth, [signing.sendgrid_event("delivered", ann.message_id, "ann@example.net")])
+    assert acted() == {"ignored": 1}
     page = auth.get("/admin/deliverability")
     assert "(1 event in all)" in page.text
 
 
-def test_receipts_older_than_the_bounce_log_go_with_it(client, sent):
+def test_receipts_older_than_the_bounce_log_go_with_it(client, sent, acted):
     ann = sent["ann@example.net"]
     first = signing.mailgun_payload(signing.mailgun_failed(ann.message_id, "ann@example.net"))
     assert _post_json(client, MAILGUN, first).status_code == 200
+    assert acted() == {"recorded": 1}
     db.session.execute(update(ProviderEventReceipt).values(received_at=utcnow() - timedelta(days=400)))
     db.session.commit()
     later = signing.mailgun_payload(signing.mailgun_failed(ann.message_id, "ann@example.net"))
     assert _post_json(client, MAILGUN, later).status_code == 200
+    assert acted() == {"duplicate": 1}  # the same delivery's hard bounce is already logged
 
     purge_bounce_log()
 
@@ -427,7 +464,9 @@ def test_a_mailgun_complaint_pauses_the_domains_sending_campaigns_as_an_arf_repo
 
     response = _post_json(client, MAILGUN, signing.mailgun_payload(complained))
 
-    assert response.status_code == 200 and response.json["events"] == {"recorded": 1}
+    assert response.status_code == 200 and response.json["events"] == {"accepted": 1}
+    # The worker is stopped (so Summer stays "sending"): the operation its job runs, called here.
+    assert process_all_pending().counts == {"recorded": 1}
     [event] = events()
     assert (event.kind, event.source, event.delivery_id) == ("complaint", "mailgun", ann.id)
     assert suppression_reason(ann.contact) == "complaint" and _status(ann.contact, news) == "unsubscribed"
@@ -439,7 +478,7 @@ def test_a_mailgun_complaint_pauses_the_domains_sending_campaigns_as_an_arf_repo
     )
 
 
-def test_postmark_spam_complaint_suppresses_and_withdraws(client, sent, news):
+def test_postmark_spam_complaint_suppresses_and_withdraws(client, sent, news, acted):
     bob = sent["bob@example.net"]
     payload = {
         "RecordType": "SpamComplaint",
@@ -453,7 +492,85 @@ def test_postmark_spam_complaint_suppresses_and_withdraws(client, sent, news):
 
     response = _post_json(client, POSTMARK, payload, headers={"X-Webhook-Token": signing.POSTMARK_TOKEN})
 
-    assert response.status_code == 200 and response.json["events"] == {"recorded": 1}
+    assert response.status_code == 200 and response.json["events"] == {"accepted": 1}
+    assert acted() == {"recorded": 1}
     [event] = events()
     assert (event.kind, event.source, event.delivery_id) == ("complaint", "postmark", bob.id)
     assert suppression_reason(bob.contact) == "complaint" and _status(bob.contact, news) == "unsubscribed"
+
+
+# --- stored first, acted on by the worker ---
+
+
+class WorkerDied(BaseException):
+    """The worker process dying mid-batch (not an error anything catches)."""
+
+
+def _outcomes() -> dict[str, int]:
+    db.session.expire_all()
+    rows = db.session.execute(
+        select(ProviderEventReceipt.outcome, func.count()).group_by(ProviderEventReceipt.outcome)
+    ).all()
+    return {str(outcome): int(count) for outcome, count in rows}
+
+
+def test_a_worker_that_dies_mid_batch_leaves_the_events_pending_and_they_are_acted_on_exactly_once(
+    app, client, sent, news, acted, monkeypatch
+):
+    ann, bob = sent["ann@example.net"], sent["bob@example.net"]
+    workers = app.extensions["mailer.workers"]
+    workers.stop_worker()  # no worker is running when the events arrive
+    items = [
+        signing.sendgrid_event("bounce", ann.message_id, "ann@example.net", status="5.1.1", type="bounce"),
+        signing.sendgrid_event("spamreport", bob.message_id, "bob@example.net"),
+    ]
+
+    response = _sendgrid(client, items)
+
+    assert response.status_code == 200 and response.json["events"] == {"accepted": 2}
+    assert _outcomes() == {"pending": 2} and events() == []
+
+    # A worker takes the batch, acts on the first event, then dies before its transaction commits.
+    act = provider_events._act
+    seen: list[str] = []
+
+    def act_then_die(provider, event, delivery):
+        seen.append(event.kind)
+        if len(seen) == 2:
+            raise WorkerDied
+        return act(provider, event, delivery)
+
+    monkeypatch.setattr(provider_events, "_act", act_then_die)
+    with pytest.raises(WorkerDied):
+        provider_events.process_pending()
+    db.session.rollback()  # its connection is gone: the database aborts the transaction
+    monkeypatch.setattr(provider_events, "_act", act)
+    assert seen == ["bounce", "complaint"]
+    assert _outcomes() == {"pending": 2} and events() == []
+    assert suppression_reason(ann.contact) is None and suppression_reason(bob.contact) is None
+
+    # The request's job (still queued) runs on a worker started again: both events, once each.
+    workers.start_worker(threads=2)
+    assert acted() == {"recorded": 2}
+    assert sorted((e.kind, e.delivery_id) for e in events()) == [("complaint", bob.id), ("hard", ann.id)]
+    assert suppression_reason(ann.contact) == "hard_bounce" and suppression_reason(bob.contact) == "complaint"
+    assert _status(bob.contact, news) == "unsubscribed"
+
+    # The scheduler's sweep and a provider's retry of the same request change nothing more.
+    workers.actors["process_provider_events"].send()
+    retry = _sendgrid(client, items)
+    assert retry.json["events"] == {"duplicate": 2} and acted() == {}
+    assert len(events()) == 2 and _outcomes() == {"recorded": 2}
+
+
+def test_events_wait_for_a_worker_and_are_acted_on_in_the_order_they_arrived(client, sent, acted):
+    ann = sent["ann@example.net"]
+    soft = signing.sendgrid_event("bounce", ann.message_id, "ann@example.net", status="5.2.2", type="bounce")
+    hard = signing.sendgrid_event("bounce", ann.message_id, "ann@example.net", status="5.1.1", type="bounce")
+
+    first, second = _sendgrid(client, [soft]), _sendgrid(client, [hard])
+
+    assert first.json["events"] == second.json["events"] == {"accepted": 1}
+    assert acted() == {"recorded": 2}
+    assert [(e.kind, e.status_code) for e in events()] == [("soft", "5.2.2"), ("hard", "5.1.1")]
+    assert suppression_reason(ann.contact) == "hard_bounce"

@@ -149,6 +149,7 @@ def test_webhook_events_and_bounce_reports_are_counted(app, app_ctx, client, wor
     url, token = "/hooks/providers/postmark", {"X-Webhook-Token": signing.POSTMARK_TOKEN}
     for headers in (token, token, {}):  # recorded, a replay, refused (no token)
         client.post(url, data=payload, content_type="application/json", headers=headers)
+    worker.drain()  # the worker acts on the stored event (and counts its outcome)
     assert process_report(report("postfix_hard_5.1.1.eml", sent["dee@example.net"])).status == "recorded"
     after = scrape(client)
 
