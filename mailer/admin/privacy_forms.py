@@ -65,6 +65,9 @@ class SettingsForm(FlaskForm):
         "Tracking events (days)", validators=[DataRequired(), NumberRange(1, 3650)]
     )
     bounce_logs = IntegerField("Bounce logs (days)", validators=[DataRequired(), NumberRange(1, 3650)])
+    import_files = IntegerField(  # blank keeps the default lifetime
+        "Import files (days)", validators=[Optional(), NumberRange(1, 3650)]
+    )
     inactive_contacts = IntegerField(
         "Contacts without interaction (days)", validators=[DataRequired(), NumberRange(1, 3650)]
     )

@@ -12,6 +12,7 @@ from mailer.privacy.erasure import forget_requests
 from mailer.privacy.hooks import RetentionOutcome, hooks_of
 from mailer.privacy.models.settings import PrivacySettings
 from mailer.subscriptions.expiry import purge_unconfirmed
+from mailer.subscriptions.imports import purge_import_files
 from mailer.subscriptions.personal_data import end_subscriptions
 from mailer.tracking.events import LIFETIME_EXTENSION, purge_tracking_events
 
@@ -33,6 +34,10 @@ def _clear_failure_texts(days: int, dry_run: bool) -> RetentionOutcome:
 
 def _purge_bounce_log(days: int, dry_run: bool) -> RetentionOutcome:
     return RetentionOutcome(purge_bounce_log(dry_run=dry_run, days=days))
+
+
+def _purge_import_files(days: int, dry_run: bool) -> RetentionOutcome:
+    return RetentionOutcome(purge_import_files(days, dry_run=dry_run))
 
 
 def configured_lifetime(category: str) -> int | None:
@@ -57,5 +62,6 @@ def register_privacy_hooks(app: Flask) -> None:
     hooks.on_retention("tracking_events", _purge_tracking)
     hooks.on_retention("bounce_logs", _clear_failure_texts)
     hooks.on_retention("bounce_logs", _purge_bounce_log)
+    hooks.on_retention("import_files", _purge_import_files)
     # Tracking's own scheduled purge follows the lifetime staff set in the privacy settings.
     app.extensions[LIFETIME_EXTENSION] = configured_lifetime

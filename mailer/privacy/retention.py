@@ -47,6 +47,7 @@ REASONS = {
     "unconfirmed_signups": "sign-ups not confirmed within {days} days",
     "tracking_events": "open/click records older than {days} days",
     "bounce_logs": "bounce reports and failure texts older than {days} days",
+    "import_files": "imports finished (or left unmapped) more than {days} days ago: their files",
 }
 
 

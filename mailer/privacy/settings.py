@@ -16,6 +16,7 @@ RETENTION_CATEGORIES = {
     "unconfirmed_signups": (30, "Sign-ups never confirmed by double opt-in"),
     "tracking_events": (365, "Open and click records"),
     "bounce_logs": (365, "Bounce and delivery-failure details"),
+    "import_files": (30, "Uploaded contact files and their rejected-row reports"),
     "inactive_contacts": (
         365,
         "Contacts with no interaction (sign-up, confirmation, click, preference change)",

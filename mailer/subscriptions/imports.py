@@ -15,6 +15,7 @@ import csv
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import IO, cast
 
 from flask import current_app
@@ -321,6 +322,35 @@ def cancel(job: ContactImport) -> None:
         raise ImportRefusedError("Only an import waiting for its mapping can be cancelled.")
     _remove(upload_path(job))
     job.status, job.error, job.finished_at = "failed", "Cancelled before it started.", utcnow()
+
+
+def purge_import_files(days: int, dry_run: bool = False) -> int:
+    """Storage limitation for imports: the uploaded file and the rejected-row report (both name people)
+    of an import finished more than `days` ago go, and an upload still waiting for its mapping after that
+    long is cancelled with its file. The import's record (counts, reasons) stays. Returns how many imports
+    lost files."""
+    cutoff = utcnow() - timedelta(days=days)
+    finished = select(ContactImport).where(
+        ContactImport.status.in_(("done", "failed")), ContactImport.finished_at < cutoff
+    )
+    waiting = select(ContactImport).where(
+        ContactImport.status == "mapping", ContactImport.created_at < cutoff
+    )
+    count = 0
+    for job in db.session.execute(finished).scalars():
+        paths = [path for path in (upload_path(job), report_path(job)) if os.path.exists(path)]
+        count += bool(paths)
+        if not dry_run:
+            for path in paths:
+                os.unlink(path)
+    for job in db.session.execute(waiting).scalars():
+        count += 1
+        if not dry_run:
+            cancel(job)
+            job.error = f"Its columns were not mapped within {days} days; the file was deleted."
+    if not dry_run:
+        db.session.commit()
+    return count
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """Storage limitation: the retention run with its dry-run report, re-permission emails, and deadline
 warnings."""
 
+import io
+import os
 from datetime import timedelta
 
 import pytest
@@ -10,6 +12,7 @@ from mailer.audit.models import AuditEvent
 from mailer.consent.ledger import RequestContext
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.imports import ContactImport
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery, OutboxMessage
@@ -18,6 +21,8 @@ from mailer.privacy.requests import open_request
 from mailer.privacy.restriction import restrict
 from mailer.privacy.settings import get_settings
 from mailer.staff.accounts import create_staff
+from mailer.subscriptions import imports
+from mailer.subscriptions.models.lists import MailingList
 from mailer.tracking.models import TrackingEvent
 from tests.public.recipients import sent_campaign
 from tests.support.campaigns import newsletter
@@ -174,3 +179,43 @@ def test_staff_are_warned_before_deadlines_once_a_day(app, app_ctx, worker):
         ).scalar_one()
         == 1
     )
+
+
+def test_import_files_go_after_their_lifetime_and_unmapped_uploads_are_cancelled(app_ctx, demo_form, runner):
+    news = db.session.execute(select(MailingList)).scalar_one()
+
+    def upload(data: bytes) -> ContactImport:
+        job = imports.create_import(
+            imports.ImportRequest(
+                "people.csv", io.BytesIO(data), news, "has_consent", "Signed paper sheets from the 2026 fair"
+            ),
+            None,
+        )
+        db.session.commit()
+        return job
+
+    finished = upload(b"email,name\nann@example.com,Ann\nnot-an-address,Nobody\n")
+    imports.confirm_mapping(finished, ["email", "name"], queue=False)
+    db.session.commit()
+    imports.run_import(finished.id)
+    waiting = upload(b"email\nbob@example.com\n")
+    recent = upload(b"email\ncat@example.com\n")
+    assert not os.path.exists(imports.upload_path(finished))  # a processed upload goes at once
+    files = [imports.report_path(finished), imports.upload_path(waiting)]
+    assert all(os.path.exists(path) for path in files)
+    db.session.expire_all()
+    long_ago = utcnow() - timedelta(days=31)
+    db.session.get(ContactImport, finished.id).finished_at = long_ago
+    db.session.get(ContactImport, waiting.id).created_at = long_ago
+    db.session.commit()
+
+    dry = runner.invoke(args=["retention", "run", "--dry-run"])
+    assert "would remove      2 import_files" in dry.output
+    assert all(os.path.exists(path) for path in files)
+    runner.invoke(args=["retention", "run"])
+    db.session.expire_all()
+    assert not any(os.path.exists(path) for path in files)
+    assert os.path.exists(imports.upload_path(recent))  # an upload of today waits for its mapping
+    assert db.session.get(ContactImport, finished.id).added == 1  # the record of what happened stays
+    cancelled = db.session.get(ContactImport, waiting.id)
+    assert cancelled.status == "failed" and "not mapped within 30 days" in cancelled.error
