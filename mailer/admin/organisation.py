@@ -3,10 +3,13 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, StringField, TextAreaField
+from wtforms import EmailField, SelectField, StringField, TextAreaField
 
 from mailer.admin.blueprint import bp
 from mailer.core.extensions import db
+from mailer.core.urls import external_url
+from mailer.media import library
+from mailer.organisation import brand
 from mailer.organisation import settings as organisation_settings
 
 LABELS = {
@@ -33,6 +36,32 @@ class OrganisationForm(FlaskForm):
     from_name = StringField(LABELS["from_name"])
     from_email = EmailField(LABELS["from_email"])
     reply_to = EmailField(LABELS["reply_to"])
+
+
+class BrandForm(FlaskForm):
+    """Colours, font, logo and footer line (checked by the operation, contrast included)."""
+
+    colour = StringField("Brand colour", render_kw={"type": "color"})
+    text_colour = StringField("Text colour on the brand colour", render_kw={"type": "color"})
+    font = SelectField("Font", choices=[(key, label) for key, (label, _) in brand.FONT_STACKS.items()])
+    logo_url = SelectField("Logo (from the media library)")
+    footer_text = TextAreaField("Footer text (shown on public pages and system emails)")
+
+
+def _brand_form(formdata=None) -> BrandForm:
+    values = brand.current()
+    form = BrandForm(formdata=formdata, data=values) if formdata is None else BrandForm()
+    logos = [("", "No logo")]
+    for item in library.library():
+        names = item.variant_names()
+        logos.append(
+            (
+                external_url("public.media_file", name=names[min(names)] if names else item.file_name),
+                item.original_name or item.file_name,
+            )
+        )
+    form.logo_url.choices = logos
+    return form
 
 
 def _overridden_fields() -> dict[str, str]:
@@ -69,4 +98,34 @@ def organisation_settings_page():
                 db.session.commit()
                 flash("Organisation settings saved." if changed else "Nothing changed.", "success")
                 return redirect(url_for("admin.organisation_settings_page"))
-    return render_template("admin/organisation.html", form=form, help=HELP, overridden=overridden), status
+    return _page(form, overridden, _brand_form(), status)
+
+
+def _page(form, overridden, brand_form, status=200):
+    return render_template(
+        "admin/organisation.html", form=form, help=HELP, overridden=overridden, brand_form=brand_form
+    ), status
+
+
+@bp.post("/organisation/brand")
+def organisation_brand():
+    """Save the brand; a colour pair below WCAG AA is refused with the ratio and what to change."""
+    form = _brand_form(formdata=request.form)
+    overridden = _overridden_fields()
+    stored = OrganisationForm(obj=organisation_settings.stored())
+    for name in overridden:
+        stored[name].render_kw = {"disabled": True}
+    if form.validate_on_submit():
+        keys = ("colour", "text_colour", "font", "logo_url", "footer_text")
+        data = brand.BrandInput(**{k: form[k].data or "" for k in keys})
+        try:
+            changed = brand.save(data, actor=current_user, ip=request.remote_addr)
+        except brand.BrandRefused as exc:
+            db.session.rollback()
+            for name, message in exc.errors.items():
+                form[name].errors = [message]
+        else:
+            db.session.commit()
+            flash("Brand saved." if changed else "Nothing changed.", "success")
+            return redirect(url_for("admin.organisation_settings_page", _anchor="brand"))
+    return _page(stored, overridden, form, 400)

@@ -153,6 +153,7 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.media_alt": {WRITE: EDITORS},
     "admin.media_delete": {WRITE: EDITORS},
     "admin.organisation_settings_page": {READ: MANAGERS, WRITE: MANAGERS},
+    "admin.organisation_brand": {WRITE: MANAGERS},
     "admin.settings_privacy": {READ: PRIVACY_READERS, WRITE: PRIVACY_READERS},
     "admin.settings_notice": {READ: PRIVACY_READERS},
     "admin.settings_fields": {READ: PRIVACY_READERS, WRITE: PRIVACY_READERS},

@@ -24,6 +24,7 @@ from mailer.campaigns.template_limits import failure_message
 from mailer.contacts.fields import merge_values
 from mailer.core import urls
 from mailer.delivery.htmltext import html_to_text
+from mailer.organisation import brand
 from mailer.organisation import settings as organisation_settings
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,7 @@ def base_context(campaign) -> dict:
     return {
         "organisation": organisation_settings.name(),
         "postal_address": organisation_settings.postal_address(),
+        "brand": brand.current(),  # colour, text_colour, font_stack, logo_url, footer_text for layouts
         "privacy_url": urls.external_url("public.privacy_notice"),  # the published privacy notice (Art. 13)
         "campaign": {"name": campaign.name},
         "_pixel": Markup(""),

@@ -20,5 +20,11 @@ class OrganisationSettings(Model):
     from_name: Mapped[str] = mapped_column(String(200), default="")
     from_email: Mapped[str] = mapped_column(String(320), default="")
     reply_to: Mapped[str] = mapped_column(String(320), default="")
+    # Brand (mailer/organisation/brand.py): blank means the default.
+    brand_colour: Mapped[str] = mapped_column(String(7), default="", server_default="")
+    brand_text_colour: Mapped[str] = mapped_column(String(7), default="", server_default="")
+    brand_font: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    brand_logo_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    brand_footer_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))

@@ -17,6 +17,7 @@ from mailer import audit
 from mailer.contacts.operations import AddressError, normalise_email
 from mailer.core.extensions import db
 from mailer.core.text import TextRefused, multi_line, one_line
+from mailer.organisation import brand
 from mailer.organisation.models import OrganisationSettings
 
 # field -> the environment variable that overrides it
@@ -234,11 +235,11 @@ def save(data: OrganisationInput, actor=None, ip: str | None = None) -> list[str
     return changed
 
 
-def template_globals() -> dict[str, str]:
-    """For every page's templates: the organisation's name (an error page rendered while the database is
-    unreachable still gets one: the environment's or the default)."""
+def template_globals() -> dict[str, object]:
+    """For every page's and system email's templates: the organisation's name and brand (an error page
+    rendered while the database is unreachable still gets them: the environment's or the defaults)."""
     try:
-        return {"organisation": name()}
+        return {"organisation": name(), "brand": brand.current()}
     except SQLAlchemyError:
         db.session.rollback()
-        return {"organisation": _environment("name") or DEFAULT_NAME}
+        return {"organisation": _environment("name") or DEFAULT_NAME, "brand": brand.DEFAULTS}
