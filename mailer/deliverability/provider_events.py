@@ -280,6 +280,19 @@ def _matched(events: list[ProviderEvent]) -> list[Delivery | None]:
     return matched
 
 
+def _load_contacts_and_campaigns(deliveries: list[Delivery]) -> list:
+    """The batch's contacts and campaigns in one query each, so the rules' db.session.get() of them finds
+    them in the session (the list returned keeps them there: the session holds its objects weakly)."""
+    contact_ids = {d.contact_id for d in deliveries}
+    campaign_ids = {d.campaign_id for d in deliveries}
+    loaded: list = []
+    if contact_ids:
+        loaded += db.session.execute(select(Contact).where(Contact.id.in_(contact_ids))).scalars().all()
+    if campaign_ids:
+        loaded += db.session.execute(select(Campaign).where(Campaign.id.in_(campaign_ids))).scalars().all()
+    return loaded
+
+
 def process_pending(limit: int = 500) -> WebhookResult:
     """Act on up to `limit` stored events in one transaction, in the order they arrived: the same rules as
     a DSN or ARF report; each receipt gets its outcome and loses its payload. Commits; counts per outcome."""
@@ -289,8 +302,10 @@ def process_pending(limit: int = 500) -> WebhookResult:
         db.session.rollback()
         return result
     events = [ProviderEvent(**row.payload) for row in claimed]
+    matched = _matched(events)
+    loaded = _load_contacts_and_campaigns([d for d in matched if d is not None])  # noqa: F841 (kept alive)
     done: list[dict] = []
-    for row, event, delivery in zip(claimed, events, _matched(events), strict=True):
+    for row, event, delivery in zip(claimed, events, matched, strict=True):
         if delivery is None:
             outcome = "unmatched" if event.kind != OTHER else "ignored"
         else:
