@@ -10,10 +10,12 @@ from mailer.consent import evidence
 from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentState
 from mailer.contacts.models.contact import CONTACT_STATUSES, Contact
-from mailer.contacts.operations import search_contacts
+from mailer.contacts.operations import ContactPage, search_contacts
 from mailer.contacts.tags import all_tags, tags_of
 from mailer.core.extensions import db
 from mailer.core.web import db_int
+from mailer.segments.conditions import SegmentError
+from mailer.segments.operations import all_segments, members_of, segment_by_public_id
 from mailer.subscriptions.lists import all_lists, subscribers_of
 
 
@@ -23,14 +25,25 @@ def _by_public_id(public_id: str) -> Contact:
 
 @bp.get("/contacts")
 def contacts():
-    """Search by part of an address or name (a whole address exactly), list or status; keyset pages."""
+    """Search by part of an address or name (a whole address exactly), list, saved segment or status; keyset
+    pages."""
     q = request.args.get("q", "")[:200]
     list_id = request.args.get("list", type=db_int)
     status = request.args.get("status", "")
     status = status if status in CONTACT_STATUSES else ""
-    among = subscribers_of(list_id) if list_id else None
+    segment_id = request.args.get("segment", "")[:32]
+    among = [subscribers_of(list_id)] if list_id else []
     after = request.args.get("after", "")[:32] or None
-    page = search_contacts(q, among, status, after)
+    problem, code = "", 200
+    segment = segment_by_public_id(segment_id) if segment_id else None
+    if segment_id and segment is None:
+        problem, code = "That segment does not exist (any more). Choose another one.", 404
+    elif segment is not None:
+        try:
+            among.append(members_of(segment))
+        except SegmentError as error:
+            problem, code = f"The segment “{segment.name}” cannot be used: {error}", 409
+    page = ContactPage([], None, 50) if problem else search_contacts(q, among, status, after)
     return render_template(
         "admin/contacts/index.html",
         page=page,
@@ -38,9 +51,12 @@ def contacts():
         after=after,
         list_id=list_id,
         status=status,
+        segment_id=segment.public_id if segment else "",
+        segments=all_segments(),
+        problem=problem,
         lists=all_lists(),
         tags=tags_of([c.id for c in page.items]),
-    )
+    ), code
 
 
 @bp.get("/contacts/<public_id>")

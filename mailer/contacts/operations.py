@@ -2,6 +2,7 @@
 
 import contextlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -145,16 +146,20 @@ def search_filter(q: str):
 
 
 def search_contacts(
-    q: str = "", among: Select | None = None, status: str = "", after: str | None = None, per_page: int = 50
+    q: str = "",
+    among: Select | Sequence[Select] | None = None,
+    status: str = "",
+    after: str | None = None,
+    per_page: int = 50,
 ) -> ContactPage:
     """Contacts matching part of an address or name (a whole address: exactly), newest first, a page at a time
     by keyset (`after`: the previous page's next_cursor; no OFFSET, no count); `among` (a query of contact
-    ids, such as a list's subscribers) narrows the search."""
+    ids, such as a list's subscribers or a segment's members, or several that must all hold) narrows it."""
     query = select(Contact)
     if (q or "").strip():
         query = query.where(search_filter(q))
-    if among is not None:
-        query = query.where(Contact.id.in_(among))
+    for narrowing in [among] if isinstance(among, Select) else among or []:
+        query = query.where(Contact.id.in_(narrowing))
     if status:
         query = query.where(Contact.status == status)
     if after:

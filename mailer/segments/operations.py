@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from mailer import audit
@@ -18,6 +18,12 @@ def all_segments() -> list[Segment]:
 
 def segment_by_public_id(public_id: str) -> Segment | None:
     return db.session.execute(select(Segment).where(Segment.public_id == public_id)).scalar_one_or_none()
+
+
+def members_of(segment: Segment) -> Select:
+    """The select of the ids of a saved segment's members now (for narrowing a contact search); SegmentError
+    when its tree no longer compiles (a field it names was removed)."""
+    return compile_tree(segment.tree).query
 
 
 def save_segment(

@@ -77,7 +77,7 @@ def test_every_admin_page_with_data(page, live_server, staff_user, confirmed_con
     expect(page.get_by_role("link", name="Ann Example")).to_be_visible()
     page.get_by_label("Search").fill("ann@example.com")
     page.get_by_role("button", name="Search").click()
-    expect(page).to_have_url(f"{live_server}/admin/contacts?q=ann%40example.com&list=&status=")
+    expect(page).to_have_url(f"{live_server}/admin/contacts?q=ann%40example.com&list=&segment=&status=")
     expect(page.get_by_text("1 contact", exact=True)).to_be_visible()
     assert links.check() == []
     visit(page, links, "/admin/contacts?q=nobody%40example.com", "Contacts")
