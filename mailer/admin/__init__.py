@@ -33,6 +33,7 @@ from mailer.admin import (
     settings,
     signup_forms,
     staff_users,
+    suppressions,
 )
 from mailer.admin.blueprint import bp
 from mailer.admin.permissions import check_permission, inject_permissions
@@ -66,6 +67,7 @@ VIEW_MODULES = (
     settings,
     signup_forms,
     staff_users,
+    suppressions,
 )
 
 # In this order: the permission map sends visitors to the login page and checks every page and action; then

@@ -123,6 +123,9 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.analytics_list": {READ: ALL},
     "admin.deliverability_index": {READ: ALL},
     "admin.deliverability_check": {WRITE: EDITORS},
+    # The suppression list: owners and admins see it and take an address off it, with a reason (audited).
+    "admin.suppressions": {READ: MANAGERS},
+    "admin.suppression_remove": {WRITE: MANAGERS},
     # The local outbox holds other people's confirmation, invitation and privacy links: managers only, and
     # even they see only the links they may use (mailer/admin/outbox_links.py).
     "admin.outbox": {READ: MANAGERS},

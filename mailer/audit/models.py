@@ -65,6 +65,7 @@ ACTIONS = {
     "contact.untag": "Removed a tag from a contact",
     "segment.save": "Saved a segment",
     "segment.delete": "Deleted a segment",
+    "suppression.remove": "Removed an address from the suppression list",
 }
 
 

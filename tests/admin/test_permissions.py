@@ -8,6 +8,9 @@ from sqlalchemy import select
 
 from mailer.admin.permissions import allowed
 from mailer.campaigns.models import Layout
+from mailer.contacts.models.suppression import Suppression, SuppressionReason
+from mailer.contacts.operations import email_hash
+from mailer.contacts.suppression import suppress
 from mailer.contacts.tags import ensure_tag
 from mailer.core.extensions import db
 from mailer.delivery.models import OutboxMessage
@@ -66,6 +69,8 @@ EXPECTED = {
     ("admin.outbox", "GET"): {"owner", "admin"},
     ("admin.outbox_show", "GET"): {"owner", "admin"},
     ("admin.outbox_html", "GET"): {"owner", "admin"},
+    ("admin.suppressions", "GET"): {"owner", "admin"},
+    ("admin.suppression_remove", "POST"): {"owner", "admin"},
 }
 
 
@@ -118,7 +123,17 @@ def _world(app):
         "field_key": "health",
         "prefix": "nope",
         "tag_id": ensure_tag("walked").id,
+        "suppression_id": _suppressed_id(),
+        "version_id": 999_999,  # no such draft version: the route must still answer by the map, never 500
     }
+
+
+def _suppressed_id() -> int:
+    """A suppression list entry for the removal route to act on."""
+    suppress(email_hash("walked@example.net"), SuppressionReason.MANUAL)
+    db.session.commit()
+    query = select(Suppression.id).where(Suppression.email_hash == email_hash("walked@example.net"))
+    return db.session.execute(query).scalar_one()
 
 
 def _url(rule, world) -> str:
