@@ -18,6 +18,7 @@ from mailer.deliverability import webhooks
 from mailer.deliverability.models import BounceEvent
 
 RECENT = 50
+HISTORY_DAYS = 30
 ALERT_DAYS = 7
 
 
@@ -73,6 +74,8 @@ def deliverability_index():
         readiness=domain_readiness.readiness(),
         events=_recent_events(),
         rates=deliverability.complaint_rates(),
+        history=deliverability.rate_history(HISTORY_DAYS),
+        history_days=HISTORY_DAYS,
         threshold=deliverability.threshold(),
         paused=paused,
         policy_count=policy_count,

@@ -65,11 +65,17 @@ class DomainDay:
     day: date
     sent: int = 0
     complaints: int = 0
+    bounces: int = 0  # hard and soft bounce reports (policy refusals are about us, not the addresses)
 
     @property
     def rate(self) -> float | None:
         """Complaints per 100 messages sent, None when nothing was sent that day."""
         return 100.0 * self.complaints / self.sent if self.sent else None
+
+    @property
+    def bounce_rate(self) -> float | None:
+        """Bounces per 100 messages sent, None when nothing was sent that day."""
+        return 100.0 * self.bounces / self.sent if self.sent else None
 
     @property
     def above_threshold(self) -> bool:
@@ -102,14 +108,30 @@ def complaint_rates(days: int = 14) -> list[DomainDay]:
         key = (domains.get(campaign_id, default_domain()), _day(day))
         rows.setdefault(key, DomainDay(*key)).sent += count
     got_day = func.date(BounceEvent.created_at)
-    for domain, day, count in db.session.execute(
-        select(BounceEvent.sending_domain, got_day, func.count())
-        .where(BounceEvent.kind == BounceKind.COMPLAINT, BounceEvent.created_at >= since)
-        .group_by(BounceEvent.sending_domain, got_day)
+    counted = (BounceKind.COMPLAINT, BounceKind.HARD, BounceKind.SOFT)
+    for domain, day, kind, count in db.session.execute(
+        select(BounceEvent.sending_domain, got_day, BounceEvent.kind, func.count())
+        .where(BounceEvent.kind.in_(counted), BounceEvent.created_at >= since)
+        .group_by(BounceEvent.sending_domain, got_day, BounceEvent.kind)
     ):
-        key = (domain, _day(day))
-        rows.setdefault(key, DomainDay(*key)).complaints += count
+        row = rows.setdefault((domain, _day(day)), DomainDay(domain, _day(day)))
+        if kind == BounceKind.COMPLAINT:
+            row.complaints += count
+        else:
+            row.bounces += count
     return sorted(rows.values(), key=lambda r: (r.day, r.domain), reverse=True)
+
+
+def rate_history(days: int = 30) -> dict[str, list[DomainDay]]:
+    """Per sending domain with mail or reports in the period: one row per UTC day, oldest first, days without
+    anything included (nothing sent, no rate) so a chart's days line up."""
+    today = utcnow().date()
+    period = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    by_key = {(row.domain, row.day): row for row in complaint_rates(days)}
+    domains = sorted({domain for domain, _ in by_key})
+    return {
+        domain: [by_key.get((domain, day), DomainDay(domain, day)) for day in period] for domain in domains
+    }
 
 
 @dataclass

@@ -1,0 +1,33 @@
+"""The rates section of the Deliverability page in a real browser: each domain's two charts are images with a
+name, the table opens from its summary, and the section has no accessibility violation."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.admin.test_deliverability_rates import _send_and_report
+from tests.browser.conftest import keyboard_login
+from tests.support.accessibility import accessibility_violations
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.config(
+        DNS_NAMESERVERS=["127.0.0.1:1"], DNS_TIMEOUT_SECONDS=0.5, MAILER_COMPLAINTS_ADDRESS="fbl@example.com"
+    ),
+]
+
+
+def test_operator_reads_the_rates_as_charts_and_as_a_table(app, page, live_server, staff_user, worker):
+    _send_and_report(worker)
+    keyboard_login(page)
+    page.goto("/admin/deliverability")
+    section = page.get_by_role("region", name="Bounce and complaint rates, last 30 days")
+    expect(section.get_by_role("img", name="Bounce rate per day for example.com")).to_be_visible()
+    chart = section.get_by_role("img", name="Complaint rate per day for example.com")
+    expect(chart).to_be_visible()
+    expect(chart).to_contain_text("pauses above 0.3 %")
+    table = section.get_by_role("table", name="Bounce and complaint rate per day for example.com")
+    expect(table).to_be_hidden()
+    section.get_by_text("The same figures as a table").click()
+    expect(table).to_be_visible()
+    expect(table.get_by_role("row").nth(1)).to_contain_text("25.00 %")
+    assert accessibility_violations(page, "section[aria-labelledby=history-heading]") == []
