@@ -78,11 +78,19 @@ def editor_form(campaign: Campaign | None) -> CampaignForm:
                 "body_format": "markdown",
             }
         )
-    lists, counts = all_lists(), list_counts()
+    # An archived list can't be chosen to send to (one a draft already had stays visible, marked, to untick).
+    chosen = {lst.id for lst in campaign.lists} if campaign is not None else set()
+    every, counts = all_lists(), list_counts()
     wtform.lists.choices = [
-        (lst.id, f"{lst.name} · {counts.get(lst.id, {}).get('confirmed', 0)} confirmed") for lst in lists
+        (
+            lst.id,
+            f"{lst.name} · {counts.get(lst.id, {}).get('confirmed', 0)} confirmed"
+            + (" · archived" if lst.archived_at else ""),
+        )
+        for lst in every
+        if lst.archived_at is None or lst.id in chosen
     ]
-    wtform.exclusion_lists.choices = [(lst.id, lst.name) for lst in lists]
+    wtform.exclusion_lists.choices = [(lst.id, lst.name) for lst in every]
     wtform.segments.choices = [(segment.id, segment.name) for segment in all_segments()]
     wtform.layout_id.choices = [
         (lay.id, lay.name + ("" if lay.verified else " (missing footer parts)"))

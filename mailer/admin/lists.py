@@ -1,6 +1,7 @@
 """Mailing lists: overview, create, edit, subscribers."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from mailer.admin.blueprint import bp
@@ -85,4 +86,36 @@ def list_show(public_id: str):
         page=page,
         status=status,
         counts=counts,
+    )
+
+
+@bp.route("/lists/<public_id>/archive", methods=["GET", "POST"])
+def list_archive(public_id: str):
+    """Archive a list, after a page that says what happens to its subscribers and forms."""
+    return _archive_or_restore(public_id, archive=True)
+
+
+@bp.route("/lists/<public_id>/unarchive", methods=["GET", "POST"])
+def list_unarchive(public_id: str):
+    """Bring an archived list back, after the same kind of page."""
+    return _archive_or_restore(public_id, archive=False)
+
+
+def _archive_or_restore(public_id: str, archive: bool):
+    mailing_list = _by_public_id(public_id)
+    if (mailing_list.archived_at is None) != archive:
+        abort(404)  # already in that state: the page for the other direction is the one to use
+    if request.method == "POST":
+        change = list_service.archive_list if archive else list_service.unarchive_list
+        change(mailing_list, current_user, request.remote_addr)
+        db.session.commit()
+        flash(
+            f"List “{mailing_list.name}” archived: it is no longer offered anywhere."
+            if archive
+            else f"List “{mailing_list.name}” is back: it is offered again where it was before.",
+            "success",
+        )
+        return redirect(url_for("admin.list_show", public_id=public_id))
+    return render_template(
+        "admin/lists/archive.html", summary=list_service.archive_summary(mailing_list), archive=archive
     )

@@ -57,6 +57,8 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.list_show": {READ: ALL},
     "admin.list_new": {READ: EDITORS, WRITE: EDITORS},
     "admin.list_edit": {READ: EDITORS, WRITE: EDITORS},
+    "admin.list_archive": {READ: EDITORS, WRITE: EDITORS},
+    "admin.list_unarchive": {READ: EDITORS, WRITE: EDITORS},
     "admin.contacts": {READ: ALL},
     "admin.contact_show": {READ: ALL},
     "admin.contact_evidence": {READ: ALL},

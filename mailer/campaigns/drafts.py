@@ -243,6 +243,8 @@ def clean_fields(fields: DraftFields) -> dict:
             if any_segment
             else "Choose at least one list to send to."
         )
+    if archived := [lst.name for lst in values["lists"] if lst.archived_at is not None]:
+        errors["list_ids"] = f"“{archived[0]}” is archived: un-archive it to send to it, or untick it."
     values["exclusion_lists"] = lists_by_id(fields.exclusion_list_ids)
     both = {lst.name for lst in values["lists"]} & {lst.name for lst in values["exclusion_lists"]}
     if both:

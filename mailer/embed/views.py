@@ -100,7 +100,23 @@ def _render_form(form, status=200, error=None, field=None, values=None, notice_m
 @limiter.limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"])
 def hosted_form(slug: str):
     """The hosted sign-up page."""
-    return _render_form(_load_form(slug))
+    form = _load_form(slug)
+    if not form_service.accepts_signups(form):
+        return _closed(form)
+    return _render_form(form)
+
+
+CLOSED = (
+    "This form no longer takes sign-ups: the list it offered has been closed. Nothing was sent or stored."
+)
+
+
+def _closed(form):
+    """410 Gone for a form whose every list is archived."""
+    if wants_json():
+        return _cors(jsonify(ok=False, error=CLOSED, field=""), form), 410
+    response = make_response(render_template("embed/closed.html", form=form, message=CLOSED), 410)
+    return _frame_policy(response, form)
 
 
 @bp.get("/f/<slug>/start", provide_automatic_options=False)
@@ -108,6 +124,8 @@ def hosted_form(slug: str):
 def form_start(slug: str):
     """A fresh fill-timer token for the embed script (a static snippet cannot carry one)."""
     form = _load_form(slug)
+    if not form_service.accepts_signups(form):
+        return _closed(form)
     return _cors(jsonify(ts=signup.form_started_token()), form)
 
 
@@ -173,6 +191,8 @@ def submit(slug: str):
         form, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), _own_origin()
     ):
         return _error(form, 403, "This form can't be used from this website.", "", signup.SignupInput())
+    if not form_service.accepts_signups(form):
+        return _closed(form)
     inp = _read_input(form)
     screen = signup.screen_submission(inp)
     if screen == "bot":

@@ -164,6 +164,11 @@ def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingLi
     lists = [item for item in found_lists if item is not None]
     if not lists or len(lists) < len(found_lists):
         raise FormError("Choose at least one list for the form to offer.")
+    archived = [
+        lst.name for lst in lists if lst.archived_at is not None and lst not in (form.lists if form else [])
+    ]
+    if archived:
+        raise FormError(f"“{archived[0]}” is archived: un-archive it first to offer it on a form.")
     found_purposes = [db.session.get(Purpose, i) for i in settings.purpose_ids]
     purposes = [p for p in found_purposes if p is not None and p.kind != "list"]
     if len(purposes) < len(found_purposes):
@@ -210,8 +215,18 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
             item.required,
         )
     db.session.flush()
-    form.notice = publish_notice(f"form:{form.public_id}", notice_content(form))
+    refresh_notice(form)
     return form
+
+
+def refresh_notice(form: Form) -> None:
+    """Publish the form's notice again from what it shows now (a new version only if the wording changed)."""
+    form.notice = publish_notice(f"form:{form.public_id}", notice_content(form))
+
+
+def accepts_signups(form: Form) -> bool:
+    """Whether the form still offers a list: one whose every list is archived takes no sign-ups."""
+    return any(lst.archived_at is None for lst in form.lists)
 
 
 def settings_of(form: Form) -> FormSettings:
@@ -243,7 +258,7 @@ def offered_purposes(form: Form) -> list[Purpose]:
     Sorted here rather than trusting the relationships' order, which is the assignment order until the form is
     reloaded: the notice saved with the form must list the boxes in the order the page will show them.
     """
-    lists = sorted(form.lists, key=lambda lst: (lst.name, lst.id))
+    lists = sorted((lst for lst in form.lists if lst.archived_at is None), key=lambda lst: (lst.name, lst.id))
     return [lst.purpose for lst in lists if lst.purpose is not None] + sorted(
         form.purposes, key=lambda p: (p.name, p.id)
     )

@@ -1,11 +1,17 @@
 """Mailing lists and the purposes that go with them."""
 
+from dataclasses import dataclass
+
 from sqlalchemy import Select, func, select
 
+from mailer import audit
 from mailer.consent.models import Purpose
 from mailer.contacts.models.contact import Contact
+from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.text import TextRefused, multi_line, one_line
+from mailer.subscriptions.forms import refresh_notice
+from mailer.subscriptions.models.forms import Form, form_lists
 from mailer.subscriptions.models.lists import MailingList, Subscription
 
 TRACKING_PURPOSES = {
@@ -97,6 +103,79 @@ def list_counts() -> dict[int, dict[str, int]]:
 def all_lists() -> list[MailingList]:
     """Every list, by name."""
     return list(db.session.execute(select(MailingList).order_by(MailingList.name)).scalars())
+
+
+def active_lists() -> list[MailingList]:
+    """The lists that are not archived, by name: the ones a new campaign or form may offer."""
+    query = select(MailingList).where(MailingList.archived_at.is_(None)).order_by(MailingList.name)
+    return list(db.session.execute(query).scalars())
+
+
+@dataclass
+class ArchiveSummary:
+    """What archiving (or un-archiving) a list changes, for the confirm page."""
+
+    mailing_list: MailingList
+    confirmed: int
+    pending: int
+    forms: list[Form]  # the forms that offer the list
+    closing: list[Form]  # the forms that offer no other list: they stop taking sign-ups while it is archived
+
+
+def archive_summary(mailing_list: MailingList) -> ArchiveSummary:
+    """Count the people and name the forms an archive of this list affects."""
+    counts = list_counts().get(mailing_list.id, {})
+    forms = list(
+        db.session.execute(
+            select(Form)
+            .join(form_lists, form_lists.c.form_id == Form.id)
+            .where(form_lists.c.list_id == mailing_list.id)
+            .order_by(Form.name)
+        ).scalars()
+    )
+    closing = [
+        form
+        for form in forms
+        if all(lst.archived_at is not None or lst is mailing_list for lst in form.lists)
+    ]
+    return ArchiveSummary(mailing_list, counts.get("confirmed", 0), counts.get("pending", 0), forms, closing)
+
+
+def _set_archived(mailing_list: MailingList, archived: bool, actor: object, ip: str | None) -> ArchiveSummary:
+    summary = archive_summary(mailing_list)
+    mailing_list.archived_at = utcnow() if archived else None
+    db.session.flush()
+    for form in summary.forms:
+        refresh_notice(form)  # the form's notice now lists what the page shows
+    audit.record(
+        "list.archived" if archived else "list.unarchived",
+        "mailing_list",
+        mailing_list.public_id,
+        {
+            "confirmed": summary.confirmed,
+            "pending": summary.pending,
+            "forms": [form.public_id for form in summary.forms],
+            "forms_closed" if archived else "forms_reopened": [form.public_id for form in summary.closing],
+        },
+        actor=actor,
+        ip=ip,
+    )
+    return summary
+
+
+def archive_list(mailing_list: MailingList, actor: object = None, ip: str | None = None) -> ArchiveSummary:
+    """Archive a list: it leaves every preference centre and form and can't be chosen for a new campaign; its
+    subscriptions and history stay. Audited; the caller commits."""
+    if mailing_list.archived_at is not None:
+        raise ListError("This list is already archived.")
+    return _set_archived(mailing_list, True, actor, ip)
+
+
+def unarchive_list(mailing_list: MailingList, actor: object = None, ip: str | None = None) -> ArchiveSummary:
+    """Bring an archived list back where it was offered before. Audited; the caller commits."""
+    if mailing_list.archived_at is None:
+        raise ListError("This list is not archived.")
+    return _set_archived(mailing_list, False, actor, ip)
 
 
 def lists_by_public_id(public_ids: list[str]) -> dict[str, MailingList]:

@@ -130,10 +130,11 @@ def _list_choices(contact: Contact, states: dict[int, str]) -> list[Choice]:
         select(MailingList)
         .join(Purpose, Purpose.list_id == MailingList.id)
         .where(
+            MailingList.archived_at.is_(None),
             or_(
                 MailingList.visibility == "public",
                 MailingList.id.in_([lid for lid, st in subs.items() if st in ("confirmed", "pending")]),
-            )
+            ),
         )
         .order_by(MailingList.name)
     )

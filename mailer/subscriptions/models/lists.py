@@ -33,6 +33,8 @@ class MailingList(Model):
     description: Mapped[str] = mapped_column(Text, default="")
     visibility: Mapped[str] = mapped_column(String(10), default="public")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Archived: out of every preference centre and form, not offered to new campaigns; subscriptions kept.
+    archived_at: Mapped[datetime | None]
 
     purpose = relationship("Purpose", back_populates="mailing_list", uselist=False)
     subscriptions = relationship("Subscription", back_populates="mailing_list", cascade="all, delete-orphan")
