@@ -16,7 +16,7 @@ from mailer.contacts.models.contact import Contact
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.privacy.rectification import staff_edit
-from mailer.subscriptions.lists import all_lists, lists_by_public_id
+from mailer.subscriptions.lists import active_lists, lists_by_public_id
 from mailer.subscriptions.manual import ContactExists, ContactRefused, NewContact, add_contact
 from mailer.subscriptions.operations import Basis
 
@@ -61,7 +61,7 @@ def _typed_values(defined: list) -> dict[str, str]:
 def contact_new():
     """Add a contact by hand: address, name, ordinary fields, lists, and a consent basis or double opt-in."""
     form = NewContactForm()
-    lists = all_lists()
+    lists = active_lists()  # an archived list takes nobody new
     form.lists.choices = [(lst.public_id, lst.name) for lst in lists]
     defined = _ordinary_fields()
     values = _typed_values(defined) if request.method == "POST" else {}

@@ -97,6 +97,8 @@ def validate(inp: ApiSignup) -> CheckedSignup:
         ]
         raise invalid_field("Unknown list id(s): " + ", ".join(shown) + ".", "lists")
     lists = [found[public_id] for public_id in wanted]
+    if archived := [lst.public_id for lst in lists if lst.archived_at is not None]:
+        raise invalid_field("Archived lists take no sign-ups: " + ", ".join(archived) + ".", "lists")
     if any(lst.purpose is None for lst in lists):
         raise invalid_field("One of the lists cannot take sign-ups (it has no consent purpose).", "lists")
     text = _clean_text(

@@ -127,3 +127,23 @@ def test_only_editors_archive_and_only_with_the_form_token(app):
 def test_hostile_list_ids_are_not_found(app, auth, demo_form, hostile):
     for action in ("archive", "unarchive"):
         assert auth.get(f"/admin/lists/{hostile}/{action}").status_code == 404
+
+
+def test_adding_a_contact_by_hand_does_not_offer_an_archived_list(app, auth, demo_form):
+    demo = demo_form.lists[0]
+    assert demo.name in page(auth.get("/admin/contacts/new"))
+    archive_list(demo)
+    db.session.commit()
+    shown = auth.get("/admin/contacts/new")
+    assert demo.name not in page(shown) and "list</a> first." in page(shown)
+    tried = auth.post(
+        "/admin/contacts/new",
+        data={
+            "csrf_token": csrf_token(shown.text),
+            "email": "ann@example.com",
+            "lists": [demo.public_id],
+            "basis": "double_opt_in",
+        },
+    )
+    assert tried.status_code == 400 and "Create a <a" in page(tried)  # its only list is archived
+    assert db.session.execute(select(Subscription)).first() is None

@@ -278,3 +278,15 @@ def test_private_list_accepts_api_signups(api, demo_form):
         select(Subscription).join(MailingList).where(MailingList.id == private.id)
     ).scalar_one()
     assert sub.status == "pending"
+
+
+def test_an_archived_list_takes_no_api_signups(api, demo_form):
+    from mailer.subscriptions.lists import archive_list
+
+    demo = demo_form.lists[0]
+    archive_list(demo)
+    db.session.commit()
+    before = row_counts()
+    body = _error(api.post("/subscriptions", json=signup_body(lists=[demo.public_id])), 422)
+    assert body["detail"]["lists"] == f"Archived lists take no sign-ups: {demo.public_id}."
+    assert row_counts() == before
