@@ -3,7 +3,8 @@ bounces and complaints, complaint rate per day (B4)."""
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from mailer.admin.blueprint import bp
@@ -12,9 +13,9 @@ from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.urls import external_url
+from mailer.deliverability import dkim_rotation, webhooks
 from mailer.deliverability import domains as deliverability
 from mailer.deliverability import readiness as domain_readiness
-from mailer.deliverability import webhooks
 from mailer.deliverability.models import BounceEvent
 
 RECENT = 50
@@ -76,6 +77,8 @@ def deliverability_index():
         rates=deliverability.complaint_rates(),
         history=deliverability.rate_history(HISTORY_DAYS),
         history_days=HISTORY_DAYS,
+        dkim_keys=dkim_rotation.all_domain_keys(deliverability.sending_domains()),
+        now_month=f"{utcnow():%Y%m}",
         threshold=deliverability.threshold(),
         paused=paused,
         policy_count=policy_count,
@@ -94,3 +97,55 @@ def deliverability_check():
         "info" if not report.dns_error else "warning",
     )
     return redirect(url_for("admin.deliverability_index"))
+
+
+def _back_to_keys():
+    return redirect(url_for("admin.deliverability_index", _anchor="dkim-heading"))
+
+
+@bp.post("/deliverability/dkim/new")
+def dkim_key_new():
+    """Create a key under a new selector beside the signing one (it signs only once switched to)."""
+    domain = (request.form.get("domain") or "").strip().lower()
+    if domain not in deliverability.sending_domains():
+        abort(400, "Choose one of the sending domains listed on the page.")
+    try:
+        key = dkim_rotation.start_rotation(
+            domain, request.form.get("selector") or "", actor=current_user, ip=request.remote_addr
+        )
+    except dkim_rotation.RotationError as exc:
+        db.session.rollback()
+        abort(400, f"No key created: {exc}")
+    db.session.commit()
+    flash(f"Key {key.selector} created for {key.domain}: publish its TXT record, then check DNS.", "success")
+    return _back_to_keys()
+
+
+@bp.post("/deliverability/dkim/<int:key_id>/check")
+def dkim_key_check(key_id: int):
+    """Ask DNS now whether a key's record is published."""
+    key = dkim_rotation.get_key(key_id)
+    if key is None:
+        abort(404)
+    published, detail = dkim_rotation.check_published(key)
+    flash(detail, "success" if published else "warning")
+    return _back_to_keys()
+
+
+@bp.post("/deliverability/dkim/<int:key_id>/switch")
+def dkim_key_switch(key_id: int):
+    """Sign with this key from now on (refused unless DNS shows it published); the old key is retired."""
+    try:
+        key = dkim_rotation.switch_to(key_id, actor=current_user, ip=request.remote_addr)
+    except LookupError:
+        abort(404)
+    except dkim_rotation.RotationError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return _back_to_keys()
+    db.session.commit()
+    flash(
+        f"Mail from @{key.domain} is now signed with selector {key.selector}; the old key is retired.",
+        "success",
+    )
+    return _back_to_keys()

@@ -128,6 +128,10 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     # The suppression list: owners and admins see it and take an address off it, with a reason (audited).
     "admin.suppressions": {READ: MANAGERS},
     "admin.suppression_remove": {WRITE: MANAGERS},
+    # DKIM rotation: a new selector, its DNS check and the switch change how all mail is signed.
+    "admin.dkim_key_new": {WRITE: MANAGERS},
+    "admin.dkim_key_check": {WRITE: MANAGERS},
+    "admin.dkim_key_switch": {WRITE: MANAGERS},
     # The local outbox holds other people's confirmation, invitation and privacy links: managers only, and
     # even they see only the links they may use (mailer/admin/outbox_links.py).
     "admin.outbox": {READ: MANAGERS},

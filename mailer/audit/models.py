@@ -66,6 +66,8 @@ ACTIONS = {
     "segment.save": "Saved a segment",
     "segment.delete": "Deleted a segment",
     "suppression.remove": "Removed an address from the suppression list",
+    "dkim.create": "Created a DKIM key to publish beside the signing one",
+    "dkim.switch": "Switched a domain's DKIM signing to a published selector",
 }
 
 

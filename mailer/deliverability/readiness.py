@@ -109,6 +109,16 @@ def _spf(dns, envelope: str, relay: str) -> Check:
     return Check("SPF", "ok", f"Published: {spf[0]}", record, hint)
 
 
+def public_key_of(record_value: str) -> str:
+    """The p= value of a DKIM TXT record."""
+    return record_value.split("p=", 1)[1]
+
+
+def published_keys(found: list[str]) -> list[str]:
+    """The p= values of the TXT records found at a selector (spaces between strings removed)."""
+    return ["".join(v.split()).split("p=", 1)[1].split(";")[0] for v in found if "p=" in v]
+
+
 def _dkim(dns, domain: str) -> Check:
     key = _active_key(domain)
     if key is None:
@@ -127,11 +137,10 @@ def _dkim(dns, domain: str) -> Check:
         return Check(
             "DKIM", "unknown", f"Selector {key.selector}; DNS not reachable: publish this record.", record
         )
-    ours = value.split("p=", 1)[1]
-    published = ["".join(v.split()).split("p=", 1)[1].split(";")[0] for v in found if "p=" in v]
+    published = published_keys(found)
     if not published:
         return Check("DKIM", "fail", f"Nothing published at {record.name}.", record)
-    if ours not in published:
+    if public_key_of(value) not in published:
         return Check(
             "DKIM", "fail", f"The key published at {record.name} is not the one we sign with.", record
         )

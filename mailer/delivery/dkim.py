@@ -135,8 +135,9 @@ def public_key_record(public_key) -> str:
     return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
 
 
-def generate_key(domain: str, selector: str) -> DkimKey:
-    """Create and store a new RSA-2048 key for a domain; it becomes the one that signs. The caller commits."""
+def generate_key(domain: str, selector: str, *, activate: bool = True) -> DkimKey:
+    """Create and store a new RSA-2048 key for a domain; it becomes the one that signs, unless `activate` is
+    False (a rotation: published beside the signing key first, switched to later). The caller commits."""
     domain = domain.strip().lower().rstrip(".")
     selector = selector.strip().lower()
     if not _SELECTOR_RE.match(selector):
@@ -154,9 +155,10 @@ def generate_key(domain: str, selector: str) -> DkimKey:
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    for older in db.session.execute(select(DkimKey).where(DkimKey.domain == domain)).scalars():
-        older.active = False
-    key = DkimKey(domain=domain, selector=selector, private_key_pem=pem, active=True)
+    if activate:
+        for older in db.session.execute(select(DkimKey).where(DkimKey.domain == domain)).scalars():
+            older.active = False
+    key = DkimKey(domain=domain, selector=selector, private_key_pem=pem, active=activate)
     db.session.add(key)
     db.session.flush()
     return key

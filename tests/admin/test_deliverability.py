@@ -9,7 +9,6 @@ from mailer.core.clock import utcnow
 from mailer.deliverability.inbound import process_report
 from mailer.deliverability.readiness import readiness
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
-from tests.admin.dns_server import DnsServer
 from tests.deliverability.bounce_support import report, send_campaign, subscribers
 from tests.support.http import csrf_token
 
@@ -127,15 +126,6 @@ def test_doctor_checks_the_smtp_relay(app, runner, smtp_server):
 def test_doctor_fails_when_the_relay_is_down(app, runner):
     result = runner.invoke(args=["doctor", "--cached"])
     assert result.exit_code == 1 and "[FAIL]    SMTP relay: 127.0.0.1:" in result.output
-
-
-@pytest.fixture
-def dns_zone(app):
-    server = DnsServer({})
-    server.start()
-    app.config.update(DNS_NAMESERVERS=[server.nameserver], DNS_TIMEOUT_SECONDS=2)
-    yield server
-    server.stop()
 
 
 def test_readiness_against_real_dns_all_published(app, app_ctx, runner, dns_zone):

@@ -71,6 +71,8 @@ EXPECTED = {
     ("admin.outbox_html", "GET"): {"owner", "admin"},
     ("admin.suppressions", "GET"): {"owner", "admin"},
     ("admin.suppression_remove", "POST"): {"owner", "admin"},
+    ("admin.dkim_key_new", "POST"): {"owner", "admin"},
+    ("admin.dkim_key_switch", "POST"): {"owner", "admin"},
 }
 
 
@@ -124,6 +126,7 @@ def _world(app):
         "prefix": "nope",
         "tag_id": ensure_tag("walked").id,
         "suppression_id": _suppressed_id(),
+        "key_id": 999_999,  # no such DKIM key: answered by the map, then 404
         "version_id": 999_999,  # no such draft version: the route must still answer by the map, never 500
     }
 
