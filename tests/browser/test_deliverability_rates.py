@@ -4,6 +4,8 @@ name, the table opens from its summary, and the section has no accessibility vio
 import pytest
 from playwright.sync_api import expect
 
+from mailer.core.extensions import db
+from mailer.delivery.dkim import generate_key
 from tests.admin.test_deliverability_rates import _send_and_report
 from tests.browser.conftest import keyboard_login
 from tests.support.accessibility import accessibility_violations
@@ -31,3 +33,17 @@ def test_operator_reads_the_rates_as_charts_and_as_a_table(app, page, live_serve
     expect(table).to_be_visible()
     expect(table.get_by_role("row").nth(1)).to_contain_text("25.00 %")
     assert accessibility_violations(page, "section[aria-labelledby=history-heading]") == []
+
+
+def test_the_whole_page_with_every_section_filled_has_no_accessibility_violation(
+    app, page, live_server, staff_user, worker
+):
+    _send_and_report(worker)
+    generate_key("example.com", "s2026")
+    generate_key("example.com", "s2027", activate=False)
+    db.session.commit()
+    keyboard_login(page)
+    page.goto("/admin/deliverability")
+    expect(page.locator("p", has_text="Bounce rate per day for example.com")).to_be_visible()
+    expect(page.get_by_role("region", name="DKIM keys and rotation")).to_contain_text("Not signing yet")
+    assert accessibility_violations(page) == []
