@@ -15,6 +15,8 @@ from config import CONFIGS, DEFAULT_SECRET_KEY
 from mailer import admin, api, cli, demo, embed, public
 from mailer.admin import login
 from mailer.audit import models as audit_models
+from mailer.bulk import models as bulk_models
+from mailer.bulk import tasks as bulk_tasks
 from mailer.campaigns import models as campaigns_models
 from mailer.campaigns import tasks as campaigns_tasks
 from mailer.consent import models as consent_models
@@ -55,6 +57,7 @@ from mailer.tracking.queries import contacts_with_activity
 
 # Every domain's models, so SQLAlchemy's registry and Alembic's metadata know all tables and relationships.
 MODEL_MODULES: tuple[ModuleType, ...] = (
+    bulk_models,
     campaigns_models,
     consent_models,
     contact,
@@ -80,6 +83,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
 )
 # Every domain's dramatiq actors, registered by name before the broker binds them in broker.init_app().
 TASK_MODULES: tuple[ModuleType, ...] = (
+    bulk_tasks,
     campaigns_tasks,
     deliverability_tasks,
     delivery_tasks,

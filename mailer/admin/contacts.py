@@ -4,8 +4,9 @@ from flask import render_template, request
 from sqlalchemy import select
 
 from mailer.admin.blueprint import bp
-from mailer.admin.forms import TagForm
+from mailer.admin.forms import BulkForm, TagForm
 from mailer.admin.privacy_forms import ActionForm
+from mailer.bulk.operations import ACTIONS
 from mailer.consent import evidence
 from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentState
@@ -54,6 +55,8 @@ def contacts():
         segment_id=segment.public_id if segment else "",
         segments=all_segments(),
         problem=problem,
+        bulk_form=BulkForm(),
+        bulk_actions=ACTIONS,
         lists=all_lists(),
         tags=tags_of([c.id for c in page.items]),
     ), code

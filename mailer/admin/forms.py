@@ -126,3 +126,7 @@ class SignupFormForm(FlaskForm):
 
 class TagForm(FlaskForm):
     tag = StringField("Tag", validators=[DataRequired(), Length(max=60)])
+
+
+class BulkForm(FlaskForm):
+    """A bulk action over ticked contacts or a segment (the fields are read from the request; CSRF here)."""

@@ -29,13 +29,16 @@ def test_filter_the_contacts_page_by_a_saved_segment(app, app_ctx, page, live_se
     keyboard_login(page, MARKETER, PASSWORD)
     page.get_by_role("link", name="Contacts", exact=True).click()
     expect(page.get_by_role("link", name="bob@example.com")).to_be_visible()
-    page.get_by_label("Segment").select_option(label="VIP people")
+    page.get_by_label("Segment", exact=True).select_option(label="VIP people")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_text("2 contacts", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="ann@example.com")).to_be_visible()
     expect(page.get_by_role("link", name="cid@example.org")).to_be_visible()
     expect(page.get_by_role("link", name="bob@example.com")).to_have_count(0)
-    assert page.get_by_label("Segment").evaluate("s => s.options[s.selectedIndex].text") == "VIP people"
+    assert (
+        page.get_by_label("Segment", exact=True).evaluate("s => s.options[s.selectedIndex].text")
+        == "VIP people"
+    )
     assert_accessible(page)
     assert links.check() == []
     shoot(page, "contacts-by-segment")

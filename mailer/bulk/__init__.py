@@ -1,0 +1,1 @@
+"""Bulk actions over contacts: a job per action over a frozen selection, processed by a worker in batches."""
