@@ -44,7 +44,8 @@ def _checklist(client) -> dict[str, str]:
     return {
         label: done
         for done, label in re.findall(
-            r'data-step-done="(yes|no)">\s*<span aria-hidden="true">[^<]*</span>\s*(?:<a [^>]*>)?([^<]+)',
+            r'data-step-done="(yes|no)">\s*<span [^>]*aria-hidden="true">[^<]*</span>\s*'
+            r"(?:<a [^>]*>)?([^<]+)",
             text,
         )
     }
