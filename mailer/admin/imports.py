@@ -15,7 +15,7 @@ from mailer.contacts.models.imports import ContactImport
 from mailer.core.extensions import db
 from mailer.core.web import accepts_upload
 from mailer.subscriptions import imports
-from mailer.subscriptions.lists import all_lists
+from mailer.subscriptions.lists import active_lists
 from mailer.subscriptions.models.lists import MailingList
 
 
@@ -57,7 +57,7 @@ def imports_index():
 def import_new():
     """Upload a file (streamed to disk and checked whole); its columns are mapped next."""
     form = ImportForm()
-    form.list_id.choices = [(lst.id, lst.name) for lst in all_lists()]
+    form.list_id.choices = [(lst.id, lst.name) for lst in active_lists()]
     if form.validate_on_submit():
         upload = form.file.data
         req = imports.ImportRequest(

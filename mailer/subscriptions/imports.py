@@ -214,6 +214,10 @@ def create_import(req: ImportRequest, staff_id: int | None) -> ContactImport:
     """Check the upload, store it on disk and leave it waiting for its mapping; the caller commits."""
     if req.mailing_list is None:
         raise ImportRefusedError("Choose the list to import into.")
+    if req.mailing_list.archived_at is not None:
+        raise ImportRefusedError(
+            f"The list “{req.mailing_list.name}” is archived and takes nobody new: un-archive it first."
+        )
     if req.mode not in (Basis.DOUBLE_OPT_IN, Basis.PRIOR_CONSENT):
         raise ImportRefusedError("Choose how these people gave their consent.")
     statement = (req.consent_statement or "").strip()

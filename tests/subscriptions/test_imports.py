@@ -17,6 +17,7 @@ from mailer.contacts.models.fields import ContactFieldValue
 from mailer.contacts.models.imports import ContactImport
 from mailer.core.extensions import db
 from mailer.subscriptions import imports
+from mailer.subscriptions.lists import archive_list
 from mailer.subscriptions.models.lists import MailingList, Subscription
 
 STATEMENT = "Paper sign-up sheets at the 2025 trade fair, archived in the Berlin office."
@@ -206,3 +207,13 @@ def test_concurrent_imports_keep_the_chain_valid(app, demo_list, monkeypatch):
     assert db.session.execute(select(func.count()).select_from(ConsentEvent)).scalar_one() == 360
     report = verify_chain()
     assert report.ok and report.checked == 360
+
+
+def test_an_archived_list_takes_no_import(app, demo_list, auth):
+    assert demo_list.name in auth.get("/admin/imports/new").text
+    archive_list(demo_list)
+    db.session.commit()
+    with pytest.raises(imports.ImportRefusedError, match="is archived and takes nobody new"):
+        _create(demo_list, b"email\nann@example.com\n")
+    assert db.session.execute(select(ContactImport)).first() is None
+    assert demo_list.name not in auth.get("/admin/imports/new").text  # not offered on the upload page
