@@ -118,3 +118,18 @@ def test_bad_actions_are_refused_and_nothing_is_queued(app_ctx, action, tag, mes
 def test_nothing_selected_is_refused(app_ctx):
     with pytest.raises(bulk.BulkError, match="Tick the contacts"):
         bulk.start_job("tag", "vip", [], None, None)
+
+
+def test_a_stretch_of_ticked_contacts_that_are_gone_does_not_end_the_job_early(app_ctx):
+    people = bare_contacts(25)
+    job = bulk.start_job("tag", "later", people, None, None)
+    db.session.commit()
+    gone = people[:12]  # the whole first batch (and two more) disappear before the worker starts
+    db.session.execute(Contact.__table__.delete().where(Contact.id.in_([p.id for p in gone])))
+    db.session.commit()
+    while bulk.run_batch(job.id, size=10):  # batches of 10: the first finds nobody at all
+        pass
+    db.session.expire_all()
+    job = db.session.get(BulkJob, job.id)
+    assert (job.status, job.done, job.changed) == ("done", 13, 13)
+    assert _tagged("later") == {p.id for p in people[12:]}
