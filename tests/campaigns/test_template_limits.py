@@ -10,6 +10,7 @@ from mailer import create_app
 from mailer.campaigns import rendering
 from mailer.campaigns.models import Campaign, Layout
 from mailer.campaigns.rendering import CampaignError
+from mailer.core.extensions import db
 from tests.support.campaigns import LAYOUT, make_campaign
 from tests.support.proxy import app_config_from_environment
 
@@ -132,6 +133,7 @@ def test_limits_are_read_from_the_environment(monkeypatch):
     app = create_app({"MAILER_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["TEMPLATE_RENDER_SECONDS"] == 0.3 and app.config["TEMPLATE_MAX_OUTPUT"] == 5000
     with app.app_context():
+        db.create_all()  # rendering reads the organisation's brand settings
         campaign = Campaign(
             public_id="envlimits",
             name="Env",
