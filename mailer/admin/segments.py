@@ -139,7 +139,8 @@ def _builder(segment: Segment | None):
             counted = count(segment.tree)
         except SegmentError as exc:  # a list or tag it named was deleted since
             error = str(exc)
-    options = catalogue(_campaign_options())
+    named_lists = {row["value"] for group in groups for row in group["rows"] if row.get("field") == "list"}
+    options = catalogue(_campaign_options(), named_lists)
     return render_template(
         "admin/segments/edit.html",
         segment=segment,

@@ -10,7 +10,7 @@ from mailer.consent.notices import notice_versions
 from mailer.contacts import fields as field_service
 from mailer.core.extensions import db
 from mailer.subscriptions import forms as form_service
-from mailer.subscriptions.lists import all_lists, ensure_tracking_purposes
+from mailer.subscriptions.lists import active_lists, ensure_tracking_purposes
 from mailer.subscriptions.models.forms import Form
 
 
@@ -64,22 +64,28 @@ def _edit(form_obj: Form | None):
             }
         )
     )
-    wtform.lists.choices = [(lst.id, lst.name) for lst in all_lists()]
+    offered = active_lists()  # an archived list is offered on no form
+    # The form's archived lists stay linked (not shown on the page): un-archiving one brings it back here.
+    kept = [lst for lst in (form_obj.lists if form_obj else []) if lst.archived_at is not None]
+    wtform.lists.choices = [(lst.id, lst.name) for lst in offered]
     wtform.purposes.choices = [(p.id, p.name) for p in purposes]
     if request.method == "GET" and form_obj is not None:
-        wtform.lists.data = [lst.id for lst in form_obj.lists]
+        wtform.lists.data = [lst.id for lst in form_obj.lists if lst.archived_at is None]
         wtform.purposes.data = [p.id for p in form_obj.purposes]
-    all_purposes = [lst.purpose for lst in all_lists() if lst.purpose] + purposes
+    all_purposes = [lst.purpose for lst in offered if lst.purpose] + purposes
     field_rows = _field_rows(form_obj)
     if wtform.validate_on_submit():
         labels = {p.key: request.form.get(f"label-{p.public_id}", "")[:300] for p in all_purposes}
+        for lst in kept:  # their wording is not on the page: keep it as it was
+            if form_obj is not None and lst.purpose is not None and lst.purpose.key in form_obj.labels:
+                labels[lst.purpose.key] = form_obj.labels[lst.purpose.key]
         settings = form_service.FormSettings(
             slug=wtform.slug.data,
             name=wtform.name.data,
             title=wtform.title.data,
             intro=wtform.intro.data or "",
             button_label=wtform.button_label.data,
-            list_ids=wtform.lists.data or [],
+            list_ids=[*(wtform.lists.data or []), *(lst.id for lst in kept)],
             purpose_ids=wtform.purposes.data or [],
             labels=labels,
             ask_name=wtform.ask_name.data,
@@ -118,6 +124,7 @@ def _edit(form_obj: Form | None):
         ),
         default_label=form_service.default_label,
         field_rows=field_rows,
+        archived_lists=kept,
     ), status
 
 

@@ -1,11 +1,11 @@
-"""GET /lists and GET /lists/<id>: the mailing lists and their subscriber counts."""
+"""GET /lists and GET /lists/<id>: mailing lists and their subscriber counts (archived ones on request)."""
 
-from flask import jsonify
+from flask import jsonify, request
 from sqlalchemy import select
 
 from mailer.api.blueprint import api_route
 from mailer.api.errors import ApiError
-from mailer.api.inputs import keyset_page, page_args
+from mailer.api.inputs import invalid, keyset_page, page_args
 from mailer.api.serializers import list_json
 from mailer.core.extensions import db
 from mailer.subscriptions.lists import list_counts
@@ -24,9 +24,15 @@ def list_by_public_id(public_id: str) -> MailingList:
 
 @api_route("/lists")
 def lists_index():
-    """Every list, oldest first, one page at a time."""
+    """The active lists (or, with `?archived=true`, the archived ones), oldest first, one page at a time."""
     after, limit = page_args()
-    rows, next_cursor = keyset_page(select(MailingList), MailingList, MailingList.public_id, after, limit)
+    archived = request.args.get("archived", "false")
+    if archived not in ("true", "false"):
+        raise invalid("archived", "must be true or false")
+    query = select(MailingList).where(
+        MailingList.archived_at.is_not(None) if archived == "true" else MailingList.archived_at.is_(None)
+    )
+    rows, next_cursor = keyset_page(query, MailingList, MailingList.public_id, after, limit)
     counts = list_counts()
     return jsonify(data=[list_json(lst, counts.get(lst.id, {})) for lst in rows], next_cursor=next_cursor)
 

@@ -56,6 +56,7 @@ SCHEMAS = {
             "description": {"type": "string"},
             "visibility": {"type": "string", "enum": ["public", "private"]},
             "created_at": TS,
+            "archived_at": {**TS, "description": "When the list was archived; null while it is active."},
             "subscribers": {
                 "type": "object",
                 "properties": {k: {"type": "integer"} for k in ("pending", "confirmed", "unsubscribed")},
@@ -418,7 +419,17 @@ def _paths() -> dict:
             "get": {
                 "operationId": "listLists",
                 "summary": "Mailing lists with subscriber counts",
-                "parameters": PAGING,
+                "description": "The active lists; with `archived=true`, the archived ones instead.",
+                "parameters": [
+                    {
+                        "name": "archived",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+                        "description": "`true` for the archived lists (which take no sign-ups).",
+                    },
+                    *PAGING,
+                ],
                 "responses": {
                     "200": _json(_ref("ListPage"), "A page of lists."),
                     **_errors(422, *READ_ERRORS),

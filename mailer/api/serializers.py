@@ -37,6 +37,7 @@ def list_json(mailing_list: MailingList, counts: dict[str, int]) -> dict:
         "description": mailing_list.description,
         "visibility": mailing_list.visibility,
         "created_at": iso(mailing_list.created_at),
+        "archived_at": iso(mailing_list.archived_at),
         "subscribers": {status: counts.get(status, 0) for status in ("pending", "confirmed", "unsubscribed")},
     }
 

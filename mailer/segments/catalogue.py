@@ -3,9 +3,10 @@
 Sensitive fields are listed, disabled, with the reason (they are never a selection criterion).
 """
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from mailer.consent.models import Purpose
 from mailer.contacts.fields import all_fields
@@ -39,7 +40,19 @@ def _ops(names: tuple[str, ...]) -> list[tuple[str, str, str]]:
     return [(op, OPS[op][0], OPS[op][1]) for op in names]
 
 
-def _builtin_values(campaigns: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+def _list_values(keep: Collection[str]) -> list[tuple[str, str]]:
+    """Lists to pick from: the active ones; an archived one only where the segment already names it."""
+    rows = db.session.execute(
+        select(MailingList.public_id, MailingList.name, MailingList.archived_at)
+        .where(or_(MailingList.archived_at.is_(None), MailingList.public_id.in_(list(keep))))
+        .order_by(MailingList.name)
+    )
+    return [(pid, f"{name} (archived)" if archived else name) for pid, name, archived in rows]
+
+
+def _builtin_values(
+    campaigns: list[tuple[str, str]], keep_lists: Collection[str]
+) -> dict[str, list[tuple[str, str]]]:
     field_purposes = select(ContactField.purpose_id).where(ContactField.purpose_id.is_not(None))
     purposes = db.session.execute(
         select(Purpose.public_id, Purpose.name)
@@ -52,12 +65,7 @@ def _builtin_values(campaigns: list[tuple[str, str]]) -> dict[str, list[tuple[st
             (slug, name)
             for slug, name in db.session.execute(select(Form.slug, Form.name).order_by(Form.name))
         ],
-        "list": [
-            (pid, name)
-            for pid, name in db.session.execute(
-                select(MailingList.public_id, MailingList.name).order_by(MailingList.name)
-            )
-        ],
+        "list": _list_values(keep_lists),
         "consent": [(pid, name) for pid, name in purposes],
         "tag": [(tag.name, tag.name) for tag in db.session.execute(select(Tag).order_by(Tag.key)).scalars()],
         "opened": campaigns,
@@ -65,9 +73,10 @@ def _builtin_values(campaigns: list[tuple[str, str]]) -> dict[str, list[tuple[st
     }
 
 
-def catalogue(campaigns: list[tuple[str, str]]) -> list[FieldOption]:
-    """Every field the builder offers, built-in then custom; `campaigns`: (public id, name) of sent ones."""
-    values = _builtin_values(campaigns)
+def catalogue(campaigns: list[tuple[str, str]], keep_lists: Collection[str] = ()) -> list[FieldOption]:
+    """Every field the builder offers, built-in then custom; `campaigns`: (public id, name) of sent ones;
+    `keep_lists`: public ids of archived lists the segment being edited already names (kept, marked)."""
+    values = _builtin_values(campaigns, keep_lists)
     options = [
         FieldOption(name, label, "Contact" if name not in ("opened", "clicked") else "Activity", _ops(ops))
         for name, (label, ops) in BUILTIN.items()

@@ -147,3 +147,54 @@ def test_adding_a_contact_by_hand_does_not_offer_an_archived_list(app, auth, dem
     )
     assert tried.status_code == 400 and "Create a <a" in page(tried)  # its only list is archived
     assert db.session.execute(select(Subscription)).first() is None
+
+
+def test_the_form_editor_does_not_offer_an_archived_list_but_keeps_the_link(app, auth, demo_form):
+    demo, offers = demo_form.lists[0], news_list("Offers")
+    settings_url = f"/admin/forms/{demo_form.public_id}/edit"
+    saved = submit_form(
+        auth,
+        settings_url,
+        auth.get(settings_url).text,
+        lists=[demo.id, offers.id],
+        **{f"label-{offers.purpose.public_id}": "Yes, the offers please."},
+    )
+    assert saved.status_code == 302, page(saved)
+    archive_list(db.session.get(MailingList, offers.id))
+    db.session.commit()
+
+    editor = auth.get(settings_url)
+    assert f'name="lists" type="checkbox" value="{offers.id}"' not in editor.text  # no checkbox for it
+    assert f'name="label-{offers.purpose.public_id}"' not in editor.text
+    assert "Also linked to the archived list “Offers”: not shown on the form" in page(editor)
+    assert f'name="lists" type="checkbox" value="{demo.id}"' in editor.text
+    assert submit_form(auth, settings_url, editor.text, title="New title").status_code == 302
+    db.session.expire_all()
+    form = db.session.get(type(demo_form), demo_form.id)
+    assert {lst.name for lst in form.lists} == {demo.name, "Offers"}  # the link survived the save
+    assert form.labels[f"list:{offers.public_id}"] == "Yes, the offers please."
+    assert "New title" in page(auth.get("/f/demo")) and "the offers please" not in page(auth.get("/f/demo"))
+
+    restore_url = f"/admin/lists/{offers.public_id}/unarchive"
+    assert submit_form(auth, restore_url, auth.get(restore_url).text).status_code == 302
+    assert "Yes, the offers please." in page(auth.get("/f/demo"))  # back where it was, with its wording
+
+
+def test_the_segment_builder_offers_no_archived_list_unless_the_segment_names_it(app, auth, demo_form):
+    demo, offers = demo_form.lists[0], news_list("Offers")
+    archive_list(db.session.get(MailingList, offers.id))
+    db.session.commit()
+    builder = auth.get("/admin/segments/new")
+    assert f'"{demo.public_id}"' in builder.text and offers.public_id not in builder.text
+    data = {
+        "csrf_token": csrf_token(builder.text),
+        "name": "Old offers",
+        "match": "all",
+        "g0-match": "all",
+        "g0-r0-field": "list",
+        "g0-r0-op": "confirmed",
+        "g0-r0-value": offers.public_id,
+    }
+    saved = auth.post("/admin/segments/new", data=data | {"action": "save"}, follow_redirects=True)
+    assert "Segment “Old offers” saved." in saved.text  # a segment may still name it (its people stay)
+    assert f'<option value="{offers.public_id}" selected>Offers (archived)</option>' in saved.text

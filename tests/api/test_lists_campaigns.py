@@ -7,7 +7,7 @@ from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
-from mailer.subscriptions.lists import create_list
+from mailer.subscriptions.lists import archive_list, create_list
 from tests.api.helpers import signup_body
 
 
@@ -86,3 +86,21 @@ def test_campaigns_bad_input(api, app_ctx):
     assert api.get("/campaigns/nope").status_code == 404
     assert api.get("/campaigns?after=nope").status_code == 422
     assert db.session.execute(select(Campaign)).first() is None
+
+
+def test_archived_lists_leave_the_listing_unless_asked_for(api, demo_form):
+    old = create_list("Old news")
+    db.session.commit()
+    names = [item["name"] for item in api.get("/lists").get_json()["data"]]
+    assert names == [demo_form.lists[0].name, "Old news"]
+    archive_list(old)
+    db.session.commit()
+    active = api.get("/lists").get_json()["data"]
+    assert [item["id"] for item in active] == [demo_form.lists[0].public_id]
+    assert active[0]["archived_at"] is None
+    assert api.get("/lists?archived=false").get_json()["data"] == active
+    [archived] = api.get("/lists?archived=true").get_json()["data"]
+    assert archived["id"] == old.public_id and archived["archived_at"].endswith("Z")
+    assert api.get(f"/lists/{old.public_id}").get_json()["archived_at"] == archived["archived_at"]
+    wrong = api.get("/lists?archived=yes")
+    assert wrong.status_code == 422 and wrong.get_json()["detail"] == {"archived": "must be true or false"}
