@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from mailer import create_app
 from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns.models import Campaign
 from mailer.core import logs
 from mailer.core.extensions import db
 from mailer.deliverability.inbound import process_report
@@ -18,8 +19,8 @@ from mailer.delivery.models import Delivery
 from mailer.demo import seed_demo
 from mailer.subscriptions.models.forms import Form
 from tests.deliverability.bounce_support import report
-from tests.support.campaigns import make_campaign
-from tests.support.http import confirm_link
+from tests.support.campaigns import make_campaign, newsletter
+from tests.support.http import confirm_link, csrf_token, staff_client
 from tests.support.proxy import app_config_from_environment
 from tests.support.signup import sign_up
 
@@ -111,3 +112,51 @@ def test_a_whole_flow_logged_at_debug_names_nobody(
     needles += [email.split("@")[0] for email in PEOPLE]
     leaks = [line for line in lines if any(needle.lower() in line.lower() for needle in needles)]
     assert not leaks, "personal data in the logs:\n" + "\n".join(leaks[:20])
+
+
+def test_a_workers_lines_for_a_job_carry_the_request_id_that_queued_it(app, worker, smtp_server, capsys):
+    """A campaign started from the admin page with an X-Request-ID: the worker that plans and sends it logs
+    that request id with the campaign id, and each message's line also its delivery id. A campaign started
+    with no request (the scheduler, a command) gets no request id, even on the same worker threads."""
+    auth = staff_client(app, "admin")
+    with app.app_context():
+        requested, people = newsletter(3)
+        other = make_campaign(list(requested.lists))
+        db.session.commit()
+        requested_id, public_id, other_id = requested.id, requested.public_id, other.id
+        addresses = [person.email for person in people]
+    logs.configure("json", "INFO")
+    logging.getLogger("mailer.delivery.batch").setLevel(logging.DEBUG)  # the per-message lines
+    try:
+        show = f"/admin/campaigns/{public_id}"
+        token = csrf_token(auth.get(f"{show}/send").text)
+        sent = auth.post(f"{show}/send", data={"csrf_token": token}, headers={"X-Request-ID": "req-send.7"})
+        assert sent.status_code == 302 and sent.headers["X-Request-ID"] == "req-send.7"
+        worker.drain()
+        with app.app_context():
+            campaigns.start_campaign(db.session.get(Campaign, other_id))
+            db.session.commit()
+        worker.drain()
+        with app.app_context():
+            requested_deliveries = {
+                d.id
+                for d in db.session.execute(
+                    select(Delivery).where(Delivery.campaign_id == requested_id)
+                ).scalars()
+            }
+        events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    finally:
+        logging.getLogger("mailer.delivery.batch").setLevel(logging.NOTSET)
+        logs.configure("text", "INFO")
+    assert len(smtp_server.messages) == 6
+    batch_ended = [e for e in events if e["logger"] == "mailer.delivery.engine"]
+    assert {(e["campaign_id"], e.get("request_id")) for e in batch_ended} == {
+        (requested_id, "req-send.7"),
+        (other_id, None),
+    }
+    per_message = [e for e in events if e["logger"] == "mailer.delivery.batch"]
+    assert {e["delivery_id"] for e in per_message if e["campaign_id"] == requested_id} == requested_deliveries
+    assert {e.get("request_id") for e in per_message if e["campaign_id"] == requested_id} == {"req-send.7"}
+    assert all("request_id" not in e for e in per_message if e["campaign_id"] == other_id)
+    assert all(": sent (relay " in e["message"] for e in per_message)
+    assert not [e for e in events if any(address in json.dumps(e) for address in addresses)]

@@ -18,6 +18,8 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
 
+from mailer.core import logs
+
 log = logging.getLogger(__name__)
 BROKER_HEARTBEAT_TIMEOUT_MS = 15_000
 _REGISTRY: dict[str, tuple] = {}
@@ -57,6 +59,42 @@ class AppContextMiddleware(Middleware):
 
     def after_skip_message(self, broker, message):
         self._pop()
+
+
+class LogContextMiddleware(Middleware):
+    """Carry the log ids (request, campaign, delivery) known when a job is queued into the worker running it.
+
+    They travel in the message's options (`log_context`, ids only), are set while the job runs, so its log
+    lines carry them, and pass on to the jobs it queues. A retried or delayed message keeps the ids it was
+    first queued with.
+    """
+
+    OPTION = "log_context"
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def before_enqueue(self, broker, message, delay):
+        if self.OPTION not in message.options:
+            context = logs.current_context()
+            if context:
+                message.options[self.OPTION] = context
+
+    def before_process_message(self, broker, message):
+        carried = message.options.get(self.OPTION)
+        self._local.tokens = logs.bind_context(carried) if isinstance(carried, dict) else []
+
+    def _unbind(self):
+        tokens = getattr(self._local, "tokens", None)
+        if tokens:
+            logs.unbind_context(tokens)
+        self._local.tokens = None
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        self._unbind()
+
+    def after_skip_message(self, broker, message):
+        self._unbind()
 
 
 class ProcessTimeLimit(TimeLimit):
@@ -155,6 +193,7 @@ def init_app(app) -> Workers:
         )
         broker.emit_after("process_boot")
     broker.add_middleware(AppContextMiddleware(app))
+    broker.add_middleware(LogContextMiddleware())
     dramatiq.set_broker(broker)
 
     workers = Workers(broker)

@@ -3,7 +3,9 @@ the campaign and delivery ids of what is being done.
 
 The ids live in context variables: a request sets its id (from a valid `X-Request-ID` header, which the answer
 carries back, else a new one); the send engine and the bounce handling name their campaign and delivery with
-`log_context`. Log messages never carry personal data (addresses, names): ids only.
+`log_context`. A job queued while ids are known carries them to its worker (`broker.LogContextMiddleware`),
+so the worker's lines for that job name the same request, and the jobs it queues in turn carry them on.
+Log messages never carry personal data (addresses, names): ids only.
 """
 
 import contextlib
@@ -29,16 +31,25 @@ HANDLER_NAME = "mailer"
 @contextlib.contextmanager
 def log_context(**fields):
     """Name the campaign or delivery (ids only) in every log line written inside the block."""
-    tokens = [(_context[name], _context[name].set(value)) for name, value in fields.items()]
+    tokens = bind_context(fields)
     try:
         yield
     finally:
-        for variable, token in reversed(tokens):
-            variable.reset(token)
+        unbind_context(tokens)
 
 
 def current_context() -> dict:
     return {name: value for name, variable in _context.items() if (value := variable.get()) is not None}
+
+
+def bind_context(fields: dict) -> list[tuple[contextvars.ContextVar, contextvars.Token]]:
+    """Name the ids carried by a job (known fields only) until unbind_context; for the worker middleware."""
+    return [(_context[name], _context[name].set(value)) for name, value in fields.items() if name in _context]
+
+
+def unbind_context(tokens: list[tuple[contextvars.ContextVar, contextvars.Token]]) -> None:
+    for variable, token in reversed(tokens):
+        variable.reset(token)
 
 
 class ContextFilter(logging.Filter):

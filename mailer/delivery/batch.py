@@ -21,6 +21,7 @@ from flask import current_app
 from mailer.core import metrics
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.core.logs import log_context
 from mailer.delivery import replies as bounces
 from mailer.delivery.claims import Claims, durably
 from mailer.delivery.failover import Route
@@ -305,10 +306,12 @@ class BatchRun:
         elif outcome.kind == bounces.POLICY:
             self._count_error(outcome)
             self.totals.policy += 1
-            log.error(
-                "Campaign message refused by policy (%s): check SPF, DKIM, DMARC and the relay's settings",
-                outcome.describe(),
-            )
+            with log_context(delivery_id=rec.delivery_id):
+                log.error(
+                    "Campaign message refused by policy (%s): check SPF, DKIM, DMARC and the relay's "
+                    "settings",
+                    outcome.describe(),
+                )
             claims.finished(
                 rec.delivery_id,
                 DeliveryStatus.FAILED,
@@ -348,6 +351,9 @@ class BatchRun:
         handed = self.handed_at.pop(rec.delivery_id, None)
         seconds = time.monotonic() - handed if handed is not None else None
         metrics.message_outcome(relay or self.relay, self.campaign_id, outcome, seconds)
+        if log.isEnabledFor(logging.DEBUG):  # one line per message: ids and the relay's name only
+            with log_context(delivery_id=rec.delivery_id):
+                log.debug("Delivery %s: %s (relay %s)", rec.delivery_id, outcome, relay or self.relay)
 
     def _count_error(self, outcome: bounces.SmtpOutcome) -> None:
         self.totals.errors += 1
