@@ -25,7 +25,7 @@ from mailer.consent.ledger import consent_status
 from mailer.consent.notices import publish_notice
 from mailer.contacts import hooks as contacts_hooks
 from mailer.contacts.models import contact, fields, imports, suppression, tags
-from mailer.core import broker, logs, web
+from mailer.core import broker, counters, logs, web
 from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
 from mailer.core.urls import external_url
 from mailer.deliverability import models as deliverability_models
@@ -57,6 +57,7 @@ from mailer.tracking.queries import contacts_with_activity
 
 # Every domain's models, so SQLAlchemy's registry and Alembic's metadata know all tables and relationships.
 MODEL_MODULES: tuple[ModuleType, ...] = (
+    counters,
     bulk_models,
     campaigns_models,
     consent_models,

@@ -20,6 +20,7 @@ PERIODIC_JOBS: dict[str, int | str | None] = {
     "poll_bounce_mailbox": "BOUNCE_IMAP_POLL_SECONDS",  # only when BOUNCE_IMAP_URL names a mailbox
     # provider webhook events a dead worker left pending (each request also enqueues its own job)
     "process_provider_events": 60,
+    "compact_counters": 60,  # the page totals' delta rows (core/counters.py)
 }
 # Jobs that run only when a setting is not empty.
 CONDITIONAL_JOBS = {"poll_bounce_mailbox": "BOUNCE_IMAP_URL"}

@@ -3,7 +3,7 @@
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2 import TemplateError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm, CampaignForm
@@ -12,9 +12,9 @@ from mailer.campaigns import layouts as layout_service
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns import rendering, versions
 from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign, CampaignStatus
+from mailer.core import counters
 from mailer.core.extensions import db
 from mailer.core.web import BASE_CSP
-from mailer.delivery.models import Delivery
 from mailer.delivery.relays import all_relays
 from mailer.segments.operations import all_segments
 from mailer.subscriptions.lists import all_lists, list_counts
@@ -169,14 +169,10 @@ def campaigns():
     if status in STATUS_FILTERS:
         query = query.where(Campaign.status == status)
     items = db.session.execute(query.limit(200)).scalars().all()
-    sent = {}
-    if items:
-        rows = db.session.execute(
-            select(Delivery.campaign_id, Delivery.status, func.count())
-            .where(Delivery.campaign_id.in_([c.id for c in items]))
-            .group_by(Delivery.campaign_id, Delivery.status)
-        ).all()
-        for campaign_id, delivery_status, n in rows:
+    sent: dict[int, dict[str, int]] = {}
+    shown = {c.id for c in items}
+    for (campaign_id, delivery_status), n in counters.totals("delivery_counts").items():
+        if campaign_id in shown:
             sent.setdefault(campaign_id, {})[delivery_status] = n
     return render_template(
         "admin/campaigns/index.html",

@@ -2,6 +2,7 @@
 
 from flask import render_template, request
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from mailer.admin.blueprint import bp
 from mailer.admin.forms import BulkForm, TagForm
@@ -18,6 +19,10 @@ from mailer.core.web import db_int
 from mailer.segments.conditions import SegmentError
 from mailer.segments.operations import all_segments, members_of, segment_by_public_id
 from mailer.subscriptions.lists import all_lists, subscribers_of
+from mailer.subscriptions.models.lists import Subscription
+
+# What each row of the contacts page shows besides the contact: loaded for the page in one query each.
+_ROW_LOADS = (selectinload(Contact.subscriptions).selectinload(Subscription.mailing_list),)
 
 
 def _by_public_id(public_id: str) -> Contact:
@@ -44,7 +49,9 @@ def contacts():
             among.append(members_of(segment))
         except SegmentError as error:
             problem, code = f"The segment “{segment.name}” cannot be used: {error}", 409
-    page = ContactPage([], None, 50) if problem else search_contacts(q, among, status, after)
+    page = (
+        ContactPage([], None, 50) if problem else search_contacts(q, among, status, after, options=_ROW_LOADS)
+    )
     return render_template(
         "admin/contacts/index.html",
         page=page,

@@ -10,7 +10,8 @@ from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns import relay_wait as relay_wait_alerts
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.consent.models import ConsentEvent
-from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.contacts.models.contact import ContactStatus
+from mailer.core import counters
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery.dkim_keys import DkimKey
@@ -19,7 +20,7 @@ from mailer.organisation import settings as organisation_settings
 from mailer.privacy import requests
 from mailer.subscriptions.forms import form_by_slug
 from mailer.subscriptions.models.forms import Form
-from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.subscriptions.models.lists import MailingList
 
 
 def _count(query) -> int:
@@ -68,10 +69,11 @@ def first_run_checklist() -> list[dict]:
 def dashboard():
     """Counts of contacts and subscriptions, recent sign-ups and confirmations."""
     week_ago = utcnow() - timedelta(days=7)
+    contacts, subscriptions = counters.totals("contact_counts"), counters.totals("subscription_counts")
     stats = {
-        "contacts": _count(select(Contact.id).where(Contact.status != ContactStatus.ERASED)),
-        "confirmed": _count(select(Subscription.id).where(Subscription.status == "confirmed")),
-        "pending": _count(select(Subscription.id).where(Subscription.status == "pending")),
+        "contacts": sum(n for (status,), n in contacts.items() if status != ContactStatus.ERASED),
+        "confirmed": sum(n for (_, status), n in subscriptions.items() if status == "confirmed"),
+        "pending": sum(n for (_, status), n in subscriptions.items() if status == "pending"),
         "lists": _count(select(MailingList.id)),
         "forms": _count(select(Form.id)),
         "signups_week": _count(

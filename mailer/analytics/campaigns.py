@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from mailer.campaigns.models import Campaign, Link
 from mailer.consent.models import ACTION_STATES, ConsentEvent, Purpose
+from mailer.core import counters
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability.models import BounceEvent
@@ -234,13 +235,9 @@ def campaign_series(campaign: Campaign, unit: str = "hour") -> dict:
 def campaign_stats(campaign: Campaign, unit: str = "hour") -> CampaignStats:
     """Delivery outcomes, unsubscribes, complaints, consent-aware engagement,
     top links and the time series."""
-    deliveries = dict(
-        db.session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.campaign_id == campaign.id)
-            .group_by(Delivery.status)
-        ).all()
-    )
+    deliveries = {
+        status: n for (status,), n in counters.totals("delivery_counts", campaign_id=campaign.id).items()
+    }
     delivered = deliveries.get("sent", 0)
     purposes = _tracking_purposes()
     anonymous = db.session.execute(
@@ -276,17 +273,11 @@ def campaigns_overview(limit: int = 50) -> list[tuple[Campaign, dict[str, int]]]
         .all()
     )
     ids = [c.id for c in campaigns]
-    delivered = (
-        dict(
-            db.session.execute(
-                select(Delivery.campaign_id, func.count())
-                .where(Delivery.campaign_id.in_(ids), Delivery.status == "sent")
-                .group_by(Delivery.campaign_id)
-            ).all()
-        )
-        if ids
-        else {}
-    )
+    delivered = {
+        campaign_id: n
+        for (campaign_id, status), n in counters.totals("delivery_counts").items()
+        if status == "sent"
+    }
     engaged: dict[tuple[int, str], int] = {}
     if ids:
         query = (

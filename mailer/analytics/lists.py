@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from mailer.analytics.campaigns import GRANTING, LEAVING, as_datetime, time_bucket
 from mailer.consent.models import ConsentEvent, ConsentState, Purpose
+from mailer.core import counters
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.subscriptions.models.lists import MailingList, Subscription
@@ -35,6 +36,13 @@ class ListStats:
     coverage: list[Coverage] = field(default_factory=list)
 
 
+def _counts(mailing_list: MailingList) -> dict[str, int]:
+    """The list's subscriptions per status, from the counter table (core/counters.py)."""
+    return {
+        status: n for (status,), n in counters.totals("subscription_counts", list_id=mailing_list.id).items()
+    }
+
+
 def list_growth(mailing_list: MailingList, days: int = 90) -> dict:
     """Per day: confirmed sign-ups, unsubscribes and subscribers at the end of the day (from the ledger)."""
     purpose = mailing_list.purpose
@@ -57,11 +65,7 @@ def list_growth(mailing_list: MailingList, days: int = 90) -> dict:
             target = joined if action in GRANTING else left
             day = as_datetime(at)
             target[day] = target.get(day, 0) + n
-    confirmed = db.session.execute(
-        select(func.count())
-        .select_from(Subscription)
-        .where(Subscription.list_id == mailing_list.id, Subscription.status == "confirmed")
-    ).scalar_one()
+    confirmed = _counts(mailing_list).get("confirmed", 0)
     days_list = [start + timedelta(days=i) for i in range(days)]
     totals, running = [], confirmed
     for day in reversed(days_list):  # walk back from today's count
@@ -85,7 +89,7 @@ def consent_coverage(mailing_list: MailingList) -> list[Coverage]:
     subscribers = select(Subscription.contact_id).where(
         Subscription.list_id == mailing_list.id, Subscription.status == "confirmed"
     )
-    total = db.session.execute(select(func.count()).select_from(subscribers.subquery())).scalar_one()
+    total = _counts(mailing_list).get("confirmed", 0)
     purposes = (
         db.session.execute(
             select(Purpose).where(Purpose.kind != "list").order_by(Purpose.kind.desc(), Purpose.name)
@@ -105,11 +109,5 @@ def consent_coverage(mailing_list: MailingList) -> list[Coverage]:
 
 def list_stats(mailing_list: MailingList, days: int = 90) -> ListStats:
     """Subscription counts, growth over time and consent coverage per purpose."""
-    counts = dict(
-        db.session.execute(
-            select(Subscription.status, func.count())
-            .where(Subscription.list_id == mailing_list.id)
-            .group_by(Subscription.status)
-        ).all()
-    )
+    counts = _counts(mailing_list)
     return ListStats(mailing_list, counts, list_growth(mailing_list, days), consent_coverage(mailing_list))

@@ -4,6 +4,7 @@ import click
 from flask import Flask
 
 from mailer.cli import (
+    audience,
     consent,
     contacts,
     deliverability,
@@ -31,6 +32,7 @@ COMMANDS: tuple[click.Command, ...] = (
     deliverability.bounces,
     deliverability.doctor,
     scheduler.scheduler,
+    audience.audience,
 )
 
 

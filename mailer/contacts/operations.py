@@ -4,6 +4,7 @@ import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from sqlalchemy import Select, or_, select
@@ -151,11 +152,14 @@ def search_contacts(
     status: str = "",
     after: str | None = None,
     per_page: int = 50,
+    options: Sequence[Any] = (),
 ) -> ContactPage:
     """Contacts matching part of an address or name (a whole address: exactly), newest first, a page at a time
     by keyset (`after`: the previous page's next_cursor; no OFFSET, no count); `among` (a query of contact
-    ids, such as a list's subscribers or a segment's members, or several that must all hold) narrows it."""
-    query = select(Contact)
+    ids, such as a list's subscribers or a segment's members, or several that must all hold) narrows it;
+    `options` are loader options for what the caller shows of each contact (its subscriptions, say: loaded
+    for the whole page in one query instead of one a row)."""
+    query = select(Contact).options(*options)
     if (q or "").strip():
         query = query.where(search_filter(q))
     for narrowing in [among] if isinstance(among, Select) else among or []:

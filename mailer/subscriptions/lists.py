@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from mailer import audit
 from mailer.consent.models import Purpose
 from mailer.contacts.models.contact import Contact
+from mailer.core import counters
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.text import TextRefused, multi_line, one_line
@@ -90,12 +91,9 @@ def ensure_tracking_purposes() -> list[Purpose]:
 
 
 def list_counts() -> dict[int, dict[str, int]]:
-    """Subscriber counts per list and status, for overview pages."""
-    query = select(Subscription.list_id, Subscription.status, func.count()).group_by(
-        Subscription.list_id, Subscription.status
-    )
+    """Subscriber counts per list and status, for overview pages (the counter table, core/counters.py)."""
     counts: dict[int, dict[str, int]] = {}
-    for list_id, status, n in db.session.execute(query):
+    for (list_id, status), n in counters.totals("subscription_counts").items():
         counts.setdefault(list_id, {})[status] = n
     return counts
 

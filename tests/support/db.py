@@ -6,6 +6,8 @@ import psycopg
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from mailer.core.counters import COUNTERS
+
 
 def _pg_conninfo(url: str, dbname: str | None = None) -> str:
     parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
@@ -56,9 +58,17 @@ def empty_tables(engine) -> None:
         conn.execute(text("PRAGMA foreign_keys=OFF"))
         for table in tables:
             conn.execute(text(f'DELETE FROM "{table}"'))
+        _empty_counters(conn, tables)
         if conn.execute(text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")).first():
             conn.execute(text("DELETE FROM sqlite_sequence"))
         conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+def _empty_counters(conn, tables: list[str]) -> None:
+    """Counter tables last: deleting the rows they count wrote deltas into them (core/counters.py)."""
+    for table in COUNTERS:
+        if table in tables:
+            conn.execute(text(f'DELETE FROM "{table}"'))
 
 
 _DELETE_ORDER: dict[str, list[str]] = {}  # database URL -> tables, children before parents
@@ -82,6 +92,7 @@ def _empty_postgres(engine) -> None:
             for table in order:
                 if table in filled:
                     conn.execute(text(f'DELETE FROM "{table}"'))
+            _empty_counters(conn, order)
             used = (
                 conn.execute(
                     text(
