@@ -118,10 +118,11 @@ class Config:
     PROVIDER_WEBHOOK_MAX_BYTES = _env_int("PROVIDER_WEBHOOK_MAX_BYTES", 1024 * 1024)  # larger: 413
     # Per client address (providers post from a few addresses, in bursts).
     PROVIDER_WEBHOOK_RATE_LIMIT = os.environ.get("PROVIDER_WEBHOOK_RATE_LIMIT", "6000 per minute")
-    # Complaint rate (percent of messages sent in the last 24 hours, per sending domain) that pauses
-    # campaigns.
+    # Complaint and bounce rates (percent of messages sent in the last 24 hours, per sending domain) that
+    # pause the domain's campaigns, and draw the threshold lines on the Deliverability page.
     COMPLAINT_RATE_PAUSE_THRESHOLD = float(os.environ.get("COMPLAINT_RATE_PAUSE_THRESHOLD", "0.3"))
-    # Below this many messages in the window the rate is taken over this many, so one complaint about a tiny
+    BOUNCE_RATE_PAUSE_THRESHOLD = float(os.environ.get("BOUNCE_RATE_PAUSE_THRESHOLD", "5"))
+    # Below this many messages in the window both rates are taken over this many, so one report about a tiny
     # send does not stop everything.
     COMPLAINT_RATE_MIN_VOLUME = _env_int("COMPLAINT_RATE_MIN_VOLUME", 1000)
     # DNS for the deliverability check: "host" or "host:port", comma-separated; empty: the system resolver.

@@ -21,6 +21,7 @@ PERIODIC_JOBS: dict[str, int | str | None] = {
     # provider webhook events a dead worker left pending (each request also enqueues its own job)
     "process_provider_events": 60,
     "compact_counters": 60,  # the page totals' delta rows (core/counters.py)
+    "check_sending_rates": 60,  # bounce and complaint rates above their limits pause campaigns
 }
 # Jobs that run only when a setting is not empty.
 CONDITIONAL_JOBS = {"poll_bounce_mailbox": "BOUNCE_IMAP_URL"}

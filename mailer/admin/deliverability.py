@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from mailer.admin.blueprint import bp
 from mailer.campaigns.models import Campaign
@@ -63,23 +63,32 @@ def deliverability_index():
     paused = (
         db.session.execute(
             select(Campaign)
-            .where(Campaign.status == "paused", Campaign.status_reason.contains("complaint"))
+            .where(
+                Campaign.status == "paused",
+                or_(
+                    *(Campaign.status_reason.contains(limit.setting) for limit in deliverability.RATE_LIMITS)
+                ),
+            )
             .order_by(Campaign.id.desc())
         )
         .scalars()
         .all()
     )
     policy_count, policy_newest = _policy_alert()
+    history = deliverability.rate_history(HISTORY_DAYS)
     return render_template(
         "admin/deliverability/index.html",
         readiness=domain_readiness.readiness(),
         events=_recent_events(),
         rates=deliverability.complaint_rates(),
-        history=deliverability.rate_history(HISTORY_DAYS),
+        history=history,
+        recent={domain: deliverability.recent_rate(domain) for domain in history},
+        limits=deliverability.RATE_LIMITS,
         history_days=HISTORY_DAYS,
         dkim_keys=dkim_rotation.all_domain_keys(deliverability.sending_domains()),
         now_month=f"{utcnow():%Y%m}",
-        threshold=deliverability.threshold(),
+        threshold=deliverability.COMPLAINT_LIMIT.percent,
+        bounce_threshold=deliverability.BOUNCE_LIMIT.percent,
         paused=paused,
         policy_count=policy_count,
         policy_newest=policy_newest,

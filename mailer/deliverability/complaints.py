@@ -146,7 +146,7 @@ def record_complaint(delivery: Delivery, report: FeedbackReport, domain: str, so
             },
         )
     db.session.flush()
-    paused = deliverability.enforce_complaint_rate(domain)
+    paused = deliverability.enforce_rate_limits(domain)
     note = f"; complaint rate too high, paused {len(paused)} campaign(s)" if paused else ""
     return Outcome(
         COMPLAINT, True, f"{kind} complaint: address suppressed, consent for the list withdrawn{note}"

@@ -1,8 +1,10 @@
-"""Sending domains and the complaint rate per domain per day (REQUIREMENTS B4); readiness (B1) is in
+"""Sending domains and their bounce and complaint rates per day (REQUIREMENTS B4); readiness (B1) is in
 deliverability/readiness.py.
 
-Complaint rate: complaints received per sending domain and day over the messages sent that day. A campaign
-is paused when its domain's rate over the last 24 hours goes above COMPLAINT_RATE_PAUSE_THRESHOLD percent.
+Rates: bounce and complaint reports received per sending domain and day over the messages sent that day.
+A domain's sending campaigns pause when its rate over the last 24 hours goes above BOUNCE_RATE_PAUSE_THRESHOLD
+or COMPLAINT_RATE_PAUSE_THRESHOLD percent (`RATE_LIMITS`, one rule for the pause and the page): at once on a
+complaint, within a minute (the scheduled check) on bounces.
 """
 
 import logging
@@ -79,11 +81,11 @@ class DomainDay:
 
     @property
     def above_threshold(self) -> bool:
-        return self.complaints > 0 and (self.rate is None or self.rate > threshold())
+        return self.complaints > 0 and (self.rate is None or self.rate > COMPLAINT_LIMIT.percent)
 
-
-def threshold() -> float:
-    return float(current_app.config["COMPLAINT_RATE_PAUSE_THRESHOLD"])
+    @property
+    def bounces_above_threshold(self) -> bool:
+        return self.bounces > 0 and (self.bounce_rate is None or self.bounce_rate > BOUNCE_LIMIT.percent)
 
 
 def _day(value) -> date:
@@ -134,18 +136,48 @@ def rate_history(days: int = 30) -> dict[str, list[DomainDay]]:
     }
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """A limit on one rate of a sending domain over the last 24 hours, above which its campaigns pause."""
+
+    key: str  # "bounces" or "complaints"
+    label: str  # what the page and the pause reason call the rate
+    setting: str  # the environment variable that sets it (percent)
+
+    @property
+    def percent(self) -> float:
+        return float(current_app.config[self.setting])
+
+
+BOUNCE_LIMIT = RateLimit("bounces", "bounce rate", "BOUNCE_RATE_PAUSE_THRESHOLD")
+COMPLAINT_LIMIT = RateLimit("complaints", "complaint rate", "COMPLAINT_RATE_PAUSE_THRESHOLD")
+RATE_LIMITS = (BOUNCE_LIMIT, COMPLAINT_LIMIT)
+
+
 @dataclass
 class RecentRate:
-    """A domain's complaints and messages over the last 24 hours; `effective` is what the pause rule uses."""
+    """A domain's messages, bounces and complaints over the last 24 hours, and the rates the pause rule uses:
+    per 100 messages sent, taken over at least COMPLAINT_RATE_MIN_VOLUME messages (so one report about a
+    tiny send does not stop everything)."""
 
     domain: str
-    complaints: int
     sent: int
-    effective: float  # percent, over max(sent, COMPLAINT_RATE_MIN_VOLUME)
+    counts: dict[str, int]  # RateLimit.key → reports received
+
+    @property
+    def volume(self) -> int:
+        return max(self.sent, int(current_app.config["COMPLAINT_RATE_MIN_VOLUME"]), 1)
+
+    def rate(self, limit: RateLimit) -> float:
+        return 100.0 * self.counts.get(limit.key, 0) / self.volume
+
+    def exceeded(self) -> list[RateLimit]:
+        """The limits this domain is above (the one rule: the pause and the page both ask this)."""
+        return [limit for limit in RATE_LIMITS if self.rate(limit) > limit.percent]
 
 
 def recent_rate(domain: str, hours: int = 24) -> RecentRate:
-    """The complaint rate of one sending domain over the last `hours`."""
+    """The bounce and complaint counts of one sending domain over the last `hours`."""
     since = utcnow() - timedelta(hours=hours)
     ids = [cid for cid, d in campaign_domains().items() if d == domain]
     sent = (
@@ -157,25 +189,41 @@ def recent_rate(domain: str, hours: int = 24) -> RecentRate:
         if ids
         else 0
     )
-    complaints = db.session.execute(
-        select(func.count())
-        .select_from(BounceEvent)
+    counts = {"bounces": 0, "complaints": 0}
+    for kind, count in db.session.execute(
+        select(BounceEvent.kind, func.count())
         .where(
             BounceEvent.sending_domain == domain,
-            BounceEvent.kind == BounceKind.COMPLAINT,
+            BounceEvent.kind.in_((BounceKind.COMPLAINT, BounceKind.HARD, BounceKind.SOFT)),
             BounceEvent.created_at >= since,
         )
-    ).scalar_one()
-    volume = max(sent, int(current_app.config["COMPLAINT_RATE_MIN_VOLUME"]), 1)
-    return RecentRate(domain, complaints, sent, 100.0 * complaints / volume)
+        .group_by(BounceEvent.kind)
+    ):
+        counts["complaints" if kind == BounceKind.COMPLAINT else "bounces"] += count
+    return RecentRate(domain, sent, counts)
 
 
-def enforce_complaint_rate(domain: str) -> list[int]:
-    """Pause the domain's sending campaigns when its recent
-    complaint rate is above the threshold; the caller commits."""
-    rate = recent_rate(domain)
-    if rate.effective <= threshold():
-        return []
+def _why(rate: RecentRate, limit: RateLimit) -> str:
+    reports = "spam complaint(s)" if limit is COMPLAINT_LIMIT else "bounce report(s)"
+    return (
+        f"{rate.counts[limit.key]} {reports} about mail from {rate.domain} in the last 24 hours against "
+        f"{rate.sent} messages sent — a {limit.label} of {rate.rate(limit):.2f} %, above the "
+        f"{limit.percent:g} % limit ({limit.setting})"
+    )
+
+
+ADVICE = {
+    "complaints": "Mailbox providers block senders above 0.3 % complaints: check who is on the list and "
+    "whether they expect this mail, then resume.",
+    "bounces": "Many bounces mean an old or bought list, or typos at sign-up: mailbox providers treat "
+    "senders with high bounce rates as spammers. Bounced addresses are suppressed already; check where the "
+    "list came from, then resume.",
+}
+
+
+def enforce_rate_limits(domain: str) -> list[int]:
+    """Pause the domain's sending campaigns when its recent bounce or complaint rate is above its limit; the
+    caller commits. Returns the campaigns paused."""
     ids = [cid for cid, d in campaign_domains().items() if d == domain]
     sending = (
         db.session.execute(select(Campaign.id).where(Campaign.id.in_(ids), Campaign.status == "sending"))
@@ -184,11 +232,15 @@ def enforce_complaint_rate(domain: str) -> list[int]:
     )
     if not sending:
         return []
+    rate = recent_rate(domain)
+    exceeded = rate.exceeded()
+    if not exceeded:
+        return []
     reason = (
-        f"Paused automatically: {rate.complaints} spam complaint(s) about mail from {domain} in the last "
-        f"24 hours against {rate.sent} messages sent — a complaint rate of {rate.effective:.2f} %, above "
-        f"the {threshold():g} % limit (COMPLAINT_RATE_PAUSE_THRESHOLD). Mailbox providers block senders "
-        f"above 0.3 %: check who is on the list and whether they expect this mail, then resume."
+        "Paused automatically: "
+        + "; ".join(_why(rate, limit) for limit in exceeded)
+        + ". "
+        + " ".join(ADVICE[limit.key] for limit in exceeded)
     )
     db.session.execute(
         update(Campaign)
@@ -198,3 +250,14 @@ def enforce_complaint_rate(domain: str) -> list[int]:
     )
     log.error("Paused campaigns %s: %s", list(sending), reason)
     return list(sending)
+
+
+def enforce_all_rate_limits() -> list[int]:
+    """The scheduled check: every domain with a sending campaign (bounces are not checked one by one as they
+    arrive, as complaints are: they come in bulk, and this runs every minute)."""
+    domains = campaign_domains()
+    sending = db.session.execute(select(Campaign.id).where(Campaign.status == "sending")).scalars().all()
+    paused: list[int] = []
+    for domain in sorted({domains[cid] for cid in sending if cid in domains}):
+        paused += enforce_rate_limits(domain)
+    return paused

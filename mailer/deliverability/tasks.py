@@ -4,6 +4,8 @@ import logging
 
 from mailer.core import metrics
 from mailer.core.broker import actor
+from mailer.core.extensions import db
+from mailer.deliverability.domains import enforce_all_rate_limits
 from mailer.deliverability.mailbox import MailboxError, poll_mailbox
 from mailer.deliverability.provider_events import process_all_pending
 
@@ -30,3 +32,11 @@ def process_provider_events() -> None:
     for provider, counts in result.by_provider.items():
         for outcome, count in counts.items():
             metrics.webhook_event(provider, outcome, count)
+
+
+# Scheduled every minute: a stale message (workers were down) is skipped, the next one is on its way.
+@actor(queue_name="maintenance", max_retries=0, max_age=120_000)
+def check_sending_rates() -> None:
+    """Pause the sending campaigns of a domain whose bounce or complaint rate is above its limit."""
+    enforce_all_rate_limits()
+    db.session.commit()

@@ -58,11 +58,17 @@ def test_page_draws_both_rates_with_the_threshold_and_a_table(auth, worker):
     today = utcnow().date().isoformat()
     assert re.search(
         rf"<td>{today}</td><td class=\"text-end\">4</td><td class=\"text-end\">1</td>\s*"
-        rf"<td class=\"text-end\">25.00 %</td>\s*<td class=\"text-end\">1</td>\s*"
+        rf"<td class=\"text-end\">25.00 % <span class=\"badge text-bg-danger\">above 5 %</span></td>\s*"
+        rf"<td class=\"text-end\">1</td>\s*"
         rf"<td class=\"text-end\">25.00 % <span class=\"badge text-bg-danger\">above 0.3 %</span>",
         section,
     )
-    assert section.count("<tr>") == 31  # the header and 30 days
+    # The last 24 hours (a header, bounces, complaints), then the table of days: a header and 30 days.
+    assert section.count("<tr>") == 3 + 31
+    assert "highest 25.00 %; threshold 5 %" in section and "pauses above 5 %" in section  # the bounce chart
+    # Over the last 24 hours the rates are taken over COMPLAINT_RATE_MIN_VOLUME (1000): within both limits.
+    assert section.count("Within the limit") == 2 and "Exceeded" not in section
+    assert "above the 5 % limit" not in page.text
 
 
 @OFFLINE
@@ -70,3 +76,24 @@ def test_nothing_sent_says_so(auth):
     page = auth.get("/admin/deliverability")
     assert "No campaign mail sent in the last 30 days." in page.text
     assert "<svg" not in page.text.split('id="history-heading"')[1].split("</section>")[0]
+
+
+@pytest.mark.config(
+    DNS_NAMESERVERS=["127.0.0.1:1"],
+    DNS_TIMEOUT_SECONDS=0.5,
+    MAILER_COMPLAINTS_ADDRESS="fbl@example.com",
+    COMPLAINT_RATE_MIN_VOLUME=1,
+    BOUNCE_RATE_PAUSE_THRESHOLD=20,
+)
+def test_the_page_says_which_limits_are_exceeded(auth, worker):
+    _send_and_report(worker)  # 4 sent, 1 bounce, 1 complaint: 25 % each
+    page = auth.get("/admin/deliverability")
+    assert page.status_code == 200
+    text = " ".join(page.text.split())
+    for label, limit in (("bounce rate", "20"), ("complaint rate", "0.3")):
+        assert (
+            f"The {label} of example.com over the last 24 hours is 25.00 %, above the {limit} % limit."
+        ) in text
+    section = page.text.split('id="history-heading"')[1].split("</section>")[0]
+    assert section.count("Exceeded") == 2 and "pauses above 20 %" in section
+    assert "bounce rate goes above 20 % or its complaint rate above 0.3 %" in " ".join(section.split())

@@ -1,5 +1,6 @@
 """The rates section of the Deliverability page in a real browser: each domain's two charts are images with a
-name, the table opens from its summary, and the section has no accessibility violation."""
+name and their limit line, the last 24 hours against the limits is a table, the table of days opens from its
+summary, and the section has no accessibility violation."""
 
 import pytest
 from playwright.sync_api import expect
@@ -23,7 +24,12 @@ def test_operator_reads_the_rates_as_charts_and_as_a_table(app, page, live_serve
     keyboard_login(page)
     page.goto("/admin/deliverability")
     section = page.get_by_role("region", name="Bounce and complaint rates, last 30 days")
-    expect(section.get_by_role("img", name="Bounce rate per day for example.com")).to_be_visible()
+    bounces = section.get_by_role("img", name="Bounce rate per day for example.com")
+    expect(bounces).to_be_visible()
+    expect(bounces).to_contain_text("pauses above 5 %")
+    last_day = section.get_by_role("table", name="Last 24 hours: 4 messages sent")
+    expect(last_day.get_by_role("row", name="Bounce rate")).to_contain_text("Within the limit")
+    expect(last_day.get_by_role("row", name="Complaint rate")).to_contain_text("0.3 %")
     chart = section.get_by_role("img", name="Complaint rate per day for example.com")
     expect(chart).to_be_visible()
     expect(chart).to_contain_text("pauses above 0.3 %")

@@ -9,6 +9,7 @@ from string import Template
 from sqlalchemy import select
 
 from mailer.campaigns import lifecycle as campaigns
+from mailer.campaigns.models import Campaign
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.suppression import Suppression
 from mailer.core.extensions import db
@@ -58,6 +59,24 @@ def send_campaign(worker, mailing_list, name: str = "Spring"):
         (d.status, d.reason) for d in sent
     ]
     return campaign, {d.contact.email: d for d in sent}
+
+
+def campaign_left_sending(app, mailing_list, name: str, **settings) -> Campaign:
+    """A campaign that has started but whose batches no worker has picked up yet (the worker is stopped)."""
+    app.extensions["mailer.workers"].stop_worker()
+    campaign = make_campaign([mailing_list], **settings)
+    campaign.name = name
+    db.session.commit()
+    campaigns.start_campaign(campaign)
+    db.session.commit()
+    return campaign
+
+
+def campaign_state(campaign) -> tuple[str, str]:
+    """The campaign's status and status reason as stored now."""
+    db.session.expire_all()
+    row = db.session.get(Campaign, campaign.id)
+    return row.status, row.status_reason or ""
 
 
 def subscribers(mailing_list, *addresses: str):

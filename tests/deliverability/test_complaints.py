@@ -4,13 +4,14 @@ once, withdraw consent in the ledger, and a high complaint rate pauses the domai
 import pytest
 
 from mailer.campaigns import lifecycle as campaigns
-from mailer.campaigns.models import Campaign
 from mailer.consent.ledger import verify_chain
 from mailer.core.extensions import db
 from mailer.deliverability.domains import complaint_rates
 from mailer.deliverability.inbound import process_report
 from mailer.deliverability.listener import InboundServer
 from tests.deliverability.bounce_support import (
+    campaign_left_sending,
+    campaign_state,
     events,
     report,
     send_campaign,
@@ -122,53 +123,36 @@ def test_complaints_arrive_over_smtp_at_the_feedback_address(app, news, worker):
     assert suppression_reason(ann) == "complaint"
 
 
-def _campaign_left_sending(app, news, name: str, **settings) -> Campaign:
-    """A campaign that has started but whose batches no worker has picked up yet."""
-    app.extensions["mailer.workers"].stop_worker()
-    campaign = make_campaign([news], **settings)
-    campaign.name = name
-    db.session.commit()
-    campaigns.start_campaign(campaign)
-    db.session.commit()
-    return campaign
-
-
-def _status(campaign) -> tuple[str, str]:
-    db.session.expire_all()
-    row = db.session.get(Campaign, campaign.id)
-    return row.status, row.status_reason
-
-
 @pytest.mark.config(COMPLAINT_RATE_MIN_VOLUME=100)
 def test_a_complaint_rate_above_the_threshold_pauses_the_domains_sending_campaigns(app, news, worker):
     people = subscribers(news, *(f"person{i}@example.net" for i in range(5)))
     _, sent = send_campaign(worker, news)
-    summer = _campaign_left_sending(app, news, "Summer")
-    elsewhere = _campaign_left_sending(app, news, "Other brand", from_email="news@other.example")
-    assert _status(summer)[0] == "sending"
+    summer = campaign_left_sending(app, news, "Summer")
+    elsewhere = campaign_left_sending(app, news, "Other brand", from_email="news@other.example")
+    assert campaign_state(summer)[0] == "sending"
 
     result = process_report(report("yahoo_arf_abuse.eml", sent[people[0].email], to=FBL), [FBL])
 
     assert "complaint rate too high, paused 1 campaign(s)" in result.detail
-    status, reason = _status(summer)
+    status, reason = campaign_state(summer)
     assert status == "paused"
     assert reason.startswith(
         "Paused automatically: 1 spam complaint(s) about mail from example.com in the last "
         "24 hours against 5 messages sent — a complaint rate of 1.00 %, above the 0.3 % limit"
     )
-    assert _status(elsewhere)[0] == "sending"  # another sending domain has its own reputation
+    assert campaign_state(elsewhere)[0] == "sending"  # another sending domain has its own reputation
 
 
 def test_one_complaint_on_a_small_send_does_not_pause(app, news, worker):
     """Below COMPLAINT_RATE_MIN_VOLUME (1000) messages the rate is taken over 1000: 1 complaint is 0.1 %."""
     people = subscribers(news, *(f"person{i}@example.net" for i in range(5)))
     _, sent = send_campaign(worker, news)
-    summer = _campaign_left_sending(app, news, "Summer")
+    summer = campaign_left_sending(app, news, "Summer")
 
     result = process_report(report("yahoo_arf_abuse.eml", sent[people[0].email], to=FBL), [FBL])
 
     assert result.status == "recorded" and "paused" not in result.detail
-    assert _status(summer)[0] == "sending"
+    assert campaign_state(summer)[0] == "sending"
     [today] = complaint_rates()
     assert (today.domain, today.sent, today.complaints, today.rate) == ("example.com", 5, 1, 20.0)
     assert today.above_threshold  # the day's own rate is shown honestly
