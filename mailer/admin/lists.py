@@ -3,11 +3,12 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from mailer.admin.blueprint import bp
 from mailer.admin.forms import ListForm
+from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
-from mailer.core.web import db_int
 from mailer.subscriptions import lists as list_service
 from mailer.subscriptions.models.lists import MailingList, Subscription
 
@@ -68,22 +69,31 @@ def list_show(public_id: str):
     """A list and its subscribers, filterable by status."""
     mailing_list = _by_public_id(public_id)
     status = request.args.get("status", "")
-    query = select(Subscription).where(Subscription.list_id == mailing_list.id)
+    query = (
+        select(Subscription)
+        .where(Subscription.list_id == mailing_list.id)
+        .options(selectinload(Subscription.contact))
+    )
     if status in ("pending", "confirmed", "unsubscribed"):
         query = query.where(Subscription.status == status)
-    page = max(1, request.args.get("page", 1, type=db_int) or 1)
-    subs = (
-        db.session.execute(query.order_by(Subscription.id.desc()).limit(51).offset((page - 1) * 50))
-        .scalars()
-        .all()
-    )
+    # Keyset pages, newest first: `after` is the public id of the last contact shown (no OFFSET).
+    after = request.args.get("after", "")[:32] or None
+    if after:
+        query = query.where(
+            Subscription.id
+            < select(Subscription.id)
+            .join(Contact, Contact.id == Subscription.contact_id)
+            .where(Subscription.list_id == mailing_list.id, Contact.public_id == after)
+            .scalar_subquery()
+        )
+    subs = db.session.execute(query.order_by(Subscription.id.desc()).limit(51)).scalars().all()
     counts = list_service.list_counts().get(mailing_list.id, {})
     return render_template(
         "admin/lists/show.html",
         mailing_list=mailing_list,
         subs=subs[:50],
-        has_more=len(subs) > 50,
-        page=page,
+        next_cursor=subs[49].contact.public_id if len(subs) > 50 else None,
+        after=after,
         status=status,
         counts=counts,
     )

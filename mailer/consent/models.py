@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
@@ -68,6 +68,20 @@ class ConsentEvent(Model):
     """One ledger entry. Rows are only ever appended; each hashes its predecessor."""
 
     __tablename__ = "consent_events"
+    __table_args__ = (
+        # a contact's latest event for a purpose (consent when a campaign was sent: campaign stats)
+        Index("ix_consent_events_contact_purpose", "contact_id", "purpose_id", "id"),
+        # recent events by action (the dashboard's week) and a list purpose's events by day (list stats)
+        Index("ix_consent_events_action_created", "action", "created_at"),
+        Index("ix_consent_events_purpose_created", "purpose_id", "created_at", "action"),
+        # who left through a campaign's links (campaign stats; PostgreSQL's query matches it)
+        Index(
+            "ix_consent_events_campaign",
+            text("(details ->> 'campaign')"),
+            postgresql_where=text("(details ->> 'campaign') IS NOT NULL"),
+            sqlite_where=text("(details ->> 'campaign') IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
