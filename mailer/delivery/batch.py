@@ -24,7 +24,7 @@ from mailer.core.extensions import db
 from mailer.core.logs import log_context
 from mailer.delivery import replies as bounces
 from mailer.delivery.claims import Claims, durably
-from mailer.delivery.failover import Route
+from mailer.delivery.failover import FailoverPipeline, Route
 from mailer.delivery.models import DeliveryStatus
 from mailer.delivery.ratelimit import send_rate
 from mailer.delivery.store import BuiltMessage, MessageBuilder, Recipient, RecipientStore, SendingState
@@ -119,7 +119,7 @@ class BatchRun:
         self.claims = Claims(store, campaign_id, batch, worker_id)
         self.totals = Totals()
         self.route = route  # the campaign's named relays, or None: the default transport
-        self.rate = route.rate() if route is not None else send_rate()
+        self.rate = send_rate()  # without a route; a route's pipeline paces by the relay in use
         self.throttles = throttles()  # recipient-domain caps and warm-up allowances
         config = current_app.config
         self.depth = max(1, config["SEND_PIPELINE_DEPTH"])
@@ -182,7 +182,8 @@ class BatchRun:
             while position < len(pending) and not self.relay_wait:
                 if self.control.stopped() or self.control.waiting():
                     return
-                tokens = self.rate.acquire(
+                limiter = pipeline.limiter() if isinstance(pipeline, FailoverPipeline) else self.rate
+                tokens = limiter.acquire(
                     min(self.depth, len(pending) - position),
                     self.control.stopped,
                     before_wait=lambda: self._collect(pipeline.finish()),

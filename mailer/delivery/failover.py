@@ -5,7 +5,9 @@ out, the greeting was refused, the login failed, or the relay answered 421 (clos
 message never reached it, so it goes to the next relay of the route at once, inside the same hand-over. A
 message whose content went out and whose answer never came (NoReply) is uncertain and is never offered again,
 and every message is reported exactly once: failover keeps the engine's exactly-once accounting (claims.py).
-A relay found down is skipped by this process for RELAY_DOWN_SECONDS, then tried first again.
+A relay found down is skipped by this process for RELAY_DOWN_SECONDS, then tried first again. Messages are
+paced by the rate of the relay in use (`FailoverPipeline.limiter`): after a failover the failover relay's own
+rate applies, as its own credentials do.
 """
 
 import logging
@@ -35,6 +37,10 @@ class Hop:
     transport: Any
     rate: float = 0.0  # its own messages per second (0: only the global rate)
 
+    def limiter(self):
+        """What paces messages to this relay: its own rate within the global one, or the global one alone."""
+        return relay_rate(self.name, self.rate, send_rate()) if self.rate > 0 else send_rate()
+
 
 @dataclass
 class Route:
@@ -45,13 +51,6 @@ class Route:
 
     def pipeline(self) -> "FailoverPipeline":
         return FailoverPipeline(self)
-
-    def rate(self):
-        """The send-rate limiter: the global one, and the first relay's own rate when it has one."""
-        first = self.hops[0]
-        if first.rate > 0:
-            return relay_rate(first.name, first.rate, send_rate())
-        return send_rate()
 
 
 def relay_down(outcome) -> bool:
@@ -74,6 +73,15 @@ class FailoverPipeline:
         self.pipeline = route.hops[self.index].transport.pipeline()
         # Messages offered and not yet settled, by the identity of their key (keys need not be hashable).
         self.offered: dict[int, tuple[str, str, bytes, bool]] = {}
+
+    @property
+    def hop(self) -> Hop:
+        """The relay messages are offered to now (the next one of the route once this one was found down)."""
+        return self.route.hops[self.index]
+
+    def limiter(self):
+        """The rate of the relay in use: after a failover, the failover relay's own rate, not the first's."""
+        return self.hop.limiter()
 
     def submit(
         self, key: object, mail_from: str, rcpt: str, raw: bytes, dot_safe: bool = False

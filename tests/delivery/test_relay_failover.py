@@ -32,7 +32,9 @@ def relays():
         relay.close()
 
 
-def _named(name: str, relay: RecordingRelay, username: str = "", password: str = "") -> Relay:
+def _named(
+    name: str, relay: RecordingRelay, username: str = "", password: str = "", rate: float = 0.0
+) -> Relay:
     fields = RelayFields(
         name=name,
         host="127.0.0.1",
@@ -40,6 +42,7 @@ def _named(name: str, relay: RecordingRelay, username: str = "", password: str =
         tls_mode=TlsMode.NONE,
         username=username,
         password=password,
+        rate_per_second=rate,
     )
     return save_relay(None, fields)
 
@@ -129,3 +132,21 @@ def test_relay_login_with_the_stored_password_and_failover_when_it_is_refused(ap
     _send(again, first, second, worker)
     assert sorted(_accepted(backup)) == sorted(contact.email for contact in others)
     assert Counter(d.relay for d in deliveries(again)) == {"backup": 10}
+
+
+@pytest.mark.config(SEND_PIPELINE_DEPTH=2)
+def test_after_failing_over_the_failover_relays_own_rate_applies(app, app_ctx, worker, relays):
+    """The first relay allows 1,000 messages a second, the failover relay 4: once the first is found down,
+    messages reach the failover relay no faster than its own rate (a lower bound the limiter guarantees
+    however slow the machine is). The group that found the first relay down (2 messages, the pipeline
+    depth) goes on at once; the 8 after it draw from the failover relay's bucket, which holds one message:
+    at least 7 × 0.25 s."""
+    relays["backup"].start()  # "primary" never listens
+    campaign, contacts = newsletter(10)
+    first = _named("primary", relays["primary"], rate=1000)
+    _send(campaign, first, _named("backup", relays["backup"], rate=4), worker)
+
+    accepted = relays["backup"].snapshot()[0]
+    assert sorted(message.rcpt for message in accepted) == sorted(contact.email for contact in contacts)
+    times = sorted(message.at for message in accepted)
+    assert times[-1] - times[0] >= 1.5  # at the primary's 1,000/s all 10 arrive within milliseconds
