@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import aliased
 
 from mailer.campaigns.models import Campaign, Link
-from mailer.consent.models import ACTION_STATES, ConsentEvent, Purpose
+from mailer.consent.models import ACTION_STATES, ConsentEvent, ConsentState, Purpose
 from mailer.core import counters
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
@@ -87,8 +87,11 @@ def _tracking_purposes() -> dict[str, int | None]:
 
 
 def _consenting_when_sent(campaign_id: int, purpose_id: int | None) -> int:
-    """Delivered messages whose recipient's latest consent event for the purpose,
-    before the send, was a yes."""
+    """Delivered messages whose recipient's latest consent event for the purpose, before the send, was a yes.
+
+    The consent state row is the latest event's outcome and its time (updated_at is that event's created_at):
+    when it is older than the send, it is the answer, read by one join; only recipients whose consent changed
+    after their message was sent need the ledger searched for the event before the send."""
     if purpose_id is None:
         return 0
     ev = aliased(ConsentEvent)
@@ -105,12 +108,19 @@ def _consenting_when_sent(campaign_id: int, purpose_id: int | None) -> int:
         .correlate(Delivery)
         .scalar_subquery()
     )
+    state = ConsentState
     query = (
-        select(func.count())
+        select(
+            func.count(case((and_(state.updated_at <= Delivery.finished_at, state.status == "granted"), 1))),
+            # nested, so the ledger is searched only for those rows (CASE keeps its order; AND need not)
+            func.count(case((state.updated_at > Delivery.finished_at, case((latest.in_(GRANTING), 1))))),
+        )
         .select_from(Delivery)
-        .where(Delivery.campaign_id == campaign_id, Delivery.status == "sent", latest.in_(GRANTING))
+        .join(state, and_(state.contact_id == Delivery.contact_id, state.purpose_id == purpose_id))
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == "sent")
     )
-    return db.session.execute(query).scalar_one()
+    settled, changed_since = db.session.execute(query).one()
+    return settled + changed_since
 
 
 def _engagement(campaign: Campaign, kind: str, purpose_id: int | None, delivered: int) -> Engagement:

@@ -11,6 +11,7 @@ from mailer.analytics import campaigns as analytics
 from mailer.analytics import lists as list_analytics
 from mailer.campaigns.models import Campaign
 from mailer.consent.ledger import RequestContext, record_consent
+from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
 from mailer.tracking import events as tracking
@@ -199,3 +200,16 @@ def test_stats_pages_for_nothing_sent_yet(auth, app_ctx):
 def test_stats_need_a_login(client, app_ctx):
     response = client.get("/admin/stats")
     assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_consent_withdrawn_after_the_send_still_counts_the_message_as_sent_with_consent(seeded):
+    """Consenting recipients are judged by the ledger at the time of the send: ann withdrawing open tracking
+    afterwards (her consent state is now newer than her message) leaves her counted; eve, who agreed only
+    afterwards and then withdrew, stays uncounted."""
+    contacts = {c.email: c for c in db.session.execute(select(Contact)).scalars()}
+    opens_purpose = tracking_purposes()["open"]
+    for email in ("ann@example.com", "eve@example.com"):
+        record_consent(contacts[email], opens_purpose, "withdrawn", RequestContext("preference-centre"))
+    db.session.commit()
+    stats = analytics.campaign_stats(seeded["campaign"])
+    assert (stats.opens.consenting, stats.clicks.consenting) == (2, 1)
