@@ -20,7 +20,7 @@ from flask import current_app
 
 from mailer.core.extensions import db
 from mailer.delivery.ratelimit import relay_rate, send_rate
-from mailer.delivery.relays import DEFAULT_RELAY_NAME, Relay
+from mailer.delivery.relays import DEFAULT_RELAY_NAME, Relay, relay_by_name
 from mailer.delivery.replies import outcome_of
 from mailer.delivery.transport import NoReply, SmtpReply, SmtpSettings, SMTPTransport, get_transport
 
@@ -52,6 +52,43 @@ class Route:
     def pipeline(self) -> "FailoverPipeline":
         return FailoverPipeline(self)
 
+    def first_up(self) -> int:
+        """The index of the first relay not known to be down (the first one when all are)."""
+        now = time.monotonic()
+        return next((i for i, hop in enumerate(self.hops) if self.down.get(hop.name, 0.0) <= now), 0)
+
+    def mark_down(self, index: int, outcome: Exception) -> None:
+        """The relay at `index` could not take a message: skip it for a while, the next one takes over."""
+        failed = self.hops[index]
+        self.down[failed.name] = time.monotonic() + RELAY_DOWN_SECONDS
+        code = outcome_of(outcome).code
+        log.warning(
+            "Relay %s is down (%s%s); failing over to relay %s",
+            failed.name,
+            outcome.__class__.__name__,
+            f", {code}" if code else "",
+            self.hops[index + 1].name,
+        )
+
+    def send(self, mail_from: str, rcpt: str, raw: bytes, **metadata) -> SmtpReply:
+        """One message through the route, for any sender outside the campaign engine (a journey step, a
+        notice): paced by the rate of the relay in use, offered to the next relay when one could not take it
+        at all, never offered twice once its content went out. The reply names the relay that accepted it;
+        a refusal (or NoReply) is raised as by a transport."""
+        index = self.first_up()
+        while True:
+            hop = self.hops[index]
+            hop.limiter().acquire(1)
+            try:
+                reply = hop.transport.send(mail_from, [rcpt], raw, **metadata)
+            except (smtplib.SMTPException, OSError) as exc:
+                if index + 1 < len(self.hops) and relay_down(exc):
+                    self.mark_down(index, exc)
+                    index += 1
+                    continue
+                raise
+            return replace(reply, relay=hop.name)
+
 
 def relay_down(outcome) -> bool:
     """Whether a message's outcome says the relay could not take it at all (so it may go to another one)."""
@@ -68,8 +105,7 @@ class FailoverPipeline:
 
     def __init__(self, route: Route):
         self.route = route
-        now = time.monotonic()
-        self.index = next((i for i, hop in enumerate(route.hops) if route.down.get(hop.name, 0.0) <= now), 0)
+        self.index = route.first_up()
         self.pipeline = route.hops[self.index].transport.pipeline()
         # Messages offered and not yet settled, by the identity of their key (keys need not be hashable).
         self.offered: dict[int, tuple[str, str, bytes, bool]] = {}
@@ -110,23 +146,32 @@ class FailoverPipeline:
 
     def _fail_over(self, outcome: Exception) -> list[tuple]:
         """Leave the current relay (marked down for a while) for the next one; what it still held settles."""
-        hops = self.route.hops
-        failed, self.index = hops[self.index], self.index + 1
-        self.route.down[failed.name] = time.monotonic() + RELAY_DOWN_SECONDS
-        code = outcome_of(outcome).code
-        log.warning(
-            "Relay %s is down (%s%s); failing over to relay %s",
-            failed.name,
-            outcome.__class__.__name__,
-            f", {code}" if code else "",
-            hops[self.index].name,
-        )
-        previous, self.pipeline = self.pipeline, hops[self.index].transport.pipeline()
+        self.route.mark_down(self.index, outcome)
+        self.index += 1
+        previous, self.pipeline = self.pipeline, self.route.hops[self.index].transport.pipeline()
         return self._settle(self.index - 1, previous.finish())
 
 
-def _hop(relay_id: int | None) -> Hop:
-    relay = db.session.get(Relay, relay_id) if relay_id is not None else None
+class UnknownRelayError(ValueError):
+    """A relay was chosen by a name no relay has."""
+
+
+def _relay(choice: int | str | None) -> Relay | None:
+    """The named relay chosen by id or name; None for the default relay (None, "default", or an id whose
+    relay was removed: deleting a relay sets the choices that named it to the default, as the database does).
+    """
+    if choice is None or choice == DEFAULT_RELAY_NAME:
+        return None
+    if isinstance(choice, int):
+        return db.session.get(Relay, choice)
+    relay = relay_by_name(choice)
+    if relay is None:
+        raise UnknownRelayError(f"There is no relay named “{choice}”; the Relays page lists them.")
+    return relay
+
+
+def _hop(choice: int | str | None) -> Hop:
+    relay = _relay(choice)
     if relay is None:
         return Hop(DEFAULT_RELAY_NAME, get_transport())
     cache = current_app.extensions.setdefault("mailer.relay_transports", {})
@@ -140,12 +185,17 @@ def _hop(relay_id: int | None) -> Hop:
     return Hop(relay.name, transport, relay.rate_per_second)
 
 
-def relay_route(relay_id: int | None, failover_relay_id: int | None) -> Route | None:
-    """The route of a campaign's relay choice; None when it sends through the default relay alone."""
-    if relay_id is None and failover_relay_id is None:
+def relay_route(relay: int | str | None, failover: int | str | None = None) -> Route | None:
+    """The relay chooser for every send path (campaigns, journeys, any other sender): a relay and a relay to
+    fail over to, each by id, by name or None (the default relay of SMTP_URL). None when that is the default
+    relay alone: send as before (`get_transport()`). A Route sends batches through `pipeline()` (the engine)
+    or one message through `send()`; either way each relay's own rate and credentials apply, and a relay found
+    down is skipped by this process for RELAY_DOWN_SECONDS. Raises UnknownRelayError for a name no relay has.
+    """
+    if _relay(relay) is None and _relay(failover) is None:
         return None
     hops: list[Hop] = []
-    for chosen in (relay_id, failover_relay_id):
+    for chosen in (relay,) if failover is None else (relay, failover):  # no failover: never the default
         hop = _hop(chosen)
         if all(hop.name != other.name for other in hops):
             hops.append(hop)

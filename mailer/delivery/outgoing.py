@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 
 from mailer.delivery.dkim import DkimSigner, signer_for_domain
+from mailer.delivery.failover import Route
 from mailer.delivery.models import Category
 from mailer.delivery.skeleton import LEADING_DOT, WSP_CHANGE, MessageSkeleton
 from mailer.delivery.transport import SmtpReply, get_transport
@@ -114,21 +115,26 @@ def compose(message: Outgoing) -> Composed:
 
 
 def hand_over(
-    envelope_from: str, to_addr: str, raw: bytes, *, kind: MessageKind, subject: str, message_id: str
+    envelope_from: str,
+    to_addr: str,
+    raw: bytes,
+    *,
+    kind: MessageKind,
+    subject: str,
+    message_id: str,
+    route: Route | None = None,
 ) -> SmtpReply:
-    """Give one finished message to the transport (SMTP relay, or the local outbox in embedded mode)."""
-    return get_transport().send(
-        envelope_from,
-        [to_addr],
-        raw,
-        subject=subject,
-        message_id=message_id,
-        category=category_of(kind),
-    )
+    """Give one finished message to the transport (SMTP relay, or the local outbox in embedded mode), or to
+    the relays of a route chosen with `failover.relay_route` (None: the default relay)."""
+    metadata = {"subject": subject, "message_id": message_id, "category": category_of(kind)}
+    if route is not None:
+        return route.send(envelope_from, to_addr, raw, **metadata)
+    return get_transport().send(envelope_from, [to_addr], raw, **metadata)
 
 
-def send(message: Outgoing) -> str:
-    """Compose, sign and send one message; returns its Message-ID (raises smtplib errors for the caller)."""
+def send(message: Outgoing, route: Route | None = None) -> str:
+    """Compose, sign and send one message, through a chosen route of relays or the default relay; returns its
+    Message-ID (raises smtplib errors for the caller)."""
     composed = compose(message)
     hand_over(
         message.sender.addr_spec,
@@ -137,5 +143,6 @@ def send(message: Outgoing) -> str:
         kind=message.kind,
         subject=message.subject,
         message_id=composed.message_id,
+        route=route,
     )
     return composed.message_id

@@ -12,6 +12,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns.models import Campaign
 from mailer.core.extensions import db
+from mailer.delivery import outgoing
+from mailer.delivery.failover import UnknownRelayError, relay_route
 from mailer.delivery.relays import Relay, RelayFields, TlsMode, save_relay
 from tests.support.campaigns import deliveries, newsletter
 from tests.support.relay import RecordingRelay
@@ -150,3 +152,48 @@ def test_after_failing_over_the_failover_relays_own_rate_applies(app, app_ctx, w
     assert sorted(message.rcpt for message in accepted) == sorted(contact.email for contact in contacts)
     times = sorted(message.at for message in accepted)
     assert times[-1] - times[0] >= 1.5  # at the primary's 1,000/s all 10 arrive within milliseconds
+
+
+def _notice(to_addr: str) -> outgoing.Outgoing:
+    """One message outside the campaign engine (as a journey step or a notice sends it)."""
+    return outgoing.Outgoing(
+        kind=outgoing.MessageKind.CONFIRMATION,
+        sender=outgoing.parse_sender("News <news@example.com>"),
+        to_addr=to_addr,
+        to_name=None,
+        subject="Welcome",
+        html="<p>Welcome</p>",
+        text="Welcome\n",
+    )
+
+
+def test_any_sender_chooses_relays_by_name_or_id_and_fails_over(app, app_ctx, relays):
+    """The relay chooser is not the campaign's alone: a sender outside the engine picks a relay and a failover
+    relay by name (or id), and its one message goes through them with the same failover rule."""
+    backup = relays["backup"]
+    backup.start()  # "primary" never listens
+    first, second = _named("primary", relays["primary"]), _named("backup", backup, rate=50)
+    db.session.commit()
+
+    route = relay_route("primary", "backup")
+    message_id = outgoing.send(_notice("ann@example.net"), route=route)
+    assert message_id and _accepted(backup) == ["ann@example.net"]
+    assert "primary" in route.down  # the first relay is skipped for a while by this process
+
+    by_id = relay_route(first.id, second.id)
+    reply = by_id.send(
+        "bounces@example.com", "bob@example.net", outgoing.compose(_notice("bob@example.net")).raw
+    )
+    assert (reply.code, reply.relay) == (250, "backup")
+    assert _accepted(backup) == ["ann@example.net", "bob@example.net"]
+
+    assert relay_route(None) is None and relay_route("default") is None  # the default relay: send as before
+    with pytest.raises(UnknownRelayError, match="There is no relay named “primry”"):
+        relay_route("primry", "backup")
+
+
+def test_a_sender_without_failover_gets_the_relays_refusal(app, app_ctx, relays):
+    _named("primary", relays["primary"])  # never listens
+    db.session.commit()
+    with pytest.raises(OSError):
+        outgoing.send(_notice("ann@example.net"), route=relay_route("primary"))
