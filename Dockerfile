@@ -22,7 +22,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PROMETHEUS_MULTIPROC_DIR=/run/mailer-metrics
 RUN groupadd --system --gid 10001 mailer \
     && useradd --system --uid 10001 --gid mailer --home-dir /app --shell /usr/sbin/nologin mailer \
-    && install -d -o mailer -g mailer /run/mailer-metrics /app/instance
+    && install -d -o mailer -g mailer /run/mailer-metrics /app/instance /var/lib/mailer-erasures
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --from=build /app /app

@@ -40,6 +40,12 @@ def test_compose_matches_the_compose_schema_and_has_every_process():
     for name in ("web", "worker", "scheduler"):
         assert services[name]["depends_on"]["init"] == {"condition": "service_completed_successfully"}
         assert services[name]["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/run/mailer-metrics"
+        # Every process that can erase someone appends to the same register copy, on a volume of its own.
+        register = services[name]["environment"]["MAILER_ERASURE_REGISTER_FILE"]
+        assert register.startswith("/var/lib/mailer-erasures/")
+        assert "erasures:/var/lib/mailer-erasures" in services[name]["volumes"]
+    with open(os.path.join(ROOT, "Dockerfile")) as handle:
+        assert "/var/lib/mailer-erasures" in handle.read()  # created for the unprivileged user
 
 
 def test_the_entrypoint_is_executable_shell_that_migrates_first():
