@@ -26,7 +26,7 @@ def seed_demo() -> Form:
         db.session.commit()
         return form
     mailing_list = db.session.execute(
-        select(MailingList).where(MailingList.name == DEMO_LIST)
+        select(MailingList).where(MailingList.name == DEMO_LIST, MailingList.deleted_at.is_(None))
     ).scalar_one_or_none()
     if mailing_list is None:
         mailing_list = create_list(DEMO_LIST, "A monthly round-up of product news. Try signing up!", "public")

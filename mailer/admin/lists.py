@@ -2,11 +2,12 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from mailer.admin.blueprint import bp
 from mailer.admin.forms import ListForm
+from mailer.campaigns.models import Campaign
 from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
 from mailer.subscriptions import lists as list_service
@@ -14,7 +15,16 @@ from mailer.subscriptions.models.lists import MailingList, Subscription
 
 
 def _by_public_id(public_id: str) -> MailingList:
+    """A list, deleted ones included (their page is a read-only tombstone)."""
     return db.one_or_404(select(MailingList).where(MailingList.public_id == public_id))
+
+
+def _live(public_id: str) -> MailingList:
+    """A list that is not deleted: the only kind that can be changed."""
+    mailing_list = _by_public_id(public_id)
+    if mailing_list.deleted_at is not None:
+        abort(404)
+    return mailing_list
 
 
 @bp.get("/lists")
@@ -46,7 +56,7 @@ def list_new():
 @bp.route("/lists/<public_id>/edit", methods=["GET", "POST"])
 def list_edit(public_id: str):
     """Rename or re-describe a list."""
-    mailing_list = _by_public_id(public_id)
+    mailing_list = _live(public_id)
     form = ListForm(obj=mailing_list)
     if form.validate_on_submit():
         try:
@@ -112,7 +122,7 @@ def list_unarchive(public_id: str):
 
 
 def _archive_or_restore(public_id: str, archive: bool):
-    mailing_list = _by_public_id(public_id)
+    mailing_list = _live(public_id)
     if (mailing_list.archived_at is None) != archive:
         abort(404)  # already in that state: the page for the other direction is the one to use
     if request.method == "POST":
@@ -129,3 +139,37 @@ def _archive_or_restore(public_id: str, archive: bool):
     return render_template(
         "admin/lists/archive.html", summary=list_service.archive_summary(mailing_list), archive=archive
     )
+
+
+def _campaigns_naming(mailing_list: MailingList) -> int:
+    """How many campaigns targeted or excluded the list (their history stays)."""
+    return db.session.execute(
+        select(func.count(Campaign.id)).where(
+            or_(
+                Campaign.lists.any(MailingList.id == mailing_list.id),
+                Campaign.exclusion_lists.any(MailingList.id == mailing_list.id),
+            )
+        )
+    ).scalar_one()
+
+
+@bp.route("/lists/<public_id>/delete", methods=["GET", "POST"])
+def list_delete(public_id: str):
+    """Delete a list, after a page that says what happens to its subscribers and the list's name typed."""
+    mailing_list = _live(public_id)
+    status, error = 200, ""
+    if request.method == "POST":
+        name = mailing_list.name
+        try:
+            list_service.delete_list(
+                mailing_list, request.form.get("confirm_name", "")[:200], current_user, request.remote_addr
+            )
+        except list_service.ListError as exc:
+            db.session.rollback()
+            status, error = 400, str(exc)
+        else:
+            db.session.commit()
+            flash(f"List “{name}” deleted: its subscriptions ended; it is offered nowhere.", "success")
+            return redirect(url_for("admin.lists"))
+    summary = list_service.delete_summary(mailing_list, _campaigns_naming(mailing_list))
+    return render_template("admin/lists/delete.html", summary=summary, error=error), status

@@ -59,6 +59,8 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.list_edit": {READ: EDITORS, WRITE: EDITORS},
     "admin.list_archive": {READ: EDITORS, WRITE: EDITORS},
     "admin.list_unarchive": {READ: EDITORS, WRITE: EDITORS},
+    # Deleting a list ends its subscriptions (ledger events): owners and admins only, like exports.
+    "admin.list_delete": {READ: MANAGERS, WRITE: MANAGERS},
     "admin.contacts": {READ: ALL},
     "admin.bulk_review": {READ: EDITORS, WRITE: EDITORS},
     "admin.bulk_job_show": {READ: ALL},
@@ -82,6 +84,9 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.form_show": {READ: ALL},
     "admin.form_new": {READ: EDITORS, WRITE: EDITORS},
     "admin.form_edit": {READ: EDITORS, WRITE: EDITORS},
+    "admin.form_archive": {READ: EDITORS, WRITE: EDITORS},
+    "admin.form_unarchive": {READ: EDITORS, WRITE: EDITORS},
+    "admin.form_delete": {READ: MANAGERS, WRITE: MANAGERS},
     "admin.imports_index": {READ: ALL},
     "admin.import_show": {READ: ALL},
     "admin.import_progress": {READ: ALL},

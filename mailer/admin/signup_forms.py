@@ -1,13 +1,15 @@
 """Sign-up forms: list, create, edit, preview and the copy-paste snippet."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
 
 from mailer.admin.blueprint import bp
 from mailer.admin.forms import SignupFormForm
 from mailer.consent.models import Purpose
 from mailer.consent.notices import notice_versions
 from mailer.contacts import fields as field_service
+from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
 from mailer.subscriptions import forms as form_service
 from mailer.subscriptions.lists import active_lists, ensure_tracking_purposes
@@ -15,7 +17,16 @@ from mailer.subscriptions.models.forms import Form
 
 
 def _by_public_id(public_id: str) -> Form:
+    """A form, deleted ones included (their page keeps showing the wording versions people saw)."""
     return db.one_or_404(select(Form).where(Form.public_id == public_id))
+
+
+def _live(public_id: str) -> Form:
+    """A form that is not deleted: the only kind that can be changed."""
+    form_obj = _by_public_id(public_id)
+    if form_obj.deleted_at is not None:
+        abort(404)
+    return form_obj
 
 
 def _purpose_choices() -> list[Purpose]:
@@ -130,9 +141,24 @@ def _edit(form_obj: Form | None):
 
 @bp.get("/forms")
 def forms():
-    """Every sign-up form."""
-    items = db.session.execute(select(Form).order_by(Form.name)).scalars().all()
-    return render_template("admin/forms/index.html", forms=items)
+    """The sign-up forms in use, or (`?archived=1`) the archived ones; deleted forms are listed nowhere."""
+    archived = request.args.get("archived") == "1"
+    live = select(Form).where(Form.deleted_at.is_(None))
+    items = (
+        db.session.execute(
+            live.where(Form.archived_at.is_not(None) if archived else Form.archived_at.is_(None)).order_by(
+                Form.name
+            )
+        )
+        .scalars()
+        .all()
+    )
+    archived_count = db.session.execute(
+        live.where(Form.archived_at.is_not(None)).with_only_columns(func.count(Form.id))
+    ).scalar_one()
+    return render_template(
+        "admin/forms/index.html", forms=items, archived=archived, archived_count=archived_count
+    )
 
 
 @bp.route("/forms/new", methods=["GET", "POST"])
@@ -144,7 +170,55 @@ def form_new():
 @bp.route("/forms/<public_id>/edit", methods=["GET", "POST"])
 def form_edit(public_id: str):
     """Edit a sign-up form; changed wording becomes a new notice version."""
-    return _edit(_by_public_id(public_id))
+    return _edit(_live(public_id))
+
+
+def _change_form(public_id: str, action: str):
+    """The confirm page (GET) and the change (POST) of archive, unarchive and delete."""
+    form_obj = _live(public_id)
+    if (form_obj.archived_at is not None) != (action == "unarchive") and action != "delete":
+        abort(404)  # already in that state: the page for the other direction is the one to use
+    if request.method == "POST":
+        change = {
+            "archive": form_service.archive_form,
+            "unarchive": form_service.unarchive_form,
+            "delete": form_service.delete_form,
+        }[action]
+        change(form_obj, current_user, request.remote_addr)
+        db.session.commit()
+        flash(
+            {
+                "archive": f"Form “{form_obj.name}” archived: it takes no sign-ups until you un-archive it.",
+                "unarchive": f"Form “{form_obj.name}” is back: it takes sign-ups again.",
+                "delete": f"Form “{form_obj.name}” deleted. The wording people saw stays in their evidence.",
+            }[action],
+            "success",
+        )
+        if action == "delete":
+            return redirect(url_for("admin.forms"))
+        return redirect(url_for("admin.form_show", public_id=public_id))
+    signups = db.session.execute(
+        select(func.count(Contact.id)).where(Contact.source == f"form:{form_obj.slug}")
+    ).scalar_one()
+    return render_template("admin/forms/change.html", form_obj=form_obj, action=action, signups=signups)
+
+
+@bp.route("/forms/<public_id>/archive", methods=["GET", "POST"])
+def form_archive(public_id: str):
+    """Archive a form, after a page that says what happens."""
+    return _change_form(public_id, "archive")
+
+
+@bp.route("/forms/<public_id>/unarchive", methods=["GET", "POST"])
+def form_unarchive(public_id: str):
+    """Bring an archived form back."""
+    return _change_form(public_id, "unarchive")
+
+
+@bp.route("/forms/<public_id>/delete", methods=["GET", "POST"])
+def form_delete(public_id: str):
+    """Delete a form (a tombstone: the proof of past sign-ups stays), after a page that says what happens."""
+    return _change_form(public_id, "delete")
 
 
 @bp.get("/forms/<public_id>")

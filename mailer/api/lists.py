@@ -15,7 +15,7 @@ from mailer.subscriptions.models.lists import MailingList
 def list_by_public_id(public_id: str) -> MailingList:
     """The list with this id, or a JSON 404."""
     mailing_list = db.session.execute(
-        select(MailingList).where(MailingList.public_id == public_id)
+        select(MailingList).where(MailingList.public_id == public_id, MailingList.deleted_at.is_(None))
     ).scalar_one_or_none()
     if mailing_list is None:
         raise ApiError(404, "There is no list with this id.", {"list_id": public_id[:64]})
@@ -30,7 +30,8 @@ def lists_index():
     if archived not in ("true", "false"):
         raise invalid("archived", "must be true or false")
     query = select(MailingList).where(
-        MailingList.archived_at.is_not(None) if archived == "true" else MailingList.archived_at.is_(None)
+        MailingList.archived_at.is_not(None) if archived == "true" else MailingList.archived_at.is_(None),
+        MailingList.deleted_at.is_(None),
     )
     rows, next_cursor = keyset_page(query, MailingList, MailingList.public_id, after, limit)
     counts = list_counts()

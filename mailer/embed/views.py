@@ -106,13 +106,11 @@ def hosted_form(slug: str):
     return _render_form(form)
 
 
-CLOSED = (
-    "This form no longer takes sign-ups: the list it offered has been closed. Nothing was sent or stored."
-)
+CLOSED = "This form no longer takes sign-ups. Nothing was sent or stored."
 
 
 def _closed(form):
-    """410 Gone for a form whose every list is archived."""
+    """410 Gone for an archived or deleted form, or one whose every list is archived (one answer for all)."""
     if wants_json():
         return _cors(jsonify(ok=False, error=CLOSED, field=""), form), 410
     response = make_response(render_template("embed/closed.html", form=form, message=CLOSED), 410)

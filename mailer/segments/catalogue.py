@@ -41,13 +41,16 @@ def _ops(names: tuple[str, ...]) -> list[tuple[str, str, str]]:
 
 
 def _list_values(keep: Collection[str]) -> list[tuple[str, str]]:
-    """Lists to pick from: the active ones; an archived one only where the segment already names it."""
+    """Lists to pick from: the active ones; an archived (or deleted) one only where the segment names it."""
     rows = db.session.execute(
-        select(MailingList.public_id, MailingList.name, MailingList.archived_at)
+        select(MailingList.public_id, MailingList.name, MailingList.archived_at, MailingList.deleted_at)
         .where(or_(MailingList.archived_at.is_(None), MailingList.public_id.in_(list(keep))))
         .order_by(MailingList.name)
     )
-    return [(pid, f"{name} (archived)" if archived else name) for pid, name, archived in rows]
+    return [
+        (pid, f"{name} (deleted)" if deleted else f"{name} (archived)" if archived else name)
+        for pid, name, archived, deleted in rows
+    ]
 
 
 def _builtin_values(

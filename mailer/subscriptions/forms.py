@@ -6,10 +6,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from mailer import audit
 from mailer.consent.models import Purpose
 from mailer.consent.notices import publish_notice
 from mailer.contacts import fields as field_service
 from mailer.contacts.models.fields import ContactField
+from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.subscriptions.models.forms import Form, FormField
 from mailer.subscriptions.models.lists import MailingList
@@ -225,8 +227,43 @@ def refresh_notice(form: Form) -> None:
 
 
 def accepts_signups(form: Form) -> bool:
-    """Whether the form still offers a list: one whose every list is archived takes no sign-ups."""
+    """Whether the form takes sign-ups: not archived or deleted, and still offering a list (one whose every
+    list is archived takes none)."""
+    if form.archived_at is not None or form.deleted_at is not None:
+        return False
     return any(lst.archived_at is None for lst in form.lists)
+
+
+def _set_form_archived(form: Form, archived: bool, actor: object, ip: str | None) -> None:
+    if form.deleted_at is not None:
+        raise FormError("This form is deleted.")
+    if (form.archived_at is not None) == archived:
+        raise FormError("This form is already archived." if archived else "This form is not archived.")
+    form.archived_at = utcnow() if archived else None
+    action = "form.archived" if archived else "form.unarchived"
+    audit.record(action, "form", form.public_id, {"slug": form.slug}, actor, ip)
+
+
+def archive_form(form: Form, actor: object = None, ip: str | None = None) -> None:
+    """Archive a form: it stops taking sign-ups (its page and the embed answer that sign-ups are closed) and
+    leaves the default listing; its settings and wording versions stay. Audited; the caller commits."""
+    _set_form_archived(form, True, actor, ip)
+
+
+def unarchive_form(form: Form, actor: object = None, ip: str | None = None) -> None:
+    """Bring an archived form back: it takes sign-ups again. Audited; the caller commits."""
+    _set_form_archived(form, False, actor, ip)
+
+
+def delete_form(form: Form, actor: object = None, ip: str | None = None) -> None:
+    """Delete a form: a tombstone that takes no sign-ups and is listed nowhere, its slug still answering that
+    sign-ups are closed; its notice versions and the ledger's evidence of past sign-ups stay. Audited; the
+    caller commits."""
+    if form.deleted_at is not None:
+        raise FormError("This form is already deleted.")
+    form.deleted_at = utcnow()
+    form.archived_at = form.archived_at or form.deleted_at
+    audit.record("form.deleted", "form", form.public_id, {"slug": form.slug, "name": form.name}, actor, ip)
 
 
 def settings_of(form: Form) -> FormSettings:
@@ -314,7 +351,7 @@ def notice_content(form: Form) -> dict:
 
 
 def form_by_slug(slug: str) -> Form | None:
-    """An active form by its slug."""
+    """An active form by its slug (archived and deleted ones too: they answer that sign-ups are closed)."""
     if not SLUG_RE.match(slug or ""):
         return None
     form = db.session.execute(select(Form).where(Form.slug == slug)).scalar_one_or_none()

@@ -2,10 +2,11 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select, update
 
 from mailer import audit
-from mailer.consent.models import Purpose
+from mailer.consent.ledger import EventDraft, RequestContext, append_events
+from mailer.consent.models import ConsentState, Purpose
 from mailer.contacts.models.contact import Contact
 from mailer.core import counters
 from mailer.core.clock import utcnow
@@ -13,7 +14,8 @@ from mailer.core.extensions import db
 from mailer.core.text import TextRefused, multi_line, one_line
 from mailer.subscriptions.forms import refresh_notice
 from mailer.subscriptions.models.forms import Form, form_lists
-from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.subscriptions.models.lists import MailingList, Subscription, SubscriptionStatus
+from mailer.subscriptions.withdrawal import withdraws
 
 TRACKING_PURPOSES = {
     "tracking:open": (
@@ -99,8 +101,9 @@ def list_counts() -> dict[int, dict[str, int]]:
 
 
 def all_lists() -> list[MailingList]:
-    """Every list, by name."""
-    return list(db.session.execute(select(MailingList).order_by(MailingList.name)).scalars())
+    """Every list that is not deleted (archived ones included), by name."""
+    query = select(MailingList).where(MailingList.deleted_at.is_(None)).order_by(MailingList.name)
+    return list(db.session.execute(query).scalars())
 
 
 def active_lists() -> list[MailingList]:
@@ -127,7 +130,7 @@ def archive_summary(mailing_list: MailingList) -> ArchiveSummary:
         db.session.execute(
             select(Form)
             .join(form_lists, form_lists.c.form_id == Form.id)
-            .where(form_lists.c.list_id == mailing_list.id)
+            .where(form_lists.c.list_id == mailing_list.id, Form.deleted_at.is_(None))
             .order_by(Form.name)
         ).scalars()
     )
@@ -214,3 +217,123 @@ def memberships(contact_ids: list[int]) -> dict[int, list[tuple[MailingList, str
 def subscribers_of(list_id: int) -> Select:
     """The ids of the contacts on a list in any state (for narrowing a contact search)."""
     return select(Subscription.contact_id).where(Subscription.list_id == list_id)
+
+
+DELETE_BATCH = 500
+
+
+@dataclass
+class DeleteSummary:
+    """What deleting a list changes, for the confirm page."""
+
+    mailing_list: MailingList
+    confirmed: int
+    pending: int
+    unsubscribed: int
+    forms: list[Form]
+    closing: list[Form]  # forms left with no list that takes sign-ups: they answer "closed"
+    campaigns: int  # campaigns that targeted or excluded it: their history stays
+
+
+def delete_summary(mailing_list: MailingList, campaigns: int = 0) -> DeleteSummary:
+    """Count the people, forms and campaigns a deletion of this list affects (`campaigns` from the caller,
+    which may read campaigns)."""
+    archive = archive_summary(mailing_list)
+    counts = list_counts().get(mailing_list.id, {})
+    return DeleteSummary(
+        mailing_list,
+        archive.confirmed,
+        archive.pending,
+        counts.get("unsubscribed", 0),
+        archive.forms,
+        archive.closing,
+        campaigns,
+    )
+
+
+def _end_batch(mailing_list: MailingList, after_id: int, ctx: RequestContext, details: dict) -> int | None:
+    """End the next batch of the list's open subscriptions and append one "withdrawn" event per person whose
+    list consent was granted or pending (or whose subscription this ended); the last subscription id, or
+    None when none were left."""
+    rows = db.session.execute(
+        select(Subscription.id, Subscription.contact_id, Contact.email)
+        .join(Contact, Contact.id == Subscription.contact_id)
+        .where(
+            Subscription.list_id == mailing_list.id,
+            Subscription.status != SubscriptionStatus.UNSUBSCRIBED,
+            Subscription.id > after_id,
+        )
+        .order_by(Subscription.id)
+        .limit(DELETE_BATCH)
+        .with_for_update(of=Subscription)
+    ).all()
+    if not rows:
+        return None
+    db.session.execute(
+        update(Subscription)
+        .where(Subscription.id.in_([row.id for row in rows]))
+        .values(status=SubscriptionStatus.UNSUBSCRIBED, unsubscribed_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )
+    purpose = mailing_list.purpose
+    if purpose is not None:
+        states = dict(
+            db.session.execute(
+                select(ConsentState.contact_id, ConsentState.status)
+                .where(
+                    ConsentState.purpose_id == purpose.id,
+                    ConsentState.contact_id.in_([row.contact_id for row in rows]),
+                )
+                .with_for_update()
+            ).all()
+        )
+        drafts = [
+            EventDraft(row.contact_id, row.email, purpose.id, "withdrawn", ctx, None, details)
+            for row in sorted(rows, key=lambda row: row.contact_id)
+            if withdraws(states.get(row.contact_id), ended=True)
+        ]
+        append_events(db.session.connection(), drafts)
+    return rows[-1].id
+
+
+def delete_list(
+    mailing_list: MailingList, typed_name: str, actor: object = None, ip: str | None = None
+) -> DeleteSummary:
+    """Delete a list after its name was typed: every open subscription ends with a "withdrawn" ledger event
+    (reason list-deleted; the contacts stay), it leaves every form (their notices are published again) and
+    everything else, and stays as a tombstone so the ledger and campaign history still name it. Audited; the
+    caller commits (one transaction: all or nothing)."""
+    if mailing_list.deleted_at is not None:
+        raise ListError("This list is already deleted.")
+    if " ".join(typed_name.split()) != mailing_list.name:
+        raise ListError(f"Type the list's name, “{mailing_list.name}”, to delete it.")
+    summary = delete_summary(mailing_list)
+    ctx = RequestContext(f"admin:staff-{getattr(actor, 'id', 'unknown')}", ip)
+    details = {"reason": "list-deleted", "list": mailing_list.public_id}
+    db.session.flush()
+    after: int | None = 0
+    while after is not None:
+        after = _end_batch(mailing_list, after, ctx, details)
+    now = utcnow()
+    mailing_list.archived_at = mailing_list.archived_at or now
+    mailing_list.deleted_at = now
+    db.session.execute(delete(form_lists).where(form_lists.c.list_id == mailing_list.id))
+    db.session.flush()
+    for form in summary.forms:
+        db.session.refresh(form, ["lists"])
+        refresh_notice(form)
+    audit.record(
+        "list.deleted",
+        "mailing_list",
+        mailing_list.public_id,
+        {
+            "name": mailing_list.name,
+            "confirmed": summary.confirmed,
+            "pending": summary.pending,
+            "forms": [form.public_id for form in summary.forms],
+            "forms_closed": [form.public_id for form in summary.closing],
+        },
+        actor=actor,
+        ip=ip,
+    )
+    return summary

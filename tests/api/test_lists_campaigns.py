@@ -7,7 +7,7 @@ from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery
-from mailer.subscriptions.lists import archive_list, create_list
+from mailer.subscriptions.lists import archive_list, create_list, delete_list
 from tests.api.helpers import signup_body
 
 
@@ -104,3 +104,13 @@ def test_archived_lists_leave_the_listing_unless_asked_for(api, demo_form):
     assert api.get(f"/lists/{old.public_id}").get_json()["archived_at"] == archived["archived_at"]
     wrong = api.get("/lists?archived=yes")
     assert wrong.status_code == 422 and wrong.get_json()["detail"] == {"archived": "must be true or false"}
+
+
+def test_a_deleted_list_leaves_the_api(api, demo_form):
+    demo = demo_form.lists[0]
+    delete_list(demo, demo.name)
+    db.session.commit()
+    assert api.get("/lists").get_json()["data"] == []
+    assert api.get("/lists?archived=true").get_json()["data"] == []
+    assert api.get(f"/lists/{demo.public_id}").status_code == 404
+    assert api.get(f"/contacts?list={demo.public_id}").status_code == 404

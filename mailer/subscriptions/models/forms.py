@@ -46,6 +46,10 @@ class Form(Model):
     redirect_url: Mapped[str] = mapped_column(String(500), default="")
     active: Mapped[bool] = mapped_column(default=True)
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
+    # Archived: takes no sign-ups (410), out of the default listing; can come back. Deleted: a tombstone, so
+    # its notice versions and the evidence of past sign-ups stay; its slug stays taken and answers 410.
+    archived_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -35,6 +35,9 @@ class MailingList(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Archived: out of every preference centre and form, not offered to new campaigns; subscriptions kept.
     archived_at: Mapped[datetime | None]
+    # Deleted: a tombstone (also archived): its subscriptions ended with a ledger event each; its name,
+    # purpose and campaign history stay for the proof and the stats. Listed nowhere; its page says so.
+    deleted_at: Mapped[datetime | None]
 
     purpose = relationship("Purpose", back_populates="mailing_list", uselist=False)
     subscriptions = relationship("Subscription", back_populates="mailing_list", cascade="all, delete-orphan")
