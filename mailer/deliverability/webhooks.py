@@ -2,12 +2,18 @@
 its events durably in one statement for the worker). See provider_events for what an event does."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
+from sqlalchemy import func, select
 
 from mailer.core import metrics
+from mailer.core.clock import utcnow
+from mailer.core.extensions import db
 from mailer.deliverability import provider_mailgun, provider_postmark, provider_sendgrid, provider_ses
+from mailer.deliverability.models import ProviderEventReceipt
 from mailer.deliverability.provider_events import (
+    PENDING,
     ProviderActivity,
     WebhookRefused,
     WebhookRequest,
@@ -65,3 +71,19 @@ def provider_setups() -> list[ProviderSetup]:
         ProviderSetup(name, TITLES[name], module.configured(current_app.config), activity.get(name))
         for name, module in PROVIDERS.items()
     ]
+
+
+def waiting_events() -> dict[str, tuple[int, float]]:
+    """Per provider: the events stored and not yet acted on by a worker (queue provider_events), and the age
+    in seconds of the oldest of them (0 when none wait): the backlog an operator watches."""
+    receipt = ProviderEventReceipt
+    now: datetime = utcnow()
+    waiting = dict.fromkeys(PROVIDERS, (0, 0.0))
+    for provider, count, oldest in db.session.execute(
+        select(receipt.provider, func.count(), func.min(receipt.received_at))
+        .where(receipt.outcome == PENDING)
+        .group_by(receipt.provider)
+    ):
+        oldest_at = oldest if isinstance(oldest, datetime) else datetime.fromisoformat(str(oldest))
+        waiting[provider] = (int(count), max(0.0, (now - oldest_at).total_seconds()))
+    return waiting

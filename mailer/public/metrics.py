@@ -11,6 +11,7 @@ from flask import Response, abort, current_app, request
 
 from mailer.core import metrics
 from mailer.core.extensions import limiter
+from mailer.deliverability.webhooks import waiting_events
 from mailer.privacy.requests import register_counts
 from mailer.public.blueprint import bp
 
@@ -47,6 +48,20 @@ def _privacy_gauges() -> dict:
     }
 
 
+def _webhook_gauges() -> dict:
+    waiting = waiting_events()
+    return {
+        "mailer_provider_events_waiting": (
+            "Provider webhook events stored and not yet acted on by a worker, per provider.",
+            [({"provider": provider}, float(count)) for provider, (count, _) in waiting.items()],
+        ),
+        "mailer_provider_events_oldest_waiting_seconds": (
+            "Age of the oldest provider webhook event not yet acted on (0 when none waits), per provider.",
+            [({"provider": provider}, age) for provider, (_, age) in waiting.items()],
+        ),
+    }
+
+
 @bp.get("/metrics")
 @limiter.exempt
 def prometheus_metrics():
@@ -54,5 +69,7 @@ def prometheus_metrics():
     if not _allowed():
         headers = {"WWW-Authenticate": "Bearer"} if current_app.config["MAILER_METRICS_TOKEN"] else {}
         return Response("Metrics are not available from here.\n", 403, headers, mimetype="text/plain")
-    body, content_type = metrics.exposition(metrics.ScrapeGauges([_queue_gauges, _privacy_gauges]))
+    body, content_type = metrics.exposition(
+        metrics.ScrapeGauges([_queue_gauges, _privacy_gauges, _webhook_gauges])
+    )
     return Response(body, 200, content_type=content_type)

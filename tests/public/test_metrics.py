@@ -160,3 +160,24 @@ def test_webhook_events_and_bounce_reports_are_counted(app, app_ctx, client, wor
     assert grew("mailer_webhook_events_total", provider="postmark", outcome="duplicate") == 1
     assert grew("mailer_webhook_events_total", provider="postmark", outcome="refused") == 1
     assert grew("mailer_inbound_reports_total", source="smtp", kind="hard", status="recorded") == 1
+
+
+@pytest.mark.config(MAILER_METRICS_TOKEN=TOKEN, **signing.CONFIG)
+def test_webhook_events_waiting_for_a_worker_are_a_gauge(app, app_ctx, client):
+    """Events a provider posted are stored at once and acted on by a worker: until then they wait, and the
+    scrape says how many and for how long, per provider (the backlog to alert on when no worker runs)."""
+    url, token = "/hooks/providers/postmark", {"X-Webhook-Token": signing.POSTMARK_TOKEN}
+    for address in ("cy@example.net", "dee@example.net"):  # no worker runs: both stay stored
+        payload = json.dumps(signing.postmark_bounce(address)).encode()
+        assert (
+            client.post(url, data=payload, content_type="application/json", headers=token).status_code == 200
+        )
+    waiting = scrape(client)
+    assert total(waiting, "mailer_provider_events_waiting", provider="postmark") == 2
+    assert total(waiting, "mailer_provider_events_waiting", provider="sendgrid") == 0
+    assert ("mailer_provider_events_oldest_waiting_seconds", (("provider", "postmark"),)) in waiting
+
+    app.extensions["mailer.workers"].actors["process_provider_events"]()  # what the worker runs
+    after = scrape(client)
+    assert total(after, "mailer_provider_events_waiting") == 0
+    assert total(after, "mailer_provider_events_oldest_waiting_seconds") == 0
