@@ -63,6 +63,46 @@ SCHEMAS = {
             },
         },
     },
+    "Conditions": {
+        "type": "object",
+        "description": "An AND/OR group: `match` is `all` or `any`; each rule is a condition "
+        '`{"field": …, "op": …, "value": …}` or a nested group (the fields and operators of the '
+        "admin's segment builder: built-in fields such as `email`, `status`, `list`, `consent`, `tag`, "
+        "`opened`, `clicked`, and custom fields as `field:<key>`; sensitive fields are refused).",
+        "required": ["match", "rules"],
+        "properties": {
+            "match": {"type": "string", "enum": ["all", "any"]},
+            "rules": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Segment": {
+        "type": "object",
+        "properties": {
+            "id": ID,
+            "name": {"type": "string"},
+            "conditions": _ref("Conditions"),
+            "created_at": TS,
+            "updated_at": TS,
+        },
+    },
+    "SegmentWrite": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"name": {"type": "string", "maxLength": 120}, "conditions": _ref("Conditions")},
+    },
+    "SegmentCount": {
+        "type": "object",
+        "properties": {
+            "segment_id": ID,
+            "count": {"type": "integer", "description": "Contacts that match now (erased ones never do)."},
+            "unseen": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "Per tracking purpose an activity condition uses: contacts it cannot see "
+                "because they did not consent to that tracking.",
+            },
+        },
+    },
     "Purpose": {
         "type": ["object", "null"],
         "properties": {
@@ -346,6 +386,7 @@ SCHEMAS = {
 }
 for _name, _item in (
     ("ListPage", "List"),
+    ("SegmentPage", "Segment"),
     ("ContactPage", "Contact"),
     ("ContactSummaryPage", "ContactSummary"),
     ("ConsentEventPage", "ConsentEvent"),
@@ -442,6 +483,75 @@ def _paths() -> dict:
                 "summary": "One mailing list",
                 "parameters": [ID_PARAM],
                 "responses": {"200": _json(_ref("List"), "The list."), **_errors(404, *READ_ERRORS)},
+            }
+        },
+        "/segments": {
+            "get": {
+                "operationId": "listSegments",
+                "summary": "Saved segments",
+                "description": "Their members: `GET /contacts?segment=<id>`.",
+                "parameters": PAGING,
+                "responses": {
+                    "200": _json(_ref("SegmentPage"), "A page of segments."),
+                    **_errors(422, *READ_ERRORS),
+                },
+            },
+            "post": {
+                "operationId": "createSegment",
+                "summary": "Save a segment",
+                "description": "`name` and `conditions` are required. Conditions are checked as the builder "
+                "checks them: a 422 names `name` or `conditions` with the reason (an unknown field, list or "
+                "tag, a sensitive field, a value of the wrong type). Audited.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("SegmentWrite")}},
+                },
+                "responses": {"201": _json(_ref("Segment"), "The saved segment."), **_errors(*WRITE_ERRORS)},
+            },
+        },
+        "/segments/{public_id}": {
+            "get": {
+                "operationId": "getSegment",
+                "summary": "One saved segment",
+                "parameters": [ID_PARAM],
+                "responses": {"200": _json(_ref("Segment"), "The segment."), **_errors(404, *READ_ERRORS)},
+            },
+            "patch": {
+                "operationId": "updateSegment",
+                "summary": "Rename a segment or replace its conditions",
+                "description": "Send `name`, `conditions` or both. Audited.",
+                "parameters": [ID_PARAM],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("SegmentWrite")}},
+                },
+                "responses": {
+                    "200": _json(_ref("Segment"), "The changed segment."),
+                    **_errors(404, *WRITE_ERRORS),
+                },
+            },
+            "delete": {
+                "operationId": "deleteSegment",
+                "summary": "Delete a saved segment (its contacts stay)",
+                "description": "Audited. Refused with 409 while a campaign is sent to it.",
+                "parameters": [ID_PARAM],
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    "409": _json(_ref("Error"), "A campaign is sent to this segment: it is kept."),
+                    **_errors(403, 404, *READ_ERRORS),
+                },
+            },
+        },
+        "/segments/{public_id}/count": {
+            "get": {
+                "operationId": "countSegment",
+                "summary": "How many contacts a segment matches now",
+                "parameters": [ID_PARAM],
+                "responses": {
+                    "200": _json(_ref("SegmentCount"), "The count."),
+                    "409": _json(_ref("Error"), "The segment names a field or list that is gone."),
+                    **_errors(404, *READ_ERRORS),
+                },
             }
         },
         "/subscriptions": {

@@ -10,6 +10,7 @@ from mailer.consent.models import ConsentEvent, ConsentState, Purpose
 from mailer.contacts import fields as field_service
 from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
+from mailer.segments.models import Segment
 from mailer.subscriptions.models.lists import MailingList, Subscription
 
 
@@ -171,4 +172,14 @@ def uncertain_json(row) -> dict:
         "reason": row.reason,
         "attempts": row.attempts,
         "handed_at": iso(row.handed_at),
+    }
+
+
+def segment_json(segment: Segment) -> dict:
+    return {
+        "id": segment.public_id,
+        "name": segment.name,
+        "conditions": segment.tree,
+        "created_at": iso(segment.created_at),
+        "updated_at": iso(segment.updated_at),
     }

@@ -26,13 +26,23 @@ def members_of(segment: Segment) -> Select:
     return compile_tree(segment.tree).query
 
 
+class SegmentNameError(SegmentError):
+    """The segment's name cannot be used (the tree may be fine)."""
+
+
 def save_segment(
-    name: str, tree: Any, actor: Any, segment: Segment | None = None, ip: str | None = None
+    name: str,
+    tree: Any,
+    actor: Any,
+    segment: Segment | None = None,
+    ip: str | None = None,
+    via: dict | None = None,
 ) -> Segment:
-    """Create or change a segment; SegmentError when the name or tree cannot be used. The caller commits."""
+    """Create or change a segment; SegmentError when the name or tree cannot be used. The caller commits.
+    `via`: added to the audit details (an API key's prefix, when no staff member acts)."""
     name = " ".join((name or "").split())
     if not name or len(name) > 120 or has_controls(name):
-        raise SegmentError("Give the segment a name (plain text, 120 characters at most).")
+        raise SegmentNameError("Give the segment a name (plain text, 120 characters at most).")
     compile_tree(tree)  # every reference resolves, no sensitive field, a valid shape
     stored = to_json(parse(tree))
     created = segment is None
@@ -45,14 +55,14 @@ def save_segment(
         "segment.save",
         "segment",
         segment.public_id,
-        {"name": name, "created": created, "conditions": len(parse(stored).rules())},
+        {"name": name, "created": created, "conditions": len(parse(stored).rules()), **(via or {})},
         actor=actor,
         ip=ip,
     )
     return segment
 
 
-def delete_segment(segment: Segment, actor: Any, ip: str | None = None) -> None:
+def delete_segment(segment: Segment, actor: Any, ip: str | None = None, via: dict | None = None) -> None:
     """Remove a saved segment; audited. Refused while a campaign targets it. The caller commits."""
     try:
         with db.session.begin_nested():
@@ -60,4 +70,5 @@ def delete_segment(segment: Segment, actor: Any, ip: str | None = None) -> None:
             db.session.flush()
     except IntegrityError:
         raise SegmentError("A campaign is sent to this segment: it is kept with the campaign.") from None
-    audit.record("segment.delete", "segment", segment.public_id, {"name": segment.name}, actor=actor, ip=ip)
+    details = {"name": segment.name, **(via or {})}
+    audit.record("segment.delete", "segment", segment.public_id, details, actor=actor, ip=ip)
