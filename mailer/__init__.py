@@ -15,6 +15,7 @@ from config import CONFIGS, DEFAULT_SECRET_KEY
 from mailer import admin, api, cli, demo, embed, public
 from mailer.admin import login
 from mailer.audit import models as audit_models
+from mailer.bulk import hooks as bulk_hooks
 from mailer.bulk import models as bulk_models
 from mailer.bulk import tasks as bulk_tasks
 from mailer.campaigns import models as campaigns_models
@@ -39,6 +40,7 @@ from mailer.organisation import settings as organisation_settings
 from mailer.privacy import tasks as privacy_tasks
 from mailer.privacy.domain_hooks import register_privacy_hooks
 from mailer.privacy.erasure import anonymise_contact
+from mailer.privacy.fulfil import erase_on_staff_decision
 from mailer.privacy.models import register, requests, settings
 from mailer.privacy.objection import lift_marketing_objection
 from mailer.public.fast_path import RecipientFastPath
@@ -223,6 +225,7 @@ def _connect_domains() -> None:
         new_purpose=sensitive_field_purpose, consent_status=consent_status, publish_notice=publish_notice
     )
     segments_hooks.connect(activity=contacts_with_activity)
+    bulk_hooks.connect(erase=erase_on_staff_decision)
 
 
 def _register_blueprints(app: Flask) -> None:

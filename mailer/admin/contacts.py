@@ -1,8 +1,11 @@
 """Contacts: search, detail with subscriptions and consent history, printable double opt-in evidence."""
 
+from dataclasses import dataclass, field
+
 from flask import render_template, request
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 
 from mailer.admin.blueprint import bp
 from mailer.admin.forms import BulkForm, TagForm
@@ -12,11 +15,12 @@ from mailer.consent import evidence
 from mailer.consent.ledger import contact_history
 from mailer.consent.models import ConsentState
 from mailer.contacts.models.contact import CONTACT_STATUSES, Contact
-from mailer.contacts.operations import ContactPage, search_contacts
+from mailer.contacts.operations import ContactPage, matching_contacts, search_contacts
 from mailer.contacts.tags import all_tags, tags_of
 from mailer.core.extensions import db
 from mailer.core.web import db_int
 from mailer.segments.conditions import SegmentError
+from mailer.segments.models import Segment
 from mailer.segments.operations import all_segments, members_of, segment_by_public_id
 from mailer.subscriptions.lists import all_lists, subscribers_of
 from mailer.subscriptions.models.lists import Subscription
@@ -29,28 +33,72 @@ def _by_public_id(public_id: str) -> Contact:
     return db.one_or_404(select(Contact).where(Contact.public_id == public_id))
 
 
+@dataclass
+class Search:
+    """The contacts page's search and filters, read from a request (the page's query string, or the hidden
+    fields of an "all matching" bulk action, named with `prefix`)."""
+
+    q: str
+    list_id: int | None
+    status: str
+    segment: Segment | None
+    among: list[Select] = field(default_factory=list)
+    problem: str = ""
+    code: int = 200
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.q or self.list_id or self.segment or self.status)
+
+    def matching(self) -> Select:
+        """The ids of every contact the search matches, all pages."""
+        return matching_contacts(self.q, self.among, self.status)
+
+    def described(self) -> str:
+        """The search in words, without what was typed (it may be someone's address)."""
+        parts = (["a text search"] if self.q.strip() else []) + (
+            [f"list “{lst.name}”" for lst in all_lists() if lst.id == self.list_id]
+            + ([f"segment “{self.segment.name}”"] if self.segment else [])
+            + ([f"status {self.status}"] if self.status else [])
+        )
+        return "every contact matching " + ", ".join(parts) if parts else "every contact"
+
+
+def read_search(args: MultiDict, prefix: str = "") -> Search:
+    """The search a request asks for; `problem` says why it cannot be used (an unknown or broken segment)."""
+    status = args.get(f"{prefix}status", "")
+    list_id = args.get(f"{prefix}list", type=db_int)
+    segment_id = args.get(f"{prefix}segment", "")[:32]
+    segment = segment_by_public_id(segment_id) if segment_id else None
+    search = Search(
+        q=args.get(f"{prefix}q", "")[:200],
+        list_id=list_id,
+        status=status if status in CONTACT_STATUSES else "",
+        segment=segment,
+        among=[subscribers_of(list_id)] if list_id else [],
+    )
+    if segment_id and segment is None:
+        search.problem, search.code = "That segment does not exist (any more). Choose another one.", 404
+    elif segment is not None:
+        try:
+            search.among.append(members_of(segment))
+        except SegmentError as error:
+            search.problem, search.code = f"The segment “{segment.name}” cannot be used: {error}", 409
+    return search
+
+
 @bp.get("/contacts")
 def contacts():
     """Search by part of an address or name (a whole address exactly), list, saved segment or status; keyset
     pages."""
-    q = request.args.get("q", "")[:200]
-    list_id = request.args.get("list", type=db_int)
-    status = request.args.get("status", "")
-    status = status if status in CONTACT_STATUSES else ""
-    segment_id = request.args.get("segment", "")[:32]
-    among = [subscribers_of(list_id)] if list_id else []
+    search = read_search(request.args)
+    q, list_id, status, segment = search.q, search.list_id, search.status, search.segment
     after = request.args.get("after", "")[:32] or None
-    problem, code = "", 200
-    segment = segment_by_public_id(segment_id) if segment_id else None
-    if segment_id and segment is None:
-        problem, code = "That segment does not exist (any more). Choose another one.", 404
-    elif segment is not None:
-        try:
-            among.append(members_of(segment))
-        except SegmentError as error:
-            problem, code = f"The segment “{segment.name}” cannot be used: {error}", 409
+    problem, code = search.problem, search.code
     page = (
-        ContactPage([], None, 50) if problem else search_contacts(q, among, status, after, options=_ROW_LOADS)
+        ContactPage([], None, 50)
+        if problem
+        else search_contacts(q, search.among, status, after, options=_ROW_LOADS)
     )
     return render_template(
         "admin/contacts/index.html",
@@ -61,6 +109,7 @@ def contacts():
         status=status,
         segment_id=segment.public_id if segment else "",
         segments=all_segments(),
+        search=search,
         problem=problem,
         bulk_form=BulkForm(),
         bulk_actions=ACTIONS,

@@ -63,6 +63,9 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.list_delete": {READ: MANAGERS, WRITE: MANAGERS},
     "admin.contacts": {READ: ALL},
     "admin.bulk_review": {READ: EDITORS, WRITE: EDITORS},
+    # Erasing contacts in bulk: those who may erase one (owners and privacy officers), with a reason.
+    "admin.bulk_erase": {READ: PRIVACY_HANDLERS, WRITE: PRIVACY_HANDLERS},
+    "admin.bulk_jobs": {READ: ALL},
     "admin.bulk_job_show": {READ: ALL},
     "admin.bulk_job_progress": {READ: ALL},
     "admin.contact_show": {READ: ALL},

@@ -18,8 +18,7 @@ from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.core.web import db_int
 from mailer.privacy import export, requests
-from mailer.privacy.erasure import erase_contact
-from mailer.privacy.fulfil import fulfil
+from mailer.privacy.fulfil import erase_on_staff_decision, fulfil
 from mailer.privacy.models.requests import REQUEST_STATUSES, REQUEST_TYPES, PrivacyRequest, RequestType
 from mailer.privacy.objection import has_objected_to_marketing, lift_marketing_objection
 from mailer.privacy.rectification import Correction, apply_changes, pending_address_change, validate
@@ -369,10 +368,7 @@ def privacy_contact_erase(public_id: str):
         flash("Type ERASE to confirm: erasure cannot be undone.", "danger")
         return _contact_back(contact)
     try:
-        req = requests.open_request(RequestType.ERASURE, "admin", contact=contact, handled_by=current_user)
-        requests.mark_verified(req, "staff")
-        erase_contact(contact, _ctx(), request=req, actor=current_user, ip=request.remote_addr)
-        requests.complete(req, "Erased by anonymisation (staff action).", current_user)
+        req = erase_on_staff_decision(contact, current_user, ip=request.remote_addr)
     except PrivacyError as exc:
         db.session.rollback()
         flash(str(exc), "danger")

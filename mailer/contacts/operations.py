@@ -146,6 +146,23 @@ def search_filter(q: str):
     )
 
 
+def _narrowed(query: Select, q: str, among: Select | Sequence[Select] | None, status: str) -> Select:
+    if (q or "").strip():
+        query = query.where(search_filter(q))
+    for narrowing in [among] if isinstance(among, Select) else among or []:
+        query = query.where(Contact.id.in_(narrowing))
+    if status:
+        query = query.where(Contact.status == status)
+    return query
+
+
+def matching_contacts(
+    q: str = "", among: Select | Sequence[Select] | None = None, status: str = ""
+) -> Select:
+    """The ids of every contact a search matches (the same conditions as search_contacts, all pages)."""
+    return _narrowed(select(Contact.id), q, among, status)
+
+
 def search_contacts(
     q: str = "",
     among: Select | Sequence[Select] | None = None,
@@ -159,13 +176,7 @@ def search_contacts(
     ids, such as a list's subscribers or a segment's members, or several that must all hold) narrows it;
     `options` are loader options for what the caller shows of each contact (its subscriptions, say: loaded
     for the whole page in one query instead of one a row)."""
-    query = select(Contact).options(*options)
-    if (q or "").strip():
-        query = query.where(search_filter(q))
-    for narrowing in [among] if isinstance(among, Select) else among or []:
-        query = query.where(Contact.id.in_(narrowing))
-    if status:
-        query = query.where(Contact.status == status)
+    query = _narrowed(select(Contact).options(*options), q, among, status)
     if after:
         query = query.where(
             Contact.id < select(Contact.id).where(Contact.public_id == after).scalar_subquery()

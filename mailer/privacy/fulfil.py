@@ -4,14 +4,14 @@ from sqlalchemy import select
 
 from mailer.consent.ledger import RequestContext
 from mailer.consent.models import Purpose
-from mailer.contacts.models.contact import ContactStatus
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.privacy.erasure import erase_contact
 from mailer.privacy.models.requests import PrivacyRequest, RequestType
 from mailer.privacy.objection import object_to
 from mailer.privacy.rectification import apply_changes
-from mailer.privacy.requests import complete, mark_verified
+from mailer.privacy.requests import complete, mark_verified, open_request
 from mailer.privacy.restriction import RESTRICTION_ROLES, lift_restriction, restrict
 from mailer.staff.models.accounts import StaffUser
 
@@ -76,3 +76,17 @@ def verify_and_fulfil(req: PrivacyRequest, ctx: RequestContext) -> str | None:
     if req.is_open and can_fulfil_automatically(req):
         return fulfil(req, ctx)
     return None
+
+
+def erase_on_staff_decision(
+    contact: Contact, actor: StaffUser | None, ip: str | None = None, reason: str = ""
+) -> PrivacyRequest:
+    """Erase a contact because staff decided to (the contact's Erase button, a bulk erasure): an erasure
+    request is opened, verified by staff and completed around the erasure, so each one is in the request
+    register, the ledger, the erasure register and the audit log alike; the caller commits."""
+    ctx = RequestContext(f"admin:staff-{actor.id}" if actor is not None else "admin:bulk")
+    req = open_request(RequestType.ERASURE, "admin", contact=contact, handled_by=actor)
+    mark_verified(req, "staff")
+    erase_contact(contact, ctx, request=req, actor=actor, ip=ip, reason=reason)
+    complete(req, "Erased by anonymisation (staff action).", actor)
+    return req

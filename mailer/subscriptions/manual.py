@@ -72,14 +72,20 @@ def _checked(new: NewContact) -> tuple[str, str, str]:
         raise ContactRefused(str(exc)) from None
     if not new.lists:
         raise ContactRefused("Choose at least one list for the contact.")
-    if new.basis not in MANUAL_BASES:
+    return email, name, checked_basis(new.basis, new.statement)
+
+
+def checked_basis(basis: str, statement: str) -> str:
+    """Staff adding people to a list say on what basis (ContactRefused when not): a double opt-in, or consent
+    obtained elsewhere with a statement of where and how, returned cleaned (it is stored as the proof)."""
+    if basis not in MANUAL_BASES:
         raise ContactRefused("Choose how the person agreed to receive mail.")
-    statement = " ".join((new.statement or "").split())
-    if new.basis == Basis.PRIOR_CONSENT and len(statement) < MIN_STATEMENT_LENGTH:
+    statement = " ".join((statement or "").split())
+    if basis == Basis.PRIOR_CONSENT and len(statement) < MIN_STATEMENT_LENGTH:
         raise ContactRefused(
             "Say where and how the person consented (at least 20 characters): it is stored as the proof."
         )
-    return email, name, statement[:MAX_STATEMENT_LENGTH]
+    return statement[:MAX_STATEMENT_LENGTH] if basis == Basis.PRIOR_CONSENT else ""
 
 
 def add_contact(new: NewContact, actor: object, ip: str | None = None) -> Added:

@@ -100,7 +100,9 @@ def test_an_interrupted_job_continues_without_skipping_or_repeating(app_ctx):
 @pytest.mark.parametrize(
     ("action", "tag", "message"),
     [
-        ("erase", "vip", "Choose what to do with the selected contacts."),
+        ("delete", "vip", "Choose what to do with the selected contacts."),
+        ("erase", "", "Say why these contacts are erased"),
+        ("list_add", "no-such-list", "Choose a list."),
         ("tag", "   ", "Type a tag."),
         ("tag", "x" * 61, "A tag is plain text of 60 characters at most."),
         ("tag", "bad\x07tag", "A tag is plain text of 60 characters at most."),
