@@ -38,8 +38,11 @@ def canonical(data: Any) -> bytes:
 
 
 def pii_digest(salt: str, email: str | None, ip: str | None, user_agent: str | None) -> str:
-    """Salted digest of the personal columns; stays verifiable after erasure blanks them and the salt."""
-    return hashlib.sha256(salt.encode() + canonical([email, ip, user_agent])).hexdigest()
+    """Salted digest of the personal columns; stays verifiable after erasure blanks them and the salt.
+
+    The digested text is canonical([email, ip, user_agent]), written out without a json.dumps per event."""
+    text = f"[{_json_text(email)},{_json_text(ip)},{_json_text(user_agent)}]"
+    return hashlib.sha256(salt.encode() + text.encode()).hexdigest()
 
 
 def pii_rest(ip: str | None, user_agent: str | None) -> str:
@@ -66,7 +69,11 @@ def event_hash(row: Mapping[str, Any]) -> str:
 
 
 def _json_text(value: str | None) -> str:
-    return "null" if value is None else json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return "null"
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'  # what json.dumps(ensure_ascii=False) gives: it escapes only these and controls
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _json_id(value: int | None) -> str:
@@ -83,14 +90,18 @@ def stored_hashed_form(
     prev_hash: str,
     purpose_id: int | None,
     source: str,
+    details_text: str | None = None,
 ) -> bytes:
     """hashed_form of a stored event's values, written out key by key in canonical()'s sorted order instead of
-    through a dictionary and a sorting json.dumps: `consent verify` makes millions of these.
+    through a dictionary and a sorting json.dumps: `consent verify` makes millions of these, and link() too.
+    `details_text`, when given, is canonical(details) already made (many events share their details).
     tests/consent/test_verify.py proves it byte-identical to hashed_form."""
+    if details_text is None:
+        details_text = canonical(details).decode() if details else "{}"
     return (
         f'{{"action":{_json_text(action)},"contact_id":{_json_id(contact_id)},'
         f'"created_at":"{created_at.isoformat(timespec="microseconds")}",'
-        f'"details":{canonical(details).decode() if details else "{}"},"notice_id":{_json_id(notice_id)},'
+        f'"details":{details_text},"notice_id":{_json_id(notice_id)},'
         f'"pii_digest":{_json_text(pii_digest)},"prev_hash":{_json_text(prev_hash)},'
         f'"purpose_id":{_json_id(purpose_id)},"source":{_json_text(source)}}}'
     ).encode()
@@ -130,9 +141,30 @@ def database_fields(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def link(rows: list[dict[str, Any]], previous: str) -> list[dict[str, Any]]:
-    """Digest each row's personal fields and chain the rows after the event hashed `previous`, in order."""
+    """Digest each row's personal fields and chain the rows after the event hashed `previous`, in order.
+
+    The hash is event_hash's, taken of stored_hashed_form (byte-identical, without a dictionary and a sorting
+    json.dumps per event); rows that share one details object (a batch of an import) have it rendered once."""
+    sha256 = hashlib.sha256
+    rendered: dict[int, tuple[Any, str]] = {}  # id(details) -> (details, its canonical text)
     for row in rows:
-        row["pii_digest"] = pii_digest(row["pii_salt"], row["email"], row["ip"], row["user_agent"])
+        digest = row["pii_digest"] = pii_digest(row["pii_salt"], row["email"], row["ip"], row["user_agent"])
         row["prev_hash"] = previous
-        row["hash"] = previous = event_hash(row)
+        details = row["details"]
+        known = rendered.get(id(details))
+        if known is None or known[0] is not details:
+            known = rendered[id(details)] = (details, canonical(details).decode() if details else "{}")
+        form = stored_hashed_form(
+            row["action"],
+            row["contact_id"],
+            row["created_at"],
+            details,
+            row["notice_id"],
+            digest,
+            previous,
+            row["purpose_id"],
+            row["source"],
+            known[1],
+        )
+        row["hash"] = previous = sha256(form).hexdigest()
     return rows

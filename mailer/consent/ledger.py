@@ -18,7 +18,7 @@ from mailer.consent.models import ACTION_STATES, ConsentEvent, ConsentState, Led
 from mailer.consent.verify import ChainReport, verify_chain
 from mailer.contacts.models.contact import Contact
 from mailer.core import metrics
-from mailer.core.bulk import insert_unnest
+from mailer.core.bulk import copy_rows, insert_rows
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 
@@ -139,19 +139,23 @@ def _state_rows(rows: list[dict]) -> list[dict]:
     return list(states.values())
 
 
-def append_events(connection, drafts: list[EventDraft]) -> list[dict]:
+def append_events(
+    connection, drafts: list[EventDraft], new_contacts: frozenset[int] | set[int] = frozenset()
+) -> list[dict]:
     """Append events in order and update their consent states, in the connection's transaction; the caller
     commits.
 
     Core statements only: the head row is locked and read by one UPDATE ... RETURNING (so SQLite and
     PostgreSQL both serialise appends there and the chain never forks), the events go in with one INSERT, then
-    the head and the states are written. Several drafts share the one lock (group commit). Returns the
-    inserted rows with ids.
+    the head and the states are written. Several drafts share the one lock (group commit). `new_contacts`
+    are contacts this transaction created (no consent state of theirs can exist yet: on PostgreSQL their
+    states go in by plain COPY). Returns the inserted rows with ids.
     """
     if not drafts:
         return []
     previous = _lock_head(connection)  # drafted under the lock, so event times ascend with the chain
-    return _insert_linked(connection, chain.link([draft_row(draft) for draft in drafts], previous))
+    rows = chain.link([draft_row(draft) for draft in drafts], previous)
+    return _insert_linked(connection, rows, new_contacts)
 
 
 def append_rows(connection, rows: list[dict]) -> list[dict]:
@@ -183,11 +187,14 @@ _STATES_CONFLICT = (
 )
 
 
-def _insert_linked(connection, rows: list[dict]) -> list[dict]:
+def _insert_linked(
+    connection, rows: list[dict], new_contacts: frozenset[int] | set[int] = frozenset()
+) -> list[dict]:
     """Insert chained rows, move the head to the last and write the consent states they leave.
 
     A group on PostgreSQL takes its ids from the sequence first (under the head lock, so they ascend with the
-    chain) and goes in as one INSERT ... SELECT FROM unnest (core/bulk.py), as do its states."""
+    chain) and goes in by COPY (core/bulk.py); its states go in through a temporary twin and one INSERT ...
+    ON CONFLICT DO UPDATE."""
     bulk = connection.dialect.name == "postgresql" and len(rows) > 1
     if len(rows) == 1:
         ids = [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
@@ -197,12 +204,14 @@ def _insert_linked(connection, rows: list[dict]) -> list[dict]:
         ids = connection.execute(_INSERT_MANY, rows).scalars().all()
     _number(rows, ids)
     if bulk:
-        insert_unnest(connection, _events, [{key: row[key] for key in _EVENT_COLUMNS} for row in rows])
+        copy_rows(connection, _events, rows, _EVENT_COLUMNS)
     connection.execute(_MOVE_HEAD, {"hash": rows[-1]["hash"], "event_id": ids[-1]})
     metrics.ledger_appended(row["action"] for row in rows)
     states = _state_rows(rows)
     if states and bulk:
-        insert_unnest(connection, _states, states, _STATES_CONFLICT)
+        copy_rows(connection, _states, [state for state in states if state["contact_id"] in new_contacts])
+        others = [state for state in states if state["contact_id"] not in new_contacts]
+        insert_rows(connection, _states, others, _STATES_CONFLICT)
     elif states:
         connection.execute(_upsert_states(connection.dialect.name), states)
     return rows

@@ -2,7 +2,7 @@
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.core.security import keyed_hash
+from mailer.core.security import keyed_hash, keyed_hasher
 from mailer.core.text import TextRefused, one_line
 
 MAX_EMAIL_LENGTH = 254
@@ -44,7 +44,7 @@ _PLAIN_ADDRESS = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
-_SPECIAL_USE = tuple(sorted(SPECIAL_USE_DOMAIN_NAMES))
+_SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 
 
 def normalise_email_quickly(raw: str) -> str:
@@ -60,8 +60,8 @@ def normalise_email_quickly(raw: str) -> str:
         and "--" not in address.rpartition("@")[2]
         and len(address.partition("@")[0]) <= 64
     ):
-        domain = address.rpartition("@")[2].lower()
-        if not any(domain == name or domain.endswith("." + name) for name in _SPECIAL_USE):
+        labels = address.rpartition("@")[2].lower().split(".")
+        if not any(".".join(labels[start:]) in _SPECIAL_USE for start in range(len(labels))):
             return address.lower()
     return normalise_email(raw)
 
@@ -79,6 +79,12 @@ def clean_name(raw: str | None) -> str:
 def email_hash(normalised_email: str) -> str:
     """Keyed blind index of a normalised address."""
     return keyed_hash("email:" + normalised_email)
+
+
+def email_hasher() -> Callable[[str], str]:
+    """email_hash with the key looked up once, for many addresses (a CSV import)."""
+    hasher = keyed_hasher()
+    return lambda normalised_email: hasher("email:" + normalised_email)
 
 
 def find_contact_by_email(normalised_email: str) -> Contact | None:

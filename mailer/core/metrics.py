@@ -11,6 +11,7 @@ small functions below; gauges that are computed from the database or Redis at sc
 `exposition` by the door that serves `/metrics`.
 """
 
+import collections
 import os
 from collections.abc import Callable, Iterable
 
@@ -101,8 +102,8 @@ def webhook_event(provider: str, outcome: str, count: int = 1) -> None:
 
 def ledger_appended(actions: Iterable[str]) -> None:
     """Events appended to the consent ledger (counted after the append's statement ran)."""
-    for action in actions:
-        LEDGER_APPENDS.labels(action).inc()
+    for action, count in collections.Counter(actions).items():  # one increment per action, not per event
+        LEDGER_APPENDS.labels(action).inc(count)
 
 
 def multiprocess_dir() -> str | None:

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 from flask import current_app
@@ -78,6 +79,12 @@ def _hash_key() -> bytes:
 def keyed_hash(value: str) -> str:
     """HMAC-SHA256 of a normalised value: a lookup key that reveals nothing without the key."""
     return hmac.digest(_hash_key(), value.encode(), "sha256").hex()
+
+
+def keyed_hasher() -> Callable[[str], str]:
+    """keyed_hash with the key looked up once, for hashing many values (a CSV import)."""
+    key, digest = _hash_key(), hmac.digest
+    return lambda value: digest(key, value.encode(), "sha256").hex()
 
 
 class _IdSerializer(URLSafeTimedSerializer):

@@ -1,18 +1,22 @@
 """One batch of a CSV import written in a few set-based statements instead of a dozen statements a row.
 
 The rule is subscribe()'s (operations.unchanged_outcome decides what is left alone; one ledger event per
-change), applied to a batch: contacts inserted in one multi-row statement (ON CONFLICT DO NOTHING, so two
-imports of the same address never fail), suppressions, subscriptions and consent states read with one query
-each, subscriptions written in one statement, and the batch's ledger events appended by ledger.append_events
-under one lock of the ledger head, taken last so the lock is held only while the events are chained.
-Suppressed, restricted and erased addresses are never touched.
+change), applied to a batch: contacts inserted in one statement (ON CONFLICT DO NOTHING, so two imports of the
+same address never fail), suppressions, contacts, subscriptions and consent states read back in one query,
+subscriptions and values written in one statement each, and the batch's ledger events appended by
+ledger.append_events under one lock of the ledger head, taken last so the lock is held only while the events
+are chained. Suppressed, restricted and erased addresses are never touched.
+
+On PostgreSQL the batch's addresses go into a temporary table by COPY (core/bulk.py), and everything is read
+and written from there: rows of contacts this batch created cannot conflict, so their subscriptions, values
+and ledger events are COPied straight into their tables. SQLite takes multi-row statements. Both give the same
+rows and the same ledger (tests/subscriptions/test_import_paths.py).
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import any_, bindparam, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Column, MetaData, String, Table, bindparam, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mailer.consent.ledger import EventDraft, RequestContext, append_events
@@ -20,7 +24,7 @@ from mailer.consent.models import ConsentState, Purpose
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactFieldValue
 from mailer.contacts.models.suppression import Suppression
-from mailer.core.bulk import insert_unnest
+from mailer.core.bulk import copy_rows, insert_rows
 from mailer.core.clock import utcnow
 from mailer.core.ids import new_public_id
 from mailer.subscriptions.models.lists import Subscription, SubscriptionStatus
@@ -66,22 +70,130 @@ class BatchTarget:
 
 
 def _insert(connection, table, rows: list[dict[str, Any]], ignore_duplicates: bool = False) -> None:
-    """Rows in one statement: unnest arrays on PostgreSQL (core/bulk.py), a multi-row INSERT on SQLite."""
+    """Rows in one statement: COPY through a temporary twin on PostgreSQL (core/bulk.py), a multi-row
+    INSERT on SQLite."""
     if not rows:
         return
     if connection.dialect.name == "postgresql":
-        insert_unnest(connection, table, rows, "ON CONFLICT DO NOTHING" if ignore_duplicates else "")
+        insert_rows(connection, table, rows, "ON CONFLICT DO NOTHING" if ignore_duplicates else "")
     else:
         statement = sqlite_insert(table)
         connection.execute(statement.on_conflict_do_nothing() if ignore_duplicates else statement, rows)
 
 
-def _among(connection, column, values: list):
-    """column IN values: one array parameter on PostgreSQL (= ANY), not thousands of placeholders to compile
-    and parse; an IN list on SQLite."""
+def _insert_new(connection, table, rows: list[dict[str, Any]]) -> None:
+    """Rows that cannot conflict (they belong to contacts this transaction created): COPY on PostgreSQL."""
+    if rows and connection.dialect.name == "postgresql":
+        copy_rows(connection, table, rows)
+    else:
+        _insert(connection, table, rows)
+
+
+@dataclass
+class Found:
+    """What the database holds for one address of a batch."""
+
+    suppressed: bool
+    contact_id: int | None = None
+    status: str | None = None
+    name: str | None = None
+    sub_id: int | None = None
+    sub_status: str | None = None
+    state: str | None = None
+
+
+_sup = Suppression.__table__
+_states = ConsentState.__table__
+
+
+def _joined(target: BatchTarget, addresses):
+    """Suppression, contact, subscription to the target list and consent state for the target purpose of each
+    address in `addresses` (a table or a select with an email_hash column)."""
+    contact = _contacts.alias("contact")
+    return (
+        select(
+            addresses.c.email_hash,
+            _sup.c.email_hash.is_not(None),
+            contact.c.id,
+            contact.c.status,
+            contact.c.name,
+            _subs.c.id,
+            _subs.c.status,
+            _states.c.status,
+        )
+        .select_from(addresses)
+        .outerjoin(_sup, _sup.c.email_hash == addresses.c.email_hash)
+        .outerjoin(contact, (contact.c.email_hash == addresses.c.email_hash) & _sup.c.email_hash.is_(None))
+        .outerjoin(_subs, (_subs.c.contact_id == contact.c.id) & (_subs.c.list_id == target.list_id))
+        .outerjoin(
+            _states, (_states.c.contact_id == contact.c.id) & (_states.c.purpose_id == target.purpose.id)
+        )
+    )
+
+
+def _found(rows) -> dict[str, Found]:
+    return {
+        email_hash: Found(bool(suppressed), contact_id, status, name, sub_id, sub_status, state)
+        for email_hash, suppressed, contact_id, status, name, sub_id, sub_status, state in rows
+    }
+
+
+_STAGE = "import_addresses"
+_STAGE_COLUMNS = ("email_hash", "email", "name", "public_id")
+_staged = Table(_STAGE, MetaData(), *(Column(name, String) for name in _STAGE_COLUMNS))
+
+
+# The staged addresses that are neither suppressed nor known yet, in address-hash order.
+_ADD_STAGED = (
+    "INSERT INTO contacts (public_id, email, email_hash, name, attributes, status, source, created_at, "
+    "updated_at) SELECT s.public_id, s.email, s.email_hash, s.name, '{}', %(status)s, %(source)s, %(now)s, "
+    f"%(now)s FROM {_STAGE} s WHERE NOT EXISTS (SELECT FROM suppressions x WHERE "
+    "x.email_hash = s.email_hash) ORDER BY s.email_hash ON CONFLICT (email_hash) DO NOTHING RETURNING id"
+)
+
+
+def _add_contacts(connection, target: BatchTarget, new: list[dict[str, Any]], now) -> tuple[dict, set[int]]:
+    """Insert the batch's addresses that are not suppressed and not known yet (in address-hash order: one
+    order for every writer, so concurrent imports never deadlock on contacts); returns what the database holds
+    for each address and the ids of the contacts this batch created."""
     if connection.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (email_hash varchar(64), email varchar(320), "
+            "name varchar(200), public_id varchar(32)) ON COMMIT DELETE ROWS"
+        )
+        connection.exec_driver_sql(f"DELETE FROM {_STAGE}")
+        copy_rows(connection, _staged, [{key: row[key] for key in _STAGE_COLUMNS} for row in new])
+        created = connection.exec_driver_sql(
+            _ADD_STAGED,
+            {"status": ContactStatus.ACTIVE.value, "source": target.ctx.source, "now": now},
+        )
+        ids = set(created.scalars())
+        return _found(connection.execute(_joined(target, _staged))), ids
+    hashes = [row["email_hash"] for row in new]
+    suppressed = set(
+        connection.execute(select(_sup.c.email_hash).where(_sup.c.email_hash.in_(hashes))).scalars()
+    )
+    fresh = [
+        {
+            **row,
+            "attributes": {},
+            "status": ContactStatus.ACTIVE.value,
+            "source": target.ctx.source,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for row in new
+        if row["email_hash"] not in suppressed
+    ]
+    _insert(connection, _contacts, fresh, ignore_duplicates=True)
+    found: dict[str, Found] = {}
+    for start in range(0, len(hashes), 500):  # SQLite's limit on bound parameters
+        chunk = hashes[start : start + 500]
+        addresses = select(_contacts.c.email_hash).where(_contacts.c.email_hash.in_(chunk)).subquery()
+        found.update(_found(connection.execute(_joined(target, addresses))))
+    for email_hash in suppressed:
+        found[email_hash] = Found(True)
+    return found, set()  # SQLite writes every row through ON CONFLICT DO NOTHING: no need to tell new ones
 
 
 _UPDATE_SUBSCRIPTION = (
@@ -112,121 +224,90 @@ def import_batch(connection, target: BatchTarget, rows: list[ImportRow]) -> list
     for index, row in enumerate(rows):
         first.setdefault(row.email_hash, index)
     hashes = sorted(first)  # one order for every writer: concurrent imports never deadlock on contacts
-    suppressed = set(
-        connection.execute(
-            select(Suppression.email_hash).where(_among(connection, Suppression.email_hash, hashes))
-        ).scalars()
-    )
     now = utcnow()
-    new_contacts: list[dict[str, Any]] = [
-        {
-            "public_id": new_public_id(),
-            "email": rows[first[h]].email,
-            "email_hash": h,
-            "name": rows[first[h]].name or None,
-            "attributes": {},
-            "status": ContactStatus.ACTIVE.value,
-            "source": target.ctx.source,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for h in hashes
-        if h not in suppressed
-    ]
-    _insert(connection, _contacts, new_contacts, ignore_duplicates=True)
-    known = {
-        h: (contact_id, status, name)
-        for contact_id, h, status, name in connection.execute(
-            select(_contacts.c.id, _contacts.c.email_hash, _contacts.c.status, _contacts.c.name).where(
-                _among(connection, _contacts.c.email_hash, [h for h in hashes if h not in suppressed])
-            )
-        )
-    }
-    ids = sorted(contact_id for contact_id, status, _ in known.values() if status == ContactStatus.ACTIVE)
-    subs = {
-        contact_id: (sub_id, status)
-        for sub_id, contact_id, status in connection.execute(
-            select(_subs.c.id, _subs.c.contact_id, _subs.c.status).where(
-                _subs.c.list_id == target.list_id, _among(connection, _subs.c.contact_id, ids)
-            )
-        )
-    }
-    states = dict(
-        connection.execute(
-            select(ConsentState.contact_id, ConsentState.status).where(
-                ConsentState.purpose_id == target.purpose.id, _among(connection, ConsentState.contact_id, ids)
-            )
-        ).all()
+    found, created = _add_contacts(
+        connection,
+        target,
+        [
+            {
+                "email_hash": h,
+                "email": rows[first[h]].email,
+                "name": rows[first[h]].name or None,
+                "public_id": new_public_id(),
+            }
+            for h in hashes
+        ],
+        now,
     )
     granted = target.basis != Basis.DOUBLE_OPT_IN
-    new_status = SubscriptionStatus.CONFIRMED if granted else SubscriptionStatus.PENDING
+    new_status = (SubscriptionStatus.CONFIRMED if granted else SubscriptionStatus.PENDING).value
+    action = "granted" if granted else "requested"
+    lifted = {**target.details, "lifts": "objection"}
+    confirmed_at = now if granted else None
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     drafts: list[EventDraft] = []
     names: list[dict[str, Any]] = []
     values: list[dict[str, Any]] = []
+    new_values: list[dict[str, Any]] = []
+    new_inserts: list[dict[str, Any]] = []
     for h in hashes:
         row = rows[first[h]]
-        if h in suppressed:
+        known = found[h]
+        if known.suppressed:
             results[first[h]] = ("suppressed", 0)
             continue
-        contact_id, status, name = known[h]
-        if status != ContactStatus.ACTIVE:
-            results[first[h]] = (status, 0)  # restricted / erased are never touched by an import
+        contact_id = cast(int, known.contact_id)
+        if known.status != ContactStatus.ACTIVE:
+            results[first[h]] = (cast(str, known.status), 0)  # restricted / erased are never touched
             continue
-        sub_id, sub_status = subs.get(contact_id, (None, None))
-        state = states.get(contact_id)
-        outcome = unchanged_outcome(sub_status, state, target.basis, False, True, False)
+        outcome = unchanged_outcome(known.sub_status, known.state, target.basis, False, True, False)
         if outcome is None:
             outcome = Outcome.GRANTED if granted else Outcome.REQUESTED
-            if sub_id is None:
-                inserts.append(
+            if known.sub_id is None:
+                (new_inserts if contact_id in created else inserts).append(
                     {
                         "contact_id": contact_id,
                         "list_id": target.list_id,
-                        "status": new_status.value,
+                        "status": new_status,
                         "source": target.ctx.source,
                         "created_at": now,
                         "requested_at": now,
-                        "confirmed_at": now if granted else None,
+                        "confirmed_at": confirmed_at,
                     }
                 )
             else:
                 updates.append(
-                    {
-                        "sub_id": sub_id,
-                        "status": new_status.value,
-                        "now": now,
-                        "confirmed_at": now if granted else None,
-                    }
+                    {"sub_id": known.sub_id, "status": new_status, "now": now, "confirmed_at": confirmed_at}
                 )
-            details = {**target.details, **({"lifts": "objection"} if state == "objected" else {})}
-            action = "granted" if granted else "requested"
+            details = lifted if known.state == "objected" else target.details  # shared: hashed once
             drafts.append(
                 EventDraft(contact_id, row.email, target.purpose.id, action, target.ctx, None, details)
             )
         named = IMPORT_OUTCOMES[outcome]
         results[first[h]] = (named, contact_id)
         if named in KEEPS_VALUES:
-            if row.name and not name:
+            if row.name and not known.name:
                 names.append({"contact_id": contact_id, "name": row.name})
-            values.extend(
+            (new_values if contact_id in created else values).extend(
                 {"contact_id": contact_id, "field_id": field_id, **value, "updated_at": now}
                 for field_id, value in row.values.items()
             )
+    _insert_new(connection, _subs, new_inserts)
     _insert(connection, _subs, inserts)
     if updates:
         connection.execute(_UPDATE_SUBSCRIPTION, updates)
     if names:
         connection.execute(_FILL_NAME, names)
+    _insert_new(connection, _values, new_values)
     _insert(connection, _values, values, ignore_duplicates=True)
-    append_events(connection, drafts)  # last: the ledger head stays locked only until the caller commits
+    append_events(connection, drafts, created)  # last: the head stays locked only until the caller commits
     out: list[tuple[ImportRow, str, int]] = []
     for index, row in enumerate(rows):
         if index in results:
             out.append((row, *results[index]))
         else:  # the address again later in the same batch: as the row-by-row rule would have found it
-            found, contact_id = results[first[row.email_hash]]
-            again = {"invited": "already_pending", "added": "already_subscribed"}.get(found, found)
+            earlier, contact_id = results[first[row.email_hash]]
+            again = {"invited": "already_pending", "added": "already_subscribed"}.get(earlier, earlier)
             out.append((row, again, contact_id))
     return out

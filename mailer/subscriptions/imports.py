@@ -13,7 +13,8 @@ value, and writes the rows it refuses, with the reason, to a CSV report staff ca
 import codecs
 import csv
 import os
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, cast
@@ -30,7 +31,7 @@ from mailer.contacts.operations import (
     MAX_NAME_LENGTH,
     AddressError,
     clean_name,
-    email_hash,
+    email_hasher,
     normalise_email_quickly,
 )
 from mailer.core.broker import enqueue_after_commit
@@ -366,6 +367,7 @@ class _Reader:
     first_name: int | None
     last_name: int | None
     custom: list[tuple[int, ContactField]]
+    hash: Callable[[str], str]
 
     @classmethod
     def of(cls, mapping: list[str]) -> "_Reader":
@@ -383,6 +385,7 @@ class _Reader:
             positions.get("first_name"),
             positions.get("last_name"),
             [(n, fields[key]) for key, n in keys.items()],
+            email_hasher(),
         )
 
     def read(self, line: int, cells: list[str]) -> ImportRow:
@@ -410,7 +413,7 @@ class _Reader:
             if value:
                 number, day = contact_fields.typed_columns(custom, value)
                 values[custom.id] = {"value": value, "number_value": number, "date_value": day}
-        return ImportRow(line, email, email_hash(email), name, values)
+        return ImportRow(line, email, self.hash(email), name, values)
 
 
 Rejected = list[tuple[int, RowRejected, list[str]]]  # line, why, the row's cells
@@ -453,18 +456,14 @@ def _report(job: ContactImport, rejected: Rejected) -> None:
 
 def _tally(job: ContactImport, outcomes: list[tuple[ImportRow, str, int]], rejected: Rejected) -> list[int]:
     """Count a batch's outcomes on the job; returns the contacts to invite."""
+    counts = Counter(outcome for _, outcome, _ in outcomes)
+    counts.update(why.code for _, why, _ in rejected)
+    invites = [contact_id for _, outcome, contact_id in outcomes if outcome == "invited"]
+    job.added += counts.pop("added", 0)
+    job.invited += counts.pop("invited", 0)
     skipped = dict(job.skipped)
-    invites = []
-    for _, outcome, contact_id in outcomes:
-        if outcome == "added":
-            job.added += 1
-        elif outcome == "invited":
-            job.invited += 1
-            invites.append(contact_id)
-        else:
-            skipped[outcome] = skipped.get(outcome, 0) + 1
-    for _, why, _ in rejected:
-        skipped[why.code] = skipped.get(why.code, 0) + 1
+    for reason, count in counts.items():
+        skipped[reason] = skipped.get(reason, 0) + count
     if rejected:
         room = MAX_ROW_ERRORS - len(job.row_errors)
         job.row_errors = [*job.row_errors, *([line, str(why)] for line, why, _ in rejected[:room])]
