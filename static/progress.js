@@ -17,7 +17,11 @@
         bar.style.width = p.percent + "%";
         bar.textContent = p.percent + "%";
         bar.parentElement.setAttribute("aria-valuenow", p.percent);
-        set("status", p.status); set("processed", p.processed); set("added", p.added); set("invited", p.invited);
+        var grouped = box.dataset.progressNumbers === "grouped";  // 12,345 where the page writes them so
+        var n = function (x) { return grouped ? Number(x).toLocaleString("en") : String(x); };
+        set("status", p.status);
+        ["processed", "added", "invited", "rate"].forEach(function (k) { if (k in p) set(k, n(p[k])); });
+        if ("left" in p) set("left", p.left);
         if (p.status === "queued" || p.status === "running") window.setTimeout(poll, 1000);
         else window.location.reload();  // show the final summary (skipped reasons, errors)
       })

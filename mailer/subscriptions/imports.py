@@ -478,7 +478,7 @@ def run_import(import_id: int) -> None:
     claim = db.session.execute(
         update(ContactImport)
         .where(ContactImport.id == import_id, ContactImport.status == "queued")
-        .values(status="running")
+        .values(status="running", started_at=utcnow())
     )
     db.session.commit()
     if not cast(CursorResult, claim).rowcount:
@@ -532,14 +532,33 @@ def has_report(job: ContactImport) -> bool:
     return os.path.exists(report_path(job))
 
 
+def _duration(seconds: int) -> str:
+    """A time left as people say it: 40 s, 12 min, 2 h 5 min."""
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600} h {round(seconds % 3600 / 60)} min"
+
+
 def progress(job: ContactImport) -> dict:
-    """Numbers for the progress bar."""
+    """Numbers for the progress bar: rows done of the total, the rate since the worker started (rows a
+    second) and, while it runs, about how long is left."""
     percent = round(100 * job.processed_rows / job.total_rows) if job.total_rows else 100
+    rate, left = 0, None
+    if job.started_at is not None and job.processed_rows:
+        seconds = ((job.finished_at or utcnow()) - job.started_at).total_seconds()
+        rate = round(job.processed_rows / max(seconds, 0.001))
+        if job.status == "running" and rate:
+            left = round((job.total_rows - job.processed_rows) / rate)
     return {
         "status": job.status,
         "total": job.total_rows,
         "processed": job.processed_rows,
         "percent": percent,
+        "rate": rate,
+        "seconds_left": left,
+        "left": "" if left is None else f" · about {_duration(left)} left",
         "added": job.added,
         "invited": job.invited,
         "skipped": job.skipped,

@@ -39,6 +39,7 @@ class ContactImport(Model):
     error: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]  # when a worker claimed it: the rate shown is rows since then
     finished_at: Mapped[datetime | None]
 
     mailing_list = relationship("MailingList")
