@@ -199,15 +199,16 @@ def store_field_values(contact: Contact, values: list[tuple[ContactField, str]])
         contact_fields.set_value(contact, custom, value, consent_pending_ok=True)
 
 
-def request_confirmation_email(contact: Contact) -> bool:
+def request_confirmation_email(contact: Contact, per_domain: bool = True) -> bool:
     """Queue (after the caller's commit) a confirmation email unless this address or its domain hit their caps
-    (list-bombing defence)."""
+    (list-bombing defence). `per_domain=False` for the people staff imported (imports.send_invitations, paced
+    by the global send rate instead)."""
     domain = (contact.email or "").rpartition("@")[2]
     config = current_app.config
-    if not throttle.allow_all(
-        (config["CONFIRM_EMAIL_PER_ADDRESS"], ("confirm-address", contact.email_hash or "")),
-        (config["CONFIRM_EMAIL_PER_DOMAIN"], ("confirm-domain", domain)),
-    ):
+    caps = [(config["CONFIRM_EMAIL_PER_ADDRESS"], ("confirm-address", contact.email_hash or ""))]
+    if per_domain:
+        caps.append((config["CONFIRM_EMAIL_PER_DOMAIN"], ("confirm-domain", domain)))
+    if not throttle.allow_all(*caps):
         return False
     enqueue("send_confirmation_email", contact.id)
     return True
