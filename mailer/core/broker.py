@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 BROKER_HEARTBEAT_TIMEOUT_MS = 15_000
 _REGISTRY: dict[str, tuple] = {}
 PENDING_KEY = "mailer.pending_messages"
+# How long a coalesced actor's "a message is waiting" mark lasts at most (should its message be lost, the next
+# request after this sends a new one; the scheduler's sweeps do not depend on it).
+COALESCE_EXPIRY_SECONDS = 120
 
 
 def actor(**options):
@@ -142,6 +145,31 @@ class Workers:
     worker: dramatiq.Worker | None = None
     # mailer.delivery.heartbeat.Heartbeat once this process sends campaign mail.
     heartbeat: Stoppable | None = None
+    # The in-memory broker's coalesced actors with a message waiting (Redis keeps this in a key instead).
+    waiting: set[str] = field(default_factory=set)
+    _waiting_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _waiting_key(self, name: str) -> str:
+        return f"{getattr(self.broker, 'namespace', 'mailer')}:coalesced:{name}"
+
+    def claim_waiting(self, name: str) -> bool:
+        """Mark the actor as having a message waiting; True when none was (the caller sends one)."""
+        if isinstance(self.broker, RedisBroker):
+            key = self._waiting_key(name)
+            return bool(self.broker.client.set(key, 1, nx=True, ex=COALESCE_EXPIRY_SECONDS))
+        with self._waiting_lock:
+            if name in self.waiting:
+                return False
+            self.waiting.add(name)
+            return True
+
+    def release_waiting(self, name: str) -> None:
+        """The actor's waiting message has started: the next request sends a new one."""
+        if isinstance(self.broker, RedisBroker):
+            self.broker.client.delete(self._waiting_key(name))
+            return
+        with self._waiting_lock:
+            self.waiting.discard(name)
 
     def start_worker(self, threads: int) -> dramatiq.Worker:
         """Start an in-process worker consuming every queue."""
@@ -213,11 +241,30 @@ def enqueue_after_commit(session: Session | scoped_session, name: str, *args) ->
     session.info.setdefault(PENDING_KEY, []).append((name, args))
 
 
+def enqueue_coalesced_after_commit(session: Session | scoped_session, name: str) -> None:
+    """enqueue_after_commit for an actor that drains whatever is waiting (it takes no arguments): sent only
+    when no message of it is waiting yet, so a burst of requests queues one message, not one each. The actor
+    calls started_coalesced() first thing; anything committed before that is seen by its run."""
+    session.info.setdefault(PENDING_KEY, []).append((name, _COALESCED))
+
+
+def started_coalesced(name: str) -> None:
+    """Called by a coalesced actor as it starts: a request committing from now on sends a new message."""
+    current_app.extensions["mailer.workers"].release_waiting(name)
+
+
+_COALESCED = object()
+
+
 @event.listens_for(Session, "after_commit")
 def _send_pending(session):
     pending = session.info.pop(PENDING_KEY, None)
     for name, args in pending or ():
-        enqueue(name, *args)
+        if args is _COALESCED:
+            if current_app.extensions["mailer.workers"].claim_waiting(name):
+                enqueue(name)
+        else:
+            enqueue(name, *args)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -3,9 +3,10 @@ that reach the bounce listener (REQUIREMENTS E1-E5).
 
 Each provider module (provider_ses, provider_sendgrid, provider_postmark, provider_mailgun) proves a request
 came from the provider and turns its JSON into ProviderEvents. store_events() keeps them durably in one
-INSERT (a receipt per event with its payload: a replayed or retried event changes nothing) and enqueues one
-job; the worker's process_pending() then acts on them in batches (a worker that dies mid-batch leaves them
-pending for the next job or the scheduler's sweep; a committed batch is never acted on again): the delivery
+INSERT (a receipt per event with its payload: a replayed or retried event changes nothing) and enqueues a
+job unless one is already waiting (a burst of requests queues one job); the worker's process_pending() then
+acts on them in batches, set-based (provider_batch; a worker that dies mid-batch leaves them pending for the
+next job or the scheduler's sweep; a committed batch is never acted on again): the delivery
 found by our Message-ID (which the providers echo) or, where a provider echoes none, by the address's latest
 delivery, and then the same rules as a DSN (bounces.record_bounce: RFC 3463 classes, 5.2.2 soft, 5.7.x
 policy) or an ARF report (complaints.record_complaint). An unsubscribe event leaves the message's list
@@ -30,11 +31,10 @@ from mailer.consent.ledger import RequestContext
 from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.operations import AddressError, email_hash, normalise_email
-from mailer.core.broker import enqueue_after_commit
+from mailer.core.broker import enqueue_coalesced_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.deliverability import bounces, complaints
-from mailer.deliverability.domains import domain_of
+from mailer.deliverability import bounces, provider_batch
 from mailer.deliverability.inbound import deliveries_by_message_ids
 from mailer.deliverability.models import ProviderEventReceipt
 from mailer.delivery.models import Delivery
@@ -43,7 +43,14 @@ from mailer.subscriptions.withdrawal import unsubscribe_everything, withdraw_lis
 
 log = logging.getLogger(__name__)
 
-BOUNCE, COMPLAINT, DELIVERED, UNSUBSCRIBE, OTHER = "bounce", "complaint", "delivered", "unsubscribe", "other"
+# The kinds of event (defined with the batch rules that act on them).
+BOUNCE, COMPLAINT, DELIVERED, UNSUBSCRIBE, OTHER = (
+    provider_batch.BOUNCE,
+    provider_batch.COMPLAINT,
+    provider_batch.DELIVERED,
+    provider_batch.UNSUBSCRIBE,
+    provider_batch.OTHER,
+)
 MATCHED_KINDS = (BOUNCE, COMPLAINT, UNSUBSCRIBE, DELIVERED)
 # A receipt's outcome while its event waits for the worker, and (never committed) while one acts on it.
 PENDING, WORKING = "pending", "working"
@@ -144,19 +151,29 @@ def angle_id(value) -> str:
     return text if text.startswith("<") else f"<{text.strip('<>')}>"
 
 
-def _latest_delivery_to(address: str) -> Delivery | None:
-    """The newest delivery that left us for this address (for providers that echo no Message-ID)."""
-    try:
-        address_hash = email_hash(normalise_email(address))
-    except AddressError:
-        return None
-    return db.session.execute(
-        select(Delivery)
+def _latest_deliveries_to(addresses: list[str]) -> dict[str, Delivery]:
+    """The newest delivery that left us for each address (for providers that echo no Message-ID), by
+    address: two queries for all of them."""
+    hashes: dict[str, str] = {}
+    for address in set(addresses):
+        try:
+            hashes[address] = email_hash(normalise_email(address))
+        except AddressError:
+            continue
+    if not hashes:
+        return {}
+    newest = db.session.execute(
+        select(Contact.email_hash, func.max(Delivery.id))
         .join(Contact, Contact.id == Delivery.contact_id)
-        .where(Contact.email_hash == address_hash, Delivery.message_id != "")
-        .order_by(Delivery.id.desc())
-        .limit(1)
-    ).scalar()
+        .where(Contact.email_hash.in_(sorted(set(hashes.values()))), Delivery.message_id != "")
+        .group_by(Contact.email_hash)
+    ).all()
+    by_id = {
+        d.id: d
+        for d in db.session.execute(select(Delivery).where(Delivery.id.in_([i for _, i in newest]))).scalars()
+    }
+    by_hash = {address_hash: by_id[delivery_id] for address_hash, delivery_id in newest}
+    return {address: by_hash[h] for address, h in hashes.items() if h in by_hash}
 
 
 def _unsubscribe(delivery: Delivery, provider: str) -> bounces.Outcome:
@@ -177,31 +194,6 @@ def _unsubscribe(delivery: Delivery, provider: str) -> bounces.Outcome:
     else:
         changed = unsubscribe_everything(contact, ctx, details, notice=notice)
     return bounces.Outcome(UNSUBSCRIBE, changed, "unsubscribed" if changed else "already unsubscribed")
-
-
-def _act(provider: str, event: ProviderEvent, delivery: Delivery) -> bounces.Outcome:
-    campaign = db.session.get(Campaign, delivery.campaign_id)
-    domain = domain_of(campaign.from_email if campaign else None)
-    if event.kind == BOUNCE:
-        report = bounces.DeliveryReport(
-            reporting_mta=event.reporter or provider,
-            recipients=[
-                bounces.RecipientStatus(
-                    action="failed" if event.final else "delayed",
-                    status=event.status,
-                    diagnostic=event.diagnostic,
-                )
-            ],
-        )
-        return bounces.record_bounce(delivery, report, domain, source=provider)
-    if event.kind == COMPLAINT:
-        feedback = complaints.FeedbackReport(
-            feedback_type=event.feedback_type, reporter=event.reporter or provider
-        )
-        return complaints.record_complaint(delivery, feedback, domain, source=provider)
-    if event.kind == UNSUBSCRIBE:
-        return _unsubscribe(delivery, provider)
-    return bounces.Outcome("", False, f"a {event.kind} event: nothing to do")
 
 
 def store_events(provider: str, events: list[ProviderEvent]) -> WebhookResult:
@@ -231,15 +223,14 @@ def store_events(provider: str, events: list[ProviderEvent]) -> WebhookResult:
     if rows:
         table = ProviderEventReceipt.__table__
         insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = (
+        statement = (  # executemany: compiled once per process, not once per request
             insert(table)
-            .values(list(rows.values()))
             .on_conflict_do_nothing(index_elements=["provider", "event_key"])
             .returning(table.c.id)
         )
-        stored = len(db.session.execute(statement).all())
+        stored = len(db.session.execute(statement, list(rows.values())).all())
         if stored:
-            enqueue_after_commit(db.session, "process_provider_events")
+            enqueue_coalesced_after_commit(db.session, "process_provider_events")
     db.session.commit()
     if stored:
         result.counts["accepted"] = stored
@@ -267,35 +258,26 @@ def _claim_pending(limit: int) -> list:
 
 
 def _matched(events: list[ProviderEvent]) -> list[Delivery | None]:
-    """Each event's delivery: all Message-IDs resolved in one query, the address's latest delivery (one
-    query each) where a provider echoes none or ours is unknown."""
+    """Each event's delivery: all Message-IDs resolved in one query, and the address's latest delivery (two
+    queries for the batch) where a provider echoes none or ours is unknown."""
     wanted = [e for e in events if e.kind in MATCHED_KINDS]
     found = deliveries_by_message_ids([e.message_id for e in wanted if e.message_id])
+    by_address = _latest_deliveries_to(
+        [e.recipient for e in wanted if e.recipient and found.get(e.message_id) is None]
+    )
     matched: list[Delivery | None] = []
     for event in events:
         delivery = found.get(event.message_id) if event.kind in MATCHED_KINDS and event.message_id else None
         if delivery is None and event.kind in MATCHED_KINDS and event.recipient:
-            delivery = _latest_delivery_to(event.recipient)
+            delivery = by_address.get(event.recipient)
         matched.append(delivery)
     return matched
 
 
-def _load_contacts_and_campaigns(deliveries: list[Delivery]) -> list:
-    """The batch's contacts and campaigns in one query each, so the rules' db.session.get() of them finds
-    them in the session (the list returned keeps them there: the session holds its objects weakly)."""
-    contact_ids = {d.contact_id for d in deliveries}
-    campaign_ids = {d.campaign_id for d in deliveries}
-    loaded: list = []
-    if contact_ids:
-        loaded += db.session.execute(select(Contact).where(Contact.id.in_(contact_ids))).scalars().all()
-    if campaign_ids:
-        loaded += db.session.execute(select(Campaign).where(Campaign.id.in_(campaign_ids))).scalars().all()
-    return loaded
-
-
 def process_pending(limit: int = 500) -> WebhookResult:
     """Act on up to `limit` stored events in one transaction, in the order they arrived: the same rules as
-    a DSN or ARF report; each receipt gets its outcome and loses its payload. Commits; counts per outcome."""
+    a DSN or ARF report, applied set-based to the whole batch (provider_batch); each receipt gets its outcome
+    and loses its payload. Commits; counts per outcome."""
     result = WebhookResult()
     claimed = _claim_pending(limit)
     if not claimed:
@@ -303,15 +285,23 @@ def process_pending(limit: int = 500) -> WebhookResult:
         return result
     events = [ProviderEvent(**row.payload) for row in claimed]
     matched = _matched(events)
-    loaded = _load_contacts_and_campaigns([d for d in matched if d is not None])  # noqa: F841 (kept alive)
+    items = [
+        provider_batch.Item(row.provider, event, delivery)
+        for row, event, delivery in zip(claimed, events, matched, strict=True)
+        if delivery is not None
+    ]
+    provider_batch.apply_batch(items)
+    for item in items:
+        if item.outcome is None:  # an unsubscribe with no list to leave: everything, by the per-event rule
+            acted = _unsubscribe(item.delivery, item.provider)
+            item.outcome = "recorded" if acted.changed else "duplicate"
+    outcomes = iter(item.outcome for item in items)
     done: list[dict] = []
     for row, event, delivery in zip(claimed, events, matched, strict=True):
         if delivery is None:
             outcome = "unmatched" if event.kind != OTHER else "ignored"
         else:
-            acted = _act(row.provider, event, delivery)
-            outcome = "recorded" if acted.changed else "duplicate" if acted.kind else "ignored"
-            log.info("Provider %s event for delivery %s: %s", row.provider, delivery.id, acted.detail)
+            outcome = next(outcomes) or "ignored"
         result.add(outcome, row.provider)
         delivery_id = delivery.id if delivery is not None else None
         done.append({"b_id": row.id, "b_outcome": outcome, "b_delivery": delivery_id})
@@ -323,6 +313,10 @@ def process_pending(limit: int = 500) -> WebhookResult:
         done,
     )
     db.session.commit()
+    log.info(
+        "Provider events acted on: %s",
+        ", ".join(f"{count} {outcome}" for outcome, count in sorted(result.counts.items())),
+    )
     return result
 
 

@@ -3,7 +3,7 @@
 import logging
 
 from mailer.core import metrics
-from mailer.core.broker import actor
+from mailer.core.broker import actor, started_coalesced
 from mailer.core.extensions import db
 from mailer.deliverability.domains import enforce_all_rate_limits
 from mailer.deliverability.mailbox import MailboxError, poll_mailbox
@@ -27,7 +27,9 @@ def poll_bounce_mailbox() -> None:
 @actor(queue_name="provider_events", max_retries=3, time_limit=15 * 60 * 1000)
 def process_provider_events() -> None:
     """Act on the provider webhook events waiting in their receipts, 500 per transaction (enqueued by each
-    request that stored new events, and by the scheduler as a sweep after a worker died mid-batch)."""
+    request that stored new events unless one was already waiting, and by the scheduler as a sweep after a
+    worker died mid-batch)."""
+    started_coalesced("process_provider_events")  # events stored from now on ask for another run
     result = process_all_pending()
     for provider, counts in result.by_provider.items():
         for outcome, count in counts.items():

@@ -14,7 +14,7 @@ from mailer.campaigns.models import Campaign
 from mailer.consent.models import ConsentEvent
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.deliverability import provider_events, provider_ses
+from mailer.deliverability import provider_batch, provider_events, provider_ses
 from mailer.deliverability.bounces import purge_bounce_log
 from mailer.deliverability.models import ProviderEventReceipt
 from mailer.deliverability.provider_events import process_all_pending
@@ -22,13 +22,13 @@ from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from mailer.subscriptions.models.lists import Subscription
 from tests.deliverability import provider_signing as signing
 from tests.deliverability.bounce_support import (
+    campaign_left_sending,
     delivery_state,
     events,
     send_campaign,
     subscribers,
     suppression_reason,
 )
-from tests.deliverability.test_complaints import _campaign_left_sending
 from tests.support.proxy import app_config_from_environment
 
 pytestmark = pytest.mark.config(**signing.CONFIG)
@@ -453,7 +453,7 @@ def test_a_mailgun_complaint_pauses_the_domains_sending_campaigns_as_an_arf_repo
     app, client, sent, news
 ):
     ann = sent["ann@example.net"]
-    summer = _campaign_left_sending(app, news, "Summer")
+    summer = campaign_left_sending(app, news, "Summer")
     complained = {
         "event": "complained",
         "id": "mailgun-complaint-1",
@@ -530,21 +530,21 @@ def test_a_worker_that_dies_mid_batch_leaves_the_events_pending_and_they_are_act
     assert response.status_code == 200 and response.json["events"] == {"accepted": 2}
     assert _outcomes() == {"pending": 2} and events() == []
 
-    # A worker takes the batch, acts on the first event, then dies before its transaction commits.
-    act = provider_events._act
+    # A worker takes the batch, acts on both events (bounce log, suppressions, ledger, all in its
+    # transaction), then dies before its transaction commits.
+    apply = provider_batch.apply_batch
     seen: list[str] = []
 
-    def act_then_die(provider, event, delivery):
-        seen.append(event.kind)
-        if len(seen) == 2:
-            raise WorkerDied
-        return act(provider, event, delivery)
+    def apply_then_die(items):
+        apply(items)
+        seen.extend(item.event.kind for item in items)
+        raise WorkerDied
 
-    monkeypatch.setattr(provider_events, "_act", act_then_die)
+    monkeypatch.setattr(provider_batch, "apply_batch", apply_then_die)
     with pytest.raises(WorkerDied):
         provider_events.process_pending()
     db.session.rollback()  # its connection is gone: the database aborts the transaction
-    monkeypatch.setattr(provider_events, "_act", act)
+    monkeypatch.setattr(provider_batch, "apply_batch", apply)
     assert seen == ["bounce", "complaint"]
     assert _outcomes() == {"pending": 2} and events() == []
     assert suppression_reason(ann.contact) is None and suppression_reason(bob.contact) is None
