@@ -26,7 +26,7 @@ from mailer.consent.ledger import consent_status
 from mailer.consent.notices import publish_notice
 from mailer.contacts import hooks as contacts_hooks
 from mailer.contacts.models import contact, fields, imports, suppression, tags
-from mailer.core import broker, counters, logs, web
+from mailer.core import broker, counters, i18n, logs, web
 from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
 from mailer.core.urls import external_url
 from mailer.deliverability import models as deliverability_models
@@ -196,6 +196,7 @@ def create_app(config=None) -> Flask:
     _connect_domains()
     broker.init_app(app)
     web.init_app(app)
+    i18n.init_app(app)
     app.context_processor(organisation_settings.template_globals)
     _register_blueprints(app)
     cli.init_app(app)

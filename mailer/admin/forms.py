@@ -14,6 +14,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
+from mailer.core import i18n
+
 
 class MultiCheckboxField(SelectMultipleField):
     """A multiple choice rendered as a list of checkboxes."""
@@ -121,6 +123,11 @@ class SignupFormForm(FlaskForm):
     )
     success_message = TextAreaField("Success message", validators=[Length(max=2000)])
     redirect_url = StringField("Or redirect to (optional)", validators=[Optional(), Length(max=500)])
+    language = SelectField(
+        "Language of the form, its emails and pages",
+        choices=[("", "Follow each visitor's browser"), *i18n.language_choices()],
+        default="",
+    )
     active = BooleanField("Active")
 
 

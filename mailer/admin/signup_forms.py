@@ -10,6 +10,7 @@ from mailer.consent.models import Purpose
 from mailer.consent.notices import notice_versions
 from mailer.contacts import fields as field_service
 from mailer.contacts.models.contact import Contact
+from mailer.core import i18n
 from mailer.core.extensions import db
 from mailer.subscriptions import forms as form_service
 from mailer.subscriptions.lists import active_lists, ensure_tracking_purposes
@@ -106,6 +107,7 @@ def _edit(form_obj: Form | None):
             allowed_origins=wtform.allowed_origins.data or "",
             success_message=wtform.success_message.data or "",
             redirect_url=wtform.redirect_url.data or "",
+            language=wtform.language.data or "",
             active=wtform.active.data,
             fields=[
                 form_service.FieldSetting(row["field"].id, row["label"], row["required"])
@@ -226,20 +228,26 @@ def form_show(public_id: str):
     """Preview, hosted URL, copy-paste snippet and the wording versions of a form."""
     form_obj = _by_public_id(public_id)
     base = current_app.config["MAILER_BASE_URL"]
-    snippet = render_template(
-        "embed/snippet.html",
-        form=form_obj,
-        base=base,
-        purposes=form_service.general_purposes(form_obj),
-        fields=form_service.asked_fields(form_obj),
-        input_name=form_service.field_input_name,
-        label=lambda p: form_service.checkbox_label(form_obj, p),
-        age_label=form_service.age_label(form_obj),
-    )
+    # A static snippet says its labels in one language: the form's, or the one chosen here for a form that
+    # follows the browser (the answers and the emails still follow each visitor's browser).
+    snippet_language = i18n.supported(form_obj.language) or i18n.supported(request.args.get("lang")) or "en"
+    with i18n.speaking(snippet_language):
+        snippet = render_template(
+            "embed/snippet.html",
+            form=form_obj,
+            base=base,
+            purposes=form_service.general_purposes(form_obj),
+            fields=form_service.asked_fields(form_obj),
+            input_name=form_service.field_input_name,
+            label=lambda p: form_service.checkbox_label(form_obj, p),
+            age_label=form_service.age_label(form_obj),
+        )
     return render_template(
         "admin/forms/show.html",
         form_obj=form_obj,
         snippet=snippet.strip(),
+        snippet_language=snippet_language,
+        languages=i18n.language_choices(),
         base=base,
         versions=notice_versions(f"form:{form_obj.public_id}"),
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from flask_babel import gettext
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,14 +29,14 @@ def normalise_email(raw: str) -> str:
     """Validate an address's syntax and return it in the one form the blind index uses (lower case)."""
     raw = (raw or "").strip()
     if not raw:
-        raise AddressError("Please enter your email address.")
+        raise AddressError(gettext("Please enter your email address."))
     if len(raw) > MAX_EMAIL_LENGTH:
-        raise AddressError("That email address is too long.")
+        raise AddressError(gettext("That email address is too long."))
     try:
         result = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError:
         raise AddressError(
-            "That doesn't look like an email address. Please check it and try again."
+            gettext("That doesn't look like an email address. Please check it and try again.")
         ) from None
     return result.normalized.lower()
 

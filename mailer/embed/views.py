@@ -2,15 +2,17 @@
 opt-in."""
 
 from flask import abort, current_app, jsonify, make_response, redirect, render_template, request
+from flask_babel import gettext, lazy_gettext
 
 from mailer.consent.ledger import RequestContext
+from mailer.core import i18n
 from mailer.core.extensions import csrf, limiter
 from mailer.core.web import request_origin, wants_json, with_response_floor
 from mailer.embed.blueprint import bp
 from mailer.subscriptions import forms as form_service
 from mailer.subscriptions import signup
 
-DEFAULT_SUCCESS = (
+DEFAULT_SUCCESS = lazy_gettext(
     "Thank you! Please check your inbox: we've sent you an email with a link to confirm your "
     "subscription. If nothing arrives within a few minutes, look in your spam folder."
 )
@@ -28,6 +30,7 @@ def _load_form(slug: str):
     form = form_service.form_by_slug(slug)
     if form is None:
         abort(404)
+    i18n.use_language(signup.form_language(form))  # its pages, messages and the sign-up's language
     return form
 
 
@@ -106,14 +109,14 @@ def hosted_form(slug: str):
     return _render_form(form)
 
 
-CLOSED = "This form no longer takes sign-ups. Nothing was sent or stored."
+CLOSED = lazy_gettext("This form no longer takes sign-ups. Nothing was sent or stored.")
 
 
 def _closed(form):
     """410 Gone for an archived or deleted form, or one whose every list is archived (one answer for all)."""
     if wants_json():
-        return _cors(jsonify(ok=False, error=CLOSED, field=""), form), 410
-    response = make_response(render_template("embed/closed.html", form=form, message=CLOSED), 410)
+        return _cors(jsonify(ok=False, error=str(CLOSED), field=""), form), 410
+    response = make_response(render_template("embed/closed.html", form=form, message=str(CLOSED)), 410)
     return _frame_policy(response, form)
 
 
@@ -154,7 +157,7 @@ def _read_input(form) -> signup.SignupInput:
 
 def _success(form):
     """The one answer every accepted submission gets, whatever the address's state (J3)."""
-    message = form.success_message or DEFAULT_SUCCESS
+    message = form.success_message or str(DEFAULT_SUCCESS)
     if wants_json():
         return _cors(jsonify(ok=True, message=message), form)
     if form.redirect_url:
@@ -188,7 +191,9 @@ def submit(slug: str):
     if not form_service.origin_allowed(
         form, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), _own_origin()
     ):
-        return _error(form, 403, "This form can't be used from this website.", "", signup.SignupInput())
+        return _error(
+            form, 403, gettext("This form can't be used from this website."), "", signup.SignupInput()
+        )
     if not form_service.accepts_signups(form):
         return _closed(form)
     inp = _read_input(form)
@@ -201,7 +206,11 @@ def submit(slug: str):
         return _error(form, 400, str(exc), exc.field_name, inp)
     if screen != "ok":
         return _error(
-            form, 400, "Almost there — please check your details and press the button once more.", "", inp
+            form,
+            400,
+            gettext("Almost there — please check your details and press the button once more."),
+            "",
+            inp,
         )
     signup.submit_form(form, inp, RequestContext(f"form:{form.slug}", *request_origin()))
     return _success(form)

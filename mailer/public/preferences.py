@@ -4,6 +4,7 @@ from flask import current_app, render_template, request
 from sqlalchemy import select
 
 from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.core import i18n
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import csrf, db, limiter
 from mailer.core.web import with_response_floor
@@ -18,6 +19,7 @@ from mailer.tracking.events import tracking_retention_days
 
 
 def _render(token: str, contact, status: int = 200, **extra):
+    i18n.use_language(contact.language)  # the person's language (as just chosen), else their browser's
     page = service.preference_page(contact)
     return render_template(
         "public/preferences.html",
@@ -26,6 +28,7 @@ def _render(token: str, contact, status: int = 200, **extra):
         held=held_data(contact),
         privacy_links=service.privacy_links(token),
         objected=has_objected_to_marketing(contact),
+        languages=i18n.language_choices(),
         **extra,
     ), status
 
@@ -108,6 +111,7 @@ def preferences_save(token: str):
             request.form.get("notice"),
             request_context(service.SOURCE),
             values,
+            language=request.form.get("language"),
         )
     except service.PreferencesError as exc:
         return _render(

@@ -4,7 +4,7 @@ import time
 
 from flask import render_template, request
 
-from mailer.core import metrics
+from mailer.core import i18n, metrics
 from mailer.core.extensions import csrf, limiter
 from mailer.organisation import settings as organisation_settings
 from mailer.public.blueprint import bp
@@ -18,6 +18,7 @@ from mailer.subscriptions import unsubscribe as service
 def unsubscribe_page(token: str):
     """One button and a link to the preference centre; a GET never changes anything (A5)."""
     outcome = service.describe(token)
+    i18n.use_language(outcome.language)
     return render_template(
         "public/unsubscribe.html", outcome=outcome, token=token
     ), 400 if outcome.status == "invalid" else 200
@@ -36,6 +37,7 @@ def unsubscribe_post(token: str):
     status = 400 if outcome.status == "invalid" else 200
     if one_click:  # a mail provider's POST (RFC 8058): nobody sees the answer but its status
         return one_click_answer(outcome), status, {"Content-Type": "text/plain; charset=utf-8"}
+    i18n.use_language(outcome.language)
     return render_template("public/unsubscribe_done.html", outcome=outcome), status
 
 

@@ -4,6 +4,7 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 from sqlalchemy import text
 
 from mailer.consent.ledger import RequestContext
+from mailer.core import i18n
 from mailer.core.extensions import csrf, db, limiter
 from mailer.core.web import request_origin, with_response_floor
 from mailer.public.blueprint import bp
@@ -53,6 +54,7 @@ def healthz():
 def confirm(token: str):
     """Show what the link confirms, with a button; a GET never changes anything (G2)."""
     outcome = signup.check_confirmation(token)
+    i18n.use_language(outcome.language)
     status = 200 if outcome.status in ("pending", "already") else 410 if outcome.status == "expired" else 404
     return render_template("public/confirm.html", outcome=outcome, token=token), status
 
@@ -63,6 +65,7 @@ def confirm(token: str):
 def confirm_post(token: str):
     """Complete the double opt-in."""
     outcome = signup.confirm(token, request_context("public:confirm"))
+    i18n.use_language(outcome.language)
     status = (
         200 if outcome.status in ("confirmed", "already") else 410 if outcome.status == "expired" else 404
     )

@@ -11,6 +11,7 @@ from mailer.consent.models import Purpose
 from mailer.consent.notices import publish_notice
 from mailer.contacts import fields as field_service
 from mailer.contacts.models.fields import ContactField
+from mailer.core import i18n
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.subscriptions.models.forms import Form, FormField
@@ -60,6 +61,7 @@ class FormSettings:
     redirect_url: str = ""
     active: bool = True
     fields: list[FieldSetting] = field(default_factory=list)
+    language: str = ""  # a shipped language's code, or "" to follow each visitor's browser
 
 
 def default_label(purpose: Purpose) -> str:
@@ -186,6 +188,8 @@ def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingLi
         parts = urlsplit(settings.redirect_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname or len(settings.redirect_url) > 500:
             raise FormError("The redirect URL must be a full http(s) address.")
+    if settings.language and i18n.supported(settings.language) is None:
+        raise FormError("Choose the form's language from the list (or follow the visitor's browser).")
     return lists, purposes, origins
 
 
@@ -206,6 +210,7 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
     form.min_age, form.privacy_text = settings.min_age, settings.privacy_text.strip()
     form.allowed_origins, form.success_message = origins, settings.success_message.strip()
     form.redirect_url, form.active = settings.redirect_url.strip(), settings.active
+    form.language = settings.language
     form.lists, form.purposes = lists, purposes
     form.labels = {k: v.strip()[:300] for k, v in (settings.labels or {}).items() if v and v.strip()}
     existing = {ff.field_id: ff for ff in form.fields}
@@ -286,6 +291,7 @@ def settings_of(form: Form) -> FormSettings:
         redirect_url=form.redirect_url,
         active=form.active,
         fields=[FieldSetting(ff.field_id, ff.label, ff.required) for ff in form.fields],
+        language=form.language,
     )
 
 

@@ -160,6 +160,7 @@ def sign_up(
     door: Door,
     values: list[tuple[ContactField, str]] | None = None,
     publish: tuple[str, dict] | None = None,
+    language: str | None = None,
 ) -> None:
     """A person's own sign-up (form, API): checked input in, pending subscriptions and the confirmation email
     out.
@@ -167,7 +168,8 @@ def sign_up(
     Says nothing about whether the address was known: restricted and erased contacts are left untouched and an
     address over its sign-up budget (shared by every door) is silently dropped, with the same answer.
     `publish` is the wording an integration says the person was shown, stored as a notice version (key,
-    content).
+    content). `language` is the one the person signed up in: it becomes the contact's unless a confirmed
+    subscriber chose theirs already (anyone can type someone else's address).
     """
     if not throttle.allow(
         current_app.config["SIGNUP_RATE_LIMIT_ADDRESS"], "signup-address", email_hash(email)
@@ -179,6 +181,8 @@ def sign_up(
         return  # restricted (Art. 18) or erased contacts are not processed; the answer stays the same
     if name and not contact.name:
         contact.name = name
+    if language and (contact.language is None or not _has_confirmed(contact)):
+        contact.language = language
     if publish is not None:
         door = replace(door, notice=publish_notice(*publish))
     result = subscribe(contact, purposes, door)
@@ -188,11 +192,15 @@ def sign_up(
         request_confirmation_email(contact)
 
 
+def _has_confirmed(contact: Contact) -> bool:
+    return any(sub.status == SubscriptionStatus.CONFIRMED for sub in contact.subscriptions)
+
+
 def store_field_values(contact: Contact, values: list[tuple[ContactField, str]]) -> None:
     """Keep what a sign-up collected: it fills empty fields, but an address not yet proven by double opt-in
     cannot overwrite what a confirmed subscriber has stored (anyone can type someone else's address into a
     form)."""
-    confirmed = any(sub.status == SubscriptionStatus.CONFIRMED for sub in contact.subscriptions)
+    confirmed = _has_confirmed(contact)
     for custom, value in values:
         if confirmed and contact_fields.has_value(contact, custom):
             continue

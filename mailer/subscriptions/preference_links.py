@@ -1,10 +1,12 @@
 """Fresh preference-centre links by email, asked for by address without saying whether it is known (I1)."""
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.operations import AddressError, email_hash, normalise_email
+from mailer.core import i18n
 from mailer.core.broker import enqueue
 from mailer.core.extensions import db
 from mailer.core.urls import preferences_url
@@ -48,12 +50,13 @@ def send_link_email(contact_id: int) -> str | None:
     contact = db.session.get(Contact, contact_id)
     if contact is None or contact.status == ContactStatus.ERASED or not contact.email:
         return None
-    return send_templated(
-        MessageKind.PREFERENCES_LINK,
-        "email/preferences_link",
-        contact.email,
-        contact.name,
-        f"Your email preferences at {organisation_settings.name()}",
-        contact=contact,
-        preferences_url=preferences_url(contact.public_id),
-    )
+    with i18n.speaking(contact.language):
+        return send_templated(
+            MessageKind.PREFERENCES_LINK,
+            "email/preferences_link",
+            contact.email,
+            contact.name,
+            gettext("Your email preferences at %(organisation)s", organisation=organisation_settings.name()),
+            contact=contact,
+            preferences_url=preferences_url(contact.public_id),
+        )

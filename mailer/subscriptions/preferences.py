@@ -9,6 +9,7 @@ suppressed address (unsubscribed from everything) comes back only through a fres
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import or_, select
 
 from mailer.consent.ledger import RequestContext
@@ -19,6 +20,7 @@ from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactField
 from mailer.contacts.operations import clean_name
 from mailer.contacts.suppression import is_suppressed
+from mailer.core import i18n
 from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
@@ -32,12 +34,12 @@ from mailer.subscriptions.withdrawal import unsubscribe_everything, withdraw_lis
 NOTICE_KEY = "preference-centre"
 SOURCE = "preference-centre"
 PRIVACY_ACTIONS = (
-    ("access", "Download a copy of your data"),
-    ("portability", "Take your data to another service"),
-    ("rectification", "Correct your data"),
-    ("erasure", "Erase your data"),
-    ("restriction", "Restrict the use of your data"),
-    ("objection", "Object to a use of your data"),
+    ("access", lazy_gettext("Download a copy of your data")),
+    ("portability", lazy_gettext("Take your data to another service")),
+    ("rectification", lazy_gettext("Correct your data")),
+    ("erasure", lazy_gettext("Erase your data")),
+    ("restriction", lazy_gettext("Restrict the use of your data")),
+    ("objection", lazy_gettext("Object to a use of your data")),
 )
 
 
@@ -89,11 +91,17 @@ class PreferenceChanges:
     withdrawn: list[str] = field(default_factory=list)
     name_changed: bool = False
     fields_changed: list[str] = field(default_factory=list)
+    language_changed: bool = False
 
     @property
     def any(self) -> bool:
         return bool(
-            self.granted or self.requested or self.withdrawn or self.name_changed or self.fields_changed
+            self.granted
+            or self.requested
+            or self.withdrawn
+            or self.name_changed
+            or self.fields_changed
+            or self.language_changed
         )
 
 
@@ -209,22 +217,26 @@ def save_preferences(
     notice_version: str | None,
     ctx: RequestContext,
     values: dict[str, str] | None = None,
+    language: str | None = None,
 ) -> PreferenceChanges:
-    """Apply the ticked boxes, the name and ordinary field values; one ledger event per consent change."""
+    """Apply the ticked boxes, the name, ordinary field values and the language of our mail and pages (None:
+    unchanged); one ledger event per consent change."""
     page = preference_page(contact)
     if page.restricted:
         raise PreferencesError(
-            "Your data is restricted at your request, so it can't be changed here right now."
+            gettext("Your data is restricted at your request, so it can't be changed here right now.")
         )
     choices = page.lists + page.purposes
     if ticked - {c.value for c in choices}:
         raise PreferencesError(
-            "One of the choices isn't available any more. Please reload the page and try again."
+            gettext("One of the choices isn't available any more. Please reload the page and try again.")
         )
     try:
         name = clean_name(name) if name is not None else None
     except TextRefused as exc:
         raise PreferencesError(str(exc)) from None
+    if language is not None and i18n.supported(language) is None:
+        raise PreferencesError(gettext("That language isn't offered. Please choose one from the list."))
     notice = _shown_notice(notice_version, page)
     changes = PreferenceChanges()
     for choice in choices:
@@ -236,6 +248,8 @@ def save_preferences(
     if name is not None and name != (contact.name or ""):
         contact.name, changes.name_changed = name or None, True
     _save_fields(contact, values or {}, page, changes)
+    if language is not None and language != contact.language:
+        contact.language, changes.language_changed = language, True
     if changes.any:
         contact.last_activity_at = utcnow()
     db.session.commit()
@@ -298,4 +312,4 @@ def unsubscribe_all(contact: Contact, ctx: RequestContext) -> bool:
 
 def privacy_links(token: str) -> list[tuple[str, str]]:
     """Where the data-subject actions of the privacy feature live, per kind (plain paths)."""
-    return [(f"/p/{token}/privacy/{kind}", label) for kind, label in PRIVACY_ACTIONS]
+    return [(f"/p/{token}/privacy/{kind}", str(label)) for kind, label in PRIVACY_ACTIONS]

@@ -4,6 +4,7 @@ import time
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
 from mailer.consent.ledger import RequestContext, record_consent
@@ -13,12 +14,14 @@ from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactField
 from mailer.contacts.operations import AddressError, clean_name, email_hash, normalise_email, touch
 from mailer.contacts.suppression import lift_suppression
+from mailer.core import i18n
 from mailer.core.broker import enqueue
 from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
 from mailer.core.text import TextRefused
+from mailer.core.urls import preferences_url
 from mailer.subscriptions import hooks
 from mailer.subscriptions.forms import asked_fields, field_input_name, offered_purposes
 from mailer.subscriptions.models.forms import Form
@@ -73,11 +76,12 @@ def _chosen_purposes(form: Form, inp: SignupInput) -> list[Purpose]:
     offered = {p.public_id: p for p in offered_purposes(form)}
     if len(inp.consents) > len(offered) or any(value not in offered for value in inp.consents):
         raise SignupError(
-            "One of the choices is not on this form. Please reload the page and try again.", "consent"
+            gettext("One of the choices is not on this form. Please reload the page and try again."),
+            "consent",
         )
     chosen = [offered[value] for value in dict.fromkeys(inp.consents)]
     if not any(p.kind == "list" for p in chosen):
-        raise SignupError("Please tick the box for what you would like to receive.", "consent")
+        raise SignupError(gettext("Please tick the box for what you would like to receive."), "consent")
     return chosen
 
 
@@ -93,12 +97,15 @@ def _field_values(form: Form, inp: SignupInput, chosen: list[Purpose]) -> list[t
             raise SignupError(str(exc), input_name) from None
         if not value:
             if asked.required:
-                raise SignupError(f"Please fill in “{label}”.", input_name)
+                raise SignupError(gettext("Please fill in “%(label)s”.", label=label), input_name)
             continue
         if custom.is_sensitive and custom.purpose_id not in ticked:
             raise SignupError(
-                f"We can only store your answer to “{label}” with your explicit consent: tick the box "
-                "under it, or leave it empty.",
+                gettext(
+                    "We can only store your answer to “%(label)s” with your explicit consent: tick the box "
+                    "under it, or leave it empty.",
+                    label=label,
+                ),
                 input_name,
             )
         values.append((custom, value))
@@ -119,11 +126,13 @@ def validate_signup(
     except TextRefused as exc:
         raise SignupError(str(exc), "name") from None
     if form.require_name and not name:
-        raise SignupError("Please enter your name.", "name")
+        raise SignupError(gettext("Please enter your name."), "name")
     chosen = _chosen_purposes(form, inp)
     values = _field_values(form, inp, chosen)
     if form.min_age and not inp.age_confirmed:
-        raise SignupError(f"Please confirm that you are at least {form.min_age} years old.", "age")
+        raise SignupError(
+            gettext("Please confirm that you are at least %(age)d years old.", age=form.min_age), "age"
+        )
     # Agreeing to store a sensitive answer that was left empty stores nothing, so it is not recorded either.
     filled = {custom.purpose_id for custom, _ in values if custom.is_sensitive}
     unused = {f.purpose_id for f in (a.field for a in asked_fields(form)) if f.is_sensitive} - filled
@@ -135,7 +144,12 @@ def submit_form(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
     address."""
     email, name, chosen, values = validate_signup(form, inp)
     door = Door(ctx, "form", notice=form.notice, details={"form": form.slug})
-    sign_up(email, name, chosen, door, values)
+    sign_up(email, name, chosen, door, values, language=form_language(form))
+
+
+def form_language(form: Form) -> str:
+    """The language a form speaks to this visitor: its fixed one, else the browser's among ours."""
+    return i18n.supported(form.language) or i18n.browser_language()
 
 
 def pending_subscriptions(contact: Contact) -> list[Subscription]:
@@ -168,6 +182,8 @@ class ConfirmOutcome:
     status: str  # confirmed | already | expired | invalid
     list_names: list[str] = field(default_factory=list)
     resend_token: str = ""
+    language: str | None = None  # the person's, when the link names a contact
+    preferences_url: str = ""  # once confirmed: where to see or change the choices
 
 
 def _contact_from_confirm_token(token: str) -> Contact | ConfirmOutcome:
@@ -191,7 +207,8 @@ def check_confirmation(token: str) -> ConfirmOutcome:
     if isinstance(contact, ConfirmOutcome):
         return contact
     names = [s.mailing_list.name for s in pending_subscriptions(contact)]
-    return ConfirmOutcome("pending" if names or pending_purposes(contact) else "already", names)
+    status = "pending" if names or pending_purposes(contact) else "already"
+    return ConfirmOutcome(status, names, language=contact.language)
 
 
 def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
@@ -202,7 +219,7 @@ def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
     subs = pending_subscriptions(contact)
     purposes = pending_purposes(contact)
     if not subs and not purposes:
-        return ConfirmOutcome("already")
+        return ConfirmOutcome("already", language=contact.language)
     now = utcnow()
     for sub in subs:
         sub.status, sub.confirmed_at = SubscriptionStatus.CONFIRMED, now
@@ -214,7 +231,12 @@ def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
         lift_suppression(contact.email_hash)
     touch(contact)
     db.session.commit()
-    return ConfirmOutcome("confirmed", [s.mailing_list.name for s in subs])
+    return ConfirmOutcome(
+        "confirmed",
+        [s.mailing_list.name for s in subs],
+        language=contact.language,
+        preferences_url=preferences_url(contact.public_id),
+    )
 
 
 def resend_from_token(resend_token: str) -> None:

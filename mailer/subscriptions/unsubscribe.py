@@ -36,6 +36,7 @@ class UnsubscribeOutcome:
     list_name: str | None = None
     everything: bool = False
     preferences_path: str = ""
+    language: str | None = None  # the person's language, when the link names a known contact
 
 
 def _is_opt_id(value) -> bool:
@@ -98,6 +99,7 @@ def _outcome(target: UnsubscribeTarget, status: str, path: str | None = None) ->
         target.mailing_list.name if target.mailing_list else None,
         target.mailing_list is None,
         path or preferences_path(target.contact),
+        target.contact.language,
     )
 
 

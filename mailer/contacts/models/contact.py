@@ -48,6 +48,9 @@ class Contact(Model):
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default=ContactStatus.ACTIVE.value, index=True)
     source: Mapped[str | None] = mapped_column(String(120))
+    # The language the person reads (a code of core.i18n.LANGUAGES): set at sign-up, changed by the person in
+    # the preference centre; every later page and email for them uses it. None: not known (English for mail).
+    language: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_activity_at: Mapped[datetime | None]

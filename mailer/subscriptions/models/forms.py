@@ -45,6 +45,9 @@ class Form(Model):
     success_message: Mapped[str] = mapped_column(Text, default="")
     redirect_url: Mapped[str] = mapped_column(String(500), default="")
     active: Mapped[bool] = mapped_column(default=True)
+    # The language of the form's pages and of the people who sign up through it: a code of
+    # core.i18n.LANGUAGES, or "" to follow each visitor's browser (Accept-Language) among the shipped ones.
+    language: Mapped[str] = mapped_column(String(10), default="", server_default="")
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
     # Archived: takes no sign-ups (410), out of the default listing; can come back. Deleted: a tombstone, so
     # its notice versions and the evidence of past sign-ups stay; its slug stays taken and answers 410.
