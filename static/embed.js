@@ -18,6 +18,8 @@
     });
     if (inputs.length) inputs[0].focus();
   }
+  // The form carries its own words for what the script says (data-msg-*, in the form's language).
+  function say(form, name, english) { return form.getAttribute("data-msg-" + name) || english; }
   function setMessage(form, text, ok, fallbackUrl, field) {
     var box = form.querySelector("[data-mailer-message]");
     if (!box) { window.alert(text); return; }
@@ -28,7 +30,7 @@
     if (fallbackUrl) {  // the form's own page works even where this website can't reach the server
       var link = document.createElement("a");
       link.href = fallbackUrl;
-      link.textContent = "Sign up on our page instead.";
+      link.textContent = say(form, "elsewhere", "Sign up on our page instead.");
       box.appendChild(document.createTextNode(" "));
       box.appendChild(link);
     }
@@ -55,14 +57,14 @@
           return fetch(form.action, { method: "POST", body: new FormData(form), credentials: "omit",
                                       headers: { Accept: "application/json" } });
         })
-        .then(function (r) { return r.json().catch(function () { return { ok: false, error: "Please try again later." }; }); })
+        .then(function (r) { return r.json().catch(function () { return { ok: false, error: say(form, "later", "Please try again later.") }; }); })
         .then(function (data) {
           setMessage(form, data.ok ? data.message : data.error, !!data.ok, null, data.field);
           if (data.ok) form.reset();
         })
         .catch(function () {
           var elsewhere = new URL(form.action, window.location.href).origin !== window.location.origin;
-          setMessage(form, "We couldn't send your sign-up from this page.", false, elsewhere ? form.action : null);
+          setMessage(form, say(form, "unreachable", "We couldn't send your sign-up from this page."), false, elsewhere ? form.action : null);
         })
         .then(function () { if (button) button.disabled = false; });
     });

@@ -87,3 +87,11 @@ def init_app(app: Flask) -> None:
         default_domain="messages",
     )
     app.jinja_env.globals.update(current_language=current_language, language_name=language_name)
+    # First of all before_request hooks: a request starts from its own browser's language, even where an
+    # application context outlives one request (Flask's test client inside a test's context, a worker).
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_language)
+
+
+def _fresh_language() -> None:
+    g.pop("mailer_language", None)
+    refresh()

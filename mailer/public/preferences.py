@@ -90,6 +90,7 @@ def preferences(token: str):
     contact, status = service.contact_for_token(token)
     if contact is None:
         return _unusable(status)
+    i18n.use_language(contact.language)  # messages made below are in the person's language
     return _render(token, contact)
 
 
@@ -101,6 +102,7 @@ def preferences_save(token: str):
     contact, status = service.contact_for_token(token)
     if contact is None:
         return _unusable(status)
+    i18n.use_language(contact.language)  # messages made below are in the person's language
     name = request.form.get("name")
     try:
         values = {key[6:]: value for key, value in request.form.items() if key.startswith("field:")}
@@ -128,6 +130,7 @@ def preferences_unsubscribe_all(token: str):
     contact, status = service.contact_for_token(token)
     if contact is None:
         return _unusable(status)
+    i18n.use_language(contact.language)  # messages made below are in the person's language
     service.unsubscribe_all(contact, request_context(service.SOURCE))
     return _render(token, contact, unsubscribed_all=True)
 
@@ -141,6 +144,7 @@ def preferences_marketing_again(token: str):
     contact, status = service.contact_for_token(token)
     if contact is None:
         return _unusable(status)
+    i18n.use_language(contact.language)  # messages made below are in the person's language
     try:
         lifted = lift_marketing_objection(
             contact,

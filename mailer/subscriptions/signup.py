@@ -143,8 +143,10 @@ def submit_form(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
     """Sign a person up from a form (checked again here): pending until confirmed; silent about the
     address."""
     email, name, chosen, values = validate_signup(form, inp)
-    door = Door(ctx, "form", notice=form.notice, details={"form": form.slug})
-    sign_up(email, name, chosen, door, values, language=form_language(form))
+    language = form_language(form)
+    # The ledger records the language the form was shown in, beside the notice version.
+    door = Door(ctx, "form", notice=form.notice, details={"form": form.slug, "language": language})
+    sign_up(email, name, chosen, door, values, language=language)
 
 
 def form_language(form: Form) -> str:
