@@ -167,6 +167,9 @@ class Config:
         "SEND_WORKER_DEAD_AFTER_SECONDS", 10
     )  # heartbeat age of a dead worker
     SEND_RECOVERY_SECONDS = _env_int("SEND_RECOVERY_SECONDS", 5)  # how often the scheduler runs recovery
+    # Journeys: how often the scheduler moves due enrolments on, and how many one transaction takes.
+    JOURNEY_TICK_SECONDS = _env_int("JOURNEY_TICK_SECONDS", 15)
+    JOURNEY_BATCH_SIZE = _env_int("JOURNEY_BATCH_SIZE", 500)
     # A campaign waiting for the relay this long alerts owners and admins (once per wait; checked every
     # minute).
     ALERT_RELAY_WAIT_MINUTES = float(os.environ.get("ALERT_RELAY_WAIT_MINUTES", "5"))

@@ -32,8 +32,12 @@ from mailer.core.urls import external_url
 from mailer.deliverability import models as deliverability_models
 from mailer.deliverability import tasks as deliverability_tasks
 from mailer.delivery import models as delivery_models
+from mailer.delivery import recovery, transport
 from mailer.delivery import tasks as delivery_tasks
-from mailer.delivery import transport
+from mailer.journeys import models as journeys_models
+from mailer.journeys import operations as journeys
+from mailer.journeys import tasks as journeys_tasks
+from mailer.journeys.sending import STORE as JOURNEY_STORE
 from mailer.media import models as media_models
 from mailer.organisation import models as organisation_models
 from mailer.organisation import settings as organisation_settings
@@ -66,6 +70,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     contact,
     fields,
     imports,
+    journeys_models,
     suppression,
     tags,
     deliverability_models,
@@ -90,6 +95,7 @@ TASK_MODULES: tuple[ModuleType, ...] = (
     campaigns_tasks,
     deliverability_tasks,
     delivery_tasks,
+    journeys_tasks,
     privacy_tasks,
     staff_tasks,
     subscriptions_tasks,
@@ -221,7 +227,13 @@ def create_app(config=None) -> Flask:
 def _connect_domains() -> None:
     """Hooks through which a lower domain has a higher one act,
     without importing it (the layers stay acyclic)."""
-    hooks.connect(marketing_requested=lift_marketing_objection, signup_abandoned=anonymise_contact)
+    hooks.connect(
+        marketing_requested=lift_marketing_objection,
+        signup_abandoned=anonymise_contact,
+        subscription_confirmed=journeys.subscription_confirmed,
+    )
+    contacts_hooks.connect_tag_added(journeys.tag_added)
+    recovery.also_recover(JOURNEY_STORE)  # journey steps' deliveries of a dead worker go back to the queue
     contacts_hooks.connect(
         new_purpose=sensitive_field_purpose, consent_status=consent_status, publish_notice=publish_notice
     )

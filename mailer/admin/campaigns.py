@@ -11,7 +11,7 @@ from mailer.campaigns import drafts as drafts
 from mailer.campaigns import layouts as layout_service
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns import rendering, versions
-from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign, CampaignStatus
+from mailer.campaigns.models import CAMPAIGN_STATUSES, JOURNEY_STEP_STATUS, Campaign, CampaignStatus
 from mailer.core import counters
 from mailer.core.extensions import db
 from mailer.core.web import BASE_CSP
@@ -165,7 +165,11 @@ def _editor(campaign: Campaign | None):
 def campaigns():
     """Every campaign, newest first, with delivery counts; filter by status."""
     status = request.args.get("status", "")
-    query = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    query = (
+        select(Campaign)
+        .where(Campaign.status != JOURNEY_STEP_STATUS)  # a journey's steps are shown on its own page
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    )
     if status in STATUS_FILTERS:
         query = query.where(Campaign.status == status)
     items = db.session.execute(query.limit(200)).scalars().all()

@@ -9,7 +9,7 @@ from mailer.api.errors import ApiError
 from mailer.api.inputs import invalid, json_object, keyset_page, page_args, refuse_unknown, string_list
 from mailer.api.serializers import campaign_json, uncertain_json
 from mailer.campaigns import lifecycle as campaign_service
-from mailer.campaigns.models import CAMPAIGN_STATUSES, Campaign
+from mailer.campaigns.models import CAMPAIGN_STATUSES, JOURNEY_STEP_STATUS, Campaign
 from mailer.campaigns.resend import MAX_CHOSEN, ResendError, resend_uncertain
 from mailer.core.extensions import db
 from mailer.delivery import report as delivery_report
@@ -19,7 +19,7 @@ from mailer.delivery import report as delivery_report
 def campaigns_index():
     """Campaigns, oldest first, optionally only those in one status."""
     after, limit = page_args()
-    query = select(Campaign)
+    query = select(Campaign).where(Campaign.status != JOURNEY_STEP_STATUS)  # journeys' steps: their own API
     status = request.args.get("status")
     if status is not None:
         if status not in CAMPAIGN_STATUSES:

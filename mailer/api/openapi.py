@@ -319,6 +319,33 @@ SCHEMAS = {
             },
         },
     },
+    "Journey": {
+        "type": "object",
+        "properties": {
+            "id": ID,
+            "name": {"type": "string"},
+            "status": {"type": "string", "enum": ["active", "paused"]},
+            "trigger": {"type": "string", "enum": ["list_confirmed", "tag_added", "api"]},
+            "list_id": {**ID, "description": "The list the journey's emails are sent for."},
+            "reentry": {"type": "boolean"},
+            "steps": {"type": "integer"},
+        },
+    },
+    "JourneyPage": _page_of("Journey"),
+    "EnrolRequest": {
+        "type": "object",
+        "required": ["contact_id"],
+        "additionalProperties": False,
+        "properties": {"contact_id": {**ID, "description": "The contact's public id."}},
+    },
+    "EnrolResult": {
+        "type": "object",
+        "properties": {
+            "enrolled": {"type": "boolean"},
+            "round": {"type": "integer", "description": "The contact's how-many-th time through it."},
+            "reason": {"type": "string", "description": "Why nobody new entered (200 only)."},
+        },
+    },
     "ResendResult": {
         "type": "object",
         "properties": {
@@ -742,6 +769,40 @@ def _paths() -> dict:
                     "409": _json(
                         _ref("Error"),
                         "The campaign is a draft, scheduled or cancelled: nothing of it can be sent again.",
+                    ),
+                    **_errors(404, *WRITE_ERRORS),
+                },
+            }
+        },
+        "/journeys": {
+            "get": {
+                "operationId": "listJourneys",
+                "summary": "Journeys (automations)",
+                "parameters": PAGING,
+                "responses": {
+                    "200": _json(_ref("JourneyPage"), "A page of journeys."),
+                    **_errors(422, *READ_ERRORS),
+                },
+            }
+        },
+        "/journeys/{public_id}/enrol": {
+            "post": {
+                "operationId": "enrolContact",
+                "summary": "Start a contact on a journey whose trigger is an API call",
+                "description": "The contact must be able to receive the journey's email now "
+                "(subscribed to its list, consent granted, not objected, restricted, erased or suppressed): "
+                "the same rule as campaigns, checked again before every step. Needs a read-and-write key.",
+                "parameters": [ID_PARAM],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("EnrolRequest")}},
+                },
+                "responses": {
+                    "202": _json(_ref("EnrolResult"), "Enrolled; the first step runs on the next pass."),
+                    "200": _json(_ref("EnrolResult"), "Already in the journey, or it allows no re-entry."),
+                    "409": _json(
+                        _ref("Error"),
+                        "The journey has another trigger, or the contact may not receive its email.",
                     ),
                     **_errors(404, *WRITE_ERRORS),
                 },

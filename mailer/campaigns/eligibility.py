@@ -387,3 +387,22 @@ def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> lis
             rec.fields = fields.get(contact_id, {})
         out.append(rec)
     return out
+
+
+def reasons_on_list(list_id: int, contact_ids: list[int]) -> dict[int, str]:
+    """{contact id: reason} by the same rule for these contacts on one list ("" = may receive mail now).
+
+    What a journey asks before each step (no campaign exclusion lists apply); a contact that is gone is
+    "erased". One query.
+    """
+    if not contact_ids:
+        return {}
+    dm_id = purpose_id(DIRECT_MARKETING)
+    base = (
+        select(CONTACTS.c.id.label("cid")).where(_among(CONTACTS.c.id, set(contact_ids), Integer)).subquery()
+    )
+    src = _join(base, base.c.cid, literal(list_id), dm_id)
+    rank = _rank(src, -1, base.c.cid, dm_id)
+    rows = db.session.execute(select(base.c.cid, rank).select_from(src.joined)).all()
+    found = {contact_id: REASONS[value] for contact_id, value in rows}
+    return {contact_id: found.get(contact_id, "erased") for contact_id in contact_ids}

@@ -59,7 +59,7 @@ def _problems(campaign: Campaign) -> list[str]:
     return problems
 
 
-def _require_sendable(campaign: Campaign, need_lists: bool = True) -> None:
+def require_sendable(campaign: Campaign, need_lists: bool = True) -> None:
     problems = _problems(campaign)
     if need_lists and not campaign.lists and not campaign.segments:
         problems.append("Choose at least one list or segment to send to.")
@@ -78,7 +78,7 @@ def compliance_preview(campaign: Campaign) -> dict:
     return result
 
 
-def _compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
+def compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
     """Compile and CSS-inline once; create the campaign's Link rows; prove it renders for a sample person."""
 
     def link_ids(urls: list[str]) -> dict[str, int]:
@@ -112,13 +112,13 @@ def start_campaign(campaign: Campaign) -> None:
         raise CampaignError(
             f"This campaign is {campaign.status}; only a draft or scheduled campaign can be sent."
         )
-    _require_sendable(campaign)
+    require_sendable(campaign)
     preview = compliance_preview(campaign)
     if not preview["recipients"]:
         raise CampaignError(
             "Nobody on the chosen lists may receive this campaign right now (see the exclusions)."
         )
-    _compile_for_sending(campaign)
+    compile_for_sending(campaign)
     states.start(campaign)
     enqueue_after_commit(db.session, STORE.plan_actor, campaign.id)
 
@@ -135,7 +135,7 @@ def schedule_campaign(campaign: Campaign, local_dt: datetime, tz_name: str) -> N
     when = aware.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
     if when <= utcnow():
         raise CampaignError("That time has already passed. Choose a time in the future.")
-    _require_sendable(campaign)
+    require_sendable(campaign)
     compliance_preview(campaign)
     rendering.render_campaign(
         campaign
@@ -268,7 +268,7 @@ def send_test(campaign: Campaign, addresses: list[str]) -> int:
         raise CampaignError("Enter at least one address for the test.")
     if len(cleaned) > MAX_TEST_ADDRESSES:
         raise CampaignError(f"Send a test to at most {MAX_TEST_ADDRESSES} addresses at once.")
-    _require_sendable(campaign, need_lists=False)
+    require_sendable(campaign, need_lists=False)
     rendering.render_campaign(campaign)  # refuse now if it can't render, or not within the template limits
     db.session.flush()
     enqueue_after_commit(db.session, "send_campaign_test", campaign.id, cleaned)

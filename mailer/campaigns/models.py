@@ -23,6 +23,9 @@ class CampaignStatus(StrEnum):
 
 
 CAMPAIGN_STATUSES = tuple(CampaignStatus)
+# The status of a campaign row that carries a journey's send step (mailer.journeys): its deliveries go through
+# the same engine, but the campaign lifecycle never moves it and campaign lists do not show it.
+JOURNEY_STEP_STATUS = "journey"
 
 campaign_lists = Table(
     "campaign_lists",

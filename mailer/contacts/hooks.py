@@ -25,6 +25,9 @@ ConsentStatus = Callable[[Contact, Any], str | None]
 # (notice key, content) -> the immutable notice with exactly those words (published when they changed).
 PublishNotice = Callable[[str, dict], Any]
 
+# (contact id, tag id): a tag was just put on a contact, in the current transaction (journeys enrol them).
+TagAdded = Callable[[int, int], None]
+
 _connected: dict[str, Any] = {}
 
 
@@ -53,3 +56,15 @@ def consent_status(contact: Contact, purpose: Any) -> str | None:
 def publish_notice(key: str, content: dict) -> Any:
     """The immutable notice with these words."""
     return _hook("publish_notice")(key, content)
+
+
+def connect_tag_added(tag_added: TagAdded) -> None:
+    """Connect what starts when a tag is put on a contact (the app factory does)."""
+    _connected["tag_added"] = tag_added
+
+
+def tag_added(contact_id: int, tag_id: int) -> None:
+    """A tag was put on a contact."""
+    hook = _connected.get("tag_added")
+    if hook is not None:
+        hook(contact_id, tag_id)

@@ -3,6 +3,7 @@
 from sqlalchemy import delete, func, select
 
 from mailer import audit
+from mailer.contacts import hooks
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.tags import ContactTag, Tag
 from mailer.core.errors import PrivacyError
@@ -48,6 +49,7 @@ def add_tag(contact: Contact, raw: str | None, actor: object, ip: str | None = N
         db.session.add(ContactTag(contact_id=contact.id, tag_id=tag.id))
         audit.record("contact.tag", "contact", contact.public_id, {"tag": tag.name}, actor=actor, ip=ip)
         db.session.flush()
+        hooks.tag_added(contact.id, tag.id)
     return tag
 
 

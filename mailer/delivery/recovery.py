@@ -35,22 +35,19 @@ STALL_SECONDS = (
 )
 BACKSTOP_SECONDS = 60
 _LAST_BACKSTOP = [0.0]  # monotonic time of this process's last backstop pass
+_OTHER_STORES: list[RecipientStore] = []  # also_recover
 
 
 def recover(store: RecipientStore, stuck_after_s: float | None = None, scheduled: bool = False) -> dict:
     """Release and report what dead (or hopelessly stuck) workers held; re-queue stalled campaigns; finish."""
     config = current_app.config
     now = utcnow()
-    stuck_cutoff = now - timedelta(
+    stuck_after = now - timedelta(
         seconds=config["SEND_STUCK_AFTER_SECONDS"] if stuck_after_s is None else stuck_after_s
     )
     if scheduled:  # this process is a live worker: its own heartbeat shows the database works for everyone
         heartbeat.worker_id()
     dead = _dead_workers(now, timedelta(seconds=config["SEND_WORKER_DEAD_AFTER_SECONDS"]))
-    # Only campaigns that can still have work in flight, so the (campaign, status) index serves every run.
-    in_flight = DELIVERIES.c.campaign_id.in_(store.in_flight().scalar_subquery())
-    sending = in_flight & (DELIVERIES.c.status == DeliveryStatus.SENDING)
-    of_dead = DELIVERIES.c.worker_id.in_(dead)
     # A live worker's thread never holds a delivery this long; rows without a worker predate heartbeats.
     # Looking for those reads the campaigns' "sending" index entries, so the scheduler's runs do it once a
     # minute.
@@ -59,7 +56,38 @@ def recover(store: RecipientStore, stuck_after_s: float | None = None, scheduled
         return _finish_run(store, now, [], [], dead)
     if backstop:
         _LAST_BACKSTOP[0] = time.monotonic()
-    stuck = (DELIVERIES.c.claimed_at <= stuck_cutoff) if backstop else false()
+    stuck_cutoff = stuck_after if backstop else None
+    released, uncertain = _release(store, dead, stuck_cutoff, now)
+    for other in _OTHER_STORES:  # a dead worker's rows are released for every store before it is forgotten
+        if other is not store:
+            more_released, more_uncertain = _release(other, dead, stuck_cutoff, now)
+            released, uncertain = [*released, *more_released], [*uncertain, *more_uncertain]
+    if dead:
+        db.session.execute(
+            delete(SendWorker).where(
+                SendWorker.id.in_(dead),
+                SendWorker.heartbeat_at < now - timedelta(seconds=config["SEND_WORKER_DEAD_AFTER_SECONDS"]),
+            )
+        )
+    db.session.commit()
+    if released or uncertain:
+        log.warning(
+            "Recovery: %d deliveries of stopped workers queued again, %d uncertain",
+            len(released),
+            len(uncertain),
+        )
+    return _finish_run(store, now, released, uncertain, dead)
+
+
+def _release(
+    store: RecipientStore, dead: list[str], stuck_cutoff: datetime | None, now: datetime
+) -> tuple[list[Any], list[Any]]:
+    """Queue again what dead (or stuck) workers claimed of this store's campaigns; handed: uncertain."""
+    # Only campaigns that can still have work in flight, so the (campaign, status) index serves every run.
+    in_flight = DELIVERIES.c.campaign_id.in_(store.in_flight().scalar_subquery())
+    sending = in_flight & (DELIVERIES.c.status == DeliveryStatus.SENDING)
+    of_dead = DELIVERIES.c.worker_id.in_(dead)
+    stuck = (DELIVERIES.c.claimed_at <= stuck_cutoff) if stuck_cutoff is not None else false()
     released = db.session.execute(
         update(DELIVERIES)
         .where(
@@ -86,21 +114,16 @@ def recover(store: RecipientStore, stuck_after_s: float | None = None, scheduled
         store.count_open(campaign_id, -finished)
     for campaign_id, batch in sorted(set(released)):
         enqueue_after_commit(db.session, store.batch_actor, campaign_id, batch)
-    if dead:
-        db.session.execute(
-            delete(SendWorker).where(
-                SendWorker.id.in_(dead),
-                SendWorker.heartbeat_at < now - timedelta(seconds=config["SEND_WORKER_DEAD_AFTER_SECONDS"]),
-            )
-        )
-    db.session.commit()
-    if released or uncertain:
-        log.warning(
-            "Recovery: %d deliveries of stopped workers queued again, %d uncertain",
-            len(released),
-            len(uncertain),
-        )
-    return _finish_run(store, now, released, uncertain, dead)
+    return list(released), list(uncertain)
+
+
+def also_recover(store: RecipientStore) -> None:
+    """Another recipient store (journeys) whose dead workers' deliveries every recovery run releases too.
+
+    Connected by the app factory: delivery sits below the stores and never imports them.
+    """
+    if store not in _OTHER_STORES:
+        _OTHER_STORES.append(store)
 
 
 def _dead_workers(now, silence: timedelta) -> list[str]:
@@ -120,6 +143,9 @@ def _finish_run(
     store: RecipientStore, now: datetime, released: Sequence[Any], uncertain: Sequence[Any], dead: list[str]
 ) -> dict:
     requeued = _requeue_stalled(store, now)
+    for other in _OTHER_STORES:
+        if other is not store:
+            requeued += _requeue_stalled(other, now)
     finished = finish_done_campaigns(store)
     return {
         "uncertain": len(uncertain),

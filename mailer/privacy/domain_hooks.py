@@ -8,6 +8,7 @@ from mailer.core.extensions import db
 from mailer.deliverability.bounces import purge_bounce_log
 from mailer.deliverability.personal_data import scrub_diagnostics
 from mailer.delivery.personal_data import clear_failure_texts, forget_messages
+from mailer.journeys.personal_data import forget_enrolments
 from mailer.privacy.erasure import forget_requests
 from mailer.privacy.hooks import RetentionOutcome, hooks_of
 from mailer.privacy.models.settings import PrivacySettings
@@ -57,6 +58,7 @@ def register_privacy_hooks(app: Flask) -> None:
     hooks.on_erasure("subscriptions", end_subscriptions, tables=("subscriptions",))
     hooks.on_erasure("delivery", forget_messages, tables=("deliveries",))
     hooks.on_erasure("deliverability", scrub_diagnostics, tables=("bounce_events",))
+    hooks.on_erasure("journeys", forget_enrolments, tables=("journey_enrolments",))
     hooks.on_erasure("privacy", forget_requests)
     hooks.on_retention("unconfirmed_signups", _expire_unconfirmed)
     hooks.on_retention("tracking_events", _purge_tracking)

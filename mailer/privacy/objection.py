@@ -11,6 +11,7 @@ from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
+from mailer.journeys import operations as journeys
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.models.accounts import StaffUser
 from mailer.subscriptions.models.lists import Subscription
@@ -82,6 +83,7 @@ def object_to(
         stopped.append(purpose.name)
         if purpose.key == DIRECT_MARKETING_KEY:
             stopped.extend(_stop_all_marketing(contact, ctx, details))
+            journeys.leave_all(contact.id, "objected")
     return stopped
 
 

@@ -5,6 +5,7 @@ from mailer.consent.ledger import RequestContext, record_consent
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
+from mailer.journeys import operations as journeys
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.staff.models.accounts import StaffUser
 
@@ -28,6 +29,7 @@ def restrict(
     _set_status(
         contact, ContactStatus.RESTRICTED, "restricted", "contact.restrict", ctx, request, actor, ip, reason
     )
+    journeys.leave_all(contact.id, "restricted")
 
 
 def lift_restriction(

@@ -15,13 +15,25 @@ from mailer.contacts.models.contact import Contact
 MarketingRequested = Callable[..., bool]
 # A sign-up was never confirmed and the contact keeps nothing else: its personal data goes.
 SignupAbandoned = Callable[[Contact], None]
+# A contact's subscriptions to these lists were just confirmed (double opt-in, or granted at once); runs in
+# the confirming transaction (journeys enrol them).
+SubscriptionConfirmed = Callable[[int, list[int]], None]
 
 _connected: dict[str, Any] = {}
 
 
-def connect(*, marketing_requested: MarketingRequested, signup_abandoned: SignupAbandoned) -> None:
+def connect(
+    *,
+    marketing_requested: MarketingRequested,
+    signup_abandoned: SignupAbandoned,
+    subscription_confirmed: SubscriptionConfirmed | None = None,
+) -> None:
     """Connect the hooks (the app factory does, once per process; connecting again replaces them)."""
-    _connected.update(marketing_requested=marketing_requested, signup_abandoned=signup_abandoned)
+    _connected.update(
+        marketing_requested=marketing_requested,
+        signup_abandoned=signup_abandoned,
+        subscription_confirmed=subscription_confirmed,
+    )
 
 
 def marketing_requested(contact: Contact, ctx: RequestContext, way: str, notice=None) -> bool:
@@ -36,3 +48,10 @@ def signup_abandoned(contact: Contact) -> None:
     if hook is None:
         raise RuntimeError("no erasure connected for abandoned sign-ups (the app factory connects it)")
     hook(contact)
+
+
+def subscription_confirmed(contact_id: int, list_ids: list[int]) -> None:
+    """Subscriptions were confirmed (in the current transaction): what starts on that starts."""
+    hook = _connected.get("subscription_confirmed")
+    if hook is not None and list_ids:
+        hook(contact_id, list_ids)

@@ -131,6 +131,7 @@ def _subscribe_one(contact: Contact, purpose: Purpose, door: Door, basis: Basis,
         sub.status = SubscriptionStatus.CONFIRMED if granted else SubscriptionStatus.PENDING
         if granted:
             sub.confirmed_at = now
+            hooks.subscription_confirmed(contact.id, [purpose.list_id])
     if granted and state == "objected" and purpose.key == DIRECT_MARKETING_KEY:
         # Asking for direct marketing again is the person's fresh explicit action: it lifts the objection,
         # recorded as the privacy domain records every lift.

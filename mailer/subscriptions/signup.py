@@ -232,6 +232,7 @@ def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
     if contact.email_hash:
         lift_suppression(contact.email_hash)
     touch(contact)
+    hooks.subscription_confirmed(contact.id, [s.list_id for s in subs])
     db.session.commit()
     return ConfirmOutcome(
         "confirmed",

@@ -1,0 +1,1 @@
+"""Journeys (automations): a trigger enrols contacts, who go through its steps."""

@@ -1,0 +1,39 @@
+"""dramatiq actors of journeys: the scheduler's pass over due enrolments, and the step campaigns' batches."""
+
+import time
+
+from flask import current_app
+
+from mailer.core.broker import actor, enqueue
+from mailer.core.logs import log_context
+from mailer.journeys import engine, sending
+
+PASS_SECONDS = 30  # one message works this long at most, then hands over to a fresh one
+
+
+# Scheduled every JOURNEY_TICK_SECONDS; a stale message (workers were down) is skipped.
+@actor(queue_name="journeys", max_retries=3, min_backoff=1_000, max_age=300_000, time_limit=600_000)
+def advance_journeys() -> None:
+    """Move due enrolments on, batch after batch; when there is more, a fresh message goes on (another worker
+    may take it: passes never take the same enrolments)."""
+    size = current_app.config["JOURNEY_BATCH_SIZE"]
+    engine.exit_withdrawn()
+    started = time.monotonic()
+    while engine.advance_due(size) >= size:
+        if time.monotonic() - started > PASS_SECONDS:
+            enqueue("advance_journeys")
+            return
+
+
+@actor(
+    queue_name="campaigns",
+    priority=10,
+    max_retries=20,
+    min_backoff=1_000,
+    max_backoff=300_000,
+    time_limit=3_600_000,
+)
+def send_journey_batch(campaign_id: int, batch: int) -> None:
+    """Send one batch of a journey step's messages (claims are atomic: a redelivery cannot send twice)."""
+    with log_context(campaign_id=campaign_id):
+        sending.send_batch(campaign_id, batch)
