@@ -19,6 +19,7 @@ from mailer.contacts.operations import ContactPage, matching_contacts, search_co
 from mailer.contacts.tags import all_tags, tags_of
 from mailer.core.extensions import db
 from mailer.core.web import db_int
+from mailer.journeys import queries as journey_queries
 from mailer.segments.conditions import SegmentError
 from mailer.segments.models import Segment
 from mailer.segments.operations import all_segments, members_of, segment_by_public_id
@@ -134,6 +135,7 @@ def contact_show(public_id: str):
         known_tags=[tag for tag, _ in all_tags()],
         tag_form=TagForm(),
         action_form=ActionForm(),
+        journey_paths=journey_queries.contact_paths(contact.id),
     )
 
 

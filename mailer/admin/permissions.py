@@ -97,6 +97,17 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.import_mapping": {READ: EDITORS, WRITE: EDITORS},
     "admin.import_cancel": {WRITE: EDITORS},
     "admin.import_report": {READ: EDITORS},
+    # Journeys (automations): everyone reads the builder and its numbers, editors build, start and pause.
+    "admin.journeys_index": {READ: ALL},
+    "admin.journey_show": {READ: ALL},
+    "admin.journey_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.journey_edit": {READ: EDITORS, WRITE: EDITORS},
+    "admin.journey_status": {WRITE: EDITORS},
+    "admin.journey_step_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.journey_step_edit": {READ: EDITORS, WRITE: EDITORS},
+    "admin.journey_step_move": {WRITE: EDITORS},
+    "admin.journey_step_delete": {WRITE: EDITORS},
+    "admin.journey_test": {WRITE: EDITORS},
     # Campaigns and layouts.
     "admin.campaigns": {READ: ALL},
     "admin.campaign_show": {READ: ALL},

@@ -128,6 +128,7 @@ def _world(app):
         "suppression_id": _suppressed_id(),
         "key_id": 999_999,  # no such DKIM key: answered by the map, then 404
         "version_id": 999_999,  # no such draft version: the route must still answer by the map, never 500
+        "step_id": 999_999,  # no such journey step: likewise
     }
 
 
