@@ -46,8 +46,8 @@ def test_a_sensitive_answer_is_kept_only_with_the_explicit_consent_tick(
 
     worker.drain()
     [message] = outbox_to("hana@example.com")
-    # The page's script presses "Yes, confirm my subscription" for the person after 400 ms (static/confirm.js);
-    # clicking it as well raced that submission and failed under load when the page had already navigated.
+    # The page's script presses "Yes, confirm my subscription" after 400 ms (static/confirm.js); clicking
+    # it as well raced that submission and failed under load once the page had navigated.
     page.goto(confirm_link(message.raw, live_server))
     expect(page.get_by_role("heading", name="Thank you — you're subscribed")).to_be_visible()
     hana = contact_by_email("hana@example.com")

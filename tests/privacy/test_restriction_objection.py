@@ -53,7 +53,7 @@ def test_restriction_and_objection_stop_a_send_that_is_already_queued(
     actions = [
         e.action
         for e in db.session.execute(
-            select(ConsentEvent).where(ConsentEvent.contact_id == frozen.id)
+            select(ConsentEvent).where(ConsentEvent.contact_id == frozen.id).order_by(ConsentEvent.id)
         ).scalars()
     ]
     assert actions[-1] == "restricted"
