@@ -92,11 +92,12 @@ def test_every_admin_page_with_data(page, live_server, staff_user, confirmed_con
     visit(page, links, "/admin/forms/new", "New sign-up form", "admin-form-new")
     visit(page, links, f"/admin/forms/{form.public_id}", "Demo form")
     snippet_form = f'<form action="{live_server}/f/demo" method="post"'
-    expect(page.get_by_label("Snippet")).to_have_value(re.compile(re.escape(snippet_form)))
+    snippet = page.get_by_label("Snippet", exact=True)  # not "Language of the snippet's labels"
+    expect(snippet).to_have_value(re.compile(re.escape(snippet_form)))
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     page.get_by_role("button", name="Copy snippet").click()
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
-    assert page.evaluate("navigator.clipboard.readText()") == page.get_by_label("Snippet").input_value()
+    assert page.evaluate("navigator.clipboard.readText()") == snippet.input_value()
     preview = page.frame_locator("iframe[title='Form preview']")
     expect(preview.get_by_role("heading")).to_have_text("Subscribe to the demo newsletter")
     expect(preview.get_by_role("button", name="Subscribe")).to_be_in_viewport()  # the preview isn't cut off
