@@ -1,6 +1,7 @@
 import contextlib
 import fcntl
 import logging
+import time
 from logging.config import fileConfig
 
 from alembic import context
@@ -106,12 +107,20 @@ def run_migrations_online():
 # first find nothing left to do. PostgreSQL: a session-level advisory lock (held across the commits, released
 # when done or when the connection drops). SQLite: an exclusive lock on a file beside the database.
 MIGRATION_LOCK_KEY = 0x6D61696C6572  # "mailer"
+LOCK_POLL_SECONDS = 0.2
 
 
 @contextlib.contextmanager
 def one_migration_at_a_time(connection):
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        # Try, and wait between tries outside any transaction: a session blocked in pg_advisory_lock holds a
+        # snapshot, which CREATE INDEX CONCURRENTLY (migration 0032) waits for while the waiter waits for the
+        # lock its builder holds, a deadlock (tests/test_concurrent_upgrade.py).
+        while not connection.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        ).scalar():
+            connection.commit()
+            time.sleep(LOCK_POLL_SECONDS)
         connection.commit()
         try:
             yield
