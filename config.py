@@ -128,6 +128,11 @@ class Config:
     # DNS for the deliverability check: "host" or "host:port", comma-separated; empty: the system resolver.
     DNS_NAMESERVERS = _env_list("DNS_NAMESERVERS")
     DNS_TIMEOUT_SECONDS = float(os.environ.get("DNS_TIMEOUT_SECONDS", "3"))
+    # Outbound HTTP to URLs people type (webhooks, RSS feeds; mailer/core/outbound.py) reaches public
+    # addresses only. Hosts, addresses or CIDR networks listed here (comma-separated) are allowed although
+    # private or loopback: an intranet receiver on purpose, or a test's receiver on 127.0.0.1. Empty by
+    # default.
+    MAILER_OUTBOUND_ALLOW_HOSTS: ClassVar[list[str]] = _env_list("MAILER_OUTBOUND_ALLOW_HOSTS")
     # JSON API for integrations: requests per API key (shared by every endpoint) and the largest request body.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
     API_MAX_BODY_BYTES = _env_int("API_MAX_BODY_BYTES", 32 * 1024)
