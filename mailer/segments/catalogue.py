@@ -14,6 +14,7 @@ from mailer.contacts.models.contact import CONTACT_STATUSES
 from mailer.contacts.models.fields import ContactField
 from mailer.contacts.models.tags import Tag
 from mailer.core.extensions import db
+from mailer.core.i18n import language_choices
 from mailer.segments.conditions import BUILTIN, FIELD_PREFIX, FIELD_TYPE_OPS, OPS
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import MailingList
@@ -70,6 +71,7 @@ def _builtin_values(
         ],
         "list": _list_values(keep_lists),
         "consent": [(pid, name) for pid, name in purposes],
+        "language": language_choices(),
         "tag": [(tag.name, tag.name) for tag in db.session.execute(select(Tag).order_by(Tag.key)).scalars()],
         "opened": campaigns,
         "clicked": campaigns,

@@ -23,6 +23,7 @@ from mailer.contacts.models.tags import ContactTag, Tag
 from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
+from mailer.core.i18n import LANGUAGES
 from mailer.segments import hooks
 from mailer.subscriptions.lists import TRACKING_PURPOSES
 from mailer.subscriptions.models.forms import Form
@@ -92,6 +93,7 @@ BUILTIN = {
     "list": ("List", ("confirmed", "pending", "unsubscribed", "not_on")),
     "consent": ("Consent to", ("granted", "not_granted")),
     "tag": ("Tag", ("has", "has_not")),
+    "language": ("Language", ("is", "is_not", "is_set", "is_not_set")),
     "bounced": ("Address hard-bounced", ("yes", "no")),
     "opened": ("Opened", ACTIVITY_OPS),
     "clicked": ("Clicked in", ACTIVITY_OPS),
@@ -331,6 +333,18 @@ class _Compiler:
             raise SegmentError(f"{self.where}: there is no tag “{str(rule.value)[:60]}”.")
         has = exists().where(ContactTag.contact_id == Contact.id, ContactTag.tag_id == tag.id)
         return has if rule.op == "has" else not_(has)
+
+    def builtin_language(self, rule: Rule) -> ColumnElement[bool]:
+        # Unknown (no value) is its own case: such people get mail in English, but nobody chose it.
+        if rule.op == "is_set":
+            return Contact.language.in_(LANGUAGES)
+        if rule.op == "is_not_set":
+            return func.coalesce(Contact.language, "").not_in(LANGUAGES)
+        if rule.value not in LANGUAGES:
+            raise SegmentError(f"{self.where}: the language is one of {', '.join(LANGUAGES)}.")
+        if rule.op == "is":
+            return Contact.language == rule.value
+        return func.coalesce(Contact.language, "") != rule.value
 
     def builtin_bounced(self, rule: Rule) -> ColumnElement[bool]:
         bounced = exists().where(

@@ -119,6 +119,18 @@ def test_built_in_conditions(world):
     assert names(world, one("bounced", "no")) == {"ann", "bob", "cat", "dan"}
 
 
+def test_language_condition(world):
+    people = world["people"]
+    people["ann"].language, people["bob"].language, people["cat"].language = "it", "de", "it"
+    db.session.commit()
+    assert names(world, one("language", "is", "it")) == {"ann", "cat"}
+    assert names(world, one("language", "is_not", "it")) == {"bob", "dan", "eve"}
+    assert names(world, one("language", "is_set")) == {"ann", "bob", "cat"}
+    assert names(world, one("language", "is_not_set")) == {"dan", "eve"}
+    with pytest.raises(SegmentError, match="the language is one of en, it, de, fr, es"):
+        compile_tree(one("language", "is", "klingon"))
+
+
 def test_custom_field_conditions_per_type(world):
     assert names(world, one("field:plan", "is", "pro")) == {"ann", "cat"}
     assert names(world, one("field:plan", "is_not", "Pro")) == {"bob", "dan", "eve"}
