@@ -60,6 +60,8 @@ from mailer.subscriptions.models import forms, lists
 from mailer.tracking import models as tracking_models
 from mailer.tracking import tasks as tracking_tasks
 from mailer.tracking.queries import contacts_with_activity
+from mailer.transactional import models as transactional_models
+from mailer.transactional import tasks as transactional_tasks
 
 # Every domain's models, so SQLAlchemy's registry and Alembic's metadata know all tables and relationships.
 MODEL_MODULES: tuple[ModuleType, ...] = (
@@ -88,6 +90,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     lists,
     segments_models,
     tracking_models,
+    transactional_models,
 )
 # Every domain's dramatiq actors, registered by name before the broker binds them in broker.init_app().
 TASK_MODULES: tuple[ModuleType, ...] = (
@@ -100,6 +103,7 @@ TASK_MODULES: tuple[ModuleType, ...] = (
     staff_tasks,
     subscriptions_tasks,
     tracking_tasks,
+    transactional_tasks,
 )
 
 log = logging.getLogger(__name__)

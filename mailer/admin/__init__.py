@@ -36,6 +36,7 @@ from mailer.admin import (
     signup_forms,
     staff_users,
     suppressions,
+    transactional,
 )
 from mailer.admin.blueprint import bp
 from mailer.admin.permissions import check_permission, inject_permissions
@@ -72,6 +73,7 @@ VIEW_MODULES = (
     signup_forms,
     staff_users,
     suppressions,
+    transactional,
 )
 
 # In this order: the permission map sends visitors to the login page and checks every page and action; then

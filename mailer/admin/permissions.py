@@ -134,6 +134,15 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     # twice, so only owners and admins decide it.
     "admin.campaign_uncertain": {READ: ALL},
     "admin.campaign_uncertain_resend": {READ: MANAGERS, WRITE: MANAGERS},
+    # Transactional templates: editors change and test them; the sent log names recipients, like the outbox.
+    "admin.tx_templates_index": {READ: ALL},
+    "admin.tx_template_show": {READ: ALL},
+    "admin.tx_template_preview_document": {READ: ALL},
+    "admin.tx_template_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.tx_template_edit": {READ: EDITORS, WRITE: EDITORS},
+    "admin.tx_template_test": {WRITE: EDITORS},
+    "admin.tx_template_archive": {WRITE: EDITORS},
+    "admin.tx_log": {READ: EDITORS},
     "admin.layouts": {READ: ALL},
     "admin.layout_show": {READ: ALL},
     "admin.layout_preview_document": {READ: ALL},

@@ -68,6 +68,9 @@ class SettingsForm(FlaskForm):
     import_files = IntegerField(  # blank keeps the default lifetime
         "Import files (days)", validators=[Optional(), NumberRange(1, 3650)]
     )
+    transactional_messages = IntegerField(  # blank keeps the default lifetime
+        "Transactional sent log addresses (days)", validators=[Optional(), NumberRange(1, 3650)]
+    )
     inactive_contacts = IntegerField(
         "Contacts without interaction (days)", validators=[DataRequired(), NumberRange(1, 3650)]
     )

@@ -35,6 +35,7 @@ class MessageKind(enum.StrEnum):
     CAMPAIGN_ALERT = "campaign-alert"
     CAMPAIGN = "campaign"
     CAMPAIGN_TEST = "campaign-test"
+    TRANSACTIONAL = "transactional"  # an integration's message from a stored template (mailer.transactional)
 
 
 MARKETING_KINDS = frozenset({MessageKind.CAMPAIGN, MessageKind.CAMPAIGN_TEST})

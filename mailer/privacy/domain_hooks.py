@@ -16,6 +16,7 @@ from mailer.subscriptions.expiry import purge_unconfirmed
 from mailer.subscriptions.imports import purge_import_files
 from mailer.subscriptions.personal_data import end_subscriptions
 from mailer.tracking.events import LIFETIME_EXTENSION, purge_tracking_events
+from mailer.transactional.operations import forget_old_addresses, forget_person
 
 
 def _expire_unconfirmed(days: int, dry_run: bool) -> RetentionOutcome:
@@ -41,6 +42,10 @@ def _purge_import_files(days: int, dry_run: bool) -> RetentionOutcome:
     return RetentionOutcome(purge_import_files(days, dry_run=dry_run))
 
 
+def _forget_transactional_addresses(days: int, dry_run: bool) -> RetentionOutcome:
+    return RetentionOutcome(forget_old_addresses(days, dry_run=dry_run))
+
+
 def configured_lifetime(category: str) -> int | None:
     """The lifetime staff set for a data category, if any (without creating the settings row)."""
     settings = db.session.get(PrivacySettings, 1)
@@ -59,11 +64,13 @@ def register_privacy_hooks(app: Flask) -> None:
     hooks.on_erasure("delivery", forget_messages, tables=("deliveries",))
     hooks.on_erasure("deliverability", scrub_diagnostics, tables=("bounce_events",))
     hooks.on_erasure("journeys", forget_enrolments, tables=("journey_enrolments",))
+    hooks.on_erasure("transactional", forget_person, tables=("tx_messages",))
     hooks.on_erasure("privacy", forget_requests)
     hooks.on_retention("unconfirmed_signups", _expire_unconfirmed)
     hooks.on_retention("tracking_events", _purge_tracking)
     hooks.on_retention("bounce_logs", _clear_failure_texts)
     hooks.on_retention("bounce_logs", _purge_bounce_log)
     hooks.on_retention("import_files", _purge_import_files)
+    hooks.on_retention("transactional_messages", _forget_transactional_addresses)
     # Tracking's own scheduled purge follows the lifetime staff set in the privacy settings.
     app.extensions[LIFETIME_EXTENSION] = configured_lifetime

@@ -48,6 +48,7 @@ REASONS = {
     "tracking_events": "open/click records older than {days} days",
     "bounce_logs": "bounce reports and failure texts older than {days} days",
     "import_files": "imports finished (or left unmapped) more than {days} days ago: their files",
+    "transactional_messages": "transactional messages older than {days} days: their recipient's address",
 }
 
 

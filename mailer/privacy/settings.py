@@ -17,6 +17,7 @@ RETENTION_CATEGORIES = {
     "tracking_events": (365, "Open and click records"),
     "bounce_logs": (365, "Bounce and delivery-failure details"),
     "import_files": (30, "Uploaded contact files and their rejected-row reports"),
+    "transactional_messages": (90, "Recipients of transactional messages in the sent log"),
     "inactive_contacts": (
         365,
         "Contacts with no interaction (sign-up, confirmation, click, preference change)",

@@ -30,6 +30,8 @@ from mailer.staff.management import invite_staff
 from mailer.subscriptions.confirmation import send_confirmation_email
 from mailer.subscriptions.models.lists import Subscription
 from mailer.subscriptions.preference_links import send_link_email
+from mailer.transactional import operations as tx_operations
+from mailer.transactional.templates import save_template
 from tests.support.campaigns import newsletter
 
 DOMAIN = "example.com"
@@ -150,6 +152,21 @@ def _campaign_test(app, worker):
     return contact.email
 
 
+def _transactional(app, worker):
+    _, contact = _campaign()
+    save_template(
+        {
+            "key": "receipt",
+            "name": "Receipt",
+            "subject": "Ihre Bestellung {{ data.order }} bei Zoë",
+            "body": "Danke, {{ contact.first_name }}! [Ansehen](https://shop.example.com/{{ data.order }})",
+            "reply_to": "help@example.com",
+        }
+    )
+    tx_operations.accept({}, template_key="receipt", contact_id=contact.public_id, data={"order": "1001"})
+    return contact.email
+
+
 SENDERS = {
     MessageKind.CONFIRMATION: _confirmation,
     MessageKind.PREFERENCES_LINK: _preferences_link,
@@ -165,6 +182,7 @@ SENDERS = {
     MessageKind.CAMPAIGN_ALERT: _campaign_alert,
     MessageKind.CAMPAIGN: _campaign_message,
     MessageKind.CAMPAIGN_TEST: _campaign_test,
+    MessageKind.TRANSACTIONAL: _transactional,
 }
 
 
