@@ -175,8 +175,8 @@ class Config:
     # Journeys: how often the scheduler moves due enrolments on, and how many one transaction takes.
     JOURNEY_TICK_SECONDS = _env_int("JOURNEY_TICK_SECONDS", 15)
     JOURNEY_BATCH_SIZE = _env_int("JOURNEY_BATCH_SIZE", 500)
-    # POST /api/v1/tx: the largest request body (template key, recipient and merge data) in bytes.
-    TX_MAX_PAYLOAD_BYTES = _env_int("TX_MAX_PAYLOAD_BYTES", 64 * 1024)
+    # A transactional message's merge data, as compact JSON, in bytes (the whole API body has its own cap).
+    TX_MAX_DATA_BYTES = _env_int("TX_MAX_DATA_BYTES", 16 * 1024)
     # A campaign waiting for the relay this long alerts owners and admins (once per wait; checked every
     # minute).
     ALERT_RELAY_WAIT_MINUTES = float(os.environ.get("ALERT_RELAY_WAIT_MINUTES", "5"))

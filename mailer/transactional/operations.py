@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 SEND_ACTOR = "send_transactional"
 MAX_ATTEMPTS = 9  # the actor's first try and its 8 retries
 MAX_KEY_LENGTH = 255
+MAX_DATA_DEPTH = 10
 
 
 class TxRefused(Exception):
@@ -89,6 +90,33 @@ def refusal_of(contact: Contact | None, address: str) -> TxRefused | None:
             "suppressed",
         )
     return None
+
+
+def _depth(value, level: int = 0) -> int:
+    if level > MAX_DATA_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def check_data(data) -> dict:
+    """Merge data as a message may carry it: a JSON object within TX_MAX_DATA_BYTES and MAX_DATA_DEPTH."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TxRefused(422, "The merge data must be a JSON object.", "bad_data")
+    size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    limit = current_app.config["TX_MAX_DATA_BYTES"]
+    if size > limit:
+        raise TxRefused(
+            413, f"The merge data is {size:,} bytes; at most {limit:,} are accepted.", "data_too_large"
+        )
+    if _depth(data) > MAX_DATA_DEPTH:
+        raise TxRefused(422, f"The merge data is nested more than {MAX_DATA_DEPTH} levels deep.", "bad_data")
+    return data
 
 
 def _recipient(contact_public_id: str | None, address: str | None, name: str | None):
@@ -176,10 +204,8 @@ def accept(
     refusal = refusal_of(contact, address)
     if refusal is not None:
         raise refusal
-    data = data or {}
-    _rendered(
-        template, contact, address, name, data
-    )  # a template that can't render with this data: refused now
+    data = check_data(data)
+    _rendered(template, contact, address, name, data)  # a template that can't render this data: refused now
     message = TxMessage(
         template_id=template.id,
         contact_id=contact.id if contact else None,
@@ -218,6 +244,7 @@ def queue_test(template: TxTemplate, address: str, data: dict, actor=None) -> Tx
     refusal = refusal_of(contact, normalised)
     if refusal is not None:
         raise refusal
+    data = check_data(data)
     _rendered(template, contact, normalised, None, data)
     message = TxMessage(
         template_id=template.id,
@@ -408,8 +435,3 @@ def sent_log(
         query.order_by(TxMessage.id.desc()).offset((max(page, 1) - 1) * per_page).limit(per_page)
     ).scalars()
     return list(rows), int(total)
-
-
-def current_config_max_payload() -> int:
-    """The largest request body POST /tx accepts, in bytes (TX_MAX_PAYLOAD_BYTES)."""
-    return int(current_app.config["TX_MAX_PAYLOAD_BYTES"])

@@ -229,3 +229,24 @@ def test_erasure_and_retention_remove_the_person_from_the_sent_log(app_ctx, work
     assert {i.category: i.count for i in report.items}["transactional_messages"] == 1
     run_retention()
     assert _message(other.message.public_id).email == ""
+
+
+@pytest.mark.config(**SETTINGS, TX_MAX_DATA_BYTES=200)
+def test_merge_data_is_bounded_in_size_and_depth(app_ctx):
+    reset_template()
+    too_big = {**PAYLOAD, "data": {"code": "x" * 300}}
+    too_deep = {**PAYLOAD, "data": {"code": "1", "a": [[[[[[[[[[["deep"]]]]]]]]]]]}}
+    for payload, status in ((too_big, 413), (too_deep, 422), ({**PAYLOAD, "data": ["code"]}, 422)):
+        with pytest.raises(tx.TxRefused) as refused:
+            _accept(payload)
+        assert refused.value.status == status, refused.value.message
+    assert "at most 200 are accepted" in _refusal(too_big).message
+    assert db.session.execute(select(func.count()).select_from(TxMessage)).scalar_one() == 0
+
+
+def _refusal(payload) -> tx.TxRefused:
+    try:
+        _accept(payload)
+    except tx.TxRefused as exc:
+        return exc
+    raise AssertionError("accepted")
