@@ -87,3 +87,4 @@ class TxMessage(Model):
     finished_at: Mapped[datetime | None]
 
     template = relationship("TxTemplate")
+    contact = relationship("Contact")

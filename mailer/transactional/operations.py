@@ -423,6 +423,12 @@ def forget_old_addresses(days: int, dry_run: bool = False) -> int:
     return int(count)
 
 
+def by_public_id(public_id: str) -> TxMessage | None:
+    """The message an integration was given the id of."""
+    query = select(TxMessage).where(TxMessage.public_id == public_id[:32])
+    return db.session.execute(query).scalar_one_or_none()
+
+
 def sent_log(
     page: int = 1, per_page: int = 50, template: TxTemplate | None = None
 ) -> tuple[list[TxMessage], int]:

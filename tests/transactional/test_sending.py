@@ -13,6 +13,7 @@ from mailer.contacts.operations import email_hash, get_or_create_contact
 from mailer.contacts.suppression import suppress
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.delivery.models import OutboxMessage
 from mailer.privacy.erasure import erase_contact
 from mailer.privacy.restriction import restrict
 from mailer.privacy.retention import run_retention
@@ -250,3 +251,38 @@ def _refusal(payload) -> tx.TxRefused:
     except tx.TxRefused as exc:
         return exc
     raise AssertionError("accepted")
+
+
+@pytest.mark.config(**SETTINGS)
+def test_a_message_whose_worker_died_mid_send_becomes_uncertain_and_is_not_sent_again(app_ctx, smtp_server):
+    reset_template()
+    accepted = _accept()
+    message = _message(accepted.message.public_id)
+    message.status, message.claimed_at = (
+        "sending",
+        utcnow() - timedelta(minutes=20),
+    )  # as a dead worker left it
+    recent = _accept({**PAYLOAD, "email": "bo@example.net"})
+    recent_row = _message(recent.message.public_id)
+    recent_row.status, recent_row.claimed_at = "sending", utcnow() - timedelta(minutes=2)
+    db.session.commit()
+    assert tx.mark_stuck_uncertain() == 1
+    stuck = _message(accepted.message.public_id)
+    assert (stuck.status, stuck.data) == ("uncertain", None)
+    assert _message(recent.message.public_id).status == "sending"  # still within its time
+    tx.send_message(accepted.message.id)  # a redelivered job
+    assert not smtp_server.messages
+
+
+@pytest.mark.config(**SETTINGS)
+def test_embedded_mode_keeps_the_message_in_the_outbox_as_transactional(app_ctx, worker):
+    reset_template()
+    _accept()
+    worker.drain()
+    [stored] = db.session.execute(select(OutboxMessage)).scalars().all()
+    assert (stored.rcpt_to, stored.category, stored.subject) == (
+        "ann@example.net",
+        "transactional",
+        "Your code 482913",
+    )
+    assert b"List-Unsubscribe" not in stored.raw
