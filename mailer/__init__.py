@@ -56,7 +56,7 @@ from mailer.staff import tasks as staff_tasks
 from mailer.staff.models import accounts, api_keys, security
 from mailer.subscriptions import hooks, throttle
 from mailer.subscriptions import tasks as subscriptions_tasks
-from mailer.subscriptions.models import forms, lists
+from mailer.subscriptions.models import forms, lists, reconfirmations
 from mailer.tracking import models as tracking_models
 from mailer.tracking import tasks as tracking_tasks
 from mailer.tracking.queries import contacts_with_activity
@@ -88,6 +88,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     security,
     forms,
     lists,
+    reconfirmations,
     segments_models,
     tracking_models,
     transactional_models,

@@ -24,6 +24,7 @@ PERIODIC_JOBS: dict[str, int | str | None] = {
     "check_sending_rates": 60,  # bounce and complaint rates above their limits pause campaigns
     "advance_journeys": "JOURNEY_TICK_SECONDS",  # due journey steps, in batches (no per-contact timers)
     "settle_stuck_transactional": 300,  # transactional messages whose worker died mid-send: uncertain
+    "expire_list_reconfirmations": 3600,  # re-permission requests past their deadline: the unanswered leave
 }
 # Jobs that run only when a setting is not empty.
 CONDITIONAL_JOBS = {"poll_bounce_mailbox": "BOUNCE_IMAP_URL"}

@@ -10,6 +10,7 @@ from mailer.bulk import operations as bulk
 from mailer.core.extensions import db
 from mailer.segments.conditions import SegmentError
 from mailer.segments.operations import segment_by_public_id
+from mailer.subscriptions import reconfirmation
 
 TEMPLATE = "admin/contacts/bulk_confirm.html"
 
@@ -23,8 +24,9 @@ def _job(public_id: str) -> bulk.BulkJob:
 
 @bp.route("/contacts/bulk", methods=["GET", "POST"])
 def bulk_review():
-    """Editors' actions (tag, untag, add to or remove from a list). First press: say what will happen to how
-    many contacts (and ask for the consent basis of a list addition); second press (`start`): queue the job.
+    """Editors' actions (tag, untag, add to or remove from a list, ask to re-confirm a list). First press: say
+    what will happen to how many contacts (and ask for the consent basis of a list addition, the deadline of a
+    re-confirmation); second press (`start`): queue the job.
     The address opened again (a reload, a bookmark) leads back to the contacts."""
     if request.method == "GET":
         return redirect(url_for("admin.contacts"))
@@ -49,6 +51,7 @@ def _options() -> bulk.Options:
         statement=request.form.get("statement", "")[:6000],
         reason=request.form.get("reason", "")[:1000],
         confirmation=request.form.get("confirm", "")[:40],
+        days=request.form.get("days", "")[:10],
     )
 
 
@@ -101,6 +104,7 @@ def _review(action: str):
         search=search,
         options=options,
         bases=bulk.BASES,
+        days=(reconfirmation.MIN_DAYS, reconfirmation.MAX_DAYS, reconfirmation.DEFAULT_DAYS),
         problem="",
         retry=problem,
     ), (400 if problem else 200)

@@ -2,12 +2,14 @@
 
 Each contact is changed through the same rule its one-by-one counterpart uses: tags as on the contact page,
 list additions through subscribe() on a stated consent basis or a double opt-in (as adding a contact by hand),
-list removals through withdraw_list() (the "withdrawn" ledger events of an unsubscribe), erasures through
-privacy's staff erasure (connected in hooks.py).
+list removals through withdraw_list() (the "withdrawn" ledger events of an unsubscribe), re-permission
+requests through subscriptions' reconfirmation (an email each, paced; the unanswered leave the list at the
+deadline), erasures through privacy's staff erasure (connected in hooks.py).
 """
 
 from bisect import bisect_right
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, insert, literal, select
@@ -25,6 +27,7 @@ from mailer.core.extensions import db
 from mailer.core.text import has_controls
 from mailer.segments.conditions import compile_tree
 from mailer.segments.models import Segment
+from mailer.subscriptions import reconfirmation
 from mailer.subscriptions.lists import lists_by_public_id
 from mailer.subscriptions.manual import ContactRefused, checked_basis
 from mailer.subscriptions.models.lists import MailingList
@@ -37,10 +40,11 @@ ACTIONS = {
     "untag": "Remove the tag",
     "list_add": "Add to the list",
     "list_remove": "Remove from the list",
+    "list_reconfirm": "Ask to re-confirm the list",
 }
 ERASE = "erase"
 LABELS = {**ACTIONS, ERASE: "Erase"}
-LIST_ACTIONS = ("list_add", "list_remove")
+LIST_ACTIONS = ("list_add", "list_remove", "list_reconfirm")
 BASES = {
     Basis.PRIOR_CONSENT.value: "They consented elsewhere (say where and how)",
     Basis.DOUBLE_OPT_IN.value: "Send each a double opt-in email to confirm",
@@ -78,6 +82,7 @@ class Options:
     statement: str = ""
     reason: str = ""
     confirmation: str = ""
+    days: str = ""  # a re-permission request's deadline, in days from the start
 
 
 @dataclass(frozen=True)
@@ -146,14 +151,28 @@ def _list_argument(action: str, argument: str, options: Options, confirm: bool) 
     if action == "list_remove":
         return mailing_list, {}
     if mailing_list.archived_at is not None:
-        raise BulkError(f"The list “{mailing_list.name}” is archived: nobody can be added to it.")
+        doing = "asked about" if action == "list_reconfirm" else "added to"
+        raise BulkError(f"The list “{mailing_list.name}” is archived: nobody can be {doing} it.")
     if not confirm:
         return mailing_list, {}
+    if action == "list_reconfirm":
+        return mailing_list, {"days": _deadline_days(options.days)}
     try:
         statement = checked_basis(options.basis, options.statement)
     except ContactRefused as error:
         raise BulkError(str(error)) from None
     return mailing_list, {"basis": options.basis, **({"statement": statement} if statement else {})}
+
+
+def _deadline_days(value: str) -> int:
+    low, high = reconfirmation.MIN_DAYS, reconfirmation.MAX_DAYS
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        days = 0
+    if not low <= days <= high:
+        raise BulkError(f"Give people between {low} and {high} days to answer.")
+    return days
 
 
 def _erase_options(options: Options, total: int) -> dict:
@@ -322,6 +341,20 @@ def _apply_lists(job: BulkJob, ids: list[int], invite: list[Contact]) -> tuple[i
     return changed, refused
 
 
+def _apply_reconfirm(job: BulkJob, ids: list[int]) -> tuple[int, int]:
+    """Ask these contacts to re-confirm the job's list (its confirmed subscribers only; those already asked
+    and not yet answered keep their first deadline); their emails go out after the batch commits. (asked,
+    left alone)."""
+    mailing_list = _list_of(job.argument)
+    if mailing_list is None or mailing_list.archived_at is not None:
+        return 0, len(ids)
+    deadline = job.created_at + timedelta(days=int(job.options.get("days", reconfirmation.DEFAULT_DAYS)))
+    asked = reconfirmation.ask(mailing_list, ids, job.public_id, deadline)
+    if asked:
+        enqueue_after_commit(db.session(), "send_list_reconfirmations", asked)
+    return len(asked), len(ids) - len(asked)
+
+
 def _apply_erase(job: BulkJob, ids: list[int]) -> int:
     reason = job.options.get("reason", "")
     contacts = _contacts(ids)
@@ -334,7 +367,7 @@ def _finish(job: BulkJob) -> None:
     job.status, job.finished_at = "done", utcnow()
     what: dict = {"tag": job.argument} if job.action in ("tag", "untag") else {}
     if job.action in LIST_ACTIONS:
-        what = {"list": job.argument, **({"basis": job.options["basis"]} if "basis" in job.options else {})}
+        what = {"list": job.argument, **{k: job.options[k] for k in ("basis", "days") if k in job.options}}
     if job.action == ERASE:
         what = {"reason": job.options.get("reason", "")}
     audit.record(
@@ -374,7 +407,11 @@ def run_batch(job_id: int, size: int | None = None) -> bool:
     job.status = "running"
     invite: list[Contact] = []
     left_alone = len(rows) - len(usable)
-    if usable and job.action in LIST_ACTIONS:
+    if usable and job.action == "list_reconfirm":
+        changed, refused = _apply_reconfirm(job, usable)
+        job.changed += changed
+        left_alone += refused
+    elif usable and job.action in LIST_ACTIONS:
         changed, refused = _apply_lists(job, usable, invite)
         job.changed += changed
         left_alone += refused

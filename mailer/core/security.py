@@ -40,6 +40,7 @@ TOKEN_PURPOSES = (
     "preferences-request",
     "reconfirm-email",
     "repermission",
+    "list-reconfirm",
     "staff-invite",
 )
 

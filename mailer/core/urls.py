@@ -35,6 +35,7 @@ class RecipientLink(enum.StrEnum):
     ADDRESS_RECONFIRM = "address-reconfirm"
     DATA_DOWNLOAD = "data-download"
     KEEP_SUBSCRIBED = "keep-subscribed"
+    LIST_RECONFIRM = "list-reconfirm"  # a re-permission request: keep the lists it names
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ RECIPIENT_URLS: dict[RecipientLink, RecipientRoute] = {
     ),
     RecipientLink.DATA_DOWNLOAD: RecipientRoute("public.privacy_download", "export", "/privacy/download/"),
     RecipientLink.KEEP_SUBSCRIBED: RecipientRoute("public.privacy_keep", "repermission", "/privacy/keep/"),
+    RecipientLink.LIST_RECONFIRM: RecipientRoute("public.list_reconfirm", "list-reconfirm", "/stay/"),
 }
 
 

@@ -60,7 +60,7 @@ def register_privacy_hooks(app: Flask) -> None:
     hooks.on_erasure(
         "contacts", forget_contact_data, tables=("contact_field_values", "contact_keys", "contact_tags")
     )
-    hooks.on_erasure("subscriptions", end_subscriptions, tables=("subscriptions",))
+    hooks.on_erasure("subscriptions", end_subscriptions, tables=("subscriptions", "list_reconfirmations"))
     hooks.on_erasure("delivery", forget_messages, tables=("deliveries",))
     hooks.on_erasure("deliverability", scrub_diagnostics, tables=("bounce_events",))
     hooks.on_erasure("journeys", forget_enrolments, tables=("journey_enrolments",))

@@ -4,9 +4,19 @@ Every view module is imported here, at the top, so that the blueprint exported b
 routes; the factory registers it.
 """
 
-from mailer.public import media, metrics, preferences, privacy, provider_hooks, tracking, unsubscribe, views
+from mailer.public import (
+    media,
+    metrics,
+    preferences,
+    privacy,
+    provider_hooks,
+    reconfirm,
+    tracking,
+    unsubscribe,
+    views,
+)
 from mailer.public.blueprint import bp
 
-VIEW_MODULES = (media, metrics, preferences, privacy, provider_hooks, tracking, unsubscribe, views)
+VIEW_MODULES = (media, metrics, preferences, privacy, provider_hooks, reconfirm, tracking, unsubscribe, views)
 
 __all__ = ["VIEW_MODULES", "bp"]

@@ -6,7 +6,7 @@ from mailer.core.broker import actor
 from mailer.core.extensions import db
 from mailer.subscriptions import confirmation as transactional
 from mailer.subscriptions import expiry as retention
-from mailer.subscriptions import imports, preference_links, signup
+from mailer.subscriptions import imports, preference_links, reconfirmation, signup
 
 
 @actor(queue_name="transactional", max_retries=8, min_backoff=5_000, max_backoff=600_000)
@@ -59,3 +59,16 @@ def send_import_invitations(contact_ids: list[int]) -> None:
     """Queue the double opt-in emails of one imported batch, paced by the global send rate (5,000 at the
     default 50 a second take 100 s, hence the time limit of a run_contact_import)."""
     imports.send_invitations(contact_ids)
+
+
+@actor(queue_name="imports", max_retries=3, time_limit=6 * 3600 * 1000)
+def send_list_reconfirmations(contact_ids: list[int]) -> None:
+    """Email one bulk batch of re-permission requests, paced by the global send rate."""
+    reconfirmation.send_reconfirmations(contact_ids)
+
+
+@actor(queue_name="maintenance", max_retries=3)
+def expire_list_reconfirmations() -> None:
+    """Remove from their lists those who did not answer a re-permission request by its deadline
+    (scheduled)."""
+    reconfirmation.expire_due()

@@ -6,10 +6,12 @@ import pytest
 from sqlalchemy import func, select
 
 from mailer.bulk.models import BulkJob
+from mailer.consent.ledger import RequestContext
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.extensions import db
 from mailer.subscriptions.lists import create_list
 from mailer.subscriptions.models.lists import Subscription
+from mailer.subscriptions.operations import Basis, Door, subscribe
 from tests.support.http import csrf_token, staff_client
 from tests.support.people import bare_contacts
 
@@ -210,3 +212,43 @@ def test_the_jobs_page_says_when_there_are_none(app, app_ctx):
     viewer = staff_client(app, "viewer")
     page = viewer.get("/admin/jobs")
     assert page.status_code == 200 and "No bulk jobs yet." in page.text
+
+
+def test_ask_a_list_to_reconfirm_states_the_consequence_and_asks_for_the_deadline(
+    app_ctx, auth, worker, smtp_server
+):
+    news = create_list("Newsletter")
+    ann, bob = bare_contacts(2)
+    for person in (ann, bob):
+        subscribe(
+            person,
+            [news.purpose],
+            Door(RequestContext("admin"), "admin", Basis.PRIOR_CONSENT, by_person=False),
+        )
+    db.session.commit()
+    page = auth.get("/admin/contacts")
+    assert '<option value="list_reconfirm">Ask to re-confirm the list</option>' in page.text
+    data = {
+        "csrf_token": csrf_token(page.text),
+        "action": "list_reconfirm",
+        "list": news.public_id,
+        "tag": "",
+        "contact": [ann.public_id, bob.public_id],
+    }
+    review = auth.post("/admin/contacts/bulk", data=data)
+    assert (
+        review.status_code == 200
+        and "Whoever has not answered by the deadline is removed from the list" in review.text
+    )
+    assert 'name="days" type="number"' in review.text and 'value="30"' in review.text
+    refused = auth.post("/admin/contacts/bulk", data=data | {"start": "1", "days": "400"})
+    assert refused.status_code == 400 and "Give people between 7 and 90 days to answer." in refused.text
+    assert _jobs() == 0
+    started = auth.post(
+        "/admin/contacts/bulk", data=data | {"start": "1", "days": "21"}, follow_redirects=True
+    )
+    assert "Started: ask to re-confirm the list “Newsletter” on 2 contacts." in started.text
+    worker.drain()
+    assert len(smtp_server.to(ann.email)) == 1 and len(smtp_server.to(bob.email)) == 1
+    job = db.session.execute(select(BulkJob)).scalar_one()
+    assert job.options == {"days": 21}
