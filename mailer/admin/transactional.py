@@ -3,14 +3,14 @@ and the sent log with each message's status."""
 
 import json
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm
 from mailer.admin.campaigns import EDITOR_CSP, PREVIEW_DOCUMENT_CSP
 from mailer.admin.transactional_forms import TxTemplateForm, TxTestForm
-from mailer.core.extensions import db
+from mailer.core.extensions import db, limiter
 from mailer.delivery.relays import all_relays
 from mailer.transactional import operations as tx
 from mailer.transactional import templates as tx_templates
@@ -155,7 +155,20 @@ def tx_template_preview_document(public_id: str):
     return response
 
 
+def _test_send_limit() -> str:
+    return current_app.config["TEST_SEND_RATE_LIMIT"]
+
+
 @bp.post("/transactional/<public_id>/test")
+@limiter.limit(
+    _test_send_limit,
+    key_func=lambda: f"test-send:{current_user.id}",  # one budget with the campaigns' test sends
+    deduct_when=lambda response: response.status_code == 302,  # only tests that went out count
+    error_message=lambda: (
+        f"Test sends are limited to {_test_send_limit()} for each staff member. "
+        "Please wait a while before sending another."
+    ),
+)
 def tx_template_test(public_id: str):
     """Queue a test of the template to one address, with the merge data typed on the page."""
     template = _template(public_id)

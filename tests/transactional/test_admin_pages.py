@@ -124,3 +124,17 @@ def test_viewers_read_templates_but_neither_change_them_nor_see_recipients(app, 
     with app.app_context():
         assert db.session.execute(select(TxMessage.email)).scalars().all() == ["qa@example.net"]
         assert _template().archived_at is None
+
+
+@pytest.mark.config(**SETTINGS, TEST_SEND_RATE_LIMIT="2 per hour")
+def test_test_sends_share_the_staff_members_limit(app, auth, worker, smtp_server):
+    auth.post("/admin/transactional/new", data={**FORM, "csrf_token": _token(auth), "action": "save"})
+    path = f"/admin/transactional/{_template().public_id}"
+    answers = [
+        auth.post(f"{path}/test", data={"csrf_token": _token(auth, path), "address": f"qa{n}@example.net"})
+        for n in range(3)
+    ]
+    assert [a.status_code for a in answers] == [302, 302, 429]
+    assert "Test sends are limited to 2 per hour" in answers[2].text
+    worker.drain()
+    assert len(smtp_server.messages) == 2
