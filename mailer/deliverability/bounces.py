@@ -200,14 +200,24 @@ def _count(contact_id: int, kind: str, since=None) -> int:
     return db.session.execute(query).scalar_one()
 
 
+def delivery_fate(delivery: Delivery, status: str, reason: str) -> dict | None:
+    """The columns a delivery we thought sent changes when it learns its fate, or None: queued, in-flight or
+    already failed ones are left alone."""
+    if delivery.status not in ("sent", "uncertain"):
+        return None
+    basic = _BASIC.search(reason)
+    return {
+        "status": status,
+        "reason": reason[:300],
+        "smtp_code": int(basic.group(0)) if basic else delivery.smtp_code,
+        "finished_at": delivery.finished_at or utcnow(),
+    }
+
+
 def _mark_delivery(delivery: Delivery, status: str, reason: str) -> None:
-    """A delivery we thought sent learns its fate; queued, in-flight or already failed ones are left alone."""
-    if delivery.status in ("sent", "uncertain"):
-        delivery.status = status
-        delivery.reason = reason[:300]
-        basic = _BASIC.search(reason)
-        delivery.smtp_code = int(basic.group(0)) if basic else delivery.smtp_code
-        delivery.finished_at = delivery.finished_at or utcnow()
+    """A delivery we thought sent learns its fate (delivery_fate)."""
+    for name, value in (delivery_fate(delivery, status, reason) or {}).items():
+        setattr(delivery, name, value)
 
 
 def record_bounce(delivery: Delivery, report: DeliveryReport, domain: str, source: str = "dsn") -> Outcome:

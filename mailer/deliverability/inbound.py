@@ -28,6 +28,7 @@ from mailer.core.security import TokenExpired, TokenInvalid
 from mailer.core.urls import delivery_of_unsubscribe_address, is_unsubscribe_address
 from mailer.deliverability import bounces, complaints
 from mailer.deliverability.domains import domain_of
+from mailer.deliverability.provider_batch import among
 from mailer.delivery.models import Delivery
 from mailer.delivery.replies import bounce_base, delivery_id_from_verp
 from mailer.subscriptions.models.lists import MailingList
@@ -113,9 +114,9 @@ def deliveries_by_message_ids(message_ids: list[str]) -> dict[str, Delivery]:
     others = [mid for mid in wanted if not _OUR_ID.match(mid)]
     condition = []
     if ours:
-        condition.append(Delivery.id.in_(ours))
+        condition.append(among(Delivery.id, ours))
     if others:
-        condition.append(Delivery.message_id.in_(others))
+        condition.append(among(Delivery.message_id, others))
     if not condition:
         return {}
     rows = db.session.execute(select(Delivery).where(or_(*condition))).scalars()

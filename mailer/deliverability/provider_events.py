@@ -21,9 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, func, select, text, update
 from werkzeug.datastructures import Headers
 
 from mailer.campaigns.models import Campaign
@@ -165,12 +163,14 @@ def _latest_deliveries_to(addresses: list[str]) -> dict[str, Delivery]:
     newest = db.session.execute(
         select(Contact.email_hash, func.max(Delivery.id))
         .join(Contact, Contact.id == Delivery.contact_id)
-        .where(Contact.email_hash.in_(sorted(set(hashes.values()))), Delivery.message_id != "")
+        .where(provider_batch.among(Contact.email_hash, hashes.values()), Delivery.message_id != "")
         .group_by(Contact.email_hash)
     ).all()
     by_id = {
         d.id: d
-        for d in db.session.execute(select(Delivery).where(Delivery.id.in_([i for _, i in newest]))).scalars()
+        for d in db.session.execute(
+            select(Delivery).where(provider_batch.among(Delivery.id, [i for _, i in newest]))
+        ).scalars()
     }
     by_hash = {address_hash: by_id[delivery_id] for address_hash, delivery_id in newest}
     return {address: by_hash[h] for address, h in hashes.items() if h in by_hash}
@@ -222,13 +222,8 @@ def store_events(provider: str, events: list[ProviderEvent]) -> WebhookResult:
     stored = 0
     if rows:
         table = ProviderEventReceipt.__table__
-        insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = (  # executemany: compiled once per process, not once per request
-            insert(table)
-            .on_conflict_do_nothing(index_elements=["provider", "event_key"])
-            .returning(table.c.id)
-        )
-        stored = len(db.session.execute(statement, list(rows.values())).all())
+        inserted = provider_batch.insert_many(table, list(rows.values()), ["provider", "event_key"], ("id",))
+        stored = len(inserted.all())
         if stored:
             enqueue_coalesced_after_commit(db.session, "process_provider_events")
     db.session.commit()
@@ -305,19 +300,35 @@ def process_pending(limit: int = 500) -> WebhookResult:
         result.add(outcome, row.provider)
         delivery_id = delivery.id if delivery is not None else None
         done.append({"b_id": row.id, "b_outcome": outcome, "b_delivery": delivery_id})
-    table = ProviderEventReceipt.__table__
-    db.session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(outcome=bindparam("b_outcome"), delivery_id=bindparam("b_delivery"), payload=None),
-        done,
-    )
+    _record_outcomes(done)
     db.session.commit()
     log.info(
         "Provider events acted on: %s",
         ", ".join(f"{count} {outcome}" for outcome, count in sorted(result.counts.items())),
     )
     return result
+
+
+def _record_outcomes(done: list[dict]) -> None:
+    """Each claimed receipt's outcome and delivery, its payload cleared: one statement (on PostgreSQL the
+    rows as one JSON parameter; executemany elsewhere)."""
+    table = ProviderEventReceipt.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            text(
+                "UPDATE provider_event_receipts AS r SET outcome = d.b_outcome, delivery_id = d.b_delivery, "
+                "payload = NULL FROM json_to_recordset(CAST(:rows AS json)) "
+                "AS d(b_id bigint, b_outcome varchar, b_delivery bigint) WHERE r.id = d.b_id"
+            ),
+            {"rows": json.dumps(done)},
+        )
+        return
+    db.session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(outcome=bindparam("b_outcome"), delivery_id=bindparam("b_delivery"), payload=None),
+        done,
+    )
 
 
 def process_all_pending(batch: int = 500) -> WebhookResult:
