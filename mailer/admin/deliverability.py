@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from mailer.admin.blueprint import bp
+from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
@@ -90,6 +91,7 @@ def deliverability_index():
         threshold=deliverability.COMPLAINT_LIMIT.percent,
         bounce_threshold=deliverability.BOUNCE_LIMIT.percent,
         paused=paused,
+        pause_alerts={c.public_id: a for c in paused if (a := campaign_alerts.pause_alert(c)) is not None},
         policy_count=policy_count,
         policy_newest=policy_newest,
         alert_days=ALERT_DAYS,

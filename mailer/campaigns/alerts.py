@@ -55,6 +55,20 @@ ADVICE = {
             "DKIM, SPF and DMARC of the sending domain (see Deliverability) if the answers are 5.7.x.",
         ],
     },
+    "rate": {
+        "title": "The bounce or complaint rate of its sending domain is above the limit",
+        "summary": "Mailbox providers judge a sending domain by how much of its mail bounces or is reported "
+        "as spam: every campaign sending from this domain stopped before the rate hurts its reputation "
+        "further.",
+        "checks": [
+            "Where the list came from: old, bought or scraped addresses bounce and complain; bounced and "
+            "complaining addresses are suppressed already.",
+            "Sign-up: double opt-in and a clear promise of what people will receive keep both rates low.",
+            "Deliverability shows the domain's rates over time against the limits.",
+            "When the cause is dealt with, resume the campaign on its page (the button below); the rate is "
+            "checked again every minute while it sends.",
+        ],
+    },
     "relay": {
         "title": "The campaign has been waiting for the relay for several minutes",
         "summary": "The relay refuses connections, does not answer or asks us to try later. Nothing is lost: "
@@ -88,6 +102,14 @@ def paused_automatically(campaign_id: int, policy: bool) -> None:
 
 def raise_alert(campaign: Campaign, action: str, details: dict) -> AuditEvent:
     """Commit the alert (shown at once) and queue its email to every active owner and admin."""
+    event = record_alert(campaign, action, details)
+    db.session.commit()
+    return event
+
+
+def record_alert(campaign: Campaign, action: str, details: dict) -> AuditEvent:
+    """raise_alert in the caller's transaction: the alert and its emails (sent once the caller commits,
+    dropped with it on a rollback)."""
     staff_ids = (
         db.session.execute(
             select(StaffUser.id)
@@ -101,7 +123,6 @@ def raise_alert(campaign: Campaign, action: str, details: dict) -> AuditEvent:
     db.session.flush()
     for staff_id in staff_ids:
         enqueue_after_commit(db.session, "send_campaign_alert", event.id, staff_id)
-    db.session.commit()
     return event
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns.models import Campaign
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
@@ -242,14 +243,29 @@ def enforce_rate_limits(domain: str) -> list[int]:
         + ". "
         + " ".join(ADVICE[limit.key] for limit in exceeded)
     )
-    db.session.execute(
-        update(Campaign)
-        .where(Campaign.id.in_(sending), Campaign.status == "sending")
-        .values(status="paused", status_reason=reason)
-        .execution_options(synchronize_session=False)
+    paused = sorted(
+        db.session.execute(
+            update(Campaign)
+            .where(Campaign.id.in_(sending), Campaign.status == "sending")
+            .values(status="paused", status_reason=reason)
+            .returning(Campaign.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
     )
-    log.error("Paused campaigns %s: %s", list(sending), reason)
-    return list(sending)
+    details = {
+        "kind": "rate",
+        "domain": domain,
+        "limits": [limit.key for limit in exceeded],
+        "rates": {limit.key: round(rate.rate(limit), 2) for limit in exceeded},
+        "thresholds": {limit.key: limit.percent for limit in exceeded},
+    }
+    # One alert per pause (only the campaigns this statement paused): owners and admins get its email
+    # once the caller commits, and the campaign page, dashboard and Deliverability page show it.
+    for campaign in db.session.execute(select(Campaign).where(Campaign.id.in_(paused))).scalars():
+        campaign_alerts.record_alert(campaign, campaign_alerts.ALERT_ACTION, details)
+    if paused:
+        log.error("Paused campaigns %s: %s", paused, reason)
+    return paused
 
 
 def enforce_all_rate_limits() -> list[int]:
