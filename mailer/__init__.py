@@ -31,6 +31,8 @@ from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
 from mailer.core.urls import external_url
 from mailer.deliverability import models as deliverability_models
 from mailer.deliverability import tasks as deliverability_tasks
+from mailer.deliverability.refusals import record_refusals
+from mailer.delivery import hooks as delivery_hooks
 from mailer.delivery import models as delivery_models
 from mailer.delivery import recovery, transport
 from mailer.delivery import tasks as delivery_tasks
@@ -244,6 +246,7 @@ def _connect_domains() -> None:
     )
     segments_hooks.connect(activity=contacts_with_activity)
     bulk_hooks.connect(erase=erase_on_staff_decision)
+    delivery_hooks.connect(refused=record_refusals)  # send-time refusals in the bounce log
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -25,6 +25,7 @@ from mailer.core.logs import log_context
 from mailer.delivery import replies as bounces
 from mailer.delivery.claims import Claims, durably
 from mailer.delivery.failover import FailoverPipeline, Route
+from mailer.delivery.hooks import Refusal
 from mailer.delivery.models import DeliveryStatus
 from mailer.delivery.ratelimit import send_rate
 from mailer.delivery.store import BuiltMessage, MessageBuilder, Recipient, RecipientStore, SendingState
@@ -301,7 +302,7 @@ class BatchRun:
                 DeliveryStatus.BOUNCED,
                 outcome.code,
                 f"hard bounce: {outcome.describe()}",
-                hard_bounce_hash=rec.email_hash,
+                refusal=Refusal(rec.delivery_id, outcome.code, outcome.text, rec.email_hash, hard=True),
             )
             self._count(rec, "bounced")
         elif outcome.kind == bounces.POLICY:
@@ -318,6 +319,7 @@ class BatchRun:
                 DeliveryStatus.FAILED,
                 outcome.code,
                 f"refused by policy (our sending setup, not the address): {outcome.describe()}",
+                refusal=Refusal(rec.delivery_id, outcome.code, outcome.text, rec.email_hash, hard=False),
             )
             self._count(rec, "failed")
         else:

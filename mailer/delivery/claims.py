@@ -17,10 +17,10 @@ from datetime import datetime
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from mailer.contacts.models.suppression import SuppressionReason
-from mailer.contacts.suppression import suppress
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.delivery import hooks as delivery_hooks
+from mailer.delivery.hooks import Refusal
 from mailer.delivery.models import Delivery, DeliveryStatus
 from mailer.delivery.relays import DEFAULT_RELAY_NAME
 from mailer.delivery.store import RecipientStore
@@ -71,7 +71,7 @@ class Unwritten:
     )  # skipped, failed, bounced, uncertain: b_id, b_status, …
     retry: list[dict] = field(default_factory=list)  # back to the queue with a not-before time, attempt used
     released: list[dict] = field(default_factory=list)  # back to the queue, attempt given back
-    hard_bounced: list[str] = field(default_factory=list)  # address hashes to suppress
+    refusals: list[Refusal] = field(default_factory=list)  # final refusals: the bounce log's (hooks)
 
     def __bool__(self) -> bool:
         return bool(self.sent or self.finished or self.retry or self.released)
@@ -160,13 +160,13 @@ class Claims:
         status: str,
         code: int | None,
         reason: str,
-        hard_bounce_hash: str | None = None,
+        refusal: Refusal | None = None,
     ) -> None:
         self.unwritten.finished.append(
             {"b_id": delivery_id, "b_status": status, "b_code": code, "b_reason": reason[:300]}
         )
-        if hard_bounce_hash:
-            self.unwritten.hard_bounced.append(hard_bounce_hash)
+        if refusal is not None:
+            self.unwritten.refusals.append(refusal)
 
     def retry(self, delivery_id: int, code: int | None, reason: str, not_before: datetime) -> None:
         self.unwritten.retry.append(
@@ -299,8 +299,7 @@ class Claims:
                 ),
                 pending.released,
             )
-        for email_hash in pending.hard_bounced:
-            suppress(email_hash, SuppressionReason.HARD_BOUNCE)
+        delivery_hooks.refused(pending.refusals)  # after the statuses: the bounce log reads them
         self.store.record_progress(self.campaign_id, finished, self.mail_flowed, now)
 
     def _written(self) -> None:
