@@ -7,7 +7,8 @@ message whose content went out and whose answer never came (NoReply) is uncertai
 and every message is reported exactly once: failover keeps the engine's exactly-once accounting (claims.py).
 A relay found down is skipped by this process for RELAY_DOWN_SECONDS, then tried first again. Messages are
 paced by the rate of the relay in use (`FailoverPipeline.limiter`): after a failover the failover relay's own
-rate applies, as its own credentials do.
+rate applies, as its own credentials do, to the messages in flight at that moment (offered to the relay found
+down, or paid for there and not yet offered) as much as to later ones: each takes a token of its new relay.
 """
 
 import logging
@@ -109,6 +110,7 @@ class FailoverPipeline:
         self.pipeline = route.hops[self.index].transport.pipeline()
         # Messages offered and not yet settled, by the identity of their key (keys need not be hashable).
         self.offered: dict[int, tuple[str, str, bytes, bool]] = {}
+        self.paid_at = self.index  # the relay whose limiter the engine last drew this group's tokens from
 
     @property
     def hop(self) -> Hop:
@@ -117,13 +119,21 @@ class FailoverPipeline:
 
     def limiter(self):
         """The rate of the relay in use: after a failover, the failover relay's own rate, not the first's."""
+        self.paid_at = self.index
         return self.hop.limiter()
 
     def submit(
         self, key: object, mail_from: str, rcpt: str, raw: bytes, dot_safe: bool = False
     ) -> list[tuple]:
         self.offered[id(key)] = (mail_from, rcpt, raw, dot_safe)
+        if self.paid_at != self.index:  # the rest of a group paid for at the relay found down
+            self._pace()
         return self._settle(self.index, self.pipeline.submit(key, mail_from, rcpt, raw, dot_safe))
+
+    def _pace(self) -> None:
+        """One token from the relay in use for a message paid for at another one (it moved at a failover):
+        the failover relay's rate holds for the messages in flight too, not only for later groups."""
+        self.hop.limiter().acquire(1)
 
     def finish(self, error: Exception | None = None) -> list[tuple]:
         return self._settle(self.index, self.pipeline.finish(error))
@@ -136,6 +146,7 @@ class FailoverPipeline:
             if relay_down(outcome) and index + 1 < len(self.route.hops) and id(key) in self.offered:
                 if self.index == index:
                     done += self._fail_over(outcome)
+                self._pace()  # it was paid for at the relay it could not reach
                 done += self._settle(self.index, self.pipeline.submit(key, *self.offered[id(key)]))
                 continue
             self.offered.pop(id(key), None)

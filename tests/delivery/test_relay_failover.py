@@ -154,6 +154,33 @@ def test_after_failing_over_the_failover_relays_own_rate_applies(app, app_ctx, w
     assert times[-1] - times[0] >= 1.5  # at the primary's 1,000/s all 10 arrive within milliseconds
 
 
+@pytest.mark.config(SEND_PIPELINE_DEPTH=10)
+@pytest.mark.parametrize("primary_fails", ["at once", "mid-group"])
+def test_messages_in_flight_at_the_failover_are_paced_by_the_failover_relays_rate(
+    app, app_ctx, worker, relays, primary_fails
+):
+    """The whole campaign is one group of 10 paid for at the primary's 1,000 a second. The primary refuses
+    the first connection ("at once") or accepts 3 and then turns the session away with 421 ("mid-group"):
+    the messages of the group still to go, offered to it or not yet, move to the failover relay, and each
+    takes a token of its 4 a second there (its bucket holds one). Before, they all arrived within
+    milliseconds and only the next group was paced."""
+    primary, backup = relays["primary"], relays["backup"]
+    if primary_fails == "mid-group":
+        primary.down_after = 3
+        primary.start()
+    backup.start()
+    campaign, contacts = newsletter(10)
+    _send(campaign, _named("primary", primary, rate=1000), _named("backup", backup, rate=4), worker)
+
+    moved = backup.snapshot()[0]
+    assert sorted(_accepted(primary) + [m.rcpt for m in moved]) == sorted(c.email for c in contacts)
+    assert len(moved) >= 7
+    times = sorted(message.at for message in moved)
+    # A lower bound however slow the machine: one token every 0.25 s after the first, whose message may
+    # arrive late (the new connection) while the second's token comes due.
+    assert times[-1] - times[0] >= (len(moved) - 2) * 0.25
+
+
 def _notice(to_addr: str) -> outgoing.Outgoing:
     """One message outside the campaign engine (as a journey step or a notice sends it)."""
     return outgoing.Outgoing(
