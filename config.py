@@ -177,6 +177,8 @@ class Config:
     JOURNEY_BATCH_SIZE = _env_int("JOURNEY_BATCH_SIZE", 500)
     # A transactional message's merge data, as compact JSON, in bytes (the whole API body has its own cap).
     TX_MAX_DATA_BYTES = _env_int("TX_MAX_DATA_BYTES", 16 * 1024)
+    # How often a segment-triggered journey re-evaluates its segment, and a date-triggered one its day.
+    JOURNEY_TRIGGER_SECONDS = _env_int("JOURNEY_TRIGGER_SECONDS", 60)
     # A campaign waiting for the relay this long alerts owners and admins (once per wait; checked every
     # minute).
     ALERT_RELAY_WAIT_MINUTES = float(os.environ.get("ALERT_RELAY_WAIT_MINUTES", "5"))

@@ -14,6 +14,12 @@ TRIGGERS = [
     ("list_confirmed", "Someone confirms a subscription to the list"),
     ("tag_added", "A tag is put on a contact"),
     ("api", "An integration calls the API"),
+    ("segment_joined", "A contact joins a segment"),
+    ("date_field", "The day of a date field comes (birthday, anniversary, renewal)"),
+]
+BASES = [
+    ("double_opt_in", "Send them a double opt-in email; they are added when they confirm"),
+    ("has_consent", "They already consented elsewhere (say where and how below; stored as the proof)"),
 ]
 
 
@@ -22,11 +28,30 @@ class JourneyForm(FlaskForm):
     trigger = SelectField("Starts when", choices=TRIGGERS)
     list_id = SelectField("List the emails are sent for", coerce=optional_id)
     trigger_tag_id = SelectField("Tag that starts it (when the trigger is a tag)", coerce=optional_id)
+    trigger_segment_id = SelectField(
+        "Segment whose new members enter (when the trigger is a segment)", coerce=optional_id
+    )
+    date_field_id = SelectField("Date field (when the trigger is a date)", coerce=optional_id)
+    date_yearly = BooleanField(
+        "Every year on that day (birthday, anniversary); otherwise on the date itself", default=True
+    )
+    date_offset_days = IntegerField(
+        "Days before (−) or after (+) the date",
+        default=0,
+        validators=[Optional(), NumberRange(min=-365, max=365)],
+    )
+    date_hour = IntegerField(
+        "Hour of the day it starts (0–23, contact's time)",
+        default=9,
+        validators=[Optional(), NumberRange(min=0, max=23)],
+    )
     layout_id = SelectField("Layout of its emails", coerce=optional_id)
     timezone = StringField("Time zone for contacts without their own", default="UTC", validators=_LINE)
     include_existing = BooleanField("Existing contacts too (everyone who already meets the trigger enters)")
     reentry = BooleanField("A contact may go through it again after finishing or leaving")
     track_clicks = BooleanField("Track clicks (only of contacts who consented)", default=True)
+    relay_id = SelectField("Send through", coerce=optional_id)
+    failover_relay_id = SelectField("If that relay is down, fail over to", coerce=optional_id)
 
 
 class SendStepForm(FlaskForm):
@@ -70,6 +95,17 @@ class BranchStepForm(FlaskForm):
 
 class TagStepForm(FlaskForm):
     tag_id = SelectField("Tag", coerce=optional_id)
+
+
+class ListStepForm(FlaskForm):
+    list_id = SelectField("List", coerce=optional_id)
+
+
+class AddListStepForm(ListStepForm):
+    basis = SelectField("How the person agreed to this list", choices=BASES)
+    statement = TextAreaField(
+        "Where and how they consented (for consent obtained elsewhere)", validators=_TEXT
+    )
 
 
 class EndStepForm(FlaskForm):

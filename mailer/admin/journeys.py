@@ -6,9 +6,11 @@ from sqlalchemy import select
 
 from mailer.admin.blueprint import bp
 from mailer.admin.journey_forms import (
+    AddListStepForm,
     BranchStepForm,
     EndStepForm,
     JourneyForm,
+    ListStepForm,
     SendStepForm,
     TagStepForm,
     TestRunForm,
@@ -17,12 +19,15 @@ from mailer.admin.journey_forms import (
 from mailer.campaigns import lifecycle as campaign_lifecycle
 from mailer.campaigns.layouts import all_layouts, default_layout
 from mailer.campaigns.rendering import CampaignError
+from mailer.contacts.fields import all_fields
 from mailer.contacts.models.tags import Tag
 from mailer.core.extensions import db
+from mailer.delivery.relays import all_relays
 from mailer.journeys import engine, queries
 from mailer.journeys import operations as journeys
 from mailer.journeys.models import Journey, JourneyStep, StepKind
 from mailer.journeys.steps import JourneyError, StepInput, describe
+from mailer.segments.operations import all_segments
 from mailer.subscriptions.lists import all_lists
 
 STEP_FORMS = {
@@ -31,6 +36,8 @@ STEP_FORMS = {
     StepKind.BRANCH: BranchStepForm,
     StepKind.ADD_TAG: TagStepForm,
     StepKind.REMOVE_TAG: TagStepForm,
+    StepKind.ADD_LIST: AddListStepForm,
+    StepKind.REMOVE_LIST: ListStepForm,
     StepKind.END: EndStepForm,
 }
 STEP_LABELS = {
@@ -39,6 +46,8 @@ STEP_LABELS = {
     StepKind.BRANCH: "Branch on a condition",
     StepKind.ADD_TAG: "Add a tag",
     StepKind.REMOVE_TAG: "Remove a tag",
+    StepKind.ADD_LIST: "Add to a list",
+    StepKind.REMOVE_LIST: "Remove from a list",
     StepKind.END: "End the journey",
 }
 
@@ -65,6 +74,13 @@ def _journey_choices(form: JourneyForm) -> None:
     ]
     form.trigger_tag_id.choices = _tag_choices()
     form.layout_id.choices = [(None, "— choose —")] + [(layout.id, layout.name) for layout in all_layouts()]
+    form.trigger_segment_id.choices = [(None, "— choose —")] + [(s.id, s.name) for s in all_segments()]
+    form.date_field_id.choices = [(None, "— choose —")] + [
+        (f.id, f.label) for f in all_fields() if f.value_type == "date" and f.active and not f.is_sensitive
+    ]
+    named = [(relay.id, f"{relay.name} ({relay.host})") for relay in all_relays()]
+    form.relay_id.choices = [(None, "The default relay (SMTP_URL)"), *named]
+    form.failover_relay_id.choices = [(None, "No failover: wait for the relay to come back"), *named]
 
 
 def _journey_input(form: JourneyForm) -> journeys.JourneyInput:
@@ -78,6 +94,13 @@ def _journey_input(form: JourneyForm) -> journeys.JourneyInput:
         timezone=(form.timezone.data or "UTC").strip(),
         layout_id=form.layout_id.data,
         track_clicks=bool(form.track_clicks.data),
+        trigger_segment_id=form.trigger_segment_id.data,
+        date_field_id=form.date_field_id.data,
+        date_hour=form.date_hour.data if form.date_hour.data is not None else 9,
+        date_yearly=bool(form.date_yearly.data),
+        date_offset_days=form.date_offset_days.data or 0,
+        relay_id=form.relay_id.data,
+        failover_relay_id=form.failover_relay_id.data,
     )
 
 
@@ -90,7 +113,10 @@ def journeys_index():
         .all()
     )
     return render_template(
-        "admin/journeys/index.html", journeys=items, totals=queries.totals([j.id for j in items])
+        "admin/journeys/index.html",
+        journeys=items,
+        totals=queries.totals([j.id for j in items]),
+        describe_trigger=queries.describe_trigger,
     )
 
 
@@ -150,6 +176,7 @@ def journey_show(public_id: str):
         totals=queries.totals([journey.id]).get(journey.id, {}),
         labels=STEP_LABELS,
         test_form=TestRunForm(),
+        describe_trigger=queries.describe_trigger,
     )
 
 
@@ -184,6 +211,10 @@ def _step_form(kind: str, journey: Journey, step: JourneyStep | None = None):
         _fill_from_settings(form, step)
     if isinstance(form, (TagStepForm, BranchStepForm)):
         form.tag_id.choices = _tag_choices()
+    if isinstance(form, ListStepForm):
+        form.list_id.choices = [(None, "— choose —")] + [
+            (m.id, m.name) for m in all_lists() if m.archived_at is None
+        ]
     if isinstance(form, BranchStepForm):
         form.list_id.choices = [(None, "— choose —")] + [(m.id, m.name) for m in all_lists()]
         others = [s for s in journey.steps if step is None or s.id != step.id]
@@ -212,6 +243,10 @@ def _fill_from_settings(form, step: JourneyStep) -> None:
         form.clicked_step_id.data, form.else_step_id.data = settings.get("step_id"), settings.get("else")
     elif isinstance(form, TagStepForm):
         form.tag_id.data = settings.get("tag_id")
+    elif isinstance(form, ListStepForm):
+        form.list_id.data = settings.get("list_id")
+        if isinstance(form, AddListStepForm):
+            form.basis.data, form.statement.data = settings.get("basis"), settings.get("statement", "")
 
 
 def _step_input(kind: str, form) -> StepInput:

@@ -7,11 +7,12 @@ silently move to another relay); drafts and finished campaigns that chose it fal
 from sqlalchemy import or_, select, update
 
 from mailer import audit
-from mailer.campaigns.models import Campaign, CampaignStatus
+from mailer.campaigns.models import JOURNEY_STEP_STATUS, Campaign, CampaignStatus
 from mailer.core.extensions import db
 from mailer.delivery.relays import Relay, RelayError
 
-ACTIVE = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
+# A journey's send steps (status "journey") send for as long as the journey runs or may be resumed.
+ACTIVE = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED, JOURNEY_STEP_STATUS)
 
 
 def remove_relay(relay: Relay, actor=None, ip: str | None = None) -> None:

@@ -26,14 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from mailer.campaigns import eligibility
 from mailer.campaigns.lifecycle import compile_for_sending, require_sendable
 from mailer.campaigns.models import JOURNEY_STEP_STATUS, Campaign
-from mailer.contacts import tags as contact_tags
 from mailer.contacts.fields import merge_values
 from mailer.contacts.models.contact import Contact
-from mailer.contacts.models.tags import ContactTag, Tag
+from mailer.contacts.models.tags import ContactTag
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery, DeliveryStatus
+from mailer.journeys import effects
 from mailer.journeys.models import (
     Enrolment,
     EnrolmentState,
@@ -51,7 +51,6 @@ from mailer.tracking.models import TrackingEvent
 log = logging.getLogger(__name__)
 MAX_STEPS_PER_WAKE = 50  # instant steps run in one wake; a loop of branches cannot spin for ever
 BATCH_ACTOR = "send_journey_batch"  # mailer.journeys.tasks
-JOURNEY_ACTOR = "journey"  # who the audit log names for a journey's own tag changes
 
 
 # --- the step campaigns -------------------------------------------------------------------------------------
@@ -67,6 +66,8 @@ def _campaign_fields(journey: Journey, step: JourneyStep) -> dict:
         "layout_id": journey.layout_id,
         "track_clicks": journey.track_clicks,
         "track_opens": False,
+        "relay_id": journey.relay_id,
+        "failover_relay_id": journey.failover_relay_id,
     }
 
 
@@ -135,6 +136,7 @@ class _Pass:
     sends: dict[int, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
     events: list[dict] = field(default_factory=list)
     campaigns: dict[tuple[int, int], int] = field(default_factory=dict)
+    confirmations: list[int] = field(default_factory=list)  # double opt-in emails owed after the commit
 
     def event(self, enrolment: Enrolment, step_id: int | None, kind: str, detail: str = "") -> None:
         self.events.append(
@@ -218,6 +220,8 @@ def advance_due(limit: int | None = None) -> int:
     if run.events:
         db.session.execute(insert(JourneyEvent), run.events)
     db.session.commit()
+    if run.confirmations:
+        effects.send_confirmations(run.confirmations)
     return len(ids)
 
 
@@ -274,7 +278,12 @@ def _wake(run: _Pass, enrolment: Enrolment) -> None:
                     return
                 following = target
         elif step.kind in (StepKind.ADD_TAG, StepKind.REMOVE_TAG):
-            _tag(step, enrolment.contact_id)
+            effects.change_tag(journey, step, enrolment.contact_id)
+        elif step.kind in (StepKind.ADD_LIST, StepKind.REMOVE_LIST):
+            what, confirm = effects.change_list(journey, step, enrolment.contact_id)
+            run.event(enrolment, step.id, "listed", what)
+            if confirm:
+                run.confirmations.append(enrolment.contact_id)
         elif step.kind == StepKind.END:
             _done(run, enrolment, step.id)
             return
@@ -344,17 +353,6 @@ def _matches(settings: dict, contact_id: int, journey: Journey, round_: int) -> 
             ).scalar()
         )
     return False
-
-
-def _tag(step: JourneyStep, contact_id: int) -> None:
-    contact = db.session.get(Contact, contact_id)
-    tag = db.session.get(Tag, step.settings.get("tag_id"))
-    if contact is None or tag is None:
-        return
-    if step.kind == StepKind.ADD_TAG:
-        contact_tags.add_tag(contact, tag.name, JOURNEY_ACTOR)
-    else:
-        contact_tags.remove_tag(contact, tag, JOURNEY_ACTOR)
 
 
 def _queue_sends(run: _Pass) -> None:

@@ -9,7 +9,7 @@ round n, so each step is sent at most once per enrolment, whatever the workers d
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
@@ -30,6 +30,8 @@ class Trigger(enum.StrEnum):
     LIST_CONFIRMED = "list_confirmed"  # a confirmed subscription to the trigger list
     TAG_ADDED = "tag_added"  # the trigger tag put on a contact
     API = "api"  # POST /api/v1/journeys/<id>/enrol
+    SEGMENT_JOINED = "segment_joined"  # the contact became a member of the trigger segment
+    DATE_FIELD = "date_field"  # the day of a custom date field (birthday, anniversary, renewal)
 
 
 class StepKind(enum.StrEnum):
@@ -40,6 +42,8 @@ class StepKind(enum.StrEnum):
     BRANCH = "branch"
     ADD_TAG = "add_tag"
     REMOVE_TAG = "remove_tag"
+    ADD_LIST = "add_list"
+    REMOVE_LIST = "remove_list"
     END = "end"
 
 
@@ -64,17 +68,31 @@ class Journey(Model):
     # The list whose subscribers' consent the journey's mail relies on (its unsubscribe link leaves it).
     list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id"))
     trigger_tag_id: Mapped[int | None] = mapped_column(ForeignKey("tags.id", ondelete="SET NULL"))
+    trigger_segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id", ondelete="SET NULL"))
+    trigger_checked_at: Mapped[datetime | None]  # the scheduler's last look for new entries (segment, date)
+    # A date trigger: the custom date field, the hour of the day (contact's time), whether it recurs yearly
+    # (birthday, anniversary) or is the date itself (renewal); offset_days moves it (-7: a week early).
+    date_field_id: Mapped[int | None] = mapped_column(ForeignKey("contact_fields.id", ondelete="SET NULL"))
+    date_hour: Mapped[int] = mapped_column(default=9, server_default="9")
+    date_yearly: Mapped[bool] = mapped_column(default=True, server_default=true())
+    date_offset_days: Mapped[int] = mapped_column(default=0, server_default="0")
     reentry: Mapped[bool] = mapped_column(default=False)  # may a contact go through it again after leaving?
     include_existing: Mapped[bool] = mapped_column(default=False)  # enrol who already qualifies on activation
     existing_enrolled: Mapped[bool] = mapped_column(default=False)  # that was done (once)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")  # for contacts without their own
     layout_id: Mapped[int | None] = mapped_column(ForeignKey("layouts.id"))
     track_clicks: Mapped[bool] = mapped_column(default=True)  # only ever for contacts who consented
+    # The named relay its emails go through (None: the default relay of SMTP_URL), and its failover.
+    relay_id: Mapped[int | None] = mapped_column(ForeignKey("relays.id", ondelete="SET NULL"))
+    failover_relay_id: Mapped[int | None] = mapped_column(ForeignKey("relays.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     mailing_list = relationship("MailingList")
     trigger_tag = relationship("Tag")
+    trigger_segment = relationship("Segment")
+    date_field = relationship("ContactField")
+    relay = relationship("Relay", foreign_keys=[relay_id])
     layout = relationship("Layout")
     steps = relationship(
         "JourneyStep", back_populates="journey", order_by="JourneyStep.position", cascade="all, delete-orphan"
@@ -108,6 +126,15 @@ class JourneyStepCampaign(Model):
     step_id: Mapped[int] = mapped_column(ForeignKey("journey_steps.id", ondelete="CASCADE"), primary_key=True)
     round: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), unique=True)
+
+
+class SegmentMember(Model):
+    """A member of a segment journey's segment at the scheduler's last look: who joined since is new."""
+
+    __tablename__ = "journey_segment_members"
+
+    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id", ondelete="CASCADE"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
 
 
 class Enrolment(Model):

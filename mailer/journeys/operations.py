@@ -7,13 +7,15 @@ from sqlalchemy import and_, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailer.campaigns.models import Layout
+from mailer.contacts.models.fields import ContactField
 from mailer.contacts.models.tags import ContactTag, Tag
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.text import has_controls
 from mailer.delivery.models import Delivery, DeliveryStatus
-from mailer.journeys import engine
+from mailer.delivery.relays import Relay
+from mailer.journeys import engine, triggers
 from mailer.journeys.models import (
     Enrolment,
     EnrolmentState,
@@ -26,6 +28,8 @@ from mailer.journeys.models import (
     Trigger,
 )
 from mailer.journeys.steps import JourneyError, StepInput, clean_settings, zone
+from mailer.segments.conditions import SegmentError, compile_tree
+from mailer.segments.models import Segment
 from mailer.subscriptions.models.lists import MailingList, Subscription
 
 OPEN = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
@@ -44,6 +48,41 @@ class JourneyInput:
     timezone: str = "UTC"
     layout_id: int | None = None
     track_clicks: bool = True
+    trigger_segment_id: int | None = None
+    date_field_id: int | None = None
+    date_hour: int = 9
+    date_yearly: bool = True
+    date_offset_days: int = 0
+    relay_id: int | None = None
+    failover_relay_id: int | None = None
+
+
+def _check_trigger(data: JourneyInput) -> None:
+    """The segment or date field a trigger names exists and fits."""
+    if data.trigger == Trigger.SEGMENT_JOINED:
+        segment = db.session.get(Segment, data.trigger_segment_id) if data.trigger_segment_id else None
+        if segment is None:
+            raise JourneyError("Choose the segment whose new members start the journey.")
+        try:
+            compile_tree(segment.tree)
+        except SegmentError as exc:
+            raise JourneyError(f"That segment cannot be used: {exc}") from None
+    if data.trigger == Trigger.DATE_FIELD:
+        field = db.session.get(ContactField, data.date_field_id) if data.date_field_id else None
+        if field is None or field.value_type != "date" or not field.active or field.is_sensitive:
+            raise JourneyError("Choose the date field (a custom field of type date) that starts the journey.")
+        if not 0 <= data.date_hour <= 23:
+            raise JourneyError("The hour is from 0 to 23.")
+        if not -365 <= data.date_offset_days <= 365:
+            raise JourneyError("Move the day by 365 days at most, before or after.")
+
+
+def _check_relays(data: JourneyInput) -> None:
+    for relay_id in (data.relay_id, data.failover_relay_id):
+        if relay_id is not None and db.session.get(Relay, relay_id) is None:
+            raise JourneyError("That relay does not exist any more.")
+    if data.relay_id is not None and data.failover_relay_id == data.relay_id:
+        raise JourneyError("The failover relay must be another relay than the first one.")
 
 
 def _apply(journey: Journey, data: JourneyInput) -> None:
@@ -63,6 +102,17 @@ def _apply(journey: Journey, data: JourneyInput) -> None:
         raise JourneyError("Choose a layout.")
     if zone(data.timezone, "").key != (data.timezone or "UTC"):
         raise JourneyError(f"Unknown time zone: {data.timezone}")
+    _check_trigger(data)
+    _check_relays(data)
+    segment_id = data.trigger_segment_id if data.trigger == Trigger.SEGMENT_JOINED else None
+    if segment_id != journey.trigger_segment_id and journey.id is not None:
+        triggers.reset_segment(journey)  # a new segment: its members now are the baseline, not newcomers
+    journey.trigger_segment_id = segment_id
+    dated = data.trigger == Trigger.DATE_FIELD
+    journey.date_field_id = data.date_field_id if dated else None
+    journey.date_hour, journey.date_yearly = data.date_hour, data.date_yearly
+    journey.date_offset_days = data.date_offset_days
+    journey.relay_id, journey.failover_relay_id = data.relay_id, data.failover_relay_id
     journey.name, journey.trigger, journey.list_id = name, data.trigger, mailing_list.id
     journey.trigger_tag_id = data.trigger_tag_id if data.trigger == Trigger.TAG_ADDED else None
     journey.reentry, journey.include_existing = data.reentry, data.include_existing
@@ -192,7 +242,16 @@ def activate(journey: Journey) -> int:
             engine.prepare_step_campaign(journey, step)
     journey.status = JourneyStatus.ACTIVE
     enrolled = 0
-    if journey.include_existing and not journey.existing_enrolled:
+    if journey.trigger == Trigger.SEGMENT_JOINED and journey.trigger_checked_at is None:
+        # The first look: its members now enter ("existing contacts too", once) or are the baseline.
+        take = journey.include_existing and not journey.existing_enrolled
+        try:
+            enrolled = triggers.sync_segment(journey, utcnow(), enrol=take)
+        except SegmentError as exc:
+            raise JourneyError(f"The journey's segment cannot be used: {exc}") from None
+        journey.existing_enrolled = journey.existing_enrolled or take
+        journey.trigger_checked_at = utcnow()
+    elif journey.include_existing and not journey.existing_enrolled:
         enrolled = _enrol_existing(journey)
         journey.existing_enrolled = True
     _requeue_open_batches(journey)
@@ -223,8 +282,8 @@ def _requeue_open_batches(journey: Journey) -> None:
 def _enrol_existing(journey: Journey) -> int:
     """Everyone who already meets the trigger enters (round 1, not already in): one INSERT … SELECT."""
     first = _first_step(journey)
-    if first is None or journey.trigger == Trigger.API:
-        return 0
+    if first is None or journey.trigger in (Trigger.API, Trigger.DATE_FIELD, Trigger.SEGMENT_JOINED):
+        return 0  # a date comes round by itself; a segment's members enter through triggers.sync_segment
     if journey.trigger == Trigger.LIST_CONFIRMED:
         who = select(Subscription.contact_id.label("contact_id")).where(
             Subscription.list_id == journey.list_id, Subscription.status == "confirmed"

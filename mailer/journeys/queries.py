@@ -16,6 +16,7 @@ from mailer.journeys.models import (
     JourneyEvent,
     JourneyStep,
     JourneyStepCampaign,
+    Trigger,
 )
 from mailer.subscriptions.models.lists import MailingList
 from mailer.tracking.models import TrackingEvent
@@ -93,6 +94,26 @@ def totals(journey_ids: list[int]) -> dict[int, dict[str, int]]:
         ):
             out[journey_id][state] = n
     return out
+
+
+def describe_trigger(journey: Journey, api_path: bool = False) -> str:
+    """What starts the journey, in words (the list and the builder)."""
+    if journey.trigger == Trigger.LIST_CONFIRMED:
+        return f"a subscription to “{journey.mailing_list.name}” is confirmed"
+    if journey.trigger == Trigger.TAG_ADDED:
+        return f"the tag “{journey.trigger_tag.name if journey.trigger_tag else '?'}” is added"
+    if journey.trigger == Trigger.SEGMENT_JOINED:
+        segment = journey.trigger_segment
+        return f"a contact confirmed on the list joins the segment “{segment.name if segment else '?'}”"
+    if journey.trigger == Trigger.DATE_FIELD:
+        field = journey.date_field.label if journey.date_field else "?"
+        offset = journey.date_offset_days
+        moved = f"{abs(offset)} days {'before' if offset < 0 else 'after'} " if offset else ""
+        yearly = " (every year)" if journey.date_yearly else ""
+        hour = f"{journey.date_hour:02d}:00"
+        return f"the day {moved}“{field}” comes{yearly}, from {hour} in the contact's time zone"
+    path = f" (POST /api/v1/journeys/{journey.public_id}/enrol)" if api_path else ""
+    return "an integration calls the API" + path
 
 
 def names() -> dict:

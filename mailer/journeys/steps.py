@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.journeys.models import StepKind
+from mailer.subscriptions.manual import ContactRefused, checked_basis
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_WAIT_DAYS = 365
@@ -37,6 +38,8 @@ class StepInput:
     field_value: str = ""
     clicked_step_id: int | None = None
     else_step_id: int | None = None  # None: the journey ends for those who do not match
+    basis: str = ""  # add to a list: double_opt_in | has_consent (with a statement of where and how)
+    statement: str = ""
 
 
 def clean_settings(step: StepInput) -> dict:
@@ -82,6 +85,20 @@ def clean_settings(step: StepInput) -> dict:
         if not step.tag_id:
             raise JourneyError("Choose the tag.")
         return {"tag_id": step.tag_id}
+    if kind in (StepKind.ADD_LIST, StepKind.REMOVE_LIST):
+        if not step.list_id:
+            raise JourneyError("Choose the list.")
+        if kind == StepKind.REMOVE_LIST:
+            return {"list_id": step.list_id}
+        try:  # the consent rule of a staff addition, written once
+            statement = checked_basis(step.basis, step.statement)
+        except ContactRefused as exc:
+            raise JourneyError(str(exc)) from None
+        return {
+            "list_id": step.list_id,
+            "basis": step.basis,
+            **({"statement": statement} if statement else {}),
+        }
     return {}
 
 
@@ -142,6 +159,16 @@ def describe(kind: str, settings: dict, names: dict | None = None) -> str:
         return f"Add the tag “{names.get(('tag', settings.get('tag_id')), '?')}”"
     if kind == StepKind.REMOVE_TAG:
         return f"Remove the tag “{names.get(('tag', settings.get('tag_id')), '?')}”"
+    if kind in (StepKind.ADD_LIST, StepKind.REMOVE_LIST):
+        name = names.get(("list", settings.get("list_id")), "?")
+        if kind == StepKind.REMOVE_LIST:
+            return f"Remove from the list “{name}” (withdraws that list's consent)"
+        how = (
+            "on the consent obtained elsewhere"
+            if settings.get("basis") == "has_consent"
+            else "after they confirm by email (double opt-in)"
+        )
+        return f"Add to the list “{name}” {how}"
     if kind == StepKind.END:
         return "End the journey"
     return "Send an email"

@@ -6,7 +6,7 @@ from flask import current_app
 
 from mailer.core.broker import actor, enqueue
 from mailer.core.logs import log_context
-from mailer.journeys import engine, sending
+from mailer.journeys import engine, sending, triggers
 
 PASS_SECONDS = 30  # one message works this long at most, then hands over to a fresh one
 
@@ -14,10 +14,11 @@ PASS_SECONDS = 30  # one message works this long at most, then hands over to a f
 # Scheduled every JOURNEY_TICK_SECONDS; a stale message (workers were down) is skipped.
 @actor(queue_name="journeys", max_retries=3, min_backoff=1_000, max_age=300_000, time_limit=600_000)
 def advance_journeys() -> None:
-    """Move due enrolments on, batch after batch; when there is more, a fresh message goes on (another worker
-    may take it: passes never take the same enrolments)."""
+    """New entries of segment and date journeys, then move due enrolments on, batch after batch; when there
+    is more, a fresh message goes on (another worker may take it: passes never take the same enrolments)."""
     size = current_app.config["JOURNEY_BATCH_SIZE"]
     engine.exit_withdrawn()
+    triggers.enrol_triggered()  # segment and date journeys' new entries (set-based, once a minute each)
     started = time.monotonic()
     while engine.advance_due(size) >= size:
         if time.monotonic() - started > PASS_SECONDS:

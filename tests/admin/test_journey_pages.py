@@ -3,10 +3,13 @@ step numbers and send a test run; editors only, CSRF checked, bad input answered
 
 from sqlalchemy import select
 
+from mailer.contacts import fields as contact_fields
 from mailer.core.extensions import db
+from mailer.delivery.relays import RelayFields, TlsMode, save_relay
 from mailer.journeys import engine
 from mailer.journeys import operations as journeys
 from mailer.journeys.models import Journey, JourneyStep
+from mailer.segments.operations import save_segment
 from mailer.subscriptions.lists import create_list
 from tests.support.campaigns import make_layout, subscriber
 from tests.support.http import csrf_token, staff_client
@@ -192,3 +195,76 @@ def test_viewers_read_but_cannot_change_and_csrf_is_checked(app, app_ctx):
     assert viewer.post(path, data={"action": "start", "csrf_token": token}).status_code == 403
     db.session.expire_all()
     assert db.session.get(Journey, journey.id).status == "paused"
+
+
+def test_segment_and_date_triggers_list_steps_and_a_relay_from_the_pages(app_ctx, auth):
+    news, layout = _news()
+    partners = create_list("Partners")
+    segment = save_segment(
+        "VIPs",
+        {"match": "all", "rules": [{"field": "email_domain", "op": "is", "value": "example.com"}]},
+        None,
+    )
+    birthday = contact_fields.define_field("birthday", "Birthday", "ordinary", value_type="date")
+    relay = save_relay(None, RelayFields(name="bulk", host="127.0.0.1", port=2525, tls_mode=TlsMode.NONE))
+    db.session.commit()
+    form = auth.get("/admin/journeys/new").text
+    for words in ("A contact joins a segment", "The day of a date field comes", "VIPs", "Birthday", "bulk"):
+        assert words in form
+    base = {"name": "Birthdays", "list_id": str(news.id), "layout_id": str(layout.id), "timezone": "UTC"}
+    no_field = auth.post("/admin/journeys/new", data=base | _fresh(auth) | {"trigger": "date_field"})
+    assert no_field.status_code == 400 and "Choose the date field" in no_field.text
+    created = auth.post(
+        "/admin/journeys/new",
+        data=base
+        | _fresh(auth)
+        | {
+            "trigger": "date_field",
+            "date_field_id": str(birthday.id),
+            "date_yearly": "y",
+            "date_offset_days": "0",
+            "date_hour": "10",
+            "relay_id": str(relay.id),
+        },
+    )
+    assert created.status_code == 302, created.text[-2000:]
+    journey = db.session.execute(select(Journey)).scalar_one()
+    assert (journey.date_field_id, journey.date_hour, journey.date_yearly) == (birthday.id, 10, True)
+    assert journey.relay_id == relay.id
+
+    short = _add(auth, journey, "add_list", list_id=str(partners.id), basis="has_consent", statement="yes")
+    assert short.status_code == 400 and "at least 20 characters" in short.text
+    added = _add(
+        auth,
+        journey,
+        "add_list",
+        list_id=str(partners.id),
+        basis="has_consent",
+        statement="Ticked the partner box at the 2026 fair",
+    )
+    assert added.status_code == 303
+    assert _add(auth, journey, "remove_list", list_id=str(news.id)).status_code == 303
+    assert [kind for kind, _ in _steps(journey)] == ["add_list", "remove_list"]
+    show = auth.get(f"/admin/journeys/{journey.public_id}").text
+    assert "Add to the list “Partners” on the consent obtained elsewhere" in show
+    assert "Remove from the list “News”" in show
+    assert "Starts when the day “Birthday” comes (every year), from 10:00 in the contact" in show
+    assert "through the relay “bulk”" in show
+
+    edit = auth.post(
+        f"/admin/journeys/{journey.public_id}/edit",
+        data=base
+        | _fresh(auth)
+        | {"trigger": "segment_joined", "trigger_segment_id": str(segment.id), "relay_id": ""},
+    )
+    assert edit.status_code == 302
+    db.session.expire_all()
+    changed = db.session.get(Journey, journey.id)
+    assert (changed.trigger, changed.trigger_segment_id, changed.date_field_id) == (
+        "segment_joined",
+        segment.id,
+        None,
+    )
+    assert changed.relay_id is None  # the default relay chosen
+    listed = auth.get("/admin/journeys").text
+    assert "a contact confirmed on the list joins the segment “VIPs”" in listed
