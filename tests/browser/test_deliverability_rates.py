@@ -5,11 +5,14 @@ summary, and the section has no accessibility violation."""
 import pytest
 from playwright.sync_api import expect
 
+from mailer.campaigns.alerts import ALERT_ACTION, record_alert
 from mailer.core.extensions import db
 from mailer.delivery.dkim import generate_key
+from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from tests.admin.test_deliverability_rates import _send_and_report
 from tests.browser.conftest import keyboard_login
 from tests.support.accessibility import accessibility_violations
+from tests.support.campaigns import make_campaign
 
 pytestmark = [
     pytest.mark.browser,
@@ -53,3 +56,30 @@ def test_the_whole_page_with_every_section_filled_has_no_accessibility_violation
     expect(page.locator("p", has_text="Bounce rate per day for example.com")).to_be_visible()
     expect(page.get_by_role("region", name="DKIM keys and rotation")).to_contain_text("Not signing yet")
     assert accessibility_violations(page) == []
+
+
+def test_a_campaign_paused_by_the_bounce_rate_shows_its_alert_without_accessibility_violation(
+    app, page, live_server, staff_user, worker
+):
+    ensure_tracking_purposes()
+    campaign = make_campaign([create_list("News")])
+    campaign.name = "Autumn"
+    campaign.status = "paused"
+    campaign.status_reason = (
+        "Paused automatically: 9 bounce report(s) about mail from example.com in the last 24 hours against "
+        "100 messages sent — a bounce rate of 9.00 %, above the 5 % limit (BOUNCE_RATE_PAUSE_THRESHOLD)."
+    )
+    db.session.flush()
+    record_alert(campaign, ALERT_ACTION, {"kind": "rate", "domain": "example.com"})
+    db.session.commit()
+    worker.drain()  # the owner's alert email goes out (to the outbox)
+    keyboard_login(page)
+    page.goto("/admin/deliverability")
+    banner = page.locator(f"[data-rate-paused='{campaign.public_id}']")
+    expect(banner).to_contain_text("a bounce rate of 9.00 %, above the 5 % limit")
+    expect(banner).to_contain_text("1 owner/admin alerted by email.")
+    banner.get_by_role("link", name="the campaign's page").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{live_server}/admin/campaigns/{campaign.public_id}")
+    page.go_back()
+    assert accessibility_violations(page, f"[data-rate-paused='{campaign.public_id}']") == []
