@@ -8,13 +8,61 @@ from sqlalchemy import select
 from mailer.campaigns import drafts as campaign_drafts
 from mailer.campaigns.layouts import default_layout, ensure_builtin_layouts
 from mailer.campaigns.models import Campaign
+from mailer.core import i18n
 from mailer.core.extensions import db
-from mailer.subscriptions.forms import FormSettings, save_form
+from mailer.subscriptions.forms import FormSettings, WordingSettings, save_form, save_wording
 from mailer.subscriptions.lists import create_list, ensure_tracking_purposes
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import MailingList
 
 DEMO_LIST = "Demo newsletter"
+# The demo form's words in the other shipped languages (checkbox labels: the built-in ones in each language).
+DEMO_WORDING = {
+    "it": WordingSettings(
+        title="Iscriviti alla newsletter dimostrativa",
+        intro=(
+            "Un'email al mese con le novità sul prodotto. Può annullare l'iscrizione in qualsiasi momento."
+        ),
+        button_label="Iscriviti",
+        privacy_text=(
+            "Usiamo il Suo indirizzo solo per inviarLe ciò che ha scelto. Ogni email contiene un link per "
+            "modificare le Sue scelte o annullare l'iscrizione, e può chiederci i Suoi dati o la loro "
+            "cancellazione in qualsiasi momento."
+        ),
+    ),
+    "de": WordingSettings(
+        title="Abonnieren Sie den Demo-Newsletter",
+        intro="Eine E-Mail im Monat mit Neuigkeiten zum Produkt. Sie können sich jederzeit abmelden.",
+        button_label="Abonnieren",
+        privacy_text=(
+            "Wir verwenden Ihre Adresse nur, um Ihnen zu senden, was Sie angekreuzt haben. Jede E-Mail "
+            "enthält einen Link, um Ihre Auswahl zu ändern oder sich abzumelden, und Sie können jederzeit "
+            "Auskunft über Ihre Daten oder deren Löschung verlangen."
+        ),
+    ),
+    "fr": WordingSettings(
+        title="Abonnez-vous à la newsletter de démonstration",
+        intro=(
+            "Un e-mail par mois avec les nouveautés du produit. Vous pouvez vous désabonner à tout moment."
+        ),
+        button_label="S'abonner",
+        privacy_text=(
+            "Nous utilisons votre adresse uniquement pour vous envoyer ce que vous avez coché. Chaque e-mail "
+            "contient un lien pour modifier vos choix ou vous désabonner, et vous pouvez nous demander vos "
+            "données ou leur effacement à tout moment."
+        ),
+    ),
+    "es": WordingSettings(
+        title="Suscríbase al boletín de demostración",
+        intro="Un correo al mes con las novedades del producto. Puede darse de baja en cualquier momento.",
+        button_label="Suscribirse",
+        privacy_text=(
+            "Usamos su dirección solo para enviarle lo que ha marcado. Cada correo incluye un enlace para "
+            "cambiar sus opciones o darse de baja, y puede pedirnos sus datos o su supresión en cualquier "
+            "momento."
+        ),
+    ),
+}
 
 
 def seed_demo() -> Form:
@@ -40,6 +88,9 @@ def seed_demo() -> Form:
             purpose_ids=[p.id for p in tracking],
         )
     )
+    for language in i18n.LANGUAGES:  # all five, following each visitor's browser
+        if language in DEMO_WORDING:
+            save_wording(form, language, DEMO_WORDING[language])
     if current_app.config.get("SEED_DEMO"):
         _demo_campaign(mailing_list)
     db.session.commit()

@@ -123,12 +123,30 @@ class SignupFormForm(FlaskForm):
     )
     success_message = TextAreaField("Success message", validators=[Length(max=2000)])
     redirect_url = StringField("Or redirect to (optional)", validators=[Optional(), Length(max=500)])
+    wording_language = SelectField(
+        "Language of this wording", choices=i18n.language_choices(), default=i18n.DEFAULT_LANGUAGE
+    )
+    languages = MultiCheckboxField("Published in", choices=i18n.language_choices())
     language = SelectField(
-        "Language of the form, its emails and pages",
-        choices=[("", "Follow each visitor's browser"), *i18n.language_choices()],
+        "Language shown to visitors",
+        choices=[
+            ("", "Follow each visitor's browser (among the published languages)"),
+            *i18n.language_choices(),
+        ],
         default="",
     )
     active = BooleanField("Active")
+
+
+class FormWordingForm(FlaskForm):
+    """A form's words in another language (checkbox and field labels are read from the request)."""
+
+    title = StringField("Heading", validators=[DataRequired(), Length(max=200)])
+    intro = TextAreaField("Introduction", validators=[Length(max=5000)])
+    button_label = StringField("Button label", validators=[DataRequired(), Length(max=60)])
+    privacy_text = TextAreaField("Privacy text under the form", validators=[Length(max=5000)])
+    success_message = TextAreaField("Success message", validators=[Length(max=2000)])
+    publish = BooleanField("Publish the form in this language", default=True)
 
 
 class TagForm(FlaskForm):

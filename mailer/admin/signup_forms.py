@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from mailer.admin.blueprint import bp
-from mailer.admin.forms import SignupFormForm
+from mailer.admin.forms import FormWordingForm, SignupFormForm
 from mailer.consent.models import Purpose
 from mailer.consent.notices import notice_versions
 from mailer.contacts import fields as field_service
@@ -32,6 +32,7 @@ def _live(public_id: str) -> Form:
 
 def _purpose_choices() -> list[Purpose]:
     ensure_tracking_purposes()
+    db.session.commit()  # kept even when the form below is refused (its rollback would expire them mid-page)
     return list(
         db.session.execute(select(Purpose).where(Purpose.kind != "list").order_by(Purpose.name)).scalars()
     )
@@ -73,6 +74,7 @@ def _edit(form_obj: Form | None):
                 "ask_name": True,
                 "active": True,
                 "privacy_text": form_service.DEFAULT_PRIVACY_TEXT,
+                "wording_language": i18n.DEFAULT_LANGUAGE,
             }
         )
     )
@@ -84,6 +86,7 @@ def _edit(form_obj: Form | None):
     if request.method == "GET" and form_obj is not None:
         wtform.lists.data = [lst.id for lst in form_obj.lists if lst.archived_at is None]
         wtform.purposes.data = [p.id for p in form_obj.purposes]
+        wtform.languages.data = list(form_obj.languages or [])
     all_purposes = [lst.purpose for lst in offered if lst.purpose] + purposes
     field_rows = _field_rows(form_obj)
     if wtform.validate_on_submit():
@@ -108,6 +111,8 @@ def _edit(form_obj: Form | None):
             success_message=wtform.success_message.data or "",
             redirect_url=wtform.redirect_url.data or "",
             language=wtform.language.data or "",
+            wording_language=wtform.wording_language.data or i18n.DEFAULT_LANGUAGE,
+            languages=list(wtform.languages.data or []),
             active=wtform.active.data,
             fields=[
                 form_service.FieldSetting(row["field"].id, row["label"], row["required"])
@@ -228,26 +233,116 @@ def form_show(public_id: str):
     """Preview, hosted URL, copy-paste snippet and the wording versions of a form."""
     form_obj = _by_public_id(public_id)
     base = current_app.config["MAILER_BASE_URL"]
-    # A static snippet says its labels in one language: the form's, or the one chosen here for a form that
-    # follows the browser (the answers and the emails still follow each visitor's browser).
-    snippet_language = i18n.supported(form_obj.language) or i18n.supported(request.args.get("lang")) or "en"
+    # A static snippet says its words in one language: the form's fixed one, or the one chosen here among its
+    # published languages for a form that follows the browser. It posts that language, so the sign-up records
+    # the notice version of the words the person actually read.
+    published = form_service.published_languages(form_obj)
+    fixed = form_obj.language if form_obj.language in published else None
+    asked = request.args.get("lang")
+    snippet_language = fixed or (asked if asked in published else published[0])
+    wording = form_service.wording_for(form_obj, snippet_language)
     with i18n.speaking(snippet_language):
         snippet = render_template(
             "embed/snippet.html",
             form=form_obj,
+            wording=wording,
             base=base,
             purposes=form_service.general_purposes(form_obj),
             fields=form_service.asked_fields(form_obj),
             input_name=form_service.field_input_name,
-            label=lambda p: form_service.checkbox_label(form_obj, p),
-            age_label=form_service.age_label(form_obj),
+            label=wording.label,
+            field_label=wording.field_label,
+            age_label=wording.age_label(form_obj),
         )
     return render_template(
         "admin/forms/show.html",
         form_obj=form_obj,
         snippet=snippet.strip(),
         snippet_language=snippet_language,
-        languages=i18n.language_choices(),
+        languages=[(code, i18n.language_name(code)) for code in published],
+        language_rows=_language_rows(form_obj),
         base=base,
-        versions=notice_versions(f"form:{form_obj.public_id}"),
     )
+
+
+def _language_rows(form_obj: Form) -> list[dict]:
+    """One row per shipped language: its wording's state on this form and its notice versions."""
+    published = form_service.published_languages(form_obj)
+    rows = []
+    for code, own_name in i18n.language_choices():
+        own = code == form_obj.wording_language
+        row = None if own else form_service.translation(form_obj, code)
+        versions = notice_versions(form_service.notice_key(form_obj, code)) if own or row else []
+        rows.append(
+            {
+                "code": code,
+                "name": own_name,
+                "own": own,
+                "written": own or row is not None,
+                "published": code in published,
+                "versions": versions,
+            }
+        )
+    return rows
+
+
+def _wording_labels(form_obj: Form, row) -> tuple[dict[str, str], dict[str, str]]:
+    """The checkbox and field labels on the language page: as posted, else as saved."""
+    purposes = form_service.offered_purposes(form_obj)
+    if request.method == "POST":
+        return (
+            {p.key: request.form.get(f"label-{p.public_id}", "")[:300] for p in purposes},
+            {ff.field.key: request.form.get(f"field-{ff.field.id}", "")[:200] for ff in form_obj.fields},
+        )
+    return (dict(row.labels) if row else {}), (dict(row.field_labels) if row else {})
+
+
+@bp.route("/forms/<public_id>/languages/<language>", methods=["GET", "POST"])
+def form_wording(public_id: str, language: str):
+    """Write a form's words in another language; saving publishes that language's notice version."""
+    form_obj = _live(public_id)
+    if i18n.supported(language) is None or language == form_obj.wording_language:
+        abort(404)
+    row = form_service.translation(form_obj, language)
+    wtform = FormWordingForm(obj=row, data=None if row else {"publish": True})
+    if row is not None and request.method == "GET":
+        wtform.publish.data = language in (form_obj.languages or [])
+    labels, field_labels = _wording_labels(form_obj, row)
+    if wtform.validate_on_submit():
+        settings = form_service.WordingSettings(
+            title=wtform.title.data or "",
+            intro=wtform.intro.data or "",
+            button_label=wtform.button_label.data or "",
+            privacy_text=wtform.privacy_text.data or "",
+            success_message=wtform.success_message.data or "",
+            labels=labels,
+            field_labels=field_labels,
+            publish=wtform.publish.data,
+        )
+        try:
+            saved = form_service.save_wording(form_obj, language, settings)
+        except form_service.FormError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            db.session.commit()
+            state = "published" if settings.publish else "saved, not published"
+            flash(
+                f"{i18n.language_name(language)} wording {state} (wording version {saved.notice.version}).",
+                "success",
+            )
+            return redirect(url_for("admin.form_show", public_id=public_id))
+    with i18n.speaking(language):
+        defaults = {p.key: form_service.default_label(p) for p in form_service.offered_purposes(form_obj)}
+    return render_template(
+        "admin/forms/wording.html",
+        form_obj=form_obj,
+        wtform=wtform,
+        language=language,
+        language_name=i18n.language_name(language),
+        purposes=form_service.offered_purposes(form_obj),
+        labels=labels,
+        defaults=defaults,
+        field_labels=field_labels,
+        own=form_service.wording_for(form_obj, form_obj.wording_language),
+    ), 400 if request.method == "POST" else 200

@@ -30,8 +30,14 @@ def _load_form(slug: str):
     form = form_service.form_by_slug(slug)
     if form is None:
         abort(404)
-    i18n.use_language(signup.form_language(form))  # its pages, messages and the sign-up's language
+    # Its pages, messages and the sign-up's language: a snippet posts the language its words were in.
+    i18n.use_language(signup.form_language(form, request.values.get("lang")))
     return form
+
+
+def _wording(form) -> form_service.Wording:
+    """The form's words in the language this request speaks."""
+    return form_service.wording_for(form, i18n.current_language())
 
 
 def _own_origin() -> str:
@@ -79,15 +85,18 @@ def _frame_policy(response, form):
 
 
 def _render_form(form, status=200, error=None, field=None, values=None, notice_message=None):
+    wording = _wording(form)
     response = make_response(
         render_template(
             "embed/form.html",
             form=form,
+            wording=wording,
             purposes=form_service.general_purposes(form),
             fields=form_service.asked_fields(form),
             input_name=form_service.field_input_name,
-            label=lambda p: form_service.checkbox_label(form, p),
-            age_label=form_service.age_label(form),
+            label=wording.label,
+            field_label=wording.field_label,
+            age_label=wording.age_label(form),
             started=signup.form_started_token(),
             error=error,
             error_field=field,
@@ -157,7 +166,7 @@ def _read_input(form) -> signup.SignupInput:
 
 def _success(form):
     """The one answer every accepted submission gets, whatever the address's state (J3)."""
-    message = form.success_message or str(DEFAULT_SUCCESS)
+    message = _wording(form).success_message or str(DEFAULT_SUCCESS)
     if wants_json():
         return _cors(jsonify(ok=True, message=message), form)
     if form.redirect_url:
@@ -201,7 +210,7 @@ def submit(slug: str):
     if screen == "bot":
         return _success(form)
     try:
-        signup.validate_signup(form, inp)
+        signup.validate_signup(form, inp, i18n.current_language())
     except signup.SignupError as exc:
         return _error(form, 400, str(exc), exc.field_name, inp)
     if screen != "ok":
@@ -212,5 +221,7 @@ def submit(slug: str):
             "",
             inp,
         )
-    signup.submit_form(form, inp, RequestContext(f"form:{form.slug}", *request_origin()))
+    signup.submit_form(
+        form, inp, RequestContext(f"form:{form.slug}", *request_origin()), i18n.current_language()
+    )
     return _success(form)

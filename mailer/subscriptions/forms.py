@@ -4,17 +4,18 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from mailer import audit
-from mailer.consent.models import Purpose
+from mailer.consent.models import Notice, Purpose
 from mailer.consent.notices import publish_notice
 from mailer.contacts import fields as field_service
 from mailer.contacts.models.fields import ContactField
 from mailer.core import i18n
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.subscriptions.models.forms import Form, FormField
+from mailer.subscriptions.models.forms import Form, FormField, FormWording
 from mailer.subscriptions.models.lists import MailingList
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")
@@ -61,22 +62,24 @@ class FormSettings:
     redirect_url: str = ""
     active: bool = True
     fields: list[FieldSetting] = field(default_factory=list)
-    language: str = ""  # a shipped language's code, or "" to follow each visitor's browser
+    language: str = ""  # one of `languages`, or "" to follow each visitor's browser among them
+    wording_language: str = "en"  # the language the wording above is written in
+    languages: list[str] = field(default_factory=list)  # published in (the wording language is always one)
 
 
 def default_label(purpose: Purpose) -> str:
-    """Checkbox wording used when staff have not written their own."""
+    """Checkbox wording used when staff have not written their own, in the language being spoken."""
     if purpose.key.startswith("field:"):
         custom = field_service.field_for_purpose(purpose)
         if custom is not None:
             return field_service.consent_label(custom)
     if purpose.kind == "list":
-        return f"Yes, send me “{purpose.name}” by email."
+        return gettext("Yes, send me “%(name)s” by email.", name=purpose.name)
     if purpose.kind == "tracking_open":
-        return "Yes, you may record when I open your emails."
+        return gettext("Yes, you may record when I open your emails.")
     if purpose.kind == "tracking_click":
-        return "Yes, you may record which links I click in your emails."
-    return f"Yes, I agree: {purpose.name}."
+        return gettext("Yes, you may record which links I click in your emails.")
+    return gettext("Yes, I agree: %(name)s.", name=purpose.name)
 
 
 def normalise_origin(value: str) -> str:
@@ -144,6 +147,13 @@ def _validate_fields(
     return chosen
 
 
+def _check_lengths(*limits: tuple[str, str, int]) -> None:
+    """Refuse a text longer than its column allows, naming it."""
+    for label, value, limit in limits:
+        if len(value or "") > limit:
+            raise FormError(f"The {label} is too long ({limit} characters at most).")
+
+
 def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingList], list[Purpose], str]:
     """Check every field; return the chosen lists, extra purposes and cleaned origins."""
     settings.slug = (settings.slug or "").strip().lower()
@@ -154,16 +164,14 @@ def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingLi
         raise FormError("Another form already uses that slug.")
     if not (settings.name or "").strip():
         raise FormError("Give the form a name.")
-    for label, value, limit in (
+    _check_lengths(
         ("name", settings.name, 120),
         ("title", settings.title, 200),
         ("button label", settings.button_label, 60),
         ("intro", settings.intro, 5000),
         ("privacy text", settings.privacy_text, 5000),
         ("success message", settings.success_message, 2000),
-    ):
-        if len(value or "") > limit:
-            raise FormError(f"The {label} is too long ({limit} characters at most).")
+    )
     found_lists = [db.session.get(MailingList, i) for i in settings.list_ids]
     lists = [item for item in found_lists if item is not None]
     if not lists or len(lists) < len(found_lists):
@@ -188,9 +196,44 @@ def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingLi
         parts = urlsplit(settings.redirect_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname or len(settings.redirect_url) > 500:
             raise FormError("The redirect URL must be a full http(s) address.")
+    _validate_languages(settings, form)
+    return lists, purposes, origins
+
+
+def _validate_languages(settings: FormSettings, form: Form | None) -> None:
+    """The wording language and every published one are shipped; each published language has its wording
+    (so its own notice); a fixed language is one of them."""
+    if i18n.supported(settings.wording_language) is None:
+        raise FormError("Choose the language the form's wording is written in from the list.")
+    if any(i18n.supported(code) is None for code in settings.languages):
+        raise FormError("Choose the form's languages from the list.")
+    translated = {w.language for w in form.wordings} if form is not None else set()
+    if settings.wording_language in translated:
+        raise FormError(
+            f"The form already has its own {i18n.language_name(settings.wording_language)} wording as a "
+            "translation: choose another language for this wording, or remove that translation first."
+        )
+    missing = [
+        code for code in settings.languages if code != settings.wording_language and code not in translated
+    ]
+    if missing:
+        names = ", ".join(i18n.language_name(code) for code in missing)
+        raise FormError(
+            f"The form can't be published in {names}: its wording in that language is missing, so there is "
+            "no notice for people to agree to. Write it under “Languages” on the form's page first."
+        )
+    settings.languages = [
+        code
+        for code in dict.fromkeys([settings.wording_language, *settings.languages])
+        if code in i18n.LANGUAGES
+    ]
     if settings.language and i18n.supported(settings.language) is None:
         raise FormError("Choose the form's language from the list (or follow the visitor's browser).")
-    return lists, purposes, origins
+    if settings.language and settings.language not in settings.languages:
+        raise FormError(
+            f"The form can't be shown in {i18n.language_name(settings.language)}: it is not published in "
+            "that language. Tick it under “Published in” (its wording must exist), or follow the browser."
+        )
 
 
 def save_form(settings: FormSettings, form: Form | None = None) -> Form:
@@ -210,7 +253,8 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
     form.min_age, form.privacy_text = settings.min_age, settings.privacy_text.strip()
     form.allowed_origins, form.success_message = origins, settings.success_message.strip()
     form.redirect_url, form.active = settings.redirect_url.strip(), settings.active
-    form.language = settings.language
+    form.language, form.wording_language = settings.language, settings.wording_language
+    form.languages = list(settings.languages)
     form.lists, form.purposes = lists, purposes
     form.labels = {k: v.strip()[:300] for k, v in (settings.labels or {}).items() if v and v.strip()}
     existing = {ff.field_id: ff for ff in form.fields}
@@ -227,8 +271,11 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
 
 
 def refresh_notice(form: Form) -> None:
-    """Publish the form's notice again from what it shows now (a new version only if the wording changed)."""
-    form.notice = publish_notice(f"form:{form.public_id}", notice_content(form))
+    """Publish the form's notice in each of its languages again from what it shows now (a new version only
+    where the wording changed)."""
+    form.notice = publish_notice(notice_key(form, form.wording_language), notice_content(form))
+    for row in form.wordings:
+        row.notice = publish_notice(notice_key(form, row.language), notice_content(form, row.language))
 
 
 def accepts_signups(form: Form) -> bool:
@@ -292,6 +339,8 @@ def settings_of(form: Form) -> FormSettings:
         active=form.active,
         fields=[FieldSetting(ff.field_id, ff.label, ff.required) for ff in form.fields],
         language=form.language,
+        wording_language=form.wording_language,
+        languages=list(form.languages or []),
     )
 
 
@@ -325,34 +374,126 @@ def general_purposes(form: Form) -> list[Purpose]:
 
 
 def checkbox_label(form: Form, purpose: Purpose) -> str:
-    """The words next to a purpose's checkbox on this form."""
-    return form.labels.get(purpose.key) or default_label(purpose)
+    """The words next to a purpose's checkbox on this form, in its own wording language."""
+    return wording_for(form, form.wording_language).label(purpose)
 
 
 def age_label(form: Form) -> str | None:
-    """The age confirmation wording, when the form asks for one."""
-    return f"I am at least {form.min_age} years old." if form.min_age else None
+    """The age confirmation wording, when the form asks for one (in the language being spoken)."""
+    return gettext("I am at least %(age)d years old.", age=form.min_age) if form.min_age else None
 
 
-def notice_content(form: Form) -> dict:
-    """Everything the form shows a person, as stored in the notice."""
+@dataclass
+class Wording:
+    """What a form says in one language, and the notice version that records it."""
+
+    language: str
+    title: str
+    intro: str
+    button_label: str
+    privacy_text: str
+    success_message: str
+    labels: dict[str, str]  # purpose key -> checkbox wording written by staff
+    field_labels: dict[str, str]  # contact field key -> label written by staff
+    notice: Notice | None
+
+    def label(self, purpose: Purpose) -> str:
+        """A checkbox's words: staff's own, else the built-in ones in this language."""
+        if purpose.key in self.labels:
+            return self.labels[purpose.key]
+        with i18n.speaking(self.language):
+            return default_label(purpose)
+
+    def field_label(self, asked: FormField) -> str:
+        """A custom field's label: staff's own in this language, else the form's."""
+        return self.field_labels.get(asked.field.key) or asked.shown_label
+
+    def age_label(self, form: Form) -> str | None:
+        """The age confirmation in this language."""
+        with i18n.speaking(self.language):
+            return age_label(form)
+
+
+def notice_key(form: Form, language: str) -> str:
+    """The notice key of a form's wording in a language (its own wording keeps the form's first key)."""
+    return (
+        f"form:{form.public_id}" if language == form.wording_language else f"form:{form.public_id}:{language}"
+    )
+
+
+def translation(form: Form, language: str) -> FormWording | None:
+    """The form's wording row for a language other than its own."""
+    return next((row for row in form.wordings if row.language == language), None)
+
+
+def wording_for(form: Form, language: str) -> Wording:
+    """The form's words in `language` (its own wording when it has none in that language)."""
+    row = translation(form, language) if language != form.wording_language else None
+    if row is None:
+        return Wording(
+            form.wording_language,
+            form.title,
+            form.intro,
+            form.button_label,
+            form.privacy_text,
+            form.success_message,
+            dict(form.labels or {}),
+            {ff.field.key: ff.label for ff in form.fields if ff.label},
+            form.notice,
+        )
+    return Wording(
+        row.language,
+        row.title,
+        row.intro,
+        row.button_label,
+        row.privacy_text,
+        row.success_message,
+        dict(row.labels or {}),
+        dict(row.field_labels or {}),
+        row.notice,
+    )
+
+
+def published_languages(form: Form) -> list[str]:
+    """The languages a visitor may see the form in: its own, then each published one that has its wording."""
+    translated = {row.language for row in form.wordings}
+    own = i18n.supported(form.wording_language) or i18n.DEFAULT_LANGUAGE
+    return [own] + [
+        code for code in (form.languages or []) if code != own and code in translated and i18n.supported(code)
+    ]
+
+
+def shown_language(form: Form, requested: str | None = None) -> str:
+    """The language a form speaks to this visitor: the one their copy of it was in (a snippet says so),
+    else its fixed one, else the browser's best among the form's published languages."""
+    offered = published_languages(form)
+    for code in (requested, form.language):
+        if code and code in offered:
+            return code
+    return i18n.browser_language(offered)
+
+
+def notice_content(form: Form, language: str | None = None) -> dict:
+    """Everything the form shows a person in one language, as stored in that language's notice."""
+    wording = wording_for(form, language or form.wording_language)
     return {
         "form": form.slug,
-        "title": form.title,
-        "intro": form.intro,
-        "button": form.button_label,
-        "checkboxes": [{"purpose": p.key, "label": checkbox_label(form, p)} for p in offered_purposes(form)],
+        "language": wording.language,
+        "title": wording.title,
+        "intro": wording.intro,
+        "button": wording.button_label,
+        "checkboxes": [{"purpose": p.key, "label": wording.label(p)} for p in offered_purposes(form)],
         "fields": [
             {
                 "field": ff.field.key,
-                "label": ff.shown_label,
+                "label": wording.field_label(ff),
                 "required": ff.required,
-                "consent_checkbox": checkbox_label(form, ff.field.purpose) if ff.field.is_sensitive else None,
+                "consent_checkbox": wording.label(ff.field.purpose) if ff.field.is_sensitive else None,
             }
             for ff in form.fields
         ],
-        "age_confirmation": age_label(form),
-        "privacy": form.privacy_text,
+        "age_confirmation": wording.age_label(form),
+        "privacy": wording.privacy_text,
     }
 
 
@@ -374,3 +515,61 @@ def origin_allowed(form: Form, origin: str | None, fetch_site: str | None, own_o
         # No Origin: same-site navigation or a non-browser client. A cross-site browser always sends Origin.
         return fetch_site in (None, "same-origin", "same-site", "none")
     return origin.rstrip("/").lower() in allowed
+
+
+@dataclass
+class WordingSettings:
+    """A form's words in another language, as staff type them on the form's language page."""
+
+    title: str = ""
+    intro: str = ""
+    button_label: str = ""
+    privacy_text: str = ""
+    success_message: str = ""
+    labels: dict[str, str] = field(default_factory=dict)  # purpose key -> wording ("" = built-in)
+    field_labels: dict[str, str] = field(default_factory=dict)  # contact field key -> label
+    publish: bool = True
+
+
+def save_wording(form: Form, language: str, settings: WordingSettings) -> FormWording:
+    """Write (or rewrite) a form's wording in another language and publish its notice version; with
+    `publish` the form is offered in that language, without it the language is withdrawn. The caller
+    commits."""
+    if form.deleted_at is not None:
+        raise FormError("This form is deleted.")
+    if i18n.supported(language) is None:
+        raise FormError("Choose a language from the list.")
+    if language == form.wording_language:
+        raise FormError(
+            f"{i18n.language_name(language)} is the language of the form's own wording: edit the form "
+            "instead."
+        )
+    title, button = " ".join(settings.title.split()), " ".join(settings.button_label.split())
+    if not title or not button:
+        raise FormError("Write the heading and the button label in this language.")
+    _check_lengths(
+        ("heading", title, 200),
+        ("button label", button, 60),
+        ("introduction", settings.intro, 5000),
+        ("privacy text", settings.privacy_text, 5000),
+        ("success message", settings.success_message, 2000),
+    )
+    offered = {p.key for p in offered_purposes(form)}
+    asked = {ff.field.key for ff in form.fields}
+    row = translation(form, language)
+    if row is None:
+        row = FormWording(language=language, title=title, button_label=button)
+        form.wordings.append(row)
+    row.title, row.button_label, row.intro = title, button, settings.intro.strip()
+    row.privacy_text, row.success_message = settings.privacy_text.strip(), settings.success_message.strip()
+    row.labels = {k: v.strip()[:300] for k, v in settings.labels.items() if k in offered and v.strip()}
+    row.field_labels = {
+        k: " ".join(v.split())[:200] for k, v in settings.field_labels.items() if k in asked and v.strip()
+    }
+    languages = [code for code in (form.languages or [form.wording_language]) if code != language]
+    form.languages = [*languages, language] if settings.publish else languages
+    if not settings.publish and form.language == language:
+        form.language = ""  # a form can't stay fixed to a language it is no longer published in
+    db.session.flush()
+    refresh_notice(form)
+    return row

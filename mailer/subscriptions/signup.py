@@ -14,7 +14,6 @@ from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactField
 from mailer.contacts.operations import AddressError, clean_name, email_hash, normalise_email, touch
 from mailer.contacts.suppression import lift_suppression
-from mailer.core import i18n
 from mailer.core.broker import enqueue
 from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
@@ -23,7 +22,14 @@ from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_to
 from mailer.core.text import TextRefused
 from mailer.core.urls import preferences_url
 from mailer.subscriptions import hooks
-from mailer.subscriptions.forms import asked_fields, field_input_name, offered_purposes
+from mailer.subscriptions.forms import (
+    Wording,
+    asked_fields,
+    field_input_name,
+    offered_purposes,
+    shown_language,
+    wording_for,
+)
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import Subscription, SubscriptionStatus
 from mailer.subscriptions.operations import Door, request_confirmation_email, sign_up
@@ -85,12 +91,14 @@ def _chosen_purposes(form: Form, inp: SignupInput) -> list[Purpose]:
     return chosen
 
 
-def _field_values(form: Form, inp: SignupInput, chosen: list[Purpose]) -> list[tuple[ContactField, str]]:
+def _field_values(
+    form: Form, inp: SignupInput, chosen: list[Purpose], wording: Wording
+) -> list[tuple[ContactField, str]]:
     """The custom fields filled in, checked; a sensitive value only with its explicit-consent box ticked."""
     ticked = {p.id for p in chosen}
     values = []
     for asked in asked_fields(form):
-        custom, label, input_name = asked.field, asked.shown_label, field_input_name(asked.field)
+        custom, label, input_name = asked.field, wording.field_label(asked), field_input_name(asked.field)
         try:
             value = field_service.clean_value(custom, inp.fields.get(custom.key, ""), label)
         except PrivacyError as exc:
@@ -113,10 +121,10 @@ def _field_values(form: Form, inp: SignupInput, chosen: list[Purpose]) -> list[t
 
 
 def validate_signup(
-    form: Form, inp: SignupInput
+    form: Form, inp: SignupInput, language: str | None = None
 ) -> tuple[str, str, list[Purpose], list[tuple[ContactField, str]]]:
-    """Check a submission completely before anything is written; return address, name, purposes, field
-    values."""
+    """Check a submission completely before anything is written (naming fields as the form did in
+    `language`); return address, name, purposes, field values."""
     try:
         email = normalise_email(inp.email)
     except AddressError as exc:
@@ -128,7 +136,7 @@ def validate_signup(
     if form.require_name and not name:
         raise SignupError(gettext("Please enter your name."), "name")
     chosen = _chosen_purposes(form, inp)
-    values = _field_values(form, inp, chosen)
+    values = _field_values(form, inp, chosen, wording_for(form, language or form_language(form)))
     if form.min_age and not inp.age_confirmed:
         raise SignupError(
             gettext("Please confirm that you are at least %(age)d years old.", age=form.min_age), "age"
@@ -139,19 +147,20 @@ def validate_signup(
     return email, name, [p for p in chosen if p.id not in unused], values
 
 
-def submit_form(form: Form, inp: SignupInput, ctx: RequestContext) -> None:
-    """Sign a person up from a form (checked again here): pending until confirmed; silent about the
-    address."""
-    email, name, chosen, values = validate_signup(form, inp)
-    language = form_language(form)
-    # The ledger records the language the form was shown in, beside the notice version.
-    door = Door(ctx, "form", notice=form.notice, details={"form": form.slug, "language": language})
+def submit_form(form: Form, inp: SignupInput, ctx: RequestContext, language: str | None = None) -> None:
+    """Sign a person up from a form (checked again here) in the language it was shown in: pending until
+    confirmed; silent about the address."""
+    language = language or form_language(form)
+    email, name, chosen, values = validate_signup(form, inp, language)
+    # The ledger records the language version of the wording that was shown: its notice and its language.
+    notice = wording_for(form, language).notice
+    door = Door(ctx, "form", notice=notice, details={"form": form.slug, "language": language})
     sign_up(email, name, chosen, door, values, language=language)
 
 
-def form_language(form: Form) -> str:
-    """The language a form speaks to this visitor: its fixed one, else the browser's among ours."""
-    return i18n.supported(form.language) or i18n.browser_language()
+def form_language(form: Form, requested: str | None = None) -> str:
+    """The language a form speaks to this visitor (see forms.shown_language)."""
+    return shown_language(form, requested)
 
 
 def pending_subscriptions(contact: Contact) -> list[Subscription]:

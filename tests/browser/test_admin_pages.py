@@ -104,6 +104,8 @@ def test_every_admin_page_with_data(page, live_server, staff_user, confirmed_con
     shoot(page, "admin-form-show")
     visit(page, links, f"/admin/forms/{form.public_id}/edit", "Edit “Demo form”")
     expect(page.get_by_label("Slug (used in the URL)")).to_have_value("demo")
+    visit(page, links, f"/admin/forms/{form.public_id}/languages/it", "“Demo form” in Italiano")
+    expect(page.get_by_label("Heading")).to_have_value("Iscriviti alla newsletter dimostrativa")
 
     visit(page, links, "/admin/outbox", "Outbox", "admin-outbox")
     page.get_by_role("link", name="Please confirm your subscription to Mailer Demo").click()

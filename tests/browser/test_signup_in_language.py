@@ -16,7 +16,6 @@ from mailer.core.extensions import db
 from tests.browser.conftest import STAFF_EMAIL, STAFF_PASSWORD, assert_accessible, shoot
 from tests.support.http import confirm_link, login
 
-LIST_BOX = "Yes, send me “Demo newsletter” by email."  # the form's own wording (not translated yet)
 WORDS = {
     "it": {
         "locale": "it-IT",
@@ -30,6 +29,9 @@ WORDS = {
         "preferences": "Le Sue preferenze email",
         "save": "Salva le mie scelte",
         "name_shown": "Italiano (it)",
+        "box": "Sì, inviatemi “Demo newsletter” via email.",
+        "button": "Iscriviti",
+        "title": "Iscriviti alla newsletter dimostrativa",
     },
     "de": {
         "locale": "de-DE",
@@ -43,6 +45,9 @@ WORDS = {
         "preferences": "Ihre E-Mail-Einstellungen",
         "save": "Meine Auswahl speichern",
         "name_shown": "Deutsch (de)",
+        "box": "Ja, senden Sie mir „Demo newsletter“ per E-Mail.",
+        "button": "Abonnieren",
+        "title": "Abonnieren Sie den Demo-Newsletter",
     },
 }
 
@@ -76,8 +81,8 @@ def test_a_sign_up_on_another_website_in_the_browsers_language(
         page.goto(url)
         page.get_by_label(words["email"]).fill("ann@example.com")
         page.get_by_label(words["name"]).fill("Ann")
-        page.get_by_label(LIST_BOX).check()
-        page.get_by_role("button", name="Subscribe").click()
+        page.get_by_label(words["box"]).check()  # the form's own words in this language
+        page.get_by_role("button", name=words["button"]).click()
         expect(page.get_by_role("status")).to_contain_text(words["thanks"])
 
         worker.drain()
@@ -108,6 +113,13 @@ def test_a_sign_up_on_another_website_in_the_browsers_language(
         db.session.execute(select(ConsentEvent).where(ConsentEvent.action == "requested")).scalars().all()
     )
     assert requested and all(event.details["language"] == language for event in requested)
+    # ... and the notice version of the words in that language, with its hash
+    notice = requested[0].notice
+    assert notice.key == f"form:{demo_form.public_id}:{language}" and notice.content["language"] == language
+    assert notice.content["title"] == words["title"]
     evidence = staff.get(f"/admin/contacts/{contact.public_id}/evidence")
     assert evidence.status_code == 200
     assert f'data-language="{language}">{words["name_shown"]}</dd>' in evidence.text
+    assert f"notice “form:{demo_form.public_id}:{language}”" in evidence.text
+    assert f'<code class="text-break" data-notice-hash>{notice.content_hash}</code>' in evidence.text
+    assert words["title"] in evidence.text

@@ -72,7 +72,9 @@ def test_a_new_checkbox_label_is_a_new_version(app, auth, demo_form):
 
 
 def test_a_notice_cannot_be_edited_in_place(app, demo_form):
-    notice = db.session.execute(select(Notice)).scalar_one()
+    notice = db.session.execute(
+        select(Notice).where(Notice.key == f"form:{demo_form.public_id}")  # the demo form's English wording
+    ).scalar_one()
     notice.content = {**notice.content, "intro": "rewritten history"}
     with pytest.raises(ValueError, match="immutable"):
         db.session.commit()

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
@@ -45,9 +45,15 @@ class Form(Model):
     success_message: Mapped[str] = mapped_column(Text, default="")
     redirect_url: Mapped[str] = mapped_column(String(500), default="")
     active: Mapped[bool] = mapped_column(default=True)
-    # The language of the form's pages and of the people who sign up through it: a code of
-    # core.i18n.LANGUAGES, or "" to follow each visitor's browser (Accept-Language) among the shipped ones.
+    # The language of the form's pages and of the people who sign up through it: one of `languages`, or "" to
+    # follow each visitor's browser (Accept-Language) among `languages`.
     language: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    # The language of the wording held in this row (title, intro, labels, privacy text...); other languages'
+    # wording is in FormWording rows.
+    wording_language: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
+    # The languages the form is published in: the wording language first, then translated ones (each has a
+    # FormWording row, so its own notice version).
+    languages: Mapped[list] = mapped_column(JSON, default=lambda: ["en"])
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
     # Archived: takes no sign-ups (410), out of the default listing; can come back. Deleted: a tombstone, so
     # its notice versions and the evidence of past sign-ups stay; its slug stays taken and answers 410.
@@ -60,6 +66,7 @@ class Form(Model):
     fields = relationship("FormField", order_by="FormField.position", cascade="all, delete-orphan")
     purposes = relationship("Purpose", secondary=form_purposes, order_by="Purpose.name")
     notice = relationship("Notice")
+    wordings = relationship("FormWording", order_by="FormWording.language", cascade="all, delete-orphan")
 
     @property
     def origins(self) -> list[str]:
@@ -85,3 +92,26 @@ class FormField(Model):
     @property
     def shown_label(self) -> str:
         return self.label or self.field.label
+
+
+class FormWording(Model):
+    """A form's words in another language than its own; each version is published as its own notice."""
+
+    __tablename__ = "form_wordings"
+    __table_args__ = (UniqueConstraint("form_id", "language", name="uq_form_wordings_form_language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(200))
+    intro: Mapped[str] = mapped_column(Text, default="")
+    button_label: Mapped[str] = mapped_column(String(60))
+    labels: Mapped[dict] = mapped_column(JSON, default=dict)  # purpose key -> checkbox wording
+    field_labels: Mapped[dict] = mapped_column(JSON, default=dict)  # contact field key -> label
+    privacy_text: Mapped[str] = mapped_column(Text, default="")
+    success_message: Mapped[str] = mapped_column(Text, default="")
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    notice = relationship("Notice")
