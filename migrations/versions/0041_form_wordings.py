@@ -5,15 +5,15 @@ is published in) and form_wordings (the other languages' words, each with its no
 form keeps its behaviour in its own language: a fixed language stays; one that followed the browser keeps its
 wording in English until other languages are written.
 
-Revision ID: 0038
-Revises: 0037
+Revision ID: 0041
+Revises: 0040
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0038"
-down_revision = "0037"
+revision = "0041"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 
