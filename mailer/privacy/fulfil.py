@@ -53,6 +53,7 @@ def fulfil(
         keys = (req.details or {}).get("purposes") or []
         purposes = list(db.session.execute(select(Purpose).where(Purpose.key.in_(keys))).scalars())
         stopped = object_to(contact, purposes, ctx, request=req)
+        req.details = {**(req.details or {}), "stopped": stopped}  # named to the person in their language
         complete(
             req,
             "Objection recorded; stopped: " + (", ".join(stopped) or "nothing was still running") + ".",

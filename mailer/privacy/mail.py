@@ -4,9 +4,11 @@ deadline warnings.
 Called by actors (never from a request); each re-reads state and does nothing when the mail has become moot.
 """
 
+from flask_babel import format_date, gettext, lazy_gettext, ngettext
 from sqlalchemy import select
 
 from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.core import i18n
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.urls import RecipientLink, external_url, recipient_url
@@ -18,14 +20,30 @@ from mailer.privacy.requests import TYPE_LABELS, due_for_reminder
 from mailer.privacy.settings import get_settings
 from mailer.staff.models.accounts import StaffUser
 
-WHAT_HAPPENS = {
-    "access": "we prepare a download of all data we hold about you",
-    "portability": "we prepare a download of your data in JSON and CSV",
-    "rectification": "we apply the corrections you asked for",
-    "erasure": "we erase your data; this cannot be undone",
-    "restriction": "we stop using your data (it stays stored) until you or we lift the restriction",
-    "objection": "we stop the uses you objected to",
+# What the person is told, in their language: the right they asked for and what happens once they confirm.
+RIGHT_NAMES = {
+    "access": lazy_gettext("access to your data"),
+    "portability": lazy_gettext("data portability"),
+    "rectification": lazy_gettext("rectification"),
+    "erasure": lazy_gettext("erasure"),
+    "restriction": lazy_gettext("restriction of processing"),
+    "objection": lazy_gettext("objection"),
 }
+WHAT_HAPPENS = {
+    "access": lazy_gettext("After you confirm, we prepare a download of all data we hold about you."),
+    "portability": lazy_gettext("After you confirm, we prepare a download of your data in JSON and CSV."),
+    "rectification": lazy_gettext("After you confirm, we apply the corrections you asked for."),
+    "erasure": lazy_gettext("After you confirm, we erase your data; this cannot be undone."),
+    "restriction": lazy_gettext(
+        "After you confirm, we stop using your data (it stays stored) until you or we lift the restriction."
+    ),
+    "objection": lazy_gettext("After you confirm, we stop the uses you objected to."),
+}
+
+
+def right_name(kind: str) -> str:
+    """The right a request exercises, as the person reads it in the language being spoken."""
+    return str(RIGHT_NAMES[kind])
 
 
 def send_verification(request_id: int) -> str | None:
@@ -36,24 +54,31 @@ def send_verification(request_id: int) -> str | None:
     contact = req.contact
     if contact is None or contact.status == ContactStatus.ERASED or not contact.email:
         return None
-    label = TYPE_LABELS[req.type].split(" (")[0].lower()
-    message_id = send_notice(
-        MessageKind.PRIVACY_VERIFICATION,
-        contact.email,
-        contact.name,
-        f"Please confirm your {label} request",
-        heading=f"Confirm your {label} request",
-        paragraphs=[
-            f"We received a request to exercise your right of {label} with "
-            f"{organisation_settings.name()} on {req.received_at:%d %B %Y}. "
-            "To protect your data we act only once you confirm it was you.",
-            f"After you confirm, {WHAT_HAPPENS[req.type]}.",
-        ],
-        button_url=recipient_url(RecipientLink.PRIVACY_VERIFY, req.public_id),
-        button_label="Yes, this was me — continue",
-        footnote="The link works for 7 days. "
-        "If you did not make this request, ignore this email: nothing happens.",
-    )
+    with i18n.speaking(contact.language):
+        label = right_name(req.type)
+        message_id = send_notice(
+            MessageKind.PRIVACY_VERIFICATION,
+            contact.email,
+            contact.name,
+            gettext("Please confirm your request: %(right)s", right=label),
+            heading=gettext("Confirm your request: %(right)s", right=label),
+            paragraphs=[
+                gettext(
+                    "We received a request to exercise your right (%(right)s) with %(organisation)s on "
+                    "%(date)s. To protect your data we act only once you confirm it was you.",
+                    right=label,
+                    organisation=organisation_settings.name(),
+                    date=format_date(req.received_at, "long"),
+                ),
+                str(WHAT_HAPPENS[req.type]),
+            ],
+            button_url=recipient_url(RecipientLink.PRIVACY_VERIFY, req.public_id),
+            button_label=gettext("Yes, this was me — continue"),
+            footnote=gettext(
+                "The link works for 7 days. If you did not make this request, ignore this email: nothing "
+                "happens."
+            ),
+        )
     req.verification_sent_at = utcnow()
     db.session.commit()
     return message_id
@@ -65,20 +90,24 @@ def send_address_reconfirmation(request_id: int) -> str | None:
     new_email = (req.details or {}).get("new_email") if req is not None else None
     if req is None or not new_email or req.contact is None or req.contact.status == ContactStatus.ERASED:
         return None
-    message_id = send_notice(
-        MessageKind.ADDRESS_RECONFIRMATION,
-        new_email,
-        req.contact.name,
-        "Please confirm your new email address",
-        heading="Confirm your new email address",
-        paragraphs=[
-            f"You asked {organisation_settings.name()} to use this address instead of the old "
-            "one. We keep using the old address until you confirm."
-        ],
-        button_url=recipient_url(RecipientLink.ADDRESS_RECONFIRM, req.public_id),
-        button_label="Confirm this address",
-        footnote="The link works for 7 days. If you did not ask for this, ignore this email.",
-    )
+    with i18n.speaking(req.contact.language):
+        message_id = send_notice(
+            MessageKind.ADDRESS_RECONFIRMATION,
+            new_email,
+            req.contact.name,
+            gettext("Please confirm your new email address"),
+            heading=gettext("Confirm your new email address"),
+            paragraphs=[
+                gettext(
+                    "You asked %(organisation)s to use this address instead of the old one. We keep using "
+                    "the old address until you confirm.",
+                    organisation=organisation_settings.name(),
+                )
+            ],
+            button_url=recipient_url(RecipientLink.ADDRESS_RECONFIRM, req.public_id),
+            button_label=gettext("Confirm this address"),
+            footnote=gettext("The link works for 7 days. If you did not ask for this, ignore this email."),
+        )
     db.session.commit()
     return message_id
 
@@ -93,19 +122,23 @@ def send_export_link(request_id: int) -> str | None:
         or not req.contact.email
     ):
         return None
-    return send_notice(
-        MessageKind.EXPORT_LINK,
-        req.contact.email,
-        req.contact.name,
-        "Your data is ready to download",
-        heading="Your data is ready",
-        paragraphs=[
-            "Here is a copy of all personal data we hold about you, with an explanation of how we use it."
-        ],
-        button_url=recipient_url(RecipientLink.DATA_DOWNLOAD, req.public_id),
-        button_label="Download my data (ZIP)",
-        footnote="The link works for 7 days.",
-    )
+    with i18n.speaking(req.contact.language):
+        return send_notice(
+            MessageKind.EXPORT_LINK,
+            req.contact.email,
+            req.contact.name,
+            gettext("Your data is ready to download"),
+            heading=gettext("Your data is ready"),
+            paragraphs=[
+                gettext(
+                    "Here is a copy of all personal data we hold about you, with an explanation of how we "
+                    "use it."
+                )
+            ],
+            button_url=recipient_url(RecipientLink.DATA_DOWNLOAD, req.public_id),
+            button_label=gettext("Download my data (ZIP)"),
+            footnote=gettext("The link works for 7 days."),
+        )
 
 
 def send_repermission(contact_id: int) -> str | None:
@@ -117,19 +150,31 @@ def send_repermission(contact_id: int) -> str | None:
         return None
     days = get_settings().repermission_grace_days
     db.session.commit()  # release the write lock (settings row) before the outbox stores the message
-    message_id = send_notice(
-        MessageKind.REPERMISSION,
-        contact.email,
-        contact.name,
-        f"Do you still want to hear from {organisation_settings.name()}?",
-        heading="Shall we keep you on our list?",
-        paragraphs=[
-            "We haven't heard from you in a long time. We only keep your details while you want our emails.",
-            f"If you don't press the button within {days} days, we will erase your data and stop writing.",
-        ],
-        button_url=recipient_url(RecipientLink.KEEP_SUBSCRIBED, contact.public_id),
-        button_label="Yes, keep me subscribed",
-    )
+    with i18n.speaking(contact.language):
+        message_id = send_notice(
+            MessageKind.REPERMISSION,
+            contact.email,
+            contact.name,
+            gettext(
+                "Do you still want to hear from %(organisation)s?", organisation=organisation_settings.name()
+            ),
+            heading=gettext("Shall we keep you on our list?"),
+            paragraphs=[
+                gettext(
+                    "We haven't heard from you in a long time. We only keep your details while you want our "
+                    "emails."
+                ),
+                ngettext(
+                    "If you don't press the button within %(num)d day, we will erase your data and stop "
+                    "writing.",
+                    "If you don't press the button within %(num)d days, we will erase your data and stop "
+                    "writing.",
+                    days,
+                ),
+            ],
+            button_url=recipient_url(RecipientLink.KEEP_SUBSCRIBED, contact.public_id),
+            button_label=gettext("Yes, keep me subscribed"),
+        )
     db.session.add(RepermissionEmail(contact_id=contact.id, message_id=message_id[:250]))
     db.session.commit()
     return message_id

@@ -6,15 +6,18 @@ An objection only stops processing, like an unsubscribe, so it applies at once.
 """
 
 from flask import abort, current_app, make_response, render_template, request
+from flask_babel import gettext
 from sqlalchemy import select
 
 from mailer.contacts import fields
 from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.core import i18n
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import csrf, db, limiter
 from mailer.core.security import TokenExpired, TokenInvalid, read_token
 from mailer.core.web import db_int, with_response_floor
 from mailer.privacy import export, notice, requests
+from mailer.privacy import mail as privacy_mail
 from mailer.privacy.fulfil import fulfil, verify_and_fulfil
 from mailer.privacy.models.requests import RequestType
 from mailer.privacy.objection import objectable_purposes
@@ -35,7 +38,10 @@ def _contact(token: str) -> Contact | None:
     if not isinstance(public_id, str):
         return None
     contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
-    return contact if contact is not None and contact.status != ContactStatus.ERASED else None
+    if contact is None or contact.status == ContactStatus.ERASED:
+        return None
+    i18n.use_language(contact.language)  # the person's own language, else their browser's
+    return contact
 
 
 def _status_page(title: str, message: str, code: int = 200, **extra):
@@ -44,9 +50,11 @@ def _status_page(title: str, message: str, code: int = 200, **extra):
 
 def _bad_link():
     return _status_page(
-        "This link doesn't work",
-        "It may be old or copied incompletely. Please use the "
-        "preference link in one of our most recent emails.",
+        gettext("This link doesn't work"),
+        gettext(
+            "It may be old or copied incompletely. Please use the preference link in one of our most recent "
+            "emails."
+        ),
         404,
     )
 
@@ -91,7 +99,7 @@ def _details(kind: str, contact: Contact) -> dict:
         keys = request.form.getlist("purpose")
         allowed = {p.key for p, _ in objectable_purposes(contact)}
         if not keys or not set(keys) <= allowed:
-            raise PrivacyError("Tick at least one use of your data that you object to.")
+            raise PrivacyError(gettext("Tick at least one use of your data that you object to."))
         return {"purposes": keys}
     if kind == "rectification":
         all_fields = fields.all_fields()
@@ -108,10 +116,10 @@ def _details(kind: str, contact: Contact) -> dict:
         )
         changes = validate(contact, correction)
         if not changes:
-            raise PrivacyError("Nothing is different from what we hold. Change a value, then send.")
+            raise PrivacyError(gettext("Nothing is different from what we hold. Change a value, then send."))
         return changes
     if kind == "erasure" and request.form.get("confirm") != "yes":
-        raise PrivacyError("Tick the box to confirm that you want your data erased.")
+        raise PrivacyError(gettext("Tick the box to confirm that you want your data erased."))
     return {}
 
 
@@ -131,18 +139,28 @@ def privacy_request_submit(token: str, kind: str):
         req = requests.open_request(kind, "preference-centre", contact=contact, details=details)
         if kind == "objection":
             requests.mark_verified(req, "preference-centre link")
-            outcome = fulfil(req, request_context("public:privacy"))
+            fulfil(req, request_context("public:privacy"))
             db.session.commit()
-            return _status_page("Your objection is recorded", outcome, done=True, token=token)
+            stopped = ", ".join((req.details or {}).get("stopped") or [])
+            return _status_page(
+                gettext("Your objection is recorded"),
+                gettext("We stopped, at once and for good: %(uses)s.", uses=stopped)
+                if stopped
+                else gettext("Nothing you objected to was still running."),
+                done=True,
+                token=token,
+            )
         requests.send_verification(req)
     except PrivacyError as exc:
         db.session.rollback()
         return _page(token, kind, contact, error=str(exc), code=400)
     db.session.commit()
     return _status_page(
-        "Check your inbox",
-        "We've sent a link to your email address. Open it to confirm that this "
-        "request comes from you; then we act at once. The link works for 7 days.",
+        gettext("Check your inbox"),
+        gettext(
+            "We've sent a link to your email address. Open it to confirm that this request comes from you; "
+            "then we act at once. The link works for 7 days."
+        ),
         token=token,
     )
 
@@ -151,17 +169,27 @@ def privacy_request_submit(token: str, kind: str):
 @limiter.limit(public_limit)
 def privacy_verify(token: str):
     """Show what the verification confirms, with a button; a GET (link scanners) changes nothing."""
-    outcome = requests.check_verification(token)
+    outcome = _verification(token)
     req = outcome.request
     if outcome.status in ("expired", "invalid") or req is None:
         return _status_page(
-            "This link has expired" if outcome.status == "expired" else "This link doesn't work",
-            "Please make the request again from the preference link in one of our emails.",
+            gettext("This link has expired")
+            if outcome.status == "expired"
+            else gettext("This link doesn't work"),
+            gettext("Please make the request again from the preference link in one of our emails."),
             410 if outcome.status == "expired" else 404,
         )
     return render_template(
-        "public/privacy_verify.html", req=req, token=token, label=requests.TYPE_LABELS[req.type]
+        "public/privacy_verify.html", req=req, token=token, label=privacy_mail.right_name(req.type)
     )
+
+
+def _verification(token: str) -> requests.VerifyOutcome:
+    """Check a verification link and speak the person's language (else the browser's) from here on."""
+    outcome = requests.check_verification(token)
+    if outcome.request is not None and outcome.request.contact is not None:
+        i18n.use_language(outcome.request.contact.language)
+    return outcome
 
 
 @bp.post("/privacy/verify/<token>")
@@ -169,15 +197,15 @@ def privacy_verify(token: str):
 @limiter.limit(public_limit)
 def privacy_verify_post(token: str):
     """Verified: record it and carry out the request where the law lets us do so at once."""
-    outcome = requests.check_verification(token)
+    outcome = _verification(token)
     req = outcome.request
     if outcome.status in ("expired", "invalid") or req is None:
-        return _status_page("This link doesn't work", "Please make the request again.", 404)
+        return _status_page(gettext("This link doesn't work"), gettext("Please make the request again."), 404)
     try:
         verify_and_fulfil(req, request_context("public:privacy-verify"))
     except PrivacyError as exc:
         db.session.rollback()
-        return _status_page("We couldn't do that", str(exc), 400)
+        return _status_page(gettext("We couldn't do that"), str(exc), 400)
     db.session.commit()
     download = (
         export.download_token(req)
@@ -194,9 +222,11 @@ def privacy_download(token: str):
     req = export.request_for_download(token)
     if req is None:
         return _status_page(
-            "This download link doesn't work",
-            "It may have expired (links work for 7 days). Please "
-            "ask again from the preference link in one of our emails.",
+            gettext("This download link doesn't work"),
+            gettext(
+                "It may have expired (links work for 7 days). Please ask again from the preference link in "
+                "one of our emails."
+            ),
             404,
         )
     payload = export.build_zip(req.contact, clear_sensitive=True)
@@ -214,9 +244,9 @@ def privacy_reconfirm(token: str):
     """A new address confirms itself: show a button (GET is safe)."""
     return render_template(
         "public/privacy_confirm_button.html",
-        title="Confirm your new email address",
-        message="Press the button to start receiving our emails at this address.",
-        button="Confirm this address",
+        title=gettext("Confirm your new email address"),
+        message=gettext("Press the button to start receiving our emails at this address."),
+        button=gettext("Confirm this address"),
         token=token,
         endpoint="public.privacy_reconfirm_post",
     )
@@ -228,29 +258,55 @@ def privacy_reconfirm(token: str):
 def privacy_reconfirm_post(token: str):
     outcome = confirm_new_address(token, request_context("public:address-change"))
     messages = {
-        "confirmed": ("Your address is updated", "From now on we write to this address.", 200),
-        "already": ("Already done", "This address was already confirmed.", 200),
+        "confirmed": (
+            gettext("Your address is updated"),
+            gettext("From now on we write to this address."),
+            200,
+        ),
+        "already": (gettext("Already done"), gettext("This address was already confirmed."), 200),
         "taken": (
-            "We couldn't change the address",
-            "Another subscription already uses this address. Manage it from its own preference link.",
+            gettext("We couldn't change the address"),
+            gettext(
+                "Another subscription already uses this address. Manage it from its own preference link."
+            ),
             409,
         ),
-        "expired": ("This link has expired", "Please ask for the change again.", 410),
-        "invalid": ("This link doesn't work", "Please use the link from the most recent email.", 404),
+        "expired": (gettext("This link has expired"), gettext("Please ask for the change again."), 410),
+        "invalid": (
+            gettext("This link doesn't work"),
+            gettext("Please use the link from the most recent email."),
+            404,
+        ),
     }
     title, message, code = messages[outcome.status]
     return _status_page(title, message, code)
 
 
+def _repermission_contact(token: str) -> Contact | None:
+    """The active contact a re-permission link names; its language is spoken from here on."""
+    try:
+        public_id = read_token("repermission", token, max_age=current_app.config["RECIPIENT_TOKEN_MAX_AGE"])
+    except (TokenExpired, TokenInvalid):
+        return None
+    if not isinstance(public_id, str):
+        return None
+    contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
+    if contact is None or contact.status != ContactStatus.ACTIVE:
+        return None
+    i18n.use_language(contact.language)
+    return contact
+
+
 @bp.get("/privacy/keep/<token>")
 @limiter.limit(public_limit)
 def privacy_keep(token: str):
-    """Answer to the re-permission email: a button that keeps the person subscribed."""
+    """Answer to the re-permission email: a button that keeps the person subscribed (in their language)."""
+    _repermission_contact(token)
     return render_template(
         "public/privacy_confirm_button.html",
-        title="Stay subscribed",
-        message="Press the button and we'll keep sending you the emails you chose.",
-        button="Yes, keep me subscribed",
+        title=gettext("Stay subscribed"),
+        message=gettext("Press the button and we'll keep sending you the emails you chose."),
+        button=gettext("Yes, keep me subscribed"),
         token=token,
         endpoint="public.privacy_keep_post",
     )
@@ -260,17 +316,14 @@ def privacy_keep(token: str):
 @csrf.exempt  # the signed token in the URL is the proof
 @limiter.limit(public_limit)
 def privacy_keep_post(token: str):
-    try:
-        public_id = read_token("repermission", token, max_age=current_app.config["RECIPIENT_TOKEN_MAX_AGE"])
-    except (TokenExpired, TokenInvalid):
-        return _bad_link()
-    contact = db.session.execute(select(Contact).where(Contact.public_id == public_id)).scalar_one_or_none()
-    if contact is None or contact.status != ContactStatus.ACTIVE:
+    contact = _repermission_contact(token)
+    if contact is None:
         return _bad_link()
     keep_contact(contact)
     db.session.commit()
     return _status_page(
-        "Thank you", "You stay subscribed. You can change your choices with the link in any of our emails."
+        gettext("Thank you"),
+        gettext("You stay subscribed. You can change your choices with the link in any of our emails."),
     )
 
 
