@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import case, exists, insert, literal, select, update
+from sqlalchemy import ColumnElement, any_, case, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailer.campaigns import eligibility
@@ -49,6 +49,7 @@ from mailer.subscriptions.models.lists import Subscription
 from mailer.tracking.models import TrackingEvent
 
 log = logging.getLogger(__name__)
+ELIGIBILITY_GROUP = 200  # contacts per eligibility query of a pass (see advance_due)
 MAX_STEPS_PER_WAKE = 50  # instant steps run in one wake; a loop of branches cannot spin for ever
 BATCH_ACTOR = "send_journey_batch"  # mailer.journeys.tasks
 
@@ -165,12 +166,16 @@ def advance_due(limit: int | None = None) -> int:
         .order_by(Enrolment.due_at)
         .limit(limit)
     )
+    taken: ColumnElement[bool] = Enrolment.id.in_(due.scalar_subquery())
     if db.session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        # `id = ANY(ARRAY(…))`: the chosen ids are looked up by primary key. With `id IN (…)` PostgreSQL
+        # hash-joins the subquery against a sequential scan of every enrolment, each pass (measured: 28,000
+        # rows read to take 1,000 of 20,000, growing with the table).
+        taken = Enrolment.id == any_(func.array(due.with_for_update(skip_locked=True).scalar_subquery()))
     ids = list(
         db.session.execute(
             update(Enrolment)
-            .where(Enrolment.id.in_(due.scalar_subquery()))
+            .where(taken)
             .values(due_at=None)
             .returning(Enrolment.id)
             .execution_options(synchronize_session=False)
@@ -195,8 +200,14 @@ def advance_due(limit: int | None = None) -> int:
             by_list[journeys[e.journey_id].list_id].add(e.contact_id)
     reasons = {}
     for list_id, contact_ids in by_list.items():
-        for contact_id, reason in eligibility.reasons_on_list(list_id, sorted(contact_ids)).items():
-            reasons[(list_id, contact_id)] = reason
+        ordered = sorted(contact_ids)
+        # In groups small enough that PostgreSQL probes the indexes per contact: for 1,000 contacts at once
+        # it hash-joins full scans of contacts, subscriptions and consent states, so the rows a pass reads
+        # grew with the audience (89,000 for a pass of 1,000 among 20,000 contacts).
+        for start in range(0, len(ordered), ELIGIBILITY_GROUP):
+            group = ordered[start : start + ELIGIBILITY_GROUP]
+            for contact_id, reason in eligibility.reasons_on_list(list_id, group).items():
+                reasons[(list_id, contact_id)] = reason
     contact_ids = {e.contact_id for e in enrolments if e.contact_id is not None}
     zones = {
         contact_id: (attributes or {}).get("timezone")
