@@ -16,6 +16,7 @@ through the same withdrawal rule as the one-click POST.
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -112,12 +113,40 @@ class WebhookResult:
             mine[outcome] = mine.get(outcome, 0) + 1
 
 
-def parse_json(body: bytes):
-    """The request body as JSON, or a 400 saying it is not."""
+# A JSON escape that decodes to text no database column can hold: NUL, or a UTF-16 surrogate (alone, it is
+# not a character; in a pair it is, so a match only leads to a closer look).
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _storable(value) -> bool:
+    """No NUL and no lone surrogate in any string of a parsed JSON value (PostgreSQL refuses both)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
+def parse_json(body: bytes | str):
+    """The request body as JSON, or a 400 saying it is not (or holds text no database can store)."""
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise WebhookRefused(400, "The request body is not valid JSON: nothing was recorded.") from None
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if _SUSPECT_ESCAPE.search(raw) and not _storable(value):
+        raise WebhookRefused(
+            400, "The request body holds a NUL character or a broken UTF-16 escape: nothing was recorded."
+        )
+    return value
 
 
 def check_fresh(timestamp, provider: str) -> None:

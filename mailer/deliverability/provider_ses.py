@@ -10,7 +10,6 @@ event publishing): Bounce, Complaint, Delivery, Subscription.
 """
 
 import base64
-import json
 import re
 import threading
 import time
@@ -251,8 +250,7 @@ def receive(request: WebhookRequest) -> tuple[list[ProviderEvent], str]:
         return [], confirm_subscription(message)
     if message["Type"] == "UnsubscribeConfirmation":
         return [], "unsubscribe confirmation noted"
-    try:
-        body = json.loads(message.get("Message") or "")
-    except ValueError:
-        raise WebhookRefused(400, "The SNS Message is not JSON: nothing was recorded.") from None
-    return notification_events(key, body), ""
+    inner = message.get("Message")
+    if not isinstance(inner, str):
+        raise WebhookRefused(400, "The SNS Message is not JSON: nothing was recorded.")
+    return notification_events(key, parse_json(inner)), ""

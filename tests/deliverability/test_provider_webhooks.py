@@ -287,6 +287,26 @@ def test_malformed_json_and_oversized_bodies_are_refused(client, app_ctx):
     assert _nothing_written()
 
 
+def test_text_no_database_can_store_is_a_clear_400_not_a_500(client, sent, sns_fetches):
+    """PostgreSQL refuses a NUL and a lone UTF-16 surrogate in text: a signed body carrying either is refused
+    up front (400, nothing written), while a proper surrogate pair (an emoji) is fine."""
+    ann = sent["ann@example.net"]
+    item = signing.sendgrid_event("bounce", ann.message_id, "ann@example.net", status="5.1.1")
+    refused = []
+    for escape in ("\\u0000", "\\ud83d"):
+        body = json.dumps([item]).replace('"5.1.1"', f'"5.1.1{escape}"').encode()
+        refused.append(client.post(SENDGRID, data=body, headers=signing.sendgrid_headers(body)))
+    inner = json.dumps(signing.ses_bounce(ann.message_id, "ann@example.net")).replace('"5.1.1"', '"5\\u0000"')
+    fields = ("Type", "MessageId", "TopicArn", "Timestamp")
+    message = {k: v for k, v in signing.sns_notification({}).items() if k in fields}
+    refused.append(_post_json(client, SES, signing.sns_sign({**message, "Message": inner}, "1")))
+    assert [r.status_code for r in refused] == [400, 400, 400], [r.text for r in refused]
+    assert all("NUL character or a broken UTF-16 escape" in r.json["error"] for r in refused)
+    assert _nothing_written()
+    emoji = json.dumps([item]).replace('"5.1.1"', '"5.1.1 \\ud83d\\ude00"').encode()
+    assert client.post(SENDGRID, data=emoji, headers=signing.sendgrid_headers(emoji)).status_code == 200
+
+
 # --- Postmark ---
 
 
