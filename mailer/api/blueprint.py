@@ -2,6 +2,7 @@
 
 Every answer is JSON. Errors are {"error": "<what went wrong, for a person>", "detail": <specifics or null>}
 with a 4xx status for anything the caller can fix; a 500 only ever means a bug on our side.
+Endpoints are declared with `mailer.api.routing.api_route` (its docstring shows the pattern).
 """
 
 from flask import Blueprint, current_app, g
@@ -24,15 +25,6 @@ def _limit_key() -> str:
 per_key_limit = limiter.shared_limit(
     lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=_limit_key
 )
-
-
-def api_route(rule: str, methods: tuple[str, ...] = ("GET",)):
-    """Register an authenticated endpoint; every one shares its key's rate limit, so none can be forgotten."""
-
-    def decorate(view):
-        return bp.route(rule, methods=list(methods))(per_key_limit(view))
-
-    return decorate
 
 
 @bp.record_once

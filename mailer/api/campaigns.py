@@ -1,12 +1,20 @@
 """Campaigns: status, sending progress, deliveries per state
 with their reasons; uncertain ones listed and resent."""
 
-from flask import g, jsonify, request
+from flask import g, request
+from marshmallow import validate
 from sqlalchemy import select
 
-from mailer.api.blueprint import api_route
 from mailer.api.errors import ApiError
-from mailer.api.inputs import invalid, json_object, keyset_page, page_args, refuse_unknown, string_list
+from mailer.api.fields import Flag, RequestSchema, Text, TextList
+from mailer.api.inputs import PageQuery, invalid, page_args, paged
+from mailer.api.routing import api_route
+from mailer.api.schemas import (
+    CampaignPageSchema,
+    CampaignSchema,
+    ResendResultSchema,
+    UncertainDeliveryPageSchema,
+)
 from mailer.api.serializers import campaign_json, uncertain_json
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns.models import CAMPAIGN_STATUSES, JOURNEY_STEP_STATUS, Campaign
@@ -15,31 +23,54 @@ from mailer.core.extensions import db
 from mailer.delivery import report as delivery_report
 
 
-@api_route("/campaigns")
-def campaigns_index():
-    """Campaigns, oldest first, optionally only those in one status."""
-    after, limit = page_args()
-    query = select(Campaign).where(Campaign.status != JOURNEY_STEP_STATUS)  # journeys' steps: their own API
-    status = request.args.get("status")
-    if status is not None:
-        if status not in CAMPAIGN_STATUSES:
-            raise invalid("status", "must be one of " + ", ".join(CAMPAIGN_STATUSES))
-        query = query.where(Campaign.status == status)
-    rows, next_cursor = keyset_page(query, Campaign, Campaign.public_id, after, limit)
-    return jsonify(data=[campaign_json(c) for c in rows], next_cursor=next_cursor)
+class CampaignQuery(PageQuery):
+    status = Text(
+        validate=validate.OneOf(CAMPAIGN_STATUSES, error="must be one of " + ", ".join(CAMPAIGN_STATUSES)),
+        metadata={"description": "Only campaigns in this status."},
+    )
 
 
-@api_route("/campaigns/<public_id>")
+class ResendRequest(RequestSchema):
+    """Either every uncertain delivery of the campaign (`"all": true`), or the ones named."""
+
+    all = Flag(metadata={"description": "true: every uncertain delivery of the campaign."})
+    deliveries = TextList(
+        max_items=MAX_CHOSEN, metadata={"description": "Ids from GET /campaigns/{public_id}/uncertain."}
+    )
+
+
+@api_route(
+    "/campaigns", query=CampaignQuery, responses={200: CampaignPageSchema}, operation_id="listCampaigns"
+)
+def campaigns_index(query: dict):
+    """Campaigns and their status
+
+    Campaigns, oldest first, optionally only those in one status.
+    """
+    rows_query = select(Campaign).where(Campaign.status != JOURNEY_STEP_STATUS)  # journeys' steps: their API
+    if "status" in query:
+        rows_query = rows_query.where(Campaign.status == query["status"])
+    return paged(query, rows_query, Campaign, Campaign.public_id, campaign_json)
+
+
+@api_route(
+    "/campaigns/<public_id>",
+    responses={200: CampaignSchema},
+    operation_id="getCampaign",
+)
 def campaign_show(public_id: str):
-    """One campaign with its delivery numbers: progress, and per delivery state how many and why."""
+    """One campaign with sending progress
+
+    Its progress, and per delivery state how many and why.
+    """
     campaign = _campaign_or_404(public_id)
     report = delivery_report.states_json(delivery_report.state_report(campaign.id))
-    return jsonify(campaign_json(campaign, campaign_service.progress(campaign), report))
+    return campaign_json(campaign, campaign_service.progress(campaign), report)
 
 
 def _campaign_or_404(public_id: str) -> Campaign:
     campaign = db.session.execute(
-        select(Campaign).where(Campaign.public_id == public_id)
+        select(Campaign).where(Campaign.public_id == public_id, Campaign.status != JOURNEY_STEP_STATUS)
     ).scalar_one_or_none()
     if campaign is None:
         raise ApiError(404, "There is no campaign with this id.", {"campaign_id": public_id[:64]})
@@ -52,25 +83,43 @@ def _delivery_ids(values: list[str], field: str) -> list[int]:
     return [int(value) for value in values]
 
 
-@api_route("/campaigns/<public_id>/uncertain")
-def campaign_uncertain(public_id: str):
-    """The campaign's uncertain deliveries, oldest first (contacts by public id only)."""
-    after, limit = page_args()
+@api_route(
+    "/campaigns/<public_id>/uncertain",
+    query=PageQuery,
+    responses={200: UncertainDeliveryPageSchema},
+    operation_id="listUncertainDeliveries",
+)
+def campaign_uncertain(public_id: str, query: dict):
+    """A campaign's uncertain deliveries
+
+    Deliveries a worker was handing to the relay when it stopped: the relay may or may not have received
+    them. They are never resent by themselves. Oldest first; contacts by public id only.
+    """
+    after, limit = page_args(query)
     campaign = _campaign_or_404(public_id)
     after_id = _delivery_ids([after], "after")[0] if after is not None else 0
     rows, next_after = delivery_report.uncertain_page(campaign.id, after_id, limit)
-    return jsonify(
-        data=[uncertain_json(row) for row in rows],
-        next_cursor=str(next_after) if next_after is not None else None,
-    )
+    return {
+        "data": [uncertain_json(row) for row in rows],
+        "next_cursor": str(next_after) if next_after is not None else None,
+    }
 
 
-@api_route("/campaigns/<public_id>/uncertain/resend", methods=("POST",))
-def campaign_uncertain_resend(public_id: str):
-    """Send uncertain deliveries again (all, or the ones named): the recipients may get the message twice."""
-    body = json_object()
-    refuse_unknown(body, {"all", "deliveries"})
-    chosen = string_list(body, "deliveries", max_items=MAX_CHOSEN)
+@api_route(
+    "/campaigns/<public_id>/uncertain/resend",
+    ("POST",),
+    body=ResendRequest,
+    responses={200: ResendResultSchema},
+    errors={409: "The campaign is a draft, scheduled or cancelled: nothing of it can be sent again."},
+    operation_id="resendUncertainDeliveries",
+)
+def campaign_uncertain_resend(public_id: str, body: dict):
+    """Send uncertain deliveries again
+
+    An explicit decision: resending may deliver twice. Audited. Eligibility is checked again for each
+    recipient when it is sent.
+    """
+    chosen = body.get("deliveries")
     if "all" in body and body["all"] is not True:
         raise invalid("all", "must be true (or leave it out and name the deliveries)")
     if (chosen is None) == ("all" not in body):
@@ -84,4 +133,4 @@ def campaign_uncertain_resend(public_id: str):
     except ResendError as exc:
         raise ApiError(409, str(exc), {"status": campaign.status}) from None
     db.session.refresh(campaign)
-    return jsonify(resent=count, status=campaign.status)
+    return {"resent": count, "status": campaign.status}

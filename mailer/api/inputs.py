@@ -3,24 +3,47 @@
 import json
 import math
 import re
-from typing import Literal, overload
 
 from flask import request
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy import Select
 
 from mailer.api.errors import ApiError
+from mailer.api.fields import RequestSchema, Text
 from mailer.core.extensions import db
-from mailer.core.text import has_controls
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Every id the API gives out (public ids, ledger hashes) has this shape; anything else names nothing.
 ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
-CONTROL_MESSAGE = "must not contain control characters (such as NUL, ESC or, outside text, line breaks)"
+LIMIT_MESSAGE = f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
 
 
 def is_id(value) -> bool:
     return isinstance(value, str) and ID_RE.match(value) is not None
+
+
+def _given_id(value: str) -> None:
+    if value and not is_id(value):
+        raise ValidationError("is not an id this API gave out")
+
+
+class Limit(fields.Integer):
+    """A page size from the query string: a whole number from 1 to MAX_PAGE_SIZE."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            strict=False,
+            validate=validate.Range(min=1, max=MAX_PAGE_SIZE, error=LIMIT_MESSAGE),
+            metadata={"description": f"How many items per page (1–{MAX_PAGE_SIZE})."},
+            **kwargs,
+        )
+        self.error_messages.update(invalid=LIMIT_MESSAGE)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not (isinstance(value, str) and value.isdigit()):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def _finite_float(text: str) -> float:
@@ -55,103 +78,20 @@ def json_object() -> dict:
     return body
 
 
-def refuse_unknown(body: dict, allowed: set[str], where: str = "") -> None:
-    """Unknown keys are refused, so a typo never silently does nothing."""
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ApiError(
-            422, "Unknown fields in the request.", {f"{where}{name}": "unknown field" for name in unknown}
-        )
+class PageQuery(RequestSchema):
+    """`after` (the id of the last item already seen; `cursor` is its other name) and `limit`."""
+
+    after = Text(
+        validate=_given_id,
+        metadata={"description": "Continue after the item with this id (the previous page's next_cursor)."},
+    )
+    cursor = Text(validate=_given_id, metadata={"description": "Another name for `after`."})
+    limit = Limit(load_default=DEFAULT_PAGE_SIZE)
 
 
-@overload
-def string(
-    body: dict,
-    name: str,
-    required: Literal[True],
-    nullable: Literal[False] = False,
-    where: str = "",
-    multiline: bool = False,
-) -> str: ...
-@overload
-def string(
-    body: dict,
-    name: str,
-    required: bool = False,
-    nullable: bool = False,
-    where: str = "",
-    multiline: bool = False,
-) -> str | None: ...
-def string(
-    body: dict,
-    name: str,
-    required: bool = False,
-    nullable: bool = False,
-    where: str = "",
-    multiline: bool = False,
-) -> str | None:
-    """A string field: missing → None (or 422 when required); any other type, or control characters → 422.
-
-    Only a multiline field may hold line breaks and tabs; no field holds NUL, ESC or another control
-    character.
-    """
-    if name not in body:
-        if required:
-            raise invalid(where + name, "this field is required")
-        return None
-    value = body[name]
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str):
-        raise invalid(where + name, "must be a string" + (" or null" if nullable else ""))
-    if has_controls(value, multiline=multiline):
-        raise invalid(where + name, CONTROL_MESSAGE)
-    return value
-
-
-@overload
-def obj(body: dict, name: str, required: Literal[True], where: str = "") -> dict: ...
-@overload
-def obj(body: dict, name: str, required: bool = False, where: str = "") -> dict | None: ...
-def obj(body: dict, name: str, required: bool = False, where: str = "") -> dict | None:
-    if name not in body:
-        if required:
-            raise invalid(where + name, "this field is required")
-        return None
-    if not isinstance(body[name], dict):
-        raise invalid(where + name, "must be an object")
-    return body[name]
-
-
-@overload
-def string_list(body: dict, name: str, required: Literal[True], max_items: int = 100) -> list[str]: ...
-@overload
-def string_list(body: dict, name: str, required: bool = False, max_items: int = 100) -> list[str] | None: ...
-def string_list(body: dict, name: str, required: bool = False, max_items: int = 100) -> list[str] | None:
-    if name not in body:
-        if required:
-            raise invalid(name, "this field is required")
-        return None
-    value = body[name]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise invalid(name, "must be an array of strings")
-    if len(value) > max_items:
-        raise invalid(name, f"at most {max_items} items")
-    if any(has_controls(item) for item in value):
-        raise invalid(name, CONTROL_MESSAGE)
-    return value
-
-
-def page_args() -> tuple[str | None, int]:
-    """`after` (the id of the last item already seen; `cursor` is accepted as its other name) and
-    `limit` (1–200, default 50) from the query string."""
-    raw_limit = request.args.get("limit", str(DEFAULT_PAGE_SIZE))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE_SIZE:
-        raise invalid("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
-    after = request.args.get("after") or request.args.get("cursor") or None
-    if after is not None and not is_id(after):
-        raise invalid("after", "is not an id this API gave out")
-    return after, int(raw_limit)
+def page_args(query: dict) -> tuple[str | None, int]:
+    """The cursor and page size of a query loaded through a PageQuery."""
+    return query.get("after") or query.get("cursor") or None, query["limit"]
 
 
 def keyset_page(
@@ -173,3 +113,10 @@ def keyset_page(
     rows = rows[:limit]
     next_cursor = getattr(rows[-1], cursor_column.key) if has_more else None
     return rows, next_cursor
+
+
+def paged(query: dict, rows_query: Select, model, cursor_column, to_json) -> dict:
+    """The page a PageQuery asks for, as every listing answers it: {"data": [...], "next_cursor": ...}."""
+    after, limit = page_args(query)
+    rows, next_cursor = keyset_page(rows_query, model, cursor_column, after, limit)
+    return {"data": [to_json(row) for row in rows], "next_cursor": next_cursor}

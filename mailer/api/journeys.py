@@ -1,16 +1,41 @@
 """Journeys through the API: list them, and enrol a contact into a journey started by an API call."""
 
-from flask import jsonify
+from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from mailer.api.blueprint import api_route
 from mailer.api.contacts import contact_by_public_id
 from mailer.api.errors import ApiError
-from mailer.api.inputs import json_object, keyset_page, page_args, refuse_unknown, string
+from mailer.api.fields import RequestSchema, Text, page_of, public_id
+from mailer.api.inputs import PageQuery, paged
+from mailer.api.routing import api_route
+from mailer.api.schemas import one_of
 from mailer.campaigns.eligibility import reasons_on_list
 from mailer.core.extensions import db
 from mailer.journeys import operations as journeys
-from mailer.journeys.models import Journey, Trigger
+from mailer.journeys.models import Journey, JourneyStatus, Trigger
+
+
+class JourneySchema(Schema):
+    id = public_id()
+    name = fields.String()
+    status = one_of(JourneyStatus)
+    trigger = one_of(Trigger)
+    list_id = public_id(metadata={"description": "The list the journey's emails are sent for."})
+    reentry = fields.Boolean()
+    steps = fields.Integer()
+
+
+JourneyPageSchema = page_of(JourneySchema, "JourneyPage")
+
+
+class EnrolRequest(RequestSchema):
+    contact_id = Text(required=True, metadata={"description": "The contact's public id."})
+
+
+class EnrolResultSchema(Schema):
+    enrolled = fields.Boolean()
+    round = fields.Integer(metadata={"description": "The contact's how-many-th time through it."})
+    reason = fields.String(metadata={"description": "Why nobody new entered (200 only)."})
 
 
 def _journey_json(journey: Journey) -> dict:
@@ -25,20 +50,32 @@ def _journey_json(journey: Journey) -> dict:
     }
 
 
-@api_route("/journeys")
-def journeys_index():
-    """Journeys, in id order, a keyset page at a time."""
-    after, limit = page_args()
-    rows, next_cursor = keyset_page(select(Journey), Journey, Journey.public_id, after, limit)
-    return jsonify(data=[_journey_json(j) for j in rows], next_cursor=next_cursor)
+@api_route("/journeys", query=PageQuery, responses={200: JourneyPageSchema}, operation_id="listJourneys")
+def journeys_index(query: dict):
+    """Journeys (automations)
+
+    In id order, a keyset page at a time.
+    """
+    return paged(query, select(Journey), Journey, Journey.public_id, _journey_json)
 
 
-@api_route("/journeys/<public_id>/enrol", methods=("POST",))
-def journey_enrol(public_id: str):
-    """Start a contact on a journey whose trigger is an API call (202; 200 when they are already in it)."""
-    body = json_object()
-    refuse_unknown(body, {"contact_id"})
-    contact_id = string(body, "contact_id", required=True)
+@api_route(
+    "/journeys/<public_id>/enrol",
+    ("POST",),
+    body=EnrolRequest,
+    responses={202: EnrolResultSchema, 200: EnrolResultSchema},
+    errors={409: "The journey has another trigger, or the contact may not receive its email."},
+    operation_id="enrolContact",
+)
+def journey_enrol(public_id: str, body: dict):
+    """Start a contact on a journey whose trigger is an API call
+
+    202 when enrolled (the first step runs on the next pass); 200 when they are already in it or it allows no
+    re-entry. The contact must be able to receive the journey's email now (subscribed to its list, consent
+    granted, not objected, restricted, erased or suppressed): the same rule as campaigns, checked again
+    before every step.
+    """
+    contact_id = body["contact_id"]
     journey = db.session.execute(
         select(Journey).where(Journey.public_id == public_id[:32])
     ).scalar_one_or_none()
@@ -59,5 +96,5 @@ def journey_enrol(public_id: str):
     enrolment = journeys.enrol(journey, contact.id, "api")
     db.session.commit()
     if enrolment is None:
-        return jsonify(enrolled=False, reason="already in it, or it allows no re-entry"), 200
-    return jsonify(enrolled=True, round=enrolment.round), 202
+        return {"enrolled": False, "reason": "already in it, or it allows no re-entry"}, 200
+    return {"enrolled": True, "round": enrolment.round}, 202

@@ -1,15 +1,25 @@
 """GET /lists and GET /lists/<id>: mailing lists and their subscriber counts (archived ones on request)."""
 
-from flask import jsonify, request
+from marshmallow import validate
 from sqlalchemy import select
 
-from mailer.api.blueprint import api_route
 from mailer.api.errors import ApiError
-from mailer.api.inputs import invalid, keyset_page, page_args
+from mailer.api.fields import Text
+from mailer.api.inputs import PageQuery, keyset_page, page_args
+from mailer.api.routing import api_route
+from mailer.api.schemas import ListPageSchema, ListSchema
 from mailer.api.serializers import list_json
 from mailer.core.extensions import db
 from mailer.subscriptions.lists import list_counts
 from mailer.subscriptions.models.lists import MailingList
+
+
+class ListQuery(PageQuery):
+    archived = Text(
+        load_default="false",
+        validate=validate.OneOf(["true", "false"], error="must be true or false"),
+        metadata={"description": "`true` for the archived lists (which take no sign-ups)."},
+    )
 
 
 def list_by_public_id(public_id: str) -> MailingList:
@@ -22,24 +32,32 @@ def list_by_public_id(public_id: str) -> MailingList:
     return mailing_list
 
 
-@api_route("/lists")
-def lists_index():
-    """The active lists (or, with `?archived=true`, the archived ones), oldest first, one page at a time."""
-    after, limit = page_args()
-    archived = request.args.get("archived", "false")
-    if archived not in ("true", "false"):
-        raise invalid("archived", "must be true or false")
-    query = select(MailingList).where(
-        MailingList.archived_at.is_not(None) if archived == "true" else MailingList.archived_at.is_(None),
-        MailingList.deleted_at.is_(None),
+@api_route("/lists", query=ListQuery, responses={200: ListPageSchema}, operation_id="listLists")
+def lists_index(query: dict):
+    """Mailing lists with subscriber counts
+
+    The active lists (or, with `archived=true`, the archived ones), oldest first, one page at a time.
+    """
+    after, limit = page_args(query)
+    archived = query["archived"] == "true"
+    where = MailingList.archived_at.is_not(None) if archived else MailingList.archived_at.is_(None)
+    rows, next_cursor = keyset_page(
+        select(MailingList).where(where, MailingList.deleted_at.is_(None)),
+        MailingList,
+        MailingList.public_id,
+        after,
+        limit,
     )
-    rows, next_cursor = keyset_page(query, MailingList, MailingList.public_id, after, limit)
     counts = list_counts()
-    return jsonify(data=[list_json(lst, counts.get(lst.id, {})) for lst in rows], next_cursor=next_cursor)
+    return {"data": [list_json(lst, counts.get(lst.id, {})) for lst in rows], "next_cursor": next_cursor}
 
 
-@api_route("/lists/<public_id>")
+@api_route(
+    "/lists/<public_id>",
+    responses={200: ListSchema},
+    operation_id="getList",
+)
 def list_show(public_id: str):
-    """One list."""
+    """One mailing list"""
     mailing_list = list_by_public_id(public_id)
-    return jsonify(list_json(mailing_list, list_counts().get(mailing_list.id, {})))
+    return list_json(mailing_list, list_counts().get(mailing_list.id, {}))

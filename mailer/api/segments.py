@@ -4,12 +4,15 @@ A segment's conditions are the same AND/OR tree the admin's builder saves (segme
 its members are listed by GET /contacts?segment=<id>.
 """
 
-from flask import g, jsonify, request
+from flask import g, request
+from marshmallow import fields
 from sqlalchemy import select
 
-from mailer.api.blueprint import api_route
 from mailer.api.errors import ApiError
-from mailer.api.inputs import invalid, json_object, keyset_page, page_args, refuse_unknown, string
+from mailer.api.fields import REQUIRED, RequestSchema, Text
+from mailer.api.inputs import PageQuery, invalid, paged
+from mailer.api.routing import api_route
+from mailer.api.schemas import SegmentCountSchema, SegmentPageSchema, SegmentSchema
 from mailer.api.serializers import segment_json
 from mailer.core.extensions import db
 from mailer.segments.conditions import SegmentError, count
@@ -20,6 +23,28 @@ from mailer.segments.operations import (
     save_segment,
     segment_by_public_id,
 )
+
+CONDITIONS = {
+    "type": "object",
+    "description": "An AND/OR group: `match` is `all` or `any`; each rule is a condition "
+    '`{"field": …, "op": …, "value": …}` or a nested group (the fields and operators of the '
+    "admin's segment builder: built-in fields such as `email`, `status`, `list`, `consent`, `tag`, "
+    "`opened`, `clicked`, and custom fields as `field:<key>`; sensitive fields are refused). "
+    "Checked as the builder checks it: a 422 names `conditions` with the reason.",
+    "required": ["match", "rules"],
+    "properties": {
+        "match": {"type": "string", "enum": ["all", "any"]},
+        "rules": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+class SegmentWrite(RequestSchema):
+    """A segment's name and conditions (both required to create one; either or both to change one)."""
+
+    name = Text(metadata={"maxLength": 120})
+    # The tree is checked by segments.conditions, the builder's own rule, not by a second spelling here.
+    conditions = fields.Raw(metadata=CONDITIONS)
 
 
 def _segment(public_id: str) -> Segment:
@@ -46,47 +71,76 @@ def _save(segment: Segment | None, name: str, conditions) -> Segment:
     return saved
 
 
-@api_route("/segments")
-def segments_index():
-    """Saved segments, oldest first, one page at a time."""
-    after, limit = page_args()
-    rows, next_cursor = keyset_page(select(Segment), Segment, Segment.public_id, after, limit)
-    return jsonify(data=[segment_json(segment) for segment in rows], next_cursor=next_cursor)
+@api_route("/segments", query=PageQuery, responses={200: SegmentPageSchema}, operation_id="listSegments")
+def segments_index(query: dict):
+    """Saved segments
+
+    Oldest first, one page at a time. Their members: `GET /contacts?segment=<id>`.
+    """
+    return paged(query, select(Segment), Segment, Segment.public_id, segment_json)
 
 
-@api_route("/segments", methods=("POST",))
-def segment_create():
-    """Save a new segment: {"name": …, "conditions": {"match": "all"|"any", "rules": [...]}}."""
-    body = json_object()
-    refuse_unknown(body, {"name", "conditions"})
-    name = string(body, "name", required=True)
-    if "conditions" not in body:
-        raise invalid("conditions", "this field is required")
-    return jsonify(segment_json(_save(None, name, body["conditions"]))), 201
+@api_route(
+    "/segments",
+    ("POST",),
+    body=SegmentWrite,
+    responses={201: SegmentSchema},
+    operation_id="createSegment",
+)
+def segment_create(body: dict):
+    """Save a segment
+
+    `name` and `conditions` are required. Conditions are checked as the builder checks them: a 422 names
+    `name` or `conditions` with the reason (an unknown field, list or tag, a sensitive field, a value of the
+    wrong type). Audited.
+    """
+    for required in ("name", "conditions"):
+        if required not in body:
+            raise invalid(required, REQUIRED)
+    return segment_json(_save(None, body["name"], body["conditions"])), 201
 
 
-@api_route("/segments/<public_id>")
+@api_route(
+    "/segments/<public_id>",
+    responses={200: SegmentSchema},
+    operation_id="getSegment",
+)
 def segment_show(public_id: str):
-    """One saved segment."""
-    return jsonify(segment_json(_segment(public_id)))
+    """One saved segment"""
+    return segment_json(_segment(public_id))
 
 
-@api_route("/segments/<public_id>", methods=("PATCH",))
-def segment_update(public_id: str):
-    """Rename a segment or replace its conditions (either or both)."""
+@api_route(
+    "/segments/<public_id>",
+    ("PATCH",),
+    body=SegmentWrite,
+    responses={200: SegmentSchema},
+    operation_id="updateSegment",
+)
+def segment_update(public_id: str, body: dict):
+    """Rename a segment or replace its conditions
+
+    Send `name`, `conditions` or both. Audited.
+    """
     segment = _segment(public_id)
-    body = json_object()
-    refuse_unknown(body, {"name", "conditions"})
     if not body:
         raise ApiError(422, "Nothing to change: send name, conditions or both.")
-    name = string(body, "name")
-    saved = _save(segment, segment.name if name is None else name, body.get("conditions", segment.tree))
-    return jsonify(segment_json(saved))
+    saved = _save(segment, body.get("name", segment.name), body.get("conditions", segment.tree))
+    return segment_json(saved)
 
 
-@api_route("/segments/<public_id>", methods=("DELETE",))
+@api_route(
+    "/segments/<public_id>",
+    ("DELETE",),
+    responses={204: None},
+    errors={409: "A campaign is sent to this segment: it is kept."},
+    operation_id="deleteSegment",
+)
 def segment_remove(public_id: str):
-    """Delete a saved segment (its contacts stay); 409 while a campaign is sent to it."""
+    """Delete a saved segment (its contacts stay)
+
+    Audited. Refused with 409 while a campaign is sent to it.
+    """
     segment = _segment(public_id)
     try:
         delete_segment(segment, None, ip=request.remote_addr, via=_via())
@@ -94,16 +148,24 @@ def segment_remove(public_id: str):
         db.session.rollback()
         raise ApiError(409, str(exc), {"segment_id": segment.public_id}) from None
     db.session.commit()
-    return "", 204
+    return {}, 204
 
 
-@api_route("/segments/<public_id>/count")
+@api_route(
+    "/segments/<public_id>/count",
+    responses={200: SegmentCountSchema},
+    errors={409: "The segment names a field or list that is gone."},
+    operation_id="countSegment",
+)
 def segment_count(public_id: str):
-    """How many contacts match now, and per tracking purpose how many an activity condition cannot see."""
+    """How many contacts a segment matches now
+
+    And per tracking purpose, how many an activity condition cannot see (no consent to that tracking).
+    """
     segment = _segment(public_id)
     try:
         counted = count(segment.tree)
     except SegmentError as exc:  # a field or list it names is gone since it was saved
         message = f"The segment can't be counted: {exc}"
         raise ApiError(409, message, {"segment_id": segment.public_id}) from None
-    return jsonify(segment_id=segment.public_id, count=counted.matching, unseen=counted.unseen)
+    return {"segment_id": segment.public_id, "count": counted.matching, "unseen": counted.unseen}

@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Response, g, jsonify
+from flask import g
 
-from mailer.api.blueprint import api_route
 from mailer.api.errors import ApiError
-from mailer.api.inputs import invalid, json_object, obj, refuse_unknown, string, string_list
+from mailer.api.fields import Part, RequestSchema, Text, TextList
+from mailer.api.inputs import invalid
+from mailer.api.routing import api_route
+from mailer.api.schemas import SignupAcceptedSchema
 from mailer.consent.ledger import RequestContext
 from mailer.contacts.operations import AddressError, clean_name, normalise_email
 from mailer.core.text import TextRefused, has_controls, refusal_message
@@ -29,14 +31,44 @@ ACCEPTED_MESSAGE = (
     "Thank you. If this address can receive our mail, a confirmation email is on its way; the "
     "subscription starts when the person follows its link."
 )
-BODY_FIELDS = {"email", "name", "lists", "consent"}
-CONSENT_FIELDS = {"text", "source_url", "ip", "user_agent"}
-
 MAX_LISTS = 50
 MAX_NOTICE_TEXT = 10_000
 MAX_URL_LENGTH = 2000
 MAX_USER_AGENT = 512
 PUBLIC_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
+
+
+class SignupConsent(RequestSchema):
+    """Proof of what the person was shown; stored as an immutable notice."""
+
+    text = Text(
+        required=True,
+        multiline=True,
+        metadata={
+            "minLength": 10,
+            "maxLength": MAX_NOTICE_TEXT,
+            "description": "The exact wording shown next to the checkbox(es).",
+        },
+    )
+    source_url = Text(
+        required=True, metadata={"format": "uri", "description": "The page the person signed up on."}
+    )
+    ip = Text(allow_none=True, metadata={"description": "The person's IP address, if known."})
+    user_agent = Text(allow_none=True, metadata={"maxLength": MAX_USER_AGENT})
+
+
+class SignupRequest(RequestSchema):
+    email = Text(required=True, metadata={"maxLength": 254})
+    name = Text(allow_none=True, metadata={"maxLength": 200})
+    lists = TextList(
+        required=True,
+        max_items=MAX_LISTS,
+        metadata={
+            "minItems": 1,
+            "description": "Public ids of the lists whose (unticked) checkbox the person ticked.",
+        },
+    )
+    consent = Part(SignupConsent, required=True)
 
 
 @dataclass
@@ -144,28 +176,34 @@ def notice_key(key: ApiKey, source_url: str) -> str:
     return f"api:{key.prefix}:{hashlib.sha256(source_url.encode()).hexdigest()[:16]}"
 
 
-def _read_signup() -> ApiSignup:
-    body = json_object()
-    refuse_unknown(body, BODY_FIELDS)
-    consent = obj(body, "consent", required=True) or {}  # required: never None
-    refuse_unknown(consent, CONSENT_FIELDS, where="consent.")
-    return ApiSignup(
-        email=string(body, "email", required=True) or "",
-        name=string(body, "name", nullable=True) or "",
-        lists=string_list(body, "lists", required=True, max_items=MAX_LISTS) or [],
-        consent_text=string(consent, "text", required=True, where="consent.", multiline=True) or "",
-        source_url=string(consent, "source_url", required=True, where="consent.") or "",
-        ip=string(consent, "ip", nullable=True, where="consent."),
-        user_agent=string(consent, "user_agent", nullable=True, where="consent."),
-    )
-
-
-@api_route("/subscriptions", methods=("POST",))
+@api_route(
+    "/subscriptions",
+    ("POST",),
+    body=SignupRequest,
+    responses={202: SignupAcceptedSchema},
+    summary="Start a double opt-in sign-up",
+    operation_id="createSubscription",
+)
 @with_response_floor
-def subscriptions_create() -> tuple[Response, int]:
-    """Ask a person to confirm a subscription; the answer (and its time: J3) is the same whatever the
-    address."""
-    checked = validate(_read_signup())
+def subscriptions_create(body: dict):
+    """Ask a person to confirm a subscription
+
+    Records a pending subscription per list and the wording shown (as a versioned notice), then emails a
+    confirmation link. The answer (and its time: J3) is identical whether the address is new, pending,
+    confirmed or suppressed.
+    """
+    consent = body["consent"]
+    checked = validate(
+        ApiSignup(
+            email=body["email"],
+            name=body.get("name") or "",
+            lists=body["lists"],
+            consent_text=consent["text"],
+            source_url=consent["source_url"],
+            ip=consent.get("ip"),
+            user_agent=consent.get("user_agent"),
+        )
+    )
     key: ApiKey = g.api_key
     source = f"api:{key.prefix}"
     door = Door(
@@ -176,4 +214,4 @@ def subscriptions_create() -> tuple[Response, int]:
     shown = {"via": "api", "source_url": checked.source_url, "intro": checked.consent_text}
     purposes = [mailing_list.purpose for mailing_list in checked.mailing_lists]
     sign_up(checked.email, checked.name, purposes, door, publish=(notice_key(key, checked.source_url), shown))
-    return jsonify(status="accepted", message=ACCEPTED_MESSAGE), 202
+    return {"status": "accepted", "message": ACCEPTED_MESSAGE}, 202

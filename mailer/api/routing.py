@@ -1,0 +1,138 @@
+"""Declaring API endpoints: `api_route` with its schemas, and the registry the document is built from.
+
+How to add an endpoint (the one pattern every view module follows)
+-------------------------------------------------------------------
+Declare the request and response shapes once, as marshmallow schemas, and name them in `api_route`::
+
+    class HookWrite(RequestSchema):              # mailer.api.fields: refuses unknown keys, our messages
+        url = Text(required=True, max_length=2000)
+        events = TextList(max_items=20)
+
+    @api_route("/webhooks", ("POST",), body=HookWrite, responses={201: HookSchema},
+               errors={409: "Why a 409 happens here."}, summary="Register a webhook endpoint")
+    def webhook_create(body: dict):
+        hook = webhooks.create(...)               # one operation, the same the admin calls
+        return hook_json(hook), 201               # dumped through HookSchema
+
+- `body=` loads the JSON body through the schema before the view runs: 415 if it isn't JSON, 400 if it
+  doesn't parse, 413 beyond API_MAX_BODY_BYTES, 422 with {"field.path": "message"} for each wrong value.
+  The view gets the loaded dict as `body` (keys the caller left out are absent, not None).
+- `query=` does the same for the query string (unknown parameters are refused too) and passes `query`.
+- `responses=` maps each success status to its schema (None for an empty answer such as a 204). A view
+  returns a dict (or a (dict, status) pair), dumped through that schema, so only what the document
+  declares leaves; or a Response when it must (e.g. a body shape chosen at run time, see `respond`).
+- `operation_id=` names the operation for generated clients (default: the view's name in camelCase);
+  `summary=` overrides the docstring's first paragraph, which the document shows (the rest describes it).
+- `errors=` adds statuses (409 …) with what they mean here; 401/429 (every call), 403 (writes), 404 (paths
+  with ids), 400/413/415/422 (bodies) and 422 (queries) are documented without being named.
+- Rules stay in the domain operations: a schema checks shapes and types, never a business rule.
+
+The OpenAPI document at /api/v1/openapi.json is generated from these declarations (mailer.api.openapi,
+with apispec), and tests/api/test_fuzz.py fuzzes every operation in it with schemathesis.
+"""
+
+import functools
+from dataclasses import dataclass, field
+
+from flask import Response, jsonify, request
+from marshmallow import Schema, ValidationError
+
+from mailer.api.blueprint import bp, per_key_limit
+from mailer.api.errors import ApiError
+from mailer.api.fields import flatten_errors
+from mailer.api.inputs import json_object
+
+
+@dataclass
+class Operation:
+    """What the document says about one endpoint, taken from its `api_route` declaration."""
+
+    rule: str
+    method: str
+    view: object
+    operation_id: str
+    summary: str
+    description: str
+    body: type[Schema] | None = None
+    query: type[Schema] | None = None
+    responses: dict[int, object] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+# endpoint name -> its declaration, in the order the views were registered
+OPERATIONS: dict[str, Operation] = {}
+
+
+def load(schema: type[Schema], data) -> dict:
+    """Input checked and converted by a schema; a 422 naming each wrong field otherwise."""
+    try:
+        return schema().load(data)
+    except ValidationError as exc:
+        detail = flatten_errors(exc.messages)
+        only_unknown = all(text == "unknown field" for text in detail.values())
+        message = "Unknown fields in the request." if only_unknown else "Some values are not valid."
+        raise ApiError(422, message, detail) from None
+
+
+def respond(schema: type[Schema] | None, data, status: int = 200) -> Response:
+    """An answer dumped through its schema (an empty body when there is none, e.g. 204)."""
+    if schema is None:
+        return Response(status=status)
+    response = jsonify(schema().dump(data))
+    response.status_code = status
+    return response
+
+
+def _camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def api_route(
+    rule: str,
+    methods: tuple[str, ...] = ("GET",),
+    *,
+    responses: dict[int, object],
+    body: type[Schema] | None = None,
+    query: type[Schema] | None = None,
+    errors: dict[int, str] | None = None,
+    summary: str | None = None,
+    parameters: dict[str, str] | None = None,
+    operation_id: str | None = None,
+):
+    """Register an authenticated endpoint with its schemas; every one shares its key's rate limit, so none
+    can be forgotten, and every one is in the OpenAPI document."""
+    (method,) = methods
+
+    def decorate(view):
+        @functools.wraps(view)
+        def checked(**view_args):
+            if query is not None:
+                view_args["query"] = load(query, request.args.to_dict())
+            if body is not None:
+                view_args["body"] = load(body, json_object())
+            result = view(**view_args)
+            if isinstance(result, Response):
+                return result
+            data, status = result if isinstance(result, tuple) else (result, min(responses))
+            return respond(responses[status], data, status)
+
+        doc = (view.__doc__ or "").strip()
+        first, _, rest = doc.partition("\n\n")
+        OPERATIONS[f"{bp.name}.{view.__name__}"] = Operation(
+            rule=rule,
+            method=method,
+            view=view,
+            operation_id=operation_id or _camel_case(view.__name__),
+            summary=summary or " ".join(first.split()),
+            description=" ".join(rest.split()),
+            body=body,
+            query=query,
+            responses=responses,
+            errors=errors or {},
+            parameters=parameters or {},
+        )
+        return bp.route(rule, methods=[method])(per_key_limit(checked))
+
+    return decorate
