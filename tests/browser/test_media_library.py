@@ -14,7 +14,8 @@ def test_upload_use_in_a_campaign_and_the_sent_image_loads(
 ):
     keyboard_login(page)
     nav = page.get_by_role("navigation", name="Main")
-    nav.get_by_role("link", name="Media").click()
+    nav.locator("summary", has_text="Settings").click()  # the Settings menu
+    nav.get_by_role("link", name="Media library").click()
     expect(page.get_by_role("heading", name="Media", exact=True)).to_be_visible()
     expect(page.get_by_text("No images yet.")).to_be_visible()
     assert_accessible(page)
@@ -55,6 +56,7 @@ def test_upload_use_in_a_campaign_and_the_sent_image_loads(
     expect(page.locator("[data-test-sent]")).to_contain_text("sent to me@example.com")
     worker.drain()
 
+    nav.locator("summary", has_text="Settings").click()
     nav.get_by_role("link", name="Outbox").click()
     page.get_by_role("row").filter(has_text="me@example.com").get_by_role("link").click()
     image = page.frame_locator('iframe[title="HTML part"]').get_by_role("img", name="Our stall at the market")

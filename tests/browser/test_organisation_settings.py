@@ -75,6 +75,7 @@ def test_checklist_settings_test_send_and_outbox(app, page, live_server, demo_fo
     shoot(page, "test-sent-beside-the-button", full_page=False)
     worker.drain()
 
+    nav.locator("summary", has_text="Settings").click()  # the Settings menu
     nav.get_by_role("link", name="Outbox").click()
     row = page.get_by_role("row").filter(has_text="me@example.com")
     expect(row).to_contain_text("[TEST]")

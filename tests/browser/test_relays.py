@@ -15,7 +15,9 @@ PASSWORD = "n0t-shown-again-7Q"
 def test_owner_adds_a_relay_and_a_campaign_can_choose_it(page: Page, live_server, staff_user, demo_form):
     keyboard_login(page)
     links = LinkChecker(page, live_server)
-    page.get_by_role("link", name="Relays").click()
+    nav = page.get_by_role("navigation", name="Main")
+    nav.locator("summary", has_text="Settings").click()  # the Settings menu
+    nav.get_by_role("link", name="SMTP relays").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("SMTP relays")
     expect(page.get_by_text("No named relays yet")).to_be_visible()
     assert_accessible(page)
