@@ -4,9 +4,31 @@ Every view module is imported here, at the top, so that the blueprint exported b
 routes and error handlers; the factory registers it.
 """
 
-from mailer.api import auth, campaigns, contacts, errors, journeys, lists, openapi, segments, subscriptions
+from mailer.api import (
+    auth,
+    campaigns,
+    contacts,
+    errors,
+    journeys,
+    lists,
+    openapi,
+    segments,
+    subscriptions,
+    transactional,
+)
 from mailer.api.blueprint import bp
 
-VIEW_MODULES = (auth, campaigns, contacts, errors, journeys, lists, openapi, segments, subscriptions)
+VIEW_MODULES = (
+    auth,
+    campaigns,
+    contacts,
+    errors,
+    journeys,
+    lists,
+    openapi,
+    segments,
+    subscriptions,
+    transactional,
+)
 
 __all__ = ["VIEW_MODULES", "bp"]
