@@ -133,6 +133,17 @@ class Config:
     # private or loopback: an intranet receiver on purpose, or a test's receiver on 127.0.0.1. Empty by
     # default.
     MAILER_OUTBOUND_ALLOW_HOSTS: ClassVar[list[str]] = _env_list("MAILER_OUTBOUND_ALLOW_HOSTS")
+    # Outgoing webhooks (README, Webhooks): seconds per request; the waits before each retry (the list's
+    # length is the number of retries); an endpoint failing this many attempts in a row for at least this
+    # many hours is disabled (with an email to owners and admins); how long the previous secret signs after
+    # a rotation; how often the scheduler looks for due deliveries; days the delivery log is kept.
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+    WEBHOOK_RETRY_SCHEDULE = os.environ.get("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")
+    WEBHOOK_DISABLE_AFTER_FAILURES = _env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20)
+    WEBHOOK_DISABLE_AFTER_HOURS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_HOURS", "24"))
+    WEBHOOK_SECRET_GRACE_HOURS = float(os.environ.get("WEBHOOK_SECRET_GRACE_HOURS", "24"))
+    WEBHOOK_TICK_SECONDS = _env_int("WEBHOOK_TICK_SECONDS", 5)
+    WEBHOOK_LOG_RETENTION_DAYS = _env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
     # JSON API for integrations: requests per API key (shared by every endpoint) and the largest request body.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
     API_MAX_BODY_BYTES = _env_int("API_MAX_BODY_BYTES", 32 * 1024)

@@ -26,7 +26,7 @@ from mailer.consent.ledger import consent_status
 from mailer.consent.notices import publish_notice
 from mailer.contacts import hooks as contacts_hooks
 from mailer.contacts.models import contact, fields, imports, suppression, tags
-from mailer.core import broker, counters, i18n, logs, web
+from mailer.core import broker, counters, domain_events, i18n, logs, web
 from mailer.core.extensions import csrf, db, limiter, login_manager, migrate
 from mailer.core.urls import external_url
 from mailer.deliverability import models as deliverability_models
@@ -64,6 +64,10 @@ from mailer.tracking import tasks as tracking_tasks
 from mailer.tracking.queries import contacts_with_activity
 from mailer.transactional import models as transactional_models
 from mailer.transactional import tasks as transactional_tasks
+from mailer.webhooks import contact_changes
+from mailer.webhooks import models as webhooks_models
+from mailer.webhooks import tasks as webhooks_tasks
+from mailer.webhooks.outbox import record_events
 
 # Every domain's models, so SQLAlchemy's registry and Alembic's metadata know all tables and relationships.
 MODEL_MODULES: tuple[ModuleType, ...] = (
@@ -94,6 +98,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     segments_models,
     tracking_models,
     transactional_models,
+    webhooks_models,
 )
 # Every domain's dramatiq actors, registered by name before the broker binds them in broker.init_app().
 TASK_MODULES: tuple[ModuleType, ...] = (
@@ -107,6 +112,7 @@ TASK_MODULES: tuple[ModuleType, ...] = (
     subscriptions_tasks,
     tracking_tasks,
     transactional_tasks,
+    webhooks_tasks,
 )
 
 log = logging.getLogger(__name__)
@@ -247,6 +253,8 @@ def _connect_domains() -> None:
     segments_hooks.connect(activity=contacts_with_activity)
     bulk_hooks.connect(erase=erase_on_staff_decision)
     delivery_hooks.connect(refused=record_refusals)  # send-time refusals in the bounce log
+    domain_events.connect(record_events)  # campaigns', journeys' and bounces' events: the webhooks' outbox
+    contact_changes.listen()  # contact.updated, from whatever a flush writes
 
 
 def _register_blueprints(app: Flask) -> None:

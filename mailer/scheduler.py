@@ -25,6 +25,8 @@ PERIODIC_JOBS: dict[str, int | str | None] = {
     "advance_journeys": "JOURNEY_TICK_SECONDS",  # due journey steps, in batches (no per-contact timers)
     "settle_stuck_transactional": 300,  # transactional messages whose worker died mid-send: uncertain
     "expire_list_reconfirmations": 3600,  # re-permission requests past their deadline: the unanswered leave
+    "dispatch_webhooks": "WEBHOOK_TICK_SECONDS",  # new ledger rows into events; due webhook deliveries
+    "purge_webhook_log": 24 * 3600,  # the delivery log after WEBHOOK_LOG_RETENTION_DAYS
 }
 # Jobs that run only when a setting is not empty.
 CONDITIONAL_JOBS = {"poll_bounce_mailbox": "BOUNCE_IMAP_URL"}

@@ -37,6 +37,7 @@ from mailer.admin import (
     staff_users,
     suppressions,
     transactional,
+    webhooks,
 )
 from mailer.admin.blueprint import bp
 from mailer.admin.permissions import check_permission, inject_permissions
@@ -74,6 +75,7 @@ VIEW_MODULES = (
     staff_users,
     suppressions,
     transactional,
+    webhooks,
 )
 
 # In this order: the permission map sends visitors to the login page and checks every page and action; then

@@ -216,6 +216,17 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.relay_new": {READ: MANAGERS, WRITE: MANAGERS},
     "admin.relay_edit": {READ: MANAGERS, WRITE: MANAGERS},
     "admin.relay_delete": {WRITE: MANAGERS},
+    # Outgoing webhooks show signing secrets and decide where personal data goes: owners and admins.
+    "admin.webhooks": {READ: MANAGERS},
+    "admin.webhook_new": {READ: MANAGERS, WRITE: MANAGERS},
+    "admin.webhook_edit": {READ: MANAGERS, WRITE: MANAGERS},
+    "admin.webhook_show": {READ: MANAGERS},
+    "admin.webhook_delivery": {READ: MANAGERS},
+    "admin.webhook_rotate": {WRITE: MANAGERS},
+    "admin.webhook_test": {WRITE: MANAGERS},
+    "admin.webhook_toggle": {WRITE: MANAGERS},
+    "admin.webhook_delete": {WRITE: MANAGERS},
+    "admin.webhook_resend": {WRITE: MANAGERS},
     "admin.api_key_new": {READ: MANAGERS, WRITE: MANAGERS},
     "admin.api_key_revoke": {WRITE: MANAGERS},
 }

@@ -13,7 +13,9 @@ from sqlalchemy import CursorResult, select, update
 
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.campaigns.rendering import CampaignError
+from mailer.core import domain_events
 from mailer.core.clock import utcnow
+from mailer.core.domain_events import DomainEvent
 from mailer.core.extensions import db
 
 DRAFT, SCHEDULED, SENDING, PAUSED, SENT, CANCELLED = CampaignStatus
@@ -113,6 +115,7 @@ def start(campaign: Campaign) -> None:
         planned_batches=0,
         planning_done=False,
     )
+    _announce("campaign.started", [campaign.id])
 
 
 def pause(campaign: Campaign) -> None:
@@ -143,7 +146,7 @@ def cancel(campaign: Campaign) -> None:
 
 def finish(campaign_id: int) -> bool:
     """Sending → sent, only once planning is over and no delivery is open."""
-    return _move(
+    finished = _move(
         campaign_id,
         "finish",
         Campaign.planning_done.is_(True),
@@ -151,6 +154,15 @@ def finish(campaign_id: int) -> bool:
         finished_at=utcnow(),
         **DONE_WAITING,
     )
+    if finished:
+        _announce("campaign.finished", [campaign_id])
+    return finished
+
+
+def _announce(event_type: str, campaign_ids: list[int]) -> None:
+    """Tell integrations (outgoing webhooks) in this transaction."""
+    events = [DomainEvent(event_type, None, {"campaign_id": campaign_id}) for campaign_id in campaign_ids]
+    domain_events.emit(db.session.connection(), events)
 
 
 def finish_all_done() -> list[int]:
@@ -158,12 +170,14 @@ def finish_all_done() -> list[int]:
     ids = list(db.session.execute(select(Campaign.id).where(IS_DONE)).scalars())
     if ids:
         step = MOVES["finish"]
-        db.session.execute(
+        finished = db.session.execute(
             update(Campaign)
             .where(Campaign.id.in_(ids), Campaign.status.in_(step.sources), IS_DONE)
             .values(status=step.target, finished_at=utcnow(), **DONE_WAITING)
+            .returning(Campaign.id)
             .execution_options(synchronize_session=False)
-        )
+        ).scalars()
+        _announce("campaign.finished", sorted(finished))
     return ids
 
 

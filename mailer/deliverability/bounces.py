@@ -20,7 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.suppression import SuppressionReason
 from mailer.contacts.suppression import suppress
+from mailer.core import domain_events
 from mailer.core.clock import utcnow
+from mailer.core.domain_events import DomainEvent
 from mailer.core.extensions import db
 from mailer.deliverability.models import BounceEvent, BounceKind, ProviderEventReceipt
 from mailer.delivery.models import Delivery
@@ -186,7 +188,23 @@ def record_event(
             db.session.add(event)
     except IntegrityError:
         return None
+    announce([(delivery.contact_id, delivery.campaign_id, kind, code)])
     return event
+
+
+def announce(reports: list[tuple[int | None, int | None, str, str]]) -> None:
+    """Tell integrations (outgoing webhooks) about logged reports: (contact, campaign, kind, status code)."""
+    domain_events.emit(
+        db.session.connection(),
+        [
+            DomainEvent(
+                "contact.complained" if kind == BounceKind.COMPLAINT else "contact.bounced",
+                contact_id,
+                {"campaign_id": campaign_id, "kind": kind, "status": code[:16]},
+            )
+            for contact_id, campaign_id, kind, code in reports
+        ],
+    )
 
 
 def _count(contact_id: int, kind: str, since=None) -> int:

@@ -344,6 +344,9 @@ def _insert_log_rows(rows: list[_LogRow]) -> tuple[list[_LogRow], list[str]]:
             row.item.outcome = DUPLICATE
         else:
             inserted.append(row)
+    bounces.announce(
+        [(r.item.delivery.contact_id, r.item.delivery.campaign_id, r.kind, r.code) for r in inserted]
+    )
     if len(inserted) == len(fresh):
         return inserted, actions
     # Rare: a row another transaction inserted first. Count again (the batch's rows now included) and

@@ -33,13 +33,16 @@ class MessageKind(enum.StrEnum):
     STAFF_INVITATION = "staff-invitation"
     STAFF_LOCKOUT = "staff-lockout"
     CAMPAIGN_ALERT = "campaign-alert"
+    WEBHOOK_ALERT = "webhook-alert"
     CAMPAIGN = "campaign"
     CAMPAIGN_TEST = "campaign-test"
     TRANSACTIONAL = "transactional"  # an integration's message from a stored template (mailer.transactional)
 
 
 MARKETING_KINDS = frozenset({MessageKind.CAMPAIGN, MessageKind.CAMPAIGN_TEST})
-INTERNAL_KINDS = frozenset({MessageKind.DEADLINE_REMINDER, MessageKind.CAMPAIGN_ALERT})
+INTERNAL_KINDS = frozenset(
+    {MessageKind.DEADLINE_REMINDER, MessageKind.CAMPAIGN_ALERT, MessageKind.WEBHOOK_ALERT}
+)
 
 
 def category_of(kind: MessageKind) -> Category:

@@ -29,8 +29,10 @@ from mailer.campaigns.models import JOURNEY_STEP_STATUS, Campaign
 from mailer.contacts.fields import merge_values
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.tags import ContactTag
+from mailer.core import domain_events
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
+from mailer.core.domain_events import DomainEvent
 from mailer.core.extensions import db
 from mailer.delivery.models import Delivery, DeliveryStatus
 from mailer.journeys import effects
@@ -138,8 +140,12 @@ class _Pass:
     events: list[dict] = field(default_factory=list)
     campaigns: dict[tuple[int, int], int] = field(default_factory=dict)
     confirmations: list[int] = field(default_factory=list)  # double opt-in emails owed after the commit
+    announced: list[DomainEvent] = field(default_factory=list)  # journey.step_sent, for webhooks
 
     def event(self, enrolment: Enrolment, step_id: int | None, kind: str, detail: str = "") -> None:
+        if kind == "sent":
+            refs = {"journey_id": enrolment.journey_id, "step_id": step_id}
+            self.announced.append(DomainEvent("journey.step_sent", enrolment.contact_id, refs, self.now))
         self.events.append(
             {
                 "enrolment_id": enrolment.id,
@@ -230,6 +236,7 @@ def advance_due(limit: int | None = None) -> int:
     _queue_sends(run)
     if run.events:
         db.session.execute(insert(JourneyEvent), run.events)
+    domain_events.emit(db.session.connection(), run.announced)
     db.session.commit()
     if run.confirmations:
         effects.send_confirmations(run.confirmations)

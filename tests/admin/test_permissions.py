@@ -129,6 +129,7 @@ def _world(app):
         "key_id": 999_999,  # no such DKIM key: answered by the map, then 404
         "version_id": 999_999,  # no such draft version: the route must still answer by the map, never 500
         "step_id": 999_999,  # no such journey step: likewise
+        "delivery_id": 999_999,  # no such webhook delivery: likewise
     }
 
 

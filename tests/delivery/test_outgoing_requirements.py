@@ -32,6 +32,8 @@ from mailer.subscriptions.models.lists import Subscription
 from mailer.subscriptions.preference_links import send_link_email
 from mailer.transactional import operations as tx_operations
 from mailer.transactional.templates import save_template
+from mailer.webhooks import alerts as webhook_alerts
+from mailer.webhooks.operations import EndpointFields, create_endpoint
 from tests.support.campaigns import newsletter
 
 DOMAIN = "example.com"
@@ -136,6 +138,15 @@ def _campaign_alert(app, worker):
     return "owner@example.com"
 
 
+def _webhook_alert(app, worker):
+    create_staff("owner@example.com", "correct horse battery", "owner")
+    endpoint, _ = create_endpoint(EndpointFields(url="https://93.184.216.34/hook", events=["contact.erased"]))
+    endpoint.active, endpoint.disabled_reason = False, "Disabled automatically after 20 failed attempts."
+    webhook_alerts.endpoint_disabled(endpoint.id)  # its actor emails the owner
+    db.session.commit()
+    return "owner@example.com"
+
+
 def _campaign_message(app, worker):
     campaign, contact = _campaign(reply_to="help@example.com")
     campaigns.start_campaign(campaign)
@@ -180,6 +191,7 @@ SENDERS = {
     MessageKind.STAFF_INVITATION: _staff_invitation,
     MessageKind.STAFF_LOCKOUT: _staff_lockout,
     MessageKind.CAMPAIGN_ALERT: _campaign_alert,
+    MessageKind.WEBHOOK_ALERT: _webhook_alert,
     MessageKind.CAMPAIGN: _campaign_message,
     MessageKind.CAMPAIGN_TEST: _campaign_test,
     MessageKind.TRANSACTIONAL: _transactional,

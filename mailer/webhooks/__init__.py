@@ -1,0 +1,1 @@
+"""Outgoing webhooks: signed event deliveries (Standard Webhooks) to endpoints staff configure."""
