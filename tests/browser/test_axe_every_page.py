@@ -184,6 +184,7 @@ def _seed(app, client) -> dict[str, str]:
         "step_id": str(step.id if step else 0),
         "name": "ses-eu",
         "key": "health",
+        "delivery_id": "999999",  # no such webhook delivery: answered 404 (an int in the URL)
     }
 
 
