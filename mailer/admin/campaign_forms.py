@@ -5,7 +5,7 @@ services/layouts.py.
 """
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from mailer.admin.forms import MultiCheckboxField
@@ -39,9 +39,12 @@ class CampaignForm(FlaskForm):
     segments = MultiCheckboxField("Send to these segments", coerce=int)
     layout_id = SelectField("Layout", coerce=int)
     body_format = RadioField(
-        "Body format", choices=[("markdown", "Markdown"), ("html", "HTML")], default="markdown"
+        "Body format",
+        choices=[("visual", "Visual"), ("markdown", "Markdown"), ("html", "HTML")],
+        default="markdown",
     )
     body = TextAreaField("Body", validators=_TEXT)
+    body_project = HiddenField(validators=[Length(max=130_000, message="The visual design is too large.")])
     text_body = TextAreaField("Text part (optional)", validators=_TEXT)
     track_opens = BooleanField("Track opens")
     track_clicks = BooleanField("Track clicks")
@@ -63,6 +66,7 @@ class CampaignForm(FlaskForm):
             reply_to=self.reply_to.data or "",
             body_format=self.body_format.data or "",
             body=self.body.data or "",
+            body_project=self.body_project.data or "",
             text_body=self.text_body.data or "",
             layout_id=self.layout_id.data,
             list_ids=list(self.lists.data or []),

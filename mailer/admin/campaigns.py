@@ -8,10 +8,16 @@ from sqlalchemy import select
 from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm, CampaignForm
 from mailer.campaigns import drafts as drafts
+from mailer.campaigns import gallery, rendering, versions
 from mailer.campaigns import layouts as layout_service
 from mailer.campaigns import lifecycle as campaign_service
-from mailer.campaigns import rendering, versions
-from mailer.campaigns.models import CAMPAIGN_STATUSES, JOURNEY_STEP_STATUS, Campaign, CampaignStatus
+from mailer.campaigns.models import (
+    CAMPAIGN_STATUSES,
+    JOURNEY_STEP_STATUS,
+    Campaign,
+    CampaignStatus,
+    CampaignTemplate,
+)
 from mailer.core import counters
 from mailer.core.extensions import db
 from mailer.core.web import BASE_CSP
@@ -35,6 +41,23 @@ STATUS_FILTERS = CAMPAIGN_STATUSES
 def campaign_by_public_id(public_id: str) -> Campaign:
     """The campaign named in the URL, or 404."""
     return db.one_or_404(select(Campaign).where(Campaign.public_id == public_id[:32]))
+
+
+def template_by_public_id(public_id: str) -> CampaignTemplate:
+    """The saved template named in the URL, or 404."""
+    return db.one_or_404(select(CampaignTemplate).where(CampaignTemplate.public_id == public_id[:32]))
+
+
+def prefill_from_request() -> drafts.DraftFields | None:
+    """A new campaign's fields when it starts from the gallery (?starter=key&format=… or ?template=id)."""
+    if request.method != "GET":
+        return None
+    if key := request.args.get("starter", ""):
+        item = gallery.starter(key[:40]) or abort(404)
+        return gallery.starter_fields(item, request.args.get("format", "visual")[:10])
+    if public_id := request.args.get("template", ""):
+        return gallery.template_fields(template_by_public_id(public_id))
+    return None
 
 
 def render_preview(campaign: Campaign, contact=None):
@@ -68,16 +91,18 @@ def editor_form(campaign: Campaign | None) -> CampaignForm:
     else:
         from_name, from_email = drafts.default_sender()
         default = layout_service.default_layout()
-        wtform = CampaignForm(
-            data={
-                "from_name": from_name,
-                "from_email": from_email,
-                "timezone": "UTC",
-                "layout_id": default.id if default else None,
-                "body": DEFAULT_BODY,
-                "body_format": "markdown",
-            }
-        )
+        data = {
+            "from_name": from_name,
+            "from_email": from_email,
+            "timezone": "UTC",
+            "layout_id": default.id if default else None,
+            "body": DEFAULT_BODY,
+            "body_format": "markdown",
+        }
+        if (start := prefill_from_request()) is not None:
+            data |= {key: getattr(start, key) for key in PREFILLED}
+            data["layout_id"] = start.layout_id or data["layout_id"]
+        wtform = CampaignForm(data=data)
     # An archived list can't be chosen to send to (one a draft already had stays visible, marked, to untick).
     chosen = {lst.id for lst in campaign.lists} if campaign is not None else set()
     every, counts = all_lists(), list_counts()
@@ -103,6 +128,8 @@ def editor_form(campaign: Campaign | None) -> CampaignForm:
     return wtform
 
 
+# What a gallery template brings to a new campaign (the audience, sender and schedule are the marketer's).
+PREFILLED = ("name", "subject", "preheader", "body_format", "body", "body_project", "text_body")
 DEFAULT_BODY = """# Hello {{ contact.first_name | default("there") }},
 
 Write your news here. **Markdown** works: headings, lists, [links](https://www.example.com) and images.
@@ -229,6 +256,12 @@ def campaign_preview_json(public_id: str | None = None):
     )
 
 
+@bp.post("/campaigns/body-html.json")
+def campaign_body_html():
+    """The Markdown body as HTML, merge fields kept: switching the editor from Markdown to HTML or Visual."""
+    return jsonify(html=rendering.markdown_to_html(request.form.get("body", "")[: drafts.MAX_BODY]))
+
+
 @bp.get("/campaigns/<public_id>/preview")
 def campaign_preview(public_id: str):
     """The saved campaign at desktop and phone widths and its text part; works without JavaScript."""
@@ -252,7 +285,11 @@ def campaign_preview(public_id: str):
 def campaign_preview_document(public_id: str):
     """The rendered email itself, for the preview iframes (sandboxed: no scripts run)."""
     campaign = campaign_by_public_id(public_id)
-    contact = drafts.find_preview_contact(request.args.get("contact", ""))
+    return preview_document(campaign, drafts.find_preview_contact(request.args.get("contact", "")))
+
+
+def preview_document(campaign: Campaign, contact=None):
+    """The email (or what stops it rendering) as a sandboxed document for an iframe; nothing is stored."""
     rendered, problem = render_preview(campaign, contact)
     db.session.rollback()
     body = (

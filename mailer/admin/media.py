@@ -1,6 +1,6 @@
 """The media library: upload images, describe them, copy their URLs into a campaign, delete unused ones."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -37,6 +37,18 @@ def _urls(item: MediaItem) -> dict:
     return {"mail": mail, "original": original, "sizes": sizes}
 
 
+def _upload(form: UploadForm) -> MediaItem:
+    """Store the form's image (raises library.MediaRefused with the reason); the caller commits."""
+    upload = form.image.data
+    return library.upload(
+        upload.read() if upload else b"",
+        getattr(upload, "filename", "") or "",
+        form.alt_text.data or "",
+        actor=current_user,
+        ip=request.remote_addr,
+    )
+
+
 def _page(upload_form: UploadForm, status: int = 200, problem: str = "", problem_for: str = ""):
     items = library.library()
     return render_template(
@@ -59,21 +71,48 @@ def media_library():
         return _page(form)
     if not form.validate_on_submit():
         return _page(form, 400, "The form expired; please choose the image again.", "upload")
-    upload = form.image.data
     try:
-        item = library.upload(
-            upload.read() if upload else b"",
-            getattr(upload, "filename", "") or "",
-            form.alt_text.data or "",
-            actor=current_user,
-            ip=request.remote_addr,
-        )
+        item = _upload(form)
     except library.MediaRefused as exc:
         db.session.rollback()
         return _page(form, 400, str(exc), "upload")
     db.session.commit()
     flash(f"Image uploaded ({item.width}×{item.height} px). Copy its URL into a campaign.", "success")
     return redirect(url_for("admin.media_library", _anchor=f"media-{item.public_id}"))
+
+
+def _asset(item: MediaItem) -> dict:
+    """One image as the visual editor's asset manager lists it (the mail-width URL, its size and alt text)."""
+    return {
+        "type": "image",
+        "src": _urls(item)["mail"],
+        "name": item.alt_text or item.original_name,
+        "alt": item.alt_text,
+        "width": item.width,
+        "height": item.height,
+    }
+
+
+@bp.get("/media.json")
+def media_assets():
+    """The library's images for the visual editor's image picker, newest first."""
+    return jsonify(data=[_asset(item) for item in library.library()])
+
+
+@bp.post("/media/upload.json")
+@accepts_upload("MEDIA_MAX_MB", "image")
+def media_upload_json():
+    """Upload one image from the visual editor (CSRF token in the form); answers the new asset, or 400 why."""
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return jsonify(error="The page expired; reload it and choose the image again."), 400
+    try:
+        item = _upload(form)
+    except library.MediaRefused as exc:
+        db.session.rollback()
+        return jsonify(error=str(exc)), 400
+    db.session.commit()
+    return jsonify(data=[_asset(item)])
 
 
 @bp.post("/media/<public_id>/alt")

@@ -9,6 +9,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 
+from mailer.campaigns import visual
 from mailer.campaigns.email_css import remote_style_problems
 from mailer.campaigns.models import Campaign, CampaignStatus, Layout
 from mailer.contacts.models.contact import Contact, ContactStatus
@@ -27,7 +28,7 @@ MAX_SUBJECT = 200
 MAX_PREHEADER = 250
 MAX_FROM_NAME = 120
 MAX_BODY = 100_000
-BODY_FORMATS = ("markdown", "html")
+BODY_FORMATS = ("markdown", "html", "visual")
 AT_SIGNS = ("@", "\uff20", "\ufe6b")  # the ASCII sign and its full-width and small look-alikes
 SCHEDULE_FORMAT = "%Y-%m-%dT%H:%M"
 _syntax_env = SandboxedEnvironment()
@@ -53,6 +54,7 @@ class DraftFields:
     reply_to: str = ""
     body_format: str = "markdown"
     body: str = ""
+    body_project: str = ""  # visual format: the block editor's project JSON (body is its exported HTML)
     text_body: str = ""
     layout_id: int | None = None
     list_ids: list[int] = field(default_factory=list)
@@ -210,10 +212,17 @@ def clean_fields(fields: DraftFields) -> dict:
     values["reply_to"] = _address(fields.reply_to, "reply_to", "reply-to address", errors, required=False)
     values["body_format"] = fields.body_format if fields.body_format in BODY_FORMATS else None
     if values["body_format"] is None:
-        errors["body_format"] = "Choose Markdown or HTML for the body."
+        errors["body_format"] = "Choose Visual, Markdown or HTML for the body."
     values["body"] = (fields.body or "").replace("\r\n", "\n")
+    values["body_project"] = ""
+    if values["body_format"] == "visual":
+        values["body"] = visual.clean_exported_html(values["body"])
+        try:
+            values["body_project"] = visual.clean_project(fields.body_project, values["body"])
+        except visual.ProjectError as exc:
+            errors["body"] = str(exc)
     values["text_body"] = (fields.text_body or "").replace("\r\n", "\n")
-    if not values["body"].strip():
+    if not values["body"].strip() and "body" not in errors:
         errors["body"] = "Write the body of the email."
     for key, label in (("body", "body"), ("text_body", "text part")):
         if has_controls(values[key], multiline=True):
@@ -325,7 +334,9 @@ def preview_campaign(fields: DraftFields, campaign: Campaign | None = None) -> C
         from_email=(fields.from_email or "").strip()[:320],
         reply_to=(fields.reply_to or "").strip()[:320],
         body_format=fields.body_format if fields.body_format in BODY_FORMATS else "markdown",
-        body=(fields.body or "")[:MAX_BODY],
+        body=(
+            visual.clean_exported_html(fields.body) if fields.body_format == "visual" else fields.body or ""
+        )[:MAX_BODY],
         text_body=(fields.text_body or "")[:MAX_BODY],
         track_opens=bool(fields.track_opens),
         track_clicks=bool(fields.track_clicks),
@@ -349,6 +360,7 @@ def duplicate_campaign(campaign: Campaign, created_by_id: int | None = None) -> 
         reply_to=campaign.reply_to,
         body_format=campaign.body_format,
         body=campaign.body,
+        body_project=campaign.body_project,
         text_body=campaign.text_body,
         layout_id=campaign.layout_id,
         track_opens=campaign.track_opens,
@@ -393,6 +405,7 @@ def draft_from_campaign(campaign: Campaign) -> DraftFields:
         reply_to=campaign.reply_to,
         body_format=campaign.body_format,
         body=campaign.body,
+        body_project=campaign.body_project,
         text_body=campaign.text_body,
         layout_id=campaign.layout_id,
         list_ids=[lst.id for lst in campaign.lists],

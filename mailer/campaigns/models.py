@@ -78,8 +78,10 @@ class Campaign(Model):
     from_name: Mapped[str] = mapped_column(String(120), default="")
     from_email: Mapped[str] = mapped_column(String(320), default="")
     reply_to: Mapped[str] = mapped_column(String(320), default="")
-    body_format: Mapped[str] = mapped_column(String(10), default="markdown")  # markdown | html
-    body: Mapped[str] = mapped_column(Text, default="")
+    body_format: Mapped[str] = mapped_column(String(10), default="markdown")  # markdown | html | visual
+    body: Mapped[str] = mapped_column(Text, default="")  # visual: the HTML the block editor exported
+    # The block editor's project (GrapesJS JSON) the body was exported from; empty in the other formats.
+    body_project: Mapped[str] = mapped_column(Text, default="", server_default="")
     text_body: Mapped[str] = mapped_column(Text, default="")  # hand-written text part; empty: generated
     layout_id: Mapped[int | None] = mapped_column(ForeignKey("layouts.id"))
     category: Mapped[str] = mapped_column(String(20), default="marketing")
@@ -148,3 +150,24 @@ class DraftVersion(Model):
     saved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     autosave: Mapped[bool] = mapped_column(default=False)  # replaced by an autosave (else by Save or restore)
     fields: Mapped[dict] = mapped_column(JSON)  # DraftFields as a dict
+
+
+class CampaignTemplate(Model):
+    """A campaign's content saved to start new campaigns from (the gallery lists them beside the starters)."""
+
+    __tablename__ = "campaign_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    name: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    preheader: Mapped[str] = mapped_column(String(300), default="")
+    body_format: Mapped[str] = mapped_column(String(10), default="markdown")
+    body: Mapped[str] = mapped_column(Text, default="")
+    body_project: Mapped[str] = mapped_column(Text, default="")
+    text_body: Mapped[str] = mapped_column(Text, default="")
+    layout_id: Mapped[int | None] = mapped_column(ForeignKey("layouts.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    layout = relationship("Layout")

@@ -115,6 +115,12 @@ def _body_html(body: str, body_format: str, ph: _Placeholders) -> str:
     return protected
 
 
+def markdown_to_html(body: str) -> str:
+    """A Markdown body as the HTML it renders to, merge fields kept as typed (for switching formats)."""
+    ph = _Placeholders()
+    return ph.restore(_body_html(body, "markdown", ph))
+
+
 _PRE_BLOCK = re.compile(r"(<(pre|textarea)\b.*?</\2>)", re.I | re.S)
 
 

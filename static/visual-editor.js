@@ -1,0 +1,226 @@
+// The campaign editor's body formats: the visual block editor (GrapesJS with its newsletter preset), Markdown
+// and HTML. The Body textarea stays the form's source of truth: while "Visual" is chosen, every change in the
+// block editor writes the exported HTML there (and the design into the hidden body_project field), so saving,
+// autosave, the live preview and a page without JavaScript all read the same field. Switching formats converts
+// the content and asks first when the switch could lose something.
+(() => {
+  "use strict";
+
+  const form = document.getElementById("campaign-editor");
+  const box = document.getElementById("visual-editor");
+  if (!form || !box || typeof window.grapesjs === "undefined") return;
+  const body = form.querySelector("textarea[name=body]");
+  const project = form.querySelector("input[name=body_project]");
+  const source = document.getElementById("body-source");
+  const status = box.querySelector('[data-visual="status"]');
+  const csrf = form.querySelector("input[name=csrf_token]").value;
+  const radios = [...form.querySelectorAll("input[name=body_format]")];
+  const chosen = () => (radios.find((r) => r.checked) || {}).value;
+  let mode = chosen();
+  let editor = null;
+  let syncing = false;
+  let lastExported = null;  // what the editor last wrote into the Body box, and the design that made it
+  let lastProject = "";
+
+  const say = (message) => { status.textContent = message || ""; };
+  const post = async (url, fields) => {
+    const data = new FormData();
+    Object.entries(fields).forEach(([key, value]) => data.append(key, value));
+    const response = await fetch(url, {method: "POST", body: data, credentials: "same-origin",
+                                       headers: {Accept: "application/json", "X-CSRFToken": csrf}});
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return response.json();
+  };
+
+  function exported() {
+    const css = editor.getCss({avoidProtected: true}) || "";
+    return (css.trim() ? `<style>\n${css}\n</style>\n` : "") + editor.getHtml();
+  }
+
+  // Write the design into the form and tell the rest of the page (preview, autosave, leave warning).
+  function sync() {
+    if (!editor || syncing) return;
+    const html = exported();
+    const data = editor.getProjectData();
+    data.assets = [];  // the media library lists them; no need to store them with every design
+    data.mailer = {exported: html};
+    lastExported = html;
+    lastProject = JSON.stringify(data);
+    body.value = html;
+    project.value = lastProject;
+    form.dispatchEvent(new Event("input", {bubbles: true}));
+  }
+
+  function loadInto(html, design) {
+    syncing = true;
+    try {
+      if (design) {
+        editor.loadProjectData(JSON.parse(design));
+      } else {
+        editor.setStyle("");
+        editor.setComponents(html || "");  // <style> blocks in the HTML become the editor's rules
+      }
+    } finally {
+      syncing = false;
+    }
+  }
+
+  function start() {
+    if (editor) return;
+    const presetModule = window["grapesjs-preset-newsletter"];
+    const preset = presetModule && presetModule.default ? presetModule.default : presetModule;
+    editor = window.grapesjs.init({
+      container: "#visual-canvas",
+      height: "44rem",
+      fromElement: false,
+      storageManager: false,
+      telemetry: false,  // GrapesJS reports usage to its vendor by default; the CSP would block it anyway
+      cssIcons: "",  // no icon font from a CDN: the preset draws its icons as inline SVG
+      // The server inlines the CSS once per campaign (premailer), as for HTML bodies.
+      plugins: preset ? [(ed) => preset(ed, {inlineCss: false, showBlocksOnLoad: true})] : [],
+      assetManager: {
+        upload: box.dataset.uploadUrl,
+        uploadName: "image",
+        multiUpload: false,
+        autoAdd: true,
+        headers: {"X-CSRFToken": csrf},
+        params: {csrf_token: csrf},
+        assets: [],
+      },
+    });
+    editor.on("asset:upload:error", (err) => {
+      let message = "The image was not uploaded.";
+      try { message = JSON.parse(err.message || err).error || message; } catch (e) { /* not our JSON */ }
+      say(message);
+    });
+    editor.on("asset:upload:response", () => say("Image uploaded to the media library."));
+    // An image chosen from the library brings its alt text along (mail programs show it when images are off).
+    editor.on("component:update:src", (component) => {
+      const asset = editor.AssetManager.get(component.get("src"));
+      const attributes = component.getAttributes();
+      if (asset && !attributes.alt) component.addAttributes({alt: asset.get("alt") || asset.get("name") || ""});
+    });
+    fetch(box.dataset.assetsUrl, {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then((response) => response.json())
+      .then((data) => editor.AssetManager.add(data.data || []))
+      .catch(() => say("The media library could not be loaded; upload images from the image picker."));
+    loadInto(body.value, project.value);
+    keyboardBlocks();
+    editor.on("load", () => {
+      const frame = box.querySelector("iframe.gjs-frame");
+      if (frame) frame.title = "The email you are editing";
+    });
+    let timer = null;
+    editor.on("update", () => {
+      if (syncing) return;
+      clearTimeout(timer);
+      timer = setTimeout(sync, 300);
+    });
+    window.mailerVisualEditor = editor;  // for tests and the merge-field picker
+  }
+
+  // Blocks are dragged with a mouse; with the keyboard (or a click) Enter adds one after the selected block,
+  // or at the end of the email, and selects it (an image block opens the image picker).
+  function keyboardBlocks() {
+    const label = (block) => {
+      const div = document.createElement("div");
+      div.innerHTML = block.get("label") || "";
+      return div.textContent.trim();
+    };
+    const mark = () => box.querySelectorAll(".gjs-block").forEach((el) => {
+      if (el.hasAttribute("tabindex")) return;
+      el.setAttribute("tabindex", "0");
+      el.setAttribute("role", "button");
+      el.setAttribute("aria-label", `Add block: ${el.title || el.textContent.trim()}`);
+    });
+    new MutationObserver(mark).observe(box, {childList: true, subtree: true});
+    mark();
+    box.addEventListener("keydown", (event) => {
+      const el = event.target.closest && event.target.closest(".gjs-block");
+      if (!el || (event.key !== "Enter" && event.key !== " ")) return;
+      event.preventDefault();
+      const name = el.title || el.textContent.trim();
+      const block = editor.Blocks.getAll().find((b) => label(b) === name || b.getId() === name);
+      if (!block) return;
+      const selected = editor.getSelected();
+      const parent = selected && selected.parent() ? selected.parent() : editor.getWrapper();
+      const at = selected && selected.parent() ? {at: selected.index() + 1} : {};
+      const added = parent.append(block.get("content"), at);
+      if (!added.length) return;
+      editor.select(added[0]);
+      if (block.get("activate")) added[0].trigger("active");
+      say(`Added “${name}”.`);
+    });
+  }
+
+  function show(visual) {
+    box.hidden = !visual;
+    source.hidden = visual;
+    document.body.classList.toggle("visual-mode", visual);
+    if (visual) {
+      start();
+      editor.refresh();
+    }
+  }
+
+  async function markdownAsHtml(text) {
+    const data = await post(form.dataset.bodyHtmlUrl, {body: text, csrf_token: csrf});
+    return data.html;
+  }
+
+  const LOSSY_HTML = /\{%|<!--|<script|<html|<head/i;
+
+  radios.forEach((radio) => radio.addEventListener("change", async () => {
+    const next = chosen();
+    const previous = mode;
+    if (next === previous) return;
+    const back = () => {
+      radios.forEach((r) => { r.checked = r.value === previous; });
+    };
+    try {
+      if (next === "visual") {
+        let html = body.value;
+        let design = "";
+        if (previous === "markdown" && html.trim()) {
+          html = await markdownAsHtml(html);
+        } else if (html === lastExported) {
+          design = lastProject;  // back from HTML without a change: the design as it was
+        } else if (LOSSY_HTML.test(html) && !window.confirm(
+          "The visual editor keeps text, images, links, tables and styles, but not template blocks ({% … %}), "
+          + "comments or scripts in this HTML. Switch to Visual anyway?")) {
+          back();
+          return;
+        }
+        mode = next;
+        show(true);
+        if (body.value.trim()) {
+          loadInto(html, design);
+          sync();
+        }
+        say(previous === "markdown" ? "The Markdown was converted into blocks." : "");
+      } else if (previous === "visual") {
+        if (next === "markdown" && !window.confirm(
+          "Markdown shows the visual design as its HTML code, and the design's blocks are not kept when you "
+          + "save. Switch to Markdown anyway?")) {
+          back();
+          return;
+        }
+        mode = next;
+        show(false);
+        project.value = "";
+      } else if (previous === "markdown" && next === "html") {
+        mode = next;
+        if (body.value.trim()) body.value = await markdownAsHtml(body.value);
+        form.dispatchEvent(new Event("input", {bubbles: true}));
+      } else {
+        mode = next;  // HTML to Markdown: HTML is valid inside Markdown; nothing to convert
+      }
+    } catch (err) {
+      back();
+      mode = previous;
+      window.alert("The format could not be switched (connection problem). Nothing was changed.");
+    }
+  }));
+
+  if (mode === "visual") show(true);
+})();
