@@ -138,6 +138,7 @@
     const later = debounce(autosave, 2000);
     const changed = (event) => {
       if (event.target && event.target.id === "preview-contact") return;  // choosing whom to preview as
+      if (event.target && event.target.closest && event.target.closest("[data-no-save]")) return;  // the picker
       dirty = true;
       say(autosaveUrl ? "Unsaved changes… (saving shortly)" : "Unsaved changes: Save draft keeps them.");
       if (autosaveUrl) later();

@@ -1,3 +1,68 @@
+// The merge-field picker: inserts {{ contact.<field> | default("…") }} where the marketer was typing — the
+// subject, preheader, body or text part, or the text block being edited in the visual editor.
+(() => {
+  "use strict";
+
+  const picker = document.getElementById("merge-picker");
+  const form = document.getElementById("campaign-editor");
+  if (!picker || !form) return;
+  const select = document.getElementById("merge-field");
+  const fallback = document.getElementById("merge-fallback");
+  const help = document.getElementById("merge-help");
+  const fields = ["subject", "preheader", "body", "text_body"].map((name) => form.querySelector(`[name=${name}]`))
+    .filter(Boolean);
+  let target = form.querySelector("[name=body]");
+  fields.forEach((el) => el.addEventListener("focus", () => { target = el; }));
+  picker.hidden = false;
+
+  const setFallback = () => { fallback.value = select.selectedOptions[0].dataset.fallback || ""; };
+  select.addEventListener("change", setFallback);
+  setFallback();
+
+  function tag() {
+    const value = fallback.value.trim();
+    if (!value) return `{{ ${select.value} }}`;
+    return `{{ ${select.value} | default("${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}") }}`;
+  }
+
+  // In the visual editor: into the text block being edited, else at the end of the selected text block.
+  function insertVisual(text) {
+    const editor = window.mailerVisualEditor;
+    const selected = editor && editor.getSelected();
+    if (!selected || !selected.is("text")) {
+      help.textContent = "Click a text block in the editor first (double-click to place the cursor), then Insert.";
+      return false;
+    }
+    const view = selected.getView();
+    const doc = editor.Canvas.getDocument();
+    if (editor.getEditing()) {
+      view.el.focus();
+      doc.execCommand("insertText", false, text);
+      // Leaving the text writes it into the design; the update then refreshes the form and the preview.
+      Promise.resolve(view.disableEditing()).then(() => editor.trigger("update"));
+    } else {
+      selected.components().add({type: "textnode", content: ` ${text}`});
+      editor.trigger("update");
+    }
+    return true;
+  }
+
+  document.getElementById("merge-insert").addEventListener("click", () => {
+    const text = tag();
+    const visual = (form.querySelector("input[name=body_format]:checked") || {}).value === "visual";
+    if (visual && target.name === "body") {
+      if (!insertVisual(text)) return;
+    } else {
+      const start = target.selectionStart ?? target.value.length;
+      const end = target.selectionEnd ?? start;
+      target.setRangeText(text, start, end, "end");
+      target.focus();
+      target.dispatchEvent(new Event("input", {bubbles: true}));
+    }
+    help.textContent = `Inserted ${text}.`;
+  });
+})();
+
 // The campaign editor's body formats: the visual block editor (GrapesJS with its newsletter preset), Markdown
 // and HTML. The Body textarea stays the form's source of truth: while "Visual" is chosen, every change in the
 // block editor writes the exported HTML there (and the design into the hidden body_project field), so saving,
@@ -34,7 +99,8 @@
 
   function exported() {
     const css = editor.getCss({avoidProtected: true}) || "";
-    return (css.trim() ? `<style>\n${css}\n</style>\n` : "") + editor.getHtml();
+    const html = editor.getHtml().replace(/^\s*<body[^>]*>/i, "").replace(/<\/body>\s*$/i, "");
+    return (css.trim() ? `<style>\n${css}\n</style>\n` : "") + html;
   }
 
   // Write the design into the form and tell the rest of the page (preview, autosave, leave warning).
@@ -109,6 +175,7 @@
     editor.on("load", () => {
       const frame = box.querySelector("iframe.gjs-frame");
       if (frame) frame.title = "The email you are editing";
+      labelToolbar();
     });
     let timer = null;
     editor.on("update", () => {
@@ -127,15 +194,23 @@
       div.innerHTML = block.get("label") || "";
       return div.textContent.trim();
     };
-    const mark = () => box.querySelectorAll(".gjs-block").forEach((el) => {
-      if (el.hasAttribute("tabindex")) return;
-      el.setAttribute("tabindex", "0");
-      el.setAttribute("role", "button");
-      el.setAttribute("aria-label", `Add block: ${el.title || el.textContent.trim()}`);
-    });
+    const mark = () => {
+      box.querySelectorAll(".gjs-block").forEach((el) => {
+        if (el.hasAttribute("tabindex")) return;
+        el.setAttribute("tabindex", "0");
+        el.setAttribute("role", "button");
+        el.setAttribute("aria-label", `Add block: ${el.title || el.textContent.trim()}`);
+      });
+    };
     new MutationObserver(mark).observe(box, {childList: true, subtree: true});
     mark();
     box.addEventListener("keydown", (event) => {
+      const button = event.target.closest && event.target.closest(".gjs-pn-btn");  // a toolbar button
+      if (button && (event.key === "Enter" || event.key === " ")) {
+        event.preventDefault();
+        button.click();
+        return;
+      }
       const el = event.target.closest && event.target.closest(".gjs-block");
       if (!el || (event.key !== "Enter" && event.key !== " ")) return;
       event.preventDefault();
@@ -151,6 +226,22 @@
       if (block.get("activate")) added[0].trigger("active");
       say(`Added “${name}”.`);
     });
+  }
+
+  // The toolbar's icons are bare spans: name them and make them buttons a keyboard and a screen reader can use.
+  const TOOLBAR_NAMES = {
+    "sw-visibility": "Show outlines", preview: "Preview in the editor", fullscreen: "Full screen",
+    "export-template": "View code", undo: "Undo", redo: "Redo", "canvas-clear": "Clear the email",
+    "gjs-open-import-template": "Import HTML", "gjs-toggle-images": "Show or hide images",
+    "open-sm": "Style", "open-tm": "Settings", "open-layers": "Layers", "open-blocks": "Blocks",
+  };
+
+  function labelToolbar() {
+    editor.Panels.getPanels().forEach((panel) => panel.get("buttons").forEach((button) => {
+      const name = TOOLBAR_NAMES[button.id] || button.get("label") || button.id;
+      button.set("attributes", {...(button.get("attributes") || {}), title: name, "aria-label": name,
+                                role: "button", tabindex: "0"});
+    }));
   }
 
   function show(visual) {

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm, CampaignForm
 from mailer.campaigns import drafts as drafts
-from mailer.campaigns import gallery, rendering, versions
+from mailer.campaigns import gallery, merge_tags, rendering, versions
 from mailer.campaigns import layouts as layout_service
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns.models import (
@@ -184,6 +184,7 @@ def _editor(campaign: Campaign | None):
         error_count=sum(len(f.errors) for f in wtform),
         versions=versions.versions(campaign) if campaign is not None else [],
         action_form=ActionForm(),
+        merge_tags=merge_tags.picker_tags(),
     )
     return _with_csp(make_response(response, status), EDITOR_CSP)
 

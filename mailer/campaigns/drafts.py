@@ -5,13 +5,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 
-from mailer.campaigns import visual
+from mailer.campaigns import merge_tags, visual
 from mailer.campaigns.email_css import remote_style_problems
 from mailer.campaigns.models import Campaign, CampaignStatus, Layout
+from mailer.campaigns.rendering import text_env
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
 from mailer.core.clock import utcnow
@@ -31,7 +30,6 @@ MAX_BODY = 100_000
 BODY_FORMATS = ("markdown", "html", "visual")
 AT_SIGNS = ("@", "\uff20", "\ufe6b")  # the ASCII sign and its full-width and small look-alikes
 SCHEDULE_FORMAT = "%Y-%m-%dT%H:%M"
-_syntax_env = SandboxedEnvironment()
 
 
 class DraftError(ValueError):
@@ -121,14 +119,8 @@ def local_schedule_text(campaign: Campaign) -> str:
 
 
 def _syntax_problem(label: str, text: str) -> str | None:
-    """A merge-field syntax error in one field, said plainly, or None."""
-    try:
-        _syntax_env.parse(text)
-    except TemplateSyntaxError as exc:
-        return f"The {label} has a merge-field error on line {exc.lineno}: {exc.message}."
-    except RecursionError:
-        return f"The {label} nests brackets or tags too deeply to be read."
-    return None
+    """A merge-field error in one field, on the marketer's own line and column, or a sensitive field named."""
+    return merge_tags.part_problem(text_env, label, text)
 
 
 def _single_line(value: str, field_name: str, label: str, errors: dict[str, str]) -> str:

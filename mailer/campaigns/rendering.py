@@ -17,7 +17,7 @@ import markdown
 from jinja2 import ChainableUndefined, TemplateSyntaxError
 from markupsafe import Markup
 
-from mailer.campaigns import template_limits
+from mailer.campaigns import merge_tags, template_limits
 from mailer.campaigns.email_css import inline_css, remote_style_problems
 from mailer.campaigns.sandbox import BoundedSandbox
 from mailer.campaigns.template_limits import failure_message
@@ -208,6 +208,19 @@ def _text_footer() -> str:
     )
 
 
+def _check_parts(campaign, layout) -> None:
+    """Each part on its own, so an error names the marketer's line in that part (not the compiled email's)."""
+    parts = (
+        ("subject", campaign.subject, text_env),
+        ("preheader", campaign.preheader, text_env),
+        ("body", campaign.body, html_env),
+        ("text part", campaign.text_body, text_env),
+    )
+    for label, source, env in (*parts, (f"layout “{layout.name}”", layout.html, html_env)):
+        if problem := merge_tags.part_problem(env, label, source or ""):
+            raise CampaignError(problem)
+
+
 def compile_campaign(campaign, link_ids=None) -> CompiledCampaign:
     """Compile a campaign once; link_ids(urls) -> {url: id} turns links into tracking slots (None: plain)."""
     layout = campaign.layout
@@ -215,6 +228,7 @@ def compile_campaign(campaign, link_ids=None) -> CompiledCampaign:
         raise CampaignError("Choose a layout for this campaign.")
     if not (campaign.body or "").strip():
         raise CampaignError("The campaign has no content yet.")
+    _check_parts(campaign, layout)
     ph = _Placeholders()
     body = _body_html(campaign.body, campaign.body_format, ph)
     source = layout.html.replace("\r\n", "\n")

@@ -1,6 +1,7 @@
-"""The visual block editor in Chromium: a Markdown draft switched to Visual becomes blocks, text is edited in
-the canvas with a merge field, an image is uploaded through the editor's image picker, the saved email
-previews and goes out as a test with the image answering 200 and the merge field filled."""
+"""The visual block editor in Chromium: from the gallery, a campaign built in the visual editor with a
+custom-field merge tag from the picker and an image uploaded through the editor's image picker is previewed
+and sent as a test, which the outbox shows with the image answering 200 and the merge tag filled; a Markdown
+draft switched to Visual becomes blocks, autosaves, and goes back to HTML without losing anything."""
 
 import re
 
@@ -9,9 +10,11 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from mailer.campaigns.models import Campaign
+from mailer.contacts import fields as field_service
 from mailer.core.extensions import db
-from tests.browser.conftest import keyboard_login, shoot
+from tests.browser.conftest import assert_accessible, keyboard_login, shoot
 from tests.support.accessibility import accessibility_violations
+from tests.support.audience import subscriber
 from tests.support.media import photo
 
 
@@ -21,13 +24,96 @@ def _saved() -> Campaign:
 
 
 @pytest.mark.config(SEED_DEMO=True)
-def test_switch_to_visual_edit_upload_an_image_and_send_a_test(
+def test_from_the_gallery_to_a_test_with_an_image_and_a_custom_field(
     app, page, live_server, demo_form, staff_user, worker, media_dir
 ):
+    plan = field_service.define_field("plan", "Plan", "ordinary")
+    kim = subscriber(demo_form, "kim@example.com", "Kim Keller")
+    field_service.set_value(kim, plan, "Gold")
+    db.session.commit()
+    worker.drain()  # the sign-up confirmation
+    problems = _watch(page)
+    keyboard_login(page)
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Campaigns").click()
+    page.get_by_role("link", name="From a template").click()
+    expect(page.get_by_role("heading", name="New campaign from a template")).to_be_visible()
+    expect(page.get_by_role("list", name="Starter templates").get_by_role("listitem")).to_have_count(6)
+    assert_accessible(page)
+    shoot(page, "gallery")
+    page.get_by_role("link", name="Use Newsletter in the Visual editor").click()
+
+    expect(page.get_by_role("heading", name="New campaign")).to_be_visible()
+    expect(page.get_by_label("Campaign name")).to_have_value("Newsletter")
+    page.get_by_label("Demo newsletter ·").check()
+    canvas = page.frame_locator("#visual-canvas iframe.gjs-frame")
+    expect(canvas.get_by_role("heading", name=re.compile("here is what's new"))).to_be_visible()
+
+    # The merge-field picker puts the custom field, with a fallback, where the cursor is in a text block.
+    lead = canvas.locator("p").first
+    lead.dblclick()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" Your plan: ")
+    page.get_by_label("Merge field").select_option(label="Plan")
+    page.get_by_label("If they have none, show").fill("standard")
+    page.get_by_role("button", name="Insert").click()
+    expect(page.locator("#merge-help")).to_contain_text(
+        'Inserted {{ contact.fields.plan | default("standard") }}'
+    )
+    preview = page.frame_locator('iframe[title="Email preview"]')
+    expect(preview.get_by_text("Your plan: standard")).to_be_visible()  # the sample contact has no plan
+
+    page.get_by_role("button", name="Blocks").focus()  # the editor's toolbar and blocks take the keyboard
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Add block: Image").focus()
+    page.keyboard.press("Enter")
+    page.locator(".gjs-mdl-dialog input[type=file]").set_input_files(
+        files=[{"name": "apples.jpg", "mimeType": "image/jpeg", "buffer": photo()}]
+    )
+    expect(page.locator("[data-visual=status]")).to_have_text("Image uploaded to the media library.")
+    page.locator(".gjs-mdl-dialog .gjs-am-asset-image").first.click()
+    page.locator(".gjs-mdl-dialog .gjs-mdl-btn-close").click()
+    expect(preview.locator("img[src*='/media/']")).to_be_visible()
+    page.get_by_label("Preview as").fill("kim@example.com")
+    expect(preview.get_by_text("Your plan: Gold")).to_be_visible()
+    assert_accessible_outside_the_canvas(page)
+    shoot(page, "visual-editor-from-gallery")
+
+    page.get_by_role("button", name="Save and preview").click()
+    expect(page.get_by_role("heading", name=re.compile("Preview"))).to_be_visible()
+    page.goto(page.url.replace("/preview", ""))
+    page.get_by_label("Addresses").fill("kim@example.com")
+    page.get_by_role("button", name="Send test").click()
+    expect(page.locator("[data-test-sent]")).to_contain_text("sent to kim@example.com")
+    worker.drain()
+
+    nav.get_by_role("link", name="Outbox").click()
+    page.get_by_role("row").filter(has_text="[TEST] News for Kim").get_by_role("link").first.click()
+    html_part = page.frame_locator('iframe[title="HTML part"]')
+    expect(html_part.get_by_text("Your plan: Gold")).to_be_visible()
+    sent_image = html_part.locator("img[src*='/media/']").first
+    expect(sent_image).to_be_visible()
+    answer = page.request.get(sent_image.get_attribute("src"))
+    assert answer.status == 200 and answer.headers["content-type"] == "image/jpeg"
+    gallery_image = html_part.locator("img[src*='/static/gallery/']").first
+    assert page.request.get(gallery_image.get_attribute("src")).status == 200
+    assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
+
+
+def _watch(page) -> list[str]:
+    """Console errors and failed requests of the page, to assert on at the end."""
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
+    return problems
+
+
+@pytest.mark.config(SEED_DEMO=True)
+def test_a_markdown_draft_switches_to_visual_and_back_without_losing_content(
+    app, page, live_server, demo_form, staff_user
+):
+    problems = _watch(page)
     keyboard_login(page)
     nav = page.get_by_role("navigation", name="Main")
     nav.get_by_role("link", name="Campaigns").click()
@@ -54,41 +140,14 @@ def test_switch_to_visual_edit_upload_an_image_and_send_a_test(
     preview = page.frame_locator('iframe[title="Email preview"]')
     expect(preview.get_by_text("Hello Jane, fresh apples today.")).to_be_visible()
 
-    # An image block from the block panel, its picture uploaded through the editor's picker.
-    page.locator(".gjs-pn-views .gjs-pn-btn").last.click()  # the block panel
-    page.get_by_role("button", name="Add block: Image").focus()  # blocks drag with a mouse, or take Enter
-    page.keyboard.press("Enter")
-    expect(page.locator(".gjs-mdl-dialog")).to_be_visible()  # the image picker opens for the new block
-    page.locator(".gjs-mdl-dialog input[type=file]").set_input_files(
-        files=[{"name": "apples.jpg", "mimeType": "image/jpeg", "buffer": photo()}]
-    )
-    expect(page.locator("[data-visual=status]")).to_have_text("Image uploaded to the media library.")
-    page.locator(".gjs-mdl-dialog .gjs-am-asset-image").first.click()
-    page.locator(".gjs-mdl-dialog .gjs-mdl-btn-close").click()
-    image = canvas.locator("img[src*='/media/']").first
-    expect(image).to_be_visible()
-    expect(preview.locator("img[src*='/media/']")).to_be_visible()
     expect(page.locator("[data-save-state]")).to_have_text(re.compile(r"^Saved at"))
-    assert "fresh apples today" in _saved().body
-    assert_accessible_outside_the_canvas(page)
-    shoot(page, "visual-editor-image")
+    assert "fresh apples today" in _saved().body and _saved().body_project
 
-    page.get_by_role("button", name="Save and preview").click()
-    expect(page.get_by_role("heading", name=re.compile("Preview"))).to_be_visible()
-    page.goto(page.url.replace("/preview", ""))
-    page.get_by_label("Addresses").fill("me@example.com")
-    page.get_by_role("button", name="Send test").click()
-    expect(page.locator("[data-test-sent]")).to_contain_text("sent to me@example.com")
-    worker.drain()
-
-    nav.get_by_role("link", name="Outbox").click()
-    page.get_by_role("row").filter(has_text="me@example.com").get_by_role("link").click()
-    html_part = page.frame_locator('iframe[title="HTML part"]')
-    expect(html_part.get_by_text("fresh apples today.")).to_be_visible()
-    sent_image = html_part.locator("img[src*='/media/']").first
-    expect(sent_image).to_be_visible()
-    answer = page.request.get(sent_image.get_attribute("src"))
-    assert answer.status == 200 and answer.headers["content-type"] == "image/jpeg"
+    # Back to HTML: the exported HTML is the body, nothing asked, nothing lost.
+    page.get_by_text("HTML", exact=True).click()
+    exported = re.compile(r'^<h1[^>]*>Hello [\s\S]*default\("friend"\) \}\}, fresh apples today\.')
+    expect(page.get_by_label("Body", exact=True)).to_have_value(exported)
+    expect(page.get_by_role("region", name="Visual email editor")).to_be_hidden()
     assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
 
 
