@@ -110,20 +110,33 @@
 
   function safeEditing(form) {
     const state = document.querySelector("[data-save-state]");
-    const autosaveUrl = form.dataset.autosaveUrl;  // only a draft that exists: a new one is saved by its button
+    let autosaveUrl = form.dataset.autosaveUrl;  // a draft that exists
+    const startUrl = form.dataset.startUrl;  // a new campaign: its first autosave creates the draft
     let dirty = false;
     let submitting = false;
     const say = (message) => { if (state) state.textContent = message; };
+    let saving = null;
     const autosave = async () => {
-      if (!autosaveUrl || !dirty) return;
+      if (saving) await saving;  // one request at a time: a new campaign's draft is created once
+      const url = autosaveUrl || startUrl;
+      if (!url || !dirty) return;
       const body = new FormData(form);
       dirty = false;  // what is typed while this request runs marks the form dirty again
       say("Saving…");
+      let done = null;
+      saving = new Promise((resolve) => { done = resolve; });
       try {
-        const response = await fetch(autosaveUrl, {
+        const response = await fetch(url, {
           method: "POST", body, headers: {Accept: "application/json"}, credentials: "same-origin",
         });
         const data = await response.json();
+        if (data.ok && !autosaveUrl && data.autosave_url) {
+          // The draft exists now: later saves update it, and the address bar shows its editor.
+          autosaveUrl = data.autosave_url;
+          form.action = data.edit_url;
+          form.dataset.previewUrl = data.preview_url;
+          window.history.replaceState(null, "", data.edit_url);
+        }
         if (data.ok) {
           say(`Saved at ${new Date().toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"})}.`);
         } else {
@@ -133,6 +146,9 @@
       } catch (err) {
         dirty = true;
         say("Not saved (connection problem). It tries again when you type; Save draft saves for sure.");
+      } finally {
+        saving = null;
+        done();
       }
     };
     const later = debounce(autosave, 2000);
@@ -140,8 +156,8 @@
       if (event.target && event.target.id === "preview-contact") return;  // choosing whom to preview as
       if (event.target && event.target.closest && event.target.closest("[data-no-save]")) return;  // the picker
       dirty = true;
-      say(autosaveUrl ? "Unsaved changes… (saving shortly)" : "Unsaved changes: Save draft keeps them.");
-      if (autosaveUrl) later();
+      say(autosaveUrl || startUrl ? "Unsaved changes… (saving shortly)" : "Unsaved changes: Save draft keeps them.");
+      if (autosaveUrl || startUrl) later();
     };
     form.addEventListener("input", changed);
     form.addEventListener("change", changed);
@@ -154,15 +170,15 @@
     document.addEventListener("keydown", (event) => {
       if (!(event.ctrlKey || event.metaKey)) return;
       const key = event.key.toLowerCase();
-      if (key === "s") {
+      if (key === "s" && !event.shiftKey) {
         event.preventDefault();
-        if (autosaveUrl) {
+        if (autosaveUrl || startUrl) {
           dirty = true;
           autosave();
         } else {
           form.requestSubmit(form.querySelector('button[name="then"][value="show"]'));
         }
-      } else if (key === "enter") {
+      } else if (key === "enter" || (key === "p" && event.shiftKey)) {
         event.preventDefault();
         form.requestSubmit(form.querySelector('button[name="then"][value="preview"]'));
       }

@@ -30,6 +30,22 @@ def campaign_autosave(public_id: str):
     return jsonify(ok=True, saved_at=utcnow().strftime("%H:%M:%S"), versions=len(versions.versions(campaign)))
 
 
+@bp.post("/campaigns/autosave")
+def campaign_autosave_new():
+    """A new campaign's first autosave: a draft made of what was typed so far; JSON with its URLs."""
+    wtform = editor_form(None)
+    wtform.validate()  # parse only: the draft keeps what was typed; Save checks every field
+    campaign = drafts.start_draft(wtform.to_fields(), current_user.id)
+    db.session.commit()
+    return jsonify(
+        ok=True,
+        saved_at=utcnow().strftime("%H:%M:%S"),
+        edit_url=url_for("admin.campaign_edit", public_id=campaign.public_id),
+        autosave_url=url_for("admin.campaign_autosave", public_id=campaign.public_id),
+        preview_url=url_for("admin.campaign_preview_json", public_id=campaign.public_id),
+    )
+
+
 def _back(campaign):
     return redirect(url_for("admin.campaign_edit", public_id=campaign.public_id))
 

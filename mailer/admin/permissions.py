@@ -126,6 +126,7 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.campaign_save_template": {WRITE: EDITORS},
     "admin.campaign_template_delete": {WRITE: EDITORS},
     "admin.campaign_autosave": {WRITE: EDITORS},
+    "admin.campaign_autosave_new": {WRITE: EDITORS},
     "admin.campaign_undo": {WRITE: EDITORS},
     "admin.campaign_version_restore": {WRITE: EDITORS},
     "admin.campaign_delete": {WRITE: EDITORS},

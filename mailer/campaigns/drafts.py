@@ -302,6 +302,35 @@ def create_draft(fields: DraftFields, created_by_id: int | None = None) -> Campa
     return campaign
 
 
+def start_draft(fields: DraftFields, created_by_id: int | None = None) -> Campaign:
+    """A new draft from what was typed so far (the editor's first autosave), so nothing typed is lost.
+
+    Lenient like the live preview: what does not pass yet (no list, no subject…) stays empty or as typed,
+    header fields made safe; Save checks everything, and sending refuses what is missing. The caller commits.
+    """
+    campaign = preview_campaign(fields)
+    campaign.public_id = new_public_id()
+    if not (fields.name or "").strip():
+        campaign.name = "Untitled campaign"
+    try:
+        campaign.from_email = normalise_email(fields.from_email) if fields.from_email.strip() else ""
+    except AddressError:
+        campaign.from_email = ""
+    try:
+        campaign.body_project = visual.clean_project(fields.body_project, campaign.body)
+    except visual.ProjectError:
+        campaign.body_project = ""
+    if campaign.body_format != "visual":
+        campaign.body_project = ""
+    campaign.lists = [lst for lst in lists_by_id(fields.list_ids) if lst.archived_at is None]
+    campaign.segments = segments_by_id(fields.segment_ids)
+    campaign.exclusion_lists = lists_by_id(fields.exclusion_list_ids)
+    campaign.created_by_id = created_by_id
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign
+
+
 def update_draft(campaign: Campaign, fields: DraftFields) -> Campaign:
     """Change a draft; campaigns already scheduled or sent can't be edited. The caller commits."""
     if campaign.status != CampaignStatus.DRAFT:

@@ -33,3 +33,19 @@ def test_autosave_saves_reports_problems_and_keeps_versions(auth, demo_form):
     db.session.commit()
     late = auth.post(autosave, data={"csrf_token": form_token(auth, "/admin/campaigns/new"), "subject": "x"})
     assert late.status_code == 409 and "only drafts can be edited" in late.json["error"]
+
+
+def test_a_new_campaigns_first_autosave_creates_the_draft(auth, demo_form):
+    fields = editor_fields(
+        auth, "/admin/campaigns/new", name="Half typed", subject="", from_email="not an address"
+    )
+    fields.pop("lists", None)
+    started = auth.post("/admin/campaigns/autosave", data=fields)
+    assert started.status_code == 200 and started.json["ok"] is True
+    campaign = db.session.execute(select(Campaign).where(Campaign.name == "Half typed")).scalar_one()
+    assert campaign.status == CampaignStatus.DRAFT and campaign.lists == [] and campaign.from_email == ""
+    assert started.json["edit_url"] == f"/admin/campaigns/{campaign.public_id}/edit"
+    assert started.json["autosave_url"] == f"/admin/campaigns/{campaign.public_id}/autosave"
+    show = auth.get(f"/admin/campaigns/{campaign.public_id}")
+    assert show.status_code == 200 and "Half typed" in show.text
+    assert auth.post("/admin/campaigns/autosave", data={"name": "no token"}).status_code == 400

@@ -14,7 +14,9 @@ from tests.browser.conftest import assert_accessible, keyboard_login, shoot
 
 def _subject_in_database() -> str:
     db.session.rollback()
-    return db.session.execute(select(Campaign.subject)).scalar_one()
+    return db.session.execute(
+        select(Campaign.subject).where(Campaign.name == "Demo: first newsletter")
+    ).scalar_one()
 
 
 @pytest.mark.config(SEED_DEMO=True)
@@ -23,17 +25,31 @@ def test_autosave_leave_warning_and_undo(app, page, live_server, demo_form, staf
     nav = page.get_by_role("navigation", name="Main")
     original = _subject_in_database()
 
-    # A new campaign is not saved until its button is pressed: leaving with typed text asks first.
+    # A new campaign becomes a draft a moment after the first keystroke; until then, leaving asks first.
     nav.get_by_role("link", name="Campaigns").click()
     page.get_by_role("link", name=re.compile("New campaign")).first.click()
     expect(page.locator('[data-preview="status"]')).to_contain_text("Updated")  # the editor's script runs
-    page.get_by_label("Campaign name").fill("Typed but not saved")
-    expect(page.locator("[data-save-state]")).to_have_text("Unsaved changes: Save draft keeps them.")
+    page.get_by_label("Campaign name").fill("Typed and kept")
+    expect(page.locator("[data-save-state]")).to_have_text("Unsaved changes… (saving shortly)")
     dialogs = []
     page.once("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
     nav.get_by_role("link", name="Dashboard").click()
-    expect(page.get_by_label("Campaign name")).to_have_value("Typed but not saved")  # still here
+    expect(page.get_by_label("Campaign name")).to_have_value("Typed and kept")  # still here
     assert dialogs == ["beforeunload"]
+    expect(page.locator("[data-save-state]")).to_have_text(re.compile(r"^Saved at \d\d:\d\d"))
+    expect(page).to_have_url(re.compile(r"/admin/campaigns/\w+/edit$"))  # the draft's own editor now
+    db.session.rollback()
+    assert db.session.execute(
+        select(Campaign.status).where(Campaign.name == "Typed and kept")
+    ).scalar_one() == ("draft")
+    page.get_by_label("Subject", exact=True).fill("Kept as I type")
+    page.get_by_label("Demo newsletter ·").check()
+    page.keyboard.press("Control+Shift+P")  # saves and previews
+    expect(page.get_by_role("heading", name=re.compile("Preview of “Typed and kept”"))).to_be_visible()
+    db.session.rollback()
+    assert db.session.execute(
+        select(Campaign.subject).where(Campaign.name == "Typed and kept")
+    ).scalar_one() == ("Kept as I type")
 
     # An existing draft saves itself shortly after typing stops, and says so.
     page.goto("/admin/campaigns")
