@@ -209,15 +209,19 @@ def _text_footer() -> str:
 
 
 def _check_parts(campaign, layout) -> None:
-    """Each part on its own, so an error names the marketer's line in that part (not the compiled email's)."""
+    """Each part on its own, so an error names the marketer's line in that part (not the compiled email's).
+
+    A sensitive field named in a template is refused when the draft is saved; here it only never has a value
+    (contact_view leaves sensitive fields out), so an older draft still renders, with its fallback."""
     parts = (
         ("subject", campaign.subject, text_env),
         ("preheader", campaign.preheader, text_env),
         ("body", campaign.body, html_env),
         ("text part", campaign.text_body, text_env),
     )
-    for label, source, env in (*parts, (f"layout “{layout.name}”", layout.html, html_env)):
-        if problem := merge_tags.part_problem(env, label, source or ""):
+    name = getattr(layout, "name", "")
+    for label, source, env in (*parts, (f"layout “{name}”" if name else "layout", layout.html, html_env)):
+        if problem := merge_tags.template_problem(env, label, source or ""):
             raise CampaignError(problem)
 
 
