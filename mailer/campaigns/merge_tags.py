@@ -75,7 +75,7 @@ def locate(exc: TemplateError, source: str) -> tuple[int, int, str]:
     return line_no, column, line.strip()
 
 
-def template_problem(env, label: str, source: str) -> str | None:
+def template_problem(env, label: str, source: str, kind: str = "merge-field error") -> str | None:
     """A merge-field error in one field (syntax, unknown filter…) on the marketer's line and column."""
     if "{" not in (source or ""):
         return None
@@ -85,7 +85,7 @@ def template_problem(env, label: str, source: str) -> str | None:
         line, column, text = locate(exc, source)
         where = f"line {line}, column {column}" if column else f"line {line}"
         excerpt = f" (“{text[:80]}”)" if text else ""
-        return f"The {label} has a merge-field error on {where}{excerpt}: {(exc.message or '').rstrip('.')}."
+        return f"The {label} has a {kind} on {where}{excerpt}: {(exc.message or '').rstrip('.')}."
     except RecursionError:
         return f"The {label} nests brackets or tags too deeply to be read."
     return None

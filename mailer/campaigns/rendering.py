@@ -221,7 +221,7 @@ def _check_parts(campaign, layout) -> None:
     )
     name = getattr(layout, "name", "")
     for label, source, env in (*parts, (f"layout “{name}”" if name else "layout", layout.html, html_env)):
-        if problem := merge_tags.template_problem(env, label, source or ""):
+        if problem := merge_tags.template_problem(env, label, source or "", "template error"):
             raise CampaignError(problem)
 
 

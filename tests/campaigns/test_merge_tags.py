@@ -37,12 +37,12 @@ def test_an_error_is_reported_on_the_marketers_own_line_and_column(app_ctx):
     preview = drafts.preview_campaign(replace(drafts.draft_from_campaign(campaign), body=body))
     with pytest.raises(CampaignError) as failed:
         render_campaign(preview)
-    assert "The body has a merge-field error on line 3, column 30" in str(failed.value)
+    assert "The body has a template error on line 3, column 30" in str(failed.value)
 
     subject = replace(drafts.draft_from_campaign(campaign), subject="Hi {{ contact.first_name ")
     with pytest.raises(CampaignError) as failed:
         render_campaign(drafts.preview_campaign(subject))
-    assert "The subject has a merge-field error on line 1, column 4" in str(failed.value)
+    assert "The subject has a template error on line 1, column 4" in str(failed.value)
 
 
 def test_a_sensitive_field_is_refused_on_save_and_never_rendered(app_ctx):
