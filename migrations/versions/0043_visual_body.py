@@ -1,14 +1,14 @@
 """visual body: campaigns.body_project (the block editor's project JSON beside the exported HTML body)
 
-Revision ID: 0041
-Revises: 0040
+Revision ID: 0043
+Revises: 0042
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0041"
-down_revision = "0040"
+revision = "0043"
+down_revision = "0042"
 branch_labels = None
 depends_on = None
 

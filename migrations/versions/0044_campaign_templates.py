@@ -1,14 +1,14 @@
 """campaign templates: a campaign's content saved to start new campaigns from (the template gallery)
 
-Revision ID: 0042
-Revises: 0041
+Revision ID: 0044
+Revises: 0043
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0042"
-down_revision = "0041"
+revision = "0044"
+down_revision = "0043"
 branch_labels = None
 depends_on = None
 
