@@ -42,6 +42,7 @@ from mailer.admin import (
 )
 from mailer.admin.blueprint import bp
 from mailer.admin.permissions import check_permission, inject_permissions
+from mailer.admin.times import when
 
 VIEW_MODULES = (
     account,
@@ -86,5 +87,6 @@ bp.before_request(check_permission)
 bp.before_request(auth.hold_for_second_factor)
 bp.app_context_processor(inject_permissions)
 bp.app_context_processor(auth.inject_enrolment_state)
+bp.add_app_template_filter(when)
 
 __all__ = ["VIEW_MODULES", "bp"]

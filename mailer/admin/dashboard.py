@@ -6,6 +6,7 @@ from flask import render_template
 from sqlalchemy import func, select
 
 from mailer.admin.blueprint import bp
+from mailer.analytics.latest import latest_results
 from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns import relay_wait as relay_wait_alerts
 from mailer.campaigns.models import Campaign, CampaignStatus
@@ -67,7 +68,7 @@ def first_run_checklist() -> list[dict]:
 
 @bp.get("/")
 def dashboard():
-    """Counts of contacts and subscriptions, recent sign-ups and confirmations."""
+    """Counts of contacts and subscriptions, the latest campaigns' results, recent sign-ups and confirms."""
     week_ago = utcnow() - timedelta(days=7)
     contacts, subscriptions = counters.totals("contact_counts"), counters.totals("subscription_counts")
     stats = {
@@ -104,6 +105,7 @@ def dashboard():
         checklist=checklist if not all(item["done"] for item in checklist) else None,
         stats=stats,
         recent=recent,
+        latest=latest_results(),
         demo=form_by_slug("demo"),
         privacy=requests.register_counts(),
         paused_campaigns=campaign_alerts.paused_campaigns_needing_attention(),
