@@ -44,9 +44,13 @@ def test_the_snippet_and_the_hosted_form_use_a_control_per_type(app, auth, typed
     assert (
         '<select name="field_plan"><option value="">—</option><option value="Free">Free</option>' in snippet
     )
-    topics = '<fieldset><legend>Topics (optional)</legend><label><input type="checkbox" name="field_topics"'
-    assert topics + ' value="News"> News</label>' in snippet
-    assert '<input type="checkbox" name="field_member" value="yes"> Already a member</label>' in snippet
+    # Checkboxes sit in label.mailer-check (the embed stylesheet's 44 px line), their words in a span.
+    topics = '<fieldset><legend>Topics (optional)</legend><label class="mailer-check"><input type="checkbox"'
+    assert topics + ' name="field_topics" value="News"> <span>News</span></label>' in snippet
+    assert (
+        '<input type="checkbox" name="field_member" value="yes"> <span>Already a member</span></label>'
+        in snippet
+    )
     assert '<select name="field_adult" required><option value="">—</option><option value="yes">' in snippet
     assert 'name="field_visits" maxlength="500" inputmode="decimal"' in snippet
     assert '<input type="date" name="field_birth"' in snippet
