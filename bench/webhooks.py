@@ -38,7 +38,7 @@ def main() -> None:
     from tests.support.campaigns import subscriber
     from tests.support.db import migrate_schema
     from tests.support.receiver import Receiver
-    from tests.support.workers import drain
+    from tests.support.workers import FailureRecorder, drain
 
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     migrate_schema(url)
@@ -49,6 +49,7 @@ def main() -> None:
             "MAILER_OUTBOUND_ALLOW_HOSTS": ["127.0.0.1"],
         }
     )
+    app.extensions["mailer.workers"].broker.add_middleware(FailureRecorder())  # what drain() waits with
     receiver = Receiver().start()
     with app.app_context():
         create_endpoint(EndpointFields(url=receiver.url("/in"), events=["subscription.confirmed"]))

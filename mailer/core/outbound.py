@@ -13,8 +13,10 @@ Use `check_url()` to validate what a person typed (forms, API) and `fetch()` for
 """
 
 import contextlib
+import functools
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -237,12 +239,19 @@ class _GuardedBackend(httpcore.SyncBackend):
         raise OutboundFailed(f"Could not connect to {host}:{port} ({last_error}).")
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context per process (certifi, or SSL_CERT_FILE when set): loading the CA bundle
+    costs tens of milliseconds, far more than a webhook request to a nearby receiver."""
+    return httpx.create_ssl_context()
+
+
 def _transport(allow: AllowList) -> httpx.HTTPTransport:
     """An httpx transport whose connection pool opens sockets through the guarded backend."""
-    transport = httpx.HTTPTransport(retries=0)
+    transport = httpx.HTTPTransport(verify=_ssl_context(), retries=0)
     # httpx's transport takes no network backend; its pool is replaced by an identical one that has ours.
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(),  # certifi, or SSL_CERT_FILE when set
+        ssl_context=_ssl_context(),
         max_connections=4,
         retries=0,
         network_backend=_GuardedBackend(allow),
