@@ -6,6 +6,7 @@ routes and error handlers; the factory registers it.
 
 from mailer.api import (
     auth,
+    campaign_actions,
     campaigns,
     contacts,
     errors,
@@ -20,6 +21,7 @@ from mailer.api.blueprint import bp
 
 VIEW_MODULES = (
     auth,
+    campaign_actions,
     campaigns,
     contacts,
     errors,

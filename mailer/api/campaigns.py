@@ -63,12 +63,12 @@ def campaign_show(public_id: str):
 
     Its progress, and per delivery state how many and why.
     """
-    campaign = _campaign_or_404(public_id)
+    campaign = campaign_or_404(public_id)
     report = delivery_report.states_json(delivery_report.state_report(campaign.id))
     return campaign_json(campaign, campaign_service.progress(campaign), report)
 
 
-def _campaign_or_404(public_id: str) -> Campaign:
+def campaign_or_404(public_id: str) -> Campaign:
     campaign = db.session.execute(
         select(Campaign).where(Campaign.public_id == public_id, Campaign.status != JOURNEY_STEP_STATUS)
     ).scalar_one_or_none()
@@ -96,7 +96,7 @@ def campaign_uncertain(public_id: str, query: dict):
     them. They are never resent by themselves. Oldest first; contacts by public id only.
     """
     after, limit = page_args(query)
-    campaign = _campaign_or_404(public_id)
+    campaign = campaign_or_404(public_id)
     after_id = _delivery_ids([after], "after")[0] if after is not None else 0
     rows, next_after = delivery_report.uncertain_page(campaign.id, after_id, limit)
     return {
@@ -127,7 +127,7 @@ def campaign_uncertain_resend(public_id: str, body: dict):
     ids = _delivery_ids(chosen, "deliveries") if chosen is not None else None
     if ids == []:
         raise invalid("deliveries", "name at least one delivery")
-    campaign = _campaign_or_404(public_id)
+    campaign = campaign_or_404(public_id)
     try:
         count = resend_uncertain(campaign, ids, ip=request.remote_addr, via="api", api_key=g.api_key.prefix)
     except ResendError as exc:
