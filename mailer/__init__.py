@@ -36,6 +36,8 @@ from mailer.delivery import hooks as delivery_hooks
 from mailer.delivery import models as delivery_models
 from mailer.delivery import recovery, transport
 from mailer.delivery import tasks as delivery_tasks
+from mailer.feeds import models as feeds_models
+from mailer.feeds import tasks as feeds_tasks
 from mailer.journeys import models as journeys_models
 from mailer.journeys import operations as journeys
 from mailer.journeys import tasks as journeys_tasks
@@ -79,6 +81,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     fields,
     imports,
     journeys_models,
+    feeds_models,
     suppression,
     tags,
     deliverability_models,
@@ -107,6 +110,7 @@ TASK_MODULES: tuple[ModuleType, ...] = (
     deliverability_tasks,
     delivery_tasks,
     journeys_tasks,
+    feeds_tasks,
     privacy_tasks,
     staff_tasks,
     subscriptions_tasks,

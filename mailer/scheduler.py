@@ -22,6 +22,7 @@ PERIODIC_JOBS: dict[str, int | str | None] = {
     "process_provider_events": 60,
     "compact_counters": 60,  # the page totals' delta rows (core/counters.py)
     "check_sending_rates": 60,  # bounce and complaint rates above their limits pause campaigns
+    "run_due_feeds": 60,  # RSS-to-email: feed campaigns whose scheduled hour has come
     "advance_journeys": "JOURNEY_TICK_SECONDS",  # due journey steps, in batches (no per-contact timers)
     "settle_stuck_transactional": 300,  # transactional messages whose worker died mid-send: uncertain
     "expire_list_reconfirmations": 3600,  # re-permission requests past their deadline: the unanswered leave

@@ -109,6 +109,12 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.journey_step_move": {WRITE: EDITORS},
     "admin.journey_step_delete": {WRITE: EDITORS},
     "admin.journey_test": {WRITE: EDITORS},
+    # Feed campaigns (RSS-to-email): everyone reads them and their runs; editors create, change, run them.
+    "admin.feeds_index": {READ: ALL},
+    "admin.feed_show": {READ: ALL},
+    "admin.feed_new": {READ: EDITORS, WRITE: EDITORS},
+    "admin.feed_edit": {READ: EDITORS, WRITE: EDITORS},
+    "admin.feed_status": {WRITE: EDITORS},
     # Campaigns and layouts.
     "admin.campaigns": {READ: ALL},
     "admin.campaign_show": {READ: ALL},
