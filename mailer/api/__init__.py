@@ -16,6 +16,7 @@ from mailer.api import (
     segments,
     subscriptions,
     transactional,
+    webhooks,
 )
 from mailer.api.blueprint import bp
 
@@ -31,6 +32,7 @@ VIEW_MODULES = (
     segments,
     subscriptions,
     transactional,
+    webhooks,
 )
 
 __all__ = ["VIEW_MODULES", "bp"]

@@ -23,6 +23,7 @@ from mailer.core.extensions import db
 from mailer.journeys.models import Trigger
 from mailer.segments.operations import save_segment
 from mailer.subscriptions.models.lists import MailingList
+from mailer.webhooks.operations import EndpointFields, create_endpoint
 from tests.journeys.test_engine import welcome_series
 from tests.support.deliveries import seed
 
@@ -57,6 +58,7 @@ def _known_ids() -> dict[str, dict[str, str]]:
         {"match": "all", "rules": [{"field": "list", "op": "confirmed", "value": mailing_list.public_id}]},
         None,
     )
+    endpoint, _ = create_endpoint(EndpointFields(url="https://93.184.216.34/hook", events=["contact.erased"]))
     db.session.commit()
     return {
         "/campaigns/": {"public_id": campaign.public_id},
@@ -64,6 +66,7 @@ def _known_ids() -> dict[str, dict[str, str]]:
         "/lists/": {"public_id": mailing_list.public_id},
         "/segments/": {"public_id": segment.public_id},
         "/journeys/": {"public_id": journey.public_id},
+        "/webhooks/": {"public_id": endpoint.public_id},
     }
 
 
