@@ -11,6 +11,7 @@ from mailer.api.errors import ApiError
 from mailer.api.fields import Object, RequestSchema, Text, public_id, timestamp
 from mailer.api.routing import api_route, respond
 from mailer.api.schemas import one_of
+from mailer.api.serializers import iso
 from mailer.core.extensions import db
 from mailer.transactional import operations as tx
 from mailer.transactional.models import TxMessage, TxStatus
@@ -52,7 +53,7 @@ def _accepted_json(message: TxMessage) -> dict:
         "id": message.public_id,
         "status": TxStatus.QUEUED,  # what the first answer said, also when a repeat reads it later
         "template": message.template.key,
-        "created_at": message.created_at,
+        "created_at": iso(message.created_at),
     }
 
 
@@ -116,6 +117,6 @@ def tx_status(public_id: str):
         "message_id": message.message_id,
         "reason": message.reason,
         "attempts": message.attempts,
-        "created_at": message.created_at,
-        "finished_at": message.finished_at,
+        "created_at": iso(message.created_at),
+        "finished_at": iso(message.finished_at),
     }

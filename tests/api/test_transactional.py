@@ -2,6 +2,7 @@
 the email that arrives (DKIM, no List-Unsubscribe, no footer), idempotency (also concurrent, on PostgreSQL),
 refusals and bad input as 4xx with a message."""
 
+import re
 import threading
 
 import pytest
@@ -15,6 +16,8 @@ from mailer.privacy.restriction import restrict
 from mailer.transactional.models import TxMessage
 from tests.api.helpers import ApiClient
 from tests.transactional.helpers import SETTINGS, head, reset_template, signing_key, verifies
+
+RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 CTX = RequestContext("test")
 BODY = {
@@ -36,6 +39,7 @@ def test_send_a_password_reset_and_follow_its_status(app_ctx, api, read_api, wor
     answer = api.post("/tx", json=BODY, headers={"Idempotency-Key": "reset-1"})
     assert answer.status_code == 202, answer.json
     assert answer.json["status"] == "queued" and answer.json["template"] == "password-reset"
+    assert RFC3339.fullmatch(answer.json["created_at"]), answer.json  # the document's format: date-time
     worker.drain()
 
     [received] = smtp_server.to("ann@example.net")
@@ -51,7 +55,7 @@ def test_send_a_password_reset_and_follow_its_status(app_ctx, api, read_api, wor
     status = read_api.get(f"/tx/{answer.json['id']}")
     assert status.status_code == 200
     assert status.json["status"] == "sent" and status.json["message_id"] == message["Message-ID"]
-    assert status.json["finished_at"] and status.json["contact_id"] is None
+    assert RFC3339.fullmatch(status.json["finished_at"]) and status.json["contact_id"] is None
     assert read_api.get("/tx/nope").status_code == 404
     assert read_api.post("/tx", json=BODY).status_code == 403  # a read-only key sends nothing
 
