@@ -67,7 +67,7 @@ def test_seed_demo_is_idempotent(app, app_ctx, runner, client):
     assert second.exit_code == 0 and "Demo form ready" in second.output
     assert _row_counts() == after_first
     count = lambda model: db.session.execute(select(func.count()).select_from(model)).scalar_one()  # noqa: E731
-    # One notice per language of the demo form's wording (en, it, de, fr, es: b2d3811), none added by the rerun.
+    # One notice per language of the demo form's wording (en, it, de, fr, es: b2d3811); a rerun adds none.
     assert (count(Form), count(MailingList), count(Purpose), count(Notice)) == (1, 1, 3, 5)
     shown = client.get("/f/demo")
     assert shown.status_code == 200 and "Subscribe to the demo newsletter" in page(shown)
