@@ -46,6 +46,7 @@ def test_each_kind_has_its_category():
         **dict.fromkeys(MessageKind, Category.TRANSACTIONAL),
         MessageKind.DEADLINE_REMINDER: Category.INTERNAL,
         MessageKind.CAMPAIGN_ALERT: Category.INTERNAL,
+        MessageKind.WEBHOOK_ALERT: Category.INTERNAL,  # staff mail about work to do, like a campaign alert
         MessageKind.CAMPAIGN: Category.MARKETING,
         MessageKind.CAMPAIGN_TEST: Category.MARKETING,
     }
