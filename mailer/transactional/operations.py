@@ -37,6 +37,7 @@ from mailer.core.extensions import db
 from mailer.core.text import TextRefused
 from mailer.delivery.failover import relay_route
 from mailer.delivery.outgoing import MessageKind, Outgoing, compose, default_sender, hand_over
+from mailer.delivery.ratelimit import send_rate
 from mailer.transactional.models import FINAL_TX_STATUSES, TxMessage, TxStatus, TxTemplate
 from mailer.transactional.rendering import TemplateRenderError, render_message
 from mailer.transactional.templates import by_key
@@ -335,6 +336,8 @@ def send_message(message_id: int) -> None:
         )
     )
     route = relay_route(template.relay_id)
+    if route is None:  # a route paces by the relay in use (its own rate within the global one)
+        send_rate().acquire(1)  # the global bucket campaigns draw from: the relay's limit is for all mail
     try:
         reply = hand_over(
             default_sender().addr_spec,
