@@ -54,6 +54,23 @@ def test_postgres_urls_use_psycopg3(tmp_path):
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@127.0.0.1/db"
 
 
+def test_postgres_sessions_run_without_jit(app, backend):
+    """Compiling a large grouped query to machine code took seconds on PostgreSQL (the compliance preview at
+    100,000 contacts: 5.4 s of 5.9 s) to save milliseconds: the app's sessions turn JIT off, whatever the
+    server's default."""
+    from sqlalchemy import text
+
+    from mailer.core.extensions import db
+
+    if backend != "postgres":
+        pytest.skip("JIT is PostgreSQL's")
+    with app.app_context():
+        assert db.session.execute(text("SHOW jit")).scalar_one() == "off"
+        db.session.rollback()
+        with db.engine.connect() as other:  # every pooled connection, not only the first
+            assert other.execute(text("SHOW jit")).scalar_one() == "off"
+
+
 def test_embedded_mode_without_redis_uses_an_in_memory_broker_and_the_outbox(tmp_path):
     from dramatiq.brokers.stub import StubBroker
 
