@@ -37,12 +37,14 @@ class Config:
     SMTP_URL = os.environ.get("SMTP_URL", "")
     SMTP_TIMEOUT = _env_int("SMTP_TIMEOUT", 30)
     MAILER_BASE_URL = os.environ.get("MAILER_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-    # The organisation's sender, postal address, name and reply-to are settings in the admin (Settings →
-    # Organisation); each variable, when set, overrides the page's value (mailer/organisation/settings.py).
+    # The organisation's sender, postal address, name, reply-to and website are settings in the admin
+    # (Settings → Organisation); each variable, when set, overrides the page's value
+    # (mailer/organisation/settings.py).
     MAILER_FROM = os.environ.get("MAILER_FROM", "")
     MAILER_POSTAL_ADDRESS = os.environ.get("MAILER_POSTAL_ADDRESS", "")
     MAILER_ORGANISATION = os.environ.get("MAILER_ORGANISATION", "")
     MAILER_REPLY_TO = os.environ.get("MAILER_REPLY_TO", "")
+    MAILER_WEBSITE_URL = os.environ.get("MAILER_WEBSITE_URL", "")
     MAILER_TIMEZONE = os.environ.get("MAILER_TIMEZONE", "UTC")
 
     # Worker: run dramatiq inside the web process when there is no Redis (embedded mode).

@@ -1,9 +1,10 @@
-"""Settings → Organisation: the name, postal address, sender and reply-to every message and page uses."""
+"""Settings → Organisation: the name, postal address, sender, reply-to and website every message and page
+uses."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms import EmailField, SelectField, StringField, TextAreaField, URLField
 
 from mailer.admin.blueprint import bp
 from mailer.core.extensions import db
@@ -18,6 +19,7 @@ LABELS = {
     "from_name": "Sender name",
     "from_email": "Sender address",
     "reply_to": "Reply-to address (optional)",
+    "website": "Website (optional)",
 }
 HELP = {
     "name": "Shown on every page and email.",
@@ -25,6 +27,8 @@ HELP = {
     "from_name": "The name people see as the sender (a campaign can use its own).",
     "from_email": "Mail is sent from this address; set up DKIM for its domain under Deliverability.",
     "reply_to": "Where replies go, if not to the sender address.",
+    "website": "Every public page (confirmation, preference centre, unsubscribe, forms, privacy requests) "
+    "links back to it, e.g. https://www.example.com.",
 }
 
 
@@ -36,6 +40,7 @@ class OrganisationForm(FlaskForm):
     from_name = StringField(LABELS["from_name"])
     from_email = EmailField(LABELS["from_email"])
     reply_to = EmailField(LABELS["reply_to"])
+    website = URLField(LABELS["website"])
 
 
 class BrandForm(FlaskForm):

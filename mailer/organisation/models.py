@@ -10,7 +10,7 @@ from mailer.core.extensions import Model
 
 
 class OrganisationSettings(Model):
-    """Name, postal address, default sender and reply-to; a blank value means "not set yet"."""
+    """Name, postal address, default sender, reply-to and website; a blank value means "not set yet"."""
 
     __tablename__ = "organisation_settings"
 
@@ -20,6 +20,8 @@ class OrganisationSettings(Model):
     from_name: Mapped[str] = mapped_column(String(200), default="")
     from_email: Mapped[str] = mapped_column(String(320), default="")
     reply_to: Mapped[str] = mapped_column(String(320), default="")
+    # The organisation's own website: public pages link back to it ("Back to <organisation>").
+    website: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # Brand (mailer/organisation/brand.py): blank means the default.
     brand_colour: Mapped[str] = mapped_column(String(7), default="", server_default="")
     brand_text_colour: Mapped[str] = mapped_column(String(7), default="", server_default="")

@@ -1,14 +1,15 @@
-"""The organisation's name, postal address, default sender and reply-to.
+"""The organisation's name, postal address, default sender, reply-to and website.
 
 Owners and admins fill them in once on the admin's Settings page; an environment variable, when set, overrides
 the stored value (deployments pin them: MAILER_ORGANISATION, MAILER_POSTAL_ADDRESS, MAILER_FROM,
-MAILER_REPLY_TO), and the page shows such a field as set by the environment. Every reader goes through this
-module, so a value typed on the page reaches footers, senders and pages without a restart.
+MAILER_REPLY_TO, MAILER_WEBSITE_URL), and the page shows such a field as set by the environment. Every reader
+goes through this module, so a value typed on the page reaches footers, senders and pages without a restart.
 """
 
 from dataclasses import dataclass, replace
 from email.headerregistry import Address
 from email.utils import getaddresses, parseaddr
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +27,7 @@ ENVIRONMENT = {
     "postal_address": "MAILER_POSTAL_ADDRESS",
     "sender": "MAILER_FROM",
     "reply_to": "MAILER_REPLY_TO",
+    "website": "MAILER_WEBSITE_URL",
 }
 # Used while neither the page nor the environment says otherwise (the sender keeps a fresh install runnable;
 # the checklist still asks for a real one).
@@ -33,6 +35,7 @@ DEFAULT_NAME = "Mailer Demo"
 DEFAULT_SENDER = "Mailer Demo <newsletter@example.com>"
 MAX_NAME = 200
 MAX_ADDRESS = 500
+MAX_WEBSITE = 500
 AT_SIGNS = ("@", "\uff20", "\ufe6b")
 
 
@@ -53,6 +56,7 @@ class OrganisationInput:
     from_name: str = ""
     from_email: str = ""
     reply_to: str = ""
+    website: str = ""
 
 
 def _row() -> OrganisationSettings | None:
@@ -117,6 +121,23 @@ def reply_to() -> str:
     return _environment("reply_to") or (row.reply_to if row is not None else "")
 
 
+def website() -> str:
+    """The organisation's website, linked from every public page ("" = no link back)."""
+    row = _row()
+    return _environment("website") or (row.website if row is not None else "")
+
+
+def website_error(value: str) -> str | None:
+    """Why `value` cannot be the website (a full http(s) address), or None."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(value) > MAX_WEBSITE:
+        return (
+            "Enter the full address of your website, starting with https:// "
+            f"({MAX_WEBSITE} characters at most)."
+        )
+    return None
+
+
 def is_filled_in() -> dict[str, bool]:
     """Whether each thing the first-run checklist asks for is given (on the page or by a variable)."""
     row = _row()
@@ -132,7 +153,9 @@ def stored() -> OrganisationInput:
     row = _row()
     values = OrganisationInput()
     if row is not None:
-        values = OrganisationInput(row.name, row.postal_address, row.from_name, row.from_email, row.reply_to)
+        values = OrganisationInput(
+            row.name, row.postal_address, row.from_name, row.from_email, row.reply_to, row.website
+        )
     if _environment("name"):
         values.name = name()
     if _environment("postal_address"):
@@ -141,6 +164,8 @@ def stored() -> OrganisationInput:
         values.from_name, values.from_email = sender_parts()
     if _environment("reply_to"):
         values.reply_to = reply_to()
+    if _environment("website"):
+        values.website = website()
     return values
 
 
@@ -192,6 +217,9 @@ def _clean(data: OrganisationInput) -> tuple[dict[str, str], dict[str, str]]:
             values[key] = normalise_email(value)
         except AddressError:
             errors[key] = f"The {label} “{value[:80]}” is not a valid email address."
+    values["website"] = (data.website or "").strip()
+    if values["website"] and (problem := website_error(values["website"])):
+        errors["website"] = problem
     return values, errors
 
 
@@ -202,6 +230,7 @@ OVERRIDES_BY_FIELD = {
     "from_name": "sender",
     "from_email": "sender",
     "reply_to": "reply_to",
+    "website": "website",
 }
 
 
@@ -239,7 +268,11 @@ def template_globals() -> dict[str, object]:
     """For every page's and system email's templates: the organisation's name and brand (an error page
     rendered while the database is unreachable still gets them: the environment's or the defaults)."""
     try:
-        return {"organisation": name(), "brand": brand.current()}
+        return {"organisation": name(), "brand": brand.current(), "website": website()}
     except SQLAlchemyError:
         db.session.rollback()
-        return {"organisation": _environment("name") or DEFAULT_NAME, "brand": brand.DEFAULTS}
+        return {
+            "organisation": _environment("name") or DEFAULT_NAME,
+            "brand": brand.DEFAULTS,
+            "website": _environment("website"),
+        }

@@ -57,6 +57,7 @@ def test_the_variables_are_read_from_the_environment(monkeypatch):
         "MAILER_POSTAL_ADDRESS": "2 High St, Leeds",
         "MAILER_FROM": "Shop <shop@example.com>",
         "MAILER_REPLY_TO": "care@example.com",
+        "MAILER_WEBSITE_URL": "https://shop.example/",
     }
     app_config_from_environment(monkeypatch, **environment)
     for name in ("production", "development"):
