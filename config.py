@@ -240,6 +240,15 @@ class Config:
     MEDIA_MAX_MB = _env_int("MEDIA_MAX_MB", 5)
     MEDIA_MAX_DIMENSION = _env_int("MEDIA_MAX_DIMENSION", 6000)
     MEDIA_WIDTHS: ClassVar[list[int]] = [int(w) for w in _env_list("MEDIA_WIDTHS") or ["600", "1200"]]
+    # Media in an S3-compatible bucket instead of MEDIA_DIR (set the bucket to turn it on): the endpoint for a
+    # service other than AWS (MinIO, R2, Ceph…), the region, the public URL images are read from (a CDN, or
+    # the bucket's own URL by default) and a key prefix. Credentials: boto3's chain (AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, a profile, or an instance role).
+    MAILER_MEDIA_S3_BUCKET = os.environ.get("MAILER_MEDIA_S3_BUCKET", "")
+    MAILER_MEDIA_S3_ENDPOINT_URL = os.environ.get("MAILER_MEDIA_S3_ENDPOINT_URL", "")
+    MAILER_MEDIA_S3_REGION = os.environ.get("MAILER_MEDIA_S3_REGION", "")
+    MAILER_MEDIA_S3_PUBLIC_URL = os.environ.get("MAILER_MEDIA_S3_PUBLIC_URL", "")
+    MAILER_MEDIA_S3_PREFIX = os.environ.get("MAILER_MEDIA_S3_PREFIX", "")
     # Test sends per staff member (each to at most 10 addresses), so a compromised or careless account can't
     # mail arbitrary addresses in bulk through the test button.
     TEST_SEND_RATE_LIMIT = os.environ.get("TEST_SEND_RATE_LIMIT", "20 per hour")

@@ -43,6 +43,7 @@ from mailer.journeys import operations as journeys
 from mailer.journeys import tasks as journeys_tasks
 from mailer.journeys.sending import STORE as JOURNEY_STORE
 from mailer.media import models as media_models
+from mailer.media import storage as media_storage
 from mailer.organisation import models as organisation_models
 from mailer.organisation import settings as organisation_settings
 from mailer.privacy import tasks as privacy_tasks
@@ -233,6 +234,7 @@ def create_app(config=None) -> Flask:
     broker.init_app(app)
     web.init_app(app)
     i18n.init_app(app)
+    media_storage.init_app(app)
     app.context_processor(organisation_settings.template_globals)
     _register_blueprints(app)
     cli.init_app(app)

@@ -16,7 +16,7 @@ from tests.support.db import create_postgres_database, drop_postgres_database, e
 from tests.support.smtp import SmtpCapture
 from tests.support.workers import FailureRecorder, drain
 
-pytest_plugins = ["tests.support.browser", "tests.support.media"]
+pytest_plugins = ["tests.support.browser", "tests.support.media", "tests.support.s3"]
 
 RUN_ID = uuid.uuid4().hex[:10]
 IN_CI = os.environ.get("CI", "").lower() == "true"

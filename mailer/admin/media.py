@@ -9,7 +9,6 @@ from wtforms import StringField
 
 from mailer.admin.blueprint import bp
 from mailer.core.extensions import db
-from mailer.core.urls import external_url
 from mailer.core.web import accepts_upload
 from mailer.media import library
 from mailer.media.models import MediaItem
@@ -31,10 +30,15 @@ def _item(public_id: str) -> MediaItem:
 def _urls(item: MediaItem) -> dict:
     """The URLs staff copy: the mail-width copy (600 px when made, else the original) and every size."""
     variants = item.variant_names()
-    sizes = {width: external_url("public.media_file", name=name) for width, name in variants.items()}
-    original = external_url("public.media_file", name=item.file_name)
+    sizes = {width: library.public_url(name) for width, name in variants.items()}
+    original = library.public_url(item.file_name)
     mail = sizes.get(min(variants)) if variants else original
     return {"mail": mail, "original": original, "sizes": sizes}
+
+
+def _status(refusal: "library.MediaRefused", refused: int = 400) -> int:
+    """A refused upload is the uploader's to fix (400); a storage that did not answer is ours (503)."""
+    return 503 if isinstance(refusal, library.MediaUnavailable) else refused
 
 
 def _upload(form: UploadForm) -> MediaItem:
@@ -75,7 +79,7 @@ def media_library():
         item = _upload(form)
     except library.MediaRefused as exc:
         db.session.rollback()
-        return _page(form, 400, str(exc), "upload")
+        return _page(form, _status(exc), str(exc), "upload")
     db.session.commit()
     flash(f"Image uploaded ({item.width}×{item.height} px). Copy its URL into a campaign.", "success")
     return redirect(url_for("admin.media_library", _anchor=f"media-{item.public_id}"))
@@ -110,7 +114,7 @@ def media_upload_json():
         item = _upload(form)
     except library.MediaRefused as exc:
         db.session.rollback()
-        return jsonify(error=str(exc)), 400
+        return jsonify(error=str(exc)), _status(exc)
     db.session.commit()
     return jsonify(data=[_asset(item)])
 
@@ -142,7 +146,7 @@ def media_delete(public_id: str):
         library.delete(item, actor=current_user, ip=request.remote_addr)
     except library.MediaRefused as exc:
         db.session.rollback()
-        return _page(UploadForm(), 409, str(exc), item.public_id)
+        return _page(UploadForm(), _status(exc, 409), str(exc), item.public_id)
     db.session.commit()
     flash("Image deleted.", "success")
     return redirect(url_for("admin.media_library"))

@@ -8,7 +8,6 @@ from wtforms import EmailField, SelectField, StringField, TextAreaField, URLFiel
 
 from mailer.admin.blueprint import bp
 from mailer.core.extensions import db
-from mailer.core.urls import external_url
 from mailer.media import library
 from mailer.organisation import brand
 from mailer.organisation import settings as organisation_settings
@@ -61,7 +60,7 @@ def _brand_form(formdata=None) -> BrandForm:
         names = item.variant_names()
         logos.append(
             (
-                external_url("public.media_file", name=names[min(names)] if names else item.file_name),
+                library.public_url(names[min(names)] if names else item.file_name),
                 item.original_name or item.file_name,
             )
         )

@@ -82,7 +82,9 @@ def retry_after_only_when_refused(response):
 
 def _security_headers(response):
     """Headers every response carries; embeddable form pages relax framing only."""
-    return apply_security_headers(response, request.blueprint, request.is_secure)
+    return apply_security_headers(
+        response, request.blueprint, request.is_secure, current_app.config.get("MEDIA_IMAGE_ORIGIN", "")
+    )
 
 
 def referrer_policy(blueprint: str | None) -> str:
@@ -92,9 +94,9 @@ def referrer_policy(blueprint: str | None) -> str:
     return "same-origin" if blueprint == "admin" else "no-referrer"
 
 
-def apply_security_headers(response, blueprint: str | None, secure: bool):
-    """The security headers of a response of `blueprint`
-    (also used by the recipient fast path, outside Flask)."""
+def apply_security_headers(response, blueprint: str | None, secure: bool, image_origin: str = ""):
+    """The security headers of a response of `blueprint` (also used by the recipient fast path, outside
+    Flask); `image_origin` is where the media library's images come from when they are not on this site."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", referrer_policy(blueprint))
     response.headers.setdefault(
@@ -102,7 +104,8 @@ def apply_security_headers(response, blueprint: str | None, secure: bool):
     )
     if "Content-Security-Policy" not in response.headers:
         framing = "" if blueprint == "embed" else "; frame-ancestors 'none'"
-        response.headers["Content-Security-Policy"] = BASE_CSP + framing
+        policy = BASE_CSP.replace("img-src 'self' data:", f"img-src 'self' data: {image_origin}".rstrip())
+        response.headers["Content-Security-Policy"] = policy + framing
         if blueprint != "embed":
             response.headers.setdefault("X-Frame-Options", "DENY")
     if secure:

@@ -6,12 +6,12 @@ decoded). It is stored re-encoded, which drops EXIF and other metadata (a phone 
 serial) after the orientation is applied, with resized copies (MEDIA_WIDTHS, e.g. 600 and 1200 px wide) for
 mail and retina screens. Files are named by the hash of their content, so a URL always shows the same picture
 and can be cached for a year. An image a sent (or sending, scheduled…) campaign shows is never deleted:
-delivered mail keeps showing it.
+delivered mail keeps showing it. The files go to the storage of mailer.media.storage: instance/ by default,
+or an S3-compatible bucket.
 """
 
 import hashlib
 import os
-import re
 import warnings
 from io import BytesIO
 
@@ -24,6 +24,7 @@ from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.core.extensions import db
 from mailer.core.text import TextRefused, one_line
 from mailer.media.models import MediaItem
+from mailer.media.storage import StorageUnavailable, storage
 
 # Pillow's format name -> (extension, MIME type)
 FORMATS = {
@@ -33,7 +34,6 @@ FORMATS = {
     "WEBP": ("webp", "image/webp"),
 }
 MIME_TYPES = dict(FORMATS.values())
-FILE_NAME = re.compile(r"^[0-9a-f]{32}(?:-w[0-9]{2,5})?\.(jpg|png|gif|webp)$")
 MAX_ALT = 500
 QUALITY = 86
 
@@ -42,17 +42,13 @@ class MediaRefused(ValueError):
     """The image cannot be stored or deleted; the message says why, for the person who tried."""
 
 
-def media_dir() -> str:
-    """Where the files live: MEDIA_DIR, else instance/media."""
-    return current_app.config.get("MEDIA_DIR") or os.path.join(current_app.instance_path, "media")
+class MediaUnavailable(MediaRefused):
+    """The storage (an S3-compatible bucket) did not answer: nothing wrong with the request, try later."""
 
 
-def file_path(name: str) -> str | None:
-    """The path of a stored file by its public name, or None for a name that is not one of ours."""
-    if not FILE_NAME.match(name):
-        return None
-    path = os.path.join(media_dir(), name)
-    return path if os.path.isfile(path) else None
+def public_url(name: str) -> str:
+    """The URL mail and pages load a stored file from (the app's /media/, or the bucket's public URL)."""
+    return storage().url(name)
 
 
 def _open(data: bytes) -> Image.Image:
@@ -113,13 +109,12 @@ def _clean(image: Image.Image) -> Image.Image:
     return upright
 
 
-def _write(name: str, data: bytes) -> None:
-    os.makedirs(media_dir(), exist_ok=True)
-    path = os.path.join(media_dir(), name)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)  # never a half-written file under a public name
+def _store(name: str, data: bytes, extension: str) -> None:
+    """Keep one file; a storage that does not take it is told to the uploader."""
+    try:
+        storage().save(name, data, MIME_TYPES[extension])
+    except StorageUnavailable as exc:
+        raise MediaUnavailable(str(exc)) from None
 
 
 def clean_alt(text: str | None) -> str:
@@ -177,12 +172,12 @@ def upload(
         widths=",".join(str(w) for w in widths),
         created_by_id=getattr(actor, "id", None),
     )
-    _write(item.file_name, stored)
+    _store(item.file_name, stored, extension)
     for width, name in item.variant_names().items():
         height = max(1, round(picture.height * width / picture.width))
         resized = picture.resize((width, height), Image.Resampling.LANCZOS)
         resized.info = picture.info
-        _write(name, _encode(resized, fmt))
+        _store(name, _encode(resized, fmt), extension)
     db.session.add(item)
     db.session.flush()
     audit.record(
@@ -227,10 +222,10 @@ def delete(item: MediaItem, actor=None, ip: str | None = None) -> None:
             f"{'show' if len(campaigns) > 1 else 'shows'} this image. Images of campaigns that have gone out "
             "are kept, so mail already delivered still shows them."
         )
-    for name in [item.file_name, *item.variant_names().values()]:
-        path = file_path(name)
-        if path is not None:
-            os.remove(path)
+    try:
+        storage().delete([item.file_name, *item.variant_names().values()])
+    except StorageUnavailable as exc:
+        raise MediaUnavailable(str(exc)) from None
     audit.record("media.delete", "media", item.public_id, {}, actor=actor, ip=ip)
     db.session.delete(item)
 

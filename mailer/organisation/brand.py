@@ -116,8 +116,10 @@ def _clean(data: BrandInput) -> tuple[dict[str, str], dict[str, str]]:
     if not values["font"]:
         errors["font"] = "Choose one of the fonts offered."
     logo = (data.logo_url or "").strip()
-    media_base = f"{current_app.config['MAILER_BASE_URL']}/media/"
-    if logo and not logo.startswith(media_base):
+    media_bases = [f"{current_app.config['MAILER_BASE_URL']}/media/"]
+    if current_app.config.get("MAILER_MEDIA_S3_BUCKET"):  # the bucket's URL, as mailer.media.storage makes it
+        media_bases.append(f"{current_app.config['MAILER_MEDIA_S3_PUBLIC_URL']}/")
+    if logo and not logo.startswith(tuple(media_bases)):
         errors["logo_url"] = "Choose the logo from the media library."
     values["logo_url"] = logo
     try:
