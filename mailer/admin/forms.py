@@ -123,6 +123,9 @@ class SignupFormForm(FlaskForm):
     )
     success_message = TextAreaField("Success message", validators=[Length(max=2000)])
     redirect_url = StringField("Or redirect to (optional)", validators=[Optional(), Length(max=500)])
+    after_confirm_url = StringField(
+        "After confirming, send people to (optional)", validators=[Optional(), Length(max=500)]
+    )
     wording_language = SelectField(
         "Language of this wording", choices=i18n.language_choices(), default=i18n.DEFAULT_LANGUAGE
     )

@@ -110,6 +110,7 @@ def _edit(form_obj: Form | None):
             allowed_origins=wtform.allowed_origins.data or "",
             success_message=wtform.success_message.data or "",
             redirect_url=wtform.redirect_url.data or "",
+            after_confirm_url=wtform.after_confirm_url.data or "",
             language=wtform.language.data or "",
             wording_language=wtform.wording_language.data or i18n.DEFAULT_LANGUAGE,
             languages=list(wtform.languages.data or []),

@@ -65,6 +65,9 @@ def confirm(token: str):
 def confirm_post(token: str):
     """Complete the double opt-in."""
     outcome = signup.confirm(token, request_context("public:confirm"))
+    if outcome.status == "confirmed" and outcome.next_url:
+        # Only a URL staff stored on the form (never one from the request): no open redirect.
+        return redirect(outcome.next_url, code=303)
     i18n.use_language(outcome.language)
     status = (
         200 if outcome.status in ("confirmed", "already") else 410 if outcome.status == "expired" else 404

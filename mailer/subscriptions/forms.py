@@ -60,6 +60,7 @@ class FormSettings:
     allowed_origins: str = ""
     success_message: str = ""
     redirect_url: str = ""
+    after_confirm_url: str = ""  # where the confirmation sends people ("" = the confirmation page)
     active: bool = True
     fields: list[FieldSetting] = field(default_factory=list)
     language: str = ""  # one of `languages`, or "" to follow each visitor's browser among them
@@ -192,12 +193,18 @@ def _validate(settings: FormSettings, form: Form | None) -> tuple[list[MailingLi
         for o in (settings.allowed_origins or "").replace(",", "\n").splitlines()
         if o.strip()
     )
-    if settings.redirect_url:
-        parts = urlsplit(settings.redirect_url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname or len(settings.redirect_url) > 500:
-            raise FormError("The redirect URL must be a full http(s) address.")
+    if settings.redirect_url and not _is_web_address(settings.redirect_url):
+        raise FormError("The redirect URL must be a full http(s) address.")
+    if settings.after_confirm_url and not _is_web_address(settings.after_confirm_url):
+        raise FormError("The address to send people to after confirming must be a full http(s) address.")
     _validate_languages(settings, form)
     return lists, purposes, origins
+
+
+def _is_web_address(value: str) -> bool:
+    """A full http(s) URL of at most 500 characters (what a redirect may go to)."""
+    parts = urlsplit(value.strip())
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and len(value) <= 500
 
 
 def _validate_languages(settings: FormSettings, form: Form | None) -> None:
@@ -253,6 +260,7 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
     form.min_age, form.privacy_text = settings.min_age, settings.privacy_text.strip()
     form.allowed_origins, form.success_message = origins, settings.success_message.strip()
     form.redirect_url, form.active = settings.redirect_url.strip(), settings.active
+    form.after_confirm_url = settings.after_confirm_url.strip()
     form.language, form.wording_language = settings.language, settings.wording_language
     form.languages = list(settings.languages)
     form.lists, form.purposes = lists, purposes
@@ -336,6 +344,7 @@ def settings_of(form: Form) -> FormSettings:
         allowed_origins=form.allowed_origins,
         success_message=form.success_message,
         redirect_url=form.redirect_url,
+        after_confirm_url=form.after_confirm_url,
         active=form.active,
         fields=[FieldSetting(ff.field_id, ff.label, ff.required) for ff in form.fields],
         language=form.language,

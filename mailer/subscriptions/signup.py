@@ -8,7 +8,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from mailer.consent.ledger import RequestContext, record_consent
-from mailer.consent.models import ConsentState, Purpose
+from mailer.consent.models import ConsentEvent, ConsentState, Purpose
 from mailer.contacts import fields as field_service
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactField
@@ -181,6 +181,21 @@ def pending_purposes(contact: Contact) -> list[Purpose]:
     return list(db.session.execute(query).scalars())
 
 
+def signup_form_of(contact: Contact) -> Form | None:
+    """The form of the contact's latest sign-up (named in its ledger's `requested` events), unless deleted."""
+    query = (
+        select(ConsentEvent.details)
+        .where(ConsentEvent.contact_id == contact.id, ConsentEvent.action == "requested")
+        .order_by(ConsentEvent.id.desc())
+        .limit(50)
+    )
+    slug = next((d["form"] for d in db.session.execute(query).scalars() if (d or {}).get("form")), None)
+    if slug is None:
+        return None
+    form = db.session.execute(select(Form).where(Form.slug == slug)).scalar_one_or_none()
+    return form if form is not None and form.deleted_at is None else None
+
+
 def confirmation_token(contact: Contact) -> str:
     """Signed, expiring token naming the contact by its public id only."""
     return make_token("confirm", contact.public_id)
@@ -195,6 +210,7 @@ class ConfirmOutcome:
     resend_token: str = ""
     language: str | None = None  # the person's, when the link names a contact
     preferences_url: str = ""  # once confirmed: where to see or change the choices
+    next_url: str = ""  # once confirmed: the form's "after confirmation" page, if staff set one
 
 
 def _contact_from_confirm_token(token: str) -> Contact | ConfirmOutcome:
@@ -242,13 +258,16 @@ def confirm(token: str, ctx: RequestContext) -> ConfirmOutcome:
         lift_suppression(contact.email_hash)
     touch(contact)
     hooks.subscription_confirmed(contact.id, [s.list_id for s in subs])
-    db.session.commit()
-    return ConfirmOutcome(
+    form = signup_form_of(contact)
+    outcome = ConfirmOutcome(
         "confirmed",
         [s.mailing_list.name for s in subs],
         language=contact.language,
         preferences_url=preferences_url(contact.public_id),
+        next_url=form.after_confirm_url if form is not None else "",
     )
+    db.session.commit()
+    return outcome
 
 
 def resend_from_token(resend_token: str) -> None:

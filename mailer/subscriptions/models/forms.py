@@ -44,6 +44,8 @@ class Form(Model):
     allowed_origins: Mapped[str] = mapped_column(Text, default="")
     success_message: Mapped[str] = mapped_column(Text, default="")
     redirect_url: Mapped[str] = mapped_column(String(500), default="")
+    # Where a person who confirmed a sign-up made on this form is sent (303); "" = our confirmation page.
+    after_confirm_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     active: Mapped[bool] = mapped_column(default=True)
     # The language of the form's pages and of the people who sign up through it: one of `languages`, or "" to
     # follow each visitor's browser (Accept-Language) among `languages`.
