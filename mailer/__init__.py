@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import CONFIGS, DEFAULT_SECRET_KEY
 from mailer import admin, api, cli, demo, embed, public
 from mailer.admin import login
+from mailer.analytics import models as analytics_models
 from mailer.audit import models as audit_models
 from mailer.bulk import hooks as bulk_hooks
 from mailer.bulk import models as bulk_models
@@ -75,6 +76,7 @@ from mailer.webhooks.outbox import record_events
 # Every domain's models, so SQLAlchemy's registry and Alembic's metadata know all tables and relationships.
 MODEL_MODULES: tuple[ModuleType, ...] = (
     counters,
+    analytics_models,
     bulk_models,
     campaigns_models,
     consent_models,

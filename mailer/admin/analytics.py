@@ -32,6 +32,7 @@ def analytics_campaign(public_id: str):
     campaign = db.one_or_404(select(Campaign).where(Campaign.public_id == public_id))
     unit = request.args.get("unit", "hour")
     stats = analytics.campaign_stats(campaign, unit if unit in analytics.SERIES_LENGTH else "hour")
+    db.session.commit()  # a finished campaign's consent counts, kept at its first view
     return render_template("admin/analytics/campaign.html", stats=stats, campaign=campaign)
 
 

@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from mailer.campaigns.models import Campaign, Link
+from mailer.analytics.models import ConsentSnapshot
+from mailer.campaigns.models import Campaign, CampaignStatus, Link
 from mailer.consent.models import ACTION_STATES, ConsentEvent, ConsentState, Purpose
 from mailer.core import counters
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability.models import BounceEvent
-from mailer.delivery.models import Delivery
+from mailer.delivery.models import OPEN_DELIVERY_STATUSES, Delivery
 from mailer.tracking.models import TrackingCounter, TrackingEvent
 
 CONSENT_ACTIONS = tuple(action for action, state in ACTION_STATES.items() if state is not None)
@@ -123,9 +125,47 @@ def _consenting_when_sent(campaign_id: int, purpose_id: int | None) -> int:
     return settled + changed_since
 
 
-def _engagement(campaign: Campaign, kind: str, purpose_id: int | None, delivered: int) -> Engagement:
+def _finished(campaign: Campaign, deliveries: dict[str, int]) -> bool:
+    """Every message of the campaign is out: it is sent or cancelled and no delivery is queued or sending."""
+    return campaign.status in (CampaignStatus.SENT, CampaignStatus.CANCELLED) and not any(
+        deliveries.get(status, 0) for status in OPEN_DELIVERY_STATUSES
+    )
+
+
+def consenting_counts(
+    campaign: Campaign, purposes: dict[str, int | None], deliveries: dict[str, int]
+) -> dict[str, int]:
+    """{"open": n, "click": n}: delivered messages whose recipient had consented to that tracking when it was
+    sent. Counted over the ledger while the campaign sends; once it is finished, counted once and kept
+    (ConsentSnapshot) for as long as its delivered count stays the same. The caller commits (keeping it)."""
+    delivered = deliveries.get("sent", 0)
+    if not _finished(campaign, deliveries):
+        return {kind: _consenting_when_sent(campaign.id, purposes[kind]) for kind in ("open", "click")}
+    snapshot = db.session.get(ConsentSnapshot, campaign.id)
+    if snapshot is None or snapshot.delivered != delivered:
+        counts = {kind: _consenting_when_sent(campaign.id, purposes[kind]) for kind in ("open", "click")}
+        values = {
+            "delivered": delivered,
+            "open_consenting": counts["open"],
+            "click_consenting": counts["click"],
+            "computed_at": utcnow(),
+        }
+        try:
+            with db.session.begin_nested():
+                if snapshot is None:
+                    db.session.add(ConsentSnapshot(campaign_id=campaign.id, **values))
+                else:
+                    for name, value in values.items():
+                        setattr(snapshot, name, value)
+        except IntegrityError:  # another view of the page stored the same counts first
+            pass
+        return counts
+    return {"open": snapshot.open_consenting, "click": snapshot.click_consenting}
+
+
+def _engagement(campaign: Campaign, kind: str, consenting: int, delivered: int) -> Engagement:
     tracked = campaign.track_opens if kind == "open" else campaign.track_clicks
-    result = Engagement(bool(tracked), _consenting_when_sent(campaign.id, purpose_id), delivered)
+    result = Engagement(bool(tracked), consenting, delivered)
     query = (
         select(TrackingEvent.machine, func.count(), func.count(distinct(TrackingEvent.contact_id)))
         .where(TrackingEvent.campaign_id == campaign.id, TrackingEvent.kind == kind)
@@ -249,7 +289,7 @@ def campaign_stats(campaign: Campaign, unit: str = "hour") -> CampaignStats:
         status: n for (status,), n in counters.totals("delivery_counts", campaign_id=campaign.id).items()
     }
     delivered = deliveries.get("sent", 0)
-    purposes = _tracking_purposes()
+    consenting = consenting_counts(campaign, _tracking_purposes(), deliveries)
     anonymous = db.session.execute(
         select(func.coalesce(func.sum(TrackingCounter.count), 0)).where(
             TrackingCounter.campaign_id == campaign.id
@@ -262,8 +302,8 @@ def campaign_stats(campaign: Campaign, unit: str = "hour") -> CampaignStats:
         bounced=deliveries.get("bounced", 0),
         unsubscribed=_unsubscribed(campaign),
         complaints=_complaints(campaign),
-        opens=_engagement(campaign, "open", purposes["open"], delivered),
-        clicks=_engagement(campaign, "click", purposes["click"], delivered),
+        opens=_engagement(campaign, "open", consenting["open"], delivered),
+        clicks=_engagement(campaign, "click", consenting["click"], delivered),
         top_links=_top_links(campaign),
         series=campaign_series(campaign, unit),
         anonymous_clicks=anonymous,

@@ -213,3 +213,52 @@ def test_consent_withdrawn_after_the_send_still_counts_the_message_as_sent_with_
     db.session.commit()
     stats = analytics.campaign_stats(seeded["campaign"])
     assert (stats.opens.consenting, stats.clicks.consenting) == (2, 1)
+
+
+def test_a_finished_campaigns_consent_counts_are_counted_once_and_kept(auth, seeded):
+    """A finished campaign's consenting-when-sent counts (the denominators of its rates, over a million
+    deliveries a scan of the ledger) are counted at the first view and kept; a change of what was delivered
+    (a late bounce) counts them again."""
+    from sqlalchemy import delete
+
+    from mailer.analytics.models import ConsentSnapshot
+    from mailer.consent.models import ConsentState
+
+    campaign = seeded["campaign"]
+    assert db.session.get(ConsentSnapshot, campaign.id) is None
+    page = auth.get(f"/admin/campaigns/{campaign.public_id}/stats")
+    assert page.status_code == 200 and "2 of 4" in unescape(page.text)
+    db.session.expire_all()
+    kept = db.session.get(ConsentSnapshot, campaign.id)
+    assert (kept.delivered, kept.open_consenting, kept.click_consenting) == (4, 2, 1)
+    # bob's consent states go (as an erasure removes them): the live count would drop, the kept one stands
+    contacts = {c.email: c for c in db.session.execute(select(Contact)).scalars()}
+    db.session.execute(delete(ConsentState).where(ConsentState.contact_id == contacts["bob@example.com"].id))
+    db.session.commit()
+    page = auth.get(f"/admin/campaigns/{campaign.public_id}/stats")
+    assert "2 of 4" in unescape(page.text)
+    # ann's message bounces late: what was delivered changed, so the counts are taken again (bob now unseen)
+    ann = db.session.execute(
+        select(Delivery).where(Delivery.contact_id == contacts["ann@example.com"].id)
+    ).scalar_one()
+    ann.status = "bounced"
+    db.session.commit()
+    stats = analytics.campaign_stats(campaign)
+    db.session.commit()
+    assert (stats.delivered, stats.opens.consenting, stats.clicks.consenting) == (3, 0, 0)
+    db.session.expire_all()
+    kept = db.session.get(ConsentSnapshot, campaign.id)
+    assert (kept.delivered, kept.open_consenting, kept.click_consenting) == (3, 0, 0)
+
+
+def test_a_sending_campaigns_consent_counts_are_counted_on_each_view(seeded):
+    """Until every message is out, nothing is kept: the counts follow the deliveries as they go."""
+    from mailer.analytics.models import ConsentSnapshot
+
+    campaign = seeded["campaign"]
+    campaign.status = "sending"
+    db.session.commit()
+    stats = analytics.campaign_stats(campaign)
+    db.session.commit()
+    assert (stats.opens.consenting, stats.clicks.consenting) == (2, 1)
+    assert db.session.get(ConsentSnapshot, campaign.id) is None
