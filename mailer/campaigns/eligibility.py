@@ -80,18 +80,22 @@ class _Sources:
     objection: Any
 
 
-def _join(base: FromClause, contact_id: Any, list_id: Any, dm_id: int | None) -> _Sources:
-    """Outer-join everything the rule reads to `base`, whose columns name each pair's contact and list."""
-    subscription = SUBSCRIPTIONS.alias("subscription")
+def _join(
+    base: FromClause, contact_id: Any, list_id: Any, dm_id: int | None, subscription: Any = None
+) -> _Sources:
+    """Outer-join everything the rule reads to `base`, whose columns name each pair's contact and list;
+    `subscription`: the pair's subscription when `base` is that table already (not joined to itself again)."""
     list_consent = ConsentState.__table__.alias("list_consent")
     objection = ConsentState.__table__.alias("objection")
     list_purpose = Purpose.__table__.alias("list_purpose")
-    joined = (
-        base.outerjoin(CONTACTS, CONTACTS.c.id == contact_id)
-        .outerjoin(
+    joined = base.outerjoin(CONTACTS, CONTACTS.c.id == contact_id)
+    if subscription is None:
+        subscription = SUBSCRIPTIONS.alias("subscription")
+        joined = joined.outerjoin(
             subscription, and_(subscription.c.contact_id == contact_id, subscription.c.list_id == list_id)
         )
-        .outerjoin(Suppression, Suppression.email_hash == CONTACTS.c.email_hash)
+    joined = (
+        joined.outerjoin(Suppression, Suppression.email_hash == CONTACTS.c.email_hash)
         .outerjoin(list_purpose, list_purpose.c.list_id == list_id)
         .outerjoin(
             list_consent,
@@ -173,6 +177,7 @@ class _Audience:
     contact_id: Any
     list_id: Any
     confirmed: ColumnElement[bool]  # a cheap pre-filter the rule implies (the subscription is confirmed)
+    once_each: bool = False  # each contact is judged in one pair only (one list, no segment)
 
 
 def _on_campaign_lists(campaign_id: int) -> _Audience:
@@ -187,7 +192,7 @@ def _on_campaign_lists(campaign_id: int) -> _Audience:
                 campaign_lists.c.campaign_id == campaign_id,
             ),
         )
-        src = _join(on_lists, SUBSCRIPTIONS.c.contact_id, SUBSCRIPTIONS.c.list_id, dm_id)
+        src = _join(on_lists, SUBSCRIPTIONS.c.contact_id, SUBSCRIPTIONS.c.list_id, dm_id, SUBSCRIPTIONS)
         rank = _rank(src, campaign_id, SUBSCRIPTIONS.c.contact_id, dm_id)
         return _Audience(
             src.joined,
@@ -195,6 +200,7 @@ def _on_campaign_lists(campaign_id: int) -> _Audience:
             SUBSCRIPTIONS.c.contact_id,
             SUBSCRIPTIONS.c.list_id,
             SUBSCRIPTIONS.c.status == "confirmed",
+            once_each=_list_count(campaign_id) == 1,  # a contact has one subscription per list
         )
     pairs = _pairs(campaign_id, members)
     src = _join(pairs, pairs.c.contact_id, pairs.c.list_id, dm_id)
@@ -202,6 +208,12 @@ def _on_campaign_lists(campaign_id: int) -> _Audience:
     return _Audience(
         src.joined, rank, pairs.c.contact_id, pairs.c.list_id, src.subscription.c.status == "confirmed"
     )
+
+
+def _list_count(campaign_id: int) -> int:
+    return db.session.execute(
+        select(func.count()).select_from(campaign_lists).where(campaign_lists.c.campaign_id == campaign_id)
+    ).scalar_one()
 
 
 def _has_segments(campaign_id: int) -> bool:
@@ -235,13 +247,18 @@ def _pairs(campaign_id: int, members: Any) -> Any:
 def exclusion_counts(campaign_id: int) -> dict:
     """{"recipients": n, "excluded": {reason: n}} over everyone on the campaign's lists (one SQL query)."""
     aud = _on_campaign_lists(campaign_id)
-    per_contact = (
-        select(aud.contact_id, func.min(aud.rank).label("r"))
-        .select_from(aud.joined)
-        .group_by(aud.contact_id)
-        .subquery()
-    )
-    rows = db.session.execute(select(per_contact.c.r, func.count()).group_by(per_contact.c.r)).all()
+    if aud.once_each:  # every pair is a different contact: count the ranks straight away
+        rows = db.session.execute(
+            select(aud.rank, func.count()).select_from(aud.joined).group_by(aud.rank)
+        ).all()
+    else:
+        per_contact = (
+            select(aud.contact_id, func.min(aud.rank).label("r"))
+            .select_from(aud.joined)
+            .group_by(aud.contact_id)
+            .subquery()
+        )
+        rows = db.session.execute(select(per_contact.c.r, func.count()).group_by(per_contact.c.r)).all()
     counts: dict[int, int] = {row[0]: row[1] for row in rows}
     excluded = {reason: int(counts.get(rank_, 0)) for rank_, reason in enumerate(REASONS) if rank_}
     return {"recipients": int(counts.get(0, 0)), "excluded": excluded}
