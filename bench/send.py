@@ -5,13 +5,20 @@ campaign of about 20 KB, an RSA-2048 DKIM key, a real Redis broker and its own P
 and dropped) and Redis namespace. Postfix's smtp-sink receives the mail; smtp-source measures the SMTP ceiling
 against the same sink first. The sink's own counter proves it received exactly N messages.
 
-    .venv/bin/python bench/send.py [--n 20000] [--threads 8] [--rate 0] [--profile]
+    .venv/bin/python bench/send.py [--n 20000] [--threads 8] [--rate 0] [--profile] [--body markdown]
+
+--body picks the campaign: `markdown` (the default, above), `visual` (the gallery's newsletter starter as the
+block editor exports it: its <style> block, table rows and inline styles, grown to the same 20 stories and
+links, stored in the visual format with its design), or `compare`: both from one seeding, sent in the order
+markdown, visual, visual, markdown (A B B A, so a drift of the machine's load weighs on both alike), each
+measured alone, then a `compare:` line with each format's mean rate and visual/markdown.
 
 --rate sets SEND_RATE_PER_SECOND (the shared Redis token bucket; 0 = unlimited). --profile records the first
 worker with py-spy (if installed; samples while a thread holds the GIL) and prints its top functions.
 It also prints the CPU spent per message by the workers, their PostgreSQL backends and the sink, and the rate
 that CPU would allow on an idle machine: on a shared machine the measured rate follows the load average.
-Last line: `send: N=<n> delivered=<n> rate=<x> msg/s ceiling=<y> msg/s ratio=<r> peak_rss_mb=<m>`.
+Last line: `send: N=<n> delivered=<n> rate=<x> msg/s ceiling=<y> msg/s ratio=<r> peak_rss_mb=<m>` (with
+--body compare, one such line per send and the `compare:` line last).
 """
 
 import argparse
@@ -26,6 +33,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -86,10 +94,45 @@ def body_markdown() -> str:
     return "\n".join(paragraphs)
 
 
-def seed(app, n: int) -> int:
+def body_visual() -> tuple[str, str]:
+    """The gallery's newsletter starter as the block editor exports it (a <style> block, the design wrapped in
+    <body>), with the same 20 stories, filler and links as body_markdown(); returns (body, project JSON)."""
+    import json
+
+    from mailer.campaigns import visual
+
+    starter = Path(ROOT, "templates", "gallery", "newsletter.html").read_text()
+    starter = starter.replace("GALLERY_ASSETS/", "https://mail.example.com/static/gallery/")
+    filler = (
+        "Spring is here and so is our newsletter. We have collected the stories, offers and events of the "
+        "month for you, with a few words on each so you can pick what interests you. "
+    )
+    story = (
+        '<tr><td class="story" style="padding: 0 0 16px 0; font-family: Helvetica, Arial, sans-serif;">'
+        '<h2 id="h{i}" style="font-size: 18px; line-height: 1.3; margin: 0 0 6px 0; color: #111418;">'
+        'Story {i}</h2><p style="font-size: 15px; line-height: 1.55; margin: 0 0 8px 0; color: #333a45;">'
+        "{text}</p>"
+        '<a href="https://example.org/stories/{i}?utm_source=newsletter&amp;utm_campaign=spring" '
+        'style="font-size: 15px; color: #2f5bd3;">Read story {i}</a></td></tr>'
+    )
+    stories = "".join(story.format(i=i + 1, text=filler * 2) for i in range(LINKS - 1))
+    rows = re.sub(
+        r"(?s)<tr>\s*<td style=\"padding: 0;\">.*?</table>\s*</td>\s*</tr>", stories, starter, count=1
+    )
+    exported = (
+        "<style>\n* { box-sizing: border-box; }\nbody { margin: 0; }\n.story h2 { letter-spacing: 0.2px; }\n"
+        ".story a { text-decoration: underline; }\n#h1 { color: #2f5bd3; }\n</style>\n"
+        f'<body id="ibody">{rows}</body>'
+    )
+    body = visual.clean_exported_html(exported)
+    project = {"pages": [{"frames": []}], "styles": [], "mailer": {"exported": exported}}
+    return body, visual.clean_project(json.dumps(project), body)
+
+
+def seed(app, n: int) -> tuple[int, int]:
     """N contacts confirmed on one list with list consent,
-    half with tracking consent; returns the campaign id."""
-    from mailer.campaigns.models import Campaign, Layout
+    half with tracking consent; returns the list's and the layout's ids."""
+    from mailer.campaigns.models import Layout
     from mailer.consent.ledger import RequestContext, record_consent
     from mailer.consent.models import ConsentEvent
     from mailer.contacts.operations import get_or_create_contact
@@ -112,22 +155,9 @@ def seed(app, n: int) -> int:
         db.session.commit()
         layout_html = Path(ROOT, "templates", "layouts", "classic.html").read_text()
         layout = Layout(name="Bench", html=layout_html, verified=True)
-        campaign = Campaign(
-            name="Bench",
-            subject="Spring news for {{ contact.first_name | default('you') }}",
-            preheader="Twenty stories",
-            body=body_markdown(),
-            body_format="markdown",
-            layout=layout,
-            track_opens=True,
-            track_clicks=True,
-            from_name="Bench News",
-            from_email="news@example.com",
-        )
-        campaign.lists = [news]
-        db.session.add(campaign)
+        db.session.add(layout)
         db.session.commit()
-        campaign_id, list_id = campaign.id, news.id
+        layout_id, list_id = layout.id, news.id
         purpose_ids = (news.purpose.id, tracking[0].id, tracking[1].id)
         first_id = seed_contact.id + 1
         raw = db.engine.raw_connection()
@@ -162,7 +192,34 @@ def seed(app, n: int) -> int:
         finally:
             raw.close()
         assert db.session.get(ConsentEvent, min(event_ids.values())) is not None
-        return campaign_id
+        return list_id, layout_id
+
+
+def make_campaign(app, list_id: int, layout_id: int, body_format: str) -> int:
+    """A campaign of 20 stories to the bench list in one body format; returns its id."""
+    from mailer.campaigns.models import Campaign, Layout
+    from mailer.core.extensions import db
+    from mailer.subscriptions.models.lists import MailingList
+
+    with app.app_context():
+        body, project = body_visual() if body_format == "visual" else (body_markdown(), "")
+        campaign = Campaign(
+            name=f"Bench {body_format}",
+            subject="Spring news for {{ contact.first_name | default('you') }}",
+            preheader="Twenty stories",
+            body=body,
+            body_format=body_format,
+            body_project=project,
+            layout=db.session.get(Layout, layout_id),
+            track_opens=True,
+            track_clicks=True,
+            from_name="Bench News",
+            from_email="news@example.com",
+        )
+        campaign.lists = [db.session.get(MailingList, list_id)]
+        db.session.add(campaign)
+        db.session.commit()
+        return campaign.id
 
 
 def _copy(cursor, target: str, lines) -> None:
@@ -240,6 +297,12 @@ def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--profile", action="store_true", help="record worker 1 with py-spy")
     parser.add_argument(
+        "--body",
+        choices=("markdown", "visual", "compare"),
+        default="markdown",
+        help="the campaign's body format; compare sends markdown, visual, visual, markdown",
+    )
+    parser.add_argument(
         "--stop-after",
         type=float,
         default=0,
@@ -292,7 +355,6 @@ def main() -> None:
         stderr=subprocess.STDOUT,
     )
     workers: list[subprocess.Popen] = []
-    profiler = None
     try:
         wait_port(port)
         ceiling_rate = ceiling(port)
@@ -307,13 +369,12 @@ def main() -> None:
         from flask_migrate import upgrade
 
         from mailer import create_app
-        from mailer.core.extensions import db
 
         app = create_app()
         with app.app_context():
             upgrade(directory=os.path.join(ROOT, "migrations"))
         started = time.monotonic()
-        campaign_id = seed(app, args.n)
+        list_id, layout_id = seed(app, args.n)
         print(f"seeded {args.n} contacts in {time.monotonic() - started:.1f} s", flush=True)
 
         for index in range(2):
@@ -347,103 +408,27 @@ def main() -> None:
             time.sleep(0.1)
         worker_pids = [(children(w.pid) or [w.pid])[0] for w in workers]
 
-        from mailer.campaigns import lifecycle as campaigns
-        from mailer.campaigns.models import Campaign
-
-        with app.app_context():
-            campaign = db.session.get(Campaign, campaign_id)
-            cpu_before = sum(cpu_seconds(pid) for pid in worker_pids)
-            system_before = sum(cpu_times(pid)[1] for pid in worker_pids)
-            pg_before = set(database_backends(admin, name))
-            sink_before = cpu_seconds(sink.pid)
-            t0 = time.monotonic()
-            campaigns.start_campaign(campaign)  # the marketer presses Send
-            db.session.commit()
+        plan = ["markdown", "visual", "visual", "markdown"] if args.body == "compare" else [args.body]
+        rates: dict[str, list[float]] = {}
+        cpu_ms: dict[str, list[float]] = {}
+        run = Run(tmp, admin, name, sink, worker_pids, ceiling_rate, set(database_backends(admin, name)))
+        for body_format in plan:
+            campaign_id = make_campaign(app, list_id, layout_id, body_format)
+            if len(plan) > 1:
+                print(f"-- {body_format} campaign", flush=True)
+            rate, per_message = send_one(app, args, campaign_id, run)
+            rates.setdefault(body_format, []).append(rate)
+            cpu_ms.setdefault(body_format, []).append(per_message)
+        if len(plan) > 1:
+            mean = {key: sum(values) / len(values) for key, values in rates.items()}
+            cpu = {key: sum(values) / len(values) for key, values in cpu_ms.items()}
             print(
-                f"Send pressed: compliance preview and compile took {time.monotonic() - t0:.2f} s", flush=True
+                f"compare: markdown={mean['markdown']:.0f} msg/s "
+                f"({', '.join(f'{r:.0f}' for r in rates['markdown'])}) visual={mean['visual']:.0f} msg/s "
+                f"({', '.join(f'{r:.0f}' for r in rates['visual'])}) "
+                f"visual/markdown={mean['visual'] / mean['markdown']:.3f}; worker CPU per message "
+                f"markdown={cpu['markdown']:.2f} ms visual={cpu['visual']:.2f} ms (order A B B A)"
             )
-            spy = shutil.which(
-                "py-spy", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
-            )
-            if args.profile and spy:
-                profiler = subprocess.Popen(
-                    [
-                        spy,
-                        "record",
-                        "-p",
-                        str(worker_pids[0]),
-                        "-o",
-                        f"{tmp}/profile.txt",
-                        "-f",
-                        "raw",
-                        "-r",
-                        "200",
-                        "--gil",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            last = 0.0
-            while True:
-                db.session.expire_all()
-                campaign = db.session.get(Campaign, campaign_id)
-                if campaign.status in ("sent", "paused", "cancelled"):
-                    break
-                if args.stop_after and time.monotonic() - t0 > args.stop_after:
-                    campaigns.cancel_campaign(campaign)
-                    db.session.commit()
-                    print(f"cancelled after {args.stop_after:.0f} s (partial run)", flush=True)
-                    time.sleep(3)  # let running chunks notice the cancel and write their outcomes
-                    db.session.expire_all()
-                    campaign = db.session.get(Campaign, campaign_id)
-                    break
-                if time.monotonic() - last > 5:
-                    p = campaigns.progress(campaign)
-                    print(
-                        f"  {time.monotonic() - t0:6.1f} s: sent {p['sent']} queued {p['queued']} "
-                        f"sending {p['sending']}",
-                        flush=True,
-                    )
-                    last = time.monotonic()
-                db.session.rollback()
-                time.sleep(0.05)
-            elapsed = time.monotonic() - t0
-            final = campaigns.progress(campaign)
-            status, reason = campaign.status, campaign.status_reason
-        rss = [peak_rss_mb(pid) for pid in worker_pids]
-        cpu = sum(cpu_seconds(pid) for pid in worker_pids) - cpu_before
-        system_cpu = sum(cpu_times(pid)[1] for pid in worker_pids) - system_before
-        sink_cpu = cpu_seconds(sink.pid) - sink_before
-        # The workers' PostgreSQL backends (connections opened for this run, so nearly all of it is the send).
-        pg_cpu = sum(cpu_seconds(pid) for pid in database_backends(admin, name) if pid not in pg_before)
-        time.sleep(0.5)
-        delivered = sink_count(f"{tmp}/sink.log") - baseline
-        rate = final["sent"] / elapsed
-        print(f"campaign {status} {reason} in {elapsed:.1f} s: {final}")
-        per = max(1, final["sent"])
-        total_cpu = cpu + sink_cpu + pg_cpu
-        print(
-            f"worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}; CPU per message sent: workers "
-            f"{1000 * cpu / per:.2f} ms (of which kernel {1000 * system_cpu / per:.2f}), PostgreSQL backends "
-            f"{1000 * pg_cpu / per:.2f} ms, smtp-sink {1000 * sink_cpu / per:.2f} ms: "
-            f"{1000 * total_cpu / per:.2f} ms in all (an idle machine's {os.cpu_count()} cores would allow "
-            f"~{os.cpu_count() * per / total_cpu:.0f} msg/s); load average {os.getloadavg()[0]:.1f}"
-        )
-        if profiler is not None:
-            profiler.send_signal(signal.SIGINT)
-            profiler.wait(timeout=60)
-            _print_profile(f"{tmp}/profile.txt")
-        if args.stop_after:
-            print(
-                f"PARTIAL RUN: {final['sent']} of {args.n} sent before the cancel; planned "
-                f"{final['total']} deliveries; the sink received {delivered}"
-            )
-        elif delivered != args.n:
-            print(f"WARNING: the sink received {delivered} messages, expected {args.n}")
-        print(
-            f"send: N={args.n} delivered={delivered} rate={rate:.0f} msg/s ceiling={ceiling_rate:.0f} msg/s "
-            f"ratio={rate / ceiling_rate:.3f} peak_rss_mb={max(rss):.0f}"
-        )
     finally:
         for w in workers:
             try:
@@ -455,6 +440,129 @@ def main() -> None:
         sink.wait(timeout=10)
         _cleanup(admin, name, args.redis, namespace)
         shutil.rmtree(tmp, ignore_errors=True) if not args.profile else None
+
+
+@dataclass
+class Run:
+    """What one send is measured with: the temp folder, the database, the sink and the worker processes."""
+
+    tmp: str
+    admin: str
+    name: str
+    sink: subprocess.Popen
+    worker_pids: list[int]
+    ceiling_rate: float
+    pg_skip: set[int]  # this process's own connections, open before the first send
+
+
+def send_one(app, args, campaign_id: int, run: Run) -> tuple[float, float]:
+    """Press Send on one campaign, wait until it is sent, print its figures; returns its rate (msg/s) and the
+    workers' CPU milliseconds per message (steadier than the rate on a shared machine)."""
+    from mailer.campaigns import lifecycle as campaigns
+    from mailer.campaigns.models import Campaign
+    from mailer.core.extensions import db
+
+    tmp, admin, name, sink, worker_pids = run.tmp, run.admin, run.name, run.sink, run.worker_pids
+    profiler = None
+    baseline = sink_count(f"{tmp}/sink.log")
+    with app.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        cpu_before = sum(cpu_seconds(pid) for pid in worker_pids)
+        system_before = sum(cpu_times(pid)[1] for pid in worker_pids)
+        pg_before = {
+            pid: cpu_seconds(pid) for pid in database_backends(admin, name) if pid not in run.pg_skip
+        }
+        sink_before = cpu_seconds(sink.pid)
+        t0 = time.monotonic()
+        campaigns.start_campaign(campaign)  # the marketer presses Send
+        db.session.commit()
+        print(f"Send pressed: compliance preview and compile took {time.monotonic() - t0:.2f} s", flush=True)
+        spy = shutil.which("py-spy", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+        if args.profile and spy:
+            profiler = subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "-p",
+                    str(worker_pids[0]),
+                    "-o",
+                    f"{tmp}/profile.txt",
+                    "-f",
+                    "raw",
+                    "-r",
+                    "200",
+                    "--gil",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        last = 0.0
+        while True:
+            db.session.expire_all()
+            campaign = db.session.get(Campaign, campaign_id)
+            if campaign.status in ("sent", "paused", "cancelled"):
+                break
+            if args.stop_after and time.monotonic() - t0 > args.stop_after:
+                campaigns.cancel_campaign(campaign)
+                db.session.commit()
+                print(f"cancelled after {args.stop_after:.0f} s (partial run)", flush=True)
+                time.sleep(3)  # let running chunks notice the cancel and write their outcomes
+                db.session.expire_all()
+                campaign = db.session.get(Campaign, campaign_id)
+                break
+            if time.monotonic() - last > 5:
+                p = campaigns.progress(campaign)
+                print(
+                    f"  {time.monotonic() - t0:6.1f} s: sent {p['sent']} queued {p['queued']} "
+                    f"sending {p['sending']}",
+                    flush=True,
+                )
+                last = time.monotonic()
+            db.session.rollback()
+            time.sleep(0.05)
+        elapsed = time.monotonic() - t0
+        final = campaigns.progress(campaign)
+        status, reason = campaign.status, campaign.status_reason
+    rss = [peak_rss_mb(pid) for pid in worker_pids]
+    cpu = sum(cpu_seconds(pid) for pid in worker_pids) - cpu_before
+    system_cpu = sum(cpu_times(pid)[1] for pid in worker_pids) - system_before
+    sink_cpu = cpu_seconds(sink.pid) - sink_before
+    # The workers' PostgreSQL backends (not the connections this process had before the first send).
+    pg_cpu = sum(
+        cpu_seconds(pid) - pg_before.get(pid, 0.0)
+        for pid in database_backends(admin, name)
+        if pid not in run.pg_skip
+    )
+    time.sleep(0.5)
+    delivered = sink_count(f"{tmp}/sink.log") - baseline
+    rate = final["sent"] / elapsed
+    print(f"campaign {status} {reason} in {elapsed:.1f} s: {final}")
+    per = max(1, final["sent"])
+    total_cpu = cpu + sink_cpu + pg_cpu
+    print(
+        f"worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}; CPU per message sent: workers "
+        f"{1000 * cpu / per:.2f} ms (of which kernel {1000 * system_cpu / per:.2f}), PostgreSQL backends "
+        f"{1000 * pg_cpu / per:.2f} ms, smtp-sink {1000 * sink_cpu / per:.2f} ms: "
+        f"{1000 * total_cpu / per:.2f} ms in all (an idle machine's {os.cpu_count()} cores would allow "
+        f"~{os.cpu_count() * per / total_cpu:.0f} msg/s); load average {os.getloadavg()[0]:.1f}"
+    )
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
+        _print_profile(f"{tmp}/profile.txt")
+    if args.stop_after:
+        print(
+            f"PARTIAL RUN: {final['sent']} of {args.n} sent before the cancel; planned "
+            f"{final['total']} deliveries; the sink received {delivered}"
+        )
+    elif delivered != args.n:
+        print(f"WARNING: the sink received {delivered} messages, expected {args.n}")
+    print(
+        f"send: N={args.n} delivered={delivered} rate={rate:.0f} msg/s ceiling={run.ceiling_rate:.0f} msg/s "
+        f"ratio={rate / run.ceiling_rate:.3f} peak_rss_mb={max(rss):.0f}",
+        flush=True,
+    )
+    return rate, 1000 * cpu / per
 
 
 def _print_profile(path: str, top: int = 25) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from mailer.campaigns import drafts, lifecycle, versions
+from mailer.campaigns import drafts, lifecycle, rendering, versions
 from mailer.core.extensions import db
 from tests.support.campaigns import campaign_status, newsletter
 
@@ -107,3 +107,22 @@ def test_the_editor_page_offers_the_visual_format_and_the_markdown_conversion(ap
     assert converted.json["html"] == (
         '<h1>Hi {{ contact.first_name | default("you") }}</h1>\n<p><strong>Bold</strong></p>'
     )
+
+
+def test_a_visual_campaign_inlines_its_css_once_for_all_recipients(app_ctx, worker, smtp_server, monkeypatch):
+    """premailer is the costly step of a design's <style> block: once per campaign, never per recipient (the
+    send rate of a visual campaign stays that of an HTML one; bench/send.py --body compare measures it)."""
+    campaign, _ = newsletter(6, from_email="news@example.com")
+    versions.save(campaign, _visual(campaign))
+    db.session.commit()
+    calls = []
+    inline = rendering.inline_css
+    monkeypatch.setattr(rendering, "inline_css", lambda html: calls.append(len(html)) or inline(html))
+    lifecycle.start_campaign(campaign)
+    db.session.commit()
+    worker.drain()
+    assert campaign_status(campaign) == "sent"
+    for i in range(6):
+        html = smtp_server.to(f"person{i}@example.net")[0].message.get_body(("html",)).get_content()
+        assert f"Hello Person{i}," in html and "color:#123456" in html.replace(" ", "")
+    assert len(calls) == 1
