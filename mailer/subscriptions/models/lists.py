@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
@@ -47,7 +47,11 @@ class Subscription(Model):
     """A contact on a list: pending until double opt-in, then confirmed, later perhaps unsubscribed."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("contact_id", "list_id", name="uq_subscriptions_contact_list"),)
+    __table_args__ = (
+        UniqueConstraint("contact_id", "list_id", name="uq_subscriptions_contact_list"),
+        # a list's page, newest first, reads its 51 rows in order instead of sorting the whole list
+        Index("ix_subscriptions_list_newest", "list_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
