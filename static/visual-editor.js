@@ -202,7 +202,7 @@
         el.setAttribute("aria-label", `Add block: ${el.title || el.textContent.trim()}`);
       });
     };
-    new MutationObserver(mark).observe(box, {childList: true, subtree: true});
+    new MutationObserver(() => { mark(); labelFields(); }).observe(box, {childList: true, subtree: true});
     mark();
     box.addEventListener("keydown", (event) => {
       const button = event.target.closest && event.target.closest(".gjs-pn-btn");  // a toolbar button
@@ -234,14 +234,49 @@
     "export-template": "View code", undo: "Undo", redo: "Redo", "canvas-clear": "Clear the email",
     "gjs-open-import-template": "Import HTML", "gjs-toggle-images": "Show or hide images",
     "open-sm": "Style", "open-tm": "Settings", "open-layers": "Layers", "open-blocks": "Blocks",
+    "set-device-desktop": "Desktop width", "set-device-tablet": "Tablet width", "set-device-mobile": "Phone width",
+  };
+  // Fields of the panels whose label GrapesJS does not tie to them (WCAG 1.3.1, 4.1.2).
+  const FIELD_NAMES = {"gjs-clm-states": "State of the selected element", "gjs-clm-new": "New class name"};
+
+  const textOf = (markup) => {
+    const div = document.createElement("div");
+    div.innerHTML = markup || "";
+    return div.textContent.trim();
   };
 
   function labelToolbar() {
-    editor.Panels.getPanels().forEach((panel) => panel.get("buttons").forEach((button) => {
-      const name = TOOLBAR_NAMES[button.id] || button.get("label") || button.id;
-      button.set("attributes", {...(button.get("attributes") || {}), title: name, "aria-label": name,
-                                role: "button", tabindex: "0"});
-    }));
+    editor.Panels.getPanels().forEach((panel) => {
+      const buttons = panel.get("buttons");
+      // The preset leaves an empty placeholder button (no command, no icon): nothing to name, so it goes.
+      buttons.remove(buttons.filter((button) => !button.id && !button.get("command")));
+      buttons.forEach((button) => {
+        const name = TOOLBAR_NAMES[button.id] || textOf(button.get("label")) || button.id;
+        const pressed = () => button.set("attributes", {...(button.get("attributes") || {}), title: name,
+          "aria-label": name, role: "button", tabindex: "0",
+          ...(button.get("togglable") !== false ? {"aria-pressed": String(!!button.get("active"))} : {})});
+        pressed();
+        button.on("change:active", pressed);
+      });
+    });
+    const views = box.querySelector(".gjs-pn-views-container");
+    if (views) {  // it scrolls: a keyboard user must be able to reach and scroll it
+      views.setAttribute("tabindex", "0");
+      views.setAttribute("role", "region");
+      views.setAttribute("aria-label", "Editor panel");
+    }
+  }
+
+  // Name each panel field after the label GrapesJS shows beside it (style properties, settings, classes).
+  function labelFields() {
+    box.querySelectorAll(".gjs-pn-views-container input, .gjs-pn-views-container select, .gjs-pn-views-container textarea, .gjs-mdl-container input, .gjs-mdl-container select, .gjs-mdl-container textarea").forEach((field) => {
+      if (field.type === "hidden" || field.getAttribute("aria-label") || (field.labels && field.labels.length)) return;
+      const holder = field.closest(".gjs-sm-property, .gjs-trt-trait, .gjs-clm-tags");
+      const label = holder && holder.querySelector(".gjs-sm-label, .gjs-trt-trait__label, .gjs-label");
+      let name = FIELD_NAMES[field.id] || (label ? label.textContent.trim() : "") || field.placeholder || field.name;
+      if (name && field.closest(".gjs-field-units") && field.tagName === "SELECT") name += " unit";
+      if (name) field.setAttribute("aria-label", name);
+    });
   }
 
   function show(visual) {
