@@ -26,12 +26,15 @@
     second: { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" },
   };
   var formats = {};
+  // The page's language (<html lang>), written the browser's way when the browser speaks it too (en-GB, de-CH).
+  var lang = document.documentElement.lang || undefined;
+  var locale = lang && (navigator.language || "").split("-")[0] !== lang ? lang : undefined;
   document.querySelectorAll("time[data-local]").forEach(function (time) {
     var precision = time.getAttribute("data-local");
     if (!options[precision]) return;  // a date alone is the same date everywhere
     var moment = new Date(time.getAttribute("datetime"));
     if (isNaN(moment.getTime())) return;
-    formats[precision] = formats[precision] || new Intl.DateTimeFormat(undefined, options[precision]);
+    formats[precision] = formats[precision] || new Intl.DateTimeFormat(locale, options[precision]);
     time.textContent = formats[precision].format(moment);
   });
 })();

@@ -36,6 +36,11 @@
     return JSON.stringify(out);
   }
 
+  // The page gives its words in its own language (data-text-*); these English ones are the fallback.
+  function words(holder, key, fallback, reason) {
+    return (holder.dataset[key] || fallback).replace("{reason}", reason || "");
+  }
+
   function show(element, text, isError) {
     element.textContent = text;
     element.classList.toggle("text-danger", !!isError);
@@ -47,7 +52,7 @@
     document.getElementById("passkey-add-button").addEventListener("click", async () => {
       const csrf = adder.dataset.csrf;
       try {
-        show(status, "Follow your browser's prompt…");
+        show(status, words(adder, "textPrompt", "Follow your browser's prompt…"));
         const options = await (await post(adder.dataset.optionsUrl, csrf)).json();
         options.challenge = toBytes(options.challenge);
         options.user.id = toBytes(options.user.id);
@@ -58,13 +63,14 @@
         const result = await answer.json();
         if (!result.ok) { show(status, result.error, true); return; }
         if (result.recovery_codes && result.recovery_codes.length) {
-          show(status, result.message + " Keep these recovery codes now — they are shown only once: " +
+          show(status, result.message + " " +
+                       words(adder, "textCodes", "Keep these recovery codes now — they are shown only once:") + " " +
                        result.recovery_codes.join("  "));
           return;
         }
         window.location.reload();
       } catch (error) {
-        show(status, "No passkey was added (" + error.name + "). You can try again.", true);
+        show(status, words(adder, "textFailed", "No passkey was added ({reason}). You can try again.", error.name), true);
       }
     });
   }
@@ -83,7 +89,8 @@
         const result = await (await post(login.dataset.verifyUrl, csrf, { credential: credentialJSON(credential) })).json();
         if (result.ok) { window.location.assign(result.redirect); } else { show(error, result.error, true); }
       } catch (problem) {
-        show(error, "The passkey was not used (" + problem.name + "). Try again or enter a code.", true);
+        show(error, words(login, "textFailed", "The passkey was not used ({reason}). Try again or enter a code.",
+                          problem.name), true);
       }
     });
   }

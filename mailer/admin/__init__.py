@@ -42,8 +42,9 @@ from mailer.admin import (
     webhooks,
 )
 from mailer.admin.blueprint import bp
+from mailer.admin.language import consent_action_name, role_name, use_staff_language
 from mailer.admin.permissions import check_permission, inject_permissions
-from mailer.admin.times import when
+from mailer.admin.times import when, when_text
 
 VIEW_MODULES = (
     account,
@@ -83,12 +84,17 @@ VIEW_MODULES = (
     webhooks,
 )
 
-# In this order: the permission map sends visitors to the login page and checks every page and action; then
-# whoever's role needs a second factor uses nothing else until they have set one up.
+# In this order: the page speaks the person's language (refusals included); the permission map sends visitors
+# to the login page and checks every page and action; then whoever's role needs a second factor uses nothing
+# else until they have set one up.
+bp.before_request(use_staff_language)
 bp.before_request(check_permission)
 bp.before_request(auth.hold_for_second_factor)
 bp.app_context_processor(inject_permissions)
 bp.app_context_processor(auth.inject_enrolment_state)
 bp.add_app_template_filter(when)
+bp.add_app_template_filter(when_text)
+bp.add_app_template_global(role_name)
+bp.add_app_template_global(consent_action_name)
 
 __all__ = ["VIEW_MODULES", "bp"]

@@ -2,13 +2,15 @@
 app and recovery codes (passkeys: passkeys.py)."""
 
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, logout_user
 
 from mailer import audit
 from mailer.admin.auth import safe_next, this_session
 from mailer.admin.blueprint import bp
-from mailer.admin.forms import PasswordChangeForm, TotpCodeForm, TotpEnrolForm
+from mailer.admin.forms import LanguageForm, PasswordChangeForm, TotpCodeForm, TotpEnrolForm
 from mailer.admin.privacy_forms import ActionForm
+from mailer.core import i18n
 from mailer.core.extensions import db, limiter
 from mailer.core.web import error_response
 from mailer.staff import accounts as staff
@@ -17,12 +19,13 @@ from mailer.staff import sessions as staff_sessions
 from mailer.staff.second_factor import SecondFactorError
 
 
-def _render_account(password_form=None, code_form=None, status: int = 200):
+def _render_account(password_form=None, code_form=None, language_form=None, status: int = 200):
     return render_template(
         "admin/account/index.html",
         sessions=staff_sessions.live_sessions(current_user),
         this_session=this_session(),
         password_form=password_form or PasswordChangeForm(),
+        language_form=language_form or LanguageForm(language=current_user.language or ""),
         code_form=code_form or TotpCodeForm(),
         action_form=ActionForm(),
         required=second_factor.required_for(current_user),
@@ -59,6 +62,23 @@ def account_password():
             flash("Password changed. You were logged out everywhere else.", "success")
             return redirect(url_for("admin.account"))
     return _render_account(password_form=form, status=400)
+
+
+@bp.post("/account/language")
+def account_language():
+    """Choose the admin's language (or follow the browser's); the next page is in it."""
+    form = LanguageForm()
+    if form.validate_on_submit():
+        try:
+            staff.set_language(current_user, form.language.data or None)
+        except staff.StaffError as exc:
+            form.language.errors = [*form.language.errors, str(exc)]
+        else:
+            db.session.commit()
+            i18n.use_language(current_user.language or i18n.browser_language())
+            flash(gettext("Language saved."), "success")
+            return redirect(url_for("admin.account"))
+    return _render_account(language_form=form, status=400)
 
 
 @bp.post("/account/sessions/<public_id>/end")

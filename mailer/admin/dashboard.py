@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from flask import render_template
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from mailer.admin.blueprint import bp
@@ -42,25 +43,35 @@ def first_run_checklist() -> list[dict]:
     return [
         {
             "done": given["name"] and given["postal_address"],
-            "label": "Name your organisation and give its postal address",
+            "label": gettext("Name your organisation and give its postal address"),
             "endpoint": "admin.organisation_settings_page",
         },
         {
             "done": given["sender"],
-            "label": "Choose the sender name and address",
+            "label": gettext("Choose the sender name and address"),
             "endpoint": "admin.organisation_settings_page",
         },
-        {"done": _exists(select(MailingList.id)), "label": "Create a list", "endpoint": "admin.list_new"},
-        {"done": _exists(select(Form.id)), "label": "Make a sign-up form", "endpoint": "admin.forms"},
+        {
+            "done": _exists(select(MailingList.id)),
+            "label": gettext("Create a list"),
+            "endpoint": "admin.list_new",
+        },
+        {
+            "done": _exists(select(Form.id)),
+            "label": gettext("Make a sign-up form"),
+            "endpoint": "admin.forms",
+        },
         {
             "done": _exists(select(Campaign.id).where(Campaign.status != CampaignStatus.DRAFT)),
-            "label": "Send (or schedule) a campaign",
+            "label": gettext("Send (or schedule) a campaign"),
             "endpoint": "admin.campaigns",
         },
         {
             "done": bool(domain)
             and _exists(select(DkimKey.id).where(DkimKey.domain == domain, DkimKey.active.is_(True))),
-            "label": f"Set up DKIM and DNS for {domain or 'your sending domain'}",
+            "label": gettext("Set up DKIM and DNS for %(domain)s", domain=domain)
+            if domain
+            else gettext("Set up DKIM and DNS for your sending domain"),
             "endpoint": "admin.deliverability_index",
         },
     ]

@@ -1,5 +1,6 @@
 """WTForms classes for the admin (Flask-WTF adds CSRF to each)."""
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -89,6 +90,16 @@ class PasswordChangeForm(FlaskForm):
         "Repeat the new password",
         validators=[EqualTo("password", "The passwords don't match.")],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class LanguageForm(FlaskForm):
+    """The admin's language of the person logged in: one of the shipped languages, or the browser's."""
+
+    language = SelectField(
+        lazy_gettext("Language"),
+        choices=[("", lazy_gettext("Follow the browser")), *i18n.language_choices()],
+        validate_choice=True,
     )
 
 

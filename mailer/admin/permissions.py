@@ -43,6 +43,7 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     # One's own account: password, sessions, second factors (each view acts on current_user only).
     "admin.account": {READ: ALL},
     "admin.account_password": {WRITE: ALL},
+    "admin.account_language": {WRITE: ALL},
     "admin.account_session_end": {WRITE: ALL},
     "admin.account_sessions_end": {WRITE: ALL},
     "admin.account_totp": {READ: ALL, WRITE: ALL},

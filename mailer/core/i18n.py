@@ -1,9 +1,10 @@
 """Languages of recipients' pages and mail (Flask-Babel): which language a request or a message is in.
 
 Recipients' pages and system mail speak the recipient's language: the contact's own (`contacts.language`) once
-it is known, else the one negotiated from the browser's Accept-Language among the shipped languages. Staff
-pages stay in English until the admin's strings are translated. Catalogues live in mailer/translations (see
-docs/architecture.md, "Translatable strings").
+it is known, else the one negotiated from the browser's Accept-Language among the shipped languages. Admin
+pages speak the language the staff member chose on their account page (`staff_users.language`, set by the
+admin blueprint through `use_language`), else their browser's, else English. The API stays in English.
+Catalogues live in mailer/translations (see docs/architecture.md, "Translatable strings").
 """
 
 import os
@@ -72,8 +73,8 @@ def _select_locale() -> str:
     chosen = g.get("mailer_language")
     if chosen:
         return chosen
-    if request.blueprint in ("admin", "api"):
-        return DEFAULT_LANGUAGE  # staff pages and the API are not translated yet
+    if request.blueprint == "api":
+        return DEFAULT_LANGUAGE  # integrations read English (the API's messages are not translated)
     return browser_language()
 
 

@@ -1,10 +1,12 @@
 """Staff accounts: creation, authentication and the first-run setup."""
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mailer import audit
 from mailer.contacts.operations import AddressError, normalise_email
+from mailer.core import i18n
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
@@ -92,6 +94,13 @@ def change_password(user: StaffUser, current: str, new: str, keep=None, ip: str 
     user.password_changed_at = utcnow()
     ended = staff_sessions.end_sessions(user, keep=keep)
     audit.record("staff.password_change", "staff", str(user.id), {"sessions_ended": ended}, actor=user, ip=ip)
+
+
+def set_language(user: StaffUser, code: str | None) -> None:
+    """Choose the admin's language for this person (None: follow the browser). Caller commits."""
+    if code is not None and i18n.supported(code) is None:
+        raise StaffError(gettext("Choose one of the languages offered."))
+    user.language = code
 
 
 def mark_logged_in(user: StaffUser) -> None:

@@ -42,6 +42,8 @@ class StaffUser(UserMixin, Model):
         int | None
     ]  # the newest time step used, so a code cannot be replayed in its window
     password_changed_at: Mapped[datetime | None]
+    # The admin's language for this person (a code of mailer.core.i18n.LANGUAGES); None follows the browser.
+    language: Mapped[str | None] = mapped_column(String(10))
 
     def set_password(self, password: str) -> None:
         """Store a salted scrypt hash of the password (werkzeug's default)."""
