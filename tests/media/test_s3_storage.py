@@ -19,7 +19,9 @@ from sqlalchemy import select
 from mailer.campaigns import lifecycle
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.core.extensions import db
+from mailer.media import library
 from mailer.media.models import MediaItem
+from mailer.organisation import brand
 from tests.admin.test_campaign_pages import form_token
 from tests.admin.test_media_pages import _upload
 from tests.support.campaigns import campaign_status, newsletter
@@ -152,3 +154,17 @@ def test_a_public_url_that_is_not_a_url_stops_the_app(s3_bucket, tmp_path):
     )
     assert done.returncode != 0
     assert "MAILER_MEDIA_S3_PUBLIC_URL must be an http(s) URL" in done.stderr.decode()
+
+
+def test_a_logo_in_the_bucket_is_the_brand_logo_and_loads_on_public_pages(app, client, s3_media):
+    with app.app_context():
+        item = library.upload(photo(400, 120, "PNG", with_exif=False), "logo.png", "Mailer Demo")
+        logo = library.public_url(item.file_name)
+        with pytest.raises(brand.BrandRefused):
+            brand.save(brand.BrandInput(logo_url="https://elsewhere.example/logo.png"))
+        brand.save(brand.BrandInput(logo_url=logo))
+        db.session.commit()
+    preferences = client.get("/p")
+    assert f'src="{logo}"' in page(preferences)
+    assert f"img-src 'self' data: {s3_media.endpoint};" in preferences.headers["Content-Security-Policy"]
+    assert _fetch(logo)[0] == 200
