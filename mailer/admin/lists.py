@@ -79,24 +79,28 @@ def list_show(public_id: str):
     """A list and its subscribers, filterable by status."""
     mailing_list = _by_public_id(public_id)
     status = request.args.get("status", "")
-    query = (
-        select(Subscription)
-        .where(Subscription.list_id == mailing_list.id)
-        .options(selectinload(Subscription.contact))
-    )
+    # The page's ids first, from the (list_id, id) index alone; then their rows. Asked for whole rows at once,
+    # PostgreSQL walked the primary key backwards hoping the list's rows were spread evenly, and read every
+    # newer subscription of other lists first (1.9 s at 1,000,000).
+    page = select(Subscription.id).where(Subscription.list_id == mailing_list.id)
     if status in ("pending", "confirmed", "unsubscribed"):
-        query = query.where(Subscription.status == status)
+        page = page.where(Subscription.status == status)
     # Keyset pages, newest first: `after` is the public id of the last contact shown (no OFFSET).
     after = request.args.get("after", "")[:32] or None
     if after:
-        query = query.where(
+        page = page.where(
             Subscription.id
             < select(Subscription.id)
             .join(Contact, Contact.id == Subscription.contact_id)
             .where(Subscription.list_id == mailing_list.id, Contact.public_id == after)
             .scalar_subquery()
         )
-    subs = db.session.execute(query.order_by(Subscription.id.desc()).limit(51)).scalars().all()
+    query = (
+        select(Subscription)
+        .where(Subscription.id.in_(page.order_by(Subscription.id.desc()).limit(51)))
+        .options(selectinload(Subscription.contact))
+    )
+    subs = db.session.execute(query.order_by(Subscription.id.desc())).scalars().all()
     counts = list_service.list_counts().get(mailing_list.id, {})
     return render_template(
         "admin/lists/show.html",
