@@ -12,6 +12,7 @@ from mailer.core.extensions import db
 from mailer.core.web import accepts_upload
 from mailer.media import library
 from mailer.media.models import MediaItem
+from mailer.media.storage import in_bucket
 
 
 class UploadForm(FlaskForm):
@@ -33,7 +34,10 @@ def _urls(item: MediaItem) -> dict:
     sizes = {width: library.public_url(name) for width, name in variants.items()}
     original = library.public_url(item.file_name)
     mail = sizes.get(min(variants)) if variants else original
-    return {"mail": mail, "original": original, "sizes": sizes}
+    # The page's own thumbnail: a same-origin path for local files (whatever host the admin is browsed on).
+    name = variants[min(variants)] if variants else item.file_name
+    thumb = mail if in_bucket() else url_for("public.media_file", name=name)
+    return {"mail": mail, "original": original, "sizes": sizes, "thumb": thumb}
 
 
 def _status(refusal: "library.MediaRefused", refused: int = 400) -> int:
