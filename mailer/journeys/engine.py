@@ -14,13 +14,26 @@ marketing there any more (unsubscribed, objected, restricted, erased, suppressed
 journey with that reason before anything else happens.
 """
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import ColumnElement, any_, case, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    any_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from mailer.campaigns import eligibility
@@ -31,6 +44,7 @@ from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.tags import ContactTag
 from mailer.core import domain_events
 from mailer.core.broker import enqueue_after_commit
+from mailer.core.bulk import copy_rows
 from mailer.core.clock import utcnow
 from mailer.core.domain_events import DomainEvent
 from mailer.core.extensions import db
@@ -233,14 +247,63 @@ def advance_due(limit: int | None = None) -> int:
             log.error("Journey %s paused: %s", journey.id, exc)
             journey.status = JourneyStatus.PAUSED
             enrolment.due_at = now
+    _write_enrolments(enrolments)
     _queue_sends(run)
-    if run.events:
-        db.session.execute(insert(JourneyEvent), run.events)
+    _insert_rows(JourneyEvent, run.events)
     domain_events.emit(db.session.connection(), run.announced)
     db.session.commit()
     if run.confirmations:
         effects.send_confirmations(run.confirmations)
     return len(ids)
+
+
+# The columns a wake changes; a pass writes them for all its enrolments in one statement.
+_MOVED = ("state", "step_id", "due_at", "exit_reason", "exit_step_id", "finished_at")
+
+
+def _write_enrolments(enrolments: list[Enrolment]) -> None:
+    """Where each enrolment of the pass is now, in one UPDATE (not one per row from the session's flush).
+
+    On PostgreSQL the rows travel as one JSON parameter (json_populate_recordset); SQLite's executemany is
+    its own C loop. The enrolments leave the session, so its flush does not write them a second time.
+    """
+    if not enrolments:
+        return
+    rows = [{"id": e.id, **{name: getattr(e, name) for name in _MOVED}} for e in enrolments]
+    for enrolment in enrolments:
+        db.session.expunge(enrolment)
+    table = Enrolment.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        sets = ", ".join(f"{name} = v.{name}" for name in _MOVED)
+        db.session.execute(
+            text(
+                f"UPDATE {table.name} AS e SET {sets} "
+                f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) AS v "
+                "WHERE e.id = v.id"
+            ),
+            {"rows": json.dumps(rows, default=_json_value)},
+        )
+        return
+    db.session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in _MOVED}),
+        [{f"b_{key}": value for key, value in row.items()} for row in rows],
+    )
+
+
+def _json_value(value) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _insert_rows(model, rows: list[dict]) -> None:
+    """New rows of a pass in one go: COPY on PostgreSQL (core/bulk.py), executemany on SQLite."""
+    if not rows:
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        copy_rows(db.session.connection(), model.__table__, rows)
+    else:
+        db.session.execute(insert(model), rows)
 
 
 def _exit(run: _Pass, enrolment: Enrolment, reason: str) -> None:
@@ -397,8 +460,8 @@ def _queue_sends(run: _Pass) -> None:
             .returning(Campaign.planned_batches)
             .execution_options(synchronize_session=False)
         ).scalar_one()
-        db.session.execute(
-            insert(Delivery),
+        _insert_rows(
+            Delivery,
             [
                 {
                     "campaign_id": campaign_id,
