@@ -1,6 +1,7 @@
 """Export a list's or a saved segment's contacts to CSV (owners and admins), with a reason for the audit."""
 
 from flask import Response, abort, flash, render_template, request, stream_with_context
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -17,7 +18,8 @@ from mailer.subscriptions.models.lists import MailingList
 
 class ExportForm(FlaskForm):
     reason = TextAreaField(
-        "Why do you need this file? (recorded in the audit log with your name)", validators=[Length(max=500)]
+        lazy_gettext("Why do you need this file? (recorded in the audit log with your name)"),
+        validators=[Length(max=500)],
     )
 
 

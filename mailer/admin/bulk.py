@@ -1,6 +1,7 @@
 """Bulk actions over contacts: review what will happen, start the job, watch its progress, list the jobs."""
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from mailer.admin.blueprint import bp
@@ -32,7 +33,7 @@ def bulk_review():
         return redirect(url_for("admin.contacts"))
     action = request.form.get("action", "")[:20]
     if action not in bulk.ACTIONS:
-        return _refused(BulkForm(), "Choose what to do with the selected contacts.", 400)
+        return _refused(BulkForm(), gettext("Choose what to do with the selected contacts."), 400)
     return _review(action)
 
 
@@ -58,14 +59,16 @@ def _options() -> bulk.Options:
 def _review(action: str):
     form = BulkForm()
     if not form.validate_on_submit():
-        return render_template(TEMPLATE, problem="The form expired. Go back and try again.", form=form), 400
+        return render_template(
+            TEMPLATE, problem=gettext("The form expired. Go back and try again."), form=form
+        ), 400
     argument = request.form.get("list" if action in bulk.LIST_ACTIONS else "tag", "")[:200]
     scope = request.form.get("scope", "picked")
     segment, matching, search = None, None, None
     if scope == "segment":
         segment = segment_by_public_id(request.form.get("segment", "")[:32])
         if segment is None:
-            return _refused(form, "That segment does not exist (any more).", 404)
+            return _refused(form, gettext("That segment does not exist (any more)."), 404)
     elif scope == "matching":
         search = read_search(request.form, prefix="match_")
         if search.problem:
@@ -88,7 +91,8 @@ def _review(action: str):
             else:
                 db.session.commit()
                 subject = bulk.subject(job)
-                flash(f"Started: {subject[:1].lower()}{subject[1:]} on {job.total} contacts.", "success")
+                what = f"{subject[:1].lower()}{subject[1:]}"
+                flash(gettext("Started: %(what)s on %(num)d contacts.", what=what, num=job.total), "success")
                 return redirect(url_for("admin.bulk_job_show", public_id=job.public_id))
         planned = bulk.plan(action, argument, picked, segment, matching=matching)
     except (bulk.BulkError, SegmentError) as error:

@@ -2,6 +2,7 @@
 edit the name and ordinary fields (audited, without a privacy request)."""
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -22,25 +23,32 @@ from mailer.subscriptions.operations import Basis
 
 
 class NewContactForm(FlaskForm):
-    email = StringField("Email address", validators=[Length(max=320)], render_kw={"autocomplete": "off"})
-    name = StringField("Name (optional)", validators=[Length(max=200)])
-    lists = MultiCheckboxField("Lists")
+    email = StringField(
+        lazy_gettext("Email address"), validators=[Length(max=320)], render_kw={"autocomplete": "off"}
+    )
+    name = StringField(lazy_gettext("Name (optional)"), validators=[Length(max=200)])
+    lists = MultiCheckboxField(lazy_gettext("Lists"))
     basis = RadioField(
-        "Legal basis",
+        lazy_gettext("Legal basis"),
         default=Basis.PRIOR_CONSENT.value,
         choices=[
-            (Basis.PRIOR_CONSENT.value, "They consented and I can say where and how"),
-            (Basis.DOUBLE_OPT_IN.value, "Send them a double opt-in email instead: added once they confirm"),
+            (Basis.PRIOR_CONSENT.value, lazy_gettext("They consented and I can say where and how")),
+            (
+                Basis.DOUBLE_OPT_IN.value,
+                lazy_gettext("Send them a double opt-in email instead: added once they confirm"),
+            ),
         ],
     )
     statement = TextAreaField(
-        "Where and how did they consent? (required for the first option; stored in the consent ledger)",
+        lazy_gettext(
+            "Where and how did they consent? (required for the first option; stored in the consent ledger)"
+        ),
         validators=[Length(max=5000)],
     )
 
 
 class EditContactForm(FlaskForm):
-    name = StringField("Name", validators=[Length(max=200)])
+    name = StringField(lazy_gettext("Name"), validators=[Length(max=200)])
 
 
 def _ordinary_fields() -> list:
@@ -80,19 +88,29 @@ def contact_new():
         except ContactExists as exc:
             db.session.rollback()
             link = url_for("admin.contact_show", public_id=exc.contact.public_id)
-            flash(Markup('{} <a href="{}">Open the existing contact</a>.').format(str(exc), link), "danger")
+            flash(
+                Markup('{} <a href="{}">{}</a>.').format(
+                    str(exc), link, gettext("Open the existing contact")
+                ),
+                "danger",
+            )
         except ContactRefused as exc:
             db.session.rollback()
             flash(str(exc), "danger")
         else:
             if added.granted:
-                flash(f"Contact added to {', '.join(lst.name for lst in added.granted)}.", "success")
+                names = ", ".join(lst.name for lst in added.granted)
+                flash(gettext("Contact added to %(lists)s.", lists=names), "success")
             else:
                 flash(
-                    "Contact added; a confirmation email was sent: they join the lists once they confirm."
+                    gettext(
+                        "Contact added; a confirmation email was sent: they join the lists once they confirm."
+                    )
                     if added.invited
-                    else "Contact added; they are asked to confirm by email (the email is held back for now "
-                    "because of the sending limits for this address or domain).",
+                    else gettext(
+                        "Contact added; they are asked to confirm by email (the email is held back for now "
+                        "because of the sending limits for this address or domain)."
+                    ),
                     "success",
                 )
             return redirect(url_for("admin.contact_show", public_id=added.contact.public_id))
@@ -116,7 +134,12 @@ def contact_edit(public_id: str):
             db.session.rollback()
             flash(str(exc), "danger")
         else:
-            flash("Saved: " + (", ".join(applied) or "nothing changed") + ".", "success")
+            flash(
+                gettext("Saved: %(fields)s.", fields=", ".join(applied))
+                if applied
+                else gettext("Saved: nothing changed."),
+                "success",
+            )
             return redirect(url_for("admin.contact_show", public_id=contact.public_id))
     values = (
         _typed_values(defined)

@@ -1,6 +1,7 @@
 """Tags on a contact: add one (new tags are created as typed) and remove one; both audited."""
 
 from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -23,7 +24,9 @@ def contact_tag_add(public_id: str):
     contact = _contact(public_id)
     form = TagForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired or the tag is too long (60 characters at most). Please try again.")
+        abort(
+            400, gettext("The form expired or the tag is too long (60 characters at most). Please try again.")
+        )
     try:
         tag = tags.add_tag(contact, form.tag.data, current_user, ip=request.remote_addr)
     except tags.TagError as exc:
@@ -31,7 +34,7 @@ def contact_tag_add(public_id: str):
         flash(str(exc), "danger")
     else:
         db.session.commit()
-        flash(f"Tagged “{tag.name}”.", "success")
+        flash(gettext("Tagged “%(tag)s”.", tag=tag.name), "success")
     return redirect(url_for("admin.contact_show", public_id=contact.public_id) + "#tags")
 
 
@@ -40,9 +43,9 @@ def contact_tag_remove(public_id: str, tag_id: int):
     """Take a tag off the contact."""
     contact = _contact(public_id)
     if not ActionForm().validate_on_submit():
-        abort(400, "The form expired. Please try again.")
+        abort(400, gettext("The form expired. Please try again."))
     tag = db.get_or_404(Tag, tag_id)
     if tags.remove_tag(contact, tag, current_user, ip=request.remote_addr):
         db.session.commit()
-        flash(f"Removed the tag “{tag.name}”.", "success")
+        flash(gettext("Removed the tag “%(tag)s”.", tag=tag.name), "success")
     return redirect(url_for("admin.contact_show", public_id=contact.public_id) + "#tags")

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from flask import render_template, request
+from flask_babel import gettext
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
@@ -79,12 +80,16 @@ def read_search(args: MultiDict, prefix: str = "") -> Search:
         among=[subscribers_of(list_id)] if list_id else [],
     )
     if segment_id and segment is None:
-        search.problem, search.code = "That segment does not exist (any more). Choose another one.", 404
+        search.problem = gettext("That segment does not exist (any more). Choose another one.")
+        search.code = 404
     elif segment is not None:
         try:
             search.among.append(members_of(segment))
         except SegmentError as error:
-            search.problem, search.code = f"The segment “{segment.name}” cannot be used: {error}", 409
+            search.problem = gettext(
+                "The segment “%(segment)s” cannot be used: %(error)s", segment=segment.name, error=error
+            )
+            search.code = 409
     return search
 
 

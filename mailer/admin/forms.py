@@ -104,67 +104,71 @@ class LanguageForm(FlaskForm):
 
 
 class ListForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    description = TextAreaField("Public description", validators=[Length(max=5000)])
+    name = StringField(lazy_gettext("Name"), validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField(lazy_gettext("Public description"), validators=[Length(max=5000)])
     visibility = SelectField(
-        "Visibility",
+        lazy_gettext("Visibility"),
         choices=[
-            ("public", "Public — offered in the preference centre"),
-            ("private", "Private — only staff can add people"),
+            ("public", lazy_gettext("Public — offered in the preference centre")),
+            ("private", lazy_gettext("Private — only staff can add people")),
         ],
     )
 
 
 class SignupFormForm(FlaskForm):
-    name = StringField("Internal name", validators=[DataRequired(), Length(max=120)])
-    slug = StringField("Slug (used in the URL)", validators=[DataRequired(), Length(max=60)])
-    title = StringField("Heading", validators=[DataRequired(), Length(max=200)])
-    intro = TextAreaField("Introduction", validators=[Length(max=5000)])
-    button_label = StringField("Button label", validators=[DataRequired(), Length(max=60)])
-    lists = MultiCheckboxField("Lists offered", coerce=int)
-    purposes = MultiCheckboxField("Other purposes asked for (unticked checkboxes)", coerce=int)
-    ask_name = BooleanField("Ask for a name")
-    require_name = BooleanField("Name is required")
+    name = StringField(lazy_gettext("Internal name"), validators=[DataRequired(), Length(max=120)])
+    slug = StringField(lazy_gettext("Slug (used in the URL)"), validators=[DataRequired(), Length(max=60)])
+    title = StringField(lazy_gettext("Heading"), validators=[DataRequired(), Length(max=200)])
+    intro = TextAreaField(lazy_gettext("Introduction"), validators=[Length(max=5000)])
+    button_label = StringField(lazy_gettext("Button label"), validators=[DataRequired(), Length(max=60)])
+    lists = MultiCheckboxField(lazy_gettext("Lists offered"), coerce=int)
+    purposes = MultiCheckboxField(lazy_gettext("Other purposes asked for (unticked checkboxes)"), coerce=int)
+    ask_name = BooleanField(lazy_gettext("Ask for a name"))
+    require_name = BooleanField(lazy_gettext("Name is required"))
     min_age = IntegerField(
-        "Minimum age to confirm (empty: none)", validators=[Optional(), NumberRange(13, 21)]
+        lazy_gettext("Minimum age to confirm (empty: none)"), validators=[Optional(), NumberRange(13, 21)]
     )
-    privacy_text = TextAreaField("Privacy text under the form", validators=[Length(max=5000)])
+    privacy_text = TextAreaField(lazy_gettext("Privacy text under the form"), validators=[Length(max=5000)])
     allowed_origins = TextAreaField(
-        "Allowed origins (one per line; empty: any website)", validators=[Length(max=5000)]
+        lazy_gettext("Allowed origins (one per line; empty: any website)"), validators=[Length(max=5000)]
     )
-    success_message = TextAreaField("Success message", validators=[Length(max=2000)])
-    redirect_url = StringField("Or redirect to (optional)", validators=[Optional(), Length(max=500)])
+    success_message = TextAreaField(lazy_gettext("Success message"), validators=[Length(max=2000)])
+    redirect_url = StringField(
+        lazy_gettext("Or redirect to (optional)"), validators=[Optional(), Length(max=500)]
+    )
     after_confirm_url = StringField(
-        "After confirming, send people to (optional)", validators=[Optional(), Length(max=500)]
+        lazy_gettext("After confirming, send people to (optional)"), validators=[Optional(), Length(max=500)]
     )
     wording_language = SelectField(
-        "Language of this wording", choices=i18n.language_choices(), default=i18n.DEFAULT_LANGUAGE
+        lazy_gettext("Language of this wording"),
+        choices=i18n.language_choices(),
+        default=i18n.DEFAULT_LANGUAGE,
     )
-    languages = MultiCheckboxField("Published in", choices=i18n.language_choices())
+    languages = MultiCheckboxField(lazy_gettext("Published in"), choices=i18n.language_choices())
     language = SelectField(
-        "Language shown to visitors",
+        lazy_gettext("Language shown to visitors"),
         choices=[
-            ("", "Follow each visitor's browser (among the published languages)"),
+            ("", lazy_gettext("Follow each visitor's browser (among the published languages)")),
             *i18n.language_choices(),
         ],
         default="",
     )
-    active = BooleanField("Active")
+    active = BooleanField(lazy_gettext("Active"))
 
 
 class FormWordingForm(FlaskForm):
     """A form's words in another language (checkbox and field labels are read from the request)."""
 
-    title = StringField("Heading", validators=[DataRequired(), Length(max=200)])
-    intro = TextAreaField("Introduction", validators=[Length(max=5000)])
-    button_label = StringField("Button label", validators=[DataRequired(), Length(max=60)])
-    privacy_text = TextAreaField("Privacy text under the form", validators=[Length(max=5000)])
-    success_message = TextAreaField("Success message", validators=[Length(max=2000)])
-    publish = BooleanField("Publish the form in this language", default=True)
+    title = StringField(lazy_gettext("Heading"), validators=[DataRequired(), Length(max=200)])
+    intro = TextAreaField(lazy_gettext("Introduction"), validators=[Length(max=5000)])
+    button_label = StringField(lazy_gettext("Button label"), validators=[DataRequired(), Length(max=60)])
+    privacy_text = TextAreaField(lazy_gettext("Privacy text under the form"), validators=[Length(max=5000)])
+    success_message = TextAreaField(lazy_gettext("Success message"), validators=[Length(max=2000)])
+    publish = BooleanField(lazy_gettext("Publish the form in this language"), default=True)
 
 
 class TagForm(FlaskForm):
-    tag = StringField("Tag", validators=[DataRequired(), Length(max=60)])
+    tag = StringField(lazy_gettext("Tag"), validators=[DataRequired(), Length(max=60)])
 
 
 class BulkForm(FlaskForm):

@@ -1,6 +1,7 @@
 """Mailing lists: overview, create, edit, subscribers."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -48,7 +49,7 @@ def list_new():
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash(f"List “{mailing_list.name}” created.", "success")
+            flash(gettext("List “%(list)s” created.", list=mailing_list.name), "success")
             return redirect(url_for("admin.list_show", public_id=mailing_list.public_id))
     return render_template("admin/lists/edit.html", form=form, mailing_list=None), 400 if form.errors else 200
 
@@ -67,7 +68,7 @@ def list_edit(public_id: str):
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash("List saved.", "success")
+            flash(gettext("List saved."), "success")
             return redirect(url_for("admin.list_show", public_id=public_id))
     return render_template(
         "admin/lists/edit.html", form=form, mailing_list=mailing_list
@@ -134,9 +135,11 @@ def _archive_or_restore(public_id: str, archive: bool):
         change(mailing_list, current_user, request.remote_addr)
         db.session.commit()
         flash(
-            f"List “{mailing_list.name}” archived: it is no longer offered anywhere."
+            gettext("List “%(list)s” archived: it is no longer offered anywhere.", list=mailing_list.name)
             if archive
-            else f"List “{mailing_list.name}” is back: it is offered again where it was before.",
+            else gettext(
+                "List “%(list)s” is back: it is offered again where it was before.", list=mailing_list.name
+            ),
             "success",
         )
         return redirect(url_for("admin.list_show", public_id=public_id))
@@ -173,7 +176,12 @@ def list_delete(public_id: str):
             status, error = 400, str(exc)
         else:
             db.session.commit()
-            flash(f"List “{name}” deleted: its subscriptions ended; it is offered nowhere.", "success")
+            flash(
+                gettext(
+                    "List “%(list)s” deleted: its subscriptions ended; it is offered nowhere.", list=name
+                ),
+                "success",
+            )
             return redirect(url_for("admin.lists"))
     summary = list_service.delete_summary(mailing_list, _campaigns_naming(mailing_list))
     return render_template("admin/lists/delete.html", summary=summary, error=error), status

@@ -1,6 +1,7 @@
 """Sign-up forms: list, create, edit, preview and the copy-paste snippet."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -128,7 +129,9 @@ def _edit(form_obj: Form | None):
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash(f"Form saved (wording version {saved.notice.version}).", "success")
+            flash(
+                gettext("Form saved (wording version %(version)s).", version=saved.notice.version), "success"
+            )
             return redirect(url_for("admin.form_show", public_id=saved.public_id))
     status = 400 if request.method == "POST" else 200
     return render_template(
@@ -196,9 +199,15 @@ def _change_form(public_id: str, action: str):
         db.session.commit()
         flash(
             {
-                "archive": f"Form “{form_obj.name}” archived: it takes no sign-ups until you un-archive it.",
-                "unarchive": f"Form “{form_obj.name}” is back: it takes sign-ups again.",
-                "delete": f"Form “{form_obj.name}” deleted. The wording people saw stays in their evidence.",
+                "archive": gettext(
+                    "Form “%(form)s” archived: it takes no sign-ups until you un-archive it.",
+                    form=form_obj.name,
+                ),
+                "unarchive": gettext("Form “%(form)s” is back: it takes sign-ups again.", form=form_obj.name),
+                "delete": gettext(
+                    "Form “%(form)s” deleted. The wording people saw stays in their evidence.",
+                    form=form_obj.name,
+                ),
             }[action],
             "success",
         )
@@ -327,9 +336,19 @@ def form_wording(public_id: str, language: str):
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            state = "published" if settings.publish else "saved, not published"
+            name, version = i18n.language_name(language), saved.notice.version
             flash(
-                f"{i18n.language_name(language)} wording {state} (wording version {saved.notice.version}).",
+                gettext(
+                    "%(language)s wording published (wording version %(version)s).",
+                    language=name,
+                    version=version,
+                )
+                if settings.publish
+                else gettext(
+                    "%(language)s wording saved, not published (wording version %(version)s).",
+                    language=name,
+                    version=version,
+                ),
                 "success",
             )
             return redirect(url_for("admin.form_show", public_id=public_id))

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import Select, and_, delete, func, insert, literal, select
 
 from mailer import audit
@@ -36,18 +37,18 @@ from mailer.subscriptions.withdrawal import withdraw_list
 
 # What editors can do with a selection; erasure is for owners and privacy officers (ERASE).
 ACTIONS = {
-    "tag": "Add the tag",
-    "untag": "Remove the tag",
-    "list_add": "Add to the list",
-    "list_remove": "Remove from the list",
-    "list_reconfirm": "Ask to re-confirm the list",
+    "tag": lazy_gettext("Add the tag"),
+    "untag": lazy_gettext("Remove the tag"),
+    "list_add": lazy_gettext("Add to the list"),
+    "list_remove": lazy_gettext("Remove from the list"),
+    "list_reconfirm": lazy_gettext("Ask to re-confirm the list"),
 }
 ERASE = "erase"
-LABELS = {**ACTIONS, ERASE: "Erase"}
+LABELS = {**ACTIONS, ERASE: lazy_gettext("Erase")}
 LIST_ACTIONS = ("list_add", "list_remove", "list_reconfirm")
 BASES = {
-    Basis.PRIOR_CONSENT.value: "They consented elsewhere (say where and how)",
-    Basis.DOUBLE_OPT_IN.value: "Send each a double opt-in email to confirm",
+    Basis.PRIOR_CONSENT.value: lazy_gettext("They consented elsewhere (say where and how)"),
+    Basis.DOUBLE_OPT_IN.value: lazy_gettext("Send each a double opt-in email to confirm"),
 }
 BATCH = 500
 ERASE_BATCH = 50  # an erasure touches every domain's tables: smaller transactions
@@ -447,9 +448,9 @@ def subject(job: BulkJob) -> str:
     """What the job does in words: the action and its tag or list."""
     if job.action in LIST_ACTIONS:
         mailing_list = _list_of(job.argument)
-        return f"{LABELS[job.action]} “{mailing_list.name if mailing_list else 'a deleted list'}”"
+        return f"{LABELS[job.action]} “{mailing_list.name if mailing_list else gettext('a deleted list')}”"
     if job.action == ERASE:
-        return "Erase contacts"
+        return gettext("Erase contacts")
     return f"{LABELS.get(job.action, job.action)} “{job.argument}”"
 
 
