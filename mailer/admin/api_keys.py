@@ -1,6 +1,7 @@
 """API keys for integrations: create (the secret is shown once), list, revoke. Owners and admins only."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
@@ -14,12 +15,12 @@ from mailer.staff import api_keys as key_service
 
 class ApiKeyForm(FlaskForm):
     name = StringField(
-        "Name (which integration uses it)",
+        lazy_gettext("Name (which integration uses it)"),
         validators=[DataRequired(), Length(max=120)],
         render_kw={"autofocus": True},
     )
     role = SelectField(
-        "Access",
+        lazy_gettext("Access"),
         choices=[
             ("read_only", "Read only — lists, contacts, consent history, campaigns"),
             ("read_write", "Read and write — also sign-ups, contact edits and unsubscribes"),

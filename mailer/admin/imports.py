@@ -2,6 +2,7 @@
 rejected rows."""
 
 from flask import abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext, lazy_gettext, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -20,21 +21,28 @@ from mailer.subscriptions.models.lists import MailingList
 
 
 class ImportForm(FlaskForm):
-    file = FileField("CSV file (first line names the columns; one must be “email”, “name” is optional)")
-    list_id = SelectField("Import into list", coerce=int)
+    file = FileField(
+        lazy_gettext("CSV file (first line names the columns; one must be “email”, “name” is optional)")
+    )
+    list_id = SelectField(lazy_gettext("Import into list"), coerce=int)
     mode = RadioField(
-        "Legal basis",
+        lazy_gettext("Legal basis"),
         default="double_opt_in",
         choices=[
             (
                 "double_opt_in",
-                "Ask each person by double opt-in (recommended): they are added only after confirming",
+                lazy_gettext(
+                    "Ask each person by double opt-in (recommended): they are added only after confirming"
+                ),
             ),
-            ("has_consent", "They already consented elsewhere, and I can prove it"),
+            ("has_consent", lazy_gettext("They already consented elsewhere, and I can prove it")),
         ],
     )
     consent_statement = TextAreaField(
-        "Where and how did they consent? (required for the second option; stored as proof for each person)",
+        lazy_gettext(
+            "Where and how did they consent? (required for the second option; stored as proof for each "
+            "person)"
+        ),
         validators=[Length(max=5000)],
     )
 
@@ -112,7 +120,10 @@ def import_mapping(public_id: str):
                 ip=request.remote_addr,
             )
             db.session.commit()
-            flash(f"{job.total_rows} rows queued for import.", "success")
+            flash(
+                ngettext("%(num)d row queued for import.", "%(num)d rows queued for import.", job.total_rows),
+                "success",
+            )
             return redirect(url_for("admin.import_show", public_id=job.public_id))
     elif request.method == "POST":
         status = 400
@@ -136,7 +147,7 @@ def import_cancel(public_id: str):
         flash(str(exc), "danger")
     else:
         db.session.commit()
-        flash("Import cancelled; the uploaded file was deleted.", "success")
+        flash(gettext("Import cancelled; the uploaded file was deleted."), "success")
     return redirect(url_for("admin.imports_index"))
 
 

@@ -2,6 +2,7 @@
 uses."""
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, TextAreaField, URLField
@@ -13,21 +14,25 @@ from mailer.organisation import brand
 from mailer.organisation import settings as organisation_settings
 
 LABELS = {
-    "name": "Organisation name",
-    "postal_address": "Postal address",
-    "from_name": "Sender name",
-    "from_email": "Sender address",
-    "reply_to": "Reply-to address (optional)",
-    "website": "Website (optional)",
+    "name": lazy_gettext("Organisation name"),
+    "postal_address": lazy_gettext("Postal address"),
+    "from_name": lazy_gettext("Sender name"),
+    "from_email": lazy_gettext("Sender address"),
+    "reply_to": lazy_gettext("Reply-to address (optional)"),
+    "website": lazy_gettext("Website (optional)"),
 }
 HELP = {
-    "name": "Shown on every page and email.",
-    "postal_address": "Printed in every marketing email's footer (the law requires it).",
-    "from_name": "The name people see as the sender (a campaign can use its own).",
-    "from_email": "Mail is sent from this address; set up DKIM for its domain under Deliverability.",
-    "reply_to": "Where replies go, if not to the sender address.",
-    "website": "Every public page (confirmation, preference centre, unsubscribe, forms, privacy requests) "
-    "links back to it, e.g. https://www.example.com.",
+    "name": lazy_gettext("Shown on every page and email."),
+    "postal_address": lazy_gettext("Printed in every marketing email's footer (the law requires it)."),
+    "from_name": lazy_gettext("The name people see as the sender (a campaign can use its own)."),
+    "from_email": lazy_gettext(
+        "Mail is sent from this address; set up DKIM for its domain under Deliverability."
+    ),
+    "reply_to": lazy_gettext("Where replies go, if not to the sender address."),
+    "website": lazy_gettext(
+        "Every public page (confirmation, preference centre, unsubscribe, forms, privacy requests) "
+        "links back to it, e.g. https://www.example.com."
+    ),
 }
 
 
@@ -45,17 +50,19 @@ class OrganisationForm(FlaskForm):
 class BrandForm(FlaskForm):
     """Colours, font, logo and footer line (checked by the operation, contrast included)."""
 
-    colour = StringField("Brand colour", render_kw={"type": "color"})
-    text_colour = StringField("Text colour on the brand colour", render_kw={"type": "color"})
-    font = SelectField("Font", choices=[(key, label) for key, (label, _) in brand.FONT_STACKS.items()])
-    logo_url = SelectField("Logo (from the media library)")
-    footer_text = TextAreaField("Footer text (shown on public pages and system emails)")
+    colour = StringField(lazy_gettext("Brand colour"), render_kw={"type": "color"})
+    text_colour = StringField(lazy_gettext("Text colour on the brand colour"), render_kw={"type": "color"})
+    font = SelectField(
+        lazy_gettext("Font"), choices=[(key, label) for key, (label, _) in brand.FONT_STACKS.items()]
+    )
+    logo_url = SelectField(lazy_gettext("Logo (from the media library)"))
+    footer_text = TextAreaField(lazy_gettext("Footer text (shown on public pages and system emails)"))
 
 
 def _brand_form(formdata=None) -> BrandForm:
     values = brand.current()
     form = BrandForm(formdata=formdata, data=values) if formdata is None else BrandForm()
-    logos = [("", "No logo")]
+    logos = [("", gettext("No logo"))]
     for item in library.library():
         names = item.variant_names()
         logos.append(
@@ -100,7 +107,10 @@ def organisation_settings_page():
                     form[name].errors = [message]
             else:
                 db.session.commit()
-                flash("Organisation settings saved." if changed else "Nothing changed.", "success")
+                flash(
+                    gettext("Organisation settings saved.") if changed else gettext("Nothing changed."),
+                    "success",
+                )
                 return redirect(url_for("admin.organisation_settings_page"))
     return _page(form, overridden, _brand_form(), status)
 
@@ -130,6 +140,6 @@ def organisation_brand():
                 form[name].errors = [message]
         else:
             db.session.commit()
-            flash("Brand saved." if changed else "Nothing changed.", "success")
+            flash(gettext("Brand saved.") if changed else gettext("Nothing changed."), "success")
             return redirect(url_for("admin.organisation_settings_page", _anchor="brand"))
     return _page(stored, overridden, form, 400)

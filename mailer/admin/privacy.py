@@ -3,6 +3,7 @@
 from datetime import datetime, time
 
 from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_babel import format_date, gettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -91,7 +92,10 @@ def privacy_request_new():
                 ip=request.remote_addr,
             )
             db.session.commit()
-            flash("Request logged. It is due " + req.due_at.strftime("%d %B %Y") + ".", "success")
+            flash(
+                gettext("Request logged. It is due %(date)s.", date=format_date(req.due_at, "long")),
+                "success",
+            )
             return redirect(url_for("admin.privacy_request_show", public_id=req.public_id))
     return render_template(
         "admin/privacy/new.html", form=form
@@ -141,7 +145,7 @@ def privacy_request_send_verification(public_id: str):
         return _back(req)
     _log(req, "verification link sent")
     db.session.commit()
-    flash("Verification link sent to the address on file.", "success")
+    flash(gettext("Verification link sent to the address on file."), "success")
     return _back(req)
 
 
@@ -167,9 +171,9 @@ def privacy_request_extend(public_id: str):
                 ip=request.remote_addr,
             )
             db.session.commit()
-            flash("Deadline extended to " + until.strftime("%d %B %Y") + ".", "success")
+            flash(gettext("Deadline extended to %(date)s.", date=format_date(until, "long")), "success")
     else:
-        flash("Give a reason and the date the person was told.", "danger")
+        flash(gettext("Give a reason and the date the person was told."), "danger")
     return _back(req)
 
 
@@ -205,7 +209,10 @@ def privacy_request_refuse(public_id: str):
             return _back(req)
         _log(req, "refused")
         db.session.commit()
-        flash("Request refused; tell the person why and that they may complain to the authority.", "info")
+        flash(
+            gettext("Request refused; tell the person why and that they may complain to the authority."),
+            "info",
+        )
     return _back(req)
 
 
@@ -241,12 +248,12 @@ def privacy_request_send_export(public_id: str):
             or req.identity_verified_at is None
             or req.contact is None
         ):
-            flash("Only a verified access or portability request gets a download link.", "danger")
+            flash(gettext("Only a verified access or portability request gets a download link."), "danger")
             return _back(req)
         enqueue_after_commit(db.session, "send_export_link", req.id)
         _log(req, "download link sent")
         db.session.commit()
-        flash("Download link sent to the person.", "success")
+        flash(gettext("Download link sent to the person."), "success")
     return _back(req)
 
 
@@ -255,7 +262,7 @@ def privacy_request_export(public_id: str):
     """The person's data as staff may see it (sensitive fields masked); audited."""
     req = _request(public_id)
     if req.contact is None or req.contact.status == ContactStatus.ERASED:
-        flash("There is no data to export for this request.", "danger")
+        flash(gettext("There is no data to export for this request."), "danger")
         return _back(req)
     payload = export.build_zip(req.contact, clear_sensitive=False)
     audit.record(
@@ -323,7 +330,7 @@ def privacy_contact_restrict(public_id: str):
         "restriction",
         "Processing restricted by staff.",
         restrict,
-        "Contact restricted: no emails and no changes until the restriction is lifted.",
+        gettext("Contact restricted: no emails and no changes until the restriction is lifted."),
         "warning",
     )
 
@@ -336,7 +343,7 @@ def privacy_contact_unrestrict(public_id: str):
         "restriction",
         "Restriction lifted by staff.",
         lift_restriction,
-        "Restriction lifted.",
+        gettext("Restriction lifted."),
         details={"action": "lift"},
     )
 
@@ -354,7 +361,7 @@ def privacy_contact_lift_objection(public_id: str):
         "objection",
         "Objection to direct marketing lifted on the person's instruction.",
         _lift_on_instruction,
-        "Objection lifted. Lists stay as they are until the person subscribes again.",
+        gettext("Objection lifted. Lists stay as they are until the person subscribes again."),
         details={"action": "lift"},
     )
 
@@ -365,7 +372,7 @@ def privacy_contact_erase(public_id: str):
     contact = _contact(public_id)
     form = ActionForm()
     if not form.validate_on_submit() or request.form.get("confirm", "").strip().upper() != "ERASE":
-        flash("Type ERASE to confirm: erasure cannot be undone.", "danger")
+        flash(gettext("Type ERASE to confirm: erasure cannot be undone."), "danger")
         return _contact_back(contact)
     try:
         req = erase_on_staff_decision(contact, current_user, ip=request.remote_addr)
@@ -374,7 +381,7 @@ def privacy_contact_erase(public_id: str):
         flash(str(exc), "danger")
         return _contact_back(contact)
     db.session.commit()
-    flash("Contact erased. Recipients to notify are listed on the request.", "success")
+    flash(gettext("Contact erased. Recipients to notify are listed on the request."), "success")
     return redirect(url_for("admin.privacy_request_show", public_id=req.public_id))
 
 
@@ -383,7 +390,7 @@ def privacy_contact_rectify(public_id: str):
     """Correct a contact's data on their behalf; every staff edit is audited."""
     contact = _contact(public_id)
     if contact.status == ContactStatus.ERASED:
-        flash("This contact was erased.", "danger")
+        flash(gettext("This contact was erased."), "danger")
         return _contact_back(contact)
     form = RectifyForm(obj=contact)
     all_fields = fields.all_fields()
@@ -411,7 +418,12 @@ def privacy_contact_rectify(public_id: str):
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash("Saved: " + (", ".join(applied) or "nothing changed") + ".", "success")
+            flash(
+                gettext("Saved: %(fields)s.", fields=", ".join(applied))
+                if applied
+                else gettext("Saved: nothing changed."),
+                "success",
+            )
             return _contact_back(contact)
     values = {f.key: ("" if f.is_sensitive else fields.read_value(contact, f) or "") for f in all_fields}
     return render_template(
@@ -433,7 +445,7 @@ def privacy_contact_reveal(public_id: str, field_key: str):
     if field is None:
         return redirect(url_for("admin.contact_show", public_id=public_id))
     if not form.validate_on_submit():
-        flash("Say why you need to see this value (at least a few words).", "danger")
+        flash(gettext("Say why you need to see this value (at least a few words)."), "danger")
         return _contact_back(contact)
     try:
         value = fields.reveal(contact, field, current_user, form.reason.data, request.remote_addr)

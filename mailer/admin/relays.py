@@ -1,6 +1,7 @@
 """Named SMTP relays: list, add, change, remove. Owners and admins only; passwords are never shown back."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, FloatField, IntegerField, PasswordField, SelectField, StringField
@@ -12,20 +13,28 @@ from mailer.campaigns.relays import remove_relay
 from mailer.core.extensions import db
 from mailer.delivery import relays as relay_service
 
-_LINE = [Length(max=1000, message="This is far too long.")]
+_LINE = [Length(max=1000, message=lazy_gettext("This is far too long."))]
 
 
 class RelayForm(FlaskForm):
-    name = StringField("Name", validators=_LINE, render_kw={"autocomplete": "off"})
-    host = StringField("Host", validators=_LINE, render_kw={"autocomplete": "off"})
-    port = IntegerField("Port", validators=[Optional()], render_kw={"inputmode": "numeric"})
-    tls_mode = SelectField("Connection security", choices=list(relay_service.TLS_LABELS.items()))
-    verify_tls = BooleanField("Verify the relay's certificate", default=True)
-    username = StringField("User name (empty: no login)", validators=_LINE, render_kw={"autocomplete": "off"})
-    password = PasswordField("Password", validators=_LINE, render_kw={"autocomplete": "new-password"})
-    clear_password = BooleanField("Remove the stored password")
+    name = StringField(lazy_gettext("Name"), validators=_LINE, render_kw={"autocomplete": "off"})
+    host = StringField(lazy_gettext("Host"), validators=_LINE, render_kw={"autocomplete": "off"})
+    port = IntegerField(lazy_gettext("Port"), validators=[Optional()], render_kw={"inputmode": "numeric"})
+    tls_mode = SelectField(
+        lazy_gettext("Connection security"), choices=list(relay_service.TLS_LABELS.items())
+    )
+    verify_tls = BooleanField(lazy_gettext("Verify the relay's certificate"), default=True)
+    username = StringField(
+        lazy_gettext("User name (empty: no login)"), validators=_LINE, render_kw={"autocomplete": "off"}
+    )
+    password = PasswordField(
+        lazy_gettext("Password"), validators=_LINE, render_kw={"autocomplete": "new-password"}
+    )
+    clear_password = BooleanField(lazy_gettext("Remove the stored password"))
     rate_per_second = FloatField(
-        "Own rate limit (messages per second, 0: only the global limit)", validators=[Optional()], default=0
+        lazy_gettext("Own rate limit (messages per second, 0: only the global limit)"),
+        validators=[Optional()],
+        default=0,
     )
 
     def to_fields(self) -> relay_service.RelayFields:
@@ -78,7 +87,7 @@ def _edit(relay: relay_service.Relay | None):
                     target.errors = [*target.errors, message]
             else:
                 db.session.commit()
-                flash(f"Relay “{saved.name}” saved.", "success")
+                flash(gettext("Relay “%(name)s” saved.", name=saved.name), "success")
                 return redirect(url_for("admin.relays"))
         status = 400
     form.password.data = ""  # never sent back, not even what was just typed
@@ -110,5 +119,11 @@ def relay_delete(name: str):
         flash(str(exc), "danger")
         return redirect(url_for("admin.relays"))
     db.session.commit()
-    flash(f"Relay “{name}” removed. Campaigns that had chosen it send through the default relay.", "success")
+    flash(
+        gettext(
+            "Relay “%(name)s” removed. Campaigns that had chosen it send through the default relay.",
+            name=name,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.relays"))

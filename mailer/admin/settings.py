@@ -2,6 +2,7 @@
 custom fields, the notice, Art. 30 and retention runs."""
 
 from flask import flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -28,8 +29,12 @@ def _parse_other_uses(text: str) -> list[dict]:
         parts = [p.strip() for p in line.split("|", 2)]
         if len(parts) < 2 or parts[1] not in LEGAL_BASES:
             raise PrivacyError(
-                f"Line {number} of the other uses: write “name | legal basis | description”, with the "
-                f"legal basis one of {', '.join(LEGAL_BASES)}."
+                gettext(
+                    "Line %(num)d of the other uses: write “name | legal basis | description”, with the "
+                    "legal basis one of %(bases)s.",
+                    num=number,
+                    bases=", ".join(LEGAL_BASES),
+                )
             )
         uses.append(
             {
@@ -96,7 +101,12 @@ def settings_privacy():
             )
             published = notice.current_notice()
             db.session.commit()
-            flash(f"Settings saved. The privacy notice is at version {published.version}.", "success")
+            flash(
+                gettext(
+                    "Settings saved. The privacy notice is at version %(version)s.", version=published.version
+                ),
+                "success",
+            )
             return redirect(url_for("admin.settings_privacy"))
     db.session.commit()  # the defaults row, created on first visit
     return render_template(
@@ -153,7 +163,7 @@ def settings_recipient_edit(public_id: str | None = None):
             )
             notice.current_notice()
             db.session.commit()
-            flash("Recipient saved; the privacy notice lists it.", "success")
+            flash(gettext("Recipient saved; the privacy notice lists it."), "success")
             return redirect(url_for("admin.settings_recipients"))
     return render_template("admin/privacy/recipient_edit.html", form=form, recipient=recipient), (
         400 if request.method == "POST" else 200
@@ -188,7 +198,7 @@ def settings_fields():
                 ip=request.remote_addr,
             )
             db.session.commit()
-            flash(f"Field “{field.label}” created.", "success")
+            flash(gettext("Field “%(field)s” created.", field=field.label), "success")
             return redirect(url_for("admin.settings_fields"))
     all_fields = db.session.execute(select(ContactField).order_by(ContactField.label)).scalars().all()
     return render_template(
@@ -215,7 +225,12 @@ def settings_field_toggle(key: str):
             ip=request.remote_addr,
         )
         db.session.commit()
-        flash(f"Field “{field.label}” {'activated' if field.active else 'retired'}.", "success")
+        flash(
+            gettext("Field “%(field)s” activated.", field=field.label)
+            if field.active
+            else gettext("Field “%(field)s” retired.", field=field.label),
+            "success",
+        )
     return redirect(url_for("admin.settings_fields"))
 
 
@@ -279,5 +294,7 @@ def retention_run():
             ip=request.remote_addr,
         )
         db.session.commit()
-        flash(f"Retention applied: {report.total} records removed or anonymised.", "success")
+        flash(
+            gettext("Retention applied: %(num)d records removed or anonymised.", num=report.total), "success"
+        )
     return redirect(url_for("admin.retention_report"))

@@ -1,6 +1,9 @@
 """Staff accounts: who can log in and with which role (owners and admins only), and invitations to join."""
 
+from collections.abc import Callable
+
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -31,9 +34,12 @@ def staff():
         else:
             db.session.commit()
             flash(
-                f"Invitation sent to {invite.email} (role {invite.role}). They choose their own password "
-                "with "
-                "the link in it.",
+                gettext(
+                    "Invitation sent to %(email)s (role %(role)s). They choose their own password with the "
+                    "link in it.",
+                    email=invite.email,
+                    role=invite.role,
+                ),
                 "success",
             )
             return redirect(url_for("admin.staff"))
@@ -49,7 +55,7 @@ def staff():
     ), 400 if request.method == "POST" else 200
 
 
-def _invite_action(public_id: str, action, done: str):
+def _invite_action(public_id: str, action, done: Callable[[str], str]):
     invite = db.one_or_404(select(StaffInvite).where(StaffInvite.public_id == public_id))
     if ActionForm().validate_on_submit():
         try:
@@ -59,20 +65,28 @@ def _invite_action(public_id: str, action, done: str):
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash(done.format(email=invite.email), "success")
+            flash(done(invite.email), "success")
     return redirect(url_for("admin.staff"))
 
 
 @bp.post("/staff/invites/<public_id>/resend")
 def staff_invite_resend(public_id: str):
     """Send an invitation again with a fresh link and expiry (the old link stops working)."""
-    return _invite_action(public_id, staff_accounts.resend_invite, "Invitation sent to {email} again.")
+    return _invite_action(
+        public_id,
+        staff_accounts.resend_invite,
+        lambda email: gettext("Invitation sent to %(email)s again.", email=email),
+    )
 
 
 @bp.post("/staff/invites/<public_id>/revoke")
 def staff_invite_revoke(public_id: str):
     """Withdraw an invitation: its link stops working."""
-    return _invite_action(public_id, staff_accounts.revoke_invite, "Invitation to {email} revoked.")
+    return _invite_action(
+        public_id,
+        staff_accounts.revoke_invite,
+        lambda email: gettext("Invitation to %(email)s revoked.", email=email),
+    )
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -115,7 +129,7 @@ def staff_role(user_id: int):
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash(f"{user.email} is now {user.role}.", "success")
+            flash(gettext("%(email)s is now %(role)s.", email=user.email, role=user.role), "success")
     return redirect(url_for("admin.staff"))
 
 
@@ -131,5 +145,10 @@ def staff_toggle_active(user_id: int):
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash(f"{user.email} {'reactivated' if user.active else 'deactivated'}.", "success")
+            flash(
+                gettext("%(email)s reactivated.", email=user.email)
+                if user.active
+                else gettext("%(email)s deactivated.", email=user.email),
+                "success",
+            )
     return redirect(url_for("admin.staff"))

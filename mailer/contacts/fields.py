@@ -6,6 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import lazy_gettext
 from sqlalchemy import delete, select
 
 from mailer import audit
@@ -34,13 +35,13 @@ MAX_CHOICE_LENGTH = 100
 YES_WORDS = {"yes", "y", "true", "1", "on", "ja", "oui", "si", "sí"}
 NO_WORDS = {"no", "n", "false", "0", "off", "nein", "non"}
 TYPE_NAMES = {
-    "text": "Text",
-    "number": "Number",
-    "date": "Date",
-    "email": "Email address",
-    "single_choice": "Single choice",
-    "multiple_choice": "Multiple choice",
-    "yes_no": "Yes / no",
+    "text": lazy_gettext("Text"),
+    "number": lazy_gettext("Number"),
+    "date": lazy_gettext("Date"),
+    "email": lazy_gettext("Email address"),
+    "single_choice": lazy_gettext("Single choice"),
+    "multiple_choice": lazy_gettext("Multiple choice"),
+    "yes_no": lazy_gettext("Yes / no"),
 }
 # Art. 10: data on criminal convictions and offences may only be processed under official authority.
 CRIMINAL_RECORD_RE = re.compile(

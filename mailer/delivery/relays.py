@@ -12,6 +12,7 @@ from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from cryptography.fernet import InvalidToken
+from flask_babel import lazy_gettext
 from sqlalchemy import Float, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,9 +37,9 @@ class TlsMode(enum.StrEnum):
 
 
 TLS_LABELS = {
-    TlsMode.STARTTLS: "STARTTLS (usually port 587)",
-    TlsMode.TLS: "TLS from the first byte (usually port 465)",
-    TlsMode.NONE: "None (only for a relay on this host or a private network)",
+    TlsMode.STARTTLS: lazy_gettext("STARTTLS (usually port 587)"),
+    TlsMode.TLS: lazy_gettext("TLS from the first byte (usually port 465)"),
+    TlsMode.NONE: lazy_gettext("None (only for a relay on this host or a private network)"),
 }
 
 

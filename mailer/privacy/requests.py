@@ -5,6 +5,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 
 from mailer.contacts.models.contact import Contact
@@ -26,12 +27,12 @@ from mailer.staff.models.accounts import StaffUser
 
 VERIFY_MAX_AGE = 7 * 24 * 3600
 TYPE_LABELS = {
-    "access": "Access (Art. 15)",
-    "portability": "Portability (Art. 20)",
-    "rectification": "Rectification (Art. 16)",
-    "erasure": "Erasure (Art. 17)",
-    "restriction": "Restriction (Art. 18)",
-    "objection": "Objection (Art. 21)",
+    "access": lazy_gettext("Access (Art. 15)"),
+    "portability": lazy_gettext("Portability (Art. 20)"),
+    "rectification": lazy_gettext("Rectification (Art. 16)"),
+    "erasure": lazy_gettext("Erasure (Art. 17)"),
+    "restriction": lazy_gettext("Restriction (Art. 18)"),
+    "objection": lazy_gettext("Objection (Art. 21)"),
 }
 # Requests whose outcome must be passed on to recipients (Art. 19).
 NOTIFIABLE_TYPES = ("rectification", "erasure", "restriction")

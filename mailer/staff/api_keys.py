@@ -12,6 +12,7 @@ import re
 import secrets
 from datetime import timedelta
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select, update
 
 from mailer.core.clock import utcnow
@@ -23,7 +24,7 @@ KEY_RE = re.compile(r"^mk_([0-9a-f]{8})_([A-Za-z0-9_\-]{43})$")
 MAX_NAME_LENGTH = 120
 # last_used_at is written at most this often per key, so busy integrations don't turn every read into a write.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
-ROLE_LABELS = {"read_only": "Read only", "read_write": "Read and write"}
+ROLE_LABELS = {"read_only": lazy_gettext("Read only"), "read_write": lazy_gettext("Read and write")}
 
 
 class ApiKeyError(ValueError):

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import IO, cast
 
 from flask import current_app
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import CursorResult, select, update
 
 from mailer.consent.ledger import RequestContext
@@ -55,23 +56,23 @@ FIRST_NAME_COLUMNS = ("first_name", "first name", "firstname", "given name")
 LAST_NAME_COLUMNS = ("last_name", "last name", "lastname", "surname", "family name")
 IGNORE = "ignore"
 BUILT_IN_TARGETS = {
-    "email": "Email address",
-    "name": "Name",
-    "first_name": "First name",
-    "last_name": "Last name",
+    "email": lazy_gettext("Email address"),
+    "name": lazy_gettext("Name"),
+    "first_name": lazy_gettext("First name"),
+    "last_name": lazy_gettext("Last name"),
 }
 REJECT_CODES = ("invalid_address", "invalid_name", "invalid_value")
 # Why rows were skipped, as the import's page names it.
 SKIP_REASONS = {
-    "suppressed": "unsubscribed from everything, erased or bounced",
-    "restricted": "processing restricted",
-    "erased": "erased",
-    "already_subscribed": "already subscribed",
-    "already_pending": "already waiting for confirmation",
-    "unsubscribed": "unsubscribed from this list",
-    "invalid_address": "not a valid address (see the error report)",
-    "invalid_name": "name with control characters (see the error report)",
-    "invalid_value": "a value of the wrong type (see the error report)",
+    "suppressed": lazy_gettext("unsubscribed from everything, erased or bounced"),
+    "restricted": lazy_gettext("processing restricted"),
+    "erased": lazy_gettext("erased"),
+    "already_subscribed": lazy_gettext("already subscribed"),
+    "already_pending": lazy_gettext("already waiting for confirmation"),
+    "unsubscribed": lazy_gettext("unsubscribed from this list"),
+    "invalid_address": lazy_gettext("not a valid address (see the error report)"),
+    "invalid_name": lazy_gettext("name with control characters (see the error report)"),
+    "invalid_value": lazy_gettext("a value of the wrong type (see the error report)"),
 }
 
 
@@ -192,9 +193,12 @@ def mappable_fields() -> list[ContactField]:
 def mapping_choices() -> list[tuple[str, str]]:
     """Every target a column can be given, as (value, label)."""
     return [
-        *BUILT_IN_TARGETS.items(),
-        *((f"field:{custom.key}", f"Custom field: {custom.label}") for custom in mappable_fields()),
-        (IGNORE, "Ignore this column (not imported)"),
+        *((value, str(label)) for value, label in BUILT_IN_TARGETS.items()),
+        *(
+            (f"field:{custom.key}", gettext("Custom field: %(field)s", field=custom.label))
+            for custom in mappable_fields()
+        ),
+        (IGNORE, gettext("Ignore this column (not imported)")),
     ]
 
 
@@ -569,7 +573,7 @@ def progress(job: ContactImport) -> dict:
         "percent": percent,
         "rate": rate,
         "seconds_left": left,
-        "left": "" if left is None else f" · about {_duration(left)} left",
+        "left": "" if left is None else " · " + gettext("about %(duration)s left", duration=_duration(left)),
         "added": job.added,
         "invited": job.invited,
         "skipped": job.skipped,
