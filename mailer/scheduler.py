@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 PERIODIC_JOBS: dict[str, int | str | None] = {
     "purge_unconfirmed_signups": 3600,
     "start_due_campaigns": 60,
+    "decide_ab_tests": 60,  # A/B tests whose wait is over: the winner by clicks, then the rest gets it
     "recover_stuck_deliveries": None,
     "alert_relay_waits": 60,
     "purge_tracking_events": 24 * 3600,

@@ -5,8 +5,16 @@ services/layouts.py.
 """
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import Length
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Length, Optional
 
 from mailer.admin.forms import MultiCheckboxField
 from mailer.campaigns.drafts import DraftFields
@@ -97,3 +105,34 @@ class ActionForm(FlaskForm):
 class LayoutForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=1000, message="The name is far too long.")])
     html = TextAreaField("HTML", validators=[Length(max=200_000, message="The HTML is too long.")])
+
+
+class AbSettingsForm(FlaskForm):
+    """An A/B test's settings; the ranges and their messages are mailer.campaigns.ab_testing's."""
+
+    enabled = BooleanField("Run this campaign as an A/B test")
+    test_percent = IntegerField("Test share (% of the audience)", default=20, validators=[Optional()])
+    wait_minutes = IntegerField(
+        "Wait before choosing the winner (minutes)", default=240, validators=[Optional()]
+    )
+    criterion = SelectField(
+        "Winner chosen",
+        choices=[
+            ("clicks", "Automatically: highest click rate among contacts who consented to click tracking"),
+            ("manual", "By a person, on the campaign page"),
+        ],
+        default="clicks",
+    )
+
+
+class AbVariantForm(FlaskForm):
+    """One variant; an empty field takes the campaign's own value."""
+
+    label = StringField("Name (optional)", validators=_LINE)
+    subject = StringField("Subject", validators=_LINE)
+    from_name = StringField("Sender name", validators=_LINE)
+    body_format = SelectField(
+        "Content format", choices=[("markdown", "Markdown"), ("html", "HTML")], default="markdown"
+    )
+    body = TextAreaField("Content", validators=_TEXT)
+    text_body = TextAreaField("Text part (optional)", validators=_TEXT)

@@ -6,6 +6,7 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_login import current_user
 
 from mailer import audit
+from mailer.admin import campaign_ab
 from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm, ScheduleForm, TestSendForm
 from mailer.admin.campaigns import EDITOR_CSP, campaign_by_public_id, render_preview
@@ -109,6 +110,7 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
         states=states,
         relays=relays,
         relay_wait=relay_wait_alerts.relay_wait(campaign),
+        ab=campaign_ab.results(campaign),
     ), status
 
 

@@ -145,6 +145,11 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.campaign_pause": {WRITE: EDITORS},
     "admin.campaign_resume": {WRITE: EDITORS},
     "admin.campaign_cancel": {WRITE: EDITORS},
+    "admin.campaign_ab_test": {READ: EDITORS, WRITE: EDITORS},
+    "admin.campaign_ab_variant_add": {WRITE: EDITORS},
+    "admin.campaign_ab_variant_save": {WRITE: EDITORS},
+    "admin.campaign_ab_variant_delete": {WRITE: EDITORS},
+    "admin.campaign_ab_winner": {WRITE: EDITORS},
     # Uncertain deliveries: anyone may look (contacts appear only as opaque references); resending may deliver
     # twice, so only owners and admins decide it.
     "admin.campaign_uncertain": {READ: ALL},

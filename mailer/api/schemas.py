@@ -197,6 +197,45 @@ class CampaignSchema(Schema):
             "description": "Only on GET /campaigns/{public_id}: every delivery state with how many and why."
         },
     )
+    ab_test = fields.Nested(
+        lambda: AbTestSchema(),
+        allow_none=True,
+        metadata={"description": "Only on GET /campaigns/{public_id}: its A/B test (null: none)."},
+    )
+
+
+class AbVariantSchema(Schema):
+    letter = fields.String(metadata={"description": "A, B, C or D."})
+    label = fields.String()
+    subject = fields.String(metadata={"description": "As sent: the variant's own, else the campaign's."})
+    from_name = fields.String(metadata={"description": "As sent: the variant's own, else the campaign's."})
+    own_content = fields.Boolean(metadata={"description": "false: the campaign's own content."})
+    sent = fields.Integer(metadata={"description": "Messages of the test share sent."})
+    click_consenting = fields.Integer(
+        metadata={"description": "The sample size: sent recipients who consent to click tracking."}
+    )
+    clickers = fields.Integer(metadata={"description": "Unique people among them who clicked (no machines)."})
+    click_rate = fields.Float()
+    open_consenting = fields.Integer()
+    openers = fields.Integer()
+
+
+class AbTestSchema(Schema):
+    test_percent = fields.Integer(metadata={"description": "The audience share that gets the variants."})
+    wait_minutes = fields.Integer()
+    criterion = one_of(("clicks", "manual"))
+    seed = fields.Integer(allow_none=True, metadata={"description": "Draws the test share (at the start)."})
+    sample_size = fields.Integer()
+    decide_at = timestamp("When the winner is chosen by clicks (null before the start).")
+    winner = fields.String(allow_none=True, metadata={"description": "The winner's letter, or null."})
+    decided_at = timestamp()
+    decision = fields.Dict(
+        metadata={
+            "description": "How it was decided: method (clicks | manual), leader, z, decisive, too_small, "
+            "tie, and the figures at that moment."
+        }
+    )
+    variants = fields.List(fields.Nested(AbVariantSchema))
 
 
 class UncertainDeliverySchema(Schema):

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from mailer.campaigns import ab_testing
 from mailer.campaigns.models import Campaign
 from mailer.consent.models import ConsentEvent, ConsentState, Purpose
 from mailer.contacts import fields as field_service
@@ -160,7 +161,53 @@ def campaign_json(campaign: Campaign, progress: dict | None = None, deliveries: 
         data["progress"] = progress
     if deliveries is not None:
         data["deliveries"] = deliveries
+        data["ab_test"] = ab_test_json(campaign)
     return data
+
+
+def ab_test_json(campaign: Campaign) -> dict | None:
+    """A campaign's A/B test: settings, the winner and how it was chosen, the variants as sent, figures."""
+    test = campaign.ab_test
+    if test is None:
+        return None
+    stats = {s.position: s for s in ab_testing.variant_stats(campaign)} if test.sample_planned_at else {}
+    variants = []
+    for variant in campaign.ab_variants:
+        view = ab_testing.VariantView(campaign, variant)
+        figures = stats.get(variant.position)
+        variants.append(
+            {
+                "letter": ab_testing.letter(variant.position),
+                "label": variant.label,
+                "subject": view.subject,
+                "from_name": view.from_name,
+                "own_content": bool((variant.body or "").strip()),
+                **(
+                    {
+                        "sent": figures.sent,
+                        "click_consenting": figures.click_consenting,
+                        "clickers": figures.clickers,
+                        "click_rate": round(figures.click_rate, 4),
+                        "open_consenting": figures.open_consenting,
+                        "openers": figures.openers,
+                    }
+                    if figures
+                    else {}
+                ),
+            }
+        )
+    return {
+        "test_percent": test.test_percent,
+        "wait_minutes": test.wait_minutes,
+        "criterion": test.criterion,
+        "seed": test.seed,
+        "sample_size": test.sample_size,
+        "decide_at": iso(test.decide_at),
+        "winner": ab_testing.letter(test.winner) if test.winner is not None else None,
+        "decided_at": iso(test.decided_at),
+        "decision": test.decision or {},
+        "variants": variants,
+    }
 
 
 def uncertain_json(row) -> dict:

@@ -210,6 +210,7 @@ def composer_for(campaign: Campaign) -> Composer:
         hash(campaign.compiled_text),
         campaign.subject,
         campaign.preheader,
+        campaign.from_name,  # A/B test variants may differ by sender name alone
     )
     with _LOCK:
         composer = _CACHE.get(key)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import func, select
 
-from mailer.campaigns import merge_tags, visual
+from mailer.campaigns import ab_testing, merge_tags, visual
 from mailer.campaigns.email_css import remote_style_problems
 from mailer.campaigns.models import Campaign, CampaignStatus, Layout
 from mailer.campaigns.rendering import text_env
@@ -396,6 +396,7 @@ def duplicate_campaign(campaign: Campaign, created_by_id: int | None = None) -> 
     copy.lists = list(campaign.lists)
     copy.exclusion_lists = list(campaign.exclusion_lists)
     copy.segments = list(campaign.segments)
+    ab_testing.copy_test(campaign, copy)
     db.session.add(copy)
     db.session.flush()
     return copy

@@ -31,7 +31,13 @@ from sqlalchemy import (
     union,
 )
 
-from mailer.campaigns.models import Campaign, campaign_exclusions, campaign_lists, campaign_segments
+from mailer.campaigns.models import (
+    AbVariant,
+    Campaign,
+    campaign_exclusions,
+    campaign_lists,
+    campaign_segments,
+)
 from mailer.consent.models import ConsentState, Purpose
 from mailer.contacts.fields import merge_values
 from mailer.contacts.models.contact import Contact, ContactStatus
@@ -306,13 +312,26 @@ def next_page_bound(campaign_id: int, after_contact_id: int, size: int) -> int |
     return db.session.execute(select(func.max(candidates.c.contact_id))).scalar()
 
 
-def eligible_in_range(campaign_id: int, after_contact_id: int, upper: int) -> Any:
-    """SELECT (contact id, list id) of each eligible contact with after < id <= upper; lowest list id wins."""
+def eligible_in_range(
+    campaign_id: int, after_contact_id: int, upper: int | None, unplanned: bool = False
+) -> Any:
+    """SELECT (contact id, list id) of each eligible contact with after < id <= upper (None: no upper bound);
+    lowest list id wins. `unplanned`: only contacts with no delivery of this campaign yet (after an A/B
+    test's share, the rest of the audience)."""
     aud = _on_campaign_lists(campaign_id)
+    where = [aud.contact_id > after_contact_id, aud.confirmed, aud.rank == 0]
+    if upper is not None:
+        where.append(aud.contact_id <= upper)
+    if unplanned:
+        where.append(
+            ~exists().where(
+                DELIVERIES.c.campaign_id == campaign_id, DELIVERIES.c.contact_id == aud.contact_id
+            )
+        )
     return (
         select(aud.contact_id.label("contact_id"), func.min(aud.list_id).label("list_id"))
         .select_from(aud.joined)
-        .where(aud.contact_id > after_contact_id, aud.contact_id <= upper, aud.confirmed, aud.rank == 0)
+        .where(*where)
         .group_by(aud.contact_id)
     )
 
@@ -339,7 +358,14 @@ def _merges_fields(campaign_id: int) -> bool:
             Campaign.id == campaign_id
         )
     ).first()
-    return row is not None and any("fields" in (part or "") for part in row)
+    if row is not None and any("fields" in (part or "") for part in row):
+        return True
+    variants = db.session.execute(  # an A/B test's variants may name fields the campaign's own text does not
+        select(AbVariant.subject, AbVariant.compiled_html, AbVariant.compiled_text).where(
+            AbVariant.campaign_id == campaign_id
+        )
+    ).all()
+    return any("fields" in (part or "") for variant in variants for part in variant)
 
 
 def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> list[Recipient]:

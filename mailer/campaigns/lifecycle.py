@@ -8,11 +8,12 @@ The caller commits; messages to workers go out only after that commit. Workers s
 
 import logging
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import case, func, select
 
-from mailer.campaigns import eligibility, rendering, sending, states
+from mailer.campaigns import ab_testing, eligibility, rendering, sending, states
 from mailer.campaigns.composition import sender_address
 from mailer.campaigns.models import Campaign, CampaignStatus, Link
 from mailer.campaigns.rendering import CampaignError
@@ -56,6 +57,14 @@ def _problems(campaign: Campaign) -> list[str]:
         problems.append("The sender address is not a valid email address.")
     if insecure := urls.insecure_links_problem():
         problems.append(insecure)
+    problems += ab_testing.problems(campaign)
+    for variant in campaign.ab_variants if campaign.ab_test is not None else ():
+        try:
+            sender_address(cast(Campaign, ab_testing.VariantView(campaign, variant)))
+        except ValueError:
+            problems.append(
+                f"The sender name of {ab_testing.variant_name(variant)} is not valid in an address."
+            )
     return problems
 
 
@@ -79,7 +88,21 @@ def compliance_preview(campaign: Campaign) -> dict:
 
 
 def compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
-    """Compile and CSS-inline once; create the campaign's Link rows; prove it renders for a sample person."""
+    """Compile and CSS-inline once (and each A/B test variant once); create the campaign's Link rows; prove
+    each renders for a sample person."""
+    compiled = _compile_source(campaign)
+    campaign.compiled_html, campaign.compiled_text = compiled.html_source, compiled.text_source
+    for variant in campaign.ab_variants if campaign.ab_test is not None else ():
+        try:
+            own = _compile_source(cast(Campaign, ab_testing.VariantView(campaign, variant)))
+        except CampaignError as exc:
+            raise CampaignError(f"{ab_testing.variant_name(variant)}: {exc}") from None
+        variant.compiled_html, variant.compiled_text = own.html_source, own.text_source
+    return compiled
+
+
+def _compile_source(campaign: Campaign) -> rendering.CompiledCampaign:
+    """Compile one source (the campaign, or a variant's view of it) with tracked links; render a sample."""
 
     def link_ids(urls: list[str]) -> dict[str, int]:
         known = {link.url: link for link in campaign.links}
@@ -102,7 +125,6 @@ def compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
         compiled.render(context)
     except Exception as exc:
         raise CampaignError(rendering.failure_message(exc)) from None
-    campaign.compiled_html, campaign.compiled_text = compiled.html_source, compiled.text_source
     return compiled
 
 
@@ -119,6 +141,8 @@ def start_campaign(campaign: Campaign) -> None:
             "Nobody on the chosen lists may receive this campaign right now (see the exclusions)."
         )
     compile_for_sending(campaign)
+    if campaign.ab_test is not None:
+        ab_testing.prepare(campaign)
     states.start(campaign)
     enqueue_after_commit(db.session, STORE.plan_actor, campaign.id)
 
@@ -140,6 +164,11 @@ def schedule_campaign(campaign: Campaign, local_dt: datetime, tz_name: str) -> N
     rendering.render_campaign(
         campaign
     )  # refuse now, not at send time, if the email can't render (or too slowly)
+    for variant in campaign.ab_variants if campaign.ab_test is not None else ():
+        try:
+            rendering.render_campaign(ab_testing.VariantView(campaign, variant))
+        except CampaignError as exc:
+            raise CampaignError(f"{ab_testing.variant_name(variant)}: {exc}") from None
     states.schedule(campaign, when, tz_name)
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, SmallInteger, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
@@ -124,6 +124,11 @@ class Campaign(Model):
     exclusion_lists = relationship("MailingList", secondary=campaign_exclusions, order_by="MailingList.name")
     segments = relationship("Segment", secondary=campaign_segments, order_by="Segment.name")
     links = relationship("Link", back_populates="campaign", order_by="Link.id", cascade="all, delete-orphan")
+    # An A/B test (mailer.campaigns.ab_testing): its settings and its 2-4 variants; none for most campaigns.
+    ab_test = relationship("AbTest", back_populates="campaign", uselist=False, cascade="all, delete-orphan")
+    ab_variants = relationship(
+        "AbVariant", back_populates="campaign", order_by="AbVariant.position", cascade="all, delete-orphan"
+    )
 
 
 class Link(Model):
@@ -171,3 +176,55 @@ class CampaignTemplate(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     layout = relationship("Layout")
+
+
+class AbCriterion(StrEnum):
+    """How an A/B test's winner is chosen: by click rate among consenting recipients, or by a person."""
+
+    CLICKS = "clicks"
+    MANUAL = "manual"
+
+
+class AbTest(Model):
+    """A campaign's A/B test: the share of the audience that gets the variants, the wait, how the winner is
+    chosen, and (once chosen) the winner, when and why. The rest of the audience then gets the winner."""
+
+    __tablename__ = "ab_tests"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    test_percent: Mapped[int] = mapped_column(default=20)  # of the eligible audience, split evenly
+    wait_minutes: Mapped[int] = mapped_column(default=240)  # from the test share's planning to the decision
+    criterion: Mapped[str] = mapped_column(String(10), default=AbCriterion.CLICKS)
+    seed: Mapped[int | None]  # drawn when sending starts: the same seed draws the same test share again
+    sample_size: Mapped[int] = mapped_column(default=0)  # deliveries created for the test share
+    last_test_batch: Mapped[int] = mapped_column(default=0)  # batches 1..this are the test share's
+    sample_planned_at: Mapped[datetime | None]
+    decide_at: Mapped[datetime | None]  # UTC; the scheduler decides by clicks from then on
+    winner: Mapped[int | None] = mapped_column(SmallInteger)  # the winning variant's position
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    decision: Mapped[dict] = mapped_column(JSON, default=dict)  # the stats and the reason, as decided
+
+    campaign = relationship("Campaign", back_populates="ab_test")
+
+
+class AbVariant(Model):
+    """One variant of an A/B test (A, B, C, D by position); an empty field takes the campaign's own value."""
+
+    __tablename__ = "ab_variants"
+    __table_args__ = (UniqueConstraint("campaign_id", "position", name="uq_ab_variants_campaign_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(SmallInteger)  # 0 = A
+    label: Mapped[str] = mapped_column(String(60), default="")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    from_name: Mapped[str] = mapped_column(String(120), default="")
+    body_format: Mapped[str] = mapped_column(String(10), default="markdown")
+    body: Mapped[str] = mapped_column(Text, default="")  # empty: the campaign's body (and format, text part)
+    body_project: Mapped[str] = mapped_column(Text, default="")
+    text_body: Mapped[str] = mapped_column(Text, default="")
+    compiled_html: Mapped[str] = mapped_column(Text, default="")  # compiled and CSS-inlined at the start
+    compiled_text: Mapped[str] = mapped_column(Text, default="")
+
+    campaign = relationship("Campaign", back_populates="ab_variants")

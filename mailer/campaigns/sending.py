@@ -14,10 +14,10 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy import CursorResult, Select, case, select, update
 
+from mailer.campaigns import ab_testing, eligibility, states
 from mailer.campaigns import alerts as campaign_alerts
-from mailer.campaigns import eligibility, states
 from mailer.campaigns.composition import composer_for
-from mailer.campaigns.models import Campaign, CampaignStatus
+from mailer.campaigns.models import AbTest, Campaign, CampaignStatus
 from mailer.campaigns.rendering import CampaignError
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
@@ -69,6 +69,10 @@ class CampaignStore:
         campaign = db.session.get(Campaign, campaign_id, populate_existing=True)
         if campaign is None or campaign.planning_done or campaign.status != CampaignStatus.SENDING:
             return None
+        test = db.session.get(AbTest, campaign_id, populate_existing=True)
+        if test is not None and test.winner is None:  # the test share first; the rest once a winner is known
+            ab_testing.plan_test_share(campaign, size)
+            return None
         cursor = eligibility.next_page_bound(campaign_id, campaign.planned_through, size)
         if cursor is None:
             campaign.planning_done = True
@@ -81,6 +85,11 @@ class CampaignStore:
         )
         if not cast(CursorResult[Any], moved).rowcount:
             return None
+        if test is not None:  # the rest of the audience gets the winner; the test share is already planned
+            recipients = eligibility.eligible_in_range(
+                campaign_id, campaign.planned_through, cursor, unplanned=True
+            )
+            return Page(campaign.planned_batches + 1, recipients, {"variant": test.winner})
         recipients = eligibility.eligible_in_range(campaign_id, campaign.planned_through, cursor)
         return Page(campaign.planned_batches + 1, recipients)
 
@@ -93,9 +102,14 @@ class CampaignStore:
             .execution_options(synchronize_session=False)
         )
 
-    def composer(self, campaign_id: int) -> MessageBuilder:
-        """The campaign's composer (prepared once per process from the sources compiled when it started)."""
-        return composer_for(db.session.get_one(Campaign, campaign_id, populate_existing=True))
+    def composer(self, campaign_id: int, batch: int) -> MessageBuilder:
+        """The composer of the batch's variant, or the campaign's (prepared once per process from the sources
+        compiled when it started)."""
+        campaign = db.session.get_one(Campaign, campaign_id, populate_existing=True)
+        variant = ab_testing.batch_variant(campaign_id, batch)
+        if variant is None:
+            return composer_for(campaign)
+        return composer_for(cast(Campaign, ab_testing.view_of(campaign, variant)))
 
     def recheck(self, campaign_id: int, claimed: Sequence[tuple[int, int, int | None]]) -> list[Recipient]:
         """The send-time check: the same eligibility rule as counting and planning."""

@@ -1,8 +1,8 @@
 """dramatiq actors of the campaigns domain: sending (through the delivery engine), scheduled starts,
 recovery and operator alerts."""
 
+from mailer.campaigns import ab_testing, composition, sending
 from mailer.campaigns import alerts as campaign_alerts
-from mailer.campaigns import composition, sending
 from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns import relay_wait as relay_wait_alerts
 from mailer.core.broker import actor
@@ -75,3 +75,9 @@ def alert_relay_waits() -> None:
 def send_campaign_test(campaign_id: int, addresses: list[str]) -> None:
     """Send a campaign's test messages."""
     composition.send_test_messages(campaign_id, addresses)
+
+
+@actor(queue_name="maintenance", max_retries=0, max_age=120_000)
+def decide_ab_tests() -> None:
+    """Choose the winner of each A/B test whose wait is over, by clicks; the rest then gets it (scheduled)."""
+    ab_testing.decide_due_tests()

@@ -51,32 +51,15 @@ def plan(store: RecipientStore, campaign_id: int) -> None:
             return
         # One INSERT … SELECT per page: the rows never pass through Python, and the statement is cached.
         chosen = page.recipients.subquery()
-        rows = select(
-            literal(campaign_id),
-            chosen.c.contact_id,
-            chosen.c.list_id,
-            literal(page.batch),
-            literal(DeliveryStatus.QUEUED.value, String),
-            literal(""),
-            literal(""),
-            literal(0),
-            literal(utcnow()),
-        )
-        db.session.execute(
-            insert(DELIVERIES).from_select(
-                [
-                    "campaign_id",
-                    "contact_id",
-                    "list_id",
-                    "batch",
-                    "status",
-                    "reason",
-                    "message_id",
-                    "attempts",
-                    "queued_at",
-                ],
-                rows,
-            )
+        _insert_queued(
+            campaign_id,
+            select(
+                chosen.c.contact_id,
+                chosen.c.list_id,
+                literal(page.batch),
+                *(literal(value) for value in page.values.values()),
+            ),
+            ["batch", *page.values],
         )
         created = db.session.execute(
             select(func.count()).where(  # rowcount of INSERT … SELECT is not portable
@@ -88,6 +71,47 @@ def plan(store: RecipientStore, campaign_id: int) -> None:
             enqueue_after_commit(db.session, store.batch_actor, campaign_id, page.batch)
         db.session.commit()
     enqueue(store.plan_actor, campaign_id)
+
+
+def _insert_queued(campaign_id: int, rows: Any, columns: list[str]) -> None:
+    """INSERT … SELECT queued deliveries: `rows` selects contact_id, list_id and then `columns`."""
+    chosen = rows.subquery()
+    db.session.execute(
+        insert(DELIVERIES).from_select(
+            [
+                "campaign_id",
+                "contact_id",
+                "list_id",
+                *columns,
+                "status",
+                "reason",
+                "message_id",
+                "attempts",
+                "queued_at",
+            ],
+            select(
+                literal(campaign_id),
+                *chosen.c,
+                literal(DeliveryStatus.QUEUED.value, String),
+                literal(""),
+                literal(""),
+                literal(0),
+                literal(utcnow()),
+            ),
+        )
+    )
+
+
+def plan_rows(campaign_id: int, rows: Any) -> dict[int, int]:
+    """Queue deliveries for a SELECT of (contact_id, list_id, batch, variant) in one statement; the batch
+    messages are the caller's to queue. Returns {batch: deliveries created} (used by an A/B test's share)."""
+    _insert_queued(campaign_id, rows, ["batch", "variant"])
+    counts = db.session.execute(
+        select(DELIVERIES.c.batch, func.count())
+        .where(DELIVERIES.c.campaign_id == campaign_id)
+        .group_by(DELIVERIES.c.batch)
+    ).all()
+    return dict(counts)
 
 
 # --- one batch ----------------------------------------------------------------------------------------------
@@ -104,7 +128,7 @@ def send_batch(store: RecipientStore, campaign_id: int, batch: int) -> None:
         db.session.rollback()
         _send_later(store, campaign_id, batch, control.waiting_until)
         return
-    composer = store.composer(campaign_id)
+    composer = store.composer(campaign_id, batch)
     route = relay_route(state.relay_id, state.failover_relay_id)  # None: the default relay alone
     db.session.commit()
     run = BatchRun(store, campaign_id, batch, composer, control, heartbeat.worker_id(), route)

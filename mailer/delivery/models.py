@@ -3,7 +3,17 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.core.clock import utcnow
@@ -47,6 +57,7 @@ class Delivery(Model):
         ForeignKey("mailing_lists.id")
     )  # the list it is sent for (unsubscribe)
     batch: Mapped[int] = mapped_column(default=0)
+    variant: Mapped[int | None] = mapped_column(SmallInteger)  # an A/B tested campaign's variant (0 = A)
     status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
     reason: Mapped[str] = mapped_column(String(300), default="")
     message_id: Mapped[str] = mapped_column(String(250), default="", index=True)  # bounce/complaint matching

@@ -7,7 +7,7 @@ outcomes to the store instead of deciding the campaign's state itself.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -46,10 +46,14 @@ class SendingState:
 
 @dataclass
 class Page:
-    """The next planned page of recipients: its batch number and a SELECT of (contact_id, list_id)."""
+    """The next planned page of recipients: its batch number and a SELECT of (contact_id, list_id).
+
+    `values`: further delivery columns, the same for the whole page (e.g. the A/B test's winning variant).
+    """
 
     batch: int
     recipients: Select[Any]
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 class BuiltMessage(Protocol):
@@ -95,8 +99,8 @@ class RecipientStore(Protocol):
     def planned(self, campaign_id: int, batch: int, created: int) -> None:
         """Deliveries of a new batch were created: count them open."""
 
-    def composer(self, campaign_id: int) -> MessageBuilder:
-        """What builds this campaign's messages (prepared once per campaign and process)."""
+    def composer(self, campaign_id: int, batch: int) -> MessageBuilder:
+        """What builds this batch's messages (prepared once per campaign, variant and process)."""
 
     def recheck(self, campaign_id: int, claimed: Sequence[tuple[int, int, int | None]]) -> list[Recipient]:
         """Send-time eligibility of claimed (delivery id, contact id, list id) rows; what messages need."""

@@ -130,6 +130,7 @@ def _world(app):
         "version_id": 999_999,  # no such draft version: the route must still answer by the map, never 500
         "step_id": 999_999,  # no such journey step: likewise
         "delivery_id": 999_999,  # no such webhook delivery: likewise
+        "position": 0,  # an A/B test variant's position (A)
     }
 
 
