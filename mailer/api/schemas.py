@@ -266,8 +266,7 @@ class SegmentSchema(Schema):
     updated_at = timestamp()
 
 
-class SegmentCountSchema(Schema):
-    segment_id = public_id()
+class ConditionsCountSchema(Schema):
     count = fields.Integer(metadata={"description": "Contacts that match now (erased ones never do)."})
     unseen = fields.Dict(
         keys=fields.String(),
@@ -277,6 +276,10 @@ class SegmentCountSchema(Schema):
             "they did not consent to that tracking."
         },
     )
+
+
+class SegmentCountSchema(ConditionsCountSchema):
+    segment_id = public_id()
 
 
 class SignupAcceptedSchema(Schema):

@@ -12,7 +12,7 @@ from mailer.api.errors import ApiError
 from mailer.api.fields import REQUIRED, RequestSchema, Text
 from mailer.api.inputs import PageQuery, invalid, paged
 from mailer.api.routing import api_route
-from mailer.api.schemas import SegmentCountSchema, SegmentPageSchema, SegmentSchema
+from mailer.api.schemas import ConditionsCountSchema, SegmentCountSchema, SegmentPageSchema, SegmentSchema
 from mailer.api.serializers import segment_json
 from mailer.core.extensions import db
 from mailer.segments.conditions import SegmentError, count
@@ -45,6 +45,14 @@ class SegmentWrite(RequestSchema):
     name = Text(metadata={"maxLength": 120})
     # The tree is checked by segments.conditions, the builder's own rule, not by a second spelling here.
     conditions = fields.Raw(metadata=CONDITIONS)
+
+
+class ConditionsCount(RequestSchema):
+    """An unsaved condition tree to count (what the builder's live count does)."""
+
+    conditions = fields.Raw(
+        required=True, metadata=CONDITIONS, error_messages={"required": REQUIRED, "null": "must be an object"}
+    )
 
 
 def _segment(public_id: str) -> Segment:
@@ -169,3 +177,24 @@ def segment_count(public_id: str):
         message = f"The segment can't be counted: {exc}"
         raise ApiError(409, message, {"segment_id": segment.public_id}) from None
     return {"segment_id": segment.public_id, "count": counted.matching, "unseen": counted.unseen}
+
+
+@api_route(
+    "/segments/count",
+    ("POST",),
+    body=ConditionsCount,
+    responses={200: ConditionsCountSchema},
+    operation_id="countConditions",
+)
+def conditions_count(body: dict):
+    """How many contacts a condition tree matches now, without saving it
+
+    The builder's live count: the same rules as a saved segment (a 422 names `conditions` with the reason),
+    and per tracking purpose how many an activity condition cannot see. Changes nothing, so a read-only key
+    may count too.
+    """
+    try:
+        counted = count(body["conditions"])
+    except SegmentError as exc:
+        raise invalid("conditions", str(exc)) from None
+    return {"count": counted.matching, "unseen": counted.unseen}

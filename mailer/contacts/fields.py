@@ -51,6 +51,16 @@ CRIMINAL_RECORD_RE = re.compile(
 )
 
 
+class FieldDefinitionError(PrivacyError):
+    """A field definition is refused: the message says why, `field_name` which input (key, label, category,
+    quasi_identifier, type, choices) is wrong; `taken` when the key is already used."""
+
+    def __init__(self, message: str, field_name: str, taken: bool = False):
+        super().__init__(message)
+        self.field_name = field_name
+        self.taken = taken
+
+
 @dataclass
 class FieldDisplay:
     """A field as a staff view shows it: the value masked when sensitive."""
@@ -88,24 +98,27 @@ def define_field(
     """
     key, label = (key or "").strip().lower(), " ".join((label or "").split())
     if not KEY_RE.match(key):
-        raise PrivacyError(
-            "The key may use lower-case letters, digits and underscores, starting with a letter."
+        raise FieldDefinitionError(
+            "The key may use lower-case letters, digits and underscores, starting with a letter.", "key"
         )
     if not label or len(label) > 120:
-        raise PrivacyError("Give the field a label (120 characters at most).")
+        raise FieldDefinitionError("Give the field a label (120 characters at most).", "label")
     if category not in FIELD_CATEGORIES:
-        raise PrivacyError(f"The category must be one of: {', '.join(FIELD_CATEGORIES)}.")
+        raise FieldDefinitionError(f"The category must be one of: {', '.join(FIELD_CATEGORIES)}.", "category")
     if quasi_identifier not in QUASI_IDENTIFIERS:
-        raise PrivacyError("Unknown quasi-identifier kind.")
+        raise FieldDefinitionError("Unknown quasi-identifier kind.", "quasi_identifier")
     if value_type not in VALUE_TYPES:
-        raise PrivacyError(f"The type must be one of: {', '.join(VALUE_TYPES)}.")
+        raise FieldDefinitionError(f"The type must be one of: {', '.join(VALUE_TYPES)}.", "type")
     if CRIMINAL_RECORD_RE.search(f"{key} {label} {help_text}"):
-        raise PrivacyError(
-            "Data about criminal convictions and offences (Art. 10 GDPR) cannot be stored here."
+        raise FieldDefinitionError(
+            "Data about criminal convictions and offences (Art. 10 GDPR) cannot be stored here.", "label"
         )
     if field_by_key(key) is not None:
-        raise PrivacyError("A field with that key already exists.")
-    allowed = clean_choices(choices) if value_type in CHOICE_TYPES else []
+        raise FieldDefinitionError("A field with that key already exists.", "key", taken=True)
+    try:
+        allowed = clean_choices(choices) if value_type in CHOICE_TYPES else []
+    except PrivacyError as exc:
+        raise FieldDefinitionError(str(exc), "choices") from None
     field = ContactField(
         key=key,
         label=label,

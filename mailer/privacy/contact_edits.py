@@ -96,12 +96,15 @@ def update_contact(
                 "The value contains control characters that can't be stored.", f"fields.{field_key[:60]}"
             )
     changes: dict = {}
-    for part, correction in (
-        ("name", rectification.Correction(name=patch.name)),
-        ("fields", rectification.Correction(fields=patch.fields)),
-    ):
+    parts = [("name", rectification.Correction(name=patch.name))] + [
+        (f"fields.{key[:60]}", rectification.Correction(fields={key: value}))
+        for key, value in patch.fields.items()
+    ]
+    for part, correction in parts:
         try:
-            changes.update(rectification.validate(contact, correction))
+            checked = rectification.validate(contact, correction)
+            changes.update({k: v for k, v in checked.items() if k not in ("fields", "consented_fields")})
+            changes.setdefault("fields", {}).update(checked.get("fields", {}))
         except PrivacyError as exc:
             raise ContactEditError(str(exc), part) from None
     applied = rectification.apply_changes(contact, changes, RequestContext(f"api:{api_key.prefix}", ip=ip))

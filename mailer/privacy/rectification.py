@@ -78,6 +78,7 @@ def validate(contact: Contact, correction: Correction) -> dict:
                 f"To store your {definition.label.lower()} we need your explicit consent: "
                 "tick the box next to it."
             )
+        value = field_service.clean_value(definition, value)  # its type and choices, as every door checks
         if value != (field_service.read_value(contact, definition) or ""):
             fields_changed[key] = value
     if fields_changed:

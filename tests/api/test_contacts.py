@@ -111,7 +111,7 @@ def test_patch_sets_ordinary_fields_but_sensitive_ones_need_consent(api, ann):
     ok = api.patch(f"/contacts/{ann.public_id}", json={"fields": {"company": "Example Ltd"}})
     assert ok.status_code == 200 and ok.get_json()["changed"] == ["company"]
     refused = api.patch(f"/contacts/{ann.public_id}", json={"fields": {"health": "asthma"}})
-    assert refused.status_code == 422 and "consent" in refused.get_json()["detail"]["fields"]
+    assert refused.status_code == 422 and "consent" in refused.get_json()["detail"]["fields.health"]
     unknown = api.patch(f"/contacts/{ann.public_id}", json={"fields": {"shoe_size": "42"}})
     assert unknown.status_code == 422
 

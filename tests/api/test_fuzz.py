@@ -19,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import select
 
+from mailer.contacts.fields import define_field
 from mailer.core.extensions import db
 from mailer.journeys.models import Trigger
 from mailer.segments.operations import save_segment
@@ -58,6 +59,7 @@ def _known_ids() -> dict[str, dict[str, str]]:
         {"match": "all", "rules": [{"field": "list", "op": "confirmed", "value": mailing_list.public_id}]},
         None,
     )
+    plan = define_field("plan", "Plan", "ordinary", value_type="single_choice", choices=["Free", "Pro"])
     endpoint, _ = create_endpoint(EndpointFields(url="https://93.184.216.34/hook", events=["contact.erased"]))
     db.session.commit()
     return {
@@ -67,6 +69,7 @@ def _known_ids() -> dict[str, dict[str, str]]:
         "/segments/": {"public_id": segment.public_id},
         "/journeys/": {"public_id": journey.public_id},
         "/webhooks/": {"public_id": endpoint.public_id},
+        "/fields/": {"key": plan.key},
     }
 
 
