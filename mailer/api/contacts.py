@@ -22,7 +22,9 @@ from mailer.api.serializers import contact_json, contact_summary_json, event_jso
 from mailer.consent.ledger import RequestContext
 from mailer.consent.models import ConsentEvent
 from mailer.contacts.models.contact import CONTACT_STATUSES, Contact, ContactStatus
-from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email
+from mailer.contacts.models.tags import ContactTag
+from mailer.contacts.operations import AddressError, find_contact_by_email, normalise_email, search_filter
+from mailer.contacts.tags import tag_by_name, tags_of
 from mailer.core.extensions import db
 from mailer.privacy import contact_edits as api_contacts
 from mailer.segments.conditions import compile_tree
@@ -44,6 +46,14 @@ class ContactQuery(PageQuery):
     email = Text(metadata={"description": "An exact address to look up (the other parameters are ignored)."})
     list = Text(metadata={"description": "Only contacts on this list (in any subscription state)."})
     segment = Text(metadata={"description": "Only contacts in this saved segment (as it matches now)."})
+    tag = Text(max_length=60, metadata={"description": "Only contacts with this tag (its name, any case)."})
+    q = Text(
+        max_length=200,
+        metadata={
+            "description": "Only contacts matching this text: part of an address or name, or a public id (a "
+            "whole address matches exactly), as the admin's contact search."
+        },
+    )
     status = Text(
         validate=validate.OneOf(CONTACT_STATUSES, error="must be one of: " + ", ".join(CONTACT_STATUSES))
     )
@@ -74,11 +84,12 @@ class ContactPatch(RequestSchema):
     "/contacts",
     query=ContactQuery,
     responses={200: {"anyOf": [ContactSummaryPageSchema, ContactPageSchema]}},
-    errors={404: "The list or segment named does not exist."},
+    errors={404: "The list, segment or tag named does not exist."},
     operation_id="listContacts",
 )
 def contacts_lookup(query: dict):
-    """List contacts (on a list, in a segment, in a status), or look one up by exact email address
+    """List contacts (on a list, in a segment, with a tag, in a status, matching a search), or look one up by
+    exact email address
 
     Without `email`: contacts in the order they were added, a keyset page at a time (pass `next_cursor` as
     `after`, or as `cursor`); each with its lists, without custom fields or consent (`GET /contacts/{id}` has
@@ -111,10 +122,21 @@ def _contact_listing(args: dict) -> dict:
         query = query.where(Contact.id.in_(compile_tree(segment.tree).query))
     if "status" in args:
         query = query.where(Contact.status == args["status"])
+    if "tag" in args:
+        tag = tag_by_name(" ".join(args["tag"].split()))
+        if tag is None:
+            raise ApiError(404, "There is no tag with this name.", {"tag": args["tag"][:60]})
+        query = query.where(Contact.id.in_(select(ContactTag.contact_id).where(ContactTag.tag_id == tag.id)))
+    if (args.get("q") or "").strip():
+        query = query.where(search_filter(args["q"]))
     rows, next_cursor = keyset_page(query, Contact, Contact.public_id, after, limit)
     lists = memberships([contact.id for contact in rows])
+    tagged = tags_of([contact.id for contact in rows])
     return {
-        "data": [contact_summary_json(contact, lists.get(contact.id, [])) for contact in rows],
+        "data": [
+            contact_summary_json(contact, lists.get(contact.id, []), tagged.get(contact.id, []))
+            for contact in rows
+        ],
         "next_cursor": next_cursor,
     }
 

@@ -98,6 +98,7 @@ class ContactSummarySchema(Schema):
     created_at = timestamp()
     last_activity_at = timestamp()
     lists = fields.List(fields.Nested(MembershipSchema))
+    tags = fields.List(fields.String(), metadata={"description": "The contact's tags, by name."})
 
 
 class ContactSchema(Schema):
@@ -112,6 +113,7 @@ class ContactSchema(Schema):
     last_activity_at = timestamp()
     subscriptions = fields.List(fields.Nested(SubscriptionSchema))
     consent = fields.List(fields.Nested(ConsentStateSchema))
+    tags = fields.List(fields.String(), metadata={"description": "The contact's tags, by name."})
 
 
 class ContactChangedSchema(ContactSchema):

@@ -10,6 +10,7 @@ from mailer.campaigns.models import Campaign
 from mailer.consent.models import ConsentEvent, ConsentState, Purpose
 from mailer.contacts import fields as field_service
 from mailer.contacts.models.contact import Contact
+from mailer.contacts.tags import tags_of
 from mailer.core.extensions import db
 from mailer.segments.models import Segment
 from mailer.subscriptions.models.lists import MailingList, Subscription
@@ -97,10 +98,13 @@ def contact_json(contact: Contact) -> dict:
         "last_activity_at": iso(contact.last_activity_at),
         "subscriptions": _subscriptions(contact),
         "consent": _consent(contact),
+        "tags": [tag.name for tag in tags_of([contact.id]).get(contact.id, [])],
     }
 
 
-def contact_summary_json(contact: Contact, lists: list[tuple[MailingList, str]]) -> dict:
+def contact_summary_json(
+    contact: Contact, lists: list[tuple[MailingList, str]], tags: list | None = None
+) -> dict:
     """A contact as the listing shows it: no custom fields or consent (GET /contacts/{id} has them)."""
     return {
         "id": contact.public_id,
@@ -111,6 +115,7 @@ def contact_summary_json(contact: Contact, lists: list[tuple[MailingList, str]])
         "created_at": iso(contact.created_at),
         "last_activity_at": iso(contact.last_activity_at),
         "lists": [{"id": mailing_list.public_id, "status": status} for mailing_list, status in lists],
+        "tags": [tag.name for tag in tags or []],
     }
 
 

@@ -105,24 +105,19 @@ def _clean_text(value: str, limit: int, field_name: str, what: str, multiline: b
     return value
 
 
-def validate(inp: ApiSignup) -> CheckedSignup:
-    """Check a sign-up completely before anything is written."""
-    try:
-        email = normalise_email(inp.email)
-    except AddressError as exc:
-        raise invalid_field(str(exc), "email") from None
-    try:
-        name = clean_name(inp.name)
-    except TextRefused as exc:
-        raise invalid_field(str(exc), "name") from None
-    wanted = list(dict.fromkeys(inp.lists))
+def checked_lists(given: list[str]) -> list[MailingList]:
+    """The lists a request names (each once): 422 naming `lists` when none, too many, unknown (or deleted),
+    archived, or without a consent purpose."""
+    wanted = list(dict.fromkeys(given))
     if not wanted:
         raise invalid_field("Name at least one list the person ticked.", "lists")
     if len(wanted) > MAX_LISTS:
         raise invalid_field(f"At most {MAX_LISTS} lists per sign-up.", "lists")
     well_formed = [public_id for public_id in wanted if PUBLIC_ID_RE.match(public_id)]
     found = lists_by_public_id(well_formed)
-    unknown = [public_id for public_id in wanted if public_id not in found]
+    unknown = [
+        public_id for public_id in wanted if public_id not in found or found[public_id].deleted_at is not None
+    ]
     if unknown:
         shown = [
             public_id if PUBLIC_ID_RE.match(public_id) else repr(public_id[:32]) for public_id in unknown[:10]
@@ -133,6 +128,20 @@ def validate(inp: ApiSignup) -> CheckedSignup:
         raise invalid_field("Archived lists take no sign-ups: " + ", ".join(archived) + ".", "lists")
     if any(lst.purpose is None for lst in lists):
         raise invalid_field("One of the lists cannot take sign-ups (it has no consent purpose).", "lists")
+    return lists
+
+
+def validate(inp: ApiSignup) -> CheckedSignup:
+    """Check a sign-up completely before anything is written."""
+    try:
+        email = normalise_email(inp.email)
+    except AddressError as exc:
+        raise invalid_field(str(exc), "email") from None
+    try:
+        name = clean_name(inp.name)
+    except TextRefused as exc:
+        raise invalid_field(str(exc), "name") from None
+    lists = checked_lists(inp.lists)
     text = _clean_text(
         (inp.consent_text or "").strip(), MAX_NOTICE_TEXT, "consent.text", "consent text", multiline=True
     )

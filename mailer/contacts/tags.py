@@ -42,25 +42,32 @@ def ensure_tag(raw: str | None) -> Tag:
     return tag
 
 
-def add_tag(contact: Contact, raw: str | None, actor: object, ip: str | None = None) -> Tag:
-    """Put a tag on a contact (nothing changes when it is already there); audited. The caller commits."""
+def add_tag(
+    contact: Contact, raw: str | None, actor: object, ip: str | None = None, via: dict | None = None
+) -> Tag:
+    """Put a tag on a contact (nothing changes when it is already there); audited (`via`: how, when not by a
+    staff member, e.g. an API key). The caller commits."""
     tag = ensure_tag(raw)
     if db.session.get(ContactTag, (contact.id, tag.id)) is None:
         db.session.add(ContactTag(contact_id=contact.id, tag_id=tag.id))
-        audit.record("contact.tag", "contact", contact.public_id, {"tag": tag.name}, actor=actor, ip=ip)
+        details = {"tag": tag.name, **(via or {})}
+        audit.record("contact.tag", "contact", contact.public_id, details, actor=actor, ip=ip)
         db.session.flush()
         hooks.tag_added(contact.id, tag.id)
     return tag
 
 
-def remove_tag(contact: Contact, tag: Tag, actor: object, ip: str | None = None) -> bool:
+def remove_tag(
+    contact: Contact, tag: Tag, actor: object, ip: str | None = None, via: dict | None = None
+) -> bool:
     """Take a tag off a contact; audited when it was there. The caller commits."""
     removed = db.session.execute(
         delete(ContactTag).where(ContactTag.contact_id == contact.id, ContactTag.tag_id == tag.id)
     )
     if not getattr(removed, "rowcount", 0):
         return False
-    audit.record("contact.untag", "contact", contact.public_id, {"tag": tag.name}, actor=actor, ip=ip)
+    details = {"tag": tag.name, **(via or {})}
+    audit.record("contact.untag", "contact", contact.public_id, details, actor=actor, ip=ip)
     return True
 
 

@@ -2,6 +2,7 @@
 
 from sqlalchemy import select
 
+from mailer import audit
 from mailer.consent.ledger import RequestContext
 from mailer.consent.models import Purpose
 from mailer.contacts.models.contact import Contact, ContactStatus
@@ -90,4 +91,23 @@ def erase_on_staff_decision(
     mark_verified(req, "staff")
     erase_contact(contact, ctx, request=req, actor=actor, ip=ip, reason=reason)
     complete(req, "Erased by anonymisation (staff action).", actor)
+    return req
+
+
+def erase_on_integration_request(
+    contact: Contact, api_key_prefix: str, ip: str | None = None, reason: str = ""
+) -> PrivacyRequest:
+    """Erase a contact because an integration asked (POST /api/v1/contacts/{id}/erase, e.g. a shop passing on
+    its customer's request): like a staff decision, an erasure request is opened on the "api" channel,
+    verified by the key and completed around the erasure, and the erasure is audited with the key's
+    prefix; the caller commits."""
+    ctx = RequestContext(f"api:{api_key_prefix}", ip=ip)
+    req = open_request(RequestType.ERASURE, "api", contact=contact)
+    mark_verified(req, "api key")
+    erase_contact(contact, ctx, request=req, ip=ip, reason=reason)
+    details = {"request": req.public_id, "via": "api", "api_key": api_key_prefix}
+    if reason:
+        details["reason"] = reason[:200]
+    audit.record("contact.erase", "contact", contact.public_id, details, ip=ip)
+    complete(req, "Erased by anonymisation (API request).")
     return req

@@ -33,7 +33,7 @@ class RequestStatus(StrEnum):
 
 
 REQUEST_TYPES = tuple(RequestType)
-REQUEST_CHANNELS = ("preference-centre", "email", "phone", "letter", "cli", "admin")
+REQUEST_CHANNELS = ("preference-centre", "email", "phone", "letter", "cli", "admin", "api")
 REQUEST_STATUSES = tuple(RequestStatus)
 OPEN_STATUSES = (RequestStatus.AWAITING_VERIFICATION, RequestStatus.OPEN)
 
