@@ -29,15 +29,13 @@ def _item(public_id: str) -> MediaItem:
 
 
 def _urls(item: MediaItem) -> dict:
-    """The URLs staff copy: the mail-width copy (600 px when made, else the original) and every size."""
+    """The URLs staff copy (library.urls), and the page's own thumbnail: a same-origin path for local files
+    (whatever host the admin is browsed on)."""
+    urls = library.urls(item)
     variants = item.variant_names()
-    sizes = {width: library.public_url(name) for width, name in variants.items()}
-    original = library.public_url(item.file_name)
-    mail = sizes.get(min(variants)) if variants else original
-    # The page's own thumbnail: a same-origin path for local files (whatever host the admin is browsed on).
     name = variants[min(variants)] if variants else item.file_name
-    thumb = mail if in_bucket() else url_for("public.media_file", name=name)
-    return {"mail": mail, "original": original, "sizes": sizes, "thumb": thumb}
+    thumb = urls["mail"] if in_bucket() else url_for("public.media_file", name=name)
+    return {**urls, "thumb": thumb}
 
 
 def _status(refusal: "library.MediaRefused", refused: int = 400) -> int:
@@ -93,7 +91,7 @@ def _asset(item: MediaItem) -> dict:
     """One image as the visual editor's asset manager lists it (the mail-width URL, its size and alt text)."""
     return {
         "type": "image",
-        "src": _urls(item)["mail"],
+        "src": library.urls(item)["mail"],
         "name": item.alt_text or item.original_name,
         "alt": item.alt_text,
         "width": item.width,

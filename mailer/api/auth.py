@@ -23,7 +23,10 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mailer API"'}
 def authenticate_request():
     """Find the request's key (401 without a valid one),
     refuse writes to read-only keys (403), cap the body."""
-    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "upload_limit", None) is None or request.mimetype != "multipart/form-data":
+        request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
+    # else: an upload, bounded by its own setting (mailer.core.web raised the limit before this ran)
     if request.endpoint in OPEN_ENDPOINTS:
         return
     try:

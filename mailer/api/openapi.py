@@ -39,7 +39,7 @@ def _error_codes(op: Operation) -> set[int]:
         codes.add(403)
     if "<" in op.rule:
         codes.add(404)
-    if op.body is not None:
+    if op.body is not None or op.upload is not None:
         codes.update(BODY_ERRORS)
     if op.query is not None:
         codes.add(422)
@@ -85,6 +85,11 @@ def _operation(op: Operation) -> dict:
         spec["description"] = op.description
     if op.body is not None:
         spec["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
+    if op.upload is not None:
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": op.upload.form}},
+        }
     return spec
 
 

@@ -36,11 +36,24 @@ from dataclasses import dataclass, field
 
 from flask import Response, jsonify, request
 from marshmallow import Schema, ValidationError
+from werkzeug.datastructures import FileStorage
 
 from mailer.api.blueprint import bp, per_key_limit
 from mailer.api.errors import ApiError
 from mailer.api.fields import flatten_errors
 from mailer.api.inputs import json_object
+from mailer.core.web import accepts_upload
+
+
+@dataclass
+class Upload:
+    """A multipart/form-data body: one file part (`file_part`) and text parts loaded through `form` (which
+    also declares the file part, for the document); the whole body may be as large as the `limit_setting`
+    config value in MB (instead of API_MAX_BODY_BYTES)."""
+
+    file_part: str
+    form: type[Schema]
+    limit_setting: str
 
 
 @dataclass
@@ -55,6 +68,7 @@ class Operation:
     description: str
     body: type[Schema] | None = None
     query: type[Schema] | None = None
+    upload: Upload | None = None
     responses: dict[int, object] = field(default_factory=dict)
     errors: dict[int, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
@@ -73,6 +87,20 @@ def load(schema: type[Schema], data) -> dict:
         only_unknown = all(text == "unknown field" for text in detail.values())
         message = "Unknown fields in the request." if only_unknown else "Some values are not valid."
         raise ApiError(422, message, detail) from None
+
+
+def uploaded(upload: Upload) -> tuple[dict, FileStorage | None]:
+    """A multipart body's text parts (checked by the form schema) and its file; 415 for any other body."""
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(
+            415, f"Send the {upload.file_part} as multipart/form-data (a “{upload.file_part}” part)."
+        )
+    form = request.form.to_dict()
+    for name in request.files:
+        if name != upload.file_part:
+            form[name] = ""  # refused by the schema as an unknown field, like any other
+    form.pop(upload.file_part, None)  # the file sent as a text part: as if it were missing
+    return load(upload.form, form), request.files.get(upload.file_part)
 
 
 def respond(schema: type[Schema] | None, data, status: int = 200) -> Response:
@@ -100,6 +128,7 @@ def api_route(
     summary: str | None = None,
     parameters: dict[str, str] | None = None,
     operation_id: str | None = None,
+    upload: Upload | None = None,
 ):
     """Register an authenticated endpoint with its schemas; every one shares its key's rate limit, so none
     can be forgotten, and every one is in the OpenAPI document."""
@@ -112,6 +141,8 @@ def api_route(
                 view_args["query"] = load(query, request.args.to_dict())
             if body is not None:
                 view_args["body"] = load(body, json_object())
+            if upload is not None:
+                view_args["form"], view_args["file"] = uploaded(upload)
             result = view(**view_args)
             if isinstance(result, Response):
                 return result
@@ -129,10 +160,14 @@ def api_route(
             description=" ".join(rest.split()),
             body=body,
             query=query,
+            upload=upload,
             responses=responses,
             errors=errors or {},
             parameters=parameters or {},
         )
-        return bp.route(rule, methods=[method])(per_key_limit(checked))
+        registered = per_key_limit(checked)
+        if upload is not None:
+            registered = accepts_upload(upload.limit_setting, upload.file_part)(registered)
+        return bp.route(rule, methods=[method])(registered)
 
     return decorate

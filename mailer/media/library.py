@@ -129,7 +129,12 @@ def clean_alt(text: str | None) -> str:
 
 
 def upload(
-    data: bytes, original_name: str, alt_text: str = "", actor=None, ip: str | None = None
+    data: bytes,
+    original_name: str,
+    alt_text: str = "",
+    actor=None,
+    ip: str | None = None,
+    via: dict | None = None,
 ) -> MediaItem:
     """Check, clean, resize and store an image; the same picture uploaded twice is one item. Audited; the
     caller commits. Raises MediaRefused with a message for the uploader."""
@@ -184,17 +189,19 @@ def upload(
         "media.upload",
         "media",
         item.public_id,
-        {"size": item.size_bytes, "width": item.width, "height": item.height},
+        {"size": item.size_bytes, "width": item.width, "height": item.height, **(via or {})},
         actor=actor,
         ip=ip,
     )
     return item
 
 
-def describe(item: MediaItem, alt_text: str, actor=None, ip: str | None = None) -> None:
+def describe(
+    item: MediaItem, alt_text: str, actor=None, ip: str | None = None, via: dict | None = None
+) -> None:
     """Change an image's alt text (what screen readers and image-blocking mail programs show)."""
     item.alt_text = clean_alt(alt_text)
-    audit.record("media.describe", "media", item.public_id, {}, actor=actor, ip=ip)
+    audit.record("media.describe", "media", item.public_id, dict(via or {}), actor=actor, ip=ip)
 
 
 def used_by(item: MediaItem) -> list[str]:
@@ -211,7 +218,7 @@ def used_by(item: MediaItem) -> list[str]:
     return list(db.session.execute(query).scalars())
 
 
-def delete(item: MediaItem, actor=None, ip: str | None = None) -> None:
+def delete(item: MediaItem, actor=None, ip: str | None = None, via: dict | None = None) -> None:
     """Remove an image and its files, unless a campaign that has gone out shows it. Audited; the caller
     commits."""
     campaigns = used_by(item)
@@ -226,8 +233,18 @@ def delete(item: MediaItem, actor=None, ip: str | None = None) -> None:
         storage().delete([item.file_name, *item.variant_names().values()])
     except StorageUnavailable as exc:
         raise MediaUnavailable(str(exc)) from None
-    audit.record("media.delete", "media", item.public_id, {}, actor=actor, ip=ip)
+    audit.record("media.delete", "media", item.public_id, dict(via or {}), actor=actor, ip=ip)
     db.session.delete(item)
+
+
+def urls(item: MediaItem) -> dict:
+    """The URLs to put in mail: the mail-width copy (the smallest resized one when made, else the original),
+    the original, and every size by width."""
+    variants = item.variant_names()
+    sizes = {width: public_url(name) for width, name in variants.items()}
+    original = public_url(item.file_name)
+    mail = sizes.get(min(variants)) if variants else original
+    return {"mail": mail, "original": original, "sizes": sizes}
 
 
 def library() -> list[MediaItem]:

@@ -22,11 +22,13 @@ from sqlalchemy import select
 from mailer.contacts.fields import define_field
 from mailer.core.extensions import db
 from mailer.journeys.models import Trigger
+from mailer.media.library import upload
 from mailer.segments.operations import save_segment
 from mailer.subscriptions.models.lists import MailingList
 from mailer.webhooks.operations import EndpointFields, create_endpoint
 from tests.journeys.test_engine import welcome_series
 from tests.support.deliveries import seed
+from tests.support.media import photo
 
 FUZZ_EXAMPLES = 25  # per operation, valid requests to resources that exist
 RANDOM_EXAMPLES = 10  # valid requests with made-up ids
@@ -60,6 +62,7 @@ def _known_ids() -> dict[str, dict[str, str]]:
         None,
     )
     plan = define_field("plan", "Plan", "ordinary", value_type="single_choice", choices=["Free", "Pro"])
+    image = upload(photo(width=200, height=100), "logo.png")
     endpoint, _ = create_endpoint(EndpointFields(url="https://93.184.216.34/hook", events=["contact.erased"]))
     db.session.commit()
     return {
@@ -70,11 +73,12 @@ def _known_ids() -> dict[str, dict[str, str]]:
         "/journeys/": {"public_id": journey.public_id},
         "/webhooks/": {"public_id": endpoint.public_id},
         "/fields/": {"key": plan.key},
+        "/media/": {"public_id": image.public_id},
     }
 
 
 @pytest.mark.config(API_RATE_LIMIT="1000000 per minute", PUBLIC_RATE_LIMIT="1000000 per minute")
-def test_no_operation_answers_5xx_or_off_its_schema(app, app_ctx, write_key):
+def test_no_operation_answers_5xx_or_off_its_schema(app, app_ctx, write_key, media_dir):
     known = _known_ids()
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     headers = {"Authorization": f"Bearer {write_key}"}
