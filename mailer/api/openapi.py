@@ -60,6 +60,9 @@ def _operation(op: Operation) -> dict:
     ]
     if op.query is not None:
         parameters.append({"in": "query", "schema": op.query})
+    parameters += [
+        {"name": name, "in": "header", "required": False, **spec} for name, spec in op.headers.items()
+    ]
     responses: dict[str, object] = {}
     for status, schema in sorted(op.responses.items()):
         description = "Done." if schema is None else "Success."

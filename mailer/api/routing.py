@@ -23,6 +23,7 @@ Declare the request and response shapes once, as marshmallow schemas, and name t
   declares leaves; or a Response when it must (e.g. a body shape chosen at run time, see `respond`).
 - `operation_id=` names the operation for generated clients (default: the view's name in camelCase);
   `summary=` overrides the docstring's first paragraph, which the document shows (the rest describes it).
+- `headers=` documents request headers the view reads ({"Idempotency-Key": {"description": …, "schema": …}}).
 - `errors=` adds statuses (409 …) with what they mean here; 401/429 (every call), 403 (writes), 404 (paths
   with ids), 400/413/415/422 (bodies) and 422 (queries) are documented without being named.
 - Rules stay in the domain operations: a schema checks shapes and types, never a business rule.
@@ -72,6 +73,7 @@ class Operation:
     responses: dict[int, object] = field(default_factory=dict)
     errors: dict[int, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, dict] = field(default_factory=dict)
 
 
 # endpoint name -> its declaration, in the order the views were registered
@@ -129,6 +131,7 @@ def api_route(
     parameters: dict[str, str] | None = None,
     operation_id: str | None = None,
     upload: Upload | None = None,
+    headers: dict[str, dict] | None = None,
 ):
     """Register an authenticated endpoint with its schemas; every one shares its key's rate limit, so none
     can be forgotten, and every one is in the OpenAPI document."""
@@ -164,6 +167,7 @@ def api_route(
             responses=responses,
             errors=errors or {},
             parameters=parameters or {},
+            headers=headers or {},
         )
         registered = per_key_limit(checked)
         if upload is not None:

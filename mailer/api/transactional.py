@@ -69,6 +69,14 @@ def _accepted_json(message: TxMessage) -> dict:
         422: "A refusal (detail.reason: restricted, erased, suppressed, render, idempotency_key_reused …).",
     },
     operation_id="sendTransactional",
+    headers={
+        IDEMPOTENCY_HEADER: {
+            "description": "One per message (1–255 printable characters), scoped to the API key: a repeat "
+            "with the same key and body answers the same (`Idempotent-Replayed: true`) and sends nothing; "
+            "the same key with another body is a 422.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        }
+    },
 )
 def tx_send(body: dict):
     """Send a transactional message from a stored template

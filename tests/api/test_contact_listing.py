@@ -72,6 +72,7 @@ def test_filters_by_list_and_status_and_shows_each_contacts_lists(api, people):
             {"id": demo.public_id, "status": "confirmed"},
             {"id": other.public_id, "status": "pending"},
         ],
+        "tags": [],
     }
     assert "fields" not in item and "consent" not in item
 

@@ -99,3 +99,11 @@ def test_unknown_query_parameters_are_refused_like_unknown_fields(api):
         "error": "Unknown fields in the request.",
         "detail": {"limt": "unknown field"},
     }
+
+
+def test_the_idempotency_key_header_is_declared_where_it_is_honoured(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    headers = [p for p in doc["paths"]["/tx"]["post"]["parameters"] if p["in"] == "header"]
+    assert [(h["name"], h["required"], h["schema"]["maxLength"]) for h in headers] == [
+        ("Idempotency-Key", False, 255)
+    ]
