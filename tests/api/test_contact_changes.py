@@ -115,6 +115,7 @@ def test_tag_untag_and_list_by_tag_and_search(api, read_api, app_ctx):
     assert api.get("/tags").get_json() == {
         "data": [{"name": "Trade fair", "contacts": 1}, {"name": "VIP", "contacts": 2}]
     }
+    assert api.get("/tags?q=FAIR").get_json() == {"data": [{"name": "Trade fair", "contacts": 1}]}
     listed = api.get("/contacts?tag=vip").get_json()["data"]
     assert [(c["email"], c["tags"]) for c in listed] == [
         ("ann@example.com", ["Trade fair", "VIP"]),
