@@ -334,7 +334,7 @@
       if (uncertainNote) uncertainNote.hidden = !data.uncertain;
 
       document.querySelectorAll("[data-status-badge]").forEach((badge) => {
-        badge.textContent = data.status;
+        badge.textContent = data.status_label || data.status;
         badge.className = `badge text-bg-${BADGE_COLOURS[data.status] || "light"}`;
       });
       const reasonBox = field("reason-box");

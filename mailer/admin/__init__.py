@@ -43,7 +43,7 @@ from mailer.admin import (
     webhooks,
 )
 from mailer.admin.blueprint import bp
-from mailer.admin.language import consent_action_name, role_name, use_staff_language
+from mailer.admin.language import campaign_status_name, consent_action_name, role_name, use_staff_language
 from mailer.admin.permissions import check_permission, inject_permissions
 from mailer.admin.times import when, when_text
 
@@ -98,5 +98,6 @@ bp.add_app_template_filter(when)
 bp.add_app_template_filter(when_text)
 bp.add_app_template_global(role_name)
 bp.add_app_template_global(consent_action_name)
+bp.add_app_template_global(campaign_status_name)
 
 __all__ = ["VIEW_MODULES", "bp"]

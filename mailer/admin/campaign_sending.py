@@ -3,6 +3,7 @@
 import re
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime, gettext, lazy_gettext, ngettext
 from flask_login import current_user
 
 from mailer import audit
@@ -10,6 +11,7 @@ from mailer.admin import campaign_ab
 from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm, ScheduleForm, TestSendForm
 from mailer.admin.campaigns import EDITOR_CSP, campaign_by_public_id, render_preview
+from mailer.admin.language import campaign_status_name
 from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns import drafts as drafts
 from mailer.campaigns import lifecycle as campaign_service
@@ -23,15 +25,15 @@ from mailer.organisation import settings as organisation_settings
 
 MAX_TEST_ADDRESSES = 10
 EXCLUSION_LABELS = {
-    "unconfirmed": "Never confirmed their subscription (double opt-in pending)",
-    "unsubscribed": "Unsubscribed",
-    "no_consent": "No consent for this list's purpose",
-    "restricted": "Processing restricted",
-    "erased": "Erased",
-    "suppressed": "On the suppression list",
-    "bounced": "Bounced earlier",
-    "excluded_list": "In an excluded list",
-    "objected": "Objected to direct marketing",
+    "unconfirmed": lazy_gettext("Never confirmed their subscription (double opt-in pending)"),
+    "unsubscribed": lazy_gettext("Unsubscribed"),
+    "no_consent": lazy_gettext("No consent for this list's purpose"),
+    "restricted": lazy_gettext("Processing restricted"),
+    "erased": lazy_gettext("Erased"),
+    "suppressed": lazy_gettext("On the suppression list"),
+    "bounced": lazy_gettext("Bounced earlier"),
+    "excluded_list": lazy_gettext("In an excluded list"),
+    "objected": lazy_gettext("Objected to direct marketing"),
 }
 FINAL_STATUSES = (CampaignStatus.SENT, CampaignStatus.CANCELLED)
 
@@ -53,23 +55,26 @@ def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
     return [
         (
             postal,
-            "A postal address for the footer"
+            gettext("A postal address for the footer")
             if postal
-            else "No postal address is set: sending is refused until you add it under "
-            "Settings → Organisation.",
+            else gettext(
+                "No postal address is set: sending is refused until you add it under Settings → Organisation."
+            ),
         ),
         (
             layout_ok,
-            f"Layout “{campaign.layout.name}” has every footer part"
-            if layout_ok
-            else "The layout lacks footer parts (unsubscribe and preference links, postal address, "
-            "organisation).",
+            gettext("Layout “%(name)s” has every footer part", name=campaign.layout.name)
+            if layout_ok and campaign.layout is not None
+            else gettext(
+                "The layout lacks footer parts (unsubscribe and preference links, postal address, "
+                "organisation)."
+            ),
         ),
         (
             bool(campaign.lists or campaign.segments),
-            "At least one list or segment chosen"
+            gettext("At least one list or segment chosen")
             if campaign.lists or campaign.segments
-            else "No list chosen.",
+            else gettext("No list chosen."),
         ),
     ]
 
@@ -101,6 +106,7 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
         labels=EXCLUSION_LABELS,
         test_form=test_form or TestSendForm(),
         test_problem=test_problem,
+        test_problem_needs_settings=bool(test_problem) and not organisation_settings.postal_address().strip(),
         action_form=ActionForm(),
         schedule_form=schedule_form,
         final=campaign.status in FINAL_STATUSES,
@@ -126,6 +132,7 @@ def _progress_payload(campaign: Campaign) -> dict:
     data = dict(campaign_service.progress(campaign))
     data.update(
         status=campaign.status,
+        status_label=campaign_status_name(campaign.status),
         status_reason=campaign.status_reason or "",
         actions=_actions(campaign),
         final=campaign.status in FINAL_STATUSES,
@@ -156,15 +163,15 @@ def parse_addresses(raw: str) -> tuple[list[str], list[str]]:
     parts = [p for p in re.split(r"[\s,;]+", raw or "") if p]
     problems, addresses = [], []
     if not parts:
-        problems.append("Enter at least one address to send the test to.")
+        problems.append(gettext("Enter at least one address to send the test to."))
     if len(parts) > MAX_TEST_ADDRESSES:
-        problems.append(f"Send a test to {MAX_TEST_ADDRESSES} addresses at most.")
+        problems.append(gettext("Send a test to %(num)s addresses at most.", num=MAX_TEST_ADDRESSES))
         parts = []
     for part in parts:
         try:
             address = normalise_email(part)
         except AddressError:
-            problems.append(f"“{part[:80]}” is not a valid email address.")
+            problems.append(gettext("“%(address)s” is not a valid email address.", address=part[:80]))
             continue
         if address not in addresses:
             addresses.append(address)
@@ -180,9 +187,10 @@ def _test_send_limit() -> str:
     _test_send_limit,
     key_func=lambda: f"test-send:{current_user.id}",
     deduct_when=lambda response: response.status_code == 302,  # only tests that went out count
-    error_message=lambda: (
-        f"Test sends are limited to {_test_send_limit()} for each staff member. "
-        "Please wait a while before sending another."
+    error_message=lambda: gettext(
+        "Test sends are limited to %(limit)s for each staff member. "
+        "Please wait a while before sending another.",
+        limit=_test_send_limit(),
     ),
 )
 def campaign_test(public_id: str):
@@ -206,8 +214,15 @@ def campaign_test(public_id: str):
     rendered, _ = render_preview(campaign)
     subject = rendered.subject if rendered else campaign.subject
     flash(
-        f"Test of “{subject}” sent to {', '.join(addresses)} ({sent} message{'s' if sent != 1 else ''}, "
-        "marked as a test; HTML and text parts as shown in the preview).",
+        ngettext(
+            "Test of “%(subject)s” sent to %(addresses)s (%(num)d message, marked as a test; "
+            "HTML and text parts as shown in the preview).",
+            "Test of “%(subject)s” sent to %(addresses)s (%(num)d messages, marked as a test; "
+            "HTML and text parts as shown in the preview).",
+            sent,
+            subject=subject,
+            addresses=", ".join(addresses),
+        ),
         "here-test",  # shown beside the Send test button, where the eye is
     )
     return redirect(url_for("admin.campaign_show", public_id=public_id, _anchor="test"))
@@ -227,8 +242,12 @@ def campaign_compliance(public_id: str):
         return redirect(url_for("admin.campaign_show", public_id=public_id))
     db.session.commit()
     flash(
-        f"{result['recipients']} recipient{'s' if result['recipients'] != 1 else ''} would receive it now; "
-        f"{sum(result['excluded'].values())} excluded.",
+        ngettext(
+            "%(num)d recipient would receive it now; %(excluded)s excluded.",
+            "%(num)d recipients would receive it now; %(excluded)s excluded.",
+            result["recipients"],
+            excluded=sum(result["excluded"].values()),
+        ),
         "info",
     )
     return redirect(url_for("admin.campaign_show", public_id=public_id, _anchor="compliance"))
@@ -275,7 +294,7 @@ def campaign_send(public_id: str):
         db.session.rollback()
         return _confirm_page(campaign, "send", 400, error=str(exc))
     db.session.commit()
-    flash("Sending has started. Progress updates below.", "success")
+    flash(gettext("Sending has started. Progress updates below."), "success")
     return redirect(url_for("admin.campaign_show", public_id=public_id))
 
 
@@ -290,7 +309,9 @@ def campaign_schedule(public_id: str):
     try:
         local, utc = drafts.parse_schedule(send_at, tz_name)
         if drafts.is_past(utc):
-            raise drafts.DraftError({"send_at": "That time has already passed. Choose a time in the future."})
+            raise drafts.DraftError(
+                {"send_at": gettext("That time has already passed. Choose a time in the future.")}
+            )
     except drafts.DraftError as exc:
         for key, message in exc.errors.items():
             getattr(form, key).errors = [message]
@@ -306,7 +327,8 @@ def campaign_schedule(public_id: str):
         db.session.rollback()
         return _confirm_page(campaign, "schedule", 400, error=str(exc), schedule=schedule, schedule_form=form)
     db.session.commit()
-    flash(f"Scheduled for {local:%A %d %B %Y, %H:%M} ({tz_name}).", "success")
+    when = format_datetime(local, "EEEE dd MMMM y, HH:mm", rebase=False)
+    flash(gettext("Scheduled for %(when)s (%(zone)s).", when=when, zone=tz_name), "success")
     return redirect(url_for("admin.campaign_show", public_id=public_id))
 
 
@@ -329,20 +351,22 @@ def _state_change(public_id: str, change, done: str):
 def campaign_pause(public_id: str):
     """Stop sending within seconds; what is queued stays queued."""
     return _state_change(
-        public_id, campaign_service.pause_campaign, "Paused. Nothing more is sent until you resume."
+        public_id, campaign_service.pause_campaign, gettext("Paused. Nothing more is sent until you resume.")
     )
 
 
 @bp.post("/campaigns/<public_id>/resume")
 def campaign_resume(public_id: str):
     """Carry on sending where it stopped."""
-    return _state_change(public_id, campaign_service.resume_campaign, "Resumed.")
+    return _state_change(public_id, campaign_service.resume_campaign, gettext("Resumed."))
 
 
 @bp.post("/campaigns/<public_id>/cancel")
 def campaign_cancel(public_id: str):
     """Stop for good: nothing still queued will be sent."""
-    return _state_change(public_id, campaign_service.cancel_campaign, "Cancelled. Nothing more will be sent.")
+    return _state_change(
+        public_id, campaign_service.cancel_campaign, gettext("Cancelled. Nothing more will be sent.")
+    )
 
 
 @bp.post("/campaigns/<public_id>/unschedule")
@@ -365,5 +389,7 @@ def campaign_unschedule(public_id: str):
         )
 
     return _state_change(
-        public_id, unschedule, "Back to draft: it will not be sent until you send or schedule it again."
+        public_id,
+        unschedule,
+        gettext("Back to draft: it will not be sent until you send or schedule it again."),
     )

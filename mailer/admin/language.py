@@ -46,6 +46,22 @@ CONSENT_ACTION_NAMES = {
 }
 
 
+# What each campaign status is called on the admin's pages (CampaignStatus keeps the English codes).
+CAMPAIGN_STATUS_NAMES = {
+    "draft": lazy_gettext("draft"),
+    "scheduled": lazy_gettext("scheduled"),
+    "sending": lazy_gettext("sending"),
+    "paused": lazy_gettext("paused"),
+    "sent": lazy_gettext("sent"),
+    "cancelled": lazy_gettext("cancelled"),
+}
+
+
+def campaign_status_name(status: str) -> str:
+    """A campaign status's name in the page's language; an unknown code as it is."""
+    return str(CAMPAIGN_STATUS_NAMES.get(status, status))
+
+
 def consent_action_name(action: str) -> str:
     """A ledger action's name in the page's language; an unknown code as it is."""
     return str(CONSENT_ACTION_NAMES.get(action, action))

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 
 from mailer.contacts.models.contact import Contact
@@ -20,17 +21,35 @@ UNCERTAIN_PAGE_SIZE = 50
 # Only these states can carry a reason worth grouping; "sent" rows (the bulk of a big send) are only counted.
 STATES_WITH_REASONS = tuple(status for status in DELIVERY_STATUSES if status != DeliveryStatus.SENT)
 
+# Each state's name and meaning on the campaign's page (lazy: read in the page's language).
 STATE_LABELS = {
-    "queued": ("Queued", "Waiting for their turn, or for their next try after a temporary failure."),
-    "sending": ("In flight", "Claimed by a worker and being handed to the relay right now."),
-    "sent": ("Sent", "Accepted by the relay."),
-    "skipped": (
-        "Skipped",
-        "Not sent: no longer allowed to receive it at send time (unsubscribed, suppressed, restricted …).",
+    "queued": (
+        lazy_gettext("Queued"),
+        lazy_gettext("Waiting for their turn, or for their next try after a temporary failure."),
     ),
-    "failed": ("Failed", "Refused for good by the receiving side, or given up after every retry."),
-    "bounced": ("Bounced", "Accepted by the relay, then reported back as undeliverable."),
-    "uncertain": ("Uncertain", "The relay may or may not have received it: resending may deliver twice."),
+    "sending": (
+        lazy_gettext("In flight"),
+        lazy_gettext("Claimed by a worker and being handed to the relay right now."),
+    ),
+    "sent": (lazy_gettext("Sent"), lazy_gettext("Accepted by the relay.")),
+    "skipped": (
+        lazy_gettext("Skipped"),
+        lazy_gettext(
+            "Not sent: no longer allowed to receive it at send time (unsubscribed, suppressed, restricted …)."
+        ),
+    ),
+    "failed": (
+        lazy_gettext("Failed"),
+        lazy_gettext("Refused for good by the receiving side, or given up after every retry."),
+    ),
+    "bounced": (
+        lazy_gettext("Bounced"),
+        lazy_gettext("Accepted by the relay, then reported back as undeliverable."),
+    ),
+    "uncertain": (
+        lazy_gettext("Uncertain"),
+        lazy_gettext("The relay may or may not have received it: resending may deliver twice."),
+    ),
 }
 
 _CLOCK = re.compile(
@@ -46,7 +65,7 @@ def reason_group(reason: str) -> str:
 
 
 def _state_row(status: str, count: int, reasons: Counter) -> dict:
-    label, meaning = STATE_LABELS.get(status, (status.capitalize(), ""))
+    label, meaning = (str(text) for text in STATE_LABELS.get(status, (status.capitalize(), "")))
     top = [{"reason": reason, "count": n} for reason, n in reasons.most_common(TOP_REASONS) if reason]
     return {
         "status": status,

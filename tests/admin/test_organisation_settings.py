@@ -124,7 +124,7 @@ def test_fresh_install_fill_in_once_then_test_and_campaign_go_out_with_it(auth, 
     after = page(auth.get(show))  # the audience is told in the past once it is sent
     assert (
         "1 </span>" not in after
-        and "recipient were in the audience" in after
+        and "recipient was in the audience" in after
         and "will receive it" not in after
     )
 

@@ -45,6 +45,15 @@ def test_the_admin_in_italian_then_german(page: Page, live_server, staff_user):
     expect(started).to_have_attribute("title", "01/12/26, 09:30 UTC")
     assert_accessible(page)
 
+    nav.get_by_role("link", name="Campagne").click()
+    expect(page.get_by_role("heading", name="Campagne", exact=True)).to_be_visible()
+    page.get_by_role("link", name=campaign.name).click()
+    expect(page.get_by_role("heading", name="Avanzamento")).to_be_visible()
+    expect(page.get_by_role("heading", name="Invii per stato")).to_be_visible()
+    expect(page.locator("#campaign-status")).to_have_text("inviata")
+    expect(page.get_by_role("heading", name="Riepilogo")).to_be_visible()
+    assert_accessible(page)
+
     page.get_by_role("link", name="owner@example.com · proprietario").click()
     _choose_language(page, "Lingua", "Deutsch", "Salva lingua")
     expect(page.get_by_role("alert")).to_have_text("Sprache gespeichert.")

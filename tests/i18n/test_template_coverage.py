@@ -22,6 +22,9 @@ TRANSLATED = (
     "admin/base.html",
     "admin/dashboard.html",
     "admin/account/index.html",
+    "admin/campaigns/index.html",
+    "admin/campaigns/show.html",
+    "admin/campaigns/_campaign.html",
 )
 # Words that read the same in every language (names of standards and products); alone they need no `_()`.
 UNIVERSAL = re.compile(r"^(UTC|DKIM|SPF|DMARC|SMTP|HTML|CSV|JSON|API|URL|RSS|ID|px|KB|MB|[A-Z]{1,3})$")
