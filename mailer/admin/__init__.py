@@ -39,6 +39,7 @@ from mailer.admin import (
     signup_forms,
     staff_users,
     suppressions,
+    system_emails,
     transactional,
     webhooks,
 )
@@ -82,6 +83,7 @@ VIEW_MODULES = (
     signup_forms,
     staff_users,
     suppressions,
+    system_emails,
     transactional,
     webhooks,
 )

@@ -89,6 +89,8 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.form_new": {READ: EDITORS, WRITE: EDITORS},
     "admin.form_edit": {READ: EDITORS, WRITE: EDITORS},
     "admin.form_wording": {READ: EDITORS, WRITE: EDITORS},
+    "admin.form_confirmation_email": {READ: EDITORS, WRITE: EDITORS},
+    "admin.form_confirmation_email_preview": {WRITE: EDITORS},
     "admin.form_archive": {READ: EDITORS, WRITE: EDITORS},
     "admin.form_unarchive": {READ: EDITORS, WRITE: EDITORS},
     "admin.form_delete": {READ: MANAGERS, WRITE: MANAGERS},
