@@ -214,7 +214,14 @@ def test_anonymous_pages_follow_the_browser(app):
     assert bad.status_code == 400 and "Esto no parece una dirección de correo electrónico." in bad.text
 
 
-def test_staff_pages_stay_in_english_and_the_snippet_speaks_the_forms_language(app, auth, demo_form):
+def test_staff_pages_speak_the_staff_members_language_and_the_snippet_speaks_the_forms_language(
+    app, auth, staff_user, demo_form
+):
+    # The admin's language is the staff member's choice (here English, whatever the browser asks for), never
+    # the form's; the snippet the page shows is in the form's language.
+    from mailer.staff.accounts import set_language
+
+    set_language(staff_user, "en")
     settings = form_service.settings_of(demo_form)
     settings.language = "it"
     form_service.save_form(settings, demo_form)
