@@ -59,6 +59,9 @@ class Config:
     # Unsubscribe / preference / tracking links keep working long after the send (CAN-SPAM: at least 30 days).
     RECIPIENT_TOKEN_MAX_AGE = _env_int("RECIPIENT_TOKEN_MAX_AGE", 400 * 24 * 3600)
     UNCONFIRMED_RETENTION_DAYS = _env_int("UNCONFIRMED_RETENTION_DAYS", 30)
+    # Up to this many contacts a page counts a campaign's compliance preview while it waits; above, the count
+    # runs in the background and the page shows its progress (mailer/campaigns/audience_count.py).
+    COMPLIANCE_INLINE_CONTACTS = _env_int("COMPLIANCE_INLINE_CONTACTS", 50_000)
     SIGNUP_MIN_FILL_SECONDS = _env_int("SIGNUP_MIN_FILL_SECONDS", 3)
     SIGNUP_MAX_FILL_SECONDS = _env_int("SIGNUP_MAX_FILL_SECONDS", 24 * 3600)
     SIGNUP_RESPONSE_FLOOR_MS = _env_int("SIGNUP_RESPONSE_FLOOR_MS", 250)
@@ -149,6 +152,11 @@ class Config:
     # JSON API for integrations: requests per API key (shared by every endpoint) and the largest request body.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
     API_MAX_BODY_BYTES = _env_int("API_MAX_BODY_BYTES", 32 * 1024)
+    # Idempotency-Keys (mailer/api/idempotency.py): hours a key and its stored answer are kept (the retention
+    # run removes them after); seconds after which a first try that never finished (its process died) counts
+    # as abandoned, so a retry with its key runs again.
+    API_IDEMPOTENCY_HOURS = _env_int("API_IDEMPOTENCY_HOURS", 24)
+    API_IDEMPOTENCY_STALE_SECONDS = _env_int("API_IDEMPOTENCY_STALE_SECONDS", 300)
     # Campaign sending.
     # Global send rate in messages per second, shared by every worker through Redis (0: unlimited).
     SEND_RATE_PER_SECOND = float(os.environ.get("SEND_RATE_PER_SECOND", "50"))
@@ -234,6 +242,9 @@ class Config:
     # Where uploaded CSV files wait for the worker and rejected-row reports are kept (default:
     # instance/imports).
     IMPORT_DIR = os.environ.get("IMPORT_DIR", "")
+    # Rows an import writes and commits together (with its progress): a fault loses at most this batch, and
+    # a resumed import starts after the last committed one (0: imports.BATCH_ROWS, 5,000).
+    IMPORT_BATCH_ROWS = _env_int("IMPORT_BATCH_ROWS", 0)
     # Media library: where images are stored (empty: instance/media), the largest upload, the largest side in
     # pixels, and the widths of the resized copies made of each image.
     MEDIA_DIR = os.environ.get("MEDIA_DIR", "")
@@ -259,6 +270,9 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     RATELIMIT_HEADERS_ENABLED = True
+    # How staff passwords are hashed: werkzeug's default, scrypt with N=2**15, r=8, p=1 (about 0.1 s and 32 MB
+    # a hash, which is the point: it slows down guessing from a stolen database).
+    PASSWORD_HASH_METHOD = "scrypt"
 
 
 class DevelopmentConfig(Config):
@@ -290,6 +304,10 @@ class TestingConfig(Config):
     MAILER_FROM = "Mailer Demo <newsletter@example.com>"
     MAILER_ORGANISATION = "Mailer Demo"
     MEDIA_DIR = os.path.join(tempfile.gettempdir(), "mailer-test-media")
+    # The same algorithm at a 32 times smaller work factor (N=2**10): the suite creates and logs in thousands
+    # of accounts, and at the production cost their hashes were a large part of its CPU time. Production and
+    # development keep the default (tests/test_app_factory.py).
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"
 
 
 class ProductionConfig(Config):

@@ -59,7 +59,7 @@ from mailer.segments import hooks as segments_hooks
 from mailer.segments import models as segments_models
 from mailer.staff import accounts as staff
 from mailer.staff import tasks as staff_tasks
-from mailer.staff.models import accounts, api_keys, security
+from mailer.staff.models import accounts, api_keys, idempotency, security
 from mailer.subscriptions import hooks, throttle
 from mailer.subscriptions import tasks as subscriptions_tasks
 from mailer.subscriptions.models import forms, lists, reconfirmations
@@ -97,6 +97,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     settings,
     accounts,
     api_keys,
+    idempotency,
     security,
     forms,
     lists,

@@ -1,6 +1,7 @@
 // Charts for the stats pages, drawn with the vendored Chart.js from JSON in each canvas's data-chart attribute.
 // Every series differs by line style and point shape as well as colour, so the chart reads without colour;
-// the page shows the same numbers in a table for readers without JavaScript.
+// the page shows the same numbers in a table for readers without JavaScript. Every word comes from the page, in
+// its language: the series names in the JSON, the axis titles in data-text-* (English only as a fallback).
 (function () {
   if (typeof Chart === "undefined") return;
   var colours = ["#0d6efd", "#198754", "#6c757d", "#adb5bd", "#dc3545"];
@@ -8,7 +9,7 @@
   var points = ["circle", "rect", "triangle", "crossRot", "star"];
 
   function dataset(ds, i, kind) {
-    var machine = /machine/i.test(ds.label);
+    var machine = ds.machine === true;
     var total = ds.axis === "total";
     return {
       label: ds.label,
@@ -30,15 +31,17 @@
     var spec = JSON.parse(canvas.getAttribute("data-chart"));
     var kind = canvas.getAttribute("data-chart-kind") || "line";
     var datasets = spec.datasets.map(function (ds, i) { return dataset(ds, i, kind); });
-    var scales = { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "per " + (spec.unit || "day") } } };
+    var axis = canvas.getAttribute("data-text-axis") || "per " + (spec.unit || "day");
+    var scales = { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: axis } } };
     if (spec.datasets.some(function (ds) { return ds.axis === "total"; })) {
       scales.total = { position: "right", beginAtZero: true, ticks: { precision: 0 }, grid: { drawOnChartArea: false },
-                       title: { display: true, text: "subscribers" } };
+                       title: { display: true, text: canvas.getAttribute("data-text-total") || "subscribers" } };
     }
     new Chart(canvas, {
       type: kind,
       data: { labels: spec.labels, datasets: datasets },
       options: {
+        locale: document.documentElement.lang || undefined,
         responsive: true,
         maintainAspectRatio: false,
         animation: false,

@@ -14,14 +14,23 @@
 
   function debounce(fn, ms) {
     let timer = null;
-    return () => {
+    const later = () => {
       clearTimeout(timer);
       timer = setTimeout(fn, ms);
     };
+    later.cancel = () => clearTimeout(timer);
+    return later;
   }
 
   function timeNow() {
-    return new Date().toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit"});
+    return new Date().toLocaleTimeString(document.documentElement.lang || [], {hour: "2-digit", minute: "2-digit", second: "2-digit"});
+  }
+
+  // The page gives its words in its own language (data-text-* on the element); these English ones are the fallback.
+  // {time} and {contact} in them are filled in here.
+  function words(holder, key, fallback, values) {
+    const text = (holder && holder.dataset[key]) || fallback;
+    return text.replace(/\{(\w+)\}/g, (all, name) => (values && name in values ? values[name] : all));
   }
 
   // ---- Preview pane (shared by the campaign and the layout editor) ----------------------------------------------
@@ -49,6 +58,7 @@
     });
 
     return {
+      root: pane,
       part,
       show(html) {
         let scroll = 0;
@@ -82,7 +92,7 @@
     const refresh = async () => {
       if (controller) controller.abort();
       controller = new AbortController();
-      pane.status("Updating…");
+      pane.status(words(pane.root, "textUpdating", "Updating…"));
       try {
         const response = await fetch(form.dataset.previewUrl, {
           method: "POST", body: new FormData(form), signal: controller.signal,
@@ -91,13 +101,13 @@
         const data = await response.json();
         if (!response.ok && data.error) {
           pane.error(data.error);
-          pane.status("The preview could not be updated.");
+          pane.status(words(pane.root, "textNotUpdated", "The preview could not be updated."));
           return;
         }
         apply(data);
       } catch (err) {
         if (err.name === "AbortError") return;
-        pane.status("The preview could not be updated (connection problem). It retries when you type.");
+        pane.status(words(pane.root, "textConnection", "The preview could not be updated (connection problem). It retries when you type."));
       }
     };
     const later = debounce(refresh, 450);
@@ -119,10 +129,10 @@
     const autosave = async () => {
       if (saving) await saving;  // one request at a time: a new campaign's draft is created once
       const url = autosaveUrl || startUrl;
-      if (!url || !dirty) return;
+      if (!url || !dirty || submitting) return;  // the form's own save is on its way
       const body = new FormData(form);
       dirty = false;  // what is typed while this request runs marks the form dirty again
-      say("Saving…");
+      say(words(state, "textSaving", "Saving…"));
       let done = null;
       saving = new Promise((resolve) => { done = resolve; });
       try {
@@ -138,14 +148,15 @@
           window.history.replaceState(null, "", data.edit_url);
         }
         if (data.ok) {
-          say(`Saved at ${new Date().toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"})}.`);
+          const time = new Date().toLocaleTimeString(document.documentElement.lang || [], {hour: "2-digit", minute: "2-digit"});
+          say(words(state, "textSaved", "Saved at {time}.", {time}));
         } else {
           dirty = true;
-          say(data.error || "Not saved.");
+          say(data.error || words(state, "textNotSaved", "Not saved."));
         }
       } catch (err) {
         dirty = true;
-        say("Not saved (connection problem). It tries again when you type; Save draft saves for sure.");
+        say(words(state, "textSaveConnection", "Not saved (connection problem). It tries again when you type; Save draft saves for sure."));
       } finally {
         saving = null;
         done();
@@ -156,12 +167,32 @@
       if (event.target && event.target.id === "preview-contact") return;  // choosing whom to preview as
       if (event.target && event.target.closest && event.target.closest("[data-no-save]")) return;  // the picker
       dirty = true;
-      say(autosaveUrl || startUrl ? "Unsaved changes… (saving shortly)" : "Unsaved changes: Save draft keeps them.");
+      say(autosaveUrl || startUrl ? words(state, "textUnsavedSoon", "Unsaved changes… (saving shortly)")
+                                 : words(state, "textUnsaved", "Unsaved changes: Save draft keeps them."));
       if (autosaveUrl || startUrl) later();
     };
     form.addEventListener("input", changed);
     form.addEventListener("change", changed);
-    form.addEventListener("submit", () => { submitting = true; });
+    // Typing inside a visual block: unsaved, but not in the form yet (the block writes it when left, then
+    // the usual input event saves it), so only the state and the leave warning change.
+    form.addEventListener("mailer:unsaved", () => {
+      dirty = true;
+      say(words(state, "textUnsaved", "Unsaved changes: Save draft keeps them."));
+    });
+    form.addEventListener("submit", (event) => {
+      later.cancel();  // the form's own save replaces the pending autosave
+      if (saving) {
+        // An autosave is on its way: wait for it, then save. A new campaign's first autosave is creating the
+        // draft, so the form saves into that draft (form.action now points at it) and the campaign is never
+        // created twice; an autosave of an existing draft, sent before the last edits, can't land after this
+        // save and put the older content back.
+        event.preventDefault();
+        const submitter = event.submitter;
+        saving.then(() => form.requestSubmit(submitter && submitter.form === form ? submitter : undefined));
+        return;
+      }
+      submitting = true;
+    });
     window.addEventListener("beforeunload", (event) => {
       if (!dirty || submitting) return;
       event.preventDefault();
@@ -202,16 +233,16 @@
     livePreview(campaignForm, (data) => {
       if (!data.ok) {
         pane.error(data.error);
-        pane.status(`Not updated at ${timeNow()}.`);
+        pane.status(words(pane.root, "textNotUpdatedAt", "Not updated at {time}.", {time: timeNow()}));
         return;
       }
-      pane.error(data.contact_missing ? "No contact matches that address or id; showing a sample contact." : "");
+      pane.error(data.contact_missing ? words(pane.root, "textNoContact", "No contact matches that address or id; showing a sample contact.") : "");
       pane.part("subject").textContent = data.subject || "—";
       pane.part("preheader").textContent = data.preheader || "—";
       pane.part("sender").textContent = data.sender || "—";
       pane.part("text").textContent = data.text;
       pane.show(data.html);
-      pane.status(`Updated ${timeNow()} · as ${data.contact}.`);
+      pane.status(words(pane.root, "textUpdatedAs", "Updated {time} · as {contact}.", {time: timeNow(), contact: data.contact}));
     }, pane);
   }
 
@@ -229,8 +260,8 @@
       problemBox.hidden = data.problems.length === 0;
       pane.error(data.error);
       if (data.ok) pane.show(data.html);
-      pane.status(data.problems.length ? `Checked ${timeNow()}: not ready to save yet.`
-                                       : `Updated ${timeNow()}: ready to save.`);
+      pane.status(data.problems.length ? words(pane.root, "textNotReady", "Checked {time}: not ready to save yet.", {time: timeNow()})
+                                       : words(pane.root, "textReady", "Updated {time}: ready to save.", {time: timeNow()}));
     }, pane);
   }
 

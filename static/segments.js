@@ -20,7 +20,7 @@
   function valueControl(row, name, option, opName, current) {
     var op = (option ? option.ops : []).filter(function (o) { return o[0] === opName; })[0];
     var kind = op ? op[2] : "text";
-    var label = row.querySelector('[data-role="field"]').getAttribute("aria-label").replace("Field", "Value");
+    var label = row.querySelector('[data-role="field"]').dataset.valueLabel;
     var control;
     if (option && option.values.length && kind === "text") {
       control = el("select", { "class": "form-select", name: name, "aria-label": label, "data-role": "value" });
@@ -80,12 +80,9 @@
           var count = box.querySelector('[data-field="count"]');
           var unseen = box.querySelector('[data-field="unseen"]');
           if (answer.error) { count.textContent = answer.error; unseen.textContent = ""; return; }
-          count.textContent = answer.count + (answer.count === 1 ? " contact matches" : " contacts match");
-          unseen.textContent = Object.keys(answer.unseen).map(function (p) {
-            var n = answer.unseen[p];
-            return n + (n === 1 ? " contact" : " contacts") + " did not agree to " + p.toLowerCase() +
-              ": activity conditions cannot see them.";
-          }).join(" ");
+          // The words come translated from the server, in the page's language.
+          count.textContent = answer.count_text;
+          unseen.textContent = answer.unseen_text;
         })
         .catch(function () {});
     }, 400);

@@ -6,6 +6,12 @@
   const pane = document.getElementById("live-preview");
   if (!form || !pane) return;
   const part = (name) => pane.querySelector(`[data-preview="${name}"]`);
+  // The page's words, in its language (data-text-* on the pane); English when a page has none.
+  const words = {
+    waits: pane.dataset.textWaits || "The preview waits for the problems to be fixed.",
+    updated: pane.dataset.textUpdated || "Preview updated.",
+    notUpdated: pane.dataset.textNotUpdated || "The preview could not be updated.",
+  };
   let timer = null;
   let controller = null;
 
@@ -15,14 +21,14 @@
       const messages = Object.values(data.errors || {}).flat();
       box.textContent = messages.join(" ");
       box.hidden = false;
-      part("status").textContent = "The preview waits for the problems to be fixed.";
+      part("status").textContent = words.waits;
       return;
     }
     box.hidden = true;
     part("subject").textContent = data.subject;
     part("iframe").srcdoc = data.html;
     part("text").textContent = data.text;
-    part("status").textContent = "Preview updated.";
+    part("status").textContent = words.updated;
   };
 
   const refresh = async () => {
@@ -35,7 +41,7 @@
       });
       show(await response.json());
     } catch (err) {
-      if (err.name !== "AbortError") part("status").textContent = "The preview could not be updated.";
+      if (err.name !== "AbortError") part("status").textContent = words.notUpdated;
     }
   };
 

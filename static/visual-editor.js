@@ -71,21 +71,24 @@
 (() => {
   "use strict";
 
-  const form = document.getElementById("campaign-editor");
+  // The campaign editor's fields by default; a layout (or an A/B variant) names its own on the editor's box.
   const box = document.getElementById("visual-editor");
+  const form = box && document.getElementById(box.dataset.form || "campaign-editor");
   if (!form || !box || typeof window.grapesjs === "undefined") return;
-  const body = form.querySelector("textarea[name=body]");
-  const project = form.querySelector("input[name=body_project]");
-  const source = document.getElementById("body-source");
+  const body = form.querySelector(`textarea[name=${box.dataset.sourceField || "body"}]`);
+  const project = form.querySelector(`input[name=${box.dataset.projectField || "body_project"}]`);
+  const source = document.getElementById(box.dataset.sourceBox || "body-source");
   const status = box.querySelector('[data-visual="status"]');
   const csrf = form.querySelector("input[name=csrf_token]").value;
-  const radios = [...form.querySelectorAll("input[name=body_format]")];
+  const radios = [...form.querySelectorAll(`input[name=${box.dataset.formatField || "body_format"}]`)];
+  const locks = box.hasAttribute("data-locks");  // blocks marked data-mailer-lock can't be removed or moved
   const chosen = () => (radios.find((r) => r.checked) || {}).value;
   let mode = chosen();
   let editor = null;
   let syncing = false;
   let lastExported = null;  // what the editor last wrote into the Body box, and the design that made it
   let lastProject = "";
+  let before = null;  // the content as it was before switching to Visual, and the export that replaced it
 
   const say = (message) => { status.textContent = message || ""; };
   const post = async (url, fields) => {
@@ -126,9 +129,31 @@
         editor.setStyle("");
         editor.setComponents(html || "");  // <style> blocks in the HTML become the editor's rules
       }
+      lock();
     } finally {
       syncing = false;
     }
+  }
+
+  // A layout's content slot and footer (data-mailer-lock) hold what every email needs: they and everything in
+  // them can be restyled and their text changed, but not removed, copied or dragged away. The server checks
+  // the saved layout for the footer parts whatever happens here.
+  function lock() {
+    if (!locks) return;
+    const fixed = {removable: false, copyable: false, draggable: false};
+    const gone = ["tlb-delete", "tlb-clone", "tlb-move"];  // the block toolbar's remove, copy and move buttons
+    const walk = (component, inside) => {
+      const kind = inside || component.getAttributes()["data-mailer-lock"];
+      if (kind) {
+        const bar = component.get("toolbar");
+        if (Array.isArray(bar)) component.set("toolbar", bar.filter((item) => !gone.includes(item.command)));
+        const slot = kind === "content";
+        if (!inside) component.set(slot ? {...fixed, droppable: false, editable: false} : fixed);
+        else component.set(slot ? {...fixed, selectable: false, editable: false} : fixed);
+      }
+      component.components().forEach((child) => walk(child, kind));
+    };
+    walk(editor.getWrapper(), "");
   }
 
   function start() {
@@ -144,6 +169,7 @@
       cssIcons: "",  // no icon font from a CDN: the preset draws its icons as inline SVG
       // The server inlines the CSS once per campaign (premailer), as for HTML bodies.
       plugins: preset ? [(ed) => preset(ed, {inlineCss: false, showBlocksOnLoad: true})] : [],
+      colorPicker: brandPalette(),
       assetManager: {
         upload: box.dataset.uploadUrl,
         uploadName: "image",
@@ -171,12 +197,18 @@
       .then((data) => editor.AssetManager.add(data.data || []))
       .catch(() => say("The media library could not be loaded; upload images from the image picker."));
     loadInto(body.value, project.value);
+    // A layout opened from its HTML (a new one, or one edited as HTML) takes the design at once, so saving it
+    // keeps the design even when nothing is changed.
+    if (locks && !project.value && body.value.trim()) sync();
     keyboardBlocks();
     editor.on("load", () => {
+      frameKeys();
+      brandFont();
       const frame = box.querySelector("iframe.gjs-frame");
-      if (frame) frame.title = "The email you are editing";
+      if (frame) frame.title = locks ? "The layout you are editing" : "The email you are editing";
       labelToolbar();
     });
+    if (locks) editor.on("component:add", () => { if (!syncing) lock(); });
     let timer = null;
     editor.on("update", () => {
       if (syncing) return;
@@ -184,6 +216,46 @@
       timer = setTimeout(sync, 300);
     });
     window.mailerVisualEditor = editor;  // for tests and the merge-field picker
+  }
+
+  // Text typed into a block stays in the block until the block is left (GrapesJS writes it into the design
+  // then). So the page hears of it at once (leaving warns of unsaved changes), and Ctrl/⌘+S, Ctrl/⌘+Enter and
+  // Ctrl/⌘+Shift+P pressed inside the block first write the text into the design and the form, then do what
+  // they do anywhere else on the page (keys pressed in the canvas never reach the page by themselves).
+  function frameKeys() {
+    const doc = editor.Canvas.getDocument();
+    if (!doc) return;
+    doc.addEventListener("input", () => form.dispatchEvent(new CustomEvent("mailer:unsaved")));
+    doc.addEventListener("keydown", async (event) => {
+      if (!(event.ctrlKey || event.metaKey)) return;
+      const key = event.key.toLowerCase();
+      if (!((key === "s" && !event.shiftKey) || key === "enter" || (key === "p" && event.shiftKey))) return;
+      event.preventDefault();
+      event.stopPropagation();
+      const editing = editor.getEditing();
+      if (editing) await editing.getView().disableEditing();
+      sync();
+      const {ctrlKey, metaKey, shiftKey} = event;
+      document.dispatchEvent(new KeyboardEvent("keydown", {key: event.key, ctrlKey, metaKey, shiftKey, bubbles: true}));
+    }, true);
+  }
+
+  // Every colour picker (Style panel, backgrounds, borders) offers the brand's colours (Settings → Organisation
+  // and brand) as its first row of swatches, then the colours of the starting design's text and backgrounds.
+  function brandPalette() {
+    const brand = (box.dataset.brandColours || "").split(/\s+/).filter(Boolean);
+    if (!brand.length) return {};
+    const neutrals = ["#222831", "#4b5563", "#f6f7f9", "#eef1f5", "#ffffff", "#000000"];
+    return {showPalette: true, palette: [brand, neutrals.filter((colour) => !brand.includes(colour))]};
+  }
+
+  // The brand's font (Settings → Organisation and brand) comes first in the Style panel's font choices.
+  function brandFont() {
+    const font = box.dataset.brandFont;
+    const property = font && editor.StyleManager.getProperty("typography", "font-family");
+    if (!property) return;
+    const options = property.getOptions().filter((option) => (option.id || option.value) !== font);
+    property.set("options", [{id: font, label: box.dataset.brandFontLabel || font}, ...options]);
   }
 
   // Blocks are dragged with a mouse; with the keyboard (or a click) Enter adds one after the selected block,
@@ -248,8 +320,10 @@
   function labelToolbar() {
     editor.Panels.getPanels().forEach((panel) => {
       const buttons = panel.get("buttons");
-      // The preset leaves an empty placeholder button (no command, no icon): nothing to name, so it goes.
-      buttons.remove(buttons.filter((button) => !button.id && !button.get("command")));
+      // The preset leaves an empty placeholder button (no command, no icon): nothing to name, so it goes; with
+      // locked blocks, so does "Clear the email" (it would take them away).
+      buttons.remove(buttons.filter((button) => (!button.id && !button.get("command"))
+        || (locks && button.id === "canvas-clear")));
       buttons.forEach((button) => {
         const name = TOOLBAR_NAMES[button.id] || textOf(button.get("label")) || button.id;
         const pressed = () => button.set("attributes", {...(button.get("attributes") || {}), title: name,
@@ -276,6 +350,11 @@
       let name = FIELD_NAMES[field.id] || (label ? label.textContent.trim() : "") || field.placeholder || field.name;
       if (name && field.closest(".gjs-field-units") && field.tagName === "SELECT") name += " unit";
       if (name) field.setAttribute("aria-label", name);
+    });
+    // A stacked property's "+" (e.g. Typography → Text shadow) is an icon: it is named after its property.
+    box.querySelectorAll(".gjs-pn-views-container button[data-add-layer]:not([aria-label])").forEach((button) => {
+      const label = button.closest(".gjs-sm-property")?.querySelector(".gjs-sm-label");
+      if (label) button.setAttribute("aria-label", `Add: ${label.textContent.trim()}`);
     });
   }
 
@@ -313,17 +392,29 @@
           design = lastProject;  // back from HTML without a change: the design as it was
         } else if (LOSSY_HTML.test(html) && !window.confirm(
           "The visual editor keeps text, images, links, tables and styles, but not template blocks ({% … %}), "
-          + "comments or scripts in this HTML. Switch to Visual anyway?")) {
+          + "comments, scripts or the <head> of this HTML. If you switch back before changing anything, the HTML "
+          + "comes back as it was. Switch to Visual anyway?")) {
           back();
           return;
         }
+        const original = body.value;
         mode = next;
         show(true);
         if (body.value.trim()) {
           loadInto(html, design);
           sync();
         }
+        before = design ? null : {format: previous, content: original, exported: lastExported};
         say(previous === "markdown" ? "The Markdown was converted into blocks." : "");
+      } else if (previous === "visual" && before && before.format === next && body.value === before.exported) {
+        // Nothing was changed in the blocks: the content comes back exactly as it was, template tags included.
+        mode = next;
+        show(false);
+        project.value = "";
+        body.value = before.content;
+        before = null;
+        form.dispatchEvent(new Event("input", {bubbles: true}));
+        say("");
       } else if (previous === "visual") {
         if (next === "markdown" && !window.confirm(
           "Markdown shows the visual design as its HTML code, and the design's blocks are not kept when you "

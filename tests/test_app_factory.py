@@ -44,6 +44,30 @@ def test_production_starts_with_a_real_secret_and_secure_cookies(tmp_path):
     assert not app.config["WORKER_EMBEDDED"] and not app.config["AUTO_MIGRATE"]
 
 
+@pytest.mark.parametrize("environment", ["production", "development"])
+def test_staff_passwords_are_hashed_at_the_full_scrypt_cost_outside_the_tests(tmp_path, environment):
+    """Only the test configuration lowers the work factor (config.py, TestingConfig)."""
+    from mailer.staff.models.accounts import StaffUser
+
+    app = create_app(
+        {
+            "MAILER_ENV": environment,
+            "SECRET_KEY": "a" * 40,
+            "MAILER_HASH_KEY": "b" * 40,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            "SEED_DEMO": False,
+            "AUTO_MIGRATE": False,
+            "WORKER_EMBEDDED": False,
+            "SCHEDULER_EMBEDDED": False,
+        }
+    )
+    with app.app_context():
+        user = StaffUser(email="owner@example.com", role="owner")
+        user.set_password("correct horse battery")
+        assert user.password_hash.startswith("scrypt:32768:8:1$")
+        assert user.check_password("correct horse battery") and not user.check_password("wrong")
+
+
 def test_unknown_environment_name_is_refused():
     with pytest.raises(RuntimeError, match="MAILER_ENV"):
         create_app({"MAILER_ENV": "staging"})

@@ -44,9 +44,16 @@ from mailer.admin import (
     webhooks,
 )
 from mailer.admin.blueprint import bp
-from mailer.admin.language import campaign_status_name, consent_action_name, role_name, use_staff_language
+from mailer.admin.language import (
+    campaign_status_name,
+    consent_action_name,
+    job_status_name,
+    role_name,
+    use_staff_language,
+)
 from mailer.admin.permissions import check_permission, inject_permissions
 from mailer.admin.times import when, when_text
+from mailer.core.sentences import shown
 
 VIEW_MODULES = (
     account,
@@ -98,8 +105,10 @@ bp.app_context_processor(inject_permissions)
 bp.app_context_processor(auth.inject_enrolment_state)
 bp.add_app_template_filter(when)
 bp.add_app_template_filter(when_text)
+bp.add_app_template_filter(shown, "sentence")
 bp.add_app_template_global(role_name)
 bp.add_app_template_global(consent_action_name)
 bp.add_app_template_global(campaign_status_name)
+bp.add_app_template_global(job_status_name)
 
 __all__ = ["VIEW_MODULES", "bp"]

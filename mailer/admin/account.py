@@ -12,6 +12,7 @@ from mailer.admin.forms import LanguageForm, PasswordChangeForm, TotpCodeForm, T
 from mailer.admin.privacy_forms import ActionForm
 from mailer.core import i18n
 from mailer.core.extensions import db, limiter
+from mailer.core.sentences import shown
 from mailer.core.web import error_response
 from mailer.staff import accounts as staff
 from mailer.staff import second_factor
@@ -56,10 +57,10 @@ def account_password():
             )
         except staff.StaffError as exc:
             db.session.rollback()
-            form.password.errors = [*form.password.errors, str(exc)]
+            form.password.errors = [*form.password.errors, shown(exc)]
         else:
             db.session.commit()
-            flash("Password changed. You were logged out everywhere else.", "success")
+            flash(gettext("Password changed. You were logged out everywhere else."), "success")
             return redirect(url_for("admin.account"))
     return _render_account(password_form=form, status=400)
 
@@ -72,7 +73,7 @@ def account_language():
         try:
             staff.set_language(current_user, form.language.data or None)
         except staff.StaffError as exc:
-            form.language.errors = [*form.language.errors, str(exc)]
+            form.language.errors = [*form.language.errors, shown(exc)]
         else:
             db.session.commit()
             i18n.use_language(current_user.language or i18n.browser_language())
@@ -86,7 +87,7 @@ def account_session_end(public_id: str):
     """End one of one's own sessions (another browser, or this one)."""
     record = staff_sessions.find_live_session(current_user, public_id)
     if record is None or not ActionForm().validate_on_submit():
-        flash("That session has already ended.", "info")
+        flash(gettext("That session has already ended."), "info")
         return redirect(url_for("admin.account"))
     is_this_browser = record.id == getattr(this_session(), "id", None)
     staff_sessions.end_session(record)
@@ -100,8 +101,8 @@ def account_session_end(public_id: str):
     )
     db.session.commit()
     if is_this_browser:
-        return _logged_out("You have been logged out.")
-    flash(f"Session ended ({record.client}).", "success")
+        return _logged_out(gettext("You have been logged out."))
+    flash(gettext("Session ended (%(client)s).", client=record.client), "success")
     return redirect(url_for("admin.account"))
 
 
@@ -119,7 +120,7 @@ def account_sessions_end():
             ip=request.remote_addr,
         )
         db.session.commit()
-        return _logged_out("You have been logged out everywhere.")
+        return _logged_out(gettext("You have been logged out everywhere."))
     return redirect(url_for("admin.account"))
 
 
@@ -140,14 +141,14 @@ def account_totp():
     try:
         secret = second_factor.enrolment_secret(current_user)
     except SecondFactorError as exc:
-        return error_response(503, str(exc))
+        return error_response(503, shown(exc))
     form = TotpEnrolForm()
     next_url = safe_next(request.args.get("next"))
     if form.validate_on_submit():
         try:
             codes = second_factor.enable_totp(current_user, form.code.data)
         except SecondFactorError as exc:
-            form.code.errors = [*form.code.errors, str(exc)]
+            form.code.errors = [*form.code.errors, shown(exc)]
         else:
             record = this_session()
             if record is not None:
@@ -175,10 +176,10 @@ def account_totp_remove():
             second_factor.disable_totp(current_user, form.code.data, request.remote_addr)
         except SecondFactorError as exc:
             db.session.rollback()
-            form.code.errors = [str(exc)]
+            form.code.errors = [shown(exc)]
             return _render_account(code_form=form, status=400)
         db.session.commit()
-        flash("The authenticator app was removed.", "success")
+        flash(gettext("The authenticator app was removed."), "success")
     return redirect(url_for("admin.account"))
 
 
@@ -197,5 +198,7 @@ def account_recovery_codes():
                 just_enrolled=False,
             )
         db.session.commit()
-        form.code.errors = ["That code is not right: new recovery codes need a fresh code from your app."]
+        form.code.errors = [
+            gettext("That code is not right: new recovery codes need a fresh code from your app.")
+        ]
     return _render_account(code_form=form, status=400)

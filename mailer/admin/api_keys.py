@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Length
 from mailer import audit
 from mailer.admin.blueprint import bp
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.staff import api_keys as key_service
 
 
@@ -48,7 +49,7 @@ def api_key_new():
         try:
             key, secret = key_service.create_key(form.name.data, form.role.data, current_user)
         except key_service.ApiKeyError as exc:
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             audit.record(
                 "api_key.create",

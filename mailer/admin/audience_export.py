@@ -11,6 +11,7 @@ from wtforms.validators import Length
 from mailer.admin.blueprint import bp
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.privacy.audience_export import Audience, csv_chunks, exported_fields, start_export
 from mailer.segments.operations import segment_by_public_id
 from mailer.subscriptions.models.lists import MailingList
@@ -31,7 +32,7 @@ def _export(audience: Audience):
             filename = start_export(audience, form.reason.data or "", current_user, request.remote_addr)
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             return Response(
                 stream_with_context(csv_chunks(audience)),

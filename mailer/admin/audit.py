@@ -12,6 +12,9 @@ from mailer.core.extensions import db
 from mailer.core.web import db_int
 from mailer.staff.models.accounts import StaffUser
 
+# An audit action's words in the viewer's language, wherever a page lists audit events.
+bp.add_app_template_global(audit.action_name, "audit_action_name")
+
 
 def _day(name: str) -> date | None:
     try:
@@ -45,7 +48,7 @@ def audit_log():
         page=page,
         flt=flt,
         staff=staff,
-        actions=audit.ACTIONS,
+        actions=audit.ACTIONS,  # lazy words: the page shows them in the viewer's language
         args=request.args,
         filter_args={k: v for k, v in request.args.items() if k != "page" and v},
     )

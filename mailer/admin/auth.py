@@ -5,11 +5,13 @@ import time
 from urllib.parse import urlsplit
 
 from flask import abort, flash, has_request_context, redirect, render_template, request, session, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_user, logout_user
 
 from mailer.admin.blueprint import bp
 from mailer.admin.forms import LoginForm, SecondFactorForm, SetupForm
 from mailer.core.extensions import db, limiter
+from mailer.core.sentences import shown
 from mailer.core.web import pad_to_floor
 from mailer.staff import (
     accounts as staff,
@@ -27,7 +29,7 @@ from mailer.staff.models.accounts import StaffUser
 
 PENDING_KEY = "pending_login"  # who passed the password step and what they asked for, until the second factor
 PENDING_SECONDS = 600
-LOGIN_FAILED = "Wrong email or password."
+LOGIN_FAILED = lazy_gettext("Wrong email or password.")
 
 
 def safe_next(target: str | None) -> str:
@@ -138,9 +140,9 @@ def login():
         pad_to_floor(started, "STAFF_LOGIN_FLOOR_MS")  # known, unknown and locked accounts take the same time
         if user is not None:
             return begin_login(user, safe_next(request.args.get("next")))
-        flash(LOGIN_FAILED, "danger")
+        flash(str(LOGIN_FAILED), "danger")
     elif request.method == "POST":
-        flash("Please enter your email and password.", "danger")
+        flash(gettext("Please enter your email and password."), "danger")
     return render_template("admin/login.html", form=form, needs_setup=staff.needs_setup()), (
         401 if request.method == "POST" else 200
     )
@@ -152,22 +154,28 @@ def login_verify():
     """The second step: a code from the authenticator app, a recovery code, or a passkey."""
     user = pending_user()
     if user is None:
-        flash("Please log in again.", "info")
+        flash(gettext("Please log in again."), "info")
         return redirect(url_for("admin.login"))
     form = SecondFactorForm()
     if form.validate_on_submit():
         if staff_lockout.is_locked(user):
             flash(
-                f"Too many wrong attempts: this account is locked until {user.locked_until:%H:%M} UTC "
-                "(an email was sent to it).",
+                gettext(
+                    "Too many wrong attempts: this account is locked until %(time)s UTC "
+                    "(an email was sent to it).",
+                    time=f"{user.locked_until:%H:%M}",
+                ),
                 "danger",
             )
         elif second_factor.verify_totp(user, form.code.data):
             return _verified(user, "totp")
         elif second_factor.use_recovery_code(user, form.code.data, request.remote_addr):
             flash(
-                f"You used a recovery code; {second_factor.recovery_codes_left(user)} left. Each works once: "
-                "create new ones under Account when you run low.",
+                gettext(
+                    "You used a recovery code; %(left)s left. Each works once: create new ones under Account "
+                    "when you run low.",
+                    left=second_factor.recovery_codes_left(user),
+                ),
                 "warning",
             )
             return _verified(user, "recovery-code")
@@ -175,7 +183,10 @@ def login_verify():
             staff_lockout.record_failure(user, request.remote_addr)
             db.session.commit()
             flash(
-                "That code is not right. Enter the current 6-digit code from your app, or a recovery code.",
+                gettext(
+                    "That code is not right. Enter the current 6-digit code from your app, "
+                    "or a recovery code."
+                ),
                 "danger",
             )
     return render_template(
@@ -201,7 +212,7 @@ def logout():
         db.session.commit()
     logout_user()
     session.pop(staff_sessions.COOKIE_KEY, None)
-    flash("You have been logged out.", "info")
+    flash(gettext("You have been logged out."), "info")
     return redirect(url_for("admin.login"))
 
 
@@ -211,7 +222,7 @@ def setup():
     """First run: create the owner account with the link printed at start-up."""
     token = request.args.get("token", "")
     if not staff.needs_setup():
-        flash("Setup is already done. Please log in.", "info")
+        flash(gettext("Setup is already done. Please log in."), "info")
         return redirect(url_for("admin.login"))
     if not staff.setup_token_valid(token):
         abort(404)
@@ -220,10 +231,10 @@ def setup():
         try:
             user = staff.create_staff(form.email.data, form.password.data, role="owner")
         except staff.StaffError as exc:
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
-            flash("Welcome! Your owner account is ready.", "success")
+            flash(gettext("Welcome! Your owner account is ready."), "success")
             return begin_login(user, url_for("admin.dashboard"))
     return render_template(
         "admin/setup.html", form=form, token=token

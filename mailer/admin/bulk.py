@@ -7,6 +7,7 @@ from flask_login import current_user
 from mailer.admin.blueprint import bp
 from mailer.admin.contacts import read_search
 from mailer.admin.forms import BulkForm
+from mailer.admin.language import job_status_name
 from mailer.bulk import operations as bulk
 from mailer.core.extensions import db
 from mailer.segments.conditions import SegmentError
@@ -134,7 +135,8 @@ def bulk_job_show(public_id: str):
 @bp.get("/contacts/bulk/<public_id>/progress")
 def bulk_job_progress(public_id: str):
     """Progress as JSON for the live progress bar."""
-    return jsonify(bulk.progress(_job(public_id)))
+    progress = bulk.progress(_job(public_id))
+    return jsonify({**progress, "status_label": job_status_name(progress["status"])})
 
 
 @bp.get("/jobs")

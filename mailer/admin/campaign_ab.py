@@ -1,16 +1,25 @@
 """A campaign's A/B test: settings and variants (drafts), its results, and the manual pick of the winner."""
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from typing import cast
+
+from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from mailer import audit
 from mailer.admin.blueprint import bp
-from mailer.admin.campaign_forms import AbSettingsForm, AbVariantForm, ActionForm
-from mailer.admin.campaigns import campaign_by_public_id
-from mailer.campaigns import ab_testing
+from mailer.admin.campaign_forms import AbSettingsForm, AbVariantContentForm, AbVariantForm, ActionForm
+from mailer.admin.campaigns import (
+    EDITOR_CSP,
+    campaign_by_public_id,
+    preview_document,
+    render_preview,
+)
+from mailer.campaigns import ab_testing, drafts
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.campaigns.rendering import CampaignError
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.staff.models.accounts import StaffUser
 
 
@@ -21,10 +30,13 @@ def results(campaign: Campaign) -> dict | None:
         return None
     stats = ab_testing.variant_stats(campaign) if test.sample_planned_at else []
     decider = db.session.get(StaffUser, test.decided_by_id) if test.decided_by_id else None
+    # A decision stores the variants' names as they were then (English defaults): shown in the reader's words.
+    titles = {ab_testing.variant_name(v): ab_testing.variant_title(v) for v in campaign.ab_variants}
     return {
         "test": test,
         "variants": [ab_testing.VariantView(campaign, variant) for variant in campaign.ab_variants],
-        "names": {variant.position: ab_testing.variant_name(variant) for variant in campaign.ab_variants},
+        "names": {variant.position: ab_testing.variant_title(variant) for variant in campaign.ab_variants},
+        "shown": lambda names: [titles.get(name, name) for name in names],
         "stats": stats,
         "live": ab_testing.judge(stats) if stats else None,
         "decision": test.decision or {},
@@ -78,7 +90,10 @@ def _page(campaign: Campaign, status: int = 200, settings: AbSettingsForm | None
 def _draft(public_id: str) -> Campaign:
     campaign = campaign_by_public_id(public_id)
     if campaign.status != CampaignStatus.DRAFT:
-        flash("Only a draft's A/B test can be changed; its results are on the campaign page.", "warning")
+        flash(
+            gettext("Only a draft's A/B test can be changed; its results are on the campaign page."),
+            "warning",
+        )
         abort(redirect(url_for("admin.campaign_show", public_id=public_id)))
     return campaign
 
@@ -108,10 +123,10 @@ def campaign_ab_test(public_id: str):
         )
     except CampaignError as exc:
         db.session.rollback()
-        form.problem = str(exc)
+        form.problem = shown(exc)
         return _page(campaign_by_public_id(public_id), 400, settings=form)
     db.session.commit()
-    flash("A/B test saved." if form.enabled.data else "A/B test turned off.", "success")
+    flash(gettext("A/B test saved.") if form.enabled.data else gettext("A/B test turned off."), "success")
     return _back(campaign)
 
 
@@ -124,7 +139,7 @@ def _variant_change(public_id: str, change) -> Response:
         done, anchor = change(campaign)
     except CampaignError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return _back(campaign)
     db.session.commit()
     flash(done, "success")
@@ -137,7 +152,8 @@ def campaign_ab_variant_add(public_id: str):
 
     def add(campaign: Campaign) -> tuple[str, str]:
         variant = ab_testing.add_variant(campaign)
-        return f"{ab_testing.variant_name(variant)} added.", f"#variant-{ab_testing.letter(variant.position)}"
+        added = gettext("%(variant)s added.", variant=ab_testing.variant_title(variant))
+        return added, f"#variant-{ab_testing.letter(variant.position)}"
 
     return _variant_change(public_id, add)
 
@@ -149,7 +165,7 @@ def campaign_ab_variant_delete(public_id: str, position: int):
     def remove(campaign: Campaign) -> tuple[str, str]:
         ab_testing.remove_variant(campaign, position)
         letter = ab_testing.letter(position)
-        return f"Variant {letter} removed; the later variants moved up a letter.", ""
+        return gettext("Variant %(letter)s removed; the later variants moved up a letter.", letter=letter), ""
 
     return _variant_change(public_id, remove)
 
@@ -165,23 +181,18 @@ def campaign_ab_variant_save(public_id: str, position: int):
         if form.csrf_token.errors:
             abort(400)
         return _page(campaign, 400, forms={position: form})
+    fields = {"label": form.label.data, "subject": form.subject.data, "from_name": form.from_name.data}
+    if campaign.body_format != "visual":  # a visual campaign's variants get their content on their own page
+        fields |= {"body_format": form.body_format.data, "body": form.body.data}
+        fields["text_body"] = form.text_body.data
     try:
-        ab_testing.update_variant(
-            campaign,
-            position,
-            label=form.label.data,
-            subject=form.subject.data,
-            from_name=form.from_name.data,
-            body_format=form.body_format.data,
-            body=form.body.data,
-            text_body=form.text_body.data,
-        )
+        ab_testing.update_variant(campaign, position, **fields)
     except CampaignError as exc:
         db.session.rollback()
-        form.problem = str(exc)
+        form.problem = shown(exc)
         return _page(campaign_by_public_id(public_id), 400, forms={position: form})
     db.session.commit()
-    flash(f"Variant {ab_testing.letter(position)} saved.", "success")
+    flash(gettext("Variant %(letter)s saved.", letter=ab_testing.letter(position)), "success")
     return _back(campaign, f"#variant-{ab_testing.letter(position)}")
 
 
@@ -196,13 +207,13 @@ def campaign_ab_winner(public_id: str):
         if not 0 <= position < ab_testing.MAX_VARIANTS:
             raise ValueError
     except ValueError:
-        flash("Choose one of the variants as the winner.", "danger")
+        flash(gettext("Choose one of the variants as the winner."), "danger")
         return redirect(url_for("admin.campaign_show", public_id=public_id) + "#ab-test")
     try:
         ab_testing.pick_winner(campaign, position, current_user.id)
     except CampaignError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
     else:
         audit.record(
             "campaign.ab_winner",
@@ -214,7 +225,108 @@ def campaign_ab_winner(public_id: str):
         )
         db.session.commit()
         flash(
-            f"Variant {ab_testing.letter(position)} is the winner; the rest of the audience gets it now.",
+            gettext(
+                "Variant %(letter)s is the winner; the rest of the audience gets it now.",
+                letter=ab_testing.letter(position),
+            ),
             "success",
         )
     return redirect(url_for("admin.campaign_show", public_id=public_id) + "#ab-test")
+
+
+def _view(campaign: Campaign, position: int) -> ab_testing.VariantView:
+    try:
+        return ab_testing.view_of(campaign, position)
+    except CampaignError:
+        abort(404)
+
+
+@bp.route("/campaigns/<public_id>/ab-test/variants/<int:position>/content", methods=["GET", "POST"])
+def campaign_ab_variant_content(public_id: str, position: int):
+    """One variant's content in the visual editor (or as HTML / Markdown); it starts as the campaign's own
+    design, and an emptied body sends the campaign's own content again."""
+    campaign = _draft(public_id)
+    view = _view(campaign, position)
+    variant = view.variant
+    if request.method == "GET":
+        own = bool((variant.body or "").strip())
+        form = AbVariantContentForm(
+            data={
+                "body_format": view.body_format,
+                "body": view.body,
+                "body_project": variant.body_project if own else campaign.body_project,
+                "text_body": view.text_body,
+            }
+        )
+        status = 200
+    else:
+        form = AbVariantContentForm()
+        status = 400
+        if form.validate_on_submit():
+            try:
+                ab_testing.set_variant_content(
+                    campaign,
+                    position,
+                    body_format=form.body_format.data or "visual",
+                    body=form.body.data or "",
+                    body_project=form.body_project.data or "",
+                    text_body=form.text_body.data or "",
+                )
+            except CampaignError as exc:
+                db.session.rollback()
+                form.problem = shown(exc)
+            else:
+                db.session.commit()
+                name = ab_testing.variant_title(variant)
+                flash(gettext("The content of %(variant)s was saved.", variant=name), "success")
+                return _back(campaign, f"#variant-{ab_testing.letter(position)}")
+        elif form.csrf_token.errors:
+            abort(400)
+    body = render_template(
+        "admin/campaigns/ab_variant_content.html",
+        campaign=campaign,
+        variant=variant,
+        name=ab_testing.variant_title(variant),
+        letter=ab_testing.letter(position),
+        form=form,
+    )
+    response = make_response(body, status)
+    response.headers["Content-Security-Policy"] = EDITOR_CSP
+    return response
+
+
+@bp.get("/campaigns/<public_id>/ab-test/variants/<int:position>/preview")
+def campaign_ab_variant_preview(public_id: str, position: int):
+    """A variant as a chosen contact (or a sample one) would receive it: desktop, phone and text part."""
+    campaign = campaign_by_public_id(public_id)
+    view = _view(campaign, position)
+    query = request.args.get("contact", "")[:320]
+    contact = drafts.find_preview_contact(query)
+    rendered, problem = render_preview(cast(Campaign, view), contact)
+    db.session.rollback()
+    body = render_template(
+        "admin/campaigns/preview.html",
+        campaign=view,
+        rendered=rendered,
+        problem=problem,
+        query=query,
+        contact=contact,
+        variant_name=ab_testing.variant_title(view.variant),
+        doc=url_for(
+            "admin.campaign_ab_variant_preview_document",
+            public_id=public_id,
+            position=position,
+            contact=query or None,
+        ),
+    )
+    response = make_response(body, 200)
+    response.headers["Content-Security-Policy"] = EDITOR_CSP
+    return response
+
+
+@bp.get("/campaigns/<public_id>/ab-test/variants/<int:position>/preview.html")
+def campaign_ab_variant_preview_document(public_id: str, position: int):
+    """The variant's rendered email itself, for the preview iframes (sandboxed: no scripts run)."""
+    view = _view(campaign_by_public_id(public_id), position)
+    contact = drafts.find_preview_contact(request.args.get("contact", "")[:320])
+    return preview_document(cast(Campaign, view), contact)

@@ -4,6 +4,7 @@ The fields only parse; the rules and their messages live in services/campaign_dr
 services/layouts.py.
 """
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -20,8 +21,8 @@ from mailer.admin.forms import MultiCheckboxField
 from mailer.campaigns.drafts import DraftFields
 
 # Generous caps so a paste is never cut silently; the service gives the precise limits and messages.
-_LINE = [Length(max=1000, message="This is far too long.")]
-_TEXT = [Length(max=120_000, message="This is too long (100,000 characters at most).")]
+_LINE = [Length(max=1000, message=lazy_gettext("This is far too long."))]
+_TEXT = [Length(max=120_000, message=lazy_gettext("This is too long (100,000 characters at most)."))]
 
 
 def optional_id(value) -> int | None:
@@ -32,36 +33,42 @@ def optional_id(value) -> int | None:
 
 
 class CampaignForm(FlaskForm):
-    name = StringField("Campaign name", validators=_LINE)
-    subject = StringField("Subject", validators=_LINE)
-    preheader = StringField("Preheader (the preview line after the subject)", validators=_LINE)
-    from_name = StringField("Sender name", validators=_LINE)
+    name = StringField(lazy_gettext("Campaign name"), validators=_LINE)
+    subject = StringField(lazy_gettext("Subject"), validators=_LINE)
+    preheader = StringField(lazy_gettext("Preheader (the preview line after the subject)"), validators=_LINE)
+    from_name = StringField(lazy_gettext("Sender name"), validators=_LINE)
     from_email = StringField(
-        "Sender address", validators=_LINE, render_kw={"type": "email", "autocomplete": "off"}
+        lazy_gettext("Sender address"), validators=_LINE, render_kw={"type": "email", "autocomplete": "off"}
     )
     reply_to = StringField(
-        "Reply-to address (optional)", validators=_LINE, render_kw={"type": "email", "autocomplete": "off"}
+        lazy_gettext("Reply-to address (optional)"),
+        validators=_LINE,
+        render_kw={"type": "email", "autocomplete": "off"},
     )
-    lists = MultiCheckboxField("Send to these lists", coerce=int)
-    exclusion_lists = MultiCheckboxField("Leave out members of these lists", coerce=int)
-    segments = MultiCheckboxField("Send to these segments", coerce=int)
-    layout_id = SelectField("Layout", coerce=int)
+    lists = MultiCheckboxField(lazy_gettext("Send to these lists"), coerce=int)
+    exclusion_lists = MultiCheckboxField(lazy_gettext("Leave out members of these lists"), coerce=int)
+    segments = MultiCheckboxField(lazy_gettext("Send to these segments"), coerce=int)
+    layout_id = SelectField(lazy_gettext("Layout"), coerce=int)
     body_format = RadioField(
-        "Body format",
-        choices=[("visual", "Visual"), ("markdown", "Markdown"), ("html", "HTML")],
+        lazy_gettext("Body format"),
+        choices=[("visual", lazy_gettext("Visual")), ("markdown", "Markdown"), ("html", "HTML")],
         default="markdown",
     )
-    body = TextAreaField("Body", validators=_TEXT)
-    body_project = HiddenField(validators=[Length(max=130_000, message="The visual design is too large.")])
-    text_body = TextAreaField("Text part (optional)", validators=_TEXT)
-    track_opens = BooleanField("Track opens")
-    track_clicks = BooleanField("Track clicks")
-    send_at = StringField(
-        "Planned send time (optional)", validators=[Length(max=40)], render_kw={"type": "datetime-local"}
+    body = TextAreaField(lazy_gettext("Body"), validators=_TEXT)
+    body_project = HiddenField(
+        validators=[Length(max=130_000, message=lazy_gettext("The visual design is too large."))]
     )
-    timezone = SelectField("Time zone")
-    relay_id = SelectField("Send through", coerce=optional_id)
-    failover_relay_id = SelectField("If that relay is down, fail over to", coerce=optional_id)
+    text_body = TextAreaField(lazy_gettext("Text part (optional)"), validators=_TEXT)
+    track_opens = BooleanField(lazy_gettext("Track opens"))
+    track_clicks = BooleanField(lazy_gettext("Track clicks"))
+    send_at = StringField(
+        lazy_gettext("Planned send time (optional)"),
+        validators=[Length(max=40)],
+        render_kw={"type": "datetime-local"},
+    )
+    timezone = SelectField(lazy_gettext("Time zone"))
+    relay_id = SelectField(lazy_gettext("Send through"), coerce=optional_id)
+    failover_relay_id = SelectField(lazy_gettext("If that relay is down, fail over to"), coerce=optional_id)
 
     def to_fields(self) -> DraftFields:
         """The submitted values as the draft service takes them."""
@@ -90,12 +97,17 @@ class CampaignForm(FlaskForm):
 
 
 class TestSendForm(FlaskForm):
-    addresses = TextAreaField("Send a test to", validators=[Length(max=2000, message="Too many addresses.")])
+    addresses = TextAreaField(
+        lazy_gettext("Send a test to"),
+        validators=[Length(max=2000, message=lazy_gettext("Too many addresses."))],
+    )
 
 
 class ScheduleForm(FlaskForm):
-    send_at = StringField("Send at", validators=[Length(max=40)], render_kw={"type": "datetime-local"})
-    timezone = SelectField("Time zone")
+    send_at = StringField(
+        lazy_gettext("Send at"), validators=[Length(max=40)], render_kw={"type": "datetime-local"}
+    )
+    timezone = SelectField(lazy_gettext("Time zone"))
 
 
 class ActionForm(FlaskForm):
@@ -103,36 +115,78 @@ class ActionForm(FlaskForm):
 
 
 class LayoutForm(FlaskForm):
-    name = StringField("Name", validators=[Length(max=1000, message="The name is far too long.")])
-    html = TextAreaField("HTML", validators=[Length(max=200_000, message="The HTML is too long.")])
+    name = StringField(
+        lazy_gettext("Name"), validators=[Length(max=1000, message=lazy_gettext("The name is far too long."))]
+    )
+    html = TextAreaField(
+        "HTML", validators=[Length(max=200_000, message=lazy_gettext("The HTML is too long."))]
+    )
+    html_format = RadioField(
+        lazy_gettext("Made with"),
+        choices=[("visual", lazy_gettext("Visual editor")), ("html", lazy_gettext("HTML code"))],
+        default="html",
+    )
+    project = HiddenField(
+        validators=[Length(max=130_000, message=lazy_gettext("The visual design is too large."))]
+    )
 
 
 class AbSettingsForm(FlaskForm):
     """An A/B test's settings; the ranges and their messages are mailer.campaigns.ab_testing's."""
 
-    enabled = BooleanField("Run this campaign as an A/B test")
-    test_percent = IntegerField("Test share (% of the audience)", default=20, validators=[Optional()])
+    enabled = BooleanField(lazy_gettext("Run this campaign as an A/B test"))
+    test_percent = IntegerField(
+        lazy_gettext("Test share (%(percent)s of the audience)", percent="%"),
+        default=20,
+        validators=[Optional()],
+    )
     wait_minutes = IntegerField(
-        "Wait before choosing the winner (minutes)", default=240, validators=[Optional()]
+        lazy_gettext("Wait before choosing the winner (minutes)"), default=240, validators=[Optional()]
     )
     criterion = SelectField(
-        "Winner chosen",
+        lazy_gettext("Winner chosen"),
         choices=[
-            ("clicks", "Automatically: highest click rate among contacts who consented to click tracking"),
-            ("manual", "By a person, on the campaign page"),
+            (
+                "clicks",
+                lazy_gettext(
+                    "Automatically: highest click rate among contacts who consented to click tracking"
+                ),
+            ),
+            ("manual", lazy_gettext("By a person, on the campaign page")),
         ],
         default="clicks",
     )
 
 
+class AbVariantContentForm(FlaskForm):
+    """One variant's content in the visual editor (or as HTML); an empty body sends the campaign's own."""
+
+    body_format = RadioField(
+        lazy_gettext("Content made with"),
+        choices=[
+            ("visual", lazy_gettext("Visual editor")),
+            ("html", lazy_gettext("HTML code")),
+            ("markdown", lazy_gettext("Markdown")),
+        ],
+        default="visual",
+    )
+    body = TextAreaField(lazy_gettext("Content"), validators=_TEXT)
+    body_project = HiddenField(
+        validators=[Length(max=130_000, message=lazy_gettext("The visual design is too large."))]
+    )
+    text_body = TextAreaField(lazy_gettext("Text part (optional)"), validators=_TEXT)
+
+
 class AbVariantForm(FlaskForm):
     """One variant; an empty field takes the campaign's own value."""
 
-    label = StringField("Name (optional)", validators=_LINE)
-    subject = StringField("Subject", validators=_LINE)
-    from_name = StringField("Sender name", validators=_LINE)
+    label = StringField(lazy_gettext("Name (optional)"), validators=_LINE)
+    subject = StringField(lazy_gettext("Subject"), validators=_LINE)
+    from_name = StringField(lazy_gettext("Sender name"), validators=_LINE)
     body_format = SelectField(
-        "Content format", choices=[("markdown", "Markdown"), ("html", "HTML")], default="markdown"
+        lazy_gettext("Content format"),
+        choices=[("markdown", "Markdown"), ("html", "HTML")],
+        default="markdown",
     )
-    body = TextAreaField("Content", validators=_TEXT)
-    text_body = TextAreaField("Text part (optional)", validators=_TEXT)
+    body = TextAreaField(lazy_gettext("Content"), validators=_TEXT)
+    text_body = TextAreaField(lazy_gettext("Text part (optional)"), validators=_TEXT)

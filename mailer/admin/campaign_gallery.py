@@ -1,6 +1,7 @@
 """The template gallery: start a campaign from a starter or a saved template; save a campaign as one."""
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -16,13 +17,15 @@ from mailer.admin.campaigns import (
 from mailer.campaigns import drafts, gallery
 from mailer.campaigns import layouts as layout_service
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 
-FORMAT_NAMES = {"visual": "Visual", "html": "HTML", "markdown": "Markdown"}
+FORMAT_NAMES = {"visual": lazy_gettext("Visual"), "html": "HTML", "markdown": "Markdown"}
 
 
 class TemplateNameForm(FlaskForm):
     template_name = StringField(
-        "Template name", validators=[Length(max=1000, message="The name is far too long.")]
+        lazy_gettext("Template name"),
+        validators=[Length(max=1000, message=lazy_gettext("The name is far too long."))],
     )
 
 
@@ -69,10 +72,15 @@ def campaign_save_template(public_id: str):
         template = gallery.save_as_template(campaign, form.template_name.data or "", current_user.id)
     except gallery.TemplateError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return redirect(url_for("admin.campaign_show", public_id=public_id, _anchor="save-template"))
     db.session.commit()
-    flash(f"Saved as the template “{template.name}”: it is in the gallery under New campaign.", "success")
+    flash(
+        gettext(
+            "Saved as the template “%(name)s”: it is in the gallery under New campaign.", name=template.name
+        ),
+        "success",
+    )
     return redirect(url_for("admin.campaign_show", public_id=public_id, _anchor="save-template"))
 
 
@@ -84,5 +92,5 @@ def campaign_template_delete(public_id: str):
         abort(400)
     gallery.delete_template(template)
     db.session.commit()
-    flash(f"Template “{template.name}” deleted.", "success")
+    flash(gettext("Template “%(name)s” deleted.", name=template.name), "success")
     return redirect(url_for("admin.campaign_gallery", _anchor="saved-templates"))

@@ -3,7 +3,7 @@
 import re
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import format_datetime, gettext, lazy_gettext, ngettext
+from flask_babel import format_datetime, gettext, ngettext
 from flask_login import current_user
 
 from mailer import audit
@@ -14,27 +14,18 @@ from mailer.admin.campaigns import EDITOR_CSP, campaign_by_public_id, render_pre
 from mailer.admin.language import campaign_status_name
 from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns import drafts as drafts
+from mailer.campaigns import eligibility, states
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns import relay_wait as relay_wait_alerts
-from mailer.campaigns import states
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.contacts.operations import AddressError, normalise_email
 from mailer.core.extensions import db, limiter
+from mailer.core.sentences import shown
 from mailer.delivery import report as delivery_report
 from mailer.organisation import settings as organisation_settings
 
 MAX_TEST_ADDRESSES = 10
-EXCLUSION_LABELS = {
-    "unconfirmed": lazy_gettext("Never confirmed their subscription (double opt-in pending)"),
-    "unsubscribed": lazy_gettext("Unsubscribed"),
-    "no_consent": lazy_gettext("No consent for this list's purpose"),
-    "restricted": lazy_gettext("Processing restricted"),
-    "erased": lazy_gettext("Erased"),
-    "suppressed": lazy_gettext("On the suppression list"),
-    "bounced": lazy_gettext("Bounced earlier"),
-    "excluded_list": lazy_gettext("In an excluded list"),
-    "objected": lazy_gettext("Objected to direct marketing"),
-}
+EXCLUSION_LABELS = eligibility.REASON_LABELS
 FINAL_STATUSES = (CampaignStatus.SENT, CampaignStatus.CANCELLED)
 
 
@@ -46,37 +37,6 @@ def _actions(campaign: Campaign) -> dict[str, bool]:
         "cancel": states.allows(campaign.status, "cancel"),
         "unschedule": states.allows(campaign.status, "unschedule"),
     }
-
-
-def _readiness(campaign: Campaign) -> list[tuple[bool, str]]:
-    """What sending needs, each with whether it is met, for the checklist on a draft's page."""
-    postal = bool(organisation_settings.postal_address().strip())
-    layout_ok = campaign.layout is not None and campaign.layout.verified
-    return [
-        (
-            postal,
-            gettext("A postal address for the footer")
-            if postal
-            else gettext(
-                "No postal address is set: sending is refused until you add it under Settings → Organisation."
-            ),
-        ),
-        (
-            layout_ok,
-            gettext("Layout “%(name)s” has every footer part", name=campaign.layout.name)
-            if layout_ok and campaign.layout is not None
-            else gettext(
-                "The layout lacks footer parts (unsubscribe and preference links, postal address, "
-                "organisation)."
-            ),
-        ),
-        (
-            bool(campaign.lists or campaign.segments),
-            gettext("At least one list or segment chosen")
-            if campaign.lists or campaign.segments
-            else gettext("No list chosen."),
-        ),
-    ]
 
 
 def _sample_subject(campaign: Campaign) -> str:
@@ -101,7 +61,7 @@ def _show(campaign: Campaign, status: int = 200, test_form=None, schedule_form=N
         campaign=campaign,
         progress=progress,
         actions=_actions(campaign),
-        readiness=_readiness(campaign),
+        readiness=drafts.readiness(campaign),
         compliance=campaign.compliance or {},
         labels=EXCLUSION_LABELS,
         test_form=test_form or TestSendForm(),
@@ -133,7 +93,7 @@ def _progress_payload(campaign: Campaign) -> dict:
     data.update(
         status=campaign.status,
         status_label=campaign_status_name(campaign.status),
-        status_reason=campaign.status_reason or "",
+        status_reason=shown(campaign.status_reason),
         actions=_actions(campaign),
         final=campaign.status in FINAL_STATUSES,
         states=delivery_report.states_json(delivery_report.state_report(campaign.id)),
@@ -209,7 +169,7 @@ def campaign_test(public_id: str):
         db.session.rollback()
         # What stops sending (no postal address, no layout…) is no fault of the addresses: said beside the
         # button, not on the address box.
-        return _show(campaign, 400, test_form=form, test_problem=str(exc))
+        return _show(campaign, 400, test_form=form, test_problem=shown(exc))
     db.session.commit()
     rendered, _ = render_preview(campaign)
     subject = rendered.subject if rendered else campaign.subject
@@ -235,12 +195,15 @@ def campaign_compliance(public_id: str):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        result = campaign_service.compliance_preview(campaign)
+        result = campaign_service.compliance_preview(campaign, again=True)
     except campaign_service.CampaignError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return redirect(url_for("admin.campaign_show", public_id=public_id))
     db.session.commit()
+    if "recipients" not in result:
+        flash(gettext("Counting the recipients in the background."), "info")
+        return redirect(url_for("admin.campaign_show", public_id=public_id, _anchor="compliance"))
     flash(
         ngettext(
             "%(num)d recipient would receive it now; %(excluded)s excluded.",
@@ -260,11 +223,11 @@ def _confirm_page(
     compliance = {}
     if campaign.status == CampaignStatus.DRAFT:
         try:
-            compliance = campaign_service.compliance_preview(campaign)
+            compliance = campaign_service.compliance_preview(campaign, for_page=True)
             db.session.commit()
         except campaign_service.CampaignError as exc:
             db.session.rollback()
-            error = error or str(exc)
+            error = error or shown(exc)
     return render_template(
         "admin/campaigns/confirm.html",
         campaign=campaign,
@@ -272,7 +235,7 @@ def _confirm_page(
         error=error,
         compliance=compliance,
         labels=EXCLUSION_LABELS,
-        readiness=_readiness(campaign),
+        readiness=drafts.readiness(campaign),
         action_form=ActionForm(),
         schedule=schedule,
         sample_subject=_sample_subject(campaign),
@@ -292,7 +255,7 @@ def campaign_send(public_id: str):
         campaign_service.start_campaign(campaign)
     except campaign_service.CampaignError as exc:
         db.session.rollback()
-        return _confirm_page(campaign, "send", 400, error=str(exc))
+        return _confirm_page(campaign, "send", 400, error=shown(exc))
     db.session.commit()
     flash(gettext("Sending has started. Progress updates below."), "success")
     return redirect(url_for("admin.campaign_show", public_id=public_id))
@@ -314,7 +277,7 @@ def campaign_schedule(public_id: str):
             )
     except drafts.DraftError as exc:
         for key, message in exc.errors.items():
-            getattr(form, key).errors = [message]
+            getattr(form, key).errors = [shown(message)]
         return _confirm_page(campaign, "schedule", 400, schedule_form=form)
     schedule = {"local": local, "utc": utc, "timezone": tz_name}
     if request.method == "GET":
@@ -325,7 +288,9 @@ def campaign_schedule(public_id: str):
         campaign_service.schedule_campaign(campaign, local, tz_name)
     except campaign_service.CampaignError as exc:
         db.session.rollback()
-        return _confirm_page(campaign, "schedule", 400, error=str(exc), schedule=schedule, schedule_form=form)
+        return _confirm_page(
+            campaign, "schedule", 400, error=shown(exc), schedule=schedule, schedule_form=form
+        )
     db.session.commit()
     when = format_datetime(local, "EEEE dd MMMM y, HH:mm", rebase=False)
     flash(gettext("Scheduled for %(when)s (%(zone)s).", when=when, zone=tz_name), "success")
@@ -340,7 +305,7 @@ def _state_change(public_id: str, change, done: str):
         change(campaign)
     except campaign_service.CampaignError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
     else:
         db.session.commit()
         flash(done, "success")

@@ -2,13 +2,15 @@
 resent only by an owner's or admin's explicit decision."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm
 from mailer.admin.campaigns import campaign_by_public_id
 from mailer.campaigns.models import Campaign
-from mailer.campaigns.resend import MAX_CHOSEN, ResendError, resend_uncertain
+from mailer.campaigns.resend import MAX_CHOSEN, ResendError, none_chosen, resend_uncertain, too_many
+from mailer.core.sentences import shown
 from mailer.core.web import db_int
 from mailer.delivery import report as delivery_report
 
@@ -40,13 +42,15 @@ def _chosen(source) -> list[int] | None:
         return None
     raw = source.getlist("delivery")
     if len(raw) > MAX_CHOSEN:
-        raise ResendError(f"Choose at most {MAX_CHOSEN} deliveries at once, or resend them all.")
+        raise ResendError(too_many())
     try:
         ids = sorted({db_int(value) for value in raw})
     except ValueError:
-        raise ResendError("That is not a delivery of this list. Choose again from the list.") from None
+        raise ResendError(
+            gettext("That is not a delivery of this list. Choose again from the list.")
+        ) from None
     if not ids:
-        raise ResendError("Choose at least one uncertain delivery, or resend them all.")
+        raise ResendError(none_chosen())
     return ids
 
 
@@ -58,7 +62,7 @@ def campaign_uncertain_resend(public_id: str):
     try:
         chosen = _chosen(source)
     except ResendError as exc:
-        return _list_page(campaign, 400, str(exc))
+        return _list_page(campaign, 400, shown(exc))
     if request.method == "GET":
         count = delivery_report.uncertain_count(campaign.id, chosen)
         return render_template(
@@ -73,10 +77,15 @@ def campaign_uncertain_resend(public_id: str):
     try:
         count = resend_uncertain(campaign, chosen, actor=current_user, ip=request.remote_addr)
     except ResendError as exc:
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return redirect(url_for("admin.campaign_uncertain", public_id=public_id))
     if count:
-        flash(f"{count} uncertain deliver{'y' if count == 1 else 'ies'} queued to be sent again.", "success")
+        queued = ngettext(
+            "%(num)s uncertain delivery queued to be sent again.",
+            "%(num)s uncertain deliveries queued to be sent again.",
+            count,
+        )
+        flash(queued, "success")
     else:
-        flash("Nothing was resent: none of those deliveries is uncertain any more.", "info")
+        flash(gettext("Nothing was resent: none of those deliveries is uncertain any more."), "info")
     return redirect(url_for("admin.campaign_show", public_id=public_id))

@@ -1,11 +1,13 @@
 """Safe editing of a draft: autosave from the editor, undo of the last save, restore of a kept version."""
 
 from flask import flash, jsonify, redirect, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm
 from mailer.admin.campaigns import campaign_by_public_id, editor_form
+from mailer.admin.language import campaign_status_name
 from mailer.campaigns import drafts, versions
 from mailer.campaigns.models import CampaignStatus, DraftVersion
 from mailer.core.clock import utcnow
@@ -17,15 +19,23 @@ def campaign_autosave(public_id: str):
     """Save the editor's fields as they are (the editor posts them a few seconds after typing stops); JSON."""
     campaign = campaign_by_public_id(public_id)
     if campaign.status != CampaignStatus.DRAFT:
-        return jsonify(ok=False, error=f"This campaign is {campaign.status}; only drafts can be edited."), 409
+        return jsonify(
+            ok=False,
+            error=gettext(
+                "This campaign is %(status)s; only drafts can be edited.",
+                status=campaign_status_name(campaign.status),
+            ),
+        ), 409
     wtform = editor_form(campaign)
     wtform.validate()  # the operation checks every field and names each problem; CSRF was checked already
     try:
         versions.save(campaign, wtform.to_fields(), current_user.id, autosave=True)
     except drafts.DraftError as exc:
         db.session.rollback()
-        first = next(iter(exc.errors.values()), "Some fields need attention.")
-        return jsonify(ok=False, error=f"Not saved yet: {first}", errors=exc.errors), 400
+        first = next(iter(exc.errors.values()), gettext("Some fields need attention."))
+        return jsonify(
+            ok=False, error=gettext("Not saved yet: %(problem)s", problem=first), errors=exc.errors
+        ), 400
     db.session.commit()
     return jsonify(ok=True, saved_at=utcnow().strftime("%H:%M:%S"), versions=len(versions.versions(campaign)))
 
@@ -55,7 +65,7 @@ def campaign_undo(public_id: str):
     """Go back to the draft as it was before its last save."""
     campaign = campaign_by_public_id(public_id)
     if not ActionForm().validate_on_submit():
-        flash("The form expired; please try again.", "danger")
+        flash(gettext("The form expired; please try again."), "danger")
         return _back(campaign)
     try:
         versions.undo_last_save(campaign, current_user.id)
@@ -65,7 +75,9 @@ def campaign_undo(public_id: str):
         return _back(campaign)
     db.session.commit()
     flash(
-        "The last save was undone. (Undo again to go back further; this undo is kept as a version too.)",
+        gettext(
+            "The last save was undone. (Undo again to go back further; this undo is kept as a version too.)"
+        ),
         "success",
     )
     return _back(campaign)
@@ -77,7 +89,7 @@ def campaign_version_restore(public_id: str, version_id: int):
     campaign = campaign_by_public_id(public_id)
     version = db.get_or_404(DraftVersion, version_id)
     if not ActionForm().validate_on_submit():
-        flash("The form expired; please try again.", "danger")
+        flash(gettext("The form expired; please try again."), "danger")
         return _back(campaign)
     try:
         versions.restore(campaign, version, current_user.id)
@@ -86,5 +98,5 @@ def campaign_version_restore(public_id: str, version_id: int):
         flash(" ".join(exc.errors.values()), "danger")
         return _back(campaign)
     db.session.commit()
-    flash(f"Version of {version.saved_at:%H:%M:%S} UTC restored.", "success")
+    flash(gettext("Version of %(time)s UTC restored.", time=f"{version.saved_at:%H:%M:%S}"), "success")
     return _back(campaign)

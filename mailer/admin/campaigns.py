@@ -1,16 +1,17 @@
 """Campaigns: the index, the editor and its previews (live JSON, a page without JavaScript, the iframe)."""
 
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import format_number, gettext
 from flask_login import current_user
-from jinja2 import TemplateError
 from sqlalchemy import select
 
 from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm, CampaignForm
+from mailer.admin.language import campaign_status_name
 from mailer.campaigns import drafts as drafts
 from mailer.campaigns import gallery, merge_tags, rendering, versions
 from mailer.campaigns import layouts as layout_service
-from mailer.campaigns import lifecycle as campaign_service
+from mailer.campaigns.drafts import render_preview
 from mailer.campaigns.models import (
     CAMPAIGN_STATUSES,
     JOURNEY_STEP_STATUS,
@@ -20,6 +21,7 @@ from mailer.campaigns.models import (
 )
 from mailer.core import counters
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.core.web import BASE_CSP
 from mailer.delivery.relays import all_relays
 from mailer.segments.operations import all_segments
@@ -60,21 +62,17 @@ def prefill_from_request() -> drafts.DraftFields | None:
     return None
 
 
-def render_preview(campaign: Campaign, contact=None):
-    """(rendered, None) or (None, a message for the marketer) when the merge fields or layout can't render."""
-    try:
-        return rendering.render_campaign(campaign, contact), None
-    except campaign_service.CampaignError as exc:
-        return None, str(exc)
-    except TemplateError as exc:
-        return None, f"The email can't be rendered: {exc.message or exc}."
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        return None, f"The email can't be rendered: {exc}."
-
-
 def _with_csp(response, policy: str):
     response.headers["Content-Security-Policy"] = policy
     return response
+
+
+def _list_choice(name: str, confirmed: int, archived: bool) -> str:
+    """A list as the editor offers it: its name, confirmed members, and whether it is archived."""
+    count = format_number(confirmed)
+    if archived:
+        return gettext("%(name)s · %(count)s confirmed · archived", name=name, count=count)
+    return gettext("%(name)s · %(count)s confirmed", name=name, count=count)
 
 
 def editor_form(campaign: Campaign | None) -> CampaignForm:
@@ -109,8 +107,9 @@ def editor_form(campaign: Campaign | None) -> CampaignForm:
     wtform.lists.choices = [
         (
             lst.id,
-            f"{lst.name} · {counts.get(lst.id, {}).get('confirmed', 0)} confirmed"
-            + (" · archived" if lst.archived_at else ""),
+            _list_choice(
+                lst.name, counts.get(lst.id, {}).get("confirmed", 0), archived=lst.archived_at is not None
+            ),
         )
         for lst in every
         if lst.archived_at is None or lst.id in chosen
@@ -118,13 +117,13 @@ def editor_form(campaign: Campaign | None) -> CampaignForm:
     wtform.exclusion_lists.choices = [(lst.id, lst.name) for lst in every]
     wtform.segments.choices = [(segment.id, segment.name) for segment in all_segments()]
     wtform.layout_id.choices = [
-        (lay.id, lay.name + ("" if lay.verified else " (missing footer parts)"))
+        (lay.id, lay.name if lay.verified else gettext("%(name)s (missing footer parts)", name=lay.name))
         for lay in layout_service.all_layouts()
     ]
     wtform.timezone.choices = [(name, name.replace("_", " ")) for name in drafts.time_zone_names()]
     named = [(relay.id, f"{relay.name} ({relay.host})") for relay in all_relays()]
-    wtform.relay_id.choices = [("", "The default relay (SMTP_URL)"), *named]
-    wtform.failover_relay_id.choices = [("", "No failover: wait for the relay to come back"), *named]
+    wtform.relay_id.choices = [("", gettext("The default relay (SMTP_URL)")), *named]
+    wtform.failover_relay_id.choices = [("", gettext("No failover: wait for the relay to come back")), *named]
     return wtform
 
 
@@ -145,7 +144,10 @@ def _editor(campaign: Campaign | None):
     """Shared create/edit handler: save the draft, then go to its page (or its preview)."""
     if campaign is not None and campaign.status != CampaignStatus.DRAFT:
         flash(
-            f"This campaign is {campaign.status}; only drafts can be edited. Make a copy to change it.",
+            gettext(
+                "This campaign is %(status)s; only drafts can be edited. Make a copy to change it.",
+                status=campaign_status_name(campaign.status),
+            ),
             "warning",
         )
         return redirect(url_for("admin.campaign_show", public_id=campaign.public_id))
@@ -160,10 +162,10 @@ def _editor(campaign: Campaign | None):
                 saved = versions.save(campaign, wtform.to_fields(), current_user.id)
         except drafts.DraftError as exc:
             db.session.rollback()
-            errors = exc.errors
+            errors = {key: shown(message) for key, message in exc.errors.items()}
         else:
             db.session.commit()
-            flash("Draft saved.", "success")
+            flash(gettext("Draft saved."), "success")
             if request.form.get("then") == "preview":
                 return redirect(url_for("admin.campaign_preview", public_id=saved.public_id))
             return redirect(url_for("admin.campaign_show", public_id=saved.public_id))
@@ -238,12 +240,12 @@ def campaign_preview_json(public_id: str | None = None):
     preview = drafts.preview_campaign(wtform.to_fields(), campaign)
     preview.lists = drafts.lists_by_id(wtform.to_fields().list_ids)
     if preview.layout is None:
-        return jsonify(ok=False, error="Choose a layout to see the preview."), 200
+        return jsonify(ok=False, error=gettext("Choose a layout to see the preview.")), 200
     query = request.form.get("preview_contact", "")[:320]
     contact = drafts.find_preview_contact(query)
     rendered, problem = render_preview(preview, contact)
     db.session.rollback()  # nothing from a preview is ever stored
-    if problem:
+    if rendered is None:
         return jsonify(ok=False, error=problem)
     return jsonify(
         ok=True,
@@ -252,7 +254,7 @@ def campaign_preview_json(public_id: str | None = None):
         text=rendered.text,
         preheader=preview.preheader,
         sender=(f"{preview.from_name} <{preview.from_email}>" if preview.from_name else preview.from_email),
-        contact=(contact.email if contact else "a sample contact"),
+        contact=(contact.email if contact else gettext("a sample contact")),
         contact_missing=bool(query.strip()) and contact is None,
     )
 
@@ -311,7 +313,7 @@ def campaign_copy(public_id: str):
         abort(400)
     copy = drafts.duplicate_campaign(campaign, current_user.id)
     db.session.commit()
-    flash(f"Copied into a new draft “{copy.name}”.", "success")
+    flash(gettext("Copied into a new draft “%(name)s”.", name=copy.name), "success")
     return redirect(url_for("admin.campaign_edit", public_id=copy.public_id))
 
 
@@ -324,8 +326,8 @@ def campaign_delete(public_id: str):
     try:
         drafts.delete_draft(campaign)
     except drafts.DraftError as exc:
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return redirect(url_for("admin.campaign_show", public_id=public_id))
     db.session.commit()
-    flash("Draft deleted.", "success")
+    flash(gettext("Draft deleted."), "success")
     return redirect(url_for("admin.campaigns"))

@@ -16,6 +16,7 @@ from mailer.contacts import fields
 from mailer.contacts.models.contact import Contact
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.privacy.rectification import staff_edit
 from mailer.subscriptions.lists import active_lists, lists_by_public_id
 from mailer.subscriptions.manual import ContactExists, ContactRefused, NewContact, add_contact
@@ -90,13 +91,13 @@ def contact_new():
             link = url_for("admin.contact_show", public_id=exc.contact.public_id)
             flash(
                 Markup('{} <a href="{}">{}</a>.').format(
-                    str(exc), link, gettext("Open the existing contact")
+                    shown(exc), link, gettext("Open the existing contact")
                 ),
                 "danger",
             )
         except ContactRefused as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             if added.granted:
                 names = ", ".join(lst.name for lst in added.granted)
@@ -132,7 +133,7 @@ def contact_edit(public_id: str):
             )
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             flash(
                 gettext("Saved: %(fields)s.", fields=", ".join(applied))

@@ -12,6 +12,7 @@ from mailer.contacts import tags
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.models.tags import Tag
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 
 
 def _contact(public_id: str) -> Contact:
@@ -31,7 +32,7 @@ def contact_tag_add(public_id: str):
         tag = tags.add_tag(contact, form.tag.data, current_user, ip=request.remote_addr)
     except tags.TagError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
     else:
         db.session.commit()
         flash(gettext("Tagged “%(tag)s”.", tag=tag.name), "success")

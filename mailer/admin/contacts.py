@@ -146,8 +146,11 @@ def contact_show(public_id: str):
 
 @bp.get("/contacts/<public_id>/evidence")
 def contact_evidence(public_id: str):
-    """Printable proof of double opt-in, built from the ledger (REQUIREMENTS G1)."""
+    """Printable proof of double opt-in and of re-confirmations, built from the ledger (REQUIREMENTS G1)."""
     contact = _by_public_id(public_id)
     return render_template(
-        "admin/contacts/evidence.html", contact=contact, records=evidence.opt_in_evidence(contact)
+        "admin/contacts/evidence.html",
+        contact=contact,
+        records=evidence.opt_in_evidence(contact),
+        reconfirmations=evidence.reconfirmation_evidence(contact),
     )

@@ -82,22 +82,15 @@ def dashboard():
     """Counts of contacts and subscriptions, the latest campaigns' results, recent sign-ups and confirms."""
     week_ago = utcnow() - timedelta(days=7)
     contacts, subscriptions = counters.totals("contact_counts"), counters.totals("subscription_counts")
+    week = counters.consent_events_since(("requested", "confirmed"), week_ago)
     stats = {
         "contacts": sum(n for (status,), n in contacts.items() if status != ContactStatus.ERASED),
         "confirmed": sum(n for (_, status), n in subscriptions.items() if status == "confirmed"),
         "pending": sum(n for (_, status), n in subscriptions.items() if status == "pending"),
         "lists": _count(select(MailingList.id)),
         "forms": _count(select(Form.id)),
-        "signups_week": _count(
-            select(ConsentEvent.id).where(
-                ConsentEvent.action == "requested", ConsentEvent.created_at >= week_ago
-            )
-        ),
-        "confirms_week": _count(
-            select(ConsentEvent.id).where(
-                ConsentEvent.action == "confirmed", ConsentEvent.created_at >= week_ago
-            )
-        ),
+        "signups_week": week["requested"],
+        "confirms_week": week["confirmed"],
         "outbox": _count(select(OutboxMessage.id)),
     }
     recent = (

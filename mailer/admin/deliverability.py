@@ -4,6 +4,7 @@ bounces and complaints, complaint rate per day (B4)."""
 from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
@@ -13,6 +14,7 @@ from mailer.campaigns.models import Campaign
 from mailer.contacts.models.contact import Contact
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.core.urls import external_url
 from mailer.deliverability import dkim_rotation, webhooks
 from mailer.deliverability import domains as deliverability
@@ -22,6 +24,57 @@ from mailer.deliverability.models import BounceEvent
 RECENT = 50
 HISTORY_DAYS = 30
 ALERT_DAYS = 7
+
+# How the page names a limit's rate, in a sentence and heading a row (RateLimit.label stays English: it is
+# also written into a paused campaign's stored reason).
+RATE_NAMES = {"bounces": lazy_gettext("bounce rate"), "complaints": lazy_gettext("complaint rate")}
+RATE_HEADINGS = {"bounces": lazy_gettext("Bounce rate"), "complaints": lazy_gettext("Complaint rate")}
+# A report's kind and what was done about it, as the page names them (BounceEvent stores the English codes).
+BOUNCE_KIND_NAMES = {
+    "hard": lazy_gettext("hard"),
+    "soft": lazy_gettext("soft"),
+    "policy": lazy_gettext("policy"),
+    "complaint": lazy_gettext("complaint"),
+}
+BOUNCE_ACTION_NAMES = {
+    "none": lazy_gettext("none"),
+    "counted": lazy_gettext("counted"),
+    "suppressed": lazy_gettext("suppressed"),
+    "suppressed_after_soft": lazy_gettext("suppressed after soft bounces"),
+    "operator_alert": lazy_gettext("operator alert"),
+}
+
+
+# The readiness checks that have a name in words (SPF, DKIM and DMARC read the same everywhere).
+CHECK_NAMES = {
+    "From alignment": lazy_gettext("From alignment"),
+    "Bounce mailbox": lazy_gettext("Bounce mailbox"),
+}
+
+
+def check_name(name: str) -> str:
+    """A readiness check's name in the page's language."""
+    return str(CHECK_NAMES.get(name, name))
+
+
+def rate_name(limit: deliverability.RateLimit) -> str:
+    """A limit's rate as a sentence names it ("bounce rate")."""
+    return str(RATE_NAMES.get(limit.key, limit.label))
+
+
+def rate_heading(limit: deliverability.RateLimit) -> str:
+    """A limit's rate as a row heading ("Bounce rate")."""
+    return str(RATE_HEADINGS.get(limit.key, limit.label))
+
+
+def bounce_kind_name(kind: str) -> str:
+    """A report's kind in the page's language; an unknown code as it is."""
+    return str(BOUNCE_KIND_NAMES.get(kind, kind))
+
+
+def bounce_action_name(action: str) -> str:
+    """What was done about a report, in the page's language; an unknown code with spaces for underscores."""
+    return str(BOUNCE_ACTION_NAMES.get(action, action.replace("_", " ")))
 
 
 def _recent_events():
@@ -95,6 +148,11 @@ def deliverability_index():
         policy_count=policy_count,
         policy_newest=policy_newest,
         alert_days=ALERT_DAYS,
+        rate_name=rate_name,
+        check_name=check_name,
+        rate_heading=rate_heading,
+        bounce_kind_name=bounce_kind_name,
+        bounce_action_name=bounce_action_name,
         **_provider_webhooks(),
     )
 
@@ -104,7 +162,9 @@ def deliverability_check():
     """Ask DNS again now instead of showing the answer from the last few minutes."""
     report = domain_readiness.readiness(refresh=True)
     flash(
-        "DNS checked again." if not report.dns_error else f"DNS could not be asked: {report.dns_error}.",
+        gettext("DNS checked again.")
+        if not report.dns_error
+        else gettext("DNS could not be asked: %(error)s.", error=report.dns_error),
         "info" if not report.dns_error else "warning",
     )
     return redirect(url_for("admin.deliverability_index"))
@@ -119,16 +179,23 @@ def dkim_key_new():
     """Create a key under a new selector beside the signing one (it signs only once switched to)."""
     domain = (request.form.get("domain") or "").strip().lower()
     if domain not in deliverability.sending_domains():
-        abort(400, "Choose one of the sending domains listed on the page.")
+        abort(400, gettext("Choose one of the sending domains listed on the page."))
     try:
         key = dkim_rotation.start_rotation(
             domain, request.form.get("selector") or "", actor=current_user, ip=request.remote_addr
         )
     except dkim_rotation.RotationError as exc:
         db.session.rollback()
-        abort(400, f"No key created: {exc}")
+        abort(400, gettext("No key created: %(reason)s", reason=exc))
     db.session.commit()
-    flash(f"Key {key.selector} created for {key.domain}: publish its TXT record, then check DNS.", "success")
+    flash(
+        gettext(
+            "Key %(selector)s created for %(domain)s: publish its TXT record, then check DNS.",
+            selector=key.selector,
+            domain=key.domain,
+        ),
+        "success",
+    )
     return _back_to_keys()
 
 
@@ -152,11 +219,15 @@ def dkim_key_switch(key_id: int):
         abort(404)
     except dkim_rotation.RotationError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return _back_to_keys()
     db.session.commit()
     flash(
-        f"Mail from @{key.domain} is now signed with selector {key.selector}; the old key is retired.",
+        gettext(
+            "Mail from @%(domain)s is now signed with selector %(selector)s; the old key is retired.",
+            domain=key.domain,
+            selector=key.selector,
+        ),
         "success",
     )
     return _back_to_keys()

@@ -1,6 +1,6 @@
 """WTForms classes for the admin (Flask-WTF adds CSRF to each)."""
 
-from flask_babel import lazy_gettext
+from flask_babel import LazyString, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -26,34 +26,39 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=320)], render_kw={"autofocus": True})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    email = EmailField(
+        lazy_gettext("Email"), validators=[DataRequired(), Length(max=320)], render_kw={"autofocus": True}
+    )
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
 class SetupForm(FlaskForm):
     email = EmailField(
-        "Your email", validators=[DataRequired(), Length(max=320)], render_kw={"autofocus": True}
+        lazy_gettext("Your email"),
+        validators=[DataRequired(), Length(max=320)],
+        render_kw={"autofocus": True},
     )
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=1024)])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(min=10, max=1024)])
     confirm = PasswordField(
-        "Repeat the password", validators=[EqualTo("password", "The passwords don't match.")]
+        lazy_gettext("Repeat the password"),
+        validators=[EqualTo("password", lazy_gettext("The passwords don't match."))],
     )
 
 
 class InviteAcceptForm(FlaskForm):
     password = PasswordField(
-        "Choose a password",
+        lazy_gettext("Choose a password"),
         validators=[DataRequired(), Length(min=10, max=1024)],
         render_kw={"autofocus": True, "autocomplete": "new-password"},
     )
     confirm = PasswordField(
-        "Repeat the password",
-        validators=[EqualTo("password", "The passwords don't match.")],
+        lazy_gettext("Repeat the password"),
+        validators=[EqualTo("password", lazy_gettext("The passwords don't match."))],
         render_kw={"autocomplete": "new-password"},
     )
 
 
-def _one_time_code(label: str, autofocus: bool = False) -> StringField:
+def _one_time_code(label: LazyString, autofocus: bool = False) -> StringField:
     """A field for a code from an authenticator app (or a recovery code): phones offer digits and autofill."""
     extra = {"autofocus": True} if autofocus else {}
     return StringField(
@@ -64,31 +69,31 @@ def _one_time_code(label: str, autofocus: bool = False) -> StringField:
 
 
 class SecondFactorForm(FlaskForm):
-    code = _one_time_code("Code", autofocus=True)
+    code = _one_time_code(lazy_gettext("Code"), autofocus=True)
 
 
 class TotpCodeForm(FlaskForm):
-    code = _one_time_code("6-digit code from the app")
+    code = _one_time_code(lazy_gettext("6-digit code from the app"))
 
 
 class TotpEnrolForm(FlaskForm):
-    code = _one_time_code("6-digit code from the app", autofocus=True)
+    code = _one_time_code(lazy_gettext("6-digit code from the app"), autofocus=True)
 
 
 class PasswordChangeForm(FlaskForm):
     current = PasswordField(
-        "Current password",
+        lazy_gettext("Current password"),
         validators=[DataRequired(), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
     )
     password = PasswordField(
-        "New password",
+        lazy_gettext("New password"),
         validators=[DataRequired(), Length(min=10, max=1024)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
-        "Repeat the new password",
-        validators=[EqualTo("password", "The passwords don't match.")],
+        lazy_gettext("Repeat the new password"),
+        validators=[EqualTo("password", lazy_gettext("The passwords don't match."))],
         render_kw={"autocomplete": "new-password"},
     )
 

@@ -12,8 +12,10 @@ from wtforms.validators import Length
 
 from mailer import audit
 from mailer.admin.blueprint import bp
+from mailer.admin.language import job_status_name
 from mailer.contacts.models.imports import ContactImport
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.core.web import accepts_upload
 from mailer.subscriptions import imports
 from mailer.subscriptions.lists import active_lists
@@ -79,7 +81,7 @@ def import_new():
             job = imports.create_import(req, current_user.id)
         except imports.ImportRefusedError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             return redirect(url_for("admin.import_mapping", public_id=job.public_id))
@@ -103,7 +105,7 @@ def import_mapping(public_id: str):
         except imports.ImportRefusedError as exc:
             db.session.rollback()
             job = _job(public_id)
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
             status = 400
         else:
             audit.record(
@@ -137,18 +139,53 @@ def import_mapping(public_id: str):
     ), status
 
 
+def _audit(job: ContactImport, action: str) -> None:
+    details = {"processed": job.processed_rows, "rows": job.total_rows}
+    audit.record(action, "import", job.public_id, details=details, actor=current_user, ip=request.remote_addr)
+
+
 @bp.post("/imports/<public_id>/cancel")
 def import_cancel(public_id: str):
-    """Drop an import still waiting for its mapping (and its file)."""
+    """Drop an import that has not finished (and its file); a running one stops after its batch in flight."""
     job = _job(public_id)
+    started = job.status != "mapping"
     try:
         imports.cancel(job)
     except imports.ImportRefusedError as exc:
-        flash(str(exc), "danger")
-    else:
-        db.session.commit()
+        flash(shown(exc), "danger")
+        if not started:
+            return redirect(url_for("admin.imports_index"))
+        return _show(job, 409)
+    if started:
+        _audit(job, "contacts.import_cancel")
+    db.session.commit()
+    if job.status == "cancelling":
+        flash(
+            gettext("The import stops after the batch in progress; the rows imported so far stay."), "success"
+        )
+        return redirect(url_for("admin.import_show", public_id=job.public_id))
+    if not started:
         flash(gettext("Import cancelled; the uploaded file was deleted."), "success")
-    return redirect(url_for("admin.imports_index"))
+        return redirect(url_for("admin.imports_index"))
+    flash(
+        gettext("Import cancelled; the rows imported so far stay, the uploaded file was deleted."), "success"
+    )
+    return redirect(url_for("admin.import_show", public_id=job.public_id))
+
+
+@bp.post("/imports/<public_id>/resume")
+def import_resume(public_id: str):
+    """Go on with an import stopped by a fault (or whose worker died) after its last committed batch."""
+    job = _job(public_id)
+    try:
+        imports.resume(job)
+    except imports.ImportRefusedError as exc:
+        flash(shown(exc), "danger")
+        return _show(job, 409)
+    _audit(job, "contacts.import_resume")
+    db.session.commit()
+    flash(gettext("Import resumed after the rows already imported."), "success")
+    return redirect(url_for("admin.import_show", public_id=job.public_id))
 
 
 @bp.get("/imports/<public_id>/rejected.csv")
@@ -182,16 +219,23 @@ def import_show(public_id: str):
     job = _job(public_id)
     if job.status == "mapping":
         return redirect(url_for("admin.import_mapping", public_id=job.public_id))
+    return _show(job)
+
+
+def _show(job: ContactImport, status: int = 200):
     return render_template(
         "admin/imports/show.html",
         job=job,
         progress=imports.progress(job),
         reasons=imports.SKIP_REASONS,
         has_report=imports.has_report(job),
-    )
+        can_resume=imports.can_resume(job),
+        can_cancel=imports.can_cancel(job),
+    ), status
 
 
 @bp.get("/imports/<public_id>/progress")
 def import_progress(public_id: str):
     """Progress as JSON for the live progress bar."""
-    return jsonify(imports.progress(_job(public_id)))
+    progress = imports.progress(_job(public_id))
+    return jsonify({**progress, "status_label": job_status_name(progress["status"])})

@@ -2,9 +2,11 @@
 step's numbers, pause and resume, and a test run that sends every email of the journey to one address."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import select
 
 from mailer.admin.blueprint import bp
+from mailer.admin.campaign_sending import EXCLUSION_LABELS
 from mailer.admin.journey_forms import (
     AddListStepForm,
     BranchStepForm,
@@ -16,15 +18,15 @@ from mailer.admin.journey_forms import (
     TestRunForm,
     WaitStepForm,
 )
-from mailer.campaigns import lifecycle as campaign_lifecycle
 from mailer.campaigns.layouts import all_layouts, default_layout
 from mailer.campaigns.rendering import CampaignError
 from mailer.contacts.fields import all_fields
 from mailer.contacts.models.tags import Tag
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.delivery.relays import all_relays
-from mailer.journeys import engine, queries
 from mailer.journeys import operations as journeys
+from mailer.journeys import queries
 from mailer.journeys.models import Journey, JourneyStep, StepKind
 from mailer.journeys.steps import JourneyError, StepInput, describe
 from mailer.segments.operations import all_segments
@@ -40,15 +42,16 @@ STEP_FORMS = {
     StepKind.REMOVE_LIST: ListStepForm,
     StepKind.END: EndStepForm,
 }
+CHOOSE = lazy_gettext("— choose —")
 STEP_LABELS = {
-    StepKind.SEND: "Send an email",
-    StepKind.WAIT: "Wait",
-    StepKind.BRANCH: "Branch on a condition",
-    StepKind.ADD_TAG: "Add a tag",
-    StepKind.REMOVE_TAG: "Remove a tag",
-    StepKind.ADD_LIST: "Add to a list",
-    StepKind.REMOVE_LIST: "Remove from a list",
-    StepKind.END: "End the journey",
+    StepKind.SEND: lazy_gettext("Send an email"),
+    StepKind.WAIT: lazy_gettext("Wait"),
+    StepKind.BRANCH: lazy_gettext("Branch on a condition"),
+    StepKind.ADD_TAG: lazy_gettext("Add a tag"),
+    StepKind.REMOVE_TAG: lazy_gettext("Remove a tag"),
+    StepKind.ADD_LIST: lazy_gettext("Add to a list"),
+    StepKind.REMOVE_LIST: lazy_gettext("Remove from a list"),
+    StepKind.END: lazy_gettext("End the journey"),
 }
 
 
@@ -65,22 +68,20 @@ def _step(journey: Journey, step_id: int) -> JourneyStep:
 
 def _tag_choices() -> list[tuple[int | None, str]]:
     tags = db.session.execute(select(Tag).order_by(Tag.key)).scalars()
-    return [(None, "— choose —"), *((t.id, t.name) for t in tags)]
+    return [(None, CHOOSE), *((t.id, t.name) for t in tags)]
 
 
 def _journey_choices(form: JourneyForm) -> None:
-    form.list_id.choices = [(None, "— choose —")] + [
-        (m.id, m.name) for m in all_lists() if m.archived_at is None
-    ]
+    form.list_id.choices = [(None, CHOOSE)] + [(m.id, m.name) for m in all_lists() if m.archived_at is None]
     form.trigger_tag_id.choices = _tag_choices()
-    form.layout_id.choices = [(None, "— choose —")] + [(layout.id, layout.name) for layout in all_layouts()]
-    form.trigger_segment_id.choices = [(None, "— choose —")] + [(s.id, s.name) for s in all_segments()]
-    form.date_field_id.choices = [(None, "— choose —")] + [
+    form.layout_id.choices = [(None, CHOOSE)] + [(layout.id, layout.name) for layout in all_layouts()]
+    form.trigger_segment_id.choices = [(None, CHOOSE)] + [(s.id, s.name) for s in all_segments()]
+    form.date_field_id.choices = [(None, CHOOSE)] + [
         (f.id, f.label) for f in all_fields() if f.value_type == "date" and f.active and not f.is_sensitive
     ]
     named = [(relay.id, f"{relay.name} ({relay.host})") for relay in all_relays()]
-    form.relay_id.choices = [(None, "The default relay (SMTP_URL)"), *named]
-    form.failover_relay_id.choices = [(None, "No failover: wait for the relay to come back"), *named]
+    form.relay_id.choices = [(None, gettext("The default relay (SMTP_URL)")), *named]
+    form.failover_relay_id.choices = [(None, gettext("No failover: wait for the relay to come back")), *named]
 
 
 def _journey_input(form: JourneyForm) -> journeys.JourneyInput:
@@ -133,10 +134,10 @@ def journey_new():
             journey = journeys.create_journey(_journey_input(form))
         except JourneyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
             return render_template("admin/journeys/edit.html", form=form, journey=None), 400
         db.session.commit()
-        flash("Journey created. Add its steps, then start it.", "success")
+        flash(gettext("Journey created. Add its steps, then start it."), "success")
         return redirect(url_for("admin.journey_show", public_id=journey.public_id))
     return render_template("admin/journeys/edit.html", form=form, journey=None), 400 if form.errors else 200
 
@@ -152,10 +153,10 @@ def journey_edit(public_id: str):
             journeys.update_journey(journey, _journey_input(form))
         except JourneyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
             return render_template("admin/journeys/edit.html", form=form, journey=journey), 400
         db.session.commit()
-        flash("Journey saved.", "success")
+        flash(gettext("Journey saved."), "success")
         return redirect(url_for("admin.journey_show", public_id=public_id))
     return render_template(
         "admin/journeys/edit.html", form=form, journey=journey
@@ -175,6 +176,7 @@ def journey_show(public_id: str):
         stats=queries.step_stats(journey),
         totals=queries.totals([journey.id]).get(journey.id, {}),
         labels=STEP_LABELS,
+        exit_reasons=EXCLUSION_LABELS,
         test_form=TestRunForm(),
         describe_trigger=queries.describe_trigger,
     )
@@ -188,19 +190,24 @@ def journey_status(public_id: str):
     if action == "pause":
         journeys.pause(journey)
         db.session.commit()
-        flash("Paused: nobody moves on and no email leaves until you resume it.", "success")
+        flash(gettext("Paused: nobody moves on and no email leaves until you resume it."), "success")
     elif action == "start":
         try:
             enrolled = journeys.activate(journey)
         except JourneyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
             return redirect(url_for("admin.journey_show", public_id=public_id)), 303
         db.session.commit()
-        extra = f" {enrolled} existing contacts entered." if enrolled else ""
-        flash("The journey is running." + extra, "success")
+        running = gettext("The journey is running.")
+        if enrolled:
+            entered = ngettext(
+                "%(num)d existing contact entered.", "%(num)d existing contacts entered.", enrolled
+            )
+            running = f"{running} {entered}"
+        flash(running, "success")
     else:
-        abort(400, "Choose start or pause.")
+        abort(400, gettext("Choose start or pause."))
     return redirect(url_for("admin.journey_show", public_id=public_id)), 303
 
 
@@ -212,17 +219,19 @@ def _step_form(kind: str, journey: Journey, step: JourneyStep | None = None):
     if isinstance(form, (TagStepForm, BranchStepForm)):
         form.tag_id.choices = _tag_choices()
     if isinstance(form, ListStepForm):
-        form.list_id.choices = [(None, "— choose —")] + [
+        form.list_id.choices = [(None, CHOOSE)] + [
             (m.id, m.name) for m in all_lists() if m.archived_at is None
         ]
     if isinstance(form, BranchStepForm):
-        form.list_id.choices = [(None, "— choose —")] + [(m.id, m.name) for m in all_lists()]
+        form.list_id.choices = [(None, CHOOSE)] + [(m.id, m.name) for m in all_lists()]
         others = [s for s in journey.steps if step is None or s.id != step.id]
-        form.clicked_step_id.choices = [(None, "— choose —")] + [
-            (s.id, f"Step {s.position + 1}: {s.subject}") for s in others if s.kind == StepKind.SEND
+        form.clicked_step_id.choices = [(None, CHOOSE)] + [
+            (s.id, gettext("Step %(number)s: %(kind)s", number=s.position + 1, kind=s.subject))
+            for s in others
+            if s.kind == StepKind.SEND
         ]
-        form.else_step_id.choices = [(None, "End the journey")] + [
-            (s.id, f"Skip to step {s.position + 1}") for s in others
+        form.else_step_id.choices = [(None, gettext("End the journey"))] + [
+            (s.id, gettext("Skip to step %(number)s", number=s.position + 1)) for s in others
         ]
     return form
 
@@ -272,10 +281,10 @@ def journey_step_new(public_id: str):
             journeys.add_step(journey, _step_input(kind, form))
         except (JourneyError, CampaignError) as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
             return _step_page(journey, kind, form, None), 400
         db.session.commit()
-        flash(f"{STEP_LABELS[StepKind(kind)]}: step added.", "success")
+        flash(gettext("%(kind)s: step added.", kind=STEP_LABELS[StepKind(kind)]), "success")
         return redirect(url_for("admin.journey_show", public_id=public_id)), 303
     return _step_page(journey, kind, form, None), 400 if form.errors else 200
 
@@ -297,10 +306,10 @@ def journey_step_edit(public_id: str, step_id: int):
             journeys.update_step(step, _step_input(step.kind, form))
         except (JourneyError, CampaignError) as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
             return _step_page(journey, step.kind, form, step), 400
         db.session.commit()
-        flash("Step saved.", "success")
+        flash(gettext("Step saved."), "success")
         return redirect(url_for("admin.journey_show", public_id=public_id)), 303
     return _step_page(journey, step.kind, form, step), 400 if form.errors else 200
 
@@ -322,10 +331,10 @@ def journey_step_delete(public_id: str, step_id: int):
         journeys.delete_step(_step(journey, step_id))
     except JourneyError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return redirect(url_for("admin.journey_show", public_id=public_id)), 303
     db.session.commit()
-    flash("Step deleted.", "success")
+    flash(gettext("Step deleted."), "success")
     return redirect(url_for("admin.journey_show", public_id=public_id)), 303
 
 
@@ -335,21 +344,25 @@ def journey_test(public_id: str):
     journey = _journey(public_id)
     form = TestRunForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired; reload the page.")
+        abort(400, gettext("The form expired; reload the page."))
     address = (form.address.data or "").strip()
-    sent = 0
     try:
-        for step in journey.steps:
-            if step.kind == StepKind.SEND:
-                campaign = engine.prepare_step_campaign(journey, step)
-                sent += campaign_lifecycle.send_test(campaign, [address])
+        sent = journeys.send_test_run(journey, address)
     except (JourneyError, CampaignError) as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return redirect(url_for("admin.journey_show", public_id=public_id)), 303
     db.session.commit()
     if not sent:
-        flash("This journey has no email step yet.", "warning")
+        flash(gettext("This journey has no email step yet."), "warning")
     else:
-        flash(f"{sent} test emails are on their way to {address}.", "success")
+        flash(
+            ngettext(
+                "%(num)d test email is on its way to %(address)s.",
+                "%(num)d test emails are on their way to %(address)s.",
+                sent,
+                address=address,
+            ),
+            "success",
+        )
     return redirect(url_for("admin.journey_show", public_id=public_id)), 303

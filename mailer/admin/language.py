@@ -40,6 +40,7 @@ CONSENT_ACTION_NAMES = {
     "objected": lazy_gettext("objected"),
     "expired": lazy_gettext("expired"),
     "confirmation_sent": lazy_gettext("confirmation sent"),
+    "reconfirmation_sent": lazy_gettext("re-confirmation request sent"),
     "restricted": lazy_gettext("restricted"),
     "unrestricted": lazy_gettext("unrestricted"),
     "erased": lazy_gettext("erased"),
@@ -55,6 +56,24 @@ CAMPAIGN_STATUS_NAMES = {
     "sent": lazy_gettext("sent"),
     "cancelled": lazy_gettext("cancelled"),
 }
+
+
+# What each status of a long job (an import, a bulk action) is called on the admin's pages (the tables keep
+# the English codes).
+JOB_STATUS_NAMES = {
+    "mapping": lazy_gettext("mapping"),
+    "queued": lazy_gettext("queued"),
+    "running": lazy_gettext("running"),
+    "done": lazy_gettext("done"),
+    "failed": lazy_gettext("failed"),
+    "cancelled": lazy_gettext("cancelled"),
+    "cancelling": lazy_gettext("cancelling"),
+}
+
+
+def job_status_name(status: str) -> str:
+    """An import's or a bulk job's status in the page's language; an unknown code as it is."""
+    return str(JOB_STATUS_NAMES.get(status, status))
 
 
 def campaign_status_name(status: str) -> str:

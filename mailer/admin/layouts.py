@@ -1,15 +1,19 @@
 """Layouts: list, create, edit (refused without every footer part), copy, delete and preview."""
 
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm, LayoutForm
 from mailer.admin.campaigns import EDITOR_CSP, PREVIEW_DOCUMENT_CSP, render_preview
 from mailer.campaigns import layouts as layout_service
+from mailer.campaigns import visual
 from mailer.campaigns.drafts import default_sender
 from mailer.campaigns.models import Campaign, Layout
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
+from mailer.organisation import brand
 
 SAMPLE_BODY = """# A headline for your news
 
@@ -67,25 +71,45 @@ def layouts():
     )
 
 
+def visual_start() -> str:
+    """A new visual layout's starting design, in the brand, with its words in the marketer's language."""
+    words = layout_service.StartWords(
+        why=gettext("You receive this email because you subscribed to news from {{ organisation }}."),
+        preferences=gettext("Manage your preferences"),
+        unsubscribe=gettext("Unsubscribe"),
+        privacy=gettext("Privacy notice"),
+    )
+    return layout_service.visual_start_html(brand.current(), words)
+
+
 def _edit(layout: Layout | None):
     if layout is not None and layout.builtin:
-        flash("Built-in layouts can't be changed. Make a copy and edit that instead.", "warning")
+        flash(gettext("Built-in layouts can't be changed. Make a copy and edit that instead."), "warning")
         return redirect(url_for("admin.layout_show", public_id=layout.public_id))
     if layout is None and request.method == "GET":
-        start = layout_service.default_layout()
-        form = LayoutForm(data={"name": "", "html": start.html if start else ""})
+        if request.args.get("format") == "visual":
+            form = LayoutForm(data={"name": "", "html": visual_start(), "html_format": "visual"})
+        else:
+            start = layout_service.default_layout()
+            form = LayoutForm(data={"name": "", "html": start.html if start else "", "html_format": "html"})
     else:
         form = LayoutForm(obj=layout)
     problems: list[str] = []
     if form.validate_on_submit():
         try:
-            saved = layout_service.save_layout(form.name.data, form.html.data, layout)
+            saved = layout_service.save_layout(
+                form.name.data,
+                form.html.data,
+                layout,
+                form.html_format.data or "html",
+                form.project.data or "",
+            )
         except layout_service.LayoutError as exc:
             db.session.rollback()
             problems = exc.problems
         else:
             db.session.commit()
-            flash(f"Layout “{saved.name}” saved.", "success")
+            flash(gettext("Layout “%(name)s” saved.", name=saved.name), "success")
             return redirect(url_for("admin.layout_show", public_id=saved.public_id))
     problems += [message for field in form for message in field.errors]
     status = 400 if request.method == "POST" else 200
@@ -149,7 +173,10 @@ def layout_preview_json():
     """The layout being typed, rendered with sample content, and its problems (for the live preview)."""
     form = LayoutForm()
     form.validate()  # CSRF was checked before the view; the rest only parses
-    name, html, problems = layout_service.check_layout(form.name.data or "untitled", form.html.data or "")
+    html = form.html.data or ""
+    if form.html_format.data == "visual":
+        html = visual.clean_exported_html(html)
+    name, html, problems = layout_service.check_layout(form.name.data or "untitled", html)
     rendered, problem = (None, None)
     if html.strip() and len(html) <= layout_service.MAX_HTML_LENGTH:
         rendered, problem = render_preview(_sample_campaign(Layout(name=name, html=html)))
@@ -170,7 +197,7 @@ def layout_copy(public_id: str):
         abort(400)
     copy = layout_service.copy_layout(layout)
     db.session.commit()
-    flash(f"Copied. You are editing “{copy.name}”.", "success")
+    flash(gettext("Copied. You are editing “%(name)s”.", name=copy.name), "success")
     return redirect(url_for("admin.layout_edit", public_id=copy.public_id))
 
 
@@ -184,8 +211,8 @@ def layout_delete(public_id: str):
         layout_service.delete_layout(layout)
     except layout_service.LayoutError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return redirect(url_for("admin.layout_show", public_id=public_id))
     db.session.commit()
-    flash("Layout deleted.", "success")
+    flash(gettext("Layout deleted."), "success")
     return redirect(url_for("admin.layouts"))

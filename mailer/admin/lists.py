@@ -3,14 +3,16 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from mailer.admin.blueprint import bp
 from mailer.admin.forms import ListForm
+from mailer.bulk import operations as bulk
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models.contact import Contact
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.subscriptions import lists as list_service
 from mailer.subscriptions.models.lists import MailingList, Subscription
 
@@ -32,7 +34,10 @@ def _live(public_id: str) -> MailingList:
 def lists():
     """Every list with its subscriber counts."""
     return render_template(
-        "admin/lists/index.html", lists=list_service.all_lists(), counts=list_service.list_counts()
+        "admin/lists/index.html",
+        lists=list_service.all_lists(),
+        counts=list_service.list_counts(),
+        deleting=[(job, bulk.progress(job)) for job in bulk.unfinished_list_deletions()],
     )
 
 
@@ -46,7 +51,7 @@ def list_new():
                 form.name.data, form.description.data, form.visibility.data
             )
         except list_service.ListError as exc:
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             flash(gettext("List “%(list)s” created.", list=mailing_list.name), "success")
@@ -65,7 +70,7 @@ def list_edit(public_id: str):
                 mailing_list, form.name.data, form.description.data, form.visibility.data
             )
         except list_service.ListError as exc:
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             flash(gettext("List saved."), "success")
@@ -80,10 +85,15 @@ def list_show(public_id: str):
     """A list and its subscribers, filterable by status."""
     mailing_list = _by_public_id(public_id)
     status = request.args.get("status", "")
-    # The page's ids first, from the (list_id, id) index alone; then their rows. Asked for whole rows at once,
-    # PostgreSQL walked the primary key backwards hoping the list's rows were spread evenly, and read every
-    # newer subscription of other lists first (1.9 s at 1,000,000).
-    page = select(Subscription.id).where(Subscription.list_id == mailing_list.id)
+    # The page's ids first, from the (list_id, id) index alone; then their rows. With `list_id = :id ORDER BY
+    # id DESC` PostgreSQL walks the primary key backwards hoping the list's rows are spread evenly, and reads
+    # every newer subscription of other lists first (0.6 s behind 300,000 of another list at 1,000,000, the
+    # planner prefers it even for ids alone). `list_id = ANY(array)` is not folded into a constant, so
+    # ORDER BY list_id, id keeps both keys, which only ix_subscriptions_list_newest gives: 6.8 ms.
+    on_list = Subscription.list_id == mailing_list.id
+    if db.session.get_bind().dialect.name == "postgresql":
+        on_list = Subscription.list_id == any_(bindparam(None, [mailing_list.id], type_=ARRAY(Integer)))
+    page = select(Subscription.id).where(on_list)
     if status in ("pending", "confirmed", "unsubscribed"):
         page = page.where(Subscription.status == status)
     # Keyset pages, newest first: `after` is the public id of the last contact shown (no OFFSET).
@@ -98,7 +108,9 @@ def list_show(public_id: str):
         )
     query = (
         select(Subscription)
-        .where(Subscription.id.in_(page.order_by(Subscription.id.desc()).limit(51)))
+        .where(
+            Subscription.id.in_(page.order_by(Subscription.list_id.desc(), Subscription.id.desc()).limit(51))
+        )
         .options(selectinload(Subscription.contact))
     )
     subs = db.session.execute(query.order_by(Subscription.id.desc())).scalars().all()
@@ -111,6 +123,9 @@ def list_show(public_id: str):
         after=after,
         status=status,
         counts=counts,
+        deletion=bulk.list_deletions([mailing_list.public_id]).get(mailing_list.public_id)
+        if mailing_list.deleted_at
+        else None,
     )
 
 
@@ -168,20 +183,34 @@ def list_delete(public_id: str):
     if request.method == "POST":
         name = mailing_list.name
         try:
-            list_service.delete_list(
+            job = bulk.start_list_delete(
                 mailing_list, request.form.get("confirm_name", "")[:200], current_user, request.remote_addr
             )
         except list_service.ListError as exc:
             db.session.rollback()
-            status, error = 400, str(exc)
+            status, error = 400, shown(exc)
         else:
-            db.session.commit()
+            db.session.commit()  # marked deleted at once; its subscriptions end in the background
+            if job.total <= list_service.DELETE_BATCH:  # one batch: at once, by the same path
+                bulk.run_job(job.id)
+                db.session.refresh(job)
+            if job.status == "done":
+                flash(
+                    gettext(
+                        "List “%(list)s” deleted: its subscriptions ended; it is offered nowhere.", list=name
+                    ),
+                    "success",
+                )
+                return redirect(url_for("admin.lists"))
             flash(
                 gettext(
-                    "List “%(list)s” deleted: its subscriptions ended; it is offered nowhere.", list=name
+                    "List “%(list)s” deleted: it is offered nowhere; its %(total)s subscriptions are being "
+                    "ended.",
+                    list=name,
+                    total=job.total,
                 ),
                 "success",
             )
-            return redirect(url_for("admin.lists"))
+            return redirect(url_for("admin.bulk_job_show", public_id=job.public_id))
     summary = list_service.delete_summary(mailing_list, _campaigns_naming(mailing_list))
     return render_template("admin/lists/delete.html", summary=summary, error=error), status

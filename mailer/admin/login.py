@@ -3,6 +3,7 @@
 import hashlib
 
 from flask import Flask, request, session
+from flask_babel import lazy_gettext
 
 from mailer.core.extensions import login_manager
 from mailer.staff import sessions as staff_sessions
@@ -17,8 +18,9 @@ def session_identifier() -> str:
 def init_app(app: Flask) -> None:
     """Configure Flask-Login for the admin: where to log in, session protection and the user loader."""
     login_manager.login_view = "admin.login"
-    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message = lazy_gettext("Please log in to continue.")
     login_manager.login_message_category = "info"
+    login_manager.localize_callback = str  # the lazy message, in the language of the request
     login_manager.session_protection = "strong"
     # Flask-Login's own identifier reads the raw X-Forwarded-For header, which any client can write; ours uses
     # the address ProxyFix resolved from the configured hops only. (No public hook exists for this.)

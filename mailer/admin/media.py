@@ -1,6 +1,7 @@
 """The media library: upload images, describe them, copy their URLs into a campaign, delete unused ones."""
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -9,6 +10,7 @@ from wtforms import StringField
 
 from mailer.admin.blueprint import bp
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.core.web import accepts_upload
 from mailer.media import library
 from mailer.media.models import MediaItem
@@ -16,12 +18,14 @@ from mailer.media.storage import in_bucket
 
 
 class UploadForm(FlaskForm):
-    image = FileField("Image (JPEG, PNG, GIF or WebP)")
-    alt_text = StringField("Alt text: what the image shows, for screen readers and blocked images")
+    image = FileField(lazy_gettext("Image (JPEG, PNG, GIF or WebP)"))
+    alt_text = StringField(
+        lazy_gettext("Alt text: what the image shows, for screen readers and blocked images")
+    )
 
 
 class AltForm(FlaskForm):
-    alt_text = StringField("Alt text")
+    alt_text = StringField(lazy_gettext("Alt text"))
 
 
 def _item(public_id: str) -> MediaItem:
@@ -81,9 +85,16 @@ def media_library():
         item = _upload(form)
     except library.MediaRefused as exc:
         db.session.rollback()
-        return _page(form, _status(exc), str(exc), "upload")
+        return _page(form, _status(exc), shown(exc), "upload")
     db.session.commit()
-    flash(f"Image uploaded ({item.width}×{item.height} px). Copy its URL into a campaign.", "success")
+    flash(
+        gettext(
+            "Image uploaded (%(width)s×%(height)s px). Copy its URL into a campaign.",
+            width=item.width,
+            height=item.height,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.media_library", _anchor=f"media-{item.public_id}"))
 
 
@@ -111,12 +122,12 @@ def media_upload_json():
     """Upload one image from the visual editor (CSRF token in the form); answers the new asset, or 400 why."""
     form = UploadForm()
     if not form.validate_on_submit():
-        return jsonify(error="The page expired; reload it and choose the image again."), 400
+        return jsonify(error=gettext("The page expired; reload it and choose the image again.")), 400
     try:
         item = _upload(form)
     except library.MediaRefused as exc:
         db.session.rollback()
-        return jsonify(error=str(exc)), _status(exc)
+        return jsonify(error=shown(exc)), _status(exc)
     db.session.commit()
     return jsonify(data=[_asset(item)])
 
@@ -132,9 +143,9 @@ def media_alt(public_id: str):
         library.describe(item, form.alt_text.data or "", actor=current_user, ip=request.remote_addr)
     except library.MediaRefused as exc:
         db.session.rollback()
-        return _page(UploadForm(), 400, str(exc), item.public_id)
+        return _page(UploadForm(), 400, shown(exc), item.public_id)
     db.session.commit()
-    flash("Alt text saved.", "success")
+    flash(gettext("Alt text saved."), "success")
     return redirect(url_for("admin.media_library", _anchor=f"media-{item.public_id}"))
 
 
@@ -148,7 +159,7 @@ def media_delete(public_id: str):
         library.delete(item, actor=current_user, ip=request.remote_addr)
     except library.MediaRefused as exc:
         db.session.rollback()
-        return _page(UploadForm(), _status(exc, 409), str(exc), item.public_id)
+        return _page(UploadForm(), _status(exc, 409), shown(exc), item.public_id)
     db.session.commit()
-    flash("Image deleted.", "success")
+    flash(gettext("Image deleted."), "success")
     return redirect(url_for("admin.media_library"))

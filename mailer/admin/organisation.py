@@ -2,13 +2,15 @@
 uses."""
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext, lazy_gettext, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, TextAreaField, URLField
 
 from mailer.admin.blueprint import bp
+from mailer.campaigns import brand_layouts
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.media import library
 from mailer.organisation import brand
 from mailer.organisation import settings as organisation_settings
@@ -104,7 +106,7 @@ def organisation_settings_page():
             except organisation_settings.SettingsRefused as exc:
                 db.session.rollback()
                 for name, message in exc.errors.items():
-                    form[name].errors = [message]
+                    form[name].errors = [shown(message)]
             else:
                 db.session.commit()
                 flash(
@@ -117,7 +119,12 @@ def organisation_settings_page():
 
 def _page(form, overridden, brand_form, status=200):
     return render_template(
-        "admin/organisation.html", form=form, help=HELP, overridden=overridden, brand_form=brand_form
+        "admin/organisation.html",
+        form=form,
+        help=HELP,
+        overridden=overridden,
+        brand_form=brand_form,
+        following=len(brand_layouts.following()),
     ), status
 
 
@@ -133,13 +140,20 @@ def organisation_brand():
         keys = ("colour", "text_colour", "font", "logo_url", "footer_text")
         data = brand.BrandInput(**{k: form[k].data or "" for k in keys})
         try:
-            changed = brand.save(data, actor=current_user, ip=request.remote_addr)
+            changed, updated = brand_layouts.save_brand(data, actor=current_user, ip=request.remote_addr)
         except brand.BrandRefused as exc:
             db.session.rollback()
             for name, message in exc.errors.items():
-                form[name].errors = [message]
+                form[name].errors = [shown(message)]
         else:
             db.session.commit()
-            flash(gettext("Brand saved.") if changed else gettext("Nothing changed."), "success")
+            message = gettext("Brand saved.") if changed else gettext("Nothing changed.")
+            if updated:
+                message += " " + ngettext(
+                    "%(num)d visual layout now shows the new brand.",
+                    "%(num)d visual layouts now show the new brand.",
+                    len(updated),
+                )
+            flash(message, "success")
             return redirect(url_for("admin.organisation_settings_page", _anchor="brand"))
     return _page(stored, overridden, form, 400)

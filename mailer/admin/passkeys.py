@@ -9,6 +9,7 @@ from mailer.admin.auth import PENDING_KEY, finish_login, pending_user, safe_next
 from mailer.admin.blueprint import bp
 from mailer.admin.privacy_forms import ActionForm
 from mailer.core.extensions import db, limiter
+from mailer.core.sentences import shown
 from mailer.staff import lockout as staff_lockout
 from mailer.staff import passkeys
 from mailer.staff.second_factor import SecondFactorError
@@ -58,7 +59,7 @@ def account_passkey_add():
         )
     except SecondFactorError as exc:
         db.session.rollback()
-        return jsonify(ok=False, error=str(exc)), 400
+        return jsonify(ok=False, error=shown(exc)), 400
     db.session.commit()
     return jsonify(ok=True, message=f"Passkey “{key.name}” added.", recovery_codes=codes)
 
@@ -71,7 +72,7 @@ def account_passkey_remove(public_id: str):
             key = passkeys.remove_passkey(current_user, public_id, request.remote_addr)
         except SecondFactorError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             flash(f"Passkey “{key.name}” removed.", "success")

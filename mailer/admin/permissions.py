@@ -15,7 +15,7 @@ from sqlalchemy import select
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.extensions import db, login_manager
 from mailer.privacy.restriction import RESTRICTION_ROLES
-from mailer.staff.models.accounts import ROLES
+from mailer.staff.models.accounts import PRIVACY_ROLES, ROLES
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ ALL = ROLES
 EDITORS = ("owner", "admin", "marketer")
 MANAGERS = ("owner", "admin")
 PRIVACY_READERS = ("owner", "admin", "privacy")
-PRIVACY_HANDLERS = ("owner", "privacy")  # handle requests and restrictions, see personal exports
+PRIVACY_HANDLERS = PRIVACY_ROLES  # handle requests and restrictions, see personal exports
 PUBLIC = (*ROLES, ANONYMOUS)
 
 READ = "GET"
@@ -60,6 +60,8 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.list_edit": {READ: EDITORS, WRITE: EDITORS},
     "admin.list_archive": {READ: EDITORS, WRITE: EDITORS},
     "admin.list_unarchive": {READ: EDITORS, WRITE: EDITORS},
+    "admin.list_reconfirmation_email": {READ: EDITORS, WRITE: EDITORS},
+    "admin.list_reconfirmation_email_preview": {WRITE: EDITORS},
     # Deleting a list ends its subscriptions (ledger events): owners and admins only, like exports.
     "admin.list_delete": {READ: MANAGERS, WRITE: MANAGERS},
     "admin.contacts": {READ: ALL},
@@ -100,6 +102,7 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.import_new": {READ: EDITORS, WRITE: EDITORS},
     "admin.import_mapping": {READ: EDITORS, WRITE: EDITORS},
     "admin.import_cancel": {WRITE: EDITORS},
+    "admin.import_resume": {WRITE: EDITORS},
     "admin.import_report": {READ: EDITORS},
     # Journeys (automations): everyone reads the builder and its numbers, editors build, start and pause.
     "admin.journeys_index": {READ: ALL},
@@ -152,6 +155,9 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.campaign_ab_variant_save": {WRITE: EDITORS},
     "admin.campaign_ab_variant_delete": {WRITE: EDITORS},
     "admin.campaign_ab_winner": {WRITE: EDITORS},
+    "admin.campaign_ab_variant_content": {READ: EDITORS, WRITE: EDITORS},
+    "admin.campaign_ab_variant_preview": {READ: ALL},
+    "admin.campaign_ab_variant_preview_document": {READ: ALL},
     # Uncertain deliveries: anyone may look (contacts appear only as opaque references); resending may deliver
     # twice, so only owners and admins decide it.
     "admin.campaign_uncertain": {READ: ALL},

@@ -17,6 +17,7 @@ from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.core.web import db_int
 from mailer.privacy import export, requests
 from mailer.privacy.fulfil import erase_on_staff_decision, fulfil
@@ -81,7 +82,7 @@ def privacy_request_new():
                 handled_by=current_user,
             )
         except PrivacyError as exc:
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             audit.record(
                 "request.create",
@@ -141,7 +142,7 @@ def privacy_request_send_verification(public_id: str):
     try:
         requests.send_verification(req)
     except PrivacyError as exc:
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return _back(req)
     _log(req, "verification link sent")
     db.session.commit()
@@ -158,7 +159,7 @@ def privacy_request_extend(public_id: str):
         try:
             requests.extend(req, form.reason.data, datetime.combine(form.told_on.data, time(12)))
         except PrivacyError as exc:
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             until = req.extended_until
             assert until is not None  # extend() has just set it
@@ -187,7 +188,7 @@ def privacy_request_fulfil(public_id: str):
         outcome = fulfil(req, _ctx(), actor=current_user, ip=request.remote_addr)
     except PrivacyError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return _back(req)
     req.handled_by = current_user
     _log(req, "fulfilled", outcome=outcome[:200])
@@ -205,7 +206,7 @@ def privacy_request_refuse(public_id: str):
         try:
             requests.refuse(req, form.reason.data or "", current_user)
         except PrivacyError as exc:
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
             return _back(req)
         _log(req, "refused")
         db.session.commit()
@@ -224,7 +225,7 @@ def privacy_request_notify(public_id: str):
         try:
             requests.mark_notified(req, request.form.get("recipient", ""), current_user.email)
         except PrivacyError as exc:
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
             return _back(req)
         audit.record(
             "request.notify",
@@ -315,7 +316,7 @@ def _contact_action(
             )
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
             return _contact_back(contact)
         db.session.commit()
         flash(done, category)
@@ -378,7 +379,7 @@ def privacy_contact_erase(public_id: str):
         req = erase_on_staff_decision(contact, current_user, ip=request.remote_addr)
     except PrivacyError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return _contact_back(contact)
     db.session.commit()
     flash(gettext("Contact erased. Recipients to notify are listed on the request."), "success")
@@ -415,7 +416,7 @@ def privacy_contact_rectify(public_id: str):
             )
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             flash(
@@ -450,7 +451,7 @@ def privacy_contact_reveal(public_id: str, field_key: str):
     try:
         value = fields.reveal(contact, field, current_user, form.reason.data, request.remote_addr)
     except PrivacyError as exc:
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return _contact_back(contact)
     return render_template("admin/privacy/reveal.html", contact=contact, field=field, value=value)
 

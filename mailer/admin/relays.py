@@ -4,6 +4,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import or_, select
 from wtforms import BooleanField, FloatField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
@@ -11,7 +12,10 @@ from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm
 from mailer.campaigns.relays import remove_relay
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.delivery import relays as relay_service
+from mailer.feeds.models import Feed, FeedStatus
+from mailer.journeys.models import Journey, JourneyStatus
 
 _LINE = [Length(max=1000, message=lazy_gettext("This is far too long."))]
 
@@ -112,11 +116,23 @@ def relay_delete(name: str):
     relay = _relay_or_404(name)
     if not ActionForm().validate_on_submit():
         abort(400)
+    automations = _active_automations_through(relay)
+    if automations:
+        flash(
+            gettext(
+                "Relay “%(name)s” is chosen by automations that are running: %(names)s. Pause them or choose "
+                "another relay for them first.",
+                name=name,
+                names=", ".join(automations[:5]) + (" …" if len(automations) > 5 else ""),
+            ),
+            "danger",
+        )
+        return redirect(url_for("admin.relays"))
     try:
         remove_relay(relay, actor=current_user, ip=request.remote_addr)
     except relay_service.RelayError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return redirect(url_for("admin.relays"))
     db.session.commit()
     flash(
@@ -127,3 +143,14 @@ def relay_delete(name: str):
         "success",
     )
     return redirect(url_for("admin.relays"))
+
+
+def _active_automations_through(relay: relay_service.Relay) -> list[str]:
+    """Active RSS feeds and journeys that send through the relay (or fall back to it): removing it would
+    silently move their next mail to the default relay, so they are paused or changed first."""
+    names: list[str] = []
+    for model, active in ((Feed, FeedStatus.ACTIVE), (Journey, JourneyStatus.ACTIVE)):
+        chosen = or_(model.relay_id == relay.id, model.failover_relay_id == relay.id)
+        query = select(model.name).where(chosen, model.status == active).order_by(model.name)
+        names.extend(db.session.execute(query).scalars())
+    return names

@@ -4,6 +4,7 @@ import re
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_number, gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -11,6 +12,7 @@ from mailer.admin.blueprint import bp
 from mailer.admin.privacy_forms import ActionForm
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.segments.catalogue import catalogue
 from mailer.segments.conditions import MATCHES, Count, SegmentError, count
 from mailer.segments.models import Segment
@@ -115,7 +117,7 @@ def _builder(segment: Segment | None):
     error, status = "", 200
     if request.method == "POST":
         if not ActionForm().validate_on_submit():
-            abort(400, "The form expired. Please reload the page and try again.")
+            abort(400, gettext("The form expired. Please reload the page and try again."))
         name = request.form.get("name", "")[:200]
         top, groups = _form_groups(request.form)
         action = request.form.get("action", "count")[:40]
@@ -126,19 +128,19 @@ def _builder(segment: Segment | None):
                         name, _tree(top, groups), current_user, segment, ip=request.remote_addr
                     )
                     db.session.commit()
-                    flash(f"Segment “{saved.name}” saved.", "success")
+                    flash(gettext("Segment “%(name)s” saved.", name=saved.name), "success")
                     return redirect(url_for("admin.segment_edit", public_id=saved.public_id))
                 counted = count(_tree(top, groups))
             except SegmentError as exc:
                 db.session.rollback()
-                error, status = str(exc), 400
+                error, status = shown(exc), 400
         else:
             _apply_action(action, groups)
     elif segment is not None:
         try:
             counted = count(segment.tree)
         except SegmentError as exc:  # a list or tag it named was deleted since
-            error = str(exc)
+            error = shown(exc)
     named_lists = {row["value"] for group in groups for row in group["rows"] if row.get("field") == "list"}
     options = catalogue(_campaign_options(), named_lists)
     return render_template(
@@ -179,18 +181,38 @@ def segment_edit(public_id: str):
 
 @bp.post("/segments/count")
 def segment_count():
-    """The live count for the builder's script: JSON {count, unseen} or {error}."""
+    """The live count for the builder's script: JSON {count, unseen, count_text, unseen_text} or {error}, the
+    texts in the page's language."""
     if not ActionForm().validate_on_submit():
-        return jsonify(error="The form expired. Please reload the page."), 400
+        return jsonify(error=gettext("The form expired. Please reload the page.")), 400
     top, groups = _form_groups(request.form)
     tree = _tree(top, groups)
     if not tree["rules"]:
-        return jsonify(error="Choose a field to start."), 400
+        return jsonify(error=gettext("Choose a field to start.")), 400
     try:
         counted = count(tree)
     except SegmentError as exc:
-        return jsonify(error=str(exc)), 400
-    return jsonify(count=counted.matching, unseen=counted.unseen)
+        return jsonify(error=shown(exc)), 400
+    return jsonify(
+        count=counted.matching,
+        unseen=counted.unseen,
+        count_text=ngettext(
+            "%(count)s contact matches",
+            "%(count)s contacts match",
+            counted.matching,
+            count=format_number(counted.matching),
+        ),
+        unseen_text=" ".join(
+            ngettext(
+                "%(count)s contact did not agree to %(purpose)s: activity conditions cannot see them.",
+                "%(count)s contacts did not agree to %(purpose)s: activity conditions cannot see them.",
+                n,
+                count=format_number(n),
+                purpose=purpose.lower(),
+            )
+            for purpose, n in counted.unseen.items()
+        ),
+    )
 
 
 @bp.post("/segments/<public_id>/delete")
@@ -200,13 +222,13 @@ def segment_delete(public_id: str):
     if segment is None:
         abort(404)
     if not ActionForm().validate_on_submit():
-        abort(400, "The form expired. Please reload the page and try again.")
+        abort(400, gettext("The form expired. Please reload the page and try again."))
     try:
         delete_segment(segment, current_user, ip=request.remote_addr)
     except SegmentError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(shown(exc), "danger")
         return redirect(url_for("admin.segments"))
     db.session.commit()
-    flash(f"Segment “{segment.name}” deleted.", "success")
+    flash(gettext("Segment “%(name)s” deleted.", name=segment.name), "success")
     return redirect(url_for("admin.segments"))

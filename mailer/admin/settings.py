@@ -1,7 +1,7 @@
 """Privacy settings: the controller, retention, recipients,
 custom fields, the notice, Art. 30 and retention runs."""
 
-from flask import flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,12 +12,15 @@ from mailer.admin.privacy_forms import ActionForm, FieldForm, RecipientForm, Set
 from mailer.consent.notices import notice_versions
 from mailer.contacts import fields
 from mailer.contacts.models.fields import ContactField
+from mailer.core import i18n
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
+from mailer.core.web import db_int
 from mailer.privacy import notice, retention, ropa
 from mailer.privacy import settings as privacy_settings
 from mailer.privacy.models.settings import DataRecipient
-from mailer.privacy.settings import LEGAL_BASES, RETENTION_CATEGORIES
+from mailer.privacy.settings import LEGAL_BASES, RETENTION_CATEGORIES, retention_category_name
 
 
 def _parse_other_uses(text: str) -> list[dict]:
@@ -48,6 +51,11 @@ def _parse_other_uses(text: str) -> list[dict]:
 
 def _format_other_uses(uses: list[dict]) -> str:
     return "\n".join(f"{u['name']} | {u['legal_basis']} | {u.get('description', '')}" for u in uses or [])
+
+
+def _categories() -> dict[str, tuple[int, str]]:
+    """Retention category -> (default days, its name in the viewer's language)."""
+    return {key: (days, retention_category_name(key)) for key, (days, _) in RETENTION_CATEGORIES.items()}
 
 
 @bp.route("/settings/privacy", methods=["GET", "POST"])
@@ -89,7 +97,7 @@ def settings_privacy():
             _, changed = privacy_settings.save_settings(data, current_user.id)
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             audit.record(
                 "settings.update",
@@ -99,7 +107,7 @@ def settings_privacy():
                 actor=current_user,
                 ip=request.remote_addr,
             )
-            published = notice.current_notice()
+            published = notice.publish_every_language()
             db.session.commit()
             flash(
                 gettext(
@@ -110,7 +118,7 @@ def settings_privacy():
             return redirect(url_for("admin.settings_privacy"))
     db.session.commit()  # the defaults row, created on first visit
     return render_template(
-        "admin/privacy/settings.html", form=form, categories=RETENTION_CATEGORIES, bases=LEGAL_BASES
+        "admin/privacy/settings.html", form=form, categories=_categories(), bases=LEGAL_BASES
     ), 400 if form.errors or request.method == "POST" else 200
 
 
@@ -151,7 +159,7 @@ def settings_recipient_edit(public_id: str | None = None):
         try:
             saved = privacy_settings.save_recipient(data, recipient)
         except PrivacyError as exc:
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             audit.record(
                 "settings.recipient",
@@ -161,7 +169,7 @@ def settings_recipient_edit(public_id: str | None = None):
                 actor=current_user,
                 ip=request.remote_addr,
             )
-            notice.current_notice()
+            notice.publish_every_language()
             db.session.commit()
             flash(gettext("Recipient saved; the privacy notice lists it."), "success")
             return redirect(url_for("admin.settings_recipients"))
@@ -187,7 +195,7 @@ def settings_fields():
             )
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             audit.record(
                 "settings.field",
@@ -236,11 +244,24 @@ def settings_field_toggle(key: str):
 
 @bp.get("/settings/notice")
 def settings_notice():
-    """The privacy notice as generated now, and its published versions."""
-    current = notice.current_notice()
+    """The privacy notice of one language (?language=, English by default) as generated now, or one of its
+    published versions (?version=N), with that language's versions and a switch to the other languages."""
+    language = i18n.supported(request.args.get("language")) or i18n.DEFAULT_LANGUAGE
+    current = notice.current_notice(language)
+    version = request.args.get("version", type=db_int)
+    shown = notice.notice_version(version, language) if version else current
     db.session.commit()
+    if shown is None:
+        abort(404)
+    choices = i18n.language_choices()
+    languages = [(code, name, url_for("admin.settings_notice", language=code)) for code, name in choices]
     return render_template(
-        "admin/privacy/notice.html", notice=current, versions=notice_versions(notice.NOTICE_KEY)
+        "admin/privacy/notice.html",
+        notice=shown,
+        latest=current,
+        language=language,
+        languages=languages,
+        versions=notice_versions(notice.notice_key(language)),
     )
 
 
@@ -276,7 +297,7 @@ def retention_report():
     report = retention.run_retention(dry_run=True)
     db.session.commit()
     return render_template(
-        "admin/privacy/retention.html", report=report, form=ActionForm(), categories=RETENTION_CATEGORIES
+        "admin/privacy/retention.html", report=report, form=ActionForm(), categories=_categories()
     )
 
 

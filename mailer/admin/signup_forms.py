@@ -13,6 +13,7 @@ from mailer.contacts import fields as field_service
 from mailer.contacts.models.contact import Contact
 from mailer.core import i18n
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.subscriptions import forms as form_service
 from mailer.subscriptions.lists import active_lists, ensure_tracking_purposes
 from mailer.subscriptions.models.forms import Form
@@ -123,10 +124,10 @@ def _edit(form_obj: Form | None):
             ],
         )
         try:
-            saved = form_service.save_form(settings, form_obj)
+            saved = form_service.save_form(settings, form_obj, current_user, request.remote_addr)
         except form_service.FormError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             flash(
@@ -244,32 +245,15 @@ def form_show(public_id: str):
     form_obj = _by_public_id(public_id)
     base = current_app.config["MAILER_BASE_URL"]
     # A static snippet says its words in one language: the form's fixed one, or the one chosen here among its
-    # published languages for a form that follows the browser. It posts that language, so the sign-up records
-    # the notice version of the words the person actually read.
-    published = form_service.published_languages(form_obj)
-    fixed = form_obj.language if form_obj.language in published else None
-    asked = request.args.get("lang")
-    snippet_language = fixed or (asked if asked in published else published[0])
-    wording = form_service.wording_for(form_obj, snippet_language)
-    with i18n.speaking(snippet_language):
-        snippet = render_template(
-            "embed/snippet.html",
-            form=form_obj,
-            wording=wording,
-            base=base,
-            purposes=form_service.general_purposes(form_obj),
-            fields=form_service.asked_fields(form_obj),
-            input_name=form_service.field_input_name,
-            label=wording.label,
-            field_label=wording.field_label,
-            age_label=wording.age_label(form_obj),
-        )
+    # published languages for a form that follows the browser.
+    snippet_language = form_service.snippet_language(form_obj, request.args.get("lang"))
+    snippet = form_service.snippet_html(form_obj, snippet_language, base)
     return render_template(
         "admin/forms/show.html",
         form_obj=form_obj,
-        snippet=snippet.strip(),
+        snippet=snippet,
         snippet_language=snippet_language,
-        languages=[(code, i18n.language_name(code)) for code in published],
+        languages=[(code, i18n.language_name(code)) for code in form_service.published_languages(form_obj)],
         language_rows=_language_rows(form_obj),
         base=base,
     )
@@ -330,10 +314,10 @@ def form_wording(public_id: str, language: str):
             publish=wtform.publish.data,
         )
         try:
-            saved = form_service.save_wording(form_obj, language, settings)
+            saved = form_service.save_wording(form_obj, language, settings, current_user, request.remote_addr)
         except form_service.FormError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             name, version = i18n.language_name(language), saved.notice.version

@@ -10,9 +10,11 @@ from sqlalchemy import select
 from mailer.admin.auth import begin_login
 from mailer.admin.blueprint import bp
 from mailer.admin.forms import InviteAcceptForm
+from mailer.admin.language import role_name
 from mailer.admin.privacy_forms import ActionForm, InviteForm, RoleForm
 from mailer.core.errors import PrivacyError
 from mailer.core.extensions import db, limiter
+from mailer.core.sentences import shown
 from mailer.staff import lockout as staff_lockout
 from mailer.staff import management as staff_accounts
 from mailer.staff import second_factor
@@ -30,7 +32,7 @@ def staff():
             )
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             flash(
@@ -62,7 +64,7 @@ def _invite_action(public_id: str, action, done: Callable[[str], str]):
             action(current_user, invite, request.remote_addr)
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             flash(done(invite.email), "success")
@@ -100,10 +102,10 @@ def invite_accept(token: str):
             user = staff_accounts.accept_invite(token, form.password.data, request.remote_addr)
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
-            flash(f"Welcome! Your account ({user.role}) is ready.", "success")
+            flash(gettext("Welcome! Your account (%(role)s) is ready.", role=role_name(user.role)), "success")
             return begin_login(user, url_for("admin.dashboard"))
     status = {"ok": 400 if request.method == "POST" else 200, "expired": 410}.get(lookup.status, 404)
     return render_template("admin/invite_accept.html", form=form, lookup=lookup, token=token), status
@@ -126,7 +128,7 @@ def staff_role(user_id: int):
             staff_accounts.change_role(current_user, user, form.role.data, request.remote_addr)
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             flash(gettext("%(email)s is now %(role)s.", email=user.email, role=user.role), "success")
@@ -142,7 +144,7 @@ def staff_toggle_active(user_id: int):
             staff_accounts.set_active(current_user, user, not user.active, request.remote_addr)
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(shown(exc), "danger")
         else:
             db.session.commit()
             flash(

@@ -2,18 +2,20 @@
 reason (owners and admins, audited)."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from mailer.admin.blueprint import bp
 from mailer.contacts import suppression
 from mailer.contacts.operations import AddressError
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 
 
 def _page_number() -> int:
     raw = request.args.get("page", "1")
     if not raw.isdigit() or int(raw) < 1:
-        abort(400, "The page number must be a whole number from 1.")
+        abort(400, gettext("The page number must be a whole number from 1."))
     return int(raw)
 
 
@@ -31,6 +33,7 @@ def _render(status: int = 200, **context):
             removals=suppression.recent_removals(),
             min_reason=suppression.MIN_REMOVAL_REASON,
             max_reason=suppression.MAX_REMOVAL_REASON,
+            suppression_reason=suppression.reason_label,
             **context,
         ),
         status,
@@ -46,7 +49,7 @@ def suppressions():
     try:
         found = suppression.find_suppression(query)
     except AddressError as exc:
-        return _render(400, query=query, search_error=str(exc))
+        return _render(400, query=query, search_error=shown(exc))
     return _render(query=query, searched=True, found=found)
 
 
@@ -68,12 +71,15 @@ def suppression_remove(suppression_id: int):
         return _render(
             400,
             removing=suppression.get_suppression(suppression_id),
-            remove_error=str(exc),
+            remove_error=shown(exc),
             reason=request.form.get("reason", ""),
         )
     db.session.commit()
     flash(
-        f"Suppression {entry.fingerprint}… removed; the removal and your reason are in the audit log.",
+        gettext(
+            "Suppression %(fingerprint)s… removed; the removal and your reason are in the audit log.",
+            fingerprint=entry.fingerprint,
+        ),
         "success",
     )
     return redirect(url_for("admin.suppressions"))

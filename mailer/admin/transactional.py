@@ -4,6 +4,7 @@ and the sent log with each message's status."""
 import json
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 
 from mailer.admin.blueprint import bp
@@ -11,13 +12,52 @@ from mailer.admin.campaign_forms import ActionForm
 from mailer.admin.campaigns import EDITOR_CSP, PREVIEW_DOCUMENT_CSP
 from mailer.admin.transactional_forms import TxTemplateForm, TxTestForm
 from mailer.core.extensions import db, limiter
+from mailer.core.sentences import shown
 from mailer.delivery.relays import all_relays
 from mailer.transactional import operations as tx
 from mailer.transactional import templates as tx_templates
 from mailer.transactional.models import TxStatus, TxTemplate
-from mailer.transactional.rendering import SAMPLE_DATA, TemplateRenderError, render_message
+from mailer.transactional.rendering import SAMPLE_DATA, TemplateRenderError
 
 SAMPLE_JSON = json.dumps(SAMPLE_DATA, indent=2)
+# What each message status is called on the admin's pages and what it means (TxStatus keeps English codes).
+TX_STATUS_NAMES: dict[str, object] = {
+    TxStatus.QUEUED: lazy_gettext("queued"),
+    TxStatus.SENDING: lazy_gettext("sending"),
+    TxStatus.SENT: lazy_gettext("sent"),
+    TxStatus.FAILED: lazy_gettext("failed"),
+    TxStatus.REFUSED: lazy_gettext("refused"),
+    TxStatus.UNCERTAIN: lazy_gettext("uncertain"),
+}
+TX_STATUS_MEANINGS: dict[str, object] = {
+    TxStatus.QUEUED: lazy_gettext("waiting for a worker"),
+    TxStatus.SENT: lazy_gettext("the relay accepted it"),
+    TxStatus.FAILED: lazy_gettext("refused by the relay, or the template could not render"),
+    TxStatus.REFUSED: lazy_gettext(
+        "the contact was restricted or erased, or the address suppressed, before it went"
+    ),
+    TxStatus.UNCERTAIN: lazy_gettext("a worker stopped mid-send; it may have left and is not sent again"),
+}
+# A refused message stores the refusal's code (operations.refusal_of); the log says it in words.
+TX_REFUSAL_NAMES = {
+    "erased": lazy_gettext("the contact was erased"),
+    "restricted": lazy_gettext("the contact's processing is restricted"),
+    "suppressed": lazy_gettext("the address is on the suppression list"),
+}
+
+
+def tx_status_name(status: str) -> str:
+    """A message status's name in the page's language; an unknown code as it is."""
+    return str(TX_STATUS_NAMES.get(status, status))
+
+
+def tx_reason_text(reason: str) -> str:
+    """A message's stored reason: a refusal's code in words; a relay's reply or render problem as stored."""
+    return str(TX_REFUSAL_NAMES.get(reason, reason))
+
+
+bp.add_app_template_global(tx_status_name)
+bp.add_app_template_global(tx_reason_text)
 STARTER_BODY = """Hello {{ contact.first_name | default("there") }},
 
 Someone asked to reset the password of your account. If it was you, choose a new one here:
@@ -42,18 +82,22 @@ def _parse_data(raw: str | None) -> tuple[dict, str | None]:
     try:
         data = json.loads(raw or "")
     except json.JSONDecodeError as exc:
-        return {}, f"The merge data is not valid JSON: {exc.msg} (line {exc.lineno})."
+        return {}, gettext(
+            "The merge data is not valid JSON: %(problem)s (line %(line)s).", problem=exc.msg, line=exc.lineno
+        )
     if not isinstance(data, dict):
-        return {}, 'The merge data must be a JSON object, like {"order_number": "1001"}.'
+        return {}, gettext(
+            "The merge data must be a JSON object, like %(example)s.", example='{"order_number": "1001"}'
+        )
     return data, None
 
 
 def _preview(template: TxTemplate, data: dict):
     """(rendered, None) or (None, what to fix)."""
     try:
-        return render_message(template, data, email="jane.doe@example.com", name="Jane Doe"), None
+        return tx_templates.preview(template, data), None
     except TemplateRenderError as exc:
-        return None, str(exc)
+        return None, shown(exc)
 
 
 @bp.get("/transactional")
@@ -68,7 +112,10 @@ def tx_templates_index():
 
 def _edit(template: TxTemplate | None):
     form = TxTemplateForm(obj=template)
-    form.relay_id.choices = [("", "The default relay (SMTP_URL)"), *((r.id, r.name) for r in all_relays())]
+    form.relay_id.choices = [
+        ("", gettext("The default relay (SMTP_URL)")),
+        *((r.id, r.name) for r in all_relays()),
+    ]
     if request.method == "GET":
         form.sample_data.data = SAMPLE_JSON
         if template is None:
@@ -95,7 +142,7 @@ def _edit(template: TxTemplate | None):
                 db.session.rollback()
                 problems = exc.problems
             else:
-                flash(f"Template “{saved.name}” saved.", "success")
+                flash(gettext("Template “%(name)s” saved.", name=saved.name), "success")
                 return redirect(url_for("admin.tx_template_show", public_id=saved.public_id))
     status = 400 if problems else 200
     body = render_template(
@@ -128,9 +175,15 @@ def tx_template_show(public_id: str):
 
 
 def _show(template, test_form, messages, total, status, problem: str | None = None):
+    api_example = {
+        "template": template.key,
+        "email": "person@example.com",
+        "data": {"reset_url": "https://…"},
+    }
     body = render_template(
         "admin/transactional/show.html",
         template=template,
+        api_example=json.dumps(api_example, indent=1, ensure_ascii=False),
         test_form=test_form,
         action_form=ActionForm(),
         messages=messages,
@@ -164,9 +217,10 @@ def _test_send_limit() -> str:
     _test_send_limit,
     key_func=lambda: f"test-send:{current_user.id}",  # one budget with the campaigns' test sends
     deduct_when=lambda response: response.status_code == 302,  # only tests that went out count
-    error_message=lambda: (
-        f"Test sends are limited to {_test_send_limit()} for each staff member. "
-        "Please wait a while before sending another."
+    error_message=lambda: gettext(
+        "Test sends are limited to %(limit)s for each staff member. "
+        "Please wait a while before sending another.",
+        limit=_test_send_limit(),
     ),
 )
 def tx_template_test(public_id: str):
@@ -185,7 +239,14 @@ def tx_template_test(public_id: str):
             db.session.rollback()
             problem = exc.message
         else:
-            flash(f"A test of “{template.name}” is on its way to {form.address.data}.", "success")
+            flash(
+                gettext(
+                    "A test of “%(name)s” is on its way to %(address)s.",
+                    name=template.name,
+                    address=form.address.data,
+                ),
+                "success",
+            )
             return redirect(url_for("admin.tx_template_show", public_id=template.public_id))
     messages, total = tx.sent_log(per_page=10, template=template)
     return _show(template, form, messages, total, 400, problem)
@@ -199,7 +260,10 @@ def tx_template_archive(public_id: str):
         abort(400)
     archive = template.archived_at is None
     tx_templates.set_archived(template, archive, actor=current_user)
-    flash(f"“{template.name}” {'archived: the API refuses it now' if archive else 'restored'}.", "success")
+    if archive:
+        flash(gettext("“%(name)s” archived: the API refuses it now.", name=template.name), "success")
+    else:
+        flash(gettext("“%(name)s” restored.", name=template.name), "success")
     return redirect(url_for("admin.tx_template_show", public_id=template.public_id))
 
 
@@ -218,4 +282,5 @@ def tx_log():
         page=page,
         pages=max((total + 49) // 50, 1),
         statuses=tuple(TxStatus),
+        status_meanings=[(status, TX_STATUS_MEANINGS.get(status)) for status in TxStatus],
     )

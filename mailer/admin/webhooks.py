@@ -4,6 +4,7 @@ Owners and admins only (the pages show signing secrets). Each view parses, calls
 """
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
@@ -13,21 +14,49 @@ from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm
 from mailer.admin.forms import MultiCheckboxField
 from mailer.core.extensions import db
+from mailer.core.sentences import shown
 from mailer.webhooks import alerts, operations, queries, signing
 from mailer.webhooks.catalogue import EVENT_TYPES
 from mailer.webhooks.models import DeliveryStatus, WebhookEndpoint
 
-_LINE = [Length(max=2048, message="This is far too long.")]
+_LINE = [Length(max=2048, message=lazy_gettext("This is far too long."))]
+# How the pages call an endpoint's health and a delivery's status (the stored codes stay English).
+HEALTH_NAMES = {
+    "healthy": lazy_gettext("healthy"),
+    "degraded": lazy_gettext("degraded"),
+    "failing": lazy_gettext("failing"),
+    "no traffic": lazy_gettext("no traffic"),
+}
+DELIVERY_STATUS_NAMES = {
+    "pending": lazy_gettext("pending"),
+    "sending": lazy_gettext("sending"),
+    "succeeded": lazy_gettext("succeeded"),
+    "failed": lazy_gettext("failed"),
+}
+
+
+def health_name(label: str) -> str:
+    """An endpoint's health in the page's language."""
+    return str(HEALTH_NAMES.get(label, label))
+
+
+def delivery_status_name(status: str) -> str:
+    """A webhook delivery's status in the page's language."""
+    return str(DELIVERY_STATUS_NAMES.get(status, status))
 
 
 class EndpointForm(FlaskForm):
     url = StringField(
-        "Endpoint URL", validators=_LINE, render_kw={"autocomplete": "off", "inputmode": "url", "type": "url"}
+        lazy_gettext("Endpoint URL"),
+        validators=_LINE,
+        render_kw={"autocomplete": "off", "inputmode": "url", "type": "url"},
     )
-    description = StringField("Description", validators=[Length(max=500, message="Keep it under 500.")])
-    events = MultiCheckboxField("Events to send", choices=list(EVENT_TYPES.items()))
-    recipient = SelectField("Declared as a processor", choices=[], default="")
-    active = BooleanField("Active: send events to this endpoint", default=True)
+    description = StringField(
+        lazy_gettext("Description"), validators=[Length(max=500, message=lazy_gettext("Keep it under 500."))]
+    )
+    events = MultiCheckboxField(lazy_gettext("Events to send"), choices=list(EVENT_TYPES.items()))
+    recipient = SelectField(lazy_gettext("Declared as a processor"), choices=[], default="")
+    active = BooleanField(lazy_gettext("Active: send events to this endpoint"), default=True)
 
     def to_fields(self) -> operations.EndpointFields:
         return operations.EndpointFields(
@@ -52,8 +81,9 @@ def _form(endpoint: WebhookEndpoint | None) -> EndpointForm:
         form.url.data, form.description.data = endpoint.url, endpoint.description
         form.events.data, form.active.data = list(endpoint.events or ()), endpoint.active
         form.recipient.data = endpoint.recipient.public_id if endpoint.recipient else ""
-    form.recipient.choices = [("", "No: send ids only, never personal data")] + [
-        (recipient.public_id, f"Yes: {recipient.name}") for recipient in queries.processors()
+    form.recipient.choices = [("", gettext("No: send ids only, never personal data"))] + [
+        (recipient.public_id, gettext("Yes: %(name)s", name=recipient.name))
+        for recipient in queries.processors()
     ]
     return form
 
@@ -68,6 +98,7 @@ def webhooks():
         health=queries.health([e.id for e in endpoints]),
         auto_disabled=[e for e in endpoints if not e.active and e.disabled_at is not None],
         event_labels=EVENT_TYPES,
+        health_name=health_name,
     )
 
 
@@ -85,11 +116,13 @@ def _edit(endpoint: WebhookEndpoint | None):
                 db.session.rollback()
                 for key, message in exc.errors.items():
                     target = getattr(form, key)
-                    target.errors = [*target.errors, message]
+                    target.errors = [*target.errors, shown(message)]
             else:
                 db.session.commit()
                 flash(
-                    "Endpoint saved." if endpoint else "Endpoint added. Copy its signing secret below.",
+                    gettext("Endpoint saved.")
+                    if endpoint
+                    else gettext("Endpoint added. Copy its signing secret below."),
                     "success",
                 )
                 return redirect(url_for("admin.webhook_show", public_id=saved.public_id))
@@ -115,11 +148,11 @@ def webhook_show(public_id: str):
     endpoint = _endpoint_or_404(public_id)
     status = request.args.get("status", "")
     if status not in ("", *DeliveryStatus):
-        abort(400, "Unknown status filter.")
+        abort(400, gettext("Unknown status filter."))
     try:
         secret, secret_error = signing.current_secret(endpoint), ""
     except signing.SecretUnreadable as exc:
-        secret, secret_error = "", str(exc)
+        secret, secret_error = "", shown(exc)
     return render_template(
         "admin/webhooks/show.html",
         endpoint=endpoint,
@@ -130,6 +163,8 @@ def webhook_show(public_id: str):
         status=status,
         statuses=list(DeliveryStatus),
         event_labels=EVENT_TYPES,
+        health_name=health_name,
+        delivery_status_name=delivery_status_name,
         action_form=ActionForm(),
         alerted=alerts.DISABLED_ACTION,
     )
@@ -147,6 +182,7 @@ def webhook_delivery(public_id: str, delivery_id: int):
         endpoint=endpoint,
         delivery=delivery,
         attempts=queries.attempts(delivery.id),
+        delivery_status_name=delivery_status_name,
         action_form=ActionForm(),
     )
 
@@ -154,7 +190,7 @@ def webhook_delivery(public_id: str, delivery_id: int):
 def _act(public_id: str):
     endpoint = _endpoint_or_404(public_id)
     if not ActionForm().validate_on_submit():
-        abort(400, "The form expired. Reload the page and try again.")
+        abort(400, gettext("The form expired. Reload the page and try again."))
     return endpoint
 
 
@@ -170,7 +206,9 @@ def webhook_rotate(public_id: str):
     """A new signing secret; the old one keeps signing for the grace period."""
     endpoint = _act(public_id)
     operations.rotate_secret(endpoint, actor=current_user)
-    return _done(endpoint, "New signing secret made. The previous one signs too until its grace period ends.")
+    return _done(
+        endpoint, gettext("New signing secret made. The previous one signs too until its grace period ends.")
+    )
 
 
 @bp.post("/webhooks/<public_id>/test")
@@ -178,7 +216,7 @@ def webhook_test(public_id: str):
     """Queue a `webhook.test` event to this endpoint."""
     endpoint = _act(public_id)
     operations.send_test_event(endpoint, actor=current_user)
-    return _done(endpoint, "Test event queued. It appears in the delivery log below within seconds.")
+    return _done(endpoint, gettext("Test event queued. It appears in the delivery log below within seconds."))
 
 
 @bp.post("/webhooks/<public_id>/toggle")
@@ -187,7 +225,10 @@ def webhook_toggle(public_id: str):
     endpoint = _act(public_id)
     operations.set_active(endpoint, not endpoint.active, actor=current_user)
     return _done(
-        endpoint, "Endpoint enabled." if endpoint.active else "Endpoint disabled: nothing is sent to it."
+        endpoint,
+        gettext("Endpoint enabled.")
+        if endpoint.active
+        else gettext("Endpoint disabled: nothing is sent to it."),
     )
 
 
@@ -197,7 +238,7 @@ def webhook_delete(public_id: str):
     endpoint = _act(public_id)
     operations.delete_endpoint(endpoint, actor=current_user)
     db.session.commit()
-    flash("Endpoint removed.", "success")
+    flash(gettext("Endpoint removed."), "success")
     return redirect(url_for("admin.webhooks"))
 
 
@@ -209,4 +250,4 @@ def webhook_resend(public_id: str, delivery_id: int):
     if delivery is None:
         abort(404)
     operations.resend_delivery(delivery, actor=current_user)
-    return _done(endpoint, "Queued to be sent again.")
+    return _done(endpoint, gettext("Queued to be sent again."))

@@ -88,41 +88,47 @@ def _tracking_purposes() -> dict[str, int | None]:
     return {"open": rows.get("tracking:open"), "click": rows.get("tracking:click")}
 
 
-def _consenting_when_sent(campaign_id: int, purpose_id: int | None) -> int:
-    """Delivered messages whose recipient's latest consent event for the purpose, before the send, was a yes.
+def _consenting_when_sent(campaign_id: int, purposes: dict[str, int | None]) -> dict[str, int]:
+    """{"open": n, "click": n}: delivered messages whose recipient's latest consent event for that tracking
+    purpose, before the send, was a yes; both purposes in one pass over the campaign's deliveries.
 
     The consent state row is the latest event's outcome and its time (updated_at is that event's created_at):
     when it is older than the send, it is the answer, read by one join; only recipients whose consent changed
     after their message was sent need the ledger searched for the event before the send."""
-    if purpose_id is None:
-        return 0
+    counts = dict.fromkeys(purposes, 0)
+    kinds = {purpose_id: kind for kind, purpose_id in purposes.items() if purpose_id is not None}
+    if not kinds:
+        return counts
+    state = ConsentState
     ev = aliased(ConsentEvent)
     latest = (
         select(ev.action)
         .where(
             ev.contact_id == Delivery.contact_id,
-            ev.purpose_id == purpose_id,
+            ev.purpose_id == state.purpose_id,
             ev.created_at <= Delivery.finished_at,
             ev.action.in_(CONSENT_ACTIONS),
         )
         .order_by(ev.id.desc())
         .limit(1)
-        .correlate(Delivery)
+        .correlate(Delivery, state)
         .scalar_subquery()
     )
-    state = ConsentState
     query = (
         select(
+            state.purpose_id,
             func.count(case((and_(state.updated_at <= Delivery.finished_at, state.status == "granted"), 1))),
             # nested, so the ledger is searched only for those rows (CASE keeps its order; AND need not)
             func.count(case((state.updated_at > Delivery.finished_at, case((latest.in_(GRANTING), 1))))),
         )
         .select_from(Delivery)
-        .join(state, and_(state.contact_id == Delivery.contact_id, state.purpose_id == purpose_id))
+        .join(state, and_(state.contact_id == Delivery.contact_id, state.purpose_id.in_(list(kinds))))
         .where(Delivery.campaign_id == campaign_id, Delivery.status == "sent")
+        .group_by(state.purpose_id)
     )
-    settled, changed_since = db.session.execute(query).one()
-    return settled + changed_since
+    for purpose_id, settled, changed_since in db.session.execute(query):
+        counts[kinds[purpose_id]] = settled + changed_since
+    return counts
 
 
 def _finished(campaign: Campaign, deliveries: dict[str, int]) -> bool:
@@ -140,10 +146,10 @@ def consenting_counts(
     (ConsentSnapshot) for as long as its delivered count stays the same. The caller commits (keeping it)."""
     delivered = deliveries.get("sent", 0)
     if not _finished(campaign, deliveries):
-        return {kind: _consenting_when_sent(campaign.id, purposes[kind]) for kind in ("open", "click")}
+        return _consenting_when_sent(campaign.id, purposes)
     snapshot = db.session.get(ConsentSnapshot, campaign.id)
     if snapshot is None or snapshot.delivered != delivered:
-        counts = {kind: _consenting_when_sent(campaign.id, purposes[kind]) for kind in ("open", "click")}
+        counts = _consenting_when_sent(campaign.id, purposes)
         values = {
             "delivered": delivered,
             "open_consenting": counts["open"],
@@ -267,17 +273,23 @@ def campaign_series(campaign: Campaign, unit: str = "hour") -> dict:
     slots = [start + step * i for i in range(SERIES_LENGTH[unit]) if start + step * i <= now]
     fmt = "%d %b %H:00" if unit == "hour" else "%d %b"
     series = [
-        ("Opens", "open", False),
-        ("Clicks", "click", False),
-        ("Machine-like opens", "open", True),
-        ("Machine-like clicks", "click", True),
+        ("opens", "Opens", "open", False),
+        ("clicks", "Clicks", "click", False),
+        ("machine_opens", "Machine-like opens", "open", True),
+        ("machine_clicks", "Machine-like clicks", "click", True),
     ]
     return {
         "unit": unit,
         "labels": [s.strftime(fmt) for s in slots],
+        "slots": [s.isoformat() for s in slots],
         "datasets": [
-            {"label": label, "data": [counts.get((s, kind, machine), 0) for s in slots]}
-            for label, kind, machine in series
+            {
+                "key": key,
+                "label": label,
+                "machine": machine,
+                "data": [counts.get((s, kind, machine), 0) for s in slots],
+            }
+            for key, label, kind, machine in series
         ],
     }
 

@@ -3,14 +3,14 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from mailer.analytics.campaigns import GRANTING, LEAVING, as_datetime, time_bucket
-from mailer.consent.models import ConsentEvent, ConsentState, Purpose
+from mailer.analytics.campaigns import GRANTING, LEAVING, as_datetime
+from mailer.consent.models import Purpose
 from mailer.core import counters
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.subscriptions.models.lists import MailingList
 
 
 @dataclass
@@ -50,20 +50,11 @@ def list_growth(mailing_list: MailingList, days: int = 90) -> dict:
     start = today - timedelta(days=days - 1)
     joined: dict[datetime, int] = {}
     left: dict[datetime, int] = {}
-    if purpose is not None:
-        bucket = time_bucket(ConsentEvent.created_at, "day").label("bucket")
-        query = (
-            select(bucket, ConsentEvent.action, func.count())
-            .where(
-                ConsentEvent.purpose_id == purpose.id,
-                ConsentEvent.created_at >= start,
-                ConsentEvent.action.in_(GRANTING + LEAVING),
-            )
-            .group_by(bucket, ConsentEvent.action)
-        )
-        for at, action, n in db.session.execute(query):
+    if purpose is not None:  # per hour from the counter table (core/counters.py), summed into days
+        by_hour = counters.consent_events_by_hour(purpose.id, GRANTING + LEAVING, start)
+        for (hour, action), n in by_hour.items():
             target = joined if action in GRANTING else left
-            day = as_datetime(at)
+            day = as_datetime(hour).replace(hour=0)
             target[day] = target.get(day, 0) + n
     confirmed = _counts(mailing_list).get("confirmed", 0)
     days_list = [start + timedelta(days=i) for i in range(days)]
@@ -76,9 +67,14 @@ def list_growth(mailing_list: MailingList, days: int = 90) -> dict:
         "labels": [d.strftime("%d %b") for d in days_list],
         "dates": [d.strftime("%Y-%m-%d") for d in days_list],
         "datasets": [
-            {"label": "Confirmed sign-ups", "data": [joined.get(d, 0) for d in days_list]},
-            {"label": "Unsubscribes", "data": [left.get(d, 0) for d in days_list]},
-            {"label": "Subscribers", "data": [max(0, t) for t in totals], "axis": "total"},
+            {"key": "joined", "label": "Confirmed sign-ups", "data": [joined.get(d, 0) for d in days_list]},
+            {"key": "left", "label": "Unsubscribes", "data": [left.get(d, 0) for d in days_list]},
+            {
+                "key": "subscribers",
+                "label": "Subscribers",
+                "data": [max(0, t) for t in totals],
+                "axis": "total",
+            },
         ],
     }
 
@@ -86,9 +82,6 @@ def list_growth(mailing_list: MailingList, days: int = 90) -> dict:
 def consent_coverage(mailing_list: MailingList) -> list[Coverage]:
     """For each consent purpose other than lists:
     how many confirmed subscribers of this list said yes to it."""
-    subscribers = select(Subscription.contact_id).where(
-        Subscription.list_id == mailing_list.id, Subscription.status == "confirmed"
-    )
     total = _counts(mailing_list).get("confirmed", 0)
     purposes = (
         db.session.execute(
@@ -97,13 +90,11 @@ def consent_coverage(mailing_list: MailingList) -> list[Coverage]:
         .scalars()
         .all()
     )
-    granted = dict(
-        db.session.execute(
-            select(ConsentState.purpose_id, func.count())
-            .where(ConsentState.contact_id.in_(subscribers), ConsentState.status == "granted")
-            .group_by(ConsentState.purpose_id)
-        ).all()
-    )
+    # pairs of a confirmed subscription and a granted consent, kept by the database (core/counters.py)
+    granted = {
+        purpose_id: n
+        for (purpose_id,), n in counters.totals("list_consent_counts", list_id=mailing_list.id).items()
+    }
     return [Coverage(p, granted.get(p.id, 0), total) for p in purposes]
 
 

@@ -5,6 +5,7 @@ from flask import current_app, g, request
 from mailer.api.blueprint import bp
 from mailer.api.errors import ApiError
 from mailer.api.inputs import is_id
+from mailer.core.web import is_upload_body
 from mailer.staff import api_keys
 from mailer.subscriptions import throttle
 
@@ -12,7 +13,16 @@ from mailer.subscriptions import throttle
 OPEN_ENDPOINTS = {"api.openapi_document"}
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 # POSTs that change nothing (their input is too rich for a query string): read-only keys may make them.
-READING_POSTS = {"api.conditions_count"}
+READING_POSTS = {
+    "api.conditions_count",
+    "api.bulk_preview",
+    "api.list_export",
+    "api.segment_export",
+    "api.tx_template_preview",
+    "api.tx_template_draft_preview",
+    "api.form_confirmation_email_preview",
+    "api.list_reconfirmation_email_preview",
+}
 # Failed authentications per client IP before answers turn to 429 (keys can't be guessed; this just sheds
 # noise).
 FAILED_AUTH_LIMIT = "30 per minute"
@@ -23,8 +33,7 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mailer API"'}
 def authenticate_request():
     """Find the request's key (401 without a valid one),
     refuse writes to read-only keys (403), cap the body."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    if getattr(view, "upload_limit", None) is None or request.mimetype != "multipart/form-data":
+    if not is_upload_body():
         request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
     # else: an upload, bounded by its own setting (mailer.core.web raised the limit before this ran)
     if request.endpoint in OPEN_ENDPOINTS:
@@ -48,3 +57,8 @@ def authenticate_request():
         raise ApiError(
             404, "There is no resource with this id."
         )  # e.g. a NUL byte, which PostgreSQL can't compare
+
+
+def via() -> dict:
+    """How a change made through the API is named in the audit log: the API and the key's prefix."""
+    return {"via": "api", "api_key": g.api_key_prefix}

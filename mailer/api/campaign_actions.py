@@ -2,13 +2,13 @@
 pause, resume, cancel, unschedule. Every rule is the admin's (campaigns.drafts and campaigns.lifecycle);
 the numbers are GET /campaigns/{public_id}."""
 
+from flask import g
 from marshmallow import validate
-from sqlalchemy import select
 
 from mailer.api.campaigns import campaign_or_404
 from mailer.api.errors import ApiError
 from mailer.api.fields import Flag, RequestSchema, Text, TextList
-from mailer.api.inputs import invalid
+from mailer.api.inputs import ids_of, invalid
 from mailer.api.routing import api_route
 from mailer.api.schemas import CampaignSchema
 from mailer.api.serializers import campaign_json
@@ -55,27 +55,19 @@ class ScheduleRequest(RequestSchema):
     timezone = Text(required=True, metadata={"description": "An IANA time zone, e.g. Europe/Rome."})
 
 
-def _ids(model, public_ids: list[str], field_name: str) -> list[int]:
-    rows = db.session.execute(select(model.public_id, model.id).where(model.public_id.in_(public_ids)))
-    found: dict[str, int] = {row.public_id: row.id for row in rows}
-    if unknown := [pid for pid in public_ids if pid not in found]:
-        raise invalid(field_name, "unknown id(s): " + ", ".join(pid[:32] for pid in unknown[:10]))
-    return [found[pid] for pid in public_ids]
-
-
 def _fields(body: dict, base: drafts.DraftFields) -> drafts.DraftFields:
     """The editor's fields: the draft as it is, with what the caller sent."""
     for name in (*TEXT_FIELDS, "body_format", "track_opens", "track_clicks"):
         if name in body:
             setattr(base, name, body[name])
     if "layout" in body:
-        base.layout_id = _ids(Layout, [body["layout"]], "layout")[0]
+        base.layout_id = ids_of(Layout, [body["layout"]], "layout")[0]
     if "lists" in body:
-        base.list_ids = _ids(MailingList, body["lists"], "lists")
+        base.list_ids = ids_of(MailingList, body["lists"], "lists")
     if "exclusion_lists" in body:
-        base.exclusion_list_ids = _ids(MailingList, body["exclusion_lists"], "exclusion_lists")
+        base.exclusion_list_ids = ids_of(MailingList, body["exclusion_lists"], "exclusion_lists")
     if "segments" in body:
-        base.segment_ids = _ids(Segment, body["segments"], "segments")
+        base.segment_ids = ids_of(Segment, body["segments"], "segments")
     return base
 
 
@@ -98,14 +90,19 @@ def campaign_create(body: dict):
     The editor's rules: name, subject, body, a layout and at least one list or segment are needed; the
     sender defaults to the organisation's. 422 names each field that is wrong.
     """
-    base = drafts.DraftFields()
+    return create_campaign(body, drafts.DraftFields()), 201
+
+
+def create_campaign(body: dict, base: drafts.DraftFields) -> dict:
+    """A new draft from `base` (empty, or a gallery template's fields) with what the caller sent; the sender
+    is the organisation's unless the caller names one."""
     base.from_name, base.from_email = drafts.default_sender()
     try:
         campaign = drafts.create_draft(_fields(body, base))
     except drafts.DraftError as exc:
         raise _draft_error(exc) from None
     db.session.commit()
-    return campaign_json(campaign), 201
+    return campaign_json(campaign)
 
 
 @api_route(
@@ -233,3 +230,44 @@ campaign_unschedule = _state_route(
     "Take a scheduled campaign back to draft",
     "unscheduleCampaign",
 )
+
+
+@api_route(
+    "/campaigns/<public_id>/copy",
+    ("POST",),
+    responses={201: CampaignSchema},
+    operation_id="copyCampaign",
+)
+def campaign_copy(public_id: str):
+    """Copy a campaign into a new draft
+
+    As the admin's Copy: a new draft "Copy of …" with the campaign's content, layout, sender, audience,
+    tracking and relay (not its sending state or schedule), made by the key's creator. Any campaign can be
+    copied, also one that was sent.
+    """
+    campaign = campaign_or_404(public_id)
+    copy = drafts.duplicate_campaign(campaign, g.api_key.created_by_id)
+    db.session.commit()
+    return campaign_json(copy), 201
+
+
+@api_route(
+    "/campaigns/<public_id>",
+    ("DELETE",),
+    responses={204: None},
+    errors={409: "Only drafts that were never sent can be deleted."},
+    operation_id="deleteCampaign",
+)
+def campaign_delete(public_id: str):
+    """Delete a draft that never sent
+
+    As the admin's Delete: a draft that never started sending goes for good; any other campaign is a 409.
+    """
+    campaign = campaign_or_404(public_id)
+    try:
+        drafts.delete_draft(campaign)
+    except drafts.DraftError as exc:
+        db.session.rollback()
+        raise ApiError(409, " ".join(exc.errors.values()), {"status": campaign.status}) from None
+    db.session.commit()
+    return None, 204

@@ -3,16 +3,20 @@
 import json
 import math
 import re
+import tempfile
+from typing import IO
 
 from flask import request
 from marshmallow import ValidationError, fields, validate
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 
 from mailer.api.errors import ApiError
 from mailer.api.fields import RequestSchema, Text
 from mailer.core.extensions import db
 
 DEFAULT_PAGE_SIZE = 50
+RAW_CHUNK = 1024 * 1024  # a raw upload is copied in pieces of this size (memory stays flat)
+RAW_BODY_KEY = "mailer.api_raw_body"  # where the request keeps its spooled raw body (WSGI environ)
 MAX_PAGE_SIZE = 200
 # Every id the API gives out (public ids, ledger hashes) has this shape; anything else names nothing.
 ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
@@ -57,9 +61,29 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def id_named(model, column, value: str | None, field_name: str) -> int | None:
+    """The id of the row whose `column` holds `value` (e.g. a relay by its name); None stays None (the
+    default); a 422 naming the field when nothing has it."""
+    if value is None:
+        return None
+    found = db.session.execute(select(model.id).where(column == value)).scalar_one_or_none()
+    if found is None:
+        raise invalid(field_name, "unknown: " + value[:64])
+    return found
+
+
 def invalid(field_name: str, message: str) -> ApiError:
     """A 422 naming the field that is wrong."""
     return ApiError(422, "Some values are not valid.", {field_name: message})
+
+
+def ids_of(model, public_ids: list[str], field_name: str) -> list[int]:
+    """The row ids of the resources these public ids name, in order; a 422 naming the unknown ones."""
+    rows = db.session.execute(select(model.public_id, model.id).where(model.public_id.in_(public_ids)))
+    found: dict[str, int] = {row.public_id: row.id for row in rows}
+    if unknown := [pid for pid in public_ids if pid not in found]:
+        raise invalid(field_name, "unknown id(s): " + ", ".join(pid[:32] for pid in unknown[:10]))
+    return [found[pid] for pid in public_ids]
 
 
 def json_object() -> dict:
@@ -76,6 +100,20 @@ def json_object() -> dict:
     if not isinstance(body, dict):
         raise ApiError(422, "The body must be a JSON object.", {"body": "expected an object"})
     return body
+
+
+def raw_body() -> IO[bytes]:
+    """The request's raw body (an upload without multipart framing) as a file, read once from the stream in
+    chunks and spooled to disk beyond RAW_CHUNK; bounded by request.max_content_length (413 beyond it). The
+    same file for every caller of the request (the Idempotency-Key fingerprint, then the view)."""
+    spooled = request.environ.get(RAW_BODY_KEY)
+    if spooled is None:
+        spooled = tempfile.SpooledTemporaryFile(max_size=RAW_CHUNK)  # noqa: SIM115 (closed with the request)
+        while chunk := request.stream.read(RAW_CHUNK):
+            spooled.write(chunk)
+        request.environ[RAW_BODY_KEY] = spooled
+    spooled.seek(0)
+    return spooled
 
 
 class PageQuery(RequestSchema):

@@ -8,7 +8,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, jsonify
 
 from mailer.api.blueprint import bp
-from mailer.api.routing import OPERATIONS, Operation
+from mailer.api.routing import OPERATIONS, FileAnswer, Operation
 from mailer.api.schemas import ErrorSchema
 from mailer.core.extensions import limiter
 
@@ -66,6 +66,10 @@ def _operation(op: Operation) -> dict:
     responses: dict[str, object] = {}
     for status, schema in sorted(op.responses.items()):
         description = "Done." if schema is None else "Success."
+        if isinstance(schema, FileAnswer):
+            content = {schema.media_type: {"schema": {"type": "string"}}}
+            responses[str(status)] = {"description": schema.description, "content": content}
+            continue
         responses[str(status)] = (
             {"description": description}
             if schema is None
@@ -91,7 +95,10 @@ def _operation(op: Operation) -> dict:
     if op.upload is not None:
         spec["requestBody"] = {
             "required": True,
-            "content": {"multipart/form-data": {"schema": op.upload.form}},
+            "content": {
+                "multipart/form-data": {"schema": op.upload.form},
+                **{media_type: {"schema": {"type": "string"}} for media_type in op.upload.raw_types},
+            },
         }
     return spec
 

@@ -24,6 +24,9 @@ Declare the request and response shapes once, as marshmallow schemas, and name t
 - `operation_id=` names the operation for generated clients (default: the view's name in camelCase);
   `summary=` overrides the docstring's first paragraph, which the document shows (the rest describes it).
 - `headers=` documents request headers the view reads ({"Idempotency-Key": {"description": …, "schema": …}}).
+- Every POST takes an `Idempotency-Key` header (mailer.api.idempotency: a retry answers the first answer
+  again and makes nothing twice), documented here automatically; `idempotent=False` leaves it out (POSTs
+  that change nothing, or POST /tx, which keeps its own key with the message it stores).
 - `errors=` adds statuses (409 …) with what they mean here; 401/429 (every call), 403 (writes), 404 (paths
   with ids), 400/413/415/422 (bodies) and 422 (queries) are documented without being named.
 - Rules stay in the domain operations: a schema checks shapes and types, never a business rule.
@@ -42,7 +45,8 @@ from werkzeug.datastructures import FileStorage
 from mailer.api.blueprint import bp, per_key_limit
 from mailer.api.errors import ApiError
 from mailer.api.fields import flatten_errors
-from mailer.api.inputs import json_object
+from mailer.api.idempotency import documented, once_per_key
+from mailer.api.inputs import json_object, raw_body
 from mailer.core.web import accepts_upload
 
 
@@ -55,6 +59,16 @@ class Upload:
     file_part: str
     form: type[Schema]
     limit_setting: str
+    # Also taken as the whole body of one of these types (e.g. text/csv): the file without multipart framing.
+    raw_types: tuple[str, ...] = ()
+
+
+@dataclass
+class FileAnswer:
+    """A success answer that is a file (e.g. a CSV), not JSON: its media type and what it holds."""
+
+    media_type: str
+    description: str
 
 
 @dataclass
@@ -92,10 +106,15 @@ def load(schema: type[Schema], data) -> dict:
 
 
 def uploaded(upload: Upload) -> tuple[dict, FileStorage | None]:
-    """A multipart body's text parts (checked by the form schema) and its file; 415 for any other body."""
+    """A multipart body's text parts (checked by the form schema) and its file; for a raw body of one of the
+    upload's `raw_types`, no text parts and the body as the file (spooled to disk as it arrives); 415 for any
+    other body."""
+    if request.mimetype in upload.raw_types:
+        return {}, FileStorage(raw_body(), filename="", content_type=request.mimetype)
     if request.mimetype != "multipart/form-data":
+        raw = "".join(f" or as the whole body ({media_type})" for media_type in upload.raw_types)
         raise ApiError(
-            415, f"Send the {upload.file_part} as multipart/form-data (a “{upload.file_part}” part)."
+            415, f"Send the {upload.file_part} as multipart/form-data (a “{upload.file_part}” part){raw}."
         )
     form = request.form.to_dict()
     for name in request.files:
@@ -132,14 +151,17 @@ def api_route(
     operation_id: str | None = None,
     upload: Upload | None = None,
     headers: dict[str, dict] | None = None,
+    idempotent: bool = True,
 ):
     """Register an authenticated endpoint with its schemas; every one shares its key's rate limit, so none
     can be forgotten, and every one is in the OpenAPI document."""
     (method,) = methods
+    idempotent = idempotent and method == "POST"
+    if idempotent:
+        headers, errors = documented(headers, errors, has_body=body is not None or upload is not None)
 
     def decorate(view):
-        @functools.wraps(view)
-        def checked(**view_args):
+        def run(view_args):
             if query is not None:
                 view_args["query"] = load(query, request.args.to_dict())
             if body is not None:
@@ -151,6 +173,12 @@ def api_route(
                 return result
             data, status = result if isinstance(result, tuple) else (result, min(responses))
             return respond(responses[status], data, status)
+
+        @functools.wraps(view)
+        def checked(**view_args):
+            if idempotent:
+                return once_per_key(lambda: run(view_args))
+            return run(view_args)
 
         doc = (view.__doc__ or "").strip()
         first, _, rest = doc.partition("\n\n")
@@ -171,7 +199,7 @@ def api_route(
         )
         registered = per_key_limit(checked)
         if upload is not None:
-            registered = accepts_upload(upload.limit_setting, upload.file_part)(registered)
+            registered = accepts_upload(upload.limit_setting, upload.file_part, upload.raw_types)(registered)
         return bp.route(rule, methods=[method])(registered)
 
     return decorate

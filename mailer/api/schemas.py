@@ -220,6 +220,33 @@ class AbVariantSchema(Schema):
     click_rate = fields.Float()
     open_consenting = fields.Integer()
     openers = fields.Integer()
+    body_format = one_of(
+        ("markdown", "html", "visual"),
+        metadata={"description": "Only on GET /campaigns/{public_id}/ab-test: the content's format as sent."},
+    )
+    body = fields.String(
+        metadata={"description": "Only on GET /campaigns/{public_id}/ab-test: the content as sent."}
+    )
+    text_body = fields.String(
+        metadata={
+            "description": "Only on GET /campaigns/{public_id}/ab-test: the text part (empty: generated)."
+        }
+    )
+    visual_design = fields.Boolean(
+        metadata={"description": "Only on GET /campaigns/{public_id}/ab-test: its own visual design is kept."}
+    )
+
+
+class AbLiveSchema(Schema):
+    leader = fields.String(metadata={"description": "The letter with the highest click rate so far."})
+    z = fields.Float(allow_none=True, metadata={"description": "Two-proportion z against the runner-up."})
+    decisive = fields.Boolean(
+        metadata={"description": "Every variant has enough consenting recipients and |z| >= 1.96."}
+    )
+    too_small = fields.List(
+        fields.String(), metadata={"description": "Variants with too few recipients consenting to clicks."}
+    )
+    tie = fields.Boolean()
 
 
 class AbTestSchema(Schema):
@@ -238,6 +265,26 @@ class AbTestSchema(Schema):
         }
     )
     variants = fields.List(fields.Nested(AbVariantSchema))
+    state = one_of(
+        ("draft", "testing", "decided"),
+        metadata={
+            "description": "draft: not sent yet (editable while the campaign is a draft); testing: the test "
+            "share is out and no winner yet; decided: the winner is known."
+        },
+    )
+    live = fields.Nested(
+        AbLiveSchema,
+        allow_none=True,
+        metadata={
+            "description": "The figures' verdict now, as the campaign page shows (null before the start)."
+        },
+    )
+    can_pick = fields.Boolean(
+        metadata={"description": "A winner can be picked now (POST /campaigns/{public_id}/ab-test/winner)."}
+    )
+    min_consenting = fields.Integer(
+        metadata={"description": "Recipients consenting to click tracking each variant needs to be decisive."}
+    )
 
 
 class UncertainDeliverySchema(Schema):

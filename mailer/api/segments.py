@@ -185,6 +185,7 @@ def segment_count(public_id: str):
     body=ConditionsCount,
     responses={200: ConditionsCountSchema},
     operation_id="countConditions",
+    idempotent=False,  # changes nothing (auth.READING_POSTS)
 )
 def conditions_count(body: dict):
     """How many contacts a condition tree matches now, without saving it

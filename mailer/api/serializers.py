@@ -170,8 +170,9 @@ def campaign_json(campaign: Campaign, progress: dict | None = None, deliveries: 
     return data
 
 
-def ab_test_json(campaign: Campaign) -> dict | None:
-    """A campaign's A/B test: settings, the winner and how it was chosen, the variants as sent, figures."""
+def ab_test_json(campaign: Campaign, content: bool = False) -> dict | None:
+    """A campaign's A/B test: settings, the winner and how it was chosen, the variants as sent, figures, the
+    verdict so far (as the campaign page shows it); `content`: each variant's content too."""
     test = campaign.ab_test
     if test is None:
         return None
@@ -199,8 +200,25 @@ def ab_test_json(campaign: Campaign) -> dict | None:
                     if figures
                     else {}
                 ),
+                **(
+                    {
+                        "body_format": view.body_format,
+                        "body": view.body or "",
+                        "text_body": view.text_body or "",
+                        "visual_design": bool(variant.body_project),
+                    }
+                    if content
+                    else {}
+                ),
             }
         )
+    live = ab_testing.judge(list(stats.values())) if stats else None
+    if live is not None:
+        live = {**live, "leader": ab_testing.letter(live["leader"])}
+    if test.winner is not None:
+        state = "decided"
+    else:
+        state = "testing" if test.sample_planned_at is not None else "draft"
     return {
         "test_percent": test.test_percent,
         "wait_minutes": test.wait_minutes,
@@ -212,6 +230,10 @@ def ab_test_json(campaign: Campaign) -> dict | None:
         "decided_at": iso(test.decided_at),
         "decision": test.decision or {},
         "variants": variants,
+        "state": state,
+        "live": live,
+        "can_pick": state == "testing" and campaign.status in ("sending", "paused"),
+        "min_consenting": ab_testing.MIN_CONSENTING,
     }
 
 

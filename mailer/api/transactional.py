@@ -1,19 +1,22 @@
-"""Transactional mail through the API: send a stored template to one contact or address, look a message up.
+"""Transactional mail through the API: send a stored template to one contact or address, look a message up,
+read the sent log (the templates themselves: mailer/api/tx_templates.py).
 
 Sending answers 202 once the message is stored and queued (a worker sends it); an `Idempotency-Key` header
 makes a retry safe: the same key with the same body answers what the first request answered, sending nothing.
 """
 
 from flask import g, request
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from mailer.api.errors import ApiError
-from mailer.api.fields import Object, RequestSchema, Text, public_id, timestamp
+from mailer.api.fields import Object, RequestSchema, Text, page_of, public_id, timestamp
+from mailer.api.inputs import PageQuery, page_args
 from mailer.api.routing import api_route, respond
 from mailer.api.schemas import one_of
 from mailer.api.serializers import iso
 from mailer.core.extensions import db
 from mailer.transactional import operations as tx
+from mailer.transactional import templates as tx_templates
 from mailer.transactional.models import TxMessage, TxStatus
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -44,11 +47,43 @@ class TxMessageSchema(Schema):
     message_id = fields.String(metadata={"description": "Its Message-ID header once sent; empty before."})
     reason = fields.String(metadata={"description": "Why it failed or was refused; the relay's words."})
     attempts = fields.Integer()
+    test = fields.Boolean(
+        metadata={"description": "A test send of the template (POST /tx-templates/{id}/test)."}
+    )
+    email = fields.String(
+        metadata={"description": "The recipient's address; empty once retention or an erasure removed it."}
+    )
     created_at = timestamp()
     finished_at = timestamp("When it was sent, failed or refused; null while queued.")
 
 
-def _accepted_json(message: TxMessage) -> dict:
+TxMessagePage = page_of(TxMessageSchema, "TxMessagePage")
+
+
+class TxLogQuery(PageQuery):
+    """Newest first: `after` is the id of the last message already seen."""
+
+    template = Text(max_length=64, metadata={"description": "Only messages of the template with this key."})
+    status = Text(validate=validate.OneOf(tuple(TxStatus), error="must be one of: " + ", ".join(TxStatus)))
+
+
+def message_json(message: TxMessage) -> dict:
+    return {
+        "id": message.public_id,
+        "status": message.status,
+        "template": message.template.key,
+        "contact_id": message.contact.public_id if message.contact is not None else None,
+        "message_id": message.message_id,
+        "reason": message.reason,
+        "attempts": message.attempts,
+        "test": message.test,
+        "email": message.email,
+        "created_at": iso(message.created_at),
+        "finished_at": iso(message.finished_at),
+    }
+
+
+def accepted_json(message: TxMessage) -> dict:
     return {
         "id": message.public_id,
         "status": TxStatus.QUEUED,  # what the first answer said, also when a repeat reads it later
@@ -69,6 +104,7 @@ def _accepted_json(message: TxMessage) -> dict:
         422: "A refusal (detail.reason: restricted, erased, suppressed, render, idempotency_key_reused …).",
     },
     operation_id="sendTransactional",
+    idempotent=False,  # its own key, stored with the message (transactional.operations)
     headers={
         IDEMPOTENCY_HEADER: {
             "description": "One per message (1–255 printable characters), scoped to the API key: a repeat "
@@ -101,7 +137,7 @@ def tx_send(body: dict):
     except tx.TxRefused as exc:
         db.session.rollback()
         raise ApiError(exc.status, exc.message, {"reason": exc.reason}) from None
-    response = respond(TxAcceptedSchema, _accepted_json(accepted.message), 202)
+    response = respond(TxAcceptedSchema, accepted_json(accepted.message), 202)
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -117,14 +153,29 @@ def tx_status(public_id: str):
     message = tx.by_public_id(public_id)
     if message is None:
         raise ApiError(404, "There is no transactional message with this id.", {"id": public_id[:64]})
-    return {
-        "id": message.public_id,
-        "status": message.status,
-        "template": message.template.key,
-        "contact_id": message.contact.public_id if message.contact is not None else None,
-        "message_id": message.message_id,
-        "reason": message.reason,
-        "attempts": message.attempts,
-        "created_at": iso(message.created_at),
-        "finished_at": iso(message.finished_at),
-    }
+    return message_json(message)
+
+
+@api_route("/tx", query=TxLogQuery, responses={200: TxMessagePage}, operation_id="listTransactional")
+def tx_log(query: dict):
+    """The transactional sent log
+
+    Every message (test sends included), newest first, one page at a time, with its status; `template` (a
+    key) and `status` narrow it. Merge data is never shown; an address is gone once retention or an
+    erasure removed it.
+    """
+    template = None
+    if "template" in query:
+        template = tx_templates.by_key(query["template"])
+        if template is None:
+            raise ApiError(422, "Some values are not valid.", {"template": "no template has this key"})
+    after, limit = page_args(query)
+    before = None
+    if after is not None:
+        before = tx.by_public_id(after)
+        if before is None:
+            raise ApiError(
+                422, "Some values are not valid.", {"after": "no message has this id; start again without it"}
+            )
+    rows, more = tx.log_page(limit, before, template, query.get("status", ""))
+    return {"data": [message_json(m) for m in rows], "next_cursor": rows[-1].public_id if more else None}

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select
 
-from mailer.audit.models import AuditEvent
+from mailer.audit.models import AuditEvent, action_name
 from mailer.core.extensions import db
 from mailer.core.spreadsheet import csv_text
 
@@ -51,7 +51,8 @@ def search(flt: AuditFilter, page: int = 1, per_page: int = 50) -> tuple[list[Au
 
 
 def export_csv(flt: AuditFilter) -> str:
-    """Every matching audit row as CSV (oldest first), for an auditor."""
+    """Every matching audit row as CSV (oldest first), for an auditor: the stable action code, and at the end
+    (so the earlier columns keep their places) the action's words in the exporter's language."""
     query = _query(flt).order_by(AuditEvent.id).execution_options(yield_per=500)
     rows = (
         [
@@ -63,11 +64,23 @@ def export_csv(flt: AuditFilter) -> str:
             ev.target_id,
             "; ".join(f"{k}={v}" for k, v in (ev.details or {}).items()),
             ev.ip or "",
+            action_name(ev.action),
         ]
         for ev in db.session.execute(query).scalars()
     )
     return csv_text(
-        ["id", "created_at_utc", "actor", "action", "target_type", "target_id", "details", "ip"], rows
+        [
+            "id",
+            "created_at_utc",
+            "actor",
+            "action",
+            "target_type",
+            "target_id",
+            "details",
+            "ip",
+            "action_label",
+        ],
+        rows,
     )
 
 

@@ -28,6 +28,7 @@ from mailer.core.extensions import db
 from mailer.core.text import has_controls
 from mailer.segments.conditions import compile_tree
 from mailer.segments.models import Segment
+from mailer.subscriptions import lists as list_service
 from mailer.subscriptions import reconfirmation
 from mailer.subscriptions.lists import lists_by_public_id
 from mailer.subscriptions.manual import ContactRefused, checked_basis
@@ -44,7 +45,9 @@ ACTIONS = {
     "list_reconfirm": lazy_gettext("Ask to re-confirm the list"),
 }
 ERASE = "erase"
-LABELS = {**ACTIONS, ERASE: lazy_gettext("Erase")}
+# Deleting a list (its page, or the API): not a choice on the contacts page; walks the list's subscriptions.
+LIST_DELETE = "list_delete"
+LABELS = {**ACTIONS, ERASE: lazy_gettext("Erase"), LIST_DELETE: lazy_gettext("Delete the list")}
 LIST_ACTIONS = ("list_add", "list_remove", "list_reconfirm")
 BASES = {
     Basis.PRIOR_CONSENT.value: lazy_gettext("They consented elsewhere (say where and how)"),
@@ -122,6 +125,8 @@ def _members_after(job: BulkJob, size: int) -> tuple[Select, int | None]:
 
 def described(job: BulkJob) -> str:
     """The job's selection in words."""
+    if job.action == LIST_DELETE:
+        return f"the list's {job.total} open subscription{'' if job.total == 1 else 's'}"
     if "ids" in job.selection:
         count = len(job.selection["ids"])
         return f"{count} ticked contact{'' if count == 1 else 's'}"
@@ -392,6 +397,8 @@ def run_batch(job_id: int, size: int | None = None) -> bool:
     if job.status == "done":
         db.session.rollback()
         return False
+    if job.action == LIST_DELETE:
+        return _list_delete_batch(job, size or list_service.DELETE_BATCH)
     size = size or (ERASE_BATCH if job.action == ERASE else BATCH)
     members, looked_at = _members_after(job, size)
     rows = db.session.execute(members.add_columns(Contact.status).order_by(Contact.id).limit(size)).all()
@@ -429,6 +436,65 @@ def run_batch(job_id: int, size: int | None = None) -> bool:
     return True
 
 
+def start_list_delete(
+    mailing_list: MailingList, typed_name: str, actor: Any, ip: str | None, via: dict | None = None
+) -> BulkJob:
+    """Delete a list as a background job: marked deleted at once (list_service.begin_delete: no sign-ups,
+    offered nowhere, no send names it), its open subscriptions ended in batches, each committed with the
+    job's progress (a restart continues after the last committed batch: exactly one "withdrawn" event per
+    person), the tombstone's audit entry at the end. The caller commits; a list of one batch or less may be
+    finished at once with run_job (the same path)."""
+    summary = list_service.begin_delete(mailing_list, typed_name)
+    job = BulkJob(
+        action=LIST_DELETE,
+        argument=mailing_list.public_id,
+        options={"deleted": {**list_service.summary_details(summary), **(via or {})}, "ip": ip},
+        selection={"list": mailing_list.public_id},
+        total=summary.confirmed + summary.pending,
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(job)
+    db.session.flush()
+    enqueue_after_commit(db.session(), "run_bulk_job", job.id)
+    return job
+
+
+def _list_delete_batch(job: BulkJob, size: int) -> bool:
+    mailing_list = _list_of(job.argument)
+    if mailing_list is None:  # cannot happen: a deleted list stays as a tombstone
+        job.status, job.finished_at = "done", utcnow()
+        db.session.commit()
+        return False
+    ip = job.options.get("ip")
+    ctx, details = list_service.deletion_context(mailing_list, job.created_by_id, ip)
+    ended = list_service.end_batch(mailing_list, job.cursor, ctx, details, size)
+    if ended is None:
+        list_service.finish_delete(mailing_list, job.options.get("deleted", {}), job.created_by, ip)
+        job.status, job.finished_at = "done", utcnow()
+        db.session.commit()
+        return False
+    job.status = "running"
+    job.cursor, count = ended
+    job.done += count
+    job.changed += count
+    db.session.commit()
+    return True
+
+
+def list_deletions(list_ids: list[str]) -> dict[str, BulkJob]:
+    """The deletion job of each of these lists (by public id) that has one."""
+    if not list_ids:
+        return {}
+    query = select(BulkJob).where(BulkJob.action == LIST_DELETE, BulkJob.argument.in_(list_ids))
+    return {job.argument: job for job in db.session.execute(query.order_by(BulkJob.id)).scalars()}
+
+
+def unfinished_list_deletions() -> list[BulkJob]:
+    """The list deletions still ending subscriptions, oldest first."""
+    query = select(BulkJob).where(BulkJob.action == LIST_DELETE, BulkJob.status != "done")
+    return list(db.session.execute(query.order_by(BulkJob.id)).scalars())
+
+
 def run_job(job_id: int) -> None:
     """Run a job to the end, batch by batch (a restart continues from the last committed batch)."""
     while run_batch(job_id):
@@ -449,6 +515,8 @@ def subject(job: BulkJob) -> str:
     if job.action in LIST_ACTIONS:
         mailing_list = _list_of(job.argument)
         return f"{LABELS[job.action]} “{mailing_list.name if mailing_list else gettext('a deleted list')}”"
+    if job.action == LIST_DELETE:
+        return f"{LABELS[job.action]} “{job.options.get('deleted', {}).get('name', '')}”"
     if job.action == ERASE:
         return gettext("Erase contacts")
     return f"{LABELS.get(job.action, job.action)} “{job.argument}”"

@@ -21,10 +21,11 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any, cast
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import BigInteger, CursorResult, and_, case, func, literal, select, update
 from sqlalchemy import cast as sql_cast
 
-from mailer.campaigns import eligibility, merge_tags
+from mailer.campaigns import eligibility, merge_tags, visual
 from mailer.campaigns.models import AbCriterion, AbTest, AbVariant, Campaign, CampaignStatus
 from mailer.campaigns.rendering import CampaignError, html_env, text_env
 from mailer.consent.models import ConsentState
@@ -73,8 +74,18 @@ def letter(position: int) -> str:
 
 
 def variant_name(variant: AbVariant) -> str:
-    """What people call a variant: its label, else "Variant A"."""
+    """A variant's stored name: its label, else "Variant A" (kept in a decision, given by the API)."""
     return variant.label or f"Variant {letter(variant.position)}"
+
+
+def variant_title(variant: AbVariant) -> str:
+    """A variant's name on a page: its label, else "Variant A" in the reader's language."""
+    return variant.label or default_title(variant.position)
+
+
+def default_title(position: int) -> str:
+    """ "Variant A" in the reader's language."""
+    return gettext("Variant %(letter)s", letter=letter(position))
 
 
 def view_of(campaign: Campaign, position: int) -> VariantView:
@@ -82,7 +93,8 @@ def view_of(campaign: Campaign, position: int) -> VariantView:
     for variant in campaign.ab_variants:
         if variant.position == position:
             return VariantView(campaign, variant)
-    raise CampaignError(f"This campaign has no variant {letter(position)}.")
+    name = letter(position) if 0 <= position < len(LETTERS) else str(position + 1)  # no IndexError for 7
+    raise CampaignError(gettext("This campaign has no variant %(letter)s.", letter=name))
 
 
 # --- editing (drafts only; the caller commits) --------------------------------------------------------------
@@ -90,7 +102,9 @@ def view_of(campaign: Campaign, position: int) -> VariantView:
 
 def _editable(campaign: Campaign) -> None:
     if campaign.status != CampaignStatus.DRAFT:
-        raise CampaignError(f"This campaign is {campaign.status}; only a draft's A/B test can be changed.")
+        raise CampaignError(
+            gettext("This campaign is no longer a draft; only a draft's A/B test can be changed.")
+        )
 
 
 def configure(
@@ -110,14 +124,22 @@ def configure(
         return None
     if not MIN_PERCENT <= test_percent <= MAX_PERCENT:
         raise CampaignError(
-            f"The test share must be between {MIN_PERCENT} and {MAX_PERCENT} % of the audience."
+            gettext(
+                "The test share must be between %(min)s and %(max)s %(percent)s of the audience.",
+                min=MIN_PERCENT,
+                max=MAX_PERCENT,
+                percent="%",
+            )
         )
     if not MIN_WAIT_MINUTES <= wait_minutes <= MAX_WAIT_MINUTES:
         raise CampaignError(
-            f"The wait before choosing the winner must be between {MIN_WAIT_MINUTES} minutes and 7 days."
+            gettext(
+                "The wait before choosing the winner must be between %(min)s minutes and 7 days.",
+                min=MIN_WAIT_MINUTES,
+            )
         )
     if criterion not in tuple(AbCriterion):
-        raise CampaignError("Choose how the winner is picked: by clicks or by hand.")
+        raise CampaignError(gettext("Choose how the winner is picked: by clicks or by hand."))
     test = campaign.ab_test or AbTest()
     test.test_percent, test.wait_minutes, test.criterion = test_percent, wait_minutes, criterion
     campaign.ab_test = test
@@ -130,7 +152,7 @@ def add_variant(campaign: Campaign) -> AbVariant:
     """Another variant (at most four), starting as the campaign's own content."""
     _editable(campaign)
     if len(campaign.ab_variants) >= MAX_VARIANTS:
-        raise CampaignError(f"An A/B test has at most {MAX_VARIANTS} variants.")
+        raise CampaignError(gettext("An A/B test has at most %(max)s variants.", max=MAX_VARIANTS))
     variant = AbVariant(position=len(campaign.ab_variants), body_format=campaign.body_format or "markdown")
     campaign.ab_variants.append(variant)
     return variant
@@ -140,7 +162,7 @@ def remove_variant(campaign: Campaign, position: int) -> None:
     """Remove a variant (at least two stay); the later ones move up a letter."""
     _editable(campaign)
     if len(campaign.ab_variants) <= MIN_VARIANTS:
-        raise CampaignError(f"An A/B test needs at least {MIN_VARIANTS} variants.")
+        raise CampaignError(gettext("An A/B test needs at least %(min)s variants.", min=MIN_VARIANTS))
     variant = view_of(campaign, position).variant
     campaign.ab_variants.remove(variant)
     db.session.flush()  # the removed row goes before the others take over its position
@@ -149,12 +171,21 @@ def remove_variant(campaign: Campaign, position: int) -> None:
         db.session.flush()
 
 
+# What the too-long refusal calls each one-line field of a variant.
+FIELD_NAMES = {
+    "label": lazy_gettext("the name"),
+    "subject": lazy_gettext("the subject"),
+    "from_name": lazy_gettext("the sender name"),
+}
+
+
 def update_variant(campaign: Campaign, position: int, **fields: str) -> AbVariant:
     """Set a variant's label, subject, sender name and content (empty: the campaign's own); the same rules as
     the campaign's own fields (one-line headers, no address in the sender name, merge fields that render)."""
     _editable(campaign)
     variant = view_of(campaign, position).variant
-    name = f"Variant {letter(position)}"
+    name = f"Variant {letter(position)}"  # the merge-field and control-code messages are English (core)
+    title = default_title(position)
     limits = {"label": 60, "subject": 300, "from_name": 120}
     for key, value in fields.items():
         value = value or ""
@@ -165,18 +196,47 @@ def update_variant(campaign: Campaign, position: int, **fields: str) -> AbVarian
                 raise CampaignError(str(exc)) from None
             if len(value) > limits[key]:
                 raise CampaignError(
-                    f"{name}: the {key.replace('_', ' ')} is too long ({limits[key]} at most)."
+                    gettext(
+                        "%(variant)s: %(field)s is too long (%(max)s characters at most).",
+                        variant=title,
+                        field=FIELD_NAMES[key],
+                        max=limits[key],
+                    )
                 )
         if key == "from_name" and any(sign in value for sign in ("@", "<", ">", "\uff20", "\ufe6b")):
-            raise CampaignError(f"{name}: the sender name can't contain an email address, “@”, “<” or “>”.")
+            raise CampaignError(
+                gettext(
+                    "%(variant)s: the sender name can't contain an email address, “@”, “<” or “>”.",
+                    variant=title,
+                )
+            )
         if key == "body_format" and value not in BODY_FORMATS:
-            raise CampaignError(f"{name}: unknown content format “{value}”.")
+            raise CampaignError(
+                gettext("%(variant)s: unknown content format “%(format)s”.", variant=title, format=value)
+            )
         env = html_env if key == "body" else text_env
         if key in ("subject", "body", "text_body") and (
             problem := merge_tags.part_problem(env, f"{name}'s {key.replace('_', ' ')}", value)
         ):
             raise CampaignError(problem)
         setattr(variant, key, value)
+    return variant
+
+
+def set_variant_content(
+    campaign: Campaign, position: int, *, body_format: str, body: str, body_project: str, text_body: str
+) -> AbVariant:
+    """A variant's own content, from the visual editor (its design kept beside the exported HTML while it
+    still made it) or as HTML / Markdown; an empty body sends the campaign's own content."""
+    project = ""
+    if body_format == "visual":
+        body = visual.clean_exported_html(body)
+        try:
+            project = visual.clean_project(body_project, body)
+        except visual.ProjectError as exc:
+            raise CampaignError(f"{default_title(position)}: {exc}") from None
+    variant = update_variant(campaign, position, body_format=body_format, body=body, text_body=text_body)
+    variant.body_project = project if (body or "").strip() else ""
     return variant
 
 
@@ -212,13 +272,15 @@ def problems(campaign: Campaign) -> list[str]:
         return []
     found = []
     if not MIN_VARIANTS <= len(campaign.ab_variants) <= MAX_VARIANTS:
-        found.append(f"An A/B test needs {MIN_VARIANTS} to {MAX_VARIANTS} variants.")
+        found.append(
+            gettext("An A/B test needs %(min)s to %(max)s variants.", min=MIN_VARIANTS, max=MAX_VARIANTS)
+        )
     for variant in campaign.ab_variants:
         view = VariantView(campaign, variant)
         if not (view.subject or "").strip():
-            found.append(f"{variant_name(variant)} has no subject line.")
+            found.append(gettext("%(variant)s has no subject line.", variant=variant_title(variant)))
         if not (view.body or "").strip():
-            found.append(f"{variant_name(variant)} has no content.")
+            found.append(gettext("%(variant)s has no content.", variant=variant_title(variant)))
     return found
 
 
@@ -415,17 +477,17 @@ def pick_winner(campaign: Campaign, position: int, staff_id: int | None) -> None
     """A person chooses the winner (any criterion, once the test share is out); the rest then gets it."""
     test = campaign.ab_test
     if test is None:
-        raise CampaignError("This campaign has no A/B test.")
+        raise CampaignError(gettext("This campaign has no A/B test."))
     view_of(campaign, position)
     if (
         campaign.status not in (CampaignStatus.SENDING, CampaignStatus.PAUSED)
         or test.sample_planned_at is None
     ):
         raise CampaignError(
-            "The winner can be chosen once the test share has been sent, while the campaign runs."
+            gettext("The winner can be chosen once the test share has been sent, while the campaign runs.")
         )
     if not _decide(campaign, position, "manual", staff_id):
-        raise CampaignError("The winner of this A/B test has already been chosen.")
+        raise CampaignError(gettext("The winner of this A/B test has already been chosen."))
 
 
 def decide_due_tests() -> int:

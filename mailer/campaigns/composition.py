@@ -24,6 +24,7 @@ from mailer.campaigns.rendering import (
     base_context,
     compile_campaign,
     contact_view,
+    language_context,
 )
 from mailer.contacts.fields import merge_values
 from mailer.contacts.models.contact import ContactStatus
@@ -32,6 +33,7 @@ from mailer.core.extensions import db
 from mailer.core.urls import CampaignLinks, UnsubscribeAddresses
 from mailer.delivery import replies as bounces
 from mailer.delivery.dkim import signer_for_domain
+from mailer.delivery.failover import relay_route
 from mailer.delivery.outgoing import MessageKind, hand_over, parse_sender, sign
 from mailer.delivery.skeleton import LEADING_DOT, MessageSkeleton
 from mailer.organisation import settings as organisation_settings
@@ -152,6 +154,7 @@ class Composer:
         track_clicks: bool = False,
         one_click: bool = True,
         fields: dict | None = None,
+        language: str | None = None,
     ) -> Built:
         """Render, assemble and sign one recipient's message (one_click=False: a test to a non-contact)."""
         links = self.links
@@ -162,6 +165,7 @@ class Composer:
             unsubscribe_url=unsubscribe,
             preferences_url=links.preferences_url(contact_public_id),
             _links=self.compiled.links,
+            **language_context(language),  # the footer in the recipient's language
         )
         slots = self.plain_slots
         tracked_clicks = self.track_clicks and track_clicks
@@ -240,6 +244,7 @@ def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
         return 0
     composer = Composer(campaign, compile_campaign(campaign), test=True)
     list_id = campaign.lists[0].id if campaign.lists else None
+    route = relay_route(campaign.relay_id, campaign.failover_relay_id)  # the relays of the real send
     sent = 0
     for address in addresses:
         contact = find_contact_by_email(address)
@@ -252,6 +257,7 @@ def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
                 name=contact.name,
                 attributes=contact.attributes,
                 fields=merge_values([contact.id]).get(contact.id, {}),
+                language=contact.language,
             )
         else:  # no contact whose one-click unsubscribe could act: the message carries no such header
             built = composer.build(
@@ -270,6 +276,7 @@ def send_test_messages(campaign_id: int, addresses: list[str]) -> int:
             kind=MessageKind.CAMPAIGN_TEST,
             subject=built.subject,
             message_id=built.message_id,
+            route=route,
         )
         sent += 1
     db.session.commit()

@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from flask_babel import gettext
+from jinja2 import TemplateError
 from sqlalchemy import func, select
 
-from mailer.campaigns import ab_testing, merge_tags, visual
+from mailer.campaigns import ab_testing, merge_tags, rendering, visual
 from mailer.campaigns.email_css import remote_style_problems
 from mailer.campaigns.models import Campaign, CampaignStatus, Layout
 from mailer.campaigns.rendering import text_env
@@ -16,6 +18,7 @@ from mailer.contacts.operations import AddressError, find_contact_by_email, norm
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.ids import new_public_id
+from mailer.core.sentences import shown
 from mailer.core.text import TextRefused, has_controls, header_safe, one_line, refusal_message
 from mailer.delivery.relays import Relay
 from mailer.organisation import settings as organisation_settings
@@ -87,14 +90,16 @@ def parse_schedule(local_text: str, tz_name: str) -> tuple[datetime, datetime]:
     except (ZoneInfoNotFoundError, ValueError):
         zone = None
     if zone is None:
-        raise DraftError({"timezone": "Choose a time zone from the list."})
+        raise DraftError({"timezone": gettext("Choose a time zone from the list.")})
     text = (local_text or "").strip()[:40]
     try:
         local = datetime.strptime(text[:16], SCHEDULE_FORMAT) if len(text) >= 16 else None
     except ValueError:
         local = None
     if local is None:
-        raise DraftError({"send_at": "Enter the send time as a date and time, e.g. 2030-05-01T09:30."})
+        raise DraftError(
+            {"send_at": gettext("Enter the send time as a date and time, e.g. 2030-05-01T09:30.")}
+        )
     aware = local.replace(tzinfo=zone, fold=0)
     utc = aware.astimezone(UTC)
     if utc.astimezone(zone).replace(tzinfo=None) != local:
@@ -138,25 +143,31 @@ def _sender_name(value: str, errors: dict[str, str]) -> str:
     address as the sender in most mail programs."""
     name = _single_line(value, "from_name", "sender name", errors)
     if len(name) > MAX_FROM_NAME:
-        errors["from_name"] = f"The sender name is too long ({MAX_FROM_NAME} characters at most)."
+        errors["from_name"] = gettext(
+            "The sender name is too long (%(max)s characters at most).", max=MAX_FROM_NAME
+        )
     elif any(sign in name for sign in AT_SIGNS) or "<" in name or ">" in name:
-        errors["from_name"] = (
+        errors["from_name"] = gettext(
             "The sender name can't contain an email address, “@”, “<” or “>”: mail programs "
             "would show it as the sender. Put the address under “Sender address”."
         )
     return name
 
 
-def _address(value: str, field_name: str, label: str, errors: dict[str, str], required: bool) -> str:
+def _address(value: str, field_name: str, errors: dict[str, str], required: bool) -> str:
     value = (value or "").strip()
     if not value:
         if required:
-            errors[field_name] = f"Enter the {label}."
+            errors[field_name] = gettext("Enter the sender address.")
         return ""
     try:
         return normalise_email(value)
     except AddressError:
-        errors[field_name] = f"The {label} “{value[:80]}” is not a valid email address."
+        errors[field_name] = (
+            gettext("The sender address “%(value)s” is not a valid email address.", value=value[:80])
+            if field_name == "from_email"
+            else gettext("The reply-to address “%(value)s” is not a valid email address.", value=value[:80])
+        )
         return ""
 
 
@@ -185,26 +196,30 @@ def clean_fields(fields: DraftFields) -> dict:
     values: dict = {}
     values["name"] = _single_line(fields.name, "name", "name", errors)
     if not values["name"] and "name" not in errors:
-        errors["name"] = "Give the campaign a name (only your team sees it)."
+        errors["name"] = gettext("Give the campaign a name (only your team sees it).")
     elif len(values["name"]) > MAX_NAME:
-        errors["name"] = f"The name is too long ({MAX_NAME} characters at most)."
+        errors["name"] = gettext("The name is too long (%(max)s characters at most).", max=MAX_NAME)
     values["subject"] = _single_line(fields.subject, "subject", "subject", errors)
     if not values["subject"] and "subject" not in errors:
-        errors["subject"] = "Enter a subject line."
+        errors["subject"] = gettext("Enter a subject line.")
     elif len(values["subject"]) > MAX_SUBJECT:
-        errors["subject"] = (
-            f"The subject is {len(values['subject'])} characters long; keep it to "
-            f"{MAX_SUBJECT} (most inboxes show only the first 40–60)."
+        errors["subject"] = gettext(
+            "The subject is %(length)s characters long; keep it to %(max)s (most inboxes show only the first "
+            "40–60).",
+            length=len(values["subject"]),
+            max=MAX_SUBJECT,
         )
     values["preheader"] = _single_line(fields.preheader, "preheader", "preheader", errors)
     if len(values["preheader"]) > MAX_PREHEADER:
-        errors["preheader"] = f"The preheader is too long ({MAX_PREHEADER} characters at most)."
+        errors["preheader"] = gettext(
+            "The preheader is too long (%(max)s characters at most).", max=MAX_PREHEADER
+        )
     values["from_name"] = _sender_name(fields.from_name, errors)
-    values["from_email"] = _address(fields.from_email, "from_email", "sender address", errors, required=True)
-    values["reply_to"] = _address(fields.reply_to, "reply_to", "reply-to address", errors, required=False)
+    values["from_email"] = _address(fields.from_email, "from_email", errors, required=True)
+    values["reply_to"] = _address(fields.reply_to, "reply_to", errors, required=False)
     values["body_format"] = fields.body_format if fields.body_format in BODY_FORMATS else None
     if values["body_format"] is None:
-        errors["body_format"] = "Choose Visual, Markdown or HTML for the body."
+        errors["body_format"] = gettext("Choose Visual, Markdown or HTML for the body.")
     values["body"] = (fields.body or "").replace("\r\n", "\n")
     values["body_project"] = ""
     if values["body_format"] == "visual":
@@ -215,12 +230,24 @@ def clean_fields(fields: DraftFields) -> dict:
             errors["body"] = str(exc)
     values["text_body"] = (fields.text_body or "").replace("\r\n", "\n")
     if not values["body"].strip() and "body" not in errors:
-        errors["body"] = "Write the body of the email."
+        errors["body"] = gettext("Write the body of the email.")
     for key, label in (("body", "body"), ("text_body", "text part")):
         if has_controls(values[key], multiline=True):
             errors[key] = refusal_message(f"The {label}")
         elif len(values[key]) > MAX_BODY:
-            errors[key] = f"The {label} is too long ({len(values[key]):,} characters; {MAX_BODY:,} at most)."
+            errors[key] = (
+                gettext(
+                    "The body is too long (%(length)s characters; %(max)s at most).",
+                    length=f"{len(values[key]):,}",
+                    max=f"{MAX_BODY:,}",
+                )
+                if key == "body"
+                else gettext(
+                    "The text part is too long (%(length)s characters; %(max)s at most).",
+                    length=f"{len(values[key]):,}",
+                    max=f"{MAX_BODY:,}",
+                )
+            )
     for key, label in (
         ("subject", "subject"),
         ("preheader", "preheader"),
@@ -233,29 +260,33 @@ def clean_fields(fields: DraftFields) -> dict:
         errors["body"] = " ".join(remote)
     layout = db.session.get(Layout, fields.layout_id) if fields.layout_id else None
     if layout is None:
-        errors["layout_id"] = "Choose a layout."
+        errors["layout_id"] = gettext("Choose a layout.")
     values["layout"] = layout
     values["lists"] = lists_by_id(fields.list_ids)
     values["segments"] = segments_by_id(fields.segment_ids)
     if not values["lists"] and not values["segments"]:
         any_segment = db.session.execute(select(Segment.id).limit(1)).first() is not None
         errors["list_ids"] = (
-            "Choose at least one list or segment to send to."
+            gettext("Choose at least one list or segment to send to.")
             if any_segment
-            else "Choose at least one list to send to."
+            else gettext("Choose at least one list to send to.")
         )
     if archived := [lst.name for lst in values["lists"] if lst.archived_at is not None]:
-        errors["list_ids"] = f"“{archived[0]}” is archived: un-archive it to send to it, or untick it."
+        errors["list_ids"] = gettext(
+            "“%(name)s” is archived: un-archive it to send to it, or untick it.", name=archived[0]
+        )
     values["exclusion_lists"] = lists_by_id(fields.exclusion_list_ids)
     both = {lst.name for lst in values["lists"]} & {lst.name for lst in values["exclusion_lists"]}
     if both:
         names = ", ".join(sorted(both))
-        errors["exclusion_list_ids"] = f"A list can't be both sent to and excluded: {names}."
+        errors["exclusion_list_ids"] = gettext(
+            "A list can't be both sent to and excluded: %(names)s.", names=names
+        )
     values["track_opens"], values["track_clicks"] = bool(fields.track_opens), bool(fields.track_clicks)
     _clean_relays(fields, values, errors)
     values["timezone"], values["scheduled_at"] = fields.timezone or "UTC", None
     if fields.timezone not in time_zone_names():
-        errors["timezone"] = "Choose a time zone from the list."
+        errors["timezone"] = gettext("Choose a time zone from the list.")
     elif (fields.send_at or "").strip():
         try:
             _, values["scheduled_at"] = parse_schedule(fields.send_at, fields.timezone)
@@ -263,7 +294,9 @@ def clean_fields(fields: DraftFields) -> dict:
             errors.update(exc.errors)
         else:
             if is_past(values["scheduled_at"]):
-                errors["send_at"] = "The planned send time has passed. Choose a later one or clear it."
+                errors["send_at"] = gettext(
+                    "The planned send time has passed. Choose a later one or clear it."
+                )
     if errors:
         raise DraftError(errors)
     return values
@@ -274,14 +307,14 @@ def _clean_relays(fields: DraftFields, values: dict, errors: dict[str, str]) -> 
     for key in ("relay_id", "failover_relay_id"):
         chosen = getattr(fields, key)
         if chosen is not None and db.session.get(Relay, chosen) is None:
-            errors[key] = "Choose a relay from the list (that one no longer exists)."
+            errors[key] = gettext("Choose a relay from the list (that one no longer exists).")
         values[key] = chosen
     if (
         "failover_relay_id" not in errors
         and fields.relay_id is not None
         and fields.failover_relay_id == fields.relay_id
     ):
-        errors["failover_relay_id"] = "The failover relay must be another relay than the first one."
+        errors["failover_relay_id"] = gettext("The failover relay must be another relay than the first one.")
 
 
 def _apply(campaign: Campaign, values: dict) -> Campaign:
@@ -334,7 +367,13 @@ def start_draft(fields: DraftFields, created_by_id: int | None = None) -> Campai
 def update_draft(campaign: Campaign, fields: DraftFields) -> Campaign:
     """Change a draft; campaigns already scheduled or sent can't be edited. The caller commits."""
     if campaign.status != CampaignStatus.DRAFT:
-        raise DraftError({"status": f"This campaign is {campaign.status}; only drafts can be edited."})
+        raise DraftError(
+            {
+                "status": gettext(
+                    "This campaign is %(status)s; only drafts can be edited.", status=campaign.status
+                )
+            }
+        )
     _apply(campaign, clean_fields(fields))
     db.session.flush()
     return campaign
@@ -405,7 +444,7 @@ def duplicate_campaign(campaign: Campaign, created_by_id: int | None = None) -> 
 def delete_draft(campaign: Campaign) -> None:
     """Remove a draft that never started sending; the caller commits."""
     if campaign.status != CampaignStatus.DRAFT or campaign.started_at is not None:
-        raise DraftError({"status": "Only drafts that were never sent can be deleted."})
+        raise DraftError({"status": gettext("Only drafts that were never sent can be deleted.")})
     db.session.delete(campaign)
     db.session.flush()
 
@@ -460,3 +499,49 @@ def find_preview_contact(query: str) -> Contact | None:
     else:
         contact = db.session.execute(select(Contact).where(Contact.public_id == query)).scalar_one_or_none()
     return contact if contact is not None and contact.status != ContactStatus.ERASED else None
+
+
+def render_preview(
+    campaign: Campaign, contact: Contact | None = None
+) -> tuple[rendering.Rendered | None, str | None]:
+    """(rendered, None) or (None, a message for the marketer) when the merge fields or layout can't render.
+    The caller rolls back: nothing of a preview is stored."""
+    try:
+        return rendering.render_campaign(campaign, contact), None
+    except rendering.CampaignError as exc:
+        return None, shown(exc)
+    except TemplateError as exc:
+        return None, gettext("The email can't be rendered: %(problem)s.", problem=exc.message or exc)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        return None, gettext("The email can't be rendered: %(problem)s.", problem=exc)
+
+
+def readiness(campaign: Campaign) -> list[tuple[bool, str]]:
+    """What sending needs, each with whether it is met (a draft's checklist in the admin and the API)."""
+    postal = bool(organisation_settings.postal_address().strip())
+    layout_ok = campaign.layout is not None and campaign.layout.verified
+    return [
+        (
+            postal,
+            gettext("A postal address for the footer")
+            if postal
+            else gettext(
+                "No postal address is set: sending is refused until you add it under Settings → Organisation."
+            ),
+        ),
+        (
+            layout_ok,
+            gettext("Layout “%(name)s” has every footer part", name=campaign.layout.name)
+            if layout_ok and campaign.layout is not None
+            else gettext(
+                "The layout lacks footer parts (unsubscribe and preference links, postal address, "
+                "organisation)."
+            ),
+        ),
+        (
+            bool(campaign.lists or campaign.segments),
+            gettext("At least one list or segment chosen")
+            if campaign.lists or campaign.segments
+            else gettext("No list chosen."),
+        ),
+    ]

@@ -13,6 +13,7 @@ exclusion lists.
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -65,6 +66,18 @@ REASONS = (
     "restricted",
     "erased",
 )
+# What each reason means, for the people who read the counts (the admin's send page, the API's check).
+REASON_LABELS = {
+    "unconfirmed": lazy_gettext("Never confirmed their subscription (double opt-in pending)"),
+    "unsubscribed": lazy_gettext("Unsubscribed"),
+    "no_consent": lazy_gettext("No consent for this list's purpose"),
+    "restricted": lazy_gettext("Processing restricted"),
+    "erased": lazy_gettext("Erased"),
+    "suppressed": lazy_gettext("On the suppression list"),
+    "bounced": lazy_gettext("Bounced earlier"),
+    "excluded_list": lazy_gettext("In an excluded list"),
+    "objected": lazy_gettext("Objected to direct marketing"),
+}
 RANK = {reason: rank for rank, reason in enumerate(REASONS)}
 CONTACTS = Contact.__table__
 SUBSCRIPTIONS = Subscription.__table__
@@ -86,29 +99,59 @@ class _Sources:
     objection: Any
 
 
+def _within(column: Any, bounds: tuple[int | None, int | None]) -> list:
+    """after < column <= upto, for the bounds given (None: open)."""
+    after, upto = bounds
+    return [
+        *([column > after] if after is not None else []),
+        *([column <= upto] if upto is not None else []),
+    ]
+
+
 def _join(
-    base: FromClause, contact_id: Any, list_id: Any, dm_id: int | None, subscription: Any = None
+    base: FromClause,
+    contact_id: Any,
+    list_id: Any,
+    dm_id: int | None,
+    subscription: Any = None,
+    bounds: tuple[int | None, int | None] = (None, None),
 ) -> _Sources:
     """Outer-join everything the rule reads to `base`, whose columns name each pair's contact and list;
-    `subscription`: the pair's subscription when `base` is that table already (not joined to itself again)."""
+    `subscription`: the pair's subscription when `base` is that table already (not joined to itself again);
+    `bounds`: the contact id range the caller keeps to, repeated on each joined table (true of every row
+    that matches anyway) so PostgreSQL reads only that range of each table's index, not all of it."""
     list_consent = ConsentState.__table__.alias("list_consent")
     objection = ConsentState.__table__.alias("objection")
     list_purpose = Purpose.__table__.alias("list_purpose")
-    joined = base.outerjoin(CONTACTS, CONTACTS.c.id == contact_id)
+    joined = base.outerjoin(CONTACTS, and_(CONTACTS.c.id == contact_id, *_within(CONTACTS.c.id, bounds)))
     if subscription is None:
         subscription = SUBSCRIPTIONS.alias("subscription")
         joined = joined.outerjoin(
-            subscription, and_(subscription.c.contact_id == contact_id, subscription.c.list_id == list_id)
+            subscription,
+            and_(
+                subscription.c.contact_id == contact_id,
+                subscription.c.list_id == list_id,
+                *_within(subscription.c.contact_id, bounds),
+            ),
         )
     joined = (
         joined.outerjoin(Suppression, Suppression.email_hash == CONTACTS.c.email_hash)
         .outerjoin(list_purpose, list_purpose.c.list_id == list_id)
         .outerjoin(
             list_consent,
-            and_(list_consent.c.contact_id == contact_id, list_consent.c.purpose_id == list_purpose.c.id),
+            and_(
+                list_consent.c.contact_id == contact_id,
+                list_consent.c.purpose_id == list_purpose.c.id,
+                *_within(list_consent.c.contact_id, bounds),
+            ),
         )
         .outerjoin(
-            objection, and_(objection.c.contact_id == contact_id, objection.c.purpose_id == (dm_id or -1))
+            objection,
+            and_(
+                objection.c.contact_id == contact_id,
+                objection.c.purpose_id == (dm_id or -1),
+                *_within(objection.c.contact_id, bounds),
+            ),
         )
     )
     return _Sources(joined, subscription, list_consent, objection)
@@ -186,8 +229,9 @@ class _Audience:
     once_each: bool = False  # each contact is judged in one pair only (one list, no segment)
 
 
-def _on_campaign_lists(campaign_id: int) -> _Audience:
-    """Every subscription on the campaign's lists (and of its segments' members), joined for the rule."""
+def _on_campaign_lists(campaign_id: int, bounds: tuple[int | None, int | None] = (None, None)) -> _Audience:
+    """Every subscription on the campaign's lists (and of its segments' members), joined for the rule;
+    `bounds`: the contact id range the caller keeps to (see _join)."""
     dm_id = purpose_id(DIRECT_MARKETING)
     members = segment_members(campaign_id) if _has_segments(campaign_id) else None
     if members is None:
@@ -198,7 +242,9 @@ def _on_campaign_lists(campaign_id: int) -> _Audience:
                 campaign_lists.c.campaign_id == campaign_id,
             ),
         )
-        src = _join(on_lists, SUBSCRIPTIONS.c.contact_id, SUBSCRIPTIONS.c.list_id, dm_id, SUBSCRIPTIONS)
+        src = _join(
+            on_lists, SUBSCRIPTIONS.c.contact_id, SUBSCRIPTIONS.c.list_id, dm_id, SUBSCRIPTIONS, bounds
+        )
         rank = _rank(src, campaign_id, SUBSCRIPTIONS.c.contact_id, dm_id)
         return _Audience(
             src.joined,
@@ -209,7 +255,7 @@ def _on_campaign_lists(campaign_id: int) -> _Audience:
             once_each=_list_count(campaign_id) == 1,  # a contact has one subscription per list
         )
     pairs = _pairs(campaign_id, members)
-    src = _join(pairs, pairs.c.contact_id, pairs.c.list_id, dm_id)
+    src = _join(pairs, pairs.c.contact_id, pairs.c.list_id, dm_id, bounds=bounds)
     rank = _rank(src, campaign_id, pairs.c.contact_id, dm_id)
     return _Audience(
         src.joined, rank, pairs.c.contact_id, pairs.c.list_id, src.subscription.c.status == "confirmed"
@@ -250,17 +296,21 @@ def _pairs(campaign_id: int, members: Any) -> Any:
     return union(on_lists, of_members).subquery("pairs")
 
 
-def exclusion_counts(campaign_id: int) -> dict:
-    """{"recipients": n, "excluded": {reason: n}} over everyone on the campaign's lists (one SQL query)."""
-    aud = _on_campaign_lists(campaign_id)
+def exclusion_counts(campaign_id: int, after: int | None = None, upto: int | None = None) -> dict:
+    """{"recipients": n, "excluded": {reason: n}} over everyone on the campaign's lists (one SQL query);
+    `after`/`upto`: only contacts with after < id <= upto (a background count goes through id ranges, and
+    a contact's pairs all fall in one range, so the ranges' counts add up to the whole)."""
+    aud = _on_campaign_lists(campaign_id, (after, upto))
+    where = _within(aud.contact_id, (after, upto))
     if aud.once_each:  # every pair is a different contact: count the ranks straight away
         rows = db.session.execute(
-            select(aud.rank, func.count()).select_from(aud.joined).group_by(aud.rank)
+            select(aud.rank, func.count()).select_from(aud.joined).where(*where).group_by(aud.rank)
         ).all()
     else:
         per_contact = (
             select(aud.contact_id, func.min(aud.rank).label("r"))
             .select_from(aud.joined)
+            .where(*where)
             .group_by(aud.contact_id)
             .subquery()
         )
@@ -410,6 +460,7 @@ def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> lis
             CONTACTS.c.email_hash,
             CONTACTS.c.name,
             CONTACTS.c.attributes,
+            CONTACTS.c.language,
             opens.c.status.label("opens"),
             clicks.c.status.label("clicks"),
         )
@@ -425,7 +476,7 @@ def recheck(campaign_id: int, claimed: list[tuple[int, int, int | None]]) -> lis
         rec.skip_reason = REASONS[row.rank] if row is not None else "erased"
         if row is not None and not rec.skip_reason:
             rec.public_id, rec.email, rec.email_hash = row.public_id, row.email, row.email_hash
-            rec.name, rec.attributes = row.name, row.attributes
+            rec.name, rec.attributes, rec.language = row.name, row.attributes, row.language
             rec.track_opens, rec.track_clicks = row.opens == "granted", row.clicks == "granted"
             rec.fields = fields.get(contact_id, {})
         out.append(rec)

@@ -8,6 +8,7 @@ GALLERY_ASSETS/<file>, replaced by their public URL when a campaign starts from 
 import os
 from dataclasses import dataclass
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from mailer.campaigns.drafts import MAX_NAME, DraftFields
@@ -28,7 +29,7 @@ class Starter:
     """A template every installation has: its file name, what it is for, and the layout it looks best in."""
 
     key: str
-    name: str
+    name: str  # the product's words (lazy: in the reader's language), unlike the subject: marketer content
     description: str
     subject: str
     preheader: str
@@ -38,44 +39,44 @@ class Starter:
 STARTERS = (
     Starter(
         "newsletter",
-        "Newsletter",
-        "A picture, a lead story with a button, two short stories side by side.",
+        lazy_gettext("Newsletter"),
+        lazy_gettext("A picture, a lead story with a button, two short stories side by side."),
         'News for {{ contact.first_name | default("you") }}',
         "This month's stories in two minutes",
     ),
     Starter(
         "announcement",
-        "Announcement",
-        "One piece of news, big and centred, with one button.",
+        lazy_gettext("Announcement"),
+        lazy_gettext("One piece of news, big and centred, with one button."),
         "We are opening a second shop",
         "From 1 June at 12 Harbour Street",
     ),
     Starter(
         "event",
-        "Event invitation",
-        "A picture, the date, place and price in a box, and a button to register.",
+        lazy_gettext("Event invitation"),
+        lazy_gettext("A picture, the date, place and price in a box, and a button to register."),
         "You are invited: Spring open evening",
         "Thursday 14 May, 18:30 – talks, food and good company",
     ),
     Starter(
         "digest",
-        "Digest",
-        "Five links with a line each, for a weekly round-up.",
+        lazy_gettext("Digest"),
+        lazy_gettext("Five links with a line each, for a weekly round-up."),
         "The week in five links",
         "Five short reads we picked for you",
     ),
     Starter(
         "letter",
-        "Plain letter",
-        "A personal letter: paragraphs only, no pictures or buttons.",
+        lazy_gettext("Plain letter"),
+        lazy_gettext("A personal letter: paragraphs only, no pictures or buttons."),
         'A note for {{ contact.first_name | default("you") }}',
         "",
         layout="Plain letter",
     ),
     Starter(
         "product-update",
-        "Product update",
-        "A screenshot, what changed in three ticks, and a link to the changelog.",
+        lazy_gettext("Product update"),
+        lazy_gettext("A screenshot, what changed in three ticks, and a link to the changelog."),
         "Three improvements you asked for",
         "Faster search, shared folders and CSV export",
     ),
@@ -118,7 +119,7 @@ def starter_fields(item: Starter, body_format: str) -> DraftFields:
     body = _read(item.key, "md" if body_format == "markdown" else "html") or ""
     layout = _layout_named(item.layout)
     return DraftFields(
-        name=item.name,
+        name=str(item.name),
         subject=item.subject,
         preheader=item.preheader,
         body_format=body_format,
@@ -154,11 +155,13 @@ def save_as_template(campaign: Campaign, name: str, by_id: int | None = None) ->
     except TextRefused as exc:
         raise TemplateError(str(exc)) from None
     if not name:
-        raise TemplateError("Give the template a name.")
+        raise TemplateError(gettext("Give the template a name."))
     if len(name) > MAX_NAME:
-        raise TemplateError(f"The template's name is too long ({MAX_NAME} characters at most).")
+        raise TemplateError(
+            gettext("The template's name is too long (%(max)s characters at most).", max=MAX_NAME)
+        )
     if not (campaign.body or "").strip():
-        raise TemplateError("The campaign has no content yet to keep as a template.")
+        raise TemplateError(gettext("The campaign has no content yet to keep as a template."))
     template = CampaignTemplate(
         name=name,
         subject=campaign.subject,

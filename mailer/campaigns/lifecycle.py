@@ -13,16 +13,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import case, func, select
 
-from mailer.campaigns import ab_testing, eligibility, rendering, sending, states
+from mailer.campaigns import ab_testing, audience_count, rendering, sending, states
 from mailer.campaigns.composition import sender_address
 from mailer.campaigns.models import Campaign, CampaignStatus, Link
 from mailer.campaigns.rendering import CampaignError
 from mailer.campaigns.sending import STORE
 from mailer.contacts.operations import AddressError, normalise_email
-from mailer.core import urls
+from mailer.core import counters, urls
 from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.core.sentences import N_, Sentence
 from mailer.delivery import engine
 from mailer.delivery.models import FINAL_DELIVERY_STATUSES, Delivery, DeliveryStatus
 from mailer.organisation import settings as organisation_settings
@@ -32,6 +33,17 @@ __all__ = ["CampaignError"]  # raised by every operation here
 log = logging.getLogger(__name__)
 MAX_TEST_ADDRESSES = 10
 RATE_WINDOW_SECONDS = 60  # the live rate (and so the ETA) is over this recent window, not since the start
+
+
+# Refusals in English (the API's words); the admin shows them in the staff member's language (core.sentences).
+NO_AUDIENCE = Sentence(N_("Choose at least one list or segment to send to."))
+NOBODY_MAY_RECEIVE = Sentence(
+    N_("Nobody on the chosen lists may receive this campaign right now (see the exclusions).")
+)
+UNKNOWN_ZONE = Sentence(N_("Unknown time zone “%(zone)s”."))
+TIME_PASSED = Sentence(N_("That time has already passed. Choose a time in the future."))
+NO_TEST_ADDRESS = Sentence(N_("Enter at least one address for the test."))
+TOO_MANY_TEST_ADDRESSES = Sentence(N_("Send a test to at most %(limit)s addresses at once."))
 
 
 def _problems(campaign: Campaign) -> list[str]:
@@ -71,20 +83,29 @@ def _problems(campaign: Campaign) -> list[str]:
 def require_sendable(campaign: Campaign, need_lists: bool = True) -> None:
     problems = _problems(campaign)
     if need_lists and not campaign.lists and not campaign.segments:
-        problems.append("Choose at least one list or segment to send to.")
+        problems.append(NO_AUDIENCE())
+    # A deleted list (its subscriptions perhaps still being ended by its deletion job) is sent to by nobody.
+    problems += [f"The list “{lst.name}” was deleted: untick it." for lst in campaign.lists if lst.deleted_at]
     if problems:
         raise CampaignError(" ".join(problems))
 
 
-def compliance_preview(campaign: Campaign) -> dict:
-    """Count who would receive the campaign now and who is excluded, by reason; stored with the campaign."""
+def compliance_preview(campaign: Campaign, for_page: bool = False, again: bool = False) -> dict:
+    """Count who would receive the campaign now and who is excluded, by reason; stored with the campaign.
+
+    The stored count is kept while nothing it counts has changed (mailer/campaigns/audience_count.py).
+    `for_page`/`again` (a page, or its Count again button): a large audience is counted in the background,
+    and the stored preview shows that count's progress until it is done; `again` counts even if the stored
+    one holds.
+    """
     if not campaign.lists and not campaign.segments:
-        raise CampaignError("Choose at least one list or segment to send to.")
+        raise CampaignError(NO_AUDIENCE())
     db.session.flush()
-    result = eligibility.exclusion_counts(campaign.id)
-    result["computed_at"] = utcnow().isoformat(timespec="seconds")
-    campaign.compliance = result
-    return result
+    if for_page or again:
+        return audience_count.preview_for_page(campaign, again=again)
+    if audience_count.is_fresh(campaign):  # counted (in the background, say) and nothing changed since
+        return campaign.compliance
+    return audience_count.count_now(campaign)
 
 
 def compile_for_sending(campaign: Campaign) -> rendering.CompiledCampaign:
@@ -131,15 +152,11 @@ def _compile_source(campaign: Campaign) -> rendering.CompiledCampaign:
 def start_campaign(campaign: Campaign) -> None:
     """Send now: check, store the compliance preview, compile once, and hand over to the planner."""
     if campaign.status not in states.MOVES["start"].sources:
-        raise CampaignError(
-            f"This campaign is {campaign.status}; only a draft or scheduled campaign can be sent."
-        )
+        raise CampaignError(states.ONLY_DRAFT_OR_SCHEDULED_SENT(status=str(campaign.status)))
     require_sendable(campaign)
     preview = compliance_preview(campaign)
     if not preview["recipients"]:
-        raise CampaignError(
-            "Nobody on the chosen lists may receive this campaign right now (see the exclusions)."
-        )
+        raise CampaignError(NOBODY_MAY_RECEIVE())
     compile_for_sending(campaign)
     if campaign.ab_test is not None:
         ab_testing.prepare(campaign)
@@ -150,15 +167,15 @@ def start_campaign(campaign: Campaign) -> None:
 def schedule_campaign(campaign: Campaign, local_dt: datetime, tz_name: str) -> None:
     """Send at a local time in a time zone; the scheduler starts it when due."""
     if campaign.status not in states.MOVES["schedule"].sources:
-        raise CampaignError(f"This campaign is {campaign.status}; only a draft can be scheduled.")
+        raise CampaignError(states.ONLY_DRAFT_SCHEDULED(status=str(campaign.status)))
     try:
         zone = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CampaignError(f"Unknown time zone “{tz_name}”.") from None
+        raise CampaignError(UNKNOWN_ZONE(zone=tz_name)) from None
     aware = local_dt.replace(tzinfo=zone) if local_dt.tzinfo is None else local_dt
     when = aware.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
     if when <= utcnow():
-        raise CampaignError("That time has already passed. Choose a time in the future.")
+        raise CampaignError(TIME_PASSED())
     require_sendable(campaign)
     compliance_preview(campaign)
     rendering.render_campaign(
@@ -191,7 +208,7 @@ def start_due_campaigns() -> int:
             started += 1
         except CampaignError as exc:
             db.session.rollback()
-            states.miss_schedule(campaign_id, f"Not sent at the scheduled time: {exc}")
+            states.miss_schedule(campaign_id, states.NOT_SENT_AT_TIME(reason=exc))
             log.warning("Scheduled campaign %s not started: %s", campaign_id, exc)
         db.session.commit()
     return started
@@ -241,13 +258,23 @@ def progress(campaign: Campaign) -> dict:
     """
     now = utcnow()
     recent_since = now - timedelta(seconds=RATE_WINDOW_SECONDS)
-    rows = db.session.execute(
-        select(
-            Delivery.status, func.count(), func.sum(case((Delivery.finished_at >= recent_since, 1), else_=0))
-        )
-        .where(Delivery.campaign_id == campaign.id)
-        .group_by(Delivery.status)
-    ).all()
+    rows: list[tuple[str, int, int]]
+    if campaign.status == CampaignStatus.SENDING:
+        rows = [
+            tuple(row)
+            for row in db.session.execute(
+                select(
+                    Delivery.status,
+                    func.count(),
+                    func.sum(case((Delivery.finished_at >= recent_since, 1), else_=0)),
+                )
+                .where(Delivery.campaign_id == campaign.id)
+                .group_by(Delivery.status)
+            )
+        ]
+    else:  # no recent rate needed: the totals from the counter table, not a count of a million deliveries
+        deltas = counters.totals("delivery_counts", campaign_id=campaign.id)
+        rows = [(status, n, 0) for (status,), n in deltas.items()]
     counts = {status: count for status, count, _ in rows}
     recent = sum(int(finished or 0) for status, _, finished in rows if status in FINAL_DELIVERY_STATUSES)
     planned = sum(counts.values())
@@ -294,9 +321,9 @@ def send_test(campaign: Campaign, addresses: list[str]) -> int:
             raise CampaignError(f"{raw}: {exc}") from None
     cleaned = list(dict.fromkeys(cleaned))
     if not cleaned:
-        raise CampaignError("Enter at least one address for the test.")
+        raise CampaignError(NO_TEST_ADDRESS())
     if len(cleaned) > MAX_TEST_ADDRESSES:
-        raise CampaignError(f"Send a test to at most {MAX_TEST_ADDRESSES} addresses at once.")
+        raise CampaignError(TOO_MANY_TEST_ADDRESSES(limit=MAX_TEST_ADDRESSES))
     require_sendable(campaign, need_lists=False)
     rendering.render_campaign(campaign)  # refuse now if it can't render, or not within the template limits
     db.session.flush()

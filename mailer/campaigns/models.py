@@ -61,6 +61,9 @@ class Layout(Model):
     html: Mapped[str] = mapped_column(Text)
     verified: Mapped[bool] = mapped_column(default=False)  # contains every required footer part
     builtin: Mapped[bool] = mapped_column(default=False)
+    # "html": Jinja HTML written by hand; "visual": from the block editor (html: its export, project: design)
+    html_format: Mapped[str] = mapped_column(String(10), default="html", server_default="html")
+    project: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

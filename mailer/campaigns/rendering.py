@@ -22,7 +22,7 @@ from mailer.campaigns.email_css import inline_css, remote_style_problems
 from mailer.campaigns.sandbox import BoundedSandbox
 from mailer.campaigns.template_limits import failure_message
 from mailer.contacts.fields import merge_values
-from mailer.core import urls
+from mailer.core import i18n, urls
 from mailer.delivery.htmltext import html_to_text
 from mailer.organisation import brand
 from mailer.organisation import settings as organisation_settings
@@ -201,10 +201,12 @@ class CompiledCampaign:
 
 
 def _text_footer() -> str:
+    """The text part's footer, in the recipient's language (`_` is theirs; the words are the layouts')."""
     return (
         "\n\n--\n{{ organisation }}, {{ postal_address }}\n"
-        "Manage your preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n"
-        "Privacy notice: {{ privacy_url }}\n"
+        "{{ _('Manage your preferences') }}: {{ preferences_url }}\n"
+        "{{ _('Unsubscribe') }}: {{ unsubscribe_url }}\n"
+        "{{ _('Privacy notice') }}: {{ privacy_url }}\n"
     )
 
 
@@ -279,12 +281,37 @@ def base_context(campaign) -> dict:
         "privacy_url": urls.external_url("public.privacy_notice"),  # the published privacy notice (Art. 13)
         "campaign": {"name": campaign.name},
         "_pixel": Markup(""),
+        **language_context(None),
     }
+
+
+def language_context(language: str | None) -> dict:
+    """What makes a layout's footer speak the recipient's language: `_` (their catalogue) and `language`."""
+    return {"_": i18n.translator(language), "language": i18n.supported(language) or i18n.DEFAULT_LANGUAGE}
+
+
+# A campaign in these states has gone out (or begun to): it is shown as it was compiled when it started.
+_STARTED = ("sending", "paused", "sent", "cancelled")
+
+
+def _preview_source(campaign) -> CompiledCampaign:
+    """What a preview shows: a campaign that has started, the sources compiled when it started (its layout may
+    have changed since, e.g. with a new brand); a draft, its content and layout as they are now."""
+    if getattr(campaign, "status", None) in _STARTED and campaign.compiled_html:
+        links = {link.id: link.url for link in campaign.links}
+        return CompiledCampaign(
+            campaign.compiled_html,
+            campaign.compiled_text,
+            campaign.subject or "",
+            campaign.preheader or "",
+            links,
+        )
+    return compile_campaign(campaign)
 
 
 def render_campaign(campaign, contact=None) -> Rendered:
     """Preview as a chosen contact, or as a sample person; links are shown untracked."""
-    compiled = compile_campaign(campaign)
+    compiled = _preview_source(campaign)
     if contact is not None:
         fields = merge_values([contact.id]).get(contact.id, {})
         view = contact_view(contact.email, contact.name, contact.attributes, fields)
@@ -293,6 +320,7 @@ def render_campaign(campaign, contact=None) -> Rendered:
         view, contact_id = dict(SAMPLE_CONTACT), "preview"
     list_id = campaign.lists[0].public_id if campaign.lists else None
     context = base_context(campaign)
+    context.update(language_context(contact.language if contact is not None else None))
     context.update(
         contact=view,
         unsubscribe_url=urls.unsubscribe_url(contact_id, list_id, campaign.public_id),
@@ -334,6 +362,7 @@ def validate_layout(html: str) -> list[str]:
         campaign={"name": "Campaign"},
         _pixel=Markup(""),
         _links={},
+        **language_context(None),
     )
     try:
         rendered = _COMMENT.sub("", template_limits.render(template, context))

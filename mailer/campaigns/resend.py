@@ -1,5 +1,7 @@
 """Resending uncertain deliveries: an operator's explicit, audited decision (the person may get it twice)."""
 
+from flask_babel import gettext
+
 from mailer import audit
 from mailer.campaigns import sending
 from mailer.campaigns.models import Campaign
@@ -13,6 +15,16 @@ class ResendError(Exception):
     """The resend can't happen as asked; the message says why, for a person."""
 
 
+def none_chosen() -> str:
+    """The refusal of a resend that names no delivery."""
+    return gettext("Choose at least one uncertain delivery, or resend them all.")
+
+
+def too_many() -> str:
+    """The refusal of a resend that names more deliveries than one request may."""
+    return gettext("Choose at most %(max)s deliveries at once, or resend them all.", max=MAX_CHOSEN)
+
+
 def resend_uncertain(
     campaign: Campaign,
     delivery_ids: list[int] | None,
@@ -24,9 +36,9 @@ def resend_uncertain(
 ) -> int:
     """Queue the campaign's uncertain deliveries (all, or these ids) again, audit it, commit; how many."""
     if delivery_ids is not None and not delivery_ids:
-        raise ResendError("Choose at least one uncertain delivery, or resend them all.")
+        raise ResendError(none_chosen())
     if delivery_ids is not None and len(delivery_ids) > MAX_CHOSEN:
-        raise ResendError(f"Choose at most {MAX_CHOSEN} deliveries at once, or resend them all.")
+        raise ResendError(too_many())
     try:
         count = sending.requeue_uncertain(campaign.id, sorted(set(delivery_ids)) if delivery_ids else None)
     except CampaignError as exc:

@@ -17,6 +17,7 @@ from mailer.core import domain_events
 from mailer.core.clock import utcnow
 from mailer.core.domain_events import DomainEvent
 from mailer.core.extensions import db
+from mailer.core.sentences import N_, Sentence
 
 DRAFT, SCHEDULED, SENDING, PAUSED, SENT, CANCELLED = CampaignStatus
 
@@ -28,6 +29,28 @@ class Move:
     sources: tuple[CampaignStatus, ...]
     target: CampaignStatus
 
+
+# Status reasons (stored in English, as the API gives them; pages show them translated).
+PAUSED_BY_A_PERSON = Sentence(N_("Paused by a person."))
+CANCELLED_BY_A_PERSON = Sentence(N_("Cancelled by a person."))
+NOT_SENT_AT_TIME = Sentence(N_("Not sent at the scheduled time: %(reason)s"))
+# Refusals of a move (English for the API; the admin shows them translated, the status by its name).
+STATUS_WORDS = {
+    "status": frozenset(
+        (N_("draft"), N_("scheduled"), N_("sending"), N_("paused"), N_("sent"), N_("cancelled"))
+    )
+}
+STATUS_WORDS["target"] = STATUS_WORDS["status"]
+CANNOT_MOVE = Sentence(N_("This campaign is %(status)s; it can't be %(target)s now."), STATUS_WORDS)
+ONLY_DRAFT_SCHEDULED = Sentence(
+    N_("This campaign is %(status)s; only a draft can be scheduled."), STATUS_WORDS
+)
+ONLY_SCHEDULED_UNSCHEDULED = Sentence(
+    N_("This campaign is %(status)s; only a scheduled campaign can go back to draft."), STATUS_WORDS
+)
+ONLY_DRAFT_OR_SCHEDULED_SENT = Sentence(
+    N_("This campaign is %(status)s; only a draft or scheduled campaign can be sent."), STATUS_WORDS
+)
 
 MOVES = {
     "schedule": Move((DRAFT, SCHEDULED), SCHEDULED),
@@ -63,13 +86,15 @@ def _move(campaign_id: int, move: str, *where: Any, **values: Any) -> bool:
     return bool(cast(CursorResult[Any], result).rowcount)
 
 
-def _move_or_refuse(campaign: Campaign, move: str, refusal: str = "", **values: Any) -> None:
+def _move_or_refuse(campaign: Campaign, move: str, refusal: Sentence | None = None, **values: Any) -> None:
     """A person's move, refreshed afterwards; refused in words for people when the status forbids it."""
     moved = _move(campaign.id, move, **values)
     db.session.refresh(campaign)
     if not moved:
-        default = f"This campaign is {campaign.status}; it can't be {MOVES[move].target} now."
-        raise CampaignError(refusal.format(status=campaign.status) if refusal else default)
+        status = str(campaign.status)
+        raise CampaignError(
+            refusal(status=status) if refusal else CANNOT_MOVE(status=status, target=str(MOVES[move].target))
+        )
 
 
 def schedule(campaign: Campaign, when: datetime, timezone: str) -> None:
@@ -77,7 +102,7 @@ def schedule(campaign: Campaign, when: datetime, timezone: str) -> None:
     _move_or_refuse(
         campaign,
         "schedule",
-        "This campaign is {status}; only a draft can be scheduled.",
+        ONLY_DRAFT_SCHEDULED,
         status_reason="",
         scheduled_at=when,
         timezone=timezone,
@@ -89,7 +114,7 @@ def unschedule(campaign: Campaign) -> None:
     _move_or_refuse(
         campaign,
         "unschedule",
-        "This campaign is {status}; only a scheduled campaign can go back to draft.",
+        ONLY_SCHEDULED_UNSCHEDULED,
         status_reason="",
         scheduled_at=None,
     )
@@ -106,7 +131,7 @@ def start(campaign: Campaign) -> None:
     _move_or_refuse(
         campaign,
         "start",
-        "This campaign is {status}; only a draft or scheduled campaign can be sent.",
+        ONLY_DRAFT_OR_SCHEDULED_SENT,
         status_reason="",
         started_at=now,
         progress_at=now,
@@ -120,7 +145,7 @@ def start(campaign: Campaign) -> None:
 
 def pause(campaign: Campaign) -> None:
     """Sending → paused by a person; queued deliveries stay queued for resume."""
-    _move_or_refuse(campaign, "pause", status_reason="Paused by a person.")
+    _move_or_refuse(campaign, "pause", status_reason=PAUSED_BY_A_PERSON())
 
 
 def pause_automatically(campaign_id: int, reason: str) -> bool:
@@ -138,7 +163,7 @@ def cancel(campaign: Campaign) -> None:
     _move_or_refuse(
         campaign,
         "cancel",
-        status_reason="Cancelled by a person.",
+        status_reason=CANCELLED_BY_A_PERSON(),
         finished_at=utcnow(),
         **DONE_WAITING,
     )

@@ -1,7 +1,7 @@
 """dramatiq actors of the campaigns domain: sending (through the delivery engine), scheduled starts,
 recovery and operator alerts."""
 
-from mailer.campaigns import ab_testing, composition, sending
+from mailer.campaigns import ab_testing, audience_count, composition, sending
 from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns import lifecycle as campaigns
 from mailer.campaigns import relay_wait as relay_wait_alerts
@@ -81,3 +81,10 @@ def send_campaign_test(campaign_id: int, addresses: list[str]) -> None:
 def decide_ab_tests() -> None:
     """Choose the winner of each A/B test whose wait is over, by clicks; the rest then gets it (scheduled)."""
     ab_testing.decide_due_tests()
+
+
+@actor(queue_name="imports", max_retries=3, time_limit=3_600_000)
+def count_compliance(campaign_id: int, token: str) -> None:
+    """Count a large campaign's compliance preview in the background, saving progress as it goes."""
+    with log_context(campaign_id=campaign_id):
+        audience_count.run_count(campaign_id, token)

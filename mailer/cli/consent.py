@@ -18,13 +18,22 @@ def consent() -> None:
     is_flag=True,
     help="Verify only the events appended since the last verified checkpoint (a full run stores one).",
 )
-def consent_verify(incremental: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 16),
+    default=None,
+    help="PostgreSQL: spans of events proven at once (default: one per CPU, at most four).",
+)
+def consent_verify(incremental: bool, workers: int | None) -> None:
     """Prove the ledger's hash chain intact; exits 1 and names the first bad event otherwise."""
 
     def progress(checked: int) -> None:
         click.echo(f"… {checked:,} events verified", err=True)
 
-    report = verify_since_checkpoint(progress) if incremental else verify_chain(progress, checkpoint=True)
+    if incremental:
+        report = verify_since_checkpoint(progress, workers)
+    else:
+        report = verify_chain(progress, checkpoint=True, workers=workers)
     if report.ok and report.since_event_id:
         click.echo(f"Ledger intact: {report.checked} events verified since event {report.since_event_id}.")
         return

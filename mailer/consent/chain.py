@@ -8,7 +8,7 @@ produce identical hashes from the same events.
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -94,10 +94,10 @@ def stored_hashed_form(
 ) -> bytes:
     """hashed_form of a stored event's values, written out key by key in canonical()'s sorted order instead of
     through a dictionary and a sorting json.dumps: `consent verify` makes millions of these, and link() too.
-    `details_text`, when given, is canonical(details) already made (many events share their details).
+    `details_text`, when given, is stored_details_text(details) already made (many events share details).
     tests/consent/test_verify.py proves it byte-identical to hashed_form."""
     if details_text is None:
-        details_text = canonical(details).decode() if details else "{}"
+        details_text = stored_details_text(details)
     return (
         f'{{"action":{_json_text(action)},"contact_id":{_json_id(contact_id)},'
         f'"created_at":"{created_at.isoformat(timespec="microseconds")}",'
@@ -105,6 +105,63 @@ def stored_hashed_form(
         f'"pii_digest":{_json_text(pii_digest)},"prev_hash":{_json_text(prev_hash)},'
         f'"purpose_id":{_json_id(purpose_id)},"source":{_json_text(source)}}}'
     ).encode()
+
+
+def stored_details_text(details: Any) -> str:
+    """An event's details as its hashed form writes them (no details at all hash as an empty object)."""
+    return canonical(details).decode() if details else "{}"
+
+
+# stored_hashed_form spelt in PostgreSQL over a consent_events row `e`, for `consent verify`: the same keys in
+# the same order, ids as numbers or null, the time with its microseconds, texts as JSON strings. to_json
+# escapes exactly as json.dumps(ensure_ascii=False) does (only '"', '\\' and controls below U+0020;
+# ledger_pii_digest relies on it too), so a text holding none of those is its JSON string between two quotes:
+# a row whose texts are all plain (nearly every row) is written without calling to_json. Canonical JSON of the
+# details is Python's alone (sorted keys, Python's numbers): the query is given stored_details_text of each
+# distinct stored details text as `details_text`. tests/consent/test_verify_sql.py proves the spellings
+# byte-identical.
+_SQL_TEXTS = (
+    "e.action",
+    "e.source",
+    "e.pii_digest",
+    "e.prev_hash",
+    "e.email",
+    "e.ip",
+    "e.user_agent",
+)
+SQL_TEXTS_PLAIN = (
+    "(" + " || ".join(f"coalesce({column}, '')" for column in _SQL_TEXTS) + r""") !~ '["\\\x01-\x1f]'"""
+)
+
+
+def _sql_form(quote: Callable[[str], str]) -> str:
+    return f"""'{{"action":' || {quote("e.action")}
+    || ',"contact_id":' || coalesce(e.contact_id::text, 'null')
+    || ',"created_at":"' || to_char(e.created_at, 'YYYY-MM-DD"T"HH24:MI:SS.US')
+    || '","details":' || details_text
+    || ',"notice_id":' || coalesce(e.notice_id::text, 'null')
+    || ',"pii_digest":' || {quote("e.pii_digest")} || ',"prev_hash":' || {quote("e.prev_hash")}
+    || ',"purpose_id":' || coalesce(e.purpose_id::text, 'null')
+    || ',"source":' || {quote("e.source")} || '}}'"""
+
+
+def _sql_digest(quote: Callable[[str], str]) -> str:
+    """pii_digest of a stored row (ledger_pii_digest's expression, written out: a call per row costs more)."""
+    return f"""encode(sha256(convert_to(e.pii_salt || '[' || {quote("e.email")} || ',' || {quote("e.ip")}
+    || ',' || {quote("e.user_agent")} || ']', 'UTF8')), 'hex')"""
+
+
+def _json(column: str) -> str:
+    return f"coalesce(to_json({column})::text, 'null')"
+
+
+def _plain(column: str) -> str:
+    return f"""coalesce('"' || {column} || '"', 'null')"""
+
+
+# (hashed form, pii digest) of a stored row, each spelt twice: SQL_TEXTS_PLAIN says which spelling applies.
+HASHED_FORM_SQL = (_sql_form(_plain), _sql_form(_json))
+PII_DIGEST_SQL = (_sql_digest(_plain), _sql_digest(_json))
 
 
 def hashed_form_pieces(row: Mapping[str, Any]) -> list[str]:
@@ -153,7 +210,7 @@ def link(rows: list[dict[str, Any]], previous: str) -> list[dict[str, Any]]:
         details = row["details"]
         known = rendered.get(id(details))
         if known is None or known[0] is not details:
-            known = rendered[id(details)] = (details, canonical(details).decode() if details else "{}")
+            known = rendered[id(details)] = (details, stored_details_text(details))
         form = stored_hashed_form(
             row["action"],
             row["contact_id"],

@@ -1,4 +1,4 @@
-"""Proof of double opt-in (REQUIREMENTS G1), assembled from the consent ledger alone."""
+"""Proof of double opt-in (REQUIREMENTS G1) and of re-confirmations, assembled from the ledger alone."""
 
 from dataclasses import dataclass, field
 
@@ -39,4 +39,30 @@ def opt_in_evidence(contact: Contact) -> list[OptInRecord]:
             current.emails.append(ev)
         elif current is not None and ev.action == "confirmed":
             current.confirmed.append(ev)
+    return records
+
+
+@dataclass
+class ReconfirmationRecord:
+    """A list's request to re-confirm (the email, with the version of its words) and the person's answer: a
+    "granted" event (kept) or a "withdrawn" one (no answer by the deadline); None while it waits."""
+
+    request: ConsentEvent
+    answer: ConsentEvent | None = None
+
+
+def reconfirmation_evidence(contact: Contact) -> list[ReconfirmationRecord]:
+    """Each "reconfirmation_sent" event with the answer that followed it for the same list."""
+    records: list[ReconfirmationRecord] = []
+    open_by_purpose: dict[int | None, ReconfirmationRecord] = {}
+    answers = {"reconfirmed": "granted", "no_reconfirmation": "withdrawn"}
+    for ev in contact_history(contact):
+        if ev.action == "reconfirmation_sent":
+            record = ReconfirmationRecord(ev)
+            records.append(record)
+            open_by_purpose[ev.purpose_id] = record
+        elif ev.purpose_id in open_by_purpose:
+            reason = str((ev.details or {}).get("reason"))
+            if answers.get(reason) == ev.action:
+                open_by_purpose.pop(ev.purpose_id).answer = ev
     return records

@@ -5,6 +5,7 @@ import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -39,9 +40,11 @@ def _event_hash(ev: ConsentEvent) -> str:
     return chain.event_hash({key: getattr(ev, key) for key in chain.EVENT_HASH_FIELDS})
 
 
-@dataclass(frozen=True)
-class EventDraft:
-    """One ledger event to append: who, what for, what happened, through which door, against which notice."""
+class EventDraft(NamedTuple):
+    """One ledger event to append: who, what for, what happened, through which door, against which notice.
+
+    A named tuple rather than a frozen dataclass: a batch of an import makes thousands, and a frozen
+    dataclass's constructor costs about four times as much."""
 
     contact_id: int
     email: str | None
@@ -88,8 +91,9 @@ def _upsert_states(dialect: str):
     )
 
 
-def draft_row(draft: EventDraft) -> dict:
-    """An event's row before it is digested and chained: everything but pii_digest, prev_hash and hash."""
+def draft_row(draft: EventDraft, created_at: datetime | None = None, salt: str | None = None) -> dict:
+    """An event's row before it is digested and chained: everything but pii_digest, prev_hash and hash.
+    `created_at` and `salt` (32 hex digits) when the caller drafts many at once (draft_rows)."""
     if draft.action not in ACTION_STATES:
         raise ValueError(f"unknown consent action {draft.action!r}")
     ctx = draft.ctx
@@ -103,9 +107,19 @@ def draft_row(draft: EventDraft) -> dict:
         "ip": (ctx.ip or None) and ctx.ip[:45],
         "user_agent": (ctx.user_agent or None) and ctx.user_agent[:512],
         "details": draft.details or {},
-        "created_at": utcnow(),
-        "pii_salt": secrets.token_hex(16),
+        "created_at": created_at or utcnow(),
+        "pii_salt": salt or secrets.token_hex(16),
     }
+
+
+def draft_rows(drafts: list[EventDraft]) -> list[dict]:
+    """draft_row of each draft, drafted at one moment (they are appended under one lock of the head, so the
+    chain's times still never go back) and salted from one read of the system's randomness: per event, a
+    clock read and a random read cost more than the rest of its drafting (a batch of an import has
+    thousands)."""
+    now = utcnow()
+    salts = secrets.token_hex(16 * len(drafts))
+    return [draft_row(draft, now, salts[32 * n : 32 * n + 32]) for n, draft in enumerate(drafts)]
 
 
 def database_event(draft: EventDraft) -> dict:
@@ -154,7 +168,7 @@ def append_events(
     if not drafts:
         return []
     previous = _lock_head(connection)  # drafted under the lock, so event times ascend with the chain
-    rows = chain.link([draft_row(draft) for draft in drafts], previous)
+    rows = chain.link(draft_rows(drafts), previous)
     return _insert_linked(connection, rows, new_contacts)
 
 

@@ -23,6 +23,7 @@ ACTION_STATES = {
     "objected": "objected",
     "expired": "expired",  # never confirmed, purged by retention
     "confirmation_sent": None,
+    "reconfirmation_sent": None,  # a list asked whether the person still wants it (re-permission)
     "restricted": None,
     "unrestricted": None,
     "erased": None,
@@ -84,8 +85,9 @@ class ConsentEvent(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
-    purpose_id: Mapped[int | None] = mapped_column(ForeignKey("purposes.id"), index=True)
+    # looked up through ix_consent_events_contact_purpose and _purpose_created (their leading columns)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    purpose_id: Mapped[int | None] = mapped_column(ForeignKey("purposes.id"))
     action: Mapped[str] = mapped_column(String(30))
     source: Mapped[str] = mapped_column(String(120))
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
@@ -105,17 +107,20 @@ class ConsentEvent(Model):
 
 
 class ConsentState(Model):
-    """Current consent per contact and purpose: a cache derived from the ledger, rebuildable at any time."""
+    """Current consent per contact and purpose: a cache derived from the ledger, rebuildable at any time.
+
+    No foreign keys (migration 0056): each row names the ledger event that decided it, and that event's own
+    keys hold the contact and the purpose; checking them again cost most of an import's write of this row."""
 
     __tablename__ = "consent_states"
 
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
-    purpose_id: Mapped[int] = mapped_column(ForeignKey("purposes.id"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(primary_key=True)
+    purpose_id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(20))
-    event_id: Mapped[int] = mapped_column(ForeignKey("consent_events.id"))
+    event_id: Mapped[int]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    purpose = relationship("Purpose")
+    purpose = relationship("Purpose", primaryjoin="foreign(ConsentState.purpose_id) == Purpose.id")
 
 
 class LedgerHead(Model):

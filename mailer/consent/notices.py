@@ -11,6 +11,27 @@ from mailer.core.extensions import db
 # The privacy notice (written by the privacy domain): withdrawals record the version in force when they
 # happen.
 PRIVACY_NOTICE_KEY = "privacy-notice"
+ENGLISH = "en"
+
+
+def privacy_notice_key(language: str | None) -> str:
+    """The key of the privacy notice's series in a language: English is the first series, each other language
+    its own ("privacy-notice:it")."""
+    return PRIVACY_NOTICE_KEY if not language or language == ENGLISH else f"{PRIVACY_NOTICE_KEY}:{language}"
+
+
+def privacy_notice_in_force(language: str | None) -> Notice | None:
+    """The privacy notice a person reading `language` is under: the newest version of that language's series,
+    else (a series not yet published) the English one; leaving.py and leave_lists_v3.sql spell this rule
+    again."""
+    keys = {privacy_notice_key(language), PRIVACY_NOTICE_KEY}
+    query = (
+        select(Notice)
+        .where(Notice.key.in_(keys))
+        .order_by(Notice.key == PRIVACY_NOTICE_KEY, Notice.version.desc())
+        .limit(1)
+    )
+    return db.session.execute(query).scalar_one_or_none()
 
 
 def content_hash(content: dict) -> str:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import CursorResult, delete, func, select
 
 from mailer import audit
@@ -18,21 +19,37 @@ MIN_REMOVAL_REASON = 10
 MAX_REMOVAL_REASON = 500
 REMOVAL_ACTION = "suppression.remove"
 
-# The words the admin shows per reason, and where such an entry comes from.
+# The words the admin shows per reason, and where such an entry comes from (in the page's language).
 REASON_LABELS = {
-    SuppressionReason.UNSUBSCRIBED: "Unsubscribed",
-    SuppressionReason.ERASED: "Erased (right to erasure)",
-    SuppressionReason.HARD_BOUNCE: "Hard bounce",
-    SuppressionReason.COMPLAINT: "Spam complaint",
-    SuppressionReason.MANUAL: "Added by staff",
+    SuppressionReason.UNSUBSCRIBED: lazy_gettext("Unsubscribed"),
+    SuppressionReason.ERASED: lazy_gettext("Erased (right to erasure)"),
+    SuppressionReason.HARD_BOUNCE: lazy_gettext("Hard bounce"),
+    SuppressionReason.COMPLAINT: lazy_gettext("Spam complaint"),
+    SuppressionReason.MANUAL: lazy_gettext("Added by staff"),
 }
 REASON_SOURCES = {
-    SuppressionReason.UNSUBSCRIBED: "The person's unsubscribe link or preference page",
-    SuppressionReason.ERASED: "An erasure request",
-    SuppressionReason.HARD_BOUNCE: "A bounce report from the receiving server or provider",
-    SuppressionReason.COMPLAINT: "A complaint report (feedback loop or provider)",
-    SuppressionReason.MANUAL: "A staff member",
+    SuppressionReason.UNSUBSCRIBED: lazy_gettext("The person's unsubscribe link or preference page"),
+    SuppressionReason.ERASED: lazy_gettext("An erasure request"),
+    SuppressionReason.HARD_BOUNCE: lazy_gettext("A bounce report from the receiving server or provider"),
+    SuppressionReason.COMPLAINT: lazy_gettext("A complaint report (feedback loop or provider)"),
+    SuppressionReason.MANUAL: lazy_gettext("A staff member"),
 }
+# Why removing a bounced or reported address needs the box ticked, per reason.
+UNCONFIRMED_REMOVAL = {
+    SuppressionReason.HARD_BOUNCE: lazy_gettext(
+        "This address is suppressed after a hard bounce: tick the box to confirm that mailing it again is "
+        "safe."
+    ),
+    SuppressionReason.COMPLAINT: lazy_gettext(
+        "This address is suppressed after a spam complaint: tick the box to confirm that mailing it again is "
+        "safe."
+    ),
+}
+
+
+def reason_label(reason: str) -> str:
+    """A stored reason code as the admin names it in the page's language; an unknown code as it is."""
+    return str(REASON_LABELS[SuppressionReason(reason)]) if reason in SUPPRESSION_REASONS else reason
 
 
 class SuppressionError(ValueError):
@@ -81,8 +98,8 @@ def _entry(row: Suppression, contact_public_id: str | None) -> SuppressionEntry:
         id=row.id,
         fingerprint=row.email_hash[:10],
         reason=row.reason,
-        label=REASON_LABELS[reason] if reason else row.reason,
-        source=REASON_SOURCES[reason] if reason else "Unknown",
+        label=reason_label(row.reason),
+        source=str(REASON_SOURCES[reason]) if reason else gettext("Unknown"),
         created_at=row.created_at,
         contact_public_id=contact_public_id,
     )
@@ -130,14 +147,13 @@ def remove_suppression(
         raise LookupError(suppression_id)
     reason = " ".join((reason or "").split())
     if len(reason) < MIN_REMOVAL_REASON:
-        raise SuppressionError("Say why this address may be mailed again (at least a few words).")
+        raise SuppressionError(gettext("Say why this address may be mailed again (at least a few words)."))
     if len(reason) > MAX_REMOVAL_REASON:
-        raise SuppressionError(f"The reason is too long ({MAX_REMOVAL_REASON} characters at most).")
-    if entry.warns and not confirmed:
         raise SuppressionError(
-            f"This address is suppressed after a {entry.label.lower()}: tick the box to confirm that mailing "
-            "it again is safe."
+            gettext("The reason is too long (%(max)s characters at most).", max=MAX_REMOVAL_REASON)
         )
+    if entry.warns and not confirmed:
+        raise SuppressionError(str(UNCONFIRMED_REMOVAL[SuppressionReason(entry.reason)]))
     db.session.execute(delete(Suppression).where(Suppression.id == suppression_id))
     audit.record(
         REMOVAL_ACTION,

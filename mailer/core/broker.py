@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
 
-from mailer.core import logs
+from mailer.core import after_commit, logs
 
 log = logging.getLogger(__name__)
 BROKER_HEARTBEAT_TIMEOUT_MS = 15_000
@@ -237,15 +237,16 @@ def enqueue(name: str, *args) -> None:
 
 
 def enqueue_after_commit(session: Session | scoped_session, name: str, *args) -> None:
-    """Send a message once the session's transaction commits, so the worker sees the rows it refers to."""
-    session.info.setdefault(PENDING_KEY, []).append((name, args))
+    """Send a message once the session's transaction commits, so the worker sees the rows it refers to
+    (never for a savepoint rolled back: see core.after_commit)."""
+    after_commit.defer(session, PENDING_KEY, (name, args))
 
 
 def enqueue_coalesced_after_commit(session: Session | scoped_session, name: str) -> None:
     """enqueue_after_commit for an actor that drains whatever is waiting (it takes no arguments): sent only
     when no message of it is waiting yet, so a burst of requests queues one message, not one each. The actor
     calls started_coalesced() first thing; anything committed before that is seen by its run."""
-    session.info.setdefault(PENDING_KEY, []).append((name, _COALESCED))
+    after_commit.defer(session, PENDING_KEY, (name, _COALESCED))
 
 
 def started_coalesced(name: str) -> None:
@@ -258,16 +259,10 @@ _COALESCED = object()
 
 @event.listens_for(Session, "after_commit")
 def _send_pending(session):
-    pending = session.info.pop(PENDING_KEY, None)
-    for name, args in pending or ():
+    # Only at the real commit (not a savepoint's release), so a worker never runs before the rows exist.
+    for name, args in after_commit.committed(session, PENDING_KEY):
         if args is _COALESCED:
             if current_app.extensions["mailer.workers"].claim_waiting(name):
                 enqueue(name)
         else:
             enqueue(name, *args)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_pending(session, previous_transaction):
-    if previous_transaction.parent is None:
-        session.info.pop(PENDING_KEY, None)

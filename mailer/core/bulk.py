@@ -24,11 +24,17 @@ def _cells(table: Table, names: list[str], rows: Iterable[dict[str, Any]]) -> It
     if not json_columns:
         yield from ([row[name] for name in names] for row in rows)
         return
+    written: dict[int, tuple[Any, str]] = {}  # id(value) -> (value, its JSON): a batch's rows share one
     for row in rows:
-        yield [
-            (None if row[name] is None else json.dumps(row[name])) if name in json_columns else row[name]
-            for name in names
-        ]
+        cells = [row[name] for name in names]
+        for position, name in enumerate(names):
+            value = cells[position]
+            if name in json_columns and value is not None:
+                known = written.get(id(value))
+                if known is None or known[0] is not value:
+                    known = written[id(value)] = (value, json.dumps(value))
+                cells[position] = known[1]
+        yield cells
 
 
 def _copy(connection, target: str, names: list[str], cells: Iterable[list[Any]]) -> None:

@@ -10,12 +10,18 @@ per group, and `compact` folds them into one row per group (the scheduler runs i
 rebuilds a table from the counted rows, for repair (`flask audience recount`), and `drift` says where they
 differ.
 
-The triggers are created by migration 0031 (frozen there); COUNTERS names what each table counts.
+The triggers are created by migration 0031 (frozen there; delivery_relay_counts' by 0058, with 0031's text;
+consent_event_counts' and list_consent_counts' by 0060); COUNTERS names what each table counts.
+Two count something other than a table's rows by its own columns: consent_event_counts groups the ledger's
+events by the hour they happened in, and list_consent_counts counts pairs of a confirmed subscription and a
+granted consent state of one contact (a list's consent coverage), so their recount is a statement of its own.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Index, String, text
+from sqlalchemy import BigInteger, DateTime, Index, String, column, func, select, table, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.core.extensions import Model, db
@@ -56,13 +62,67 @@ class DeliveryCount(Model):
     n: Mapped[int] = mapped_column(BigInteger)
 
 
+class DeliveryRelayCount(Model):
+    """Deltas of deliveries per campaign, relay (which one accepted it; "" until one did) and status."""
+
+    __tablename__ = "delivery_relay_counts"
+    __table_args__ = (Index("ix_delivery_relay_counts_group", "campaign_id", "relay", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None]
+    relay: Mapped[str | None] = mapped_column(String(63))
+    status: Mapped[str | None] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConsentEventCount(Model):
+    """Deltas of ledger events per hour (UTC, truncated), action and purpose."""
+
+    __tablename__ = "consent_event_counts"
+    __table_args__ = (
+        Index("ix_consent_event_counts_group", "action", "hour", "purpose_id"),
+        Index("ix_consent_event_counts_purpose", "purpose_id", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[datetime | None] = mapped_column(DateTime)
+    action: Mapped[str | None] = mapped_column(String(30))
+    purpose_id: Mapped[int | None]
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class ListConsentCount(Model):
+    """Deltas of a list's confirmed subscribers whose consent for a purpose is granted."""
+
+    __tablename__ = "list_consent_counts"
+    __table_args__ = (Index("ix_list_consent_counts_group", "list_id", "purpose_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int | None]
+    purpose_id: Mapped[int | None]
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
 @dataclass(frozen=True)
 class Counter:
-    """A counter table: the table it counts and the columns it groups by."""
+    """A counter table: the table(s) it counts and the columns it groups by; `recounted_by` is the statement
+    that counts the rows per group (per dialect) when it is not a plain count of `counted` by `columns`."""
 
     table: str
     counted: str
     columns: tuple[str, ...]
+    recounted_by: tuple[tuple[str, str], ...] = ()
+
+
+_HOUR = {
+    "postgresql": "date_trunc('hour', created_at)",
+    # SQLite stores a DateTime as SQLAlchemy writes it, 'YYYY-MM-DD HH:MM:SS.ffffff': so does its trigger
+    "sqlite": "strftime('%Y-%m-%d %H:00:00.000000', created_at)",
+}
+_PAIRS = (
+    "SELECT s.list_id, c.purpose_id, count(*) FROM subscriptions s JOIN consent_states c "
+    "ON c.contact_id = s.contact_id WHERE s.status = 'confirmed' AND c.status = 'granted' GROUP BY 1, 2"
+)
 
 
 COUNTERS = {
@@ -71,6 +131,22 @@ COUNTERS = {
         Counter("subscription_counts", "subscriptions", ("list_id", "status")),
         Counter("contact_counts", "contacts", ("status",)),
         Counter("delivery_counts", "deliveries", ("campaign_id", "status")),
+        Counter("delivery_relay_counts", "deliveries", ("campaign_id", "relay", "status")),
+        Counter(
+            "consent_event_counts",
+            "consent_events",
+            ("hour", "action", "purpose_id"),
+            tuple(
+                (dialect, f"SELECT {hour}, action, purpose_id, count(*) FROM consent_events GROUP BY 1, 2, 3")
+                for dialect, hour in _HOUR.items()
+            ),
+        ),
+        Counter(
+            "list_consent_counts",
+            "subscriptions, consent_states",
+            ("list_id", "purpose_id"),
+            (("postgresql", _PAIRS), ("sqlite", _PAIRS)),
+        ),
     )
 }
 
@@ -127,7 +203,11 @@ def _insert(counter: Counter, rows) -> None:
 
 def _recounted(counter: Counter) -> dict[tuple, int]:
     columns = ", ".join(counter.columns)
-    rows = db.session.execute(text(f"SELECT {columns}, count(*) FROM {counter.counted} GROUP BY {columns}"))
+    statement = dict(counter.recounted_by).get(
+        db.session.get_bind().dialect.name,
+        f"SELECT {columns}, count(*) FROM {counter.counted} GROUP BY {columns}",
+    )
+    rows = db.session.execute(text(statement))
     return {tuple(row[:-1]): int(row[-1]) for row in rows}
 
 
@@ -150,3 +230,51 @@ def recount(table: str) -> None:
     rows = [(*group, n) for group, n in _recounted(counter).items()]
     db.session.execute(text(f"DELETE FROM {counter.table}"))
     _insert(counter, rows)
+
+
+# the ledger's columns this module reads (consent is a layer above core: named, not imported)
+_EVENTS = table("consent_events", column("action", String(30)), column("created_at", DateTime))
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def consent_events_since(actions: Iterable[str], since: datetime) -> dict[str, int]:
+    """{action: ledger events with that action from `since` on}, exact: the whole hours from the counter
+    table, the rest of the hour `since` falls in from the ledger itself (ix_consent_events_action_created)."""
+    actions = tuple(actions)
+    whole = _hour(since) if _hour(since) == since else _hour(since) + timedelta(hours=1)
+    counted = db.session.execute(
+        select(ConsentEventCount.action, func.sum(ConsentEventCount.n))
+        .where(ConsentEventCount.action.in_(actions), ConsentEventCount.hour >= whole)
+        .group_by(ConsentEventCount.action)
+    ).all()
+    result = dict.fromkeys(actions, 0)
+    for action, n in counted:
+        result[str(action)] += int(n)
+    if whole > since:
+        for action, n in db.session.execute(
+            select(_EVENTS.c.action, func.count())
+            .where(_EVENTS.c.action.in_(actions), _EVENTS.c.created_at >= since, _EVENTS.c.created_at < whole)
+            .group_by(_EVENTS.c.action)
+        ):
+            result[str(action)] += n
+    return result
+
+
+def consent_events_by_hour(purpose_id: int, actions: Iterable[str], since: datetime) -> dict[tuple, int]:
+    """{(hour, action): ledger events} of one purpose from the whole hour `since` on (counter table only)."""
+    if _hour(since) != since:
+        raise ValueError("since must be a whole hour")
+    rows = db.session.execute(
+        select(ConsentEventCount.hour, ConsentEventCount.action, func.sum(ConsentEventCount.n))
+        .where(
+            ConsentEventCount.purpose_id == purpose_id,
+            ConsentEventCount.hour >= since,
+            ConsentEventCount.action.in_(tuple(actions)),
+        )
+        .group_by(ConsentEventCount.hour, ConsentEventCount.action)
+        .having(func.sum(ConsentEventCount.n) != 0)
+    )
+    return {(hour, action): int(n) for hour, action, n in rows}

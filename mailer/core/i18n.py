@@ -7,11 +7,14 @@ admin blueprint through `use_language`), else their browser's, else English. The
 Catalogues live in mailer/translations (see docs/architecture.md, "Translatable strings").
 """
 
+import functools
 import os
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from babel import Locale
+from babel.support import Translations
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, force_locale, get_locale, refresh
 
@@ -65,6 +68,26 @@ def speaking(code: str | None) -> Iterator[None]:
     """Render mail for a recipient in their language (English when unknown), whatever the request's."""
     with force_locale(supported(code) or DEFAULT_LANGUAGE):
         yield
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@functools.cache
+def translator(code: str | None) -> Callable[..., str]:
+    """`_` for a template rendered outside Flask-Babel's locale (a campaign's layout, rendered per
+    recipient in the sandbox): the shipped catalogue of `code` (English when unknown), `%(name)s`
+    placeholders filled from keyword arguments and nothing else of `%` formatting (a marketer's layout
+    may call it)."""
+    catalogue = Translations.load(TRANSLATIONS, [supported(code) or DEFAULT_LANGUAGE], domain="messages")
+
+    def translate(message: str, **values: object) -> str:
+        text = catalogue.gettext(str(message))
+        if not values:
+            return text
+        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
+
+    return translate
 
 
 def _select_locale() -> str:

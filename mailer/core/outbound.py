@@ -27,6 +27,8 @@ import httpcore
 import httpx
 from flask import current_app, has_app_context
 
+from mailer.core.sentences import N_, Sentence
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -38,6 +40,28 @@ USER_AGENT = "mailer-outbound/1"
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # Shared address space (carrier-grade NAT, RFC 6598): neither private nor global in every Python version.
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")
+
+
+# Why a URL is refused or a request failed: stored with a webhook attempt or a feed run, shown translated.
+ENTER_URL = Sentence(N_("Enter a URL."))
+URL_TOO_LONG = Sentence(N_("The URL is longer than %(limit)s characters."))
+URL_CONTROLS = Sentence(N_("The URL contains spaces or control characters."))
+URL_INVALID = Sentence(N_("The URL is not valid (%(problem)s)."))
+URL_SCHEME = Sentence(N_("The URL must start with https:// or http://."))
+URL_CREDENTIALS = Sentence(N_("The URL must not contain a user name or password."))
+URL_NO_HOST = Sentence(N_("The URL has no host name."))
+HOST_UNRESOLVED = Sentence(N_("The host name %(host)s could not be resolved."))
+HOST_NO_ADDRESS = Sentence(N_("The host name %(host)s has no address."))
+HOST_PRIVATE = Sentence(
+    N_("%(host)s leads to a private or reserved address (%(address)s); only public addresses are allowed.")
+)
+CONNECT_FAILED = Sentence(N_("Could not connect to %(host)s:%(port)s (%(problem)s)."))
+NO_ANSWER = Sentence(N_("No answer within %(seconds)s seconds."))
+REQUEST_FAILED = Sentence(N_("The request failed: %(error)s (%(problem)s)."))
+TOO_MANY_REDIRECTS = Sentence(N_("More than %(count)s redirects."))
+ANSWER_TOO_LARGE = Sentence(N_("The answer is larger than %(limit)s bytes."))
+ANSWER_INCOMPLETE = Sentence(N_("No complete answer within %(seconds)s seconds."))
+ANSWER_CUT_OFF = Sentence(N_("The answer was cut off: %(error)s."))
 
 
 class OutboundError(Exception):
@@ -145,24 +169,24 @@ def split_url(url: str) -> tuple[str, str, int]:
     """Check a URL's form and return (scheme, host, port); raise OutboundRefused with the reason."""
     url = (url or "").strip()
     if not url:
-        raise OutboundRefused("Enter a URL.")
+        raise OutboundRefused(ENTER_URL())
     if len(url) > MAX_URL_LENGTH:
-        raise OutboundRefused(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+        raise OutboundRefused(URL_TOO_LONG(limit=MAX_URL_LENGTH))
     if any(ord(ch) < 33 or ord(ch) == 127 for ch in url):
-        raise OutboundRefused("The URL contains spaces or control characters.")
+        raise OutboundRefused(URL_CONTROLS())
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise OutboundRefused(f"The URL is not valid ({exc}).") from exc
+        raise OutboundRefused(URL_INVALID(problem=exc)) from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise OutboundRefused("The URL must start with https:// or http://.")
+        raise OutboundRefused(URL_SCHEME())
     if parts.username is not None or parts.password is not None:
-        raise OutboundRefused("The URL must not contain a user name or password.")
+        raise OutboundRefused(URL_CREDENTIALS())
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise OutboundRefused("The URL has no host name.")
+        raise OutboundRefused(URL_NO_HOST())
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
@@ -182,22 +206,19 @@ def resolve_allowed(host: str, port: int, allow: AllowList) -> list[IPAddress]:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
-            raise OutboundFailed(f"The host name {host} could not be resolved.") from exc
+            raise OutboundFailed(HOST_UNRESOLVED(host=host)) from exc
         addresses = []
         for info in infos:
             address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
             if address not in addresses:
                 addresses.append(address)
     if not addresses:
-        raise OutboundFailed(f"The host name {host} has no address.")
+        raise OutboundFailed(HOST_NO_ADDRESS(host=host))
     if allow.allows_host(host):
         return addresses
     for address in addresses:
         if not is_public_address(address) and not allow.allows_address(address):
-            raise OutboundRefused(
-                f"{host} leads to a private or reserved address ({address}); "
-                "only public addresses are allowed."
-            )
+            raise OutboundRefused(HOST_PRIVATE(host=host, address=address))
     return addresses
 
 
@@ -236,7 +257,7 @@ class _GuardedBackend(httpcore.SyncBackend):
                 return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
             except httpcore.ConnectError as exc:
                 last_error = exc
-        raise OutboundFailed(f"Could not connect to {host}:{port} ({last_error}).")
+        raise OutboundFailed(CONNECT_FAILED(host=host, port=port, problem=last_error))
 
 
 @functools.cache
@@ -290,21 +311,21 @@ def fetch(
             split_url(url)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise OutboundFailed(f"No answer within {timeout:g} seconds.")
+                raise OutboundFailed(NO_ANSWER(seconds=f"{timeout:g}"))
             try:
                 request = client.build_request(
                     method, url, content=content, headers=request_headers, timeout=remaining
                 )
                 response = client.send(request, stream=True)
             except httpx.TimeoutException as exc:
-                raise OutboundFailed(f"No answer within {timeout:g} seconds.") from exc
+                raise OutboundFailed(NO_ANSWER(seconds=f"{timeout:g}")) from exc
             except httpx.HTTPError as exc:
-                raise OutboundFailed(f"The request failed: {exc.__class__.__name__} ({exc}).") from exc
+                raise OutboundFailed(REQUEST_FAILED(error=exc.__class__.__name__, problem=exc)) from exc
             try:
                 location = response.headers.get("location")
                 if response.is_redirect and location and method in ("GET", "HEAD") and max_redirects:
                     if _hop == max_redirects:
-                        raise OutboundFailed(f"More than {max_redirects} redirects.")
+                        raise OutboundFailed(TOO_MANY_REDIRECTS(count=max_redirects))
                     url = urljoin(url, location)
                     continue
                 body, truncated = _read_capped(response, max_bytes, truncate, deadline, timeout)
@@ -327,22 +348,22 @@ def _read_capped(
     """Read a streamed body up to `max_bytes` within the deadline (a slow drip cannot hold a worker)."""
     declared = response.headers.get("content-length", "")
     if not truncate and declared.isdigit() and int(declared) > max_bytes:
-        raise OutboundFailed(f"The answer is larger than {max_bytes} bytes.")
+        raise OutboundFailed(ANSWER_TOO_LARGE(limit=max_bytes))
     chunks: list[bytes] = []
     size = 0
     try:
         for chunk in response.iter_bytes():
             if time.monotonic() > deadline:
-                raise OutboundFailed(f"No complete answer within {timeout:g} seconds.")
+                raise OutboundFailed(ANSWER_INCOMPLETE(seconds=f"{timeout:g}"))
             size += len(chunk)
             if size > max_bytes:
                 if not truncate:
-                    raise OutboundFailed(f"The answer is larger than {max_bytes} bytes.")
+                    raise OutboundFailed(ANSWER_TOO_LARGE(limit=max_bytes))
                 chunks.append(chunk[: max_bytes - (size - len(chunk))])
                 return b"".join(chunks), True
             chunks.append(chunk)
     except httpx.TimeoutException as exc:
-        raise OutboundFailed(f"No complete answer within {timeout:g} seconds.") from exc
+        raise OutboundFailed(ANSWER_INCOMPLETE(seconds=f"{timeout:g}")) from exc
     except httpx.HTTPError as exc:
-        raise OutboundFailed(f"The answer was cut off: {exc.__class__.__name__}.") from exc
+        raise OutboundFailed(ANSWER_CUT_OFF(error=exc.__class__.__name__)) from exc
     return b"".join(chunks), False

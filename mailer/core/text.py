@@ -7,6 +7,8 @@ PostgreSQL refuses a NUL in any text, and ESC, BEL or a line break written into 
 
 import re
 
+from mailer.core.sentences import N_, Sentence
+
 # Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F; Cs are surrogates (only lone ones reach
 # str).
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
@@ -20,9 +22,32 @@ class TextRefused(ValueError):
     """The text holds characters we do not store; the message says which text and what to do."""
 
 
+CONTROLS_REFUSED = Sentence(
+    N_("%(what)s contains characters we can't store (invisible control codes). Please type it again.")
+)
+# What the refusal names, translated with it where shown (other names stay as the caller wrote them).
+TEXT_NAMES = [
+    Sentence(N_("The name")),
+    Sentence(N_("The description")),
+    Sentence(N_("The list's name")),
+    Sentence(N_("The template's name")),
+    Sentence(N_("The postal address")),
+    Sentence(N_("The footer text")),
+    Sentence(N_("The alt text")),
+    Sentence(N_("The file name")),
+    Sentence(N_("The organisation name")),
+    Sentence(N_("The sender name")),
+    Sentence(N_("The subject")),
+    Sentence(N_("The body")),
+    Sentence(N_("The text part")),
+    Sentence(N_("The preheader")),
+]
+
+
 def refusal_message(what: str) -> str:
-    """The message a person reads when their text holds control characters."""
-    return f"{what} contains characters we can't store (invisible control codes). Please type it again."
+    """The message a person reads when their text holds control characters (English; pages show it in the
+    viewer's language through core.sentences.shown)."""
+    return CONTROLS_REFUSED(what=what)
 
 
 def has_controls(value: str, multiline: bool = False) -> bool:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from mailer.core.extensions import db
+from mailer.core.sentences import N_, Sentence, shown
 from mailer.core.text import has_controls, header_safe
 
 UPLOAD_FORM_ALLOWANCE = 64 * 1024  # the multipart framing and the form's other fields around an uploaded file
@@ -18,16 +19,28 @@ BASE_CSP = (
     "object-src 'none'; base-uri 'none'"
 )
 
+# English (JSON answers and the API); error pages show them in the visitor's language (core.sentences).
 ERROR_MESSAGES = {
-    400: "The request could not be understood. Please check what you entered and try again.",
-    403: "You don't have permission to do that.",
-    404: "We couldn't find that page.",
-    405: "That action isn't available here.",
-    413: "What you sent is too large.",
-    415: "This page accepts only what its own form sends.",
-    429: "Too many attempts in a short time. Please wait a few minutes and try again.",
-    500: "Something went wrong on our side. It has been logged; please try again later.",
+    400: N_("The request could not be understood. Please check what you entered and try again."),
+    403: N_("You don't have permission to do that."),
+    404: N_("We couldn't find that page."),
+    405: N_("That action isn't available here."),
+    413: N_("What you sent is too large."),
+    415: N_("This page accepts only what its own form sends."),
+    429: N_("Too many attempts in a short time. Please wait a few minutes and try again."),
+    500: N_("Something went wrong on our side. It has been logged; please try again later."),
 }
+PAGE_MESSAGES = [Sentence(message) for message in ERROR_MESSAGES.values()]
+NUL_REFUSED = Sentence(N_("What you sent contains a NUL character, which no field accepts."))
+CONTROLS_REFUSED = Sentence(
+    N_(
+        "What you sent contains a NUL character or another control character (such as ESC or BEL), "
+        "which no field accepts. Please go back and type it again."
+    )
+)
+SESSION_EXPIRED = Sentence(
+    N_("Your session expired or the form was already used. Please go back, reload the page and try again.")
+)
 
 
 def wants_json() -> bool:
@@ -43,7 +56,7 @@ def error_response(code: int, message: str | None = None):
     message = message or ERROR_MESSAGES.get(code, "Something went wrong.")
     if wants_json():
         return jsonify(ok=False, error=message), code
-    return render_template("error.html", code=code, message=message), code
+    return render_template("error.html", code=code, message=shown(message)), code
 
 
 def with_response_floor(view):
@@ -163,12 +176,13 @@ def _has_controls(values) -> bool:
     )
 
 
-def accepts_upload(config_key: str, what: str):
+def accepts_upload(config_key: str, what: str, raw_types: tuple[str, ...] = ()):
     """Mark a view that takes a file larger than MAX_CONTENT_LENGTH:
-    up to `config_key` MB (read per request)."""
+    up to `config_key` MB (read per request), as multipart/form-data or as a whole body of `raw_types`."""
 
     def mark(view):
         view.upload_limit = (config_key, what)
+        view.upload_raw_types = raw_types
         return view
 
     return mark
@@ -193,22 +207,33 @@ def _upload_limit() -> tuple[int, str] | None:
     return (current_app.config[config_key], what) if config_key else None
 
 
+def is_upload_body() -> bool:
+    """Whether the request's body is the matched view's upload: multipart, or one of its raw types (which a
+    view reads as a stream, never whole)."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "upload_limit", None) is None:
+        return False
+    return request.mimetype == "multipart/form-data" or request.mimetype in getattr(
+        view, "upload_raw_types", ()
+    )
+
+
 def _raise_upload_limit(endpoint, values) -> None:
     """Give a view marked with accepts_upload its own size limit, before anything (CSRF) reads the body.
 
     Only for a multipart body, where the file is streamed to disk and the other fields stay bounded by
-    MAX_FORM_MEMORY_SIZE; anything else (a urlencoded form is read into memory whole) keeps
-    MAX_CONTENT_LENGTH.
+    MAX_FORM_MEMORY_SIZE, or a raw body of the view's `raw_types` (read as a stream); anything else (a
+    urlencoded form is read into memory whole) keeps MAX_CONTENT_LENGTH.
     """
     upload = _upload_limit()
-    if upload is not None and request.mimetype == "multipart/form-data":
+    if upload is not None and is_upload_body():
         request.max_content_length = upload[0] * 1024 * 1024 + UPLOAD_FORM_ALLOWANCE
 
 
 def _too_large_message() -> str | None:
     """What a 413 says: for an upload, its limit and what to do."""
     upload = _upload_limit()
-    if upload is None or request.mimetype != "multipart/form-data":
+    if upload is None or not is_upload_body():
         return None
     return f"The {upload[1]} is larger than {upload[0]} MB. Split it into smaller files and upload each."
 
@@ -218,24 +243,19 @@ def _refuse_unreadable_input():
     A NUL character in a query string, or any control character but line breaks and tabs in a staff form (no
     field takes one; PostgreSQL refuses a NUL, and ESC or BEL would reach mail headers raw): 400. The API, the
     sign-up forms and the recipients' pages answer these themselves, field by field."""
-    if _reads_own_body():
-        return
+    if _reads_own_body() or request.url_rule is None:
+        return  # no route: the 404/405 answers (in the API, as JSON) and the body is never read
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         abort(413)
-    if request.url_rule is None or request.blueprint == "api":
-        # No route (404/405 answer in the blueprint's own format), or the API, which checks its input itself.
-        return
+    if request.blueprint == "api":
+        return  # the API checks its input itself
     if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS"):
         abort(415)
     if _has_nul(request.args):
-        abort(400, "What you sent contains a NUL character, which no field accepts.")
+        abort(400, NUL_REFUSED())
     if request.blueprint == "admin" and request.method == "POST" and _has_controls(request.form):
-        abort(
-            400,
-            "What you sent contains a NUL character or another control character (such as ESC or BEL), "
-            "which no field accepts. Please go back and type it again.",
-        )
+        abort(400, CONTROLS_REFUSED())
 
 
 def init_app(app: Flask) -> None:
@@ -250,11 +270,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return error_response(
-            400,
-            "Your session expired or the form was already used. Please go back, reload "
-            "the page and try again.",
-        )
+        return error_response(400, SESSION_EXPIRED())
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -5,6 +5,7 @@ retired, and is still listed. Every step is audited."""
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
 from mailer import audit
@@ -74,14 +75,14 @@ def check_published(key: DkimKey) -> tuple[bool, str]:
     try:
         found = _resolver().txt(name)
     except DnsUnavailableError as exc:
-        return False, f"DNS could not be asked: {exc}."
+        return False, gettext("DNS could not be asked: %(error)s.", error=exc)
     ours = public_key_of(DkimSigner(key.domain, key.selector, key.private_key_pem).dns_record())
     published = published_keys(found)
     if not published:
-        return False, f"Nothing is published at {name} yet."
+        return False, gettext("Nothing is published at %(name)s yet.", name=name)
     if ours not in published:
-        return False, f"The key published at {name} is not this one."
-    return True, f"The record at {name} is published and matches this key."
+        return False, gettext("The key published at %(name)s is not this one.", name=name)
+    return True, gettext("The record at %(name)s is published and matches this key.", name=name)
 
 
 def get_key(key_id: int) -> DkimKey | None:
@@ -97,12 +98,25 @@ def switch_to(key_id: int, *, actor: object, ip: str | None = None) -> DkimKey:
         raise LookupError(key_id)
     view = next(v for v in domain_keys(key.domain) if v.key.id == key.id)
     if view.state != PENDING:
-        raise RotationError(
-            f"Selector {key.selector} is {view.state}: only a new, published key can be switched to."
+        refusal = (
+            gettext(
+                "Selector %(selector)s is retired: only a new, published key can be switched to.",
+                selector=key.selector,
+            )
+            if view.state == RETIRED
+            else gettext(
+                "Selector %(selector)s already signs: only a new, published key can be switched to.",
+                selector=key.selector,
+            )
         )
+        raise RotationError(refusal)
     published, detail = check_published(key)
     if not published:
-        raise RotationError(f"Not switched: {detail} Publish the record, wait for DNS, then try again.")
+        raise RotationError(
+            gettext(
+                "Not switched: %(detail)s Publish the record, wait for DNS, then try again.", detail=detail
+            )
+        )
     previous = [
         k
         for k in db.session.execute(select(DkimKey).where(DkimKey.domain == key.domain)).scalars()

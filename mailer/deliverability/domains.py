@@ -18,6 +18,7 @@ from mailer.campaigns import alerts as campaign_alerts
 from mailer.campaigns.models import Campaign
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.core.sentences import N_, Sentence
 from mailer.deliverability.models import BounceEvent, BounceKind
 from mailer.delivery.models import Delivery, DkimKey
 from mailer.organisation import settings as organisation_settings
@@ -204,22 +205,53 @@ def recent_rate(domain: str, hours: int = 24) -> RecentRate:
     return RecentRate(domain, sent, counts)
 
 
+# The pause reason, stored in English (the API's words) and shown in the staff member's language
+# (core.sentences); a pause for both rates at once stays English in its joined parts.
+RATE_PAUSE = Sentence(N_("Paused automatically: %(why)s. %(advice)s"))
+WHY = {
+    "complaints": Sentence(
+        N_(
+            "%(count)s spam complaint(s) about mail from %(domain)s in the last 24 hours against %(sent)s "
+            "messages sent — a complaint rate of %(rate)s, above the %(limit)s limit (%(setting)s)"
+        )
+    ),
+    "bounces": Sentence(
+        N_(
+            "%(count)s bounce report(s) about mail from %(domain)s in the last 24 hours against %(sent)s "
+            "messages sent — a bounce rate of %(rate)s, above the %(limit)s limit (%(setting)s)"
+        )
+    ),
+}
+ADVICE = {
+    "complaints": Sentence(
+        N_(
+            "Mailbox providers block senders above %(limit)s complaints: check who is on the list and "
+            "whether they expect this mail, then resume."
+        )
+    ),
+    "bounces": Sentence(
+        N_(
+            "Many bounces mean an old or bought list, or typos at sign-up: mailbox providers treat senders "
+            "with high bounce rates as spammers. Bounced addresses are suppressed already; check where the "
+            "list came from, then resume."
+        )
+    ),
+}
+
+
 def _why(rate: RecentRate, limit: RateLimit) -> str:
-    reports = "spam complaint(s)" if limit is COMPLAINT_LIMIT else "bounce report(s)"
-    return (
-        f"{rate.counts[limit.key]} {reports} about mail from {rate.domain} in the last 24 hours against "
-        f"{rate.sent} messages sent — a {limit.label} of {rate.rate(limit):.2f} %, above the "
-        f"{limit.percent:g} % limit ({limit.setting})"
+    return WHY[limit.key](
+        count=rate.counts[limit.key],
+        domain=rate.domain,
+        sent=rate.sent,
+        rate=f"{rate.rate(limit):.2f} %",
+        limit=f"{limit.percent:g} %",
+        setting=limit.setting,
     )
 
 
-ADVICE = {
-    "complaints": "Mailbox providers block senders above 0.3 % complaints: check who is on the list and "
-    "whether they expect this mail, then resume.",
-    "bounces": "Many bounces mean an old or bought list, or typos at sign-up: mailbox providers treat "
-    "senders with high bounce rates as spammers. Bounced addresses are suppressed already; check where the "
-    "list came from, then resume.",
-}
+def _advice(limit: RateLimit) -> str:
+    return ADVICE[limit.key](limit="0.3 %") if limit.key == "complaints" else ADVICE[limit.key]()
 
 
 def enforce_rate_limits(domain: str) -> list[int]:
@@ -237,11 +269,9 @@ def enforce_rate_limits(domain: str) -> list[int]:
     exceeded = rate.exceeded()
     if not exceeded:
         return []
-    reason = (
-        "Paused automatically: "
-        + "; ".join(_why(rate, limit) for limit in exceeded)
-        + ". "
-        + " ".join(ADVICE[limit.key] for limit in exceeded)
+    reason = RATE_PAUSE(
+        why="; ".join(_why(rate, limit) for limit in exceeded),
+        advice=" ".join(_advice(limit) for limit in exceeded),
     )
     paused = sorted(
         db.session.execute(

@@ -41,8 +41,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from mailer.campaigns.models import Campaign
 from mailer.consent.ledger import EventDraft, RequestContext, append_events
-from mailer.consent.models import ConsentState, Purpose
-from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice
+from mailer.consent.models import ConsentState, Notice, Purpose
+from mailer.consent.notices import privacy_notice_in_force
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.suppression import Suppression, SuppressionReason
 from mailer.core.clock import utcnow
@@ -168,7 +168,7 @@ def _load(items: list[Item]) -> _Batch:
     batch.contacts = {
         row.id: row
         for row in db.session.execute(
-            select(Contact.id, Contact.status, Contact.email, Contact.email_hash).where(
+            select(Contact.id, Contact.status, Contact.email, Contact.email_hash, Contact.language).where(
                 among(Contact.id, contact_ids)
             )
         )
@@ -471,7 +471,7 @@ def _suppress(wanted: list[tuple[str, str]]) -> None:
 def _unsubscribe_withdrawals(unsubscribes: list[Item], batch: _Batch) -> list[_Withdrawal]:
     """The lists the unsubscribe events leave; an erased contact's is a duplicate, and one without a list to
     leave keeps outcome None (the caller applies unsubscribe_everything to it)."""
-    notice = latest_notice(PRIVACY_NOTICE_KEY) if unsubscribes else None
+    notices: dict[str | None, Notice | None] = {}  # the notice in force per language, looked up once
     withdrawals = []
     for item in unsubscribes:
         delivery = item.delivery
@@ -485,6 +485,9 @@ def _unsubscribe_withdrawals(unsubscribes: list[Item], batch: _Batch) -> list[_W
         campaign = batch.campaigns.get(delivery.campaign_id)
         details = {"list": mailing_list.public_id, "campaign": campaign.public_id if campaign else None}
         ctx = RequestContext(f"provider:{item.provider}")
+        if contact.language not in notices:  # the version of the notice in the person's language
+            notices[contact.language] = privacy_notice_in_force(contact.language)
+        notice = notices[contact.language]
         withdrawals.append(
             _Withdrawal(item, contact.id, mailing_list.id, ctx, details, notice.id if notice else None)
         )

@@ -27,7 +27,7 @@ from werkzeug.datastructures import Headers
 
 from mailer.campaigns.models import Campaign
 from mailer.consent.ledger import RequestContext
-from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice
+from mailer.consent.notices import privacy_notice_in_force
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.operations import AddressError, email_hash, normalise_email
 from mailer.core.broker import enqueue_coalesced_after_commit
@@ -217,7 +217,7 @@ def _unsubscribe(delivery: Delivery, provider: str) -> bounces.Outcome:
         "list": mailing_list.public_id if mailing_list else None,
         "campaign": campaign.public_id if campaign else None,
     }
-    notice = latest_notice(PRIVACY_NOTICE_KEY)
+    notice = privacy_notice_in_force(contact.language)  # the version of the notice in the person's language
     if mailing_list is not None:
         changed = withdraw_list(contact, mailing_list, ctx, details, notice=notice)
     else:

@@ -2,15 +2,19 @@
 
 SPF on the envelope (VERP) domain, the DKIM key from our key storage published at <selector>._domainkey, a
 DMARC record, and From alignment (DKIM d= and the envelope domain against the From domain). When DNS cannot
-be reached, every DNS check is "unknown" and the exact records to publish are shown.
+be reached, every DNS check is "unknown" and the exact records to publish are shown. A check's words are lazy:
+the answer is cached for a few minutes and each reader sees it in their own language (the CLI in English).
 """
 
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeAlias
 
 from flask import current_app
+from flask_babel import lazy_gettext
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 
 from mailer.core.clock import utcnow
@@ -24,17 +28,25 @@ from mailer.delivery.transport import SmtpSettings
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 300
+Words: TypeAlias = (
+    str | LazyString
+)  # a sentence shown to staff, in the reader's language once turned into text
+
+
+def _sentences(*parts: Words) -> LazyString:
+    """Sentences joined with a space when read (each in the reader's language)."""
+    return LazyString(lambda: " ".join(str(part) for part in parts))
 
 
 @dataclass
 class Check:
     """One readiness item: ok, warn, fail, or unknown (DNS unreachable), with the record to publish."""
 
-    name: str
+    name: str  # SPF, DKIM, DMARC, "From alignment" or "Bounce mailbox" (the admin names the last two)
     status: str
-    detail: str
+    detail: Words
     record: Record | None = None
-    hint: str = ""
+    hint: Words = ""
 
 
 @dataclass
@@ -80,33 +92,42 @@ def _lookup(dns: Resolver | None, method: str, name: str) -> list[str] | None:
         return None
 
 
+UNREACHABLE_PUBLISH = lazy_gettext("DNS not reachable: publish this record.")
+
+
 def _spf(dns, envelope: str, relay: str) -> Check:
     mechanisms = ["mx"] + ([f"a:{relay}"] if relay else []) + ["~all"]
     record = Record(envelope, "TXT", "v=spf1 " + " ".join(mechanisms))
-    hint = (
-        f"SPF is checked on the envelope sender's domain ({envelope}, where bounces go). List every server "
-        "that sends for it; if your relay provider documents an include: mechanism, use theirs."
+    hint = lazy_gettext(
+        "SPF is checked on the envelope sender's domain (%(domain)s, where bounces go). List every server "
+        "that sends for it; if your relay provider documents an include: mechanism, use theirs.",
+        domain=envelope,
     )
     found = _lookup(dns, "txt", envelope)
     if found is None:
-        return Check("SPF", "unknown", "DNS not reachable: publish this record.", record, hint)
+        return Check("SPF", "unknown", UNREACHABLE_PUBLISH, record, hint)
     spf = [value for value in found if value.lower().startswith("v=spf1")]
     if not spf:
-        return Check("SPF", "fail", f"No SPF record at {envelope}.", record, hint)
+        return Check("SPF", "fail", lazy_gettext("No SPF record at %(name)s.", name=envelope), record, hint)
     if len(spf) > 1:
         return Check(
             "SPF",
             "fail",
-            f"{len(spf)} SPF records at {envelope}: receivers treat that as an error "
-            "(permerror). Merge them into one.",
+            lazy_gettext(
+                "%(count)s SPF records at %(name)s: receivers treat that as an error (permerror). Merge them "
+                "into one.",
+                count=len(spf),
+                name=envelope,
+            ),
             record,
             hint,
         )
     if "+all" in spf[0].lower().split():
-        return Check(
-            "SPF", "fail", f"The SPF record ends in +all, which lets anyone send as {envelope}.", record, hint
+        detail = lazy_gettext(
+            "The SPF record ends in +all, which lets anyone send as %(domain)s.", domain=envelope
         )
-    return Check("SPF", "ok", f"Published: {spf[0]}", record, hint)
+        return Check("SPF", "fail", detail, record, hint)
+    return Check("SPF", "ok", lazy_gettext("Published: %(record)s", record=spf[0]), record, hint)
 
 
 def public_key_of(record_value: str) -> str:
@@ -125,36 +146,38 @@ def _dkim(dns, domain: str) -> Check:
         return Check(
             "DKIM",
             "fail",
-            f"No DKIM key for {domain}: mail from it goes out unsigned.",
-            hint=f"Create one: flask --app wsgi dkim keygen {domain} --selector s{utcnow():%Y%m} "
-            "(RSA-2048), then publish the record it prints.",
+            lazy_gettext("No DKIM key for %(domain)s: mail from it goes out unsigned.", domain=domain),
+            hint=lazy_gettext(
+                "Create one: %(command)s (RSA-2048), then publish the record it prints.",
+                command=f"flask --app wsgi dkim keygen {domain} --selector s{utcnow():%Y%m}",
+            ),
         )
     signer = DkimSigner(key.domain, key.selector, key.private_key_pem)
     value = signer.dns_record()
     record = Record(f"{key.selector}._domainkey.{domain}", "TXT", value)
     found = _lookup(dns, "txt", record.name)
     if found is None:
-        return Check(
-            "DKIM", "unknown", f"Selector {key.selector}; DNS not reachable: publish this record.", record
+        detail = lazy_gettext(
+            "Selector %(selector)s; DNS not reachable: publish this record.", selector=key.selector
         )
+        return Check("DKIM", "unknown", detail, record)
     published = published_keys(found)
     if not published:
-        return Check("DKIM", "fail", f"Nothing published at {record.name}.", record)
+        return Check("DKIM", "fail", lazy_gettext("Nothing published at %(name)s.", name=record.name), record)
     if public_key_of(value) not in published:
-        return Check(
-            "DKIM", "fail", f"The key published at {record.name} is not the one we sign with.", record
-        )
-    return Check(
-        "DKIM",
-        "ok",
-        f"Selector {key.selector}: the published key matches ours (RSA-{signer.key.key_size}).",
-        record,
+        detail = lazy_gettext("The key published at %(name)s is not the one we sign with.", name=record.name)
+        return Check("DKIM", "fail", detail, record)
+    detail = lazy_gettext(
+        "Selector %(selector)s: the published key matches ours (RSA-%(bits)s).",
+        selector=key.selector,
+        bits=signer.key.key_size,
     )
+    return Check("DKIM", "ok", detail, record)
 
 
 def _dmarc(dns, domain: str) -> Check:
     record = Record(f"_dmarc.{domain}", "TXT", f"v=DMARC1; p=none; rua=mailto:dmarc@{domain}")
-    hint = (
+    hint = lazy_gettext(
         "p=none only monitors; once reports show all your mail passing, move to p=quarantine. The rua "
         "mailbox must exist (or leave rua out)."
     )
@@ -164,48 +187,69 @@ def _dmarc(dns, domain: str) -> Check:
     for name in names:
         found = _lookup(dns, "txt", name)
         if found is None:
-            return Check("DMARC", "unknown", "DNS not reachable: publish this record.", record, hint)
+            return Check("DMARC", "unknown", UNREACHABLE_PUBLISH, record, hint)
         dmarc = [value for value in found if value.replace(" ", "").lower().startswith("v=dmarc1")]
         if len(dmarc) > 1:
-            return Check(
-                "DMARC",
-                "fail",
-                f"{len(dmarc)} DMARC records at {name}: receivers ignore them all.",
-                record,
-                hint,
+            detail = lazy_gettext(
+                "%(count)s DMARC records at %(name)s: receivers ignore them all.", count=len(dmarc), name=name
             )
+            return Check("DMARC", "fail", detail, record, hint)
         if dmarc:
-            return Check("DMARC", "ok", f"Published at {name}: {dmarc[0]}", record, hint)
-    return Check("DMARC", "fail", f"No DMARC record at {record.name}.", record, hint)
+            detail = lazy_gettext("Published at %(name)s: %(record)s", name=name, record=dmarc[0])
+            return Check("DMARC", "ok", detail, record, hint)
+    return Check(
+        "DMARC", "fail", lazy_gettext("No DMARC record at %(name)s.", name=record.name), record, hint
+    )
 
 
 def _alignment(domain: str, envelope: str) -> Check:
     dkim_aligned = _active_key(domain) is not None  # the composer signs with d=<From domain>
     spf_aligned = organisational_domain(envelope) == organisational_domain(domain)
-    detail = (
-        f"DKIM d={domain}: {'aligned' if dkim_aligned else 'no key, not aligned'}; envelope domain "
-        f"{envelope}: {'aligned' if spf_aligned else 'not aligned'} with From {domain}."
+    detail = _sentences(
+        lazy_gettext("DKIM d=%(domain)s: aligned;", domain=domain)
+        if dkim_aligned
+        else lazy_gettext("DKIM d=%(domain)s: no key, not aligned;", domain=domain),
+        lazy_gettext(
+            "envelope domain %(envelope)s: aligned with From %(domain)s.", envelope=envelope, domain=domain
+        )
+        if spf_aligned
+        else lazy_gettext(
+            "envelope domain %(envelope)s: not aligned with From %(domain)s.",
+            envelope=envelope,
+            domain=domain,
+        ),
     )
-    hint = "DMARC passes when SPF or DKIM passes for a domain aligned with From; bulk-sender rules want both."
+    hints: list[Words] = [
+        lazy_gettext(
+            "DMARC passes when SPF or DKIM passes for a domain aligned with From; bulk-sender rules want "
+            "both."
+        )
+    ]
     if not dkim_aligned:
-        hint += f" Create a DKIM key for {domain} (see DKIM above)."
+        hints.append(lazy_gettext("Create a DKIM key for %(domain)s (see DKIM above).", domain=domain))
     if not spf_aligned:
-        hint += " Set MAILER_BOUNCE_ADDRESS on the From domain (or a subdomain of it) to align SPF."
+        hints.append(
+            lazy_gettext("Set MAILER_BOUNCE_ADDRESS on the From domain (or a subdomain of it) to align SPF.")
+        )
     status = "ok" if dkim_aligned and spf_aligned else "warn" if dkim_aligned or spf_aligned else "fail"
-    return Check("From alignment", status, detail, hint=hint)
+    return Check("From alignment", status, detail, hint=_sentences(*hints))
 
 
 def _bounce_mx(dns, envelope: str) -> Check:
-    hint = (
-        f"Bounces are addressed to {'@'.join(bounce_base())} (with a VERP tag). Point {envelope}'s MX at "
-        "the host running flask --app wsgi bounces serve (or forward that mailbox to it)."
+    hint = lazy_gettext(
+        "Bounces are addressed to %(address)s (with a VERP tag). Point the MX of %(domain)s at the host "
+        "running flask --app wsgi bounces serve (or forward that mailbox to it).",
+        address="@".join(bounce_base()),
+        domain=envelope,
     )
     found = _lookup(dns, "mx", envelope)
     if found is None:
-        return Check("Bounce mailbox", "unknown", "DNS not reachable.", hint=hint)
+        return Check("Bounce mailbox", "unknown", lazy_gettext("DNS not reachable."), hint=hint)
     if not found:
-        return Check("Bounce mailbox", "warn", f"No MX for {envelope}: bounces cannot reach us.", hint=hint)
-    return Check("Bounce mailbox", "ok", f"MX for {envelope}: {', '.join(found)}", hint=hint)
+        detail = lazy_gettext("No MX for %(domain)s: bounces cannot reach us.", domain=envelope)
+        return Check("Bounce mailbox", "warn", detail, hint=hint)
+    detail = lazy_gettext("MX for %(domain)s: %(hosts)s", domain=envelope, hosts=", ".join(found))
+    return Check("Bounce mailbox", "ok", detail, hint=hint)
 
 
 def _relay_host() -> str:

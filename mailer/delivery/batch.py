@@ -252,6 +252,7 @@ class BatchRun:
                             name=rec.name,
                             attributes=rec.attributes,
                             fields=rec.fields,
+                            language=rec.language,
                             track_opens=rec.track_opens,
                             track_clicks=rec.track_clicks,
                         ),

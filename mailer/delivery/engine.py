@@ -23,6 +23,7 @@ from sqlalchemy import CursorResult, String, func, insert, literal, select, upda
 from mailer.core.broker import enqueue, enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.core.sentences import N_, Sentence
 from mailer.delivery import heartbeat
 from mailer.delivery.batch import BatchRun, Control, Totals
 from mailer.delivery.claims import durably, earliest_retry
@@ -178,6 +179,22 @@ def _policy(totals: Totals) -> bool:
     return totals.policy >= current_app.config["SEND_POLICY_PAUSE"]
 
 
+# A campaign's status reason when the engine pauses it (stored in English, shown translated; the alerts
+# recognise an automatic pause by its first words).
+PAUSED_FOR_POLICY = Sentence(
+    N_(
+        "Paused automatically: the receiving servers refused %(count)s messages for policy reasons (last "
+        "answer: %(answer)s). Check SPF, DKIM, DMARC and the relay, then resume."
+    )
+)
+PAUSED_FOR_ERRORS = Sentence(
+    N_(
+        "Paused automatically: %(errors)s of the last %(attempts)s messages were refused (last answer: "
+        "%(answer)s). Fix the cause, then resume."
+    )
+)
+
+
 def refusal_reason(totals: Totals) -> str:
     """Why the campaign should stop, when most messages are refused for good or our setup is refused (5.7.x).
 
@@ -185,18 +202,12 @@ def refusal_reason(totals: Totals) -> str:
     """
     config = current_app.config
     if _policy(totals):
-        return (
-            f"Paused automatically: the receiving servers refused {totals.policy} messages for policy "
-            f"reasons (last answer: {totals.last_error}). Check SPF, DKIM, DMARC and the relay, then resume."
-        )
+        return PAUSED_FOR_POLICY(count=totals.policy, answer=totals.last_error)
     if (
         totals.errors >= config["SEND_ERROR_PAUSE_MIN"]
         and totals.errors >= config["SEND_ERROR_PAUSE_RATIO"] * totals.attempts
     ):
-        return (
-            f"Paused automatically: {totals.errors} of the last {totals.attempts} messages were refused "
-            f"(last answer: {totals.last_error}). Fix the cause, then resume."
-        )
+        return PAUSED_FOR_ERRORS(errors=totals.errors, attempts=totals.attempts, answer=totals.last_error)
     return ""
 
 

@@ -27,6 +27,7 @@ class Recipient:
     name: str | None = None
     attributes: dict | None = None
     fields: dict | None = None  # ordinary custom field values by key, for merge tags (never sensitive ones)
+    language: str | None = None  # the contact's language: their footer's
     skip_reason: str = ""
     track_opens: bool = False
     track_clicks: bool = False
@@ -80,8 +81,9 @@ class MessageBuilder(Protocol):
         track_opens: bool = False,
         track_clicks: bool = False,
         fields: dict | None = None,
+        language: str | None = None,
     ) -> BuiltMessage:
-        """The message for one recipient."""
+        """The message for one recipient (`language`: theirs, for the footer)."""
 
 
 class RecipientStore(Protocol):

@@ -13,6 +13,7 @@ import feedparser
 from markupsafe import Markup, escape
 
 from mailer.core.outbound import OutboundError, fetch
+from mailer.core.sentences import N_, Sentence
 
 FETCH_TIMEOUT_SECONDS = 15.0
 MAX_FEED_BYTES = 5 * 1024 * 1024
@@ -22,8 +23,18 @@ _TAG = re.compile(r"<[^>]+>")
 _DELIMITER = re.compile(r"\{([{%#])")
 
 
+# Why a run failed, stored with the run and shown translated (core.sentences).
+NOT_A_FEED = Sentence(N_("The address did not answer with an RSS or Atom feed."))
+FEED_STATUS = Sentence(N_("The feed answered with HTTP status %(status)s."))
+
+
 class FeedError(ValueError):
-    """The feed could not be fetched or read; the message says why, in words for people."""
+    """The feed could not be fetched or read, or its settings are wrong; the message says why, in words for
+    people, and `field` names the setting it is about (when it is about one)."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -87,7 +98,7 @@ def parse_items(document: bytes) -> tuple[str, list[FeedItem]]:
     """The feed's title and its items, newest first; FeedError when it is no feed at all."""
     parsed = feedparser.parse(document, sanitize_html=True, resolve_relative_uris=True)
     if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
-        raise FeedError("The address did not answer with an RSS or Atom feed.")
+        raise FeedError(NOT_A_FEED())
     items = []
     for entry in parsed.entries:
         link = _web_url(entry.get("link"))
@@ -130,5 +141,5 @@ def fetch_items(url: str) -> tuple[str, list[FeedItem]]:
     except OutboundError as exc:
         raise FeedError(exc.reason) from None
     if response.status != 200:
-        raise FeedError(f"The feed answered with HTTP status {response.status}.")
+        raise FeedError(FEED_STATUS(status=response.status))
     return parse_items(response.body)

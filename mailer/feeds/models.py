@@ -48,6 +48,9 @@ class Feed(Model):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)  # HTML with a Jinja loop over `items` (sandboxed)
     track_clicks: Mapped[bool] = mapped_column(default=True)  # only ever for contacts who consented
+    # The named relay its campaigns go through (None: the default relay of SMTP_URL), and their failover.
+    relay_id: Mapped[int | None] = mapped_column(ForeignKey("relays.id", ondelete="SET NULL"))
+    failover_relay_id: Mapped[int | None] = mapped_column(ForeignKey("relays.id", ondelete="SET NULL"))
     next_run_at: Mapped[datetime | None]
     last_run_at: Mapped[datetime | None]
     last_item_at: Mapped[datetime | None]  # the newest publication date among the items sent
@@ -56,6 +59,8 @@ class Feed(Model):
 
     mailing_list = relationship("MailingList")
     layout = relationship("Layout")
+    relay = relationship("Relay", foreign_keys=[relay_id])
+    failover_relay = relationship("Relay", foreign_keys=[failover_relay_id])
 
 
 class FeedItemSent(Model):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import gettext
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import insert, select, update
@@ -24,6 +25,7 @@ from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.outbound import OutboundRefused, check_url
 from mailer.core.text import has_controls
+from mailer.delivery.relays import Relay
 from mailer.feeds.items import FeedError, FeedItem, fetch_items
 from mailer.feeds.models import Feed, FeedItemSent, FeedRun, FeedStatus, RunOutcome
 from mailer.subscriptions.models.lists import MailingList
@@ -58,6 +60,8 @@ class FeedInput:
     subject: str = DEFAULT_SUBJECT
     body: str = DEFAULT_BODY
     track_clicks: bool = True
+    relay_id: int | None = None  # None: the default relay (SMTP_URL)
+    failover_relay_id: int | None = None
 
 
 def _sandbox() -> SandboxedEnvironment:
@@ -68,7 +72,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise FeedError(f"Unknown time zone: {name}") from None
+        raise FeedError(gettext("Unknown time zone: %(name)s", name=name), "timezone") from None
 
 
 def next_run(feed: Feed, now: datetime) -> datetime:
@@ -89,37 +93,50 @@ def next_run(feed: Feed, now: datetime) -> datetime:
 def _apply(feed: Feed, data: FeedInput) -> None:
     name = " ".join((data.name or "").split())
     if not name or len(name) > 200 or has_controls(name):
-        raise FeedError("Give the feed campaign a name (200 characters at most).")
+        raise FeedError(gettext("Give the feed campaign a name (200 characters at most)."), "name")
     try:
         url = check_url(data.url)
     except OutboundRefused as exc:
-        raise FeedError(exc.reason) from None
+        raise FeedError(exc.reason, "url") from None
     mailing_list = db.session.get(MailingList, data.list_id) if data.list_id else None
     if mailing_list is None or mailing_list.archived_at is not None:
-        raise FeedError("Choose the list the campaigns are sent to (an active list).")
+        raise FeedError(gettext("Choose the list the campaigns are sent to (an active list)."), "list_id")
     if data.layout_id is not None and db.session.get(Layout, data.layout_id) is None:
-        raise FeedError("Choose a layout.")
+        raise FeedError(gettext("Choose a layout."), "layout_id")
     if data.frequency not in FREQUENCIES:
-        raise FeedError("Send daily or weekly.")
+        raise FeedError(gettext("Send daily or weekly."), "frequency")
     if not 0 <= data.weekday <= 6 or not 0 <= data.hour <= 23:
-        raise FeedError("Choose a weekday and an hour from 0 to 23.")
+        raise FeedError(gettext("Choose a weekday and an hour from 0 to 23."), "hour")
     _zone(data.timezone or "UTC")
+    for relay_id in (data.relay_id, data.failover_relay_id):
+        if relay_id is not None and db.session.get(Relay, relay_id) is None:
+            raise FeedError(gettext("That relay does not exist any more."), "relay_id")
+    if data.relay_id is not None and data.failover_relay_id == data.relay_id:
+        raise FeedError(
+            gettext("The failover relay must be another relay than the first one."), "failover_relay_id"
+        )
     if not 1 <= data.max_items <= 50:
-        raise FeedError("A campaign carries 1 to 50 items.")
+        raise FeedError(gettext("A campaign carries 1 to 50 items."), "max_items")
     subject, body = (data.subject or "").strip(), data.body or ""
     if not subject or len(subject) > 300:
-        raise FeedError("Write the subject line (300 characters at most).")
+        raise FeedError(gettext("Write the subject line (300 characters at most)."), "subject")
     if not body.strip():
-        raise FeedError("Write the email's content (a loop over the items).")
-    for label, source in (("subject", subject), ("content", body)):
+        raise FeedError(gettext("Write the email's content (a loop over the items)."), "body")
+    for field, source in (("subject", subject), ("body", body)):
         try:
             _sandbox().parse(source)
         except TemplateError as exc:
-            raise FeedError(f"The {label} template has an error: {exc}") from None
+            problem = (
+                gettext("The subject template has an error: %(error)s", error=str(exc))
+                if field == "subject"
+                else gettext("The content template has an error: %(error)s", error=str(exc))
+            )
+            raise FeedError(problem, field) from None
     feed.name, feed.url, feed.list_id, feed.layout_id = name, url, mailing_list.id, data.layout_id
     feed.frequency, feed.weekday, feed.hour = data.frequency, data.weekday, data.hour
     feed.timezone, feed.max_items = data.timezone or "UTC", data.max_items
     feed.subject, feed.body, feed.track_clicks = subject, body, data.track_clicks
+    feed.relay_id, feed.failover_relay_id = data.relay_id, data.failover_relay_id
 
 
 def save_feed(data: FeedInput, feed: Feed | None = None) -> Feed:
@@ -176,8 +193,10 @@ def _new_items(feed: Feed, items: list[FeedItem]) -> list[FeedItem]:
     return fresh[: feed.max_items]
 
 
-def _send(feed: Feed, title: str, items: list[FeedItem], now: datetime) -> Campaign:
-    """A campaign of the items, started (the campaigns' own checks); the items remembered with it."""
+def _send(feed: Feed, run: FeedRun, title: str, items: list[FeedItem], now: datetime) -> Campaign:
+    """A campaign of the items, started (the campaigns' own checks); the items remembered with it.
+
+    The run names the campaign before it starts, so what the start announces (webhooks) finds its feed."""
     subject, body = _render(feed, title, items)
     campaign = Campaign(
         name=f"{feed.name} · {now:%Y-%m-%d %H:%M}",
@@ -189,9 +208,13 @@ def _send(feed: Feed, title: str, items: list[FeedItem], now: datetime) -> Campa
         track_clicks=feed.track_clicks,
         track_opens=False,
         category="marketing",
+        relay_id=feed.relay_id,
+        failover_relay_id=feed.failover_relay_id,
     )
     campaign.lists = [feed.mailing_list]
     db.session.add(campaign)
+    db.session.flush()
+    run.campaign_id = campaign.id
     db.session.flush()
     start_campaign(campaign)
     db.session.execute(
@@ -208,6 +231,7 @@ def run_feed(feed: Feed, manual: bool = False) -> FeedRun:
     """Fetch the feed and send its new items as a campaign, or record "nothing new" or the error. Commits."""
     now = utcnow()
     run = FeedRun(feed_id=feed.id, started_at=now, manual=manual, outcome=RunOutcome.ERROR)
+    db.session.add(run)
     try:
         title, items = fetch_items(feed.url)
         fresh = _new_items(feed, items)
@@ -216,13 +240,12 @@ def run_feed(feed: Feed, manual: bool = False) -> FeedRun:
             run.outcome = RunOutcome.NOTHING_NEW
         else:
             with db.session.begin_nested():  # nothing of the campaign stays when it cannot be sent
-                run.campaign_id = _send(feed, title, fresh, now).id
+                _send(feed, run, title, fresh, now)
             run.outcome = RunOutcome.SENT
     except (FeedError, CampaignError, ValueError) as exc:
-        run.error = str(exc)[:2000]
+        run.campaign_id, run.error = None, str(exc)[:2000]
         log.warning("Feed %s: run failed: %s", feed.public_id, run.error)
     feed.last_run_at = now
-    db.session.add(run)
     db.session.commit()
     return run
 
@@ -251,6 +274,16 @@ def claim_due(now: datetime) -> list[int]:
             claimed.append(feed_id)
     db.session.commit()
     return claimed
+
+
+def feed_of_campaign(campaign_id: int) -> Feed | None:
+    """The feed whose run created this campaign, if one did."""
+    return db.session.execute(
+        select(Feed)
+        .join(FeedRun, FeedRun.feed_id == Feed.id)
+        .where(FeedRun.campaign_id == campaign_id)
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def runs_of(feed: Feed, limit: int = 50) -> list[FeedRun]:

@@ -17,8 +17,8 @@ def run_due_feeds() -> None:
 
 # Not retried: a failed fetch is recorded as the run's error and the next scheduled run tries again.
 @actor(queue_name="campaign_planning", max_retries=0, time_limit=300_000)
-def run_feed(feed_id: int) -> None:
+def run_feed(feed_id: int, manual: bool = False) -> None:
     """Fetch one feed and send its new items as a campaign (or record that there were none, or the error)."""
     feed = db.session.get(Feed, feed_id)
     if feed is not None:
-        operations.run_feed(feed)
+        operations.run_feed(feed, manual=manual)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import (
     ColumnElement,
     any_,
@@ -128,7 +129,7 @@ def _compile(campaign: Campaign, step: JourneyStep) -> None:
         compile_for_sending(campaign)
         db.session.flush()
     except ValueError as exc:
-        raise JourneyError(f"Step {step.position + 1}: {exc}") from None
+        raise JourneyError(gettext("Step %(number)s: %(kind)s", number=step.position + 1, kind=exc)) from None
 
 
 def recompile_step(journey: Journey, step: JourneyStep) -> None:

@@ -3,9 +3,11 @@
 
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from sqlalchemy import and_, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mailer.campaigns import lifecycle as campaign_lifecycle
 from mailer.campaigns.models import Layout
 from mailer.contacts.models.fields import ContactField
 from mailer.contacts.models.tags import ContactTag, Tag
@@ -62,46 +64,48 @@ def _check_trigger(data: JourneyInput) -> None:
     if data.trigger == Trigger.SEGMENT_JOINED:
         segment = db.session.get(Segment, data.trigger_segment_id) if data.trigger_segment_id else None
         if segment is None:
-            raise JourneyError("Choose the segment whose new members start the journey.")
+            raise JourneyError(gettext("Choose the segment whose new members start the journey."))
         try:
             compile_tree(segment.tree)
         except SegmentError as exc:
-            raise JourneyError(f"That segment cannot be used: {exc}") from None
+            raise JourneyError(gettext("That segment cannot be used: %(problem)s", problem=exc)) from None
     if data.trigger == Trigger.DATE_FIELD:
         field = db.session.get(ContactField, data.date_field_id) if data.date_field_id else None
         if field is None or field.value_type != "date" or not field.active or field.is_sensitive:
-            raise JourneyError("Choose the date field (a custom field of type date) that starts the journey.")
+            raise JourneyError(
+                gettext("Choose the date field (a custom field of type date) that starts the journey.")
+            )
         if not 0 <= data.date_hour <= 23:
-            raise JourneyError("The hour is from 0 to 23.")
+            raise JourneyError(gettext("The hour is from 0 to 23."))
         if not -365 <= data.date_offset_days <= 365:
-            raise JourneyError("Move the day by 365 days at most, before or after.")
+            raise JourneyError(gettext("Move the day by 365 days at most, before or after."))
 
 
 def _check_relays(data: JourneyInput) -> None:
     for relay_id in (data.relay_id, data.failover_relay_id):
         if relay_id is not None and db.session.get(Relay, relay_id) is None:
-            raise JourneyError("That relay does not exist any more.")
+            raise JourneyError(gettext("That relay does not exist any more."))
     if data.relay_id is not None and data.failover_relay_id == data.relay_id:
-        raise JourneyError("The failover relay must be another relay than the first one.")
+        raise JourneyError(gettext("The failover relay must be another relay than the first one."))
 
 
 def _apply(journey: Journey, data: JourneyInput) -> None:
     name = " ".join((data.name or "").split())
     if not name or len(name) > 200 or has_controls(name):
-        raise JourneyError("Give the journey a name (200 characters at most).")
+        raise JourneyError(gettext("Give the journey a name (200 characters at most)."))
     if data.trigger not in tuple(Trigger):
-        raise JourneyError("Choose what starts the journey.")
+        raise JourneyError(gettext("Choose what starts the journey."))
     mailing_list = db.session.get(MailingList, data.list_id) if data.list_id else None
     if mailing_list is None or mailing_list.archived_at is not None:
-        raise JourneyError("Choose the list the journey's emails are sent for (an active list).")
+        raise JourneyError(gettext("Choose the list the journey's emails are sent for (an active list)."))
     if data.trigger == Trigger.TAG_ADDED and (
         not data.trigger_tag_id or db.session.get(Tag, data.trigger_tag_id) is None
     ):
-        raise JourneyError("Choose the tag that starts the journey.")
+        raise JourneyError(gettext("Choose the tag that starts the journey."))
     if data.layout_id is not None and db.session.get(Layout, data.layout_id) is None:
-        raise JourneyError("Choose a layout.")
+        raise JourneyError(gettext("Choose a layout."))
     if zone(data.timezone, "").key != (data.timezone or "UTC"):
-        raise JourneyError(f"Unknown time zone: {data.timezone}")
+        raise JourneyError(gettext("Unknown time zone: %(zone)s", zone=data.timezone))
     _check_trigger(data)
     _check_relays(data)
     segment_id = data.trigger_segment_id if data.trigger == Trigger.SEGMENT_JOINED else None
@@ -168,7 +172,7 @@ def add_step(journey: Journey, data: StepInput, position: int | None = None) -> 
 def update_step(step: JourneyStep, data: StepInput) -> None:
     """Change a step's settings or content (messages not sent yet use the new content); the caller commits."""
     if data.kind != step.kind:
-        raise JourneyError("A step keeps its kind; delete it and add another one instead.")
+        raise JourneyError(gettext("A step keeps its kind; delete it and add another one instead."))
     settings = clean_settings(data)
     _check_references(step.journey, settings)
     step.settings = settings
@@ -181,20 +185,20 @@ def update_step(step: JourneyStep, data: StepInput) -> None:
 def _content(step: JourneyStep, data: StepInput) -> None:
     if data.kind == StepKind.SEND:
         if len(data.subject) > 300 or len(data.preheader) > 300:
-            raise JourneyError("The subject and preview text are 300 characters at most.")
+            raise JourneyError(gettext("The subject and preview text are 300 characters at most."))
         step.subject, step.preheader = data.subject.strip(), data.preheader.strip()
         step.body, step.body_format = data.body, data.body_format
 
 
 def _check_references(journey: Journey, settings: dict) -> None:
     if "tag_id" in settings and db.session.get(Tag, settings["tag_id"]) is None:
-        raise JourneyError("That tag does not exist any more.")
+        raise JourneyError(gettext("That tag does not exist any more."))
     if "list_id" in settings and db.session.get(MailingList, settings["list_id"]) is None:
-        raise JourneyError("That list does not exist any more.")
+        raise JourneyError(gettext("That list does not exist any more."))
     own = {s.id for s in journey.steps}
     for key in ("step_id", "else"):
         if settings.get(key) is not None and settings[key] not in own:
-            raise JourneyError("A branch can only name steps of this journey.")
+            raise JourneyError(gettext("A branch can only name steps of this journey."))
 
 
 def move_step(step: JourneyStep, direction: int) -> None:
@@ -221,7 +225,9 @@ def delete_step(step: JourneyStep) -> None:
     )
     for other in steps:
         if other.settings.get("else") == step.id or other.settings.get("step_id") == step.id:
-            raise JourneyError(f"Step {other.position + 1} names this step; change it first.")
+            raise JourneyError(
+                gettext("Step %(number)s names this step; change it first.", number=other.position + 1)
+            )
     journey.steps.remove(step)
     db.session.delete(step)
     db.session.flush()
@@ -235,7 +241,7 @@ def activate(journey: Journey) -> int:
     """Start (or resume) the journey: every send step must be sendable. Returns how many existing contacts it
     enrolled ("existing contacts too", once). The caller commits; queued messages go on after the commit."""
     if not journey.steps:
-        raise JourneyError("Add at least one step first.")
+        raise JourneyError(gettext("Add at least one step first."))
     for step in journey.steps:
         if step.kind == StepKind.SEND:
             engine.recompile_step(journey, step)
@@ -248,7 +254,9 @@ def activate(journey: Journey) -> int:
         try:
             enrolled = triggers.sync_segment(journey, utcnow(), enrol=take)
         except SegmentError as exc:
-            raise JourneyError(f"The journey's segment cannot be used: {exc}") from None
+            raise JourneyError(
+                gettext("The journey's segment cannot be used: %(problem)s", problem=exc)
+            ) from None
         journey.existing_enrolled = journey.existing_enrolled or take
         journey.trigger_checked_at = utcnow()
     elif journey.include_existing and not journey.existing_enrolled:
@@ -256,6 +264,16 @@ def activate(journey: Journey) -> int:
         journey.existing_enrolled = True
     _requeue_open_batches(journey)
     return enrolled
+
+
+def send_test_run(journey: Journey, address: str) -> int:
+    """A test run: every email of the journey, in order and marked as a test, to one address. Returns how many
+    were queued (0: it has no email step yet); raises JourneyError or CampaignError. The caller commits."""
+    sent = 0
+    for step in journey.steps:
+        if step.kind == StepKind.SEND:
+            sent += campaign_lifecycle.send_test(engine.prepare_step_campaign(journey, step), [address])
+    return sent
 
 
 def pause(journey: Journey) -> None:
@@ -456,6 +474,6 @@ def delete_journey(journey: Journey) -> None:
         )
     ).scalar_one()
     if sent:
-        raise JourneyError("This journey has sent email; pause it instead (its history stays).")
+        raise JourneyError(gettext("This journey has sent email; pause it instead (its history stays)."))
     db.session.execute(delete(Enrolment).where(Enrolment.journey_id == journey.id))
     db.session.delete(journey)

@@ -4,6 +4,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import distinct, func, select
 
 from mailer.contacts.models.tags import Tag
@@ -99,21 +100,45 @@ def totals(journey_ids: list[int]) -> dict[int, dict[str, int]]:
 def describe_trigger(journey: Journey, api_path: bool = False) -> str:
     """What starts the journey, in words (the list and the builder)."""
     if journey.trigger == Trigger.LIST_CONFIRMED:
-        return f"a subscription to “{journey.mailing_list.name}” is confirmed"
+        return gettext("a subscription to “%(list)s” is confirmed", list=journey.mailing_list.name)
     if journey.trigger == Trigger.TAG_ADDED:
-        return f"the tag “{journey.trigger_tag.name if journey.trigger_tag else '?'}” is added"
+        return gettext(
+            "the tag “%(tag)s” is added", tag=journey.trigger_tag.name if journey.trigger_tag else "?"
+        )
     if journey.trigger == Trigger.SEGMENT_JOINED:
         segment = journey.trigger_segment
-        return f"a contact confirmed on the list joins the segment “{segment.name if segment else '?'}”"
+        return gettext(
+            "a contact confirmed on the list joins the segment “%(segment)s”",
+            segment=segment.name if segment else "?",
+        )
     if journey.trigger == Trigger.DATE_FIELD:
-        field = journey.date_field.label if journey.date_field else "?"
-        offset = journey.date_offset_days
-        moved = f"{abs(offset)} days {'before' if offset < 0 else 'after'} " if offset else ""
-        yearly = " (every year)" if journey.date_yearly else ""
-        hour = f"{journey.date_hour:02d}:00"
-        return f"the day {moved}“{field}” comes{yearly}, from {hour} in the contact's time zone"
+        return _describe_date(journey)
     path = f" (POST /api/v1/journeys/{journey.public_id}/enrol)" if api_path else ""
-    return "an integration calls the API" + path
+    return gettext("an integration calls the API") + path
+
+
+def _describe_date(journey: Journey) -> str:
+    field = journey.date_field.label if journey.date_field else "?"
+    offset, hour = journey.date_offset_days, f"{journey.date_hour:02d}:00"
+    if offset < 0:
+        text = ngettext(
+            "the day %(num)d day before “%(field)s” comes",
+            "the day %(num)d days before “%(field)s” comes",
+            -offset,
+            field=field,
+        )
+    elif offset > 0:
+        text = ngettext(
+            "the day %(num)d day after “%(field)s” comes",
+            "the day %(num)d days after “%(field)s” comes",
+            offset,
+            field=field,
+        )
+    else:
+        text = gettext("the day “%(field)s” comes", field=field)
+    if journey.date_yearly:
+        return gettext("%(day)s (every year), from %(hour)s in the contact's time zone", day=text, hour=hour)
+    return gettext("%(day)s, from %(hour)s in the contact's time zone", day=text, hour=hour)
 
 
 def names() -> dict:
@@ -136,6 +161,7 @@ class PathEvent:
     kind: str
     step: str
     detail: str
+    step_id: int | None = None
 
 
 @dataclass
@@ -175,5 +201,5 @@ def contact_paths(contact_id: int) -> list[Path]:
         .order_by(JourneyEvent.at, JourneyEvent.id)
     ).scalars():
         label = steps.get(event.step_id, "") if event.step_id is not None else ""
-        events[event.enrolment_id].append(PathEvent(event.at, event.kind, label, event.detail))
+        events[event.enrolment_id].append(PathEvent(event.at, event.kind, label, event.detail, event.step_id))
     return [Path(journeys[e.journey_id], e, events[e.id]) for e in enrolments]

@@ -4,10 +4,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import gettext, lazy_gettext
+
 from mailer.journeys.models import StepKind
 from mailer.subscriptions.manual import ContactRefused, checked_basis
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = (
+    lazy_gettext("Monday"),
+    lazy_gettext("Tuesday"),
+    lazy_gettext("Wednesday"),
+    lazy_gettext("Thursday"),
+    lazy_gettext("Friday"),
+    lazy_gettext("Saturday"),
+    lazy_gettext("Sunday"),
+)
 MAX_WAIT_DAYS = 365
 BRANCH_ON = ("tag", "list", "field", "clicked")
 
@@ -46,28 +56,28 @@ def clean_settings(step: StepInput) -> dict:
     """The settings stored for a step of this kind; JourneyError when something is missing or out of range."""
     kind = step.kind
     if kind not in tuple(StepKind):
-        raise JourneyError("Choose what the step does.")
+        raise JourneyError(gettext("Choose what the step does."))
     if kind == StepKind.SEND:
         if not step.subject.strip():
-            raise JourneyError("Write the email's subject line.")
+            raise JourneyError(gettext("Write the email's subject line."))
         if not step.body.strip():
-            raise JourneyError("Write the email's content.")
+            raise JourneyError(gettext("Write the email's content."))
         if step.body_format not in ("markdown", "html"):
-            raise JourneyError("The content is Markdown or HTML.")
+            raise JourneyError(gettext("The content is Markdown or HTML."))
         return {}
     if kind == StepKind.WAIT:
         if step.wait_mode == "duration":
             seconds = (step.wait_days * 24 * 60 + step.wait_hours * 60 + step.wait_minutes) * 60
             if min(step.wait_days, step.wait_hours, step.wait_minutes) < 0 or seconds <= 0:
-                raise JourneyError("A wait lasts at least a minute.")
+                raise JourneyError(gettext("A wait lasts at least a minute."))
             if seconds > MAX_WAIT_DAYS * 24 * 3600:
-                raise JourneyError(f"A wait lasts at most {MAX_WAIT_DAYS} days.")
+                raise JourneyError(gettext("A wait lasts at most %(days)s days.", days=MAX_WAIT_DAYS))
             return {"mode": "duration", "seconds": seconds}
         if step.wait_mode == "until":
             if not 0 <= step.weekday <= 6 or not 0 <= step.hour <= 23:
-                raise JourneyError("Choose a weekday and an hour from 0 to 23.")
+                raise JourneyError(gettext("Choose a weekday and an hour from 0 to 23."))
             return {"mode": "until", "weekday": step.weekday, "hour": step.hour}
-        raise JourneyError("Wait for a duration, or until a weekday and hour.")
+        raise JourneyError(gettext("Wait for a duration, or until a weekday and hour."))
     if kind == StepKind.BRANCH:
         settings: dict = {"on": step.branch_on, "else": step.else_step_id}
         if step.branch_on == "tag" and step.tag_id:
@@ -79,15 +89,17 @@ def clean_settings(step: StepInput) -> dict:
         elif step.branch_on == "clicked" and step.clicked_step_id:
             settings["step_id"] = step.clicked_step_id
         else:
-            raise JourneyError("Say what the branch checks: a tag, a list, a field's value or a click.")
+            raise JourneyError(
+                gettext("Say what the branch checks: a tag, a list, a field's value or a click.")
+            )
         return settings
     if kind in (StepKind.ADD_TAG, StepKind.REMOVE_TAG):
         if not step.tag_id:
-            raise JourneyError("Choose the tag.")
+            raise JourneyError(gettext("Choose the tag."))
         return {"tag_id": step.tag_id}
     if kind in (StepKind.ADD_LIST, StepKind.REMOVE_LIST):
         if not step.list_id:
-            raise JourneyError("Choose the list.")
+            raise JourneyError(gettext("Choose the list."))
         if kind == StepKind.REMOVE_LIST:
             return {"list_id": step.list_id}
         try:  # the consent rule of a staff addition, written once
@@ -134,41 +146,49 @@ def describe(kind: str, settings: dict, names: dict | None = None) -> str:
     if kind == StepKind.WAIT:
         if settings.get("mode") == "until":
             day, hour = WEEKDAYS[int(settings["weekday"])], int(settings["hour"])
-            return f"Wait until {day} {hour:02d}:00 (contact's time)"
+            return gettext("Wait until %(day)s %(hour)s (contact's time)", day=day, hour=f"{hour:02d}:00")
         seconds = int(settings.get("seconds", 0))
         days, rest = divmod(seconds, 86400)
         hours, rest = divmod(rest, 3600)
         parts = [
-            f"{days} d" if days else "",
-            f"{hours} h" if hours else "",
-            f"{rest // 60} min" if rest >= 60 else "",
+            gettext("%(days)s d", days=days) if days else "",
+            gettext("%(hours)s h", hours=hours) if hours else "",
+            gettext("%(minutes)s min", minutes=rest // 60) if rest >= 60 else "",
         ]
-        return "Wait " + " ".join(p for p in parts if p)
+        return gettext("Wait %(duration)s", duration=" ".join(p for p in parts if p))
     if kind == StepKind.BRANCH:
         on = settings.get("on")
-        what = {
-            "tag": f"has the tag “{names.get(('tag', settings.get('tag_id')), '?')}”",
-            "list": f"is subscribed to “{names.get(('list', settings.get('list_id')), '?')}”",
-            "field": f"field “{settings.get('field_key')}” is “{settings.get('value')}”",
-            "clicked": "clicked a link in an earlier email (only contacts who consented to click tracking)",
-        }.get(str(on), "?")
-        return f"If the contact {what}: go on; otherwise " + (
-            "skip ahead" if settings.get("else") else "end the journey"
+        tag, listed = (
+            names.get(("tag", settings.get("tag_id")), "?"),
+            names.get(("list", settings.get("list_id")), "?"),
         )
+        what = {
+            "tag": lambda: gettext("If the contact has the tag “%(tag)s”", tag=tag),
+            "list": lambda: gettext("If the contact is subscribed to “%(list)s”", list=listed),
+            "field": lambda: gettext(
+                "If the contact's field “%(field)s” is “%(value)s”",
+                field=settings.get("field_key"),
+                value=settings.get("value"),
+            ),
+            "clicked": lambda: gettext(
+                "If the contact clicked a link in an earlier email "
+                "(only contacts who consented to click tracking)"
+            ),
+        }.get(str(on), lambda: "?")()
+        if settings.get("else"):
+            return gettext("%(condition)s: go on; otherwise skip ahead", condition=what)
+        return gettext("%(condition)s: go on; otherwise end the journey", condition=what)
     if kind == StepKind.ADD_TAG:
-        return f"Add the tag “{names.get(('tag', settings.get('tag_id')), '?')}”"
+        return gettext("Add the tag “%(tag)s”", tag=names.get(("tag", settings.get("tag_id")), "?"))
     if kind == StepKind.REMOVE_TAG:
-        return f"Remove the tag “{names.get(('tag', settings.get('tag_id')), '?')}”"
+        return gettext("Remove the tag “%(tag)s”", tag=names.get(("tag", settings.get("tag_id")), "?"))
     if kind in (StepKind.ADD_LIST, StepKind.REMOVE_LIST):
         name = names.get(("list", settings.get("list_id")), "?")
         if kind == StepKind.REMOVE_LIST:
-            return f"Remove from the list “{name}” (withdraws that list's consent)"
-        how = (
-            "on the consent obtained elsewhere"
-            if settings.get("basis") == "has_consent"
-            else "after they confirm by email (double opt-in)"
-        )
-        return f"Add to the list “{name}” {how}"
+            return gettext("Remove from the list “%(list)s” (withdraws that list's consent)", list=name)
+        if settings.get("basis") == "has_consent":
+            return gettext("Add to the list “%(list)s” on the consent obtained elsewhere", list=name)
+        return gettext("Add to the list “%(list)s” after they confirm by email (double opt-in)", list=name)
     if kind == StepKind.END:
-        return "End the journey"
-    return "Send an email"
+        return gettext("End the journey")
+    return gettext("Send an email")

@@ -59,9 +59,11 @@ def exported_fields() -> list[ContactField]:
     return [f for f in field_service.all_fields() if not f.is_sensitive]
 
 
-def start_export(audience: Audience, reason: str, actor: object, ip: str | None = None) -> str:
+def start_export(
+    audience: Audience, reason: str, actor: object, ip: str | None = None, via: dict | None = None
+) -> str:
     """Check the reason and record the export in the audit log (committed before any row leaves); returns the
-    file name."""
+    file name. `via` adds where it came from (e.g. the API key) to the audit entry."""
     reason = " ".join((reason or "").split())
     if len(reason) < MIN_REASON_LENGTH:
         raise PrivacyError("Say why you need this file (at least a few words): it goes into the audit log.")
@@ -70,7 +72,7 @@ def start_export(audience: Audience, reason: str, actor: object, ip: str | None 
         "contacts.export",
         audience.kind,
         audience.public_id,
-        {"name": audience.label, "reason": reason[:500], "columns": columns},
+        {"name": audience.label, "reason": reason[:500], "columns": columns, **(via or {})},
         actor=actor,
         ip=ip,
     )

@@ -3,7 +3,7 @@
 from flask import Flask
 
 from mailer.consent.personal_data import forget_ledger_details
-from mailer.contacts.personal_data import forget_contact_data
+from mailer.contacts.personal_data import ErasedContact, forget_contact_data
 from mailer.core.extensions import db
 from mailer.deliverability.bounces import purge_bounce_log
 from mailer.deliverability.personal_data import scrub_diagnostics
@@ -12,6 +12,7 @@ from mailer.journeys.personal_data import forget_enrolments
 from mailer.privacy.erasure import forget_requests
 from mailer.privacy.hooks import RetentionOutcome, hooks_of
 from mailer.privacy.models.settings import PrivacySettings
+from mailer.staff.idempotency import forget_answers_mentioning
 from mailer.subscriptions.expiry import purge_unconfirmed
 from mailer.subscriptions.imports import purge_import_files
 from mailer.subscriptions.personal_data import end_subscriptions
@@ -46,6 +47,10 @@ def _forget_transactional_addresses(days: int, dry_run: bool) -> RetentionOutcom
     return RetentionOutcome(forget_old_addresses(days, dry_run=dry_run))
 
 
+def _forget_idempotent_answers(erased: ErasedContact) -> None:
+    forget_answers_mentioning(erased.contact.public_id, erased.email or "")
+
+
 def configured_lifetime(category: str) -> int | None:
     """The lifetime staff set for a data category, if any (without creating the settings row)."""
     settings = db.session.get(PrivacySettings, 1)
@@ -65,6 +70,7 @@ def register_privacy_hooks(app: Flask) -> None:
     hooks.on_erasure("deliverability", scrub_diagnostics, tables=("bounce_events",))
     hooks.on_erasure("journeys", forget_enrolments, tables=("journey_enrolments",))
     hooks.on_erasure("transactional", forget_person, tables=("tx_messages",))
+    hooks.on_erasure("api_idempotency", _forget_idempotent_answers, tables=("api_idempotent_requests",))
     hooks.on_erasure("privacy", forget_requests)
     hooks.on_retention("unconfirmed_signups", _expire_unconfirmed)
     hooks.on_retention("tracking_events", _purge_tracking)

@@ -16,6 +16,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.models.contact import Contact
+from mailer.core import after_commit
 from mailer.core.extensions import db
 from mailer.privacy.models.register import ErasureRecord
 
@@ -48,22 +49,17 @@ def record_erasure(contact: Contact, address_hash: str | None) -> None:
     path = current_app.config.get("MAILER_ERASURE_REGISTER_FILE")
     if path:
         entry = Entry(record.contact_public_id, record.email_hash, record.erased_at)
-        db.session.info.setdefault(PENDING_KEY, []).append((path, entry.line()))
+        after_commit.defer(db.session, PENDING_KEY, (path, entry.line()))
 
 
 @event.listens_for(Session, "after_commit")
 def _write_pending(session):
-    for path, line in session.info.pop(PENDING_KEY, None) or ():
+    # At the real commit only; a line deferred in a savepoint that rolled back is dropped (core.after_commit).
+    for path, line in after_commit.committed(session, PENDING_KEY):
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_pending(session, previous_transaction):
-    if previous_transaction.parent is None:
-        session.info.pop(PENDING_KEY, None)
 
 
 def database_entries(since: datetime | None = None) -> list[Entry]:

@@ -6,10 +6,12 @@ import json
 import zipfile
 
 from flask import render_template
+from flask_babel import format_date, format_time, gettext, lazy_gettext, ngettext
 from sqlalchemy import select
 
 from mailer.consent.models import ConsentEvent, Notice
 from mailer.contacts.models.contact import Contact, ContactStatus
+from mailer.core import i18n
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.security import TokenExpired, TokenInvalid, make_token, read_token
@@ -18,10 +20,36 @@ from mailer.organisation import settings as organisation_settings
 from mailer.privacy.models.requests import PrivacyRequest
 from mailer.privacy.notice import notice_content
 from mailer.privacy.requests import request_by_public_id
-from mailer.privacy.settings import RETENTION_CATEGORIES, get_settings, recipients, retention_days
+from mailer.privacy.settings import (
+    RETENTION_CATEGORIES,
+    get_settings,
+    recipients,
+    retention_category_name,
+    retention_days,
+)
 from mailer.privacy.subject_data import collect, iso_time
 
 DOWNLOAD_MAX_AGE = 7 * 24 * 3600
+# What each kind of data (subject_data.COLLECTORS; the names of its CSV files) is called in the README.
+DATA_KIND_NAMES = {
+    "profile": lazy_gettext("Your profile"),
+    "fields": lazy_gettext("Other details you gave us"),
+    "tags": lazy_gettext("Tags"),
+    "subscriptions": lazy_gettext("Subscriptions"),
+    "consent_current": lazy_gettext("Your consent as it stands"),
+    "consent_history": lazy_gettext("Consent history"),
+    "deliveries": lazy_gettext("Emails we sent you"),
+    "bounces": lazy_gettext("Bounces"),
+    "tracking": lazy_gettext("Opens and clicks"),
+    "privacy_requests": lazy_gettext("Your privacy requests"),
+    "staff_access": lazy_gettext("Staff access to your data"),
+    "other_records": lazy_gettext("Other records"),
+}
+RECIPIENT_ROLE_NAMES = {
+    "processor": lazy_gettext("processor"),
+    "controller": lazy_gettext("controller"),
+    "integration": lazy_gettext("integration"),
+}
 
 
 def _csv(rows: list[dict]) -> str:
@@ -33,47 +61,73 @@ def _csv(rows: list[dict]) -> str:
     return dict_csv_text(flat, columns or ["(no records)"])
 
 
+def _recipient_line(r) -> str:
+    role = str(RECIPIENT_ROLE_NAMES.get(r.role, r.role))
+    if r.country:
+        where = gettext("%(name)s (%(role)s, %(country)s)", name=r.name, role=role, country=r.country)
+    else:
+        where = gettext("%(name)s (%(role)s)", name=r.name, role=role)
+    if r.outside_eea:  # the safeguard is written by staff in the privacy settings: as written
+        return gettext(
+            "%(recipient)s, transfer protected by %(safeguard)s", recipient=where, safeguard=r.safeguard
+        )
+    return where
+
+
 def art15_information(contact: Contact) -> dict:
     """The human-readable part: purposes, categories, recipients, retention, source, rights,
-    complaint (Art. 15(1))."""
+    complaint (Art. 15(1)), in the language being spoken (build_zip speaks the person's)."""
     settings = get_settings()
     first = db.session.execute(
         select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id).limit(1)
     ).scalar_one_or_none()
-    source = f"You gave it to us yourself ({contact.source or 'sign-up'}"
-    source += f", first on {first.created_at:%d %B %Y})." if first else ")."
+    now = utcnow()
+    how = contact.source or gettext("sign-up")
+    if first:
+        source = gettext(
+            "You gave it to us yourself (%(how)s, first on %(date)s).",
+            how=how,
+            date=format_date(first.created_at, "long"),
+        )
+    else:
+        source = gettext("You gave it to us yourself (%(how)s).", how=how)
     return {
         "controller": settings.controller_name,
-        "generated_at": utcnow().strftime("%d %B %Y %H:%M UTC"),
+        "generated_at": gettext(
+            "%(date)s, %(time)s UTC", date=format_date(now, "long"), time=format_time(now, "HH:mm")
+        ),
         "categories": [
-            "Contact data: email address, name",
-            "Your subscriptions and consent history (with IP address and browser at each step)",
-            "Emails we sent you and whether they arrived",
-            "Opens and clicks, only if you allowed tracking",
-            "Custom fields you gave us",
-            "Your privacy requests",
+            gettext("Contact data: email address, name"),
+            gettext("Your subscriptions and consent history (with IP address and browser at each step)"),
+            gettext("Emails we sent you and whether they arrived"),
+            gettext("Opens and clicks, only if you allowed tracking"),
+            gettext("Custom fields you gave us"),
+            gettext("Your privacy requests"),
         ],
         "source": source,
-        "recipients": [
-            f"{r.name} ({r.role}{', ' + r.country if r.country else ''})"
-            + (f", transfer protected by {r.safeguard}" if r.outside_eea else "")
-            for r in recipients()
-        ],
+        "recipients": [_recipient_line(r) for r in recipients()],
         "retention": [
-            f"{label}: {retention_days(key)} days" for key, (_, label) in RETENTION_CATEGORIES.items()
+            ngettext(
+                "%(what)s: %(num)d day",
+                "%(what)s: %(num)d days",
+                retention_days(key),
+                what=retention_category_name(key),
+            )
+            for key in RETENTION_CATEGORIES
         ],
-        "notice": notice_content(),
+        # The privacy notice in this download's language, as published (its words are its hashed version).
+        "notice": notice_content(i18n.current_language()),
         "automated_decisions": (
-            settings.automated_decisions or "No automated decisions or profiling with legal effects."
+            settings.automated_decisions or gettext("No automated decisions or profiling with legal effects.")
         ),
     }
 
 
-def build_zip(contact: Contact, clear_sensitive: bool) -> bytes:
-    """The ZIP: data.json, one CSV per kind of data, notices.json,
-    and the human-readable README (HTML and text)."""
+def build_zip(contact: Contact, clear_sensitive: bool, fallback_language: str | None = None) -> bytes:
+    """The ZIP: data.json, one CSV per kind of data, notices.json, and the human-readable README (HTML and
+    text) in the person's language: the contact's own, else `fallback_language` (the browser's, when the
+    person downloads it), else English."""
     data = collect(contact, clear_sensitive)
-    info = art15_information(contact)
     notice_ids = set(
         db.session.execute(
             select(ConsentEvent.notice_id)
@@ -110,16 +164,20 @@ def build_zip(contact: Contact, clear_sensitive: bool) -> bytes:
                 ensure_ascii=False,
             ),
         )
-        archive.writestr(
-            "README.html",
-            render_template(
+        # The person's language, as their pages and mail; staff's words (settings, notice) stay as written.
+        with i18n.speaking(i18n.supported(contact.language) or fallback_language):
+            info = art15_information(contact)
+            kinds = {name: str(DATA_KIND_NAMES.get(name, name.replace("_", " "))) for name in data}
+            readme = render_template(
                 "public/privacy_export.html",
                 info=info,
                 data=data,
+                kinds=kinds,
                 organisation=organisation_settings.name(),
-            ),
-        )
-        archive.writestr("README.txt", render_template("public/privacy_export.txt", info=info, data=data))
+            )
+            readme_text = render_template("public/privacy_export.txt", info=info, data=data, kinds=kinds)
+        archive.writestr("README.html", readme)
+        archive.writestr("README.txt", readme_text)
     return buffer.getvalue()
 
 

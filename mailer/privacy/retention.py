@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, func, select
 
 from mailer import audit
@@ -16,6 +17,7 @@ from mailer.privacy.erasure import erase_contact
 from mailer.privacy.hooks import current_hooks
 from mailer.privacy.models.requests import OPEN_STATUSES, PrivacyRequest, RepermissionEmail
 from mailer.privacy.settings import get_settings, retention_days
+from mailer.staff.idempotency import purge_expired as purge_idempotency_keys
 
 SYSTEM = RequestContext("system:retention")
 EXAMPLES = 20
@@ -66,6 +68,18 @@ def _apply_hooks(report: RetentionReport) -> None:
                 category, sum(o.count for o in outcomes), f"{reason} ({details})" if details else reason
             )
         )
+
+
+def _expire_idempotency_keys(report: RetentionReport) -> None:
+    """API Idempotency-Keys and the answers stored with them live a fixed time (API_IDEMPOTENCY_HOURS)."""
+    hours = current_app.config["API_IDEMPOTENCY_HOURS"]
+    report.items.append(
+        RetentionItem(
+            "api_idempotency_keys",
+            purge_idempotency_keys(dry_run=report.dry_run),
+            f"API Idempotency-Keys and their stored answers older than {hours} hours",
+        )
+    )
 
 
 def _inactive_query(now: datetime):
@@ -152,6 +166,7 @@ def run_retention(dry_run: bool = False, now: datetime | None = None) -> Retenti
     if not dry_run:
         _forget_answered_repermissions()
     _apply_hooks(report)
+    _expire_idempotency_keys(report)
     _inactive(report, now)
     if not dry_run:
         audit.record("retention.run", "retention", "", {i.category: i.count for i in report.items})

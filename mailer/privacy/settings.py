@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from mailer.core.errors import PrivacyError
@@ -21,6 +22,18 @@ RETENTION_CATEGORIES = {
     "inactive_contacts": (
         365,
         "Contacts with no interaction (sign-up, confirmation, click, preference change)",
+    ),
+}
+# The categories as people read them, in the page's or the person's language (the stored privacy notice keeps
+# the English words above: they are part of its hashed version).
+RETENTION_CATEGORY_NAMES = {
+    "unconfirmed_signups": lazy_gettext("Sign-ups never confirmed by double opt-in"),
+    "tracking_events": lazy_gettext("Open and click records"),
+    "bounce_logs": lazy_gettext("Bounce and delivery-failure details"),
+    "import_files": lazy_gettext("Uploaded contact files and their rejected-row reports"),
+    "transactional_messages": lazy_gettext("Recipients of transactional messages in the sent log"),
+    "inactive_contacts": lazy_gettext(
+        "Contacts with no interaction (sign-up, confirmation, click, preference change)"
     ),
 }
 LEGAL_BASES = {
@@ -54,6 +67,11 @@ DEFAULT_SECURITY = (
     "Sensitive fields encrypted at rest (AES-256-GCM, a key per person); addresses looked up by a "
     "keyed hash; staff access by role with an audit log; TLS for mail and web."
 )
+
+
+def retention_category_name(category: str) -> str:
+    """A retention category's name in the current language; an unknown code as it is."""
+    return str(RETENTION_CATEGORY_NAMES.get(category, category))
 
 
 def get_settings() -> PrivacySettings:

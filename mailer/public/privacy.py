@@ -229,7 +229,8 @@ def privacy_download(token: str):
             ),
             404,
         )
-    payload = export.build_zip(req.contact, clear_sensitive=True)
+    # The contact's language, else this browser's (README "Languages").
+    payload = export.build_zip(req.contact, clear_sensitive=True, fallback_language=i18n.current_language())
     req.details = {**(req.details or {}), "downloads": int((req.details or {}).get("downloads", 0)) + 1}
     db.session.commit()
     response = make_response(payload)
@@ -330,11 +331,13 @@ def privacy_keep_post(token: str):
 @bp.get("/privacy")
 @limiter.limit(public_limit)
 def privacy_notice():
-    """The privacy notice, generated from the settings; ?version=N shows an earlier version."""
+    """The privacy notice in the visitor's language (the contact's, else the browser's), generated from the
+    settings; ?version=N shows an earlier version of that language."""
     version = request.args.get("version", type=db_int)
-    shown = notice.notice_version(version) if version else notice.current_notice()
+    language = i18n.current_language()
+    shown = notice.notice_version(version, language) if version else notice.current_notice(language)
     if shown is None:
         abort(404)
-    latest = notice.current_notice() if version else shown
+    latest = notice.current_notice(language) if version else shown
     db.session.commit()
     return render_template("public/privacy_notice.html", notice=shown, latest=latest)

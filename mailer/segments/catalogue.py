@@ -6,6 +6,7 @@ Sensitive fields are listed, disabled, with the reason (they are never a selecti
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import or_, select
 
 from mailer.consent.models import Purpose
@@ -19,7 +20,13 @@ from mailer.segments.conditions import BUILTIN, FIELD_PREFIX, FIELD_TYPE_OPS, OP
 from mailer.subscriptions.models.forms import Form
 from mailer.subscriptions.models.lists import MailingList
 
-SENSITIVE_REASON = "sensitive: never used to select people"
+SENSITIVE_REASON = lazy_gettext("sensitive: never used to select people")
+# A contact status as the builder's value menu shows it (the stored value stays the English code).
+STATUS_NAMES = {
+    "active": lazy_gettext("active"),
+    "restricted": lazy_gettext("restricted"),
+    "erased": lazy_gettext("erased"),
+}
 
 
 @dataclass
@@ -38,7 +45,7 @@ class FieldOption:
 
 
 def _ops(names: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    return [(op, OPS[op][0], OPS[op][1]) for op in names]
+    return [(op, str(OPS[op][0]), OPS[op][1]) for op in names]
 
 
 def _list_values(keep: Collection[str]) -> list[tuple[str, str]]:
@@ -49,7 +56,14 @@ def _list_values(keep: Collection[str]) -> list[tuple[str, str]]:
         .order_by(MailingList.name)
     )
     return [
-        (pid, f"{name} (deleted)" if deleted else f"{name} (archived)" if archived else name)
+        (
+            pid,
+            gettext("%(name)s (deleted)", name=name)
+            if deleted
+            else gettext("%(name)s (archived)", name=name)
+            if archived
+            else name,
+        )
         for pid, name, archived, deleted in rows
     ]
 
@@ -64,7 +78,7 @@ def _builtin_values(
         .order_by(Purpose.name)
     ).all()
     return {
-        "status": [(s, s) for s in CONTACT_STATUSES],
+        "status": [(s, str(STATUS_NAMES.get(s, s))) for s in CONTACT_STATUSES],
         "source_form": [
             (slug, name)
             for slug, name in db.session.execute(select(Form.slug, Form.name).order_by(Form.name))
@@ -83,7 +97,9 @@ def catalogue(campaigns: list[tuple[str, str]], keep_lists: Collection[str] = ()
     `keep_lists`: public ids of archived lists the segment being edited already names (kept, marked)."""
     values = _builtin_values(campaigns, keep_lists)
     options = [
-        FieldOption(name, label, "Contact" if name not in ("opened", "clicked") else "Activity", _ops(ops))
+        FieldOption(
+            name, str(label), "Contact" if name not in ("opened", "clicked") else "Activity", _ops(ops)
+        )
         for name, (label, ops) in BUILTIN.items()
     ]
     for option in options:
@@ -97,6 +113,6 @@ def catalogue(campaigns: list[tuple[str, str]], keep_lists: Collection[str] = ()
             [(c, c) for c in custom.choices or []] if custom.value_type != "yes_no" else [],
         )
         if custom.is_sensitive:
-            option.ops, option.disabled = [], SENSITIVE_REASON
+            option.ops, option.disabled = [], str(SENSITIVE_REASON)
         options.append(option)
     return options

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
@@ -42,7 +43,7 @@ def save_segment(
     `via`: added to the audit details (an API key's prefix, when no staff member acts)."""
     name = " ".join((name or "").split())
     if not name or len(name) > 120 or has_controls(name):
-        raise SegmentNameError("Give the segment a name (plain text, 120 characters at most).")
+        raise SegmentNameError(gettext("Give the segment a name (plain text, 120 characters at most)."))
     compile_tree(tree)  # every reference resolves, no sensitive field, a valid shape
     stored = to_json(parse(tree))
     created = segment is None
@@ -69,6 +70,8 @@ def delete_segment(segment: Segment, actor: Any, ip: str | None = None, via: dic
             db.session.delete(segment)
             db.session.flush()
     except IntegrityError:
-        raise SegmentError("A campaign is sent to this segment: it is kept with the campaign.") from None
+        raise SegmentError(
+            gettext("A campaign is sent to this segment: it is kept with the campaign.")
+        ) from None
     details = {"name": segment.name, **(via or {})}
     audit.record("segment.delete", "segment", segment.public_id, details, actor=actor, ip=ip)

@@ -1,5 +1,8 @@
 """Staff accounts: creation, authentication and the first-run setup."""
 
+from functools import cache
+
+from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -15,8 +18,12 @@ from mailer.staff import sessions as staff_sessions
 from mailer.staff.models.accounts import ROLES, StaffUser
 from mailer.staff.passwords import WeakPasswordError, check_password
 
-# Compared against when the account does not exist, so both paths take the same time (no enumeration).
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Compared against when the account does not exist, so both paths take the same time (no enumeration):
+    hashed the way real passwords are."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 class StaffError(ValueError):
@@ -67,7 +74,7 @@ def authenticate(email: str, password: str, ip: str | None = None) -> StaffUser 
         else None
     )
     if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password or "")
         return None
     matches = user.check_password(password or "")
     if staff_lockout.is_locked(user):

@@ -1,6 +1,5 @@
 """Transactional mail: the double opt-in confirmation email (no advertising, no one-click headers: A7, G2)."""
 
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 from flask import current_app, render_template
@@ -104,16 +103,7 @@ def send_confirmation_email(contact_id: int) -> str | None:
     return message_id
 
 
-@dataclass
-class Preview:
-    """A confirmation email as the editor shows it: subject, HTML and text."""
-
-    subject: str
-    html: str
-    text: str
-
-
-def preview_confirmation(form: Form, language: str, text: system_emails.EmailText) -> Preview:
+def preview_confirmation(form: Form, language: str, text: system_emails.EmailText) -> system_emails.Preview:
     """The form's confirmation email in `language` with `text` (checked: EmailRefused), for a sample person;
     nothing is stored or sent."""
     purposes = [p for p in form.purposes if p.kind != "list"]
@@ -135,7 +125,7 @@ def preview_confirmation(form: Form, language: str, text: system_emails.EmailTex
         }
         edited = system_emails.render(text, tags)
         context["edited"], context["edited_html"] = edited, system_emails.paragraphs_html(edited.paragraphs)
-        return Preview(
+        return system_emails.Preview(
             edited.subject,
             render_template("email/confirm.html", **context),
             render_template("email/confirm.txt", **context),

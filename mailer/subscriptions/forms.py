@@ -1,9 +1,10 @@
 """Sign-up forms: settings, the notice they show, and where they may be embedded."""
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
+from flask import render_template
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -243,10 +244,18 @@ def _validate_languages(settings: FormSettings, form: Form | None) -> None:
         )
 
 
-def save_form(settings: FormSettings, form: Form | None = None) -> Form:
-    """Create or update a form and publish a new notice version if its wording changed; the caller commits."""
+def save_form(
+    settings: FormSettings,
+    form: Form | None = None,
+    actor: object = None,
+    ip: str | None = None,
+    via: dict | None = None,
+) -> Form:
+    """Create or update a form and publish a new notice version if its wording changed; audited (which
+    settings changed, the notice version now shown); the caller commits."""
     lists, purposes, origins = _validate(settings, form)
     chosen_fields = _validate_fields(settings, purposes)
+    before = asdict(settings_of(form)) if form is not None else None
     if form is None:
         form = Form(slug=settings.slug, name=settings.name)
         db.session.add(form)
@@ -275,6 +284,14 @@ def save_form(settings: FormSettings, form: Form | None = None) -> Form:
         )
     db.session.flush()
     refresh_notice(form)
+    after = asdict(settings_of(form))
+    details = {"slug": form.slug, "notice_version": form.notice.version, **(via or {})}
+    if before is None:
+        audit.record("form.created", "form", form.public_id, details, actor, ip)
+    else:
+        changed = [name for name, value in after.items() if before.get(name) != value]
+        if changed:
+            audit.record("form.edited", "form", form.public_id, {**details, "changed": changed}, actor, ip)
     return form
 
 
@@ -294,28 +311,30 @@ def accepts_signups(form: Form) -> bool:
     return any(lst.archived_at is None for lst in form.lists)
 
 
-def _set_form_archived(form: Form, archived: bool, actor: object, ip: str | None) -> None:
+def _set_form_archived(
+    form: Form, archived: bool, actor: object, ip: str | None, via: dict | None = None
+) -> None:
     if form.deleted_at is not None:
         raise FormError("This form is deleted.")
     if (form.archived_at is not None) == archived:
         raise FormError("This form is already archived." if archived else "This form is not archived.")
     form.archived_at = utcnow() if archived else None
     action = "form.archived" if archived else "form.unarchived"
-    audit.record(action, "form", form.public_id, {"slug": form.slug}, actor, ip)
+    audit.record(action, "form", form.public_id, {"slug": form.slug, **(via or {})}, actor, ip)
 
 
-def archive_form(form: Form, actor: object = None, ip: str | None = None) -> None:
+def archive_form(form: Form, actor: object = None, ip: str | None = None, via: dict | None = None) -> None:
     """Archive a form: it stops taking sign-ups (its page and the embed answer that sign-ups are closed) and
     leaves the default listing; its settings and wording versions stay. Audited; the caller commits."""
-    _set_form_archived(form, True, actor, ip)
+    _set_form_archived(form, True, actor, ip, via)
 
 
-def unarchive_form(form: Form, actor: object = None, ip: str | None = None) -> None:
+def unarchive_form(form: Form, actor: object = None, ip: str | None = None, via: dict | None = None) -> None:
     """Bring an archived form back: it takes sign-ups again. Audited; the caller commits."""
-    _set_form_archived(form, False, actor, ip)
+    _set_form_archived(form, False, actor, ip, via)
 
 
-def delete_form(form: Form, actor: object = None, ip: str | None = None) -> None:
+def delete_form(form: Form, actor: object = None, ip: str | None = None, via: dict | None = None) -> None:
     """Delete a form: a tombstone that takes no sign-ups and is listed nowhere, its slug still answering that
     sign-ups are closed; its notice versions and the ledger's evidence of past sign-ups stay. Audited; the
     caller commits."""
@@ -323,7 +342,8 @@ def delete_form(form: Form, actor: object = None, ip: str | None = None) -> None
         raise FormError("This form is already deleted.")
     form.deleted_at = utcnow()
     form.archived_at = form.archived_at or form.deleted_at
-    audit.record("form.deleted", "form", form.public_id, {"slug": form.slug, "name": form.name}, actor, ip)
+    details = {"slug": form.slug, "name": form.name, **(via or {})}
+    audit.record("form.deleted", "form", form.public_id, details, actor, ip)
 
 
 def settings_of(form: Form) -> FormSettings:
@@ -482,6 +502,33 @@ def shown_language(form: Form, requested: str | None = None) -> str:
     return i18n.browser_language(offered)
 
 
+def snippet_language(form: Form, asked: str | None = None) -> str:
+    """The one language a static snippet speaks: the form's fixed one, else `asked` among its published
+    languages, else its own wording's."""
+    published = published_languages(form)
+    fixed = form.language if form.language in published else None
+    return fixed or (asked if asked in published else published[0])
+
+
+def snippet_html(form: Form, language: str, base: str) -> str:
+    """The copy-paste HTML of a form in one language (it posts that language, so a sign-up records the notice
+    version of the words the person read)."""
+    wording = wording_for(form, language)
+    with i18n.speaking(language):
+        return render_template(
+            "embed/snippet.html",
+            form=form,
+            wording=wording,
+            base=base,
+            purposes=general_purposes(form),
+            fields=asked_fields(form),
+            input_name=field_input_name,
+            label=wording.label,
+            field_label=wording.field_label,
+            age_label=wording.age_label(form),
+        ).strip()
+
+
 def notice_content(form: Form, language: str | None = None) -> dict:
     """Everything the form shows a person in one language, as stored in that language's notice."""
     wording = wording_for(form, language or form.wording_language)
@@ -540,10 +587,17 @@ class WordingSettings:
     publish: bool = True
 
 
-def save_wording(form: Form, language: str, settings: WordingSettings) -> FormWording:
+def save_wording(
+    form: Form,
+    language: str,
+    settings: WordingSettings,
+    actor: object = None,
+    ip: str | None = None,
+    via: dict | None = None,
+) -> FormWording:
     """Write (or rewrite) a form's wording in another language and publish its notice version; with
-    `publish` the form is offered in that language, without it the language is withdrawn. The caller
-    commits."""
+    `publish` the form is offered in that language, without it the language is withdrawn. Audited; the
+    caller commits."""
     if form.deleted_at is not None:
         raise FormError("This form is deleted.")
     if i18n.supported(language) is None:
@@ -581,4 +635,12 @@ def save_wording(form: Form, language: str, settings: WordingSettings) -> FormWo
         form.language = ""  # a form can't stay fixed to a language it is no longer published in
     db.session.flush()
     refresh_notice(form)
+    details = {
+        "slug": form.slug,
+        "language": language,
+        "published": settings.publish,
+        "notice_version": row.notice.version if row.notice else None,
+        **(via or {}),
+    }
+    audit.record("form.wording_saved", "form", form.public_id, details, actor, ip)
     return row

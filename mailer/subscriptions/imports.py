@@ -8,6 +8,15 @@ The file is streamed to disk (IMPORT_DIR, up to IMPORT_MAX_MB), read once to cou
 its mapping: each column goes to a built-in field, a custom field or is ignored, explicitly (an unknown column
 is never dropped without a choice). The worker reads it again in batches (import_batch.py), checks every
 value, and writes the rows it refuses, with the reason, to a CSV report staff can download.
+
+Each batch commits with the job's counts, so a fault (an error, a killed worker, a lost database) loses at
+most the batch in flight and nothing of it is half-written. The file stays until the import is done or
+cancelled: staff resume a stopped import, which skips the rows already counted (`processed_rows`, committed
+with their batch) and cuts the error report back to the rows of those committed batches, so every row is
+applied once. On PostgreSQL the worker running an import holds an advisory lock for it on a connection of its
+own: a worker that dies releases it, which is how a "running" import whose worker is gone is told from a live
+one (and a redelivered task then takes it over). Staff may cancel an import at any time: a running one stops
+after the batch in flight; the rows of committed batches stay imported.
 """
 
 import codecs
@@ -15,13 +24,14 @@ import csv
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from flask import current_app
 from flask_babel import gettext, lazy_gettext
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, text, update
 
 from mailer.consent.ledger import RequestContext
 from mailer.contacts import fields as contact_fields
@@ -46,9 +56,10 @@ from mailer.subscriptions.models.lists import MailingList
 from mailer.subscriptions.operations import Basis, request_confirmation_email
 
 MAX_ROWS = 10_000_000
-BATCH_ROWS = 5000
+BATCH_ROWS = 5000  # rows written and committed together (IMPORT_BATCH_ROWS overrides)
 MAX_ROW_ERRORS = 50  # shown on the import's page; the downloadable report has every rejected row
 PREVIEW_ROWS = 5
+MEMO_CELLS = 10_000  # checked cell texts remembered per custom field while an import runs
 COPY_CHUNK = 1024 * 1024
 EMAIL_COLUMNS = ("email", "e-mail", "email address", "mail")
 NAME_COLUMNS = ("name", "full name")
@@ -77,7 +88,16 @@ SKIP_REASONS = {
 
 
 class ImportRefusedError(ValueError):
-    """The file or the settings cannot be used; the message says why."""
+    """The file or the settings cannot be used; the message says why, `field` what it is about ("file",
+    "list", "mode", "statement" or "mapping")."""
+
+    def __init__(self, message: str, field: str = "file"):
+        super().__init__(message)
+        self.field = field
+
+
+class ImportTooLargeError(ImportRefusedError):
+    """The upload is larger than IMPORT_MAX_MB."""
 
 
 class RowRejected(ValueError):
@@ -126,7 +146,7 @@ def _store(source: IO[bytes], path: str, max_bytes: int) -> int:
             out.write(chunk)
     if size > max_bytes:
         os.unlink(path)
-        raise ImportRefusedError(
+        raise ImportTooLargeError(
             f"The file is larger than {max_bytes // (1024 * 1024)} MB. Split it into smaller files and "
             "upload each, or ask the operator to raise IMPORT_MAX_MB."
         )
@@ -219,18 +239,20 @@ def guess_mapping(columns: list[str]) -> list[str]:
 def create_import(req: ImportRequest, staff_id: int | None) -> ContactImport:
     """Check the upload, store it on disk and leave it waiting for its mapping; the caller commits."""
     if req.mailing_list is None:
-        raise ImportRefusedError("Choose the list to import into.")
+        raise ImportRefusedError("Choose the list to import into.", "list")
     if req.mailing_list.archived_at is not None:
         raise ImportRefusedError(
-            f"The list “{req.mailing_list.name}” is archived and takes nobody new: un-archive it first."
+            f"The list “{req.mailing_list.name}” is archived and takes nobody new: un-archive it first.",
+            "list",
         )
     if req.mode not in (Basis.DOUBLE_OPT_IN, Basis.PRIOR_CONSENT):
-        raise ImportRefusedError("Choose how these people gave their consent.")
+        raise ImportRefusedError("Choose how these people gave their consent.", "mode")
     statement = (req.consent_statement or "").strip()
     if req.mode == Basis.PRIOR_CONSENT and len(statement) < 20:
         raise ImportRefusedError(
             "Describe where and how these people consented (at least 20 characters): it is "
-            "recorded as proof for each of them."
+            "recorded as proof for each of them.",
+            "statement",
         )
     if req.source is None:
         raise ImportRefusedError("Choose a CSV file to upload.")
@@ -264,7 +286,7 @@ def create_import(req: ImportRequest, staff_id: int | None) -> ContactImport:
 
 def _count_rows(path: str, layout: dict) -> int:
     try:
-        total = sum(1 for row in _open_rows(path, layout) if any(cell.strip() for cell in row)) - 1
+        total = sum(1 for row in _open_rows(path, layout) if "".join(row).strip()) - 1
     except csv.Error as exc:
         raise ImportRefusedError(f"The file is not valid CSV: {exc}.") from None
     if total <= 0:
@@ -296,11 +318,11 @@ def preview(job: ContactImport, rows: int = PREVIEW_ROWS) -> list[list[str]]:
 def confirm_mapping(job: ContactImport, mapping: list[str], queue: bool = True) -> None:
     """Record what each column maps to and queue the import; the caller commits."""
     if job.status != "mapping" or job.layout is None:
-        raise ImportRefusedError("This import is no longer waiting for its columns to be mapped.")
+        raise ImportRefusedError("This import is no longer waiting for its columns to be mapped.", "status")
     columns = job.layout["columns"]
     allowed = dict(mapping_choices())
     if len(mapping) != len(columns):
-        raise ImportRefusedError("Choose what to do with every column.")
+        raise ImportRefusedError("Choose what to do with every column.", "mapping")
     unchosen = [
         column or f"column {n}"
         for n, (column, target) in enumerate(zip(columns, mapping, strict=True), 1)
@@ -310,16 +332,19 @@ def confirm_mapping(job: ContactImport, mapping: list[str], queue: bool = True) 
         raise ImportRefusedError(
             "Choose a field for each column, or “Ignore”: "
             + ", ".join(f"“{name}”" for name in unchosen)
-            + "."
+            + ".",
+            "mapping",
         )
     unknown = [target for target in mapping if target not in allowed]
     if unknown:
-        raise ImportRefusedError("A chosen field does not exist (any more). Choose again.")
+        raise ImportRefusedError("A chosen field does not exist (any more). Choose again.", "mapping")
     if mapping.count("email") != 1:
-        raise ImportRefusedError("Map exactly one column to “Email address”.")
+        raise ImportRefusedError("Map exactly one column to “Email address”.", "mapping")
     used = [target for target in mapping if target != IGNORE]
     if len(used) != len(set(used)):
-        raise ImportRefusedError("Each field can take only one column; two columns were mapped to the same.")
+        raise ImportRefusedError(
+            "Each field can take only one column; two columns were mapped to the same.", "mapping"
+        )
     job.layout = {**job.layout, "mapping": list(mapping)}
     job.status = "queued"
     if queue:
@@ -327,11 +352,95 @@ def confirm_mapping(job: ContactImport, mapping: list[str], queue: bool = True) 
 
 
 def cancel(job: ContactImport) -> None:
-    """Drop an import still waiting for its mapping, and its file; the caller commits."""
-    if job.status != "mapping":
-        raise ImportRefusedError("Only an import waiting for its mapping can be cancelled.")
+    """Drop an import that has not finished, and its file; the caller commits.
+
+    Waiting for its mapping: dropped at once. Queued, stopped by a fault, or running with its worker gone: it
+    ends now, the rows of its committed batches staying imported. Running: its worker stops at the end of the
+    batch in flight (status "cancelling"), which it commits first."""
+    if job.status == "mapping":
+        _remove(upload_path(job))
+        job.status, job.error, job.finished_at = "failed", "Cancelled before it started.", utcnow()
+        return
+    if not can_cancel(job):
+        raise ImportRefusedError("This import has finished: there is nothing left to cancel.")
+    if job.status in ("running", "cancelling") and runner_alive(job):
+        job.status = "cancelling"
+    else:
+        _finish_cancelled(job)
+
+
+def _finish_cancelled(job: ContactImport) -> None:
     _remove(upload_path(job))
-    job.status, job.error, job.finished_at = "failed", "Cancelled before it started.", utcnow()
+    job.status, job.finished_at = "cancelled", utcnow()
+    job.error = (
+        f"Cancelled after {job.processed_rows:,} of {job.total_rows:,} rows; the rows before stay imported."
+    )
+
+
+_RUNNER_LOCK = 0x1E7  # advisory lock namespace of running imports (the key is the import's id)
+
+
+def runner_alive(job: ContactImport) -> bool:
+    """Whether a worker is running this import right now. PostgreSQL tells by the runner's advisory lock; on
+    SQLite (embedded worker, same process) an import marked running is taken to be running."""
+    if db.engine.dialect.name != "postgresql":
+        return job.status in ("running", "cancelling")
+    with db.engine.connect() as connection:
+        free = connection.execute(
+            text("SELECT pg_try_advisory_lock(:space, :id)"), {"space": _RUNNER_LOCK, "id": job.id}
+        ).scalar()
+        if free:
+            connection.execute(
+                text("SELECT pg_advisory_unlock(:space, :id)"), {"space": _RUNNER_LOCK, "id": job.id}
+            )
+        connection.commit()
+    return not free
+
+
+@contextmanager
+def _runner_lock(import_id: int) -> Iterator[bool]:
+    """Hold this import's runner lock (PostgreSQL) for the block, on a connection of its own; yields whether
+    it was free (False: another worker is running the import)."""
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    with db.engine.connect() as connection:
+        args = {"space": _RUNNER_LOCK, "id": import_id}
+        got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:space, :id)"), args).scalar())
+        connection.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                connection.execute(text("SELECT pg_advisory_unlock(:space, :id)"), args)
+                connection.commit()
+
+
+def can_resume(job: ContactImport) -> bool:
+    """A stopped import whose file is still here: stopped by a fault, or running with its worker gone."""
+    if not os.path.exists(upload_path(job)):
+        return False
+    if job.status == "failed":
+        return job.started_at is not None  # not one cancelled before it started
+    return job.status == "running" and not runner_alive(job)
+
+
+def can_cancel(job: ContactImport) -> bool:
+    return job.status in ("mapping", "queued", "running", "cancelling") or can_resume(job)
+
+
+def resume(job: ContactImport, queue: bool = True) -> None:
+    """Queue a stopped import again: it goes on after its last committed batch; the caller commits."""
+    if not can_resume(job):
+        raise ImportRefusedError(
+            "Only an import stopped by a fault, with its file still here, can be resumed."
+        )
+    job.status, job.error, job.finished_at = "queued", "", None
+    # The rate shown counts from the resumed run's start and the rows it does, not the time the import stood.
+    job.layout = {**(job.layout or {}), "resumed_at_row": job.processed_rows}
+    job.started_at = None
+    if queue:
+        enqueue_after_commit(db.session(), "run_contact_import", job.id)
 
 
 def purge_import_files(days: int, dry_run: bool = False) -> int:
@@ -341,7 +450,7 @@ def purge_import_files(days: int, dry_run: bool = False) -> int:
     lost files."""
     cutoff = utcnow() - timedelta(days=days)
     finished = select(ContactImport).where(
-        ContactImport.status.in_(("done", "failed")), ContactImport.finished_at < cutoff
+        ContactImport.status.in_(("done", "failed", "cancelled")), ContactImport.finished_at < cutoff
     )
     waiting = select(ContactImport).where(
         ContactImport.status == "mapping", ContactImport.created_at < cutoff
@@ -363,6 +472,9 @@ def purge_import_files(days: int, dry_run: bool = False) -> int:
     return count
 
 
+_Checked = dict[str, Any] | contact_fields.Invalid | None  # a checked value, why it is refused, or empty
+
+
 @dataclass
 class _Reader:
     """How the worker turns a row of cells into an ImportRow (or a RowRejected)."""
@@ -373,6 +485,9 @@ class _Reader:
     last_name: int | None
     custom: list[tuple[int, ContactField]]
     hash: Callable[[str], str]
+    # per custom field's column, the checked outcome of each cell text seen so far: a column's values repeat
+    # (a city, a country, yes/no), and checking one costs more than the rest of the row; bounded (MEMO_CELLS)
+    checked: dict[int, dict[str, _Checked]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, mapping: list[str]) -> "_Reader":
@@ -402,8 +517,8 @@ class _Reader:
         except AddressError:
             raise RowRejected("invalid_address", "not a valid email address") from None
         try:
-            name = clean_name(cell(self.name)[:MAX_NAME_LENGTH])
-            if not name:
+            name = clean_name(cell(self.name)[:MAX_NAME_LENGTH]) if self.name is not None else ""
+            if not name and (self.first_name is not None or self.last_name is not None):
                 both = " ".join((cell(self.first_name), cell(self.last_name)))
                 name = clean_name(both[:MAX_NAME_LENGTH])
         except TextRefused:
@@ -412,33 +527,57 @@ class _Reader:
             ) from None
         values = {}
         for position, custom in self.custom:
-            value = contact_fields.coerce(custom, cell(position))
+            value = self._value(position, custom, cell(position))
             if isinstance(value, contact_fields.Invalid):
                 raise RowRejected("invalid_value", value.message)
-            if value:
-                number, day = contact_fields.typed_columns(custom, value)
-                values[custom.id] = {"value": value, "number_value": number, "date_value": day}
+            if value is not None:
+                values[custom.id] = value
         return ImportRow(line, email, self.hash(email), name, values)
+
+    def _value(self, position: int, custom: ContactField, raw: str) -> _Checked:
+        """A cell checked for its field (contacts.fields.coerce): the value with its number and date for
+        segments, why it is refused, or None for an empty value; remembered for the next row with the same
+        text."""
+        seen = self.checked.setdefault(position, {})
+        if raw in seen:
+            return seen[raw]
+        value = contact_fields.coerce(custom, raw)
+        outcome: _Checked = None
+        if isinstance(value, contact_fields.Invalid):
+            outcome = value
+        elif value:
+            number, day = contact_fields.typed_columns(custom, value)
+            outcome = {"value": value, "number_value": number, "date_value": day}
+        if len(seen) < MEMO_CELLS:
+            seen[raw] = outcome
+        return outcome
 
 
 Rejected = list[tuple[int, RowRejected, list[str]]]  # line, why, the row's cells
 
 
-def _batches(job: ContactImport, reader: _Reader) -> Iterator[tuple[list[ImportRow], Rejected]]:
-    """The file's rows after the header, in batches: the checked rows and the rejected ones."""
+def _batches(
+    job: ContactImport, reader: _Reader, skip: int = 0
+) -> Iterator[tuple[list[ImportRow], Rejected]]:
+    """The file's rows after the header, in batches: the checked rows and the rejected ones. The first
+    `skip` rows (done by an earlier run) are passed over."""
     assert job.layout is not None
+    size = current_app.config.get("IMPORT_BATCH_ROWS") or BATCH_ROWS
     rows: list[ImportRow] = []
     rejected: Rejected = []
     source = _open_rows(upload_path(job), job.layout)
     next(source, None)
     for line, cells in enumerate(source, start=2):
-        if not any(cell.strip() for cell in cells):
-            continue  # blank lines are not rows (they were not counted either)
+        if not "".join(cells).strip():
+            continue  # blank lines (every cell blank) are not rows (they were not counted either)
+        if skip:
+            skip -= 1
+            continue
         try:
             rows.append(reader.read(line, cells))
         except RowRejected as exc:
             rejected.append((line, exc, cells))
-        if len(rows) + len(rejected) >= BATCH_ROWS:
+        if len(rows) + len(rejected) >= size:
             yield rows, rejected
             rows, rejected = [], []
     if rows or rejected:
@@ -457,6 +596,24 @@ def _report(job: ContactImport, rejected: Rejected) -> None:
         writer.writerows(
             [line, str(why), *(safe_cell(cell) for cell in cells)] for line, why, cells in rejected
         )
+
+
+def _trim_report(job: ContactImport) -> None:
+    """Cut the error report back to the rejected rows of the committed batches (a batch in flight at a fault
+    may have written its rows there before it was lost)."""
+    path = report_path(job)
+    if not os.path.exists(path):
+        return
+    keep = sum(job.skipped.get(code, 0) for code in REJECT_CODES)
+    if not keep:
+        os.unlink(path)
+        return
+    with open(path, encoding="utf-8", newline="") as handle:
+        records = list(csv.reader(handle))
+    if len(records) - 1 > keep:
+        with open(path + ".part", "w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows(records[: keep + 1])
+        os.replace(path + ".part", path)
 
 
 def _tally(job: ContactImport, outcomes: list[tuple[ImportRow, str, int]], rejected: Rejected) -> list[int]:
@@ -479,15 +636,24 @@ def _tally(job: ContactImport, outcomes: list[tuple[ImportRow, str, int]], rejec
 
 def run_import(import_id: int) -> None:
     """Process a queued import batch by batch, committing each batch with its progress; claimed once, so never
-    run twice."""
+    run twice at the same time. A resumed import (or one whose worker died, on PostgreSQL) goes on after its
+    last committed batch."""
+    with _runner_lock(import_id) as free:
+        if free:
+            _run_claimed(import_id)
+
+
+def _run_claimed(import_id: int) -> None:
+    # Under the runner lock: "running" here means its worker died (PostgreSQL), so it may be taken over.
+    claimable = ("queued", "running") if db.engine.dialect.name == "postgresql" else ("queued",)
     claim = db.session.execute(
         update(ContactImport)
-        .where(ContactImport.id == import_id, ContactImport.status == "queued")
-        .values(status="running", started_at=utcnow())
+        .where(ContactImport.id == import_id, ContactImport.status.in_(claimable))
+        .values(status="running", started_at=func.coalesce(ContactImport.started_at, utcnow()))
     )
     db.session.commit()
     if not cast(CursorResult, claim).rowcount:
-        return  # already taken by another worker (or finished): never process a file twice
+        return  # finished, cancelled or not queued: never process a file twice
     job = db.session.execute(select(ContactImport).where(ContactImport.id == import_id)).scalar_one()
     try:
         mailing_list = db.session.get(MailingList, job.list_id)
@@ -503,7 +669,10 @@ def run_import(import_id: int) -> None:
             RequestContext(source=f"import:{job.public_id}"),
             details,
         )
-        for rows, rejected in _batches(job, _Reader.of(job.layout["mapping"])):
+        _trim_report(job)
+        for rows, rejected in _batches(job, _Reader.of(job.layout["mapping"]), job.processed_rows):
+            if job.status != "running":  # cancelling: asked between batches (read anew after each commit)
+                break
             outcomes = import_batch(db.session.connection(), target, rows) if rows else []
             invites = _tally(job, outcomes, rejected)
             if rejected:
@@ -511,7 +680,10 @@ def run_import(import_id: int) -> None:
             if invites:
                 enqueue_after_commit(db.session(), "send_import_invitations", invites)
             db.session.commit()
-        job.status, job.finished_at = "done", utcnow()
+        if job.status == "cancelling":
+            _finish_cancelled(job)
+        elif job.status == "running":
+            job.status, job.finished_at = "done", utcnow()
         db.session.commit()
         _remove(upload_path(job))
     except Exception as exc:
@@ -519,7 +691,7 @@ def run_import(import_id: int) -> None:
         job = db.session.execute(select(ContactImport).where(ContactImport.id == import_id)).scalar_one()
         job.status, job.error, job.finished_at = "failed", f"{exc.__class__.__name__}: {exc}"[:2000], utcnow()
         db.session.commit()
-        _remove(upload_path(job))
+        _trim_report(job)  # the file stays: staff may resume after the last committed batch
         current_app.logger.exception("import %s failed", import_id)
 
 
@@ -558,12 +730,14 @@ def _duration(seconds: int) -> str:
 
 def progress(job: ContactImport) -> dict:
     """Numbers for the progress bar: rows done of the total, the rate since the worker started (rows a
-    second) and, while it runs, about how long is left."""
+    second; for a resumed import, of the rows done since it was resumed) and, while it runs, about how long is
+    left."""
     percent = round(100 * job.processed_rows / job.total_rows) if job.total_rows else 100
     rate, left = 0, None
-    if job.started_at is not None and job.processed_rows:
+    done_here = job.processed_rows - (job.layout or {}).get("resumed_at_row", 0)  # by this run (resumed)
+    if job.started_at is not None and done_here > 0:
         seconds = ((job.finished_at or utcnow()) - job.started_at).total_seconds()
-        rate = round(job.processed_rows / max(seconds, 0.001))
+        rate = round(done_here / max(seconds, 0.001))
         if job.status == "running" and rate:
             left = round((job.total_rows - job.processed_rows) / rate)
     return {

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 from flask import current_app
-from sqlalchemy import bindparam, event, select, tuple_, update
+from sqlalchemy import bindparam, event, func, or_, select, tuple_, update
 from sqlalchemy.exc import OperationalError
 
 from mailer.consent.ledger import EventDraft, RequestContext, append_events, database_event
@@ -163,10 +163,16 @@ def _group_statements() -> dict:
     """The statements of leave_lists, built once (building them costs more than running them)."""
     contacts, lists, purposes = Contact.__table__, MailingList.__table__, Purpose.__table__
     subs, states, notices = Subscription.__table__, ConsentState.__table__, Notice.__table__
+    # The privacy notice in force in each contact's language, else English's (privacy_notice_in_force).
     notice = (
         select(notices.c.id)
-        .where(notices.c.key == PRIVACY_NOTICE_KEY)
-        .order_by(notices.c.version.desc())
+        .where(
+            or_(
+                notices.c.key == PRIVACY_NOTICE_KEY + ":" + func.coalesce(contacts.c.language, ""),
+                notices.c.key == PRIVACY_NOTICE_KEY,
+            )
+        )
+        .order_by(notices.c.key == PRIVACY_NOTICE_KEY, notices.c.version.desc())
         .limit(1)
         .scalar_subquery()
     )

@@ -11,6 +11,7 @@ from mailer.contacts.models.contact import Contact
 from mailer.core import counters
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.core.sentences import N_, Sentence
 from mailer.core.text import TextRefused, multi_line, one_line
 from mailer.subscriptions.forms import refresh_notice
 from mailer.subscriptions.models.forms import Form, form_lists
@@ -27,6 +28,12 @@ TRACKING_PURPOSES = {
 }
 
 
+# Refusals (English for the API; admin pages show them translated through core.sentences).
+NO_NAME = Sentence(N_("Give the list a name."))
+NAME_TOO_LONG = Sentence(N_("The name is too long (120 characters at most)."))
+BAD_VISIBILITY = Sentence(N_("Visibility must be public or private."))
+
+
 class ListError(ValueError):
     """A list could not be saved; the message says why."""
 
@@ -39,11 +46,11 @@ def _clean(name: str, description: str, visibility: str) -> tuple[str, str, str]
     except TextRefused as exc:
         raise ListError(str(exc)) from None
     if not name:
-        raise ListError("Give the list a name.")
+        raise ListError(NO_NAME())
     if len(name) > 120:
-        raise ListError("The name is too long (120 characters at most).")
+        raise ListError(NAME_TOO_LONG())
     if visibility not in ("public", "private"):
-        raise ListError("Visibility must be public or private.")
+        raise ListError(BAD_VISIBILITY())
     return name, description, visibility
 
 
@@ -142,7 +149,9 @@ def archive_summary(mailing_list: MailingList) -> ArchiveSummary:
     return ArchiveSummary(mailing_list, counts.get("confirmed", 0), counts.get("pending", 0), forms, closing)
 
 
-def _set_archived(mailing_list: MailingList, archived: bool, actor: object, ip: str | None) -> ArchiveSummary:
+def _set_archived(
+    mailing_list: MailingList, archived: bool, actor: object, ip: str | None, via: dict | None = None
+) -> ArchiveSummary:
     summary = archive_summary(mailing_list)
     mailing_list.archived_at = utcnow() if archived else None
     db.session.flush()
@@ -157,6 +166,7 @@ def _set_archived(mailing_list: MailingList, archived: bool, actor: object, ip: 
             "pending": summary.pending,
             "forms": [form.public_id for form in summary.forms],
             "forms_closed" if archived else "forms_reopened": [form.public_id for form in summary.closing],
+            **(via or {}),
         },
         actor=actor,
         ip=ip,
@@ -164,19 +174,23 @@ def _set_archived(mailing_list: MailingList, archived: bool, actor: object, ip: 
     return summary
 
 
-def archive_list(mailing_list: MailingList, actor: object = None, ip: str | None = None) -> ArchiveSummary:
+def archive_list(
+    mailing_list: MailingList, actor: object = None, ip: str | None = None, via: dict | None = None
+) -> ArchiveSummary:
     """Archive a list: it leaves every preference centre and form and can't be chosen for a new campaign; its
     subscriptions and history stay. Audited; the caller commits."""
     if mailing_list.archived_at is not None:
         raise ListError("This list is already archived.")
-    return _set_archived(mailing_list, True, actor, ip)
+    return _set_archived(mailing_list, True, actor, ip, via)
 
 
-def unarchive_list(mailing_list: MailingList, actor: object = None, ip: str | None = None) -> ArchiveSummary:
+def unarchive_list(
+    mailing_list: MailingList, actor: object = None, ip: str | None = None, via: dict | None = None
+) -> ArchiveSummary:
     """Bring an archived list back where it was offered before. Audited; the caller commits."""
     if mailing_list.archived_at is None:
         raise ListError("This list is not archived.")
-    return _set_archived(mailing_list, False, actor, ip)
+    return _set_archived(mailing_list, False, actor, ip, via)
 
 
 def lists_by_public_id(public_ids: list[str]) -> dict[str, MailingList]:
@@ -251,10 +265,14 @@ def delete_summary(mailing_list: MailingList, campaigns: int = 0) -> DeleteSumma
     )
 
 
-def _end_batch(mailing_list: MailingList, after_id: int, ctx: RequestContext, details: dict) -> int | None:
-    """End the next batch of the list's open subscriptions and append one "withdrawn" event per person whose
-    list consent was granted or pending (or whose subscription this ended); the last subscription id, or
-    None when none were left."""
+def end_batch(
+    mailing_list: MailingList, after_id: int, ctx: RequestContext, details: dict, size: int = DELETE_BATCH
+) -> tuple[int, int] | None:
+    """End the next batch of the list's open subscriptions (ids above `after_id`) and append one "withdrawn"
+    event per person whose list consent was granted or pending (or whose subscription this ended): the last
+    subscription id and how many ended, or None when none were left. The caller commits the batch together
+    with its progress, so a restart neither repeats nor skips a subscription (an ended one is never read
+    again: only open subscriptions are)."""
     rows = db.session.execute(
         select(Subscription.id, Subscription.contact_id, Contact.email)
         .join(Contact, Contact.id == Subscription.contact_id)
@@ -264,7 +282,7 @@ def _end_batch(mailing_list: MailingList, after_id: int, ctx: RequestContext, de
             Subscription.id > after_id,
         )
         .order_by(Subscription.id)
-        .limit(DELETE_BATCH)
+        .limit(size)
         .with_for_update(of=Subscription)
     ).all()
     if not rows:
@@ -293,27 +311,25 @@ def _end_batch(mailing_list: MailingList, after_id: int, ctx: RequestContext, de
             if withdraws(states.get(row.contact_id), ended=True)
         ]
         append_events(db.session.connection(), drafts)
-    return rows[-1].id
+    return rows[-1].id, len(rows)
 
 
-def delete_list(
-    mailing_list: MailingList, typed_name: str, actor: object = None, ip: str | None = None
-) -> DeleteSummary:
-    """Delete a list after its name was typed: every open subscription ends with a "withdrawn" ledger event
-    (reason list-deleted; the contacts stay), it leaves every form (their notices are published again) and
-    everything else, and stays as a tombstone so the ledger and campaign history still name it. Audited; the
-    caller commits (one transaction: all or nothing)."""
+def deletion_context(mailing_list: MailingList, actor_id: int | None, ip: str | None) -> tuple:
+    """The ledger's door and the details of every "withdrawn" event of a list's deletion."""
+    ctx = RequestContext(f"admin:staff-{actor_id or 'unknown'}", ip)
+    return ctx, {"reason": "list-deleted", "list": mailing_list.public_id}
+
+
+def begin_delete(mailing_list: MailingList, typed_name: str) -> DeleteSummary:
+    """Start deleting a list after its name was typed. At once (in the caller's transaction): it is marked
+    deleted (and archived), so it takes no sign-ups, leaves every form (their notices are published again),
+    preference centre and campaign choice, and no send can name it. Its open subscriptions are then ended
+    in batches (end_batch, by a background job) and finish_delete() records the tombstone's audit entry."""
     if mailing_list.deleted_at is not None:
         raise ListError("This list is already deleted.")
     if " ".join(typed_name.split()) != mailing_list.name:
         raise ListError(f"Type the list's name, “{mailing_list.name}”, to delete it.")
     summary = delete_summary(mailing_list)
-    ctx = RequestContext(f"admin:staff-{getattr(actor, 'id', 'unknown')}", ip)
-    details = {"reason": "list-deleted", "list": mailing_list.public_id}
-    db.session.flush()
-    after: int | None = 0
-    while after is not None:
-        after = _end_batch(mailing_list, after, ctx, details)
     now = utcnow()
     mailing_list.archived_at = mailing_list.archived_at or now
     mailing_list.deleted_at = now
@@ -322,18 +338,42 @@ def delete_list(
     for form in summary.forms:
         db.session.refresh(form, ["lists"])
         refresh_notice(form)
-    audit.record(
-        "list.deleted",
-        "mailing_list",
-        mailing_list.public_id,
-        {
-            "name": mailing_list.name,
-            "confirmed": summary.confirmed,
-            "pending": summary.pending,
-            "forms": [form.public_id for form in summary.forms],
-            "forms_closed": [form.public_id for form in summary.closing],
-        },
-        actor=actor,
-        ip=ip,
-    )
+    return summary
+
+
+def summary_details(summary: DeleteSummary) -> dict:
+    """What the tombstone's audit entry says of a deletion, kept from its start."""
+    return {
+        "name": summary.mailing_list.name,
+        "confirmed": summary.confirmed,
+        "pending": summary.pending,
+        "forms": [form.public_id for form in summary.forms],
+        "forms_closed": [form.public_id for form in summary.closing],
+    }
+
+
+def finish_delete(
+    mailing_list: MailingList, details: dict, actor: object = None, ip: str | None = None
+) -> None:
+    """Every subscription has ended: the audit entry of the deletion (the caller commits)."""
+    audit.record("list.deleted", "mailing_list", mailing_list.public_id, details, actor=actor, ip=ip)
+
+
+def delete_list(
+    mailing_list: MailingList,
+    typed_name: str,
+    actor: object = None,
+    ip: str | None = None,
+    via: dict | None = None,
+) -> DeleteSummary:
+    """Delete a list in one transaction, all or nothing (for small lists and the CLI; the admin and the API
+    start a background job instead, mailer.bulk): every open subscription ends with a "withdrawn" ledger
+    event (reason list-deleted; the contacts stay), it leaves every form and everything else, and stays as a
+    tombstone so the ledger and campaign history still name it. Audited; the caller commits."""
+    summary = begin_delete(mailing_list, typed_name)
+    ctx, details = deletion_context(mailing_list, getattr(actor, "id", None), ip)
+    after = 0
+    while (ended := end_batch(mailing_list, after, ctx, details)) is not None:
+        after = ended[0]
+    finish_delete(mailing_list, {**summary_details(summary), **(via or {})}, actor, ip)
     return summary

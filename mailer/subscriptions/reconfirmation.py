@@ -5,11 +5,15 @@ that waits for their answer (`send_reconfirmation`, paced by the global send rat
 button on the page the email links to (`keep`: a "granted" ledger event per list, reason "reconfirmed"), and
 at the deadline the scheduler removes those who did not answer (`expire_due`: a "withdrawn" ledger event per
 list, reason "no_reconfirmation", exactly as an unsubscribe). The email carries no advertising: one button.
+A list's email may be edited per language (system_emails); the ledger's "reconfirmation_sent" event, one per
+list asked, names the version of the words sent.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 
+from flask import render_template
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -19,13 +23,15 @@ from mailer.contacts.operations import touch
 from mailer.core import i18n
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.core.urls import RecipientLink, recipient_url
+from mailer.core.urls import RecipientLink, base_url, recipient_url
 from mailer.delivery.notices import send_templated
 from mailer.delivery.outgoing import MessageKind
 from mailer.delivery.ratelimit import send_rate
 from mailer.organisation import settings as organisation_settings
+from mailer.subscriptions import system_emails
 from mailer.subscriptions.models.lists import MailingList, Subscription, SubscriptionStatus
 from mailer.subscriptions.models.reconfirmations import ListReconfirmation, ReconfirmationState
+from mailer.subscriptions.models.system_emails import SystemEmail, SystemEmailKind
 from mailer.subscriptions.withdrawal import withdraw_list
 
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 7, 90, 30
@@ -95,9 +101,59 @@ def waiting_for(contact: Contact, lock: bool = False) -> list[tuple[ListReconfir
     return [(row, mailing_list) for row, mailing_list in db.session.execute(query).all()]
 
 
+def _wording_record(mailing_list: MailingList, language: str, row: SystemEmail | None) -> dict:
+    """What the ledger keeps of the words sent: the built-in text, or the list's edited version (its hash and,
+    so the proof stands alone after later edits, the words with their merge tags)."""
+    record = {"list": mailing_list.public_id, "language": language, "version": "built-in"}
+    if row is not None:
+        record.update(version=row.content_hash, subject=row.subject, body=row.body, button=row.button_label)
+    return record
+
+
+def _wordings(unsent, language: str) -> list[tuple[SystemEmail | None, list]]:
+    """The waiting lists grouped by the words that ask about them: lists whose email was never edited in this
+    language share one built-in email; each edited version has its own email (its own words, its lists)."""
+    groups: dict[str, tuple[SystemEmail | None, list]] = {}
+    for row, mailing_list in unsent:
+        wording = system_emails.edited(mailing_list, language)
+        key = wording.content_hash if wording is not None else "built-in"
+        groups.setdefault(key, (wording, []))[1].append((row, mailing_list))
+    return list(groups.values())
+
+
+def _edited_email(wording: SystemEmail, contact_name: str | None, list_names: list[str]):
+    """The list's edited words filled in for this person (None: use the built-in ones, should a stored text
+    ever fail to render)."""
+    tags = {
+        "name": contact_name,
+        "organisation": organisation_settings.name(),
+        "lists": ", ".join(list_names),
+    }
+    text = system_emails.EmailText(wording.subject, wording.body, wording.button_label)
+    try:
+        return system_emails.render(text, tags, SystemEmailKind.RECONFIRMATION)
+    except system_emails.EmailRefused:
+        return None
+
+
+def _email_context(edited, list_names: list[str], deadline: datetime, keep_url: str, contact) -> tuple:
+    """(subject, template context) of one re-confirmation email; `edited`: the list's words, else built-in."""
+    context = {"contact": contact, "lists": list_names, "deadline": deadline, "keep_url": keep_url}
+    subject = gettext(
+        "%(organisation)s: do you still want our emails?", organisation=organisation_settings.name()
+    )
+    if edited is not None:  # the marketer's words; the template adds the required parts around them
+        subject = edited.subject
+        context["edited"] = edited
+        context["edited_html"] = system_emails.paragraphs_html(edited.paragraphs)
+    return subject, context
+
+
 def send_reconfirmation(contact_id: int) -> str | None:
     """Email one contact the lists that wait for their answer (each request once); its Message-ID, or None
-    when there is nothing to ask (left the list, erased, already emailed)."""
+    when there is nothing to ask (left the list, erased, already emailed). Lists whose edited wordings
+    differ are asked in separate emails (the last Message-ID is returned); each list asked gets a
+    "reconfirmation_sent" ledger event naming the version of the words."""
     contact = db.session.get(Contact, contact_id)
     if contact is None or contact.status != ContactStatus.ACTIVE or not contact.email:
         return None
@@ -105,26 +161,62 @@ def send_reconfirmation(contact_id: int) -> str | None:
     if not unsent:
         db.session.rollback()
         return None
-    deadline = min(row.deadline_at for row, _ in unsent)
-    with i18n.speaking(contact.language):
-        message_id = send_templated(
-            MessageKind.REPERMISSION,
-            "email/list_reconfirm",
-            contact.email,
-            contact.name,
-            gettext(
-                "%(organisation)s: do you still want our emails?", organisation=organisation_settings.name()
-            ),
-            contact=contact,
-            lists=[ml.name for _, ml in unsent],
-            deadline=deadline,
-            keep_url=recipient_url(RecipientLink.LIST_RECONFIRM, contact.public_id),
-        )
-    now = utcnow()
-    for row, _ in unsent:
-        row.sent_at = now
+    language = i18n.supported(contact.language) or i18n.DEFAULT_LANGUAGE
+    message_id = None
+    with i18n.speaking(language):
+        for wording, group in _wordings(unsent, language):
+            names = [ml.name for _, ml in group]
+            edited = _edited_email(wording, contact.name, names) if wording is not None else None
+            subject, context = _email_context(
+                edited,
+                names,
+                min(row.deadline_at for row, _ in group),
+                recipient_url(RecipientLink.LIST_RECONFIRM, contact.public_id),
+                contact,
+            )
+            message_id = send_templated(
+                MessageKind.REPERMISSION,
+                "email/list_reconfirm",
+                contact.email,
+                contact.name,
+                subject,
+                **context,
+            )
+            now = utcnow()
+            for row, mailing_list in group:
+                row.sent_at = now
+                details = {
+                    "message_id": message_id,
+                    "list": mailing_list.public_id,
+                    "bulk_job": row.bulk_job,
+                    "wording": _wording_record(mailing_list, language, wording if edited else None),
+                }
+                ctx = RequestContext("system:reconfirmation")
+                record_consent(contact, mailing_list.purpose, "reconfirmation_sent", ctx, details=details)
     db.session.commit()
     return message_id
+
+
+def preview_reconfirmation(
+    mailing_list: MailingList, language: str, text: system_emails.EmailText
+) -> system_emails.Preview:
+    """The list's re-confirmation email in `language` with `text` (checked: EmailRefused), for a sample
+    person asked today with the default deadline; nothing is stored or sent."""
+    with i18n.speaking(language):
+        sample = SimpleNamespace(name=gettext("Alex Example"))
+        tags = {"name": sample.name, "organisation": organisation_settings.name(), "lists": mailing_list.name}
+        edited = system_emails.render(text, tags, SystemEmailKind.RECONFIRMATION)
+        deadline = utcnow() + timedelta(days=DEFAULT_DAYS)
+        subject, context = _email_context(
+            edited, [mailing_list.name], deadline, f"{base_url()}/stay/…", sample
+        )
+        context["organisation"] = organisation_settings.name()
+        context["postal_address"] = organisation_settings.postal_address()
+        return system_emails.Preview(
+            subject,
+            render_template("email/list_reconfirm.html", **context),
+            render_template("email/list_reconfirm.txt", **context),
+        )
 
 
 def send_reconfirmations(contact_ids: list[int]) -> None:

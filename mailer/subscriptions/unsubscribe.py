@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
 from mailer.consent.ledger import RequestContext
-from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice
+from mailer.consent.notices import privacy_notice_in_force
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.suppression import is_suppressed
 from mailer.core.extensions import db
@@ -172,7 +172,8 @@ def _apply(target: UnsubscribeTarget | None, ctx: RequestContext) -> Unsubscribe
     }
     done = _outcome(target, "done")  # before the commit expires the loaded rows
     already = _outcome(target, "already", done.preferences_path)
-    notice = latest_notice(PRIVACY_NOTICE_KEY)  # the notice in force, as the one-list group commit records it
+    # The notice in force in the person's language, as the one-list group commit records it.
+    notice = privacy_notice_in_force(target.contact.language)
     if target.mailing_list is not None:
         changed = withdraw_list(target.contact, target.mailing_list, ctx, details, notice=notice)
     else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import format_number, gettext
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -50,7 +51,10 @@ MAX_DATA_DEPTH = 10
 
 
 class TxRefused(Exception):
-    """A message that will not be sent: `status` (4xx), a sentence for the integrator, a reason code."""
+    """A message that will not be sent: `status` (4xx), a sentence for the integrator, a reason code.
+
+    The sentence is in the request's language: English for the API (core/i18n.py) and the worker, the staff
+    member's on an admin page (a test send)."""
 
     def __init__(self, status: int, message: str, reason: str):
         super().__init__(message)
@@ -76,18 +80,20 @@ def request_hash(payload: dict) -> str:
 def refusal_of(contact: Contact | None, address: str) -> TxRefused | None:
     """Why this recipient must not get transactional mail (restricted, erased, suppressed), or None."""
     if contact is not None and contact.status == ContactStatus.ERASED:
-        return TxRefused(422, "The contact was erased; nothing can be sent to them.", "erased")
+        return TxRefused(422, gettext("The contact was erased; nothing can be sent to them."), "erased")
     if contact is not None and contact.status == ContactStatus.RESTRICTED:
         return TxRefused(
             422,
-            "The contact's processing is restricted (Art. 18 GDPR); nothing can be sent to them.",
+            gettext("The contact's processing is restricted (Art. 18 GDPR); nothing can be sent to them."),
             "restricted",
         )
     if address and is_suppressed(email_hash(address)):
         return TxRefused(
             422,
-            "The address is on the suppression list (unsubscribed from everything, erased, bounced or "
-            "complained); nothing can be sent to it.",
+            gettext(
+                "The address is on the suppression list (unsubscribed from everything, erased, bounced or "
+                "complained); nothing can be sent to it."
+            ),
             "suppressed",
         )
     return None
@@ -108,15 +114,25 @@ def check_data(data) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise TxRefused(422, "The merge data must be a JSON object.", "bad_data")
+        raise TxRefused(422, gettext("The merge data must be a JSON object."), "bad_data")
     size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
     limit = current_app.config["TX_MAX_DATA_BYTES"]
     if size > limit:
         raise TxRefused(
-            413, f"The merge data is {size:,} bytes; at most {limit:,} are accepted.", "data_too_large"
+            413,
+            gettext(
+                "The merge data is %(size)s bytes; at most %(limit)s are accepted.",
+                size=format_number(size),
+                limit=format_number(limit),
+            ),
+            "data_too_large",
         )
     if _depth(data) > MAX_DATA_DEPTH:
-        raise TxRefused(422, f"The merge data is nested more than {MAX_DATA_DEPTH} levels deep.", "bad_data")
+        raise TxRefused(
+            422,
+            gettext("The merge data is nested more than %(depth)s levels deep.", depth=MAX_DATA_DEPTH),
+            "bad_data",
+        )
     return data
 
 
@@ -235,7 +251,9 @@ def accept(
     return Accepted(message, replayed=False)
 
 
-def queue_test(template: TxTemplate, address: str, data: dict, actor=None) -> TxMessage:
+def queue_test(
+    template: TxTemplate, address: str, data: dict, actor=None, via: dict | None = None
+) -> TxMessage:
     """A staff member's test of a template to one address (marked [TEST], refused like any other). Commits."""
     try:
         normalised = normalise_email(address)
@@ -257,7 +275,8 @@ def queue_test(template: TxTemplate, address: str, data: dict, actor=None) -> Tx
     )
     db.session.add(message)
     db.session.flush()
-    audit.record("tx_template.test", "tx_template", template.public_id, {"message": message.public_id}, actor)
+    details = {"message": message.public_id, **(via or {})}
+    audit.record("tx_template.test", "tx_template", template.public_id, details, actor)
     enqueue_after_commit(db.session, SEND_ACTOR, message.id)
     db.session.commit()
     return message
@@ -277,7 +296,11 @@ def _rendered(
             fields=fields,
         )
     except TemplateRenderError as exc:
-        raise TxRefused(422, f"The template can't be rendered with this data: {exc}", "render") from None
+        raise TxRefused(
+            422,
+            gettext("The template can't be rendered with this data: %(problem)s", problem=str(exc)),
+            "render",
+        ) from None
 
 
 # --- sending (the worker) ---------------------------------------------------------------------------------
@@ -444,3 +467,19 @@ def sent_log(
         query.order_by(TxMessage.id.desc()).offset((max(page, 1) - 1) * per_page).limit(per_page)
     ).scalars()
     return list(rows), int(total)
+
+
+def log_page(
+    limit: int, before: TxMessage | None = None, template: TxTemplate | None = None, status: str = ""
+) -> tuple[list[TxMessage], bool]:
+    """The sent log by keyset, newest first: up to `limit` messages older than `before` (of one template, in
+    one status, when given) and whether there are more."""
+    query = select(TxMessage)
+    if before is not None:
+        query = query.where(TxMessage.id < before.id)
+    if template is not None:
+        query = query.where(TxMessage.template_id == template.id)
+    if status:
+        query = query.where(TxMessage.status == status)
+    rows = list(db.session.execute(query.order_by(TxMessage.id.desc()).limit(limit + 1)).scalars())
+    return rows[:limit], len(rows) > limit

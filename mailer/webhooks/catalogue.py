@@ -10,29 +10,31 @@ ids only.
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from mailer.campaigns.models import Campaign
 from mailer.consent.models import Purpose
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.core.extensions import db
+from mailer.feeds.operations import feed_of_campaign
 from mailer.journeys.models import Journey, JourneyStep
 from mailer.subscriptions.models.lists import MailingList
 
 # type -> what a person reads in the endpoint form
-EVENT_TYPES: dict[str, str] = {
-    "subscription.requested": "Subscription requested (awaiting double opt-in)",
-    "subscription.confirmed": "Subscription confirmed",
-    "subscription.ended": "Subscription ended (unsubscribed, withdrawn or expired)",
-    "consent.granted": "Consent granted, per purpose",
-    "consent.withdrawn": "Consent withdrawn or objected to, per purpose",
-    "contact.updated": "Contact updated",
-    "contact.erased": "Contact erased (ids only, always)",
-    "contact.bounced": "Message bounced",
-    "contact.complained": "Complaint (marked as spam)",
-    "campaign.started": "Campaign started sending",
-    "campaign.finished": "Campaign finished sending",
-    "journey.step_sent": "Journey step sent",
+EVENT_TYPES: dict[str, Any] = {  # values: lazy, in the page's language
+    "subscription.requested": lazy_gettext("Subscription requested (awaiting double opt-in)"),
+    "subscription.confirmed": lazy_gettext("Subscription confirmed"),
+    "subscription.ended": lazy_gettext("Subscription ended (unsubscribed, withdrawn or expired)"),
+    "consent.granted": lazy_gettext("Consent granted, per purpose"),
+    "consent.withdrawn": lazy_gettext("Consent withdrawn or objected to, per purpose"),
+    "contact.updated": lazy_gettext("Contact updated"),
+    "contact.erased": lazy_gettext("Contact erased (ids only, always)"),
+    "contact.bounced": lazy_gettext("Message bounced"),
+    "contact.complained": lazy_gettext("Complaint (marked as spam)"),
+    "campaign.started": lazy_gettext("Campaign started sending"),
+    "campaign.finished": lazy_gettext("Campaign finished sending"),
+    "journey.step_sent": lazy_gettext("Journey step sent"),
 }
 TEST_EVENT = "webhook.test"  # sent by "Send test event" only; no one subscribes to it
 
@@ -74,6 +76,12 @@ def _campaign(campaign_id: int | None) -> dict[str, Any] | None:
     return {"id": campaign.public_id, "name": campaign.name, "status": campaign.status}
 
 
+def _feed(campaign_id: int | None) -> dict[str, Any] | None:
+    """The feed campaign whose run created this campaign (null for any other campaign)."""
+    feed = feed_of_campaign(campaign_id) if campaign_id else None
+    return {"id": feed.public_id, "name": feed.name} if feed else None
+
+
 def _journey(journey_id: int | None, step_id: int | None) -> dict[str, Any]:
     journey = db.session.get(Journey, journey_id) if journey_id else None
     step = db.session.get(JourneyStep, step_id) if step_id else None
@@ -101,6 +109,8 @@ def build_payload(
             data[key] = refs[key]
     if "campaign_id" in refs:
         data["campaign"] = _campaign(refs["campaign_id"])
+        if event_type.startswith("campaign."):
+            data["feed"] = _feed(refs["campaign_id"])
     if "journey_id" in refs:
         data.update(_journey(refs["journey_id"], refs.get("step_id")))
     return {

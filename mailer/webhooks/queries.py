@@ -74,6 +74,33 @@ def deliveries(endpoint: WebhookEndpoint, limit: int = 50, status: str = "") -> 
     return list(db.session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit)).scalars())
 
 
+def deliveries_page(
+    endpoint: WebhookEndpoint, limit: int, before_id: int | None = None, status: str = ""
+) -> tuple[list[WebhookDelivery], bool]:
+    """The endpoint's deliveries by keyset, newest first: up to `limit` with an id below `before_id` (of one
+    status, when given), and whether there are more."""
+    query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+    if before_id is not None:
+        query = query.where(WebhookDelivery.id < before_id)
+    if status:
+        query = query.where(WebhookDelivery.status == status)
+    rows = list(db.session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1)).scalars())
+    return rows[:limit], len(rows) > limit
+
+
+def last_attempts(delivery_ids: list[int]) -> dict[int, WebhookAttempt]:
+    """Each delivery's latest attempt (one query), by delivery id; deliveries not tried yet are absent."""
+    if not delivery_ids:
+        return {}
+    latest = (
+        select(func.max(WebhookAttempt.id))
+        .where(WebhookAttempt.delivery_id.in_(delivery_ids))
+        .group_by(WebhookAttempt.delivery_id)
+    )
+    rows = db.session.execute(select(WebhookAttempt).where(WebhookAttempt.id.in_(latest))).scalars()
+    return {row.delivery_id: row for row in rows}
+
+
 def delivery(endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery | None:
     """One delivery of this endpoint."""
     found = db.session.get(WebhookDelivery, delivery_id)

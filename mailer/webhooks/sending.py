@@ -20,6 +20,7 @@ from mailer.core.broker import enqueue_after_commit
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.core.outbound import OutboundError, fetch
+from mailer.core.sentences import N_, Sentence
 from mailer.webhooks import alerts, signing
 from mailer.webhooks.catalogue import TEST_EVENT, build_payload
 from mailer.webhooks.models import (
@@ -36,6 +37,14 @@ ATTEMPT_ACTOR = "deliver_webhook"
 CLAIM_BATCH = 500
 EXCERPT_CHARS = 1000  # of each answer, kept in the delivery log
 MAX_ANSWER_BYTES = 64 * 1024  # read of an answer at most; the rest is dropped
+# Stored with an attempt and an endpoint, shown translated (core.sentences).
+ENDPOINT_STATUS = Sentence(N_("The endpoint answered %(status)s."))
+DISABLED = Sentence(
+    N_(
+        "Disabled automatically after %(failures)s or more failed attempts in a row, failing since at least "
+        "%(hours)s hours."
+    )
+)
 
 
 def retry_schedule() -> list[float]:
@@ -129,7 +138,7 @@ def attempt(delivery_id: int) -> str | None:
         )
         status_code, excerpt, duration = answer.status, answer.text()[:EXCERPT_CHARS], answer.duration_ms
         if not 200 <= answer.status < 300:
-            error = f"The endpoint answered {answer.status}."
+            error = ENDPOINT_STATUS(status=answer.status)
     except OutboundError as exc:
         error = exc.reason
         duration = round((utcnow() - sent_at).total_seconds() * 1000)
@@ -195,10 +204,7 @@ def _count_failure(endpoint_id: int, now: datetime) -> None:
     config = current_app.config
     since = now - timedelta(hours=float(config["WEBHOOK_DISABLE_AFTER_HOURS"]))
     failures = int(config["WEBHOOK_DISABLE_AFTER_FAILURES"])
-    reason = (
-        f"Disabled automatically after {failures} or more failed attempts in a row, "
-        f"failing since at least {config['WEBHOOK_DISABLE_AFTER_HOURS']} hours."
-    )
+    reason = DISABLED(failures=failures, hours=config["WEBHOOK_DISABLE_AFTER_HOURS"])
     disabled = db.session.execute(
         update(WebhookEndpoint)
         .where(

@@ -46,11 +46,12 @@ def test_tick_two_contacts_review_start_and_see_it_done(app_ctx, auth, worker):
     worker.drain()
     db.session.expire_all()  # the requests share this test's app context and session
     shown = auth.get(started.headers["Location"])
-    assert 'Status: <strong data-field="status">done</strong>' in shown.text
+    assert 'Status: <strong data-field="status_label" data-status="done">done</strong>' in shown.text
     assert '<span data-field="processed">2</span> of 2 contacts' in shown.text
     assert "changed 2" in shown.text
     assert auth.get(f"/admin/contacts/bulk/{job.public_id}/progress").json == {
         "status": "done",
+        "status_label": "done",  # the status's name in the viewer's language
         "total": 2,
         "processed": 2,
         "changed": 2,
@@ -158,7 +159,7 @@ def test_without_javascript_a_running_job_offers_a_refresh(app_ctx, auth):
     job = bulk.start_job("tag", "later", people, None, None)
     db.session.commit()  # no worker here: the job waits in the queue
     page = auth.get(f"/admin/contacts/bulk/{job.public_id}")
-    assert 'Status: <strong data-field="status">queued</strong>' in page.text
+    assert 'Status: <strong data-field="status_label" data-status="queued">queued</strong>' in page.text
     assert f'<a href="/admin/contacts/bulk/{job.public_id}">Refresh</a>' in page.text
     assert '<span data-field="processed">0</span> of 2 contacts' in page.text
     again = auth.get("/admin/contacts/bulk")  # the review's address opened again

@@ -345,7 +345,7 @@ def test_schedule_in_a_time_zone_after_confirmation(auth, demo_form):
         f"{show}/schedule", query_string={"send_at": "2030-01-15T08:00", "timezone": "America/New_York"}
     )
     assert confirm_page.status_code == 200
-    assert "Tuesday 15 January 2030 at 08:00" in page(confirm_page) and "2030-01-15 13:00 UTC" in page(
+    assert "Tuesday, January 15, 2030 at 08:00" in page(confirm_page) and "2030-01-15 13:00 UTC" in page(
         confirm_page
     )
     db.session.expire_all()

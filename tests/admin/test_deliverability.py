@@ -78,7 +78,8 @@ def test_page_shows_records_to_publish_reports_and_complaint_rate(app, auth, run
     # B4: today's complaint rate for the domain.
     today = utcnow().date().isoformat()
     assert re.search(
-        rf"<td>{today}</td><td>example.com</td><td class=\"text-end\">3</td>"
+        rf"<td><time datetime=\"{today}\"[^>]*>{today}</time></td>"
+        rf"<td>example.com</td><td class=\"text-end\">3</td>"
         rf"<td class=\"text-end\">1</td>\s*<td class=\"text-end\">33.33 %",
         page.text,
     )

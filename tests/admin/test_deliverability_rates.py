@@ -57,7 +57,8 @@ def test_page_draws_both_rates_with_the_threshold_and_a_table(auth, worker):
     assert len(re.findall(r"<circle cx=\"590.0\"", section)) == 2
     today = utcnow().date().isoformat()
     assert re.search(
-        rf"<td>{today}</td><td class=\"text-end\">4</td><td class=\"text-end\">1</td>\s*"
+        rf"<td><time datetime=\"{today}\"[^>]*>{today}</time></td>"
+        rf"<td class=\"text-end\">4</td><td class=\"text-end\">1</td>\s*"
         rf"<td class=\"text-end\">25.00 % <span class=\"badge text-bg-danger\">above 5 %</span></td>\s*"
         rf"<td class=\"text-end\">1</td>\s*"
         rf"<td class=\"text-end\">25.00 % <span class=\"badge text-bg-danger\">above 0.3 %</span>",

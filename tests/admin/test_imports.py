@@ -55,6 +55,13 @@ def test_double_opt_in_import_invites_and_respects_every_refusal(auth, demo_list
     job = db.session.execute(select(ContactImport)).scalar_one()
     progress = auth.get(f"/admin/imports/{job.public_id}/progress").get_json()
     assert progress["status"] == "done" and progress["processed"] == 5 and progress["invited"] == 1
+    # The status is named in the viewer's language, on the page and in the live progress (the code stays).
+    italian = {"Accept-Language": "it"}
+    live = auth.get(f"/admin/imports/{job.public_id}/progress", headers=italian).get_json()
+    assert (live["status"], live["status_label"]) == ("done", "completato")
+    shown = auth.get(f"/admin/imports/{job.public_id}", headers=italian).text
+    assert '<strong data-field="status_label" data-status="done">completato</strong>' in shown
+    assert ">completato</td>" in auth.get("/admin/imports", headers=italian).text
     assert progress["skipped"] == {
         "invalid_address": 1,
         "suppressed": 1,

@@ -127,3 +127,31 @@ def test_form_with_allowed_origins_and_minimum_age(app, auth, demo_form):
     assert "I am at least 16 years old." in page(auth.get("/f/shop"))
     refused = sign_up(auth, slug="shop", headers={"Origin": "https://evil.example"})
     assert refused.status_code == 403
+
+
+def test_form_changes_are_audited_with_what_changed(app, auth, staff_user):
+    from mailer.audit.models import AuditEvent
+
+    _create_list(auth)
+    created = _new_form(
+        auth, name="Footer form", slug="footer", title="Get it", lists=[_list_id("Weekly digest")]
+    )
+    edit_url = created.headers["Location"] + "/edit"
+    changed = submit_form(auth, edit_url, auth.get(edit_url).text, title="Get the weekly digest")
+    assert changed.status_code == 302
+    again = submit_form(auth, edit_url, auth.get(edit_url).text)  # saved without a change: nothing to record
+    assert again.status_code == 302
+
+    db.session.expire_all()
+    rows = db.session.execute(
+        select(AuditEvent).where(AuditEvent.target_type == "form").order_by(AuditEvent.id)
+    ).scalars()
+    form = db.session.execute(select(Form).where(Form.slug == "footer")).scalar_one()
+    assert [(r.action, r.actor_id, r.target_id) for r in rows] == [
+        ("form.created", staff_user.id, form.public_id),
+        ("form.edited", staff_user.id, form.public_id),
+    ]
+    edited = db.session.execute(select(AuditEvent).where(AuditEvent.action == "form.edited")).scalar_one()
+    assert edited.details["changed"] == ["title"] and edited.details["notice_version"] == 2
+    log = page(auth.get("/admin/audit"))
+    assert "Created a sign-up form" in log and "Changed a sign-up form" in log

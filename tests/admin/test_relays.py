@@ -8,7 +8,12 @@ from mailer.audit.models import AuditEvent
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.core.extensions import db
 from mailer.delivery.relays import Relay
+from mailer.feeds import operations as feeds
+from mailer.feeds.models import Feed, FeedStatus
+from mailer.journeys import operations as journeys
+from mailer.journeys.models import Journey, JourneyStatus
 from tests.admin.test_campaign_pages import draft, editor_fields
+from tests.support.campaigns import make_layout
 from tests.support.http import csrf_token, staff_client
 from tests.support.signup import page
 
@@ -134,3 +139,47 @@ def test_campaign_chooses_its_relay_and_failover(app, auth, demo_form):
     assert db.session.get(Campaign, campaign.id).failover_relay_id is None
     actions = [e.action for e in db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
     assert actions.count("relay.create") == 2 and actions[-1] == "relay.delete"
+
+
+def test_a_relay_running_automations_send_through_cannot_be_removed(app, auth, demo_form):
+    auth.post("/admin/relays/new", data=_relay_form(auth, name="digests", host="smtp.digests.example"))
+    auth.post("/admin/relays/new", data=_relay_form(auth, name="welcome", host="smtp.welcome.example"))
+    relays = {r.name: r.id for r in db.session.execute(select(Relay)).scalars()}
+    news = demo_form.lists[0]
+    feed = feeds.save_feed(
+        feeds.FeedInput(
+            name="Garden digest",
+            url="https://feeds.example/garden.xml",
+            list_id=news.id,
+            layout_id=make_layout().id,
+            relay_id=relays["digests"],
+        )
+    )
+    journey = journeys.create_journey(
+        journeys.JourneyInput(
+            name="Welcome series",
+            trigger="list_confirmed",
+            list_id=news.id,
+            failover_relay_id=relays["welcome"],
+        )
+    )
+    feed.status, journey.status = FeedStatus.ACTIVE, JourneyStatus.ACTIVE
+    db.session.commit()
+    token = csrf_token(auth.get("/admin/relays").text)
+
+    for name, automation in (("digests", "Garden digest"), ("welcome", "Welcome series")):
+        refused = auth.post(f"/admin/relays/{name}/delete", data={"csrf_token": token}, follow_redirects=True)
+        assert f"Relay “{name}” is chosen by automations that are running: {automation}." in refused.text
+    db.session.expire_all()
+    assert sorted(r.name for r in db.session.execute(select(Relay)).scalars()) == ["digests", "welcome"]
+
+    # Paused, they may lose it: their next mail goes through the default relay.
+    db.session.execute(Feed.__table__.update().values(status=FeedStatus.PAUSED))
+    db.session.execute(Journey.__table__.update().values(status=JourneyStatus.PAUSED))
+    db.session.commit()
+    for name in ("digests", "welcome"):
+        removed = auth.post(f"/admin/relays/{name}/delete", data={"csrf_token": token}, follow_redirects=True)
+        assert f"Relay “{name}” removed" in removed.text
+    db.session.expire_all()
+    assert db.session.get(Feed, feed.id).relay_id is None
+    assert db.session.get(Journey, journey.id).failover_relay_id is None

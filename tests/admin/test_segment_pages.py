@@ -117,7 +117,7 @@ def test_live_count_endpoint(app, app_ctx, auth):
     }
     answer = auth.post("/admin/segments/count", data=form)
     assert answer.status_code == 200
-    assert answer.json == {"count": 3, "unseen": {}}
+    assert answer.json == {"count": 3, "unseen": {}, "count_text": "3 contacts match", "unseen_text": ""}
     answer = auth.post("/admin/segments/count", data=form | {"g0-r0-value": "Gold"})
     assert answer.status_code == 400
     assert "must be one of: Free, Pro" in answer.json["error"]

@@ -1,5 +1,7 @@
 """Helpers for API tests: a client that sends a key, and a valid sign-up body."""
 
+import threading
+
 from sqlalchemy import select
 
 from mailer.core.extensions import db
@@ -26,8 +28,29 @@ class ApiClient:
     def patch(self, path, json=None, headers=None, **kwargs):
         return self.client.patch(f"/api/v1{path}", json=json, headers=self._headers(headers), **kwargs)
 
+    def put(self, path, json=None, headers=None, **kwargs):
+        return self.client.put(f"/api/v1{path}", json=json, headers=self._headers(headers), **kwargs)
+
     def delete(self, path, headers=None, **kwargs):
         return self.client.delete(f"/api/v1{path}", headers=self._headers(headers), **kwargs)
+
+
+def at_once(app, key: str, count: int, send) -> list:
+    """`count` clients with this key each call `send(client)` at the same moment (threads released by a
+    barrier); their answers in the order they came back."""
+    answers, start = [], threading.Barrier(count)
+
+    def attempt():
+        client = ApiClient(app.test_client(), key)
+        start.wait()
+        answers.append(send(client))
+
+    threads = [threading.Thread(target=attempt) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
 
 
 def signup_body(email="ann@example.com", lists=None, **extra) -> dict:

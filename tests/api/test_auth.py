@@ -68,7 +68,7 @@ def test_writes_need_no_csrf_token_or_cookie(app, write_key, demo_form):
 def test_unknown_path_and_wrong_method_answer_json(api):
     body = _is_json_error(api.get("/nothing-here"), 404)
     assert body["detail"] is None
-    response = api.post("/lists", json={})
+    response = api.post("/tags", json={})
     body = _is_json_error(response, 405)
     assert body["detail"] == {"allowed": ["GET"]}
     assert "GET" in response.headers["Allow"]

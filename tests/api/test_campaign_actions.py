@@ -87,3 +87,32 @@ def test_a_draft_refused_names_each_field(api, app_ctx):
     assert answer.status_code == 422 and {"subject", "body", "lists"} <= set(detail), detail
     assert api.post("/campaigns", json={"name": "x", "track_opens": "yes"}).status_code == 422
     assert api.patch("/campaigns/nope", json={"name": "x"}).status_code == 404
+
+
+def test_copy_a_campaign_and_delete_a_draft_as_the_admin_does(api, read_api, app_ctx, worker, smtp_server):
+    news, _, layout = _audience()
+    draft = _draft(api, news, layout)
+    copied = api.post(f"/campaigns/{draft['id']}/copy")
+    assert copied.status_code == 201, copied.get_json()
+    copy = copied.get_json()
+    assert (copy["name"], copy["status"], copy["subject"], copy["lists"]) == (
+        "Copy of Spring",
+        "draft",
+        "Spring news",
+        [news.public_id],
+    )
+    assert copy["id"] != draft["id"]
+    assert read_api.delete(f"/campaigns/{copy['id']}").status_code == 403
+    assert api.delete(f"/campaigns/{copy['id']}").status_code == 204
+    assert api.get(f"/campaigns/{copy['id']}").status_code == 404
+    assert api.delete(f"/campaigns/{copy['id']}").status_code == 404
+
+    assert api.post(f"/campaigns/{draft['id']}/send").status_code in (200, 202)
+    worker.drain()
+    refused = api.delete(f"/campaigns/{draft['id']}")
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == "Only drafts that were never sent can be deleted."
+    assert api.get(f"/campaigns/{draft['id']}").status_code == 200
+    again = api.post(f"/campaigns/{draft['id']}/copy").get_json()  # a sent campaign copies into a new draft
+    assert again["status"] == "draft" and again["name"] == "Copy of Spring"
+    assert len(smtp_server.messages) == 2  # the two readers got the sent one; copying sent nothing

@@ -96,3 +96,13 @@ def test_large_but_finite_numbers_are_stored(api, ann):
     response = api.patch(f"/contacts/{ann.public_id}", json={"attributes": {"big": 10**30, "small": 1e-300}})
     assert response.status_code == 200
     assert response.get_json()["attributes"] == {"big": 10**30, "small": 1e-300}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("put", "/campaigns/abc", 405), ("patch", "/campaigns/abc/ab-test/variants/A%E2%80%A8/x", 404)],
+)
+def test_an_oversized_body_to_no_route_gets_the_apis_json_answer(api, method, path, status):
+    """No route: the JSON 404/405 (the body is never read), not the pages' HTML 413 (found by the fuzz)."""
+    response = getattr(api, method)(path, json={"body": "x" * 2_000_000})
+    assert response.status_code == status and response.is_json and response.get_json()["error"]

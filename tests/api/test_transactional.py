@@ -3,7 +3,6 @@ the email that arrives (DKIM, no List-Unsubscribe, no footer), idempotency (also
 refusals and bad input as 4xx with a message."""
 
 import re
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +13,7 @@ from mailer.core.extensions import db
 from mailer.privacy.erasure import erase_contact
 from mailer.privacy.restriction import restrict
 from mailer.transactional.models import TxMessage
-from tests.api.helpers import ApiClient
+from tests.api.helpers import at_once
 from tests.transactional.helpers import SETTINGS, head, reset_template, signing_key, verifies
 
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -84,18 +83,12 @@ def test_concurrent_retries_send_once(app, app_ctx, backend, write_key, worker, 
     if backend != "postgres":
         pytest.skip("SQLite has one writer; the service test covers it there (tests/transactional)")
     reset_template()
-    answers, start = [], threading.Barrier(8)
-
-    def attempt():
-        client = ApiClient(app.test_client(), write_key)
-        start.wait()
-        answers.append(client.post("/tx", json=BODY, headers={"Idempotency-Key": "checkout-42"}))
-
-    threads = [threading.Thread(target=attempt) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = at_once(
+        app,
+        write_key,
+        8,
+        lambda client: client.post("/tx", json=BODY, headers={"Idempotency-Key": "checkout-42"}),
+    )
     assert [a.status_code for a in answers] == [202] * 8
     assert len({a.json["id"] for a in answers}) == 1
     worker.drain()

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from mailer.bulk.models import BulkJob
+from mailer.campaigns import ab_testing
 from mailer.campaigns.models import Campaign, CampaignStatus, Layout
 from mailer.contacts.models.imports import ContactImport
 from mailer.contacts.tags import ensure_tag
@@ -54,6 +55,7 @@ NOT_PAGES = {
     "admin.import_progress",
     "admin.bulk_job_progress",
     "admin.campaign_preview_document",
+    "admin.campaign_ab_variant_preview_document",
     "admin.layout_preview_document",
     "admin.outbox_html",
     "admin.tx_template_preview_document",
@@ -84,6 +86,7 @@ class Scan:
 
     def check(self, label: str) -> None:
         self.pages.append(label)
+        self.page.wait_for_load_state("load")  # its stylesheets applied: axe judges the page a person sees
         results = _AXE.run(self.page).response
         for violation in results["violations"]:
             self.all_rules[f"{violation['id']} ({violation['impact']})"] += len(violation["nodes"])
@@ -123,6 +126,9 @@ def _seed(app, client) -> dict[str, str]:
             other.started_at = now - timedelta(days=1)
         if status is CampaignStatus.SENT:
             other.finished_at = now - timedelta(hours=20)
+    ab_draft = make_campaign([news], layout=layout)  # an A/B tested draft: its variant pages have content
+    ab_draft.name = "A/B tested draft"
+    ab_testing.configure(ab_draft, enabled=True)
     subscriber(news, "pending@example.net", "Pending Person", status="pending")
     fields = define_fields()
     fill_fields(people[0], fields, {"health": "Asthma", "postcode": "24937"})
@@ -171,6 +177,8 @@ def _seed(app, client) -> dict[str, str]:
         "admin.list": news.public_id,
         "admin.analytics_campaign": campaign.public_id,
         "admin.campaign": campaign.public_id,
+        "admin.campaign_ab": ab_draft.public_id,
+        "position": "1",
         "admin.contact": people[0].public_id,
         "admin.form": first_public_id(Form),
         "admin.layout": first_public_id(Layout),
@@ -217,11 +225,14 @@ def _public_pages(app, scan: Scan, client, worker) -> None:
     )  # fmt: skip
     scan.visit("/f/demo")
     scan.page.get_by_role("button", name="Subscribe").click()  # nothing filled in: the page with its errors
+    expect(scan.page.locator("[data-mailer-message][role=alert]")).not_to_be_empty()  # embed.js answered
     scan.check("/f/demo (refused)")
     scan.page.goto("/f/demo")
     scan.page.get_by_label("Email address").fill("bob@example.com")
     scan.page.get_by_role("checkbox").first.check()
     scan.page.get_by_role("button", name="Subscribe").click()
+    # embed.js shows the answer once the sign-up was received
+    expect(scan.page.locator("[data-mailer-message][role=status]")).not_to_be_empty()
     scan.check("/f/demo (check your inbox)")
     worker.drain()
     [confirm] = links_in_mail(app, "bob@example.com", "/confirm/")

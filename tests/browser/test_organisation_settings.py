@@ -58,6 +58,7 @@ def test_checklist_settings_test_send_and_outbox(app, page, live_server, demo_fo
     nav.get_by_role("link", name="Campaigns").click()
     page.get_by_role("link", name="Demo: first newsletter").click()
     page.get_by_role("link", name="Edit").click()
+    page.wait_for_load_state("load")  # the editor's script is in charge of Enter once the page has loaded
     preview_as = page.get_by_label("Preview as")
     preview_as.fill("nobody@example.com")
     preview_as.press("Enter")

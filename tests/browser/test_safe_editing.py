@@ -2,8 +2,10 @@
 with unsaved changes, undo of the last save, and the keyboard shortcuts the editor announces."""
 
 import re
+import threading
 
 import pytest
+from flask import request
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -87,3 +89,52 @@ def test_autosave_leave_warning_and_undo(app, page, live_server, demo_form, staf
     expect(page.get_by_label("Subject", exact=True)).to_have_value(original)
     assert _subject_in_database() == original
     assert_accessible(page)
+
+
+@pytest.mark.config(SEED_DEMO=True)
+def test_an_autosave_on_its_way_never_lands_after_the_save_pressed_later(
+    app, page, live_server, demo_form, staff_user
+):
+    """Save draft pressed while an autosave is still on its way (a slow network, a busy server) waits for
+    it, then saves: the older autosave can't land after the save and put the older words back."""
+    autosave_view = app.view_functions["admin.campaign_autosave"]
+    edit_view = app.view_functions["admin.campaign_edit"]
+    autosave_arrived, autosave_released, save_arrived = (
+        threading.Event(),
+        threading.Event(),
+        threading.Event(),
+    )
+    order: list[str] = []
+
+    def held_autosave(public_id):  # the server holds the autosave until the test lets it go
+        autosave_arrived.set()
+        autosave_released.wait(60)
+        answer = autosave_view(public_id=public_id)
+        order.append("autosave")
+        return answer
+
+    def watched_edit(public_id):
+        if request.method == "POST":
+            save_arrived.set()
+            order.append("save")
+        return edit_view(public_id=public_id)
+
+    app.view_functions["admin.campaign_autosave"] = held_autosave
+    app.view_functions["admin.campaign_edit"] = watched_edit
+    keyboard_login(page)
+    page.goto("/admin/campaigns")
+    page.get_by_role("link", name="Demo: first newsletter").click()
+    page.get_by_role("link", name="Edit").click()
+    expect(page.locator('[data-preview="status"]')).to_contain_text("Updated")  # the editor's script runs
+    subject = page.get_by_label("Subject", exact=True)
+    subject.fill("Words the autosave carries")
+    assert autosave_arrived.wait(30), "no autosave reached the server"
+    subject.fill("Words saved last")
+    page.get_by_role("button", name="Save draft").click()
+    # Without waiting for the autosave, the browser posts the form at once: give it the chance to, then let
+    # the autosave go (before the fix, it landed after the save and its older subject stayed).
+    early = save_arrived.wait(3)
+    autosave_released.set()
+    expect(page).to_have_url(re.compile(r"/admin/campaigns/[\w-]+$"))  # the saved draft's page
+    assert _subject_in_database() == "Words saved last"
+    assert not early and order == ["autosave", "save"], order

@@ -42,7 +42,9 @@ def test_invite_a_colleague_who_sets_their_own_password(app, browser, page, live
     colleague.get_by_role("button", name="Create my account").click()
     # A privacy officer can reveal and export personal data: a second factor comes first.
     expect(colleague.get_by_role("heading", name="Set up your authenticator app")).to_be_visible()
-    expect(colleague.get_by_role("alert")).to_contain_text("Welcome! Your account (privacy) is ready.")
+    expect(colleague.get_by_role("alert")).to_contain_text(
+        "Welcome! Your account (privacy officer) is ready."
+    )
     keyboard_enrol(colleague, "colleague@example.com")
     expect(colleague.get_by_role("heading", name="Dashboard", exact=True)).to_be_visible()
     shoot(colleague, "staff-invite-accepted")

@@ -35,7 +35,7 @@ def test_the_editors_explain_template_limits(app, page, live_server, demo_form):
     expect(preview.get_by_role("heading", name="Hello Jane")).to_be_visible()
 
     page.goto("/admin/layouts/new")
-    html = page.get_by_label("HTML")
+    html = page.get_by_label("HTML", exact=True)
     html.press("Control+Home")
     html.type(NESTED_LOOPS)
     expect(page.locator('[data-layout="problem-list"]')).to_contain_text(

@@ -52,6 +52,7 @@ def test_from_the_gallery_to_a_test_with_an_image_and_a_custom_field(
     # The merge-field picker puts the custom field, with a fallback, where the cursor is in a text block.
     lead = canvas.locator("p").first
     lead.dblclick()
+    expect(lead).to_have_attribute("contenteditable", "true")  # editing: typing goes in
     page.keyboard.press("Control+End")
     page.keyboard.type(" Your plan: ")
     page.get_by_label("Merge field").select_option(label="Plan")
@@ -134,6 +135,7 @@ def test_a_markdown_draft_switches_to_visual_and_back_without_losing_content(
     # Write into the first paragraph block, with a merge field.
     paragraph = canvas.locator("p").first
     paragraph.dblclick()
+    expect(paragraph).to_have_attribute("contenteditable", "true")  # editing: typing goes in
     page.keyboard.press("Control+a")
     page.keyboard.type('Hello {{ contact.first_name | default("friend") }}, fresh apples today.')
     canvas.locator("h1, h2").first.click()  # leave the text: the editor commits it
@@ -156,3 +158,34 @@ def assert_accessible_outside_the_canvas(page) -> None:
     static/visual-editor.js and app.css); only the canvas iframe, the email being designed, is left out."""
     violations = accessibility_violations(page, context={"exclude": [["#visual-canvas iframe.gjs-frame"]]})
     assert not violations, "\n".join(violations)
+
+
+@pytest.mark.config(SEED_DEMO=True)
+def test_text_typed_in_a_block_is_saved_by_ctrl_s_and_guarded_when_leaving(
+    app, page, live_server, demo_form, staff_user
+):
+    keyboard_login(page)
+    page.goto(f"{live_server}/admin/campaigns")
+    page.get_by_role("link", name="Demo: first newsletter").click()
+    page.get_by_role("link", name="Edit").click()
+    expect(page.locator('[data-preview="status"]')).to_contain_text("Updated")
+    page.get_by_text("Visual", exact=True).click()
+    canvas = page.frame_locator("#visual-canvas iframe.gjs-frame")
+    expect(page.locator("[data-save-state]")).to_have_text(re.compile(r"^Saved at"))
+
+    # Typing inside the block: the page knows at once, before the block is left.
+    canvas.locator("p").first.dblclick()
+    expect(canvas.locator("p").first).to_have_attribute("contenteditable", "true")  # editing: typing goes in
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Pears arrive on Monday.")
+    expect(page.locator("[data-save-state]")).to_have_text("Unsaved changes: Save draft keeps them.")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.evaluate("document.querySelector('nav a').click()")  # leaving asks first (beforeunload)
+    assert asked == ["beforeunload"]
+
+    # Ctrl+S pressed while still in the block saves what was typed.
+    canvas.locator("p").first.click()
+    page.keyboard.press("Control+s")
+    expect(page.locator("[data-save-state]")).to_have_text(re.compile(r"^Saved at"))
+    assert "Pears arrive on Monday." in _saved().body

@@ -102,3 +102,20 @@ def test_an_incremental_run_catches_tampering_after_and_at_its_checkpoint(app_ct
     report = verify_since_checkpoint()
     assert not report.ok and report.reason == "the event of the last checkpoint was removed or altered"
     assert not verify_chain().ok
+
+
+def test_a_group_is_drafted_at_one_moment_with_a_salt_of_its_own_per_event(app_ctx, runner):
+    """append_events drafts a group under one lock of the head: one time for the group (the chain's times
+    never go back) and a fresh 128-bit salt per event (an event's personal-data digest stays its own); the
+    chain still verifies."""
+    _append(3)
+    _append(40)
+    events = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.id)).scalars().all()
+    first, group = events[:3], events[3:]
+    assert len({event.created_at for event in group}) == 1
+    assert group[0].created_at >= max(event.created_at for event in first)
+    salts = [event.pii_salt for event in events]
+    assert len(set(salts)) == 43 and all(len(salt) == 32 and int(salt, 16) >= 0 for salt in salts)
+    assert len({event.pii_digest for event in group}) == 40
+    result = runner.invoke(args=["consent", "verify"])
+    assert result.exit_code == 0 and "Ledger intact: 43 events verified." in result.output

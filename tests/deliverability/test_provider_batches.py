@@ -251,3 +251,30 @@ def test_a_burst_of_requests_queues_one_job_and_a_request_after_it_started_queue
     workers.start_worker(threads=2)
     worker.drain()
     assert suppression_reason(people[2]) == "hard_bounce"
+
+
+def test_a_providers_unsubscribe_records_the_notice_of_the_contacts_language(
+    app, client, news, people, worker
+):
+    """An unsubscribe reported by the provider names the privacy notice the person read: the Italian reader's
+    Italian version, the English one for a person whose language is not known (issue 16)."""
+    from mailer.privacy.notice import current_notice
+
+    _, spring = send_campaign(worker, news, "Spring")
+    app.extensions["mailer.workers"].stop_worker()
+    ann, bob = "ann@example.net", "bob@example.net"
+    english, italian = current_notice(), current_notice("it")
+    db.session.get(Contact, people[0].id).language = "it"
+    db.session.commit()
+    items = [signing.sendgrid_event("unsubscribe", spring[a].message_id, a) for a in (ann, bob)]
+
+    assert _batch(client, items) == {"recorded": 2}
+
+    left = db.session.execute(
+        select(ConsentEvent).where(ConsentEvent.action == "withdrawn").order_by(ConsentEvent.contact_id)
+    ).scalars()
+    assert [(e.contact_id, e.notice.key, e.notice.version) for e in left] == [
+        (people[0].id, "privacy-notice:it", italian.version),
+        (people[1].id, "privacy-notice", english.version),
+    ]
+    assert verify_chain().ok

@@ -2,20 +2,27 @@
 MAILER_OUTBOUND_ALLOW_HOSTS), a run makes one campaign of the new items that arrives through SMTP, the next
 run finds nothing new, a private address is refused, and runs are recorded."""
 
+import re
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from mailer.campaigns.models import Campaign
+from mailer.core.clock import utcnow
 from mailer.core.extensions import db
+from mailer.delivery.relays import RelayFields, TlsMode, save_relay
 from mailer.feeds import operations as feeds
 from mailer.feeds.items import FeedError, parse_items
 from mailer.feeds.models import Feed, FeedRun
 from mailer.subscriptions.lists import create_list
-from tests.support.campaigns import make_layout, subscriber, wait_for
+from mailer.webhooks.catalogue import build_payload
+from tests.support.campaigns import make_campaign, make_layout, subscriber, wait_for
 from tests.support.http import csrf_token
+from tests.support.processes import free_port
 from tests.support.receiver import Answer, Receiver
+from tests.support.relay import RecordingRelay
+from tests.webhooks.helpers import deliver, endpoint, verified
 
 pytestmark = pytest.mark.config(MAILER_OUTBOUND_ALLOW_HOSTS=["127.0.0.1"], SEND_RATE_PER_SECOND=0)
 
@@ -154,6 +161,76 @@ def test_items_are_read_sanitised_and_inert():
     assert items[0].published == datetime(2026, 3, 4, 8, 0)
 
 
+def test_the_feeds_campaigns_go_through_its_relay(app_ctx, worker, smtp_server, server):
+    server.answers = [Answer(body=rss(FIRST))]
+    relay = RecordingRelay(free_port())
+    relay.start()
+    try:
+        named = save_relay(
+            None, RelayFields(name="digests", host="127.0.0.1", port=relay.port, tls_mode=TlsMode.NONE)
+        )
+        feed = _feed(server.url("/feed.xml"), relay_id=named.id)
+        with pytest.raises(FeedError, match="another relay"):
+            feeds.save_feed(
+                feeds.FeedInput(
+                    name="x",
+                    url=feed.url,
+                    list_id=feed.list_id,
+                    relay_id=named.id,
+                    failover_relay_id=named.id,
+                ),
+                feed,
+            )
+        db.session.rollback()
+        with pytest.raises(FeedError, match="does not exist"):
+            feeds.save_feed(
+                feeds.FeedInput(name="x", url=feed.url, list_id=feed.list_id, relay_id=9999), feed
+            )
+        db.session.rollback()
+        run = feeds.run_feed(feed, manual=True)
+        assert run.outcome == "sent", run.error
+        worker.drain()
+        wait_for(lambda: len(relay.snapshot()[0]) == 2, timeout=600, what="both messages at the feed's relay")
+        assert sorted(m.rcpt for m in relay.snapshot()[0]) == ["ann@example.com", "bob@example.com"]
+        assert smtp_server.to("ann@example.com") == []  # not through the default relay
+        assert db.session.get(Campaign, run.campaign_id).relay_id == named.id
+        deliveries = text("SELECT DISTINCT relay FROM deliveries WHERE campaign_id = :id")
+        assert db.session.execute(deliveries, {"id": run.campaign_id}).scalars().all() == ["digests"]
+    finally:
+        relay.close()
+
+
+@pytest.mark.config(WEBHOOK_RETRY_SCHEDULE="0,0,0", WEBHOOK_TIMEOUT_SECONDS=5)
+def test_the_campaign_webhooks_name_the_feed_that_made_the_campaign(app_ctx, worker, smtp_server, server):
+    hook = Receiver().start()
+    try:
+        _made, secret = endpoint(hook, ["campaign.started", "campaign.finished"])
+        server.answers = [Answer(body=rss(FIRST))]
+        feed = _feed(server.url("/feed.xml"))
+        run = feeds.run_feed(feed, manual=True)
+        assert run.outcome == "sent", run.error
+        worker.drain()
+        wait_for(
+            lambda: db.session.get(Campaign, run.campaign_id).status == "sent",
+            timeout=600,
+            what="the feed's campaign to finish sending",
+        )
+        deliver(worker)
+        arrived = [verified(request, secret) for request in hook.wait_for(2, timeout=600)]
+        assert sorted(p["type"] for p in arrived) == ["campaign.finished", "campaign.started"]
+        campaign = db.session.get(Campaign, run.campaign_id)
+        for payload in arrived:
+            assert payload["data"]["campaign"]["id"] == campaign.public_id
+            assert payload["data"]["feed"] == {"id": feed.public_id, "name": "Garden digest"}
+        # A campaign no feed made names no feed.
+        other = build_payload(
+            "campaign.started", None, {"campaign_id": make_campaign([feed.mailing_list]).id}, utcnow(), False
+        )
+        assert other["data"]["feed"] is None
+    finally:
+        hook.stop()
+
+
 def test_the_pages_create_resume_run_and_show_the_runs(app_ctx, auth, worker, smtp_server, server):
     server.answers = [Answer(body=rss(FIRST))]
     news = create_list("Garden news")
@@ -182,18 +259,50 @@ def test_the_pages_create_resume_run_and_show_the_runs(app_ctx, auth, worker, sm
     assert created.status_code == 302, created.text[-2000:]
     feed = db.session.execute(select(Feed)).scalar_one()
     page = f"/admin/feeds/{feed.public_id}"
-    for action in ("resume", "run"):
-        done = auth.post(
-            f"{page}/status", data={"action": action, "csrf_token": csrf_token(auth.get(page).text)}
-        )
-        assert done.status_code == 303
-    worker.drain()
-    wait_for(lambda: smtp_server.to("ann@example.com"), what="the feed's campaign to arrive")
+    paused = auth.get(page).text
+    assert "Paused" in paused and _buttons(paused) == ["resume", "run"]  # a new feed waits to be resumed
+    resumed = auth.post(
+        f"{page}/status", data={"action": "resume", "csrf_token": csrf_token(paused)}, follow_redirects=True
+    )
+    assert "Running" in resumed.text and _buttons(resumed.text) == ["pause", "run"]
+    assert "Resumed: it runs on its schedule." in _feedback(resumed.text)
+    ran = auth.post(
+        f"{page}/status",
+        data={"action": "run", "csrf_token": csrf_token(resumed.text)},
+        follow_redirects=True,
+    )
+    assert "New items were sent as a campaign." in _feedback(ran.text)
+    # Under load the worker may be slow: wait for the real condition (the campaign has sent every delivery),
+    # with a generous bound, rather than for a time.
+    [campaign_id] = [r.campaign_id for r in db.session.execute(select(FeedRun)).scalars()]
+    wait_for(
+        lambda: db.session.get(Campaign, campaign_id).status == "sent",
+        timeout=600,
+        what="the feed's campaign to finish sending",
+    )
     assert [m.message["Subject"] for m in smtp_server.to("ann@example.com")] == [
         "Garden blog: Spring planting"
     ]
     shown = auth.get(page).text
     assert "Running" in shown and "Weekly on Monday at 09:00 (Europe/Berlin)" in shown
     assert "(run now)" in shown and "Garden digest ·" in shown  # the run and its campaign
+    assert "Sent through the default relay" in shown
     assert "Garden digest" in auth.get("/admin/feeds").text
     assert auth.post(f"{page}/status", data={"action": "run"}).status_code == 400  # CSRF
+    again = auth.post(
+        f"{page}/status", data={"action": "pause", "csrf_token": csrf_token(shown)}, follow_redirects=True
+    )
+    assert "Paused" in again.text and _buttons(again.text) == ["resume", "run"]
+    assert "Paused: no scheduled run until you resume it." in _feedback(again.text)
+    db.session.expire_all()
+    assert db.session.get(Feed, feed.id).next_run_at is None
+
+
+def _buttons(page: str) -> list[str]:
+    """The actions the feed page offers (its buttons' values), in order."""
+    return re.findall(r'<button type="submit" class="btn [^"]*" name="action" value="(\w+)"', page)
+
+
+def _feedback(page: str) -> str:
+    """The words next to the buttons (the outcome of the last action)."""
+    return page.split("data-feed-feedback>", 1)[1].split("</div>", 1)[0]

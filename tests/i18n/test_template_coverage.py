@@ -1,7 +1,8 @@
-"""Every template people read is extracted for translation (babel.cfg), and the admin's translated templates
-hold no English left outside `_()`/`{% trans %}`: no bare text and no bare aria-label, title, placeholder or
-alt. With test_catalogues.py (every extracted string translated in it/de/fr/es) this makes the admin's pages
-complete in the five languages."""
+"""Every template people read is extracted for translation (babel.cfg), and every one of them (admin, public
+pages, embed, emails, layouts; not the gallery's starters, which are marketer content) holds no English left
+outside `_()`/`{% trans %}`: no bare text and no bare aria-label, title, placeholder or alt. With
+test_catalogues.py (every extracted string translated in it/de/fr/es) this makes every page and email complete
+in the five languages."""
 
 import configparser
 import fnmatch
@@ -13,18 +14,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
-# Templates that are not the product's words: campaign starters and layouts are marketer content (the
-# marketer's own language), copied and edited in the admin.
-NOT_PRODUCT_WORDS = ("gallery/*", "layouts/*")
-# The admin templates whose words are all translatable; a template joins when its area is translated.
-TRANSLATED = (
-    "_macros.html",
-    "admin/base.html",
-    "admin/dashboard.html",
-    "admin/account/index.html",
-    "admin/campaigns/index.html",
-    "admin/campaigns/show.html",
-    "admin/campaigns/_campaign.html",
+# Templates that are not the product's words: campaign starters are marketer content (the marketer's own
+# language), copied and edited in the admin. The layouts' footers are ours and speak the recipient's language.
+NOT_PRODUCT_WORDS = ("gallery/*",)
+# Every other template is the product's words: the admin, the public pages, the embed, the emails and the
+# layouts' footers. Each is extracted and holds no bare English (issue 16: the five languages everywhere).
+PRODUCT_TEMPLATES = tuple(
+    name
+    for name in (str(path.relative_to(TEMPLATES)) for path in sorted(TEMPLATES.rglob("*")) if path.is_file())
+    if name.endswith((".html", ".txt")) and not any(fnmatch.fnmatch(name, skip) for skip in NOT_PRODUCT_WORDS)
 )
 # Words that read the same in every language (names of standards and products); alone they need no `_()`.
 UNIVERSAL = re.compile(r"^(UTC|DKIM|SPF|DMARC|SMTP|HTML|CSV|JSON|API|URL|RSS|ID|px|KB|MB|[A-Z]{1,3})$")
@@ -100,8 +98,13 @@ def test_the_scanner_finds_bare_words():
     assert untranslated(carried) == []
 
 
-@pytest.mark.parametrize("name", TRANSLATED)
-def test_translated_templates_have_no_bare_english(name):
+def test_every_area_is_covered():
+    areas = {name.split("/")[0] for name in PRODUCT_TEMPLATES if "/" in name}
+    assert {"admin", "public", "embed", "email", "layouts"} <= areas and len(PRODUCT_TEMPLATES) > 100
+
+
+@pytest.mark.parametrize("name", PRODUCT_TEMPLATES)
+def test_templates_have_no_bare_english(name):
     assert _matches(f"templates/{name}", "templates/*") and any(
         _matches(f"templates/{name}", pattern) for pattern in _extracted_patterns()
     )

@@ -42,7 +42,8 @@ from tests.support.tls_proxy import (
     wait_until_listening,
 )
 
-pytestmark = pytest.mark.browser
+# One deployment (module fixtures) serves every test here: under pytest-xdist they stay in one process.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("tls_proxy")]
 expect.set_options(
     timeout=10_000
 )  # as in tests/browser: a loaded machine can be slow; passes as soon as it holds

@@ -242,3 +242,47 @@ def test_the_privacy_notice_is_public_versioned_and_complete(app, client, demo_f
     older = client.get("/privacy?version=1")
     assert "Offers" not in older.text and "earlier version" in older.text
     assert client.get("/privacy?version=99").status_code == 404
+
+
+def test_the_privacy_notice_speaks_the_visitors_language_each_with_its_own_versions(app, client, demo_form):
+    from mailer.consent.models import Notice
+    from mailer.subscriptions.lists import create_list
+
+    italian = {"Accept-Language": "it-IT, it;q=0.9"}
+    page = client.get("/privacy", headers=italian)
+    assert page.status_code == 200 and '<html lang="it"' in page.text
+    for words in (
+        "Informativa privacy di",
+        "Chi siamo e come contattarci",
+        "Email a cui si iscrive",
+        "Base giuridica: il Suo consenso (art. 6, par. 1, lett. a).",
+        "Far cancellare i Suoi dati (cancellazione, art. 17).",
+        "Per quanto tempo conserviamo i Suoi dati",
+    ):
+        assert words in page.text, words
+    assert "Who we are" not in page.text and "Version 1" not in page.text
+    english = client.get("/privacy")
+    assert "Privacy notice of" in english.text and "Who we are and how to reach us" in english.text
+
+    # Each language is its own series of versions, each with its hash; a change publishes both again.
+    create_list("Offers", "Special offers")
+    db.session.commit()
+    assert "Offers" in client.get("/privacy", headers=italian).text
+    assert "Offers" in client.get("/privacy").text
+    db.session.expire_all()
+    versions = db.session.execute(
+        select(Notice.key, Notice.version).where(Notice.key.like("privacy-notice%")).order_by(Notice.id)
+    ).all()
+    expected = [
+        ("privacy-notice", 1),
+        ("privacy-notice", 2),
+        ("privacy-notice:it", 1),
+        ("privacy-notice:it", 2),
+    ]
+    assert sorted(versions) == expected
+    first_italian = db.session.execute(
+        select(Notice).where(Notice.key == "privacy-notice:it", Notice.version == 1)
+    ).scalar_one()
+    assert first_italian.content["title"].startswith("Informativa privacy di") and first_italian.content_hash
+    older = client.get("/privacy?version=1", headers=italian)
+    assert "Offers" not in older.text and "Chi siamo e come contattarci" in older.text

@@ -249,6 +249,24 @@ def test_one_click_records_the_privacy_notice_in_force(app, ann, scope):
     assert events[0].notice.version == notice.version
 
 
+@pytest.mark.parametrize("scope", ["list", "everything"])
+def test_one_click_records_the_notice_of_the_contacts_language(app, ann, scope):
+    """An Italian reader was shown the Italian notice: the withdrawal names its version (issue 16)."""
+    from mailer.privacy.notice import current_notice
+
+    contact, news, _, campaign = ann
+    contact.language = "it"
+    english, italian = current_notice(), current_notice("it")
+    db.session.commit()
+    path = unsubscribe_path(app, contact, news if scope == "list" else None, campaign)
+    answer = app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200
+    events = withdrawals()
+    assert len(events) == (1 if scope == "list" else 3)
+    assert {(e.notice.key, e.notice.version) for e in events} == {("privacy-notice:it", italian.version)}
+    assert english.id != italian.id
+
+
 def test_many_people_leaving_at_once_are_each_recorded_and_the_chain_holds(app, ann):
     """Concurrent one-click POSTs of different people share
     commits; each is durable, chained and idempotent."""

@@ -6,18 +6,23 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from mailer.consent.ledger import RequestContext, record_consent
+from mailer.consent.models import ConsentState, Purpose
 from mailer.contacts import fields as field_service
-from mailer.contacts.models.contact import Contact
+from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.suppression import SuppressionReason
 from mailer.contacts.suppression import suppress
 from mailer.contacts.tags import add_tag
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.demo import seed_demo
+from mailer.privacy.erasure import erase_contact
 from mailer.segments.conditions import SegmentError, compile_tree, count
 from mailer.subscriptions.lists import create_list
 from mailer.tracking.models import TrackingEvent
 from tests.support.campaigns import make_campaign, subscriber
+
+CTX = RequestContext("test")
 
 
 @pytest.fixture
@@ -188,6 +193,48 @@ def test_activity_counts_only_people_who_consented_to_that_tracking(world):
     counted = count(one("opened", "not_campaign", campaign))
     assert counted.matching == 2
     assert counted.unseen == {"Open tracking": 2}  # Cat and Dan: the condition cannot see them
+
+
+def _unseen_counted_live(purpose_key: str) -> int:
+    """The reference: contacts not erased without granted consent to that tracking, one by one."""
+    purpose = db.session.execute(select(Purpose).where(Purpose.key == purpose_key)).scalar_one()
+    granted = {
+        state.contact_id
+        for state in db.session.execute(
+            select(ConsentState).where(
+                ConsentState.purpose_id == purpose.id, ConsentState.status == "granted"
+            )
+        ).scalars()
+    }
+    people = db.session.execute(select(Contact)).scalars()
+    return sum(1 for person in people if person.status != ContactStatus.ERASED and person.id not in granted)
+
+
+def test_the_unseen_and_matching_counts_follow_consent_changes_and_erasure(world):
+    """count() takes the unseen as everyone not erased minus who granted (two set counts, not a probe per
+    contact) and leaves the erased out as a set: the same numbers as counting person by person, after a grant,
+    a withdrawal and erasures of people who had and had not consented."""
+    people, campaign = world["people"], world["campaign"].public_id
+    opens = db.session.execute(select(Purpose).where(Purpose.key == "tracking:open")).scalar_one()
+    offers = world["offers"].public_id
+    tree = {"match": "any", "rules": [one("opened", "campaign", campaign), one("list", "confirmed", offers)]}
+
+    def check(matching: set[str]) -> None:
+        counted = count(tree)
+        assert counted.unseen == {"Open tracking": _unseen_counted_live("tracking:open")}
+        assert names(world, tree) == matching
+        assert counted.matching == len(matching)
+
+    check({"ann", "cat", "eve"})
+    record_consent(people["cat"], opens, "granted", CTX)
+    record_consent(people["ann"], opens, "withdrawn", CTX)
+    db.session.commit()
+    check({"cat", "eve"})  # Ann's open no longer counts: she withdrew
+    erase_contact(people["cat"], CTX)  # consented, on Offers
+    erase_contact(db.session.get(Contact, people["dan"].id), CTX)  # never consented
+    db.session.commit()
+    check({"eve"})
+    assert count(tree).unseen == {"Open tracking": 1}  # Ann, who withdrew; Cat and Dan are erased
 
 
 def test_sensitive_fields_are_never_a_criterion(world):

@@ -16,9 +16,11 @@ from mailer.contacts.models.fields import ContactField, ContactFieldValue
 from mailer.contacts.models.imports import ContactImport
 from mailer.contacts.models.suppression import Suppression
 from mailer.contacts.operations import email_hash, get_or_create_contact
+from mailer.core.clock import utcnow
 from mailer.core.extensions import db
-from mailer.subscriptions import imports
+from mailer.subscriptions import import_batch, imports
 from mailer.subscriptions.models.lists import MailingList, Subscription
+from mailer.subscriptions.operations import Basis
 
 STATEMENT = "Paper sign-up sheets at the 2025 trade fair, archived in the Berlin office."
 
@@ -190,3 +192,43 @@ def test_both_paths_write_the_same_rows_and_the_same_ledger(scenario, monkeypatc
             ("objected@example.com", "list", "granted", "granted"),
         ],
     }
+
+
+def _scans(plan: dict) -> list[dict]:
+    """Every node of an EXPLAIN (FORMAT JSON) plan."""
+    return [plan, *(node for child in plan.get("Plans", []) for node in _scans(child))]
+
+
+def test_a_batch_looks_up_each_contact_and_never_reads_the_whole_list(scenario):
+    # On PostgreSQL a list that grows during an import still looks empty to the planner (its statistics are
+    # older than the import); reading the list's subscriptions for every batch, or for every contact, made
+    # an import quadratic in the list's size. The lookup goes through the contact's own unique key.
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan of the COPY path's lookup")
+    target = import_batch.BatchTarget(
+        scenario.id, scenario.purpose, Basis.PRIOR_CONSENT, RequestContext("import:test"), {}
+    )
+    rows = [
+        {
+            "email_hash": email_hash(f"p{n}@example.com"),
+            "email": f"p{n}@example.com",
+            "name": "",
+            "public_id": f"id{n}",
+        }
+        for n in range(50)
+    ]
+    connection = db.session.connection()
+    found, created = import_batch._add_contacts(connection, target, rows, utcnow())
+    assert len(created) == 50 and all(not known.suppressed for known in found.values())
+    statement = import_batch._joined(target, import_batch._staged, lateral=True)
+    sql = str(statement.compile(connection, compile_kwargs={"literal_binds": True}))
+    [[plan]] = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql).one()
+    scans = [node for node in _scans(plan["Plan"]) if node.get("Relation Name") == "subscriptions"]
+    assert scans  # one lookup, made for each contact: it names the contact, and no index is read by list
+    for node in scans:
+        assert "contact.id" in node.get("Index Cond", "") + node.get("Filter", ""), node
+        assert (
+            "list_id" not in node.get("Index Cond", "")
+            and node.get("Index Name") != "ix_subscriptions_list_newest"
+        )
+    db.session.rollback()

@@ -146,6 +146,46 @@ def test_bad_rows_are_rejected_with_reasons_in_a_downloadable_report(demo_list, 
     assert imports.progress(done)["rejected"] == 4
 
 
+@pytest.mark.parametrize("remembered", [imports.MEMO_CELLS, 1])
+def test_a_repeated_cell_gets_the_same_check_every_time(demo_list, typed_fields, monkeypatch, remembered):
+    # The worker remembers each column's checked cell texts (a city repeats on most rows); with room for one
+    # text only, later texts are checked anew. Either way every row gets its own outcome and report line.
+    monkeypatch.setattr(imports, "MEMO_CELLS", remembered)
+    rows = [
+        ("a", "3", "Oslo"),
+        ("b", "many", "Oslo"),
+        ("c", "3", " Oslo "),
+        ("d", "many", "Rome"),
+        ("e", "", "Oslo"),
+        ("f", "3", ""),
+    ]
+    data = "email,visits,city\n" + "".join(f"{who}@example.com,{n},{city}\n" for who, n, city in rows)
+    done = _run(_create(demo_list, data.encode()), ["email", "field:visits", "field:city"])
+    assert (done.status, done.added, done.skipped) == ("done", 4, {"invalid_value": 2})
+    assert [row[:2] for row in _report(done)[1:]] == [
+        ["3", "“Visits” must be a number, like 42 or 3.5."],
+        ["5", "“Visits” must be a number, like 42 or 3.5."],
+    ]
+    stored = db.session.execute(
+        select(
+            Contact.email, ContactFieldValue.field_id, ContactFieldValue.value, ContactFieldValue.number_value
+        )
+        .join(ContactFieldValue, ContactFieldValue.contact_id == Contact.id)
+        .order_by(Contact.email, ContactFieldValue.field_id)
+    ).all()
+    visits, city = typed_fields["visits"].id, typed_fields["city"].id
+    assert sorted(stored) == sorted(
+        [
+            ("a@example.com", visits, "3", 3.0),
+            ("a@example.com", city, "Oslo", None),
+            ("c@example.com", visits, "3", 3.0),
+            ("c@example.com", city, "Oslo", None),
+            ("e@example.com", city, "Oslo", None),
+            ("f@example.com", visits, "3", 3.0),
+        ]
+    )
+
+
 def test_batches_give_the_outcomes_subscribe_gives(demo_list, monkeypatch):
     monkeypatch.setattr(imports, "BATCH_ROWS", 3)  # the repeated address lands in a later batch
     first = _run(

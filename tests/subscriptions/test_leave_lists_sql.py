@@ -13,7 +13,13 @@ from sqlalchemy import JSON, DateTime, select, text
 from mailer.consent import chain
 from mailer.consent.ledger import RequestContext, record_consent
 from mailer.consent.models import ConsentEvent
-from mailer.consent.notices import PRIVACY_NOTICE_KEY, latest_notice, publish_notice
+from mailer.consent.notices import (
+    PRIVACY_NOTICE_KEY,
+    latest_notice,
+    privacy_notice_in_force,
+    privacy_notice_key,
+    publish_notice,
+)
 from mailer.contacts.models.contact import Contact
 from mailer.contacts.operations import get_or_create_contact
 from mailer.core.extensions import db
@@ -36,6 +42,7 @@ class Person:
     consents: dict[str, str]  # list name -> ledger action that set the current consent
     leaves: tuple[str, ...]
     status: str = "active"
+    language: str | None = None  # the notice in force is the one of the person's language, else English's
 
 
 # The table of cases, with the outcome each link gets (one per entry of `leaves`).
@@ -91,6 +98,14 @@ CASES = {
         ["done", "already"],
     ),
     "a list without a purpose": (Person("l@example.com", {"Bare": "confirmed"}, {}, ("Bare",)), ["done"]),
+    "an Italian reader": (
+        Person("n@example.com", {"News": "confirmed"}, {"News": "confirmed"}, ("News",), language="it"),
+        ["done"],
+    ),
+    "a German reader (no German notice yet)": (
+        Person("o@example.com", {"News": "confirmed"}, {"News": "confirmed"}, ("News",), language="de"),
+        ["done"],
+    ),
     "a list that is gone": (
         Person("m@example.com", {"News": "confirmed"}, {"News": "confirmed"}, ("Gone",)),
         ["recheck"],
@@ -105,6 +120,7 @@ def _seed() -> dict[str, tuple[str, list[tuple[str, str]]]]:
     lists["Bare"] = MailingList(name="Bare")  # made before lists had purposes: leaving it withdraws nothing
     db.session.add(lists["Bare"])
     publish_notice(PRIVACY_NOTICE_KEY, {"text": "How we use your data."})
+    publish_notice(privacy_notice_key("it"), {"text": "Come usiamo i Suoi dati."})
     db.session.flush()
     seeded = {}
     for case, (person, _) in CASES.items():
@@ -117,7 +133,7 @@ def _seed() -> dict[str, tuple[str, list[tuple[str, str]]]]:
             record_consent(contact, lists[name].purpose, action, SIGNUP)
         if person.status == "erased":
             anonymise_contact(contact)
-        contact.status = person.status
+        contact.status, contact.language = person.status, person.language
         targets = [(lists[n].public_id if n in lists else "gone0000000000000000", n) for n in person.leaves]
         seeded[case] = (contact.public_id, targets)
     db.session.commit()
@@ -193,7 +209,6 @@ def _python_group(seeded, first_new_event):
 def _python_request(seeded, first_new_event):
     """The request path (ORM), one link after another as separate requests would apply them, rolled back."""
     jobs = _jobs(seeded)
-    notice = latest_notice(PRIVACY_NOTICE_KEY)
     for job in jobs:
         contact = db.session.execute(
             select(Contact).where(Contact.public_id == job.contact_public_id)
@@ -207,6 +222,7 @@ def _python_request(seeded, first_new_event):
             job.status = "invalid"
         else:
             details = {"list": job.list_public_id, "campaign": job.campaign_public_id}
+            notice = privacy_notice_in_force(contact.language)
             changed = withdraw_list(contact, mailing_list, job.ctx, details, notice=notice)
             job.status = "done" if changed else "already"
     db.session.flush()
@@ -251,14 +267,22 @@ def test_every_way_of_leaving_a_list_applies_the_same_rule(app_ctx):
     reference_outcomes, reference_state = results["group (Python)"]
     assert reference_outcomes == expected
     assert (
-        len(reference_state["events"]) == 9
+        len(reference_state["events"]) == 11
     )  # one "withdrawn" per consent that was granted, pending or expired
+    italian = db.session.execute(
+        select(Contact.id).where(Contact.email_hash.is_not(None), Contact.language == "it")
+    ).scalar_one()
+    notices = {event[0]: event[4] for event in reference_state["events"]}
+    english_notice = latest_notice(PRIVACY_NOTICE_KEY)
+    assert english_notice is not None
+    assert notices[italian] == latest_notice(privacy_notice_key("it")).id != english_notice.id
+    assert {notice for contact, notice in notices.items() if contact != italian} == {english_notice.id}
     for name, (outcomes, state) in results.items():
         assert outcomes == expected, name
         assert state == reference_state, name
 
 
-@pytest.mark.parametrize("version", [1])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_each_version_of_the_function_is_a_file_beside_the_rule(version):
     """The migration that creates a version reads its file; the files stay in the package."""
     from importlib.resources import files

@@ -49,6 +49,15 @@ class Authenticator:
         first = max(now - 1, self.used_step.get(email, now - 2) + 1)
         return [(step, totp.generate_otp(step)) for step in range(first, now + 2)]
 
+    def fresh(self, email: str) -> tuple[int, str]:
+        """The unused code that stays valid longest from now on: the current step's (30-60 s left) or, when
+        this account used that one, the next step's. The oldest code (the step before) expires at the next
+        step boundary, which a busy machine can cross between reading a code and the server checking it."""
+        totp = pyotp.TOTP(self.keys[email])
+        now = totp.timecode(time.time())
+        codes = self.codes(email)
+        return next(((step, code) for step, code in codes if step >= now), codes[-1])
+
     def used(self, email: str, step: int) -> None:
         self.used_step[email] = max(step, self.used_step.get(email, step))
 

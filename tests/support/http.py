@@ -64,7 +64,7 @@ def enrol_totp(client, email: str, url: str = "/admin/account/two-factor"):
     page = client.get(url)
     assert page.status_code == 200, page.text
     AUTHENTICATOR.add_from_page(email, page.text)
-    step, code = AUTHENTICATOR.codes(email)[0]
+    step, code = AUTHENTICATOR.fresh(email)
     done = client.post(url, data={"code": code, "csrf_token": csrf_token(page.text)})
     assert done.status_code == 200 and "Your recovery codes" in done.text, done.text
     AUTHENTICATOR.used(email, step)

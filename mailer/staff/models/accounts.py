@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +13,8 @@ from mailer.core.extensions import Model
 from mailer.core.ids import new_public_id
 
 ROLES = ("owner", "admin", "marketer", "viewer", "privacy")
+# Roles that handle data-subject requests: restrictions, personal exports, erasures (one contact or in bulk).
+PRIVACY_ROLES = ("owner", "privacy")
 # The roles the permission map lets export or reveal personal data: they must log in with a second factor
 # (a test checks this against mailer/admin/permissions.py).
 ROLES_NEEDING_SECOND_FACTOR = ("owner", "admin", "privacy")
@@ -46,8 +49,9 @@ class StaffUser(UserMixin, Model):
     language: Mapped[str | None] = mapped_column(String(10))
 
     def set_password(self, password: str) -> None:
-        """Store a salted scrypt hash of the password (werkzeug's default)."""
-        self.password_hash = generate_password_hash(password)
+        """Store a salted scrypt hash of the password (werkzeug's default cost; PASSWORD_HASH_METHOD)."""
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         """True when the password matches the stored hash."""

@@ -54,8 +54,9 @@ class Subscription(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
-    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id"), index=True)
+    # both looked up through the composite indexes above (contact_id first, list_id first)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id"))
     status: Mapped[str] = mapped_column(String(20), default=SubscriptionStatus.PENDING, index=True)
     source: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,5 @@
-"""System emails a form sends, as staff edited them per language (absent: the built-in wording)."""
+"""System emails as staff edited them per language: a form's confirmation email, a list's re-confirmation
+email (absent: the built-in wording)."""
 
 import enum
 from datetime import datetime
@@ -11,22 +12,29 @@ from mailer.core.extensions import Model
 
 
 class SystemEmailKind(enum.StrEnum):
-    """Which system email: only the double opt-in confirmation is editable per form so far."""
+    """Which system email: a form's double opt-in confirmation, or a list's re-confirmation request."""
 
     CONFIRMATION = "confirmation"
+    RECONFIRMATION = "reconfirmation"
 
 
 class SystemEmail(Model):
-    """One edited system email of a form in one language: subject, body (plain text with merge tags) and
-    button; the required parts (link, right to object, sender identity) are added by our template."""
+    """One edited system email of a form (confirmation) or a list (re-confirmation) in one language: subject,
+    body (plain text with merge tags) and button; the required parts (link, right to object, sender identity)
+    are added by our template."""
 
     __tablename__ = "system_emails"
     __table_args__ = (
         UniqueConstraint("form_id", "kind", "language", name="uq_system_emails_form_kind_language"),
+        UniqueConstraint("list_id", "kind", "language", name="uq_system_emails_list_kind_language"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"), index=True)
+    # Exactly one of the two owners is set: a form's confirmation email, or a list's re-confirmation email.
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mailing_lists.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(30))
     language: Mapped[str] = mapped_column(String(10))
     subject: Mapped[str] = mapped_column(String(200))
