@@ -22,7 +22,7 @@ def privacy_notice_key(language: str | None) -> str:
 
 def privacy_notice_in_force(language: str | None) -> Notice | None:
     """The privacy notice a person reading `language` is under: the newest version of that language's series,
-    else (a series not yet published) the English one; leaving.py and leave_lists_v3.sql spell this rule
+    else (a series not yet published) the English one; leaving.py and leave_lists_v4.sql spell this rule
     again."""
     keys = {privacy_notice_key(language), PRIVACY_NOTICE_KEY}
     query = (

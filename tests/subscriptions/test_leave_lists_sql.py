@@ -170,6 +170,27 @@ def _state(run, first_new_event: int) -> dict:
         ),
         "consent states": sorted(run("SELECT contact_id, purpose_id, status FROM consent_states")),
         "events": sorted((*tuple(row[:8]), sorted(row[8].items())) for row in events),
+        # the counters the database keeps from these rows (core/counters.py), netted per key
+        "subscribers per list": sorted(
+            run("SELECT list_id, status, sum(n) FROM subscription_counts GROUP BY 1, 2 HAVING sum(n) <> 0")
+        ),
+        "consent coverage": sorted(
+            run(
+                "SELECT list_id, purpose_id, sum(n) FROM list_consent_counts GROUP BY 1, 2 HAVING sum(n) <> 0"
+            )
+        ),
+        "events per action": sorted(
+            run(
+                "SELECT action, purpose_id, sum(n) FROM consent_event_counts GROUP BY 1, 2 HAVING sum(n) <> 0"
+            )
+        ),
+        "coverage recounted": sorted(
+            run(
+                "SELECT s.list_id, c.purpose_id, count(*) FROM subscriptions s JOIN consent_states c "
+                "ON c.contact_id = s.contact_id WHERE s.status = 'confirmed' AND c.status = 'granted' "
+                "GROUP BY 1, 2"
+            )
+        ),
     }
 
 
@@ -266,6 +287,7 @@ def test_every_way_of_leaving_a_list_applies_the_same_rule(app_ctx):
     results = {name: path(seeded, first_new_event) for name, path in paths.items()}
     reference_outcomes, reference_state = results["group (Python)"]
     assert reference_outcomes == expected
+    assert reference_state["consent coverage"], "the cases leave confirmed subscribers with consent to count"
     assert (
         len(reference_state["events"]) == 11
     )  # one "withdrawn" per consent that was granted, pending or expired
@@ -280,9 +302,10 @@ def test_every_way_of_leaving_a_list_applies_the_same_rule(app_ctx):
     for name, (outcomes, state) in results.items():
         assert outcomes == expected, name
         assert state == reference_state, name
+        assert state["consent coverage"] == state["coverage recounted"], name
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_each_version_of_the_function_is_a_file_beside_the_rule(version):
     """The migration that creates a version reads its file; the files stay in the package."""
     from importlib.resources import files
