@@ -8,7 +8,8 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from mailer.admin import dashboard
 from mailer.bulk import operations as bulk
@@ -192,3 +193,47 @@ def test_the_dashboards_week_is_exact_at_its_edge(app, client, staff_user, demo_
     assert counters.consent_events_since(("requested",), edge) == {"requested": 3}
     login(client, "owner@example.com", "correct horse battery")
     assert _dashboard_figure(client, "Sign-ups in the last 7 days") == 3
+
+
+def test_the_coverage_triggers_lock_the_ledger_head_without_writing_a_new_version_of_it(app_ctx, demo_form):
+    """Each coverage trigger takes the ledger head's lock (so the two sides of a pair serialise with ledger
+    appends) by SELECT ... FOR UPDATE (migration 0063): an UPDATE wrote a new version of the head per
+    statement, which one transaction can't prune, so n single-row statements cost O(n^2)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks and row versions are PostgreSQL's")
+    news = demo_form.lists[0]
+    subscribed_contact("first@example.com", [news])  # the head exists once a first event is appended
+    with db.engine.connect() as connection, connection.begin():
+        head = text("SELECT ctid FROM ledger_head WHERE id = 1")
+        before = connection.execute(head).scalar_one()
+        for n in range(20):  # one statement each, as an ORM loop writes them
+            contact_id = connection.execute(
+                text(
+                    "INSERT INTO contacts (public_id, email, email_hash, attributes, status, source, "
+                    "created_at, updated_at) VALUES (:p, :e, :h, '{}', 'active', 'test', now(), now()) "
+                    "RETURNING id"
+                ),
+                {"p": f"lock-test-{n}", "e": f"p{n}@example.com", "h": f"hash-{n}"},
+            ).scalar_one()
+            connection.execute(
+                text(
+                    "INSERT INTO subscriptions (contact_id, list_id, status, source, created_at, "
+                    "requested_at) VALUES (:c, :l, 'confirmed', 'test', now(), now())"
+                ),
+                {"c": contact_id, "l": news.id},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO consent_states (contact_id, purpose_id, status, event_id, updated_at) "
+                    "SELECT :c, :p, 'granted', max(id), now() FROM consent_events"
+                ),
+                {"c": contact_id, "p": news.purpose.id},
+            )
+        assert connection.execute(head).scalar_one() == before  # locked, not rewritten
+        with db.engine.connect() as other, pytest.raises(OperationalError, match="could not obtain lock"):
+            other.execute(text("SELECT 1 FROM ledger_head WHERE id = 1 FOR UPDATE NOWAIT"))
+        covered = connection.execute(
+            text("SELECT sum(n) FROM list_consent_counts WHERE list_id = :l AND purpose_id = :p"),
+            {"l": news.id, "p": news.purpose.id},
+        ).scalar_one()
+        assert covered == 21  # the first subscriber and the twenty, each counted once
