@@ -80,6 +80,7 @@ def seed(tracked: int, unsubscribers: int, tmp: str) -> dict[str, str]:
     from mailer.contacts.models.contact import Contact
     from mailer.contacts.operations import email_hash
     from mailer.core import urls as recipient_links
+    from mailer.core.bulk import copy_rows
     from mailer.core.clock import utcnow
     from mailer.core.extensions import db
     from mailer.core.ids import new_public_id
@@ -107,7 +108,7 @@ def seed(tracked: int, unsubscribers: int, tmp: str) -> dict[str, str]:
             }
             for i in range(tracked + unsubscribers)
         ]
-        db.session.execute(insert(Contact), rows)
+        copy_rows(db.session.connection(), Contact.__table__, rows)
         contacts = db.session.execute(select(Contact.id, Contact.public_id).order_by(Contact.id)).all()
         # One genuine ledger event per purpose anchors the bulk-inserted consent states (bench data only).
         anchors = {
@@ -116,8 +117,9 @@ def seed(tracked: int, unsubscribers: int, tmp: str) -> dict[str, str]:
             ).id
             for p in (news.purpose, opens, clicks)
         }
-        db.session.execute(
-            insert(Subscription),
+        copy_rows(
+            db.session.connection(),
+            Subscription.__table__,
             [
                 {
                     "contact_id": c.id,
@@ -152,7 +154,7 @@ def seed(tracked: int, unsubscribers: int, tmp: str) -> dict[str, str]:
             for c in contacts[1:tracked]
             for p in (opens, clicks)
         ]
-        db.session.execute(insert(ConsentState), states)
+        copy_rows(db.session.connection(), ConsentState.__table__, states)
         sent_at = now - timedelta(days=1)
         campaign = Campaign(
             name="Bench",
@@ -170,7 +172,7 @@ def seed(tracked: int, unsubscribers: int, tmp: str) -> dict[str, str]:
         db.session.add_all(links)
         db.session.flush()
         db.session.execute(
-            insert(Delivery),
+            insert(Delivery),  # rows with Python-side defaults (COPY would leave them null)
             [
                 {
                     "campaign_id": campaign.id,
