@@ -19,7 +19,8 @@ from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns import relay_wait as relay_wait_alerts
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.contacts.operations import AddressError, normalise_email
-from mailer.core.extensions import db, limiter
+from mailer.core import test_sends
+from mailer.core.extensions import db
 from mailer.core.sentences import shown
 from mailer.delivery import report as delivery_report
 from mailer.organisation import settings as organisation_settings
@@ -138,23 +139,11 @@ def parse_addresses(raw: str) -> tuple[list[str], list[str]]:
     return addresses, problems
 
 
-def _test_send_limit() -> str:
-    return current_app.config["TEST_SEND_RATE_LIMIT"]
-
-
 @bp.post("/campaigns/<public_id>/test")
-@limiter.limit(
-    _test_send_limit,
-    key_func=lambda: f"test-send:{current_user.id}",
-    deduct_when=lambda response: response.status_code == 302,  # only tests that went out count
-    error_message=lambda: gettext(
-        "Test sends are limited to %(limit)s for each staff member. "
-        "Please wait a while before sending another.",
-        limit=_test_send_limit(),
-    ),
-)
 def campaign_test(public_id: str):
-    """Send the campaign, marked as a test, to one or more addresses."""
+    """Send the campaign, marked as a test, to one or more addresses (one test of the staff member's budget,
+    core/test_sends.py)."""
+    test_sends.refuse_when_spent()
     campaign = campaign_by_public_id(public_id)
     form = TestSendForm()
     if not form.validate_on_submit():
@@ -171,6 +160,7 @@ def campaign_test(public_id: str):
         # button, not on the address box.
         return _show(campaign, 400, test_form=form, test_problem=shown(exc))
     db.session.commit()
+    test_sends.spend()
     rendered, _ = render_preview(campaign)
     subject = rendered.subject if rendered else campaign.subject
     flash(

@@ -22,6 +22,7 @@ from mailer.campaigns.layouts import all_layouts, default_layout
 from mailer.campaigns.rendering import CampaignError
 from mailer.contacts.fields import all_fields
 from mailer.contacts.models.tags import Tag
+from mailer.core import test_sends
 from mailer.core.extensions import db
 from mailer.core.sentences import shown
 from mailer.delivery.relays import all_relays
@@ -340,7 +341,9 @@ def journey_step_delete(public_id: str, step_id: int):
 
 @bp.post("/journeys/<public_id>/test")
 def journey_test(public_id: str):
-    """A test run: every email of the journey, in order and marked as a test, to one address."""
+    """A test run: every email of the journey, in order and marked as a test, to one address (one test of the
+    staff member's budget, core/test_sends.py)."""
+    test_sends.refuse_when_spent()
     journey = _journey(public_id)
     form = TestRunForm()
     if not form.validate_on_submit():
@@ -356,6 +359,7 @@ def journey_test(public_id: str):
     if not sent:
         flash(gettext("This journey has no email step yet."), "warning")
     else:
+        test_sends.spend()
         flash(
             ngettext(
                 "%(num)d test email is on its way to %(address)s.",

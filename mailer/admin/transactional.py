@@ -3,7 +3,7 @@ and the sent log with each message's status."""
 
 import json
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 
@@ -11,7 +11,8 @@ from mailer.admin.blueprint import bp
 from mailer.admin.campaign_forms import ActionForm
 from mailer.admin.campaigns import EDITOR_CSP, PREVIEW_DOCUMENT_CSP
 from mailer.admin.transactional_forms import TxTemplateForm, TxTestForm
-from mailer.core.extensions import db, limiter
+from mailer.core import test_sends
+from mailer.core.extensions import db
 from mailer.core.sentences import shown
 from mailer.delivery.relays import all_relays
 from mailer.transactional import operations as tx
@@ -208,23 +209,11 @@ def tx_template_preview_document(public_id: str):
     return response
 
 
-def _test_send_limit() -> str:
-    return current_app.config["TEST_SEND_RATE_LIMIT"]
-
-
 @bp.post("/transactional/<public_id>/test")
-@limiter.limit(
-    _test_send_limit,
-    key_func=lambda: f"test-send:{current_user.id}",  # one budget with the campaigns' test sends
-    deduct_when=lambda response: response.status_code == 302,  # only tests that went out count
-    error_message=lambda: gettext(
-        "Test sends are limited to %(limit)s for each staff member. "
-        "Please wait a while before sending another.",
-        limit=_test_send_limit(),
-    ),
-)
 def tx_template_test(public_id: str):
-    """Queue a test of the template to one address, with the merge data typed on the page."""
+    """Queue a test of the template to one address, with the merge data typed on the page (one test of the
+    staff member's budget, shared with every other kind of test: core/test_sends.py)."""
+    test_sends.refuse_when_spent()
     template = _template(public_id)
     form = TxTestForm()
     problem = None
@@ -239,6 +228,7 @@ def tx_template_test(public_id: str):
             db.session.rollback()
             problem = exc.message
         else:
+            test_sends.spend()
             flash(
                 gettext(
                     "A test of “%(name)s” is on its way to %(address)s.",

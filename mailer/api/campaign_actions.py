@@ -6,7 +6,7 @@ from flask import g
 from marshmallow import validate
 
 from mailer.api.campaigns import campaign_or_404
-from mailer.api.errors import ApiError
+from mailer.api.errors import TEST_SENDS_SPENT, ApiError, refuse_when_test_sends_spent
 from mailer.api.fields import Flag, RequestSchema, Text, TextList
 from mailer.api.inputs import ids_of, invalid
 from mailer.api.routing import api_route
@@ -15,6 +15,7 @@ from mailer.api.serializers import campaign_json
 from mailer.campaigns import drafts
 from mailer.campaigns import lifecycle as campaign_service
 from mailer.campaigns.models import Campaign, Layout
+from mailer.core import test_sends
 from mailer.core.extensions import db
 from mailer.segments.models import Segment
 from mailer.subscriptions.models.lists import MailingList
@@ -145,16 +146,23 @@ def _act(public_id: str, change) -> Campaign:
     ("POST",),
     body=TestSend,
     responses={202: CampaignSchema},
-    errors={409: "The campaign can't be sent yet (no postal address, no layout, a template error …)."},
+    errors={
+        409: "The campaign can't be sent yet (no postal address, no layout, a template error …).",
+        429: TEST_SENDS_SPENT,
+    },
     operation_id="sendCampaignTest",
 )
 def campaign_test(public_id: str, body: dict):
     """Send a test of the campaign
 
     Marked "[TEST]", to at most 10 addresses; it goes out through the same composer and relay as the real
-    send.
+    send. Each test spends one of the key's creator's test sends (TEST_SEND_RATE_LIMIT, shared with the
+    admin and every kind of test); once they are spent, 429 with Retry-After.
     """
-    return campaign_json(_act(public_id, lambda c: campaign_service.send_test(c, body["addresses"]))), 202
+    refuse_when_test_sends_spent()
+    campaign = _act(public_id, lambda c: campaign_service.send_test(c, body["addresses"]))
+    test_sends.spend()
+    return campaign_json(campaign), 202
 
 
 @api_route(

@@ -5,6 +5,7 @@ from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from mailer.api.blueprint import bp
+from mailer.core import test_sends
 from mailer.core.extensions import db
 
 MESSAGES = {
@@ -19,6 +20,10 @@ MESSAGES = {
     422: "Some values are not valid.",
     429: "Too many requests for this API key.",
 }
+TEST_SENDS_SPENT = (
+    "The key's rate limit (API_RATE_LIMIT) is exhausted, or the test sends of the staff member who created "
+    "the key (TEST_SEND_RATE_LIMIT, one budget with the admin's tests); see Retry-After."
+)
 # Headers of a werkzeug error worth keeping on the JSON answer (Allow on 405, WWW-Authenticate on 401 …).
 PASSED_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
 
@@ -32,6 +37,20 @@ class ApiError(Exception):
         self.message = message or MESSAGES.get(status, "The request failed.")
         self.detail = detail
         self.headers = headers or {}
+
+
+def refuse_when_test_sends_spent() -> None:
+    """A test send through the API spends the budget of the key's creator, shared with the admin's tests
+    (core/test_sends.py): once it is spent, 429 with Retry-After."""
+    wait = test_sends.wait_seconds()
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"Test sends are limited to {test_sends.limit_text()} for each staff member; an API key spends "
+            f"the budget of the staff member who created it. Try again in {wait} seconds.",
+            {"retry_after": wait},
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def json_error(status: int, message: str, detail=None, headers: dict | None = None):

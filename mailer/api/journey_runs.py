@@ -4,12 +4,13 @@ contact's path through their journeys (the timeline on the contact's admin page)
 from marshmallow import Schema, fields
 
 from mailer.api.contacts import contact_by_public_id
-from mailer.api.errors import ApiError
+from mailer.api.errors import TEST_SENDS_SPENT, ApiError, refuse_when_test_sends_spent
 from mailer.api.fields import RequestSchema, Text, public_id, timestamp
 from mailer.api.journeys import journey_by_public_id
 from mailer.api.routing import api_route
 from mailer.api.serializers import iso
 from mailer.campaigns.rendering import CampaignError
+from mailer.core import test_sends
 from mailer.core.extensions import db
 from mailer.journeys import operations as journeys
 from mailer.journeys import queries
@@ -68,6 +69,7 @@ class PathQuery(RequestSchema):
     errors={
         409: "The journey has no email step yet.",
         422: "The address is not valid, or a step's email can't be sent as it is; the message says which.",
+        429: TEST_SENDS_SPENT,
     },
     operation_id="testJourney",
 )
@@ -75,9 +77,12 @@ def journey_test(public_id: str, body: dict):
     """Test run: every email of the journey to one address
 
     The builder's test run: each send step's email, in order, marked "[TEST]", built and sent as the real
-    ones (layout, relay); nobody enters the journey and nothing is counted.
+    ones (layout, relay); nobody enters the journey and nothing is counted. A run spends one of the key's
+    creator's test sends (TEST_SEND_RATE_LIMIT, shared with the admin and every kind of test); once they are
+    spent, 429 with Retry-After.
     """
     journey = journey_by_public_id(public_id)
+    refuse_when_test_sends_spent()
     try:
         queued = journeys.send_test_run(journey, body["address"])
     except (JourneyError, CampaignError) as exc:
@@ -87,6 +92,7 @@ def journey_test(public_id: str, body: dict):
         db.session.rollback()
         raise ApiError(409, "This journey has no email step yet.")
     db.session.commit()
+    test_sends.spend()
     return {"queued": queued}, 202
 
 

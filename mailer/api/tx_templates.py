@@ -11,13 +11,14 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from mailer.api.auth import via
-from mailer.api.errors import ApiError
+from mailer.api.errors import TEST_SENDS_SPENT, ApiError, refuse_when_test_sends_spent
 from mailer.api.fields import Object, RequestSchema, Text, page_of, public_id, timestamp
 from mailer.api.inputs import PageQuery, id_named, keyset_page, page_args
 from mailer.api.routing import api_route
 from mailer.api.schemas import one_of
 from mailer.api.serializers import iso
 from mailer.api.transactional import TxAcceptedSchema, accepted_json
+from mailer.core import test_sends
 from mailer.core.extensions import db
 from mailer.delivery.relays import Relay
 from mailer.transactional import operations as tx
@@ -345,6 +346,7 @@ def tx_template_draft_preview(body: dict):
         **NOT_RENDERED,
         422: "The address is not valid or is suppressed, the contact restricted or erased, or the template "
         "can't be rendered with this data (detail.reason).",
+        429: TEST_SENDS_SPENT,
     },
     operation_id="sendTxTemplateTest",
 )
@@ -353,9 +355,12 @@ def tx_template_test(public_id: str, body: dict):
 
     To one address, with the merge data (the sample data when left out), subject marked "[TEST]"; it goes
     out through the template's relay as a real message would, and shows in GET /tx with `test: true`.
-    Refused like any message to a restricted, erased or suppressed recipient. Audited.
+    Refused like any message to a restricted, erased or suppressed recipient. Audited. Each test spends one
+    of the key's creator's test sends (TEST_SEND_RATE_LIMIT, shared with the admin and every kind of test);
+    once they are spent, 429 with Retry-After.
     """
     template = template_or_404(public_id)
+    refuse_when_test_sends_spent()
     data = _merge_data(body)
     try:
         message = tx.queue_test(template, body["email"], data, via=via())
@@ -364,4 +369,5 @@ def tx_template_test(public_id: str, body: dict):
         if exc.reason == "bad_address":
             raise ApiError(422, "Some values are not valid.", {"email": exc.message}) from None
         raise ApiError(exc.status, exc.message, {"reason": exc.reason}) from None
+    test_sends.spend()
     return accepted_json(message), 202
