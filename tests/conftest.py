@@ -38,6 +38,27 @@ def _backends() -> list[str]:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: the test is about SQLite itself")
+    config.addinivalue_line(
+        "markers", "slow: takes minutes in the full run (-n 4 on two cores); started before the others"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest tests first within each backend: with -n 4 the run ends when its last long test does, so a
+    long one collected late (tests/test_hostile_input.py sorts after every folder) would run alone at the end.
+    Items stay grouped by backend as pytest ordered them (its session-wide database is set up once per
+    backend); tests without one go first. Stable: the others keep their order."""
+    backends: dict[str, int] = {}
+    for item in items:
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("backend")
+        if backend:
+            backends.setdefault(backend, len(backends))
+
+    def rank(item) -> tuple[int, bool]:
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("backend")
+        return (backends[backend] if backend else -1, item.get_closest_marker("slow") is None)
+
+    items.sort(key=rank)
 
 
 def pytest_generate_tests(metafunc):

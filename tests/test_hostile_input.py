@@ -470,6 +470,7 @@ def no_rate_limits(app):
     limiter.enabled = was
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("area", ["public", "embed", "api", "admin"])
 def test_no_route_answers_5xx_to_hostile_input(app, world, client, no_rate_limits, area):
     sweep = Sweep(client, world["api_secret"])

@@ -122,6 +122,7 @@ def _known_ids() -> dict[str, dict[str, str]]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.config(API_RATE_LIMIT="1000000 per minute", PUBLIC_RATE_LIMIT="1000000 per minute")
 def test_no_operation_answers_5xx_or_off_its_schema(app, app_ctx, write_key, media_dir):
     known = _known_ids()

@@ -260,6 +260,7 @@ def _public_pages(app, scan: Scan, client, worker) -> None:
     scan.visit("/no-such-page", 404)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
 def test_every_page_passes_axe(app, page, live_server, staff_user, demo_form, worker, media_dir, width):
     page.set_viewport_size({"width": width, "height": 800})

@@ -21,6 +21,7 @@ from tests.browser.test_visual_editor import _watch
 from tests.campaigns.test_gallery import email_safety_problems
 
 
+@pytest.mark.slow
 @pytest.mark.config(SEED_DEMO=True)
 def test_every_starter_made_in_the_visual_editor_is_sent_as_email_safe_html(
     app, page, live_server, demo_form, staff_user, worker

@@ -7,6 +7,7 @@ from bench import faults
 N = 400
 
 
+@pytest.mark.slow
 @pytest.mark.production
 def test_every_fault_loses_nothing_duplicates_nothing_and_finishes_by_itself(capsys):
     """Each fault during a send of N: 0 missing, duplicates only among uncertain, uncertain within the bound,
