@@ -86,16 +86,26 @@
     };
   }
 
+  // What the form holds, as one string: to tell whether it changed while a preview was on its way.
+  function snapshot(data) {
+    return JSON.stringify([...data.entries()].map(([key, value]) => [key, typeof value === "string" ? value : value.name]));
+  }
+
   // Post the form (its CSRF token included) and let `apply` use the JSON answer; only the newest answer counts.
+  // If the form no longer holds what was sent (an edit the page saw no event for, e.g. typed while the page's
+  // scripts were still loading), the preview asks again, so it always ends up showing what is in the form.
   function livePreview(form, apply, pane) {
     let controller = null;
+    let later = null;
     const refresh = async () => {
       if (controller) controller.abort();
       controller = new AbortController();
       pane.status(words(pane.root, "textUpdating", "Updating…"));
+      const body = new FormData(form);
+      const sent = snapshot(body);
       try {
         const response = await fetch(form.dataset.previewUrl, {
-          method: "POST", body: new FormData(form), signal: controller.signal,
+          method: "POST", body, signal: controller.signal,
           headers: {Accept: "application/json"}, credentials: "same-origin",
         });
         const data = await response.json();
@@ -105,12 +115,13 @@
           return;
         }
         apply(data);
+        if (snapshot(new FormData(form)) !== sent) later();
       } catch (err) {
         if (err.name === "AbortError") return;
         pane.status(words(pane.root, "textConnection", "The preview could not be updated (connection problem). It retries when you type."));
       }
     };
-    const later = debounce(refresh, 450);
+    later = debounce(refresh, 450);
     form.addEventListener("input", later);
     form.addEventListener("change", later);
     refresh();

@@ -154,3 +154,28 @@ def test_preview_works_without_javascript(nojs_page, demo_form, staff_user):
     page.get_by_role("link", name="Continue to test and send").click()
     expect(page.get_by_role("link", name="Refresh")).to_have_count(0)  # only shown once there is progress
     expect(page.get_by_role("heading", name="Send a test")).to_be_visible()
+
+
+@pytest.mark.config(SEED_DEMO=True)
+def test_the_preview_catches_up_with_an_edit_it_saw_no_event_for(page, live_server, demo_form, staff_user):
+    """An edit made while the first preview is on its way, with no input event (text typed while the page's
+    scripts were still loading), still reaches the preview: the answer no longer matches the form, so it asks
+    again."""
+    edited = []
+
+    def edit_while_on_its_way(route):
+        if not edited:  # the page has sent its first preview request: change the Body without any event
+            page.locator("textarea[name=body]").evaluate(
+                "(box) => { box.value = 'Written while the preview was on its way'; }"
+            )
+            edited.append(route.request.url)
+        route.continue_()
+
+    keyboard_login(page)
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_role("link", name="Demo: first newsletter").click()
+    page.route("**/preview.json", edit_while_on_its_way)
+    page.get_by_role("link", name="Edit").click()
+    preview = page.frame_locator('iframe[title="Email preview"]')
+    expect(preview.get_by_text("Written while the preview was on its way")).to_be_visible()
+    assert len(edited) == 1
