@@ -19,7 +19,13 @@ from mailer.core import counters
 from mailer.core.clock import utcnow
 from mailer.core.extensions import db
 from mailer.deliverability.models import BounceEvent
-from mailer.delivery.models import OPEN_DELIVERY_STATUSES, Delivery
+from mailer.delivery.models import (
+    OPEN_DELIVERY_STATUSES,
+    TRACKED_CLICKS,
+    TRACKED_OPENS,
+    Delivery,
+    DeliveryStatus,
+)
 from mailer.tracking.models import TrackingCounter, TrackingEvent
 
 CONSENT_ACTIONS = tuple(action for action, state in ACTION_STATES.items() if state is not None)
@@ -138,12 +144,32 @@ def _finished(campaign: Campaign, deliveries: dict[str, int]) -> bool:
     )
 
 
+def _consenting_kept(campaign_id: int) -> dict[str, int] | None:
+    """{"open": n, "click": n} from the counter table: each delivery keeps the tracking consent its message
+    was sent with (Delivery.tracking, written as it was handed over). None when some of the campaign's
+    delivered messages were handed over before it was kept (migration 0064): those count from the ledger."""
+    counts = {"open": 0, "click": 0}
+    kept = counters.totals("delivery_relay_counts", campaign_id=campaign_id, status=DeliveryStatus.SENT.value)
+    for (_relay, tracking), n in kept.items():
+        if tracking is None:
+            return None
+        if tracking & TRACKED_OPENS:
+            counts["open"] += n
+        if tracking & TRACKED_CLICKS:
+            counts["click"] += n
+    return counts
+
+
 def consenting_counts(
     campaign: Campaign, purposes: dict[str, int | None], deliveries: dict[str, int]
 ) -> dict[str, int]:
     """{"open": n, "click": n}: delivered messages whose recipient had consented to that tracking when it was
-    sent. Counted over the ledger while the campaign sends; once it is finished, counted once and kept
-    (ConsentSnapshot) for as long as its delivered count stays the same. The caller commits (keeping it)."""
+    sent. Read from the kept counts of the consent each message was sent with; for a campaign sent (partly)
+    before those were kept, counted over the ledger while it sends and, once it is finished, counted once
+    and kept (ConsentSnapshot) for as long as its delivered count stays the same. The caller commits."""
+    kept = _consenting_kept(campaign.id)
+    if kept is not None:
+        return kept
     delivered = deliveries.get("sent", 0)
     if not _finished(campaign, deliveries):
         return _consenting_when_sent(campaign.id, purposes)

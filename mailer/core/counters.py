@@ -10,8 +10,8 @@ per group, and `compact` folds them into one row per group (the scheduler runs i
 rebuilds a table from the counted rows, for repair (`flask audience recount`), and `drift` says where they
 differ.
 
-The triggers are created by migration 0031 (frozen there; delivery_relay_counts' by 0058, with 0031's text;
-consent_event_counts' and list_consent_counts' by 0060); COUNTERS names what each table counts.
+The triggers are created by migration 0031 (frozen there; delivery_relay_counts' by 0058 and 0064, with
+0031's text; consent_event_counts' and list_consent_counts' by 0060); COUNTERS names what each table counts.
 Two count something other than a table's rows by its own columns: consent_event_counts groups the ledger's
 events by the hour they happened in, and list_consent_counts counts pairs of a confirmed subscription and a
 granted consent state of one contact (a list's consent coverage), so their recount is a statement of its own.
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, DateTime, Index, String, column, func, select, table, text
+from sqlalchemy import BigInteger, DateTime, Index, SmallInteger, String, column, func, select, table, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.core.extensions import Model, db
@@ -63,15 +63,17 @@ class DeliveryCount(Model):
 
 
 class DeliveryRelayCount(Model):
-    """Deltas of deliveries per campaign, relay (which one accepted it; "" until one did) and status."""
+    """Deltas of deliveries per campaign, relay (which one accepted it; "" until one did), status and the
+    recipient's tracking consent when it was handed over (Delivery.tracking; None before that)."""
 
     __tablename__ = "delivery_relay_counts"
-    __table_args__ = (Index("ix_delivery_relay_counts_group", "campaign_id", "relay", "status"),)
+    __table_args__ = (Index("ix_delivery_relay_counts_group", "campaign_id", "relay", "status", "tracking"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int | None]
     relay: Mapped[str | None] = mapped_column(String(63))
     status: Mapped[str | None] = mapped_column(String(20))
+    tracking: Mapped[int | None] = mapped_column(SmallInteger)
     n: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -131,7 +133,7 @@ COUNTERS = {
         Counter("subscription_counts", "subscriptions", ("list_id", "status")),
         Counter("contact_counts", "contacts", ("status",)),
         Counter("delivery_counts", "deliveries", ("campaign_id", "status")),
-        Counter("delivery_relay_counts", "deliveries", ("campaign_id", "relay", "status")),
+        Counter("delivery_relay_counts", "deliveries", ("campaign_id", "relay", "status", "tracking")),
         Counter(
             "consent_event_counts",
             "consent_events",

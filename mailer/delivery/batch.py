@@ -26,7 +26,7 @@ from mailer.delivery import replies as bounces
 from mailer.delivery.claims import Claims, durably
 from mailer.delivery.failover import FailoverPipeline, Route
 from mailer.delivery.hooks import Refusal
-from mailer.delivery.models import DeliveryStatus
+from mailer.delivery.models import TRACKED_CLICKS, TRACKED_OPENS, DeliveryStatus
 from mailer.delivery.ratelimit import send_rate
 from mailer.delivery.store import BuiltMessage, MessageBuilder, Recipient, RecipientStore, SendingState
 from mailer.delivery.throttles import next_midnight, throttles
@@ -92,6 +92,11 @@ def chunk_size() -> int:
     rate = float(config.get("SEND_RATE_PER_SECOND") or 0)
     size = config["SEND_CHUNK_SIZE"]
     return max(1, min(size, int(rate))) if rate > 0 else size
+
+
+def _tracking(rec: Recipient) -> int:
+    """The recipient's tracking consent as read for this message, as Delivery.tracking keeps it."""
+    return (TRACKED_OPENS if rec.track_opens else 0) | (TRACKED_CLICKS if rec.track_clicks else 0)
 
 
 def retry_at(attempts: int) -> datetime:
@@ -193,7 +198,9 @@ class BatchRun:
                     return
                 group = self._build(pending[position : position + tokens])
                 position += tokens
-                if not self.claims.hand_over([(rec.delivery_id, built.message_id) for rec, built in group]):
+                handed = [(rec.delivery_id, built.message_id) for rec, built in group]
+                tracking = {rec.delivery_id: _tracking(rec) for rec, _ in group}
+                if not self.claims.hand_over(handed, tracking):
                     self.taken_over = True
                     return
                 for index, (rec, built) in enumerate(group):

@@ -181,12 +181,17 @@ class Claims:
 
     # --- writing --------------------------------------------------------------------------------------------
 
-    def hand_over(self, group: list[tuple[int, str]]) -> bool:
-        """Write what is known and mark a group (delivery id, Message-ID) handed to the relay, in one go.
+    def hand_over(self, group: list[tuple[int, str]], tracking: dict[int, int] | None = None) -> bool:
+        """Write what is known and mark a group (delivery id, Message-ID) handed to the relay, in one go;
+        `tracking` (delivery id: TRACKED_OPENS | TRACKED_CLICKS bits) keeps each recipient's tracking consent
+        as it was read for this message (the stats' consenting counts come from it).
 
         False when some of the group is no longer this worker's (recovery took it): nothing of it may be sent.
         """
         ids = [d_id for d_id, _ in group]
+        extra = {}
+        if tracking:
+            extra["tracking"] = case({d_id: tracking.get(d_id, 0) for d_id in ids}, value=DELIVERIES.c.id)
 
         def work():
             self._write()
@@ -198,6 +203,7 @@ class Claims:
                     message_id=case(
                         {d_id: message_id[:250] for d_id, message_id in group}, value=DELIVERIES.c.id
                     ),
+                    **extra,
                 )
             ).rowcount
             if marked != len(ids):

@@ -37,6 +37,9 @@ class DeliveryStatus(enum.StrEnum):
 
 DELIVERY_STATUSES = tuple(DeliveryStatus)
 OPEN_DELIVERY_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)  # counted in open_deliveries
+
+# Delivery.tracking: which tracking the recipient had consented to when their message was handed over.
+TRACKED_OPENS, TRACKED_CLICKS = 1, 2
 FINAL_DELIVERY_STATUSES = tuple(status for status in DeliveryStatus if status not in OPEN_DELIVERY_STATUSES)
 
 
@@ -68,6 +71,9 @@ class Delivery(Model):
     claimed_at: Mapped[datetime | None]
     worker_id: Mapped[str | None] = mapped_column(String(40))  # the SendWorker holding it while "sending"
     handed_at: Mapped[datetime | None]  # handed to the SMTP pipeline: if its worker dies now, it is uncertain
+    # The recipient's tracking consent when the message was handed over (TRACKING_OPEN | TRACKING_CLICK bits);
+    # None before that, and for messages handed before migration 0064 (their stats count from the ledger).
+    tracking: Mapped[int | None] = mapped_column(SmallInteger)
     not_before_at: Mapped[datetime | None]  # UTC; a temporary failure waits until then (backoff)
     finished_at: Mapped[datetime | None]
 

@@ -104,9 +104,13 @@ def state_report(campaign_id: int) -> list[dict]:
 def relay_counts(campaign_id: int) -> list[tuple[str, int]]:
     """How many of the campaign's messages each relay accepted, most first (failover shows as two), from the
     counter table kept by triggers (counting the deliveries read every one of them)."""
-    totals = counters.totals("delivery_relay_counts", campaign_id=campaign_id)
-    rows = [(relay, n) for (relay, status), n in totals.items() if status == DeliveryStatus.SENT]
-    return sorted(rows, key=lambda row: (-row[1], row[0]))
+    totals = counters.totals(
+        "delivery_relay_counts", campaign_id=campaign_id, status=DeliveryStatus.SENT.value
+    )
+    by_relay: Counter = Counter()
+    for (relay, _tracking), n in totals.items():  # also grouped by the recipients' tracking consent
+        by_relay[relay] += n
+    return sorted(((relay, n) for relay, n in by_relay.items() if n), key=lambda row: (-row[1], row[0]))
 
 
 def states_json(report: list[dict]) -> dict:

@@ -35,12 +35,15 @@ def _named(name: str, relay: RecordingRelay):
     return save_relay(None, fields)
 
 
-def _recounted(campaign_id: int) -> dict[tuple[str, str], int]:
+def _recounted(campaign_id: int) -> dict[tuple[str, str, int | None], int]:
     rows = db.session.execute(
-        text("SELECT relay, status, count(*) FROM deliveries WHERE campaign_id = :c GROUP BY relay, status"),
+        text(
+            "SELECT relay, status, tracking, count(*) FROM deliveries WHERE campaign_id = :c "
+            "GROUP BY relay, status, tracking"
+        ),
         {"c": campaign_id},
     )
-    return {(relay, status): n for relay, status, n in rows}
+    return {(relay, status, tracking): n for relay, status, tracking, n in rows}
 
 
 def test_relay_totals_equal_a_recount_after_a_send_with_failover(app, auth, worker, relays):
@@ -75,17 +78,18 @@ def test_relay_totals_equal_a_recount_after_a_send_with_failover(app, auth, work
         kept = counters.totals("delivery_relay_counts", campaign_id=campaign.id)
         recounted = _recounted(campaign.id)
         assert kept == recounted
-        assert {status for _, status in recounted} == {"sent", "bounced", "uncertain"}
+        assert {status for _, status, _ in recounted} == {"sent", "bounced", "uncertain"}
         for table in counters.COUNTERS:
             assert counters.drift(table) == {}, table
         public_id = campaign.public_id
 
     # What staff see: the page's figures per relay are the recounted ones.
     shown = auth.get(f"/admin/campaigns/{public_id}").text
-    sent = sorted(
-        ((relay, n) for (relay, status), n in recounted.items() if status == "sent"),
-        key=lambda r: (-r[1], r[0]),
-    )
+    by_relay = Counter()
+    for (relay, status, _tracking), n in recounted.items():
+        if status == "sent":
+            by_relay[relay] += n
+    sent = sorted(by_relay.items(), key=lambda r: (-r[1], r[0]))
     line = " · ".join(f"<strong>{relay}</strong> {n}" for relay, n in sent)
     assert f"Sent through {line}." in shown
 
@@ -102,7 +106,8 @@ def test_compaction_keeps_the_relay_totals(app, app_ctx, worker, relays):
 
     counters.compact("delivery_relay_counts")
     db.session.commit()
-    assert counters.totals("delivery_relay_counts", campaign_id=campaign.id) == {("backup", "sent"): 6}
+    # nobody consented to tracking (tracking 0: none, as it was read for each message)
+    assert counters.totals("delivery_relay_counts", campaign_id=campaign.id) == {("backup", "sent", 0): 6}
     groups = db.session.execute(
         select(text("count(*)")).select_from(text("delivery_relay_counts")).where(text("campaign_id = :c")),
         {"c": campaign.id},
