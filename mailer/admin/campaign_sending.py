@@ -2,7 +2,17 @@
 
 import re
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import format_datetime, gettext, ngettext
 from flask_login import current_user
 
@@ -143,11 +153,14 @@ def parse_addresses(raw: str) -> tuple[list[str], list[str]]:
 def campaign_test(public_id: str):
     """Send the campaign, marked as a test, to one or more addresses (one test of the staff member's budget,
     core/test_sends.py)."""
-    test_sends.refuse_when_spent()
     campaign = campaign_by_public_id(public_id)
     form = TestSendForm()
     if not form.validate_on_submit():
         return _show(campaign, 400, test_form=form)
+    refused = test_sends.refusal()
+    if refused is not None:  # the budget is spent: said beside the button, the addresses kept in the box
+        message, wait = refused
+        return test_sends.too_many(make_response(_show(campaign, test_form=form, test_problem=message)), wait)
     addresses, problems = parse_addresses(form.addresses.data)
     if problems:
         form.addresses.errors = problems

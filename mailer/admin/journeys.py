@@ -1,7 +1,7 @@
 """The journey builder: journeys, their settings, a vertical list of steps (add, edit, move, delete) with each
 step's numbers, pause and resume, and a test run that sends every email of the journey to one address."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import select
 
@@ -167,7 +167,10 @@ def journey_edit(public_id: str):
 @bp.get("/journeys/<public_id>")
 def journey_show(public_id: str):
     """The builder: the steps in order with their numbers, and what can be done with each."""
-    journey = _journey(public_id)
+    return _builder(_journey(public_id))
+
+
+def _builder(journey, test_form: TestRunForm | None = None, test_problem: str = "") -> str:
     names = queries.names()
     steps = [(step, describe(step.kind, step.settings, names)) for step in journey.steps]
     return render_template(
@@ -178,7 +181,8 @@ def journey_show(public_id: str):
         totals=queries.totals([journey.id]).get(journey.id, {}),
         labels=STEP_LABELS,
         exit_reasons=EXCLUSION_LABELS,
-        test_form=TestRunForm(),
+        test_form=test_form or TestRunForm(),
+        test_problem=test_problem,
         describe_trigger=queries.describe_trigger,
     )
 
@@ -343,11 +347,13 @@ def journey_step_delete(public_id: str, step_id: int):
 def journey_test(public_id: str):
     """A test run: every email of the journey, in order and marked as a test, to one address (one test of the
     staff member's budget, core/test_sends.py)."""
-    test_sends.refuse_when_spent()
     journey = _journey(public_id)
     form = TestRunForm()
     if not form.validate_on_submit():
         abort(400, gettext("The form expired; reload the page."))
+    refused = test_sends.refusal()
+    if refused is not None:  # the budget is spent: said under the test form, the address kept in its box
+        return test_sends.too_many(make_response(_builder(journey, form, refused[0])), refused[1])
     address = (form.address.data or "").strip()
     try:
         sent = journeys.send_test_run(journey, address)

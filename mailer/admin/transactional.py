@@ -213,12 +213,15 @@ def tx_template_preview_document(public_id: str):
 def tx_template_test(public_id: str):
     """Queue a test of the template to one address, with the merge data typed on the page (one test of the
     staff member's budget, shared with every other kind of test: core/test_sends.py)."""
-    test_sends.refuse_when_spent()
     template = _template(public_id)
     form = TxTestForm()
     problem = None
     if not form.validate():
         problem = " ".join(message for field in form for message in field.errors)
+    refused = test_sends.refusal() if problem is None else None
+    if refused is not None:  # the budget is spent: said above the test form, what was typed kept
+        messages, total = tx.sent_log(per_page=10, template=template)
+        return test_sends.too_many(_show(template, form, messages, total, 200, refused[0]), refused[1])
     data, data_problem = _parse_data(form.data.data)
     problem = problem or data_problem
     if problem is None:

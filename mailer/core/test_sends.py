@@ -10,11 +10,10 @@ count: a door asks `wait_seconds()` before sending and calls `spend()` once a te
 import math
 import time
 
-from flask import current_app, g
+from flask import Response, current_app, g
 from flask_babel import gettext
 from flask_login import current_user
 from limits import RateLimitItem, parse
-from werkzeug.exceptions import TooManyRequests
 
 from mailer.core.extensions import limiter
 
@@ -54,16 +53,24 @@ def spend() -> None:
         limiter.limiter.hit(_item(), _NAMESPACE, _sender())
 
 
-def refuse_when_spent() -> None:
-    """For the admin's forms: once the budget is spent, a 429 page that says it, in the staff member's
-    language, with Retry-After."""
+def refusal() -> tuple[str, int] | None:
+    """For the admin's forms: once the budget is spent, what to say beside the test form (in the staff
+    member's language) and the seconds until another test may go (the page's Retry-After); else None."""
     wait = wait_seconds()
-    if wait is not None:
-        raise TooManyRequests(
-            description=gettext(
-                "Test sends are limited to %(limit)s for each staff member. "
-                "Please wait a while before sending another.",
-                limit=limit_text(),
-            ),
-            retry_after=wait,
-        )
+    if wait is None:
+        return None
+    return (
+        gettext(
+            "Test sends are limited to %(limit)s for each staff member. "
+            "Please wait a while before sending another.",
+            limit=limit_text(),
+        ),
+        wait,
+    )
+
+
+def too_many(response: Response, wait: int) -> Response:
+    """The page that says the budget is spent, answered as 429 Too Many Requests with Retry-After."""
+    response.status_code = 429
+    response.headers["Retry-After"] = str(wait)
+    return response

@@ -1,8 +1,10 @@
 """One budget of test sends for each staff member whatever the door (core/test_sends.py): campaign,
 transactional-template and journey tests, from the admin and through API keys, spend the same
 TEST_SEND_RATE_LIMIT; an API key spends the budget of the staff member who created it; a refused test spends
-nothing; once it is spent the admin shows the limit on a 429 page, the API answers 429 with Retry-After, and
-nothing more arrives at the SMTP server."""
+nothing; once it is spent the admin says so on the page of what was tested (429, Retry-After, what was typed
+kept), the API answers 429 with Retry-After, and nothing more arrives at the SMTP server."""
+
+import re
 
 import pytest
 
@@ -53,6 +55,15 @@ def test_every_kind_of_test_from_every_door_spends_one_budget(auth, api, demo_fo
     assert page.status_code == 429
     assert "Test sends are limited to 3 per hour for each staff member" in page.text
     assert page.headers["Retry-After"].isdigit()
+    assert 'id="test-problem"' in page.text and template.name in page.text  # the template's own page
+    # the campaign's page says it beside its Send test button, the addresses kept in their box
+    again = auth.post(
+        f"{show}/test", data={"csrf_token": form_token(auth, show), "addresses": "g@example.org"}
+    )
+    assert again.status_code == 429 and again.headers["Retry-After"].isdigit()
+    problem = re.search(r"<div[^>]*data-test-problem>([^<]*)</div>", again.text)
+    assert problem and "Test sends are limited to 3 per hour for each staff member" in problem.group(1)
+    assert "g@example.org</textarea>" in again.text
 
     worker.drain()
     assert _received(smtp_server) == ["a@example.org", "b@example.org", "c@example.org"]
@@ -74,6 +85,15 @@ def test_a_key_spends_its_creators_budget_and_each_staff_member_has_their_own(
     assert tested.status_code == 303
     # the owner's key: the owner's budget, spent in the admin a moment ago
     assert api.post(f"/journeys/{jid}/test", json={"address": "key@example.org"}).status_code == 429
+    # and the admin's builder says so under its test form, the address kept
+    again = auth.post(
+        f"{builder}/test",
+        data={"csrf_token": csrf_token(auth.get(builder).text), "address": "twice@example.org"},
+    )
+    assert again.status_code == 429 and again.headers["Retry-After"].isdigit()
+    problem = re.search(r"<div[^>]*data-test-problem>([^<]*)</div>", again.text)
+    assert problem and "Test sends are limited to 1 per hour for each staff member" in problem.group(1)
+    assert 'value="twice@example.org"' in again.text
 
     marketer = create_staff("marketer@example.com", "correct horse battery", "marketer")
     _, secret = create_key("Marketing integration", "read_write", marketer)
