@@ -9,6 +9,7 @@ import uuid
 
 import jinja2
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import text
 from werkzeug.routing.rules import Rule
 
@@ -17,6 +18,13 @@ from mailer.core.extensions import db
 from tests.support.db import create_postgres_database, drop_postgres_database, empty_tables, migrate_schema
 from tests.support.smtp import SmtpCapture
 from tests.support.workers import FailureRecorder, drain
+
+# Playwright's expect timeout for every browser test (tests/browser, tests/production), set once here: it is
+# one setting per process, so a module setting its own changes it for every test collected after it (as
+# tests/production once did, down to 10 s for all of them). A loaded CI machine can be slow: four test
+# processes and their Chromiums on two cores took more than 10 s for a campaign preview or a page after the
+# second factor. Assertions still pass as soon as they hold.
+expect.set_options(timeout=20_000)
 
 pytest_plugins = ["tests.support.browser", "tests.support.media", "tests.support.s3"]
 

@@ -44,9 +44,6 @@ from tests.support.tls_proxy import (
 
 # One deployment (module fixtures) serves every test here: under pytest-xdist they stay in one process.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("tls_proxy")]
-expect.set_options(
-    timeout=10_000
-)  # as in tests/browser: a loaded machine can be slow; passes as soon as it holds
 
 BROWSER_ADDRESS = "127.0.0.1"  # where Chromium's connections to BROWSER_SIDE come from
 FORGED = "198.51.100.77"
