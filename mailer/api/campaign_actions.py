@@ -130,7 +130,10 @@ def campaign_update(public_id: str, body: dict):
 
 
 def _act(public_id: str, change) -> Campaign:
-    campaign = campaign_or_404(public_id)
+    return _apply(campaign_or_404(public_id), change)
+
+
+def _apply(campaign: Campaign, change) -> Campaign:
     try:
         change(campaign)
     except campaign_service.CampaignError as exc:
@@ -159,8 +162,9 @@ def campaign_test(public_id: str, body: dict):
     send. Each test spends one of the key's creator's test sends (TEST_SEND_RATE_LIMIT, shared with the
     admin and every kind of test); once they are spent, 429 with Retry-After.
     """
+    campaign = campaign_or_404(public_id)  # an unknown campaign is a 404, whatever the budget (as the others)
     refuse_when_test_sends_spent()
-    campaign = _act(public_id, lambda c: campaign_service.send_test(c, body["addresses"]))
+    _apply(campaign, lambda c: campaign_service.send_test(c, body["addresses"]))
     test_sends.spend()
     return campaign_json(campaign), 202
 

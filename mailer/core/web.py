@@ -3,7 +3,7 @@
 import time
 from functools import wraps
 
-from flask import Flask, abort, current_app, jsonify, make_response, render_template, request
+from flask import Flask, abort, current_app, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -283,13 +283,7 @@ def init_app(app: Flask) -> None:
             message = _too_large_message() or message
         elif isinstance(exc, RateLimitExceeded) and exc.limit.error_message:
             message = exc.description  # a limit that says what it limits
-        elif exc.code == 429 and not isinstance(exc, RateLimitExceeded) and exc.description:
-            message = exc.description  # our own refusals (core/test_sends.py) say what is limited
-        answer = make_response(error_response(exc.code, message))
-        for name, value in exc.get_headers():
-            if name == "Retry-After":  # when to come back, as the refusal said
-                answer.headers[name] = value
-        return answer
+        return error_response(exc.code, message)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc):

@@ -48,6 +48,9 @@ def test_every_kind_of_test_from_every_door_spends_one_budget(auth, api, demo_fo
     assert "Test sends are limited to 3 per hour for each staff member" in spent.json["error"]
     assert 0 < int(spent.headers["Retry-After"]) <= 3600 and spent.json["detail"]["retry_after"] > 0
     assert api.post(tx_test, json={"email": "e@example.org"}).status_code == 429
+    # an unknown campaign is still a 404, as an unknown template or journey is
+    unknown = api.post("/campaigns/no-such-campaign/test", json={"addresses": ["x@example.org"]})
+    assert unknown.status_code == 404
     path = f"/admin/transactional/{template.public_id}"
     page = auth.post(
         f"{path}/test", data={"csrf_token": csrf_token(auth.get(path).text), "address": "f@example.org"}
