@@ -47,6 +47,9 @@ def _backends() -> list[str]:
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: the test is about SQLite itself")
     config.addinivalue_line(
+        "markers", "postgres_only: the test is about PostgreSQL's locking (run whenever PostgreSQL is set)"
+    )
+    config.addinivalue_line(
         "markers", "slow: takes minutes in the full run (-n 4 on two cores); started before the others"
     )
 
@@ -74,6 +77,8 @@ def pytest_generate_tests(metafunc):
         backends = _backends()
         if metafunc.definition.get_closest_marker("sqlite_only"):
             backends = ["sqlite"]
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            backends = [name for name in backends if name == "postgres"]
         metafunc.parametrize("backend", backends, scope="session")
 
 

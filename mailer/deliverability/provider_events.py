@@ -264,14 +264,21 @@ def store_events(provider: str, events: list[ProviderEvent]) -> WebhookResult:
     return result
 
 
+_ACTING_LOCK = 0x9E7  # advisory lock of the worker acting on provider events: one at a time
+
+
 def _claim_pending(limit: int) -> list:
-    """Take up to `limit` waiting receipts for this transaction: FOR UPDATE SKIP LOCKED on PostgreSQL (two
-    workers never take the same row), and on SQLite the UPDATE itself takes the database's write lock. The
-    status change is never committed on its own: a worker that dies leaves them pending."""
+    """Take the first `limit` waiting receipts for this transaction, in the order they arrived.
+
+    One worker acts at a time: on PostgreSQL a transaction-level advisory lock, waited for, is taken first
+    (with SKIP LOCKED alone two workers took receipts 1 and 2 and could commit in either order, so a later
+    hard bounce could be recorded before the soft one it followed); on SQLite the UPDATE itself takes the
+    database's write lock. The status change is never committed on its own: a worker that dies leaves them
+    pending, and its lock goes with its transaction."""
     table = ProviderEventReceipt.__table__
     waiting = select(table.c.id).where(table.c.outcome == PENDING).order_by(table.c.id).limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
-        waiting = waiting.with_for_update(skip_locked=True)
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ACTING_LOCK})
     statement = (
         update(table)
         .where(table.c.id.in_(waiting.scalar_subquery()), table.c.outcome == PENDING)

@@ -3,11 +3,12 @@ about a campaign the engine really sent, suppress and count exactly as DSNs and 
 badly signed, stale, oversized and malformed requests change nothing; replays are acknowledged and ignored."""
 
 import json
+import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from mailer import create_app
 from mailer.campaigns.models import Campaign
@@ -592,5 +593,60 @@ def test_events_wait_for_a_worker_and_are_acted_on_in_the_order_they_arrived(cli
 
     assert first.json["events"] == second.json["events"] == {"accepted": 1}
     assert acted() == {"recorded": 2}
+    assert [(e.kind, e.status_code) for e in events()] == [("soft", "5.2.2"), ("hard", "5.1.1")]
+    assert suppression_reason(ann.contact) == "hard_bounce"
+
+
+@pytest.mark.postgres_only
+def test_two_workers_act_one_after_the_other_so_a_later_event_never_overtakes(app, client, sent, monkeypatch):
+    """Two workers started by two requests: the second waits for the first to commit instead of taking the
+    next receipt past it (with SKIP LOCKED alone it took the hard bounce and could commit it first)."""
+    ann = sent["ann@example.net"]
+    app.extensions["mailer.workers"].stop_worker()  # the two workers are this test's threads
+    soft = signing.sendgrid_event("bounce", ann.message_id, "ann@example.net", status="5.2.2", type="bounce")
+    hard = signing.sendgrid_event("bounce", ann.message_id, "ann@example.net", status="5.1.1", type="bounce")
+    assert _sendgrid(client, [soft]).json["events"] == {"accepted": 1}
+    first_in, release = threading.Event(), threading.Event()
+    apply = provider_batch.apply_batch
+
+    def apply_held_in_the_first(items):
+        apply(items)
+        if threading.current_thread().name == "first":
+            first_in.set()
+            assert release.wait(30)
+
+    monkeypatch.setattr(provider_batch, "apply_batch", apply_held_in_the_first)
+    failures: list[BaseException] = []
+
+    def work(limit: int) -> None:
+        with app.app_context():
+            try:
+                provider_events.process_pending(limit)
+            except BaseException as exc:  # reported by the test below
+                failures.append(exc)
+                db.session.rollback()
+
+    first = threading.Thread(target=work, args=(500,), name="first")
+    first.start()
+    assert first_in.wait(30)  # the first worker holds the soft bounce in its open transaction
+    assert _sendgrid(client, [hard]).json["events"] == {"accepted": 1}
+    second = threading.Thread(target=work, args=(500,), name="second")
+    second.start()
+
+    def second_is_waiting() -> bool:
+        waiting = db.session.execute(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        ).scalar_one()
+        db.session.rollback()
+        return waiting == 1
+
+    deadline = utcnow() + timedelta(seconds=30)
+    while not second_is_waiting():
+        assert second.is_alive() and utcnow() < deadline, "the second worker did not wait for the first"
+    assert events() == []
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert not failures and not first.is_alive() and not second.is_alive()
     assert [(e.kind, e.status_code) for e in events()] == [("soft", "5.2.2"), ("hard", "5.1.1")]
     assert suppression_reason(ann.contact) == "hard_bounce"
