@@ -54,6 +54,10 @@ def keyboard_login(page: Page, email: str = STAFF_EMAIL, password: str = STAFF_P
     elif second_step.is_visible():
         keyboard_second_factor(page, email)
     expect(dashboard).to_be_visible()
+    # The heading is there while the page's stylesheets may still be on their way (a submitted form is no
+    # goto, which would wait): a layout measured then is Bootstrap's alone (the navigation overflowed by
+    # 135 px with app.css held back), so the page's load is waited for.
+    page.wait_for_load_state("load")
 
 
 def assert_accessible(page: Page) -> None:
