@@ -113,6 +113,19 @@ class ConsentState(Model):
     keys hold the contact and the purpose; checking them again cost most of an import's write of this row."""
 
     __tablename__ = "consent_states"
+    # Who granted a purpose (migration 0065): a segment's activity condition and its count of the contacts
+    # it cannot see read it alone (an index-only scan), not two million states. Partial, so a lookup of one
+    # contact's state (any status) keeps the primary key: with (purpose_id, status, contact_id) the planner
+    # took the new index for an import's per-contact lookup and scanned a purpose's states for each one.
+    __table_args__ = (
+        Index(
+            "ix_consent_states_granted",
+            "purpose_id",
+            "contact_id",
+            postgresql_where=text("status = 'granted'"),
+            sqlite_where=text("status = 'granted'"),
+        ),
+    )
 
     contact_id: Mapped[int] = mapped_column(primary_key=True)
     purpose_id: Mapped[int] = mapped_column(primary_key=True)
