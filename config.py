@@ -245,6 +245,9 @@ class Config:
     # Rows an import writes and commits together (with its progress): a fault loses at most this batch, and
     # a resumed import starts after the last committed one (0: imports.BATCH_ROWS, 5,000).
     IMPORT_BATCH_ROWS = _env_int("IMPORT_BATCH_ROWS", 0)
+    # Batches of one import written at once on PostgreSQL, each on a connection of its own and committed in
+    # file order (imports.py); 1 writes one batch after the other. SQLite always writes one at a time.
+    IMPORT_LANES = _env_int("IMPORT_LANES", 2)
     # Media library: where images are stored (empty: instance/media), the largest upload, the largest side in
     # pixels, and the widths of the resized copies made of each image.
     MEDIA_DIR = os.environ.get("MEDIA_DIR", "")

@@ -146,7 +146,8 @@ def _audit(job: ContactImport, action: str) -> None:
 
 @bp.post("/imports/<public_id>/cancel")
 def import_cancel(public_id: str):
-    """Drop an import that has not finished (and its file); a running one stops after its batch in flight."""
+    """Drop an import that has not finished (and its file); a running one stops after the batches in
+    flight."""
     job = _job(public_id)
     started = job.status != "mapping"
     try:
@@ -161,7 +162,8 @@ def import_cancel(public_id: str):
     db.session.commit()
     if job.status == "cancelling":
         flash(
-            gettext("The import stops after the batch in progress; the rows imported so far stay."), "success"
+            gettext("The import stops after the batches in progress; the rows imported so far stay."),
+            "success",
         )
         return redirect(url_for("admin.import_show", public_id=job.public_id))
     if not started:

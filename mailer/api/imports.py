@@ -355,7 +355,7 @@ def import_cancel(public_id: str):
     """Cancel an import
 
     One waiting for its mapping is dropped with its file; a queued one ends now; a running one stops after
-    the batch in flight (status `cancelling`). Rows of batches already done stay imported. Audited once
+    the batches in flight (status `cancelling`). Rows of batches already done stay imported. Audited once
     started.
     """
     job = _job(public_id)

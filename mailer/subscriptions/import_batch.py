@@ -13,6 +13,8 @@ and ledger events are COPied straight into their tables. SQLite takes multi-row 
 rows and the same ledger (tests/subscriptions/test_import_paths.py).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -20,7 +22,7 @@ from sqlalchemy import Column, MetaData, String, Table, and_, bindparam, select,
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mailer.consent.ledger import EventDraft, RequestContext, append_events
-from mailer.consent.models import ConsentState, Purpose
+from mailer.consent.models import ConsentState
 from mailer.contacts.models.contact import Contact, ContactStatus
 from mailer.contacts.models.fields import ContactFieldValue
 from mailer.contacts.models.suppression import Suppression
@@ -60,13 +62,35 @@ class ImportRow:
 
 @dataclass
 class BatchTarget:
-    """Where a batch goes and on what basis."""
+    """Where a batch goes and on what basis (plain values: batches may be written on other threads)."""
 
     list_id: int
-    purpose: Purpose
+    purpose_id: int
     basis: Basis
     ctx: RequestContext
     details: dict[str, Any]
+
+
+class BatchOrder:
+    """Where a batch waits for the batches before it when several are written at once (imports.py writes
+    them on more than one connection): `contacts` around the statement that inserts the batch's new
+    contacts, `writes` before it writes anything another batch may write too or that locks the ledger
+    head (only rows of the contacts it created come before). This one waits for nothing."""
+
+    @contextmanager
+    def contacts(self) -> Iterator[None]:
+        yield
+
+    def writes(self) -> None:
+        pass
+
+    def shared(self, hashes: dict[str, int]) -> set[str]:
+        """Which of these addresses a batch before this one also had while this one read them (it may have
+        changed what this one found); asked after `writes`."""
+        return set()
+
+
+IN_ORDER = BatchOrder()
 
 
 def _insert(connection, table, rows: list[dict[str, Any]], ignore_duplicates: bool = False) -> None:
@@ -133,7 +157,7 @@ def _joined(target: BatchTarget, addresses, lateral: bool = False):
         .outerjoin(contact, (contact.c.email_hash == addresses.c.email_hash) & _sup.c.email_hash.is_(None))
     )
     of_contact = _subs.c.contact_id == contact.c.id, _subs.c.list_id == target.list_id
-    in_state = _states.c.contact_id == contact.c.id, _states.c.purpose_id == target.purpose.id
+    in_state = _states.c.contact_id == contact.c.id, _states.c.purpose_id == target.purpose_id
     if not lateral:
         return (
             found.add_columns(_subs.c.id, _subs.c.status, _states.c.status)
@@ -171,7 +195,9 @@ _ADD_STAGED = (
 )
 
 
-def _add_contacts(connection, target: BatchTarget, new: list[dict[str, Any]], now) -> tuple[dict, set[int]]:
+def _add_contacts(
+    connection, target: BatchTarget, new: list[dict[str, Any]], now, order: BatchOrder = IN_ORDER
+) -> tuple[dict, set[int]]:
     """Insert the batch's addresses that are not suppressed and not known yet (in address-hash order: one
     order for every writer, so concurrent imports never deadlock on contacts); returns what the database holds
     for each address and the ids of the contacts this batch created."""
@@ -182,11 +208,12 @@ def _add_contacts(connection, target: BatchTarget, new: list[dict[str, Any]], no
         )
         connection.exec_driver_sql(f"DELETE FROM {_STAGE}")
         copy_rows(connection, _staged, [{key: row[key] for key in _STAGE_COLUMNS} for row in new])
-        created = connection.exec_driver_sql(
-            _ADD_STAGED,
-            {"status": ContactStatus.ACTIVE.value, "source": target.ctx.source, "now": now},
-        )
-        ids = set(created.scalars())
+        with order.contacts():
+            created = connection.exec_driver_sql(
+                _ADD_STAGED,
+                {"status": ContactStatus.ACTIVE.value, "source": target.ctx.source, "now": now},
+            )
+            ids = set(created.scalars())
         return _found(connection.execute(_joined(target, _staged, lateral=True))), ids
     hashes = [row["email_hash"] for row in new]
     suppressed = set(
@@ -204,7 +231,8 @@ def _add_contacts(connection, target: BatchTarget, new: list[dict[str, Any]], no
         for row in new
         if row["email_hash"] not in suppressed
     ]
-    _insert(connection, _contacts, fresh, ignore_duplicates=True)
+    with order.contacts():
+        _insert(connection, _contacts, fresh, ignore_duplicates=True)
     found: dict[str, Found] = {}
     for start in range(0, len(hashes), 500):  # SQLite's limit on bound parameters
         chunk = hashes[start : start + 500]
@@ -232,13 +260,100 @@ _FILL_NAME = (
 )
 
 
-def import_batch(connection, target: BatchTarget, rows: list[ImportRow]) -> list[tuple[ImportRow, str, int]]:
+@dataclass
+class _Plan:
+    """What a batch writes, worked out from what the database holds for its addresses."""
+
+    results: dict[int, tuple[str, int]] = field(default_factory=dict)  # index in rows -> outcome, contact
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    new_inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    drafts: list[EventDraft] = field(default_factory=list)
+    names: list[dict[str, Any]] = field(default_factory=list)
+    values: list[dict[str, Any]] = field(default_factory=list)
+    new_values: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _plan(
+    target: BatchTarget, rows: list[ImportRow], first: dict[str, int], found: dict, created: set[int], now
+) -> _Plan:
+    """subscribe()'s rule for each address of the batch (its first row), as rows to write."""
+    plan = _Plan()
+    granted = target.basis != Basis.DOUBLE_OPT_IN
+    new_status = (SubscriptionStatus.CONFIRMED if granted else SubscriptionStatus.PENDING).value
+    action = "granted" if granted else "requested"
+    lifted = {**target.details, "lifts": "objection"}
+    confirmed_at = now if granted else None
+    for h in sorted(first):
+        row = rows[first[h]]
+        known = found[h]
+        if known.suppressed:
+            plan.results[first[h]] = ("suppressed", 0)
+            continue
+        contact_id = cast(int, known.contact_id)
+        if known.status != ContactStatus.ACTIVE:
+            plan.results[first[h]] = (cast(str, known.status), 0)  # restricted / erased are never touched
+            continue
+        outcome = unchanged_outcome(known.sub_status, known.state, target.basis, False, True, False)
+        if outcome is None:
+            outcome = Outcome.GRANTED if granted else Outcome.REQUESTED
+            if known.sub_id is None:
+                (plan.new_inserts if contact_id in created else plan.inserts).append(
+                    {
+                        "contact_id": contact_id,
+                        "list_id": target.list_id,
+                        "status": new_status,
+                        "source": target.ctx.source,
+                        "created_at": now,
+                        "requested_at": now,
+                        "confirmed_at": confirmed_at,
+                    }
+                )
+            else:
+                plan.updates.append(
+                    {"sub_id": known.sub_id, "status": new_status, "now": now, "confirmed_at": confirmed_at}
+                )
+            details = lifted if known.state == "objected" else target.details  # shared: hashed once
+            plan.drafts.append(
+                EventDraft(contact_id, row.email, target.purpose_id, action, target.ctx, None, details)
+            )
+        named = IMPORT_OUTCOMES[outcome]
+        plan.results[first[h]] = (named, contact_id)
+        if named in KEEPS_VALUES:
+            if row.name and not known.name:
+                plan.names.append({"contact_id": contact_id, "name": row.name})
+            (plan.new_values if contact_id in created else plan.values).extend(
+                {"contact_id": contact_id, "field_id": field_id, **value, "updated_at": now}
+                for field_id, value in row.values.items()
+            )
+    return plan
+
+
+def _read_again(connection, target: BatchTarget, hashes: set[str]) -> dict[str, Found]:
+    """What the database holds now for these addresses (known contacts or suppressed ones; the rest were
+    never known and stay as first read)."""
+    found: dict[str, Found] = {}
+    chosen = sorted(hashes)
+    for start in range(0, len(chosen), 500):
+        chunk = chosen[start : start + 500]
+        addresses = select(_contacts.c.email_hash).where(_contacts.c.email_hash.in_(chunk)).subquery()
+        lateral = connection.dialect.name == "postgresql"
+        found.update(_found(connection.execute(_joined(target, addresses, lateral=lateral))))
+        suppressed = select(_sup.c.email_hash).where(_sup.c.email_hash.in_(chunk))
+        for email_hash in connection.execute(suppressed).scalars():
+            found[email_hash] = Found(True)
+    return found
+
+
+def import_batch(
+    connection, target: BatchTarget, rows: list[ImportRow], order: BatchOrder = IN_ORDER
+) -> list[tuple[ImportRow, str, int]]:
     """Apply checked rows in the connection's transaction; the caller commits (which releases the ledger
-    head).
+    head). With another `order`, the batch inserts its new contacts and writes the rest when the batches
+    before it let it (see BatchOrder).
 
     Returns each row with its outcome (added, invited, already_subscribed, already_pending, unsubscribed,
     suppressed, restricted, erased, duplicate) and its contact id (0 when none was touched)."""
-    results: dict[int, tuple[str, int]] = {}  # index in rows -> outcome, contact id
     first: dict[str, int] = {}
     for index, row in enumerate(rows):
         first.setdefault(row.email_hash, index)
@@ -257,76 +372,40 @@ def import_batch(connection, target: BatchTarget, rows: list[ImportRow]) -> list
             for h in hashes
         ],
         now,
+        order,
     )
-    granted = target.basis != Basis.DOUBLE_OPT_IN
-    new_status = (SubscriptionStatus.CONFIRMED if granted else SubscriptionStatus.PENDING).value
-    action = "granted" if granted else "requested"
-    lifted = {**target.details, "lifts": "objection"}
-    confirmed_at = now if granted else None
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    drafts: list[EventDraft] = []
-    names: list[dict[str, Any]] = []
-    values: list[dict[str, Any]] = []
-    new_values: list[dict[str, Any]] = []
-    new_inserts: list[dict[str, Any]] = []
-    for h in hashes:
-        row = rows[first[h]]
-        known = found[h]
-        if known.suppressed:
-            results[first[h]] = ("suppressed", 0)
-            continue
-        contact_id = cast(int, known.contact_id)
-        if known.status != ContactStatus.ACTIVE:
-            results[first[h]] = (cast(str, known.status), 0)  # restricted / erased are never touched
-            continue
-        outcome = unchanged_outcome(known.sub_status, known.state, target.basis, False, True, False)
-        if outcome is None:
-            outcome = Outcome.GRANTED if granted else Outcome.REQUESTED
-            if known.sub_id is None:
-                (new_inserts if contact_id in created else inserts).append(
-                    {
-                        "contact_id": contact_id,
-                        "list_id": target.list_id,
-                        "status": new_status,
-                        "source": target.ctx.source,
-                        "created_at": now,
-                        "requested_at": now,
-                        "confirmed_at": confirmed_at,
-                    }
-                )
-            else:
-                updates.append(
-                    {"sub_id": known.sub_id, "status": new_status, "now": now, "confirmed_at": confirmed_at}
-                )
-            details = lifted if known.state == "objected" else target.details  # shared: hashed once
-            drafts.append(
-                EventDraft(contact_id, row.email, target.purpose.id, action, target.ctx, None, details)
-            )
-        named = IMPORT_OUTCOMES[outcome]
-        results[first[h]] = (named, contact_id)
-        if named in KEEPS_VALUES:
-            if row.name and not known.name:
-                names.append({"contact_id": contact_id, "name": row.name})
-            (new_values if contact_id in created else values).extend(
-                {"contact_id": contact_id, "field_id": field_id, **value, "updated_at": now}
-                for field_id, value in row.values.items()
-            )
-    _insert_new(connection, _subs, new_inserts)
-    _insert(connection, _subs, inserts)
-    if updates:
-        connection.execute(_UPDATE_SUBSCRIPTION, updates)
-    if names:
-        connection.execute(_FILL_NAME, names)
-    _insert_new(connection, _values, new_values)
-    _insert(connection, _values, values, ignore_duplicates=True)
-    append_events(connection, drafts, created)  # last: the head stays locked only until the caller commits
+    plan = _plan(target, rows, first, found, created, now)
+    # Rows of the contacts this batch created go in at once (no other batch can touch them), but for
+    # confirmed subscriptions: their coverage counter locks the ledger head (migration 0060).
+    pending = target.basis == Basis.DOUBLE_OPT_IN
+    _insert_new(connection, _values, plan.new_values)
+    if pending:
+        _insert_new(connection, _subs, plan.new_inserts)
+    order.writes()  # the batches before this one have committed
+    again = order.shared(first)
+    if again:  # addresses a batch before this one also had, read while it was still being written
+        # (never one this batch created: the other inserted it first, so its rows above stay as they are)
+        found.update(_read_again(connection, target, again))
+        plan = _plan(target, rows, first, found, created, now)
+    if not pending:
+        _insert_new(connection, _subs, plan.new_inserts)
+    _insert(connection, _subs, plan.inserts)
+    if plan.updates:
+        connection.execute(_UPDATE_SUBSCRIPTION, plan.updates)
+    if plan.names:
+        connection.execute(_FILL_NAME, plan.names)
+    _insert(connection, _values, plan.values, ignore_duplicates=True)
+    append_events(
+        connection, plan.drafts, created
+    )  # last: the head stays locked only until the caller commits
     out: list[tuple[ImportRow, str, int]] = []
     for index, row in enumerate(rows):
-        if index in results:
-            out.append((row, *results[index]))
+        if index in plan.results:
+            out.append((row, *plan.results[index]))
         else:  # the address again later in the same batch: as the row-by-row rule would have found it
-            earlier, contact_id = results[first[row.email_hash]]
-            again = {"invited": "already_pending", "added": "already_subscribed"}.get(earlier, earlier)
-            out.append((row, again, contact_id))
+            earlier, contact_id = plan.results[first[row.email_hash]]
+            again_outcome = {"invited": "already_pending", "added": "already_subscribed"}.get(
+                earlier, earlier
+            )
+            out.append((row, again_outcome, contact_id))
     return out

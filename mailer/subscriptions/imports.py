@@ -10,20 +10,24 @@ is never dropped without a choice). The worker reads it again in batches (import
 value, and writes the rows it refuses, with the reason, to a CSV report staff can download.
 
 Each batch commits with the job's counts, so a fault (an error, a killed worker, a lost database) loses at
-most the batch in flight and nothing of it is half-written. The file stays until the import is done or
-cancelled: staff resume a stopped import, which skips the rows already counted (`processed_rows`, committed
-with their batch) and cuts the error report back to the rows of those committed batches, so every row is
-applied once. On PostgreSQL the worker running an import holds an advisory lock for it on a connection of its
-own: a worker that dies releases it, which is how a "running" import whose worker is gone is told from a live
-one (and a redelivered task then takes it over). Staff may cancel an import at any time: a running one stops
-after the batch in flight; the rows of committed batches stay imported.
+most the batches in flight and nothing of them is half-written. On PostgreSQL two batches are written at once
+(IMPORT_LANES), each on a connection of its own, and they commit in file order (_write_in_lanes). The file
+stays until the import is done or cancelled: staff resume a stopped import, which skips the rows already
+counted (`processed_rows`, committed with their batch) and cuts the error report back to the rows of those
+committed batches, so every row is applied once. On PostgreSQL the worker running an import holds an
+advisory lock for it on a connection of its own: a worker that dies releases it, which is how a "running"
+import whose worker is gone is told from a live one (and a redelivered task then takes it over). Staff may
+cancel an import at any time: a running one stops after the batches in flight; the rows of committed batches
+stay imported.
 """
 
 import codecs
 import csv
 import os
-from collections import Counter
+import threading
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -51,7 +55,7 @@ from mailer.core.extensions import db
 from mailer.core.spreadsheet import safe_cell
 from mailer.core.text import TextRefused
 from mailer.delivery.ratelimit import send_rate
-from mailer.subscriptions.import_batch import BatchTarget, ImportRow, import_batch
+from mailer.subscriptions.import_batch import IN_ORDER, BatchOrder, BatchTarget, ImportRow, import_batch
 from mailer.subscriptions.models.lists import MailingList
 from mailer.subscriptions.operations import Basis, request_confirmation_email
 
@@ -356,7 +360,7 @@ def cancel(job: ContactImport) -> None:
 
     Waiting for its mapping: dropped at once. Queued, stopped by a fault, or running with its worker gone: it
     ends now, the rows of its committed batches staying imported. Running: its worker stops at the end of the
-    batch in flight (status "cancelling"), which it commits first."""
+    batches in flight (status "cancelling"), which it commits first."""
     if job.status == "mapping":
         _remove(upload_path(job))
         job.status, job.error, job.finished_at = "failed", "Cancelled before it started.", utcnow()
@@ -664,22 +668,22 @@ def _run_claimed(import_id: int) -> None:
             details["statement"] = job.consent_statement
         target = BatchTarget(
             mailing_list.id,
-            mailing_list.purpose,
+            mailing_list.purpose.id,
             Basis(job.mode),
             RequestContext(source=f"import:{job.public_id}"),
             details,
         )
         _trim_report(job)
-        for rows, rejected in _batches(job, _Reader.of(job.layout["mapping"]), job.processed_rows):
-            if job.status != "running":  # cancelling: asked between batches (read anew after each commit)
-                break
-            outcomes = import_batch(db.session.connection(), target, rows) if rows else []
-            invites = _tally(job, outcomes, rejected)
-            if rejected:
-                _report(job, rejected)
-            if invites:
-                enqueue_after_commit(db.session(), "send_import_invitations", invites)
-            db.session.commit()
+        batches = _batches(job, _Reader.of(job.layout["mapping"]), job.processed_rows)
+        lanes = current_app.config.get("IMPORT_LANES") or 1
+        if db.engine.dialect.name == "postgresql" and lanes > 1:
+            _write_in_lanes(import_id, target, batches, lanes)
+            db.session.refresh(job)
+        else:
+            for rows, rejected in batches:
+                if job.status != "running":  # cancelling: asked between batches (read anew after each commit)
+                    break
+                _write_batch(import_id, target, rows, rejected)
         if job.status == "cancelling":
             _finish_cancelled(job)
         elif job.status == "running":
@@ -693,6 +697,150 @@ def _run_claimed(import_id: int) -> None:
         db.session.commit()
         _trim_report(job)  # the file stays: staff may resume after the last committed batch
         current_app.logger.exception("import %s failed", import_id)
+
+
+def _write_batch(
+    import_id: int,
+    target: BatchTarget,
+    rows: list[ImportRow],
+    rejected: Rejected,
+    order: "_Turn | None" = None,
+) -> None:
+    """Write one batch with the job's counts in this session's transaction and commit: the rows, the rejected
+    ones in the report, the invitations to send once committed. With an `order`, when the batches before it
+    let it (_write_in_lanes)."""
+    outcomes = import_batch(db.session.connection(), target, rows, order or IN_ORDER) if rows else []
+    if order is not None:
+        order.writes()  # counts and report after the batch before (a batch of rejected rows only too)
+    job = db.session.execute(select(ContactImport).where(ContactImport.id == import_id)).scalar_one()
+    invites = _tally(job, outcomes, rejected)
+    if rejected:
+        _report(job, rejected)
+    if invites:
+        enqueue_after_commit(db.session(), "send_import_invitations", invites)
+    db.session.commit()
+    if order is not None:
+        order.committed()
+
+
+class _Stopped(Exception):
+    """A batch written in a lane gives up: another batch failed before it committed."""
+
+
+class _Lanes:
+    """Turns of the batches written at once (_write_in_lanes): batch k inserts its new contacts after batch
+    k-1 did, and writes everything else, its counts included, and commits after batch k-1 committed. So the
+    batches commit in file order (processed_rows stays the count of a prefix of the file, which resuming
+    relies on), and a batch never waits for a later one: an address in two batches makes the later wait
+    for the earlier one's commit at its contacts' unique key, never the other way round (the earlier one
+    has inserted first). A failure anywhere stops every batch not yet committed."""
+
+    def __init__(self, width: int) -> None:
+        self._changed = threading.Condition()
+        self.width = width  # batches in flight at most
+        self.inserted = 0  # the batch whose contacts go in next
+        self.committing = 0  # the batch that commits next
+        self.failed = False
+        self.addresses: dict[int, set[str]] = {}  # the address hashes of the batches in flight
+
+    def shared(self, batch: int, hashes: set[str]) -> set[str]:
+        """The addresses of `batch` that a batch still in flight when it started also had (that one may
+        have changed them before it committed); keeps this batch's for the ones after it."""
+        with self._changed:
+            self.addresses[batch] = hashes
+            for gone in [earlier for earlier in self.addresses if earlier <= batch - self.width]:
+                del self.addresses[gone]
+            before = range(batch - self.width + 1, batch)
+            return {h for earlier in before for h in self.addresses.get(earlier, ()) if h in hashes}
+
+    def wait(self, turn: str, batch: int) -> None:
+        with self._changed:
+            while getattr(self, turn) < batch and not self.failed:
+                self._changed.wait()
+            if self.failed:
+                raise _Stopped
+
+    def passed(self, turn: str, batch: int) -> None:
+        with self._changed:
+            setattr(self, turn, max(getattr(self, turn), batch + 1))
+            self._changed.notify_all()
+
+    def fail(self) -> None:
+        with self._changed:
+            self.failed = True
+            self._changed.notify_all()
+
+
+class _Turn(BatchOrder):
+    """One batch's place in the lanes' order (import_batch waits here)."""
+
+    def __init__(self, lanes: _Lanes, batch: int) -> None:
+        self.lanes, self.batch = lanes, batch
+
+    @contextmanager
+    def contacts(self) -> Iterator[None]:
+        self.lanes.wait("inserted", self.batch)
+        try:
+            yield
+        finally:
+            self.lanes.passed("inserted", self.batch)
+
+    def writes(self) -> None:
+        self.lanes.passed("inserted", self.batch)  # a batch with no new address inserts none
+        self.lanes.wait("committing", self.batch)
+
+    def shared(self, hashes: dict[str, int]) -> set[str]:
+        return self.lanes.shared(self.batch, set(hashes))
+
+    def committed(self) -> None:
+        self.lanes.passed("committing", self.batch)
+
+
+def _write_in_lanes(
+    import_id: int, target: BatchTarget, batches: Iterator[tuple[list[ImportRow], Rejected]], lanes: int
+) -> None:
+    """Write the batches `lanes` at a time, each on a connection of its own (PostgreSQL), committed in file
+    order (_Lanes). One import's batches written one after the other leave the database and this process
+    each idle half the time (this process checks and drafts while the database writes, then waits for it):
+    measured at a million contacts, two imports at once wrote 10,500 rows/s together against 5,400 for one.
+    The file is read and checked here, a batch ahead; staff cancelling stops it after the batches in
+    flight. Raises the first error (after every lane has stopped)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    order = _Lanes(lanes)
+
+    def write(batch: int, rows: list[ImportRow], rejected: Rejected) -> None:
+        with app.app_context():
+            try:
+                _write_batch(import_id, target, rows, rejected, _Turn(order, batch))
+            except BaseException:
+                order.fail()
+                db.session.rollback()
+                raise
+
+    in_flight: deque[Future] = deque()
+    with ThreadPoolExecutor(lanes, thread_name_prefix=f"import-{import_id}") as pool:
+        try:
+            for batch, (rows, rejected) in enumerate(batches):
+                while len(in_flight) >= lanes:
+                    in_flight.popleft().result()
+                status = db.session.execute(
+                    select(ContactImport.status).where(ContactImport.id == import_id)
+                ).scalar_one()
+                db.session.commit()
+                if status != "running":  # cancelling: asked between batches
+                    break
+                in_flight.append(pool.submit(write, batch, rows, rejected))
+            while in_flight:
+                in_flight.popleft().result()
+        except BaseException as exc:
+            order.fail()
+            wait(in_flight)
+            if isinstance(exc, _Stopped):  # a lane stopped for another's failure: raise that one
+                causes = [f.exception() for f in in_flight]
+                raise next(
+                    (e for e in causes if e is not None and not isinstance(e, _Stopped)), exc
+                ) from None
+            raise
 
 
 def send_invitations(contact_ids: list[int]) -> None:

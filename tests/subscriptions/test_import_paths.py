@@ -206,7 +206,7 @@ def test_a_batch_looks_up_each_contact_and_never_reads_the_whole_list(scenario):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plan of the COPY path's lookup")
     target = import_batch.BatchTarget(
-        scenario.id, scenario.purpose, Basis.PRIOR_CONSENT, RequestContext("import:test"), {}
+        scenario.id, scenario.purpose.id, Basis.PRIOR_CONSENT, RequestContext("import:test"), {}
     )
     rows = [
         {

@@ -77,15 +77,34 @@ def _failing_on(call: int, monkeypatch):
     real = batch_module.import_batch
     calls = []
 
-    def flaky(connection, target, rows):
+    def flaky(connection, target, rows, *order):
         calls.append(len(rows))
-        out = real(connection, target, rows)
-        if len(calls) == call:
+        out = real(connection, target, rows, *order)
+        # the batch's place in the file: its lane's turn when batches are written at once (PostgreSQL)
+        if (order[0].batch + 1 if order and hasattr(order[0], "batch") else len(calls)) == call:
             raise RuntimeError("database connection lost")
         return out
 
     monkeypatch.setattr(imports, "import_batch", flaky)
     return calls
+
+
+def _cancel_during_the_first_batch(monkeypatch) -> list[int]:
+    """import_batch during whose first batch staff press Cancel (the status set with the batch's rows, so
+    it is seen once the batch commits); returns the batches that started, by their place in the file."""
+    real = batch_module.import_batch
+    started: list[int] = []
+
+    def cancelled_meanwhile(connection, target, rows, *order):
+        batch = order[0].batch if order and hasattr(order[0], "batch") else len(started)
+        started.append(batch)
+        out = real(connection, target, rows, *order)
+        if batch == 0:
+            connection.execute(text("UPDATE contact_imports SET status = 'cancelling'"))
+        return out
+
+    monkeypatch.setattr(imports, "import_batch", cancelled_meanwhile)
+    return started
 
 
 def test_a_fault_mid_import_keeps_whole_batches_and_resuming_applies_each_row_once(
@@ -152,17 +171,10 @@ def test_a_finished_import_cannot_be_resumed_or_cancelled(auth, demo_list, worke
     assert _job().status == "done" and _count(ConsentEvent) == 10
 
 
+@pytest.mark.config(IMPORT_LANES=1)  # one batch after the other; batches written at once: the test below
 def test_a_running_import_cancelled_stops_after_the_batch_in_flight(auth, demo_list, worker, monkeypatch):
     monkeypatch.setattr(imports, "BATCH_ROWS", 4)
-    real = batch_module.import_batch
-
-    def cancelled_meanwhile(connection, target, rows):
-        out = real(connection, target, rows)
-        # Staff press Cancel while the first batch is written (their request commits the status).
-        connection.execute(text("UPDATE contact_imports SET status = 'cancelling'"))
-        return out
-
-    monkeypatch.setattr(imports, "import_batch", cancelled_meanwhile)
+    _cancel_during_the_first_batch(monkeypatch)
     assert upload_and_map(auth, demo_list.id, CSV, "has_consent", STATEMENT).status_code == 302
     worker.drain()
 
@@ -181,6 +193,30 @@ def test_a_running_import_cancelled_stops_after_the_batch_in_flight(auth, demo_l
     db.session.commit()
     assert imports.purge_import_files(30) == 1
     assert not os.path.exists(imports.report_path(job))
+
+
+@pytest.mark.postgres_only
+def test_with_batches_written_at_once_a_cancel_stops_after_the_batches_in_flight(
+    auth, demo_list, worker, monkeypatch
+):
+    # Two lanes (the default on PostgreSQL): while the first batch is written the second may already be on
+    # its way. Staff cancel during the first; whatever was in flight commits whole, in file order, nothing
+    # after it starts, and the page says how many rows stayed.
+    monkeypatch.setattr(imports, "BATCH_ROWS", 4)
+    seen = _cancel_during_the_first_batch(monkeypatch)
+    assert upload_and_map(auth, demo_list.id, CSV, "has_consent", STATEMENT).status_code == 302
+    worker.drain()
+
+    job = _job()
+    assert job.status == "cancelled" and 2 not in seen  # the third batch never started
+    done = {1: (4, 3), 2: (8, 7)}[len(seen)]  # rows, of which good addresses (line 4 is not one)
+    assert (job.processed_rows, job.added) == done
+    assert job.error == f"Cancelled after {done[0]} of 12 rows; the rows before stay imported."
+    assert _count(Contact) == _count(Subscription) == _count(ConsentEvent) == done[1]
+    emails = db.session.execute(select(Contact.email)).scalars().all()
+    assert sorted(emails) == [f"p{n}@example.com" for n in range(done[1])]  # the file's first rows
+    assert _report_lines(job) == ["4"]
+    assert verify_chain().ok
 
 
 def test_a_stopped_import_can_be_cancelled_instead_of_resumed(auth, demo_list, worker, monkeypatch):
