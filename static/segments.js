@@ -129,4 +129,16 @@
   form.addEventListener("input", function (event) {
     if (event.target.dataset.role === "value" || event.target.id === "name") recount();
   });
+
+  // A field chosen before this script ran (a slow page, or the browser putting the form back on Back) gets
+  // the operators and value control it needs now: the server drew the row for the field it knew.
+  var redrawn = false;
+  form.querySelectorAll("[data-row]").forEach(function (row) {
+    var option = catalogue[row.querySelector('[data-role="field"]').value];
+    var wanted = (option ? option.ops : []).map(function (o) { return o[0]; }).join(" ");
+    var shown = Array.prototype.map.call(row.querySelector('[data-role="op"]').options,
+                                         function (o) { return o.value; }).join(" ");
+    if (shown !== wanted) { fieldChanged(row); redrawn = true; }
+  });
+  if (redrawn) recount();
 })();

@@ -79,3 +79,26 @@ def test_build_a_segment_from_a_custom_field_and_send_a_campaign_to_it(
     worker.drain()
     received = [m for m in smtp_server.messages if m.message["Subject"] == "News for Pro customers"]
     assert [r for m in received for r in m.rcpt_tos] == ["ann@example.com"]
+
+
+def test_a_field_chosen_before_the_builder_script_ran_gets_its_operators(
+    app_ctx, page, live_server, demo_form, staff_user
+):
+    """On a slow page a person can choose a field before segments.js has run (its change event then reaches
+    no listener), and the browser puts chosen values back on Back: the script draws what the field needs
+    once it runs, and counts."""
+    demo_list = db.session.execute(select(MailingList)).scalars().first()
+    subscriber(demo_list, "ann@example.com", "Ann")
+    db.session.commit()
+    keyboard_login(page)
+    held = []
+    page.route("**/static/segments.js", lambda route: held.append(route))
+    page.goto("/admin/segments/new", wait_until="commit")  # the page waits for the script: no more
+    page.get_by_label("Field of condition 1 in group 1").select_option(label="Contact status")
+    operator = page.get_by_label("Operator of condition 1 in group 1")
+    expect(operator).to_have_text("—")  # drawn by the server for no field; no script to follow the choice
+    assert len(held) == 1
+    held[0].continue_()
+    expect(operator).to_contain_text("is not")
+    page.get_by_label("Value of condition 1 in group 1").select_option(label="active")
+    expect(page.locator("#segment-count [data-field='count']")).to_have_text("1 contact matches")
