@@ -233,14 +233,22 @@ def _add_contacts(
     ]
     with order.contacts():
         _insert(connection, _contacts, fresh, ignore_duplicates=True)
-    found: dict[str, Found] = {}
-    for start in range(0, len(hashes), 500):  # SQLite's limit on bound parameters
-        chunk = hashes[start : start + 500]
-        addresses = select(_contacts.c.email_hash).where(_contacts.c.email_hash.in_(chunk)).subquery()
-        found.update(_found(connection.execute(_joined(target, addresses))))
+    found = _known(connection, target, hashes)
     for email_hash in suppressed:
         found[email_hash] = Found(True)
     return found, set()  # SQLite writes every row through ON CONFLICT DO NOTHING: no need to tell new ones
+
+
+def _known(connection, target: BatchTarget, hashes: list[str]) -> dict[str, Found]:
+    """What the database holds now for those of these addresses that are contacts (_joined, suppression
+    included), 500 at a time (SQLite's limit on bound parameters)."""
+    found: dict[str, Found] = {}
+    lateral = connection.dialect.name == "postgresql"
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start : start + 500]
+        addresses = select(_contacts.c.email_hash).where(_contacts.c.email_hash.in_(chunk)).subquery()
+        found.update(_found(connection.execute(_joined(target, addresses, lateral=lateral))))
+    return found
 
 
 _UPDATE_SUBSCRIPTION = (
@@ -329,22 +337,6 @@ def _plan(
     return plan
 
 
-def _read_again(connection, target: BatchTarget, hashes: set[str]) -> dict[str, Found]:
-    """What the database holds now for these addresses (known contacts or suppressed ones; the rest were
-    never known and stay as first read)."""
-    found: dict[str, Found] = {}
-    chosen = sorted(hashes)
-    for start in range(0, len(chosen), 500):
-        chunk = chosen[start : start + 500]
-        addresses = select(_contacts.c.email_hash).where(_contacts.c.email_hash.in_(chunk)).subquery()
-        lateral = connection.dialect.name == "postgresql"
-        found.update(_found(connection.execute(_joined(target, addresses, lateral=lateral))))
-        suppressed = select(_sup.c.email_hash).where(_sup.c.email_hash.in_(chunk))
-        for email_hash in connection.execute(suppressed).scalars():
-            found[email_hash] = Found(True)
-    return found
-
-
 def import_batch(
     connection, target: BatchTarget, rows: list[ImportRow], order: BatchOrder = IN_ORDER
 ) -> list[tuple[ImportRow, str, int]]:
@@ -384,8 +376,9 @@ def import_batch(
     order.writes()  # the batches before this one have committed
     again = order.shared(first)
     if again:  # addresses a batch before this one also had, read while it was still being written
-        # (never one this batch created: the other inserted it first, so its rows above stay as they are)
-        found.update(_read_again(connection, target, again))
+        # (never one this batch created: the other inserted it first, so its rows above stay as they are;
+        # a suppressed address with no contact stays as first read: imports suppress nobody)
+        found.update(_known(connection, target, sorted(again)))
         plan = _plan(target, rows, first, found, created, now)
     if not pending:
         _insert_new(connection, _subs, plan.new_inserts)
