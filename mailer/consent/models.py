@@ -99,7 +99,7 @@ class ConsentEvent(Model):
     pii_salt: Mapped[str | None] = mapped_column(String(64))
     pii_digest: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))  # not indexed: migration 0066
 
     purpose = relationship("Purpose")
     notice = relationship("Notice")

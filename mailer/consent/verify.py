@@ -35,9 +35,12 @@ def _walk(after_id: int, previous: str, progress: Progress, workers: int | None)
 
 def _checkpoint(report: ChainReport, since: int) -> None:
     """Remember the newest proven event (when there is one) for the next incremental run: the event the walk
-    ended on, not the newest now (events appended during the walk were not proven)."""
-    newest = db.session.execute(select(events.c.id).where(events.c.hash == report.proven_hash)).scalar()
-    if newest is not None and newest > since:
+    ended on, not the newest now (events appended during the walk were not proven). The walk agreed with the
+    ledger head, which names that event; its stored hash must be the one proven (hashes are not indexed:
+    migration 0066)."""
+    newest = report.proven_event_id
+    stored = db.session.execute(select(events.c.hash).where(events.c.id == newest)).scalar()
+    if newest > since and stored == report.proven_hash:
         db.session.add(LedgerCheckpoint(event_id=newest, hash=report.proven_hash, checked=report.checked))
     db.session.commit()
 

@@ -31,6 +31,7 @@ class ChainReport:
     reason: str = ""
     since_event_id: int = 0  # 0 for a full run; else the checkpoint an incremental run started after
     proven_hash: str = ""  # the hash of the newest event proven (what a checkpoint remembers)
+    proven_event_id: int = 0  # that event's id, as the ledger head names it (0: no event proven)
 
 
 class Walked(NamedTuple):
@@ -92,7 +93,8 @@ def head_agrees(connection: Connection, walked: Walked, after_id: int) -> ChainR
         return ChainReport(False, walked.checked, head.last_event_id, "the newest events were removed")
     if head is None and (walked.checked or after_id):
         return ChainReport(False, walked.checked, None, "ledger head is missing")
-    return ChainReport(True, walked.checked, proven_hash=walked.previous)
+    newest = head.last_event_id if head is not None else 0
+    return ChainReport(True, walked.checked, proven_hash=walked.previous, proven_event_id=newest)
 
 
 def walk_rows(connection: Connection, after_id: int, previous: str, progress: Progress = None) -> ChainReport:

@@ -83,6 +83,27 @@ def test_an_incremental_run_checks_only_the_new_events(app_ctx, runner):
     assert verify_chain().checked == 35
 
 
+def test_a_checkpoint_names_the_newest_event_by_its_id_and_hash(app_ctx):
+    _append(12)
+    assert verify_chain(checkpoint=True).ok
+    newest = db.session.execute(
+        select(ConsentEvent.id, ConsentEvent.hash).order_by(ConsentEvent.id.desc()).limit(1)
+    ).one()
+    checkpoint = db.session.execute(select(LedgerCheckpoint)).scalar_one()
+    assert (checkpoint.event_id, checkpoint.hash, checkpoint.checked) == (newest.id, newest.hash, 12)
+
+
+def test_no_checkpoint_is_kept_when_the_ledger_head_names_another_event(app_ctx):
+    """The checkpoint takes its event from the ledger head (hashes are not indexed); a head whose event id
+    was altered gives no checkpoint, so the next incremental run proves the whole ledger."""
+    _append(3)
+    sql("UPDATE ledger_head SET last_event_id = last_event_id - 1")
+    db.session.commit()
+    assert verify_chain(checkpoint=True).ok
+    assert db.session.execute(select(func.count()).select_from(LedgerCheckpoint)).scalar_one() == 0
+    assert verify_since_checkpoint().checked == 3
+
+
 def test_an_incremental_run_catches_tampering_after_and_at_its_checkpoint(app_ctx, runner):
     _append(10)
     assert verify_chain(checkpoint=True).ok
