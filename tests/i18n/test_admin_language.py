@@ -8,6 +8,7 @@ from mailer.core.extensions import db
 from mailer.staff.models.accounts import StaffUser
 from tests.support.campaigns import newsletter
 from tests.support.http import csrf_token
+from tests.support.imports import upload_file
 
 
 def _choose(client, language: str):
@@ -73,3 +74,15 @@ def test_public_pages_keep_their_rule_whoever_is_logged_in(auth, staff_user):
     broken = auth.get("/privacy/verify/nope", headers={"Accept-Language": "fr"})
     assert broken.status_code == 404 and '<html lang="fr">' in broken.text
     assert "Veuillez refaire la demande depuis le lien vers vos préférences" in unescape(broken.text)
+
+
+def test_counts_in_the_thousands_are_written_the_chosen_languages_way(auth, staff_user, demo_form):
+    """A large import's mapping step names its rows as people read numbers (1,234 / 1.234), not 1234."""
+    list_id = demo_form.lists[0].id
+    rows = b"email\n" + b"".join(b"p%d@example.com\n" % n for n in range(1234))
+    mapping = upload_file(auth, list_id, rows).location
+    english = unescape(auth.get(mapping).text)
+    assert "1,234 rows into" in english and "Import 1,234 rows" in english
+    _choose(auth, "de")
+    german = unescape(auth.get(mapping).text)
+    assert "1.234 Zeilen in" in german and "1.234 Zeilen importieren" in german
