@@ -4,6 +4,9 @@ English; public pages keep their own rule (the contact's language, else the brow
 from datetime import datetime
 from html import unescape
 
+from sqlalchemy import func, insert, select
+
+from mailer.audit.models import AuditEvent
 from mailer.core.extensions import db
 from mailer.staff.models.accounts import StaffUser
 from tests.support.campaigns import newsletter
@@ -86,3 +89,13 @@ def test_counts_in_the_thousands_are_written_the_chosen_languages_way(auth, staf
     _choose(auth, "de")
     german = unescape(auth.get(mapping).text)
     assert "1.234 Zeilen in" in german and "1.234 Zeilen importieren" in german
+
+
+def test_the_audit_logs_count_in_the_thousands_is_written_the_chosen_languages_way(auth, staff_user):
+    db.session.execute(insert(AuditEvent), [{"action": "contact.viewed", "details": {}}] * 1234)
+    db.session.commit()
+    total = db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    assert f"{total:,} events" in unescape(auth.get("/admin/audit").text)
+    _choose(auth, "de")
+    german = f"{total:,} Ereignisse".replace(",", ".")
+    assert german in unescape(auth.get("/admin/audit").text)
