@@ -39,8 +39,11 @@ def _checkpoint(report: ChainReport, since: int) -> None:
     ledger head, which names that event; its stored hash must be the one proven (hashes are not indexed:
     migration 0066)."""
     newest = report.proven_event_id
-    stored = db.session.execute(select(events.c.hash).where(events.c.id == newest)).scalar()
-    if newest > since and stored == report.proven_hash:
+    if (
+        newest > since
+        and report.proven_hash
+        == db.session.execute(select(events.c.hash).where(events.c.id == newest)).scalar()
+    ):
         db.session.add(LedgerCheckpoint(event_id=newest, hash=report.proven_hash, checked=report.checked))
     db.session.commit()
 

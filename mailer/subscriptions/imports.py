@@ -803,7 +803,8 @@ def _write_in_lanes(
     order (_Lanes). One import's batches written one after the other leave the database and this process
     each idle half the time (this process checks and drafts while the database writes, then waits for it):
     measured at a million contacts, two imports at once wrote 10,500 rows/s together against 5,400 for one.
-    Two lanes (bench/audience.py, 100,000 rows into a million contacts, 2 cores): consent basis 8,410-10,249
+    Two lanes (bench/audience.py, 100,000 rows into a million contacts, 2 cores, before migration 0066 took
+    a sixth off each batch's writes): consent basis 8,410-10,249
     rows/s against 6,511-6,787 one batch after the other, double opt-in 11,929-13,415 against 9,634-9,896;
     a batch's writes then take as long as the next one's preparation, both cores busy, so a third lane gains
     nothing here. The file is read and checked here, a batch ahead; staff cancelling stops it after the
